@@ -1,0 +1,80 @@
+from django.db import models
+
+
+class Programme(models.TextChoices):
+    CEJ = "cej", "Contrat d'engagement jeune (CEJ)"
+    PACEA = "pacea", "PACEA"
+    PLIE = "plie", "PLIE"
+    NONE = "none", "Aucun"
+
+
+class QualificationLevel(models.TextChoices):
+    INFRA_3 = "infra_3", "Sans diplôme (infra niveau 3)"
+    LEVEL_3 = "level_3", "CAP / BEP (niveau 3)"
+    LEVEL_4 = "level_4", "Baccalauréat (niveau 4)"
+    LEVEL_5_PLUS = "level_5_plus", "Bac+2 et plus (niveau 5+)"
+
+
+class LegalLever(models.TextChoices):
+    EXECUTION_CONDITION = "L2112-2", "Condition d'exécution (L2112-2)"
+    RESERVED_DISABILITY = "L2113-12", "Marché réservé EA/ESAT (L2113-12)"
+    RESERVED_SIAE = "L2113-13", "Marché réservé SIAE (L2113-13)"
+    AWARD_CRITERION = "R2152-7", "Critère d'attribution (R2152-7)"
+    INSERTION_CONTRACT = "R2123-1", "Marché d'insertion (R2123-1)"
+
+
+class SizingMethod(models.TextChoices):
+    LABOUR_SHARE = "labour_share", "Part de main-d'œuvre"
+    PER_AMOUNT = "per_amount", "Heures par montant"
+    FIXED = "fixed", "Forfait"
+
+
+class FulfilmentMode(models.TextChoices):
+    DIRECT_HIRE = "direct_hire", "Embauche directe"
+    STAFF_PROVISION_SIAE = "staff_provision_siae", "Mise à disposition (ETTI / AI)"
+    STAFF_PROVISION_GEIQ = "staff_provision_geiq", "Mise à disposition (GEIQ)"
+    STAFF_PROVISION_TEMP_AGENCY = "staff_provision_temp_agency", "Mise à disposition (ETT)"
+    SUBCONTRACT_INCLUSIVE = "subcontract_inclusive", "Sous-traitance / co-traitance inclusive"
+    TRAINING = "training", "Action de formation"
+
+
+class ContractType(models.TextChoices):
+    CDI = "cdi", "CDI"
+    CDD = "cdd", "CDD"
+    INTERIM = "interim", "Intérim"
+    PROFESSIONALISATION = "professionalisation", "Contrat de professionnalisation"
+    APPRENTICESHIP = "apprenticeship", "Apprentissage"
+
+
+class PlacementEndKind(models.TextChoices):
+    NORMAL = "normal", "Fin normale"
+    EARLY = "early", "Fin anticipée"
+
+
+class ExitCategory(models.TextChoices):
+    DURABLE_EMPLOYMENT = "durable_employment", "Emploi durable"
+    TRANSITIONAL_EMPLOYMENT = "transitional_employment", "Emploi de transition"
+    POSITIVE_EXIT = "positive_exit", "Sortie positive"
+    OTHER_EXIT = "other_exit", "Autre sortie"
+
+
+class AssessmentDecision(models.TextChoices):
+    PENDING = "pending", "À valider"
+    ACCEPTED = "accepted", "Validée"
+    REJECTED = "rejected", "Refusée"
+
+
+class FollowUpKind(models.TextChoices):
+    INTERVIEW = "interview", "Entretien"
+    PHONE = "phone", "Appel"
+    COMPANY_VISIT = "company_visit", "Visite en entreprise"
+    CHECK = "check", "Point d'étape"
+
+
+class ProofKind(models.TextChoices):
+    ATTESTATION = "attestation", "Attestation"
+    IDENTITY = "identity", "Pièce d'identité"
+    DIPLOMA = "diploma", "Diplôme / déclaration sur l'honneur"
+    ADDRESS = "address", "Justificatif de domicile"
+    NOTIFICATION = "notification", "Notification de droits"
+    OTHER = "other", "Autre"

@@ -1,0 +1,599 @@
+"""The case data of Parcours: participants, eligibility, the clause register, offers, pathways, referrals,
+placements, hours, follow-ups and exits. State machines come from workflows.machines; writes go through
+parcours.services, reads through parcours.selectors."""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase
+
+from parcours.enums import (
+    AssessmentDecision,
+    ContractType,
+    ExitCategory,
+    FollowUpKind,
+    FulfilmentMode,
+    LegalLever,
+    PlacementEndKind,
+    Programme,
+    ProofKind,
+    QualificationLevel,
+    SizingMethod,
+)
+from roles.policy import ScopePaths
+from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
+from workflows.states import (
+    PATHWAY_OPEN_STATES,
+    REFERRAL_FORWARDED_STATES,
+    REFERRAL_OPEN_STATES,
+    REFERRAL_REASONED_STATES,
+    HoursLineState,
+    PathwayState,
+    PlacementState,
+    ReferralState,
+)
+
+User = settings.AUTH_USER_MODEL
+
+
+# --- Participants and eligibility ----------------------------------------------------------------------------
+class Participant(models.Model):
+    """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
+
+    SCOPE_PATHS = ScopePaths(participant="")
+
+    first_name = models.CharField("prénom", max_length=100)
+    last_name = models.CharField("nom", max_length=100)
+    birth_date = models.DateField("date de naissance")
+    email = models.EmailField("courriel", blank=True)
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    postcode = models.CharField("code postal", max_length=5)
+    commune = models.CharField("commune", max_length=100)
+    is_qpv_resident = models.BooleanField("réside en QPV", default=False)
+    qualification_level = models.CharField("niveau de qualification", max_length=20, choices=QualificationLevel.choices)
+    programme = models.CharField("dispositif", max_length=10, choices=Programme.choices, default=Programme.NONE)
+    imilo_reference = models.CharField("identifiant i-milo", max_length=30, blank=True)
+    youth_agency = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="participants", verbose_name="Mission Locale"
+    )
+    referent_adviser = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="followed_participants", verbose_name="conseiller·ère référent·e"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Fields whose changes are journaled (by name only, never by value).
+    JOURNALED_FIELDS = [
+        "first_name", "last_name", "birth_date", "email", "phone", "postcode", "commune", "is_qpv_resident",
+        "qualification_level", "programme", "imilo_reference",
+    ]
+
+    class Meta:
+        verbose_name = "participant·e"
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["youth_agency", "imilo_reference"],
+                condition=~Q(imilo_reference=""),
+                name="participant_unique_imilo_reference",
+            ),
+            models.CheckConstraint(condition=Q(programme__in=Programme.values), name="participant_programme_valid"),
+        ]
+        indexes = [models.Index(fields=["last_name", "first_name"], name="participant_name_idx")]
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def journal_participant_id(self):
+        return self.pk
+
+    def age_on(self, day: datetime.date) -> int:
+        years = day.year - self.birth_date.year
+        return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
+
+    def eligibility_valid_on(self, day: datetime.date) -> bool:
+        """Eligibility counts only if validated on or before `day` and still valid that day."""
+        return self.assessments.filter(
+            decision=AssessmentDecision.ACCEPTED, decided_at__date__lte=day, valid_until__gte=day
+        ).exists()
+
+
+class EligibilityCriterion(models.Model):
+    """The catalogue of eligible publics (data, loaded by a migration; editable in the admin)."""
+
+    code = models.CharField("code", max_length=50, unique=True)
+    label = models.CharField("libellé", max_length=200)
+    description = models.TextField("description", blank=True)
+    proof_hint = models.CharField("justificatif habituel", max_length=200, blank=True)
+    is_health_data = models.BooleanField(
+        "donnée de santé", default=False, help_text="Visible uniquement par le facilitateur (RQTH, AAH)."
+    )
+    is_active = models.BooleanField("actif", default=True)
+    position = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "critère d'éligibilité"
+        verbose_name_plural = "critères d'éligibilité"
+        ordering = ["position", "code"]
+
+    def __str__(self):
+        return self.label
+
+
+class EligibilityAssessment(models.Model):
+    SCOPE_PATHS = ScopePaths(participant="participant")
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assessments")
+    pathway = models.ForeignKey("Pathway", on_delete=models.CASCADE, related_name="assessments")
+    criteria = models.ManyToManyField(EligibilityCriterion, through="AssessedCriterion", related_name="+")
+    derogation_reason = models.TextField("dérogation motivée", blank=True)
+    decision = models.CharField(
+        "décision", max_length=10, choices=AssessmentDecision.choices, default=AssessmentDecision.PENDING
+    )
+    valid_until = models.DateField("valide jusqu'au", null=True, blank=True)
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "évaluation d'éligibilité"
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(decision=AssessmentDecision.PENDING, decided_at__isnull=True, valid_until__isnull=True)
+                    | Q(decision=AssessmentDecision.ACCEPTED, decided_at__isnull=False, valid_until__isnull=False)
+                    | Q(decision=AssessmentDecision.REJECTED, decided_at__isnull=False, valid_until__isnull=True)
+                ),
+                name="assessment_decision_coherence",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Éligibilité #{self.pk} ({self.get_decision_display()})"
+
+
+class AssessedCriterion(models.Model):
+    assessment = models.ForeignKey(EligibilityAssessment, on_delete=models.CASCADE, related_name="assessed")
+    criterion = models.ForeignKey(EligibilityCriterion, on_delete=models.PROTECT, related_name="+")
+    proof_kind = models.CharField("justificatif", max_length=20, choices=ProofKind.choices, blank=True)
+    proof_seen_on = models.DateField("justificatif vu le", null=True, blank=True)
+    proof_seen_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "critère retenu"
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "criterion"], name="assessed_criterion_unique"),
+            models.CheckConstraint(
+                condition=Q(proof_seen_on__isnull=True, proof_seen_by__isnull=True)
+                | Q(proof_seen_on__isnull=False, proof_seen_by__isnull=False),
+                name="assessed_criterion_proof_coherence",
+            ),
+        ]
+
+
+# --- Clause register -----------------------------------------------------------------------------------------
+class Operation(models.Model):
+    SCOPE_PATHS = ScopePaths(organisation="facilitation_organisation")
+
+    name = models.CharField("nom", max_length=200)
+    commune = models.CharField("commune", max_length=100)
+    is_anru = models.BooleanField("opération ANRU / QPV", default=False)
+    facilitation_organisation = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="operations", verbose_name="structure porteuse"
+    )
+    starts_on = models.DateField("début")
+    ends_on = models.DateField("fin")
+
+    class Meta:
+        verbose_name = "opération"
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="operation_dates")]
+
+    def __str__(self):
+        return self.name
+
+
+class PublicContract(models.Model):
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="contracts")
+    reference = models.CharField("référence", max_length=50)
+    title = models.CharField("objet", max_length=200)
+    buyer = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="bought_contracts", verbose_name="acheteur"
+    )
+    legal_lever = models.CharField("levier juridique", max_length=10, choices=LegalLever.choices)
+    notified_on = models.DateField("notifié le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "marché public"
+        verbose_name_plural = "marchés publics"
+        ordering = ["reference"]
+        constraints = [models.UniqueConstraint(fields=["operation", "reference"], name="contract_unique_reference")]
+
+    def __str__(self):
+        return f"{self.reference} — {self.title}"
+
+
+class ContractLot(models.Model):
+    """A lot carrying the insertion clause: target hours, fulfilment modes, execution window, awardee."""
+
+    SCOPE_PATHS = ScopePaths(lot="")
+
+    contract = models.ForeignKey(PublicContract, on_delete=models.PROTECT, related_name="lots")
+    number = models.PositiveSmallIntegerField("numéro")
+    title = models.CharField("intitulé", max_length=200)
+    trade = models.CharField("corps de métier", max_length=100)
+    amount_excl_tax = models.DecimalField("montant HT (€)", max_digits=12, decimal_places=2)
+    sizing_method = models.CharField("méthode de calcul", max_length=20, choices=SizingMethod.choices)
+    labour_share = models.DecimalField("part de main-d'œuvre", max_digits=4, decimal_places=3, null=True, blank=True)
+    hourly_cost = models.DecimalField("coût horaire moyen (€)", max_digits=6, decimal_places=2, null=True, blank=True)
+    insertion_rate = models.DecimalField("taux d'insertion", max_digits=4, decimal_places=3, null=True, blank=True)
+    target_hours = models.DecimalField("heures d'insertion prévues", max_digits=9, decimal_places=2)
+    fulfilment_modes = models.JSONField("modalités autorisées", default=list)
+    execution_starts_on = models.DateField("début d'exécution")
+    execution_ends_on = models.DateField("fin d'exécution")
+    awardee = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="awarded_lots", null=True, blank=True,
+        verbose_name="attributaire",
+    )
+
+    class Meta:
+        verbose_name = "lot"
+        ordering = ["contract__reference", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="lot_unique_number"),
+            models.CheckConstraint(
+                condition=Q(execution_ends_on__gte=models.F("execution_starts_on")), name="lot_execution_window"
+            ),
+            models.CheckConstraint(condition=Q(target_hours__gte=0), name="lot_target_hours_positive"),
+        ]
+
+    def __str__(self):
+        return f"Lot {self.number} — {self.title}"
+
+    def month_in_execution_window(self, month: datetime.date) -> bool:
+        first = self.execution_starts_on.replace(day=1)
+        return first <= month <= self.execution_ends_on
+
+
+class JobOffer(models.Model):
+    """A job description (fiche de poste) attached to a lot."""
+
+    SCOPE_PATHS = ScopePaths(lot="lot")
+
+    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="offers")
+    title = models.CharField("intitulé du poste", max_length=200)
+    trade = models.CharField("métier", max_length=100)
+    rome_code = models.CharField("code ROME", max_length=5, blank=True)
+    contract_type = models.CharField("type de contrat", max_length=30, choices=ContractType.choices)
+    weekly_hours = models.PositiveSmallIntegerField("heures par semaine")
+    location = models.CharField("lieu", max_length=100)
+    is_qpv_mandatory = models.BooleanField("réservé aux résidents QPV", default=False)
+    positions = models.PositiveSmallIntegerField("nombre de postes", default=1)
+    market_context = models.TextField("contexte du marché", blank=True)
+    is_open = models.BooleanField("ouverte", default=True)
+    closed_at = models.DateTimeField("clôturée le", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "offre"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_open=True, closed_at__isnull=True) | Q(is_open=False, closed_at__isnull=False),
+                name="offer_closed_coherence",
+            ),
+            models.CheckConstraint(condition=Q(positions__gte=1), name="offer_positions_positive"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+# --- Pathway and its steps -----------------------------------------------------------------------------------
+class Pathway(PathwayMachine):
+    """One episode of a participant's insertion pathway (parcours)."""
+
+    MACHINE = "pathway"
+    SCOPE_PATHS = ScopePaths(participant="participant")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")
+    referent_adviser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    facilitation_organisation = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        verbose_name="structure porteuse",
+    )
+    started_on = models.DateField("début")
+    exited_on = models.DateField("date de sortie", null=True, blank=True)
+    closed_on = models.DateField("date de clôture", null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "parcours"
+        verbose_name_plural = "parcours"
+        ordering = ["-started_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=PathwayState.values), name="pathway_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state=PathwayState.EXITED, exited_on__isnull=False)
+                | (~Q(state=PathwayState.EXITED) & Q(exited_on__isnull=True)),
+                name="pathway_exit_date_iff_exited",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    state__in=[PathwayState.WITHDRAWN, PathwayState.LOST_CONTACT, PathwayState.INELIGIBLE],
+                    closed_on__isnull=False,
+                )
+                | (
+                    ~Q(state__in=[PathwayState.WITHDRAWN, PathwayState.LOST_CONTACT, PathwayState.INELIGIBLE])
+                    & Q(closed_on__isnull=True)
+                ),
+                name="pathway_closed_date_iff_closed",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=PathwayState.INTAKE) | Q(facilitation_organisation__isnull=False),
+                name="pathway_facilitation_after_intake",
+            ),
+            models.UniqueConstraint(
+                fields=["participant"], condition=Q(state__in=PATHWAY_OPEN_STATES), name="pathway_one_open_per_participant"
+            ),
+        ]
+        indexes = [models.Index(fields=["state"], name="pathway_state_idx")]
+
+    def __str__(self):
+        return f"Parcours #{self.pk} ({self.get_state_display()})"
+
+    @property
+    def journal_participant_id(self):
+        return self.participant_id
+
+    def pending_assessment(self):
+        return self.assessments.filter(decision=AssessmentDecision.PENDING).order_by("-submitted_at").first()
+
+
+class Referral(ReferralMachine):
+    """A referral (positionnement) of a participant to a job offer."""
+
+    MACHINE = "referral"
+    SCOPE_PATHS = ScopePaths(
+        participant="pathway__participant", lot="offer__lot", forwarded=("parcours.ReferralGroupObjectPermission", "")
+    )
+
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="referrals")
+    offer = models.ForeignKey(JobOffer, on_delete=models.PROTECT, related_name="referrals")
+    sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    motivation = models.TextField("motivation", blank=True, max_length=2000)
+    decision_reason = models.TextField("motif", blank=True)
+    forwarded_at = models.DateTimeField("transmis le", null=True, blank=True)
+    decided_at = models.DateTimeField("décidé le", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "positionnement"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=ReferralState.values), name="referral_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=REFERRAL_FORWARDED_STATES, forwarded_at__isnull=False)
+                | Q(state__in=[ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED,
+                               ReferralState.DECLINED], forwarded_at__isnull=True)
+                | Q(state__in=[ReferralState.CANCELLED, ReferralState.EXPIRED]),
+                name="referral_forwarded_coherence",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state__in=REFERRAL_REASONED_STATES) & ~Q(decision_reason=""))
+                | (~Q(state__in=REFERRAL_REASONED_STATES) & Q(decision_reason="")),
+                name="referral_reason_iff_refusal",
+            ),
+            models.UniqueConstraint(
+                fields=["pathway", "offer"], condition=Q(state__in=REFERRAL_OPEN_STATES),
+                name="referral_one_open_per_offer",
+            ),
+        ]
+        indexes = [models.Index(fields=["state"], name="referral_state_idx")]
+
+    def __str__(self):
+        return f"Positionnement #{self.pk} ({self.get_state_display()})"
+
+    @property
+    def participant(self):
+        return self.pathway.participant
+
+    @property
+    def journal_participant_id(self):
+        return self.pathway.participant_id
+
+
+class Placement(PlacementMachine):
+    """A placement (mise en poste): participant × employer × lot × fulfilment mode × contract."""
+
+    MACHINE = "placement"
+    SCOPE_PATHS = ScopePaths(
+        participant="pathway__participant", lot="lot", forwarded=("parcours.PlacementGroupObjectPermission", "")
+    )
+
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="placement")
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="placements")
+    employer = models.ForeignKey("roles.Organisation", on_delete=models.PROTECT, related_name="placements")
+    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="placements")
+    fulfilment_mode = models.CharField("modalité", max_length=30, choices=FulfilmentMode.choices)
+    contract_type = models.CharField("type de contrat", max_length=30, choices=ContractType.choices)
+    start_date = models.DateField("date de début prévue")
+    planned_end_date = models.DateField("date de fin prévue", null=True, blank=True)
+    weekly_hours = models.PositiveSmallIntegerField("heures par semaine")
+    started_on = models.DateField("commencé le", null=True, blank=True)
+    ended_on = models.DateField("terminé le", null=True, blank=True)
+    end_kind = models.CharField("type de fin", max_length=10, choices=PlacementEndKind.choices, blank=True)
+    end_reason = models.TextField("motif de fin", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "mise en poste"
+        verbose_name_plural = "mises en poste"
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=PlacementState.values), name="placement_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=[PlacementState.ACTIVE, PlacementState.ENDED], started_on__isnull=False)
+                | Q(state__in=[PlacementState.PLANNED, PlacementState.CANCELLED], started_on__isnull=True),
+                name="placement_started_coherence",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=PlacementState.ENDED, ended_on__isnull=False) & ~Q(end_kind="")
+                | (~Q(state=PlacementState.ENDED) & Q(ended_on__isnull=True, end_kind="")),
+                name="placement_ended_coherence",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekly_hours__gte=1, weekly_hours__lte=48), name="placement_weekly_hours_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_end_date__isnull=True) | Q(planned_end_date__gte=models.F("start_date")),
+                name="placement_planned_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Mise en poste #{self.pk} ({self.get_state_display()})"
+
+    @property
+    def participant(self):
+        return self.pathway.participant
+
+    @property
+    def journal_participant_id(self):
+        return self.pathway.participant_id
+
+
+class HoursLine(HoursLineMachine):
+    """Monthly insertion hours of a placement (relevé d'heures); locked months are corrected by adjustments."""
+
+    MACHINE = "hoursline"
+    SCOPE_PATHS = ScopePaths(
+        participant="placement__pathway__participant",
+        lot="placement__lot",
+        forwarded=("parcours.PlacementGroupObjectPermission", "placement"),
+    )
+
+    placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="hours_lines")
+    month = models.DateField("mois")
+    hours = models.DecimalField("heures", max_digits=6, decimal_places=2)
+    is_adjustment = models.BooleanField("ligne de régularisation", default=False)
+    declared_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    declared_at = models.DateTimeField(auto_now_add=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField("motif de rejet", blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "relevé d'heures"
+        verbose_name_plural = "relevés d'heures"
+        ordering = ["-month", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=HoursLineState.values), name="hoursline_state_valid"),
+            models.CheckConstraint(condition=Q(month__day=1), name="hoursline_month_first_day"),
+            models.CheckConstraint(
+                condition=Q(is_adjustment=True) | Q(hours__gt=0), name="hoursline_positive_unless_adjustment"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=[HoursLineState.VALIDATED, HoursLineState.LOCKED], validated_at__isnull=False)
+                | Q(state__in=[HoursLineState.DECLARED, HoursLineState.REJECTED], validated_at__isnull=True),
+                name="hoursline_validated_coherence",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state=HoursLineState.REJECTED) & ~Q(rejection_reason=""))
+                | (~Q(state=HoursLineState.REJECTED) & Q(rejection_reason="")),
+                name="hoursline_reason_iff_rejected",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=HoursLineState.LOCKED, locked_at__isnull=False)
+                | (~Q(state=HoursLineState.LOCKED) & Q(locked_at__isnull=True)),
+                name="hoursline_locked_coherence",
+            ),
+            models.UniqueConstraint(
+                fields=["placement", "month"],
+                condition=Q(is_adjustment=False) & ~Q(state=HoursLineState.REJECTED),
+                name="hoursline_one_regular_line_per_month",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%m/%Y} : {self.hours} h ({self.get_state_display()})"
+
+    @property
+    def journal_participant_id(self):
+        return self.placement.pathway.participant_id
+
+
+class FollowUp(models.Model):
+    """A follow-up contact: planned (+1, +3, +6 months after a hire) or recorded by an adviser."""
+
+    SCOPE_PATHS = ScopePaths(participant="pathway__participant")
+    PLANNED_OFFSETS_MONTHS = (1, 3, 6)
+
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="follow_ups")
+    placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="follow_ups", null=True, blank=True)
+    kind = models.CharField("type", max_length=20, choices=FollowUpKind.choices)
+    due_on = models.DateField("prévu le", null=True, blank=True)
+    done_on = models.DateField("réalisé le", null=True, blank=True)
+    note = models.TextField("note factuelle", blank=True, max_length=1000)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "suivi"
+        ordering = ["due_on", "done_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_on__isnull=False) | Q(done_on__isnull=False), name="followup_planned_or_done"
+            ),
+            models.CheckConstraint(
+                condition=Q(done_on__isnull=True) | Q(recorded_by__isnull=False), name="followup_done_has_author"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.done_on or self.due_on})"
+
+
+class Exit(models.Model):
+    """The exit (sortie) recorded when a pathway ends; a reopened pathway keeps its former exits."""
+
+    SCOPE_PATHS = ScopePaths(participant="pathway__participant")
+
+    pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="exits")
+    exited_on = models.DateField("date de sortie")
+    category = models.CharField("catégorie", max_length=30, choices=ExitCategory.choices)
+    detail = models.CharField("précision", max_length=200, blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "sortie"
+        ordering = ["-exited_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(category__in=ExitCategory.values), name="exit_category_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_category_display()} le {self.exited_on:%d/%m/%Y}"
+
+
+# --- Object grants (django-guardian direct foreign keys: indexed joins, no generic object_pk casts) ----------
+class ParticipantGroupObjectPermission(GroupObjectPermissionBase):
+    GRANTED_MODEL_NAME = "participant"
+    content_object = models.ForeignKey(Participant, on_delete=models.CASCADE)
+
+
+class ReferralGroupObjectPermission(GroupObjectPermissionBase):
+    GRANTED_MODEL_NAME = "referral"
+    content_object = models.ForeignKey(Referral, on_delete=models.CASCADE)
+
+
+class PlacementGroupObjectPermission(GroupObjectPermissionBase):
+    GRANTED_MODEL_NAME = "placement"
+    content_object = models.ForeignKey(Placement, on_delete=models.CASCADE)

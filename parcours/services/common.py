@@ -1,0 +1,89 @@
+import datetime
+import decimal
+
+from django.db import IntegrityError, transaction
+
+from roles import policy
+from workflows.errors import DomainError
+
+NOT_FOUND_MESSAGES = {
+    "participant": "Participant·e introuvable.",
+    "pathway": "Parcours introuvable.",
+    "referral": "Positionnement introuvable.",
+    "placement": "Mise en poste introuvable.",
+    "hoursline": "Relevé d'heures introuvable.",
+    "joboffer": "Offre introuvable.",
+    "contractlot": "Lot introuvable.",
+}
+
+VIEW_ACTIONS = {
+    "participant": "participant.view",
+    "pathway": "participant.view",
+    "referral": "referral.view",
+    "placement": "placement.view",
+    "hoursline": "hoursline.view",
+    "joboffer": "offer.view",
+    "contractlot": "lot.view",
+}
+
+
+def not_found(model):
+    return DomainError("not_found", NOT_FOUND_MESSAGES.get(model._meta.model_name, "Objet introuvable."))
+
+
+def lock(model, obj_or_pk, *, actor):
+    """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'."""
+    pk = getattr(obj_or_pk, "pk", obj_or_pk)
+    try:
+        obj = model.objects.select_for_update(of=("self",)).get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise not_found(model) from None
+    if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):
+        raise not_found(model)
+    return obj
+
+
+def require(actor, action, obj=None, message="Vous n'avez pas le droit de faire cette action."):
+    if not policy.allows(actor, action, obj):
+        raise DomainError("forbidden", message)
+
+
+def require_date(value, field, label):
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise DomainError("invalid_input", f"{label} : date invalide.", field=field)
+    return value
+
+
+def require_number(value, field, label, *, minimum=None, maximum=None):
+    try:
+        number = decimal.Decimal(str(value))
+    except (decimal.InvalidOperation, ValueError, TypeError):
+        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field) from None
+    if not number.is_finite():
+        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise DomainError("invalid_input", f"{label} : doit être entre {minimum} et {maximum}.", field=field)
+    return number
+
+
+def require_choice(value, choices, field, label):
+    if value not in choices.values:
+        raise DomainError("invalid_input", f"{label} : valeur inconnue « {value} ».", field=field)
+    return value
+
+
+def atomic_unique(code, message):
+    """Turn a unique-constraint race into a clean DomainError (the transaction is rolled back)."""
+
+    class _Guard:
+        def __enter__(self):
+            self.sid = transaction.savepoint()
+
+        def __exit__(self, exc_type, exc, tb):
+            if exc_type is not None and issubclass(exc_type, IntegrityError):
+                transaction.savepoint_rollback(self.sid)
+                raise DomainError(code, message) from exc
+            transaction.savepoint_commit(self.sid)
+            return False
+
+    return _Guard()

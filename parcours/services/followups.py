@@ -1,0 +1,45 @@
+from django.db import transaction
+from django.utils import timezone
+
+from parcours.enums import FollowUpKind
+from parcours.models import FollowUp, Pathway
+from parcours.notifications import publish_on_commit
+from parcours.services.common import lock, require, require_choice, require_date
+from workflows.errors import DomainError
+from workflows.journal import record_event
+from workflows.states import PATHWAY_OPEN_STATES
+
+
+@transaction.atomic
+def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_follow_up=None) -> FollowUp:
+    """Record a follow-up contact, or complete a planned one. The note stays out of the journal."""
+    pathway = lock(Pathway, pathway, actor=actor)
+    require(actor, "followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
+    if pathway.state not in PATHWAY_OPEN_STATES:
+        raise DomainError("invalid_transition", "Le parcours est clos : aucun suivi ne peut être ajouté.")
+    require_choice(kind, FollowUpKind, "kind", "Type de suivi")
+    require_date(done_on, "done_on", "Date")
+    if done_on > timezone.localdate():
+        raise DomainError("date_in_future", "La date du suivi ne peut pas être dans le futur.", field="done_on")
+    if len(note or "") > 1000:
+        raise DomainError("invalid_input", "Note : 1000 caractères au plus.", field="note")
+    if planned_follow_up is not None:
+        try:
+            follow_up = pathway.follow_ups.select_for_update().get(
+                pk=getattr(planned_follow_up, "pk", planned_follow_up), done_on__isnull=True
+            )
+        except (FollowUp.DoesNotExist, ValueError, TypeError):
+            raise DomainError("not_found", "Suivi prévu introuvable ou déjà réalisé.") from None
+        follow_up.kind, follow_up.done_on, follow_up.note, follow_up.recorded_by = kind, done_on, note, actor.user
+        follow_up.save()
+    else:
+        follow_up = FollowUp.objects.create(
+            pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user
+        )
+    event = record_event(
+        actor=actor, object_type="pathway", object_id=pathway.pk, participant_id=pathway.participant_id,
+        action="record_follow_up", from_state=pathway.state, to_state=pathway.state,
+        inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
+    )
+    publish_on_commit(event, organisations=[pathway.participant.youth_agency, pathway.facilitation_organisation])
+    return follow_up

@@ -1,0 +1,178 @@
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from parcours.enums import AssessmentDecision, ExitCategory, ProofKind
+from parcours.models import AssessedCriterion, EligibilityAssessment, EligibilityCriterion, Exit, Pathway
+from parcours.notifications import publish_on_commit
+from parcours.services.common import lock, require_choice, require_date
+from parcours.services.participants import eligibility_validity_months
+from roles.enums import OrganisationKind
+from roles.grants import share_participant
+from roles.models import Organisation
+from workflows import engine
+from workflows.errors import DomainError
+from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+add_months = _add_months
+
+
+def _audience(pathway):
+    return [pathway.participant.youth_agency, pathway.facilitation_organisation]
+
+
+@transaction.atomic
+def pathway_submit_eligibility(
+    *, actor, pathway, criteria: list[str], derogation_reason: str = "", facilitation_organisation=None
+):
+    """The adviser declares the eligibility facts and sends the file to a facilitation organisation."""
+    pathway = lock(Pathway, pathway, actor=actor)
+    engine.ensure_can_fire(pathway, "submit_eligibility", actor=actor)
+    participant = pathway.participant
+    partners = Organisation.objects.filter(partners=participant.youth_agency, kind=OrganisationKind.FACILITATION)
+    if facilitation_organisation is None:
+        facilitation_organisation = partners.order_by("name").first()
+        if facilitation_organisation is None:
+            raise DomainError(
+                "no_facilitation_partner", "Votre Mission Locale n'a aucune structure porteuse partenaire."
+            )
+    elif not partners.filter(pk=getattr(facilitation_organisation, "pk", facilitation_organisation)).exists():
+        raise DomainError(
+            "invalid_input", "Cette structure porteuse n'est pas partenaire de votre Mission Locale.",
+            field="facilitation_organisation",
+        )
+    codes = sorted(set(criteria or []))
+    found = {c.code: c for c in EligibilityCriterion.objects.filter(code__in=codes, is_active=True)}
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise DomainError("invalid_input", f"Critère inconnu : {', '.join(unknown)}.", field="criteria")
+    derogation_reason = (derogation_reason or "").strip()
+    if not found and not derogation_reason:
+        raise DomainError(
+            "missing_input", "Choisissez au moins un critère d'éligibilité ou motivez une dérogation.", field="criteria"
+        )
+    facilitation_organisation = Organisation.objects.get(pk=getattr(facilitation_organisation, "pk",
+                                                                      facilitation_organisation))
+    assessment = EligibilityAssessment.objects.create(
+        participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
+    )
+    AssessedCriterion.objects.bulk_create(
+        [AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()]
+    )
+    pathway.facilitation_organisation = facilitation_organisation
+    share_participant(organisation=facilitation_organisation, participant=participant)
+    # Criteria codes and the facilitation organisation are codes and ids, never personal values.
+    event = engine.fire(
+        pathway, "submit_eligibility", actor=actor,
+        journal_extra={"criteria": codes, "facilitation_organisation": facilitation_organisation.pk,
+                       "derogation": bool(derogation_reason)},
+    )
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway
+
+
+@transaction.atomic
+def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: dict | None = None):
+    """The facilitator validates eligibility; `proofs` maps criterion code → (proof kind, seen on)."""
+    pathway = lock(Pathway, pathway, actor=actor)
+    engine.ensure_can_fire(pathway, "validate_eligibility", actor=actor)
+    today = timezone.localdate()
+    if valid_until is None:
+        valid_until = _add_months(today, eligibility_validity_months())
+    require_date(valid_until, "valid_until", "Valide jusqu'au")
+    if valid_until <= today:
+        raise DomainError("invalid_input", "La date de validité doit être dans le futur.", field="valid_until")
+    assessment = pathway.pending_assessment()
+    for code, (kind, seen_on) in (proofs or {}).items():
+        require_choice(kind, ProofKind, "proofs", "Justificatif")
+        require_date(seen_on, "proofs", "Justificatif vu le")
+        if seen_on > today:
+            raise DomainError("invalid_input", "Un justificatif ne peut pas être vu dans le futur.", field="proofs")
+        updated = AssessedCriterion.objects.filter(assessment=assessment, criterion__code=code).update(
+            proof_kind=kind, proof_seen_on=seen_on, proof_seen_by=actor.user
+        )
+        if not updated:
+            raise DomainError("invalid_input", f"Le critère « {code} » n'a pas été déclaré.", field="proofs")
+    event = engine.fire(pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until})
+    if assessment is not None:
+        assessment.decision = AssessmentDecision.ACCEPTED
+        assessment.valid_until = valid_until
+        assessment.decided_by = actor.user
+        assessment.decided_at = timezone.now()
+        assessment.save()
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway
+
+
+@transaction.atomic
+def pathway_reject_eligibility(*, actor, pathway, reason: str):
+    pathway = lock(Pathway, pathway, actor=actor)
+    event = engine.fire(pathway, "reject_eligibility", actor=actor, inputs={"reason": reason})
+    EligibilityAssessment.objects.filter(pathway=pathway, decision=AssessmentDecision.PENDING).update(
+        decision=AssessmentDecision.REJECTED, decided_by=actor.user, decided_at=timezone.now()
+    )
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway
+
+
+@transaction.atomic
+def pathway_exit(*, actor, pathway, exited_on, category, detail: str = ""):
+    pathway = lock(Pathway, pathway, actor=actor)
+    if exited_on is not None:
+        require_date(exited_on, "exited_on", "Date de sortie")
+    if category is not None:
+        require_choice(category, ExitCategory, "category", "Catégorie de sortie")
+    inputs = {"exited_on": exited_on, "category": category}
+    if detail:
+        inputs["detail"] = detail
+    event = engine.fire(pathway, "exit", actor=actor, inputs=inputs)
+    Exit.objects.create(pathway=pathway, exited_on=exited_on, category=category, detail=detail, recorded_by=actor.user)
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway
+
+
+def _close(actor, pathway, name, reason):
+    from parcours.services.referrals import referral_cancel
+
+    pathway = lock(Pathway, pathway, actor=actor)
+    engine.ensure_can_fire(pathway, name, actor=actor)
+    for referral in pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"):
+        referral_cancel(actor=actor, referral=referral, reason=f"Parcours clos : {reason}", _closing_pathway=True)
+    pathway.refresh_from_db()
+    event = engine.fire(pathway, name, actor=actor, inputs={"reason": reason})
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway
+
+
+@transaction.atomic
+def pathway_withdraw(*, actor, pathway, reason: str):
+    return _close(actor, pathway, "withdraw", reason)
+
+
+@transaction.atomic
+def pathway_mark_lost_contact(*, actor, pathway, reason: str):
+    return _close(actor, pathway, "mark_lost_contact", reason)
+
+
+@transaction.atomic
+def pathway_reopen(*, actor, pathway, reason: str):
+    pathway = lock(Pathway, pathway, actor=actor)
+    engine.ensure_can_fire(pathway, "reopen", actor=actor)
+    if Pathway.objects.filter(participant_id=pathway.participant_id, state__in=PATHWAY_OPEN_STATES).exists():
+        raise DomainError("pathway_already_open", "Ce ou cette jeune a déjà un parcours ouvert.")
+    event = engine.fire(pathway, "reopen", actor=actor, inputs={"reason": reason})
+    publish_on_commit(event, organisations=_audience(pathway))
+    return pathway

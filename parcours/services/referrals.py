@@ -1,0 +1,216 @@
+from django.db import transaction
+from django.utils import timezone
+
+from parcours.enums import ContractType, FulfilmentMode
+from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
+from parcours.notifications import publish_on_commit
+from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
+from parcours.services.pathways import add_months
+from parcours.enums import FollowUpKind
+from roles import grants, policy
+from workflows import engine
+from workflows.errors import DomainError
+from workflows.journal import record_event
+from workflows.states import PathwayState, ReferralState, REFERRAL_OPEN_STATES
+
+REFERABLE_PATHWAY_STATES = [PathwayState.ELIGIBLE, PathwayState.REFERRED, PathwayState.PLACED, PathwayState.IN_FOLLOW_UP]
+
+
+def _audience(referral):
+    lot = referral.offer.lot
+    orgs = [referral.pathway.participant.youth_agency, lot.contract.operation.facilitation_organisation]
+    if referral.forwarded_at is not None:
+        orgs.append(lot.awardee)
+    return orgs
+
+
+@transaction.atomic
+def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
+    """The adviser refers a participant to a job offer (positionnement)."""
+    pathway = lock(Pathway, pathway, actor=actor)
+    require(actor, "referral.create", pathway, "Vous ne pouvez pas positionner ce ou cette jeune.")
+    try:
+        offer = JobOffer.objects.select_related("lot__contract__operation").get(pk=getattr(offer, "pk", offer))
+    except (JobOffer.DoesNotExist, ValueError, TypeError):
+        raise DomainError("not_found", "Offre introuvable.") from None
+    if not policy.allows(actor, "offer.view", offer):
+        raise DomainError("not_found", "Offre introuvable.")
+    if pathway.state not in REFERABLE_PATHWAY_STATES:
+        raise DomainError(
+            "invalid_transition",
+            f"Positionnement impossible : le parcours est « {pathway.get_state_display()} ». "
+            "L'éligibilité doit d'abord être validée.",
+        )
+    participant = pathway.participant
+    if not offer.is_open:
+        raise DomainError("offer_closed", f"L'offre « {offer.title} » est clôturée.")
+    if not participant.eligibility_valid_on(timezone.localdate()):
+        raise DomainError("eligibility_not_valid", "L'éligibilité n'est pas validée ou a expiré.")
+    if offer.is_qpv_mandatory and not participant.is_qpv_resident:
+        raise DomainError("qpv_required", "Cette offre est réservée aux résidents des quartiers prioritaires (QPV).")
+    if len(motivation or "") > 2000:
+        raise DomainError("invalid_input", "Motivation : 2000 caractères au plus.", field="motivation")
+    if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
+        raise DomainError("duplicate_referral", "Un positionnement sur cette offre est déjà en cours.")
+    with atomic_unique("duplicate_referral", "Un positionnement sur cette offre est déjà en cours."):
+        referral = Referral.objects.create(
+            pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip()
+        )
+    facilitation = offer.lot.contract.operation.facilitation_organisation
+    grants.share_participant(organisation=facilitation, participant=participant)
+    event = record_event(
+        actor=actor, object_type="referral", object_id=referral.pk, participant_id=participant.pk,
+        action="create", to_state=referral.state, inputs={"offer": offer.pk, "pathway": pathway.pk},
+    )
+    if pathway.state == PathwayState.ELIGIBLE:
+        engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
+    publish_on_commit(event, organisations=_audience(referral))
+    return referral
+
+
+def _after_closing(actor, referral):
+    """When the last open referral of a referred pathway closes, the pathway returns to eligible."""
+    pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
+    if pathway.state == PathwayState.REFERRED and not pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
+        engine.fire(pathway, "return_to_eligible", actor=actor, internal=True, journal_extra={"referral": referral.pk})
+
+
+def _transition(actor, referral, name, inputs=None, *, after=None):
+    referral = lock(Referral, referral, actor=actor)
+    engine.ensure_can_fire(referral, name, actor=actor)
+    event = engine.fire(referral, name, actor=actor, inputs=inputs)
+    if after is not None:
+        after(referral)
+    publish_on_commit(event, organisations=_audience(referral))
+    return referral
+
+
+@transaction.atomic
+def referral_start_review(*, actor, referral):
+    return _transition(actor, referral, "start_review")
+
+
+@transaction.atomic
+def referral_approve(*, actor, referral):
+    return _transition(actor, referral, "approve")
+
+
+@transaction.atomic
+def referral_decline(*, actor, referral, reason: str):
+    return _transition(actor, referral, "decline", {"reason": reason}, after=lambda r: _after_closing(actor, r))
+
+
+@transaction.atomic
+def referral_forward(*, actor, referral):
+    def grant_employer(r):
+        awardee = r.offer.lot.awardee
+        if awardee is None:
+            raise DomainError("no_awardee", "Le lot n'a pas encore d'attributaire : impossible de transmettre.")
+        grants.grant(organisation=awardee, permission="parcours.view_referral", obj=r)
+
+    return _transition(actor, referral, "forward", after=grant_employer)
+
+
+@transaction.atomic
+def referral_accept(*, actor, referral):
+    return _transition(actor, referral, "accept")
+
+
+@transaction.atomic
+def referral_refuse(*, actor, referral, reason: str):
+    def revoke_and_close(r):
+        grants.revoke(organisation=r.offer.lot.awardee, permission="parcours.view_referral", obj=r)
+        _after_closing(actor, r)
+
+    return _transition(actor, referral, "refuse", {"reason": reason}, after=revoke_and_close)
+
+
+@transaction.atomic
+def referral_cancel(*, actor, referral, reason: str, _closing_pathway: bool = False):
+    def revoke_and_close(r):
+        if r.forwarded_at is not None and r.offer.lot.awardee is not None:
+            grants.revoke(organisation=r.offer.lot.awardee, permission="parcours.view_referral", obj=r)
+        if not _closing_pathway:
+            _after_closing(actor, r)
+
+    return _transition(actor, referral, "cancel", {"reason": reason}, after=revoke_and_close)
+
+
+@transaction.atomic
+def referral_expire(*, referral, actor=None):
+    """Timer: no answer within the facilitation organisation's delay (actor: the system)."""
+    from roles.actor import Actor
+
+    actor = actor or Actor.system()
+
+    def revoke_and_close(r):
+        if r.forwarded_at is not None and r.offer.lot.awardee is not None:
+            grants.revoke(organisation=r.offer.lot.awardee, permission="parcours.view_referral", obj=r)
+        _after_closing(actor, r)
+
+    return _transition(actor, referral, "expire", after=revoke_and_close)
+
+
+@transaction.atomic
+def referral_hire(
+    *, actor, referral, contract_type, start_date, weekly_hours, fulfilment_mode=FulfilmentMode.DIRECT_HIRE,
+    planned_end_date=None,
+) -> Placement:
+    """The employer confirms the hire: a planned placement, follow-ups at +1/+3/+6 months, pathway placed."""
+    referral = lock(Referral, referral, actor=actor)
+    engine.ensure_can_fire(referral, "hire", actor=actor)
+    if contract_type is not None:
+        require_choice(contract_type, ContractType, "contract_type", "Type de contrat")
+    if start_date is not None:
+        require_date(start_date, "start_date", "Date de début")
+    if planned_end_date is not None:
+        require_date(planned_end_date, "planned_end_date", "Date de fin prévue")
+        if start_date and planned_end_date < start_date:
+            raise DomainError("invalid_input", "La fin prévue précède le début du contrat.", field="planned_end_date")
+    if weekly_hours is not None and (isinstance(weekly_hours, bool) or not isinstance(weekly_hours, int)):
+        raise DomainError("invalid_input", "Durée hebdomadaire : nombre entier d'heures attendu.", field="weekly_hours")
+    require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", "Modalité")
+    lot = referral.offer.lot
+    if lot.fulfilment_modes and fulfilment_mode not in lot.fulfilment_modes:
+        raise DomainError("invalid_input", "Cette modalité n'est pas prévue par la clause du lot.", field="fulfilment_mode")
+    inputs = {"contract_type": contract_type, "start_date": start_date, "weekly_hours": weekly_hours,
+              "fulfilment_mode": fulfilment_mode}
+    if planned_end_date is not None:
+        inputs["planned_end_date"] = planned_end_date
+    event = engine.fire(referral, "hire", actor=actor, inputs=inputs)
+    placement = Placement.objects.create(
+        referral=referral, pathway=referral.pathway, employer=lot.awardee, lot=lot, fulfilment_mode=fulfilment_mode,
+        contract_type=contract_type, start_date=start_date, planned_end_date=planned_end_date,
+        weekly_hours=weekly_hours,
+    )
+    grants.grant(organisation=lot.awardee, permission="parcours.view_placement", obj=placement)
+    participant_id = referral.pathway.participant_id
+    record_event(
+        actor=actor, object_type="placement", object_id=placement.pk, participant_id=participant_id,
+        action="create", to_state=placement.state, inputs={"referral": referral.pk, **inputs},
+    )
+    FollowUp.objects.bulk_create(
+        FollowUp(pathway_id=referral.pathway_id, placement=placement, kind=FollowUpKind.CHECK,
+                 due_on=add_months(start_date, months))
+        for months in FollowUp.PLANNED_OFFSETS_MONTHS
+    )
+    pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
+    if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
+        engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
+    publish_on_commit(event, organisations=_audience(referral))
+    return placement
+
+
+REFERRAL_SERVICES = {
+    "start_review": referral_start_review,
+    "approve": referral_approve,
+    "decline": referral_decline,
+    "forward": referral_forward,
+    "accept": referral_accept,
+    "refuse": referral_refuse,
+    "hire": referral_hire,
+    "cancel": referral_cancel,
+    "expire": referral_expire,
+}
+
+__all__ = [name for name in dir() if name.startswith("referral_")] + ["REFERRAL_SERVICES", "ReferralState"]

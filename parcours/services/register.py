@@ -1,0 +1,127 @@
+"""The clause register: operations → contracts → lots (with clause sizing) → job offers."""
+
+import decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from parcours.enums import FulfilmentMode, SizingMethod
+from parcours.models import ContractLot, JobOffer, Operation, PublicContract
+from parcours.notifications import publish_on_commit
+from parcours.services.common import lock, require
+from roles.enums import OrganisationKind
+from workflows.errors import DomainError
+from workflows.journal import record_event
+
+
+def size_clause(*, method, amount_excl_tax, labour_share=None, hourly_cost=None, insertion_rate=None,
+                fixed_hours=None, amount_per_hour=None) -> decimal.Decimal:
+    """Target insertion hours of a lot (dimensionnement), by the facilitators' standard methods."""
+    if method == SizingMethod.LABOUR_SHARE:
+        if not (labour_share and hourly_cost and insertion_rate):
+            raise DomainError("missing_input", "Part de main-d'œuvre, coût horaire et taux d'insertion sont requis.")
+        hours = decimal.Decimal(amount_excl_tax) * labour_share / hourly_cost * insertion_rate
+    elif method == SizingMethod.PER_AMOUNT:
+        if not amount_per_hour:
+            raise DomainError("missing_input", "Le montant par heure d'insertion est requis.")
+        hours = decimal.Decimal(amount_excl_tax) / amount_per_hour
+    elif method == SizingMethod.FIXED:
+        if fixed_hours is None:
+            raise DomainError("missing_input", "Le nombre d'heures forfaitaire est requis.")
+        hours = decimal.Decimal(fixed_hours)
+    else:
+        raise DomainError("invalid_input", f"Méthode de calcul inconnue : {method}.", field="sizing_method")
+    return hours.quantize(decimal.Decimal("1"), rounding=decimal.ROUND_HALF_UP)
+
+
+def _save(obj):
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise DomainError("invalid_input", messages[0], field=field) from None
+    obj.save()
+    return obj
+
+
+def _journal(actor, obj, object_type, action="create", **inputs):
+    return record_event(actor=actor, object_type=object_type, object_id=obj.pk, action=action, inputs=inputs)
+
+
+@transaction.atomic
+def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False) -> Operation:
+    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    if actor.organisation.kind != OrganisationKind.FACILITATION:
+        raise DomainError("forbidden", "Seule une structure porteuse tient le registre des clauses.")
+    operation = _save(Operation(name=name, commune=commune, starts_on=starts_on, ends_on=ends_on, is_anru=is_anru,
+                                facilitation_organisation=actor.organisation))
+    _journal(actor, operation, "operation")
+    return operation
+
+
+@transaction.atomic
+def contract_create(*, actor, operation, reference, title, buyer, legal_lever, notified_on=None) -> PublicContract:
+    operation = Operation.objects.select_for_update().get(pk=getattr(operation, "pk", operation))
+    if operation.facilitation_organisation_id != actor.organisation_id:
+        raise DomainError("not_found", "Opération introuvable.")
+    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    if buyer.kind != OrganisationKind.AUTHORITY:
+        raise DomainError("invalid_input", "L'acheteur doit être un acheteur public.", field="buyer")
+    contract = _save(PublicContract(operation=operation, reference=reference, title=title, buyer=buyer,
+                                    legal_lever=legal_lever, notified_on=notified_on))
+    _journal(actor, contract, "contract", operation=operation.pk)
+    return contract
+
+
+@transaction.atomic
+def lot_create(*, actor, contract, number, title, trade, amount_excl_tax, sizing_method, execution_starts_on,
+               execution_ends_on, fulfilment_modes, awardee=None, labour_share=None, hourly_cost=None,
+               insertion_rate=None, target_hours=None, amount_per_hour=None) -> ContractLot:
+    contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
+    if contract.operation.facilitation_organisation_id != actor.organisation_id:
+        raise DomainError("not_found", "Marché introuvable.")
+    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    unknown = [m for m in fulfilment_modes if m not in FulfilmentMode.values]
+    if not fulfilment_modes or unknown:
+        raise DomainError("invalid_input", "Choisissez des modalités de mise en œuvre valides.", field="fulfilment_modes")
+    if awardee is not None and awardee.kind != OrganisationKind.EMPLOYER:
+        raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
+    if target_hours is None:
+        target_hours = size_clause(method=sizing_method, amount_excl_tax=amount_excl_tax, labour_share=labour_share,
+                                   hourly_cost=hourly_cost, insertion_rate=insertion_rate,
+                                   amount_per_hour=amount_per_hour)
+    lot = _save(ContractLot(
+        contract=contract, number=number, title=title, trade=trade, amount_excl_tax=amount_excl_tax,
+        sizing_method=sizing_method, labour_share=labour_share, hourly_cost=hourly_cost,
+        insertion_rate=insertion_rate, target_hours=target_hours, fulfilment_modes=list(fulfilment_modes),
+        execution_starts_on=execution_starts_on, execution_ends_on=execution_ends_on, awardee=awardee,
+    ))
+    _journal(actor, lot, "lot", contract=contract.pk, target_hours=target_hours, sizing_method=sizing_method)
+    return lot
+
+
+@transaction.atomic
+def offer_create(*, actor, lot, title, trade, contract_type, weekly_hours, location, positions=1,
+                 is_qpv_mandatory=False, market_context="", rome_code="") -> JobOffer:
+    lot = lock(ContractLot, lot, actor=actor)
+    require(actor, "offer.create", lot, "Seule la structure porteuse du lot publie ses offres.")
+    offer = _save(JobOffer(lot=lot, title=title, trade=trade, contract_type=contract_type, weekly_hours=weekly_hours,
+                           location=location, positions=positions, is_qpv_mandatory=is_qpv_mandatory,
+                           market_context=market_context, rome_code=rome_code))
+    event = _journal(actor, offer, "offer", lot=lot.pk)
+    publish_on_commit(event, organisations=[actor.organisation, lot.awardee])
+    return offer
+
+
+@transaction.atomic
+def offer_close(*, actor, offer) -> JobOffer:
+    offer = lock(JobOffer, offer, actor=actor)
+    require(actor, "offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
+    if not offer.is_open:
+        raise DomainError("invalid_transition", "Cette offre est déjà clôturée.")
+    offer.is_open, offer.closed_at = False, timezone.now()
+    offer.save()
+    event = _journal(actor, offer, "offer", action="close")
+    publish_on_commit(event, organisations=[actor.organisation, offer.lot.awardee])
+    return offer

@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from roles.enums import ROLES_BY_ORGANISATION_KIND, OrganisationKind, Role
+
+
+class Organisation(models.Model):
+    name = models.CharField("nom", max_length=200, unique=True)
+    kind = models.CharField("type", max_length=30, choices=OrganisationKind.choices)
+    siret = models.CharField("SIRET", max_length=14, blank=True)
+    territory = models.CharField("territoire", max_length=200, blank=True)
+    # Object grants (django-guardian) are given to this group, never to individual users, so that a user
+    # acting for another organisation never inherits them.
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="organisation", editable=False)
+    partners = models.ManyToManyField(
+        "self",
+        symmetrical=True,
+        blank=True,
+        verbose_name="partenaires",
+        help_text="Missions Locales et structures porteuses qui travaillent ensemble.",
+    )
+    # Referral timers (work layer), per facilitation organisation.
+    referral_reminder_days = models.PositiveSmallIntegerField("relance des positionnements (jours)", default=7)
+    referral_expiry_days = models.PositiveSmallIntegerField("expiration des positionnements (jours)", default=30)
+
+    class Meta:
+        verbose_name = "organisation"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(referral_reminder_days__lt=models.F("referral_expiry_days")),
+                name="organisation_reminder_before_expiry",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if self.group_id is None:
+            self.group = Group.objects.create(name=f"organisation:{self.name}"[:150])
+        super().save(*args, **kwargs)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField("rôle", max_length=20, choices=Role.choices)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "appartenance"
+        ordering = ["organisation__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique_user_organisation"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_role_display()} — {self.organisation}"
+
+    def clean(self):
+        allowed = ROLES_BY_ORGANISATION_KIND.get(self.organisation.kind, set())
+        if self.role not in allowed:
+            raise ValidationError({"role": "Ce rôle n'existe pas dans ce type d'organisation."})

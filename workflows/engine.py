@@ -1,0 +1,119 @@
+"""Firing declared transitions: the checks every service goes through, in one place.
+
+Order of checks: current state (409 invalid_transition), role and scope (403 forbidden), inputs
+(400 missing_input / unknown_input), guards (400, their own code); then the fsm method, the save and the
+journal event. Callers (services) hold a transaction and the row lock of `obj`.
+"""
+
+from django_fsm import TransitionNotAllowed
+
+from roles import policy
+from workflows.errors import DomainError
+from workflows.journal import record_event
+from workflows.transitions import MACHINES, STATE_ENUMS
+
+
+def machine_name(obj) -> str:
+    return obj.MACHINE
+
+
+def spec_for(obj, name):
+    table = MACHINES[machine_name(obj)]
+    if name not in table:
+        raise DomainError("unknown_transition", f"Action inconnue : « {name} ».")
+    return table[name]
+
+
+def state_label(machine: str, state: str) -> str:
+    enum = STATE_ENUMS[machine]
+    try:
+        return enum(state).label
+    except ValueError:
+        return state
+
+
+def _check_state(obj, spec):
+    if obj.state not in spec.sources:
+        raise DomainError(
+            "invalid_transition",
+            f"Action « {spec.label} » impossible : l'état actuel est « {state_label(spec.machine, obj.state)} ». "
+            "Quelqu'un a peut-être agi avant vous.",
+        )
+
+
+def _check_inputs(spec, inputs):
+    known = {i.name for i in spec.inputs}
+    unknown = sorted(set(inputs) - known)
+    if unknown:
+        raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
+    for declared in spec.inputs:
+        value = inputs.get(declared.name)
+        if declared.required and (value is None or (isinstance(value, str) and not value.strip())):
+            raise DomainError("missing_input", f"{declared.label} : ce champ est obligatoire.", field=declared.name)
+
+
+def ensure_can_fire(obj, name, *, actor):
+    """Refuse early (state, then role and scope) before a service writes anything."""
+    spec = spec_for(obj, name)
+    _check_state(obj, spec)
+    if spec.internal or (spec.system and not actor.is_system):
+        raise DomainError("forbidden", f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
+    if not actor.is_system and not policy.allows(actor, spec.action, obj):
+        raise DomainError("forbidden", f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
+    return spec
+
+
+def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
+    """Run transition `name` on `obj` for `actor` and journal it. Returns the JournalEvent.
+
+    `internal=True` is for consequences fired by a service inside an action already authorised
+    (e.g. the pathway becoming "placed" when the employer confirms a hire); it skips the role check,
+    never the state check. `journal_extra` adds codes and ids to the journal event (not to the fsm method).
+    """
+    inputs = dict(inputs or {})
+    spec = spec_for(obj, name)
+    _check_state(obj, spec)
+    if internal:
+        if spec.user_fireable:
+            raise ValueError(f"{spec.action} is not an internal transition")
+    else:
+        ensure_can_fire(obj, name, actor=actor)
+    _check_inputs(spec, inputs)
+    for guard in spec.guards:
+        guard(obj, inputs)
+    from_state = obj.state
+    try:
+        getattr(obj, name)(**inputs)
+    except TransitionNotAllowed as exc:  # pragma: no cover - the state check above runs first
+        raise DomainError("invalid_transition", f"Action « {spec.label} » impossible dans l'état actuel.") from exc
+    obj.save()
+    return record_event(
+        actor=actor,
+        object_type=spec.machine,
+        object_id=obj.pk,
+        participant_id=obj.journal_participant_id,
+        action=name,
+        from_state=from_state,
+        to_state=obj.state,
+        reason=inputs.get("reason", ""),
+        inputs={**inputs, **(journal_extra or {})},
+    )
+
+
+def available_transitions(obj, actor):
+    """The transitions `actor` may fire on `obj` now (for buttons and API `available_transitions`)."""
+    result = []
+    if actor is None:
+        return result
+    for spec in MACHINES[machine_name(obj)].values():
+        if not spec.user_fireable or obj.state not in spec.sources:
+            continue
+        if not policy.may(actor, spec.action) or not policy.allows(actor, spec.action, obj):
+            continue
+        try:
+            for guard in spec.guards:
+                guard(obj, None)
+        except DomainError:
+            continue
+        result.append(spec)
+    return result

@@ -1,0 +1,28 @@
+class DomainError(Exception):
+    """The one error type of the engine: a refused action, with a French message and a stable code.
+
+    `status` is the HTTP status the web and API layers answer with; `field` names the offending input.
+    """
+
+    STATUS_BY_CODE = {
+        "forbidden": 403,
+        "not_found": 404,
+        "invalid_transition": 409,
+        "concurrent_change": 409,
+    }
+
+    def __init__(self, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    @property
+    def status(self) -> int:
+        return self.STATUS_BY_CODE.get(self.code, 400)
+
+    def as_dict(self):
+        return {"code": self.code, "detail": self.message, "field": self.field}
+
+    def __repr__(self):
+        return f"DomainError({self.code!r}, {self.message!r})"

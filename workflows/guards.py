@@ -1,0 +1,123 @@
+"""Guard conditions of transitions. Each raises DomainError with a French message, or returns None.
+
+A guard receives the object and the transition inputs; `inputs is None` means "can this be offered now?"
+(buttons, available transitions), in which case guards that depend on inputs stay silent.
+"""
+
+import datetime
+
+from django.utils import timezone
+
+from workflows.errors import DomainError
+
+
+def _today():
+    return timezone.localdate()
+
+
+def _fmt(day):
+    return day.strftime("%d/%m/%Y")
+
+
+def offer_open(referral, inputs):
+    if not referral.offer.is_open:
+        raise DomainError("offer_closed", f"L'offre « {referral.offer.title} » est clôturée.")
+
+
+def eligibility_valid_today(obj, inputs):
+    participant = obj.participant if hasattr(obj, "participant") else obj.pathway.participant
+    if not participant.eligibility_valid_on(_today()):
+        raise DomainError(
+            "eligibility_not_valid",
+            "L'éligibilité du ou de la participant·e n'est pas validée ou a expiré.",
+        )
+
+
+def eligibility_valid_at_start(referral, inputs):
+    if inputs is None:
+        return
+    start = inputs.get("start_date")
+    if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start):
+        raise DomainError(
+            "eligibility_not_valid",
+            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat.",
+            field="start_date",
+        )
+
+
+def start_in_execution_window(referral, inputs):
+    if inputs is None:
+        return
+    start = inputs.get("start_date")
+    lot = referral.offer.lot
+    if isinstance(start, datetime.date) and not (lot.execution_starts_on <= start <= lot.execution_ends_on):
+        raise DomainError(
+            "outside_execution_window",
+            f"La date de début doit être dans la période d'exécution du lot "
+            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+            field="start_date",
+        )
+
+
+def weekly_hours_valid(referral, inputs):
+    if inputs is None:
+        return
+    hours = inputs.get("weekly_hours")
+    if hours is not None and not (0 < hours <= 48):
+        raise DomainError(
+            "invalid_weekly_hours", "La durée hebdomadaire doit être comprise entre 1 et 48 heures.", field="weekly_hours"
+        )
+
+
+def assessment_submitted(pathway, inputs):
+    assessment = pathway.pending_assessment()
+    if assessment is None or not (assessment.criteria.exists() or assessment.derogation_reason):
+        raise DomainError(
+            "assessment_incomplete",
+            "Aucun critère d'éligibilité ni dérogation motivée n'a été déclaré pour ce parcours.",
+        )
+
+
+def placement_start_reached(placement, inputs):
+    if placement.start_date > _today():
+        raise DomainError(
+            "start_in_future", f"Le contrat ne commence que le {_fmt(placement.start_date)}."
+        )
+
+
+def end_date_valid(placement, inputs):
+    if inputs is None:
+        return
+    end = inputs.get("end_date")
+    if isinstance(end, datetime.date):
+        if end > _today():
+            raise DomainError("date_in_future", "La date de fin ne peut pas être dans le futur.", field="end_date")
+        if placement.started_on and end < placement.started_on:
+            raise DomainError(
+                "end_before_start", "La date de fin est antérieure au début du contrat.", field="end_date"
+            )
+    if inputs.get("end_kind") == "early" and not (inputs.get("reason") or "").strip():
+        raise DomainError("missing_input", "Le motif est obligatoire pour une fin anticipée.", field="reason")
+
+
+def exit_date_valid(pathway, inputs):
+    if inputs is None:
+        return
+    day = inputs.get("exited_on")
+    if isinstance(day, datetime.date):
+        if day > _today():
+            raise DomainError("date_in_future", "La date de sortie ne peut pas être dans le futur.", field="exited_on")
+        if day < pathway.started_on:
+            raise DomainError(
+                "exit_before_start", "La date de sortie est antérieure au début du parcours.", field="exited_on"
+            )
+
+
+def month_in_execution_window(hours_line, inputs):
+    lot = hours_line.placement.lot
+    if not lot.month_in_execution_window(hours_line.month):
+        raise DomainError(
+            "outside_execution_window",
+            f"Le mois déclaré est hors de la période d'exécution du lot "
+            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+        )

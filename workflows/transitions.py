@@ -1,0 +1,146 @@
+"""The transition tables: every state machine of Parcours, declared once.
+
+Everything else is derived from these tables: the django-fsm methods on the models (machines.py), the
+engine checks (engine.py), the buttons and API actions, the diagrams and the tests. The role allowed to
+fire a transition, and on which objects, is the row `<machine>.<transition>` of roles.policy.POLICY.
+"""
+
+from dataclasses import dataclass, field
+
+from roles.policy import roles_for
+from workflows import guards
+from workflows.states import HoursLineState as H
+from workflows.states import PathwayState as P
+from workflows.states import PlacementState as PL
+from workflows.states import ReferralState as R
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    label: str
+    required: bool = True
+
+
+REASON = Input("reason", "Motif")
+OPTIONAL_REASON = Input("reason", "Motif", required=False)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    machine: str
+    name: str
+    label: str
+    sources: tuple
+    targets: tuple
+    inputs: tuple = ()
+    guards: tuple = ()
+    internal: bool = False  # a consequence fired by a service inside another action, never offered to users
+    system: bool = False  # fired by the system (timers), never by a user
+    description: str = ""
+    state_labels: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def action(self) -> str:
+        return f"{self.machine}.{self.name}"
+
+    @property
+    def target(self):
+        return self.targets[0]
+
+    @property
+    def roles(self):
+        return roles_for(self.action)
+
+    @property
+    def user_fireable(self) -> bool:
+        return not (self.internal or self.system)
+
+
+def _table(machine, *specs):
+    return {s.name: TransitionSpec(machine=machine, **s.__dict__) for s in specs}
+
+
+class _S:
+    """Keyword holder so the tables below read as tables."""
+
+    def __init__(self, name, label, sources, targets, **kw):
+        self.name, self.label = name, label
+        self.sources = tuple(sources)
+        self.targets = tuple(targets) if isinstance(targets, list | tuple) else (targets,)
+        self.__dict__.update(kw)
+
+
+PATHWAY = _table(
+    "pathway",
+    _S("submit_eligibility", "Soumettre l'éligibilité", [P.INTAKE], P.ELIGIBILITY_PENDING,
+       description="Le conseiller déclare les critères et transmet à la structure porteuse."),
+    _S("validate_eligibility", "Valider l'éligibilité", [P.ELIGIBILITY_PENDING], P.ELIGIBLE,
+       inputs=(Input("valid_until", "Valide jusqu'au", required=False),), guards=(guards.assessment_submitted,)),
+    _S("reject_eligibility", "Refuser l'éligibilité", [P.ELIGIBILITY_PENDING], P.INELIGIBLE, inputs=(REASON,)),
+    _S("refer", "Positionner", [P.ELIGIBLE], P.REFERRED, internal=True,
+       description="Premier positionnement ouvert (créé par le service de positionnement)."),
+    _S("return_to_eligible", "Revenir à éligible", [P.REFERRED, P.PLACED], P.ELIGIBLE, internal=True,
+       description="Plus aucun positionnement ni contrat en cours."),
+    _S("place", "Mettre en poste", [P.REFERRED, P.IN_FOLLOW_UP], P.PLACED, internal=True,
+       description="Embauche confirmée par l'employeur."),
+    _S("start_follow_up", "Passer en suivi", [P.PLACED], P.IN_FOLLOW_UP, internal=True,
+       description="Fin du dernier contrat en cours."),
+    _S("exit", "Enregistrer la sortie", [P.PLACED, P.IN_FOLLOW_UP], P.EXITED,
+       inputs=(Input("exited_on", "Date de sortie"), Input("category", "Catégorie de sortie"),
+               Input("detail", "Précision", required=False)),
+       guards=(guards.exit_date_valid,)),
+    _S("withdraw", "Abandon", [P.INTAKE, P.ELIGIBILITY_PENDING, P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP],
+       P.WITHDRAWN, inputs=(REASON,)),
+    _S("mark_lost_contact", "Perdu de vue", [P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP], P.LOST_CONTACT,
+       inputs=(REASON,)),
+    _S("reopen", "Rouvrir le parcours", [P.EXITED, P.WITHDRAWN, P.LOST_CONTACT, P.INELIGIBLE],
+       [P.ELIGIBLE, P.INTAKE], inputs=(REASON,),
+       description="Rouvre vers « éligible » si l'éligibilité est encore valide, sinon vers « accueil »."),
+)
+
+REFERRAL = _table(
+    "referral",
+    _S("start_review", "Prendre en examen", [R.SENT], R.UNDER_REVIEW),
+    _S("approve", "Valider le positionnement", [R.UNDER_REVIEW], R.APPROVED,
+       guards=(guards.offer_open, guards.eligibility_valid_today)),
+    _S("decline", "Ne pas valider", [R.SENT, R.UNDER_REVIEW, R.APPROVED], R.DECLINED, inputs=(REASON,)),
+    _S("forward", "Transmettre à l'employeur", [R.APPROVED], R.FORWARDED, guards=(guards.offer_open,)),
+    _S("accept", "Retenir la candidature", [R.FORWARDED], R.ACCEPTED, guards=(guards.offer_open,)),
+    _S("refuse", "Refuser la candidature", [R.FORWARDED, R.ACCEPTED], R.REFUSED, inputs=(REASON,)),
+    _S("hire", "Confirmer l'embauche", [R.ACCEPTED], R.HIRED,
+       inputs=(Input("contract_type", "Type de contrat"), Input("start_date", "Date de début"),
+               Input("weekly_hours", "Durée hebdomadaire"), Input("fulfilment_mode", "Modalité", required=False),
+               Input("planned_end_date", "Date de fin prévue", required=False)),
+       guards=(guards.offer_open, guards.eligibility_valid_at_start, guards.start_in_execution_window,
+               guards.weekly_hours_valid)),
+    _S("cancel", "Annuler le positionnement", [R.SENT, R.UNDER_REVIEW, R.APPROVED, R.FORWARDED, R.ACCEPTED],
+       R.CANCELLED, inputs=(REASON,)),
+    _S("expire", "Expirer", [R.SENT, R.UNDER_REVIEW, R.APPROVED, R.FORWARDED, R.ACCEPTED], R.EXPIRED,
+       system=True, description="Sans réponse dans le délai fixé par la structure porteuse."),
+)
+
+PLACEMENT = _table(
+    "placement",
+    _S("start", "Démarrer le contrat", [PL.PLANNED], PL.ACTIVE, guards=(guards.placement_start_reached,)),
+    _S("end", "Déclarer la fin du contrat", [PL.ACTIVE], PL.ENDED,
+       inputs=(Input("end_date", "Date de fin"), Input("end_kind", "Type de fin"), OPTIONAL_REASON),
+       guards=(guards.end_date_valid,)),
+    _S("cancel", "Contrat non commencé", [PL.PLANNED], PL.CANCELLED, inputs=(REASON,)),
+)
+
+HOURS_LINE = _table(
+    "hoursline",
+    _S("validate", "Valider les heures", [H.DECLARED], H.VALIDATED, guards=(guards.month_in_execution_window,)),
+    _S("reject", "Rejeter les heures", [H.DECLARED], H.REJECTED, inputs=(REASON,)),
+    _S("lock", "Clôturer le mois", [H.VALIDATED], H.LOCKED),
+)
+
+MACHINES = {"pathway": PATHWAY, "referral": REFERRAL, "placement": PLACEMENT, "hoursline": HOURS_LINE}
+INITIAL_STATES = {"pathway": P.INTAKE, "referral": R.SENT, "placement": PL.PLANNED, "hoursline": H.DECLARED}
+STATE_ENUMS = {"pathway": P, "referral": R, "placement": PL, "hoursline": H}
+
+
+def all_specs():
+    for table in MACHINES.values():
+        yield from table.values()

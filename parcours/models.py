@@ -52,7 +52,9 @@ class Participant(models.Model):
     postcode = models.CharField("code postal", max_length=5)
     commune = models.CharField("commune", max_length=100)
     is_qpv_resident = models.BooleanField("réside en QPV", default=False)
-    qualification_level = models.CharField("niveau de qualification", max_length=20, choices=QualificationLevel.choices)
+    qualification_level = models.CharField(
+        "niveau de qualification", max_length=20, choices=QualificationLevel.choices
+    )
     programme = models.CharField("dispositif", max_length=10, choices=Programme.choices, default=Programme.NONE)
     imilo_reference = models.CharField("identifiant i-milo", max_length=30, blank=True)
     youth_agency = models.ForeignKey(
@@ -66,8 +68,17 @@ class Participant(models.Model):
 
     # Fields whose changes are journaled (by name only, never by value).
     JOURNALED_FIELDS = [
-        "first_name", "last_name", "birth_date", "email", "phone", "postcode", "commune", "is_qpv_resident",
-        "qualification_level", "programme", "imilo_reference",
+        "first_name",
+        "last_name",
+        "birth_date",
+        "email",
+        "phone",
+        "postcode",
+        "commune",
+        "is_qpv_resident",
+        "qualification_level",
+        "programme",
+        "imilo_reference",
     ]
 
     class Meta:
@@ -175,6 +186,9 @@ class AssessedCriterion(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.criterion_id} ({self.assessment_id})"
+
 
 # --- Clause register -----------------------------------------------------------------------------------------
 class Operation(models.Model):
@@ -237,7 +251,11 @@ class ContractLot(models.Model):
     execution_starts_on = models.DateField("début d'exécution")
     execution_ends_on = models.DateField("fin d'exécution")
     awardee = models.ForeignKey(
-        "roles.Organisation", on_delete=models.PROTECT, related_name="awarded_lots", null=True, blank=True,
+        "roles.Organisation",
+        on_delete=models.PROTECT,
+        related_name="awarded_lots",
+        null=True,
+        blank=True,
         verbose_name="attributaire",
     )
 
@@ -304,7 +322,11 @@ class Pathway(PathwayMachine):
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")
     referent_adviser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     facilitation_organisation = models.ForeignKey(
-        "roles.Organisation", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        "roles.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
         verbose_name="structure porteuse",
     )
     started_on = models.DateField("début")
@@ -339,7 +361,9 @@ class Pathway(PathwayMachine):
                 name="pathway_facilitation_after_intake",
             ),
             models.UniqueConstraint(
-                fields=["participant"], condition=Q(state__in=PATHWAY_OPEN_STATES), name="pathway_one_open_per_participant"
+                fields=["participant"],
+                condition=Q(state__in=PATHWAY_OPEN_STATES),
+                name="pathway_one_open_per_participant",
             ),
         ]
         indexes = [models.Index(fields=["state"], name="pathway_state_idx")]
@@ -380,8 +404,15 @@ class Referral(ReferralMachine):
             models.CheckConstraint(condition=Q(state__in=ReferralState.values), name="referral_state_valid"),
             models.CheckConstraint(
                 condition=Q(state__in=REFERRAL_FORWARDED_STATES, forwarded_at__isnull=False)
-                | Q(state__in=[ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED,
-                               ReferralState.DECLINED], forwarded_at__isnull=True)
+                | Q(
+                    state__in=[
+                        ReferralState.SENT,
+                        ReferralState.UNDER_REVIEW,
+                        ReferralState.APPROVED,
+                        ReferralState.DECLINED,
+                    ],
+                    forwarded_at__isnull=True,
+                )
                 | Q(state__in=[ReferralState.CANCELLED, ReferralState.EXPIRED]),
                 name="referral_forwarded_coherence",
             ),
@@ -391,7 +422,8 @@ class Referral(ReferralMachine):
                 name="referral_reason_iff_refusal",
             ),
             models.UniqueConstraint(
-                fields=["pathway", "offer"], condition=Q(state__in=REFERRAL_OPEN_STATES),
+                fields=["pathway", "offer"],
+                condition=Q(state__in=REFERRAL_OPEN_STATES),
                 name="referral_one_open_per_offer",
             ),
         ]
@@ -536,7 +568,9 @@ class FollowUp(models.Model):
     PLANNED_OFFSETS_MONTHS = (1, 3, 6)
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="follow_ups")
-    placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="follow_ups", null=True, blank=True)
+    placement = models.ForeignKey(
+        Placement, on_delete=models.PROTECT, related_name="follow_ups", null=True, blank=True
+    )
     kind = models.CharField("type", max_length=20, choices=FollowUpKind.choices)
     due_on = models.DateField("prévu le", null=True, blank=True)
     done_on = models.DateField("réalisé le", null=True, blank=True)

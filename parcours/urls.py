@@ -12,9 +12,7 @@ urlpatterns = [
     path("mot-de-passe/ok/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("organisation/", views.switch_organisation, name="switch_organisation"),
     path("participants/<int:pk>/", views.participant_detail, name="participant_detail"),
-    path("parcours/<int:pk>/transitions/<str:name>/", views.pathway_transition, name="pathway_transition"),
     path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
-    path("positionnements/<int:pk>/transitions/<str:name>/", views.referral_transition, name="referral_transition"),
     path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
     path("admin/", admin.site.urls),
 ]

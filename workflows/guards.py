@@ -65,7 +65,9 @@ def weekly_hours_valid(referral, inputs):
     hours = inputs.get("weekly_hours")
     if hours is not None and not (0 < hours <= 48):
         raise DomainError(
-            "invalid_weekly_hours", "La durée hebdomadaire doit être comprise entre 1 et 48 heures.", field="weekly_hours"
+            "invalid_weekly_hours",
+            "La durée hebdomadaire doit être comprise entre 1 et 48 heures.",
+            field="weekly_hours",
         )
 
 
@@ -80,9 +82,7 @@ def assessment_submitted(pathway, inputs):
 
 def placement_start_reached(placement, inputs):
     if placement.start_date > _today():
-        raise DomainError(
-            "start_in_future", f"Le contrat ne commence que le {_fmt(placement.start_date)}."
-        )
+        raise DomainError("start_in_future", f"Le contrat ne commence que le {_fmt(placement.start_date)}.")
 
 
 def end_date_valid(placement, inputs):

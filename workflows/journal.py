@@ -50,8 +50,16 @@ def compute_hash(event: JournalEvent) -> str:
 
 
 def record_event(
-    *, actor, object_type: str, object_id: int, action: str, participant_id=None, from_state="", to_state="",
-    reason="", inputs=None,
+    *,
+    actor,
+    object_type: str,
+    object_id: int,
+    action: str,
+    participant_id=None,
+    from_state="",
+    to_state="",
+    reason="",
+    inputs=None,
 ) -> JournalEvent:
     """Append one event to the chain of (object_type, object_id).
 

@@ -14,11 +14,19 @@ class JournalEvent(models.Model):
     occurred_at = models.DateTimeField("date", default=timezone.now, db_index=True)
     # RESTRICT: an account that acted can never be deleted while its actions are on record.
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name="utilisateur",
     )
     actor_organisation = models.ForeignKey(
-        "roles.Organisation", on_delete=models.RESTRICT, null=True, blank=True, related_name="+",
+        "roles.Organisation",
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name="organisation",
     )
     actor_role = models.CharField("rôle", max_length=20)
@@ -41,7 +49,9 @@ class JournalEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="journal_unique_sequence"),
             models.CheckConstraint(
-                condition=(models.Q(sequence=1, previous_hash="") | models.Q(sequence__gt=1) & ~models.Q(previous_hash="")),
+                condition=(
+                    models.Q(sequence=1, previous_hash="") | models.Q(sequence__gt=1) & ~models.Q(previous_hash="")
+                ),
                 name="journal_chain_link_present",
             ),
         ]

@@ -37,8 +37,13 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
             pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user
         )
     event = record_event(
-        actor=actor, object_type="pathway", object_id=pathway.pk, participant_id=pathway.participant_id,
-        action="record_follow_up", from_state=pathway.state, to_state=pathway.state,
+        actor=actor,
+        object_type="pathway",
+        object_id=pathway.pk,
+        participant_id=pathway.participant_id,
+        action="record_follow_up",
+        from_state=pathway.state,
+        to_state=pathway.state,
         inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
     )
     publish_on_commit(event, organisations=[pathway.participant.youth_agency, pathway.facilitation_organisation])

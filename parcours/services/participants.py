@@ -51,7 +51,9 @@ def _validate(clean: dict, *, creating: bool):
     if "postcode" in clean and not re.fullmatch(r"\d{5}", str(clean["postcode"])):
         raise DomainError("invalid_input", "Code postal : 5 chiffres attendus.", field="postcode")
     if "qualification_level" in clean:
-        require_choice(clean["qualification_level"], QualificationLevel, "qualification_level", "Niveau de qualification")
+        require_choice(
+            clean["qualification_level"], QualificationLevel, "qualification_level", "Niveau de qualification"
+        )
     if "programme" in clean:
         require_choice(clean["programme"], Programme, "programme", "Dispositif")
 
@@ -82,16 +84,22 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         raise DomainError("forbidden", "Seule une Mission Locale peut inscrire un·e jeune.")
     clean = _normalise(data)
     _validate(clean, creating=True)
-    if not allow_duplicate and find_duplicates(
-        actor=actor, first_name=clean["first_name"], last_name=clean["last_name"], birth_date=clean["birth_date"]
-    ).exists():
+    if (
+        not allow_duplicate
+        and find_duplicates(
+            actor=actor, first_name=clean["first_name"], last_name=clean["last_name"], birth_date=clean["birth_date"]
+        ).exists()
+    ):
         raise DomainError(
             "duplicate_participant",
             "Un·e jeune avec les mêmes nom, prénom et date de naissance est déjà suivi·e par votre Mission Locale.",
         )
-    if clean.get("imilo_reference") and Participant.objects.filter(
-        youth_agency=actor.organisation, imilo_reference=clean["imilo_reference"]
-    ).exists():
+    if (
+        clean.get("imilo_reference")
+        and Participant.objects.filter(
+            youth_agency=actor.organisation, imilo_reference=clean["imilo_reference"]
+        ).exists()
+    ):
         raise DomainError(
             "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
         )
@@ -103,12 +111,20 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         participant=participant, referent_adviser=actor.user, started_on=timezone.localdate()
     )
     record_event(
-        actor=actor, object_type="participant", object_id=participant.pk, participant_id=participant.pk,
-        action="create", inputs={"fields": sorted(clean)},
+        actor=actor,
+        object_type="participant",
+        object_id=participant.pk,
+        participant_id=participant.pk,
+        action="create",
+        inputs={"fields": sorted(clean)},
     )
     event = record_event(
-        actor=actor, object_type="pathway", object_id=pathway.pk, participant_id=participant.pk,
-        action="create", to_state=pathway.state,
+        actor=actor,
+        object_type="pathway",
+        object_id=pathway.pk,
+        participant_id=participant.pk,
+        action="create",
+        to_state=pathway.state,
     )
     publish_on_commit(event, organisations=[actor.organisation])
     return participant
@@ -124,9 +140,13 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
     if not changed:
         return participant
-    if "imilo_reference" in changed and clean["imilo_reference"] and Participant.objects.filter(
-        youth_agency=participant.youth_agency, imilo_reference=clean["imilo_reference"]
-    ).exclude(pk=participant.pk).exists():
+    if (
+        "imilo_reference" in changed
+        and clean["imilo_reference"]
+        and Participant.objects.filter(youth_agency=participant.youth_agency, imilo_reference=clean["imilo_reference"])
+        .exclude(pk=participant.pk)
+        .exists()
+    ):
         raise DomainError(
             "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
         )
@@ -135,8 +155,12 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
     _full_clean(participant)
     participant.save()
     event = record_event(
-        actor=actor, object_type="participant", object_id=participant.pk, participant_id=participant.pk,
-        action="update", inputs={"fields": changed},
+        actor=actor,
+        object_type="participant",
+        object_id=participant.pk,
+        participant_id=participant.pk,
+        action="update",
+        inputs={"fields": changed},
     )
     publish_on_commit(event, organisations=[actor.organisation])
     return participant

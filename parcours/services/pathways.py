@@ -51,7 +51,8 @@ def pathway_submit_eligibility(
             )
     elif not partners.filter(pk=getattr(facilitation_organisation, "pk", facilitation_organisation)).exists():
         raise DomainError(
-            "invalid_input", "Cette structure porteuse n'est pas partenaire de votre Mission Locale.",
+            "invalid_input",
+            "Cette structure porteuse n'est pas partenaire de votre Mission Locale.",
             field="facilitation_organisation",
         )
     codes = sorted(set(criteria or []))
@@ -62,10 +63,13 @@ def pathway_submit_eligibility(
     derogation_reason = (derogation_reason or "").strip()
     if not found and not derogation_reason:
         raise DomainError(
-            "missing_input", "Choisissez au moins un critère d'éligibilité ou motivez une dérogation.", field="criteria"
+            "missing_input",
+            "Choisissez au moins un critère d'éligibilité ou motivez une dérogation.",
+            field="criteria",
         )
-    facilitation_organisation = Organisation.objects.get(pk=getattr(facilitation_organisation, "pk",
-                                                                      facilitation_organisation))
+    facilitation_organisation = Organisation.objects.get(
+        pk=getattr(facilitation_organisation, "pk", facilitation_organisation)
+    )
     assessment = EligibilityAssessment.objects.create(
         participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
     )
@@ -76,9 +80,14 @@ def pathway_submit_eligibility(
     share_participant(organisation=facilitation_organisation, participant=participant)
     # Criteria codes and the facilitation organisation are codes and ids, never personal values.
     event = engine.fire(
-        pathway, "submit_eligibility", actor=actor,
-        journal_extra={"criteria": codes, "facilitation_organisation": facilitation_organisation.pk,
-                       "derogation": bool(derogation_reason)},
+        pathway,
+        "submit_eligibility",
+        actor=actor,
+        journal_extra={
+            "criteria": codes,
+            "facilitation_organisation": facilitation_organisation.pk,
+            "derogation": bool(derogation_reason),
+        },
     )
     publish_on_commit(event, organisations=_audience(pathway))
     return pathway

@@ -63,7 +63,9 @@ def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
 
 @transaction.atomic
 def placement_cancel(*, actor, placement, reason: str):
-    return _transition(actor, placement, "cancel", {"reason": reason}, after=lambda p: _after_placement_closed(actor, p))
+    return _transition(
+        actor, placement, "cancel", {"reason": reason}, after=lambda p: _after_placement_closed(actor, p)
+    )
 
 
 def _first_of_month(value):
@@ -102,7 +104,9 @@ def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False
     if is_adjustment:
         if not regular.filter(state=HoursLineState.LOCKED).exists():
             raise DomainError(
-                "adjustment_without_locked_month", "Une régularisation ne porte que sur un mois clôturé.", field="month"
+                "adjustment_without_locked_month",
+                "Une régularisation ne porte que sur un mois clôturé.",
+                field="month",
             )
     elif regular.exists():
         if regular.filter(state=HoursLineState.LOCKED).exists():
@@ -115,8 +119,12 @@ def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False
             placement=placement, month=month, hours=hours, is_adjustment=is_adjustment, declared_by=actor.user
         )
     event = record_event(
-        actor=actor, object_type="hoursline", object_id=line.pk, participant_id=placement.pathway.participant_id,
-        action="create", to_state=line.state,
+        actor=actor,
+        object_type="hoursline",
+        object_id=line.pk,
+        participant_id=placement.pathway.participant_id,
+        action="create",
+        to_state=line.state,
         inputs={"placement": placement.pk, "month": month, "hours": hours, "is_adjustment": is_adjustment},
     )
     publish_on_commit(event, organisations=_audience(placement))

@@ -1,19 +1,23 @@
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import ContractType, FulfilmentMode
+from parcours.enums import ContractType, FollowUpKind, FulfilmentMode
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
 from parcours.services.pathways import add_months
-from parcours.enums import FollowUpKind
 from roles import grants, policy
 from workflows import engine
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.states import PathwayState, ReferralState, REFERRAL_OPEN_STATES
+from workflows.states import REFERRAL_OPEN_STATES, PathwayState, ReferralState
 
-REFERABLE_PATHWAY_STATES = [PathwayState.ELIGIBLE, PathwayState.REFERRED, PathwayState.PLACED, PathwayState.IN_FOLLOW_UP]
+REFERABLE_PATHWAY_STATES = [
+    PathwayState.ELIGIBLE,
+    PathwayState.REFERRED,
+    PathwayState.PLACED,
+    PathwayState.IN_FOLLOW_UP,
+]
 
 
 def _audience(referral):
@@ -59,8 +63,13 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     facilitation = offer.lot.contract.operation.facilitation_organisation
     grants.share_participant(organisation=facilitation, participant=participant)
     event = record_event(
-        actor=actor, object_type="referral", object_id=referral.pk, participant_id=participant.pk,
-        action="create", to_state=referral.state, inputs={"offer": offer.pk, "pathway": pathway.pk},
+        actor=actor,
+        object_type="referral",
+        object_id=referral.pk,
+        participant_id=participant.pk,
+        action="create",
+        to_state=referral.state,
+        inputs={"offer": offer.pk, "pathway": pathway.pk},
     )
     if pathway.state == PathwayState.ELIGIBLE:
         engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
@@ -71,7 +80,10 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
 def _after_closing(actor, referral):
     """When the last open referral of a referred pathway closes, the pathway returns to eligible."""
     pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
-    if pathway.state == PathwayState.REFERRED and not pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
+    if (
+        pathway.state == PathwayState.REFERRED
+        and not pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists()
+    ):
         engine.fire(pathway, "return_to_eligible", actor=actor, internal=True, journal_extra={"referral": referral.pk})
 
 
@@ -153,7 +165,13 @@ def referral_expire(*, referral, actor=None):
 
 @transaction.atomic
 def referral_hire(
-    *, actor, referral, contract_type, start_date, weekly_hours, fulfilment_mode=FulfilmentMode.DIRECT_HIRE,
+    *,
+    actor,
+    referral,
+    contract_type,
+    start_date,
+    weekly_hours,
+    fulfilment_mode=FulfilmentMode.DIRECT_HIRE,
     planned_end_date=None,
 ) -> Placement:
     """The employer confirms the hire: a planned placement, follow-ups at +1/+3/+6 months, pathway placed."""
@@ -168,30 +186,53 @@ def referral_hire(
         if start_date and planned_end_date < start_date:
             raise DomainError("invalid_input", "La fin prévue précède le début du contrat.", field="planned_end_date")
     if weekly_hours is not None and (isinstance(weekly_hours, bool) or not isinstance(weekly_hours, int)):
-        raise DomainError("invalid_input", "Durée hebdomadaire : nombre entier d'heures attendu.", field="weekly_hours")
+        raise DomainError(
+            "invalid_input", "Durée hebdomadaire : nombre entier d'heures attendu.", field="weekly_hours"
+        )
     require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", "Modalité")
     lot = referral.offer.lot
     if lot.fulfilment_modes and fulfilment_mode not in lot.fulfilment_modes:
-        raise DomainError("invalid_input", "Cette modalité n'est pas prévue par la clause du lot.", field="fulfilment_mode")
-    inputs = {"contract_type": contract_type, "start_date": start_date, "weekly_hours": weekly_hours,
-              "fulfilment_mode": fulfilment_mode}
+        raise DomainError(
+            "invalid_input", "Cette modalité n'est pas prévue par la clause du lot.", field="fulfilment_mode"
+        )
+    inputs = {
+        "contract_type": contract_type,
+        "start_date": start_date,
+        "weekly_hours": weekly_hours,
+        "fulfilment_mode": fulfilment_mode,
+    }
     if planned_end_date is not None:
         inputs["planned_end_date"] = planned_end_date
     event = engine.fire(referral, "hire", actor=actor, inputs=inputs)
     placement = Placement.objects.create(
-        referral=referral, pathway=referral.pathway, employer=lot.awardee, lot=lot, fulfilment_mode=fulfilment_mode,
-        contract_type=contract_type, start_date=start_date, planned_end_date=planned_end_date,
+        referral=referral,
+        pathway=referral.pathway,
+        employer=lot.awardee,
+        lot=lot,
+        fulfilment_mode=fulfilment_mode,
+        contract_type=contract_type,
+        start_date=start_date,
+        planned_end_date=planned_end_date,
         weekly_hours=weekly_hours,
     )
     grants.grant(organisation=lot.awardee, permission="parcours.view_placement", obj=placement)
     participant_id = referral.pathway.participant_id
     record_event(
-        actor=actor, object_type="placement", object_id=placement.pk, participant_id=participant_id,
-        action="create", to_state=placement.state, inputs={"referral": referral.pk, **inputs},
+        actor=actor,
+        object_type="placement",
+        object_id=placement.pk,
+        participant_id=participant_id,
+        action="create",
+        to_state=placement.state,
+        inputs={"referral": referral.pk, **inputs},
     )
     FollowUp.objects.bulk_create(
-        FollowUp(pathway_id=referral.pathway_id, placement=placement, kind=FollowUpKind.CHECK,
-                 due_on=add_months(start_date, months))
+        FollowUp(
+            pathway_id=referral.pathway_id,
+            placement=placement,
+            kind=FollowUpKind.CHECK,
+            due_on=add_months(start_date, months),
+        )
         for months in FollowUp.PLANNED_OFFSETS_MONTHS
     )
     pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)

@@ -15,8 +15,16 @@ from workflows.errors import DomainError
 from workflows.journal import record_event
 
 
-def size_clause(*, method, amount_excl_tax, labour_share=None, hourly_cost=None, insertion_rate=None,
-                fixed_hours=None, amount_per_hour=None) -> decimal.Decimal:
+def size_clause(
+    *,
+    method,
+    amount_excl_tax,
+    labour_share=None,
+    hourly_cost=None,
+    insertion_rate=None,
+    fixed_hours=None,
+    amount_per_hour=None,
+) -> decimal.Decimal:
     """Target insertion hours of a lot (dimensionnement), by the facilitators' standard methods."""
     if method == SizingMethod.LABOUR_SHARE:
         if not (labour_share and hourly_cost and insertion_rate):
@@ -54,8 +62,16 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
     require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
     if actor.organisation.kind != OrganisationKind.FACILITATION:
         raise DomainError("forbidden", "Seule une structure porteuse tient le registre des clauses.")
-    operation = _save(Operation(name=name, commune=commune, starts_on=starts_on, ends_on=ends_on, is_anru=is_anru,
-                                facilitation_organisation=actor.organisation))
+    operation = _save(
+        Operation(
+            name=name,
+            commune=commune,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            is_anru=is_anru,
+            facilitation_organisation=actor.organisation,
+        )
+    )
     _journal(actor, operation, "operation")
     return operation
 
@@ -68,47 +84,113 @@ def contract_create(*, actor, operation, reference, title, buyer, legal_lever, n
     require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
     if buyer.kind != OrganisationKind.AUTHORITY:
         raise DomainError("invalid_input", "L'acheteur doit être un acheteur public.", field="buyer")
-    contract = _save(PublicContract(operation=operation, reference=reference, title=title, buyer=buyer,
-                                    legal_lever=legal_lever, notified_on=notified_on))
+    contract = _save(
+        PublicContract(
+            operation=operation,
+            reference=reference,
+            title=title,
+            buyer=buyer,
+            legal_lever=legal_lever,
+            notified_on=notified_on,
+        )
+    )
     _journal(actor, contract, "contract", operation=operation.pk)
     return contract
 
 
 @transaction.atomic
-def lot_create(*, actor, contract, number, title, trade, amount_excl_tax, sizing_method, execution_starts_on,
-               execution_ends_on, fulfilment_modes, awardee=None, labour_share=None, hourly_cost=None,
-               insertion_rate=None, target_hours=None, amount_per_hour=None) -> ContractLot:
+def lot_create(
+    *,
+    actor,
+    contract,
+    number,
+    title,
+    trade,
+    amount_excl_tax,
+    sizing_method,
+    execution_starts_on,
+    execution_ends_on,
+    fulfilment_modes,
+    awardee=None,
+    labour_share=None,
+    hourly_cost=None,
+    insertion_rate=None,
+    target_hours=None,
+    amount_per_hour=None,
+) -> ContractLot:
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", "Marché introuvable.")
     require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
     unknown = [m for m in fulfilment_modes if m not in FulfilmentMode.values]
     if not fulfilment_modes or unknown:
-        raise DomainError("invalid_input", "Choisissez des modalités de mise en œuvre valides.", field="fulfilment_modes")
+        raise DomainError(
+            "invalid_input", "Choisissez des modalités de mise en œuvre valides.", field="fulfilment_modes"
+        )
     if awardee is not None and awardee.kind != OrganisationKind.EMPLOYER:
         raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
     if target_hours is None:
-        target_hours = size_clause(method=sizing_method, amount_excl_tax=amount_excl_tax, labour_share=labour_share,
-                                   hourly_cost=hourly_cost, insertion_rate=insertion_rate,
-                                   amount_per_hour=amount_per_hour)
-    lot = _save(ContractLot(
-        contract=contract, number=number, title=title, trade=trade, amount_excl_tax=amount_excl_tax,
-        sizing_method=sizing_method, labour_share=labour_share, hourly_cost=hourly_cost,
-        insertion_rate=insertion_rate, target_hours=target_hours, fulfilment_modes=list(fulfilment_modes),
-        execution_starts_on=execution_starts_on, execution_ends_on=execution_ends_on, awardee=awardee,
-    ))
+        target_hours = size_clause(
+            method=sizing_method,
+            amount_excl_tax=amount_excl_tax,
+            labour_share=labour_share,
+            hourly_cost=hourly_cost,
+            insertion_rate=insertion_rate,
+            amount_per_hour=amount_per_hour,
+        )
+    lot = _save(
+        ContractLot(
+            contract=contract,
+            number=number,
+            title=title,
+            trade=trade,
+            amount_excl_tax=amount_excl_tax,
+            sizing_method=sizing_method,
+            labour_share=labour_share,
+            hourly_cost=hourly_cost,
+            insertion_rate=insertion_rate,
+            target_hours=target_hours,
+            fulfilment_modes=list(fulfilment_modes),
+            execution_starts_on=execution_starts_on,
+            execution_ends_on=execution_ends_on,
+            awardee=awardee,
+        )
+    )
     _journal(actor, lot, "lot", contract=contract.pk, target_hours=target_hours, sizing_method=sizing_method)
     return lot
 
 
 @transaction.atomic
-def offer_create(*, actor, lot, title, trade, contract_type, weekly_hours, location, positions=1,
-                 is_qpv_mandatory=False, market_context="", rome_code="") -> JobOffer:
+def offer_create(
+    *,
+    actor,
+    lot,
+    title,
+    trade,
+    contract_type,
+    weekly_hours,
+    location,
+    positions=1,
+    is_qpv_mandatory=False,
+    market_context="",
+    rome_code="",
+) -> JobOffer:
     lot = lock(ContractLot, lot, actor=actor)
     require(actor, "offer.create", lot, "Seule la structure porteuse du lot publie ses offres.")
-    offer = _save(JobOffer(lot=lot, title=title, trade=trade, contract_type=contract_type, weekly_hours=weekly_hours,
-                           location=location, positions=positions, is_qpv_mandatory=is_qpv_mandatory,
-                           market_context=market_context, rome_code=rome_code))
+    offer = _save(
+        JobOffer(
+            lot=lot,
+            title=title,
+            trade=trade,
+            contract_type=contract_type,
+            weekly_hours=weekly_hours,
+            location=location,
+            positions=positions,
+            is_qpv_mandatory=is_qpv_mandatory,
+            market_context=market_context,
+            rome_code=rome_code,
+        )
+    )
     event = _journal(actor, offer, "offer", lot=lot.pk)
     publish_on_commit(event, organisations=[actor.organisation, lot.awardee])
     return offer

@@ -1,0 +1,97 @@
+"""Selectors: the one read path. Every queryset is scoped by roles.policy to what the actor may see,
+with the joins a page needs, so a list costs a fixed number of queries whatever its length."""
+
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from roles.policy import allows, scope_queryset
+from workflows.errors import DomainError
+from workflows.journal import log_participant_access
+from workflows.models import AccessChannel, JournalEvent
+from workflows.states import HoursLineState
+
+
+def pathways_for(actor):
+    qs = Pathway.objects.select_related("participant", "referent_adviser", "participant__youth_agency")
+    return scope_queryset(actor, "participant.view", qs).order_by(
+        "participant__last_name", "participant__first_name", "pk"
+    )
+
+
+def referrals_for(actor):
+    qs = Referral.objects.select_related(
+        "pathway__participant", "offer__lot__contract__operation", "offer__lot__awardee"
+    )
+    return scope_queryset(actor, "referral.view", qs).order_by("-updated_at", "-pk")
+
+
+def placements_for(actor):
+    qs = Placement.objects.select_related("pathway__participant", "employer", "lot__contract")
+    return scope_queryset(actor, "placement.view", qs).order_by("-start_date", "-pk")
+
+
+def hours_lines_for(actor):
+    qs = HoursLine.objects.select_related("placement__pathway__participant", "placement__lot")
+    return scope_queryset(actor, "hoursline.view", qs).order_by("-month", "-pk")
+
+
+def offers_for(actor):
+    qs = JobOffer.objects.select_related("lot__contract__operation", "lot__awardee")
+    return scope_queryset(actor, "offer.view", qs).order_by("-is_open", "title", "pk")
+
+
+def lots_for(actor):
+    """Lots with realised hours (validated or locked lines) next to their target."""
+    realised = Coalesce(
+        Sum(
+            "placements__hours_lines__hours",
+            filter=Q(placements__hours_lines__state__in=[HoursLineState.VALIDATED, HoursLineState.LOCKED]),
+        ),
+        Value(0),
+        output_field=DecimalField(max_digits=9, decimal_places=2),
+    )
+    qs = ContractLot.objects.select_related("contract__operation", "awardee").annotate(realised_hours=realised)
+    return scope_queryset(actor, "lot.view", qs).order_by("contract__reference", "number")
+
+
+def count_by_state(queryset):
+    return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
+
+
+def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE):
+    """The participant file if the actor may read it (else 'not found'); the read is logged."""
+    participant = (
+        Participant.objects.select_related("youth_agency", "referent_adviser").filter(pk=participant_id).first()
+    )
+    if participant is None or actor is None or not allows(actor, "participant.view", participant):
+        raise DomainError("not_found", "Participant·e introuvable.")
+    log_participant_access(actor=actor, participant_id=participant.pk, channel=channel)
+    return participant
+
+
+def participant_assessments(*, actor, participant):
+    """Eligibility assessments; health-data criteria (RQTH, AAH) only for the facilitator."""
+    show_health = allows(actor, "participant.view_health_data", participant)
+    assessments = list(participant.assessments.select_related("submitted_by", "decided_by").order_by("-submitted_at"))
+    from parcours.models import AssessedCriterion
+
+    assessed = AssessedCriterion.objects.filter(assessment__participant=participant).select_related(
+        "criterion", "proof_seen_by"
+    )
+    if not show_health:
+        assessed = assessed.filter(criterion__is_health_data=False)
+    by_assessment = {}
+    for row in assessed:
+        by_assessment.setdefault(row.assessment_id, []).append(row)
+    for assessment in assessments:
+        assessment.visible_criteria = by_assessment.get(assessment.pk, [])
+    return assessments, show_health
+
+
+def participant_timeline(*, participant):
+    return (
+        JournalEvent.objects.filter(participant_id=participant.pk)
+        .select_related("actor_user", "actor_organisation")
+        .order_by("occurred_at", "pk")
+    )

@@ -1,0 +1,42 @@
+import shutil
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from workflows.diagrams import to_dot, to_markdown
+from workflows.transitions import MACHINES
+
+
+class Command(BaseCommand):
+    help = "Write the state diagrams (Graphviz DOT, and SVG when `dot` is installed) and the transition table."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "docs" / "workflows"))
+        parser.add_argument("--check", action="store_true", help="Fail if the committed files are out of date.")
+
+    def handle(self, *args, output, check, **options):
+        out = Path(output)
+        files = {f"{m}.dot": to_dot(m) for m in MACHINES}
+        files["transitions.md"] = to_markdown()
+        if check:
+            stale = [
+                name
+                for name, text in files.items()
+                if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+            ]
+            if stale:
+                raise CommandError(f"Diagrams out of date: {', '.join(stale)}. Run `make diagrams`.")
+            self.stdout.write("Diagrams up to date.")
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+        dot = shutil.which("dot")
+        for machine in MACHINES:
+            if dot:
+                subprocess.run(
+                    [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(out / f"{machine}.svg")], check=True
+                )
+        self.stdout.write(f"Wrote {len(files)} files to {out}" + ("" if dot else " (install graphviz for SVG)"))

@@ -8,6 +8,7 @@ journal event. Callers (services) hold a transaction and the row lock of `obj`.
 from django_fsm import TransitionNotAllowed
 
 from roles import policy
+from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.transitions import MACHINES, STATE_ENUMS
@@ -87,7 +88,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
     except TransitionNotAllowed as exc:  # pragma: no cover - the state check above runs first
         raise DomainError("invalid_transition", f"Action « {spec.label} » impossible dans l'état actuel.") from exc
     obj.save()
-    return record_event(
+    event = record_event(
         actor=actor,
         object_type=spec.machine,
         object_id=obj.pk,
@@ -98,6 +99,8 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
         reason=inputs.get("reason", ""),
         inputs={**inputs, **(journal_extra or {})},
     )
+    work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
+    return event
 
 
 def available_transitions(obj, actor):

@@ -11,6 +11,7 @@ from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
+from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES
@@ -126,6 +127,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         action="create",
         to_state=pathway.state,
     )
+    work.object_created(obj=pathway, actor=actor, event=event)
     publish_on_commit(event, organisations=[actor.organisation])
     return participant
 

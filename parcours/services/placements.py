@@ -9,7 +9,7 @@ from parcours.enums import PlacementEndKind
 from parcours.models import HoursLine, Pathway, Placement
 from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date, require_number
-from workflows import engine
+from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import HoursLineState, PathwayState, PlacementState
@@ -127,6 +127,7 @@ def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False
         to_state=line.state,
         inputs={"placement": placement.pk, "month": month, "hours": hours, "is_adjustment": is_adjustment},
     )
+    work.object_created(obj=line, actor=actor, event=event)
     publish_on_commit(event, organisations=_audience(placement))
     return line
 

@@ -7,7 +7,7 @@ from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
 from parcours.services.pathways import add_months
 from roles import grants, policy
-from workflows import engine
+from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, ReferralState
@@ -71,6 +71,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         to_state=referral.state,
         inputs={"offer": offer.pk, "pathway": pathway.pk},
     )
+    work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:
         engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
     publish_on_commit(event, organisations=_audience(referral))
@@ -217,7 +218,7 @@ def referral_hire(
     )
     grants.grant(organisation=lot.awardee, permission="parcours.view_placement", obj=placement)
     participant_id = referral.pathway.participant_id
-    record_event(
+    placement_event = record_event(
         actor=actor,
         object_type="placement",
         object_id=placement.pk,
@@ -226,6 +227,7 @@ def referral_hire(
         to_state=placement.state,
         inputs={"referral": referral.pk, **inputs},
     )
+    work.object_created(obj=placement, actor=actor, event=placement_event)
     FollowUp.objects.bulk_create(
         FollowUp(
             pathway_id=referral.pathway_id,

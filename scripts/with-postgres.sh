@@ -5,7 +5,7 @@
 set -euo pipefail
 
 find_bin() {
-  if command -v initdb >/dev/null 2>&1; then dirname "$(command -v initdb)"; return; fi
+  if command -v initdb >/dev/null 2>&1; then dirname "$(readlink -f "$(command -v initdb)")"; return; fi
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
@@ -41,5 +41,6 @@ trap cleanup EXIT
   start >/dev/null
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$PORT" >&2
 
+"${RUN[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres parcours
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/parcours"
 "$@"

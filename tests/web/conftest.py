@@ -1,0 +1,87 @@
+"""A small world built through the services, for the page tests."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from parcours.services import participants, pathways, placements, referrals, register
+from roles.actor import Actor
+from roles.enums import OrganisationKind, Role
+from roles.models import Membership, Organisation
+
+
+class World:
+    def __init__(self):
+        today = timezone.localdate()
+        self.today = today
+        self.ml = Organisation.objects.create(name="Mission Locale A", kind=OrganisationKind.MISSION_LOCALE)
+        self.ml_b = Organisation.objects.create(name="Mission Locale B", kind=OrganisationKind.MISSION_LOCALE)
+        self.fac = Organisation.objects.create(name="PLIE", kind=OrganisationKind.FACILITATION)
+        self.fac.partners.add(self.ml, self.ml_b)
+        self.emp = Organisation.objects.create(name="BTP Nord", kind=OrganisationKind.EMPLOYER)
+        self.emp_b = Organisation.objects.create(name="BTP Sud", kind=OrganisationKind.EMPLOYER)
+        self.buyer = Organisation.objects.create(name="Ville", kind=OrganisationKind.AUTHORITY)
+        self.adviser = self._actor("conseillere", self.ml, Role.ADVISER)
+        self.adviser_b = self._actor("conseiller.b", self.ml_b, Role.ADVISER)
+        self.facilitator = self._actor("facilitateur", self.fac, Role.FACILITATOR)
+        self.employer = self._actor("employeur", self.emp, Role.EMPLOYER)
+        self.employer_b = self._actor("employeur.b", self.emp_b, Role.EMPLOYER)
+        self.auditor = self._actor("auditeur", self.buyer, Role.AUDITOR)
+        f = self.facilitator
+        op = register.operation_create(
+            actor=f, name="École", commune="Lille", starts_on=today, ends_on=today + datetime.timedelta(400)
+        )
+        contract = register.contract_create(
+            actor=f, operation=op, reference="M-1", title="Travaux", buyer=self.buyer, legal_lever="L2112-2"
+        )
+        self.lot = register.lot_create(
+            actor=f, contract=contract, number=1, title="Gros œuvre", trade="Maçonnerie",
+            amount_excl_tax=Decimal("500000"), sizing_method="fixed", target_hours=Decimal("1000"),
+            execution_starts_on=today - datetime.timedelta(60), execution_ends_on=today + datetime.timedelta(300),
+            fulfilment_modes=["direct_hire"], awardee=self.emp,
+        )
+        self.offer = register.offer_create(
+            actor=f, lot=self.lot, title="Maçon·ne", trade="Maçon", contract_type="cdd", weekly_hours=35,
+            location="Lille",
+        )
+        self.counter = 0
+
+    def _actor(self, username, org, role):
+        user = User.objects.create_user(username, password="demo", first_name=username.title())
+        return Actor.from_membership(Membership.objects.create(user=user, organisation=org, role=role))
+
+    def participant(self, *, adviser=None, hired=False):
+        """A participant of the adviser's agency; eligible and referred; optionally hired and working."""
+        adviser = adviser or self.adviser
+        self.counter += 1
+        p = participants.participant_create(actor=adviser, data={
+            "first_name": f"Jeune{self.counter}", "last_name": f"Nom{self.counter}",
+            "birth_date": datetime.date(2005, 1, 1) + datetime.timedelta(days=self.counter),
+            "postcode": "59000", "commune": "Lille", "qualification_level": "level_3",
+            "email": f"jeune{self.counter}@example.org",
+        })
+        pathway = p.pathways.get()
+        pathways.pathway_submit_eligibility(actor=adviser, pathway=pathway, criteria=["YOUTH_ML_FOLLOWED"])
+        pathways.pathway_validate_eligibility(actor=self.facilitator, pathway=pathway)
+        referral = referrals.referral_create(actor=adviser, pathway=pathway, offer=self.offer)
+        if hired:
+            f, e = self.facilitator, self.employer
+            referrals.referral_start_review(actor=f, referral=referral)
+            referrals.referral_approve(actor=f, referral=referral)
+            referrals.referral_forward(actor=f, referral=referral)
+            referrals.referral_accept(actor=e, referral=referral)
+            placement = referrals.referral_hire(
+                actor=e, referral=referral, contract_type="cdd", start_date=self.today, weekly_hours=35
+            )
+            placements.placement_start(actor=e, placement=placement)
+            line = placements.hours_declare(actor=e, placement=placement, month=self.today, hours=Decimal("70"))
+            placements.hoursline_validate(actor=f, hours_line=line)
+        return p
+
+
+@pytest.fixture
+def world(db):
+    return World()

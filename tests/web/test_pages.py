@@ -1,0 +1,130 @@
+"""Role home pages, participant file, referral page, organisation switch: scope, access log, query counts."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from roles.enums import Role
+from roles.models import Membership
+from workflows.models import ParticipantAccess
+
+# session, user, memberships, then the role's lists (one query each, whatever the number of rows)
+HOME_QUERIES = {"conseillere": 6, "conseiller.b": 6, "facilitateur": 8, "employeur": 7, "employeur.b": 7, "auditeur": 6}
+ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def home_queries(client):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("home"))
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+@pytest.mark.parametrize("username", ALL_LOGINS)
+def test_home_query_count_does_not_grow_with_rows(world, client, username):
+    world.participant(hired=True)
+    world.participant(adviser=world.adviser_b)
+    login(client, username)
+    home_queries(client)  # the first request stores the current organisation in the session
+    before, _ = home_queries(client)
+    for _ in range(4):
+        world.participant(hired=True)
+        world.participant(adviser=world.adviser_b, hired=True)
+    after, response = home_queries(client)
+    assert after == before, f"{username}: {before} queries with 2 participants, {after} with 10"
+    assert after == HOME_QUERIES[username]
+
+
+def test_home_lists_only_what_the_role_may_see(world, client):
+    mine = world.participant(hired=True)
+    other = world.participant(adviser=world.adviser_b)
+    body = login(client, "conseillere").get(reverse("home")).content.decode()
+    assert mine.last_name.upper() in body and other.last_name.upper() not in body
+    client.logout()
+    body = login(client, "conseiller.b").get(reverse("home")).content.decode()
+    assert other.last_name.upper() in body and mine.last_name.upper() not in body
+    client.logout()
+    # The employer sees the hired candidate forwarded to it, not the one only referred.
+    body = login(client, "employeur").get(reverse("home")).content.decode()
+    assert mine.last_name.upper() in body and other.last_name.upper() not in body
+    client.logout()
+    body = login(client, "employeur.b").get(reverse("home")).content.decode()
+    assert mine.last_name.upper() not in body
+    client.logout()
+    # The buyer's auditor sees pathways referred on its contracts.
+    body = login(client, "auditeur").get(reverse("home")).content.decode()
+    assert mine.last_name.upper() in body and other.last_name.upper() in body
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [("conseillere", 200), ("facilitateur", 200), ("auditeur", 200),
+     ("conseiller.b", 404), ("employeur", 404), ("employeur.b", 404)],
+)
+def test_participant_file_scope_and_access_log(world, client, username, status):
+    participant = world.participant(hired=True)
+    login(client, username)
+    response = client.get(reverse("participant_detail", args=[participant.pk]))
+    assert response.status_code == status
+    logged = ParticipantAccess.objects.filter(participant_id=participant.pk, user__username=username)
+    assert logged.count() == (1 if status == 200 else 0)
+    if status == 200:
+        assert logged.get().channel == "page"
+
+
+def test_participant_file_shows_timeline(world, client):
+    participant = world.participant(hired=True)
+    body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    for action in ["submit_eligibility", "validate_eligibility", "hire", "place"]:
+        assert action in body
+
+
+def test_unknown_participant_is_404(world, client):
+    login(client, "conseillere")
+    assert client.get(reverse("participant_detail", args=[999999])).status_code == 404
+
+
+def test_referral_page_for_employer_hides_social_data(world, client):
+    participant = world.participant(hired=True)
+    referral = participant.pathways.get().referrals.get()
+    body = login(client, "employeur").get(reverse("referral_detail", args=[referral.pk])).content.decode()
+    assert participant.email in body
+    assert participant.birth_date.strftime("%d/%m/%Y") not in body
+    assert "Ouvrir le dossier" not in body
+    client.logout()
+    login(client, "employeur.b")
+    assert client.get(reverse("referral_detail", args=[referral.pk])).status_code == 404
+
+
+def test_organisation_switch(world, client):
+    user = world.facilitator.user
+    Membership.objects.create(user=user, organisation=world.buyer, role=Role.AUDITOR)
+    login(client, "facilitateur")
+    assert "Clauses sociales" in client.get(reverse("home")).content.decode()
+    other = Membership.objects.get(user=user, organisation=world.buyer)
+    response = client.post(reverse("switch_organisation"), {"membership": other.pk})
+    assert response.status_code == 302
+    assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
+    # A membership of someone else cannot be chosen.
+    foreign = Membership.objects.get(user=world.adviser.user)
+    client.post(reverse("switch_organisation"), {"membership": foreign.pk})
+    assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
+
+
+def test_workflow_page_lists_every_transition(world, client):
+    from workflows.transitions import all_specs
+
+    body = login(client, "conseillere").get(reverse("workflow_diagrams")).content.decode()
+    for spec in all_specs():
+        assert spec.label.replace("'", "&#x27;") in body

@@ -38,13 +38,26 @@ class World:
             actor=f, operation=op, reference="M-1", title="Travaux", buyer=self.buyer, legal_lever="L2112-2"
         )
         self.lot = register.lot_create(
-            actor=f, contract=contract, number=1, title="Gros œuvre", trade="Maçonnerie",
-            amount_excl_tax=Decimal("500000"), sizing_method="fixed", target_hours=Decimal("1000"),
-            execution_starts_on=today - datetime.timedelta(60), execution_ends_on=today + datetime.timedelta(300),
-            fulfilment_modes=["direct_hire"], awardee=self.emp,
+            actor=f,
+            contract=contract,
+            number=1,
+            title="Gros œuvre",
+            trade="Maçonnerie",
+            amount_excl_tax=Decimal("500000"),
+            sizing_method="fixed",
+            target_hours=Decimal("1000"),
+            execution_starts_on=today - datetime.timedelta(60),
+            execution_ends_on=today + datetime.timedelta(300),
+            fulfilment_modes=["direct_hire"],
+            awardee=self.emp,
         )
         self.offer = register.offer_create(
-            actor=f, lot=self.lot, title="Maçon·ne", trade="Maçon", contract_type="cdd", weekly_hours=35,
+            actor=f,
+            lot=self.lot,
+            title="Maçon·ne",
+            trade="Maçon",
+            contract_type="cdd",
+            weekly_hours=35,
             location="Lille",
         )
         self.counter = 0
@@ -57,12 +70,18 @@ class World:
         """A participant of the adviser's agency; eligible and referred; optionally hired and working."""
         adviser = adviser or self.adviser
         self.counter += 1
-        p = participants.participant_create(actor=adviser, data={
-            "first_name": f"Jeune{self.counter}", "last_name": f"Nom{self.counter}",
-            "birth_date": datetime.date(2005, 1, 1) + datetime.timedelta(days=self.counter),
-            "postcode": "59000", "commune": "Lille", "qualification_level": "level_3",
-            "email": f"jeune{self.counter}@example.org",
-        })
+        p = participants.participant_create(
+            actor=adviser,
+            data={
+                "first_name": f"Jeune{self.counter}",
+                "last_name": f"Nom{self.counter}",
+                "birth_date": datetime.date(2005, 1, 1) + datetime.timedelta(days=self.counter),
+                "postcode": "59000",
+                "commune": "Lille",
+                "qualification_level": "level_3",
+                "email": f"jeune{self.counter}@example.org",
+            },
+        )
         pathway = p.pathways.get()
         pathways.pathway_submit_eligibility(actor=adviser, pathway=pathway, criteria=["YOUTH_ML_FOLLOWED"])
         pathways.pathway_validate_eligibility(actor=self.facilitator, pathway=pathway)

@@ -10,7 +10,14 @@ from roles.models import Membership
 from workflows.models import ParticipantAccess
 
 # session, user, memberships, then the role's lists (one query each, whatever the number of rows)
-HOME_QUERIES = {"conseillere": 6, "conseiller.b": 6, "facilitateur": 8, "employeur": 7, "employeur.b": 7, "auditeur": 6}
+HOME_QUERIES = {
+    "conseillere": 6,
+    "conseiller.b": 6,
+    "facilitateur": 8,
+    "employeur": 7,
+    "employeur.b": 7,
+    "auditeur": 6,
+}
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
 
 
@@ -69,8 +76,14 @@ def test_anonymous_is_sent_to_login(client, world):
 
 @pytest.mark.parametrize(
     ("username", "status"),
-    [("conseillere", 200), ("facilitateur", 200), ("auditeur", 200),
-     ("conseiller.b", 404), ("employeur", 404), ("employeur.b", 404)],
+    [
+        ("conseillere", 200),
+        ("facilitateur", 200),
+        ("auditeur", 200),
+        ("conseiller.b", 404),
+        ("employeur", 404),
+        ("employeur.b", 404),
+    ],
 )
 def test_participant_file_scope_and_access_log(world, client, username, status):
     participant = world.participant(hired=True)

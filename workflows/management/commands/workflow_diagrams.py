@@ -10,6 +10,7 @@ from workflows.transitions import MACHINES
 
 
 class Command(BaseCommand):
+    requires_system_checks = []
     help = "Write the state diagrams (Graphviz DOT, and SVG when `dot` is installed) and the transition table."
 
     def add_arguments(self, parser):

@@ -357,7 +357,9 @@ class Pathway(PathwayMachine):
                 name="pathway_closed_date_iff_closed",
             ),
             models.CheckConstraint(
-                condition=Q(state=PathwayState.INTAKE) | Q(facilitation_organisation__isnull=False),
+                # A pathway withdrawn at intake never had a facilitation organisation.
+                condition=Q(state__in=[PathwayState.INTAKE, PathwayState.WITHDRAWN])
+                | Q(facilitation_organisation__isnull=False),
                 name="pathway_facilitation_after_intake",
             ),
             models.UniqueConstraint(

@@ -162,7 +162,11 @@ def scope_q(model, scope: Scope, actor) -> Q:
             return Q(**{_join(paths.lot, "contract__buyer"): org})
         if paths.participant is not None:
             return Q(
-                Exists(Referral.objects.filter(participant=_outer(paths.participant), offer__lot__contract__buyer=org))
+                Exists(
+                    Referral.objects.filter(
+                        pathway__participant=_outer(paths.participant), offer__lot__contract__buyer=org
+                    )
+                )
             )
     return nothing
 

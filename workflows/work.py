@@ -1,6 +1,6 @@
 """The seam between the engine and the work layer (viewflow: who must act next, inboxes, timers).
 
-The engine and the services call these two functions after every journaled change, inside the same
+The engine and the services call these functions after every journaled change, inside the same
 transaction; the work layer reacts (opens, completes or cancels tasks). The fsm state stays the single
 source of truth: the work layer never changes a state by itself, it only calls services.
 """
@@ -9,7 +9,7 @@ _listeners = []
 
 
 def subscribe(listener):
-    """Register a work-layer listener (an object with object_created / transition_fired methods)."""
+    """Register a work-layer listener (object_created / transition_fired, optionally object_changed methods)."""
     if listener not in _listeners:
         _listeners.append(listener)
     return listener
@@ -23,3 +23,11 @@ def object_created(*, obj, actor, event):
 def transition_fired(*, obj, spec, actor, event):
     for listener in _listeners:
         listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
+
+
+def object_changed(*, obj, actor, event):
+    """A journaled change that is neither a creation nor a transition (e.g. a planned follow-up recorded)."""
+    for listener in _listeners:
+        handler = getattr(listener, "object_changed", None)
+        if handler is not None:
+            handler(obj=obj, actor=actor, event=event)

@@ -5,6 +5,7 @@ from parcours.enums import FollowUpKind
 from parcours.models import FollowUp, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
+from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES
@@ -46,5 +47,6 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
         to_state=pathway.state,
         inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
     )
+    work.object_changed(obj=follow_up, actor=actor, event=event)
     publish_on_commit(event, organisations=[pathway.participant.youth_agency, pathway.facilitation_organisation])
     return follow_up

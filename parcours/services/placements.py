@@ -12,7 +12,7 @@ from parcours.services.common import atomic_unique, lock, require, require_choic
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.states import HoursLineState, PathwayState, PlacementState
+from workflows.states import REFERRAL_OPEN_STATES, HoursLineState, PathwayState, PlacementState
 
 
 def _audience(placement):
@@ -34,6 +34,9 @@ def _after_placement_closed(actor, placement):
     worked = pathway.placements.filter(state=PlacementState.ENDED).exists()
     name = "start_follow_up" if worked else "return_to_eligible"
     engine.fire(pathway, name, actor=actor, internal=True, journal_extra={"placement": placement.pk})
+    if name == "return_to_eligible" and pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
+        # Other referrals are still open: the pathway is referred again, so that a later hire places it.
+        engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"placement": placement.pk})
 
 
 def _transition(actor, placement, name, inputs=None, *, after=None):

@@ -1,0 +1,325 @@
+"""Django admin of Parcours.
+
+Only the reference data (eligibility criteria) is edited here. Everything else is shown read-only: every write
+has its service in parcours.services (policy check, guards, journal event, grants), the states are protected fsm
+fields, and nothing journaled may be deleted — so no add, change or delete, hence no bulk delete either.
+Opening a participant's file here is logged like any other read (ParticipantAccess, channel "admin").
+"""
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import OuterRef, Q, Subquery, Sum
+
+from parcours.models import (
+    ContractLot,
+    EligibilityCriterion,
+    Exit,
+    FollowUp,
+    HoursLine,
+    JobOffer,
+    Operation,
+    Participant,
+    Pathway,
+    Placement,
+    PublicContract,
+    Referral,
+)
+from roles.actor import Actor
+from workflows.journal import log_participant_access
+from workflows.models import AccessChannel
+from workflows.states import HoursLineState, PathwayState
+
+
+class ReadOnlyMixin:
+    """View only: no add, change or delete (Django then drops the bulk delete action too)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_per_page = 50
+
+
+class ReadOnlyTabularInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class LogsParticipantAccessMixin:
+    """Log the opening of a page that shows a participant's file (who consulted what, channel "admin")."""
+
+    def participant_id_of(self, obj):
+        return obj.journal_participant_id
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
+                log_participant_access(
+                    actor=actor, participant_id=self.participant_id_of(obj), channel=AccessChannel.ADMIN
+                )
+        return response
+
+
+# --- Reference data ------------------------------------------------------------------------------------------
+@admin.register(EligibilityCriterion)
+class EligibilityCriterionAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "is_health_data", "is_active", "position"]
+    list_display_links = ["code", "label"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["is_active", "is_health_data"]
+    search_fields = ["code", "label", "description"]
+    ordering = ["position", "code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is what assessments and journal events refer to: it never changes once created.
+        return ["code"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        # Assessments keep their criteria (PROTECT): a criterion that is no longer used is deactivated.
+        return False
+
+
+# --- Clause register -----------------------------------------------------------------------------------------
+class PublicContractInline(ReadOnlyTabularInline):
+    model = PublicContract
+    fields = ["reference", "title", "buyer", "legal_lever", "notified_on"]
+
+
+@admin.register(Operation)
+class OperationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "commune", "is_anru", "facilitation_organisation", "starts_on", "ends_on"]
+    list_filter = ["is_anru", "facilitation_organisation"]
+    search_fields = ["name", "commune"]
+    list_select_related = ["facilitation_organisation"]
+    inlines = [PublicContractInline]
+
+
+class ContractLotInline(ReadOnlyTabularInline):
+    model = ContractLot
+    fields = ["number", "title", "trade", "target_hours", "execution_starts_on", "execution_ends_on", "awardee"]
+
+
+@admin.register(PublicContract)
+class PublicContractAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "title", "operation", "buyer", "legal_lever", "notified_on"]
+    list_filter = ["legal_lever", "buyer", "operation"]
+    search_fields = ["reference", "title", "operation__name"]
+    list_select_related = ["operation", "buyer"]
+    inlines = [ContractLotInline]
+
+
+class JobOfferInline(ReadOnlyTabularInline):
+    model = JobOffer
+    fields = ["title", "contract_type", "weekly_hours", "positions", "is_qpv_mandatory", "is_open", "closed_at"]
+
+
+@admin.register(ContractLot)
+class ContractLotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "contract",
+        "trade",
+        "awardee",
+        "target_hours",
+        "hours_done",
+        "execution_starts_on",
+        "execution_ends_on",
+    ]
+    list_filter = ["awardee", "sizing_method", "contract__operation", "contract"]
+    search_fields = ["title", "trade", "contract__reference", "contract__title"]
+    list_select_related = ["contract", "awardee"]
+    inlines = [JobOfferInline]
+
+    def get_queryset(self, request):
+        done = Q(placements__hours_lines__state__in=[HoursLineState.VALIDATED, HoursLineState.LOCKED])
+        return (
+            super().get_queryset(request).annotate(hours_done_total=Sum("placements__hours_lines__hours", filter=done))
+        )
+
+    @admin.display(description="heures validées", ordering="hours_done_total")
+    def hours_done(self, obj):
+        return obj.hours_done_total or 0
+
+
+@admin.register(JobOffer)
+class JobOfferAdmin(ReadOnlyAdmin):
+    list_display = [
+        "title",
+        "lot",
+        "contract_type",
+        "weekly_hours",
+        "positions",
+        "is_qpv_mandatory",
+        "is_open",
+        "created_at",
+    ]
+    list_filter = ["is_open", "is_qpv_mandatory", "contract_type", "lot__awardee", "lot"]
+    search_fields = ["title", "trade", "rome_code", "location"]
+    list_select_related = ["lot", "lot__contract"]
+    date_hierarchy = "created_at"
+
+
+# --- Participants --------------------------------------------------------------------------------------------
+class PathwayInline(ReadOnlyTabularInline):
+    model = Pathway
+    fields = ["state", "started_on", "referent_adviser", "facilitation_organisation", "exited_on", "closed_on"]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
+    list_display = [
+        "last_name",
+        "first_name",
+        "commune",
+        "youth_agency",
+        "referent_adviser",
+        "pathway_state",
+        "programme",
+        "is_qpv_resident",
+        "created_at",
+    ]
+    list_display_links = ["last_name", "first_name"]
+    list_filter = ["youth_agency", "pathways__state", "programme", "qualification_level", "is_qpv_resident"]
+    search_fields = ["last_name", "first_name", "imilo_reference", "commune", "postcode"]
+    list_select_related = ["youth_agency", "referent_adviser"]
+    date_hierarchy = "created_at"
+    inlines = [PathwayInline]
+
+    def participant_id_of(self, obj):
+        return obj.pk
+
+    def get_queryset(self, request):
+        latest = Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-id").values("state")
+        return super().get_queryset(request).annotate(latest_pathway_state=Subquery(latest[:1]))
+
+    @admin.display(description="état du parcours", ordering="latest_pathway_state")
+    def pathway_state(self, obj):
+        state = obj.latest_pathway_state
+        return PathwayState(state).label if state else "—"
+
+
+# --- Pathways and their steps (read-only: states are protected fsm fields, writes go through services) --------
+class ReferralInline(ReadOnlyTabularInline):
+    model = Referral
+    fields = ["offer", "state", "created_at", "forwarded_at", "decided_at", "decision_reason"]
+
+
+class PlacementInline(ReadOnlyTabularInline):
+    model = Placement
+    fields = ["employer", "lot", "fulfilment_mode", "contract_type", "state", "start_date", "started_on", "ended_on"]
+
+
+class FollowUpInline(ReadOnlyTabularInline):
+    model = FollowUp
+    fields = ["kind", "placement", "due_on", "done_on", "recorded_by"]
+    show_change_link = False
+
+
+class ExitInline(ReadOnlyTabularInline):
+    model = Exit
+    fields = ["exited_on", "category", "detail", "recorded_by"]
+    show_change_link = False
+
+
+@admin.register(Pathway)
+class PathwayAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "participant",
+        "state",
+        "started_on",
+        "referent_adviser",
+        "facilitation_organisation",
+        "exited_on",
+        "closed_on",
+    ]
+    list_display_links = ["id", "participant"]
+    list_filter = ["state", "facilitation_organisation", "participant__youth_agency"]
+    search_fields = ["=id", "participant__last_name", "participant__first_name", "participant__imilo_reference"]
+    list_select_related = ["participant", "referent_adviser", "facilitation_organisation"]
+    date_hierarchy = "started_on"
+    inlines = [ReferralInline, PlacementInline, FollowUpInline, ExitInline]
+
+
+@admin.register(Referral)
+class ReferralAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
+    list_display = ["id", "participant_name", "offer", "state", "created_at", "forwarded_at", "decided_at"]
+    list_display_links = ["id", "participant_name"]
+    list_filter = ["state", "offer__lot", "offer"]
+    search_fields = ["=id", "pathway__participant__last_name", "pathway__participant__first_name", "offer__title"]
+    list_select_related = ["pathway__participant", "offer"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="participant·e", ordering="pathway__participant__last_name")
+    def participant_name(self, obj):
+        return obj.pathway.participant
+
+
+class HoursLineInline(ReadOnlyTabularInline):
+    model = HoursLine
+    fields = ["month", "hours", "is_adjustment", "state", "declared_at", "validated_at", "locked_at"]
+
+
+@admin.register(Placement)
+class PlacementAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "participant_name",
+        "employer",
+        "lot",
+        "fulfilment_mode",
+        "contract_type",
+        "state",
+        "start_date",
+        "started_on",
+        "ended_on",
+        "end_kind",
+    ]
+    list_display_links = ["id", "participant_name"]
+    list_filter = ["state", "employer", "lot", "fulfilment_mode", "contract_type", "end_kind"]
+    search_fields = ["=id", "pathway__participant__last_name", "pathway__participant__first_name"]
+    list_select_related = ["pathway__participant", "employer", "lot"]
+    date_hierarchy = "start_date"
+    inlines = [HoursLineInline]
+
+    @admin.display(description="participant·e", ordering="pathway__participant__last_name")
+    def participant_name(self, obj):
+        return obj.pathway.participant
+
+
+@admin.register(HoursLine)
+class HoursLineAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "placement",
+        "participant_name",
+        "month",
+        "hours",
+        "is_adjustment",
+        "state",
+        "declared_at",
+        "validated_at",
+        "locked_at",
+    ]
+    list_filter = ["state", "is_adjustment", "placement__lot", "placement__employer"]
+    search_fields = ["=id", "=placement__id", "placement__pathway__participant__last_name"]
+    list_select_related = ["placement", "placement__pathway__participant"]
+    date_hierarchy = "month"
+
+    @admin.display(description="participant·e", ordering="placement__pathway__participant__last_name")
+    def participant_name(self, obj):
+        return obj.placement.pathway.participant

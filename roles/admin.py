@@ -16,6 +16,8 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ["name", "siret", "territory"]
     filter_horizontal = ["partners"]
     inlines = [MembershipInline]
+    # Organisations that acted are referenced by the journal (RESTRICT): deactivate, never bulk-delete.
+    actions = None
 
 
 @admin.register(Membership)
@@ -24,3 +26,4 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "is_active", "organisation__kind"]
     search_fields = ["user__username", "organisation__name"]
     autocomplete_fields = ["user", "organisation"]
+    actions = None

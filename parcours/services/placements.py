@@ -66,9 +66,13 @@ def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
 
 @transaction.atomic
 def placement_cancel(*, actor, placement, reason: str):
-    return _transition(
-        actor, placement, "cancel", {"reason": reason}, after=lambda p: _after_placement_closed(actor, p)
-    )
+    """A contract that never started: its planned follow-ups are dropped (they were only reminders)."""
+
+    def drop_planned_follow_ups_and_close(p):
+        p.follow_ups.filter(done_on__isnull=True).delete()
+        _after_placement_closed(actor, p)
+
+    return _transition(actor, placement, "cancel", {"reason": reason}, after=drop_planned_follow_ups_and_close)
 
 
 def _first_of_month(value):

@@ -117,6 +117,7 @@ def lot_create(
     insertion_rate=None,
     target_hours=None,
     amount_per_hour=None,
+    fixed_hours=None,
 ) -> ContractLot:
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
@@ -137,6 +138,7 @@ def lot_create(
             hourly_cost=hourly_cost,
             insertion_rate=insertion_rate,
             amount_per_hour=amount_per_hour,
+            fixed_hours=fixed_hours,
         )
     lot = _save(
         ContractLot(

@@ -1,0 +1,195 @@
+"""Conflicting actions on the same object from two connections at once (PostgreSQL row locks).
+
+Each service locks its row (select_for_update) before checking the state, so the second caller waits for
+the first to commit, then sees the new state and is refused: exactly one action wins, and the journal
+holds exactly one event for it. A small delay inside the journal write keeps the winner's lock held long
+enough for the loser to really wait on it.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from parcours.models import HoursLine, Placement, Referral
+from parcours.services import placements, referrals
+from tests.factories import World, call_service, make, make_pathway, reload, this_month
+from workflows import engine, journal
+from workflows.errors import DomainError
+from workflows.journal import verify_chains
+from workflows.models import JournalEvent
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def world(transactional_db):
+    """A committed world, visible to the threads' connections (flushed after each test)."""
+    return World.build()
+
+
+RACING = threading.Event()
+
+
+@pytest.fixture(autouse=True)
+def slow_journal(monkeypatch):
+    """While threads race, each journal write takes 0.2 s more (inside the winner's transaction)."""
+    original = journal.record_event
+
+    def slow_record_event(**kwargs):
+        if RACING.is_set():
+            time.sleep(0.2)
+        return original(**kwargs)
+
+    for module in (engine, referrals, placements):
+        monkeypatch.setattr(module, "record_event", slow_record_event, raising=False)
+
+
+def race(*calls):
+    """Run `calls` in threads released together; return [("ok", result) | ("refused", DomainError)]."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def worker(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = ("ok", call())
+        except DomainError as exc:
+            results[index] = ("refused", exc)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[index] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+    RACING.set()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        RACING.clear()
+    assert all(not t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
+    assert all(r is not None and r[0] != "error" for r in results), results
+    return results
+
+
+def one_winner(results, *loser_codes):
+    """Exactly one call succeeded; the other was refused with loser_codes[winner index] (or the only code)."""
+    outcomes = sorted(kind for kind, _ in results)
+    assert outcomes == ["ok", "refused"], results
+    winner = next(i for i, (kind, _) in enumerate(results) if kind == "ok")
+    loser = results[1 - winner][1]
+    expected = loser_codes[winner] if len(loser_codes) > 1 else loser_codes[0]
+    assert loser.code == expected, loser
+    return winner
+
+
+def test_decline_against_cancel(world):
+    """The facilitator declines while the adviser cancels: both close the referral, only one may."""
+    referral = make(world, "referral", "under_review")
+    results = race(
+        lambda: call_service("referral.decline", world.a.facilitator, referral),
+        lambda: call_service("referral.cancel", world.a.adviser, referral),
+    )
+    winner = one_winner(results, "invalid_transition")
+    assert reload(referral).state == ["declined", "cancelled"][winner]
+    events = JournalEvent.objects.filter(
+        object_type="referral", object_id=referral.pk, action__in=["decline", "cancel"]
+    )
+    assert [e.action for e in events] == [["decline", "cancel"][winner]]
+    # The pathway went back to eligible once, whoever won.
+    assert (
+        JournalEvent.objects.filter(
+            object_type="pathway", object_id=referral.pathway_id, action="return_to_eligible"
+        ).count()
+        == 1
+    )
+    assert reload(referral.pathway).state == "eligible"
+    assert verify_chains().ok
+
+
+def test_approve_against_cancel_is_serialised(world):
+    """Approve then cancel is a legal sequence, cancel then approve is not: either way the journal tells
+    exactly what happened, in order, and the chain holds."""
+    referral = make(world, "referral", "under_review")
+    results = race(
+        lambda: call_service("referral.approve", world.a.facilitator, referral),
+        lambda: call_service("referral.cancel", world.a.adviser, referral),
+    )
+    assert results[1][0] == "ok"  # cancelling is possible from both under_review and approved
+    events = list(
+        JournalEvent.objects.filter(
+            object_type="referral", object_id=referral.pk, action__in=["approve", "cancel"]
+        ).order_by("sequence")
+    )
+    if results[0][0] == "ok":
+        assert [(e.action, e.from_state, e.to_state) for e in events] == [
+            ("approve", "under_review", "approved"),
+            ("cancel", "approved", "cancelled"),
+        ]
+    else:
+        assert results[0][1].code == "invalid_transition"
+        assert [(e.action, e.from_state) for e in events] == [("cancel", "under_review")]
+    assert reload(referral).state == "cancelled"
+    assert verify_chains().ok
+
+
+def test_two_approvals(world):
+    referral = make(world, "referral", "under_review")
+    results = race(*[lambda: call_service("referral.approve", world.a.facilitator, referral)] * 2)
+    one_winner(results, "invalid_transition")
+    assert reload(referral).state == "approved"
+    assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="approve").count() == 1
+    assert verify_chains().ok
+
+
+def test_hire_against_cancel(world):
+    referral = make(world, "referral", "accepted")
+    results = race(
+        lambda: call_service("referral.hire", world.a.employer_actor, referral),
+        lambda: call_service("referral.cancel", world.a.adviser, referral),
+    )
+    # Once cancelled, the referral is no longer the employer's to see: "not found" for the late hire.
+    winner = one_winner(results, "invalid_transition", "not_found")
+    referral = reload(referral)
+    if winner == 0:
+        assert referral.state == "hired" and referral.placement.state == "planned"
+        assert reload(referral.pathway).state == "placed"
+    else:
+        assert referral.state == "cancelled" and not Placement.objects.filter(referral=referral).exists()
+        assert reload(referral.pathway).state == "eligible"
+    assert (
+        JournalEvent.objects.filter(
+            object_type="referral", object_id=referral.pk, action__in=["hire", "cancel"]
+        ).count()
+        == 1
+    )
+    assert verify_chains().ok
+
+
+def test_same_month_declared_twice(world):
+    placement = make(world, "placement", "active")
+
+    def declare():
+        return placements.hours_declare(
+            actor=world.a.employer_actor, placement=placement, month=this_month(), hours=35
+        )
+
+    one_winner(race(declare, declare), "duplicate_hours_line")
+    assert HoursLine.objects.filter(placement=placement).count() == 1
+    assert JournalEvent.objects.filter(object_type="hoursline").count() == 1
+
+
+def test_same_referral_created_twice(world):
+    pathway = make_pathway(world, "eligible")
+
+    def create():
+        return referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=world.a.offer)
+
+    one_winner(race(create, create), "duplicate_referral")
+    assert Referral.objects.filter(pathway=pathway).count() == 1
+    assert JournalEvent.objects.filter(object_type="pathway", object_id=pathway.pk, action="refer").count() == 1
+    assert verify_chains().ok

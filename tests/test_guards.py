@@ -1,0 +1,291 @@
+"""Guard conditions: expired eligibility, closed offers, execution windows, dates. A refused guard writes
+nothing and leaves the state as it was."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from parcours.enums import PlacementEndKind
+from parcours.models import ContractLot
+from parcours.services import pathways, placements, referrals, register
+from tests.factories import (
+    call_service,
+    db_counts,
+    make,
+    make_lot,
+    make_offer,
+    make_pathway,
+    make_placement,
+    make_referral,
+    reload,
+    today,
+)
+from workflows import engine
+from workflows.errors import DomainError
+from workflows.states import PathwayState
+
+pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
+
+
+def later(days):
+    """A moment `days` days from now (time_machine destination; the clock does not tick)."""
+    return time_machine.travel(timezone.now() + days * DAY, tick=False)
+
+
+def assert_refused(code, call, *objects, field=None):
+    states = [(o, reload(o).state) for o in objects]
+    counts = db_counts()
+    with pytest.raises(DomainError) as refused:
+        call()
+    assert refused.value.code == code, refused.value.message
+    if field is not None:
+        assert refused.value.field == field
+    assert db_counts() == counts
+    for obj, state in states:
+        assert reload(obj).state == state
+    return refused.value
+
+
+def short_eligibility(world, days):
+    """An eligible pathway whose eligibility is valid for `days` more days only."""
+    pathway = make_pathway(world, "eligibility_pending")
+    call_service("pathway.validate_eligibility", world.a.facilitator, pathway, valid_until=today() + days * DAY)
+    return reload(pathway)
+
+
+# --- Eligibility ---------------------------------------------------------------------------------------------
+def test_expired_eligibility_blocks_approval_and_new_referrals(world):
+    pathway = short_eligibility(world, 10)
+    referral = make_referral(world, "under_review", pathway=pathway)
+    other_offer = make_offer(world.a)
+    assert reload(pathway).participant.eligibility_valid_on(today())
+    with later(20):
+        assert not pathway.participant.eligibility_valid_on(today())
+        assert_refused(
+            "eligibility_not_valid",
+            lambda: call_service("referral.approve", world.a.facilitator, referral),
+            referral,
+            pathway,
+        )
+        assert engine.spec_for(referral, "approve") not in engine.available_transitions(referral, world.a.facilitator)
+        assert_refused(
+            "eligibility_not_valid",
+            lambda: referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=other_offer),
+            pathway,
+        )
+    # Back to today: still valid.
+    call_service("referral.approve", world.a.facilitator, referral)
+
+
+def test_expired_eligibility_reopens_to_intake(world):
+    pathway = short_eligibility(world, 10)
+    call_service("pathway.withdraw", world.a.adviser, pathway)
+    with later(20):
+        call_service("pathway.reopen", world.a.adviser, pathway)
+    assert reload(pathway).state == PathwayState.INTAKE
+
+
+def test_eligibility_must_be_valid_at_contract_start(world):
+    pathway = short_eligibility(world, 10)
+    referral = make_referral(world, "accepted", pathway=pathway)
+    error = assert_refused(
+        "eligibility_not_valid",
+        lambda: call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 30 * DAY),
+        referral,
+        pathway,
+        field="start_date",
+    )
+    assert (today() + 30 * DAY).strftime("%d/%m/%Y") in error.message
+    call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 10 * DAY)
+
+
+def test_eligibility_validated_after_the_contract_start_does_not_count(world):
+    referral = make_referral(world, "accepted")
+    assert_refused(
+        "eligibility_not_valid",
+        lambda: call_service("referral.hire", world.a.employer_actor, referral, start_date=today() - DAY),
+        referral,
+        field="start_date",
+    )
+
+
+def test_validating_eligibility_needs_declared_criteria_or_a_derogation(world):
+    pathway = make_pathway(world, "eligibility_pending")
+    pathway.pending_assessment().assessed.all().delete()  # criteria withdrawn from the file (admin)
+    assert_refused(
+        "assessment_incomplete",
+        lambda: call_service("pathway.validate_eligibility", world.a.facilitator, pathway),
+        pathway,
+    )
+
+
+# --- Offers --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("source", "transition", "role"),
+    [
+        ("under_review", "approve", "facilitator"),
+        ("approved", "forward", "facilitator"),
+        ("forwarded", "accept", "employer"),
+        ("accepted", "hire", "employer"),
+    ],
+)
+def test_closed_offer_blocks_the_referral(world, source, transition, role):
+    referral = make(world, "referral", source)
+    register.offer_close(actor=world.a.facilitator, offer=referral.offer)
+    actor = world.actor(role)
+    assert engine.spec_for(referral, transition) not in engine.available_transitions(reload(referral), actor)
+    assert_refused("offer_closed", lambda: call_service(f"referral.{transition}", actor, referral), referral)
+    # Declining, refusing or cancelling a referral to a closed offer stays possible.
+    closing = {
+        "facilitator": ("referral.decline", world.a.facilitator),
+        "employer": ("referral.refuse", world.a.employer_actor),
+    }[role]
+    call_service(closing[0], closing[1], referral)
+
+
+def test_closed_offer_takes_no_new_referral(world):
+    pathway = make_pathway(world, "eligible")
+    offer = register.offer_close(actor=world.a.facilitator, offer=make_offer(world.a))
+    assert_refused(
+        "offer_closed", lambda: referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=offer), pathway
+    )
+    assert_refused("invalid_transition", lambda: register.offer_close(actor=world.a.facilitator, offer=offer))
+
+
+# --- Execution window ----------------------------------------------------------------------------------------
+def test_hire_start_date_outside_the_execution_window(world):
+    referral = make_referral(world, "accepted")
+    lot = world.a.lot
+    for start in (lot.execution_ends_on + DAY,):
+        assert_refused(
+            "outside_execution_window",
+            lambda s=start: call_service("referral.hire", world.a.employer_actor, referral, start_date=s),
+            referral,
+            field="start_date",
+        )
+    call_service("referral.hire", world.a.employer_actor, referral, start_date=lot.execution_ends_on)
+
+
+def test_hire_before_the_execution_window_opens(world):
+    lot = make_lot(world.a, starts_on=today() + 20 * DAY, ends_on=today() + 200 * DAY)
+    referral = make_referral(world, "accepted", offer=make_offer(world.a, lot=lot))
+    assert_refused(
+        "outside_execution_window",
+        lambda: call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 19 * DAY),
+        referral,
+        field="start_date",
+    )
+    call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 20 * DAY)
+
+
+def test_hours_for_a_month_outside_the_execution_window(world):
+    lot = make_lot(world.a, starts_on=today() - 30 * DAY, ends_on=today() + 40 * DAY)
+    referral = make_referral(world, "accepted", offer=make_offer(world.a, lot=lot))
+    placement = call_service("referral.hire", world.a.employer_actor, referral)
+    call_service("placement.start", world.a.employer_actor, placement)
+    with later(80):
+        month = today().replace(day=1)
+        assert month > lot.execution_ends_on
+        assert_refused(
+            "outside_execution_window",
+            lambda: placements.hours_declare(actor=world.a.employer_actor, placement=placement, month=month, hours=80),
+            placement,
+            field="month",
+        )
+        # The last month of the window is still declarable.
+        placements.hours_declare(
+            actor=world.a.employer_actor, placement=placement, month=lot.execution_ends_on.replace(day=1), hours=80
+        )
+
+
+def test_hours_validation_rechecks_the_window(world):
+    line = make(world, "hoursline", "declared")
+    # The register is corrected after the declaration (the lot ended earlier than recorded).
+    ContractLot.objects.filter(pk=world.a.lot.pk).update(execution_ends_on=line.month - DAY)
+    assert_refused(
+        "outside_execution_window", lambda: call_service("hoursline.validate", world.a.facilitator, line), line
+    )
+
+
+# --- Other guards --------------------------------------------------------------------------------------------
+def test_weekly_hours_must_be_between_1_and_48(world):
+    referral = make_referral(world, "accepted")
+    for hours in (0, 49):
+        assert_refused(
+            "invalid_weekly_hours",
+            lambda h=hours: call_service("referral.hire", world.a.employer_actor, referral, weekly_hours=h),
+            referral,
+            field="weekly_hours",
+        )
+    call_service("referral.hire", world.a.employer_actor, referral, weekly_hours=48)
+
+
+def test_placement_cannot_start_before_its_start_date(world):
+    placement = make_placement(world, "planned", start_date=today() + 5 * DAY)
+    assert_refused(
+        "start_in_future",
+        lambda: call_service("placement.start", world.a.employer_actor, placement),
+        placement,
+        placement.pathway,
+    )
+    with later(5):
+        call_service("placement.start", world.a.employer_actor, placement)
+
+
+def test_placement_end_date_checks(world):
+    placement = make_placement(world, "active")
+    employer = world.a.employer_actor
+    assert_refused(
+        "date_in_future",
+        lambda: call_service("placement.end", employer, placement, end_date=today() + DAY),
+        placement,
+        field="end_date",
+    )
+    assert_refused(
+        "end_before_start",
+        lambda: call_service("placement.end", employer, placement, end_date=today() - DAY),
+        placement,
+        field="end_date",
+    )
+    assert_refused(
+        "missing_input",
+        lambda: call_service("placement.end", employer, placement, end_kind=PlacementEndKind.EARLY),
+        placement,
+        field="reason",
+    )
+    call_service("placement.end", employer, placement, end_kind=PlacementEndKind.EARLY, reason="Démission")
+    assert reload(placement).end_reason == "Démission"
+
+
+def test_exit_date_checks(world):
+    pathway = make_pathway(world, "in_follow_up")
+    adviser = world.a.adviser
+    assert_refused(
+        "date_in_future",
+        lambda: call_service("pathway.exit", adviser, pathway, exited_on=today() + DAY),
+        pathway,
+        field="exited_on",
+    )
+    assert_refused(
+        "exit_before_start",
+        lambda: call_service("pathway.exit", adviser, pathway, exited_on=today() - DAY),
+        pathway,
+        field="exited_on",
+    )
+
+
+def test_reopen_refused_while_another_pathway_is_open(world):
+    pathway = make_pathway(world, "eligible")
+    call_service("pathway.withdraw", world.a.adviser, pathway)
+    # Not reachable through the services (one pathway per participant), but the rule holds anyway.
+    from parcours.models import Pathway
+
+    Pathway.objects.create(participant=pathway.participant, referent_adviser=world.a.adviser.user, started_on=today())
+    assert_refused(
+        "pathway_already_open",
+        lambda: pathways.pathway_reopen(actor=world.a.adviser, pathway=pathway, reason="Retour"),
+        pathway,
+    )

@@ -1,0 +1,291 @@
+"""The permission matrix, driven by roles.policy.POLICY.
+
+Every role × every declared transition (and every other write action of the policy) × the actor's
+organisation being the one the object belongs to ("a") or another territory's ("b"): allowed exactly
+when the policy row has the role and the object is in scope; otherwise the engine says "forbidden" and
+the services say "forbidden", or "not_found" when the object is outside what the actor may even see.
+Refusals change nothing.
+"""
+
+import datetime
+
+import pytest
+
+from parcours.enums import ContractType, FollowUpKind
+from parcours.models import FollowUp, HoursLine, JobOffer, Operation, Participant, Referral
+from parcours.services import followups, participants, placements, referrals, register
+from parcours.services.common import VIEW_ACTIONS
+from roles import policy
+from roles.actor import Actor
+from roles.enums import Role
+from tests.factories import (
+    call_service,
+    db_counts,
+    make,
+    make_offer,
+    make_pathway,
+    make_placement,
+    reload,
+    this_month,
+    today,
+    years_ago,
+)
+from workflows import engine
+from workflows.errors import DomainError
+from workflows.models import JournalEvent
+from workflows.transitions import all_specs
+
+pytestmark = pytest.mark.django_db
+
+SIDES = ("a", "b")  # the object always belongs to territory "a"
+
+TRANSITION_CASES = [
+    pytest.param(spec, role, side, id=f"{spec.action}-{role}-{'own' if side == 'a' else 'other'}")
+    for spec in all_specs()
+    if not spec.internal
+    for role in Role.values
+    for side in SIDES
+] + [pytest.param(spec, "system", "-", id=f"{spec.action}-system") for spec in all_specs() if not spec.internal]
+
+
+def _expected_refusal(actor, view_action, obj):
+    if obj is None or actor.is_system:
+        return "forbidden"
+    return "forbidden" if policy.allows(actor, view_action, obj) else "not_found"
+
+
+@pytest.mark.parametrize(("spec", "role", "side"), TRANSITION_CASES)
+def test_transition_matrix(world, made, spec, role, side):
+    source = spec.sources[0]
+    obj = made(spec.machine, source)
+    if role == "system":
+        actor, allowed = Actor.system(), spec.system
+    else:
+        actor = world.actor(role, side)
+        allowed = Role(role) in spec.roles and side == "a"
+
+    # The engine's check and the buttons agree with the policy table.
+    if allowed:
+        engine.ensure_can_fire(obj, spec.name, actor=actor)
+    else:
+        with pytest.raises(DomainError) as refused:
+            engine.ensure_can_fire(obj, spec.name, actor=actor)
+        assert refused.value.code == "forbidden" and refused.value.status == 403
+    if not actor.is_system:
+        assert (spec in engine.available_transitions(obj, actor)) == allowed
+
+    # The service does the transition, or refuses and writes nothing.
+    counts = db_counts()
+    if allowed:
+        call_service(spec.action, actor, obj)
+        obj = reload(obj)
+        assert obj.state in spec.targets
+        event = JournalEvent.objects.filter(object_type=spec.machine, object_id=obj.pk).latest("sequence")
+        assert event.action in (spec.name, "create", "return_to_eligible")  # hire creates the placement
+        fired = JournalEvent.objects.get(object_type=spec.machine, object_id=obj.pk, action=spec.name)
+        assert fired.actor_user_id == (actor.user.pk if actor.user else None)
+        assert fired.actor_organisation_id == actor.organisation_id
+    else:
+        expected = _expected_refusal(actor, VIEW_ACTIONS[spec.machine], obj)
+        with pytest.raises(DomainError) as refused:
+            call_service(spec.action, actor, obj)
+        assert refused.value.code == expected
+        assert reload(obj).state == source
+        assert db_counts() == counts
+
+
+# --- The other write actions of the policy (not transitions) ------------------------------------------------
+def _participant_data():
+    return {
+        "first_name": "Nour",
+        "last_name": "Haddad",
+        "birth_date": years_ago(19),
+        "postcode": "93200",
+        "commune": "Saint-Denis",
+        "qualification_level": "infra_3",
+    }
+
+
+def _participant_create(world, actor):
+    def run():
+        participants.participant_create(actor=actor, data=_participant_data())
+        return Participant.objects.filter(last_name="Haddad").exists()
+
+    return None, "participant.view", run
+
+
+def _participant_update(world, actor):
+    participant = make_pathway(world, "eligible").participant
+
+    def run():
+        participants.participant_update(actor=actor, participant=participant, changes={"commune": "Aubervilliers"})
+        return reload(participant).commune == "Aubervilliers"
+
+    return participant, "participant.view", run
+
+
+def _referral_create(world, actor):
+    pathway = make_pathway(world, "eligible")
+
+    def run():
+        referrals.referral_create(actor=actor, pathway=pathway, offer=world.a.offer)
+        return Referral.objects.filter(pathway=pathway).exists()
+
+    return pathway, "participant.view", run
+
+
+def _followup_record(world, actor):
+    pathway = make_pathway(world, "in_follow_up")
+
+    def run():
+        followups.followup_record(actor=actor, pathway=pathway, kind=FollowUpKind.INTERVIEW, done_on=today())
+        return FollowUp.objects.filter(pathway=pathway, kind=FollowUpKind.INTERVIEW).exists()
+
+    return pathway, "participant.view", run
+
+
+def _declare_hours(world, actor):
+    placement = make_placement(world, "active")
+
+    def run():
+        placements.hours_declare(actor=actor, placement=placement, month=this_month(), hours=35)
+        return HoursLine.objects.filter(placement=placement).exists()
+
+    return placement, "placement.view", run
+
+
+def _offer_create(world, actor):
+    lot = world.a.lot
+
+    def run():
+        register.offer_create(
+            actor=actor,
+            lot=lot,
+            title="Électricien·ne",
+            trade="Électricité",
+            contract_type=ContractType.CDD,
+            weekly_hours=35,
+            location="Saint-Denis",
+        )
+        return JobOffer.objects.filter(title="Électricien·ne").exists()
+
+    return lot, "lot.view", run
+
+
+def _offer_close(world, actor):
+    offer = make_offer(world.a)
+
+    def run():
+        register.offer_close(actor=actor, offer=offer)
+        return not reload(offer).is_open
+
+    return offer, "offer.view", run
+
+
+def _register_create(world, actor):
+    def run():
+        register.operation_create(
+            actor=actor,
+            name="ZAC des Docks",
+            commune="Saint-Ouen",
+            starts_on=today(),
+            ends_on=today() + datetime.timedelta(days=400),
+        )
+        return Operation.objects.filter(name="ZAC des Docks").exists()
+
+    return None, None, run
+
+
+ACTIONS = {
+    "participant.create": _participant_create,
+    "participant.update": _participant_update,
+    "referral.create": _referral_create,
+    "followup.record": _followup_record,
+    "placement.declare_hours": _declare_hours,
+    "offer.create": _offer_create,
+    "offer.close": _offer_close,
+    "register.create": _register_create,
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "role", "side"),
+    [
+        pytest.param(action, role, side, id=f"{action}-{role}-{'own' if side == 'a' else 'other'}")
+        for action in ACTIONS
+        for role in Role.values
+        for side in SIDES
+    ],
+)
+def test_write_action_matrix(world, action, role, side):
+    actor = world.actor(role, side)
+    obj, view_action, run = ACTIONS[action](world, actor)
+    scope = policy.roles_for(action).get(Role(role))
+    # Creating in one's own organisation is allowed on either territory; otherwise only on the object's.
+    allowed = scope is not None and (side == "a" or scope is policy.Scope.OWN_ORGANISATION)
+    counts = db_counts()
+    if allowed:
+        assert run() is True
+    else:
+        with pytest.raises(DomainError) as refused:
+            run()
+        assert refused.value.code == _expected_refusal(actor, view_action, obj)
+        assert db_counts() == counts
+
+
+def test_every_policy_action_is_covered():
+    transitions = {spec.action for spec in all_specs()}
+    reads = {action for action in policy.POLICY if action.endswith(".view") or action.endswith("_data")}
+    assert set(policy.POLICY) - transitions - reads == set(ACTIONS)
+
+
+def test_employer_sees_a_referral_only_once_forwarded_and_not_after_refusing(world):
+    employer = world.a.employer_actor
+    visible = Referral.objects.all()
+    for state, sees in [
+        ("sent", False),
+        ("under_review", False),
+        ("approved", False),
+        ("forwarded", True),
+        ("accepted", True),
+        ("hired", True),
+        ("refused", False),
+        ("declined", False),
+    ]:
+        referral = make(world, "referral", state)
+        assert policy.allows(employer, "referral.view", referral) is sees, state
+        assert policy.scope_queryset(employer, "referral.view", visible).filter(pk=referral.pk).exists() is sees
+        assert not policy.allows(world.b.employer_actor, "referral.view", referral)
+
+
+def test_facilitation_organisation_sees_a_participant_only_once_the_file_is_shared(world):
+    intake = make_pathway(world, "intake").participant
+    submitted = make_pathway(world, "eligibility_pending").participant
+    facilitator = world.a.facilitator
+    assert not policy.allows(facilitator, "participant.view", intake)
+    assert policy.allows(facilitator, "participant.view", submitted)
+    assert not policy.allows(world.b.facilitator, "participant.view", submitted)
+    # Health data: the facilitator the file is shared with, never the adviser.
+    assert policy.allows(facilitator, "participant.view_health_data", submitted)
+    assert not policy.allows(world.a.adviser, "participant.view_health_data", submitted)
+
+
+def test_auditor_reads_participants_of_its_contracts_only(world):
+    referred = make_pathway(world, "referred").participant
+    not_referred = make_pathway(world, "eligible").participant
+    auditor = world.a.auditor
+    assert policy.allows(auditor, "participant.view", referred)
+    assert not policy.allows(auditor, "participant.view", not_referred)
+    assert not policy.allows(world.b.auditor, "participant.view", referred)
+    queryset = policy.scope_queryset(auditor, "participant.view", Participant.objects.all())
+    assert set(queryset.filter(pk__in=[referred.pk, not_referred.pk])) == {referred}
+
+
+def test_out_of_scope_objects_are_not_found_even_when_the_id_exists(world):
+    referral = make(world, "referral", "under_review")
+    with pytest.raises(DomainError) as refused:
+        call_service("referral.approve", world.b.facilitator, referral)
+    assert refused.value.code == "not_found" and refused.value.status == 404
+    with pytest.raises(DomainError) as refused:
+        call_service("referral.approve", world.a.facilitator, referral.pk + 10_000)
+    assert refused.value.code == "not_found"

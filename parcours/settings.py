@@ -29,6 +29,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "guardian",
     "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "viewflow",
+    "viewflow.workflow",
     "roles",
     "workflows",
     "parcours",
@@ -111,6 +116,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# viewflow is the work layer (workflows/flows.py); its own site and middlewares are not used.
+VIEWFLOW = {"AUTOREGISTER": False}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
@@ -121,6 +128,56 @@ PARCOURS = {
     "ELIGIBILITY_VALIDITY_MONTHS": 24,
     "MAX_MONTHLY_HOURS": 220,
     "ACCESS_LOG_RETENTION_DAYS": 365,
+}
+
+# Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# REST API (parcours/api/): token or session authentication, JSON only, RFC 9457 problem details,
+# cursor pagination, per-token throttling. The schema and docs are served at /api/v1/schema/ and /api/v1/docs/.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "parcours.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["parcours.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "parcours.api.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["parcours.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": "1000/hour", "token_obtain": "20/minute"},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "parcours.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 50,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parcours API",
+    "DESCRIPTION": (
+        "API REST de Parcours : parcours d'insertion des jeunes vers les emplois des clauses sociales. "
+        "Authentification par jeton (`Authorization: Token <jeton>`, obtenu par `POST /api/v1/auth/token/`) "
+        "ou par session. En-tête optionnel `X-Organisation` (identifiant) pour agir au nom d'une autre de vos "
+        "organisations. Les erreurs sont des « problem details » RFC 9457 (`application/problem+json`) avec un "
+        "`code` stable et un `detail` en français ; un objet hors de votre périmètre répond 404."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PathwayStateEnum": "workflows.states.PathwayState",
+        "ReferralStateEnum": "workflows.states.ReferralState",
+        "PlacementStateEnum": "workflows.states.PlacementState",
+        "HoursLineStateEnum": "workflows.states.HoursLineState",
+        "ContractTypeEnum": "parcours.enums.ContractType",
+        "FulfilmentModeEnum": "parcours.enums.FulfilmentMode",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "parcours.api.schema.add_problem_responses",
+    ],
 }
 
 LOGGING = {

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from parcours import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
     path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("parcours.api.urls")),
 ]

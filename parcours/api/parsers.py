@@ -1,0 +1,39 @@
+"""The API's only parser: strict JSON, bounded in size (settings.DATA_UPLOAD_MAX_MEMORY_SIZE) and depth."""
+
+import json
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from parcours.api.errors import PayloadTooLarge
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} n'est pas une valeur JSON valide")
+
+
+class LimitedJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = parser_context.get("request")
+        if limit is not None:
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+            except (TypeError, ValueError):
+                declared = 0
+            if declared > limit:
+                raise PayloadTooLarge(limit)
+            raw = stream.read(limit + 1)
+            if len(raw) > limit:
+                raise PayloadTooLarge(limit)
+        else:
+            raw = stream.read()
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.loads(raw.decode(encoding), parse_constant=_reject_constant)
+        except RecursionError:
+            raise ParseError("Le corps de la requête est un JSON trop profondément imbriqué.") from None
+        except (ValueError, UnicodeDecodeError, LookupError):
+            raise ParseError("Le corps de la requête n'est pas un JSON valide.") from None

@@ -1,0 +1,353 @@
+"""The API resources, declared once: model, read action, selector, output serializer, filters, journal type,
+and for state machines the transition → (service, input serializer) table derived from workflows.transitions.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from rest_framework import serializers
+
+from parcours import selectors
+from parcours.api import serializers as s
+from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.services import pathways as pathway_services
+from parcours.services.common import NOT_FOUND_MESSAGES
+from parcours.services.placements import HOURS_LINE_SERVICES, PLACEMENT_SERVICES
+from parcours.services.referrals import REFERRAL_SERVICES
+from roles.policy import scope_queryset
+from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
+from workflows.transitions import MACHINES
+
+MAX_ID = s.MAX_ID
+
+PATHWAY_SERVICES = {
+    "submit_eligibility": pathway_services.pathway_submit_eligibility,
+    "validate_eligibility": pathway_services.pathway_validate_eligibility,
+    "reject_eligibility": pathway_services.pathway_reject_eligibility,
+    "exit": pathway_services.pathway_exit,
+    "withdraw": pathway_services.pathway_withdraw,
+    "mark_lost_contact": pathway_services.pathway_mark_lost_contact,
+    "reopen": pathway_services.pathway_reopen,
+}
+
+PATHWAY_INPUTS = {
+    "submit_eligibility": s.SubmitEligibilityInputSerializer,
+    "validate_eligibility": s.ValidateEligibilityInputSerializer,
+    "reject_eligibility": s.ReasonInputSerializer,
+    "exit": s.ExitInputSerializer,
+    "withdraw": s.ReasonInputSerializer,
+    "mark_lost_contact": s.ReasonInputSerializer,
+    "reopen": s.ReasonInputSerializer,
+}
+REFERRAL_INPUTS = {
+    "start_review": s.EmptyInputSerializer,
+    "approve": s.EmptyInputSerializer,
+    "decline": s.ReasonInputSerializer,
+    "forward": s.EmptyInputSerializer,
+    "accept": s.EmptyInputSerializer,
+    "refuse": s.ReasonInputSerializer,
+    "hire": s.HireInputSerializer,
+    "cancel": s.ReasonInputSerializer,
+}
+PLACEMENT_INPUTS = {
+    "start": s.EmptyInputSerializer,
+    "end": s.PlacementEndInputSerializer,
+    "cancel": s.ReasonInputSerializer,
+}
+HOURS_LINE_INPUTS = {
+    "validate": s.EmptyInputSerializer,
+    "reject": s.ReasonInputSerializer,
+    "lock": s.EmptyInputSerializer,
+}
+
+
+# --- Filters (query parameters) ------------------------------------------------------------------------------
+def _id(help_text):
+    return serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=help_text)
+
+
+def _date(help_text):
+    return serializers.DateField(required=False, help_text=help_text)
+
+
+def _states(enum):
+    return serializers.MultipleChoiceField(
+        choices=enum.choices, required=False, help_text="État (répétable : ?state=a&state=b)."
+    )
+
+
+ORGANISATION_HELP = "Organisation (identifiant) concernée."
+
+
+class ParticipantFilters(serializers.Serializer):
+    organisation = _id("Mission Locale qui suit le ou la jeune.")
+    created_after = _date("Inscrit·e le ou après (AAAA-MM-JJ).")
+    created_before = _date("Inscrit·e le ou avant (AAAA-MM-JJ).")
+
+
+class PathwayFilters(serializers.Serializer):
+    state = _states(PathwayState)
+    started_after = _date("Commencé le ou après (AAAA-MM-JJ).")
+    started_before = _date("Commencé le ou avant (AAAA-MM-JJ).")
+    organisation = _id("Mission Locale ou structure porteuse du parcours.")
+    participant = _id("Participant·e.")
+
+
+class ReferralFilters(serializers.Serializer):
+    state = _states(ReferralState)
+    created_after = _date("Créé le ou après (AAAA-MM-JJ).")
+    created_before = _date("Créé le ou avant (AAAA-MM-JJ).")
+    organisation = _id("Mission Locale, structure porteuse ou employeur attributaire.")
+    pathway = _id("Parcours.")
+    offer = _id("Offre.")
+
+
+class PlacementFilters(serializers.Serializer):
+    state = _states(PlacementState)
+    start_after = _date("Début prévu le ou après (AAAA-MM-JJ).")
+    start_before = _date("Début prévu le ou avant (AAAA-MM-JJ).")
+    organisation = _id("Employeur, structure porteuse ou Mission Locale.")
+    pathway = _id("Parcours.")
+
+
+class HoursLineFilters(serializers.Serializer):
+    state = _states(HoursLineState)
+    month_after = _date("Mois le ou après (AAAA-MM-JJ).")
+    month_before = _date("Mois le ou avant (AAAA-MM-JJ).")
+    organisation = _id("Employeur ou structure porteuse.")
+    placement = _id("Mise en poste.")
+
+
+class JobOfferFilters(serializers.Serializer):
+    is_open = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Offres ouvertes.")
+    created_after = _date("Publiée le ou après (AAAA-MM-JJ).")
+    created_before = _date("Publiée le ou avant (AAAA-MM-JJ).")
+    organisation = _id("Structure porteuse ou employeur attributaire du lot.")
+    lot = _id("Lot.")
+
+
+class LotFilters(serializers.Serializer):
+    active_on = _date("En cours d'exécution ce jour-là (AAAA-MM-JJ).")
+    organisation = _id("Structure porteuse, attributaire ou acheteur.")
+
+
+def _org_q(org, *paths):
+    q = Q()
+    for path in paths:
+        q |= Q(**{path: org})
+    return q
+
+
+def _apply(qs, data, mapping):
+    for name, value in data.items():
+        if value is None or value == set() or value == []:
+            continue
+        qs = qs.filter(mapping[name](value))
+    return qs
+
+
+FILTERS = {
+    "participants": {
+        "organisation": lambda v: Q(youth_agency_id=v),
+        "created_after": lambda v: Q(created_at__date__gte=v),
+        "created_before": lambda v: Q(created_at__date__lte=v),
+    },
+    "pathways": {
+        "state": lambda v: Q(state__in=sorted(v)),
+        "started_after": lambda v: Q(started_on__gte=v),
+        "started_before": lambda v: Q(started_on__lte=v),
+        "organisation": lambda v: _org_q(v, "participant__youth_agency_id", "facilitation_organisation_id"),
+        "participant": lambda v: Q(participant_id=v),
+    },
+    "referrals": {
+        "state": lambda v: Q(state__in=sorted(v)),
+        "created_after": lambda v: Q(created_at__date__gte=v),
+        "created_before": lambda v: Q(created_at__date__lte=v),
+        "organisation": lambda v: _org_q(
+            v,
+            "pathway__participant__youth_agency_id",
+            "offer__lot__contract__operation__facilitation_organisation_id",
+            "offer__lot__awardee_id",
+        ),
+        "pathway": lambda v: Q(pathway_id=v),
+        "offer": lambda v: Q(offer_id=v),
+    },
+    "placements": {
+        "state": lambda v: Q(state__in=sorted(v)),
+        "start_after": lambda v: Q(start_date__gte=v),
+        "start_before": lambda v: Q(start_date__lte=v),
+        "organisation": lambda v: _org_q(
+            v,
+            "employer_id",
+            "lot__contract__operation__facilitation_organisation_id",
+            "pathway__participant__youth_agency_id",
+        ),
+        "pathway": lambda v: Q(pathway_id=v),
+    },
+    "hours-lines": {
+        "state": lambda v: Q(state__in=sorted(v)),
+        "month_after": lambda v: Q(month__gte=v),
+        "month_before": lambda v: Q(month__lte=v),
+        "organisation": lambda v: _org_q(
+            v, "placement__employer_id", "placement__lot__contract__operation__facilitation_organisation_id"
+        ),
+        "placement": lambda v: Q(placement_id=v),
+    },
+    "job-offers": {
+        "is_open": lambda v: Q(is_open=v),
+        "created_after": lambda v: Q(created_at__date__gte=v),
+        "created_before": lambda v: Q(created_at__date__lte=v),
+        "organisation": lambda v: _org_q(
+            v, "lot__contract__operation__facilitation_organisation_id", "lot__awardee_id"
+        ),
+        "lot": lambda v: Q(lot_id=v),
+    },
+    "lots": {
+        "active_on": lambda v: Q(execution_starts_on__lte=v, execution_ends_on__gte=v),
+        "organisation": lambda v: _org_q(
+            v, "contract__operation__facilitation_organisation_id", "awardee_id", "contract__buyer_id"
+        ),
+    },
+}
+
+
+# --- Resources -----------------------------------------------------------------------------------------------
+def participants_for(actor):
+    """Participant files the actor may read (the scope of participant.view, as on the pages)."""
+    qs = Participant.objects.select_related("youth_agency", "referent_adviser")
+    return scope_queryset(actor, "participant.view", qs)
+
+
+@dataclass(frozen=True)
+class Resource:
+    path: str  # URL segment under /api/v1/
+    model: type
+    view_action: str  # roles.policy action needed to read
+    selector: Callable  # actor -> scoped queryset (parcours.selectors)
+    serializer: type
+    filters: type
+    journal_type: str  # JournalEvent.object_type
+    object_kwarg: str = ""  # the service keyword naming the object
+    services: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    related: tuple = ()  # extra select_related for the serializer
+
+    @property
+    def machine(self):
+        return getattr(self.model, "MACHINE", None)
+
+    @property
+    def not_found_message(self):
+        return NOT_FOUND_MESSAGES.get(self.model._meta.model_name, "Ressource introuvable.")
+
+    def queryset(self, actor):
+        qs = self.selector(actor)
+        return qs.select_related(*self.related) if self.related else qs
+
+    def filter(self, qs, data):
+        return _apply(qs, data, FILTERS[self.path])
+
+    def transition_names(self):
+        """User-fireable transitions of the machine, in declaration order."""
+        if not self.machine:
+            return []
+        return [name for name, spec in MACHINES[self.machine].items() if spec.user_fireable]
+
+
+PARTICIPANTS = Resource(
+    path="participants",
+    model=Participant,
+    view_action="participant.view",
+    selector=participants_for,
+    serializer=s.ParticipantSerializer,
+    filters=ParticipantFilters,
+    journal_type="participant",
+    object_kwarg="participant",
+)
+PATHWAYS = Resource(
+    path="pathways",
+    model=Pathway,
+    view_action="participant.view",
+    selector=selectors.pathways_for,
+    serializer=s.PathwaySerializer,
+    filters=PathwayFilters,
+    journal_type="pathway",
+    object_kwarg="pathway",
+    services=PATHWAY_SERVICES,
+    inputs=PATHWAY_INPUTS,
+)
+REFERRALS = Resource(
+    path="referrals",
+    model=Referral,
+    view_action="referral.view",
+    selector=selectors.referrals_for,
+    serializer=s.ReferralSerializer,
+    filters=ReferralFilters,
+    journal_type="referral",
+    object_kwarg="referral",
+    services={name: REFERRAL_SERVICES[name] for name in REFERRAL_INPUTS},
+    inputs=REFERRAL_INPUTS,
+    related=("placement",),
+)
+PLACEMENTS = Resource(
+    path="placements",
+    model=Placement,
+    view_action="placement.view",
+    selector=selectors.placements_for,
+    serializer=s.PlacementSerializer,
+    filters=PlacementFilters,
+    journal_type="placement",
+    object_kwarg="placement",
+    services=PLACEMENT_SERVICES,
+    inputs=PLACEMENT_INPUTS,
+)
+HOURS_LINES = Resource(
+    path="hours-lines",
+    model=HoursLine,
+    view_action="hoursline.view",
+    selector=selectors.hours_lines_for,
+    serializer=s.HoursLineSerializer,
+    filters=HoursLineFilters,
+    journal_type="hoursline",
+    object_kwarg="hours_line",
+    services=HOURS_LINE_SERVICES,
+    inputs=HOURS_LINE_INPUTS,
+)
+JOB_OFFERS = Resource(
+    path="job-offers",
+    model=JobOffer,
+    view_action="offer.view",
+    selector=selectors.offers_for,
+    serializer=s.JobOfferSerializer,
+    filters=JobOfferFilters,
+    journal_type="offer",
+)
+LOTS = Resource(
+    path="lots",
+    model=ContractLot,
+    view_action="lot.view",
+    selector=selectors.lots_for,
+    serializer=s.LotSerializer,
+    filters=LotFilters,
+    journal_type="lot",
+)
+
+STATEFUL = [PATHWAYS, REFERRALS, PLACEMENTS, HOURS_LINES]
+
+
+def check_declarations():
+    """Every user-fireable transition has exactly one service and one input serializer (and nothing more)."""
+    problems = []
+    for resource in STATEFUL:
+        names = set(resource.transition_names())
+        if set(resource.services) != names:
+            problems.append(f"{resource.path}: services {sorted(set(resource.services) ^ names)}")
+        if set(resource.inputs) != names:
+            problems.append(f"{resource.path}: inputs {sorted(set(resource.inputs) ^ names)}")
+        for name in names & set(resource.inputs):
+            fields = resource.inputs[name]().fields
+            for declared in MACHINES[resource.machine][name].inputs:
+                if declared.name not in fields or (declared.required and not fields[declared.name].required):
+                    problems.append(f"{resource.path}.{name}: input {declared.name}")
+    return problems

@@ -1,0 +1,75 @@
+"""OpenAPI post-processing: the problem-details responses and the X-Organisation header on every operation."""
+
+from parcours.api.auth import ORGANISATION_HEADER
+from parcours.api.errors import PROBLEM_CONTENT_TYPE, TITLES
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details (application/problem+json).",
+    "properties": {
+        "type": {"type": "string", "description": "URI du type de problème (urn:parcours:problem:<code>)."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "Explication en français."},
+        "code": {"type": "string", "description": "Code stable (invalid_input, not_found, invalid_transition…)."},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string", "nullable": True},
+                    "code": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+                "required": ["field", "code", "detail"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "code"],
+}
+
+DESCRIPTIONS = {
+    400: "Données invalides (JSON mal formé, type inattendu, champ inconnu, règle métier).",
+    401: "Authentification absente ou jeton invalide.",
+    403: "Action non autorisée pour votre rôle, ou organisation non autorisée.",
+    404: "Introuvable, ou hors de votre périmètre.",
+    409: "Transition impossible depuis l'état actuel, ou modification concurrente.",
+    413: "Corps de requête trop volumineux.",
+    415: "Le corps de la requête doit être du JSON.",
+    429: "Trop de requêtes pour ce jeton.",
+}
+READ_STATUSES = (400, 401, 403, 404, 429)
+WRITE_STATUSES = (400, 401, 403, 404, 409, 413, 415, 429)
+UNAUTHENTICATED_PATHS = ("/api/v1/auth/token/",)
+
+ORGANISATION_PARAMETER = {
+    "in": "header",
+    "name": ORGANISATION_HEADER,
+    "required": False,
+    "description": "Organisation (identifiant) pour laquelle vous agissez, si vous en avez plusieurs.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def add_problem_responses(result, generator, request, public):
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    responses = components.setdefault("responses", {})
+    for status_code, description in DESCRIPTIONS.items():
+        responses[f"Problem{status_code}"] = {
+            "description": f"{TITLES[status_code]} — {description}",
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    for url, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            statuses = WRITE_STATUSES if method in {"post", "put", "patch"} else READ_STATUSES
+            for status_code in statuses:
+                operation["responses"].setdefault(
+                    str(status_code), {"$ref": f"#/components/responses/Problem{status_code}"}
+                )
+            if url not in UNAUTHENTICATED_PATHS:
+                operation.setdefault("parameters", []).append(dict(ORGANISATION_PARAMETER))
+    return result

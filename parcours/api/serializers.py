@@ -1,0 +1,645 @@
+"""Input serializers (strict: unknown fields, wrong JSON types and NUL characters are 400) and output
+serializers (what each role may see: employers get only what hiring needs, never the participant file)."""
+
+from collections.abc import Mapping
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from parcours.enums import (
+    ContractType,
+    ExitCategory,
+    FollowUpKind,
+    FulfilmentMode,
+    PlacementEndKind,
+    Programme,
+    ProofKind,
+    QualificationLevel,
+)
+from parcours.models import (
+    ContractLot,
+    FollowUp,
+    HoursLine,
+    JobOffer,
+    Participant,
+    Pathway,
+    Placement,
+    Referral,
+)
+from roles import policy
+from workflows import engine
+from workflows.models import JournalEvent
+
+MAX_ID = 2**63 - 1
+MAX_UNKNOWN_FIELDS_REPORTED = 20
+
+
+# --- Strict input fields ---------------------------------------------------------------------------------------
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else (DRF would turn 12 into "12")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (not a boolean, a string or a float)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictDateField(serializers.DateField):
+    """An ISO date string "YYYY-MM-DD"."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="AAAA-MM-JJ")
+        return super().to_internal_value(value)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal as a JSON number or a string ("35.5")."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields (code "unknown_field") along with the other field errors."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(str(k) for k in set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            if not unknown:
+                raise
+            errors = dict(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        else:
+            if not unknown:
+                return value
+            errors = {}
+        for name in unknown[:MAX_UNKNOWN_FIELDS_REPORTED]:
+            errors[name] = [ErrorDetail("Champ inconnu.", code="unknown_field")]
+        raise ValidationError(errors)
+
+    def to_service_kwargs(self) -> dict:
+        return dict(self.validated_data)
+
+
+def _text(max_length, *, required=True, allow_blank=False, **kwargs):
+    return StrictCharField(max_length=max_length, required=required, allow_blank=allow_blank, **kwargs)
+
+
+def _choice(choices, **kwargs):
+    return serializers.ChoiceField(choices=choices.choices, **kwargs)
+
+
+# --- Inputs: creations -------------------------------------------------------------------------------------------
+class ParticipantFieldsMixin(StrictSerializer):
+    first_name = _text(100)
+    last_name = _text(100)
+    birth_date = StrictDateField()
+    email = StrictEmailField(max_length=254, required=False, allow_blank=True)
+    phone = _text(20, required=False, allow_blank=True)
+    postcode = _text(5)
+    commune = _text(100)
+    is_qpv_resident = StrictBooleanField(required=False)
+    qualification_level = _choice(QualificationLevel)
+    programme = _choice(Programme, required=False)
+    imilo_reference = _text(30, required=False, allow_blank=True)
+
+
+class ParticipantCreateSerializer(ParticipantFieldsMixin):
+    allow_duplicate = StrictBooleanField(
+        required=False, default=False, help_text="Inscrire malgré un homonyme né le même jour."
+    )
+
+    def to_service_kwargs(self):
+        data = dict(self.validated_data)
+        return {"allow_duplicate": data.pop("allow_duplicate", False), "data": data}
+
+
+class ParticipantUpdateSerializer(ParticipantFieldsMixin):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+    def to_service_kwargs(self):
+        return {"changes": dict(self.validated_data)}
+
+
+class ReferralCreateSerializer(StrictSerializer):
+    pathway = StrictIntegerField(help_text="Identifiant du parcours.")
+    offer = StrictIntegerField(help_text="Identifiant de l'offre.")
+    motivation = _text(2000, required=False, allow_blank=True, default="")
+
+
+class HoursDeclareSerializer(StrictSerializer):
+    placement = StrictIntegerField(help_text="Identifiant de la mise en poste.")
+    month = StrictDateField(help_text="Un jour quelconque du mois déclaré (ramené au 1er).")
+    hours = StrictDecimalField(max_digits=6, decimal_places=2, help_text="Heures réalisées dans le mois.")
+    is_adjustment = StrictBooleanField(required=False, default=False, help_text="Régularisation d'un mois clôturé.")
+
+
+class FollowUpRecordSerializer(StrictSerializer):
+    kind = _choice(FollowUpKind)
+    done_on = StrictDateField()
+    note = _text(1000, required=False, allow_blank=True, default="")
+    planned_follow_up = StrictIntegerField(required=False, allow_null=True, help_text="Suivi prévu réalisé.")
+
+
+class OfferCreateSerializer(StrictSerializer):
+    lot = StrictIntegerField(help_text="Identifiant du lot.")
+    title = _text(200)
+    trade = _text(100)
+    contract_type = _choice(ContractType)
+    weekly_hours = StrictIntegerField(min_value=1, max_value=48)
+    location = _text(100)
+    positions = StrictIntegerField(required=False, default=1, min_value=1, max_value=1000)
+    is_qpv_mandatory = StrictBooleanField(required=False, default=False)
+    market_context = _text(5000, required=False, allow_blank=True, default="")
+    rome_code = _text(5, required=False, allow_blank=True, default="")
+
+
+# --- Inputs: transitions ----------------------------------------------------------------------------------------
+class EmptyInputSerializer(StrictSerializer):
+    """No input: send `{}` or no body."""
+
+
+class ReasonInputSerializer(StrictSerializer):
+    reason = _text(2000, help_text="Motif (obligatoire).")
+
+
+class OptionalReasonMixin(StrictSerializer):
+    reason = _text(2000, required=False, allow_blank=True, default="")
+
+
+class SubmitEligibilityInputSerializer(StrictSerializer):
+    criteria = serializers.ListField(
+        child=_text(50), required=False, default=list, max_length=50, help_text="Codes des critères remplis."
+    )
+    derogation_reason = _text(2000, required=False, allow_blank=True, default="")
+    facilitation_organisation = StrictIntegerField(
+        required=False, allow_null=True, help_text="Structure porteuse partenaire (par défaut : la première)."
+    )
+
+
+class ProofInputSerializer(StrictSerializer):
+    criterion = _text(50, help_text="Code du critère.")
+    proof_kind = _choice(ProofKind)
+    seen_on = StrictDateField()
+
+
+class ValidateEligibilityInputSerializer(StrictSerializer):
+    valid_until = StrictDateField(required=False, help_text="Par défaut : aujourd'hui + durée de validité.")
+    proofs = serializers.ListField(child=ProofInputSerializer(), required=False, max_length=50)
+
+    def to_service_kwargs(self):
+        data = dict(self.validated_data)
+        proofs = data.pop("proofs", None)
+        if proofs:
+            data["proofs"] = {p["criterion"]: (p["proof_kind"], p["seen_on"]) for p in proofs}
+        return data
+
+
+class ExitInputSerializer(StrictSerializer):
+    exited_on = StrictDateField()
+    category = _choice(ExitCategory)
+    detail = _text(200, required=False, allow_blank=True, default="")
+
+
+class HireInputSerializer(StrictSerializer):
+    contract_type = _choice(ContractType)
+    start_date = StrictDateField()
+    weekly_hours = StrictIntegerField(min_value=1, max_value=48)
+    fulfilment_mode = _choice(FulfilmentMode, required=False, default=FulfilmentMode.DIRECT_HIRE)
+    planned_end_date = StrictDateField(required=False, allow_null=True)
+
+
+class PlacementEndInputSerializer(OptionalReasonMixin):
+    end_date = StrictDateField()
+    end_kind = _choice(PlacementEndKind)
+
+
+# --- Outputs ------------------------------------------------------------------------------------------------------
+class TransitionInputOutSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    required = serializers.BooleanField()
+
+
+class AvailableTransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    inputs = TransitionInputOutSerializer(many=True)
+
+    def to_representation(self, spec):
+        return {
+            "name": spec.name,
+            "label": spec.label,
+            "inputs": [{"name": i.name, "label": i.label, "required": i.required} for i in spec.inputs],
+        }
+
+
+class StatefulSerializer(serializers.ModelSerializer):
+    """Adds `available_transitions`: what the caller may fire now (bulk-computed for lists, see views)."""
+
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    available_transitions = serializers.SerializerMethodField()
+
+    @extend_schema_field(AvailableTransitionSerializer(many=True))
+    def get_available_transitions(self, obj):
+        by_pk = self.context.get("transitions")
+        specs = (
+            by_pk.get(obj.pk, []) if by_pk is not None else engine.available_transitions(obj, self.context["actor"])
+        )
+        return AvailableTransitionSerializer(specs, many=True).data
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ParticipantNameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Participant
+        fields = ["id", "first_name", "last_name"]
+
+
+class ParticipantContactSerializer(serializers.ModelSerializer):
+    """What hiring needs: name and contact details, never birth date, address or criteria."""
+
+    class Meta:
+        model = Participant
+        fields = ["first_name", "last_name", "email", "phone"]
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    youth_agency = NamedRefSerializer()
+    referent_adviser = serializers.CharField(source="referent_adviser.username")
+
+    class Meta:
+        model = Participant
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "email",
+            "phone",
+            "postcode",
+            "commune",
+            "is_qpv_resident",
+            "qualification_level",
+            "programme",
+            "imilo_reference",
+            "youth_agency",
+            "referent_adviser",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AssessedCriterionSerializer(serializers.Serializer):
+    code = serializers.CharField(source="criterion.code")
+    label = serializers.CharField(source="criterion.label")
+    is_health_data = serializers.BooleanField(source="criterion.is_health_data")
+    proof_kind = serializers.CharField()
+    proof_seen_on = serializers.DateField(allow_null=True)
+
+
+class AssessmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    pathway = serializers.IntegerField(source="pathway_id")
+    decision = serializers.CharField()
+    derogation_reason = serializers.CharField()
+    valid_until = serializers.DateField(allow_null=True)
+    submitted_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    criteria = AssessedCriterionSerializer(source="visible_criteria", many=True)
+
+
+class PathwayRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pathway
+        fields = ["id", "state", "started_on", "exited_on"]
+
+
+class ParticipantDetailSerializer(ParticipantSerializer):
+    pathways = serializers.SerializerMethodField()
+    assessments = serializers.SerializerMethodField()
+    health_data_visible = serializers.SerializerMethodField()
+
+    class Meta(ParticipantSerializer.Meta):
+        fields = ParticipantSerializer.Meta.fields + ["pathways", "assessments", "health_data_visible"]
+
+    @extend_schema_field(PathwayRefSerializer(many=True))
+    def get_pathways(self, obj):
+        return PathwayRefSerializer(obj.pathways.order_by("-started_on", "-pk"), many=True).data
+
+    @extend_schema_field(AssessmentSerializer(many=True))
+    def get_assessments(self, obj):
+        return AssessmentSerializer(self.context["assessments"][0], many=True).data
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_health_data_visible(self, obj):
+        return self.context["assessments"][1]
+
+
+class PathwaySerializer(StatefulSerializer):
+    participant = ParticipantNameSerializer()
+    youth_agency = NamedRefSerializer(source="participant.youth_agency")
+    referent_adviser = serializers.CharField(source="referent_adviser.username")
+    facilitation_organisation = serializers.IntegerField(source="facilitation_organisation_id", allow_null=True)
+
+    class Meta:
+        model = Pathway
+        fields = [
+            "id",
+            "state",
+            "state_label",
+            "participant",
+            "youth_agency",
+            "referent_adviser",
+            "facilitation_organisation",
+            "started_on",
+            "exited_on",
+            "closed_on",
+            "updated_at",
+            "available_transitions",
+        ]
+
+
+class OfferRefSerializer(serializers.ModelSerializer):
+    lot = serializers.IntegerField(source="lot_id")
+
+    class Meta:
+        model = JobOffer
+        fields = ["id", "title", "trade", "location", "contract_type", "weekly_hours", "lot"]
+
+
+class ReferralSerializer(StatefulSerializer):
+    pathway = serializers.IntegerField(source="pathway_id")
+    participant = ParticipantContactSerializer(source="pathway.participant")
+    offer = OfferRefSerializer()
+    motivation = serializers.SerializerMethodField()
+    placement = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "state",
+            "state_label",
+            "pathway",
+            "participant",
+            "offer",
+            "motivation",
+            "decision_reason",
+            "forwarded_at",
+            "decided_at",
+            "created_at",
+            "updated_at",
+            "placement",
+            "available_transitions",
+        ]
+
+    @extend_schema_field(
+        {"type": "string", "nullable": True, "description": "Réservée à qui peut lire le dossier (pas l'employeur)."}
+    )
+    def get_motivation(self, obj):
+        return obj.motivation if policy.may(self.context["actor"], "participant.view") else None
+
+    @extend_schema_field({"type": "integer", "nullable": True, "description": "Mise en poste créée à l'embauche."})
+    def get_placement(self, obj):
+        try:
+            return obj.placement.pk  # cached by select_related("placement") in the views
+        except Placement.DoesNotExist:
+            return None
+
+
+class LotRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContractLot
+        fields = ["id", "number", "title"]
+
+
+class PlacementSerializer(StatefulSerializer):
+    referral = serializers.IntegerField(source="referral_id")
+    pathway = serializers.IntegerField(source="pathway_id")
+    participant = ParticipantContactSerializer(source="pathway.participant")
+    employer = NamedRefSerializer()
+    lot = LotRefSerializer()
+
+    class Meta:
+        model = Placement
+        fields = [
+            "id",
+            "state",
+            "state_label",
+            "referral",
+            "pathway",
+            "participant",
+            "employer",
+            "lot",
+            "fulfilment_mode",
+            "contract_type",
+            "start_date",
+            "planned_end_date",
+            "weekly_hours",
+            "started_on",
+            "ended_on",
+            "end_kind",
+            "end_reason",
+            "created_at",
+            "available_transitions",
+        ]
+
+
+class ParticipantShortNameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Participant
+        fields = ["first_name", "last_name"]
+
+
+class HoursLineSerializer(StatefulSerializer):
+    placement = serializers.IntegerField(source="placement_id")
+    participant = ParticipantShortNameSerializer(source="placement.pathway.participant")
+
+    class Meta:
+        model = HoursLine
+        fields = [
+            "id",
+            "state",
+            "state_label",
+            "placement",
+            "participant",
+            "month",
+            "hours",
+            "is_adjustment",
+            "declared_at",
+            "validated_at",
+            "rejection_reason",
+            "locked_at",
+            "available_transitions",
+        ]
+
+
+class JobOfferSerializer(serializers.ModelSerializer):
+    lot = LotRefSerializer()
+
+    class Meta:
+        model = JobOffer
+        fields = [
+            "id",
+            "lot",
+            "title",
+            "trade",
+            "rome_code",
+            "contract_type",
+            "weekly_hours",
+            "location",
+            "is_qpv_mandatory",
+            "positions",
+            "market_context",
+            "is_open",
+            "closed_at",
+            "created_at",
+        ]
+
+
+class ContractRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    title = serializers.CharField()
+
+
+class LotSerializer(serializers.ModelSerializer):
+    contract = ContractRefSerializer()
+    operation = NamedRefSerializer(source="contract.operation")
+    awardee = NamedRefSerializer(allow_null=True)
+    realised_hours = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    fulfilment_modes = serializers.ListField(child=serializers.ChoiceField(choices=FulfilmentMode.choices))
+
+    class Meta:
+        model = ContractLot
+        fields = [
+            "id",
+            "contract",
+            "operation",
+            "number",
+            "title",
+            "trade",
+            "amount_excl_tax",
+            "sizing_method",
+            "target_hours",
+            "realised_hours",
+            "fulfilment_modes",
+            "execution_starts_on",
+            "execution_ends_on",
+            "awardee",
+        ]
+
+
+class OrganisationSerializer(serializers.Serializer):
+    """One of the caller's organisations (from an active membership)."""
+
+    id = serializers.IntegerField(source="organisation.id")
+    name = serializers.CharField(source="organisation.name")
+    kind = serializers.CharField(source="organisation.kind")
+    territory = serializers.CharField(source="organisation.territory")
+    role = serializers.CharField()
+    is_current = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_is_current(self, membership):
+        return membership.organisation_id == self.context["actor"].organisation_id
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    placement = serializers.IntegerField(source="placement_id", allow_null=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = FollowUp
+        fields = ["id", "kind", "due_on", "done_on", "note", "placement", "recorded_by", "created_at"]
+
+
+class EventActorSerializer(serializers.Serializer):
+    username = serializers.CharField(allow_null=True)
+    role = serializers.CharField()
+    organisation = serializers.IntegerField(allow_null=True)
+
+
+class JournalEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    inputs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JournalEvent
+        fields = [
+            "id",
+            "sequence",
+            "occurred_at",
+            "actor",
+            "object_type",
+            "object_id",
+            "action",
+            "from_state",
+            "to_state",
+            "reason",
+            "inputs",
+        ]
+
+    @extend_schema_field(EventActorSerializer)
+    def get_actor(self, event):
+        user = event.actor_user
+        return {
+            "username": user.get_username() if user is not None else None,
+            "role": event.actor_role,
+            "organisation": event.actor_organisation_id,
+        }
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_inputs(self, event):
+        return event.inputs if isinstance(event.inputs, dict) else {}
+
+
+class TokenRequestSerializer(StrictSerializer):
+    username = _text(150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()

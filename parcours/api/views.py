@@ -1,0 +1,507 @@
+"""API views: parse (serializers), read through the selectors, write through the services, answer.
+
+No business rule lives here: scope, permissions, states and guards are the services' and the policy's.
+A role that may never take an action gets 403; an object outside the caller's scope is 404.
+"""
+
+from django.db import transaction
+from django.utils import translation
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.authtoken.models import Token
+from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.serializers import MultipleChoiceField
+from rest_framework.views import APIView
+
+from parcours import selectors
+from parcours.api import resources as r
+from parcours.api import serializers as s
+from parcours.api.auth import check_credentials, resolve_actor
+from parcours.api.errors import ApiProblem
+from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
+from parcours.api.throttling import TokenObtainRateThrottle
+from parcours.api.transitions import available_transitions_bulk
+from parcours.models import FollowUp
+from parcours.services import followups, participants, placements, referrals, register
+from roles import policy
+from roles.middleware import memberships_of
+from workflows.errors import DomainError
+from workflows.models import AccessChannel, JournalEvent, ParticipantAccess
+from workflows.transitions import MACHINES
+
+
+class FrenchMixin:
+    # API messages (ours and DRF's) are in French whatever the Accept-Language.
+
+    def dispatch(self, request, *args, **kwargs):
+        with translation.override("fr"):
+            return super().dispatch(request, *args, **kwargs)
+
+
+def query_data(query_params, serializer_class) -> dict:
+    fields = serializer_class().fields
+    data = {}
+    for name, field in fields.items():
+        if name in query_params:
+            many = isinstance(field, MultipleChoiceField)
+            data[name] = query_params.getlist(name) if many else query_params.get(name)
+    return data
+
+
+class ApiMetadata(SimpleMetadata):
+    """OPTIONS: name, description and formats; the inputs are documented in the OpenAPI schema."""
+
+    def determine_metadata(self, request, view):
+        metadata = super().determine_metadata(request, view)
+        metadata.pop("actions", None)
+        return metadata
+
+    def determine_actions(self, request, view):
+        return {}
+
+
+class ApiView(FrenchMixin, GenericAPIView):
+    resource: r.Resource | None = None
+    pagination_class = IdCursorPagination
+    metadata_class = ApiMetadata
+    actor = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.actor = resolve_actor(request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "actor": self.actor}
+
+    def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
+        """403 when the caller's role may never take `action` (whatever the object)."""
+        if not policy.may(self.actor, action):
+            raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.resource.model.objects.none()
+        self.require_role(self.resource.view_action)
+        return self.resource.queryset(self.actor)
+
+    def not_found(self):
+        return DomainError("not_found", self.resource.not_found_message)
+
+    def get_object(self):
+        pk = self.kwargs["pk"]
+        obj = self.get_queryset().filter(pk=pk).first() if 0 < pk <= r.MAX_ID else None
+        if obj is None:
+            raise self.not_found()
+        return obj
+
+    def parse(self, serializer_class, **kwargs):
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def represent(self, obj, serializer_class=None, **context):
+        serializer_class = serializer_class or self.resource.serializer
+        return serializer_class(obj, context={**self.get_serializer_context(), **context}).data
+
+    def represent_fresh(self, pk):
+        """The object after a write, read again through the selector (or directly if the write took it out of
+        the caller's scope, e.g. an employer refusing a candidate loses sight of the referral)."""
+        obj = self.resource.queryset(self.actor).filter(pk=pk).first()
+        if obj is None:
+            obj = self.resource.model.objects.get(pk=pk)
+        return self.represent(obj)
+
+
+# --- Generic resource views ----------------------------------------------------------------------------------
+class ResourceListView(ApiView):
+    def filtered_queryset(self):
+        queryset = self.get_queryset()  # 403 first for a role that may not read this resource
+        filters = self.resource.filters(data=query_data(self.request.query_params, self.resource.filters))
+        filters.is_valid(raise_exception=True)
+        return self.resource.filter(queryset, filters.validated_data)
+
+    def get(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filtered_queryset())
+        context = self.get_serializer_context()
+        if self.resource.machine:
+            context["transitions"] = available_transitions_bulk(page, self.actor, self.resource.view_action)
+        data = self.resource.serializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+
+class ResourceDetailView(ApiView):
+    def get(self, request, *args, **kwargs):
+        return Response(self.represent(self.get_object()))
+
+
+class ResourceHistoryView(ApiView):
+    pagination_class = SequenceCursorPagination
+
+    def events(self, object_id):
+        return JournalEvent.objects.filter(object_type=self.resource.journal_type, object_id=object_id).select_related(
+            "actor_user"
+        )
+
+    def get(self, request, *args, **kwargs):
+        obj = self.get_object()
+        page = self.paginate_queryset(self.events(obj.pk))
+        return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
+
+
+class TransitionView(ApiView):
+    transition = ""
+
+    def post(self, request, *args, **kwargs):
+        obj = self.get_object()
+        inputs = self.parse(self.resource.inputs[self.transition])
+        service = self.resource.services[self.transition]
+        service(actor=self.actor, **{self.resource.object_kwarg: obj.pk}, **inputs.to_service_kwargs())
+        return Response(self.represent_fresh(obj.pk))
+
+
+# --- Schema helpers ------------------------------------------------------------------------------------------
+def _tag(resource):
+    return [resource.path]
+
+
+def list_schema(resource, summary):
+    return extend_schema(
+        summary=summary,
+        tags=_tag(resource),
+        parameters=[resource.filters],
+        responses=resource.serializer(many=True),
+    )
+
+
+def detail_schema(resource, summary, serializer=None):
+    return extend_schema(summary=summary, tags=_tag(resource), responses=serializer or resource.serializer)
+
+
+def history_schema(resource):
+    return extend_schema(
+        summary="Historique (journal d'audit) de l'objet",
+        tags=_tag(resource),
+        responses=s.JournalEventSerializer(many=True),
+    )
+
+
+def build(base, resource, name, **schemas):
+    view = type(name, (base,), {"resource": resource, "__module__": __name__, "__doc__": ""})
+    return extend_schema_view(**schemas)(view)
+
+
+def transition_view(resource, name):
+    spec = MACHINES[resource.machine][name]
+    inputs = ", ".join(f"{i.name}{'' if i.required else ' (optionnel)'}" for i in spec.inputs) or "aucune"
+    camel = "".join(part.title() for part in name.split("_"))
+    view = type(
+        f"{resource.model.__name__}{camel}TransitionView",
+        (TransitionView,),
+        {"resource": resource, "transition": name, "__module__": __name__, "__doc__": ""},
+    )
+    roles = ", ".join(role.label for role in spec.roles) or "aucun"
+    description = (
+        f"{spec.description} Depuis : {', '.join(spec.sources)} → {', '.join(spec.targets)}. "
+        f"Rôles : {roles}. Données : {inputs}."
+    ).strip()
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"{resource.path.replace('-', '_')}_{name}",
+            summary=spec.label,
+            description=description,
+            tags=_tag(resource),
+            request=resource.inputs[name],
+            responses=resource.serializer,
+        )
+    )(view)
+
+
+# --- Authentication ------------------------------------------------------------------------------------------
+class TokenObtainView(FrenchMixin, APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenObtainRateThrottle]
+
+    @extend_schema(
+        summary="Obtenir un jeton d'API",
+        description="Le jeton s'utilise dans l'en-tête `Authorization: Token <jeton>`.",
+        tags=["auth"],
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenResponseSerializer},
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = s.TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = check_credentials(request, **serializer.validated_data)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Organisations (the caller's own) ------------------------------------------------------------------------
+class OrganisationViewMixin:
+    def memberships(self):
+        return memberships_of(self.request.user)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Mes organisations", tags=["organisations"], responses=s.OrganisationSerializer(many=True)
+    )
+)
+class OrganisationListView(OrganisationViewMixin, ApiView):
+    pagination_class = None
+
+    def get(self, request, *args, **kwargs):
+        return Response(s.OrganisationSerializer(self.memberships(), many=True, context={"actor": self.actor}).data)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Une de mes organisations", tags=["organisations"], responses=s.OrganisationSerializer)
+)
+class OrganisationDetailView(OrganisationViewMixin, ApiView):
+    def get(self, request, *args, **kwargs):
+        pk = self.kwargs["pk"]
+        membership = self.memberships().filter(organisation_id=pk).first() if 0 < pk <= r.MAX_ID else None
+        if membership is None:
+            raise DomainError("not_found", "Organisation introuvable.")
+        return Response(s.OrganisationSerializer(membership, context={"actor": self.actor}).data)
+
+
+# --- Participants ------------------------------------------------------------------------------------------
+def log_list_access(actor, participant_ids):
+    """Participants read in a list: one access-log row each, written in one query (like log_participant_access)."""
+    ParticipantAccess.objects.bulk_create(
+        ParticipantAccess(
+            user=actor.user,
+            organisation=actor.organisation,
+            role=actor.role.value,
+            participant_id=pk,
+            channel=AccessChannel.API,
+            purpose="list",
+        )
+        for pk in participant_ids
+    )
+
+
+class ParticipantFileMixin:
+    # A participant read goes through selectors.participant_file: scope check and access log (channel API).
+
+    resource = r.PARTICIPANTS
+
+    def participant_file(self):
+        self.require_role("participant.view")
+        pk = self.kwargs["pk"]
+        if not 0 < pk <= r.MAX_ID:
+            raise self.not_found()
+        return selectors.participant_file(actor=self.actor, participant_id=pk, channel=AccessChannel.API)
+
+    def represent_file(self, participant):
+        assessments = selectors.participant_assessments(actor=self.actor, participant=participant)
+        return self.represent(participant, s.ParticipantDetailSerializer, assessments=assessments)
+
+
+@extend_schema_view(
+    get=list_schema(r.PARTICIPANTS, "Participant·es (dossiers lisibles)"),
+    post=extend_schema(
+        summary="Inscrire un·e jeune (accueil)",
+        tags=_tag(r.PARTICIPANTS),
+        request=s.ParticipantCreateSerializer,
+        responses={201: s.ParticipantDetailSerializer},
+    ),
+)
+class ParticipantListView(ParticipantFileMixin, ResourceListView):
+    @transaction.atomic
+    def get(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filtered_queryset())
+        log_list_access(self.actor, [p.pk for p in page])
+        return self.get_paginated_response(s.ParticipantSerializer(page, many=True).data)
+
+    def post(self, request, *args, **kwargs):
+        inputs = self.parse(s.ParticipantCreateSerializer)
+        participant = participants.participant_create(actor=self.actor, **inputs.to_service_kwargs())
+        participant = selectors.participant_file(
+            actor=self.actor, participant_id=participant.pk, channel=AccessChannel.API
+        )
+        return Response(self.represent_file(participant), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Dossier d'un·e participant·e (consultation journalisée)",
+        tags=_tag(r.PARTICIPANTS),
+        responses=s.ParticipantDetailSerializer,
+    ),
+    patch=extend_schema(
+        summary="Modifier le dossier",
+        tags=_tag(r.PARTICIPANTS),
+        request=s.ParticipantUpdateSerializer,
+        responses=s.ParticipantDetailSerializer,
+    ),
+)
+class ParticipantDetailView(ParticipantFileMixin, ApiView):
+    def get(self, request, *args, **kwargs):
+        return Response(self.represent_file(self.participant_file()))
+
+    def patch(self, request, *args, **kwargs):
+        participant = self.participant_file()
+        inputs = self.parse(s.ParticipantUpdateSerializer)
+        participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
+        participant.refresh_from_db()
+        return Response(self.represent_file(participant))
+
+
+@extend_schema_view(get=history_schema(r.PARTICIPANTS))
+class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
+    def get(self, request, *args, **kwargs):
+        participant = self.participant_file()
+        page = self.paginate_queryset(self.events(participant.pk))
+        return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
+
+
+# --- Pathways: follow-ups ------------------------------------------------------------------------------------
+@extend_schema_view(
+    get=extend_schema(summary="Suivis du parcours", tags=_tag(r.PATHWAYS), responses=s.FollowUpSerializer(many=True)),
+    post=extend_schema(
+        summary="Enregistrer un suivi (ou réaliser un suivi prévu)",
+        tags=_tag(r.PATHWAYS),
+        request=s.FollowUpRecordSerializer,
+        responses={201: s.FollowUpSerializer},
+    ),
+)
+class PathwayFollowUpsView(ApiView):
+    resource = r.PATHWAYS
+
+    def get(self, request, *args, **kwargs):
+        pathway = self.get_object()
+        page = self.paginate_queryset(FollowUp.objects.filter(pathway=pathway).select_related("recorded_by"))
+        return self.get_paginated_response(s.FollowUpSerializer(page, many=True).data)
+
+    def post(self, request, *args, **kwargs):
+        pathway = self.get_object()
+        inputs = self.parse(s.FollowUpRecordSerializer)
+        follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
+        return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
+
+
+# --- Creations on collections --------------------------------------------------------------------------------
+class CreateMixin:
+    create_action = ""
+    create_serializer = None
+    create_service = None
+
+    def post(self, request, *args, **kwargs):
+        self.require_role(self.create_action, "Votre rôle ne permet pas de faire cette action.")
+        inputs = self.parse(self.create_serializer)
+        created = self.create_service(actor=self.actor, **inputs.to_service_kwargs())
+        return Response(self.represent_fresh(created.pk), status=status.HTTP_201_CREATED)
+
+
+def _create_schema(resource, summary, serializer):
+    return extend_schema(
+        summary=summary, tags=_tag(resource), request=serializer, responses={201: resource.serializer}
+    )
+
+
+ReferralListView = extend_schema_view(
+    get=list_schema(r.REFERRALS, "Positionnements"),
+    post=_create_schema(r.REFERRALS, "Positionner un·e jeune sur une offre", s.ReferralCreateSerializer),
+)(
+    type(
+        "ReferralListView",
+        (CreateMixin, ResourceListView),
+        {
+            "resource": r.REFERRALS,
+            "create_action": "referral.create",
+            "create_serializer": s.ReferralCreateSerializer,
+            "create_service": staticmethod(referrals.referral_create),
+            "__module__": __name__,
+            "__doc__": "",
+        },
+    )
+)
+HoursLineListView = extend_schema_view(
+    get=list_schema(r.HOURS_LINES, "Relevés d'heures"),
+    post=_create_schema(r.HOURS_LINES, "Déclarer les heures d'un mois", s.HoursDeclareSerializer),
+)(
+    type(
+        "HoursLineListView",
+        (CreateMixin, ResourceListView),
+        {
+            "resource": r.HOURS_LINES,
+            "create_action": "placement.declare_hours",
+            "create_serializer": s.HoursDeclareSerializer,
+            "create_service": staticmethod(placements.hours_declare),
+            "__module__": __name__,
+            "__doc__": "",
+        },
+    )
+)
+JobOfferListView = extend_schema_view(
+    get=list_schema(r.JOB_OFFERS, "Offres (fiches de poste)"),
+    post=_create_schema(r.JOB_OFFERS, "Publier une offre sur un lot", s.OfferCreateSerializer),
+)(
+    type(
+        "JobOfferListView",
+        (CreateMixin, ResourceListView),
+        {
+            "resource": r.JOB_OFFERS,
+            "create_action": "offer.create",
+            "create_serializer": s.OfferCreateSerializer,
+            "create_service": staticmethod(register.offer_create),
+            "__module__": __name__,
+            "__doc__": "",
+        },
+    )
+)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Clôturer l'offre",
+        tags=_tag(r.JOB_OFFERS),
+        request=s.EmptyInputSerializer,
+        responses=s.JobOfferSerializer,
+    )
+)
+class JobOfferCloseView(ApiView):
+    resource = r.JOB_OFFERS
+
+    def post(self, request, *args, **kwargs):
+        offer = self.get_object()
+        self.parse(s.EmptyInputSerializer)
+        register.offer_close(actor=self.actor, offer=offer.pk)
+        return Response(self.represent_fresh(offer.pk))
+
+
+# --- The generic views, per resource -------------------------------------------------------------------------
+LIST_SUMMARIES = {
+    "pathways": "Parcours",
+    "placements": "Mises en poste",
+    "lots": "Lots (registre des clauses, heures réalisées)",
+}
+DETAIL_SUMMARIES = {
+    "pathways": "Un parcours",
+    "referrals": "Un positionnement",
+    "placements": "Une mise en poste",
+    "hours-lines": "Un relevé d'heures",
+    "job-offers": "Une offre",
+    "lots": "Un lot",
+}
+
+
+def list_view(resource):
+    schema = list_schema(resource, LIST_SUMMARIES[resource.path])
+    return build(ResourceListView, resource, f"{resource.model.__name__}ListView", get=schema)
+
+
+def detail_view(resource):
+    schema = detail_schema(resource, DETAIL_SUMMARIES[resource.path])
+    return build(ResourceDetailView, resource, f"{resource.model.__name__}DetailView", get=schema)
+
+
+def history_view(resource):
+    return build(ResourceHistoryView, resource, f"{resource.model.__name__}HistoryView", get=history_schema(resource))

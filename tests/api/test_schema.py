@@ -1,0 +1,168 @@
+"""The OpenAPI schema, and schemathesis against the live schema served by the app.
+
+Every operation of /api/v1/schema/ is fuzzed in-process (Django's WSGI handler, inside the test
+transaction) with positive cases (on real objects of the caller) and negative cases (data that breaks the
+schema), authenticated with a token. Checks: no 5xx, documented status codes and content types, response
+bodies that conform to the schema. The counts are printed (run with -s to see them).
+"""
+
+import logging
+import time
+
+import hypothesis
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from parcours.api.throttling import TokenObtainRateThrottle, TokenRateThrottle
+from roles.enums import Role
+from tests.api.conftest import token_for
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+MAX_EXAMPLES = 8  # per operation, per generation mode (positive, negative) and per role
+ROLES = [Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR]
+ORGANISATION_OF = {
+    Role.ADVISER: "mission_locale",
+    Role.FACILITATOR: "facilitation",
+    Role.EMPLOYER: "employer",
+    Role.AUDITOR: "buyer",
+}
+
+
+def test_schema_is_valid_without_warnings(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    for expected in ("/api/v1/pathways/{id}/transitions/submit_eligibility/", "application/problem+json"):
+        assert expected in text
+
+
+def test_schema_and_docs_are_served(client):
+    assert client.get("/api/v1/schema/").status_code == 200
+    assert client.get("/api/v1/docs/").status_code == 200
+
+
+METHODS = ["get", "head", "options", "post", "put", "patch", "delete"]
+
+
+@pytest.mark.parametrize("role", [None, Role.ADVISER, Role.EMPLOYER], ids=["anonymous", "adviser", "employer"])
+def test_every_method_on_every_path_is_answered_without_5xx(story, role, client, monkeypatch):
+    """Methods the schema does not declare (OPTIONS, PUT, DELETE…) and empty or junk bodies included."""
+    monkeypatch.setattr(logging.getLogger("django.request"), "level", logging.ERROR)
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"user": "1000000/hour"})
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "1000000/hour"})
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    ids = _real_ids(story.a)
+    headers = {"HTTP_AUTHORIZATION": f"Token {token_for(story.a.users[role])}"} if role else {}
+    seen = {}
+    for template in paths:
+        resource = template.removeprefix("/api/v1/").split("/")[0]
+        url = template.replace("{id}", str(ids.get(resource, 1)))
+        for method in METHODS:
+            for body in (None, "{}", "junk"):
+                response = client.generic(
+                    method.upper(), url, data=body or "", content_type="application/json", **headers
+                )
+                seen[response.status_code] = seen.get(response.status_code, 0) + 1
+                assert response.status_code < 500, (method, url, body, response.content)
+                if response.status_code >= 400 and method != "head":
+                    assert response["Content-Type"] == "application/problem+json", (method, url, response.content)
+    assert 405 in seen and 200 in seen
+
+
+@pytest.fixture
+def wsgi_app():
+    """Django's WSGI handler, kept on the test transaction's connection (as django.test.Client does)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _real_ids(side):
+    return {
+        "participants": side.participant.pk,
+        "pathways": side.pathway.pk,
+        "referrals": side.referral2.pk,
+        "placements": side.placement.pk,
+        "hours-lines": side.hours_line.pk,
+        "job-offers": side.offer.pk,
+        "lots": side.lot.pk,
+    }
+
+
+def fuzz(strategy, label, headers, stats, failures):
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=strategy)
+    def run(case):
+        stats["cases"] += 1
+        response = case.call(headers=headers)
+        stats["by_status"][response.status_code] = stats["by_status"].get(response.status_code, 0) + 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except Exception as exc:  # collected without shrinking: the report names every failure
+            failures.append(f"{label}: {exc}")
+
+    run()
+
+
+def test_schemathesis_no_server_error_and_responses_conform(story, wsgi_app, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("django.request"), "level", logging.ERROR)  # 4xx are expected here
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"user": "1000000/hour"})
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "1000000/hour"})
+    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", wsgi_app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    ids = _real_ids(story.a)
+    stats = {"operations": len(operations), "cases": 0, "by_status": {}}
+    failures = []
+    started = time.monotonic()
+
+    for role in ROLES:
+        headers = {"Authorization": f"Token {token_for(story.a.users[role])}"}
+        # Positive cases act for the caller's organisation on its real objects; negative ones break the schema.
+        organisation = {"X-Organisation": str(story.a.orgs[ORGANISATION_OF[role]].pk)}
+        for operation in operations:
+            resource = operation.path.removeprefix("/api/v1/").split("/")[0]
+            strategies = [operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE)]
+            if "{id}" in operation.path and resource in ids:
+                strategies.append(operation.as_strategy(path_parameters={"id": ids[resource]}, headers=organisation))
+            elif operation.path != "/api/v1/auth/token/":
+                strategies.append(operation.as_strategy(headers=organisation))
+            else:
+                strategies.append(operation.as_strategy())
+            for strategy in strategies:
+                fuzz(strategy, f"{role.value} {operation.label}", headers, stats, failures)
+
+    stats["seconds"] = round(time.monotonic() - started, 1)
+    print(f"\nschemathesis: {stats}, failures: {len(failures)}")
+    assert stats["cases"] >= stats["operations"] * len(ROLES) * 2
+    assert not any(status >= 500 for status in stats["by_status"])
+    assert not failures, "\n\n".join(failures[:20])
+
+
+def test_every_user_fireable_transition_has_a_service_an_input_and_a_url(client):
+    from parcours.api.resources import STATEFUL, check_declarations
+
+    assert check_declarations() == []
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    for resource in STATEFUL:
+        for name in resource.transition_names():
+            assert f"/api/v1/{resource.path}/{{id}}/transitions/{name}/" in paths
+    assert "/api/v1/referrals/{id}/transitions/expire/" not in paths  # fired by timers only

@@ -24,6 +24,9 @@ seed: migrate
 
 run: seed
 	@echo "Parcours: http://$(HOST):$(PORT)/ (logins: conseillere, conseiller.b, facilitateur, employeur, employeur.b, auditeur, admin — password: demo)"
+	@# The timer worker (reminders, expiries, follow-ups) runs next to the server and stops with it.
+	$(PY) manage.py run_timers --loop --interval 30 & TIMERS=$$!; \
+	trap 'kill $$TIMERS 2>/dev/null; wait $$TIMERS 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install

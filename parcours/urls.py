@@ -14,6 +14,7 @@ urlpatterns = [
     path("participants/<int:pk>/", views.participant_detail, name="participant_detail"),
     path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
     path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
+    path("travail/", include("workflows.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("parcours.api.urls")),
 ]

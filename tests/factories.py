@@ -596,5 +596,13 @@ def record_follow_up(world, pathway, *, side="a", **kwargs):
 
 # --- Database snapshots ----------------------------------------------------------------------------------------
 def db_counts() -> dict:
-    """Row counts of every installed model (a cheap "nothing was written" check)."""
-    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+    """Row counts of every installed model (a cheap "nothing was written" check), in one query."""
+    from django.db import connection
+
+    models = [m for m in apps.get_models(include_auto_created=True) if m._meta.managed and not m._meta.proxy]
+    quote = connection.ops.quote_name
+    sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {quote(m._meta.db_table)})" for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return {model._meta.label: count for model, count in zip(models, row, strict=True)}

@@ -129,7 +129,6 @@ PATHWAY = _table(
         inputs=(
             Input("exited_on", "Date de sortie"),
             Input("category", "Catégorie de sortie"),
-            Input("detail", "Précision", required=False),
         ),
         guards=(guards.exit_date_valid,),
     ),

@@ -145,8 +145,7 @@ def pathway_exit(*, actor, pathway, exited_on, category, detail: str = ""):
     if category is not None:
         require_choice(category, ExitCategory, "category", "Catégorie de sortie")
     inputs = {"exited_on": exited_on, "category": category}
-    if detail:
-        inputs["detail"] = detail
+    # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
     event = engine.fire(pathway, "exit", actor=actor, inputs=inputs)
     Exit.objects.create(pathway=pathway, exited_on=exited_on, category=category, detail=detail, recorded_by=actor.user)
     publish_on_commit(event, organisations=_audience(pathway))

@@ -5,13 +5,16 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.diagrams import to_dot, to_markdown
+from workflows.diagrams import flow_file_stem, flow_markdown, flow_svg, to_dot, to_markdown
 from workflows.transitions import MACHINES
 
 
 class Command(BaseCommand):
     requires_system_checks = []
-    help = "Write the state diagrams (Graphviz DOT, and SVG when `dot` is installed) and the transition table."
+    help = (
+        "Write the state diagrams (Graphviz DOT, and SVG when `dot` is installed), the transition table, and the "
+        "work-layer flow graphs (SVG drawn by viewflow) with their task table."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "docs" / "workflows"))
@@ -21,6 +24,10 @@ class Command(BaseCommand):
         out = Path(output)
         files = {f"{m}.dot": to_dot(m) for m in MACHINES}
         files["transitions.md"] = to_markdown()
+        from workflows.flows import FLOWS  # viewflow flows need the app registry, ready by now
+
+        files.update({f"{flow_file_stem(f)}.svg": flow_svg(f) for f in FLOWS})
+        files["flows.md"] = flow_markdown(FLOWS)
         if check:
             stale = [
                 name

@@ -1,0 +1,221 @@
+"""Fixtures of the work-layer tests: a small world built through the services only (never fsm writes).
+
+Two territories ("a" and "b"), each with a Mission Locale, a facilitation organisation (partner of that Mission
+Locale), an employer (awardee of the territory's lot) and a buyer; two members per working role so that
+assignment to a colleague can be tested, and one auditor.
+"""
+
+import datetime
+import decimal
+import itertools
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from parcours.enums import ContractType, FulfilmentMode, LegalLever, QualificationLevel, SizingMethod
+from parcours.models import Pathway, Referral
+from parcours.services import participants, pathways, referrals, register
+from roles.actor import Actor
+from roles.enums import OrganisationKind, Role
+from roles.models import Membership, Organisation
+from workflows.models import WorkTask
+
+_numbers = itertools.count(1)
+
+
+def today():
+    return timezone.localdate()
+
+
+def make_actor(organisation, role, username=None) -> Actor:
+    username = username or f"{role}{next(_numbers)}"
+    user = get_user_model().objects.create(username=username, password="!")
+    membership = Membership.objects.create(user=user, organisation=organisation, role=role)
+    return Actor.from_membership(membership)
+
+
+@dataclass
+class Territory:
+    name: str
+    youth_agency: Organisation
+    facilitation: Organisation
+    employer_org: Organisation
+    buyer: Organisation
+    actors: dict = field(default_factory=dict)
+    lot: object = None
+    offer: object = None
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["actors"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def build_territory(name) -> Territory:
+    n = next(_numbers)
+    t = Territory(
+        name=name,
+        youth_agency=Organisation.objects.create(
+            name=f"Mission Locale {name}{n}", kind=OrganisationKind.MISSION_LOCALE
+        ),
+        facilitation=Organisation.objects.create(name=f"PLIE {name}{n}", kind=OrganisationKind.FACILITATION),
+        employer_org=Organisation.objects.create(name=f"BTP {name}{n}", kind=OrganisationKind.EMPLOYER),
+        buyer=Organisation.objects.create(name=f"Bailleur {name}{n}", kind=OrganisationKind.AUTHORITY),
+    )
+    t.facilitation.partners.add(t.youth_agency)
+    for key, org, role in [
+        ("adviser", t.youth_agency, Role.ADVISER),
+        ("adviser2", t.youth_agency, Role.ADVISER),
+        ("facilitator", t.facilitation, Role.FACILITATOR),
+        ("facilitator2", t.facilitation, Role.FACILITATOR),
+        ("employer", t.employer_org, Role.EMPLOYER),
+        ("employer2", t.employer_org, Role.EMPLOYER),
+        ("auditor", t.facilitation, Role.AUDITOR),
+    ]:
+        t.actors[key] = make_actor(org, role, f"{key}-{name}{n}")
+    fac = t.actors["facilitator"]
+    operation = register.operation_create(
+        actor=fac,
+        name=f"Rénovation {name}{n}",
+        commune="Saint-Denis",
+        starts_on=today() - datetime.timedelta(days=365),
+        ends_on=today() + datetime.timedelta(days=3 * 365),
+    )
+    contract = register.contract_create(
+        actor=fac,
+        operation=operation,
+        reference=f"2026-{n:03d}",
+        title="Réhabilitation",
+        buyer=t.buyer,
+        legal_lever=LegalLever.EXECUTION_CONDITION,
+    )
+    t.lot = register.lot_create(
+        actor=fac,
+        contract=contract,
+        number=1,
+        title="Gros œuvre",
+        trade="Maçonnerie",
+        amount_excl_tax=decimal.Decimal("1000000"),
+        sizing_method=SizingMethod.FIXED,
+        target_hours=decimal.Decimal("1000"),
+        execution_starts_on=today() - datetime.timedelta(days=365),
+        execution_ends_on=today() + datetime.timedelta(days=3 * 365),
+        fulfilment_modes=[FulfilmentMode.DIRECT_HIRE],
+        awardee=t.employer_org,
+    )
+    t.offer = register.offer_create(
+        actor=fac,
+        lot=t.lot,
+        title="Maçon·ne",
+        trade="Maçonnerie",
+        contract_type=ContractType.CDD,
+        weekly_hours=35,
+        location="Saint-Denis",
+        positions=5,
+    )
+    return t
+
+
+@dataclass
+class WorkWorld:
+    a: Territory
+    b: Territory
+
+    # --- situations, each reached through the services -------------------------------------------------------
+    def register(self, t=None) -> Pathway:
+        t = t or self.a
+        participant = participants.participant_create(
+            actor=t.adviser,
+            data={
+                "first_name": "Inès",
+                "last_name": f"Benali{next(_numbers)}",
+                "birth_date": today().replace(year=today().year - 20, day=1),
+                "postcode": "93200",
+                "commune": "Saint-Denis",
+                "qualification_level": QualificationLevel.INFRA_3,
+            },
+        )
+        return participant.pathways.get()
+
+    def eligible(self, t=None) -> Pathway:
+        t = t or self.a
+        pathway = self.register(t)
+        pathways.pathway_submit_eligibility(actor=t.adviser, pathway=pathway, criteria=[], derogation_reason="Test")
+        pathways.pathway_validate_eligibility(actor=t.facilitator, pathway=pathway)
+        return Pathway.objects.get(pk=pathway.pk)
+
+    def referral(self, t=None, pathway=None) -> Referral:
+        t = t or self.a
+        pathway = pathway or self.eligible(t)
+        return referrals.referral_create(actor=t.adviser, pathway=pathway, offer=t.offer)
+
+    def forwarded(self, t=None) -> Referral:
+        t = t or self.a
+        referral = self.referral(t)
+        referrals.referral_start_review(actor=t.facilitator, referral=referral)
+        referrals.referral_approve(actor=t.facilitator, referral=referral)
+        referrals.referral_forward(actor=t.facilitator, referral=referral)
+        return Referral.objects.get(pk=referral.pk)
+
+    def hired(self, t=None, start_date=None):
+        t = t or self.a
+        referral = self.forwarded(t)
+        referrals.referral_accept(actor=t.employer, referral=referral)
+        return referrals.referral_hire(
+            actor=t.employer,
+            referral=referral,
+            contract_type=ContractType.CDD,
+            start_date=start_date or today(),
+            weekly_hours=35,
+        )
+
+
+@pytest.fixture
+def world(db):
+    return WorkWorld(a=build_territory("a"), b=build_territory("b"))
+
+
+def open_task(kind, **filters) -> WorkTask:
+    """The one open task of `kind` matching `filters`."""
+    from workflows.models import OPEN_TASK_STATUSES
+
+    return WorkTask.objects.select_related("task").get(kind=kind, task__status__in=OPEN_TASK_STATUSES, **filters)
+
+
+# --- Tests that commit (two timer workers on two connections) ------------------------------------------------
+def _journal_truncate_trigger(enabled: bool):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    action = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE workflows_journalevent {action} TRIGGER workflows_journal_no_truncate")
+
+
+def _reload_criteria():
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("parcours.migrations.0003_eligibility_criteria").load(apps, None)
+
+
+@pytest.fixture
+def committed_db(request, django_db_setup, django_db_blocker):
+    """Request it before `transactional_db`. A transactional test ends with Django's flush (TRUNCATE), which the
+    append-only journal refuses: the trigger is paused for this test only and re-enabled after the flush (this
+    fixture is set up before transactional_db, so torn down after it), then the catalogue loaded by a data
+    migration is put back for the tests that follow."""
+    with django_db_blocker.unblock():
+        _journal_truncate_trigger(False)
+
+    def restore():
+        with django_db_blocker.unblock():
+            _journal_truncate_trigger(True)
+            _reload_criteria()
+
+    request.addfinalizer(restore)

@@ -1,0 +1,150 @@
+"""Claim, assign to a colleague, unassign, reassign, bulk assign: each journaled, the journal stays complete."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from viewflow.workflow.status import STATUS
+
+from parcours.services import referrals
+from tests.work.conftest import make_actor, open_task
+from workflows import services
+from workflows.errors import DomainError
+from workflows.journal import verify_chains
+from workflows.models import JournalEvent, TaskKind, WorkTask
+
+
+def supervise(actor):
+    actor.user.user_permissions.add(Permission.objects.get(codename="supervise_worktask"))
+    actor.user.__dict__.pop("_perm_cache", None)
+    actor.user.__dict__.pop("_user_perm_cache", None)
+
+
+def chain(work_task):
+    return list(
+        JournalEvent.objects.filter(object_type="task", object_id=work_task.pk)
+        .order_by("sequence")
+        .values_list("sequence", "action", "actor_user_id", "from_state", "to_state", "inputs")
+    )
+
+
+def owner(work_task):
+    return WorkTask.objects.select_related("task").get(pk=work_task.pk).task.owner_id
+
+
+def test_reassignment_keeps_the_journal_complete(world):
+    a = world.a
+    referral = world.referral()
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    f1, f2 = a.facilitator, a.facilitator2
+
+    services.task_claim(actor=f1, task=task)
+    assert owner(task) == f1.user.pk
+    services.task_reassign(actor=f1, task=task, user=f2.user)
+    assert owner(task) == f2.user.pk
+    services.task_unassign(actor=f2, task=task)
+    assert owner(task) is None
+    services.task_assign(actor=f2, task=task, user=f1.user)
+    assert owner(task) == f1.user.pk
+    boss = make_actor(a.facilitation, "facilitator")
+    supervise(boss)
+    assert services.task_bulk_assign(actor=boss, tasks=[task.pk], user=f2.user) == 1
+    assert owner(task) == f2.user.pk
+
+    # The assignee acts: the task is done by them, its closing event is the fsm event.
+    for step in ("start_review", "approve", "forward"):
+        getattr(referrals, f"referral_{step}")(actor=f2, referral=referral)
+    task = WorkTask.objects.select_related("task", "closing_event").get(pk=task.pk)
+    assert task.task.status == STATUS.DONE and task.done_by == f2.user
+    assert (task.closing_event.object_type, task.closing_event.action) == ("referral", "forward")
+
+    u1, u2, ub = f1.user.pk, f2.user.pk, boss.user.pk
+    assert chain(task) == [
+        (1, "claim", u1, "new", "assigned", {"kind": "review_referral", "to": u1}),
+        (2, "reassign", u1, "assigned", "assigned", {"kind": "review_referral", "from": u1, "to": u2}),
+        (3, "unassign", u2, "assigned", "new", {"kind": "review_referral", "from": u2}),
+        (4, "assign", u2, "new", "assigned", {"kind": "review_referral", "to": u1}),
+        (5, "reassign", ub, "assigned", "assigned", {"kind": "review_referral", "from": u1, "to": u2, "bulk": True}),
+    ]
+    events = JournalEvent.objects.filter(object_type="task", object_id=task.pk)
+    assert {e.actor_role for e in events} == {"facilitator"}
+    assert {e.participant_id for e in events} == {referral.pathway.participant_id}
+    assert verify_chains().ok
+
+
+def test_assignment_rules(world):
+    a, b = world.a, world.b
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral())
+
+    def refused(code, call):
+        with pytest.raises(DomainError) as error:
+            call()
+        assert error.value.code == code, error.value
+        return error.value
+
+    # Only colleagues holding the task's role in its organisation may receive it.
+    for stranger in (b.facilitator, a.adviser, a.auditor):
+        assert (
+            refused(
+                "invalid_input", lambda s=stranger: services.task_assign(actor=a.facilitator, task=task, user=s.user)
+            ).field
+            == "user"
+        )
+    services.task_claim(actor=a.facilitator, task=task)
+    # A claimed task cannot be claimed or assigned again; a colleague cannot release or hand it over.
+    refused("invalid_transition", lambda: services.task_claim(actor=a.facilitator2, task=task))
+    refused(
+        "invalid_transition", lambda: services.task_assign(actor=a.facilitator2, task=task, user=a.facilitator2.user)
+    )
+    refused("forbidden", lambda: services.task_unassign(actor=a.facilitator2, task=task))
+    refused("forbidden", lambda: services.task_reassign(actor=a.facilitator2, task=task, user=a.facilitator2.user))
+    refused("invalid_input", lambda: services.task_reassign(actor=a.facilitator, task=task, user=a.facilitator.user))
+    # Bulk assignment is for supervisors.
+    refused(
+        "forbidden", lambda: services.task_bulk_assign(actor=a.facilitator, tasks=[task.pk], user=a.facilitator2.user)
+    )
+    # Refused actions wrote nothing.
+    assert [row[1] for row in chain(task)] == ["claim"]
+    # A finished task is no longer assignable.
+    referrals.referral_cancel(actor=a.adviser, referral=task.referral_id, reason="Autre emploi")
+    refused("invalid_transition", lambda: services.task_unassign(actor=a.facilitator, task=task))
+
+
+def test_bulk_assign_is_all_or_nothing_and_scoped(world):
+    a, b = world.a, world.b
+    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral()) for _ in range(3)]
+    foreign = open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral(world.b))
+    boss = make_actor(a.facilitation, "facilitator")
+    supervise(boss)
+    with pytest.raises(DomainError) as error:
+        services.task_bulk_assign(actor=boss, tasks=[t.pk for t in tasks] + [foreign.pk], user=a.facilitator.user)
+    assert error.value.code == "not_found"
+    assert all(owner(t) is None for t in tasks) and owner(foreign) is None
+    assert not JournalEvent.objects.filter(object_type="task").exists()
+    assert services.task_bulk_assign(actor=boss, tasks=[t.pk for t in tasks], user=a.facilitator.user) == 3
+    assert all(owner(t) == a.facilitator.user.pk for t in tasks)
+    # Supervisors of another organisation cannot touch them.
+    other_boss = b.facilitator
+    supervise(other_boss)
+    with pytest.raises(DomainError):
+        services.task_bulk_assign(actor=other_boss, tasks=[tasks[0].pk], user=b.facilitator.user)
+
+
+def test_pages_claim_unassign_and_bulk(world, client):
+    a = world.a
+    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral()) for _ in range(2)]
+    client.force_login(a.facilitator.user)
+    assert client.post(f"/travail/taches/{tasks[0].pk}/prendre/").status_code == 302
+    inbox = client.get("/travail/").content.decode()
+    assert f"/travail/taches/{tasks[0].pk}/" in inbox and f"/travail/taches/{tasks[1].pk}/" not in inbox
+    assert client.post(f"/travail/taches/{tasks[0].pk}/liberer/").status_code == 302
+    assert owner(tasks[0]) is None
+    # The team tab and bulk assignment are for supervisors only.
+    assert client.get("/travail/equipe/").status_code == 404
+    client.post("/travail/repartir/", {"tasks": [t.pk for t in tasks], "user": a.facilitator2.user.pk})
+    assert owner(tasks[0]) is None
+    supervise(a.facilitator)
+    client.force_login(a.facilitator.user)
+    assert 'name="tasks"' in client.get("/travail/a-prendre/").content.decode()
+    assert client.get("/travail/equipe/").status_code == 200
+    response = client.post("/travail/repartir/", {"tasks": [t.pk for t in tasks], "user": a.facilitator2.user.pk})
+    assert response.status_code == 302
+    assert all(owner(t) == a.facilitator2.user.pk for t in tasks)

@@ -1,0 +1,114 @@
+"""A task is offered to one role in one organisation: nobody else can see, claim, assign or complete it (404)."""
+
+import pytest
+
+from parcours.models import Referral
+from parcours.services import referrals
+from tests.work.conftest import make_actor, open_task
+from workflows import selectors, services
+from workflows.errors import DomainError
+from workflows.models import TaskKind
+from workflows.states import ReferralState
+
+
+@pytest.fixture
+def tasks(world):
+    """One open task of each role: review (facilitator), answer (employer), submit eligibility (adviser)."""
+    forwarded = world.forwarded()
+    referral = world.referral()
+    pathway = world.register()
+    return {
+        "facilitator": open_task(TaskKind.REVIEW_REFERRAL, referral=referral),
+        "employer": open_task(TaskKind.ANSWER_REFERRAL, referral=forwarded),
+        "adviser": open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway),
+    }
+
+
+def outsiders(world, role):
+    """Same role in the other territory's organisation, and other roles of the same organisation."""
+    a, b = world.a, world.b
+    same_org_other_roles = {
+        "facilitator": [a.auditor],  # an auditor of the facilitation organisation itself
+        "employer": [a.facilitator, a.adviser],
+        "adviser": [a.facilitator, a.employer],
+    }[role]
+    return [getattr(b, role), *same_org_other_roles]
+
+
+ROLES = ["facilitator", "employer", "adviser"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_insiders_see_and_may_claim(world, tasks, client, role):
+    task = tasks[role]
+    for insider in (getattr(world.a, role), getattr(world.a, f"{role}2")):
+        client.force_login(insider.user)
+        assert client.get(f"/travail/taches/{task.pk}/").status_code == 200
+        assert f"/travail/taches/{task.pk}/" in client.get("/travail/a-prendre/").content.decode()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_outsiders_can_neither_see_nor_claim_nor_complete(world, tasks, client, role):
+    task = tasks[role]
+    colleague = getattr(world.a, f"{role}2")
+    for outsider in outsiders(world, role):
+        client.force_login(outsider.user)
+        assert client.get(f"/travail/taches/{task.pk}/").status_code == 404
+        for path in ("prendre", "liberer"):
+            assert client.post(f"/travail/taches/{task.pk}/{path}/").status_code == 404
+        for path in ("attribuer", "reattribuer"):
+            response = client.post(f"/travail/taches/{task.pk}/{path}/", {"user": outsider.user.pk})
+            assert response.status_code == 404
+        response = client.post(f"/travail/taches/{task.pk}/", {"action": "accept"})
+        assert response.status_code == 404
+        for listing in ("/travail/", "/travail/a-prendre/", "/travail/terminees/"):
+            assert f"/travail/taches/{task.pk}/" not in client.get(listing).content.decode()
+        assert not selectors.tasks_for(outsider).filter(pk=task.pk).exists()
+        for call, kwargs in (
+            (services.task_claim, {}),
+            (services.task_assign, {"user": colleague.user}),
+            (services.task_unassign, {}),
+            (services.task_reassign, {"user": colleague.user}),
+        ):
+            with pytest.raises(DomainError) as error:
+                call(actor=outsider, task=task.pk, **kwargs)
+            assert error.value.code == "not_found"
+    assert open_task(task.kind, pk=task.pk).task.owner_id is None  # nothing happened
+
+
+def test_an_outsider_cannot_complete_through_the_services_either(world, tasks):
+    """The engine refuses the transition itself: the task stays open."""
+    referral = tasks["employer"].referral
+    with pytest.raises(DomainError):
+        referrals.referral_accept(actor=world.b.employer, referral=referral)
+    with pytest.raises(DomainError):
+        referrals.referral_accept(actor=world.a.facilitator, referral=referral)
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.FORWARDED
+    assert open_task(TaskKind.ANSWER_REFERRAL, pk=tasks["employer"].pk)
+
+
+def test_a_task_claimed_by_a_colleague_shows_no_action(world, tasks, client):
+    task = tasks["employer"]
+    services.task_claim(actor=world.a.employer, task=task.pk)
+    client.force_login(world.a.employer2.user)
+    page = client.get(f"/travail/taches/{task.pk}/").content.decode()
+    assert "Retenir la candidature" not in page
+    response = client.post(f"/travail/taches/{task.pk}/", {"action": "accept"})
+    assert response.status_code == 302
+    assert Referral.objects.get(pk=task.referral_id).state == ReferralState.FORWARDED
+
+
+def test_membership_deactivated_loses_the_queue(world, tasks):
+    facilitator = make_actor(world.a.facilitation, "facilitator")
+    assert selectors.queue(facilitator).filter(pk=tasks["facilitator"].pk).exists()
+    facilitator.user.memberships.update(is_active=False)
+    assert not selectors.queue(facilitator).filter(pk=tasks["facilitator"].pk).exists()
+    with pytest.raises(DomainError) as error:
+        services.task_claim(actor=facilitator, task=tasks["facilitator"].pk)
+    assert error.value.code == "not_found"
+
+
+def test_unknown_task_is_not_found(world, client):
+    client.force_login(world.a.adviser.user)
+    assert client.get("/travail/taches/999999/").status_code == 404
+    assert client.post("/travail/taches/999999/prendre/").status_code == 404

@@ -1,0 +1,197 @@
+"""Timers (viewflow 2.4 database Timer): reminders, expiry, follow-ups — at the right moment, once, journaled."""
+
+import datetime
+
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+from viewflow.workflow.status import STATUS
+
+from parcours.models import Pathway, Referral
+from parcours.services import referrals
+from parcours.services.pathways import add_months
+from roles.enums import Role
+from tests.work.conftest import open_task
+from workflows.journal import verify_chains
+from workflows.models import JournalEvent, TaskKind, WorkProcess, WorkTask
+from workflows.states import PathwayState, ReferralState
+from workflows.timers import fire_due
+
+DAY = datetime.timedelta(days=1)
+
+
+def at(moment):
+    return time_machine.travel(moment, tick=False)
+
+
+def timer_events(**filters):
+    return JournalEvent.objects.filter(object_type="timer", **filters).order_by("pk")
+
+
+def test_reminder_then_expiry_at_the_configured_moments(world):
+    facilitation = world.a.facilitation
+    facilitation.referral_reminder_days, facilitation.referral_expiry_days = 3, 10
+    facilitation.save()
+    sent = timezone.now()
+    with at(sent):
+        referral = world.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    assert review.due_at == sent + 3 * DAY  # overdue once the reminder is due
+
+    with at(sent + 3 * DAY - datetime.timedelta(seconds=1)):
+        assert fire_due() == 0
+    with at(sent + 3 * DAY):
+        assert fire_due() == 1
+        assert fire_due() == 0  # once
+    (reminder,) = timer_events()
+    assert (reminder.action, reminder.actor_role, reminder.actor_user_id) == ("remind", "system", None)
+    assert reminder.participant_id == referral.pathway.participant_id
+    assert reminder.inputs["task"] == review.pk and reminder.inputs["referral"] == referral.pk
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.SENT  # a reminder changes nothing
+    assert open_task(TaskKind.REVIEW_REFERRAL, pk=review.pk)
+
+    with at(sent + 10 * DAY - datetime.timedelta(seconds=1)):
+        assert fire_due() == 0
+    with at(sent + 10 * DAY):
+        assert fire_due() == 1
+        assert fire_due() == 0
+    referral = Referral.objects.get(pk=referral.pk)
+    assert referral.state == ReferralState.EXPIRED
+    expiry = JournalEvent.objects.get(object_type="referral", object_id=referral.pk, action="expire")
+    assert (expiry.actor_role, expiry.actor_user_id, expiry.to_state) == ("system", None, "expired")
+    assert timer_events(action="expire").count() == 1
+    review = WorkTask.objects.select_related("task").get(pk=review.pk)
+    assert review.task.status == STATUS.DONE and review.done_by is None and review.outcome == "referral.expire"
+    # The expired referral comes back to the adviser's queue; the pathway is eligible again.
+    rebound = open_task(TaskKind.REFERRAL_EXPIRED, referral=referral)
+    assert (rebound.organisation, rebound.role) == (world.a.youth_agency, Role.ADVISER)
+    assert Pathway.objects.get(pk=referral.pathway_id).state == PathwayState.ELIGIBLE
+    with at(sent + 400 * DAY):
+        assert fire_due() == 0  # nothing left armed
+    assert verify_chains().ok
+
+
+def test_an_answer_disarms_the_timers_and_the_next_step_gets_its_own(world):
+    sent = timezone.now()
+    with at(sent):
+        referral = world.referral()
+    with at(sent + 20 * DAY):  # the facilitator answers on day 20, after the reminder
+        assert fire_due() == 1
+        for step in ("start_review", "approve", "forward"):
+            getattr(referrals, f"referral_{step}")(actor=world.a.facilitator, referral=referral)
+    with at(sent + 27 * DAY - datetime.timedelta(seconds=1)):
+        assert fire_due() == 0
+    with at(sent + 31 * DAY):  # the review's expiry (day 30) was disarmed; the employer's reminder (day 27) fires
+        assert fire_due() == 1
+        assert Referral.objects.get(pk=referral.pk).state == ReferralState.FORWARDED
+    with at(sent + 50 * DAY):
+        assert fire_due() == 1  # the employer's expiry
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.EXPIRED
+    assert [e.inputs["node"] for e in timer_events()] == ["review_reminder", "answer_reminder", "answer_expiry"]
+
+
+def test_follow_ups_become_due_at_one_three_and_six_months(world):
+    start = timezone.localdate() + 10 * DAY
+    placement = world.hired(start_date=start)
+    pathway = placement.pathway
+    for months in (1, 3, 6):
+        due_on = add_months(start, months)
+        day_start = timezone.make_aware(datetime.datetime.combine(due_on, datetime.time.min))
+        with at(day_start - datetime.timedelta(seconds=1)):
+            assert fire_due() == 0
+            assert not WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, follow_up__due_on=due_on).exists()
+        with at(day_start):
+            assert fire_due() == 1
+            assert fire_due() == 0
+        task = open_task(TaskKind.FOLLOW_UP, follow_up__due_on=due_on)
+        assert (task.organisation, task.role, task.pathway_id) == (world.a.youth_agency, Role.ADVISER, pathway.pk)
+        assert task.due_at == day_start + 8 * DAY  # overdue a week after the planned day
+        event = timer_events(action="follow_up_due").last()
+        assert (event.actor_role, event.inputs["node"]) == ("system", f"wait_{months}")
+    # Three open follow-up tasks; no exit task until they are done.
+    assert WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, task__status=STATUS.NEW).count() == 3
+    assert not WorkTask.objects.filter(kind=TaskKind.RECORD_EXIT).exists()
+
+
+def test_a_follow_up_recorded_early_is_not_asked_again(world):
+    from parcours.services.followups import followup_record
+
+    placement = world.hired()
+    first = placement.follow_ups.order_by("due_on").first()
+    followup_record(
+        actor=world.a.adviser,
+        pathway=placement.pathway,
+        kind="phone",
+        done_on=timezone.localdate(),
+        planned_follow_up=first,
+    )
+    with at(timezone.make_aware(datetime.datetime.combine(first.due_on, datetime.time(8)))):
+        assert fire_due() == 1  # the timer fires (journaled) but the gateway skips the task
+    assert not WorkTask.objects.filter(follow_up=first).exists()
+
+
+def test_follow_up_timers_skip_a_closed_pathway_and_the_process_ends(world):
+    from parcours.services.pathways import pathway_mark_lost_contact
+
+    placement = world.hired()
+    pathway_mark_lost_contact(actor=world.a.adviser, pathway=placement.pathway, reason="Injoignable")
+    with at(timezone.now() + 200 * DAY):
+        assert fire_due() == 3
+    process = WorkProcess.objects.get(referral=placement.referral)
+    assert not WorkTask.objects.filter(pathway=placement.pathway, kind=TaskKind.FOLLOW_UP).exists()
+    assert process.status == "DONE"
+
+
+def test_run_timers_command_once(world):
+    world.referral()
+    with at(timezone.now() + 8 * DAY):
+        call_command("run_timers")
+    assert timer_events(action="remind").count() == 1
+
+
+def test_a_failing_firing_is_rolled_back_and_retried(world, monkeypatch):
+    from workflows import flows
+
+    referral = world.referral()
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(referrals, "referral_expire", broken)
+    with at(timezone.now() + 31 * DAY):
+        assert fire_due() == 1  # the reminder fires; the expiry fails and is rolled back
+        assert calls
+        assert Referral.objects.get(pk=referral.pk).state == ReferralState.SENT
+        assert timer_events(action="expire").count() == 0
+        monkeypatch.undo()
+        assert fire_due() == 1  # retried on the next sweep
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.EXPIRED
+    assert flows.expire_referral  # the node function is the one that calls the service
+
+
+def test_follow_up_timers_match_the_planned_offsets():
+    from parcours.models import FollowUp
+    from workflows.flows import PlacementFlow, WorkTimer
+
+    months = sorted(
+        int(node.name.removeprefix("wait_")) for node in PlacementFlow.instance.nodes() if isinstance(node, WorkTimer)
+    )
+    assert tuple(months) == FollowUp.PLANNED_OFFSETS_MONTHS
+
+
+def test_a_cancelled_contract_drops_its_follow_up_task(world):
+    from parcours.services.placements import placement_cancel
+
+    placement = world.hired()
+    with at(timezone.now() + 35 * DAY):
+        assert fire_due() == 1
+        task = open_task(TaskKind.FOLLOW_UP, pathway=placement.pathway)
+        placement_cancel(actor=world.a.employer, placement=placement, reason="Contrat non signé")
+    task = WorkTask.objects.select_related("task").get(pk=task.pk)
+    assert task.task.status == STATUS.DONE and task.outcome == "placement.cancel"
+    assert task.follow_up is None  # the planned follow-up was dropped by the service
+    with at(timezone.now() + 200 * DAY):
+        assert fire_due() == 2  # the +3 and +6 timers fire and skip: nothing planned any more
+    assert not WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, task__status__in=["NEW", "ASSIGNED"]).exists()

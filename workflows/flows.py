@@ -1,0 +1,647 @@
+"""The work layer: viewflow flows on top of the fsm declarations — who must act next, and when.
+
+The fsm states (workflows/transitions.py) stay the single source of truth. A flow never changes a state: its human
+tasks are completed by the listener (workflows/listener.py) when a service fires the transition the task was
+waiting for, and its gateways read the resulting state to choose the next step. Timers only call services
+(a referral expires through parcours.services.referrals.referral_expire) or notify.
+
+Two flows:
+- IntakeFlow (one process per pathway episode): the adviser builds the eligibility file, the facilitation
+  organisation decides.
+- PlacementFlow (one process per referral): the facilitator reviews, the employer answers then confirms the hire,
+  the adviser follows up at +1, +3 and +6 months and records the exit. Each waiting step gets a reminder and an
+  expiry timer (per facilitation organisation); an expired referral comes back to the adviser.
+"""
+
+import datetime
+
+from django.utils import timezone
+from viewflow import this
+from viewflow.workflow import flow, lock
+from viewflow.workflow.activation import Activation
+from viewflow.workflow.base import Edge
+from viewflow.workflow.context import Context
+from viewflow.workflow.nodes import Timer, View
+from viewflow.workflow.nodes.boundary import TimerBoundary, TimerBoundaryActivation
+from viewflow.workflow.nodes.timer import TimerActivation
+from viewflow.workflow.nodes.view import ViewActivation
+from viewflow.workflow.signals import task_finished
+from viewflow.workflow.status import STATUS
+
+from roles.actor import Actor
+from roles.enums import Role
+from workflows.journal import record_event
+from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
+from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
+
+# Due moments of tasks without a timer (a task past its due moment is "en retard" and listed first).
+INTAKE_SUBMIT_DAYS = 14
+ELIGIBILITY_REVIEW_DAYS = 7
+REBOUND_DAYS = 7
+EXIT_RECORD_DAYS = 30
+FOLLOW_UP_GRACE_DAYS = 7
+
+WAITS = {
+    TaskKind.SUBMIT_ELIGIBILITY: "le parcours est « Accueil » : jusqu'à « Soumettre l'éligibilité »",
+    TaskKind.REVIEW_ELIGIBILITY: "l'éligibilité est à valider : jusqu'à « Valider » ou « Refuser l'éligibilité »",
+    TaskKind.REVIEW_REFERRAL: (
+        "le positionnement est envoyé, en examen ou validé : jusqu'à « Transmettre à l'employeur » "
+        "ou « Ne pas valider »"
+    ),
+    TaskKind.ANSWER_REFERRAL: "le positionnement est transmis : jusqu'à « Retenir » ou « Refuser la candidature »",
+    TaskKind.CONFIRM_HIRE: "la candidature est retenue : jusqu'à « Confirmer l'embauche » (contrat) ou « Refuser »",
+    TaskKind.FOLLOW_UP: "le suivi prévu n'est pas enregistré, le contrat pas annulé, le parcours ouvert",
+    TaskKind.RECORD_EXIT: "le parcours est « En poste » ou « En suivi » : jusqu'à « Enregistrer la sortie »",
+    TaskKind.REFERRAL_EXPIRED: "jusqu'à un nouveau positionnement, la clôture du parcours ou le classement",
+}
+
+
+# --- Reading the subjects (always from the database: the fsm row is the truth) --------------------------------
+def _pathway_values(process, *fields):
+    from parcours.models import Pathway
+
+    return Pathway.objects.filter(pk=process.pathway_id).values_list(*fields).get()
+
+
+def _referral_values(process, *fields):
+    from parcours.models import Referral
+
+    return Referral.objects.filter(pk=process.referral_id).values_list(*fields).get()
+
+
+def pathway_state(process):
+    return _pathway_values(process, "state")[0]
+
+
+def referral_state(process):
+    return _referral_values(process, "state")[0]
+
+
+def youth_agency(process):
+    """la Mission Locale qui suit le ou la jeune"""
+    return _pathway_values(process, "participant__youth_agency_id")[0]
+
+
+def pathway_facilitation(process):
+    """la structure porteuse à qui le dossier d'éligibilité est transmis"""
+    return _pathway_values(process, "facilitation_organisation_id")[0]
+
+
+def lot_facilitation(process):
+    """la structure porteuse du lot de l'offre"""
+    return _referral_values(process, "offer__lot__contract__operation__facilitation_organisation_id")[0]
+
+
+def lot_awardee(process):
+    """l'employeur attributaire du lot, à qui le positionnement est transmis"""
+    return _referral_values(process, "offer__lot__awardee_id")[0]
+
+
+def referral_delays(process):
+    """(reminder days, expiry days) of the facilitation organisation running the referral's lot."""
+    return _referral_values(
+        process,
+        "offer__lot__contract__operation__facilitation_organisation__referral_reminder_days",
+        "offer__lot__contract__operation__facilitation_organisation__referral_expiry_days",
+    )
+
+
+def start_of_day(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def follow_up_due_on(process, months):
+    """The day of the +`months` follow-up: the same rule as referral_hire (months after the contract start)."""
+    from parcours.models import Placement
+    from parcours.services.pathways import add_months
+
+    start = Placement.objects.filter(referral_id=process.referral_id).values_list("start_date", flat=True).first()
+    return None if start is None else add_months(start, months)
+
+
+def planned_follow_up(process, months):
+    """The FollowUp row planned by referral_hire at +`months` months after the contract start."""
+    from parcours.models import FollowUp
+
+    due_on = follow_up_due_on(process, months)
+    if due_on is None:
+        return None
+    return FollowUp.objects.filter(placement__referral_id=process.referral_id, due_on=due_on).order_by("pk").first()
+
+
+# --- Nodes -----------------------------------------------------------------------------------------------------
+class HumanTaskActivation(ViewActivation):
+    """A human task: offered to one role in one organisation, settled by the listener, never by its own view."""
+
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
+        flow_task.open_work_task(activation)
+        return activation
+
+    @Activation.status.transition(source=[STATUS.NEW, STATUS.ASSIGNED], target=STATUS.DONE)
+    def settle(self, user=None):
+        """The subject left the states this task waits in: the task is over (done by `user`, if a member)."""
+        moment = timezone.now()
+        if user is not None and self.task.owner_id != user.pk:
+            self.task.owner = user
+            self.task.assigned = moment
+        self.task.started = self.task.started or moment
+        self.task.finished = moment
+        self.task.save()
+        task_finished.send(sender=self.flow_class, process=self.process, task=self.task)
+
+
+class HumanTask(View):
+    """A task for people: `kind` (its label and actions), the role and organisation it is offered to, and
+    `open_while(work_task) -> bool`, the condition on the fsm states under which the task is still waiting."""
+
+    activation_class = HumanTaskActivation
+
+    def __init__(self, kind, *, role, organisation, open_while, due=None, extra=None):
+        super().__init__(view=None)
+        self.kind = TaskKind(kind)
+        self.waits = WAITS[self.kind]  # what the task waits for, in French (documentation and diagram table)
+        self.role = Role(role)
+        self._organisation = organisation
+        self._open_while = open_while
+        self._due = due
+        self._extra = extra
+        self.task_title = self.kind.label
+
+    def is_open(self, work_task) -> bool:
+        return self._open_while(work_task)
+
+    def open_work_task(self, activation):
+        process = activation.process
+        organisation_id = self._organisation(process)
+        if organisation_id is None:  # pragma: no cover - flows only open tasks for known organisations
+            raise ValueError(f"{self.name}: no organisation to offer the task to")
+        fields = {"due_at": self._due(activation) if self._due else None}
+        if self._extra:
+            fields.update(self._extra(activation))
+        return WorkTask.objects.create(
+            task=activation.task,
+            kind=self.kind,
+            role=self.role,
+            organisation_id=organisation_id,
+            pathway_id=process.pathway_id,
+            referral_id=process.referral_id,
+            **fields,
+        )
+
+
+def _journal_timer(activation):
+    """Every timer firing leaves one journal event, by the system, on the timer's own chain."""
+    from parcours.models import Pathway
+
+    process = activation.process
+    participant_id = Pathway.objects.filter(pk=process.pathway_id).values_list("participant_id", flat=True).get()
+    host = activation.task.previous.filter(flow_task_type="HUMAN").values_list("pk", flat=True).first()
+    record_event(
+        actor=Actor.system(),
+        object_type="timer",
+        object_id=activation.task.pk,
+        participant_id=participant_id,
+        action=activation.flow_task.journal_action,
+        inputs={
+            "scheduled": activation.task.scheduled,
+            "referral": process.referral_id,
+            "task": host,
+            "node": activation.flow_task.name,
+        },
+    )
+
+
+class _FiringMixin:
+    """Fire, journal, and continue; a failure downstream rolls the whole firing back (retried next sweep)."""
+
+    def _fire(self):
+        self.complete()
+        _journal_timer(self)
+        with Context(propagate_exception=True):
+            self.activate_next()
+
+
+class WorkTimerActivation(_FiringMixin, TimerActivation):
+    @Activation.status.transition(source=STATUS.STARTED)
+    def execute(self):
+        self._fire()
+
+
+class WorkTimerBoundaryActivation(_FiringMixin, TimerBoundaryActivation):
+    @Activation.status.transition(source=STATUS.STARTED)
+    def execute(self):
+        if self.flow_task._interrupting:
+            self.cancel_host_tasks()
+        self._fire()
+
+
+class WorkTimer(Timer):
+    """viewflow's database-backed Timer, journaled and all-or-nothing."""
+
+    activation_class = WorkTimerActivation
+
+    def __init__(self, delay, *, journal_action, title, **kwargs):
+        super().__init__(delay, **kwargs)
+        self.journal_action = journal_action
+        self.task_title = title
+
+
+class WorkTimerBoundary(TimerBoundary):
+    """A timer on the border of a human task (non-interrupting here: the fsm decides what happens)."""
+
+    activation_class = WorkTimerBoundaryActivation
+
+    def __init__(self, attached_to, delay, *, journal_action, title, **kwargs):
+        super().__init__(attached_to, delay, interrupting=False, **kwargs)
+        self.journal_action = journal_action
+        self.task_title = title
+
+
+class StateSwitch(flow.Switch):
+    """An exclusive gateway reading the fsm state, with French edge labels for the diagram."""
+
+    def __init__(self, read_state, **kwargs):
+        super().__init__(**kwargs)
+        self._read_state = read_state
+        self._labels = []
+
+    def Case(self, node, states, label):  # noqa: N802 - viewflow's fluent API
+        states = frozenset(states)
+        self._labels.append(label)
+        return super().Case(node, lambda activation: self._read_state(activation.process) in states)
+
+    def Default(self, node, label="autre"):  # noqa: N802
+        self._labels.append(label)
+        return super().Default(node)
+
+    def _outgoing(self):
+        for (next_node, cond), label in zip(self._activate_next, self._labels, strict=True):
+            yield Edge(src=self, dst=next_node, edge_class="cond_true" if cond else "default", label=label)
+
+
+class Gate(flow.If):
+    """An If gateway with French labels."""
+
+    def __init__(self, cond, *, yes, no, **kwargs):
+        super().__init__(cond, **kwargs)
+        self._yes, self._no = yes, no
+
+    def _outgoing(self):
+        yield Edge(src=self, dst=self._on_true, edge_class="cond_true", label=self._yes)
+        yield Edge(src=self, dst=self._on_false, edge_class="cond_false", label=self._no)
+
+
+# --- Conditions of the human tasks (on fresh rows selected by the listener) -----------------------------------
+def _pathway_in(*states):
+    return lambda wt: wt.pathway.state in states
+
+
+def _referral_in(*states):
+    return lambda wt: wt.referral.state in states
+
+
+def _follow_up_pending(wt):
+    follow_up = wt.follow_up
+    return (
+        follow_up is not None
+        and follow_up.done_on is None
+        and (follow_up.placement is None or follow_up.placement.state != PlacementState.CANCELLED)
+        and wt.pathway.state in PATHWAY_OPEN_STATES
+    )
+
+
+def _rebound_pending(wt):
+    """Until the adviser refers the young person again, closes the pathway, or files the task."""
+    from parcours.models import Referral
+
+    if wt.pathway.state not in PATHWAY_OPEN_STATES:
+        return False
+    return not Referral.objects.filter(pathway_id=wt.pathway_id, pk__gt=wt.referral_id).exists()
+
+
+# --- Due moments -------------------------------------------------------------------------------------------------
+def _in_days(days):
+    return lambda activation: timezone.now() + datetime.timedelta(days=days)
+
+
+def _reminder_due(activation):
+    """délai de relance de la structure porteuse (7 jours par défaut)"""
+    reminder_days, _ = referral_delays(activation.process)
+    return timezone.now() + datetime.timedelta(days=reminder_days)
+
+
+def _expiry_due(activation):
+    """délai d'expiration de la structure porteuse (30 jours par défaut)"""
+    _, expiry_days = referral_delays(activation.process)
+    return timezone.now() + datetime.timedelta(days=expiry_days)
+
+
+def _follow_up_moment(months):
+    """The timer of the +`months` follow-up fires at the start of its planned day."""
+
+    def moment(activation):
+        """le jour prévu du suivi (début du contrat + N mois)"""
+        # Armed when the placement is created, before referral_hire writes the planned FollowUp rows.
+        due_on = follow_up_due_on(activation.process, months)
+        return timezone.now() if due_on is None else start_of_day(due_on)
+
+    return moment
+
+
+def _follow_up_grace(follow_up):
+    if follow_up is None:
+        return timezone.now() + datetime.timedelta(days=FOLLOW_UP_GRACE_DAYS)
+    return start_of_day(follow_up.due_on + datetime.timedelta(days=FOLLOW_UP_GRACE_DAYS + 1))
+
+
+def _follow_up_extra(months):
+    def extra(activation):
+        follow_up = planned_follow_up(activation.process, months)
+        return {"follow_up": follow_up, "due_at": _follow_up_grace(follow_up)}
+
+    return extra
+
+
+def _follow_up_still_pending(months):
+    def cond(activation):
+        follow_up = planned_follow_up(activation.process, months)
+        return (
+            follow_up is not None
+            and follow_up.done_on is None
+            and pathway_state(activation.process) in PATHWAY_OPEN_STATES
+        )
+
+    return cond
+
+
+# --- Actions of function nodes -------------------------------------------------------------------------------
+def send_reminder(activation):
+    """Reminder: notify the organisation the task is offered to (the firing itself is journaled)."""
+    from parcours.notifications import publish_on_commit
+    from workflows.models import JournalEvent
+
+    timer_task = activation.task.previous.get()
+    work_task = WorkTask.objects.filter(task__leading=timer_task).select_related("task").first()
+    if work_task is None or work_task.task.status not in OPEN_TASK_STATUSES:
+        return
+    event = JournalEvent.objects.filter(object_type="timer", object_id=timer_task.pk).order_by("-sequence").first()
+    if event is not None:
+        publish_on_commit(event, organisations=[work_task.organisation])
+
+
+def expire_referral(activation):
+    """Expiry: the referral expires through the service, as the system; the listener then routes the flow."""
+    from parcours.models import Referral
+    from parcours.services.referrals import referral_expire
+    from workflows.transitions import REFERRAL
+
+    referral_id = activation.process.referral_id
+    state = Referral.objects.filter(pk=referral_id).values_list("state", flat=True).get()
+    if state not in REFERRAL["expire"].sources:
+        return  # answered meanwhile: nothing to expire
+    referral_expire(referral=referral_id, actor=Actor.system())
+
+
+def start_intake(activation, pathway):
+    activation.process.pathway_id = pathway.pk
+
+
+def start_placement(activation, referral):
+    activation.process.pathway_id = referral.pathway_id
+    activation.process.referral = referral
+
+
+def contract_recorded(activation, placement=None):
+    """The hire created the placement: the follow-up timers can be computed from its start date."""
+    return placement
+
+
+# --- Flows -------------------------------------------------------------------------------------------------------
+REFERRAL_STEPS_OPEN = {
+    "review": (ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED),
+    "answer": (ReferralState.FORWARDED,),
+    "confirm_hire": (ReferralState.ACCEPTED,),
+}
+
+
+class IntakeFlow(flow.Flow):
+    """Accueil et éligibilité
+
+    Du premier accueil par la Mission Locale à la décision d'éligibilité de la structure porteuse.
+    """
+
+    process_class = WorkProcess
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(start_intake).Annotation(title="Jeune inscrit·e").Next(this.submit)
+    submit = HumanTask(
+        TaskKind.SUBMIT_ELIGIBILITY,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_pathway_in(PathwayState.INTAKE),
+        due=_in_days(INTAKE_SUBMIT_DAYS),
+    ).Next(this.after_submit)
+    after_submit = (
+        StateSwitch(pathway_state)
+        .Case(this.review, [PathwayState.ELIGIBILITY_PENDING], "transmis")
+        .Default(this.closed, "clos")
+        .Annotation(title="Dossier transmis ?")
+    )
+    review = HumanTask(
+        TaskKind.REVIEW_ELIGIBILITY,
+        role=Role.FACILITATOR,
+        organisation=pathway_facilitation,
+        open_while=_pathway_in(PathwayState.ELIGIBILITY_PENDING),
+        due=_in_days(ELIGIBILITY_REVIEW_DAYS),
+    ).Next(this.after_review)
+    after_review = (
+        StateSwitch(pathway_state)
+        .Case(this.eligible, [PathwayState.ELIGIBLE], "éligible")
+        .Case(this.ineligible, [PathwayState.INELIGIBLE], "non éligible")
+        .Default(this.closed_in_review, "clos")
+        .Annotation(title="Décision")
+    )
+    eligible = flow.End().Annotation(title="Éligible")
+    ineligible = flow.End().Annotation(title="Non éligible")
+    closed = flow.End().Annotation(title="Parcours clos")
+    closed_in_review = flow.End().Annotation(title="Parcours clos")
+
+
+class PlacementFlow(flow.Flow):
+    """Positionnement et mise en poste
+
+    Du positionnement par le conseiller à la sortie : examen par la structure porteuse, réponse puis embauche par
+    l'employeur, points de suivi à +1, +3 et +6 mois, sortie. Chaque étape en attente est relancée puis expire
+    selon les délais de la structure porteuse ; un positionnement expiré revient au conseiller.
+    """
+
+    process_class = WorkProcess
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(start_placement).Annotation(title="Positionnement envoyé").Next(this.review)
+
+    # Facilitator: review the referral, approve and forward it to the employer (or decline it).
+    review = HumanTask(
+        TaskKind.REVIEW_REFERRAL,
+        role=Role.FACILITATOR,
+        organisation=lot_facilitation,
+        open_while=_referral_in(*REFERRAL_STEPS_OPEN["review"]),
+        due=_reminder_due,
+    ).Next(this.after_review)
+    review_reminder = WorkTimerBoundary(this.review, _reminder_due, journal_action="remind", title="Relance").Next(
+        this.review_remind
+    )
+    review_expiry = WorkTimerBoundary(this.review, _expiry_due, journal_action="expire", title="Expiration").Next(
+        this.review_expire
+    )
+    review_remind = flow.Function(send_reminder).Annotation(title="Relancer").Next(this.review_reminded)
+    review_reminded = flow.End().Annotation(title="Relance envoyée")
+    review_expire = (
+        flow.Function(expire_referral).Annotation(title="Expirer le positionnement").Next(this.review_expired)
+    )
+    review_expired = flow.End().Annotation(title="Expiré")
+    after_review = (
+        StateSwitch(referral_state)
+        .Case(this.answer, [ReferralState.FORWARDED], "transmis")
+        .Case(this.rebound, [ReferralState.EXPIRED], "expiré")
+        .Default(this.closed, "non validé / annulé")
+        .Annotation(title="Examen")
+    )
+
+    # Employer: retain the candidate (or refuse), then confirm the hire with the contract.
+    answer = HumanTask(
+        TaskKind.ANSWER_REFERRAL,
+        role=Role.EMPLOYER,
+        organisation=lot_awardee,
+        open_while=_referral_in(*REFERRAL_STEPS_OPEN["answer"]),
+        due=_reminder_due,
+    ).Next(this.after_answer)
+    answer_reminder = WorkTimerBoundary(this.answer, _reminder_due, journal_action="remind", title="Relance").Next(
+        this.answer_remind
+    )
+    answer_expiry = WorkTimerBoundary(this.answer, _expiry_due, journal_action="expire", title="Expiration").Next(
+        this.answer_expire
+    )
+    answer_remind = flow.Function(send_reminder).Annotation(title="Relancer").Next(this.answer_reminded)
+    answer_reminded = flow.End().Annotation(title="Relance envoyée")
+    answer_expire = (
+        flow.Function(expire_referral).Annotation(title="Expirer le positionnement").Next(this.answer_expired)
+    )
+    answer_expired = flow.End().Annotation(title="Expiré")
+    after_answer = (
+        StateSwitch(referral_state)
+        .Case(this.confirm_hire, [ReferralState.ACCEPTED], "retenu")
+        .Case(this.rebound, [ReferralState.EXPIRED], "expiré")
+        .Default(this.closed, "refusé / annulé")
+        .Annotation(title="Réponse")
+    )
+    confirm_hire = HumanTask(
+        TaskKind.CONFIRM_HIRE,
+        role=Role.EMPLOYER,
+        organisation=lot_awardee,
+        open_while=_referral_in(*REFERRAL_STEPS_OPEN["confirm_hire"]),
+        due=_reminder_due,
+    ).Next(this.after_confirm)
+    confirm_hire_reminder = WorkTimerBoundary(
+        this.confirm_hire, _reminder_due, journal_action="remind", title="Relance"
+    ).Next(this.confirm_hire_remind)
+    confirm_hire_expiry = WorkTimerBoundary(
+        this.confirm_hire, _expiry_due, journal_action="expire", title="Expiration"
+    ).Next(this.confirm_hire_expire)
+    confirm_hire_remind = flow.Function(send_reminder).Annotation(title="Relancer").Next(this.confirm_hire_reminded)
+    confirm_hire_reminded = flow.End().Annotation(title="Relance envoyée")
+    confirm_hire_expire = (
+        flow.Function(expire_referral).Annotation(title="Expirer le positionnement").Next(this.confirm_hire_expired)
+    )
+    confirm_hire_expired = flow.End().Annotation(title="Expiré")
+    after_confirm = (
+        StateSwitch(referral_state)
+        .Case(this.contract, [ReferralState.HIRED], "embauché·e")
+        .Case(this.rebound, [ReferralState.EXPIRED], "expiré")
+        .Default(this.closed, "refusé / annulé")
+        .Annotation(title="Embauche")
+    )
+
+    # The hire created the placement (and its planned follow-ups): three follow-up timers.
+    contract = flow.Handle(contract_recorded).Annotation(title="Contrat enregistré").Next(this.plan_follow_ups)
+    plan_follow_ups = (
+        flow.Split().Always(this.wait_1).Always(this.wait_3).Always(this.wait_6).Annotation(title="Suivis planifiés")
+    )
+    wait_1 = WorkTimer(_follow_up_moment(1), journal_action="follow_up_due", title="+1 mois").Next(this.check_1)
+    wait_3 = WorkTimer(_follow_up_moment(3), journal_action="follow_up_due", title="+3 mois").Next(this.check_3)
+    wait_6 = WorkTimer(_follow_up_moment(6), journal_action="follow_up_due", title="+6 mois").Next(this.check_6)
+    check_1 = (
+        Gate(_follow_up_still_pending(1), yes="à faire", no="fait / clos")
+        .Then(this.follow_up_1)
+        .Else(this.follow_ups_done)
+    )
+    check_3 = (
+        Gate(_follow_up_still_pending(3), yes="à faire", no="fait / clos")
+        .Then(this.follow_up_3)
+        .Else(this.follow_ups_done)
+    )
+    check_6 = (
+        Gate(_follow_up_still_pending(6), yes="à faire", no="fait / clos")
+        .Then(this.follow_up_6)
+        .Else(this.follow_ups_done)
+    )
+    follow_up_1 = HumanTask(
+        TaskKind.FOLLOW_UP,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_follow_up_pending,
+        extra=_follow_up_extra(1),
+    ).Next(this.follow_ups_done)
+    follow_up_3 = HumanTask(
+        TaskKind.FOLLOW_UP,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_follow_up_pending,
+        extra=_follow_up_extra(3),
+    ).Next(this.follow_ups_done)
+    follow_up_6 = HumanTask(
+        TaskKind.FOLLOW_UP,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_follow_up_pending,
+        extra=_follow_up_extra(6),
+    ).Next(this.follow_ups_done)
+    follow_ups_done = flow.Join().Annotation(title="Suivis terminés").Next(this.after_follow_ups)
+    after_follow_ups = (
+        StateSwitch(pathway_state)
+        .Case(this.record_exit, [PathwayState.PLACED, PathwayState.IN_FOLLOW_UP], "en poste / en suivi")
+        .Default(this.finished, "parcours clos")
+        .Annotation(title="Parcours ouvert ?")
+    )
+    record_exit = HumanTask(
+        TaskKind.RECORD_EXIT,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_pathway_in(PathwayState.PLACED, PathwayState.IN_FOLLOW_UP),
+        due=_in_days(EXIT_RECORD_DAYS),
+    ).Next(this.finished)
+
+    # An expired referral comes back to the adviser.
+    rebound = HumanTask(
+        TaskKind.REFERRAL_EXPIRED,
+        role=Role.ADVISER,
+        organisation=youth_agency,
+        open_while=_rebound_pending,
+        due=_in_days(REBOUND_DAYS),
+    ).Next(this.finished)
+
+    closed = flow.End().Annotation(title="Positionnement clos")
+    finished = flow.End().Annotation(title="Terminé")
+
+
+FLOWS = (IntakeFlow, PlacementFlow)
+
+
+def open_tasks_of_pathway(pathway_id):
+    return (
+        WorkTask.objects.filter(pathway_id=pathway_id, task__status__in=OPEN_TASK_STATUSES)
+        .select_related("task", "pathway", "referral", "follow_up__placement")
+        .order_by("task_id")
+    )

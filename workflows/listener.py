@@ -1,0 +1,126 @@
+"""The work-layer listener: reacts to what the services report through workflows.work.
+
+It runs inside the service's transaction, after the fsm transition and its journal event:
+- a pathway is registered → an intake process starts (and again when a pathway is reopened to intake);
+- a referral is created → a placement process starts;
+- a placement is created by a hire → the placement process plans the follow-up timers;
+- any change of a pathway, a referral or a follow-up → the open tasks of that pathway whose waiting condition no
+  longer holds are settled (done by the actor if they hold the task's role in its organisation), and the flow
+  moves on, its gateways reading the new fsm state.
+The listener never changes an fsm state; services do.
+"""
+
+import logging
+
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.status import STATUS
+
+from workflows.errors import DomainError
+from workflows.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
+
+logger = logging.getLogger(__name__)
+
+SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
+BUSY = DomainError(
+    "concurrent_change", "Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."
+)
+
+
+def acted_in_role(actor, work_task) -> bool:
+    """Whether the actor holds the task's role in the task's organisation (else the task was closed, not done)."""
+    return (
+        actor is not None
+        and not actor.is_system
+        and actor.organisation_id == work_task.organisation_id
+        and actor.role == work_task.role
+    )
+
+
+def _pathway_id(obj):
+    model = obj._meta.model_name
+    if model == "pathway":
+        return obj.pk
+    return getattr(obj, "pathway_id", None)
+
+
+def close(work_task, *, actor, event, outcome):
+    """Settle one open task under its process lock and let the flow continue. Returns True if it was open."""
+    task = work_task.task
+    try:
+        with task.activation() as activation:
+            if activation.task.status not in OPEN_TASK_STATUSES:
+                return False
+            by = actor.user if acted_in_role(actor, work_task) else None
+            WorkTask.objects.filter(pk=work_task.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
+            activation.settle(user=by)
+            activation.activate_next()
+            return True
+    except FlowLockFailed:
+        raise BUSY from None
+
+
+def settle_pathway(pathway_id, *, actor, event):
+    """Settle the open tasks of a pathway that no longer wait for anything."""
+    from workflows.flows import HumanTask, open_tasks_of_pathway
+
+    outcome = f"{event.object_type}.{event.action}" if event is not None else ""
+    closed = 0
+    for work_task in open_tasks_of_pathway(pathway_id):
+        node = work_task.task.flow_task
+        if not isinstance(node, HumanTask):  # a node removed from the flow: leave it to an administrator
+            continue
+        if node.is_open(work_task):
+            continue
+        closed += close(work_task, actor=actor, event=event, outcome=outcome)
+    return closed
+
+
+class WorkListener:
+    """Subscribed to workflows.work from WorkflowsConfig.ready()."""
+
+    def object_created(self, *, obj, actor, event):
+        from workflows.flows import IntakeFlow, PlacementFlow
+
+        model = obj._meta.model_name
+        if model == "pathway":
+            IntakeFlow.start.run(pathway=obj)
+        elif model == "referral":
+            settle_pathway(obj.pathway_id, actor=actor, event=event)
+            PlacementFlow.start.run(referral=obj)
+        elif model == "placement":
+            self._contract_recorded(obj)
+        elif model == "followup":
+            settle_pathway(obj.pathway_id, actor=actor, event=event)
+
+    def object_changed(self, *, obj, actor, event):
+        if obj._meta.model_name in SETTLING_OBJECTS:
+            pathway_id = _pathway_id(obj)
+            if pathway_id is not None:
+                settle_pathway(pathway_id, actor=actor, event=event)
+
+    def transition_fired(self, *, obj, spec, actor, event):
+        from workflows.flows import IntakeFlow
+        from workflows.states import PathwayState
+
+        if spec.machine not in SETTLING_OBJECTS:
+            return
+        settle_pathway(_pathway_id(obj), actor=actor, event=event)
+        if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
+            IntakeFlow.start.run(pathway=obj)
+
+    def _contract_recorded(self, placement):
+        from workflows.flows import PlacementFlow
+
+        process = WorkProcess.objects.filter(referral_id=placement.referral_id).first()
+        if process is None:  # a referral from before the work layer: nothing to plan
+            return
+        handle = process.task_set.filter(flow_task=PlacementFlow.contract, status=STATUS.NEW).first()
+        if handle is None:
+            return
+        try:
+            PlacementFlow.contract.run(handle, placement=placement)
+        except FlowLockFailed:
+            raise BUSY from None
+
+
+listener = WorkListener()

@@ -1,0 +1,116 @@
+"""Reads of the work layer: inbox, queue and archive of the acting user, counts per kind, one task.
+
+A task is offered to one role in one organisation. Scoping is a filter on (organisation, role) plus an EXISTS
+subquery on the user's active memberships — never the per-object permission lists of viewflow's `user_queue`,
+never a Python list of ids — so a page costs a fixed number of queries whatever the number of tasks.
+"""
+
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Value, When
+from django.utils import timezone
+from viewflow.workflow.status import STATUS
+
+from roles.models import Membership
+from workflows.errors import DomainError
+from workflows.models import OPEN_TASK_STATUSES, WorkTask
+
+
+def member_of_task_q(user):
+    """The tasks whose (organisation, role) the user holds through an active membership."""
+    return Exists(
+        Membership.objects.filter(
+            user=user, is_active=True, organisation_id=OuterRef("organisation_id"), role=OuterRef("role")
+        )
+    )
+
+
+def _rows():
+    return WorkTask.objects.select_related(
+        "task", "task__owner", "pathway__participant", "referral__offer", "follow_up", "organisation"
+    )
+
+
+def tasks_for(actor):
+    """Every task offered to the actor's current organisation and role (open or not)."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return WorkTask.objects.none()
+    return _rows().filter(organisation_id=actor.organisation_id, role=actor.role).filter(member_of_task_q(actor.user))
+
+
+def overdue_first(queryset, now=None):
+    now = now or timezone.now()
+    return queryset.annotate(
+        overdue=Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
+    ).order_by("overdue", F("due_at").asc(nulls_last=True), "task_id")
+
+
+def inbox(actor):
+    """My tasks: assigned to me, open; overdue first."""
+    if actor is None or actor.is_system:
+        return WorkTask.objects.none()
+    return overdue_first(tasks_for(actor).filter(task__status=STATUS.ASSIGNED, task__owner=actor.user))
+
+
+def queue(actor):
+    """My organisation's unclaimed tasks that my role may take; overdue first."""
+    return overdue_first(tasks_for(actor).filter(task__status=STATUS.NEW))
+
+
+def team(actor):
+    """Open tasks of my organisation and role, claimed or not (for supervisors)."""
+    return overdue_first(tasks_for(actor).filter(task__status__in=OPEN_TASK_STATUSES))
+
+
+def archive(actor):
+    """What I finished, in this organisation; latest first."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return WorkTask.objects.none()
+    return (
+        _rows()
+        .filter(done_by=actor.user, organisation_id=actor.organisation_id)
+        .order_by(F("task__finished").desc(nulls_last=True), "-task_id")
+    )
+
+
+def counts_by_kind(queryset):
+    """{kind: n} in one GROUP BY query."""
+    return dict(queryset.order_by().values_list("kind").annotate(n=Count("pk")))
+
+
+def overdue_count(queryset, now=None):
+    return queryset.filter(due_at__lt=now or timezone.now()).count()
+
+
+def task_for(actor, task_id):
+    """One task the actor may see (offered to their organisation and role); else 'not found'."""
+    try:
+        task_id = int(task_id)
+    except (TypeError, ValueError):
+        raise DomainError("not_found", "Tâche introuvable.") from None
+    work_task = tasks_for(actor).filter(pk=task_id).first()
+    if work_task is None:
+        raise DomainError("not_found", "Tâche introuvable.")
+    return work_task
+
+
+def colleagues(work_task):
+    """Active members holding the task's role in the task's organisation (who it may be assigned to)."""
+    return (
+        Membership.objects.filter(organisation_id=work_task.organisation_id, role=work_task.role, is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+
+
+def is_supervisor(actor) -> bool:
+    return actor is not None and not actor.is_system and actor.user.has_perm("workflows.supervise_worktask")
+
+
+def colleagues_of(actor):
+    """Active members holding the actor's role in the actor's organisation (bulk assignment targets)."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return Membership.objects.none()
+    return (
+        Membership.objects.filter(organisation_id=actor.organisation_id, role=actor.role, is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )

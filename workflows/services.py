@@ -1,0 +1,249 @@
+"""Assignment services of the work layer: claim, assign to a colleague, unassign, reassign, bulk assign, file.
+
+Each one opens a transaction, takes the flow lock of the task's process (viewflow's lock: SELECT ... FOR UPDATE on
+the process row) then the task row, checks, runs the viewflow activation transition, writes one journal event on
+the task's own chain (object_type "task") and notifies the organisation on commit. A task not offered to the
+actor's organisation and role is "not found" (404), never "forbidden".
+
+Completing a task is not here: tasks are completed by the services of the engine core (parcours.services.*),
+the listener settles them. The only exception is filing an expired-referral reminder (`task_file`), which no fsm
+transition answers.
+"""
+
+from contextlib import contextmanager
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.status import STATUS
+
+from parcours.notifications import publish_on_commit
+from roles.models import Membership
+from workflows.errors import DomainError
+from workflows.journal import record_event
+from workflows.listener import BUSY
+from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
+from workflows.selectors import is_supervisor
+
+NOT_FOUND = "Tâche introuvable."
+MAX_BULK = 500
+
+
+def _not_found():
+    return DomainError("not_found", NOT_FOUND)
+
+
+def _member(user_id, work_task) -> bool:
+    return Membership.objects.filter(
+        user_id=user_id, organisation_id=work_task.organisation_id, role=work_task.role, is_active=True
+    ).exists()
+
+
+def _in_scope(actor, work_task) -> bool:
+    return (
+        actor is not None
+        and not actor.is_system
+        and actor.organisation_id == work_task.organisation_id
+        and actor.role == work_task.role
+        and _member(actor.user.pk, work_task)
+    )
+
+
+@contextmanager
+def _locked(actor, task):
+    """Yield (activation, work_task) under the process lock, the task row locked, scope checked (404)."""
+    pk = getattr(task, "pk", task)
+    try:
+        work_task = WorkTask.objects.select_related("task").get(pk=pk)
+    except (WorkTask.DoesNotExist, ValueError, TypeError):
+        raise _not_found() from None
+    if not _in_scope(actor, work_task):
+        raise _not_found()
+    try:
+        with work_task.task.activation() as activation:
+            work_task = (
+                WorkTask.objects.select_for_update(of=("self",)).select_related("pathway", "organisation").get(pk=pk)
+            )
+            work_task.task = activation.task
+            yield activation, work_task
+    except FlowLockFailed:
+        raise BUSY from None
+
+
+def _user(user):
+    if user is None or user == "":
+        raise DomainError("missing_input", "Choisissez une personne.", field="user")
+    pk = getattr(user, "pk", user)
+    try:
+        return get_user_model().objects.get(pk=pk)
+    except (get_user_model().DoesNotExist, ValueError, TypeError):
+        raise DomainError("invalid_input", "Personne inconnue.", field="user") from None
+
+
+def _require_colleague(user, work_task):
+    if not _member(user.pk, work_task):
+        raise DomainError(
+            "invalid_input",
+            f"{user.get_full_name() or user.username} n'a pas ce rôle dans l'organisation de la tâche.",
+            field="user",
+        )
+
+
+def _require_open(task):
+    if task.status not in OPEN_TASK_STATUSES:
+        raise DomainError("invalid_transition", "Cette tâche est terminée.")
+
+
+def _status(task):
+    return str(task.status).lower()
+
+
+def _journal(actor, work_task, action, from_state, **inputs):
+    event = record_event(
+        actor=actor,
+        object_type="task",
+        object_id=work_task.pk,
+        participant_id=work_task.pathway.participant_id,
+        action=action,
+        from_state=from_state,
+        to_state=_status(work_task.task),
+        reason=inputs.pop("reason", ""),
+        inputs={"kind": work_task.kind, **inputs},
+    )
+    publish_on_commit(event, organisations=[work_task.organisation])
+    return event
+
+
+def _holder(task):
+    owner = task.owner
+    return owner.get_full_name() or owner.username if owner is not None else "quelqu'un"
+
+
+def _assign(activation, user):
+    activation.task.assigned = timezone.now()
+    activation.assign(user)
+
+
+@transaction.atomic
+def task_claim(*, actor, task) -> WorkTask:
+    """Take an unclaimed task of my queue."""
+    with _locked(actor, task) as (activation, work_task):
+        _require_open(activation.task)
+        if activation.task.status != STATUS.NEW:
+            raise DomainError("invalid_transition", f"Cette tâche est déjà prise par {_holder(activation.task)}.")
+        _assign(activation, actor.user)
+        _journal(actor, work_task, "claim", "new", to=actor.user.pk)
+        return work_task
+
+
+@transaction.atomic
+def task_assign(*, actor, task, user) -> WorkTask:
+    """Give an unclaimed task to a colleague holding the same role in the same organisation."""
+    user = _user(user)
+    with _locked(actor, task) as (activation, work_task):
+        _require_open(activation.task)
+        if activation.task.status != STATUS.NEW:
+            raise DomainError(
+                "invalid_transition",
+                f"Cette tâche est déjà prise par {_holder(activation.task)} : réattribuez-la plutôt.",
+            )
+        _require_colleague(user, work_task)
+        _assign(activation, user)
+        _journal(actor, work_task, "assign", "new", to=user.pk)
+        return work_task
+
+
+def _may_release(actor, task) -> bool:
+    return task.owner_id == actor.user.pk or is_supervisor(actor)
+
+
+@transaction.atomic
+def task_unassign(*, actor, task) -> WorkTask:
+    """Put a claimed task back in the queue (its holder, or a supervisor)."""
+    with _locked(actor, task) as (activation, work_task):
+        _require_open(activation.task)
+        if activation.task.status != STATUS.ASSIGNED:
+            raise DomainError("invalid_transition", "Cette tâche n'est attribuée à personne.")
+        if not _may_release(actor, activation.task):
+            raise DomainError(
+                "forbidden", "Seule la personne qui a la tâche, ou un·e responsable, peut la remettre dans la file."
+            )
+        previous = activation.task.owner_id
+        activation.task.assigned = None
+        activation.unassign()
+        _journal(actor, work_task, "unassign", "assigned", **{"from": previous})
+        return work_task
+
+
+@transaction.atomic
+def task_reassign(*, actor, task, user) -> WorkTask:
+    """Hand a claimed task over to a colleague (its holder, or a supervisor)."""
+    user = _user(user)
+    with _locked(actor, task) as (activation, work_task):
+        _require_open(activation.task)
+        if activation.task.status != STATUS.ASSIGNED:
+            raise DomainError("invalid_transition", "Cette tâche n'est attribuée à personne : attribuez-la.")
+        if not _may_release(actor, activation.task):
+            raise DomainError(
+                "forbidden", "Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer."
+            )
+        _require_colleague(user, work_task)
+        previous = activation.task.owner_id
+        if previous == user.pk:
+            raise DomainError("invalid_input", "La tâche est déjà attribuée à cette personne.", field="user")
+        activation.task.assigned = timezone.now()
+        activation.reassign(user=user)
+        _journal(actor, work_task, "reassign", "assigned", to=user.pk, **{"from": previous})
+        return work_task
+
+
+@transaction.atomic
+def task_bulk_assign(*, actor, tasks, user) -> int:
+    """A supervisor distributes open tasks of their organisation to one colleague; all or nothing."""
+    if actor is None or actor.is_system or not is_supervisor(actor):
+        raise DomainError("forbidden", "Seul·e un·e responsable d'équipe peut répartir des tâches en masse.")
+    user = _user(user)
+    ids = sorted({int(getattr(t, "pk", t)) for t in tasks if str(getattr(t, "pk", t)).isdigit()})
+    if not ids:
+        raise DomainError("missing_input", "Choisissez au moins une tâche.", field="tasks")
+    if len(ids) > MAX_BULK:
+        raise DomainError("invalid_input", f"{MAX_BULK} tâches au plus à la fois.", field="tasks")
+    changed = 0
+    for pk in ids:  # one process lock at a time, in id order (no lock-order inversion between two supervisors)
+        with _locked(actor, pk) as (activation, work_task):
+            _require_open(activation.task)
+            _require_colleague(user, work_task)
+            if activation.task.status == STATUS.NEW:
+                _assign(activation, user)
+                _journal(actor, work_task, "assign", "new", to=user.pk, bulk=True)
+                changed += 1
+            elif activation.task.owner_id != user.pk:
+                previous = activation.task.owner_id
+                activation.task.assigned = timezone.now()
+                activation.reassign(user=user)
+                _journal(actor, work_task, "reassign", "assigned", to=user.pk, bulk=True, **{"from": previous})
+                changed += 1
+    return changed
+
+
+FILEABLE_KINDS = {TaskKind.REFERRAL_EXPIRED}
+
+
+@transaction.atomic
+def task_file(*, actor, task, reason: str = "") -> WorkTask:
+    """File ("classer") an expired-referral task without referring again: the only task no transition answers."""
+    with _locked(actor, task) as (activation, work_task):
+        _require_open(activation.task)
+        if work_task.kind not in FILEABLE_KINDS:
+            raise DomainError(
+                "invalid_transition", "Cette tâche se termine par l'action attendue, pas en la classant."
+            )
+        if activation.task.status == STATUS.ASSIGNED and activation.task.owner_id != actor.user.pk:
+            raise DomainError("invalid_transition", f"Cette tâche est attribuée à {_holder(activation.task)}.")
+        from_state = _status(activation.task)
+        activation.settle(user=actor.user)
+        event = _journal(actor, work_task, "file", from_state, reason=(reason or "").strip())
+        WorkTask.objects.filter(pk=work_task.pk).update(outcome="task.file", done_by=actor.user, closing_event=event)
+        activation.activate_next()
+        return work_task

@@ -1,0 +1,233 @@
+"""Pages of the work layer: my tasks, my organisation's queue, my archive, one task, the flow diagrams.
+
+Views parse, call a selector or a service, render. Tasks outside the user's organisation and role are 404.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from viewflow.workflow.status import STATUS
+
+from roles import policy
+from workflows import selectors, services
+from workflows.actions import available_actions, days_late, outcome_label, run_action
+from workflows.errors import DomainError
+from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
+
+PAGE_SIZE = 50
+TABS = [
+    ("inbox", "Mes tâches"),
+    ("queue", "À prendre"),
+    ("team", "Équipe"),
+    ("archive", "Terminées"),
+]
+
+
+def _actor(request):
+    return getattr(request, "actor", None)
+
+
+def _labelled_counts(counts):
+    return [(TaskKind(kind).label, n) for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _task_list(request, tab):
+    actor = _actor(request)
+    supervisor = selectors.is_supervisor(actor)
+    if tab == "team" and not supervisor:
+        raise Http404("Page introuvable.")
+    querysets = {
+        "inbox": selectors.inbox,
+        "queue": selectors.queue,
+        "team": selectors.team,
+        "archive": selectors.archive,
+    }
+    tasks = querysets[tab](actor)
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    for work_task in rows:
+        work_task.late_days = days_late(work_task) if tab != "archive" else 0
+        work_task.outcome_label = outcome_label(work_task.outcome) if tab == "archive" else ""
+    inbox_counts = selectors.counts_by_kind(selectors.inbox(actor))
+    queue_counts = selectors.counts_by_kind(selectors.queue(actor))
+    context = {
+        "tab": tab,
+        "tabs": [(key, label) for key, label in TABS if key != "team" or supervisor],
+        "page": page,
+        "rows": rows,
+        "supervisor": supervisor,
+        "kind_counts": _labelled_counts(selectors.counts_by_kind(tasks) if tab != "inbox" else inbox_counts),
+        "totals": {"inbox": sum(inbox_counts.values()), "queue": sum(queue_counts.values())},
+        "colleagues": selectors.colleagues_of(actor) if supervisor and tab in ("queue", "team") else [],
+    }
+    return render(request, "work/list.html", context)
+
+
+@login_required
+def inbox(request):
+    return _task_list(request, "inbox")
+
+
+@login_required
+def queue(request):
+    return _task_list(request, "queue")
+
+
+@login_required
+def team(request):
+    return _task_list(request, "team")
+
+
+@login_required
+def archive(request):
+    return _task_list(request, "archive")
+
+
+def _get_task(request, pk):
+    try:
+        return selectors.task_for(_actor(request), pk)
+    except DomainError:
+        raise Http404("Tâche introuvable.") from None
+
+
+def _may_act(actor, work_task):
+    task = work_task.task
+    return task.status == STATUS.NEW or (task.status == STATUS.ASSIGNED and task.owner_id == actor.user.pk)
+
+
+@login_required
+def task_detail(request, pk):
+    actor = _actor(request)
+    work_task = _get_task(request, pk)
+    actions = available_actions(actor, work_task) if work_task.is_open and _may_act(actor, work_task) else []
+    forms = {action.name: action.make_form(work_task=work_task, actor=actor) for action in actions}
+    status = 200
+    if request.method == "POST":
+        chosen = next((a for a in actions if a.name == request.POST.get("action")), None)
+        if chosen is None:
+            messages.error(request, "Cette action n'est pas (ou plus) possible sur cette tâche.")
+            return redirect("work:task", pk=work_task.pk)
+        form = chosen.make_form(request.POST, work_task=work_task, actor=actor)
+        forms[chosen.name] = form
+        if form is None or form.is_valid():
+            try:
+                run_action(chosen, actor, work_task, form.cleaned_data if form is not None else {})
+            except DomainError as error:
+                status = error.status if error.status != 404 else 400
+                if form is not None and error.field in form.fields:
+                    form.add_error(error.field, error.message)
+                elif form is not None:
+                    form.add_error(None, error.message)
+                else:
+                    messages.error(request, error.message)
+            else:
+                messages.success(request, f"« {chosen.label} » : c'est fait.")
+                still_open = WorkTask.objects.filter(pk=work_task.pk, task__status__in=OPEN_TASK_STATUSES).exists()
+                return redirect("work:task", pk=work_task.pk) if still_open else redirect("work:inbox")
+        else:
+            status = 400
+    context = {
+        "work_task": work_task,
+        "task": work_task.task,
+        "actions": [(action, forms[action.name]) for action in actions],
+        "may_act": _may_act(actor, work_task),
+        "late_days": days_late(work_task) if work_task.is_open else 0,
+        "outcome": outcome_label(work_task.outcome) if not work_task.is_open else "",
+        "colleagues": selectors.colleagues(work_task).exclude(user=work_task.task.owner_id),
+        "supervisor": selectors.is_supervisor(actor),
+        "is_mine": work_task.task.owner_id == actor.user.pk,
+        "can_open_file": policy.allows(actor, "participant.view", work_task.pathway.participant),
+        "can_open_referral": work_task.referral_id is not None
+        and policy.allows(actor, "referral.view", work_task.referral),
+    }
+    return render(request, "work/task.html", context, status=status)
+
+
+def _back(request, default):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(default)
+
+
+def _assignment(request, pk, call, success):
+    actor = _actor(request)
+    try:
+        call(actor)
+    except DomainError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from None
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return _back(request, reverse("work:task", args=[pk]))
+
+
+@login_required
+@require_POST
+def task_claim(request, pk):
+    return _assignment(
+        request, pk, lambda actor: services.task_claim(actor=actor, task=pk), "Tâche prise : elle est dans vos tâches."
+    )
+
+
+@login_required
+@require_POST
+def task_assign(request, pk):
+    return _assignment(
+        request,
+        pk,
+        lambda actor: services.task_assign(actor=actor, task=pk, user=request.POST.get("user")),
+        "Tâche attribuée.",
+    )
+
+
+@login_required
+@require_POST
+def task_unassign(request, pk):
+    return _assignment(
+        request, pk, lambda actor: services.task_unassign(actor=actor, task=pk), "Tâche remise dans la file."
+    )
+
+
+@login_required
+@require_POST
+def task_reassign(request, pk):
+    return _assignment(
+        request,
+        pk,
+        lambda actor: services.task_reassign(actor=actor, task=pk, user=request.POST.get("user")),
+        "Tâche réattribuée.",
+    )
+
+
+@login_required
+@require_POST
+def bulk_assign(request):
+    actor = _actor(request)
+    try:
+        n = services.task_bulk_assign(actor=actor, tasks=request.POST.getlist("tasks"), user=request.POST.get("user"))
+    except DomainError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from None
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{n} tâche(s) attribuée(s).")
+    return _back(request, reverse("work:queue"))
+
+
+@login_required
+def flows(request):
+    from workflows.diagrams import flow_rows, flow_svg
+    from workflows.flows import FLOWS
+
+    diagrams = [
+        {"title": f.process_title, "description": f.process_description, "svg": flow_svg(f), "rows": flow_rows(f)}
+        for f in FLOWS
+    ]
+    return render(request, "work/flows.html", {"diagrams": diagrams})

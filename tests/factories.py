@@ -432,7 +432,7 @@ class _ServiceFactory(factory.Factory):
 
     @classmethod
     def _build(cls, model_class, *args, **kwargs):
-        raise NotImplementedError("Parcours objects are created through the services: use create().")
+        raise TypeError("Parcours objects are created through the services: use create(), not build().")
 
     @classmethod
     def _world(cls, world):

@@ -406,56 +406,51 @@ def _create_schema(resource, summary, serializer):
     )
 
 
-ReferralListView = extend_schema_view(
-    get=list_schema(r.REFERRALS, "Positionnements"),
-    post=_create_schema(r.REFERRALS, "Positionner un·e jeune sur une offre", s.ReferralCreateSerializer),
-)(
-    type(
-        "ReferralListView",
+def _creatable_list_view(name, *, resource, list_title, create_title, action, serializer, service):
+    """A collection that lists (scoped selector) and creates (through one service)."""
+    view = type(
+        name,
         (CreateMixin, ResourceListView),
         {
-            "resource": r.REFERRALS,
-            "create_action": "referral.create",
-            "create_serializer": s.ReferralCreateSerializer,
-            "create_service": staticmethod(referrals.referral_create),
+            "resource": resource,
+            "create_action": action,
+            "create_serializer": serializer,
+            "create_service": staticmethod(service),
             "__module__": __name__,
             "__doc__": "",
         },
     )
+    return extend_schema_view(
+        get=list_schema(resource, list_title), post=_create_schema(resource, create_title, serializer)
+    )(view)
+
+
+ReferralListView = _creatable_list_view(
+    "ReferralListView",
+    resource=r.REFERRALS,
+    list_title="Positionnements",
+    create_title="Positionner un·e jeune sur une offre",
+    action="referral.create",
+    serializer=s.ReferralCreateSerializer,
+    service=referrals.referral_create,
 )
-HoursLineListView = extend_schema_view(
-    get=list_schema(r.HOURS_LINES, "Relevés d'heures"),
-    post=_create_schema(r.HOURS_LINES, "Déclarer les heures d'un mois", s.HoursDeclareSerializer),
-)(
-    type(
-        "HoursLineListView",
-        (CreateMixin, ResourceListView),
-        {
-            "resource": r.HOURS_LINES,
-            "create_action": "placement.declare_hours",
-            "create_serializer": s.HoursDeclareSerializer,
-            "create_service": staticmethod(placements.hours_declare),
-            "__module__": __name__,
-            "__doc__": "",
-        },
-    )
+HoursLineListView = _creatable_list_view(
+    "HoursLineListView",
+    resource=r.HOURS_LINES,
+    list_title="Relevés d'heures",
+    create_title="Déclarer les heures d'un mois",
+    action="placement.declare_hours",
+    serializer=s.HoursDeclareSerializer,
+    service=placements.hours_declare,
 )
-JobOfferListView = extend_schema_view(
-    get=list_schema(r.JOB_OFFERS, "Offres (fiches de poste)"),
-    post=_create_schema(r.JOB_OFFERS, "Publier une offre sur un lot", s.OfferCreateSerializer),
-)(
-    type(
-        "JobOfferListView",
-        (CreateMixin, ResourceListView),
-        {
-            "resource": r.JOB_OFFERS,
-            "create_action": "offer.create",
-            "create_serializer": s.OfferCreateSerializer,
-            "create_service": staticmethod(register.offer_create),
-            "__module__": __name__,
-            "__doc__": "",
-        },
-    )
+JobOfferListView = _creatable_list_view(
+    "JobOfferListView",
+    resource=r.JOB_OFFERS,
+    list_title="Offres (fiches de poste)",
+    create_title="Publier une offre sur un lot",
+    action="offer.create",
+    serializer=s.OfferCreateSerializer,
+    service=register.offer_create,
 )
 
 

@@ -95,3 +95,20 @@ def participant_timeline(*, participant):
         .select_related("actor_user", "actor_organisation")
         .order_by("occurred_at", "pk")
     )
+
+
+MACHINE_MODELS = {"pathway": Pathway, "referral": Referral, "placement": Placement, "hoursline": HoursLine}
+MACHINE_VIEW_ACTIONS = {
+    "pathway": "participant.view",
+    "referral": "referral.view",
+    "placement": "placement.view",
+    "hoursline": "hoursline.view",
+}
+
+
+def stateful_object_for(*, actor, machine, pk):
+    """A pathway / referral / placement / hours line the actor may see, or None (pages answer 404)."""
+    model = MACHINE_MODELS.get(machine)
+    if model is None or actor is None:
+        return None
+    return scope_queryset(actor, MACHINE_VIEW_ACTIONS[machine], model.objects.all()).filter(pk=pk).first()

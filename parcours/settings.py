@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "roles.context_processors.current_organisation",
+                "parcours.web.context_processors.navigation",
             ],
         },
     },

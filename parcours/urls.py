@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from parcours import views
+from parcours.web import adviser, auditor, common, employer, facilitator
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,12 @@ urlpatterns = [
     path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
     path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
     path("travail/", include("workflows.urls")),
+    path("actions/<str:machine>/<int:pk>/<str:name>/", common.transition, name="transition"),
+    path("conseil/", include(adviser)),
+    path("facilitation/", include(facilitator)),
+    path("employeur/", include(employer)),
+    path("audit/", include(auditor)),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("parcours.api.urls")),
 ]

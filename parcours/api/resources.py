@@ -11,8 +11,8 @@ from rest_framework import serializers
 from parcours import selectors
 from parcours.api import serializers as s
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
-from parcours.services import pathways as pathway_services
 from parcours.services.common import NOT_FOUND_MESSAGES
+from parcours.services.pathways import PATHWAY_SERVICES
 from parcours.services.placements import HOURS_LINE_SERVICES, PLACEMENT_SERVICES
 from parcours.services.referrals import REFERRAL_SERVICES
 from roles.policy import scope_queryset
@@ -21,15 +21,6 @@ from workflows.transitions import MACHINES
 
 MAX_ID = s.MAX_ID
 
-PATHWAY_SERVICES = {
-    "submit_eligibility": pathway_services.pathway_submit_eligibility,
-    "validate_eligibility": pathway_services.pathway_validate_eligibility,
-    "reject_eligibility": pathway_services.pathway_reject_eligibility,
-    "exit": pathway_services.pathway_exit,
-    "withdraw": pathway_services.pathway_withdraw,
-    "mark_lost_contact": pathway_services.pathway_mark_lost_contact,
-    "reopen": pathway_services.pathway_reopen,
-}
 
 PATHWAY_INPUTS = {
     "submit_eligibility": s.SubmitEligibilityInputSerializer,

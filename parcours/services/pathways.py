@@ -184,3 +184,14 @@ def pathway_reopen(*, actor, pathway, reason: str):
     event = engine.fire(pathway, "reopen", actor=actor, inputs={"reason": reason})
     publish_on_commit(event, organisations=_audience(pathway))
     return pathway
+
+
+PATHWAY_SERVICES = {
+    "submit_eligibility": pathway_submit_eligibility,
+    "validate_eligibility": pathway_validate_eligibility,
+    "reject_eligibility": pathway_reject_eligibility,
+    "exit": pathway_exit,
+    "withdraw": pathway_withdraw,
+    "mark_lost_contact": pathway_mark_lost_contact,
+    "reopen": pathway_reopen,
+}

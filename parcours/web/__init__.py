@@ -1,0 +1,1 @@
+"""Server-rendered pages, one module per role, sharing the helpers of parcours.web.common."""

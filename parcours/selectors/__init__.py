@@ -1,0 +1,20 @@
+"""Selectors: the one read path, scoped by roles.policy. `core` holds the shared ones; each page area adds
+its module (participants, register, employer) and re-exports here."""
+
+from parcours.selectors.core import *  # noqa: F401,F403
+from parcours.selectors.core import (  # noqa: F401
+    MACHINE_MODELS,
+    MACHINE_VIEW_ACTIONS,
+    allows,
+    count_by_state,
+    hours_lines_for,
+    lots_for,
+    offers_for,
+    participant_assessments,
+    participant_file,
+    participant_timeline,
+    pathways_for,
+    placements_for,
+    referrals_for,
+    stateful_object_for,
+)

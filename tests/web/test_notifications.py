@@ -1,0 +1,83 @@
+"""Notifications: the page lists others' actions on objects in scope; the websocket pushes them live."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.urls import reverse
+
+from parcours.consumers import NotificationsConsumer
+from parcours.services import referrals
+
+
+def test_page_lists_partner_actions_in_scope_only(world, client):
+    participant = world.participant()
+    referral = participant.pathways.get().referrals.get()
+    referrals.referral_start_review(actor=world.facilitator, referral=referral)
+    client.login(username="conseillere", password="demo")
+    body = client.get(reverse("notifications")).content.decode()
+    assert "Prendre en examen" in body and f"Positionnement n° {referral.pk}" in body
+    # Own actions are not notifications.
+    assert "Positionnement envoyé" not in body
+    client.logout()
+    client.login(username="conseiller.b", password="demo")
+    body = client.get(reverse("notifications")).content.decode()
+    assert "Prendre en examen" not in body
+    client.logout()
+    # The employer learns nothing before the referral is forwarded to it.
+    client.login(username="employeur", password="demo")
+    assert f"Positionnement n° {referral.pk}" not in client.get(reverse("notifications")).content.decode()
+
+
+def test_page_query_count_is_fixed(world, client, django_assert_max_num_queries):
+    for _ in range(3):
+        referral = world.participant().pathways.get().referrals.get()
+        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+    client.login(username="conseillere", password="demo")
+    client.get(reverse("notifications"))
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("notifications")).status_code == 200
+
+
+def test_anonymous_page_redirects(client, world):
+    assert client.get(reverse("notifications")).status_code == 302
+
+
+async def _receive_after(user, action):
+    communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
+    communicator.scope["user"] = user
+    communicator.scope["session"] = {}
+    connected, _ = await communicator.connect()
+    assert connected
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(action)()
+    message = await communicator.receive_json_from(timeout=5)
+    await communicator.disconnect()
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websocket_pushes_committed_events_to_the_organisation(world):
+    participant = world.participant()
+    referral = participant.pathways.get().referrals.get()
+
+    def review():
+        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+
+    message = async_to_sync(_receive_after)(world.adviser.user, review)
+    assert message["object_type"] == "referral" and message["object_id"] == referral.pk
+    assert message["action"] == "start_review" and message["to_state"] == "under_review"
+    assert set(message) == {"event_id", "object_type", "object_id", "action", "from_state", "to_state"}
+
+
+def test_websocket_refuses_anonymous(world):
+    from django.contrib.auth.models import AnonymousUser
+
+    async def run():
+        communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
+        communicator.scope["user"] = AnonymousUser()
+        connected, code = await communicator.connect()
+        return connected, code
+
+    connected, code = async_to_sync(run)()
+    assert not connected and code == 4401

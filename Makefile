@@ -35,10 +35,10 @@ lint: install
 	$(PY) manage.py workflow_diagrams --check
 
 test-sqlite: install
-	PARCOURS_VAR_DIR=$$(mktemp -d) $(PYTEST) -m "not postgres" -q
+	PARCOURS_VAR_DIR=$$(mktemp -d) $(PYTEST) -m "not postgres and not redis" -q
 
 test-postgres: install
-	scripts/with-postgres.sh $(PYTEST) -q
+	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) -q
 
 test: lint test-sqlite test-postgres
 

@@ -1,0 +1,65 @@
+"""With REDIS_URL set (make test-postgres), notifications cross processes through the Redis channel layer."""
+
+import os
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from parcours.notifications import organisation_group, publish_on_commit
+from parcours.services import referrals
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(autouse=True)
+def _require_redis():
+    if not os.environ.get("REDIS_URL"):
+        pytest.fail("REDIS_URL is not set: run this test through scripts/with-redis.sh (make test-postgres).")
+
+
+def test_settings_use_the_redis_layer():
+    assert get_channel_layer().__class__.__name__ == "RedisChannelLayer"
+
+
+async def _receive_from_other_worker(organisation_id, action):
+    import asyncio
+
+    from channels.db import database_sync_to_async
+    from channels_redis.core import RedisChannelLayer
+
+    # A second layer instance stands for another ASGI worker process.
+    other_worker = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    channel = await other_worker.new_channel()
+    await other_worker.group_add(organisation_group(organisation_id), channel)
+    await database_sync_to_async(action)()
+    received = []
+    try:
+        while True:
+            message = await asyncio.wait_for(other_worker.receive(channel), timeout=5)
+            received.append(message)
+            if message["object_type"] == "referral" and message["action"] == "start_review":
+                return message, received
+    finally:
+        await other_worker.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_event_reaches_a_subscriber_of_another_layer_instance(world):
+    referral = world.participant().pathways.get().referrals.get()
+
+    def review():
+        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+
+    message, received = async_to_sync(_receive_from_other_worker)(world.ml.pk, review)
+    assert message["object_id"] == referral.pk and message["to_state"] == "under_review"
+    assert len(received) == 1  # nothing else happened to the Mission Locale's objects meanwhile
+
+
+def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, world):
+    class Event:
+        pk, object_type, object_id, action, from_state, to_state = 1, "referral", 1, "approve", "a", "b"
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        publish_on_commit(Event(), organisations=[world.ml])
+    assert len(callbacks) == 1

@@ -1,0 +1,105 @@
+"""The generic transition page: form, service call, stale clicks, bad input, scope."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from parcours.models import Referral
+from parcours.services import referrals
+from workflows.models import JournalEvent
+
+
+def url(machine, pk, name):
+    return reverse("transition", args=[machine, pk, name])
+
+
+@pytest.fixture
+def referral(world):
+    return world.participant().pathways.get().referrals.get()
+
+
+def test_button_transition_runs_the_service(world, client, referral):
+    client.login(username="facilitateur", password="demo")
+    response = client.post(url("referral", referral.pk, "start_review"))
+    assert response.status_code == 302 and response["Location"] == reverse("referral_detail", args=[referral.pk])
+    referral.refresh_from_db()
+    assert referral.state == "under_review"
+    assert (
+        JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="start_review").count() == 1
+    )
+
+
+def test_stale_click_shows_message_and_fresh_state(world, client, referral):
+    referrals.referral_start_review(actor=world.facilitator, referral=referral)
+    client.login(username="facilitateur", password="demo")
+    response = client.post(url("referral", referral.pk, "start_review"), follow=True)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "impossible" in body and "En examen" in body
+    assert (
+        JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="start_review").count() == 1
+    )
+
+
+def test_reason_required_keeps_input_and_writes_nothing(world, client, referral):
+    client.login(username="facilitateur", password="demo")
+    response = client.post(url("referral", referral.pk, "decline"), {"reason": "   "})
+    assert response.status_code == 400
+    assert "obligatoire" in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == "sent"
+
+
+def test_hire_guard_error_lands_on_its_field(world, client, referral):
+    f, e = world.facilitator, world.employer
+    referrals.referral_start_review(actor=f, referral=referral)
+    referrals.referral_approve(actor=f, referral=referral)
+    referrals.referral_forward(actor=f, referral=referral)
+    referrals.referral_accept(actor=e, referral=referral)
+    client.login(username="employeur", password="demo")
+    too_late = world.lot.execution_ends_on + datetime.timedelta(days=10)
+    data = {
+        "contract_type": "cdd",
+        "start_date": too_late.isoformat(),
+        "weekly_hours": "35",
+        "fulfilment_mode": "direct_hire",
+    }
+    response = client.post(url("referral", referral.pk, "hire"), data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "période d&#x27;exécution" in body and too_late.isoformat() in body  # kept input
+    assert Referral.objects.get(pk=referral.pk).state == "accepted"
+    response = client.post(url("referral", referral.pk, "hire"), {**data, "start_date": world.today.isoformat()})
+    assert response.status_code == 302
+    assert Referral.objects.get(pk=referral.pk).state == "hired"
+
+
+def test_form_page_renders_inputs(world, client, referral):
+    client.login(username="facilitateur", password="demo")
+    body = client.get(url("referral", referral.pk, "decline")).content.decode()
+    assert 'name="reason"' in body and "Ne pas valider" in body
+
+
+@pytest.mark.parametrize("username", ["conseiller.b", "employeur", "employeur.b", "auditeur"])
+def test_out_of_scope_or_wrong_role(world, client, referral, username):
+    client.login(username=username, password="demo")
+    response = client.post(url("referral", referral.pk, "start_review"))
+    # Out of scope → 404; in scope but the role may not → message, nothing changes.
+    assert response.status_code in (302, 404)
+    referral.refresh_from_db()
+    assert referral.state == "sent"
+
+
+def test_unknown_machine_or_transition_is_404(world, client, referral):
+    client.login(username="facilitateur", password="demo")
+    assert client.post(url("referral", referral.pk, "explode")).status_code == 404
+    assert client.post(url("nothing", referral.pk, "approve")).status_code == 404
+    assert client.post(url("referral", referral.pk, "expire")).status_code == 404  # system only
+    assert client.post(url("referral", 999999, "approve")).status_code == 404
+
+
+def test_next_must_stay_on_site(world, client, referral):
+    client.login(username="facilitateur", password="demo")
+    response = client.post(url("referral", referral.pk, "start_review"), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("referral_detail", args=[referral.pk])

@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The end-to-end tests (tests/e2e) drive this Chromium headless; `make browsers` installs Debian's package.
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install run migrate seed test test-sqlite test-postgres lint diagrams clean
+.PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,6 +17,13 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+browsers:
+	@test -x $(CHROMIUM) || { \
+	  echo "Chromium not found ($(CHROMIUM)): installing Debian's chromium"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	}
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -34,11 +43,12 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py workflow_diagrams --check
 
-test-sqlite: install
-	PARCOURS_VAR_DIR=$$(mktemp -d) $(PYTEST) -m "not postgres and not redis" -q
+test-sqlite: install browsers
+	PARCOURS_VAR_DIR=$$(mktemp -d) PARCOURS_CHROMIUM=$(CHROMIUM) $(PYTEST) -m "not postgres and not redis" -q
 
+# The end-to-end tests run once, in the SQLite pass (they test the pages, not the database).
 test-postgres: install
-	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) -q
+	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) -m "not e2e" -q
 
 test: lint test-sqlite test-postgres
 

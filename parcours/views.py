@@ -7,11 +7,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
+from parcours.services.referrals import REFERABLE_PATHWAY_STATES
+from parcours.web.common import actions_for
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
 from workflows.diagrams import transition_rows
-from workflows.engine import available_transitions, state_label
+from workflows.engine import state_label
 from workflows.errors import DomainError
+from workflows.states import PATHWAY_OPEN_STATES
 
 HOME_LIST_LIMIT = 100
 
@@ -78,6 +81,8 @@ def switch_organisation(request):
 
 @login_required
 def participant_detail(request, pk):
+    """The participant file: identity, eligibility, pathways with their actions, referrals, placements,
+    follow-ups and the journal. The read is logged by the selector."""
     actor = _actor_or_none(request)
     try:
         participant = selectors.participant_file(actor=actor, participant_id=pk)
@@ -85,10 +90,25 @@ def participant_detail(request, pk):
         raise Http404("Participant·e introuvable.") from None
     pathways = list(participant.pathways.select_related("facilitation_organisation").order_by("-started_on", "-pk"))
     for pathway in pathways:
-        pathway.actions = available_transitions(pathway, actor)
+        actions = actions_for(pathway, actor)
+        # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
+        pathway.can_submit_eligibility = any(spec.name == "submit_eligibility" for spec, _ in actions)
+        pathway.actions = [(spec, needs_form) for spec, needs_form in actions if spec.name != "submit_eligibility"]
+        pathway.can_refer = pathway.state in REFERABLE_PATHWAY_STATES and selectors.allows(
+            actor, "referral.create", pathway
+        )
+        pathway.can_record_follow_up = pathway.state in PATHWAY_OPEN_STATES and selectors.allows(
+            actor, "followup.record", pathway
+        )
     assessments, shows_health = selectors.participant_assessments(actor=actor, participant=participant)
-    referrals = selectors.referrals_for(actor).filter(pathway__participant=participant)
+    referrals = list(selectors.referrals_for(actor).filter(pathway__participant=participant))
+    for referral in referrals:
+        referral.actions = actions_for(referral, actor)
     placements = selectors.placements_for(actor).filter(pathway__participant=participant)
+    follow_ups = list(selectors.pathway_follow_ups(participant=participant))
+    recordable = {p.pk for p in pathways if p.can_record_follow_up}
+    for follow_up in follow_ups:
+        follow_up.can_complete = follow_up.done_on is None and follow_up.pathway_id in recordable
     return render(
         request,
         "participant_detail.html",
@@ -99,25 +119,48 @@ def participant_detail(request, pk):
             "shows_health": shows_health,
             "referrals": referrals,
             "placements": placements,
-            "follow_ups": participant.pathways.none() if not pathways else pathways[0].follow_ups.all(),
-            "timeline": selectors.participant_timeline(participant=participant),
+            "planned_follow_ups": [f for f in follow_ups if f.done_on is None],
+            "done_follow_ups": [f for f in follow_ups if f.done_on is not None],
+            "can_update": selectors.allows(actor, "participant.update", participant),
+            "can_export": actor.role == Role.AUDITOR,
+            "timeline": selectors.labelled_timeline(selectors.participant_timeline(participant=participant)),
         },
     )
 
 
 @login_required
 def referral_detail(request, pk):
+    """A referral with its placement and hours lines; employers see only what hiring needs."""
+    from parcours.web.common import EmptyForm, actions_for, form_class_for
+
     actor = _actor_or_none(request)
     referral = selectors.referrals_for(actor).filter(pk=pk).first() if actor else None
     if referral is None:
         raise Http404("Positionnement introuvable.")
+    placement = selectors.placements_for(actor).filter(referral=referral).first()
+    hours_lines = []
+    if placement is not None:
+        hours_lines = list(selectors.hours_lines_for(actor).filter(placement=placement).order_by("month", "pk"))
+        for line in hours_lines:
+            line.actions = [
+                (spec, form_class_for("hoursline", spec.name) is not EmptyForm)
+                for spec in selectors.transitions_in_list(line, actor, view_action="hoursline.view")
+            ]
     return render(
         request,
         "referral_detail.html",
         {
             "referral": referral,
-            "actions": available_transitions(referral, actor),
+            "actions": actions_for(referral, actor),
+            "placement": placement,
+            "placement_actions": actions_for(placement, actor) if placement is not None else [],
+            "hours_lines": hours_lines,
+            "can_declare_hours": placement is not None
+            and placement.state in ("active", "ended")
+            and selectors.allows(actor, "placement.declare_hours", placement),
             "can_open_file": selectors.allows(actor, "participant.view", referral.pathway.participant),
+            # The adviser's motivation may speak of the young person's situation: not for the employer.
+            "shows_motivation": actor.role != Role.EMPLOYER,
         },
     )
 

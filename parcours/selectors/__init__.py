@@ -19,3 +19,8 @@ from parcours.selectors.core import (  # noqa: F401
     stateful_object_for,
 )
 from parcours.selectors.notifications import notifications_for  # noqa: F401,E402
+from parcours.selectors.participants import *  # noqa: F401,F403,E402
+
+# isort: split
+from parcours.selectors.employer import *  # noqa: F401,F403,E402
+from parcours.selectors.register import *  # noqa: F401,F403,E402

@@ -1,2 +1,459 @@
+"""Adviser pages (Mission Locale): participant list, intake, edit, eligibility submission, offer search and
+referral, follow-ups. Views parse input, call a selector or a service, and render."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from parcours import selectors
+from parcours.enums import FollowUpKind, Programme, QualificationLevel
+from parcours.services import followups, participants, pathways, referrals
+from parcours.web.common import (
+    STALE_CODES,
+    BootstrapFormMixin,
+    DateInput,
+    actor_required,
+    apply_domain_error,
+    safe_next,
+)
+from roles import policy
+from roles.enums import Role
+from workflows.errors import DomainError
+from workflows.states import PathwayState
+
 app_name = "adviser"
-urlpatterns = []
+PAGE_SIZE = 25
+REQUIRED_MESSAGE = {"required": "Ce champ est obligatoire."}
+
+
+def _require_adviser(actor):
+    if actor.role != Role.ADVISER:
+        raise PermissionDenied("Cette page est réservée aux conseiller·ères de Mission Locale.")
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request):
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- Participant list ----------------------------------------------------------------------------------------
+class ParticipantFilterForm(forms.Form):
+    q = forms.CharField(label="Nom, prénom ou identifiant i-milo", required=False, max_length=100)
+    state = forms.ChoiceField(
+        label="État du parcours", required=False, choices=[("", "Tous")] + list(PathwayState.choices)
+    )
+    programme = forms.ChoiceField(label="Dispositif", required=False, choices=[("", "Tous")] + list(Programme.choices))
+
+
+def _filters(form):
+    """Cleaned filter values; an invalid filter is ignored rather than failing the list."""
+    form.is_valid()
+    return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
+
+
+@actor_required
+def participant_list(request, *, actor):
+    _require_adviser(actor)
+    form = ParticipantFilterForm(request.GET)
+    filters = _filters(form)
+    page = _page(
+        request,
+        selectors.participants_for(actor, query=filters["q"], state=filters["state"], programme=filters["programme"]),
+    )
+    page.object_list = selectors.label_current_states(page.object_list)
+    context = {"form": form, "page": page, "query_string": _query_without_page(request)}
+    template = "adviser/_participant_rows.html" if request.headers.get("HX-Request") else "adviser/participants.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- Intake and edit ----------------------------------------------------------------------------------------
+class ParticipantForm(BootstrapFormMixin, forms.Form):
+    first_name = forms.CharField(label="Prénom", max_length=100, error_messages=REQUIRED_MESSAGE)
+    last_name = forms.CharField(label="Nom", max_length=100, error_messages=REQUIRED_MESSAGE)
+    birth_date = forms.DateField(
+        label="Date de naissance",
+        widget=DateInput(),
+        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide (format attendu : jj/mm/aaaa)."},
+    )
+    postcode = forms.RegexField(
+        label="Code postal",
+        regex=r"^\d{5}$",
+        error_messages={**REQUIRED_MESSAGE, "invalid": "Code postal : 5 chiffres attendus."},
+    )
+    commune = forms.CharField(label="Commune", max_length=100, error_messages=REQUIRED_MESSAGE)
+    is_qpv_resident = forms.BooleanField(label="Réside dans un quartier prioritaire (QPV)", required=False)
+    qualification_level = forms.ChoiceField(
+        label="Niveau de qualification",
+        choices=[("", "—")] + list(QualificationLevel.choices),
+        error_messages=REQUIRED_MESSAGE,
+    )
+    programme = forms.ChoiceField(label="Dispositif", choices=Programme.choices, initial=Programme.NONE)
+    email = forms.EmailField(
+        label="Courriel", required=False, error_messages={"invalid": "Adresse de courriel invalide."}
+    )
+    phone = forms.CharField(label="Téléphone", required=False, max_length=20)
+    imilo_reference = forms.CharField(label="Identifiant i-milo", required=False, max_length=30)
+
+    def to_data(self):
+        return {name: self.cleaned_data[name] for name in participants.EDITABLE if name in self.cleaned_data}
+
+
+class IntakeForm(ParticipantForm):
+    allow_duplicate = forms.BooleanField(label="Il s'agit bien d'une autre personne", required=False)
+
+
+@actor_required
+def participant_create(request, *, actor):
+    if not policy.allows(actor, "participant.create"):
+        raise PermissionDenied("Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+    duplicates = None
+    if request.method == "POST":
+        form = IntakeForm(request.POST)
+        if form.is_valid():
+            try:
+                participant = participants.participant_create(
+                    actor=actor, data=form.to_data(), allow_duplicate=form.cleaned_data["allow_duplicate"]
+                )
+            except DomainError as error:
+                if error.code == "duplicate_participant":
+                    duplicates = participants.find_duplicates(
+                        actor=actor,
+                        first_name=form.cleaned_data["first_name"],
+                        last_name=form.cleaned_data["last_name"],
+                        birth_date=form.cleaned_data["birth_date"],
+                    ).select_related("referent_adviser")
+                if error.code == "forbidden":
+                    raise PermissionDenied(error.message) from None
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, f"{participant} est inscrit·e.")
+                return redirect("participant_detail", participant.pk)
+        status = 400
+    else:
+        form = IntakeForm()
+        status = 200
+    if duplicates is None:
+        form.fields["allow_duplicate"].widget = forms.HiddenInput()
+    return render(
+        request,
+        "adviser/participant_form.html",
+        {"form": form, "duplicates": duplicates, "creating": True},
+        status=status,
+    )
+
+
+@actor_required
+def participant_update(request, pk, *, actor):
+    participant = selectors.participant_for_update(actor=actor, participant_id=pk)
+    if participant is None:
+        raise Http404("Participant·e introuvable.")
+    back = reverse("participant_detail", args=[participant.pk])
+    if request.method == "POST":
+        form = ParticipantForm(request.POST)
+        if form.is_valid():
+            try:
+                participants.participant_update(actor=actor, participant=participant, changes=form.to_data())
+            except DomainError as error:
+                if error.code == "not_found":
+                    raise Http404(error.message) from None
+                if error.code in STALE_CODES:
+                    messages.error(request, error.message)
+                    return redirect(back)
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, "Dossier mis à jour.")
+                return redirect(back)
+        status = 400
+    else:
+        form = ParticipantForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
+        status = 200
+    return render(
+        request,
+        "adviser/participant_form.html",
+        {"form": form, "participant": participant, "creating": False, "back": back},
+        status=status,
+    )
+
+
+# --- Eligibility submission ---------------------------------------------------------------------------------
+class _SubmitEligibilityFields(forms.Form):
+    criteria = forms.MultipleChoiceField(
+        label="Critères d'éligibilité constatés", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    derogation_reason = forms.CharField(
+        label="Dérogation motivée (si aucun critère ne s'applique)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    facilitation_organisation = forms.ModelChoiceField(
+        label="Structure porteuse destinataire",
+        queryset=None,
+        required=False,
+        empty_label=None,
+        error_messages={"invalid_choice": "Cette structure porteuse n'est pas partenaire de votre Mission Locale."},
+    )
+
+    def __init__(self, *args, criteria, partners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["criteria"].choices = [
+            (c.code, f"{c.label} (donnée de santé)" if c.is_health_data else c.label) for c in criteria
+        ]
+        self.fields["facilitation_organisation"].queryset = partners
+
+
+class SubmitEligibilityForm(BootstrapFormMixin, _SubmitEligibilityFields):
+    """Criteria from the active catalogue, and the facilitation organisation among the agency's partners."""
+
+
+@actor_required
+def submit_eligibility(request, pk, *, actor):
+    _require_adviser(actor)
+    pathway = selectors.pathway_for(actor=actor, pathway_id=pk, action="pathway.submit_eligibility")
+    if pathway is None:
+        raise Http404("Parcours introuvable.")
+    back = reverse("participant_detail", args=[pathway.participant_id])
+    if pathway.state != PathwayState.INTAKE:
+        messages.error(
+            request, f"Le parcours est « {pathway.get_state_display()} » : l'éligibilité a déjà été soumise."
+        )
+        return redirect(back)
+    kwargs = {
+        "criteria": list(selectors.active_criteria()),
+        "partners": selectors.facilitation_partners(pathway.participant.youth_agency),
+    }
+    if request.method == "POST":
+        form = SubmitEligibilityForm(request.POST, **kwargs)
+        if form.is_valid():
+            try:
+                pathways.pathway_submit_eligibility(
+                    actor=actor,
+                    pathway=pathway,
+                    criteria=form.cleaned_data["criteria"],
+                    derogation_reason=form.cleaned_data["derogation_reason"],
+                    facilitation_organisation=form.cleaned_data["facilitation_organisation"],
+                )
+            except DomainError as error:
+                if error.code == "not_found":
+                    raise Http404(error.message) from None
+                if error.code in STALE_CODES:
+                    messages.error(request, error.message)
+                    return redirect(back)
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, "Éligibilité soumise à la structure porteuse.")
+                return redirect(back)
+        status = 400
+    else:
+        form = SubmitEligibilityForm(**kwargs)
+        status = 200
+    return render(
+        request, "adviser/submit_eligibility.html", {"form": form, "pathway": pathway, "back": back}, status=status
+    )
+
+
+# --- Offers and referrals -----------------------------------------------------------------------------------
+class OfferFilterForm(forms.Form):
+    trade = forms.CharField(label="Métier", required=False, max_length=100)
+    place = forms.CharField(label="Lieu", required=False, max_length=100)
+    qpv = forms.ChoiceField(
+        label="Réservée aux résidents QPV",
+        required=False,
+        choices=[("", "Indifférent"), ("yes", "Oui"), ("no", "Non")],
+    )
+    status = forms.ChoiceField(
+        label="Statut", required=False, choices=[("open", "Ouvertes seulement"), ("all", "Toutes")]
+    )
+    pathway = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class ReferralForm(BootstrapFormMixin, forms.Form):
+    pathway = forms.IntegerField(widget=forms.HiddenInput())
+    motivation = forms.CharField(
+        label="Motivation (facultatif)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Motivation : 2000 caractères au plus."},
+    )
+
+
+def _referable_pathway(actor, pathway_id):
+    """The pathway to refer, or None when the search is not made for a participant; outside scope → 404."""
+    if not pathway_id:
+        return None
+    pathway = selectors.pathway_for(actor=actor, pathway_id=pathway_id, action="referral.create")
+    if pathway is None:
+        raise Http404("Parcours introuvable.")
+    return pathway
+
+
+@actor_required
+def offer_list(request, *, actor):
+    _require_adviser(actor)
+    form = OfferFilterForm(request.GET)
+    filters = _filters(form)
+    pathway = _referable_pathway(actor, filters["pathway"])
+    offers = selectors.offer_search(
+        actor,
+        trade=filters["trade"],
+        place=filters["place"],
+        qpv=filters["qpv"],
+        open_only=filters["status"] != "all",
+    )
+    return render(
+        request,
+        "adviser/offers.html",
+        {
+            "form": form,
+            "page": _page(request, offers),
+            "pathway": pathway,
+            "query_string": _query_without_page(request),
+        },
+    )
+
+
+@actor_required
+def referral_create(request, offer_pk, *, actor):
+    """GET: confirm with a motivation. POST: create the referral (positionnement)."""
+    _require_adviser(actor)
+    offer = selectors.offer_search(actor, open_only=False).filter(pk=offer_pk).first()
+    if offer is None:
+        raise Http404("Offre introuvable.")
+    source = request.POST if request.method == "POST" else request.GET
+    try:
+        pathway_id = int(source.get("pathway", ""))
+    except ValueError:
+        raise Http404("Parcours introuvable.") from None
+    pathway = _referable_pathway(actor, pathway_id)
+    if pathway is None:
+        raise Http404("Parcours introuvable.")
+    back = reverse("participant_detail", args=[pathway.participant_id])
+    if request.method == "POST":
+        form = ReferralForm(request.POST)
+        if form.is_valid():
+            try:
+                referrals.referral_create(
+                    actor=actor, pathway=pathway, offer=offer, motivation=form.cleaned_data["motivation"]
+                )
+            except DomainError as error:
+                if error.code == "not_found":
+                    raise Http404(error.message) from None
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, f"Positionnement sur « {offer.title} » envoyé à la structure porteuse.")
+                return redirect(back)
+        status = 400
+    else:
+        form = ReferralForm(initial={"pathway": pathway.pk})
+        status = 200
+    return render(
+        request,
+        "adviser/referral_form.html",
+        {"form": form, "offer": offer, "pathway": pathway, "back": back},
+        status=status,
+    )
+
+
+# --- Follow-ups ---------------------------------------------------------------------------------------------
+class _FollowUpFields(forms.Form):
+    planned_follow_up = forms.ModelChoiceField(
+        label="Suivi prévu réalisé",
+        queryset=None,
+        required=False,
+        empty_label="— aucun (nouveau contact) —",
+        error_messages={"invalid_choice": "Suivi prévu introuvable ou déjà réalisé."},
+    )
+    kind = forms.ChoiceField(
+        label="Type de suivi", choices=[("", "—")] + list(FollowUpKind.choices), error_messages=REQUIRED_MESSAGE
+    )
+    done_on = forms.DateField(
+        label="Date",
+        widget=DateInput(),
+        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide."},
+    )
+    note = forms.CharField(
+        label="Note factuelle (facultatif)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Note : 1000 caractères au plus."},
+    )
+
+    def __init__(self, *args, planned, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["planned_follow_up"]
+        field.queryset = planned
+        field.label_from_instance = lambda f: (
+            f"{f.get_kind_display()} prévu le {f.due_on:%d/%m/%Y}" if f.due_on else (f.get_kind_display())
+        )
+
+
+class FollowUpForm(BootstrapFormMixin, _FollowUpFields):
+    """A contact done, optionally completing a planned follow-up of the pathway."""
+
+
+@actor_required
+def followup_record(request, pk, *, actor):
+    pathway = selectors.pathway_for(actor=actor, pathway_id=pk, action="followup.record")
+    if pathway is None:
+        raise Http404("Parcours introuvable.")
+    back = safe_next(request, reverse("participant_detail", args=[pathway.participant_id]))
+    planned = selectors.planned_follow_ups(pathway=pathway)
+    if request.method == "POST":
+        form = FollowUpForm(request.POST, planned=planned)
+        if form.is_valid():
+            try:
+                followups.followup_record(
+                    actor=actor,
+                    pathway=pathway,
+                    kind=form.cleaned_data["kind"],
+                    done_on=form.cleaned_data["done_on"],
+                    note=form.cleaned_data["note"],
+                    planned_follow_up=form.cleaned_data["planned_follow_up"],
+                )
+            except DomainError as error:
+                if error.code in STALE_CODES:
+                    messages.error(request, error.message)
+                    return redirect(back)
+                if error.code == "not_found" and form.cleaned_data["planned_follow_up"] is None:
+                    raise Http404(error.message) from None
+                if error.code == "not_found":
+                    error = DomainError(error.code, error.message, field="planned_follow_up")
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, "Suivi enregistré.")
+                return redirect(back)
+        status = 400
+    else:
+        form = FollowUpForm(
+            planned=planned, initial={"done_on": timezone.localdate(), "planned_follow_up": request.GET.get("planned")}
+        )
+        status = 200
+    return render(
+        request, "adviser/followup_form.html", {"form": form, "pathway": pathway, "back": back}, status=status
+    )
+
+
+urlpatterns = [
+    path("jeunes/", participant_list, name="participants"),
+    path("jeunes/inscrire/", participant_create, name="participant_create"),
+    path("jeunes/<int:pk>/modifier/", participant_update, name="participant_update"),
+    path("parcours/<int:pk>/eligibilite/", submit_eligibility, name="submit_eligibility"),
+    path("parcours/<int:pk>/suivi/", followup_record, name="followup_record"),
+    path("offres/", offer_list, name="offers"),
+    path("offres/<int:offer_pk>/positionner/", referral_create, name="referral_create"),
+]

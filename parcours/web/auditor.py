@@ -1,2 +1,94 @@
+"""Auditor pages (buyer, network, DPO): read-only pathway search and the CSV export of a timeline."""
+
+import csv
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from parcours import selectors
+from parcours.web.common import actor_required
+from roles.enums import Role
+from workflows.errors import DomainError
+from workflows.states import PathwayState
+
 app_name = "auditor"
-urlpatterns = []
+PAGE_SIZE = 25
+CSV_HEADER = ["Date", "Acteur", "Organisation", "Rôle", "Objet", "Action", "État avant", "État après", "Motif"]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _require_auditor(actor):
+    if actor.role != Role.AUDITOR:
+        raise PermissionDenied("Cette page est réservée aux auditeur·rices.")
+
+
+class PathwayFilterForm(forms.Form):
+    q = forms.CharField(label="Nom ou prénom", required=False, max_length=100)
+    state = forms.ChoiceField(
+        label="État du parcours", required=False, choices=[("", "Tous")] + list(PathwayState.choices)
+    )
+
+
+@actor_required
+def pathway_list(request, *, actor):
+    _require_auditor(actor)
+    form = PathwayFilterForm(request.GET)
+    form.is_valid()
+    query, state = form.cleaned_data.get("q", ""), form.cleaned_data.get("state", "")
+    page = Paginator(selectors.pathway_search(actor, query=query, state=state), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(request, "auditor/pathways.html", {"form": form, "page": page, "query_string": params.urlencode()})
+
+
+def csv_safe(value):
+    """Neutralise spreadsheet formulas (CSV injection): cells starting with = + - @ get a leading quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _row(event):
+    actor = "système"
+    if event.actor_user_id:
+        actor = event.actor_user.get_full_name() or event.actor_user.username
+    return [
+        event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+        actor,
+        event.actor_organisation or "",
+        event.role_label,
+        f"{event.object_label} #{event.object_id}",
+        event.action_label,
+        event.from_label,
+        event.to_label,
+        event.reason,
+    ]
+
+
+@actor_required
+def pathway_export(request, pk, *, actor):
+    """The timeline of one participant's pathways as CSV (the same columns as the page); the export is logged."""
+    _require_auditor(actor)
+    try:
+        participant, events = selectors.participant_timeline_export(actor=actor, participant_id=pk)
+    except DomainError:
+        raise Http404("Participant·e introuvable.") from None
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="parcours-{participant.pk}-historique.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(CSV_HEADER)
+    for event in events:
+        writer.writerow([csv_safe(cell) for cell in _row(event)])
+    return response
+
+
+urlpatterns = [
+    path("parcours/", pathway_list, name="pathways"),
+    path("parcours/<int:pk>/export.csv", pathway_export, name="pathway_export"),
+]

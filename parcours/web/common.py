@@ -72,7 +72,7 @@ class BootstrapFormMixin:
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
-                css = ""
+                css = "form-check-input"
             elif isinstance(widget, forms.Select):
                 css = "form-select"
             else:

@@ -1,2 +1,120 @@
+"""Employer pages: candidates forwarded to me, my placements (start, end, monthly hours), my offers.
+Only what hiring needs is shown: never birth date, address, eligibility criteria or social data."""
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+
+from parcours import selectors
+from parcours.services import placements as placement_services
+from parcours.web.common import STALE_CODES, BootstrapFormMixin, apply_domain_error
+from parcours.web.facilitator import (
+    FrenchDecimalField,
+    paginate,
+    role_required,
+    row_actions,
+    state_choices,
+    states_from_request,
+)
+from roles.enums import Role
+from workflows.errors import DomainError
+from workflows.states import PlacementState
+
+
+class MonthInput(forms.DateInput):
+    input_type = "month"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m", **kwargs)
+
+
+class MonthField(forms.DateField):
+    """A month, typed as YYYY-MM (month input) or as a full date; cleaned to its first day."""
+
+    widget = MonthInput
+    input_formats = ["%Y-%m", "%Y-%m-%d", "%m/%Y", "%d/%m/%Y"]
+
+    def to_python(self, value):
+        day = super().to_python(value)
+        return day.replace(day=1) if day else day
+
+
+class HoursForm(BootstrapFormMixin, forms.Form):
+    month = MonthField(label="Mois (AAAA-MM)")
+    hours = FrenchDecimalField(label="Heures d'insertion réalisées", max_digits=6, decimal_places=2)
+    is_adjustment = forms.BooleanField(
+        label="Ligne de régularisation d'un mois clôturé (peut être négative)", required=False
+    )
+
+
+@role_required(Role.EMPLOYER)
+def candidates(request, *, actor):
+    states = states_from_request(request, "referral", selectors.CANDIDATES_WAITING_FOR_EMPLOYER)
+    page = paginate(request, selectors.candidates_for(actor=actor, states=states))
+    row_actions(page.object_list, actor, "referral.view")
+    return render(
+        request,
+        "employer/candidates.html",
+        {"page": page, "states": state_choices("referral", states), "all_states": not states},
+    )
+
+
+@role_required(Role.EMPLOYER)
+def placements(request, *, actor):
+    page = paginate(request, selectors.employer_placements(actor))
+    row_actions(page.object_list, actor, "placement.view")
+    return render(
+        request,
+        "employer/placements.html",
+        {"page": page, "declarable": [PlacementState.ACTIVE, PlacementState.ENDED]},
+    )
+
+
+@role_required(Role.EMPLOYER)
+def declare_hours(request, pk, *, actor):
+    placement = selectors.employer_placement(actor=actor, pk=pk)
+    if placement is None:
+        raise Http404("Mise en poste introuvable.")
+    back = reverse("employer:placements")
+    status = 200
+    if request.method == "POST":
+        form = HoursForm(request.POST)
+        if form.is_valid():
+            try:
+                line = placement_services.hours_declare(actor=actor, placement=placement, **form.cleaned_data)
+            except DomainError as error:
+                if error.code == "not_found":
+                    raise Http404(error.message) from None
+                if error.code in STALE_CODES:
+                    messages.error(request, error.message)
+                    return redirect(back)
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, f"Heures déclarées : {line.hours} h pour {line.month:%m/%Y}.")
+                return redirect(back)
+        status = 400
+    else:
+        form = HoursForm(initial={"month": timezone.localdate().replace(day=1)})
+    return render(
+        request,
+        "employer/declare_hours.html",
+        {"placement": placement, "form": form, "lines": placement.hours_lines.order_by("month", "pk")},
+        status=status,
+    )
+
+
+@role_required(Role.EMPLOYER)
+def offers(request, *, actor):
+    return render(request, "employer/offers.html", {"page": paginate(request, selectors.employer_offers(actor))})
+
+
 app_name = "employer"
-urlpatterns = []
+urlpatterns = [
+    path("candidatures/", candidates, name="candidates"),
+    path("salaries/", placements, name="placements"),
+    path("salaries/<int:pk>/heures/", declare_hours, name="declare_hours"),
+    path("offres/", offers, name="offers"),
+]

@@ -1,2 +1,487 @@
+"""Facilitator pages: clause register (operations → contracts → lots → offers), referrals to review,
+eligibility to validate, hours lines to validate. Views parse, call a selector or a service, render."""
+
+import functools
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from parcours import selectors
+from parcours.enums import ContractType, FulfilmentMode, LegalLever, ProofKind, SizingMethod
+from parcours.services import pathways, register
+from parcours.web.common import (
+    STALE_CODES,
+    BootstrapFormMixin,
+    DateInput,
+    EmptyForm,
+    actor_required,
+    apply_domain_error,
+    form_class_for,
+)
+from roles.enums import Role
+from workflows.errors import DomainError
+from workflows.transitions import STATE_ENUMS
+
+PAGE_SIZE = 25
+
+
+# --- Shared page helpers (the employer pages use them too) ----------------------------------------------------
+def role_required(role):
+    """The page belongs to one role; other roles get 403 (objects outside scope get 404 elsewhere)."""
+
+    def decorator(view):
+        @actor_required
+        @functools.wraps(view)
+        def wrapper(request, *args, actor, **kwargs):
+            if actor.role != role:
+                raise PermissionDenied("Cette page est réservée à un autre rôle.")
+            return view(request, *args, actor=actor, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def states_from_request(request, machine, default):
+    """The `state` filter (repeatable); `state=all` shows every state; unknown values are ignored."""
+    wanted = request.GET.getlist("state")
+    if "all" in wanted:
+        return []
+    known = [s for s in wanted if s in STATE_ENUMS[machine].values]
+    return known or list(default)
+
+
+def state_choices(machine, selected):
+    return [(value, label, value in selected) for value, label in STATE_ENUMS[machine].choices]
+
+
+def paginate(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def row_actions(rows, actor, view_action):
+    """Attach `actions` ((spec, needs_form) pairs) to every row, with no query per row."""
+    for row in rows:
+        row.actions = [
+            (spec, form_class_for(row.MACHINE, spec.name) is not EmptyForm)
+            for spec in selectors.transitions_in_list(row, actor, view_action=view_action)
+        ]
+    return rows
+
+
+def run_service(request, form, service, success, **kwargs):
+    """Call a write service; a DomainError lands on the form (field or form error) and returns None."""
+    try:
+        result = service(actor=request.actor, **kwargs)
+    except DomainError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from None
+        apply_domain_error(form, error)
+        return None
+    messages.success(request, success)
+    return result
+
+
+# --- Forms ------------------------------------------------------------------------------------------------------
+class FrenchDecimalField(forms.DecimalField):
+    """Accepts "12,5" as well as "12.5"."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace(",", ".").replace(" ", "").replace("\u202f", "").strip()
+        return super().to_python(value)
+
+
+class OperationForm(BootstrapFormMixin, forms.Form):
+    name = forms.CharField(label="Nom de l'opération", max_length=200)
+    commune = forms.CharField(label="Commune", max_length=100)
+    starts_on = forms.DateField(label="Début", widget=DateInput())
+    ends_on = forms.DateField(label="Fin", widget=DateInput())
+    is_anru = forms.BooleanField(label="Opération ANRU / QPV", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            self.add_error("ends_on", "La fin doit être postérieure au début.")
+        return data
+
+
+class _ContractFields(forms.Form):
+    operation = forms.ModelChoiceField(label="Opération", queryset=None, empty_label="— choisir —")
+    reference = forms.CharField(label="Référence du marché", max_length=50)
+    title = forms.CharField(label="Objet", max_length=200)
+    buyer = forms.ModelChoiceField(label="Acheteur public", queryset=None, empty_label="— choisir —")
+    legal_lever = forms.ChoiceField(label="Levier juridique", choices=LegalLever.choices)
+    notified_on = forms.DateField(label="Notifié le", required=False, widget=DateInput())
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operation"].queryset = selectors.operations_for(actor)
+        self.fields["buyer"].queryset = selectors.buyer_organisations()
+
+
+class ContractForm(BootstrapFormMixin, _ContractFields):
+    """(The choices are scoped in the base class, before the mixin looks at the errors.)"""
+
+
+class _LotFields(forms.Form):
+    contract = forms.ModelChoiceField(label="Marché", queryset=None, empty_label="— choisir —")
+    number = forms.IntegerField(label="Numéro du lot", min_value=1, max_value=999)
+    title = forms.CharField(label="Intitulé", max_length=200)
+    trade = forms.CharField(label="Corps de métier", max_length=100)
+    amount_excl_tax = FrenchDecimalField(label="Montant HT (€)", min_value=0, max_digits=12, decimal_places=2)
+    sizing_method = forms.ChoiceField(label="Méthode de calcul des heures", choices=SizingMethod.choices)
+    labour_share = FrenchDecimalField(
+        label="Part de main-d'œuvre (0 à 1)", required=False, min_value=0, max_value=1, max_digits=4, decimal_places=3
+    )
+    hourly_cost = FrenchDecimalField(
+        label="Coût horaire moyen (€)", required=False, min_value=0, max_digits=6, decimal_places=2
+    )
+    insertion_rate = FrenchDecimalField(
+        label="Taux d'insertion (0 à 1)", required=False, min_value=0, max_value=1, max_digits=4, decimal_places=3
+    )
+    amount_per_hour = FrenchDecimalField(
+        label="Montant HT par heure d'insertion (€)", required=False, min_value=0, max_digits=9, decimal_places=2
+    )
+    fixed_hours = FrenchDecimalField(
+        label="Heures forfaitaires", required=False, min_value=0, max_digits=9, decimal_places=2
+    )
+    execution_starts_on = forms.DateField(label="Début d'exécution", widget=DateInput())
+    execution_ends_on = forms.DateField(label="Fin d'exécution", widget=DateInput())
+    fulfilment_modes = forms.MultipleChoiceField(
+        label="Modalités de mise en œuvre autorisées",
+        choices=FulfilmentMode.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    awardee = forms.ModelChoiceField(
+        label="Attributaire (entreprise)", queryset=None, required=False, empty_label="— pas encore attribué —"
+    )
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contract"].queryset = selectors.contracts_for(actor)
+        self.fields["awardee"].queryset = selectors.awardee_organisations()
+
+
+class LotForm(BootstrapFormMixin, _LotFields):
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("execution_starts_on"), data.get("execution_ends_on")
+        if start and end and end < start:
+            self.add_error("execution_ends_on", "La fin d'exécution doit être postérieure au début.")
+        method = data.get("sizing_method")
+        needed = {
+            SizingMethod.LABOUR_SHARE: ["labour_share", "hourly_cost", "insertion_rate"],
+            SizingMethod.PER_AMOUNT: ["amount_per_hour"],
+            SizingMethod.FIXED: ["fixed_hours"],
+        }.get(method, [])
+        for name in needed:
+            if data.get(name) in (None, "") and name not in self.errors:
+                self.add_error(name, "Ce champ est obligatoire pour cette méthode de calcul.")
+        for name in ("hourly_cost", "amount_per_hour"):
+            if name in needed and data.get(name) == 0:
+                self.add_error(name, "Une valeur strictement positive est attendue.")
+        return data
+
+    def to_service_kwargs(self):
+        data = dict(self.cleaned_data)
+        method = data["sizing_method"]
+        keep = {
+            SizingMethod.LABOUR_SHARE: {"labour_share", "hourly_cost", "insertion_rate"},
+            SizingMethod.PER_AMOUNT: {"amount_per_hour"},
+            SizingMethod.FIXED: {"fixed_hours"},
+        }[method]
+        for name in {"labour_share", "hourly_cost", "insertion_rate", "amount_per_hour", "fixed_hours"} - keep:
+            data.pop(name)
+        return data
+
+
+class OfferForm(BootstrapFormMixin, forms.Form):
+    title = forms.CharField(label="Intitulé du poste", max_length=200)
+    trade = forms.CharField(label="Métier", max_length=100)
+    rome_code = forms.CharField(label="Code ROME", max_length=5, required=False)
+    contract_type = forms.ChoiceField(label="Type de contrat", choices=ContractType.choices)
+    weekly_hours = forms.IntegerField(label="Heures par semaine", min_value=1, max_value=48)
+    location = forms.CharField(label="Lieu", max_length=100)
+    positions = forms.IntegerField(label="Nombre de postes", min_value=1, max_value=999, initial=1)
+    is_qpv_mandatory = forms.BooleanField(label="Réservé aux résidents QPV", required=False)
+    market_context = forms.CharField(
+        label="Contexte du marché", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class _EligibilityFields(forms.Form):
+    valid_until = forms.DateField(
+        label="Valide jusqu'au (laisser vide : durée par défaut)", required=False, widget=DateInput()
+    )
+
+    def __init__(self, *args, criteria, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.criteria = criteria
+        proof_choices = [("", "— non vu —"), *ProofKind.choices]
+        for row in criteria:
+            code, label = row.criterion.code, row.criterion.label
+            self.fields[f"proof_kind_{code}"] = forms.ChoiceField(
+                label=f"Justificatif vu — {label}", choices=proof_choices, required=False
+            )
+            self.fields[f"seen_on_{code}"] = forms.DateField(
+                label=f"Vu le — {label}", required=False, widget=DateInput()
+            )
+
+
+class EligibilityValidationForm(BootstrapFormMixin, _EligibilityFields):
+    """Per declared criterion: the proof kind and the day it was seen ("justificatif vu"); then the validity."""
+
+    def rows(self):
+        for row in self.criteria:
+            code = row.criterion.code
+            yield row, self[f"proof_kind_{code}"], self[f"seen_on_{code}"]
+
+    def clean(self):
+        data = super().clean()
+        for row in self.criteria:
+            code = row.criterion.code
+            kind, seen = data.get(f"proof_kind_{code}"), data.get(f"seen_on_{code}")
+            if kind and not seen and f"seen_on_{code}" not in self.errors:
+                self.add_error(f"seen_on_{code}", "Indiquez la date à laquelle le justificatif a été vu.")
+            if seen and not kind and f"proof_kind_{code}" not in self.errors:
+                self.add_error(f"proof_kind_{code}", "Indiquez le justificatif vu.")
+        return data
+
+    def proofs(self):
+        result = {}
+        for row in self.criteria:
+            code = row.criterion.code
+            kind, seen = self.cleaned_data.get(f"proof_kind_{code}"), self.cleaned_data.get(f"seen_on_{code}")
+            if kind and seen:
+                result[code] = (kind, seen)
+        return result
+
+
+# --- Referrals ----------------------------------------------------------------------------------------------------
+@role_required(Role.FACILITATOR)
+def referrals(request, *, actor):
+    states = states_from_request(request, "referral", selectors.REFERRALS_WAITING_FOR_FACILITATOR)
+    page = paginate(request, selectors.referrals_to_review(actor=actor, states=states))
+    return render(
+        request,
+        "facilitator/referrals.html",
+        {"page": page, "states": state_choices("referral", states), "all_states": not states},
+    )
+
+
+# --- Eligibility --------------------------------------------------------------------------------------------------
+@role_required(Role.FACILITATOR)
+def eligibility(request, *, actor):
+    page = paginate(request, selectors.eligibility_to_validate(actor))
+    return render(request, "facilitator/eligibility.html", {"page": page})
+
+
+@role_required(Role.FACILITATOR)
+def validate_eligibility(request, pk, *, actor):
+    pathway = selectors.pathway_for_validation(actor=actor, pk=pk)
+    if pathway is None:
+        raise Http404("Parcours introuvable.")
+    back = reverse("facilitator:eligibility")
+    if pathway.state != "eligibility_pending":
+        messages.info(request, f"Ce parcours n'attend plus de validation (état : {pathway.get_state_display()}).")
+        return redirect(back)
+    try:  # the criteria are personal (some are health data): the read is logged
+        participant = selectors.participant_file(actor=actor, participant_id=pathway.participant_id)
+    except DomainError:
+        raise Http404("Participant·e introuvable.") from None
+    assessment, criteria = selectors.declared_criteria(pathway)
+    status = 200
+    if request.method == "POST":
+        form = EligibilityValidationForm(request.POST, criteria=criteria)
+        if form.is_valid():
+            try:
+                pathways.pathway_validate_eligibility(
+                    actor=actor,
+                    pathway=pathway,
+                    valid_until=form.cleaned_data.get("valid_until"),
+                    proofs=form.proofs(),
+                )
+            except DomainError as error:
+                if error.code == "not_found":
+                    raise Http404(error.message) from None
+                if error.code in STALE_CODES:
+                    messages.error(request, error.message)
+                    return redirect(back)
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, f"Éligibilité validée pour {participant}.")
+                return redirect(back)
+        status = 400
+    else:
+        form = EligibilityValidationForm(criteria=criteria)
+    return render(
+        request,
+        "facilitator/validate_eligibility.html",
+        {"pathway": pathway, "participant": participant, "assessment": assessment, "form": form},
+        status=status,
+    )
+
+
+# --- Hours ----------------------------------------------------------------------------------------------------------
+@role_required(Role.FACILITATOR)
+def hours(request, *, actor):
+    states = states_from_request(request, "hoursline", selectors.HOURS_WAITING_FOR_FACILITATOR)
+    page = paginate(request, selectors.hours_lines_to_validate(actor=actor, states=states))
+    row_actions(page.object_list, actor, "hoursline.view")
+    return render(
+        request,
+        "facilitator/hours.html",
+        {"page": page, "states": state_choices("hoursline", states), "all_states": not states},
+    )
+
+
+# --- Clause register ------------------------------------------------------------------------------------------------
+@role_required(Role.FACILITATOR)
+def register_index(request, *, actor):
+    return render(request, "facilitator/register.html", {"operations": selectors.register_operations_for(actor)})
+
+
+def _create_page(
+    request,
+    *,
+    actor,
+    form_class,
+    service,
+    title,
+    submit,
+    success,
+    template="facilitator/create.html",
+    initial=None,
+    to_kwargs=None,
+):
+    status = 200
+    extra = {} if form_class is OperationForm else {"actor": actor}
+    if request.method == "POST":
+        form = form_class(request.POST, **extra)
+        if form.is_valid():
+            kwargs = to_kwargs(form) if to_kwargs else dict(form.cleaned_data)
+            if run_service(request, form, service, success, **kwargs) is not None:
+                return redirect("facilitator:register")
+        status = 400
+    else:
+        form = form_class(initial=initial, **extra)
+    return render(request, template, {"form": form, "title": title, "submit": submit}, status=status)
+
+
+@role_required(Role.FACILITATOR)
+def operation_create(request, *, actor):
+    return _create_page(
+        request,
+        actor=actor,
+        form_class=OperationForm,
+        service=register.operation_create,
+        title="Nouvelle opération",
+        submit="Créer l'opération",
+        success="Opération créée.",
+    )
+
+
+@role_required(Role.FACILITATOR)
+def contract_create(request, *, actor):
+    return _create_page(
+        request,
+        actor=actor,
+        form_class=ContractForm,
+        service=register.contract_create,
+        title="Nouveau marché",
+        submit="Créer le marché",
+        success="Marché créé.",
+        initial={"operation": request.GET.get("operation")},
+    )
+
+
+@role_required(Role.FACILITATOR)
+def lot_create(request, *, actor):
+    return _create_page(
+        request,
+        actor=actor,
+        form_class=LotForm,
+        service=register.lot_create,
+        title="Nouveau lot",
+        submit="Créer le lot",
+        success="Lot créé.",
+        initial={"contract": request.GET.get("contract")},
+        to_kwargs=LotForm.to_service_kwargs,
+        template="facilitator/lot_create.html",
+    )
+
+
+@role_required(Role.FACILITATOR)
+def lot_detail(request, pk, *, actor):
+    lot = selectors.lot_for(actor=actor, pk=pk)
+    if lot is None:
+        raise Http404("Lot introuvable.")
+    return _render_lot(request, actor, lot)
+
+
+def _render_lot(request, actor, lot, offer_form=None, status=200):
+    return render(
+        request,
+        "facilitator/lot_detail.html",
+        {
+            "lot": lot,
+            "offers": selectors.lot_offers(actor=actor, lot=lot),
+            "offer_form": offer_form or OfferForm(),
+            "modes": [FulfilmentMode(m).label for m in lot.fulfilment_modes if m in FulfilmentMode.values],
+        },
+        status=status,
+    )
+
+
+@require_POST
+@role_required(Role.FACILITATOR)
+def offer_create(request, pk, *, actor):
+    lot = selectors.lot_for(actor=actor, pk=pk)
+    if lot is None:
+        raise Http404("Lot introuvable.")
+    form = OfferForm(request.POST)
+    if form.is_valid():
+        kwargs = {k: v for k, v in form.cleaned_data.items()}
+        if run_service(request, form, register.offer_create, "Offre créée.", lot=lot, **kwargs) is not None:
+            return redirect("facilitator:lot_detail", pk=lot.pk)
+    return _render_lot(request, actor, lot, offer_form=form, status=400)
+
+
+@require_POST
+@role_required(Role.FACILITATOR)
+def offer_close(request, pk, *, actor):
+    offer = selectors.offer_for(actor=actor, pk=pk)
+    if offer is None:
+        raise Http404("Offre introuvable.")
+    try:
+        register.offer_close(actor=actor, offer=offer)
+    except DomainError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from None
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Offre « {offer.title} » clôturée.")
+    return redirect("facilitator:lot_detail", pk=offer.lot_id)
+
+
 app_name = "facilitator"
-urlpatterns = []
+urlpatterns = [
+    path("positionnements/", referrals, name="referrals"),
+    path("eligibilite/", eligibility, name="eligibility"),
+    path("eligibilite/<int:pk>/", validate_eligibility, name="validate_eligibility"),
+    path("heures/", hours, name="hours"),
+    path("registre/", register_index, name="register"),
+    path("registre/operations/nouvelle/", operation_create, name="operation_create"),
+    path("registre/marches/nouveau/", contract_create, name="contract_create"),
+    path("registre/lots/nouveau/", lot_create, name="lot_create"),
+    path("registre/lots/<int:pk>/", lot_detail, name="lot_detail"),
+    path("registre/lots/<int:pk>/offres/", offer_create, name="offer_create"),
+    path("registre/offres/<int:pk>/cloturer/", offer_close, name="offer_close"),
+]

@@ -1,0 +1,182 @@
+"""Selectors for the adviser and auditor pages: participant list and search, offer search, pathway search,
+the eligibility catalogue and the human-readable timeline. Every queryset is scoped by roles.policy."""
+
+from django.db.models import OuterRef, Q, Subquery
+
+from parcours.models import EligibilityCriterion, FollowUp, JobOffer, Participant, Pathway
+from roles.enums import OrganisationKind, Role
+from roles.models import Organisation
+from roles.policy import allows, scope_queryset
+from workflows.engine import state_label
+from workflows.errors import DomainError
+from workflows.journal import log_participant_access
+from workflows.models import AccessChannel, JournalEvent
+from workflows.transitions import MACHINES
+
+__all__ = [
+    "action_label",
+    "active_criteria",
+    "event_state_label",
+    "facilitation_partners",
+    "label_current_states",
+    "labelled_timeline",
+    "offer_search",
+    "participant_for_update",
+    "participants_for",
+    "pathway_follow_ups",
+    "pathway_for",
+    "participant_timeline_export",
+    "pathway_search",
+    "planned_follow_ups",
+]
+
+# Journal actions that are not transitions (creations, data changes, follow-ups).
+ACTION_LABELS = {
+    "create": "Création",
+    "update": "Modification du dossier",
+    "record_follow_up": "Suivi enregistré",
+}
+OBJECT_LABELS = {
+    "participant": "Dossier",
+    "pathway": "Parcours",
+    "referral": "Positionnement",
+    "placement": "Mise en poste",
+    "hoursline": "Relevé d'heures",
+}
+ROLE_LABELS = dict(Role.choices)
+
+
+def _latest_pathway():
+    return Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-pk")
+
+
+def participants_for(actor, *, query="", state="", programme=""):
+    """The participants the actor may read, with their current pathway (id and state), searchable by name or
+    i-milo reference and filterable by current pathway state and programme."""
+    qs = Participant.objects.select_related("youth_agency", "referent_adviser").annotate(
+        current_pathway_id=Subquery(_latest_pathway().values("pk")[:1]),
+        current_state=Subquery(_latest_pathway().values("state")[:1]),
+    )
+    qs = scope_queryset(actor, "participant.view", qs)
+    for word in (query or "").split():
+        qs = qs.filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(imilo_reference__icontains=word)
+        )
+    if state:
+        qs = qs.filter(current_state=state)
+    if programme:
+        qs = qs.filter(programme=programme)
+    return qs.order_by("last_name", "first_name", "pk")
+
+
+def label_current_states(rows):
+    """Evaluate a page of participants and give each its current pathway state's French label."""
+    rows = list(rows)
+    for row in rows:
+        row.current_state_label = state_label("pathway", row.current_state) if row.current_state else ""
+    return rows
+
+
+def participant_for_update(*, actor, participant_id):
+    """The participant if the actor may change it, else None (pages answer 404). Not logged: the edit page
+    shows the same data as the file, whose read is logged when it is opened."""
+    qs = scope_queryset(actor, "participant.update", Participant.objects.select_related("youth_agency"))
+    return qs.filter(pk=participant_id).first()
+
+
+def pathway_for(*, actor, pathway_id, action="participant.view"):
+    """One pathway the actor may reach through `action`, else None (pages answer 404)."""
+    qs = Pathway.objects.select_related("participant__youth_agency", "facilitation_organisation")
+    return scope_queryset(actor, action, qs).filter(pk=pathway_id).first()
+
+
+def pathway_search(actor, *, query="", state=""):
+    """Pathways in the actor's scope (auditors: referred on the buyer's contracts), searchable by name."""
+    qs = Pathway.objects.select_related("participant__youth_agency", "facilitation_organisation")
+    qs = scope_queryset(actor, "participant.view", qs)
+    for word in (query or "").split():
+        qs = qs.filter(Q(participant__first_name__icontains=word) | Q(participant__last_name__icontains=word))
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("participant__last_name", "participant__first_name", "-started_on", "pk")
+
+
+def offer_search(actor, *, trade="", place="", qpv="", open_only=True):
+    """Job offers in the actor's scope (advisers: lots of partner facilitation organisations)."""
+    qs = JobOffer.objects.select_related("lot__contract__operation__facilitation_organisation", "lot__awardee")
+    qs = scope_queryset(actor, "offer.view", qs)
+    if trade:
+        qs = qs.filter(Q(trade__icontains=trade) | Q(title__icontains=trade) | Q(rome_code__iexact=trade))
+    if place:
+        qs = qs.filter(Q(location__icontains=place) | Q(lot__contract__operation__commune__icontains=place))
+    if qpv == "yes":
+        qs = qs.filter(is_qpv_mandatory=True)
+    elif qpv == "no":
+        qs = qs.filter(is_qpv_mandatory=False)
+    if open_only:
+        qs = qs.filter(is_open=True)
+    return qs.order_by("-is_open", "title", "pk")
+
+
+def active_criteria():
+    return EligibilityCriterion.objects.filter(is_active=True).order_by("position", "label")
+
+
+def facilitation_partners(organisation):
+    """The facilitation organisations partnering with a Mission Locale."""
+    return Organisation.objects.filter(partners=organisation, kind=OrganisationKind.FACILITATION).order_by("name")
+
+
+def pathway_follow_ups(*, participant):
+    return (
+        FollowUp.objects.filter(pathway__participant=participant)
+        .select_related("recorded_by", "pathway")
+        .order_by("done_on", "due_on", "pk")
+    )
+
+
+def planned_follow_ups(*, pathway):
+    return pathway.follow_ups.filter(done_on__isnull=True).order_by("due_on", "pk")
+
+
+def action_label(object_type, action):
+    table = MACHINES.get(object_type, {})
+    if action in table:
+        return table[action].label
+    return ACTION_LABELS.get(action, action)
+
+
+def event_state_label(object_type, state):
+    if not state:
+        return ""
+    if object_type in MACHINES:
+        return state_label(object_type, state)
+    return state
+
+
+def labelled_timeline(events):
+    """Journal events with French labels for object, action, states and role (one pass, no extra query)."""
+    rows = []
+    for event in events:
+        event.object_label = OBJECT_LABELS.get(event.object_type, event.object_type)
+        event.action_label = action_label(event.object_type, event.action)
+        event.from_label = event_state_label(event.object_type, event.from_state)
+        event.to_label = event_state_label(event.object_type, event.to_state)
+        event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
+        rows.append(event)
+    return rows
+
+
+def participant_timeline_export(*, actor, participant_id):
+    """The participant and its labelled journal for a CSV export, if the actor may read the file (else
+    'not found'). The export is logged as such."""
+    participant = Participant.objects.filter(pk=participant_id).first()
+    if participant is None or actor is None or not allows(actor, "participant.view", participant):
+        raise DomainError("not_found", "Participant·e introuvable.")
+    log_participant_access(actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export")
+    events = (
+        JournalEvent.objects.filter(participant_id=participant.pk)
+        .select_related("actor_user", "actor_organisation")
+        .order_by("occurred_at", "pk")
+    )
+    return participant, labelled_timeline(events)

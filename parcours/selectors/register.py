@@ -1,0 +1,147 @@
+"""Selectors of the facilitator pages: the clause register, referrals to review, eligibility to validate,
+hours lines to validate; and the transitions offered on the rows of a scoped list (without a query per row)."""
+
+from django.db.models import Count, Prefetch, Q
+
+from parcours.models import AssessedCriterion, Operation, PublicContract
+from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
+from roles.enums import OrganisationKind
+from roles.models import Organisation
+from roles.policy import allows, roles_for, scope_queryset
+from workflows.errors import DomainError
+from workflows.states import HoursLineState, PathwayState, ReferralState
+from workflows.transitions import MACHINES
+
+REFERRALS_WAITING_FOR_FACILITATOR = [ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED]
+HOURS_WAITING_FOR_FACILITATOR = [HoursLineState.DECLARED]
+
+
+def transitions_in_list(obj, actor, *, view_action):
+    """The transitions `actor` may fire now on `obj`, a row of a list scoped by `view_action`.
+
+    Same answer as workflows.engine.available_transitions, but when a transition's scope is the list's scope
+    the row being listed already proves it, so a list page asks no query per row."""
+    if actor is None or actor.role is None:
+        return []
+    list_scope = roles_for(view_action).get(actor.role)
+    result = []
+    for spec in MACHINES[obj.MACHINE].values():
+        if not spec.user_fireable or obj.state not in spec.sources:
+            continue
+        scope = roles_for(spec.action).get(actor.role)
+        if scope is None or (scope is not list_scope and not allows(actor, spec.action, obj)):
+            continue
+        try:
+            for guard in spec.guards:
+                guard(obj, None)
+        except DomainError:  # a guard refusing means "not offered now"
+            continue
+        result.append(spec)
+    return result
+
+
+# --- Clause register -----------------------------------------------------------------------------------------
+def register_operations_for(actor):
+    """The actor's operations → contracts → lots (with realised hours): three queries whatever the size."""
+    contracts = PublicContract.objects.select_related("buyer").order_by("reference", "pk")
+    lots = lots_for(actor)
+    return (
+        scope_queryset(actor, "register.create", Operation.objects.all())
+        .prefetch_related(Prefetch("contracts", queryset=contracts), Prefetch("contracts__lots", queryset=lots))
+        .order_by("name", "pk")
+    )
+
+
+def operations_for(actor):
+    return scope_queryset(actor, "register.create", Operation.objects.all()).order_by("name", "pk")
+
+
+def contracts_for(actor):
+    return (
+        PublicContract.objects.filter(operation__in=operations_for(actor))
+        .select_related("operation")
+        .order_by("operation__name", "reference", "pk")
+    )
+
+
+def buyer_organisations():
+    return Organisation.objects.filter(kind=OrganisationKind.AUTHORITY).order_by("name")
+
+
+def awardee_organisations():
+    return Organisation.objects.filter(kind=OrganisationKind.EMPLOYER).order_by("name")
+
+
+def lot_for(*, actor, pk):
+    """One lot in the actor's scope, with its realised hours (None: the page answers 404)."""
+    return lots_for(actor).filter(pk=pk).first()
+
+
+def lot_offers(*, actor, lot):
+    return (
+        offers_for(actor)
+        .filter(lot=lot)
+        .annotate(
+            referral_count=Count("referrals"), hired_count=Count("referrals", filter=Q(referrals__state="hired"))
+        )
+    )
+
+
+def offer_for(*, actor, pk):
+    return offers_for(actor).filter(pk=pk).first()
+
+
+# --- Referrals, eligibility, hours ---------------------------------------------------------------------------
+def referrals_to_review(*, actor, states=None):
+    qs = referrals_for(actor)
+    return qs.filter(state__in=states) if states else qs
+
+
+def eligibility_to_validate(actor):
+    """Pathways waiting for the validation of their eligibility by the actor's facilitation organisation."""
+    return pathways_for(actor).filter(
+        state=PathwayState.ELIGIBILITY_PENDING, facilitation_organisation_id=actor.organisation_id
+    )
+
+
+def pathway_for_validation(*, actor, pk):
+    """A pathway shared with the actor's facilitation organisation (any state; the page says when it moved)."""
+    return pathways_for(actor).filter(pk=pk, facilitation_organisation_id=actor.organisation_id).first()
+
+
+def declared_criteria(pathway):
+    """The criteria of the pending assessment, health data included (only facilitators reach this)."""
+    assessment = pathway.pending_assessment()
+    if assessment is None:
+        return None, []
+    rows = (
+        AssessedCriterion.objects.filter(assessment=assessment)
+        .select_related("criterion", "proof_seen_by")
+        .order_by("criterion__position", "criterion__code")
+    )
+    return assessment, list(rows)
+
+
+def hours_lines_to_validate(*, actor, states=None):
+    qs = hours_lines_for(actor).select_related("placement__employer")
+    return qs.filter(state__in=states) if states else qs
+
+
+__all__ = [
+    "REFERRALS_WAITING_FOR_FACILITATOR",
+    "HOURS_WAITING_FOR_FACILITATOR",
+    "transitions_in_list",
+    "register_operations_for",
+    "operations_for",
+    "contracts_for",
+    "buyer_organisations",
+    "awardee_organisations",
+    "lot_for",
+    "lot_offers",
+    "offer_for",
+    "referrals_to_review",
+    "eligibility_to_validate",
+    "pathway_for_validation",
+    "declared_criteria",
+    "hours_lines_to_validate",
+]

@@ -1,0 +1,512 @@
+"""Adviser pages: participant list, intake (with duplicates), edit, eligibility submission, offer search and
+referral, follow-ups, the participant file's actions; scope, refusals and pinned query counts."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from parcours.models import EligibilityAssessment, FollowUp, Participant, Referral
+from parcours.services import participants, pathways
+from workflows.models import JournalEvent, ParticipantAccess
+
+# session, user, memberships, then count + page (the current pathway state comes from subqueries)
+PARTICIPANT_LIST_QUERIES = 5
+OFFER_LIST_QUERIES = 5
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def intake(world, *, adviser=None, **data):
+    """A participant just registered (pathway in intake)."""
+    world.counter += 1
+    values = {
+        "first_name": f"Nouveau{world.counter}",
+        "last_name": f"Inscrit{world.counter}",
+        "birth_date": datetime.date(2004, 3, 1) + datetime.timedelta(days=world.counter),
+        "postcode": "59000",
+        "commune": "Lille",
+        "qualification_level": "infra_3",
+        **data,
+    }
+    return participants.participant_create(actor=adviser or world.adviser, data=values)
+
+
+def intake_post(**overrides):
+    data = {
+        "first_name": "Inès",
+        "last_name": "Martin",
+        "birth_date": "2005-06-15",
+        "postcode": "59100",
+        "commune": "Roubaix",
+        "qualification_level": "level_3",
+        "programme": "cej",
+        "email": "ines@example.org",
+        "phone": "0600000000",
+        "imilo_reference": "IM-42",
+        "is_qpv_resident": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+# --- participant list -----------------------------------------------------------------------------------------
+def test_participant_list_query_count_is_pinned(world, client):
+    for _ in range(2):
+        world.participant()
+    intake(world, adviser=world.adviser_b)
+    login(client, "conseillere")
+    url = reverse("adviser:participants")
+    client.get(url)
+    before, _ = count_queries(client, url)
+    for _ in range(4):
+        world.participant()
+    after, response = count_queries(client, url)
+    assert before == after == PARTICIPANT_LIST_QUERIES
+    assert response.content.decode().count('data-state="referred"') == 6
+
+
+def test_participant_list_is_scoped_searchable_and_filtered(world, client):
+    mine = world.participant()
+    fresh = intake(world, imilo_reference="IMILO-77", programme="pacea")
+    other = intake(world, adviser=world.adviser_b)
+    login(client, "conseillere")
+    url = reverse("adviser:participants")
+    body = client.get(url).content.decode()
+    assert mine.last_name.upper() in body and fresh.last_name.upper() in body
+    assert other.last_name.upper() not in body
+    assert "Inscrire un·e jeune" in body
+    body = client.get(url, {"q": "imilo-77"}).content.decode()
+    assert fresh.last_name.upper() in body and mine.last_name.upper() not in body
+    body = client.get(url, {"q": mine.first_name.lower()}).content.decode()
+    assert mine.last_name.upper() in body and fresh.last_name.upper() not in body
+    body = client.get(url, {"state": "intake"}).content.decode()
+    assert fresh.last_name.upper() in body and mine.last_name.upper() not in body
+    body = client.get(url, {"programme": "pacea"}).content.decode()
+    assert fresh.last_name.upper() in body and mine.last_name.upper() not in body
+    # Unknown filter values are ignored, not a 500.
+    assert client.get(url, {"state": "nope", "page": "x"}).status_code == 200
+
+
+def test_participant_list_htmx_partial_and_pagination(world, client):
+    for _ in range(27):
+        intake(world)
+    login(client, "conseillere")
+    url = reverse("adviser:participants")
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<html" not in body and "Page 1 sur 2" in body
+    assert body.count('data-state="intake"') == 25
+    body = client.get(url, {"page": 2}).content.decode()
+    assert body.count('data-state="intake"') == 2 and "<html" in body
+
+
+@pytest.mark.parametrize("username", ["facilitateur", "employeur", "auditeur"])
+def test_adviser_pages_refuse_other_roles(world, client, username):
+    login(client, username)
+    for name in ["adviser:participants", "adviser:participant_create", "adviser:offers"]:
+        assert client.get(reverse(name)).status_code == 403, name
+
+
+def test_anonymous_is_sent_to_login(world, client):
+    response = client.get(reverse("adviser:participants"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+# --- intake ---------------------------------------------------------------------------------------------------
+def test_intake_creates_participant_and_pathway(world, client):
+    login(client, "conseillere")
+    body = client.get(reverse("adviser:participant_create")).content.decode()
+    for name in participants.EDITABLE:
+        assert f'name="{name}"' in body
+    response = client.post(reverse("adviser:participant_create"), intake_post())
+    participant = Participant.objects.get(last_name="Martin")
+    assert response.status_code == 302 and response["Location"] == reverse("participant_detail", args=[participant.pk])
+    assert participant.youth_agency == world.ml and participant.is_qpv_resident and participant.programme == "cej"
+    assert participant.pathways.get().state == "intake"
+
+
+def test_intake_bad_input_is_400_with_french_errors_and_kept_input(world, client):
+    login(client, "conseillere")
+    response = client.post(
+        reverse("adviser:participant_create"), intake_post(first_name="", postcode="59", commune="Ville-Témoin")
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Ce champ est obligatoire." in body and "Code postal : 5 chiffres attendus." in body
+    assert 'value="Ville-Témoin"' in body and 'aria-invalid="true"' in body
+    assert not Participant.objects.exists()
+
+
+def test_intake_service_error_is_a_field_error(world, client):
+    login(client, "conseillere")
+    response = client.post(reverse("adviser:participant_create"), intake_post(birth_date="1980-01-01"))
+    assert response.status_code == 400
+    assert "Les Missions Locales accueillent les jeunes de 16 à 25 ans" in response.content.decode()
+    assert not Participant.objects.exists()
+
+
+def test_intake_duplicate_shows_matches_then_allows_override(world, client):
+    existing = intake(world, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
+    intake(
+        world, adviser=world.adviser_b, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15)
+    )
+    login(client, "conseillere")
+    response = client.post(reverse("adviser:participant_create"), intake_post(imilo_reference=""))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "déjà suivi·e par votre Mission Locale" in body
+    assert reverse("participant_detail", args=[existing.pk]) in body
+    assert "Il s&#x27;agit bien d&#x27;une autre personne" in body or "Il s'agit bien d'une autre personne" in body
+    assert body.count("MARTIN Inès") == 1  # the other agency's namesake is never shown
+    assert Participant.objects.filter(youth_agency=world.ml).count() == 1
+    response = client.post(
+        reverse("adviser:participant_create"), intake_post(imilo_reference="", allow_duplicate="on")
+    )
+    assert response.status_code == 302
+    assert Participant.objects.filter(youth_agency=world.ml, last_name="Martin").count() == 2
+
+
+def test_intake_duplicate_imilo_reference_is_field_error(world, client):
+    intake(world, imilo_reference="IM-42")
+    login(client, "conseillere")
+    response = client.post(reverse("adviser:participant_create"), intake_post())
+    assert response.status_code == 400
+    assert "Cet identifiant i-milo est déjà utilisé." in response.content.decode()
+
+
+# --- edit -----------------------------------------------------------------------------------------------------
+def test_participant_update(world, client):
+    participant = intake(world)
+    login(client, "conseillere")
+    url = reverse("adviser:participant_update", args=[participant.pk])
+    body = client.get(url).content.decode()
+    assert f'value="{participant.last_name}"' in body
+    data = intake_post(first_name=participant.first_name, last_name=participant.last_name, commune="Tourcoing")
+    data["birth_date"] = participant.birth_date.isoformat()
+    assert client.post(url, data).status_code == 302
+    participant.refresh_from_db()
+    assert participant.commune == "Tourcoing"
+    event = JournalEvent.objects.filter(object_type="participant", action="update").get()
+    assert "commune" in event.inputs["fields"] and "Tourcoing" not in str(event.inputs)
+
+
+def test_participant_update_bad_input_and_scope(world, client):
+    participant = intake(world)
+    login(client, "conseillere")
+    url = reverse("adviser:participant_update", args=[participant.pk])
+    response = client.post(url, intake_post(last_name="", email="pas-un-courriel"))
+    assert response.status_code == 400
+    assert "Adresse de courriel invalide." in response.content.decode()
+    participant.refresh_from_db()
+    assert participant.last_name.startswith("Inscrit")
+    client.logout()
+    for username in ["conseiller.b", "facilitateur", "employeur", "auditeur"]:
+        login(client, username)
+        assert client.get(url).status_code == 404, username
+        client.logout()
+
+
+# --- participant file -----------------------------------------------------------------------------------------
+def test_participant_file_buttons_for_intake(world, client):
+    participant = intake(world)
+    pathway = participant.pathways.get()
+    body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert reverse("adviser:submit_eligibility", args=[pathway.pk]) in body
+    assert "Soumettre l&#x27;éligibilité" in body or "Soumettre l'éligibilité" in body
+    assert reverse("transition", args=["pathway", pathway.pk, "submit_eligibility"]) not in body
+    assert reverse("transition", args=["pathway", pathway.pk, "withdraw"]) in body
+    assert "Positionner sur une offre" not in body
+    assert "Enregistrer un suivi" in body
+    assert reverse("adviser:participant_update", args=[participant.pk]) in body
+
+
+def test_participant_file_of_hired_participant(world, client):
+    participant = world.participant(hired=True)
+    pathway = participant.pathways.get()
+    body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert "Positionner sur une offre" in body and f"?pathway={pathway.pk}" in body
+    assert "Enregistrer la sortie" in body and "Perdu de vue" in body
+    # Planned follow-ups (+1, +3, +6 months) can be completed from the file.
+    assert body.count("?planned=") == 3
+    # The timeline speaks French: transition labels and state labels.
+    assert "Confirmer l&#x27;embauche" in body or "Confirmer l'embauche" in body
+    assert "Éligibilité à valider" in body and "Création" in body
+    client.logout()
+    # The auditor reads the file and its timeline, without the adviser's buttons.
+    body = login(client, "auditeur").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert "Enregistrer la sortie" not in body and "Positionner sur une offre" not in body
+    assert "Valider l&#x27;éligibilité" in body or "Valider l'éligibilité" in body
+
+
+def test_participant_file_shows_referral_cancel_button(world, client):
+    participant = world.participant()
+    referral = participant.pathways.get().referrals.get()
+    body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert reverse("transition", args=["referral", referral.pk, "cancel"]) in body
+
+
+def test_exit_through_generic_transition(world, client):
+    participant = world.participant(hired=True)
+    pathway = participant.pathways.get()
+    login(client, "conseillere")
+    url = reverse("transition", args=["pathway", pathway.pk, "exit"])
+    response = client.post(url, {"exited_on": "", "category": "durable_employment"})
+    assert response.status_code == 400
+    response = client.post(url, {"exited_on": world.today.isoformat(), "category": "durable_employment"})
+    assert response.status_code == 302
+    pathway.refresh_from_db()
+    assert pathway.state == "exited"
+    # A stale click (already exited) gets a message, not a 500.
+    response = client.post(url, {"exited_on": world.today.isoformat(), "category": "durable_employment"}, follow=True)
+    assert response.status_code == 200
+
+
+# --- eligibility submission -----------------------------------------------------------------------------------
+def test_submit_eligibility_page(world, client):
+    participant = intake(world)
+    pathway = participant.pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:submit_eligibility", args=[pathway.pk])
+    body = client.get(url).content.decode()
+    assert 'value="YOUTH_ML_FOLLOWED"' in body and "donnée de santé" in body
+    assert f'value="{world.fac.pk}"' in body
+    response = client.post(
+        url,
+        {"criteria": ["YOUTH_ML_FOLLOWED", "RSA"], "derogation_reason": "", "facilitation_organisation": world.fac.pk},
+    )
+    assert response.status_code == 302
+    pathway.refresh_from_db()
+    assert pathway.state == "eligibility_pending" and pathway.facilitation_organisation == world.fac
+    assessment = EligibilityAssessment.objects.get(pathway=pathway)
+    assert sorted(assessment.assessed.values_list("criterion__code", flat=True)) == ["RSA", "YOUTH_ML_FOLLOWED"]
+    # Once submitted, the page sends back to the file with a message.
+    response = client.get(url, follow=True)
+    assert "déjà été soumise" in response.content.decode()
+
+
+def test_submit_eligibility_refusals(world, client):
+    participant = intake(world)
+    pathway = participant.pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:submit_eligibility", args=[pathway.pk])
+    response = client.post(url, {"criteria": [], "derogation_reason": ""})
+    assert response.status_code == 400
+    assert "Choisissez au moins un critère" in response.content.decode()
+    response = client.post(url, {"criteria": ["NOPE"], "derogation_reason": "motif gardé"})
+    assert response.status_code == 400 and "motif gardé" in response.content.decode()
+    response = client.post(url, {"criteria": ["RSA"], "facilitation_organisation": world.emp.pk})
+    assert response.status_code == 400
+    assert (
+        "n&#x27;est pas partenaire" in response.content.decode() or "n'est pas partenaire" in response.content.decode()
+    )
+    pathway.refresh_from_db()
+    assert pathway.state == "intake" and not EligibilityAssessment.objects.exists()
+    client.logout()
+    login(client, "conseiller.b")
+    assert client.get(url).status_code == 404
+    client.logout()
+    login(client, "facilitateur")
+    assert client.get(url).status_code == 403
+
+
+def test_submit_eligibility_with_derogation(world, client):
+    pathway = intake(world).pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:submit_eligibility", args=[pathway.pk])
+    assert client.post(url, {"derogation_reason": "Situation particulière"}).status_code == 302
+    assert EligibilityAssessment.objects.get(pathway=pathway).derogation_reason == "Situation particulière"
+
+
+# --- offers and referrals -------------------------------------------------------------------------------------
+def _more_offers(world, n):
+    from parcours.services import register
+
+    for i in range(n):
+        register.offer_create(
+            actor=world.facilitator,
+            lot=world.lot,
+            title=f"Coffreur·se {world.counter}-{i}",
+            trade="Coffreur",
+            contract_type="cdd",
+            weekly_hours=35,
+            location="Roubaix",
+        )
+    world.counter += 1
+
+
+def test_offer_list_query_count_is_pinned(world, client):
+    _more_offers(world, 1)
+    pathway = world.participant().pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:offers") + f"?pathway={pathway.pk}"
+    client.get(url)
+    before, _ = count_queries(client, url)
+    _more_offers(world, 4)
+    after, response = count_queries(client, url)
+    assert before == after == OFFER_LIST_QUERIES + 1  # + the pathway to refer
+    assert response.content.decode().count(">Positionner</button>") == 6
+    plain, _ = count_queries(client, reverse("adviser:offers"))
+    assert plain == OFFER_LIST_QUERIES
+
+
+def test_offer_search_filters(world, client):
+    _more_offers(world, 1)
+    login(client, "conseillere")
+    url = reverse("adviser:offers")
+    body = client.get(url, {"trade": "maçon"}).content.decode()
+    assert "Maçon·ne" in body and "Coffreur·se" not in body
+    body = client.get(url, {"place": "roubaix"}).content.decode()
+    assert "Maçon·ne" not in body and "Coffreur·se" in body
+    body = client.get(url, {"qpv": "yes"}).content.decode()
+    assert "Maçon·ne" not in body and "Aucune offre" in body
+    from parcours.services import register
+
+    register.offer_close(actor=world.facilitator, offer=world.offer)
+    assert "Maçon·ne" not in client.get(url).content.decode()
+    assert "Maçon·ne" in client.get(url, {"status": "all"}).content.decode()
+
+
+def test_offer_list_is_scoped_to_partner_lots(world, client):
+    from roles.enums import OrganisationKind
+    from roles.models import Organisation
+
+    world.fac.partners.remove(world.ml_b)
+    Organisation.objects.create(name="Autre PLIE", kind=OrganisationKind.FACILITATION).partners.add(world.ml_b)
+    login(client, "conseiller.b")
+    assert "Maçon·ne" not in client.get(reverse("adviser:offers")).content.decode()
+
+
+def test_refer_from_offer_search(world, client):
+    participant = world.participant()
+    pathway = participant.pathways.get()
+    _more_offers(world, 1)
+    from parcours.models import JobOffer
+
+    offer = JobOffer.objects.exclude(pk=world.offer.pk).get()
+    login(client, "conseillere")
+    url = reverse("adviser:referral_create", args=[offer.pk])
+    response = client.post(url, {"pathway": pathway.pk, "motivation": "Motivé·e"})
+    assert response.status_code == 302 and response["Location"] == reverse("participant_detail", args=[participant.pk])
+    referral = Referral.objects.get(offer=offer)
+    assert referral.motivation == "Motivé·e" and referral.state == "sent"
+    # The same offer again: a form error, nothing written.
+    response = client.post(url, {"pathway": pathway.pk, "motivation": "encore"})
+    assert response.status_code == 400
+    assert "déjà en cours" in response.content.decode() and "encore" in response.content.decode()
+    assert Referral.objects.filter(offer=offer).count() == 1
+
+
+def test_refer_refusals(world, client):
+    pathway = intake(world).pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:referral_create", args=[world.offer.pk])
+    # Eligibility not validated yet: a French message, no referral.
+    response = client.post(url, {"pathway": pathway.pk})
+    assert response.status_code == 400 and "éligibilité doit d&#x27;abord être validée" in response.content.decode()
+    eligible = world.participant().pathways.get()
+    response = client.post(url, {"pathway": eligible.pk, "motivation": "x" * 2001})
+    assert response.status_code == 400 and "2000 caractères" in response.content.decode()
+    assert client.post(url, {"pathway": "abc"}).status_code == 404
+    assert client.post(url, {"pathway": "0"}).status_code == 404
+    assert client.post(url, {}).status_code == 404
+    other = world.participant(adviser=world.adviser_b).pathways.get()
+    assert client.post(url, {"pathway": other.pk}).status_code == 404
+    assert client.get(reverse("adviser:offers"), {"pathway": other.pk}).status_code == 404
+    assert client.post(reverse("adviser:referral_create", args=[999999]), {"pathway": eligible.pk}).status_code == 404
+    assert Referral.objects.count() == 2  # the two made by world.participant()
+    client.logout()
+    login(client, "employeur")
+    assert client.post(url, {"pathway": eligible.pk}).status_code == 403
+
+
+def test_refer_get_shows_confirmation(world, client):
+    pathway = world.participant().pathways.get()
+    login(client, "conseillere")
+    response = client.get(reverse("adviser:referral_create", args=[world.offer.pk]), {"pathway": pathway.pk})
+    assert response.status_code == 200 and ">Positionner</button>" in response.content.decode()
+
+
+# --- follow-ups -----------------------------------------------------------------------------------------------
+def test_record_follow_up(world, client):
+    pathway = world.participant().pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:followup_record", args=[pathway.pk])
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"kind": "phone", "done_on": world.today.isoformat(), "note": "Appel fait"})
+    assert response.status_code == 302
+    follow_up = FollowUp.objects.get(pathway=pathway)
+    assert follow_up.kind == "phone" and follow_up.recorded_by == world.adviser.user
+    body = client.get(reverse("participant_detail", args=[pathway.participant_id])).content.decode()
+    assert "Appel fait" in body and "Suivi enregistré" in body
+
+
+def test_complete_planned_follow_up(world, client):
+    pathway = world.participant(hired=True).pathways.get()
+    planned = pathway.follow_ups.filter(done_on__isnull=True).order_by("due_on").first()
+    login(client, "conseillere")
+    url = reverse("adviser:followup_record", args=[pathway.pk])
+    body = client.get(url, {"planned": planned.pk}).content.decode()
+    assert f'<option value="{planned.pk}" selected>' in body
+    response = client.post(
+        url, {"planned_follow_up": planned.pk, "kind": "company_visit", "done_on": world.today.isoformat()}
+    )
+    assert response.status_code == 302
+    planned.refresh_from_db()
+    assert planned.done_on == world.today and planned.kind == "company_visit"
+    # Completing it again: the choice is no longer offered.
+    response = client.post(url, {"planned_follow_up": planned.pk, "kind": "phone", "done_on": world.today.isoformat()})
+    assert response.status_code == 400
+
+
+def test_follow_up_refusals(world, client):
+    pathway = world.participant().pathways.get()
+    login(client, "conseillere")
+    url = reverse("adviser:followup_record", args=[pathway.pk])
+    future = (world.today + datetime.timedelta(days=3)).isoformat()
+    response = client.post(url, {"kind": "phone", "done_on": future, "note": "note gardée"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "ne peut pas être dans le futur" in body and "note gardée" in body
+    response = client.post(url, {"kind": "", "done_on": "pas une date"})
+    assert response.status_code == 400 and "Ce champ est obligatoire." in response.content.decode()
+    assert not FollowUp.objects.exists()
+    client.logout()
+    for username, status in [("conseiller.b", 404), ("employeur", 404)]:
+        login(client, username)
+        assert client.get(url).status_code == status, username
+        client.logout()
+    # The facilitator the file was shared with may record one too.
+    login(client, "facilitateur")
+    assert client.get(url).status_code == 200
+
+
+def test_follow_up_on_closed_pathway_is_a_message(world, client):
+    pathway = world.participant().pathways.get()
+    pathways.pathway_withdraw(actor=world.adviser, pathway=pathway, reason="Déménagement")
+    login(client, "conseillere")
+    url = reverse("adviser:followup_record", args=[pathway.pk])
+    response = client.post(url, {"kind": "phone", "done_on": world.today.isoformat()}, follow=True)
+    assert response.status_code == 200 and "Le parcours est clos" in response.content.decode()
+    assert not FollowUp.objects.exists()
+
+
+def test_pages_do_not_log_list_reads_but_file_is_logged(world, client):
+    participant = world.participant()
+    login(client, "conseillere")
+    client.get(reverse("adviser:participants"))
+    assert not ParticipantAccess.objects.exists()
+    client.get(reverse("participant_detail", args=[participant.pk]))
+    assert ParticipantAccess.objects.filter(participant_id=participant.pk, channel="page").count() == 1

@@ -1,0 +1,203 @@
+"""Auditor pages: pathway search in the buyer's scope, the participant file, the CSV export of a timeline."""
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from parcours.services import pathways
+from parcours.web.auditor import csv_safe
+from workflows.models import ParticipantAccess
+
+# session, user, memberships, then count + page
+PATHWAY_LIST_QUERIES = 5
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+def rows(response):
+    text = b"".join(response.streaming_content if response.streaming else [response.content]).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+def test_pathway_list_query_count_is_pinned(world, client):
+    for _ in range(2):
+        world.participant()
+    login(client, "auditeur")
+    url = reverse("auditor:pathways")
+    client.get(url)
+    before, _ = count_queries(client, url)
+    for _ in range(4):
+        world.participant(adviser=world.adviser_b)
+    after, response = count_queries(client, url)
+    assert before == after == PATHWAY_LIST_QUERIES
+    assert response.content.decode().count("Exporter (CSV)") == 6
+
+
+def test_pathway_list_scope_search_and_filter(world, client):
+    referred = world.participant()
+    hired = world.participant(hired=True)
+    from parcours.services import participants
+
+    never_referred = participants.participant_create(
+        actor=world.adviser,
+        data={
+            "first_name": "Jamais",
+            "last_name": "Positionne",
+            "birth_date": referred.birth_date,
+            "postcode": "59000",
+            "commune": "Lille",
+            "qualification_level": "level_3",
+        },
+    )
+    login(client, "auditeur")
+    url = reverse("auditor:pathways")
+    body = client.get(url).content.decode()
+    assert referred.last_name.upper() in body and hired.last_name.upper() in body
+    assert never_referred.last_name.upper() not in body
+    body = client.get(url, {"state": "placed"}).content.decode()
+    assert hired.last_name.upper() in body and referred.last_name.upper() not in body
+    body = client.get(url, {"q": referred.first_name}).content.decode()
+    assert referred.last_name.upper() in body and hired.last_name.upper() not in body
+    assert reverse("participant_detail", args=[hired.pk]) in body or hired.last_name.upper() not in body
+    assert client.get(url, {"state": "bogus", "page": "99"}).status_code == 200
+
+
+def test_pathway_list_pagination(world, client):
+    for _ in range(26):
+        world.participant()
+    login(client, "auditeur")
+    url = reverse("auditor:pathways")
+    body = client.get(url).content.decode()
+    assert body.count("Exporter (CSV)") == 25 and "Page 1 sur 2" in body and 'aria-current="page"' in body
+    assert client.get(url, {"page": 2}).content.decode().count("Exporter (CSV)") == 1
+
+
+def test_buyer_without_contracts_sees_nothing(world, client):
+    from roles.enums import OrganisationKind, Role
+    from roles.models import Membership, Organisation
+
+    world.participant()
+    other_buyer = Organisation.objects.create(name="Département", kind=OrganisationKind.AUTHORITY)
+    Membership.objects.create(user=world.auditor.user, organisation=other_buyer, role=Role.AUDITOR)
+    login(client, "auditeur")
+    membership = Membership.objects.get(user=world.auditor.user, organisation=other_buyer)
+    client.post(reverse("switch_organisation"), {"membership": membership.pk})
+    assert "Aucun parcours" in client.get(reverse("auditor:pathways")).content.decode()
+
+
+@pytest.mark.parametrize("username", ["conseillere", "facilitateur", "employeur"])
+def test_auditor_pages_refuse_other_roles(world, client, username):
+    participant = world.participant()
+    login(client, username)
+    assert client.get(reverse("auditor:pathways")).status_code == 403
+    assert client.get(reverse("auditor:pathway_export", args=[participant.pk])).status_code == 403
+    assert not ParticipantAccess.objects.filter(channel="export").exists()
+
+
+def test_export_timeline_csv(world, client):
+    participant = world.participant(hired=True)
+    pathway = participant.pathways.get()
+    pathways.pathway_exit(actor=world.adviser, pathway=pathway, exited_on=world.today, category="durable_employment")
+    login(client, "auditeur")
+    response = client.get(reverse("auditor:pathway_export", args=[participant.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert (
+        "attachment" in response["Content-Disposition"]
+        and participant.last_name not in response["Content-Disposition"]
+    )
+    table = rows(response)
+    assert table[0] == [
+        "Date",
+        "Acteur",
+        "Organisation",
+        "Rôle",
+        "Objet",
+        "Action",
+        "État avant",
+        "État après",
+        "Motif",
+    ]
+    actions = [row[5] for row in table[1:]]
+    assert "Soumettre l'éligibilité" in actions and "Confirmer l'embauche" in actions
+    assert "Enregistrer la sortie" in actions
+    submit = next(row for row in table[1:] if row[5] == "Soumettre l'éligibilité")
+    assert submit[1] == "Conseillere" and submit[2] == "Mission Locale A" and submit[3] == "Conseiller·ère"
+    assert submit[6] == "Accueil" and submit[7] == "Éligibilité à valider"
+    # No personal values: neither the name, the birth date nor the contact.
+    text = response.content.decode("utf-8-sig")
+    for value in [
+        participant.last_name,
+        participant.first_name,
+        participant.email,
+        participant.birth_date.isoformat(),
+    ]:
+        assert value not in text
+    access = ParticipantAccess.objects.get(channel="export")
+    assert access.participant_id == participant.pk and access.purpose == "export"
+    assert access.user == world.auditor.user
+
+
+def test_export_is_csv_injection_safe(world, client):
+    participant = world.participant()
+    pathway = participant.pathways.get()
+    pathways.pathway_withdraw(actor=world.adviser, pathway=pathway, reason='=HYPERLINK("http://x")')
+    login(client, "auditeur")
+    table = rows(client.get(reverse("auditor:pathway_export", args=[participant.pk])))
+    reasons = [row[8] for row in table[1:] if row[8]]
+    assert '\'=HYPERLINK("http://x")' in reasons
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in table for cell in row)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("=1+1", "'=1+1"), ("+33", "'+33"), ("-2", "'-2"), ("@SUM", "'@SUM"), ("ok", "ok"), (None, ""), (3, "3")],
+)
+def test_csv_safe(value, expected):
+    assert csv_safe(value) == expected
+
+
+def test_export_outside_scope_is_404(world, client):
+    from parcours.services import participants
+
+    not_referred = participants.participant_create(
+        actor=world.adviser,
+        data={
+            "first_name": "Hors",
+            "last_name": "Champ",
+            "birth_date": world.today.replace(year=world.today.year - 20),
+            "postcode": "59000",
+            "commune": "Lille",
+            "qualification_level": "level_3",
+        },
+    )
+    login(client, "auditeur")
+    assert client.get(reverse("auditor:pathway_export", args=[not_referred.pk])).status_code == 404
+    assert client.get(reverse("auditor:pathway_export", args=[999999])).status_code == 404
+    assert client.get(reverse("participant_detail", args=[not_referred.pk])).status_code == 404
+    assert not ParticipantAccess.objects.exists()
+
+
+def test_auditor_reads_the_file_with_full_timeline(world, client):
+    participant = world.participant(hired=True)
+    login(client, "auditeur")
+    response = client.get(reverse("participant_detail", args=[participant.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Confirmer l&#x27;embauche" in body or "Confirmer l'embauche" in body
+    assert ParticipantAccess.objects.get(user=world.auditor.user).channel == "page"
+    assert reverse("auditor:pathway_export", args=[participant.pk]) in body and "Exporter (CSV)" in body

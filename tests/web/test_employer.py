@@ -1,0 +1,318 @@
+"""Employer pages: candidates forwarded to me, my placements and their hours, my offers, and the referral page.
+Only hiring data are shown (never birth date, address or eligibility criteria); scope (other employer → 404,
+other role → 403), stale clicks, bad input (400, French errors, kept input, nothing written), query counts."""
+
+import datetime
+import html
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from parcours.models import HoursLine, Placement
+from parcours.services import placements, referrals
+
+# session, user, memberships, then the page's own queries (fixed whatever the number of rows)
+QUERIES = {
+    "employer:candidates": 5,  # count + page
+    "employer:placements": 6,  # count + page + hours lines
+    "employer:offers": 5,  # count + page
+}
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def text(response):
+    return html.unescape(response.content.decode())
+
+
+def forwarded(world):
+    """A participant referred, approved and forwarded to the employer: a candidate waiting for an answer."""
+    p = world.participant()
+    referral = p.pathways.get().referrals.get()
+    for step in (referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward):
+        step(actor=world.facilitator, referral=referral)
+    return p, referral
+
+
+def hired(world, *, start=True):
+    p, referral = forwarded(world)
+    referrals.referral_accept(actor=world.employer, referral=referral)
+    placement = referrals.referral_hire(
+        actor=world.employer, referral=referral, contract_type="cdd", start_date=world.today, weekly_hours=35
+    )
+    if start:
+        placements.placement_start(actor=world.employer, placement=placement)
+    return p, referral, placement
+
+
+def _grow(world, name, n):
+    for _ in range(n):
+        if name == "employer:candidates":
+            forwarded(world)
+        elif name == "employer:placements":
+            world.participant(hired=True)
+        else:
+            from parcours.services import register
+
+            register.offer_create(
+                actor=world.facilitator,
+                lot=world.lot,
+                title=f"Poste {world.counter}",
+                trade="Maçon",
+                contract_type="cdd",
+                weekly_hours=35,
+                location="Lille",
+            )
+            world.counter += 1
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_pages_are_for_employers_only(world, client, name):
+    for username in ["conseillere", "facilitateur", "auditeur"]:
+        login(client, username)
+        assert client.get(reverse(name)).status_code == 403
+        client.logout()
+    assert client.get(reverse(name)).status_code == 302
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_list_query_count_is_pinned(world, client, name):
+    _grow(world, name, 2)
+    login(client, "employeur")
+    client.get(reverse(name))
+    with CaptureQueriesContext(connection) as before:
+        assert client.get(reverse(name)).status_code == 200
+    _grow(world, name, 4)
+    with CaptureQueriesContext(connection) as after:
+        response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert len(before) == len(after) == QUERIES[name], (len(before), len(after))
+
+
+# --- Candidates -------------------------------------------------------------------------------------------------
+def test_candidates_show_only_hiring_data(world, client):
+    p, _ = forwarded(world)
+    not_forwarded = world.participant()
+    response = login(client, "employeur").get(reverse("employer:candidates"))
+    body = text(response)
+    assert p.last_name.upper() in body and p.email in body and "Maçon·ne" in body
+    assert not_forwarded.last_name.upper() not in body
+    assert p.birth_date.strftime("%d/%m/%Y") not in body and "Jeune suivi·e par une Mission Locale" not in body
+    assert "Retenir la candidature" in body and "Refuser la candidature" in body
+    client.logout()
+    body = text(login(client, "employeur.b").get(reverse("employer:candidates")))
+    assert p.last_name.upper() not in body
+
+
+def test_candidates_state_filter(world, client):
+    waiting, _ = forwarded(world)
+    done = world.participant(hired=True)
+    login(client, "employeur")
+    body = text(client.get(reverse("employer:candidates")))
+    assert waiting.last_name.upper() in body and done.last_name.upper() not in body
+    body = text(client.get(reverse("employer:candidates"), {"state": "hired"}))
+    assert waiting.last_name.upper() not in body and done.last_name.upper() in body
+
+
+def test_accept_then_hire_through_the_referral_page(world, client):
+    p, referral = forwarded(world)
+    login(client, "employeur")
+    page = reverse("referral_detail", args=[referral.pk])
+    assert "Retenir la candidature" in text(client.get(page))
+    client.post(reverse("transition", args=["referral", referral.pk, "accept"]), {"next": page})
+    body = text(client.get(page))
+    assert "Confirmer l'embauche" in body and "Refuser la candidature" in body
+    hire = reverse("transition", args=["referral", referral.pk, "hire"])
+    assert client.get(hire).status_code == 200
+    # Start outside the lot's execution window: French field error, kept input, nothing written.
+    too_late = (world.lot.execution_ends_on + datetime.timedelta(days=10)).isoformat()
+    data = {"contract_type": "cdd", "start_date": too_late, "weekly_hours": "35", "fulfilment_mode": "direct_hire"}
+    response = client.post(hire, data)
+    assert response.status_code == 400 and "période d'exécution du lot" in text(response)
+    assert f'value="{too_late}"' in response.content.decode()
+    assert not Placement.objects.filter(referral=referral).exists()
+    data["start_date"] = world.today.isoformat()
+    assert client.post(hire, {**data, "next": page}).status_code == 302
+    placement = Placement.objects.get(referral=referral)
+    assert placement.state == "planned" and placement.weekly_hours == 35
+    body = text(client.get(page))
+    assert "Mise en poste" in body and "Démarrer le contrat" in body and "Contrat non commencé" in body
+    assert p.birth_date.strftime("%d/%m/%Y") not in body and "Ouvrir le dossier" not in body
+    # Stale click: accepting again.
+    response = client.post(
+        reverse("transition", args=["referral", referral.pk, "accept"]), {"next": page}, follow=True
+    )
+    assert "Quelqu'un a peut-être agi avant vous" in text(response)
+
+
+def test_refuse_needs_a_reason(world, client):
+    _, referral = forwarded(world)
+    login(client, "employeur")
+    url = reverse("transition", args=["referral", referral.pk, "refuse"])
+    response = client.post(url, {"reason": ""})
+    assert response.status_code == 400 and "Ce champ est obligatoire" in text(response)
+    referral.refresh_from_db()
+    assert referral.state == "forwarded"
+    assert client.post(url, {"reason": "Poste pourvu"}).status_code == 302
+    referral.refresh_from_db()
+    assert referral.state == "refused" and referral.decision_reason == "Poste pourvu"
+
+
+def test_other_employer_gets_404(world, client):
+    _, referral = forwarded(world)
+    _, _, placement = hired(world)
+    login(client, "employeur.b")
+    assert client.get(reverse("referral_detail", args=[referral.pk])).status_code == 404
+    assert client.post(reverse("transition", args=["referral", referral.pk, "accept"])).status_code == 404
+    assert client.get(reverse("employer:declare_hours", args=[placement.pk])).status_code == 404
+    assert client.post(reverse("employer:declare_hours", args=[placement.pk]), {}).status_code == 404
+    assert client.post(reverse("transition", args=["placement", placement.pk, "end"])).status_code == 404
+    referral.refresh_from_db()
+    assert referral.state == "forwarded" and not HoursLine.objects.filter(placement=placement).exists()
+
+
+# --- Placements -------------------------------------------------------------------------------------------------
+def test_placements_start_and_end(world, client):
+    p, referral, placement = hired(world, start=False)
+    login(client, "employeur")
+    body = text(client.get(reverse("employer:placements")))
+    assert p.last_name.upper() in body and "Démarrer le contrat" in body
+    assert p.birth_date.strftime("%d/%m/%Y") not in body
+    next_url = reverse("employer:placements")
+    client.post(reverse("transition", args=["placement", placement.pk, "start"]), {"next": next_url})
+    placement.refresh_from_db()
+    assert placement.state == "active"
+    body = text(client.get(next_url))
+    assert "Déclarer la fin du contrat" in body and "Déclarer les heures" in body
+    end = reverse("transition", args=["placement", placement.pk, "end"])
+    response = client.post(end, {"end_date": world.today.isoformat(), "end_kind": "early", "reason": ""})
+    assert response.status_code == 400 and "Le motif est obligatoire pour une fin anticipée." in text(response)
+    placement.refresh_from_db()
+    assert placement.state == "active"
+    response = client.post(end, {"end_date": world.today.isoformat(), "end_kind": "early", "reason": "Démission"})
+    assert response.status_code == 302
+    placement.refresh_from_db()
+    assert (placement.state, placement.end_kind, placement.end_reason) == ("ended", "early", "Démission")
+
+
+def test_placement_not_started(world, client):
+    _, _, placement = hired(world, start=False)
+    login(client, "employeur")
+    url = reverse("transition", args=["placement", placement.pk, "cancel"])
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert client.post(url, {"reason": "Ne s'est pas présenté·e"}).status_code == 302
+    placement.refresh_from_db()
+    assert placement.state == "cancelled"
+
+
+# --- Hours ---------------------------------------------------------------------------------------------------------
+def test_declare_hours(world, client):
+    _, referral, placement = hired(world)
+    login(client, "employeur")
+    url = reverse("employer:declare_hours", args=[placement.pk])
+    body = text(client.get(url))
+    assert 'type="month"' in body and "Déclarer les heures" in body
+    month = world.today.strftime("%Y-%m")
+    response = client.post(url, {"month": month, "hours": "70,5"})
+    assert response.status_code == 302
+    line = HoursLine.objects.get(placement=placement)
+    assert (line.month, line.hours, line.state) == (world.today.replace(day=1), Decimal("70.5"), "declared")
+    # The facilitator sees it on the referral page with its actions; the employer does not get them.
+    assert "Valider les heures" not in text(client.get(reverse("referral_detail", args=[referral.pk])))
+    client.logout()
+    login(client, "facilitateur")
+    assert "Valider les heures" in text(client.get(reverse("referral_detail", args=[referral.pk])))
+
+
+def test_declare_hours_bad_input(world, client):
+    _, _, placement = hired(world)
+    login(client, "employeur")
+    url = reverse("employer:declare_hours", args=[placement.pk])
+    response = client.post(url, {"month": "pas un mois", "hours": "abc"})
+    body = text(response)
+    assert response.status_code == 400 and "Saisissez une date valide." in body and "Saisissez un nombre." in body
+    assert 'value="abc"' in body
+    next_month = (world.today.replace(day=28) + datetime.timedelta(days=5)).strftime("%Y-%m")
+    response = client.post(url, {"month": next_month, "hours": "10"})
+    assert response.status_code == 400
+    assert "On ne déclare pas les heures d'un mois à venir." in text(response) or "en dehors" in text(response)
+    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-3"})
+    assert response.status_code == 400 and "Heures" in text(response)
+    assert not HoursLine.objects.filter(placement=placement).exists()
+    client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "10"})
+    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "12"})
+    assert response.status_code == 400 and "Les heures de ce mois ont déjà été déclarées." in text(response)
+    assert 'value="12"' in response.content.decode()
+    assert HoursLine.objects.filter(placement=placement).count() == 1
+
+
+def test_declare_hours_on_a_planned_placement_is_stale(world, client):
+    _, _, placement = hired(world, start=False)
+    login(client, "employeur")
+    response = client.post(
+        reverse("employer:declare_hours", args=[placement.pk]),
+        {"month": world.today.strftime("%Y-%m"), "hours": "10"},
+        follow=True,
+    )
+    assert "Les heures se déclarent une fois le contrat démarré." in text(response)
+    assert not HoursLine.objects.filter(placement=placement).exists()
+
+
+def test_adjustment_of_a_locked_month(world, client):
+    _, _, placement = hired(world)
+    line = placements.hours_declare(actor=world.employer, placement=placement, month=world.today, hours=Decimal("20"))
+    placements.hoursline_validate(actor=world.facilitator, hours_line=line)
+    placements.hoursline_lock(actor=world.facilitator, hours_line=line)
+    login(client, "employeur")
+    url = reverse("employer:declare_hours", args=[placement.pk])
+    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-4"})
+    assert response.status_code == 400
+    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-4", "is_adjustment": "on"})
+    assert response.status_code == 302
+    assert HoursLine.objects.get(placement=placement, is_adjustment=True).hours == Decimal("-4")
+
+
+# --- Offers and referral page ---------------------------------------------------------------------------------------
+def test_offers_of_awarded_lots(world, client):
+    body = text(login(client, "employeur").get(reverse("employer:offers")))
+    assert "Maçon·ne" in body and "Gros œuvre" in body
+    client.logout()
+    assert "Maçon·ne" not in text(login(client, "employeur.b").get(reverse("employer:offers")))
+
+
+def test_referral_page_for_employer_never_shows_criteria(world, client):
+    p = world.participant(hired=True)
+    referral = p.pathways.get().referrals.get()
+    body = text(login(client, "employeur").get(reverse("referral_detail", args=[referral.pk])))
+    assert p.email in body and "Mise en poste" in body and "Relevés d'heures" in body
+    for secret in [
+        p.birth_date.strftime("%d/%m/%Y"),
+        "Jeune suivi·e par une Mission Locale",
+        "59000",
+        "Ouvrir le dossier",
+    ]:
+        assert secret not in body
+    client.logout()
+    body = text(login(client, "conseillere").get(reverse("referral_detail", args=[referral.pk])))
+    assert "Ouvrir le dossier" in body
+
+
+def test_menu_links_reach_the_employer_pages(world, client):
+    body = login(client, "employeur").get(reverse("home")).content.decode()
+    for name in QUERIES:
+        assert f'href="{reverse(name)}"' in body
+
+
+def test_adviser_motivation_is_not_shown_to_the_employer(world, client):
+    _, referral = forwarded(world)
+    type(referral).objects.filter(pk=referral.pk).update(motivation="Sort d'un hébergement d'urgence")
+    url = reverse("referral_detail", args=[referral.pk])
+    assert "hébergement d'urgence" not in text(login(client, "employeur").get(url))
+    client.logout()
+    assert "hébergement d'urgence" in text(login(client, "facilitateur").get(url))

@@ -1,0 +1,588 @@
+"""Facilitator pages: clause register, offers, referrals to review, eligibility validation, hours lines.
+Scope (other organisation → 404, other role → 403), stale clicks, bad input (400, French errors, kept input,
+nothing written) and query counts that do not grow with the rows."""
+
+import datetime
+import html
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from parcours.models import (
+    AssessedCriterion,
+    ContractLot,
+    HoursLine,
+    JobOffer,
+    Operation,
+    Pathway,
+    PublicContract,
+    Referral,
+)
+from parcours.services import participants, pathways, referrals, register
+from roles.actor import Actor
+from roles.enums import OrganisationKind, Role
+from roles.models import Membership, Organisation
+from workflows.models import ParticipantAccess
+
+# session, user, memberships, then the page's own queries (fixed whatever the number of rows)
+QUERIES = {
+    "facilitator:referrals": 5,  # count + page
+    "facilitator:eligibility": 5,  # count + page
+    "facilitator:hours": 5,  # count + page
+    "facilitator:register": 6,  # operations + contracts + lots
+}
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return len(ctx.captured_queries), response
+
+
+def other_facilitator(world):
+    """A second facilitation organisation (its own user `facilitateur.b`) running its own lot."""
+    org = Organisation.objects.create(name="Structure porteuse B", kind=OrganisationKind.FACILITATION)
+    org.partners.add(world.ml)
+    user = User.objects.create_user("facilitateur.b", password="demo")
+    actor = Actor.from_membership(Membership.objects.create(user=user, organisation=org, role=Role.FACILITATOR))
+    op = register.operation_create(
+        actor=actor, name="Gymnase", commune="Roubaix", starts_on=world.today, ends_on=world.today
+    )
+    contract = register.contract_create(
+        actor=actor, operation=op, reference="B-1", title="Sols", buyer=world.buyer, legal_lever="L2112-2"
+    )
+    lot = register.lot_create(
+        actor=actor,
+        contract=contract,
+        number=1,
+        title="Sols sportifs",
+        trade="Sols",
+        amount_excl_tax=Decimal("100000"),
+        sizing_method="fixed",
+        fixed_hours=Decimal("100"),
+        execution_starts_on=world.today,
+        execution_ends_on=world.today + datetime.timedelta(100),
+        fulfilment_modes=["direct_hire"],
+        awardee=world.emp,
+    )
+    offer = register.offer_create(
+        actor=actor, lot=lot, title="Solier", trade="Sols", contract_type="cdd", weekly_hours=35, location="Roubaix"
+    )
+    return actor, lot, offer
+
+
+def pending_participant(world, *, criteria=("YOUTH_ML_FOLLOWED", "DISABLED_WORKER")):
+    """A participant whose eligibility waits for the facilitator's validation."""
+    world.counter += 1
+    p = participants.participant_create(
+        actor=world.adviser,
+        data={
+            "first_name": f"Attente{world.counter}",
+            "last_name": f"Eligible{world.counter}",
+            "birth_date": datetime.date(2004, 3, 1),
+            "postcode": "59000",
+            "commune": "Lille",
+            "qualification_level": "level_3",
+        },
+    )
+    pathway = p.pathways.get()
+    pathways.pathway_submit_eligibility(actor=world.adviser, pathway=pathway, criteria=list(criteria))
+    return pathway
+
+
+def add_lot(world, number):
+    """A lot on a new contract of a new operation (the register grows at every level)."""
+    op = register.operation_create(
+        actor=world.facilitator,
+        name=f"Opération {number}",
+        commune="Lille",
+        starts_on=world.today,
+        ends_on=world.today,
+    )
+    contract = register.contract_create(
+        actor=world.facilitator,
+        operation=op,
+        reference=f"M-{number}",
+        title="Peinture",
+        buyer=world.buyer,
+        legal_lever="L2112-2",
+    )
+    return register.lot_create(
+        actor=world.facilitator,
+        contract=contract,
+        number=number,
+        title=f"Lot {number}",
+        trade="Peinture",
+        amount_excl_tax=Decimal("10000"),
+        sizing_method="fixed",
+        fixed_hours=Decimal("50"),
+        execution_starts_on=world.today,
+        execution_ends_on=world.today + datetime.timedelta(30),
+        fulfilment_modes=["direct_hire"],
+        awardee=world.emp,
+    )
+
+
+# --- Menu pages: role and query counts ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_pages_are_for_facilitators_only(world, client, name):
+    for username in ["conseillere", "employeur", "auditeur"]:
+        login(client, username)
+        assert client.get(reverse(name)).status_code == 403
+        client.logout()
+    client.get(reverse(name))
+    assert client.get(reverse(name)).status_code == 302  # anonymous: login page
+
+
+def _grow(world, name, n):
+    for _ in range(n):
+        if name == "facilitator:referrals":
+            world.participant()
+        elif name == "facilitator:eligibility":
+            pending_participant(world)
+        elif name == "facilitator:hours":
+            _declared_line(world)
+        else:
+            world.counter += 1
+            add_lot(world, 100 + world.counter)
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_list_query_count_is_pinned(world, client, name):
+    _grow(world, name, 2)
+    login(client, "facilitateur")
+    client.get(reverse(name))  # the first request stores the current organisation
+    before, response = count_queries(client, reverse(name))
+    _grow(world, name, 4)
+    after, response = count_queries(client, reverse(name))
+    assert before == after == QUERIES[name], (before, after)
+
+
+# --- Clause register -------------------------------------------------------------------------------------------
+def test_register_shows_target_and_realised_hours(world, client):
+    world.participant(hired=True)  # 70 validated hours on the lot
+    body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
+    assert "École" in body and "M-1" in body and "Gros œuvre" in body
+    assert "1000 h" in body and "70 h" in body
+    assert 'role="progressbar"' in body and 'aria-valuenow="7"' in body
+
+
+def test_register_hides_other_facilitation_organisations(world, client):
+    other_facilitator(world)
+    body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
+    assert "Gymnase" not in body and "Sols sportifs" not in body
+
+
+def test_operation_create(world, client):
+    login(client, "facilitateur")
+    assert client.get(reverse("facilitator:operation_create")).status_code == 200
+    data = {"name": "Médiathèque", "commune": "Lille", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}
+    response = client.post(reverse("facilitator:operation_create"), data)
+    assert response.status_code == 302
+    assert Operation.objects.get(name="Médiathèque").facilitation_organisation == world.fac
+
+
+def test_operation_create_bad_input_keeps_input(world, client):
+    login(client, "facilitateur")
+    data = {"name": "Médiathèque", "commune": "", "starts_on": "2026-12-31", "ends_on": "2026-01-01"}
+    response = client.post(reverse("facilitator:operation_create"), data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Ce champ est obligatoire" in body and "La fin doit être postérieure au début." in body
+    assert 'value="Médiathèque"' in body and 'aria-invalid="true"' in body
+    assert not Operation.objects.filter(name="Médiathèque").exists()
+
+
+def test_contract_create(world, client):
+    login(client, "facilitateur")
+    op = Operation.objects.get(name="École")
+    data = {
+        "operation": op.pk,
+        "reference": "M-2",
+        "title": "Voirie",
+        "buyer": world.buyer.pk,
+        "legal_lever": "L2112-2",
+    }
+    assert client.post(reverse("facilitator:contract_create"), data).status_code == 302
+    assert PublicContract.objects.get(reference="M-2").buyer == world.buyer
+
+
+def test_contract_create_refuses_non_buyer_and_foreign_operation(world, client):
+    _, foreign_lot, _ = other_facilitator(world)
+    login(client, "facilitateur")
+    op = Operation.objects.get(name="École")
+    data = {"operation": op.pk, "reference": "M-2", "title": "Voirie", "buyer": world.emp.pk, "legal_lever": "L2112-2"}
+    response = client.post(reverse("facilitator:contract_create"), data)
+    assert response.status_code == 400 and "Sélectionnez un choix valide" in response.content.decode()
+    data.update(buyer=world.buyer.pk, operation=foreign_lot.contract.operation_id)
+    assert client.post(reverse("facilitator:contract_create"), data).status_code == 400
+    # Duplicate reference in the operation: the service's error lands on the form, nothing written.
+    data.update(operation=op.pk, reference="M-1")
+    response = client.post(reverse("facilitator:contract_create"), data)
+    assert response.status_code == 400
+    assert PublicContract.objects.filter(reference__in=["M-1", "M-2"]).count() == 1
+
+
+def _lot_data(world, **kw):
+    data = {
+        "contract": PublicContract.objects.get(reference="M-1").pk,
+        "number": "2",
+        "title": "Second œuvre",
+        "trade": "Plâtrerie",
+        "amount_excl_tax": "200000",
+        "sizing_method": "labour_share",
+        "labour_share": "0,4",
+        "hourly_cost": "40",
+        "insertion_rate": "0.07",
+        "execution_starts_on": world.today.isoformat(),
+        "execution_ends_on": (world.today + datetime.timedelta(200)).isoformat(),
+        "fulfilment_modes": ["direct_hire", "staff_provision_siae"],
+        "awardee": world.emp.pk,
+    }
+    data.update(kw)
+    return data
+
+
+def test_lot_create_sizes_the_clause(world, client):
+    login(client, "facilitateur")
+    assert client.get(reverse("facilitator:lot_create")).status_code == 200
+    response = client.post(reverse("facilitator:lot_create"), _lot_data(world))
+    assert response.status_code == 302
+    lot = ContractLot.objects.get(title="Second œuvre")
+    assert lot.target_hours == Decimal("140")  # 200000 × 0.4 / 40 × 0.07
+    assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == world.emp
+
+
+def test_lot_create_bad_input(world, client):
+    login(client, "facilitateur")
+    response = client.post(
+        reverse("facilitator:lot_create"),
+        _lot_data(world, hourly_cost="", fulfilment_modes=[], awardee=world.buyer.pk),
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Ce champ est obligatoire pour cette méthode de calcul." in body
+    assert "Sélectionnez un choix valide" in body
+    assert 'value="Second œuvre"' in body
+    # Same lot number as an existing lot: the model's error, in French, nothing written.
+    response = client.post(reverse("facilitator:lot_create"), _lot_data(world, number="1"))
+    assert response.status_code == 400 and "alert-danger" in response.content.decode()
+    assert not ContractLot.objects.filter(title="Second œuvre").exists()
+
+
+def test_lot_detail_scope(world, client):
+    _, foreign_lot, _ = other_facilitator(world)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:lot_detail", args=[world.lot.pk])).content.decode()
+    assert "Maçon·ne" in body and "Créer l'offre" in html.unescape(body)
+    assert client.get(reverse("facilitator:lot_detail", args=[foreign_lot.pk])).status_code == 404
+    assert client.get(reverse("facilitator:lot_detail", args=[999999])).status_code == 404
+
+
+def test_offer_create_and_close(world, client):
+    login(client, "facilitateur")
+    data = {
+        "title": "Coffreur·se",
+        "trade": "Coffrage",
+        "contract_type": "cdi",
+        "weekly_hours": "35",
+        "location": "Lille",
+        "positions": "2",
+    }
+    response = client.post(reverse("facilitator:offer_create", args=[world.lot.pk]), data)
+    assert response.status_code == 302
+    offer = JobOffer.objects.get(title="Coffreur·se")
+    assert offer.lot == world.lot and offer.positions == 2 and offer.is_open
+    response = client.post(reverse("facilitator:offer_close", args=[offer.pk]), follow=True)
+    assert "Offre « Coffreur·se » clôturée." in response.content.decode()
+    offer.refresh_from_db()
+    assert not offer.is_open
+    # Stale click: closing again says so and shows the fresh state.
+    response = client.post(reverse("facilitator:offer_close", args=[offer.pk]), follow=True)
+    assert "Cette offre est déjà clôturée." in response.content.decode()
+
+
+def test_offer_create_bad_input_and_scope(world, client):
+    _, foreign_lot, foreign_offer = other_facilitator(world)
+    login(client, "facilitateur")
+    data = {
+        "title": "Coffreur·se",
+        "trade": "",
+        "contract_type": "cdi",
+        "weekly_hours": "60",
+        "location": "Lille",
+        "positions": "1",
+    }
+    response = client.post(reverse("facilitator:offer_create", args=[world.lot.pk]), data)
+    body = response.content.decode()
+    assert response.status_code == 400 and "Ce champ est obligatoire" in body
+    assert "inférieure ou égale à 48" in body and 'value="Coffreur·se"' in body
+    assert not JobOffer.objects.filter(title="Coffreur·se").exists()
+    data["trade"], data["weekly_hours"] = "Coffrage", "35"
+    assert client.post(reverse("facilitator:offer_create", args=[foreign_lot.pk]), data).status_code == 404
+    assert client.post(reverse("facilitator:offer_close", args=[foreign_offer.pk])).status_code == 404
+    assert client.get(reverse("facilitator:offer_close", args=[world.offer.pk])).status_code == 405
+    foreign_offer.refresh_from_db()
+    assert foreign_offer.is_open and not JobOffer.objects.filter(title="Coffreur·se").exists()
+
+
+# --- Referrals ------------------------------------------------------------------------------------------------
+def test_referrals_default_filter_and_state_filter(world, client):
+    waiting = world.participant()
+    hired = world.participant(hired=True)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:referrals")).content.decode()
+    assert waiting.last_name.upper() in body and hired.last_name.upper() not in body
+    body = client.get(reverse("facilitator:referrals"), {"state": "hired"}).content.decode()
+    assert waiting.last_name.upper() not in body and hired.last_name.upper() in body
+    body = client.get(reverse("facilitator:referrals"), {"state": "all"}).content.decode()
+    assert waiting.last_name.upper() in body and hired.last_name.upper() in body
+
+
+def test_referrals_hide_other_facilitation_lots(world, client):
+    _, _, foreign_offer = other_facilitator(world)
+    p = world.participant()
+    pathway = p.pathways.get()
+    referrals.referral_create(actor=world.adviser, pathway=pathway, offer=foreign_offer)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:referrals")).content.decode()
+    assert body.count(p.last_name.upper()) == 1
+    foreign = Referral.objects.get(offer=foreign_offer)
+    assert client.get(reverse("referral_detail", args=[foreign.pk])).status_code == 404
+    url = reverse("transition", args=["referral", foreign.pk, "start_review"])
+    assert client.post(url).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.state == "sent"
+
+
+def test_referrals_paginate(world, client):
+    from parcours.web.facilitator import PAGE_SIZE
+
+    for _ in range(3):
+        world.participant()
+    login(client, "facilitateur")
+    import parcours.web.facilitator as module
+
+    module.PAGE_SIZE, old = 2, PAGE_SIZE
+    try:
+        body = client.get(reverse("facilitator:referrals")).content.decode()
+        assert "Page 1 sur 2" in body
+        body = client.get(reverse("facilitator:referrals"), {"page": 2}).content.decode()
+        assert "Page 2 sur 2" in body
+    finally:
+        module.PAGE_SIZE = old
+
+
+def test_referral_review_through_the_referral_page(world, client):
+    p = world.participant()
+    referral = p.pathways.get().referrals.get()
+    login(client, "facilitateur")
+    url = reverse("referral_detail", args=[referral.pk])
+    body = client.get(url).content.decode()
+    assert "Prendre en examen" in body and "Ouvrir le dossier" in body
+    client.post(reverse("transition", args=["referral", referral.pk, "start_review"]), {"next": url})
+    body = client.get(url).content.decode()
+    assert "Valider le positionnement" in body and "Ne pas valider" in body
+    client.post(reverse("transition", args=["referral", referral.pk, "approve"]), {"next": url})
+    assert "Transmettre à l&#x27;employeur" in client.get(url).content.decode()
+    client.post(reverse("transition", args=["referral", referral.pk, "forward"]), {"next": url})
+    referral.refresh_from_db()
+    assert referral.state == "forwarded"
+    # Stale click: the same button again → a message and the fresh state, nothing changed.
+    response = client.post(
+        reverse("transition", args=["referral", referral.pk, "forward"]), {"next": url}, follow=True
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "Quelqu&#x27;un a peut-être agi avant vous" in body
+    assert "Transmis à l&#x27;employeur" in body
+
+
+def test_referral_decline_needs_a_reason(world, client):
+    p = world.participant()
+    referral = p.pathways.get().referrals.get()
+    login(client, "facilitateur")
+    url = reverse("transition", args=["referral", referral.pk, "decline"])
+    response = client.post(url, {"reason": "  "})
+    assert response.status_code == 400 and "Ce champ est obligatoire" in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.state == "sent"
+    assert client.post(url, {"reason": "Profil trop éloigné du poste"}).status_code == 302
+    referral.refresh_from_db()
+    assert referral.state == "declined" and referral.decision_reason == "Profil trop éloigné du poste"
+    assert (
+        "Profil trop éloigné du poste" in client.get(reverse("referral_detail", args=[referral.pk])).content.decode()
+    )
+
+
+# --- Eligibility ------------------------------------------------------------------------------------------------
+def test_eligibility_list(world, client):
+    pending = pending_participant(world)
+    validated = world.participant()
+    body = login(client, "facilitateur").get(reverse("facilitator:eligibility")).content.decode()
+    assert pending.participant.last_name.upper() in body and validated.last_name.upper() not in body
+    assert reverse("facilitator:validate_eligibility", args=[pending.pk]) in body
+
+
+def test_validation_page_shows_criteria_including_health_and_logs_the_read(world, client):
+    pathway = pending_participant(world)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:validate_eligibility", args=[pathway.pk])).content.decode()
+    assert "Jeune suivi·e par une Mission Locale" in body and "Travailleur·se handicapé·e (RQTH)" in body
+    assert "donnée de santé" in body and "Valider l'éligibilité" in html.unescape(body)
+    assert ParticipantAccess.objects.filter(participant_id=pathway.participant_id, user__username="facilitateur")
+
+
+def test_validate_eligibility_with_proofs(world, client):
+    pathway = pending_participant(world)
+    login(client, "facilitateur")
+    seen = world.today - datetime.timedelta(days=2)
+    valid_until = world.today + datetime.timedelta(days=365)
+    data = {
+        "proof_kind_YOUTH_ML_FOLLOWED": "attestation",
+        "seen_on_YOUTH_ML_FOLLOWED": seen.isoformat(),
+        "valid_until": valid_until.isoformat(),
+    }
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    response = client.post(url, data)
+    assert response.status_code == 302 and response["Location"] == reverse("facilitator:eligibility")
+    pathway.refresh_from_db()
+    assert pathway.state == "eligible"
+    row = AssessedCriterion.objects.get(assessment__pathway=pathway, criterion__code="YOUTH_ML_FOLLOWED")
+    assert (row.proof_kind, row.proof_seen_on, row.proof_seen_by.username) == ("attestation", seen, "facilitateur")
+    assert pathway.assessments.get().valid_until == valid_until
+    # Stale: validating again → message, back to the fresh list.
+    response = client.post(url, data, follow=True)
+    assert "n&#x27;attend plus de validation" in response.content.decode()
+
+
+def test_validate_eligibility_bad_input(world, client):
+    pathway = pending_participant(world)
+    login(client, "facilitateur")
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    tomorrow = (world.today + datetime.timedelta(days=1)).isoformat()
+    response = client.post(url, {"proof_kind_YOUTH_ML_FOLLOWED": "attestation", "seen_on_DISABLED_WORKER": tomorrow})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Indiquez la date à laquelle le justificatif a été vu." in body and "Indiquez le justificatif vu." in body
+    assert f'value="{tomorrow}"' in body
+    # Future proof date or past validity: the service's French message, nothing written.
+    response = client.post(url, {"proof_kind_DISABLED_WORKER": "notification", "seen_on_DISABLED_WORKER": tomorrow})
+    assert (
+        response.status_code == 400
+        and "Un justificatif ne peut pas être vu dans le futur." in response.content.decode()
+    )
+    response = client.post(url, {"valid_until": world.today.isoformat()})
+    assert response.status_code == 400 and "La date de validité doit être dans le futur." in response.content.decode()
+    pathway.refresh_from_db()
+    assert pathway.state == "eligibility_pending"
+    assert not AssessedCriterion.objects.filter(assessment__pathway=pathway, proof_seen_on__isnull=False).exists()
+
+
+def test_reject_eligibility_through_the_transition_page(world, client):
+    pathway = pending_participant(world)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:validate_eligibility", args=[pathway.pk])).content.decode()
+    url = reverse("transition", args=["pathway", pathway.pk, "reject_eligibility"])
+    assert url in body
+    response = client.post(url, {"reason": "Aucun critère justifié", "next": reverse("facilitator:eligibility")})
+    assert response.status_code == 302
+    pathway.refresh_from_db()
+    assert pathway.state == "ineligible"
+
+
+def test_validation_page_scope(world, client):
+    pathway = pending_participant(world)
+    other_facilitator(world)
+    login(client, "facilitateur.b")
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {}).status_code == 404
+    client.logout()
+    login(client, "conseillere")
+    assert client.get(url).status_code == 403
+    client.logout()
+    login(client, "facilitateur")
+    assert client.get(reverse("facilitator:validate_eligibility", args=[999999])).status_code == 404
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+
+
+# --- Hours ------------------------------------------------------------------------------------------------------
+def _declared_line(world):
+    p = world.participant(hired=True)
+    line = HoursLine.objects.get(placement__pathway__participant=p)
+    HoursLine.objects.filter(pk=line.pk).update(state="declared", validated_at=None)
+    return p, line
+
+
+def test_hours_list_and_validate(world, client):
+    p, line = _declared_line(world)
+    login(client, "facilitateur")
+    body = client.get(reverse("facilitator:hours")).content.decode()
+    assert p.last_name.upper() in body and "Valider les heures" in body and "Rejeter les heures" in body
+    response = client.post(
+        reverse("transition", args=["hoursline", line.pk, "validate"]), {"next": reverse("facilitator:hours")}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("facilitator:hours")
+    line.refresh_from_db()
+    assert line.state == "validated"
+    assert p.last_name.upper() not in client.get(reverse("facilitator:hours")).content.decode()
+    body = client.get(reverse("facilitator:hours"), {"state": "validated"}).content.decode()
+    assert "Clôturer le mois" in body
+    client.post(reverse("transition", args=["hoursline", line.pk, "lock"]))
+    line.refresh_from_db()
+    assert line.state == "locked"
+    # Stale: validating a locked line.
+    response = client.post(reverse("transition", args=["hoursline", line.pk, "validate"]), follow=True)
+    assert "Quelqu&#x27;un a peut-être agi avant vous" in response.content.decode()
+
+
+def test_hours_reject_with_reason(world, client):
+    _, line = _declared_line(world)
+    login(client, "facilitateur")
+    url = reverse("transition", args=["hoursline", line.pk, "reject"])
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert client.post(url, {"reason": "Heures supérieures au contrat"}).status_code == 302
+    line.refresh_from_db()
+    assert line.state == "rejected" and line.rejection_reason == "Heures supérieures au contrat"
+
+
+def test_hours_of_other_facilitation_are_404(world, client):
+    _, line = _declared_line(world)
+    other_facilitator(world)
+    login(client, "facilitateur.b")
+    assert client.get(reverse("facilitator:hours")).status_code == 200
+    assert client.post(reverse("transition", args=["hoursline", line.pk, "validate"])).status_code == 404
+    line.refresh_from_db()
+    assert line.state == "declared"
+
+
+def test_menu_links_reach_the_facilitator_pages(world, client):
+    body = login(client, "facilitateur").get(reverse("home")).content.decode()
+    for name in QUERIES:
+        assert f'href="{reverse(name)}"' in body
+
+
+def test_referral_page_with_placement_and_hours(world, client):
+    p = world.participant(hired=True)
+    referral = p.pathways.get().referrals.get()
+    login(client, "facilitateur")
+    body = html.unescape(client.get(reverse("referral_detail", args=[referral.pk])).content.decode())
+    assert "Embauché·e" in body and "Mise en poste" in body and "Relevés d'heures" in body
+    assert "Déclarer la fin du contrat" in body and "Clôturer le mois" in body and "Ouvrir le dossier" in body
+    client.logout()
+    # The buyer's auditor reads the referral and its placement, without any action.
+    body = html.unescape(
+        login(client, "auditeur").get(reverse("referral_detail", args=[referral.pk])).content.decode()
+    )
+    assert "Mise en poste" in body and 'aria-label="Actions possibles"' not in body
+    assert "Déclarer les heures" not in body

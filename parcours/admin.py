@@ -10,6 +10,8 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import OuterRef, Q, Subquery, Sum
 
+from parcours.access_log import log_participant_access
+from parcours.enums import AccessChannel
 from parcours.models import (
     ContractLot,
     EligibilityCriterion,
@@ -19,14 +21,13 @@ from parcours.models import (
     JobOffer,
     Operation,
     Participant,
+    ParticipantAccess,
     Pathway,
     Placement,
     PublicContract,
     Referral,
 )
 from roles.actor import Actor
-from workflows.journal import log_participant_access
-from workflows.models import AccessChannel
 from workflows.states import HoursLineState, PathwayState
 
 
@@ -323,3 +324,15 @@ class HoursLineAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
     @admin.display(description="participant·e", ordering="placement__pathway__participant__last_name")
     def participant_name(self, obj):
         return obj.placement.pathway.participant
+
+
+@admin.register(ParticipantAccess)
+class ParticipantAccessAdmin(ReadOnlyAdmin):
+    list_display = ["accessed_at", "user", "organisation", "role", "participant_id", "channel", "purpose"]
+    list_filter = ["channel", "role", "purpose", "organisation"]
+    search_fields = ["=participant__id", "user__username"]
+    search_help_text = "Identifiant du ou de la participant·e (nombre exact) ou nom d'utilisateur."
+    list_select_related = ["user", "organisation"]
+    date_hierarchy = "accessed_at"
+    show_full_result_count = False
+    list_per_page = 100

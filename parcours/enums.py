@@ -78,3 +78,10 @@ class ProofKind(models.TextChoices):
     ADDRESS = "address", "Justificatif de domicile"
     NOTIFICATION = "notification", "Notification de droits"
     OTHER = "other", "Autre"
+
+
+class AccessChannel(models.TextChoices):
+    PAGE = "page", "Page"
+    API = "api", "API"
+    EXPORT = "export", "Export"
+    ADMIN = "admin", "Administration"

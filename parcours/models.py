@@ -7,9 +7,11 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase
 
 from parcours.enums import (
+    AccessChannel,
     AssessmentDecision,
     ContractType,
     ExitCategory,
@@ -22,6 +24,7 @@ from parcours.enums import (
     QualificationLevel,
     SizingMethod,
 )
+from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
 from workflows.states import (
@@ -37,12 +40,29 @@ from workflows.states import (
 
 User = settings.AUTH_USER_MODEL
 
+# Object grants (django-guardian, given to organisation groups) that the policy's participant scopes read.
+PARTICIPANT_GRANTS = "parcours.ParticipantGroupObjectPermission"
+REFERRAL_GRANTS = "parcours.ReferralGroupObjectPermission"
+PLACEMENT_GRANTS = "parcours.PlacementGroupObjectPermission"
+BUYER_OF_PARTICIPANT = "pathways__referrals__offer__lot__contract__buyer"
+
+
+def _lot_paths(lot: str, **extra) -> ScopePaths:
+    """Scope paths of a row reached through a lot (`lot` is the path to the ContractLot)."""
+    prefix = f"{lot}__" if lot else ""
+    return ScopePaths(
+        facilitation=f"{prefix}contract__operation__facilitation_organisation",
+        awardee=f"{prefix}awardee",
+        buyer=f"{prefix}contract__buyer",
+        **extra,
+    )
+
 
 # --- Participants and eligibility ----------------------------------------------------------------------------
 class Participant(models.Model):
     """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
 
-    SCOPE_PATHS = ScopePaths(participant="")
+    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, ""), buyer=BUYER_OF_PARTICIPANT)
 
     first_name = models.CharField("prénom", max_length=100)
     last_name = models.CharField("nom", max_length=100)
@@ -65,6 +85,11 @@ class Participant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The information notice (RGPD art. 13) handed to the young person, recorded by the adviser.
+    notice_given_on = models.DateField("notice d'information remise le", null=True, blank=True)
+    # Retention: an inactive file is announced, then anonymised (parcours.services.retention).
+    retention_notice_at = models.DateTimeField("anonymisation annoncée le", null=True, blank=True)
+    anonymised_at = models.DateTimeField("anonymisé le", null=True, blank=True)
 
     # Fields whose changes are journaled (by name only, never by value).
     JOURNALED_FIELDS = [
@@ -101,6 +126,22 @@ class Participant(models.Model):
     def journal_participant_id(self):
         return self.pk
 
+    @property
+    def pseudonym(self) -> str:
+        """The stable pseudonym buyers' auditors see instead of the name."""
+        return f"P-{self.pk:06d}"
+
+    @property
+    def age_band(self) -> str:
+        age = self.age_on(timezone.localdate())
+        if age < 18:
+            return "16-17 ans"
+        if age < 22:
+            return "18-21 ans"
+        if age <= 25:
+            return "22-25 ans"
+        return "26 ans et plus"
+
     def age_on(self, day: datetime.date) -> int:
         years = day.year - self.birth_date.year
         return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
@@ -135,7 +176,9 @@ class EligibilityCriterion(models.Model):
 
 
 class EligibilityAssessment(models.Model):
-    SCOPE_PATHS = ScopePaths(participant="participant")
+    SCOPE_PATHS = ScopePaths(
+        participant=(PARTICIPANT_GRANTS, "participant"), buyer=f"participant__{BUYER_OF_PARTICIPANT}"
+    )
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assessments")
     pathway = models.ForeignKey("Pathway", on_delete=models.CASCADE, related_name="assessments")
@@ -192,7 +235,9 @@ class AssessedCriterion(models.Model):
 
 # --- Clause register -----------------------------------------------------------------------------------------
 class Operation(models.Model):
-    SCOPE_PATHS = ScopePaths(organisation="facilitation_organisation")
+    SCOPE_PATHS = ScopePaths(
+        organisation="facilitation_organisation", facilitation="facilitation_organisation", buyer="contracts__buyer"
+    )
 
     name = models.CharField("nom", max_length=200)
     commune = models.CharField("commune", max_length=100)
@@ -213,6 +258,8 @@ class Operation(models.Model):
 
 
 class PublicContract(models.Model):
+    SCOPE_PATHS = ScopePaths(facilitation="operation__facilitation_organisation", buyer="buyer")
+
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="contracts")
     reference = models.CharField("référence", max_length=50)
     title = models.CharField("objet", max_length=200)
@@ -235,7 +282,7 @@ class PublicContract(models.Model):
 class ContractLot(models.Model):
     """A lot carrying the insertion clause: target hours, fulfilment modes, execution window, awardee."""
 
-    SCOPE_PATHS = ScopePaths(lot="")
+    SCOPE_PATHS = _lot_paths("")
 
     contract = models.ForeignKey(PublicContract, on_delete=models.PROTECT, related_name="lots")
     number = models.PositiveSmallIntegerField("numéro")
@@ -281,7 +328,7 @@ class ContractLot(models.Model):
 class JobOffer(models.Model):
     """A job description (fiche de poste) attached to a lot."""
 
-    SCOPE_PATHS = ScopePaths(lot="lot")
+    SCOPE_PATHS = _lot_paths("lot")
 
     lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="offers")
     title = models.CharField("intitulé du poste", max_length=200)
@@ -317,7 +364,9 @@ class Pathway(PathwayMachine):
     """One episode of a participant's insertion pathway (parcours)."""
 
     MACHINE = "pathway"
-    SCOPE_PATHS = ScopePaths(participant="participant")
+    SCOPE_PATHS = ScopePaths(
+        participant=(PARTICIPANT_GRANTS, "participant"), buyer=f"participant__{BUYER_OF_PARTICIPANT}"
+    )
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")
     referent_adviser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -385,8 +434,8 @@ class Referral(ReferralMachine):
     """A referral (positionnement) of a participant to a job offer."""
 
     MACHINE = "referral"
-    SCOPE_PATHS = ScopePaths(
-        participant="pathway__participant", lot="offer__lot", forwarded=("parcours.ReferralGroupObjectPermission", "")
+    SCOPE_PATHS = _lot_paths(
+        "offer__lot", participant=(PARTICIPANT_GRANTS, "pathway__participant"), forwarded=(REFERRAL_GRANTS, "")
     )
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="referrals")
@@ -447,8 +496,8 @@ class Placement(PlacementMachine):
     """A placement (mise en poste): participant × employer × lot × fulfilment mode × contract."""
 
     MACHINE = "placement"
-    SCOPE_PATHS = ScopePaths(
-        participant="pathway__participant", lot="lot", forwarded=("parcours.PlacementGroupObjectPermission", "")
+    SCOPE_PATHS = _lot_paths(
+        "lot", participant=(PARTICIPANT_GRANTS, "pathway__participant"), forwarded=(PLACEMENT_GRANTS, "")
     )
 
     referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="placement")
@@ -507,10 +556,10 @@ class HoursLine(HoursLineMachine):
     """Monthly insertion hours of a placement (relevé d'heures); locked months are corrected by adjustments."""
 
     MACHINE = "hoursline"
-    SCOPE_PATHS = ScopePaths(
-        participant="placement__pathway__participant",
-        lot="placement__lot",
-        forwarded=("parcours.PlacementGroupObjectPermission", "placement"),
+    SCOPE_PATHS = _lot_paths(
+        "placement__lot",
+        participant=(PARTICIPANT_GRANTS, "placement__pathway__participant"),
+        forwarded=(PLACEMENT_GRANTS, "placement"),
     )
 
     placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="hours_lines")
@@ -566,7 +615,7 @@ class HoursLine(HoursLineMachine):
 class FollowUp(models.Model):
     """A follow-up contact: planned (+1, +3, +6 months after a hire) or recorded by an adviser."""
 
-    SCOPE_PATHS = ScopePaths(participant="pathway__participant")
+    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, "pathway__participant"))
     PLANNED_OFFSETS_MONTHS = (1, 3, 6)
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="follow_ups")
@@ -599,7 +648,7 @@ class FollowUp(models.Model):
 class Exit(models.Model):
     """The exit (sortie) recorded when a pathway ends; a reopened pathway keeps its former exits."""
 
-    SCOPE_PATHS = ScopePaths(participant="pathway__participant")
+    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, "pathway__participant"))
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="exits")
     exited_on = models.DateField("date de sortie")
@@ -619,17 +668,61 @@ class Exit(models.Model):
         return f"{self.get_category_display()} le {self.exited_on:%d/%m/%Y}"
 
 
+# --- Access log ----------------------------------------------------------------------------------------------
+class ParticipantAccess(models.Model):
+    """Who read which participant file, when, in which capacity (kept ACCESS_LOG_RETENTION_DAYS).
+
+    Seen by the data-protection officer of the reader's organisation and of the Mission Locale following the file,
+    and by the following Mission Locale on the file itself ("Qui a consulté ce dossier").
+    """
+
+    SCOPE_PATHS = ScopePaths(access_log=("organisation", "participant__youth_agency"))
+
+    accessed_at = models.DateTimeField("date", default=timezone.now, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name="utilisateur")
+    organisation = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField("rôle", max_length=20, blank=True)
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="accesses", verbose_name="participant·e"
+    )
+    channel = models.CharField("canal", max_length=10, choices=AccessChannel.choices)
+    purpose = models.CharField("objet", max_length=50, default="view")
+
+    class Meta:
+        verbose_name = "consultation de dossier"
+        verbose_name_plural = "consultations de dossiers"
+        ordering = ["-accessed_at", "-id"]
+        indexes = [models.Index(fields=["participant", "-accessed_at"], name="access_participant_idx")]
+
+    def __str__(self):
+        return f"{self.user} → participant #{self.participant_id} ({self.accessed_at:%d/%m/%Y %H:%M})"
+
+    PURPOSE_LABELS = {
+        "view": "Consultation",
+        "list": "Liste",
+        "export": "Export de l'historique",
+        "subject_access": "Droit d'accès",
+    }
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role in Role.values else self.role
+
+    @property
+    def purpose_label(self) -> str:
+        return self.PURPOSE_LABELS.get(self.purpose, self.purpose)
+
+
 # --- Object grants (django-guardian direct foreign keys: indexed joins, no generic object_pk casts) ----------
 class ParticipantGroupObjectPermission(GroupObjectPermissionBase):
-    GRANTED_MODEL_NAME = "participant"
     content_object = models.ForeignKey(Participant, on_delete=models.CASCADE)
 
 
 class ReferralGroupObjectPermission(GroupObjectPermissionBase):
-    GRANTED_MODEL_NAME = "referral"
     content_object = models.ForeignKey(Referral, on_delete=models.CASCADE)
 
 
 class PlacementGroupObjectPermission(GroupObjectPermissionBase):
-    GRANTED_MODEL_NAME = "placement"
     content_object = models.ForeignKey(Placement, on_delete=models.CASCADE)

@@ -1,8 +1,9 @@
 """The single publisher of notifications: called by services, delivered after the transaction commits.
 
-Each journal event is pushed to the channel-layer groups of the organisations concerned
-("organisation-<id>"); realtime consumers subscribe to those groups. A failed delivery is logged and
-never undoes the committed action.
+Each journal event is pushed to the channel-layer groups of the teams that may view its object — the policy's
+inverse (`roles.policy.audience`), the same rule as every derived view — one group per organisation and role
+("organisation-<id>-<role>"); realtime consumers subscribe to their team's group. Payloads carry ids, codes,
+states and French labels, never personal data. A failed delivery is logged and never undoes the committed action.
 """
 
 import logging
@@ -11,11 +12,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from parcours.models import Participant, Referral
+from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
+from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
+from roles import policy
+
 logger = logging.getLogger(__name__)
 
 
-def organisation_group(organisation_id: int) -> str:
-    return f"organisation-{organisation_id}"
+def team_group(organisation_id: int, role) -> str:
+    return f"organisation-{organisation_id}-{getattr(role, 'value', role)}"
 
 
 def event_payload(event) -> dict:
@@ -27,23 +33,43 @@ def event_payload(event) -> dict:
         "action": event.action,
         "from_state": event.from_state,
         "to_state": event.to_state,
+        "object_label": EVENT_OBJECT_LABELS.get(event.object_type, event.object_type),
+        "action_label": action_label(event.object_type, event.action),
+        "to_label": event_state_label(event.object_type, event.to_state),
     }
 
 
-def _send(groups, payload):
+def audience_of(event) -> set:
+    """The (organisation id, role) teams that may view the event's object (derived-view rule)."""
+    if event.object_type in EVENT_OBJECTS:
+        model, action = EVENT_OBJECTS[event.object_type]
+        return policy.audience(action, model(pk=event.object_id))
+    if event.object_type == "timer":
+        if event.action in PATHWAY_TIMERS and event.participant_id is not None:
+            return policy.audience("participant.view", Participant(pk=event.participant_id))
+        referral_id = (event.inputs or {}).get("referral")
+        if referral_id:
+            return policy.audience("referral.view", Referral(pk=referral_id))
+    return set()
+
+
+def _send(event):
     layer = get_channel_layer()
     if layer is None:
         return
+    try:
+        groups = sorted({team_group(organisation_id, role) for organisation_id, role in audience_of(event)})
+    except Exception:  # a notification must never break a committed action
+        logger.exception("audience of event %s failed", event.pk)
+        return
+    payload = event_payload(event)
     for group in groups:
         try:
             async_to_sync(layer.group_send)(group, payload)
-        except Exception:  # a notification must never break a committed action
+        except Exception:
             logger.exception("notification to %s failed", group)
 
 
-def publish_on_commit(event, *, organisations) -> None:
-    groups = sorted({organisation_group(o.pk) for o in organisations if o is not None})
-    if not groups:
-        return
-    payload = event_payload(event)
-    transaction.on_commit(lambda: _send(groups, payload))
+def publish_on_commit(event) -> None:
+    """Deliver `event` to the teams that may view its object, once the transaction has committed."""
+    transaction.on_commit(lambda: _send(event))

@@ -4,7 +4,9 @@ The embedded default (SQLite, in-memory channel layer) needs nothing installed; 
 DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
 """
 
+import datetime
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -124,11 +126,56 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
+
+
+# --- Journal keys (workflows/keys.py): HMAC keys sealing the audit journal, kept outside the database ----------
+def _read_journal_keys(var_dir: Path, autogenerate: bool):
+    """`PARCOURS_JOURNAL_KEYS` ("id:secret" entries separated by commas or new lines, the first one sealing new
+    events) or the file `PARCOURS_JOURNAL_KEY_FILE` (default var/journal.key, same format). With DEBUG (the demo),
+    a missing file is created with a fresh random key. Secrets are at least 32 characters."""
+    raw = os.environ.get("PARCOURS_JOURNAL_KEYS", "")
+    path = Path(os.environ.get("PARCOURS_JOURNAL_KEY_FILE", var_dir / "journal.key"))
+    if not raw and path.exists():
+        raw = path.read_text()
+    if not raw and autogenerate:
+        generated = f"demo-{datetime.date.today():%Y%m%d}-{secrets.token_hex(3)}:{secrets.token_urlsafe(48)}\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process (server, timer worker) created it first
+            raw = path.read_text()
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(generated)
+            raw = generated
+    keys = {}
+    for entry in raw.replace(",", "\n").splitlines():
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        key_id, _, value = entry.partition(":")
+        if not key_id.strip() or len(value.strip()) < 32:
+            raise RuntimeError("Journal key entries are 'id:secret' with a secret of at least 32 characters.")
+        keys[key_id.strip()] = value.strip().encode()
+    return keys
+
+
+JOURNAL_KEYS = _read_journal_keys(VAR_DIR, autogenerate=DEBUG)
+JOURNAL_KEY_ID = os.environ.get("PARCOURS_JOURNAL_KEY_ID", next(iter(JOURNAL_KEYS), ""))
+# Signed checkpoints of the whole journal are written here too; copy them off the machine (docs/audit.md).
+JOURNAL_CHECKPOINT_DIR = Path(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
+
 # Business settings (defaults; facilitation organisations may override some per organisation).
 PARCOURS = {
     "ELIGIBILITY_VALIDITY_MONTHS": 24,
     "MAX_MONTHLY_HOURS": 220,
-    "ACCESS_LOG_RETENTION_DAYS": 365,
+    "ACCESS_LOG_RETENTION_DAYS": int(os.environ.get("PARCOURS_ACCESS_LOG_RETENTION_DAYS", "365")),
+    # Retention (CNIL référentiel "accompagnement social"): files without activity for this long are anonymised,
+    # after a notice period during which the Mission Locale is told and any activity cancels the anonymisation.
+    "RETENTION_INACTIVITY_MONTHS": int(os.environ.get("PARCOURS_RETENTION_INACTIVITY_MONTHS", "24")),
+    "RETENTION_NOTICE_DAYS": int(os.environ.get("PARCOURS_RETENTION_NOTICE_DAYS", "30")),
+    # The timer worker seals the journal (a checkpoint) at most this often, when new events exist.
+    "JOURNAL_CHECKPOINT_MINUTES": int(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_MINUTES", "60")),
 }
 
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from parcours import views
-from parcours.web import adviser, auditor, common, employer, facilitator, notifications
+from parcours.web import adviser, auditor, common, data_protection, employer, facilitator, notifications
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("facilitation/", include(facilitator)),
     path("employeur/", include(employer)),
     path("audit/", include(auditor)),
+    path("donnees-personnelles/", include(data_protection)),
     path("notifications/", notifications.notifications, name="notifications"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

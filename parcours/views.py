@@ -52,6 +52,8 @@ def home(request):
             offers=selectors.offers_for(actor)[:HOME_LIST_LIMIT],
             hours_lines=selectors.hours_lines_for(actor)[:HOME_LIST_LIMIT],
         )
+    elif actor.role == Role.DPO:
+        context.update(accesses=selectors.access_log_for(actor)[:20])
     elif actor.role == Role.AUDITOR:
         pathways = selectors.pathways_for(actor)
         context.update(
@@ -88,6 +90,8 @@ def participant_detail(request, pk):
         participant = selectors.participant_file(actor=actor, participant_id=pk)
     except DomainError:
         raise Http404("Participant·e introuvable.") from None
+    if selectors.pseudonymised(actor):
+        return _pseudonymised_file(request, actor, participant)
     pathways = list(participant.pathways.select_related("facilitation_organisation").order_by("-started_on", "-pk"))
     for pathway in pathways:
         actions = actions_for(pathway, actor)
@@ -122,8 +126,37 @@ def participant_detail(request, pk):
             "planned_follow_ups": [f for f in follow_ups if f.done_on is None],
             "done_follow_ups": [f for f in follow_ups if f.done_on is not None],
             "can_update": selectors.allows(actor, "participant.update", participant),
+            "data_protection": _data_protection(actor, participant),
             "can_export": actor.role == Role.AUDITOR,
-            "timeline": selectors.labelled_timeline(selectors.participant_timeline(participant=participant)),
+            "timeline": selectors.participant_timeline(actor=actor, participant=participant),
+        },
+    )
+
+
+def _data_protection(actor, participant):
+    """The data-protection block of the file, for the Mission Locale following it (None for others)."""
+    if not selectors.allows(actor, "participant.view_access_log", participant):
+        return None
+    return {
+        "accesses": selectors.participant_access_log(actor=actor, participant_id=participant.pk)[:10],
+        "can_export": selectors.allows(actor, "participant.export_subject_data", participant),
+        "can_record_notice": selectors.allows(actor, "participant.record_notice", participant),
+    }
+
+
+def _pseudonymised_file(request, actor, participant):
+    """What a buyer's auditor sees of a file: a pseudonym, an age band, QPV, decisions and the clause facts of
+    the referrals and placements on the buyer's contracts — never contact details, address, notes or criteria."""
+    return render(
+        request,
+        "participant_pseudonymised.html",
+        {
+            "participant": participant,
+            "assessments": participant.assessments.order_by("-submitted_at"),
+            "pathways": participant.pathways.select_related("facilitation_organisation").order_by("-started_on"),
+            "referrals": selectors.referrals_for(actor).filter(pathway__participant=participant),
+            "placements": selectors.placements_for(actor).filter(pathway__participant=participant),
+            "timeline": selectors.participant_timeline(actor=actor, participant=participant),
         },
     )
 

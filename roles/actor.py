@@ -10,6 +10,7 @@ class Actor:
     user: object | None
     organisation: object | None
     role: Role | None
+    named_access: bool = False  # an auditor allowed to see young people's identity (roles.policy)
 
     @classmethod
     def system(cls):
@@ -17,7 +18,12 @@ class Actor:
 
     @classmethod
     def from_membership(cls, membership):
-        return cls(user=membership.user, organisation=membership.organisation, role=Role(membership.role))
+        return cls(
+            user=membership.user,
+            organisation=membership.organisation,
+            role=Role(membership.role),
+            named_access=membership.named_access,
+        )
 
     @property
     def is_system(self):

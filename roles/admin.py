@@ -22,8 +22,8 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "organisation", "role", "is_active"]
-    list_filter = ["role", "is_active", "organisation__kind"]
+    list_display = ["user", "organisation", "role", "is_active", "named_access"]
+    list_filter = ["role", "is_active", "named_access", "organisation__kind"]
     search_fields = ["user__username", "organisation__name"]
     autocomplete_fields = ["user", "organisation"]
     actions = None

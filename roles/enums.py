@@ -6,6 +6,7 @@ class Role(models.TextChoices):
     FACILITATOR = "facilitator", "Facilitateur·rice"
     EMPLOYER = "employer", "Employeur"
     AUDITOR = "auditor", "Auditeur·rice"
+    DPO = "dpo", "Délégué·e à la protection des données"
     ADMIN = "admin", "Administrateur·rice"
 
 
@@ -19,9 +20,9 @@ class OrganisationKind(models.TextChoices):
 
 # Which roles make sense in which kind of organisation; memberships outside this table are refused.
 ROLES_BY_ORGANISATION_KIND = {
-    OrganisationKind.MISSION_LOCALE: {Role.ADVISER},
-    OrganisationKind.FACILITATION: {Role.FACILITATOR, Role.AUDITOR},
-    OrganisationKind.EMPLOYER: {Role.EMPLOYER},
-    OrganisationKind.AUTHORITY: {Role.AUDITOR},
-    OrganisationKind.PLATFORM: {Role.ADMIN, Role.AUDITOR},
+    OrganisationKind.MISSION_LOCALE: {Role.ADVISER, Role.DPO},
+    OrganisationKind.FACILITATION: {Role.FACILITATOR, Role.AUDITOR, Role.DPO},
+    OrganisationKind.EMPLOYER: {Role.EMPLOYER, Role.DPO},
+    OrganisationKind.AUTHORITY: {Role.AUDITOR, Role.DPO},
+    OrganisationKind.PLATFORM: {Role.ADMIN, Role.AUDITOR, Role.DPO},
 }

@@ -52,6 +52,14 @@ class Membership(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField("rôle", max_length=20, choices=Role.choices)
     is_active = models.BooleanField("active", default=True)
+    named_access = models.BooleanField(
+        "accès nominatif",
+        default=False,
+        help_text=(
+            "Auditeur·rice d'un acheteur : voir l'identité des jeunes (sinon un pseudonyme), quand une charte "
+            "le prévoit. Chaque consultation reste journalisée."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,6 +68,10 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique_user_organisation"),
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(named_access=False) | models.Q(role=Role.AUDITOR),
+                name="membership_named_access_auditor_only",
+            ),
         ]
 
     def __str__(self):

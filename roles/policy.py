@@ -2,22 +2,29 @@
 
 Deny by default: an action absent from the table, or a role absent from an action's row, is refused.
 A row maps each allowed role to a *scope*, the relation between the actor's current organisation and
-the object that must hold. The same scope expressions filter the list pages (selectors) and check single
-objects, so a page can never show an object an action would refuse to touch, or the reverse.
+the object that must hold. The same scope expressions filter the list pages (selectors), check single
+objects, decide who sees a journal event (derived views) and who is told about it (notifications), so a page
+can never show an object an action would refuse to touch, or the reverse.
+
+The policy knows no case model: each model declares in `SCOPE_PATHS` how to reach, from its rows, the
+organisations and grants that scopes are about (ORM lookup paths and grant model labels).
 """
 
 import enum
+import functools
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.apps import apps
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from roles.enums import Role
 
-A, F, E, AU = Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR
+A, F, E, AU, DPO = Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR, Role.DPO
 
 
 class Scope(enum.Enum):
-    OWN_ORGANISATION = "own_organisation"  # creating something in one's own organisation
+    OWN_ORGANISATION = "own_organisation"  # something of (or created in) one's own organisation
     FOLLOWED_PARTICIPANT = "followed_participant"  # the Mission Locale following the young person
     SHARED_PARTICIPANT = "shared_participant"  # a facilitation organisation the file was shared with
     LOT_FACILITATION = "lot_facilitation"  # the facilitation organisation running the lot
@@ -25,6 +32,8 @@ class Scope(enum.Enum):
     AWARDED_LOT = "awarded_lot"  # a lot awarded to the employer
     FORWARDED_TO_EMPLOYER = "forwarded_to_employer"  # referral/placement granted to the employer
     BUYER_CONTRACT = "buyer_contract"  # the buyer's contracts (auditors)
+    BUYER_CONTRACT_NAMED = "buyer_contract_named"  # the same, for an auditor holding named access (charter)
+    ACCESS_LOG = "access_log"  # reads of the organisation's files, or by its members (data-protection officer)
 
 
 # fmt: off
@@ -33,8 +42,14 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "participant.create":            {A: Scope.OWN_ORGANISATION},
     "participant.view":              {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT,
                                       AU: Scope.BUYER_CONTRACT},
+    # name, contact, address, notes: buyers' auditors see a pseudonym unless they hold named access
+    "participant.view_identity":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT,
+                                      AU: Scope.BUYER_CONTRACT_NAMED},
     "participant.update":            {A: Scope.FOLLOWED_PARTICIPANT},
     "participant.view_health_data":  {F: Scope.SHARED_PARTICIPANT},
+    "participant.export_subject_data": {A: Scope.FOLLOWED_PARTICIPANT},
+    "participant.view_access_log":   {A: Scope.FOLLOWED_PARTICIPANT},
+    "participant.record_notice":     {A: Scope.FOLLOWED_PARTICIPANT},
     "followup.record":               {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     # pathway transitions
     "pathway.submit_eligibility":    {A: Scope.FOLLOWED_PARTICIPANT},
@@ -71,12 +86,19 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "hoursline.lock":                {F: Scope.LOT_FACILITATION},
     # clause register and offers
     "register.create":               {F: Scope.OWN_ORGANISATION},
+    "operation.view":                {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},
+    "contract.view":                 {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},
     "lot.view":                      {F: Scope.LOT_FACILITATION, A: Scope.PARTNER_LOT,
                                       E: Scope.AWARDED_LOT, AU: Scope.BUYER_CONTRACT},
     "offer.create":                  {F: Scope.LOT_FACILITATION},
     "offer.close":                   {F: Scope.LOT_FACILITATION},
     "offer.view":                    {F: Scope.LOT_FACILITATION, A: Scope.PARTNER_LOT,
                                       E: Scope.AWARDED_LOT, AU: Scope.BUYER_CONTRACT},
+    # work layer: a task is offered to one role of one organisation
+    "task.view":                     {A: Scope.OWN_ORGANISATION, F: Scope.OWN_ORGANISATION,
+                                      E: Scope.OWN_ORGANISATION},
+    # access log (who read which file): the organisation's data-protection officer
+    "accesslog.view":                {DPO: Scope.ACCESS_LOG},
 }
 # fmt: on
 
@@ -86,31 +108,71 @@ SYSTEM_ACTIONS = frozenset({"referral.expire"})
 
 @dataclass(frozen=True)
 class ScopePaths:
-    """How to reach, from a model, the things scopes are about (ORM lookup paths; "" means self)."""
+    """How to reach, from a model's rows, what the scopes are about (ORM lookup paths; "" means the row itself).
 
-    participant: str | None = None
-    lot: str | None = None
-    forwarded: tuple[str, str] | None = None  # (grant model label, path to the granted object)
-    organisation: str | None = None
+    `participant` and `forwarded` are (grant model label, path to the granted object): django-guardian grants given
+    to organisation groups. The other paths lead to an organisation; a path crossing a to-many relation is checked
+    with an EXISTS subquery on the model itself, so rows are never duplicated.
+    """
 
-
-def _outer(path):
-    return OuterRef(path or "pk")
+    participant: tuple[str, str] | None = None
+    facilitation: str | None = None  # the facilitation organisation running the lot / contract / operation
+    awardee: str | None = None  # the employer awarded the lot
+    buyer: str | None = None  # the public buyer of the contract
+    forwarded: tuple[str, str] | None = None
+    organisation: str | None = None  # the organisation owning the row
+    access_log: tuple[str, str] | None = None  # (path to the reader's organisation, path to the file's agency)
 
 
 def _join(path, field):
     return f"{path}__{field}" if path else field
 
 
-def _participant_grant_q(paths, actor, codename):
-    from parcours.models import ParticipantGroupObjectPermission
+@functools.cache
+def _crosses_many(model, path) -> bool:
+    """Whether a lookup path goes through a to-many relation (then it is checked with EXISTS, not a join)."""
+    current = model
+    for name in path.split("__"):
+        field = current._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if field.related_model is None:
+            return False
+        current = field.related_model
+    return False
 
+
+def _organisation_q(model, path, organisation) -> Q:
+    if _crosses_many(model, path):
+        return Q(Exists(model._default_manager.filter(pk=OuterRef("pk"), **{path: organisation})))
+    return Q(**{path: organisation})
+
+
+def _granted_model(grant_model):
+    return grant_model._meta.get_field("content_object").related_model
+
+
+def _permission_id(granted, codename):
+    """The permission's id as a scalar subquery: evaluated once per statement, compared on the indexed column."""
+    return Subquery(
+        Permission.objects.filter(
+            content_type__app_label=granted._meta.app_label,
+            content_type__model=granted._meta.model_name,
+            codename=codename,
+        ).values("pk")[:1]
+    )
+
+
+def _grant_q(grant, organisation, codename_prefix) -> Q:
+    label, path = grant
+    grant_model = apps.get_model(label)
+    granted = _granted_model(grant_model)
     return Q(
         Exists(
-            ParticipantGroupObjectPermission.objects.filter(
-                content_object=_outer(paths.participant),
-                group_id=actor.organisation.group_id,
-                permission__codename=codename,
+            grant_model.objects.filter(
+                content_object=OuterRef(path or "pk"),
+                group_id=organisation.group_id,
+                permission_id=_permission_id(granted, f"{codename_prefix}_{granted._meta.model_name}"),
             )
         )
     )
@@ -118,56 +180,30 @@ def _participant_grant_q(paths, actor, codename):
 
 def scope_q(model, scope: Scope, actor) -> Q:
     """A filter keeping the rows of `model` that `actor` reaches through `scope`. Never an IN list."""
-    from django.apps import apps
-
-    from parcours.models import Referral
-
     paths: ScopePaths = model.SCOPE_PATHS
     org = actor.organisation
     nothing = Q(pk__in=[])
-    if scope is Scope.OWN_ORGANISATION:
-        return Q(**{paths.organisation: org}) if paths.organisation else nothing
+    if scope is Scope.OWN_ORGANISATION and paths.organisation is not None:
+        return _organisation_q(model, paths.organisation, org)
     if scope is Scope.FOLLOWED_PARTICIPANT and paths.participant is not None:
-        return _participant_grant_q(paths, actor, "change_participant")
+        return _grant_q(paths.participant, org, "change")
     if scope is Scope.SHARED_PARTICIPANT and paths.participant is not None:
-        return _participant_grant_q(paths, actor, "view_participant")
-    if scope is Scope.LOT_FACILITATION and paths.lot is not None:
-        return Q(**{_join(paths.lot, "contract__operation__facilitation_organisation"): org})
-    if scope is Scope.AWARDED_LOT and paths.lot is not None:
-        return Q(**{_join(paths.lot, "awardee"): org})
-    if scope is Scope.PARTNER_LOT and paths.lot is not None:
-        from parcours.models import ContractLot
-
-        return Q(
-            Exists(
-                ContractLot.objects.filter(
-                    pk=_outer(paths.lot), contract__operation__facilitation_organisation__partners=org
-                )
-            )
-        )
+        return _grant_q(paths.participant, org, "view")
+    if scope is Scope.LOT_FACILITATION and paths.facilitation is not None:
+        return _organisation_q(model, paths.facilitation, org)
+    if scope is Scope.PARTNER_LOT and paths.facilitation is not None:
+        return _organisation_q(model, _join(paths.facilitation, "partners"), org)
+    if scope is Scope.AWARDED_LOT and paths.awardee is not None:
+        return _organisation_q(model, paths.awardee, org)
     if scope is Scope.FORWARDED_TO_EMPLOYER and paths.forwarded is not None:
-        label, path = paths.forwarded
-        grant_model = apps.get_model(label)
-        return Q(
-            Exists(
-                grant_model.objects.filter(
-                    content_object=_outer(path),
-                    group_id=org.group_id,
-                    permission__codename=f"view_{grant_model.GRANTED_MODEL_NAME}",
-                )
-            )
-        )
-    if scope is Scope.BUYER_CONTRACT:
-        if paths.lot is not None:
-            return Q(**{_join(paths.lot, "contract__buyer"): org})
-        if paths.participant is not None:
-            return Q(
-                Exists(
-                    Referral.objects.filter(
-                        pathway__participant=_outer(paths.participant), offer__lot__contract__buyer=org
-                    )
-                )
-            )
+        return _grant_q(paths.forwarded, org, "view")
+    if scope is Scope.BUYER_CONTRACT_NAMED and not actor.named_access:
+        return nothing
+    if scope in (Scope.BUYER_CONTRACT, Scope.BUYER_CONTRACT_NAMED) and paths.buyer is not None:
+        return _organisation_q(model, paths.buyer, org)
+    if scope is Scope.ACCESS_LOG and paths.access_log is not None:
+        reader, agency = paths.access_log
+        return _organisation_q(model, reader, org) | _organisation_q(model, agency, org)
     return nothing
 
 
@@ -177,13 +213,20 @@ def roles_for(action: str) -> dict[Role, Scope]:
 
 def may(actor, action: str) -> bool:
     """Whether the actor's role may take this action at all (on some object)."""
+    if actor is None:
+        return False
     if actor.is_system:
         return action in SYSTEM_ACTIONS
-    return actor.role in roles_for(action)
+    scope = roles_for(action).get(actor.role)
+    if scope is Scope.BUYER_CONTRACT_NAMED:
+        return actor.named_access
+    return scope is not None
 
 
 def allows(actor, action: str, obj=None) -> bool:
     """Whether `actor` may take `action` on `obj` (or, with no object, in its own organisation)."""
+    if actor is None:
+        return False
     if actor.is_system:
         return action in SYSTEM_ACTIONS
     scope = roles_for(action).get(actor.role)
@@ -203,3 +246,56 @@ def scope_queryset(actor, action: str, queryset):
     if scope is None or actor.organisation is None:
         return queryset.none()
     return queryset.filter(scope_q(queryset.model, scope, actor))
+
+
+# --- The other way round: who may take an action on one object (audiences of notifications) ------------------
+def _organisations_on_path(model, pk, path):
+    return {o for o in model._default_manager.filter(pk=pk).values_list(path, flat=True) if o is not None}
+
+
+def _granted_organisations(model, pk, grant, codename_prefix):
+    label, path = grant
+    grant_model = apps.get_model(label)
+    granted = _granted_model(grant_model)
+    object_ids = model._default_manager.filter(pk=pk).values(path or "pk")
+    return set(
+        grant_model.objects.filter(
+            content_object__in=object_ids,
+            permission_id=_permission_id(granted, f"{codename_prefix}_{granted._meta.model_name}"),
+        ).values_list("group__organisation", flat=True)
+    )
+
+
+def _scope_organisations(model, pk, scope: Scope) -> set:
+    paths: ScopePaths = model.SCOPE_PATHS
+    if scope is Scope.OWN_ORGANISATION and paths.organisation is not None:
+        return _organisations_on_path(model, pk, paths.organisation)
+    if scope is Scope.FOLLOWED_PARTICIPANT and paths.participant is not None:
+        return _granted_organisations(model, pk, paths.participant, "change")
+    if scope is Scope.SHARED_PARTICIPANT and paths.participant is not None:
+        return _granted_organisations(model, pk, paths.participant, "view")
+    if scope is Scope.LOT_FACILITATION and paths.facilitation is not None:
+        return _organisations_on_path(model, pk, paths.facilitation)
+    if scope is Scope.PARTNER_LOT and paths.facilitation is not None:
+        return _organisations_on_path(model, pk, _join(paths.facilitation, "partners"))
+    if scope is Scope.AWARDED_LOT and paths.awardee is not None:
+        return _organisations_on_path(model, pk, paths.awardee)
+    if scope is Scope.FORWARDED_TO_EMPLOYER and paths.forwarded is not None:
+        return _granted_organisations(model, pk, paths.forwarded, "view")
+    if scope is Scope.BUYER_CONTRACT and paths.buyer is not None:
+        return _organisations_on_path(model, pk, paths.buyer)
+    return set()
+
+
+def audience(action: str, obj) -> set[tuple[int, Role]]:
+    """The (organisation id, role) pairs whose members may take `action` on `obj` — the inverse of scope_q.
+
+    Scopes that depend on the person (named access of an auditor) are left out: a notification about an object
+    goes to a whole team, whose members then read it through the same policy.
+    """
+    result = set()
+    model = type(obj)
+    for role, scope in roles_for(action).items():
+        for organisation_id in _scope_organisations(model, obj.pk, scope):
+            result.add((organisation_id, role))
+    return result

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from tests.factories import World, make, reload
+from workflows import append_only
 from workflows.transitions import STATE_ENUMS
 
 POSTGRES_MISSING = "needs_postgresql_database"
@@ -98,11 +99,12 @@ def _is_transactional(request) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _transactional_tests_on_postgresql(request):
-    """`transaction=True` tests end with a flush (TRUNCATE of every table), which has two consequences here:
+def _transactional_tests_lift_append_only(request):
+    """`transaction=True` tests end with a flush (TRUNCATE on PostgreSQL, DELETE on SQLite), which has two
+    consequences here:
 
-    - the journal's trigger refuses TRUNCATE: it is lifted for that flush only, and put back right after
-      (the flush emits post_migrate, whose first delivery re-enables it);
+    - the journal's append-only triggers refuse it: they are lifted for that flush only, and put back right after
+      (the flush emits post_migrate, whose first delivery reinstalls them);
     - rows loaded by data migrations (the eligibility criteria) are gone for the next transactional test:
       they are loaded again before it starts.
     """
@@ -111,26 +113,19 @@ def _transactional_tests_on_postgresql(request):
         return
     request.getfixturevalue("transactional_db")  # set up before this fixture, so flushed after its teardown
     _load_reference_data()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'workflows_journal_no_truncate'")
-            assert cursor.fetchone() == ("O",), "the journal's TRUNCATE trigger was left disabled"
+    assert not append_only.problems(connection), "the journal's triggers were left lifted"
     yield
-    if connection.vendor != "postgresql":
-        return
     from django.db import connections
     from django.db.models.signals import post_migrate
 
-    uid = "tests.conftest.reenable_journal_truncate_trigger"
+    uid = "tests.conftest.reinstall_append_only"
 
-    def reenable(using="default", **kwargs):
+    def reinstall(using="default", **kwargs):
         post_migrate.disconnect(dispatch_uid=uid)
-        with connections[using].cursor() as cursor:
-            cursor.execute("ALTER TABLE workflows_journalevent ENABLE TRIGGER workflows_journal_no_truncate")
+        append_only.install(connections[using])
 
-    post_migrate.connect(reenable, dispatch_uid=uid, weak=False)
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE workflows_journalevent DISABLE TRIGGER workflows_journal_no_truncate")
+    post_migrate.connect(reinstall, dispatch_uid=uid, weak=False)
+    append_only.remove(connection)
 
 
 def _load_reference_data():

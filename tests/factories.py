@@ -153,12 +153,17 @@ class Side:
     def admin(self) -> Actor:
         return self.actors[Role.ADMIN]
 
+    @property
+    def dpo(self) -> Actor:
+        return self.actors[Role.DPO]
+
     def organisation_for(self, role) -> Organisation:
         return {
             Role.ADVISER: self.youth_agency,
             Role.FACILITATOR: self.facilitation,
             Role.EMPLOYER: self.employer,
             Role.AUDITOR: self.buyer,
+            Role.DPO: self.youth_agency,  # the Mission Locale's data-protection officer
             Role.ADMIN: self.platform,
         }[Role(role)]
 
@@ -196,8 +201,8 @@ def build_side(name: str) -> Side:
     return side
 
 
-def make_lot(side: Side, *, starts_on=None, ends_on=None, fulfilment_modes=None):
-    """A lot of the side's facilitation organisation, bought by its buyer, awarded to its employer."""
+def make_lot(side: Side, *, starts_on=None, ends_on=None, fulfilment_modes=None, buyer=None):
+    """A lot of the side's facilitation organisation, bought by its buyer (or `buyer`), awarded to its employer."""
     fac = side.facilitator
     n = next(_names)
     starts_on = starts_on or today() - datetime.timedelta(days=365)
@@ -215,7 +220,7 @@ def make_lot(side: Side, *, starts_on=None, ends_on=None, fulfilment_modes=None)
         operation=operation,
         reference=f"2025-{n:03d}",
         title="Réhabilitation de logements",
-        buyer=side.buyer,
+        buyer=buyer or side.buyer,
         legal_lever=LegalLever.EXECUTION_CONDITION,
     )
     return register.lot_create(

@@ -1,5 +1,6 @@
-"""The audit journal: hash chains and their verification, tamper detection, the PostgreSQL append-only
-trigger, no personal values in events, and the participant access log."""
+"""The audit journal: keyed chains, checkpoints, the append-only triggers, the case data agreeing with the journal —
+each tampering of the list in docs/audit.md detected or refused, on SQLite and on PostgreSQL — and no personal
+values in events."""
 
 import json
 import re
@@ -8,9 +9,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.test import override_settings
 
+from parcours.audit import verify_journal
 from parcours.services import participants
-from roles.actor import Actor
 from tests.factories import (
     call_service,
     make_hours_line,
@@ -22,11 +24,19 @@ from tests.factories import (
     this_month,
     years_ago,
 )
-from workflows.journal import log_participant_access, record_event, verify_chains
-from workflows.models import AccessChannel, JournalEvent, ParticipantAccess
+from workflows import append_only, keys
+from workflows.journal import (
+    checkpoint_document,
+    compute_hash,
+    event_payload,
+    read_checkpoint_file,
+    record_event,
+    take_checkpoint,
+    verify,
+)
+from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
 
 pytestmark = pytest.mark.django_db
-TRIGGER = "workflows_journal_no_update_delete"
 
 
 def busy_journal(world):
@@ -43,43 +53,77 @@ def busy_journal(world):
     return line
 
 
-def tamper(sql, params):
-    """Alter the journal behind the application's back (on PostgreSQL the trigger is lifted for this
-    test's transaction only: the ALTER TABLE is rolled back with it)."""
+def tamper(sql, params=()):
+    """Alter the journal behind the application's back, as its database owner would: lift the triggers, write,
+    put them back (on PostgreSQL inside the test's transaction, rolled back with it)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            flush_deferred_checks(cursor)
-            cursor.execute(f"ALTER TABLE workflows_journalevent DISABLE TRIGGER {TRIGGER}")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no ALTER TABLE with pending trigger events
+        append_only.remove(connection)
         cursor.execute(sql, params)
+        append_only.install(connection)
         if connection.vendor == "postgresql":
-            cursor.execute(f"ALTER TABLE workflows_journalevent ENABLE TRIGGER {TRIGGER}")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def flush_deferred_checks(cursor):
-    """Run the deferred foreign-key checks of the test transaction now: PostgreSQL refuses ALTER TABLE and
-    TRUNCATE on a table with pending trigger events."""
-    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
-def run_verify_journal():
+def run_verify_journal(*files):
     """Run the command; return (exit code, everything it said)."""
     out, err = StringIO(), StringIO()
+    args = [f"--checkpoint={f}" for f in files]
     try:
-        call_command("verify_journal", stdout=out, stderr=err)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1, out.getvalue() + err.getvalue() + str(exc.code)
+        call_command("verify_journal", *args, stdout=out, stderr=err)
     except CommandError as exc:
-        if str(exc).startswith("Unknown command"):
-            raise
         return exc.returncode, out.getvalue() + err.getvalue() + str(exc)
     return 0, out.getvalue() + err.getvalue()
 
 
+def delete_events(where, params=()):
+    """Delete events as the database owner would, with what points at them (task closings, reasons)."""
+    ids = f"(SELECT id FROM workflows_journalevent WHERE {where})"
+    tamper(f"UPDATE workflows_worktask SET closing_event_id = NULL WHERE closing_event_id IN {ids}", params)
+    tamper(f"DELETE FROM workflows_journalreason WHERE event_id IN {ids}", params)
+    tamper(f"DELETE FROM workflows_journalevent WHERE {where}", params)
+
+
+def problems_text(result):
+    return " | ".join(text for _, text in result.problems)
+
+
+def chain(object_type, object_id):
+    return list(JournalEvent.objects.filter(object_type=object_type, object_id=object_id).order_by("sequence"))
+
+
+def forge(event, **changes):
+    """An event rewritten with `changes` and sealed again with the real key (an attacker holding the key)."""
+    for name, value in changes.items():
+        setattr(event, name, value)
+    event.hash = compute_hash(event)
+    return event
+
+
+def reseal_chain(events):
+    """Recompute the links and digests of a whole chain after an edit (an attacker holding the key)."""
+    previous = ""
+    for event in events:
+        event.previous_hash = previous
+        event.hash = compute_hash(event)
+        previous = event.hash
+    return events
+
+
+def write_chain(events):
+    for event in events:
+        tamper(
+            "UPDATE workflows_journalevent SET inputs = %s, previous_hash = %s, hash = %s WHERE id = %s",
+            [json.dumps(event.inputs), event.previous_hash, event.hash, event.pk],
+        )
+
+
+# --- The untouched journal verifies ---------------------------------------------------------------------------
 def test_chains_verify_after_a_full_story(world):
     busy_journal(world)
-    result = verify_chains()
-    assert result.ok, result.problem
+    result = verify_journal()
+    assert result.ok, problems_text(result)
     assert result.events == JournalEvent.objects.count() > 30
     assert result.chains == JournalEvent.objects.values("object_type", "object_id").distinct().count()
     assert set(JournalEvent.objects.values_list("object_type", flat=True)) >= {
@@ -97,100 +141,280 @@ def test_chains_verify_after_a_full_story(world):
     assert code == 0, output
 
 
-def test_each_event_links_to_the_previous_one_of_its_object(world):
+def test_each_event_links_to_the_previous_one_of_its_object_and_is_keyed(world):
     referral = make_referral(world, "hired")
-    events = list(JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).order_by("sequence"))
+    events = chain("referral", referral.pk)
     assert [e.action for e in events] == ["create", "start_review", "approve", "forward", "accept", "hire"]
     assert [e.sequence for e in events] == list(range(1, 7))
     assert events[0].previous_hash == ""
     for previous, event in zip(events, events[1:], strict=False):
         assert event.previous_hash == previous.hash
-    assert len({e.hash for e in events}) == len(events)
+    assert {e.key_id for e in events} == {keys.current_key_id()}
+    # The digest is an HMAC with the journal key: the same payload under another key gives another digest.
+    with override_settings(JOURNAL_KEYS={events[0].key_id: b"another secret of at least thirty-two chars"}):
+        assert compute_hash(events[0]) != events[0].hash
 
 
-@pytest.mark.parametrize(
-    ("sql", "problem"),
-    [
-        ("UPDATE workflows_journalevent SET reason = 'x' WHERE id = %s", "contenu modifié"),
-        ("UPDATE workflows_journalevent SET to_state = 'hired' WHERE id = %s", "contenu modifié"),
-        ("UPDATE workflows_journalevent SET actor_role = 'admin' WHERE id = %s", "contenu modifié"),
-    ],
-    ids=["reason", "to_state", "actor_role"],
-)
-def test_an_altered_event_breaks_its_chain(world, sql, problem):
-    busy_journal(world)
-    target = JournalEvent.objects.filter(object_type="referral", action="approve").order_by("pk").first()
-    tamper(sql, [target.pk])
-
-    result = verify_chains()
-    assert not result.ok
-    assert result.broken_event_id == target.pk
-    assert problem in result.problem
-
-    code, output = run_verify_journal()
-    assert code != 0
-    assert re.search(rf"(?<!\d){target.pk}(?!\d)", output), output
-
-
-def test_a_deleted_event_breaks_the_chain_at_the_next_one(world):
-    referral = make_referral(world, "accepted")
-    events = list(JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).order_by("sequence"))
-    tamper("DELETE FROM workflows_journalevent WHERE id = %s", [events[1].pk])
-    result = verify_chains()
-    assert result.broken_event_id == events[2].pk
-    code, output = run_verify_journal()
-    assert code != 0 and str(events[2].pk) in output
-
-
-def test_a_rehashed_event_still_breaks_the_link_of_the_next_one(world):
-    """Recomputing the altered event's own hash is not enough: the next event points to the old one."""
-    from workflows.journal import compute_hash
-
-    referral = make_referral(world, "accepted")
-    events = list(JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).order_by("sequence"))
-    forged = events[1]
-    forged.reason = "forgé"
-    tamper(
-        "UPDATE workflows_journalevent SET reason = %s, hash = %s WHERE id = %s",
-        [forged.reason, compute_hash(forged), forged.pk],
-    )
-    assert verify_chains().broken_event_id == events[2].pk
-
-
-@pytest.mark.postgres
+# --- Refused by the database ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE workflows_journalevent SET reason = 'x' WHERE id = %s",
+        "UPDATE workflows_journalevent SET action = 'refuse' WHERE id = %s",
         "DELETE FROM workflows_journalevent WHERE id = %s",
+        "UPDATE workflows_journalreason SET text = 'autre motif' WHERE event_id = %s",
+        "DELETE FROM workflows_journalreason WHERE event_id = %s",
+        "DELETE FROM workflows_journalcheckpoint WHERE id >= %s",
+        "UPDATE workflows_journalcheckpoint SET event_count = 0 WHERE id >= %s",
     ],
-    ids=["update", "delete"],
+    ids=["event-update", "event-delete", "reason-rewrite", "reason-delete", "checkpoint-delete", "checkpoint-update"],
 )
-def test_postgresql_trigger_refuses_update_and_delete(world, sql):
-    make_referral(world, "approved")
-    event = JournalEvent.objects.order_by("pk").last()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [event.pk])
+def test_the_database_refuses_to_change_the_journal(world, sql):
+    referral = make_referral(world, "declined")
+    take_checkpoint(write_file=False)
+    event = chain("referral", referral.pk)[-1]
+    assert event.reason
+    with pytest.raises(DatabaseError, match="append-only|only erases"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [event.pk if "checkpoint" not in sql else 0])
+    assert reload(event).reason == event.reason
+    assert JournalCheckpoint.objects.count() == 1
+    assert verify_journal().ok
+
+
+def test_the_orm_cannot_change_the_journal_either(world):
+    event = chain("referral", make_referral(world, "approved").pk)[-1]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        JournalEvent.objects.filter(pk=event.pk).update(reason="x")
+        JournalEvent.objects.filter(pk=event.pk).update(action="refuse")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         JournalEvent.objects.filter(pk=event.pk).delete()
-    assert reload(event).reason == event.reason
-    assert verify_chains().ok
 
 
 @pytest.mark.postgres
-def test_postgresql_trigger_refuses_truncate(world):
+def test_postgresql_refuses_truncate(world):
     make_referral(world, "sent")
     with connection.cursor() as cursor:
-        flush_deferred_checks(cursor)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("TRUNCATE workflows_journalevent CASCADE")
     assert JournalEvent.objects.exists()
 
 
+def test_reasons_may_only_be_erased(world):
+    referral = make_referral(world, "declined")
+    event = chain("referral", referral.pk)[-1]
+    with transaction.atomic():
+        assert JournalReason.objects.filter(pk=event.pk).update(text="", erased_at="2026-01-01T00:00:00Z") == 1
+    assert reload(event).reason_erased
+
+
+# --- Detected by verify_journal: the tampering table of docs/audit.md -----------------------------------------
+def test_forged_append_without_the_key_is_detected(world):
+    referral = make_referral(world, "hired")
+    last = chain("referral", referral.pk)[-1]
+    forged = JournalEvent(**{f.attname: getattr(last, f.attname) for f in JournalEvent._meta.concrete_fields})
+    forged.pk = None
+    forged.sequence, forged.previous_hash = last.sequence + 1, last.hash
+    forged.action, forged.from_state, forged.to_state = "refuse", "hired", "refused"
+    # A digest computed without the key (plain SHA-256, or HMAC with a guessed key): INSERT is allowed, it is
+    # append-only, but verification refuses it.
+    import hashlib
+
+    forged.hash = hashlib.sha256(keys.canonical(event_payload(forged))).hexdigest()
+    forged.save(force_insert=True)
+    result = verify_journal()
+    assert not result.ok
+    assert result.broken_event_id == forged.pk
+    assert "forgé" in problems_text(result)
+    code, output = run_verify_journal()
+    assert code == 1 and re.search(rf"(?<!\d){forged.pk}(?!\d)", output), output
+
+
+def test_forged_append_with_the_key_contradicts_the_object_state(world):
+    """Someone holding the key appends a valid-looking "refuse" to a hired referral: the chain holds, the case
+    data does not (the referral is still hired)."""
+    referral = make_referral(world, "hired")
+    last = chain("referral", referral.pk)[-1]
+    forged = JournalEvent(**{f.attname: getattr(last, f.attname) for f in JournalEvent._meta.concrete_fields})
+    forged.pk = None
+    forged.sequence, forged.previous_hash = last.sequence + 1, last.hash
+    forge(forged, action="refuse", from_state="hired", to_state="refused")
+    forged.save(force_insert=True)
+    assert verify().ok  # the chains alone hold…
+    result = verify_journal()
+    assert not result.ok  # …the state does not
+    assert f"referral #{referral.pk}" in problems_text(result) and "refused" in problems_text(result)
+
+
+def test_tail_deletion_is_detected(world):
+    referral = make_referral(world, "hired")
+    events = chain("referral", referral.pk)
+    delete_events("id IN (%s, %s)", [events[-1].pk, events[-2].pk])
+    result = verify_journal()
+    assert not result.ok
+    assert f"referral #{referral.pk}" in problems_text(result) and "accepted" not in problems_text(result)
+
+
+def test_tail_deletion_before_a_checkpoint_is_detected_even_when_the_state_is_rewound(world, tmp_path):
+    """The attacker deletes the last events of a chain and sets the object's state back: only the checkpoint
+    (taken before) still tells."""
+    referral = make_referral(world, "accepted")
+    checkpoint = take_checkpoint(directory=tmp_path)
+    events = chain("referral", referral.pk)
+    delete_events("id = %s", [events[-1].pk])
+    tamper("UPDATE parcours_referral SET state = 'forwarded' WHERE id = %s", [referral.pk])
+    assert verify().problems  # the database checkpoint
+    file = next(tmp_path.glob("*.json"))
+    tamper("DELETE FROM workflows_journalcheckpoint WHERE id = %s", [checkpoint.pk])
+    assert verify().ok  # without any checkpoint the journal looks whole…
+    result = verify_journal([read_checkpoint_file(file)])
+    assert not result.ok  # …the file kept elsewhere does not agree
+    assert "ne correspond plus" in problems_text(result)
+    code, output = run_verify_journal(file)
+    assert code == 1 and "ne correspond plus" in output
+
+
+def test_whole_chain_deletion_is_detected(world):
+    referral = make_referral(world, "forwarded")
+    delete_events("object_type = 'referral' AND object_id = %s", [referral.pk])
+    result = verify_journal()
+    assert f"referral #{referral.pk} : aucun historique" in problems_text(result)
+
+
+def test_participant_chain_deletion_is_detected(world):
+    participant = make_pathway(world, "intake").participant
+    delete_events("object_type = 'participant' AND object_id = %s", [participant.pk])
+    assert f"participant #{participant.pk} : aucun historique" in problems_text(verify_journal())
+
+
+def test_consistent_rewrite_with_the_key_is_caught_by_the_checkpoint(world, tmp_path):
+    """An attacker holding the key rewrites an event's inputs and reseals the whole chain: every link holds, the
+    states agree; the checkpoint (and its file) does not."""
+    referral = make_referral(world, "hired")
+    take_checkpoint(directory=tmp_path)
+    events = chain("referral", referral.pk)
+    hire = events[-1]
+    hire.inputs = {**hire.inputs, "weekly_hours": 12}
+    write_chain(reseal_chain(events))
+    assert verify_journal([]).problems  # the database checkpoint
+    assert not any("rang" in t or "forgé" in t for _, t in verify_journal().problems)  # chains hold
+    tamper("DELETE FROM workflows_journalcheckpoint")
+    assert verify_journal().ok
+    file = next(tmp_path.glob("*.json"))
+    assert "ne correspond plus" in problems_text(verify_journal([read_checkpoint_file(file)]))
+
+
+def test_an_altered_event_breaks_its_chain(world):
+    busy_journal(world)
+    target = JournalEvent.objects.filter(object_type="referral", action="approve").order_by("pk").first()
+    tamper("UPDATE workflows_journalevent SET actor_role = 'admin' WHERE id = %s", [target.pk])
+    result = verify_journal()
+    assert result.broken_event_id == target.pk and "modifié ou forgé" in problems_text(result)
+
+
+def test_a_deleted_middle_event_breaks_the_chain_at_the_next_one(world):
+    events = chain("referral", make_referral(world, "accepted").pk)
+    delete_events("id = %s", [events[1].pk])
+    result = verify_journal()
+    assert result.broken_event_id == events[2].pk
+
+
+def test_a_rewritten_reason_is_detected(world):
+    event = chain("referral", make_referral(world, "refused").pk)[-1]
+    tamper("UPDATE workflows_journalreason SET text = 'Motif réécrit' WHERE event_id = %s", [event.pk])
+    assert "motif modifié" in problems_text(verify_journal())
+
+
+def test_a_reason_erased_without_anonymisation_is_detected(world):
+    referral = make_referral(world, "refused")
+    event = chain("referral", referral.pk)[-1]
+    JournalReason.objects.filter(pk=event.pk).update(text="", erased_at="2026-01-01T00:00:00Z")
+    result = verify_journal()
+    assert f"participant #{referral.pathway.participant_id} : motifs effacés sans anonymisation" in problems_text(
+        result
+    )
+
+
+def test_a_disabled_or_dropped_trigger_is_reported(world):
+    make_referral(world, "sent")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE workflows_journalevent DISABLE TRIGGER workflows_journalevent_no_update")
+        else:
+            cursor.execute("DROP TRIGGER workflows_journalevent_no_update")
+    try:
+        text = problems_text(verify_journal())
+        assert "workflows_journalevent_no_update" in text
+        assert ("désactivé" if connection.vendor == "postgresql" else "absent") in text
+    finally:
+        append_only.install(connection)
+    assert verify_journal().ok
+
+
+def test_an_event_sealed_with_an_unknown_key_is_reported(world):
+    make_referral(world, "sent")
+    with override_settings(JOURNAL_KEYS={"other": b"x" * 40}, JOURNAL_KEY_ID="other"):
+        assert "clé de scellement inconnue" in problems_text(verify())
+
+
+def test_key_rotation_keeps_older_events_verifiable(world, settings):
+    old_id = keys.current_key_id()
+    make_referral(world, "approved")
+    settings.JOURNAL_KEYS = {"2027": b"k" * 48, old_id: settings.JOURNAL_KEYS[old_id]}
+    settings.JOURNAL_KEY_ID = "2027"
+    referral = make_referral(world, "forwarded")
+    assert chain("referral", referral.pk)[-1].key_id == "2027"
+    assert verify_journal().ok
+    settings.JOURNAL_KEYS = {"2027": b"k" * 48}  # the old key dropped: its events cannot be checked any more
+    assert "clé de scellement inconnue" in problems_text(verify_journal())
+
+
+# --- Checkpoints --------------------------------------------------------------------------------------------------
+def test_checkpoints_continue_each_other_and_are_written_to_a_file(world, tmp_path):
+    make_referral(world, "sent")
+    first = take_checkpoint(directory=tmp_path)
+    assert take_checkpoint(directory=tmp_path) is None  # nothing new
+    make_referral(world, "approved")
+    second = take_checkpoint(directory=tmp_path)
+    assert second.event_count == JournalEvent.objects.count() > first.event_count
+    assert second.last_event_id == JournalEvent.objects.order_by("-pk").first().pk
+    files = sorted(tmp_path.glob("journal-checkpoint-*.json"))
+    assert len(files) == 2
+    assert read_checkpoint_file(files[-1]) == checkpoint_document(second)
+    result = verify_journal([read_checkpoint_file(f) for f in files])
+    assert result.ok and result.checkpoints == 4
+
+
+def test_a_forged_checkpoint_file_is_refused(world, tmp_path):
+    make_referral(world, "sent")
+    take_checkpoint(directory=tmp_path)
+    file = next(tmp_path.glob("*.json"))
+    document = read_checkpoint_file(file)
+    document["event_count"] += 1
+    file.write_text(json.dumps(document))
+    assert "signature invalide" in problems_text(verify_journal([read_checkpoint_file(file)]))
+
+
+def test_journal_checkpoint_command(world, tmp_path):
+    make_referral(world, "sent")
+    out = StringIO()
+    call_command("journal_checkpoint", f"--output={tmp_path}", stdout=out, stderr=StringIO())
+    document = json.loads(out.getvalue())
+    assert document["event_count"] == JournalEvent.objects.count()
+    assert document["signature"]
+    code, output = run_verify_journal(*tmp_path.glob("*.json"))
+    assert code == 0, output
+
+
+def test_verify_journal_refuses_an_unreadable_checkpoint_file(world, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    code, output = run_verify_journal(bad)
+    assert code == 1 and "illisible" in output
+
+
 # --- No personal values in the journal ------------------------------------------------------------------------
-def test_events_never_contain_personal_values(world):
+def test_events_never_contain_personal_values_nor_health_criteria(world):
     adviser = world.a.adviser
     identity = {
         "first_name": "Zéphyrine",
@@ -212,7 +436,7 @@ def test_events_never_contain_personal_values(world):
     }
     participants.participant_update(actor=adviser, participant=participant, changes=new_identity)
     pathway = participant.pathways.get()
-    call_service("pathway.submit_eligibility", adviser, pathway)
+    call_service("pathway.submit_eligibility", adviser, pathway, criteria=["DISABLED_WORKER", "QPV_RESIDENT"])
     call_service("pathway.validate_eligibility", world.a.facilitator, pathway)
     make_referral(world, "hired", pathway=pathway)
     record_follow_up(world, pathway, note="Zéphyrine Kowalczyk-Obi va bien")
@@ -221,14 +445,16 @@ def test_events_never_contain_personal_values(world):
     assert events.count() >= 10
     update = events.get(object_type="participant", action="update")
     assert update.inputs == {"fields": sorted(new_identity)}
-    created = events.get(object_type="participant", action="create")
-    assert "last_name" in created.inputs["fields"]
+    submitted = events.get(object_type="pathway", action="submit_eligibility")
+    assert submitted.inputs["criteria_count"] == 2 and "criteria" not in submitted.inputs
+    assert submitted.inputs["assessment"] == pathway.assessments.get().pk
 
     secrets = [
         *identity.values(),
         *new_identity.values(),
         "Zéphyrine",
         "Kowalczyk",
+        "DISABLED_WORKER",
         str(participant.birth_date),
         participant.birth_date.strftime("%d/%m/%Y"),
     ]
@@ -247,34 +473,18 @@ def test_an_unchanged_update_writes_no_event(world):
     assert JournalEvent.objects.count() == before
 
 
-# --- Access log ---------------------------------------------------------------------------------------------------
-def test_reading_a_participant_file_is_logged(world):
-    participant = make_pathway(world, "eligibility_pending").participant
-    facilitator = world.a.facilitator
-    access = log_participant_access(actor=facilitator, participant_id=participant.pk)
-    assert ParticipantAccess.objects.get() == access
-    assert (access.user, access.organisation, access.role) == (facilitator.user, world.a.facilitation, "facilitator")
-    assert (access.participant_id, access.channel, access.purpose) == (participant.pk, AccessChannel.PAGE, "view")
-
-    export = log_participant_access(
-        actor=world.a.auditor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export"
-    )
-    assert export.channel == "export" and export.role == "auditor"
-    assert ParticipantAccess.objects.filter(participant_id=participant.pk).count() == 2
-
-
-def test_the_system_reading_is_not_an_access(world):
-    participant = make_pathway(world, "intake").participant
-    assert log_participant_access(actor=Actor.system(), participant_id=participant.pk) is None
-    assert log_participant_access(actor=None, participant_id=participant.pk) is None
-    assert not ParticipantAccess.objects.exists()
+def test_reasons_live_beside_the_event_sealed_by_their_digest(world):
+    referral = make_referral(world, "declined")
+    event = chain("referral", referral.pk)[-1]
+    record = JournalReason.objects.get(pk=event.pk)
+    assert event.reason == record.text == referral.decision_reason
+    assert event.reason_digest == keys.seal_text(event.key_id, record.text)
 
 
 def test_system_events_are_recorded_as_such(world):
     referral = make_referral(world, "expired")
     event = JournalEvent.objects.get(object_type="referral", object_id=referral.pk, action="expire")
     assert (event.actor_user, event.actor_organisation, event.actor_role) == (None, None, "system")
-    # The pathway went back to eligible, by the system too.
     back = JournalEvent.objects.get(
         object_type="pathway", action="return_to_eligible", participant_id=referral.pathway.participant_id
     )

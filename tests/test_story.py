@@ -78,7 +78,9 @@ def test_whole_story(world):
     assert pathway.state == PathwayState.ELIGIBILITY_PENDING
     assert pathway.facilitation_organisation == a.facilitation
     event = assert_event(pathway, "submit_eligibility", PathwayState.INTAKE, PathwayState.ELIGIBILITY_PENDING, adviser)
-    assert event.inputs["criteria"] == sorted([CRITERION, "QPV_RESIDENT"])
+    # The journal names the assessment and counts the criteria; which ones stays on the assessment (health data).
+    assert event.inputs["criteria_count"] == 2 and "criteria" not in event.inputs
+    assert event.inputs["assessment"] == participant.assessments.get().pk
     assert sees(facilitator, "participant.view", participant)
     assert not sees(facilitator, "participant.update", participant)
     assert not sees(world.b.facilitator, "participant.view", participant)
@@ -300,7 +302,7 @@ def test_withdrawing_a_referred_pathway_cancels_its_referrals_and_revokes_the_em
     reasons = set(
         JournalEvent.objects.filter(
             object_type="referral", action="cancel", object_id__in=[forwarded.pk, sent.pk]
-        ).values_list("reason", flat=True)
+        ).values_list("reason_record__text", flat=True)
     )
     assert reasons == {"Parcours clos : Déménagement"}
     # No return_to_eligible in between: the pathway went straight from referred to withdrawn.

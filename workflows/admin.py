@@ -1,12 +1,12 @@
-"""Django admin of the audit records: the journal and the participant access log, strictly read-only.
+"""Django admin of the audit records: the journal and its checkpoints, strictly read-only.
 
-The journal is append-only (on PostgreSQL a trigger refuses UPDATE and DELETE) and hash-chained; the admin
-offers no add, change or delete, hence no bulk delete action either.
+The journal is append-only (triggers refuse UPDATE and DELETE) and sealed with the journal key; the admin offers no
+add, change or delete, hence no bulk delete action either.
 """
 
 from django.contrib import admin
 
-from workflows.models import JournalEvent, ParticipantAccess
+from workflows.models import JournalCheckpoint, JournalEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -57,18 +57,17 @@ class JournalEventAdmin(ReadOnlyAdmin):
         "from_state",
         "to_state",
         "reason",
+        "reason_digest",
         "inputs",
         "sequence",
         "previous_hash",
+        "key_id",
         "hash",
     ]
+    readonly_fields = ["reason"]
 
 
-@admin.register(ParticipantAccess)
-class ParticipantAccessAdmin(ReadOnlyAdmin):
-    list_display = ["accessed_at", "user", "organisation", "role", "participant_id", "channel", "purpose"]
-    list_filter = ["channel", "role", "purpose", "organisation"]
-    search_fields = ["=participant_id", "user__username"]
-    search_help_text = "Identifiant du ou de la participant·e (nombre exact) ou nom d'utilisateur."
-    list_select_related = ["user", "organisation"]
-    date_hierarchy = "accessed_at"
+@admin.register(JournalCheckpoint)
+class JournalCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "last_event_id", "event_count", "digest", "key_id"]
+    ordering = ["-last_event_id"]

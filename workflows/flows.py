@@ -388,7 +388,7 @@ def send_reminder(activation):
         return
     event = JournalEvent.objects.filter(object_type="timer", object_id=timer_task.pk).order_by("-sequence").first()
     if event is not None:
-        publish_on_commit(event, organisations=[work_task.organisation])
+        publish_on_commit(event)
 
 
 def expire_referral(activation):

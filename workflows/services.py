@@ -111,7 +111,7 @@ def _journal(actor, work_task, action, from_state, **inputs):
         reason=inputs.pop("reason", ""),
         inputs={"kind": work_task.kind, **inputs},
     )
-    publish_on_commit(event, organisations=[work_task.organisation])
+    publish_on_commit(event)
     return event
 
 

@@ -291,31 +291,74 @@ class NamedRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class ParticipantNameSerializer(serializers.ModelSerializer):
+class IdentityMaskMixin:
+    """Identity fields become null for a caller who reads files without identity (a buyer's auditor without named
+    access: `identity_hidden` in the context, decided by parcours.selectors.journal.pseudonymised)."""
+
+    IDENTITY_FIELDS: tuple = ()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in self.IDENTITY_FIELDS:
+            if name in fields:
+                fields[name].allow_null = True
+        return fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("identity_hidden"):
+            for name in self.IDENTITY_FIELDS:
+                if name in data:
+                    data[name] = None
+        return data
+
+
+class ParticipantRefMixin(IdentityMaskMixin, serializers.ModelSerializer):
+    pseudonym = serializers.CharField(read_only=True, help_text="Pseudonyme stable (P-000123).")
+    IDENTITY_FIELDS = ("first_name", "last_name", "email", "phone")
+
+
+class ParticipantNameSerializer(ParticipantRefMixin):
     class Meta:
         model = Participant
-        fields = ["id", "first_name", "last_name"]
+        fields = ["id", "pseudonym", "first_name", "last_name"]
 
 
-class ParticipantContactSerializer(serializers.ModelSerializer):
+class ParticipantContactSerializer(ParticipantRefMixin):
     """What hiring needs: name and contact details, never birth date, address or criteria."""
 
     class Meta:
         model = Participant
-        fields = ["first_name", "last_name", "email", "phone"]
+        fields = ["pseudonym", "first_name", "last_name", "email", "phone"]
 
 
-class ParticipantSerializer(serializers.ModelSerializer):
+class ParticipantSerializer(ParticipantRefMixin):
     youth_agency = NamedRefSerializer()
     referent_adviser = serializers.CharField(source="referent_adviser.username")
+    birth_year = serializers.IntegerField(source="birth_date.year", read_only=True)
+    age_band = serializers.CharField(read_only=True)
+    IDENTITY_FIELDS = (
+        "first_name",
+        "last_name",
+        "birth_date",
+        "email",
+        "phone",
+        "postcode",
+        "commune",
+        "imilo_reference",
+        "referent_adviser",
+    )
 
     class Meta:
         model = Participant
         fields = [
             "id",
+            "pseudonym",
             "first_name",
             "last_name",
             "birth_date",
+            "birth_year",
+            "age_band",
             "email",
             "phone",
             "postcode",
@@ -326,6 +369,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "imilo_reference",
             "youth_agency",
             "referent_adviser",
+            "notice_given_on",
             "created_at",
             "updated_at",
         ]
@@ -409,7 +453,9 @@ class OfferRefSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "trade", "location", "contract_type", "weekly_hours", "lot"]
 
 
-class ReferralSerializer(StatefulSerializer):
+class ReferralSerializer(IdentityMaskMixin, StatefulSerializer):
+    IDENTITY_FIELDS = ("motivation", "decision_reason")
+
     pathway = serializers.IntegerField(source="pathway_id")
     participant = ParticipantContactSerializer(source="pathway.participant")
     offer = OfferRefSerializer()
@@ -455,7 +501,9 @@ class LotRefSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title"]
 
 
-class PlacementSerializer(StatefulSerializer):
+class PlacementSerializer(IdentityMaskMixin, StatefulSerializer):
+    IDENTITY_FIELDS = ("end_reason",)
+
     referral = serializers.IntegerField(source="referral_id")
     pathway = serializers.IntegerField(source="pathway_id")
     participant = ParticipantContactSerializer(source="pathway.participant")
@@ -487,13 +535,15 @@ class PlacementSerializer(StatefulSerializer):
         ]
 
 
-class ParticipantShortNameSerializer(serializers.ModelSerializer):
+class ParticipantShortNameSerializer(ParticipantRefMixin):
     class Meta:
         model = Participant
-        fields = ["first_name", "last_name"]
+        fields = ["pseudonym", "first_name", "last_name"]
 
 
-class HoursLineSerializer(StatefulSerializer):
+class HoursLineSerializer(IdentityMaskMixin, StatefulSerializer):
+    IDENTITY_FIELDS = ("rejection_reason",)
+
     placement = serializers.IntegerField(source="placement_id")
     participant = ParticipantShortNameSerializer(source="placement.pathway.participant")
 
@@ -603,8 +653,16 @@ class EventActorSerializer(serializers.Serializer):
 
 
 class JournalEventSerializer(serializers.ModelSerializer):
+    """A journal event as the caller may see it (parcours.selectors.journal.present_events)."""
+
     actor = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="shown_reason")
+    reason_withheld = serializers.BooleanField(
+        help_text="Un motif a été saisi mais n'est pas communiqué à votre rôle (dossier pseudonymisé)."
+    )
+    reason_erased = serializers.BooleanField(help_text="Le motif a été effacé avec les données du ou de la jeune.")
     inputs = serializers.SerializerMethodField()
+    action_label = serializers.CharField()
 
     class Meta:
         model = JournalEvent
@@ -616,9 +674,12 @@ class JournalEventSerializer(serializers.ModelSerializer):
             "object_type",
             "object_id",
             "action",
+            "action_label",
             "from_state",
             "to_state",
             "reason",
+            "reason_withheld",
+            "reason_erased",
             "inputs",
         ]
 
@@ -631,9 +692,16 @@ class JournalEventSerializer(serializers.ModelSerializer):
             "organisation": event.actor_organisation_id,
         }
 
-    @extend_schema_field({"type": "object", "additionalProperties": True})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "Identifiants et codes ; les critères d'éligibilité relevant de la santé ne sont donnés "
+            "qu'aux rôles qui peuvent les voir (les autres reçoivent `criteria_count`).",
+        }
+    )
     def get_inputs(self, event):
-        return event.inputs if isinstance(event.inputs, dict) else {}
+        return event.shown_inputs
 
 
 class TokenRequestSerializer(StrictSerializer):

@@ -40,6 +40,11 @@ urlpatterns = [
     path("participants/", views.ParticipantListView.as_view(), name="participants-list"),
     path("participants/<int:pk>/", views.ParticipantDetailView.as_view(), name="participants-detail"),
     path("participants/<int:pk>/history/", views.ParticipantHistoryView.as_view(), name="participants-history"),
+    path(
+        "participants/<int:pk>/subject-access/",
+        views.ParticipantSubjectAccessView.as_view(),
+        name="participants-subject-access",
+    ),
     *_stateful(r.PATHWAYS),
     path("pathways/<int:pk>/follow-ups/", views.PathwayFollowUpsView.as_view(), name="pathways-follow-ups"),
     *_stateful(r.REFERRALS, views.ReferralListView),

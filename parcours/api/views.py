@@ -17,6 +17,7 @@ from rest_framework.serializers import MultipleChoiceField
 from rest_framework.views import APIView
 
 from parcours import selectors
+from parcours.access_log import log_access
 from parcours.api import resources as r
 from parcours.api import serializers as s
 from parcours.api.auth import check_credentials, resolve_actor
@@ -24,12 +25,12 @@ from parcours.api.errors import ApiProblem
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
 from parcours.api.transitions import available_transitions_bulk
+from parcours.enums import AccessChannel
 from parcours.models import FollowUp
-from parcours.services import followups, participants, placements, referrals, register
+from parcours.services import data_protection, followups, participants, placements, referrals, register
 from roles import policy
 from roles.middleware import memberships_of
 from workflows.errors import DomainError
-from workflows.models import AccessChannel, JournalEvent, ParticipantAccess
 from workflows.transitions import MACHINES
 
 
@@ -74,7 +75,11 @@ class ApiView(FrenchMixin, GenericAPIView):
         self.actor = resolve_actor(request)
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "actor": self.actor}
+        return {
+            **super().get_serializer_context(),
+            "actor": self.actor,
+            "identity_hidden": self.actor is not None and selectors.pseudonymised(self.actor),
+        }
 
     def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
         """403 when the caller's role may never take `action` (whatever the object)."""
@@ -138,17 +143,20 @@ class ResourceDetailView(ApiView):
 
 
 class ResourceHistoryView(ApiView):
+    """The journal of one object, through the derived-view rule (parcours.selectors.journal): only the events the
+    caller may see, their inputs and reasons filtered by sensitivity."""
+
     pagination_class = SequenceCursorPagination
 
     def events(self, object_id):
-        return JournalEvent.objects.filter(object_type=self.resource.journal_type, object_id=object_id).select_related(
-            "actor_user"
-        )
+        return selectors.object_events(self.actor, self.resource.journal_type, object_id)
+
+    def respond(self, events):
+        page = selectors.present_events(self.actor, self.paginate_queryset(events))
+        return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
 
     def get(self, request, *args, **kwargs):
-        obj = self.get_object()
-        page = self.paginate_queryset(self.events(obj.pk))
-        return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
+        return self.respond(self.events(self.get_object().pk))
 
 
 class TransitionView(ApiView):
@@ -273,18 +281,8 @@ class OrganisationDetailView(OrganisationViewMixin, ApiView):
 
 # --- Participants ------------------------------------------------------------------------------------------
 def log_list_access(actor, participant_ids):
-    """Participants read in a list: one access-log row each, written in one query (like log_participant_access)."""
-    ParticipantAccess.objects.bulk_create(
-        ParticipantAccess(
-            user=actor.user,
-            organisation=actor.organisation,
-            role=actor.role.value,
-            participant_id=pk,
-            channel=AccessChannel.API,
-            purpose="list",
-        )
-        for pk in participant_ids
-    )
+    """Participants read in a list: one access-log row each, written in one query."""
+    log_access(actor=actor, participant_ids=participant_ids, channel=AccessChannel.API, purpose="list")
 
 
 class ParticipantFileMixin:
@@ -318,7 +316,8 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
     def get(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filtered_queryset())
         log_list_access(self.actor, [p.pk for p in page])
-        return self.get_paginated_response(s.ParticipantSerializer(page, many=True).data)
+        data = s.ParticipantSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
 
     def post(self, request, *args, **kwargs):
         inputs = self.parse(s.ParticipantCreateSerializer)
@@ -358,8 +357,33 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
 class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
     def get(self, request, *args, **kwargs):
         participant = self.participant_file()
-        page = self.paginate_queryset(self.events(participant.pk))
-        return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
+        return self.respond(selectors.participant_events(self.actor, participant.pk))
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Droit d'accès : toutes les données du ou de la jeune (journalisé)",
+        description="Réservé à la Mission Locale qui suit le ou la jeune. Chaque export est inscrit dans le journal "
+        "et dans la liste des consultations du dossier.",
+        tags=_tag(r.PARTICIPANTS),
+        responses={200: {"type": "object", "additionalProperties": True}},
+    )
+)
+class ParticipantSubjectAccessView(ApiView):
+    resource = r.PARTICIPANTS
+
+    def get(self, request, *args, **kwargs):
+        self.require_role("participant.export_subject_data")
+        pk = self.kwargs["pk"]
+        if not 0 < pk <= r.MAX_ID:
+            raise self.not_found()
+        try:
+            participant = data_protection.participant_subject_access(actor=self.actor, participant=pk)
+        except DomainError as error:
+            if error.code == "forbidden":
+                raise self.not_found() from None
+            raise
+        return Response(selectors.subject_access_data(participant))
 
 
 # --- Pathways: follow-ups ------------------------------------------------------------------------------------

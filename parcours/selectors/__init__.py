@@ -18,6 +18,18 @@ from parcours.selectors.core import (  # noqa: F401
     referrals_for,
     stateful_object_for,
 )
+from parcours.selectors.data_protection import (  # noqa: F401,E402
+    access_log_for,
+    participant_access_log,
+    subject_access_data,
+)
+from parcours.selectors.journal import (  # noqa: F401,E402
+    object_events,
+    participant_events,
+    present_events,
+    pseudonymised,
+    visible_events,
+)
 from parcours.selectors.notifications import notifications_for  # noqa: F401,E402
 from parcours.selectors.participants import *  # noqa: F401,F403,E402
 

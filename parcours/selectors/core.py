@@ -4,11 +4,12 @@ with the joins a page needs, so a list costs a fixed number of queries whatever 
 from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
+from parcours.access_log import log_participant_access
+from parcours.enums import AccessChannel
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.selectors.journal import participant_events, present_events
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
-from workflows.journal import log_participant_access
-from workflows.models import AccessChannel, JournalEvent
 from workflows.states import HoursLineState
 
 
@@ -89,12 +90,9 @@ def participant_assessments(*, actor, participant):
     return assessments, show_health
 
 
-def participant_timeline(*, participant):
-    return (
-        JournalEvent.objects.filter(participant_id=participant.pk)
-        .select_related("actor_user", "actor_organisation")
-        .order_by("occurred_at", "pk")
-    )
+def participant_timeline(*, actor, participant):
+    """The events of a participant's file the actor may see, labelled, with their inputs filtered."""
+    return present_events(actor, participant_events(actor, participant.pk))
 
 
 MACHINE_MODELS = {"pathway": Pathway, "referral": Referral, "placement": Placement, "hoursline": HoursLine}

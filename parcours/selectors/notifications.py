@@ -1,31 +1,22 @@
-"""Notifications: recent journal events on the objects the actor may see, by others (one query)."""
+"""Notifications: recent journal events by others on the objects the actor may see (the derived-view rule of
+parcours.selectors.journal), newest first, a page at a time (keyset on the moment and the id)."""
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
-from parcours.models import HoursLine, JobOffer, Pathway, Placement, Referral
-from roles.policy import scope_queryset
+from parcours.selectors.journal import present_events, visible_events
 from workflows.models import JournalEvent
 
-# object_type in the journal → (model, the action whose scope decides visibility)
-WATCHED = {
-    "pathway": (Pathway, "participant.view"),
-    "referral": (Referral, "referral.view"),
-    "placement": (Placement, "placement.view"),
-    "hoursline": (HoursLine, "hoursline.view"),
-    "offer": (JobOffer, "offer.view"),
-}
+PAGE_SIZE = 50
 
 
-def notifications_for(actor, *, limit=50):
+def notifications_for(actor, *, limit=PAGE_SIZE, before=None):
+    """The page of notifications older than event `before` (an id), or the newest page."""
     if actor is None or actor.is_system:
-        return JournalEvent.objects.none()
-    visible = Q(pk__in=[])
-    for object_type, (model, action) in WATCHED.items():
-        scoped = scope_queryset(actor, action, model.objects.filter(pk=OuterRef("object_id")))
-        visible |= Q(object_type=object_type) & Q(Exists(scoped))
-    return (
-        JournalEvent.objects.filter(visible)
-        .exclude(actor_user=actor.user)
-        .select_related("actor_user", "actor_organisation")
-        .order_by("-occurred_at", "-pk")[:limit]
-    )
+        return []
+    events = visible_events(actor).exclude(actor_user=actor.user)
+    if before is not None:
+        anchor = JournalEvent.objects.filter(pk=before).values_list("occurred_at", flat=True).first()
+        if anchor is None:
+            return []
+        events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
+    return present_events(actor, events.order_by("-occurred_at", "-pk")[:limit])

@@ -3,23 +3,20 @@ the eligibility catalogue and the human-readable timeline. Every queryset is sco
 
 from django.db.models import OuterRef, Q, Subquery
 
+from parcours.access_log import log_participant_access
+from parcours.enums import AccessChannel
 from parcours.models import EligibilityCriterion, FollowUp, JobOffer, Participant, Pathway
-from roles.enums import OrganisationKind, Role
+from parcours.selectors.journal import participant_events, present_events, pseudonymised
+from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import allows, scope_queryset
 from workflows.engine import state_label
 from workflows.errors import DomainError
-from workflows.journal import log_participant_access
-from workflows.models import AccessChannel, JournalEvent
-from workflows.transitions import MACHINES
 
 __all__ = [
-    "action_label",
     "active_criteria",
-    "event_state_label",
     "facilitation_partners",
     "label_current_states",
-    "labelled_timeline",
     "offer_search",
     "participant_for_update",
     "participants_for",
@@ -29,22 +26,6 @@ __all__ = [
     "pathway_search",
     "planned_follow_ups",
 ]
-
-# Journal actions that are not transitions (creations, data changes, follow-ups).
-ACTION_LABELS = {
-    "create": "Création",
-    "update": "Modification du dossier",
-    "record_follow_up": "Suivi enregistré",
-}
-OBJECT_LABELS = {
-    "participant": "Dossier",
-    "pathway": "Parcours",
-    "referral": "Positionnement",
-    "placement": "Mise en poste",
-    "hoursline": "Relevé d'heures",
-}
-ROLE_LABELS = dict(Role.choices)
-
 
 def _latest_pathway():
     return Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-pk")
@@ -91,9 +72,15 @@ def pathway_for(*, actor, pathway_id, action="participant.view"):
 
 
 def pathway_search(actor, *, query="", state=""):
-    """Pathways in the actor's scope (auditors: referred on the buyer's contracts), searchable by name."""
+    """Pathways in the actor's scope (auditors: referred on the buyer's contracts), searchable by name — or, for
+    a viewer who reads files without identity, by pseudonym only (a name search would tell who is in the files)."""
     qs = Pathway.objects.select_related("participant__youth_agency", "facilitation_organisation")
     qs = scope_queryset(actor, "participant.view", qs)
+    if pseudonymised(actor):
+        for word in (query or "").split():
+            number = word.upper().removeprefix("P-").lstrip("0")
+            qs = qs.filter(participant_id=int(number)) if number.isdigit() else qs.none()
+        query = ""
     for word in (query or "").split():
         qs = qs.filter(Q(participant__first_name__icontains=word) | Q(participant__last_name__icontains=word))
     if state:
@@ -139,44 +126,11 @@ def planned_follow_ups(*, pathway):
     return pathway.follow_ups.filter(done_on__isnull=True).order_by("due_on", "pk")
 
 
-def action_label(object_type, action):
-    table = MACHINES.get(object_type, {})
-    if action in table:
-        return table[action].label
-    return ACTION_LABELS.get(action, action)
-
-
-def event_state_label(object_type, state):
-    if not state:
-        return ""
-    if object_type in MACHINES:
-        return state_label(object_type, state)
-    return state
-
-
-def labelled_timeline(events):
-    """Journal events with French labels for object, action, states and role (one pass, no extra query)."""
-    rows = []
-    for event in events:
-        event.object_label = OBJECT_LABELS.get(event.object_type, event.object_type)
-        event.action_label = action_label(event.object_type, event.action)
-        event.from_label = event_state_label(event.object_type, event.from_state)
-        event.to_label = event_state_label(event.object_type, event.to_state)
-        event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
-        rows.append(event)
-    return rows
-
-
 def participant_timeline_export(*, actor, participant_id):
-    """The participant and its labelled journal for a CSV export, if the actor may read the file (else
-    'not found'). The export is logged as such."""
+    """The participant and the events of their file the actor may see, for a CSV/XLSX export, if the actor may read
+    the file (else 'not found'). The export is logged as such."""
     participant = Participant.objects.filter(pk=participant_id).first()
     if participant is None or actor is None or not allows(actor, "participant.view", participant):
         raise DomainError("not_found", "Participant·e introuvable.")
     log_participant_access(actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export")
-    events = (
-        JournalEvent.objects.filter(participant_id=participant.pk)
-        .select_related("actor_user", "actor_organisation")
-        .order_by("occurred_at", "pk")
-    )
-    return participant, labelled_timeline(events)
+    return participant, present_events(actor, participant_events(actor, participant.pk))

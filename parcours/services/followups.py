@@ -48,5 +48,5 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
         inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
     )
     work.object_changed(obj=follow_up, actor=actor, event=event)
-    publish_on_commit(event, organisations=[pathway.participant.youth_agency, pathway.facilitation_organisation])
+    publish_on_commit(event)
     return follow_up

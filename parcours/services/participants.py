@@ -128,7 +128,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         to_state=pathway.state,
     )
     work.object_created(obj=pathway, actor=actor, event=event)
-    publish_on_commit(event, organisations=[actor.organisation])
+    publish_on_commit(event)
     return participant
 
 
@@ -164,7 +164,7 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
         action="update",
         inputs={"fields": changed},
     )
-    publish_on_commit(event, organisations=[actor.organisation])
+    publish_on_commit(event)
     return participant
 
 

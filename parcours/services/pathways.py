@@ -30,10 +30,6 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
 add_months = _add_months
 
 
-def _audience(pathway):
-    return [pathway.participant.youth_agency, pathway.facilitation_organisation]
-
-
 @transaction.atomic
 def pathway_submit_eligibility(
     *, actor, pathway, criteria: list[str], derogation_reason: str = "", facilitation_organisation=None
@@ -78,18 +74,20 @@ def pathway_submit_eligibility(
     )
     pathway.facilitation_organisation = facilitation_organisation
     share_participant(organisation=facilitation_organisation, participant=participant)
-    # Criteria codes and the facilitation organisation are codes and ids, never personal values.
+    # The journal names the assessment, never the criteria: which criteria were declared may be health data
+    # (RQTH, AAH), readable on the assessment through the policy; the journal only says how many.
     event = engine.fire(
         pathway,
         "submit_eligibility",
         actor=actor,
         journal_extra={
-            "criteria": codes,
+            "assessment": assessment.pk,
+            "criteria_count": len(found),
             "facilitation_organisation": facilitation_organisation.pk,
             "derogation": bool(derogation_reason),
         },
     )
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 
@@ -122,7 +120,7 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
         assessment.decided_by = actor.user
         assessment.decided_at = timezone.now()
         assessment.save()
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 
@@ -133,7 +131,7 @@ def pathway_reject_eligibility(*, actor, pathway, reason: str):
     EligibilityAssessment.objects.filter(pathway=pathway, decision=AssessmentDecision.PENDING).update(
         decision=AssessmentDecision.REJECTED, decided_by=actor.user, decided_at=timezone.now()
     )
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 
@@ -148,7 +146,7 @@ def pathway_exit(*, actor, pathway, exited_on, category, detail: str = ""):
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
     event = engine.fire(pathway, "exit", actor=actor, inputs=inputs)
     Exit.objects.create(pathway=pathway, exited_on=exited_on, category=category, detail=detail, recorded_by=actor.user)
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 
@@ -161,7 +159,7 @@ def _close(actor, pathway, name, reason):
         referral_cancel(actor=actor, referral=referral, reason=f"Parcours clos : {reason}", _closing_pathway=True)
     pathway.refresh_from_db()
     event = engine.fire(pathway, name, actor=actor, inputs={"reason": reason})
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 
@@ -182,7 +180,7 @@ def pathway_reopen(*, actor, pathway, reason: str):
     if Pathway.objects.filter(participant_id=pathway.participant_id, state__in=PATHWAY_OPEN_STATES).exists():
         raise DomainError("pathway_already_open", "Ce ou cette jeune a déjà un parcours ouvert.")
     event = engine.fire(pathway, "reopen", actor=actor, inputs={"reason": reason})
-    publish_on_commit(event, organisations=_audience(pathway))
+    publish_on_commit(event)
     return pathway
 
 

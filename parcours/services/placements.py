@@ -15,14 +15,6 @@ from workflows.journal import record_event
 from workflows.states import REFERRAL_OPEN_STATES, HoursLineState, PathwayState, PlacementState
 
 
-def _audience(placement):
-    return [
-        placement.pathway.participant.youth_agency,
-        placement.lot.contract.operation.facilitation_organisation,
-        placement.employer,
-    ]
-
-
 def _after_placement_closed(actor, placement):
     """With no other planned or active placement, the pathway goes to follow-up (or back to eligible)."""
     pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=placement.pathway_id)
@@ -45,7 +37,7 @@ def _transition(actor, placement, name, inputs=None, *, after=None):
     event = engine.fire(placement, name, actor=actor, inputs=inputs)
     if after is not None:
         after(placement)
-    publish_on_commit(event, organisations=_audience(placement))
+    publish_on_commit(event)
     return placement
 
 
@@ -135,7 +127,7 @@ def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False
         inputs={"placement": placement.pk, "month": month, "hours": hours, "is_adjustment": is_adjustment},
     )
     work.object_created(obj=line, actor=actor, event=event)
-    publish_on_commit(event, organisations=_audience(placement))
+    publish_on_commit(event)
     return line
 
 
@@ -143,7 +135,7 @@ def _hours_transition(actor, line, name, inputs=None):
     line = lock(HoursLine, line, actor=actor)
     engine.ensure_can_fire(line, name, actor=actor)
     event = engine.fire(line, name, actor=actor, inputs=inputs)
-    publish_on_commit(event, organisations=_audience(line.placement))
+    publish_on_commit(event)
     return line
 
 

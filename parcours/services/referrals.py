@@ -20,14 +20,6 @@ REFERABLE_PATHWAY_STATES = [
 ]
 
 
-def _audience(referral):
-    lot = referral.offer.lot
-    orgs = [referral.pathway.participant.youth_agency, lot.contract.operation.facilitation_organisation]
-    if referral.forwarded_at is not None:
-        orgs.append(lot.awardee)
-    return orgs
-
-
 @transaction.atomic
 def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     """The adviser refers a participant to a job offer (positionnement)."""
@@ -74,7 +66,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:
         engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
-    publish_on_commit(event, organisations=_audience(referral))
+    publish_on_commit(event)
     return referral
 
 
@@ -94,7 +86,7 @@ def _transition(actor, referral, name, inputs=None, *, after=None):
     event = engine.fire(referral, name, actor=actor, inputs=inputs)
     if after is not None:
         after(referral)
-    publish_on_commit(event, organisations=_audience(referral))
+    publish_on_commit(event)
     return referral
 
 
@@ -240,7 +232,7 @@ def referral_hire(
     pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
         engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
-    publish_on_commit(event, organisations=_audience(referral))
+    publish_on_commit(event)
     return placement
 
 

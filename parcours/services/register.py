@@ -194,7 +194,7 @@ def offer_create(
         )
     )
     event = _journal(actor, offer, "offer", lot=lot.pk)
-    publish_on_commit(event, organisations=[actor.organisation, lot.awardee])
+    publish_on_commit(event)
     return offer
 
 
@@ -207,5 +207,5 @@ def offer_close(*, actor, offer) -> JobOffer:
     offer.is_open, offer.closed_at = False, timezone.now()
     offer.save()
     event = _journal(actor, offer, "offer", action="close")
-    publish_on_commit(event, organisations=[actor.organisation, offer.lot.awardee])
+    publish_on_commit(event)
     return offer

@@ -8,8 +8,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 
 from parcours import selectors
+from parcours.documents import xlsx
 from parcours.web.common import actor_required
 from roles.enums import Role
 from workflows.errors import DomainError
@@ -17,7 +19,17 @@ from workflows.states import PathwayState
 
 app_name = "auditor"
 PAGE_SIZE = 25
-CSV_HEADER = ["Date", "Acteur", "Organisation", "Rôle", "Objet", "Action", "État avant", "État après", "Motif"]
+CSV_HEADER = [
+    "Date (heure de Paris)",
+    "Acteur",
+    "Organisation",
+    "Rôle",
+    "Objet",
+    "Action",
+    "État avant",
+    "État après",
+    "Motif",
+]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -37,6 +49,8 @@ class PathwayFilterForm(forms.Form):
 def pathway_list(request, *, actor):
     _require_auditor(actor)
     form = PathwayFilterForm(request.GET)
+    if selectors.pseudonymised(actor):
+        form.fields["q"].label = "Pseudonyme (P-000123)"
     form.is_valid()
     query, state = form.cleaned_data.get("q", ""), form.cleaned_data.get("state", "")
     page = Paginator(selectors.pathway_search(actor, query=query, state=state), PAGE_SIZE).get_page(
@@ -53,42 +67,67 @@ def csv_safe(value):
     return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
+def _reason(event):
+    if event.reason_withheld:
+        return "motif renseigné (non communiqué)"
+    if event.reason_erased:
+        return "motif effacé (anonymisation)"
+    return event.shown_reason
+
+
 def _row(event):
     actor = "système"
     if event.actor_user_id:
         actor = event.actor_user.get_full_name() or event.actor_user.username
     return [
-        event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+        timezone.localtime(event.occurred_at),
         actor,
-        event.actor_organisation or "",
+        str(event.actor_organisation or ""),
         event.role_label,
         f"{event.object_label} #{event.object_id}",
         event.action_label,
         event.from_label,
         event.to_label,
-        event.reason,
+        _reason(event),
     ]
+
+
+def _export(actor, pk):
+    _require_auditor(actor)
+    try:
+        return selectors.participant_timeline_export(actor=actor, participant_id=pk)
+    except DomainError:
+        raise Http404("Participant·e introuvable.") from None
 
 
 @actor_required
 def pathway_export(request, pk, *, actor):
-    """The timeline of one participant's pathways as CSV (the same columns as the page); the export is logged."""
-    _require_auditor(actor)
-    try:
-        participant, events = selectors.participant_timeline_export(actor=actor, participant_id=pk)
-    except DomainError:
-        raise Http404("Participant·e introuvable.") from None
+    """The visible timeline of one file as CSV (the same columns as the page, Paris time); the export is logged."""
+    participant, events = _export(actor, pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="parcours-{participant.pk}-historique.csv"'
+    response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
     writer.writerow(CSV_HEADER)
     for event in events:
-        writer.writerow([csv_safe(cell) for cell in _row(event)])
+        row = _row(event)
+        row[0] = row[0].strftime("%d/%m/%Y %H:%M:%S")
+        writer.writerow([csv_safe(cell) for cell in row])
+    return response
+
+
+@actor_required
+def pathway_export_xlsx(request, pk, *, actor):
+    """The same as a spreadsheet."""
+    participant, events = _export(actor, pk)
+    content = xlsx.workbook([("Historique", CSV_HEADER, [_row(event) for event in events])])
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.xlsx"'
     return response
 
 
 urlpatterns = [
     path("parcours/", pathway_list, name="pathways"),
     path("parcours/<int:pk>/export.csv", pathway_export, name="pathway_export"),
+    path("parcours/<int:pk>/export.xlsx", pathway_export_xlsx, name="pathway_export_xlsx"),
 ]

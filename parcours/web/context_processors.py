@@ -1,5 +1,7 @@
+from parcours.selectors.journal import pseudonymised
 from parcours.web.nav import menu_for
 
 
 def navigation(request):
-    return {"menu": menu_for(getattr(request, "actor", None))}
+    actor = getattr(request, "actor", None)
+    return {"menu": menu_for(actor), "identity_hidden": actor is not None and pseudonymised(actor)}

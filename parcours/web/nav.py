@@ -18,6 +18,7 @@ MENU = {
         ("employer:offers", "Mes offres"),
     ],
     Role.AUDITOR: [("auditor:pathways", "Parcours")],
+    Role.DPO: [("dataprotection:access_log", "Consultations des dossiers")],
     Role.ADMIN: [],
 }
 COMMON = [("work:inbox", "Mes tâches"), ("notifications", "Notifications"), ("workflow_diagrams", "Circuits")]

@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from parcours.api.errors import problem_exception_handler
 from parcours.api.throttling import TokenRateThrottle
-from parcours.models import FollowUp, HoursLine, Participant, Pathway, Placement, Referral
+from parcours.models import FollowUp, HoursLine, Participant, ParticipantAccess, Pathway, Placement, Referral
 from roles.enums import Role
 from tests.api.conftest import assert_problem, client_for, token_for
-from workflows.models import JournalEvent, ParticipantAccess
+from workflows.models import JournalEvent
 
 WRITE_MODELS = [Participant, Pathway, Referral, Placement, HoursLine, FollowUp, JournalEvent]
 

@@ -5,9 +5,10 @@ import datetime
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from parcours.models import Participant
+from parcours.enums import AccessChannel
+from parcours.models import Participant, ParticipantAccess
 from tests.api.conftest import CRITERION, HEALTH_CRITERION, PASSWORD
-from workflows.models import AccessChannel, JournalEvent, ParticipantAccess
+from workflows.models import JournalEvent
 
 
 def login(username):
@@ -106,6 +107,7 @@ def test_whole_pathway_story_through_the_api(api_world):
     inbox = ok(employeur.get("/api/v1/referrals/", {"state": "forwarded"}))
     candidate = next(r for r in inbox["results"] if r["id"] == referral_id)
     assert candidate["participant"] == {
+        "pseudonym": f"P-{participant_id:06d}",
         "first_name": "Yanis",
         "last_name": "Benali",
         "email": "yanis@example.org",

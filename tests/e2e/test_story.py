@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from parcours.audit import verify_journal
 from parcours.models import Participant
-from workflows.journal import verify_chains
 from workflows.models import JournalEvent
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +131,7 @@ def test_the_whole_story_in_the_browser(login, shot):
     _menu(facilitator, "Positionnements")
     shot(facilitator, "40-facilitator-referrals")
     facilitator.get_by_role("link", name=ROW_NAME).click()
-    expect(facilitator.get_by_role("heading", level=1)).to_have_text(f"Positionnement de {FIRST} {LAST.upper()}")
+    expect(facilitator.get_by_role("heading", level=1)).to_have_text(f"Positionnement — {FIRST} {LAST.upper()}")
     _referral_state(facilitator, "Envoyé")
     shot(facilitator, "41-facilitator-referral")
     _click_action(facilitator, "Prendre en examen")
@@ -192,17 +192,20 @@ def test_the_whole_story_in_the_browser(login, shot):
     _pathway_badge(adviser, "Sorti·e")
     shot(adviser, "62-adviser-exited")
 
-    # --- Auditor: the complete timeline ----------------------------------------------------------------------
+    # --- Auditor: the pseudonymised file and its history --------------------------------------------------------
     auditor = login("auditeur")
     _menu(auditor, "Parcours")
-    auditor.get_by_role("search").get_by_label("Nom ou prénom").fill(LAST)
+    pseudonym = participant.pseudonym
+    auditor.get_by_role("search").get_by_label("Pseudonyme (P-000123)").fill(pseudonym)
     auditor.get_by_role("search").get_by_role("button", name="Rechercher").click()
-    row = auditor.get_by_role("row").filter(has=auditor.get_by_role("link", name=ROW_NAME))
+    row = auditor.get_by_role("row").filter(has=auditor.get_by_role("link", name=pseudonym, exact=True))
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Sorti·e")
+    expect(auditor.get_by_text(LAST.upper())).to_have_count(0)
     shot(auditor, "70-auditor-pathways")
-    row.get_by_role("link", name=ROW_NAME).click()
-    expect(auditor.get_by_role("heading", level=1)).to_have_text(f"{FIRST} {LAST.upper()}")
+    row.get_by_role("link", name=pseudonym, exact=True).click()
+    expect(auditor.get_by_role("heading", level=1)).to_have_text(f"Dossier {pseudonym}")
+    expect(auditor.get_by_text(LAST, exact=False)).to_have_count(0)
     history = auditor.get_by_role("region", name="Historique")
     for action in TIMELINE_ACTIONS:
         expect(history.locator("td[data-action]").filter(has_text=action).first).to_be_visible()
@@ -216,6 +219,22 @@ def test_the_whole_story_in_the_browser(login, shot):
     csv_text = download_info.value.path().read_text(encoding="utf-8-sig")
     for action in TIMELINE_ACTIONS:
         assert action in csv_text, f"{action!r} missing from the CSV export"
+    assert LAST not in csv_text
+
+    # --- Adviser: who consulted the file, and the young person's subject-access export -------------------------
+    adviser.goto(file_url)
+    accesses = adviser.get_by_role("region", name="Données personnelles")
+    expect(accesses.get_by_role("cell", name="Auditeur·rice").first).to_be_visible()
+    shot(adviser, "63-adviser-data-protection")
+    with adviser.expect_download() as download_info:
+        accesses.get_by_role("link", name="Droit d'accès : toutes ses données (PDF)").click()
+    assert download_info.value.path().read_bytes().startswith(b"%PDF")
+
+    # --- Data-protection officer: the access log -------------------------------------------------------------
+    dpo = login("dpo")
+    _menu(dpo, "Consultations des dossiers")
+    expect(dpo.get_by_role("cell", name=pseudonym).first).to_be_visible()
+    shot(dpo, "80-dpo-access-log")
 
     # --- Every step went through the services ----------------------------------------------------------------
     pathway = participant.pathways.get()
@@ -226,4 +245,4 @@ def test_the_whole_story_in_the_browser(login, shot):
         JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).values_list("action", flat=True)
     )
     assert {"start_review", "approve", "forward", "accept", "hire"} <= actions
-    assert verify_chains().ok
+    assert verify_journal().ok

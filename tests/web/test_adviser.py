@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from parcours.models import EligibilityAssessment, FollowUp, Participant, Referral
+from parcours.models import EligibilityAssessment, FollowUp, Participant, ParticipantAccess, Referral
 from parcours.services import participants, pathways
-from workflows.models import JournalEvent, ParticipantAccess
+from workflows.models import JournalEvent
 
 # session, user, memberships, then count + page (the current pathway state comes from subqueries)
 PARTICIPANT_LIST_QUERIES = 5

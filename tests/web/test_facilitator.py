@@ -18,6 +18,7 @@ from parcours.models import (
     HoursLine,
     JobOffer,
     Operation,
+    ParticipantAccess,
     Pathway,
     PublicContract,
     Referral,
@@ -26,7 +27,6 @@ from parcours.services import participants, pathways, referrals, register
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
-from workflows.models import ParticipantAccess
 
 # session, user, memberships, then the page's own queries (fixed whatever the number of rows)
 QUERIES = {

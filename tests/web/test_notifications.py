@@ -67,7 +67,18 @@ def test_websocket_pushes_committed_events_to_the_organisation(world):
     message = async_to_sync(_receive_after)(world.adviser.user, review)
     assert message["object_type"] == "referral" and message["object_id"] == referral.pk
     assert message["action"] == "start_review" and message["to_state"] == "under_review"
-    assert set(message) == {"event_id", "object_type", "object_id", "action", "from_state", "to_state"}
+    assert set(message) == {
+        "event_id",
+        "object_type",
+        "object_id",
+        "action",
+        "from_state",
+        "to_state",
+        "object_label",
+        "action_label",
+        "to_label",
+    }
+    assert message["action_label"] == "Prendre en examen" and message["to_label"] == "En examen"
 
 
 def test_websocket_refuses_anonymous(world):

@@ -6,8 +6,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from parcours.notifications import organisation_group, publish_on_commit
+from parcours.notifications import publish_on_commit, team_group
 from parcours.services import referrals
+from roles.enums import Role
 
 pytestmark = pytest.mark.redis
 
@@ -31,7 +32,7 @@ async def _receive_from_other_worker(organisation_id, action):
     # A second layer instance stands for another ASGI worker process.
     other_worker = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]])
     channel = await other_worker.new_channel()
-    await other_worker.group_add(organisation_group(organisation_id), channel)
+    await other_worker.group_add(team_group(organisation_id, Role.ADVISER), channel)
     await database_sync_to_async(action)()
     received = []
     try:
@@ -61,5 +62,5 @@ def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, world
         pk, object_type, object_id, action, from_state, to_state = 1, "referral", 1, "approve", "a", "b"
 
     with django_capture_on_commit_callbacks() as callbacks:
-        publish_on_commit(Event(), organisations=[world.ml])
+        publish_on_commit(Event())
     assert len(callbacks) == 1

@@ -186,36 +186,7 @@ def open_task(kind, **filters) -> WorkTask:
 
 
 # --- Tests that commit (two timer workers on two connections) ------------------------------------------------
-def _journal_truncate_trigger(enabled: bool):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
-    action = "ENABLE" if enabled else "DISABLE"
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE workflows_journalevent {action} TRIGGER workflows_journal_no_truncate")
-
-
-def _reload_criteria():
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("parcours.migrations.0003_eligibility_criteria").load(apps, None)
-
-
 @pytest.fixture
-def committed_db(request, django_db_setup, django_db_blocker):
-    """Request it before `transactional_db`. A transactional test ends with Django's flush (TRUNCATE), which the
-    append-only journal refuses: the trigger is paused for this test only and re-enabled after the flush (this
-    fixture is set up before transactional_db, so torn down after it), then the catalogue loaded by a data
-    migration is put back for the tests that follow."""
-    with django_db_blocker.unblock():
-        _journal_truncate_trigger(False)
-
-    def restore():
-        with django_db_blocker.unblock():
-            _journal_truncate_trigger(True)
-            _reload_criteria()
-
-    request.addfinalizer(restore)
+def committed_db(transactional_db):
+    """Committed rows, visible to other connections; tests/conftest.py lifts the journal's append-only triggers for
+    the flush that ends the test and reloads the reference data."""

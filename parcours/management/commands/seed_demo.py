@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from parcours.audit import verify_journal
 from parcours.enums import (
     ContractType,
     ExitCategory,
@@ -38,6 +39,7 @@ from parcours.enums import (
     SizingMethod,
 )
 from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.services.data_protection import participant_record_notice
 from parcours.services.followups import followup_record
 from parcours.services.participants import participant_create
 from parcours.services.pathways import (
@@ -76,7 +78,7 @@ from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
 from workflows.errors import DomainError
-from workflows.journal import verify_chains
+from workflows.journal import take_checkpoint
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 
@@ -92,6 +94,7 @@ FACILITATION = "Maison de l'emploi et PLIE Lyon Sud-Est"
 EMPLOYER_1 = "Bâtir Rhône Construction"
 EMPLOYER_2 = "Durand Second Œuvre"
 BUYER = "Ville de Vénissieux"
+BUYER_B = "Lyon Métropole Habitat"
 PLATFORM = "Plateforme Parcours"
 
 ORGANISATIONS = [
@@ -104,6 +107,7 @@ ORGANISATIONS = [
     ("employer_1", EMPLOYER_1, OrganisationKind.EMPLOYER, "38245196700051", "Rhône"),
     ("employer_2", EMPLOYER_2, OrganisationKind.EMPLOYER, "44913287600018", "Rhône"),
     ("buyer", BUYER, OrganisationKind.AUTHORITY, "21690259300011", "Vénissieux"),
+    ("buyer_b", BUYER_B, OrganisationKind.AUTHORITY, "27690001300016", "Métropole de Lyon"),
     ("platform", PLATFORM, OrganisationKind.PLATFORM, "", ""),
 ]
 
@@ -115,6 +119,8 @@ USERS = [
     ("employeur", "Sophie", "Lacroix", "employer_1", Role.EMPLOYER),
     ("employeur.b", "Thierry", "Vidal", "employer_2", Role.EMPLOYER),
     ("auditeur", "Hélène", "Perret", "buyer", Role.AUDITOR),
+    ("auditeur.b", "Nadia", "Roche", "buyer_b", Role.AUDITOR),
+    ("dpo", "Pascale", "Giraud", "ml_a", Role.DPO),
     ("admin", "Marc", "Olivier", "platform", Role.ADMIN),
 ]
 
@@ -136,6 +142,7 @@ PEOPLE = [
     ("Awa", "Keita"), ("Adam", "Roux"), ("Sofia", "Pereira"), ("Samuel", "Blanc"), ("Maëlys", "André"),
     ("Ilyes", "Saïdi"), ("Lou", "Marchand"), ("Noah", "Vincent"), ("Kenza", "Ziani"), ("Louis", "Perrin"),
     ("Mariam", "Camara"), ("Romain", "Caron"), ("Zoé", "Lemaire"), ("Ousmane", "Ba"), ("Eva", "Da Silva"),
+    ("Sami", "Rahmani"), ("Margaux", "Leclerc"), ("Idriss", "Touré"),
 ]
 
 # --- The clause register (days are relative to today) -----------------------------------------------------------
@@ -157,6 +164,10 @@ LOTS = [
     dict(key="menuiseries", contract=1, number=2, title="Menuiseries extérieures", trade="Menuiserie",
          amount="1650000.00", sizing=SizingMethod.FIXED, target_hours=2400, window=(-280, 180), awardee="employer_2",
          modes=[FulfilmentMode.DIRECT_HIRE, FulfilmentMode.STAFF_PROVISION_GEIQ, FulfilmentMode.TRAINING]),
+    # The second buyer's contract (Lyon Métropole Habitat): its auditor sees this lot only.
+    dict(key="rehab", contract=2, number=1, title="Réhabilitation intérieure des logements", trade="Second œuvre",
+         amount="2100000.00", sizing=SizingMethod.PER_AMOUNT, amount_per_hour="350", window=(-240, 360),
+         awardee="employer_2", modes=[FulfilmentMode.DIRECT_HIRE, FulfilmentMode.STAFF_PROVISION_SIAE]),
 ]
 
 OFFERS = [
@@ -179,6 +190,10 @@ OFFERS = [
     dict(key="menuisier", lot="menuiseries", title="Poseur·se de menuiseries", trade="Menuiserie", rome="F1607",
          contract_type=ContractType.PROFESSIONALISATION, weekly_hours=35, positions=2, days_ago=270,
          context="Contrat de professionnalisation avec le GEIQ BTP ; titre professionnel menuisier poseur."),
+    dict(key="rehab_peintre", lot="rehab", title="Peintre — réhabilitation de logements", trade="Peinture",
+         rome="F1606", contract_type=ContractType.CDD, weekly_hours=35, positions=3, days_ago=220,
+         location="Vénissieux — résidence Max-Barel",
+         context="Travaux en site occupé : relation avec les locataires, propreté du chantier."),
 ]
 CLOSED_OFFER, CLOSED_DAYS_AGO = "manoeuvre", 60
 
@@ -249,6 +264,12 @@ STORIES = [
                                 "reason": "Plus de réponse aux appels, SMS et courriers depuis six semaines."}),
     ("lost_contact", "A", 140, {"from": "referred", "offer": "aide_macon", "at": 80,
                                 "reason": "Ne s'est pas présenté·e aux trois derniers rendez-vous."}),
+    # The second buyer's contract: one forwarded candidate, one at work, and one young person referred to both
+    # buyers (a first referral on the Ville de Vénissieux's contract, cancelled), so that the demo shows the partition.
+    ("referred", "A", 45, {"offer": "rehab_peintre", "stage": "forwarded"}),
+    ("placed", "B", 170, {"offer": "rehab_peintre"}),
+    ("referred", "A", 68, {"offer": "rehab_peintre", "stage": "under_review", "cancelled_first": "plaquiste",
+                           "cancel_reason": "Préfère le chantier de la résidence Max-Barel, plus proche."}),
 ]
 
 # fmt: on
@@ -381,6 +402,9 @@ class Story:
         self.on(self.demo.day(-self.spec.intake_days_ago))
         self.participant = participant_create(actor=self.adviser, data=self.spec.data)
         self.pathway = self.participant.pathways.get()
+        # Most young people got the information notice at their first interview; a few are still to be given it.
+        if self.rng.random() < 0.85:
+            participant_record_notice(actor=self.adviser, participant=self.participant, given_on=self.today())
 
     def submit(self):
         self.after(2, 6)
@@ -648,7 +672,9 @@ class Story:
             referral_cancel(
                 actor=self.adviser,
                 referral=first,
-                reason="Le ou la jeune préfère se positionner sur un poste d'aide-maçon·ne.",
+                reason=self.options.get(
+                    "cancel_reason", "Le ou la jeune préfère se positionner sur un poste d'aide-maçon·ne."
+                ),
             )
         self.advance(self.refer(self.options["offer"]), self.options["stage"])
 
@@ -749,6 +775,8 @@ class Command(BaseCommand):
                 with time_machine.travel(demo.moment(_workday(demo.day(-CLOSED_DAYS_AGO))), tick=True):
                     offer_close(actor=demo.actors["facilitateur"], offer=demo.offers[CLOSED_OFFER])
                 bar.update(1)
+            # The demo's journal is sealed once, like the worker does every hour (var/checkpoints/).
+            take_checkpoint()
         if not quiet:
             self.print_summary()
 
@@ -858,7 +886,28 @@ class Command(BaseCommand):
                         notified_on=demo.day(notified),
                     )
                 )
-            traveller.move_to(demo.moment(_workday(demo.day(-295))))
+            traveller.move_to(demo.moment(_workday(demo.day(-260))))
+            housing = operation_create(
+                actor=facilitator,
+                name="Réhabilitation de la résidence Max-Barel (180 logements)",
+                commune="Vénissieux",
+                starts_on=demo.day(-250),
+                ends_on=demo.day(380),
+                is_anru=True,
+            )
+            traveller.move_to(demo.moment(_workday(demo.day(-252))))
+            contracts.append(
+                contract_create(
+                    actor=facilitator,
+                    operation=housing,
+                    reference=f"{year}-LMH-MB-01",
+                    title="Réhabilitation des logements et des parties communes",
+                    buyer=demo.organisations["buyer_b"],
+                    legal_lever=LegalLever.EXECUTION_CONDITION,
+                    notified_on=demo.day(-248),
+                )
+            )
+            traveller.move_to(demo.moment(_workday(demo.day(-245))))
             for spec in LOTS:
                 sizing = {
                     "labour_share": None,
@@ -894,7 +943,7 @@ class Command(BaseCommand):
                     rome_code=spec["rome"],
                     contract_type=spec["contract_type"],
                     weekly_hours=spec["weekly_hours"],
-                    location="Vénissieux — chantier Jean-Moulin",
+                    location=spec.get("location", "Vénissieux — chantier Jean-Moulin"),
                     positions=spec["positions"],
                     is_qpv_mandatory=spec.get("qpv", False),
                     market_context=spec["context"],
@@ -924,8 +973,8 @@ class Command(BaseCommand):
             f"  Offres : {JobOffer.objects.filter(is_open=True).count()} ouvertes, "
             f"{JobOffer.objects.filter(is_open=False).count()} clôturée(s)"
         )
-        result = verify_chains()
-        status = "intactes" if result.ok else f"ROMPUES ({result.problem})"
+        result = verify_journal()
+        status = "intactes" if result.ok else f"ROMPUES ({result.problems[0][1]})"
         write(f"  Journal : {JournalEvent.objects.count()} événements, {result.chains} chaînes {status}")
         write(f"\nConnexions (mot de passe « {PASSWORD} ») :")
         for username, first_name, last_name, _, role in USERS:

@@ -1,0 +1,46 @@
+import signal
+
+from django.core.management.base import BaseCommand
+
+from parcours.worker import DEFAULT_INTERVAL_SECONDS, run_forever, sweep
+
+
+class Command(BaseCommand):
+    help = (
+        "The background worker: fire the due work-layer timers (reminders, referral expiries, follow-ups) and run "
+        "the periodic jobs (journal checkpoint, retention). Once by default; with --loop, every --interval seconds "
+        "until stopped (the worker process)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--loop", action="store_true", help="Keep running, one sweep every --interval seconds.")
+        parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_SECONDS, help="Seconds between sweeps.")
+
+    def report(self, report):
+        fired = report.get("timers", 0)
+        if fired:
+            self.stdout.write(f"{fired} minuteur(s) déclenché(s).")
+        checkpoint = report.get("checkpoint")
+        if checkpoint is not None:
+            self.stdout.write(f"Point de contrôle du journal : {checkpoint.event_count} événements.")
+        retention = report.get("retention")
+        if retention is not None and (retention.notified or retention.anonymised or retention.access_rows_purged):
+            self.stdout.write(
+                f"Conservation : {len(retention.notified)} dossier(s) annoncé(s), {len(retention.anonymised)} "
+                f"anonymisé(s), {retention.access_rows_purged} consultation(s) purgée(s)."
+            )
+
+    def handle(self, *args, loop, interval, **options):
+        if not loop:
+            report = sweep([])
+            self.stdout.write(f"{report['timers']} minuteur(s) déclenché(s).")
+            return
+        stopping = []
+
+        def stop(*_):
+            stopping.append(True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write(f"Minuteurs : une passe toutes les {interval:g} s (Ctrl-C pour arrêter).")
+        run_forever(interval=interval, stop=lambda: bool(stopping), on_sweep=self.report)

@@ -1,0 +1,195 @@
+"""Derived views of the journal: which events a viewer sees, and what of them.
+
+One rule for every channel that shows journal events — the participant timeline, the CSV/XLSX exports, the API
+`history` endpoints, the notifications page and the websocket:
+
+1. an event is shown only when the viewer may view the event's *object*, through the same policy scope as the
+   object itself (`visible_events`): an auditor of one buyer never sees the referral events of another buyer's
+   contract, an employer never sees the eligibility events of a candidate;
+2. its inputs pass a per-field sensitivity rule (`present_events`): eligibility criterion codes only to who may
+   see health data (others learn how many criteria were declared, not which), free-text reasons only to who may
+   see the young person's identity (buyers' auditors read a pseudonymised history).
+"""
+
+from django.db.models import BigIntegerField, Exists, OuterRef, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from parcours.models import (
+    ContractLot,
+    JobOffer,
+    Operation,
+    Participant,
+    Pathway,
+    Placement,
+    PublicContract,
+    Referral,
+)
+from parcours.models import HoursLine as HoursLineModel
+from roles import policy
+from roles.enums import Role
+from workflows.engine import state_label
+from workflows.models import JournalEvent, WorkTask
+from workflows.transitions import MACHINES
+
+# object_type in the journal → (model, the action whose scope decides who sees it)
+EVENT_OBJECTS = {
+    "participant": (Participant, "participant.view"),
+    "pathway": (Pathway, "participant.view"),
+    "referral": (Referral, "referral.view"),
+    "placement": (Placement, "placement.view"),
+    "hoursline": (HoursLineModel, "hoursline.view"),
+    "offer": (JobOffer, "offer.view"),
+    "lot": (ContractLot, "lot.view"),
+    "contract": (PublicContract, "contract.view"),
+    "operation": (Operation, "operation.view"),
+    "task": (WorkTask, "task.view"),
+}
+# Timers are journaled on their own chain: a follow-up timer is about the pathway (its participant), the reminders
+# and expiries about the referral they wait on (its id is in the event's inputs).
+PATHWAY_TIMERS = ("follow_up_due",)
+
+# Inputs that reveal health data: shown to who may see it, else replaced by a count.
+HEALTH_INPUTS = ("criteria",)
+
+OBJECT_LABELS = {
+    "participant": "Dossier",
+    "pathway": "Parcours",
+    "referral": "Positionnement",
+    "placement": "Mise en poste",
+    "hoursline": "Relevé d'heures",
+    "offer": "Offre",
+    "lot": "Lot",
+    "contract": "Marché",
+    "operation": "Opération",
+    "task": "Tâche",
+    "timer": "Minuteur",
+}
+# Journal actions that are not transitions (creations, data changes, follow-ups, work layer).
+ACTION_LABELS = {
+    "create": "Création",
+    "update": "Modification du dossier",
+    "record_follow_up": "Suivi enregistré",
+    "close": "Clôture",
+    "notice_given": "Notice d'information remise",
+    "subject_access_export": "Export des données (droit d'accès)",
+    "retention_notice": "Avis d'anonymisation prochaine",
+    "anonymise": "Anonymisation",
+    "remind": "Relance",
+    "follow_up_due": "Suivi à faire",
+    "claim": "Tâche prise",
+    "assign": "Tâche attribuée",
+    "unassign": "Tâche remise dans la file",
+    "reassign": "Tâche réattribuée",
+    "file": "Tâche classée",
+}
+ROLE_LABELS = {**dict(Role.choices), "system": "Système"}
+
+
+def _scoped_exists(actor, model, action, pk_expression) -> Q:
+    scoped = policy.scope_queryset(actor, action, model._default_manager.filter(pk=pk_expression))
+    return Q(Exists(scoped))
+
+
+TIMER_REFERRAL = "timer_referral_id"
+
+
+def visibility_q(actor) -> Q:
+    """The filter keeping the journal events whose object `actor` may view (never an IN list of ids). The query
+    must carry the `timer_referral_id` annotation (visible_events adds it)."""
+    visible = Q(pk__in=[])
+    if actor is None or actor.is_system or actor.organisation is None:
+        return visible
+    for object_type, (model, action) in EVENT_OBJECTS.items():
+        if policy.may(actor, action):
+            visible |= Q(object_type=object_type) & _scoped_exists(actor, model, action, OuterRef("object_id"))
+    if policy.may(actor, "participant.view"):
+        visible |= Q(object_type="timer", action__in=PATHWAY_TIMERS) & _scoped_exists(
+            actor, Participant, "participant.view", OuterRef("participant_id")
+        )
+    if policy.may(actor, "referral.view"):
+        visible |= (
+            Q(object_type="timer")
+            & ~Q(action__in=PATHWAY_TIMERS)
+            & _scoped_exists(actor, Referral, "referral.view", OuterRef(TIMER_REFERRAL))
+        )
+    return visible
+
+
+def visible_events(actor, queryset=None):
+    """`queryset` (default: the whole journal) restricted to what `actor` may see."""
+    queryset = JournalEvent.objects.all() if queryset is None else queryset
+    queryset = queryset.annotate(**{TIMER_REFERRAL: Cast(KT("inputs__referral"), BigIntegerField())})
+    return queryset.filter(visibility_q(actor)).select_related("actor_user", "actor_organisation")
+
+
+def participant_events(actor, participant_id):
+    """The visible journal of one participant's objects, oldest first (the timeline and its exports)."""
+    return visible_events(actor, JournalEvent.objects.filter(participant_id=participant_id)).order_by(
+        "occurred_at", "pk"
+    )
+
+
+def object_events(actor, object_type, object_id):
+    """The visible journal of one object (API history)."""
+    return visible_events(actor, JournalEvent.objects.filter(object_type=object_type, object_id=object_id))
+
+
+# --- What of an event the viewer sees ----------------------------------------------------------------------------
+def _participants_where(actor, action, participant_ids) -> set:
+    if not participant_ids or not policy.may(actor, action):
+        return set()
+    queryset = Participant.objects.filter(pk__in=participant_ids)  # one page of events, bounded
+    return set(policy.scope_queryset(actor, action, queryset).values_list("pk", flat=True))
+
+
+def pseudonymised(actor) -> bool:
+    """A viewer who reads files without their identity (a buyer's auditor without named access)."""
+    return policy.may(actor, "participant.view") and not policy.may(actor, "participant.view_identity")
+
+
+def visible_inputs(inputs: dict, *, health_visible: bool) -> dict:
+    """The per-field sensitivity rule of event inputs."""
+    shown = dict(inputs) if isinstance(inputs, dict) else {}
+    if not health_visible:
+        for name in HEALTH_INPUTS:
+            if name in shown:
+                values = shown.pop(name)
+                shown[f"{name}_count"] = len(values) if isinstance(values, list) else 1
+    return shown
+
+
+def action_label(object_type, action):
+    table = MACHINES.get(object_type, {})
+    if action in table:
+        return table[action].label
+    return ACTION_LABELS.get(action, action)
+
+
+def event_state_label(object_type, state):
+    if not state:
+        return ""
+    if object_type in MACHINES:
+        return state_label(object_type, state)
+    return state
+
+
+def present_events(actor, events) -> list:
+    """Evaluate events already filtered by `visible_events` and give each what the viewer may read of it:
+    `shown_inputs`, `shown_reason` ("" when none or withheld), `reason_withheld`, and French labels. Costs at most
+    one query for the whole list (who may see health data among the events' participants)."""
+    events = list(events)
+    participant_ids = {e.participant_id for e in events if e.participant_id is not None}
+    health = _participants_where(actor, "participant.view_health_data", participant_ids)
+    hide_reasons = pseudonymised(actor)
+    for event in events:
+        event.shown_inputs = visible_inputs(event.inputs, health_visible=event.participant_id in health)
+        withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
+        event.reason_withheld = withheld
+        event.shown_reason = "" if withheld else event.reason
+        event.object_label = OBJECT_LABELS.get(event.object_type, event.object_type)
+        event.action_label = action_label(event.object_type, event.action)
+        event.from_label = event_state_label(event.object_type, event.from_state)
+        event.to_label = event_state_label(event.object_type, event.to_state)
+        event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
+    return events

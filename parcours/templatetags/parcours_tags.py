@@ -1,0 +1,19 @@
+"""Template helpers that apply a read rule the view already decided (never a rule of their own)."""
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def participant_name(context, participant, order="last_first"):
+    """The young person's name, or their pseudonym for a viewer who reads files without identity (a buyer's
+    auditor without named access: `identity_hidden`, set by parcours.web.context_processors)."""
+    if participant is None:
+        return ""
+    if context.get("identity_hidden"):
+        return format_html('<span class="font-monospace">{}</span>', participant.pseudonym)
+    if order == "first_last":
+        return format_html("{} {}", participant.first_name, participant.last_name.upper())
+    return format_html("{} {}", participant.last_name.upper(), participant.first_name)

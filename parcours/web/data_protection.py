@@ -1,0 +1,192 @@
+"""Data-protection pages: a young person's subject-access export (JSON, PDF), who consulted their file, the
+information notice, and the data-protection officer's access log. Views parse, call a selector or a service,
+render; the policy decides who may do what (404 outside scope)."""
+
+import csv
+import json
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+
+from parcours.documents import subject_access
+from parcours.enums import AccessChannel
+from parcours.models import Participant
+from parcours.selectors import data_protection as dp
+from parcours.services.data_protection import participant_record_notice, participant_subject_access
+from parcours.web.common import BootstrapFormMixin, DateInput, actor_required, apply_domain_error
+from roles import policy
+from workflows.errors import DomainError
+
+app_name = "dataprotection"
+PAGE_SIZE = 50
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _participant_or_404(actor, pk, action):
+    participant = Participant.objects.select_related("youth_agency", "referent_adviser").filter(pk=pk).first()
+    if participant is None or not policy.allows(actor, action, participant):
+        raise Http404("Participant·e introuvable.")
+    return participant
+
+
+# --- Subject access -----------------------------------------------------------------------------------------------
+@actor_required
+def subject_access_export(request, pk, fmt, *, actor):
+    """Everything held on the young person, as JSON or PDF; logged in the access log and journaled."""
+    try:
+        participant = participant_subject_access(actor=actor, participant=pk)
+    except DomainError as error:
+        if error.code == "forbidden":
+            raise Http404("Participant·e introuvable.") from None
+        raise Http404(error.message) from None
+    data = dp.subject_access_data(participant)
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    name = f"droit-d-acces-{participant.pseudonym}-{stamp}"
+    if fmt == "json":
+        response = HttpResponse(
+            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+        )
+    else:
+        response = HttpResponse(subject_access.render(data), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Who consulted this file --------------------------------------------------------------------------------------
+@actor_required
+def participant_accesses(request, pk, *, actor):
+    try:
+        rows = dp.participant_access_log(actor=actor, participant_id=pk)
+    except DomainError:
+        raise Http404("Participant·e introuvable.") from None
+    participant = Participant.objects.get(pk=pk)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "data_protection/participant_accesses.html", {"participant": participant, "page": page})
+
+
+# --- Information notice -------------------------------------------------------------------------------------------
+class NoticeForm(BootstrapFormMixin, forms.Form):
+    given_on = forms.DateField(
+        label="Notice remise (ou envoyée) le",
+        widget=DateInput(),
+        initial=timezone.localdate,
+        error_messages={"required": "Ce champ est obligatoire.", "invalid": "Date invalide."},
+    )
+
+
+@actor_required
+def notice(request, pk, *, actor):
+    """The printable information notice for the young person; the adviser records when it was handed over."""
+    participant = _participant_or_404(actor, pk, "participant.record_notice")
+    form = NoticeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                participant_record_notice(actor=actor, participant=pk, given_on=form.cleaned_data["given_on"])
+            except DomainError as error:
+                if error.code in ("not_found", "forbidden"):
+                    raise Http404(error.message) from None
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, "La remise de la notice d'information est enregistrée.")
+                return redirect("participant_detail", pk=pk)
+        status = 400
+    return render(
+        request,
+        "data_protection/notice.html",
+        {
+            "participant": participant,
+            "form": form,
+            "retention_months": _settings()["RETENTION_INACTIVITY_MONTHS"],
+            "access_log_days": _settings()["ACCESS_LOG_RETENTION_DAYS"],
+        },
+        status=status,
+    )
+
+
+def _settings():
+    from django.conf import settings
+
+    return settings.PARCOURS
+
+
+# --- The data-protection officer's access log ---------------------------------------------------------------------
+class AccessLogFilterForm(forms.Form):
+    q = forms.CharField(label="Utilisateur ou dossier (P-000123)", required=False, max_length=100)
+    channel = forms.ChoiceField(label="Canal", required=False, choices=[("", "Tous")] + list(AccessChannel.choices))
+    since = forms.DateField(label="Du", required=False, widget=DateInput())
+    until = forms.DateField(label="Au", required=False, widget=DateInput())
+
+
+def _access_rows(request, actor):
+    if not policy.may(actor, "accesslog.view"):
+        raise PermissionDenied("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
+    form = AccessLogFilterForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    rows = dp.access_log_for(
+        actor,
+        query=data.get("q") or "",
+        channel=data.get("channel") or "",
+        since=data.get("since"),
+        until=data.get("until"),
+    )
+    return form, rows
+
+
+@actor_required
+def access_log(request, *, actor):
+    form, rows = _access_rows(request, actor)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "data_protection/access_log.html", {"form": form, "page": page})
+
+
+def csv_safe(value):
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
+@actor_required
+def access_log_export(request, *, actor):
+    _, rows = _access_rows(request, actor)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="consultations.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(["Date (heure de Paris)", "Utilisateur", "Organisation", "Rôle", "Dossier", "Canal", "Objet"])
+    for row in rows.iterator(chunk_size=2000):
+        writer.writerow(
+            [
+                csv_safe(cell)
+                for cell in (
+                    timezone.localtime(row.accessed_at).strftime("%d/%m/%Y %H:%M:%S"),
+                    row.user.get_full_name() or row.user.username,
+                    row.organisation or "",
+                    dp.ROLE_LABELS.get(row.role, row.role),
+                    row.participant.pseudonym,
+                    row.get_channel_display(),
+                    row.purpose_label,
+                )
+            ]
+        )
+    return response
+
+
+urlpatterns = [
+    path("consultations/", access_log, name="access_log"),
+    path("consultations/export.csv", access_log_export, name="access_log_export"),
+    path("participants/<int:pk>/consultations/", participant_accesses, name="participant_accesses"),
+    path("participants/<int:pk>/notice/", notice, name="notice"),
+    path(
+        "participants/<int:pk>/droit-d-acces.json", subject_access_export, {"fmt": "json"}, name="subject_access_json"
+    ),
+    path("participants/<int:pk>/droit-d-acces.pdf", subject_access_export, {"fmt": "pdf"}, name="subject_access_pdf"),
+]

@@ -1,0 +1,88 @@
+"""The background worker: one long-lived process (`manage.py run_timers --loop`) running the periodic jobs.
+
+- every sweep: the due work-layer timers (reminders, referral expiries, follow-ups: workflows.timers);
+- every JOURNAL_CHECKPOINT_MINUTES: a checkpoint of the journal, also written to JOURNAL_CHECKPOINT_DIR;
+- once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows).
+
+Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
+a checkpoint of an already sealed head is refused by its unique constraint, retention re-checks under row locks).
+"""
+
+import datetime
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections
+from django.utils import timezone
+
+from parcours.services.data_protection import apply_retention
+from workflows.journal import take_checkpoint
+from workflows.timers import fire_due
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 30
+
+
+def checkpoint():
+    try:
+        return take_checkpoint()
+    except IntegrityError:  # another worker sealed the same head first
+        return None
+
+
+def retention():
+    return apply_retention(wet=True)
+
+
+@dataclass
+class Job:
+    name: str
+    run: object
+    every: datetime.timedelta
+    last: datetime.datetime | None = field(default=None)
+
+    def due(self, now) -> bool:
+        return self.last is None or now - self.last >= self.every
+
+
+def jobs():
+    return [
+        Job("checkpoint", checkpoint, datetime.timedelta(minutes=settings.PARCOURS["JOURNAL_CHECKPOINT_MINUTES"])),
+        Job("retention", retention, datetime.timedelta(days=1)),
+    ]
+
+
+def sweep(periodic, *, now=None) -> dict:
+    """Fire the due timers, then every periodic job that is due. A failing job is logged and retried later."""
+    now = now or timezone.now()
+    report = {"timers": fire_due()}
+    for job in periodic:
+        if not job.due(now):
+            continue
+        try:
+            report[job.name] = job.run()
+        except Exception:  # the worker must survive a broken job; it is retried on its next turn
+            logger.exception("periodic job %s failed", job.name)
+        job.last = now
+    return report
+
+
+def run_forever(*, interval=DEFAULT_INTERVAL_SECONDS, stop=lambda: False, on_sweep=None):
+    """Sweep every `interval` seconds until `stop()` is true; a failing sweep is logged, never fatal."""
+    periodic = jobs()
+    while not stop():
+        close_old_connections()
+        try:
+            report = sweep(periodic)
+        except Exception:  # the worker must survive a database restart or a broken flow
+            logger.exception("sweep failed")
+            report = {"timers": 0}
+        if on_sweep is not None:
+            on_sweep(report)
+        slept = 0.0
+        while slept < interval and not stop():
+            time.sleep(min(1.0, interval - slept))
+            slept += 1.0

@@ -1,0 +1,284 @@
+"""Data-subject rights: the subject-access export (JSON, PDF), who consulted a file, the information notice, the
+data-protection officer's access log, and retention (announce, anonymise, purge) — with the journal still
+verifying afterwards."""
+
+import datetime
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from parcours.audit import verify_journal
+from parcours.enums import AccessChannel
+from parcours.models import FollowUp, Participant, ParticipantAccess, Referral
+from parcours.services.data_protection import apply_retention, participant_record_notice
+from tests.factories import db_counts, make_pathway, make_referral, record_follow_up, reload, today
+from workflows.errors import DomainError
+from workflows.models import JournalEvent
+
+pytestmark = pytest.mark.django_db
+
+SECTIONS = {
+    "document",
+    "identite",
+    "eligibilite",
+    "parcours",
+    "positionnements",
+    "mises_en_poste",
+    "heures",
+    "suivis",
+    "sorties",
+    "historique",
+    "consultations",
+}
+
+
+def client_for(actor):
+    client = Client()
+    client.force_login(actor.user)
+    return client
+
+
+# --- Subject access ------------------------------------------------------------------------------------------------
+def test_subject_access_export_holds_every_section_and_is_logged_and_journaled(world):
+    referral = make_referral(world, "hired")
+    participant = referral.pathway.participant
+    record_follow_up(world, referral.pathway, note="Bonne intégration")
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")  # a read to be listed
+    response = client_for(world.a.adviser).get(
+        f"/donnees-personnelles/participants/{participant.pk}/droit-d-acces.json"
+    )
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    data = json.loads(response.content)
+    assert set(data) == SECTIONS
+    assert data["identite"]["nom"] == participant.last_name
+    assert data["positionnements"][0]["numero"] == referral.pk
+    assert data["mises_en_poste"] and any(f["note"] == "Bonne intégration" for f in data["suivis"])
+    assert any(e["action"] == "Confirmer l'embauche" for e in data["historique"])
+    assert any(c["role"] == "Facilitateur·rice" for c in data["consultations"])
+    export = ParticipantAccess.objects.filter(participant=participant, purpose="subject_access").get()
+    assert export.channel == AccessChannel.EXPORT
+    assert JournalEvent.objects.filter(
+        object_type="participant", object_id=participant.pk, action="subject_access_export"
+    ).exists()
+
+
+def test_subject_access_pdf_renders_every_section(world):
+    from pypdf import PdfReader
+
+    referral = make_referral(world, "hired")
+    participant = referral.pathway.participant
+    response = client_for(world.a.adviser).get(
+        f"/donnees-personnelles/participants/{participant.pk}/droit-d-acces.pdf"
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.content))
+    assert len(reader.pages) >= 1
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for heading in [
+        "Vos données dans Parcours",
+        "Identité et situation",
+        "Éligibilité",
+        "Positionnements",
+        "Mises en poste",
+        "Suivis",
+        "Historique des actions",
+        "Qui a consulté ce dossier",
+    ]:
+        assert heading in text, heading
+    assert participant.last_name in text
+
+
+@pytest.mark.parametrize("who", ["b.adviser", "a.facilitator", "a.employer_actor", "a.auditor", "a.dpo"])
+def test_subject_access_is_only_for_the_following_mission_locale(world, who):
+    participant = make_referral(world, "hired").pathway.participant
+    side, role = who.split(".")
+    client = client_for(getattr(world.side(side), role))
+    before = {k: v for k, v in db_counts().items() if k != "sessions.Session"}
+    for fmt in ("json", "pdf"):
+        response = client.get(f"/donnees-personnelles/participants/{participant.pk}/droit-d-acces.{fmt}")
+        assert response.status_code == 404
+    api = client.get(f"/api/v1/participants/{participant.pk}/subject-access/")
+    assert api.status_code in (403, 404)
+    assert {k: v for k, v in db_counts().items() if k != "sessions.Session"} == before
+
+
+def test_subject_access_through_the_api(world):
+    participant = make_pathway(world, "eligible").participant
+    response = client_for(world.a.adviser).get(f"/api/v1/participants/{participant.pk}/subject-access/")
+    assert response.status_code == 200 and set(response.json()) == SECTIONS
+
+
+# --- Who consulted this file --------------------------------------------------------------------------------------
+def test_the_mission_locale_sees_who_consulted_the_file(world):
+    participant = make_referral(world, "approved").pathway.participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    client_for(world.a.auditor).get(f"/participants/{participant.pk}/")
+    page = client_for(world.a.adviser).get(f"/participants/{participant.pk}/")
+    body = page.content.decode()
+    assert "Qui a consulté ce dossier" in body
+    assert "Facilitateur·rice" in body and "Auditeur·rice" in body
+    full = client_for(world.a.adviser).get(f"/donnees-personnelles/participants/{participant.pk}/consultations/")
+    assert full.status_code == 200
+    assert len(full.context["page"].object_list) == ParticipantAccess.objects.filter(participant=participant).count()
+    for actor in (world.a.facilitator, world.a.auditor, world.b.adviser, world.a.employer_actor):
+        url = f"/donnees-personnelles/participants/{participant.pk}/consultations/"
+        assert client_for(actor).get(url).status_code == 404
+        assert (
+            "Qui a consulté ce dossier"
+            not in client_for(actor).get(f"/participants/{participant.pk}/").content.decode()
+        )
+
+
+def test_the_data_protection_officer_reads_the_access_log_of_the_organisation(world):
+    participant = make_referral(world, "approved").pathway.participant
+    other = make_pathway(world, "intake", side="b").participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    client_for(world.b.adviser).get(f"/participants/{other.pk}/")
+    dpo = client_for(world.a.dpo)
+    page = dpo.get("/donnees-personnelles/consultations/")
+    assert page.status_code == 200
+    rows = list(page.context["page"].object_list)
+    assert rows and {r.participant_id for r in rows} == {participant.pk}
+    assert participant.pseudonym in page.content.decode() and participant.last_name not in page.content.decode()
+    assert dpo.get("/donnees-personnelles/consultations/", {"q": participant.pseudonym}).context[
+        "page"
+    ].paginator.count == len(rows)
+    csv_body = dpo.get("/donnees-personnelles/consultations/export.csv").content.decode("utf-8-sig")
+    assert participant.pseudonym in csv_body and "Facilitateur·rice" in csv_body
+    home = dpo.get("/")
+    assert home.status_code == 200 and participant.pseudonym in home.content.decode()
+    assert client_for(world.a.adviser).get("/donnees-personnelles/consultations/").status_code == 403
+
+
+# --- Information notice ---------------------------------------------------------------------------------------
+def test_the_adviser_prints_the_notice_and_records_when_it_was_given(world):
+    participant = make_pathway(world, "intake").participant
+    client = client_for(world.a.adviser)
+    url = f"/donnees-personnelles/participants/{participant.pk}/notice/"
+    page = client.get(url)
+    assert page.status_code == 200 and "Vos droits" in page.content.decode()
+    refused = client.post(url, {"given_on": (today() + datetime.timedelta(days=2)).isoformat()})
+    assert refused.status_code == 400 and "futur" in refused.content.decode()
+    assert reload(participant).notice_given_on is None
+    assert client.post(url, {"given_on": "n'importe"}).status_code == 400
+    assert client.post(url, {"given_on": today().isoformat()}).status_code == 302
+    assert reload(participant).notice_given_on == today()
+    event = JournalEvent.objects.get(object_type="participant", object_id=participant.pk, action="notice_given")
+    assert event.inputs == {"given_on": today().isoformat()}
+    for actor in (world.b.adviser, world.a.facilitator, world.a.auditor):
+        assert client_for(actor).get(url).status_code == 404
+
+
+def test_record_notice_service_refuses_bad_dates_and_other_roles(world):
+    participant = make_pathway(world, "intake").participant
+    with pytest.raises(DomainError) as refused:
+        participant_record_notice(actor=world.a.adviser, participant=participant, given_on=datetime.date(1900, 1, 1))
+    assert refused.value.code == "invalid_input"
+    with pytest.raises(DomainError) as refused:
+        participant_record_notice(actor=world.b.adviser, participant=participant, given_on=today())
+    assert refused.value.code == "not_found"
+
+
+# --- Retention --------------------------------------------------------------------------------------------------
+def _age_everything(days):
+    """Move the whole history `days` into the past (the journal is append-only: its dates are read through the
+    retention clock instead)."""
+    return timezone.now() + datetime.timedelta(days=days)
+
+
+@pytest.fixture
+def inactive_and_active(world):
+    inactive = make_pathway(world, "exited")
+    inactive_participant = inactive.participant
+    make_referral(world, "declined", pathway=make_pathway(world, "eligible"))  # kept: its pathway is open
+    return inactive_participant
+
+
+def test_dry_run_changes_nothing(world, inactive_and_active):
+    before = db_counts()
+    events = JournalEvent.objects.count()
+    report = apply_retention(wet=False, now=_age_everything(800))
+    assert report.notified == [inactive_and_active.pk]
+    assert db_counts() == before and JournalEvent.objects.count() == events
+    out = io.StringIO()
+    call_command("apply_retention", stdout=out)
+    assert "simulation" in out.getvalue()
+
+
+def test_wet_run_announces_then_anonymises_exactly_the_inactive_files(world, inactive_and_active):
+    participant = inactive_and_active
+    pathway = participant.pathways.get()
+    record_follow_up(world, make_pathway(world, "placed"), note="Note à garder")
+    referral = make_referral(world, "declined", pathway=make_pathway(world, "eligible"))
+    kept = Participant.objects.exclude(pk=participant.pk).count()
+    later = _age_everything(800)
+    report = apply_retention(wet=True, now=later)
+    assert report.notified == [participant.pk] and not report.anonymised
+    assert reload(participant).retention_notice_at == later
+    assert JournalEvent.objects.filter(object_type="participant", object_id=participant.pk, action="retention_notice")
+    # Too early: nothing more.
+    assert not apply_retention(wet=True, now=later + datetime.timedelta(days=5)).anonymised
+    # After the notice period: anonymised.
+    report = apply_retention(wet=True, now=later + datetime.timedelta(days=31))
+    assert report.anonymised == [participant.pk]
+    anonymous = reload(participant)
+    assert anonymous.anonymised_at is not None
+    assert anonymous.first_name == "Anonyme" and anonymous.last_name == participant.pseudonym
+    assert anonymous.email == anonymous.phone == anonymous.commune == anonymous.imilo_reference == ""
+    assert anonymous.birth_date == participant.birth_date.replace(month=1, day=1)
+    assert anonymous.postcode == participant.postcode[:2] + "000"
+    assert anonymous.pathways.get().state == pathway.state  # pseudonymous statistics kept
+    assert Participant.objects.exclude(pk=participant.pk).filter(anonymised_at__isnull=True).count() == kept
+    assert reload(referral).decision_reason != "[effacé]"
+    assert FollowUp.objects.filter(note="Note à garder").exists()
+    result = verify_journal()
+    assert result.ok, result.problems
+    # A second run does nothing more.
+    assert not apply_retention(wet=True, now=later + datetime.timedelta(days=60)).anonymised
+
+
+def test_anonymisation_erases_free_texts_and_the_journal_still_verifies(world):
+    referral = make_referral(world, "refused")
+    pathway = referral.pathway
+    from tests.factories import call_service
+
+    call_service("pathway.withdraw", world.a.adviser, pathway, reason="Déménagement à Marseille")
+    participant = pathway.participant
+    from parcours.services.data_protection import participant_anonymise
+
+    participant_anonymise(participant=participant)
+    assert reload(referral).decision_reason == "[effacé]"
+    reasons = [e.reason for e in JournalEvent.objects.filter(participant_id=participant.pk)]
+    assert "Déménagement à Marseille" not in reasons and not any(reasons)
+    assert JournalEvent.objects.filter(participant_id=participant.pk, action="withdraw").get().reason_erased
+    result = verify_journal()
+    assert result.ok, result.problems
+    assert Referral.objects.filter(pk=referral.pk).exists()
+
+
+def test_activity_after_the_notice_keeps_the_file(world, inactive_and_active):
+    participant = inactive_and_active
+    later = _age_everything(800)
+    apply_retention(wet=True, now=later)
+    # Someone acts on the file after the notice (here: the adviser records the notice given again).
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=later + datetime.timedelta(days=3)):
+        participant_record_notice(actor=world.a.adviser, participant=participant, given_on=today())
+    report = apply_retention(wet=True, now=later + datetime.timedelta(days=40))
+    assert report.cancelled == [participant.pk] and not report.anonymised
+    assert reload(participant).retention_notice_at is None and reload(participant).anonymised_at is None
+
+
+def test_old_access_log_rows_are_purged(world):
+    participant = make_pathway(world, "eligibility_pending").participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    ParticipantAccess.objects.update(accessed_at=timezone.now() - datetime.timedelta(days=400))
+    client_for(world.a.adviser).get(f"/participants/{participant.pk}/")
+    report = apply_retention(wet=True)
+    assert report.access_rows_purged == 1
+    assert ParticipantAccess.objects.count() == 1

@@ -1,0 +1,212 @@
+"""Derived views of the journal (parcours.selectors.journal): each channel shows an event only to who may view
+its object, health criteria only to the facilitator, free-text reasons only to who may see identities; buyers'
+auditors read pseudonymised files. The generated matrix over the demo is in tests/test_leaks.py."""
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from parcours import selectors
+from parcours.models import Participant, Referral
+from parcours.notifications import audience_of
+from parcours.selectors.journal import present_events, visible_events, visible_inputs
+from roles import policy
+from roles.actor import Actor
+from roles.enums import Role
+from tests.factories import call_service, make_lot, make_offer, make_pathway, make_referral
+from workflows.journal import record_event
+from workflows.models import JournalEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_buyers(world):
+    """A young person of side a referred first to a lot bought by side a's buyer (cancelled, with a reason), then
+    to a lot of the same facilitation organisation bought by side b's buyer (refused by the employer)."""
+    other_offer = make_offer(world.a, lot=make_lot(world.a, buyer=world.b.buyer))
+    pathway = make_pathway(world, "eligible")
+    first = make_referral(world, "cancelled", pathway=pathway)
+    second = make_referral(world, "refused", pathway=pathway, offer=other_offer)
+    return pathway.participant, first, second
+
+
+def client_for(actor):
+    client = Client()
+    client.force_login(actor.user)
+    return client
+
+
+def objects_of(events):
+    return {(e.object_type, e.object_id) for e in events}
+
+
+def named(actor):
+    return Actor(user=actor.user, organisation=actor.organisation, role=actor.role, named_access=True)
+
+
+# --- One visibility rule, every channel ---------------------------------------------------------------------------
+def test_each_buyer_sees_the_history_of_its_own_contracts_only(world, two_buyers):
+    participant, first, second = two_buyers
+    buyer_a, buyer_b = world.a.auditor, world.b.auditor
+    seen_a = objects_of(selectors.participant_events(buyer_a, participant.pk))
+    seen_b = objects_of(selectors.participant_events(buyer_b, participant.pk))
+    assert ("referral", first.pk) in seen_a and ("referral", second.pk) not in seen_a
+    assert ("referral", second.pk) in seen_b and ("referral", first.pk) not in seen_b
+    # Both read the participant's file (referred to their contracts), hence the pathway's events.
+    assert ("pathway", participant.pathways.get().pk) in seen_a & seen_b
+    # The objects themselves are partitioned the same way.
+    assert not policy.allows(buyer_a, "referral.view", second)
+    assert not policy.allows(buyer_b, "referral.view", first)
+
+
+def test_the_adviser_sees_every_event_of_the_file_and_the_employer_only_its_candidates(world, two_buyers):
+    participant, first, second = two_buyers
+    adviser_events = selectors.participant_events(world.a.adviser, participant.pk)
+    assert adviser_events.count() == JournalEvent.objects.filter(participant_id=participant.pk).count()
+    employer = world.a.employer_actor
+    assert not visible_events(employer, JournalEvent.objects.filter(participant_id=participant.pk)).exists()
+
+
+def test_timeline_page_csv_xlsx_and_api_history_apply_the_rule(world, two_buyers):
+    participant, first, second = two_buyers
+    auditor = world.a.auditor
+    client = client_for(auditor)
+    page = client.get(f"/participants/{participant.pk}/")
+    assert page.status_code == 200
+    assert ("referral", second.pk) not in objects_of(page.context["timeline"])
+    assert ("referral", first.pk) in objects_of(page.context["timeline"])
+
+    exported = client.get(f"/audit/parcours/{participant.pk}/export.csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
+    objects = {row[4] for row in rows[1:]}
+    assert f"Positionnement #{first.pk}" in objects and f"Positionnement #{second.pk}" not in objects
+
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(client.get(f"/audit/parcours/{participant.pk}/export.xlsx").content))
+    cells = {row[4] for row in workbook["Historique"].iter_rows(min_row=2, values_only=True)}
+    assert cells == objects
+
+    history = client.get(f"/api/v1/participants/{participant.pk}/history/").json()["results"]
+    assert ("referral", second.pk) not in {(e["object_type"], e["object_id"]) for e in history}
+    assert client.get(f"/api/v1/referrals/{second.pk}/history/").status_code == 404
+    assert client.get(f"/api/v1/referrals/{first.pk}/history/").status_code == 200
+
+
+def test_notifications_page_and_websocket_audience_apply_the_rule(world, two_buyers):
+    participant, first, second = two_buyers
+    notified = objects_of(selectors.notifications_for(world.a.auditor, limit=500))
+    assert ("referral", second.pk) not in notified and ("referral", first.pk) in notified
+    for event in JournalEvent.objects.filter(object_type="referral", object_id=second.pk):
+        teams = audience_of(event)
+        assert (world.b.buyer.pk, Role.AUDITOR) in teams
+        assert (world.a.buyer.pk, Role.AUDITOR) not in teams
+        assert (world.a.youth_agency.pk, Role.ADVISER) in teams
+        assert not any(role == Role.EMPLOYER for _, role in teams)  # refused: the employer lost sight of it
+
+
+def test_health_criteria_never_reach_the_journal_and_are_filtered_if_an_event_holds_them(world):
+    pathway = make_pathway(world, "intake")
+    call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=["DISABLED_WORKER"])
+    submitted = JournalEvent.objects.get(object_type="pathway", object_id=pathway.pk, action="submit_eligibility")
+    assert "criteria" not in submitted.inputs and submitted.inputs["criteria_count"] == 1
+    # An event written by an older version held criterion codes: the sensitivity rule still applies.
+    legacy = record_event(
+        actor=world.a.adviser,
+        object_type="pathway",
+        object_id=pathway.pk,
+        participant_id=pathway.participant_id,
+        action="submit_eligibility",
+        inputs={"criteria": ["DISABLED_WORKER", "QPV_RESIDENT"]},
+    )
+    assert visible_inputs(legacy.inputs, health_visible=False) == {"criteria_count": 2}
+    for actor, shows in [(world.a.adviser, False), (world.a.facilitator, True), (world.a.auditor, False)]:
+        events = present_events(actor, JournalEvent.objects.filter(pk=legacy.pk))
+        assert ("criteria" in events[0].shown_inputs) is shows, actor.role
+    body = client_for(world.a.adviser).get(f"/api/v1/pathways/{pathway.pk}/history/").content.decode()
+    assert "DISABLED_WORKER" not in body and '"criteria_count": 2' in body.replace('":2', '": 2')
+
+
+def test_reasons_are_withheld_from_a_pseudonymised_auditor(world, two_buyers):
+    participant, first, _ = two_buyers
+    cancel = JournalEvent.objects.get(object_type="referral", object_id=first.pk, action="cancel")
+    assert cancel.reason
+    auditor = world.a.auditor
+    [shown] = present_events(auditor, JournalEvent.objects.filter(pk=cancel.pk))
+    assert shown.reason_withheld and shown.shown_reason == ""
+    [shown] = present_events(named(auditor), JournalEvent.objects.filter(pk=cancel.pk))
+    assert not shown.reason_withheld and shown.shown_reason == cancel.reason
+    [shown] = present_events(world.a.adviser, JournalEvent.objects.filter(pk=cancel.pk))
+    assert shown.shown_reason == cancel.reason
+    body = client_for(auditor).get(f"/api/v1/referrals/{first.pk}/history/").json()["results"]
+    cancelled = next(e for e in body if e["action"] == "cancel")
+    assert cancelled["reason"] == "" and cancelled["reason_withheld"] is True
+
+
+# --- Buyers audit clauses, not people ----------------------------------------------------------------------------
+def test_a_buyers_auditor_reads_a_pseudonymised_file(world, two_buyers):
+    participant, first, _ = two_buyers
+    client = client_for(world.a.auditor)
+    page = client.get(f"/participants/{participant.pk}/")
+    body = page.content.decode()
+    assert page.templates[0].name == "participant_pseudonymised.html"
+    assert participant.pseudonym in body
+    for secret in (participant.first_name, participant.last_name, participant.phone, participant.commune):
+        if secret:
+            assert secret not in body
+    assert participant.age_band in body
+    referral_page = client.get(f"/positionnements/{first.pk}/").content.decode()
+    assert participant.last_name not in referral_page and participant.pseudonym in referral_page
+    assert first.decision_reason not in referral_page
+
+    api = client.get(f"/api/v1/participants/{participant.pk}/").json()
+    assert api["pseudonym"] == participant.pseudonym
+    assert api["first_name"] is None and api["birth_date"] is None and api["phone"] is None
+    assert api["birth_year"] == participant.birth_date.year
+    listed = client.get("/api/v1/referrals/").json()["results"]
+    assert listed and all(r["participant"]["last_name"] is None for r in listed)
+    assert all(r["decision_reason"] is None and r["motivation"] is None for r in listed)
+
+
+def test_name_search_is_not_an_oracle_for_a_pseudonymised_auditor(world, two_buyers):
+    participant, _, _ = two_buyers
+    auditor = world.a.auditor
+    assert not selectors.pathway_search(auditor, query=participant.last_name).exists()
+    assert selectors.pathway_search(auditor, query=participant.pseudonym).exists()
+    assert selectors.pathway_search(auditor, query=str(participant.pk)).exists()
+    assert selectors.pathway_search(world.a.adviser, query=participant.last_name).exists()
+
+
+def test_named_access_is_an_explicit_permission_of_auditors(world, two_buyers):
+    participant, _, _ = two_buyers
+    auditor = world.a.auditor
+    assert not policy.allows(auditor, "participant.view_identity", participant)
+    assert policy.allows(named(auditor), "participant.view_identity", participant)
+    membership = auditor.user.memberships.get()
+    membership.named_access = True
+    membership.save()
+    page = client_for(auditor).get(f"/participants/{participant.pk}/")
+    assert page.templates[0].name == "participant_detail.html"
+    assert participant.last_name.upper() in page.content.decode()
+
+
+def test_named_access_is_refused_outside_auditors(world):
+    membership = world.a.adviser.user.memberships.get()
+    membership.named_access = True
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        membership.save()
+
+
+def test_other_buyer_files_stay_out_of_reach(world, two_buyers):
+    participant, first, second = two_buyers
+    outsider = make_pathway(world, "eligible").participant  # referred nowhere
+    client = client_for(world.a.auditor)
+    assert client.get(f"/participants/{outsider.pk}/").status_code == 404
+    assert client.get(f"/positionnements/{second.pk}/").status_code == 404
+    assert Participant.objects.filter(pk=participant.pk).exists()
+    assert Referral.objects.filter(pk=second.pk).exists()

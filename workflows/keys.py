@@ -1,0 +1,53 @@
+"""The journal keys: HMAC keys that live outside the database and seal every journal event and checkpoint.
+
+Someone who holds the database but not the key cannot forge, rewrite or re-chain events: their digests would not
+verify. Keys are named (`key_id`, stored on each event) so that a key can be rotated: new events are sealed with
+the current key, older events keep verifying with the retired keys kept in the list.
+
+Settings (parcours.settings): `JOURNAL_KEYS` {key id: secret bytes}, `JOURNAL_KEY_ID` the current key.
+"""
+
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class UnknownKey(Exception):
+    """A journal row names a key that is not configured (retired and dropped, or forged)."""
+
+
+def current_key_id() -> str:
+    key_id = getattr(settings, "JOURNAL_KEY_ID", "")
+    if not key_id or key_id not in getattr(settings, "JOURNAL_KEYS", {}):
+        raise ImproperlyConfigured(
+            "No journal key: set PARCOURS_JOURNAL_KEYS (id:secret) or PARCOURS_JOURNAL_KEY_FILE (see docs/audit.md)."
+        )
+    return key_id
+
+
+def secret(key_id: str) -> bytes:
+    try:
+        return settings.JOURNAL_KEYS[key_id]
+    except KeyError:
+        raise UnknownKey(key_id) from None
+
+
+def canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def seal(key_id: str, payload: dict) -> str:
+    """HMAC-SHA256 of the canonical JSON of `payload` with the key `key_id` (hex)."""
+    return hmac.new(secret(key_id), canonical(payload), hashlib.sha256).hexdigest()
+
+
+def seal_text(key_id: str, text: str) -> str:
+    """Keyed digest of a free text (a reason): proves the text without letting anyone confirm a guess of it."""
+    return hmac.new(secret(key_id), b"reason\x00" + text.encode(), hashlib.sha256).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

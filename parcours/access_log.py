@@ -4,8 +4,8 @@ Written by the read paths themselves (selectors, API lists, admin), never by tem
 policy (`participant.view_access_log`, `accesslog.view`) and purged after ACCESS_LOG_RETENTION_DAYS.
 """
 
-from parcours.enums import AccessChannel
 from parcours.models import ParticipantAccess
+from workflows.vocabulary import AccessChannel
 
 
 def log_access(*, actor, participant_ids, channel=AccessChannel.PAGE, purpose="view") -> int:

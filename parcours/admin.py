@@ -11,7 +11,6 @@ from django.contrib.admin.utils import unquote
 from django.db.models import OuterRef, Q, Subquery, Sum
 
 from parcours.access_log import log_participant_access
-from parcours.enums import AccessChannel
 from parcours.models import (
     ContractLot,
     EligibilityCriterion,
@@ -29,6 +28,7 @@ from parcours.models import (
 )
 from roles.actor import Actor
 from workflows.states import HoursLineState, PathwayState
+from workflows.vocabulary import AccessChannel
 
 
 class ReadOnlyMixin:

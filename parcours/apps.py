@@ -8,3 +8,8 @@ class ParcoursConfig(AppConfig):
 
     def ready(self):
         from parcours import checks  # noqa: F401  (registers the system checks)
+        from parcours.work.listener import listener
+        from workflows import work
+
+        # The work layer (viewflow flows, tasks, timers) listens to what the services report.
+        work.subscribe(listener)

@@ -10,20 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase
 
-from parcours.enums import (
-    AccessChannel,
-    AssessmentDecision,
-    ContractType,
-    ExitCategory,
-    FollowUpKind,
-    FulfilmentMode,
-    LegalLever,
-    PlacementEndKind,
-    Programme,
-    ProofKind,
-    QualificationLevel,
-    SizingMethod,
-)
 from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
@@ -36,6 +22,20 @@ from workflows.states import (
     PathwayState,
     PlacementState,
     ReferralState,
+)
+from workflows.vocabulary import (
+    AccessChannel,
+    AssessmentDecision,
+    ContractType,
+    ExitCategory,
+    FollowUpKind,
+    FulfilmentMode,
+    LegalLever,
+    PlacementEndKind,
+    Programme,
+    ProofKind,
+    QualificationLevel,
+    SizingMethod,
 )
 
 User = settings.AUTH_USER_MODEL
@@ -726,3 +726,7 @@ class ReferralGroupObjectPermission(GroupObjectPermissionBase):
 
 class PlacementGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Placement, on_delete=models.CASCADE)
+
+
+# The work layer's tables (viewflow processes and task routing) belong to this app too.
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask  # noqa: E402,F401

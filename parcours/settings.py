@@ -119,7 +119,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# viewflow is the work layer (workflows/flows.py); its own site and middlewares are not used.
+# viewflow is the work layer (parcours/work/flows.py); its own site and middlewares are not used.
 VIEWFLOW = {"AUTOREGISTER": False}
 
 SESSION_COOKIE_HTTPONLY = True
@@ -219,8 +219,8 @@ SPECTACULAR_SETTINGS = {
         "ReferralStateEnum": "workflows.states.ReferralState",
         "PlacementStateEnum": "workflows.states.PlacementState",
         "HoursLineStateEnum": "workflows.states.HoursLineState",
-        "ContractTypeEnum": "parcours.enums.ContractType",
-        "FulfilmentModeEnum": "parcours.enums.FulfilmentMode",
+        "ContractTypeEnum": "workflows.vocabulary.ContractType",
+        "FulfilmentModeEnum": "workflows.vocabulary.FulfilmentMode",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -15,7 +15,7 @@ urlpatterns = [
     path("participants/<int:pk>/", views.participant_detail, name="participant_detail"),
     path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
     path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
-    path("travail/", include("workflows.urls")),
+    path("travail/", include("parcours.web.work")),
     path("actions/<str:machine>/<int:pk>/<str:name>/", common.transition, name="transition"),
     path("conseil/", include(adviser)),
     path("facilitation/", include(facilitator)),

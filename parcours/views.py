@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from parcours import selectors
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
-from parcours.web.common import actions_for
+from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
 from workflows.diagrams import transition_rows
@@ -164,8 +164,6 @@ def _pseudonymised_file(request, actor, participant):
 @login_required
 def referral_detail(request, pk):
     """A referral with its placement and hours lines; employers see only what hiring needs."""
-    from parcours.web.common import EmptyForm, actions_for, form_class_for
-
     actor = _actor_or_none(request)
     referral = selectors.referrals_for(actor).filter(pk=pk).first() if actor else None
     if referral is None:
@@ -173,12 +171,11 @@ def referral_detail(request, pk):
     placement = selectors.placements_for(actor).filter(referral=referral).first()
     hours_lines = []
     if placement is not None:
-        hours_lines = list(selectors.hours_lines_for(actor).filter(placement=placement).order_by("month", "pk"))
-        for line in hours_lines:
-            line.actions = [
-                (spec, form_class_for("hoursline", spec.name) is not EmptyForm)
-                for spec in selectors.transitions_in_list(line, actor, view_action="hoursline.view")
-            ]
+        hours_lines = row_actions(
+            selectors.hours_lines_for(actor).filter(placement=placement).order_by("month", "pk"),
+            actor,
+            "hoursline.view",
+        )
     return render(
         request,
         "referral_detail.html",

@@ -18,8 +18,8 @@ from django.db import IntegrityError, close_old_connections
 from django.utils import timezone
 
 from parcours.services.data_protection import apply_retention
+from parcours.work.timers import fire_due
 from workflows.journal import take_checkpoint
-from workflows.timers import fire_due
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,13 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from parcours.enums import (
+from parcours.models import HoursLine, Participant, Pathway, Placement, Referral
+from parcours.services import followups, participants, pathways, placements, referrals, register
+from roles.actor import Actor
+from roles.enums import OrganisationKind, Role
+from roles.models import Membership, Organisation
+from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
+from workflows.vocabulary import (
     ContractType,
     ExitCategory,
     FollowUpKind,
@@ -38,12 +44,6 @@ from parcours.enums import (
     QualificationLevel,
     SizingMethod,
 )
-from parcours.models import HoursLine, Participant, Pathway, Placement, Referral
-from parcours.services import followups, participants, pathways, placements, referrals, register
-from roles.actor import Actor
-from roles.enums import OrganisationKind, Role
-from roles.models import Membership, Organisation
-from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 
 CRITERION = "YOUTH_UNDER_26_LOW_QUALIFICATION"
 ROLE_KIND = {

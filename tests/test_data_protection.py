@@ -12,12 +12,12 @@ from django.test import Client
 from django.utils import timezone
 
 from parcours.audit import verify_journal
-from parcours.enums import AccessChannel
 from parcours.models import FollowUp, Participant, ParticipantAccess, Referral
 from parcours.services.data_protection import apply_retention, participant_record_notice
 from tests.factories import db_counts, make_pathway, make_referral, record_follow_up, reload, today
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
+from workflows.vocabulary import AccessChannel
 
 pytestmark = pytest.mark.django_db
 

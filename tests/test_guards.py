@@ -7,7 +7,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from parcours.enums import PlacementEndKind
 from parcours.models import ContractLot
 from parcours.services import pathways, placements, referrals, register
 from tests.factories import (
@@ -25,6 +24,7 @@ from tests.factories import (
 from workflows import engine
 from workflows.errors import DomainError
 from workflows.states import PathwayState
+from workflows.vocabulary import PlacementEndKind
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
@@ -211,11 +211,11 @@ def test_hours_validation_rechecks_the_window(world):
 
 
 # --- Other guards --------------------------------------------------------------------------------------------
-def test_weekly_hours_must_be_between_1_and_48(world):
+def test_weekly_hours_must_be_between_1_and_48_as_declared(world):
     referral = make_referral(world, "accepted")
     for hours in (0, 49):
         assert_refused(
-            "invalid_weekly_hours",
+            "invalid_input",
             lambda h=hours: call_service("referral.hire", world.a.employer_actor, referral, weekly_hours=h),
             referral,
             field="weekly_hours",

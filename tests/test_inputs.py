@@ -106,7 +106,7 @@ def test_participant_update_refuses_bad_input(world, changes, code, field):
 
 
 HIRE_CASES = [
-    ("weekly hours 0", {"weekly_hours": 0}, "invalid_weekly_hours", "weekly_hours"),
+    ("weekly hours 0", {"weekly_hours": 0}, "invalid_input", "weekly_hours"),
     ("weekly hours as text", {"weekly_hours": "35"}, "invalid_input", "weekly_hours"),
     ("weekly hours as float", {"weekly_hours": 35.5}, "invalid_input", "weekly_hours"),
     ("weekly hours as bool", {"weekly_hours": True}, "invalid_input", "weekly_hours"),

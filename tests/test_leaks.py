@@ -24,13 +24,14 @@ from openpyxl import load_workbook
 from parcours.models import EligibilityCriterion, HoursLine, Participant, Pathway, Placement, Referral
 from parcours.notifications import audience_of, event_payload
 from parcours.selectors.journal import EVENT_OBJECTS, OBJECT_LABELS, PATHWAY_TIMERS, pseudonymised
+from parcours.services.tasks import task_claim
+from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
+from parcours.work.timers import fire_due
 from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from roles.middleware import memberships_of
-from workflows.models import OPEN_TASK_STATUSES, JournalEvent, WorkTask
-from workflows.services import task_claim
-from workflows.timers import fire_due
+from workflows.models import JournalEvent
 
 DEMO_ROLES = [
     "conseillere",

@@ -11,7 +11,6 @@ import datetime
 
 import pytest
 
-from parcours.enums import ContractType, FollowUpKind
 from parcours.models import FollowUp, HoursLine, JobOffer, Operation, Participant, Referral
 from parcours.services import data_protection, followups, participants, placements, referrals, register
 from parcours.services.common import VIEW_ACTIONS
@@ -34,6 +33,7 @@ from workflows import engine
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
 from workflows.transitions import all_specs
+from workflows.vocabulary import ContractType, FollowUpKind
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ import decimal
 
 import pytest
 
-from parcours.enums import AssessmentDecision, ExitCategory, FollowUpKind
 from parcours.models import Exit, FollowUp, HoursLine, Placement, Referral
 from parcours.services import followups, participants, pathways, placements, referrals
 from roles import policy
@@ -25,6 +24,7 @@ from workflows.errors import DomainError
 from workflows.journal import verify_chains
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
+from workflows.vocabulary import AssessmentDecision, ExitCategory, FollowUpKind
 
 pytestmark = pytest.mark.django_db
 

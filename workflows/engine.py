@@ -10,6 +10,7 @@ from django_fsm import TransitionNotAllowed
 from roles import policy
 from workflows import work
 from workflows.errors import DomainError
+from workflows.inputs import check as check_inputs
 from workflows.journal import record_event
 from workflows.transitions import MACHINES, STATE_ENUMS
 
@@ -42,15 +43,6 @@ def _check_state(obj, spec):
         )
 
 
-def _check_inputs(spec, inputs):
-    known = {i.name for i in spec.inputs}
-    unknown = sorted(set(inputs) - known)
-    if unknown:
-        raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
-    for declared in spec.inputs:
-        value = inputs.get(declared.name)
-        if declared.required and (value is None or (isinstance(value, str) and not value.strip())):
-            raise DomainError("missing_input", f"{declared.label} : ce champ est obligatoire.", field=declared.name)
 
 
 def ensure_can_fire(obj, name, *, actor):
@@ -80,7 +72,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
             raise ValueError(f"{spec.action} is not an internal transition")
     else:
         ensure_can_fire(obj, name, actor=actor)
-    _check_inputs(spec, inputs)
+    inputs = check_inputs(spec.inputs, inputs, machine_only=True)
     for guard in spec.guards:
         guard(obj, inputs)
     from_state = obj.state
@@ -105,19 +97,44 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
 
 
 def available_transitions(obj, actor):
-    """The transitions `actor` may fire on `obj` now (for buttons and API `available_transitions`)."""
-    result = []
-    if actor is None:
+    """The transitions `actor` may fire on `obj` now (buttons, the API's `available_transitions`)."""
+    return available_for_rows([obj], actor).get(obj.pk, [])
+
+
+def available_for_rows(objs, actor, *, view_action=None) -> dict:
+    """The transitions `actor` may fire now on each object of a page (same machine), at a fixed query cost.
+
+    Same rules for one object or a list: user-fireable, current state among the sources, role and scope allowed by
+    the policy, guards silent. When the page was read through `view_action` and a transition's scope is that same
+    scope, the listing already proves it; any other scope costs one query for the whole page."""
+    objs = list(objs)
+    result = {obj.pk: [] for obj in objs}
+    if not objs or actor is None or actor.is_system or actor.organisation is None:
         return result
-    for spec in MACHINES[machine_name(obj)].values():
-        if not spec.user_fireable or obj.state not in spec.sources:
+    model = type(objs[0])
+    specs = [s for s in MACHINES[machine_name(objs[0])].values() if s.user_fireable and policy.may(actor, s.action)]
+    listed_scope = policy.roles_for(view_action).get(actor.role) if view_action else None
+    allowed = {}  # scope -> pks of the page in that scope (None: every row of the page)
+    for spec in specs:
+        scope = policy.roles_for(spec.action)[actor.role]
+        if scope in allowed:
             continue
-        if not policy.may(actor, spec.action) or not policy.allows(actor, spec.action, obj):
-            continue
-        try:
-            for guard in spec.guards:
-                guard(obj, None)
-        except DomainError:
-            continue
-        result.append(spec)
+        if scope is listed_scope:
+            allowed[scope] = None
+        else:
+            rows = model._default_manager.filter(pk__in=[obj.pk for obj in objs])  # one page, bounded
+            allowed[scope] = set(rows.filter(policy.scope_q(model, scope, actor)).values_list("pk", flat=True))
+    for obj in objs:
+        for spec in specs:
+            if obj.state not in spec.sources:
+                continue
+            pks = allowed[policy.roles_for(spec.action)[actor.role]]
+            if pks is not None and obj.pk not in pks:
+                continue
+            try:
+                for guard in spec.guards:
+                    guard(obj, None)
+            except DomainError:  # a guard refusing means "not offered now"
+                continue
+            result[obj.pk].append(spec)
     return result

@@ -59,18 +59,6 @@ def start_in_execution_window(referral, inputs):
         )
 
 
-def weekly_hours_valid(referral, inputs):
-    if inputs is None:
-        return
-    hours = inputs.get("weekly_hours")
-    if hours is not None and not (0 < hours <= 48):
-        raise DomainError(
-            "invalid_weekly_hours",
-            "La durée hebdomadaire doit être comprise entre 1 et 48 heures.",
-            field="weekly_hours",
-        )
-
-
 def assessment_submitted(pathway, inputs):
     assessment = pathway.pending_assessment()
     if assessment is None or not (assessment.criteria.exists() or assessment.derogation_reason):

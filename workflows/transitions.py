@@ -9,21 +9,14 @@ from dataclasses import dataclass, field
 
 from roles.policy import roles_for
 from workflows import guards
+from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT, Input, reason
 from workflows.states import HoursLineState as H
 from workflows.states import PathwayState as P
 from workflows.states import PlacementState as PL
 from workflows.states import ReferralState as R
+from workflows.vocabulary import ContractType, ExitCategory, FulfilmentMode, PlacementEndKind
 
-
-@dataclass(frozen=True)
-class Input:
-    name: str
-    label: str
-    required: bool = True
-
-
-REASON = Input("reason", "Motif")
-OPTIONAL_REASON = Input("reason", "Motif", required=False)
+REASON = reason()
 
 
 @dataclass(frozen=True)
@@ -56,6 +49,11 @@ class TransitionSpec:
     def user_fireable(self) -> bool:
         return not (self.internal or self.system)
 
+    @property
+    def machine_inputs(self) -> tuple:
+        """The inputs passed to the fsm method and journaled (the others are the service's own)."""
+        return tuple(i for i in self.inputs if i.machine)
+
 
 def _table(machine, *specs):
     return {s.name: TransitionSpec(machine=machine, **s.__dict__) for s in specs}
@@ -78,6 +76,36 @@ PATHWAY = _table(
         "Soumettre l'éligibilité",
         [P.INTAKE],
         P.ELIGIBILITY_PENDING,
+        inputs=(
+            Input(
+                "criteria",
+                "Critères d'éligibilité",
+                CHOICES,
+                required=False,
+                options="criteria",
+                max_items=50,
+                machine=False,
+                help_text="Codes des critères remplis (catalogue des publics éligibles).",
+            ),
+            Input(
+                "derogation_reason",
+                "Dérogation motivée (si aucun critère)",
+                LONGTEXT,
+                required=False,
+                max_length=2000,
+                machine=False,
+            ),
+            Input(
+                "facilitation_organisation",
+                "Structure porteuse",
+                ID_CHOICE,
+                required=False,
+                options="partner_facilitations",
+                initial="first_partner_facilitation",
+                machine=False,
+                help_text="Structure porteuse partenaire (par défaut : la première).",
+            ),
+        ),
         description="Le conseiller déclare les critères et transmet à la structure porteuse.",
     ),
     _S(
@@ -85,7 +113,24 @@ PATHWAY = _table(
         "Valider l'éligibilité",
         [P.ELIGIBILITY_PENDING],
         P.ELIGIBLE,
-        inputs=(Input("valid_until", "Valide jusqu'au", required=False),),
+        inputs=(
+            Input(
+                "valid_until",
+                "Valide jusqu'au",
+                DATE,
+                required=False,
+                help_text="Laisser vide : la durée de validité réglementaire.",
+            ),
+            Input(
+                "proofs",
+                "Justificatifs vus",
+                PROOFS,
+                required=False,
+                options="pending_criteria",
+                machine=False,
+                help_text="Par critère déclaré : le justificatif vu et la date.",
+            ),
+        ),
         guards=(guards.assessment_submitted,),
     ),
     _S("reject_eligibility", "Refuser l'éligibilité", [P.ELIGIBILITY_PENDING], P.INELIGIBLE, inputs=(REASON,)),
@@ -127,8 +172,16 @@ PATHWAY = _table(
         [P.PLACED, P.IN_FOLLOW_UP],
         P.EXITED,
         inputs=(
-            Input("exited_on", "Date de sortie"),
-            Input("category", "Catégorie de sortie"),
+            Input("exited_on", "Date de sortie", DATE, initial="today"),
+            Input("category", "Catégorie de sortie", CHOICE, choices=ExitCategory),
+            Input(
+                "detail",
+                "Précision (type de contrat, employeur…)",
+                TEXT,
+                required=False,
+                max_length=200,
+                machine=False,
+            ),
         ),
         guards=(guards.exit_date_valid,),
     ),
@@ -176,17 +229,31 @@ REFERRAL = _table(
         [R.ACCEPTED],
         R.HIRED,
         inputs=(
-            Input("contract_type", "Type de contrat"),
-            Input("start_date", "Date de début"),
-            Input("weekly_hours", "Durée hebdomadaire"),
-            Input("fulfilment_mode", "Modalité", required=False),
-            Input("planned_end_date", "Date de fin prévue", required=False),
+            Input("contract_type", "Type de contrat", CHOICE, choices=ContractType, initial="offer_contract_type"),
+            Input("start_date", "Date de début", DATE),
+            Input(
+                "weekly_hours",
+                "Durée hebdomadaire (heures)",
+                INTEGER,
+                min_value=1,
+                max_value=48,
+                initial="offer_weekly_hours",
+            ),
+            Input(
+                "fulfilment_mode",
+                "Modalité",
+                CHOICE,
+                required=False,
+                choices=FulfilmentMode,
+                options="lot_fulfilment_modes",
+                default=FulfilmentMode.DIRECT_HIRE,
+            ),
+            Input("planned_end_date", "Date de fin prévue", DATE, required=False),
         ),
         guards=(
             guards.offer_open,
             guards.eligibility_valid_at_start,
             guards.start_in_execution_window,
-            guards.weekly_hours_valid,
         ),
     ),
     _S(
@@ -214,7 +281,11 @@ PLACEMENT = _table(
         "Déclarer la fin du contrat",
         [PL.ACTIVE],
         PL.ENDED,
-        inputs=(Input("end_date", "Date de fin"), Input("end_kind", "Type de fin"), OPTIONAL_REASON),
+        inputs=(
+            Input("end_date", "Date de fin", DATE),
+            Input("end_kind", "Type de fin", CHOICE, choices=PlacementEndKind),
+            reason("Motif (obligatoire pour une fin anticipée)", required=False),
+        ),
         guards=(guards.end_date_valid,),
     ),
     _S("cancel", "Contrat non commencé", [PL.PLANNED], PL.CANCELLED, inputs=(REASON,)),

@@ -3,7 +3,7 @@ and for state machines the transition → (service, input serializer) table deri
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Q
 from rest_framework import serializers
@@ -12,45 +12,11 @@ from parcours import selectors
 from parcours.api import serializers as s
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.common import NOT_FOUND_MESSAGES
-from parcours.services.pathways import PATHWAY_SERVICES
-from parcours.services.placements import HOURS_LINE_SERVICES, PLACEMENT_SERVICES
-from parcours.services.referrals import REFERRAL_SERVICES
 from roles.policy import scope_queryset
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 from workflows.transitions import MACHINES
 
 MAX_ID = s.MAX_ID
-
-
-PATHWAY_INPUTS = {
-    "submit_eligibility": s.SubmitEligibilityInputSerializer,
-    "validate_eligibility": s.ValidateEligibilityInputSerializer,
-    "reject_eligibility": s.ReasonInputSerializer,
-    "exit": s.ExitInputSerializer,
-    "withdraw": s.ReasonInputSerializer,
-    "mark_lost_contact": s.ReasonInputSerializer,
-    "reopen": s.ReasonInputSerializer,
-}
-REFERRAL_INPUTS = {
-    "start_review": s.EmptyInputSerializer,
-    "approve": s.EmptyInputSerializer,
-    "decline": s.ReasonInputSerializer,
-    "forward": s.EmptyInputSerializer,
-    "accept": s.EmptyInputSerializer,
-    "refuse": s.ReasonInputSerializer,
-    "hire": s.HireInputSerializer,
-    "cancel": s.ReasonInputSerializer,
-}
-PLACEMENT_INPUTS = {
-    "start": s.EmptyInputSerializer,
-    "end": s.PlacementEndInputSerializer,
-    "cancel": s.ReasonInputSerializer,
-}
-HOURS_LINE_INPUTS = {
-    "validate": s.EmptyInputSerializer,
-    "reject": s.ReasonInputSerializer,
-    "lock": s.EmptyInputSerializer,
-}
 
 
 # --- Filters (query parameters) ------------------------------------------------------------------------------
@@ -219,9 +185,6 @@ class Resource:
     serializer: type
     filters: type
     journal_type: str  # JournalEvent.object_type
-    object_kwarg: str = ""  # the service keyword naming the object
-    services: dict = field(default_factory=dict)
-    inputs: dict = field(default_factory=dict)
     related: tuple = ()  # extra select_related for the serializer
 
     @property
@@ -239,11 +202,12 @@ class Resource:
     def filter(self, qs, data):
         return _apply(qs, data, FILTERS[self.path])
 
-    def transition_names(self):
-        """User-fireable transitions of the machine, in declaration order."""
+    def transitions(self):
+        """User-fireable transitions of the machine, in declaration order (their inputs and service are derived
+        from the declaration: parcours.api.inputs, parcours.services.registry)."""
         if not self.machine:
             return []
-        return [name for name, spec in MACHINES[self.machine].items() if spec.user_fireable]
+        return [spec for spec in MACHINES[self.machine].values() if spec.user_fireable]
 
 
 PARTICIPANTS = Resource(
@@ -254,7 +218,6 @@ PARTICIPANTS = Resource(
     serializer=s.ParticipantSerializer,
     filters=ParticipantFilters,
     journal_type="participant",
-    object_kwarg="participant",
 )
 PATHWAYS = Resource(
     path="pathways",
@@ -264,9 +227,6 @@ PATHWAYS = Resource(
     serializer=s.PathwaySerializer,
     filters=PathwayFilters,
     journal_type="pathway",
-    object_kwarg="pathway",
-    services=PATHWAY_SERVICES,
-    inputs=PATHWAY_INPUTS,
 )
 REFERRALS = Resource(
     path="referrals",
@@ -276,9 +236,6 @@ REFERRALS = Resource(
     serializer=s.ReferralSerializer,
     filters=ReferralFilters,
     journal_type="referral",
-    object_kwarg="referral",
-    services={name: REFERRAL_SERVICES[name] for name in REFERRAL_INPUTS},
-    inputs=REFERRAL_INPUTS,
     related=("placement",),
 )
 PLACEMENTS = Resource(
@@ -289,9 +246,6 @@ PLACEMENTS = Resource(
     serializer=s.PlacementSerializer,
     filters=PlacementFilters,
     journal_type="placement",
-    object_kwarg="placement",
-    services=PLACEMENT_SERVICES,
-    inputs=PLACEMENT_INPUTS,
 )
 HOURS_LINES = Resource(
     path="hours-lines",
@@ -301,9 +255,6 @@ HOURS_LINES = Resource(
     serializer=s.HoursLineSerializer,
     filters=HoursLineFilters,
     journal_type="hoursline",
-    object_kwarg="hours_line",
-    services=HOURS_LINE_SERVICES,
-    inputs=HOURS_LINE_INPUTS,
 )
 JOB_OFFERS = Resource(
     path="job-offers",
@@ -325,20 +276,3 @@ LOTS = Resource(
 )
 
 STATEFUL = [PATHWAYS, REFERRALS, PLACEMENTS, HOURS_LINES]
-
-
-def check_declarations():
-    """Every user-fireable transition has exactly one service and one input serializer (and nothing more)."""
-    problems = []
-    for resource in STATEFUL:
-        names = set(resource.transition_names())
-        if set(resource.services) != names:
-            problems.append(f"{resource.path}: services {sorted(set(resource.services) ^ names)}")
-        if set(resource.inputs) != names:
-            problems.append(f"{resource.path}: inputs {sorted(set(resource.inputs) ^ names)}")
-        for name in names & set(resource.inputs):
-            fields = resource.inputs[name]().fields
-            for declared in MACHINES[resource.machine][name].inputs:
-                if declared.name not in fields or (declared.required and not fields[declared.name].required):
-                    problems.append(f"{resource.path}.{name}: input {declared.name}")
-    return problems

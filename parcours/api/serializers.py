@@ -1,22 +1,19 @@
 """Input serializers (strict: unknown fields, wrong JSON types and NUL characters are 400) and output
 serializers (what each role may see: employers get only what hiring needs, never the participant file)."""
 
-from collections.abc import Mapping
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from parcours.enums import (
-    ContractType,
-    ExitCategory,
-    FollowUpKind,
-    FulfilmentMode,
-    PlacementEndKind,
-    Programme,
-    ProofKind,
-    QualificationLevel,
+from parcours.api.fields import (  # noqa: F401  (MAX_ID is part of this module's interface)
+    MAX_ID,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDateField,
+    StrictDecimalField,
+    StrictEmailField,
+    StrictIntegerField,
+    StrictSerializer,
 )
 from parcours.models import (
     ContractLot,
@@ -31,88 +28,13 @@ from parcours.models import (
 from roles import policy
 from workflows import engine
 from workflows.models import JournalEvent
-
-MAX_ID = 2**63 - 1
-MAX_UNKNOWN_FIELDS_REPORTED = 20
-
-
-# --- Strict input fields ---------------------------------------------------------------------------------------
-class StrictCharField(serializers.CharField):
-    """A JSON string, nothing else (DRF would turn 12 into "12")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer (not a boolean, a string or a float)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictEmailField(serializers.EmailField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class StrictDateField(serializers.DateField):
-    """An ISO date string "YYYY-MM-DD"."""
-
-    def to_internal_value(self, value):
-        if not isinstance(value, str):
-            self.fail("invalid", format="AAAA-MM-JJ")
-        return super().to_internal_value(value)
-
-
-class StrictDecimalField(serializers.DecimalField):
-    """A decimal as a JSON number or a string ("35.5")."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float | str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields (code "unknown_field") along with the other field errors."""
-
-    def to_internal_value(self, data):
-        unknown = sorted(str(k) for k in set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        try:
-            value = super().to_internal_value(data)
-        except ValidationError as exc:
-            if not unknown:
-                raise
-            errors = dict(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        else:
-            if not unknown:
-                return value
-            errors = {}
-        for name in unknown[:MAX_UNKNOWN_FIELDS_REPORTED]:
-            errors[name] = [ErrorDetail("Champ inconnu.", code="unknown_field")]
-        raise ValidationError(errors)
-
-    def to_service_kwargs(self) -> dict:
-        return dict(self.validated_data)
+from workflows.vocabulary import (
+    ContractType,
+    FollowUpKind,
+    FulfilmentMode,
+    Programme,
+    QualificationLevel,
+)
 
 
 def _text(max_length, *, required=True, allow_blank=False, **kwargs):
@@ -191,71 +113,25 @@ class OfferCreateSerializer(StrictSerializer):
     rome_code = _text(5, required=False, allow_blank=True, default="")
 
 
-# --- Inputs: transitions ----------------------------------------------------------------------------------------
+# --- Inputs: transitions are derived from their declarations (parcours.api.inputs) -------------------------
 class EmptyInputSerializer(StrictSerializer):
     """No input: send `{}` or no body."""
-
-
-class ReasonInputSerializer(StrictSerializer):
-    reason = _text(2000, help_text="Motif (obligatoire).")
-
-
-class OptionalReasonMixin(StrictSerializer):
-    reason = _text(2000, required=False, allow_blank=True, default="")
-
-
-class SubmitEligibilityInputSerializer(StrictSerializer):
-    criteria = serializers.ListField(
-        child=_text(50), required=False, default=list, max_length=50, help_text="Codes des critères remplis."
-    )
-    derogation_reason = _text(2000, required=False, allow_blank=True, default="")
-    facilitation_organisation = StrictIntegerField(
-        required=False, allow_null=True, help_text="Structure porteuse partenaire (par défaut : la première)."
-    )
-
-
-class ProofInputSerializer(StrictSerializer):
-    criterion = _text(50, help_text="Code du critère.")
-    proof_kind = _choice(ProofKind)
-    seen_on = StrictDateField()
-
-
-class ValidateEligibilityInputSerializer(StrictSerializer):
-    valid_until = StrictDateField(required=False, help_text="Par défaut : aujourd'hui + durée de validité.")
-    proofs = serializers.ListField(child=ProofInputSerializer(), required=False, max_length=50)
-
-    def to_service_kwargs(self):
-        data = dict(self.validated_data)
-        proofs = data.pop("proofs", None)
-        if proofs:
-            data["proofs"] = {p["criterion"]: (p["proof_kind"], p["seen_on"]) for p in proofs}
-        return data
-
-
-class ExitInputSerializer(StrictSerializer):
-    exited_on = StrictDateField()
-    category = _choice(ExitCategory)
-    detail = _text(200, required=False, allow_blank=True, default="")
-
-
-class HireInputSerializer(StrictSerializer):
-    contract_type = _choice(ContractType)
-    start_date = StrictDateField()
-    weekly_hours = StrictIntegerField(min_value=1, max_value=48)
-    fulfilment_mode = _choice(FulfilmentMode, required=False, default=FulfilmentMode.DIRECT_HIRE)
-    planned_end_date = StrictDateField(required=False, allow_null=True)
-
-
-class PlacementEndInputSerializer(OptionalReasonMixin):
-    end_date = StrictDateField()
-    end_kind = _choice(PlacementEndKind)
 
 
 # --- Outputs ------------------------------------------------------------------------------------------------------
 class TransitionInputOutSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
+    type = serializers.CharField(help_text="text, longtext, date, integer, choice, id_choice, choices ou proofs.")
     required = serializers.BooleanField()
+    choices = serializers.ListField(child=serializers.CharField(), required=False, help_text="Valeurs admises.")
+
+
+def _input_out(declared):
+    out = {"name": declared.name, "label": declared.label, "type": declared.type, "required": declared.required}
+    if declared.choices is not None:
+        out["choices"] = list(declared.choices.values)
+    return out
 
 
 class AvailableTransitionSerializer(serializers.Serializer):
@@ -267,7 +143,7 @@ class AvailableTransitionSerializer(serializers.Serializer):
         return {
             "name": spec.name,
             "label": spec.label,
-            "inputs": [{"name": i.name, "label": i.label, "required": i.required} for i in spec.inputs],
+            "inputs": [_input_out(i) for i in spec.inputs],
         }
 
 

@@ -7,10 +7,6 @@ from parcours.api import resources as r
 from parcours.api import views
 from parcours.api.errors import api_not_found
 
-problems = r.check_declarations()
-if problems:  # pragma: no cover - guarded by tests
-    raise RuntimeError(f"API transitions out of step with workflows.transitions: {problems}")
-
 
 def _stateful(resource, list_view=None):
     base = resource.path
@@ -19,12 +15,12 @@ def _stateful(resource, list_view=None):
         path(f"{base}/<int:pk>/", views.detail_view(resource).as_view(), name=f"{base}-detail"),
         path(f"{base}/<int:pk>/history/", views.history_view(resource).as_view(), name=f"{base}-history"),
     ]
-    for name in resource.transition_names():
+    for spec in resource.transitions():
         patterns.append(
             path(
-                f"{base}/<int:pk>/transitions/{name}/",
-                views.transition_view(resource, name).as_view(),
-                name=f"{base}-transition-{name}",
+                f"{base}/<int:pk>/transitions/{spec.name}/",
+                views.transition_view(resource, spec).as_view(),
+                name=f"{base}-transition-{spec.name}",
             )
         )
     return patterns

@@ -22,16 +22,17 @@ from parcours.api import resources as r
 from parcours.api import serializers as s
 from parcours.api.auth import check_credentials, resolve_actor
 from parcours.api.errors import ApiProblem
+from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
-from parcours.api.transitions import available_transitions_bulk
-from parcours.enums import AccessChannel
 from parcours.models import FollowUp
 from parcours.services import data_protection, followups, participants, placements, referrals, register
+from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
+from workflows.engine import available_for_rows
 from workflows.errors import DomainError
-from workflows.transitions import MACHINES
+from workflows.vocabulary import AccessChannel
 
 
 class FrenchMixin:
@@ -132,7 +133,7 @@ class ResourceListView(ApiView):
         page = self.paginate_queryset(self.filtered_queryset())
         context = self.get_serializer_context()
         if self.resource.machine:
-            context["transitions"] = available_transitions_bulk(page, self.actor, self.resource.view_action)
+            context["transitions"] = available_for_rows(page, self.actor, view_action=self.resource.view_action)
         data = self.resource.serializer(page, many=True, context=context).data
         return self.get_paginated_response(data)
 
@@ -160,13 +161,14 @@ class ResourceHistoryView(ApiView):
 
 
 class TransitionView(ApiView):
-    transition = ""
+    spec = None
 
     def post(self, request, *args, **kwargs):
         obj = self.get_object()
-        inputs = self.parse(self.resource.inputs[self.transition])
-        service = self.resource.services[self.transition]
-        service(actor=self.actor, **{self.resource.object_kwarg: obj.pk}, **inputs.to_service_kwargs())
+        inputs = self.parse(input_serializer(self.spec))
+        run_transition(
+            machine=self.spec.machine, name=self.spec.name, obj=obj.pk, actor=self.actor, **inputs.to_service_kwargs()
+        )
         return Response(self.represent_fresh(obj.pk))
 
 
@@ -201,14 +203,14 @@ def build(base, resource, name, **schemas):
     return extend_schema_view(**schemas)(view)
 
 
-def transition_view(resource, name):
-    spec = MACHINES[resource.machine][name]
+def transition_view(resource, spec):
+    """The POST view of one declared transition: its input serializer and documentation derive from the spec."""
     inputs = ", ".join(f"{i.name}{'' if i.required else ' (optionnel)'}" for i in spec.inputs) or "aucune"
-    camel = "".join(part.title() for part in name.split("_"))
+    camel = "".join(part.title() for part in spec.name.split("_"))
     view = type(
         f"{resource.model.__name__}{camel}TransitionView",
         (TransitionView,),
-        {"resource": resource, "transition": name, "__module__": __name__, "__doc__": ""},
+        {"resource": resource, "spec": spec, "__module__": __name__, "__doc__": ""},
     )
     roles = ", ".join(role.label for role in spec.roles) or "aucun"
     description = (
@@ -217,11 +219,11 @@ def transition_view(resource, name):
     ).strip()
     return extend_schema_view(
         post=extend_schema(
-            operation_id=f"{resource.path.replace('-', '_')}_{name}",
+            operation_id=f"{resource.path.replace('-', '_')}_{spec.name}",
             summary=spec.label,
             description=description,
             tags=_tag(resource),
-            request=resource.inputs[name],
+            request=input_serializer(spec),
             responses=resource.serializer,
         )
     )(view)

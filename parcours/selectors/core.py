@@ -5,12 +5,12 @@ from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from parcours.access_log import log_participant_access
-from parcours.enums import AccessChannel
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.selectors.journal import participant_events, present_events
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
+from workflows.vocabulary import AccessChannel
 
 
 def pathways_for(actor):

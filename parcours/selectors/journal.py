@@ -26,10 +26,11 @@ from parcours.models import (
     Referral,
 )
 from parcours.models import HoursLine as HoursLineModel
+from parcours.work.models import WorkTask
 from roles import policy
 from roles.enums import Role
 from workflows.engine import state_label
-from workflows.models import JournalEvent, WorkTask
+from workflows.models import JournalEvent
 from workflows.transitions import MACHINES
 
 # object_type in the journal → (model, the action whose scope decides who sees it)

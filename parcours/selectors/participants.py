@@ -4,7 +4,6 @@ the eligibility catalogue and the human-readable timeline. Every queryset is sco
 from django.db.models import OuterRef, Q, Subquery
 
 from parcours.access_log import log_participant_access
-from parcours.enums import AccessChannel
 from parcours.models import EligibilityCriterion, FollowUp, JobOffer, Participant, Pathway
 from parcours.selectors.journal import participant_events, present_events, pseudonymised
 from roles.enums import OrganisationKind
@@ -12,6 +11,7 @@ from roles.models import Organisation
 from roles.policy import allows, scope_queryset
 from workflows.engine import state_label
 from workflows.errors import DomainError
+from workflows.vocabulary import AccessChannel
 
 __all__ = [
     "active_criteria",

@@ -1,5 +1,5 @@
 """Selectors of the facilitator pages: the clause register, referrals to review, eligibility to validate,
-hours lines to validate; and the transitions offered on the rows of a scoped list (without a query per row)."""
+hours lines to validate."""
 
 from django.db.models import Count, Prefetch, Q
 
@@ -7,37 +7,11 @@ from parcours.models import AssessedCriterion, Operation, PublicContract
 from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
 from roles.enums import OrganisationKind
 from roles.models import Organisation
-from roles.policy import allows, roles_for, scope_queryset
-from workflows.errors import DomainError
+from roles.policy import scope_queryset
 from workflows.states import HoursLineState, PathwayState, ReferralState
-from workflows.transitions import MACHINES
 
 REFERRALS_WAITING_FOR_FACILITATOR = [ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED]
 HOURS_WAITING_FOR_FACILITATOR = [HoursLineState.DECLARED]
-
-
-def transitions_in_list(obj, actor, *, view_action):
-    """The transitions `actor` may fire now on `obj`, a row of a list scoped by `view_action`.
-
-    Same answer as workflows.engine.available_transitions, but when a transition's scope is the list's scope
-    the row being listed already proves it, so a list page asks no query per row."""
-    if actor is None or actor.role is None:
-        return []
-    list_scope = roles_for(view_action).get(actor.role)
-    result = []
-    for spec in MACHINES[obj.MACHINE].values():
-        if not spec.user_fireable or obj.state not in spec.sources:
-            continue
-        scope = roles_for(spec.action).get(actor.role)
-        if scope is None or (scope is not list_scope and not allows(actor, spec.action, obj)):
-            continue
-        try:
-            for guard in spec.guards:
-                guard(obj, None)
-        except DomainError:  # a guard refusing means "not offered now"
-            continue
-        result.append(spec)
-    return result
 
 
 # --- Clause register -----------------------------------------------------------------------------------------
@@ -130,7 +104,6 @@ def hours_lines_to_validate(*, actor, states=None):
 __all__ = [
     "REFERRALS_WAITING_FOR_FACILITATOR",
     "HOURS_WAITING_FOR_FACILITATOR",
-    "transitions_in_list",
     "register_operations_for",
     "operations_for",
     "contracts_for",

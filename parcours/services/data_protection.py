@@ -17,7 +17,6 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from parcours.access_log import log_participant_access
-from parcours.enums import AccessChannel
 from parcours.models import (
     EligibilityAssessment,
     Exit,
@@ -36,6 +35,7 @@ from workflows.errors import DomainError
 from workflows.journal import erase_reasons, record_event
 from workflows.models import JournalEvent
 from workflows.states import PATHWAY_OPEN_STATES
+from workflows.vocabulary import AccessChannel
 
 ERASED = "[effacé]"
 

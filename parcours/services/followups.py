@@ -1,7 +1,6 @@
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import FollowUpKind
 from parcours.models import FollowUp, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
@@ -9,6 +8,7 @@ from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES
+from workflows.vocabulary import FollowUpKind
 
 
 @transaction.atomic
@@ -30,7 +30,9 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
                 pk=getattr(planned_follow_up, "pk", planned_follow_up), done_on__isnull=True
             )
         except (FollowUp.DoesNotExist, ValueError, TypeError):
-            raise DomainError("not_found", "Suivi prévu introuvable ou déjà réalisé.") from None
+            raise DomainError(
+                "not_found", "Suivi prévu introuvable ou déjà réalisé.", field="planned_follow_up"
+            ) from None
         follow_up.kind, follow_up.done_on, follow_up.note, follow_up.recorded_by = kind, done_on, note, actor.user
         follow_up.save()
     else:

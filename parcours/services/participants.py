@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import Programme, QualificationLevel
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
@@ -15,6 +14,7 @@ from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES
+from workflows.vocabulary import Programme, QualificationLevel
 
 MIN_AGE, MAX_AGE = 16, 25
 REQUIRED = {

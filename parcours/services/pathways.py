@@ -3,7 +3,6 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import AssessmentDecision, ExitCategory, ProofKind
 from parcours.models import AssessedCriterion, EligibilityAssessment, EligibilityCriterion, Exit, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require_choice, require_date
@@ -14,6 +13,7 @@ from roles.models import Organisation
 from workflows import engine
 from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
+from workflows.vocabulary import AssessmentDecision, ExitCategory, ProofKind
 
 
 def _add_months(day: datetime.date, months: int) -> datetime.date:
@@ -32,7 +32,7 @@ add_months = _add_months
 
 @transaction.atomic
 def pathway_submit_eligibility(
-    *, actor, pathway, criteria: list[str], derogation_reason: str = "", facilitation_organisation=None
+    *, actor, pathway, criteria=(), derogation_reason: str = "", facilitation_organisation=None
 ):
     """The adviser declares the eligibility facts and sends the file to a facilitation organisation."""
     pathway = lock(Pathway, pathway, actor=actor)

@@ -5,7 +5,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import PlacementEndKind
 from parcours.models import HoursLine, Pathway, Placement
 from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date, require_number
@@ -13,6 +12,7 @@ from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import REFERRAL_OPEN_STATES, HoursLineState, PathwayState, PlacementState
+from workflows.vocabulary import PlacementEndKind
 
 
 def _after_placement_closed(actor, placement):

@@ -1,7 +1,6 @@
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import ContractType, FollowUpKind, FulfilmentMode
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
@@ -11,6 +10,7 @@ from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, ReferralState
+from workflows.vocabulary import ContractType, FollowUpKind, FulfilmentMode
 
 REFERABLE_PATHWAY_STATES = [
     PathwayState.ELIGIBLE,

@@ -6,13 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.enums import FulfilmentMode, SizingMethod
 from parcours.models import ContractLot, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require
 from roles.enums import OrganisationKind
 from workflows.errors import DomainError
 from workflows.journal import record_event
+from workflows.vocabulary import FulfilmentMode, SizingMethod
 
 
 def size_clause(

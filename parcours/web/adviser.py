@@ -4,41 +4,31 @@ referral, follow-ups. Views parse input, call a selector or a service, and rende
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from parcours import selectors
-from parcours.enums import FollowUpKind, Programme, QualificationLevel
 from parcours.services import followups, participants, pathways, referrals
 from parcours.web.common import (
-    STALE_CODES,
-    BootstrapFormMixin,
-    DateInput,
     actor_required,
     apply_domain_error,
+    filters_of,
+    paginate,
+    role_required,
+    run_service,
     safe_next,
 )
+from parcours.web.forms import REQUIRED_MESSAGE, BootstrapFormMixin, DateInput, FollowUpForm, transition_form_class
 from roles import policy
 from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.states import PathwayState
+from workflows.transitions import PATHWAY
+from workflows.vocabulary import Programme, QualificationLevel
 
 app_name = "adviser"
-PAGE_SIZE = 25
-REQUIRED_MESSAGE = {"required": "Ce champ est obligatoire."}
-
-
-def _require_adviser(actor):
-    if actor.role != Role.ADVISER:
-        raise PermissionDenied("Cette page est réservée aux conseiller·ères de Mission Locale.")
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _query_without_page(request):
@@ -56,18 +46,11 @@ class ParticipantFilterForm(forms.Form):
     programme = forms.ChoiceField(label="Dispositif", required=False, choices=[("", "Tous")] + list(Programme.choices))
 
 
-def _filters(form):
-    """Cleaned filter values; an invalid filter is ignored rather than failing the list."""
-    form.is_valid()
-    return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
-
-
-@actor_required
+@role_required(Role.ADVISER)
 def participant_list(request, *, actor):
-    _require_adviser(actor)
     form = ParticipantFilterForm(request.GET)
-    filters = _filters(form)
-    page = _page(
+    filters = filters_of(form)
+    page = paginate(
         request,
         selectors.participants_for(actor, query=filters["q"], state=filters["state"], programme=filters["programme"]),
     )
@@ -164,18 +147,15 @@ def participant_update(request, pk, *, actor):
     if request.method == "POST":
         form = ParticipantForm(request.POST)
         if form.is_valid():
-            try:
-                participants.participant_update(actor=actor, participant=participant, changes=form.to_data())
-            except DomainError as error:
-                if error.code == "not_found":
-                    raise Http404(error.message) from None
-                if error.code in STALE_CODES:
-                    messages.error(request, error.message)
-                    return redirect(back)
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, "Dossier mis à jour.")
-                return redirect(back)
+            done = run_service(
+                request,
+                form,
+                lambda: participants.participant_update(actor=actor, participant=participant, changes=form.to_data()),
+                success="Dossier mis à jour.",
+                back=back,
+            )
+            if done is not None:
+                return done
         status = 400
     else:
         form = ParticipantForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
@@ -189,39 +169,9 @@ def participant_update(request, pk, *, actor):
 
 
 # --- Eligibility submission ---------------------------------------------------------------------------------
-class _SubmitEligibilityFields(forms.Form):
-    criteria = forms.MultipleChoiceField(
-        label="Critères d'éligibilité constatés", required=False, widget=forms.CheckboxSelectMultiple
-    )
-    derogation_reason = forms.CharField(
-        label="Dérogation motivée (si aucun critère ne s'applique)",
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    facilitation_organisation = forms.ModelChoiceField(
-        label="Structure porteuse destinataire",
-        queryset=None,
-        required=False,
-        empty_label=None,
-        error_messages={"invalid_choice": "Cette structure porteuse n'est pas partenaire de votre Mission Locale."},
-    )
-
-    def __init__(self, *args, criteria, partners, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["criteria"].choices = [
-            (c.code, f"{c.label} (donnée de santé)" if c.is_health_data else c.label) for c in criteria
-        ]
-        self.fields["facilitation_organisation"].queryset = partners
-
-
-class SubmitEligibilityForm(BootstrapFormMixin, _SubmitEligibilityFields):
-    """Criteria from the active catalogue, and the facilitation organisation among the agency's partners."""
-
-
-@actor_required
+@role_required(Role.ADVISER)
 def submit_eligibility(request, pk, *, actor):
-    _require_adviser(actor)
+    """The criteria catalogue and the partner facilitation organisation: the declared inputs of the transition."""
     pathway = selectors.pathway_for(actor=actor, pathway_id=pk, action="pathway.submit_eligibility")
     if pathway is None:
         raise Http404("Parcours introuvable.")
@@ -231,35 +181,24 @@ def submit_eligibility(request, pk, *, actor):
             request, f"Le parcours est « {pathway.get_state_display()} » : l'éligibilité a déjà été soumise."
         )
         return redirect(back)
-    kwargs = {
-        "criteria": list(selectors.active_criteria()),
-        "partners": selectors.facilitation_partners(pathway.participant.youth_agency),
-    }
+    form_class = transition_form_class(PATHWAY["submit_eligibility"])
+    status = 200
     if request.method == "POST":
-        form = SubmitEligibilityForm(request.POST, **kwargs)
+        form = form_class(request.POST, obj=pathway, actor=actor)
         if form.is_valid():
-            try:
-                pathways.pathway_submit_eligibility(
-                    actor=actor,
-                    pathway=pathway,
-                    criteria=form.cleaned_data["criteria"],
-                    derogation_reason=form.cleaned_data["derogation_reason"],
-                    facilitation_organisation=form.cleaned_data["facilitation_organisation"],
-                )
-            except DomainError as error:
-                if error.code == "not_found":
-                    raise Http404(error.message) from None
-                if error.code in STALE_CODES:
-                    messages.error(request, error.message)
-                    return redirect(back)
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, "Éligibilité soumise à la structure porteuse.")
-                return redirect(back)
+            inputs = form.to_service_kwargs()
+            done = run_service(
+                request,
+                form,
+                lambda: pathways.pathway_submit_eligibility(actor=actor, pathway=pathway, **inputs),
+                success="Éligibilité soumise à la structure porteuse.",
+                back=back,
+            )
+            if done is not None:
+                return done
         status = 400
     else:
-        form = SubmitEligibilityForm(**kwargs)
-        status = 200
+        form = form_class(obj=pathway, actor=actor)
     return render(
         request, "adviser/submit_eligibility.html", {"form": form, "pathway": pathway, "back": back}, status=status
     )
@@ -301,11 +240,10 @@ def _referable_pathway(actor, pathway_id):
     return pathway
 
 
-@actor_required
+@role_required(Role.ADVISER)
 def offer_list(request, *, actor):
-    _require_adviser(actor)
     form = OfferFilterForm(request.GET)
-    filters = _filters(form)
+    filters = filters_of(form)
     pathway = _referable_pathway(actor, filters["pathway"])
     offers = selectors.offer_search(
         actor,
@@ -319,17 +257,16 @@ def offer_list(request, *, actor):
         "adviser/offers.html",
         {
             "form": form,
-            "page": _page(request, offers),
+            "page": paginate(request, offers),
             "pathway": pathway,
             "query_string": _query_without_page(request),
         },
     )
 
 
-@actor_required
+@role_required(Role.ADVISER)
 def referral_create(request, offer_pk, *, actor):
     """GET: confirm with a motivation. POST: create the referral (positionnement)."""
-    _require_adviser(actor)
     offer = selectors.offer_search(actor, open_only=False).filter(pk=offer_pk).first()
     if offer is None:
         raise Http404("Offre introuvable.")
@@ -345,17 +282,17 @@ def referral_create(request, offer_pk, *, actor):
     if request.method == "POST":
         form = ReferralForm(request.POST)
         if form.is_valid():
-            try:
-                referrals.referral_create(
-                    actor=actor, pathway=pathway, offer=offer, motivation=form.cleaned_data["motivation"]
-                )
-            except DomainError as error:
-                if error.code == "not_found":
-                    raise Http404(error.message) from None
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, f"Positionnement sur « {offer.title} » envoyé à la structure porteuse.")
-                return redirect(back)
+            motivation = form.cleaned_data["motivation"]
+            done = run_service(
+                request,
+                form,
+                lambda: referrals.referral_create(actor=actor, pathway=pathway, offer=offer, motivation=motivation),
+                success=f"Positionnement sur « {offer.title} » envoyé à la structure porteuse.",
+                back=back,
+                stale_codes=(),
+            )
+            if done is not None:
+                return done
         status = 400
     else:
         form = ReferralForm(initial={"pathway": pathway.pk})
@@ -369,43 +306,6 @@ def referral_create(request, offer_pk, *, actor):
 
 
 # --- Follow-ups ---------------------------------------------------------------------------------------------
-class _FollowUpFields(forms.Form):
-    planned_follow_up = forms.ModelChoiceField(
-        label="Suivi prévu réalisé",
-        queryset=None,
-        required=False,
-        empty_label="— aucun (nouveau contact) —",
-        error_messages={"invalid_choice": "Suivi prévu introuvable ou déjà réalisé."},
-    )
-    kind = forms.ChoiceField(
-        label="Type de suivi", choices=[("", "—")] + list(FollowUpKind.choices), error_messages=REQUIRED_MESSAGE
-    )
-    done_on = forms.DateField(
-        label="Date",
-        widget=DateInput(),
-        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide."},
-    )
-    note = forms.CharField(
-        label="Note factuelle (facultatif)",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": "Note : 1000 caractères au plus."},
-    )
-
-    def __init__(self, *args, planned, **kwargs):
-        super().__init__(*args, **kwargs)
-        field = self.fields["planned_follow_up"]
-        field.queryset = planned
-        field.label_from_instance = lambda f: (
-            f"{f.get_kind_display()} prévu le {f.due_on:%d/%m/%Y}" if f.due_on else (f.get_kind_display())
-        )
-
-
-class FollowUpForm(BootstrapFormMixin, _FollowUpFields):
-    """A contact done, optionally completing a planned follow-up of the pathway."""
-
-
 @actor_required
 def followup_record(request, pk, *, actor):
     pathway = selectors.pathway_for(actor=actor, pathway_id=pk, action="followup.record")
@@ -416,32 +316,19 @@ def followup_record(request, pk, *, actor):
     if request.method == "POST":
         form = FollowUpForm(request.POST, planned=planned)
         if form.is_valid():
-            try:
-                followups.followup_record(
-                    actor=actor,
-                    pathway=pathway,
-                    kind=form.cleaned_data["kind"],
-                    done_on=form.cleaned_data["done_on"],
-                    note=form.cleaned_data["note"],
-                    planned_follow_up=form.cleaned_data["planned_follow_up"],
-                )
-            except DomainError as error:
-                if error.code in STALE_CODES:
-                    messages.error(request, error.message)
-                    return redirect(back)
-                if error.code == "not_found" and form.cleaned_data["planned_follow_up"] is None:
-                    raise Http404(error.message) from None
-                if error.code == "not_found":
-                    error = DomainError(error.code, error.message, field="planned_follow_up")
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, "Suivi enregistré.")
-                return redirect(back)
+            inputs = form.to_service_kwargs()
+            done = run_service(
+                request,
+                form,
+                lambda: followups.followup_record(actor=actor, pathway=pathway, **inputs),
+                success="Suivi enregistré.",
+                back=back,
+            )
+            if done is not None:
+                return done
         status = 400
     else:
-        form = FollowUpForm(
-            planned=planned, initial={"done_on": timezone.localdate(), "planned_follow_up": request.GET.get("planned")}
-        )
+        form = FollowUpForm(planned=planned, initial={"planned_follow_up": request.GET.get("planned")})
         status = 200
     return render(
         request, "adviser/followup_form.html", {"form": form, "pathway": pathway, "back": back}, status=status

@@ -15,13 +15,14 @@ from django.urls import path
 from django.utils import timezone
 
 from parcours.documents import subject_access
-from parcours.enums import AccessChannel
 from parcours.models import Participant
 from parcours.selectors import data_protection as dp
 from parcours.services.data_protection import participant_record_notice, participant_subject_access
-from parcours.web.common import BootstrapFormMixin, DateInput, actor_required, apply_domain_error
+from parcours.web.common import actor_required, apply_domain_error
+from parcours.web.forms import BootstrapFormMixin, DateInput
 from roles import policy
 from workflows.errors import DomainError
+from workflows.vocabulary import AccessChannel
 
 app_name = "dataprotection"
 PAGE_SIZE = 50

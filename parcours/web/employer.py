@@ -2,25 +2,16 @@
 Only what hiring needs is shown: never birth date, address, eligibility criteria or social data."""
 
 from django import forms
-from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 
 from parcours import selectors
 from parcours.services import placements as placement_services
-from parcours.web.common import STALE_CODES, BootstrapFormMixin, apply_domain_error
-from parcours.web.facilitator import (
-    FrenchDecimalField,
-    paginate,
-    role_required,
-    row_actions,
-    state_choices,
-    states_from_request,
-)
+from parcours.web.common import paginate, role_required, row_actions, run_service, state_choices, states_from_request
+from parcours.web.forms import BootstrapFormMixin, FrenchDecimalField
 from roles.enums import Role
-from workflows.errors import DomainError
 from workflows.states import PlacementState
 
 
@@ -83,18 +74,15 @@ def declare_hours(request, pk, *, actor):
     if request.method == "POST":
         form = HoursForm(request.POST)
         if form.is_valid():
-            try:
-                line = placement_services.hours_declare(actor=actor, placement=placement, **form.cleaned_data)
-            except DomainError as error:
-                if error.code == "not_found":
-                    raise Http404(error.message) from None
-                if error.code in STALE_CODES:
-                    messages.error(request, error.message)
-                    return redirect(back)
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, f"Heures déclarées : {line.hours} h pour {line.month:%m/%Y}.")
-                return redirect(back)
+            done = run_service(
+                request,
+                form,
+                lambda: placement_services.hours_declare(actor=actor, placement=placement, **form.cleaned_data),
+                success=lambda line: f"Heures déclarées : {line.hours} h pour {line.month:%m/%Y}.",
+                back=back,
+            )
+            if done is not None:
+                return done
         status = 400
     else:
         form = HoursForm(initial={"month": timezone.localdate().replace(day=1)})

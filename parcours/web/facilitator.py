@@ -1,103 +1,31 @@
 """Facilitator pages: clause register (operations → contracts → lots → offers), referrals to review,
 eligibility to validate, hours lines to validate. Views parse, call a selector or a service, render."""
 
-import functools
-
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
-from parcours.enums import ContractType, FulfilmentMode, LegalLever, ProofKind, SizingMethod
 from parcours.services import pathways, register
 from parcours.web.common import (
-    STALE_CODES,
-    BootstrapFormMixin,
-    DateInput,
-    EmptyForm,
-    actor_required,
-    apply_domain_error,
-    form_class_for,
+    paginate,
+    role_required,
+    row_actions,
+    run_service,
+    state_choices,
+    states_from_request,
 )
+from parcours.web.forms import BootstrapFormMixin, DateInput, FrenchDecimalField, transition_form_class
 from roles.enums import Role
 from workflows.errors import DomainError
-from workflows.transitions import STATE_ENUMS
-
-PAGE_SIZE = 25
-
-
-# --- Shared page helpers (the employer pages use them too) ----------------------------------------------------
-def role_required(role):
-    """The page belongs to one role; other roles get 403 (objects outside scope get 404 elsewhere)."""
-
-    def decorator(view):
-        @actor_required
-        @functools.wraps(view)
-        def wrapper(request, *args, actor, **kwargs):
-            if actor.role != role:
-                raise PermissionDenied("Cette page est réservée à un autre rôle.")
-            return view(request, *args, actor=actor, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def states_from_request(request, machine, default):
-    """The `state` filter (repeatable); `state=all` shows every state; unknown values are ignored."""
-    wanted = request.GET.getlist("state")
-    if "all" in wanted:
-        return []
-    known = [s for s in wanted if s in STATE_ENUMS[machine].values]
-    return known or list(default)
-
-
-def state_choices(machine, selected):
-    return [(value, label, value in selected) for value, label in STATE_ENUMS[machine].choices]
-
-
-def paginate(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def row_actions(rows, actor, view_action):
-    """Attach `actions` ((spec, needs_form) pairs) to every row, with no query per row."""
-    for row in rows:
-        row.actions = [
-            (spec, form_class_for(row.MACHINE, spec.name) is not EmptyForm)
-            for spec in selectors.transitions_in_list(row, actor, view_action=view_action)
-        ]
-    return rows
-
-
-def run_service(request, form, service, success, **kwargs):
-    """Call a write service; a DomainError lands on the form (field or form error) and returns None."""
-    try:
-        result = service(actor=request.actor, **kwargs)
-    except DomainError as error:
-        if error.code == "not_found":
-            raise Http404(error.message) from None
-        apply_domain_error(form, error)
-        return None
-    messages.success(request, success)
-    return result
+from workflows.transitions import PATHWAY
+from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, SizingMethod
 
 
 # --- Forms ------------------------------------------------------------------------------------------------------
-class FrenchDecimalField(forms.DecimalField):
-    """Accepts "12,5" as well as "12.5"."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = value.replace(",", ".").replace(" ", "").replace("\u202f", "").strip()
-        return super().to_python(value)
-
-
 class OperationForm(BootstrapFormMixin, forms.Form):
     name = forms.CharField(label="Nom de l'opération", max_length=200)
     commune = forms.CharField(label="Commune", max_length=100)
@@ -216,54 +144,6 @@ class OfferForm(BootstrapFormMixin, forms.Form):
     )
 
 
-class _EligibilityFields(forms.Form):
-    valid_until = forms.DateField(
-        label="Valide jusqu'au (laisser vide : durée par défaut)", required=False, widget=DateInput()
-    )
-
-    def __init__(self, *args, criteria, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.criteria = criteria
-        proof_choices = [("", "— non vu —"), *ProofKind.choices]
-        for row in criteria:
-            code, label = row.criterion.code, row.criterion.label
-            self.fields[f"proof_kind_{code}"] = forms.ChoiceField(
-                label=f"Justificatif vu — {label}", choices=proof_choices, required=False
-            )
-            self.fields[f"seen_on_{code}"] = forms.DateField(
-                label=f"Vu le — {label}", required=False, widget=DateInput()
-            )
-
-
-class EligibilityValidationForm(BootstrapFormMixin, _EligibilityFields):
-    """Per declared criterion: the proof kind and the day it was seen ("justificatif vu"); then the validity."""
-
-    def rows(self):
-        for row in self.criteria:
-            code = row.criterion.code
-            yield row, self[f"proof_kind_{code}"], self[f"seen_on_{code}"]
-
-    def clean(self):
-        data = super().clean()
-        for row in self.criteria:
-            code = row.criterion.code
-            kind, seen = data.get(f"proof_kind_{code}"), data.get(f"seen_on_{code}")
-            if kind and not seen and f"seen_on_{code}" not in self.errors:
-                self.add_error(f"seen_on_{code}", "Indiquez la date à laquelle le justificatif a été vu.")
-            if seen and not kind and f"proof_kind_{code}" not in self.errors:
-                self.add_error(f"proof_kind_{code}", "Indiquez le justificatif vu.")
-        return data
-
-    def proofs(self):
-        result = {}
-        for row in self.criteria:
-            code = row.criterion.code
-            kind, seen = self.cleaned_data.get(f"proof_kind_{code}"), self.cleaned_data.get(f"seen_on_{code}")
-            if kind and seen:
-                result[code] = (kind, seen)
-        return result
-
-
 # --- Referrals ----------------------------------------------------------------------------------------------------
 @role_required(Role.FACILITATOR)
 def referrals(request, *, actor):
@@ -297,34 +177,31 @@ def validate_eligibility(request, pk, *, actor):
     except DomainError:
         raise Http404("Participant·e introuvable.") from None
     assessment, criteria = selectors.declared_criteria(pathway)
+    form_class = transition_form_class(PATHWAY["validate_eligibility"])
     status = 200
     if request.method == "POST":
-        form = EligibilityValidationForm(request.POST, criteria=criteria)
+        form = form_class(request.POST, obj=pathway, actor=actor)
         if form.is_valid():
-            try:
-                pathways.pathway_validate_eligibility(
-                    actor=actor,
-                    pathway=pathway,
-                    valid_until=form.cleaned_data.get("valid_until"),
-                    proofs=form.proofs(),
-                )
-            except DomainError as error:
-                if error.code == "not_found":
-                    raise Http404(error.message) from None
-                if error.code in STALE_CODES:
-                    messages.error(request, error.message)
-                    return redirect(back)
-                apply_domain_error(form, error)
-            else:
-                messages.success(request, f"Éligibilité validée pour {participant}.")
-                return redirect(back)
+            inputs = form.to_service_kwargs()
+            done = run_service(
+                request,
+                form,
+                lambda: pathways.pathway_validate_eligibility(actor=actor, pathway=pathway, **inputs),
+                success=f"Éligibilité validée pour {participant}.",
+                back=back,
+            )
+            if done is not None:
+                return done
         status = 400
     else:
-        form = EligibilityValidationForm(criteria=criteria)
+        form = form_class(obj=pathway, actor=actor)
+    rows = [
+        (row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria
+    ]
     return render(
         request,
         "facilitator/validate_eligibility.html",
-        {"pathway": pathway, "participant": participant, "assessment": assessment, "form": form},
+        {"pathway": pathway, "participant": participant, "assessment": assessment, "form": form, "rows": rows},
         status=status,
     )
 
@@ -367,8 +244,15 @@ def _create_page(
         form = form_class(request.POST, **extra)
         if form.is_valid():
             kwargs = to_kwargs(form) if to_kwargs else dict(form.cleaned_data)
-            if run_service(request, form, service, success, **kwargs) is not None:
-                return redirect("facilitator:register")
+            done = run_service(
+                request,
+                form,
+                lambda: service(actor=actor, **kwargs),
+                success=success,
+                back=reverse("facilitator:register"),
+            )
+            if done is not None:
+                return done
         status = 400
     else:
         form = form_class(initial=initial, **extra)
@@ -448,9 +332,16 @@ def offer_create(request, pk, *, actor):
         raise Http404("Lot introuvable.")
     form = OfferForm(request.POST)
     if form.is_valid():
-        kwargs = {k: v for k, v in form.cleaned_data.items()}
-        if run_service(request, form, register.offer_create, "Offre créée.", lot=lot, **kwargs) is not None:
-            return redirect("facilitator:lot_detail", pk=lot.pk)
+        kwargs = dict(form.cleaned_data)
+        done = run_service(
+            request,
+            form,
+            lambda: register.offer_create(actor=actor, lot=lot, **kwargs),
+            success="Offre créée.",
+            back=reverse("facilitator:lot_detail", args=[lot.pk]),
+        )
+        if done is not None:
+            return done
     return _render_lot(request, actor, lot, offer_form=form, status=400)
 
 

@@ -15,11 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from parcours.enums import ContractType, QualificationLevel, SizingMethod
 from parcours.services import participants, pathways, placements, referrals, register
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
+from workflows.vocabulary import ContractType, QualificationLevel, SizingMethod
 
 PASSWORD = "demo"
 CRITERION = "YOUTH_UNDER_26_LOW_QUALIFICATION"

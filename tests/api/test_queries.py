@@ -6,7 +6,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from parcours.api.resources import STATEFUL
-from parcours.api.transitions import available_transitions_bulk
 from parcours.services import pathways, referrals, register
 from roles.enums import Role
 from tests.api.conftest import CRITERION, STORY_STEPS, advance, client_for
@@ -67,7 +66,7 @@ def test_bulk_available_transitions_match_the_engine(api_world):
     for resource in STATEFUL:
         for actor in actors:
             objs = list(resource.queryset(actor))
-            bulk = available_transitions_bulk(objs, actor, resource.view_action)
+            bulk = engine.available_for_rows(objs, actor, view_action=resource.view_action)
             for obj in objs:
                 expected = [spec.name for spec in engine.available_transitions(obj, actor)]
                 assert [spec.name for spec in bulk[obj.pk]] == expected, (resource.path, obj, actor)

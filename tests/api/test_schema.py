@@ -158,11 +158,12 @@ def test_schemathesis_no_server_error_and_responses_conform(story, wsgi_app, mon
 
 
 def test_every_user_fireable_transition_has_a_service_an_input_and_a_url(client):
-    from parcours.api.resources import STATEFUL, check_declarations
+    from parcours.api.resources import STATEFUL
+    from parcours.services.registry import missing_services
 
-    assert check_declarations() == []
+    assert missing_services() == []
     paths = client.get("/api/v1/schema/?format=json").json()["paths"]
     for resource in STATEFUL:
-        for name in resource.transition_names():
-            assert f"/api/v1/{resource.path}/{{id}}/transitions/{name}/" in paths
+        for spec in resource.transitions():
+            assert f"/api/v1/{resource.path}/{{id}}/transitions/{spec.name}/" in paths
     assert "/api/v1/referrals/{id}/transitions/expire/" not in paths  # fired by timers only

@@ -5,10 +5,10 @@ import datetime
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from parcours.enums import AccessChannel
 from parcours.models import Participant, ParticipantAccess
 from tests.api.conftest import CRITERION, HEALTH_CRITERION, PASSWORD
 from workflows.models import JournalEvent
+from workflows.vocabulary import AccessChannel
 
 
 def login(username):

@@ -158,7 +158,7 @@ def test_the_whole_story_in_the_browser(login, shot):
     employer.get_by_label("Type de contrat").select_option(label="CDD")
     employer.get_by_label("Date de début").fill(today.isoformat())
     employer.get_by_label("Date de fin prévue").fill((today + datetime.timedelta(days=182)).isoformat())
-    employer.get_by_label("Heures par semaine").fill("35")
+    employer.get_by_label("Durée hebdomadaire (heures)").fill("35")
     shot(employer, "52-employer-hire-form")
     employer.get_by_role("button", name="Confirmer l'embauche").click()
     _status(employer, "« Confirmer l'embauche » : c'est fait.")

@@ -365,22 +365,15 @@ def test_referrals_hide_other_facilitation_lots(world, client):
     assert foreign.state == "sent"
 
 
-def test_referrals_paginate(world, client):
-    from parcours.web.facilitator import PAGE_SIZE
-
+def test_referrals_paginate(world, client, monkeypatch):
     for _ in range(3):
         world.participant()
     login(client, "facilitateur")
-    import parcours.web.facilitator as module
-
-    module.PAGE_SIZE, old = 2, PAGE_SIZE
-    try:
-        body = client.get(reverse("facilitator:referrals")).content.decode()
-        assert "Page 1 sur 2" in body
-        body = client.get(reverse("facilitator:referrals"), {"page": 2}).content.decode()
-        assert "Page 2 sur 2" in body
-    finally:
-        module.PAGE_SIZE = old
+    monkeypatch.setattr("parcours.web.common.PAGE_SIZE", 2)
+    body = client.get(reverse("facilitator:referrals")).content.decode()
+    assert "Page 1 sur 2" in body
+    body = client.get(reverse("facilitator:referrals"), {"page": 2}).content.decode()
+    assert "Page 2 sur 2" in body
 
 
 def test_referral_review_through_the_referral_page(world, client):

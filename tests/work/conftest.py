@@ -14,13 +14,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from parcours.enums import ContractType, FulfilmentMode, LegalLever, QualificationLevel, SizingMethod
 from parcours.models import Pathway, Referral
 from parcours.services import participants, pathways, referrals, register
+from parcours.work.models import WorkTask
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
-from workflows.models import WorkTask
+from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, QualificationLevel, SizingMethod
 
 _numbers = itertools.count(1)
 
@@ -180,7 +180,7 @@ def world(db):
 
 def open_task(kind, **filters) -> WorkTask:
     """The one open task of `kind` matching `filters`."""
-    from workflows.models import OPEN_TASK_STATUSES
+    from parcours.work.models import OPEN_TASK_STATUSES
 
     return WorkTask.objects.select_related("task").get(kind=kind, task__status__in=OPEN_TASK_STATUSES, **filters)
 

@@ -5,11 +5,12 @@ from django.contrib.auth.models import Permission
 from viewflow.workflow.status import STATUS
 
 from parcours.services import referrals
+from parcours.services import tasks as services
+from parcours.work.models import TaskKind, WorkTask
 from tests.work.conftest import make_actor, open_task
-from workflows import services
 from workflows.errors import DomainError
 from workflows.journal import verify_chains
-from workflows.models import JournalEvent, TaskKind, WorkTask
+from workflows.models import JournalEvent
 
 
 def supervise(actor):

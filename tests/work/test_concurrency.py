@@ -9,9 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from parcours.models import Referral
+from parcours.work.timers import fire_due
 from workflows.models import JournalEvent
 from workflows.states import ReferralState
-from workflows.timers import fire_due
 
 
 @pytest.mark.postgres

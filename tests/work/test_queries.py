@@ -10,8 +10,8 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from workflows.flows import PlacementFlow
-from workflows.models import TaskKind, WorkProcess, WorkTask
+from parcours.work.flows import PlacementFlow
+from parcours.work.models import TaskKind, WorkProcess, WorkTask
 
 KINDS = [TaskKind.REVIEW_REFERRAL, TaskKind.REVIEW_ELIGIBILITY]
 PAGES = ["/travail/", "/travail/a-prendre/", "/travail/terminees/", "/travail/equipe/"]
@@ -86,7 +86,7 @@ def test_query_count_is_constant_from_10_to_1000_tasks(world, client, path, djan
 
 
 def test_overdue_tasks_come_first(world):
-    from workflows import selectors
+    from parcours.selectors import tasks as selectors
 
     world.referral()
     facilitator = world.a.facilitator

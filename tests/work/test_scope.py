@@ -3,11 +3,12 @@
 import pytest
 
 from parcours.models import Referral
+from parcours.selectors import tasks as selectors
 from parcours.services import referrals
+from parcours.services import tasks as services
+from parcours.work.models import TaskKind
 from tests.work.conftest import make_actor, open_task
-from workflows import selectors, services
 from workflows.errors import DomainError
-from workflows.models import TaskKind
 from workflows.states import ReferralState
 
 

@@ -6,16 +6,16 @@ import time_machine
 from django.utils import timezone
 from viewflow.workflow.status import PROCESS, STATUS
 
-from parcours.enums import ContractType, ExitCategory, FollowUpKind, FulfilmentMode
 from parcours.models import Pathway, Referral
 from parcours.services import referrals
+from parcours.work.flows import IntakeFlow, PlacementFlow
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
+from parcours.work.timers import fire_due
 from roles.enums import Role
 from tests.work.conftest import open_task
-from workflows.flows import IntakeFlow, PlacementFlow
 from workflows.journal import verify_chains
-from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from workflows.states import PathwayState, ReferralState
-from workflows.timers import fire_due
+from workflows.vocabulary import ContractType, ExitCategory, FollowUpKind, FulfilmentMode
 
 
 def act(client, actor, work_task, action, **data):

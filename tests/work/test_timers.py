@@ -10,12 +10,13 @@ from viewflow.workflow.status import STATUS
 from parcours.models import Pathway, Referral
 from parcours.services import referrals
 from parcours.services.pathways import add_months
+from parcours.work.models import TaskKind, WorkProcess, WorkTask
+from parcours.work.timers import fire_due
 from roles.enums import Role
 from tests.work.conftest import open_task
 from workflows.journal import verify_chains
-from workflows.models import JournalEvent, TaskKind, WorkProcess, WorkTask
+from workflows.models import JournalEvent
 from workflows.states import PathwayState, ReferralState
-from workflows.timers import fire_due
 
 DAY = datetime.timedelta(days=1)
 
@@ -150,7 +151,7 @@ def test_run_timers_command_once(world):
 
 
 def test_a_failing_firing_is_rolled_back_and_retried(world, monkeypatch):
-    from workflows import flows
+    from parcours.work import flows
 
     referral = world.referral()
     calls = []
@@ -173,7 +174,7 @@ def test_a_failing_firing_is_rolled_back_and_retried(world, monkeypatch):
 
 def test_follow_up_timers_match_the_planned_offsets():
     from parcours.models import FollowUp
-    from workflows.flows import PlacementFlow, WorkTimer
+    from parcours.work.flows import PlacementFlow, WorkTimer
 
     months = sorted(
         int(node.name.removeprefix("wait_")) for node in PlacementFlow.instance.nodes() if isinstance(node, WorkTimer)

@@ -26,18 +26,6 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from parcours.audit import verify_journal
-from parcours.enums import (
-    ContractType,
-    ExitCategory,
-    FollowUpKind,
-    FulfilmentMode,
-    LegalLever,
-    PlacementEndKind,
-    Programme,
-    ProofKind,
-    QualificationLevel,
-    SizingMethod,
-)
 from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.data_protection import participant_record_notice
 from parcours.services.followups import followup_record
@@ -81,6 +69,18 @@ from workflows.errors import DomainError
 from workflows.journal import take_checkpoint
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
+from workflows.vocabulary import (
+    ContractType,
+    ExitCategory,
+    FollowUpKind,
+    FulfilmentMode,
+    LegalLever,
+    PlacementEndKind,
+    Programme,
+    ProofKind,
+    QualificationLevel,
+    SizingMethod,
+)
 
 MARKER_USERNAME = "conseillere"
 PASSWORD = "demo"

@@ -1,3 +1,6 @@
+"""The words of the domain (Django TextChoices): the values stored in the case data and offered by the transition
+inputs, with their French labels. States are in workflows/states.py. Below everything: imports only Django."""
+
 from django.db import models
 
 

@@ -8,16 +8,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from viewflow.workflow.status import STATUS
 
+from parcours.selectors import tasks as selectors
+from parcours.services import tasks as services
+from parcours.web.tasks import available_actions, days_late, outcome_label
+from parcours.work.diagrams import flow_rows, flow_svg
+from parcours.work.flows import FLOWS
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from roles import policy
-from workflows import selectors, services
-from workflows.actions import available_actions, days_late, outcome_label, run_action
 from workflows.errors import DomainError
-from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 
 PAGE_SIZE = 50
 TABS = [
@@ -116,7 +119,7 @@ def task_detail(request, pk):
         forms[chosen.name] = form
         if form is None or form.is_valid():
             try:
-                run_action(chosen, actor, work_task, form.cleaned_data if form is not None else {})
+                chosen.run(actor, work_task, form)
             except DomainError as error:
                 status = error.status if error.status != 404 else 400
                 if form is not None and error.field in form.fields:
@@ -223,11 +226,24 @@ def bulk_assign(request):
 
 @login_required
 def flows(request):
-    from workflows.diagrams import flow_rows, flow_svg
-    from workflows.flows import FLOWS
-
     diagrams = [
         {"title": f.process_title, "description": f.process_description, "svg": flow_svg(f), "rows": flow_rows(f)}
         for f in FLOWS
     ]
     return render(request, "work/flows.html", {"diagrams": diagrams})
+
+
+app_name = "work"
+urlpatterns = [
+    path("", inbox, name="inbox"),
+    path("a-prendre/", queue, name="queue"),
+    path("equipe/", team, name="team"),
+    path("terminees/", archive, name="archive"),
+    path("repartir/", bulk_assign, name="bulk_assign"),
+    path("circuits/", flows, name="flows"),
+    path("taches/<int:pk>/", task_detail, name="task"),
+    path("taches/<int:pk>/prendre/", task_claim, name="claim"),
+    path("taches/<int:pk>/attribuer/", task_assign, name="assign"),
+    path("taches/<int:pk>/liberer/", task_unassign, name="unassign"),
+    path("taches/<int:pk>/reattribuer/", task_reassign, name="reassign"),
+]

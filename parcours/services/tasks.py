@@ -19,12 +19,12 @@ from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.status import STATUS
 
 from parcours.notifications import publish_on_commit
+from parcours.selectors.tasks import is_supervisor
+from parcours.work.listener import BUSY
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from roles.models import Membership
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.listener import BUSY
-from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
-from workflows.selectors import is_supervisor
 
 NOT_FOUND = "Tâche introuvable."
 MAX_BULK = 500

@@ -5,7 +5,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.diagrams import flow_file_stem, flow_markdown, flow_svg, to_dot, to_markdown
+from parcours.work.diagrams import flow_file_stem, flow_markdown, flow_svg
+from parcours.work.flows import FLOWS
+from workflows.diagrams import to_dot, to_markdown
 from workflows.transitions import MACHINES
 
 
@@ -24,8 +26,6 @@ class Command(BaseCommand):
         out = Path(output)
         files = {f"{m}.dot": to_dot(m) for m in MACHINES}
         files["transitions.md"] = to_markdown()
-        from workflows.flows import FLOWS  # viewflow flows need the app registry, ready by now
-
         files.update({f"{flow_file_stem(f)}.svg": flow_svg(f) for f in FLOWS})
         files["flows.md"] = flow_markdown(FLOWS)
         if check:

@@ -9,9 +9,9 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Val
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
+from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
 from roles.models import Membership
 from workflows.errors import DomainError
-from workflows.models import OPEN_TASK_STATUSES, WorkTask
 
 
 def member_of_task_q(user):
@@ -102,7 +102,7 @@ def colleagues(work_task):
 
 
 def is_supervisor(actor) -> bool:
-    return actor is not None and not actor.is_system and actor.user.has_perm("workflows.supervise_worktask")
+    return actor is not None and not actor.is_system and actor.user.has_perm("parcours.supervise_worktask")
 
 
 def colleagues_of(actor):

@@ -1,7 +1,7 @@
 """The work layer: viewflow flows on top of the fsm declarations — who must act next, and when.
 
 The fsm states (workflows/transitions.py) stay the single source of truth. A flow never changes a state: its human
-tasks are completed by the listener (workflows/listener.py) when a service fires the transition the task was
+tasks are completed by the listener (parcours/work/listener.py) when a service fires the transition the task was
 waiting for, and its gateways read the resulting state to choose the next step. Timers only call services
 (a referral expires through parcours.services.referrals.referral_expire) or notify.
 
@@ -28,10 +28,10 @@ from viewflow.workflow.nodes.view import ViewActivation
 from viewflow.workflow.signals import task_finished
 from viewflow.workflow.status import STATUS
 
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
 from workflows.journal import record_event
-from workflows.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
 
 # Due moments of tasks without a timer (a task past its due moment is "en retard" and listed first).

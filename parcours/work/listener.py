@@ -15,8 +15,8 @@ import logging
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.status import STATUS
 
+from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
 from workflows.errors import DomainError
-from workflows.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def close(work_task, *, actor, event, outcome):
 
 def settle_pathway(pathway_id, *, actor, event):
     """Settle the open tasks of a pathway that no longer wait for anything."""
-    from workflows.flows import HumanTask, open_tasks_of_pathway
+    from parcours.work.flows import HumanTask, open_tasks_of_pathway
 
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
     closed = 0
@@ -79,7 +79,7 @@ class WorkListener:
     """Subscribed to workflows.work from WorkflowsConfig.ready()."""
 
     def object_created(self, *, obj, actor, event):
-        from workflows.flows import IntakeFlow, PlacementFlow
+        from parcours.work.flows import IntakeFlow, PlacementFlow
 
         model = obj._meta.model_name
         if model == "pathway":
@@ -99,7 +99,7 @@ class WorkListener:
                 settle_pathway(pathway_id, actor=actor, event=event)
 
     def transition_fired(self, *, obj, spec, actor, event):
-        from workflows.flows import IntakeFlow
+        from parcours.work.flows import IntakeFlow
         from workflows.states import PathwayState
 
         if spec.machine not in SETTLING_OBJECTS:
@@ -109,7 +109,7 @@ class WorkListener:
             IntakeFlow.start.run(pathway=obj)
 
     def _contract_recorded(self, placement):
-        from workflows.flows import PlacementFlow
+        from parcours.work.flows import PlacementFlow
 
         process = WorkProcess.objects.filter(referral_id=placement.referral_id).first()
         if process is None:  # a referral from before the work layer: nothing to plan

@@ -1,0 +1,89 @@
+"""Strict JSON input fields: a wrong JSON type is a 400 with a French message, never a silent conversion, and
+unknown fields are refused (code "unknown_field")."""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+MAX_ID = 2**63 - 1
+MAX_UNKNOWN_FIELDS_REPORTED = 20
+
+
+# --- Strict input fields ---------------------------------------------------------------------------------------
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else (DRF would turn 12 into "12")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (not a boolean, a string or a float)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictDateField(serializers.DateField):
+    """An ISO date string "YYYY-MM-DD"."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="AAAA-MM-JJ")
+        return super().to_internal_value(value)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal as a JSON number or a string ("35.5")."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields (code "unknown_field") along with the other field errors."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(str(k) for k in set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            if not unknown:
+                raise
+            errors = dict(exc.detail) if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        else:
+            if not unknown:
+                return value
+            errors = {}
+        for name in unknown[:MAX_UNKNOWN_FIELDS_REPORTED]:
+            errors[name] = [ErrorDetail("Champ inconnu.", code="unknown_field")]
+        raise ValidationError(errors)
+
+    def to_service_kwargs(self) -> dict:
+        return dict(self.validated_data)

@@ -1,0 +1,223 @@
+"""Forms of the pages: Bootstrap styling and French errors for every form, and the transition forms *derived* from
+the declared inputs (workflows.transitions) — the same form on a page, in a list row and on a task."""
+
+import functools
+
+from django import forms
+from django.utils import timezone
+
+from parcours.selectors.inputs import PROOF_CHOICES, input_initial, input_options
+from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT
+from workflows.vocabulary import FollowUpKind
+
+REQUIRED_MESSAGE = {"required": "Ce champ est obligatoire."}
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class FrenchDecimalField(forms.DecimalField):
+    """Accepts "12,5" as well as "12.5"."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.replace(",", ".").replace(" ", "").replace("\u202f", "").strip()
+        return super().to_python(value)
+
+
+class BootstrapFormMixin:
+    """Bootstrap classes and aria-invalid on every widget (all the app's forms use it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_fields()
+
+    def style_fields(self):
+        for name, field in self.fields.items():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            classes = widget.attrs.get("class", "").split()
+            if css not in classes:
+                widget.attrs["class"] = " ".join([*classes, css])
+            # Never validate here (choices may still be set after __init__): full_clean marks the errors.
+            if self._errors is not None and name in self._errors:
+                widget.attrs["class"] += " is-invalid"
+                widget.attrs["aria-invalid"] = "true"
+                widget.attrs["aria-describedby"] = f"id_{name}_error"
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                if "is-invalid" not in attrs.get("class", ""):
+                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+                attrs["aria-invalid"] = "true"
+
+
+# --- Transition forms, derived from the declarations ----------------------------------------------------------
+class _OfferedChoice:
+    """Choices computed for the object (a catalogue, partners, a lot's modes) are offered here but judged by the
+    service, which says precisely what is wrong ("n'est pas partenaire de votre Mission Locale")."""
+
+    def valid_value(self, value):
+        return True
+
+
+class OfferedChoiceField(_OfferedChoice, forms.ChoiceField):
+    pass
+
+
+class OfferedIdChoiceField(_OfferedChoice, forms.TypedChoiceField):
+    pass
+
+
+class OfferedMultipleChoiceField(_OfferedChoice, forms.MultipleChoiceField):
+    pass
+
+
+def _field(declared):
+    common = {"label": declared.label, "required": declared.required, "help_text": declared.help_text}
+    if declared.type == TEXT:
+        return forms.CharField(max_length=declared.max_length, **common)
+    if declared.type == LONGTEXT:
+        return forms.CharField(max_length=declared.max_length, widget=forms.Textarea(attrs={"rows": 3}), **common)
+    if declared.type == DATE:
+        return forms.DateField(widget=DateInput(), **common)
+    if declared.type == INTEGER:
+        return forms.IntegerField(min_value=declared.min_value, max_value=declared.max_value, **common)
+    if declared.type == CHOICE:
+        return (OfferedChoiceField if declared.options else forms.ChoiceField)(**common)
+    if declared.type == ID_CHOICE:
+        field = OfferedIdChoiceField if declared.options else forms.TypedChoiceField
+        return field(coerce=int, empty_value=None, **common)
+    if declared.type == CHOICES:
+        field = OfferedMultipleChoiceField if declared.options else forms.MultipleChoiceField
+        return field(widget=forms.CheckboxSelectMultiple, **common)
+    return None  # PROOFS: one pair of fields per declared criterion, added for the object (TransitionForm)
+
+
+class TransitionForm(BootstrapFormMixin, forms.Form):
+    """The inputs of one transition for one object: choices and initial values come from the object."""
+
+    spec = None
+
+    def __init__(self, data=None, *, obj=None, actor=None, prefix=None):
+        self.obj, self.actor = obj, actor
+        forms.Form.__init__(self, data, prefix=prefix)
+        for declared in self.spec.inputs:
+            if declared.type == PROOFS:
+                self._add_proof_fields(declared)
+                continue
+            field = self.fields[declared.name]
+            if declared.type in (CHOICE, ID_CHOICE, CHOICES):
+                choices = input_options(declared, obj=obj, actor=actor)
+                if declared.type != CHOICES and not declared.required and declared.default is None:
+                    choices = [("", "—"), *choices]
+                field.choices = choices
+            initial = input_initial(declared, obj=obj, actor=actor)
+            if initial is not None:
+                field.initial = initial
+        self.style_fields()
+
+    def _add_proof_fields(self, declared):
+        self.proof_rows = []
+        for code, label in input_options(declared, obj=self.obj, actor=self.actor):
+            kind, seen = f"proof_kind_{code}", f"seen_on_{code}"
+            self.fields[kind] = forms.ChoiceField(
+                label=f"Justificatif vu — {label}", choices=[("", "— non vu —"), *PROOF_CHOICES], required=False
+            )
+            self.fields[seen] = forms.DateField(label=f"Vu le — {label}", required=False, widget=DateInput())
+            self.proof_rows.append((code, label, kind, seen))
+
+    def proof_fields(self):
+        """(code, label, proof kind field, seen-on field) per declared criterion, for the templates."""
+        for code, label, kind, seen in getattr(self, "proof_rows", []):
+            yield code, label, self[kind], self[seen]
+
+    def clean(self):
+        data = super().clean()
+        for _, _, kind, seen in getattr(self, "proof_rows", []):
+            if data.get(kind) and not data.get(seen) and seen not in self.errors:
+                self.add_error(seen, "Indiquez la date à laquelle le justificatif a été vu.")
+            if data.get(seen) and not data.get(kind) and kind not in self.errors:
+                self.add_error(kind, "Indiquez le justificatif vu.")
+        return data
+
+    def to_service_kwargs(self):
+        """The service's keyword arguments: the declared inputs given (optional ones left out when empty)."""
+        kwargs = {}
+        for declared in self.spec.inputs:
+            if declared.type == PROOFS:
+                proofs = {
+                    code: (self.cleaned_data[kind], self.cleaned_data[seen])
+                    for code, _, kind, seen in getattr(self, "proof_rows", [])
+                    if self.cleaned_data.get(kind) and self.cleaned_data.get(seen)
+                }
+                if proofs:
+                    kwargs[declared.name] = proofs
+                continue
+            value = self.cleaned_data.get(declared.name)
+            if value is None or (value == "" and not declared.required):
+                continue
+            kwargs[declared.name] = value
+        return kwargs
+
+
+@functools.cache
+def transition_form_class(spec) -> type[TransitionForm]:
+    """The form class of a declared transition (one per declaration, built once)."""
+    fields = {i.name: f for i in spec.inputs if (f := _field(i)) is not None}
+    name = "".join(part.title() for part in f"{spec.machine}_{spec.name}".split("_")) + "Form"
+    return type(name, (TransitionForm,), {"spec": spec, **fields, "__module__": __name__})
+
+
+# --- Forms shared by the pages and the task pages ------------------------------------------------------------
+class _FollowUpFields(forms.Form):
+    planned_follow_up = forms.ModelChoiceField(
+        label="Suivi prévu réalisé",
+        queryset=None,
+        required=False,
+        empty_label="— aucun (nouveau contact) —",
+        error_messages={"invalid_choice": "Suivi prévu introuvable ou déjà réalisé."},
+    )
+    kind = forms.ChoiceField(
+        label="Type de suivi", choices=[("", "—")] + list(FollowUpKind.choices), error_messages=REQUIRED_MESSAGE
+    )
+    done_on = forms.DateField(
+        label="Date",
+        widget=DateInput(),
+        initial=timezone.localdate,
+        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide."},
+    )
+    note = forms.CharField(
+        label="Note factuelle (facultatif)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Note : 1000 caractères au plus."},
+    )
+
+    def __init__(self, *args, planned, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["planned_follow_up"]
+        field.queryset = planned
+        field.label_from_instance = lambda f: (
+            f"{f.get_kind_display()} prévu le {f.due_on:%d/%m/%Y}" if f.due_on else (f.get_kind_display())
+        )
+
+
+class FollowUpForm(BootstrapFormMixin, _FollowUpFields):
+    """A contact done, optionally completing a planned follow-up of the pathway (page and task)."""
+
+    def to_service_kwargs(self):
+        return dict(self.cleaned_data)

@@ -1,0 +1,132 @@
+"""The work layer's data: viewflow processes about a pathway or a referral, and the routing of their human tasks
+(which organisation and role may take them, their subject, due moment and outcome). Part of the case app: the
+tables keep their original names (workflows_workprocess, workflows_worktask)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.status import STATUS
+
+from roles.enums import Role
+from roles.policy import ScopePaths
+from workflows.models import JournalEvent
+
+
+class TaskKind(models.TextChoices):
+    """The kinds of human tasks of the flows (parcours/work/flows.py); each kind has its role and its actions."""
+
+    SUBMIT_ELIGIBILITY = "submit_eligibility", "Constituer le dossier d'éligibilité"
+    REVIEW_ELIGIBILITY = "review_eligibility", "Valider l'éligibilité"
+    REVIEW_REFERRAL = "review_referral", "Examiner le positionnement"
+    ANSWER_REFERRAL = "answer_referral", "Répondre à la candidature"
+    CONFIRM_HIRE = "confirm_hire", "Confirmer l'embauche"
+    FOLLOW_UP = "follow_up", "Faire le point de suivi"
+    RECORD_EXIT = "record_exit", "Enregistrer la sortie"
+    REFERRAL_EXPIRED = "referral_expired", "Rebondir après un positionnement expiré"
+
+
+class WorkProcess(Process):
+    """A viewflow process about one pathway (intake flow) or one referral (placement flow).
+
+    The fsm states of the pathway and the referral stay the single source of truth; the process only says who
+    must act next. One placement process per referral; a pathway may have several intake processes (reopened).
+    """
+
+    pathway = models.ForeignKey(
+        "parcours.Pathway", on_delete=models.PROTECT, related_name="work_processes", verbose_name="parcours"
+    )
+    referral = models.OneToOneField(
+        "parcours.Referral",
+        on_delete=models.PROTECT,
+        related_name="work_process",
+        null=True,
+        blank=True,
+        verbose_name="positionnement",
+    )
+
+    class Meta:
+        db_table = "workflows_workprocess"
+        verbose_name = "processus"
+        verbose_name_plural = "processus"
+
+
+class WorkTask(models.Model):
+    """Who may take a human task of a flow: one organisation and one role (a projection of viewflow's Task).
+
+    The queue of a user is a filter on (organisation, role) checked with a subquery on their memberships, never a
+    list of per-object grants. Status, owner and dates stay on viewflow's Task; this row adds the routing, the
+    subject, the due moment and how the task ended (by whom, through which journal event).
+    """
+
+    SCOPE_PATHS = ScopePaths(organisation="organisation")
+
+    task = models.OneToOneField(
+        Task, on_delete=models.CASCADE, primary_key=True, related_name="work", verbose_name="tâche viewflow"
+    )
+    kind = models.CharField("type", max_length=30, choices=TaskKind.choices)
+    organisation = models.ForeignKey(
+        "roles.Organisation", on_delete=models.PROTECT, related_name="work_tasks", verbose_name="organisation"
+    )
+    role = models.CharField("rôle", max_length=20, choices=Role.choices)
+    pathway = models.ForeignKey(
+        "parcours.Pathway", on_delete=models.PROTECT, related_name="work_tasks", verbose_name="parcours"
+    )
+    referral = models.ForeignKey(
+        "parcours.Referral",
+        on_delete=models.PROTECT,
+        related_name="work_tasks",
+        null=True,
+        blank=True,
+        verbose_name="positionnement",
+    )
+    follow_up = models.ForeignKey(
+        "parcours.FollowUp",
+        on_delete=models.SET_NULL,  # planned follow-ups of a cancelled placement are dropped by the service
+        related_name="work_tasks",
+        null=True,
+        blank=True,
+        verbose_name="suivi prévu",
+    )
+    due_at = models.DateTimeField("échéance", null=True, blank=True)
+    outcome = models.CharField("issue", max_length=50, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.RESTRICT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="réalisée par",
+    )
+    closing_event = models.ForeignKey(
+        JournalEvent,
+        on_delete=models.RESTRICT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="événement de clôture",
+    )
+
+    class Meta:
+        db_table = "workflows_worktask"
+        verbose_name = "tâche"
+        ordering = ["due_at", "task_id"]
+        permissions = [("supervise_worktask", "Répartir les tâches de son organisation")]
+        indexes = [
+            models.Index(fields=["organisation", "role", "kind"], name="worktask_queue_idx"),
+            models.Index(fields=["done_by", "organisation"], name="worktask_archive_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_open(self):
+        return self.task.status in OPEN_TASK_STATUSES
+
+    @property
+    def is_overdue(self):
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+
+OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED)

@@ -1,0 +1,113 @@
+"""What a transition takes: its inputs, declared once with their type, limits and French label.
+
+The page forms (parcours.web.forms), the task forms, the API input serializers (parcours.api.inputs), the API's
+`available_transitions` and the docs are derived from these declarations; `check` validates values against them
+for every caller, with the same French messages. Choices that depend on the object or the actor (the criteria
+catalogue, a Mission Locale's partners, the modes of a lot) are named by `options` and supplied by the case app.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from workflows.errors import DomainError
+
+TEXT = "text"  # one line
+LONGTEXT = "longtext"  # a paragraph (reasons)
+DATE = "date"
+INTEGER = "integer"
+CHOICE = "choice"  # one code among `choices` (an enum) or `options`
+ID_CHOICE = "id_choice"  # one id among `options`
+CHOICES = "choices"  # several codes among `options`
+PROOFS = "proofs"  # per declared criterion: the proof seen and the day (criterion code → (kind, date))
+TYPES = {TEXT, LONGTEXT, DATE, INTEGER, CHOICE, ID_CHOICE, CHOICES, PROOFS}
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    label: str
+    type: str = TEXT
+    required: bool = True
+    max_length: int | None = None
+    min_value: int | None = None
+    max_value: int | None = None
+    max_items: int | None = None
+    choices: object = None  # a TextChoices enum (workflows.vocabulary)
+    options: str = ""  # a named source of choices for one object and actor (parcours.selectors.inputs)
+    initial: str = ""  # a named source of the initial value on forms ("today", "offer_weekly_hours", …)
+    default: object = None  # the value used when an optional input is not given
+    machine: bool = True  # passed to the fsm method and journaled (False: used by the service only)
+    help_text: str = ""
+
+    def __post_init__(self):
+        if self.type not in TYPES:
+            raise ValueError(f"{self.name}: unknown input type {self.type!r}")
+
+
+def reason(label="Motif", *, required=True, help_text=""):
+    return Input("reason", label, LONGTEXT, required=required, max_length=2000, help_text=help_text)
+
+
+def _missing(value):
+    return value is None or (isinstance(value, str | list | dict | tuple) and not value) or (
+        isinstance(value, str) and not value.strip()
+    )
+
+
+def _invalid(declared, message):
+    return DomainError("invalid_input", f"{declared.label} : {message}", field=declared.name)
+
+
+def check_value(declared: Input, value):
+    """Validate one value against its declaration; return it normalised (stripped text)."""
+    if declared.type in (TEXT, LONGTEXT):
+        if not isinstance(value, str):
+            raise _invalid(declared, "texte attendu.")
+        value = value.strip()
+        if declared.max_length is not None and len(value) > declared.max_length:
+            raise _invalid(declared, f"{declared.max_length} caractères au plus.")
+    elif declared.type == DATE:
+        if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+            raise _invalid(declared, "date invalide.")
+    elif declared.type in (INTEGER, ID_CHOICE):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _invalid(declared, "nombre entier attendu.")
+        low = declared.min_value if declared.type == INTEGER else 1
+        if (low is not None and value < low) or (declared.max_value is not None and value > declared.max_value):
+            raise _invalid(declared, f"doit être entre {low} et {declared.max_value}.")
+    elif declared.type == CHOICE:
+        if declared.choices is not None and value not in declared.choices.values:
+            raise _invalid(declared, f"valeur inconnue « {value} ».")
+        if not isinstance(value, str):
+            raise _invalid(declared, "code attendu.")
+    elif declared.type == CHOICES:
+        if not isinstance(value, list | tuple | set) or not all(isinstance(v, str) for v in value):
+            raise _invalid(declared, "liste de codes attendue.")
+        value = sorted(set(value))
+        if declared.max_items is not None and len(value) > declared.max_items:
+            raise _invalid(declared, f"{declared.max_items} au plus.")
+    elif declared.type == PROOFS:
+        if not isinstance(value, dict):
+            raise _invalid(declared, "justificatifs attendus par critère.")
+    return value
+
+
+def check(inputs, values: dict, *, machine_only=False) -> dict:
+    """Validate `values` against the declared `inputs`: unknown names, missing required ones, types and limits.
+    Returns the normalised values, optional inputs not given taking their declared default."""
+    declared = {i.name: i for i in inputs if i.machine or not machine_only}
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
+    clean = {}
+    for name, spec in declared.items():
+        value = values.get(name)
+        if _missing(value):
+            if spec.required:
+                raise DomainError("missing_input", f"{spec.label} : ce champ est obligatoire.", field=name)
+            if name in values or spec.default is not None:
+                empty = "" if spec.type in (TEXT, LONGTEXT) else [] if spec.type == CHOICES else None
+                clean[name] = spec.default if spec.default is not None else empty
+            continue
+        clean[name] = check_value(spec, value)
+    return clean

@@ -40,15 +40,21 @@ run: seed
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py workflow_diagrams --check
 
+# Two workers (one per core), whole modules per worker (module-scoped worlds and demos are built once);
+# the browser tests run after, in one process, against their own live server.
+XDIST := -n 2 --dist loadscope
+
 test-sqlite: install browsers
-	PARCOURS_VAR_DIR=$$(mktemp -d) PARCOURS_CHROMIUM=$(CHROMIUM) $(PYTEST) -m "not postgres and not redis" -q
+	PARCOURS_VAR_DIR=$$(mktemp -d) $(PYTEST) $(XDIST) -m "not postgres and not redis and not e2e" -q
+	PARCOURS_VAR_DIR=$$(mktemp -d) PARCOURS_CHROMIUM=$(CHROMIUM) $(PYTEST) -m e2e -q
 
 # The end-to-end tests run once, in the SQLite pass (they test the pages, not the database).
 test-postgres: install
-	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) -m "not e2e" -q
+	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) $(XDIST) -m "not e2e" -q
 
 test: lint test-sqlite test-postgres
 

@@ -2,19 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from parcours import views
-from parcours.web import adviser, auditor, common, data_protection, employer, facilitator, notifications
+from parcours.web import adviser, auditor, common, data_protection, employer, facilitator, notifications, pages
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.home, name="home"),
     path("connexion/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("mot-de-passe/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("mot-de-passe/ok/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("organisation/", views.switch_organisation, name="switch_organisation"),
-    path("participants/<int:pk>/", views.participant_detail, name="participant_detail"),
-    path("positionnements/<int:pk>/", views.referral_detail, name="referral_detail"),
-    path("workflows/", views.workflow_diagrams, name="workflow_diagrams"),
+    path("organisation/", pages.switch_organisation, name="switch_organisation"),
+    path("participants/<int:pk>/", pages.participant_detail, name="participant_detail"),
+    path("positionnements/<int:pk>/", pages.referral_detail, name="referral_detail"),
+    path("workflows/", pages.workflow_diagrams, name="workflow_diagrams"),
     path("travail/", include("parcours.web.work")),
     path("actions/<str:machine>/<int:pk>/<str:name>/", common.transition, name="transition"),
     path("conseil/", include(adviser)),

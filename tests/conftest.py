@@ -17,6 +17,14 @@ from workflows.transitions import STATE_ENUMS
 POSTGRES_MISSING = "needs_postgresql_database"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Users of the tests log in with "demo": a fast hasher (the login form still checks it)."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{POSTGRES_MISSING}: a postgres test collected against another database")
 
@@ -105,8 +113,8 @@ def _transactional_tests_lift_append_only(request):
 
     - the journal's append-only triggers refuse it: they are lifted for that flush only, and put back right after
       (the flush emits post_migrate, whose first delivery reinstalls them);
-    - rows loaded by data migrations (the eligibility criteria) are gone for the next transactional test:
-      they are loaded again before it starts.
+    - rows loaded by data migrations (the eligibility criteria) are gone: they are loaded again right after the
+      flush (for whatever test follows in this process) and before each transactional test.
     """
     if not _is_transactional(request):
         yield
@@ -123,6 +131,7 @@ def _transactional_tests_lift_append_only(request):
     def reinstall(using="default", **kwargs):
         post_migrate.disconnect(dispatch_uid=uid)
         append_only.install(connections[using])
+        _load_reference_data()  # for the tests that follow in this process, transactional or not
 
     post_migrate.connect(reinstall, dispatch_uid=uid, weak=False)
     append_only.remove(connection)

@@ -26,3 +26,9 @@ class DomainError(Exception):
 
     def __repr__(self):
         return f"DomainError({self.code!r}, {self.message!r})"
+
+
+# A task or a timer of the same file is being processed by someone else (the work layer's process lock).
+WORK_BUSY = DomainError(
+    "concurrent_change", "Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."
+)

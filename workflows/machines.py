@@ -28,10 +28,6 @@ def _declare(spec, apply=None, decide_target=None):
     return transition(field="state", source=list(spec.sources), target=target, custom={"spec": spec})(method)
 
 
-def _noop(self, **inputs):
-    pass
-
-
 # --- Pathway -------------------------------------------------------------------------------------------------
 def _pathway_exit(self, *, exited_on, category, detail="", **_):
     self.exited_on = exited_on

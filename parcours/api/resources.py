@@ -12,7 +12,6 @@ from parcours import selectors
 from parcours.api import serializers as s
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.common import NOT_FOUND_MESSAGES
-from roles.policy import scope_queryset
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 from workflows.transitions import MACHINES
 
@@ -170,12 +169,6 @@ FILTERS = {
 
 
 # --- Resources -----------------------------------------------------------------------------------------------
-def participants_for(actor):
-    """Participant files the actor may read (the scope of participant.view, as on the pages)."""
-    qs = Participant.objects.select_related("youth_agency", "referent_adviser")
-    return scope_queryset(actor, "participant.view", qs)
-
-
 @dataclass(frozen=True)
 class Resource:
     path: str  # URL segment under /api/v1/
@@ -214,7 +207,7 @@ PARTICIPANTS = Resource(
     path="participants",
     model=Participant,
     view_action="participant.view",
-    selector=participants_for,
+    selector=selectors.participants_for,
     serializer=s.ParticipantSerializer,
     filters=ParticipantFilters,
     journal_type="participant",

@@ -13,6 +13,7 @@ from parcours.selectors.core import (  # noqa: F401
     participant_assessments,
     participant_file,
     participant_timeline,
+    participants_for,
     pathways_for,
     placements_for,
     referrals_for,

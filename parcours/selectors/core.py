@@ -5,12 +5,27 @@ from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from parcours.access_log import log_participant_access
-from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.models import (
+    AssessedCriterion,
+    ContractLot,
+    HoursLine,
+    JobOffer,
+    Participant,
+    Pathway,
+    Placement,
+    Referral,
+)
 from parcours.selectors.journal import participant_events, present_events
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
 from workflows.vocabulary import AccessChannel
+
+
+def participants_for(actor):
+    """Participant files the actor may read (the scope of participant.view), for lists."""
+    qs = Participant.objects.select_related("youth_agency", "referent_adviser")
+    return scope_queryset(actor, "participant.view", qs).order_by("last_name", "first_name", "pk")
 
 
 def pathways_for(actor):
@@ -75,8 +90,6 @@ def participant_assessments(*, actor, participant):
     """Eligibility assessments; health-data criteria (RQTH, AAH) only for the facilitator."""
     show_health = allows(actor, "participant.view_health_data", participant)
     assessments = list(participant.assessments.select_related("submitted_by", "decided_by").order_by("-submitted_at"))
-    from parcours.models import AssessedCriterion
-
     assessed = AssessedCriterion.objects.filter(assessment__participant=participant).select_related(
         "criterion", "proof_seen_by"
     )

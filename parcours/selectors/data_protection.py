@@ -16,13 +16,10 @@ from parcours.models import (
     Placement,
     Referral,
 )
-from parcours.selectors.journal import action_label, event_state_label
-from roles.enums import Role
+from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
-
-ROLE_LABELS = {**dict(Role.choices), "system": "Système"}
 
 
 def _person(user):

@@ -19,7 +19,7 @@ __all__ = [
     "label_current_states",
     "offer_search",
     "participant_for_update",
-    "participants_for",
+    "participant_search",
     "pathway_follow_ups",
     "pathway_for",
     "participant_timeline_export",
@@ -31,7 +31,7 @@ def _latest_pathway():
     return Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-pk")
 
 
-def participants_for(actor, *, query="", state="", programme=""):
+def participant_search(actor, *, query="", state="", programme=""):
     """The participants the actor may read, with their current pathway (id and state), searchable by name or
     i-milo reference and filterable by current pathway state and programme."""
     qs = Participant.objects.select_related("youth_agency", "referent_adviser").annotate(

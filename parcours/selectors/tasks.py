@@ -76,10 +76,6 @@ def counts_by_kind(queryset):
     return dict(queryset.order_by().values_list("kind").annotate(n=Count("pk")))
 
 
-def overdue_count(queryset, now=None):
-    return queryset.filter(due_at__lt=now or timezone.now()).count()
-
-
 def task_for(actor, task_id):
     """One task the actor may see (offered to their organisation and role); else 'not found'."""
     try:

@@ -13,7 +13,6 @@ from roles.grants import share_participant
 from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.states import PATHWAY_OPEN_STATES
 from workflows.vocabulary import Programme, QualificationLevel
 
 MIN_AGE, MAX_AGE = 16, 25
@@ -166,10 +165,6 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
     )
     publish_on_commit(event)
     return participant
-
-
-def open_pathway(participant):
-    return participant.pathways.filter(state__in=PATHWAY_OPEN_STATES).first()
 
 
 def eligibility_validity_months():

@@ -1,12 +1,13 @@
-import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from parcours.dates import add_months
 from parcours.models import AssessedCriterion, EligibilityAssessment, EligibilityCriterion, Exit, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require_choice, require_date
 from parcours.services.participants import eligibility_validity_months
+from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from roles.models import Organisation
@@ -14,20 +15,6 @@ from workflows import engine
 from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
 from workflows.vocabulary import AssessmentDecision, ExitCategory, ProofKind
-
-
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=candidate)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-add_months = _add_months
 
 
 @transaction.atomic
@@ -98,7 +85,7 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
     engine.ensure_can_fire(pathway, "validate_eligibility", actor=actor)
     today = timezone.localdate()
     if valid_until is None:
-        valid_until = _add_months(today, eligibility_validity_months())
+        valid_until = add_months(today, eligibility_validity_months())
     require_date(valid_until, "valid_until", "Valide jusqu'au")
     if valid_until <= today:
         raise DomainError("invalid_input", "La date de validité doit être dans le futur.", field="valid_until")
@@ -151,8 +138,6 @@ def pathway_exit(*, actor, pathway, exited_on, category, detail: str = ""):
 
 
 def _close(actor, pathway, name, reason):
-    from parcours.services.referrals import referral_cancel
-
     pathway = lock(Pathway, pathway, actor=actor)
     engine.ensure_can_fire(pathway, name, actor=actor)
     for referral in pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"):

@@ -1,11 +1,12 @@
 from django.db import transaction
 from django.utils import timezone
 
+from parcours.dates import add_months
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
-from parcours.services.pathways import add_months
 from roles import grants, policy
+from roles.actor import Actor
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
@@ -144,8 +145,6 @@ def referral_cancel(*, actor, referral, reason: str, _closing_pathway: bool = Fa
 @transaction.atomic
 def referral_expire(*, referral, actor=None):
     """Timer: no answer within the facilitation organisation's delay (actor: the system)."""
-    from roles.actor import Actor
-
     actor = actor or Actor.system()
 
     def revoke_and_close(r):

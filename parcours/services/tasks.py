@@ -20,10 +20,9 @@ from viewflow.workflow.status import STATUS
 
 from parcours.notifications import publish_on_commit
 from parcours.selectors.tasks import is_supervisor
-from parcours.work.listener import BUSY
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from roles.models import Membership
-from workflows.errors import DomainError
+from workflows.errors import WORK_BUSY, DomainError
 from workflows.journal import record_event
 
 NOT_FOUND = "Tâche introuvable."
@@ -68,7 +67,7 @@ def _locked(actor, task):
             work_task.task = activation.task
             yield activation, work_task
     except FlowLockFailed:
-        raise BUSY from None
+        raise WORK_BUSY from None
 
 
 def _user(user):

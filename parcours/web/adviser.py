@@ -31,12 +31,6 @@ from workflows.vocabulary import Programme, QualificationLevel
 app_name = "adviser"
 
 
-def _query_without_page(request):
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
-
-
 # --- Participant list ----------------------------------------------------------------------------------------
 class ParticipantFilterForm(forms.Form):
     q = forms.CharField(label="Nom, prénom ou identifiant i-milo", required=False, max_length=100)
@@ -50,12 +44,12 @@ class ParticipantFilterForm(forms.Form):
 def participant_list(request, *, actor):
     form = ParticipantFilterForm(request.GET)
     filters = filters_of(form)
-    page = paginate(
-        request,
-        selectors.participants_for(actor, query=filters["q"], state=filters["state"], programme=filters["programme"]),
+    rows = selectors.participant_search(
+        actor, query=filters["q"], state=filters["state"], programme=filters["programme"]
     )
+    page = paginate(request, rows)
     page.object_list = selectors.label_current_states(page.object_list)
-    context = {"form": form, "page": page, "query_string": _query_without_page(request)}
+    context = {"form": form, "page": page}
     template = "adviser/_participant_rows.html" if request.headers.get("HX-Request") else "adviser/participants.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -259,7 +253,6 @@ def offer_list(request, *, actor):
             "form": form,
             "page": paginate(request, offers),
             "pathway": pathway,
-            "query_string": _query_without_page(request),
         },
     )
 

@@ -3,8 +3,6 @@
 import csv
 
 from django import forms
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -12,13 +10,12 @@ from django.utils import timezone
 
 from parcours import selectors
 from parcours.documents import xlsx
-from parcours.web.common import actor_required
+from parcours.web.common import filters_of, paginate, role_required
 from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.states import PathwayState
 
 app_name = "auditor"
-PAGE_SIZE = 25
 CSV_HEADER = [
     "Date (heure de Paris)",
     "Acteur",
@@ -33,11 +30,6 @@ CSV_HEADER = [
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _require_auditor(actor):
-    if actor.role != Role.AUDITOR:
-        raise PermissionDenied("Cette page est réservée aux auditeur·rices.")
-
-
 class PathwayFilterForm(forms.Form):
     q = forms.CharField(label="Nom ou prénom", required=False, max_length=100)
     state = forms.ChoiceField(
@@ -45,20 +37,14 @@ class PathwayFilterForm(forms.Form):
     )
 
 
-@actor_required
+@role_required(Role.AUDITOR)
 def pathway_list(request, *, actor):
-    _require_auditor(actor)
     form = PathwayFilterForm(request.GET)
     if selectors.pseudonymised(actor):
         form.fields["q"].label = "Pseudonyme (P-000123)"
-    form.is_valid()
-    query, state = form.cleaned_data.get("q", ""), form.cleaned_data.get("state", "")
-    page = Paginator(selectors.pathway_search(actor, query=query, state=state), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    params = request.GET.copy()
-    params.pop("page", None)
-    return render(request, "auditor/pathways.html", {"form": form, "page": page, "query_string": params.urlencode()})
+    filters = filters_of(form)
+    page = paginate(request, selectors.pathway_search(actor, query=filters["q"], state=filters["state"]))
+    return render(request, "auditor/pathways.html", {"form": form, "page": page})
 
 
 def csv_safe(value):
@@ -93,14 +79,13 @@ def _row(event):
 
 
 def _export(actor, pk):
-    _require_auditor(actor)
     try:
         return selectors.participant_timeline_export(actor=actor, participant_id=pk)
     except DomainError:
         raise Http404("Participant·e introuvable.") from None
 
 
-@actor_required
+@role_required(Role.AUDITOR)
 def pathway_export(request, pk, *, actor):
     """The visible timeline of one file as CSV (the same columns as the page, Paris time); the export is logged."""
     participant, events = _export(actor, pk)
@@ -116,7 +101,7 @@ def pathway_export(request, pk, *, actor):
     return response
 
 
-@actor_required
+@role_required(Role.AUDITOR)
 def pathway_export_xlsx(request, pk, *, actor):
     """The same as a spreadsheet."""
     participant, events = _export(actor, pk)

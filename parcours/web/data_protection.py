@@ -6,9 +6,9 @@ import csv
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -18,7 +18,7 @@ from parcours.documents import subject_access
 from parcours.models import Participant
 from parcours.selectors import data_protection as dp
 from parcours.services.data_protection import participant_record_notice, participant_subject_access
-from parcours.web.common import actor_required, apply_domain_error
+from parcours.web.common import actor_required, apply_domain_error, paginate
 from parcours.web.forms import BootstrapFormMixin, DateInput
 from roles import policy
 from workflows.errors import DomainError
@@ -68,7 +68,7 @@ def participant_accesses(request, pk, *, actor):
     except DomainError:
         raise Http404("Participant·e introuvable.") from None
     participant = Participant.objects.get(pk=pk)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rows, PAGE_SIZE)
     return render(request, "data_protection/participant_accesses.html", {"participant": participant, "page": page})
 
 
@@ -114,8 +114,6 @@ def notice(request, pk, *, actor):
 
 
 def _settings():
-    from django.conf import settings
-
     return settings.PARCOURS
 
 
@@ -146,7 +144,7 @@ def _access_rows(request, actor):
 @actor_required
 def access_log(request, *, actor):
     form, rows = _access_rows(request, actor)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rows, PAGE_SIZE)
     return render(request, "data_protection/access_log.html", {"form": form, "page": page})
 
 

@@ -5,16 +5,15 @@ Views parse, call a selector or a service, render. Tasks outside the user's orga
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from viewflow.workflow.status import STATUS
 
 from parcours.selectors import tasks as selectors
 from parcours.services import tasks as services
+from parcours.web.common import paginate, safe_next
 from parcours.web.tasks import available_actions, days_late, outcome_label
 from parcours.work.diagrams import flow_rows, flow_svg
 from parcours.work.flows import FLOWS
@@ -51,7 +50,7 @@ def _task_list(request, tab):
         "archive": selectors.archive,
     }
     tasks = querysets[tab](actor)
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, tasks, PAGE_SIZE)
     rows = list(page.object_list)
     for work_task in rows:
         work_task.late_days = days_late(work_task) if tab != "archive" else 0
@@ -152,10 +151,7 @@ def task_detail(request, pk):
 
 
 def _back(request, default):
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(default)
+    return redirect(safe_next(request, default))
 
 
 def _assignment(request, pk, call, success):

@@ -28,11 +28,17 @@ from viewflow.workflow.nodes.view import ViewActivation
 from viewflow.workflow.signals import task_finished
 from viewflow.workflow.status import STATUS
 
+from parcours.dates import add_months
+from parcours.models import FollowUp, Pathway, Placement, Referral
+from parcours.notifications import publish_on_commit
+from parcours.services.referrals import referral_expire
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
 from workflows.journal import record_event
+from workflows.models import JournalEvent
 from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
+from workflows.transitions import REFERRAL
 
 # Due moments of tasks without a timer (a task past its due moment is "en retard" and listed first).
 INTAKE_SUBMIT_DAYS = 14
@@ -58,14 +64,10 @@ WAITS = {
 
 # --- Reading the subjects (always from the database: the fsm row is the truth) --------------------------------
 def _pathway_values(process, *fields):
-    from parcours.models import Pathway
-
     return Pathway.objects.filter(pk=process.pathway_id).values_list(*fields).get()
 
 
 def _referral_values(process, *fields):
-    from parcours.models import Referral
-
     return Referral.objects.filter(pk=process.referral_id).values_list(*fields).get()
 
 
@@ -112,17 +114,12 @@ def start_of_day(day: datetime.date) -> datetime.datetime:
 
 def follow_up_due_on(process, months):
     """The day of the +`months` follow-up: the same rule as referral_hire (months after the contract start)."""
-    from parcours.models import Placement
-    from parcours.services.pathways import add_months
-
     start = Placement.objects.filter(referral_id=process.referral_id).values_list("start_date", flat=True).first()
     return None if start is None else add_months(start, months)
 
 
 def planned_follow_up(process, months):
     """The FollowUp row planned by referral_hire at +`months` months after the contract start."""
-    from parcours.models import FollowUp
-
     due_on = follow_up_due_on(process, months)
     if due_on is None:
         return None
@@ -193,8 +190,6 @@ class HumanTask(View):
 
 def _journal_timer(activation):
     """Every timer firing leaves one journal event, by the system, on the timer's own chain."""
-    from parcours.models import Pathway
-
     process = activation.process
     participant_id = Pathway.objects.filter(pk=process.pathway_id).values_list("participant_id", flat=True).get()
     host = activation.task.previous.filter(flow_task_type="HUMAN").values_list("pk", flat=True).first()
@@ -314,8 +309,6 @@ def _follow_up_pending(wt):
 
 def _rebound_pending(wt):
     """Until the adviser refers the young person again, closes the pathway, or files the task."""
-    from parcours.models import Referral
-
     if wt.pathway.state not in PATHWAY_OPEN_STATES:
         return False
     return not Referral.objects.filter(pathway_id=wt.pathway_id, pk__gt=wt.referral_id).exists()
@@ -379,9 +372,6 @@ def _follow_up_still_pending(months):
 # --- Actions of function nodes -------------------------------------------------------------------------------
 def send_reminder(activation):
     """Reminder: notify the organisation the task is offered to (the firing itself is journaled)."""
-    from parcours.notifications import publish_on_commit
-    from workflows.models import JournalEvent
-
     timer_task = activation.task.previous.get()
     work_task = WorkTask.objects.filter(task__leading=timer_task).select_related("task").first()
     if work_task is None or work_task.task.status not in OPEN_TASK_STATUSES:
@@ -393,10 +383,6 @@ def send_reminder(activation):
 
 def expire_referral(activation):
     """Expiry: the referral expires through the service, as the system; the listener then routes the flow."""
-    from parcours.models import Referral
-    from parcours.services.referrals import referral_expire
-    from workflows.transitions import REFERRAL
-
     referral_id = activation.process.referral_id
     state = Referral.objects.filter(pk=referral_id).values_list("state", flat=True).get()
     if state not in REFERRAL["expire"].sources:

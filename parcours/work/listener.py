@@ -15,15 +15,15 @@ import logging
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.status import STATUS
 
+from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, open_tasks_of_pathway
 from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
-from workflows.errors import DomainError
+from workflows.errors import WORK_BUSY
+from workflows.states import PathwayState
 
 logger = logging.getLogger(__name__)
 
 SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
-BUSY = DomainError(
-    "concurrent_change", "Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."
-)
+BUSY = WORK_BUSY
 
 
 def acted_in_role(actor, work_task) -> bool:
@@ -61,8 +61,6 @@ def close(work_task, *, actor, event, outcome):
 
 def settle_pathway(pathway_id, *, actor, event):
     """Settle the open tasks of a pathway that no longer wait for anything."""
-    from parcours.work.flows import HumanTask, open_tasks_of_pathway
-
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
     closed = 0
     for work_task in open_tasks_of_pathway(pathway_id):
@@ -79,8 +77,6 @@ class WorkListener:
     """Subscribed to workflows.work from WorkflowsConfig.ready()."""
 
     def object_created(self, *, obj, actor, event):
-        from parcours.work.flows import IntakeFlow, PlacementFlow
-
         model = obj._meta.model_name
         if model == "pathway":
             IntakeFlow.start.run(pathway=obj)
@@ -99,9 +95,6 @@ class WorkListener:
                 settle_pathway(pathway_id, actor=actor, event=event)
 
     def transition_fired(self, *, obj, spec, actor, event):
-        from parcours.work.flows import IntakeFlow
-        from workflows.states import PathwayState
-
         if spec.machine not in SETTLING_OBJECTS:
             return
         settle_pathway(_pathway_id(obj), actor=actor, event=event)
@@ -109,8 +102,6 @@ class WorkListener:
             IntakeFlow.start.run(pathway=obj)
 
     def _contract_recorded(self, placement):
-        from parcours.work.flows import PlacementFlow
-
         process = WorkProcess.objects.filter(referral_id=placement.referral_id).first()
         if process is None:  # a referral from before the work layer: nothing to plan
             return

@@ -1,4 +1,4 @@
-"""Fixtures of the API tests, built with the services only (independent of tests/factories.py).
+"""Fixtures of the API tests, built with the shared factories (tests/factories.py) and the services.
 
 `api_world` is two territories, `a` and `b`, each with a Mission Locale, a facilitation organisation (PLIE),
 an employer, a buyer, the demo users of each role, a clause register (operation → contract → lot → offers)
@@ -9,7 +9,6 @@ import datetime
 from dataclasses import dataclass, field
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +16,8 @@ from rest_framework.test import APIClient
 
 from parcours.services import participants, pathways, placements, referrals, register
 from roles.actor import Actor
-from roles.enums import OrganisationKind, Role
-from roles.models import Membership, Organisation
+from roles.enums import Role
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 from workflows.vocabulary import ContractType, QualificationLevel, SizingMethod
 
 PASSWORD = "demo"
@@ -84,21 +83,18 @@ def _build_side(name):
     side = Side(name=name)
     upper = name.upper()
     side.orgs = {
-        "mission_locale": Organisation.objects.create(
-            name=f"Mission Locale {upper}", kind=OrganisationKind.MISSION_LOCALE
-        ),
-        "facilitation": Organisation.objects.create(name=f"PLIE {upper}", kind=OrganisationKind.FACILITATION),
-        "employer": Organisation.objects.create(name=f"Bâtiment {upper}", kind=OrganisationKind.EMPLOYER),
-        "buyer": Organisation.objects.create(name=f"Métropole {upper}", kind=OrganisationKind.AUTHORITY),
+        "mission_locale": OrganisationFactory(mission_locale=True, name=f"Mission Locale {upper}"),
+        "facilitation": OrganisationFactory(facilitation=True, name=f"PLIE {upper}"),
+        "employer": OrganisationFactory(employer=True, name=f"Bâtiment {upper}"),
+        "buyer": OrganisationFactory(buyer=True, name=f"Métropole {upper}"),
     }
     side.orgs["mission_locale"].partners.add(side.orgs["facilitation"])
-    User = get_user_model()
     for role, username in USERNAMES[name].items():
-        user = User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.org")
+        user = UserFactory(username=username)
+        user.set_password(PASSWORD)  # the API tests obtain tokens with it
+        user.save(update_fields=["password"])
         side.users[role] = user
-        side.memberships[role] = Membership.objects.create(
-            user=user, organisation=side.orgs[ORG_OF_ROLE[role]], role=role
-        )
+        side.memberships[role] = MembershipFactory(user=user, organisation=side.orgs[ORG_OF_ROLE[role]], role=role)
     facilitator = side.actor(Role.FACILITATOR)
     operation = register.operation_create(
         actor=facilitator,

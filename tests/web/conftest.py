@@ -1,29 +1,29 @@
-"""A small world built through the services, for the page tests."""
+"""The page tests' site: the demo's logins (conseillere, facilitateur, employeur, auditeur…) on a small register,
+built with the shared factories (tests/factories.py) and the services. Fixture: `site`."""
 
 import datetime
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from parcours.services import participants, pathways, placements, referrals, register
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
-from roles.models import Membership, Organisation
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 
-class World:
+class Site:
     def __init__(self):
         today = timezone.localdate()
         self.today = today
-        self.ml = Organisation.objects.create(name="Mission Locale A", kind=OrganisationKind.MISSION_LOCALE)
-        self.ml_b = Organisation.objects.create(name="Mission Locale B", kind=OrganisationKind.MISSION_LOCALE)
-        self.fac = Organisation.objects.create(name="PLIE", kind=OrganisationKind.FACILITATION)
+        self.ml = OrganisationFactory(name="Mission Locale A", kind=OrganisationKind.MISSION_LOCALE)
+        self.ml_b = OrganisationFactory(name="Mission Locale B", kind=OrganisationKind.MISSION_LOCALE)
+        self.fac = OrganisationFactory(name="PLIE", kind=OrganisationKind.FACILITATION)
         self.fac.partners.add(self.ml, self.ml_b)
-        self.emp = Organisation.objects.create(name="BTP Nord", kind=OrganisationKind.EMPLOYER)
-        self.emp_b = Organisation.objects.create(name="BTP Sud", kind=OrganisationKind.EMPLOYER)
-        self.buyer = Organisation.objects.create(name="Ville", kind=OrganisationKind.AUTHORITY)
+        self.emp = OrganisationFactory(name="BTP Nord", kind=OrganisationKind.EMPLOYER)
+        self.emp_b = OrganisationFactory(name="BTP Sud", kind=OrganisationKind.EMPLOYER)
+        self.buyer = OrganisationFactory(name="Ville", kind=OrganisationKind.AUTHORITY)
         self.adviser = self._actor("conseillere", self.ml, Role.ADVISER)
         self.adviser_b = self._actor("conseiller.b", self.ml_b, Role.ADVISER)
         self.facilitator = self._actor("facilitateur", self.fac, Role.FACILITATOR)
@@ -63,8 +63,10 @@ class World:
         self.counter = 0
 
     def _actor(self, username, org, role):
-        user = User.objects.create_user(username, password="demo", first_name=username.title())
-        return Actor.from_membership(Membership.objects.create(user=user, organisation=org, role=role))
+        user = UserFactory(username=username, first_name=username.title())
+        user.set_password("demo")  # these users log in through the login form
+        user.save(update_fields=["password"])
+        return Actor.from_membership(MembershipFactory(user=user, organisation=org, role=role))
 
     def participant(self, *, adviser=None, hired=False):
         """A participant of the adviser's agency; eligible and referred; optionally hired and working."""
@@ -102,5 +104,5 @@ class World:
 
 
 @pytest.fixture
-def world(db):
-    return World()
+def site(db):
+    return Site()

@@ -22,19 +22,19 @@ def login(client, username):
     return client
 
 
-def intake(world, *, adviser=None, **data):
+def intake(site, *, adviser=None, **data):
     """A participant just registered (pathway in intake)."""
-    world.counter += 1
+    site.counter += 1
     values = {
-        "first_name": f"Nouveau{world.counter}",
-        "last_name": f"Inscrit{world.counter}",
-        "birth_date": datetime.date(2004, 3, 1) + datetime.timedelta(days=world.counter),
+        "first_name": f"Nouveau{site.counter}",
+        "last_name": f"Inscrit{site.counter}",
+        "birth_date": datetime.date(2004, 3, 1) + datetime.timedelta(days=site.counter),
         "postcode": "59000",
         "commune": "Lille",
         "qualification_level": "infra_3",
         **data,
     }
-    return participants.participant_create(actor=adviser or world.adviser, data=values)
+    return participants.participant_create(actor=adviser or site.adviser, data=values)
 
 
 def intake_post(**overrides):
@@ -63,25 +63,25 @@ def count_queries(client, url):
 
 
 # --- participant list -----------------------------------------------------------------------------------------
-def test_participant_list_query_count_is_pinned(world, client):
+def test_participant_list_query_count_is_pinned(site, client):
     for _ in range(2):
-        world.participant()
-    intake(world, adviser=world.adviser_b)
+        site.participant()
+    intake(site, adviser=site.adviser_b)
     login(client, "conseillere")
     url = reverse("adviser:participants")
     client.get(url)
     before, _ = count_queries(client, url)
     for _ in range(4):
-        world.participant()
+        site.participant()
     after, response = count_queries(client, url)
     assert before == after == PARTICIPANT_LIST_QUERIES
     assert response.content.decode().count('data-state="referred"') == 6
 
 
-def test_participant_list_is_scoped_searchable_and_filtered(world, client):
-    mine = world.participant()
-    fresh = intake(world, imilo_reference="IMILO-77", programme="pacea")
-    other = intake(world, adviser=world.adviser_b)
+def test_participant_list_is_scoped_searchable_and_filtered(site, client):
+    mine = site.participant()
+    fresh = intake(site, imilo_reference="IMILO-77", programme="pacea")
+    other = intake(site, adviser=site.adviser_b)
     login(client, "conseillere")
     url = reverse("adviser:participants")
     body = client.get(url).content.decode()
@@ -100,9 +100,9 @@ def test_participant_list_is_scoped_searchable_and_filtered(world, client):
     assert client.get(url, {"state": "nope", "page": "x"}).status_code == 200
 
 
-def test_participant_list_htmx_partial_and_pagination(world, client):
+def test_participant_list_htmx_partial_and_pagination(site, client):
     for _ in range(27):
-        intake(world)
+        intake(site)
     login(client, "conseillere")
     url = reverse("adviser:participants")
     response = client.get(url, HTTP_HX_REQUEST="true")
@@ -114,19 +114,19 @@ def test_participant_list_htmx_partial_and_pagination(world, client):
 
 
 @pytest.mark.parametrize("username", ["facilitateur", "employeur", "auditeur"])
-def test_adviser_pages_refuse_other_roles(world, client, username):
+def test_adviser_pages_refuse_other_roles(site, client, username):
     login(client, username)
     for name in ["adviser:participants", "adviser:participant_create", "adviser:offers"]:
         assert client.get(reverse(name)).status_code == 403, name
 
 
-def test_anonymous_is_sent_to_login(world, client):
+def test_anonymous_is_sent_to_login(site, client):
     response = client.get(reverse("adviser:participants"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
 
 
 # --- intake ---------------------------------------------------------------------------------------------------
-def test_intake_creates_participant_and_pathway(world, client):
+def test_intake_creates_participant_and_pathway(site, client):
     login(client, "conseillere")
     body = client.get(reverse("adviser:participant_create")).content.decode()
     for name in participants.EDITABLE:
@@ -134,11 +134,11 @@ def test_intake_creates_participant_and_pathway(world, client):
     response = client.post(reverse("adviser:participant_create"), intake_post())
     participant = Participant.objects.get(last_name="Martin")
     assert response.status_code == 302 and response["Location"] == reverse("participant_detail", args=[participant.pk])
-    assert participant.youth_agency == world.ml and participant.is_qpv_resident and participant.programme == "cej"
+    assert participant.youth_agency == site.ml and participant.is_qpv_resident and participant.programme == "cej"
     assert participant.pathways.get().state == "intake"
 
 
-def test_intake_bad_input_is_400_with_french_errors_and_kept_input(world, client):
+def test_intake_bad_input_is_400_with_french_errors_and_kept_input(site, client):
     login(client, "conseillere")
     response = client.post(
         reverse("adviser:participant_create"), intake_post(first_name="", postcode="59", commune="Ville-Témoin")
@@ -150,7 +150,7 @@ def test_intake_bad_input_is_400_with_french_errors_and_kept_input(world, client
     assert not Participant.objects.exists()
 
 
-def test_intake_service_error_is_a_field_error(world, client):
+def test_intake_service_error_is_a_field_error(site, client):
     login(client, "conseillere")
     response = client.post(reverse("adviser:participant_create"), intake_post(birth_date="1980-01-01"))
     assert response.status_code == 400
@@ -158,10 +158,10 @@ def test_intake_service_error_is_a_field_error(world, client):
     assert not Participant.objects.exists()
 
 
-def test_intake_duplicate_shows_matches_then_allows_override(world, client):
-    existing = intake(world, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
+def test_intake_duplicate_shows_matches_then_allows_override(site, client):
+    existing = intake(site, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
     intake(
-        world, adviser=world.adviser_b, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15)
+        site, adviser=site.adviser_b, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15)
     )
     login(client, "conseillere")
     response = client.post(reverse("adviser:participant_create"), intake_post(imilo_reference=""))
@@ -171,16 +171,16 @@ def test_intake_duplicate_shows_matches_then_allows_override(world, client):
     assert reverse("participant_detail", args=[existing.pk]) in body
     assert "Il s&#x27;agit bien d&#x27;une autre personne" in body or "Il s'agit bien d'une autre personne" in body
     assert body.count("MARTIN Inès") == 1  # the other agency's namesake is never shown
-    assert Participant.objects.filter(youth_agency=world.ml).count() == 1
+    assert Participant.objects.filter(youth_agency=site.ml).count() == 1
     response = client.post(
         reverse("adviser:participant_create"), intake_post(imilo_reference="", allow_duplicate="on")
     )
     assert response.status_code == 302
-    assert Participant.objects.filter(youth_agency=world.ml, last_name="Martin").count() == 2
+    assert Participant.objects.filter(youth_agency=site.ml, last_name="Martin").count() == 2
 
 
-def test_intake_duplicate_imilo_reference_is_field_error(world, client):
-    intake(world, imilo_reference="IM-42")
+def test_intake_duplicate_imilo_reference_is_field_error(site, client):
+    intake(site, imilo_reference="IM-42")
     login(client, "conseillere")
     response = client.post(reverse("adviser:participant_create"), intake_post())
     assert response.status_code == 400
@@ -188,8 +188,8 @@ def test_intake_duplicate_imilo_reference_is_field_error(world, client):
 
 
 # --- edit -----------------------------------------------------------------------------------------------------
-def test_participant_update(world, client):
-    participant = intake(world)
+def test_participant_update(site, client):
+    participant = intake(site)
     login(client, "conseillere")
     url = reverse("adviser:participant_update", args=[participant.pk])
     body = client.get(url).content.decode()
@@ -203,8 +203,8 @@ def test_participant_update(world, client):
     assert "commune" in event.inputs["fields"] and "Tourcoing" not in str(event.inputs)
 
 
-def test_participant_update_bad_input_and_scope(world, client):
-    participant = intake(world)
+def test_participant_update_bad_input_and_scope(site, client):
+    participant = intake(site)
     login(client, "conseillere")
     url = reverse("adviser:participant_update", args=[participant.pk])
     response = client.post(url, intake_post(last_name="", email="pas-un-courriel"))
@@ -220,8 +220,8 @@ def test_participant_update_bad_input_and_scope(world, client):
 
 
 # --- participant file -----------------------------------------------------------------------------------------
-def test_participant_file_buttons_for_intake(world, client):
-    participant = intake(world)
+def test_participant_file_buttons_for_intake(site, client):
+    participant = intake(site)
     pathway = participant.pathways.get()
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     assert reverse("adviser:submit_eligibility", args=[pathway.pk]) in body
@@ -233,8 +233,8 @@ def test_participant_file_buttons_for_intake(world, client):
     assert reverse("adviser:participant_update", args=[participant.pk]) in body
 
 
-def test_participant_file_of_hired_participant(world, client):
-    participant = world.participant(hired=True)
+def test_participant_file_of_hired_participant(site, client):
+    participant = site.participant(hired=True)
     pathway = participant.pathways.get()
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     assert "Positionner sur une offre" in body and f"?pathway={pathway.pk}" in body
@@ -251,45 +251,45 @@ def test_participant_file_of_hired_participant(world, client):
     assert "Valider l&#x27;éligibilité" in body or "Valider l'éligibilité" in body
 
 
-def test_participant_file_shows_referral_cancel_button(world, client):
-    participant = world.participant()
+def test_participant_file_shows_referral_cancel_button(site, client):
+    participant = site.participant()
     referral = participant.pathways.get().referrals.get()
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     assert reverse("transition", args=["referral", referral.pk, "cancel"]) in body
 
 
-def test_exit_through_generic_transition(world, client):
-    participant = world.participant(hired=True)
+def test_exit_through_generic_transition(site, client):
+    participant = site.participant(hired=True)
     pathway = participant.pathways.get()
     login(client, "conseillere")
     url = reverse("transition", args=["pathway", pathway.pk, "exit"])
     response = client.post(url, {"exited_on": "", "category": "durable_employment"})
     assert response.status_code == 400
-    response = client.post(url, {"exited_on": world.today.isoformat(), "category": "durable_employment"})
+    response = client.post(url, {"exited_on": site.today.isoformat(), "category": "durable_employment"})
     assert response.status_code == 302
     pathway.refresh_from_db()
     assert pathway.state == "exited"
     # A stale click (already exited) gets a message, not a 500.
-    response = client.post(url, {"exited_on": world.today.isoformat(), "category": "durable_employment"}, follow=True)
+    response = client.post(url, {"exited_on": site.today.isoformat(), "category": "durable_employment"}, follow=True)
     assert response.status_code == 200
 
 
 # --- eligibility submission -----------------------------------------------------------------------------------
-def test_submit_eligibility_page(world, client):
-    participant = intake(world)
+def test_submit_eligibility_page(site, client):
+    participant = intake(site)
     pathway = participant.pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:submit_eligibility", args=[pathway.pk])
     body = client.get(url).content.decode()
     assert 'value="YOUTH_ML_FOLLOWED"' in body and "donnée de santé" in body
-    assert f'value="{world.fac.pk}"' in body
+    assert f'value="{site.fac.pk}"' in body
     response = client.post(
         url,
-        {"criteria": ["YOUTH_ML_FOLLOWED", "RSA"], "derogation_reason": "", "facilitation_organisation": world.fac.pk},
+        {"criteria": ["YOUTH_ML_FOLLOWED", "RSA"], "derogation_reason": "", "facilitation_organisation": site.fac.pk},
     )
     assert response.status_code == 302
     pathway.refresh_from_db()
-    assert pathway.state == "eligibility_pending" and pathway.facilitation_organisation == world.fac
+    assert pathway.state == "eligibility_pending" and pathway.facilitation_organisation == site.fac
     assessment = EligibilityAssessment.objects.get(pathway=pathway)
     assert sorted(assessment.assessed.values_list("criterion__code", flat=True)) == ["RSA", "YOUTH_ML_FOLLOWED"]
     # Once submitted, the page sends back to the file with a message.
@@ -297,8 +297,8 @@ def test_submit_eligibility_page(world, client):
     assert "déjà été soumise" in response.content.decode()
 
 
-def test_submit_eligibility_refusals(world, client):
-    participant = intake(world)
+def test_submit_eligibility_refusals(site, client):
+    participant = intake(site)
     pathway = participant.pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:submit_eligibility", args=[pathway.pk])
@@ -307,7 +307,7 @@ def test_submit_eligibility_refusals(world, client):
     assert "Choisissez au moins un critère" in response.content.decode()
     response = client.post(url, {"criteria": ["NOPE"], "derogation_reason": "motif gardé"})
     assert response.status_code == 400 and "motif gardé" in response.content.decode()
-    response = client.post(url, {"criteria": ["RSA"], "facilitation_organisation": world.emp.pk})
+    response = client.post(url, {"criteria": ["RSA"], "facilitation_organisation": site.emp.pk})
     assert response.status_code == 400
     assert (
         "n&#x27;est pas partenaire" in response.content.decode() or "n'est pas partenaire" in response.content.decode()
@@ -322,8 +322,8 @@ def test_submit_eligibility_refusals(world, client):
     assert client.get(url).status_code == 403
 
 
-def test_submit_eligibility_with_derogation(world, client):
-    pathway = intake(world).pathways.get()
+def test_submit_eligibility_with_derogation(site, client):
+    pathway = intake(site).pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:submit_eligibility", args=[pathway.pk])
     assert client.post(url, {"derogation_reason": "Situation particulière"}).status_code == 302
@@ -331,30 +331,30 @@ def test_submit_eligibility_with_derogation(world, client):
 
 
 # --- offers and referrals -------------------------------------------------------------------------------------
-def _more_offers(world, n):
+def _more_offers(site, n):
     from parcours.services import register
 
     for i in range(n):
         register.offer_create(
-            actor=world.facilitator,
-            lot=world.lot,
-            title=f"Coffreur·se {world.counter}-{i}",
+            actor=site.facilitator,
+            lot=site.lot,
+            title=f"Coffreur·se {site.counter}-{i}",
             trade="Coffreur",
             contract_type="cdd",
             weekly_hours=35,
             location="Roubaix",
         )
-    world.counter += 1
+    site.counter += 1
 
 
-def test_offer_list_query_count_is_pinned(world, client):
-    _more_offers(world, 1)
-    pathway = world.participant().pathways.get()
+def test_offer_list_query_count_is_pinned(site, client):
+    _more_offers(site, 1)
+    pathway = site.participant().pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:offers") + f"?pathway={pathway.pk}"
     client.get(url)
     before, _ = count_queries(client, url)
-    _more_offers(world, 4)
+    _more_offers(site, 4)
     after, response = count_queries(client, url)
     assert before == after == OFFER_LIST_QUERIES + 1  # + the pathway to refer
     assert response.content.decode().count(">Positionner</button>") == 6
@@ -362,8 +362,8 @@ def test_offer_list_query_count_is_pinned(world, client):
     assert plain == OFFER_LIST_QUERIES
 
 
-def test_offer_search_filters(world, client):
-    _more_offers(world, 1)
+def test_offer_search_filters(site, client):
+    _more_offers(site, 1)
     login(client, "conseillere")
     url = reverse("adviser:offers")
     body = client.get(url, {"trade": "maçon"}).content.decode()
@@ -374,28 +374,28 @@ def test_offer_search_filters(world, client):
     assert "Maçon·ne" not in body and "Aucune offre" in body
     from parcours.services import register
 
-    register.offer_close(actor=world.facilitator, offer=world.offer)
+    register.offer_close(actor=site.facilitator, offer=site.offer)
     assert "Maçon·ne" not in client.get(url).content.decode()
     assert "Maçon·ne" in client.get(url, {"status": "all"}).content.decode()
 
 
-def test_offer_list_is_scoped_to_partner_lots(world, client):
+def test_offer_list_is_scoped_to_partner_lots(site, client):
     from roles.enums import OrganisationKind
     from roles.models import Organisation
 
-    world.fac.partners.remove(world.ml_b)
-    Organisation.objects.create(name="Autre PLIE", kind=OrganisationKind.FACILITATION).partners.add(world.ml_b)
+    site.fac.partners.remove(site.ml_b)
+    Organisation.objects.create(name="Autre PLIE", kind=OrganisationKind.FACILITATION).partners.add(site.ml_b)
     login(client, "conseiller.b")
     assert "Maçon·ne" not in client.get(reverse("adviser:offers")).content.decode()
 
 
-def test_refer_from_offer_search(world, client):
-    participant = world.participant()
+def test_refer_from_offer_search(site, client):
+    participant = site.participant()
     pathway = participant.pathways.get()
-    _more_offers(world, 1)
+    _more_offers(site, 1)
     from parcours.models import JobOffer
 
-    offer = JobOffer.objects.exclude(pk=world.offer.pk).get()
+    offer = JobOffer.objects.exclude(pk=site.offer.pk).get()
     login(client, "conseillere")
     url = reverse("adviser:referral_create", args=[offer.pk])
     response = client.post(url, {"pathway": pathway.pk, "motivation": "Motivé·e"})
@@ -409,73 +409,73 @@ def test_refer_from_offer_search(world, client):
     assert Referral.objects.filter(offer=offer).count() == 1
 
 
-def test_refer_refusals(world, client):
-    pathway = intake(world).pathways.get()
+def test_refer_refusals(site, client):
+    pathway = intake(site).pathways.get()
     login(client, "conseillere")
-    url = reverse("adviser:referral_create", args=[world.offer.pk])
+    url = reverse("adviser:referral_create", args=[site.offer.pk])
     # Eligibility not validated yet: a French message, no referral.
     response = client.post(url, {"pathway": pathway.pk})
     assert response.status_code == 400 and "éligibilité doit d&#x27;abord être validée" in response.content.decode()
-    eligible = world.participant().pathways.get()
+    eligible = site.participant().pathways.get()
     response = client.post(url, {"pathway": eligible.pk, "motivation": "x" * 2001})
     assert response.status_code == 400 and "2000 caractères" in response.content.decode()
     assert client.post(url, {"pathway": "abc"}).status_code == 404
     assert client.post(url, {"pathway": "0"}).status_code == 404
     assert client.post(url, {}).status_code == 404
-    other = world.participant(adviser=world.adviser_b).pathways.get()
+    other = site.participant(adviser=site.adviser_b).pathways.get()
     assert client.post(url, {"pathway": other.pk}).status_code == 404
     assert client.get(reverse("adviser:offers"), {"pathway": other.pk}).status_code == 404
     assert client.post(reverse("adviser:referral_create", args=[999999]), {"pathway": eligible.pk}).status_code == 404
-    assert Referral.objects.count() == 2  # the two made by world.participant()
+    assert Referral.objects.count() == 2  # the two made by site.participant()
     client.logout()
     login(client, "employeur")
     assert client.post(url, {"pathway": eligible.pk}).status_code == 403
 
 
-def test_refer_get_shows_confirmation(world, client):
-    pathway = world.participant().pathways.get()
+def test_refer_get_shows_confirmation(site, client):
+    pathway = site.participant().pathways.get()
     login(client, "conseillere")
-    response = client.get(reverse("adviser:referral_create", args=[world.offer.pk]), {"pathway": pathway.pk})
+    response = client.get(reverse("adviser:referral_create", args=[site.offer.pk]), {"pathway": pathway.pk})
     assert response.status_code == 200 and ">Positionner</button>" in response.content.decode()
 
 
 # --- follow-ups -----------------------------------------------------------------------------------------------
-def test_record_follow_up(world, client):
-    pathway = world.participant().pathways.get()
+def test_record_follow_up(site, client):
+    pathway = site.participant().pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:followup_record", args=[pathway.pk])
     assert client.get(url).status_code == 200
-    response = client.post(url, {"kind": "phone", "done_on": world.today.isoformat(), "note": "Appel fait"})
+    response = client.post(url, {"kind": "phone", "done_on": site.today.isoformat(), "note": "Appel fait"})
     assert response.status_code == 302
     follow_up = FollowUp.objects.get(pathway=pathway)
-    assert follow_up.kind == "phone" and follow_up.recorded_by == world.adviser.user
+    assert follow_up.kind == "phone" and follow_up.recorded_by == site.adviser.user
     body = client.get(reverse("participant_detail", args=[pathway.participant_id])).content.decode()
     assert "Appel fait" in body and "Suivi enregistré" in body
 
 
-def test_complete_planned_follow_up(world, client):
-    pathway = world.participant(hired=True).pathways.get()
+def test_complete_planned_follow_up(site, client):
+    pathway = site.participant(hired=True).pathways.get()
     planned = pathway.follow_ups.filter(done_on__isnull=True).order_by("due_on").first()
     login(client, "conseillere")
     url = reverse("adviser:followup_record", args=[pathway.pk])
     body = client.get(url, {"planned": planned.pk}).content.decode()
     assert f'<option value="{planned.pk}" selected>' in body
     response = client.post(
-        url, {"planned_follow_up": planned.pk, "kind": "company_visit", "done_on": world.today.isoformat()}
+        url, {"planned_follow_up": planned.pk, "kind": "company_visit", "done_on": site.today.isoformat()}
     )
     assert response.status_code == 302
     planned.refresh_from_db()
-    assert planned.done_on == world.today and planned.kind == "company_visit"
+    assert planned.done_on == site.today and planned.kind == "company_visit"
     # Completing it again: the choice is no longer offered.
-    response = client.post(url, {"planned_follow_up": planned.pk, "kind": "phone", "done_on": world.today.isoformat()})
+    response = client.post(url, {"planned_follow_up": planned.pk, "kind": "phone", "done_on": site.today.isoformat()})
     assert response.status_code == 400
 
 
-def test_follow_up_refusals(world, client):
-    pathway = world.participant().pathways.get()
+def test_follow_up_refusals(site, client):
+    pathway = site.participant().pathways.get()
     login(client, "conseillere")
     url = reverse("adviser:followup_record", args=[pathway.pk])
-    future = (world.today + datetime.timedelta(days=3)).isoformat()
+    future = (site.today + datetime.timedelta(days=3)).isoformat()
     response = client.post(url, {"kind": "phone", "done_on": future, "note": "note gardée"})
     assert response.status_code == 400
     body = response.content.decode()
@@ -493,18 +493,18 @@ def test_follow_up_refusals(world, client):
     assert client.get(url).status_code == 200
 
 
-def test_follow_up_on_closed_pathway_is_a_message(world, client):
-    pathway = world.participant().pathways.get()
-    pathways.pathway_withdraw(actor=world.adviser, pathway=pathway, reason="Déménagement")
+def test_follow_up_on_closed_pathway_is_a_message(site, client):
+    pathway = site.participant().pathways.get()
+    pathways.pathway_withdraw(actor=site.adviser, pathway=pathway, reason="Déménagement")
     login(client, "conseillere")
     url = reverse("adviser:followup_record", args=[pathway.pk])
-    response = client.post(url, {"kind": "phone", "done_on": world.today.isoformat()}, follow=True)
+    response = client.post(url, {"kind": "phone", "done_on": site.today.isoformat()}, follow=True)
     assert response.status_code == 200 and "Le parcours est clos" in response.content.decode()
     assert not FollowUp.objects.exists()
 
 
-def test_pages_do_not_log_list_reads_but_file_is_logged(world, client):
-    participant = world.participant()
+def test_pages_do_not_log_list_reads_but_file_is_logged(site, client):
+    participant = site.participant()
     login(client, "conseillere")
     client.get(reverse("adviser:participants"))
     assert not ParticipantAccess.objects.exists()

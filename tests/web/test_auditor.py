@@ -33,27 +33,27 @@ def rows(response):
     return list(csv.reader(io.StringIO(text), delimiter=";"))
 
 
-def test_pathway_list_query_count_is_pinned(world, client):
+def test_pathway_list_query_count_is_pinned(site, client):
     for _ in range(2):
-        world.participant()
+        site.participant()
     login(client, "auditeur")
     url = reverse("auditor:pathways")
     client.get(url)
     before, _ = count_queries(client, url)
     for _ in range(4):
-        world.participant(adviser=world.adviser_b)
+        site.participant(adviser=site.adviser_b)
     after, response = count_queries(client, url)
     assert before == after == PATHWAY_LIST_QUERIES
     assert response.content.decode().count("Exporter (CSV)") == 6
 
 
-def test_pathway_list_scope_search_and_filter(world, client):
-    referred = world.participant()
-    hired = world.participant(hired=True)
+def test_pathway_list_scope_search_and_filter(site, client):
+    referred = site.participant()
+    hired = site.participant(hired=True)
     from parcours.services import participants
 
     never_referred = participants.participant_create(
-        actor=world.adviser,
+        actor=site.adviser,
         data={
             "first_name": "Jamais",
             "last_name": "Positionne",
@@ -79,9 +79,9 @@ def test_pathway_list_scope_search_and_filter(world, client):
     assert client.get(url, {"state": "bogus", "page": "99"}).status_code == 200
 
 
-def test_pathway_list_pagination(world, client):
+def test_pathway_list_pagination(site, client):
     for _ in range(26):
-        world.participant()
+        site.participant()
     login(client, "auditeur")
     url = reverse("auditor:pathways")
     body = client.get(url).content.decode()
@@ -89,32 +89,32 @@ def test_pathway_list_pagination(world, client):
     assert client.get(url, {"page": 2}).content.decode().count("Exporter (CSV)") == 1
 
 
-def test_buyer_without_contracts_sees_nothing(world, client):
+def test_buyer_without_contracts_sees_nothing(site, client):
     from roles.enums import OrganisationKind, Role
     from roles.models import Membership, Organisation
 
-    world.participant()
+    site.participant()
     other_buyer = Organisation.objects.create(name="Département", kind=OrganisationKind.AUTHORITY)
-    Membership.objects.create(user=world.auditor.user, organisation=other_buyer, role=Role.AUDITOR)
+    Membership.objects.create(user=site.auditor.user, organisation=other_buyer, role=Role.AUDITOR)
     login(client, "auditeur")
-    membership = Membership.objects.get(user=world.auditor.user, organisation=other_buyer)
+    membership = Membership.objects.get(user=site.auditor.user, organisation=other_buyer)
     client.post(reverse("switch_organisation"), {"membership": membership.pk})
     assert "Aucun parcours" in client.get(reverse("auditor:pathways")).content.decode()
 
 
 @pytest.mark.parametrize("username", ["conseillere", "facilitateur", "employeur"])
-def test_auditor_pages_refuse_other_roles(world, client, username):
-    participant = world.participant()
+def test_auditor_pages_refuse_other_roles(site, client, username):
+    participant = site.participant()
     login(client, username)
     assert client.get(reverse("auditor:pathways")).status_code == 403
     assert client.get(reverse("auditor:pathway_export", args=[participant.pk])).status_code == 403
     assert not ParticipantAccess.objects.filter(channel="export").exists()
 
 
-def test_export_timeline_csv(world, client):
-    participant = world.participant(hired=True)
+def test_export_timeline_csv(site, client):
+    participant = site.participant(hired=True)
     pathway = participant.pathways.get()
-    pathways.pathway_exit(actor=world.adviser, pathway=pathway, exited_on=world.today, category="durable_employment")
+    pathways.pathway_exit(actor=site.adviser, pathway=pathway, exited_on=site.today, category="durable_employment")
     login(client, "auditeur")
     response = client.get(reverse("auditor:pathway_export", args=[participant.pk]))
     assert response.status_code == 200
@@ -152,15 +152,15 @@ def test_export_timeline_csv(world, client):
         assert value not in text
     access = ParticipantAccess.objects.get(channel="export")
     assert access.participant_id == participant.pk and access.purpose == "export"
-    assert access.user == world.auditor.user
+    assert access.user == site.auditor.user
 
 
-def test_export_is_csv_injection_safe(world, client):
-    participant = world.participant()
+def test_export_is_csv_injection_safe(site, client):
+    participant = site.participant()
     pathway = participant.pathways.get()
-    pathways.pathway_withdraw(actor=world.adviser, pathway=pathway, reason='=HYPERLINK("http://x")')
+    pathways.pathway_withdraw(actor=site.adviser, pathway=pathway, reason='=HYPERLINK("http://x")')
     # Reasons are shown to an auditor with named access only (a charter): this one has it.
-    world.auditor.user.memberships.update(named_access=True)
+    site.auditor.user.memberships.update(named_access=True)
     login(client, "auditeur")
     table = rows(client.get(reverse("auditor:pathway_export", args=[participant.pk])))
     reasons = [row[8] for row in table[1:] if row[8]]
@@ -176,15 +176,15 @@ def test_csv_safe(value, expected):
     assert csv_safe(value) == expected
 
 
-def test_export_outside_scope_is_404(world, client):
+def test_export_outside_scope_is_404(site, client):
     from parcours.services import participants
 
     not_referred = participants.participant_create(
-        actor=world.adviser,
+        actor=site.adviser,
         data={
             "first_name": "Hors",
             "last_name": "Champ",
-            "birth_date": world.today.replace(year=world.today.year - 20),
+            "birth_date": site.today.replace(year=site.today.year - 20),
             "postcode": "59000",
             "commune": "Lille",
             "qualification_level": "level_3",
@@ -197,12 +197,12 @@ def test_export_outside_scope_is_404(world, client):
     assert not ParticipantAccess.objects.exists()
 
 
-def test_auditor_reads_the_file_with_full_timeline(world, client):
-    participant = world.participant(hired=True)
+def test_auditor_reads_the_file_with_full_timeline(site, client):
+    participant = site.participant(hired=True)
     login(client, "auditeur")
     response = client.get(reverse("participant_detail", args=[participant.pk]))
     body = response.content.decode()
     assert response.status_code == 200
     assert "Confirmer l&#x27;embauche" in body or "Confirmer l'embauche" in body
-    assert ParticipantAccess.objects.get(user=world.auditor.user).channel == "page"
+    assert ParticipantAccess.objects.get(user=site.auditor.user).channel == "page"
     assert reverse("auditor:pathway_export", args=[participant.pk]) in body and "Exporter (CSV)" in body

@@ -31,49 +31,49 @@ def text(response):
     return html.unescape(response.content.decode())
 
 
-def forwarded(world):
+def forwarded(site):
     """A participant referred, approved and forwarded to the employer: a candidate waiting for an answer."""
-    p = world.participant()
+    p = site.participant()
     referral = p.pathways.get().referrals.get()
     for step in (referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward):
-        step(actor=world.facilitator, referral=referral)
+        step(actor=site.facilitator, referral=referral)
     return p, referral
 
 
-def hired(world, *, start=True):
-    p, referral = forwarded(world)
-    referrals.referral_accept(actor=world.employer, referral=referral)
+def hired(site, *, start=True):
+    p, referral = forwarded(site)
+    referrals.referral_accept(actor=site.employer, referral=referral)
     placement = referrals.referral_hire(
-        actor=world.employer, referral=referral, contract_type="cdd", start_date=world.today, weekly_hours=35
+        actor=site.employer, referral=referral, contract_type="cdd", start_date=site.today, weekly_hours=35
     )
     if start:
-        placements.placement_start(actor=world.employer, placement=placement)
+        placements.placement_start(actor=site.employer, placement=placement)
     return p, referral, placement
 
 
-def _grow(world, name, n):
+def _grow(site, name, n):
     for _ in range(n):
         if name == "employer:candidates":
-            forwarded(world)
+            forwarded(site)
         elif name == "employer:placements":
-            world.participant(hired=True)
+            site.participant(hired=True)
         else:
             from parcours.services import register
 
             register.offer_create(
-                actor=world.facilitator,
-                lot=world.lot,
-                title=f"Poste {world.counter}",
+                actor=site.facilitator,
+                lot=site.lot,
+                title=f"Poste {site.counter}",
                 trade="Maçon",
                 contract_type="cdd",
                 weekly_hours=35,
                 location="Lille",
             )
-            world.counter += 1
+            site.counter += 1
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
-def test_pages_are_for_employers_only(world, client, name):
+def test_pages_are_for_employers_only(site, client, name):
     for username in ["conseillere", "facilitateur", "auditeur"]:
         login(client, username)
         assert client.get(reverse(name)).status_code == 403
@@ -82,13 +82,13 @@ def test_pages_are_for_employers_only(world, client, name):
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
-def test_list_query_count_is_pinned(world, client, name):
-    _grow(world, name, 2)
+def test_list_query_count_is_pinned(site, client, name):
+    _grow(site, name, 2)
     login(client, "employeur")
     client.get(reverse(name))
     with CaptureQueriesContext(connection) as before:
         assert client.get(reverse(name)).status_code == 200
-    _grow(world, name, 4)
+    _grow(site, name, 4)
     with CaptureQueriesContext(connection) as after:
         response = client.get(reverse(name))
     assert response.status_code == 200
@@ -96,9 +96,9 @@ def test_list_query_count_is_pinned(world, client, name):
 
 
 # --- Candidates -------------------------------------------------------------------------------------------------
-def test_candidates_show_only_hiring_data(world, client):
-    p, _ = forwarded(world)
-    not_forwarded = world.participant()
+def test_candidates_show_only_hiring_data(site, client):
+    p, _ = forwarded(site)
+    not_forwarded = site.participant()
     response = login(client, "employeur").get(reverse("employer:candidates"))
     body = text(response)
     assert p.last_name.upper() in body and p.email in body and "Maçon·ne" in body
@@ -110,9 +110,9 @@ def test_candidates_show_only_hiring_data(world, client):
     assert p.last_name.upper() not in body
 
 
-def test_candidates_state_filter(world, client):
-    waiting, _ = forwarded(world)
-    done = world.participant(hired=True)
+def test_candidates_state_filter(site, client):
+    waiting, _ = forwarded(site)
+    done = site.participant(hired=True)
     login(client, "employeur")
     body = text(client.get(reverse("employer:candidates")))
     assert waiting.last_name.upper() in body and done.last_name.upper() not in body
@@ -120,8 +120,8 @@ def test_candidates_state_filter(world, client):
     assert waiting.last_name.upper() not in body and done.last_name.upper() in body
 
 
-def test_accept_then_hire_through_the_referral_page(world, client):
-    p, referral = forwarded(world)
+def test_accept_then_hire_through_the_referral_page(site, client):
+    p, referral = forwarded(site)
     login(client, "employeur")
     page = reverse("referral_detail", args=[referral.pk])
     assert "Retenir la candidature" in text(client.get(page))
@@ -131,13 +131,13 @@ def test_accept_then_hire_through_the_referral_page(world, client):
     hire = reverse("transition", args=["referral", referral.pk, "hire"])
     assert client.get(hire).status_code == 200
     # Start outside the lot's execution window: French field error, kept input, nothing written.
-    too_late = (world.lot.execution_ends_on + datetime.timedelta(days=10)).isoformat()
+    too_late = (site.lot.execution_ends_on + datetime.timedelta(days=10)).isoformat()
     data = {"contract_type": "cdd", "start_date": too_late, "weekly_hours": "35", "fulfilment_mode": "direct_hire"}
     response = client.post(hire, data)
     assert response.status_code == 400 and "période d'exécution du lot" in text(response)
     assert f'value="{too_late}"' in response.content.decode()
     assert not Placement.objects.filter(referral=referral).exists()
-    data["start_date"] = world.today.isoformat()
+    data["start_date"] = site.today.isoformat()
     assert client.post(hire, {**data, "next": page}).status_code == 302
     placement = Placement.objects.get(referral=referral)
     assert placement.state == "planned" and placement.weekly_hours == 35
@@ -151,8 +151,8 @@ def test_accept_then_hire_through_the_referral_page(world, client):
     assert "Quelqu'un a peut-être agi avant vous" in text(response)
 
 
-def test_refuse_needs_a_reason(world, client):
-    _, referral = forwarded(world)
+def test_refuse_needs_a_reason(site, client):
+    _, referral = forwarded(site)
     login(client, "employeur")
     url = reverse("transition", args=["referral", referral.pk, "refuse"])
     response = client.post(url, {"reason": ""})
@@ -164,9 +164,9 @@ def test_refuse_needs_a_reason(world, client):
     assert referral.state == "refused" and referral.decision_reason == "Poste pourvu"
 
 
-def test_other_employer_gets_404(world, client):
-    _, referral = forwarded(world)
-    _, _, placement = hired(world)
+def test_other_employer_gets_404(site, client):
+    _, referral = forwarded(site)
+    _, _, placement = hired(site)
     login(client, "employeur.b")
     assert client.get(reverse("referral_detail", args=[referral.pk])).status_code == 404
     assert client.post(reverse("transition", args=["referral", referral.pk, "accept"])).status_code == 404
@@ -178,8 +178,8 @@ def test_other_employer_gets_404(world, client):
 
 
 # --- Placements -------------------------------------------------------------------------------------------------
-def test_placements_start_and_end(world, client):
-    p, referral, placement = hired(world, start=False)
+def test_placements_start_and_end(site, client):
+    p, referral, placement = hired(site, start=False)
     login(client, "employeur")
     body = text(client.get(reverse("employer:placements")))
     assert p.last_name.upper() in body and "Démarrer le contrat" in body
@@ -191,18 +191,18 @@ def test_placements_start_and_end(world, client):
     body = text(client.get(next_url))
     assert "Déclarer la fin du contrat" in body and "Déclarer les heures" in body
     end = reverse("transition", args=["placement", placement.pk, "end"])
-    response = client.post(end, {"end_date": world.today.isoformat(), "end_kind": "early", "reason": ""})
+    response = client.post(end, {"end_date": site.today.isoformat(), "end_kind": "early", "reason": ""})
     assert response.status_code == 400 and "Le motif est obligatoire pour une fin anticipée." in text(response)
     placement.refresh_from_db()
     assert placement.state == "active"
-    response = client.post(end, {"end_date": world.today.isoformat(), "end_kind": "early", "reason": "Démission"})
+    response = client.post(end, {"end_date": site.today.isoformat(), "end_kind": "early", "reason": "Démission"})
     assert response.status_code == 302
     placement.refresh_from_db()
     assert (placement.state, placement.end_kind, placement.end_reason) == ("ended", "early", "Démission")
 
 
-def test_placement_not_started(world, client):
-    _, _, placement = hired(world, start=False)
+def test_placement_not_started(site, client):
+    _, _, placement = hired(site, start=False)
     login(client, "employeur")
     url = reverse("transition", args=["placement", placement.pk, "cancel"])
     assert client.post(url, {"reason": ""}).status_code == 400
@@ -212,17 +212,17 @@ def test_placement_not_started(world, client):
 
 
 # --- Hours ---------------------------------------------------------------------------------------------------------
-def test_declare_hours(world, client):
-    _, referral, placement = hired(world)
+def test_declare_hours(site, client):
+    _, referral, placement = hired(site)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
     body = text(client.get(url))
     assert 'type="month"' in body and "Déclarer les heures" in body
-    month = world.today.strftime("%Y-%m")
+    month = site.today.strftime("%Y-%m")
     response = client.post(url, {"month": month, "hours": "70,5"})
     assert response.status_code == 302
     line = HoursLine.objects.get(placement=placement)
-    assert (line.month, line.hours, line.state) == (world.today.replace(day=1), Decimal("70.5"), "declared")
+    assert (line.month, line.hours, line.state) == (site.today.replace(day=1), Decimal("70.5"), "declared")
     # The facilitator sees it on the referral page with its actions; the employer does not get them.
     assert "Valider les heures" not in text(client.get(reverse("referral_detail", args=[referral.pk])))
     client.logout()
@@ -230,64 +230,64 @@ def test_declare_hours(world, client):
     assert "Valider les heures" in text(client.get(reverse("referral_detail", args=[referral.pk])))
 
 
-def test_declare_hours_bad_input(world, client):
-    _, _, placement = hired(world)
+def test_declare_hours_bad_input(site, client):
+    _, _, placement = hired(site)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
     response = client.post(url, {"month": "pas un mois", "hours": "abc"})
     body = text(response)
     assert response.status_code == 400 and "Saisissez une date valide." in body and "Saisissez un nombre." in body
     assert 'value="abc"' in body
-    next_month = (world.today.replace(day=28) + datetime.timedelta(days=5)).strftime("%Y-%m")
+    next_month = (site.today.replace(day=28) + datetime.timedelta(days=5)).strftime("%Y-%m")
     response = client.post(url, {"month": next_month, "hours": "10"})
     assert response.status_code == 400
     assert "On ne déclare pas les heures d'un mois à venir." in text(response) or "en dehors" in text(response)
-    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-3"})
+    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-3"})
     assert response.status_code == 400 and "Heures" in text(response)
     assert not HoursLine.objects.filter(placement=placement).exists()
-    client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "10"})
-    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "12"})
+    client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "10"})
+    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "12"})
     assert response.status_code == 400 and "Les heures de ce mois ont déjà été déclarées." in text(response)
     assert 'value="12"' in response.content.decode()
     assert HoursLine.objects.filter(placement=placement).count() == 1
 
 
-def test_declare_hours_on_a_planned_placement_is_stale(world, client):
-    _, _, placement = hired(world, start=False)
+def test_declare_hours_on_a_planned_placement_is_stale(site, client):
+    _, _, placement = hired(site, start=False)
     login(client, "employeur")
     response = client.post(
         reverse("employer:declare_hours", args=[placement.pk]),
-        {"month": world.today.strftime("%Y-%m"), "hours": "10"},
+        {"month": site.today.strftime("%Y-%m"), "hours": "10"},
         follow=True,
     )
     assert "Les heures se déclarent une fois le contrat démarré." in text(response)
     assert not HoursLine.objects.filter(placement=placement).exists()
 
 
-def test_adjustment_of_a_locked_month(world, client):
-    _, _, placement = hired(world)
-    line = placements.hours_declare(actor=world.employer, placement=placement, month=world.today, hours=Decimal("20"))
-    placements.hoursline_validate(actor=world.facilitator, hours_line=line)
-    placements.hoursline_lock(actor=world.facilitator, hours_line=line)
+def test_adjustment_of_a_locked_month(site, client):
+    _, _, placement = hired(site)
+    line = placements.hours_declare(actor=site.employer, placement=placement, month=site.today, hours=Decimal("20"))
+    placements.hoursline_validate(actor=site.facilitator, hours_line=line)
+    placements.hoursline_lock(actor=site.facilitator, hours_line=line)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
-    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-4"})
+    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-4"})
     assert response.status_code == 400
-    response = client.post(url, {"month": world.today.strftime("%Y-%m"), "hours": "-4", "is_adjustment": "on"})
+    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-4", "is_adjustment": "on"})
     assert response.status_code == 302
     assert HoursLine.objects.get(placement=placement, is_adjustment=True).hours == Decimal("-4")
 
 
 # --- Offers and referral page ---------------------------------------------------------------------------------------
-def test_offers_of_awarded_lots(world, client):
+def test_offers_of_awarded_lots(site, client):
     body = text(login(client, "employeur").get(reverse("employer:offers")))
     assert "Maçon·ne" in body and "Gros œuvre" in body
     client.logout()
     assert "Maçon·ne" not in text(login(client, "employeur.b").get(reverse("employer:offers")))
 
 
-def test_referral_page_for_employer_never_shows_criteria(world, client):
-    p = world.participant(hired=True)
+def test_referral_page_for_employer_never_shows_criteria(site, client):
+    p = site.participant(hired=True)
     referral = p.pathways.get().referrals.get()
     body = text(login(client, "employeur").get(reverse("referral_detail", args=[referral.pk])))
     assert p.email in body and "Mise en poste" in body and "Relevés d'heures" in body
@@ -303,14 +303,14 @@ def test_referral_page_for_employer_never_shows_criteria(world, client):
     assert "Ouvrir le dossier" in body
 
 
-def test_menu_links_reach_the_employer_pages(world, client):
+def test_menu_links_reach_the_employer_pages(site, client):
     body = login(client, "employeur").get(reverse("home")).content.decode()
     for name in QUERIES:
         assert f'href="{reverse(name)}"' in body
 
 
-def test_adviser_motivation_is_not_shown_to_the_employer(world, client):
-    _, referral = forwarded(world)
+def test_adviser_motivation_is_not_shown_to_the_employer(site, client):
+    _, referral = forwarded(site)
     type(referral).objects.filter(pk=referral.pk).update(motivation="Sort d'un hébergement d'urgence")
     url = reverse("referral_detail", args=[referral.pk])
     assert "hébergement d'urgence" not in text(login(client, "employeur").get(url))

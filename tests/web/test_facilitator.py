@@ -49,17 +49,17 @@ def count_queries(client, url):
     return len(ctx.captured_queries), response
 
 
-def other_facilitator(world):
+def other_facilitator(site):
     """A second facilitation organisation (its own user `facilitateur.b`) running its own lot."""
     org = Organisation.objects.create(name="Structure porteuse B", kind=OrganisationKind.FACILITATION)
-    org.partners.add(world.ml)
+    org.partners.add(site.ml)
     user = User.objects.create_user("facilitateur.b", password="demo")
     actor = Actor.from_membership(Membership.objects.create(user=user, organisation=org, role=Role.FACILITATOR))
     op = register.operation_create(
-        actor=actor, name="Gymnase", commune="Roubaix", starts_on=world.today, ends_on=world.today
+        actor=actor, name="Gymnase", commune="Roubaix", starts_on=site.today, ends_on=site.today
     )
     contract = register.contract_create(
-        actor=actor, operation=op, reference="B-1", title="Sols", buyer=world.buyer, legal_lever="L2112-2"
+        actor=actor, operation=op, reference="B-1", title="Sols", buyer=site.buyer, legal_lever="L2112-2"
     )
     lot = register.lot_create(
         actor=actor,
@@ -70,10 +70,10 @@ def other_facilitator(world):
         amount_excl_tax=Decimal("100000"),
         sizing_method="fixed",
         fixed_hours=Decimal("100"),
-        execution_starts_on=world.today,
-        execution_ends_on=world.today + datetime.timedelta(100),
+        execution_starts_on=site.today,
+        execution_ends_on=site.today + datetime.timedelta(100),
         fulfilment_modes=["direct_hire"],
-        awardee=world.emp,
+        awardee=site.emp,
     )
     offer = register.offer_create(
         actor=actor, lot=lot, title="Solier", trade="Sols", contract_type="cdd", weekly_hours=35, location="Roubaix"
@@ -81,14 +81,14 @@ def other_facilitator(world):
     return actor, lot, offer
 
 
-def pending_participant(world, *, criteria=("YOUTH_ML_FOLLOWED", "DISABLED_WORKER")):
+def pending_participant(site, *, criteria=("YOUTH_ML_FOLLOWED", "DISABLED_WORKER")):
     """A participant whose eligibility waits for the facilitator's validation."""
-    world.counter += 1
+    site.counter += 1
     p = participants.participant_create(
-        actor=world.adviser,
+        actor=site.adviser,
         data={
-            "first_name": f"Attente{world.counter}",
-            "last_name": f"Eligible{world.counter}",
+            "first_name": f"Attente{site.counter}",
+            "last_name": f"Eligible{site.counter}",
             "birth_date": datetime.date(2004, 3, 1),
             "postcode": "59000",
             "commune": "Lille",
@@ -96,29 +96,29 @@ def pending_participant(world, *, criteria=("YOUTH_ML_FOLLOWED", "DISABLED_WORKE
         },
     )
     pathway = p.pathways.get()
-    pathways.pathway_submit_eligibility(actor=world.adviser, pathway=pathway, criteria=list(criteria))
+    pathways.pathway_submit_eligibility(actor=site.adviser, pathway=pathway, criteria=list(criteria))
     return pathway
 
 
-def add_lot(world, number):
+def add_lot(site, number):
     """A lot on a new contract of a new operation (the register grows at every level)."""
     op = register.operation_create(
-        actor=world.facilitator,
+        actor=site.facilitator,
         name=f"Opération {number}",
         commune="Lille",
-        starts_on=world.today,
-        ends_on=world.today,
+        starts_on=site.today,
+        ends_on=site.today,
     )
     contract = register.contract_create(
-        actor=world.facilitator,
+        actor=site.facilitator,
         operation=op,
         reference=f"M-{number}",
         title="Peinture",
-        buyer=world.buyer,
+        buyer=site.buyer,
         legal_lever="L2112-2",
     )
     return register.lot_create(
-        actor=world.facilitator,
+        actor=site.facilitator,
         contract=contract,
         number=number,
         title=f"Lot {number}",
@@ -126,16 +126,16 @@ def add_lot(world, number):
         amount_excl_tax=Decimal("10000"),
         sizing_method="fixed",
         fixed_hours=Decimal("50"),
-        execution_starts_on=world.today,
-        execution_ends_on=world.today + datetime.timedelta(30),
+        execution_starts_on=site.today,
+        execution_ends_on=site.today + datetime.timedelta(30),
         fulfilment_modes=["direct_hire"],
-        awardee=world.emp,
+        awardee=site.emp,
     )
 
 
 # --- Menu pages: role and query counts ---------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(QUERIES))
-def test_pages_are_for_facilitators_only(world, client, name):
+def test_pages_are_for_facilitators_only(site, client, name):
     for username in ["conseillere", "employeur", "auditeur"]:
         login(client, username)
         assert client.get(reverse(name)).status_code == 403
@@ -144,55 +144,55 @@ def test_pages_are_for_facilitators_only(world, client, name):
     assert client.get(reverse(name)).status_code == 302  # anonymous: login page
 
 
-def _grow(world, name, n):
+def _grow(site, name, n):
     for _ in range(n):
         if name == "facilitator:referrals":
-            world.participant()
+            site.participant()
         elif name == "facilitator:eligibility":
-            pending_participant(world)
+            pending_participant(site)
         elif name == "facilitator:hours":
-            _declared_line(world)
+            _declared_line(site)
         else:
-            world.counter += 1
-            add_lot(world, 100 + world.counter)
+            site.counter += 1
+            add_lot(site, 100 + site.counter)
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
-def test_list_query_count_is_pinned(world, client, name):
-    _grow(world, name, 2)
+def test_list_query_count_is_pinned(site, client, name):
+    _grow(site, name, 2)
     login(client, "facilitateur")
     client.get(reverse(name))  # the first request stores the current organisation
     before, response = count_queries(client, reverse(name))
-    _grow(world, name, 4)
+    _grow(site, name, 4)
     after, response = count_queries(client, reverse(name))
     assert before == after == QUERIES[name], (before, after)
 
 
 # --- Clause register -------------------------------------------------------------------------------------------
-def test_register_shows_target_and_realised_hours(world, client):
-    world.participant(hired=True)  # 70 validated hours on the lot
+def test_register_shows_target_and_realised_hours(site, client):
+    site.participant(hired=True)  # 70 validated hours on the lot
     body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
     assert "École" in body and "M-1" in body and "Gros œuvre" in body
     assert "1000 h" in body and "70 h" in body
     assert 'role="progressbar"' in body and 'aria-valuenow="7"' in body
 
 
-def test_register_hides_other_facilitation_organisations(world, client):
-    other_facilitator(world)
+def test_register_hides_other_facilitation_organisations(site, client):
+    other_facilitator(site)
     body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
     assert "Gymnase" not in body and "Sols sportifs" not in body
 
 
-def test_operation_create(world, client):
+def test_operation_create(site, client):
     login(client, "facilitateur")
     assert client.get(reverse("facilitator:operation_create")).status_code == 200
     data = {"name": "Médiathèque", "commune": "Lille", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}
     response = client.post(reverse("facilitator:operation_create"), data)
     assert response.status_code == 302
-    assert Operation.objects.get(name="Médiathèque").facilitation_organisation == world.fac
+    assert Operation.objects.get(name="Médiathèque").facilitation_organisation == site.fac
 
 
-def test_operation_create_bad_input_keeps_input(world, client):
+def test_operation_create_bad_input_keeps_input(site, client):
     login(client, "facilitateur")
     data = {"name": "Médiathèque", "commune": "", "starts_on": "2026-12-31", "ends_on": "2026-01-01"}
     response = client.post(reverse("facilitator:operation_create"), data)
@@ -203,28 +203,28 @@ def test_operation_create_bad_input_keeps_input(world, client):
     assert not Operation.objects.filter(name="Médiathèque").exists()
 
 
-def test_contract_create(world, client):
+def test_contract_create(site, client):
     login(client, "facilitateur")
     op = Operation.objects.get(name="École")
     data = {
         "operation": op.pk,
         "reference": "M-2",
         "title": "Voirie",
-        "buyer": world.buyer.pk,
+        "buyer": site.buyer.pk,
         "legal_lever": "L2112-2",
     }
     assert client.post(reverse("facilitator:contract_create"), data).status_code == 302
-    assert PublicContract.objects.get(reference="M-2").buyer == world.buyer
+    assert PublicContract.objects.get(reference="M-2").buyer == site.buyer
 
 
-def test_contract_create_refuses_non_buyer_and_foreign_operation(world, client):
-    _, foreign_lot, _ = other_facilitator(world)
+def test_contract_create_refuses_non_buyer_and_foreign_operation(site, client):
+    _, foreign_lot, _ = other_facilitator(site)
     login(client, "facilitateur")
     op = Operation.objects.get(name="École")
-    data = {"operation": op.pk, "reference": "M-2", "title": "Voirie", "buyer": world.emp.pk, "legal_lever": "L2112-2"}
+    data = {"operation": op.pk, "reference": "M-2", "title": "Voirie", "buyer": site.emp.pk, "legal_lever": "L2112-2"}
     response = client.post(reverse("facilitator:contract_create"), data)
     assert response.status_code == 400 and "Sélectionnez un choix valide" in response.content.decode()
-    data.update(buyer=world.buyer.pk, operation=foreign_lot.contract.operation_id)
+    data.update(buyer=site.buyer.pk, operation=foreign_lot.contract.operation_id)
     assert client.post(reverse("facilitator:contract_create"), data).status_code == 400
     # Duplicate reference in the operation: the service's error lands on the form, nothing written.
     data.update(operation=op.pk, reference="M-1")
@@ -233,7 +233,7 @@ def test_contract_create_refuses_non_buyer_and_foreign_operation(world, client):
     assert PublicContract.objects.filter(reference__in=["M-1", "M-2"]).count() == 1
 
 
-def _lot_data(world, **kw):
+def _lot_data(site, **kw):
     data = {
         "contract": PublicContract.objects.get(reference="M-1").pk,
         "number": "2",
@@ -244,30 +244,30 @@ def _lot_data(world, **kw):
         "labour_share": "0,4",
         "hourly_cost": "40",
         "insertion_rate": "0.07",
-        "execution_starts_on": world.today.isoformat(),
-        "execution_ends_on": (world.today + datetime.timedelta(200)).isoformat(),
+        "execution_starts_on": site.today.isoformat(),
+        "execution_ends_on": (site.today + datetime.timedelta(200)).isoformat(),
         "fulfilment_modes": ["direct_hire", "staff_provision_siae"],
-        "awardee": world.emp.pk,
+        "awardee": site.emp.pk,
     }
     data.update(kw)
     return data
 
 
-def test_lot_create_sizes_the_clause(world, client):
+def test_lot_create_sizes_the_clause(site, client):
     login(client, "facilitateur")
     assert client.get(reverse("facilitator:lot_create")).status_code == 200
-    response = client.post(reverse("facilitator:lot_create"), _lot_data(world))
+    response = client.post(reverse("facilitator:lot_create"), _lot_data(site))
     assert response.status_code == 302
     lot = ContractLot.objects.get(title="Second œuvre")
     assert lot.target_hours == Decimal("140")  # 200000 × 0.4 / 40 × 0.07
-    assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == world.emp
+    assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == site.emp
 
 
-def test_lot_create_bad_input(world, client):
+def test_lot_create_bad_input(site, client):
     login(client, "facilitateur")
     response = client.post(
         reverse("facilitator:lot_create"),
-        _lot_data(world, hourly_cost="", fulfilment_modes=[], awardee=world.buyer.pk),
+        _lot_data(site, hourly_cost="", fulfilment_modes=[], awardee=site.buyer.pk),
     )
     body = response.content.decode()
     assert response.status_code == 400
@@ -275,21 +275,21 @@ def test_lot_create_bad_input(world, client):
     assert "Sélectionnez un choix valide" in body
     assert 'value="Second œuvre"' in body
     # Same lot number as an existing lot: the model's error, in French, nothing written.
-    response = client.post(reverse("facilitator:lot_create"), _lot_data(world, number="1"))
+    response = client.post(reverse("facilitator:lot_create"), _lot_data(site, number="1"))
     assert response.status_code == 400 and "alert-danger" in response.content.decode()
     assert not ContractLot.objects.filter(title="Second œuvre").exists()
 
 
-def test_lot_detail_scope(world, client):
-    _, foreign_lot, _ = other_facilitator(world)
+def test_lot_detail_scope(site, client):
+    _, foreign_lot, _ = other_facilitator(site)
     login(client, "facilitateur")
-    body = client.get(reverse("facilitator:lot_detail", args=[world.lot.pk])).content.decode()
+    body = client.get(reverse("facilitator:lot_detail", args=[site.lot.pk])).content.decode()
     assert "Maçon·ne" in body and "Créer l'offre" in html.unescape(body)
     assert client.get(reverse("facilitator:lot_detail", args=[foreign_lot.pk])).status_code == 404
     assert client.get(reverse("facilitator:lot_detail", args=[999999])).status_code == 404
 
 
-def test_offer_create_and_close(world, client):
+def test_offer_create_and_close(site, client):
     login(client, "facilitateur")
     data = {
         "title": "Coffreur·se",
@@ -299,10 +299,10 @@ def test_offer_create_and_close(world, client):
         "location": "Lille",
         "positions": "2",
     }
-    response = client.post(reverse("facilitator:offer_create", args=[world.lot.pk]), data)
+    response = client.post(reverse("facilitator:offer_create", args=[site.lot.pk]), data)
     assert response.status_code == 302
     offer = JobOffer.objects.get(title="Coffreur·se")
-    assert offer.lot == world.lot and offer.positions == 2 and offer.is_open
+    assert offer.lot == site.lot and offer.positions == 2 and offer.is_open
     response = client.post(reverse("facilitator:offer_close", args=[offer.pk]), follow=True)
     assert "Offre « Coffreur·se » clôturée." in response.content.decode()
     offer.refresh_from_db()
@@ -312,8 +312,8 @@ def test_offer_create_and_close(world, client):
     assert "Cette offre est déjà clôturée." in response.content.decode()
 
 
-def test_offer_create_bad_input_and_scope(world, client):
-    _, foreign_lot, foreign_offer = other_facilitator(world)
+def test_offer_create_bad_input_and_scope(site, client):
+    _, foreign_lot, foreign_offer = other_facilitator(site)
     login(client, "facilitateur")
     data = {
         "title": "Coffreur·se",
@@ -323,7 +323,7 @@ def test_offer_create_bad_input_and_scope(world, client):
         "location": "Lille",
         "positions": "1",
     }
-    response = client.post(reverse("facilitator:offer_create", args=[world.lot.pk]), data)
+    response = client.post(reverse("facilitator:offer_create", args=[site.lot.pk]), data)
     body = response.content.decode()
     assert response.status_code == 400 and "Ce champ est obligatoire" in body
     assert "inférieure ou égale à 48" in body and 'value="Coffreur·se"' in body
@@ -331,15 +331,15 @@ def test_offer_create_bad_input_and_scope(world, client):
     data["trade"], data["weekly_hours"] = "Coffrage", "35"
     assert client.post(reverse("facilitator:offer_create", args=[foreign_lot.pk]), data).status_code == 404
     assert client.post(reverse("facilitator:offer_close", args=[foreign_offer.pk])).status_code == 404
-    assert client.get(reverse("facilitator:offer_close", args=[world.offer.pk])).status_code == 405
+    assert client.get(reverse("facilitator:offer_close", args=[site.offer.pk])).status_code == 405
     foreign_offer.refresh_from_db()
     assert foreign_offer.is_open and not JobOffer.objects.filter(title="Coffreur·se").exists()
 
 
 # --- Referrals ------------------------------------------------------------------------------------------------
-def test_referrals_default_filter_and_state_filter(world, client):
-    waiting = world.participant()
-    hired = world.participant(hired=True)
+def test_referrals_default_filter_and_state_filter(site, client):
+    waiting = site.participant()
+    hired = site.participant(hired=True)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:referrals")).content.decode()
     assert waiting.last_name.upper() in body and hired.last_name.upper() not in body
@@ -349,11 +349,11 @@ def test_referrals_default_filter_and_state_filter(world, client):
     assert waiting.last_name.upper() in body and hired.last_name.upper() in body
 
 
-def test_referrals_hide_other_facilitation_lots(world, client):
-    _, _, foreign_offer = other_facilitator(world)
-    p = world.participant()
+def test_referrals_hide_other_facilitation_lots(site, client):
+    _, _, foreign_offer = other_facilitator(site)
+    p = site.participant()
     pathway = p.pathways.get()
-    referrals.referral_create(actor=world.adviser, pathway=pathway, offer=foreign_offer)
+    referrals.referral_create(actor=site.adviser, pathway=pathway, offer=foreign_offer)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:referrals")).content.decode()
     assert body.count(p.last_name.upper()) == 1
@@ -365,9 +365,9 @@ def test_referrals_hide_other_facilitation_lots(world, client):
     assert foreign.state == "sent"
 
 
-def test_referrals_paginate(world, client, monkeypatch):
+def test_referrals_paginate(site, client, monkeypatch):
     for _ in range(3):
-        world.participant()
+        site.participant()
     login(client, "facilitateur")
     monkeypatch.setattr("parcours.web.common.PAGE_SIZE", 2)
     body = client.get(reverse("facilitator:referrals")).content.decode()
@@ -376,8 +376,8 @@ def test_referrals_paginate(world, client, monkeypatch):
     assert "Page 2 sur 2" in body
 
 
-def test_referral_review_through_the_referral_page(world, client):
-    p = world.participant()
+def test_referral_review_through_the_referral_page(site, client):
+    p = site.participant()
     referral = p.pathways.get().referrals.get()
     login(client, "facilitateur")
     url = reverse("referral_detail", args=[referral.pk])
@@ -400,8 +400,8 @@ def test_referral_review_through_the_referral_page(world, client):
     assert "Transmis à l&#x27;employeur" in body
 
 
-def test_referral_decline_needs_a_reason(world, client):
-    p = world.participant()
+def test_referral_decline_needs_a_reason(site, client):
+    p = site.participant()
     referral = p.pathways.get().referrals.get()
     login(client, "facilitateur")
     url = reverse("transition", args=["referral", referral.pk, "decline"])
@@ -418,16 +418,16 @@ def test_referral_decline_needs_a_reason(world, client):
 
 
 # --- Eligibility ------------------------------------------------------------------------------------------------
-def test_eligibility_list(world, client):
-    pending = pending_participant(world)
-    validated = world.participant()
+def test_eligibility_list(site, client):
+    pending = pending_participant(site)
+    validated = site.participant()
     body = login(client, "facilitateur").get(reverse("facilitator:eligibility")).content.decode()
     assert pending.participant.last_name.upper() in body and validated.last_name.upper() not in body
     assert reverse("facilitator:validate_eligibility", args=[pending.pk]) in body
 
 
-def test_validation_page_shows_criteria_including_health_and_logs_the_read(world, client):
-    pathway = pending_participant(world)
+def test_validation_page_shows_criteria_including_health_and_logs_the_read(site, client):
+    pathway = pending_participant(site)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:validate_eligibility", args=[pathway.pk])).content.decode()
     assert "Jeune suivi·e par une Mission Locale" in body and "Travailleur·se handicapé·e (RQTH)" in body
@@ -435,11 +435,11 @@ def test_validation_page_shows_criteria_including_health_and_logs_the_read(world
     assert ParticipantAccess.objects.filter(participant_id=pathway.participant_id, user__username="facilitateur")
 
 
-def test_validate_eligibility_with_proofs(world, client):
-    pathway = pending_participant(world)
+def test_validate_eligibility_with_proofs(site, client):
+    pathway = pending_participant(site)
     login(client, "facilitateur")
-    seen = world.today - datetime.timedelta(days=2)
-    valid_until = world.today + datetime.timedelta(days=365)
+    seen = site.today - datetime.timedelta(days=2)
+    valid_until = site.today + datetime.timedelta(days=365)
     data = {
         "proof_kind_YOUTH_ML_FOLLOWED": "attestation",
         "seen_on_YOUTH_ML_FOLLOWED": seen.isoformat(),
@@ -458,11 +458,11 @@ def test_validate_eligibility_with_proofs(world, client):
     assert "n&#x27;attend plus de validation" in response.content.decode()
 
 
-def test_validate_eligibility_bad_input(world, client):
-    pathway = pending_participant(world)
+def test_validate_eligibility_bad_input(site, client):
+    pathway = pending_participant(site)
     login(client, "facilitateur")
     url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
-    tomorrow = (world.today + datetime.timedelta(days=1)).isoformat()
+    tomorrow = (site.today + datetime.timedelta(days=1)).isoformat()
     response = client.post(url, {"proof_kind_YOUTH_ML_FOLLOWED": "attestation", "seen_on_DISABLED_WORKER": tomorrow})
     body = response.content.decode()
     assert response.status_code == 400
@@ -474,15 +474,15 @@ def test_validate_eligibility_bad_input(world, client):
         response.status_code == 400
         and "Un justificatif ne peut pas être vu dans le futur." in response.content.decode()
     )
-    response = client.post(url, {"valid_until": world.today.isoformat()})
+    response = client.post(url, {"valid_until": site.today.isoformat()})
     assert response.status_code == 400 and "La date de validité doit être dans le futur." in response.content.decode()
     pathway.refresh_from_db()
     assert pathway.state == "eligibility_pending"
     assert not AssessedCriterion.objects.filter(assessment__pathway=pathway, proof_seen_on__isnull=False).exists()
 
 
-def test_reject_eligibility_through_the_transition_page(world, client):
-    pathway = pending_participant(world)
+def test_reject_eligibility_through_the_transition_page(site, client):
+    pathway = pending_participant(site)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:validate_eligibility", args=[pathway.pk])).content.decode()
     url = reverse("transition", args=["pathway", pathway.pk, "reject_eligibility"])
@@ -493,9 +493,9 @@ def test_reject_eligibility_through_the_transition_page(world, client):
     assert pathway.state == "ineligible"
 
 
-def test_validation_page_scope(world, client):
-    pathway = pending_participant(world)
-    other_facilitator(world)
+def test_validation_page_scope(site, client):
+    pathway = pending_participant(site)
+    other_facilitator(site)
     login(client, "facilitateur.b")
     url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
     assert client.get(url).status_code == 404
@@ -510,15 +510,15 @@ def test_validation_page_scope(world, client):
 
 
 # --- Hours ------------------------------------------------------------------------------------------------------
-def _declared_line(world):
-    p = world.participant(hired=True)
+def _declared_line(site):
+    p = site.participant(hired=True)
     line = HoursLine.objects.get(placement__pathway__participant=p)
     HoursLine.objects.filter(pk=line.pk).update(state="declared", validated_at=None)
     return p, line
 
 
-def test_hours_list_and_validate(world, client):
-    p, line = _declared_line(world)
+def test_hours_list_and_validate(site, client):
+    p, line = _declared_line(site)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:hours")).content.decode()
     assert p.last_name.upper() in body and "Valider les heures" in body and "Rejeter les heures" in body
@@ -539,8 +539,8 @@ def test_hours_list_and_validate(world, client):
     assert "Quelqu&#x27;un a peut-être agi avant vous" in response.content.decode()
 
 
-def test_hours_reject_with_reason(world, client):
-    _, line = _declared_line(world)
+def test_hours_reject_with_reason(site, client):
+    _, line = _declared_line(site)
     login(client, "facilitateur")
     url = reverse("transition", args=["hoursline", line.pk, "reject"])
     assert client.post(url, {"reason": ""}).status_code == 400
@@ -549,9 +549,9 @@ def test_hours_reject_with_reason(world, client):
     assert line.state == "rejected" and line.rejection_reason == "Heures supérieures au contrat"
 
 
-def test_hours_of_other_facilitation_are_404(world, client):
-    _, line = _declared_line(world)
-    other_facilitator(world)
+def test_hours_of_other_facilitation_are_404(site, client):
+    _, line = _declared_line(site)
+    other_facilitator(site)
     login(client, "facilitateur.b")
     assert client.get(reverse("facilitator:hours")).status_code == 200
     assert client.post(reverse("transition", args=["hoursline", line.pk, "validate"])).status_code == 404
@@ -559,14 +559,14 @@ def test_hours_of_other_facilitation_are_404(world, client):
     assert line.state == "declared"
 
 
-def test_menu_links_reach_the_facilitator_pages(world, client):
+def test_menu_links_reach_the_facilitator_pages(site, client):
     body = login(client, "facilitateur").get(reverse("home")).content.decode()
     for name in QUERIES:
         assert f'href="{reverse(name)}"' in body
 
 
-def test_referral_page_with_placement_and_hours(world, client):
-    p = world.participant(hired=True)
+def test_referral_page_with_placement_and_hours(site, client):
+    p = site.participant(hired=True)
     referral = p.pathways.get().referrals.get()
     login(client, "facilitateur")
     body = html.unescape(client.get(reverse("referral_detail", args=[referral.pk])).content.decode())

@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 
-def test_french_by_default_and_english_on_request(world, client):
+def test_french_by_default_and_english_on_request(site, client):
     client.login(username="conseillere", password="demo")
     body = client.get(reverse("home")).content.decode()
     assert "Se déconnecter" in body and 'lang="fr"' in body
@@ -14,7 +14,7 @@ def test_french_by_default_and_english_on_request(world, client):
     assert "Se déconnecter" not in body and "Log out" in body
 
 
-def test_unknown_language_is_ignored(world, client):
+def test_unknown_language_is_ignored(site, client):
     client.login(username="conseillere", password="demo")
     client.post(reverse("set_language"), {"language": "xx", "next": reverse("home")})
     assert 'lang="fr"' in client.get(reverse("home")).content.decode()

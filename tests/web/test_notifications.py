@@ -9,10 +9,10 @@ from parcours.consumers import NotificationsConsumer
 from parcours.services import referrals
 
 
-def test_page_lists_partner_actions_in_scope_only(world, client):
-    participant = world.participant()
+def test_page_lists_partner_actions_in_scope_only(site, client):
+    participant = site.participant()
     referral = participant.pathways.get().referrals.get()
-    referrals.referral_start_review(actor=world.facilitator, referral=referral)
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
     client.login(username="conseillere", password="demo")
     body = client.get(reverse("notifications")).content.decode()
     assert "Prendre en examen" in body and f"Positionnement n° {referral.pk}" in body
@@ -28,17 +28,17 @@ def test_page_lists_partner_actions_in_scope_only(world, client):
     assert f"Positionnement n° {referral.pk}" not in client.get(reverse("notifications")).content.decode()
 
 
-def test_page_query_count_is_fixed(world, client, django_assert_max_num_queries):
+def test_page_query_count_is_fixed(site, client, django_assert_max_num_queries):
     for _ in range(3):
-        referral = world.participant().pathways.get().referrals.get()
-        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+        referral = site.participant().pathways.get().referrals.get()
+        referrals.referral_start_review(actor=site.facilitator, referral=referral)
     client.login(username="conseillere", password="demo")
     client.get(reverse("notifications"))
     with django_assert_max_num_queries(6):
         assert client.get(reverse("notifications")).status_code == 200
 
 
-def test_anonymous_page_redirects(client, world):
+def test_anonymous_page_redirects(client, site):
     assert client.get(reverse("notifications")).status_code == 302
 
 
@@ -57,14 +57,14 @@ async def _receive_after(user, action):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_websocket_pushes_committed_events_to_the_organisation(world):
-    participant = world.participant()
+def test_websocket_pushes_committed_events_to_the_organisation(site):
+    participant = site.participant()
     referral = participant.pathways.get().referrals.get()
 
     def review():
-        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+        referrals.referral_start_review(actor=site.facilitator, referral=referral)
 
-    message = async_to_sync(_receive_after)(world.adviser.user, review)
+    message = async_to_sync(_receive_after)(site.adviser.user, review)
     assert message["object_type"] == "referral" and message["object_id"] == referral.pk
     assert message["action"] == "start_review" and message["to_state"] == "under_review"
     assert set(message) == {
@@ -81,7 +81,7 @@ def test_websocket_pushes_committed_events_to_the_organisation(world):
     assert message["action_label"] == "Prendre en examen" and message["to_label"] == "En examen"
 
 
-def test_websocket_refuses_anonymous(world):
+def test_websocket_refuses_anonymous(site):
     from django.contrib.auth.models import AnonymousUser
 
     async def run():

@@ -34,23 +34,23 @@ def home_queries(client):
 
 
 @pytest.mark.parametrize("username", ALL_LOGINS)
-def test_home_query_count_does_not_grow_with_rows(world, client, username):
-    world.participant(hired=True)
-    world.participant(adviser=world.adviser_b)
+def test_home_query_count_does_not_grow_with_rows(site, client, username):
+    site.participant(hired=True)
+    site.participant(adviser=site.adviser_b)
     login(client, username)
     home_queries(client)  # the first request stores the current organisation in the session
     before, _ = home_queries(client)
     for _ in range(4):
-        world.participant(hired=True)
-        world.participant(adviser=world.adviser_b, hired=True)
+        site.participant(hired=True)
+        site.participant(adviser=site.adviser_b, hired=True)
     after, response = home_queries(client)
     assert after == before, f"{username}: {before} queries with 2 participants, {after} with 10"
     assert after == HOME_QUERIES[username]
 
 
-def test_home_lists_only_what_the_role_may_see(world, client):
-    mine = world.participant(hired=True)
-    other = world.participant(adviser=world.adviser_b)
+def test_home_lists_only_what_the_role_may_see(site, client):
+    mine = site.participant(hired=True)
+    other = site.participant(adviser=site.adviser_b)
     body = login(client, "conseillere").get(reverse("home")).content.decode()
     assert mine.last_name.upper() in body and other.last_name.upper() not in body
     client.logout()
@@ -70,7 +70,7 @@ def test_home_lists_only_what_the_role_may_see(world, client):
     assert mine.last_name.upper() not in body and other.last_name.upper() not in body
 
 
-def test_anonymous_is_sent_to_login(client, world):
+def test_anonymous_is_sent_to_login(client, site):
     response = client.get(reverse("home"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
 
@@ -86,8 +86,8 @@ def test_anonymous_is_sent_to_login(client, world):
         ("employeur.b", 404),
     ],
 )
-def test_participant_file_scope_and_access_log(world, client, username, status):
-    participant = world.participant(hired=True)
+def test_participant_file_scope_and_access_log(site, client, username, status):
+    participant = site.participant(hired=True)
     login(client, username)
     response = client.get(reverse("participant_detail", args=[participant.pk]))
     assert response.status_code == status
@@ -97,20 +97,20 @@ def test_participant_file_scope_and_access_log(world, client, username, status):
         assert logged.get().channel == "page"
 
 
-def test_participant_file_shows_timeline(world, client):
-    participant = world.participant(hired=True)
+def test_participant_file_shows_timeline(site, client):
+    participant = site.participant(hired=True)
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     for action in ["submit_eligibility", "validate_eligibility", "hire", "place"]:
         assert action in body
 
 
-def test_unknown_participant_is_404(world, client):
+def test_unknown_participant_is_404(site, client):
     login(client, "conseillere")
     assert client.get(reverse("participant_detail", args=[999999])).status_code == 404
 
 
-def test_referral_page_for_employer_hides_social_data(world, client):
-    participant = world.participant(hired=True)
+def test_referral_page_for_employer_hides_social_data(site, client):
+    participant = site.participant(hired=True)
     referral = participant.pathways.get().referrals.get()
     body = login(client, "employeur").get(reverse("referral_detail", args=[referral.pk])).content.decode()
     assert participant.email in body
@@ -121,22 +121,22 @@ def test_referral_page_for_employer_hides_social_data(world, client):
     assert client.get(reverse("referral_detail", args=[referral.pk])).status_code == 404
 
 
-def test_organisation_switch(world, client):
-    user = world.facilitator.user
-    Membership.objects.create(user=user, organisation=world.buyer, role=Role.AUDITOR)
+def test_organisation_switch(site, client):
+    user = site.facilitator.user
+    Membership.objects.create(user=user, organisation=site.buyer, role=Role.AUDITOR)
     login(client, "facilitateur")
     assert "Clauses sociales" in client.get(reverse("home")).content.decode()
-    other = Membership.objects.get(user=user, organisation=world.buyer)
+    other = Membership.objects.get(user=user, organisation=site.buyer)
     response = client.post(reverse("switch_organisation"), {"membership": other.pk})
     assert response.status_code == 302
     assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
     # A membership of someone else cannot be chosen.
-    foreign = Membership.objects.get(user=world.adviser.user)
+    foreign = Membership.objects.get(user=site.adviser.user)
     client.post(reverse("switch_organisation"), {"membership": foreign.pk})
     assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
 
 
-def test_workflow_page_lists_every_transition(world, client):
+def test_workflow_page_lists_every_transition(site, client):
     from workflows.transitions import all_specs
 
     body = login(client, "conseillere").get(reverse("workflow_diagrams")).content.decode()

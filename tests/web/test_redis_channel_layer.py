@@ -30,7 +30,9 @@ async def _receive_from_other_worker(organisation_id, action):
     from channels_redis.core import RedisChannelLayer
 
     # A second layer instance stands for another ASGI worker process.
-    other_worker = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    from django.conf import settings
+
+    other_worker = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
     channel = await other_worker.new_channel()
     await other_worker.group_add(team_group(organisation_id, Role.ADVISER), channel)
     await database_sync_to_async(action)()
@@ -46,18 +48,18 @@ async def _receive_from_other_worker(organisation_id, action):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_committed_event_reaches_a_subscriber_of_another_layer_instance(world):
-    referral = world.participant().pathways.get().referrals.get()
+def test_committed_event_reaches_a_subscriber_of_another_layer_instance(site):
+    referral = site.participant().pathways.get().referrals.get()
 
     def review():
-        referrals.referral_start_review(actor=world.facilitator, referral=referral)
+        referrals.referral_start_review(actor=site.facilitator, referral=referral)
 
-    message, received = async_to_sync(_receive_from_other_worker)(world.ml.pk, review)
+    message, received = async_to_sync(_receive_from_other_worker)(site.ml.pk, review)
     assert message["object_id"] == referral.pk and message["to_state"] == "under_review"
     assert len(received) == 1  # nothing else happened to the Mission Locale's objects meanwhile
 
 
-def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, world):
+def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, site):
     class Event:
         pk, object_type, object_id, action, from_state, to_state = 1, "referral", 1, "approve", "a", "b"
 

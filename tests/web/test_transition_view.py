@@ -15,11 +15,11 @@ def url(machine, pk, name):
 
 
 @pytest.fixture
-def referral(world):
-    return world.participant().pathways.get().referrals.get()
+def referral(site):
+    return site.participant().pathways.get().referrals.get()
 
 
-def test_button_transition_runs_the_service(world, client, referral):
+def test_button_transition_runs_the_service(site, client, referral):
     client.login(username="facilitateur", password="demo")
     response = client.post(url("referral", referral.pk, "start_review"))
     assert response.status_code == 302 and response["Location"] == reverse("referral_detail", args=[referral.pk])
@@ -30,8 +30,8 @@ def test_button_transition_runs_the_service(world, client, referral):
     )
 
 
-def test_stale_click_shows_message_and_fresh_state(world, client, referral):
-    referrals.referral_start_review(actor=world.facilitator, referral=referral)
+def test_stale_click_shows_message_and_fresh_state(site, client, referral):
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
     client.login(username="facilitateur", password="demo")
     response = client.post(url("referral", referral.pk, "start_review"), follow=True)
     assert response.status_code == 200
@@ -42,7 +42,7 @@ def test_stale_click_shows_message_and_fresh_state(world, client, referral):
     )
 
 
-def test_reason_required_keeps_input_and_writes_nothing(world, client, referral):
+def test_reason_required_keeps_input_and_writes_nothing(site, client, referral):
     client.login(username="facilitateur", password="demo")
     response = client.post(url("referral", referral.pk, "decline"), {"reason": "   "})
     assert response.status_code == 400
@@ -51,14 +51,14 @@ def test_reason_required_keeps_input_and_writes_nothing(world, client, referral)
     assert referral.state == "sent"
 
 
-def test_hire_guard_error_lands_on_its_field(world, client, referral):
-    f, e = world.facilitator, world.employer
+def test_hire_guard_error_lands_on_its_field(site, client, referral):
+    f, e = site.facilitator, site.employer
     referrals.referral_start_review(actor=f, referral=referral)
     referrals.referral_approve(actor=f, referral=referral)
     referrals.referral_forward(actor=f, referral=referral)
     referrals.referral_accept(actor=e, referral=referral)
     client.login(username="employeur", password="demo")
-    too_late = world.lot.execution_ends_on + datetime.timedelta(days=10)
+    too_late = site.lot.execution_ends_on + datetime.timedelta(days=10)
     data = {
         "contract_type": "cdd",
         "start_date": too_late.isoformat(),
@@ -70,19 +70,19 @@ def test_hire_guard_error_lands_on_its_field(world, client, referral):
     body = response.content.decode()
     assert "période d&#x27;exécution" in body and too_late.isoformat() in body  # kept input
     assert Referral.objects.get(pk=referral.pk).state == "accepted"
-    response = client.post(url("referral", referral.pk, "hire"), {**data, "start_date": world.today.isoformat()})
+    response = client.post(url("referral", referral.pk, "hire"), {**data, "start_date": site.today.isoformat()})
     assert response.status_code == 302
     assert Referral.objects.get(pk=referral.pk).state == "hired"
 
 
-def test_form_page_renders_inputs(world, client, referral):
+def test_form_page_renders_inputs(site, client, referral):
     client.login(username="facilitateur", password="demo")
     body = client.get(url("referral", referral.pk, "decline")).content.decode()
     assert 'name="reason"' in body and "Ne pas valider" in body
 
 
 @pytest.mark.parametrize("username", ["conseiller.b", "employeur", "employeur.b", "auditeur"])
-def test_out_of_scope_or_wrong_role(world, client, referral, username):
+def test_out_of_scope_or_wrong_role(site, client, referral, username):
     client.login(username=username, password="demo")
     response = client.post(url("referral", referral.pk, "start_review"))
     # Out of scope → 404; in scope but the role may not → message, nothing changes.
@@ -91,7 +91,7 @@ def test_out_of_scope_or_wrong_role(world, client, referral, username):
     assert referral.state == "sent"
 
 
-def test_unknown_machine_or_transition_is_404(world, client, referral):
+def test_unknown_machine_or_transition_is_404(site, client, referral):
     client.login(username="facilitateur", password="demo")
     assert client.post(url("referral", referral.pk, "explode")).status_code == 404
     assert client.post(url("nothing", referral.pk, "approve")).status_code == 404
@@ -99,7 +99,7 @@ def test_unknown_machine_or_transition_is_404(world, client, referral):
     assert client.post(url("referral", 999999, "approve")).status_code == 404
 
 
-def test_next_must_stay_on_site(world, client, referral):
+def test_next_must_stay_on_site(site, client, referral):
     client.login(username="facilitateur", password="demo")
     response = client.post(url("referral", referral.pk, "start_review"), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("referral_detail", args=[referral.pk])

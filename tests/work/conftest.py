@@ -1,4 +1,5 @@
-"""Fixtures of the work-layer tests: a small world built through the services only (never fsm writes).
+"""Fixtures of the work-layer tests (`territories`), built with the shared factories (tests/factories.py) and the
+services only (never fsm writes).
 
 Two territories ("a" and "b"), each with a Mission Locale, a facilitation organisation (partner of that Mission
 Locale), an employer (awardee of the territory's lot) and a buyer; two members per working role so that
@@ -11,15 +12,15 @@ import itertools
 from dataclasses import dataclass, field
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from parcours.models import Pathway, Referral
 from parcours.services import participants, pathways, referrals, register
 from parcours.work.models import WorkTask
 from roles.actor import Actor
-from roles.enums import OrganisationKind, Role
-from roles.models import Membership, Organisation
+from roles.enums import Role
+from roles.models import Organisation
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, QualificationLevel, SizingMethod
 
 _numbers = itertools.count(1)
@@ -31,9 +32,9 @@ def today():
 
 def make_actor(organisation, role, username=None) -> Actor:
     username = username or f"{role}{next(_numbers)}"
-    user = get_user_model().objects.create(username=username, password="!")
-    membership = Membership.objects.create(user=user, organisation=organisation, role=role)
-    return Actor.from_membership(membership)
+    return Actor.from_membership(
+        MembershipFactory(user=UserFactory(username=username), organisation=organisation, role=role)
+    )
 
 
 @dataclass
@@ -58,12 +59,10 @@ def build_territory(name) -> Territory:
     n = next(_numbers)
     t = Territory(
         name=name,
-        youth_agency=Organisation.objects.create(
-            name=f"Mission Locale {name}{n}", kind=OrganisationKind.MISSION_LOCALE
-        ),
-        facilitation=Organisation.objects.create(name=f"PLIE {name}{n}", kind=OrganisationKind.FACILITATION),
-        employer_org=Organisation.objects.create(name=f"BTP {name}{n}", kind=OrganisationKind.EMPLOYER),
-        buyer=Organisation.objects.create(name=f"Bailleur {name}{n}", kind=OrganisationKind.AUTHORITY),
+        youth_agency=OrganisationFactory(mission_locale=True, name=f"Mission Locale {name}{n}"),
+        facilitation=OrganisationFactory(facilitation=True, name=f"PLIE {name}{n}"),
+        employer_org=OrganisationFactory(employer=True, name=f"BTP {name}{n}"),
+        buyer=OrganisationFactory(buyer=True, name=f"Bailleur {name}{n}"),
     )
     t.facilitation.partners.add(t.youth_agency)
     for key, org, role in [
@@ -174,7 +173,7 @@ class WorkWorld:
 
 
 @pytest.fixture
-def world(db):
+def territories(db):
     return WorkWorld(a=build_territory("a"), b=build_territory("b"))
 
 

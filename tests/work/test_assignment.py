@@ -31,9 +31,9 @@ def owner(work_task):
     return WorkTask.objects.select_related("task").get(pk=work_task.pk).task.owner_id
 
 
-def test_reassignment_keeps_the_journal_complete(world):
-    a = world.a
-    referral = world.referral()
+def test_reassignment_keeps_the_journal_complete(territories):
+    a = territories.a
+    referral = territories.referral()
     task = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     f1, f2 = a.facilitator, a.facilitator2
 
@@ -71,9 +71,9 @@ def test_reassignment_keeps_the_journal_complete(world):
     assert verify_chains().ok
 
 
-def test_assignment_rules(world):
-    a, b = world.a, world.b
-    task = open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral())
+def test_assignment_rules(territories):
+    a, b = territories.a, territories.b
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
 
     def refused(code, call):
         with pytest.raises(DomainError) as error:
@@ -109,10 +109,10 @@ def test_assignment_rules(world):
     refused("invalid_transition", lambda: services.task_unassign(actor=a.facilitator, task=task))
 
 
-def test_bulk_assign_is_all_or_nothing_and_scoped(world):
-    a, b = world.a, world.b
-    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral()) for _ in range(3)]
-    foreign = open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral(world.b))
+def test_bulk_assign_is_all_or_nothing_and_scoped(territories):
+    a, b = territories.a, territories.b
+    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral()) for _ in range(3)]
+    foreign = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral(territories.b))
     boss = make_actor(a.facilitation, "facilitator")
     supervise(boss)
     with pytest.raises(DomainError) as error:
@@ -129,9 +129,9 @@ def test_bulk_assign_is_all_or_nothing_and_scoped(world):
         services.task_bulk_assign(actor=other_boss, tasks=[tasks[0].pk], user=b.facilitator.user)
 
 
-def test_pages_claim_unassign_and_bulk(world, client):
-    a = world.a
-    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=world.referral()) for _ in range(2)]
+def test_pages_claim_unassign_and_bulk(territories, client):
+    a = territories.a
+    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral()) for _ in range(2)]
     client.force_login(a.facilitator.user)
     assert client.post(f"/travail/taches/{tasks[0].pk}/prendre/").status_code == 302
     inbox = client.get("/travail/").content.decode()

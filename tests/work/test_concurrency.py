@@ -15,8 +15,8 @@ from workflows.states import ReferralState
 
 
 @pytest.mark.postgres
-def test_two_workers_fire_each_timer_exactly_once(committed_db, transactional_db, world):
-    referrals = [world.referral() for _ in range(4)]
+def test_two_workers_fire_each_timer_exactly_once(committed_db, transactional_db, territories):
+    referrals = [territories.referral() for _ in range(4)]
     barrier = threading.Barrier(2)
     fired, errors = [], []
 

@@ -17,7 +17,7 @@ KINDS = [TaskKind.REVIEW_REFERRAL, TaskKind.REVIEW_ELIGIBILITY]
 PAGES = ["/travail/", "/travail/a-prendre/", "/travail/terminees/", "/travail/equipe/"]
 
 
-def grow(world, user, total):
+def grow(territories, user, total):
     """Bring the facilitator's organisation to `total` extra tasks: a third queued, a third mine, a third done."""
     seed = WorkTask.objects.select_related("task").filter(kind=TaskKind.REVIEW_REFERRAL).order_by("pk").first()
     process = WorkProcess.objects.get(pk=seed.task.process_id)
@@ -42,7 +42,7 @@ def grow(world, user, total):
         WorkTask(
             task=task,
             kind=KINDS[n % 2],
-            organisation=world.a.facilitation,
+            organisation=territories.a.facilitation,
             role="facilitator",
             pathway_id=seed.pathway_id,
             referral_id=seed.referral_id,
@@ -62,20 +62,20 @@ def count_queries(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_query_count_is_constant_from_10_to_1000_tasks(world, client, path, django_user_model):
+def test_query_count_is_constant_from_10_to_1000_tasks(territories, client, path, django_user_model):
     from django.contrib.auth.models import Permission
 
-    world.referral()
-    facilitator = world.a.facilitator
+    territories.referral()
+    facilitator = territories.a.facilitator
     facilitator.user.user_permissions.add(Permission.objects.get(codename="supervise_worktask"))
     client.force_login(facilitator.user)
 
     client.get(path)  # the first request stores the current organisation in the session
-    grow(world, facilitator.user, 10)
+    grow(territories, facilitator.user, 10)
     small, response = count_queries(client, path)
     assert response.content.decode().count("/travail/taches/") >= 3
 
-    grow(world, facilitator.user, 1000)
+    grow(territories, facilitator.user, 1000)
     assert WorkTask.objects.count() >= 1000
     large, response = count_queries(client, path)
     assert large == small, f"{path}: {small} queries with 10 tasks, {large} with 1,000"
@@ -85,12 +85,12 @@ def test_query_count_is_constant_from_10_to_1000_tasks(world, client, path, djan
         assert "Page 1 sur" in page
 
 
-def test_overdue_tasks_come_first(world):
+def test_overdue_tasks_come_first(territories):
     from parcours.selectors import tasks as selectors
 
-    world.referral()
-    facilitator = world.a.facilitator
-    grow(world, facilitator.user, 40)
+    territories.referral()
+    facilitator = territories.a.facilitator
+    grow(territories, facilitator.user, 40)
     rows = list(selectors.queue(facilitator))
     now = timezone.now()
     flags = [row.due_at is not None and row.due_at < now for row in rows]

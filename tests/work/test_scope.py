@@ -13,11 +13,11 @@ from workflows.states import ReferralState
 
 
 @pytest.fixture
-def tasks(world):
+def tasks(territories):
     """One open task of each role: review (facilitator), answer (employer), submit eligibility (adviser)."""
-    forwarded = world.forwarded()
-    referral = world.referral()
-    pathway = world.register()
+    forwarded = territories.forwarded()
+    referral = territories.referral()
+    pathway = territories.register()
     return {
         "facilitator": open_task(TaskKind.REVIEW_REFERRAL, referral=referral),
         "employer": open_task(TaskKind.ANSWER_REFERRAL, referral=forwarded),
@@ -25,9 +25,9 @@ def tasks(world):
     }
 
 
-def outsiders(world, role):
+def outsiders(territories, role):
     """Same role in the other territory's organisation, and other roles of the same organisation."""
-    a, b = world.a, world.b
+    a, b = territories.a, territories.b
     same_org_other_roles = {
         "facilitator": [a.auditor],  # an auditor of the facilitation organisation itself
         "employer": [a.facilitator, a.adviser],
@@ -40,19 +40,19 @@ ROLES = ["facilitator", "employer", "adviser"]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_insiders_see_and_may_claim(world, tasks, client, role):
+def test_insiders_see_and_may_claim(territories, tasks, client, role):
     task = tasks[role]
-    for insider in (getattr(world.a, role), getattr(world.a, f"{role}2")):
+    for insider in (getattr(territories.a, role), getattr(territories.a, f"{role}2")):
         client.force_login(insider.user)
         assert client.get(f"/travail/taches/{task.pk}/").status_code == 200
         assert f"/travail/taches/{task.pk}/" in client.get("/travail/a-prendre/").content.decode()
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_outsiders_can_neither_see_nor_claim_nor_complete(world, tasks, client, role):
+def test_outsiders_can_neither_see_nor_claim_nor_complete(territories, tasks, client, role):
     task = tasks[role]
-    colleague = getattr(world.a, f"{role}2")
-    for outsider in outsiders(world, role):
+    colleague = getattr(territories.a, f"{role}2")
+    for outsider in outsiders(territories, role):
         client.force_login(outsider.user)
         assert client.get(f"/travail/taches/{task.pk}/").status_code == 404
         for path in ("prendre", "liberer"):
@@ -77,21 +77,21 @@ def test_outsiders_can_neither_see_nor_claim_nor_complete(world, tasks, client, 
     assert open_task(task.kind, pk=task.pk).task.owner_id is None  # nothing happened
 
 
-def test_an_outsider_cannot_complete_through_the_services_either(world, tasks):
+def test_an_outsider_cannot_complete_through_the_services_either(territories, tasks):
     """The engine refuses the transition itself: the task stays open."""
     referral = tasks["employer"].referral
     with pytest.raises(DomainError):
-        referrals.referral_accept(actor=world.b.employer, referral=referral)
+        referrals.referral_accept(actor=territories.b.employer, referral=referral)
     with pytest.raises(DomainError):
-        referrals.referral_accept(actor=world.a.facilitator, referral=referral)
+        referrals.referral_accept(actor=territories.a.facilitator, referral=referral)
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.FORWARDED
     assert open_task(TaskKind.ANSWER_REFERRAL, pk=tasks["employer"].pk)
 
 
-def test_a_task_claimed_by_a_colleague_shows_no_action(world, tasks, client):
+def test_a_task_claimed_by_a_colleague_shows_no_action(territories, tasks, client):
     task = tasks["employer"]
-    services.task_claim(actor=world.a.employer, task=task.pk)
-    client.force_login(world.a.employer2.user)
+    services.task_claim(actor=territories.a.employer, task=task.pk)
+    client.force_login(territories.a.employer2.user)
     page = client.get(f"/travail/taches/{task.pk}/").content.decode()
     assert "Retenir la candidature" not in page
     response = client.post(f"/travail/taches/{task.pk}/", {"action": "accept"})
@@ -99,8 +99,8 @@ def test_a_task_claimed_by_a_colleague_shows_no_action(world, tasks, client):
     assert Referral.objects.get(pk=task.referral_id).state == ReferralState.FORWARDED
 
 
-def test_membership_deactivated_loses_the_queue(world, tasks):
-    facilitator = make_actor(world.a.facilitation, "facilitator")
+def test_membership_deactivated_loses_the_queue(territories, tasks):
+    facilitator = make_actor(territories.a.facilitation, "facilitator")
     assert selectors.queue(facilitator).filter(pk=tasks["facilitator"].pk).exists()
     facilitator.user.memberships.update(is_active=False)
     assert not selectors.queue(facilitator).filter(pk=tasks["facilitator"].pk).exists()
@@ -109,7 +109,7 @@ def test_membership_deactivated_loses_the_queue(world, tasks):
     assert error.value.code == "not_found"
 
 
-def test_unknown_task_is_not_found(world, client):
-    client.force_login(world.a.adviser.user)
+def test_unknown_task_is_not_found(territories, client):
+    client.force_login(territories.a.adviser.user)
     assert client.get("/travail/taches/999999/").status_code == 404
     assert client.post("/travail/taches/999999/prendre/").status_code == 404

@@ -45,9 +45,9 @@ def done(work_task):
     return WorkTask.objects.select_related("task").get(pk=work_task.pk)
 
 
-def test_whole_story_through_tasks(world, client):
-    a = world.a
-    pathway = world.register()
+def test_whole_story_through_tasks(territories, client):
+    a = territories.a
+    pathway = territories.register()
 
     # 1. Intake: the adviser's Mission Locale gets the eligibility file to build.
     submit = open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway)
@@ -151,36 +151,36 @@ def test_whole_story_through_tasks(world, client):
     assert verify_chains().ok
 
 
-def test_a_task_acted_on_from_elsewhere_is_settled_too(world):
+def test_a_task_acted_on_from_elsewhere_is_settled_too(territories):
     """The services are the one way to complete a task: acting from the referral page (or the API) settles it."""
-    referral = world.referral()
+    referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
-    referrals.referral_start_review(actor=world.a.facilitator, referral=referral)
+    referrals.referral_start_review(actor=territories.a.facilitator, referral=referral)
     assert done(review).task.status == STATUS.NEW  # still waiting: under review is not an answer
-    referrals.referral_decline(actor=world.a.facilitator, referral=referral, reason="Profil éloigné")
+    referrals.referral_decline(actor=territories.a.facilitator, referral=referral, reason="Profil éloigné")
     review = done(review)
     assert review.task.status == STATUS.DONE
-    assert review.done_by == world.a.facilitator.user and review.outcome == "referral.decline"
+    assert review.done_by == territories.a.facilitator.user and review.outcome == "referral.decline"
     assert review.closing_event.action == "decline"
     process = WorkProcess.objects.get(referral=referral)
     assert process.status == PROCESS.DONE
     assert not process.task_set.filter(status=STATUS.SCHEDULED).exists()  # reminder and expiry disarmed
 
 
-def test_cancellation_by_another_party_closes_without_crediting_anyone(world, client):
-    referral = world.referral()
+def test_cancellation_by_another_party_closes_without_crediting_anyone(territories, client):
+    referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
-    referrals.referral_cancel(actor=world.a.adviser, referral=referral, reason="Autre emploi trouvé")
+    referrals.referral_cancel(actor=territories.a.adviser, referral=referral, reason="Autre emploi trouvé")
     review = done(review)
     assert review.task.status == STATUS.DONE and review.outcome == "referral.cancel"
     assert review.done_by is None  # the adviser does not hold the facilitator's task
-    client.force_login(world.a.adviser.user)
+    client.force_login(territories.a.adviser.user)
     assert "Examiner le positionnement" not in client.get("/travail/terminees/").content.decode()
 
 
-def test_expired_referral_goes_back_to_the_adviser_who_refers_again_or_files_it(world, client):
-    a = world.a
-    referral = world.referral()
+def test_expired_referral_goes_back_to_the_adviser_who_refers_again_or_files_it(territories, client):
+    a = territories.a
+    referral = territories.referral()
     pathway = referral.pathway
     with time_machine.travel(timezone.now() + datetime.timedelta(days=31), tick=False):
         assert fire_due() == 2  # the reminder, then the expiry
@@ -205,11 +205,11 @@ def test_expired_referral_goes_back_to_the_adviser_who_refers_again_or_files_it(
     assert WorkProcess.objects.get(referral=new_referral).status == PROCESS.DONE
 
 
-def test_act_page_keeps_input_and_shows_the_french_error(world, client):
-    referral = world.forwarded()
-    referrals.referral_accept(actor=world.a.employer, referral=referral)
+def test_act_page_keeps_input_and_shows_the_french_error(territories, client):
+    referral = territories.forwarded()
+    referrals.referral_accept(actor=territories.a.employer, referral=referral)
     confirm = open_task(TaskKind.CONFIRM_HIRE, referral=referral)
-    client.force_login(world.a.employer.user)
+    client.force_login(territories.a.employer.user)
     too_late = (timezone.localdate() + datetime.timedelta(days=5 * 365)).isoformat()
     response = client.post(
         f"/travail/taches/{confirm.pk}/",
@@ -229,20 +229,20 @@ def test_act_page_keeps_input_and_shows_the_french_error(world, client):
     assert done(confirm).task.status in OPEN_TASK_STATUSES
 
 
-def test_withdrawal_at_intake_ends_the_intake_process(world):
+def test_withdrawal_at_intake_ends_the_intake_process(territories):
     from parcours.services.pathways import pathway_withdraw
 
-    pathway = world.register()
+    pathway = territories.register()
     submit = open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway)
-    pathway_withdraw(actor=world.a.adviser, pathway=pathway, reason="Déménagement")
+    pathway_withdraw(actor=territories.a.adviser, pathway=pathway, reason="Déménagement")
     assert done(submit).outcome == "pathway.withdraw"
     assert WorkProcess.objects.get(pathway=pathway).status == PROCESS.DONE
 
 
-def test_flow_diagrams_are_shown_and_up_to_date(world, client):
+def test_flow_diagrams_are_shown_and_up_to_date(territories, client):
     from django.core.management import call_command
 
-    client.force_login(world.a.adviser.user)
+    client.force_login(territories.a.adviser.user)
     page = client.get("/travail/circuits/").content.decode()
     assert page.count("<svg") == 2
     assert "Examiner le positionnement" in page and "Confirmer l&#x27;embauche" in page

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
+from parcours.dates import add_months
 from parcours.models import Pathway, Referral
 from parcours.services import referrals
-from parcours.services.pathways import add_months
 from parcours.work.models import TaskKind, WorkProcess, WorkTask
 from parcours.work.timers import fire_due
 from roles.enums import Role
@@ -29,13 +29,13 @@ def timer_events(**filters):
     return JournalEvent.objects.filter(object_type="timer", **filters).order_by("pk")
 
 
-def test_reminder_then_expiry_at_the_configured_moments(world):
-    facilitation = world.a.facilitation
+def test_reminder_then_expiry_at_the_configured_moments(territories):
+    facilitation = territories.a.facilitation
     facilitation.referral_reminder_days, facilitation.referral_expiry_days = 3, 10
     facilitation.save()
     sent = timezone.now()
     with at(sent):
-        referral = world.referral()
+        referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     assert review.due_at == sent + 3 * DAY  # overdue once the reminder is due
 
@@ -65,21 +65,21 @@ def test_reminder_then_expiry_at_the_configured_moments(world):
     assert review.task.status == STATUS.DONE and review.done_by is None and review.outcome == "referral.expire"
     # The expired referral comes back to the adviser's queue; the pathway is eligible again.
     rebound = open_task(TaskKind.REFERRAL_EXPIRED, referral=referral)
-    assert (rebound.organisation, rebound.role) == (world.a.youth_agency, Role.ADVISER)
+    assert (rebound.organisation, rebound.role) == (territories.a.youth_agency, Role.ADVISER)
     assert Pathway.objects.get(pk=referral.pathway_id).state == PathwayState.ELIGIBLE
     with at(sent + 400 * DAY):
         assert fire_due() == 0  # nothing left armed
     assert verify_chains().ok
 
 
-def test_an_answer_disarms_the_timers_and_the_next_step_gets_its_own(world):
+def test_an_answer_disarms_the_timers_and_the_next_step_gets_its_own(territories):
     sent = timezone.now()
     with at(sent):
-        referral = world.referral()
+        referral = territories.referral()
     with at(sent + 20 * DAY):  # the facilitator answers on day 20, after the reminder
         assert fire_due() == 1
         for step in ("start_review", "approve", "forward"):
-            getattr(referrals, f"referral_{step}")(actor=world.a.facilitator, referral=referral)
+            getattr(referrals, f"referral_{step}")(actor=territories.a.facilitator, referral=referral)
     with at(sent + 27 * DAY - datetime.timedelta(seconds=1)):
         assert fire_due() == 0
     with at(sent + 31 * DAY):  # the review's expiry (day 30) was disarmed; the employer's reminder (day 27) fires
@@ -91,9 +91,9 @@ def test_an_answer_disarms_the_timers_and_the_next_step_gets_its_own(world):
     assert [e.inputs["node"] for e in timer_events()] == ["review_reminder", "answer_reminder", "answer_expiry"]
 
 
-def test_follow_ups_become_due_at_one_three_and_six_months(world):
+def test_follow_ups_become_due_at_one_three_and_six_months(territories):
     start = timezone.localdate() + 10 * DAY
-    placement = world.hired(start_date=start)
+    placement = territories.hired(start_date=start)
     pathway = placement.pathway
     for months in (1, 3, 6):
         due_on = add_months(start, months)
@@ -105,7 +105,8 @@ def test_follow_ups_become_due_at_one_three_and_six_months(world):
             assert fire_due() == 1
             assert fire_due() == 0
         task = open_task(TaskKind.FOLLOW_UP, follow_up__due_on=due_on)
-        assert (task.organisation, task.role, task.pathway_id) == (world.a.youth_agency, Role.ADVISER, pathway.pk)
+        a = territories.a
+        assert (task.organisation, task.role, task.pathway_id) == (a.youth_agency, Role.ADVISER, pathway.pk)
         assert task.due_at == day_start + 8 * DAY  # overdue a week after the planned day
         event = timer_events(action="follow_up_due").last()
         assert (event.actor_role, event.inputs["node"]) == ("system", f"wait_{months}")
@@ -114,13 +115,13 @@ def test_follow_ups_become_due_at_one_three_and_six_months(world):
     assert not WorkTask.objects.filter(kind=TaskKind.RECORD_EXIT).exists()
 
 
-def test_a_follow_up_recorded_early_is_not_asked_again(world):
+def test_a_follow_up_recorded_early_is_not_asked_again(territories):
     from parcours.services.followups import followup_record
 
-    placement = world.hired()
+    placement = territories.hired()
     first = placement.follow_ups.order_by("due_on").first()
     followup_record(
-        actor=world.a.adviser,
+        actor=territories.a.adviser,
         pathway=placement.pathway,
         kind="phone",
         done_on=timezone.localdate(),
@@ -131,11 +132,11 @@ def test_a_follow_up_recorded_early_is_not_asked_again(world):
     assert not WorkTask.objects.filter(follow_up=first).exists()
 
 
-def test_follow_up_timers_skip_a_closed_pathway_and_the_process_ends(world):
+def test_follow_up_timers_skip_a_closed_pathway_and_the_process_ends(territories):
     from parcours.services.pathways import pathway_mark_lost_contact
 
-    placement = world.hired()
-    pathway_mark_lost_contact(actor=world.a.adviser, pathway=placement.pathway, reason="Injoignable")
+    placement = territories.hired()
+    pathway_mark_lost_contact(actor=territories.a.adviser, pathway=placement.pathway, reason="Injoignable")
     with at(timezone.now() + 200 * DAY):
         assert fire_due() == 3
     process = WorkProcess.objects.get(referral=placement.referral)
@@ -143,24 +144,24 @@ def test_follow_up_timers_skip_a_closed_pathway_and_the_process_ends(world):
     assert process.status == "DONE"
 
 
-def test_run_timers_command_once(world):
-    world.referral()
+def test_run_timers_command_once(territories):
+    territories.referral()
     with at(timezone.now() + 8 * DAY):
         call_command("run_timers")
     assert timer_events(action="remind").count() == 1
 
 
-def test_a_failing_firing_is_rolled_back_and_retried(world, monkeypatch):
+def test_a_failing_firing_is_rolled_back_and_retried(territories, monkeypatch):
     from parcours.work import flows
 
-    referral = world.referral()
+    referral = territories.referral()
     calls = []
 
     def broken(*args, **kwargs):
         calls.append(1)
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(referrals, "referral_expire", broken)
+    monkeypatch.setattr(flows, "referral_expire", broken)  # the service the expiry node calls
     with at(timezone.now() + 31 * DAY):
         assert fire_due() == 1  # the reminder fires; the expiry fails and is rolled back
         assert calls
@@ -182,14 +183,14 @@ def test_follow_up_timers_match_the_planned_offsets():
     assert tuple(months) == FollowUp.PLANNED_OFFSETS_MONTHS
 
 
-def test_a_cancelled_contract_drops_its_follow_up_task(world):
+def test_a_cancelled_contract_drops_its_follow_up_task(territories):
     from parcours.services.placements import placement_cancel
 
-    placement = world.hired()
+    placement = territories.hired()
     with at(timezone.now() + 35 * DAY):
         assert fire_due() == 1
         task = open_task(TaskKind.FOLLOW_UP, pathway=placement.pathway)
-        placement_cancel(actor=world.a.employer, placement=placement, reason="Contrat non signé")
+        placement_cancel(actor=territories.a.employer, placement=placement, reason="Contrat non signé")
     task = WorkTask.objects.select_related("task").get(pk=task.pk)
     assert task.task.status == STATUS.DONE and task.outcome == "placement.cancel"
     assert task.follow_up is None  # the planned follow-up was dropped by the service

@@ -26,12 +26,12 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from parcours.audit import verify_journal
+from parcours.dates import add_months
 from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.data_protection import participant_record_notice
 from parcours.services.followups import followup_record
 from parcours.services.participants import participant_create
 from parcours.services.pathways import (
-    add_months,
     pathway_exit,
     pathway_mark_lost_contact,
     pathway_reject_eligibility,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
 
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
-from workflows.transitions import HOURS_LINE, INITIAL_STATES, PATHWAY, PLACEMENT, REFERRAL
+from workflows.transitions import INITIAL_STATES, MACHINES
 
 
 def _declare(spec, apply=None, decide_target=None):
@@ -48,25 +48,6 @@ def _pathway_reopen_target(self):
     )
 
 
-class PathwayMachine(FSMModelMixin, models.Model):
-    state = FSMField("état", default=INITIAL_STATES["pathway"], choices=PathwayState.choices, protected=True)
-
-    submit_eligibility = _declare(PATHWAY["submit_eligibility"])
-    validate_eligibility = _declare(PATHWAY["validate_eligibility"])
-    reject_eligibility = _declare(PATHWAY["reject_eligibility"], _pathway_close)
-    refer = _declare(PATHWAY["refer"])
-    return_to_eligible = _declare(PATHWAY["return_to_eligible"])
-    place = _declare(PATHWAY["place"])
-    start_follow_up = _declare(PATHWAY["start_follow_up"])
-    exit = _declare(PATHWAY["exit"], _pathway_exit)
-    withdraw = _declare(PATHWAY["withdraw"], _pathway_close)
-    mark_lost_contact = _declare(PATHWAY["mark_lost_contact"], _pathway_close)
-    reopen = _declare(PATHWAY["reopen"], _pathway_reopen, _pathway_reopen_target)
-
-    class Meta:
-        abstract = True
-
-
 # --- Referral ------------------------------------------------------------------------------------------------
 def _referral_forward(self, **_):
     self.forwarded_at = timezone.now()
@@ -79,23 +60,6 @@ def _referral_reasoned(self, *, reason, **_):
 
 def _referral_decided(self, **_):
     self.decided_at = timezone.now()
-
-
-class ReferralMachine(FSMModelMixin, models.Model):
-    state = FSMField("état", default=INITIAL_STATES["referral"], choices=ReferralState.choices, protected=True)
-
-    start_review = _declare(REFERRAL["start_review"])
-    approve = _declare(REFERRAL["approve"])
-    decline = _declare(REFERRAL["decline"], _referral_reasoned)
-    forward = _declare(REFERRAL["forward"], _referral_forward)
-    accept = _declare(REFERRAL["accept"])
-    refuse = _declare(REFERRAL["refuse"], _referral_reasoned)
-    hire = _declare(REFERRAL["hire"], _referral_decided)
-    cancel = _declare(REFERRAL["cancel"], _referral_reasoned)
-    expire = _declare(REFERRAL["expire"], _referral_decided)
-
-    class Meta:
-        abstract = True
 
 
 # --- Placement -----------------------------------------------------------------------------------------------
@@ -113,17 +77,6 @@ def _placement_cancel(self, *, reason, **_):
     self.end_reason = reason
 
 
-class PlacementMachine(FSMModelMixin, models.Model):
-    state = FSMField("état", default=INITIAL_STATES["placement"], choices=PlacementState.choices, protected=True)
-
-    start = _declare(PLACEMENT["start"], _placement_start)
-    end = _declare(PLACEMENT["end"], _placement_end)
-    cancel = _declare(PLACEMENT["cancel"], _placement_cancel)
-
-    class Meta:
-        abstract = True
-
-
 # --- Hours line ----------------------------------------------------------------------------------------------
 def _hours_validate(self, **_):
     self.validated_at = timezone.now()
@@ -137,12 +90,44 @@ def _hours_lock(self, **_):
     self.locked_at = timezone.now()
 
 
-class HoursLineMachine(FSMModelMixin, models.Model):
-    state = FSMField("état", default=INITIAL_STATES["hoursline"], choices=HoursLineState.choices, protected=True)
+# --- The machines: one fsm method per declared transition --------------------------------------------------
+# What a transition sets on its own row, beyond the state (transitions absent here only change the state).
+APPLY = {
+    ("pathway", "reject_eligibility"): _pathway_close,
+    ("pathway", "exit"): _pathway_exit,
+    ("pathway", "withdraw"): _pathway_close,
+    ("pathway", "mark_lost_contact"): _pathway_close,
+    ("pathway", "reopen"): _pathway_reopen,
+    ("referral", "decline"): _referral_reasoned,
+    ("referral", "forward"): _referral_forward,
+    ("referral", "refuse"): _referral_reasoned,
+    ("referral", "hire"): _referral_decided,
+    ("referral", "cancel"): _referral_reasoned,
+    ("referral", "expire"): _referral_decided,
+    ("placement", "start"): _placement_start,
+    ("placement", "end"): _placement_end,
+    ("placement", "cancel"): _placement_cancel,
+    ("hoursline", "validate"): _hours_validate,
+    ("hoursline", "reject"): _hours_reject,
+    ("hoursline", "lock"): _hours_lock,
+}
+# Transitions with several targets: which one, read from the row.
+DECIDE_TARGET = {("pathway", "reopen"): _pathway_reopen_target}
 
-    validate = _declare(HOURS_LINE["validate"], _hours_validate)
-    reject = _declare(HOURS_LINE["reject"], _hours_reject)
-    lock = _declare(HOURS_LINE["lock"], _hours_lock)
 
-    class Meta:
-        abstract = True
+def _machine(class_name, machine, enum):
+    """An abstract model with the protected state field and every declared transition of `machine`."""
+    attrs = {
+        "__module__": __name__,
+        "state": FSMField("état", default=INITIAL_STATES[machine], choices=enum.choices, protected=True),
+        "Meta": type("Meta", (), {"abstract": True}),
+    }
+    for name, spec in MACHINES[machine].items():
+        attrs[name] = _declare(spec, APPLY.get((machine, name)), DECIDE_TARGET.get((machine, name)))
+    return type(class_name, (FSMModelMixin, models.Model), attrs)
+
+
+PathwayMachine = _machine("PathwayMachine", "pathway", PathwayState)
+ReferralMachine = _machine("ReferralMachine", "referral", ReferralState)
+PlacementMachine = _machine("PlacementMachine", "placement", PlacementState)
+HoursLineMachine = _machine("HoursLineMachine", "hoursline", HoursLineState)

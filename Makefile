@@ -8,7 +8,7 @@ PORT ?= 8000
 # The end-to-end tests (tests/e2e) drive this Chromium headless; `make browsers` installs Debian's package.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean
+.PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -56,7 +56,23 @@ test-sqlite: install browsers
 test-postgres: install
 	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) $(XDIST) -m "not e2e" -q
 
-test: lint test-sqlite test-postgres
+# Benchmarks (bench/run.py): a throwaway PostgreSQL with durable settings and a throwaway Redis, DEBUG off.
+BENCH_ENV := env DEBUG=0 SECRET_KEY=benchmark-only-secret-key-not-for-production-0123456789 \
+	PARCOURS_JOURNAL_KEYS=bench:benchmark-only-journal-key-0123456789-abcdefghij LOG_LEVEL=ERROR
+BENCH_SIZES ?= 10000,100000,1000000
+
+bench: install
+	PG_DURABLE=1 scripts/with-redis.sh scripts/with-postgres.sh $(BENCH_ENV) PARCOURS_VAR_DIR=$$(mktemp -d) \
+		$(PY) bench/run.py --sizes $(BENCH_SIZES)
+
+# The same harness at tiny sizes (under two minutes): run by `make test` so that it never rots; it checks that the
+# figures are produced, not their values, and writes them outside the repository.
+bench-smoke: install
+	OUT=$$(mktemp -d) && PG_DURABLE=1 scripts/with-redis.sh scripts/with-postgres.sh $(BENCH_ENV) \
+		PARCOURS_VAR_DIR=$$OUT $(PY) bench/run.py --smoke --out $$OUT/results.json --md $$OUT/RESULTS.md && \
+		$(PY) bench/check.py $$OUT/results.json
+
+test: lint test-sqlite test-postgres bench-smoke
 
 diagrams: install
 	$(PY) manage.py workflow_diagrams

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a command against a throwaway PostgreSQL cluster started in a temporary directory.
 # Usage: scripts/with-postgres.sh <command...>   (DATABASE_URL is exported for the command)
-# Installs Debian's postgresql if no PostgreSQL binaries are found. Non-durable settings for speed.
+# Installs Debian's postgresql if no PostgreSQL binaries are found. Non-durable settings for speed, unless
+# PG_DURABLE=1 (the benchmarks: fsync, synchronous commit and full-page writes as in production).
 set -euo pipefail
 
 find_bin() {
@@ -36,8 +37,10 @@ cleanup() {
 trap cleanup EXIT
 
 "${RUN[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+SPEED="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${PG_DURABLE:-0}" = "1" ] && SPEED="-c shared_buffers=${PG_SHARED_BUFFERS:-512MB} -c max_wal_size=4GB"
 "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-  -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 $SPEED" \
   start >/dev/null
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$PORT" >&2
 

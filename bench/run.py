@@ -1,0 +1,803 @@
+"""`make bench` / `make bench-smoke`: Parcours measured side by side with its anchors, in the same run.
+
+Runs against the PostgreSQL (and Redis) given by DATABASE_URL / REDIS_URL — `make bench` starts throwaway ones with
+durable settings — and writes bench/results.json and bench/RESULTS.md. Every figure is a median (and p95) over
+repeated runs next to its anchor measured in the same run, as a ratio: the machines are noisy, ratios less so.
+
+Sections:
+  floor         the raw-SQL floor of a transition: lock the row, read the last journal hash, update the state,
+                insert the journal row, commit (1 client; and 1, 4, 8 concurrent clients)
+  transitions   each kind of transition through its full service (lock, policy, fsm, journal, work layer,
+                notification), latency and SQL statements, and its ratio to the floor
+  concurrency   transitions/s with 1, 4 and 8 processes, on distinct and on overlapping referrals
+  lifecycle     whole pathways through the services vs SpiffWorkflow running a 10-user-task BPMN process whose
+                serialized state and a log row are written to the same PostgreSQL after each step
+  pages         role homes, inboxes, lists, a participant file and API lists at each data-set size
+                (generate_load): p50/p95, SQL statements, the slowest statement's plan
+  verify        verify_journal, events per second, on the largest data set
+  websocket     delivery delay of committed events to many websocket clients through the Redis channel layer
+
+Usage: python bench/run.py [--smoke] [--sizes 10000,100000,1000000] [--out bench/results.json]
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parcours.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+
+RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
+
+
+def say(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def pct(values, q):
+    values = sorted(values)
+    if not values:
+        return None
+    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[index]
+
+
+class Statements:
+    """Counts the SQL statements a block sends (CaptureQueriesContext is reset by each request of the test client)."""
+
+    def __init__(self):
+        self.sql = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.sql.append({"sql": sql, "params": params, "time": time.perf_counter() - started})
+
+    def __enter__(self):
+        self._wrapper = connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._wrapper.__exit__(*exc)
+
+    @property
+    def count(self):
+        return len([q for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT")])
+
+
+def summary(samples_ms):
+    return {
+        "median_ms": round(statistics.median(samples_ms), 3),
+        "p95_ms": round(pct(samples_ms, 95), 3),
+        "n": len(samples_ms),
+    }
+
+
+# --- floor -------------------------------------------------------------------------------------------------------
+FLOOR_SETUP = """
+DROP TABLE IF EXISTS bench_floor_journal; DROP TABLE IF EXISTS bench_floor_object;
+CREATE TABLE bench_floor_object (id bigint PRIMARY KEY, state varchar(30) NOT NULL, updated_at timestamptz);
+CREATE TABLE bench_floor_journal (id bigserial PRIMARY KEY, object_id bigint NOT NULL, sequence int NOT NULL,
+  action varchar(50) NOT NULL, from_state varchar(30), to_state varchar(30), occurred_at timestamptz NOT NULL,
+  previous_hash varchar(64) NOT NULL, hash varchar(64) NOT NULL, UNIQUE (object_id, sequence));
+INSERT INTO bench_floor_object SELECT g, 'a', now() FROM generate_series(1, %(rows)s) g;
+INSERT INTO bench_floor_journal (object_id, sequence, action, from_state, to_state, occurred_at, previous_hash, hash)
+  SELECT g, 1, 'create', '', 'a', now(), '', md5(g::text) || md5(g::text) FROM generate_series(1, %(rows)s) g;
+"""
+
+
+def floor_transition(cursor, object_id, step):
+    cursor.execute("BEGIN")
+    cursor.execute("SELECT state FROM bench_floor_object WHERE id = %s FOR UPDATE", [object_id])
+    state = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT sequence, hash FROM bench_floor_journal WHERE object_id = %s ORDER BY sequence DESC LIMIT 1",
+        [object_id],
+    )
+    sequence, previous = cursor.fetchone()
+    new = "b" if state == "a" else "a"
+    cursor.execute("UPDATE bench_floor_object SET state = %s, updated_at = now() WHERE id = %s", [new, object_id])
+    cursor.execute(
+        "INSERT INTO bench_floor_journal (object_id, sequence, action, from_state, to_state, occurred_at, "
+        "previous_hash, hash) VALUES (%s, %s, %s, %s, %s, now(), %s, md5(%s) || md5(%s))",
+        [object_id, sequence + 1, f"step{step}", state, new, previous, previous, str(step)],
+    )
+    cursor.execute("COMMIT")
+
+
+def _raw_cursor():
+    import psycopg
+
+    params = connection.get_connection_params()
+    conn = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True)
+    return conn, conn.cursor()
+
+
+def floor_latency(reps):
+    conn, cursor = _raw_cursor()
+    samples = []
+    for step in range(reps):
+        started = time.perf_counter()
+        floor_transition(cursor, 1 + step % 1000, step)
+        samples.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return samples
+
+
+def _floor_worker(args):
+    worker, seconds, rows, overlap = args
+    conn, cursor = _raw_cursor()
+    rng = random.Random(worker)
+    done, step, deadline = 0, 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        object_id = rng.randint(1, 50) if overlap else 1 + (worker * 100_000 + step) % rows
+        floor_transition(cursor, object_id, step)
+        done += 1
+        step += 1
+    conn.close()
+    return done
+
+
+def run_parallel(function, processes, seconds, **kwargs):
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        started = time.monotonic()
+        results = pool.map(function, [(i, seconds, *kwargs.values()) for i in range(processes)])
+        elapsed = time.monotonic() - started
+    return results, elapsed
+
+
+def section_floor(smoke):
+    say("· floor")
+    rows = 20_000 if smoke else 200_000
+    with connection.cursor() as cursor:
+        cursor.execute(FLOOR_SETUP, {"rows": rows})
+    latency = summary(floor_latency(50 if smoke else 1000))
+    throughput = {}
+    seconds = 1 if smoke else 10
+    for clients in (1, 4, 8):
+        done, elapsed = run_parallel(_floor_worker, clients, seconds, rows=rows, overlap=False)
+        throughput[clients] = round(sum(done) / elapsed, 1)
+    RESULTS["anchors"]["floor"] = {"latency": latency, "throughput_per_s": throughput}
+    say(f"  floor {latency['median_ms']} ms; {throughput} transitions/s")
+
+
+# --- transitions through the services --------------------------------------------------------------------------
+def bench_world():
+    from tests.factories import World
+
+    with transaction.atomic():
+        return World.build()
+
+
+def _objects(world, machine, state, count):
+    from tests.factories import make
+
+    return [make(world, machine, state) for _ in range(count)]
+
+
+TRANSITIONS = [
+    # (label, machine, source state, service call)
+    ("pathway.submit_eligibility", "pathway", "intake", "pathway.submit_eligibility"),
+    ("pathway.validate_eligibility", "pathway", "eligibility_pending", "pathway.validate_eligibility"),
+    ("referral.start_review", "referral", "sent", "referral.start_review"),
+    ("referral.approve", "referral", "under_review", "referral.approve"),
+    ("referral.forward", "referral", "approved", "referral.forward"),
+    ("referral.accept", "referral", "forwarded", "referral.accept"),
+    ("referral.hire", "referral", "accepted", "referral.hire"),
+    ("placement.start", "placement", "planned", "placement.start"),
+    ("placement.end", "placement", "active", "placement.end"),
+    ("hoursline.validate", "hoursline", "declared", "hoursline.validate"),
+    ("pathway.exit", "pathway", "in_follow_up", "pathway.exit"),
+]
+
+
+def _actor_for(world, action):
+    from roles.enums import Role
+    from workflows.transitions import MACHINES
+
+    machine, name = action.split(".")
+    roles = MACHINES[machine][name].roles
+    for role in (Role.FACILITATOR, Role.EMPLOYER, Role.ADVISER):
+        if role in roles:
+            return world.actor(role, "a")
+    raise ValueError(action)
+
+
+def section_transitions(smoke, world):
+    from tests.factories import call_service
+
+    say("· transitions")
+    floor = RESULTS["anchors"]["floor"]["latency"]["median_ms"]
+    reps = 2 if smoke else 30
+    out = {}
+    for label, machine, state, action in TRANSITIONS:
+        objs = _objects(world, machine, state, reps + 1)
+        actor = _actor_for(world, action)
+        with Statements() as queries:
+            call_service(action, actor, objs[0])
+        samples = []
+        for obj in objs[1:]:
+            started = time.perf_counter()
+            call_service(action, actor, obj)
+            samples.append((time.perf_counter() - started) * 1000)
+        figure = summary(samples)
+        figure["statements"] = queries.count
+        figure["x_floor"] = round(figure["median_ms"] / floor, 1)
+        out[label] = figure
+        say(f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements")
+    RESULTS["sections"]["transitions"] = out
+
+
+# --- concurrency -----------------------------------------------------------------------------------------------
+def _service_worker(args):
+    """One client process: start_review → approve → forward on its share of the referrals, as long as it can."""
+    worker, seconds, pks, clients, overlap, facilitator_pk = args
+    from parcours.services import referrals
+    from roles.actor import Actor
+    from roles.models import Membership
+    from workflows.errors import DomainError
+
+    actor = Actor.from_membership(Membership.objects.select_related("user", "organisation").get(pk=facilitator_pk))
+    mine = pks if overlap else pks[worker::clients]
+    rng = random.Random(worker)
+    if overlap:
+        mine = list(mine)
+        rng.shuffle(mine)
+    done = refused = 0
+    deadline = time.monotonic() + seconds
+    steps = [referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward]
+    for step in steps:
+        for pk in mine:
+            if time.monotonic() > deadline:
+                break
+            try:
+                step(actor=actor, referral=pk)
+                done += 1
+            except DomainError:
+                refused += 1
+    connections.close_all()
+    return done, refused
+
+
+def section_concurrency(smoke, world):
+    from parcours.models import Referral
+    from roles.models import Membership
+    from tests.factories import make_referral
+
+    say("· concurrency")
+    per = 8 if smoke else 400
+    seconds = 1 if smoke else 12
+    facilitator = Membership.objects.get(user=world.a.facilitator.user)
+    out = {}
+    for overlap in (False, True):
+        for clients in (1, 4, 8):
+            with transaction.atomic():
+                pks = [make_referral(world, "sent").pk for _ in range(per)]
+            results, elapsed = run_parallel(
+                _service_worker,
+                clients,
+                seconds,
+                pks=pks,
+                clients=clients,
+                overlap=overlap,
+                facilitator=facilitator.pk,
+            )
+            done = sum(r[0] for r in results)
+            refused = sum(r[1] for r in results)
+            key = f"{'overlapping' if overlap else 'distinct'}_{clients}"
+            out[key] = {"transitions_per_s": round(done / elapsed, 1), "refused": refused}
+            say(f"  {key}: {out[key]}")
+            Referral.objects.filter(pk__in=pks).count()
+    floor = RESULTS["anchors"]["floor"]["throughput_per_s"]
+    out["x_floor_8_distinct"] = round(out["distinct_8"]["transitions_per_s"] / floor[8], 3)
+    out["scaling_8_over_1"] = round(out["distinct_8"]["transitions_per_s"] / out["distinct_1"]["transitions_per_s"], 2)
+    RESULTS["sections"]["concurrency"] = out
+
+
+# --- lifecycle vs SpiffWorkflow ------------------------------------------------------------------------------------
+def parcours_lifecycle(world, index):
+    """Intake → eligibility → referral → review → hire → contract → follow-up → end → exit, through the services."""
+    import datetime
+
+    from django.utils import timezone
+
+    from parcours.services import followups, participants, pathways, placements, referrals
+    from workflows.vocabulary import ContractType, ExitCategory, FollowUpKind, PlacementEndKind
+
+    side = world.a
+    today = timezone.localdate()
+    steps = 0
+
+    def step(call):
+        nonlocal steps
+        steps += 1
+        return call()
+
+    participant = step(
+        lambda: participants.participant_create(
+            actor=side.adviser,
+            data={
+                "first_name": "Lou",
+                "last_name": f"Bench{index}",
+                "birth_date": today.replace(year=today.year - 20),
+                "postcode": "69001",
+                "commune": "Lyon",
+                "qualification_level": "level_3",
+            },
+            allow_duplicate=True,
+        )
+    )
+    pathway = participant.pathways.get()
+    step(
+        lambda: pathways.pathway_submit_eligibility(
+            actor=side.adviser, pathway=pathway.pk, criteria=["YOUTH_UNDER_26_LOW_QUALIFICATION"]
+        )
+    )
+    step(lambda: pathways.pathway_validate_eligibility(actor=side.facilitator, pathway=pathway.pk))
+    referral = step(lambda: referrals.referral_create(actor=side.adviser, pathway=pathway.pk, offer=side.offer.pk))
+    step(lambda: referrals.referral_start_review(actor=side.facilitator, referral=referral.pk))
+    step(lambda: referrals.referral_approve(actor=side.facilitator, referral=referral.pk))
+    step(lambda: referrals.referral_forward(actor=side.facilitator, referral=referral.pk))
+    step(lambda: referrals.referral_accept(actor=side.employer_actor, referral=referral.pk))
+    placement = step(
+        lambda: referrals.referral_hire(
+            actor=side.employer_actor,
+            referral=referral.pk,
+            contract_type=ContractType.CDD,
+            start_date=today,
+            weekly_hours=35,
+        )
+    )
+    step(lambda: placements.placement_start(actor=side.employer_actor, placement=placement.pk))
+    step(
+        lambda: followups.followup_record(
+            actor=side.adviser, pathway=pathway.pk, kind=FollowUpKind.PHONE, done_on=today
+        )
+    )
+    step(
+        lambda: placements.placement_end(
+            actor=side.employer_actor, placement=placement.pk, end_date=today, end_kind=PlacementEndKind.NORMAL
+        )
+    )
+    step(
+        lambda: pathways.pathway_exit(
+            actor=side.adviser, pathway=pathway.pk, exited_on=today, category=ExitCategory.DURABLE_EMPLOYMENT
+        )
+    )
+    del datetime
+    return steps
+
+
+SPIFF_SETUP = """
+DROP TABLE IF EXISTS bench_spiff_log; DROP TABLE IF EXISTS bench_spiff_state;
+CREATE TABLE bench_spiff_state (id bigint PRIMARY KEY, state jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE bench_spiff_log (id bigserial PRIMARY KEY, workflow_id bigint NOT NULL, task varchar(100) NOT NULL,
+  occurred_at timestamptz NOT NULL);
+"""
+
+
+def spiff_lifecycles(count):
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.parser import BpmnParser
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.util.task import TaskState
+
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(ROOT / "bench" / "lifecycle.bpmn"))
+    spec = parser.get_spec("lifecycle")
+    serializer = BpmnWorkflowSerializer()
+    conn, cursor = _raw_cursor()
+    with conn.cursor() as setup:
+        setup.execute(SPIFF_SETUP)
+    steps = 0
+    started = time.perf_counter()
+    for workflow_id in range(1, count + 1):
+        workflow = BpmnWorkflow(spec)
+        workflow.do_engine_steps()
+        while not workflow.is_completed():
+            task = workflow.get_next_task(state=TaskState.READY, manual=True)
+            task.run()
+            workflow.do_engine_steps()
+            state = serializer.serialize_json(workflow)
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "INSERT INTO bench_spiff_state (id, state, updated_at) VALUES (%s, %s, now()) "
+                "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+                [workflow_id, state],
+            )
+            cursor.execute(
+                "INSERT INTO bench_spiff_log (workflow_id, task, occurred_at) VALUES (%s, %s, now())",
+                [workflow_id, task.task_spec.name],
+            )
+            cursor.execute("COMMIT")
+            steps += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return {
+        "lifecycles_per_s": round(count / elapsed, 2),
+        "ms_per_step": round(elapsed / steps * 1000, 3),
+        "steps_per_lifecycle": steps // count,
+    }
+
+
+def section_lifecycle(smoke, world):
+    say("· lifecycle")
+    count = 1 if smoke else 30
+    started = time.perf_counter()
+    steps = sum(parcours_lifecycle(world, index) for index in range(count))
+    elapsed = time.perf_counter() - started
+    parcours = {
+        "lifecycles_per_s": round(count / elapsed, 2),
+        "ms_per_step": round(elapsed / steps * 1000, 3),
+        "steps_per_lifecycle": steps // count,
+    }
+    spiff = spiff_lifecycles(count * 3)
+    out = {
+        "parcours": parcours,
+        "spiffworkflow": spiff,
+        "x_spiff": round(parcours["lifecycles_per_s"] / spiff["lifecycles_per_s"], 3),
+    }
+    RESULTS["anchors"]["spiffworkflow"] = spiff
+    RESULTS["sections"]["lifecycle"] = out
+    say(f"  parcours {parcours}, spiffworkflow {spiff}")
+
+
+# --- pages at each size --------------------------------------------------------------------------------------------
+def _users():
+    """The heavy adviser, a facilitator, an employer and an auditor of the generated data set."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return {
+        "adviser": User.objects.get(username="conseil.1.1"),
+        "facilitator": User.objects.get(username="facil.1.1"),
+        "employer": User.objects.get(username="employeur.1"),
+        "auditor": User.objects.get(username="auditeur.1"),
+    }
+
+
+def _pages():
+    from parcours.models import Participant
+
+    participant = Participant.objects.filter(youth_agency__name="Mission Locale 001").order_by("pk").first()
+    return [
+        ("adviser", "adviser home", "/"),
+        ("adviser", "adviser participants", "/conseil/jeunes/"),
+        ("adviser", "adviser search", "/conseil/jeunes/?q=Benali"),
+        ("adviser", "participant file", f"/participants/{participant.pk}/"),
+        ("adviser", "adviser inbox", "/travail/"),
+        ("adviser", "adviser queue", "/travail/a-prendre/"),
+        ("adviser", "notifications", "/notifications/"),
+        ("adviser", "API participants", "/api/v1/participants/"),
+        ("facilitator", "facilitator home", "/"),
+        ("facilitator", "facilitator referrals", "/facilitation/positionnements/"),
+        ("facilitator", "facilitator register", "/facilitation/registre/"),
+        ("facilitator", "facilitator inbox", "/travail/"),
+        ("facilitator", "API pathways", "/api/v1/pathways/"),
+        ("employer", "employer home", "/"),
+        ("employer", "employer candidates", "/employeur/candidatures/"),
+        ("employer", "API referrals", "/api/v1/referrals/"),
+        ("auditor", "auditor home", "/"),
+        ("auditor", "auditor search", "/audit/parcours/?q=P-000001"),
+    ]
+
+
+def _slowest_plan(queries):
+    slowest = max(queries, key=lambda q: q["time"], default=None)
+    if slowest is None or not slowest["sql"].lstrip().upper().startswith("SELECT"):
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest["sql"], slowest["params"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return {"ms": round(float(slowest["time"]) * 1000, 1), "sql": slowest["sql"][:600], "plan": plan[:4000]}
+
+
+def section_pages(size, smoke):
+    say(f"· pages at {size:,} pathways")
+    users = _users()
+    clients = {}
+    for role, user in users.items():
+        client = Client()
+        client.force_login(user)
+        clients[role] = client
+    reps = 2 if smoke else 12
+    out = {}
+    for role, label, url in _pages():
+        client = clients[role]
+        client.get(url)  # warm the caches of this page
+        with Statements() as queries:
+            response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{label} {url}: {response.status_code}")
+        samples = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            client.get(url)
+            samples.append((time.perf_counter() - started) * 1000)
+        figure = summary(samples)
+        figure["statements"] = queries.count
+        if not smoke:
+            figure["slowest"] = _slowest_plan(queries.sql)
+        out[label] = figure
+        say(f"  {label}: p50 {figure['median_ms']} ms, p95 {figure['p95_ms']} ms, {figure['statements']} statements")
+    return out
+
+
+def section_verify():
+    from parcours.audit import verify_journal
+
+    started = time.perf_counter()
+    result = verify_journal()
+    elapsed = time.perf_counter() - started
+    out = {
+        "events": result.events,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(result.events / elapsed),
+        "ok": result.ok,
+    }
+    say(f"· verify_journal: {out}")
+    return out
+
+
+# --- websocket fan-out ---------------------------------------------------------------------------------------------
+def section_websocket(smoke, world):
+    """Deliver committed events to N websocket clients of one team, through an ASGI server and Redis."""
+    if not os.environ.get("REDIS_URL"):
+        say("· websocket: skipped (no REDIS_URL)")
+        return {"skipped": "no REDIS_URL"}
+    import socket
+
+    import websockets
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from parcours.services import referrals
+    from tests.factories import make_referral
+
+    say("· websocket")
+    clients_count = 20 if smoke else 1000
+    events = 3 if smoke else 20
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connections.close_all()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "parcours.asgi:application"],
+        cwd=ROOT,
+        env={**os.environ},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        session = SessionStore()
+        user = world.a.adviser.user
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.save()
+        with transaction.atomic():
+            pks = [make_referral(world, "sent").pk for _ in range(events)]
+        sent_at = {}
+        delays = []
+
+        async def main():
+            for _ in range(100):
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            headers = {"Cookie": f"sessionid={session.session_key}", "Origin": "http://localhost"}
+            sockets = []
+            for _ in range(clients_count):
+                sockets.append(
+                    await websockets.connect(
+                        f"ws://127.0.0.1:{port}/ws/notifications/", additional_headers=headers, open_timeout=30
+                    )
+                )
+            await asyncio.sleep(0.5)
+
+            async def listen(ws):
+                try:
+                    while True:
+                        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+                        received = time.perf_counter()
+                        if message.get("object_id") in sent_at and message.get("action") == "start_review":
+                            delays.append((received - sent_at[message["object_id"]]) * 1000)
+                except (TimeoutError, websockets.ConnectionClosed):
+                    return
+
+            listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
+            loop = asyncio.get_running_loop()
+            for pk in pks:
+                sent_at[pk] = time.perf_counter()
+                await loop.run_in_executor(
+                    None, lambda pk=pk: referrals.referral_start_review(actor=world.a.facilitator, referral=pk)
+                )
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(3)
+            for ws in sockets:
+                await ws.close()
+            await asyncio.gather(*listeners, return_exceptions=True)
+
+        asyncio.run(main())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    expected = clients_count * events
+    out = {"clients": clients_count, "events": events, "delivered": len(delays), "expected": expected}
+    if delays:
+        out.update({"delay_p50_ms": round(statistics.median(delays), 1), "delay_p95_ms": round(pct(delays, 95), 1)})
+    say(f"  {out}")
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------------------------
+def write_markdown(path):
+    r = RESULTS
+    floor = r["anchors"]["floor"]
+    lines = [
+        "# Parcours benchmarks",
+        "",
+        f"Measured {r['machine']['when']} on {r['machine']['cpus']} CPU(s), {r['machine']['python']}, "
+        f"PostgreSQL {r['machine']['postgresql']} with durable settings (fsync, synchronous commit). Every figure is "
+        "a median over repeated runs (p95 beside it) next to its anchor measured in the same run. Generated by "
+        "`make bench` (bench/run.py); bench/results.json holds every number and the plans of the slowest queries.",
+        "",
+        "## One transition, one client",
+        "",
+        f"Anchor: the raw-SQL floor (lock the row, read the last journal hash, update the state, insert the journal "
+        f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms).",
+        "",
+        "| Transition | median | p95 | × floor | SQL statements |",
+        "|---|---|---|---|---|",
+    ]
+    for label, f in r["sections"].get("transitions", {}).items():
+        lines.append(f"| {label} | {f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}× | {f['statements']} |")
+    c = r["sections"].get("concurrency")
+    if c:
+        lines += [
+            "",
+            "## Throughput with concurrent clients (processes)",
+            "",
+            "| Clients | floor (distinct rows) | Parcours, distinct referrals | Parcours, overlapping (refused) |",
+            "|---|---|---|---|",
+        ]
+        for n in (1, 4, 8):
+            lines.append(
+                f"| {n} | {floor['throughput_per_s'][n]}/s | {c[f'distinct_{n}']['transitions_per_s']}/s | "
+                f"{c[f'overlapping_{n}']['transitions_per_s']}/s ({c[f'overlapping_{n}']['refused']}) |"
+            )
+        lines += [
+            "",
+            f"8 clients: {c['x_floor_8_distinct']}× the floor's throughput; 8 clients give "
+            f"{c['scaling_8_over_1']}× one client.",
+        ]
+    life = r["sections"].get("lifecycle")
+    if life:
+        p, s = life["parcours"], life["spiffworkflow"]
+        lines += [
+            "",
+            "## A whole pathway",
+            "",
+            "| | lifecycles/s | ms per step | steps |",
+            "|---|---|---|---|",
+            f"| SpiffWorkflow 3.2, 10 user tasks, state + log row in PostgreSQL per step | "
+            f"{s['lifecycles_per_s']} | {s['ms_per_step']} | {s['steps_per_lifecycle']} |",
+            f"| Parcours through the services (permissions, keyed journal, tasks, notifications) | "
+            f"{p['lifecycles_per_s']} | {p['ms_per_step']} | {p['steps_per_lifecycle']} |",
+            "",
+            f"Parcours runs {life['x_spiff']}× SpiffWorkflow's lifecycles per second.",
+        ]
+    pages = r["sections"].get("pages", {})
+    if pages:
+        sizes = list(pages)
+        lines += [
+            "",
+            "## Pages and API lists by data-set size (p50 / p95 ms, SQL statements)",
+            "",
+            "| Page | " + " | ".join(f"{int(size):,} pathways" for size in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+        ]
+        for label in pages[sizes[0]]:
+            cells = []
+            for size in sizes:
+                f = pages[size].get(label)
+                cells.append(f"{f['median_ms']} / {f['p95_ms']} ({f['statements']})" if f else "—")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    v = r["sections"].get("verify")
+    if v:
+        lines += [
+            "",
+            "## verify_journal",
+            "",
+            f"{v['events']:,} events in {v['seconds']} s: **{v['events_per_s']:,} events/s** (ok: {v['ok']}).",
+        ]
+    w = r["sections"].get("websocket")
+    if w and "skipped" not in w:
+        lines += [
+            "",
+            "## WebSocket fan-out through Redis",
+            "",
+            f"{w['clients']} clients of one team, {w['events']} events: {w['delivered']}/{w['expected']} "
+            f"delivered, delay p50 {w.get('delay_p50_ms')} ms, p95 {w.get('delay_p95_ms')} ms.",
+        ]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true", help="Tiny sizes, short runs: checks the harness works.")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--md", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench/run.py needs PostgreSQL (DATABASE_URL).")
+    sizes = [int(s) for s in ("200,600" if args.smoke else args.sizes).split(",")]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+        cursor.execute("SHOW fsync")
+        fsync = cursor.fetchone()[0]
+    RESULTS["machine"] = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "fsync": fsync,
+        "smoke": args.smoke,
+    }
+    call_command("migrate", verbosity=0)
+    section_floor(args.smoke)
+    world = bench_world()
+    section_transitions(args.smoke, world)
+    section_concurrency(args.smoke, world)
+    section_lifecycle(args.smoke, world)
+    RESULTS["sections"]["websocket"] = section_websocket(args.smoke, world)
+    RESULTS["sections"]["pages"] = {}
+    for size in sizes:
+        _reset_database()
+        call_command("generate_load", pathways=size, verbosity=0)
+        RESULTS["sections"]["pages"][str(size)] = section_pages(size, args.smoke)
+    RESULTS["sections"]["verify"] = section_verify()
+    Path(args.out).write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False) + "\n")
+    write_markdown(args.md)
+    say(f"Written: {args.out}, {args.md}")
+
+
+def _reset_database():
+    """An empty database for the next size (the fixtures of the other sections are dropped with it)."""
+    connections.close_all()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", verbosity=0)
+
+
+if __name__ == "__main__":
+    settings.PARCOURS  # noqa: B018 - settings are loaded
+    main()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import CharField, Exists, OuterRef, Q, Subquery, Value
 
 from roles.enums import Role
 
@@ -234,8 +234,45 @@ def allows(actor, action: str, obj=None) -> bool:
         return False
     if obj is None:
         return scope is Scope.OWN_ORGANISATION
+    known = getattr(obj, "_policy_scopes", None)
+    if known is not None and known[0] == _who(actor) and scope in known[1]:
+        return known[1][scope]
     model = type(obj)
     return model._default_manager.filter(pk=obj.pk).filter(scope_q(model, scope, actor)).exists()
+
+
+# --- Deciding once per locked row --------------------------------------------------------------------------------
+def _who(actor):
+    return (actor.user.pk, actor.organisation_id, actor.role, actor.named_access)
+
+
+def _scope_field(scope):
+    return f"_scope_{scope.value}"
+
+
+def with_scopes(queryset, actor):
+    """Annotate `queryset` with whether `actor` reaches each row through each scope of its role — read in the same
+    statement as the row (the services' SELECT … FOR UPDATE), then kept on the object by `remember_scopes` so that
+    `allows` asks no further query for this row in this transaction."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return queryset
+    model = queryset.model
+    scopes = {row[actor.role] for row in POLICY.values() if actor.role in row}
+    annotations = {}
+    for scope in scopes:
+        condition = scope_q(model, scope, actor)
+        if condition == Q(pk__in=[]):
+            continue
+        annotations[_scope_field(scope)] = Exists(model._default_manager.filter(condition, pk=OuterRef("pk")))
+    return queryset.annotate(**annotations)
+
+
+def remember_scopes(obj, actor):
+    if actor is None or actor.is_system:
+        return obj
+    decided = {scope: getattr(obj, _scope_field(scope)) for scope in Scope if hasattr(obj, _scope_field(scope))}
+    obj._policy_scopes = (_who(actor), decided)
+    return obj
 
 
 def scope_queryset(actor, action: str, queryset):
@@ -249,53 +286,52 @@ def scope_queryset(actor, action: str, queryset):
 
 
 # --- The other way round: who may take an action on one object (audiences of notifications) ------------------
-def _organisations_on_path(model, pk, path):
-    return {o for o in model._default_manager.filter(pk=pk).values_list(path, flat=True) if o is not None}
-
-
-def _granted_organisations(model, pk, grant, codename_prefix):
-    label, path = grant
+def _scope_organisations(model, pk, scope: Scope):
+    """(rows, path to the organisation id) reaching row `pk` of `model` through `scope`; None: no such path."""
+    paths: ScopePaths = model.SCOPE_PATHS
+    rows = model._default_manager.filter(pk=pk)
+    path = {
+        Scope.OWN_ORGANISATION: paths.organisation,
+        Scope.LOT_FACILITATION: paths.facilitation,
+        Scope.PARTNER_LOT: _join(paths.facilitation, "partners") if paths.facilitation else None,
+        Scope.AWARDED_LOT: paths.awardee,
+        Scope.BUYER_CONTRACT: paths.buyer,
+    }.get(scope)
+    if path is not None:
+        return rows.exclude(**{f"{path}__isnull": True}), path
+    grant = {
+        Scope.FOLLOWED_PARTICIPANT: (paths.participant, "change"),
+        Scope.SHARED_PARTICIPANT: (paths.participant, "view"),
+        Scope.FORWARDED_TO_EMPLOYER: (paths.forwarded, "view"),
+    }.get(scope)
+    if grant is None or grant[0] is None:
+        return None
+    (label, granted_path), prefix = grant
     grant_model = apps.get_model(label)
     granted = _granted_model(grant_model)
-    object_ids = model._default_manager.filter(pk=pk).values(path or "pk")
-    return set(
-        grant_model.objects.filter(
-            content_object__in=object_ids,
-            permission_id=_permission_id(granted, f"{codename_prefix}_{granted._meta.model_name}"),
-        ).values_list("group__organisation", flat=True)
+    grants = grant_model.objects.filter(
+        content_object__in=rows.values(granted_path or "pk"),
+        permission_id=_permission_id(granted, f"{prefix}_{granted._meta.model_name}"),
     )
-
-
-def _scope_organisations(model, pk, scope: Scope) -> set:
-    paths: ScopePaths = model.SCOPE_PATHS
-    if scope is Scope.OWN_ORGANISATION and paths.organisation is not None:
-        return _organisations_on_path(model, pk, paths.organisation)
-    if scope is Scope.FOLLOWED_PARTICIPANT and paths.participant is not None:
-        return _granted_organisations(model, pk, paths.participant, "change")
-    if scope is Scope.SHARED_PARTICIPANT and paths.participant is not None:
-        return _granted_organisations(model, pk, paths.participant, "view")
-    if scope is Scope.LOT_FACILITATION and paths.facilitation is not None:
-        return _organisations_on_path(model, pk, paths.facilitation)
-    if scope is Scope.PARTNER_LOT and paths.facilitation is not None:
-        return _organisations_on_path(model, pk, _join(paths.facilitation, "partners"))
-    if scope is Scope.AWARDED_LOT and paths.awardee is not None:
-        return _organisations_on_path(model, pk, paths.awardee)
-    if scope is Scope.FORWARDED_TO_EMPLOYER and paths.forwarded is not None:
-        return _granted_organisations(model, pk, paths.forwarded, "view")
-    if scope is Scope.BUYER_CONTRACT and paths.buyer is not None:
-        return _organisations_on_path(model, pk, paths.buyer)
-    return set()
+    return grants, "group__organisation"
 
 
 def audience(action: str, obj) -> set[tuple[int, Role]]:
-    """The (organisation id, role) pairs whose members may take `action` on `obj` — the inverse of scope_q.
+    """The (organisation id, role) pairs whose members may take `action` on `obj` — the inverse of scope_q, in one
+    query (a UNION ALL of one branch per role of the action's row).
 
     Scopes that depend on the person (named access of an auditor) are left out: a notification about an object
     goes to a whole team, whose members then read it through the same policy.
     """
-    result = set()
     model = type(obj)
+    branches = []
     for role, scope in roles_for(action).items():
-        for organisation_id in _scope_organisations(model, obj.pk, scope):
-            result.add((organisation_id, role))
-    return result
+        found = _scope_organisations(model, obj.pk, scope)
+        if found is not None:
+            rows, path = found
+            role_value = Value(role.value, output_field=CharField())
+            branches.append(rows.annotate(team_role=role_value).values_list(path, "team_role").order_by())
+    if not branches:
+        return set()
+    query = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    return {(organisation, Role(role)) for organisation, role in query if organisation is not None}

@@ -31,13 +31,30 @@ def not_found(model):
     return DomainError("not_found", NOT_FOUND_MESSAGES.get(model._meta.model_name, "Objet introuvable."))
 
 
+# What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked.
+LOCK_RELATED = {
+    "referral": ("pathway", "offer"),
+    "placement": ("pathway", "lot"),
+    "hoursline": ("placement__pathway", "placement__lot"),
+}
+
+
 def lock(model, obj_or_pk, *, actor):
-    """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'."""
+    """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
+
+    One statement: the row (SELECT … FOR UPDATE OF the row), what its transitions read, and whether the actor
+    reaches it through each scope of its role — so that the policy decides the following checks on this row
+    without asking again (roles.policy.with_scopes)."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
+    queryset = model.objects.select_for_update(of=("self",))
+    related = LOCK_RELATED.get(model._meta.model_name)
+    if related:
+        queryset = queryset.select_related(*related)
     try:
-        obj = model.objects.select_for_update(of=("self",)).get(pk=pk)
+        obj = policy.with_scopes(queryset, actor).get(pk=pk)
     except (model.DoesNotExist, ValueError, TypeError):
         raise not_found(model) from None
+    policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):
         raise not_found(model)
     return obj

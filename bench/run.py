@@ -47,6 +47,7 @@ from django.db import connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
+SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
 
 
 def say(text):
@@ -239,6 +240,9 @@ def section_transitions(smoke, world):
         actor = _actor_for(world, action)
         with Statements() as queries:
             call_service(action, actor, objs[0])
+        if label in SHOW_SQL:
+            for q in queries.sql:
+                say(f"    {q['time'] * 1000:6.2f} ms  {q['sql'][:300]}")
         samples = []
         for obj in objs[1:]:
             started = time.perf_counter()
@@ -755,7 +759,15 @@ def main():
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--md", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument("--only", default="", help="Comma-separated sections to run (default: all).")
+    parser.add_argument("--show-sql", default="", help="Print the statements of these transitions (labels).")
     args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    SHOW_SQL.update(filter(None, args.show_sql.split(",")))
+
+    def wanted(section):
+        return not only or section in only
+
     if connection.vendor != "postgresql":
         raise SystemExit("bench/run.py needs PostgreSQL (DATABASE_URL).")
     sizes = [int(s) for s in ("200,600" if args.smoke else args.sizes).split(",")]
@@ -773,18 +785,25 @@ def main():
         "smoke": args.smoke,
     }
     call_command("migrate", verbosity=0)
-    section_floor(args.smoke)
+    section_floor(args.smoke)  # every ratio needs its anchor
     world = bench_world()
-    section_transitions(args.smoke, world)
-    section_concurrency(args.smoke, world)
-    section_lifecycle(args.smoke, world)
-    RESULTS["sections"]["websocket"] = section_websocket(args.smoke, world)
-    RESULTS["sections"]["pages"] = {}
-    for size in sizes:
-        _reset_database()
-        call_command("generate_load", pathways=size, verbosity=0)
-        RESULTS["sections"]["pages"][str(size)] = section_pages(size, args.smoke)
-    RESULTS["sections"]["verify"] = section_verify()
+    if wanted("transitions"):
+        section_transitions(args.smoke, world)
+    if wanted("concurrency"):
+        section_concurrency(args.smoke, world)
+    if wanted("lifecycle"):
+        section_lifecycle(args.smoke, world)
+    if wanted("websocket"):
+        RESULTS["sections"]["websocket"] = section_websocket(args.smoke, world)
+    if wanted("pages") or wanted("verify"):
+        RESULTS["sections"]["pages"] = {}
+        for size in sizes:
+            _reset_database()
+            call_command("generate_load", pathways=size, verbosity=0)
+            if wanted("pages"):
+                RESULTS["sections"]["pages"][str(size)] = section_pages(size, args.smoke)
+        if wanted("verify"):
+            RESULTS["sections"]["verify"] = section_verify()
     Path(args.out).write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False) + "\n")
     write_markdown(args.md)
     say(f"Written: {args.out}, {args.md}")

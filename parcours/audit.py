@@ -55,6 +55,6 @@ def check_case_data(result: VerificationResult, *, limit=20) -> VerificationResu
     return result
 
 
-def verify_journal(documents=()) -> VerificationResult:
+def verify_journal(documents=(), *, workers=1) -> VerificationResult:
     """Everything `manage.py verify_journal` checks: chains, reasons, checkpoints, triggers, case data."""
-    return check_case_data(verify(documents))
+    return check_case_data(verify(documents, workers=workers))

@@ -478,7 +478,11 @@ class Referral(ReferralMachine):
                 name="referral_one_open_per_offer",
             ),
         ]
-        indexes = [models.Index(fields=["state"], name="referral_state_idx")]
+        indexes = [
+            models.Index(fields=["state"], name="referral_state_idx"),
+            # lists and homes show the latest referrals first: read in index order, stop at the page size
+            models.Index(fields=["-updated_at", "-id"], name="referral_recent_idx"),
+        ]
 
     def __str__(self):
         return f"Positionnement #{self.pk} ({self.get_state_display()})"
@@ -576,6 +580,8 @@ class HoursLine(HoursLineMachine):
         verbose_name = "relevé d'heures"
         verbose_name_plural = "relevés d'heures"
         ordering = ["-month", "-id"]
+        # lists and homes show the latest months first: read in index order, stop at the page size
+        indexes = [models.Index(fields=["-month", "-id"], name="hoursline_recent_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=HoursLineState.values), name="hoursline_state_valid"),
             models.CheckConstraint(condition=Q(month__day=1), name="hoursline_month_first_day"),

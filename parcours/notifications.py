@@ -6,10 +6,13 @@ inverse (`roles.policy.audience`), the same rule as every derived view — one g
 states and French labels, never personal data. A failed delivery is logged and never undoes the committed action.
 """
 
+import asyncio
 import logging
+import os
+import threading
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 from parcours.models import Participant, Referral
@@ -62,12 +65,63 @@ def _send(event):
     except Exception:  # a notification must never break a committed action
         logger.exception("audience of event %s failed", event.pk)
         return
-    payload = event_payload(event)
-    for group in groups:
+    if groups:
+        _deliver(layer, groups, event_payload(event))
+
+
+def _deliver(layer, groups, payload):
+    """Send `payload` to every group at once. A shared layer (Redis) is driven from this process's publisher loop,
+    whose connections stay open between sends; the in-memory layer (one process: development, tests) keeps the
+    caller's loop, where its consumers' queues live."""
+
+    async def send_all():
+        results = await asyncio.gather(*(layer.group_send(group, payload) for group in groups), return_exceptions=True)
+        for group, result in zip(groups, results, strict=True):
+            if isinstance(result, Exception):
+                logger.error("notification to %s failed: %r", group, result)
+
+    try:
+        if isinstance(layer, InMemoryChannelLayer):
+            async_to_sync(send_all)()
+        else:
+            _publisher.run(send_all(), timeout=PUBLISH_TIMEOUT)
+    except Exception:
+        logger.exception("notification of event %s failed", payload.get("event_id"))
+
+
+PUBLISH_TIMEOUT = 5.0  # seconds a committed action waits at most for the channel layer
+
+
+class _Publisher:
+    """One event loop per process, in a daemon thread, for the channel layer's connections.
+
+    `async_to_sync` outside a server loop (the timer worker, management commands, a synchronous server) starts a
+    loop per call, and the Redis layer opens new connections for each loop: ~10 ms per group. Restarted after a fork.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop = None
+        self._pid = None
+
+    def _running_loop(self):
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="parcours-publisher", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def run(self, coroutine, *, timeout):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
         try:
-            async_to_sync(layer.group_send)(group, payload)
-        except Exception:
-            logger.exception("notification to %s failed", group)
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+_publisher = _Publisher()
 
 
 def publish_on_commit(event) -> None:

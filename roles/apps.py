@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class RolesConfig(AppConfig):
     name = "roles"
     verbose_name = "Organisations et rôles"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from roles import policy  # models are loaded only now
+
+        # Permissions are (re)created after migrations and test flushes: their cached ids must be read again.
+        post_migrate.connect(policy.forget_permission_ids, dispatch_uid="roles.forget_permission_ids")

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.models import Permission
-from django.db.models import CharField, Exists, OuterRef, Q, Subquery, Value
+from django.db import connection
+from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
 
 from roles.enums import Role
+from roles.statements import Template, sentinel
 
 A, F, E, AU, DPO = Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR, Role.DPO
 
@@ -152,15 +155,27 @@ def _granted_model(grant_model):
     return grant_model._meta.get_field("content_object").related_model
 
 
-def _permission_id(granted, codename):
-    """The permission's id as a scalar subquery: evaluated once per statement, compared on the indexed column."""
-    return Subquery(
-        Permission.objects.filter(
-            content_type__app_label=granted._meta.app_label,
-            content_type__model=granted._meta.model_name,
-            codename=codename,
-        ).values("pk")[:1]
+@functools.cache
+def _permission_id(app_label, model_name, codename) -> int:
+    """The permission's id, as a literal in the statements: the planner then knows how many grants match (a scalar
+    subquery hides it, and at a million rows it chose to scan the objects instead of the grants). Cached per
+    process; `forget_permission_ids` runs when permissions are (re)created (post_migrate, test flushes)."""
+    found = (
+        Permission.objects.filter(content_type__app_label=app_label, content_type__model=model_name, codename=codename)
+        .values_list("pk", flat=True)
+        .first()
     )
+    return found if found is not None else -1  # no such permission: matches no grant
+
+
+def _grant_permission_id(granted, codename_prefix) -> int:
+    meta = granted._meta
+    return _permission_id(meta.app_label, meta.model_name, f"{codename_prefix}_{meta.model_name}")
+
+
+def forget_permission_ids(**kwargs):
+    for cached in (_permission_id, _scope_template, _audience_template):
+        cached.cache_clear()
 
 
 def _grant_q(grant, organisation, codename_prefix) -> Q:
@@ -172,7 +187,7 @@ def _grant_q(grant, organisation, codename_prefix) -> Q:
             grant_model.objects.filter(
                 content_object=OuterRef(path or "pk"),
                 group_id=organisation.group_id,
-                permission_id=_permission_id(granted, f"{codename_prefix}_{granted._meta.model_name}"),
+                permission_id=_grant_permission_id(granted, codename_prefix),
             )
         )
     )
@@ -237,8 +252,42 @@ def allows(actor, action: str, obj=None) -> bool:
     known = getattr(obj, "_policy_scopes", None)
     if known is not None and known[0] == _who(actor) and scope in known[1]:
         return known[1][scope]
-    model = type(obj)
-    return model._default_manager.filter(pk=obj.pk).filter(scope_q(model, scope, actor)).exists()
+    found = _scope_check(type(obj), scope, actor, obj.pk)
+    if found is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {found[0]}", found[1])
+        return bool(cursor.fetchone()[0])
+
+
+# --- Scope checks compiled once per (model, scope) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class _Probe:
+    """Stands for an actor while a scope check is compiled: its organisation's ids are sentinels."""
+
+    organisation: object
+    named_access: bool
+
+
+@functools.cache
+def _scope_template(model, scope: Scope, named_access: bool) -> Template | None:
+    organisation_model = apps.get_model("roles", "Organisation")
+    pk, organisation, group = sentinel(), sentinel(), sentinel()
+    probe = _Probe(organisation_model(pk=organisation, group_id=group), named_access)
+    condition = scope_q(model, scope, probe)
+    if condition == Q(pk__in=[]):
+        return None
+    rows = model._default_manager.filter(pk=pk).filter(condition).values("pk")[:1]
+    return Template.of(rows, pk=pk, organisation=organisation, group=group)
+
+
+def _scope_check(model, scope: Scope, actor, pk):
+    """(SQL, params) of `EXISTS (row pk of model reached by actor through scope)`, or None if it never is."""
+    template = _scope_template(model, scope, bool(actor.named_access))
+    if template is None:
+        return None
+    params = template.bind(pk=pk, organisation=actor.organisation.pk, group=actor.organisation.group_id)
+    return f"EXISTS ({template.sql})", params
 
 
 # --- Deciding once per locked row --------------------------------------------------------------------------------
@@ -250,27 +299,30 @@ def _scope_field(scope):
     return f"_scope_{scope.value}"
 
 
-def with_scopes(queryset, actor):
-    """Annotate `queryset` with whether `actor` reaches each row through each scope of its role — read in the same
-    statement as the row (the services' SELECT … FOR UPDATE), then kept on the object by `remember_scopes` so that
-    `allows` asks no further query for this row in this transaction."""
+def with_scopes(queryset, actor, pk):
+    """`queryset` (its row `pk`) annotated with whether `actor` reaches that row through each scope of its role — read
+    in the same statement as the row (the services' SELECT … FOR UPDATE), then kept on the object by
+    `remember_scopes` so that `allows` asks no further query for this row in this transaction."""
     if actor is None or actor.is_system or actor.organisation is None:
         return queryset
-    model = queryset.model
-    scopes = {row[actor.role] for row in POLICY.values() if actor.role in row}
     annotations = {}
-    for scope in scopes:
-        condition = scope_q(model, scope, actor)
-        if condition == Q(pk__in=[]):
-            continue
-        annotations[_scope_field(scope)] = Exists(model._default_manager.filter(condition, pk=OuterRef("pk")))
+    for scope in _role_scopes(actor.role):
+        found = _scope_check(queryset.model, scope, actor, pk)
+        if found is not None:
+            annotations[_scope_field(scope)] = RawSQL(found[0], found[1], output_field=BooleanField())
     return queryset.annotate(**annotations)
 
 
+@functools.cache
+def _role_scopes(role) -> tuple:
+    return tuple(sorted({row[role] for row in POLICY.values() if role in row}, key=lambda scope: scope.value))
+
+
 def remember_scopes(obj, actor):
-    if actor is None or actor.is_system:
+    if actor is None or actor.is_system or actor.organisation is None:
         return obj
-    decided = {scope: getattr(obj, _scope_field(scope)) for scope in Scope if hasattr(obj, _scope_field(scope))}
+    # a scope with no check (no path from this model) is never reached
+    decided = {scope: bool(getattr(obj, _scope_field(scope), False)) for scope in _role_scopes(actor.role)}
     obj._policy_scopes = (_who(actor), decided)
     return obj
 
@@ -311,7 +363,7 @@ def _scope_organisations(model, pk, scope: Scope):
     granted = _granted_model(grant_model)
     grants = grant_model.objects.filter(
         content_object__in=rows.values(granted_path or "pk"),
-        permission_id=_permission_id(granted, f"{prefix}_{granted._meta.model_name}"),
+        permission_id=_grant_permission_id(granted, prefix),
     )
     return grants, "group__organisation"
 
@@ -323,15 +375,26 @@ def audience(action: str, obj) -> set[tuple[int, Role]]:
     Scopes that depend on the person (named access of an auditor) are left out: a notification about an object
     goes to a whole team, whose members then read it through the same policy.
     """
-    model = type(obj)
+    template = _audience_template(type(obj), action)
+    if template is None:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(template.sql, template.bind(pk=obj.pk))
+        rows = cursor.fetchall()
+    return {(organisation, Role(role)) for organisation, role in rows if organisation is not None}
+
+
+@functools.cache
+def _audience_template(model, action: str) -> Template | None:
+    pk = sentinel()
     branches = []
     for role, scope in roles_for(action).items():
-        found = _scope_organisations(model, obj.pk, scope)
+        found = _scope_organisations(model, pk, scope)
         if found is not None:
             rows, path = found
             role_value = Value(role.value, output_field=CharField())
             branches.append(rows.annotate(team_role=role_value).values_list(path, "team_role").order_by())
     if not branches:
-        return set()
+        return None
     query = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-    return {(organisation, Role(role)) for organisation, role in query if organisation is not None}
+    return Template.of(query, pk=pk)

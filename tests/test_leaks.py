@@ -20,12 +20,13 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
 from openpyxl import load_workbook
+from viewflow.workflow.status import STATUS
 
 from parcours.models import EligibilityCriterion, HoursLine, Participant, Pathway, Placement, Referral
 from parcours.notifications import audience_of, event_payload
 from parcours.selectors.journal import EVENT_OBJECTS, OBJECT_LABELS, PATHWAY_TIMERS, pseudonymised
 from parcours.services.tasks import task_claim
-from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
+from parcours.work.models import WorkTask
 from parcours.work.timers import fire_due
 from roles import policy
 from roles.actor import Actor
@@ -65,7 +66,7 @@ def demo(django_db_setup, django_db_blocker):
             for username in ("facilitateur", "conseillere", "employeur.b"):
                 actor = actor_of(username)
                 task = WorkTask.objects.filter(
-                    organisation=actor.organisation, role=actor.role, task__status__in=OPEN_TASK_STATUSES
+                    organisation=actor.organisation, role=actor.role, status=STATUS.NEW
                 ).first()
                 if task is not None:
                     task_claim(actor=actor, task=task)  # task events

@@ -263,6 +263,7 @@ def test_whole_story(world):
         "referral",
         "placement",
         "hoursline",
+        "task",  # the young person's tasks given to the referent adviser, by the system
     }
     assert verify_chains().ok
 

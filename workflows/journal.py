@@ -14,11 +14,14 @@ import datetime
 import decimal
 import hashlib
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from workflows import append_only, keys
@@ -148,53 +151,93 @@ class VerificationResult:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append((event_id, text))
 
+    def merge(self, other: "VerificationResult") -> "VerificationResult":
+        self.events += other.events
+        self.chains += other.chains
+        self.checkpoints += other.checkpoints
+        for problem in other.problems:
+            self.problem(*problem)
+        self.erased_reason_participants |= other.erased_reason_participants
+        return self
 
-def verify_chains(result: VerificationResult | None = None, chunk_size=5000) -> VerificationResult:
-    """Walk every chain in order: ranks, links, keyed digests and reasons."""
+
+# Read as plain rows (no model instances): the attributes `event_payload` reads, the stored hash and the reason.
+_ROW_FIELDS = (
+    "pk",
+    "occurred_at",
+    "actor_user_id",
+    "actor_organisation_id",
+    "actor_role",
+    "object_type",
+    "object_id",
+    "participant_id",
+    "action",
+    "from_state",
+    "to_state",
+    "reason_digest",
+    "inputs",
+    "sequence",
+    "previous_hash",
+    "key_id",
+    "hash",
+    "reason_record__event_id",
+    "reason_record__text",
+    "reason_record__erased_at",
+)
+
+
+def verify_chains(result: VerificationResult | None = None, chunk_size=5000, *, part=0, parts=1) -> VerificationResult:
+    """Walk every chain in order: ranks, links, keyed digests and reasons. With `parts` > 1, only the chains whose
+    object id falls in partition `part` (object_id mod parts): partitions are independent, whole chains each."""
     result = result or VerificationResult()
     current_object = None
     expected_previous, expected_sequence = "", 1
-    queryset = JournalEvent.objects.order_by("object_type", "object_id", "sequence")
-    for event in queryset.iterator(chunk_size=chunk_size):
+    queryset = JournalEvent.objects.all()
+    if parts > 1:
+        queryset = queryset.alias(partition=F("object_id") % parts).filter(partition=part)
+    rows = queryset.order_by("object_type", "object_id", "sequence").values_list(*_ROW_FIELDS, named=True)
+    for event in rows.iterator(chunk_size=chunk_size):
         key = (event.object_type, event.object_id)
         if key != current_object:
             current_object, expected_previous, expected_sequence = key, "", 1
             result.chains += 1
         result.events += 1
-        where = f"{event.object_type} #{event.object_id}, rang {event.sequence}"
         if event.sequence != expected_sequence:
-            result.problem(event.pk, f"{where} : rang attendu {expected_sequence} (événement supprimé ou inséré)")
+            result.problem(
+                event.pk, f"{_where(event)} : rang attendu {expected_sequence} (événement supprimé ou inséré)"
+            )
         elif event.previous_hash != expected_previous:
-            result.problem(event.pk, f"{where} : lien vers l'événement précédent rompu")
+            result.problem(event.pk, f"{_where(event)} : lien vers l'événement précédent rompu")
         else:
             try:
                 sealed = keys.same(compute_hash(event), event.hash)
             except keys.UnknownKey:
-                result.problem(event.pk, f"{where} : clé de scellement inconnue « {event.key_id} »")
+                result.problem(event.pk, f"{_where(event)} : clé de scellement inconnue « {event.key_id} »")
             else:
                 if not sealed:
-                    result.problem(event.pk, f"{where} : contenu modifié ou forgé (empreinte invalide)")
-                else:
-                    _verify_reason(event, where, result)
+                    result.problem(event.pk, f"{_where(event)} : contenu modifié ou forgé (empreinte invalide)")
+                elif event.reason_digest or event.reason_record__event_id is not None:
+                    _verify_reason(event, result)
         expected_previous, expected_sequence = event.hash, event.sequence + 1
     return result
 
 
-def _verify_reason(event, where, result):
-    try:
-        record = event.reason_record
-    except JournalReason.DoesNotExist:
-        record = None
+def _where(event):
+    return f"{event.object_type} #{event.object_id}, rang {event.sequence}"
+
+
+def _verify_reason(event, result):
+    has_record = event.reason_record__event_id is not None
     if not event.reason_digest:
-        if record is not None:
-            result.problem(event.pk, f"{where} : motif ajouté après coup")
+        if has_record:
+            result.problem(event.pk, f"{_where(event)} : motif ajouté après coup")
         return
-    if record is None:
-        result.problem(event.pk, f"{where} : motif supprimé")
-    elif record.erased_at is not None:
+    if not has_record:
+        result.problem(event.pk, f"{_where(event)} : motif supprimé")
+    elif event.reason_record__erased_at is not None:
         result.erased_reason_participants.add(event.participant_id)
-    elif not keys.same(keys.seal_text(event.key_id, record.text), event.reason_digest):
-        result.problem(event.pk, f"{where} : motif modifié")
+    elif not keys.same(keys.seal_text(event.key_id, event.reason_record__text), event.reason_digest):
+        result.problem(event.pk, f"{_where(event)} : motif modifié")
 
 
 # --- Checkpoints: sealing the whole journal -------------------------------------------------------------------------
@@ -336,10 +379,33 @@ def verify_checkpoints(result: VerificationResult, documents=(), chunk_size=1000
     return result
 
 
-def verify(documents=()) -> VerificationResult:
-    """Chains, reasons, checkpoints and the append-only triggers (the journal part of `verify_journal`)."""
-    result = verify_chains()
-    verify_checkpoints(result, documents)
+def verify(documents=(), *, workers=1) -> VerificationResult:
+    """Chains, reasons, checkpoints and the append-only triggers (the journal part of `verify_journal`).
+
+    With `workers` > 1 (PostgreSQL), the chains are verified in that many processes, each its own partition of the
+    chains, while the parent recomputes the checkpoints' running digest."""
+    # Other processes see committed rows only: inside a transaction, the caller's snapshot is verified here.
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        result = _verify_in_parallel(documents, workers)
+    else:
+        result = verify_chains()
+        verify_checkpoints(result, documents)
     for problem in append_only.problems(connection):
         result.problem(None, problem)
+    return result
+
+
+def _chains_part(part, parts):
+    connection.close()  # a forked process: its own connection, never the parent's socket
+    return verify_chains(part=part, parts=parts)
+
+
+def _verify_in_parallel(documents, workers):
+    connections.close_all()  # the children must not share the parent's socket
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        parts = [pool.submit(_chains_part, part, workers) for part in range(workers)]
+        result = verify_checkpoints(VerificationResult(), documents)
+        for part in parts:
+            result.merge(part.result())
+    result.problems.sort(key=lambda problem: (problem[0] is None, problem[0] or 0))
     return result

@@ -1,7 +1,7 @@
 """Selectors: the one read path. Every queryset is scoped by roles.policy to what the actor may see,
 with the joins a page needs, so a list costs a fixed number of queries whatever its length."""
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from parcours.access_log import log_participant_access
@@ -59,14 +59,18 @@ def offers_for(actor):
 
 def lots_for(actor):
     """Lots with realised hours (validated or locked lines) next to their target."""
-    realised = Coalesce(
-        Sum(
-            "placements__hours_lines__hours",
-            filter=Q(placements__hours_lines__state__in=[HoursLineState.VALIDATED, HoursLineState.LOCKED]),
-        ),
-        Value(0),
-        output_field=DecimalField(max_digits=9, decimal_places=2),
+    # One sum per lot in a correlated subquery: grouping the page's wide rows by lot over every hours line costs
+    # a sort of the whole join (1.4 s at 200k pathways).
+    lines = (
+        HoursLine.objects.filter(
+            placement__lot=OuterRef("pk"), state__in=[HoursLineState.VALIDATED, HoursLineState.LOCKED]
+        )
+        .order_by()
+        .values("placement__lot")
+        .annotate(total=Sum("hours"))
+        .values("total")
     )
+    realised = Coalesce(Subquery(lines), Value(0), output_field=DecimalField(max_digits=9, decimal_places=2))
     qs = ContractLot.objects.select_related("contract__operation", "awardee").annotate(realised_hours=realised)
     return scope_queryset(actor, "lot.view", qs).order_by("contract__reference", "number")
 

@@ -47,17 +47,17 @@ def inbox(actor):
     """My tasks: assigned to me, open; overdue first."""
     if actor is None or actor.is_system:
         return WorkTask.objects.none()
-    return overdue_first(tasks_for(actor).filter(task__status=STATUS.ASSIGNED, task__owner=actor.user))
+    return overdue_first(tasks_for(actor).filter(status=STATUS.ASSIGNED, owner=actor.user))
 
 
 def queue(actor):
     """My organisation's unclaimed tasks that my role may take; overdue first."""
-    return overdue_first(tasks_for(actor).filter(task__status=STATUS.NEW))
+    return overdue_first(tasks_for(actor).filter(status=STATUS.NEW))
 
 
 def team(actor):
     """Open tasks of my organisation and role, claimed or not (for supervisors)."""
-    return overdue_first(tasks_for(actor).filter(task__status__in=OPEN_TASK_STATUSES))
+    return overdue_first(tasks_for(actor).filter(status__in=OPEN_TASK_STATUSES))
 
 
 def archive(actor):

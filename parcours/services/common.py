@@ -1,6 +1,7 @@
 import datetime
 import decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from roles import policy
@@ -51,8 +52,12 @@ def lock(model, obj_or_pk, *, actor):
     if related:
         queryset = queryset.select_related(*related)
     try:
-        obj = policy.with_scopes(queryset, actor).get(pk=pk)
-    except (model.DoesNotExist, ValueError, TypeError):
+        pk = model._meta.pk.to_python(pk)
+    except ValidationError:
+        raise not_found(model) from None
+    try:
+        obj = policy.with_scopes(queryset, actor, pk).get(pk=pk)
+    except model.DoesNotExist:
         raise not_found(model) from None
     policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):

@@ -129,7 +129,7 @@ def task_detail(request, pk):
                     messages.error(request, error.message)
             else:
                 messages.success(request, f"« {chosen.label} » : c'est fait.")
-                still_open = WorkTask.objects.filter(pk=work_task.pk, task__status__in=OPEN_TASK_STATUSES).exists()
+                still_open = WorkTask.objects.filter(pk=work_task.pk, status__in=OPEN_TASK_STATUSES).exists()
                 return redirect("work:task", pk=work_task.pk) if still_open else redirect("work:inbox")
         else:
             status = 400

@@ -35,6 +35,7 @@ from parcours.services.referrals import referral_expire
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
+from roles.models import Membership
 from workflows.journal import record_event
 from workflows.models import JournalEvent
 from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
@@ -133,7 +134,8 @@ class HumanTaskActivation(ViewActivation):
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
         activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
-        flow_task.open_work_task(activation)
+        work_task = flow_task.open_work_task(activation)
+        flow_task.give_to_referent(activation, work_task)
         return activation
 
     @Activation.status.transition(source=[STATUS.NEW, STATUS.ASSIGNED], target=STATUS.DONE)
@@ -169,6 +171,38 @@ class HumanTask(View):
     def is_open(self, work_task) -> bool:
         return self._open_while(work_task)
 
+    def give_to_referent(self, activation, work_task):
+        """A young person's task goes straight to the inbox of their pathway's referent adviser, while that person
+        is an active adviser of the organisation the task is offered to; otherwise it waits in the team's queue."""
+        if self.role != Role.ADVISER:
+            return
+        referent_id, participant_id = (
+            Pathway.objects.filter(pk=work_task.pathway_id).values_list("referent_adviser_id", "participant_id").get()
+        )
+        membership = (
+            Membership.objects.filter(
+                user_id=referent_id, organisation_id=work_task.organisation_id, role=Role.ADVISER, is_active=True
+            )
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            return
+        activation.task.assigned = timezone.now()
+        activation.assign(membership.user)
+        work_task.status, work_task.owner_id = activation.task.status, referent_id
+        event = record_event(
+            actor=Actor.system(),
+            object_type="task",
+            object_id=work_task.pk,
+            participant_id=participant_id,
+            action="assign",
+            from_state="new",
+            to_state=str(activation.task.status).lower(),
+            inputs={"kind": self.kind.value, "to": referent_id, "rule": "referent"},
+        )
+        publish_on_commit(event)
+
     def open_work_task(self, activation):
         process = activation.process
         organisation_id = self._organisation(process)
@@ -179,6 +213,8 @@ class HumanTask(View):
             fields.update(self._extra(activation))
         return WorkTask.objects.create(
             task=activation.task,
+            status=activation.task.status,
+            owner_id=activation.task.owner_id,
             kind=self.kind,
             role=self.role,
             organisation_id=organisation_id,
@@ -627,7 +663,7 @@ FLOWS = (IntakeFlow, PlacementFlow)
 
 def open_tasks_of_pathway(pathway_id):
     return (
-        WorkTask.objects.filter(pathway_id=pathway_id, task__status__in=OPEN_TASK_STATUSES)
+        WorkTask.objects.filter(pathway_id=pathway_id, status__in=OPEN_TASK_STATUSES)
         .select_related("task", "pathway", "referral", "follow_up__placement")
         .order_by("task_id")
     )

@@ -12,6 +12,9 @@ from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.models import JournalEvent
 
+OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED)
+OPEN_TASKS_Q = models.Q(status__in=[str(status) for status in OPEN_TASK_STATUSES])
+
 
 class TaskKind(models.TextChoices):
     """The kinds of human tasks of the flows (parcours/work/flows.py); each kind has its role and its actions."""
@@ -88,6 +91,19 @@ class WorkTask(models.Model):
         blank=True,
         verbose_name="suivi prévu",
     )
+    # Copies of viewflow's Task.status and owner, kept in step by a database trigger (parcours/work/projection.py):
+    # inboxes and queues read the open tasks of a team through a partial index instead of the team's whole history.
+    status = models.CharField("statut", max_length=50, default=STATUS.NEW, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # viewflow's Task holds the real reference
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        verbose_name="attribuée à",
+    )
     due_at = models.DateTimeField("échéance", null=True, blank=True)
     outcome = models.CharField("issue", max_length=50, blank=True)
     done_by = models.ForeignKey(
@@ -113,7 +129,11 @@ class WorkTask(models.Model):
         ordering = ["due_at", "task_id"]
         permissions = [("supervise_worktask", "Répartir les tâches de son organisation")]
         indexes = [
-            models.Index(fields=["organisation", "role", "kind"], name="worktask_queue_idx"),
+            models.Index(
+                fields=["organisation", "role", "status", "kind"], name="worktask_open_idx", condition=OPEN_TASKS_Q
+            ),
+            models.Index(fields=["owner"], name="worktask_owned_open_idx", condition=OPEN_TASKS_Q),
+            models.Index(fields=["pathway"], name="worktask_pathway_open_idx", condition=OPEN_TASKS_Q),
             models.Index(fields=["done_by", "organisation"], name="worktask_archive_idx"),
         ]
 
@@ -122,11 +142,8 @@ class WorkTask(models.Model):
 
     @property
     def is_open(self):
-        return self.task.status in OPEN_TASK_STATUSES
+        return self.status in OPEN_TASK_STATUSES
 
     @property
     def is_overdue(self):
         return self.is_open and self.due_at is not None and self.due_at < timezone.now()
-
-
-OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from parcours.models import Pathway, Referral
 from parcours.services import participants, pathways, referrals, register
-from parcours.work.models import WorkTask
+from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Organisation
@@ -179,9 +179,7 @@ def territories(db):
 
 def open_task(kind, **filters) -> WorkTask:
     """The one open task of `kind` matching `filters`."""
-    from parcours.work.models import OPEN_TASK_STATUSES
-
-    return WorkTask.objects.select_related("task").get(kind=kind, task__status__in=OPEN_TASK_STATUSES, **filters)
+    return WorkTask.objects.select_related("task").get(kind=kind, status__in=OPEN_TASK_STATUSES, **filters)
 
 
 # --- Tests that commit (two timer workers on two connections) ------------------------------------------------

@@ -41,6 +41,8 @@ def grow(territories, user, total):
     WorkTask.objects.bulk_create(
         WorkTask(
             task=task,
+            status=task.status,
+            owner=task.owner,
             kind=KINDS[n % 2],
             organisation=territories.a.facilitation,
             role="facilitator",

@@ -14,10 +14,14 @@ from workflows.states import ReferralState
 
 @pytest.fixture
 def tasks(territories):
-    """One open task of each role: review (facilitator), answer (employer), submit eligibility (adviser)."""
+    """One unclaimed task of each role: review (facilitator), answer (employer), submit eligibility (adviser: it
+    went to the referent adviser's inbox, who puts it back in the queue)."""
     forwarded = territories.forwarded()
     referral = territories.referral()
     pathway = territories.register()
+    adviser_task = open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway)
+    assert adviser_task.owner_id == pathway.referent_adviser_id == territories.a.adviser.user.pk
+    services.task_unassign(actor=territories.a.adviser, task=adviser_task)
     return {
         "facilitator": open_task(TaskKind.REVIEW_REFERRAL, referral=referral),
         "employer": open_task(TaskKind.ANSWER_REFERRAL, referral=forwarded),

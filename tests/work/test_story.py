@@ -41,6 +41,13 @@ def in_queue(client, actor, work_task) -> bool:
     return f"/travail/taches/{work_task.pk}/" in response.content.decode()
 
 
+def in_inbox(client, actor, work_task) -> bool:
+    client.force_login(actor.user)
+    response = client.get("/travail/")
+    assert response.status_code == 200
+    return f"/travail/taches/{work_task.pk}/" in response.content.decode()
+
+
 def done(work_task):
     return WorkTask.objects.select_related("task").get(pk=work_task.pk)
 
@@ -49,11 +56,12 @@ def test_whole_story_through_tasks(territories, client):
     a = territories.a
     pathway = territories.register()
 
-    # 1. Intake: the adviser's Mission Locale gets the eligibility file to build.
+    # 1. Intake: the adviser's Mission Locale gets the eligibility file to build, in the referent's inbox.
     submit = open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway)
     assert (submit.organisation, submit.role) == (a.youth_agency, Role.ADVISER)
-    assert in_queue(client, a.adviser, submit)
-    claim(client, a.adviser, submit)
+    assert pathway.referent_adviser_id == a.adviser.user.pk
+    assert not in_queue(client, a.adviser, submit) and in_inbox(client, a.adviser, submit)
+    assert not in_inbox(client, a.adviser2, submit)
     act(
         client,
         a.adviser,
@@ -114,7 +122,7 @@ def test_whole_story_through_tasks(territories, client):
             assert fire_due() == 1
             task = open_task(TaskKind.FOLLOW_UP, follow_up=follow_up)
             assert (task.organisation, task.role) == (a.youth_agency, Role.ADVISER)
-            claim(client, a.adviser, task)
+            assert task.owner_id == a.adviser.user.pk and in_inbox(client, a.adviser, task)
             act(
                 client, a.adviser, task, "record_follow_up", kind=FollowUpKind.PHONE, done_on=follow_up.due_on, note=""
             )

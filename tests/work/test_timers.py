@@ -110,8 +110,10 @@ def test_follow_ups_become_due_at_one_three_and_six_months(territories):
         assert task.due_at == day_start + 8 * DAY  # overdue a week after the planned day
         event = timer_events(action="follow_up_due").last()
         assert (event.actor_role, event.inputs["node"]) == ("system", f"wait_{months}")
-    # Three open follow-up tasks; no exit task until they are done.
-    assert WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, task__status=STATUS.NEW).count() == 3
+    # Three open follow-up tasks, each in the referent adviser's inbox; no exit task until they are done.
+    follow_ups = WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, status=STATUS.ASSIGNED)
+    assert follow_ups.count() == 3
+    assert {task.owner_id for task in follow_ups} == {task.pathway.referent_adviser_id for task in follow_ups}
     assert not WorkTask.objects.filter(kind=TaskKind.RECORD_EXIT).exists()
 
 

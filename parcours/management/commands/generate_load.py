@@ -200,8 +200,8 @@ COLUMNS = {
     "workflows_workprocess": "process_ptr_id, pathway_id, referral_id",
     "viewflow_task": "id, flow_task, flow_task_type, status, created, started, finished, token, owner_id, process_id, "
     "assigned, data, scheduled",
-    "workflows_worktask": "task_id, kind, role, due_at, outcome, closing_event_id, done_by_id, follow_up_id, "
-    "organisation_id, pathway_id, referral_id",
+    "workflows_worktask": "task_id, status, owner_id, kind, role, due_at, outcome, closing_event_id, done_by_id, "
+    "follow_up_id, organisation_id, pathway_id, referral_id",
     "workflows_journalevent": "id, occurred_at, actor_role, object_type, object_id, participant_id, action, "
     "from_state, to_state, inputs, sequence, previous_hash, hash, actor_organisation_id, actor_user_id, "
     "reason_digest, key_id",
@@ -1041,6 +1041,8 @@ class Command(BaseCommand):
         rows["workflows_worktask"].append(
             (
                 tid,
+                status,
+                None if open_ else done_by,
                 kind,
                 role.value,
                 due,

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 
 from parcours.audit import verify_journal
@@ -19,13 +21,21 @@ class Command(BaseCommand):
             metavar="FILE",
             help="A checkpoint file kept outside the database (journal_checkpoint); repeatable.",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="Processes verifying the chains in parallel on PostgreSQL (default: one per CPU).",
+        )
 
-    def handle(self, *args, checkpoint, **options):
+    def handle(self, *args, checkpoint, workers, **options):
         try:
             documents = [read_checkpoint_file(path) for path in checkpoint]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        result = verify_journal(documents)
+        if workers < 1:
+            raise CommandError("--workers doit valoir au moins 1.")
+        result = verify_journal(documents, workers=workers)
         summary = f"{result.events} événements, {result.chains} chaînes, {result.checkpoints} point(s) de contrôle"
         if not result.ok:
             for event_id, problem in result.problems:

@@ -46,7 +46,7 @@ async def _receive_after(user, action):
     communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
     communicator.scope["user"] = user
     communicator.scope["session"] = {}
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)  # a loaded CI machine may take more than 1 s
     assert connected
     from channels.db import database_sync_to_async
 
@@ -87,7 +87,7 @@ def test_websocket_refuses_anonymous(site):
     async def run():
         communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
         communicator.scope["user"] = AnonymousUser()
-        connected, code = await communicator.connect()
+        connected, code = await communicator.connect(timeout=10)
         return connected, code
 
     connected, code = async_to_sync(run)()

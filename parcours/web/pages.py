@@ -92,7 +92,14 @@ def participant_detail(request, pk):
         raise Http404("Participant·e introuvable.") from None
     if selectors.pseudonymised(actor):
         return _pseudonymised_file(request, actor, participant)
-    pathways = list(participant.pathways.select_related("facilitation_organisation").order_by("-started_on", "-pk"))
+    pathways = _with_exits(
+        selectors.with_state_entry_dates(
+            "pathway",
+            participant.pathways.select_related("facilitation_organisation")
+            .prefetch_related("exits")
+            .order_by("-started_on", "-pk"),
+        )
+    )
     for pathway in pathways:
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
@@ -144,6 +151,12 @@ def _data_protection(actor, participant):
     }
 
 
+def _with_exits(pathways):
+    for pathway in pathways:
+        pathway.last_exit = next(iter(pathway.exits.all()), None) if pathway.exited_on else None
+    return pathways
+
+
 def _pseudonymised_file(request, actor, participant):
     """What a buyer's auditor sees of a file: a pseudonym, an age band, QPV, decisions and the clause facts of
     the referrals and placements on the buyer's contracts — never contact details, address, notes or criteria."""
@@ -153,7 +166,14 @@ def _pseudonymised_file(request, actor, participant):
         {
             "participant": participant,
             "assessments": participant.assessments.order_by("-submitted_at"),
-            "pathways": participant.pathways.select_related("facilitation_organisation").order_by("-started_on"),
+            "pathways": _with_exits(
+                selectors.with_state_entry_dates(
+                    "pathway",
+                    participant.pathways.select_related("facilitation_organisation")
+                    .prefetch_related("exits")
+                    .order_by("-started_on"),
+                )
+            ),
             "referrals": selectors.referrals_for(actor).filter(pathway__participant=participant),
             "placements": selectors.placements_for(actor).filter(pathway__participant=participant),
             "timeline": selectors.participant_timeline(actor=actor, participant=participant),

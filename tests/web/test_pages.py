@@ -1,11 +1,16 @@
 """Role home pages, participant file, referral page, organisation switch: scope, access log, query counts."""
 
+import datetime
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from parcours.models import ParticipantAccess
+from parcours.services import pathways, tasks
+from parcours.work.models import TaskKind, WorkTask
 from roles.enums import Role
 from roles.models import Membership
 
@@ -102,6 +107,43 @@ def test_participant_file_shows_timeline(site, client):
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     for action in ["submit_eligibility", "validate_eligibility", "hire", "place"]:
         assert action in body
+
+
+def test_state_line_tells_when_the_current_state_was_entered_and_the_exit_result(site, client):
+    participant = site.participant(hired=True)
+    pathway = participant.pathways.get()
+    # The pathway started two months ago; it was placed today (its journal says so).
+    pathway.started_on = site.today - datetime.timedelta(days=61)
+    pathway.save(update_fields=["started_on"])
+    login(client, "conseillere")
+    url = reverse("participant_detail", args=[participant.pk])
+    body = client.get(url).content.decode()
+    started = pathway.started_on.strftime("%d/%m/%Y")
+    assert f"En poste</span> depuis le {site.today:%d/%m/%Y}" in body
+    assert f"parcours commencé le {started}" in body
+    exited_on = site.today
+    pathways.pathway_exit(
+        actor=site.adviser, pathway=pathway, exited_on=exited_on, category="durable_employment", detail="CDI chez Bâti"
+    )
+    body = client.get(url).content.decode()
+    assert f"Sorti·e</span> le {exited_on:%d/%m/%Y} — " in body
+    assert 'data-exit-category="durable_employment">Emploi durable</span> (CDI chez Bâti)' in body
+    assert "Sortie : Emploi durable" in body  # the timeline's detail column
+    # The buyer's auditor reads the category, never the free-text detail.
+    client.logout()
+    body = login(client, "auditeur").get(url).content.decode()
+    assert "Emploi durable" in body and "CDI chez Bâti" not in body
+
+
+def test_timeline_speaks_french_for_work_layer_events_in_paris_time(site, client):
+    participant = site.participant()
+    work_task = WorkTask.objects.filter(pathway__participant=participant, task__status="NEW").first()
+    tasks.task_claim(actor=site.facilitator, task=work_task)
+    body = login(client, "facilitateur").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert "Tâche prise" in body and "dans la file → attribuée" in body
+    assert str(TaskKind(work_task.kind).label) in body
+    assert " → assigned" not in body and "new →" not in body
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d CES?T</time>", body)
 
 
 def test_unknown_participant_is_404(site, client):

@@ -396,3 +396,14 @@ def test_participant_update_refuses_to_become_a_duplicate(world):
     participants.participant_update(actor=world.a.adviser, participant=other, changes={"last_name": "Diallo-Kane"})
     other = reload(other)
     assert other.search_text == "diallo kane moussa" and other.identity_key.endswith("|diallokane|moussa")
+
+
+def test_validate_eligibility_refuses_unseen_proofs_when_the_platform_requires_them(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "ELIGIBILITY_PROOF_REQUIRED": True}
+    pathway = make_pathway(world, "eligibility_pending")
+    error = refused(lambda: pathways.pathway_validate_eligibility(actor=world.a.facilitator, pathway=pathway), pathway)
+    assert (error.code, error.field) == ("proof_missing", "proofs") and "Justificatif non vu pour" in error.message
+    codes = pathway.pending_assessment().criteria.values_list("code", flat=True)
+    proofs = {code: ("attestation", today()) for code in codes}
+    pathways.pathway_validate_eligibility(actor=world.a.facilitator, pathway=pathway, proofs=proofs)
+    assert reload(pathway).state == "eligible"

@@ -446,7 +446,13 @@ def test_validate_eligibility_with_proofs(site, client):
         "valid_until": valid_until.isoformat(),
     }
     url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    # The health criterion has no proof seen: a warning to confirm first, nothing written.
     response = client.post(url, data)
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Certains critères n'ont pas de justificatif vu." in body
+    assert "Sans justificatif : Travailleur·se handicapé·e (RQTH)." in body and 'name="confirm_unseen"' in body
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    response = client.post(url, {**data, "confirm_unseen": "1"})
     assert response.status_code == 302 and response["Location"] == reverse("facilitator:eligibility")
     pathway.refresh_from_db()
     assert pathway.state == "eligible"
@@ -454,8 +460,30 @@ def test_validate_eligibility_with_proofs(site, client):
     assert (row.proof_kind, row.proof_seen_on, row.proof_seen_by.username) == ("attestation", seen, "facilitateur")
     assert pathway.assessments.get().valid_until == valid_until
     # Stale: validating again → message, back to the fresh list.
-    response = client.post(url, data, follow=True)
+    response = client.post(url, {**data, "confirm_unseen": "1"}, follow=True)
     assert "n&#x27;attend plus de validation" in response.content.decode()
+
+
+def test_validate_eligibility_with_no_proof_seen_warns_then_refuses_by_setting(site, client, settings):
+    pathway = pending_participant(site)
+    login(client, "facilitateur")
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    body = html.unescape(client.post(url, {}).content.decode())
+    assert "Aucun justificatif n'est marqué comme vu." in body
+    settings.PARCOURS = {**settings.PARCOURS, "ELIGIBILITY_PROOF_REQUIRED": True}
+    response = client.post(url, {"confirm_unseen": "1"})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Justificatif non vu pour : " in body
+    assert "exige un justificatif vu" in body
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    proofs = {
+        "proof_kind_YOUTH_ML_FOLLOWED": "attestation",
+        "seen_on_YOUTH_ML_FOLLOWED": site.today.isoformat(),
+        "proof_kind_DISABLED_WORKER": "notification",
+        "seen_on_DISABLED_WORKER": site.today.isoformat(),
+    }
+    assert client.post(url, proofs).status_code == 302
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligible"
 
 
 def test_validate_eligibility_bad_input(site, client):
@@ -469,12 +497,14 @@ def test_validate_eligibility_bad_input(site, client):
     assert "Indiquez la date à laquelle le justificatif a été vu." in body and "Indiquez le justificatif vu." in body
     assert f'value="{tomorrow}"' in body
     # Future proof date or past validity: the service's French message, nothing written.
-    response = client.post(url, {"proof_kind_DISABLED_WORKER": "notification", "seen_on_DISABLED_WORKER": tomorrow})
+    response = client.post(
+        url, {"proof_kind_DISABLED_WORKER": "notification", "seen_on_DISABLED_WORKER": tomorrow, "confirm_unseen": "1"}
+    )
     assert (
         response.status_code == 400
         and "Un justificatif ne peut pas être vu dans le futur." in response.content.decode()
     )
-    response = client.post(url, {"valid_until": site.today.isoformat()})
+    response = client.post(url, {"valid_until": site.today.isoformat(), "confirm_unseen": "1"})
     assert response.status_code == 400 and "La date de validité doit être dans le futur." in response.content.decode()
     pathway.refresh_from_db()
     assert pathway.state == "eligibility_pending"

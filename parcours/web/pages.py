@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
+from parcours.selectors.tasks import work_summary
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
 from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
@@ -17,6 +18,8 @@ from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES
 
 HOME_LIST_LIMIT = 100
+# Roles that receive tasks: their home opens on what waits for them.
+WORKING_ROLES = (Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER)
 
 
 def _actor_or_none(request):
@@ -29,6 +32,8 @@ def home(request):
     context = {"actor": actor, "limit": HOME_LIST_LIMIT}
     if actor is None:
         return render(request, "home/no_membership.html", context)
+    if actor.role in WORKING_ROLES:
+        context["work"] = work_summary(actor)
     if actor.role == Role.ADVISER:
         pathways = selectors.pathways_for(actor)
         context.update(

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from parcours.models import ParticipantAccess
 from parcours.services import pathways, tasks
@@ -14,13 +15,14 @@ from parcours.work.models import TaskKind, WorkTask
 from roles.enums import Role
 from roles.models import Membership
 
-# session, user, memberships, then the role's lists (one query each, whatever the number of rows)
+# session, user, memberships, the work summary (counts, next actions) for roles receiving tasks, then the role's
+# lists (one query each, whatever the number of rows)
 HOME_QUERIES = {
-    "conseillere": 6,
-    "conseiller.b": 6,
-    "facilitateur": 8,
-    "employeur": 7,
-    "employeur.b": 7,
+    "conseillere": 8,
+    "conseiller.b": 8,
+    "facilitateur": 10,
+    "employeur": 9,
+    "employeur.b": 9,
     "auditeur": 6,
 }
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
@@ -144,6 +146,29 @@ def test_timeline_speaks_french_for_work_layer_events_in_paris_time(site, client
     assert str(TaskKind(work_task.kind).label) in body
     assert " → assigned" not in body and "new →" not in body
     assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d CES?T</time>", body)
+
+
+def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
+    participant = site.participant()  # referred: the facilitator's team has a referral to review
+    login(client, "facilitateur")
+    body = client.get(reverse("home")).content.decode()
+    assert body.index('id="a-faire"') < body.index("Positionnements sur mes lots")  # the work first
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', body))
+    assert counts["mine"] == "0" and int(counts["team"]) >= 1 and counts["late"] == "0"
+    work_task = WorkTask.objects.filter(
+        pathway__participant=participant, task__status="NEW", role="facilitator"
+    ).first()
+    assert reverse("work:task", args=[work_task.pk]) in body and "(à prendre)" in body
+    tasks.task_claim(actor=site.facilitator, task=work_task)
+    WorkTask.objects.filter(pk=work_task.pk).update(due_at=timezone.now() - datetime.timedelta(days=2))
+    body = client.get(reverse("home")).content.decode()
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', body))
+    assert counts["mine"] == "1" and counts["late"] == "1"
+    first = body.index("next-actions")
+    assert body.index(reverse("work:task", args=[work_task.pk]), first) < body.index("En retard", first) + 200
+    # An auditor receives no tasks: no work summary.
+    client.logout()
+    assert 'id="a-faire"' not in login(client, "auditeur").get(reverse("home")).content.decode()
 
 
 def test_unknown_participant_is_404(site, client):

@@ -566,6 +566,11 @@ class Placement(PlacementMachine):
             ),
         ]
 
+    @property
+    def starts_later(self) -> bool:
+        """Planned with a start date still ahead: « Démarrer le contrat » is not offered yet (pages say why)."""
+        return self.state == PlacementState.PLANNED and self.start_date > timezone.localdate()
+
     def __str__(self):
         return f"Mise en poste #{self.pk} ({self.get_state_display()})"
 

@@ -3,7 +3,9 @@
 import datetime
 
 import pytest
+from django.utils import translation
 
+from parcours.templatetags.parcours_tags import of_name
 from parcours.text import fold, identity_key, search_words
 
 BORN = datetime.date(2005, 6, 15)
@@ -44,3 +46,14 @@ def test_identity_key_tells_people_apart():
     assert identity_key("Agnès", "Benali", BORN) != key
     assert identity_key("", "Benali", BORN) == ""
     assert identity_key("Inès", "Benali", "2005-06-15") == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "french"),
+    [("Enzo", "d’Enzo"), ("Élodie", "d’Élodie"), ("Inès", "d’Inès"), ("Noémie", "de Noémie"), ("Hugo", "de Hugo")],
+)
+def test_of_name_elides_before_a_vowel_in_french_only(name, french):
+    with translation.override("fr"):
+        assert of_name(name) == french
+    with translation.override("en"):
+        assert of_name(name) == name

@@ -11,6 +11,8 @@ One rule for every channel that shows journal events — the participant timelin
    see the young person's identity (buyers' auditors read a pseudonymised history).
 """
 
+import datetime
+
 from django.db.models import BigIntegerField, Exists, Max, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -227,7 +229,17 @@ def event_detail(event, inputs: dict) -> str:
         return TIMER_NODE_DETAILS.get(inputs.get("node"), "")
     if event.object_type == "pathway" and event.action == "exit" and inputs.get("category") in ExitCategory.values:
         return f"Sortie : {ExitCategory(inputs['category']).label}"
+    if event.object_type == "placement" and event.action == "change_start_date":
+        return f"Début prévu : {_french_date(inputs.get('previous'))} → {_french_date(inputs.get('start_date'))}"
     return ""
+
+
+def _french_date(value) -> str:
+    """A journal date (ISO text once stored) as the pages write it."""
+    try:
+        return datetime.date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value or "")
 
 
 def present_events(actor, events) -> list:

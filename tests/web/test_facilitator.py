@@ -173,7 +173,8 @@ def test_register_shows_target_and_realised_hours(site, client):
     site.participant(hired=True)  # 70 validated hours on the lot
     body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
     assert "École" in body and "M-1" in body and "Gros œuvre" in body
-    assert "1000 h" in body and "70 h" in body
+    # French number typography: thousands grouped, a no-break space before the unit.
+    assert "1\xa0000&nbsp;h" in body and "70&nbsp;h" in body
     assert 'role="progressbar"' in body and 'aria-valuenow="7"' in body
 
 
@@ -284,6 +285,7 @@ def test_lot_detail_scope(site, client):
     _, foreign_lot, _ = other_facilitator(site)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:lot_detail", args=[site.lot.pk])).content.decode()
+    assert "500\xa0000,00&nbsp;€" in body  # grouped thousands, decimal comma, € after a no-break space
     assert "Maçon·ne" in body and "Créer l'offre" in html.unescape(body)
     assert client.get(reverse("facilitator:lot_detail", args=[foreign_lot.pk])).status_code == 404
     assert client.get(reverse("facilitator:lot_detail", args=[999999])).status_code == 404

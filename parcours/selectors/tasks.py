@@ -66,14 +66,14 @@ def work_summary(actor, *, next_count=5):
     if actor is None or actor.is_system or actor.organisation is None:
         return None
     now = timezone.now()
-    open_tasks = tasks_for(actor).filter(task__status__in=OPEN_TASK_STATUSES)
-    mine = Q(task__status=STATUS.ASSIGNED, task__owner=actor.user)
+    open_tasks = tasks_for(actor).filter(status__in=OPEN_TASK_STATUSES)
+    mine = Q(status=STATUS.ASSIGNED, owner=actor.user)
     counts = open_tasks.aggregate(
         mine=Count("pk", filter=mine),
-        team=Count("pk", filter=Q(task__status=STATUS.NEW)),
+        team=Count("pk", filter=Q(status=STATUS.NEW)),
         late=Count("pk", filter=Q(due_at__lt=now)),
     )
-    upcoming = list(overdue_first(open_tasks.filter(mine | Q(task__status=STATUS.NEW)), now)[:next_count])
+    upcoming = list(overdue_first(open_tasks.filter(mine | Q(status=STATUS.NEW)), now)[:next_count])
     return {**counts, "next": upcoming}
 
 

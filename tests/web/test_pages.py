@@ -139,7 +139,7 @@ def test_state_line_tells_when_the_current_state_was_entered_and_the_exit_result
 
 def test_timeline_speaks_french_for_work_layer_events_in_paris_time(site, client):
     participant = site.participant()
-    work_task = WorkTask.objects.filter(pathway__participant=participant, task__status="NEW").first()
+    work_task = WorkTask.objects.filter(pathway__participant=participant, status="NEW", role="facilitator").first()
     tasks.task_claim(actor=site.facilitator, task=work_task)
     body = login(client, "facilitateur").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     assert "Tâche prise" in body and "dans la file → attribuée" in body

@@ -44,7 +44,7 @@ def drop_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('parcours', '0006_work_layer_in_the_case_app'),
+        ('parcours', '0007_work_task_status_copy_and_list_indexes'),
         ('roles', '0002_membership_named_access_dpo'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

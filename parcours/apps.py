@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+from parcours.text import sqlite_fold
 
 
 class ParcoursConfig(AppConfig):
@@ -13,3 +16,10 @@ class ParcoursConfig(AppConfig):
 
         # The work layer (viewflow flows, tasks, timers) listens to what the services report.
         work.subscribe(listener)
+        connection_created.connect(register_sqlite_functions, dispatch_uid="parcours.sqlite_functions")
+
+
+def register_sqlite_functions(sender, connection, **kwargs):
+    """SQLite has no unaccent: searches fold text with parcours.text.fold, registered on each connection."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("parcours_fold", 1, sqlite_fold, deterministic=True)

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase
 
+from parcours.text import fold, identity_key
 from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
@@ -90,6 +91,12 @@ class Participant(models.Model):
     # Retention: an inactive file is announced, then anonymised (parcours.services.retention).
     retention_notice_at = models.DateTimeField("anonymisation annoncée le", null=True, blank=True)
     anonymised_at = models.DateTimeField("anonymisé le", null=True, blank=True)
+    # Derived on save (parcours.text): the folded names and i-milo reference that searches read (GIN trigram index
+    # on PostgreSQL), and the normalised identity that no two files of a Mission Locale share unless the adviser
+    # confirmed they are two people (homonyms born the same day).
+    search_text = models.CharField("recherche", max_length=250, editable=False, default="")
+    identity_key = models.CharField("identité normalisée", max_length=250, editable=False, default="")
+    homonym_confirmed = models.BooleanField("homonyme confirmé", default=False, editable=False)
 
     # Fields whose changes are journaled (by name only, never by value).
     JOURNALED_FIELDS = [
@@ -116,11 +123,26 @@ class Participant(models.Model):
                 name="participant_unique_imilo_reference",
             ),
             models.CheckConstraint(condition=Q(programme__in=Programme.values), name="participant_programme_valid"),
+            # Intake de-duplication enforced by the database, whatever the number of concurrent requests.
+            models.UniqueConstraint(
+                fields=["youth_agency", "identity_key"],
+                condition=Q(homonym_confirmed=False) & ~Q(identity_key=""),
+                name="participant_unique_identity",
+            ),
         ]
         indexes = [models.Index(fields=["last_name", "first_name"], name="participant_name_idx")]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}"
+
+    def save(self, *args, **kwargs):
+        self.search_text = fold(f"{self.last_name} {self.first_name} {self.imilo_reference}")[:250]
+        self.identity_key = (
+            "" if self.anonymised_at else identity_key(self.first_name, self.last_name, self.birth_date)[:250]
+        )
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text", "identity_key"}
+        super().save(*args, **kwargs)
 
     @property
     def journal_participant_id(self):
@@ -543,6 +565,11 @@ class Placement(PlacementMachine):
                 name="placement_planned_end_after_start",
             ),
         ]
+
+    @property
+    def starts_later(self) -> bool:
+        """Planned with a start date still ahead: « Démarrer le contrat » is not offered yet (pages say why)."""
+        return self.state == PlacementState.PLANNED and self.start_date > timezone.localdate()
 
     def __str__(self):
         return f"Mise en poste #{self.pk} ({self.get_state_display()})"

@@ -173,6 +173,9 @@ JOURNAL_CHECKPOINT_DIR = Path(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_DIR", 
 # Business settings (defaults; facilitation organisations may override some per organisation).
 PARCOURS = {
     "ELIGIBILITY_VALIDITY_MONTHS": 24,
+    # Validating eligibility with a declared criterion whose proof was not seen: a warning to confirm (default) or,
+    # when on, a refusal.
+    "ELIGIBILITY_PROOF_REQUIRED": os.environ.get("PARCOURS_ELIGIBILITY_PROOF_REQUIRED", "0") == "1",
     "MAX_MONTHLY_HOURS": 220,
     "ACCESS_LOG_RETENTION_DAYS": int(os.environ.get("PARCOURS_ACCESS_LOG_RETENTION_DAYS", "365")),
     # Retention (CNIL référentiel "accompagnement social"): files without activity for this long are anonymised,

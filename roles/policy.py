@@ -79,6 +79,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
                                       E: Scope.FORWARDED_TO_EMPLOYER, AU: Scope.BUYER_CONTRACT},
     "placement.start":               {E: Scope.FORWARDED_TO_EMPLOYER, F: Scope.LOT_FACILITATION},
     "placement.end":                 {E: Scope.FORWARDED_TO_EMPLOYER, F: Scope.LOT_FACILITATION},
+    "placement.change_start_date":   {E: Scope.FORWARDED_TO_EMPLOYER, F: Scope.LOT_FACILITATION},
     "placement.cancel":              {E: Scope.FORWARDED_TO_EMPLOYER, F: Scope.LOT_FACILITATION},
     "placement.declare_hours":       {E: Scope.FORWARDED_TO_EMPLOYER},
     # hours lines (relevés d'heures)

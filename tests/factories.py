@@ -301,6 +301,9 @@ SERVICE_CALLS = {
     "placement.end": lambda actor, obj, **kw: placements.placement_end(
         actor=actor, placement=obj, **{"end_date": today(), "end_kind": PlacementEndKind.NORMAL, **kw}
     ),
+    "placement.change_start_date": lambda actor, obj, **kw: placements.placement_change_start_date(
+        actor=actor, placement=obj, **{"start_date": obj.start_date + datetime.timedelta(days=7), **kw}
+    ),
     "placement.cancel": lambda actor, obj, **kw: placements.placement_cancel(
         actor=actor, placement=obj, **{"reason": "Contrat non signé", **kw}
     ),

@@ -11,10 +11,12 @@ import time
 
 import pytest
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from parcours.models import HoursLine, Placement, Referral
-from parcours.services import placements, referrals
-from tests.factories import World, call_service, make, make_pathway, reload, this_month
+from parcours.models import HoursLine, Participant, Placement, Referral
+from parcours.services import participants, placements, referrals
+from tests.factories import World, call_service, make, make_pathway, reload, this_month, years_ago
 from workflows import engine, journal
 from workflows.errors import DomainError
 from workflows.journal import verify_chains
@@ -42,7 +44,7 @@ def slow_journal(monkeypatch):
             time.sleep(0.2)
         return original(**kwargs)
 
-    for module in (engine, referrals, placements):
+    for module in (engine, referrals, placements, participants):
         monkeypatch.setattr(module, "record_event", slow_record_event, raising=False)
 
 
@@ -193,3 +195,55 @@ def test_same_referral_created_twice(world):
     assert Referral.objects.filter(pathway=pathway).count() == 1
     assert JournalEvent.objects.filter(object_type="pathway", object_id=pathway.pk, action="refer").count() == 1
     assert verify_chains().ok
+
+
+# --- Intake: no duplicate under concurrency (the database's unique identity key) -------------------------------
+INTAKE = {
+    "first_name": "Inès",
+    "last_name": "Benali",
+    "postcode": "93200",
+    "commune": "Saint-Denis",
+    "qualification_level": "infra_3",
+}
+
+
+def test_twenty_concurrent_identical_intakes_make_one_participant(world):
+    """20 identical API requests at once (no i-milo reference): one file, 19 clean refusals, one journal event."""
+    token = Token.objects.get_or_create(user=world.a.adviser.user)[0].key
+    body = {**INTAKE, "birth_date": years_ago(20).isoformat()}
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client.post("/api/v1/participants/", body, format="json")
+
+    responses = [response for _, response in race(*[post] * 20)]
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [400] * 19, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 400} == {"duplicate_participant"}
+    assert Participant.objects.filter(youth_agency=world.a.youth_agency).count() == 1
+    assert JournalEvent.objects.filter(object_type="participant", action="create").count() == 1
+    assert verify_chains().ok
+
+
+def test_concurrent_variants_of_one_identity_are_stopped_by_the_database(world, monkeypatch):
+    """With the service's own check taken away, spelling variants of the same person racing each other still
+    make one file: the partial unique index on (Mission Locale, identity key) is what refuses them."""
+    monkeypatch.setattr(participants, "find_duplicates", lambda **kwargs: Participant.objects.none())
+    names = [("Inès", "Benali"), ("INES", "BENALI"), ("Benali", "Inès"), ("inès", "Ben-Ali")] * 5
+    born = years_ago(20)
+
+    def intake(first_name, last_name):
+        return lambda: participants.participant_create(
+            actor=world.a.adviser,
+            data={**INTAKE, "first_name": first_name, "last_name": last_name, "birth_date": born},
+        )
+
+    results = race(*[intake(*name) for name in names])
+    assert sorted(kind for kind, _ in results) == ["ok"] + ["refused"] * 19
+    assert {error.code for kind, error in results if kind == "refused"} == {"duplicate_participant"}
+    assert Participant.objects.filter(youth_agency=world.a.youth_agency).count() == 1
+    # The adviser's confirmation ("another person", after the check is back) is the one way past the key.
+    monkeypatch.undo()
+    participants.participant_create(actor=world.a.adviser, data={**INTAKE, "birth_date": born}, allow_duplicate=True)
+    assert Participant.objects.filter(youth_agency=world.a.youth_agency, homonym_confirmed=True).count() == 1

@@ -344,3 +344,66 @@ def test_submit_to_a_facilitation_organisation_that_is_not_a_partner(world):
         pathway,
     )
     assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name"),
+    [("sofiane", "DIALLO"), ("Sofïane", "Diallo"), ("Diallo", "Sofiane"), ("Sofiane", "Di-allo")],
+)
+def test_participant_create_duplicate_on_normalised_identity(world, first_name, last_name):
+    """Accents, case, hyphens and swapped first/last names do not make another person."""
+    participants.participant_create(actor=world.a.adviser, data=valid_participant())
+    counts = db_counts()
+    error = refused(
+        lambda: participants.participant_create(
+            actor=world.a.adviser, data=valid_participant(first_name=first_name, last_name=last_name)
+        )
+    )
+    assert error.code == "duplicate_participant" and "Doublon possible" in error.message
+    assert db_counts() == counts
+    found = participants.find_duplicates(
+        actor=world.a.adviser, first_name=first_name, last_name=last_name, birth_date=years_ago(20)
+    )
+    assert [p.last_name for p in found] == ["Diallo"]
+    # Confirmed as another person: registered, marked as a homonym (outside the database's unique identity).
+    homonym = participants.participant_create(
+        actor=world.a.adviser, data=valid_participant(first_name=first_name, last_name=last_name), allow_duplicate=True
+    )
+    assert homonym.homonym_confirmed and homonym.identity_key == found[0].identity_key
+
+
+def test_participant_create_override_without_duplicate_is_not_a_homonym(world):
+    participant = participants.participant_create(
+        actor=world.a.adviser, data=valid_participant(), allow_duplicate=True
+    )
+    assert not participant.homonym_confirmed
+    error = refused(lambda: participants.participant_create(actor=world.a.adviser, data=valid_participant()))
+    assert error.code == "duplicate_participant"
+
+
+def test_participant_update_refuses_to_become_a_duplicate(world):
+    participants.participant_create(actor=world.a.adviser, data=valid_participant())
+    other = participants.participant_create(actor=world.a.adviser, data=valid_participant(first_name="Moussa"))
+    counts = db_counts()
+    error = refused(
+        lambda: participants.participant_update(
+            actor=world.a.adviser, participant=other, changes={"first_name": "Sofiane"}
+        )
+    )
+    assert error.code == "duplicate_participant"
+    assert db_counts() == counts and reload(other).first_name == "Moussa"
+    # Other changes to the same file are still accepted, and the derived columns follow the names.
+    participants.participant_update(actor=world.a.adviser, participant=other, changes={"last_name": "Diallo-Kane"})
+    other = reload(other)
+    assert other.search_text == "diallo kane moussa" and other.identity_key.endswith("|diallokane|moussa")
+
+
+def test_validate_eligibility_refuses_unseen_proofs_when_the_platform_requires_them(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "ELIGIBILITY_PROOF_REQUIRED": True}
+    pathway = make_pathway(world, "eligibility_pending")
+    error = refused(lambda: pathways.pathway_validate_eligibility(actor=world.a.facilitator, pathway=pathway), pathway)
+    assert (error.code, error.field) == ("proof_missing", "proofs") and "Justificatif non vu pour" in error.message
+    codes = pathway.pending_assessment().criteria.values_list("code", flat=True)
+    proofs = {code: ("attestation", today()) for code in codes}
+    pathways.pathway_validate_eligibility(actor=world.a.facilitator, pathway=pathway, proofs=proofs)
+    assert reload(pathway).state == "eligible"

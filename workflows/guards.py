@@ -73,6 +73,31 @@ def placement_start_reached(placement, inputs):
         raise DomainError("start_in_future", f"Le contrat ne commence que le {_fmt(placement.start_date)}.")
 
 
+def new_start_date_valid(placement, inputs):
+    """A corrected start date: a real change, inside the lot's execution window, with eligibility valid then."""
+    if inputs is None:
+        return
+    start = inputs.get("start_date")
+    if not isinstance(start, datetime.date):
+        return
+    if start == placement.start_date:
+        raise DomainError("invalid_input", "La date de début est déjà le " + _fmt(start) + ".", field="start_date")
+    lot = placement.lot
+    if not (lot.execution_starts_on <= start <= lot.execution_ends_on):
+        raise DomainError(
+            "outside_execution_window",
+            f"La date de début doit être dans la période d'exécution du lot "
+            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+            field="start_date",
+        )
+    if not placement.pathway.participant.eligibility_valid_on(start):
+        raise DomainError(
+            "eligibility_not_valid",
+            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat.",
+            field="start_date",
+        )
+
+
 def end_date_valid(placement, inputs):
     if inputs is None:
         return

@@ -73,6 +73,10 @@ def _placement_end(self, *, end_date, end_kind, reason="", **_):
     self.end_reason = reason or ""
 
 
+def _placement_change_start_date(self, *, start_date, **_):
+    self.start_date = start_date
+
+
 def _placement_cancel(self, *, reason, **_):
     self.end_reason = reason
 
@@ -106,6 +110,7 @@ APPLY = {
     ("referral", "expire"): _referral_decided,
     ("placement", "start"): _placement_start,
     ("placement", "end"): _placement_end,
+    ("placement", "change_start_date"): _placement_change_start_date,
     ("placement", "cancel"): _placement_cancel,
     ("hoursline", "validate"): _hours_validate,
     ("hoursline", "reject"): _hours_reject,

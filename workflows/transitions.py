@@ -230,7 +230,7 @@ REFERRAL = _table(
         R.HIRED,
         inputs=(
             Input("contract_type", "Type de contrat", CHOICE, choices=ContractType, initial="offer_contract_type"),
-            Input("start_date", "Date de début", DATE),
+            Input("start_date", "Date de début", DATE, initial="hire_start_date"),
             Input(
                 "weekly_hours",
                 "Durée hebdomadaire (heures)",
@@ -287,6 +287,18 @@ PLACEMENT = _table(
             reason("Motif (obligatoire pour une fin anticipée)", required=False),
         ),
         guards=(guards.end_date_valid,),
+    ),
+    _S(
+        "change_start_date",
+        "Corriger la date de début",
+        [PL.PLANNED],
+        PL.PLANNED,
+        inputs=(
+            Input("start_date", "Nouvelle date de début", DATE, initial="placement_start_date"),
+            reason("Motif de la correction", required=False),
+        ),
+        guards=(guards.new_start_date_valid,),
+        description="Contrat pas encore commencé : sa date de début prévue change (le parcours reste en poste).",
     ),
     _S("cancel", "Contrat non commencé", [PL.PLANNED], PL.CANCELLED, inputs=(REASON,)),
 )

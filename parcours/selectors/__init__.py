@@ -30,6 +30,7 @@ from parcours.selectors.journal import (  # noqa: F401,E402
     present_events,
     pseudonymised,
     visible_events,
+    with_state_entry_dates,
 )
 from parcours.selectors.notifications import notifications_for  # noqa: F401,E402
 from parcours.selectors.participants import *  # noqa: F401,F403,E402

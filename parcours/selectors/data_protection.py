@@ -17,6 +17,7 @@ from parcours.models import (
     Referral,
 )
 from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label
+from parcours.text import Folded, fold
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
@@ -46,9 +47,11 @@ def access_log_for(actor, *, query="", channel="", since=None, until=None):
     of the files their Mission Locale follows; filterable by reader, file, channel and dates."""
     queryset = ParticipantAccess.objects.select_related("user", "organisation", "participant")
     queryset = scope_queryset(actor, "accesslog.view", queryset)
+    if query:
+        queryset = queryset.annotate(reader_name=Folded("user__last_name"))
     for word in (query or "").split():
         number = word.upper().removeprefix("P-").lstrip("0")
-        condition = Q(user__username__icontains=word) | Q(user__last_name__icontains=word)
+        condition = Q(user__username__icontains=word) | Q(reader_name__contains=fold(word))
         if number.isdigit():
             condition |= Q(participant_id=int(number))
         queryset = queryset.filter(condition)

@@ -7,6 +7,8 @@ from parcours.selectors.core import offers_for, placements_for, referrals_for
 from workflows.states import ReferralState
 
 CANDIDATES_WAITING_FOR_EMPLOYER = [ReferralState.FORWARDED, ReferralState.ACCEPTED]
+# The states in which an employer sees a referral at all: refusing, cancelling and expiring revoke its grant.
+CANDIDATE_STATES_FOR_EMPLOYER = [ReferralState.FORWARDED, ReferralState.ACCEPTED, ReferralState.HIRED]
 
 
 def candidates_for(*, actor, states=None):
@@ -35,6 +37,7 @@ def employer_offers(actor):
 
 __all__ = [
     "CANDIDATES_WAITING_FOR_EMPLOYER",
+    "CANDIDATE_STATES_FOR_EMPLOYER",
     "candidates_for",
     "employer_placements",
     "employer_placement",

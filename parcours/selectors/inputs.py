@@ -57,6 +57,9 @@ INITIALS = {
     "today": lambda obj, actor: timezone.localdate(),
     "offer_contract_type": lambda obj, actor: obj.offer.contract_type,
     "offer_weekly_hours": lambda obj, actor: obj.offer.weekly_hours,
+    "placement_start_date": lambda obj, actor: obj.start_date,
+    # Today, or the lot's first day of execution when it is still ahead.
+    "hire_start_date": lambda obj, actor: max(timezone.localdate(), obj.offer.lot.execution_starts_on),
     "first_partner_facilitation": lambda obj, actor: next(iter(_partner_facilitations(obj, actor)), (None,))[0],
 }
 

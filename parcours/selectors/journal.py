@@ -11,7 +11,9 @@ One rule for every channel that shows journal events — the participant timelin
    see the young person's identity (buyers' auditors read a pseudonymised history).
 """
 
-from django.db.models import BigIntegerField, Exists, OuterRef, Q
+import datetime
+
+from django.db.models import BigIntegerField, Exists, Max, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -26,12 +28,13 @@ from parcours.models import (
     Referral,
 )
 from parcours.models import HoursLine as HoursLineModel
-from parcours.work.models import WorkTask
+from parcours.work.models import TaskKind, WorkTask
 from roles import policy
 from roles.enums import Role
 from workflows.engine import state_label
 from workflows.models import JournalEvent
 from workflows.transitions import MACHINES
+from workflows.vocabulary import ExitCategory
 
 # object_type in the journal → (model, the action whose scope decides who sees it)
 EVENT_OBJECTS = {
@@ -64,7 +67,7 @@ OBJECT_LABELS = {
     "contract": "Marché",
     "operation": "Opération",
     "task": "Tâche",
-    "timer": "Minuteur",
+    "timer": "Échéance",
 }
 # Journal actions that are not transitions (creations, data changes, follow-ups, work layer).
 ACTION_LABELS = {
@@ -83,6 +86,29 @@ ACTION_LABELS = {
     "unassign": "Tâche remise dans la file",
     "reassign": "Tâche réattribuée",
     "file": "Tâche classée",
+    "expire": "Délai dépassé",
+}
+# Work-layer task statuses (viewflow's, lower-cased by parcours.services.tasks).
+TASK_STATE_LABELS = {
+    "new": "dans la file",
+    "assigned": "attribuée",
+    "started": "en cours",
+    "done": "terminée",
+    "canceled": "annulée",
+    "revived": "relancée",
+    "error": "en erreur",
+}
+# What a timer's firing means, named after the flow node that fired (inputs["node"]).
+TIMER_NODE_DETAILS = {
+    "wait_1": "Point de suivi à 1 mois",
+    "wait_3": "Point de suivi à 3 mois",
+    "wait_6": "Point de suivi à 6 mois",
+    "review_reminder": "Positionnement non examiné par la structure",
+    "review_expiry": "Positionnement non examiné par la structure",
+    "answer_reminder": "Candidature sans réponse de l'employeur",
+    "answer_expiry": "Candidature sans réponse de l'employeur",
+    "confirm_hire_reminder": "Embauche non confirmée",
+    "confirm_hire_expiry": "Embauche non confirmée",
 }
 ROLE_LABELS = {**dict(Role.choices), "system": "Système"}
 
@@ -122,6 +148,24 @@ def visible_events(actor, queryset=None):
     queryset = JournalEvent.objects.all() if queryset is None else queryset
     queryset = queryset.annotate(**{TIMER_REFERRAL: Cast(KT("inputs__referral"), BigIntegerField())})
     return queryset.filter(visibility_q(actor)).select_related("actor_user", "actor_organisation")
+
+
+def with_state_entry_dates(object_type, objects) -> list:
+    """Give each object `state_entered_at`: when it entered its current state, read from its journal (the latest
+    event that led to that state; a state left and entered again counts from the last entry). One query."""
+    objects = list(objects)
+    if not objects:
+        return objects
+    entries = (
+        JournalEvent.objects.filter(object_type=object_type, object_id__in=[o.pk for o in objects])
+        .exclude(to_state="")
+        .values("object_id", "to_state")
+        .annotate(at=Max("occurred_at"))
+    )
+    entered = {(row["object_id"], row["to_state"]): row["at"] for row in entries}
+    for obj in objects:
+        obj.state_entered_at = entered.get((obj.pk, obj.state))
+    return objects
 
 
 def participant_events(actor, participant_id):
@@ -172,7 +216,30 @@ def event_state_label(object_type, state):
         return ""
     if object_type in MACHINES:
         return state_label(object_type, state)
+    if object_type == "task":
+        return TASK_STATE_LABELS.get(state, state)
     return state
+
+
+def event_detail(event, inputs: dict) -> str:
+    """A French summary of what an event's inputs mean (never a personal value: the journal holds none)."""
+    if event.object_type == "task" and inputs.get("kind") in TaskKind.values:
+        return str(TaskKind(inputs["kind"]).label)
+    if event.object_type == "timer":
+        return TIMER_NODE_DETAILS.get(inputs.get("node"), "")
+    if event.object_type == "pathway" and event.action == "exit" and inputs.get("category") in ExitCategory.values:
+        return f"Sortie : {ExitCategory(inputs['category']).label}"
+    if event.object_type == "placement" and event.action == "change_start_date":
+        return f"Début prévu : {_french_date(inputs.get('previous'))} → {_french_date(inputs.get('start_date'))}"
+    return ""
+
+
+def _french_date(value) -> str:
+    """A journal date (ISO text once stored) as the pages write it."""
+    try:
+        return datetime.date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value or "")
 
 
 def present_events(actor, events) -> list:
@@ -193,4 +260,5 @@ def present_events(actor, events) -> list:
         event.from_label = event_state_label(event.object_type, event.from_state)
         event.to_label = event_state_label(event.object_type, event.to_state)
         event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
+        event.detail = event_detail(event, event.shown_inputs)
     return events

@@ -6,6 +6,7 @@ from django.db.models import OuterRef, Q, Subquery
 from parcours.access_log import log_participant_access
 from parcours.models import EligibilityCriterion, FollowUp, JobOffer, Participant, Pathway
 from parcours.selectors.journal import participant_events, present_events, pseudonymised
+from parcours.text import search_words
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import allows, scope_queryset
@@ -39,10 +40,9 @@ def participant_search(actor, *, query="", state="", programme=""):
         current_state=Subquery(_latest_pathway().values("state")[:1]),
     )
     qs = scope_queryset(actor, "participant.view", qs)
-    for word in (query or "").split():
-        qs = qs.filter(
-            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(imilo_reference__icontains=word)
-        )
+    # Accent- and case-insensitive: each folded word is looked for in the folded names and i-milo reference.
+    for word in search_words(query):
+        qs = qs.filter(search_text__contains=word)
     if state:
         qs = qs.filter(current_state=state)
     if programme:
@@ -81,8 +81,8 @@ def pathway_search(actor, *, query="", state=""):
             number = word.upper().removeprefix("P-").lstrip("0")
             qs = qs.filter(participant_id=int(number)) if number.isdigit() else qs.none()
         query = ""
-    for word in (query or "").split():
-        qs = qs.filter(Q(participant__first_name__icontains=word) | Q(participant__last_name__icontains=word))
+    for word in search_words(query):
+        qs = qs.filter(participant__search_text__contains=word)
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("participant__last_name", "participant__first_name", "-started_on", "pk")

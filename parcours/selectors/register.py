@@ -96,6 +96,18 @@ def declared_criteria(pathway):
     return assessment, list(rows)
 
 
+def criteria_without_proof(assessment, proofs: dict | None = None) -> list[str]:
+    """Labels of the assessment's declared criteria with no proof seen (neither recorded nor in `proofs`)."""
+    rows = AssessedCriterion.objects.filter(assessment=assessment, proof_seen_on__isnull=True).select_related(
+        "criterion"
+    )
+    return [
+        row.criterion.label
+        for row in rows.order_by("criterion__position", "pk")
+        if row.criterion.code not in (proofs or {})
+    ]
+
+
 def hours_lines_to_validate(*, actor, states=None):
     qs = hours_lines_for(actor).select_related("placement__employer")
     return qs.filter(state__in=states) if states else qs
@@ -116,5 +128,6 @@ __all__ = [
     "eligibility_to_validate",
     "pathway_for_validation",
     "declared_criteria",
+    "criteria_without_proof",
     "hours_lines_to_validate",
 ]

@@ -5,7 +5,7 @@ subquery on the user's active memberships — never the per-object permission li
 never a Python list of ids — so a page costs a fixed number of queries whatever the number of tasks.
 """
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
@@ -58,6 +58,23 @@ def queue(actor):
 def team(actor):
     """Open tasks of my organisation and role, claimed or not (for supervisors)."""
     return overdue_first(tasks_for(actor).filter(status__in=OPEN_TASK_STATUSES))
+
+
+def work_summary(actor, *, next_count=5):
+    """What a home page shows first: how many open tasks wait for me, for my team (unclaimed), and are late —
+    one aggregate query — and my next actions (mine or unclaimed, late first) — one query."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return None
+    now = timezone.now()
+    open_tasks = tasks_for(actor).filter(status__in=OPEN_TASK_STATUSES)
+    mine = Q(status=STATUS.ASSIGNED, owner=actor.user)
+    counts = open_tasks.aggregate(
+        mine=Count("pk", filter=mine),
+        team=Count("pk", filter=Q(status=STATUS.NEW)),
+        late=Count("pk", filter=Q(due_at__lt=now)),
+    )
+    upcoming = list(overdue_first(open_tasks.filter(mine | Q(status=STATUS.NEW)), now)[:next_count])
+    return {**counts, "next": upcoming}
 
 
 def archive(actor):

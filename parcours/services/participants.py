@@ -2,12 +2,13 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
+from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from workflows import work
@@ -66,14 +67,33 @@ def _full_clean(participant):
         raise DomainError("invalid_input", f"{messages[0]}", field=field) from None
 
 
-def find_duplicates(*, actor, first_name, last_name, birth_date):
-    """Participants of the actor's Mission Locale who look like the same person (never other agencies')."""
-    return Participant.objects.filter(
-        youth_agency=actor.organisation,
-        first_name__iexact=first_name.strip(),
-        last_name__iexact=last_name.strip(),
-        birth_date=birth_date,
-    )
+DUPLICATE_MESSAGE = (
+    "Doublon possible : un·e jeune né·e le même jour et portant les mêmes nom et prénom (aux accents, majuscules, "
+    "traits d'union et ordre des noms près) est déjà suivi·e par votre Mission Locale."
+)
+
+
+def find_duplicates(*, actor, first_name, last_name, birth_date, exclude=None, youth_agency=None):
+    """Participants of the actor's Mission Locale who look like the same person (never other agencies'): same
+    normalised identity (parcours.text.identity_key: accents, case, hyphens and swapped names ignored)."""
+    key = identity_key(first_name, last_name, birth_date)
+    if not key:
+        return Participant.objects.none()
+    qs = Participant.objects.filter(youth_agency=youth_agency or actor.organisation, identity_key=key)
+    return qs.exclude(pk=exclude.pk) if exclude is not None else qs
+
+
+def _save_unique(participant):
+    """Save; a race lost on a unique constraint (identity key or i-milo reference) becomes a clean refusal."""
+    try:
+        with transaction.atomic():
+            participant.save()
+    except IntegrityError as exc:
+        if "identity" in str(exc):
+            raise DomainError("duplicate_participant", DUPLICATE_MESSAGE) from None
+        raise DomainError(
+            "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
+        ) from None
 
 
 @transaction.atomic
@@ -84,16 +104,13 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         raise DomainError("forbidden", "Seule une Mission Locale peut inscrire un·e jeune.")
     clean = _normalise(data)
     _validate(clean, creating=True)
-    if (
-        not allow_duplicate
-        and find_duplicates(
-            actor=actor, first_name=clean["first_name"], last_name=clean["last_name"], birth_date=clean["birth_date"]
-        ).exists()
-    ):
-        raise DomainError(
-            "duplicate_participant",
-            "Un·e jeune avec les mêmes nom, prénom et date de naissance est déjà suivi·e par votre Mission Locale.",
-        )
+    # The check gives the adviser the "possible duplicate" step; the database's unique identity key (partial:
+    # confirmed homonyms aside) settles concurrent intakes of the same person.
+    duplicate = find_duplicates(
+        actor=actor, first_name=clean["first_name"], last_name=clean["last_name"], birth_date=clean["birth_date"]
+    ).exists()
+    if duplicate and not allow_duplicate:
+        raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
     if (
         clean.get("imilo_reference")
         and Participant.objects.filter(
@@ -103,9 +120,11 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         raise DomainError(
             "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
         )
-    participant = Participant(youth_agency=actor.organisation, referent_adviser=actor.user, **clean)
+    participant = Participant(
+        youth_agency=actor.organisation, referent_adviser=actor.user, homonym_confirmed=duplicate, **clean
+    )
     _full_clean(participant)
-    participant.save()
+    _save_unique(participant)
     share_participant(organisation=actor.organisation, participant=participant, manage=True)
     pathway = Pathway.objects.create(
         participant=participant, referent_adviser=actor.user, started_on=timezone.localdate()
@@ -153,8 +172,21 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
         )
     for name in changed:
         setattr(participant, name, clean[name])
+    if (
+        {"first_name", "last_name", "birth_date"} & set(changed)
+        and not participant.homonym_confirmed
+        and find_duplicates(
+            actor=actor,
+            first_name=participant.first_name,
+            last_name=participant.last_name,
+            birth_date=participant.birth_date,
+            exclude=participant,
+            youth_agency=participant.youth_agency,
+        ).exists()
+    ):
+        raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
     _full_clean(participant)
-    participant.save()
+    _save_unique(participant)
     event = record_event(
         actor=actor,
         object_type="participant",

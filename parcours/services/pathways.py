@@ -1,10 +1,11 @@
-
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from parcours.dates import add_months
 from parcours.models import AssessedCriterion, EligibilityAssessment, EligibilityCriterion, Exit, Pathway
 from parcours.notifications import publish_on_commit
+from parcours.selectors.register import criteria_without_proof
 from parcours.services.common import lock, require_choice, require_date
 from parcours.services.participants import eligibility_validity_months
 from parcours.services.referrals import referral_cancel
@@ -100,6 +101,15 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
         )
         if not updated:
             raise DomainError("invalid_input", f"Le critère « {code} » n'a pas été déclaré.", field="proofs")
+    if settings.PARCOURS["ELIGIBILITY_PROOF_REQUIRED"] and assessment is not None:
+        unseen = criteria_without_proof(assessment)
+        if unseen:
+            raise DomainError(
+                "proof_missing",
+                f"Justificatif non vu pour : {', '.join(unseen)}. Votre plateforme exige un justificatif vu pour "
+                "chaque critère déclaré avant de valider l'éligibilité.",
+                field="proofs",
+            )
     event = engine.fire(pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until})
     if assessment is not None:
         assessment.decision = AssessmentDecision.ACCEPTED

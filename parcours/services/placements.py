@@ -57,6 +57,22 @@ def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
 
 
 @transaction.atomic
+def placement_change_start_date(*, actor, placement, start_date, reason: str = ""):
+    """Correct the planned start date of a contract not started yet (journaled, with the former date)."""
+    if start_date is not None:
+        require_date(start_date, "start_date", "Nouvelle date de début")
+    placement = lock(Placement, placement, actor=actor)
+    engine.ensure_can_fire(placement, "change_start_date", actor=actor)
+    previous = placement.start_date
+    inputs = {"start_date": start_date, "reason": reason}
+    event = engine.fire(
+        placement, "change_start_date", actor=actor, inputs=inputs, journal_extra={"previous": previous}
+    )
+    publish_on_commit(event)
+    return placement
+
+
+@transaction.atomic
 def placement_cancel(*, actor, placement, reason: str):
     """A contract that never started: its planned follow-ups are dropped (they were only reminders)."""
 
@@ -154,5 +170,10 @@ def hoursline_lock(*, actor, hours_line):
     return _hours_transition(actor, hours_line, "lock")
 
 
-PLACEMENT_SERVICES = {"start": placement_start, "end": placement_end, "cancel": placement_cancel}
+PLACEMENT_SERVICES = {
+    "start": placement_start,
+    "end": placement_end,
+    "change_start_date": placement_change_start_date,
+    "cancel": placement_cancel,
+}
 HOURS_LINE_SERVICES = {"validate": hoursline_validate, "reject": hoursline_reject, "lock": hoursline_lock}

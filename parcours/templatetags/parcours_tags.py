@@ -1,6 +1,7 @@
 """Template helpers that apply a read rule the view already decided (never a rule of their own)."""
 
 from django import template
+from django.utils import translation
 from django.utils.html import format_html
 
 register = template.Library()
@@ -17,3 +18,16 @@ def participant_name(context, participant, order="last_first"):
     if order == "first_last":
         return format_html("{} {}", participant.first_name, participant.last_name.upper())
     return format_html("{} {}", participant.last_name.upper(), participant.first_name)
+
+
+_ELIDING = set("AEIOUYÀÂÄÆÉÈÊËÎÏÔÖŒÙÛÜaeiouyàâäæéèêëîïôöœùûü")
+
+
+@register.filter
+def of_name(value):
+    """"de Noémie", "d’Enzo": French elision before a vowel (not before h, aspirated in many names). In other
+    languages the bare name (their sentence carries its own preposition)."""
+    name = str(value or "")
+    if translation.get_language() not in (None, "fr") and not str(translation.get_language()).startswith("fr"):
+        return name
+    return f"d’{name}" if name[:1] in _ELIDING else f"de {name}"

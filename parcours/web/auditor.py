@@ -25,6 +25,7 @@ CSV_HEADER = [
     "Action",
     "État avant",
     "État après",
+    "Précisions",
     "Motif",
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -74,6 +75,7 @@ def _row(event):
         event.action_label,
         event.from_label,
         event.to_label,
+        event.detail,
         _reason(event),
     ]
 
@@ -96,7 +98,7 @@ def pathway_export(request, pk, *, actor):
     writer.writerow(CSV_HEADER)
     for event in events:
         row = _row(event)
-        row[0] = row[0].strftime("%d/%m/%Y %H:%M:%S")
+        row[0] = row[0].strftime("%d/%m/%Y %H:%M:%S %Z")  # CET or CEST: the zone travels with the time
         writer.writerow([csv_safe(cell) for cell in row])
     return response
 

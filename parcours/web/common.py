@@ -74,17 +74,22 @@ def filters_of(form):
     return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
 
 
-def states_from_request(request, machine, default):
+def states_from_request(request, machine, default, offered=None):
     """The `state` filter (repeatable); `state=all` shows every state; unknown values are ignored."""
     wanted = request.GET.getlist("state")
     if "all" in wanted:
         return []
-    known = [s for s in wanted if s in STATE_ENUMS[machine].values]
+    known = [s for s in wanted if s in (offered or STATE_ENUMS[machine].values)]
     return known or list(default)
 
 
-def state_choices(machine, selected):
-    return [(value, label, value in selected) for value, label in STATE_ENUMS[machine].choices]
+def state_choices(machine, selected, offered=None):
+    """The filter's choices: every state of the machine, or only those the viewer can ever see (`offered`)."""
+    return [
+        (value, label, value in selected)
+        for value, label in STATE_ENUMS[machine].choices
+        if offered is None or value in offered
+    ]
 
 
 # --- Transition buttons -----------------------------------------------------------------------------------------
@@ -158,6 +163,16 @@ def _spec(machine, name):
     return spec
 
 
+def _subject(machine, obj):
+    """Who (and, for a referral or a contract, which offer) the transition page is about: its title names them."""
+    if machine == "pathway":
+        return obj.participant, None
+    if machine == "referral":
+        return obj.pathway.participant, obj.offer
+    placement = obj.placement if machine == "hoursline" else obj
+    return placement.pathway.participant, placement.referral.offer
+
+
 @actor_required
 def transition(request, machine, pk, name, *, actor):
     """GET: the transition's form. POST: run it through its service; stale clicks get the fresh state."""
@@ -167,6 +182,7 @@ def transition(request, machine, pk, name, *, actor):
         raise Http404("Objet introuvable.")
     form_class = transition_form_class(spec)
     back = safe_next(request, object_url(obj))
+    participant, offer = _subject(machine, obj)
     if request.method == "POST":
         form = form_class(request.POST, obj=obj, actor=actor)
         if form.is_valid():
@@ -175,7 +191,7 @@ def transition(request, machine, pk, name, *, actor):
                 request,
                 form,
                 lambda: run_transition(machine=machine, name=name, obj=obj.pk, actor=actor, **inputs),
-                success=f"« {spec.label} » : c'est fait.",
+                success=f"Action « {spec.label} » enregistrée pour {participant.first_name} {participant.last_name}.",
                 back=back,
             )
             if done is not None:
@@ -187,6 +203,14 @@ def transition(request, machine, pk, name, *, actor):
     return render(
         request,
         "transition_form.html",
-        {"form": form, "spec": spec, "obj": obj, "back": back, "machine": machine},
+        {
+            "form": form,
+            "spec": spec,
+            "obj": obj,
+            "back": back,
+            "machine": machine,
+            "participant": participant,
+            "offer": offer,
+        },
         status=status,
     )

@@ -43,13 +43,14 @@ class HoursForm(BootstrapFormMixin, forms.Form):
 
 @role_required(Role.EMPLOYER)
 def candidates(request, *, actor):
-    states = states_from_request(request, "referral", selectors.CANDIDATES_WAITING_FOR_EMPLOYER)
+    visible = selectors.CANDIDATE_STATES_FOR_EMPLOYER
+    states = states_from_request(request, "referral", selectors.CANDIDATES_WAITING_FOR_EMPLOYER, visible)
     page = paginate(request, selectors.candidates_for(actor=actor, states=states))
     row_actions(page.object_list, actor, "referral.view")
     return render(
         request,
         "employer/candidates.html",
-        {"page": page, "states": state_choices("referral", states), "all_states": not states},
+        {"page": page, "states": state_choices("referral", states, visible), "all_states": not states},
     )
 
 

@@ -2,6 +2,7 @@
 eligibility to validate, hours lines to validate. Views parse, call a selector or a service, render."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -183,6 +184,11 @@ def validate_eligibility(request, pk, *, actor):
         form = form_class(request.POST, obj=pathway, actor=actor)
         if form.is_valid():
             inputs = form.to_service_kwargs()
+            unseen = selectors.criteria_without_proof(assessment, inputs.get("proofs")) if assessment else []
+            # A criterion without a proof seen is worth a second look: validated only once confirmed.
+            refused_anyway = settings.PARCOURS["ELIGIBILITY_PROOF_REQUIRED"]  # then the service says no
+            if unseen and not refused_anyway and not request.POST.get("confirm_unseen"):
+                return _validation_page(request, pathway, participant, assessment, criteria, form, unseen, status=400)
             done = run_service(
                 request,
                 form,
@@ -195,13 +201,25 @@ def validate_eligibility(request, pk, *, actor):
         status = 400
     else:
         form = form_class(obj=pathway, actor=actor)
+    return _validation_page(request, pathway, participant, assessment, criteria, form, [], status=status)
+
+
+def _validation_page(request, pathway, participant, assessment, criteria, form, unseen, *, status):
     rows = [
         (row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria
     ]
     return render(
         request,
         "facilitator/validate_eligibility.html",
-        {"pathway": pathway, "participant": participant, "assessment": assessment, "form": form, "rows": rows},
+        {
+            "pathway": pathway,
+            "participant": participant,
+            "assessment": assessment,
+            "form": form,
+            "rows": rows,
+            "unseen": unseen,
+            "all_unseen": bool(unseen) and len(unseen) == len(criteria),
+        },
         status=status,
     )
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
+from parcours.selectors.tasks import work_summary
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
 from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
@@ -17,6 +18,8 @@ from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES
 
 HOME_LIST_LIMIT = 100
+# Roles that receive tasks: their home opens on what waits for them.
+WORKING_ROLES = (Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER)
 
 
 def _actor_or_none(request):
@@ -29,6 +32,8 @@ def home(request):
     context = {"actor": actor, "limit": HOME_LIST_LIMIT}
     if actor is None:
         return render(request, "home/no_membership.html", context)
+    if actor.role in WORKING_ROLES:
+        context["work"] = work_summary(actor)
     if actor.role == Role.ADVISER:
         pathways = selectors.pathways_for(actor)
         context.update(
@@ -92,7 +97,14 @@ def participant_detail(request, pk):
         raise Http404("Participant·e introuvable.") from None
     if selectors.pseudonymised(actor):
         return _pseudonymised_file(request, actor, participant)
-    pathways = list(participant.pathways.select_related("facilitation_organisation").order_by("-started_on", "-pk"))
+    pathways = _with_exits(
+        selectors.with_state_entry_dates(
+            "pathway",
+            participant.pathways.select_related("facilitation_organisation")
+            .prefetch_related("exits")
+            .order_by("-started_on", "-pk"),
+        )
+    )
     for pathway in pathways:
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
@@ -144,6 +156,12 @@ def _data_protection(actor, participant):
     }
 
 
+def _with_exits(pathways):
+    for pathway in pathways:
+        pathway.last_exit = next(iter(pathway.exits.all()), None) if pathway.exited_on else None
+    return pathways
+
+
 def _pseudonymised_file(request, actor, participant):
     """What a buyer's auditor sees of a file: a pseudonym, an age band, QPV, decisions and the clause facts of
     the referrals and placements on the buyer's contracts — never contact details, address, notes or criteria."""
@@ -153,7 +171,14 @@ def _pseudonymised_file(request, actor, participant):
         {
             "participant": participant,
             "assessments": participant.assessments.order_by("-submitted_at"),
-            "pathways": participant.pathways.select_related("facilitation_organisation").order_by("-started_on"),
+            "pathways": _with_exits(
+                selectors.with_state_entry_dates(
+                    "pathway",
+                    participant.pathways.select_related("facilitation_organisation")
+                    .prefetch_related("exits")
+                    .order_by("-started_on"),
+                )
+            ),
             "referrals": selectors.referrals_for(actor).filter(pathway__participant=participant),
             "placements": selectors.placements_for(actor).filter(pathway__participant=participant),
             "timeline": selectors.participant_timeline(actor=actor, participant=participant),

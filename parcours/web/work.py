@@ -128,7 +128,9 @@ def task_detail(request, pk):
                 else:
                     messages.error(request, error.message)
             else:
-                messages.success(request, f"« {chosen.label} » : c'est fait.")
+                young = work_task.pathway.participant
+                done = f"Action « {chosen.label} » enregistrée pour {young.first_name} {young.last_name}."
+                messages.success(request, done)
                 still_open = WorkTask.objects.filter(pk=work_task.pk, status__in=OPEN_TASK_STATUSES).exists()
                 return redirect("work:task", pk=work_task.pk) if still_open else redirect("work:inbox")
         else:

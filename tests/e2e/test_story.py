@@ -60,7 +60,7 @@ def _referral_state(page, label):
 
 def _click_action(page, label):
     page.get_by_role("button", name=label, exact=True).click()
-    _status(page, f"« {label} » : c'est fait.")
+    _status(page, f"Action « {label} » enregistrée pour {FIRST} {LAST}.")
 
 
 def test_the_whole_story_in_the_browser(login, shot):
@@ -161,7 +161,7 @@ def test_the_whole_story_in_the_browser(login, shot):
     employer.get_by_label("Durée hebdomadaire (heures)").fill("35")
     shot(employer, "52-employer-hire-form")
     employer.get_by_role("button", name="Confirmer l'embauche").click()
-    _status(employer, "« Confirmer l'embauche » : c'est fait.")
+    _status(employer, f"Action « Confirmer l'embauche » enregistrée pour {FIRST} {LAST}.")
     _referral_state(employer, "Embauché·e")
     expect(employer.get_by_role("region", name="Mise en poste")).to_contain_text("Prévue")
     shot(employer, "53-employer-hired")
@@ -188,7 +188,7 @@ def test_the_whole_story_in_the_browser(login, shot):
     adviser.get_by_label("Précision (type de contrat, employeur…)").fill(EXIT_DETAIL)
     shot(adviser, "61-adviser-exit-form")
     adviser.get_by_role("button", name="Enregistrer la sortie").click()
-    _status(adviser, "« Enregistrer la sortie » : c'est fait.")
+    _status(adviser, f"Action « Enregistrer la sortie » enregistrée pour {FIRST} {LAST}.")
     _pathway_badge(adviser, "Sorti·e")
     shot(adviser, "62-adviser-exited")
 

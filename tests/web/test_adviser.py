@@ -113,6 +113,27 @@ def test_participant_list_htmx_partial_and_pagination(site, client):
     assert body.count('data-state="intake"') == 2 and "<html" in body
 
 
+def test_participant_search_ignores_accents_case_and_hyphens(site, client):
+    ines = intake(site, first_name="Inès", last_name="Benali-Moreau", imilo_reference="ML-Ä7")
+    other = intake(site, first_name="Agnès", last_name="Moreau")
+    login(client, "conseillere")
+    url = reverse("adviser:participants")
+    for query, found in [
+        ("ines", [ines]),
+        ("INÈS", [ines]),
+        ("benali moreau", [ines]),
+        ("benali-moreau ines", [ines]),
+        ("moreau", [ines, other]),
+        ("agnes", [other]),
+        ("ml-a7", [ines]),
+        ("zoé", []),
+    ]:
+        body = client.get(url, {"q": query}).content.decode()
+        for participant in (ines, other):
+            link = reverse("participant_detail", args=[participant.pk])
+            assert (link in body) == (participant in found), query
+
+
 @pytest.mark.parametrize("username", ["facilitateur", "employeur", "auditeur"])
 def test_adviser_pages_refuse_other_roles(site, client, username):
     login(client, username)
@@ -160,9 +181,7 @@ def test_intake_service_error_is_a_field_error(site, client):
 
 def test_intake_duplicate_shows_matches_then_allows_override(site, client):
     existing = intake(site, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
-    intake(
-        site, adviser=site.adviser_b, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15)
-    )
+    intake(site, adviser=site.adviser_b, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
     login(client, "conseillere")
     response = client.post(reverse("adviser:participant_create"), intake_post(imilo_reference=""))
     assert response.status_code == 400

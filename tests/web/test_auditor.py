@@ -133,8 +133,14 @@ def test_export_timeline_csv(site, client):
         "Action",
         "État avant",
         "État après",
+        "Précisions",
         "Motif",
     ]
+    # Paris time, with its zone; French words, never an internal code.
+    assert all(row[0].endswith((" CET", " CEST")) for row in table[1:])
+    exit_row = next(row for row in table[1:] if row[5] == "Enregistrer la sortie")
+    assert exit_row[8] == "Sortie : Emploi durable"
+    assert not {cell for row in table[1:] for cell in row[5:9]} & {"durable_employment", "exit", "create", "placed"}
     actions = [row[5] for row in table[1:]]
     assert "Soumettre l'éligibilité" in actions and "Confirmer l'embauche" in actions
     assert "Enregistrer la sortie" in actions
@@ -163,7 +169,7 @@ def test_export_is_csv_injection_safe(site, client):
     site.auditor.user.memberships.update(named_access=True)
     login(client, "auditeur")
     table = rows(client.get(reverse("auditor:pathway_export", args=[participant.pk])))
-    reasons = [row[8] for row in table[1:] if row[8]]
+    reasons = [row[9] for row in table[1:] if row[9]]
     assert '\'=HYPERLINK("http://x")' in reasons
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in table for cell in row)
 

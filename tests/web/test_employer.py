@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from parcours.models import HoursLine, Placement
 from parcours.services import placements, referrals
+from workflows.models import JournalEvent
 
 # session, user, memberships, then the page's own queries (fixed whatever the number of rows)
 QUERIES = {
@@ -316,3 +317,67 @@ def test_adviser_motivation_is_not_shown_to_the_employer(site, client):
     assert "hébergement d'urgence" not in text(login(client, "employeur").get(url))
     client.logout()
     assert "hébergement d'urgence" in text(login(client, "facilitateur").get(url))
+
+
+def test_hire_form_is_prefilled_from_the_offer_and_titled_with_the_candidate(site, client):
+    p, referral = forwarded(site)
+    referrals.referral_accept(actor=site.employer, referral=referral)
+    login(client, "employeur")
+    body = client.get(reverse("transition", args=["referral", referral.pk, "hire"])).content.decode()
+    assert f"Confirmer l&#x27;embauche — {p.first_name} {p.last_name.upper()}</h1>" in body
+    assert "Positionnement #" not in body and f"« {referral.offer.title} »" in html.unescape(body)
+    start = max(site.today, site.lot.execution_starts_on).isoformat()
+    assert f'value="{start}"' in body and f'value="{referral.offer.weekly_hours}"' in body
+    assert f'value="{referral.offer.contract_type}" selected' in body
+
+
+def test_future_start_is_explained_and_can_be_corrected(site, client):
+    p, referral = forwarded(site)
+    referrals.referral_accept(actor=site.employer, referral=referral)
+    later = site.today + datetime.timedelta(days=20)
+    placement = referrals.referral_hire(
+        actor=site.employer, referral=referral, contract_type="cdd", start_date=later, weekly_hours=35
+    )
+    login(client, "employeur")
+    page = reverse("referral_detail", args=[referral.pk])
+    body = text(client.get(page))
+    assert f"« Démarrer le contrat » sera possible à partir du {later:%d/%m/%Y}" in body
+    assert "Corriger la date de début" in body
+    url = reverse("transition", args=["placement", placement.pk, "change_start_date"])
+    form = client.get(url).content.decode()
+    assert f'value="{later.isoformat()}"' in form and f"{p.first_name} {p.last_name.upper()}" in form
+    # Outside the lot's execution window: a field error, nothing written.
+    too_late = site.lot.execution_ends_on + datetime.timedelta(days=1)
+    response = client.post(url, {"start_date": too_late.isoformat()})
+    assert response.status_code == 400 and "période d'exécution du lot" in text(response)
+    assert Placement.objects.get(pk=placement.pk).start_date == later
+    # Corrected to today: journaled with the former date, and the contract can start.
+    response = client.post(
+        url, {"start_date": site.today.isoformat(), "reason": "Date saisie par erreur", "next": page}
+    )
+    assert response.status_code == 302
+    placement.refresh_from_db()
+    assert placement.start_date == site.today and placement.state == "planned"
+    event = JournalEvent.objects.get(object_type="placement", object_id=placement.pk, action="change_start_date")
+    assert (event.inputs["previous"], event.inputs["start_date"]) == (later.isoformat(), site.today.isoformat())
+    body = text(client.get(page))
+    assert "Démarrer le contrat" in body and "sera possible à partir du" not in body
+    assert f"Début prévu : {later:%d/%m/%Y} → {site.today:%d/%m/%Y}" in text(
+        login(client, "conseillere").get(reverse("participant_detail", args=[p.pk]))
+    )
+    # Another employer cannot.
+    client.logout()
+    login(client, "employeur.b")
+    assert client.post(url, {"start_date": later.isoformat()}).status_code == 404
+
+
+def test_candidates_filter_offers_only_the_states_an_employer_sees(site, client):
+    forwarded(site)
+    login(client, "employeur")
+    body = client.get(reverse("employer:candidates")).content.decode()
+    for shown in ("forwarded", "accepted", "hired"):
+        assert f'value="{shown}"' in body
+    for hidden in ("sent", "under_review", "approved", "declined", "refused", "cancelled", "expired"):
+        assert f'value="{hidden}"' not in body
+    # A state outside that list in the URL is ignored (the default filter applies).
+    assert client.get(reverse("employer:candidates"), {"state": "sent"}).status_code == 200

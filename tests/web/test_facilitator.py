@@ -173,7 +173,8 @@ def test_register_shows_target_and_realised_hours(site, client):
     site.participant(hired=True)  # 70 validated hours on the lot
     body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
     assert "École" in body and "M-1" in body and "Gros œuvre" in body
-    assert "1000 h" in body and "70 h" in body
+    # French number typography: thousands grouped, a no-break space before the unit.
+    assert "1\xa0000&nbsp;h" in body and "70&nbsp;h" in body
     assert 'role="progressbar"' in body and 'aria-valuenow="7"' in body
 
 
@@ -284,6 +285,7 @@ def test_lot_detail_scope(site, client):
     _, foreign_lot, _ = other_facilitator(site)
     login(client, "facilitateur")
     body = client.get(reverse("facilitator:lot_detail", args=[site.lot.pk])).content.decode()
+    assert "500\xa0000,00&nbsp;€" in body  # grouped thousands, decimal comma, € after a no-break space
     assert "Maçon·ne" in body and "Créer l'offre" in html.unescape(body)
     assert client.get(reverse("facilitator:lot_detail", args=[foreign_lot.pk])).status_code == 404
     assert client.get(reverse("facilitator:lot_detail", args=[999999])).status_code == 404
@@ -446,7 +448,13 @@ def test_validate_eligibility_with_proofs(site, client):
         "valid_until": valid_until.isoformat(),
     }
     url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    # The health criterion has no proof seen: a warning to confirm first, nothing written.
     response = client.post(url, data)
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Certains critères n'ont pas de justificatif vu." in body
+    assert "Sans justificatif : Travailleur·se handicapé·e (RQTH)." in body and 'name="confirm_unseen"' in body
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    response = client.post(url, {**data, "confirm_unseen": "1"})
     assert response.status_code == 302 and response["Location"] == reverse("facilitator:eligibility")
     pathway.refresh_from_db()
     assert pathway.state == "eligible"
@@ -454,8 +462,30 @@ def test_validate_eligibility_with_proofs(site, client):
     assert (row.proof_kind, row.proof_seen_on, row.proof_seen_by.username) == ("attestation", seen, "facilitateur")
     assert pathway.assessments.get().valid_until == valid_until
     # Stale: validating again → message, back to the fresh list.
-    response = client.post(url, data, follow=True)
+    response = client.post(url, {**data, "confirm_unseen": "1"}, follow=True)
     assert "n&#x27;attend plus de validation" in response.content.decode()
+
+
+def test_validate_eligibility_with_no_proof_seen_warns_then_refuses_by_setting(site, client, settings):
+    pathway = pending_participant(site)
+    login(client, "facilitateur")
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    body = html.unescape(client.post(url, {}).content.decode())
+    assert "Aucun justificatif n'est marqué comme vu." in body
+    settings.PARCOURS = {**settings.PARCOURS, "ELIGIBILITY_PROOF_REQUIRED": True}
+    response = client.post(url, {"confirm_unseen": "1"})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Justificatif non vu pour : " in body
+    assert "exige un justificatif vu" in body
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    proofs = {
+        "proof_kind_YOUTH_ML_FOLLOWED": "attestation",
+        "seen_on_YOUTH_ML_FOLLOWED": site.today.isoformat(),
+        "proof_kind_DISABLED_WORKER": "notification",
+        "seen_on_DISABLED_WORKER": site.today.isoformat(),
+    }
+    assert client.post(url, proofs).status_code == 302
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligible"
 
 
 def test_validate_eligibility_bad_input(site, client):
@@ -469,12 +499,14 @@ def test_validate_eligibility_bad_input(site, client):
     assert "Indiquez la date à laquelle le justificatif a été vu." in body and "Indiquez le justificatif vu." in body
     assert f'value="{tomorrow}"' in body
     # Future proof date or past validity: the service's French message, nothing written.
-    response = client.post(url, {"proof_kind_DISABLED_WORKER": "notification", "seen_on_DISABLED_WORKER": tomorrow})
+    response = client.post(
+        url, {"proof_kind_DISABLED_WORKER": "notification", "seen_on_DISABLED_WORKER": tomorrow, "confirm_unseen": "1"}
+    )
     assert (
         response.status_code == 400
         and "Un justificatif ne peut pas être vu dans le futur." in response.content.decode()
     )
-    response = client.post(url, {"valid_until": site.today.isoformat()})
+    response = client.post(url, {"valid_until": site.today.isoformat(), "confirm_unseen": "1"})
     assert response.status_code == 400 and "La date de validité doit être dans le futur." in response.content.decode()
     pathway.refresh_from_db()
     assert pathway.state == "eligibility_pending"

@@ -1,21 +1,28 @@
 """Role home pages, participant file, referral page, organisation switch: scope, access log, query counts."""
 
+import datetime
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from parcours.models import ParticipantAccess
+from parcours.services import pathways, tasks
+from parcours.work.models import TaskKind, WorkTask
 from roles.enums import Role
 from roles.models import Membership
 
-# session, user, memberships, then the role's lists (one query each, whatever the number of rows)
+# session, user, memberships, the work summary (counts, next actions) for roles receiving tasks, then the role's
+# lists (one query each, whatever the number of rows)
 HOME_QUERIES = {
-    "conseillere": 6,
-    "conseiller.b": 6,
-    "facilitateur": 8,
-    "employeur": 7,
-    "employeur.b": 7,
+    "conseillere": 8,
+    "conseiller.b": 8,
+    "facilitateur": 10,
+    "employeur": 9,
+    "employeur.b": 9,
     "auditeur": 6,
 }
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
@@ -102,6 +109,66 @@ def test_participant_file_shows_timeline(site, client):
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()
     for action in ["submit_eligibility", "validate_eligibility", "hire", "place"]:
         assert action in body
+
+
+def test_state_line_tells_when_the_current_state_was_entered_and_the_exit_result(site, client):
+    participant = site.participant(hired=True)
+    pathway = participant.pathways.get()
+    # The pathway started two months ago; it was placed today (its journal says so).
+    pathway.started_on = site.today - datetime.timedelta(days=61)
+    pathway.save(update_fields=["started_on"])
+    login(client, "conseillere")
+    url = reverse("participant_detail", args=[participant.pk])
+    body = client.get(url).content.decode()
+    started = pathway.started_on.strftime("%d/%m/%Y")
+    assert f"En poste</span> depuis le {site.today:%d/%m/%Y}" in body
+    assert f"parcours commencé le {started}" in body
+    exited_on = site.today
+    pathways.pathway_exit(
+        actor=site.adviser, pathway=pathway, exited_on=exited_on, category="durable_employment", detail="CDI chez Bâti"
+    )
+    body = client.get(url).content.decode()
+    assert f"Sorti·e</span> le {exited_on:%d/%m/%Y} — " in body
+    assert 'data-exit-category="durable_employment">Emploi durable</span> (CDI chez Bâti)' in body
+    assert "Sortie : Emploi durable" in body  # the timeline's detail column
+    # The buyer's auditor reads the category, never the free-text detail.
+    client.logout()
+    body = login(client, "auditeur").get(url).content.decode()
+    assert "Emploi durable" in body and "CDI chez Bâti" not in body
+
+
+def test_timeline_speaks_french_for_work_layer_events_in_paris_time(site, client):
+    participant = site.participant()
+    work_task = WorkTask.objects.filter(pathway__participant=participant, status="NEW", role="facilitator").first()
+    tasks.task_claim(actor=site.facilitator, task=work_task)
+    body = login(client, "facilitateur").get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    assert "Tâche prise" in body and "dans la file → attribuée" in body
+    assert str(TaskKind(work_task.kind).label) in body
+    assert " → assigned" not in body and "new →" not in body
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d CES?T</time>", body)
+
+
+def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
+    participant = site.participant()  # referred: the facilitator's team has a referral to review
+    login(client, "facilitateur")
+    body = client.get(reverse("home")).content.decode()
+    assert body.index('id="a-faire"') < body.index("Positionnements sur mes lots")  # the work first
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', body))
+    assert counts["mine"] == "0" and int(counts["team"]) >= 1 and counts["late"] == "0"
+    work_task = WorkTask.objects.filter(
+        pathway__participant=participant, task__status="NEW", role="facilitator"
+    ).first()
+    assert reverse("work:task", args=[work_task.pk]) in body and "(à prendre)" in body
+    tasks.task_claim(actor=site.facilitator, task=work_task)
+    WorkTask.objects.filter(pk=work_task.pk).update(due_at=timezone.now() - datetime.timedelta(days=2))
+    body = client.get(reverse("home")).content.decode()
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', body))
+    assert counts["mine"] == "1" and counts["late"] == "1"
+    first = body.index("next-actions")
+    assert body.index(reverse("work:task", args=[work_task.pk]), first) < body.index("En retard", first) + 200
+    # An auditor receives no tasks: no work summary.
+    client.logout()
+    assert 'id="a-faire"' not in login(client, "auditeur").get(reverse("home")).content.decode()
 
 
 def test_unknown_participant_is_404(site, client):

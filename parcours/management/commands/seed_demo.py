@@ -5,6 +5,11 @@ few days later, referral, hire, start, monthly hours, follow-ups, end, exit… s
 today's date holds at the time of each step, and the journal tells a history spread over the last months.
 Nothing is written around the services: every object has its journal, every chain verifies.
 
+The work layer's timers (reminders, expiries, follow-up reminders) fire inside that clock, each at its own moment,
+exactly as the timer worker would have fired them: when `make run` starts the worker, nothing is overdue that the
+demo did not mean to be. The stories are dated so that each role finds a few items waiting for it, recent enough
+not to be late — and one candidate is left waiting on purpose (LATE_ON_PURPOSE), its reminder sent.
+
 Idempotent: when the demo adviser `conseillere` exists, the command says so and creates nothing.
 """
 
@@ -24,6 +29,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from parcours.audit import verify_journal
 from parcours.dates import add_months
@@ -55,13 +62,14 @@ from parcours.services.referrals import (
     referral_cancel,
     referral_create,
     referral_decline,
-    referral_expire,
     referral_forward,
     referral_hire,
     referral_refuse,
     referral_start_review,
 )
 from parcours.services.register import contract_create, lot_create, offer_close, offer_create, operation_create
+from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
+from parcours.work.timers import fire_due
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
@@ -202,25 +210,27 @@ STORIES = [
     ("intake", "A", 3, {}),
     ("intake", "A", 6, {}),
     ("intake", "B", 9, {}),
-    ("pending", "A", 12, {}),
-    ("pending", "A", 19, {"rqth": True}),
-    ("pending", "B", 24, {}),
+    ("pending", "A", 5, {}),
+    ("pending", "A", 7, {"rqth": True}),
+    ("pending", "B", 8, {}),
     ("ineligible", "A", 62, {}),
     ("ineligible", "B", 95, {}),
     ("eligible", "A", 30, {}),
     ("eligible", "B", 48, {"interview": True}),
     ("eligible", "A", 80, {"offer": "plaquiste", "outcome": "declined"}),
-    ("eligible", "A", 125, {"offer": "menuisier", "outcome": "expired"}),
+    ("eligible", "A", 125, {"offer": "menuisier", "outcome": "expired", "sent": 38}),
     ("eligible", "A", 100, {"offer": "aide_macon", "outcome": "refused"}),
     ("eligible", "A", 72, {"offer": "peintre", "outcome": "placement_cancelled"}),
-    ("referred", "A", 35, {"offer": "aide_macon", "stage": "sent"}),
-    ("referred", "B", 40, {"offer": "vrd", "stage": "sent", "qpv": True}),
-    ("referred", "A", 38, {"offer": "plaquiste", "stage": "under_review"}),
-    ("referred", "A", 50, {"offer": "menuisier", "stage": "approved"}),
-    ("referred", "A", 55, {"offer": "peintre", "stage": "forwarded"}),
-    ("referred", "B", 75, {"offer": "aide_macon", "stage": "forwarded", "cancelled_first": "plaquiste"}),
-    ("referred", "A", 65, {"offer": "vrd", "stage": "accepted", "qpv": True}),
-    ("reopened", "A", 230, {"offer": "menuisier", "lost": 150, "reopen": 40}),
+    ("referred", "A", 35, {"offer": "aide_macon", "stage": "sent", "sent": 2}),
+    ("referred", "B", 40, {"offer": "vrd", "stage": "sent", "qpv": True, "sent": 4}),
+    ("referred", "A", 38, {"offer": "plaquiste", "stage": "under_review", "sent": 5}),
+    ("referred", "A", 50, {"offer": "menuisier", "stage": "approved", "sent": 6}),
+    ("referred", "A", 55, {"offer": "peintre", "stage": "forwarded", "sent": 7}),
+    # Late on purpose (LATE_ON_PURPOSE): forwarded to the employer about twelve days ago, reminded, still unanswered.
+    ("referred", "B", 75, {"offer": "aide_macon", "stage": "forwarded", "cancelled_first": "plaquiste", "sent": 16,
+                           "late": True}),
+    ("referred", "A", 65, {"offer": "vrd", "stage": "accepted", "qpv": True, "sent": 13}),
+    ("reopened", "A", 230, {"offer": "menuisier", "lost": 150, "reopen": 40, "sent": 3}),
     ("placed", "A", 55, {"offer": "aide_macon", "planned": True}),
     ("placed", "B", 60, {"offer": "menuisier", "planned": True, "mode": FulfilmentMode.STAFF_PROVISION_GEIQ}),
     ("placed", "A", 200, {"offer": "aide_macon", "reject": 1}),
@@ -240,7 +250,7 @@ STORIES = [
                              "early": "Rupture de la période d'essai à l'initiative de l'employeur."}),
     ("follow_up", "A", 250, {"offer": "manoeuvre", "end": 120}),
     ("follow_up", "A", 190, {"offer": "plaquiste", "end": 40}),
-    ("follow_up", "B", 170, {"offer": "aide_macon", "end": 20, "followups": 1}),
+    ("follow_up", "B", 170, {"offer": "aide_macon", "end": 20}),
     ("exited", "A", 260, {"offer": "aide_macon", "end": 110, "exit": 95, "category": ExitCategory.DURABLE_EMPLOYMENT,
                           "detail": "CDI signé chez Bâtir Rhône Construction"}),
     ("exited", "A", 245, {"offer": "manoeuvre", "end": 130, "exit": 100,
@@ -266,13 +276,16 @@ STORIES = [
                                 "reason": "Ne s'est pas présenté·e aux trois derniers rendez-vous."}),
     # The second buyer's contract: one forwarded candidate, one at work, and one young person referred to both
     # buyers (a first referral on the Ville de Vénissieux's contract, cancelled), so that the demo shows the partition.
-    ("referred", "A", 45, {"offer": "rehab_peintre", "stage": "forwarded"}),
+    ("referred", "A", 45, {"offer": "rehab_peintre", "stage": "forwarded", "sent": 6}),
     ("placed", "B", 170, {"offer": "rehab_peintre"}),
     ("referred", "A", 68, {"offer": "rehab_peintre", "stage": "under_review", "cancelled_first": "plaquiste",
-                           "cancel_reason": "Préfère le chantier de la résidence Max-Barel, plus proche."}),
+                           "sent": 3, "cancel_reason": "Préfère le chantier de la résidence Max-Barel, plus proche."}),
 ]
 
 # fmt: on
+LATE_ON_PURPOSE = [
+    (first, last) for (_, _, _, options), (first, last) in zip(STORIES, PEOPLE, strict=True) if options.get("late")
+]
 
 PROOF_KINDS = {
     "YOUTH_UNDER_26_LOW_QUALIFICATION": ProofKind.DIPLOMA,
@@ -299,6 +312,29 @@ FOLLOW_UP_NOTES = {
     FollowUpKind.COMPANY_VISIT: "Visite de chantier avec le tuteur : progression satisfaisante.",
     FollowUpKind.INTERVIEW: "Entretien à la Mission Locale : projet professionnel confirmé.",
 }
+
+
+def waiting_work():
+    """{(organisation name, role): Counter(task label → n)} of the open tasks, for the summary."""
+    found = {}
+    tasks = WorkTask.objects.filter(task__status__in=OPEN_TASK_STATUSES).select_related("organisation")
+    for task in tasks.order_by("organisation__name", "role", "kind"):
+        found.setdefault((task.organisation.name, task.role), Counter())[task.get_kind_display()] += 1
+    return found
+
+
+def overdue_tasks():
+    """Open tasks past their due moment (the demo means exactly LATE_ON_PURPOSE's)."""
+    return list(
+        WorkTask.objects.filter(task__status__in=OPEN_TASK_STATUSES, due_at__lt=timezone.now())
+        .select_related("organisation", "pathway__participant")
+        .order_by("due_at")
+    )
+
+
+def is_late_on_purpose(task):
+    participant = task.pathway.participant
+    return (participant.first_name, participant.last_name) in LATE_ON_PURPOSE
 
 
 def _ascii(text):
@@ -360,6 +396,24 @@ class Demo:
             minutes = hour * 60 + self.rng.randint(0, 29)
         return datetime.datetime.combine(day, datetime.time(minutes // 60, minutes % 60), tzinfo=self.tz)
 
+    def fire_timers(self, traveller, until):
+        """Fire the work layer's timers due up to `until`, each at its own moment, as the timer worker would have
+        (never moving the clock back: a timer is fired at its moment or, if the clock is past it, right away)."""
+        while True:
+            timer = (
+                Task.objects.filter(flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=until)
+                .order_by("scheduled", "pk")
+                .first()
+            )
+            if timer is None:
+                return
+            moment = timer.scheduled + datetime.timedelta(seconds=self.rng.randint(5, 90))
+            if moment > timezone.now():
+                traveller.move_to(moment)
+            fire_due()
+            if Task.objects.filter(pk=timer.pk, status=STATUS.SCHEDULED).exists():
+                raise CommandError(f"Le minuteur #{timer.pk} ({timer.flow_task}) n'a pas pu être déclenché.")
+
     def employer_actor(self, lot):
         return next(
             actor
@@ -384,8 +438,9 @@ class Story:
         when = min(when, self.demo.limit)
         if self.now is not None and when <= self.now:
             when = self.now + datetime.timedelta(minutes=self.rng.randint(3, 25))
-        self.now = when
-        self.traveller.move_to(when)
+        self.demo.fire_timers(self.traveller, when)
+        self.now = max(when, timezone.now())
+        self.traveller.move_to(self.now)
 
     def on(self, day, hour=None):
         self.goto(self.demo.moment(_workday(day), hour))
@@ -425,8 +480,11 @@ class Story:
         self.submit()
         self.validate()
 
-    def refer(self, offer_key):
-        self.after(4, 12)
+    def refer(self, offer_key, *, days_ago=None):
+        if days_ago is None:
+            self.after(4, 12)
+        else:
+            self.on(self.demo.day(-days_ago))
         return referral_create(
             actor=self.adviser,
             pathway=self.pathway,
@@ -633,7 +691,7 @@ class Story:
         outcome = self.options.get("outcome")
         if outcome is None:
             return
-        referral = self.refer(self.options["offer"])
+        referral = self.refer(self.options["offer"], days_ago=self.options.get("sent"))
         if outcome == "declined":
             self.advance(referral, "under_review")
             self.after(1, 3)
@@ -643,9 +701,9 @@ class Story:
                 reason="Le poste exige le permis B et un véhicule : orientation vers une autre offre.",
             )
         elif outcome == "expired":
+            # Nobody answers: the reminder, then the expiry, are fired by their timers in the travelling clock.
             self.advance(referral, "forwarded")
             self.after(self.demo.organisations["facilitation"].referral_expiry_days + 1)
-            referral_expire(referral=referral, actor=Actor.system())
         elif outcome == "refused":
             self.advance(referral, "accepted")
             self.after(2, 5)
@@ -676,7 +734,7 @@ class Story:
                     "cancel_reason", "Le ou la jeune préfère se positionner sur un poste d'aide-maçon·ne."
                 ),
             )
-        self.advance(self.refer(self.options["offer"]), self.options["stage"])
+        self.advance(self.refer(self.options["offer"], days_ago=self.options.get("sent")), self.options["stage"])
 
     def story_reopened(self):
         self.eligible()
@@ -690,7 +748,7 @@ class Story:
         )
         self.after(1, 2)
         self.record_follow_up(actor=self.adviser, kind=FollowUpKind.INTERVIEW)
-        self.refer(self.options["offer"])
+        self.refer(self.options["offer"], days_ago=self.options.get("sent"))
 
     def story_placed(self):
         self.eligible()
@@ -767,6 +825,8 @@ class Command(BaseCommand):
                     with time_machine.travel(demo.moment(demo.day(-spec.intake_days_ago)), tick=True) as traveller:
                         try:
                             Story(demo, traveller, spec).run()
+                            # What this story armed and is due before today fires now, at its own moment.
+                            demo.fire_timers(traveller, demo.limit)
                         except DomainError as exc:
                             raise CommandError(
                                 f"{spec.first_name} {spec.last_name} ({spec.kind}) : {exc.code} — {exc.message}"
@@ -976,6 +1036,17 @@ class Command(BaseCommand):
         result = verify_journal()
         status = "intactes" if result.ok else f"ROMPUES ({result.problems[0][1]})"
         write(f"  Journal : {JournalEvent.objects.count()} événements, {result.chains} chaînes {status}")
+        write("\nCe qui attend chaque équipe (tâches ouvertes) :")
+        for (organisation, role), kinds in waiting_work().items():
+            parts = ", ".join(f"{label} {n}" for label, n in kinds.most_common())
+            write(f"  {organisation} · {Role(role).label} : {sum(kinds.values())} ({parts})")
+        for task in overdue_tasks():
+            days = (timezone.now() - task.due_at).days
+            intended = "en retard exprès" if is_late_on_purpose(task) else "EN RETARD (non voulu)"
+            write(
+                f"  {intended} : « {task.get_kind_display()} » — {task.pathway.participant} "
+                f"({task.organisation}), échéance dépassée de {days} jour(s)."
+            )
         write(f"\nConnexions (mot de passe « {PASSWORD} ») :")
         for username, first_name, last_name, _, role in USERS:
             membership = Membership.objects.select_related("organisation").get(user__username=username)

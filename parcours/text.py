@@ -1,0 +1,62 @@
+"""Text folding for search and duplicate detection: accents, case, hyphens and apostrophes do not tell people apart.
+
+`fold("Inès Benali-Moreau")` → `"ines benali moreau"`. The same folding is stored in `Participant.search_text`
+(searched with a plain LIKE, backed by a GIN trigram index on PostgreSQL) and computed by the database for short
+columns through `Folded` (PostgreSQL: `unaccent` + `lower`; SQLite: the `parcours_fold` function registered on each
+connection by parcours.apps). `identity_key` is the normalised identity used to spot a possible duplicate.
+"""
+
+import datetime
+import re
+import unicodedata
+
+from django.db.models import CharField, Func
+
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+# Letters that NFKD does not decompose into a base letter and an accent.
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l", "ı": "i"})
+
+
+def fold(text) -> str:
+    """Lower case, without accents, every run of other characters (hyphen, apostrophe, space…) as one space."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", str(text).casefold().translate(_LIGATURES))
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return _SEPARATORS.sub(" ", text).strip()
+
+
+def search_words(query) -> list[str]:
+    """The folded words of a search box (each must be found)."""
+    return fold(query).split()
+
+
+def identity_key(first_name, last_name, birth_date) -> str:
+    """Same person, as far as names and birth date can tell: accents, case, hyphens, spaces and the order of first
+    and last name do not count. "Inès Benali" born 2005-06-15 and "BENALI Ines" born the same day share a key."""
+    if not (first_name and last_name and isinstance(birth_date, datetime.date)):
+        return ""
+    names = sorted(fold(name).replace(" ", "") for name in (first_name, last_name))
+    return f"{birth_date.isoformat()}|{names[0]}|{names[1]}"
+
+
+class Folded(Func):
+    """A column folded by the database like `fold` does (for short columns searched without an index)."""
+
+    function = "parcours_fold"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        # translate() turns hyphens and apostrophes into spaces, like fold(); unaccent() needs its extension
+        # (migration 0007), lower() after it.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="lower(unaccent(translate(%(expressions)s, '-''’', '   ')))",
+            **extra_context,
+        )
+
+
+def sqlite_fold(value):
+    """`parcours_fold(text)` for SQLite (registered on each new connection)."""
+    return None if value is None else fold(value)

@@ -1,0 +1,59 @@
+"""Folding for search and the normalised identity key (parcours.text)."""
+
+import datetime
+
+import pytest
+from django.utils import translation
+
+from parcours.templatetags.parcours_tags import of_name
+from parcours.text import fold, identity_key, search_words
+
+BORN = datetime.date(2005, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Inès", "ines"),
+        ("BENALI-Moreau", "benali moreau"),
+        ("N'Diaye", "n diaye"),
+        ("Zoë  Lefèvre", "zoe lefevre"),
+        ("Œuvray Ægir", "oeuvray aegir"),
+        ("Çağlar Straße", "caglar strasse"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_fold(text, folded):
+    assert fold(text) == folded
+
+
+def test_search_words_are_folded():
+    assert search_words("  INÈS  benali-moreau ") == ["ines", "benali", "moreau"]
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("Ines", "Benali"), ("INÈS", "benali"), ("Benali", "Inès"), ("Inès", "Ben-Ali"), ("inès ", " BEN ALI")],
+)
+def test_identity_key_ignores_accents_case_hyphens_and_order(first, last):
+    assert identity_key(first, last, BORN) == identity_key("Inès", "Benali", BORN) != ""
+
+
+def test_identity_key_tells_people_apart():
+    key = identity_key("Inès", "Benali", BORN)
+    assert identity_key("Inès", "Benali", BORN + datetime.timedelta(days=1)) != key
+    assert identity_key("Agnès", "Benali", BORN) != key
+    assert identity_key("", "Benali", BORN) == ""
+    assert identity_key("Inès", "Benali", "2005-06-15") == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "french"),
+    [("Enzo", "d’Enzo"), ("Élodie", "d’Élodie"), ("Inès", "d’Inès"), ("Noémie", "de Noémie"), ("Hugo", "de Hugo")],
+)
+def test_of_name_elides_before_a_vowel_in_french_only(name, french):
+    with translation.override("fr"):
+        assert of_name(name) == french
+    with translation.override("en"):
+        assert of_name(name) == name

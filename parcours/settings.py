@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "guardian",
+    "axes",
     "channels",
     "rest_framework",
     "rest_framework.authtoken",
@@ -109,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "roles.middleware.CurrentOrganisationMiddleware",
+    # Last: turns a login refused by the lockout into the lockout page (or a 429 problem on the API).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "parcours.urls"
@@ -168,6 +171,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "parcours_cache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "parcours.doors.LoginLockoutBackend",  # first: a locked-out login is refused before its password is checked
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -179,6 +183,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- Login lockout (django-axes): every login form (web, admin, API token endpoint) ---------------------------------
+# LOGIN_FAILURE_LIMIT failed logins of one username from one client address lock that pair out for
+# LOGIN_COOLOFF_MINUTES; the counters live in the shared cache; a success resets them. The address is the one behind
+# TRUSTED_PROXY_COUNT proxies (parcours.doors.client_address).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "parcours.doors.client_address"
+AXES_LOCKOUT_CALLABLE = "parcours.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -254,6 +272,19 @@ PARCOURS = {
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate "number/period" (period: second, minute, hour or day, e.g. 1000/hour)."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}: expected a rate such as 1000/hour, got {value!r}.")
+    return value
+
+
+API_RATE_USER = env_rate("API_RATE_USER", "1000/hour")  # per token (or session user)
+API_RATE_TOKEN = env_rate("API_RATE_TOKEN", "20/minute")  # token requests per client address
+
 # REST API (parcours/api/): token or session authentication, JSON only, RFC 9457 problem details,
 # cursor pagination, per-token throttling. The schema and docs are served at /api/v1/schema/ and /api/v1/docs/.
 REST_FRAMEWORK = {
@@ -266,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "parcours.api.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["parcours.api.throttling.TokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": "1000/hour", "token_obtain": "20/minute"},
+    "DEFAULT_THROTTLE_RATES": {"user": API_RATE_USER, "token_obtain": API_RATE_TOKEN},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "parcours.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,

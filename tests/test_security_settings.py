@@ -89,3 +89,15 @@ def test_https_settings_come_from_the_environment(tmp_path, env, expected):
     production.pop("DATABASE_URL")
     result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env={**production, **env})
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_api_rates_and_login_limits_come_from_the_environment(tmp_path):
+    code = (
+        "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
+        "s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds())"
+    )
+    env = {"DEBUG": "1", "API_RATE_USER": "5000/hour", "API_RATE_TOKEN": "5/minute", "LOGIN_FAILURE_LIMIT": "8"}
+    result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.strip() == "{'user': '5000/hour', 'token_obtain': '5/minute'} 8 900.0", result.stderr
+    refused = run_manage(tmp_path, "check", env={"DEBUG": "1", "API_RATE_USER": "lots"})
+    assert refused.returncode != 0 and "API_RATE_USER: expected a rate such as 1000/hour" in refused.stderr

@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from rest_framework import authentication, exceptions, status
 
 from parcours.api.errors import ApiProblem
+from parcours.doors import lockout_message
 from roles.actor import Actor
 from roles.middleware import memberships_of
 
@@ -36,7 +37,11 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
 
 def check_credentials(request, *, username: str, password: str):
-    user = authenticate(request=request, username=username, password=password)
+    # The Django request: the login lockout (parcours.doors) counts failures by username and client address on it.
+    django_request = request._request
+    user = authenticate(request=django_request, username=username, password=password)
+    if getattr(django_request, "axes_locked_out", False):
+        raise ApiProblem(status.HTTP_429_TOO_MANY_REQUESTS, "too_many_login_attempts", lockout_message())
     if user is None or not user.is_active:
         raise ApiProblem(status.HTTP_400_BAD_REQUEST, "invalid_credentials", "Identifiant ou mot de passe incorrect.")
     return user

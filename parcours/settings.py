@@ -180,8 +180,12 @@ ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: revokes the user's API token whenever a password is changed, by any path (roles/passwords.py).
+    {"NAME": "roles.passwords.RevokeApiTokensOnPasswordChange"},
 ]
 
 # --- Login lockout (django-axes): every login form (web, admin, API token endpoint) ---------------------------------
@@ -282,6 +286,18 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+def env_duration(name: str, default: str) -> datetime.timedelta:
+    """A duration: a number of seconds, or a number followed by m (minutes), h (hours) or d (days), e.g. 30d."""
+    value = os.environ.get(name, "").strip() or default
+    match = re.fullmatch(r"([1-9][0-9]*)([smhd]?)", value)
+    if not match:
+        raise ImproperlyConfigured(f"{name}: expected a duration such as 30d, 12h or 3600, got {value!r}.")
+    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return datetime.timedelta(**{unit: int(match[1])})
+
+
+# An API token expires this long after it was issued (POST /api/v1/auth/token/ then issues a new one).
+API_TOKEN_TTL = env_duration("API_TOKEN_TTL", "30d")
 API_RATE_USER = env_rate("API_RATE_USER", "1000/hour")  # per token (or session user)
 API_RATE_TOKEN = env_rate("API_RATE_TOKEN", "20/minute")  # token requests per client address
 

@@ -14,6 +14,7 @@ from parcours.api.errors import ApiProblem
 from parcours.doors import lockout_message
 from roles.actor import Actor
 from roles.middleware import memberships_of
+from roles.tokens import is_expired
 
 ORGANISATION_HEADER = "X-Organisation"
 TOKEN_KEY_RE = re.compile(r"[0-9a-f]{40}")
@@ -29,11 +30,16 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not TOKEN_KEY_RE.fullmatch(key or ""):
             raise exceptions.AuthenticationFailed("Jeton invalide.", code="invalid_token")
         try:
-            return super().authenticate_credentials(key)
+            user, token = super().authenticate_credentials(key)
         except exceptions.AuthenticationFailed:
             raise exceptions.AuthenticationFailed(
                 "Jeton invalide ou compte désactivé.", code="invalid_token"
             ) from None
+        if is_expired(token):
+            raise exceptions.AuthenticationFailed(
+                "Jeton expiré : demandez-en un nouveau (POST /api/v1/auth/token/).", code="token_expired"
+            )
+        return user, token
 
 
 def check_credentials(request, *, username: str, password: str):

@@ -31,6 +31,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
+    path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("organisations/", views.OrganisationListView.as_view(), name="organisations-list"),
     path("organisations/<int:pk>/", views.OrganisationDetailView.as_view(), name="organisations-detail"),
     path("participants/", views.ParticipantListView.as_view(), name="participants-list"),

@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import translation
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.permissions import AllowAny
@@ -20,7 +19,7 @@ from parcours import selectors
 from parcours.access_log import log_access
 from parcours.api import resources as r
 from parcours.api import serializers as s
-from parcours.api.auth import check_credentials, resolve_actor
+from parcours.api.auth import TokenAuthentication, check_credentials, resolve_actor
 from parcours.api.errors import ApiProblem
 from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
@@ -30,6 +29,7 @@ from parcours.services import data_protection, followups, participants, placemen
 from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
+from roles.tokens import expires_at, issue_token, revoke_tokens
 from workflows.engine import available_for_rows
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
@@ -247,8 +247,27 @@ class TokenObtainView(FrenchMixin, APIView):
         serializer = s.TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = check_credentials(request, **serializer.validated_data)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token = issue_token(user)
+        return Response(s.TokenResponseSerializer({"token": token.key, "expires_at": expires_at(token)}).data)
+
+
+class TokenRevokeView(FrenchMixin, APIView):
+    """Revoke the token that authenticates this request (rotation: revoke, then ask for a new one)."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(
+        summary="Révoquer mon jeton d'API",
+        description="Le jeton de l'en-tête `Authorization` cesse aussitôt d'être accepté. Pour changer de jeton : "
+        "révoquez-le, puis demandez-en un nouveau (`POST /api/v1/auth/token/`).",
+        tags=["auth"],
+        request=s.EmptyInputSerializer,
+        responses={204: None},
+    )
+    def post(self, request, *args, **kwargs):
+        s.EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        revoke_tokens(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Organisations (the caller's own) ------------------------------------------------------------------------

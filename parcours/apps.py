@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.urls import register_converter
+
+from parcours.converters import IdConverter
 
 
 class ParcoursConfig(AppConfig):
@@ -7,6 +10,8 @@ class ParcoursConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
+        register_converter(IdConverter, "id")
         from parcours import checks  # noqa: F401  (registers the system checks)
         from parcours.work.listener import listener
         from workflows import work

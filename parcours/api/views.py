@@ -30,7 +30,7 @@ from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
 from roles.tokens import expires_at, issue_token, revoke_tokens
-from workflows.engine import available_for_rows
+from workflows.engine import available_for_rows, ensure_can_fire
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
 
@@ -85,6 +85,12 @@ class ApiView(FrenchMixin, GenericAPIView):
     def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
         """403 when the caller's role may never take `action` (whatever the object)."""
         if not policy.may(self.actor, action):
+            raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
+
+    def require(self, action, obj, message="Votre rôle ne permet pas de faire cette action."):
+        """403 when the caller may not take `action` on `obj` (that they can see): checked before the body is read,
+        so that a refusal never depends on what was sent."""
+        if not policy.allows(self.actor, action, obj):
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
     def get_queryset(self):
@@ -165,6 +171,8 @@ class TransitionView(ApiView):
 
     def post(self, request, *args, **kwargs):
         obj = self.get_object()
+        # State (409), then role and scope (403), then the inputs (400): the engine's order, before the body is read.
+        ensure_can_fire(obj, self.spec.name, actor=self.actor)
         inputs = self.parse(input_serializer(self.spec))
         run_transition(
             machine=self.spec.machine, name=self.spec.name, obj=obj.pk, actor=self.actor, **inputs.to_service_kwargs()
@@ -341,6 +349,7 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         return self.get_paginated_response(data)
 
     def post(self, request, *args, **kwargs):
+        self.require_role("participant.create", "Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
         inputs = self.parse(s.ParticipantCreateSerializer)
         participant = participants.participant_create(actor=self.actor, **inputs.to_service_kwargs())
         participant = selectors.participant_file(
@@ -368,6 +377,7 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
 
     def patch(self, request, *args, **kwargs):
         participant = self.participant_file()
+        self.require("participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
         inputs = self.parse(s.ParticipantUpdateSerializer)
         participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
         participant.refresh_from_db()
@@ -427,6 +437,7 @@ class PathwayFollowUpsView(ApiView):
 
     def post(self, request, *args, **kwargs):
         pathway = self.get_object()
+        self.require("followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
         return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
@@ -512,6 +523,7 @@ class JobOfferCloseView(ApiView):
 
     def post(self, request, *args, **kwargs):
         offer = self.get_object()
+        self.require("offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
         self.parse(s.EmptyInputSerializer)
         register.offer_close(actor=self.actor, offer=offer.pk)
         return Response(self.represent_fresh(offer.pk))

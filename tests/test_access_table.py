@@ -1,6 +1,9 @@
 """The access table: every URL pattern × anonymous and every role × every method → the status, kept in one table
 (tests/access_table.py). A URL pattern without an entry fails the suite; so does a status that differs.
 
+Every HTML page answered (GET 200) must carry the Content-Security-Policy and hold no inline script (no <script>
+without src, no on…= handler, no javascript: URL): the policy allows none.
+
 Each request runs in a savepoint that is rolled back, so the table does not depend on the order of the requests.
 Objects belong to territory "a", whose members make the requests (cross-territory refusals are covered by
 tests/test_permissions.py and tests/api/test_permissions.py). POST, PATCH and DELETE carry an empty body: a role
@@ -99,6 +102,21 @@ def concrete_url(route, world, made):
     return url
 
 
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+INLINE_PROBLEMS = []
+
+
+def check_page(method, url, response):
+    """Every HTML page carries the Content-Security-Policy and passes it without inline scripts."""
+    if method != "GET" or response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
+        return
+    if "script-src 'self'" not in response.get("Content-Security-Policy", ""):
+        INLINE_PROBLEMS.append(f"{url}: no Content-Security-Policy")
+    match = INLINE_SCRIPT.search(response.content.decode())
+    if match:
+        INLINE_PROBLEMS.append(f"{url}: inline script {match[0]!r}")
+
+
 def probe(client, method, url):
     cache.clear()  # throttles and lockouts: every probe starts from zero
     cookies = copy.deepcopy(client.cookies)  # a logout must not end the session of the next probes
@@ -110,6 +128,7 @@ def probe(client, method, url):
         else:
             response = client.post(url, {})
         transaction.set_rollback(True)
+    check_page(method, url, response)
     client.cookies = cookies
     return response.status_code
 
@@ -151,5 +170,6 @@ def test_every_route_every_role_every_method(world, made):
         if table[route].get(method) != expected
     ]
     assert not differences, "\n".join(differences)
+    assert not INLINE_PROBLEMS, INLINE_PROBLEMS
     server_errors = [f"{m} {r}: {s}" for r, row in table.items() for m, s in row.items() if " 5" in f" {s}"]
     assert not server_errors, server_errors

@@ -1,7 +1,7 @@
 """/api/v1/: resources, their transitions (one URL per declared transition) and history; schema and docs."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from parcours.api import resources as r
 from parcours.api import views
@@ -29,7 +29,9 @@ def _stateful(resource, list_view=None):
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI with its init script at ?script (no inline script: CSP), ReDoc; both from the sidecar's files.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("organisations/", views.OrganisationListView.as_view(), name="organisations-list"),

@@ -7,6 +7,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The end-to-end tests (tests/e2e) drive this Chromium headless; `make browsers` installs Debian's package.
 CHROMIUM ?= /usr/bin/chromium
+# DEBUG is off unless turned on: the demo and the developer commands turn it on (development secret key, journal key
+# generated in var/, no HTTPS redirect). Production sets its environment instead (docs/security.md).
+DEV := env DEBUG=1
 
 .PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
 
@@ -26,23 +29,24 @@ browsers:
 	}
 
 migrate: install
-	$(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py createcachetable
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(DEV) $(PY) manage.py seed_demo
 
 run: seed
 	@echo "Parcours: http://$(HOST):$(PORT)/ (logins: conseillere, conseiller.b, facilitateur, employeur, employeur.b, auditeur, admin — password: demo)"
 	@# The timer worker (reminders, expiries, follow-ups) runs next to the server and stops with it.
-	$(PY) manage.py run_timers --loop --interval 30 & TIMERS=$$!; \
+	$(DEV) $(PY) manage.py run_timers --loop --interval 30 & TIMERS=$$!; \
 	trap 'kill $$TIMERS 2>/dev/null; wait $$TIMERS 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) manage.py workflow_diagrams --check
+	$(DEV) $(PY) manage.py makemigrations --check --dry-run
+	$(DEV) $(PY) manage.py workflow_diagrams --check
 
 # Two workers (one per core), whole modules per worker (module-scoped worlds and demos are built once);
 # the browser tests run after, in one process, against their own live server.
@@ -57,7 +61,7 @@ test-postgres: install
 	scripts/with-redis.sh scripts/with-postgres.sh $(PYTEST) $(XDIST) -m "not e2e" -q
 
 # Benchmarks (bench/run.py): a throwaway PostgreSQL with durable settings and a throwaway Redis, DEBUG off.
-BENCH_ENV := env DEBUG=0 SECRET_KEY=benchmark-only-secret-key-not-for-production-0123456789 \
+BENCH_ENV := env DEBUG=0 SECURE_SSL_REDIRECT=0 SECRET_KEY=benchmark-only-secret-key-not-for-production-0123456789 \
 	PARCOURS_JOURNAL_KEYS=bench:benchmark-only-journal-key-0123456789-abcdefghij LOG_LEVEL=ERROR
 BENCH_SIZES ?= 10000,100000,1000000
 
@@ -75,7 +79,7 @@ bench-smoke: install
 test: lint test-sqlite test-postgres bench-smoke
 
 diagrams: install
-	$(PY) manage.py workflow_diagrams
+	$(DEV) $(PY) manage.py workflow_diagrams
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

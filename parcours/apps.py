@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.urls import register_converter
 
+from parcours.converters import IdConverter
 from parcours.text import sqlite_fold
 
 
@@ -10,6 +12,8 @@ class ParcoursConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
+        register_converter(IdConverter, "id")
         from parcours import checks  # noqa: F401  (registers the system checks)
         from parcours.work.listener import listener
         from workflows import work

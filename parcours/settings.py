@@ -1,25 +1,83 @@
-"""Settings for Parcours.
+"""Settings for Parcours, read from the environment.
 
-The embedded default (SQLite, in-memory channel layer) needs nothing installed; production sets
-DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, DEBUG=0 and ALLOWED_HOSTS.
+The embedded default (SQLite, in-memory channel layer, database cache) needs nothing installed. `DEBUG` is off
+unless the environment turns it on (`make run` and the test settings do); with it off, SECRET_KEY is required and
+the production security settings apply (HSTS, HTTPS redirect, secure cookies, see docs/security.md, where the
+production environment that passes `manage.py check --deploy` is written down).
 """
 
 import datetime
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PARCOURS_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = os.environ.get("DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else "")
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}: expected 1 or 0, got {value!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
+        raise ImproperlyConfigured(f"{name}: expected a whole number >= {minimum}, got {raw!r}.")
+    return int(raw)
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_flag("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG=0")
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. In production set SECRET_KEY to a long random value (docs/security.md); "
+            "for the demo run `make run`, which sets DEBUG=1."
+        )
+    SECRET_KEY = "dev-only-insecure-key-used-with-debug-on-never-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+# --- HTTPS and the reverse proxy (docs/security.md) -----------------------------------------------------------------
+# Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets to "https" (X-Forwarded-Proto),
+# CSRF_TRUSTED_ORIGINS the public origin(s) (https://parcours.example.org), TRUSTED_PROXY_COUNT how many proxies
+# append to X-Forwarded-For (the client address of login lockouts and throttles; 0: the socket's address).
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_flag("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)  # a working day
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -30,10 +88,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "guardian",
+    "axes",
     "channels",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files, not a CDN
+    "csp",
     "viewflow",
     "viewflow.workflow",
     "roles",
@@ -50,7 +111,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "roles.middleware.CurrentOrganisationMiddleware",
+    # Last: turns a login refused by the lockout into the lockout page (or a 429 problem on the API).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "parcours.urls"
@@ -96,7 +160,21 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds the API throttles and the login lockouts: shared by every worker process (Redis when REDIS_URL is
+# set, the database otherwise: `manage.py createcachetable` runs next to `migrate`), never one count per process.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "parcours_cache"}}
+
 AUTHENTICATION_BACKENDS = [
+    "parcours.doors.LoginLockoutBackend",  # first: a locked-out login is refused before its password is checked
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -105,9 +183,27 @@ ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: revokes the user's API token whenever a password is changed, by any path (roles/passwords.py).
+    {"NAME": "roles.passwords.RevokeApiTokensOnPasswordChange"},
 ]
+
+# --- Login lockout (django-axes): every login form (web, admin, API token endpoint) ---------------------------------
+# LOGIN_FAILURE_LIMIT failed logins of one username from one client address lock that pair out for
+# LOGIN_COOLOFF_MINUTES; the counters live in the shared cache; a success resets them. The address is the one behind
+# TRUSTED_PROXY_COUNT proxies (parcours.doors.client_address).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "parcours.doors.client_address"
+AXES_LOCKOUT_CALLABLE = "parcours.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -127,9 +223,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # viewflow is the work layer (parcours/work/flows.py); its own site and middlewares are not used.
 VIEWFLOW = {"AUTOREGISTER": False}
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
 
 
 
@@ -189,6 +282,31 @@ PARCOURS = {
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate "number/period" (period: second, minute, hour or day, e.g. 1000/hour)."""
+    value = os.environ.get(name, "").strip() or default
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}: expected a rate such as 1000/hour, got {value!r}.")
+    return value
+
+
+def env_duration(name: str, default: str) -> datetime.timedelta:
+    """A duration: a number of seconds, or a number followed by m (minutes), h (hours) or d (days), e.g. 30d."""
+    value = os.environ.get(name, "").strip() or default
+    match = re.fullmatch(r"([1-9][0-9]*)([smhd]?)", value)
+    if not match:
+        raise ImproperlyConfigured(f"{name}: expected a duration such as 30d, 12h or 3600, got {value!r}.")
+    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return datetime.timedelta(**{unit: int(match[1])})
+
+
+# An API token expires this long after it was issued (POST /api/v1/auth/token/ then issues a new one).
+API_TOKEN_TTL = env_duration("API_TOKEN_TTL", "30d")
+API_RATE_USER = env_rate("API_RATE_USER", "1000/hour")  # per token (or session user)
+API_RATE_TOKEN = env_rate("API_RATE_TOKEN", "20/minute")  # token requests per client address
+
 # REST API (parcours/api/): token or session authentication, JSON only, RFC 9457 problem details,
 # cursor pagination, per-token throttling. The schema and docs are served at /api/v1/schema/ and /api/v1/docs/.
 REST_FRAMEWORK = {
@@ -201,14 +319,36 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "parcours.api.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["parcours.api.throttling.TokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": "1000/hour", "token_obtain": "20/minute"},
+    "DEFAULT_THROTTLE_RATES": {"user": API_RATE_USER, "token_obtain": API_RATE_TOKEN},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "parcours.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# --- Content Security Policy (django-csp): our own scripts only, never inline ones --------------------------------
+# Every script is a static file (static/js/parcours.js holds the pages' behaviour; the API docs load their init
+# script from a URL: SpectacularSwaggerSplitView). Inline style attributes remain (layout widths, progress bars).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],  # includes the same-origin websocket of live notifications
+        "worker-src": ["'self'", "blob:"],  # ReDoc's search worker
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "Parcours API",
     "DESCRIPTION": (
         "API REST de Parcours : parcours d'insertion des jeunes vers les emplois des clauses sociales. "

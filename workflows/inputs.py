@@ -9,6 +9,9 @@ catalogue, a Mission Locale's partners, the modes of a lot) are named by `option
 import datetime
 from dataclasses import dataclass
 
+from django.utils import timezone
+
+from workflows import text
 from workflows.errors import DomainError
 
 TEXT = "text"  # one line
@@ -48,6 +51,23 @@ def reason(label="Motif", *, required=True, help_text=""):
     return Input("reason", label, LONGTEXT, required=required, max_length=2000, help_text=help_text)
 
 
+# Every date of a pathway (proofs, hires, exits, validity) falls in this window: 1900 or 9999 is a typing slip or
+# a probe, never a fact. Services add the rules of each date (not in the future, not before the pathway…).
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+LATEST_YEARS_AHEAD = 10
+
+
+def check_plausible_date(value: datetime.date, *, field: str, label: str) -> datetime.date:
+    latest = datetime.date(timezone.localdate().year + LATEST_YEARS_AHEAD, 12, 31)
+    if not EARLIEST_DATE <= value <= latest:
+        raise DomainError(
+            "invalid_input",
+            f"{label} : date hors des limites ({EARLIEST_DATE:%d/%m/%Y} – {latest:%d/%m/%Y}).",
+            field=field,
+        )
+    return value
+
+
 def _missing(value):
     return value is None or (isinstance(value, str | list | dict | tuple) and not value) or (
         isinstance(value, str) and not value.strip()
@@ -63,12 +83,13 @@ def check_value(declared: Input, value):
     if declared.type in (TEXT, LONGTEXT):
         if not isinstance(value, str):
             raise _invalid(declared, "texte attendu.")
-        value = value.strip()
+        value = text.clean_text(value, field=declared.name, label=declared.label, multiline=declared.type == LONGTEXT)
         if declared.max_length is not None and len(value) > declared.max_length:
             raise _invalid(declared, f"{declared.max_length} caractères au plus.")
     elif declared.type == DATE:
         if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
             raise _invalid(declared, "date invalide.")
+        check_plausible_date(value, field=declared.name, label=declared.label)
     elif declared.type in (INTEGER, ID_CHOICE):
         if isinstance(value, bool) or not isinstance(value, int):
             raise _invalid(declared, "nombre entier attendu.")

@@ -11,8 +11,10 @@ from django.contrib.auth import authenticate
 from rest_framework import authentication, exceptions, status
 
 from parcours.api.errors import ApiProblem
+from parcours.doors import lockout_message
 from roles.actor import Actor
 from roles.middleware import memberships_of
+from roles.tokens import is_expired
 
 ORGANISATION_HEADER = "X-Organisation"
 TOKEN_KEY_RE = re.compile(r"[0-9a-f]{40}")
@@ -28,15 +30,24 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not TOKEN_KEY_RE.fullmatch(key or ""):
             raise exceptions.AuthenticationFailed("Jeton invalide.", code="invalid_token")
         try:
-            return super().authenticate_credentials(key)
+            user, token = super().authenticate_credentials(key)
         except exceptions.AuthenticationFailed:
             raise exceptions.AuthenticationFailed(
                 "Jeton invalide ou compte désactivé.", code="invalid_token"
             ) from None
+        if is_expired(token):
+            raise exceptions.AuthenticationFailed(
+                "Jeton expiré : demandez-en un nouveau (POST /api/v1/auth/token/).", code="token_expired"
+            )
+        return user, token
 
 
 def check_credentials(request, *, username: str, password: str):
-    user = authenticate(request=request, username=username, password=password)
+    # The Django request: the login lockout (parcours.doors) counts failures by username and client address on it.
+    django_request = request._request
+    user = authenticate(request=django_request, username=username, password=password)
+    if getattr(django_request, "axes_locked_out", False):
+        raise ApiProblem(status.HTTP_429_TOO_MANY_REQUESTS, "too_many_login_attempts", lockout_message())
     if user is None or not user.is_active:
         raise ApiProblem(status.HTTP_400_BAD_REQUEST, "invalid_credentials", "Identifiant ou mot de passe incorrect.")
     return user

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-MAX_ID = 2**63 - 1
+from parcours.converters import MAX_ID  # noqa: F401  (part of this module's interface)
+
 MAX_UNKNOWN_FIELDS_REPORTED = 20
 
 

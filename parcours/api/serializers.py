@@ -587,3 +587,4 @@ class TokenRequestSerializer(StrictSerializer):
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires_at = serializers.DateTimeField(help_text="Date d'expiration du jeton (API_TOKEN_TTL après sa délivrance).")

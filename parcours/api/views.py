@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import translation
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.permissions import AllowAny
@@ -20,7 +19,7 @@ from parcours import selectors
 from parcours.access_log import log_access
 from parcours.api import resources as r
 from parcours.api import serializers as s
-from parcours.api.auth import check_credentials, resolve_actor
+from parcours.api.auth import TokenAuthentication, check_credentials, resolve_actor
 from parcours.api.errors import ApiProblem
 from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
@@ -30,7 +29,8 @@ from parcours.services import data_protection, followups, participants, placemen
 from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
-from workflows.engine import available_for_rows
+from roles.tokens import expires_at, issue_token, revoke_tokens
+from workflows.engine import available_for_rows, ensure_can_fire
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
 
@@ -85,6 +85,12 @@ class ApiView(FrenchMixin, GenericAPIView):
     def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
         """403 when the caller's role may never take `action` (whatever the object)."""
         if not policy.may(self.actor, action):
+            raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
+
+    def require(self, action, obj, message="Votre rôle ne permet pas de faire cette action."):
+        """403 when the caller may not take `action` on `obj` (that they can see): checked before the body is read,
+        so that a refusal never depends on what was sent."""
+        if not policy.allows(self.actor, action, obj):
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
     def get_queryset(self):
@@ -165,6 +171,8 @@ class TransitionView(ApiView):
 
     def post(self, request, *args, **kwargs):
         obj = self.get_object()
+        # State (409), then role and scope (403), then the inputs (400): the engine's order, before the body is read.
+        ensure_can_fire(obj, self.spec.name, actor=self.actor)
         inputs = self.parse(input_serializer(self.spec))
         run_transition(
             machine=self.spec.machine, name=self.spec.name, obj=obj.pk, actor=self.actor, **inputs.to_service_kwargs()
@@ -247,8 +255,27 @@ class TokenObtainView(FrenchMixin, APIView):
         serializer = s.TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = check_credentials(request, **serializer.validated_data)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token = issue_token(user)
+        return Response(s.TokenResponseSerializer({"token": token.key, "expires_at": expires_at(token)}).data)
+
+
+class TokenRevokeView(FrenchMixin, APIView):
+    """Revoke the token that authenticates this request (rotation: revoke, then ask for a new one)."""
+
+    authentication_classes = [TokenAuthentication]
+
+    @extend_schema(
+        summary="Révoquer mon jeton d'API",
+        description="Le jeton de l'en-tête `Authorization` cesse aussitôt d'être accepté. Pour changer de jeton : "
+        "révoquez-le, puis demandez-en un nouveau (`POST /api/v1/auth/token/`).",
+        tags=["auth"],
+        request=s.EmptyInputSerializer,
+        responses={204: None},
+    )
+    def post(self, request, *args, **kwargs):
+        s.EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        revoke_tokens(request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Organisations (the caller's own) ------------------------------------------------------------------------
@@ -322,6 +349,7 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         return self.get_paginated_response(data)
 
     def post(self, request, *args, **kwargs):
+        self.require_role("participant.create", "Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
         inputs = self.parse(s.ParticipantCreateSerializer)
         participant = participants.participant_create(actor=self.actor, **inputs.to_service_kwargs())
         participant = selectors.participant_file(
@@ -349,6 +377,7 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
 
     def patch(self, request, *args, **kwargs):
         participant = self.participant_file()
+        self.require("participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
         inputs = self.parse(s.ParticipantUpdateSerializer)
         participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
         participant.refresh_from_db()
@@ -408,6 +437,7 @@ class PathwayFollowUpsView(ApiView):
 
     def post(self, request, *args, **kwargs):
         pathway = self.get_object()
+        self.require("followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
         return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
@@ -493,6 +523,7 @@ class JobOfferCloseView(ApiView):
 
     def post(self, request, *args, **kwargs):
         offer = self.get_object()
+        self.require("offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
         self.parse(s.EmptyInputSerializer)
         register.offer_close(actor=self.actor, offer=offer.pk)
         return Response(self.represent_fresh(offer.pk))

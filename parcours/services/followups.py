@@ -4,7 +4,7 @@ from django.utils import timezone
 from parcours.models import FollowUp, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
-from workflows import work
+from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES
@@ -22,7 +22,14 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
     require_date(done_on, "done_on", "Date")
     if done_on > timezone.localdate():
         raise DomainError("date_in_future", "La date du suivi ne peut pas être dans le futur.", field="done_on")
-    if len(note or "") > 1000:
+    if done_on < pathway.started_on:
+        raise DomainError(
+            "invalid_input",
+            f"La date du suivi ne peut pas précéder le début du parcours ({pathway.started_on:%d/%m/%Y}).",
+            field="done_on",
+        )
+    note = text.clean_text(note or "", field="note", label="Note", multiline=True)
+    if len(note) > 1000:
         raise DomainError("invalid_input", "Note : 1000 caractères au plus.", field="note")
     if planned_follow_up is not None:
         try:

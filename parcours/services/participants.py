@@ -1,5 +1,3 @@
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,7 +9,7 @@ from parcours.services.common import lock, require, require_choice, require_date
 from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
-from workflows import work
+from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.vocabulary import Programme, QualificationLevel
@@ -28,29 +26,55 @@ REQUIRED = {
 EDITABLE = set(Participant.JOURNALED_FIELDS)
 
 
+NAMES = {"first_name": "Prénom", "last_name": "Nom", "commune": "Commune"}
+TEXTS = {"email": "Courriel", "imilo_reference": "Identifiant i-milo"}
+
+
 def _normalise(data: dict) -> dict:
+    """Known fields only; text NFC-normalised and stripped, names with a letter and nothing invisible or
+    direction-changing, ASCII digits for the postcode and the phone (workflows.text)."""
     unknown = sorted(set(data) - EDITABLE)
     if unknown:
         raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
     clean = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+    for name, value in clean.items():
+        if not isinstance(value, str) or not value:
+            continue
+        if name in NAMES:
+            clean[name] = text.clean_name(value, field=name, label=NAMES[name])
+        elif name == "postcode":
+            clean[name] = text.clean_postcode(value)
+        elif name == "phone":
+            clean[name] = text.clean_phone(value)
+        else:
+            clean[name] = text.clean_text(value, field=name, label=TEXTS.get(name, name))
     return clean
 
 
-def _validate(clean: dict, *, creating: bool):
+def _check_birth_date(birth, *, on):
+    """16 to 25 on the day of registration: on creation (today) as on a correction later (the day the file was
+    opened), so that a birth date cannot be edited to 2030 or 1900."""
+    if birth > timezone.localdate():
+        raise DomainError("invalid_input", "Date de naissance : pas dans le futur.", field="birth_date")
+    age = Participant(birth_date=birth).age_on(on)
+    if not (MIN_AGE <= age <= MAX_AGE):
+        raise DomainError(
+            "age_out_of_range",
+            f"Les Missions Locales accueillent les jeunes de {MIN_AGE} à {MAX_AGE} ans "
+            f"(âge calculé à l'inscription, le {on:%d/%m/%Y} : {age} ans).",
+            field="birth_date",
+        )
+
+
+def _validate(clean: dict, *, registered_on=None):
+    """`registered_on`: None on creation (today), the file's registration day on an edit."""
+    creating = registered_on is None
     for name, label in REQUIRED.items():
         if (creating or name in clean) and not clean.get(name):
             raise DomainError("missing_input", f"{label} : ce champ est obligatoire.", field=name)
     if "birth_date" in clean:
         birth = require_date(clean["birth_date"], "birth_date", "Date de naissance")
-        age = Participant(birth_date=birth).age_on(timezone.localdate())
-        if creating and not (MIN_AGE <= age <= MAX_AGE):
-            raise DomainError(
-                "age_out_of_range",
-                f"Les Missions Locales accueillent les jeunes de {MIN_AGE} à {MAX_AGE} ans (âge calculé : {age} ans).",
-                field="birth_date",
-            )
-    if "postcode" in clean and not re.fullmatch(r"\d{5}", str(clean["postcode"])):
-        raise DomainError("invalid_input", "Code postal : 5 chiffres attendus.", field="postcode")
+        _check_birth_date(birth, on=registered_on or timezone.localdate())
     if "qualification_level" in clean:
         require_choice(
             clean["qualification_level"], QualificationLevel, "qualification_level", "Niveau de qualification"
@@ -103,7 +127,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
     if actor.organisation.kind != OrganisationKind.MISSION_LOCALE:
         raise DomainError("forbidden", "Seule une Mission Locale peut inscrire un·e jeune.")
     clean = _normalise(data)
-    _validate(clean, creating=True)
+    _validate(clean)
     # The check gives the adviser the "possible duplicate" step; the database's unique identity key (partial:
     # confirmed homonyms aside) settles concurrent intakes of the same person.
     duplicate = find_duplicates(
@@ -156,8 +180,9 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
     participant = lock(Participant, participant, actor=actor)
     require(actor, "participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
     clean = _normalise(changes)
-    _validate(clean, creating=False)
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
+    # Only what changes is judged (a birth date kept as it is never refuses an edit of the phone number).
+    _validate({k: clean[k] for k in changed}, registered_on=timezone.localtime(participant.created_at).date())
     if not changed:
         return participant
     if (

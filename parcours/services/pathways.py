@@ -79,6 +79,9 @@ def pathway_submit_eligibility(
     return pathway
 
 
+PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)
+
+
 @transaction.atomic
 def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: dict | None = None):
     """The facilitator validates eligibility; `proofs` maps criterion code → (proof kind, seen on)."""
@@ -90,12 +93,26 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
     require_date(valid_until, "valid_until", "Valide jusqu'au")
     if valid_until <= today:
         raise DomainError("invalid_input", "La date de validité doit être dans le futur.", field="valid_until")
+    longest = add_months(today, eligibility_validity_months())
+    if valid_until > longest:
+        raise DomainError(
+            "invalid_input",
+            f"La validité ne peut pas dépasser la durée réglementaire ({eligibility_validity_months()} mois, "
+            f"jusqu'au {longest:%d/%m/%Y}).",
+            field="valid_until",
+        )
     assessment = pathway.pending_assessment()
     for code, (kind, seen_on) in (proofs or {}).items():
         require_choice(kind, ProofKind, "proofs", "Justificatif")
         require_date(seen_on, "proofs", "Justificatif vu le")
         if seen_on > today:
             raise DomainError("invalid_input", "Un justificatif ne peut pas être vu dans le futur.", field="proofs")
+        if seen_on < add_months(today, -PROOF_MAX_AGE_MONTHS):
+            raise DomainError(
+                "invalid_input",
+                f"Un justificatif vu il y a plus de {PROOF_MAX_AGE_MONTHS} mois ne prouve plus la situation.",
+                field="proofs",
+            )
         updated = AssessedCriterion.objects.filter(assessment=assessment, criterion__code=code).update(
             proof_kind=kind, proof_seen_on=seen_on, proof_seen_by=actor.user
         )

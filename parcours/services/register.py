@@ -11,6 +11,7 @@ from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require
 from roles.enums import OrganisationKind
 from workflows.errors import DomainError
+from workflows.inputs import check_plausible_date
 from workflows.journal import record_event
 from workflows.vocabulary import FulfilmentMode, SizingMethod
 
@@ -53,6 +54,25 @@ def _save(obj):
     return obj
 
 
+MAX_WINDOW_YEARS = 10  # an operation or a lot executed over longer than this is a typing slip (year 1 to 9999)
+MAX_TARGET_HOURS = decimal.Decimal(1_000_000)
+
+
+def _check_window(starts_on, ends_on, *, label):
+    """Both dates plausible, the end on or after the start, at most MAX_WINDOW_YEARS apart."""
+    for value, field in ((starts_on, f"{label}starts_on"), (ends_on, f"{label}ends_on")):
+        if value is not None:
+            check_plausible_date(value, field=field, label="Date")
+    if starts_on is None or ends_on is None:
+        return
+    if ends_on < starts_on:
+        raise DomainError("invalid_input", "La fin ne peut pas précéder le début.", field=f"{label}ends_on")
+    if (ends_on - starts_on).days > 366 * MAX_WINDOW_YEARS:
+        raise DomainError(
+            "invalid_input", f"{MAX_WINDOW_YEARS} ans au plus entre le début et la fin.", field=f"{label}ends_on"
+        )
+
+
 def _journal(actor, obj, object_type, action="create", **inputs):
     return record_event(actor=actor, object_type=object_type, object_id=obj.pk, action=action, inputs=inputs)
 
@@ -62,6 +82,7 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
     require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
     if actor.organisation.kind != OrganisationKind.FACILITATION:
         raise DomainError("forbidden", "Seule une structure porteuse tient le registre des clauses.")
+    _check_window(starts_on, ends_on, label="")
     operation = _save(
         Operation(
             name=name,
@@ -140,6 +161,13 @@ def lot_create(
             amount_per_hour=amount_per_hour,
             fixed_hours=fixed_hours,
         )
+    if not decimal.Decimal(0) < decimal.Decimal(target_hours) <= MAX_TARGET_HOURS:
+        raise DomainError(
+            "invalid_input",
+            f"Heures d'insertion prévues : entre 1 et {MAX_TARGET_HOURS:,.0f}".replace(",", "\u202f") + ".",
+            field="target_hours",
+        )
+    _check_window(execution_starts_on, execution_ends_on, label="execution_")
     lot = _save(
         ContractLot(
             contract=contract,

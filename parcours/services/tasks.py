@@ -139,14 +139,14 @@ def task_claim(*, actor, task) -> WorkTask:
 @transaction.atomic
 def task_assign(*, actor, task, user) -> WorkTask:
     """Give an unclaimed task to a colleague holding the same role in the same organisation."""
-    user = _user(user)
-    with _locked(actor, task) as (activation, work_task):
+    with _locked(actor, task) as (activation, work_task):  # scope and state first, then the input
         _require_open(activation.task)
         if activation.task.status != STATUS.NEW:
             raise DomainError(
                 "invalid_transition",
                 f"Cette tâche est déjà prise par {_holder(activation.task)} : réattribuez-la plutôt.",
             )
+        user = _user(user)
         _require_colleague(user, work_task)
         _assign(activation, user)
         _journal(actor, work_task, "assign", "new", to=user.pk)
@@ -178,8 +178,7 @@ def task_unassign(*, actor, task) -> WorkTask:
 @transaction.atomic
 def task_reassign(*, actor, task, user) -> WorkTask:
     """Hand a claimed task over to a colleague (its holder, or a supervisor)."""
-    user = _user(user)
-    with _locked(actor, task) as (activation, work_task):
+    with _locked(actor, task) as (activation, work_task):  # scope, state and right first, then the input
         _require_open(activation.task)
         if activation.task.status != STATUS.ASSIGNED:
             raise DomainError("invalid_transition", "Cette tâche n'est attribuée à personne : attribuez-la.")
@@ -187,6 +186,7 @@ def task_reassign(*, actor, task, user) -> WorkTask:
             raise DomainError(
                 "forbidden", "Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer."
             )
+        user = _user(user)
         _require_colleague(user, work_task)
         previous = activation.task.owner_id
         if previous == user.pk:

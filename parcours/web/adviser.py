@@ -67,7 +67,7 @@ class ParticipantForm(BootstrapFormMixin, forms.Form):
     )
     postcode = forms.RegexField(
         label="Code postal",
-        regex=r"^\d{5}$",
+        regex=r"^[0-9]{5}$",
         error_messages={**REQUIRED_MESSAGE, "invalid": "Code postal : 5 chiffres attendus."},
     )
     commune = forms.CharField(label="Commune", max_length=100, error_messages=REQUIRED_MESSAGE)
@@ -331,9 +331,9 @@ def followup_record(request, pk, *, actor):
 urlpatterns = [
     path("jeunes/", participant_list, name="participants"),
     path("jeunes/inscrire/", participant_create, name="participant_create"),
-    path("jeunes/<int:pk>/modifier/", participant_update, name="participant_update"),
-    path("parcours/<int:pk>/eligibilite/", submit_eligibility, name="submit_eligibility"),
-    path("parcours/<int:pk>/suivi/", followup_record, name="followup_record"),
+    path("jeunes/<id:pk>/modifier/", participant_update, name="participant_update"),
+    path("parcours/<id:pk>/eligibilite/", submit_eligibility, name="submit_eligibility"),
+    path("parcours/<id:pk>/suivi/", followup_record, name="followup_record"),
     path("offres/", offer_list, name="offers"),
-    path("offres/<int:offer_pk>/positionner/", referral_create, name="referral_create"),
+    path("offres/<id:offer_pk>/positionner/", referral_create, name="referral_create"),
 ]

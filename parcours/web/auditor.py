@@ -115,6 +115,6 @@ def pathway_export_xlsx(request, pk, *, actor):
 
 urlpatterns = [
     path("parcours/", pathway_list, name="pathways"),
-    path("parcours/<int:pk>/export.csv", pathway_export, name="pathway_export"),
-    path("parcours/<int:pk>/export.xlsx", pathway_export_xlsx, name="pathway_export_xlsx"),
+    path("parcours/<id:pk>/export.csv", pathway_export, name="pathway_export"),
+    path("parcours/<id:pk>/export.xlsx", pathway_export_xlsx, name="pathway_export_xlsx"),
 ]

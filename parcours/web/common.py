@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from parcours import selectors
 from parcours.services.registry import run_transition
 from parcours.web.forms import transition_form_class
+from roles import policy
 from workflows.engine import available_for_rows, available_transitions
 from workflows.errors import DomainError
 from workflows.transitions import MACHINES, STATE_ENUMS
@@ -183,6 +184,10 @@ def transition(request, machine, pk, name, *, actor):
     form_class = transition_form_class(spec)
     back = safe_next(request, object_url(obj))
     participant, offer = _subject(machine, obj)
+    # Whoever may not take this action is refused before the form is read (authorisation before validation); a
+    # state that has moved on is the stale-click case, shown by run_service after the form.
+    if not policy.allows(actor, spec.action, obj):
+        raise PermissionDenied(f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
     if request.method == "POST":
         form = form_class(request.POST, obj=obj, actor=actor)
         if form.is_valid():

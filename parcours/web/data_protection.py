@@ -182,10 +182,10 @@ def access_log_export(request, *, actor):
 urlpatterns = [
     path("consultations/", access_log, name="access_log"),
     path("consultations/export.csv", access_log_export, name="access_log_export"),
-    path("participants/<int:pk>/consultations/", participant_accesses, name="participant_accesses"),
-    path("participants/<int:pk>/notice/", notice, name="notice"),
+    path("participants/<id:pk>/consultations/", participant_accesses, name="participant_accesses"),
+    path("participants/<id:pk>/notice/", notice, name="notice"),
     path(
-        "participants/<int:pk>/droit-d-acces.json", subject_access_export, {"fmt": "json"}, name="subject_access_json"
+        "participants/<id:pk>/droit-d-acces.json", subject_access_export, {"fmt": "json"}, name="subject_access_json"
     ),
-    path("participants/<int:pk>/droit-d-acces.pdf", subject_access_export, {"fmt": "pdf"}, name="subject_access_pdf"),
+    path("participants/<id:pk>/droit-d-acces.pdf", subject_access_export, {"fmt": "pdf"}, name="subject_access_pdf"),
 ]

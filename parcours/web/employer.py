@@ -104,6 +104,6 @@ app_name = "employer"
 urlpatterns = [
     path("candidatures/", candidates, name="candidates"),
     path("salaries/", placements, name="placements"),
-    path("salaries/<int:pk>/heures/", declare_hours, name="declare_hours"),
+    path("salaries/<id:pk>/heures/", declare_hours, name="declare_hours"),
     path("offres/", offers, name="offers"),
 ]

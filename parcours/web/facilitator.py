@@ -384,13 +384,13 @@ app_name = "facilitator"
 urlpatterns = [
     path("positionnements/", referrals, name="referrals"),
     path("eligibilite/", eligibility, name="eligibility"),
-    path("eligibilite/<int:pk>/", validate_eligibility, name="validate_eligibility"),
+    path("eligibilite/<id:pk>/", validate_eligibility, name="validate_eligibility"),
     path("heures/", hours, name="hours"),
     path("registre/", register_index, name="register"),
     path("registre/operations/nouvelle/", operation_create, name="operation_create"),
     path("registre/marches/nouveau/", contract_create, name="contract_create"),
     path("registre/lots/nouveau/", lot_create, name="lot_create"),
-    path("registre/lots/<int:pk>/", lot_detail, name="lot_detail"),
-    path("registre/lots/<int:pk>/offres/", offer_create, name="offer_create"),
-    path("registre/offres/<int:pk>/cloturer/", offer_close, name="offer_close"),
+    path("registre/lots/<id:pk>/", lot_detail, name="lot_detail"),
+    path("registre/lots/<id:pk>/offres/", offer_create, name="offer_create"),
+    path("registre/offres/<id:pk>/cloturer/", offer_close, name="offer_close"),
 ]

@@ -5,6 +5,7 @@ Views parse, call a selector or a service, render. Tasks outside the user's orga
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -156,13 +157,20 @@ def _back(request, default):
     return redirect(safe_next(request, default))
 
 
+def _refuse(error):
+    """Outside the caller's scope: 404; not theirs to do: 403; anything else is a message on the page."""
+    if error.code == "not_found":
+        raise Http404(error.message) from None
+    if error.code == "forbidden":
+        raise PermissionDenied(error.message) from None
+
+
 def _assignment(request, pk, call, success):
     actor = _actor(request)
     try:
         call(actor)
     except DomainError as error:
-        if error.code == "not_found":
-            raise Http404(error.message) from None
+        _refuse(error)
         messages.error(request, error.message)
     else:
         messages.success(request, success)
@@ -214,8 +222,7 @@ def bulk_assign(request):
     try:
         n = services.task_bulk_assign(actor=actor, tasks=request.POST.getlist("tasks"), user=request.POST.get("user"))
     except DomainError as error:
-        if error.code == "not_found":
-            raise Http404(error.message) from None
+        _refuse(error)
         messages.error(request, error.message)
     else:
         messages.success(request, f"{n} tâche(s) attribuée(s).")
@@ -239,9 +246,9 @@ urlpatterns = [
     path("terminees/", archive, name="archive"),
     path("repartir/", bulk_assign, name="bulk_assign"),
     path("circuits/", flows, name="flows"),
-    path("taches/<int:pk>/", task_detail, name="task"),
-    path("taches/<int:pk>/prendre/", task_claim, name="claim"),
-    path("taches/<int:pk>/attribuer/", task_assign, name="assign"),
-    path("taches/<int:pk>/liberer/", task_unassign, name="unassign"),
-    path("taches/<int:pk>/reattribuer/", task_reassign, name="reassign"),
+    path("taches/<id:pk>/", task_detail, name="task"),
+    path("taches/<id:pk>/prendre/", task_claim, name="claim"),
+    path("taches/<id:pk>/attribuer/", task_assign, name="assign"),
+    path("taches/<id:pk>/liberer/", task_unassign, name="unassign"),
+    path("taches/<id:pk>/reattribuer/", task_reassign, name="reassign"),
 ]

@@ -11,6 +11,13 @@
     }
   });
 
+  // Selects that submit their form when changed (the language switch), instead of an inline onchange.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form) {
+      event.target.form.submit();
+    }
+  });
+
   // Live notifications: count the events pushed to the current team (ids, states and labels only).
   function connect() {
     var body = document.body;

@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 from parcours.api.errors import problem_exception_handler
 from parcours.api.throttling import TokenRateThrottle
 from parcours.models import FollowUp, HoursLine, Participant, ParticipantAccess, Pathway, Placement, Referral
+from parcours.services import pathways
 from roles.enums import Role
-from tests.api.conftest import assert_problem, client_for, token_for
+from tests.api.conftest import advance, assert_problem, client_for, token_for
 from workflows.models import JournalEvent
 
 WRITE_MODELS = [Participant, Pathway, Referral, Placement, HoursLine, FollowUp, JournalEvent]
@@ -97,6 +98,10 @@ def test_wrong_types_are_400_with_the_field_and_write_nothing(adviser, field, va
 
 
 def test_unknown_fields_are_400_unknown_field(adviser, story):
+    pending = advance(story.a, "intake", last_name="Attente")["pathway"]
+    pathways.pathway_submit_eligibility(
+        actor=story.a.actor(Role.ADVISER), pathway=pending, criteria=["YOUTH_UNDER_26_LOW_QUALIFICATION"]
+    )
     before = snapshot()
     response = adviser.post("/api/v1/participants/", {**VALID_INTAKE, "nir": "1850775123456"}, format="json")
     body = assert_problem(response, 400, "unknown_field")
@@ -106,7 +111,7 @@ def test_unknown_fields_are_400_unknown_field(adviser, story):
     )
     assert_problem(transition, 400, "unknown_field")
     nested = client_for(story.a.users[Role.FACILITATOR]).post(
-        f"/api/v1/pathways/{story.a.pathway.pk}/transitions/validate_eligibility/",
+        f"/api/v1/pathways/{pending.pk}/transitions/validate_eligibility/",
         {"proofs": [{"criterion": "RSA", "proof_kind": "other", "seen_on": "2026-01-01", "by": "moi"}]},
     )
     assert assert_problem(nested, 400, "unknown_field")["errors"][0]["field"] == "proofs.0.by"

@@ -85,8 +85,8 @@ def test_form_page_renders_inputs(site, client, referral):
 def test_out_of_scope_or_wrong_role(site, client, referral, username):
     client.login(username=username, password="demo")
     response = client.post(url("referral", referral.pk, "start_review"))
-    # Out of scope → 404; in scope but the role may not → message, nothing changes.
-    assert response.status_code in (302, 404)
+    # Out of scope → 404; in scope but the role may not → 403 before the form is read; nothing changes.
+    assert response.status_code in (403, 404)
     referral.refresh_from_db()
     assert referral.state == "sent"
 

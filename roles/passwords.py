@@ -1,0 +1,17 @@
+"""A password "validator" that validates nothing: Django calls `password_changed` on every configured validator when a
+user's password is saved, whatever the path (the password-change page, the admin, `manage.py changepassword`,
+`set_password` + `save`). A token issued before the change must not outlive it."""
+
+from roles.tokens import revoke_tokens
+
+
+class RevokeApiTokensOnPasswordChange:
+    def validate(self, password, user=None):
+        return None
+
+    def password_changed(self, password, user=None):
+        if user is not None and user.pk is not None:
+            revoke_tokens(user)
+
+    def get_help_text(self):
+        return ""

@@ -1,0 +1,202 @@
+"""The doors: login lockout on every login form (web, admin, API token endpoint), the client address behind the
+configured trusted proxies, the throttles in a shared cache, the rates from the environment.
+
+Before this work 30 wrong passwords then the right one were all accepted, and the token endpoint's throttle counted
+per client-sent X-Forwarded-For."""
+
+import pytest
+from django.core.cache import cache, caches
+from django.test import RequestFactory, override_settings
+from rest_framework.test import APIClient
+
+from parcours.api.throttling import TokenObtainRateThrottle
+from parcours.doors import client_address
+from tests.factories import UserFactory
+
+PASSWORD = "un-mot-de-passe-assez-long"
+
+
+@pytest.fixture(autouse=True)
+def _clean_counters():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    user = UserFactory(username="conseillere.test", is_staff=True, is_superuser=True)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def _web_login(client, password, url="/connexion/", **extra):
+    return client.post(url, {"username": "conseillere.test", "password": password}, **extra)
+
+
+def test_web_login_is_locked_after_five_failures_even_with_the_right_password(client, user):
+    for _ in range(4):
+        response = _web_login(client, "mauvais")
+        assert response.status_code == 200
+        assert "Identifiant ou mot de passe incorrect." in response.content.decode()
+    locked = _web_login(client, "mauvais")  # the fifth failure locks the pair out
+    assert locked.status_code == 429
+    response = _web_login(client, PASSWORD)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    page = response.content.decode()
+    assert "Trop de tentatives de connexion échouées" in page and "réessayez dans 15 minutes" in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_success_before_the_limit_resets_the_count(client, user):
+    for _ in range(4):
+        _web_login(client, "mauvais")
+    assert _web_login(client, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(4):
+        assert _web_login(client, "mauvais").status_code == 200
+
+
+def test_admin_login_is_locked_too(client, user):
+    for _ in range(5):
+        _web_login(client, "mauvais", url="/admin/login/")
+    response = _web_login(client, PASSWORD, url="/admin/login/")
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_api_token_endpoint_is_locked_too(user):
+    client = APIClient()
+    for _ in range(5):
+        response = client.post("/api/v1/auth/token/", {"username": "conseillere.test", "password": "mauvais"})
+        assert response.status_code in (400, 429)
+    response = client.post("/api/v1/auth/token/", {"username": "conseillere.test", "password": PASSWORD})
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "too_many_login_attempts"
+    assert response["Retry-After"] == "900"
+
+
+def test_a_lockout_is_per_username_and_address(client, user):
+    for _ in range(5):
+        _web_login(client, "mauvais")
+    # Another address (another office) is not locked out of the same account.
+    assert _web_login(client, PASSWORD, REMOTE_ADDR="192.0.2.7").status_code == 302
+
+
+def test_a_client_sent_forwarded_for_does_not_unlock_without_trusted_proxies(client, user):
+    for _ in range(5):
+        _web_login(client, "mauvais")
+    assert _web_login(client, PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.9").status_code == 429
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_one_trusted_proxy_the_address_it_saw_is_counted(client, user):
+    for n in range(5):  # the client forges a different left-hand entry each time: it does not matter
+        _web_login(client, "mauvais", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.5")
+    assert _web_login(client, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 429
+    assert _web_login(client, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.6").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("proxies", "remote", "forwarded", "expected"),
+    [
+        (0, "192.0.2.1", "", "192.0.2.1"),
+        (0, "192.0.2.1", "203.0.113.5", "192.0.2.1"),  # no trusted proxy: the header is the client's word
+        (1, "127.0.0.1", "203.0.113.5", "203.0.113.5"),
+        (1, "127.0.0.1", "6.6.6.6, 203.0.113.5", "203.0.113.5"),  # the forged left-hand entry is ignored
+        (2, "127.0.0.1", "6.6.6.6, 203.0.113.5, 10.0.0.2", "203.0.113.5"),
+        (2, "127.0.0.1", "203.0.113.5", "203.0.113.5"),  # fewer entries than proxies: all are proxies' own
+        (1, "127.0.0.1", "", "127.0.0.1"),
+        (1, "127.0.0.1", "not-an-address", "127.0.0.1"),
+        (1, "127.0.0.1", " , ", "127.0.0.1"),
+        (1, "127.0.0.1", "2001:db8::1", "2001:db8::1"),
+        (0, "", "", "0.0.0.0"),
+    ],
+)
+def test_client_address(proxies, remote, forwarded, expected):
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    with override_settings(TRUSTED_PROXY_COUNT=proxies):
+        assert client_address(request) == expected
+
+
+def test_the_token_endpoint_throttle_ignores_a_client_sent_forwarded_for(db, monkeypatch):
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "3/minute"})
+    client = APIClient()
+    statuses = [
+        client.post(
+            "/api/v1/auth/token/", {"username": f"x{n}", "password": "y"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [400, 400, 400, 429]
+
+
+DATABASE_CACHE = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "parcours_cache"}}
+
+
+def _reset_cache_handlers():
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.implementation = None  # django-axes keeps the cache it was built with
+    for alias in list(caches.settings):
+        if hasattr(caches._connections, alias):
+            delattr(caches._connections, alias)
+
+
+@pytest.fixture
+def database_cache(settings, db):
+    from django.core.management import call_command
+
+    settings.CACHES = DATABASE_CACHE
+    _reset_cache_handlers()
+    call_command("createcachetable", verbosity=0)  # as `make migrate` does (rolled back with the test)
+    yield
+    _reset_cache_handlers()
+
+
+def test_the_database_cache_holds_lockouts_and_throttles(client, user, database_cache, monkeypatch):
+    """Without REDIS_URL the counters are rows of the cache table (created next to the migrations): every worker
+    process reads the same ones."""
+    from django.db import connection
+
+    for _ in range(5):
+        _web_login(client, "mauvais")
+    assert _web_login(client, PASSWORD).status_code == 429
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM parcours_cache")
+        assert cursor.fetchone()[0] >= 1
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "2/minute"})
+    api = APIClient()
+    codes = [api.post("/api/v1/auth/token/", {"username": "z", "password": "z"}).status_code for _ in range(3)]
+    assert codes == [400, 400, 429]
+
+
+@pytest.mark.redis
+def test_two_processes_share_the_counters_through_redis(settings, user, client):
+    """Two cache connections (as two worker processes have) see one count: the lockout reached through one holds
+    through the other."""
+    import os
+
+    from django.core.cache.backends.redis import RedisCache
+
+    url = os.environ["REDIS_URL"]
+    prefix = f"doors-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
+    }
+    _reset_cache_handlers()
+    try:
+        for _ in range(5):
+            _web_login(client, "mauvais")
+        other_process = RedisCache(url, {"KEY_PREFIX": prefix})
+        keys = other_process._cache.get_client().keys(f"{prefix}:*")
+        assert keys, "the lockout counters are in Redis"
+        _reset_cache_handlers()  # a fresh connection, as in another process
+        assert _web_login(client, PASSWORD).status_code == 429
+    finally:
+        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
+            RedisCache(url, {})._cache.get_client().delete(key)
+        _reset_cache_handlers()

@@ -1,0 +1,103 @@
+"""Settings from the environment: DEBUG off unless turned on, no built-in secret, and `manage.py check --deploy`
+clean under the production environment written in docs/security.md (run in subprocesses, as an operator would)."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+DOC = ROOT / "docs" / "security.md"
+
+
+def documented_production_env() -> dict:
+    """The `NAME=value` lines between the production-env markers of docs/security.md; `<…>` placeholders become
+    random secrets."""
+    text = DOC.read_text()
+    block = text.split("<!-- production-env -->", 1)[1].split("<!-- /production-env -->", 1)[0]
+    env = {}
+    for line in block.splitlines():
+        match = re.fullmatch(r"([A-Z_]+)=(.*)", line.strip())
+        if match:
+            env[match[1]] = re.sub(r"<[^>]*>", lambda _: secrets.token_urlsafe(48), match[2])
+    return env
+
+
+def run_manage(tmp_path, *args, env):
+    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "REDIS_URL", "DATABASE_URL")}
+    base.pop("DJANGO_SETTINGS_MODULE", None)
+    full = {**base, "PARCOURS_VAR_DIR": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=full, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_debug_is_off_and_without_a_secret_the_settings_refuse_to_load(tmp_path):
+    result = run_manage(tmp_path, "check", env={})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "make run" in result.stderr
+
+
+def test_debug_is_off_unless_turned_on(tmp_path):
+    code = "from django.conf import settings; print(settings.DEBUG, settings.SECURE_SSL_REDIRECT)"
+    off = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env={"SECRET_KEY": secrets.token_urlsafe(50)})
+    assert off.stdout.split() == ["False", "True"], off.stderr
+    on = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env={"DEBUG": "1"})
+    assert on.stdout.split() == ["True", "False"], on.stderr
+
+
+def test_a_malformed_flag_is_refused(tmp_path):
+    result = run_manage(tmp_path, "check", env={"DEBUG": "yes please"})
+    assert result.returncode != 0 and "DEBUG: expected 1 or 0" in result.stderr
+
+
+def test_check_deploy_is_clean_under_the_documented_production_environment(tmp_path):
+    env = documented_production_env()
+    assert env["DEBUG"] == "0" and len(env["SECRET_KEY"]) >= 50
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'deploy.sqlite3'}"  # the checks read the migrated schema
+    env.pop("REDIS_URL")  # no Redis server here: the database cache is the other shared backend
+    migrated = run_manage(tmp_path, "migrate", "--noinput", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']"),
+        (
+            {"SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SECURE_COOKIES": "0"},
+            "False 0 False False ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']",
+        ),
+    ],
+)
+def test_https_settings_come_from_the_environment(tmp_path, env, expected):
+    code = (
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER, s.CSRF_TRUSTED_ORIGINS)"
+    )
+    production = documented_production_env()
+    production.pop("REDIS_URL")
+    production.pop("DATABASE_URL")
+    result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env={**production, **env})
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_api_rates_and_login_limits_come_from_the_environment(tmp_path):
+    code = (
+        "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], "
+        "s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds())"
+    )
+    env = {"DEBUG": "1", "API_RATE_USER": "5000/hour", "API_RATE_TOKEN": "5/minute", "LOGIN_FAILURE_LIMIT": "8"}
+    result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.strip() == "{'user': '5000/hour', 'token_obtain': '5/minute'} 8 900.0", result.stderr
+    refused = run_manage(tmp_path, "check", env={"DEBUG": "1", "API_RATE_USER": "lots"})
+    assert refused.returncode != 0 and "API_RATE_USER: expected a rate such as 1000/hour" in refused.stderr

@@ -1,0 +1,59 @@
+"""Text that people type, made safe to store and to show: NFC, no control or direction-override characters, no
+name made only of invisible characters, ASCII digits where a number is meant (`\\d` matches any Unicode digit:
+"١٢٣٤٥" passed for a postcode)."""
+
+import re
+import unicodedata
+
+from workflows.errors import DomainError
+
+# Explicit direction embeddings, overrides and isolates, and the implicit marks: they reorder what is shown
+# (a file name, an amount) without being seen. French text never needs them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+MULTILINE_WHITESPACE = frozenset("\n\r\t")
+POSTCODE_RE = re.compile(r"[0-9]{5}", re.ASCII)
+PHONE_RE = re.compile(r"\+?[0-9 .\-()]{6,20}", re.ASCII)
+
+
+def _refuse(field, label, message, code="invalid_input"):
+    return DomainError(code, f"{label} : {message}", field=field)
+
+
+def clean_text(value: str, *, field: str, label: str, multiline: bool = False) -> str:
+    """NFC-normalised and stripped; control characters (except line breaks and tabs when `multiline`), direction
+    controls and unassigned code points refused."""
+    value = unicodedata.normalize("NFC", value).strip()
+    for char in value:
+        if char in BIDI_CONTROLS:
+            raise _refuse(field, label, "caractère de contrôle de sens d'écriture interdit.")
+        category = unicodedata.category(char)
+        if category == "Cc" and not (multiline and char in MULTILINE_WHITESPACE):
+            raise _refuse(field, label, "caractère de contrôle interdit.")
+        if category in ("Cs", "Co", "Cn"):
+            raise _refuse(field, label, "caractère non valide.")
+    return value
+
+
+def clean_name(value: str, *, field: str, label: str) -> str:
+    """A person's or a place's name: clean text on one line, with at least one letter (not only invisible
+    characters such as zero-width spaces) and no invisible format character at all."""
+    value = clean_text(value, field=field, label=label)
+    if any(unicodedata.category(char) == "Cf" for char in value):
+        raise _refuse(field, label, "caractère invisible interdit.")
+    if not any(unicodedata.category(char).startswith("L") for char in value):
+        raise _refuse(field, label, "au moins une lettre attendue.")
+    return value
+
+
+def clean_postcode(value: str, *, field: str = "postcode", label: str = "Code postal") -> str:
+    value = clean_text(value, field=field, label=label)
+    if not POSTCODE_RE.fullmatch(value):
+        raise _refuse(field, label, "5 chiffres attendus (0 à 9).")
+    return value
+
+
+def clean_phone(value: str, *, field: str = "phone", label: str = "Téléphone") -> str:
+    value = clean_text(value, field=field, label=label)
+    if value and not (PHONE_RE.fullmatch(value) and sum(c.isdigit() for c in value) >= 6):
+        raise _refuse(field, label, "chiffres de 0 à 9, espaces, points, tirets et « + » seulement.")
+    return value

@@ -13,7 +13,7 @@ from roles.grants import share_participant
 from workflows import work
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.vocabulary import Programme, QualificationLevel
+from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
 REQUIRED = {
@@ -56,6 +56,8 @@ def _validate(clean: dict, *, creating: bool):
         )
     if "programme" in clean:
         require_choice(clean["programme"], Programme, "programme", "Dispositif")
+    if "sex" in clean:
+        require_choice(clean["sex"] or "", Sex, "sex", "Sexe")
 
 
 def _full_clean(participant):

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from parcours.models import ContractLot, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
+from parcours.selectors.register import counting_rule_sets_for
 from parcours.services.common import lock, require
 from roles.enums import OrganisationKind
 from workflows.errors import DomainError
@@ -77,7 +78,9 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
 
 
 @transaction.atomic
-def contract_create(*, actor, operation, reference, title, buyer, legal_lever, notified_on=None) -> PublicContract:
+def contract_create(
+    *, actor, operation, reference, title, buyer, legal_lever, notified_on=None, penalty_per_missing_hour=None
+) -> PublicContract:
     operation = Operation.objects.select_for_update().get(pk=getattr(operation, "pk", operation))
     if operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", "Opération introuvable.")
@@ -92,6 +95,7 @@ def contract_create(*, actor, operation, reference, title, buyer, legal_lever, n
             buyer=buyer,
             legal_lever=legal_lever,
             notified_on=notified_on,
+            penalty_per_missing_hour=penalty_per_missing_hour,
         )
     )
     _journal(actor, contract, "contract", operation=operation.pk)
@@ -118,6 +122,7 @@ def lot_create(
     target_hours=None,
     amount_per_hour=None,
     fixed_hours=None,
+    counting_rules=None,
 ) -> ContractLot:
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
@@ -130,6 +135,17 @@ def lot_create(
         )
     if awardee is not None and awardee.kind != OrganisationKind.EMPLOYER:
         raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
+    rules = counting_rule_sets_for(actor.organisation)
+    if counting_rules is None:
+        counting_rules = rules.first()
+        if counting_rules is None:
+            raise DomainError(
+                "no_counting_rules", "Aucune règle de comptage n'est disponible : voyez l'administrateur."
+            )
+    elif not rules.filter(pk=getattr(counting_rules, "pk", counting_rules)).exists():
+        raise DomainError(
+            "invalid_input", "Ces règles de comptage ne sont pas proposées à votre structure.", field="counting_rules"
+        )
     if target_hours is None:
         target_hours = size_clause(
             method=sizing_method,
@@ -156,9 +172,18 @@ def lot_create(
             execution_starts_on=execution_starts_on,
             execution_ends_on=execution_ends_on,
             awardee=awardee,
+            counting_rules_id=getattr(counting_rules, "pk", counting_rules),
         )
     )
-    _journal(actor, lot, "lot", contract=contract.pk, target_hours=target_hours, sizing_method=sizing_method)
+    _journal(
+        actor,
+        lot,
+        "lot",
+        contract=contract.pk,
+        target_hours=target_hours,
+        sizing_method=sizing_method,
+        counting_rules=lot.counting_rules_id,
+    )
     return lot
 
 

@@ -26,7 +26,7 @@ from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.states import PathwayState
 from workflows.transitions import PATHWAY
-from workflows.vocabulary import Programme, QualificationLevel
+from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 app_name = "adviser"
 
@@ -78,6 +78,12 @@ class ParticipantForm(BootstrapFormMixin, forms.Form):
         error_messages=REQUIRED_MESSAGE,
     )
     programme = forms.ChoiceField(label="Dispositif", choices=Programme.choices, initial=Programme.NONE)
+    sex = forms.ChoiceField(
+        label="Sexe (facultatif)",
+        choices=Sex.choices,
+        required=False,
+        help_text="Tel que déclaré par le ou la jeune ; sert uniquement aux indicateurs (part des femmes).",
+    )
     email = forms.EmailField(
         label="Courriel", required=False, error_messages={"invalid": "Adresse de courriel invalide."}
     )

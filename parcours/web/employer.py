@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from parcours import selectors
 from parcours.services import placements as placement_services
+from parcours.web import statements
 from parcours.web.common import paginate, role_required, row_actions, run_service, state_choices, states_from_request
 from parcours.web.forms import BootstrapFormMixin, FrenchDecimalField
 from roles.enums import Role
@@ -105,4 +106,7 @@ urlpatterns = [
     path("salaries/", placements, name="placements"),
     path("salaries/<int:pk>/heures/", declare_hours, name="declare_hours"),
     path("offres/", offers, name="offers"),
+    path("releves/", statements.employer_index, name="statements"),
+    path("releves/lot-<int:pk>/", statements.employer_statement, name="statement"),
+    path("releves/lot-<int:pk>/modele.csv", statements.employer_statement_template, name="statement_template"),
 ]

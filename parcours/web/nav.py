@@ -10,11 +10,13 @@ MENU = {
         ("facilitator:referrals", "Positionnements"),
         ("facilitator:eligibility", "Éligibilité"),
         ("facilitator:register", "Registre des clauses"),
+        ("facilitator:months", "Mois à clôturer"),
         ("facilitator:hours", "Heures"),
     ],
     Role.EMPLOYER: [
         ("employer:candidates", "Candidatures"),
         ("employer:placements", "Salarié·es"),
+        ("employer:statements", "Relevés d'heures"),
         ("employer:offers", "Mes offres"),
     ],
     Role.AUDITOR: [("auditor:pathways", "Parcours")],

@@ -85,10 +85,8 @@ def backdate_placement(placement, start: datetime.date | None = None):
     EligibilityAssessment.objects.filter(participant_id=placement.pathway.participant_id).update(
         decided_at=moment
     )
-    fields = {"start_date": start}
-    if placement.started_on is not None:
-        fields["started_on"] = start
-    Placement.objects.filter(pk=placement.pk).update(**fields)
+    Placement.objects.filter(pk=placement.pk).update(start_date=start)
+    Placement.objects.filter(pk=placement.pk, started_on__isnull=False).update(started_on=start)
     placement.refresh_from_db()
     return placement
 

@@ -257,7 +257,7 @@ def test_an_uploaded_xlsx_declares_the_month(world, lot_2026):
         ("heures.pdf", b"%PDF-1.4", "Format non pris en charge"),
         ("heures.xlsx", b"not a zip", "Fichier illisible"),
         ("heures.csv", b"", "Le fichier est vide."),
-        ("heures.csv", "Nom;Total\nA;3\n".encode(), "Colonnes « Référence » et « Heures » introuvables"),
+        ("heures.csv", b"Nom;Total\nA;3\n", "Colonnes « Référence » et « Heures » introuvables"),
     ],
 )
 def test_an_unreadable_file_is_refused_with_a_precise_message(world, lot_2026, name, content, message):

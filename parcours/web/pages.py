@@ -92,8 +92,15 @@ def participant_detail(request, pk):
         raise Http404("Participant·e introuvable.") from None
     if selectors.pseudonymised(actor):
         return _pseudonymised_file(request, actor, participant)
-    pathways = list(participant.pathways.select_related("facilitation_organisation").order_by("-started_on", "-pk"))
+    pathways = list(
+        participant.pathways.select_related("facilitation_organisation")
+        .prefetch_related("exits")
+        .order_by("-started_on", "-pk")
+    )
     for pathway in pathways:
+        pathway.exit_rows = sorted(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), reverse=True)
+        for row in pathway.exit_rows:
+            row.can_record_outcome = selectors.allows(actor, "exit.record_outcome", row)
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
         pathway.can_submit_eligibility = any(spec.name == "submit_eligibility" for spec, _ in actions)

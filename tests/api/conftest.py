@@ -134,6 +134,7 @@ def _build_side(name):
             contract_type=ContractType.CDD,
             weekly_hours=35,
             location="Villeurbanne",
+            positions=20,  # room for every hire of a test (an offer closes itself once filled)
         )
         for title in ("Aide-maçon·ne", "Manœuvre")
     ]

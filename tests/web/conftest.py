@@ -59,6 +59,7 @@ class Site:
             contract_type="cdd",
             weekly_hours=35,
             location="Lille",
+            positions=20,  # room for every hire of a test (an offer closes itself once filled)
         )
         self.counter = 0
 

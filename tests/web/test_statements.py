@@ -75,7 +75,7 @@ def test_a_bad_row_refuses_the_whole_page_and_is_named_next_to_its_input(client,
     body = text(response)
     assert "Relevé non enregistré : 1 ligne à corriger. Rien n'a été enregistré." in body
     assert f'id="hours-{second.pk}-error"' in body and "Heures : doit être entre 0 et 220." in body
-    assert f'value="70"' in body  # the good row keeps its input
+    assert 'value="70"' in body  # the good row keeps its input
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
 
 

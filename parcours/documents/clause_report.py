@@ -1,0 +1,161 @@
+"""The clause report (bilan de la clause) of a lot, as a buyer receives it: XLSX and PDF. Target, hours counted by
+mode and by month, participants as pseudonyms with their publics, contracts and exits, shortfall and the penalty
+the contract's rule proposes, a signature block. Figures come from parcours.selectors.reports (no query here)."""
+
+from decimal import Decimal
+
+from reportlab.lib.units import mm
+
+from parcours.counting import hours_label
+from parcours.dates import month_label
+from parcours.documents import pdf, xlsx
+from workflows.vocabulary import FulfilmentMode
+
+
+def _mode(mode) -> str:
+    try:
+        return FulfilmentMode(mode).label
+    except ValueError:
+        return str(mode)
+
+
+def _euros(value) -> str:
+    if value is None:
+        return "non prévue au marché"
+    whole, cents = f"{value:.2f}".split(".")
+    groups = f"{int(whole):,}".replace(",", "\u00a0")
+    return f"{groups},{cents}\u00a0€"
+
+
+def summary(lot) -> list:
+    """(label, value) pairs of the report's first section."""
+    l = lot.lot  # noqa: E741
+    return [
+        ("Opération", l.contract.operation.name),
+        ("Marché", f"{l.contract.reference} — {l.contract.title}"),
+        ("Acheteur", str(l.contract.buyer)),
+        ("Lot", f"{l.number} — {l.title}"),
+        ("Attributaire", str(l.awardee or "—")),
+        ("Période d'exécution", f"{l.execution_starts_on:%d/%m/%Y} – {l.execution_ends_on:%d/%m/%Y}"),
+        ("Objectif d'heures d'insertion", hours_label(lot.target)),
+        ("Heures validées", hours_label(lot.declared)),
+        ("Heures comptées pour la clause", hours_label(lot.counted)),
+        ("Taux de réalisation", f"{lot.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
+        ("Part du délai d'exécution écoulée", f"{lot.elapsed_share * 100:.1f}\u00a0%".replace(".", ",")),
+        ("Heures manquantes", hours_label(lot.shortfall)),
+        ("Pénalité proposée (heures manquantes × taux du marché)", _euros(lot.proposed_penalty)),
+        ("Règles de comptage", lot.rules),
+    ]
+
+
+def clause_report_xlsx(lot, figures) -> bytes:
+    publics = dict(figures.publics)
+    return xlsx.workbook(
+        [
+            ("Synthèse", ["Rubrique", "Valeur"], summary(lot)),
+            (
+                "Par mois",
+                ["Mois", "Heures comptées"],
+                [(month_label(month), value) for month, value in sorted(lot.by_month.items())],
+            ),
+            ("Par modalité", ["Modalité", "Heures comptées"], [(_mode(m), v) for m, v in lot.by_mode.items()]),
+            (
+                "Par public",
+                ["Public", "Participant·es", "Heures comptées"],
+                [
+                    (label, lot.participants_by_public.get(key, 0), lot.by_public.get(key, Decimal("0")))
+                    for key, label in publics.items()
+                ],
+            ),
+            (
+                "Participant·es",
+                [
+                    "Pseudonyme",
+                    "Publics",
+                    "Contrat",
+                    "Modalité",
+                    "Début",
+                    "Fin",
+                    "Heures validées",
+                    "Heures comptées",
+                    "Sortie",
+                    "Remarques de comptage",
+                ],
+                [
+                    (
+                        p.pseudonym,
+                        ", ".join(p.publics),
+                        p.contract_type,
+                        p.mode,
+                        p.start_date,
+                        p.end_date,
+                        p.declared,
+                        p.counted,
+                        p.exit_label,
+                        " ; ".join(p.reasons),
+                    )
+                    for p in lot.participants
+                ],
+            ),
+        ]
+    )
+
+
+def clause_report_pdf(lot, figures, out):
+    s = pdf.styles()
+    l = lot.lot  # noqa: E741
+    story = [
+        pdf.para("Bilan de la clause sociale d'insertion", s["title"]),
+        pdf.para(
+            f"{l.contract.operation.name} — marché {l.contract.reference}, lot {l.number} ({l.title})", s["subtitle"]
+        ),
+        pdf.facts(summary(lot)),
+        pdf.para("Heures comptées par mois", s["h2"]),
+        pdf.table(
+            ["Mois", "Heures comptées"],
+            [(month_label(m), hours_label(v)) for m, v in sorted(lot.by_month.items())] or [("—", "—")],
+            [85 * mm, 85 * mm],
+        ),
+        pdf.para("Heures comptées par modalité", s["h2"]),
+        pdf.table(
+            ["Modalité", "Heures comptées"],
+            [(_mode(m), hours_label(v)) for m, v in lot.by_mode.items()] or [("—", "—")],
+            [85 * mm, 85 * mm],
+        ),
+        pdf.para("Participant·es par public", s["h2"]),
+        pdf.table(
+            ["Public", "Participant·es", "Heures comptées"],
+            [
+                (label, str(lot.participants_by_public.get(key, 0)), hours_label(lot.by_public.get(key, 0)))
+                for key, label in figures.publics
+            ],
+            [90 * mm, 35 * mm, 45 * mm],
+        ),
+        pdf.para("Participant·es (pseudonymes)", s["h2"]),
+        pdf.table(
+            ["Pseudonyme", "Publics", "Contrat", "Début – fin", "Heures comptées", "Sortie"],
+            [
+                (
+                    p.pseudonym,
+                    ", ".join(p.publics) or "—",
+                    f"{p.contract_type} ({p.mode})",
+                    f"{p.start_date:%d/%m/%Y} – {p.end_date:%d/%m/%Y}" if p.end_date else f"{p.start_date:%d/%m/%Y} –",
+                    hours_label(p.counted),
+                    p.exit_label or "—",
+                )
+                for p in lot.participants
+            ]
+            or [("—", "", "", "", "", "")],
+            [22 * mm, 40 * mm, 36 * mm, 30 * mm, 20 * mm, 22 * mm],
+        ),
+        pdf.spacer(8),
+        pdf.para("Pour la structure porteuse de la clause", s["h2"]),
+        pdf.facts([("Nom, fonction", ""), ("Date", ""), ("Signature", "\n\n")]),
+    ]
+    out.write(
+        pdf.render(
+            story,
+            title=f"Bilan de la clause — lot {l.number}, marché {l.contract.reference}",
+            footer=f"Parcours — chiffres produits par : {lot.rules}",
+        )
+    )

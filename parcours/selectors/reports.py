@@ -1,0 +1,262 @@
+"""Clause figures for the dashboards and the clause reports (bilans): planned vs realised hours per lot, per month,
+per fulfilment mode, per employer and per public; lots at risk first; participants as pseudonyms.
+
+Read through the policy: the lots are those of `report.view` (facilitators: their lots; buyers' auditors: their
+contracts), and every figure is derived from those lots only. A fixed number of queries whatever the number of lots,
+placements and lines. Counted hours come from parcours.counting under each lot's counting rules; every figure names
+the rule versions that produced it. Health data (RQTH, AAH) appear only for the facilitators."""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Prefetch, Sum
+from django.utils import timezone
+
+from parcours import counting
+from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Placement
+from roles.enums import Role
+from roles.policy import scope_queryset
+from workflows.states import HoursLineState, PlacementState
+from workflows.vocabulary import AssessmentDecision, ExitCategory, ExitSituation, FulfilmentMode, Sex
+
+ZERO = Decimal("0")
+COUNTED_STATES = (HoursLineState.VALIDATED, HoursLineState.LOCKED)
+
+# The publics a clause report counts (a participant may belong to several), from the eligibility criteria.
+PUBLICS = [
+    ("youth", "Jeunes de moins de 26 ans", {"YOUTH_UNDER_26_LOW_QUALIFICATION", "YOUTH_ML_FOLLOWED"}, False),
+    ("qpv", "Résident·es des quartiers prioritaires (QPV)", {"QPV_RESIDENT"}, False),
+    ("long_term", "Demandeur·ses d'emploi de longue durée", {"LONG_TERM_UNEMPLOYED", "VERY_LONG_TERM_UNEMPLOYED"},
+     False),
+    ("minima", "Allocataires de minima sociaux (RSA, ASS)", {"RSA", "ASS"}, False),
+    ("disability", "Travailleur·ses handicapé·es (RQTH, AAH)", {"DISABLED_WORKER", "AAH"}, True),
+    ("women", "Femmes", set(), False),
+]
+
+
+def shows_health(actor) -> bool:
+    return actor is not None and actor.role == Role.FACILITATOR
+
+
+@dataclass
+class ParticipantRow:
+    pseudonym: str
+    publics: list
+    contract_type: str
+    mode: str
+    start_date: datetime.date
+    end_date: datetime.date | None
+    declared: Decimal
+    counted: Decimal
+    exit_label: str = ""
+    reasons: list = field(default_factory=list)
+
+
+@dataclass
+class LotFigures:
+    lot: ContractLot
+    target: Decimal
+    declared: Decimal = ZERO  # validated and locked hours
+    counted: Decimal = ZERO  # what counts for the clause under the lot's rules
+    rules: str = ""
+    by_month: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    by_mode: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    by_public: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    participants_by_public: dict = field(default_factory=lambda: defaultdict(int))
+    participants: list = field(default_factory=list)
+    elapsed_share: float = 0.0
+
+    @property
+    def realised_share(self) -> float:
+        return float(self.counted / self.target) if self.target else 0.0
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(self.target - self.counted, ZERO)
+
+    @property
+    def proposed_penalty(self) -> Decimal | None:
+        rate = self.lot.contract.penalty_per_missing_hour
+        return None if rate is None else (self.shortfall * rate).quantize(Decimal("0.01"))
+
+    @property
+    def at_risk(self) -> bool:
+        """Behind schedule: the share of hours realised lags the share of execution time elapsed."""
+        margin = settings.PARCOURS["AT_RISK_MARGIN_PERCENT"] / 100
+        return self.realised_share + margin < self.elapsed_share
+
+
+@dataclass
+class Figures:
+    lots: list
+    show_health: bool
+    publics: list
+
+    def total(self, name) -> Decimal:
+        return sum((getattr(lot, name) for lot in self.lots), ZERO)
+
+    def merged(self, name) -> dict:
+        merged = defaultdict(lambda: ZERO)
+        for lot in self.lots:
+            for key, value in getattr(lot, name).items():
+                merged[key] += value
+        return dict(merged)
+
+    @property
+    def at_risk(self):
+        return [lot for lot in self.lots if lot.at_risk]
+
+    @property
+    def rules(self) -> list:
+        return sorted({lot.rules for lot in self.lots})
+
+    def by_employer(self) -> dict:
+        merged = defaultdict(lambda: ZERO)
+        for lot in self.lots:
+            merged[str(lot.lot.awardee or "Sans attributaire")] += lot.counted
+        return dict(merged)
+
+    def by_operation(self) -> dict:
+        merged = {}
+        for lot in self.lots:
+            name = lot.lot.contract.operation.name
+            target, counted = merged.get(name, (ZERO, ZERO))
+            merged[name] = (target + lot.target, counted + lot.counted)
+        return merged
+
+    def participants_by_public(self) -> dict:
+        merged = defaultdict(int)
+        for lot in self.lots:
+            for key, value in lot.participants_by_public.items():
+                merged[key] += value
+        return dict(merged)
+
+
+def report_lots(actor):
+    return scope_queryset(
+        actor,
+        "report.view",
+        ContractLot.objects.select_related("contract__operation", "contract__buyer", "awardee", "counting_rules"),
+    ).order_by("contract__operation__name", "contract__reference", "number", "pk")
+
+
+def _elapsed(lot, today) -> float:
+    total = (lot.execution_ends_on - lot.execution_starts_on).days
+    if total <= 0:
+        return 1.0 if today >= lot.execution_ends_on else 0.0
+    done = (min(max(today, lot.execution_starts_on), lot.execution_ends_on) - lot.execution_starts_on).days
+    return done / total
+
+
+def clause_figures(*, actor, lots=None, today=None) -> Figures:
+    """The figures of the actor's lots (or of `lots`, a queryset from report_lots). Six queries."""
+    today = today or timezone.localdate()
+    lot_list = list(
+        (lots if lots is not None else report_lots(actor)).prefetch_related(
+            Prefetch("counting_rules__mode_rules", queryset=CountingModeRule.objects.all())
+        )
+    )
+    show_health = shows_health(actor)
+    publics = [(key, label, codes) for key, label, codes, health in PUBLICS if show_health or not health]
+    lot_ids = [lot.pk for lot in lot_list]
+    placements = list(
+        Placement.objects.filter(lot_id__in=lot_ids)
+        .exclude(state=PlacementState.CANCELLED)
+        .select_related("pathway__participant")
+        .order_by("lot_id", "start_date", "pk")
+    )
+    monthly = defaultdict(dict)
+    for placement_id, month, hours in (
+        HoursLine.objects.filter(placement__lot_id__in=lot_ids, state__in=COUNTED_STATES)
+        .values_list("placement_id", "month")
+        .annotate(total=Sum("hours"))
+        .values_list("placement_id", "month", "total")
+    ):
+        monthly[placement_id][month] = hours
+    participant_ids = {p.pathway.participant_id for p in placements}
+    codes, decided = defaultdict(set), defaultdict(list)
+    for participant_id, code, decided_at, valid_until in AssessedCriterion.objects.filter(
+        assessment__participant_id__in=participant_ids, assessment__decision=AssessmentDecision.ACCEPTED
+    ).values_list(
+        "assessment__participant_id", "criterion__code", "assessment__decided_at", "assessment__valid_until"
+    ):
+        codes[participant_id].add(code)
+        decided[participant_id].append((timezone.localdate(decided_at), valid_until))
+    exits = {}
+    for pathway_id, category, situation in (
+        Exit.objects.filter(pathway_id__in={p.pathway_id for p in placements})
+        .order_by("exited_on", "pk")
+        .values_list("pathway_id", "category", "situation")
+    ):
+        family = ExitCategory(category).label.lower()
+        exits[pathway_id] = f"{ExitSituation(situation).label} ({family})" if situation else family.capitalize()
+    by_lot = {}
+    for lot in lot_list:
+        figures = LotFigures(lot=lot, target=lot.target_hours, elapsed_share=_elapsed(lot, today))
+        figures.rules_obj = counting.Rules.of(lot.counting_rules, lot.counting_rules.mode_rules.all())
+        figures.rules = figures.rules_obj.label
+        by_lot[lot.pk] = figures
+    seen = defaultdict(set)
+    for placement in placements:
+        figures = by_lot[placement.lot_id]
+        participant = placement.pathway.participant
+        start = placement.started_on or placement.start_date
+        valid = [d for d, until in decided[participant.pk] if until is None or until >= start]
+        facts = counting.PlacementFacts(
+            placement_id=placement.pk,
+            mode=placement.fulfilment_mode,
+            contract_type=placement.contract_type,
+            start_date=start,
+            planned_end_date=placement.planned_end_date,
+            eligibility_decided_on=min(valid) if valid else None,
+            window=(placement.lot.execution_starts_on, placement.lot.execution_ends_on),
+        )
+        month_figures = counting.count_placement(facts, figures.rules_obj, monthly.get(placement.pk, {}))
+        declared = sum((f.declared for f in month_figures), ZERO)
+        counted = sum((f.counted for f in month_figures), ZERO)
+        figures.declared += declared
+        figures.counted += counted
+        for f in month_figures:
+            figures.by_month[f.month] += f.counted
+        figures.by_mode[placement.fulfilment_mode] += counted
+        member_of = [
+            key
+            for key, _, wanted in publics
+            if (key == "women" and participant.sex == Sex.FEMALE)
+            or (key == "qpv" and participant.is_qpv_resident)
+            or (wanted & codes[participant.pk])
+        ]
+        for key in member_of:
+            figures.by_public[key] += counted
+            if participant.pk not in seen[(placement.lot_id, key)]:
+                seen[(placement.lot_id, key)].add(participant.pk)
+                figures.participants_by_public[key] += 1
+        figures.participants.append(
+            ParticipantRow(
+                pseudonym=participant.pseudonym,
+                publics=[label for key, label, _ in publics if key in member_of],
+                contract_type=placement.get_contract_type_display(),
+                mode=placement.get_fulfilment_mode_display(),
+                start_date=start,
+                end_date=placement.ended_on,
+                declared=declared,
+                counted=counted,
+                exit_label=exits.get(placement.pathway_id, ""),
+                reasons=sorted({label for f in month_figures for label in f.reason_labels}),
+            )
+        )
+    ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
+    return Figures(lots=ordered, show_health=show_health, publics=[(key, label) for key, label, _ in publics])
+
+
+def mode_label(mode) -> str:
+    try:
+        return FulfilmentMode(mode).label
+    except ValueError:
+        return str(mode)
+
+
+__all__ = ["PUBLICS", "clause_figures", "report_lots", "mode_label"]

@@ -1,0 +1,97 @@
+"""Dashboards and clause reports (bilans): the facilitator's lots, a buyer's contracts (pseudonymised: participants
+appear as pseudonyms only). Figures come from parcours.selectors.reports; this module draws and exports them."""
+
+import io
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+
+from parcours.counting import hours_label
+from parcours.dates import month_label
+from parcours.documents import clause_report as exports
+from parcours.selectors import reports as selectors
+from parcours.web.charts import bars
+from parcours.web.common import role_required
+from roles.enums import Role
+
+app_name = "reports"
+
+
+@role_required(Role.FACILITATOR, Role.AUDITOR)
+def dashboard(request, *, actor):
+    figures = selectors.clause_figures(actor=actor)
+    lots = figures.lots
+    by_month = sorted(figures.merged("by_month").items())
+    by_public = figures.merged("by_public")
+    counts = figures.participants_by_public()
+    operations = figures.by_operation()
+    charts = {
+        "lots": bars(
+            [(str(f.lot), f.counted) for f in lots], targets={str(f.lot): f.target for f in lots}
+        ),
+        "operations": bars(
+            [(name, counted) for name, (_, counted) in operations.items()],
+            targets={name: target for name, (target, _) in operations.items()},
+        ),
+        "months": bars([(month_label(month), value) for month, value in by_month[-12:]]),
+        "modes": bars([(selectors.mode_label(mode), value) for mode, value in figures.merged("by_mode").items()]),
+        "employers": bars(sorted(figures.by_employer().items())),
+        "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics]),
+    }
+    publics = [(label, counts.get(key, 0), hours_label(by_public.get(key, 0))) for key, label in figures.publics]
+    for lot in lots:
+        lot.realised_pct = round(lot.realised_share * 100)
+        lot.elapsed_pct = round(lot.elapsed_share * 100)
+    return render(
+        request,
+        "reports/dashboard.html",
+        {
+            "figures": figures,
+            "lots": lots,
+            "charts": charts,
+            "publics": publics,
+            "target_label": hours_label(figures.total("target")),
+            "counted_label": hours_label(figures.total("counted")),
+            "declared_label": hours_label(figures.total("declared")),
+            "at_risk": figures.at_risk,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _lot_figures(actor, pk):
+    lots = selectors.report_lots(actor).filter(pk=pk)
+    figures = selectors.clause_figures(actor=actor, lots=lots)
+    if not figures.lots:
+        raise Http404("Lot introuvable.")
+    return figures.lots[0], figures
+
+
+@role_required(Role.FACILITATOR, Role.AUDITOR)
+def lot_report_xlsx(request, pk, *, actor):
+    lot, figures = _lot_figures(actor, pk)
+    content = exports.clause_report_xlsx(lot, figures)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="bilan-clause-lot-{lot.lot.pk}.xlsx"'
+    return response
+
+
+@role_required(Role.FACILITATOR, Role.AUDITOR)
+def lot_report_pdf(request, pk, *, actor):
+    lot, figures = _lot_figures(actor, pk)
+    buffer = io.BytesIO()
+    exports.clause_report_pdf(lot, figures, buffer)
+    response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="bilan-clause-lot-{lot.lot.pk}.pdf"'
+    return response
+
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    path("lots/<int:pk>/bilan.xlsx", lot_report_xlsx, name="lot_report_xlsx"),
+    path("lots/<int:pk>/bilan.pdf", lot_report_pdf, name="lot_report_pdf"),
+]

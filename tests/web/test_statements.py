@@ -187,9 +187,13 @@ def test_the_statement_api_reads_and_declares_all_or_nothing(site):
     assert bad.status_code == 400 and bad["Content-Type"] == "application/problem+json"
     problem = bad.json()
     assert problem["code"] == "statement_invalid"
-    assert problem["errors"] == [
-        {"field": "rows.1.hours", "code": "statement_invalid", "detail": "Heures : doit être entre 0 et 220.", "row": 1}
-    ]
+    (error,) = problem["errors"]
+    assert error == {
+        "field": "rows.1.hours",
+        "code": "statement_invalid",
+        "detail": "Heures : doit être entre 0 et 220.",
+        "row": 1,
+    }
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
     good = api.post(url, {"rows": [{"placement": first.pk, "hours": "70"}]}, format="json")
     assert good.status_code == 201

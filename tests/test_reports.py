@@ -214,3 +214,21 @@ def test_buyers_see_their_contracts_pseudonymised_without_health_publics(world, 
     assert "disability" not in dict(figures.publics)
     assert lot.pk not in {f.lot.pk for f in reports.clause_figures(actor=world.b.auditor).lots}
     assert "disability" in dict(reports.clause_figures(actor=world.a.facilitator).publics)
+
+
+def test_the_yearly_consolidation_matches_the_lot_figures(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+    data = reports.consolidation(actor=fac, year=2026)
+    summary = dict(data.summary)
+    figures = reports.clause_figures(actor=fac, lots=reports.report_lots(fac))
+    year_total = sum(v for f in figures.lots for m, v in f.by_month.items() if m.year == 2026)
+    assert summary["Heures d'insertion comptées dans l'année"] == year_total
+    assert summary["Lots"] == len(figures.lots)
+    assert dict(data.publics)["Femmes"] >= 1
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.consolidation_xlsx(data)))
+    assert book.sheetnames[0] == "Synthèse" and "Sorties" in book.sheetnames
+    # Another facilitation organisation's consolidation does not include this lot.
+    assert dict(reports.consolidation(actor=world.b.facilitator, year=2026).summary)["Lots"] == len(
+        reports.clause_figures(actor=world.b.facilitator).lots
+    )

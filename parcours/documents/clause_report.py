@@ -159,3 +159,31 @@ def clause_report_pdf(lot, figures, out):
             footer=f"Parcours — chiffres produits par : {lot.rules}",
         )
     )
+
+
+# --- Yearly consolidation ------------------------------------------------------------------------------------------
+def consolidation_sheets(data) -> list:
+    return [
+        ("Synthèse", ["Rubrique", "Valeur"], data.summary),
+        ("Acheteurs par type", ["Type d'acheteur", "Marchés", "Lots", "Heures comptées"], data.buyers),
+        (
+            "Opérations",
+            ["Opération", "Commune", "ANRU", "Marchés", "Lots", "Objectif (heures)", "Heures comptées dans l'année"],
+            data.operations,
+        ),
+        ("Publics", ["Public", "Participant·es en contrat dans l'année"], data.publics),
+        ("Contrats par type", ["Type de contrat", "Contrats commencés dans l'année"], data.contract_types),
+        ("Sorties", ["Famille de sortie", "Sorties dans l'année"], data.exits),
+    ]
+
+
+def consolidation_xlsx(data) -> bytes:
+    return xlsx.workbook(consolidation_sheets(data))
+
+
+def consolidation_csv_rows(data):
+    """One flat table (section; label; values…) for the CSV export."""
+    for title, header, rows in consolidation_sheets(data):
+        yield [title, *header]
+        for row in rows:
+            yield [title, *row]

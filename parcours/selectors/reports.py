@@ -259,4 +259,78 @@ def mode_label(mode) -> str:
         return str(mode)
 
 
-__all__ = ["PUBLICS", "clause_figures", "report_lots", "mode_label"]
+
+
+# --- Yearly consolidation of a facilitation organisation -----------------------------------------------------------
+@dataclass
+class Consolidation:
+    year: int
+    organisation: object
+    summary: list  # (label, value)
+    buyers: list  # (kind, contracts, lots, hours)
+    operations: list  # (name, commune, ANRU, contracts, lots, target, hours of the year)
+    publics: list  # (public, participants)
+    contract_types: list  # (type, placements started in the year)
+    exits: list  # (family, exits in the year)
+
+
+def consolidation(*, actor, year: int, today=None) -> Consolidation:
+    """The figures a network (AVE, a regional consolidation) asks a facilitation organisation for one year: hours
+    counted in the year's months, participants whose contract ran during the year by public, contracts started and
+    exits recorded in the year. The facilitator's own lots only (`report.consolidate`)."""
+    from_day, to_day = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    lots = report_lots(actor).filter(contract__operation__facilitation_organisation=actor.organisation)
+    figures = clause_figures(actor=actor, lots=lots, today=today)
+    hours_of = {f.lot.pk: sum((v for m, v in f.by_month.items() if m.year == year), ZERO) for f in figures.lots}
+    buyers, operations = defaultdict(lambda: [set(), 0, ZERO]), {}
+    for f in figures.lots:
+        lot, contract, operation = f.lot, f.lot.contract, f.lot.contract.operation
+        kind = contract.buyer.get_authority_kind_display() or "Non renseigné"
+        row = buyers[kind]
+        row[0].add(contract.pk)
+        row[1] += 1
+        row[2] += hours_of[lot.pk]
+        anru = "oui" if operation.is_anru else "non"
+        current = operations.setdefault(operation.pk, [operation.name, operation.commune, anru, set(), 0, ZERO, ZERO])
+        current[3].add(contract.pk)
+        current[4] += 1
+        current[5] += f.target
+        current[6] += hours_of[lot.pk]
+    everyone = [p for f in figures.lots for p in f.participants]
+    ran = [p for p in everyone if p.start_date <= to_day and (p.end_date or to_day) >= from_day]
+    by_public = defaultdict(set)
+    for p in ran:
+        for label in p.publics:
+            by_public[label].add(p.pseudonym)
+    started = defaultdict(int)
+    for p in (p for p in everyone if from_day <= p.start_date <= to_day):
+        started[p.contract_type] += 1
+    exits = defaultdict(int)
+    for category in Exit.objects.filter(
+        pathway__placements__lot__in=[f.lot.pk for f in figures.lots], exited_on__year=year
+    ).distinct().values_list("category", flat=True):
+        exits[ExitCategory(category).label] += 1
+    contracts = {f.lot.contract_id for f in figures.lots}
+    total = sum(hours_of.values(), ZERO)
+    return Consolidation(
+        year=year,
+        organisation=actor.organisation,
+        summary=[
+            ("Année", year),
+            ("Structure porteuse", str(actor.organisation)),
+            ("Opérations", len(operations)),
+            ("Marchés", len(contracts)),
+            ("Lots", len(figures.lots)),
+            ("Heures d'insertion comptées dans l'année", total),
+            ("Participant·es en contrat dans l'année", len({p.pseudonym for p in ran})),
+            ("Règles de comptage", " ; ".join(figures.rules)),
+        ],
+        buyers=sorted((kind, len(c), n, h) for kind, (c, n, h) in buyers.items()),
+        operations=[(n, c, a, len(k), lots_n, t, h) for n, c, a, k, lots_n, t, h in operations.values()],
+        publics=[(label, len(by_public.get(label, ()))) for _, label in figures.publics],
+        contract_types=sorted(started.items()),
+        exits=[(c.label, exits.get(c.label, 0)) for c in ExitCategory],
+    )
+
+
+__all__ = ["PUBLICS", "clause_figures", "consolidation", "report_lots", "mode_label"]

@@ -1,7 +1,9 @@
 """Dashboards and clause reports (bilans): the facilitator's lots, a buyer's contracts (pseudonymised: participants
 appear as pseudonyms only). Figures come from parcours.selectors.reports; this module draws and exports them."""
 
+import csv
 import io
+from decimal import Decimal
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -57,6 +59,8 @@ def dashboard(request, *, actor):
             "declared_label": hours_label(figures.total("declared")),
             "at_risk": figures.at_risk,
             "today": timezone.localdate(),
+            "may_consolidate": actor.role == Role.FACILITATOR,
+            "years": list(range(timezone.localdate().year, timezone.localdate().year - 4, -1)),
         },
     )
 
@@ -90,7 +94,33 @@ def lot_report_pdf(request, pk, *, actor):
     return response
 
 
+@role_required(Role.FACILITATOR)
+def consolidation(request, fmt, *, actor):
+    """The facilitation organisation's yearly consolidation (`?annee=`, default: last year), CSV or XLSX."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("Format inconnu.")
+    current = timezone.localdate().year
+    text = request.GET.get("annee", "")
+    year = int(text) if text.isdigit() and 2000 <= int(text) <= current else current - 1
+    data = selectors.consolidation(actor=actor, year=year)
+    name = f"consolidation-{year}"
+    if fmt == "xlsx":
+        response = HttpResponse(
+            exports.consolidation_xlsx(data),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response.write("\ufeff")
+        writer = csv.writer(response, delimiter=";")
+        for row in exports.consolidation_csv_rows(data):
+            writer.writerow([str(value).replace(".", ",") if isinstance(value, Decimal) else value for value in row])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
 urlpatterns = [
+    path("consolidation.<str:fmt>", consolidation, name="consolidation"),
     path("", dashboard, name="dashboard"),
     path("lots/<int:pk>/bilan.xlsx", lot_report_xlsx, name="lot_report_xlsx"),
     path("lots/<int:pk>/bilan.pdf", lot_report_pdf, name="lot_report_pdf"),

@@ -56,6 +56,21 @@ def test_the_pdf_report_reads_like_a_document(client, site):
     assert "Bilan de la clause sociale d'insertion" in text and "M-1" in text
 
 
+def test_the_consolidation_downloads(client, site):
+    site.participant(hired=True)
+    login(client, "facilitateur")
+    year = site.today.year
+    response = client.get(reverse("reports:consolidation", args=["csv"]) + f"?annee={year}")
+    assert response.status_code == 200
+    rows = response.content.decode("utf-8-sig").splitlines()
+    assert rows[0] == "Synthèse;Rubrique;Valeur" and f"Synthèse;Année;{year}" in rows
+    response = client.get(reverse("reports:consolidation", args=["xlsx"]))
+    assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames[0] == "Synthèse"
+    assert client.get(reverse("reports:consolidation", args=["pdf"])).status_code == 404
+    login(client, "auditeur")
+    assert client.get(reverse("reports:consolidation", args=["csv"])).status_code == 403
+
+
 def test_other_roles_and_other_lots(client, site):
     login(client, "employeur")
     assert client.get(reverse("reports:dashboard")).status_code == 403

@@ -90,11 +90,8 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "statement.submit":              {E: Scope.AWARDED_LOT},
     "statement.close":               {F: Scope.LOT_FACILITATION},
     "statement.remind":              {F: Scope.LOT_FACILITATION},
-    # dashboards and clause reports (buyers: their contracts, pseudonymised); the facilitation organisation's
-    # consolidations; the insertion committee pack (names: facilitators only)
+    # dashboards and clause reports (buyers: their contracts, pseudonymised)
     "report.view":                   {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},
-    "report.consolidate":            {F: Scope.OWN_ORGANISATION},
-    "report.committee":              {F: Scope.LOT_FACILITATION},
     # clause register and offers
     "register.create":               {F: Scope.OWN_ORGANISATION},
     "operation.view":                {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},

@@ -1,12 +1,14 @@
 """The clause register: operations → contracts → lots (with clause sizing) → job offers."""
 
 import decimal
+import json
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.models import ContractLot, JobOffer, Operation, PublicContract
+from parcours.models import ContractLot, CountingModeRule, CountingRuleSet, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import counting_rule_sets_for
 from parcours.services.common import lock, require
@@ -14,6 +16,8 @@ from roles.enums import OrganisationKind
 from workflows.errors import DomainError
 from workflows.journal import record_event
 from workflows.vocabulary import FulfilmentMode, SizingMethod
+
+DEFAULT_COUNTING_RULES = Path(__file__).resolve().parent.parent / "data" / "counting_rules.json"
 
 
 def size_clause(
@@ -77,6 +81,19 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
     return operation
 
 
+def platform_counting_rules() -> CountingRuleSet:
+    """The platform's default counting rules (parcours/data/counting_rules.json, loaded by a migration), created
+    again if an administrator removed every version."""
+    data = json.loads(DEFAULT_COUNTING_RULES.read_text(encoding="utf-8"))
+    modes = data.pop("modes")
+    rule_set, created = CountingRuleSet.objects.get_or_create(
+        name=data["name"], version=data["version"], defaults=data
+    )
+    if created:
+        CountingModeRule.objects.bulk_create(CountingModeRule(rule_set=rule_set, **row) for row in modes)
+    return rule_set
+
+
 @transaction.atomic
 def contract_create(
     *, actor, operation, reference, title, buyer, legal_lever, notified_on=None, penalty_per_missing_hour=None
@@ -137,11 +154,7 @@ def lot_create(
         raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
     rules = counting_rule_sets_for(actor.organisation)
     if counting_rules is None:
-        counting_rules = rules.first()
-        if counting_rules is None:
-            raise DomainError(
-                "no_counting_rules", "Aucune règle de comptage n'est disponible : voyez l'administrateur."
-            )
+        counting_rules = rules.first() or platform_counting_rules()
     elif not rules.filter(pk=getattr(counting_rules, "pk", counting_rules)).exists():
         raise DomainError(
             "invalid_input", "Ces règles de comptage ne sont pas proposées à votre structure.", field="counting_rules"

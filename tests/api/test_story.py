@@ -168,7 +168,7 @@ def test_whole_pathway_story_through_the_api(api_world):
     pathway = ok(
         conseillere.post(
             f"/api/v1/pathways/{pathway_id}/transitions/exit/",
-            {"exited_on": today.isoformat(), "category": "durable_employment"},
+            {"exited_on": today.isoformat(), "situation": "cdi"},
         )
     )
     assert pathway["state"] == "exited" and pathway["exited_on"] == today.isoformat()

@@ -197,6 +197,18 @@ OFFERS = [
          context="Travaux en site occupé : relation avec les locataires, propreté du chantier."),
 ]
 CLOSED_OFFER, CLOSED_DAYS_AGO = "manoeuvre", 60
+HIRING_KINDS = {"placed", "follow_up", "exited", "reopened"}
+
+
+def _positions(spec) -> int:
+    """At least as many positions as the stories hire on the offer (an offer closes itself once filled)."""
+    hires = sum(
+        1
+        for kind, _, _, options in STORIES
+        if options.get("offer") == spec["key"]
+        and (kind in HIRING_KINDS or options.get("outcome") == "placement_cancelled")
+    )
+    return max(spec["positions"], hires)
 
 # --- The stories: final pathway state, Mission Locale, intake (days ago), options -------------------------------
 STORIES = [
@@ -945,7 +957,7 @@ class Command(BaseCommand):
                     contract_type=spec["contract_type"],
                     weekly_hours=spec["weekly_hours"],
                     location=spec.get("location", "Vénissieux — chantier Jean-Moulin"),
-                    positions=spec["positions"],
+                    positions=_positions(spec),
                     is_qpv_mandatory=spec.get("qpv", False),
                     market_context=spec["context"],
                 )

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from parcours import selectors
+from parcours.dates import previous_month
 from parcours.services import placements as placement_services
 from parcours.web import statements
 from parcours.web.common import paginate, role_required, row_actions, run_service, state_choices, states_from_request
@@ -86,7 +87,8 @@ def declare_hours(request, pk, *, actor):
                 return done
         status = 400
     else:
-        form = HoursForm(initial={"month": timezone.localdate().replace(day=1)})
+        # Hours are declared for the month that ended.
+        form = HoursForm(initial={"month": previous_month(timezone.localdate())})
     return render(
         request,
         "employer/declare_hours.html",

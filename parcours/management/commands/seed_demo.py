@@ -197,18 +197,14 @@ OFFERS = [
          context="Travaux en site occupé : relation avec les locataires, propreté du chantier."),
 ]
 CLOSED_OFFER, CLOSED_DAYS_AGO = "manoeuvre", 60
-HIRING_KINDS = {"placed", "follow_up", "exited", "reopened"}
 
 
 def _positions(spec) -> int:
-    """At least as many positions as the stories hire on the offer (an offer closes itself once filled)."""
-    hires = sum(
-        1
-        for kind, _, _, options in STORIES
-        if options.get("offer") == spec["key"]
-        and (kind in HIRING_KINDS or options.get("outcome") == "placement_cancelled")
-    )
+    """Room for every story referred to the offer: an offer closes itself once its positions are filled, and the
+    stories refer and hire in their own order."""
+    hires = sum(1 for *_, options in STORIES if spec["key"] in (options.get("offer"), options.get("cancelled_first")))
     return max(spec["positions"], hires)
+
 
 # --- The stories: final pathway state, Mission Locale, intake (days ago), options -------------------------------
 STORIES = [
@@ -785,8 +781,11 @@ class Command(BaseCommand):
                                 f"{spec.first_name} {spec.last_name} ({spec.kind}) : {exc.code} — {exc.message}"
                             ) from exc
                     bar.update(1)
-                with time_machine.travel(demo.moment(_workday(demo.day(-CLOSED_DAYS_AGO))), tick=True):
-                    offer_close(actor=demo.actors["facilitateur"], offer=demo.offers[CLOSED_OFFER])
+                closing = demo.offers[CLOSED_OFFER]
+                closing.refresh_from_db()
+                if closing.is_open:  # else it closed itself when its positions were filled
+                    with time_machine.travel(demo.moment(_workday(demo.day(-CLOSED_DAYS_AGO))), tick=True):
+                        offer_close(actor=demo.actors["facilitateur"], offer=closing)
                 bar.update(1)
             # The demo's journal is sealed once, like the worker does every hour (var/checkpoints/).
             take_checkpoint()

@@ -107,11 +107,14 @@ class MonthFigure:
 
 
 def hours_label(value) -> str:
-    """170.5 → "170,5 h" (French decimal comma, no-break space before the unit)."""
+    """170.5 → "170,5 h", 22175 → "22 175 h" (French decimal comma, grouped thousands, no-break space)."""
     text = format(Decimal(value).quantize(CENT), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return f"{text.replace('.', ',')}\u00a0h"
+    whole, _, decimals = text.partition(".")
+    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    grouped = f"{int(digits):,}".replace(",", "\u202f")  # 22 175 (narrow no-break space between thousands)
+    return f"{sign}{grouped}{',' + decimals if decimals else ''}\u00a0h"
 
 
 @dataclass(frozen=True)

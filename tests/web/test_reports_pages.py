@@ -4,6 +4,7 @@ not grow with the number of lots."""
 
 import datetime
 import html
+import re
 import io
 from decimal import Decimal
 
@@ -28,6 +29,8 @@ def test_the_facilitator_dashboard_draws_its_lots(client, site):
     assert response.status_code == 200
     body = html.unescape(response.content.decode())
     assert "<svg" in body and str(site.lot) in body
+    assert re.search(r'<rect x="0" y="0" width="[0-9.]+" height="20" fill="#0d6efd">', body)
+    assert not re.search(r'(width|x)="[0-9]+,[0-9]', body)  # SVG numbers are never localised
     assert 'id="total-counted">70\u00a0h' in body
     assert "Travailleur·ses handicapé·es (RQTH, AAH)" in body
 

@@ -4,8 +4,8 @@ not grow with the number of lots."""
 
 import datetime
 import html
-import re
 import io
+import re
 from decimal import Decimal
 
 import openpyxl

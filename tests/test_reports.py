@@ -18,6 +18,7 @@ from parcours import counting
 from parcours.documents import clause_report
 from parcours.models import HoursLine, Placement
 from parcours.selectors import reports
+from parcours.selectors.core import pathways_for
 from parcours.services import statements
 from parcours.services.statements import StatementRow
 from tests.factories import make_lot, make_offer, make_pathway, make_placement
@@ -232,3 +233,24 @@ def test_the_yearly_consolidation_matches_the_lot_figures(world, clause):
     assert dict(reports.consolidation(actor=world.b.facilitator, year=2026).summary)["Lots"] == len(
         reports.clause_figures(actor=world.b.facilitator).lots
     )
+
+
+def test_the_pathway_funnel_durations_and_exits_come_from_the_journal(world, clause):
+    fac = world.a.facilitator
+    exited = make_pathway(world, "exited")
+    figures = reports.pathway_figures(actor=fac)
+    funnel = dict(figures.funnel)
+    visible = list(pathways_for(fac).values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(DISTINCT object_id) FROM workflows_journalevent WHERE object_type = 'pathway' "
+            f"AND to_state = 'placed' AND object_id IN ({','.join(['%s'] * len(visible))})",
+            visible,
+        )
+        placed = cursor.fetchone()[0]
+    assert funnel["En poste"] == placed >= 3
+    assert funnel["Sorti·e"] >= 1
+    assert exited.pk in visible
+    stays = {label: n for label, n, _, _ in figures.durations}
+    assert stays["Éligible"] >= placed  # every placed pathway left "eligible" (then "referred")
+    assert dict((label, at_exit) for label, at_exit, _ in figures.exits)["Emploi durable"] >= 1

@@ -242,3 +242,14 @@ def _attach_results(events, *, with_detail: bool):
         elif event.object_type == "offer" and event.action == "close" and inputs.get("automatic"):
             filled, positions = inputs.get("filled"), inputs.get("positions")
             event.result = f"Clôture automatique : {filled} poste(s) pourvu(s) sur {positions}"
+
+
+def state_entries(object_type: str, object_ids) -> list:
+    """(object id, state entered, when) of every journaled state change of these objects (a queryset of ids, read
+    by the caller through its scope), in order: what funnels and time-in-state figures are derived from."""
+    return list(
+        JournalEvent.objects.filter(object_type=object_type, object_id__in=object_ids)
+        .exclude(to_state="")
+        .order_by("object_id", "occurred_at", "pk")
+        .values_list("object_id", "to_state", "occurred_at")
+    )

@@ -10,6 +10,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from statistics import median
 
 from django.conf import settings
 from django.db.models import Prefetch, Sum
@@ -17,9 +18,11 @@ from django.utils import timezone
 
 from parcours import counting
 from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Placement
+from parcours.selectors.core import pathways_for
+from parcours.selectors.journal import state_entries
 from roles.enums import Role
 from roles.policy import scope_queryset
-from workflows.states import HoursLineState, PlacementState
+from workflows.states import HoursLineState, PathwayState, PlacementState
 from workflows.vocabulary import AssessmentDecision, ExitCategory, ExitSituation, FulfilmentMode, Sex
 
 ZERO = Decimal("0")
@@ -333,4 +336,47 @@ def consolidation(*, actor, year: int, today=None) -> Consolidation:
     )
 
 
-__all__ = ["PUBLICS", "clause_figures", "consolidation", "report_lots", "mode_label"]
+__all__ = ["PUBLICS", "clause_figures", "consolidation", "pathway_figures", "report_lots", "mode_label"]
+
+
+# --- Pathways: funnel, time in each state, exits -------------------------------------------------------------------
+@dataclass
+class PathwayFigures:
+    funnel: list  # (state label, pathways that reached it)
+    durations: list  # (state label, stays, median days, p90 days)
+    exits: list  # (family, at the exit, at six months)
+
+
+def _percentile(sorted_values, share) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(share * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def pathway_figures(*, actor) -> PathwayFigures:
+    """From the journal of the pathways the actor may see: how many reached each state, how long completed stays
+    in each state lasted (median, 90th percentile, in days), and exits by family at the exit and six months later.
+    Three queries whatever the number of pathways."""
+    ids = pathways_for(actor).order_by().values("pk")
+    entries = state_entries("pathway", ids)
+    reached, stays = defaultdict(set), defaultdict(list)
+    previous = None
+    for object_id, state, when in entries:
+        reached[state].add(object_id)
+        if previous is not None and previous[0] == object_id and previous[1] != state:
+            stays[previous[1]].append((when - previous[2]).total_seconds() / 86400)
+        previous = (object_id, state, when)
+    funnel = [(state.label, len(reached.get(state.value, ()))) for state in PathwayState]
+    durations = []
+    for state in PathwayState:
+        values = sorted(stays.get(state.value, []))
+        if values:
+            durations.append((state.label, len(values), round(median(values), 1), round(_percentile(values, 0.9), 1)))
+    at_exit, at_six = defaultdict(int), defaultdict(int)
+    for category, outcome in Exit.objects.filter(pathway__in=ids).values_list("category", "outcome_category"):
+        at_exit[category] += 1
+        if outcome:
+            at_six[outcome] += 1
+    exits = [(c.label, at_exit.get(c.value, 0), at_six.get(c.value, 0)) for c in ExitCategory]
+    return PathwayFigures(funnel=funnel, durations=durations, exits=exits)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from parcours.counting import hours_label
 
 
-def bars(items, *, targets=None) -> dict:
+def bars(items, *, targets=None, fmt=hours_label) -> dict:
     """Horizontal bars from (label, value) pairs; `targets` ({label: value}) draws a target mark on each row."""
     items = [(str(label), Decimal(value or 0)) for label, value in items]
     targets = {str(k): Decimal(v or 0) for k, v in (targets or {}).items()}
@@ -18,10 +18,10 @@ def bars(items, *, targets=None) -> dict:
             {
                 "label": label,
                 "value": value,
-                "value_label": hours_label(value),
+                "value_label": fmt(value),
                 "width": round(float(value / top) * 100, 2),
                 "target": None if target is None else round(float(target / top) * 100, 2),
-                "target_label": "" if target is None else hours_label(target),
+                "target_label": "" if target is None else fmt(target),
                 "y": index * 28,
             }
         )

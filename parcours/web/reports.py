@@ -43,6 +43,8 @@ def dashboard(request, *, actor):
         "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics]),
     }
     publics = [(label, counts.get(key, 0), hours_label(by_public.get(key, 0))) for key, label in figures.publics]
+    pathways = selectors.pathway_figures(actor=actor)
+    charts["funnel"] = bars(pathways.funnel, fmt=lambda n: f"{n:.0f}")
     for lot in lots:
         lot.realised_pct = round(lot.realised_share * 100)
         lot.elapsed_pct = round(lot.elapsed_share * 100)
@@ -54,6 +56,7 @@ def dashboard(request, *, actor):
             "lots": lots,
             "charts": charts,
             "publics": publics,
+            "pathways": pathways,
             "target_label": hours_label(figures.total("target")),
             "counted_label": hours_label(figures.total("counted")),
             "declared_label": hours_label(figures.total("declared")),

@@ -110,4 +110,4 @@ def test_the_dashboard_query_count_does_not_grow_with_the_lots(client, site):
             fulfilment_modes=["direct_hire"],
             awardee=site.emp,
         )
-    assert count() == before == 10
+    assert count() == before == 12

@@ -336,7 +336,16 @@ def consolidation(*, actor, year: int, today=None) -> Consolidation:
     )
 
 
-__all__ = ["PUBLICS", "clause_figures", "consolidation", "pathway_figures", "report_lots", "mode_label"]
+__all__ = [
+    "ESF_HEADER",
+    "PUBLICS",
+    "clause_figures",
+    "consolidation",
+    "esf_rows",
+    "pathway_figures",
+    "report_lots",
+    "mode_label",
+]
 
 
 # --- Pathways: funnel, time in each state, exits -------------------------------------------------------------------
@@ -380,3 +389,66 @@ def pathway_figures(*, actor) -> PathwayFigures:
             at_six[outcome] += 1
     exits = [(c.label, at_exit.get(c.value, 0), at_six.get(c.value, 0)) for c in ExitCategory]
     return PathwayFigures(funnel=funnel, durations=durations, exits=exits)
+
+
+# --- ESF / IEJ participant indicators ------------------------------------------------------------------------------
+ESF_HEADER = [
+    "Pseudonyme",
+    "Sexe",
+    "Tranche d'âge à l'entrée",
+    "Niveau de qualification",
+    "Résident·e QPV",
+    "Situation à l'entrée (critères d'éligibilité)",
+    "Entrée le",
+    "Sortie le",
+    "Situation à la sortie",
+    "Famille de sortie",
+    "Situation à 6 mois",
+    "Famille à 6 mois",
+]
+
+
+def _age_band(participant, day) -> str:
+    age = participant.age_on(day)
+    if age < 18:
+        return "16-17 ans"
+    if age < 22:
+        return "18-21 ans"
+    if age <= 25:
+        return "22-25 ans"
+    return "26 ans et plus"
+
+
+def esf_rows(*, actor):
+    """One row per pathway the facilitator follows (pseudonyms, no names): the participant indicators of an ESF /
+    IEJ operation — sex, age band, qualification, QPV, situation at entry, at exit and six months later. Health
+    criteria are left out of the situation at entry. Four queries whatever the number of pathways."""
+    pathways = list(
+        pathways_for(actor).select_related("participant").prefetch_related("exits").order_by("started_on", "pk")
+    )
+    criteria = defaultdict(set)
+    for participant_id, label in (
+        AssessedCriterion.objects.filter(
+            assessment__participant_id__in={p.participant_id for p in pathways},
+            assessment__decision=AssessmentDecision.ACCEPTED,
+            criterion__is_health_data=False,
+        ).values_list("assessment__participant_id", "criterion__label")
+    ):
+        criteria[participant_id].add(label)
+    for pathway in pathways:
+        participant = pathway.participant
+        exit = max(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), default=None)
+        yield [
+            participant.pseudonym,
+            participant.get_sex_display() if participant.sex else "Non renseigné",
+            _age_band(participant, pathway.started_on),
+            participant.get_qualification_level_display(),
+            "oui" if participant.is_qpv_resident else "non",
+            " ; ".join(sorted(criteria[participant.pk])),
+            pathway.started_on,
+            exit.exited_on if exit else None,
+            exit.get_situation_display() if exit and exit.situation else "",
+            exit.get_category_display() if exit else "",
+            exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
+            exit.get_outcome_category_display() if exit and exit.outcome_category else "",
+        ]

@@ -5,7 +5,7 @@ import csv
 import io
 from decimal import Decimal
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -122,7 +122,34 @@ def consolidation(request, fmt, *, actor):
     return response
 
 
+def _csv_value(value):
+    if value is None:
+        return ""
+    return f"{value:%d/%m/%Y}" if hasattr(value, "strftime") else value
+
+
+@role_required(Role.FACILITATOR)
+def esf_export(request, *, actor):
+    """The ESF / IEJ participant indicators (pseudonyms only), CSV, streamed."""
+
+    class Echo:
+        def write(self, value):
+            return value
+
+    writer = csv.writer(Echo(), delimiter=";")
+
+    def lines():
+        yield "\ufeff" + writer.writerow(selectors.ESF_HEADER)
+        for row in selectors.esf_rows(actor=actor):
+            yield writer.writerow([_csv_value(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="indicateurs-fse-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
+
+
 urlpatterns = [
+    path("indicateurs-fse.csv", esf_export, name="esf_export"),
     path("consolidation.<str:fmt>", consolidation, name="consolidation"),
     path("", dashboard, name="dashboard"),
     path("lots/<int:pk>/bilan.xlsx", lot_report_xlsx, name="lot_report_xlsx"),

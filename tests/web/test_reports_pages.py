@@ -111,3 +111,16 @@ def test_the_dashboard_query_count_does_not_grow_with_the_lots(client, site):
             awardee=site.emp,
         )
     assert count() == before == 12
+
+
+def test_the_esf_indicators_export_pseudonyms_only(client, site):
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    response = client.get(reverse("reports:esf_export"))
+    assert response.status_code == 200 and response.streaming
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("Pseudonyme;Sexe;Tranche d'âge à l'entrée")
+    assert any(row.startswith(participant.pseudonym + ";") for row in rows[1:])
+    assert participant.last_name not in "\n".join(rows)
+    login(client, "auditeur")
+    assert client.get(reverse("reports:esf_export")).status_code == 403

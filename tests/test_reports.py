@@ -254,3 +254,22 @@ def test_the_pathway_funnel_durations_and_exits_come_from_the_journal(world, cla
     stays = {label: n for label, n, _, _ in figures.durations}
     assert stays["Éligible"] >= placed  # every placed pathway left "eligible" (then "referred")
     assert dict((label, at_exit) for label, at_exit, _ in figures.exits)["Emploi durable"] >= 1
+
+
+def test_contract_and_operation_reports_add_up_their_lots(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    report, figures = reports.group_figures(actor=fac, kind="operation", pk=lot.contract.operation_id)
+    assert [f.lot.pk for f in report.lots] == [lot.pk]  # each make_lot has its own operation
+    assert report.counted == Decimal("450") and report.declared == sql_total(lot.pk)
+    contract_report, _ = reports.group_figures(actor=fac, kind="contract", pk=second.contract_id)
+    assert contract_report.target == second.target_hours and contract_report.counted == 0
+    assert reports.group_figures(actor=world.b.facilitator, kind="contract", pk=lot.contract_id)[0] is None
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.clause_report_xlsx(report, figures)))
+    summary = {row[0]: row[1] for row in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Heures comptées pour la clause"] == "450\u00a0h" and "Lots" in summary
+    buffer = io.BytesIO()
+    clause_report.clause_report_pdf(report, figures, buffer)
+    assert "opération" in PdfReader(io.BytesIO(buffer.getvalue())).pages[0].extract_text().lower()

@@ -27,24 +27,57 @@ def _euros(value) -> str:
     return f"{groups},{cents}\u00a0€"
 
 
-def summary(lot) -> list:
+def _subject(report) -> tuple:
+    """(title, subtitle, facts about what the report covers) for a lot, a contract or an operation."""
+    kind = getattr(report, "kind", "lot")
+    if kind == "lot":
+        l = report.lot  # noqa: E741
+        return (
+            f"lot {l.number}, marché {l.contract.reference}",
+            f"{l.contract.operation.name} — marché {l.contract.reference}, lot {l.number} ({l.title})",
+            [
+                ("Opération", l.contract.operation.name),
+                ("Marché", f"{l.contract.reference} — {l.contract.title}"),
+                ("Acheteur", str(l.contract.buyer)),
+                ("Lot", f"{l.number} — {l.title}"),
+                ("Attributaire", str(l.awardee or "—")),
+                ("Période d'exécution", f"{l.execution_starts_on:%d/%m/%Y} – {l.execution_ends_on:%d/%m/%Y}"),
+            ],
+        )
+    lots = [f.lot for f in report.lots]
+    lot_names = "\n".join(f"{x.contract.reference} — lot {x.number} ({x.title}), {x.awardee or '—'}" for x in lots)
+    if kind == "contract":
+        c = report.subject
+        return (
+            f"marché {c.reference}",
+            f"{c.operation.name} — marché {c.reference} ({c.title})",
+            [
+                ("Opération", c.operation.name),
+                ("Marché", f"{c.reference} — {c.title}"),
+                ("Acheteur", str(c.buyer)),
+                ("Lots", lot_names),
+            ],
+        )
+    o = report.subject
+    buyers = sorted({str(x.contract.buyer) for x in lots})
+    return (
+        f"opération {o.name}",
+        f"{o.name} — {o.commune}",
+        [("Opération", f"{o.name} ({o.commune})"), ("Acheteurs", ", ".join(buyers)), ("Lots", lot_names)],
+    )
+
+
+def summary(report) -> list:
     """(label, value) pairs of the report's first section."""
-    l = lot.lot  # noqa: E741
-    return [
-        ("Opération", l.contract.operation.name),
-        ("Marché", f"{l.contract.reference} — {l.contract.title}"),
-        ("Acheteur", str(l.contract.buyer)),
-        ("Lot", f"{l.number} — {l.title}"),
-        ("Attributaire", str(l.awardee or "—")),
-        ("Période d'exécution", f"{l.execution_starts_on:%d/%m/%Y} – {l.execution_ends_on:%d/%m/%Y}"),
-        ("Objectif d'heures d'insertion", hours_label(lot.target)),
-        ("Heures validées", hours_label(lot.declared)),
-        ("Heures comptées pour la clause", hours_label(lot.counted)),
-        ("Taux de réalisation", f"{lot.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
-        ("Part du délai d'exécution écoulée", f"{lot.elapsed_share * 100:.1f}\u00a0%".replace(".", ",")),
-        ("Heures manquantes", hours_label(lot.shortfall)),
-        ("Pénalité proposée (heures manquantes × taux du marché)", _euros(lot.proposed_penalty)),
-        ("Règles de comptage", lot.rules),
+    return _subject(report)[2] + [
+        ("Objectif d'heures d'insertion", hours_label(report.target)),
+        ("Heures validées", hours_label(report.declared)),
+        ("Heures comptées pour la clause", hours_label(report.counted)),
+        ("Taux de réalisation", f"{report.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
+        ("Part du délai d'exécution écoulée", f"{report.elapsed_share * 100:.1f}\u00a0%".replace(".", ",")),
+        ("Heures manquantes", hours_label(report.shortfall)),
+        ("Pénalité proposée (heures manquantes × taux du marché)", _euros(report.proposed_penalty)),
+        ("Règles de comptage", report.rules),
     ]
 
 
@@ -103,12 +136,10 @@ def clause_report_xlsx(lot, figures) -> bytes:
 
 def clause_report_pdf(lot, figures, out):
     s = pdf.styles()
-    l = lot.lot  # noqa: E741
+    name, subtitle, _ = _subject(lot)
     story = [
         pdf.para("Bilan de la clause sociale d'insertion", s["title"]),
-        pdf.para(
-            f"{l.contract.operation.name} — marché {l.contract.reference}, lot {l.number} ({l.title})", s["subtitle"]
-        ),
+        pdf.para(subtitle, s["subtitle"]),
         pdf.facts(summary(lot)),
         pdf.para("Heures comptées par mois", s["h2"]),
         pdf.table(
@@ -155,7 +186,7 @@ def clause_report_pdf(lot, figures, out):
     out.write(
         pdf.render(
             story,
-            title=f"Bilan de la clause — lot {l.number}, marché {l.contract.reference}",
+            title=f"Bilan de la clause — {name}",
             footer=f"Parcours — chiffres produits par : {lot.rules}",
         )
     )

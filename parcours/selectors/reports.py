@@ -342,6 +342,7 @@ __all__ = [
     "clause_figures",
     "consolidation",
     "esf_rows",
+    "group_figures",
     "pathway_figures",
     "report_lots",
     "mode_label",
@@ -452,3 +453,89 @@ def esf_rows(*, actor):
             exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
             exit.get_outcome_category_display() if exit and exit.outcome_category else "",
         ]
+
+
+# --- A clause report over several lots (a contract, an operation) ----------------------------------------------------
+@dataclass
+class GroupFigures:
+    """The lots of a contract or of an operation, added up (the same attributes as LotFigures)."""
+
+    kind: str  # "contract" or "operation"
+    subject: object
+    lots: list
+
+    def _sum(self, name):
+        return sum((getattr(f, name) for f in self.lots), ZERO)
+
+    def _merge(self, name):
+        merged = defaultdict(lambda: ZERO)
+        for f in self.lots:
+            for key, value in getattr(f, name).items():
+                merged[key] += value
+        return merged
+
+    @property
+    def target(self):
+        return self._sum("target")
+
+    @property
+    def declared(self):
+        return self._sum("declared")
+
+    @property
+    def counted(self):
+        return self._sum("counted")
+
+    @property
+    def by_month(self):
+        return self._merge("by_month")
+
+    @property
+    def by_mode(self):
+        return self._merge("by_mode")
+
+    @property
+    def by_public(self):
+        return self._merge("by_public")
+
+    @property
+    def participants_by_public(self):
+        return self._merge("participants_by_public")
+
+    @property
+    def participants(self):
+        return [p for f in self.lots for p in f.participants]
+
+    @property
+    def rules(self):
+        return " ; ".join(sorted({f.rules for f in self.lots}))
+
+    @property
+    def realised_share(self) -> float:
+        return float(self.counted / self.target) if self.target else 0.0
+
+    @property
+    def elapsed_share(self) -> float:
+        """Weighted by the lots' targets."""
+        total = self.target
+        return float(sum(Decimal(f.elapsed_share) * f.target for f in self.lots) / total) if total else 0.0
+
+    @property
+    def shortfall(self):
+        return self._sum("shortfall")
+
+    @property
+    def proposed_penalty(self):
+        penalties = [f.proposed_penalty for f in self.lots if f.proposed_penalty is not None]
+        return sum(penalties, ZERO) if penalties else None
+
+
+def group_figures(*, actor, kind: str, pk: int):
+    """(GroupFigures, Figures) of a contract's or an operation's lots in the actor's reach; None when there is none."""
+    field_name = {"contract": "contract_id", "operation": "contract__operation_id"}[kind]
+    figures = clause_figures(actor=actor, lots=report_lots(actor).filter(**{field_name: pk}))
+    if not figures.lots:
+        return None, figures
+    lots = sorted(figures.lots, key=lambda f: (f.lot.contract.reference, f.lot.number))
+    subject = lots[0].lot.contract if kind == "contract" else lots[0].lot.contract.operation
+    return GroupFigures(kind=kind, subject=subject, lots=lots), figures

@@ -148,7 +148,38 @@ def esf_export(request, *, actor):
     return response
 
 
+def _download(report, figures, fmt, name):
+    if fmt == "xlsx":
+        response = HttpResponse(
+            exports.clause_report_xlsx(report, figures),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        buffer = io.BytesIO()
+        exports.clause_report_pdf(report, figures, buffer)
+        response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@role_required(Role.FACILITATOR, Role.AUDITOR)
+def group_report(request, kind, pk, fmt, *, actor):
+    """The clause report of a contract's or an operation's lots (those in the viewer's reach), XLSX or PDF."""
+    if fmt not in ("xlsx", "pdf"):
+        raise Http404("Format inconnu.")
+    report, figures = selectors.group_figures(actor=actor, kind=kind, pk=pk)
+    if report is None:
+        raise Http404("Introuvable.")
+    return _download(report, figures, fmt, f"bilan-clause-{'marche' if kind == 'contract' else 'operation'}-{pk}")
+
+
 urlpatterns = [
+    path(
+        "marches/<int:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"
+    ),
+    path(
+        "operations/<int:pk>/bilan.<str:fmt>", group_report, {"kind": "operation"}, name="operation_report"
+    ),
     path("indicateurs-fse.csv", esf_export, name="esf_export"),
     path("consolidation.<str:fmt>", consolidation, name="consolidation"),
     path("", dashboard, name="dashboard"),

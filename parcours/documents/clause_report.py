@@ -218,3 +218,51 @@ def consolidation_csv_rows(data):
         yield [title, *header]
         for row in rows:
             yield [title, *row]
+
+
+# --- The insertion committee pack ----------------------------------------------------------------------------------
+def _open(offer) -> str:
+    return "ouverte" if offer.is_open else "clôturée"
+
+
+def committee_pack_pdf(pack, *, today) -> bytes:
+    s = pdf.styles()
+    o, hours = pack.operation, pack.hours
+    story = [
+        pdf.para("Commission d'insertion", s["title"]),
+        pdf.para(f"{o.name} — {o.commune} · dossier du {today:%d/%m/%Y}", s["subtitle"]),
+        pdf.facts(
+            [
+                ("Objectif d'heures (lots de l'opération)", hours_label(hours.target)),
+                ("Heures comptées à ce jour", hours_label(hours.counted)),
+                ("Taux de réalisation", f"{hours.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
+                ("Offres", str(len(pack.offers))),
+                ("Mises en poste", str(len(pack.placements))),
+            ]
+        ),
+    ]
+    for offer, counts, candidates in pack.offers:
+        story += [
+            pdf.para(f"Offre : {offer.title} ({offer.positions} poste(s), {_open(offer)})", s["h2"]),
+            pdf.para(" · ".join(f"{label} : {n}" for label, n in sorted(counts.items())), s["body"]),
+            pdf.table(
+                ["Candidat·e", "Décision / état", "Mis à jour le"],
+                [(name, label, f"{updated:%d/%m/%Y}") for name, label, updated in candidates],
+                [70 * mm, 60 * mm, 40 * mm],
+            ),
+        ]
+    story += [
+        pdf.para("Mises en poste", s["h2"]),
+        pdf.table(
+            ["Salarié·e", "Poste", "Employeur", "Contrat", "Début", "État", "Heures comptées"],
+            [
+                (name, title, employer, contract, f"{start:%d/%m/%Y}", state, hours_label(counted))
+                for name, title, employer, contract, start, state, counted in pack.placements
+            ]
+            or [("—", "", "", "", "", "", "")],
+            [30 * mm, 28 * mm, 28 * mm, 22 * mm, 20 * mm, 20 * mm, 22 * mm],
+        ),
+        pdf.spacer(6),
+        pdf.para("Document nominatif réservé aux membres de la commission d'insertion.", s["small"]),
+    ]
+    return pdf.render(story, title=f"Commission d'insertion — {o.name}", footer=f"Parcours — {hours.rules}")

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from parcours import counting
 from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Placement
-from parcours.selectors.core import pathways_for
+from parcours.selectors.core import pathways_for, placements_for, referrals_for
 from parcours.selectors.journal import state_entries
 from roles.enums import Role
 from roles.policy import scope_queryset
@@ -340,6 +340,7 @@ __all__ = [
     "ESF_HEADER",
     "PUBLICS",
     "clause_figures",
+    "committee_pack",
     "consolidation",
     "esf_rows",
     "group_figures",
@@ -539,3 +540,58 @@ def group_figures(*, actor, kind: str, pk: int):
     lots = sorted(figures.lots, key=lambda f: (f.lot.contract.reference, f.lot.number))
     subject = lots[0].lot.contract if kind == "contract" else lots[0].lot.contract.operation
     return GroupFigures(kind=kind, subject=subject, lots=lots), figures
+
+
+# --- The insertion committee pack of an operation (commission d'insertion) -------------------------------------------
+@dataclass
+class CommitteePack:
+    operation: object
+    offers: list  # (offer, {state label: count}, candidates [(name, state label, updated)])
+    placements: list  # (name, offer title, employer, contract, start, state, counted hours)
+    hours: GroupFigures
+    participant_ids: list
+
+
+def committee_pack(*, actor, operation_pk):
+    """What an insertion committee reviews for one operation: per offer, the candidates and the decisions; the
+    placements; the hours to date. Names: facilitators only (the caller logs the read). None outside the reach."""
+    report, _ = group_figures(actor=actor, kind="operation", pk=operation_pk)
+    if report is None:
+        return None
+    referrals = list(
+        referrals_for(actor)
+        .filter(offer__lot__contract__operation_id=operation_pk)
+        .select_related("offer")
+        .order_by("offer__title", "offer_id", "pathway__participant__last_name", "pk")
+    )
+    offers = {}
+    for referral in referrals:
+        offer, counts, candidates = offers.setdefault(referral.offer_id, (referral.offer, defaultdict(int), []))
+        label = referral.get_state_display()
+        counts[label] += 1
+        participant = referral.pathway.participant
+        candidates.append((f"{participant.last_name.upper()} {participant.first_name}", label, referral.updated_at))
+    counted = {(p.pseudonym, p.start_date): p.counted for f in report.lots for p in f.participants}
+    placements = [
+        (
+            f"{p.pathway.participant.last_name.upper()} {p.pathway.participant.first_name}",
+            p.referral.offer.title,
+            str(p.employer),
+            p.get_contract_type_display(),
+            p.started_on or p.start_date,
+            p.get_state_display(),
+            counted.get((p.pathway.participant.pseudonym, p.started_on or p.start_date), ZERO),
+        )
+        for p in placements_for(actor)
+        .filter(lot__contract__operation_id=operation_pk)
+        .select_related("referral__offer")
+        .order_by("start_date", "pk")
+    ]
+    ids = sorted({r.pathway.participant_id for r in referrals})
+    return CommitteePack(
+        operation=report.subject,
+        offers=[(offer, dict(counts), candidates) for offer, counts, candidates in offers.values()],
+        placements=placements,
+        hours=report,
+        participant_ids=ids,
+    )

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 
+from parcours.access_log import log_access
 from parcours.counting import hours_label
 from parcours.dates import month_label
 from parcours.documents import clause_report as exports
@@ -17,6 +18,7 @@ from parcours.selectors import reports as selectors
 from parcours.web.charts import bars
 from parcours.web.common import role_required
 from roles.enums import Role
+from workflows.vocabulary import AccessChannel
 
 app_name = "reports"
 
@@ -173,7 +175,22 @@ def group_report(request, kind, pk, fmt, *, actor):
     return _download(report, figures, fmt, f"bilan-clause-{'marche' if kind == 'contract' else 'operation'}-{pk}")
 
 
+@role_required(Role.FACILITATOR)
+def committee_pack(request, pk, *, actor):
+    """The insertion committee pack of an operation (PDF, names: the read is in the access log)."""
+    pack = selectors.committee_pack(actor=actor, operation_pk=pk)
+    if pack is None:
+        raise Http404("Opération introuvable.")
+    log_access(actor=actor, participant_ids=pack.participant_ids, channel=AccessChannel.EXPORT, purpose="export")
+    response = HttpResponse(
+        exports.committee_pack_pdf(pack, today=timezone.localdate()), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="commission-insertion-operation-{pk}.pdf"'
+    return response
+
+
 urlpatterns = [
+    path("operations/<int:pk>/commission.pdf", committee_pack, name="committee_pack"),
     path(
         "marches/<int:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"
     ),

@@ -22,6 +22,7 @@ from parcours.services import statements as services
 from parcours.web.common import role_required
 from roles.enums import Role
 from workflows.errors import DomainError, RowsRefused
+from workflows.vocabulary import AccessChannel
 
 
 # --- The month in the address -----------------------------------------------------------------------------------
@@ -170,7 +171,8 @@ def employer_statement_template(request, pk, *, actor):
     lot = _lot(actor, pk)
     month = month_of(request)
     rows = selectors.statement_rows(actor=actor, lot=lot, month=month)
-    log_access(actor=actor, participant_ids=[row.placement.pathway.participant_id for row in rows], purpose="export")
+    ids = [row.placement.pathway.participant_id for row in rows]
+    log_access(actor=actor, participant_ids=ids, channel=AccessChannel.EXPORT, purpose="export")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="releve-lot-{lot.pk}-{month:%Y-%m}.csv"'
     response.write("\ufeff")  # Excel opens UTF-8 with a BOM

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
+from parcours.models import ParticipantAccess
 from parcours.services import register
 
 
@@ -124,3 +125,17 @@ def test_the_esf_indicators_export_pseudonyms_only(client, site):
     assert participant.last_name not in "\n".join(rows)
     login(client, "auditeur")
     assert client.get(reverse("reports:esf_export")).status_code == 403
+
+
+def test_the_committee_pack_is_a_named_pdf_in_the_access_log(client, site):
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    url = reverse("reports:committee_pack", args=[site.lot.contract.operation_id])
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Commission d'insertion" in text and "Maçon·ne" in text.replace("\u00b7", "·")
+    assert participant.last_name.upper() in text
+    assert ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+    login(client, "auditeur")
+    assert client.get(url).status_code == 403

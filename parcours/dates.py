@@ -13,3 +13,50 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+MONTHS_FR = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+
+
+def month_label(month: datetime.date) -> str:
+    """2026-03-01 → "mars 2026"."""
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def last_day_of_month(day: datetime.date) -> datetime.date:
+    return add_months(day.replace(day=1), 1) - datetime.timedelta(days=1)
+
+
+def previous_month(day: datetime.date) -> datetime.date:
+    return add_months(day.replace(day=1), -1)
+
+
+def working_days(first: datetime.date, last: datetime.date) -> int:
+    """Monday-to-Friday days from `first` to `last` included (public holidays are not subtracted)."""
+    if last < first:
+        return 0
+    days = (last - first).days + 1
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + sum(1 for n in range(rest) if (first + datetime.timedelta(days=weeks * 7 + n)).weekday() < 5)
+
+
+def months_between(first: datetime.date, last: datetime.date) -> list:
+    """The first days of the months from `first`'s month to `last`'s month included."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = add_months(month, 1)
+    return months

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase
 
+from parcours.dates import add_months
 from parcours.text import fold, identity_key
 from roles.enums import Role
 from roles.policy import ScopePaths
@@ -25,10 +26,12 @@ from workflows.states import (
     ReferralState,
 )
 from workflows.vocabulary import (
+    EXIT_SITUATION_CATEGORY,
     AccessChannel,
     AssessmentDecision,
     ContractType,
     ExitCategory,
+    ExitSituation,
     FollowUpKind,
     FulfilmentMode,
     LegalLever,
@@ -36,7 +39,9 @@ from workflows.vocabulary import (
     Programme,
     ProofKind,
     QualificationLevel,
+    Sex,
     SizingMethod,
+    StatementSource,
 )
 
 User = settings.AUTH_USER_MODEL
@@ -77,6 +82,8 @@ class Participant(models.Model):
         "niveau de qualification", max_length=20, choices=QualificationLevel.choices
     )
     programme = models.CharField("dispositif", max_length=10, choices=Programme.choices, default=Programme.NONE)
+    # Optional, as declared by the young person: the share of women is a clause and ESF indicator.
+    sex = models.CharField("sexe", max_length=1, choices=Sex.choices, blank=True, default="", db_default="")
     imilo_reference = models.CharField("identifiant i-milo", max_length=30, blank=True)
     youth_agency = models.ForeignKey(
         "roles.Organisation", on_delete=models.PROTECT, related_name="participants", verbose_name="Mission Locale"
@@ -111,6 +118,7 @@ class Participant(models.Model):
         "qualification_level",
         "programme",
         "imilo_reference",
+        "sex",
     ]
 
     class Meta:
@@ -129,6 +137,7 @@ class Participant(models.Model):
                 condition=Q(homonym_confirmed=False) & ~Q(identity_key=""),
                 name="participant_unique_identity",
             ),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="participant_sex_valid"),
         ]
         indexes = [models.Index(fields=["last_name", "first_name"], name="participant_name_idx")]
 
@@ -168,10 +177,13 @@ class Participant(models.Model):
         years = day.year - self.birth_date.year
         return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
 
-    def eligibility_valid_on(self, day: datetime.date) -> bool:
-        """Eligibility counts only if validated on or before `day` and still valid that day."""
+    def eligibility_valid_on(self, day: datetime.date, *, grace_days: int = 0) -> bool:
+        """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
+        counting rules accept a late validation) and still valid that day."""
         return self.assessments.filter(
-            decision=AssessmentDecision.ACCEPTED, decided_at__date__lte=day, valid_until__gte=day
+            decision=AssessmentDecision.ACCEPTED,
+            decided_at__date__lte=day + datetime.timedelta(days=grace_days),
+            valid_until__gte=day,
         ).exists()
 
 
@@ -290,15 +302,113 @@ class PublicContract(models.Model):
     )
     legal_lever = models.CharField("levier juridique", max_length=10, choices=LegalLever.choices)
     notified_on = models.DateField("notifié le", null=True, blank=True)
+    # The CCAP's penalty per missing insertion hour: the clause report proposes shortfall × rate, the buyer decides.
+    penalty_per_missing_hour = models.DecimalField(
+        "pénalité par heure manquante (€)", max_digits=8, decimal_places=2, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = "marché public"
         verbose_name_plural = "marchés publics"
         ordering = ["reference"]
-        constraints = [models.UniqueConstraint(fields=["operation", "reference"], name="contract_unique_reference")]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "reference"], name="contract_unique_reference"),
+            models.CheckConstraint(
+                condition=Q(penalty_per_missing_hour__isnull=True) | Q(penalty_per_missing_hour__gte=0),
+                name="contract_penalty_positive",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.reference} — {self.title}"
+
+
+class CountingRuleSet(models.Model):
+    """A version of the counting rules of a charter (what insertion hours count, per fulfilment mode).
+
+    Data, edited in the administration: a version used by a lot is never changed (a new version is published
+    instead), so every computed figure can name the version that produced it. `facilitation_organisation` empty:
+    offered to every facilitation organisation (the platform's defaults)."""
+
+    name = models.CharField("charte", max_length=120)
+    version = models.PositiveSmallIntegerField("version", default=1)
+    valid_from = models.DateField("en vigueur depuis")
+    facilitation_organisation = models.ForeignKey(
+        "roles.Organisation",
+        on_delete=models.PROTECT,
+        related_name="counting_rule_sets",
+        null=True,
+        blank=True,
+        verbose_name="structure porteuse",
+    )
+    eligibility_grace_days = models.PositiveSmallIntegerField(
+        "validation tardive de l'éligibilité acceptée (jours)",
+        default=0,
+        help_text="0 : seule compte une éligibilité validée au plus tard le jour du début du contrat.",
+    )
+    count_outside_execution_window = models.BooleanField(
+        "compter les heures hors de la période d'exécution du lot", default=False
+    )
+    long_contract_min_months = models.PositiveSmallIntegerField(
+        "contrat long à partir de (mois)",
+        default=6,
+        help_text="CDI, alternance, et CDD ou intérim d'au moins cette durée prévue.",
+    )
+    long_contract_bonus_hours = models.DecimalField(
+        "bonification forfaitaire d'un contrat long (heures)", max_digits=7, decimal_places=2, default=0
+    )
+    long_contract_factor = models.DecimalField(
+        "coefficient des heures d'un contrat long", max_digits=4, decimal_places=2, default=1
+    )
+    notes = models.TextField("texte de la charte", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "règles de comptage"
+        verbose_name_plural = "règles de comptage"
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="counting_rules_unique_version"),
+            models.CheckConstraint(condition=Q(long_contract_bonus_hours__gte=0), name="counting_rules_bonus"),
+            models.CheckConstraint(
+                condition=Q(long_contract_factor__gte=1, long_contract_factor__lte=3), name="counting_rules_factor"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} — v{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} v{self.version} (en vigueur depuis le {self.valid_from:%d/%m/%Y})"
+
+
+class CountingModeRule(models.Model):
+    """What counts for one fulfilment mode in a version of the rules."""
+
+    rule_set = models.ForeignKey(CountingRuleSet, on_delete=models.CASCADE, related_name="mode_rules")
+    mode = models.CharField("modalité", max_length=30, choices=FulfilmentMode.choices)
+    counts = models.BooleanField("heures comptées", default=True)
+    factor = models.DecimalField("coefficient", max_digits=4, decimal_places=2, default=1)
+    cap_hours_per_placement = models.DecimalField(
+        "plafond par mise en poste (heures)", max_digits=7, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = "règle par modalité"
+        verbose_name_plural = "règles par modalité"
+        ordering = ["rule_set", "mode"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule_set", "mode"], name="counting_mode_rule_unique"),
+            models.CheckConstraint(condition=Q(factor__gte=0, factor__lte=3), name="counting_mode_rule_factor"),
+            models.CheckConstraint(
+                condition=Q(cap_hours_per_placement__isnull=True) | Q(cap_hours_per_placement__gte=0),
+                name="counting_mode_rule_cap",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_mode_display()} ({self.rule_set})"
 
 
 class ContractLot(models.Model):
@@ -326,6 +436,9 @@ class ContractLot(models.Model):
         null=True,
         blank=True,
         verbose_name="attributaire",
+    )
+    counting_rules = models.ForeignKey(
+        CountingRuleSet, on_delete=models.PROTECT, related_name="lots", verbose_name="règles de comptage"
     )
 
     class Meta:
@@ -645,6 +758,51 @@ class HoursLine(HoursLineMachine):
         return self.placement.pathway.participant_id
 
 
+class HoursStatement(models.Model):
+    """The monthly hours statement of a lot (relevé mensuel): the awardee's declaration of a month for all its
+    placements on the lot, the reminders it got, and the facilitator's closing of the month (its lines locked;
+    corrections after that are adjustment lines). One row per lot and month, created by the first of these."""
+
+    SCOPE_PATHS = _lot_paths("lot")
+
+    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="statements")
+    month = models.DateField("mois")
+    submitted_at = models.DateTimeField("déclaré le", null=True, blank=True)
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    source = models.CharField("origine", max_length=10, choices=StatementSource.choices, blank=True)
+    submissions = models.PositiveSmallIntegerField("envois", default=0)
+    reminded_at = models.DateTimeField("relancé le", null=True, blank=True)
+    reminders = models.PositiveSmallIntegerField("relances", default=0)
+    closed_at = models.DateTimeField("mois clôturé le", null=True, blank=True)
+    closed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "relevé mensuel"
+        verbose_name_plural = "relevés mensuels"
+        ordering = ["-month", "lot_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "month"], name="statement_one_per_lot_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="statement_month_first_day"),
+            models.CheckConstraint(
+                condition=Q(submitted_at__isnull=True, submissions=0)
+                | Q(submitted_at__isnull=False, submissions__gte=1),
+                name="statement_submitted_coherence",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, closed_by__isnull=True)
+                | Q(closed_at__isnull=False, closed_by__isnull=False),
+                name="statement_closed_coherence",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Relevé {self.month:%m/%Y} — {self.lot}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+
 class FollowUp(models.Model):
     """A follow-up contact: planned (+1, +3, +6 months after a hire) or recorded by an adviser."""
 
@@ -679,26 +837,66 @@ class FollowUp(models.Model):
 
 
 class Exit(models.Model):
-    """The exit (sortie) recorded when a pathway ends; a reopened pathway keeps its former exits."""
+    """The exit (sortie) recorded when a pathway ends, and the situation six months later (the outcome the
+    Mission Locale and the ESF report); a reopened pathway keeps its former exits."""
 
     SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, "pathway__participant"))
+    OUTCOME_AFTER_MONTHS = 6
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="exits")
     exited_on = models.DateField("date de sortie")
     category = models.CharField("catégorie", max_length=30, choices=ExitCategory.choices)
+    situation = models.CharField(
+        "situation à la sortie", max_length=30, choices=ExitSituation.choices, blank=True, default="", db_default=""
+    )
     detail = models.CharField("précision", max_length=200, blank=True)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The situation six months after the exit.
+    outcome_observed_on = models.DateField("situation à 6 mois constatée le", null=True, blank=True)
+    outcome_situation = models.CharField(
+        "situation à 6 mois", max_length=30, choices=ExitSituation.choices, blank=True, default="", db_default=""
+    )
+    outcome_category = models.CharField(
+        "catégorie à 6 mois", max_length=30, choices=ExitCategory.choices, blank=True, default="", db_default=""
+    )
+    outcome_detail = models.CharField("précision (6 mois)", max_length=200, blank=True, default="", db_default="")
+    outcome_recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
 
     class Meta:
         verbose_name = "sortie"
         ordering = ["-exited_on"]
         constraints = [
             models.CheckConstraint(condition=Q(category__in=ExitCategory.values), name="exit_category_valid"),
+            models.CheckConstraint(
+                condition=Q(situation="") | Q(situation__in=ExitSituation.values), name="exit_situation_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    outcome_observed_on__isnull=True,
+                    outcome_situation="",
+                    outcome_category="",
+                    outcome_recorded_by__isnull=True,
+                )
+                | (
+                    Q(outcome_observed_on__isnull=False, outcome_recorded_by__isnull=False)
+                    & Q(outcome_situation__in=ExitSituation.values)
+                    & Q(outcome_category__in=ExitCategory.values)
+                ),
+                name="exit_outcome_coherence",
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_category_display()} le {self.exited_on:%d/%m/%Y}"
+
+    @property
+    def outcome_due_on(self) -> datetime.date:
+        return add_months(self.exited_on, self.OUTCOME_AFTER_MONTHS)
+
+
+def exit_category_of(situation) -> str:
+    return EXIT_SITUATION_CATEGORY[ExitSituation(situation)].value
 
 
 # --- Access log ----------------------------------------------------------------------------------------------

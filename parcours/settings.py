@@ -270,6 +270,13 @@ PARCOURS = {
     # when on, a refusal.
     "ELIGIBILITY_PROOF_REQUIRED": os.environ.get("PARCOURS_ELIGIBILITY_PROOF_REQUIRED", "0") == "1",
     "MAX_MONTHLY_HOURS": 220,
+    # Monthly hours above weekly hours × working days of the contract in the month are refused beyond this margin
+    # (overtime); the statement page and the uploaded timesheets apply the same check.
+    "HOURS_TOLERANCE_PERCENT": int(os.environ.get("PARCOURS_HOURS_TOLERANCE_PERCENT", "10")),
+    "STATEMENT_UPLOAD_MAX_BYTES": 1_048_576,
+    "STATEMENT_UPLOAD_MAX_ROWS": 2000,
+    # A lot is "at risk" when its share of hours realised lags its share of execution time elapsed by more than this.
+    "AT_RISK_MARGIN_PERCENT": 10,
     "ACCESS_LOG_RETENTION_DAYS": int(os.environ.get("PARCOURS_ACCESS_LOG_RETENTION_DAYS", "365")),
     # Retention (CNIL référentiel "accompagnement social"): files without activity for this long are anonymised,
     # after a notice period during which the Mission Locale is told and any activity cancels the anonymisation.

@@ -2,7 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from parcours.web import adviser, auditor, common, data_protection, employer, facilitator, notifications, pages
+from parcours.web import (
+    adviser,
+    auditor,
+    common,
+    data_protection,
+    employer,
+    facilitator,
+    notifications,
+    pages,
+    reports,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -20,6 +30,7 @@ urlpatterns = [
     path("facilitation/", include(facilitator)),
     path("employeur/", include(employer)),
     path("audit/", include(auditor)),
+    path("tableau-de-bord/", include(reports)),
     path("donnees-personnelles/", include(data_protection)),
     path("notifications/", notifications.notifications, name="notifications"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -2,7 +2,9 @@
 
 - every sweep: the due work-layer timers (reminders, referral expiries, follow-ups: workflows.timers);
 - every JOURNAL_CHECKPOINT_MINUTES: a checkpoint of the journal, also written to JOURNAL_CHECKPOINT_DIR;
-- once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows).
+- once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows);
+- every hour: reminders of the monthly hours statements still missing after the facilitation organisation's
+  reminder day (each statement is reminded once: a second worker finds it reminded).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
 a checkpoint of an already sealed head is refused by its unique constraint, retention re-checks under row locks).
@@ -18,6 +20,7 @@ from django.db import IntegrityError, close_old_connections
 from django.utils import timezone
 
 from parcours.services.data_protection import apply_retention
+from parcours.services.statements import remind_missing_statements
 from parcours.work.timers import fire_due
 from workflows.journal import take_checkpoint
 
@@ -52,6 +55,7 @@ def jobs():
     return [
         Job("checkpoint", checkpoint, datetime.timedelta(minutes=settings.PARCOURS["JOURNAL_CHECKPOINT_MINUTES"])),
         Job("retention", retention, datetime.timedelta(days=1)),
+        Job("statement_reminders", remind_missing_statements, datetime.timedelta(hours=1)),
     ]
 
 

@@ -18,6 +18,20 @@ class OrganisationKind(models.TextChoices):
     PLATFORM = "platform", "Plateforme"
 
 
+class AuthorityKind(models.TextChoices):
+    """Kinds of public buyers, as the networks' yearly consolidations count them."""
+
+    STATE = "state", "État et établissements publics de l'État"
+    REGION = "region", "Région"
+    DEPARTMENT = "department", "Département"
+    MUNICIPALITY = "municipality", "Commune"
+    INTERMUNICIPAL = "intermunicipal", "Intercommunalité (EPCI, métropole)"
+    SOCIAL_LANDLORD = "social_landlord", "Bailleur social"
+    HOSPITAL = "hospital", "Établissement de santé"
+    PUBLIC_COMPANY = "public_company", "Entreprise publique (SNCF, RATP…)"
+    OTHER = "other", "Autre acheteur"
+
+
 # Which roles make sense in which kind of organisation; memberships outside this table are refused.
 ROLES_BY_ORGANISATION_KIND = {
     OrganisationKind.MISSION_LOCALE: {Role.ADVISER, Role.DPO},

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from roles.enums import ROLES_BY_ORGANISATION_KIND, OrganisationKind, Role
+from roles.enums import ROLES_BY_ORGANISATION_KIND, AuthorityKind, OrganisationKind, Role
 
 
 class Organisation(models.Model):
@@ -24,6 +24,18 @@ class Organisation(models.Model):
     # Referral timers (work layer), per facilitation organisation.
     referral_reminder_days = models.PositiveSmallIntegerField("relance des positionnements (jours)", default=7)
     referral_expiry_days = models.PositiveSmallIntegerField("expiration des positionnements (jours)", default=30)
+    # Monthly hours statements (facilitation organisations): from this day of the following month, an employer
+    # whose statement is missing is reminded (parcours.services.statements.remind_missing_statements).
+    hours_statement_reminder_day = models.PositiveSmallIntegerField(
+        "relance des relevés d'heures (jour du mois suivant)",
+        default=10,
+        db_default=10,
+        help_text="À partir de ce jour du mois, l'employeur dont le relevé du mois précédent manque est relancé.",
+    )
+    # Public buyers: their kind, as the yearly consolidations of the networks count them.
+    authority_kind = models.CharField(
+        "type d'acheteur", max_length=20, choices=AuthorityKind.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = "organisation"
@@ -35,6 +47,14 @@ class Organisation(models.Model):
             models.CheckConstraint(
                 condition=models.Q(referral_reminder_days__lt=models.F("referral_expiry_days")),
                 name="organisation_reminder_before_expiry",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hours_statement_reminder_day__gte=1, hours_statement_reminder_day__lte=28),
+                name="organisation_statement_reminder_day_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(authority_kind="") | models.Q(kind=OrganisationKind.AUTHORITY),
+                name="organisation_authority_kind_buyers_only",
             ),
         ]
 

@@ -62,6 +62,7 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "pathway.withdraw":              {A: Scope.FOLLOWED_PARTICIPANT},
     "pathway.mark_lost_contact":     {A: Scope.FOLLOWED_PARTICIPANT},
     "pathway.reopen":                {A: Scope.FOLLOWED_PARTICIPANT},
+    "exit.record_outcome":           {A: Scope.FOLLOWED_PARTICIPANT},
     # referrals (positionnements)
     "referral.create":               {A: Scope.FOLLOWED_PARTICIPANT},
     "referral.view":                 {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.LOT_FACILITATION,
@@ -88,6 +89,13 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "hoursline.validate":            {F: Scope.LOT_FACILITATION},
     "hoursline.reject":              {F: Scope.LOT_FACILITATION},
     "hoursline.lock":                {F: Scope.LOT_FACILITATION},
+    # monthly statements of a lot (relevés mensuels): declared by the awardee, closed by the facilitator
+    "statement.view":                {E: Scope.AWARDED_LOT, F: Scope.LOT_FACILITATION},
+    "statement.submit":              {E: Scope.AWARDED_LOT},
+    "statement.close":               {F: Scope.LOT_FACILITATION},
+    "statement.remind":              {F: Scope.LOT_FACILITATION},
+    # dashboards and clause reports (buyers: their contracts, pseudonymised)
+    "report.view":                   {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},
     # clause register and offers
     "register.create":               {F: Scope.OWN_ORGANISATION},
     "operation.view":                {F: Scope.LOT_FACILITATION, AU: Scope.BUYER_CONTRACT},

@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from parcours.models import HoursLine, Participant, Pathway, Placement, Referral
+from parcours.models import EligibilityAssessment, HoursLine, Participant, Pathway, Placement, Referral
 from parcours.services import followups, participants, pathways, placements, referrals, register
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
@@ -36,7 +36,7 @@ from roles.models import Membership, Organisation
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 from workflows.vocabulary import (
     ContractType,
-    ExitCategory,
+    ExitSituation,
     FollowUpKind,
     FulfilmentMode,
     LegalLever,
@@ -70,6 +70,25 @@ def years_ago(years: int, day: datetime.date | None = None) -> datetime.date:
 
 def this_month() -> datetime.date:
     return today().replace(day=1)
+
+
+def last_month() -> datetime.date:
+    """The month employers declare (hours are declared for the month that ended)."""
+    return (this_month() - datetime.timedelta(days=1)).replace(day=1)
+
+
+def backdate_placement(placement, start: datetime.date | None = None):
+    """Test scaffolding standing for elapsed time: the placement started on `start` (default: the first day of
+    last month) and its participant's eligibility was validated that day, so last month is declarable in full."""
+    start = start or last_month()
+    moment = timezone.make_aware(datetime.datetime.combine(start, datetime.time(9)))
+    EligibilityAssessment.objects.filter(participant_id=placement.pathway.participant_id).update(
+        decided_at=moment
+    )
+    Placement.objects.filter(pk=placement.pk).update(start_date=start)
+    Placement.objects.filter(pk=placement.pk, started_on__isnull=False).update(started_on=start)
+    placement.refresh_from_db()
+    return placement
 
 
 # --- Organisations, users, memberships ---------------------------------------------------------------------
@@ -248,6 +267,8 @@ def make_offer(side: Side, lot=None, **kwargs):
         "contract_type": ContractType.CDD,
         "weekly_hours": 35,
         "location": "Saint-Denis",
+        # Room for every hire a test makes (an offer closes itself once its positions are filled).
+        "positions": 50,
     }
     data.update(kwargs)
     return register.offer_create(actor=side.facilitator, lot=lot or side.lot, **data)
@@ -269,7 +290,7 @@ SERVICE_CALLS = {
         actor=actor, pathway=obj, **{"reason": "Critères non justifiés", **kw}
     ),
     "pathway.exit": lambda actor, obj, **kw: pathways.pathway_exit(
-        actor=actor, pathway=obj, **{"exited_on": today(), "category": ExitCategory.DURABLE_EMPLOYMENT, **kw}
+        actor=actor, pathway=obj, **{"exited_on": today(), "situation": ExitSituation.CDI, **kw}
     ),
     "pathway.withdraw": lambda actor, obj, **kw: pathways.pathway_withdraw(
         actor=actor, pathway=obj, **{"reason": "Déménagement", **kw}
@@ -542,7 +563,7 @@ class PlacementFactory(_ServiceFactory):
 
 
 class HoursLineFactory(_ServiceFactory):
-    """This month's hours of an active placement, declared by the employer, walked to `situation`."""
+    """Last month's hours of an active placement, declared by the employer, walked to `situation`."""
 
     class Meta:
         model = HoursLine
@@ -559,9 +580,9 @@ class HoursLineFactory(_ServiceFactory):
     @classmethod
     def _create(cls, model_class, *, world, side, situation, placement, hours):
         world = cls._world(world)
-        placement = placement or PlacementFactory(world=world, side=side, started=True)
+        placement = backdate_placement(placement or PlacementFactory(world=world, side=side, started=True))
         line = placements.hours_declare(
-            actor=world.side(side).employer_actor, placement=placement, month=this_month(), hours=hours
+            actor=world.side(side).employer_actor, placement=placement, month=last_month(), hours=hours
         )
         return advance_hours_line(world, line, situation, side)
 

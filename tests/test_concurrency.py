@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from parcours.models import HoursLine, Participant, Placement, Referral
 from parcours.services import participants, placements, referrals
-from tests.factories import World, call_service, make, make_pathway, reload, this_month, years_ago
+from tests.factories import World, backdate_placement, call_service, last_month, make, make_pathway, reload, years_ago
 from workflows import engine, journal
 from workflows.errors import DomainError
 from workflows.journal import verify_chains
@@ -173,11 +173,11 @@ def test_hire_against_cancel(world):
 
 
 def test_same_month_declared_twice(world):
-    placement = make(world, "placement", "active")
+    placement = backdate_placement(make(world, "placement", "active"))
 
     def declare():
         return placements.hours_declare(
-            actor=world.a.employer_actor, placement=placement, month=this_month(), hours=35
+            actor=world.a.employer_actor, placement=placement, month=last_month(), hours=35
         )
 
     one_winner(race(declare, declare), "duplicate_hours_line")

@@ -8,8 +8,10 @@ import pytest
 from parcours.models import Participant
 from parcours.services import followups, participants, pathways, placements, referrals
 from tests.factories import (
+    backdate_placement,
     call_service,
     db_counts,
+    last_month,
     make,
     make_pathway,
     make_placement,
@@ -149,11 +151,11 @@ HOURS_CASES = [
 
 @pytest.mark.parametrize(("changes", "code", "field"), [pytest.param(*c[1:], id=c[0]) for c in HOURS_CASES])
 def test_hours_declare_refuses_bad_input(world, changes, code, field):
-    placement = make_placement(world, "active")
-    month = {"next": (this_month() + 32 * DAY).replace(day=1), "last": (this_month() - DAY).replace(day=1)}.get(
+    placement = backdate_placement(make_placement(world, "active"))
+    month = {"next": (this_month() + 32 * DAY).replace(day=1), "last": (last_month() - DAY).replace(day=1)}.get(
         changes.get("month"), changes.get("month")
     )
-    data = {"month": this_month(), "hours": 35, **changes}
+    data = {"month": last_month(), "hours": 35, **changes}
     if month is not None:
         data["month"] = month
     error = refused(
@@ -166,7 +168,7 @@ def test_hours_declared_twice_for_a_month(world):
     line = make(world, "hoursline", "declared")
     error = refused(
         lambda: placements.hours_declare(
-            actor=world.a.employer_actor, placement=line.placement, month=this_month(), hours=10
+            actor=world.a.employer_actor, placement=line.placement, month=last_month(), hours=10
         ),
         line,
     )
@@ -176,7 +178,7 @@ def test_hours_declared_twice_for_a_month(world):
 def test_hours_of_a_rejected_month_can_be_declared_again(world):
     line = make(world, "hoursline", "rejected")
     again = placements.hours_declare(
-        actor=world.a.employer_actor, placement=line.placement, month=this_month(), hours=12
+        actor=world.a.employer_actor, placement=line.placement, month=last_month(), hours=12
     )
     assert again.state == "declared" and again.pk != line.pk
 
@@ -251,10 +253,10 @@ def test_hours_of_a_rejected_month_can_be_declared_again(world):
         pytest.param(
             "pathway.exit",
             "in_follow_up",
-            {"category": "holidays"},
+            {"situation": "holidays"},
             "invalid_input",
-            "category",
-            id="unknown exit category",
+            "situation",
+            id="unknown exit situation",
         ),
         pytest.param(
             "pathway.withdraw", "eligible", {"reason": ""}, "missing_input", "reason", id="withdraw without reason"

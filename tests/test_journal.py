@@ -15,13 +15,13 @@ from parcours.audit import verify_journal
 from parcours.services import participants
 from tests.factories import (
     call_service,
+    last_month,
     make_hours_line,
     make_pathway,
     make_referral,
     placements,
     record_follow_up,
     reload,
-    this_month,
     years_ago,
 )
 from workflows import append_only, keys
@@ -44,7 +44,7 @@ def busy_journal(world):
     line = make_hours_line(world, "locked")
     placement = line.placement
     placements.hours_declare(
-        actor=world.a.employer_actor, placement=placement, month=this_month(), hours=-3, is_adjustment=True
+        actor=world.a.employer_actor, placement=placement, month=last_month(), hours=-3, is_adjustment=True
     )
     make_referral(world, "refused")
     make_pathway(world, "exited")

@@ -10,22 +10,36 @@ Refusals change nothing.
 import datetime
 
 import pytest
+import time_machine
+from django.utils import timezone
 
-from parcours.models import FollowUp, HoursLine, JobOffer, Operation, Participant, Referral
-from parcours.services import data_protection, followups, participants, placements, referrals, register
+from parcours.dates import add_months
+from parcours.models import Exit, FollowUp, HoursLine, HoursStatement, JobOffer, Operation, Participant, Referral
+from parcours.services import (
+    data_protection,
+    followups,
+    participants,
+    pathways,
+    placements,
+    referrals,
+    register,
+    statements,
+)
 from parcours.services.common import VIEW_ACTIONS
+from parcours.services.statements import StatementRow
 from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from tests.factories import (
+    backdate_placement,
     call_service,
     db_counts,
+    last_month,
     make,
     make_offer,
     make_pathway,
     make_placement,
     reload,
-    this_month,
     today,
     years_ago,
 )
@@ -155,10 +169,10 @@ def _followup_record(world, actor):
 
 
 def _declare_hours(world, actor):
-    placement = make_placement(world, "active")
+    placement = backdate_placement(make_placement(world, "active"))
 
     def run():
-        placements.hours_declare(actor=actor, placement=placement, month=this_month(), hours=35)
+        placements.hours_declare(actor=actor, placement=placement, month=last_month(), hours=35)
         return HoursLine.objects.filter(placement=placement).exists()
 
     return placement, "placement.view", run
@@ -206,7 +220,63 @@ def _register_create(world, actor):
     return None, None, run
 
 
+def _statement_submit(world, actor):
+    placement = backdate_placement(make_placement(world, "active"))
+    lot = placement.lot
+
+    def run():
+        rows = [StatementRow(placement=placement.pk, hours=35)]
+        statements.statement_submit(actor=actor, lot=lot, month=last_month(), rows=rows)
+        return HoursStatement.objects.filter(lot=lot, submitted_at__isnull=False).exists()
+
+    return lot, "lot.view", run
+
+
+def _statement_close(world, actor):
+    line = make(world, "hoursline", "validated")
+    lot = line.placement.lot
+    # Lines of other tests' objects waiting for a decision this month: decided first, so the close may happen.
+    waiting = HoursLine.objects.filter(placement__lot=lot, month=last_month(), state="declared")
+    if waiting.exists():
+        statements.hours_lines_decide(
+            actor=world.a.facilitator, lot=lot, month=last_month(), lines=list(waiting), decision="validate"
+        )
+
+    def run():
+        statements.statement_close_month(actor=actor, lot=lot, month=last_month())
+        return HoursStatement.objects.filter(lot=lot, closed_at__isnull=False).exists()
+
+    return lot, "lot.view", run
+
+
+def _statement_remind(world, actor):
+    lot = world.a.lot
+
+    def run():
+        statements.statement_remind(actor=actor, lot=lot, month=last_month())
+        return HoursStatement.objects.filter(lot=lot, reminders=1).exists()
+
+    return lot, "lot.view", run
+
+
+def _exit_outcome(world, actor):
+    pathway = make(world, "pathway", "exited")
+    row = pathway.exits.get()
+    due = add_months(row.exited_on, 6)
+
+    def run():
+        with time_machine.travel(timezone.make_aware(datetime.datetime.combine(due, datetime.time(10))), tick=False):
+            pathways.exit_record_outcome(actor=actor, exit=row, observed_on=due, situation="cdi")
+        return Exit.objects.filter(pk=row.pk, outcome_observed_on=due).exists()
+
+    return row, "participant.view", run
+
+
 ACTIONS = {
+    "exit.record_outcome": _exit_outcome,
+    "statement.submit": _statement_submit,
+    "statement.close": _statement_close,
+    "statement.remind": _statement_remind,
     "participant.create": _participant_create,
     "participant.update": _participant_update,
     "participant.record_notice": _record_notice,

@@ -12,11 +12,12 @@ from parcours.services import followups, participants, pathways, placements, ref
 from roles import policy
 from tests.factories import (
     CRITERION,
+    backdate_placement,
+    last_month,
     make_offer,
     make_placement,
     make_referral,
     reload,
-    this_month,
     today,
     years_ago,
 )
@@ -24,7 +25,7 @@ from workflows.errors import DomainError
 from workflows.journal import verify_chains
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
-from workflows.vocabulary import AssessmentDecision, ExitCategory, FollowUpKind
+from workflows.vocabulary import AssessmentDecision, ExitCategory, ExitSituation, FollowUpKind
 
 pytestmark = pytest.mark.django_db
 
@@ -179,8 +180,11 @@ def test_whole_story(world):
     placement = reload(placement)
     assert placement.state == PlacementState.ACTIVE and placement.started_on == start
     assert_event(placement, "start", PlacementState.PLANNED, PlacementState.ACTIVE, employer)
-    line = placements.hours_declare(actor=employer, placement=placement, month=today(), hours=decimal.Decimal("70"))
-    assert line.month == this_month() and line.state == HoursLineState.DECLARED
+    placement = backdate_placement(placement)  # time passes: last month is over and declared
+    line = placements.hours_declare(
+        actor=employer, placement=placement, month=last_month(), hours=decimal.Decimal("70")
+    )
+    assert line.month == last_month() and line.state == HoursLineState.DECLARED
     assert last_event("hoursline", line.pk).inputs["hours"] == "70"
     assert sees(employer, "hoursline.view", line) and sees(auditor, "hoursline.view", line)
     placements.hoursline_validate(actor=facilitator, hours_line=line)
@@ -192,10 +196,10 @@ def test_whole_story(world):
 
     # A locked month is never edited: a new regular line is refused, an adjustment line is the way
     with pytest.raises(DomainError) as locked:
-        placements.hours_declare(actor=employer, placement=placement, month=this_month(), hours=10)
+        placements.hours_declare(actor=employer, placement=placement, month=last_month(), hours=10)
     assert locked.value.code == "month_locked"
     adjustment = placements.hours_declare(
-        actor=employer, placement=placement, month=this_month(), hours=-4, is_adjustment=True
+        actor=employer, placement=placement, month=last_month(), hours=-4, is_adjustment=True
     )
     placements.hoursline_validate(actor=facilitator, hours_line=adjustment)
     total = sum(
@@ -231,7 +235,7 @@ def test_whole_story(world):
 
     # Exit
     pathways.pathway_exit(
-        actor=adviser, pathway=pathway, exited_on=today(), category=ExitCategory.DURABLE_EMPLOYMENT, detail="CDI signé"
+        actor=adviser, pathway=pathway, exited_on=today(), situation=ExitSituation.CDI, detail="CDI signé"
     )
     pathway = reload(pathway)
     assert pathway.state == PathwayState.EXITED and pathway.exited_on == today()
@@ -323,7 +327,9 @@ def test_expired_referral_is_revoked_from_the_employer(world):
 def test_a_reopened_pathway_runs_again(world):
     adviser, facilitator = world.a.adviser, world.a.facilitator
     exited = make_placement(world, "ended").pathway
-    pathways.pathway_exit(actor=adviser, pathway=exited, exited_on=today(), category=ExitCategory.POSITIVE_EXIT)
+    pathways.pathway_exit(
+        actor=adviser, pathway=exited, exited_on=today(), situation=ExitSituation.QUALIFYING_TRAINING
+    )
     pathways.pathway_reopen(actor=adviser, pathway=exited, reason="Fin de formation, cherche un emploi")
     exited = reload(exited)
     assert exited.state == PathwayState.ELIGIBLE and exited.exited_on is None

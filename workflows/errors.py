@@ -32,3 +32,15 @@ class DomainError(Exception):
 WORK_BUSY = DomainError(
     "concurrent_change", "Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."
 )
+
+
+class RowsRefused(DomainError):
+    """A batch (a monthly statement, an uploaded timesheet, a bulk decision) refused as a whole: nothing was written,
+    and every bad row is named in `errors` — dicts {"row": …, "label": …, "field": …, "message": …}."""
+
+    def __init__(self, code: str, message: str, *, errors: list):
+        super().__init__(code, message)
+        self.errors = list(errors)
+
+    def as_dict(self):
+        return {**super().as_dict(), "errors": self.errors}

@@ -37,10 +37,14 @@ def eligibility_valid_at_start(referral, inputs):
     if inputs is None:
         return
     start = inputs.get("start_date")
-    if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start):
+    # The lot's counting rules may accept an eligibility validated a few days after the start (charter).
+    grace = referral.offer.lot.counting_rules.eligibility_grace_days
+    if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start, grace_days=grace):
+        late = f" (ou dans les {grace} jours qui suivent, selon les règles de comptage du lot)" if grace else ""
         raise DomainError(
             "eligibility_not_valid",
-            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat.",
+            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat : elle doit être validée "
+            f"au plus tard ce jour-là{late}, sinon les heures ne comptent pas pour la clause.",
             field="start_date",
         )
 

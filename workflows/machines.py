@@ -29,7 +29,7 @@ def _declare(spec, apply=None, decide_target=None):
 
 
 # --- Pathway -------------------------------------------------------------------------------------------------
-def _pathway_exit(self, *, exited_on, category, detail="", **_):
+def _pathway_exit(self, *, exited_on, situation, **_):
     self.exited_on = exited_on
 
 

@@ -14,7 +14,7 @@ from workflows.states import HoursLineState as H
 from workflows.states import PathwayState as P
 from workflows.states import PlacementState as PL
 from workflows.states import ReferralState as R
-from workflows.vocabulary import ContractType, ExitCategory, FulfilmentMode, PlacementEndKind
+from workflows.vocabulary import ContractType, ExitSituation, FulfilmentMode, PlacementEndKind
 
 REASON = reason()
 
@@ -173,7 +173,14 @@ PATHWAY = _table(
         P.EXITED,
         inputs=(
             Input("exited_on", "Date de sortie", DATE, initial="today"),
-            Input("category", "Catégorie de sortie", CHOICE, choices=ExitCategory),
+            Input(
+                "situation",
+                "Situation à la sortie",
+                CHOICE,
+                choices=ExitSituation,
+                help_text="Catégories de la Mission Locale ; la famille de sortie (emploi durable, de transition, "
+                "sortie positive, autre) en est déduite.",
+            ),
             Input(
                 "detail",
                 "Précision (type de contrat, employeur…)",

@@ -55,10 +55,70 @@ class PlacementEndKind(models.TextChoices):
 
 
 class ExitCategory(models.TextChoices):
+    """The four families of exits (DGEFP/IAE taxonomy) that exit rates are computed on."""
+
     DURABLE_EMPLOYMENT = "durable_employment", "Emploi durable"
     TRANSITIONAL_EMPLOYMENT = "transitional_employment", "Emploi de transition"
     POSITIVE_EXIT = "positive_exit", "Sortie positive"
     OTHER_EXIT = "other_exit", "Autre sortie"
+
+
+class ExitSituation(models.TextChoices):
+    """The situations a Mission Locale records at an exit (and six months later); each belongs to one family."""
+
+    CDI = "cdi", "Emploi — CDI"
+    CDD_LONG = "cdd_long", "Emploi — CDD ou intérim de 6 mois et plus"
+    CDD_SHORT = "cdd_short", "Emploi — CDD ou intérim de moins de 6 mois"
+    SUBSIDISED_CONTRACT = "subsidised_contract", "Emploi — contrat aidé (PEC)"
+    BUSINESS_CREATION = "business_creation", "Création d'entreprise"
+    CIVIL_SERVICE = "civil_service", "Entrée dans la fonction publique"
+    APPRENTICESHIP = "apprenticeship", "Contrat d'apprentissage"
+    PROFESSIONALISATION = "professionalisation", "Contrat de professionnalisation"
+    QUALIFYING_TRAINING = "qualifying_training", "Formation qualifiante"
+    PRE_QUALIFYING_TRAINING = "pre_qualifying_training", "Formation pré-qualifiante ou préparatoire"
+    INCLUSIVE_EMPLOYER = "inclusive_employer", "Embauche en SIAE ou en GEIQ"
+    CIVIC_SERVICE = "civic_service", "Service civique"
+    BACK_TO_SCHOOL = "back_to_school", "Retour en formation initiale"
+    JOBSEEKER = "jobseeker", "Demandeur·se d'emploi"
+    INACTIVE = "inactive", "Inactivité (santé, maternité, autre)"
+    MOVED = "moved", "Déménagement"
+    NO_NEWS = "no_news", "Sans nouvelles"
+
+
+# Each Mission Locale situation counts in one family of exits (durable employment = contract of 6 months or more).
+EXIT_SITUATION_CATEGORY = {
+    ExitSituation.CDI: ExitCategory.DURABLE_EMPLOYMENT,
+    ExitSituation.CDD_LONG: ExitCategory.DURABLE_EMPLOYMENT,
+    ExitSituation.BUSINESS_CREATION: ExitCategory.DURABLE_EMPLOYMENT,
+    ExitSituation.CIVIL_SERVICE: ExitCategory.DURABLE_EMPLOYMENT,
+    ExitSituation.CDD_SHORT: ExitCategory.TRANSITIONAL_EMPLOYMENT,
+    ExitSituation.SUBSIDISED_CONTRACT: ExitCategory.TRANSITIONAL_EMPLOYMENT,
+    ExitSituation.APPRENTICESHIP: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.PROFESSIONALISATION: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.QUALIFYING_TRAINING: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.PRE_QUALIFYING_TRAINING: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.INCLUSIVE_EMPLOYER: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.CIVIC_SERVICE: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.BACK_TO_SCHOOL: ExitCategory.POSITIVE_EXIT,
+    ExitSituation.JOBSEEKER: ExitCategory.OTHER_EXIT,
+    ExitSituation.INACTIVE: ExitCategory.OTHER_EXIT,
+    ExitSituation.MOVED: ExitCategory.OTHER_EXIT,
+    ExitSituation.NO_NEWS: ExitCategory.OTHER_EXIT,
+}
+
+
+class Sex(models.TextChoices):
+    """Optional, declared by the young person; only used for the share of women (clause and ESF indicators)."""
+
+    FEMALE = "F", "Femme"
+    MALE = "M", "Homme"
+    NOT_STATED = "", "Non renseigné"
+
+
+class StatementSource(models.TextChoices):
+    PAGE = "page", "Saisie dans la page"
+    UPLOAD = "upload", "Fichier déposé"
+    API = "api", "API"
 
 
 class AssessmentDecision(models.TextChoices):

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from workflows.errors import DomainError
+from workflows.errors import DomainError, RowsRefused
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,16 @@ def _validation_problem(exc, request):
 
 def _domain_problem(exc: DomainError, request):
     errors = [{"field": exc.field, "code": exc.code, "detail": exc.message}] if exc.field else None
+    if isinstance(exc, RowsRefused):  # a batch refused as a whole: every bad row, by its index in `rows`
+        errors = [
+            {
+                "field": f"rows.{e['row']}" + (f".{e['field']}" if e["field"] else ""),
+                "code": exc.code,
+                "detail": e["message"],
+                "row": e["row"],
+            }
+            for e in exc.errors
+        ]
     return problem_response(status_code=exc.status, code=exc.code, detail=exc.message, request=request, errors=errors)
 
 

@@ -34,6 +34,7 @@ from workflows.vocabulary import (
     FulfilmentMode,
     Programme,
     QualificationLevel,
+    Sex,
 )
 
 
@@ -58,6 +59,7 @@ class ParticipantFieldsMixin(StrictSerializer):
     qualification_level = _choice(QualificationLevel)
     programme = _choice(Programme, required=False)
     imilo_reference = _text(30, required=False, allow_blank=True)
+    sex = _choice(Sex, required=False, allow_blank=True, help_text="F, M, ou vide (non renseigné).")
 
 
 class ParticipantCreateSerializer(ParticipantFieldsMixin):
@@ -91,6 +93,43 @@ class HoursDeclareSerializer(StrictSerializer):
     month = StrictDateField(help_text="Un jour quelconque du mois déclaré (ramené au 1er).")
     hours = StrictDecimalField(max_digits=6, decimal_places=2, help_text="Heures réalisées dans le mois.")
     is_adjustment = StrictBooleanField(required=False, default=False, help_text="Régularisation d'un mois clôturé.")
+
+
+class StatementRowSerializer(StrictSerializer):
+    placement = StrictIntegerField(help_text="Identifiant de la mise en poste (sur ce lot).")
+    hours = StrictDecimalField(max_digits=6, decimal_places=2, help_text="Heures réalisées dans le mois.")
+    is_adjustment = StrictBooleanField(required=False, default=False, help_text="Régularisation d'un mois clôturé.")
+
+
+class StatementSubmitSerializer(StrictSerializer):
+    """A lot's month, all rows at once: refused as a whole (every bad row named in `errors`) when one is bad."""
+
+    rows = serializers.ListField(child=StatementRowSerializer(), max_length=2000, allow_empty=True)
+
+
+class StatementLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    hours = serializers.DecimalField(max_digits=6, decimal_places=2)
+    is_adjustment = serializers.BooleanField()
+    state = serializers.CharField()
+
+
+class StatementPlacementSerializer(serializers.Serializer):
+    placement = serializers.IntegerField(source="placement.pk")
+    participant_name = serializers.CharField(source="name")
+    weekly_hours = serializers.IntegerField(source="placement.weekly_hours")
+    maximum_hours = serializers.DecimalField(source="capacity.maximum", max_digits=6, decimal_places=2)
+    total_hours = serializers.DecimalField(source="total", max_digits=7, decimal_places=2)
+    lines = StatementLineSerializer(many=True)
+
+
+class StatementSerializer(serializers.Serializer):
+    lot = serializers.IntegerField(source="lot.pk")
+    month = serializers.DateField()
+    submitted_at = serializers.DateTimeField(source="statement.submitted_at", allow_null=True, default=None)
+    source = serializers.CharField(source="statement.source", allow_blank=True, default="")
+    closed_at = serializers.DateTimeField(source="statement.closed_at", allow_null=True, default=None)
+    rows = StatementPlacementSerializer(many=True)
 
 
 class FollowUpRecordSerializer(StrictSerializer):
@@ -223,6 +262,7 @@ class ParticipantSerializer(ParticipantRefMixin):
         "commune",
         "imilo_reference",
         "referent_adviser",
+        "sex",
     )
 
     class Meta:
@@ -243,6 +283,7 @@ class ParticipantSerializer(ParticipantRefMixin):
             "qualification_level",
             "programme",
             "imilo_reference",
+            "sex",
             "youth_agency",
             "referent_adviser",
             "notice_given_on",

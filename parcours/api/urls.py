@@ -54,6 +54,7 @@ urlpatterns = [
     path("job-offers/<id:pk>/close/", views.JobOfferCloseView.as_view(), name="job-offers-close"),
     path("lots/", views.list_view(r.LOTS).as_view(), name="lots-list"),
     path("lots/<id:pk>/", views.detail_view(r.LOTS).as_view(), name="lots-detail"),
+    path("lots/<id:pk>/statements/<str:month>/", views.LotStatementView.as_view(), name="lots-statement"),
     # Anything else under /api/v1/ is a 404 problem (never an HTML page, a slash redirect or a CSRF page).
     re_path(r"^.*$", api_not_found, name="not-found"),
 ]

@@ -4,6 +4,8 @@ No business rule lives here: scope, permissions, states and guards are the servi
 A role that may never take an action gets 403; an object outside the caller's scope is 404.
 """
 
+import datetime
+
 from django.db import transaction
 from django.utils import translation
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -25,14 +27,14 @@ from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
 from parcours.models import FollowUp
-from parcours.services import data_protection, followups, participants, placements, referrals, register
+from parcours.services import data_protection, followups, participants, placements, referrals, register, statements
 from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
 from roles.tokens import expires_at, issue_token, revoke_tokens
 from workflows.engine import available_for_rows, ensure_can_fire
 from workflows.errors import DomainError
-from workflows.vocabulary import AccessChannel
+from workflows.vocabulary import AccessChannel, StatementSource
 
 
 class FrenchMixin:
@@ -527,6 +529,66 @@ class JobOfferCloseView(ApiView):
         self.parse(s.EmptyInputSerializer)
         register.offer_close(actor=self.actor, offer=offer.pk)
         return Response(self.represent_fresh(offer.pk))
+
+
+# --- Monthly statements of a lot -----------------------------------------------------------------------------
+def _statement_month(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise ApiProblem(
+            status.HTTP_400_BAD_REQUEST, "invalid_input", "Mois : format AAAA-MM attendu (ex. 2026-03).", field="month"
+        ) from None
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Relevé mensuel d'un lot (une ligne par mise en poste en cours ce mois-là)",
+        tags=_tag(r.LOTS),
+        responses=s.StatementSerializer,
+    ),
+    post=extend_schema(
+        summary="Déclarer le mois pour tous les salarié·es du lot (tout ou rien)",
+        tags=_tag(r.LOTS),
+        request=s.StatementSubmitSerializer,
+        responses={201: s.StatementSerializer},
+    ),
+)
+class LotStatementView(ApiView):
+    resource = r.LOTS
+
+    def _lot(self):
+        pk = self.kwargs["pk"]
+        lot = selectors.statement_lot(actor=self.actor, pk=pk) if 0 < pk <= r.MAX_ID else None
+        if lot is None:
+            raise self.not_found()
+        return lot
+
+    def _represent(self, lot, month):
+        return s.StatementSerializer(
+            {
+                "lot": lot,
+                "month": month,
+                "statement": selectors.statement_of(actor=self.actor, lot=lot, month=month),
+                "rows": selectors.statement_rows(actor=self.actor, lot=lot, month=month),
+            }
+        ).data
+
+    def get(self, request, *args, **kwargs):
+        self.require_role("statement.view")
+        month = _statement_month(kwargs["month"])
+        return Response(self._represent(self._lot(), month))
+
+    def post(self, request, *args, **kwargs):
+        self.require_role("statement.submit", "Seul l'attributaire du lot déclare ses relevés d'heures.")
+        month = _statement_month(kwargs["month"])
+        lot = self._lot()
+        inputs = self.parse(s.StatementSubmitSerializer)
+        rows = [
+            statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])
+        ]
+        statements.statement_submit(actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API)
+        return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
 
 
 # --- The generic views, per resource -------------------------------------------------------------------------

@@ -38,3 +38,4 @@ from parcours.selectors.participants import *  # noqa: F401,F403,E402
 # isort: split
 from parcours.selectors.employer import *  # noqa: F401,F403,E402
 from parcours.selectors.register import *  # noqa: F401,F403,E402
+from parcours.selectors.statements import *  # noqa: F401,F403,E402

@@ -19,6 +19,8 @@ from django.db.models.functions import Cast
 
 from parcours.models import (
     ContractLot,
+    Exit,
+    HoursStatement,
     JobOffer,
     Operation,
     Participant,
@@ -34,7 +36,7 @@ from roles.enums import Role
 from workflows.engine import state_label
 from workflows.models import JournalEvent
 from workflows.transitions import MACHINES
-from workflows.vocabulary import ExitCategory
+from workflows.vocabulary import ExitCategory, ExitSituation
 
 # object_type in the journal → (model, the action whose scope decides who sees it)
 EVENT_OBJECTS = {
@@ -48,6 +50,7 @@ EVENT_OBJECTS = {
     "contract": (PublicContract, "contract.view"),
     "operation": (Operation, "operation.view"),
     "task": (WorkTask, "task.view"),
+    "hoursstatement": (HoursStatement, "statement.view"),
 }
 # Timers are journaled on their own chain: a follow-up timer is about the pathway (its participant), the reminders
 # and expiries about the referral they wait on (its id is in the event's inputs).
@@ -68,6 +71,7 @@ OBJECT_LABELS = {
     "operation": "Opération",
     "task": "Tâche",
     "timer": "Échéance",
+    "hoursstatement": "Relevé mensuel",
 }
 # Journal actions that are not transitions (creations, data changes, follow-ups, work layer).
 ACTION_LABELS = {
@@ -86,6 +90,8 @@ ACTION_LABELS = {
     "unassign": "Tâche remise dans la file",
     "reassign": "Tâche réattribuée",
     "file": "Tâche classée",
+    "submit": "Relevé déclaré",
+    "record_exit_outcome": "Situation à 6 mois",
     "expire": "Délai dépassé",
 }
 # Work-layer task statuses (viewflow's, lower-cased by parcours.services.tasks).
@@ -261,4 +267,56 @@ def present_events(actor, events) -> list:
         event.to_label = event_state_label(event.object_type, event.to_state)
         event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
         event.detail = event_detail(event, event.shown_inputs)
+    _attach_results(events, with_detail=not hide_reasons)
     return events
+
+
+def _label(enum, value) -> str:
+    try:
+        return enum(value).label
+    except ValueError:
+        return value or ""
+
+
+def _attach_results(events, *, with_detail: bool):
+    """`event.result`: what an exit, a six-month outcome or an automatic closing came to, in French. The exit's
+    free-text detail lives on its row (never in the journal): shown to who may see identities, read in one query."""
+    exits = [e for e in events if e.object_type == "pathway" and e.action in ("exit", "record_exit_outcome")]
+    details = {}
+    if exits and with_detail:
+        rows = Exit.objects.filter(pathway_id__in={e.object_id for e in exits}).values_list(
+            "pk", "pathway_id", "exited_on", "detail", "outcome_detail"
+        )
+        for pk, pathway_id, exited_on, detail, outcome_detail in rows:
+            details[("exit", pathway_id, exited_on.isoformat())] = detail
+            details[("outcome", pk)] = outcome_detail
+    for event in events:
+        event.result = ""
+        inputs = event.inputs if isinstance(event.inputs, dict) else {}
+        if event.object_type == "pathway" and event.action == "exit":
+            situation, category = inputs.get("situation"), inputs.get("category")
+            parts = [_label(ExitSituation, situation)] if situation else []
+            if category:
+                parts.append(f"({_label(ExitCategory, category).lower()})")
+            detail = details.get(("exit", event.object_id, inputs.get("exited_on")), "")
+            event.result = " ".join(parts) + (f" — {detail}" if detail else "")
+        elif event.object_type == "pathway" and event.action == "record_exit_outcome":
+            category = _label(ExitCategory, inputs.get("category")).lower()
+            detail = details.get(("outcome", inputs.get("exit")), "")
+            event.result = f"{_label(ExitSituation, inputs.get('situation'))} ({category})" + (
+                f" — {detail}" if detail else ""
+            )
+        elif event.object_type == "offer" and event.action == "close" and inputs.get("automatic"):
+            filled, positions = inputs.get("filled"), inputs.get("positions")
+            event.result = f"Clôture automatique : {filled} poste(s) pourvu(s) sur {positions}"
+
+
+def state_entries(object_type: str, object_ids) -> list:
+    """(object id, state entered, when) of every journaled state change of these objects (a queryset of ids, read
+    by the caller through its scope), in order: what funnels and time-in-state figures are derived from."""
+    return list(
+        JournalEvent.objects.filter(object_type=object_type, object_id__in=object_ids)
+        .exclude(to_state="")
+        .order_by("object_id", "occurred_at", "pk")
+        .values_list("object_id", "to_state", "occurred_at")
+    )

@@ -4,7 +4,7 @@ the eligibility catalogue and the human-readable timeline. Every queryset is sco
 from django.db.models import OuterRef, Q, Subquery
 
 from parcours.access_log import log_participant_access
-from parcours.models import EligibilityCriterion, FollowUp, JobOffer, Participant, Pathway
+from parcours.models import EligibilityCriterion, Exit, FollowUp, JobOffer, Participant, Pathway
 from parcours.selectors.journal import participant_events, present_events, pseudonymised
 from parcours.text import search_words
 from roles.enums import OrganisationKind
@@ -15,6 +15,7 @@ from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
 
 __all__ = [
+    "exit_for",
     "active_criteria",
     "facilitation_partners",
     "label_current_states",
@@ -134,3 +135,10 @@ def participant_timeline_export(*, actor, participant_id):
         raise DomainError("not_found", "Participant·e introuvable.")
     log_participant_access(actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export")
     return participant, present_events(actor, participant_events(actor, participant.pk))
+
+
+def exit_for(*, actor, pk, action="exit.record_outcome"):
+    """One exit whose pathway the actor may act on (None: the page answers 404)."""
+    return (
+        scope_queryset(actor, action, Exit.objects.filter(pk=pk).select_related("pathway__participant")).first()
+    )

@@ -1,9 +1,9 @@
 """Selectors of the facilitator pages: the clause register, referrals to review, eligibility to validate,
 hours lines to validate."""
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 
-from parcours.models import AssessedCriterion, Operation, PublicContract
+from parcours.models import AssessedCriterion, CountingRuleSet, Operation, PublicContract
 from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
 from roles.enums import OrganisationKind
 from roles.models import Organisation
@@ -44,6 +44,14 @@ def buyer_organisations():
 
 def awardee_organisations():
     return Organisation.objects.filter(kind=OrganisationKind.EMPLOYER).order_by("name")
+
+
+def counting_rule_sets_for(organisation):
+    """The counting rules a facilitation organisation may give its lots: its own charters, then the platform's
+    defaults; the organisation's newest version first (the default of a new lot)."""
+    return CountingRuleSet.objects.filter(
+        Q(facilitation_organisation=organisation) | Q(facilitation_organisation__isnull=True)
+    ).order_by(F("facilitation_organisation").asc(nulls_last=True), "-valid_from", "-version", "-pk")
 
 
 def lot_for(*, actor, pk):
@@ -121,6 +129,7 @@ __all__ = [
     "contracts_for",
     "buyer_organisations",
     "awardee_organisations",
+    "counting_rule_sets_for",
     "lot_for",
     "lot_offers",
     "offer_for",

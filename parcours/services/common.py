@@ -15,6 +15,8 @@ NOT_FOUND_MESSAGES = {
     "hoursline": "Relevé d'heures introuvable.",
     "joboffer": "Offre introuvable.",
     "contractlot": "Lot introuvable.",
+    "hoursstatement": "Relevé mensuel introuvable.",
+    "exit": "Sortie introuvable.",
 }
 
 VIEW_ACTIONS = {
@@ -25,6 +27,8 @@ VIEW_ACTIONS = {
     "hoursline": "hoursline.view",
     "joboffer": "offer.view",
     "contractlot": "lot.view",
+    "hoursstatement": "statement.view",
+    "exit": "participant.view",
 }
 
 

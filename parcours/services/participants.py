@@ -12,7 +12,7 @@ from roles.grants import share_participant
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.vocabulary import Programme, QualificationLevel
+from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
 REQUIRED = {
@@ -81,6 +81,8 @@ def _validate(clean: dict, *, registered_on=None):
         )
     if "programme" in clean:
         require_choice(clean["programme"], Programme, "programme", "Dispositif")
+    if "sex" in clean:
+        require_choice(clean["sex"] or "", Sex, "sex", "Sexe")
 
 
 def _full_clean(participant):

@@ -3,10 +3,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from parcours.dates import add_months
-from parcours.models import AssessedCriterion, EligibilityAssessment, EligibilityCriterion, Exit, Pathway
+from parcours.models import (
+    AssessedCriterion,
+    EligibilityAssessment,
+    EligibilityCriterion,
+    Exit,
+    Pathway,
+    exit_category_of,
+)
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import criteria_without_proof
-from parcours.services.common import lock, require_choice, require_date
+from parcours.services.common import lock, require, require_choice, require_date
 from parcours.services.participants import eligibility_validity_months
 from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
@@ -14,8 +21,9 @@ from roles.grants import share_participant
 from roles.models import Organisation
 from workflows import engine
 from workflows.errors import DomainError
+from workflows.journal import record_event
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
-from workflows.vocabulary import AssessmentDecision, ExitCategory, ProofKind
+from workflows.vocabulary import AssessmentDecision, ExitSituation, ProofKind
 
 
 @transaction.atomic
@@ -150,18 +158,74 @@ def pathway_reject_eligibility(*, actor, pathway, reason: str):
 
 
 @transaction.atomic
-def pathway_exit(*, actor, pathway, exited_on, category, detail: str = ""):
+def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
+    """The adviser records the exit: the Mission Locale's situation, its family of exits derived from it."""
     pathway = lock(Pathway, pathway, actor=actor)
     if exited_on is not None:
         require_date(exited_on, "exited_on", "Date de sortie")
-    if category is not None:
-        require_choice(category, ExitCategory, "category", "Catégorie de sortie")
-    inputs = {"exited_on": exited_on, "category": category}
+    if situation is not None:
+        require_choice(situation, ExitSituation, "situation", "Situation à la sortie")
+    inputs = {"exited_on": exited_on, "situation": situation}
+    category = exit_category_of(situation) if situation else None
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
-    event = engine.fire(pathway, "exit", actor=actor, inputs=inputs)
-    Exit.objects.create(pathway=pathway, exited_on=exited_on, category=category, detail=detail, recorded_by=actor.user)
+    event = engine.fire(pathway, "exit", actor=actor, inputs=inputs, journal_extra={"category": category})
+    Exit.objects.create(
+        pathway=pathway,
+        exited_on=exited_on,
+        situation=situation,
+        category=category,
+        detail=detail,
+        recorded_by=actor.user,
+    )
     publish_on_commit(event)
     return pathway
+
+
+@transaction.atomic
+def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = "", today=None):
+    """The adviser records the situation six months after an exit (the outcome the Mission Locale and the ESF
+    report): journaled on the pathway, with codes only."""
+    today = today or timezone.localdate()
+    exit = lock(Exit, exit, actor=actor)
+    require(
+        actor, "exit.record_outcome", exit, "Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."
+    )
+    require_date(observed_on, "observed_on", "Date de constat")
+    require_choice(situation, ExitSituation, "situation", "Situation à 6 mois")
+    if len(detail or "") > 200:
+        raise DomainError("invalid_input", "Précision : 200 caractères au plus.", field="detail")
+    if observed_on > today:
+        raise DomainError("date_in_future", "La date de constat ne peut pas être dans le futur.", field="observed_on")
+    due = exit.outcome_due_on
+    if observed_on < due:
+        raise DomainError(
+            "outcome_too_early",
+            f"La situation à 6 mois se constate à partir du {due:%d/%m/%Y} (sortie le {exit.exited_on:%d/%m/%Y}).",
+            field="observed_on",
+        )
+    first = exit.outcome_observed_on is None
+    exit.outcome_observed_on = observed_on
+    exit.outcome_situation = situation
+    exit.outcome_category = exit_category_of(situation)
+    exit.outcome_detail = (detail or "").strip()
+    exit.outcome_recorded_by = actor.user
+    exit.save()
+    event = record_event(
+        actor=actor,
+        object_type="pathway",
+        object_id=exit.pathway_id,
+        participant_id=exit.pathway.participant_id,
+        action="record_exit_outcome",
+        inputs={
+            "exit": exit.pk,
+            "observed_on": observed_on,
+            "situation": situation,
+            "category": exit.outcome_category,
+            "corrected": not first,
+        },
+    )
+    publish_on_commit(event)
+    return exit
 
 
 def _close(actor, pathway, name, reason):

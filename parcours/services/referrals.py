@@ -10,7 +10,7 @@ from roles.actor import Actor
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
-from workflows.states import REFERRAL_OPEN_STATES, PathwayState, ReferralState
+from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState, ReferralState
 from workflows.vocabulary import ContractType, FollowUpKind, FulfilmentMode
 
 REFERABLE_PATHWAY_STATES = [
@@ -232,7 +232,29 @@ def referral_hire(
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
         engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
     publish_on_commit(event)
+    _close_offer_when_filled(actor, referral.offer_id)
     return placement
+
+
+def _close_offer_when_filled(actor, offer_id):
+    """An offer closes itself once its positions are filled (contracts not cancelled); the journal says it was
+    automatic. Other open referrals on it stay as they are: the facilitator decides (the lot page shows them)."""
+    offer = JobOffer.objects.select_for_update(of=("self",)).get(pk=offer_id)
+    if not offer.is_open:
+        return
+    filled = Placement.objects.filter(referral__offer=offer).exclude(state=PlacementState.CANCELLED).count()
+    if filled < offer.positions:
+        return
+    offer.is_open, offer.closed_at = False, timezone.now()
+    offer.save(update_fields=["is_open", "closed_at"])
+    event = record_event(
+        actor=actor,
+        object_type="offer",
+        object_id=offer.pk,
+        action="close",
+        inputs={"automatic": True, "positions": offer.positions, "filled": filled},
+    )
+    publish_on_commit(event)
 
 
 REFERRAL_SERVICES = {

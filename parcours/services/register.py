@@ -1,19 +1,24 @@
 """The clause register: operations → contracts → lots (with clause sizing) → job offers."""
 
 import decimal
+import json
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from parcours.models import ContractLot, JobOffer, Operation, PublicContract
+from parcours.models import ContractLot, CountingModeRule, CountingRuleSet, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
+from parcours.selectors.register import counting_rule_sets_for
 from parcours.services.common import lock, require
 from roles.enums import OrganisationKind
 from workflows.errors import DomainError
 from workflows.inputs import check_plausible_date
 from workflows.journal import record_event
 from workflows.vocabulary import FulfilmentMode, SizingMethod
+
+DEFAULT_COUNTING_RULES = Path(__file__).resolve().parent.parent / "data" / "counting_rules.json"
 
 
 def size_clause(
@@ -97,8 +102,23 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
     return operation
 
 
+def platform_counting_rules() -> CountingRuleSet:
+    """The platform's default counting rules (parcours/data/counting_rules.json, loaded by a migration), created
+    again if an administrator removed every version."""
+    data = json.loads(DEFAULT_COUNTING_RULES.read_text(encoding="utf-8"))
+    modes = data.pop("modes")
+    rule_set, created = CountingRuleSet.objects.get_or_create(
+        name=data["name"], version=data["version"], defaults=data
+    )
+    if created:
+        CountingModeRule.objects.bulk_create(CountingModeRule(rule_set=rule_set, **row) for row in modes)
+    return rule_set
+
+
 @transaction.atomic
-def contract_create(*, actor, operation, reference, title, buyer, legal_lever, notified_on=None) -> PublicContract:
+def contract_create(
+    *, actor, operation, reference, title, buyer, legal_lever, notified_on=None, penalty_per_missing_hour=None
+) -> PublicContract:
     operation = Operation.objects.select_for_update().get(pk=getattr(operation, "pk", operation))
     if operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", "Opération introuvable.")
@@ -113,6 +133,7 @@ def contract_create(*, actor, operation, reference, title, buyer, legal_lever, n
             buyer=buyer,
             legal_lever=legal_lever,
             notified_on=notified_on,
+            penalty_per_missing_hour=penalty_per_missing_hour,
         )
     )
     _journal(actor, contract, "contract", operation=operation.pk)
@@ -139,6 +160,7 @@ def lot_create(
     target_hours=None,
     amount_per_hour=None,
     fixed_hours=None,
+    counting_rules=None,
 ) -> ContractLot:
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
@@ -151,6 +173,13 @@ def lot_create(
         )
     if awardee is not None and awardee.kind != OrganisationKind.EMPLOYER:
         raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
+    rules = counting_rule_sets_for(actor.organisation)
+    if counting_rules is None:
+        counting_rules = rules.first() or platform_counting_rules()
+    elif not rules.filter(pk=getattr(counting_rules, "pk", counting_rules)).exists():
+        raise DomainError(
+            "invalid_input", "Ces règles de comptage ne sont pas proposées à votre structure.", field="counting_rules"
+        )
     if target_hours is None:
         target_hours = size_clause(
             method=sizing_method,
@@ -184,9 +213,18 @@ def lot_create(
             execution_starts_on=execution_starts_on,
             execution_ends_on=execution_ends_on,
             awardee=awardee,
+            counting_rules_id=getattr(counting_rules, "pk", counting_rules),
         )
     )
-    _journal(actor, lot, "lot", contract=contract.pk, target_hours=target_hours, sizing_method=sizing_method)
+    _journal(
+        actor,
+        lot,
+        "lot",
+        contract=contract.pk,
+        target_hours=target_hours,
+        sizing_method=sizing_method,
+        counting_rules=lot.counting_rules_id,
+    )
     return lot
 
 

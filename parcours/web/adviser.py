@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from parcours import selectors
@@ -26,7 +27,7 @@ from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.states import PathwayState
 from workflows.transitions import PATHWAY
-from workflows.vocabulary import Programme, QualificationLevel
+from workflows.vocabulary import ExitSituation, Programme, QualificationLevel, Sex
 
 app_name = "adviser"
 
@@ -78,6 +79,12 @@ class ParticipantForm(BootstrapFormMixin, forms.Form):
         error_messages=REQUIRED_MESSAGE,
     )
     programme = forms.ChoiceField(label="Dispositif", choices=Programme.choices, initial=Programme.NONE)
+    sex = forms.ChoiceField(
+        label="Sexe (facultatif)",
+        choices=Sex.choices,
+        required=False,
+        help_text="Tel que déclaré par le ou la jeune ; sert uniquement aux indicateurs (part des femmes).",
+    )
     email = forms.EmailField(
         label="Courriel", required=False, error_messages={"invalid": "Adresse de courriel invalide."}
     )
@@ -328,7 +335,48 @@ def followup_record(request, pk, *, actor):
     )
 
 
+class ExitOutcomeForm(BootstrapFormMixin, forms.Form):
+    observed_on = forms.DateField(label="Situation constatée le", widget=DateInput())
+    situation = forms.ChoiceField(label="Situation à 6 mois", choices=ExitSituation.choices)
+    detail = forms.CharField(label="Précision (contrat, employeur, formation…)", max_length=200, required=False)
+
+
+@role_required(Role.ADVISER)
+def exit_outcome(request, pk, *, actor):
+    """The situation six months after an exit (the outcome the Mission Locale and the ESF report)."""
+    exit = selectors.exit_for(actor=actor, pk=pk)
+    if exit is None:
+        raise Http404("Sortie introuvable.")
+    back = reverse("participant_detail", args=[exit.pathway.participant_id])
+    if request.method == "POST":
+        form = ExitOutcomeForm(request.POST)
+        if form.is_valid():
+            done = run_service(
+                request,
+                form,
+                lambda: pathways.exit_record_outcome(actor=actor, exit=exit, **form.cleaned_data),
+                success="Situation à 6 mois enregistrée.",
+                back=back,
+                stale_codes=(),
+            )
+            if done is not None:
+                return done
+        status = 400
+    else:
+        initial = {"observed_on": timezone.localdate()}
+        if exit.outcome_observed_on:
+            initial = {
+                "observed_on": exit.outcome_observed_on,
+                "situation": exit.outcome_situation,
+                "detail": exit.outcome_detail,
+            }
+        form = ExitOutcomeForm(initial=initial)
+        status = 200
+    return render(request, "adviser/exit_outcome.html", {"form": form, "exit": exit, "back": back}, status=status)
+
+
 urlpatterns = [
+    path("sorties/<int:pk>/situation-a-6-mois/", exit_outcome, name="exit_outcome"),
     path("jeunes/", participant_list, name="participants"),
     path("jeunes/inscrire/", participant_create, name="participant_create"),
     path("jeunes/<id:pk>/modifier/", participant_update, name="participant_update"),

@@ -8,7 +8,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from parcours import selectors
+from parcours.dates import previous_month
 from parcours.services import placements as placement_services
+from parcours.web import statements
 from parcours.web.common import paginate, role_required, row_actions, run_service, state_choices, states_from_request
 from parcours.web.forms import BootstrapFormMixin, FrenchDecimalField
 from roles.enums import Role
@@ -86,7 +88,8 @@ def declare_hours(request, pk, *, actor):
                 return done
         status = 400
     else:
-        form = HoursForm(initial={"month": timezone.localdate().replace(day=1)})
+        # Hours are declared for the month that ended.
+        form = HoursForm(initial={"month": previous_month(timezone.localdate())})
     return render(
         request,
         "employer/declare_hours.html",
@@ -106,4 +109,7 @@ urlpatterns = [
     path("salaries/", placements, name="placements"),
     path("salaries/<id:pk>/heures/", declare_hours, name="declare_hours"),
     path("offres/", offers, name="offers"),
+    path("releves/", statements.employer_index, name="statements"),
+    path("releves/lot-<int:pk>/", statements.employer_statement, name="statement"),
+    path("releves/lot-<int:pk>/modele.csv", statements.employer_statement_template, name="statement_template"),
 ]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from parcours import selectors
 from parcours.services import pathways, register
+from parcours.web import statements
 from parcours.web.common import (
     paginate,
     role_required,
@@ -386,6 +387,9 @@ urlpatterns = [
     path("eligibilite/", eligibility, name="eligibility"),
     path("eligibilite/<id:pk>/", validate_eligibility, name="validate_eligibility"),
     path("heures/", hours, name="hours"),
+    path("mois/", statements.facilitator_index, name="months"),
+    path("mois/lot-<int:pk>/", statements.facilitator_month, name="month"),
+    path("mois/lot-<int:pk>/action/", statements.facilitator_month_action, name="month_action"),
     path("registre/", register_index, name="register"),
     path("registre/operations/nouvelle/", operation_create, name="operation_create"),
     path("registre/marches/nouveau/", contract_create, name="contract_create"),

@@ -10,14 +10,17 @@ MENU = {
         ("facilitator:referrals", "Positionnements"),
         ("facilitator:eligibility", "Éligibilité"),
         ("facilitator:register", "Registre des clauses"),
+        ("reports:dashboard", "Tableau de bord"),
+        ("facilitator:months", "Mois à clôturer"),
         ("facilitator:hours", "Heures"),
     ],
     Role.EMPLOYER: [
         ("employer:candidates", "Candidatures"),
         ("employer:placements", "Salarié·es"),
+        ("employer:statements", "Relevés d'heures"),
         ("employer:offers", "Mes offres"),
     ],
-    Role.AUDITOR: [("auditor:pathways", "Parcours")],
+    Role.AUDITOR: [("auditor:pathways", "Parcours"), ("reports:dashboard", "Tableau de bord")],
     Role.DPO: [("dataprotection:access_log", "Consultations des dossiers")],
     Role.ADMIN: [],
 }

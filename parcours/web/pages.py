@@ -106,6 +106,9 @@ def participant_detail(request, pk):
         )
     )
     for pathway in pathways:
+        pathway.exit_rows = sorted(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), reverse=True)
+        for row in pathway.exit_rows:
+            row.can_record_outcome = selectors.allows(actor, "exit.record_outcome", row)
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
         pathway.can_submit_eligibility = any(spec.name == "submit_eligibility" for spec, _ in actions)

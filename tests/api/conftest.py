@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from parcours.services import participants, pathways, placements, referrals, register
 from roles.actor import Actor
 from roles.enums import Role
-from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory, backdate_placement, last_month
 from workflows.vocabulary import ContractType, QualificationLevel, SizingMethod
 
 PASSWORD = "demo"
@@ -134,6 +134,7 @@ def _build_side(name):
             contract_type=ContractType.CDD,
             weekly_hours=35,
             location="Villeurbanne",
+            positions=20,  # room for every hire of a test (an offer closes itself once filled)
         )
         for title in ("Aide-maçon·ne", "Manœuvre")
     ]
@@ -188,7 +189,10 @@ def advance(side, until="active", *, first_name="Inès", last_name=None):
         )
     if "active" in steps:
         placements.placement_start(actor=employer, placement=placement)
-        objects["hours_line"] = placements.hours_declare(actor=employer, placement=placement, month=today(), hours=20)
+        placement = backdate_placement(placement)
+        objects["hours_line"] = placements.hours_declare(
+            actor=employer, placement=placement, month=last_month(), hours=20
+        )
         objects["referral2"] = referral2 = referrals.referral_create(actor=adviser, pathway=pathway, offer=side.offer2)
         referrals.referral_start_review(actor=facilitator, referral=referral2)
         referrals.referral_approve(actor=facilitator, referral=referral2)

@@ -38,7 +38,7 @@ ACTIONS = {
     ("pathways", "exit"): (
         "post",
         "/api/v1/pathways/{id}/transitions/exit/",
-        {"exited_on": TODAY, "category": "durable_employment"},
+        {"exited_on": TODAY, "situation": "cdi"},
     ),
     ("pathways", "follow_up"): ("post", "/api/v1/pathways/{id}/follow-ups/", {"kind": "phone", "done_on": TODAY}),
     ("referrals", "list"): ("get", "/api/v1/referrals/?page_size=200", None),

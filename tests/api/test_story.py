@@ -5,8 +5,9 @@ import datetime
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from parcours.models import Participant, ParticipantAccess
+from parcours.models import Participant, ParticipantAccess, Placement
 from tests.api.conftest import CRITERION, HEALTH_CRITERION, PASSWORD
+from tests.factories import backdate_placement, last_month
 from workflows.models import JournalEvent
 from workflows.vocabulary import AccessChannel
 
@@ -131,15 +132,15 @@ def test_whole_pathway_story_through_the_api(api_world):
     # The contract starts, the employer declares the month's hours, the facilitator validates and locks them.
     placement = ok(employeur.post(f"/api/v1/placements/{placement_id}/transitions/start/"))
     assert placement["state"] == "active" and set(names(placement)) == {"end"}
+    backdate_placement(Placement.objects.get(pk=placement_id))  # time passes: last month is over
+    month = last_month()
     line = ok(
         employeur.post(
-            "/api/v1/hours-lines/", {"placement": placement_id, "month": today.isoformat(), "hours": "80.5"}
+            "/api/v1/hours-lines/", {"placement": placement_id, "month": month.isoformat(), "hours": "80.5"}
         ),
         201,
     )
-    assert (
-        line["state"] == "declared" and line["hours"] == "80.50" and line["month"] == today.replace(day=1).isoformat()
-    )
+    assert line["state"] == "declared" and line["hours"] == "80.50" and line["month"] == month.isoformat()
     line = ok(facilitateur.post(f"/api/v1/hours-lines/{line['id']}/transitions/validate/"))
     line = ok(facilitateur.post(f"/api/v1/hours-lines/{line['id']}/transitions/lock/"))
     assert line["state"] == "locked" and line["available_transitions"] == []
@@ -168,7 +169,7 @@ def test_whole_pathway_story_through_the_api(api_world):
     pathway = ok(
         conseillere.post(
             f"/api/v1/pathways/{pathway_id}/transitions/exit/",
-            {"exited_on": today.isoformat(), "category": "durable_employment"},
+            {"exited_on": today.isoformat(), "situation": "cdi"},
         )
     )
     assert pathway["state"] == "exited" and pathway["exited_on"] == today.isoformat()

@@ -184,7 +184,7 @@ def test_the_whole_story_in_the_browser(login, shot):
     expect(adviser.get_by_role("region", name="Suivis")).to_contain_text(FOLLOW_UP_NOTE)
     adviser.get_by_role("link", name="Enregistrer la sortie").click()
     adviser.get_by_label("Date de sortie").fill(today.isoformat())
-    adviser.get_by_label("Catégorie de sortie").select_option(label="Emploi de transition")
+    adviser.get_by_label("Situation à la sortie").select_option(label="Emploi — CDD ou intérim de 6 mois et plus")
     adviser.get_by_label("Précision (type de contrat, employeur…)").fill(EXIT_DETAIL)
     shot(adviser, "61-adviser-exit-form")
     adviser.get_by_role("button", name="Enregistrer la sortie").click()

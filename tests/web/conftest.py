@@ -10,7 +10,7 @@ from django.utils import timezone
 from parcours.services import participants, pathways, placements, referrals, register
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
-from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory, backdate_placement, last_month
 
 
 class Site:
@@ -59,6 +59,7 @@ class Site:
             contract_type="cdd",
             weekly_hours=35,
             location="Lille",
+            positions=20,  # room for every hire of a test (an offer closes itself once filled)
         )
         self.counter = 0
 
@@ -98,7 +99,8 @@ class Site:
                 actor=e, referral=referral, contract_type="cdd", start_date=self.today, weekly_hours=35
             )
             placements.placement_start(actor=e, placement=placement)
-            line = placements.hours_declare(actor=e, placement=placement, month=self.today, hours=Decimal("70"))
+            placement = backdate_placement(placement)
+            line = placements.hours_declare(actor=e, placement=placement, month=last_month(), hours=Decimal("70"))
             placements.hoursline_validate(actor=f, hours_line=line)
         return p
 

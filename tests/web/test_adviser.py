@@ -282,14 +282,14 @@ def test_exit_through_generic_transition(site, client):
     pathway = participant.pathways.get()
     login(client, "conseillere")
     url = reverse("transition", args=["pathway", pathway.pk, "exit"])
-    response = client.post(url, {"exited_on": "", "category": "durable_employment"})
+    response = client.post(url, {"exited_on": "", "situation": "cdi"})
     assert response.status_code == 400
-    response = client.post(url, {"exited_on": site.today.isoformat(), "category": "durable_employment"})
+    response = client.post(url, {"exited_on": site.today.isoformat(), "situation": "cdi"})
     assert response.status_code == 302
     pathway.refresh_from_db()
     assert pathway.state == "exited"
     # A stale click (already exited) gets a message, not a 500.
-    response = client.post(url, {"exited_on": site.today.isoformat(), "category": "durable_employment"}, follow=True)
+    response = client.post(url, {"exited_on": site.today.isoformat(), "situation": "cdi"}, follow=True)
     assert response.status_code == 200
 
 

@@ -114,7 +114,7 @@ def test_auditor_pages_refuse_other_roles(site, client, username):
 def test_export_timeline_csv(site, client):
     participant = site.participant(hired=True)
     pathway = participant.pathways.get()
-    pathways.pathway_exit(actor=site.adviser, pathway=pathway, exited_on=site.today, category="durable_employment")
+    pathways.pathway_exit(actor=site.adviser, pathway=pathway, exited_on=site.today, situation="cdi")
     login(client, "auditeur")
     response = client.get(reverse("auditor:pathway_export", args=[participant.pk]))
     assert response.status_code == 200

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from parcours.models import HoursLine, Placement
 from parcours.services import placements, referrals
+from tests.factories import backdate_placement, last_month
 from workflows.models import JournalEvent
 
 # session, user, memberships, then the page's own queries (fixed whatever the number of rows)
@@ -215,15 +216,16 @@ def test_placement_not_started(site, client):
 # --- Hours ---------------------------------------------------------------------------------------------------------
 def test_declare_hours(site, client):
     _, referral, placement = hired(site)
+    placement = backdate_placement(placement)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
     body = text(client.get(url))
-    assert 'type="month"' in body and "Déclarer les heures" in body
-    month = site.today.strftime("%Y-%m")
+    month = last_month().strftime("%Y-%m")
+    assert 'type="month"' in body and "Déclarer les heures" in body and f'value="{month}"' in body
     response = client.post(url, {"month": month, "hours": "70,5"})
     assert response.status_code == 302
     line = HoursLine.objects.get(placement=placement)
-    assert (line.month, line.hours, line.state) == (site.today.replace(day=1), Decimal("70.5"), "declared")
+    assert (line.month, line.hours, line.state) == (last_month(), Decimal("70.5"), "declared")
     # The facilitator sees it on the referral page with its actions; the employer does not get them.
     assert "Valider les heures" not in text(client.get(reverse("referral_detail", args=[referral.pk])))
     client.logout()
@@ -233,6 +235,7 @@ def test_declare_hours(site, client):
 
 def test_declare_hours_bad_input(site, client):
     _, _, placement = hired(site)
+    placement = backdate_placement(placement)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
     response = client.post(url, {"month": "pas un mois", "hours": "abc"})
@@ -243,11 +246,12 @@ def test_declare_hours_bad_input(site, client):
     response = client.post(url, {"month": next_month, "hours": "10"})
     assert response.status_code == 400
     assert "On ne déclare pas les heures d'un mois à venir." in text(response) or "en dehors" in text(response)
-    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-3"})
+    month = last_month().strftime("%Y-%m")
+    response = client.post(url, {"month": month, "hours": "-3"})
     assert response.status_code == 400 and "Heures" in text(response)
     assert not HoursLine.objects.filter(placement=placement).exists()
-    client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "10"})
-    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "12"})
+    client.post(url, {"month": month, "hours": "10"})
+    response = client.post(url, {"month": month, "hours": "12"})
     assert response.status_code == 400 and "Les heures de ce mois ont déjà été déclarées." in text(response)
     assert 'value="12"' in response.content.decode()
     assert HoursLine.objects.filter(placement=placement).count() == 1
@@ -267,14 +271,16 @@ def test_declare_hours_on_a_planned_placement_is_stale(site, client):
 
 def test_adjustment_of_a_locked_month(site, client):
     _, _, placement = hired(site)
-    line = placements.hours_declare(actor=site.employer, placement=placement, month=site.today, hours=Decimal("20"))
+    placement = backdate_placement(placement)
+    line = placements.hours_declare(actor=site.employer, placement=placement, month=last_month(), hours=Decimal("20"))
     placements.hoursline_validate(actor=site.facilitator, hours_line=line)
     placements.hoursline_lock(actor=site.facilitator, hours_line=line)
     login(client, "employeur")
     url = reverse("employer:declare_hours", args=[placement.pk])
-    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-4"})
+    month = last_month().strftime("%Y-%m")
+    response = client.post(url, {"month": month, "hours": "-4"})
     assert response.status_code == 400
-    response = client.post(url, {"month": site.today.strftime("%Y-%m"), "hours": "-4", "is_adjustment": "on"})
+    response = client.post(url, {"month": month, "hours": "-4", "is_adjustment": "on"})
     assert response.status_code == 302
     assert HoursLine.objects.get(placement=placement, is_adjustment=True).hours == Decimal("-4")
 

@@ -15,7 +15,7 @@ from roles.enums import Role
 from tests.work.conftest import open_task
 from workflows.journal import verify_chains
 from workflows.states import PathwayState, ReferralState
-from workflows.vocabulary import ContractType, ExitCategory, FollowUpKind, FulfilmentMode
+from workflows.vocabulary import ContractType, ExitSituation, FollowUpKind, FulfilmentMode
 
 
 def act(client, actor, work_task, action, **data):
@@ -141,7 +141,7 @@ def test_whole_story_through_tasks(territories, client):
             record_exit,
             "exit",
             exited_on=timezone.localdate().isoformat(),
-            category=ExitCategory.DURABLE_EMPLOYMENT,
+            situation=ExitSituation.CDI,
             detail="",
         )
     assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.EXITED

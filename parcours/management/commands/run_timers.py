@@ -20,6 +20,9 @@ class Command(BaseCommand):
         fired = report.get("timers", 0)
         if fired:
             self.stdout.write(f"{fired} minuteur(s) déclenché(s).")
+        reminded = report.get("statement_reminders")
+        if reminded:
+            self.stdout.write(f"{reminded} relevé(s) d'heures manquant(s) relancé(s).")
         checkpoint = report.get("checkpoint")
         if checkpoint is not None:
             self.stdout.write(f"Point de contrôle du journal : {checkpoint.event_count} événements.")

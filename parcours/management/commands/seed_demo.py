@@ -80,6 +80,7 @@ from workflows.states import HoursLineState, PathwayState, PlacementState, Refer
 from workflows.vocabulary import (
     ContractType,
     ExitCategory,
+    ExitSituation,
     FollowUpKind,
     FulfilmentMode,
     LegalLever,
@@ -205,6 +206,14 @@ OFFERS = [
 ]
 CLOSED_OFFER, CLOSED_DAYS_AGO = "manoeuvre", 60
 
+
+def _positions(spec) -> int:
+    """Room for every story referred to the offer: an offer closes itself once its positions are filled, and the
+    stories refer and hire in their own order."""
+    hires = sum(1 for *_, options in STORIES if spec["key"] in (options.get("offer"), options.get("cancelled_first")))
+    return max(spec["positions"], hires)
+
+
 # --- The stories: final pathway state, Mission Locale, intake (days ago), options -------------------------------
 STORIES = [
     ("intake", "A", 3, {}),
@@ -251,18 +260,18 @@ STORIES = [
     ("follow_up", "A", 250, {"offer": "manoeuvre", "end": 120}),
     ("follow_up", "A", 190, {"offer": "plaquiste", "end": 40}),
     ("follow_up", "B", 170, {"offer": "aide_macon", "end": 20}),
-    ("exited", "A", 260, {"offer": "aide_macon", "end": 110, "exit": 95, "category": ExitCategory.DURABLE_EMPLOYMENT,
+    ("exited", "A", 260, {"offer": "aide_macon", "end": 110, "exit": 95, "situation": ExitSituation.CDI,
                           "detail": "CDI signé chez Bâtir Rhône Construction"}),
     ("exited", "A", 245, {"offer": "manoeuvre", "end": 130, "exit": 100,
-                          "category": ExitCategory.TRANSITIONAL_EMPLOYMENT,
+                          "situation": ExitSituation.CDD_SHORT,
                           "detail": "Mission d'intérim de quatre mois sur un autre chantier"}),
-    ("exited", "A", 250, {"offer": "menuisier", "end": 90, "exit": 70, "category": ExitCategory.POSITIVE_EXIT,
+    ("exited", "A", 250, {"offer": "menuisier", "end": 90, "exit": 70, "situation": ExitSituation.QUALIFYING_TRAINING,
                           "detail": "Entrée en formation qualifiante (titre professionnel menuisier poseur)"}),
-    ("exited", "B", 200, {"offer": "plaquiste", "end": 50, "exit": 30, "category": ExitCategory.OTHER_EXIT,
+    ("exited", "B", 200, {"offer": "plaquiste", "end": 50, "exit": 30, "situation": ExitSituation.MOVED,
                           "detail": "Déménagement hors du territoire"}),
-    ("exited", "A", 235, {"offer": "aide_macon", "end": 75, "exit": 45, "category": ExitCategory.DURABLE_EMPLOYMENT,
+    ("exited", "A", 235, {"offer": "aide_macon", "end": 75, "exit": 45, "situation": ExitSituation.CDD_LONG,
                           "detail": "CDD de huit mois chez un sous-traitant du chantier"}),
-    ("exited", "A", 220, {"offer": "peintre", "end": 70, "exit": 20, "category": ExitCategory.TRANSITIONAL_EMPLOYMENT,
+    ("exited", "A", 220, {"offer": "peintre", "end": 70, "exit": 20, "situation": ExitSituation.CDD_SHORT,
                           "early": "Rupture du contrat d'apprentissage d'un commun accord.",
                           "detail": "CDD de trois mois en entreprise de peinture"}),
     ("withdrawn", "A", 50, {"from": "intake", "at": 35,
@@ -553,7 +562,7 @@ class Story:
         hours = (hours * 2).quantize(Decimal("1")) / 2
         return max(hours, Decimal("3.5"))
 
-    def work(self, placement, *, end_on=None, early_reason="", exit_on=None, category=None, detail=""):
+    def work(self, placement, *, end_on=None, early_reason="", exit_on=None, situation=None, detail=""):
         """Start, monthly hours (declared, validated, rejected, locked, adjusted), follow-ups, end and exit,
         each at its own date, run in chronological order."""
         demo, rng, options = self.demo, self.rng, self.options
@@ -641,7 +650,7 @@ class Story:
                 reason=early_reason,
             )
         if exit_at is not None:
-            add(exit_at, self.exit, exit_on, category, detail)
+            add(exit_at, self.exit, exit_on, situation, detail)
 
         for when, _, run in sorted(events, key=lambda event: event[:2]):
             if when > demo.limit:
@@ -659,8 +668,8 @@ class Story:
             planned_follow_up=planned_follow_up,
         )
 
-    def exit(self, exited_on, category, detail):
-        pathway_exit(actor=self.adviser, pathway=self.pathway, exited_on=exited_on, category=category, detail=detail)
+    def exit(self, exited_on, situation, detail):
+        pathway_exit(actor=self.adviser, pathway=self.pathway, exited_on=exited_on, situation=situation, detail=detail)
 
     # scenarios --------------------------------------------------------------------------------------------
     def run(self):
@@ -773,7 +782,7 @@ class Story:
     def story_exited(self):
         self._worked(
             exit_on=_workday(self.demo.day(-self.options["exit"])),
-            category=self.options["category"],
+            situation=self.options["situation"],
             detail=self.options["detail"],
         )
 
@@ -832,8 +841,11 @@ class Command(BaseCommand):
                                 f"{spec.first_name} {spec.last_name} ({spec.kind}) : {exc.code} — {exc.message}"
                             ) from exc
                     bar.update(1)
-                with time_machine.travel(demo.moment(_workday(demo.day(-CLOSED_DAYS_AGO))), tick=True):
-                    offer_close(actor=demo.actors["facilitateur"], offer=demo.offers[CLOSED_OFFER])
+                closing = demo.offers[CLOSED_OFFER]
+                closing.refresh_from_db()
+                if closing.is_open:  # else it closed itself when its positions were filled
+                    with time_machine.travel(demo.moment(_workday(demo.day(-CLOSED_DAYS_AGO))), tick=True):
+                        offer_close(actor=demo.actors["facilitateur"], offer=closing)
                 bar.update(1)
             # The demo's journal is sealed once, like the worker does every hour (var/checkpoints/).
             take_checkpoint()
@@ -1004,7 +1016,7 @@ class Command(BaseCommand):
                     contract_type=spec["contract_type"],
                     weekly_hours=spec["weekly_hours"],
                     location=spec.get("location", "Vénissieux — chantier Jean-Moulin"),
-                    positions=spec["positions"],
+                    positions=_positions(spec),
                     is_qpv_mandatory=spec.get("qpv", False),
                     market_context=spec["context"],
                 )

@@ -1,0 +1,161 @@
+"""Selectors of the monthly statements (relevés mensuels): the rows of a lot's month for the employer who declares
+it and for the facilitator who validates and closes it. One row per placement whose contract runs that month, with
+its lines of the month — a fixed number of queries whatever the number of placements."""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.utils import timezone
+
+from parcours import counting
+from parcours.dates import last_day_of_month, previous_month
+from parcours.models import HoursLine, HoursStatement, Placement
+from parcours.selectors.core import lots_for, placements_for
+from roles.policy import allows, scope_queryset
+from workflows.states import HoursLineState, PlacementState
+
+DECLARABLE_STATES = (PlacementState.ACTIVE, PlacementState.ENDED)
+COUNTED_STATES = (HoursLineState.VALIDATED, HoursLineState.LOCKED)
+
+
+def declarable_placements(queryset, month: datetime.date):
+    """Placements (of a scoped queryset) whose contract runs during `month`."""
+    return queryset.filter(running_in(month))
+
+
+def running_in(month: datetime.date) -> Q:
+    return Q(state__in=DECLARABLE_STATES, started_on__lte=last_day_of_month(month)) & (
+        Q(ended_on__isnull=True) | Q(ended_on__gte=month)
+    )
+
+
+def month_capacity(placement, month: datetime.date, today: datetime.date | None = None):
+    """What the placement's contract allows in `month` (parcours.counting.month_capacity with the settings)."""
+    return counting.month_capacity(
+        weekly_hours=placement.weekly_hours,
+        start=placement.started_on or placement.start_date,
+        end=placement.ended_on,
+        month=month,
+        today=today or timezone.localdate(),
+        tolerance_percent=settings.PARCOURS["HOURS_TOLERANCE_PERCENT"],
+        max_hours=settings.PARCOURS["MAX_MONTHLY_HOURS"],
+    )
+
+
+def default_month(today: datetime.date | None = None) -> datetime.date:
+    """Hours are declared for the month that ended."""
+    return previous_month(today or timezone.localdate())
+
+
+@dataclass
+class StatementRow:
+    placement: Placement
+    lines: list = field(default_factory=list)
+    capacity: object = None
+
+    @property
+    def name(self) -> str:
+        participant = self.placement.pathway.participant
+        return f"{participant.last_name.upper()} {participant.first_name}"
+
+    @property
+    def regular(self):
+        return next((line for line in self.lines if not line.is_adjustment and line.state != "rejected"), None)
+
+    @property
+    def rejected(self):
+        return [line for line in self.lines if line.state == HoursLineState.REJECTED]
+
+    @property
+    def adjustments(self):
+        return [line for line in self.lines if line.is_adjustment and line.state != HoursLineState.REJECTED]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.hours for line in self.lines if line.state != HoursLineState.REJECTED), Decimal("0"))
+
+    @property
+    def pending(self):
+        return [line for line in self.lines if line.state == HoursLineState.DECLARED]
+
+    @property
+    def declared(self) -> bool:
+        return self.regular is not None
+
+
+def statement_lots(actor):
+    """The lots whose statements the actor declares (employer) or closes (facilitator)."""
+    return lots_for(actor).filter(awardee__isnull=False)
+
+
+def statement_lot(*, actor, pk):
+    return statement_lots(actor).filter(pk=pk).first()
+
+
+def statement_of(*, actor, lot, month):
+    """The statement row of a lot's month (None until declared, reminded or closed)."""
+    return scope_queryset(actor, "statement.view", HoursStatement.objects.filter(lot=lot, month=month)).first()
+
+
+def statement_rows(*, actor, lot, month) -> list[StatementRow]:
+    """One row per placement of the lot running in `month` (or having lines that month), with its lines of the month.
+    Two queries whatever the number of placements."""
+    lines = scope_queryset(actor, "hoursline.view", HoursLine.objects.filter(month=month)).order_by("pk")
+    has_lines = Exists(HoursLine.objects.filter(placement=OuterRef("pk"), month=month))
+    placements = (
+        placements_for(actor)
+        .filter(lot=lot)
+        .filter(running_in(month) | Q(has_lines))
+        .select_related("referral__offer", "lot", "pathway__participant")
+        .prefetch_related(Prefetch("hours_lines", queryset=lines, to_attr="month_lines"))
+        .order_by("pathway__participant__last_name", "pathway__participant__first_name", "pk")
+    )
+    today = timezone.localdate()
+    return [
+        StatementRow(placement=p, lines=list(p.month_lines), capacity=month_capacity(p, month, today))
+        for p in placements
+    ]
+
+
+def statement_lot_summaries(actor, month):
+    """The actor's lots with an awardee, each with `month_statement` (the statement row of `month`, or None) and
+    `running` (placements running that month): two queries whatever the number of lots."""
+    statements = HoursStatement.objects.filter(month=month)
+    running = Placement.objects.filter(lot=OuterRef("pk")).filter(running_in(month))
+    lots = list(
+        statement_lots(actor)
+        .select_related("contract__operation", "awardee")
+        .annotate(has_running=Exists(running))
+        .prefetch_related(Prefetch("statements", queryset=statements, to_attr="month_statements"))
+        .order_by("contract__operation__name", "contract__reference", "number", "pk")
+    )
+    for lot in lots:
+        lot.month_statement = lot.month_statements[0] if lot.month_statements else None
+    return lots
+
+
+def may_close(actor, lot) -> bool:
+    return allows(actor, "statement.close", lot)
+
+
+def may_submit(actor, lot) -> bool:
+    return allows(actor, "statement.submit", lot)
+
+
+__all__ = [
+    "COUNTED_STATES",
+    "default_month",
+    "month_capacity",
+    "statement_lot_summaries",
+    "StatementRow",
+    "declarable_placements",
+    "statement_lots",
+    "statement_lot",
+    "statement_of",
+    "statement_rows",
+    "may_close",
+    "may_submit",
+]

@@ -1,0 +1,504 @@
+"""Monthly statements (relevés mensuels) and the facilitator's month.
+
+- `statement_submit`: the awardee declares a month for all its placements on a lot at once (the statement page, an
+  uploaded timesheet, the API). All or nothing: every bad row is named with its reason, and nothing is written while
+  one row is bad.
+- `hours_lines_decide`: the facilitator validates or rejects a set of lines of a lot's month, all or nothing.
+- `statement_close_month`: the facilitator closes a lot's month: its validated lines are locked; corrections after
+  that are adjustment lines.
+- `statement_remind` and `remind_missing_statements` (the worker, once a day): the awardee whose statement of the
+  previous month is still missing on the facilitation organisation's reminder day is reminded, through the
+  notifications (journal event, pushed to the teams that may see the statement).
+"""
+
+import csv
+import datetime
+import decimal
+import io
+import unicodedata
+from dataclasses import dataclass
+
+import openpyxl
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from parcours.counting import hours_label
+from parcours.dates import month_label, previous_month
+from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
+from parcours.notifications import publish_on_commit
+from parcours.selectors.statements import declarable_placements
+from parcours.services.common import lock, require
+from parcours.services.hours import (
+    MonthState,
+    check_line,
+    create_line,
+    first_of_month,
+    is_month_closed,
+    month_states,
+)
+from roles import policy
+from roles.actor import Actor
+from workflows import engine
+from workflows.errors import DomainError, RowsRefused
+from workflows.journal import record_event
+from workflows.states import HoursLineState
+from workflows.vocabulary import StatementSource
+
+
+@dataclass
+class StatementRow:
+    """One row of a statement: a placement, its hours, whether they adjust a closed month. `row` names the row in
+    messages (a line number of an uploaded file, or the row's position on the page)."""
+
+    placement: object
+    hours: object
+    is_adjustment: bool = False
+    row: object = None
+    label: str = ""
+
+
+def _name(placement) -> str:
+    participant = placement.pathway.participant
+    return f"{participant.last_name.upper()} {participant.first_name}"
+
+
+def _error(row: StatementRow, message, field=None, label=None):
+    return {"row": row.row, "label": label or row.label, "field": field, "message": message}
+
+
+def _statement(lot, month) -> HoursStatement:
+    """The statement row of a lot's month, under the lot's lock (so get-or-create cannot race)."""
+    statement, _ = HoursStatement.objects.select_for_update(of=("self",)).get_or_create(lot=lot, month=month)
+    return statement
+
+
+def _journal_statement(actor, statement, action, **inputs):
+    event = record_event(
+        actor=actor,
+        object_type="hoursstatement",
+        object_id=statement.pk,
+        action=action,
+        inputs={"lot": statement.lot_id, "month": statement.month, **inputs},
+    )
+    publish_on_commit(event)
+    return event
+
+
+@transaction.atomic
+def statement_submit(
+    *, actor, lot, month, rows, source=StatementSource.PAGE, today: datetime.date | None = None
+) -> HoursStatement:
+    """Declare a lot's month: one line per row with hours (a row with no or zero hours declares nothing for that
+    placement). Refused as a whole (RowsRefused, every bad row named) when any row is bad."""
+    lot = lock(ContractLot, lot, actor=actor)
+    require(actor, "statement.submit", lot, "Seul l'attributaire du lot déclare ses relevés d'heures.")
+    month = first_of_month(month)
+    today = today or timezone.localdate()
+    if month > today:
+        raise DomainError("date_in_future", "On ne déclare pas les heures d'un mois à venir.", field="month")
+    rows = [row if isinstance(row, StatementRow) else StatementRow(**row) for row in rows]
+    wanted = {getattr(row.placement, "pk", row.placement) for row in rows}
+    candidates = policy.with_scopes(
+        Placement.objects.filter(lot=lot, pk__in=[pk for pk in wanted if isinstance(pk, int)])
+        .select_for_update(of=("self",))
+        .select_related("pathway__participant", "lot")
+        .order_by("pk"),
+        actor,
+    )
+    placements = {}
+    for placement in candidates:
+        policy.remember_scopes(placement, actor)
+        if policy.allows(actor, "placement.declare_hours", placement):
+            placements[placement.pk] = placement
+    states = month_states(list(placements), month)
+    closed = is_month_closed(lot.pk, month)
+    errors, accepted, seen = [], [], set()
+    for row in rows:
+        pk = getattr(row.placement, "pk", row.placement)
+        placement = placements.get(pk)
+        if placement is None:
+            message = "Salarié·e inconnu·e sur ce lot (référence de mise en poste introuvable)."
+            errors.append(_error(row, message, "placement"))
+            continue
+        label = row.label or _name(placement)
+        if isinstance(row.hours, str):  # typed in a page or a file: French decimal comma, spaces
+            row.hours = row.hours.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        if row.hours in (None, "") or (not row.is_adjustment and _is_zero(row.hours)):
+            continue  # nothing declared for this placement this month
+        key = (pk, row.is_adjustment)
+        if key in seen:
+            errors.append(_error(row, "Ce ou cette salarié·e apparaît deux fois dans le relevé.", "placement", label))
+            continue
+        seen.add(key)
+        state = states.setdefault(pk, MonthState())
+        try:
+            hours = check_line(
+                placement=placement,
+                month=month,
+                hours=row.hours,
+                is_adjustment=row.is_adjustment,
+                state=state,
+                month_closed=closed,
+                today=today,
+            )
+        except DomainError as error:
+            errors.append(_error(row, error.message, error.field, label))
+            continue
+        # The following rows of the same placement (its adjustment) see this one in the month's total.
+        state.total += hours
+        state.has_regular = state.has_regular or not row.is_adjustment
+        accepted.append((placement, hours, row.is_adjustment))
+    if errors:
+        count = len(errors)
+        raise RowsRefused(
+            "statement_invalid",
+            f"Relevé non enregistré : {count} ligne{'s' if count > 1 else ''} à corriger. Rien n'a été enregistré.",
+            errors=errors,
+        )
+    for placement, hours, is_adjustment in accepted:
+        create_line(actor=actor, placement=placement, month=month, hours=hours, is_adjustment=is_adjustment)
+    statement = _statement(lot, month)
+    statement.submitted_at = timezone.now()
+    statement.submitted_by = actor.user
+    statement.source = source
+    statement.submissions += 1
+    statement.save()
+    _journal_statement(
+        actor,
+        statement,
+        "submit",
+        lines=len(accepted),
+        hours=sum((hours for _, hours, _ in accepted), 0),
+        source=str(source),
+    )
+    return statement
+
+
+def _is_zero(value) -> bool:
+    try:
+        return float(str(value).replace(",", ".")) == 0
+    except ValueError:
+        return False
+
+
+@transaction.atomic
+def hours_lines_decide(*, actor, lot, month, lines, decision, reason: str = ""):
+    """Validate (decision "validate") or reject ("reject", with a reason) lines of a lot's month, all or nothing."""
+    if decision not in ("validate", "reject"):
+        raise DomainError("invalid_input", f"Décision inconnue : « {decision} ».", field="decision")
+    if decision == "reject" and not (reason or "").strip():
+        raise DomainError("missing_input", "Motif du rejet : obligatoire.", field="reason")
+    lot = lock(ContractLot, lot, actor=actor)
+    month = first_of_month(month)
+    wanted = [getattr(line, "pk", line) for line in lines]
+    if not wanted:
+        raise DomainError("missing_input", "Cochez au moins une ligne.", field="lines")
+    found = policy.with_scopes(
+        HoursLine.objects.filter(pk__in=wanted, placement__lot=lot, month=month)
+        .select_for_update(of=("self",))
+        .select_related("placement__pathway__participant", "placement__lot")
+        .order_by("pk"),
+        actor,
+    )
+    found = {line.pk: line for line in found}
+    errors, events = [], []
+    inputs = {"reason": reason} if decision == "reject" else None
+    for pk in wanted:
+        line = found.get(pk)
+        if line is None:
+            errors.append(
+                {"row": pk, "label": "", "field": None, "message": "Relevé introuvable dans ce mois du lot."}
+            )
+            continue
+        policy.remember_scopes(line, actor)
+        if not policy.allows(actor, "hoursline.view", line):
+            errors.append(
+                {"row": pk, "label": "", "field": None, "message": "Relevé introuvable dans ce mois du lot."}
+            )
+            continue
+        try:
+            events.append(engine.fire(line, decision, actor=actor, inputs=inputs))
+        except DomainError as error:
+            errors.append({"row": pk, "label": _name(line.placement), "field": error.field, "message": error.message})
+    if errors:
+        raise RowsRefused(
+            "bulk_refused",
+            "Aucune ligne n'a été traitée : "
+            + (
+                "une ligne ne peut pas l'être." if len(errors) == 1 else f"{len(errors)} lignes ne peuvent pas l'être."
+            ),
+            errors=errors,
+        )
+    for event in events:
+        publish_on_commit(event)
+    return list(found.values())
+
+
+@transaction.atomic
+def statement_close_month(*, actor, lot, month, today: datetime.date | None = None) -> HoursStatement:
+    """Close a lot's month: every validated line is locked (an already closed month: the adjustments validated since).
+    Refused while lines of the month wait for a decision, or before the month is over."""
+    lot = lock(ContractLot, lot, actor=actor)
+    require(actor, "statement.close", lot, "Seule la structure porteuse du lot clôture ses mois.")
+    month = first_of_month(month)
+    today = today or timezone.localdate()
+    if month >= today.replace(day=1):
+        raise DomainError(
+            "month_not_over",
+            f"{month_label(month).capitalize()} n'est pas terminé : il se clôture à partir du mois suivant.",
+            field="month",
+        )
+    lines = list(
+        policy.with_scopes(
+            HoursLine.objects.filter(placement__lot=lot, month=month)
+            .select_for_update(of=("self",))
+            .select_related("placement__pathway__participant", "placement__lot")
+            .order_by("pk"),
+            actor,
+        )
+    )
+    pending = [line for line in lines if line.state == HoursLineState.DECLARED]
+    if pending:
+        count = len(pending)
+        raise RowsRefused(
+            "lines_pending",
+            f"{count} relevé{'s' if count > 1 else ''} de {month_label(month)} "
+            f"{'attendent' if count > 1 else 'attend'} encore une décision : validez-les ou rejetez-les avant de "
+            "clôturer le mois.",
+            errors=[
+                {
+                    "row": line.pk,
+                    "label": _name(line.placement),
+                    "field": None,
+                    "message": f"{hours_label(line.hours)} déclarées, à valider ou à rejeter.",
+                }
+                for line in pending
+            ],
+        )
+    locked = 0
+    for line in lines:
+        if line.state != HoursLineState.VALIDATED:
+            continue
+        policy.remember_scopes(line, actor)
+        publish_on_commit(engine.fire(line, "lock", actor=actor))
+        locked += 1
+    statement = _statement(lot, month)
+    again = statement.closed_at is not None
+    if not again:
+        statement.closed_at, statement.closed_by = timezone.now(), actor.user
+        statement.save(update_fields=["closed_at", "closed_by"])
+    elif locked == 0:
+        raise DomainError("month_already_closed", f"{month_label(month).capitalize()} est déjà clôturé.")
+    _journal_statement(actor, statement, "close", locked=locked, again=again)
+    return statement
+
+
+# --- Reminders ---------------------------------------------------------------------------------------------------
+@transaction.atomic
+def statement_remind(*, actor, lot, month, today: datetime.date | None = None, once=False) -> HoursStatement:
+    """Remind the awardee that its statement of `month` is missing (the facilitator, or the system's daily job,
+    which reminds `once`)."""
+    lot = lock(ContractLot, lot, actor=actor)
+    if not actor.is_system:
+        require(actor, "statement.remind", lot, "Seule la structure porteuse du lot relance ses employeurs.")
+    month = first_of_month(month)
+    today = today or timezone.localdate()
+    if month >= today.replace(day=1):
+        raise DomainError("month_not_over", "On ne relance que pour un mois terminé.", field="month")
+    if lot.awardee_id is None:
+        raise DomainError("no_awardee", "Le lot n'a pas d'attributaire à relancer.")
+    statement = _statement(lot, month)
+    if statement.submitted_at is not None:
+        raise DomainError("statement_submitted", f"Le relevé de {month_label(month)} a déjà été déclaré.")
+    if once and (statement.reminded_at is not None or statement.closed_at is not None):
+        raise DomainError("already_reminded", f"Le relevé de {month_label(month)} a déjà fait l'objet d'une relance.")
+    statement.reminded_at = timezone.now()
+    statement.reminders += 1
+    statement.save(update_fields=["reminded_at", "reminders"])
+    _journal_statement(actor, statement, "remind", reminders=statement.reminders)
+    return statement
+
+
+def missing_statements(*, today: datetime.date | None = None):
+    """(lot, month) pairs whose statement of the previous month is missing on or after the facilitation
+    organisation's reminder day, and was not reminded yet: lots with an awardee and a placement running that month."""
+    today = today or timezone.localdate()
+    month = previous_month(today)
+    running = declarable_placements(Placement.objects.filter(lot=OuterRef("pk")), month)
+    done = HoursStatement.objects.filter(lot=OuterRef("pk"), month=month).exclude(
+        submitted_at__isnull=True, reminded_at__isnull=True, closed_at__isnull=True
+    )
+    lots = (
+        ContractLot.objects.filter(
+            awardee__isnull=False,
+            contract__operation__facilitation_organisation__hours_statement_reminder_day__lte=today.day,
+        )
+        .filter(Exists(running))
+        .exclude(Exists(done))
+        .order_by("pk")
+    )
+    return [(lot, month) for lot in lots]
+
+
+def remind_missing_statements(*, today: datetime.date | None = None) -> int:
+    """The worker's daily job: one reminder per missing statement (each in its own transaction)."""
+    sent = 0
+    for lot, month in missing_statements(today=today):
+        try:
+            statement_remind(actor=Actor.system(), lot=lot, month=month, today=today, once=True)
+        except DomainError:  # declared or reminded meanwhile (another worker)
+            continue
+        sent += 1
+    return sent
+
+
+# --- Uploaded timesheets -------------------------------------------------------------------------------------------
+# Column headers accepted (case, accents and spaces ignored): the placement reference (as printed on the statement
+# page and in its template), the hours, and optionally a name (not read) and the adjustment flag.
+TIMESHEET_COLUMNS = {
+    "placement": {"reference", "ref", "miseenposte", "misenposte", "n°miseenposte", "nmiseenposte", "placement"},
+    "hours": {"heures", "heuresrealisees", "heuresdinsertion", "hours"},
+    "is_adjustment": {"regularisation", "adjustment", "isadjustment"},
+    "label": {"nom", "salarie", "salariee", "salarie·e", "name"},
+}
+TRUE_WORDS = {"oui", "o", "x", "1", "true", "vrai", "yes"}
+FALSE_WORDS = {"", "non", "n", "0", "false", "faux", "no"}
+
+
+def _header_key(text) -> str:
+    normalised = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode().lower()
+    return "".join(ch for ch in normalised if ch.isalnum() or ch == "°")
+
+
+def _read_rows(name: str, content: bytes) -> list:
+    """The cells of the first sheet (XLSX) or of the CSV (UTF-8 or Windows-1252, `;` or `,`), as text."""
+    lower = (name or "").lower()
+    if lower.endswith(".xlsx"):
+        try:
+            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds of errors on a damaged or foreign file
+            raise DomainError(
+                "invalid_file", "Fichier illisible : enregistrez-le au format Excel (.xlsx) ou CSV.", field="file"
+            ) from None
+        sheet = workbook.worksheets[0]
+        rows = [["" if cell is None else cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+        workbook.close()
+        return rows
+    if lower.endswith(".csv") or lower.endswith(".txt"):
+        for encoding in ("utf-8-sig", "cp1252"):
+            try:
+                text = content.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        first = text.splitlines()[0] if text else ""
+        delimiter = ";" if first.count(";") >= first.count(",") else ","
+        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    raise DomainError("invalid_file", "Format non pris en charge : déposez un fichier .csv ou .xlsx.", field="file")
+
+
+def _cell_number(value):
+    if isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool):
+        return decimal.Decimal(str(value))
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if text.lower().endswith("h"):
+        text = text[:-1]
+    return text
+
+
+def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
+    """The rows of an uploaded timesheet. Refused as a whole (RowsRefused) when a row cannot be read: every such
+    row named with its line number."""
+    limits = settings.PARCOURS
+    if len(content) > limits["STATEMENT_UPLOAD_MAX_BYTES"]:
+        raise DomainError(
+            "file_too_large",
+            f"Fichier trop volumineux ({len(content) // 1024} Ko) : {limits['STATEMENT_UPLOAD_MAX_BYTES'] // 1024} Ko "
+            "au plus.",
+            field="file",
+        )
+    if not content:
+        raise DomainError("invalid_file", "Le fichier est vide.", field="file")
+    table = _read_rows(name, content)
+    header_at = next((i for i, row in enumerate(table) if any(str(c).strip() for c in row)), None)
+    if header_at is None:
+        raise DomainError("invalid_file", "Le fichier est vide.", field="file")
+    columns = {}
+    for index, cell in enumerate(table[header_at]):
+        key = _header_key(cell)
+        for column, names in TIMESHEET_COLUMNS.items():
+            if key in names and column not in columns:
+                columns[column] = index
+    required = (("placement", "« Référence »"), ("hours", "« Heures »"))
+    missing = [label for column, label in required if column not in columns]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise DomainError(
+            "invalid_file",
+            f"Colonne{plural} {' et '.join(missing)} introuvable{plural} sur la première ligne : partez du modèle "
+            "téléchargeable sur cette page.",
+            field="file",
+        )
+    body = table[header_at + 1 :]
+    if len(body) > limits["STATEMENT_UPLOAD_MAX_ROWS"]:
+        raise DomainError(
+            "file_too_large", f"Trop de lignes : {limits['STATEMENT_UPLOAD_MAX_ROWS']} au plus.", field="file"
+        )
+
+    def cell(row, column):
+        index = columns.get(column)
+        return row[index] if index is not None and index < len(row) else ""
+
+    rows, errors = [], []
+    for offset, raw in enumerate(body):
+        line = header_at + offset + 2  # as the spreadsheet numbers its lines
+        if not any(str(c).strip() for c in raw):
+            continue
+        label = str(cell(raw, "label") or "").strip()[:120]
+        reference = str(cell(raw, "placement")).strip()
+        if reference.endswith(".0"):  # a number typed in a spreadsheet cell
+            reference = reference[:-2]
+        if not reference.isdigit() or not 0 < int(reference) < 2**31:
+            errors.append(
+                {"row": line, "label": label, "field": "placement", "message": "Référence de mise en poste invalide."}
+            )
+            continue
+        flag = str(cell(raw, "is_adjustment")).strip().lower()
+        if flag not in TRUE_WORDS | FALSE_WORDS:
+            errors.append(
+                {
+                    "row": line,
+                    "label": label,
+                    "field": "is_adjustment",
+                    "message": "Régularisation : « oui » ou « non » attendu.",
+                }
+            )
+            continue
+        rows.append(
+            StatementRow(
+                placement=int(reference),
+                hours=_cell_number(cell(raw, "hours")),
+                is_adjustment=flag in TRUE_WORDS,
+                row=line,
+                label=label,
+            )
+        )
+    if errors:
+        count = len(errors)
+        raise RowsRefused(
+            "timesheet_invalid",
+            f"Fichier non enregistré : {count} ligne{'s' if count > 1 else ''} illisible{'s' if count > 1 else ''}. "
+            "Rien n'a été enregistré.",
+            errors=errors,
+        )
+    if not rows:
+        raise DomainError("invalid_file", "Le fichier ne contient aucune ligne d'heures.", field="file")
+    return rows
+
+
+def statement_upload(*, actor, lot, month, name: str, content: bytes, today=None) -> HoursStatement:
+    """Declare a lot's month from an uploaded timesheet (CSV or XLSX): all or nothing, like the page."""
+    rows = parse_timesheet(name=name, content=content)
+    return statement_submit(actor=actor, lot=lot, month=month, rows=rows, source=StatementSource.UPLOAD, today=today)

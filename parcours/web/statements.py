@@ -1,0 +1,240 @@
+"""Monthly statements (relevés mensuels): the employer declares a lot's month for all its employees in one page (or
+uploads a timesheet); the facilitator validates or rejects the lines in bulk, closes the month, reminds the
+employer. Views parse input and call parcours.services.statements; every rule lives there."""
+
+import csv
+import datetime
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from parcours.access_log import log_access
+from parcours.counting import hours_label
+from parcours.dates import add_months, month_label
+from parcours.selectors import statements as selectors
+from parcours.services import statements as services
+from parcours.web.common import role_required
+from roles.enums import Role
+from workflows.errors import DomainError, RowsRefused
+from workflows.vocabulary import AccessChannel
+
+
+# --- The month in the address -----------------------------------------------------------------------------------
+def month_of(request) -> datetime.date:
+    """`?mois=AAAA-MM`; absent or unreadable: the month that ended (hours are declared for it)."""
+    text = request.GET.get("mois") or request.POST.get("mois") or ""
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        return selectors.default_month()
+
+
+def month_nav(month) -> dict:
+    current = timezone.localdate().replace(day=1)
+    following = add_months(month, 1)
+    return {
+        "month": month,
+        "month_label": month_label(month),
+        "month_param": f"{month:%Y-%m}",
+        "previous_param": f"{add_months(month, -1):%Y-%m}",
+        "next_param": f"{following:%Y-%m}" if following <= current else "",
+        "is_current": month == current,
+    }
+
+
+def _lot(actor, pk):
+    lot = selectors.statement_lot(actor=actor, pk=pk)
+    if lot is None:
+        raise Http404("Lot introuvable.")
+    return lot
+
+
+def _back(name, lot, month):
+    return f"{reverse(name, args=[lot.pk])}?mois={month:%Y-%m}"
+
+
+def _person(placement) -> str:
+    participant = placement.pathway.participant
+    return f"{participant.last_name.upper()} {participant.first_name}"
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="Fichier des heures (.csv ou .xlsx)",
+        error_messages={"required": "Choisissez un fichier.", "empty": "Le fichier est vide."},
+    )
+
+
+def _month_context(actor, lot, month):
+    rows = selectors.statement_rows(actor=actor, lot=lot, month=month)
+    statement = selectors.statement_of(actor=actor, lot=lot, month=month)
+    closed = statement is not None and statement.is_closed
+    for row in rows:
+        # Before the close: one regular line per month; after it: adjustment lines only.
+        row.input_kind = "adjustment" if closed else ("" if row.declared else "regular")
+        row.total_label = hours_label(row.total)
+        row.maximum_label = hours_label(row.capacity.maximum)
+    return {
+        "lot": lot,
+        "rows": rows,
+        "statement": statement,
+        "closed": closed,
+        "total_label": hours_label(sum((row.total for row in rows), 0)),
+        **month_nav(month),
+    }
+
+
+# --- Employer ----------------------------------------------------------------------------------------------------
+@role_required(Role.EMPLOYER)
+def employer_index(request, *, actor):
+    month = month_of(request)
+    lots = selectors.statement_lot_summaries(actor, month)
+    return render(request, "employer/statements.html", {"lots": lots, **month_nav(month)})
+
+
+@role_required(Role.EMPLOYER)
+def employer_statement(request, pk, *, actor):
+    lot = _lot(actor, pk)
+    month = month_of(request)
+    back = _back("employer:statement", lot, month)
+    errors, typed, status, from_file = [], {}, 200, False
+    upload_form = UploadForm()
+    if request.method == "POST":
+        from_file = request.POST.get("action") == "upload"
+        try:
+            if from_file:
+                upload_form = UploadForm(request.POST, request.FILES)
+                if not upload_form.is_valid():
+                    raise DomainError("invalid_file", upload_form.errors["file"][0], field="file")
+                upload = upload_form.cleaned_data["file"]
+                statement = services.statement_upload(
+                    actor=actor, lot=lot, month=month, name=upload.name, content=upload.read()
+                )
+            else:
+                rows = []
+                for row in _month_context(actor, lot, month)["rows"]:
+                    if not row.input_kind:
+                        continue
+                    typed[row.placement.pk] = value = request.POST.get(f"hours-{row.placement.pk}", "").strip()
+                    rows.append(
+                        services.StatementRow(
+                            placement=row.placement.pk,
+                            hours=value,
+                            is_adjustment=row.input_kind == "adjustment",
+                            row=row.placement.pk,
+                            label=row.name,
+                        )
+                    )
+                statement = services.statement_submit(actor=actor, lot=lot, month=month, rows=rows)
+        except RowsRefused as refused:
+            messages.error(request, refused.message)
+            errors = refused.errors
+        except DomainError as error:
+            if error.code == "not_found":
+                raise Http404(error.message) from None
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                f"Relevé de {month_label(month)} enregistré ({statement.get_source_display().lower()}) : "
+                "la structure porteuse du lot va le valider.",
+            )
+            return redirect(back)
+        status = 400
+    context = _month_context(actor, lot, month)
+    # Errors of the page name their row by placement (shown next to the input); those of a file, by line number.
+    by_placement = {} if from_file else {error["row"]: error for error in errors}
+    for row in context["rows"]:
+        row.error = by_placement.get(row.placement.pk)
+        row.typed = typed.get(row.placement.pk, "")
+    context.update(
+        {
+            "errors": errors,
+            "errors_from_file": from_file,
+            "upload_form": upload_form,
+            "may_submit": selectors.may_submit(actor, lot),
+            "max_upload_kb": settings.PARCOURS["STATEMENT_UPLOAD_MAX_BYTES"] // 1024,
+        }
+    )
+    return render(request, "employer/statement.html", context, status=status)
+
+
+@role_required(Role.EMPLOYER)
+def employer_statement_template(request, pk, *, actor):
+    """The timesheet to fill: one line per employee running in the month, to upload back."""
+    lot = _lot(actor, pk)
+    month = month_of(request)
+    rows = selectors.statement_rows(actor=actor, lot=lot, month=month)
+    ids = [row.placement.pathway.participant_id for row in rows]
+    log_access(actor=actor, participant_ids=ids, channel=AccessChannel.EXPORT, purpose="export")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="releve-lot-{lot.pk}-{month:%Y-%m}.csv"'
+    response.write("\ufeff")  # Excel opens UTF-8 with a BOM
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow(["Référence", "Nom", "Heures", "Régularisation"])
+    for row in rows:
+        writer.writerow([row.placement.pk, _person(row.placement), "", ""])
+    return response
+
+
+# --- Facilitator --------------------------------------------------------------------------------------------------
+@role_required(Role.FACILITATOR)
+def facilitator_index(request, *, actor):
+    month = month_of(request)
+    lots = selectors.statement_lot_summaries(actor, month)
+    return render(request, "facilitator/months.html", {"lots": lots, **month_nav(month)})
+
+
+@role_required(Role.FACILITATOR)
+def facilitator_month(request, pk, *, actor):
+    lot = _lot(actor, pk)
+    month = month_of(request)
+    context = _month_context(actor, lot, month)
+    context["errors"] = []
+    context["may_close"] = selectors.may_close(actor, lot)
+    return render(request, "facilitator/month.html", context)
+
+
+@require_POST
+@role_required(Role.FACILITATOR)
+def facilitator_month_action(request, pk, *, actor):
+    lot = _lot(actor, pk)
+    month = month_of(request)
+    action = request.POST.get("action")
+    try:
+        if action in ("validate", "reject"):
+            lines = [int(value) for value in request.POST.getlist("lines") if value.isdigit()]
+            reason = request.POST.get("reason", "").strip()
+            decided = services.hours_lines_decide(
+                actor=actor, lot=lot, month=month, lines=lines, decision=action, reason=reason
+            )
+            word = "validée" if action == "validate" else "rejetée"
+            done = f"{len(decided)} ligne{'s' if len(decided) > 1 else ''} {word}{'s' if len(decided) > 1 else ''}."
+        elif action == "close":
+            services.statement_close_month(actor=actor, lot=lot, month=month)
+            done = f"{month_label(month).capitalize()} clôturé : ses lignes sont verrouillées."
+        elif action == "remind":
+            services.statement_remind(actor=actor, lot=lot, month=month)
+            done = "Relance envoyée à l'employeur."
+        else:
+            raise DomainError("invalid_input", "Action inconnue.")
+    except RowsRefused as refused:
+        context = _month_context(actor, lot, month)
+        context.update({"errors": refused.errors, "may_close": selectors.may_close(actor, lot)})
+        messages.error(request, refused.message)
+        return render(request, "facilitator/month.html", context, status=400)
+    except DomainError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from None
+        context = _month_context(actor, lot, month)
+        context.update({"errors": [], "may_close": selectors.may_close(actor, lot)})
+        messages.error(request, error.message)
+        return render(request, "facilitator/month.html", context, status=error.status)
+    messages.success(request, done)
+    return redirect(_back("facilitator:month", lot, month))

@@ -1,0 +1,275 @@
+"""Counting rules on worked examples, the dashboard figures checked against independent SQL aggregates over the same
+rows, the clause report read back (XLSX with openpyxl, PDF with pypdf), query counts independent of the number of
+lots, and who sees what (buyers: their contracts only, pseudonymised, no health public)."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from pypdf import PdfReader
+
+from parcours import counting
+from parcours.documents import clause_report
+from parcours.models import HoursLine, Placement
+from parcours.selectors import reports
+from parcours.selectors.core import pathways_for
+from parcours.services import statements
+from parcours.services.statements import StatementRow
+from tests.factories import make_lot, make_offer, make_pathway, make_placement
+from workflows.vocabulary import ContractType, FulfilmentMode
+
+D = datetime.date
+
+
+def at(day, hour=10):
+    return time_machine.travel(timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour))), tick=False)
+
+
+# --- Counting rules, pure ---------------------------------------------------------------------------------------
+RULES = counting.Rules(
+    id=1,
+    label="Charte test v1",
+    modes={
+        "direct_hire": counting.ModeRule(),
+        "training": counting.ModeRule(cap=Decimal("300")),
+        "subcontract_inclusive": counting.ModeRule(factor=Decimal("1.5")),
+        "staff_provision_temp_agency": counting.ModeRule(counts=False),
+    },
+    long_contract_bonus_hours=Decimal("70"),
+)
+
+
+START, END, DECIDED = D(2026, 3, 2), D(2026, 5, 31), D(2026, 3, 1)
+
+
+def facts(mode="direct_hire", contract=ContractType.CDD, start=START, end=END, decided=DECIDED):
+    return counting.PlacementFacts(
+        placement_id=1,
+        mode=mode,
+        contract_type=contract,
+        start_date=start,
+        planned_end_date=end,
+        eligibility_decided_on=decided,
+        window=(D(2026, 1, 1), D(2026, 4, 30)),
+    )
+
+
+def counted(figures):
+    return [(f.month.month, f.counted, f.reasons) for f in figures]
+
+
+def test_each_mode_counts_as_its_rule_says():
+    months = {D(2026, 3, 1): Decimal("150"), D(2026, 4, 1): Decimal("160")}
+    assert counted(counting.count_placement(facts(), RULES, months)) == [(3, 150, ()), (4, 160, ())]
+    # Training: capped at 300 h per placement.
+    assert counted(counting.count_placement(facts("training"), RULES, months)) == [
+        (3, 150, ()),
+        (4, 150, ("cap_reached",)),
+    ]
+    # Subcontracting to an SIAE with a coefficient of 1.5 in this (fictional) charter.
+    assert [f.counted for f in counting.count_placement(facts("subcontract_inclusive"), RULES, months)] == [225, 240]
+    # A mode the charter does not count.
+    temp = counting.count_placement(facts("staff_provision_temp_agency"), RULES, months)
+    assert [f.counted for f in temp] == [0, 0] and temp[0].reasons == ("mode_not_counted",)
+
+
+def test_late_eligibility_window_and_long_contracts():
+    months = {D(2026, 3, 1): Decimal("150"), D(2026, 5, 1): Decimal("100")}
+    late = counting.count_placement(facts(decided=D(2026, 3, 3)), RULES, months)
+    assert [f.counted for f in late] == [0, 0] and late[0].reasons == ("eligibility_late",)
+    assert "Éligibilité validée après le début du contrat" in late[0].reason_labels[0]
+    # May is outside the lot's execution window (ends 30 April).
+    assert counted(counting.count_placement(facts(), RULES, months)) == [(3, 150, ()), (5, 0, ("outside_window",))]
+    # A CDI is a long contract: the charter's flat bonus is credited in its first month.
+    cdi = counting.count_placement(facts(contract=ContractType.CDI, end=None), RULES, {D(2026, 3, 1): Decimal("150")})
+    assert cdi[0].counted == 220 and cdi[0].bonus == 70 and cdi[0].rules == "Charte test v1"
+    # The same with a grace period of 5 days for a late eligibility.
+    lenient = counting.Rules(id=2, label="v2", modes=RULES.modes, eligibility_grace_days=5)
+    assert counting.count_placement(facts(decided=D(2026, 3, 3)), lenient, months)[0].counted == 150
+
+
+# --- Figures from the database ------------------------------------------------------------------------------------
+@pytest.fixture
+def clause(world):
+    """A lot executed through 2026 with three placements and their March hours validated:
+    a woman living in a QPV (direct hire, 150 h), a training placement (350 h over two months, capped at 300),
+    and a placement whose contract started before the eligibility was validated (100 h, not counted)."""
+    with at(D(2026, 1, 5)):
+        lot = make_lot(
+            world.a,
+            starts_on=D(2026, 1, 1),
+            ends_on=D(2026, 12, 31),
+            fulfilment_modes=[FulfilmentMode.DIRECT_HIRE, FulfilmentMode.TRAINING],
+        )
+        offer = make_offer(world.a, lot=lot, positions=10)
+    with at(D(2026, 2, 2)):
+        woman = make_pathway(world, "eligible", sex="F", is_qpv_resident=True, postcode="93200")
+        a = make_placement(world, "active", offer=offer, pathway=woman, start_date=D(2026, 2, 2))
+        b = make_placement(
+            world, "active", offer=offer, start_date=D(2026, 2, 2), fulfilment_mode=FulfilmentMode.TRAINING
+        )
+        c = make_placement(world, "active", offer=offer, start_date=D(2026, 2, 2))
+    # c's contract is recorded as started in January, before its eligibility was validated (2 February).
+    Placement.objects.filter(pk=c.pk).update(start_date=D(2026, 1, 26), started_on=D(2026, 1, 26))
+    fac = world.a.facilitator
+    for month, rows in (
+        (D(2026, 2, 1), [(b, "150")]),
+        (D(2026, 3, 1), [(a, "150"), (b, "150"), (c, "100")]),
+        (D(2026, 4, 1), [(b, "50")]),
+    ):
+        with at(month.replace(month=month.month + 1, day=3)):
+            statements.statement_submit(
+                actor=world.a.employer_actor,
+                lot=lot,
+                month=month,
+                rows=[StatementRow(placement=p.pk, hours=h) for p, h in rows],
+            )
+            lines = HoursLine.objects.filter(placement__lot=lot, month=month).values_list("pk", flat=True)
+            statements.hours_lines_decide(actor=fac, lot=lot, month=month, lines=list(lines), decision="validate")
+    return lot, (a, b, c)
+
+
+def lot_figures(actor, lot):
+    return reports.clause_figures(actor=actor, lots=reports.report_lots(actor).filter(pk=lot.pk))
+
+
+def sql_total(lot_id, states=("validated", "locked")):
+    """The independent aggregate: raw SQL over the same rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(h.hours), 0) FROM parcours_hoursline h JOIN parcours_placement p "
+            "ON p.id = h.placement_id WHERE p.lot_id = %s AND h.state IN (%s, %s)",
+            [lot_id, *states],
+        )
+        return Decimal(str(cursor.fetchone()[0]))
+
+
+def test_the_figures_equal_the_sql_aggregates_and_the_worked_example(world, clause):
+    lot, (a, b, c) = clause
+    figures = reports.clause_figures(
+        actor=world.a.facilitator, lots=reports.report_lots(world.a.facilitator).filter(pk=lot.pk)
+    )
+    (f,) = figures.lots
+    assert f.declared == sql_total(lot.pk) == Decimal("600")
+    # 150 (a) + 300 (b, training capped) + 0 (c, eligibility late) = 450.
+    assert f.counted == Decimal("450")
+    assert f.by_month == {D(2026, 2, 1): 150, D(2026, 3, 1): 300, D(2026, 4, 1): 0}
+    assert f.by_mode == {FulfilmentMode.DIRECT_HIRE: 150, FulfilmentMode.TRAINING: 300}
+    assert f.by_public["women"] == 150 and f.participants_by_public["women"] == 1
+    assert f.by_public["qpv"] == 150
+    assert f.rules == str(lot.counting_rules)
+    reasons = {p.pseudonym: p.reasons for p in f.participants}
+    assert any("Éligibilité validée après" in r for r in reasons[c.pathway.participant.pseudonym])
+    assert f.shortfall == f.target - Decimal("450")
+
+
+def test_the_clause_report_reads_back(world, clause):
+    lot, _ = clause
+    figures = reports.clause_figures(
+        actor=world.a.facilitator, lots=reports.report_lots(world.a.facilitator).filter(pk=lot.pk)
+    )
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.clause_report_xlsx(figures.lots[0], figures)))
+    assert book.sheetnames == ["Synthèse", "Par mois", "Par modalité", "Par public", "Participant·es"]
+    summary = {row[0]: row[1] for row in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Heures comptées pour la clause"] == "450\u00a0h"
+    assert sum(row[1] for row in book["Par mois"].iter_rows(min_row=2, values_only=True)) == 450
+    participants = list(book["Participant·es"].iter_rows(min_row=2, values_only=True))
+    assert len(participants) == 3 and all(row[0].startswith("P-") for row in participants)
+    buffer = io.BytesIO()
+    clause_report.clause_report_pdf(figures.lots[0], figures, buffer)
+    reader = PdfReader(io.BytesIO(buffer.getvalue()))
+    assert len(reader.pages) >= 1
+    first = reader.pages[0].extract_text()
+    assert "Bilan de la clause sociale d'insertion" in first and "450" in first
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "Signature" in text
+    assert lot.awardee.name in text
+
+
+def test_query_count_does_not_depend_on_the_number_of_lots(world, clause):
+    fac = world.a.facilitator
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            reports.clause_figures(actor=fac)
+        return len(queries)
+
+    before = count()
+    with at(D(2026, 1, 5)):
+        for _ in range(3):
+            make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    assert count() == before == 9
+
+
+def test_buyers_see_their_contracts_pseudonymised_without_health_publics(world, clause, client):
+    lot, _ = clause
+    auditor = world.a.auditor
+    figures = reports.clause_figures(actor=auditor)
+    assert lot.pk in {f.lot.pk for f in figures.lots}
+    assert "disability" not in dict(figures.publics)
+    assert lot.pk not in {f.lot.pk for f in reports.clause_figures(actor=world.b.auditor).lots}
+    assert "disability" in dict(reports.clause_figures(actor=world.a.facilitator).publics)
+
+
+def test_the_yearly_consolidation_matches_the_lot_figures(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+    data = reports.consolidation(actor=fac, year=2026)
+    summary = dict(data.summary)
+    figures = reports.clause_figures(actor=fac, lots=reports.report_lots(fac))
+    year_total = sum(v for f in figures.lots for m, v in f.by_month.items() if m.year == 2026)
+    assert summary["Heures d'insertion comptées dans l'année"] == year_total
+    assert summary["Lots"] == len(figures.lots)
+    assert dict(data.publics)["Femmes"] >= 1
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.consolidation_xlsx(data)))
+    assert book.sheetnames[0] == "Synthèse" and "Sorties" in book.sheetnames
+    # Another facilitation organisation's consolidation does not include this lot.
+    assert dict(reports.consolidation(actor=world.b.facilitator, year=2026).summary)["Lots"] == len(
+        reports.clause_figures(actor=world.b.facilitator).lots
+    )
+
+
+def test_the_pathway_funnel_durations_and_exits_come_from_the_journal(world, clause):
+    fac = world.a.facilitator
+    exited = make_pathway(world, "exited")
+    figures = reports.pathway_figures(actor=fac)
+    funnel = dict(figures.funnel)
+    visible = list(pathways_for(fac).values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(DISTINCT object_id) FROM workflows_journalevent WHERE object_type = 'pathway' "
+            f"AND to_state = 'placed' AND object_id IN ({','.join(['%s'] * len(visible))})",
+            visible,
+        )
+        placed = cursor.fetchone()[0]
+    assert funnel["En poste"] == placed >= 3
+    assert funnel["Sorti·e"] >= 1
+    assert exited.pk in visible
+    stays = {label: n for label, n, _, _ in figures.durations}
+    assert stays["Éligible"] >= placed  # every placed pathway left "eligible" (then "referred")
+    assert dict((label, at_exit) for label, at_exit, _ in figures.exits)["Emploi durable"] >= 1
+
+
+def test_contract_and_operation_reports_add_up_their_lots(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    report, figures = reports.group_figures(actor=fac, kind="operation", pk=lot.contract.operation_id)
+    assert [f.lot.pk for f in report.lots] == [lot.pk]  # each make_lot has its own operation
+    assert report.counted == Decimal("450") and report.declared == sql_total(lot.pk)
+    contract_report, _ = reports.group_figures(actor=fac, kind="contract", pk=second.contract_id)
+    assert contract_report.target == second.target_hours and contract_report.counted == 0
+    assert reports.group_figures(actor=world.b.facilitator, kind="contract", pk=lot.contract_id)[0] is None
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.clause_report_xlsx(report, figures)))
+    summary = {row[0]: row[1] for row in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Heures comptées pour la clause"] == "450\u00a0h" and "Lots" in summary
+    buffer = io.BytesIO()
+    clause_report.clause_report_pdf(report, figures, buffer)
+    assert "opération" in PdfReader(io.BytesIO(buffer.getvalue())).pages[0].extract_text().lower()

@@ -1,0 +1,367 @@
+"""Monthly statements, the facilitator's month and the hours checks, on worked examples written from the domain
+reference (§A.4–A.6): a month straddling the contract start, the current month, adjustments after the close,
+uploaded timesheets with bad rows (nothing written, every bad row named), reminders, offers closing themselves."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+import time_machine
+from django.utils import timezone
+
+from parcours.models import HoursLine, HoursStatement, JobOffer
+from parcours.services import placements, referrals, statements
+from parcours.services.statements import StatementRow
+from roles.actor import Actor
+from tests.factories import make_lot, make_offer, make_pathway, make_placement, make_referral, reload
+from workflows.errors import DomainError, RowsRefused
+from workflows.models import JournalEvent
+from workflows.states import HoursLineState, PlacementState
+
+D = datetime.date
+
+
+def at(day: datetime.date, hour=10):
+    moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+    return time_machine.travel(moment, tick=False)
+
+
+@pytest.fixture
+def lot_2026(world):
+    """A lot executed through 2026, awarded to side a's employer."""
+    with at(D(2026, 1, 5)):
+        lot = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+        offer = make_offer(world.a, lot=lot, positions=20)
+    return lot, offer
+
+
+def hire_on(world, offer, day, weekly_hours=35):
+    """A participant validated eligible and hired on `day`, the contract started that day."""
+    with at(day):
+        return make_placement(world, "active", offer=offer, start_date=day, weekly_hours=weekly_hours)
+
+
+def submit(world, lot, month, rows, today):
+    return statements.statement_submit(actor=world.a.employer_actor, lot=lot, month=month, rows=rows, today=today)
+
+
+def lines_of(lot):
+    return HoursLine.objects.filter(placement__lot=lot)
+
+
+# --- The checks, on worked examples -----------------------------------------------------------------------------
+def test_a_full_month_allows_weekly_hours_times_working_days_plus_tolerance(world, lot_2026):
+    lot, offer = lot_2026
+    # Hired Monday 2 March 2026: 22 working days in March (2–6, 9–13, 16–20, 23–27, 30–31) × 7 h = 154 h, +10 %.
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    april = D(2026, 4, 3)
+    with at(april):
+        with pytest.raises(RowsRefused) as refused:
+            submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="169,41", row=1)], april)
+        assert "169,4\u00a0h" in refused.value.errors[0]["message"]
+        assert "22 jours ouvrés" in refused.value.errors[0]["message"]
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="169,4", row=1)], april)
+    assert lines_of(lot).get().hours == Decimal("169.40")
+
+
+def test_a_month_straddling_the_contract_start_counts_only_the_days_of_the_contract(world, lot_2026):
+    lot, offer = lot_2026
+    # Hired Wednesday 18 March 2026: 10 working days (18–20, 23–27, 30–31) × 7 h = 70 h, +10 % = 77 h.
+    placement = hire_on(world, offer, D(2026, 3, 18))
+    with at(D(2026, 4, 2)):
+        with pytest.raises(RowsRefused):
+            submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="77.01")], D(2026, 4, 2))
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="77")], D(2026, 4, 2))
+        # February precedes the contract.
+        with pytest.raises(RowsRefused) as refused:
+            submit(world, lot, D(2026, 2, 1), [StatementRow(placement=placement.pk, hours="7")], D(2026, 4, 2))
+        assert "précède le début du contrat (18/03/2026)" in refused.value.errors[0]["message"]
+
+
+def test_hours_of_the_current_month_stop_at_today_and_future_months_are_refused(world, lot_2026):
+    """The issue's example: 140 h for December accepted on 2 December for a contract started that day."""
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 12, 2))  # a Wednesday: one working day so far, 7 h + 10 %
+    with at(D(2026, 12, 2), hour=18):
+        with pytest.raises(DomainError) as refused:
+            placements.hours_declare(
+                actor=world.a.employer_actor, placement=placement, month=D(2026, 12, 1), hours=140
+            )
+        assert refused.value.code == "hours_above_contract"
+        assert "7,7\u00a0h" in refused.value.message
+        with pytest.raises(DomainError) as future:
+            placements.hours_declare(actor=world.a.employer_actor, placement=placement, month=D(2027, 1, 1), hours=1)
+        assert future.value.code == "date_in_future"
+    assert not lines_of(lot).exists()
+
+
+def test_adjustments_after_the_close_stay_within_the_month(world, lot_2026):
+    """The issue's example: three adjustment lines of 220 h accepted for one placement and month."""
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))  # March allows 169,4 h
+    with at(D(2026, 4, 3)):
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="150")], D(2026, 4, 3))
+        line = lines_of(lot).get()
+        statements.hours_lines_decide(
+            actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1), lines=[line.pk], decision="validate"
+        )
+        statements.statement_close_month(actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1))
+        assert reload(line).state == HoursLineState.LOCKED
+        # A regular line is refused on a closed month; an adjustment of 220 h goes above what the contract allows.
+        for hours, adjustment in (("10", False), ("220", True)):
+            with pytest.raises(RowsRefused):
+                submit(
+                    world,
+                    lot,
+                    D(2026, 3, 1),
+                    [StatementRow(placement=placement.pk, hours=hours, is_adjustment=adjustment)],
+                    D(2026, 4, 3),
+                )
+        placements.hours_declare(
+            actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=10, is_adjustment=True
+        )
+        with pytest.raises(DomainError) as third:
+            placements.hours_declare(
+                actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=10, is_adjustment=True
+            )
+        assert third.value.code == "hours_above_contract"
+        assert "dont 160\u00a0h déjà déclarées" in third.value.message
+        # A negative adjustment may not bring the month below zero.
+        with pytest.raises(DomainError) as negative:
+            placements.hours_declare(
+                actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=-161, is_adjustment=True
+            )
+        assert negative.value.code == "hours_total_negative"
+    assert sorted(lines_of(lot).values_list("hours", flat=True)) == [Decimal("10"), Decimal("150")]
+
+
+# --- All or nothing ---------------------------------------------------------------------------------------------
+def test_a_statement_with_bad_rows_writes_nothing_and_names_every_bad_row(world, lot_2026):
+    lot, offer = lot_2026
+    good = hire_on(world, offer, D(2026, 3, 2))
+    late = hire_on(world, offer, D(2026, 3, 18))
+    other_lot_placement = make_placement(world, "active", side="b")
+    events = JournalEvent.objects.count()
+    with at(D(2026, 4, 3)):
+        with pytest.raises(RowsRefused) as refused:
+            submit(
+                world,
+                lot,
+                D(2026, 3, 1),
+                [
+                    StatementRow(placement=good.pk, hours="100", row=1),
+                    StatementRow(placement=late.pk, hours="90", row=2),  # above 77 h
+                    StatementRow(placement=other_lot_placement.pk, hours="10", row=3),  # not on this lot
+                    StatementRow(placement=good.pk, hours="abc", row=4, is_adjustment=True),
+                ],
+                D(2026, 4, 3),
+            )
+    errors = {error["row"]: error for error in refused.value.errors}
+    assert sorted(errors) == [2, 3, 4]
+    assert errors[2]["field"] == "hours" and "77\u00a0h" in errors[2]["message"]
+    assert errors[3]["field"] == "placement"
+    assert errors[4]["message"] == "Heures : nombre invalide."
+    assert not lines_of(lot).exists()
+    assert not HoursStatement.objects.filter(lot=lot).exists()
+    assert JournalEvent.objects.count() == events
+
+
+def test_a_good_statement_writes_one_line_per_row_and_the_statement(world, lot_2026):
+    lot, offer = lot_2026
+    first, second = hire_on(world, offer, D(2026, 3, 2)), hire_on(world, offer, D(2026, 3, 2))
+    absent = hire_on(world, offer, D(2026, 3, 2))
+    with at(D(2026, 4, 3)):
+        statement = submit(
+            world,
+            lot,
+            D(2026, 3, 1),
+            [
+                StatementRow(placement=first.pk, hours="151,67"),
+                StatementRow(placement=second.pk, hours="120"),
+                StatementRow(placement=absent.pk, hours=""),  # nothing this month (sick leave…)
+            ],
+            D(2026, 4, 3),
+        )
+    assert statement.submitted_at is not None and statement.submissions == 1
+    assert dict(lines_of(lot).values_list("placement_id", "hours")) == {
+        first.pk: Decimal("151.67"),
+        second.pk: Decimal("120"),
+    }
+    event = JournalEvent.objects.filter(object_type="hoursstatement", object_id=statement.pk).get()
+    assert event.action == "submit" and event.inputs["lines"] == 2
+
+
+def test_only_the_awardee_submits(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    with at(D(2026, 4, 3)):
+        for actor in (world.b.employer_actor, world.a.facilitator, world.a.adviser):
+            with pytest.raises(DomainError):
+                statements.statement_submit(
+                    actor=actor, lot=lot, month=D(2026, 3, 1), rows=[StatementRow(placement=placement.pk, hours=7)]
+                )
+    assert not lines_of(lot).exists()
+
+
+# --- Uploaded timesheets ----------------------------------------------------------------------------------------
+def xlsx(rows) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_uploaded_csv_with_bad_rows_writes_nothing_and_names_every_line(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    content = (
+        "Référence;Nom;Heures;Régularisation\n"
+        f"{placement.pk};DUPONT Léa;100;non\n"
+        "abc;X;10;\n"
+        f"{placement.pk};DUPONT Léa;5;peut-être\n"
+    ).encode("cp1252")
+    with at(D(2026, 4, 3)):
+        with pytest.raises(RowsRefused) as refused:
+            statements.statement_upload(
+                actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.csv", content=content
+            )
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [(3, "placement"), (4, "is_adjustment")]
+    assert not lines_of(lot).exists()
+
+
+def test_an_uploaded_xlsx_declares_the_month(world, lot_2026):
+    lot, offer = lot_2026
+    first, second = hire_on(world, offer, D(2026, 3, 2)), hire_on(world, offer, D(2026, 3, 18))
+    content = xlsx([["Référence", "Nom", "Heures"], [first.pk, "A", 140.5], [second.pk, "B", "70,25"]])
+    with at(D(2026, 4, 3)):
+        statement = statements.statement_upload(
+            actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.xlsx", content=content
+        )
+        assert statement.source == "upload"
+        # Declared twice: every row is refused, with its line number, and nothing more is written.
+        with pytest.raises(RowsRefused) as again:
+            statements.statement_upload(
+                actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.xlsx", content=content
+            )
+    assert [e["row"] for e in again.value.errors] == [2, 3]
+    assert sorted(lines_of(lot).values_list("hours", flat=True)) == [Decimal("70.25"), Decimal("140.50")]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("heures.pdf", b"%PDF-1.4", "Format non pris en charge"),
+        ("heures.xlsx", b"not a zip", "Fichier illisible"),
+        ("heures.csv", b"", "Le fichier est vide."),
+        ("heures.csv", b"Nom;Total\nA;3\n", "Colonnes « Référence » et « Heures » introuvables"),
+    ],
+)
+def test_an_unreadable_file_is_refused_with_a_precise_message(world, lot_2026, name, content, message):
+    lot, _ = lot_2026
+    with pytest.raises(DomainError) as refused:
+        statements.statement_upload(
+            actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name=name, content=content
+        )
+    assert message in refused.value.message and refused.value.field == "file"
+
+
+# --- The facilitator's month --------------------------------------------------------------------------------------
+def test_bulk_decisions_are_all_or_nothing_and_the_close_waits_for_them(world, lot_2026):
+    lot, offer = lot_2026
+    first, second = hire_on(world, offer, D(2026, 3, 2)), hire_on(world, offer, D(2026, 3, 2))
+    fac, march = world.a.facilitator, D(2026, 3, 1)
+    with at(D(2026, 4, 3)):
+        submit(
+            world,
+            lot,
+            march,
+            [StatementRow(placement=first.pk, hours="100"), StatementRow(placement=second.pk, hours="90")],
+            D(2026, 4, 3),
+        )
+        one, two = lines_of(lot).order_by("pk")
+        with pytest.raises(RowsRefused) as pending:
+            statements.statement_close_month(actor=fac, lot=lot, month=march)
+        assert len(pending.value.errors) == 2
+        with pytest.raises(DomainError) as no_reason:
+            statements.hours_lines_decide(actor=fac, lot=lot, month=march, lines=[two.pk], decision="reject")
+        assert no_reason.value.field == "reason"
+        statements.hours_lines_decide(
+            actor=fac, lot=lot, month=march, lines=[two.pk], decision="reject", reason="Feuille non signée"
+        )
+        # A set containing a line already decided is refused as a whole: the first line stays declared.
+        with pytest.raises(RowsRefused) as mixed:
+            statements.hours_lines_decide(actor=fac, lot=lot, month=march, lines=[one.pk, two.pk], decision="validate")
+        assert [e["row"] for e in mixed.value.errors] == [two.pk]
+        assert reload(one).state == HoursLineState.DECLARED
+        statements.hours_lines_decide(actor=fac, lot=lot, month=march, lines=[one.pk], decision="validate")
+        statement = statements.statement_close_month(actor=fac, lot=lot, month=march)
+        assert statement.closed_at is not None
+        assert reload(one).state == HoursLineState.LOCKED and reload(two).state == HoursLineState.REJECTED
+        # Other organisations cannot decide or close.
+        with pytest.raises(DomainError):
+            statements.statement_close_month(actor=world.b.facilitator, lot=lot, month=march)
+        # The current month cannot be closed.
+        with pytest.raises(DomainError) as early:
+            statements.statement_close_month(actor=fac, lot=lot, month=D(2026, 4, 1))
+        assert early.value.code == "month_not_over"
+
+
+# --- Reminders ----------------------------------------------------------------------------------------------------
+def test_missing_statements_are_reminded_once_after_the_reminder_day(world, lot_2026):
+    lot, offer = lot_2026
+    hire_on(world, offer, D(2026, 3, 2))
+    organisation = world.a.facilitator.organisation
+    organisation.hours_statement_reminder_day = 10
+    organisation.save(update_fields=["hours_statement_reminder_day"])
+    ours = lambda pairs: [pair for pair in pairs if pair[0].pk == lot.pk]  # noqa: E731
+    with at(D(2026, 4, 9)):
+        assert ours(statements.missing_statements()) == []
+    with at(D(2026, 4, 10)):
+        assert [month for _, month in ours(statements.missing_statements())] == [D(2026, 3, 1)]
+        statements.remind_missing_statements()
+        statement = HoursStatement.objects.get(lot=lot, month=D(2026, 3, 1))
+        assert statement.reminders == 1
+        statements.remind_missing_statements()  # a second worker, or the next hour: not twice
+        assert reload(statement).reminders == 1
+        event = JournalEvent.objects.filter(object_type="hoursstatement", action="remind").latest("pk")
+        assert event.object_id == statement.pk and event.actor_role == "system"
+        # The facilitator may still remind by hand.
+        statements.statement_remind(actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1))
+        assert reload(statement).reminders == 2
+        with pytest.raises(DomainError):
+            statements.statement_remind(actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1))
+
+
+def test_a_declared_statement_is_not_reminded(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    with at(D(2026, 4, 3)):
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="7")], D(2026, 4, 3))
+    with at(D(2026, 4, 15)):
+        assert [p for p in statements.missing_statements() if p[0].pk == lot.pk] == []
+        with pytest.raises(DomainError) as refused:
+            statements.statement_remind(actor=Actor.system(), lot=lot, month=D(2026, 3, 1))
+        assert refused.value.code == "statement_submitted"
+
+
+# --- Offers close themselves ---------------------------------------------------------------------------------------
+def test_an_offer_closes_itself_when_its_positions_are_filled(world):
+    offer = make_offer(world.a, positions=2)
+    make_placement(world, "planned", offer=offer)
+    assert JobOffer.objects.get(pk=offer.pk).is_open
+    waiting = make_referral(world, "accepted", offer=offer)
+    second = make_placement(world, "planned", offer=offer)
+    offer.refresh_from_db()
+    assert not offer.is_open and offer.closed_at is not None
+    event = JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").get()
+    assert event.inputs == {"automatic": True, "positions": 2, "filled": 2}
+    # The referral still waiting stays as it is (the facilitator decides); no new referral on a closed offer.
+    assert reload(waiting).state == "accepted"
+    with pytest.raises(DomainError) as closed:
+        referrals.referral_create(actor=world.a.adviser, pathway=make_pathway(world, "eligible"), offer=offer)
+    assert closed.value.code == "offer_closed"
+    assert reload(second).state == PlacementState.PLANNED

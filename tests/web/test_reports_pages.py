@@ -1,0 +1,141 @@
+"""The dashboard and the clause report downloads: who may see them (facilitator: its lots; buyer's auditor: its
+contracts, pseudonymised; other roles: 403), charts drawn server-side, files that open, and a query count that does
+not grow with the number of lots."""
+
+import datetime
+import html
+import io
+import re
+from decimal import Decimal
+
+import openpyxl
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from pypdf import PdfReader
+
+from parcours.models import ParticipantAccess
+from parcours.services import register
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def test_the_facilitator_dashboard_draws_its_lots(client, site):
+    site.participant(hired=True)
+    login(client, "facilitateur")
+    response = client.get(reverse("reports:dashboard"))
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert "<svg" in body and str(site.lot) in body
+    assert re.search(r'<rect x="0" y="0" width="[0-9.]+" height="20" fill="#0d6efd">', body)
+    assert not re.search(r'(width|x)="[0-9]+,[0-9]', body)  # SVG numbers are never localised
+    assert 'id="total-counted">70\u00a0h' in body
+    assert "Travailleur·ses handicapé·es (RQTH, AAH)" in body
+
+
+def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, site):
+    participant = site.participant(hired=True)
+    login(client, "auditeur")
+    body = html.unescape(client.get(reverse("reports:dashboard")).content.decode())
+    assert str(site.lot) in body
+    assert participant.last_name not in body
+    assert "RQTH" not in body
+    response = client.get(reverse("reports:lot_report_xlsx", args=[site.lot.pk]))
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    rows = list(book["Participant·es"].iter_rows(min_row=2, values_only=True))
+    assert rows and rows[0][0] == participant.pseudonym
+
+
+def test_the_pdf_report_reads_like_a_document(client, site):
+    site.participant(hired=True)
+    login(client, "facilitateur")
+    response = client.get(reverse("reports:lot_report_pdf", args=[site.lot.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.content))
+    text = reader.pages[0].extract_text()
+    assert "Bilan de la clause sociale d'insertion" in text and "M-1" in text
+
+
+def test_the_consolidation_downloads(client, site):
+    site.participant(hired=True)
+    login(client, "facilitateur")
+    year = site.today.year
+    response = client.get(reverse("reports:consolidation", args=["csv"]) + f"?annee={year}")
+    assert response.status_code == 200
+    rows = response.content.decode("utf-8-sig").splitlines()
+    assert rows[0] == "Synthèse;Rubrique;Valeur" and f"Synthèse;Année;{year}" in rows
+    response = client.get(reverse("reports:consolidation", args=["xlsx"]))
+    assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames[0] == "Synthèse"
+    assert client.get(reverse("reports:consolidation", args=["pdf"])).status_code == 404
+    login(client, "auditeur")
+    assert client.get(reverse("reports:consolidation", args=["csv"])).status_code == 403
+
+
+def test_other_roles_and_other_lots(client, site):
+    login(client, "employeur")
+    assert client.get(reverse("reports:dashboard")).status_code == 403
+    login(client, "conseillere")
+    assert client.get(reverse("reports:lot_report_pdf", args=[site.lot.pk])).status_code == 403
+    login(client, "facilitateur")
+    assert client.get(reverse("reports:lot_report_xlsx", args=[999999])).status_code == 404
+
+
+def test_the_dashboard_query_count_does_not_grow_with_the_lots(client, site):
+    site.participant(hired=True)
+    login(client, "facilitateur")
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("reports:dashboard")).status_code == 200
+        return len(queries)
+
+    count()  # warm the per-process caches
+    before = count()
+    contract = site.lot.contract
+    for number in range(2, 5):
+        register.lot_create(
+            actor=site.facilitator,
+            contract=contract,
+            number=number,
+            title=f"Lot {number}",
+            trade="Peinture",
+            amount_excl_tax=Decimal("100000"),
+            sizing_method="fixed",
+            target_hours=Decimal("200"),
+            execution_starts_on=site.today - datetime.timedelta(30),
+            execution_ends_on=site.today + datetime.timedelta(300),
+            fulfilment_modes=["direct_hire"],
+            awardee=site.emp,
+        )
+    assert count() == before == 12
+
+
+def test_the_esf_indicators_export_pseudonyms_only(client, site):
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    response = client.get(reverse("reports:esf_export"))
+    assert response.status_code == 200 and response.streaming
+    rows = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("Pseudonyme;Sexe;Tranche d'âge à l'entrée")
+    assert any(row.startswith(participant.pseudonym + ";") for row in rows[1:])
+    assert participant.last_name not in "\n".join(rows)
+    login(client, "auditeur")
+    assert client.get(reverse("reports:esf_export")).status_code == 403
+
+
+def test_the_committee_pack_is_a_named_pdf_in_the_access_log(client, site):
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    url = reverse("reports:committee_pack", args=[site.lot.contract.operation_id])
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Commission d'insertion" in text and "Maçon·ne" in text.replace("\u00b7", "·")
+    assert participant.last_name.upper() in text
+    assert ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+    login(client, "auditeur")
+    assert client.get(url).status_code == 403

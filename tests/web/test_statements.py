@@ -1,0 +1,203 @@
+"""The statement pages: the employer declares a lot's month in one page (last month by default) or uploads a
+timesheet; the facilitator validates in bulk and closes the month. Bad rows: 400, every bad row named next to its
+input, nothing written. Scope (other employer → 404, other role → 403), query counts independent of the rows, and
+the statement API (RFC 9457 problem with every bad row)."""
+
+import html
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from parcours.dates import previous_month
+from parcours.models import HoursLine, HoursStatement
+from workflows.states import HoursLineState
+
+
+def login(client, username):
+    assert client.login(username=username, password="demo")
+    return client
+
+
+def text(response):
+    return html.unescape(response.content.decode())
+
+
+def hired(site, n=1):
+    """`n` participants hired on the site's lot, their contracts started on the first day of last month; their
+    last month is left to declare."""
+    placements = []
+    for _ in range(n):
+        participant = site.participant(hired=True)
+        placement = participant.pathways.get().placements.get()
+        HoursLine.objects.filter(placement=placement).delete()  # the site declared last month: start afresh
+        placements.append(placement)
+    return placements
+
+
+def statement_url(site, month=None):
+    url = reverse("employer:statement", args=[site.lot.pk])
+    return f"{url}?mois={month:%Y-%m}" if month else url
+
+
+def test_the_statement_page_shows_last_month_with_one_row_per_employee(client, site):
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    response = client.get(statement_url(site))
+    assert response.status_code == 200
+    body = text(response)
+    month = previous_month(site.today)
+    assert f'name="mois" value="{month:%Y-%m}"' in body
+    for placement in (first, second):
+        assert f'name="hours-{placement.pk}"' in body
+    assert "Déclarer le mois" in body
+
+
+def test_declaring_the_month_in_one_page(client, site):
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": "35,5"})
+    assert response.status_code == 302
+    lines = dict(HoursLine.objects.filter(placement__lot=site.lot).values_list("placement_id", "hours"))
+    assert lines == {first.pk: Decimal("70"), second.pk: Decimal("35.5")}
+    statement = HoursStatement.objects.get(lot=site.lot, month=previous_month(site.today))
+    assert statement.source == "page" and statement.submitted_at is not None
+
+
+def test_a_bad_row_refuses_the_whole_page_and_is_named_next_to_its_input(client, site):
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": "900"})
+    assert response.status_code == 400
+    body = text(response)
+    assert "Relevé non enregistré : 1 ligne à corriger. Rien n'a été enregistré." in body
+    assert f'id="hours-{second.pk}-error"' in body and "Heures : doit être entre 0 et 220." in body
+    assert 'value="70"' in body  # the good row keeps its input
+    assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
+
+
+def test_an_uploaded_timesheet_with_bad_lines_names_them(client, site):
+    (placement,) = hired(site, 1)
+    login(client, "employeur")
+    content = f"Référence;Nom;Heures\n{placement.pk};X;70\n999999;Y;10\n".encode()
+    upload = _file("releve.csv", content)
+    response = client.post(statement_url(site), {"action": "upload", "file": upload})
+    assert response.status_code == 400
+    assert "Ligne 3 (Y) : Salarié·e inconnu·e sur ce lot" in text(response)
+    assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
+    response = client.post(
+        statement_url(site), {"action": "upload", "file": _file("releve.csv", content.split(b"999999")[0])}
+    )
+    assert response.status_code == 302
+    assert HoursLine.objects.get(placement=placement).hours == Decimal("70")
+
+
+def test_the_timesheet_template_lists_the_employees_of_the_month(client, site):
+    (placement,) = hired(site, 1)
+    login(client, "employeur")
+    response = client.get(reverse("employer:statement_template", args=[site.lot.pk]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = response.content.decode("utf-8-sig").splitlines()
+    assert rows[0] == "Référence;Nom;Heures;Régularisation"
+    assert rows[1].startswith(f"{placement.pk};NOM")
+
+
+def test_scope_and_roles(client, site):
+    hired(site, 1)
+    login(client, "employeur.b")
+    assert client.get(statement_url(site)).status_code == 404
+    login(client, "conseillere")
+    assert client.get(statement_url(site)).status_code == 403
+    assert client.get(reverse("facilitator:month", args=[site.lot.pk])).status_code == 403
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_query_counts_do_not_grow_with_the_rows(client, site):
+    hired(site, 1)
+    login(client, "employeur")
+    pages = [statement_url(site), reverse("employer:statements")]
+    few = [_queries(client, url) for url in pages]
+    login(client, "facilitateur")
+    fac_pages = [reverse("facilitator:month", args=[site.lot.pk]), reverse("facilitator:months")]
+    fac_few = [_queries(client, url) for url in fac_pages]
+    hired(site, 3)
+    login(client, "employeur")
+    assert [_queries(client, url) for url in pages] == few
+    login(client, "facilitateur")
+    assert [_queries(client, url) for url in fac_pages] == fac_few
+    # Pinned: session, user, memberships, then the page's own queries.
+    assert (few, fac_few) == ([11, 5], [11, 5])
+
+
+def test_the_facilitator_validates_in_bulk_and_closes_the_month(client, site):
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": "35"})
+    lines = list(HoursLine.objects.filter(placement__lot=site.lot).values_list("pk", flat=True))
+    login(client, "facilitateur")
+    month = previous_month(site.today)
+    action = reverse("facilitator:month_action", args=[site.lot.pk])
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "close"})
+    assert response.status_code == 400
+    assert "attendent encore une décision" in text(response)
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": lines})
+    assert response.status_code == 302
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "close"})
+    assert response.status_code == 302
+    assert set(HoursLine.objects.filter(pk__in=lines).values_list("state", flat=True)) == {HoursLineState.LOCKED}
+    # After the close, the employer's page offers adjustment lines.
+    login(client, "employeur")
+    body = text(client.get(statement_url(site)))
+    assert "Régularisation (h)" in body and "Enregistrer les régularisations" in body
+
+
+def _file(name, content):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+# --- API ------------------------------------------------------------------------------------------------------------
+def _api(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def test_the_statement_api_reads_and_declares_all_or_nothing(site):
+    first, second = hired(site, 2)
+    month = previous_month(site.today)
+    url = f"/api/v1/lots/{site.lot.pk}/statements/{month:%Y-%m}/"
+    api = _api(site.employer.user)
+    body = api.get(url).json()
+    assert {row["placement"] for row in body["rows"]} == {first.pk, second.pk}
+    bad = api.post(
+        url,
+        {"rows": [{"placement": first.pk, "hours": "70"}, {"placement": second.pk, "hours": "300"}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad["Content-Type"] == "application/problem+json"
+    problem = bad.json()
+    assert problem["code"] == "statement_invalid"
+    (error,) = problem["errors"]
+    assert error == {
+        "field": "rows.1.hours",
+        "code": "statement_invalid",
+        "detail": "Heures : doit être entre 0 et 220.",
+        "row": 1,
+    }
+    assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
+    good = api.post(url, {"rows": [{"placement": first.pk, "hours": "70"}]}, format="json")
+    assert good.status_code == 201
+    assert good.json()["source"] == "api"
+    assert _api(site.employer_b.user).get(url).status_code == 404
+    assert _api(site.adviser.user).get(url).status_code == 403
+    assert api.get(f"/api/v1/lots/{site.lot.pk}/statements/mars/").status_code == 400

@@ -308,17 +308,24 @@ def _scope_field(scope):
     return f"_scope_{scope.value}"
 
 
-def with_scopes(queryset, actor, pk):
-    """`queryset` (its row `pk`) annotated with whether `actor` reaches that row through each scope of its role — read
-    in the same statement as the row (the services' SELECT … FOR UPDATE), then kept on the object by
-    `remember_scopes` so that `allows` asks no further query for this row in this transaction."""
+def with_scopes(queryset, actor, pk=None):
+    """`queryset` annotated with whether `actor` reaches each row through each scope of its role — read in the same
+    statement as the rows (the services' SELECT … FOR UPDATE), then kept on each object by `remember_scopes` so that
+    `allows` asks no further query for these rows in this transaction. With `pk` (one row: a transition's lock), the
+    checks are the statements compiled once per shape; without it, correlated subqueries for many rows."""
     if actor is None or actor.is_system or actor.organisation is None:
         return queryset
+    model = queryset.model
     annotations = {}
     for scope in _role_scopes(actor.role):
-        found = _scope_check(queryset.model, scope, actor, pk)
-        if found is not None:
-            annotations[_scope_field(scope)] = RawSQL(found[0], found[1], output_field=BooleanField())
+        if pk is not None:
+            found = _scope_check(model, scope, actor, pk)
+            if found is not None:
+                annotations[_scope_field(scope)] = RawSQL(found[0], found[1], output_field=BooleanField())
+            continue
+        condition = scope_q(model, scope, actor)
+        if condition != Q(pk__in=[]):
+            annotations[_scope_field(scope)] = Exists(model._default_manager.filter(condition, pk=OuterRef("pk")))
     return queryset.annotate(**annotations)
 
 

@@ -8,15 +8,23 @@ PORT ?= 8000
 # The end-to-end tests (tests/e2e) drive this Chromium headless; `make browsers` installs Debian's package.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
+.PHONY: install lock serve browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
 
-$(VENV)/.installed: requirements.lock
+# Three locks from pyproject.toml (`make lock`): requirements.lock is what production installs (the server, no
+# tools); requirements-demo.lock adds what the demo seed needs; requirements-dev.lock adds the test and lint tools.
+$(VENV)/.installed: requirements-dev.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip sync -q --python $(PY) requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+LOCK := $(VENV)/bin/uv pip compile -q pyproject.toml --python-version 3.11 --generate-hashes
+lock: install
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra demo -o requirements-demo.lock
+	$(LOCK) --extra demo --extra test -o requirements-dev.lock
 
 browsers:
 	@test -x $(CHROMIUM) || { \

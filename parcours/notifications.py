@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from parcours import mail
 from parcours.models import Participant, Referral
 from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
@@ -31,6 +32,10 @@ def event_payload(event) -> dict:
     return {
         "type": "journal.event",
         "event_id": event.pk,
+        "participant_id": event.participant_id,
+        # Who acted (a user id), so that a page can tell "you" from "someone else"; the consumer replaces it with
+        # a yes/no for its viewer before anything reaches a browser.
+        "actor_user_id": event.actor_user_id,
         "object_type": event.object_type,
         "object_id": event.object_id,
         "action": event.action,
@@ -125,5 +130,11 @@ _publisher = _Publisher()
 
 
 def publish_on_commit(event) -> None:
-    """Deliver `event` to the teams that may view its object, once the transaction has committed."""
+    """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
+    calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker."""
+    try:
+        with transaction.atomic():
+            mail.enqueue_for_event(event)
+    except Exception:  # an e-mail must never stop the action it tells of
+        logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

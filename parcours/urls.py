@@ -2,7 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from parcours.web import adviser, auditor, common, data_protection, employer, facilitator, notifications, pages
+from parcours.web import (
+    adviser,
+    auditor,
+    common,
+    data_protection,
+    employer,
+    facilitator,
+    health,
+    notifications,
+    pages,
+    preferences,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -22,6 +33,10 @@ urlpatterns = [
     path("audit/", include(auditor)),
     path("donnees-personnelles/", include(data_protection)),
     path("notifications/", notifications.notifications, name="notifications"),
+    path("notifications/preferences/", preferences.notification_preferences, name="notification_preferences"),
+    path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health_live"),
+    path("health/ready/", health.ready, name="health_ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("parcours.api.urls")),

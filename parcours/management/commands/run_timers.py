@@ -20,6 +20,10 @@ class Command(BaseCommand):
         fired = report.get("timers", 0)
         if fired:
             self.stdout.write(f"{fired} minuteur(s) déclenché(s).")
+        if report.get("mail") or report.get("digests"):
+            self.stdout.write(
+                f"Courriels : {report.get('mail') or 0} notification(s), {report.get('digests') or 0} résumé(s)."
+            )
         checkpoint = report.get("checkpoint")
         if checkpoint is not None:
             self.stdout.write(f"Point de contrôle du journal : {checkpoint.event_count} événements.")

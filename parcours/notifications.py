@@ -7,6 +7,8 @@ states and French labels, never personal data. A failed delivery is logged and n
 """
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -22,6 +24,18 @@ from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
 
 logger = logging.getLogger(__name__)
+
+# Inside `muted()` (the demo seed writing a year of history) nothing is pushed and no e-mail is queued.
+_muted = contextvars.ContextVar("notifications_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted():
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def team_group(organisation_id: int, role) -> str:
@@ -132,6 +146,8 @@ _publisher = _Publisher()
 def publish_on_commit(event) -> None:
     """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
     calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker."""
+    if _muted.get():
+        return
     try:
         with transaction.atomic():
             mail.enqueue_for_event(event)

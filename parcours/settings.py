@@ -141,8 +141,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 VIEWFLOW = {"AUTOREGISTER": False}
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Cookies over HTTPS only in production; `make serve` (plain HTTP on the loopback) sets PARCOURS_SECURE_COOKIES=0.
+_SECURE_COOKIES = os.environ.get("PARCOURS_SECURE_COOKIES", "0" if DEBUG else "1") == "1"
+SESSION_COOKIE_SECURE = _SECURE_COOKIES
+CSRF_COOKIE_SECURE = _SECURE_COOKIES
 
 
 

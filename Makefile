@@ -46,6 +46,13 @@ run: seed
 	trap 'kill $$TIMERS 2>/dev/null; wait $$TIMERS 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Production-like, on one machine: throwaway PostgreSQL and Redis, migrations, demo seed, WORKERS ASGI workers behind
+# Debian's nginx on http://$(HOST):$(PORT) (websockets proxied), the timer worker, DEBUG=0 (scripts/serve.sh,
+# deploy/). Ctrl-C stops everything.
+WORKERS ?= 2
+serve: install
+	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) WORKERS=$(WORKERS) PARCOURS_VENV=$(abspath $(VENV)) scripts/with-redis.sh scripts/with-postgres.sh scripts/serve.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports

@@ -22,7 +22,8 @@ request_id_var = contextvars.ContextVar("request_id", default="-")
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Attributes every LogRecord has: anything else was given through `extra=` and is written as a field.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+# (uvicorn adds `color_message`, the same message with terminal colours.)
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id", "color_message"}
 
 request_logger = logging.getLogger("parcours.request")
 QUIET_PREFIXES = ("/static/", "/health/")

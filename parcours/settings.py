@@ -28,7 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "parcours.apps.StaticFilesConfig",  # django.contrib.staticfiles without viewflow's files
     "guardian",
     "channels",
     "rest_framework",
@@ -133,7 +133,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "parcours.storage.StaticStorage"
     },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -292,6 +292,7 @@ LOGGING = {
         # The ASGI server's own messages go through the same handler (its access log is replaced by ours).
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": [], "propagate": False},
         "django.request": {"level": "ERROR"},
     },
 }

@@ -155,18 +155,19 @@ http {
     include $WORK/nginx/parcours.conf;
 }
 EOF
-NGINX_RUN=("$NGINX")
 if [ "$(id -u)" -eq 0 ]; then
-  # Never as root: nginx runs as `nobody` (it needs no privilege on a port above 1024).
-  chown -R nobody "$WORK/nginx"
-  NGINX_RUN=(setpriv --reuid=nobody --regid=nogroup --clear-groups "$NGINX")
+  # As Debian runs it: the master opens the logs, the worker that handles requests is `nobody`.
+  sed -i '1i user nobody nogroup;' "$WORK/nginx/nginx.conf"
+  chown -R nobody "$WORK/nginx/tmp"
 fi
+NGINX_RUN=("$NGINX")
 "${NGINX_RUN[@]}" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -t -q
 prefixed nginx "${NGINX_RUN[@]}" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g "daemon off;"
 
-for _ in $(seq 100); do
-  "$PY" -c "import urllib.request; urllib.request.urlopen('$PARCOURS_BASE_URL/health/live/', timeout=1)" 2>/dev/null && break
-  sleep 0.1
+# Ready when /health/ says so through nginx: database, Redis and the timer worker's first heartbeat.
+for _ in $(seq 300); do
+  "$PY" -c "import urllib.request; urllib.request.urlopen('$PARCOURS_BASE_URL/health/', timeout=1)" 2>/dev/null && break
+  sleep 0.2
 done
 cat >&2 <<EOF
 

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.staticfiles.apps import StaticFilesConfig as StaticFilesConfig_
 
 
 class ParcoursConfig(AppConfig):
@@ -14,9 +13,3 @@ class ParcoursConfig(AppConfig):
 
         # The work layer (viewflow flows, tasks, timers) listens to what the services report.
         work.subscribe(listener)
-
-
-class StaticFilesConfig(StaticFilesConfig_):
-    # viewflow's own site is not used (parcours/work): its static files are not collected — one of its stylesheets
-    # points at fonts it does not ship, which the hashing storage of production (whitenoise) refuses.
-    ignore_patterns = [*StaticFilesConfig_.ignore_patterns, "viewflow"]

@@ -86,8 +86,12 @@ def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) ->
         for m in members
         if deliveries[m.user_id] != Delivery.NONE
     ]
-    # One row per person, kind and key: a second worker or a replayed timer adds nothing.
-    return len(MailNotification.objects.bulk_create(rows, ignore_conflicts=True))
+    # One row per person, kind and key: a second worker or a replayed timer adds nothing (the unique constraint
+    # settles a race; the rows already there are not counted).
+    known = set(MailNotification.objects.filter(kind=kind, key=key).values_list("user_id", flat=True))
+    rows = [row for row in rows if row.user_id not in known]
+    MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def _waiting_members(referral, event):

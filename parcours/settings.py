@@ -28,7 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "parcours.apps.StaticFilesConfig",  # django.contrib.staticfiles without viewflow's files
+    "parcours.storage.StaticFilesConfig",  # django.contrib.staticfiles without viewflow's files
     "guardian",
     "channels",
     "rest_framework",

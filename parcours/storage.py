@@ -1,6 +1,13 @@
-"""Static files storage of production: whitenoise's compressed, hashed copies (collectstatic)."""
+"""Static files of production: what `collectstatic` gathers, and whitenoise's compressed, hashed copies."""
 
+from django.contrib.staticfiles.apps import StaticFilesConfig as DjangoStaticFilesConfig
 from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+
+class StaticFilesConfig(DjangoStaticFilesConfig):
+    # viewflow's own site is not used (parcours/work): its static files are not collected — one of its stylesheets
+    # points at fonts it does not ship, which the hashing storage refuses.
+    ignore_patterns = [*DjangoStaticFilesConfig.ignore_patterns, "viewflow"]
 
 
 class StaticStorage(CompressedManifestStaticFilesStorage):

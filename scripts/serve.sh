@@ -84,7 +84,7 @@ export PARCOURS_VAR_DIR="$WORK/var"
 export PARCOURS_STATIC_ROOT="$WORK/static"
 export PARCOURS_SECURE_COOKIES=0          # plain HTTP on the loopback; production serves HTTPS
 export PARCOURS_TIMER_INTERVAL=${PARCOURS_TIMER_INTERVAL:-5}
-export EMAIL_BACKEND=${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend}
+export EMAIL_BACKEND=${EMAIL_BACKEND:-parcours.mail_console.EmailBackend}
 export LOG_LEVEL=${LOG_LEVEL:-INFO}
 export PYTHONUNBUFFERED=1
 mkdir -p "$PARCOURS_VAR_DIR"

@@ -375,6 +375,7 @@ def test_forward_emails_the_employer_on_the_console(stack):
         time.sleep(1)
     output = stack.output()
     assert told in output and f"{stack.base}/positionnements/" in output
+    assert "Objet : [Parcours] Nouvelle candidature — " in output  # readable, not MIME-encoded
 
 
 def test_ctrl_c_leaves_nothing_running(stack):

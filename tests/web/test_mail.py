@@ -2,17 +2,20 @@
 Django's mail framework (locmem in tests), per person and preference; digests grouped and sent once."""
 
 import datetime
+import io
 import threading
 
 import pytest
 from django.conf import settings
 from django.core import mail as outbox
+from django.core.mail import EmailMessage
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from parcours import mail, notifications
 from parcours.dates import add_months
+from parcours.mail_console import EmailBackend
 from parcours.models import Delivery, MailNotification, NotificationKind
 from parcours.services import referrals
 from parcours.services.preferences import set_notification_preferences
@@ -185,3 +188,12 @@ def test_two_timer_workers_send_each_digest_once():
     assert sum(counts) == 3
     assert sorted(m.to[0] for m in outbox.outbox) == [f"rh.{n}@example.org" for n in range(3)]
     assert all("Nouvelle candidature (4)" in m.body for m in outbox.outbox)
+
+
+def test_demo_console_prints_messages_as_people_read_them():
+    stream = io.StringIO()
+    message = EmailMessage("[Parcours] Nouvelle candidature — Maçon·ne", "Bonjour,\n\nUne candidature…", to=["a@b.fr"])
+    EmailBackend(stream=stream).send_messages([message])
+    printed = stream.getvalue()
+    assert "Objet : [Parcours] Nouvelle candidature — Maçon·ne" in printed and "Courriel à : a@b.fr" in printed
+    assert "Une candidature…" in printed and "=?utf-8?" not in printed

@@ -33,6 +33,15 @@ CHROMIUM = os.environ.get("PARCOURS_CHROMIUM", "/usr/bin/chromium")
 BOOT_SECONDS = 300
 PASSWORD = "demo"
 TIMEOUT = 10  # seconds, for one event to arrive
+REPORT = ROOT / "artifacts" / "live-delivery.txt"
+
+
+def report(line):
+    """Figures for the operator's notes: printed (pytest -s) and appended to artifacts/live-delivery.txt."""
+    print(f"\n{line}")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    with REPORT.open("a") as out:
+        out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
 def free_port():
@@ -274,8 +283,8 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
             after_response.append(time.perf_counter() - answered)
     p50, p95 = statistics.median(delays), statistics.quantiles(delays, n=20)[-1]
     after_p95 = statistics.quantiles(after_response, n=20)[-1]
-    print(
-        f"\nDELIVERY across workers ({len(delays)} events, action sent to worker B → frame at client on worker A): "
+    report(
+        f"DELIVERY across workers ({len(delays)} events, action sent to worker B → frame at client on worker A): "
         f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; the action's round trip alone: p50 "
         f"{statistics.median(round_trips) * 1000:.0f} ms; frame after the action's response: p50 "
         f"{statistics.median(after_response) * 1000:.1f} ms, p95 {after_p95 * 1000:.1f} ms"
@@ -302,7 +311,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         assert response.status_code == 200, response.text
         expect(page.locator(f'a[href="/positionnements/{referral}/"]')).to_have_count(1, timeout=5_000)
         shown = time.perf_counter() - started
-        print(f"PAGE updated {shown * 1000:.0f} ms after the forward was sent (websocket + refetch of the list)")
+        report(f"PAGE updated {shown * 1000:.0f} ms after the forward was sent (websocket + refetch of the list)")
         assert shown < 2.0
 
         # A referral open at the facilitator's (worker A) while the adviser cancels it (worker B): its action buttons

@@ -94,9 +94,14 @@ def stack(tmp_path_factory):
     clone = fresh_copy(tmp_path_factory.mktemp("clone"))
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     port = free_port()
-    env = {**os.environ, "PARCOURS_TIMER_INTERVAL": "2"}
-    for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PARCOURS_VAR_DIR", "DEBUG"):
-        env.pop(name, None)
+    # A newcomer's shell: none of this test run's settings (its database, Redis, pytest worker name).
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PYTEST", "DJANGO", "PARCOURS_"))
+        and name not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY")
+    }
+    env["PARCOURS_TIMER_INTERVAL"] = "2"
     with log.open("wb") as out:
         # Its own session, like a terminal: Ctrl-C reaches make and everything it started.
         process = subprocess.Popen(

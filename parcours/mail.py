@@ -204,7 +204,7 @@ def compose(row):
     if row.kind == NotificationKind.CANDIDATE_FORWARDED:
         text = f"Une candidature vous est transmise pour l'offre {offer}{who}."
     elif row.kind == NotificationKind.CANDIDATE_DECIDED:
-        decision = DECISIONS.get(row.event.action if row.event_id else "", "décision")
+        decision = DECISIONS.get(row.event.action if row.event is not None else "", "décision")
         text = f"Offre {offer}{who} — {decision}."
     else:
         text = f"Le positionnement sur l'offre {offer}{who} attend une action au-delà du délai de relance."

@@ -778,8 +778,15 @@ class MailNotification(models.Model):
     delivery = models.CharField("envoi", max_length=10, choices=Delivery.choices)
     # What it is about: "referral:12", "statement:<employer id>:2026-10"; one row per person, kind and key.
     key = models.CharField(max_length=80)
+    # No database constraint towards the journal: it is append-only and verified on its own (verify_journal); an
+    # outbox row must not stand in the way of that check. A missing event only makes the message more generic.
     event = models.ForeignKey(
-        "workflows.JournalEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "workflows.JournalEvent",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     organisation = models.ForeignKey("roles.Organisation", on_delete=models.CASCADE, related_name="+")

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('parcours', '0006_work_layer_in_the_case_app'),
+        ('parcours', '0007_work_task_status_copy_and_list_indexes'),
         ('roles', '0002_membership_named_access_dpo'),
         ('workflows', '0005_work_layer_moved_to_parcours'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -11,15 +11,23 @@ CHROMIUM ?= /usr/bin/chromium
 # generated in var/, no HTTPS redirect). Production sets its environment instead (docs/security.md).
 DEV := env DEBUG=1
 
-.PHONY: install browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
+.PHONY: install lock serve browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
 
-$(VENV)/.installed: requirements.lock
+# Three locks from pyproject.toml (`make lock`): requirements.lock is what production installs (the server, no
+# tools); requirements-demo.lock adds what the demo seed needs; requirements-dev.lock adds the test and lint tools.
+$(VENV)/.installed: requirements-dev.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip sync -q --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip sync -q --python $(PY) requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+LOCK := $(VENV)/bin/uv pip compile -q pyproject.toml --python-version 3.11 --generate-hashes
+lock: install
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra demo -o requirements-demo.lock
+	$(LOCK) --extra demo --extra test -o requirements-dev.lock
 
 browsers:
 	@test -x $(CHROMIUM) || { \
@@ -41,6 +49,13 @@ run: seed
 	$(DEV) $(PY) manage.py run_timers --loop --interval 30 & TIMERS=$$!; \
 	trap 'kill $$TIMERS 2>/dev/null; wait $$TIMERS 2>/dev/null' EXIT INT TERM; \
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production-like, on one machine: throwaway PostgreSQL and Redis, migrations, demo seed, WORKERS ASGI workers behind
+# Debian's nginx on http://$(HOST):$(PORT) (websockets proxied), the timer worker, DEBUG=0 (scripts/serve.sh,
+# deploy/). Ctrl-C stops everything.
+WORKERS ?= 2
+serve: install
+	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) WORKERS=$(WORKERS) PARCOURS_VENV=$(abspath $(VENV)) scripts/with-redis.sh scripts/with-postgres.sh scripts/serve.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,7 @@ from parcours.models import (
     FollowUp,
     HoursLine,
     JobOffer,
+    MailNotification,
     Operation,
     Participant,
     ParticipantAccess,
@@ -25,6 +26,7 @@ from parcours.models import (
     Placement,
     PublicContract,
     Referral,
+    WorkerHeartbeat,
 )
 from roles.actor import Actor
 from workflows.states import HoursLineState, PathwayState
@@ -336,3 +338,19 @@ class ParticipantAccessAdmin(ReadOnlyAdmin):
     date_hierarchy = "accessed_at"
     show_full_result_count = False
     list_per_page = 100
+
+
+# --- Operations: the e-mail outbox and the timer workers' heartbeats (docs/deploy.md) -----------------------------
+@admin.register(MailNotification)
+class MailNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "kind", "delivery", "sent_at", "outcome", "attempts"]
+    list_filter = ["kind", "delivery", "outcome"]
+    search_fields = ["user__username", "=referral__id"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["name", "started_at", "beat_at", "sweeps"]

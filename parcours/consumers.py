@@ -1,37 +1,75 @@
-"""Realtime notifications: a websocket joined to the group of the user's team (current organisation and role).
+"""Live pages: a websocket joined to the group of the user's team (current organisation and role).
 
 The publisher (parcours.notifications) sends each journal event after commit to the groups of the teams that may
-view its object (the policy's inverse); payloads carry ids, codes, states and labels only, never personal data."""
+view its object (the policy's inverse); payloads carry ids, codes, states and labels, never personal data. Before
+an event reaches the browser, the author's user id is replaced by `mine` (whether this viewer did it).
+
+Catching up: the page says when it was rendered (`since_time`, epoch seconds) and, after a lost connection, the last
+event id it saw (`since`). The browser sends them in a `resume` message; the server replays, oldest first, what the
+journal holds after that point *within this viewer's scope* (parcours.selectors.journal.visible_events — the same
+rule as every derived view). A few ids before `since` are replayed too (a transaction that took an id earlier may
+commit later); the page ignores ids it has seen. More than LIVE_REPLAY_LIMIT missed events: a `resync` message
+tells the page to reload its live parts instead.
+"""
+
+import datetime
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db.models import Q
 
-from parcours.notifications import team_group
+from parcours.notifications import event_payload, team_group
+from parcours.selectors.journal import visible_events
+from roles.actor import Actor
 from roles.middleware import SESSION_KEY, memberships_of
+
+logger = logging.getLogger(__name__)
+
+# Ids taken by transactions that commit out of order are close to each other: replay a few before `since`.
+REPLAY_OVERLAP = 20
 
 
 @database_sync_to_async
-def current_team(user, session):
-    """(organisation id, role) of the membership the user currently acts for, or None."""
+def current_actor(user, session):
+    """The Actor of the membership the user currently acts for, or None."""
     memberships = list(memberships_of(user))
     chosen = session.get(SESSION_KEY) if session is not None else None
     membership = next((m for m in memberships if m.pk == chosen), memberships[0] if memberships else None)
-    return (membership.organisation_id, membership.role) if membership else None
+    return Actor.from_membership(membership) if membership else None
+
+
+def _as_int(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 else None
+
+
+@database_sync_to_async
+def missed_events(actor, *, since=None, since_time=None):
+    """([payloads], complete) of the events `actor` may see after `since` (an event id) or `since_time`."""
+    if since is not None:
+        after = Q(pk__gt=max(since - REPLAY_OVERLAP, 0))
+    else:
+        after = Q(occurred_at__gte=since_time)
+    limit = settings.PARCOURS["LIVE_REPLAY_LIMIT"]
+    events = list(visible_events(actor).filter(after).order_by("pk")[: limit + 1])
+    return [event_payload(e) for e in events[:limit]], len(events) <= limit
 
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     group = None
+    actor = None
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        team = await current_team(user, self.scope.get("session"))
-        if team is None:
+        self.actor = await current_actor(user, self.scope.get("session"))
+        if self.actor is None:
             await self.close(code=4403)
             return
-        self.group = team_group(*team)
+        self.group = team_group(self.actor.organisation_id, self.actor.role)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -39,8 +77,31 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    def _for_viewer(self, event):
+        shown = {k: v for k, v in event.items() if k not in ("type", "actor_user_id")}
+        shown["type"] = "event"
+        shown["mine"] = event.get("actor_user_id") == self.actor.user.pk
+        return shown
+
     async def receive_json(self, content, **kwargs):
-        """The socket is one-way: anything sent by the browser is ignored."""
+        """The one message a page sends: `{"type": "resume", "since": <event id>}` or `{"since_time": <epoch s>}`.
+        Anything else is ignored."""
+        if not isinstance(content, dict) or content.get("type") != "resume" or self.actor is None:
+            return
+        since = _as_int(content.get("since"))
+        since_time = content.get("since_time")
+        if since is None:
+            if not isinstance(since_time, int | float) or isinstance(since_time, bool):
+                return
+            try:
+                since_time = datetime.datetime.fromtimestamp(since_time, datetime.UTC)
+            except (OverflowError, OSError, ValueError):
+                return
+        payloads, complete = await missed_events(self.actor, since=since, since_time=since_time)
+        for payload in payloads:
+            await self.send_json({**self._for_viewer(payload), "replayed": True})
+        if not complete:
+            await self.send_json({"type": "resync"})
 
     async def journal_event(self, event):
-        await self.send_json({k: v for k, v in event.items() if k != "type"})
+        await self.send_json(self._for_viewer(event))

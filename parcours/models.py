@@ -959,5 +959,102 @@ class PlacementGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Placement, on_delete=models.CASCADE)
 
 
+# --- E-mail notifications (parcours/mail.py): preferences, and the outbox the timer worker delivers ------------
+class NotificationKind(models.TextChoices):
+    CANDIDATE_FORWARDED = "candidate_forwarded", "Candidature transmise à mon entreprise"
+    CANDIDATE_DECIDED = "candidate_decided", "Embauche ou refus d'un·e jeune que je suis"
+    REFERRAL_WAITING = "referral_waiting", "Positionnement en attente au-delà du délai de relance"
+    STATEMENT_MISSING = "statement_missing", "Relevé d'heures du mois manquant"
+
+
+class Delivery(models.TextChoices):
+    IMMEDIATE = "immediate", "Tout de suite"
+    DIGEST = "digest", "Résumé quotidien"
+    NONE = "none", "Jamais"
+
+
+class NotificationPreference(models.Model):
+    """How one person wants to hear of one kind of event (no row: immediately)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField("type", max_length=30, choices=NotificationKind.choices)
+    delivery = models.CharField("envoi", max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+
+    class Meta:
+        verbose_name = "préférence de notification"
+        verbose_name_plural = "préférences de notification"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_preference_unique"),
+            models.CheckConstraint(condition=Q(kind__in=NotificationKind.values), name="notification_kind_valid"),
+            models.CheckConstraint(condition=Q(delivery__in=Delivery.values), name="notification_delivery_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_kind_display()} : {self.get_delivery_display()}"
+
+
+class MailNotification(models.Model):
+    """One thing to tell one person by e-mail, written in the transaction of what caused it (a transactional
+    outbox). It holds ids only: the message is composed when sent, through the policy of that moment. The timer
+    worker claims rows with a conditional UPDATE, so a row is sent once however many workers run."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mail_notifications")
+    kind = models.CharField("type", max_length=30, choices=NotificationKind.choices)
+    delivery = models.CharField("envoi", max_length=10, choices=Delivery.choices)
+    # What it is about: "referral:12", "statement:<employer id>:2026-10"; one row per person, kind and key.
+    key = models.CharField(max_length=80)
+    # No database constraint towards the journal: it is append-only and verified on its own (verify_journal); an
+    # outbox row must not stand in the way of that check. A missing event only makes the message more generic.
+    event = models.ForeignKey(
+        "workflows.JournalEvent",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey("roles.Organisation", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Skipped: when the message was due the person could no longer see what it was about.
+    outcome = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = "notification par e-mail"
+        verbose_name_plural = "notifications par e-mail"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "key"], name="mail_notification_once"),
+            models.CheckConstraint(
+                condition=Q(delivery__in=[Delivery.IMMEDIATE, Delivery.DIGEST]), name="mail_notification_delivery"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["delivery", "created_at"], condition=Q(sent_at__isnull=True), name="mail_pending"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} → {self.user} ({self.outcome or 'en attente'})"
+
+
+class WorkerHeartbeat(models.Model):
+    """The timer worker's sign of life, one row per worker process (readiness: parcours/web/health.py)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+    sweeps = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "battement du worker"
+
+    def __str__(self):
+        return f"{self.name} ({self.beat_at:%Y-%m-%d %H:%M:%S})"
+
+
 # The work layer's tables (viewflow processes and task routing) belong to this app too.
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask  # noqa: E402,F401

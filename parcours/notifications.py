@@ -7,6 +7,8 @@ states and French labels, never personal data. A failed delivery is logged and n
 """
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import os
 import threading
@@ -15,12 +17,25 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
+from parcours import mail
 from parcours.models import Participant, Referral
 from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
 
 logger = logging.getLogger(__name__)
+
+# Inside `muted()` (the demo seed writing a year of history) nothing is pushed and no e-mail is queued.
+_muted = contextvars.ContextVar("notifications_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted():
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def team_group(organisation_id: int, role) -> str:
@@ -31,6 +46,10 @@ def event_payload(event) -> dict:
     return {
         "type": "journal.event",
         "event_id": event.pk,
+        "participant_id": event.participant_id,
+        # Who acted (a user id), so that a page can tell "you" from "someone else"; the consumer replaces it with
+        # a yes/no for its viewer before anything reaches a browser.
+        "actor_user_id": event.actor_user_id,
         "object_type": event.object_type,
         "object_id": event.object_id,
         "action": event.action,
@@ -125,5 +144,13 @@ _publisher = _Publisher()
 
 
 def publish_on_commit(event) -> None:
-    """Deliver `event` to the teams that may view its object, once the transaction has committed."""
+    """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
+    calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker."""
+    if _muted.get():
+        return
+    try:
+        with transaction.atomic():
+            mail.enqueue_for_event(event)
+    except Exception:  # an e-mail must never stop the action it tells of
+        logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

@@ -86,7 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "parcours.storage.StaticFilesConfig",  # django.contrib.staticfiles without viewflow's files
     "guardian",
     "axes",
     "channels",
@@ -103,7 +103,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "parcours.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT (after `collectstatic`), compressed and cached for ever when hashed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,7 +221,17 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("PARCOURS_STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one before `collectstatic`
+# Production (DEBUG=0) serves the hashed copies written by `collectstatic`; development serves the sources.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "parcours.storage.StaticStorage"
+    },
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # viewflow is the work layer (parcours/work/flows.py); its own site and middlewares are not used.
 VIEWFLOW = {"AUTOREGISTER": False}
@@ -284,6 +297,14 @@ PARCOURS = {
     "RETENTION_NOTICE_DAYS": int(os.environ.get("PARCOURS_RETENTION_NOTICE_DAYS", "30")),
     # The timer worker seals the journal (a checkpoint) at most this often, when new events exist.
     "JOURNAL_CHECKPOINT_MINUTES": int(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_MINUTES", "60")),
+    # E-mail notifications (parcours/mail.py): the daily digest leaves at this hour (local time); employers whose
+    # hours of last month are missing are told from this day of the month on.
+    "DIGEST_HOUR": int(os.environ.get("PARCOURS_DIGEST_HOUR", "7")),
+    "STATEMENT_REMINDER_DAY": int(os.environ.get("PARCOURS_STATEMENT_REMINDER_DAY", "5")),
+    # The timer worker writes a heartbeat every sweep; readiness reports it stale after this many seconds.
+    "WORKER_HEARTBEAT_STALE_SECONDS": int(os.environ.get("PARCOURS_WORKER_HEARTBEAT_STALE_SECONDS", "120")),
+    # Live pages: at most this many missed events are replayed to a reconnecting page (beyond: it reloads).
+    "LIVE_REPLAY_LIMIT": 200,
 }
 
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).
@@ -383,9 +404,43 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- E-mail (parcours/mail.py): the console in the demo, SMTP when EMAIL_HOST is set ------------------------------
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "parcours.mail_console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "1") == "1" and os.environ.get("EMAIL_USE_SSL", "0") != "1"
+EMAIL_USE_SSL = os.environ.get("EMAIL_USE_SSL", "0") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Parcours <ne-pas-repondre@parcours.localhost>")
+# Links in e-mails are absolute: the public address of the site.
+PARCOURS_BASE_URL = os.environ.get("PARCOURS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Logs: one JSON object per line in production (LOG_FORMAT=json, the default when DEBUG=0), each carrying the
+# request id (X-Request-ID from the proxy, or a fresh one) of the request it belongs to (parcours/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING" if DEBUG else "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "filters": {"request_id": {"()": "parcours.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "parcours.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The ASGI server's own messages go through the same handler (its access log is replaced by ours).
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": [], "propagate": False},
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -9,8 +9,10 @@ from parcours.web import (
     data_protection,
     employer,
     facilitator,
+    health,
     notifications,
     pages,
+    preferences,
     reports,
 )
 
@@ -33,6 +35,10 @@ urlpatterns = [
     path("tableau-de-bord/", include(reports)),
     path("donnees-personnelles/", include(data_protection)),
     path("notifications/", notifications.notifications, name="notifications"),
+    path("notifications/preferences/", preferences.notification_preferences, name="notification_preferences"),
+    path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health_live"),
+    path("health/ready/", health.ready, name="health_ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("parcours.api.urls")),

@@ -5,6 +5,9 @@
 - once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows);
 - every hour: reminders of the monthly hours statements still missing after the facilitation organisation's
   reminder day (each statement is reminded once: a second worker finds it reminded).
+- every sweep: the e-mail outbox (parcours.mail: immediate messages, then the daily digests once their hour has
+  passed); every hour: the employers whose hours of last month are missing; once a day: old sent rows purged;
+- every sweep: a heartbeat row (readiness reports a worker that stopped beating).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
 a checkpoint of an already sealed head is refused by its unique constraint, retention re-checks under row locks).
@@ -12,13 +15,17 @@ a checkpoint of an already sealed head is refused by its unique constraint, rete
 
 import datetime
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections
+from django.db import IntegrityError, close_old_connections, models
 from django.utils import timezone
 
+from parcours import mail
+from parcours.models import WorkerHeartbeat
 from parcours.services.data_protection import apply_retention
 from parcours.services.statements import remind_missing_statements
 from parcours.work.timers import fire_due
@@ -56,6 +63,9 @@ def jobs():
         Job("checkpoint", checkpoint, datetime.timedelta(minutes=settings.PARCOURS["JOURNAL_CHECKPOINT_MINUTES"])),
         Job("retention", retention, datetime.timedelta(days=1)),
         Job("statement_reminders", remind_missing_statements, datetime.timedelta(hours=1)),
+        Job("digests", lambda: mail.deliver_digests(), datetime.timedelta(seconds=0)),
+        Job("statements", lambda: mail.statement_reminders(), datetime.timedelta(hours=1)),
+        Job("mail_purge", lambda: mail.purge_sent(), datetime.timedelta(days=1)),
     ]
 
 
@@ -63,6 +73,10 @@ def sweep(periodic, *, now=None) -> dict:
     """Fire the due timers, then every periodic job that is due. A failing job is logged and retried later."""
     now = now or timezone.now()
     report = {"timers": fire_due()}
+    try:
+        report["mail"] = mail.deliver_immediate()
+    except Exception:  # the mail server may be away: the rows stay in the outbox for the next sweep
+        logger.exception("e-mail delivery failed")
     for job in periodic:
         if not job.due(now):
             continue
@@ -74,13 +88,26 @@ def sweep(periodic, *, now=None) -> dict:
     return report
 
 
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat(name, started_at, *, now=None):
+    now = now or timezone.now()
+    updated = WorkerHeartbeat.objects.filter(name=name).update(beat_at=now, sweeps=models.F("sweeps") + 1)
+    if not updated:
+        WorkerHeartbeat.objects.update_or_create(name=name, defaults={"started_at": started_at, "beat_at": now})
+
+
 def run_forever(*, interval=DEFAULT_INTERVAL_SECONDS, stop=lambda: False, on_sweep=None):
     """Sweep every `interval` seconds until `stop()` is true; a failing sweep is logged, never fatal."""
     periodic = jobs()
+    name, started_at = worker_name(), timezone.now()
     while not stop():
         close_old_connections()
         try:
             report = sweep(periodic)
+            heartbeat(name, started_at)
         except Exception:  # the worker must survive a database restart or a broken flow
             logger.exception("sweep failed")
             report = {"timers": 0}

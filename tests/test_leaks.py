@@ -227,6 +227,8 @@ def test_the_websocket_audience_of_every_event_may_view_its_object(demo):
         assert set(payload) <= {
             "type",
             "event_id",
+            "participant_id",
+            "actor_user_id",  # replaced by `mine` (yes/no) before it reaches a browser (consumers._for_viewer)
             "object_type",
             "object_id",
             "action",

@@ -1,10 +1,19 @@
 """Notifications: recent journal events by others on the objects the actor may see (the derived-view rule of
 parcours.selectors.journal), newest first, a page at a time (keyset on the moment and the id)."""
 
-from django.db.models import Q
+import datetime
 
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+
+from parcours.dates import add_months
+from parcours.models import Delivery, HoursLine, NotificationKind, NotificationPreference, Participant, Placement
 from parcours.selectors.journal import present_events, visible_events
+from roles import policy
+from roles.enums import Role
+from roles.models import Membership
 from workflows.models import JournalEvent
+from workflows.states import HoursLineState, PlacementState
 
 PAGE_SIZE = 50
 
@@ -19,4 +28,116 @@ def notifications_for(actor, *, limit=PAGE_SIZE, before=None):
         if anchor is None:
             return []
         events = events.filter(Q(occurred_at__lt=anchor) | Q(occurred_at=anchor, pk__lt=before))
-    return present_events(actor, events.order_by("-occurred_at", "-pk")[:limit])
+    return attach_subjects(actor, present_events(actor, events.order_by("-occurred_at", "-pk")[:limit]))
+
+
+# Objects whose page an employer reads with the young person's name (what hiring needs).
+EMPLOYER_NAMED_OBJECTS = ("referral", "placement", "hoursline")
+
+
+def attach_subjects(actor, events) -> list:
+    """Give each event `subject_name` (the young person it is about, as the viewer may see them: the name, a
+    pseudonym for buyers' auditors, or nothing) and `url` (the page of its object, or ""). At most three queries for
+    the whole page, whatever its length."""
+    participant_ids = {e.participant_id for e in events if e.participant_id is not None}
+    names, pseudonyms, viewable = {}, {}, set()
+    if participant_ids:
+        participants = Participant.objects.filter(pk__in=participant_ids, anonymised_at__isnull=True)
+        if policy.may(actor, "participant.view_identity"):
+            named = policy.scope_queryset(actor, "participant.view_identity", participants)
+            names = {
+                pk: f"{first} {last.upper()}" for pk, first, last in named.values_list("pk", "first_name", "last_name")
+            }
+        elif actor.role == Role.EMPLOYER:
+            # Every event an employer sees is about a referral or placement forwarded to it: the name is on its pages.
+            shown = {e.participant_id for e in events if e.object_type in EMPLOYER_NAMED_OBJECTS}
+            names = {
+                pk: f"{first} {last.upper()}"
+                for pk, first, last in participants.filter(pk__in=shown).values_list("pk", "first_name", "last_name")
+            }
+        elif policy.may(actor, "participant.view"):
+            # A buyer's auditor without named access: the pseudonym it reads files under.
+            seen = policy.scope_queryset(actor, "participant.view", participants)
+            pseudonyms = {p.pk: p.pseudonym for p in seen.only("pk")}
+        if policy.may(actor, "participant.view"):
+            viewable = set(names) | set(pseudonyms) if actor.role != Role.EMPLOYER else set()
+    placement_referrals = _referral_of("placement", events)
+    hours_referrals = _referral_of("hoursline", events)
+    for event in events:
+        event.subject_name = names.get(event.participant_id) or pseudonyms.get(event.participant_id, "")
+        event.url = _object_url(event, viewable, placement_referrals, hours_referrals)
+    return events
+
+
+def _referral_of(object_type, events) -> dict:
+    ids = {e.object_id for e in events if e.object_type == object_type}
+    if not ids:
+        return {}
+    if object_type == "placement":
+        return dict(Placement.objects.filter(pk__in=ids).values_list("pk", "referral_id"))
+    return dict(HoursLine.objects.filter(pk__in=ids).values_list("pk", "placement__referral_id"))
+
+
+def _object_url(event, viewable_participants, placement_referrals, hours_referrals) -> str:
+    kind, pk = event.object_type, event.object_id
+    referral_id = None
+    if kind == "referral":
+        referral_id = pk
+    elif kind == "placement":
+        referral_id = placement_referrals.get(pk)
+    elif kind == "hoursline":
+        referral_id = hours_referrals.get(pk)
+    elif kind == "timer":
+        referral_id = (event.inputs or {}).get("referral")
+    elif kind == "task":
+        return reverse("work:task", args=[pk])
+    if referral_id:
+        return reverse("referral_detail", args=[referral_id])
+    if event.participant_id in viewable_participants:
+        return reverse("participant_detail", args=[event.participant_id])
+    return ""
+
+
+# --- E-mail notifications: who is told, and what they chose ---------------------------------------------------------
+def team_members(organisation_id, role, *, user_ids=None):
+    """Active members of one team (organisation × role) with an e-mail address."""
+    members = Membership.objects.filter(organisation_id=organisation_id, role=role, is_active=True).exclude(
+        user__email=""
+    )
+    if user_ids is not None:
+        members = members.filter(user_id__in=user_ids)
+    return members.filter(user__is_active=True).select_related("user", "organisation")
+
+
+def deliveries_of(user_ids, kind) -> dict:
+    """{user id: delivery} for one kind (no row: immediately)."""
+    chosen = dict(
+        NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind).values_list("user_id", "delivery")
+    )
+    return {user_id: chosen.get(user_id, Delivery.IMMEDIATE) for user_id in user_ids}
+
+
+def preferences_of(user) -> dict:
+    """{kind: delivery} of one person, every kind included."""
+    chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "delivery"))
+    return {kind: chosen.get(kind, Delivery.IMMEDIATE) for kind in NotificationKind.values}
+
+
+def missing_statements(month):
+    """{employer organisation id: [placements]} whose hours of `month` (a first day) are not declared: placements
+    running during that month with no regular hours line for it (a rejected line does not count)."""
+    end = add_months(month, 1) - datetime.timedelta(days=1)
+    declared = HoursLine.objects.filter(placement=OuterRef("pk"), month=month, is_adjustment=False).exclude(
+        state=HoursLineState.REJECTED
+    )
+    placements = (
+        Placement.objects.filter(state__in=[PlacementState.ACTIVE, PlacementState.ENDED], started_on__lte=end)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=month))
+        .exclude(Exists(declared))
+        .select_related("pathway__participant", "employer")
+        .order_by("employer_id", "pk")
+    )
+    missing = {}
+    for placement in placements:
+        missing.setdefault(placement.employer_id, []).append(placement)
+    return missing

@@ -6,7 +6,7 @@ Views parse, call a selector or a service, render. Tasks outside the user's orga
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -69,6 +69,15 @@ def _task_list(request, tab):
         "colleagues": selectors.colleagues_of(actor) if supervisor and tab in ("queue", "team") else [],
     }
     return render(request, "work/list.html", context)
+
+
+@login_required
+def counts(request):
+    """The menu's badge (live pages): how many tasks are mine and how many my team may take."""
+    actor = _actor(request)
+    if actor is None:
+        return JsonResponse({"inbox": 0, "queue": 0})
+    return JsonResponse({"inbox": selectors.inbox(actor).count(), "queue": selectors.queue(actor).count()})
 
 
 @login_required
@@ -242,6 +251,7 @@ app_name = "work"
 urlpatterns = [
     path("", inbox, name="inbox"),
     path("a-prendre/", queue, name="queue"),
+    path("compteurs/", counts, name="counts"),
     path("equipe/", team, name="team"),
     path("terminees/", archive, name="archive"),
     path("repartir/", bulk_assign, name="bulk_assign"),

@@ -18,25 +18,206 @@
     }
   });
 
-  // Live notifications: count the events pushed to the current team (ids, states and labels only).
+
+  // --- Live pages -------------------------------------------------------------------------------------------
+  // The server pushes the journal events the viewer's team may see (ids, states and labels only; `mine` says
+  // whether this viewer did it). A page marks its live parts with data-live-on (what concerns them: an object type
+  // such as "referral", "participant:12" for one young person's objects, "others" for anyone else's action, "any");
+  // when an event concerns a part, the page is fetched again — through the same view, so the same scope rules — and
+  // the part is swapped. An action button that disappears because someone else acted is announced.
+  // After a lost connection, the page asks for what it missed since the last event id it saw.
+  var live = (window.parcoursLive = { lastId: null, seen: {}, log: [], state: "closed", refreshes: 0 });
+  var TASK_TYPES = { task: 1, referral: 1, pathway: 1, placement: 1, timer: 1, participant: 1 };
+  var retry = 0;
+  var scheduled = {};
+  var scheduledEvents = [];
+  var refreshTimer = null;
+  var countsTimer = null;
+
+  function concerns(region, message) {
+    var tokens = (region.getAttribute("data-live-on") || "").split(/\s+/);
+    for (var i = 0; i < tokens.length; i++) {
+      var token = tokens[i];
+      if (!token) continue;
+      if (token === "any") return true;
+      if (token === "others") {
+        if (!message.mine) return true;
+        continue;
+      }
+      var parts = token.split(":");
+      if (parts.length === 2) {
+        if (parts[0] === "participant" && String(message.participant_id) === parts[1]) return true;
+        if (parts[0] === message.object_type && String(message.object_id) === parts[1]) return true;
+      } else if (token === message.object_type) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function actionKeys(root) {
+    var keys = {};
+    root.querySelectorAll("[data-action]").forEach(function (element) {
+      keys[element.getAttribute("data-action")] = element.getAttribute("data-action-label") || element.textContent.trim();
+    });
+    return keys;
+  }
+
+  function announce(text) {
+    var box = document.getElementById("live-messages");
+    if (!box) return;
+    var alert = document.createElement("div");
+    alert.className = "alert alert-warning alert-dismissible";
+    alert.setAttribute("role", "status");
+    alert.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", "Fermer");
+    alert.appendChild(close);
+    box.appendChild(alert);
+  }
+
+  function refresh() {
+    refreshTimer = null;
+    var ids = Object.keys(scheduled);
+    var events = scheduledEvents;
+    scheduled = {};
+    scheduledEvents = [];
+    if (!ids.length) return;
+    fetch(location.href, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+      .then(function (response) {
+        if (response.status === 404 || response.status === 403) {
+          announce("Ce que vous consultiez n'est plus accessible : quelqu'un a agi avant vous.");
+          return null;
+        }
+        if (!response.ok || response.redirected) return null;
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null || html === undefined) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var byOthers = events.filter(function (e) { return !e.mine; });
+        ids.forEach(function (id) {
+          var current = document.getElementById(id);
+          var replacement = fresh.getElementById(id);
+          if (!current || !replacement) return;
+          var before = actionKeys(current);
+          var focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement.id : "";
+          current.replaceWith(document.adoptNode(replacement));
+          var after = actionKeys(replacement);
+          if (byOthers.length) {
+            Object.keys(before).forEach(function (key) {
+              if (!(key in after)) {
+                var last = byOthers[byOthers.length - 1];
+                announce("Quelqu'un a agi avant vous (" + last.object_label + " : « " + last.action_label + " »" +
+                  (last.to_label ? ", désormais " + last.to_label : "") + ") : « " + before[key] + " » n'est plus possible.");
+              }
+            });
+          }
+          if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+        });
+        live.refreshes += 1;
+        document.dispatchEvent(new CustomEvent("parcours:refreshed"));
+      })
+      .catch(function () { /* the next event or a reload will catch up */ });
+  }
+
+  function loadCounts() {
+    countsTimer = null;
+    var badge = document.getElementById("task-count");
+    if (!badge || !badge.dataset.url) return;
+    fetch(badge.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (counts) {
+        if (!counts) return;
+        // Mine, then (after "+") those my team may take.
+        badge.textContent = counts.inbox + (counts.queue ? " + " + counts.queue : "");
+        badge.title = counts.inbox + " tâche(s) à moi, " + counts.queue + " à prendre";
+        badge.setAttribute("aria-label", badge.title);
+        badge.classList.toggle("d-none", !counts.inbox && !counts.queue);
+      })
+      .catch(function () {});
+  }
+
+  function schedule(message) {
+    var touched = false;
+    document.querySelectorAll("[data-live-on]").forEach(function (region) {
+      if (region.id && concerns(region, message)) {
+        scheduled[region.id] = true;
+        touched = true;
+      }
+    });
+    if (touched) {
+      scheduledEvents.push(message);
+      if (!refreshTimer) refreshTimer = setTimeout(refresh, 150);
+    }
+    if (TASK_TYPES[message.object_type] && !countsTimer) countsTimer = setTimeout(loadCounts, 300);
+  }
+
+  function resyncAll() {
+    document.querySelectorAll("[data-live-on]").forEach(function (region) {
+      if (region.id) scheduled[region.id] = true;
+    });
+    if (!refreshTimer) refreshTimer = setTimeout(refresh, 0);
+    loadCounts();
+  }
+
+  function receive(message) {
+    if (message.type === "resync") {
+      resyncAll();
+      return;
+    }
+    if (message.type !== "event" || live.seen[message.event_id]) return;
+    live.seen[message.event_id] = true;
+    live.lastId = live.lastId === null ? message.event_id : Math.max(live.lastId, message.event_id);
+    live.log.push({ id: message.event_id, at: Date.now(), replayed: !!message.replayed, object: message.object_type + ":" + message.object_id, action: message.action });
+    if (!message.mine) {
+      var badge = document.getElementById("notification-count");
+      if (badge) {
+        badge.textContent = (parseInt(badge.textContent, 10) || 0) + 1;
+        badge.classList.remove("d-none");
+      }
+    }
+    schedule(message);
+  }
+
   function connect() {
     var body = document.body;
     if (!body || body.dataset.live !== "1" || !("WebSocket" in window)) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/ws/notifications/");
-    var count = 0;
-    socket.onmessage = function () {
-      var badge = document.getElementById("notification-count");
-      if (!badge) return;
-      count += 1;
-      badge.textContent = count;
-      badge.classList.remove("d-none");
+    live.socket = socket;
+    socket.onopen = function () {
+      retry = 0;
+      var resume = live.lastId !== null ? { type: "resume", since: live.lastId } : { type: "resume", since_time: Number(body.dataset.liveAt) };
+      socket.send(JSON.stringify(resume));
+      live.state = "open";
+      body.dataset.liveState = "open";
+    };
+    socket.onmessage = function (event) {
+      try {
+        receive(JSON.parse(event.data));
+      } catch (error) { /* a malformed message is ignored */ }
+    };
+    socket.onclose = function () {
+      live.state = "closed";
+      body.dataset.liveState = "closed";
+      if (live.stopped) return;
+      retry += 1;
+      setTimeout(connect, Math.min(30000, 500 * Math.pow(2, Math.min(retry, 6))));
     };
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", connect);
-  } else {
+  function start() {
     connect();
+    loadCounts();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

@@ -15,7 +15,9 @@ def test_page_lists_partner_actions_in_scope_only(site, client):
     referrals.referral_start_review(actor=site.facilitator, referral=referral)
     client.login(username="conseillere", password="demo")
     body = client.get(reverse("notifications")).content.decode()
-    assert "Prendre en examen" in body and f"Positionnement n° {referral.pk}" in body
+    assert "Prendre en examen" in body and f'href="/positionnements/{referral.pk}/"' in body
+    # The row names the young person for who may see the identity.
+    assert f"{participant.first_name} {participant.last_name.upper()}" in body
     # Own actions are not notifications.
     assert "Positionnement envoyé" not in body
     client.logout()
@@ -25,7 +27,8 @@ def test_page_lists_partner_actions_in_scope_only(site, client):
     client.logout()
     # The employer learns nothing before the referral is forwarded to it.
     client.login(username="employeur", password="demo")
-    assert f"Positionnement n° {referral.pk}" not in client.get(reverse("notifications")).content.decode()
+    body = client.get(reverse("notifications")).content.decode()
+    assert f"/positionnements/{referral.pk}/" not in body and participant.last_name.upper() not in body
 
 
 def test_page_query_count_is_fixed(site, client, django_assert_max_num_queries):
@@ -68,6 +71,9 @@ def test_websocket_pushes_committed_events_to_the_organisation(site):
     assert message["object_type"] == "referral" and message["object_id"] == referral.pk
     assert message["action"] == "start_review" and message["to_state"] == "under_review"
     assert set(message) == {
+        "type",
+        "mine",
+        "participant_id",
         "event_id",
         "object_type",
         "object_id",
@@ -79,6 +85,7 @@ def test_websocket_pushes_committed_events_to_the_organisation(site):
         "to_label",
     }
     assert message["action_label"] == "Prendre en examen" and message["to_label"] == "En examen"
+    assert message["type"] == "event" and message["mine"] is False and message["participant_id"] == participant.pk
 
 
 def test_websocket_refuses_anonymous(site):

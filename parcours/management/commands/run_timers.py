@@ -23,6 +23,10 @@ class Command(BaseCommand):
         reminded = report.get("statement_reminders")
         if reminded:
             self.stdout.write(f"{reminded} relevé(s) d'heures manquant(s) relancé(s).")
+        if report.get("mail") or report.get("digests"):
+            self.stdout.write(
+                f"Courriels : {report.get('mail') or 0} notification(s), {report.get('digests') or 0} résumé(s)."
+            )
         checkpoint = report.get("checkpoint")
         if checkpoint is not None:
             self.stdout.write(f"Point de contrôle du journal : {checkpoint.event_count} événements.")

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from parcours import notifications
 from parcours.audit import verify_journal
 from parcours.dates import add_months
 from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
@@ -822,7 +823,8 @@ class Command(BaseCommand):
         specs = self.build_specs(demo)
         tqdm.monitor_interval = 0  # no monitor thread reading the travelling clock
         quiet = options["verbosity"] == 0
-        with tqdm(total=len(specs) + 3, desc="Démo", unit="étape", disable=quiet) as bar:
+        # History, not news: nobody is told of the seeded events (no push, no e-mail).
+        with tqdm(total=len(specs) + 3, desc="Démo", unit="étape", disable=quiet) as bar, notifications.muted():
             with transaction.atomic():
                 with time_machine.travel(demo.moment(demo.day(-340), hour=9), tick=True):
                     self.create_organisations_and_users(demo)

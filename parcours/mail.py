@@ -1,0 +1,355 @@
+"""E-mail notifications: the people who must act are told, even when they do not keep Parcours open.
+
+Four kinds (parcours.models.NotificationKind), each person choosing per kind: immediately, in a daily digest, or
+never (preferences page, parcours.services.preferences):
+
+- an employer's members, when a candidate is forwarded to it;
+- the young person's referent adviser and the adviser who sent the referral, when the candidate is hired or refused;
+- the facilitators, when a referral waits beyond its reminder delay (the owner of the waiting task if it is
+  assigned, else the team);
+- an employer's members, when the hours of last month are not declared for placements running then.
+
+The path: `enqueue_for_event` runs inside the transaction of the action (called by the notification publisher),
+writing one outbox row per person (MailNotification, ids only, unique per person, kind and key); the timer worker
+(parcours.worker) delivers them: `deliver_immediate` on every sweep, `deliver_digests` once the digest hour has
+passed. Rows are claimed with a conditional UPDATE before sending, so two workers never send the same row.
+
+A message is composed when sent, for its recipient, through the policy of that moment: a person who can no longer
+see the referral gets nothing (the row is marked skipped). Messages carry no social data: the young person's name
+(only to who may see it), the offer, and a link — never contact details, dates of birth, criteria, motivations or
+reasons.
+"""
+
+import datetime
+import logging
+import uuid
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+
+from parcours.dates import add_months
+from parcours.models import Delivery, MailNotification, NotificationKind, Referral
+from parcours.selectors.notifications import deliveries_of, missing_statements, team_members
+from parcours.work.models import WorkTask
+from roles import policy
+from roles.actor import Actor
+from roles.enums import Role
+from roles.models import Membership
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+CLAIM_TIMEOUT = datetime.timedelta(minutes=10)  # a worker that died after claiming: its rows are taken again
+MAX_ATTEMPTS = 5
+KEEP_SENT_DAYS = 90
+SKIPPED, FAILED, SENT = "skipped", "failed", "sent"
+
+SUBJECTS = {
+    NotificationKind.CANDIDATE_FORWARDED: "Nouvelle candidature",
+    NotificationKind.CANDIDATE_DECIDED: "Décision sur un positionnement",
+    NotificationKind.REFERRAL_WAITING: "Positionnement en attente",
+    NotificationKind.STATEMENT_MISSING: "Heures du mois à déclarer",
+}
+DECISIONS = {"hire": "embauche confirmée", "refuse": "candidature refusée"}
+ROLE_OF_KIND = {
+    NotificationKind.CANDIDATE_FORWARDED: Role.EMPLOYER,
+    NotificationKind.CANDIDATE_DECIDED: Role.ADVISER,
+    NotificationKind.REFERRAL_WAITING: Role.FACILITATOR,
+    NotificationKind.STATEMENT_MISSING: Role.EMPLOYER,
+}
+
+
+def kinds_for_role(role) -> list:
+    """The kinds a member of this role may receive (the preferences page shows these)."""
+    return [kind for kind in NotificationKind if ROLE_OF_KIND[kind] == role]
+
+
+# --- Writing the outbox (inside the transaction of the action) ----------------------------------------------------
+def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) -> int:
+    members = list(members)
+    deliveries = deliveries_of([m.user_id for m in members], kind)
+    rows = [
+        MailNotification(
+            user_id=m.user_id,
+            organisation_id=m.organisation_id,
+            kind=kind,
+            delivery=deliveries[m.user_id],
+            key=key,
+            event=event,
+            referral_id=referral_id,
+            month=month,
+        )
+        for m in members
+        if deliveries[m.user_id] != Delivery.NONE
+    ]
+    # One row per person, kind and key: a second worker or a replayed timer adds nothing (the unique constraint
+    # settles a race; the rows already there are not counted).
+    known = set(MailNotification.objects.filter(kind=kind, key=key).values_list("user_id", flat=True))
+    rows = [row for row in rows if row.user_id not in known]
+    MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _waiting_members(referral, event):
+    """Who must hear that a referral waits: the facilitators of its lot (the owner of the waiting task when it is a
+    facilitator's task assigned to someone)."""
+    facilitation_id = referral.offer.lot.contract.operation.facilitation_organisation_id
+    host = (event.inputs or {}).get("task")
+    work_task = WorkTask.objects.filter(task_id=host).select_related("task").first() if host else None
+    owner = None
+    if work_task is not None and work_task.role == Role.FACILITATOR and work_task.task.owner_id:
+        owner = [work_task.task.owner_id]
+    return team_members(facilitation_id, Role.FACILITATOR, user_ids=owner)
+
+
+def enqueue_for_event(event) -> int:
+    """The outbox rows a journal event calls for (none for most events)."""
+    kind = None
+    if event.object_type == "referral" and event.action == "forward":
+        kind = NotificationKind.CANDIDATE_FORWARDED
+        referral_id = event.object_id
+    elif event.object_type == "referral" and event.action in DECISIONS:
+        kind = NotificationKind.CANDIDATE_DECIDED
+        referral_id = event.object_id
+    elif event.object_type == "timer" and event.action == "remind" and (event.inputs or {}).get("referral"):
+        kind = NotificationKind.REFERRAL_WAITING
+        referral_id = event.inputs["referral"]
+    if kind is None:
+        return 0
+    referral = (
+        Referral.objects.select_related("offer__lot__contract__operation", "pathway__participant")
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None:
+        return 0
+    if kind == NotificationKind.CANDIDATE_FORWARDED:
+        members = team_members(referral.offer.lot.awardee_id, Role.EMPLOYER)
+        key = f"referral:{referral.pk}:forward"
+    elif kind == NotificationKind.CANDIDATE_DECIDED:
+        advisers = {referral.pathway.participant.referent_adviser_id, referral.sent_by_id}
+        members = team_members(referral.pathway.participant.youth_agency_id, Role.ADVISER, user_ids=advisers)
+        key = f"referral:{referral.pk}:{event.action}"
+    else:
+        members = _waiting_members(referral, event)
+        key = f"timer:{event.object_id}"
+    return _enqueue(kind, members, key=key, event=event, referral_id=referral.pk)
+
+
+def notify_statement_missing(*, employer_id, month) -> int:
+    """The hook for a missing monthly statement: every member of the employer is told once for that month."""
+    return _enqueue(
+        NotificationKind.STATEMENT_MISSING,
+        team_members(employer_id, Role.EMPLOYER),
+        key=f"statement:{employer_id}:{month:%Y-%m}",
+        month=month,
+    )
+
+
+def statement_reminders(*, today=None) -> int:
+    """From the reminder day of a month on, the employers whose hours of last month are missing are told (once per
+    employer and month: the outbox's unique key)."""
+    today = today or timezone.localdate()
+    if today.day < settings.PARCOURS["STATEMENT_REMINDER_DAY"]:
+        return 0
+    month = add_months(today.replace(day=1), -1)
+    return sum(notify_statement_missing(employer_id=e, month=month) for e in missing_statements(month))
+
+
+# --- Composing (at sending time, through the policy of that moment) -----------------------------------------------
+def _url(path) -> str:
+    return f"{settings.PARCOURS_BASE_URL}{path}"
+
+
+def _actor_of(row):
+    membership = (
+        Membership.objects.filter(user_id=row.user_id, organisation_id=row.organisation_id, is_active=True)
+        .select_related("user", "organisation")
+        .first()
+    )
+    return Actor.from_membership(membership) if membership is not None else None
+
+
+def _name_for(actor, referral) -> str:
+    """The young person's name where the recipient may see it (the employer sees it on the referrals forwarded to it,
+    the Mission Locale and the facilitators on the files they follow); otherwise nothing."""
+    participant = referral.pathway.participant
+    if participant.anonymised_at is not None:
+        return ""
+    if policy.allows(actor, "participant.view_identity", participant) or (
+        actor.role == Role.EMPLOYER and policy.allows(actor, "referral.view", referral)
+    ):
+        return f"{participant.first_name} {participant.last_name.upper()}"
+    return ""
+
+
+def compose(row):
+    """(subject, text) telling `row`'s recipient what happened, or None when they may no longer see it."""
+    actor = _actor_of(row)
+    if actor is None:
+        return None
+    if row.kind == NotificationKind.STATEMENT_MISSING:
+        return _compose_statement(row, actor)
+    referral = Referral.objects.select_related("offer__lot", "pathway__participant").filter(pk=row.referral_id).first()
+    if referral is None or not policy.allows(actor, "referral.view", referral):
+        return None
+    name = _name_for(actor, referral)
+    who = f" : {name}" if name else ""
+    offer = f"« {referral.offer.title} » ({referral.offer.lot})"
+    link = _url(reverse("referral_detail", args=[referral.pk]))
+    if row.kind == NotificationKind.CANDIDATE_FORWARDED:
+        text = f"Une candidature vous est transmise pour l'offre {offer}{who}."
+    elif row.kind == NotificationKind.CANDIDATE_DECIDED:
+        decision = DECISIONS.get(row.event.action if row.event is not None else "", "décision")
+        text = f"Offre {offer}{who} — {decision}."
+    else:
+        text = f"Le positionnement sur l'offre {offer}{who} attend une action au-delà du délai de relance."
+    return f"{SUBJECTS[row.kind]} — {referral.offer.title}", f"{text}\n{link}"
+
+
+def _compose_statement(row, actor):
+    if actor.role != Role.EMPLOYER:
+        return None
+    with translation.override("fr"):
+        month = formats.date_format(row.month, "F Y")
+    placements = missing_statements(row.month).get(row.organisation_id, [])
+    if not placements:
+        return None  # declared meanwhile
+    lines = [f"Les heures de {month} ne sont pas encore déclarées pour :"]
+    for placement in placements:
+        participant = placement.pathway.participant
+        name = "" if participant.anonymised_at else f"{participant.first_name} {participant.last_name.upper()}"
+        link = _url(reverse("employer:declare_hours", args=[placement.pk]))
+        lines.append(f"- {name or f'mise en poste n° {placement.pk}'} : {link}")
+    return f"{SUBJECTS[row.kind]} — {month}", "\n".join(lines)
+
+
+def _footer():
+    return (
+        "\n\n—\nParcours. Vous recevez ce message selon vos préférences de notification : "
+        f"{_url(reverse('notification_preferences'))}"
+    )
+
+
+# --- Delivering (the timer worker) ------------------------------------------------------------------------------
+def _pending(now):
+    return MailNotification.objects.filter(sent_at__isnull=True, outcome="").filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT)
+    )
+
+
+def _claim(queryset, now) -> list:
+    """Claim rows for this worker: one conditional UPDATE (a row claimed meanwhile by another worker no longer
+    matches once its transaction has committed), then read back what this worker got."""
+    token = uuid.uuid4().hex
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:BATCH])
+    if not ids:
+        return []
+    _pending(now).filter(pk__in=ids).update(claimed_at=now, claim=token)
+    return list(
+        MailNotification.objects.filter(claim=token, sent_at__isnull=True)
+        .select_related("user", "event")
+        .order_by("user_id", "kind", "pk")
+    )
+
+
+def _finish(rows, outcome, now):
+    MailNotification.objects.filter(pk__in=[r.pk for r in rows]).update(sent_at=now, outcome=outcome)
+
+
+def _release(rows):
+    """A failed sending: the rows are tried again on a later sweep, up to MAX_ATTEMPTS."""
+    for row in rows:
+        attempts = row.attempts + 1
+        MailNotification.objects.filter(pk=row.pk).update(
+            claimed_at=None, claim="", attempts=attempts, outcome=FAILED if attempts >= MAX_ATTEMPTS else ""
+        )
+
+
+def _send(connection, user, subject, body) -> None:
+    EmailMessage(subject=f"[Parcours] {subject}", body=body, to=[user.email], connection=connection).send(
+        fail_silently=False
+    )
+
+
+def deliver_immediate(*, now=None) -> int:
+    """Send the claimed immediate rows, one message each."""
+    now = now or timezone.now()
+    rows = _claim(_pending(now).filter(delivery=Delivery.IMMEDIATE), now)
+    if not rows:
+        return 0
+    sent = 0
+    with get_connection() as connection:
+        for row in rows:
+            composed = compose(row)
+            if composed is None:
+                _finish([row], SKIPPED, now)
+                continue
+            subject, text = composed
+            greeting = f"Bonjour {row.user.first_name}," if row.user.first_name else "Bonjour,"
+            try:
+                _send(connection, row.user, subject, f"{greeting}\n\n{text}{_footer()}")
+            except Exception:
+                logger.exception("sending notification %s failed", row.pk, extra={"notification": row.pk})
+                _release([row])
+                continue
+            _finish([row], SENT, now)
+            sent += 1
+    return sent
+
+
+def digest_moment(now) -> datetime.datetime:
+    """Today's digest moment (local time): rows written before it go into today's digest."""
+    local = timezone.localtime(now)
+    return local.replace(hour=settings.PARCOURS["DIGEST_HOUR"], minute=0, second=0, microsecond=0)
+
+
+def deliver_digests(*, now=None) -> int:
+    """Once the digest hour has passed: one message per person grouping their digest rows written before it."""
+    now = now or timezone.now()
+    moment = digest_moment(now)
+    if now < moment:
+        return 0
+    rows = _claim(_pending(now).filter(delivery=Delivery.DIGEST, created_at__lt=moment), now)
+    by_user = defaultdict(list)
+    for row in rows:
+        by_user[row.user].append(row)
+    sent = 0
+    with get_connection() as connection:
+        for user, user_rows in by_user.items():
+            sections, shown, skipped = defaultdict(list), [], []
+            for row in user_rows:
+                composed = compose(row)
+                if composed is None:
+                    skipped.append(row)
+                    continue
+                sections[row.kind].append(composed[1])
+                shown.append(row)
+            _finish(skipped, SKIPPED, now)
+            if not shown:
+                continue
+            with translation.override("fr"):
+                day = formats.date_format(timezone.localdate(now), "j F Y")
+            parts = [f"Bonjour {user.first_name}," if user.first_name else "Bonjour,", ""]
+            for kind in NotificationKind:
+                if sections[kind]:
+                    parts += [f"{SUBJECTS[kind]} ({len(sections[kind])})", *sections[kind], ""]
+            try:
+                _send(connection, user, f"Résumé du {day}", "\n".join(parts).rstrip() + _footer())
+            except Exception:
+                logger.exception("sending the digest of user %s failed", user.pk)
+                _release(shown)
+                continue
+            _finish(shown, SENT, now)
+            sent += 1
+    return sent
+
+
+def purge_sent(*, now=None) -> int:
+    now = now or timezone.now()
+    old = MailNotification.objects.filter(sent_at__lt=now - datetime.timedelta(days=KEEP_SENT_DAYS))
+    return old.delete()[0]

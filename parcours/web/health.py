@@ -1,0 +1,86 @@
+"""Health endpoints for the load balancer and the monitoring (no login; they tell states, never data).
+
+- `/health/live/`: the process answers (liveness: restart it when this fails);
+- `/health/ready/`: what this web process needs to serve — the database and, when configured, Redis (the load
+  balancer sends no traffic to a process that is not ready);
+- `/health/`: the whole installation — the same checks plus the timer worker's heartbeat (a worker that stopped
+  beating means no reminders, expiries, e-mails nor journal checkpoints): 503 when any is failing.
+"""
+
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from parcours.models import WorkerHeartbeat
+
+
+def _timed(check):
+    started = time.monotonic()
+    try:
+        status, details = check()
+    except Exception as error:  # the kind of failure only: messages may carry addresses
+        status, details = "error", {"error": type(error).__name__}
+    return {"status": status, "ms": round((time.monotonic() - started) * 1000, 1), **details}
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok", {"vendor": connection.vendor}
+
+
+async def _channel_layer_round_trip(layer):
+    channel = await layer.new_channel("health.")
+    await layer.send(channel, {"type": "health.ping"})
+    message = await layer.receive(channel)
+    return message.get("type") == "health.ping"
+
+
+def check_redis():
+    if not settings.REDIS_URL:
+        return "not_configured", {}
+    layer = get_channel_layer()
+    # A message through the channel layer itself: what live pages rely on.
+    return ("ok" if async_to_sync(_channel_layer_round_trip)(layer) else "error"), {}
+
+
+def check_worker():
+    latest = WorkerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    if latest is None:
+        return "missing", {}
+    age = (timezone.now() - latest).total_seconds()
+    stale = age > settings.PARCOURS["WORKER_HEARTBEAT_STALE_SECONDS"]
+    return ("stale" if stale else "ok"), {"last_beat_seconds": round(age, 1)}
+
+
+def _answer(checks, required):
+    healthy = all(checks[name]["status"] in ("ok", "not_configured") for name in required)
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+@never_cache
+def live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def ready(request):
+    checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
+    return _answer(checks, ["database", "redis"])
+
+
+@never_cache
+def health(request):
+    checks = {
+        "database": _timed(check_database),
+        "redis": _timed(check_redis),
+        "timer_worker": _timed(check_worker),
+    }
+    return _answer(checks, list(checks))

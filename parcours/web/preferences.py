@@ -1,0 +1,55 @@
+"""The notification preferences page: per kind of event, immediately, in a daily digest, or never."""
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+
+from parcours.mail import kinds_for_role
+from parcours.models import Delivery
+from parcours.selectors.notifications import preferences_of
+from parcours.services.preferences import set_notification_preferences
+from parcours.web.common import actor_required, apply_domain_error
+from workflows.errors import DomainError
+
+
+def preferences_form_class(kinds):
+    fields = {
+        kind.value: forms.ChoiceField(
+            label=kind.label,
+            choices=Delivery.choices,
+            widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+            error_messages={
+                "required": "Choisissez une option.",
+                "invalid_choice": "Choix inconnu : tout de suite, résumé quotidien ou jamais.",
+            },
+        )
+        for kind in kinds
+    }
+    return type("NotificationPreferencesForm", (forms.Form,), fields)
+
+
+@actor_required
+def notification_preferences(request, *, actor):
+    kinds = kinds_for_role(actor.role)
+    form_class = preferences_form_class(kinds)
+    status = 200
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                set_notification_preferences(actor=actor, choices=form.cleaned_data)
+            except DomainError as error:
+                apply_domain_error(form, error)
+            else:
+                messages.success(request, "Vos préférences de notification sont enregistrées.")
+                return redirect("notification_preferences")
+        status = 400
+    else:
+        current = preferences_of(actor.user)
+        form = form_class(initial={kind.value: current[kind.value] for kind in kinds})
+    return render(
+        request,
+        "notification_preferences.html",
+        {"form": form, "has_email": bool(actor.user.email), "email": actor.user.email},
+        status=status,
+    )

@@ -1,0 +1,199 @@
+"""E-mail notifications (parcours.mail): the outbox written with the action, delivered by the timer worker through
+Django's mail framework (locmem in tests), per person and preference; digests grouped and sent once."""
+
+import datetime
+import io
+import threading
+
+import pytest
+from django.conf import settings
+from django.core import mail as outbox
+from django.core.mail import EmailMessage
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from parcours import mail, notifications
+from parcours.dates import add_months
+from parcours.mail_console import EmailBackend
+from parcours.models import Delivery, MailNotification, NotificationKind
+from parcours.services import referrals
+from parcours.services.preferences import set_notification_preferences
+from roles.actor import Actor
+from roles.enums import Role
+from roles.models import Membership
+from tests.factories import MembershipFactory, UserFactory
+from workflows.errors import DomainError
+
+
+def member(site, username, organisation, role, delivery=None, kind=NotificationKind.CANDIDATE_FORWARDED):
+    user = UserFactory(username=username, first_name=username.title())
+    actor = Actor.from_membership(MembershipFactory(user=user, organisation=organisation, role=role))
+    if delivery is not None:
+        set_notification_preferences(actor=actor, choices={kind: delivery})
+    return actor
+
+
+def forward(site, participant):
+    referral = participant.pathways.get().referrals.get()
+    for step in (referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward):
+        step(actor=site.facilitator, referral=referral)
+    return referral
+
+
+def after_digest_hour():
+    return mail.digest_moment(timezone.now() + datetime.timedelta(days=1)) + datetime.timedelta(minutes=1)
+
+
+def test_forward_tells_each_employer_member_by_their_preference(site):
+    participant = site.participant()
+    member(site, "rh.resume", site.emp, Role.EMPLOYER, Delivery.DIGEST)
+    member(site, "rh.jamais", site.emp, Role.EMPLOYER, Delivery.NONE)
+    referral = forward(site, participant)
+    # One row per member who wants to hear of it; the other company and the facilitators get none.
+    rows = MailNotification.objects.filter(kind=NotificationKind.CANDIDATE_FORWARDED)
+    assert sorted(rows.values_list("user__username", "delivery")) == [
+        ("employeur", Delivery.IMMEDIATE),
+        ("rh.resume", Delivery.DIGEST),
+    ]
+    assert mail.deliver_immediate() == 1 and mail.deliver_immediate() == 0
+    [message] = outbox.outbox
+    assert message.to == [site.employer.user.email]
+    assert message.subject == f"[Parcours] Nouvelle candidature — {site.offer.title}"
+    link = f"/positionnements/{referral.pk}/"
+    assert f"{participant.first_name} {participant.last_name.upper()}" in message.body and link in message.body
+    # No social data: nothing an employer may not see, nor contact details, dates, criteria or notes.
+    for secret in (participant.email, "2005", "59000", "YOUTH_ML_FOLLOWED", "Éligib", "RQTH", "motivation"):
+        assert secret not in message.body
+    assert reverse("notification_preferences") in message.body
+
+    # The digest member: nothing before the digest hour, one grouped message after it, once.
+    outbox.outbox.clear()
+    assert mail.deliver_digests(now=mail.digest_moment(timezone.now()) - datetime.timedelta(minutes=1)) == 0
+    assert mail.deliver_digests(now=after_digest_hour()) == 1
+    assert mail.deliver_digests(now=after_digest_hour()) == 0
+    [digest] = outbox.outbox
+    assert digest.to == ["rh.resume@example.org"] and digest.subject.startswith("[Parcours] Résumé du ")
+    assert "Nouvelle candidature (1)" in digest.body and link in digest.body
+
+
+def test_digest_groups_several_events_in_one_message(site):
+    member(site, "rh.resume", site.emp, Role.EMPLOYER, Delivery.DIGEST)
+    forwarded = [forward(site, site.participant()) for _ in range(3)]
+    mail.deliver_immediate()
+    outbox.outbox.clear()
+    assert mail.deliver_digests(now=after_digest_hour()) == 1
+    [digest] = outbox.outbox
+    assert "Nouvelle candidature (3)" in digest.body
+    assert all(f"/positionnements/{r.pk}/" in digest.body for r in forwarded)
+
+
+def test_hire_and_refusal_tell_the_advisers(site):
+    hired = site.participant(hired=True)
+    refused = site.participant()
+    referral = forward(site, refused)
+    outbox.outbox.clear()
+    MailNotification.objects.filter(kind=NotificationKind.CANDIDATE_FORWARDED).delete()
+    referrals.referral_refuse(actor=site.employer, referral=referral, reason="Poste pourvu en interne.")
+    mail.deliver_immediate()
+    subjects = sorted((m.to[0], m.subject.split(" — ")[0]) for m in outbox.outbox)
+    email = site.adviser.user.email
+    assert subjects == [(email, "[Parcours] Décision sur un positionnement")] * 2
+    bodies = "\n".join(m.body for m in outbox.outbox)
+    assert "embauche confirmée" in bodies and "candidature refusée" in bodies
+    assert hired.last_name.upper() in bodies
+    # The refusal's reason stays in the application (the adviser reads it there).
+    assert "Poste pourvu" not in bodies
+    assert site.adviser_b.user.email not in [m.to[0] for m in outbox.outbox]
+
+
+def test_missing_statement_tells_the_employer_once_per_month(site):
+    participant = site.participant(hired=True)  # hours declared for this month only
+    MailNotification.objects.all().delete()
+    outbox.outbox.clear()
+    next_month = add_months(site.today.replace(day=1), 1)
+    reminder_day = add_months(next_month, 1).replace(day=settings.PARCOURS["STATEMENT_REMINDER_DAY"])
+    assert mail.statement_reminders(today=reminder_day - datetime.timedelta(days=1)) == 0
+    assert mail.statement_reminders(today=reminder_day) == 1
+    assert mail.statement_reminders(today=reminder_day) == 0  # once per employer and month
+    assert mail.deliver_immediate() == 1
+    [message] = outbox.outbox
+    assert message.to == [site.employer.user.email] and message.subject.startswith("[Parcours] Heures du mois")
+    placement = participant.pathways.get().placements.get()
+    assert reverse("employer:declare_hours", args=[placement.pk]) in message.body
+    assert participant.last_name.upper() in message.body and participant.email not in message.body
+
+
+def test_nobody_gets_a_message_about_what_they_can_no_longer_see(site):
+    referral = forward(site, site.participant())
+    # The employer's membership ends before the worker sends: the row is skipped, nothing leaves.
+    Membership.objects.filter(user=site.employer.user, organisation=site.emp).update(is_active=False)
+    assert mail.deliver_immediate() == 0 and outbox.outbox == []
+    assert MailNotification.objects.get(referral=referral).outcome == mail.SKIPPED
+
+
+def test_muted_seed_queues_nothing(site):
+    participant = site.participant()
+    with notifications.muted():
+        forward(site, participant)
+    assert not MailNotification.objects.exists()
+
+
+def test_preferences_page_shows_the_role_kinds_and_refuses_bad_input(site, client):
+    client.login(username="employeur", password="demo")
+    url = reverse("notification_preferences")
+    body = client.get(url).content.decode()
+    assert "Candidature transmise à mon entreprise" in body and "Relevé d&#x27;heures du mois manquant" in body
+    assert "Embauche ou refus" not in body  # an adviser's kind
+    response = client.post(url, {"candidate_forwarded": "sometimes", "statement_missing": "none"})
+    assert response.status_code == 400 and "Choix inconnu" in response.content.decode()
+    assert not site.employer.user.notification_preferences.exists()
+    response = client.post(url, {"candidate_forwarded": "digest", "statement_missing": "none"})
+    assert response.status_code == 302
+    assert dict(site.employer.user.notification_preferences.values_list("kind", "delivery")) == {
+        "candidate_forwarded": "digest",
+        "statement_missing": "none",
+    }
+    with pytest.raises(DomainError):
+        set_notification_preferences(actor=site.employer, choices={"candidate_forwarded": "sometimes"})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_timer_workers_send_each_digest_once():
+    """Two workers sweeping at the same moment (two threads, two connections): every digest leaves once."""
+    from tests.web.conftest import Site
+
+    site = Site()
+    for n in range(3):
+        member(site, f"rh.{n}", site.emp, Role.EMPLOYER, Delivery.DIGEST)
+    for _ in range(4):
+        forward(site, site.participant())
+    mail.deliver_immediate()
+    outbox.outbox.clear()
+    now, barrier, counts = after_digest_hour(), threading.Barrier(2), []
+
+    def worker():
+        try:
+            barrier.wait()
+            counts.append(mail.deliver_digests(now=now))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 3
+    assert sorted(m.to[0] for m in outbox.outbox) == [f"rh.{n}@example.org" for n in range(3)]
+    assert all("Nouvelle candidature (4)" in m.body for m in outbox.outbox)
+
+
+def test_demo_console_prints_messages_as_people_read_them():
+    stream = io.StringIO()
+    message = EmailMessage("[Parcours] Nouvelle candidature — Maçon·ne", "Bonjour,\n\nUne candidature…", to=["a@b.fr"])
+    EmailBackend(stream=stream).send_messages([message])
+    printed = stream.getvalue()
+    assert "Objet : [Parcours] Nouvelle candidature — Maçon·ne" in printed and "Courriel à : a@b.fr" in printed
+    assert "Une candidature…" in printed and "=?utf-8?" not in printed

@@ -376,7 +376,7 @@ def exit_outcome(request, pk, *, actor):
 
 
 urlpatterns = [
-    path("sorties/<int:pk>/situation-a-6-mois/", exit_outcome, name="exit_outcome"),
+    path("sorties/<id:pk>/situation-a-6-mois/", exit_outcome, name="exit_outcome"),
     path("jeunes/", participant_list, name="participants"),
     path("jeunes/inscrire/", participant_create, name="participant_create"),
     path("jeunes/<id:pk>/modifier/", participant_update, name="participant_update"),

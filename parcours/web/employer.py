@@ -110,6 +110,6 @@ urlpatterns = [
     path("salaries/<id:pk>/heures/", declare_hours, name="declare_hours"),
     path("offres/", offers, name="offers"),
     path("releves/", statements.employer_index, name="statements"),
-    path("releves/lot-<int:pk>/", statements.employer_statement, name="statement"),
-    path("releves/lot-<int:pk>/modele.csv", statements.employer_statement_template, name="statement_template"),
+    path("releves/lot-<id:pk>/", statements.employer_statement, name="statement"),
+    path("releves/lot-<id:pk>/modele.csv", statements.employer_statement_template, name="statement_template"),
 ]

@@ -190,16 +190,16 @@ def committee_pack(request, pk, *, actor):
 
 
 urlpatterns = [
-    path("operations/<int:pk>/commission.pdf", committee_pack, name="committee_pack"),
+    path("operations/<id:pk>/commission.pdf", committee_pack, name="committee_pack"),
     path(
-        "marches/<int:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"
+        "marches/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"
     ),
     path(
-        "operations/<int:pk>/bilan.<str:fmt>", group_report, {"kind": "operation"}, name="operation_report"
+        "operations/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "operation"}, name="operation_report"
     ),
     path("indicateurs-fse.csv", esf_export, name="esf_export"),
     path("consolidation.<str:fmt>", consolidation, name="consolidation"),
     path("", dashboard, name="dashboard"),
-    path("lots/<int:pk>/bilan.xlsx", lot_report_xlsx, name="lot_report_xlsx"),
-    path("lots/<int:pk>/bilan.pdf", lot_report_pdf, name="lot_report_pdf"),
+    path("lots/<id:pk>/bilan.xlsx", lot_report_xlsx, name="lot_report_xlsx"),
+    path("lots/<id:pk>/bilan.pdf", lot_report_pdf, name="lot_report_pdf"),
 ]

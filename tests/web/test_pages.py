@@ -125,7 +125,7 @@ def test_state_line_tells_when_the_current_state_was_entered_and_the_exit_result
     assert f"parcours commencé le {started}" in body
     exited_on = site.today
     pathways.pathway_exit(
-        actor=site.adviser, pathway=pathway, exited_on=exited_on, category="durable_employment", detail="CDI chez Bâti"
+        actor=site.adviser, pathway=pathway, exited_on=exited_on, situation="cdi", detail="CDI chez Bâti"
     )
     body = client.get(url).content.decode()
     assert f"Sorti·e</span> le {exited_on:%d/%m/%Y} — " in body

@@ -89,6 +89,7 @@ from workflows.vocabulary import (
     Programme,
     ProofKind,
     QualificationLevel,
+    Sex,
     SizingMethod,
 )
 
@@ -154,6 +155,13 @@ PEOPLE = [
     ("Mariam", "Camara"), ("Romain", "Caron"), ("Zoé", "Lemaire"), ("Ousmane", "Ba"), ("Eva", "Da Silva"),
     ("Sami", "Rahmani"), ("Margaux", "Leclerc"), ("Idriss", "Touré"),
 ]
+# Declared sex (optional, for the share of women in the clause and ESF indicators): these first names are women's;
+# every ninth young person did not state it.
+WOMEN = {
+    "Inès", "Chloé", "Emma", "Sarah", "Aïcha", "Léa", "Manon", "Fatoumata", "Camille", "Jade", "Océane", "Clara",
+    "Nour", "Anaïs", "Laura", "Yasmine", "Lina", "Awa", "Sofia", "Maëlys", "Lou", "Kenza", "Mariam", "Zoé", "Eva",
+    "Margaux",
+}
 
 # --- The clause register (days are relative to today) -----------------------------------------------------------
 LOTS = [
@@ -887,6 +895,8 @@ class Command(BaseCommand):
                 "imilo_reference": f"69{agency}{demo.today.year % 100:02d}{imilo[agency]:05d}",
                 "phone": f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
             }
+            if len(specs) % 9 != 8:
+                spec.data["sex"] = Sex.FEMALE if first_name in WOMEN else Sex.MALE
             if rng.random() < 0.7:
                 spec.data["email"] = f"{_ascii(first_name)}.{_ascii(last_name)}@example.org"
             criteria = []

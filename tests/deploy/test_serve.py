@@ -392,6 +392,15 @@ def test_forward_emails_the_employer_on_the_console(stack):
     assert "Objet : [Parcours] Nouvelle candidature — " in output  # readable, not MIME-encoded
 
 
+def _running(pid) -> bool:
+    """Still there and not a zombie: an exited child the container's init has not reaped yet runs nothing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def test_ctrl_c_leaves_nothing_running(stack):
     pids = _descendants(stack.process.pid)
     assert len(pids) >= 6  # wrappers, PostgreSQL, Redis (daemonised: not a descendant), nginx, workers
@@ -399,7 +408,7 @@ def test_ctrl_c_leaves_nothing_running(stack):
     os.killpg(stack.process.pid, signal.SIGINT)
     stack.process.wait(60)
     time.sleep(1)
-    alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    alive = [pid for pid in pids if _running(pid)]
     assert not alive, subprocess.run(["ps", "-o", "pid,cmd", "-p", ",".join(map(str, alive))], capture_output=True)
     for port in ports:
         with socket.socket() as s:

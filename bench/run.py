@@ -330,7 +330,7 @@ def parcours_lifecycle(world, index):
     from django.utils import timezone
 
     from parcours.services import followups, participants, pathways, placements, referrals
-    from workflows.vocabulary import ContractType, ExitCategory, FollowUpKind, PlacementEndKind
+    from workflows.vocabulary import ContractType, ExitSituation, FollowUpKind, PlacementEndKind
 
     side = world.a
     today = timezone.localdate()
@@ -389,7 +389,7 @@ def parcours_lifecycle(world, index):
     )
     step(
         lambda: pathways.pathway_exit(
-            actor=side.adviser, pathway=pathway.pk, exited_on=today, category=ExitCategory.DURABLE_EMPLOYMENT
+            actor=side.adviser, pathway=pathway.pk, exited_on=today, situation=ExitSituation.CDI
         )
     )
     del datetime
@@ -767,6 +767,9 @@ def main():
 
     def wanted(section):
         return not only or section in only
+
+    if not settings.DEBUG:  # pages are served as in production: the hashed static files collectstatic writes
+        call_command("collectstatic", interactive=False, verbosity=0)
 
     if connection.vendor != "postgresql":
         raise SystemExit("bench/run.py needs PostgreSQL (DATABASE_URL).")

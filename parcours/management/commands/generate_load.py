@@ -26,6 +26,7 @@ from django.utils import timezone
 from parcours.dates import add_months
 from parcours.models import EligibilityCriterion, Participant
 from parcours.services import register
+from parcours.text import fold, identity_key
 from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
@@ -179,7 +180,7 @@ class Journal:
 COLUMNS = {
     "parcours_participant": "id, first_name, last_name, birth_date, email, phone, postcode, commune, is_qpv_resident, "
     "qualification_level, programme, imilo_reference, created_at, updated_at, referent_adviser_id, youth_agency_id, "
-    "notice_given_on",
+    "notice_given_on, sex, search_text, identity_key, homonym_confirmed",
     "parcours_pathway": "id, state, started_on, exited_on, closed_on, updated_at, facilitation_organisation_id, "
     "participant_id, referent_adviser_id",
     "parcours_eligibilityassessment": "id, derogation_reason, decision, valid_until, submitted_at, decided_at, "
@@ -192,7 +193,8 @@ COLUMNS = {
     "parcours_hoursline": "id, state, month, hours, is_adjustment, declared_at, validated_at, rejection_reason, "
     "locked_at, declared_by_id, placement_id",
     "parcours_followup": "id, kind, due_on, done_on, note, created_at, recorded_by_id, pathway_id, placement_id",
-    "parcours_exit": "id, exited_on, category, detail, created_at, recorded_by_id, pathway_id",
+    "parcours_exit": "id, exited_on, category, situation, detail, outcome_situation, outcome_category, "
+    "outcome_detail, created_at, recorded_by_id, pathway_id",
     "parcours_participantgroupobjectpermission": "id, content_object_id, group_id, permission_id",
     "parcours_referralgroupobjectpermission": "id, content_object_id, group_id, permission_id",
     "parcours_placementgroupobjectpermission": "id, content_object_id, group_id, permission_id",
@@ -243,6 +245,7 @@ class Command(BaseCommand):
         self.now = timezone.now().replace(microsecond=0)
         self.today = timezone.localdate()
         self.ids = Ids()
+        self.identities = set()  # (Mission Locale, identity key) already generated
         self.journal = Journal()
         self.world(pathways)
         done = 0
@@ -414,11 +417,15 @@ class Command(BaseCommand):
         pid = ids.take("participant")
         birth = add_months(self.today, -12 * rng.randint(17, 25)) - datetime.timedelta(days=rng.randint(1, 330))
         created = at(0, 0)
+        first_name, last_name = rng.choice(FIRST), rng.choice(LAST)
+        key = identity_key(first_name, last_name, birth)
+        homonym = (ml.pk, key) in self.identities  # same names, same day: two people, as an adviser would confirm
+        self.identities.add((ml.pk, key))
         rows["parcours_participant"].append(
             (
                 pid,
-                rng.choice(FIRST),
-                f"{rng.choice(LAST)}",
+                first_name,
+                last_name,
                 birth,
                 "",
                 "",
@@ -433,6 +440,10 @@ class Command(BaseCommand):
                 adviser.user.pk,
                 ml.pk,
                 intake_day,
+                rng.choice("FM"),
+                fold(f"{last_name} {first_name} ML{ml.pk}-{pid:08d}")[:250],
+                key,
+                homonym,
             )
         )
         journal.event(
@@ -623,7 +634,8 @@ class Command(BaseCommand):
                         inputs={"category": "durable_employment", "exited_on": exited_on.isoformat()},
                     )
                     rows["parcours_exit"].append(
-                        (ids.take("exit"), exited_on, "durable_employment", "", when, adviser.user.pk, pathway_id)
+                        (ids.take("exit"), exited_on, "durable_employment", "cdi", "", "", "", "", when)
+                        + (adviser.user.pk, pathway_id)
                     )
             if state in ("withdrawn", "lost_contact"):
                 action = "withdraw" if state == "withdrawn" else "mark_lost_contact"

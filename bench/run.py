@@ -188,10 +188,14 @@ def section_floor(smoke):
 
 # --- transitions through the services --------------------------------------------------------------------------
 def bench_world():
+    from parcours.models import JobOffer
     from tests.factories import World
 
     with transaction.atomic():
-        return World.build()
+        world = World.build()
+        # Hundreds of hires on the same offers: they must not close themselves when their positions are filled.
+        JobOffer.objects.update(positions=30000)
+        return world
 
 
 def _objects(world, machine, state, count):

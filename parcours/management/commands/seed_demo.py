@@ -34,7 +34,7 @@ from viewflow.workflow.status import STATUS
 
 from parcours import notifications
 from parcours.audit import verify_journal
-from parcours.dates import add_months
+from parcours.dates import add_months, previous_month
 from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.data_protection import participant_record_notice
 from parcours.services.followups import followup_record
@@ -301,6 +301,10 @@ STORIES = [
 ]
 
 # fmt: on
+# Waiting on purpose: the awardee of this lot has not declared last month's statement yet, whatever the day of the
+# month the demo is seeded on (the reminder job reminds it from the organisation's reminder day).
+STATEMENT_WAITING_LOT = "gros_oeuvre"
+
 LATE_ON_PURPOSE = [
     (first, last) for (_, _, _, options), (first, last) in zip(STORIES, PEOPLE, strict=True) if options.get("late")
 ]
@@ -600,7 +604,10 @@ class Story:
         add(demo.moment(placement.start_date, hour=8), placement_start, actor=employer, placement=placement)
         last_month = _month_start(end_on or demo.today)
         month, index = _month_start(placement.start_date), 0
+        waiting = placement.lot_id == demo.lots[STATEMENT_WAITING_LOT].pk
         while month <= last_month:
+            if waiting and month == previous_month(demo.today):
+                break  # the statement waits for the employer (STATEMENT_WAITING_LOT)
             declared_on = _workday(_next_month(month) + datetime.timedelta(days=rng.randint(1, 4)))
             hours = self.monthly_hours(placement, month, end_on)
             add(demo.moment(declared_on), declare, month, hours)

@@ -1,18 +1,41 @@
-"""Per-object access grants (django-guardian), given to organisation groups.
+"""Per-object access grants (django-guardian's direct grant tables), given to organisation groups.
 
 Grants are side effects of services (a participant registered, a referral forwarded or refused, a hire
-confirmed); nothing else calls these functions.
+confirmed); nothing else calls these functions. They write guardian's rows directly, one statement each: guardian's
+shortcuts read the group, the content type and the permission, then look for the row before inserting it
+(seven statements for one grant inside a transition).
 """
 
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.utils import get_group_obj_perms_model
+
+from roles.policy import permission_id
+
+
+def _grant_row(permission: str, obj):
+    """(direct grant model, permission id) of `permission` ("app_label.codename") on `obj`."""
+    grant_model = get_group_obj_perms_model(obj)
+    if grant_model.objects.is_generic():
+        raise TypeError(f"{obj._meta.label} has no direct grant table (see roles/models.py and parcours/models.py).")
+    app_label, codename = permission.split(".", 1)
+    if app_label != obj._meta.app_label:
+        raise ValueError(f"{permission} is not a permission of {obj._meta.label}.")
+    found = permission_id(app_label, obj._meta.model_name, codename)
+    if found < 0:
+        raise ValueError(f"Unknown permission {permission} on {obj._meta.label}.")
+    return grant_model, found
 
 
 def grant(*, organisation, permission: str, obj) -> None:
-    assign_perm(permission, organisation.group, obj)
+    grant_model, found = _grant_row(permission, obj)
+    grant_model.objects.bulk_create(
+        [grant_model(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk)],
+        ignore_conflicts=True,  # granted already (the unique (group, permission, object) constraint)
+    )
 
 
 def revoke(*, organisation, permission: str, obj) -> None:
-    remove_perm(permission, organisation.group, obj)
+    grant_model, found = _grant_row(permission, obj)
+    grant_model.objects.filter(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk).delete()
 
 
 def share_participant(*, organisation, participant, manage: bool = False) -> None:

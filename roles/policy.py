@@ -177,6 +177,11 @@ def _permission_id(app_label, model_name, codename) -> int:
     return found if found is not None else -1  # no such permission: matches no grant
 
 
+def permission_id(app_label, model_name, codename) -> int:
+    """A permission's id (cached per process; -1 when there is no such permission)."""
+    return _permission_id(app_label, model_name, codename)
+
+
 def _grant_permission_id(granted, codename_prefix) -> int:
     meta = granted._meta
     return _permission_id(meta.app_label, meta.model_name, f"{codename_prefix}_{meta.model_name}")

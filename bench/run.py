@@ -788,7 +788,7 @@ def main():
         cursor.execute("SHOW fsync")
         fsync = cursor.fetchone()[0]
     RESULTS["machine"] = {
-        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "when": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "postgresql": pg_version,

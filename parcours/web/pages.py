@@ -13,7 +13,7 @@ from parcours.services.referrals import REFERABLE_PATHWAY_STATES
 from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
-from workflows.diagrams import transition_rows
+from workflows.diagrams import circuits
 from workflows.engine import state_label
 from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES
@@ -250,4 +250,4 @@ def referral_detail(request, pk):
 
 @login_required
 def workflow_diagrams(request):
-    return render(request, "workflows.html", {"rows": list(transition_rows())})
+    return render(request, "workflows.html", {"circuits": list(circuits())})

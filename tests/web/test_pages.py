@@ -253,9 +253,19 @@ def test_organisation_switch(site, client):
     assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
 
 
-def test_workflow_page_lists_every_transition(site, client):
+def test_workflow_page_lists_every_transition_in_words(site, client):
+    from workflows.diagrams import GUARD_RULES
     from workflows.transitions import all_specs
 
     body = login(client, "conseillere").get(reverse("workflow_diagrams")).content.decode()
     for spec in all_specs():
         assert spec.label.replace("'", "&#x27;") in body
+        assert not set(spec.guards) - set(GUARD_RULES), f"{spec.action}: a guard has no rule in words"
+    # Who, in role labels; the rules in words; no Python names, file names or internal jargon.
+    assert "Facilitateur·rice" in body and "Employeur" in body and "Automatique (délai dépassé)" in body
+    assert "Possible si l&#x27;offre est encore ouverte" in body
+    for internal in ["conséquence", ".py", "submit_eligibility", "under_review", "système"]:
+        assert internal not in body, internal
+    assert 'src="/static/workflows/referral.svg"' in body
+
+

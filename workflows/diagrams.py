@@ -15,11 +15,15 @@ TITLES = {
 }
 INTRODUCTIONS = {
     "pathway": _("Le parcours d'un·e jeune, de l'accueil à la sortie : éligibilité, positionnements, emploi, suivi."),
-    "referral": _("Une candidature d'un·e jeune sur une offre d'un lot : examen par la structure porteuse, "
-                  "transmission à l'employeur, réponse, embauche."),
+    "referral": _(
+        "Une candidature d'un·e jeune sur une offre d'un lot : examen par la structure porteuse, "
+        "transmission à l'employeur, réponse, embauche."
+    ),
     "placement": _("Le contrat d'un·e salarié·e en clause, de sa signature à sa fin."),
-    "hoursline": _("Les heures d'un mois déclarées par l'employeur, validées par la structure porteuse, puis "
-                   "clôturées avec le mois."),
+    "hoursline": _(
+        "Les heures d'un mois déclarées par l'employeur, validées par la structure porteuse, puis "
+        "clôturées avec le mois."
+    ),
 }
 # The condition each guard checks, in words (tests/web checks that every guard of the tables has one).
 GUARD_RULES = {

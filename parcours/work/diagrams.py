@@ -30,12 +30,12 @@ def _separate_labels(edges):
             continue
         x, y = edge.label_pos
         width = len(edge.label) * LABEL_CHAR_WIDTH
-        step = -LABEL_LINE_HEIGHT if edge.segments and edge.segments[-1][1] < edge.segments[0][1] else LABEL_LINE_HEIGHT
+        step = (
+            -LABEL_LINE_HEIGHT if edge.segments and edge.segments[-1][1] < edge.segments[0][1] else LABEL_LINE_HEIGHT
+        )
 
         def overlaps(y):
-            return any(
-                x < px + pw and px < x + width and abs(y - py) < LABEL_LINE_HEIGHT for px, py, pw in placed
-            )
+            return any(x < px + pw and px < x + width and abs(y - py) < LABEL_LINE_HEIGHT for px, py, pw in placed)
 
         while overlaps(y):
             y += step

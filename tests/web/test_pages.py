@@ -81,10 +81,14 @@ def test_adviser_home_does_not_repeat_the_mission_locale_on_each_row(site, clien
     body = login(client, "conseillere").get(reverse("home")).content.decode()
     agency = str(participant.youth_agency)
     # Named in the title and the menu, never in the lists; no "Mission Locale" column.
-    assert agency in body and agency not in body[body.index('id="parcours"') :] and "<th scope=\"col\">Mission Locale</th>" not in body
+    assert (
+        agency in body
+        and agency not in body[body.index('id="parcours"') :]
+        and '<th scope="col">Mission Locale</th>' not in body
+    )
     client.logout()
     body = login(client, "facilitateur").get(reverse("home")).content.decode()
-    assert "<th scope=\"col\">Mission Locale</th>" in body  # the facilitator works with several
+    assert '<th scope="col">Mission Locale</th>' in body  # the facilitator works with several
 
 
 def test_home_lists_open_on_what_waits_for_the_role(site, client):
@@ -267,5 +271,3 @@ def test_workflow_page_lists_every_transition_in_words(site, client):
     for internal in ["conséquence", ".py", "submit_eligibility", "under_review", "système"]:
         assert internal not in body, internal
     assert 'src="/static/workflows/referral.svg"' in body
-
-

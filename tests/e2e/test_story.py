@@ -67,6 +67,13 @@ def _click_action(page, label):
     _status(page, f"Action « {label} » enregistrée pour {FIRST} {LAST}.")
 
 
+# The elements sticking out on the right, outside a region that scrolls on its own (for the failure message).
+WIDER_THAN_THE_PAGE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(e => !e.parentElement.closest('.table-responsive'))
+  .slice(0, 8).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
+
+
 @pytest.fixture(params=[1366, 390], ids=["desktop", "phone"])
 def width(request):
     return request.param
@@ -84,7 +91,8 @@ def at_width(login, shot, width):
     def save(page, name):
         if width < 576:
             # Nothing may stick out sideways: wide tables become cards or scroll inside their own region.
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: wider than the phone"
+            wide = page.evaluate(WIDER_THAN_THE_PAGE)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: wider than the phone {wide}"
         shot(page, name if width >= 576 else f"phone-{name}")
 
     return sign_in, save

@@ -20,6 +20,10 @@ def flow_svg(flow_class) -> str:
 LABEL_CHAR_WIDTH, LABEL_LINE_HEIGHT = 6, 13  # 11 px Arial, generous
 
 
+def _overlaps(x, y, width, placed):
+    return any(x < px + pw and px < x + width and abs(y - py) < LABEL_LINE_HEIGHT for px, py, pw in placed)
+
+
 def _separate_labels(edges):
     """viewflow puts the label of every edge leaving a node the same way at the same place (two edges going down
     from one gateway: "refusé / annulé" printed over "expiré"): move a label that would overlap one already
@@ -30,14 +34,9 @@ def _separate_labels(edges):
             continue
         x, y = edge.label_pos
         width = len(edge.label) * LABEL_CHAR_WIDTH
-        step = (
-            -LABEL_LINE_HEIGHT if edge.segments and edge.segments[-1][1] < edge.segments[0][1] else LABEL_LINE_HEIGHT
-        )
-
-        def overlaps(y):
-            return any(x < px + pw and px < x + width and abs(y - py) < LABEL_LINE_HEIGHT for px, py, pw in placed)
-
-        while overlaps(y):
+        upwards = edge.segments and edge.segments[-1][1] < edge.segments[0][1]
+        step = -LABEL_LINE_HEIGHT if upwards else LABEL_LINE_HEIGHT
+        while _overlaps(x, y, width, placed):
             y += step
         edge.label_pos = (x, y)
         placed.append((x, y, width))

@@ -91,8 +91,8 @@ def at_width(login, shot, width):
     def save(page, name):
         if width < 576:
             # Nothing may stick out sideways: wide tables become cards or scroll inside their own region.
-            wide = page.evaluate(WIDER_THAN_THE_PAGE)
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: wider than the phone {wide}"
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{name}: wider than the phone {page.evaluate(WIDER_THAN_THE_PAGE)}"
         shot(page, name if width >= 576 else f"phone-{name}")
 
     return sign_in, save

@@ -225,6 +225,14 @@ def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
     assert 'id="a-faire"' not in login(client, "auditeur").get(reverse("home")).content.decode()
 
 
+def test_task_queue_take_buttons_are_the_app_s_buttons_named_after_their_task(site, client):
+    participant = site.participant()  # referred: a task to take in the facilitator's queue
+    body = login(client, "facilitateur").get(reverse("work:queue")).content.decode()
+    assert '<button type="submit" class="btn btn-sm btn-primary">Prendre<span class="visually-hidden"> la tâche' in body
+    assert f"{participant.first_name} {participant.last_name.upper()}" in body
+    assert "<button type=\"submit\">" not in body
+
+
 def test_unknown_participant_is_404(site, client):
     login(client, "conseillere")
     assert client.get(reverse("participant_detail", args=[999999])).status_code == 404

@@ -228,9 +228,10 @@ def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
 def test_task_queue_take_buttons_are_the_app_s_buttons_named_after_their_task(site, client):
     participant = site.participant()  # referred: a task to take in the facilitator's queue
     body = login(client, "facilitateur").get(reverse("work:queue")).content.decode()
-    assert '<button type="submit" class="btn btn-sm btn-primary">Prendre<span class="visually-hidden"> la tâche' in body
+    take = '<button type="submit" class="btn btn-sm btn-primary">Prendre<span class="visually-hidden"> la tâche'
+    assert take in body
     assert f"{participant.first_name} {participant.last_name.upper()}" in body
-    assert "<button type=\"submit\">" not in body
+    assert '<button type="submit">' not in body
 
 
 def test_unknown_participant_is_404(site, client):

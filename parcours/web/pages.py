@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,12 +13,14 @@ from parcours.services.referrals import REFERABLE_PATHWAY_STATES
 from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
-from workflows.diagrams import transition_rows
+from workflows.diagrams import circuits
 from workflows.engine import state_label
 from workflows.errors import DomainError
 from workflows.states import PATHWAY_OPEN_STATES
 
-HOME_LIST_LIMIT = 100
+# Each list of a home is one page of HOME_PAGE_SIZE rows (its own `?<list>=n` parameter), after the work summary;
+# the full lists, with their filters, are the role's list pages.
+HOME_PAGE_SIZE = 10
 # Roles that receive tasks: their home opens on what waits for them.
 WORKING_ROLES = (Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER)
 
@@ -26,10 +29,29 @@ def _actor_or_none(request):
     return getattr(request, "actor", None)
 
 
+def _home_list(request, queryset, param):
+    """One page of a home list: a count and a slice (two queries whatever the number of rows), with the links to
+    the neighbouring pages keeping the other lists' pages."""
+    page = Paginator(queryset, HOME_PAGE_SIZE).get_page(request.GET.get(param))
+
+    def link(number):
+        query = request.GET.copy()
+        query[param] = number
+        return f"?{query.urlencode()}#{param}"
+
+    return {
+        "page": page,
+        "rows": page.object_list,
+        "param": param,
+        "previous_url": link(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": link(page.next_page_number()) if page.has_next() else "",
+    }
+
+
 @login_required
 def home(request):
     actor = _actor_or_none(request)
-    context = {"actor": actor, "limit": HOME_LIST_LIMIT}
+    context = {"actor": actor}
     if actor is None:
         return render(request, "home/no_membership.html", context)
     if actor.role in WORKING_ROLES:
@@ -37,34 +59,37 @@ def home(request):
     if actor.role == Role.ADVISER:
         pathways = selectors.pathways_for(actor)
         context.update(
-            pathways=pathways[:HOME_LIST_LIMIT],
             pathway_counts=_labelled_counts("pathway", selectors.count_by_state(pathways)),
-            referrals=selectors.referrals_for(actor)[:HOME_LIST_LIMIT],
+            pathways=_home_list(request, pathways, "parcours"),
+            referrals=_home_list(request, selectors.referrals_for(actor), "positionnements"),
         )
     elif actor.role == Role.FACILITATOR:
         referrals = selectors.referrals_for(actor)
+        waiting = selectors.referrals_to_review(actor=actor, states=selectors.REFERRALS_WAITING_FOR_FACILITATOR)
+        declared = selectors.hours_lines_to_validate(actor=actor, states=selectors.HOURS_WAITING_FOR_FACILITATOR)
         context.update(
-            pathways=selectors.pathways_for(actor)[:HOME_LIST_LIMIT],
-            referrals=referrals[:HOME_LIST_LIMIT],
             referral_counts=_labelled_counts("referral", selectors.count_by_state(referrals)),
-            lots=selectors.lots_for(actor)[:HOME_LIST_LIMIT],
-            hours_lines=selectors.hours_lines_for(actor)[:HOME_LIST_LIMIT],
+            referrals=_home_list(request, waiting, "positionnements"),
+            hours_lines=_home_list(request, declared, "heures"),
+            lots=_home_list(request, selectors.lots_for(actor), "lots"),
+            pathways=_home_list(request, selectors.pathways_for(actor), "parcours"),
         )
     elif actor.role == Role.EMPLOYER:
+        waiting = selectors.candidates_for(actor=actor, states=selectors.CANDIDATES_WAITING_FOR_EMPLOYER)
         context.update(
-            referrals=selectors.referrals_for(actor)[:HOME_LIST_LIMIT],
-            placements=selectors.placements_for(actor)[:HOME_LIST_LIMIT],
-            offers=selectors.offers_for(actor)[:HOME_LIST_LIMIT],
-            hours_lines=selectors.hours_lines_for(actor)[:HOME_LIST_LIMIT],
+            referrals=_home_list(request, waiting, "candidatures"),
+            placements=_home_list(request, selectors.placements_for(actor), "salaries"),
+            hours_lines=_home_list(request, selectors.hours_lines_for(actor), "heures"),
+            offers=_home_list(request, selectors.offers_for(actor), "offres"),
         )
     elif actor.role == Role.DPO:
         context.update(accesses=selectors.access_log_for(actor)[:20])
     elif actor.role == Role.AUDITOR:
         pathways = selectors.pathways_for(actor)
         context.update(
-            pathways=pathways[:HOME_LIST_LIMIT],
             pathway_counts=_labelled_counts("pathway", selectors.count_by_state(pathways)),
-            lots=selectors.lots_for(actor)[:HOME_LIST_LIMIT],
+            lots=_home_list(request, selectors.lots_for(actor), "lots"),
+            pathways=_home_list(request, pathways, "parcours"),
         )
     return render(request, f"home/{actor.role.value}.html", context)
 
@@ -225,4 +250,4 @@ def referral_detail(request, pk):
 
 @login_required
 def workflow_diagrams(request):
-    return render(request, "workflows.html", {"rows": list(transition_rows())})
+    return render(request, "workflows.html", {"circuits": list(circuits())})

@@ -13,7 +13,33 @@ from parcours.work.flows import Gate, HumanTask, WorkTimer, WorkTimerBoundary
 def flow_svg(flow_class) -> str:
     """The flow graph as SVG, laid out by viewflow from the flow's nodes (French labels kept as written)."""
     grid = chart.calc_layout_data(flow_class)
+    _separate_labels(grid.edges)
     return render_to_string("work/flow.svg", {"grid": grid, "cells": grid.cells, "edges": grid.edges})
+
+
+LABEL_CHAR_WIDTH, LABEL_LINE_HEIGHT = 6, 13  # 11 px Arial, generous
+
+
+def _overlaps(x, y, width, placed):
+    return any(x < px + pw and px < x + width and abs(y - py) < LABEL_LINE_HEIGHT for px, py, pw in placed)
+
+
+def _separate_labels(edges):
+    """viewflow puts the label of every edge leaving a node the same way at the same place (two edges going down
+    from one gateway: "refusé / annulé" printed over "expiré"): move a label that would overlap one already
+    placed one line further, in the direction of its edge."""
+    placed = []
+    for edge in edges:
+        if not (edge.label and edge.label_pos):
+            continue
+        x, y = edge.label_pos
+        width = len(edge.label) * LABEL_CHAR_WIDTH
+        upwards = edge.segments and edge.segments[-1][1] < edge.segments[0][1]
+        step = -LABEL_LINE_HEIGHT if upwards else LABEL_LINE_HEIGHT
+        while _overlaps(x, y, width, placed):
+            y += step
+        edge.label_pos = (x, y)
+        placed.append((x, y, width))
 
 
 def _describe_delay(node) -> str:

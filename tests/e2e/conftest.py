@@ -10,6 +10,9 @@
   refuse to run. So the browser is started per test, after the seeding, and the check is lifted only while it
   runs (the environment variable is restored afterwards: the rest of the suite keeps the check).
 - Every main page is saved as a screenshot into artifacts/screenshots/, named by step.
+- The pages are tested with their stylesheets: pytest-django's live server serves STATIC_ROOT only (our staticfiles
+  app is a subclass, which it does not recognise), so the static files are collected there once per session —
+  without them, layout, phone widths, focus rings and colour contrast would go untested.
 """
 
 import os
@@ -38,6 +41,11 @@ PASSWORD = "demo"  # seed_demo's password for every login
 TIMEOUT_MS = 15_000  # actions and assertions alike: generous for a loaded CI machine, still fails fast
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static_files():
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture

@@ -10,13 +10,23 @@ from axe_playwright_python.sync_playwright import Axe
 pytestmark = pytest.mark.e2e
 
 PAGES = {
-    "conseillere": ["/", "/conseil/jeunes/", "/conseil/jeunes/inscrire/", "/conseil/offres/", "/travail/"],
+    "conseillere": [
+        "/",
+        "/?parcours=2&positionnements=2",
+        "/conseil/jeunes/",
+        "/conseil/jeunes/inscrire/",
+        "/conseil/offres/",
+        "/travail/",
+        "/workflows/",
+        "/travail/circuits/",
+    ],
     "facilitateur": [
         "/",
         "/facilitation/positionnements/",
         "/facilitation/eligibilite/",
         "/facilitation/heures/",
         "/facilitation/registre/",
+        "/travail/a-prendre/",
     ],
     "employeur": ["/", "/employeur/candidatures/", "/employeur/salaries/", "/employeur/offres/"],
     "auditeur": ["/", "/audit/parcours/"],

@@ -42,7 +42,11 @@ TIMELINE_ACTIONS = [
 
 
 def _menu(page, label):
-    menu = page.get_by_role("navigation", name="Navigation principale").get_by_role("list").first
+    navigation = page.get_by_role("navigation", name="Navigation principale")
+    toggler = navigation.get_by_role("button", name="Menu")
+    if toggler.is_visible():  # phone width: the menu is folded behind its button
+        toggler.click()
+    menu = navigation.get_by_role("list").first
     menu.get_by_role("link", name=label, exact=True).click()
 
 
@@ -63,7 +67,39 @@ def _click_action(page, label):
     _status(page, f"Action « {label} » enregistrée pour {FIRST} {LAST}.")
 
 
-def test_the_whole_story_in_the_browser(login, shot):
+# The elements sticking out on the right, outside a region that scrolls on its own (for the failure message).
+WIDER_THAN_THE_PAGE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(e => !e.parentElement.closest('.table-responsive'))
+  .slice(0, 8).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
+
+
+@pytest.fixture(params=[1366, 390], ids=["desktop", "phone"])
+def width(request):
+    return request.param
+
+
+@pytest.fixture
+def at_width(login, shot, width):
+    """`login` and `shot` at the test's width (the phone run saves its screenshots as phone-*)."""
+
+    def sign_in(username):
+        page = login(username)
+        page.set_viewport_size({"width": width, "height": 900})
+        return page
+
+    def save(page, name):
+        if width < 576:
+            # Nothing may stick out sideways: wide tables become cards or scroll inside their own region.
+            scroll_width = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll_width <= width, f"{name}: wider than the phone {page.evaluate(WIDER_THAN_THE_PAGE)}"
+        shot(page, name if width >= 576 else f"phone-{name}")
+
+    return sign_in, save
+
+
+def test_the_whole_story_in_the_browser(at_width):
+    login, shot = at_width
     today = timezone.localdate()
 
     # --- Adviser: intake -----------------------------------------------------------------------------------

@@ -376,7 +376,11 @@ def test_offer_list_query_count_is_pinned(site, client):
     _more_offers(site, 4)
     after, response = count_queries(client, url)
     assert before == after == OFFER_LIST_QUERIES + 1  # + the pathway to refer
-    assert response.content.decode().count(">Positionner</button>") == 6
+    body = response.content.decode()
+    assert body.count(">Positionner</button>") == 6
+    # The motivation is a real text box with a visible label (it was squeezed to 42 px next to the button).
+    assert body.count('<label class="form-label small mb-0" for="motivation-') == 6
+    assert body.count('rows="3"></textarea>') == 6 and "visually-hidden\" for=\"motivation" not in body
     plain, _ = count_queries(client, reverse("adviser:offers"))
     assert plain == OFFER_LIST_QUERIES
 

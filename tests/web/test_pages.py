@@ -10,20 +10,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from parcours.models import ParticipantAccess
-from parcours.services import pathways, tasks
+from parcours.services import pathways, referrals, tasks
 from parcours.work.models import TaskKind, WorkTask
 from roles.enums import Role
 from roles.models import Membership
 
 # session, user, memberships, the work summary (counts, next actions) for roles receiving tasks, then the role's
-# lists (one query each, whatever the number of rows)
+# lists: each a page of ten rows, one count and one slice whatever the number of rows (an empty list needs no
+# slice: employeur.b sees none of these rows, the facilitator has no declared hours to validate, the employer no
+# hours declared).
 HOME_QUERIES = {
-    "conseillere": 8,
-    "conseiller.b": 8,
-    "facilitateur": 10,
-    "employeur": 9,
+    "conseillere": 10,
+    "conseiller.b": 10,
+    "facilitateur": 13,
+    "employeur": 12,
     "employeur.b": 9,
-    "auditeur": 6,
+    "auditeur": 8,
 }
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
 
@@ -53,6 +55,58 @@ def test_home_query_count_does_not_grow_with_rows(site, client, username):
     after, response = home_queries(client)
     assert after == before, f"{username}: {before} queries with 2 participants, {after} with 10"
     assert after == HOME_QUERIES[username]
+
+
+def test_home_lists_are_paged_with_a_fixed_query_count(site, client):
+    for _ in range(12):
+        site.participant()
+    login(client, "conseillere")
+    home_queries(client)
+    first, response = home_queries(client)
+    body = response.content.decode()
+    assert "Page 1 sur 2" in body and 'href="?parcours=2#parcours"' in body and "Tous les jeunes" in body
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("home"), {"parcours": 2, "positionnements": 2})
+    body = response.content.decode()
+    assert len(ctx.captured_queries) == first
+    assert "Page 2 sur 2" in body
+    # The other list's page is kept in the links of this one.
+    assert 'href="?parcours=1&amp;positionnements=2#parcours"' in body
+    # A page out of range shows the last one, never an error.
+    assert client.get(reverse("home"), {"parcours": 99}).status_code == 200
+
+
+def test_adviser_home_does_not_repeat_the_mission_locale_on_each_row(site, client):
+    participant = site.participant()
+    body = login(client, "conseillere").get(reverse("home")).content.decode()
+    agency = str(participant.youth_agency)
+    # Named in the title and the menu, never in the lists; no "Mission Locale" column.
+    assert (
+        agency in body
+        and agency not in body[body.index('id="parcours"') :]
+        and '<th scope="col">Mission Locale</th>' not in body
+    )
+    client.logout()
+    body = login(client, "facilitateur").get(reverse("home")).content.decode()
+    assert '<th scope="col">Mission Locale</th>' in body  # the facilitator works with several
+
+
+def test_home_lists_open_on_what_waits_for_the_role(site, client):
+    waiting = site.participant()  # referred: the facilitator has it to review
+    hired = site.participant(hired=True)
+    body = login(client, "facilitateur").get(reverse("home")).content.decode()
+    section = body[body.index('id="positionnements"') : body.index('id="heures"')]
+    assert waiting.last_name.upper() in section and hired.last_name.upper() not in section
+    client.logout()
+    forwarded = site.participant()
+    referral = forwarded.pathways.get().referrals.get()
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
+    referrals.referral_approve(actor=site.facilitator, referral=referral)
+    referrals.referral_forward(actor=site.facilitator, referral=referral)
+    body = login(client, "employeur").get(reverse("home")).content.decode()
+    section = body[body.index('id="candidatures"') : body.index('id="salaries"')]
+    assert forwarded.last_name.upper() in section
+    assert hired.last_name.upper() not in section  # hired: no longer waiting for the employer
 
 
 def test_home_lists_only_what_the_role_may_see(site, client):
@@ -152,7 +206,7 @@ def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
     participant = site.participant()  # referred: the facilitator's team has a referral to review
     login(client, "facilitateur")
     body = client.get(reverse("home")).content.decode()
-    assert body.index('id="a-faire"') < body.index("Positionnements sur mes lots")  # the work first
+    assert body.index('id="a-faire"') < body.index("Positionnements à examiner")  # the work first
     counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', body))
     assert counts["mine"] == "0" and int(counts["team"]) >= 1 and counts["late"] == "0"
     work_task = WorkTask.objects.filter(
@@ -169,6 +223,15 @@ def test_home_opens_on_the_work_waiting_mine_my_team_and_late(site, client):
     # An auditor receives no tasks: no work summary.
     client.logout()
     assert 'id="a-faire"' not in login(client, "auditeur").get(reverse("home")).content.decode()
+
+
+def test_task_queue_take_buttons_are_the_app_s_buttons_named_after_their_task(site, client):
+    participant = site.participant()  # referred: a task to take in the facilitator's queue
+    body = login(client, "facilitateur").get(reverse("work:queue")).content.decode()
+    take = '<button type="submit" class="btn btn-sm btn-primary">Prendre<span class="visually-hidden"> la tâche'
+    assert take in body
+    assert f"{participant.first_name} {participant.last_name.upper()}" in body
+    assert '<button type="submit">' not in body
 
 
 def test_unknown_participant_is_404(site, client):
@@ -203,9 +266,17 @@ def test_organisation_switch(site, client):
     assert "Suivi des clauses" in client.get(reverse("home")).content.decode()
 
 
-def test_workflow_page_lists_every_transition(site, client):
+def test_workflow_page_lists_every_transition_in_words(site, client):
+    from workflows.diagrams import GUARD_RULES
     from workflows.transitions import all_specs
 
     body = login(client, "conseillere").get(reverse("workflow_diagrams")).content.decode()
     for spec in all_specs():
         assert spec.label.replace("'", "&#x27;") in body
+        assert not set(spec.guards) - set(GUARD_RULES), f"{spec.action}: a guard has no rule in words"
+    # Who, in role labels; the rules in words; no Python names, file names or internal jargon.
+    assert "Facilitateur·rice" in body and "Employeur" in body and "Automatique (délai dépassé)" in body
+    assert "Possible si l&#x27;offre est encore ouverte" in body
+    for internal in ["conséquence", ".py", "submit_eligibility", "under_review", "système"]:
+        assert internal not in body, internal
+    assert 'src="/static/workflows/referral.svg"' in body

@@ -14,8 +14,9 @@ from workflows.transitions import MACHINES
 class Command(BaseCommand):
     requires_system_checks = []
     help = (
-        "Write the state diagrams (Graphviz DOT, and SVG when `dot` is installed), the transition table, and the "
-        "work-layer flow graphs (SVG drawn by viewflow) with their task table."
+        "Write the state diagrams (Graphviz DOT; SVG into static/workflows/ when `dot` is installed, shown by the "
+        "Circuits page), the transition table, and the work-layer flow graphs (SVG drawn by viewflow) with their "
+        "task table."
     )
 
     def add_arguments(self, parser):
@@ -42,9 +43,11 @@ class Command(BaseCommand):
         for name, text in files.items():
             (out / name).write_text(text, encoding="utf-8")
         dot = shutil.which("dot")
+        svg_dir = Path(settings.BASE_DIR) / "static" / "workflows"
+        svg_dir.mkdir(parents=True, exist_ok=True)
         for machine in MACHINES:
             if dot:
                 subprocess.run(
-                    [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(out / f"{machine}.svg")], check=True
+                    [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(svg_dir / f"{machine}.svg")], check=True
                 )
         self.stdout.write(f"Wrote {len(files)} files to {out}" + ("" if dot else " (install graphviz for SVG)"))

@@ -106,19 +106,23 @@ def classify(status: int | None, content_type: str = "") -> str:
     return OTHER_4XX
 
 
-def reckon(attempts: list[Attempt], events: list[Event]) -> Figures:
+def reckon(attempts: list[Attempt], events: list[Event], since: int = 0) -> Figures:
     """Attempts against the journal.
 
     Per (object, action) the clients fired: `acked` attempts were told 2xx, `unknown` got no answer, and the journal
-    holds `journaled` events. Lost: acked − journaled (when positive). Doubled: journaled − acked − unknown (when
-    positive), the latest events counted. The unknown attempts landed for what the journal holds beyond the acked.
+    holds `journaled` events since the run began (`since`: the last event id before it; earlier events only give
+    the chains their starting state). Lost: acked − journaled (when positive). Doubled: journaled − acked − unknown
+    (when positive; a refused attempt that wrote is such an excess), the latest events counted. The unknown attempts
+    landed for what the journal holds beyond the acked.
     And per object, along its chain: an event whose state before is not the state the previous event left (the
     object left a state twice) is doubled too. Timers: one firing event per timer task; more is a double firing.
     """
     figures = Figures()
-    acked, unknown = Counter(), Counter()
+    acked, unknown, tried = Counter(), Counter(), set()
     for attempt in attempts:
         figures.attempted += 1
+        if attempt.object_id is not None:
+            tried.add((attempt.object_type, attempt.object_id, attempt.action))
         if attempt.outcome == OK:
             figures.succeeded += 1
             acked[(attempt.object_type, attempt.object_id, attempt.action)] += 1
@@ -139,12 +143,14 @@ def reckon(attempts: list[Attempt], events: list[Event]) -> Figures:
     chains = defaultdict(list)
     timers = Counter()
     for event in sorted(events, key=lambda e: (e.object_type, e.object_id, e.sequence)):
-        journaled[(event.object_type, event.object_id, event.action)].append(event)
         chains[(event.object_type, event.object_id)].append(event)
+        if event.id <= since:
+            continue  # before the run: context for the chains only
+        journaled[(event.object_type, event.object_id, event.action)].append(event)
         if event.object_type == "timer":
             timers[event.object_id] += 1
     doubled = set()
-    for key in set(acked) | set(unknown):
+    for key in tried:
         found = journaled.get(key, [])
         figures.lost += [key] * max(0, acked[key] - len(found))
         landed = min(unknown[key], max(0, len(found) - acked[key]))
@@ -412,9 +418,7 @@ def database():
 def set_reminders_due_at_once():
     """Configuration, as an administrator edits it: every referral arms a reminder timer due at once."""
     with database() as connection:
-        connection.execute(
-            "UPDATE roles_organisation SET referral_reminder_days = 0 WHERE referral_expiry_days > 0"
-        )
+        connection.execute("UPDATE roles_organisation SET referral_reminder_days = 0 WHERE referral_expiry_days > 0")
 
 
 def journal_events(since_id: int) -> list[Event]:
@@ -481,7 +485,7 @@ def main() -> int:
     try:
         elapsed = soak.run(chaos)
         time.sleep(3)  # the restarted timer worker's sweep in progress ends
-        figures = reckon(soak.attempts, journal_events(since))
+        figures = reckon(soak.attempts, journal_events(since), since)
         verified, verification = verify_journal()
     finally:
         chaos.stop()

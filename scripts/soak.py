@@ -137,7 +137,7 @@ def reckon(attempts: list[Attempt], events: list[Event], since: int = 0) -> Figu
             else:
                 unknown[(attempt.object_type, attempt.object_id, attempt.action)] += 1
         else:
-            figures.other_4xx[(attempt.status, attempt.code)] += 1
+            figures.other_4xx[(attempt.status, attempt.code, attempt.action)] += 1
 
     journaled = defaultdict(list)
     chains = defaultdict(list)
@@ -446,7 +446,7 @@ def verify_journal() -> tuple[bool, str]:
 
 
 def report(figures: Figures, *, seconds, clients, chaos: Chaos, verified, verification) -> str:
-    other = ", ".join(f"{s} {c}: {n}" for (s, c), n in figures.other_4xx.most_common()) or "—"
+    other = ", ".join(f"{s} {c} ({a}): {n}" for (s, c, a), n in figures.other_4xx.most_common()) or "—"
     outage = f"back after {chaos.outage:.1f} s" if chaos.done else "NOT back"
     lines = [
         f"Soak: {seconds:.0f} s, {clients} clients, 2 ASGI workers behind nginx; worker 1 and the timer worker "

@@ -1,21 +1,26 @@
 """The OpenAPI schema, and schemathesis against the live schema served by the app.
 
-Every operation of /api/v1/schema/ is fuzzed in-process (Django's WSGI handler, inside the test
-transaction) with positive cases (on real objects of the caller) and negative cases (data that breaks the
-schema), authenticated with a token. Checks: no 5xx, documented status codes and content types, response
-bodies that conform to the schema. The counts are printed (run with -s to see them).
+Every operation of /api/v1/schema/ — reads and writes: creations, every transition, statements, token
+endpoints — is fuzzed in-process (Django's WSGI handler, inside the test transaction) for each role, with
+positive cases (on real objects of the caller) and negative cases (data that breaks the schema), authenticated
+with a token and with throttling out of the way. Checks: no 5xx, documented status codes and content types,
+response bodies that conform to the schema, and a 4xx writes nothing (no row added or removed in any table of the
+application, the addressed object unchanged). The counts are printed (run with -s to see them).
 """
 
 import logging
 import time
+from collections import Counter
 
 import hypothesis
 import pytest
 import schemathesis
+from django.apps import apps
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.forms.models import model_to_dict
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from parcours.api import resources
 from parcours.api.throttling import TokenObtainRateThrottle, TokenRateThrottle
 from roles.enums import Role
 from tests.api.conftest import token_for
@@ -101,6 +107,46 @@ def _real_ids(side):
     }
 
 
+# Tables a refused request may legitimately write: failed logins are recorded (axes), sessions and cache entries.
+NOT_CASE_DATA = {"axes", "sessions"}
+MODEL_OF = {
+    resource.path: resource.model
+    for resource in resources.STATEFUL + [resources.PARTICIPANTS, resources.JOB_OFFERS, resources.LOTS]
+}
+
+
+def _counting_query():
+    tables = sorted(
+        model._meta.db_table
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy and model._meta.app_label not in NOT_CASE_DATA
+    )
+    quote = connection.ops.quote_name
+    return tables, "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {quote(table)})" for table in tables)
+
+
+def fingerprint(operation, path_parameters):
+    """Row counts of every table of the application (one query) and the addressed object's fields."""
+    tables, query = _counting_query()
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        counts = dict(zip(tables, cursor.fetchone(), strict=True))
+    model = MODEL_OF.get(operation.path.removeprefix("/api/v1/").split("/")[0])
+    target = None
+    pk = (path_parameters or {}).get("id")
+    if model is not None and isinstance(pk, int):
+        found = model.objects.filter(pk=pk).first()
+        target = found and model_to_dict(found)
+    return counts, target
+
+
+def nothing_written(before, after):
+    changed = {table: (count, after[0][table]) for table, count in before[0].items() if after[0][table] != count}
+    if before[1] != after[1]:
+        changed["addressed object"] = (before[1], after[1])
+    return changed
+
+
 def fuzz(strategy, label, headers, stats, failures):
     @hypothesis.settings(
         max_examples=MAX_EXAMPLES,
@@ -113,8 +159,16 @@ def fuzz(strategy, label, headers, stats, failures):
     @hypothesis.given(case=strategy)
     def run(case):
         stats["cases"] += 1
+        stats["by_operation"][label] += 1
+        write = case.operation.method.upper() not in ("GET", "HEAD", "OPTIONS")
+        before = fingerprint(case.operation, case.path_parameters) if write else None
         response = case.call(headers=headers)
         stats["by_status"][response.status_code] = stats["by_status"].get(response.status_code, 0) + 1
+        if write and 400 <= response.status_code < 500:
+            stats["refused_writes"] += 1
+            changed = nothing_written(before, fingerprint(case.operation, case.path_parameters))
+            if changed:
+                failures.append(f"{label}: {response.status_code} but written: {changed} ({case.body!r})")
         try:
             case.validate_response(response, checks=CHECKS)
         except Exception as exc:  # collected without shrinking: the report names every failure
@@ -123,14 +177,15 @@ def fuzz(strategy, label, headers, stats, failures):
     run()
 
 
-def test_schemathesis_no_server_error_and_responses_conform(story, wsgi_app, monkeypatch):
+def test_schemathesis_no_server_error_and_responses_conform(story, wsgi_app, client, monkeypatch):
     monkeypatch.setattr(logging.getLogger("django.request"), "level", logging.ERROR)  # 4xx are expected here
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"user": "1000000/hour"})
     monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "1000000/hour"})
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", wsgi_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     ids = _real_ids(story.a)
-    stats = {"operations": len(operations), "cases": 0, "by_status": {}}
+    stats = {"operations": len(operations), "cases": 0, "by_status": {}, "refused_writes": 0}
+    stats["by_operation"] = Counter()
     failures = []
     started = time.monotonic()
 
@@ -151,8 +206,21 @@ def test_schemathesis_no_server_error_and_responses_conform(story, wsgi_app, mon
                 fuzz(strategy, f"{role.value} {operation.label}", headers, stats, failures)
 
     stats["seconds"] = round(time.monotonic() - started, 1)
-    print(f"\nschemathesis: {stats}, failures: {len(failures)}")
+    by_operation = stats.pop("by_operation")
+    writes = [o for o in operations if o.method.upper() not in ("GET", "HEAD", "OPTIONS")]
+    print(f"\nschemathesis: {stats}, {len(writes)} write operations, failures: {len(failures)}")
     assert stats["cases"] >= stats["operations"] * len(ROLES) * 2
+    # Every operation of the schema, writes included, was fuzzed for every role (positive and negative cases).
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    declared = {(method, path) for path, item in paths.items() for method in item if method in METHODS}
+    assert {(o.method.lower(), o.path) for o in operations} == declared
+    assert any("/transitions/" in o.path for o in writes) and any(
+        o.path.endswith("/statements/{month}/") for o in writes
+    )
+    for role in ROLES:
+        for operation in operations:
+            assert by_operation[f"{role.value} {operation.label}"] >= 2, (role, operation.label)
+    assert stats["refused_writes"] > 0
     assert not any(status >= 500 for status in stats["by_status"])
     assert not failures, "\n\n".join(failures[:20])
 

@@ -278,9 +278,8 @@ class Soak:
             pending = self.rows(session, "pathways", state="eligibility_pending")
             if pending:
                 pathway = rng.choice(pending[:PICK_AMONG])
-                proofs = [{"criterion": CRITERION, "proof_kind": "attestation", "seen_on": self.today.isoformat()}]
-                body = {"proofs": proofs}
-                return self.fire(session, "pathway", "pathways", pathway["id"], "validate_eligibility", body)
+                # No proofs: the seed's pending pathways declared other criteria than the ones the clients submit.
+                return self.fire(session, "pathway", "pathways", pathway["id"], "validate_eligibility")
         state = rng.choice(["sent", "under_review", "approved"])
         referrals = self.rows(session, "referrals", state=state)
         if not referrals:

@@ -169,11 +169,12 @@ def fuzz(strategy, label, user, stats, failures):
         stats["cases"] += 1
         stats["by_operation"][label] += 1
         write = case.operation.method.upper() not in ("GET", "HEAD", "OPTIONS")
+        # The caller's token, read at each case (before the snapshot: it may create one): a case of POST
+        # auth/token/revoke/ revokes it, and every case after it would otherwise be a 401.
+        headers = {"Authorization": f"Token {token_for(user)}"}
         pk = (case.path_parameters or {}).get("id")
         before = fingerprint(case.operation.path, pk) if write else None
-        # The caller's token, read at each case: a case of POST auth/token/revoke/ revokes it (a new one follows),
-        # and every case after it would otherwise be a 401.
-        response = case.call(headers={"Authorization": f"Token {token_for(user)}"})
+        response = case.call(headers=headers)
         stats["by_status"][response.status_code] = stats["by_status"].get(response.status_code, 0) + 1
         if write and 400 <= response.status_code < 500:
             stats["refused_writes"] += 1

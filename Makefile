@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 # generated in var/, no HTTPS redirect). Production sets its environment instead (docs/security.md).
 DEV := env DEBUG=1
 
-.PHONY: install lock serve browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
+.PHONY: install lock serve soak browsers run migrate seed test test-sqlite test-postgres lint diagrams clean bench bench-smoke
 
 # Three locks from pyproject.toml (`make lock`): requirements.lock is what production installs (the server, no
 # tools); requirements-demo.lock adds what the demo seed needs; requirements-dev.lock adds the test and lint tools.
@@ -56,6 +56,18 @@ run: seed
 WORKERS ?= 2
 serve: install
 	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) WORKERS=$(WORKERS) PARCOURS_VENV=$(abspath $(VENV)) scripts/with-redis.sh scripts/with-postgres.sh scripts/serve.sh
+
+# Endurance (scripts/soak.py): the `make serve` stack (two workers), SOAK_CLIENTS clients firing transitions on the same
+# objects for SOAK_SECONDS, one worker and the timer worker killed -9 halfway; prints the figures, fails on anything lost,
+# doubled, 5xx or fired twice. Loopback only; everything stops at the end.
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 32
+soak: install
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) SERVE_HOST=127.0.0.1 WORKERS=2 \
+		SERVE_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+		PARCOURS_VENV=$(abspath $(VENV)) SERVE_ACCESS_LOG=/dev/null LOG_LEVEL=WARNING PARCOURS_TIMER_INTERVAL=1 \
+		EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend API_RATE_USER=1000000/hour API_RATE_TOKEN=1000/minute \
+		scripts/with-redis.sh scripts/with-postgres.sh scripts/serve.sh $(PY) scripts/soak.py
 
 lint: install
 	$(VENV)/bin/ruff check .

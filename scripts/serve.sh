@@ -10,6 +10,9 @@
 #
 # Ctrl-C (or SIGTERM) stops every process started here, removes the temporary directory, and the wrappers stop
 # Redis and PostgreSQL: nothing is left running.
+#
+# With arguments (`make soak`: scripts/serve.sh <command…>), the command runs once the stack is ready, with its
+# environment and SERVE_WEB_PORTS, SERVE_WEB_PIDS, SERVE_WORKER_PID; then everything stops and its status is ours.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,10 +111,12 @@ export DATABASE_URL=$APP_URL
 # --- The ASGI workers, then the timer worker ------------------------------------------------------------------------
 UPSTREAMS=""
 WEB_PORTS=()
+WEB_PIDS=()
 for i in $(seq "$WORKERS"); do
   port=$(free_port)
   WEB_PORTS+=("$port")
   prefixed "web-$i" deploy/bin/parcours-web "$port"
+  WEB_PIDS+=("${PIDS[-1]}")
   UPSTREAMS+="    server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
 done
 for port in "${WEB_PORTS[@]}"; do
@@ -122,6 +127,7 @@ for port in "${WEB_PORTS[@]}"; do
   done
 done
 prefixed worker deploy/bin/parcours-worker
+WORKER_PID=${PIDS[-1]}
 
 # --- nginx, unprivileged, from a configuration generated here ------------------------------------------------------
 mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
@@ -133,7 +139,7 @@ for key, value in {
     "@UPSTREAM_SERVERS@": """$UPSTREAMS""".rstrip("\n"),
     "@LISTEN@": "$SERVE_HOST:$SERVE_PORT",
     "@SERVER_NAME@": "$SERVE_HOST localhost",
-    "@ACCESS_LOG@": "/dev/stdout",
+    "@ACCESS_LOG@": "${SERVE_ACCESS_LOG:-/dev/stdout}",
     "@STATIC_ROOT@": "$PARCOURS_STATIC_ROOT",
 }.items():
     text = text.replace(key, value)
@@ -179,6 +185,13 @@ Parcours : $PARCOURS_BASE_URL/  (DEBUG=0 ; nginx → $WORKERS worker(s) ASGI sur
   Ctrl-C pour tout arrêter.
 
 EOF
+
+if [ $# -gt 0 ]; then
+  export SERVE_WEB_PORTS="${WEB_PORTS[*]}" SERVE_WEB_PIDS="${WEB_PIDS[*]}" SERVE_WORKER_PID=$WORKER_PID
+  set +e
+  "$@"
+  exit $?
+fi
 
 # Until Ctrl-C, or until one process dies (then everything stops: a half-running stack is no demo).
 set +e

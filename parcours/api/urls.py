@@ -56,5 +56,6 @@ urlpatterns = [
     path("lots/<id:pk>/", views.detail_view(r.LOTS).as_view(), name="lots-detail"),
     path("lots/<id:pk>/statements/<str:month>/", views.LotStatementView.as_view(), name="lots-statement"),
     # Anything else under /api/v1/ is a 404 problem (never an HTML page, a slash redirect or a CSRF page).
-    re_path(r"^.*$", api_not_found, name="not-found"),
+    # No "$": matched by search, so an address with an encoded line break (%0A, which "." does not match) is caught.
+    re_path(r"^.*", api_not_found, name="not-found"),
 ]

@@ -321,12 +321,12 @@ class ParticipantFileMixin:
 
     resource = r.PARTICIPANTS
 
-    def participant_file(self):
+    def participant_file(self, *, log=True):
         self.require_role("participant.view")
         pk = self.kwargs["pk"]
         if not 0 < pk <= r.MAX_ID:
             raise self.not_found()
-        return selectors.participant_file(actor=self.actor, participant_id=pk, channel=AccessChannel.API)
+        return selectors.participant_file(actor=self.actor, participant_id=pk, channel=AccessChannel.API, log=log)
 
     def represent_file(self, participant):
         assessments = selectors.participant_assessments(actor=self.actor, participant=participant)
@@ -378,12 +378,13 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
         return Response(self.represent_file(self.participant_file()))
 
     def patch(self, request, *args, **kwargs):
-        participant = self.participant_file()
+        # Scope and permission first, unlogged: a refused edit writes nothing, not even an access row; the file
+        # returned after the update is read again, and that read is logged.
+        participant = self.participant_file(log=False)
         self.require("participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
         inputs = self.parse(s.ParticipantUpdateSerializer)
         participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
-        participant.refresh_from_db()
-        return Response(self.represent_file(participant))
+        return Response(self.represent_file(self.participant_file()))
 
 
 @extend_schema_view(get=history_schema(r.PARTICIPANTS))

@@ -79,14 +79,16 @@ def count_by_state(queryset):
     return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
 
 
-def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE):
-    """The participant file if the actor may read it (else 'not found'); the read is logged."""
+def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE, log=True):
+    """The participant file if the actor may read it (else 'not found'); the read is logged (`log=False`: a check
+    before a write, whose answer then reads the file again, logged; a refused write discloses nothing)."""
     participant = (
         Participant.objects.select_related("youth_agency", "referent_adviser").filter(pk=participant_id).first()
     )
     if participant is None or actor is None or not allows(actor, "participant.view", participant):
         raise DomainError("not_found", "Participant·e introuvable.")
-    log_participant_access(actor=actor, participant_id=participant.pk, channel=channel)
+    if log:
+        log_participant_access(actor=actor, participant_id=participant.pk, channel=channel)
     return participant
 
 

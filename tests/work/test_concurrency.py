@@ -1,15 +1,19 @@
-"""Two timer workers running at once fire each timer exactly once (PostgreSQL: real row locks, two connections)."""
+"""Real row locks on PostgreSQL, two connections: two timer workers fire each timer exactly once; a transition
+meeting a process row held elsewhere is refused as busy."""
 
 import datetime
 import threading
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from parcours.models import Referral
+from parcours.services.referrals import referral_accept
+from parcours.work.models import WorkProcess
 from parcours.work.timers import fire_due
+from workflows.errors import WORK_BUSY, DomainError
 from workflows.models import JournalEvent
 from workflows.states import ReferralState
 
@@ -44,3 +48,44 @@ def test_two_workers_fire_each_timer_exactly_once(committed_db, transactional_db
     assert timer_events.count() == 8
     assert timer_events.values("object_id").distinct().count() == 8  # one event per timer
     assert fire_due() == 0
+
+
+@pytest.mark.postgres
+def test_a_busy_process_refuses_the_transition_and_nothing_is_written(committed_db, transactional_db, territories):
+    """Another connection (a timer worker, another request) holds the referral's process row: the employer's answer
+    is refused as busy (409 in the API) after short retries, nothing is written, and the transaction stays usable.
+    viewflow's own lock swallowed the lock error inside an unrolled savepoint: "current transaction is aborted",
+    a 500 (found by make soak)."""
+    t = territories.a
+    referral = territories.forwarded()
+    process_id = WorkProcess.objects.get(referral_id=referral.pk).pk
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                assert WorkProcess.objects.select_for_update().filter(pk=process_id).exists()
+                locked.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    events = JournalEvent.objects.count()
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(timeout=10)
+        with pytest.raises(DomainError) as refused:
+            referral_accept(actor=t.employer, referral=referral)
+        assert refused.value.code == WORK_BUSY.code
+        assert Referral.objects.get(pk=referral.pk).state == ReferralState.FORWARDED
+        assert JournalEvent.objects.count() == events
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert not errors
+    # Once the other transaction is over, the same answer goes through.
+    referral_accept(actor=t.employer, referral=Referral.objects.get(pk=referral.pk))
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.ACCEPTED

@@ -273,3 +273,36 @@ def test_contract_and_operation_reports_add_up_their_lots(world, clause):
     buffer = io.BytesIO()
     clause_report.clause_report_pdf(report, figures, buffer)
     assert "opération" in PdfReader(io.BytesIO(buffer.getvalue())).pages[0].extract_text().lower()
+
+
+def test_planned_and_realised_hours_by_contract_equal_the_sql_aggregates(world, clause):
+    """The per-contract chart: each contract's target is the SQL sum of its lots' targets, its realised hours are
+    its lots' counted hours (the worked example: 450 h counted of the 600 h validated on the contract)."""
+    lot, _ = clause
+    fac = world.a.facilitator
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    figures = reports.clause_figures(actor=fac)
+    by_contract = figures.by_contract()
+    lot_ids = [f.lot.pk for f in figures.lots]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.reference, c.title, SUM(l.target_hours), "
+            "(SELECT COALESCE(SUM(h.hours), 0) FROM parcours_hoursline h JOIN parcours_placement p "
+            " ON p.id = h.placement_id JOIN parcours_contractlot l2 ON l2.id = p.lot_id "
+            " WHERE l2.contract_id = c.id AND h.state IN ('validated', 'locked')) "
+            "FROM parcours_contractlot l JOIN parcours_publiccontract c ON c.id = l.contract_id "
+            f"WHERE l.id IN ({', '.join(['%s'] * len(lot_ids))}) GROUP BY c.id, c.reference, c.title "
+            "ORDER BY c.reference",
+            lot_ids,
+        )
+        rows = cursor.fetchall()
+    assert list(by_contract) == [f"{reference} — {title}" for reference, title, _, _ in rows]
+    sql = {f"{reference} — {title}": (Decimal(str(t)), Decimal(str(v))) for reference, title, t, v in rows}
+    for name, (target, counted) in by_contract.items():
+        assert target == sql[name][0]
+        assert counted <= sql[name][1]  # counted under the rules, never more than validated here (no valorisation)
+    first = f"{lot.contract.reference} — {lot.contract.title}"
+    assert by_contract[first] == (lot.target_hours, Decimal("450")) and sql[first][1] == Decimal("600")
+    assert by_contract[f"{second.contract.reference} — {second.contract.title}"] == (second.target_hours, 0)
+    assert sum(counted for _, counted in by_contract.values()) == figures.total("counted")

@@ -130,6 +130,17 @@ class Figures:
             merged[name] = (target + lot.target, counted + lot.counted)
         return merged
 
+    def by_contract(self) -> dict:
+        """{contract label: (target, counted)}: the planned and realised hours of each contract (its lots in the
+        viewer's reach), contracts in the order of their references."""
+        merged = {}
+        for lot in sorted(self.lots, key=lambda f: (f.lot.contract.reference, f.lot.contract_id)):
+            contract = lot.lot.contract
+            name = f"{contract.reference} — {contract.title}"
+            target, counted = merged.get(name, (ZERO, ZERO))
+            merged[name] = (target + lot.target, counted + lot.counted)
+        return merged
+
     def participants_by_public(self) -> dict:
         merged = defaultdict(int)
         for lot in self.lots:

@@ -34,6 +34,8 @@ def test_the_facilitator_dashboard_draws_its_lots(client, site):
     assert not re.search(r'(width|x)="[0-9]+,[0-9]', body)  # SVG numbers are never localised
     assert 'id="total-counted">70\u00a0h' in body
     assert "Travailleur·ses handicapé·es (RQTH, AAH)" in body
+    contract = site.lot.contract
+    assert "Heures comptées et objectif par marché" in body and f"{contract.reference} — {contract.title}" in body
 
 
 def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, site):

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -306,3 +307,35 @@ def test_planned_and_realised_hours_by_contract_equal_the_sql_aggregates(world, 
     assert by_contract[first] == (lot.target_hours, Decimal("450")) and sql[first][1] == Decimal("600")
     assert by_contract[f"{second.contract.reference} — {second.contract.title}"] == (second.target_hours, 0)
     assert sum(counted for _, counted in by_contract.values()) == figures.total("counted")
+
+
+def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, client):
+    """Home, register, lot page, dashboard and clause report: the hours the lot's counting rules count (450 h of the
+    600 h validated in the worked example), with the rule version that counted them."""
+    lot, _ = clause
+    fac = world.a.facilitator
+    client.force_login(fac.user)
+    rules = str(lot.counting_rules)
+    assert sql_total(lot.pk) == Decimal("600")
+
+    home = client.get(reverse("home"))
+    (row,) = [shown for shown in home.context["lots"] if shown.pk == lot.pk]
+    assert row.counted_hours == Decimal("450") and row.counting_rules_label == rules
+    body = home.content.decode()
+    assert "450&nbsp;h" in body and rules in body and "600&nbsp;h" not in body
+
+    register_page = client.get(reverse("facilitator:register"))
+    body = register_page.content.decode()
+    assert "450&nbsp;h" in body and rules in body and 'aria-valuenow="' in body
+
+    detail = client.get(reverse("facilitator:lot_detail", args=[lot.pk])).content.decode()
+    assert "450&nbsp;h" in detail and rules in detail
+
+    dashboard = client.get(reverse("reports:dashboard"))
+    (figures,) = [f for f in dashboard.context["lots"] if f.lot.pk == lot.pk]
+    assert figures.counted == row.counted_hours and figures.rules == rules
+    assert figures.realised_pct == row.counted_pct
+
+    book = openpyxl.load_workbook(io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[lot.pk])).content))
+    summary = {r[0]: r[1] for r in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Heures comptées pour la clause"] == "450\u00a0h"

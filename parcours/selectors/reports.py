@@ -226,7 +226,7 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
             start_date=start,
             planned_end_date=placement.planned_end_date,
             eligibility_decided_on=min(valid) if valid else None,
-            window=(placement.lot.execution_starts_on, placement.lot.execution_ends_on),
+            window=(figures.lot.execution_starts_on, figures.lot.execution_ends_on),  # the lot already read
         )
         month_figures = counting.count_placement(facts, figures.rules_obj, monthly.get(placement.pk, {}))
         declared = sum((f.declared for f in month_figures), ZERO)
@@ -264,6 +264,21 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
         )
     ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
     return Figures(lots=ordered, show_health=show_health, publics=[(key, label) for key, label, _ in publics])
+
+
+def with_counted_hours(actor, lots) -> list:
+    """The lots (a list or a queryset) with the hours their counting rules count, as the dashboard and the clause
+    reports show them: `counted_hours`, `counted_pct` (of the target) and `counting_rules_label` (the rule version).
+    The lots out of the actor's `report.view` get None. A fixed number of queries whatever the number of lots."""
+    lots = list(lots)
+    figures = clause_figures(actor=actor, lots=report_lots(actor).filter(pk__in=[lot.pk for lot in lots]))
+    by_pk = {f.lot.pk: f for f in figures.lots}
+    for lot in lots:
+        found = by_pk.get(lot.pk)
+        lot.counted_hours = found.counted if found else None
+        lot.counted_pct = round(found.realised_share * 100) if found else None
+        lot.counting_rules_label = found.rules if found else ""
+    return lots
 
 
 def mode_label(mode) -> str:

@@ -339,3 +339,14 @@ def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, cli
     book = openpyxl.load_workbook(io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[lot.pk])).content))
     summary = {r[0]: r[1] for r in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
     assert summary["Heures comptées pour la clause"] == "450\u00a0h"
+
+
+def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):
+    """Streamed rows, memory bounded: the same rows whatever the chunk size, three queries per chunk."""
+    fac = world.a.facilitator
+    whole = list(reports.esf_rows(actor=fac))
+    assert len(whole) >= 3
+    with CaptureQueriesContext(connection) as queries:
+        by_two = list(reports.esf_rows(actor=fac, chunk=2))
+    assert by_two == whole
+    assert len(queries) == 1 + 3 * -(-len(whole) // 2)

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Sum
 from django.utils import timezone
 
 from parcours import counting
-from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Placement
+from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Pathway, Placement
 from parcours.selectors.core import pathways_for, placements_for, referrals_for
 from parcours.selectors.journal import state_entries
 from roles.enums import Role
@@ -447,39 +447,48 @@ def _age_band(participant, day) -> str:
     return "26 ans et plus"
 
 
-def esf_rows(*, actor):
+ESF_CHUNK = 1000  # pathways read at once by the ESF export: memory bounded whatever the organisation's size
+
+
+def esf_rows(*, actor, chunk=ESF_CHUNK):
     """One row per pathway the facilitator follows (pseudonyms, no names): the participant indicators of an ESF /
     IEJ operation — sex, age band, qualification, QPV, situation at entry, at exit and six months later. Health
-    criteria are left out of the situation at entry. Four queries whatever the number of pathways."""
-    pathways = list(
-        pathways_for(actor).select_related("participant").prefetch_related("exits").order_by("started_on", "pk")
-    )
-    criteria = defaultdict(set)
-    for participant_id, label in (
-        AssessedCriterion.objects.filter(
+    criteria are left out of the situation at entry. Read `chunk` pathways at a time (the export streams its rows as
+    they come): one query for the ids, then three per chunk."""
+    ids = list(pathways_for(actor).order_by("started_on", "pk").values_list("pk", flat=True))
+    for offset in range(0, len(ids), chunk):
+        part = ids[offset : offset + chunk]
+        found = Pathway.objects.filter(pk__in=part).select_related("participant").prefetch_related("exits")
+        by_pk = {pathway.pk: pathway for pathway in found}
+        pathways = [by_pk[pk] for pk in part if pk in by_pk]
+        criteria = defaultdict(set)
+        for participant_id, label in AssessedCriterion.objects.filter(
             assessment__participant_id__in={p.participant_id for p in pathways},
             assessment__decision=AssessmentDecision.ACCEPTED,
             criterion__is_health_data=False,
-        ).values_list("assessment__participant_id", "criterion__label")
-    ):
-        criteria[participant_id].add(label)
-    for pathway in pathways:
-        participant = pathway.participant
-        exit = max(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), default=None)
-        yield [
-            participant.pseudonym,
-            participant.get_sex_display() if participant.sex else "Non renseigné",
-            _age_band(participant, pathway.started_on),
-            participant.get_qualification_level_display(),
-            "oui" if participant.is_qpv_resident else "non",
-            " ; ".join(sorted(criteria[participant.pk])),
-            pathway.started_on,
-            exit.exited_on if exit else None,
-            exit.get_situation_display() if exit and exit.situation else "",
-            exit.get_category_display() if exit else "",
-            exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
-            exit.get_outcome_category_display() if exit and exit.outcome_category else "",
-        ]
+        ).values_list("assessment__participant_id", "criterion__label"):
+            criteria[participant_id].add(label)
+        for pathway in pathways:
+            yield _esf_row(pathway, criteria[pathway.participant_id])
+
+
+def _esf_row(pathway, criteria) -> list:
+    participant = pathway.participant
+    exit = max(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), default=None)
+    return [
+        participant.pseudonym,
+        participant.get_sex_display() if participant.sex else "Non renseigné",
+        _age_band(participant, pathway.started_on),
+        participant.get_qualification_level_display(),
+        "oui" if participant.is_qpv_resident else "non",
+        " ; ".join(sorted(criteria)),
+        pathway.started_on,
+        exit.exited_on if exit else None,
+        exit.get_situation_display() if exit and exit.situation else "",
+        exit.get_category_display() if exit else "",
+        exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
+        exit.get_outcome_category_display() if exit and exit.outcome_category else "",
+    ]
 
 
 # --- A clause report over several lots (a contract, an operation) ----------------------------------------------------

@@ -142,3 +142,46 @@ def test_the_committee_pack_is_a_named_pdf_in_the_access_log(client, site):
     assert ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
     login(client, "auditeur")
     assert client.get(url).status_code == 403
+
+
+def test_every_long_export_streams_or_says_its_length(client, site):
+    """The browser shows a download's progress: each export is either streamed (rows written as they are read) or
+    served whole with its Content-Length. Exports carrying names are in the access log; the others carry
+    pseudonyms only."""
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    operation = site.lot.contract.operation_id
+    urls = [
+        reverse("reports:lot_report_xlsx", args=[site.lot.pk]),
+        reverse("reports:lot_report_pdf", args=[site.lot.pk]),
+        reverse("reports:contract_report", args=[site.lot.contract_id, "xlsx"]),
+        reverse("reports:contract_report", args=[site.lot.contract_id, "pdf"]),
+        reverse("reports:operation_report", args=[operation, "xlsx"]),
+        reverse("reports:operation_report", args=[operation, "pdf"]),
+        reverse("reports:consolidation", args=["csv"]) + f"?annee={site.today.year}",
+        reverse("reports:consolidation", args=["xlsx"]) + f"?annee={site.today.year}",
+        reverse("reports:esf_export"),
+        reverse("reports:committee_pack", args=[operation]),
+    ]
+    streamed = []
+    for url in urls:
+        ParticipantAccess.objects.all().delete()
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Disposition"].startswith("attachment;"), url
+        if response.streaming:
+            streamed.append(url)
+            body = b"".join(response.streaming_content)
+        else:
+            body = response.content
+            assert int(response["Content-Length"]) == len(body), url
+        named = participant.last_name.upper().encode() in body or participant.last_name.encode() in body
+        logged = ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+        assert not named or logged, f"{url} carries names but is not in the access log"
+    assert streamed == [reverse("reports:esf_export")]  # the one export that grows with every pathway followed
+    assert logged  # the committee pack (last) carries names: logged
+
+    login(client, "auditeur")
+    for name in ("auditor:pathway_export", "auditor:pathway_export_xlsx"):
+        response = client.get(reverse(name, args=[participant.pk]))
+        assert response.status_code == 200 and int(response["Content-Length"]) == len(response.content), name

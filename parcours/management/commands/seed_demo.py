@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -1146,9 +1147,12 @@ class Command(BaseCommand):
         write(f"    dont lignes de régularisation : {HoursLine.objects.filter(is_adjustment=True).count()}")
         statements = HoursStatement.objects.all()
         write(
-            f"  Relevés mensuels : {statements.filter(submitted_at__isnull=False).count()} déclarés, "
-            f"{statements.filter(closed_at__isnull=False).count()} clôturés, "
-            f"{statements.filter(submitted_at__isnull=True, reminded_at__isnull=False).count()} relancé(s) en attente"
+            _("  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, %(reminded)s relancé(s) en attente")
+            % {
+                "submitted": statements.filter(submitted_at__isnull=False).count(),
+                "closed": statements.filter(closed_at__isnull=False).count(),
+                "reminded": statements.filter(submitted_at__isnull=True, reminded_at__isnull=False).count(),
+            }
         )
         done = FollowUp.objects.filter(done_on__isnull=False).count()
         write(f"  Suivis : {done} réalisés, {FollowUp.objects.filter(done_on__isnull=True).count()} prévus")

@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 from tqdm import tqdm
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -1147,7 +1147,10 @@ class Command(BaseCommand):
         write(f"    dont lignes de régularisation : {HoursLine.objects.filter(is_adjustment=True).count()}")
         statements = HoursStatement.objects.all()
         write(
-            _("  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, %(reminded)s relancé(s) en attente")
+            gettext(
+                "  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, "
+                "%(reminded)s relancé(s) en attente"
+            )
             % {
                 "submitted": statements.filter(submitted_at__isnull=False).count(),
                 "closed": statements.filter(closed_at__isnull=False).count(),

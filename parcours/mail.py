@@ -242,6 +242,8 @@ def _compose_statement(row, actor):
         link = _url(f"{reverse('employer:statement', args=[lot.pk])}?mois={row.month:%Y-%m}")
         lines.append(f"- {lot.contract.reference} — {lot} : {link}")
         for placement in placements:
+            if not policy.allows(actor, "placement.declare_hours", placement):
+                continue  # a row of the statement page of this employer only
             participant = placement.pathway.participant
             if participant.anonymised_at:
                 name = _("mise en poste n° %(number)s") % {"number": placement.pk}

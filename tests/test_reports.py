@@ -320,7 +320,7 @@ def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, cli
     assert sql_total(lot.pk) == Decimal("600")
 
     home = client.get(reverse("home"))
-    (row,) = [shown for shown in home.context["lots"] if shown.pk == lot.pk]
+    (row,) = [shown for shown in home.context["lots"]["rows"] if shown.pk == lot.pk]
     assert row.counted_hours == Decimal("450") and row.counting_rules_label == rules
     body = home.content.decode()
     assert "450&nbsp;h" in body and rules in body and "600&nbsp;h" not in body

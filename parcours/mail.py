@@ -7,7 +7,9 @@ never (preferences page, parcours.services.preferences):
 - the young person's referent adviser and the adviser who sent the referral, when the candidate is hired or refused;
 - the facilitators, when a referral waits beyond its reminder delay (the owner of the waiting task if it is
   assigned, else the team);
-- an employer's members, when the hours of last month are not declared for placements running then.
+- an employer's members, when its monthly statement of a lot is reminded (the statement's `remind` journal event:
+  the worker's reminder job from the facilitation organisation's reminder day, or the facilitator by hand) — the
+  same event the in-app notifications push, so there is one reminder, told through each person's channels.
 
 The path: `enqueue_for_event` runs inside the transaction of the action (called by the notification publisher),
 writing one outbox row per person (MailNotification, ids only, unique per person, kind and key); the timer worker
@@ -27,13 +29,14 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
 
-from parcours.dates import add_months
-from parcours.models import Delivery, MailNotification, NotificationKind, Referral
-from parcours.selectors.notifications import deliveries_of, missing_statements, team_members
+from parcours.models import ContractLot, Delivery, HoursStatement, MailNotification, NotificationKind, Referral
+from parcours.selectors.notifications import deliveries_of, team_members
+from parcours.selectors.statements import running_in
 from parcours.work.models import WorkTask
 from roles import policy
 from roles.actor import Actor
@@ -108,6 +111,8 @@ def _waiting_members(referral, event):
 
 def enqueue_for_event(event) -> int:
     """The outbox rows a journal event calls for (none for most events)."""
+    if event.object_type == "hoursstatement" and event.action == "remind":
+        return _enqueue_statement_reminder(event)
     kind = None
     if event.object_type == "referral" and event.action == "forward":
         kind = NotificationKind.CANDIDATE_FORWARDED
@@ -140,24 +145,37 @@ def enqueue_for_event(event) -> int:
     return _enqueue(kind, members, key=key, event=event, referral_id=referral.pk)
 
 
-def notify_statement_missing(*, employer_id, month) -> int:
-    """The hook for a missing monthly statement: every member of the employer is told once for that month."""
-    return _enqueue(
-        NotificationKind.STATEMENT_MISSING,
-        team_members(employer_id, Role.EMPLOYER),
-        key=f"statement:{employer_id}:{month:%Y-%m}",
-        month=month,
-    )
-
-
-def statement_reminders(*, today=None) -> int:
-    """From the reminder day of a month on, the employers whose hours of last month are missing are told (once per
-    employer and month: the outbox's unique key)."""
-    today = today or timezone.localdate()
-    if today.day < settings.PARCOURS["STATEMENT_REMINDER_DAY"]:
+def _enqueue_statement_reminder(event) -> int:
+    """A statement reminded: every member of the lot's awardee, according to their preferences. The worker's reminders
+    of one month make one message per employer (its lots missing that month are listed in it); a facilitator's
+    reminder by hand is a message of its own."""
+    inputs = event.inputs or {}
+    lot = ContractLot.objects.filter(pk=inputs.get("lot")).only("pk", "awardee_id").first()
+    if lot is None or lot.awardee_id is None:
         return 0
-    month = add_months(today.replace(day=1), -1)
-    return sum(notify_statement_missing(employer_id=e, month=month) for e in missing_statements(month))
+    month = datetime.date.fromisoformat(str(inputs["month"])[:10])
+    key = f"statement:{lot.awardee_id}:{month:%Y-%m}"
+    if event.actor_user_id is not None:  # by hand, not the system's job
+        key += f":{event.pk}"
+    members = team_members(lot.awardee_id, Role.EMPLOYER)
+    return _enqueue(NotificationKind.STATEMENT_MISSING, members, key=key, event=event, month=month)
+
+
+def missing_lots(employer_id, month) -> list:
+    """[(lot, [placements running that month])] of the employer's lots whose statement of `month` is not declared."""
+    submitted = HoursStatement.objects.filter(lot=OuterRef("pk"), month=month, submitted_at__isnull=False)
+    lots = (
+        ContractLot.objects.filter(awardee_id=employer_id)
+        .exclude(Exists(submitted))
+        .select_related("contract")
+        .order_by("contract__reference", "number", "pk")
+    )
+    found = []
+    for lot in lots:
+        running = list(lot.placements.filter(running_in(month)).select_related("pathway__participant").order_by("pk"))
+        if running:
+            found.append((lot, running))
+    return found
 
 
 # --- Composing (at sending time, through the policy of that moment) -----------------------------------------------
@@ -216,15 +234,22 @@ def _compose_statement(row, actor):
         return None
     with translation.override("fr"):
         month = formats.date_format(row.month, "F Y")
-    placements = missing_statements(row.month).get(row.organisation_id, [])
-    if not placements:
+    lots = missing_lots(row.organisation_id, row.month)
+    if not lots:
         return None  # declared meanwhile
-    lines = [f"Les heures de {month} ne sont pas encore déclarées pour :"]
-    for placement in placements:
-        participant = placement.pathway.participant
-        name = "" if participant.anonymised_at else f"{participant.first_name} {participant.last_name.upper()}"
-        link = _url(reverse("employer:declare_hours", args=[placement.pk]))
-        lines.append(f"- {name or f'mise en poste n° {placement.pk}'} : {link}")
+    lines = [_("Le relevé d'heures de %(month)s n'est pas encore déclaré :") % {"month": month}]
+    for lot, placements in lots:
+        link = _url(f"{reverse('employer:statement', args=[lot.pk])}?mois={row.month:%Y-%m}")
+        lines.append(f"- {lot.contract.reference} — {lot} : {link}")
+        for placement in placements:
+            if not policy.allows(actor, "placement.declare_hours", placement):
+                continue  # a row of the statement page of this employer only
+            participant = placement.pathway.participant
+            if participant.anonymised_at:
+                name = _("mise en poste n° %(number)s") % {"number": placement.pk}
+            else:
+                name = f"{participant.first_name} {participant.last_name.upper()}"
+            lines.append(f"  · {name}")
     return f"{SUBJECTS[row.kind]} — {month}", "\n".join(lines)
 
 

@@ -297,10 +297,9 @@ PARCOURS = {
     "RETENTION_NOTICE_DAYS": int(os.environ.get("PARCOURS_RETENTION_NOTICE_DAYS", "30")),
     # The timer worker seals the journal (a checkpoint) at most this often, when new events exist.
     "JOURNAL_CHECKPOINT_MINUTES": int(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_MINUTES", "60")),
-    # E-mail notifications (parcours/mail.py): the daily digest leaves at this hour (local time); employers whose
-    # hours of last month are missing are told from this day of the month on.
+    # E-mail notifications (parcours/mail.py): the daily digest leaves at this hour (local time). Missing monthly
+    # statements are reminded from each facilitation organisation's reminder day (admin), by e-mail as in the app.
     "DIGEST_HOUR": int(os.environ.get("PARCOURS_DIGEST_HOUR", "7")),
-    "STATEMENT_REMINDER_DAY": int(os.environ.get("PARCOURS_STATEMENT_REMINDER_DAY", "5")),
     # The timer worker writes a heartbeat every sweep; readiness reports it stale after this many seconds.
     "WORKER_HEARTBEAT_STALE_SECONDS": int(os.environ.get("PARCOURS_WORKER_HEARTBEAT_STALE_SECONDS", "120")),
     # Live pages: at most this many missed events are replayed to a reconnecting page (beyond: it reloads).

@@ -4,9 +4,10 @@
 - every JOURNAL_CHECKPOINT_MINUTES: a checkpoint of the journal, also written to JOURNAL_CHECKPOINT_DIR;
 - once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows);
 - every hour: reminders of the monthly hours statements still missing after the facilitation organisation's
-  reminder day (each statement is reminded once: a second worker finds it reminded).
+  reminder day (each statement is reminded once: a second worker finds it reminded); the reminder is one journal
+  event, pushed in the application and e-mailed to the employer according to each person's preferences;
 - every sweep: the e-mail outbox (parcours.mail: immediate messages, then the daily digests once their hour has
-  passed); every hour: the employers whose hours of last month are missing; once a day: old sent rows purged;
+  passed); once a day: old sent rows purged;
 - every sweep: a heartbeat row (readiness reports a worker that stopped beating).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
@@ -64,7 +65,6 @@ def jobs():
         Job("retention", retention, datetime.timedelta(days=1)),
         Job("statement_reminders", remind_missing_statements, datetime.timedelta(hours=1)),
         Job("digests", lambda: mail.deliver_digests(), datetime.timedelta(seconds=0)),
-        Job("statements", lambda: mail.statement_reminders(), datetime.timedelta(hours=1)),
         Job("mail_purge", lambda: mail.purge_sent(), datetime.timedelta(days=1)),
     ]
 

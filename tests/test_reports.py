@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -204,7 +205,8 @@ def test_query_count_does_not_depend_on_the_number_of_lots(world, clause):
     with at(D(2026, 1, 5)):
         for _ in range(3):
             make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
-    assert count() == before == 9
+    # Six, as clause_figures says: none per placement either (the clause's three placements read their lot once).
+    assert count() == before == 6
 
 
 def test_buyers_see_their_contracts_pseudonymised_without_health_publics(world, clause, client):
@@ -273,3 +275,79 @@ def test_contract_and_operation_reports_add_up_their_lots(world, clause):
     buffer = io.BytesIO()
     clause_report.clause_report_pdf(report, figures, buffer)
     assert "opération" in PdfReader(io.BytesIO(buffer.getvalue())).pages[0].extract_text().lower()
+
+
+def test_planned_and_realised_hours_by_contract_equal_the_sql_aggregates(world, clause):
+    """The per-contract chart: each contract's target is the SQL sum of its lots' targets, its realised hours are
+    its lots' counted hours (the worked example: 450 h counted of the 600 h validated on the contract)."""
+    lot, _ = clause
+    fac = world.a.facilitator
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    figures = reports.clause_figures(actor=fac)
+    by_contract = figures.by_contract()
+    lot_ids = [f.lot.pk for f in figures.lots]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.reference, c.title, SUM(l.target_hours), "
+            "(SELECT COALESCE(SUM(h.hours), 0) FROM parcours_hoursline h JOIN parcours_placement p "
+            " ON p.id = h.placement_id JOIN parcours_contractlot l2 ON l2.id = p.lot_id "
+            " WHERE l2.contract_id = c.id AND h.state IN ('validated', 'locked')) "
+            "FROM parcours_contractlot l JOIN parcours_publiccontract c ON c.id = l.contract_id "
+            f"WHERE l.id IN ({', '.join(['%s'] * len(lot_ids))}) GROUP BY c.id, c.reference, c.title "
+            "ORDER BY c.reference",
+            lot_ids,
+        )
+        rows = cursor.fetchall()
+    assert list(by_contract) == [f"{reference} — {title}" for reference, title, _, _ in rows]
+    sql = {f"{reference} — {title}": (Decimal(str(t)), Decimal(str(v))) for reference, title, t, v in rows}
+    for name, (target, counted) in by_contract.items():
+        assert target == sql[name][0]
+        assert counted <= sql[name][1]  # counted under the rules, never more than validated here (no valorisation)
+    first = f"{lot.contract.reference} — {lot.contract.title}"
+    assert by_contract[first] == (lot.target_hours, Decimal("450")) and sql[first][1] == Decimal("600")
+    assert by_contract[f"{second.contract.reference} — {second.contract.title}"] == (second.target_hours, 0)
+    assert sum(counted for _, counted in by_contract.values()) == figures.total("counted")
+
+
+def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, client):
+    """Home, register, lot page, dashboard and clause report: the hours the lot's counting rules count (450 h of the
+    600 h validated in the worked example), with the rule version that counted them."""
+    lot, _ = clause
+    fac = world.a.facilitator
+    client.force_login(fac.user)
+    rules = str(lot.counting_rules)
+    assert sql_total(lot.pk) == Decimal("600")
+
+    home = client.get(reverse("home"))
+    (row,) = [shown for shown in home.context["lots"]["rows"] if shown.pk == lot.pk]
+    assert row.counted_hours == Decimal("450") and row.counting_rules_label == rules
+    body = home.content.decode()
+    assert "450&nbsp;h" in body and rules in body and "600&nbsp;h" not in body
+
+    register_page = client.get(reverse("facilitator:register"))
+    body = register_page.content.decode()
+    assert "450&nbsp;h" in body and rules in body and 'aria-valuenow="' in body
+
+    detail = client.get(reverse("facilitator:lot_detail", args=[lot.pk])).content.decode()
+    assert "450&nbsp;h" in detail and rules in detail
+
+    dashboard = client.get(reverse("reports:dashboard"))
+    (figures,) = [f for f in dashboard.context["lots"] if f.lot.pk == lot.pk]
+    assert figures.counted == row.counted_hours and figures.rules == rules
+    assert figures.realised_pct == row.counted_pct
+
+    book = openpyxl.load_workbook(io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[lot.pk])).content))
+    summary = {r[0]: r[1] for r in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Heures comptées pour la clause"] == "450\u00a0h"
+
+
+def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):
+    """Streamed rows, memory bounded: the same rows whatever the chunk size, three queries per chunk."""
+    fac = world.a.facilitator
+    whole = list(reports.esf_rows(actor=fac))
+    assert len(whole) >= 3
+    with CaptureQueriesContext(connection) as queries:
+        by_two = list(reports.esf_rows(actor=fac, chunk=2))
+    assert by_two == whole
+    assert len(queries) == 1 + 3 * -(-len(whole) // 2)

@@ -1,19 +1,16 @@
 """Notifications: recent journal events by others on the objects the actor may see (the derived-view rule of
 parcours.selectors.journal), newest first, a page at a time (keyset on the moment and the id)."""
 
-import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 
-from parcours.dates import add_months
 from parcours.models import Delivery, HoursLine, NotificationKind, NotificationPreference, Participant, Placement
 from parcours.selectors.journal import present_events, visible_events
 from roles import policy
 from roles.enums import Role
 from roles.models import Membership
 from workflows.models import JournalEvent
-from workflows.states import HoursLineState, PlacementState
 
 PAGE_SIZE = 50
 
@@ -123,21 +120,3 @@ def preferences_of(user) -> dict:
     return {kind: chosen.get(kind, Delivery.IMMEDIATE) for kind in NotificationKind.values}
 
 
-def missing_statements(month):
-    """{employer organisation id: [placements]} whose hours of `month` (a first day) are not declared: placements
-    running during that month with no regular hours line for it (a rejected line does not count)."""
-    end = add_months(month, 1) - datetime.timedelta(days=1)
-    declared = HoursLine.objects.filter(placement=OuterRef("pk"), month=month, is_adjustment=False).exclude(
-        state=HoursLineState.REJECTED
-    )
-    placements = (
-        Placement.objects.filter(state__in=[PlacementState.ACTIVE, PlacementState.ENDED], started_on__lte=end)
-        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=month))
-        .exclude(Exists(declared))
-        .select_related("pathway__participant", "employer")
-        .order_by("employer_id", "pk")
-    )
-    missing = {}
-    for placement in placements:
-        missing.setdefault(placement.employer_id, []).append(placement)
-    return missing

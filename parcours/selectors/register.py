@@ -5,6 +5,7 @@ from django.db.models import Count, F, Prefetch, Q
 
 from parcours.models import AssessedCriterion, CountingRuleSet, Operation, PublicContract
 from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
+from parcours.selectors.reports import with_counted_hours
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import scope_queryset
@@ -16,14 +17,17 @@ HOURS_WAITING_FOR_FACILITATOR = [HoursLineState.DECLARED]
 
 # --- Clause register -----------------------------------------------------------------------------------------
 def register_operations_for(actor):
-    """The actor's operations → contracts → lots (with realised hours): three queries whatever the size."""
+    """The actor's operations → contracts → lots, each lot with the hours its counting rules count (as the
+    dashboard and the clause reports count them): a fixed number of queries whatever the size."""
     contracts = PublicContract.objects.select_related("buyer").order_by("reference", "pk")
     lots = lots_for(actor)
-    return (
+    operations = list(
         scope_queryset(actor, "register.create", Operation.objects.all())
         .prefetch_related(Prefetch("contracts", queryset=contracts), Prefetch("contracts__lots", queryset=lots))
         .order_by("name", "pk")
     )
+    with_counted_hours(actor, [lot for op in operations for c in op.contracts.all() for lot in c.lots.all()])
+    return operations
 
 
 def operations_for(actor):
@@ -55,8 +59,11 @@ def counting_rule_sets_for(organisation):
 
 
 def lot_for(*, actor, pk):
-    """One lot in the actor's scope, with its realised hours (None: the page answers 404)."""
-    return lots_for(actor).filter(pk=pk).first()
+    """One lot in the actor's scope, with its counted hours (None: the page answers 404)."""
+    lot = lots_for(actor).filter(pk=pk).first()
+    if lot is not None:
+        with_counted_hours(actor, [lot])
+    return lot
 
 
 def lot_offers(*, actor, lot):
@@ -131,6 +138,7 @@ __all__ = [
     "awardee_organisations",
     "counting_rule_sets_for",
     "lot_for",
+    "with_counted_hours",
     "lot_offers",
     "offer_for",
     "referrals_to_review",

@@ -17,7 +17,7 @@ from django.db.models import Prefetch, Sum
 from django.utils import timezone
 
 from parcours import counting
-from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Placement
+from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Pathway, Placement
 from parcours.selectors.core import pathways_for, placements_for, referrals_for
 from parcours.selectors.journal import state_entries
 from roles.enums import Role
@@ -130,6 +130,17 @@ class Figures:
             merged[name] = (target + lot.target, counted + lot.counted)
         return merged
 
+    def by_contract(self) -> dict:
+        """{contract label: (target, counted)}: the planned and realised hours of each contract (its lots in the
+        viewer's reach), contracts in the order of their references."""
+        merged = {}
+        for lot in sorted(self.lots, key=lambda f: (f.lot.contract.reference, f.lot.contract_id)):
+            contract = lot.lot.contract
+            name = f"{contract.reference} — {contract.title}"
+            target, counted = merged.get(name, (ZERO, ZERO))
+            merged[name] = (target + lot.target, counted + lot.counted)
+        return merged
+
     def participants_by_public(self) -> dict:
         merged = defaultdict(int)
         for lot in self.lots:
@@ -215,7 +226,7 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
             start_date=start,
             planned_end_date=placement.planned_end_date,
             eligibility_decided_on=min(valid) if valid else None,
-            window=(placement.lot.execution_starts_on, placement.lot.execution_ends_on),
+            window=(figures.lot.execution_starts_on, figures.lot.execution_ends_on),  # the lot already read
         )
         month_figures = counting.count_placement(facts, figures.rules_obj, monthly.get(placement.pk, {}))
         declared = sum((f.declared for f in month_figures), ZERO)
@@ -253,6 +264,21 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
         )
     ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
     return Figures(lots=ordered, show_health=show_health, publics=[(key, label) for key, label, _ in publics])
+
+
+def with_counted_hours(actor, lots) -> list:
+    """The lots (a list or a queryset) with the hours their counting rules count, as the dashboard and the clause
+    reports show them: `counted_hours`, `counted_pct` (of the target) and `counting_rules_label` (the rule version).
+    The lots out of the actor's `report.view` get None. A fixed number of queries whatever the number of lots."""
+    lots = list(lots)
+    figures = clause_figures(actor=actor, lots=report_lots(actor).filter(pk__in=[lot.pk for lot in lots]))
+    by_pk = {f.lot.pk: f for f in figures.lots}
+    for lot in lots:
+        found = by_pk.get(lot.pk)
+        lot.counted_hours = found.counted if found else None
+        lot.counted_pct = round(found.realised_share * 100) if found else None
+        lot.counting_rules_label = found.rules if found else ""
+    return lots
 
 
 def mode_label(mode) -> str:
@@ -421,39 +447,48 @@ def _age_band(participant, day) -> str:
     return "26 ans et plus"
 
 
-def esf_rows(*, actor):
+ESF_CHUNK = 1000  # pathways read at once by the ESF export: memory bounded whatever the organisation's size
+
+
+def esf_rows(*, actor, chunk=ESF_CHUNK):
     """One row per pathway the facilitator follows (pseudonyms, no names): the participant indicators of an ESF /
     IEJ operation — sex, age band, qualification, QPV, situation at entry, at exit and six months later. Health
-    criteria are left out of the situation at entry. Four queries whatever the number of pathways."""
-    pathways = list(
-        pathways_for(actor).select_related("participant").prefetch_related("exits").order_by("started_on", "pk")
-    )
-    criteria = defaultdict(set)
-    for participant_id, label in (
-        AssessedCriterion.objects.filter(
+    criteria are left out of the situation at entry. Read `chunk` pathways at a time (the export streams its rows as
+    they come): one query for the ids, then three per chunk."""
+    ids = list(pathways_for(actor).order_by("started_on", "pk").values_list("pk", flat=True))
+    for offset in range(0, len(ids), chunk):
+        part = ids[offset : offset + chunk]
+        found = Pathway.objects.filter(pk__in=part).select_related("participant").prefetch_related("exits")
+        by_pk = {pathway.pk: pathway for pathway in found}
+        pathways = [by_pk[pk] for pk in part if pk in by_pk]
+        criteria = defaultdict(set)
+        for participant_id, label in AssessedCriterion.objects.filter(
             assessment__participant_id__in={p.participant_id for p in pathways},
             assessment__decision=AssessmentDecision.ACCEPTED,
             criterion__is_health_data=False,
-        ).values_list("assessment__participant_id", "criterion__label")
-    ):
-        criteria[participant_id].add(label)
-    for pathway in pathways:
-        participant = pathway.participant
-        exit = max(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), default=None)
-        yield [
-            participant.pseudonym,
-            participant.get_sex_display() if participant.sex else "Non renseigné",
-            _age_band(participant, pathway.started_on),
-            participant.get_qualification_level_display(),
-            "oui" if participant.is_qpv_resident else "non",
-            " ; ".join(sorted(criteria[participant.pk])),
-            pathway.started_on,
-            exit.exited_on if exit else None,
-            exit.get_situation_display() if exit and exit.situation else "",
-            exit.get_category_display() if exit else "",
-            exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
-            exit.get_outcome_category_display() if exit and exit.outcome_category else "",
-        ]
+        ).values_list("assessment__participant_id", "criterion__label"):
+            criteria[participant_id].add(label)
+        for pathway in pathways:
+            yield _esf_row(pathway, criteria[pathway.participant_id])
+
+
+def _esf_row(pathway, criteria) -> list:
+    participant = pathway.participant
+    exit = max(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), default=None)
+    return [
+        participant.pseudonym,
+        participant.get_sex_display() if participant.sex else "Non renseigné",
+        _age_band(participant, pathway.started_on),
+        participant.get_qualification_level_display(),
+        "oui" if participant.is_qpv_resident else "non",
+        " ; ".join(sorted(criteria)),
+        pathway.started_on,
+        exit.exited_on if exit else None,
+        exit.get_situation_display() if exit and exit.situation else "",
+        exit.get_category_display() if exit else "",
+        exit.get_outcome_situation_display() if exit and exit.outcome_situation else "",
+        exit.get_outcome_category_display() if exit and exit.outcome_category else "",
+    ]
 
 
 # --- A clause report over several lots (a contract, an operation) ----------------------------------------------------

@@ -48,6 +48,12 @@ def _home_list(request, queryset, param):
     }
 
 
+def _counted(actor, listed):
+    """The page of lots with the hours their counting rules count (as the dashboard shows them)."""
+    listed["rows"] = selectors.with_counted_hours(actor, listed["rows"])
+    return listed
+
+
 @login_required
 def home(request):
     actor = _actor_or_none(request)
@@ -71,7 +77,7 @@ def home(request):
             referral_counts=_labelled_counts("referral", selectors.count_by_state(referrals)),
             referrals=_home_list(request, waiting, "positionnements"),
             hours_lines=_home_list(request, declared, "heures"),
-            lots=_home_list(request, selectors.lots_for(actor), "lots"),
+            lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),
             pathways=_home_list(request, selectors.pathways_for(actor), "parcours"),
         )
     elif actor.role == Role.EMPLOYER:
@@ -88,7 +94,7 @@ def home(request):
         pathways = selectors.pathways_for(actor)
         context.update(
             pathway_counts=_labelled_counts("pathway", selectors.count_by_state(pathways)),
-            lots=_home_list(request, selectors.lots_for(actor), "lots"),
+            lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),
             pathways=_home_list(request, pathways, "parcours"),
         )
     return render(request, f"home/{actor.role.value}.html", context)

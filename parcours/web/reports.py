@@ -31,6 +31,7 @@ def dashboard(request, *, actor):
     by_public = figures.merged("by_public")
     counts = figures.participants_by_public()
     operations = figures.by_operation()
+    contracts = figures.by_contract()
     charts = {
         "lots": bars(
             [(str(f.lot), f.counted) for f in lots], targets={str(f.lot): f.target for f in lots}
@@ -38,6 +39,10 @@ def dashboard(request, *, actor):
         "operations": bars(
             [(name, counted) for name, (_, counted) in operations.items()],
             targets={name: target for name, (target, _) in operations.items()},
+        ),
+        "contracts": bars(
+            [(name, counted) for name, (_, counted) in contracts.items()],
+            targets={name: target for name, (target, _) in contracts.items()},
         ),
         "months": bars([(month_label(month), value) for month, value in by_month[-12:]]),
         "modes": bars([(selectors.mode_label(mode), value) for mode, value in figures.merged("by_mode").items()]),

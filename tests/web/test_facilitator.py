@@ -33,7 +33,7 @@ QUERIES = {
     "facilitator:referrals": 5,  # count + page
     "facilitator:eligibility": 5,  # count + page
     "facilitator:hours": 5,  # count + page
-    "facilitator:register": 6,  # operations + contracts + lots
+    "facilitator:register": 10,  # operations + contracts + lots, then the counted hours (parcours.counting)
 }
 
 

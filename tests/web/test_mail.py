@@ -6,24 +6,25 @@ import io
 import threading
 
 import pytest
-from django.conf import settings
+import time_machine
 from django.core import mail as outbox
 from django.core.mail import EmailMessage
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from parcours import mail, notifications
+from parcours import mail, notifications, worker
 from parcours.dates import add_months
 from parcours.mail_console import EmailBackend
 from parcours.models import Delivery, MailNotification, NotificationKind
-from parcours.services import referrals
+from parcours.services import referrals, statements
 from parcours.services.preferences import set_notification_preferences
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 from workflows.errors import DomainError
+from workflows.models import JournalEvent
 
 
 def member(site, username, organisation, role, delivery=None, kind=NotificationKind.CANDIDATE_FORWARDED):
@@ -107,21 +108,44 @@ def test_hire_and_refusal_tell_the_advisers(site):
     assert site.adviser_b.user.email not in [m.to[0] for m in outbox.outbox]
 
 
-def test_missing_statement_tells_the_employer_once_per_month(site):
+def test_a_statement_reminder_is_one_event_told_in_the_app_and_by_e_mail(site, client):
+    """One reminder path: the statement's `remind` journal event (the worker's job from the facilitation
+    organisation's reminder day, or the facilitator by hand) is pushed in the app and e-mailed to the employer's
+    members by their preferences — never a second, separate e-mail reminder."""
     participant = site.participant(hired=True)  # hours declared for this month only
+    member(site, "rh.jamais", site.emp, Role.EMPLOYER, Delivery.NONE, kind=NotificationKind.STATEMENT_MISSING)
     MailNotification.objects.all().delete()
     outbox.outbox.clear()
-    next_month = add_months(site.today.replace(day=1), 1)
-    reminder_day = add_months(next_month, 1).replace(day=settings.PARCOURS["STATEMENT_REMINDER_DAY"])
-    assert mail.statement_reminders(today=reminder_day - datetime.timedelta(days=1)) == 0
-    assert mail.statement_reminders(today=reminder_day) == 1
-    assert mail.statement_reminders(today=reminder_day) == 0  # once per employer and month
-    assert mail.deliver_immediate() == 1
+    assert "statements" not in [job.name for job in worker.jobs()]  # no e-mail job of its own
+    month = add_months(site.today.replace(day=1), 1)
+    day = site.lot.contract.operation.facilitation_organisation.hours_statement_reminder_day
+    reminder_day = add_months(month, 1).replace(day=day)
+    assert statements.remind_missing_statements(today=reminder_day - datetime.timedelta(days=1)) == 0
+    assert statements.remind_missing_statements(today=reminder_day) == 1
+    assert statements.remind_missing_statements(today=reminder_day) == 0  # once per statement
+    [event] = JournalEvent.objects.filter(object_type="hoursstatement", action="remind")
+    rows = MailNotification.objects.filter(kind=NotificationKind.STATEMENT_MISSING)
+    assert list(rows.values_list("user__username", "event_id")) == [("employeur", event.pk)]  # not rh.jamais
+    assert mail.deliver_immediate() == 1 and mail.deliver_immediate() == 0
     [message] = outbox.outbox
     assert message.to == [site.employer.user.email] and message.subject.startswith("[Parcours] Heures du mois")
-    placement = participant.pathways.get().placements.get()
-    assert reverse("employer:declare_hours", args=[placement.pk]) in message.body
+    statement_url = f"{reverse('employer:statement', args=[site.lot.pk])}?mois={month:%Y-%m}"
+    assert statement_url in message.body and str(site.lot) in message.body
     assert participant.last_name.upper() in message.body and participant.email not in message.body
+    # In the app, the same event (the employer's notifications page).
+    client.force_login(site.employer.user)
+    assert event in client.get(reverse("notifications")).context["events"]
+
+    # The facilitator reminds by hand: a message of its own; once the month is declared, a queued one is dropped.
+    statements.statement_remind(actor=site.facilitator, lot=site.lot, month=month, today=reminder_day)
+    assert rows.count() == 2
+    placement = participant.pathways.get().placements.get()
+    with time_machine.travel(timezone.make_aware(datetime.datetime.combine(reminder_day, datetime.time(11)))):
+        statements.statement_submit(
+            actor=site.employer, lot=site.lot, month=month, rows=[{"placement": placement.pk, "hours": "70"}]
+        )
+    outbox.outbox.clear()
+    assert mail.deliver_immediate() == 0 and outbox.outbox == []
 
 
 def test_nobody_gets_a_message_about_what_they_can_no_longer_see(site):

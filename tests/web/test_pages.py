@@ -18,14 +18,14 @@ from roles.models import Membership
 # session, user, memberships, the work summary (counts, next actions) for roles receiving tasks, then the role's
 # lists: each a page of ten rows, one count and one slice whatever the number of rows (an empty list needs no
 # slice: employeur.b sees none of these rows, the facilitator has no declared hours to validate, the employer no
-# hours declared).
+# hours declared); the lots' counted hours (parcours.counting) read in six more.
 HOME_QUERIES = {
     "conseillere": 10,
     "conseiller.b": 10,
-    "facilitateur": 13,
+    "facilitateur": 19,
     "employeur": 12,
     "employeur.b": 9,
-    "auditeur": 8,
+    "auditeur": 14,
 }
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
 

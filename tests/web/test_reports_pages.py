@@ -34,6 +34,8 @@ def test_the_facilitator_dashboard_draws_its_lots(client, site):
     assert not re.search(r'(width|x)="[0-9]+,[0-9]', body)  # SVG numbers are never localised
     assert 'id="total-counted">70\u00a0h' in body
     assert "Travailleur·ses handicapé·es (RQTH, AAH)" in body
+    contract = site.lot.contract
+    assert "Heures comptées et objectif par marché" in body and f"{contract.reference} — {contract.title}" in body
 
 
 def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, site):
@@ -111,7 +113,8 @@ def test_the_dashboard_query_count_does_not_grow_with_the_lots(client, site):
             fulfilment_modes=["direct_hire"],
             awardee=site.emp,
         )
-    assert count() == before == 12
+    site.participant(hired=True)  # and more placements and lines: no query per placement either
+    assert count() == before == 11
 
 
 def test_the_esf_indicators_export_pseudonyms_only(client, site):
@@ -139,3 +142,46 @@ def test_the_committee_pack_is_a_named_pdf_in_the_access_log(client, site):
     assert ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
     login(client, "auditeur")
     assert client.get(url).status_code == 403
+
+
+def test_every_long_export_streams_or_says_its_length(client, site):
+    """The browser shows a download's progress: each export is either streamed (rows written as they are read) or
+    served whole with its Content-Length. Exports carrying names are in the access log; the others carry
+    pseudonyms only."""
+    participant = site.participant(hired=True)
+    login(client, "facilitateur")
+    operation = site.lot.contract.operation_id
+    urls = [
+        reverse("reports:lot_report_xlsx", args=[site.lot.pk]),
+        reverse("reports:lot_report_pdf", args=[site.lot.pk]),
+        reverse("reports:contract_report", args=[site.lot.contract_id, "xlsx"]),
+        reverse("reports:contract_report", args=[site.lot.contract_id, "pdf"]),
+        reverse("reports:operation_report", args=[operation, "xlsx"]),
+        reverse("reports:operation_report", args=[operation, "pdf"]),
+        reverse("reports:consolidation", args=["csv"]) + f"?annee={site.today.year}",
+        reverse("reports:consolidation", args=["xlsx"]) + f"?annee={site.today.year}",
+        reverse("reports:esf_export"),
+        reverse("reports:committee_pack", args=[operation]),
+    ]
+    streamed = []
+    for url in urls:
+        ParticipantAccess.objects.all().delete()
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Disposition"].startswith("attachment;"), url
+        if response.streaming:
+            streamed.append(url)
+            body = b"".join(response.streaming_content)
+        else:
+            body = response.content
+            assert int(response["Content-Length"]) == len(body), url
+        named = participant.last_name.upper().encode() in body or participant.last_name.encode() in body
+        logged = ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+        assert not named or logged, f"{url} carries names but is not in the access log"
+    assert streamed == [reverse("reports:esf_export")]  # the one export that grows with every pathway followed
+    assert logged  # the committee pack (last) carries names: logged
+
+    login(client, "auditeur")
+    for name in ("auditor:pathway_export", "auditor:pathway_export_xlsx"):
+        response = client.get(reverse(name, args=[participant.pk]))
+        assert response.status_code == 200 and int(response["Content-Length"]) == len(response.content), name

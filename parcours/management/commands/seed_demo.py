@@ -28,14 +28,25 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from tqdm import tqdm
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from parcours import notifications
 from parcours.audit import verify_journal
-from parcours.dates import add_months, previous_month
-from parcours.models import Exit, FollowUp, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.dates import add_months, last_day_of_month, previous_month
+from parcours.models import (
+    Exit,
+    FollowUp,
+    HoursLine,
+    HoursStatement,
+    JobOffer,
+    Participant,
+    Pathway,
+    Placement,
+    Referral,
+)
 from parcours.services.data_protection import participant_record_notice
 from parcours.services.followups import followup_record
 from parcours.services.participants import participant_create
@@ -49,10 +60,6 @@ from parcours.services.pathways import (
     pathway_withdraw,
 )
 from parcours.services.placements import (
-    hours_declare,
-    hoursline_lock,
-    hoursline_reject,
-    hoursline_validate,
     placement_cancel,
     placement_end,
     placement_start,
@@ -69,6 +76,12 @@ from parcours.services.referrals import (
     referral_start_review,
 )
 from parcours.services.register import contract_create, lot_create, offer_close, offer_create, operation_create
+from parcours.services.statements import (
+    hours_lines_decide,
+    remind_missing_statements,
+    statement_close_month,
+    statement_submit,
+)
 from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
 from parcours.work.timers import fire_due
 from roles.actor import Actor
@@ -406,6 +419,7 @@ class Demo:
         self.actors = {}
         self.lots = {}
         self.offers = {}
+        self.hours_options = {}  # placement id → its story's options, for the months told after the stories
 
     def day(self, offset):
         return self.today + datetime.timedelta(days=offset)
@@ -567,84 +581,18 @@ class Story:
             planned_end_date=planned_end,
         )
 
-    def monthly_hours(self, placement, month, end_on):
-        first = max(month, placement.start_date)
-        last = min(_next_month(month) - datetime.timedelta(days=1), end_on or self.demo.today)
-        days = sum(1 for n in range((last - first).days + 1) if (first + datetime.timedelta(days=n)).weekday() < 5)
-        hours = Decimal(days * placement.weekly_hours) / 5 - Decimal(self.rng.choice(["0", "0", "0", "0", "3.5", "7"]))
-        hours = (hours * 2).quantize(Decimal("1")) / 2
-        return max(hours, Decimal("3.5"))
-
     def work(self, placement, *, end_on=None, early_reason="", exit_on=None, situation=None, detail=""):
-        """Start, monthly hours (declared, validated, rejected, locked, adjusted), follow-ups, end and exit,
-        each at its own date, run in chronological order."""
+        """Start, follow-ups, end and exit, each at its own date, run in chronological order. The monthly hours are
+        told afterwards, lot by lot and month by month, as the statements are really made (`Months`)."""
         demo, rng, options = self.demo, self.rng, self.options
         employer = demo.employer_actor(placement.lot)
         events = []
-        lines = {}
 
         def add(when, fn, *args, **kwargs):
             events.append((when, len(events), functools.partial(fn, *args, **kwargs)))
 
-        def declare(month, hours, adjustment=False):
-            line = hours_declare(
-                actor=employer, placement=placement, month=month, hours=hours, is_adjustment=adjustment
-            )
-            lines[(month, adjustment)] = line
-
-        def decide(month, name, adjustment=False, **kwargs):
-            line = lines.get((month, adjustment))
-            if line is None or line.state not in (
-                {HoursLineState.VALIDATED} if name == "lock" else {HoursLineState.DECLARED}
-            ):
-                return
-            service = {"validate": hoursline_validate, "reject": hoursline_reject, "lock": hoursline_lock}[name]
-            lines[(month, adjustment)] = service(actor=self.facilitator, hours_line=line, **kwargs)
-
         add(demo.moment(placement.start_date, hour=8), placement_start, actor=employer, placement=placement)
-        last_month = _month_start(end_on or demo.today)
-        month, index = _month_start(placement.start_date), 0
-        waiting = placement.lot_id == demo.lots[STATEMENT_WAITING_LOT].pk
-        while month <= last_month:
-            if waiting and month == previous_month(demo.today):
-                break  # the statement waits for the employer (STATEMENT_WAITING_LOT)
-            declared_on = _workday(_next_month(month) + datetime.timedelta(days=rng.randint(1, 4)))
-            hours = self.monthly_hours(placement, month, end_on)
-            add(demo.moment(declared_on), declare, month, hours)
-            validated_on = _workday(declared_on + datetime.timedelta(days=rng.randint(3, 6)))
-            # The last month declared so far: the next declaration is not due yet (or the contract is over).
-            is_last = month == last_month or _workday(add_months(month, 2) + datetime.timedelta(days=4)) > demo.today
-            if not (options.get("leave_declared") and is_last):
-                if options.get("reject") == index:
-                    add(
-                        demo.moment(validated_on),
-                        decide,
-                        month,
-                        "reject",
-                        reason="Heures supérieures à la durée prévue au contrat : merci de corriger la déclaration.",
-                    )
-                    add(
-                        demo.moment(_workday(validated_on + datetime.timedelta(days=1))),
-                        declare,
-                        month,
-                        hours - Decimal("7"),
-                    )
-                    validated_on = _workday(validated_on + datetime.timedelta(days=3))
-                add(demo.moment(validated_on), decide, month, "validate")
-                locked_on = _workday(add_months(month, 2) + datetime.timedelta(days=rng.randint(8, 12)))
-                add(demo.moment(locked_on), decide, month, "lock")
-                if options.get("adjust") == index:
-                    adjusted_on = _workday(locked_on + datetime.timedelta(days=10))
-                    add(demo.moment(adjusted_on), declare, month, Decimal("-7.00"), adjustment=True)
-                    add(
-                        demo.moment(_workday(adjusted_on + datetime.timedelta(days=3))),
-                        decide,
-                        month,
-                        "validate",
-                        adjustment=True,
-                    )
-            month, index = _next_month(month), index + 1
-
+        demo.hours_options[placement.pk] = options
         exit_at = demo.moment(_workday(exit_on), hour=11) if exit_on else None
         planned = list(placement.follow_ups.filter(done_on__isnull=True).order_by("due_on"))
         kinds = [FollowUpKind.PHONE, FollowUpKind.COMPANY_VISIT, FollowUpKind.INTERVIEW]
@@ -820,6 +768,142 @@ class Story:
         self._close_later(pathway_mark_lost_contact)
 
 
+class Months:
+    """The facilitator's months, told after the stories as they are really done: a few days into each month, the
+    awardee declares the month that ended for all its employees on a lot at once (`statement_submit`); a few days
+    later the facilitator decides the lines in bulk (`hours_lines_decide`) and closes the month
+    (`statement_close_month`). Kept from real months: a rejected line declared again, an adjustment after the close
+    (validated, the month closed again), lines left waiting for the facilitator, and last month's statement of
+    STATEMENT_WAITING_LOT left undeclared whatever the day (the reminder job, run on each reminder day, reminds it).
+    Every step is queued with its moment, then the queue runs in chronological order under one travelling clock."""
+
+    REJECTION = "Heures supérieures à la durée prévue au contrat : merci de corriger la déclaration."
+
+    def __init__(self, demo):
+        self.demo, self.rng = demo, demo.rng
+        self.facilitator = demo.actors["facilitateur"]
+        self.queue = []
+
+    def add(self, when, fn, **kwargs):
+        self.queue.append((when, len(self.queue), functools.partial(fn, **kwargs)))
+
+    def at(self, day):
+        return self.demo.moment(_workday(day))
+
+    @property
+    def latest_declared(self):
+        """The latest month whose statements are surely declared by today (they are, by the 7th of the next month):
+        the month whose lines the demo leaves waiting for the facilitator, whatever the day it is seeded."""
+        last = previous_month(self.demo.today)
+        return last if self.demo.today.day >= 8 else previous_month(last)
+
+    def plan(self):
+        demo = self.demo
+        placements = list(
+            Placement.objects.filter(pk__in=demo.hours_options, started_on__isnull=False)
+            .select_related("lot")
+            .order_by("pk")
+        )
+        if not placements:
+            return
+        last = previous_month(demo.today)
+        waiting_lot = demo.lots[STATEMENT_WAITING_LOT].pk
+        reminder_day = demo.organisations["facilitation"].hours_statement_reminder_day
+        lots = sorted(demo.lots.values(), key=lambda lot: lot.pk)
+        month = min(_month_start(placement.started_on) for placement in placements)
+        while month <= last:
+            for lot in lots:
+                running = [
+                    placement
+                    for placement in placements
+                    if placement.lot_id == lot.pk
+                    and placement.started_on <= last_day_of_month(month)
+                    and (placement.ended_on is None or placement.ended_on >= month)
+                ]
+                if running and not (lot.pk == waiting_lot and month == last):
+                    self.plan_month(lot, month, running)
+            # The worker's daily reminder job, on the reminder day of the following month (as `run_timers` would).
+            self.add(demo.moment(_next_month(month).replace(day=reminder_day), hour=7), remind_missing_statements)
+            month = _next_month(month)
+
+    def plan_month(self, lot, month, running):
+        demo, rng = self.demo, self.rng
+        employer = demo.employer_actor(lot)
+        rows, rejected, waiting, adjusted = [], {}, [], []
+        for placement in running:
+            options = demo.hours_options[placement.pk]
+            start = _month_start(placement.started_on)
+            index = (month.year - start.year) * 12 + month.month - start.month
+            hours = self.monthly_hours(placement, month)
+            rows.append({"placement": placement.pk, "hours": hours})
+            if options.get("reject") == index:
+                rejected[placement.pk] = max(hours - Decimal("7"), Decimal("3.5"))
+            if options.get("leave_declared") and month == self.latest_declared:
+                waiting.append(placement.pk)
+            if options.get("adjust") == index:
+                adjusted.append(placement.pk)
+        submitted = _workday(_next_month(month) + datetime.timedelta(days=rng.randint(1, 4)))
+        self.add(self.at(submitted), statement_submit, actor=employer, lot=lot, month=month, rows=rows)
+        decided = _workday(submitted + datetime.timedelta(days=rng.randint(3, 6)))
+        if rejected:
+            self.add(self.at(decided), self.decide, lot=lot, month=month, decision="reject", only=list(rejected))
+            self.add(self.at(decided), self.decide, lot=lot, month=month, leave=[*rejected, *waiting])
+            again = _workday(decided + datetime.timedelta(days=1))
+            rows = [{"placement": pk, "hours": hours} for pk, hours in rejected.items()]
+            self.add(self.at(again), statement_submit, actor=employer, lot=lot, month=month, rows=rows)
+            decided = _workday(again + datetime.timedelta(days=rng.randint(2, 3)))
+        self.add(self.at(decided), self.decide, lot=lot, month=month, leave=waiting)
+        if waiting:
+            return  # the month cannot be closed while a line waits for a decision
+        closed = _workday(decided + datetime.timedelta(days=rng.randint(2, 8)))
+        self.add(self.at(closed), statement_close_month, actor=self.facilitator, lot=lot, month=month)
+        if adjusted:
+            adjusted_on = _workday(closed + datetime.timedelta(days=10))
+            rows = [{"placement": pk, "hours": Decimal("-7.00"), "is_adjustment": True} for pk in adjusted]
+            self.add(self.at(adjusted_on), statement_submit, actor=employer, lot=lot, month=month, rows=rows)
+            validated = _workday(adjusted_on + datetime.timedelta(days=3))
+            self.add(self.at(validated), self.decide, lot=lot, month=month)
+            closed = _workday(validated + datetime.timedelta(days=1))
+            self.add(self.at(closed), statement_close_month, actor=self.facilitator, lot=lot, month=month)
+
+    def monthly_hours(self, placement, month):
+        first = max(month, placement.started_on)
+        last = min(last_day_of_month(month), placement.ended_on or self.demo.today)
+        days = sum(1 for n in range((last - first).days + 1) if (first + datetime.timedelta(days=n)).weekday() < 5)
+        hours = Decimal(days * placement.weekly_hours) / 5 - Decimal(self.rng.choice(["0", "0", "0", "0", "3.5", "7"]))
+        hours = (hours * 2).quantize(Decimal("1")) / 2
+        return max(hours, Decimal("3.5"))
+
+    def decide(self, *, lot, month, decision="validate", only=None, leave=()):
+        """The facilitator's bulk decision on the month's waiting lines (`only` some, or all but `leave`)."""
+        lines = HoursLine.objects.filter(placement__lot=lot, month=month, state=HoursLineState.DECLARED)
+        if only is not None:
+            lines = lines.filter(placement_id__in=only)
+        pks = list(lines.exclude(placement_id__in=leave).order_by("pk").values_list("pk", flat=True))
+        if pks:
+            reason = self.REJECTION if decision == "reject" else ""
+            hours_lines_decide(
+                actor=self.facilitator, lot=lot, month=month, lines=pks, decision=decision, reason=reason
+            )
+
+    def run(self):
+        """Run the queue in chronological order, up to an hour before now (what is later has not happened yet)."""
+        queue = sorted((step for step in self.queue if step[0] <= self.demo.limit), key=lambda step: step[:2])
+        if not queue:
+            return
+        with time_machine.travel(queue[0][0], tick=True) as traveller:
+            for when, _, step in queue:
+                if when > timezone.now():
+                    traveller.move_to(when)
+                try:
+                    step()
+                except DomainError as exc:
+                    name = getattr(step.func, "__name__", "")
+                    lot, month = step.keywords.get("lot"), step.keywords.get("month")
+                    raise CommandError(f"{name} ({lot}, {month:%m/%Y}) : {exc.code} — {exc.message}") from exc
+            self.demo.fire_timers(traveller, self.demo.limit)
+
+
 class Command(BaseCommand):
     help = "Crée des données de démonstration réalistes (idempotent : ne fait rien si la démo existe déjà)."
 
@@ -839,7 +923,7 @@ class Command(BaseCommand):
         tqdm.monitor_interval = 0  # no monitor thread reading the travelling clock
         quiet = options["verbosity"] == 0
         # History, not news: nobody is told of the seeded events (no push, no e-mail).
-        with tqdm(total=len(specs) + 3, desc="Démo", unit="étape", disable=quiet) as bar, notifications.muted():
+        with tqdm(total=len(specs) + 4, desc="Démo", unit="étape", disable=quiet) as bar, notifications.muted():
             with transaction.atomic():
                 with time_machine.travel(demo.moment(demo.day(-340), hour=9), tick=True):
                     self.create_organisations_and_users(demo)
@@ -858,6 +942,11 @@ class Command(BaseCommand):
                                 f"{spec.first_name} {spec.last_name} ({spec.kind}) : {exc.code} — {exc.message}"
                             ) from exc
                     bar.update(1)
+                bar.set_postfix_str("relevés mensuels", refresh=False)
+                months = Months(demo)
+                months.plan()
+                months.run()
+                bar.update(1)
                 closing = demo.offers[CLOSED_OFFER]
                 closing.refresh_from_db()
                 if closing.is_open:  # else it closed itself when its positions were filled
@@ -1056,6 +1145,18 @@ class Command(BaseCommand):
         counts("Mises en poste", Placement.objects.all(), PlacementState)
         counts("Relevés d'heures", HoursLine.objects.all(), HoursLineState)
         write(f"    dont lignes de régularisation : {HoursLine.objects.filter(is_adjustment=True).count()}")
+        statements = HoursStatement.objects.all()
+        write(
+            gettext(
+                "  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, "
+                "%(reminded)s relancé(s) en attente"
+            )
+            % {
+                "submitted": statements.filter(submitted_at__isnull=False).count(),
+                "closed": statements.filter(closed_at__isnull=False).count(),
+                "reminded": statements.filter(submitted_at__isnull=True, reminded_at__isnull=False).count(),
+            }
+        )
         done = FollowUp.objects.filter(done_on__isnull=False).count()
         write(f"  Suivis : {done} réalisés, {FollowUp.objects.filter(done_on__isnull=True).count()} prévus")
         exits = Counter(Exit.objects.values_list("category", flat=True))

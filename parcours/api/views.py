@@ -8,6 +8,7 @@ import datetime
 
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -306,7 +307,7 @@ class OrganisationDetailView(OrganisationViewMixin, ApiView):
         pk = self.kwargs["pk"]
         membership = self.memberships().filter(organisation_id=pk).first() if 0 < pk <= r.MAX_ID else None
         if membership is None:
-            raise DomainError("not_found", "Organisation introuvable.")
+            raise DomainError("not_found", _("Organisation introuvable."))
         return Response(s.OrganisationSerializer(membership, context={"actor": self.actor}).data)
 
 
@@ -585,9 +586,7 @@ class LotStatementView(ApiView):
         month = _statement_month(kwargs["month"])
         lot = self._lot()
         inputs = self.parse(s.StatementSubmitSerializer)
-        rows = [
-            statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])
-        ]
+        rows = [statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])]
         statements.statement_submit(actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API)
         return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
 

@@ -3,6 +3,7 @@ Mission Locale following a file and by an organisation's data-protection officer
 
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.models import (
     AssessedCriterion,
@@ -38,7 +39,7 @@ def participant_access_log(*, actor, participant_id):
     """Who consulted one file, newest first — for the Mission Locale following it ('not found' otherwise)."""
     participant = Participant.objects.filter(pk=participant_id).first()
     if participant is None or not allows(actor, "participant.view_access_log", participant):
-        raise DomainError("not_found", "Participant·e introuvable.")
+        raise DomainError("not_found", _("Participant·e introuvable."))
     return ParticipantAccess.objects.filter(participant=participant).select_related("user", "organisation")
 
 

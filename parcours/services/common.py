@@ -3,6 +3,7 @@ import decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from roles import policy
 from workflows.errors import DomainError
@@ -76,7 +77,7 @@ def require(actor, action, obj=None, message="Vous n'avez pas le droit de faire 
 
 def require_date(value, field, label):
     if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-        raise DomainError("invalid_input", f"{label} : date invalide.", field=field)
+        raise DomainError("invalid_input", _("%(label)s : date invalide.") % {"label": label}, field=field)
     return value
 
 
@@ -84,17 +85,26 @@ def require_number(value, field, label, *, minimum=None, maximum=None):
     try:
         number = decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError, TypeError):
-        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field) from None
+        raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field) from None
     if not number.is_finite():
-        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field)
+        raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise DomainError("invalid_input", f"{label} : doit être entre {minimum} et {maximum}.", field=field)
+        raise DomainError(
+            "invalid_input",
+            _("%(label)s : doit être entre %(minimum)s et %(maximum)s.")
+            % {"label": label, "minimum": minimum, "maximum": maximum},
+            field=field,
+        )
     return number
 
 
 def require_choice(value, choices, field, label):
     if value not in choices.values:
-        raise DomainError("invalid_input", f"{label} : valeur inconnue « {value} ».", field=field)
+        raise DomainError(
+            "invalid_input",
+            _("%(label)s : valeur inconnue « %(value)s ».") % {"label": label, "value": value},
+            field=field,
+        )
     return value
 
 

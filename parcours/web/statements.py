@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from parcours.access_log import log_access
@@ -223,7 +224,7 @@ def facilitator_month_action(request, pk, *, actor):
             services.statement_remind(actor=actor, lot=lot, month=month)
             done = "Relance envoyée à l'employeur."
         else:
-            raise DomainError("invalid_input", "Action inconnue.")
+            raise DomainError("invalid_input", _("Action inconnue."))
     except RowsRefused as refused:
         context = _month_context(actor, lot, month)
         context.update({"errors": refused.errors, "may_close": selectors.may_close(actor, lot)})

@@ -41,7 +41,11 @@ def eligibility_valid_at_start(referral, inputs):
     # The lot's counting rules may accept an eligibility validated a few days after the start (charter).
     grace = referral.offer.lot.counting_rules.eligibility_grace_days
     if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start, grace_days=grace):
-        late = f" (ou dans les {grace} jours qui suivent, selon les règles de comptage du lot)" if grace else ""
+        late = (
+            _(" (ou dans les %(grace)s jours qui suivent, selon les règles de comptage du lot)") % {"grace": grace}
+            if grace
+            else ""
+        )
         raise DomainError(
             "eligibility_not_valid",
             _(
@@ -95,7 +99,7 @@ def new_start_date_valid(placement, inputs):
     if not isinstance(start, datetime.date):
         return
     if start == placement.start_date:
-        raise DomainError("invalid_input", "La date de début est déjà le " + _fmt(start) + ".", field="start_date")
+        raise DomainError("invalid_input", _("La date de début est déjà le %(start)s.") % {"start": _fmt(start)}, field="start_date")
     lot = placement.lot
     if not (lot.execution_starts_on <= start <= lot.execution_ends_on):
         raise DomainError(

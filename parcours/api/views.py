@@ -85,15 +85,17 @@ class ApiView(FrenchMixin, GenericAPIView):
             "identity_hidden": self.actor is not None and selectors.pseudonymised(self.actor),
         }
 
-    def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
+    def require_role(self, action, message=None):
         """403 when the caller's role may never take `action` (whatever the object)."""
         if not policy.may(self.actor, action):
+            message = message or _("Votre rôle ne permet pas d'accéder à cette ressource.")
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
-    def require(self, action, obj, message="Votre rôle ne permet pas de faire cette action."):
+    def require(self, action, obj, message=None):
         """403 when the caller may not take `action` on `obj` (that they can see): checked before the body is read,
         so that a refusal never depends on what was sent."""
         if not policy.allows(self.actor, action, obj):
+            message = message or _("Votre rôle ne permet pas de faire cette action.")
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
     def get_queryset(self):
@@ -352,7 +354,7 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         return self.get_paginated_response(data)
 
     def post(self, request, *args, **kwargs):
-        self.require_role("participant.create", "Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+        self.require_role("participant.create", _("Seul·e un·e conseiller·ère peut inscrire un·e jeune."))
         inputs = self.parse(s.ParticipantCreateSerializer)
         participant = participants.participant_create(actor=self.actor, **inputs.to_service_kwargs())
         participant = selectors.participant_file(
@@ -382,7 +384,7 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
         # Scope and permission first, unlogged: a refused edit writes nothing, not even an access row; the file
         # returned after the update is read again, and that read is logged.
         participant = self.participant_file(log=False)
-        self.require("participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
+        self.require("participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
         inputs = self.parse(s.ParticipantUpdateSerializer)
         participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
         return Response(self.represent_file(self.participant_file()))
@@ -441,7 +443,7 @@ class PathwayFollowUpsView(ApiView):
 
     def post(self, request, *args, **kwargs):
         pathway = self.get_object()
-        self.require("followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
+        self.require("followup.record", pathway, _("Vous ne pouvez pas enregistrer de suivi pour ce parcours."))
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
         return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
@@ -454,7 +456,7 @@ class CreateMixin:
     create_service = None
 
     def post(self, request, *args, **kwargs):
-        self.require_role(self.create_action, "Votre rôle ne permet pas de faire cette action.")
+        self.require_role(self.create_action, _("Votre rôle ne permet pas de faire cette action."))
         inputs = self.parse(self.create_serializer)
         created = self.create_service(actor=self.actor, **inputs.to_service_kwargs())
         return Response(self.represent_fresh(created.pk), status=status.HTTP_201_CREATED)
@@ -527,7 +529,7 @@ class JobOfferCloseView(ApiView):
 
     def post(self, request, *args, **kwargs):
         offer = self.get_object()
-        self.require("offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
+        self.require("offer.close", offer, _("Seule la structure porteuse du lot clôture ses offres."))
         self.parse(s.EmptyInputSerializer)
         register.offer_close(actor=self.actor, offer=offer.pk)
         return Response(self.represent_fresh(offer.pk))
@@ -582,7 +584,7 @@ class LotStatementView(ApiView):
         return Response(self._represent(self._lot(), month))
 
     def post(self, request, *args, **kwargs):
-        self.require_role("statement.submit", "Seul l'attributaire du lot déclare ses relevés d'heures.")
+        self.require_role("statement.submit", _("Seul l'attributaire du lot déclare ses relevés d'heures."))
         month = _statement_month(kwargs["month"])
         lot = self._lot()
         inputs = self.parse(s.StatementSubmitSerializer)

@@ -46,8 +46,8 @@ ERASED = "[effacé]"
 def participant_record_notice(*, actor, participant, given_on) -> Participant:
     """The adviser records the day the information notice was handed to (or sent to) the young person."""
     participant = lock(Participant, participant, actor=actor)
-    require(actor, "participant.record_notice", participant, "Vous ne pouvez pas modifier ce dossier.")
-    require_date(given_on, "given_on", "Remise le")
+    require(actor, "participant.record_notice", participant, _("Vous ne pouvez pas modifier ce dossier."))
+    require_date(given_on, "given_on", _("Remise le"))
     today = timezone.localdate()
     if given_on > today:
         raise DomainError("date_in_future", _("La date de remise ne peut pas être dans le futur."), field="given_on")
@@ -79,7 +79,7 @@ def participant_subject_access(*, actor, participant) -> Participant:
         actor,
         "participant.export_subject_data",
         participant,
-        "Seule la Mission Locale qui suit le ou la jeune peut exporter ses données.",
+        _("Seule la Mission Locale qui suit le ou la jeune peut exporter ses données."),
     )
     log_participant_access(
         actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="subject_access"

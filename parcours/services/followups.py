@@ -16,11 +16,11 @@ from workflows.vocabulary import FollowUpKind
 def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_follow_up=None) -> FollowUp:
     """Record a follow-up contact, or complete a planned one. The note stays out of the journal."""
     pathway = lock(Pathway, pathway, actor=actor)
-    require(actor, "followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
+    require(actor, "followup.record", pathway, _("Vous ne pouvez pas enregistrer de suivi pour ce parcours."))
     if pathway.state not in PATHWAY_OPEN_STATES:
         raise DomainError("invalid_transition", _("Le parcours est clos : aucun suivi ne peut être ajouté."))
-    require_choice(kind, FollowUpKind, "kind", "Type de suivi")
-    require_date(done_on, "done_on", "Date")
+    require_choice(kind, FollowUpKind, "kind", _("Type de suivi"))
+    require_date(done_on, "done_on", _("Date"))
     if done_on > timezone.localdate():
         raise DomainError("date_in_future", _("La date du suivi ne peut pas être dans le futur."), field="done_on")
     if done_on < pathway.started_on:

@@ -71,7 +71,7 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
     """Refuse a declaration with a precise French message on its field; returns the hours as a Decimal."""
     today = today or timezone.localdate()
     maximum = settings.PARCOURS["MAX_MONTHLY_HOURS"]
-    hours = require_number(hours, "hours", "Heures", minimum=-maximum if is_adjustment else 0, maximum=maximum)
+    hours = require_number(hours, "hours", _("Heures"), minimum=-maximum if is_adjustment else 0, maximum=maximum)
     if hours == 0 or (not is_adjustment and hours <= 0):
         raise DomainError("invalid_input", _("Heures : un nombre positif est attendu."), field="hours")
     if hours != hours.quantize(CENT):
@@ -130,7 +130,7 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
         )
     capacity = month_capacity(placement, month, today)
     if total > capacity.maximum:
-        already = f" (dont {hours_label(state.total)} déjà déclarées)" if state.total else ""
+        already = _(" (dont %(total)s déjà déclarées)") % {"total": hours_label(state.total)} if state.total else ""
         raise DomainError(
             "hours_above_contract",
             _("%(total)s pour %(month)s%(already)s dépassent le maximum de %(maximum)s (%(explanation)s).")
@@ -148,7 +148,7 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
 
 def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
     """Write a checked line: the row, its journal event, the work layer, the notification on commit."""
-    with atomic_unique("duplicate_hours_line", "Les heures de ce mois ont déjà été déclarées."):
+    with atomic_unique("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées.")):
         line = HoursLine.objects.create(
             placement=placement, month=month, hours=hours, is_adjustment=is_adjustment, declared_by=actor.user
         )
@@ -170,7 +170,7 @@ def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
 def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False) -> HoursLine:
     """The employer declares the insertion hours of one month (or an adjustment of a closed month)."""
     placement = lock(Placement, placement, actor=actor)
-    require(actor, "placement.declare_hours", placement, "Seul l'employeur déclare les heures de ce contrat.")
+    require(actor, "placement.declare_hours", placement, _("Seul l'employeur déclare les heures de ce contrat."))
     month = first_of_month(month)
     state = month_states([placement.pk], month).get(placement.pk, MonthState())
     hours = check_line(

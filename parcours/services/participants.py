@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
@@ -17,18 +18,18 @@ from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
 REQUIRED = {
-    "first_name": "Prénom",
-    "last_name": "Nom",
-    "birth_date": "Date de naissance",
-    "postcode": "Code postal",
-    "commune": "Commune",
-    "qualification_level": "Niveau de qualification",
+    "first_name": gettext_lazy("Prénom"),
+    "last_name": gettext_lazy("Nom"),
+    "birth_date": gettext_lazy("Date de naissance"),
+    "postcode": gettext_lazy("Code postal"),
+    "commune": gettext_lazy("Commune"),
+    "qualification_level": gettext_lazy("Niveau de qualification"),
 }
 EDITABLE = set(Participant.JOURNALED_FIELDS)
 
 
-NAMES = {"first_name": "Prénom", "last_name": "Nom", "commune": "Commune"}
-TEXTS = {"email": "Courriel", "imilo_reference": "Identifiant i-milo"}
+NAMES = {"first_name": gettext_lazy("Prénom"), "last_name": gettext_lazy("Nom"), "commune": gettext_lazy("Commune")}
+TEXTS = {"email": gettext_lazy("Courriel"), "imilo_reference": gettext_lazy("Identifiant i-milo")}
 
 
 def _normalise(data: dict) -> dict:
@@ -81,16 +82,16 @@ def _validate(clean: dict, *, registered_on=None):
                 "missing_input", _("%(label)s : ce champ est obligatoire.") % {"label": label}, field=name
             )
     if "birth_date" in clean:
-        birth = require_date(clean["birth_date"], "birth_date", "Date de naissance")
+        birth = require_date(clean["birth_date"], "birth_date", _("Date de naissance"))
         _check_birth_date(birth, on=registered_on or timezone.localdate())
     if "qualification_level" in clean:
         require_choice(
-            clean["qualification_level"], QualificationLevel, "qualification_level", "Niveau de qualification"
+            clean["qualification_level"], QualificationLevel, "qualification_level", _("Niveau de qualification")
         )
     if "programme" in clean:
-        require_choice(clean["programme"], Programme, "programme", "Dispositif")
+        require_choice(clean["programme"], Programme, "programme", _("Dispositif"))
     if "sex" in clean:
-        require_choice(clean["sex"] or "", Sex, "sex", "Sexe")
+        require_choice(clean["sex"] or "", Sex, "sex", _("Sexe"))
 
 
 def _full_clean(participant):
@@ -101,7 +102,7 @@ def _full_clean(participant):
         raise DomainError("invalid_input", f"{messages[0]}", field=field) from None
 
 
-DUPLICATE_MESSAGE = (
+DUPLICATE_MESSAGE = gettext_lazy(
     "Doublon possible : un·e jeune né·e le même jour et portant les mêmes nom et prénom (aux accents, majuscules, "
     "traits d'union et ordre des noms près) est déjà suivi·e par votre Mission Locale."
 )
@@ -133,7 +134,7 @@ def _save_unique(participant):
 @transaction.atomic
 def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> Participant:
     """Register a young person (intake): the participant, an open pathway, the Mission Locale's grants."""
-    require(actor, "participant.create", message="Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+    require(actor, "participant.create", message=_("Seul·e un·e conseiller·ère peut inscrire un·e jeune."))
     if actor.organisation.kind != OrganisationKind.MISSION_LOCALE:
         raise DomainError("forbidden", _("Seule une Mission Locale peut inscrire un·e jeune."))
     clean = _normalise(data)
@@ -188,7 +189,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
 def participant_update(*, actor, participant, changes: dict) -> Participant:
     """Change participant data; the journal records which fields changed, never their values."""
     participant = lock(Participant, participant, actor=actor)
-    require(actor, "participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
+    require(actor, "participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
     clean = _normalise(changes)
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
     # Only what changes is judged (a birth date kept as it is never refuses an edit of the phone number).

@@ -101,7 +101,7 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
     today = timezone.localdate()
     if valid_until is None:
         valid_until = add_months(today, eligibility_validity_months())
-    require_date(valid_until, "valid_until", "Valide jusqu'au")
+    require_date(valid_until, "valid_until", _("Valide jusqu'au"))
     if valid_until <= today:
         raise DomainError("invalid_input", _("La date de validité doit être dans le futur."), field="valid_until")
     longest = add_months(today, eligibility_validity_months())
@@ -117,8 +117,8 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
         )
     assessment = pathway.pending_assessment()
     for code, (kind, seen_on) in (proofs or {}).items():
-        require_choice(kind, ProofKind, "proofs", "Justificatif")
-        require_date(seen_on, "proofs", "Justificatif vu le")
+        require_choice(kind, ProofKind, "proofs", _("Justificatif"))
+        require_date(seen_on, "proofs", _("Justificatif vu le"))
         if seen_on > today:
             raise DomainError("invalid_input", _("Un justificatif ne peut pas être vu dans le futur."), field="proofs")
         if seen_on < add_months(today, -PROOF_MAX_AGE_MONTHS):
@@ -174,9 +174,9 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
     """The adviser records the exit: the Mission Locale's situation, its family of exits derived from it."""
     pathway = lock(Pathway, pathway, actor=actor)
     if exited_on is not None:
-        require_date(exited_on, "exited_on", "Date de sortie")
+        require_date(exited_on, "exited_on", _("Date de sortie"))
     if situation is not None:
-        require_choice(situation, ExitSituation, "situation", "Situation à la sortie")
+        require_choice(situation, ExitSituation, "situation", _("Situation à la sortie"))
     inputs = {"exited_on": exited_on, "situation": situation}
     category = exit_category_of(situation) if situation else None
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
@@ -200,10 +200,13 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     today = today or timezone.localdate()
     exit = lock(Exit, exit, actor=actor)
     require(
-        actor, "exit.record_outcome", exit, "Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."
+        actor,
+        "exit.record_outcome",
+        exit,
+        _("Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."),
     )
-    require_date(observed_on, "observed_on", "Date de constat")
-    require_choice(situation, ExitSituation, "situation", "Situation à 6 mois")
+    require_date(observed_on, "observed_on", _("Date de constat"))
+    require_choice(situation, ExitSituation, "situation", _("Situation à 6 mois"))
     if len(detail or "") > 200:
         raise DomainError("invalid_input", _("Précision : 200 caractères au plus."), field="detail")
     if observed_on > today:

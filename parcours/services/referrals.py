@@ -26,7 +26,7 @@ REFERABLE_PATHWAY_STATES = [
 def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     """The adviser refers a participant to a job offer (positionnement)."""
     pathway = lock(Pathway, pathway, actor=actor)
-    require(actor, "referral.create", pathway, "Vous ne pouvez pas positionner ce ou cette jeune.")
+    require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
     try:
         offer = JobOffer.objects.select_related("lot__contract__operation").get(pk=getattr(offer, "pk", offer))
     except (JobOffer.DoesNotExist, ValueError, TypeError):
@@ -52,7 +52,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
     if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
         raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
-    with atomic_unique("duplicate_referral", "Un positionnement sur cette offre est déjà en cours."):
+    with atomic_unique("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours.")):
         referral = Referral.objects.create(
             pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip()
         )
@@ -173,11 +173,11 @@ def referral_hire(
     referral = lock(Referral, referral, actor=actor)
     engine.ensure_can_fire(referral, "hire", actor=actor)
     if contract_type is not None:
-        require_choice(contract_type, ContractType, "contract_type", "Type de contrat")
+        require_choice(contract_type, ContractType, "contract_type", _("Type de contrat"))
     if start_date is not None:
-        require_date(start_date, "start_date", "Date de début")
+        require_date(start_date, "start_date", _("Date de début"))
     if planned_end_date is not None:
-        require_date(planned_end_date, "planned_end_date", "Date de fin prévue")
+        require_date(planned_end_date, "planned_end_date", _("Date de fin prévue"))
         if start_date and planned_end_date < start_date:
             raise DomainError(
                 "invalid_input", _("La fin prévue précède le début du contrat."), field="planned_end_date"
@@ -186,7 +186,7 @@ def referral_hire(
         raise DomainError(
             "invalid_input", _("Durée hebdomadaire : nombre entier d'heures attendu."), field="weekly_hours"
         )
-    require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", "Modalité")
+    require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", _("Modalité"))
     lot = referral.offer.lot
     if lot.fulfilment_modes and fulfilment_mode not in lot.fulfilment_modes:
         raise DomainError(

@@ -91,7 +91,7 @@ def _journal(actor, obj, object_type, action="create", **inputs):
 
 @transaction.atomic
 def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False) -> Operation:
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if actor.organisation.kind != OrganisationKind.FACILITATION:
         raise DomainError("forbidden", _("Seule une structure porteuse tient le registre des clauses."))
     _check_window(starts_on, ends_on, label="")
@@ -129,7 +129,7 @@ def contract_create(
     operation = Operation.objects.select_for_update().get(pk=getattr(operation, "pk", operation))
     if operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", _("Opération introuvable."))
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if buyer.kind != OrganisationKind.AUTHORITY:
         raise DomainError("invalid_input", _("L'acheteur doit être un acheteur public."), field="buyer")
     contract = _save(
@@ -172,7 +172,7 @@ def lot_create(
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", _("Marché introuvable."))
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     unknown = [m for m in fulfilment_modes if m not in FulfilmentMode.values]
     if not fulfilment_modes or unknown:
         raise DomainError(
@@ -202,7 +202,8 @@ def lot_create(
     if not decimal.Decimal(0) < decimal.Decimal(target_hours) <= MAX_TARGET_HOURS:
         raise DomainError(
             "invalid_input",
-            f"Heures d'insertion prévues : entre 1 et {MAX_TARGET_HOURS:,.0f}".replace(",", "\u202f") + ".",
+            _("Heures d'insertion prévues : entre 1 et %(maximum)s.")
+            % {"maximum": f"{MAX_TARGET_HOURS:,.0f}".replace(",", "\u202f")},
             field="target_hours",
         )
     _check_window(execution_starts_on, execution_ends_on, label="execution_")
@@ -253,7 +254,7 @@ def offer_create(
     rome_code="",
 ) -> JobOffer:
     lot = lock(ContractLot, lot, actor=actor)
-    require(actor, "offer.create", lot, "Seule la structure porteuse du lot publie ses offres.")
+    require(actor, "offer.create", lot, _("Seule la structure porteuse du lot publie ses offres."))
     offer = _save(
         JobOffer(
             lot=lot,
@@ -276,7 +277,7 @@ def offer_create(
 @transaction.atomic
 def offer_close(*, actor, offer) -> JobOffer:
     offer = lock(JobOffer, offer, actor=actor)
-    require(actor, "offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
+    require(actor, "offer.close", offer, _("Seule la structure porteuse du lot clôture ses offres."))
     if not offer.is_open:
         raise DomainError("invalid_transition", _("Cette offre est déjà clôturée."))
     offer.is_open, offer.closed_at = False, timezone.now()

@@ -225,7 +225,7 @@ def transition_view(resource, spec):
         (TransitionView,),
         {"resource": resource, "spec": spec, "__module__": __name__, "__doc__": ""},
     )
-    roles = ", ".join(role.label for role in spec.roles) or "aucun"
+    roles = ", ".join(str(role.label) for role in spec.roles) or "aucun"
     description = (
         f"{spec.description} Depuis : {', '.join(spec.sources)} → {', '.join(spec.targets)}. "
         f"Rôles : {roles}. Données : {inputs}."

@@ -99,7 +99,9 @@ def new_start_date_valid(placement, inputs):
     if not isinstance(start, datetime.date):
         return
     if start == placement.start_date:
-        raise DomainError("invalid_input", _("La date de début est déjà le %(start)s.") % {"start": _fmt(start)}, field="start_date")
+        raise DomainError(
+            "invalid_input", _("La date de début est déjà le %(start)s.") % {"start": _fmt(start)}, field="start_date"
+        )
     lot = placement.lot
     if not (lot.execution_starts_on <= start <= lot.execution_ends_on):
         raise DomainError(

@@ -7,10 +7,11 @@ catalogue, a Mission Locale's partners, the modes of a lot) are named by `option
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from workflows import text
 from workflows.errors import DomainError
@@ -29,7 +30,7 @@ TYPES = {TEXT, LONGTEXT, DATE, INTEGER, CHOICE, ID_CHOICE, CHOICES, PROOFS}
 @dataclass(frozen=True)
 class Input:
     name: str
-    label: str
+    label: str = field(compare=False)  # translated where shown (gettext_lazy); `name` is the code
     type: str = TEXT
     required: bool = True
     max_length: int | None = None
@@ -41,15 +42,17 @@ class Input:
     initial: str = ""  # a named source of the initial value on forms ("today", "offer_weekly_hours", …)
     default: object = None  # the value used when an optional input is not given
     machine: bool = True  # passed to the fsm method and journaled (False: used by the service only)
-    help_text: str = ""
+    help_text: str = field(default="", compare=False)
 
     def __post_init__(self):
         if self.type not in TYPES:
             raise ValueError(f"{self.name}: unknown input type {self.type!r}")
 
 
-def reason(label="Motif", *, required=True, help_text=""):
-    return Input("reason", label, LONGTEXT, required=required, max_length=2000, help_text=help_text)
+def reason(label=None, *, required=True, help_text=""):
+    return Input(
+        "reason", label or gettext_lazy("Motif"), LONGTEXT, required=required, max_length=2000, help_text=help_text
+    )
 
 
 # Every date of a pathway (proofs, hires, exits, validity) falls in this window: 1900 or 9999 is a typing slip or

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from workflows.errors import DomainError
 
@@ -47,14 +48,14 @@ def clean_name(value: str, *, field: str, label: str) -> str:
     return value
 
 
-def clean_postcode(value: str, *, field: str = "postcode", label: str = "Code postal") -> str:
+def clean_postcode(value: str, *, field: str = "postcode", label: str = gettext_lazy("Code postal")) -> str:
     value = clean_text(value, field=field, label=label)
     if not POSTCODE_RE.fullmatch(value):
         raise _refuse(field, label, _("5 chiffres attendus (0 à 9)."))
     return value
 
 
-def clean_phone(value: str, *, field: str = "phone", label: str = "Téléphone") -> str:
+def clean_phone(value: str, *, field: str = "phone", label: str = gettext_lazy("Téléphone")) -> str:
     value = clean_text(value, field=field, label=label)
     if value and not (PHONE_RE.fullmatch(value) and sum(c.isdigit() for c in value) >= 6):
         raise _refuse(field, label, _("chiffres de 0 à 9, espaces, points, tirets et « + » seulement."))

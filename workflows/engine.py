@@ -30,7 +30,7 @@ def spec_for(obj, name):
 def state_label(machine: str, state: str) -> str:
     enum = STATE_ENUMS[machine]
     try:
-        return enum(state).label
+        return str(enum(state).label)
     except ValueError:
         return state
 

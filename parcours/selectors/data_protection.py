@@ -216,7 +216,7 @@ def subject_access_data(participant: Participant) -> dict:
                 "date": timezone.localtime(e.occurred_at).isoformat(timespec="seconds"),
                 "par": _person(e.actor_user),
                 "organisation": e.actor_organisation.name if e.actor_organisation else "",
-                "role": ROLE_LABELS.get(e.actor_role, e.actor_role),
+                "role": str(ROLE_LABELS.get(e.actor_role, e.actor_role)),
                 "objet": f"{e.object_type} #{e.object_id}",
                 "action": action_label(e.object_type, e.action),
                 "etat_avant": event_state_label(e.object_type, e.from_state),
@@ -230,7 +230,7 @@ def subject_access_data(participant: Participant) -> dict:
                 "date": timezone.localtime(a.accessed_at).isoformat(timespec="seconds"),
                 "par": _person(a.user),
                 "organisation": a.organisation.name if a.organisation else "",
-                "role": ROLE_LABELS.get(a.role, a.role),
+                "role": str(ROLE_LABELS.get(a.role, a.role)),
                 "canal": a.get_channel_display(),
                 "objet": a.purpose_label,
             }

@@ -932,19 +932,19 @@ class ParticipantAccess(models.Model):
         return f"{self.user} → participant #{self.participant_id} ({self.accessed_at:%d/%m/%Y %H:%M})"
 
     PURPOSE_LABELS = {
-        "view": "Consultation",
-        "list": "Liste",
-        "export": "Export de l'historique",
-        "subject_access": "Droit d'accès",
+        "view": _("Consultation"),
+        "list": _("Liste"),
+        "export": _("Export de l'historique"),
+        "subject_access": _("Droit d'accès"),
     }
 
     @property
     def role_label(self) -> str:
-        return Role(self.role).label if self.role in Role.values else self.role
+        return str(Role(self.role).label) if self.role in Role.values else self.role
 
     @property
     def purpose_label(self) -> str:
-        return self.PURPOSE_LABELS.get(self.purpose, self.purpose)
+        return str(self.PURPOSE_LABELS.get(self.purpose, self.purpose))
 
 
 # --- Object grants (django-guardian direct foreign keys: indexed joins, no generic object_pk casts) ----------

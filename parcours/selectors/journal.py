@@ -16,7 +16,7 @@ import datetime
 from django.db.models import BigIntegerField, Exists, Max, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from parcours.models import (
     ContractLot,
@@ -62,7 +62,7 @@ HEALTH_INPUTS = ("criteria",)
 
 OBJECT_LABELS = {
     "participant": gettext_lazy("Dossier"),
-    "pathway": gettext_lazy("Parcours"),
+    "pathway": pgettext_lazy("one pathway", "Parcours"),
     "referral": gettext_lazy("Positionnement"),
     "placement": gettext_lazy("Mise en poste"),
     "hoursline": gettext_lazy("Relevé d'heures"),

@@ -7,14 +7,18 @@ import re
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import trans_real
 from django.utils.translation.template import templatize
 
+from parcours.web.nav import COMMON, MENU
+from parcours.work.models import TaskKind
+from roles.enums import Role
 from workflows import engine
 from workflows.errors import DomainError
-from workflows.states import PathwayState, ReferralState
+from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 from workflows.transitions import MACHINES
 
 
@@ -207,3 +211,46 @@ def test_a_stale_click_on_a_page_shows_the_refusal_and_the_state_in_the_chosen_l
     assert referral.state == "forwarded"  # stored as its code, whatever the language of the page
     event = referral.journal_events.order_by("-sequence").first() if hasattr(referral, "journal_events") else None
     assert event is None or (event.to_state, event.action) == ("forwarded", "referral.forward")
+
+
+def _french_labels():
+    """The French labels of states, transitions, task kinds, roles and the menu whose English differs."""
+    enums = (PathwayState, ReferralState, PlacementState, HoursLineState, TaskKind, Role)
+    lazy = [state.label for enum in enums for state in enum]
+    lazy += [spec.label for table in MACHINES.values() for spec in table.values() if spec.user_fireable]
+    lazy += [label for entries in [*MENU.values(), COMMON] for _, label in entries]
+    pairs = []
+    for label in lazy:
+        with translation.override("fr"):
+            french = str(label)
+        with translation.override("en"):
+            english = str(label)
+        if french != english:
+            pairs.append((french, english))
+    return pairs
+
+
+@pytest.mark.parametrize(
+    "username, page", [("conseillere", "participant_detail"), ("facilitateur", "referral_detail")]
+)
+def test_a_file_page_in_english_shows_no_french_label(site, client, username, page):
+    """States, actions, roles, task kinds and the menu of a file page (history included) all speak English."""
+    participant = site.participant(hired=True)
+    referral = participant.pathways.get().referrals.get()
+    client.login(username=username, password="demo")
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    pk = participant.pk if page == "participant_detail" else referral.pk
+    body = html.unescape(client.get(reverse(page, args=[pk])).content.decode())
+    # What is not a label: the product's name and the people's names (the site's users are named after their role).
+    body = body.replace(">Parcours<", "><").replace("· Parcours<", "<")
+    for user in User.objects.all():
+        body = body.replace(user.get_full_name() or user.username, "")
+    labels = _french_labels()
+    assert len(labels) > 60
+    left = sorted({french for french, _ in labels if re.search(rf"(?<!\w){re.escape(french)}(?!\w)", body)})
+    assert not left, left
+    if page == "participant_detail":
+        assert "In employment" in body and "Confirm the hire" in body
+        assert "Pathway #" in body  # one pathway in the history (not the menu's "Pathways")
+    else:
+        assert "Hired" in body

@@ -85,8 +85,8 @@ def _require_colleague(user, work_task):
     if not _member(user.pk, work_task):
         raise DomainError(
             "invalid_input",
-            _("%(value)s n'a pas ce rôle dans l'organisation de la tâche.")
-            % {"value": user.get_full_name() or user.username},
+            _("%(person)s n'a pas ce rôle dans l'organisation de la tâche.")
+            % {"person": user.get_full_name() or user.username},
             field="user",
         )
 
@@ -134,7 +134,7 @@ def task_claim(*, actor, task) -> WorkTask:
         if activation.task.status != STATUS.NEW:
             raise DomainError(
                 "invalid_transition",
-                _("Cette tâche est déjà prise par %(task)s.") % {"task": _holder(activation.task)},
+                _("Cette tâche est déjà prise par %(holder)s.") % {"holder": _holder(activation.task)},
             )
         _assign(activation, actor.user)
         _journal(actor, work_task, "claim", "new", to=actor.user.pk)
@@ -149,8 +149,8 @@ def task_assign(*, actor, task, user) -> WorkTask:
         if activation.task.status != STATUS.NEW:
             raise DomainError(
                 "invalid_transition",
-                _("Cette tâche est déjà prise par %(task)s : réattribuez-la plutôt.")
-                % {"task": _holder(activation.task)},
+                _("Cette tâche est déjà prise par %(holder)s : réattribuez-la plutôt.")
+                % {"holder": _holder(activation.task)},
             )
         user = _user(user)
         _require_colleague(user, work_task)
@@ -248,7 +248,8 @@ def task_file(*, actor, task, reason: str = "") -> WorkTask:
             )
         if activation.task.status == STATUS.ASSIGNED and activation.task.owner_id != actor.user.pk:
             raise DomainError(
-                "invalid_transition", _("Cette tâche est attribuée à %(task)s.") % {"task": _holder(activation.task)}
+                "invalid_transition",
+                _("Cette tâche est attribuée à %(holder)s.") % {"holder": _holder(activation.task)},
             )
         from_state = _status(activation.task)
         activation.settle(user=actor.user)

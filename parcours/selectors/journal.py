@@ -265,11 +265,11 @@ def present_events(actor, events) -> list:
         withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason
-        event.object_label = OBJECT_LABELS.get(event.object_type, event.object_type)
+        event.object_label = str(OBJECT_LABELS.get(event.object_type, event.object_type))
         event.action_label = action_label(event.object_type, event.action)
         event.from_label = event_state_label(event.object_type, event.from_state)
         event.to_label = event_state_label(event.object_type, event.to_state)
-        event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
+        event.role_label = str(ROLE_LABELS.get(event.actor_role, event.actor_role))
         event.detail = event_detail(event, event.shown_inputs)
     _attach_results(events, with_detail=not hide_reasons)
     return events

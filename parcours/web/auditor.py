@@ -85,7 +85,7 @@ def _export(actor, pk):
     try:
         return selectors.participant_timeline_export(actor=actor, participant_id=pk)
     except DomainError:
-        raise Http404("Participant·e introuvable.") from None
+        raise Http404(gettext("Participant·e introuvable.")) from None
 
 
 @role_required(Role.AUDITOR)
@@ -96,7 +96,7 @@ def pathway_export(request, pk, *, actor):
     response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
-    writer.writerow(CSV_HEADER)
+    writer.writerow([str(title) for title in CSV_HEADER])
     for event in events:
         row = _row(event)
         row[0] = row[0].strftime("%d/%m/%Y %H:%M:%S %Z")  # CET or CEST: the zone travels with the time
@@ -108,7 +108,8 @@ def pathway_export(request, pk, *, actor):
 def pathway_export_xlsx(request, pk, *, actor):
     """The same as a spreadsheet."""
     participant, events = _export(actor, pk)
-    content = xlsx.workbook([("Historique", CSV_HEADER, [_row(event) for event in events])])
+    header = [str(title) for title in CSV_HEADER]
+    content = xlsx.workbook([(gettext("Historique"), header, [_row(event) for event in events])])
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.xlsx"'
     return response

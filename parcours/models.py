@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase
 
 from parcours.dates import add_months
@@ -931,19 +932,19 @@ class ParticipantAccess(models.Model):
         return f"{self.user} → participant #{self.participant_id} ({self.accessed_at:%d/%m/%Y %H:%M})"
 
     PURPOSE_LABELS = {
-        "view": "Consultation",
-        "list": "Liste",
-        "export": "Export de l'historique",
-        "subject_access": "Droit d'accès",
+        "view": _("Consultation"),
+        "list": _("Liste"),
+        "export": _("Export de l'historique"),
+        "subject_access": _("Droit d'accès"),
     }
 
     @property
     def role_label(self) -> str:
-        return Role(self.role).label if self.role in Role.values else self.role
+        return str(Role(self.role).label) if self.role in Role.values else self.role
 
     @property
     def purpose_label(self) -> str:
-        return self.PURPOSE_LABELS.get(self.purpose, self.purpose)
+        return str(self.PURPOSE_LABELS.get(self.purpose, self.purpose))
 
 
 # --- Object grants (django-guardian direct foreign keys: indexed joins, no generic object_pk casts) ----------
@@ -961,16 +962,16 @@ class PlacementGroupObjectPermission(GroupObjectPermissionBase):
 
 # --- E-mail notifications (parcours/mail.py): preferences, and the outbox the timer worker delivers ------------
 class NotificationKind(models.TextChoices):
-    CANDIDATE_FORWARDED = "candidate_forwarded", "Candidature transmise à mon entreprise"
-    CANDIDATE_DECIDED = "candidate_decided", "Embauche ou refus d'un·e jeune que je suis"
-    REFERRAL_WAITING = "referral_waiting", "Positionnement en attente au-delà du délai de relance"
-    STATEMENT_MISSING = "statement_missing", "Relevé d'heures du mois manquant"
+    CANDIDATE_FORWARDED = "candidate_forwarded", _("Candidature transmise à mon entreprise")
+    CANDIDATE_DECIDED = "candidate_decided", _("Embauche ou refus d'un·e jeune que je suis")
+    REFERRAL_WAITING = "referral_waiting", _("Positionnement en attente au-delà du délai de relance")
+    STATEMENT_MISSING = "statement_missing", _("Relevé d'heures du mois manquant")
 
 
 class Delivery(models.TextChoices):
-    IMMEDIATE = "immediate", "Tout de suite"
-    DIGEST = "digest", "Résumé quotidien"
-    NONE = "none", "Jamais"
+    IMMEDIATE = "immediate", _("Tout de suite")
+    DIGEST = "digest", _("Résumé quotidien")
+    NONE = "none", _("Jamais")
 
 
 class NotificationPreference(models.Model):

@@ -55,7 +55,7 @@ def event_payload(event) -> dict:
         "action": event.action,
         "from_state": event.from_state,
         "to_state": event.to_state,
-        "object_label": EVENT_OBJECT_LABELS.get(event.object_type, event.object_type),
+        "object_label": str(EVENT_OBJECT_LABELS.get(event.object_type, event.object_type)),
         "action_label": action_label(event.object_type, event.action),
         "to_label": event_state_label(event.object_type, event.to_state),
     }

@@ -1,35 +1,36 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    ADVISER = "adviser", "Conseiller·ère"
-    FACILITATOR = "facilitator", "Facilitateur·rice"
-    EMPLOYER = "employer", "Employeur"
-    AUDITOR = "auditor", "Auditeur·rice"
-    DPO = "dpo", "Délégué·e à la protection des données"
-    ADMIN = "admin", "Administrateur·rice"
+    ADVISER = "adviser", _("Conseiller·ère")
+    FACILITATOR = "facilitator", _("Facilitateur·rice")
+    EMPLOYER = "employer", _("Employeur")
+    AUDITOR = "auditor", _("Auditeur·rice")
+    DPO = "dpo", _("Délégué·e à la protection des données")
+    ADMIN = "admin", _("Administrateur·rice")
 
 
 class OrganisationKind(models.TextChoices):
-    MISSION_LOCALE = "mission_locale", "Mission Locale"
-    FACILITATION = "facilitation", "Structure porteuse de la clause (PLIE, MDE, collectivité)"
-    EMPLOYER = "employer", "Employeur"
-    AUTHORITY = "authority", "Acheteur public"
-    PLATFORM = "platform", "Plateforme"
+    MISSION_LOCALE = "mission_locale", _("Mission Locale")
+    FACILITATION = "facilitation", _("Structure porteuse de la clause (PLIE, MDE, collectivité)")
+    EMPLOYER = "employer", _("Employeur")
+    AUTHORITY = "authority", _("Acheteur public")
+    PLATFORM = "platform", _("Plateforme")
 
 
 class AuthorityKind(models.TextChoices):
     """Kinds of public buyers, as the networks' yearly consolidations count them."""
 
-    STATE = "state", "État et établissements publics de l'État"
-    REGION = "region", "Région"
-    DEPARTMENT = "department", "Département"
-    MUNICIPALITY = "municipality", "Commune"
-    INTERMUNICIPAL = "intermunicipal", "Intercommunalité (EPCI, métropole)"
-    SOCIAL_LANDLORD = "social_landlord", "Bailleur social"
-    HOSPITAL = "hospital", "Établissement de santé"
-    PUBLIC_COMPANY = "public_company", "Entreprise publique (SNCF, RATP…)"
-    OTHER = "other", "Autre acheteur"
+    STATE = "state", _("État et établissements publics de l'État")
+    REGION = "region", _("Région")
+    DEPARTMENT = "department", _("Département")
+    MUNICIPALITY = "municipality", _("Commune")
+    INTERMUNICIPAL = "intermunicipal", _("Intercommunalité (EPCI, métropole)")
+    SOCIAL_LANDLORD = "social_landlord", _("Bailleur social")
+    HOSPITAL = "hospital", _("Établissement de santé")
+    PUBLIC_COMPANY = "public_company", _("Entreprise publique (SNCF, RATP…)")
+    OTHER = "other", _("Autre acheteur")
 
 
 # Which roles make sense in which kind of organisation; memberships outside this table are refused.

@@ -71,7 +71,7 @@ def rule(spec) -> str:
 
 
 def _state(machine, value):
-    return STATE_ENUMS[machine](value).label
+    return str(STATE_ENUMS[machine](value).label)
 
 
 def _quote(text) -> str:

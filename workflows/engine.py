@@ -5,6 +5,7 @@ Order of checks: current state (409 invalid_transition), role and scope (403 for
 journal event. Callers (services) hold a transaction and the row lock of `obj`.
 """
 
+from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
 from roles import policy
@@ -22,14 +23,14 @@ def machine_name(obj) -> str:
 def spec_for(obj, name):
     table = MACHINES[machine_name(obj)]
     if name not in table:
-        raise DomainError("unknown_transition", f"Action inconnue : « {name} ».")
+        raise DomainError("unknown_transition", _("Action inconnue : « %(name)s ».") % {"name": name})
     return table[name]
 
 
 def state_label(machine: str, state: str) -> str:
     enum = STATE_ENUMS[machine]
     try:
-        return enum(state).label
+        return str(enum(state).label)
     except ValueError:
         return state
 
@@ -38,11 +39,12 @@ def _check_state(obj, spec):
     if obj.state not in spec.sources:
         raise DomainError(
             "invalid_transition",
-            f"Action « {spec.label} » impossible : l'état actuel est « {state_label(spec.machine, obj.state)} ». "
-            "Quelqu'un a peut-être agi avant vous.",
+            _(
+                "Action « %(label)s » impossible : l'état actuel est « %(state)s ». Quelqu'un a peut-être "
+                "agi avant vous."
+            )
+            % {"label": spec.label, "state": state_label(spec.machine, obj.state)},
         )
-
-
 
 
 def ensure_can_fire(obj, name, *, actor):
@@ -50,10 +52,14 @@ def ensure_can_fire(obj, name, *, actor):
     spec = spec_for(obj, name)
     _check_state(obj, spec)
     if spec.internal or (spec.system and not actor.is_system):
-        raise DomainError("forbidden", f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
+        raise DomainError(
+            "forbidden", _("Vous n'avez pas le droit de faire « %(label)s » sur cet objet.") % {"label": spec.label}
+        )
     # The system (timers) may only take roles.policy.SYSTEM_ACTIONS; policy.allows says so for it too.
     if not policy.allows(actor, spec.action, obj):
-        raise DomainError("forbidden", f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
+        raise DomainError(
+            "forbidden", _("Vous n'avez pas le droit de faire « %(label)s » sur cet objet.") % {"label": spec.label}
+        )
     return spec
 
 
@@ -79,7 +85,9 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
     try:
         getattr(obj, name)(**inputs)
     except TransitionNotAllowed as exc:  # pragma: no cover - the state check above runs first
-        raise DomainError("invalid_transition", f"Action « {spec.label} » impossible dans l'état actuel.") from exc
+        raise DomainError(
+            "invalid_transition", _("Action « %(label)s » impossible dans l'état actuel.") % {"label": spec.label}
+        ) from exc
     obj.save()
     event = record_event(
         actor=actor,

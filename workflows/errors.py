@@ -1,5 +1,9 @@
+from django.utils.translation import gettext_lazy
+
+
 class DomainError(Exception):
-    """The one error type of the engine: a refused action, with a French message and a stable code.
+    """The one error type of the engine: a refused action, with a message (French by default, translated
+    through gettext in the language of the request) and a stable code.
 
     `status` is the HTTP status the web and API layers answer with; `field` names the offending input.
     """
@@ -14,8 +18,13 @@ class DomainError(Exception):
     def __init__(self, code: str, message: str, *, field: str | None = None):
         super().__init__(message)
         self.code = code
-        self.message = message
+        self._message = message
         self.field = field
+
+    @property
+    def message(self) -> str:
+        # Translated when raised (gettext), or when read for errors declared once (gettext_lazy, e.g. WORK_BUSY).
+        return str(self._message)
 
     @property
     def status(self) -> int:
@@ -30,7 +39,8 @@ class DomainError(Exception):
 
 # A task or a timer of the same file is being processed by someone else (the work layer's process lock).
 WORK_BUSY = DomainError(
-    "concurrent_change", "Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."
+    "concurrent_change",
+    gettext_lazy("Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."),
 )
 
 

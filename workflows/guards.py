@@ -7,6 +7,7 @@ A guard receives the object and the transition inputs; `inputs is None` means "c
 import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from workflows.errors import DomainError
 
@@ -21,7 +22,7 @@ def _fmt(day):
 
 def offer_open(referral, inputs):
     if not referral.offer.is_open:
-        raise DomainError("offer_closed", f"L'offre « {referral.offer.title} » est clôturée.")
+        raise DomainError("offer_closed", _("L'offre « %(title)s » est clôturée.") % {"title": referral.offer.title})
 
 
 def eligibility_valid_today(obj, inputs):
@@ -29,7 +30,7 @@ def eligibility_valid_today(obj, inputs):
     if not participant.eligibility_valid_on(_today()):
         raise DomainError(
             "eligibility_not_valid",
-            "L'éligibilité du ou de la participant·e n'est pas validée ou a expiré.",
+            _("L'éligibilité du ou de la participant·e n'est pas validée ou a expiré."),
         )
 
 
@@ -40,11 +41,18 @@ def eligibility_valid_at_start(referral, inputs):
     # The lot's counting rules may accept an eligibility validated a few days after the start (charter).
     grace = referral.offer.lot.counting_rules.eligibility_grace_days
     if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start, grace_days=grace):
-        late = f" (ou dans les {grace} jours qui suivent, selon les règles de comptage du lot)" if grace else ""
+        late = (
+            _(" (ou dans les %(grace)s jours qui suivent, selon les règles de comptage du lot)") % {"grace": grace}
+            if grace
+            else ""
+        )
         raise DomainError(
             "eligibility_not_valid",
-            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat : elle doit être validée "
-            f"au plus tard ce jour-là{late}, sinon les heures ne comptent pas pour la clause.",
+            _(
+                "L'éligibilité n'est pas valide au %(start)s, date de début du contrat : elle doit être "
+                "validée au plus tard ce jour-là%(late)s, sinon les heures ne comptent pas pour la clause."
+            )
+            % {"start": _fmt(start), "late": late},
             field="start_date",
         )
 
@@ -57,8 +65,11 @@ def start_in_execution_window(referral, inputs):
     if isinstance(start, datetime.date) and not (lot.execution_starts_on <= start <= lot.execution_ends_on):
         raise DomainError(
             "outside_execution_window",
-            f"La date de début doit être dans la période d'exécution du lot "
-            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+            _(
+                "La date de début doit être dans la période d'exécution du lot (%(execution_starts_on)s – "
+                "%(execution_ends_on)s)."
+            )
+            % {"execution_starts_on": _fmt(lot.execution_starts_on), "execution_ends_on": _fmt(lot.execution_ends_on)},
             field="start_date",
         )
 
@@ -68,13 +79,16 @@ def assessment_submitted(pathway, inputs):
     if assessment is None or not (assessment.criteria.exists() or assessment.derogation_reason):
         raise DomainError(
             "assessment_incomplete",
-            "Aucun critère d'éligibilité ni dérogation motivée n'a été déclaré pour ce parcours.",
+            _("Aucun critère d'éligibilité ni dérogation motivée n'a été déclaré pour ce parcours."),
         )
 
 
 def placement_start_reached(placement, inputs):
     if placement.start_date > _today():
-        raise DomainError("start_in_future", f"Le contrat ne commence que le {_fmt(placement.start_date)}.")
+        raise DomainError(
+            "start_in_future",
+            _("Le contrat ne commence que le %(start_date)s.") % {"start_date": _fmt(placement.start_date)},
+        )
 
 
 def new_start_date_valid(placement, inputs):
@@ -85,19 +99,24 @@ def new_start_date_valid(placement, inputs):
     if not isinstance(start, datetime.date):
         return
     if start == placement.start_date:
-        raise DomainError("invalid_input", "La date de début est déjà le " + _fmt(start) + ".", field="start_date")
+        raise DomainError(
+            "invalid_input", _("La date de début est déjà le %(start)s.") % {"start": _fmt(start)}, field="start_date"
+        )
     lot = placement.lot
     if not (lot.execution_starts_on <= start <= lot.execution_ends_on):
         raise DomainError(
             "outside_execution_window",
-            f"La date de début doit être dans la période d'exécution du lot "
-            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+            _(
+                "La date de début doit être dans la période d'exécution du lot (%(execution_starts_on)s – "
+                "%(execution_ends_on)s)."
+            )
+            % {"execution_starts_on": _fmt(lot.execution_starts_on), "execution_ends_on": _fmt(lot.execution_ends_on)},
             field="start_date",
         )
     if not placement.pathway.participant.eligibility_valid_on(start):
         raise DomainError(
             "eligibility_not_valid",
-            f"L'éligibilité n'est pas valide au {_fmt(start)}, date de début du contrat.",
+            _("L'éligibilité n'est pas valide au %(start)s, date de début du contrat.") % {"start": _fmt(start)},
             field="start_date",
         )
 
@@ -108,13 +127,13 @@ def end_date_valid(placement, inputs):
     end = inputs.get("end_date")
     if isinstance(end, datetime.date):
         if end > _today():
-            raise DomainError("date_in_future", "La date de fin ne peut pas être dans le futur.", field="end_date")
+            raise DomainError("date_in_future", _("La date de fin ne peut pas être dans le futur."), field="end_date")
         if placement.started_on and end < placement.started_on:
             raise DomainError(
-                "end_before_start", "La date de fin est antérieure au début du contrat.", field="end_date"
+                "end_before_start", _("La date de fin est antérieure au début du contrat."), field="end_date"
             )
     if inputs.get("end_kind") == "early" and not (inputs.get("reason") or "").strip():
-        raise DomainError("missing_input", "Le motif est obligatoire pour une fin anticipée.", field="reason")
+        raise DomainError("missing_input", _("Le motif est obligatoire pour une fin anticipée."), field="reason")
 
 
 def exit_date_valid(pathway, inputs):
@@ -123,10 +142,12 @@ def exit_date_valid(pathway, inputs):
     day = inputs.get("exited_on")
     if isinstance(day, datetime.date):
         if day > _today():
-            raise DomainError("date_in_future", "La date de sortie ne peut pas être dans le futur.", field="exited_on")
+            raise DomainError(
+                "date_in_future", _("La date de sortie ne peut pas être dans le futur."), field="exited_on"
+            )
         if day < pathway.started_on:
             raise DomainError(
-                "exit_before_start", "La date de sortie est antérieure au début du parcours.", field="exited_on"
+                "exit_before_start", _("La date de sortie est antérieure au début du parcours."), field="exited_on"
             )
 
 
@@ -135,6 +156,9 @@ def month_in_execution_window(hours_line, inputs):
     if not lot.month_in_execution_window(hours_line.month):
         raise DomainError(
             "outside_execution_window",
-            f"Le mois déclaré est hors de la période d'exécution du lot "
-            f"({_fmt(lot.execution_starts_on)} – {_fmt(lot.execution_ends_on)}).",
+            _(
+                "Le mois déclaré est hors de la période d'exécution du lot (%(execution_starts_on)s – "
+                "%(execution_ends_on)s)."
+            )
+            % {"execution_starts_on": _fmt(lot.execution_starts_on), "execution_ends_on": _fmt(lot.execution_ends_on)},
         )

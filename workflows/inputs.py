@@ -7,9 +7,11 @@ catalogue, a Mission Locale's partners, the modes of a lot) are named by `option
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from workflows import text
 from workflows.errors import DomainError
@@ -28,7 +30,7 @@ TYPES = {TEXT, LONGTEXT, DATE, INTEGER, CHOICE, ID_CHOICE, CHOICES, PROOFS}
 @dataclass(frozen=True)
 class Input:
     name: str
-    label: str
+    label: str = field(compare=False)  # translated where shown (gettext_lazy); `name` is the code
     type: str = TEXT
     required: bool = True
     max_length: int | None = None
@@ -40,15 +42,17 @@ class Input:
     initial: str = ""  # a named source of the initial value on forms ("today", "offer_weekly_hours", …)
     default: object = None  # the value used when an optional input is not given
     machine: bool = True  # passed to the fsm method and journaled (False: used by the service only)
-    help_text: str = ""
+    help_text: str = field(default="", compare=False)
 
     def __post_init__(self):
         if self.type not in TYPES:
             raise ValueError(f"{self.name}: unknown input type {self.type!r}")
 
 
-def reason(label="Motif", *, required=True, help_text=""):
-    return Input("reason", label, LONGTEXT, required=required, max_length=2000, help_text=help_text)
+def reason(label=None, *, required=True, help_text=""):
+    return Input(
+        "reason", label or gettext_lazy("Motif"), LONGTEXT, required=required, max_length=2000, help_text=help_text
+    )
 
 
 # Every date of a pathway (proofs, hires, exits, validity) falls in this window: 1900 or 9999 is a typing slip or
@@ -62,54 +66,68 @@ def check_plausible_date(value: datetime.date, *, field: str, label: str) -> dat
     if not EARLIEST_DATE <= value <= latest:
         raise DomainError(
             "invalid_input",
-            f"{label} : date hors des limites ({EARLIEST_DATE:%d/%m/%Y} – {latest:%d/%m/%Y}).",
+            _("%(label)s : date hors des limites (%(earliest_date)s – %(latest)s).")
+            % {
+                "label": label,
+                "earliest_date": format(EARLIEST_DATE, "%d/%m/%Y"),
+                "latest": format(latest, "%d/%m/%Y"),
+            },
             field=field,
         )
     return value
 
 
 def _missing(value):
-    return value is None or (isinstance(value, str | list | dict | tuple) and not value) or (
-        isinstance(value, str) and not value.strip()
+    return (
+        value is None
+        or (isinstance(value, str | list | dict | tuple) and not value)
+        or (isinstance(value, str) and not value.strip())
     )
 
 
 def _invalid(declared, message):
-    return DomainError("invalid_input", f"{declared.label} : {message}", field=declared.name)
+    return DomainError(
+        "invalid_input",
+        _("%(label)s : %(message)s") % {"label": declared.label, "message": message},
+        field=declared.name,
+    )
 
 
 def check_value(declared: Input, value):
     """Validate one value against its declaration; return it normalised (stripped text)."""
     if declared.type in (TEXT, LONGTEXT):
         if not isinstance(value, str):
-            raise _invalid(declared, "texte attendu.")
+            raise _invalid(declared, _("texte attendu."))
         value = text.clean_text(value, field=declared.name, label=declared.label, multiline=declared.type == LONGTEXT)
         if declared.max_length is not None and len(value) > declared.max_length:
-            raise _invalid(declared, f"{declared.max_length} caractères au plus.")
+            raise _invalid(declared, _("%(max_length)s caractères au plus.") % {"max_length": declared.max_length})
     elif declared.type == DATE:
         if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-            raise _invalid(declared, "date invalide.")
+            raise _invalid(declared, _("date invalide."))
         check_plausible_date(value, field=declared.name, label=declared.label)
     elif declared.type in (INTEGER, ID_CHOICE):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _invalid(declared, "nombre entier attendu.")
+            raise _invalid(declared, _("nombre entier attendu."))
         low = declared.min_value if declared.type == INTEGER else 1
         if (low is not None and value < low) or (declared.max_value is not None and value > declared.max_value):
-            raise _invalid(declared, f"doit être entre {low} et {declared.max_value}.")
+            raise _invalid(
+                declared,
+                _("doit être entre %(low)s et %(max_value)s.") % {"low": low, "max_value": declared.max_value},
+            )
     elif declared.type == CHOICE:
         if declared.choices is not None and value not in declared.choices.values:
-            raise _invalid(declared, f"valeur inconnue « {value} ».")
+            raise _invalid(declared, _("valeur inconnue « %(value)s ».") % {"value": value})
         if not isinstance(value, str):
-            raise _invalid(declared, "code attendu.")
+            raise _invalid(declared, _("code attendu."))
     elif declared.type == CHOICES:
         if not isinstance(value, list | tuple | set) or not all(isinstance(v, str) for v in value):
-            raise _invalid(declared, "liste de codes attendue.")
+            raise _invalid(declared, _("liste de codes attendue."))
         value = sorted(set(value))
         if declared.max_items is not None and len(value) > declared.max_items:
-            raise _invalid(declared, f"{declared.max_items} au plus.")
+            raise _invalid(declared, _("%(max_items)s au plus.") % {"max_items": declared.max_items})
     elif declared.type == PROOFS:
         if not isinstance(value, dict):
-            raise _invalid(declared, "justificatifs attendus par critère.")
+            raise _invalid(declared, _("justificatifs attendus par critère."))
     return value
 
 
@@ -119,13 +137,17 @@ def check(inputs, values: dict, *, machine_only=False) -> dict:
     declared = {i.name: i for i in inputs if i.machine or not machine_only}
     unknown = sorted(set(values) - set(declared))
     if unknown:
-        raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
+        raise DomainError(
+            "unknown_input", _("Donnée inattendue : %(unknown)s.") % {"unknown": ", ".join(unknown)}, field=unknown[0]
+        )
     clean = {}
     for name, spec in declared.items():
         value = values.get(name)
         if _missing(value):
             if spec.required:
-                raise DomainError("missing_input", f"{spec.label} : ce champ est obligatoire.", field=name)
+                raise DomainError(
+                    "missing_input", _("%(label)s : ce champ est obligatoire.") % {"label": spec.label}, field=name
+                )
             if name in values or spec.default is not None:
                 empty = "" if spec.type in (TEXT, LONGTEXT) else [] if spec.type == CHOICES else None
                 clean[name] = spec.default if spec.default is not None else empty

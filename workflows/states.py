@@ -1,17 +1,18 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PathwayState(models.TextChoices):
-    INTAKE = "intake", "Accueil"
-    ELIGIBILITY_PENDING = "eligibility_pending", "Éligibilité à valider"
-    ELIGIBLE = "eligible", "Éligible"
-    INELIGIBLE = "ineligible", "Non éligible"
-    REFERRED = "referred", "Positionné·e"
-    PLACED = "placed", "En poste"
-    IN_FOLLOW_UP = "in_follow_up", "En suivi"
-    EXITED = "exited", "Sorti·e"
-    WITHDRAWN = "withdrawn", "Abandon"
-    LOST_CONTACT = "lost_contact", "Perdu de vue"
+    INTAKE = "intake", _("Accueil")
+    ELIGIBILITY_PENDING = "eligibility_pending", _("Éligibilité à valider")
+    ELIGIBLE = "eligible", _("Éligible")
+    INELIGIBLE = "ineligible", _("Non éligible")
+    REFERRED = "referred", _("Positionné·e")
+    PLACED = "placed", _("En poste")
+    IN_FOLLOW_UP = "in_follow_up", _("En suivi")
+    EXITED = "exited", _("Sorti·e")
+    WITHDRAWN = "withdrawn", _("Abandon")
+    LOST_CONTACT = "lost_contact", _("Perdu de vue")
 
 
 PATHWAY_OPEN_STATES = [
@@ -31,16 +32,16 @@ PATHWAY_CLOSED_STATES = [
 
 
 class ReferralState(models.TextChoices):
-    SENT = "sent", "Envoyé"
-    UNDER_REVIEW = "under_review", "En examen"
-    APPROVED = "approved", "Validé par le facilitateur"
-    FORWARDED = "forwarded", "Transmis à l'employeur"
-    ACCEPTED = "accepted", "Retenu par l'employeur"
-    HIRED = "hired", "Embauché·e"
-    DECLINED = "declined", "Non validé"
-    REFUSED = "refused", "Refusé par l'employeur"
-    CANCELLED = "cancelled", "Annulé"
-    EXPIRED = "expired", "Expiré"
+    SENT = "sent", _("Envoyé")
+    UNDER_REVIEW = "under_review", _("En examen")
+    APPROVED = "approved", _("Validé par le facilitateur")
+    FORWARDED = "forwarded", _("Transmis à l'employeur")
+    ACCEPTED = "accepted", _("Retenu par l'employeur")
+    HIRED = "hired", _("Embauché·e")
+    DECLINED = "declined", _("Non validé")
+    REFUSED = "refused", _("Refusé par l'employeur")
+    CANCELLED = "cancelled", _("Annulé")
+    EXPIRED = "expired", _("Expiré")
 
 
 REFERRAL_OPEN_STATES = [
@@ -60,14 +61,14 @@ REFERRAL_REASONED_STATES = [ReferralState.DECLINED, ReferralState.REFUSED, Refer
 
 
 class PlacementState(models.TextChoices):
-    PLANNED = "planned", "Prévue"
-    ACTIVE = "active", "En cours"
-    ENDED = "ended", "Terminée"
-    CANCELLED = "cancelled", "Non commencée"
+    PLANNED = "planned", _("Prévue")
+    ACTIVE = "active", _("En cours")
+    ENDED = "ended", _("Terminée")
+    CANCELLED = "cancelled", _("Non commencée")
 
 
 class HoursLineState(models.TextChoices):
-    DECLARED = "declared", "Déclaré"
-    VALIDATED = "validated", "Validé"
-    REJECTED = "rejected", "Rejeté"
-    LOCKED = "locked", "Clôturé"
+    DECLARED = "declared", _("Déclaré")
+    VALIDATED = "validated", _("Validé")
+    REJECTED = "rejected", _("Rejeté")
+    LOCKED = "locked", _("Clôturé")

@@ -5,6 +5,9 @@ name made only of invisible characters, ASCII digits where a number is meant (`\
 import re
 import unicodedata
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from workflows.errors import DomainError
 
 # Explicit direction embeddings, overrides and isolates, and the implicit marks: they reorder what is shown
@@ -16,7 +19,7 @@ PHONE_RE = re.compile(r"\+?[0-9 .\-()]{6,20}", re.ASCII)
 
 
 def _refuse(field, label, message, code="invalid_input"):
-    return DomainError(code, f"{label} : {message}", field=field)
+    return DomainError(code, _("%(label)s : %(message)s") % {"label": label, "message": message}, field=field)
 
 
 def clean_text(value: str, *, field: str, label: str, multiline: bool = False) -> str:
@@ -25,12 +28,12 @@ def clean_text(value: str, *, field: str, label: str, multiline: bool = False) -
     value = unicodedata.normalize("NFC", value).strip()
     for char in value:
         if char in BIDI_CONTROLS:
-            raise _refuse(field, label, "caractère de contrôle de sens d'écriture interdit.")
+            raise _refuse(field, label, _("caractère de contrôle de sens d'écriture interdit."))
         category = unicodedata.category(char)
         if category == "Cc" and not (multiline and char in MULTILINE_WHITESPACE):
-            raise _refuse(field, label, "caractère de contrôle interdit.")
+            raise _refuse(field, label, _("caractère de contrôle interdit."))
         if category in ("Cs", "Co", "Cn"):
-            raise _refuse(field, label, "caractère non valide.")
+            raise _refuse(field, label, _("caractère non valide."))
     return value
 
 
@@ -39,21 +42,21 @@ def clean_name(value: str, *, field: str, label: str) -> str:
     characters such as zero-width spaces) and no invisible format character at all."""
     value = clean_text(value, field=field, label=label)
     if any(unicodedata.category(char) == "Cf" for char in value):
-        raise _refuse(field, label, "caractère invisible interdit.")
+        raise _refuse(field, label, _("caractère invisible interdit."))
     if not any(unicodedata.category(char).startswith("L") for char in value):
-        raise _refuse(field, label, "au moins une lettre attendue.")
+        raise _refuse(field, label, _("au moins une lettre attendue."))
     return value
 
 
-def clean_postcode(value: str, *, field: str = "postcode", label: str = "Code postal") -> str:
+def clean_postcode(value: str, *, field: str = "postcode", label: str = gettext_lazy("Code postal")) -> str:
     value = clean_text(value, field=field, label=label)
     if not POSTCODE_RE.fullmatch(value):
-        raise _refuse(field, label, "5 chiffres attendus (0 à 9).")
+        raise _refuse(field, label, _("5 chiffres attendus (0 à 9)."))
     return value
 
 
-def clean_phone(value: str, *, field: str = "phone", label: str = "Téléphone") -> str:
+def clean_phone(value: str, *, field: str = "phone", label: str = gettext_lazy("Téléphone")) -> str:
     value = clean_text(value, field=field, label=label)
     if value and not (PHONE_RE.fullmatch(value) and sum(c.isdigit() for c in value) >= 6):
-        raise _refuse(field, label, "chiffres de 0 à 9, espaces, points, tirets et « + » seulement.")
+        raise _refuse(field, label, _("chiffres de 0 à 9, espaces, points, tirets et « + » seulement."))
     return value

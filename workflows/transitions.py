@@ -7,6 +7,8 @@ fire a transition, and on which objects, is the row `<machine>.<transition>` of 
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from roles.policy import roles_for
 from workflows import guards
 from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT, Input, reason
@@ -23,14 +25,15 @@ REASON = reason()
 class TransitionSpec:
     machine: str
     name: str
-    label: str
+    # Translated where shown (gettext_lazy); never hashed, compared or journaled: `name` is the stable code.
+    label: str = field(compare=False)
     sources: tuple
     targets: tuple
     inputs: tuple = ()
     guards: tuple = ()
     internal: bool = False  # a consequence fired by a service inside another action, never offered to users
     system: bool = False  # fired by the system (timers), never by a user
-    description: str = ""
+    description: str = field(default="", compare=False)
     state_labels: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -73,23 +76,23 @@ PATHWAY = _table(
     "pathway",
     _S(
         "submit_eligibility",
-        "Soumettre l'éligibilité",
+        _("Soumettre l'éligibilité"),
         [P.INTAKE],
         P.ELIGIBILITY_PENDING,
         inputs=(
             Input(
                 "criteria",
-                "Critères d'éligibilité",
+                _("Critères d'éligibilité"),
                 CHOICES,
                 required=False,
                 options="criteria",
                 max_items=50,
                 machine=False,
-                help_text="Codes des critères remplis (catalogue des publics éligibles).",
+                help_text=_("Codes des critères remplis (catalogue des publics éligibles)."),
             ),
             Input(
                 "derogation_reason",
-                "Dérogation motivée (si aucun critère)",
+                _("Dérogation motivée (si aucun critère)"),
                 LONGTEXT,
                 required=False,
                 max_length=2000,
@@ -97,93 +100,95 @@ PATHWAY = _table(
             ),
             Input(
                 "facilitation_organisation",
-                "Structure porteuse",
+                _("Structure porteuse"),
                 ID_CHOICE,
                 required=False,
                 options="partner_facilitations",
                 initial="first_partner_facilitation",
                 machine=False,
-                help_text="Structure porteuse partenaire (par défaut : la première).",
+                help_text=_("Structure porteuse partenaire (par défaut : la première)."),
             ),
         ),
-        description="Le conseiller déclare les critères et transmet à la structure porteuse.",
+        description=_("Le conseiller déclare les critères et transmet à la structure porteuse."),
     ),
     _S(
         "validate_eligibility",
-        "Valider l'éligibilité",
+        _("Valider l'éligibilité"),
         [P.ELIGIBILITY_PENDING],
         P.ELIGIBLE,
         inputs=(
             Input(
                 "valid_until",
-                "Valide jusqu'au",
+                _("Valide jusqu'au"),
                 DATE,
                 required=False,
-                help_text="Laisser vide : la durée de validité réglementaire.",
+                help_text=_("Laisser vide : la durée de validité réglementaire."),
             ),
             Input(
                 "proofs",
-                "Justificatifs vus",
+                _("Justificatifs vus"),
                 PROOFS,
                 required=False,
                 options="pending_criteria",
                 machine=False,
-                help_text="Par critère déclaré : le justificatif vu et la date.",
+                help_text=_("Par critère déclaré : le justificatif vu et la date."),
             ),
         ),
         guards=(guards.assessment_submitted,),
     ),
-    _S("reject_eligibility", "Refuser l'éligibilité", [P.ELIGIBILITY_PENDING], P.INELIGIBLE, inputs=(REASON,)),
+    _S("reject_eligibility", _("Refuser l'éligibilité"), [P.ELIGIBILITY_PENDING], P.INELIGIBLE, inputs=(REASON,)),
     _S(
         "refer",
-        "Positionner",
+        _("Positionner"),
         [P.ELIGIBLE],
         P.REFERRED,
         internal=True,
-        description="Premier positionnement ouvert (créé par le service de positionnement).",
+        description=_("Premier positionnement ouvert (créé par le service de positionnement)."),
     ),
     _S(
         "return_to_eligible",
-        "Revenir à éligible",
+        _("Revenir à éligible"),
         [P.REFERRED, P.PLACED],
         P.ELIGIBLE,
         internal=True,
-        description="Plus aucun positionnement ni contrat en cours.",
+        description=_("Plus aucun positionnement ni contrat en cours."),
     ),
     _S(
         "place",
-        "Mettre en poste",
+        _("Mettre en poste"),
         [P.REFERRED, P.IN_FOLLOW_UP],
         P.PLACED,
         internal=True,
-        description="Embauche confirmée par l'employeur.",
+        description=_("Embauche confirmée par l'employeur."),
     ),
     _S(
         "start_follow_up",
-        "Passer en suivi",
+        _("Passer en suivi"),
         [P.PLACED],
         P.IN_FOLLOW_UP,
         internal=True,
-        description="Fin du dernier contrat en cours.",
+        description=_("Fin du dernier contrat en cours."),
     ),
     _S(
         "exit",
-        "Enregistrer la sortie",
+        _("Enregistrer la sortie"),
         [P.PLACED, P.IN_FOLLOW_UP],
         P.EXITED,
         inputs=(
-            Input("exited_on", "Date de sortie", DATE, initial="today"),
+            Input("exited_on", _("Date de sortie"), DATE, initial="today"),
             Input(
                 "situation",
-                "Situation à la sortie",
+                _("Situation à la sortie"),
                 CHOICE,
                 choices=ExitSituation,
-                help_text="Catégories de la Mission Locale ; la famille de sortie (emploi durable, de transition, "
-                "sortie positive, autre) en est déduite.",
+                help_text=_(
+                    "Catégories de la Mission Locale ; la famille de sortie (emploi durable, de transition, "
+                    "sortie positive, autre) en est déduite."
+                ),
             ),
             Input(
                 "detail",
-                "Précision (type de contrat, employeur…)",
+                _("Précision (type de contrat, employeur…)"),
                 TEXT,
                 required=False,
                 max_length=200,
@@ -194,53 +199,53 @@ PATHWAY = _table(
     ),
     _S(
         "withdraw",
-        "Abandon",
+        _("Abandon"),
         [P.INTAKE, P.ELIGIBILITY_PENDING, P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP],
         P.WITHDRAWN,
         inputs=(REASON,),
     ),
     _S(
         "mark_lost_contact",
-        "Perdu de vue",
+        _("Perdu de vue"),
         [P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP],
         P.LOST_CONTACT,
         inputs=(REASON,),
     ),
     _S(
         "reopen",
-        "Rouvrir le parcours",
+        _("Rouvrir le parcours"),
         [P.EXITED, P.WITHDRAWN, P.LOST_CONTACT, P.INELIGIBLE],
         [P.ELIGIBLE, P.INTAKE],
         inputs=(REASON,),
-        description="Rouvre vers « éligible » si l'éligibilité est encore valide, sinon vers « accueil ».",
+        description=_("Rouvre vers « éligible » si l'éligibilité est encore valide, sinon vers « accueil »."),
     ),
 )
 
 REFERRAL = _table(
     "referral",
-    _S("start_review", "Prendre en examen", [R.SENT], R.UNDER_REVIEW),
+    _S("start_review", _("Prendre en examen"), [R.SENT], R.UNDER_REVIEW),
     _S(
         "approve",
-        "Valider le positionnement",
+        _("Valider le positionnement"),
         [R.UNDER_REVIEW],
         R.APPROVED,
         guards=(guards.offer_open, guards.eligibility_valid_today),
     ),
-    _S("decline", "Ne pas valider", [R.SENT, R.UNDER_REVIEW, R.APPROVED], R.DECLINED, inputs=(REASON,)),
-    _S("forward", "Transmettre à l'employeur", [R.APPROVED], R.FORWARDED, guards=(guards.offer_open,)),
-    _S("accept", "Retenir la candidature", [R.FORWARDED], R.ACCEPTED, guards=(guards.offer_open,)),
-    _S("refuse", "Refuser la candidature", [R.FORWARDED, R.ACCEPTED], R.REFUSED, inputs=(REASON,)),
+    _S("decline", _("Ne pas valider"), [R.SENT, R.UNDER_REVIEW, R.APPROVED], R.DECLINED, inputs=(REASON,)),
+    _S("forward", _("Transmettre à l'employeur"), [R.APPROVED], R.FORWARDED, guards=(guards.offer_open,)),
+    _S("accept", _("Retenir la candidature"), [R.FORWARDED], R.ACCEPTED, guards=(guards.offer_open,)),
+    _S("refuse", _("Refuser la candidature"), [R.FORWARDED, R.ACCEPTED], R.REFUSED, inputs=(REASON,)),
     _S(
         "hire",
-        "Confirmer l'embauche",
+        _("Confirmer l'embauche"),
         [R.ACCEPTED],
         R.HIRED,
         inputs=(
-            Input("contract_type", "Type de contrat", CHOICE, choices=ContractType, initial="offer_contract_type"),
-            Input("start_date", "Date de début", DATE, initial="hire_start_date"),
+            Input("contract_type", _("Type de contrat"), CHOICE, choices=ContractType, initial="offer_contract_type"),
+            Input("start_date", _("Date de début"), DATE, initial="hire_start_date"),
             Input(
                 "weekly_hours",
-                "Durée hebdomadaire (heures)",
+                _("Durée hebdomadaire (heures)"),
                 INTEGER,
                 min_value=1,
                 max_value=48,
@@ -248,14 +253,14 @@ REFERRAL = _table(
             ),
             Input(
                 "fulfilment_mode",
-                "Modalité",
+                _("Modalité"),
                 CHOICE,
                 required=False,
                 choices=FulfilmentMode,
                 options="lot_fulfilment_modes",
                 default=FulfilmentMode.DIRECT_HIRE,
             ),
-            Input("planned_end_date", "Date de fin prévue", DATE, required=False),
+            Input("planned_end_date", _("Date de fin prévue"), DATE, required=False),
         ),
         guards=(
             guards.offer_open,
@@ -265,56 +270,56 @@ REFERRAL = _table(
     ),
     _S(
         "cancel",
-        "Annuler le positionnement",
+        _("Annuler le positionnement"),
         [R.SENT, R.UNDER_REVIEW, R.APPROVED, R.FORWARDED, R.ACCEPTED],
         R.CANCELLED,
         inputs=(REASON,),
     ),
     _S(
         "expire",
-        "Expirer",
+        _("Expirer"),
         [R.SENT, R.UNDER_REVIEW, R.APPROVED, R.FORWARDED, R.ACCEPTED],
         R.EXPIRED,
         system=True,
-        description="Sans réponse dans le délai fixé par la structure porteuse.",
+        description=_("Sans réponse dans le délai fixé par la structure porteuse."),
     ),
 )
 
 PLACEMENT = _table(
     "placement",
-    _S("start", "Démarrer le contrat", [PL.PLANNED], PL.ACTIVE, guards=(guards.placement_start_reached,)),
+    _S("start", _("Démarrer le contrat"), [PL.PLANNED], PL.ACTIVE, guards=(guards.placement_start_reached,)),
     _S(
         "end",
-        "Déclarer la fin du contrat",
+        _("Déclarer la fin du contrat"),
         [PL.ACTIVE],
         PL.ENDED,
         inputs=(
-            Input("end_date", "Date de fin", DATE),
-            Input("end_kind", "Type de fin", CHOICE, choices=PlacementEndKind),
-            reason("Motif (obligatoire pour une fin anticipée)", required=False),
+            Input("end_date", _("Date de fin"), DATE),
+            Input("end_kind", _("Type de fin"), CHOICE, choices=PlacementEndKind),
+            reason(_("Motif (obligatoire pour une fin anticipée)"), required=False),
         ),
         guards=(guards.end_date_valid,),
     ),
     _S(
         "change_start_date",
-        "Corriger la date de début",
+        _("Corriger la date de début"),
         [PL.PLANNED],
         PL.PLANNED,
         inputs=(
-            Input("start_date", "Nouvelle date de début", DATE, initial="placement_start_date"),
-            reason("Motif de la correction", required=False),
+            Input("start_date", _("Nouvelle date de début"), DATE, initial="placement_start_date"),
+            reason(_("Motif de la correction"), required=False),
         ),
         guards=(guards.new_start_date_valid,),
-        description="Contrat pas encore commencé : sa date de début prévue change (le parcours reste en poste).",
+        description=_("Contrat pas encore commencé : sa date de début prévue change (le parcours reste en poste)."),
     ),
-    _S("cancel", "Contrat non commencé", [PL.PLANNED], PL.CANCELLED, inputs=(REASON,)),
+    _S("cancel", _("Contrat non commencé"), [PL.PLANNED], PL.CANCELLED, inputs=(REASON,)),
 )
 
 HOURS_LINE = _table(
     "hoursline",
-    _S("validate", "Valider les heures", [H.DECLARED], H.VALIDATED, guards=(guards.month_in_execution_window,)),
-    _S("reject", "Rejeter les heures", [H.DECLARED], H.REJECTED, inputs=(REASON,)),
-    _S("lock", "Clôturer le mois", [H.VALIDATED], H.LOCKED),
+    _S("validate", _("Valider les heures"), [H.DECLARED], H.VALIDATED, guards=(guards.month_in_execution_window,)),
+    _S("reject", _("Rejeter les heures"), [H.DECLARED], H.REJECTED, inputs=(REASON,)),
+    _S("lock", _("Clôturer le mois"), [H.VALIDATED], H.LOCKED),
 )
 
 MACHINES = {"pathway": PATHWAY, "referral": REFERRAL, "placement": PLACEMENT, "hoursline": HOURS_LINE}

@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import IntegrityError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -25,16 +26,16 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:parcours:problem:"
 
 TITLES = {
-    400: "Requête invalide",
-    401: "Authentification requise",
-    403: "Action non autorisée",
-    404: "Ressource introuvable",
-    405: "Méthode non autorisée",
-    406: "Format de réponse non disponible",
-    409: "Conflit avec l'état actuel",
-    413: "Requête trop volumineuse",
-    415: "Format de requête non pris en charge",
-    429: "Trop de requêtes",
+    400: gettext_lazy("Requête invalide"),
+    401: gettext_lazy("Authentification requise"),
+    403: gettext_lazy("Action non autorisée"),
+    404: gettext_lazy("Ressource introuvable"),
+    405: gettext_lazy("Méthode non autorisée"),
+    406: gettext_lazy("Format de réponse non disponible"),
+    409: gettext_lazy("Conflit avec l'état actuel"),
+    413: gettext_lazy("Requête trop volumineuse"),
+    415: gettext_lazy("Format de requête non pris en charge"),
+    429: gettext_lazy("Trop de requêtes"),
 }
 
 # DRF exception → (code, French detail); None keeps the exception's own (translated) message.
@@ -43,17 +44,19 @@ DRF_EXCEPTIONS = [
     (
         exceptions.NotAuthenticated,
         "not_authenticated",
-        "Authentification requise : fournissez un jeton (en-tête « Authorization: Token … ») ou connectez-vous.",
+        gettext_lazy(
+            "Authentification requise : fournissez un jeton (en-tête « Authorization: Token … ») ou connectez-vous."
+        ),
     ),
     (exceptions.AuthenticationFailed, "authentication_failed", None),
-    (exceptions.PermissionDenied, "forbidden", "Vous n'avez pas le droit de faire cette action."),
-    (exceptions.NotFound, "not_found", "Ressource introuvable."),
+    (exceptions.PermissionDenied, "forbidden", gettext_lazy("Vous n'avez pas le droit de faire cette action.")),
+    (exceptions.NotFound, "not_found", gettext_lazy("Ressource introuvable.")),
     (exceptions.MethodNotAllowed, "method_not_allowed", None),
-    (exceptions.NotAcceptable, "not_acceptable", "Seul le format JSON est disponible."),
+    (exceptions.NotAcceptable, "not_acceptable", gettext_lazy("Seul le format JSON est disponible.")),
     (
         exceptions.UnsupportedMediaType,
         "unsupported_media_type",
-        "Le corps de la requête doit être du JSON (Content-Type: application/json).",
+        gettext_lazy("Le corps de la requête doit être du JSON (Content-Type: application/json)."),
     ),
 ]
 
@@ -73,14 +76,15 @@ class PayloadTooLarge(ApiProblem):
         super().__init__(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             "payload_too_large",
-            f"Le corps de la requête dépasse la taille maximale autorisée ({limit} octets).",
+            gettext("Le corps de la requête dépasse la taille maximale autorisée (%(limit)s octets).")
+            % {"limit": limit},
         )
 
 
 def problem(*, status_code: int, code: str, detail: str, instance: str | None = None, errors=None) -> dict:
     body = {
         "type": f"{PROBLEM_TYPE_PREFIX}{code}",
-        "title": TITLES.get(status_code, "Erreur"),
+        "title": str(TITLES.get(status_code) or gettext("Erreur")),
         "status": status_code,
         "detail": str(detail),
         "code": code,
@@ -124,11 +128,15 @@ def validation_errors(detail) -> list[dict]:
 def _validation_problem(exc, request):
     errors = validation_errors(exc.detail)
     code = "unknown_field" if errors and all(e["code"] == "unknown_field" for e in errors) else "invalid_input"
-    first = errors[0] if errors else {"field": None, "detail": "Données invalides."}
-    where = f"« {first['field']} » : " if first["field"] else ""
-    detail = f"La requête contient des données invalides : {where}{first['detail']}"
+    first = errors[0] if errors else {"field": None, "detail": gettext("Données invalides.")}
+    where = gettext("« %(field)s » : ") % {"field": first["field"]} if first["field"] else ""
+    detail = gettext("La requête contient des données invalides : %(where)s%(detail)s") % {
+        "where": where,
+        "detail": first["detail"],
+    }
     if len(errors) > 1:
-        detail += f" (et {len(errors) - 1} autre(s) erreur(s))"
+        others = len(errors) - 1
+        detail += ngettext(" (et %(n)s autre erreur)", " (et %(n)s autres erreurs)", others) % {"n": others}
     return problem_response(status_code=400, code=code, detail=detail, request=request, errors=errors)
 
 
@@ -168,14 +176,14 @@ def problem_exception_handler(exc, context):
             )
         if isinstance(exc, exceptions.Throttled):
             wait = max(1, math.ceil(exc.wait)) if exc.wait is not None else None
-            detail = "Trop de requêtes pour ce jeton."
+            detail = gettext("Trop de requêtes pour ce jeton.")
             if wait is not None:
-                detail += f" Réessayez dans {wait} seconde(s)."
+                detail += gettext(" Réessayez dans %(wait)s seconde(s).") % {"wait": wait}
             headers = {"Retry-After": str(wait)} if wait is not None else None
             return problem_response(status_code=429, code="throttled", detail=detail, request=request, headers=headers)
         if isinstance(exc, Http404):
             return problem_response(
-                status_code=404, code="not_found", detail="Ressource introuvable.", request=request
+                status_code=404, code="not_found", detail=gettext("Ressource introuvable."), request=request
             )
         if isinstance(exc, DjangoPermissionDenied):
             exc = exceptions.PermissionDenied()
@@ -183,7 +191,7 @@ def problem_exception_handler(exc, context):
             return _too_big(request)
         if isinstance(exc, SuspiciousOperation):
             return problem_response(
-                status_code=400, code="invalid_request", detail="Requête invalide.", request=request
+                status_code=400, code="invalid_request", detail=gettext("Requête invalide."), request=request
             )
         if isinstance(exc, IntegrityError):
             # The services check uniqueness first; a constraint hit here is a race lost to another request.
@@ -191,21 +199,25 @@ def problem_exception_handler(exc, context):
             return problem_response(
                 status_code=409,
                 code="concurrent_change",
-                detail="Une autre action vient de modifier ces données : rechargez-les et réessayez.",
+                detail=gettext("Une autre action vient de modifier ces données : rechargez-les et réessayez."),
                 request=request,
             )
         if isinstance(exc, OperationalError) and _is_concurrency_error(exc):
             return problem_response(
                 status_code=409,
                 code="concurrent_change",
-                detail="L'objet a été modifié en même temps par quelqu'un d'autre : rechargez-le et réessayez.",
+                detail=gettext(
+                    "L'objet a été modifié en même temps par quelqu'un d'autre : rechargez-le et réessayez."
+                ),
                 request=request,
             )
         if isinstance(exc, exceptions.PermissionDenied) and "CSRF" in str(exc.detail):
             return problem_response(
                 status_code=403,
                 code="csrf_failed",
-                detail="Jeton CSRF absent ou invalide : envoyez l'en-tête X-CSRFToken, ou utilisez un jeton d'API.",
+                detail=gettext(
+                    "Jeton CSRF absent ou invalide : envoyez l'en-tête X-CSRFToken, ou utilisez un jeton d'API."
+                ),
                 request=request,
             )
         for exc_class, code, detail in DRF_EXCEPTIONS:
@@ -235,6 +247,6 @@ def _too_big(request):
 def api_not_found(request, *args, **kwargs):
     """Catch-all for /api/v1/…: an unknown address is a 404 problem, never an HTML page or a redirect."""
     body = problem(
-        status_code=404, code="not_found", detail="Aucune ressource à cette adresse.", instance=request.path
+        status_code=404, code="not_found", detail=gettext("Aucune ressource à cette adresse."), instance=request.path
     )
     return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False})

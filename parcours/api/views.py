@@ -8,6 +8,7 @@ import datetime
 
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -84,15 +85,17 @@ class ApiView(FrenchMixin, GenericAPIView):
             "identity_hidden": self.actor is not None and selectors.pseudonymised(self.actor),
         }
 
-    def require_role(self, action, message="Votre rôle ne permet pas d'accéder à cette ressource."):
+    def require_role(self, action, message=None):
         """403 when the caller's role may never take `action` (whatever the object)."""
         if not policy.may(self.actor, action):
+            message = message or _("Votre rôle ne permet pas d'accéder à cette ressource.")
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
-    def require(self, action, obj, message="Votre rôle ne permet pas de faire cette action."):
+    def require(self, action, obj, message=None):
         """403 when the caller may not take `action` on `obj` (that they can see): checked before the body is read,
         so that a refusal never depends on what was sent."""
         if not policy.allows(self.actor, action, obj):
+            message = message or _("Votre rôle ne permet pas de faire cette action.")
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
     def get_queryset(self):
@@ -222,7 +225,7 @@ def transition_view(resource, spec):
         (TransitionView,),
         {"resource": resource, "spec": spec, "__module__": __name__, "__doc__": ""},
     )
-    roles = ", ".join(role.label for role in spec.roles) or "aucun"
+    roles = ", ".join(str(role.label) for role in spec.roles) or "aucun"
     description = (
         f"{spec.description} Depuis : {', '.join(spec.sources)} → {', '.join(spec.targets)}. "
         f"Rôles : {roles}. Données : {inputs}."
@@ -306,7 +309,7 @@ class OrganisationDetailView(OrganisationViewMixin, ApiView):
         pk = self.kwargs["pk"]
         membership = self.memberships().filter(organisation_id=pk).first() if 0 < pk <= r.MAX_ID else None
         if membership is None:
-            raise DomainError("not_found", "Organisation introuvable.")
+            raise DomainError("not_found", _("Organisation introuvable."))
         return Response(s.OrganisationSerializer(membership, context={"actor": self.actor}).data)
 
 
@@ -351,7 +354,7 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         return self.get_paginated_response(data)
 
     def post(self, request, *args, **kwargs):
-        self.require_role("participant.create", "Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+        self.require_role("participant.create", _("Seul·e un·e conseiller·ère peut inscrire un·e jeune."))
         inputs = self.parse(s.ParticipantCreateSerializer)
         participant = participants.participant_create(actor=self.actor, **inputs.to_service_kwargs())
         participant = selectors.participant_file(
@@ -381,7 +384,7 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
         # Scope and permission first, unlogged: a refused edit writes nothing, not even an access row; the file
         # returned after the update is read again, and that read is logged.
         participant = self.participant_file(log=False)
-        self.require("participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
+        self.require("participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
         inputs = self.parse(s.ParticipantUpdateSerializer)
         participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
         return Response(self.represent_file(self.participant_file()))
@@ -440,7 +443,7 @@ class PathwayFollowUpsView(ApiView):
 
     def post(self, request, *args, **kwargs):
         pathway = self.get_object()
-        self.require("followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
+        self.require("followup.record", pathway, _("Vous ne pouvez pas enregistrer de suivi pour ce parcours."))
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
         return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
@@ -453,7 +456,7 @@ class CreateMixin:
     create_service = None
 
     def post(self, request, *args, **kwargs):
-        self.require_role(self.create_action, "Votre rôle ne permet pas de faire cette action.")
+        self.require_role(self.create_action, _("Votre rôle ne permet pas de faire cette action."))
         inputs = self.parse(self.create_serializer)
         created = self.create_service(actor=self.actor, **inputs.to_service_kwargs())
         return Response(self.represent_fresh(created.pk), status=status.HTTP_201_CREATED)
@@ -526,7 +529,7 @@ class JobOfferCloseView(ApiView):
 
     def post(self, request, *args, **kwargs):
         offer = self.get_object()
-        self.require("offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
+        self.require("offer.close", offer, _("Seule la structure porteuse du lot clôture ses offres."))
         self.parse(s.EmptyInputSerializer)
         register.offer_close(actor=self.actor, offer=offer.pk)
         return Response(self.represent_fresh(offer.pk))
@@ -581,13 +584,11 @@ class LotStatementView(ApiView):
         return Response(self._represent(self._lot(), month))
 
     def post(self, request, *args, **kwargs):
-        self.require_role("statement.submit", "Seul l'attributaire du lot déclare ses relevés d'heures.")
+        self.require_role("statement.submit", _("Seul l'attributaire du lot déclare ses relevés d'heures."))
         month = _statement_month(kwargs["month"])
         lot = self._lot()
         inputs = self.parse(s.StatementSubmitSerializer)
-        rows = [
-            statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])
-        ]
+        rows = [statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])]
         statements.statement_submit(actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API)
         return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
 

@@ -3,6 +3,7 @@ with the joins a page needs, so a list costs a fixed number of queries whatever 
 
 from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from parcours.access_log import log_participant_access
 from parcours.models import (
@@ -86,7 +87,7 @@ def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE, log=T
         Participant.objects.select_related("youth_agency", "referent_adviser").filter(pk=participant_id).first()
     )
     if participant is None or actor is None or not allows(actor, "participant.view", participant):
-        raise DomainError("not_found", "Participant·e introuvable.")
+        raise DomainError("not_found", _("Participant·e introuvable."))
     if log:
         log_participant_access(actor=actor, participant_id=participant.pk, channel=channel)
     return participant

@@ -3,6 +3,7 @@ Mission Locale following a file and by an organisation's data-protection officer
 
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.models import (
     AssessedCriterion,
@@ -38,7 +39,7 @@ def participant_access_log(*, actor, participant_id):
     """Who consulted one file, newest first — for the Mission Locale following it ('not found' otherwise)."""
     participant = Participant.objects.filter(pk=participant_id).first()
     if participant is None or not allows(actor, "participant.view_access_log", participant):
-        raise DomainError("not_found", "Participant·e introuvable.")
+        raise DomainError("not_found", _("Participant·e introuvable."))
     return ParticipantAccess.objects.filter(participant=participant).select_related("user", "organisation")
 
 
@@ -215,7 +216,7 @@ def subject_access_data(participant: Participant) -> dict:
                 "date": timezone.localtime(e.occurred_at).isoformat(timespec="seconds"),
                 "par": _person(e.actor_user),
                 "organisation": e.actor_organisation.name if e.actor_organisation else "",
-                "role": ROLE_LABELS.get(e.actor_role, e.actor_role),
+                "role": str(ROLE_LABELS.get(e.actor_role, e.actor_role)),
                 "objet": f"{e.object_type} #{e.object_id}",
                 "action": action_label(e.object_type, e.action),
                 "etat_avant": event_state_label(e.object_type, e.from_state),
@@ -229,7 +230,7 @@ def subject_access_data(participant: Participant) -> dict:
                 "date": timezone.localtime(a.accessed_at).isoformat(timespec="seconds"),
                 "par": _person(a.user),
                 "organisation": a.organisation.name if a.organisation else "",
-                "role": ROLE_LABELS.get(a.role, a.role),
+                "role": str(ROLE_LABELS.get(a.role, a.role)),
                 "canal": a.get_channel_display(),
                 "objet": a.purpose_label,
             }

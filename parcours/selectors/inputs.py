@@ -6,6 +6,7 @@ what they receive: a choice offered here is a convenience, not a permission.
 """
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from parcours.models import AssessedCriterion, EligibilityCriterion
 from roles.enums import OrganisationKind
@@ -19,7 +20,10 @@ def _participant(obj):
 
 def _criteria(obj, actor):
     active = EligibilityCriterion.objects.filter(is_active=True).order_by("position", "code")
-    return [(c.code, f"{c.label} (donnée de santé)" if c.is_health_data else c.label) for c in active]
+    return [
+        (c.code, gettext("%(criterion)s (donnée de santé)") % {"criterion": c.label} if c.is_health_data else c.label)
+        for c in active
+    ]
 
 
 def _partner_facilitations(obj, actor):

@@ -16,6 +16,7 @@ import datetime
 from django.db.models import BigIntegerField, Exists, Max, OuterRef, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from parcours.models import (
     ContractLot,
@@ -60,63 +61,63 @@ PATHWAY_TIMERS = ("follow_up_due",)
 HEALTH_INPUTS = ("criteria",)
 
 OBJECT_LABELS = {
-    "participant": "Dossier",
-    "pathway": "Parcours",
-    "referral": "Positionnement",
-    "placement": "Mise en poste",
-    "hoursline": "Relevé d'heures",
-    "offer": "Offre",
-    "lot": "Lot",
-    "contract": "Marché",
-    "operation": "Opération",
-    "task": "Tâche",
-    "timer": "Échéance",
-    "hoursstatement": "Relevé mensuel",
+    "participant": gettext_lazy("Dossier"),
+    "pathway": pgettext_lazy("one pathway", "Parcours"),
+    "referral": gettext_lazy("Positionnement"),
+    "placement": gettext_lazy("Mise en poste"),
+    "hoursline": gettext_lazy("Relevé d'heures"),
+    "offer": gettext_lazy("Offre"),
+    "lot": gettext_lazy("Lot"),
+    "contract": gettext_lazy("Marché"),
+    "operation": gettext_lazy("Opération"),
+    "task": gettext_lazy("Tâche"),
+    "timer": gettext_lazy("Échéance"),
+    "hoursstatement": gettext_lazy("Relevé mensuel"),
 }
 # Journal actions that are not transitions (creations, data changes, follow-ups, work layer).
 ACTION_LABELS = {
-    "create": "Création",
-    "update": "Modification du dossier",
-    "record_follow_up": "Suivi enregistré",
-    "close": "Clôture",
-    "notice_given": "Notice d'information remise",
-    "subject_access_export": "Export des données (droit d'accès)",
-    "retention_notice": "Avis d'anonymisation prochaine",
-    "anonymise": "Anonymisation",
-    "remind": "Relance",
-    "follow_up_due": "Suivi à faire",
-    "claim": "Tâche prise",
-    "assign": "Tâche attribuée",
-    "unassign": "Tâche remise dans la file",
-    "reassign": "Tâche réattribuée",
-    "file": "Tâche classée",
-    "submit": "Relevé déclaré",
-    "record_exit_outcome": "Situation à 6 mois",
-    "expire": "Délai dépassé",
+    "create": gettext_lazy("Création"),
+    "update": gettext_lazy("Modification du dossier"),
+    "record_follow_up": gettext_lazy("Suivi enregistré"),
+    "close": gettext_lazy("Clôture"),
+    "notice_given": gettext_lazy("Notice d'information remise"),
+    "subject_access_export": gettext_lazy("Export des données (droit d'accès)"),
+    "retention_notice": gettext_lazy("Avis d'anonymisation prochaine"),
+    "anonymise": gettext_lazy("Anonymisation"),
+    "remind": gettext_lazy("Relance"),
+    "follow_up_due": gettext_lazy("Suivi à faire"),
+    "claim": gettext_lazy("Tâche prise"),
+    "assign": gettext_lazy("Tâche attribuée"),
+    "unassign": gettext_lazy("Tâche remise dans la file"),
+    "reassign": gettext_lazy("Tâche réattribuée"),
+    "file": gettext_lazy("Tâche classée"),
+    "submit": gettext_lazy("Relevé déclaré"),
+    "record_exit_outcome": gettext_lazy("Situation à 6 mois"),
+    "expire": gettext_lazy("Délai dépassé"),
 }
 # Work-layer task statuses (viewflow's, lower-cased by parcours.services.tasks).
 TASK_STATE_LABELS = {
-    "new": "dans la file",
-    "assigned": "attribuée",
-    "started": "en cours",
-    "done": "terminée",
-    "canceled": "annulée",
-    "revived": "relancée",
-    "error": "en erreur",
+    "new": gettext_lazy("dans la file"),
+    "assigned": gettext_lazy("attribuée"),
+    "started": gettext_lazy("en cours"),
+    "done": gettext_lazy("terminée"),
+    "canceled": gettext_lazy("annulée"),
+    "revived": gettext_lazy("relancée"),
+    "error": gettext_lazy("en erreur"),
 }
 # What a timer's firing means, named after the flow node that fired (inputs["node"]).
 TIMER_NODE_DETAILS = {
-    "wait_1": "Point de suivi à 1 mois",
-    "wait_3": "Point de suivi à 3 mois",
-    "wait_6": "Point de suivi à 6 mois",
-    "review_reminder": "Positionnement non examiné par la structure",
-    "review_expiry": "Positionnement non examiné par la structure",
-    "answer_reminder": "Candidature sans réponse de l'employeur",
-    "answer_expiry": "Candidature sans réponse de l'employeur",
-    "confirm_hire_reminder": "Embauche non confirmée",
-    "confirm_hire_expiry": "Embauche non confirmée",
+    "wait_1": gettext_lazy("Point de suivi à 1 mois"),
+    "wait_3": gettext_lazy("Point de suivi à 3 mois"),
+    "wait_6": gettext_lazy("Point de suivi à 6 mois"),
+    "review_reminder": gettext_lazy("Positionnement non examiné par la structure"),
+    "review_expiry": gettext_lazy("Positionnement non examiné par la structure"),
+    "answer_reminder": gettext_lazy("Candidature sans réponse de l'employeur"),
+    "answer_expiry": gettext_lazy("Candidature sans réponse de l'employeur"),
+    "confirm_hire_reminder": gettext_lazy("Embauche non confirmée"),
+    "confirm_hire_expiry": gettext_lazy("Embauche non confirmée"),
 }
-ROLE_LABELS = {**dict(Role.choices), "system": "Système"}
+ROLE_LABELS = {**dict(Role.choices), "system": gettext_lazy("Système")}
 
 
 def _scoped_exists(actor, model, action, pk_expression) -> Q:
@@ -213,8 +214,8 @@ def visible_inputs(inputs: dict, *, health_visible: bool) -> dict:
 def action_label(object_type, action):
     table = MACHINES.get(object_type, {})
     if action in table:
-        return table[action].label
-    return ACTION_LABELS.get(action, action)
+        return str(table[action].label)
+    return str(ACTION_LABELS.get(action, action))
 
 
 def event_state_label(object_type, state):
@@ -223,7 +224,7 @@ def event_state_label(object_type, state):
     if object_type in MACHINES:
         return state_label(object_type, state)
     if object_type == "task":
-        return TASK_STATE_LABELS.get(state, state)
+        return str(TASK_STATE_LABELS.get(state, state))
     return state
 
 
@@ -232,11 +233,14 @@ def event_detail(event, inputs: dict) -> str:
     if event.object_type == "task" and inputs.get("kind") in TaskKind.values:
         return str(TaskKind(inputs["kind"]).label)
     if event.object_type == "timer":
-        return TIMER_NODE_DETAILS.get(inputs.get("node"), "")
+        return str(TIMER_NODE_DETAILS.get(inputs.get("node"), ""))
     if event.object_type == "pathway" and event.action == "exit" and inputs.get("category") in ExitCategory.values:
-        return f"Sortie : {ExitCategory(inputs['category']).label}"
+        return gettext("Sortie : %(category)s") % {"category": ExitCategory(inputs["category"]).label}
     if event.object_type == "placement" and event.action == "change_start_date":
-        return f"Début prévu : {_french_date(inputs.get('previous'))} → {_french_date(inputs.get('start_date'))}"
+        return gettext("Début prévu : %(previous)s → %(start_date)s") % {
+            "previous": _french_date(inputs.get("previous")),
+            "start_date": _french_date(inputs.get("start_date")),
+        }
     return ""
 
 
@@ -261,11 +265,11 @@ def present_events(actor, events) -> list:
         withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason
-        event.object_label = OBJECT_LABELS.get(event.object_type, event.object_type)
+        event.object_label = str(OBJECT_LABELS.get(event.object_type, event.object_type))
         event.action_label = action_label(event.object_type, event.action)
         event.from_label = event_state_label(event.object_type, event.from_state)
         event.to_label = event_state_label(event.object_type, event.to_state)
-        event.role_label = ROLE_LABELS.get(event.actor_role, event.actor_role)
+        event.role_label = str(ROLE_LABELS.get(event.actor_role, event.actor_role))
         event.detail = event_detail(event, event.shown_inputs)
     _attach_results(events, with_detail=not hide_reasons)
     return events
@@ -273,7 +277,7 @@ def present_events(actor, events) -> list:
 
 def _label(enum, value) -> str:
     try:
-        return enum(value).label
+        return str(enum(value).label)
     except ValueError:
         return value or ""
 
@@ -308,7 +312,10 @@ def _attach_results(events, *, with_detail: bool):
             )
         elif event.object_type == "offer" and event.action == "close" and inputs.get("automatic"):
             filled, positions = inputs.get("filled"), inputs.get("positions")
-            event.result = f"Clôture automatique : {filled} poste(s) pourvu(s) sur {positions}"
+            event.result = gettext("Clôture automatique : %(filled)s poste(s) pourvu(s) sur %(positions)s") % {
+                "filled": filled,
+                "positions": positions,
+            }
 
 
 def state_entries(object_type: str, object_ids) -> list:

@@ -2,6 +2,7 @@
 the eligibility catalogue and the human-readable timeline. Every queryset is scoped by roles.policy."""
 
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext as _
 
 from parcours.access_log import log_participant_access
 from parcours.models import EligibilityCriterion, Exit, FollowUp, JobOffer, Participant, Pathway
@@ -28,6 +29,7 @@ __all__ = [
     "pathway_search",
     "planned_follow_ups",
 ]
+
 
 def _latest_pathway():
     return Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-pk")
@@ -132,13 +134,11 @@ def participant_timeline_export(*, actor, participant_id):
     the file (else 'not found'). The export is logged as such."""
     participant = Participant.objects.filter(pk=participant_id).first()
     if participant is None or actor is None or not allows(actor, "participant.view", participant):
-        raise DomainError("not_found", "Participant·e introuvable.")
+        raise DomainError("not_found", _("Participant·e introuvable."))
     log_participant_access(actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export")
     return participant, present_events(actor, participant_events(actor, participant.pk))
 
 
 def exit_for(*, actor, pk, action="exit.record_outcome"):
     """One exit whose pathway the actor may act on (None: the page answers 404)."""
-    return (
-        scope_queryset(actor, action, Exit.objects.filter(pk=pk).select_related("pathway__participant")).first()
-    )
+    return scope_queryset(actor, action, Exit.objects.filter(pk=pk).select_related("pathway__participant")).first()

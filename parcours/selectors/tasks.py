@@ -7,6 +7,7 @@ never a Python list of ids — so a page costs a fixed number of queries whateve
 
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
@@ -98,10 +99,10 @@ def task_for(actor, task_id):
     try:
         task_id = int(task_id)
     except (TypeError, ValueError):
-        raise DomainError("not_found", "Tâche introuvable.") from None
+        raise DomainError("not_found", _("Tâche introuvable.")) from None
     work_task = tasks_for(actor).filter(pk=task_id).first()
     if work_task is None:
-        raise DomainError("not_found", "Tâche introuvable.")
+        raise DomainError("not_found", _("Tâche introuvable."))
     return work_task
 
 

@@ -3,20 +3,22 @@ import decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from roles import policy
 from workflows.errors import DomainError
 
 NOT_FOUND_MESSAGES = {
-    "participant": "Participant·e introuvable.",
-    "pathway": "Parcours introuvable.",
-    "referral": "Positionnement introuvable.",
-    "placement": "Mise en poste introuvable.",
-    "hoursline": "Relevé d'heures introuvable.",
-    "joboffer": "Offre introuvable.",
-    "contractlot": "Lot introuvable.",
-    "hoursstatement": "Relevé mensuel introuvable.",
-    "exit": "Sortie introuvable.",
+    "participant": gettext_lazy("Participant·e introuvable."),
+    "pathway": gettext_lazy("Parcours introuvable."),
+    "referral": gettext_lazy("Positionnement introuvable."),
+    "placement": gettext_lazy("Mise en poste introuvable."),
+    "hoursline": gettext_lazy("Relevé d'heures introuvable."),
+    "joboffer": gettext_lazy("Offre introuvable."),
+    "contractlot": gettext_lazy("Lot introuvable."),
+    "hoursstatement": gettext_lazy("Relevé mensuel introuvable."),
+    "exit": gettext_lazy("Sortie introuvable."),
 }
 
 VIEW_ACTIONS = {
@@ -33,7 +35,7 @@ VIEW_ACTIONS = {
 
 
 def not_found(model):
-    return DomainError("not_found", NOT_FOUND_MESSAGES.get(model._meta.model_name, "Objet introuvable."))
+    return DomainError("not_found", str(NOT_FOUND_MESSAGES.get(model._meta.model_name) or _("Objet introuvable.")))
 
 
 # What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked.
@@ -69,14 +71,14 @@ def lock(model, obj_or_pk, *, actor):
     return obj
 
 
-def require(actor, action, obj=None, message="Vous n'avez pas le droit de faire cette action."):
+def require(actor, action, obj=None, message=None):
     if not policy.allows(actor, action, obj):
-        raise DomainError("forbidden", message)
+        raise DomainError("forbidden", message or _("Vous n'avez pas le droit de faire cette action."))
 
 
 def require_date(value, field, label):
     if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
-        raise DomainError("invalid_input", f"{label} : date invalide.", field=field)
+        raise DomainError("invalid_input", _("%(label)s : date invalide.") % {"label": label}, field=field)
     return value
 
 
@@ -84,17 +86,26 @@ def require_number(value, field, label, *, minimum=None, maximum=None):
     try:
         number = decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError, TypeError):
-        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field) from None
+        raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field) from None
     if not number.is_finite():
-        raise DomainError("invalid_input", f"{label} : nombre invalide.", field=field)
+        raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise DomainError("invalid_input", f"{label} : doit être entre {minimum} et {maximum}.", field=field)
+        raise DomainError(
+            "invalid_input",
+            _("%(label)s : doit être entre %(minimum)s et %(maximum)s.")
+            % {"label": label, "minimum": minimum, "maximum": maximum},
+            field=field,
+        )
     return number
 
 
 def require_choice(value, choices, field, label):
     if value not in choices.values:
-        raise DomainError("invalid_input", f"{label} : valeur inconnue « {value} ».", field=field)
+        raise DomainError(
+            "invalid_input",
+            _("%(label)s : valeur inconnue « %(value)s ».") % {"label": label, "value": value},
+            field=field,
+        )
     return value
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.access_log import log_participant_access
 from parcours.models import (
@@ -45,14 +46,14 @@ ERASED = "[effacé]"
 def participant_record_notice(*, actor, participant, given_on) -> Participant:
     """The adviser records the day the information notice was handed to (or sent to) the young person."""
     participant = lock(Participant, participant, actor=actor)
-    require(actor, "participant.record_notice", participant, "Vous ne pouvez pas modifier ce dossier.")
-    require_date(given_on, "given_on", "Remise le")
+    require(actor, "participant.record_notice", participant, _("Vous ne pouvez pas modifier ce dossier."))
+    require_date(given_on, "given_on", _("Remise le"))
     today = timezone.localdate()
     if given_on > today:
-        raise DomainError("date_in_future", "La date de remise ne peut pas être dans le futur.", field="given_on")
+        raise DomainError("date_in_future", _("La date de remise ne peut pas être dans le futur."), field="given_on")
     if given_on < participant.created_at.date() - datetime.timedelta(days=31):
         raise DomainError(
-            "invalid_input", "La notice ne peut pas avoir été remise avant l'inscription.", field="given_on"
+            "invalid_input", _("La notice ne peut pas avoir été remise avant l'inscription."), field="given_on"
         )
     participant.notice_given_on = given_on
     participant.save(update_fields=["notice_given_on", "updated_at"])
@@ -78,7 +79,7 @@ def participant_subject_access(*, actor, participant) -> Participant:
         actor,
         "participant.export_subject_data",
         participant,
-        "Seule la Mission Locale qui suit le ou la jeune peut exporter ses données.",
+        _("Seule la Mission Locale qui suit le ou la jeune peut exporter ses données."),
     )
     log_participant_access(
         actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="subject_access"

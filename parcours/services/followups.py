@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.models import FollowUp, Pathway
 from parcours.notifications import publish_on_commit
@@ -15,22 +16,23 @@ from workflows.vocabulary import FollowUpKind
 def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_follow_up=None) -> FollowUp:
     """Record a follow-up contact, or complete a planned one. The note stays out of the journal."""
     pathway = lock(Pathway, pathway, actor=actor)
-    require(actor, "followup.record", pathway, "Vous ne pouvez pas enregistrer de suivi pour ce parcours.")
+    require(actor, "followup.record", pathway, _("Vous ne pouvez pas enregistrer de suivi pour ce parcours."))
     if pathway.state not in PATHWAY_OPEN_STATES:
-        raise DomainError("invalid_transition", "Le parcours est clos : aucun suivi ne peut être ajouté.")
-    require_choice(kind, FollowUpKind, "kind", "Type de suivi")
-    require_date(done_on, "done_on", "Date")
+        raise DomainError("invalid_transition", _("Le parcours est clos : aucun suivi ne peut être ajouté."))
+    require_choice(kind, FollowUpKind, "kind", _("Type de suivi"))
+    require_date(done_on, "done_on", _("Date"))
     if done_on > timezone.localdate():
-        raise DomainError("date_in_future", "La date du suivi ne peut pas être dans le futur.", field="done_on")
+        raise DomainError("date_in_future", _("La date du suivi ne peut pas être dans le futur."), field="done_on")
     if done_on < pathway.started_on:
         raise DomainError(
             "invalid_input",
-            f"La date du suivi ne peut pas précéder le début du parcours ({pathway.started_on:%d/%m/%Y}).",
+            _("La date du suivi ne peut pas précéder le début du parcours (%(started_on)s).")
+            % {"started_on": format(pathway.started_on, "%d/%m/%Y")},
             field="done_on",
         )
     note = text.clean_text(note or "", field="note", label="Note", multiline=True)
     if len(note) > 1000:
-        raise DomainError("invalid_input", "Note : 1000 caractères au plus.", field="note")
+        raise DomainError("invalid_input", _("Note : 1000 caractères au plus."), field="note")
     if planned_follow_up is not None:
         try:
             follow_up = pathway.follow_ups.select_for_update().get(
@@ -38,7 +40,7 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
             )
         except (FollowUp.DoesNotExist, ValueError, TypeError):
             raise DomainError(
-                "not_found", "Suivi prévu introuvable ou déjà réalisé.", field="planned_follow_up"
+                "not_found", _("Suivi prévu introuvable ou déjà réalisé."), field="planned_follow_up"
             ) from None
         follow_up.kind, follow_up.done_on, follow_up.note, follow_up.recorded_by = kind, done_on, note, actor.user
         follow_up.save()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.counting import hours_label
 from parcours.dates import month_label
@@ -32,7 +33,7 @@ CENT = decimal.Decimal("0.01")
 
 def first_of_month(value, field="month") -> datetime.date:
     if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
-        raise DomainError("invalid_input", "Mois : date invalide.", field=field)
+        raise DomainError("invalid_input", _("Mois : date invalide."), field=field)
     return value.replace(day=1)
 
 
@@ -70,34 +71,39 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
     """Refuse a declaration with a precise French message on its field; returns the hours as a Decimal."""
     today = today or timezone.localdate()
     maximum = settings.PARCOURS["MAX_MONTHLY_HOURS"]
-    hours = require_number(hours, "hours", "Heures", minimum=-maximum if is_adjustment else 0, maximum=maximum)
+    hours = require_number(hours, "hours", _("Heures"), minimum=-maximum if is_adjustment else 0, maximum=maximum)
     if hours == 0 or (not is_adjustment and hours <= 0):
-        raise DomainError("invalid_input", "Heures : un nombre positif est attendu.", field="hours")
+        raise DomainError("invalid_input", _("Heures : un nombre positif est attendu."), field="hours")
     if hours != hours.quantize(CENT):
-        raise DomainError("invalid_input", "Heures : deux décimales au plus.", field="hours")
+        raise DomainError("invalid_input", _("Heures : deux décimales au plus."), field="hours")
     if placement.state not in DECLARABLE_STATES:
-        raise DomainError("invalid_transition", "Les heures se déclarent une fois le contrat démarré.")
+        raise DomainError("invalid_transition", _("Les heures se déclarent une fois le contrat démarré."))
     start = placement.started_on or placement.start_date
     if month < start.replace(day=1):
         raise DomainError(
             "outside_contract",
-            f"{month_label(month).capitalize()} précède le début du contrat ({start:%d/%m/%Y}).",
+            _("%(month)s précède le début du contrat (%(start)s).")
+            % {"month": month_label(month).capitalize(), "start": format(start, "%d/%m/%Y")},
             field="month",
         )
     if placement.ended_on and month > placement.ended_on:
         raise DomainError(
             "outside_contract",
-            f"{month_label(month).capitalize()} suit la fin du contrat ({placement.ended_on:%d/%m/%Y}).",
+            _("%(month)s suit la fin du contrat (%(ended_on)s).")
+            % {"month": month_label(month).capitalize(), "ended_on": format(placement.ended_on, "%d/%m/%Y")},
             field="month",
         )
     if month > today:
-        raise DomainError("date_in_future", "On ne déclare pas les heures d'un mois à venir.", field="month")
+        raise DomainError("date_in_future", _("On ne déclare pas les heures d'un mois à venir."), field="month")
     lot = placement.lot
     if not lot.month_in_execution_window(month):
         raise DomainError(
             "outside_execution_window",
-            f"Ce mois est hors de la période d'exécution du lot ({lot.execution_starts_on:%d/%m/%Y} – "
-            f"{lot.execution_ends_on:%d/%m/%Y}).",
+            _("Ce mois est hors de la période d'exécution du lot (%(execution_starts_on)s – %(execution_ends_on)s).")
+            % {
+                "execution_starts_on": format(lot.execution_starts_on, "%d/%m/%Y"),
+                "execution_ends_on": format(lot.execution_ends_on, "%d/%m/%Y"),
+            },
             field="month",
         )
     closed = month_closed or state.regular_locked
@@ -105,27 +111,36 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
         if not closed:
             raise DomainError(
                 "adjustment_without_locked_month",
-                "Une régularisation ne porte que sur un mois clôturé.",
+                _("Une régularisation ne porte que sur un mois clôturé."),
                 field="month",
             )
     elif closed:
-        raise DomainError("month_locked", "Ce mois est clôturé : déclarez une ligne de régularisation.", field="month")
+        raise DomainError(
+            "month_locked", _("Ce mois est clôturé : déclarez une ligne de régularisation."), field="month"
+        )
     elif state.has_regular:
-        raise DomainError("duplicate_hours_line", "Les heures de ce mois ont déjà été déclarées.", field="month")
+        raise DomainError("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées."), field="month")
     total = state.total + hours
     if total < 0:
         raise DomainError(
             "hours_total_negative",
-            f"Avec cette régularisation, le total de {month_label(month)} deviendrait négatif ({hours_label(total)}).",
+            _("Avec cette régularisation, le total de %(month)s deviendrait négatif (%(total)s).")
+            % {"month": month_label(month), "total": hours_label(total)},
             field="hours",
         )
     capacity = month_capacity(placement, month, today)
     if total > capacity.maximum:
-        already = f" (dont {hours_label(state.total)} déjà déclarées)" if state.total else ""
+        already = _(" (dont %(total)s déjà déclarées)") % {"total": hours_label(state.total)} if state.total else ""
         raise DomainError(
             "hours_above_contract",
-            f"{hours_label(total)} pour {month_label(month)}{already} dépassent le maximum de "
-            f"{hours_label(capacity.maximum)} ({capacity.explanation}).",
+            _("%(total)s pour %(month)s%(already)s dépassent le maximum de %(maximum)s (%(explanation)s).")
+            % {
+                "total": hours_label(total),
+                "month": month_label(month),
+                "already": already,
+                "maximum": hours_label(capacity.maximum),
+                "explanation": capacity.explanation,
+            },
             field="hours",
         )
     return hours
@@ -133,7 +148,7 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
 
 def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
     """Write a checked line: the row, its journal event, the work layer, the notification on commit."""
-    with atomic_unique("duplicate_hours_line", "Les heures de ce mois ont déjà été déclarées."):
+    with atomic_unique("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées.")):
         line = HoursLine.objects.create(
             placement=placement, month=month, hours=hours, is_adjustment=is_adjustment, declared_by=actor.user
         )
@@ -155,7 +170,7 @@ def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
 def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False) -> HoursLine:
     """The employer declares the insertion hours of one month (or an adjustment of a closed month)."""
     placement = lock(Placement, placement, actor=actor)
-    require(actor, "placement.declare_hours", placement, "Seul l'employeur déclare les heures de ce contrat.")
+    require(actor, "placement.declare_hours", placement, _("Seul l'employeur déclare les heures de ce contrat."))
     month = first_of_month(month)
     state = month_states([placement.pk], month).get(placement.pk, MonthState())
     hours = check_line(
@@ -194,4 +209,3 @@ def hoursline_lock(*, actor, hours_line):
 
 
 HOURS_LINE_SERVICES = {"validate": hoursline_validate, "reject": hoursline_reject, "lock": hoursline_lock}
-

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
@@ -16,18 +18,18 @@ from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
 REQUIRED = {
-    "first_name": "Prénom",
-    "last_name": "Nom",
-    "birth_date": "Date de naissance",
-    "postcode": "Code postal",
-    "commune": "Commune",
-    "qualification_level": "Niveau de qualification",
+    "first_name": gettext_lazy("Prénom"),
+    "last_name": gettext_lazy("Nom"),
+    "birth_date": gettext_lazy("Date de naissance"),
+    "postcode": gettext_lazy("Code postal"),
+    "commune": gettext_lazy("Commune"),
+    "qualification_level": gettext_lazy("Niveau de qualification"),
 }
 EDITABLE = set(Participant.JOURNALED_FIELDS)
 
 
-NAMES = {"first_name": "Prénom", "last_name": "Nom", "commune": "Commune"}
-TEXTS = {"email": "Courriel", "imilo_reference": "Identifiant i-milo"}
+NAMES = {"first_name": gettext_lazy("Prénom"), "last_name": gettext_lazy("Nom"), "commune": gettext_lazy("Commune")}
+TEXTS = {"email": gettext_lazy("Courriel"), "imilo_reference": gettext_lazy("Identifiant i-milo")}
 
 
 def _normalise(data: dict) -> dict:
@@ -35,7 +37,9 @@ def _normalise(data: dict) -> dict:
     direction-changing, ASCII digits for the postcode and the phone (workflows.text)."""
     unknown = sorted(set(data) - EDITABLE)
     if unknown:
-        raise DomainError("unknown_input", f"Donnée inattendue : {', '.join(unknown)}.", field=unknown[0])
+        raise DomainError(
+            "unknown_input", _("Donnée inattendue : %(unknown)s.") % {"unknown": ", ".join(unknown)}, field=unknown[0]
+        )
     clean = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
     for name, value in clean.items():
         if not isinstance(value, str) or not value:
@@ -55,13 +59,16 @@ def _check_birth_date(birth, *, on):
     """16 to 25 on the day of registration: on creation (today) as on a correction later (the day the file was
     opened), so that a birth date cannot be edited to 2030 or 1900."""
     if birth > timezone.localdate():
-        raise DomainError("invalid_input", "Date de naissance : pas dans le futur.", field="birth_date")
+        raise DomainError("invalid_input", _("Date de naissance : pas dans le futur."), field="birth_date")
     age = Participant(birth_date=birth).age_on(on)
     if not (MIN_AGE <= age <= MAX_AGE):
         raise DomainError(
             "age_out_of_range",
-            f"Les Missions Locales accueillent les jeunes de {MIN_AGE} à {MAX_AGE} ans "
-            f"(âge calculé à l'inscription, le {on:%d/%m/%Y} : {age} ans).",
+            _(
+                "Les Missions Locales accueillent les jeunes de %(min_age)s à %(max_age)s ans (âge calculé "
+                "à l'inscription, le %(on)s : %(age)s ans)."
+            )
+            % {"min_age": MIN_AGE, "max_age": MAX_AGE, "on": format(on, "%d/%m/%Y"), "age": age},
             field="birth_date",
         )
 
@@ -71,18 +78,20 @@ def _validate(clean: dict, *, registered_on=None):
     creating = registered_on is None
     for name, label in REQUIRED.items():
         if (creating or name in clean) and not clean.get(name):
-            raise DomainError("missing_input", f"{label} : ce champ est obligatoire.", field=name)
+            raise DomainError(
+                "missing_input", _("%(label)s : ce champ est obligatoire.") % {"label": label}, field=name
+            )
     if "birth_date" in clean:
-        birth = require_date(clean["birth_date"], "birth_date", "Date de naissance")
+        birth = require_date(clean["birth_date"], "birth_date", _("Date de naissance"))
         _check_birth_date(birth, on=registered_on or timezone.localdate())
     if "qualification_level" in clean:
         require_choice(
-            clean["qualification_level"], QualificationLevel, "qualification_level", "Niveau de qualification"
+            clean["qualification_level"], QualificationLevel, "qualification_level", _("Niveau de qualification")
         )
     if "programme" in clean:
-        require_choice(clean["programme"], Programme, "programme", "Dispositif")
+        require_choice(clean["programme"], Programme, "programme", _("Dispositif"))
     if "sex" in clean:
-        require_choice(clean["sex"] or "", Sex, "sex", "Sexe")
+        require_choice(clean["sex"] or "", Sex, "sex", _("Sexe"))
 
 
 def _full_clean(participant):
@@ -93,7 +102,7 @@ def _full_clean(participant):
         raise DomainError("invalid_input", f"{messages[0]}", field=field) from None
 
 
-DUPLICATE_MESSAGE = (
+DUPLICATE_MESSAGE = gettext_lazy(
     "Doublon possible : un·e jeune né·e le même jour et portant les mêmes nom et prénom (aux accents, majuscules, "
     "traits d'union et ordre des noms près) est déjà suivi·e par votre Mission Locale."
 )
@@ -118,16 +127,16 @@ def _save_unique(participant):
         if "identity" in str(exc):
             raise DomainError("duplicate_participant", DUPLICATE_MESSAGE) from None
         raise DomainError(
-            "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
+            "duplicate_imilo_reference", _("Cet identifiant i-milo est déjà utilisé."), field="imilo_reference"
         ) from None
 
 
 @transaction.atomic
 def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> Participant:
     """Register a young person (intake): the participant, an open pathway, the Mission Locale's grants."""
-    require(actor, "participant.create", message="Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+    require(actor, "participant.create", message=_("Seul·e un·e conseiller·ère peut inscrire un·e jeune."))
     if actor.organisation.kind != OrganisationKind.MISSION_LOCALE:
-        raise DomainError("forbidden", "Seule une Mission Locale peut inscrire un·e jeune.")
+        raise DomainError("forbidden", _("Seule une Mission Locale peut inscrire un·e jeune."))
     clean = _normalise(data)
     _validate(clean)
     # The check gives the adviser the "possible duplicate" step; the database's unique identity key (partial:
@@ -144,7 +153,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         ).exists()
     ):
         raise DomainError(
-            "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
+            "duplicate_imilo_reference", _("Cet identifiant i-milo est déjà utilisé."), field="imilo_reference"
         )
     participant = Participant(
         youth_agency=actor.organisation, referent_adviser=actor.user, homonym_confirmed=duplicate, **clean
@@ -180,7 +189,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
 def participant_update(*, actor, participant, changes: dict) -> Participant:
     """Change participant data; the journal records which fields changed, never their values."""
     participant = lock(Participant, participant, actor=actor)
-    require(actor, "participant.update", participant, "Vous ne pouvez pas modifier ce dossier.")
+    require(actor, "participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
     clean = _normalise(changes)
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
     # Only what changes is judged (a birth date kept as it is never refuses an edit of the phone number).
@@ -195,7 +204,7 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
         .exists()
     ):
         raise DomainError(
-            "duplicate_imilo_reference", "Cet identifiant i-milo est déjà utilisé.", field="imilo_reference"
+            "duplicate_imilo_reference", _("Cet identifiant i-milo est déjà utilisé."), field="imilo_reference"
         )
     for name in changed:
         setattr(participant, name, clean[name])

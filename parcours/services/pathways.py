@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.dates import add_months
 from parcours.models import (
@@ -39,24 +40,26 @@ def pathway_submit_eligibility(
         facilitation_organisation = partners.order_by("name").first()
         if facilitation_organisation is None:
             raise DomainError(
-                "no_facilitation_partner", "Votre Mission Locale n'a aucune structure porteuse partenaire."
+                "no_facilitation_partner", _("Votre Mission Locale n'a aucune structure porteuse partenaire.")
             )
     elif not partners.filter(pk=getattr(facilitation_organisation, "pk", facilitation_organisation)).exists():
         raise DomainError(
             "invalid_input",
-            "Cette structure porteuse n'est pas partenaire de votre Mission Locale.",
+            _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
             field="facilitation_organisation",
         )
     codes = sorted(set(criteria or []))
     found = {c.code: c for c in EligibilityCriterion.objects.filter(code__in=codes, is_active=True)}
     unknown = [c for c in codes if c not in found]
     if unknown:
-        raise DomainError("invalid_input", f"Critère inconnu : {', '.join(unknown)}.", field="criteria")
+        raise DomainError(
+            "invalid_input", _("Critère inconnu : %(unknown)s.") % {"unknown": ", ".join(unknown)}, field="criteria"
+        )
     derogation_reason = (derogation_reason or "").strip()
     if not found and not derogation_reason:
         raise DomainError(
             "missing_input",
-            "Choisissez au moins un critère d'éligibilité ou motivez une dérogation.",
+            _("Choisissez au moins un critère d'éligibilité ou motivez une dérogation."),
             field="criteria",
         )
     facilitation_organisation = Organisation.objects.get(
@@ -98,41 +101,50 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
     today = timezone.localdate()
     if valid_until is None:
         valid_until = add_months(today, eligibility_validity_months())
-    require_date(valid_until, "valid_until", "Valide jusqu'au")
+    require_date(valid_until, "valid_until", _("Valide jusqu'au"))
     if valid_until <= today:
-        raise DomainError("invalid_input", "La date de validité doit être dans le futur.", field="valid_until")
+        raise DomainError("invalid_input", _("La date de validité doit être dans le futur."), field="valid_until")
     longest = add_months(today, eligibility_validity_months())
     if valid_until > longest:
         raise DomainError(
             "invalid_input",
-            f"La validité ne peut pas dépasser la durée réglementaire ({eligibility_validity_months()} mois, "
-            f"jusqu'au {longest:%d/%m/%Y}).",
+            _(
+                "La validité ne peut pas dépasser la durée réglementaire (%(eligibility_validity_months)s "
+                "mois, jusqu'au %(longest)s)."
+            )
+            % {"eligibility_validity_months": eligibility_validity_months(), "longest": format(longest, "%d/%m/%Y")},
             field="valid_until",
         )
     assessment = pathway.pending_assessment()
     for code, (kind, seen_on) in (proofs or {}).items():
-        require_choice(kind, ProofKind, "proofs", "Justificatif")
-        require_date(seen_on, "proofs", "Justificatif vu le")
+        require_choice(kind, ProofKind, "proofs", _("Justificatif"))
+        require_date(seen_on, "proofs", _("Justificatif vu le"))
         if seen_on > today:
-            raise DomainError("invalid_input", "Un justificatif ne peut pas être vu dans le futur.", field="proofs")
+            raise DomainError("invalid_input", _("Un justificatif ne peut pas être vu dans le futur."), field="proofs")
         if seen_on < add_months(today, -PROOF_MAX_AGE_MONTHS):
             raise DomainError(
                 "invalid_input",
-                f"Un justificatif vu il y a plus de {PROOF_MAX_AGE_MONTHS} mois ne prouve plus la situation.",
+                _("Un justificatif vu il y a plus de %(proof_max_age_months)s mois ne prouve plus la situation.")
+                % {"proof_max_age_months": PROOF_MAX_AGE_MONTHS},
                 field="proofs",
             )
         updated = AssessedCriterion.objects.filter(assessment=assessment, criterion__code=code).update(
             proof_kind=kind, proof_seen_on=seen_on, proof_seen_by=actor.user
         )
         if not updated:
-            raise DomainError("invalid_input", f"Le critère « {code} » n'a pas été déclaré.", field="proofs")
+            raise DomainError(
+                "invalid_input", _("Le critère « %(code)s » n'a pas été déclaré.") % {"code": code}, field="proofs"
+            )
     if settings.PARCOURS["ELIGIBILITY_PROOF_REQUIRED"] and assessment is not None:
         unseen = criteria_without_proof(assessment)
         if unseen:
             raise DomainError(
                 "proof_missing",
-                f"Justificatif non vu pour : {', '.join(unseen)}. Votre plateforme exige un justificatif vu pour "
-                "chaque critère déclaré avant de valider l'éligibilité.",
+                _(
+                    "Justificatif non vu pour : %(unseen)s. Votre plateforme exige un justificatif vu pour "
+                    "chaque critère déclaré avant de valider l'éligibilité."
+                )
+                % {"unseen": ", ".join(unseen)},
                 field="proofs",
             )
     event = engine.fire(pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until})
@@ -162,9 +174,9 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
     """The adviser records the exit: the Mission Locale's situation, its family of exits derived from it."""
     pathway = lock(Pathway, pathway, actor=actor)
     if exited_on is not None:
-        require_date(exited_on, "exited_on", "Date de sortie")
+        require_date(exited_on, "exited_on", _("Date de sortie"))
     if situation is not None:
-        require_choice(situation, ExitSituation, "situation", "Situation à la sortie")
+        require_choice(situation, ExitSituation, "situation", _("Situation à la sortie"))
     inputs = {"exited_on": exited_on, "situation": situation}
     category = exit_category_of(situation) if situation else None
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
@@ -188,19 +200,25 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     today = today or timezone.localdate()
     exit = lock(Exit, exit, actor=actor)
     require(
-        actor, "exit.record_outcome", exit, "Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."
+        actor,
+        "exit.record_outcome",
+        exit,
+        _("Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."),
     )
-    require_date(observed_on, "observed_on", "Date de constat")
-    require_choice(situation, ExitSituation, "situation", "Situation à 6 mois")
+    require_date(observed_on, "observed_on", _("Date de constat"))
+    require_choice(situation, ExitSituation, "situation", _("Situation à 6 mois"))
     if len(detail or "") > 200:
-        raise DomainError("invalid_input", "Précision : 200 caractères au plus.", field="detail")
+        raise DomainError("invalid_input", _("Précision : 200 caractères au plus."), field="detail")
     if observed_on > today:
-        raise DomainError("date_in_future", "La date de constat ne peut pas être dans le futur.", field="observed_on")
+        raise DomainError(
+            "date_in_future", _("La date de constat ne peut pas être dans le futur."), field="observed_on"
+        )
     due = exit.outcome_due_on
     if observed_on < due:
         raise DomainError(
             "outcome_too_early",
-            f"La situation à 6 mois se constate à partir du {due:%d/%m/%Y} (sortie le {exit.exited_on:%d/%m/%Y}).",
+            _("La situation à 6 mois se constate à partir du %(due)s (sortie le %(exited_on)s).")
+            % {"due": format(due, "%d/%m/%Y"), "exited_on": format(exit.exited_on, "%d/%m/%Y")},
             field="observed_on",
         )
     first = exit.outcome_observed_on is None
@@ -254,7 +272,7 @@ def pathway_reopen(*, actor, pathway, reason: str):
     pathway = lock(Pathway, pathway, actor=actor)
     engine.ensure_can_fire(pathway, "reopen", actor=actor)
     if Pathway.objects.filter(participant_id=pathway.participant_id, state__in=PATHWAY_OPEN_STATES).exists():
-        raise DomainError("pathway_already_open", "Ce ou cette jeune a déjà un parcours ouvert.")
+        raise DomainError("pathway_already_open", _("Ce ou cette jeune a déjà un parcours ouvert."))
     event = engine.fire(pathway, "reopen", actor=actor, inputs={"reason": reason})
     publish_on_commit(event)
     return pathway

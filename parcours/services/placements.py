@@ -1,4 +1,5 @@
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from parcours.models import Pathway, Placement
 from parcours.notifications import publish_on_commit
@@ -51,9 +52,9 @@ def placement_start(*, actor, placement):
 @transaction.atomic
 def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
     if end_date is not None:
-        require_date(end_date, "end_date", "Date de fin")
+        require_date(end_date, "end_date", _("Date de fin"))
     if end_kind is not None:
-        require_choice(end_kind, PlacementEndKind, "end_kind", "Type de fin")
+        require_choice(end_kind, PlacementEndKind, "end_kind", _("Type de fin"))
     inputs = {"end_date": end_date, "end_kind": end_kind, "reason": reason}
     return _transition(actor, placement, "end", inputs, after=lambda p: _after_placement_closed(actor, p))
 
@@ -62,7 +63,7 @@ def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
 def placement_change_start_date(*, actor, placement, start_date, reason: str = ""):
     """Correct the planned start date of a contract not started yet (journaled, with the former date)."""
     if start_date is not None:
-        require_date(start_date, "start_date", "Nouvelle date de début")
+        require_date(start_date, "start_date", _("Nouvelle date de début"))
     placement = lock(Placement, placement, actor=actor)
     engine.ensure_can_fire(placement, "change_start_date", actor=actor)
     previous = placement.start_date

@@ -1,6 +1,7 @@
 """A person's notification preferences: how they want to hear of each kind of event (parcours.mail)."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from parcours.models import Delivery, NotificationKind, NotificationPreference
 from workflows.errors import DomainError
@@ -10,13 +11,13 @@ from workflows.errors import DomainError
 def set_notification_preferences(*, actor, choices: dict) -> dict:
     """Record `choices` ({kind: delivery}) for the acting person; unknown kinds or deliveries are refused whole."""
     if actor is None or actor.is_system:
-        raise DomainError("forbidden", "Seule une personne connectée choisit ses notifications.")
+        raise DomainError("forbidden", _("Seule une personne connectée choisit ses notifications."))
     for kind, delivery in choices.items():
         if kind not in NotificationKind.values:
-            raise DomainError("invalid_input", "Type de notification inconnu.", field=str(kind)[:50])
+            raise DomainError("invalid_input", _("Type de notification inconnu."), field=str(kind)[:50])
         if delivery not in Delivery.values:
             raise DomainError(
-                "invalid_input", "Choix inconnu : tout de suite, résumé quotidien ou jamais.", field=kind
+                "invalid_input", _("Choix inconnu : tout de suite, résumé quotidien ou jamais."), field=kind
             )
     for kind, delivery in choices.items():
         NotificationPreference.objects.update_or_create(user=actor.user, kind=kind, defaults={"delivery": delivery})

@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.dates import add_months
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
@@ -25,31 +26,33 @@ REFERABLE_PATHWAY_STATES = [
 def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     """The adviser refers a participant to a job offer (positionnement)."""
     pathway = lock(Pathway, pathway, actor=actor)
-    require(actor, "referral.create", pathway, "Vous ne pouvez pas positionner ce ou cette jeune.")
+    require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
     try:
         offer = JobOffer.objects.select_related("lot__contract__operation").get(pk=getattr(offer, "pk", offer))
     except (JobOffer.DoesNotExist, ValueError, TypeError):
-        raise DomainError("not_found", "Offre introuvable.") from None
+        raise DomainError("not_found", _("Offre introuvable.")) from None
     if not policy.allows(actor, "offer.view", offer):
-        raise DomainError("not_found", "Offre introuvable.")
+        raise DomainError("not_found", _("Offre introuvable."))
     if pathway.state not in REFERABLE_PATHWAY_STATES:
         raise DomainError(
             "invalid_transition",
-            f"Positionnement impossible : le parcours est « {pathway.get_state_display()} ». "
-            "L'éligibilité doit d'abord être validée.",
+            _("Positionnement impossible : le parcours est « %(state)s ». L'éligibilité doit d'abord être validée.")
+            % {"state": pathway.get_state_display()},
         )
     participant = pathway.participant
     if not offer.is_open:
-        raise DomainError("offer_closed", f"L'offre « {offer.title} » est clôturée.")
+        raise DomainError("offer_closed", _("L'offre « %(title)s » est clôturée.") % {"title": offer.title})
     if not participant.eligibility_valid_on(timezone.localdate()):
-        raise DomainError("eligibility_not_valid", "L'éligibilité n'est pas validée ou a expiré.")
+        raise DomainError("eligibility_not_valid", _("L'éligibilité n'est pas validée ou a expiré."))
     if offer.is_qpv_mandatory and not participant.is_qpv_resident:
-        raise DomainError("qpv_required", "Cette offre est réservée aux résidents des quartiers prioritaires (QPV).")
+        raise DomainError(
+            "qpv_required", _("Cette offre est réservée aux résidents des quartiers prioritaires (QPV).")
+        )
     if len(motivation or "") > 2000:
-        raise DomainError("invalid_input", "Motivation : 2000 caractères au plus.", field="motivation")
+        raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
     if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
-        raise DomainError("duplicate_referral", "Un positionnement sur cette offre est déjà en cours.")
-    with atomic_unique("duplicate_referral", "Un positionnement sur cette offre est déjà en cours."):
+        raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
+    with atomic_unique("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours.")):
         referral = Referral.objects.create(
             pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip()
         )
@@ -111,7 +114,7 @@ def referral_forward(*, actor, referral):
     def grant_employer(r):
         awardee = r.offer.lot.awardee
         if awardee is None:
-            raise DomainError("no_awardee", "Le lot n'a pas encore d'attributaire : impossible de transmettre.")
+            raise DomainError("no_awardee", _("Le lot n'a pas encore d'attributaire : impossible de transmettre."))
         grants.grant(organisation=awardee, permission="parcours.view_referral", obj=r)
 
     return _transition(actor, referral, "forward", after=grant_employer)
@@ -170,22 +173,24 @@ def referral_hire(
     referral = lock(Referral, referral, actor=actor)
     engine.ensure_can_fire(referral, "hire", actor=actor)
     if contract_type is not None:
-        require_choice(contract_type, ContractType, "contract_type", "Type de contrat")
+        require_choice(contract_type, ContractType, "contract_type", _("Type de contrat"))
     if start_date is not None:
-        require_date(start_date, "start_date", "Date de début")
+        require_date(start_date, "start_date", _("Date de début"))
     if planned_end_date is not None:
-        require_date(planned_end_date, "planned_end_date", "Date de fin prévue")
+        require_date(planned_end_date, "planned_end_date", _("Date de fin prévue"))
         if start_date and planned_end_date < start_date:
-            raise DomainError("invalid_input", "La fin prévue précède le début du contrat.", field="planned_end_date")
+            raise DomainError(
+                "invalid_input", _("La fin prévue précède le début du contrat."), field="planned_end_date"
+            )
     if weekly_hours is not None and (isinstance(weekly_hours, bool) or not isinstance(weekly_hours, int)):
         raise DomainError(
-            "invalid_input", "Durée hebdomadaire : nombre entier d'heures attendu.", field="weekly_hours"
+            "invalid_input", _("Durée hebdomadaire : nombre entier d'heures attendu."), field="weekly_hours"
         )
-    require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", "Modalité")
+    require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", _("Modalité"))
     lot = referral.offer.lot
     if lot.fulfilment_modes and fulfilment_mode not in lot.fulfilment_modes:
         raise DomainError(
-            "invalid_input", "Cette modalité n'est pas prévue par la clause du lot.", field="fulfilment_mode"
+            "invalid_input", _("Cette modalité n'est pas prévue par la clause du lot."), field="fulfilment_mode"
         )
     inputs = {
         "contract_type": contract_type,

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours.models import ContractLot, CountingModeRule, CountingRuleSet, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
@@ -34,18 +35,22 @@ def size_clause(
     """Target insertion hours of a lot (dimensionnement), by the facilitators' standard methods."""
     if method == SizingMethod.LABOUR_SHARE:
         if not (labour_share and hourly_cost and insertion_rate):
-            raise DomainError("missing_input", "Part de main-d'œuvre, coût horaire et taux d'insertion sont requis.")
+            raise DomainError(
+                "missing_input", _("Part de main-d'œuvre, coût horaire et taux d'insertion sont requis.")
+            )
         hours = decimal.Decimal(amount_excl_tax) * labour_share / hourly_cost * insertion_rate
     elif method == SizingMethod.PER_AMOUNT:
         if not amount_per_hour:
-            raise DomainError("missing_input", "Le montant par heure d'insertion est requis.")
+            raise DomainError("missing_input", _("Le montant par heure d'insertion est requis."))
         hours = decimal.Decimal(amount_excl_tax) / amount_per_hour
     elif method == SizingMethod.FIXED:
         if fixed_hours is None:
-            raise DomainError("missing_input", "Le nombre d'heures forfaitaire est requis.")
+            raise DomainError("missing_input", _("Le nombre d'heures forfaitaire est requis."))
         hours = decimal.Decimal(fixed_hours)
     else:
-        raise DomainError("invalid_input", f"Méthode de calcul inconnue : {method}.", field="sizing_method")
+        raise DomainError(
+            "invalid_input", _("Méthode de calcul inconnue : %(method)s.") % {"method": method}, field="sizing_method"
+        )
     return hours.quantize(decimal.Decimal("1"), rounding=decimal.ROUND_HALF_UP)
 
 
@@ -71,10 +76,12 @@ def _check_window(starts_on, ends_on, *, label):
     if starts_on is None or ends_on is None:
         return
     if ends_on < starts_on:
-        raise DomainError("invalid_input", "La fin ne peut pas précéder le début.", field=f"{label}ends_on")
+        raise DomainError("invalid_input", _("La fin ne peut pas précéder le début."), field=f"{label}ends_on")
     if (ends_on - starts_on).days > 366 * MAX_WINDOW_YEARS:
         raise DomainError(
-            "invalid_input", f"{MAX_WINDOW_YEARS} ans au plus entre le début et la fin.", field=f"{label}ends_on"
+            "invalid_input",
+            _("%(max_window_years)s ans au plus entre le début et la fin.") % {"max_window_years": MAX_WINDOW_YEARS},
+            field=f"{label}ends_on",
         )
 
 
@@ -84,9 +91,9 @@ def _journal(actor, obj, object_type, action="create", **inputs):
 
 @transaction.atomic
 def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False) -> Operation:
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if actor.organisation.kind != OrganisationKind.FACILITATION:
-        raise DomainError("forbidden", "Seule une structure porteuse tient le registre des clauses.")
+        raise DomainError("forbidden", _("Seule une structure porteuse tient le registre des clauses."))
     _check_window(starts_on, ends_on, label="")
     operation = _save(
         Operation(
@@ -121,10 +128,10 @@ def contract_create(
 ) -> PublicContract:
     operation = Operation.objects.select_for_update().get(pk=getattr(operation, "pk", operation))
     if operation.facilitation_organisation_id != actor.organisation_id:
-        raise DomainError("not_found", "Opération introuvable.")
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+        raise DomainError("not_found", _("Opération introuvable."))
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if buyer.kind != OrganisationKind.AUTHORITY:
-        raise DomainError("invalid_input", "L'acheteur doit être un acheteur public.", field="buyer")
+        raise DomainError("invalid_input", _("L'acheteur doit être un acheteur public."), field="buyer")
     contract = _save(
         PublicContract(
             operation=operation,
@@ -164,21 +171,23 @@ def lot_create(
 ) -> ContractLot:
     contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
-        raise DomainError("not_found", "Marché introuvable.")
-    require(actor, "register.create", message="Seul·e un·e facilitateur·rice tient le registre des clauses.")
+        raise DomainError("not_found", _("Marché introuvable."))
+    require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     unknown = [m for m in fulfilment_modes if m not in FulfilmentMode.values]
     if not fulfilment_modes or unknown:
         raise DomainError(
-            "invalid_input", "Choisissez des modalités de mise en œuvre valides.", field="fulfilment_modes"
+            "invalid_input", _("Choisissez des modalités de mise en œuvre valides."), field="fulfilment_modes"
         )
     if awardee is not None and awardee.kind != OrganisationKind.EMPLOYER:
-        raise DomainError("invalid_input", "L'attributaire doit être une entreprise.", field="awardee")
+        raise DomainError("invalid_input", _("L'attributaire doit être une entreprise."), field="awardee")
     rules = counting_rule_sets_for(actor.organisation)
     if counting_rules is None:
         counting_rules = rules.first() or platform_counting_rules()
     elif not rules.filter(pk=getattr(counting_rules, "pk", counting_rules)).exists():
         raise DomainError(
-            "invalid_input", "Ces règles de comptage ne sont pas proposées à votre structure.", field="counting_rules"
+            "invalid_input",
+            _("Ces règles de comptage ne sont pas proposées à votre structure."),
+            field="counting_rules",
         )
     if target_hours is None:
         target_hours = size_clause(
@@ -193,7 +202,8 @@ def lot_create(
     if not decimal.Decimal(0) < decimal.Decimal(target_hours) <= MAX_TARGET_HOURS:
         raise DomainError(
             "invalid_input",
-            f"Heures d'insertion prévues : entre 1 et {MAX_TARGET_HOURS:,.0f}".replace(",", "\u202f") + ".",
+            _("Heures d'insertion prévues : entre 1 et %(maximum)s.")
+            % {"maximum": f"{MAX_TARGET_HOURS:,.0f}".replace(",", "\u202f")},
             field="target_hours",
         )
     _check_window(execution_starts_on, execution_ends_on, label="execution_")
@@ -244,7 +254,7 @@ def offer_create(
     rome_code="",
 ) -> JobOffer:
     lot = lock(ContractLot, lot, actor=actor)
-    require(actor, "offer.create", lot, "Seule la structure porteuse du lot publie ses offres.")
+    require(actor, "offer.create", lot, _("Seule la structure porteuse du lot publie ses offres."))
     offer = _save(
         JobOffer(
             lot=lot,
@@ -267,9 +277,9 @@ def offer_create(
 @transaction.atomic
 def offer_close(*, actor, offer) -> JobOffer:
     offer = lock(JobOffer, offer, actor=actor)
-    require(actor, "offer.close", offer, "Seule la structure porteuse du lot clôture ses offres.")
+    require(actor, "offer.close", offer, _("Seule la structure porteuse du lot clôture ses offres."))
     if not offer.is_open:
-        raise DomainError("invalid_transition", "Cette offre est déjà clôturée.")
+        raise DomainError("invalid_transition", _("Cette offre est déjà clôturée."))
     offer.is_open, offer.closed_at = False, timezone.now()
     offer.save()
     event = _journal(actor, offer, "offer", action="close")

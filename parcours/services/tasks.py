@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.status import STATUS
 
@@ -72,26 +73,27 @@ def _locked(actor, task):
 
 def _user(user):
     if user is None or user == "":
-        raise DomainError("missing_input", "Choisissez une personne.", field="user")
+        raise DomainError("missing_input", _("Choisissez une personne."), field="user")
     pk = getattr(user, "pk", user)
     try:
         return get_user_model().objects.get(pk=pk)
     except (get_user_model().DoesNotExist, ValueError, TypeError):
-        raise DomainError("invalid_input", "Personne inconnue.", field="user") from None
+        raise DomainError("invalid_input", _("Personne inconnue."), field="user") from None
 
 
 def _require_colleague(user, work_task):
     if not _member(user.pk, work_task):
         raise DomainError(
             "invalid_input",
-            f"{user.get_full_name() or user.username} n'a pas ce rôle dans l'organisation de la tâche.",
+            _("%(person)s n'a pas ce rôle dans l'organisation de la tâche.")
+            % {"person": user.get_full_name() or user.username},
             field="user",
         )
 
 
 def _require_open(task):
     if task.status not in OPEN_TASK_STATUSES:
-        raise DomainError("invalid_transition", "Cette tâche est terminée.")
+        raise DomainError("invalid_transition", _("Cette tâche est terminée."))
 
 
 def _status(task):
@@ -130,7 +132,10 @@ def task_claim(*, actor, task) -> WorkTask:
     with _locked(actor, task) as (activation, work_task):
         _require_open(activation.task)
         if activation.task.status != STATUS.NEW:
-            raise DomainError("invalid_transition", f"Cette tâche est déjà prise par {_holder(activation.task)}.")
+            raise DomainError(
+                "invalid_transition",
+                _("Cette tâche est déjà prise par %(holder)s.") % {"holder": _holder(activation.task)},
+            )
         _assign(activation, actor.user)
         _journal(actor, work_task, "claim", "new", to=actor.user.pk)
         return work_task
@@ -144,7 +149,8 @@ def task_assign(*, actor, task, user) -> WorkTask:
         if activation.task.status != STATUS.NEW:
             raise DomainError(
                 "invalid_transition",
-                f"Cette tâche est déjà prise par {_holder(activation.task)} : réattribuez-la plutôt.",
+                _("Cette tâche est déjà prise par %(holder)s : réattribuez-la plutôt.")
+                % {"holder": _holder(activation.task)},
             )
         user = _user(user)
         _require_colleague(user, work_task)
@@ -163,10 +169,10 @@ def task_unassign(*, actor, task) -> WorkTask:
     with _locked(actor, task) as (activation, work_task):
         _require_open(activation.task)
         if activation.task.status != STATUS.ASSIGNED:
-            raise DomainError("invalid_transition", "Cette tâche n'est attribuée à personne.")
+            raise DomainError("invalid_transition", _("Cette tâche n'est attribuée à personne."))
         if not _may_release(actor, activation.task):
             raise DomainError(
-                "forbidden", "Seule la personne qui a la tâche, ou un·e responsable, peut la remettre dans la file."
+                "forbidden", _("Seule la personne qui a la tâche, ou un·e responsable, peut la remettre dans la file.")
             )
         previous = activation.task.owner_id
         activation.task.assigned = None
@@ -181,16 +187,16 @@ def task_reassign(*, actor, task, user) -> WorkTask:
     with _locked(actor, task) as (activation, work_task):  # scope, state and right first, then the input
         _require_open(activation.task)
         if activation.task.status != STATUS.ASSIGNED:
-            raise DomainError("invalid_transition", "Cette tâche n'est attribuée à personne : attribuez-la.")
+            raise DomainError("invalid_transition", _("Cette tâche n'est attribuée à personne : attribuez-la."))
         if not _may_release(actor, activation.task):
             raise DomainError(
-                "forbidden", "Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer."
+                "forbidden", _("Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer.")
             )
         user = _user(user)
         _require_colleague(user, work_task)
         previous = activation.task.owner_id
         if previous == user.pk:
-            raise DomainError("invalid_input", "La tâche est déjà attribuée à cette personne.", field="user")
+            raise DomainError("invalid_input", _("La tâche est déjà attribuée à cette personne."), field="user")
         activation.task.assigned = timezone.now()
         activation.reassign(user=user)
         _journal(actor, work_task, "reassign", "assigned", to=user.pk, **{"from": previous})
@@ -201,13 +207,15 @@ def task_reassign(*, actor, task, user) -> WorkTask:
 def task_bulk_assign(*, actor, tasks, user) -> int:
     """A supervisor distributes open tasks of their organisation to one colleague; all or nothing."""
     if actor is None or actor.is_system or not is_supervisor(actor):
-        raise DomainError("forbidden", "Seul·e un·e responsable d'équipe peut répartir des tâches en masse.")
+        raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
     user = _user(user)
     ids = sorted({int(getattr(t, "pk", t)) for t in tasks if str(getattr(t, "pk", t)).isdigit()})
     if not ids:
-        raise DomainError("missing_input", "Choisissez au moins une tâche.", field="tasks")
+        raise DomainError("missing_input", _("Choisissez au moins une tâche."), field="tasks")
     if len(ids) > MAX_BULK:
-        raise DomainError("invalid_input", f"{MAX_BULK} tâches au plus à la fois.", field="tasks")
+        raise DomainError(
+            "invalid_input", _("%(max_bulk)s tâches au plus à la fois.") % {"max_bulk": MAX_BULK}, field="tasks"
+        )
     changed = 0
     for pk in ids:  # one process lock at a time, in id order (no lock-order inversion between two supervisors)
         with _locked(actor, pk) as (activation, work_task):
@@ -236,10 +244,13 @@ def task_file(*, actor, task, reason: str = "") -> WorkTask:
         _require_open(activation.task)
         if work_task.kind not in FILEABLE_KINDS:
             raise DomainError(
-                "invalid_transition", "Cette tâche se termine par l'action attendue, pas en la classant."
+                "invalid_transition", _("Cette tâche se termine par l'action attendue, pas en la classant.")
             )
         if activation.task.status == STATUS.ASSIGNED and activation.task.owner_id != actor.user.pk:
-            raise DomainError("invalid_transition", f"Cette tâche est attribuée à {_holder(activation.task)}.")
+            raise DomainError(
+                "invalid_transition",
+                _("Cette tâche est attribuée à %(holder)s.") % {"holder": _holder(activation.task)},
+            )
         from_state = _status(activation.task)
         activation.settle(user=actor.user)
         event = _journal(actor, work_task, "file", from_state, reason=(reason or "").strip())

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
 from parcours.services import followups, participants, pathways, referrals
@@ -34,11 +35,15 @@ app_name = "adviser"
 
 # --- Participant list ----------------------------------------------------------------------------------------
 class ParticipantFilterForm(forms.Form):
-    q = forms.CharField(label="Nom, prénom ou identifiant i-milo", required=False, max_length=100)
+    q = forms.CharField(label=gettext_lazy("Nom, prénom ou identifiant i-milo"), required=False, max_length=100)
     state = forms.ChoiceField(
-        label="État du parcours", required=False, choices=[("", "Tous")] + list(PathwayState.choices)
+        label=gettext_lazy("État du parcours"),
+        required=False,
+        choices=[("", gettext_lazy("Tous")), *PathwayState.choices],
     )
-    programme = forms.ChoiceField(label="Dispositif", required=False, choices=[("", "Tous")] + list(Programme.choices))
+    programme = forms.ChoiceField(
+        label=gettext_lazy("Dispositif"), required=False, choices=[("", gettext_lazy("Tous")), *Programme.choices]
+    )
 
 
 @role_required(Role.ADVISER)
@@ -59,50 +64,56 @@ def participant_list(request, *, actor):
 
 # --- Intake and edit ----------------------------------------------------------------------------------------
 class ParticipantForm(BootstrapFormMixin, forms.Form):
-    first_name = forms.CharField(label="Prénom", max_length=100, error_messages=REQUIRED_MESSAGE)
-    last_name = forms.CharField(label="Nom", max_length=100, error_messages=REQUIRED_MESSAGE)
+    first_name = forms.CharField(label=gettext_lazy("Prénom"), max_length=100, error_messages=REQUIRED_MESSAGE)
+    last_name = forms.CharField(label=gettext_lazy("Nom"), max_length=100, error_messages=REQUIRED_MESSAGE)
     birth_date = forms.DateField(
-        label="Date de naissance",
+        label=gettext_lazy("Date de naissance"),
         widget=DateInput(),
-        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide (format attendu : jj/mm/aaaa)."},
+        error_messages={**REQUIRED_MESSAGE, "invalid": gettext_lazy("Date invalide (format attendu : jj/mm/aaaa).")},
     )
     postcode = forms.RegexField(
-        label="Code postal",
+        label=gettext_lazy("Code postal"),
         regex=r"^[0-9]{5}$",
-        error_messages={**REQUIRED_MESSAGE, "invalid": "Code postal : 5 chiffres attendus."},
+        error_messages={**REQUIRED_MESSAGE, "invalid": gettext_lazy("Code postal : 5 chiffres attendus.")},
     )
-    commune = forms.CharField(label="Commune", max_length=100, error_messages=REQUIRED_MESSAGE)
-    is_qpv_resident = forms.BooleanField(label="Réside dans un quartier prioritaire (QPV)", required=False)
+    commune = forms.CharField(label=gettext_lazy("Commune"), max_length=100, error_messages=REQUIRED_MESSAGE)
+    is_qpv_resident = forms.BooleanField(
+        label=gettext_lazy("Réside dans un quartier prioritaire (QPV)"), required=False
+    )
     qualification_level = forms.ChoiceField(
-        label="Niveau de qualification",
+        label=gettext_lazy("Niveau de qualification"),
         choices=[("", "—")] + list(QualificationLevel.choices),
         error_messages=REQUIRED_MESSAGE,
     )
-    programme = forms.ChoiceField(label="Dispositif", choices=Programme.choices, initial=Programme.NONE)
+    programme = forms.ChoiceField(label=gettext_lazy("Dispositif"), choices=Programme.choices, initial=Programme.NONE)
     sex = forms.ChoiceField(
-        label="Sexe (facultatif)",
+        label=gettext_lazy("Sexe (facultatif)"),
         choices=Sex.choices,
         required=False,
-        help_text="Tel que déclaré par le ou la jeune ; sert uniquement aux indicateurs (part des femmes).",
+        help_text=gettext_lazy(
+            "Tel que déclaré par le ou la jeune ; sert uniquement aux indicateurs (part des femmes)."
+        ),
     )
     email = forms.EmailField(
-        label="Courriel", required=False, error_messages={"invalid": "Adresse de courriel invalide."}
+        label=gettext_lazy("Courriel"),
+        required=False,
+        error_messages={"invalid": gettext_lazy("Adresse de courriel invalide.")},
     )
-    phone = forms.CharField(label="Téléphone", required=False, max_length=20)
-    imilo_reference = forms.CharField(label="Identifiant i-milo", required=False, max_length=30)
+    phone = forms.CharField(label=gettext_lazy("Téléphone"), required=False, max_length=20)
+    imilo_reference = forms.CharField(label=gettext_lazy("Identifiant i-milo"), required=False, max_length=30)
 
     def to_data(self):
         return {name: self.cleaned_data[name] for name in participants.EDITABLE if name in self.cleaned_data}
 
 
 class IntakeForm(ParticipantForm):
-    allow_duplicate = forms.BooleanField(label="Il s'agit bien d'une autre personne", required=False)
+    allow_duplicate = forms.BooleanField(label=gettext_lazy("Il s'agit bien d'une autre personne"), required=False)
 
 
 @actor_required
 def participant_create(request, *, actor):
     if not policy.allows(actor, "participant.create"):
-        raise PermissionDenied("Seul·e un·e conseiller·ère peut inscrire un·e jeune.")
+        raise PermissionDenied(gettext("Seul·e un·e conseiller·ère peut inscrire un·e jeune."))
     duplicates = None
     if request.method == "POST":
         form = IntakeForm(request.POST)
@@ -123,7 +134,7 @@ def participant_create(request, *, actor):
                     raise PermissionDenied(error.message) from None
                 apply_domain_error(form, error)
             else:
-                messages.success(request, f"{participant} est inscrit·e.")
+                messages.success(request, gettext("%(participant)s est inscrit·e.") % {"participant": participant})
                 return redirect("participant_detail", participant.pk)
         status = 400
     else:
@@ -152,7 +163,7 @@ def participant_update(request, pk, *, actor):
                 request,
                 form,
                 lambda: participants.participant_update(actor=actor, participant=participant, changes=form.to_data()),
-                success="Dossier mis à jour.",
+                success=gettext("Dossier mis à jour."),
                 back=back,
             )
             if done is not None:
@@ -179,7 +190,9 @@ def submit_eligibility(request, pk, *, actor):
     back = reverse("participant_detail", args=[pathway.participant_id])
     if pathway.state != PathwayState.INTAKE:
         messages.error(
-            request, f"Le parcours est « {pathway.get_state_display()} » : l'éligibilité a déjà été soumise."
+            request,
+            gettext("Le parcours est « %(state)s » : l'éligibilité a déjà été soumise.")
+            % {"state": pathway.get_state_display()},
         )
         return redirect(back)
     form_class = transition_form_class(PATHWAY["submit_eligibility"])
@@ -192,7 +205,7 @@ def submit_eligibility(request, pk, *, actor):
                 request,
                 form,
                 lambda: pathways.pathway_submit_eligibility(actor=actor, pathway=pathway, **inputs),
-                success="Éligibilité soumise à la structure porteuse.",
+                success=gettext("Éligibilité soumise à la structure porteuse."),
                 back=back,
             )
             if done is not None:
@@ -321,7 +334,7 @@ def followup_record(request, pk, *, actor):
                 request,
                 form,
                 lambda: followups.followup_record(actor=actor, pathway=pathway, **inputs),
-                success="Suivi enregistré.",
+                success=gettext("Suivi enregistré."),
                 back=back,
             )
             if done is not None:
@@ -336,9 +349,11 @@ def followup_record(request, pk, *, actor):
 
 
 class ExitOutcomeForm(BootstrapFormMixin, forms.Form):
-    observed_on = forms.DateField(label="Situation constatée le", widget=DateInput())
-    situation = forms.ChoiceField(label="Situation à 6 mois", choices=ExitSituation.choices)
-    detail = forms.CharField(label="Précision (contrat, employeur, formation…)", max_length=200, required=False)
+    observed_on = forms.DateField(label=gettext_lazy("Situation constatée le"), widget=DateInput())
+    situation = forms.ChoiceField(label=gettext_lazy("Situation à 6 mois"), choices=ExitSituation.choices)
+    detail = forms.CharField(
+        label=gettext_lazy("Précision (contrat, employeur, formation…)"), max_length=200, required=False
+    )
 
 
 @role_required(Role.ADVISER)
@@ -355,7 +370,7 @@ def exit_outcome(request, pk, *, actor):
                 request,
                 form,
                 lambda: pathways.exit_record_outcome(actor=actor, exit=exit, **form.cleaned_data),
-                success="Situation à 6 mois enregistrée.",
+                success=gettext("Situation à 6 mois enregistrée."),
                 back=back,
                 stale_codes=(),
             )

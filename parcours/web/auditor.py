@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
 from parcours.documents import xlsx
@@ -17,24 +18,24 @@ from workflows.states import PathwayState
 
 app_name = "auditor"
 CSV_HEADER = [
-    "Date (heure de Paris)",
-    "Acteur",
-    "Organisation",
-    "Rôle",
-    "Objet",
-    "Action",
-    "État avant",
-    "État après",
-    "Précisions",
-    "Motif",
+    gettext_lazy("Date (heure de Paris)"),
+    gettext_lazy("Acteur"),
+    gettext_lazy("Organisation"),
+    gettext_lazy("Rôle"),
+    gettext_lazy("Objet"),
+    gettext_lazy("Action"),
+    gettext_lazy("État avant"),
+    gettext_lazy("État après"),
+    gettext_lazy("Précisions"),
+    gettext_lazy("Motif"),
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class PathwayFilterForm(forms.Form):
-    q = forms.CharField(label="Nom ou prénom", required=False, max_length=100)
+    q = forms.CharField(label=gettext_lazy("Nom ou prénom"), required=False, max_length=100)
     state = forms.ChoiceField(
-        label="État du parcours", required=False, choices=[("", "Tous")] + list(PathwayState.choices)
+        label=gettext_lazy("État du parcours"), required=False, choices=[("", "Tous")] + list(PathwayState.choices)
     )
 
 
@@ -56,14 +57,14 @@ def csv_safe(value):
 
 def _reason(event):
     if event.reason_withheld:
-        return "motif renseigné (non communiqué)"
+        return gettext("motif renseigné (non communiqué)")
     if event.reason_erased:
-        return "motif effacé (anonymisation)"
+        return gettext("motif effacé (anonymisation)")
     return event.shown_reason
 
 
 def _row(event):
-    actor = "système"
+    actor = gettext("système")
     if event.actor_user_id:
         actor = event.actor_user.get_full_name() or event.actor_user.username
     return [
@@ -84,7 +85,7 @@ def _export(actor, pk):
     try:
         return selectors.participant_timeline_export(actor=actor, participant_id=pk)
     except DomainError:
-        raise Http404("Participant·e introuvable.") from None
+        raise Http404(gettext("Participant·e introuvable.")) from None
 
 
 @role_required(Role.AUDITOR)
@@ -95,7 +96,7 @@ def pathway_export(request, pk, *, actor):
     response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
-    writer.writerow(CSV_HEADER)
+    writer.writerow([str(title) for title in CSV_HEADER])
     for event in events:
         row = _row(event)
         row[0] = row[0].strftime("%d/%m/%Y %H:%M:%S %Z")  # CET or CEST: the zone travels with the time
@@ -107,7 +108,8 @@ def pathway_export(request, pk, *, actor):
 def pathway_export_xlsx(request, pk, *, actor):
     """The same as a spreadsheet."""
     participant, events = _export(actor, pk)
-    content = xlsx.workbook([("Historique", CSV_HEADER, [_row(event) for event in events])])
+    header = [str(title) for title in CSV_HEADER]
+    content = xlsx.workbook([(gettext("Historique"), header, [_row(event) for event in events])])
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="historique-{participant.pseudonym}.xlsx"'
     return response

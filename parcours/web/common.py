@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from parcours import selectors
 from parcours.services.registry import run_transition
@@ -35,7 +36,7 @@ def actor_required(view):
     def wrapper(request, *args, **kwargs):
         actor = getattr(request, "actor", None)
         if actor is None:
-            raise PermissionDenied("Votre compte n'est rattaché à aucune organisation active.")
+            raise PermissionDenied(_("Votre compte n'est rattaché à aucune organisation active."))
         return view(request, *args, actor=actor, **kwargs)
 
     return wrapper
@@ -49,7 +50,7 @@ def role_required(*roles):
         @functools.wraps(view)
         def wrapper(request, *args, actor, **kwargs):
             if actor.role not in roles:
-                raise PermissionDenied("Cette page est réservée à un autre rôle.")
+                raise PermissionDenied(_("Cette page est réservée à un autre rôle."))
             return view(request, *args, actor=actor, **kwargs)
 
         return wrapper
@@ -180,14 +181,16 @@ def transition(request, machine, pk, name, *, actor):
     spec = _spec(machine, name)
     obj = selectors.stateful_object_for(actor=actor, machine=machine, pk=pk)
     if obj is None:
-        raise Http404("Objet introuvable.")
+        raise Http404(_("Objet introuvable."))
     form_class = transition_form_class(spec)
     back = safe_next(request, object_url(obj))
     participant, offer = _subject(machine, obj)
     # Whoever may not take this action is refused before the form is read (authorisation before validation); a
     # state that has moved on is the stale-click case, shown by run_service after the form.
     if not policy.allows(actor, spec.action, obj):
-        raise PermissionDenied(f"Vous n'avez pas le droit de faire « {spec.label} » sur cet objet.")
+        raise PermissionDenied(
+            _("Vous n'avez pas le droit de faire « %(label)s » sur cet objet.") % {"label": spec.label}
+        )
     if request.method == "POST":
         form = form_class(request.POST, obj=obj, actor=actor)
         if form.is_valid():
@@ -196,7 +199,8 @@ def transition(request, machine, pk, name, *, actor):
                 request,
                 form,
                 lambda: run_transition(machine=machine, name=name, obj=obj.pk, actor=actor, **inputs),
-                success=f"Action « {spec.label} » enregistrée pour {participant.first_name} {participant.last_name}.",
+                success=_("Action « %(label)s » enregistrée pour %(first_name)s %(last_name)s.")
+                % {"label": spec.label, "first_name": participant.first_name, "last_name": participant.last_name},
                 back=back,
             )
             if done is not None:

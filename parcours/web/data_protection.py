@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours.documents import subject_access
 from parcours.models import Participant
@@ -75,10 +76,13 @@ def participant_accesses(request, pk, *, actor):
 # --- Information notice -------------------------------------------------------------------------------------------
 class NoticeForm(BootstrapFormMixin, forms.Form):
     given_on = forms.DateField(
-        label="Notice remise (ou envoyée) le",
+        label=gettext_lazy("Notice remise (ou envoyée) le"),
         widget=DateInput(),
         initial=timezone.localdate,
-        error_messages={"required": "Ce champ est obligatoire.", "invalid": "Date invalide."},
+        error_messages={
+            "required": gettext_lazy("Ce champ est obligatoire."),
+            "invalid": gettext_lazy("Date invalide."),
+        },
     )
 
 
@@ -97,7 +101,7 @@ def notice(request, pk, *, actor):
                     raise Http404(error.message) from None
                 apply_domain_error(form, error)
             else:
-                messages.success(request, "La remise de la notice d'information est enregistrée.")
+                messages.success(request, gettext("La remise de la notice d'information est enregistrée."))
                 return redirect("participant_detail", pk=pk)
         status = 400
     return render(
@@ -119,15 +123,19 @@ def _settings():
 
 # --- The data-protection officer's access log ---------------------------------------------------------------------
 class AccessLogFilterForm(forms.Form):
-    q = forms.CharField(label="Utilisateur ou dossier (P-000123)", required=False, max_length=100)
-    channel = forms.ChoiceField(label="Canal", required=False, choices=[("", "Tous")] + list(AccessChannel.choices))
-    since = forms.DateField(label="Du", required=False, widget=DateInput())
-    until = forms.DateField(label="Au", required=False, widget=DateInput())
+    q = forms.CharField(label=gettext_lazy("Utilisateur ou dossier (P-000123)"), required=False, max_length=100)
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Canal"), required=False, choices=[("", "Tous")] + list(AccessChannel.choices)
+    )
+    since = forms.DateField(label=gettext_lazy("Du"), required=False, widget=DateInput())
+    until = forms.DateField(label=gettext_lazy("Au"), required=False, widget=DateInput())
 
 
 def _access_rows(request, actor):
     if not policy.may(actor, "accesslog.view"):
-        raise PermissionDenied("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
+        raise PermissionDenied(
+            gettext("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
+        )
     form = AccessLogFilterForm(request.GET)
     form.is_valid()
     data = form.cleaned_data
@@ -160,7 +168,17 @@ def access_log_export(request, *, actor):
     response["Content-Disposition"] = 'attachment; filename="consultations.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
-    writer.writerow(["Date (heure de Paris)", "Utilisateur", "Organisation", "Rôle", "Dossier", "Canal", "Objet"])
+    writer.writerow(
+        [
+            gettext("Date (heure de Paris)"),
+            gettext("Utilisateur"),
+            gettext("Organisation"),
+            gettext("Rôle"),
+            gettext("Dossier"),
+            gettext("Canal"),
+            gettext("Objet"),
+        ]
+    )
     for row in rows.iterator(chunk_size=2000):
         writer.writerow(
             [

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
 from parcours.dates import previous_month
@@ -37,9 +38,9 @@ class MonthField(forms.DateField):
 
 class HoursForm(BootstrapFormMixin, forms.Form):
     month = MonthField(label="Mois (AAAA-MM)")
-    hours = FrenchDecimalField(label="Heures d'insertion réalisées", max_digits=6, decimal_places=2)
+    hours = FrenchDecimalField(label=gettext_lazy("Heures d'insertion réalisées"), max_digits=6, decimal_places=2)
     is_adjustment = forms.BooleanField(
-        label="Ligne de régularisation d'un mois clôturé (peut être négative)", required=False
+        label=gettext_lazy("Ligne de régularisation d'un mois clôturé (peut être négative)"), required=False
     )
 
 
@@ -81,7 +82,10 @@ def declare_hours(request, pk, *, actor):
                 request,
                 form,
                 lambda: placement_services.hours_declare(actor=actor, placement=placement, **form.cleaned_data),
-                success=lambda line: f"Heures déclarées : {line.hours} h pour {line.month:%m/%Y}.",
+                success=lambda line: (
+                    gettext("Heures déclarées : %(hours)s h pour %(month)s.")
+                    % {"hours": line.hours, "month": f"{line.month:%m/%Y}"}
+                ),
                 back=back,
             )
             if done is not None:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
@@ -29,26 +30,30 @@ from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, Sizin
 
 # --- Forms ------------------------------------------------------------------------------------------------------
 class OperationForm(BootstrapFormMixin, forms.Form):
-    name = forms.CharField(label="Nom de l'opération", max_length=200)
-    commune = forms.CharField(label="Commune", max_length=100)
-    starts_on = forms.DateField(label="Début", widget=DateInput())
-    ends_on = forms.DateField(label="Fin", widget=DateInput())
-    is_anru = forms.BooleanField(label="Opération ANRU / QPV", required=False)
+    name = forms.CharField(label=gettext_lazy("Nom de l'opération"), max_length=200)
+    commune = forms.CharField(label=gettext_lazy("Commune"), max_length=100)
+    starts_on = forms.DateField(label=gettext_lazy("Début"), widget=DateInput())
+    ends_on = forms.DateField(label=gettext_lazy("Fin"), widget=DateInput())
+    is_anru = forms.BooleanField(label=gettext_lazy("Opération ANRU / QPV"), required=False)
 
     def clean(self):
         data = super().clean()
         if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
-            self.add_error("ends_on", "La fin doit être postérieure au début.")
+            self.add_error("ends_on", gettext("La fin doit être postérieure au début."))
         return data
 
 
 class _ContractFields(forms.Form):
-    operation = forms.ModelChoiceField(label="Opération", queryset=None, empty_label="— choisir —")
-    reference = forms.CharField(label="Référence du marché", max_length=50)
-    title = forms.CharField(label="Objet", max_length=200)
-    buyer = forms.ModelChoiceField(label="Acheteur public", queryset=None, empty_label="— choisir —")
-    legal_lever = forms.ChoiceField(label="Levier juridique", choices=LegalLever.choices)
-    notified_on = forms.DateField(label="Notifié le", required=False, widget=DateInput())
+    operation = forms.ModelChoiceField(
+        label=gettext_lazy("Opération"), queryset=None, empty_label=gettext_lazy("— choisir —")
+    )
+    reference = forms.CharField(label=gettext_lazy("Référence du marché"), max_length=50)
+    title = forms.CharField(label=gettext_lazy("Objet"), max_length=200)
+    buyer = forms.ModelChoiceField(
+        label=gettext_lazy("Acheteur public"), queryset=None, empty_label=gettext_lazy("— choisir —")
+    )
+    legal_lever = forms.ChoiceField(label=gettext_lazy("Levier juridique"), choices=LegalLever.choices)
+    notified_on = forms.DateField(label=gettext_lazy("Notifié le"), required=False, widget=DateInput())
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,36 +66,57 @@ class ContractForm(BootstrapFormMixin, _ContractFields):
 
 
 class _LotFields(forms.Form):
-    contract = forms.ModelChoiceField(label="Marché", queryset=None, empty_label="— choisir —")
-    number = forms.IntegerField(label="Numéro du lot", min_value=1, max_value=999)
-    title = forms.CharField(label="Intitulé", max_length=200)
-    trade = forms.CharField(label="Corps de métier", max_length=100)
-    amount_excl_tax = FrenchDecimalField(label="Montant HT (€)", min_value=0, max_digits=12, decimal_places=2)
-    sizing_method = forms.ChoiceField(label="Méthode de calcul des heures", choices=SizingMethod.choices)
+    contract = forms.ModelChoiceField(
+        label=gettext_lazy("Marché"), queryset=None, empty_label=gettext_lazy("— choisir —")
+    )
+    number = forms.IntegerField(label=gettext_lazy("Numéro du lot"), min_value=1, max_value=999)
+    title = forms.CharField(label=gettext_lazy("Intitulé"), max_length=200)
+    trade = forms.CharField(label=gettext_lazy("Corps de métier"), max_length=100)
+    amount_excl_tax = FrenchDecimalField(
+        label=gettext_lazy("Montant HT (€)"), min_value=0, max_digits=12, decimal_places=2
+    )
+    sizing_method = forms.ChoiceField(label=gettext_lazy("Méthode de calcul des heures"), choices=SizingMethod.choices)
     labour_share = FrenchDecimalField(
-        label="Part de main-d'œuvre (0 à 1)", required=False, min_value=0, max_value=1, max_digits=4, decimal_places=3
+        label=gettext_lazy("Part de main-d'œuvre (0 à 1)"),
+        required=False,
+        min_value=0,
+        max_value=1,
+        max_digits=4,
+        decimal_places=3,
     )
     hourly_cost = FrenchDecimalField(
-        label="Coût horaire moyen (€)", required=False, min_value=0, max_digits=6, decimal_places=2
+        label=gettext_lazy("Coût horaire moyen (€)"), required=False, min_value=0, max_digits=6, decimal_places=2
     )
     insertion_rate = FrenchDecimalField(
-        label="Taux d'insertion (0 à 1)", required=False, min_value=0, max_value=1, max_digits=4, decimal_places=3
+        label=gettext_lazy("Taux d'insertion (0 à 1)"),
+        required=False,
+        min_value=0,
+        max_value=1,
+        max_digits=4,
+        decimal_places=3,
     )
     amount_per_hour = FrenchDecimalField(
-        label="Montant HT par heure d'insertion (€)", required=False, min_value=0, max_digits=9, decimal_places=2
+        label=gettext_lazy("Montant HT par heure d'insertion (€)"),
+        required=False,
+        min_value=0,
+        max_digits=9,
+        decimal_places=2,
     )
     fixed_hours = FrenchDecimalField(
-        label="Heures forfaitaires", required=False, min_value=0, max_digits=9, decimal_places=2
+        label=gettext_lazy("Heures forfaitaires"), required=False, min_value=0, max_digits=9, decimal_places=2
     )
-    execution_starts_on = forms.DateField(label="Début d'exécution", widget=DateInput())
-    execution_ends_on = forms.DateField(label="Fin d'exécution", widget=DateInput())
+    execution_starts_on = forms.DateField(label=gettext_lazy("Début d'exécution"), widget=DateInput())
+    execution_ends_on = forms.DateField(label=gettext_lazy("Fin d'exécution"), widget=DateInput())
     fulfilment_modes = forms.MultipleChoiceField(
-        label="Modalités de mise en œuvre autorisées",
+        label=gettext_lazy("Modalités de mise en œuvre autorisées"),
         choices=FulfilmentMode.choices,
         widget=forms.CheckboxSelectMultiple,
     )
     awardee = forms.ModelChoiceField(
-        label="Attributaire (entreprise)", queryset=None, required=False, empty_label="— pas encore attribué —"
+        label=gettext_lazy("Attributaire (entreprise)"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("— pas encore attribué —"),
     )
 
     def __init__(self, *args, actor, **kwargs):
@@ -104,7 +130,7 @@ class LotForm(BootstrapFormMixin, _LotFields):
         data = super().clean()
         start, end = data.get("execution_starts_on"), data.get("execution_ends_on")
         if start and end and end < start:
-            self.add_error("execution_ends_on", "La fin d'exécution doit être postérieure au début.")
+            self.add_error("execution_ends_on", gettext("La fin d'exécution doit être postérieure au début."))
         method = data.get("sizing_method")
         needed = {
             SizingMethod.LABOUR_SHARE: ["labour_share", "hourly_cost", "insertion_rate"],
@@ -113,10 +139,10 @@ class LotForm(BootstrapFormMixin, _LotFields):
         }.get(method, [])
         for name in needed:
             if data.get(name) in (None, "") and name not in self.errors:
-                self.add_error(name, "Ce champ est obligatoire pour cette méthode de calcul.")
+                self.add_error(name, gettext("Ce champ est obligatoire pour cette méthode de calcul."))
         for name in ("hourly_cost", "amount_per_hour"):
             if name in needed and data.get(name) == 0:
-                self.add_error(name, "Une valeur strictement positive est attendue.")
+                self.add_error(name, gettext("Une valeur strictement positive est attendue."))
         return data
 
     def to_service_kwargs(self):
@@ -172,7 +198,11 @@ def validate_eligibility(request, pk, *, actor):
         raise Http404("Parcours introuvable.")
     back = reverse("facilitator:eligibility")
     if pathway.state != "eligibility_pending":
-        messages.info(request, f"Ce parcours n'attend plus de validation (état : {pathway.get_state_display()}).")
+        messages.info(
+            request,
+            gettext("Ce parcours n'attend plus de validation (état : %(state)s).")
+            % {"state": pathway.get_state_display()},
+        )
         return redirect(back)
     try:  # the criteria are personal (some are health data): the read is logged
         participant = selectors.participant_file(actor=actor, participant_id=pathway.participant_id)
@@ -194,7 +224,7 @@ def validate_eligibility(request, pk, *, actor):
                 request,
                 form,
                 lambda: pathways.pathway_validate_eligibility(actor=actor, pathway=pathway, **inputs),
-                success=f"Éligibilité validée pour {participant}.",
+                success=gettext("Éligibilité validée pour %(participant)s.") % {"participant": participant},
                 back=back,
             )
             if done is not None:
@@ -206,9 +236,7 @@ def validate_eligibility(request, pk, *, actor):
 
 
 def _validation_page(request, pathway, participant, assessment, criteria, form, unseen, *, status):
-    rows = [
-        (row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria
-    ]
+    rows = [(row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria]
     return render(
         request,
         "facilitator/validate_eligibility.html",
@@ -285,9 +313,9 @@ def operation_create(request, *, actor):
         actor=actor,
         form_class=OperationForm,
         service=register.operation_create,
-        title="Nouvelle opération",
-        submit="Créer l'opération",
-        success="Opération créée.",
+        title=gettext("Nouvelle opération"),
+        submit=gettext("Créer l'opération"),
+        success=gettext("Opération créée."),
     )
 
 
@@ -298,9 +326,9 @@ def contract_create(request, *, actor):
         actor=actor,
         form_class=ContractForm,
         service=register.contract_create,
-        title="Nouveau marché",
-        submit="Créer le marché",
-        success="Marché créé.",
+        title=gettext("Nouveau marché"),
+        submit=gettext("Créer le marché"),
+        success=gettext("Marché créé."),
         initial={"operation": request.GET.get("operation")},
     )
 
@@ -312,9 +340,9 @@ def lot_create(request, *, actor):
         actor=actor,
         form_class=LotForm,
         service=register.lot_create,
-        title="Nouveau lot",
-        submit="Créer le lot",
-        success="Lot créé.",
+        title=gettext("Nouveau lot"),
+        submit=gettext("Créer le lot"),
+        success=gettext("Lot créé."),
         initial={"contract": request.GET.get("contract")},
         to_kwargs=LotForm.to_service_kwargs,
         template="facilitator/lot_create.html",

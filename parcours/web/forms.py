@@ -5,12 +5,13 @@ import functools
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours.selectors.inputs import PROOF_CHOICES, input_initial, input_options
 from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT
 from workflows.vocabulary import FollowUpKind
 
-REQUIRED_MESSAGE = {"required": "Ce champ est obligatoire."}
+REQUIRED_MESSAGE = {"required": gettext_lazy("Ce champ est obligatoire.")}
 
 
 class DateInput(forms.DateInput):
@@ -134,9 +135,13 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
         for code, label in input_options(declared, obj=self.obj, actor=self.actor):
             kind, seen = f"proof_kind_{code}", f"seen_on_{code}"
             self.fields[kind] = forms.ChoiceField(
-                label=f"Justificatif vu — {label}", choices=[("", "— non vu —"), *PROOF_CHOICES], required=False
+                label=gettext("Justificatif vu — %(criterion)s") % {"criterion": label},
+                choices=[("", gettext("— non vu —")), *PROOF_CHOICES],
+                required=False,
             )
-            self.fields[seen] = forms.DateField(label=f"Vu le — {label}", required=False, widget=DateInput())
+            self.fields[seen] = forms.DateField(
+                label=gettext("Vu le — %(criterion)s") % {"criterion": label}, required=False, widget=DateInput()
+            )
             self.proof_rows.append((code, label, kind, seen))
 
     def proof_fields(self):
@@ -148,9 +153,9 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
         data = super().clean()
         for _, _, kind, seen in getattr(self, "proof_rows", []):
             if data.get(kind) and not data.get(seen) and seen not in self.errors:
-                self.add_error(seen, "Indiquez la date à laquelle le justificatif a été vu.")
+                self.add_error(seen, gettext("Indiquez la date à laquelle le justificatif a été vu."))
             if data.get(seen) and not data.get(kind) and kind not in self.errors:
-                self.add_error(kind, "Indiquez le justificatif vu.")
+                self.add_error(kind, gettext("Indiquez le justificatif vu."))
         return data
 
     def to_service_kwargs(self):
@@ -184,27 +189,29 @@ def transition_form_class(spec) -> type[TransitionForm]:
 # --- Forms shared by the pages and the task pages ------------------------------------------------------------
 class _FollowUpFields(forms.Form):
     planned_follow_up = forms.ModelChoiceField(
-        label="Suivi prévu réalisé",
+        label=gettext_lazy("Suivi prévu réalisé"),
         queryset=None,
         required=False,
-        empty_label="— aucun (nouveau contact) —",
-        error_messages={"invalid_choice": "Suivi prévu introuvable ou déjà réalisé."},
+        empty_label=gettext_lazy("— aucun (nouveau contact) —"),
+        error_messages={"invalid_choice": gettext_lazy("Suivi prévu introuvable ou déjà réalisé.")},
     )
     kind = forms.ChoiceField(
-        label="Type de suivi", choices=[("", "—")] + list(FollowUpKind.choices), error_messages=REQUIRED_MESSAGE
+        label=gettext_lazy("Type de suivi"),
+        choices=[("", "—")] + list(FollowUpKind.choices),
+        error_messages=REQUIRED_MESSAGE,
     )
     done_on = forms.DateField(
-        label="Date",
+        label=gettext_lazy("Date"),
         widget=DateInput(),
         initial=timezone.localdate,
-        error_messages={**REQUIRED_MESSAGE, "invalid": "Date invalide."},
+        error_messages={**REQUIRED_MESSAGE, "invalid": gettext_lazy("Date invalide.")},
     )
     note = forms.CharField(
-        label="Note factuelle (facultatif)",
+        label=gettext_lazy("Note factuelle (facultatif)"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": "Note : 1000 caractères au plus."},
+        error_messages={"max_length": gettext_lazy("Note : 1000 caractères au plus.")},
     )
 
     def __init__(self, *args, planned, **kwargs):
@@ -212,7 +219,9 @@ class _FollowUpFields(forms.Form):
         field = self.fields["planned_follow_up"]
         field.queryset = planned
         field.label_from_instance = lambda f: (
-            f"{f.get_kind_display()} prévu le {f.due_on:%d/%m/%Y}" if f.due_on else (f.get_kind_display())
+            gettext("%(kind)s prévu le %(due_on)s") % {"kind": f.get_kind_display(), "due_on": f"{f.due_on:%d/%m/%Y}"}
+            if f.due_on
+            else f.get_kind_display()
         )
 
 

@@ -1,30 +1,31 @@
 """The navigation menu per role (URL names; every entry must resolve — tests/web checks it)."""
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from roles.enums import Role
 
 MENU = {
-    Role.ADVISER: [("adviser:participants", "Jeunes"), ("adviser:offers", "Offres")],
+    Role.ADVISER: [("adviser:participants", _("Jeunes")), ("adviser:offers", _("Offres"))],
     Role.FACILITATOR: [
-        ("facilitator:referrals", "Positionnements"),
-        ("facilitator:eligibility", "Éligibilité"),
-        ("facilitator:register", "Registre des clauses"),
-        ("reports:dashboard", "Tableau de bord"),
-        ("facilitator:months", "Mois à clôturer"),
-        ("facilitator:hours", "Heures"),
+        ("facilitator:referrals", _("Positionnements")),
+        ("facilitator:eligibility", _("Éligibilité")),
+        ("facilitator:register", _("Registre des clauses")),
+        ("reports:dashboard", _("Tableau de bord")),
+        ("facilitator:months", _("Mois à clôturer")),
+        ("facilitator:hours", _("Heures")),
     ],
     Role.EMPLOYER: [
-        ("employer:candidates", "Candidatures"),
-        ("employer:placements", "Salarié·es"),
-        ("employer:statements", "Relevés d'heures"),
-        ("employer:offers", "Mes offres"),
+        ("employer:candidates", _("Candidatures")),
+        ("employer:placements", _("Salarié·es")),
+        ("employer:statements", _("Relevés d'heures")),
+        ("employer:offers", _("Mes offres")),
     ],
-    Role.AUDITOR: [("auditor:pathways", "Parcours"), ("reports:dashboard", "Tableau de bord")],
-    Role.DPO: [("dataprotection:access_log", "Consultations des dossiers")],
+    Role.AUDITOR: [("auditor:pathways", _("Parcours")), ("reports:dashboard", _("Tableau de bord"))],
+    Role.DPO: [("dataprotection:access_log", _("Consultations des dossiers"))],
     Role.ADMIN: [],
 }
-COMMON = [("work:inbox", "Mes tâches"), ("notifications", "Notifications"), ("workflow_diagrams", "Circuits")]
+COMMON = [("work:inbox", _("Mes tâches")), ("notifications", _("Notifications")), ("workflow_diagrams", _("Circuits"))]
 
 
 def menu_for(actor):

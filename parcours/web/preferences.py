@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, gettext_lazy
 
 from parcours.mail import kinds_for_role
 from parcours.models import Delivery
@@ -19,8 +20,8 @@ def preferences_form_class(kinds):
             choices=Delivery.choices,
             widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
             error_messages={
-                "required": "Choisissez une option.",
-                "invalid_choice": "Choix inconnu : tout de suite, résumé quotidien ou jamais.",
+                "required": gettext_lazy("Choisissez une option."),
+                "invalid_choice": gettext_lazy("Choix inconnu : tout de suite, résumé quotidien ou jamais."),
             },
         )
         for kind in kinds
@@ -41,7 +42,7 @@ def notification_preferences(request, *, actor):
             except DomainError as error:
                 apply_domain_error(form, error)
             else:
-                messages.success(request, "Vos préférences de notification sont enregistrées.")
+                messages.success(request, gettext("Vos préférences de notification sont enregistrées."))
                 return redirect("notification_preferences")
         status = 400
     else:

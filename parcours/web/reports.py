@@ -33,9 +33,7 @@ def dashboard(request, *, actor):
     operations = figures.by_operation()
     contracts = figures.by_contract()
     charts = {
-        "lots": bars(
-            [(str(f.lot), f.counted) for f in lots], targets={str(f.lot): f.target for f in lots}
-        ),
+        "lots": bars([(str(f.lot), f.counted) for f in lots], targets={str(f.lot): f.target for f in lots}),
         "operations": bars(
             [(name, counted) for name, (_, counted) in operations.items()],
             targets={name: target for name, (target, _) in operations.items()},
@@ -87,9 +85,7 @@ def _lot_figures(actor, pk):
 def lot_report_xlsx(request, pk, *, actor):
     lot, figures = _lot_figures(actor, pk)
     content = exports.clause_report_xlsx(lot, figures)
-    response = HttpResponse(
-        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="bilan-clause-lot-{lot.lot.pk}.xlsx"'
     return response
 
@@ -196,12 +192,8 @@ def committee_pack(request, pk, *, actor):
 
 urlpatterns = [
     path("operations/<id:pk>/commission.pdf", committee_pack, name="committee_pack"),
-    path(
-        "marches/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"
-    ),
-    path(
-        "operations/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "operation"}, name="operation_report"
-    ),
+    path("marches/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "contract"}, name="contract_report"),
+    path("operations/<id:pk>/bilan.<str:fmt>", group_report, {"kind": "operation"}, name="operation_report"),
     path("indicateurs-fse.csv", esf_export, name="esf_export"),
     path("consolidation.<str:fmt>", consolidation, name="consolidation"),
     path("", dashboard, name="dashboard"),

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from parcours.access_log import log_access
@@ -66,8 +67,11 @@ def _person(placement) -> str:
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label="Fichier des heures (.csv ou .xlsx)",
-        error_messages={"required": "Choisissez un fichier.", "empty": "Le fichier est vide."},
+        label=gettext_lazy("Fichier des heures (.csv ou .xlsx)"),
+        error_messages={
+            "required": gettext_lazy("Choisissez un fichier."),
+            "empty": gettext_lazy("Le fichier est vide."),
+        },
     )
 
 
@@ -142,8 +146,8 @@ def employer_statement(request, pk, *, actor):
         else:
             messages.success(
                 request,
-                f"Relevé de {month_label(month)} enregistré ({statement.get_source_display().lower()}) : "
-                "la structure porteuse du lot va le valider.",
+                gettext("Relevé de %(month)s enregistré (%(source)s) : la structure porteuse du lot va le valider.")
+                % {"month": month_label(month), "source": statement.get_source_display().lower()},
             )
             return redirect(back)
         status = 400
@@ -214,16 +218,20 @@ def facilitator_month_action(request, pk, *, actor):
             decided = services.hours_lines_decide(
                 actor=actor, lot=lot, month=month, lines=lines, decision=action, reason=reason
             )
-            word = "validée" if action == "validate" else "rejetée"
-            done = f"{len(decided)} ligne{'s' if len(decided) > 1 else ''} {word}{'s' if len(decided) > 1 else ''}."
+            if action == "validate":
+                done = ngettext("%(n)s ligne validée.", "%(n)s lignes validées.", len(decided)) % {"n": len(decided)}
+            else:
+                done = ngettext("%(n)s ligne rejetée.", "%(n)s lignes rejetées.", len(decided)) % {"n": len(decided)}
         elif action == "close":
             services.statement_close_month(actor=actor, lot=lot, month=month)
-            done = f"{month_label(month).capitalize()} clôturé : ses lignes sont verrouillées."
+            done = gettext("%(month)s clôturé : ses lignes sont verrouillées.") % {
+                "month": month_label(month).capitalize()
+            }
         elif action == "remind":
             services.statement_remind(actor=actor, lot=lot, month=month)
-            done = "Relance envoyée à l'employeur."
+            done = gettext("Relance envoyée à l'employeur.")
         else:
-            raise DomainError("invalid_input", "Action inconnue.")
+            raise DomainError("invalid_input", gettext("Action inconnue."))
     except RowsRefused as refused:
         context = _month_context(actor, lot, month)
         context.update({"errors": refused.errors, "may_close": selectors.may_close(actor, lot)})

@@ -5,6 +5,7 @@ tables keep their original names (workflows_workprocess, workflows_worktask)."""
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
@@ -19,14 +20,14 @@ OPEN_TASKS_Q = models.Q(status__in=[str(status) for status in OPEN_TASK_STATUSES
 class TaskKind(models.TextChoices):
     """The kinds of human tasks of the flows (parcours/work/flows.py); each kind has its role and its actions."""
 
-    SUBMIT_ELIGIBILITY = "submit_eligibility", "Constituer le dossier d'éligibilité"
-    REVIEW_ELIGIBILITY = "review_eligibility", "Valider l'éligibilité"
-    REVIEW_REFERRAL = "review_referral", "Examiner le positionnement"
-    ANSWER_REFERRAL = "answer_referral", "Répondre à la candidature"
-    CONFIRM_HIRE = "confirm_hire", "Confirmer l'embauche"
-    FOLLOW_UP = "follow_up", "Faire le point de suivi"
-    RECORD_EXIT = "record_exit", "Enregistrer la sortie"
-    REFERRAL_EXPIRED = "referral_expired", "Rebondir après un positionnement expiré"
+    SUBMIT_ELIGIBILITY = "submit_eligibility", _("Constituer le dossier d'éligibilité")
+    REVIEW_ELIGIBILITY = "review_eligibility", _("Valider l'éligibilité")
+    REVIEW_REFERRAL = "review_referral", _("Examiner le positionnement")
+    ANSWER_REFERRAL = "answer_referral", _("Répondre à la candidature")
+    CONFIRM_HIRE = "confirm_hire", _("Confirmer l'embauche")
+    FOLLOW_UP = "follow_up", _("Faire le point de suivi")
+    RECORD_EXIT = "record_exit", _("Enregistrer la sortie")
+    REFERRAL_EXPIRED = "referral_expired", _("Rebondir après un positionnement expiré")
 
 
 class WorkProcess(Process):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from django.db import connection, transaction
+from django.utils import translation
 
 from tests.factories import World, make, reload
 from workflows import append_only
@@ -104,6 +105,15 @@ def _is_transactional(request) -> bool:
         if kwargs.get("transaction") or kwargs.get("reset_sequences") or (args and args[0]):
             return True
     return bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts and ends in the default language (French): a page requested in English activates English
+    in the thread (LocaleMiddleware), and the refusals raised by the next test would follow it."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from parcours.counting import hours_label
 from parcours.dates import month_label, previous_month
@@ -93,11 +95,11 @@ def statement_submit(
     """Declare a lot's month: one line per row with hours (a row with no or zero hours declares nothing for that
     placement). Refused as a whole (RowsRefused, every bad row named) when any row is bad."""
     lot = lock(ContractLot, lot, actor=actor)
-    require(actor, "statement.submit", lot, "Seul l'attributaire du lot déclare ses relevés d'heures.")
+    require(actor, "statement.submit", lot, _("Seul l'attributaire du lot déclare ses relevés d'heures."))
     month = first_of_month(month)
     today = today or timezone.localdate()
     if month > today:
-        raise DomainError("date_in_future", "On ne déclare pas les heures d'un mois à venir.", field="month")
+        raise DomainError("date_in_future", _("On ne déclare pas les heures d'un mois à venir."), field="month")
     rows = [row if isinstance(row, StatementRow) else StatementRow(**row) for row in rows]
     wanted = {getattr(row.placement, "pk", row.placement) for row in rows}
     candidates = policy.with_scopes(
@@ -119,7 +121,7 @@ def statement_submit(
         pk = getattr(row.placement, "pk", row.placement)
         placement = placements.get(pk)
         if placement is None:
-            message = "Salarié·e inconnu·e sur ce lot (référence de mise en poste introuvable)."
+            message = _("Salarié·e inconnu·e sur ce lot (référence de mise en poste introuvable).")
             errors.append(_error(row, message, "placement"))
             continue
         label = row.label or _name(placement)
@@ -129,7 +131,9 @@ def statement_submit(
             continue  # nothing declared for this placement this month
         key = (pk, row.is_adjustment)
         if key in seen:
-            errors.append(_error(row, "Ce ou cette salarié·e apparaît deux fois dans le relevé.", "placement", label))
+            errors.append(
+                _error(row, _("Ce ou cette salarié·e apparaît deux fois dans le relevé."), "placement", label)
+            )
             continue
         seen.add(key)
         state = states.setdefault(pk, MonthState())
@@ -154,7 +158,12 @@ def statement_submit(
         count = len(errors)
         raise RowsRefused(
             "statement_invalid",
-            f"Relevé non enregistré : {count} ligne{'s' if count > 1 else ''} à corriger. Rien n'a été enregistré.",
+            ngettext(
+                "Relevé non enregistré : %(count)s ligne à corriger. Rien n'a été enregistré.",
+                "Relevé non enregistré : %(count)s lignes à corriger. Rien n'a été enregistré.",
+                count,
+            )
+            % {"count": count},
             errors=errors,
         )
     for placement, hours, is_adjustment in accepted:
@@ -187,14 +196,16 @@ def _is_zero(value) -> bool:
 def hours_lines_decide(*, actor, lot, month, lines, decision, reason: str = ""):
     """Validate (decision "validate") or reject ("reject", with a reason) lines of a lot's month, all or nothing."""
     if decision not in ("validate", "reject"):
-        raise DomainError("invalid_input", f"Décision inconnue : « {decision} ».", field="decision")
+        raise DomainError(
+            "invalid_input", _("Décision inconnue : « %(decision)s ».") % {"decision": decision}, field="decision"
+        )
     if decision == "reject" and not (reason or "").strip():
-        raise DomainError("missing_input", "Motif du rejet : obligatoire.", field="reason")
+        raise DomainError("missing_input", _("Motif du rejet : obligatoire."), field="reason")
     lot = lock(ContractLot, lot, actor=actor)
     month = first_of_month(month)
     wanted = [getattr(line, "pk", line) for line in lines]
     if not wanted:
-        raise DomainError("missing_input", "Cochez au moins une ligne.", field="lines")
+        raise DomainError("missing_input", _("Cochez au moins une ligne."), field="lines")
     found = policy.with_scopes(
         HoursLine.objects.filter(pk__in=wanted, placement__lot=lot, month=month)
         .select_for_update(of=("self",))
@@ -209,13 +220,13 @@ def hours_lines_decide(*, actor, lot, month, lines, decision, reason: str = ""):
         line = found.get(pk)
         if line is None:
             errors.append(
-                {"row": pk, "label": "", "field": None, "message": "Relevé introuvable dans ce mois du lot."}
+                {"row": pk, "label": "", "field": None, "message": _("Relevé introuvable dans ce mois du lot.")}
             )
             continue
         policy.remember_scopes(line, actor)
         if not policy.allows(actor, "hoursline.view", line):
             errors.append(
-                {"row": pk, "label": "", "field": None, "message": "Relevé introuvable dans ce mois du lot."}
+                {"row": pk, "label": "", "field": None, "message": _("Relevé introuvable dans ce mois du lot.")}
             )
             continue
         try:
@@ -225,10 +236,12 @@ def hours_lines_decide(*, actor, lot, month, lines, decision, reason: str = ""):
     if errors:
         raise RowsRefused(
             "bulk_refused",
-            "Aucune ligne n'a été traitée : "
-            + (
-                "une ligne ne peut pas l'être." if len(errors) == 1 else f"{len(errors)} lignes ne peuvent pas l'être."
-            ),
+            ngettext(
+                "Aucune ligne n'a été traitée : une ligne ne peut pas l'être.",
+                "Aucune ligne n'a été traitée : %(count)s lignes ne peuvent pas l'être.",
+                len(errors),
+            )
+            % {"count": len(errors)},
             errors=errors,
         )
     for event in events:
@@ -241,13 +254,14 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
     """Close a lot's month: every validated line is locked (an already closed month: the adjustments validated since).
     Refused while lines of the month wait for a decision, or before the month is over."""
     lot = lock(ContractLot, lot, actor=actor)
-    require(actor, "statement.close", lot, "Seule la structure porteuse du lot clôture ses mois.")
+    require(actor, "statement.close", lot, _("Seule la structure porteuse du lot clôture ses mois."))
     month = first_of_month(month)
     today = today or timezone.localdate()
     if month >= today.replace(day=1):
         raise DomainError(
             "month_not_over",
-            f"{month_label(month).capitalize()} n'est pas terminé : il se clôture à partir du mois suivant.",
+            _("%(month)s n'est pas terminé : il se clôture à partir du mois suivant.")
+            % {"month": month_label(month).capitalize()},
             field="month",
         )
     lines = list(
@@ -264,15 +278,20 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         count = len(pending)
         raise RowsRefused(
             "lines_pending",
-            f"{count} relevé{'s' if count > 1 else ''} de {month_label(month)} "
-            f"{'attendent' if count > 1 else 'attend'} encore une décision : validez-les ou rejetez-les avant de "
-            "clôturer le mois.",
+            ngettext(
+                "%(count)s relevé de %(month)s attend encore une décision : validez-les ou rejetez-les avant de "
+                "clôturer le mois.",
+                "%(count)s relevés de %(month)s attendent encore une décision : validez-les ou rejetez-les avant de "
+                "clôturer le mois.",
+                count,
+            )
+            % {"count": count, "month": month_label(month)},
             errors=[
                 {
                     "row": line.pk,
                     "label": _name(line.placement),
                     "field": None,
-                    "message": f"{hours_label(line.hours)} déclarées, à valider ou à rejeter.",
+                    "message": _("%(hours)s déclarées, à valider ou à rejeter.") % {"hours": hours_label(line.hours)},
                 }
                 for line in pending
             ],
@@ -290,7 +309,9 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         statement.closed_at, statement.closed_by = timezone.now(), actor.user
         statement.save(update_fields=["closed_at", "closed_by"])
     elif locked == 0:
-        raise DomainError("month_already_closed", f"{month_label(month).capitalize()} est déjà clôturé.")
+        raise DomainError(
+            "month_already_closed", _("%(month)s est déjà clôturé.") % {"month": month_label(month).capitalize()}
+        )
     _journal_statement(actor, statement, "close", locked=locked, again=again)
     return statement
 
@@ -302,18 +323,23 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
     which reminds `once`)."""
     lot = lock(ContractLot, lot, actor=actor)
     if not actor.is_system:
-        require(actor, "statement.remind", lot, "Seule la structure porteuse du lot relance ses employeurs.")
+        require(actor, "statement.remind", lot, _("Seule la structure porteuse du lot relance ses employeurs."))
     month = first_of_month(month)
     today = today or timezone.localdate()
     if month >= today.replace(day=1):
-        raise DomainError("month_not_over", "On ne relance que pour un mois terminé.", field="month")
+        raise DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
     if lot.awardee_id is None:
-        raise DomainError("no_awardee", "Le lot n'a pas d'attributaire à relancer.")
+        raise DomainError("no_awardee", _("Le lot n'a pas d'attributaire à relancer."))
     statement = _statement(lot, month)
     if statement.submitted_at is not None:
-        raise DomainError("statement_submitted", f"Le relevé de {month_label(month)} a déjà été déclaré.")
+        raise DomainError(
+            "statement_submitted", _("Le relevé de %(month)s a déjà été déclaré.") % {"month": month_label(month)}
+        )
     if once and (statement.reminded_at is not None or statement.closed_at is not None):
-        raise DomainError("already_reminded", f"Le relevé de {month_label(month)} a déjà fait l'objet d'une relance.")
+        raise DomainError(
+            "already_reminded",
+            _("Le relevé de %(month)s a déjà fait l'objet d'une relance.") % {"month": month_label(month)},
+        )
     statement.reminded_at = timezone.now()
     statement.reminders += 1
     statement.save(update_fields=["reminded_at", "reminders"])
@@ -380,7 +406,7 @@ def _read_rows(name: str, content: bytes) -> list:
             workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception:  # openpyxl raises many kinds of errors on a damaged or foreign file
             raise DomainError(
-                "invalid_file", "Fichier illisible : enregistrez-le au format Excel (.xlsx) ou CSV.", field="file"
+                "invalid_file", _("Fichier illisible : enregistrez-le au format Excel (.xlsx) ou CSV."), field="file"
             ) from None
         sheet = workbook.worksheets[0]
         rows = [["" if cell is None else cell for cell in row] for row in sheet.iter_rows(values_only=True)]
@@ -396,7 +422,7 @@ def _read_rows(name: str, content: bytes) -> list:
         first = text.splitlines()[0] if text else ""
         delimiter = ";" if first.count(";") >= first.count(",") else ","
         return list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    raise DomainError("invalid_file", "Format non pris en charge : déposez un fichier .csv ou .xlsx.", field="file")
+    raise DomainError("invalid_file", _("Format non pris en charge : déposez un fichier .csv ou .xlsx."), field="file")
 
 
 def _cell_number(value):
@@ -415,16 +441,16 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
     if len(content) > limits["STATEMENT_UPLOAD_MAX_BYTES"]:
         raise DomainError(
             "file_too_large",
-            f"Fichier trop volumineux ({len(content) // 1024} Ko) : {limits['STATEMENT_UPLOAD_MAX_BYTES'] // 1024} Ko "
-            "au plus.",
+            _("Fichier trop volumineux (%(size)s Ko) : %(limit)s Ko au plus.")
+            % {"size": len(content) // 1024, "limit": limits["STATEMENT_UPLOAD_MAX_BYTES"] // 1024},
             field="file",
         )
     if not content:
-        raise DomainError("invalid_file", "Le fichier est vide.", field="file")
+        raise DomainError("invalid_file", _("Le fichier est vide."), field="file")
     table = _read_rows(name, content)
     header_at = next((i for i, row in enumerate(table) if any(str(c).strip() for c in row)), None)
     if header_at is None:
-        raise DomainError("invalid_file", "Le fichier est vide.", field="file")
+        raise DomainError("invalid_file", _("Le fichier est vide."), field="file")
     columns = {}
     for index, cell in enumerate(table[header_at]):
         key = _header_key(cell)
@@ -434,17 +460,24 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
     required = (("placement", "« Référence »"), ("hours", "« Heures »"))
     missing = [label for column, label in required if column not in columns]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
         raise DomainError(
             "invalid_file",
-            f"Colonne{plural} {' et '.join(missing)} introuvable{plural} sur la première ligne : partez du modèle "
-            "téléchargeable sur cette page.",
+            ngettext(
+                "Colonne %(columns)s introuvable sur la première ligne : partez du modèle téléchargeable sur cette "
+                "page.",
+                "Colonnes %(columns)s introuvables sur la première ligne : partez du modèle téléchargeable sur cette "
+                "page.",
+                len(missing),
+            )
+            % {"columns": _(" et ").join(missing)},
             field="file",
         )
     body = table[header_at + 1 :]
     if len(body) > limits["STATEMENT_UPLOAD_MAX_ROWS"]:
         raise DomainError(
-            "file_too_large", f"Trop de lignes : {limits['STATEMENT_UPLOAD_MAX_ROWS']} au plus.", field="file"
+            "file_too_large",
+            _("Trop de lignes : %(limit)s au plus.") % {"limit": limits["STATEMENT_UPLOAD_MAX_ROWS"]},
+            field="file",
         )
 
     def cell(row, column):
@@ -462,7 +495,12 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
             reference = reference[:-2]
         if not reference.isdigit() or not 0 < int(reference) < 2**31:
             errors.append(
-                {"row": line, "label": label, "field": "placement", "message": "Référence de mise en poste invalide."}
+                {
+                    "row": line,
+                    "label": label,
+                    "field": "placement",
+                    "message": _("Référence de mise en poste invalide."),
+                }
             )
             continue
         flag = str(cell(raw, "is_adjustment")).strip().lower()
@@ -472,7 +510,7 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
                     "row": line,
                     "label": label,
                     "field": "is_adjustment",
-                    "message": "Régularisation : « oui » ou « non » attendu.",
+                    "message": _("Régularisation : « oui » ou « non » attendu."),
                 }
             )
             continue
@@ -489,12 +527,16 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
         count = len(errors)
         raise RowsRefused(
             "timesheet_invalid",
-            f"Fichier non enregistré : {count} ligne{'s' if count > 1 else ''} illisible{'s' if count > 1 else ''}. "
-            "Rien n'a été enregistré.",
+            ngettext(
+                "Fichier non enregistré : %(count)s ligne illisible. Rien n'a été enregistré.",
+                "Fichier non enregistré : %(count)s lignes illisibles. Rien n'a été enregistré.",
+                count,
+            )
+            % {"count": count},
             errors=errors,
         )
     if not rows:
-        raise DomainError("invalid_file", "Le fichier ne contient aucune ligne d'heures.", field="file")
+        raise DomainError("invalid_file", _("Le fichier ne contient aucune ligne d'heures."), field="file")
     return rows
 
 

@@ -169,6 +169,15 @@ def websocket(base, session):
     )
 
 
+def wait_until_live(page, timeout=10.0):
+    """Until the page's websocket is open. Polled with page.evaluate: wait_for_function evaluates its predicate as a
+    string, which the pages' CSP (no 'unsafe-eval') refuses now and then (microsoft/playwright#7395)."""
+    deadline = time.monotonic() + timeout
+    while page.evaluate("() => Boolean(window.parcoursLive) && window.parcoursLive.state") != "open":
+        assert time.monotonic() < deadline, "the page's websocket never opened"
+        page.wait_for_timeout(100)
+
+
 def receive_until(ws, wanted, *, timeout=TIMEOUT):
     """The messages received until `wanted(message)` is true; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -310,7 +319,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         page.click("form button[type=submit]")
         page.goto(f"{web_a}/employeur/candidatures/")
         expect(page.locator(f'a[href="/positionnements/{referral}/"]')).to_have_count(0)
-        page.wait_for_function("window.parcoursLive && window.parcoursLive.state === 'open'", timeout=10_000)
+        wait_until_live(page)
         started = time.perf_counter()
         response = facilitator_api.post(f"{web_b}/api/v1/referrals/{referral}/transitions/forward/", json={})
         assert response.status_code == 200, response.text
@@ -330,7 +339,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         page.goto(f"{web_a}/positionnements/{referral}/")
         button = page.locator(f'[data-action="referral:{referral}:start_review"]')
         expect(button).to_have_count(1)
-        page.wait_for_function("window.parcoursLive && window.parcoursLive.state === 'open'", timeout=10_000)
+        wait_until_live(page)
         cancel = adviser.post(f"{web_b}/api/v1/referrals/{referral}/transitions/cancel/", json={"reason": "Essai."})
         assert cancel.status_code == 200, cancel.text
         expect(button).to_have_count(0)

@@ -9,6 +9,7 @@ from parcours.selectors.core import (  # noqa: F401
     count_by_state,
     hours_lines_for,
     lots_for,
+    lots_with_realised_hours,
     offers_for,
     participant_assessments,
     participant_file,

@@ -2,7 +2,7 @@ import datetime
 import decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -49,9 +49,9 @@ LOCK_RELATED = {
 def lock(model, obj_or_pk, *, actor):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
-    One statement: the row (SELECT … FOR UPDATE OF the row), what its transitions read, and whether the actor
-    reaches it through each scope of its role — so that the policy decides the following checks on this row
-    without asking again (roles.policy.with_scopes)."""
+    Two statements: the row lock, then the row, what its transitions read, and whether the actor reaches it through
+    each scope of its role — so that the policy decides the following checks on this row without asking again
+    (roles.policy.with_scopes)."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     queryset = model.objects.select_for_update(of=("self",))
     related = LOCK_RELATED.get(model._meta.model_name)
@@ -61,6 +61,11 @@ def lock(model, obj_or_pk, *, actor):
         pk = model._meta.pk.to_python(pk)
     except ValidationError:
         raise not_found(model) from None
+    if connection.features.has_select_for_update:
+        # Wait for the row first: the statement below then reads the scopes (grants) in a snapshot taken after the
+        # concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer would
+        # still count (PostgreSQL re-reads the locked row, not the subqueries).
+        model.objects.filter(pk=pk).select_for_update(of=("self",)).exists()
     try:
         obj = policy.with_scopes(queryset, actor, pk).get(pk=pk)
     except model.DoesNotExist:

@@ -312,7 +312,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         assert facilitator_api.post(f"{web_b}/api/v1/referrals/{referral}/transitions/{name}/", json={}).ok
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        page = browser.new_page()
+        page = browser.new_page(locale="fr-FR")
         page.goto(f"{web_a}/connexion/")
         page.fill("input[name=username]", "employeur")
         page.fill("input[name=password]", PASSWORD)
@@ -331,7 +331,7 @@ def test_event_crosses_workers_to_websocket_and_page(stack):
         # A referral open at the facilitator's (worker A) while the adviser cancels it (worker B): its action buttons
         # disappear, and the page says someone acted first.
         referral, _ = new_referral(web_b, adviser, offers)
-        page = browser.new_page()
+        page = browser.new_page(locale="fr-FR")
         page.goto(f"{web_a}/connexion/")
         page.fill("input[name=username]", "facilitateur")
         page.fill("input[name=password]", PASSWORD)

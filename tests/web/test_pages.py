@@ -14,6 +14,8 @@ from parcours.services import pathways, referrals, tasks
 from parcours.work.models import TaskKind, WorkTask
 from roles.enums import Role
 from roles.models import Membership
+from workflows.diagrams import GUARD_RULES
+from workflows.transitions import all_specs
 
 # session, user, memberships, the work summary (counts, next actions) for roles receiving tasks, then the role's
 # lists: each a page of ten rows, one count and one slice whatever the number of rows (an empty list needs no
@@ -267,9 +269,6 @@ def test_organisation_switch(site, client):
 
 
 def test_workflow_page_lists_every_transition_in_words(site, client):
-    from workflows.diagrams import GUARD_RULES
-    from workflows.transitions import all_specs
-
     body = login(client, "conseillere").get(reverse("workflow_diagrams")).content.decode()
     for spec in all_specs():
         assert spec.label.replace("'", "&#x27;") in body

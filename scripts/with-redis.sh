@@ -10,7 +10,17 @@ WORK=$(mktemp -d /tmp/parcours-redis.XXXXXX)
 PORT=${REDIS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --daemonize yes \
   --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
-cleanup() { [ -f "$WORK/redis.pid" ] && kill "$(cat "$WORK/redis.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
+# Stop Redis and wait for it to be gone before removing its directory (it still writes its log and pid file while
+# stopping: an early rm failed with "Directory not empty" and turned a green run red). Never changes the exit status.
+cleanup() {
+  local pid=""
+  [ -f "$WORK/redis.pid" ] && pid=$(cat "$WORK/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$WORK" 2>/dev/null || true
+}
 trap cleanup EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 echo "Redis running on 127.0.0.1:$PORT" >&2

@@ -15,11 +15,14 @@ class ParcoursConfig(AppConfig):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
         from parcours import checks  # noqa: F401  (registers the system checks)
+        from parcours.selectors import lot_hours
         from parcours.work.listener import listener
-        from workflows import work
+        from workflows import journal, work
 
         # The work layer (viewflow flows, tasks, timers) listens to what the services report.
         work.subscribe(listener)
+        # The hours counted per lot are kept as a summary: the journal tells it which lots changed.
+        journal.subscribe(lot_hours.event_recorded)
         connection_created.connect(register_sqlite_functions, dispatch_uid="parcours.sqlite_functions")
 
 

@@ -461,6 +461,27 @@ class ContractLot(models.Model):
         return first <= month <= self.execution_ends_on
 
 
+class LotHoursSummary(models.Model):
+    """The hours a lot's counting rules count, kept so that homes and the register read one row per lot instead of
+    counting every placement of the lot (parcours.selectors.lot_hours). Derived data, never a source: every
+    journaled change that can move the count marks the row stale in the writer's transaction; the next read (or
+    the worker) recounts. `counted` is null while a reader recounts (`token` names that reader)."""
+
+    lot = models.OneToOneField(ContractLot, on_delete=models.CASCADE, primary_key=True, related_name="hours_summary")
+    fresh = models.BooleanField(default=False)
+    token = models.CharField(max_length=32, blank=True)
+    counted = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    declared = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    rules_label = models.CharField(max_length=300, blank=True)
+    computed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "heures comptées d'un lot"
+
+    def __str__(self):
+        return f"{self.lot_id}: {self.counted}"
+
+
 class JobOffer(models.Model):
     """A job description (fiche de poste) attached to a lot."""
 

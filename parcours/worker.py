@@ -8,6 +8,8 @@
   event, pushed in the application and e-mailed to the employer according to each person's preferences;
 - every sweep: the e-mail outbox (parcours.mail: immediate messages, then the daily digests once their hour has
   passed); once a day: old sent rows purged;
+- every sweep: a recount of the lots whose counted hours went stale (parcours.selectors.lot_hours), so that
+  homes and the register read them ready;
 - every sweep: a heartbeat row (readiness reports a worker that stopped beating).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from parcours import mail
 from parcours.models import WorkerHeartbeat
+from parcours.selectors import lot_hours
 from parcours.services.data_protection import apply_retention
 from parcours.services.statements import remind_missing_statements
 from parcours.work.timers import fire_due
@@ -66,6 +69,7 @@ def jobs():
         Job("statement_reminders", remind_missing_statements, datetime.timedelta(hours=1)),
         Job("digests", lambda: mail.deliver_digests(), datetime.timedelta(seconds=0)),
         Job("mail_purge", lambda: mail.purge_sent(), datetime.timedelta(days=1)),
+        Job("lot_hours", lot_hours.refresh_stale, datetime.timedelta(seconds=0)),
     ]
 
 

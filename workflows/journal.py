@@ -73,6 +73,17 @@ def compute_hash(event: JournalEvent) -> str:
     return keys.seal(event.key_id, event_payload(event))
 
 
+# Called with each event recorded, in the writer's transaction: derived data kept beside the case data (the hours
+# counted per lot) learn here what changed. Registered by the application (parcours.apps); none may write events.
+_recorded_listeners = []
+
+
+def subscribe(listener):
+    if listener not in _recorded_listeners:
+        _recorded_listeners.append(listener)
+    return listener
+
+
 def record_event(
     *,
     actor,
@@ -120,6 +131,8 @@ def record_event(
     event.save(force_insert=True)
     if reason:
         event.reason_record = JournalReason.objects.create(event=event, text=reason)
+    for listener in _recorded_listeners:
+        listener(event)
     return event
 
 

@@ -59,7 +59,7 @@ def offers_for(actor):
 
 
 def lots_for(actor):
-    """The actor's lots (the pages show the hours their counting rules count: selectors.reports.with_counted_hours)."""
+    """The actor's lots (pages show the hours their counting rules count: selectors.lot_hours.with_counted_hours)."""
     qs = ContractLot.objects.select_related("contract__operation", "awardee")
     return scope_queryset(actor, "lot.view", qs).order_by("contract__reference", "number")
 

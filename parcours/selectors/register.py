@@ -5,7 +5,7 @@ from django.db.models import Count, F, Prefetch, Q
 
 from parcours.models import AssessedCriterion, CountingRuleSet, Operation, PublicContract
 from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
-from parcours.selectors.reports import with_counted_hours
+from parcours.selectors.lot_hours import with_counted_hours
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import scope_queryset

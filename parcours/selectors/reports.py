@@ -32,8 +32,12 @@ COUNTED_STATES = (HoursLineState.VALIDATED, HoursLineState.LOCKED)
 PUBLICS = [
     ("youth", "Jeunes de moins de 26 ans", {"YOUTH_UNDER_26_LOW_QUALIFICATION", "YOUTH_ML_FOLLOWED"}, False),
     ("qpv", "Résident·es des quartiers prioritaires (QPV)", {"QPV_RESIDENT"}, False),
-    ("long_term", "Demandeur·ses d'emploi de longue durée", {"LONG_TERM_UNEMPLOYED", "VERY_LONG_TERM_UNEMPLOYED"},
-     False),
+    (
+        "long_term",
+        "Demandeur·ses d'emploi de longue durée",
+        {"LONG_TERM_UNEMPLOYED", "VERY_LONG_TERM_UNEMPLOYED"},
+        False,
+    ),
     ("minima", "Allocataires de minima sociaux (RSA, ASS)", {"RSA", "ASS"}, False),
     ("disability", "Travailleur·ses handicapé·es (RQTH, AAH)", {"DISABLED_WORKER", "AAH"}, True),
     ("women", "Femmes", set(), False),
@@ -165,8 +169,9 @@ def _elapsed(lot, today) -> float:
     return done / total
 
 
-def clause_figures(*, actor, lots=None, today=None) -> Figures:
-    """The figures of the actor's lots (or of `lots`, a queryset from report_lots). Six queries."""
+def clause_figures(*, actor, lots=None, today=None, detail=True) -> Figures:
+    """The figures of the actor's lots (or of `lots`, a queryset from report_lots). Six queries; without `detail`,
+    only the lots' totals (no participant rows, no exits: five)."""
     today = today or timezone.localdate()
     lot_list = list(
         (lots if lots is not None else report_lots(actor)).prefetch_related(
@@ -201,7 +206,9 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
         decided[participant_id].append((timezone.localdate(decided_at), valid_until))
     exits = {}
     for pathway_id, category, situation in (
-        Exit.objects.filter(pathway_id__in={p.pathway_id for p in placements})
+        ()
+        if not detail
+        else Exit.objects.filter(pathway_id__in={p.pathway_id for p in placements})
         .order_by("exited_on", "pk")
         .values_list("pathway_id", "category", "situation")
     ):
@@ -236,6 +243,8 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
         for f in month_figures:
             figures.by_month[f.month] += f.counted
         figures.by_mode[placement.fulfilment_mode] += counted
+        if not detail:  # the totals only: no publics, no participant rows
+            continue
         member_of = [
             key
             for key, _, wanted in publics
@@ -266,28 +275,11 @@ def clause_figures(*, actor, lots=None, today=None) -> Figures:
     return Figures(lots=ordered, show_health=show_health, publics=[(key, label) for key, label, _ in publics])
 
 
-def with_counted_hours(actor, lots) -> list:
-    """The lots (a list or a queryset) with the hours their counting rules count, as the dashboard and the clause
-    reports show them: `counted_hours`, `counted_pct` (of the target) and `counting_rules_label` (the rule version).
-    The lots out of the actor's `report.view` get None. A fixed number of queries whatever the number of lots."""
-    lots = list(lots)
-    figures = clause_figures(actor=actor, lots=report_lots(actor).filter(pk__in=[lot.pk for lot in lots]))
-    by_pk = {f.lot.pk: f for f in figures.lots}
-    for lot in lots:
-        found = by_pk.get(lot.pk)
-        lot.counted_hours = found.counted if found else None
-        lot.counted_pct = round(found.realised_share * 100) if found else None
-        lot.counting_rules_label = found.rules if found else ""
-    return lots
-
-
 def mode_label(mode) -> str:
     try:
         return FulfilmentMode(mode).label
     except ValueError:
         return str(mode)
-
-
 
 
 # --- Yearly consolidation of a facilitation organisation -----------------------------------------------------------
@@ -335,9 +327,11 @@ def consolidation(*, actor, year: int, today=None) -> Consolidation:
     for p in (p for p in everyone if from_day <= p.start_date <= to_day):
         started[p.contract_type] += 1
     exits = defaultdict(int)
-    for category in Exit.objects.filter(
-        pathway__placements__lot__in=[f.lot.pk for f in figures.lots], exited_on__year=year
-    ).distinct().values_list("category", flat=True):
+    for category in (
+        Exit.objects.filter(pathway__placements__lot__in=[f.lot.pk for f in figures.lots], exited_on__year=year)
+        .distinct()
+        .values_list("category", flat=True)
+    ):
         exits[ExitCategory(category).label] += 1
     contracts = {f.lot.contract_id for f in figures.lots}
     total = sum(hours_of.values(), ZERO)

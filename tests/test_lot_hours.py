@@ -1,0 +1,179 @@
+"""The hours counted per lot kept as a summary (parcours.selectors.lot_hours): the summary always says what counting
+now would say, after each kind of change made through the services; a recount racing a writer is not kept; reads
+cost a fixed number of queries, cold or warm; the worker recounts what went stale."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from parcours import worker
+from parcours.models import ContractLot, HoursLine, LotHoursSummary
+from parcours.selectors import lot_hours, reports
+from parcours.services import statements
+from parcours.services.statements import StatementRow
+from tests import test_reports
+from tests.factories import make_lot
+from tests.test_reports import D, at
+from workflows.models import JournalEvent
+
+clause = test_reports.clause  # the worked example: 450 h counted of the 600 h validated
+
+pytestmark = pytest.mark.django_db
+
+
+def counted_now(actor, lot):
+    (figures,) = reports.clause_figures(actor=actor, lots=reports.report_lots(actor).filter(pk=lot.pk)).lots
+    return figures.counted
+
+
+def shown(actor, lot):
+    (row,) = lot_hours.with_counted_hours(actor, [ContractLot.objects.get(pk=lot.pk)])
+    return row.counted_hours
+
+
+def summary(lot):
+    return LotHoursSummary.objects.get(lot=lot)
+
+
+def declare_and_validate(world, lot, month, rows):
+    with at(month.replace(month=month.month + 1, day=3)):
+        statements.statement_submit(
+            actor=world.a.employer_actor,
+            lot=lot,
+            month=month,
+            rows=[StatementRow(placement=p.pk, hours=h) for p, h in rows],
+        )
+        lines = HoursLine.objects.filter(placement__lot=lot, month=month, state="declared").values_list("pk", flat=1)
+        statements.hours_lines_decide(
+            actor=world.a.facilitator, lot=lot, month=month, lines=list(lines), decision="validate"
+        )
+
+
+def test_a_read_counts_once_then_reads_the_summary(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+    assert not LotHoursSummary.objects.filter(lot=lot).exists()
+    assert shown(fac, lot) == Decimal("450") == counted_now(fac, lot)
+    row = summary(lot)
+    assert row.fresh and row.counted == Decimal("450") and row.declared == Decimal("600")
+    assert row.rules_label == str(lot.counting_rules)
+    lot = ContractLot.objects.get(pk=lot.pk)
+    with CaptureQueriesContext(connection) as queries:
+        (row,) = lot_hours.with_counted_hours(fac, [lot])
+    assert row.counted_hours == Decimal("450") and row.counted_pct == round(float(450 / lot.target_hours) * 100)
+    assert len(queries) == 2  # the lots the actor reaches, their summaries
+
+
+def test_hours_validated_through_the_services_are_counted_on_the_next_read(world, clause):
+    lot, (a, b, c) = clause
+    fac = world.a.facilitator
+    assert shown(fac, lot) == Decimal("450")
+    declare_and_validate(world, lot, D(2026, 5, 1), [(a, "20")])
+    assert not summary(lot).fresh  # the validation's journal events made it stale in the same transaction
+    assert shown(fac, lot) == counted_now(fac, lot) == Decimal("470")
+    assert summary(lot).fresh and summary(lot).counted == Decimal("470")
+
+
+def test_each_kind_of_event_stales_the_lots_it_can_move(world, clause):
+    """Placement, hours line, statement and lot events stale their lot; an eligibility decision or a participant
+    event stales the lots of the participant's placements; a referral or a task event stales nothing."""
+    lot, (a, b, c) = clause
+    other = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    fac = world.a.facilitator
+    events = {
+        kind: JournalEvent.objects.filter(object_type=kind).order_by("-id").first()
+        for kind in ("placement", "hoursline", "hoursstatement", "referral")
+    }
+    line = HoursLine.objects.filter(placement=a).first()
+
+    def stales(event, **changes):
+        for target in (lot, other):
+            shown(fac, target)
+        for name, value in changes.items():
+            setattr(event, name, value)
+        lot_hours.event_recorded(event)
+        return {target.pk for target in (lot, other) if not summary(target).fresh}
+
+    assert stales(events["placement"], object_id=a.pk) == {lot.pk}
+    assert stales(events["hoursline"], object_id=line.pk) == {lot.pk}
+    statement = JournalEvent.objects.filter(object_type="hoursstatement").first()
+    assert stales(statement) == {lot.pk}
+    assert stales(events["placement"], object_type="lot", object_id=other.pk) == {other.pk}
+    participant = a.pathway.participant_id
+    assert stales(
+        events["placement"], object_type="pathway", action="validate_eligibility", participant_id=participant
+    ) == {lot.pk}
+    assert stales(events["placement"], object_type="pathway", action="exit", participant_id=participant) == set()
+    assert stales(events["placement"], object_type="participant", action="merge", participant_id=participant) == {
+        lot.pk
+    }
+    assert stales(events["referral"]) == set()
+
+
+def test_a_recount_racing_a_writer_is_not_kept(world, clause):
+    """The reader claims the row, a writer commits hours meanwhile (the row goes stale), the reader's count, taken
+    before the writer's hours, is not kept; the next read counts them."""
+    lot, (a, b, c) = clause
+    fac = world.a.facilitator
+    lot_hours._claim([lot.pk], "reader")
+    early = lot_hours._count([lot.pk])
+    declare_and_validate(world, lot, D(2026, 5, 1), [(a, "20")])
+    lot_hours._keep(early, "reader")
+    assert not summary(lot).fresh and summary(lot).counted is None
+    assert shown(fac, lot) == Decimal("470")
+
+
+def test_of_two_readers_the_last_claim_is_kept(world, clause):
+    lot, _ = clause
+    lot_hours._claim([lot.pk], "first")
+    lot_hours._claim([lot.pk], "second")
+    lot_hours._keep({lot.pk: (Decimal("1"), Decimal("1"), "first")}, "first")
+    assert summary(lot).counted is None  # the first reader's claim was taken over
+    lot_hours._keep({lot.pk: (Decimal("450"), Decimal("600"), "second")}, "second")
+    assert summary(lot).counted == Decimal("450")
+
+
+def test_a_cold_read_costs_the_same_for_one_or_many_stale_lots(world, clause):
+    lot, _ = clause
+    fac = world.a.facilitator
+
+    def cold_read():
+        LotHoursSummary.objects.all().delete()
+        lots = list(reports.report_lots(fac))
+        with CaptureQueriesContext(connection) as queries:
+            lot_hours.with_counted_hours(fac, lots)
+        return len(queries), len(lots)
+
+    before, few = cold_read()
+    with at(D(2026, 1, 5)):
+        for _ in range(3):
+            make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    after, many = cold_read()
+    assert many == few + 3 and before == after
+
+
+def test_lots_out_of_reach_get_nothing(world, clause):
+    lot, _ = clause
+    outsider = world.b.facilitator
+    (row,) = lot_hours.with_counted_hours(outsider, [ContractLot.objects.get(pk=lot.pk)])
+    assert row.counted_hours is None and row.counted_pct is None and row.counting_rules_label == ""
+    assert not LotHoursSummary.objects.filter(lot=lot).exists()  # nothing counted for a viewer who may not see it
+
+
+def test_the_worker_recounts_stale_and_never_counted_lots(world, clause):
+    lot, (a, b, c) = clause
+    fac = world.a.facilitator
+    periodic = [job for job in worker.jobs() if job.name == "lot_hours"]
+    report = worker.sweep(periodic, now=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC))
+    assert report["lot_hours"] >= 1 and summary(lot).fresh and summary(lot).counted == Decimal("450")
+    declare_and_validate(world, lot, D(2026, 5, 1), [(a, "20")])
+    assert lot_hours.refresh_stale() == 1  # only the lot that changed
+    assert summary(lot).counted == Decimal("470")
+    lot = ContractLot.objects.get(pk=lot.pk)
+    with CaptureQueriesContext(connection) as queries:
+        (row,) = lot_hours.with_counted_hours(fac, [lot])
+    assert row.counted_hours == Decimal("470") and len(queries) == 2
+    assert lot_hours.refresh_stale() == 0

@@ -473,6 +473,9 @@ class LotHoursSummary(models.Model):
     counted = models.DecimalField(max_digits=12, decimal_places=2, null=True)
     declared = models.DecimalField(max_digits=12, decimal_places=2, null=True)
     rules_label = models.CharField(max_length=300, blank=True)
+    # The dashboard's breakdowns: counted hours by month, mode and public, participants by public (every public,
+    # health ones included: readers drop those their role may not see).
+    breakdown = models.JSONField(default=dict)
     computed_at = models.DateTimeField(null=True)
 
     class Meta:

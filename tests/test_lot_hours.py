@@ -130,9 +130,9 @@ def test_of_two_readers_the_last_claim_is_kept(world, clause):
     lot, _ = clause
     lot_hours._claim([lot.pk], "first")
     lot_hours._claim([lot.pk], "second")
-    lot_hours._keep({lot.pk: (Decimal("1"), Decimal("1"), "first")}, "first")
+    lot_hours._keep({lot.pk: lot_hours.Counted(Decimal("1"), Decimal("1"), "first", {})}, "first")
     assert summary(lot).counted is None  # the first reader's claim was taken over
-    lot_hours._keep({lot.pk: (Decimal("450"), Decimal("600"), "second")}, "second")
+    lot_hours._keep({lot.pk: lot_hours.Counted(Decimal("450"), Decimal("600"), "second", {})}, "second")
     assert summary(lot).counted == Decimal("450")
 
 
@@ -177,3 +177,31 @@ def test_the_worker_recounts_stale_and_never_counted_lots(world, clause):
         (row,) = lot_hours.with_counted_hours(fac, [lot])
     assert row.counted_hours == Decimal("470") and len(queries) == 2
     assert lot_hours.refresh_stale() == 0
+
+
+@pytest.mark.parametrize("role", ["facilitator", "auditor"])
+def test_the_dashboard_from_summaries_says_what_a_count_says(world, clause, role):
+    """Totals, months, modes, publics (health ones for facilitators only), participants by public, at-risk order:
+    the same from the summaries as from counting every placement, before and after a change; out of scope: none."""
+    lot, (a, b, c) = clause
+    actor = getattr(world.a, role)
+
+    def same():
+        counted, kept = reports.clause_figures(actor=actor), lot_hours.summary_figures(actor=actor)
+        assert [f.lot.pk for f in kept.lots] == [f.lot.pk for f in counted.lots] and lot.pk in {
+            f.lot.pk for f in kept.lots
+        }
+        assert kept.publics == counted.publics and kept.show_health == counted.show_health
+        for mine, theirs in zip(kept.lots, counted.lots, strict=True):
+            for name in ("counted", "declared", "rules", "target", "elapsed_share", "at_risk"):
+                assert getattr(mine, name) == getattr(theirs, name), name
+            for name in ("by_month", "by_mode", "by_public", "participants_by_public"):
+                assert dict(getattr(mine, name)) == dict(getattr(theirs, name)), name
+        return kept
+
+    kept = same()
+    assert ("disability" in dict(kept.publics)) is (role == "facilitator")
+    assert kept.merged("by_public")["women"] == Decimal("150")
+    declare_and_validate(world, lot, D(2026, 5, 1), [(a, "20")])
+    assert same().total("counted") == Decimal("470")
+    assert lot.pk not in {f.lot.pk for f in lot_hours.summary_figures(actor=getattr(world.b, role)).lots}

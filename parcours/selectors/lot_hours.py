@@ -15,14 +15,25 @@ at national scale. The result is kept in LotHoursSummary and only recounted when
 
 The figures do not depend on who reads them (only which lots: `report.view`), so one row serves every viewer."""
 
+import datetime
 import logging
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from parcours.models import ContractLot, LotHoursSummary
-from parcours.selectors.reports import clause_figures, report_lots
+from parcours.selectors.reports import (
+    PUBLICS,
+    Figures,
+    LotFigures,
+    clause_figures,
+    elapsed_share,
+    report_lots,
+    shows_health,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +63,30 @@ def event_recorded(event):
     LotHoursSummary.objects.filter(fresh=True, **lookup).update(fresh=False)
 
 
+@dataclass(frozen=True)
+class Counted:
+    """What a lot's summary holds: the totals, the rule version, the breakdowns (JSON-ready)."""
+
+    counted: Decimal
+    declared: Decimal
+    rules: str
+    breakdown: dict
+
+
+def _breakdown(figures) -> dict:
+    return {
+        "by_month": {month.isoformat(): str(value) for month, value in figures.by_month.items()},
+        "by_mode": {str(mode): str(value) for mode, value in figures.by_mode.items()},
+        "by_public": {key: str(value) for key, value in figures.by_public.items()},
+        "participants_by_public": dict(figures.participants_by_public),
+    }
+
+
 def _count(lot_ids) -> dict:
-    """{lot id: (counted, declared, rules label)} counted now under each lot's rules."""
+    """{lot id: Counted} counted now under each lot's rules (every public, health ones included)."""
     lots = ContractLot.objects.select_related("contract__operation", "contract__buyer", "awardee", "counting_rules")
-    figures = clause_figures(actor=None, lots=lots.filter(pk__in=lot_ids), detail=False)
-    return {f.lot.pk: (f.counted, f.declared, f.rules) for f in figures.lots}
+    figures = clause_figures(actor=None, lots=lots.filter(pk__in=lot_ids), detail=False, health=True)
+    return {f.lot.pk: Counted(f.counted, f.declared, f.rules, _breakdown(f)) for f in figures.lots}
 
 
 def _claim(lot_ids, token):
@@ -68,19 +98,26 @@ def _claim(lot_ids, token):
 def _keep(counts, token):
     now = timezone.now()
     rows = [
-        LotHoursSummary(lot_id=pk, counted=counted, declared=declared, rules_label=rules, computed_at=now)
-        for pk, (counted, declared, rules) in counts.items()
+        LotHoursSummary(
+            lot_id=pk,
+            counted=c.counted,
+            declared=c.declared,
+            rules_label=c.rules,
+            breakdown=c.breakdown,
+            computed_at=now,
+        )
+        for pk, c in counts.items()
     ]
     with transaction.atomic():
         LotHoursSummary.objects.filter(fresh=True, token=token).bulk_update(
-            rows, ["counted", "declared", "rules_label", "computed_at"]
+            rows, ["counted", "declared", "rules_label", "breakdown", "computed_at"]
         )
 
 
 def recount(lot_ids) -> dict:
-    """Count the lots now and keep the result unless a writer changed them meanwhile. {lot id: (counted, declared,
-    rules label)}. A database refusal while keeping (a lock timeout, a deadlock with a writer) costs only the
-    keeping: the counts are returned all the same."""
+    """Count the lots now and keep the result unless a writer changed them meanwhile: {lot id: Counted}. A database
+    refusal while claiming or keeping (a lock timeout, a deadlock with a writer) costs only the keeping: the counts
+    are returned all the same."""
     lot_ids = sorted(set(lot_ids))
     if not lot_ids:
         return {}
@@ -99,14 +136,14 @@ def recount(lot_ids) -> dict:
 
 
 def counted_hours(lot_ids) -> dict:
-    """{lot id: (counted, declared, rules label)} for the lots (whose access the caller checked): one query when the
-    summaries are fresh, a recount of the stale ones otherwise."""
+    """{lot id: Counted} for the lots (whose access the caller checked): one query when the summaries are fresh, a
+    recount of the stale ones otherwise."""
     lot_ids = set(lot_ids)
     found = {
-        pk: (counted, declared, rules)
-        for pk, counted, declared, rules in LotHoursSummary.objects.filter(
+        pk: Counted(counted, declared, rules, breakdown)
+        for pk, counted, declared, rules, breakdown in LotHoursSummary.objects.filter(
             lot_id__in=lot_ids, fresh=True, counted__isnull=False
-        ).values_list("lot_id", "counted", "declared", "rules_label")
+        ).values_list("lot_id", "counted", "declared", "rules_label", "breakdown")
     }
     missing = lot_ids - found.keys()
     if missing:
@@ -123,11 +160,48 @@ def with_counted_hours(actor, lots) -> list:
     counts = counted_hours(reachable)
     for lot in lots:
         found = counts.get(lot.pk) if lot.pk in reachable else None
-        lot.counted_hours = found[0] if found else None
-        share = float(found[0] / lot.target_hours) if found and lot.target_hours else 0.0
+        lot.counted_hours = found.counted if found else None
+        share = float(found.counted / lot.target_hours) if found and lot.target_hours else 0.0
         lot.counted_pct = round(share * 100) if found else None
-        lot.counting_rules_label = found[2] if found else ""
+        lot.counting_rules_label = found.rules if found else ""
     return lots
+
+
+def summary_figures(*, actor, lots=None, today=None) -> Figures:
+    """The dashboard's figures (totals and breakdowns per lot, no participant rows) of the actor's lots (or `lots`,
+    a queryset from report_lots), from the summaries: three queries when they are fresh. The health publics only
+    for the roles that may see them (selectors.reports.shows_health)."""
+    today = today or timezone.localdate()
+    lot_list = list(lots if lots is not None else report_lots(actor))
+    counts = counted_hours([lot.pk for lot in lot_list])
+    show_health = shows_health(actor)
+    hidden = {key for key, _, _, health in PUBLICS if health and not show_health}
+    by_lot = []
+    for lot in lot_list:
+        found = counts[lot.pk]
+        figures = LotFigures(
+            lot=lot,
+            target=lot.target_hours,
+            declared=found.declared,
+            counted=found.counted,
+            rules=found.rules,
+            elapsed_share=elapsed_share(lot, today),
+        )
+        parts = found.breakdown
+        for month, value in parts.get("by_month", {}).items():
+            figures.by_month[datetime.date.fromisoformat(month)] = Decimal(value)
+        for mode, value in parts.get("by_mode", {}).items():
+            figures.by_mode[mode] = Decimal(value)
+        for key, value in parts.get("by_public", {}).items():
+            if key not in hidden:
+                figures.by_public[key] = Decimal(value)
+        for key, value in parts.get("participants_by_public", {}).items():
+            if key not in hidden:
+                figures.participants_by_public[key] = value
+        by_lot.append(figures)
+    ordered = sorted(by_lot, key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
+    publics = [(key, label) for key, label, _, health in PUBLICS if show_health or not health]
+    return Figures(lots=ordered, show_health=show_health, publics=publics)
 
 
 def refresh_stale(*, limit=200) -> int:

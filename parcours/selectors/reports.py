@@ -161,7 +161,7 @@ def report_lots(actor):
     ).order_by("contract__operation__name", "contract__reference", "number", "pk")
 
 
-def _elapsed(lot, today) -> float:
+def elapsed_share(lot, today) -> float:
     total = (lot.execution_ends_on - lot.execution_starts_on).days
     if total <= 0:
         return 1.0 if today >= lot.execution_ends_on else 0.0
@@ -169,16 +169,17 @@ def _elapsed(lot, today) -> float:
     return done / total
 
 
-def clause_figures(*, actor, lots=None, today=None, detail=True) -> Figures:
-    """The figures of the actor's lots (or of `lots`, a queryset from report_lots). Six queries; without `detail`,
-    only the lots' totals (no participant rows, no exits: five)."""
+def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) -> Figures:
+    """The figures of the actor's lots (or of `lots`, a queryset from report_lots), counted now. Six queries; without
+    `detail`, no participant rows and no exits (five). `health` overrides whether the health publics are counted
+    (by default: for facilitators only). Pages wanting only totals and breakdowns read selectors.lot_hours."""
     today = today or timezone.localdate()
     lot_list = list(
         (lots if lots is not None else report_lots(actor)).prefetch_related(
             Prefetch("counting_rules__mode_rules", queryset=CountingModeRule.objects.all())
         )
     )
-    show_health = shows_health(actor)
+    show_health = shows_health(actor) if health is None else health
     publics = [(key, label, codes) for key, label, codes, health in PUBLICS if show_health or not health]
     lot_ids = [lot.pk for lot in lot_list]
     placements = list(
@@ -216,7 +217,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True) -> Figures:
         exits[pathway_id] = f"{ExitSituation(situation).label} ({family})" if situation else family.capitalize()
     by_lot = {}
     for lot in lot_list:
-        figures = LotFigures(lot=lot, target=lot.target_hours, elapsed_share=_elapsed(lot, today))
+        figures = LotFigures(lot=lot, target=lot.target_hours, elapsed_share=elapsed_share(lot, today))
         figures.rules_obj = counting.Rules.of(lot.counting_rules, lot.counting_rules.mode_rules.all())
         figures.rules = figures.rules_obj.label
         by_lot[lot.pk] = figures
@@ -243,8 +244,6 @@ def clause_figures(*, actor, lots=None, today=None, detail=True) -> Figures:
         for f in month_figures:
             figures.by_month[f.month] += f.counted
         figures.by_mode[placement.fulfilment_mode] += counted
-        if not detail:  # the totals only: no publics, no participant rows
-            continue
         member_of = [
             key
             for key, _, wanted in publics
@@ -257,6 +256,8 @@ def clause_figures(*, actor, lots=None, today=None, detail=True) -> Figures:
             if participant.pk not in seen[(placement.lot_id, key)]:
                 seen[(placement.lot_id, key)].add(participant.pk)
                 figures.participants_by_public[key] += 1
+        if not detail:
+            continue
         figures.participants.append(
             ParticipantRow(
                 pseudonym=participant.pseudonym,

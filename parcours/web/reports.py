@@ -14,6 +14,7 @@ from parcours.access_log import log_access
 from parcours.counting import hours_label
 from parcours.dates import month_label
 from parcours.documents import clause_report as exports
+from parcours.selectors import lot_hours
 from parcours.selectors import reports as selectors
 from parcours.web.charts import bars
 from parcours.web.common import role_required
@@ -25,7 +26,7 @@ app_name = "reports"
 
 @role_required(Role.FACILITATOR, Role.AUDITOR)
 def dashboard(request, *, actor):
-    figures = selectors.clause_figures(actor=actor)
+    figures = lot_hours.summary_figures(actor=actor)  # the lots' summaries, not a count of every placement
     lots = figures.lots
     by_month = sorted(figures.merged("by_month").items())
     by_public = figures.merged("by_public")

@@ -489,10 +489,32 @@ def _users():
 
 
 def _pages():
-    from parcours.models import Participant
+    from django.db.models import Count
+
+    from parcours.models import Participant, Placement
+    from roles.models import Membership
 
     participant = Participant.objects.filter(youth_agency__name="Mission Locale 001").order_by("pk").first()
-    return [
+    facilitation = Membership.objects.filter(user__username="facil.1.1").values_list("organisation_id", flat=True)[0]
+    busiest_lot = (  # the facilitator's lot with the most placements: its page and its clause report
+        Placement.objects.filter(lot__contract__operation__facilitation_organisation_id=facilitation)
+        .values("lot_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("lot_id", flat=True)
+        .first()
+    )
+    lot_pages = (
+        [
+            ("facilitator", "facilitator lot page", f"/facilitation/registre/lots/{busiest_lot}/"),
+            ("facilitator", "lot clause report (XLSX)", f"/tableau-de-bord/lots/{busiest_lot}/bilan.xlsx"),
+        ]
+        if busiest_lot
+        else []
+    )
+    return lot_pages + [
+        ("facilitator", "facilitator dashboard", "/tableau-de-bord/"),
+        ("auditor", "auditor dashboard", "/tableau-de-bord/"),
         ("adviser", "adviser home", "/"),
         ("adviser", "adviser participants", "/conseil/jeunes/"),
         ("adviser", "adviser search", "/conseil/jeunes/?q=Benali"),
@@ -524,6 +546,11 @@ def _slowest_plan(queries):
     return {"ms": round(float(slowest["time"]) * 1000, 1), "sql": slowest["sql"][:600], "plan": plan[:4000]}
 
 
+def _read(response):
+    """The whole body, a streamed one (exports) included: its time is the page's."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def section_pages(size, smoke):
     say(f"· pages at {size:,} pathways")
     users = _users()
@@ -539,12 +566,13 @@ def section_pages(size, smoke):
         client.get(url)  # warm the caches of this page
         with Statements() as queries:
             response = client.get(url)
+            _read(response)
         if response.status_code != 200:
             raise RuntimeError(f"{label} {url}: {response.status_code}")
         samples = []
         for _ in range(reps):
             started = time.perf_counter()
-            client.get(url)
+            _read(client.get(url))
             samples.append((time.perf_counter() - started) * 1000)
         figure = summary(samples)
         figure["statements"] = queries.count

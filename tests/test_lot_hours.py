@@ -205,3 +205,20 @@ def test_the_dashboard_from_summaries_says_what_a_count_says(world, clause, role
     declare_and_validate(world, lot, D(2026, 5, 1), [(a, "20")])
     assert same().total("counted") == Decimal("470")
     assert lot.pk not in {f.lot.pk for f in lot_hours.summary_figures(actor=getattr(world.b, role)).lots}
+
+
+def test_the_recount_command_recounts_every_lot_after_an_import(world, clause):
+    """Data loaded outside the services leaves the summaries behind: `recount_lot_hours --all` catches up."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    lot, (a, b, c) = clause
+    fac = world.a.facilitator
+    assert shown(fac, lot) == Decimal("450")
+    HoursLine.objects.filter(placement=a).update(hours=Decimal("140"))  # an import: no journal event
+    assert shown(fac, lot) == Decimal("450")
+    out = StringIO()
+    call_command("recount_lot_hours", "--all", stdout=out)
+    assert "recompté" in out.getvalue()
+    assert shown(fac, lot) == counted_now(fac, lot) == Decimal("440")

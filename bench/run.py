@@ -22,10 +22,13 @@ Usage: python bench/run.py [--smoke] [--sizes 10000,100000,1000000] [--out bench
 
 import argparse
 import asyncio
+import cProfile
+import io
 import json
 import multiprocessing
 import os
 import platform
+import pstats
 import random
 import statistics
 import subprocess
@@ -48,6 +51,7 @@ from django.test import Client  # noqa: E402
 
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
+PROFILE = set()  # transition labels profiled (--profile): the functions where their time goes, printed
 
 
 def say(text):
@@ -237,7 +241,7 @@ def section_transitions(smoke, world):
 
     say("· transitions")
     floor = RESULTS["anchors"]["floor"]["latency"]["median_ms"]
-    reps = 2 if smoke else 30
+    reps = int(os.environ.get("BENCH_TRANSITION_REPS", 2 if smoke else 30))
     out = {}
     for label, machine, state, action in TRANSITIONS:
         objs = _objects(world, machine, state, reps + 1)
@@ -248,10 +252,18 @@ def section_transitions(smoke, world):
             for q in queries.sql:
                 say(f"    {q['time'] * 1000:6.2f} ms  {q['sql'][:300]}")
         samples = []
+        profiler = cProfile.Profile() if label in PROFILE else None
         for obj in objs[1:]:
             started = time.perf_counter()
-            call_service(action, actor, obj)
+            if profiler is not None:
+                profiler.runcall(call_service, action, actor, obj)
+            else:
+                call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
+        if profiler is not None:
+            report = io.StringIO()
+            pstats.Stats(profiler, stream=report).sort_stats("tottime").print_stats(30)
+            say(report.getvalue())
         figure = summary(samples)
         figure["statements"] = queries.count
         figure["x_floor"] = round(figure["median_ms"] / floor, 1)
@@ -797,9 +809,11 @@ def main():
     parser.add_argument("--md", default=str(ROOT / "bench" / "RESULTS.md"))
     parser.add_argument("--only", default="", help="Comma-separated sections to run (default: all).")
     parser.add_argument("--show-sql", default="", help="Print the statements of these transitions (labels).")
+    parser.add_argument("--profile", default="", help="Profile these transitions (labels): where the time goes.")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     SHOW_SQL.update(filter(None, args.show_sql.split(",")))
+    PROFILE.update(filter(None, args.profile.split(",")))
 
     def wanted(section):
         return not only or section in only

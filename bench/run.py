@@ -558,6 +558,14 @@ def _slowest_plan(queries):
     return {"ms": round(float(slowest["time"]) * 1000, 1), "sql": slowest["sql"][:600], "plan": plan[:4000]}
 
 
+def _load_words(machine) -> str:
+    """Whether other work shared the machine: a 1-minute load average above the CPU count at either end."""
+    loads = [(machine.get(f"load_average_at_{end}") or [0])[0] for end in ("start", "end")]
+    if max(loads) > machine["cpus"]:
+        return "above the CPU count: other work shared the machine and the times (less so the ratios) are inflated."
+    return "below the CPU count: the machine was otherwise idle."
+
+
 def _read(response):
     """The whole body, a streamed one (exports) included: its time is the page's."""
     return b"".join(response.streaming_content) if response.streaming else response.content
@@ -717,8 +725,7 @@ def write_markdown(path):
         "`make bench` (bench/run.py); bench/results.json holds every number and the plans of the slowest queries.",
         "",
         f"Load average (1, 5, 15 min) at the start: {r['machine'].get('load_average_at_start')}, at the end: "
-        f"{r['machine'].get('load_average_at_end')} — above the CPU count, other work shared the machine and the "
-        "times (less so the ratios) are inflated.",
+        f"{r['machine'].get('load_average_at_end')} — {_load_words(r['machine'])}",
         "",
         "## One transition, one client",
         "",

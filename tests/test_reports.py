@@ -351,3 +351,42 @@ def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):
         by_two = list(reports.esf_rows(actor=fac, chunk=2))
     assert by_two == whole
     assert len(queries) == 1 + 3 * -(-len(whole) // 2)
+
+
+def test_the_funnel_and_stays_aggregated_by_the_database_equal_a_count_of_the_events(world, clause):
+    """Funnel and time in each state, computed by the database (window and percentile functions on PostgreSQL),
+    against the same figures counted here over the raw events: a stay ends when the next change enters another
+    state; the median and the 90th percentile interpolate between ranks."""
+    import statistics
+
+    from workflows.models import JournalEvent
+    from workflows.states import PathwayState
+
+    make_pathway(world, "exited")
+    fac = world.a.facilitator
+    visible = set(pathways_for(fac).values_list("pk", flat=True))
+    events = (
+        JournalEvent.objects.filter(object_type="pathway", object_id__in=visible)
+        .exclude(to_state="")
+        .order_by("object_id", "occurred_at", "pk")
+        .values_list("object_id", "to_state", "occurred_at")
+    )
+    reached, stays, previous = {}, {}, None
+    for object_id, state, when in events:
+        reached.setdefault(state, set()).add(object_id)
+        if previous is not None and previous[0] == object_id and previous[1] != state:
+            stays.setdefault(previous[1], []).append((when - previous[2]).total_seconds() / 86400)
+        previous = (object_id, state, when)
+    figures = reports.pathway_figures(actor=fac)
+    assert dict(figures.funnel) == {s.label: len(reached.get(s.value, ())) for s in PathwayState}
+    expected = {}
+    for state in PathwayState:
+        values = sorted(stays.get(state.value, []))
+        if values:
+            p90 = statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
+            expected[state.label] = (len(values), round(statistics.median(values), 1), round(p90, 1))
+    got = {label: (n, p50, p90) for label, n, p50, p90 in figures.durations}
+    assert got.keys() == expected.keys() and len(expected) >= 3
+    for label, (n, p50, p90) in got.items():
+        assert n == expected[label][0]
+        assert (p50, p90) == pytest.approx(expected[label][1:], abs=0.11), label

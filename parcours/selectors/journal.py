@@ -12,10 +12,12 @@ One rule for every channel that shows journal events — the participant timelin
 """
 
 import datetime
+from collections import defaultdict
 
-from django.db.models import BigIntegerField, Exists, Max, OuterRef, Q
+from django.db import connection
+from django.db.models import BigIntegerField, Count, Exists, F, Max, OuterRef, Q, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Lead
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from parcours.models import (
@@ -318,12 +320,56 @@ def _attach_results(events, *, with_detail: bool):
             }
 
 
-def state_entries(object_type: str, object_ids) -> list:
-    """(object id, state entered, when) of every journaled state change of these objects (a queryset of ids, read
-    by the caller through its scope), in order: what funnels and time-in-state figures are derived from."""
-    return list(
-        JournalEvent.objects.filter(object_type=object_type, object_id__in=object_ids)
-        .exclude(to_state="")
-        .order_by("object_id", "occurred_at", "pk")
-        .values_list("object_id", "to_state", "occurred_at")
+def percentile(sorted_values, share) -> float:
+    """Linear interpolation between the closest ranks (PostgreSQL's percentile_cont): the median is
+    statistics.median."""
+    if not sorted_values:
+        return 0.0
+    position = share * (len(sorted_values) - 1)
+    low = int(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def state_figures(object_type: str, object_ids) -> tuple[dict, dict]:
+    """From the journal of these objects (a queryset of ids, read by the caller through its scope): {state: how many
+    objects entered it} and {state: (completed stays, median days, 90th-percentile days)}, a stay ending when the
+    next state change of the object enters another state. Aggregated by the database (two statements): nothing
+    per event comes back to Python on PostgreSQL; SQLite (the demo) returns the stays' lengths."""
+    events = JournalEvent.objects.filter(object_type=object_type, object_id__in=object_ids).exclude(to_state="")
+    reached = dict(
+        events.order_by().values("to_state").annotate(n=Count("object_id", distinct=True)).values_list("to_state", "n")
     )
+    sql, params = (
+        events.order_by()
+        .annotate(
+            next_state=Window(Lead("to_state"), partition_by=[F("object_id")], order_by=[F("occurred_at"), F("pk")]),
+            next_at=Window(Lead("occurred_at"), partition_by=[F("object_id")], order_by=[F("occurred_at"), F("pk")]),
+        )
+        .values("to_state", "occurred_at", "next_state", "next_at")
+        .query.sql_with_params()
+    )
+    stays = (
+        f"SELECT to_state, {{days}} AS days FROM ({sql}) entries "
+        "WHERE next_state IS NOT NULL AND next_state <> to_state"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT to_state, COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY days), "
+                "percentile_cont(0.9) WITHIN GROUP (ORDER BY days) FROM ("
+                + stays.format(days="EXTRACT(EPOCH FROM next_at - occurred_at) / 86400.0")
+                + ") stays GROUP BY to_state",
+                params,
+            )
+            durations = {state: (n, float(p50), float(p90)) for state, n, p50, p90 in cursor.fetchall()}
+        else:
+            cursor.execute(stays.format(days="julianday(next_at) - julianday(occurred_at)"), params)
+            lengths = defaultdict(list)
+            for state, days in cursor.fetchall():
+                lengths[state].append(float(days))
+            durations = {}
+            for state, values in lengths.items():
+                values.sort()
+                durations[state] = (len(values), percentile(values, 0.5), percentile(values, 0.9))
+    return reached, durations

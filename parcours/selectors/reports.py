@@ -10,7 +10,6 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from statistics import median
 
 from django.conf import settings
 from django.db.models import Prefetch, Sum
@@ -19,7 +18,7 @@ from django.utils import timezone
 from parcours import counting
 from parcours.models import AssessedCriterion, ContractLot, CountingModeRule, Exit, HoursLine, Pathway, Placement
 from parcours.selectors.core import pathways_for, placements_for, referrals_for
-from parcours.selectors.journal import state_entries
+from parcours.selectors.journal import state_figures
 from roles.enums import Role
 from roles.policy import scope_queryset
 from workflows.states import HoursLineState, PathwayState, PlacementState
@@ -379,32 +378,18 @@ class PathwayFigures:
     exits: list  # (family, at the exit, at six months)
 
 
-def _percentile(sorted_values, share) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(share * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
 def pathway_figures(*, actor) -> PathwayFigures:
     """From the journal of the pathways the actor may see: how many reached each state, how long completed stays
     in each state lasted (median, 90th percentile, in days), and exits by family at the exit and six months later.
-    Three queries whatever the number of pathways."""
+    Three queries whatever the number of pathways, aggregated by the database."""
     ids = pathways_for(actor).order_by().values("pk")
-    entries = state_entries("pathway", ids)
-    reached, stays = defaultdict(set), defaultdict(list)
-    previous = None
-    for object_id, state, when in entries:
-        reached[state].add(object_id)
-        if previous is not None and previous[0] == object_id and previous[1] != state:
-            stays[previous[1]].append((when - previous[2]).total_seconds() / 86400)
-        previous = (object_id, state, when)
-    funnel = [(state.label, len(reached.get(state.value, ()))) for state in PathwayState]
-    durations = []
-    for state in PathwayState:
-        values = sorted(stays.get(state.value, []))
-        if values:
-            durations.append((state.label, len(values), round(median(values), 1), round(_percentile(values, 0.9), 1)))
+    reached, stays = state_figures("pathway", ids)
+    funnel = [(state.label, reached.get(state.value, 0)) for state in PathwayState]
+    durations = [
+        (state.label, stays[state.value][0], round(stays[state.value][1], 1), round(stays[state.value][2], 1))
+        for state in PathwayState
+        if state.value in stays
+    ]
     at_exit, at_six = defaultdict(int), defaultdict(int)
     for category, outcome in Exit.objects.filter(pathway__in=ids).values_list("category", "outcome_category"):
         at_exit[category] += 1

@@ -116,32 +116,55 @@ def referral_state(process):
     return _referral_values(process, "state")[0]
 
 
+def _settled(process, key, read):
+    """A subject value that does not change while a process moves on (organisations, delays), read once per process
+    instance: the activations chained in one transaction share it (viewflow hands the same process on), so a task and
+    its two timers read the delays once, not three times. States are never read this way."""
+    values = process.__dict__.setdefault("_parcours_settled", {})
+    if key not in values:
+        values[key] = read()
+    return values[key]
+
+
 def youth_agency(process):
     """la Mission Locale qui suit le ou la jeune"""
-    return _pathway_values(process, "participant__youth_agency_id")[0]
+    return _settled(process, "youth_agency", lambda: _pathway_values(process, "participant__youth_agency_id")[0])
 
 
 def pathway_facilitation(process):
     """la structure porteuse à qui le dossier d'éligibilité est transmis"""
-    return _pathway_values(process, "facilitation_organisation_id")[0]
+    return _settled(
+        process, "pathway_facilitation", lambda: _pathway_values(process, "facilitation_organisation_id")[0]
+    )
 
 
 def lot_facilitation(process):
     """la structure porteuse du lot de l'offre"""
-    return _referral_values(process, "offer__lot__contract__operation__facilitation_organisation_id")[0]
+    return _settled(process, "lot_organisations", lambda: _lot_organisations(process))[0]
 
 
 def lot_awardee(process):
     """l'employeur attributaire du lot, à qui le positionnement est transmis"""
-    return _referral_values(process, "offer__lot__awardee_id")[0]
+    return _settled(process, "lot_organisations", lambda: _lot_organisations(process))[1]
+
+
+def _lot_organisations(process):
+    """(facilitation organisation, awardee) of the referral's lot, in one statement."""
+    return _referral_values(
+        process, "offer__lot__contract__operation__facilitation_organisation_id", "offer__lot__awardee_id"
+    )
 
 
 def referral_delays(process):
     """(reminder days, expiry days) of the facilitation organisation running the referral's lot."""
-    return _referral_values(
+    return _settled(
         process,
-        "offer__lot__contract__operation__facilitation_organisation__referral_reminder_days",
-        "offer__lot__contract__operation__facilitation_organisation__referral_expiry_days",
+        "referral_delays",
+        lambda: _referral_values(
+            process,
+            "offer__lot__contract__operation__facilitation_organisation__referral_reminder_days",
+            "offer__lot__contract__operation__facilitation_organisation__referral_expiry_days",
+        ),
     )
 
 

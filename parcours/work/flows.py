@@ -174,7 +174,11 @@ def start_of_day(day: datetime.date) -> datetime.datetime:
 
 def follow_up_due_on(process, months):
     """The day of the +`months` follow-up: the same rule as referral_hire (months after the contract start)."""
-    start = Placement.objects.filter(referral_id=process.referral_id).values_list("start_date", flat=True).first()
+    values = process.__dict__.setdefault("_parcours_settled", {})
+    start = values.get("contract_start")
+    if start is None:  # not kept while there is no placement yet: the hire may record it later in the chain
+        start = Placement.objects.filter(referral_id=process.referral_id).values_list("start_date", flat=True).first()
+        values["contract_start"] = start
     return None if start is None else add_months(start, months)
 
 

@@ -746,7 +746,11 @@ class HoursLine(HoursLineMachine):
         verbose_name_plural = "relevés d'heures"
         ordering = ["-month", "-id"]
         # lists and homes show the latest months first: read in index order, stop at the page size
-        indexes = [models.Index(fields=["-month", "-id"], name="hoursline_recent_idx")]
+        indexes = [
+            models.Index(fields=["-month", "-id"], name="hoursline_recent_idx"),
+            # The lines waiting for a facilitator's decision: a few among millions (home, hours page counts).
+            models.Index(fields=["placement"], name="hoursline_declared_idx", condition=Q(state="declared")),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=HoursLineState.values), name="hoursline_state_valid"),
             models.CheckConstraint(condition=Q(month__day=1), name="hoursline_month_first_day"),

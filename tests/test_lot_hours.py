@@ -4,19 +4,19 @@ cost a fixed number of queries, cold or warm; the worker recounts what went stal
 
 import datetime
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from parcours import worker
 from parcours.models import ContractLot, HoursLine, LotHoursSummary
 from parcours.selectors import lot_hours, reports
-from parcours.services import statements
-from parcours.services.statements import StatementRow
 from tests import test_reports
 from tests.factories import make_lot
-from tests.test_reports import D, at
+from tests.test_reports import D, at, declare_and_validate
 from workflows.models import JournalEvent
 
 clause = test_reports.clause  # the worked example: 450 h counted of the 600 h validated
@@ -36,20 +36,6 @@ def shown(actor, lot):
 
 def summary(lot):
     return LotHoursSummary.objects.get(lot=lot)
-
-
-def declare_and_validate(world, lot, month, rows):
-    with at(month.replace(month=month.month + 1, day=3)):
-        statements.statement_submit(
-            actor=world.a.employer_actor,
-            lot=lot,
-            month=month,
-            rows=[StatementRow(placement=p.pk, hours=h) for p, h in rows],
-        )
-        lines = HoursLine.objects.filter(placement__lot=lot, month=month, state="declared").values_list("pk", flat=1)
-        statements.hours_lines_decide(
-            actor=world.a.facilitator, lot=lot, month=month, lines=list(lines), decision="validate"
-        )
 
 
 def test_a_read_counts_once_then_reads_the_summary(world, clause):
@@ -209,10 +195,6 @@ def test_the_dashboard_from_summaries_says_what_a_count_says(world, clause, role
 
 def test_the_recount_command_recounts_every_lot_after_an_import(world, clause):
     """Data loaded outside the services leaves the summaries behind: `recount_lot_hours --all` catches up."""
-    from io import StringIO
-
-    from django.core.management import call_command
-
     lot, (a, b, c) = clause
     fac = world.a.facilitator
     assert shown(fac, lot) == Decimal("450")
@@ -222,3 +204,8 @@ def test_the_recount_command_recounts_every_lot_after_an_import(world, clause):
     call_command("recount_lot_hours", "--all", stdout=out)
     assert "recompté" in out.getvalue()
     assert shown(fac, lot) == counted_now(fac, lot) == Decimal("440")
+
+
+def test_the_recount_command_refuses_a_batch_below_one(world):
+    with pytest.raises(CommandError, match="--batch"):
+        call_command("recount_lot_hours", "--batch", "0", stdout=StringIO())

@@ -4,6 +4,7 @@ lots, and who sees what (buyers: their contracts only, pseudonymised, no health 
 
 import datetime
 import io
+import statistics
 from decimal import Decimal
 
 import openpyxl
@@ -23,6 +24,8 @@ from parcours.selectors.core import pathways_for
 from parcours.services import statements
 from parcours.services.statements import StatementRow
 from tests.factories import make_lot, make_offer, make_pathway, make_placement
+from workflows.models import JournalEvent
+from workflows.states import PathwayState
 from workflows.vocabulary import ContractType, FulfilmentMode
 
 D = datetime.date
@@ -96,6 +99,22 @@ def test_late_eligibility_window_and_long_contracts():
 
 
 # --- Figures from the database ------------------------------------------------------------------------------------
+def declare_and_validate(world, lot, month, rows):
+    """The employer declares the month of `rows` ((placement, hours)) in one statement on the 3rd of the next month;
+    the facilitator validates the declared lines in bulk."""
+    with at(month.replace(month=month.month + 1, day=3)):
+        statements.statement_submit(
+            actor=world.a.employer_actor,
+            lot=lot,
+            month=month,
+            rows=[StatementRow(placement=p.pk, hours=h) for p, h in rows],
+        )
+        lines = HoursLine.objects.filter(placement__lot=lot, month=month, state="declared").values_list("pk", flat=1)
+        statements.hours_lines_decide(
+            actor=world.a.facilitator, lot=lot, month=month, lines=list(lines), decision="validate"
+        )
+
+
 @pytest.fixture
 def clause(world):
     """A lot executed through 2026 with three placements and their March hours validated:
@@ -118,21 +137,12 @@ def clause(world):
         c = make_placement(world, "active", offer=offer, start_date=D(2026, 2, 2))
     # c's contract is recorded as started in January, before its eligibility was validated (2 February).
     Placement.objects.filter(pk=c.pk).update(start_date=D(2026, 1, 26), started_on=D(2026, 1, 26))
-    fac = world.a.facilitator
     for month, rows in (
         (D(2026, 2, 1), [(b, "150")]),
         (D(2026, 3, 1), [(a, "150"), (b, "150"), (c, "100")]),
         (D(2026, 4, 1), [(b, "50")]),
     ):
-        with at(month.replace(month=month.month + 1, day=3)):
-            statements.statement_submit(
-                actor=world.a.employer_actor,
-                lot=lot,
-                month=month,
-                rows=[StatementRow(placement=p.pk, hours=h) for p, h in rows],
-            )
-            lines = HoursLine.objects.filter(placement__lot=lot, month=month).values_list("pk", flat=True)
-            statements.hours_lines_decide(actor=fac, lot=lot, month=month, lines=list(lines), decision="validate")
+        declare_and_validate(world, lot, month, rows)
     return lot, (a, b, c)
 
 
@@ -357,11 +367,6 @@ def test_the_funnel_and_stays_aggregated_by_the_database_equal_a_count_of_the_ev
     """Funnel and time in each state, computed by the database (window and percentile functions on PostgreSQL),
     against the same figures counted here over the raw events: a stay ends when the next change enters another
     state; the median and the 90th percentile interpolate between ranks."""
-    import statistics
-
-    from workflows.models import JournalEvent
-    from workflows.states import PathwayState
-
     make_pathway(world, "exited")
     fac = world.a.facilitator
     visible = set(pathways_for(fac).values_list("pk", flat=True))

@@ -1,6 +1,6 @@
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from parcours.models import LotHoursSummary
 from parcours.selectors import lot_hours
@@ -17,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=200, help="Lots recounted per batch.")
 
     def handle(self, *args, **options):
+        if options["batch"] < 1:
+            raise CommandError("--batch : au moins 1.")
         if options["all"]:
             LotHoursSummary.objects.update(fresh=False)
         started, total = time.perf_counter(), 0

@@ -18,7 +18,7 @@ import random
 import time
 from contextlib import contextmanager
 
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 from viewflow import this
 from viewflow.workflow import flow
@@ -70,30 +70,32 @@ WAITS = {
 
 # --- The process lock --------------------------------------------------------------------------------------------
 class ProcessRowLock:
-    """`SELECT … FOR UPDATE NOWAIT` on the process row, retried briefly, then FlowLockFailed (the service answers
-    "busy", 409). viewflow's SelectForUpdateLock catches the lock error inside its own savepoint without rolling it
-    back: on PostgreSQL the transaction is then aborted and the request ends in a 500 (found by `make soak`). Here
-    each attempt has its own savepoint, rolled back when the row is taken, and the waits are short because the
-    caller already holds its fsm row lock."""
-
-    def __init__(self, attempts=5, first_wait=0.02):
-        self.attempts = attempts
-        self.first_wait = first_wait
+    """viewflow's flow lock: the process row, `SELECT … FOR UPDATE SKIP LOCKED` retried briefly, then FlowLockFailed
+    (the service answers "busy", 409). viewflow's SelectForUpdateLock catches the lock error inside its own savepoint
+    without rolling it back: on PostgreSQL the transaction is then aborted and the request ends in a 500 (found by
+    `make soak`). SKIP LOCKED never raises, so no savepoint per attempt; the waits are short because the caller
+    already holds its fsm row lock. The driver (parcours/work/driver.py) locks the same rows the same way."""
 
     @contextmanager
     def __call__(self, flow_class, process_pk):
-        rows = flow_class.process_class._default_manager.filter(pk=process_pk)
         with transaction.atomic():
-            for attempt in range(self.attempts):
-                try:
-                    with transaction.atomic():
-                        rows.select_for_update(nowait=True).exists()
-                    break
-                except OperationalError:
-                    if attempt == self.attempts - 1:
-                        raise FlowLockFailed(f"Lock failed for {flow_class.__name__} #{process_pk}") from None
-                    time.sleep(self.first_wait * 2**attempt * (1 + random.random()))
+            if not lock_processes([process_pk]):
+                raise FlowLockFailed(f"Lock failed for {flow_class.__name__} #{process_pk}")
             yield
+
+
+def lock_processes(pks, attempts=6, first_wait=0.01) -> bool:
+    """Lock these process rows; False when one stays held by another transaction (a timer firing, a task page)
+    after a few short waits."""
+    wanted = set(pks)
+    for attempt in range(attempts):
+        rows = WorkProcess.objects.filter(pk__in=wanted).order_by("pk").select_for_update(skip_locked=True)
+        wanted -= set(rows.values_list("pk", flat=True))
+        if not wanted:
+            return True
+        if attempt < attempts - 1:
+            time.sleep(first_wait * 2**attempt * (1 + random.random()))
+    return False
 
 
 process_row_lock = ProcessRowLock()
@@ -140,30 +142,31 @@ def pathway_facilitation(process):
 
 def lot_facilitation(process):
     """la structure porteuse du lot de l'offre"""
-    return _settled(process, "lot_organisations", lambda: _lot_organisations(process))[0]
+    return _lot_values(process)[0]
 
 
 def lot_awardee(process):
     """l'employeur attributaire du lot, à qui le positionnement est transmis"""
-    return _settled(process, "lot_organisations", lambda: _lot_organisations(process))[1]
-
-
-def _lot_organisations(process):
-    """(facilitation organisation, awardee) of the referral's lot, in one statement."""
-    return _referral_values(
-        process, "offer__lot__contract__operation__facilitation_organisation_id", "offer__lot__awardee_id"
-    )
+    return _lot_values(process)[1]
 
 
 def referral_delays(process):
     """(reminder days, expiry days) of the facilitation organisation running the referral's lot."""
+    return _lot_values(process)[2:]
+
+
+def _lot_values(process):
+    """(facilitation organisation, awardee, reminder days, expiry days) of the referral's lot, in one statement."""
+    facilitation = "offer__lot__contract__operation__facilitation_organisation"
     return _settled(
         process,
-        "referral_delays",
+        "lot",
         lambda: _referral_values(
             process,
-            "offer__lot__contract__operation__facilitation_organisation__referral_reminder_days",
-            "offer__lot__contract__operation__facilitation_organisation__referral_expiry_days",
+            f"{facilitation}_id",
+            "offer__lot__awardee_id",
+            f"{facilitation}__referral_reminder_days",
+            f"{facilitation}__referral_expiry_days",
         ),
     )
 
@@ -358,17 +361,33 @@ class StateSwitch(flow.Switch):
 
     def __init__(self, read_state, **kwargs):
         super().__init__(**kwargs)
-        self._read_state = read_state
+        self.read_state = read_state
         self._labels = []
+        self._routes = []  # (node, states), the default last with states None: what the work-layer driver reads
 
     def Case(self, node, states, label):  # noqa: N802 - viewflow's fluent API
         states = frozenset(states)
         self._labels.append(label)
-        return super().Case(node, lambda activation: self._read_state(activation.process) in states)
+        self._routes.append((node, states))
+        return super().Case(node, lambda activation: self.read_state(activation.process) in states)
 
     def Default(self, node, label="autre"):  # noqa: N802
         self._labels.append(label)
+        self._routes.append((node, None))
         return super().Default(node)
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        self._routes = [(this.resolve(instance, node), states) for node, states in self._routes]
+
+    def route(self, state):
+        """The node this gateway leads to when its subject is in `state` (the same rule as its viewflow branches)."""
+        for node, states in self._routes:
+            if states is None or state in states:
+                return node
+        raise ValueError(
+            f"{self.name}: no branch for state {state!r}"
+        )  # pragma: no cover - every switch has a default
 
     def _outgoing(self):
         for (next_node, cond), label in zip(self._activate_next, self._labels, strict=True):

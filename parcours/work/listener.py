@@ -13,10 +13,10 @@ The listener never changes an fsm state; services do.
 import logging
 
 from viewflow.workflow.exceptions import FlowLockFailed
-from viewflow.workflow.status import STATUS
 
+from parcours.work import driver
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, open_tasks_of_pathway
-from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
+from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
 from workflows.errors import WORK_BUSY
 from workflows.states import PathwayState
 
@@ -60,15 +60,19 @@ def close(work_task, *, actor, event, outcome):
 
 
 def settle_pathway(pathway_id, *, actor, event):
-    """Settle the open tasks of a pathway that no longer wait for anything."""
+    """Settle the open tasks of a pathway that no longer wait for anything: through the driver's set-based
+    statements, or viewflow's activations for a chain the driver does not run (a follow-up reaching its join)."""
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
-    closed = 0
+    driven, activated = [], []
     for work_task in open_tasks_of_pathway(pathway_id):
         node = work_task.task.flow_task
         if not isinstance(node, HumanTask):  # a node removed from the flow: leave it to an administrator
             continue
         if node.is_open(work_task):
             continue
+        (driven if driver.supports(node) else activated).append(work_task)
+    closed = driver.settle(driven, actor=actor, event=event, outcome=outcome) if driven else 0
+    for work_task in activated:
         closed += close(work_task, actor=actor, event=event, outcome=outcome)
     return closed
 
@@ -79,10 +83,10 @@ class WorkListener:
     def object_created(self, *, obj, actor, event):
         model = obj._meta.model_name
         if model == "pathway":
-            IntakeFlow.start.run(pathway=obj)
+            driver.start(IntakeFlow, pathway=obj)
         elif model == "referral":
             settle_pathway(obj.pathway_id, actor=actor, event=event)
-            PlacementFlow.start.run(referral=obj)
+            driver.start(PlacementFlow, pathway=obj.pathway, referral=obj)
         elif model == "placement":
             self._contract_recorded(obj)
         elif model == "followup":
@@ -99,19 +103,10 @@ class WorkListener:
             return
         settle_pathway(_pathway_id(obj), actor=actor, event=event)
         if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
-            IntakeFlow.start.run(pathway=obj)
+            driver.start(IntakeFlow, pathway=obj)
 
     def _contract_recorded(self, placement):
-        process = WorkProcess.objects.filter(referral_id=placement.referral_id).first()
-        if process is None:  # a referral from before the work layer: nothing to plan
-            return
-        handle = process.task_set.filter(flow_task=PlacementFlow.contract, status=STATUS.NEW).first()
-        if handle is None:
-            return
-        try:
-            PlacementFlow.contract.run(handle, placement=placement)
-        except FlowLockFailed:
-            raise BUSY from None
+        driver.contract_recorded(placement, PlacementFlow.contract)
 
 
 listener = WorkListener()

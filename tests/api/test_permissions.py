@@ -13,7 +13,7 @@ from roles.enums import Role
 from roles.models import Membership
 from tests.api.conftest import assert_problem, client_for, rolled_back
 
-TODAY = timezone.localdate().isoformat()
+TODAY = "{today}"  # filled when the request is made: a run crossing midnight would date the exit before the pathway
 
 # Which object of a side each resource is tried on.
 OBJECT = {
@@ -162,6 +162,7 @@ def _fill(value, side, role):
         "{pathway}": side.pathway.pk,
         "{offer}": side.offer.pk,
         "{lot}": side.lot.pk,
+        "{today}": timezone.localdate().isoformat(),
     }
     if isinstance(value, dict):
         return {k: _fill(v, side, role) for k, v in value.items()}

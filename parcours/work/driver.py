@@ -1,0 +1,308 @@
+"""The work layer's driver: runs the common steps of the flows with a few set-based statements.
+
+viewflow's runtime activates one node at a time: each activation reloads its process (twice: the base row, then the
+WorkProcess child), saves its task, adds its link to the previous task, arms and cancels boundary timers one by one,
+each under its own savepoint. A referral forwarded to the employer cost 35 statements of bookkeeping for one task
+closed and one opened. The flows themselves stay viewflow's (parcours/work/flows.py: the diagrams, the Circuits
+page, the timer worker, the task pages); this module writes the same rows viewflow would, in this order:
+
+1. lock the processes concerned (one `SELECT … FOR UPDATE SKIP LOCKED`, retried briefly, no savepoint);
+2. close each settled task with a compare-and-set `UPDATE … WHERE status IN (open)`, then its WorkTask row, and
+   cancel its armed boundary timers (one `UPDATE`);
+3. walk the graph in memory: gateways read the fsm states loaded with the open tasks (the rows the service holds
+   locked), until a human task (with its boundary timers), a handle or an end;
+4. insert every new task in one statement, their links in one, their WorkTask rows in one; finish the processes
+   that reached an end and have nothing left open (one `UPDATE … WHERE NOT EXISTS`).
+
+It drives: a process start, a human task settled up to the next waiting node, and the contract handle (the hire)
+up to the three follow-up timers. A chain through a join or a timer firing (the follow-ups, the worker) still runs
+on viewflow's activations: `supports()` says which. tests/work/test_rows.py pins the rows of every scenario.
+"""
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from django.db.models import Case, Exists, F, OuterRef, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.nodes import End, Handle, Split, StartHandle
+from viewflow.workflow.status import PROCESS, STATUS
+from viewflow.workflow.token import Token
+
+from parcours.models import Pathway
+from parcours.notifications import publish_on_commit
+from parcours.work import flows
+from parcours.work.flows import HumanTask, StateSwitch, WorkTimer, pathway_state
+from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
+from roles.actor import Actor
+from roles.enums import Role
+from roles.models import Membership
+from workflows.errors import WORK_BUSY
+from workflows.journal import record_event
+
+PREVIOUS = Task.previous.through
+
+
+def lock_processes(pks):
+    """The process rows, locked as viewflow's flow lock does (flows.ProcessRowLock), else "busy" (409)."""
+    if not flows.lock_processes(pks):
+        raise WORK_BUSY
+
+
+# --- What the driver runs -----------------------------------------------------------------------------------------
+def _reaches_a_wait(node, seen=()):
+    """Whether every path from `node` goes through switches only, to a human task, a handle or an end."""
+    if isinstance(node, HumanTask | End) or (isinstance(node, Handle) and not isinstance(node, StartHandle)):
+        return True
+    if isinstance(node, StateSwitch) and node not in seen:
+        return all(_reaches_a_wait(nxt, (*seen, node)) for nxt, _ in node._routes)
+    return False
+
+
+def supports(node) -> bool:
+    """Whether settling this human task is driven here (else by viewflow's activations: a follow-up's join)."""
+    cached = node.__dict__.get("_driven")
+    if cached is None:
+        cached = node.__dict__["_driven"] = _reaches_a_wait(node._next)
+    return cached
+
+
+# --- The plan of one run -------------------------------------------------------------------------------------------
+@dataclass
+class Subject:
+    """The process a chain runs in, with the fsm rows read once (the service holds them locked)."""
+
+    process: WorkProcess
+    pathway: Pathway
+    referral: object = None
+
+    def state(self, switch):
+        if switch.read_state is pathway_state:
+            return self.pathway.state
+        return self.referral.state
+
+
+@dataclass
+class Plan:
+    now: object = field(default_factory=timezone.now)
+    tasks: list = field(default_factory=list)
+    links: list = field(default_factory=list)  # (previous task, next task): pks known once inserted
+    work: list = field(default_factory=list)  # (task, WorkTask fields)
+    assigned: list = field(default_factory=list)  # (task, node, subject): referent assignments to journal
+    ends: set = field(default_factory=set)
+
+    def add(self, subject, node, previous, token, **fields):
+        task = Task(
+            process_id=subject.process.pk,
+            flow_task=node,
+            flow_task_type=node.task_type,
+            token=token,
+            data={},
+            created=self.now,
+            **fields,
+        )
+        self.tasks.append(task)
+        if previous is not None:
+            self.links.append((previous, task))
+        return task
+
+    def advance(self, subject, node, previous, token):
+        """Plan the nodes from `node` on, reached from the task `previous`, up to the next one that waits."""
+        while isinstance(node, StateSwitch):
+            previous = self.add(subject, node, previous, token, status=STATUS.DONE, finished=self.now)
+            node = node.route(subject.state(node))
+        if isinstance(node, HumanTask):
+            self.open_human_task(subject, node, previous, token)
+        elif isinstance(node, End):
+            self.add(subject, node, previous, token, status=STATUS.DONE, started=self.now, finished=self.now)
+            self.ends.add(subject.process.pk)
+        elif isinstance(node, Handle):
+            self.add(subject, node, previous, token, status=STATUS.NEW)
+        else:  # pragma: no cover - supports() keeps other nodes on viewflow's runtime
+            raise ValueError(f"the work-layer driver does not run {node.name}")
+
+    def open_human_task(self, subject, node, previous, token):
+        process = subject.process
+        activation = SimpleNamespace(process=process, task=None)
+        referent = _referent(node, subject)
+        task = self.add(
+            subject,
+            node,
+            previous,
+            token,
+            status=STATUS.ASSIGNED if referent else STATUS.NEW,
+            owner_id=referent,
+            assigned=self.now if referent else None,
+        )
+        activation.task = task
+        organisation_id = node._organisation(process)
+        if organisation_id is None:  # pragma: no cover - flows only open tasks for known organisations
+            raise ValueError(f"{node.name}: no organisation to offer the task to")
+        fields = {"due_at": node._due(activation) if node._due else None}
+        if node._extra:
+            fields.update(node._extra(activation))
+        self.work.append(
+            (
+                task,
+                dict(
+                    kind=node.kind,
+                    role=node.role,
+                    organisation_id=organisation_id,
+                    pathway_id=process.pathway_id,
+                    referral_id=process.referral_id,
+                    status=task.status,
+                    owner_id=referent,
+                    **fields,
+                ),
+            )
+        )
+        if referent:
+            self.assigned.append((task, node, subject))
+        for boundary in node._boundary_events:
+            self.add(subject, boundary, task, token, status=STATUS.SCHEDULED, scheduled=_moment(boundary, activation))
+
+    def write(self):
+        """Insert the planned rows, journal the referent assignments, finish the processes that ended."""
+        if self.tasks:
+            Task.objects.bulk_create(self.tasks)
+        if self.links:
+            PREVIOUS.objects.bulk_create([PREVIOUS(from_task_id=b.pk, to_task_id=a.pk) for a, b in self.links])
+        if self.work:
+            WorkTask.objects.bulk_create([WorkTask(task_id=task.pk, **fields) for task, fields in self.work])
+        for task, node, subject in self.assigned:
+            event = record_event(
+                actor=Actor.system(),
+                object_type="task",
+                object_id=task.pk,
+                participant_id=subject.pathway.participant_id,
+                action="assign",
+                from_state="new",
+                to_state=str(STATUS.ASSIGNED).lower(),
+                inputs={"kind": node.kind.value, "to": task.owner_id, "rule": "referent"},
+            )
+            publish_on_commit(event)
+        if self.ends:
+            unfinished = Task.objects.filter(process_id=OuterRef("pk"), finished__isnull=True)
+            Process.objects.filter(pk__in=self.ends).exclude(Exists(unfinished)).update(
+                status=PROCESS.DONE, finished=self.now
+            )
+
+
+def _moment(timer, activation):
+    """A timer's due moment, as viewflow's TimerActivation computes it."""
+    delay = timer._delay(activation) if callable(timer._delay) else timer._delay
+    return delay if not hasattr(delay, "total_seconds") else timezone.now() + delay
+
+
+def _referent(node, subject):
+    """A young person's task goes straight to their referent adviser, while that person is an active adviser of the
+    organisation the task is offered to (HumanTask.give_to_referent); else None: it waits in the team's queue."""
+    if node.role != Role.ADVISER:
+        return None
+    referent_id = subject.pathway.referent_adviser_id
+    organisation_id = node._organisation(subject.process)
+    active = Membership.objects.filter(
+        user_id=referent_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True
+    ).exists()
+    return referent_id if active else None
+
+
+# --- The three entry points ---------------------------------------------------------------------------------------
+def start(flow_class, *, pathway, referral=None):
+    """A new process: its start task done, then up to its first waiting node."""
+    process = WorkProcess.objects.create(
+        flow_class=flow_class, pathway_id=pathway.pk, referral_id=referral.pk if referral else None
+    )
+    subject = Subject(process=process, pathway=pathway, referral=referral)
+    _remember(process, pathway)
+    plan = Plan()
+    first = plan.add(subject, flow_class.start, None, Token("start"), status=STATUS.DONE, started=plan.now)
+    first.finished = plan.now
+    plan.advance(subject, flow_class.start._next, first, Token("start"))
+    plan.write()
+    return process
+
+
+def settle(work_tasks, *, actor, event, outcome):
+    """Close these open human tasks (their waiting condition no longer holds) and plan what follows each.
+    Returns how many were still open once their processes were locked."""
+    lock_processes({wt.task.process_id for wt in work_tasks})
+    plan = Plan()
+    closed = []
+    for wt in work_tasks:
+        by = _done_by(actor, wt)
+        changes = {"status": STATUS.DONE, "finished": plan.now, "started": Coalesce(F("started"), Value(plan.now))}
+        if by is not None:
+            changes["owner_id"] = by.pk
+            changes["assigned"] = Case(When(owner_id=by.pk, then=F("assigned")), default=Value(plan.now))
+        if not Task.objects.filter(pk=wt.pk, status__in=OPEN_TASK_STATUSES).update(**changes):
+            continue  # settled meanwhile (filed, or by a timer) once the lock was ours
+        WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
+        closed.append(wt)
+        process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
+        _remember(process, wt.pathway)
+        subject = Subject(process=process, pathway=wt.pathway, referral=wt.referral)
+        plan.advance(subject, wt.task.flow_task._next, wt.task, wt.task.token)
+    boundaries = {b for wt in closed for b in wt.task.flow_task._boundary_events}
+    if boundaries:
+        Task.objects.filter(
+            previous__in=[wt.pk for wt in closed], flow_task__in=boundaries, status__in=(STATUS.NEW, STATUS.SCHEDULED)
+        ).update(status=STATUS.CANCELED, finished=plan.now)
+    plan.write()
+    return len(closed)
+
+
+def contract_recorded(placement, handle_node):
+    """The hire created the placement: its process's contract handle is done, the follow-up timers are armed.
+    Returns False when the referral has no process waiting for its contract (a referral from before the work
+    layer)."""
+    row = (
+        Task.objects.filter(
+            process_id__in=WorkProcess.objects.filter(referral_id=placement.referral_id).values("pk"),
+            flow_task=handle_node,
+            status=STATUS.NEW,
+        )
+        .values_list("pk", "process_id", "token")
+        .first()
+    )
+    if row is None:
+        return False
+    handle_pk, process_pk, token = row
+    lock_processes([process_pk])
+    plan = Plan()
+    if not Task.objects.filter(pk=handle_pk, status=STATUS.NEW).update(
+        status=STATUS.DONE, started=plan.now, finished=plan.now
+    ):
+        return False
+    process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
+    process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
+    split_node = handle_node._next
+    assert isinstance(split_node, Split)
+    subject = Subject(process=process, pathway=None)
+    handle = Task(pk=handle_pk)
+    split = plan.add(subject, split_node, handle, token, status=STATUS.DONE, finished=plan.now)
+    split.save(force_insert=True)
+    plan.tasks.remove(split)
+    tokens = Token.split_token_source(token, split.pk)
+    activation = SimpleNamespace(process=process, task=None)
+    for timer, _cond, _data in split_node._branches:
+        assert isinstance(timer, WorkTimer)
+        plan.add(subject, timer, split, next(tokens), status=STATUS.SCHEDULED, scheduled=_moment(timer, activation))
+    plan.write()
+    return True
+
+
+def _done_by(actor, work_task):
+    """The user who did the task: the actor when they hold its role in its organisation (else it was closed)."""
+    if actor is None or actor.is_system:
+        return None
+    if actor.organisation_id == work_task.organisation_id and actor.role == work_task.role:
+        return actor.user
+    return None
+
+
+def _remember(process, pathway):
+    """Seed the process's settled values with what the pathway row already holds."""
+    values = process.__dict__.setdefault("_parcours_settled", {})
+    values.setdefault("pathway_facilitation", pathway.facilitation_organisation_id)

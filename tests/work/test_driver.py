@@ -1,0 +1,114 @@
+"""The work layer's driver (parcours/work/driver.py): which chains it runs, its compare-and-set on a task settled
+meanwhile, and the statements a transition spends on the work layer (pinned: the bookkeeping must not creep back)."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from parcours.services import referrals
+from parcours.work import driver
+from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow
+from parcours.work.models import TaskKind, WorkTask
+from parcours.work.timers import fire_due
+from roles.models import Membership
+from tests.work.conftest import open_task
+from workflows.models import JournalEvent
+from workflows.vocabulary import ContractType
+
+WORK_TABLES = ("viewflow_", "workflows_work")
+
+
+def human_tasks(flow):
+    return {node.name: node for node in flow.instance.nodes() if isinstance(node, HumanTask)}
+
+
+def test_the_driver_runs_every_human_task_but_the_follow_ups_which_reach_a_join():
+    nodes = {**human_tasks(IntakeFlow), **human_tasks(PlacementFlow)}
+    driven = {name for name, node in nodes.items() if driver.supports(node)}
+    assert driven == {"submit", "review", "answer", "confirm_hire", "record_exit", "rebound"}
+    assert not any(driver.supports(human_tasks(PlacementFlow)[f"follow_up_{n}"]) for n in (1, 3, 6))
+
+
+def test_a_task_settled_meanwhile_is_left_alone(territories):
+    """The driver closes a task with `UPDATE … WHERE status IN (open)`: one settled by someone else between the read
+    and the lock (filed, or by a timer) is neither closed again nor followed by a second next step."""
+    referral = territories.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    Task.objects.filter(pk=review.pk).update(status=STATUS.CANCELED)
+    tasks = Task.objects.count()
+    closed = driver.settle([review], actor=territories.a.facilitator, event=None, outcome="test")
+    assert closed == 0
+    assert Task.objects.count() == tasks
+    assert WorkTask.objects.get(pk=review.pk).outcome == ""
+
+
+def work_statements(call):
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return [q["sql"] for q in captured.captured_queries if any(table in q["sql"] for table in WORK_TABLES)]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        # open tasks, process lock, close the task, its WorkTask, cancel its two timers, insert the switch + the
+        # employer's task + its two timers, their links, the WorkTask
+        ("forward", 8),
+        # open tasks, lock, close the confirmation, its WorkTask, cancel its timers, insert the switch + the contract
+        # handle, their links; then the handle: find it, lock, close it, insert the split, the three follow-up
+        # timers, their links; the pathway's move re-reads its open tasks (none closes)
+        ("hire", 14),
+        # nothing closes: the facilitator's review waits on
+        ("start_review", 1),
+    ],
+)
+def test_the_work_layer_statements_of_a_transition_are_pinned(territories, step, expected):
+    a = territories.a
+    if step == "start_review":
+        referral = territories.referral()
+        statements = work_statements(lambda: referrals.referral_start_review(actor=a.facilitator, referral=referral))
+    elif step == "forward":
+        referral = territories.referral()
+        referrals.referral_start_review(actor=a.facilitator, referral=referral)
+        referrals.referral_approve(actor=a.facilitator, referral=referral)
+        statements = work_statements(lambda: referrals.referral_forward(actor=a.facilitator, referral=referral))
+    else:
+        referral = territories.forwarded()
+        referrals.referral_accept(actor=a.employer, referral=referral)
+        statements = work_statements(
+            lambda: referrals.referral_hire(
+                actor=a.employer,
+                referral=referral,
+                contract_type=ContractType.CDD,
+                start_date=timezone.localdate(),
+                weekly_hours=35,
+            )
+        )
+    assert len(statements) == expected, "\n".join(s[:160] for s in statements)
+
+
+def test_a_referent_assignment_is_journaled_by_the_driver(territories):
+    """A young person's task opened by the driver goes to the referent's inbox, and the journal says so."""
+    pathway = territories.register()
+    submit = open_task(TaskKind.SUBMIT_ELIGIBILITY, pathway=pathway)
+    assert submit.owner_id == pathway.referent_adviser_id and submit.status == STATUS.ASSIGNED
+    assert submit.task.owner_id == submit.owner_id and submit.task.assigned is not None
+    event = JournalEvent.objects.get(object_type="task", object_id=submit.pk, action="assign")
+    assert (event.inputs["rule"], event.inputs["to"]) == ("referent", pathway.referent_adviser_id)
+
+
+def test_no_active_referent_leaves_the_task_in_the_team_queue(territories):
+    """The rebound task after an expiry, opened by the driver while the referent has left the Mission Locale."""
+    referral = territories.referral()
+    Membership.objects.filter(user_id=referral.pathway.referent_adviser_id).update(is_active=False)
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=31), tick=False):
+        fire_due()
+    rebound = open_task(TaskKind.REFERRAL_EXPIRED, pathway=referral.pathway)
+    assert (rebound.owner_id, rebound.status, rebound.task.owner_id) == (None, STATUS.NEW, None)
+    assert not JournalEvent.objects.filter(object_type="task", object_id=rebound.pk).exists()

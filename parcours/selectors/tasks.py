@@ -74,7 +74,12 @@ def work_summary(actor, *, next_count=5):
         team=Count("pk", filter=Q(status=STATUS.NEW)),
         late=Count("pk", filter=Q(due_at__lt=now)),
     )
-    upcoming = list(overdue_first(open_tasks.filter(mine | Q(status=STATUS.NEW)), now)[:next_count])
+    # The first few ids are chosen on the task rows alone, then only those rows are joined to what the list shows:
+    # sorting after the joins joined every open task of the team (2,836 at 100,000 pathways: 45 ms). Two statements:
+    # as a subquery (`pk__in`), PostgreSQL planned the joins first again, and worse (1.2 s).
+    first = overdue_first(open_tasks.filter(mine | Q(status=STATUS.NEW)), now).values_list("pk", flat=True)
+    ids = list(first[:next_count])
+    upcoming = list(overdue_first(_rows().filter(pk__in=ids), now)) if ids else []
     return {**counts, "next": upcoming}
 
 

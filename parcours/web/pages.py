@@ -29,10 +29,14 @@ def _actor_or_none(request):
     return getattr(request, "actor", None)
 
 
-def _home_list(request, queryset, param):
-    """One page of a home list: a count and a slice (two queries whatever the number of rows), with the links to
-    the neighbouring pages keeping the other lists' pages."""
-    page = Paginator(queryset, HOME_PAGE_SIZE).get_page(request.GET.get(param))
+def _home_list(request, queryset, param, *, total=None):
+    """One page of a home list: a count and a slice (two queries whatever the number of rows; one when the page
+    already knows the `total`, e.g. from its counts by state), with the links to the neighbouring pages keeping the
+    other lists' pages."""
+    paginator = Paginator(queryset, HOME_PAGE_SIZE)
+    if total is not None:
+        paginator.count = total  # Paginator.count is a cached property: the scoped COUNT is not run again
+    page = paginator.get_page(request.GET.get(param))
 
     def link(number):
         query = request.GET.copy()
@@ -64,9 +68,10 @@ def home(request):
         context["work"] = work_summary(actor)
     if actor.role == Role.ADVISER:
         pathways = selectors.pathways_for(actor)
+        counts = selectors.count_by_state(pathways)
         context.update(
-            pathway_counts=_labelled_counts("pathway", selectors.count_by_state(pathways)),
-            pathways=_home_list(request, pathways, "parcours"),
+            pathway_counts=_labelled_counts("pathway", counts),
+            pathways=_home_list(request, pathways, "parcours", total=sum(counts.values())),
             referrals=_home_list(request, selectors.referrals_for(actor), "positionnements"),
         )
     elif actor.role == Role.FACILITATOR:
@@ -92,10 +97,11 @@ def home(request):
         context.update(accesses=selectors.access_log_for(actor)[:20])
     elif actor.role == Role.AUDITOR:
         pathways = selectors.pathways_for(actor)
+        counts = selectors.count_by_state(pathways)
         context.update(
-            pathway_counts=_labelled_counts("pathway", selectors.count_by_state(pathways)),
+            pathway_counts=_labelled_counts("pathway", counts),
             lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),
-            pathways=_home_list(request, pathways, "parcours"),
+            pathways=_home_list(request, pathways, "parcours", total=sum(counts.values())),
         )
     return render(request, f"home/{actor.role.value}.html", context)
 

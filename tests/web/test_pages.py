@@ -22,12 +22,12 @@ from workflows.transitions import all_specs
 # slice: employeur.b sees none of these rows, the facilitator has no declared hours to validate, the employer no
 # hours declared); the lots' counted hours read from their summaries in two more (parcours.selectors.lot_hours).
 HOME_QUERIES = {
-    "conseillere": 10,
-    "conseiller.b": 10,
-    "facilitateur": 15,
+    "conseillere": 9,
+    "conseiller.b": 9,
+    "facilitateur": 16,
     "employeur": 12,
     "employeur.b": 9,
-    "auditeur": 10,
+    "auditeur": 9,
 }
 ALL_LOGINS = ["conseillere", "conseiller.b", "facilitateur", "employeur", "employeur.b", "auditeur"]
 

@@ -51,7 +51,7 @@ def _task_list(request, tab):
         "archive": selectors.archive,
     }
     tasks = querysets[tab](actor)
-    page = paginate(request, tasks, PAGE_SIZE)
+    page = paginate(request, tasks, PAGE_SIZE, ids_first=True)
     rows = list(page.object_list)
     for work_task in rows:
         work_task.late_days = days_late(work_task) if tab != "archive" else 0

@@ -339,10 +339,13 @@ def section_concurrency(smoke, world):
 
 
 # --- lifecycle vs SpiffWorkflow ------------------------------------------------------------------------------------
-def parcours_lifecycle(world, index):
-    """Intake → eligibility → referral → review → hire → contract → follow-up → end → exit, through the services."""
+def parcours_lifecycle(world, index, statements=None):
+    """Intake → eligibility → referral → review → hire → contract → follow-up → end → exit, through the services.
+    With a `statements` dict, each step's SQL statements are counted into it (label → count)."""
     import datetime
 
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from parcours.services import followups, participants, pathways, placements, referrals
@@ -352,10 +355,15 @@ def parcours_lifecycle(world, index):
     today = timezone.localdate()
     steps = 0
 
-    def step(call):
+    def step(call, label):
         nonlocal steps
         steps += 1
-        return call()
+        if statements is None:
+            return call()
+        with CaptureQueriesContext(connection) as captured:
+            result = call()
+        statements[label] = len(captured.captured_queries)
+        return result
 
     participant = step(
         lambda: participants.participant_create(
@@ -369,20 +377,28 @@ def parcours_lifecycle(world, index):
                 "qualification_level": "level_3",
             },
             allow_duplicate=True,
-        )
+        ),
+        "intake",
     )
     pathway = participant.pathways.get()
     step(
         lambda: pathways.pathway_submit_eligibility(
             actor=side.adviser, pathway=pathway.pk, criteria=["YOUTH_UNDER_26_LOW_QUALIFICATION"]
-        )
+        ),
+        "submit_eligibility",
     )
-    step(lambda: pathways.pathway_validate_eligibility(actor=side.facilitator, pathway=pathway.pk))
-    referral = step(lambda: referrals.referral_create(actor=side.adviser, pathway=pathway.pk, offer=side.offer.pk))
-    step(lambda: referrals.referral_start_review(actor=side.facilitator, referral=referral.pk))
-    step(lambda: referrals.referral_approve(actor=side.facilitator, referral=referral.pk))
-    step(lambda: referrals.referral_forward(actor=side.facilitator, referral=referral.pk))
-    step(lambda: referrals.referral_accept(actor=side.employer_actor, referral=referral.pk))
+    step(
+        lambda: pathways.pathway_validate_eligibility(actor=side.facilitator, pathway=pathway.pk),
+        "validate_eligibility",
+    )
+    referral = step(
+        lambda: referrals.referral_create(actor=side.adviser, pathway=pathway.pk, offer=side.offer.pk),
+        "referral_create",
+    )
+    step(lambda: referrals.referral_start_review(actor=side.facilitator, referral=referral.pk), "start_review")
+    step(lambda: referrals.referral_approve(actor=side.facilitator, referral=referral.pk), "approve")
+    step(lambda: referrals.referral_forward(actor=side.facilitator, referral=referral.pk), "forward")
+    step(lambda: referrals.referral_accept(actor=side.employer_actor, referral=referral.pk), "accept")
     placement = step(
         lambda: referrals.referral_hire(
             actor=side.employer_actor,
@@ -390,23 +406,27 @@ def parcours_lifecycle(world, index):
             contract_type=ContractType.CDD,
             start_date=today,
             weekly_hours=35,
-        )
+        ),
+        "hire",
     )
-    step(lambda: placements.placement_start(actor=side.employer_actor, placement=placement.pk))
+    step(lambda: placements.placement_start(actor=side.employer_actor, placement=placement.pk), "placement_start")
     step(
         lambda: followups.followup_record(
             actor=side.adviser, pathway=pathway.pk, kind=FollowUpKind.PHONE, done_on=today
-        )
+        ),
+        "follow_up",
     )
     step(
         lambda: placements.placement_end(
             actor=side.employer_actor, placement=placement.pk, end_date=today, end_kind=PlacementEndKind.NORMAL
-        )
+        ),
+        "placement_end",
     )
     step(
         lambda: pathways.pathway_exit(
             actor=side.adviser, pathway=pathway.pk, exited_on=today, situation=ExitSituation.CDI
-        )
+        ),
+        "exit",
     )
     del datetime
     return steps
@@ -475,6 +495,10 @@ def section_lifecycle(smoke, world):
         "ms_per_step": round(elapsed / steps * 1000, 3),
         "steps_per_lifecycle": steps // count,
     }
+    statements = {}
+    parcours_lifecycle(world, count, statements)  # one more, its statements counted step by step
+    parcours["statements_per_step"] = statements
+    parcours["statements_per_lifecycle"] = sum(statements.values())
     spiff = spiff_lifecycles(count * 3)
     out = {
         "parcours": parcours,
@@ -782,6 +806,14 @@ def write_markdown(path):
             "",
             f"Parcours runs {life['x_spiff']}× SpiffWorkflow's lifecycles per second.",
         ]
+        counted = p.get("statements_per_step")
+        if counted:
+            lines += [
+                "",
+                f"SQL statements per step ({p['statements_per_lifecycle']} per lifecycle): "
+                + ", ".join(f"{label} {n}" for label, n in counted.items())
+                + ".",
+            ]
     pages = r["sections"].get("pages", {})
     if pages:
         sizes = list(pages)

@@ -15,7 +15,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import BigIntegerField, Count, Exists, F, Max, OuterRef, Q, Window
+from django.db.models import BigIntegerField, Exists, F, Max, OuterRef, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lead
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
@@ -334,41 +334,48 @@ def percentile(sorted_values, share) -> float:
 def state_figures(object_type: str, object_ids) -> tuple[dict, dict]:
     """From the journal of these objects (a queryset of ids, read by the caller through its scope): {state: how many
     objects entered it} and {state: (completed stays, median days, 90th-percentile days)}, a stay ending when the
-    next state change of the object enters another state. Aggregated by the database (two statements): nothing
-    per event comes back to Python on PostgreSQL; SQLite (the demo) returns the stays' lengths."""
+    next state change of the object enters another state. One pass over the events, aggregated by the database on
+    PostgreSQL (nothing per event comes back to Python; counting the entries in a statement of their own read the
+    events a second time: 364 ms of the dashboard's 1.1 s at 100,000 pathways); SQLite (the demo) returns one row
+    per event."""
     events = JournalEvent.objects.filter(object_type=object_type, object_id__in=object_ids).exclude(to_state="")
-    reached = dict(
-        events.order_by().values("to_state").annotate(n=Count("object_id", distinct=True)).values_list("to_state", "n")
-    )
     sql, params = (
         events.order_by()
         .annotate(
             next_state=Window(Lead("to_state"), partition_by=[F("object_id")], order_by=[F("occurred_at"), F("pk")]),
             next_at=Window(Lead("occurred_at"), partition_by=[F("object_id")], order_by=[F("occurred_at"), F("pk")]),
         )
-        .values("to_state", "occurred_at", "next_state", "next_at")
+        .values("object_id", "to_state", "occurred_at", "next_state", "next_at")
         .query.sql_with_params()
     )
-    stays = (
-        f"SELECT to_state, {{days}} AS days FROM ({sql}) entries "
-        "WHERE next_state IS NOT NULL AND next_state <> to_state"
+    # `days` is the length of a completed stay, NULL for the last event of an object or a repeated state: the
+    # aggregates skip NULLs, so one GROUP BY counts the entries and measures the stays.
+    rows = (
+        "SELECT object_id, to_state, CASE WHEN next_state IS NOT NULL AND next_state <> to_state "
+        f"THEN {{days}} END AS days FROM ({sql}) entries"
     )
+    reached, durations = {}, {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT to_state, COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY days), "
-                "percentile_cont(0.9) WITHIN GROUP (ORDER BY days) FROM ("
-                + stays.format(days="EXTRACT(EPOCH FROM next_at - occurred_at) / 86400.0")
-                + ") stays GROUP BY to_state",
+                "SELECT to_state, COUNT(DISTINCT object_id), COUNT(days), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY days), percentile_cont(0.9) WITHIN GROUP (ORDER BY days) "
+                "FROM (" + rows.format(days="EXTRACT(EPOCH FROM next_at - occurred_at) / 86400.0") + ") stays "
+                "GROUP BY to_state",
                 params,
             )
-            durations = {state: (n, float(p50), float(p90)) for state, n, p50, p90 in cursor.fetchall()}
+            for state, entered, n, p50, p90 in cursor.fetchall():
+                reached[state] = entered
+                if n:
+                    durations[state] = (n, float(p50), float(p90))
         else:
-            cursor.execute(stays.format(days="julianday(next_at) - julianday(occurred_at)"), params)
-            lengths = defaultdict(list)
-            for state, days in cursor.fetchall():
-                lengths[state].append(float(days))
-            durations = {}
+            cursor.execute(rows.format(days="julianday(next_at) - julianday(occurred_at)"), params)
+            objects, lengths = defaultdict(set), defaultdict(list)
+            for object_id, state, days in cursor.fetchall():
+                objects[state].add(object_id)
+                if days is not None:
+                    lengths[state].append(float(days))
+            reached = {state: len(ids) for state, ids in objects.items()}
             for state, values in lengths.items():
                 values.sort()
                 durations[state] = (len(values), percentile(values, 0.5), percentile(values, 0.9))

@@ -14,9 +14,9 @@ page, the timer worker, the task pages); this module writes the same rows viewfl
 4. insert every new task in one statement, their links in one, their WorkTask rows in one; finish the processes
    that reached an end and have nothing left open (one `UPDATE … WHERE NOT EXISTS`).
 
-It drives: a process start, a human task settled up to the next waiting node, and the contract handle (the hire)
-up to the three follow-up timers. A chain through a join or a timer firing (the follow-ups, the worker) still runs
-on viewflow's activations: `supports()` says which. tests/work/test_rows.py pins the rows of every scenario.
+It drives: a process start, a human task settled up to the next waiting node (through the follow-ups' join), and
+the contract handle (the hire) up to the three follow-up timers. The timer firings (the worker) and the task pages'
+assignments still run on viewflow's activations. tests/work/test_rows.py pins the rows of every scenario.
 """
 
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from viewflow.workflow.models import Process, Task
-from viewflow.workflow.nodes import End, Handle, Split, StartHandle
+from viewflow.workflow.nodes import End, Handle, Join, Split, StartHandle
 from viewflow.workflow.status import PROCESS, STATUS
 from viewflow.workflow.token import Token
 
@@ -52,16 +52,21 @@ def lock_processes(pks):
 
 # --- What the driver runs -----------------------------------------------------------------------------------------
 def _reaches_a_wait(node, seen=()):
-    """Whether every path from `node` goes through switches only, to a human task, a handle or an end."""
+    """Whether every path from `node` goes through switches (and a plain join) only, to a human task, a handle or
+    an end."""
     if isinstance(node, HumanTask | End) or (isinstance(node, Handle) and not isinstance(node, StartHandle)):
         return True
-    if isinstance(node, StateSwitch) and node not in seen:
+    if node in seen:
+        return False
+    if isinstance(node, StateSwitch):
         return all(_reaches_a_wait(nxt, (*seen, node)) for nxt, _ in node._routes)
+    if isinstance(node, Join) and node._continue_on_condition is None:
+        return _reaches_a_wait(node._next, (*seen, node))
     return False
 
 
 def supports(node) -> bool:
-    """Whether settling this human task is driven here (else by viewflow's activations: a follow-up's join)."""
+    """Whether the driver can settle this human task (every one of the flows: tests/work/test_driver.py)."""
     cached = node.__dict__.get("_driven")
     if cached is None:
         cached = node.__dict__["_driven"] = _reaches_a_wait(node._next)
@@ -119,7 +124,7 @@ class Plan:
             self.ends.add(subject.process.pk)
         elif isinstance(node, Handle):
             self.add(subject, node, previous, token, status=STATUS.NEW)
-        else:  # pragma: no cover - supports() keeps other nodes on viewflow's runtime
+        else:  # pragma: no cover - supports() holds for every human task of the flows (tests/work/test_driver.py)
             raise ValueError(f"the work-layer driver does not run {node.name}")
 
     def open_human_task(self, subject, node, previous, token):
@@ -229,7 +234,7 @@ def settle(work_tasks, *, actor, event, outcome):
     Returns how many were still open once their processes were locked."""
     lock_processes({wt.task.process_id for wt in work_tasks})
     plan = Plan()
-    closed = []
+    closed, joining = [], []
     for wt in work_tasks:
         by = _done_by(actor, wt)
         changes = {"status": STATUS.DONE, "finished": plan.now, "started": Coalesce(F("started"), Value(plan.now))}
@@ -243,14 +248,55 @@ def settle(work_tasks, *, actor, event, outcome):
         process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
         _remember(process, wt.pathway)
         subject = Subject(process=process, pathway=wt.pathway, referral=wt.referral)
-        plan.advance(subject, wt.task.flow_task._next, wt.task, wt.task.token)
+        following = wt.task.flow_task._next
+        if isinstance(following, Join):
+            joining.append((subject, following, wt.task))
+        else:
+            plan.advance(subject, following, wt.task, wt.task.token)
     boundaries = {b for wt in closed for b in wt.task.flow_task._boundary_events}
     if boundaries:
         Task.objects.filter(
             previous__in=[wt.pk for wt in closed], flow_task__in=boundaries, status__in=(STATUS.NEW, STATUS.SCHEDULED)
         ).update(status=STATUS.CANCELED, finished=plan.now)
     plan.write()
+    # A join reads what its branches left open: one arrival at a time, the tasks of this batch that have not arrived
+    # yet counting as open (as when viewflow closed them one by one).
+    for index, (subject, join, previous) in enumerate(joining):
+        _arrive(subject, join, previous, [later for _, _, later in joining[index + 1 :]])
     return len(closed)
+
+
+def _arrive(subject, join, previous, not_arrived=()):
+    """viewflow's Join: the process's open join task (created at the first arrival, with the token before the
+    split, started) gets a link from each arriving task; once no task of the split's branches is open (nor among
+    `not_arrived`), it is done and the flow moves on."""
+    now = timezone.now()
+    process_id = subject.process.pk
+    task = Task.objects.filter(process_id=process_id, flow_task=join, status__in=(STATUS.NEW, STATUS.STARTED)).first()
+    if task is None:
+        token = previous.token
+        task = Task.objects.create(
+            process_id=process_id,
+            flow_task=join,
+            flow_task_type=join.task_type,
+            token=token.get_base_split_token() if token.is_split_token() else token,
+            status=STATUS.STARTED,
+            started=now,
+            data={},
+        )
+    PREVIOUS.objects.create(from_task_id=task.pk, to_task_id=previous.pk)
+    prefix = previous.token.get_common_split_prefix(task.token, previous.pk)
+    branches_open = (
+        Task.objects.filter(process_id=process_id, token__startswith=prefix)
+        .exclude(status__in=(STATUS.DONE, STATUS.CANCELED, STATUS.REVIVED))
+        .exists()
+    )
+    if branches_open or any(str(later.token).startswith(prefix) for later in not_arrived):
+        return
+    Task.objects.filter(pk=task.pk).update(status=STATUS.DONE, finished=now)
+    plan = Plan(now=now)
+    plan.advance(subject, join._next, task, task.token)
+    plan.write()
 
 
 def contract_recorded(placement, handle_node):

@@ -10,30 +10,11 @@ It runs inside the service's transaction, after the fsm transition and its journ
 The listener never changes an fsm state; services do.
 """
 
-import logging
-
-from viewflow.workflow.exceptions import FlowLockFailed
-
 from parcours.work import driver
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, open_tasks_of_pathway
-from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
-from workflows.errors import WORK_BUSY
 from workflows.states import PathwayState
 
-logger = logging.getLogger(__name__)
-
 SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
-BUSY = WORK_BUSY
-
-
-def acted_in_role(actor, work_task) -> bool:
-    """Whether the actor holds the task's role in the task's organisation (else the task was closed, not done)."""
-    return (
-        actor is not None
-        and not actor.is_system
-        and actor.organisation_id == work_task.organisation_id
-        and actor.role == work_task.role
-    )
 
 
 def _pathway_id(obj):
@@ -43,38 +24,17 @@ def _pathway_id(obj):
     return getattr(obj, "pathway_id", None)
 
 
-def close(work_task, *, actor, event, outcome):
-    """Settle one open task under its process lock and let the flow continue. Returns True if it was open."""
-    task = work_task.task
-    try:
-        with task.activation() as activation:
-            if activation.task.status not in OPEN_TASK_STATUSES:
-                return False
-            by = actor.user if acted_in_role(actor, work_task) else None
-            WorkTask.objects.filter(pk=work_task.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
-            activation.settle(user=by)
-            activation.activate_next()
-            return True
-    except FlowLockFailed:
-        raise BUSY from None
-
-
 def settle_pathway(pathway_id, *, actor, event):
-    """Settle the open tasks of a pathway that no longer wait for anything: through the driver's set-based
-    statements, or viewflow's activations for a chain the driver does not run (a follow-up reaching its join)."""
+    """Settle the open tasks of a pathway that no longer wait for anything, through the driver's set-based statements
+    (parcours/work/driver.py runs every human task of the flows: tests/work/test_driver.py)."""
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
-    driven, activated = [], []
-    for work_task in open_tasks_of_pathway(pathway_id):
-        node = work_task.task.flow_task
-        if not isinstance(node, HumanTask):  # a node removed from the flow: leave it to an administrator
-            continue
-        if node.is_open(work_task):
-            continue
-        (driven if driver.supports(node) else activated).append(work_task)
-    closed = driver.settle(driven, actor=actor, event=event, outcome=outcome) if driven else 0
-    for work_task in activated:
-        closed += close(work_task, actor=actor, event=event, outcome=outcome)
-    return closed
+    settled = [
+        work_task
+        for work_task in open_tasks_of_pathway(pathway_id)
+        # a node removed from the flow is left to an administrator
+        if isinstance(work_task.task.flow_task, HumanTask) and not work_task.task.flow_task.is_open(work_task)
+    ]
+    return driver.settle(settled, actor=actor, event=event, outcome=outcome) if settled else 0
 
 
 class WorkListener:

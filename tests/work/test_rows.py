@@ -182,6 +182,31 @@ def filed_rebound(world):
     return referral.pathway
 
 
+def follow_ups_in_order(world):
+    """Each follow-up task opened by its timer, then recorded: the first recorded starts the join."""
+    a = world.a
+    placement = world.hired()
+    pathway = placement.pathway
+    for follow_up in placement.follow_ups.order_by("due_on"):
+        with at(timezone.make_aware(datetime.datetime.combine(follow_up.due_on, datetime.time(9)))):
+            fire_due()
+            followup_record(
+                actor=a.adviser, pathway=pathway, kind="phone", done_on=follow_up.due_on, planned_follow_up=follow_up
+            )
+    pathways.pathway_mark_lost_contact(actor=a.adviser, pathway=pathway, reason="Injoignable")
+    return pathway
+
+
+def follow_ups_closed_together(world):
+    """The three follow-up tasks open at once, all closed by one change (the pathway lost from view)."""
+    a = world.a
+    placement = world.hired()
+    with at(timezone.now() + 200 * DAY):
+        fire_due()
+        pathways.pathway_mark_lost_contact(actor=a.adviser, pathway=placement.pathway, reason="Injoignable")
+    return placement.pathway
+
+
 SCENARIOS = {
     f.__name__: f
     for f in (
@@ -193,6 +218,8 @@ SCENARIOS = {
         rejected,
         hired_then_lost,
         filed_rebound,
+        follow_ups_in_order,
+        follow_ups_closed_together,
     )
 }
 

@@ -222,8 +222,9 @@ def start(flow_class, *, pathway, referral=None):
     subject = Subject(process=process, pathway=pathway, referral=referral)
     _remember(process, pathway)
     plan = Plan()
-    first = plan.add(subject, flow_class.start, None, Token("start"), status=STATUS.DONE, started=plan.now)
-    first.finished = plan.now
+    first = plan.add(
+        subject, flow_class.start, None, Token("start"), status=STATUS.DONE, started=plan.now, finished=plan.now
+    )
     plan.advance(subject, flow_class.start._next, first, Token("start"))
     plan.write()
     return process
@@ -324,16 +325,24 @@ def contract_recorded(placement, handle_node):
     process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
     process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
     split_node = handle_node._next
-    assert isinstance(split_node, Split)
+    if not isinstance(split_node, Split) or not all(isinstance(t, WorkTimer) for t, *_ in split_node._branches):
+        raise ValueError(f"{handle_node.name}: the driver arms a split of timers only")  # pragma: no cover
     subject = Subject(process=process, pathway=None)
-    handle = Task(pk=handle_pk)
-    split = plan.add(subject, split_node, handle, token, status=STATUS.DONE, finished=plan.now)
-    split.save(force_insert=True)
-    plan.tasks.remove(split)
+    # The split's own id goes into its branches' tokens (viewflow's Token.split_token_source): inserted first.
+    split = Task.objects.create(
+        process_id=process_pk,
+        flow_task=split_node,
+        flow_task_type=split_node.task_type,
+        token=token,
+        status=STATUS.DONE,
+        finished=plan.now,
+        created=plan.now,
+        data={},
+    )
+    plan.links.append((Task(pk=handle_pk), split))
     tokens = Token.split_token_source(token, split.pk)
     activation = SimpleNamespace(process=process, task=None)
     for timer, _cond, _data in split_node._branches:
-        assert isinstance(timer, WorkTimer)
         plan.add(subject, timer, split, next(tokens), status=STATUS.SCHEDULED, scheduled=_moment(timer, activation))
     plan.write()
     return True

@@ -109,20 +109,28 @@ def _waiting_members(referral, event):
     return team_members(facilitation_id, Role.FACILITATOR, user_ids=owner)
 
 
+def _referral_kind(event):
+    """(kind, referral id) of the e-mails about a referral this event calls for, else (None, None); no read."""
+    if event.object_type == "referral" and event.action == "forward":
+        return NotificationKind.CANDIDATE_FORWARDED, event.object_id
+    if event.object_type == "referral" and event.action in DECISIONS:
+        return NotificationKind.CANDIDATE_DECIDED, event.object_id
+    if event.object_type == "timer" and event.action == "remind" and (event.inputs or {}).get("referral"):
+        return NotificationKind.REFERRAL_WAITING, event.inputs["referral"]
+    return None, None
+
+
+def calls_for_mail(event) -> bool:
+    """Whether this event may write outbox rows, from its type and action alone: the publisher opens no savepoint
+    for the others (most events; two statements each)."""
+    return (event.object_type == "hoursstatement" and event.action == "remind") or _referral_kind(event)[0] is not None
+
+
 def enqueue_for_event(event) -> int:
     """The outbox rows a journal event calls for (none for most events)."""
     if event.object_type == "hoursstatement" and event.action == "remind":
         return _enqueue_statement_reminder(event)
-    kind = None
-    if event.object_type == "referral" and event.action == "forward":
-        kind = NotificationKind.CANDIDATE_FORWARDED
-        referral_id = event.object_id
-    elif event.object_type == "referral" and event.action in DECISIONS:
-        kind = NotificationKind.CANDIDATE_DECIDED
-        referral_id = event.object_id
-    elif event.object_type == "timer" and event.action == "remind" and (event.inputs or {}).get("referral"):
-        kind = NotificationKind.REFERRAL_WAITING
-        referral_id = event.inputs["referral"]
+    kind, referral_id = _referral_kind(event)
     if kind is None:
         return 0
     referral = (

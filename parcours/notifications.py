@@ -148,9 +148,10 @@ def publish_on_commit(event) -> None:
     calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker."""
     if _muted.get():
         return
-    try:
-        with transaction.atomic():
-            mail.enqueue_for_event(event)
-    except Exception:  # an e-mail must never stop the action it tells of
-        logger.exception("e-mail notifications of event %s failed", event.pk)
+    if mail.calls_for_mail(event):
+        try:
+            with transaction.atomic():
+                mail.enqueue_for_event(event)
+        except Exception:  # an e-mail must never stop the action it tells of
+            logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

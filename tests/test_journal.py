@@ -498,3 +498,51 @@ def test_record_event_appends_to_its_own_object_chain(world):
     other = record_event(actor=actor, object_type="referral", object_id=999_999, action="note")
     assert (first.sequence, second.sequence, other.sequence) == (1, 2, 1)
     assert second.previous_hash == first.hash and other.previous_hash == ""
+
+
+# --- The verifier's fast read path --------------------------------------------------------------------------------
+AWKWARD_TEXTS = [
+    "tab\there",
+    "two\nlines\r\nand a return",
+    "back\\slash and \\N and \\t written out",
+    'quotes " and \' and {"json": [1]}',
+    "accents é à ç œ, emoji 🙂, nul-ish \x01\x1f\x7f",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXTS)
+def test_reasons_and_inputs_with_awkward_characters_verify(world, text):
+    """Reasons and inputs come back through COPY's text format on PostgreSQL (escapes, NULLs): every character
+    must be read back as written, or the seals would not match."""
+    actor = world.a.adviser
+    record_event(
+        actor=actor,
+        object_type="pathway",
+        object_id=888_888,
+        action="note",
+        reason=text or "motif",
+        inputs={"note": text, "nested": {"b": [text, None, 1.5, True], "a": text}, text or "empty": 2},
+    )
+    record_event(actor=actor, object_type="pathway", object_id=888_888, action="note", inputs={text: None})
+    result = verify()
+    assert result.ok, result.problems
+    assert result.events == JournalEvent.objects.count()
+
+
+def test_a_reason_with_awkward_characters_rewritten_is_detected(world):
+    event = record_event(
+        actor=world.a.adviser, object_type="pathway", object_id=888_889, action="note", reason="a\tb\\c\nd"
+    )
+    tamper("UPDATE workflows_journalreason SET text = %s WHERE event_id = %s", ["a\tb\\c\nD", event.pk])
+    assert "motif modifié" in problems_text(verify())
+
+
+def test_events_without_actor_nor_participant_verify_and_their_forgery_is_found(world):
+    """NULL numbers are sealed as JSON null: read back as such, and a NULL set afterwards breaks the seal."""
+    event = record_event(actor=world.a.adviser, object_type="pathway", object_id=888_890, action="note")
+    assert event.participant_id is None
+    assert verify().ok
+    tamper("UPDATE workflows_journalevent SET actor_user_id = NULL WHERE id = %s", [event.pk])
+    result = verify()
+    assert result.broken_event_id == event.pk and "modifié ou forgé" in problems_text(result)

@@ -9,8 +9,6 @@ are the heavy users of the benchmarks. The data set goes on top of an empty data
 """
 
 import datetime
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -31,6 +29,7 @@ from roles.actor import Actor
 from roles.enums import OrganisationKind, Role
 from roles.models import Membership, Organisation
 from workflows import keys
+from workflows.journal import canonical_event, canonical_inputs
 from workflows.models import JournalEvent
 from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, QualificationLevel, SizingMethod
 
@@ -104,7 +103,7 @@ class Journal:
 
     def __init__(self):
         self.key_id = keys.current_key_id()
-        self.secret = keys.secret(self.key_id)
+        self.seal = keys.sealer(self.key_id)
         self.heads = {}
 
     def event(
@@ -129,26 +128,25 @@ class Journal:
         inputs = inputs or {}
         reason_digest = ""
         if reason:
-            reason_digest = hmac.new(self.secret, b"reason\x00" + reason.encode(), hashlib.sha256).hexdigest()
-        payload = {
-            "occurred_at": at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-            "actor_user": user,
-            "actor_organisation": organisation,
-            "actor_role": role,
-            "object_type": object_type,
-            "object_id": object_id,
-            "participant_id": participant_id,
-            "action": action,
-            "from_state": frm,
-            "to_state": to,
-            "reason_digest": reason_digest,
-            "inputs": inputs,
-            "sequence": sequence,
-            "previous_hash": previous,
-            "key_id": self.key_id,
-        }
-        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        digest = hmac.new(self.secret, canonical, hashlib.sha256).hexdigest()
+            reason_digest = keys.seal_text(self.key_id, reason)
+        canonical = canonical_event(
+            occurred_at=at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
+            actor_user=user,
+            actor_organisation=organisation,
+            actor_role=role,
+            object_type=object_type,
+            object_id=object_id,
+            participant_id=participant_id,
+            action=action,
+            from_state=frm,
+            to_state=to,
+            reason_digest=reason_digest,
+            inputs=canonical_inputs(inputs),
+            sequence=sequence,
+            previous_hash=previous,
+            key_id=self.key_id,
+        )
+        digest = self.seal(canonical)
         event_id = ids.take("event")
         rows["workflows_journalevent"].append(
             (

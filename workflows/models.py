@@ -48,7 +48,7 @@ class JournalEvent(models.Model):
     sequence = models.PositiveIntegerField("rang")
     previous_hash = models.CharField("empreinte précédente", max_length=64, blank=True)
     key_id = models.CharField("clé de scellement", max_length=40)
-    hash = models.CharField("empreinte", max_length=64, unique=True)
+    hash = models.CharField("empreinte", max_length=64)
 
     objects = JournalEventManager()
 
@@ -57,7 +57,10 @@ class JournalEvent(models.Model):
         verbose_name_plural = "journal"
         ordering = ["occurred_at", "id"]
         constraints = [
+            # Also the index of every chain read (the last event of an object, a timeline): no second index.
             models.UniqueConstraint(fields=["object_type", "object_id", "sequence"], name="journal_unique_sequence"),
+            # A constraint rather than unique=True: PostgreSQL then gets no extra LIKE index on a random digest.
+            models.UniqueConstraint(fields=["hash"], name="journal_unique_hash"),
             models.CheckConstraint(
                 condition=(
                     models.Q(sequence=1, previous_hash="") | models.Q(sequence__gt=1) & ~models.Q(previous_hash="")
@@ -65,7 +68,6 @@ class JournalEvent(models.Model):
                 name="journal_chain_link_present",
             ),
         ]
-        indexes = [models.Index(fields=["object_type", "object_id", "sequence"], name="journal_object_idx")]
 
     def __str__(self):
         return f"{self.object_type}#{self.object_id} {self.action} ({self.from_state} → {self.to_state})"

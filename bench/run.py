@@ -641,6 +641,7 @@ def section_verify():
         result = verify_journal(workers=count)
         elapsed = time.perf_counter() - started
         out[label] = {
+            "when": time.strftime("%Y-%m-%d %H:%M %Z"),
             "workers": count,
             "events": result.events,
             "seconds": round(elapsed, 1),
@@ -846,11 +847,12 @@ def write_markdown(path):
             "",
             "Chains, reasons, a checkpoint's running digest and the case data, after `journal_checkpoint`.",
             "",
-            "| processes | events | seconds | events/s | ok |",
-            "|---|---|---|---|---|",
+            "| processes | events | seconds | events/s | ok | measured |",
+            "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {run['workers']} | {run['events']:,} | {run['seconds']} | **{run['events_per_s']:,}** | {run['ok']} |"
+            f"| {run['workers']} | {run['events']:,} | {run['seconds']} | **{run['events_per_s']:,}** | {run['ok']} "
+            f"| {run.get('when', r['machine']['when'])} |"
             for run in v.values()
         ]
     w = r["sections"].get("websocket")

@@ -546,3 +546,19 @@ def test_events_without_actor_nor_participant_verify_and_their_forgery_is_found(
     tamper("UPDATE workflows_journalevent SET actor_user_id = NULL WHERE id = %s", [event.pk])
     result = verify()
     assert result.broken_event_id == event.pk and "modifié ou forgé" in problems_text(result)
+
+
+def test_repeated_inputs_verify_and_a_swap_between_them_is_detected(world):
+    """The verifier re-encodes each distinct input once (a cache): repeated inputs verify, and an event given
+    another event's inputs, already seen, still breaks its seal."""
+    actor = world.a.adviser
+    events = [
+        record_event(actor=actor, object_type="pathway", object_id=888_891, action="note", inputs={"month": month})
+        for month in ["2026-01", "2026-02", "2026-01", "2026-02"]
+    ]
+    assert verify().ok
+    tamper(
+        "UPDATE workflows_journalevent SET inputs = %s WHERE id = %s", [json.dumps({"month": "2026-01"}), events[3].pk]
+    )
+    result = verify()
+    assert result.broken_event_id == events[3].pk and "modifié ou forgé" in problems_text(result)

@@ -303,9 +303,18 @@ def _chain_rows_postgresql(part, parts):
         f"FROM {events} e LEFT JOIN {reasons} r ON r.event_id = e.id {where} "
         "ORDER BY e.object_type, e.object_id, e.sequence"
     )
+    recent = {}  # inputs repeat (the same fields, validity dates, months): their canonical text, re-encoded once
     for row in copy_rows(query):
         stored = row[12]
-        row[12] = "{}" if stored == "{}" else canonical_inputs(json.loads(stored))
+        if stored == "{}":
+            row[12] = stored
+        else:
+            inputs = recent.get(stored)
+            if inputs is None:
+                if len(recent) > 10_000:
+                    recent.clear()
+                inputs = recent[stored] = canonical_inputs(json.loads(stored))
+            row[12] = inputs
         row[13] = int(row[13])
         row[17] = row[17] == "t"
         row[19] = row[19] == "t"

@@ -485,6 +485,30 @@ class LotHoursSummary(models.Model):
         return f"{self.lot_id}: {self.counted}"
 
 
+class PathwayFiguresSnapshot(models.Model):
+    """The dashboard's pathway figures (how many pathways reached each state, how long the stays lasted, exits) of
+    one team's scope, kept for PATHWAY_FIGURES_MINUTES (parcours.selectors.kept_figures). Derived data, never a
+    source: counting them reads every state change of the team's pathways in the journal (0.8 s for 50,000
+    pathways), which a dashboard cannot pay on every view. The scope of `participant.view` depends on the team only
+    (organisation and role), so one row serves every member. Aggregates only: no participant appears in it."""
+
+    organisation = models.ForeignKey("roles.Organisation", on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    # {"reached": {state: pathways}, "stays": {state: [stays, median days, p90 days]},
+    #  "exits": {category: [at the exit, at six months]}}
+    figures = models.JSONField()
+    computed_at = models.DateTimeField()
+    # Last time a member read it: the worker keeps fresh the teams that use their dashboard, not the others.
+    read_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "chiffres des parcours d'une équipe"
+        constraints = [models.UniqueConstraint(fields=["organisation", "role"], name="pathway_figures_one_per_team")]
+
+    def __str__(self):
+        return f"{self.organisation_id}/{self.role} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
 class JobOffer(models.Model):
     """A job description (fiche de poste) attached to a lot."""
 

@@ -297,6 +297,9 @@ PARCOURS = {
     "RETENTION_NOTICE_DAYS": int(os.environ.get("PARCOURS_RETENTION_NOTICE_DAYS", "30")),
     # The timer worker seals the journal (a checkpoint) at most this often, when new events exist.
     "JOURNAL_CHECKPOINT_MINUTES": int(os.environ.get("PARCOURS_JOURNAL_CHECKPOINT_MINUTES", "60")),
+    # The dashboard's pathway figures (funnel, time in each state, exits) are counted at most this often per team and
+    # shown with the time they were counted (parcours.selectors.kept_figures); the worker recounts those in use.
+    "PATHWAY_FIGURES_MINUTES": env_int("PARCOURS_PATHWAY_FIGURES_MINUTES", 15, minimum=1),
     # E-mail notifications (parcours/mail.py): the daily digest leaves at this hour (local time). Missing monthly
     # statements are reminded from each facilitation organisation's reminder day (admin), by e-mail as in the app.
     "DIGEST_HOUR": int(os.environ.get("PARCOURS_DIGEST_HOUR", "7")),

@@ -10,6 +10,8 @@
   passed); once a day: old sent rows purged;
 - every sweep: a recount of the lots whose counted hours went stale (parcours.selectors.lot_hours), so that
   homes and the register read them ready;
+- every minute: a recount of the dashboards' pathway figures about to age out (parcours.selectors.kept_figures),
+  for the teams that read their dashboard lately;
 - every sweep: a heartbeat row (readiness reports a worker that stopped beating).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from parcours import mail
 from parcours.models import WorkerHeartbeat
-from parcours.selectors import lot_hours
+from parcours.selectors import kept_figures, lot_hours
 from parcours.services.data_protection import apply_retention
 from parcours.services.statements import remind_missing_statements
 from parcours.work.timers import fire_due
@@ -70,6 +72,7 @@ def jobs():
         Job("digests", lambda: mail.deliver_digests(), datetime.timedelta(seconds=0)),
         Job("mail_purge", lambda: mail.purge_sent(), datetime.timedelta(days=1)),
         Job("lot_hours", lot_hours.refresh_stale, datetime.timedelta(seconds=0)),
+        Job("pathway_figures", kept_figures.refresh_old, datetime.timedelta(minutes=1)),
     ]
 
 

@@ -364,7 +364,7 @@ __all__ = [
     "consolidation",
     "esf_rows",
     "group_figures",
-    "pathway_figures",
+    "count_pathway_figures",
     "report_lots",
     "mode_label",
 ]
@@ -376,27 +376,38 @@ class PathwayFigures:
     funnel: list  # (state label, pathways that reached it)
     durations: list  # (state label, stays, median days, p90 days)
     exits: list  # (family, at the exit, at six months)
+    as_of: datetime.datetime  # when they were counted (the dashboard keeps them a while: selectors.kept_figures)
+
+    @classmethod
+    def from_counts(cls, counts: dict, as_of) -> "PathwayFigures":
+        """Labelled in the reader's language from `count_pathway_figures`'s JSON-ready counts."""
+        reached, stays, exits = counts["reached"], counts["stays"], counts["exits"]
+        return cls(
+            funnel=[(state.label, reached.get(state.value, 0)) for state in PathwayState],
+            durations=[
+                (state.label, stays[state.value][0], round(stays[state.value][1], 1), round(stays[state.value][2], 1))
+                for state in PathwayState
+                if state.value in stays
+            ],
+            exits=[(c.label, *exits.get(c.value, (0, 0))) for c in ExitCategory],
+            as_of=as_of,
+        )
 
 
-def pathway_figures(*, actor) -> PathwayFigures:
+def count_pathway_figures(*, actor) -> dict:
     """From the journal of the pathways the actor may see: how many reached each state, how long completed stays
-    in each state lasted (median, 90th percentile, in days), and exits by family at the exit and six months later.
-    Three queries whatever the number of pathways, aggregated by the database."""
+    in each state lasted (median, 90th percentile, in days), and exits by family at the exit and six months later,
+    as JSON-ready counts keyed by state and family (PathwayFigures.from_counts labels them). Two queries whatever
+    the number of pathways, aggregated by the database; still a read of every state change of those pathways, which
+    the dashboard keeps rather than repeats (selectors.kept_figures)."""
     ids = pathways_for(actor).order_by().values("pk")
     reached, stays = state_figures("pathway", ids)
-    funnel = [(state.label, reached.get(state.value, 0)) for state in PathwayState]
-    durations = [
-        (state.label, stays[state.value][0], round(stays[state.value][1], 1), round(stays[state.value][2], 1))
-        for state in PathwayState
-        if state.value in stays
-    ]
-    at_exit, at_six = defaultdict(int), defaultdict(int)
+    exits = defaultdict(lambda: [0, 0])
     for category, outcome in Exit.objects.filter(pathway__in=ids).values_list("category", "outcome_category"):
-        at_exit[category] += 1
+        exits[category][0] += 1
         if outcome:
-            at_six[outcome] += 1
-    exits = [(c.label, at_exit.get(c.value, 0), at_six.get(c.value, 0)) for c in ExitCategory]
-    return PathwayFigures(funnel=funnel, durations=durations, exits=exits)
+            exits[outcome][1] += 1
+    return {"reached": reached, "stays": {state: list(v) for state, v in stays.items()}, "exits": dict(exits)}
 
 
 # --- ESF / IEJ participant indicators ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from parcours.access_log import log_access
 from parcours.counting import hours_label
 from parcours.dates import month_label
 from parcours.documents import clause_report as exports
-from parcours.selectors import lot_hours
+from parcours.selectors import kept_figures, lot_hours
 from parcours.selectors import reports as selectors
 from parcours.web.charts import bars
 from parcours.web.common import role_required
@@ -49,7 +49,7 @@ def dashboard(request, *, actor):
         "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics]),
     }
     publics = [(label, counts.get(key, 0), hours_label(by_public.get(key, 0))) for key, label in figures.publics]
-    pathways = selectors.pathway_figures(actor=actor)
+    pathways = kept_figures.pathway_figures(actor=actor)
     charts["funnel"] = bars(pathways.funnel, fmt=lambda n: f"{n:.0f}")
     for lot in lots:
         lot.realised_pct = round(lot.realised_share * 100)
@@ -68,6 +68,7 @@ def dashboard(request, *, actor):
             "declared_label": hours_label(figures.total("declared")),
             "at_risk": figures.at_risk,
             "today": timezone.localdate(),
+            "figures_minutes": int(kept_figures.max_age().total_seconds() // 60),
             "may_consolidate": actor.role == Role.FACILITATOR,
             "years": list(range(timezone.localdate().year, timezone.localdate().year - 4, -1)),
         },

@@ -115,7 +115,8 @@ def test_the_dashboard_query_count_does_not_grow_with_the_lots(client, site):
         )
     site.participant(hired=True)  # and more placements and lines: no query per placement either
     recount = count()  # the new and changed lots counted once, at a fixed cost (tests/test_lot_hours.py)
-    assert count() == before == 7 and recount > before  # the funnel and the stays: one statement
+    # The pathway figures: one statement (the team's kept row, tests/test_kept_figures.py).
+    assert count() == before == 6 and recount > before
 
 
 def test_the_esf_indicators_export_pseudonyms_only(client, site):

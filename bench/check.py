@@ -12,6 +12,8 @@ REQUIRED_PAGES = {
     "auditor home",
     "participant file",
     "API referrals",
+    "facilitator dashboard",
+    "facilitator pathway figures, recounted (worker)",
 }
 
 

@@ -154,10 +154,39 @@ def _crosses_many(model, path) -> bool:
     return False
 
 
+@functools.cache
+def _correlated_at_many(model, path):
+    """(model, its foreign key, outer reference, rest of the path) of the first to-many hop of `path`, when that hop
+    is a reverse foreign key reached from the row or through one foreign key: the EXISTS then starts at that hop
+    and is correlated on the key, instead of joining the row's table and the key's table again inside it (the
+    auditor's count of pathways by state: 118 -> 55 ms at 100,000 pathways). None: the generic EXISTS."""
+    parts = path.split("__")
+    current = model
+    for index, name in enumerate(parts):
+        field = current._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            foreign_key = getattr(field, "field", None)
+            rest = "__".join(parts[index + 1 :])
+            if not field.one_to_many or foreign_key is None or index > 1 or not rest:
+                return None
+            if foreign_key.target_field != current._meta.pk:
+                return None
+            outer = parts[0] if index == 1 else "pk"
+            return field.related_model, foreign_key.name, outer, rest
+        if field.related_model is None:
+            return None
+        current = field.related_model
+    return None
+
+
 def _organisation_q(model, path, organisation) -> Q:
-    if _crosses_many(model, path):
-        return Q(Exists(model._default_manager.filter(pk=OuterRef("pk"), **{path: organisation})))
-    return Q(**{path: organisation})
+    if not _crosses_many(model, path):
+        return Q(**{path: organisation})
+    correlated = _correlated_at_many(model, path)
+    if correlated is not None:
+        related, key, outer, rest = correlated
+        return Q(Exists(related._default_manager.filter(**{key: OuterRef(outer), rest: organisation})))
+    return Q(Exists(model._default_manager.filter(pk=OuterRef("pk"), **{path: organisation})))
 
 
 def _granted_model(grant_model):

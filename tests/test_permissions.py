@@ -362,6 +362,45 @@ def test_auditor_reads_participants_of_its_contracts_only(world):
     assert set(queryset.filter(pk__in=[referred.pk, not_referred.pk])) == {referred}
 
 
+def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(world):
+    """A buyer's pathways: EXISTS over the participant's pathways correlated on `participant_id`, without joining the
+    pathway and participant tables again inside it; the same rows as the generic EXISTS (a sibling pathway's
+    referral counts: the participant is the buyer's)."""
+    from parcours.models import Pathway
+
+    referred = make_pathway(world, "exited")  # referred and hired on the buyer's contract, then exited
+    sibling = Pathway.objects.create(  # a later pathway of the same participant, never referred
+        participant=referred.participant,
+        referent_adviser=referred.referent_adviser,
+        facilitation_organisation=referred.facilitation_organisation,
+        started_on=referred.started_on,
+    )
+    make_pathway(world, "eligible")
+    auditor = world.a.auditor
+    scoped = policy.scope_queryset(auditor, "participant.view", Pathway.objects.all())
+    sql = str(scoped.query)
+    assert '"participant_id" = ("parcours_pathway"."participant_id")' in sql and "parcours_participant" not in sql
+    generic = Pathway.objects.filter(
+        policy.Exists(
+            Pathway.objects.filter(
+                pk=policy.OuterRef("pk"),
+                participant__pathways__referrals__offer__lot__contract__buyer=auditor.organisation,
+            )
+        )
+    )
+    assert set(scoped) == set(generic) and {referred, sibling} <= set(scoped)
+    assert not set(policy.scope_queryset(world.b.auditor, "participant.view", Pathway.objects.all())) & {referred}
+    # Many-to-many hops and hops behind two foreign keys keep the generic EXISTS.
+    partners = "lot__contract__operation__facilitation_organisation__partners"
+    assert policy._correlated_at_many(JobOffer, partners) is None
+    through_two_keys = "pathway__participant__pathways__referrals__offer__lot__contract__buyer"
+    assert policy._correlated_at_many(Exit, through_two_keys) is None
+    assert policy._correlated_at_many(Participant, "pathways__referrals__offer__lot__contract__buyer")[1:3] == (
+        "participant",
+        "pk",
+    )
+
+
 def test_out_of_scope_objects_are_not_found_even_when_the_id_exists(world):
     referral = make(world, "referral", "under_review")
     with pytest.raises(DomainError) as refused:

@@ -75,12 +75,15 @@ def home(request):
             referrals=_home_list(request, selectors.referrals_for(actor), "positionnements"),
         )
     elif actor.role == Role.FACILITATOR:
-        referrals = selectors.referrals_for(actor)
-        waiting = selectors.referrals_to_review(actor=actor, states=selectors.REFERRALS_WAITING_FOR_FACILITATOR)
+        counts = selectors.count_by_state(selectors.referrals_for(actor))
+        waiting_states = selectors.REFERRALS_WAITING_FOR_FACILITATOR
+        waiting = selectors.referrals_to_review(actor=actor, states=waiting_states)
+        waiting_total = sum(counts.get(state, 0) for state in waiting_states)
         declared = selectors.hours_lines_to_validate(actor=actor, states=selectors.HOURS_WAITING_FOR_FACILITATOR)
         context.update(
-            referral_counts=_labelled_counts("referral", selectors.count_by_state(referrals)),
-            referrals=_home_list(request, waiting, "positionnements"),
+            referral_counts=_labelled_counts("referral", counts),
+            # The same scope as the counts by state: their sum is the list's total (no second COUNT).
+            referrals=_home_list(request, waiting, "positionnements", total=waiting_total),
             hours_lines=_home_list(request, declared, "heures"),
             lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),
             pathways=_home_list(request, selectors.pathways_for(actor), "parcours"),

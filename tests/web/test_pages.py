@@ -21,10 +21,11 @@ from workflows.transitions import all_specs
 # lists: each a page of ten rows, one count and one slice whatever the number of rows (an empty list needs no
 # slice: employeur.b sees none of these rows, the facilitator has no declared hours to validate, the employer no
 # hours declared); the lots' counted hours read from their summaries in two more (parcours.selectors.lot_hours).
+# The facilitator's referrals waiting for review take their total from the counts by state (no COUNT of their own).
 HOME_QUERIES = {
     "conseillere": 9,
     "conseiller.b": 9,
-    "facilitateur": 16,
+    "facilitateur": 15,
     "employeur": 12,
     "employeur.b": 9,
     "auditeur": 9,
@@ -280,3 +281,19 @@ def test_workflow_page_lists_every_transition_in_words(site, client):
     for internal in ["conséquence", ".py", "submit_eligibility", "under_review", "système"]:
         assert internal not in body, internal
     assert 'src="/static/workflows/referral.svg"' in body
+
+
+def test_the_facilitators_waiting_referrals_are_counted_from_the_counts_by_state(site, client):
+    """Their total comes from the home's counts by state (no COUNT of its own): it must still be the list's size,
+    other states (hired) left out."""
+    from parcours.selectors import REFERRALS_WAITING_FOR_FACILITATOR, referrals_to_review
+
+    for _ in range(11):
+        site.participant()
+    site.participant(hired=True)
+    login(client, "facilitateur")
+    response = client.get(reverse("home"))
+    waiting = referrals_to_review(actor=site.facilitator, states=REFERRALS_WAITING_FOR_FACILITATOR)
+    listed = response.context["referrals"]["page"]
+    assert listed.paginator.count == waiting.count() == 11 and len(listed.object_list) == 10
+    assert "11 lignes" in response.content.decode() and "Page 1 sur 2" in response.content.decode()

@@ -851,6 +851,8 @@ def write_markdown(path):
             "",
             "## Pages and API lists by data-set size (p50 / p95 ms, SQL statements)",
             "",
+            *([f"Measured {r['sections']['pages_measured']} (a later run of `--only pages`).", ""]
+              if r["sections"].get("pages_measured") else []),
             "| Page | " + " | ".join(f"{int(size):,} pathways" for size in sizes) + " |",
             "|---|" + "---|" * len(sizes),
         ]

@@ -13,7 +13,9 @@ tells the page to reload its live parts instead.
 """
 
 import datetime
+import json
 import logging
+from collections import OrderedDict
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -29,6 +31,30 @@ logger = logging.getLogger(__name__)
 
 # Ids taken by transactions that commit out of order are close to each other: replay a few before `since`.
 REPLAY_OVERLAP = 20
+
+
+class _Frames:
+    """The text frame of an event as a viewer sees it, encoded once per process for all the team's sockets (a team
+    of a thousand open pages is a thousand sends of the same two texts: with or without `mine`). The last few
+    events only: frames are sent as they arrive."""
+
+    def __init__(self, size=64):
+        self._texts = OrderedDict()
+        self._size = size
+
+    def text(self, event, mine: bool) -> str:
+        key = (event.get("event_id"), mine)
+        text = self._texts.get(key)
+        if text is None:
+            shown = {k: v for k, v in event.items() if k not in ("type", "actor_user_id")}
+            text = json.dumps({**shown, "type": "event", "mine": mine})
+            self._texts[key] = text
+            if len(self._texts) > self._size:
+                self._texts.popitem(last=False)
+        return text
+
+
+_frames = _Frames()
 
 
 @database_sync_to_async
@@ -103,5 +129,16 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         if not complete:
             await self.send_json({"type": "resync"})
 
+    async def dispatch(self, message):
+        # channels' dispatch closes stale database connections before every handler: a hop to the database thread
+        # per message. A team's event is one message per open page (a thousand pages: a thousand hops queued behind
+        # one thread) and its handler reads no database, so it is handled here directly; every other message
+        # (connect, resume, disconnect: they read the database) goes through channels' dispatch.
+        if message.get("type") == "journal.event":
+            await self.journal_event(message)
+        else:
+            await super().dispatch(message)
+
     async def journal_event(self, event):
-        await self.send_json(self._for_viewer(event))
+        mine = event.get("actor_user_id") == self.actor.user.pk
+        await self.send(text_data=_frames.text(event, mine))

@@ -7,6 +7,7 @@
   beating means no reminders, expiries, e-mails nor journal checkpoints): 503 when any is failing.
 """
 
+import asyncio
 import time
 
 from asgiref.sync import async_to_sync
@@ -36,11 +37,22 @@ def check_database():
     return "ok", {"vendor": connection.vendor}
 
 
-async def _channel_layer_round_trip(layer):
+async def _channel_layer_round_trip(layer, *, attempts=3, wait=1.0):
+    """A ping to a channel of this process and back. Redis's pub/sub may take the ping before it has taken the
+    channel's subscription (two connections): the ping is sent again, up to `attempts` times `wait` seconds."""
     channel = await layer.new_channel("health.")
-    await layer.send(channel, {"type": "health.ping"})
-    message = await layer.receive(channel)
-    return message.get("type") == "health.ping"
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        for _ in range(attempts):
+            await layer.send(channel, {"type": "health.ping"})
+            done, _ = await asyncio.wait({receiving}, timeout=wait)
+            if done:
+                return receiving.result().get("type") == "health.ping"
+        return False
+    finally:
+        if not receiving.done():
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
 
 
 def check_redis():

@@ -892,7 +892,8 @@ def write_markdown(path):
             "",
             f"{w['clients']} clients of one team on {w.get('server', 'daphne')}, {w['events']} events: "
             f"{w['delivered']}/{w['expected']} "
-            f"delivered, delay p50 {w.get('delay_p50_ms')} ms, p95 {w.get('delay_p95_ms')} ms.",
+            f"delivered, delay p50 {w.get('delay_p50_ms')} ms, p95 {w.get('delay_p95_ms')} ms."
+            + (f" Measured {w['when']} (a later run of `--only websocket`)." if w.get("when") else ""),
         ]
     Path(path).write_text("\n".join(lines) + "\n")
 

@@ -112,6 +112,19 @@ def test_the_worker_recounts_the_figures_in_use_and_drops_the_unread(world):
     assert not PathwayFiguresSnapshot.objects.exists()
 
 
+def test_the_worker_recounts_within_a_time_budget_oldest_first(world):
+    """At least one team per turn; past the budget, the others wait for the next turn (the worker's timers do not
+    wait behind the recounts of large teams)."""
+    t0 = timezone.now()
+    readers = [world.a.facilitator, world.b.facilitator, world.a.auditor]
+    for minutes, actor in enumerate(readers):
+        kept_figures.pathway_figures(actor=actor, now=t0 + minutes * MIN)
+    assert kept_figures.refresh_old(budget_seconds=0, now=t0 + 20 * MIN) == 1
+    recounted = PathwayFiguresSnapshot.objects.filter(computed_at=t0 + 20 * MIN)
+    assert [row.organisation_id for row in recounted] == [world.a.facilitator.organisation_id]  # the oldest
+    assert kept_figures.refresh_old(now=t0 + 20 * MIN) == 2
+
+
 def test_the_worker_drops_the_figures_of_a_team_without_active_members(world):
     fac = world.a.facilitator
     t0 = timezone.now()

@@ -14,6 +14,7 @@ One row per (organisation, role): `participant.view`'s scope depends on nothing 
 member's count is every member's. The rows hold counts only, never a participant."""
 
 import datetime
+import time
 
 from django.conf import settings
 from django.utils import timezone
@@ -64,10 +65,13 @@ def pathway_figures(*, actor, now=None) -> PathwayFigures:
     return PathwayFigures.from_counts(counts, now)
 
 
-def refresh_old(*, limit=20, now=None) -> int:
-    """Recount up to `limit` teams' figures read lately and older than two thirds of their lifetime (the worker's
-    job between sweeps); drop those nobody read for READ_WITHIN. Returns how many were recounted."""
+def refresh_old(*, limit=20, budget_seconds=5.0, now=None) -> int:
+    """Recount up to `limit` teams' figures read lately and older than two thirds of their lifetime, oldest first,
+    for at most about `budget_seconds` (the worker's job between sweeps: its timers must not wait behind the
+    recounts of large teams; the rest is recounted at the next turn); drop those nobody read for READ_WITHIN.
+    Returns how many were recounted."""
     now = now or timezone.now()
+    started = time.monotonic()
     PathwayFiguresSnapshot.objects.filter(read_at__lt=now - READ_WITHIN).delete()
     due = PathwayFiguresSnapshot.objects.filter(computed_at__lt=now - max_age() * 2 / 3).order_by("computed_at")
     recounted = 0
@@ -87,4 +91,6 @@ def refresh_old(*, limit=20, now=None) -> int:
         # read_at stays the readers': a team that stops reading its dashboard stops being recounted.
         PathwayFiguresSnapshot.objects.filter(pk=row.pk).update(figures=counts, computed_at=now)
         recounted += 1
+        if time.monotonic() - started >= budget_seconds:
+            break
     return recounted

@@ -75,6 +75,19 @@ def test_each_team_gets_its_own_figures(world):
     assert exited_count(a) == exited_count(b) + 1  # two territories, two sets of pathways
 
 
+def test_a_refused_keeping_still_shows_the_counts(world, caplog):
+    from unittest import mock
+
+    from django.db import DatabaseError
+
+    fac = world.a.facilitator
+    with mock.patch.object(PathwayFiguresSnapshot.objects, "bulk_create", side_effect=DatabaseError("lock timeout")):
+        shown = kept_figures.pathway_figures(actor=fac)
+    assert same(shown, counted(fac)) and not PathwayFiguresSnapshot.objects.exists()
+    assert "could not keep" in caplog.text
+    assert same(kept_figures.pathway_figures(actor=fac), shown) and PathwayFiguresSnapshot.objects.count() == 1
+
+
 def test_the_lifetime_is_a_setting(world, settings):
     settings.PARCOURS = {**settings.PARCOURS, "PATHWAY_FIGURES_MINUTES": 60}
     fac = world.a.facilitator

@@ -14,15 +14,19 @@ One row per (organisation, role): `participant.view`'s scope depends on nothing 
 member's count is every member's. The rows hold counts only, never a participant."""
 
 import datetime
+import logging
 import time
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from parcours.models import PathwayFiguresSnapshot
 from parcours.selectors.reports import PathwayFigures, count_pathway_figures
 from roles.actor import Actor
 from roles.models import Membership
+
+logger = logging.getLogger(__name__)
 
 READ_WITHIN = datetime.timedelta(days=7)
 READ_MARK = datetime.timedelta(hours=1)  # read_at is written at most this often (a dashboard view writes nothing else)
@@ -33,16 +37,21 @@ def max_age() -> datetime.timedelta:
 
 
 def _keep(actor, counts, now):
-    PathwayFiguresSnapshot.objects.bulk_create(
-        [
-            PathwayFiguresSnapshot(
-                organisation_id=actor.organisation_id, role=actor.role, figures=counts, computed_at=now, read_at=now
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["organisation", "role"],
-        update_fields=["figures", "computed_at", "read_at"],
+    """Upsert the team's row. A database refusal (a lock timeout under a concurrent keeper) costs only the keeping:
+    the page shows the counts all the same, in a savepoint so that the request's transaction stays usable."""
+    row = PathwayFiguresSnapshot(
+        organisation_id=actor.organisation_id, role=actor.role, figures=counts, computed_at=now, read_at=now
     )
+    try:
+        with transaction.atomic():
+            PathwayFiguresSnapshot.objects.bulk_create(
+                [row],
+                update_conflicts=True,
+                unique_fields=["organisation", "role"],
+                update_fields=["figures", "computed_at", "read_at"],
+            )
+    except DatabaseError:
+        logger.warning("pathway figures: could not keep the count of team %s/%s", row.organisation_id, row.role)
 
 
 def pathway_figures(*, actor, now=None) -> PathwayFigures:

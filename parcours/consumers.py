@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 REPLAY_OVERLAP = 20
 
 
+def as_shown(event, mine: bool) -> dict:
+    """An event as a viewer receives it: the author's id replaced by whether this viewer is the author."""
+    shown = {k: v for k, v in event.items() if k not in ("type", "actor_user_id")}
+    return {**shown, "type": "event", "mine": mine}
+
+
 class _Frames:
     """The text frame of an event as a viewer sees it, encoded once per process for all the team's sockets (a team
     of a thousand open pages is a thousand sends of the same two texts: with or without `mine`). The last few
@@ -46,8 +52,7 @@ class _Frames:
         key = (event.get("event_id"), mine)
         text = self._texts.get(key)
         if text is None:
-            shown = {k: v for k, v in event.items() if k not in ("type", "actor_user_id")}
-            text = json.dumps({**shown, "type": "event", "mine": mine})
+            text = json.dumps(as_shown(event, mine))
             self._texts[key] = text
             if len(self._texts) > self._size:
                 self._texts.popitem(last=False)
@@ -103,11 +108,8 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    def _for_viewer(self, event):
-        shown = {k: v for k, v in event.items() if k not in ("type", "actor_user_id")}
-        shown["type"] = "event"
-        shown["mine"] = event.get("actor_user_id") == self.actor.user.pk
-        return shown
+    def _mine(self, event) -> bool:
+        return event.get("actor_user_id") == self.actor.user.pk
 
     async def receive_json(self, content, **kwargs):
         """The one message a page sends: `{"type": "resume", "since": <event id>}` or `{"since_time": <epoch s>}`.
@@ -125,7 +127,7 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
                 return
         payloads, complete = await missed_events(self.actor, since=since, since_time=since_time)
         for payload in payloads:
-            await self.send_json({**self._for_viewer(payload), "replayed": True})
+            await self.send_json({**as_shown(payload, self._mine(payload)), "replayed": True})
         if not complete:
             await self.send_json({"type": "resync"})
 
@@ -140,5 +142,4 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def journal_event(self, event):
-        mine = event.get("actor_user_id") == self.actor.user.pk
-        await self.send(text_data=_frames.text(event, mine))
+        await self.send(text_data=_frames.text(event, self._mine(event)))

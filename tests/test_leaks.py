@@ -231,7 +231,7 @@ def test_the_websocket_audience_of_every_event_may_view_its_object(demo):
             "type",
             "event_id",
             "participant_id",
-            "actor_user_id",  # replaced by `mine` (yes/no) before it reaches a browser (consumers._for_viewer)
+            "actor_user_id",  # replaced by `mine` (yes/no) before it reaches a browser (consumers.as_shown)
             "object_type",
             "object_id",
             "action",

@@ -146,3 +146,35 @@ def test_a_teams_sockets_get_the_event_with_their_own_mine_and_without_a_databas
     assert author["mine"] is True and other["mine"] is False and adviser["mine"] is False
     assert {k: v for k, v in author.items() if k != "mine"} == {k: v for k, v in other.items() if k != "mine"}
     assert hops == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replayed_event_is_shown_as_a_live_one_with_its_own_mine(site):
+    """Resuming after a lost connection replays the events in scope the same way live frames show them: no author
+    id, `mine` for the author only, marked `replayed`."""
+    import time
+
+    referral = site.participant().pathways.get().referrals.get()
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
+
+    async def resume(user):
+        communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
+        communicator.scope["user"] = user
+        communicator.scope["session"] = {}
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        await communicator.send_json_to({"type": "resume", "since_time": time.time() - 3600})
+        received = []
+        while True:
+            message = await communicator.receive_json_from(timeout=5)
+            received.append(message)
+            if message.get("action") == "start_review":
+                break
+        await communicator.disconnect()
+        return received
+
+    for user, mine in ((site.facilitator.user, True), (site.adviser.user, False)):
+        received = async_to_sync(resume)(user)
+        review = received[-1]
+        assert review["object_id"] == referral.pk and review["replayed"] is True and review["type"] == "event"
+        assert review["mine"] is mine and all("actor_user_id" not in m for m in received)

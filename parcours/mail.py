@@ -42,6 +42,7 @@ from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
+from roles.statements import Compiled
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,19 @@ def kinds_for_role(role) -> list:
 
 
 # --- Writing the outbox (inside the transaction of the action) ----------------------------------------------------
+# Read by the transitions that call for e-mails (forward, hire, refuse): compiled once (workflows.compiled).
+_already_told = Compiled(
+    lambda kind, key: MailNotification.objects.filter(kind=kind, key=key).values_list("user_id"), arguments=2
+)
+_referral_told = Compiled(
+    lambda referral_id: (
+        Referral.objects.select_related("offer__lot__contract__operation", "pathway__participant")
+        .filter(pk=referral_id)
+        .order_by("pk")[:1]
+    )
+)
+
+
 def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) -> int:
     members = list(members)
     deliveries = deliveries_of([m.user_id for m in members], kind)
@@ -91,7 +105,7 @@ def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) ->
     ]
     # One row per person, kind and key: a second worker or a replayed timer adds nothing (the unique constraint
     # settles a race; the rows already there are not counted).
-    known = set(MailNotification.objects.filter(kind=kind, key=key).values_list("user_id", flat=True))
+    known = {user_id for (user_id,) in _already_told(str(kind), key)}
     rows = [row for row in rows if row.user_id not in known]
     MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -133,13 +147,10 @@ def enqueue_for_event(event) -> int:
     kind, referral_id = _referral_kind(event)
     if kind is None:
         return 0
-    referral = (
-        Referral.objects.select_related("offer__lot__contract__operation", "pathway__participant")
-        .filter(pk=referral_id)
-        .first()
-    )
-    if referral is None:
+    found = _referral_told(int(referral_id))
+    if not found:
         return 0
+    referral = found[0]
     if kind == NotificationKind.CANDIDATE_FORWARDED:
         members = team_members(referral.offer.lot.awardee_id, Role.EMPLOYER)
         key = f"referral:{referral.pk}:forward"

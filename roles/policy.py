@@ -21,7 +21,7 @@ from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
 
 from roles.enums import Role
-from roles.statements import Template, sentinel
+from roles.statements import Compiled, Template, sentinel
 
 A, F, E, AU, DPO = Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR, Role.DPO
 
@@ -219,6 +219,7 @@ def _grant_permission_id(granted, codename_prefix) -> int:
 def forget_permission_ids(**kwargs):
     for cached in (_permission_id, _scope_template, _audience_template):
         cached.cache_clear()
+    Compiled.forget_all()  # reads compiled with scope checks hold the ids too
 
 
 def _grant_q(grant, organisation, codename_prefix) -> Q:
@@ -326,10 +327,16 @@ def _scope_template(model, scope: Scope, named_access: bool) -> Template | None:
 
 def _scope_check(model, scope: Scope, actor, pk):
     """(SQL, params) of `EXISTS (row pk of model reached by actor through scope)`, or None if it never is."""
-    template = _scope_template(model, scope, bool(actor.named_access))
+    return _scope_check_of(
+        model, scope, bool(actor.named_access), pk, actor.organisation.pk, actor.organisation.group_id
+    )
+
+
+def _scope_check_of(model, scope: Scope, named_access: bool, pk, organisation_id, group_id):
+    template = _scope_template(model, scope, named_access)
     if template is None:
         return None
-    params = template.bind(pk=pk, organisation=actor.organisation.pk, group=actor.organisation.group_id)
+    params = template.bind(pk=pk, organisation=organisation_id, group=group_id)
     return f"EXISTS ({template.sql})", params
 
 
@@ -346,20 +353,37 @@ def with_scopes(queryset, actor, pk=None):
     """`queryset` annotated with whether `actor` reaches each row through each scope of its role — read in the same
     statement as the rows (the services' SELECT … FOR UPDATE), then kept on each object by `remember_scopes` so that
     `allows` asks no further query for these rows in this transaction. With `pk` (one row: a transition's lock), the
-    checks are the statements compiled once per shape; without it, correlated subqueries for many rows."""
+    checks are the statements compiled once per shape (`with_scopes_of_row`); without it, correlated subqueries for
+    many rows."""
     if actor is None or actor.is_system or actor.organisation is None:
         return queryset
+    if pk is not None:
+        organisation = actor.organisation
+        return with_scopes_of_row(
+            queryset,
+            actor.role,
+            bool(actor.named_access),
+            pk,
+            organisation_id=organisation.pk,
+            group_id=organisation.group_id,
+        )
     model = queryset.model
     annotations = {}
     for scope in _role_scopes(actor.role):
-        if pk is not None:
-            found = _scope_check(model, scope, actor, pk)
-            if found is not None:
-                annotations[_scope_field(scope)] = RawSQL(found[0], found[1], output_field=BooleanField())
-            continue
         condition = scope_q(model, scope, actor)
         if condition != Q(pk__in=[]):
             annotations[_scope_field(scope)] = Exists(model._default_manager.filter(condition, pk=OuterRef("pk")))
+    return queryset.annotate(**annotations)
+
+
+def with_scopes_of_row(queryset, role, named_access: bool, pk, *, organisation_id, group_id):
+    """`with_scopes` for row `pk`, for a member of organisation `organisation_id` (its group `group_id`) in `role`:
+    the ids are parameters of the statement, so that it compiles once per (queryset, role, named access)."""
+    annotations = {}
+    for scope in _role_scopes(role):
+        found = _scope_check_of(queryset.model, scope, named_access, pk, organisation_id, group_id)
+        if found is not None:
+            annotations[_scope_field(scope)] = RawSQL(found[0], found[1], output_field=BooleanField())
     return queryset.annotate(**annotations)
 
 

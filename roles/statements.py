@@ -5,10 +5,19 @@ Compiling a queryset with EXISTS subqueries and joins costs more Python time tha
 scope checks, the audience of a notification — keep their ORM definition (one source of truth, no hand-written
 SQL) but compile it once per shape, with sentinel values where the real ones go, and substitute the real values
 in the parameters afterwards.
+
+`Template` keeps the SQL of a scalar check, run by hand (`policy.allows`). `Compiled` keeps a whole read — its SQL
+and the compiler that turns its rows into objects, `select_related` rows and `values_list` tuples — and runs it
+through the queryset's own iterable.
 """
 
+import copy
 import itertools
+import threading
+import weakref
 from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
 
 _SENTINELS = itertools.count(1)
 
@@ -37,3 +46,66 @@ class Template:
 
     def bind(self, **values) -> list:
         return [values[self.slots[p]] if isinstance(p, int) and p in self.slots else p for p in self.params]
+
+
+_EVERY_COMPILED = weakref.WeakSet()
+
+
+class Compiled:
+    """`Compiled(lambda pathway_id: Model.objects.filter(...))(42)`: the rows of the queryset built with 42, as a
+    list, compiled once per database alias and kind of arguments (integers: ids, ranks; or strings).
+
+    Only for querysets whose parameters are their arguments and constants: a value computed while building
+    (`timezone.now()`, a cached id a test flush may change) would be frozen in the SQL. The queryset is built twice
+    with different sentinels: the SQL text must be the same (no argument folded into it) and only the arguments'
+    parameters may move. An argument a shape does not use (a role whose scopes need no organisation) goes nowhere."""
+
+    def __init__(self, build, *, arguments=1):
+        self.build, self.arguments = build, arguments
+        self._compiled = {}  # (alias, kinds) → (queryset, compiler, sql, params, slots)
+        self._lock = threading.Lock()
+        _EVERY_COMPILED.add(self)
+
+    @staticmethod
+    def forget_all():
+        """Compile every read again at its next call: the ids cached in their SQL (a permission's, through the scope
+        checks) changed — permissions created again (post_migrate, a test's flush)."""
+        for compiled in list(_EVERY_COMPILED):
+            compiled._compiled.clear()
+
+    def _sentinels(self, kinds):
+        return [sentinel() if kind is int else str(sentinel()) for kind in kinds]
+
+    def _compile(self, alias, kinds):
+        markers = self._sentinels(kinds)
+        queryset = self.build(*markers)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()  # also sets what the iterable reads: select, klass_info, col_count
+        slots = [[i for i, value in enumerate(params) if value == marker] for marker in markers]
+        other_sql, other_params = self.build(*self._sentinels(kinds)).query.get_compiler(using=alias).as_sql()
+        moved = [i for i, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b]
+        if other_sql != sql or sorted(moved) != sorted(i for found in slots for i in found):
+            raise ValueError(f"{self.build!r}: its SQL depends on more than its arguments.")
+        return queryset, compiler, sql, list(params), slots
+
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS) -> list:
+        if len(values) != self.arguments:
+            raise TypeError(f"expected {self.arguments} argument(s), got {len(values)}")
+        kinds = tuple(str if isinstance(value, str) else int for value in values)
+        compiled = self._compiled.get((using, kinds))
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get((using, kinds)) or self._compiled.setdefault(
+                    (using, kinds), self._compile(using, kinds)
+                )
+        queryset, template, sql, params, slots = compiled
+        params = list(params)
+        for value, found in zip(values, slots, strict=True):
+            for i in found:
+                params[i] = value if isinstance(value, str) else int(value)
+        compiler = copy.copy(template)
+        compiler.connection = connections[using]  # this thread's connection
+        compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        run = queryset._chain()
+        run.query.get_compiler = lambda *args, **kwargs: compiler
+        return list(run)

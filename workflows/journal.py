@@ -25,6 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from roles.statements import Compiled
 from workflows import append_only, keys
 from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
 
@@ -165,6 +166,17 @@ def subscribe(listener):
     return listener
 
 
+# The last link of a chain, read before each event is appended: compiled once (workflows.compiled).
+_chain_tail = Compiled(
+    lambda object_type, object_id: (
+        JournalEvent.objects.filter(object_type=object_type, object_id=object_id)
+        .order_by("-sequence")
+        .values_list("sequence", "hash")[:1]
+    ),
+    arguments=2,
+)
+
+
 def record_event(
     *,
     actor,
@@ -182,12 +194,7 @@ def record_event(
     Callers hold the row lock of the object (services use select_for_update), which serialises the
     events of one object; the unique (object, sequence) constraint makes a lost race fail loudly.
     """
-    last = (
-        JournalEvent.objects.filter(object_type=object_type, object_id=object_id)
-        .order_by("-sequence")
-        .values_list("sequence", "hash")
-        .first()
-    )
+    last = next(iter(_chain_tail(object_type, object_id)), None)
     sequence, previous_hash = (last[0] + 1, last[1]) if last else (1, "")
     key_id = keys.current_key_id()
     reason = reason or ""

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from roles import policy
+from roles.statements import Compiled
 from workflows.errors import DomainError
 
 NOT_FOUND_MESSAGES = {
@@ -46,6 +47,48 @@ LOCK_RELATED = {
 }
 
 
+_ROW_LOCKS = {}
+
+
+def _row_lock(model):
+    """The statement that waits for a row of `model` (compiled once per model: it runs before every transition)."""
+    found = _ROW_LOCKS.get(model)
+    if found is None:
+        found = _ROW_LOCKS.setdefault(
+            model,
+            Compiled(lambda pk: model.objects.filter(pk=pk).select_for_update(of=("self",)).values_list("pk")[:1]),
+        )
+    return found
+
+
+_LOCKED_READS = {}
+
+
+def _locked_rows(model):
+    queryset = model.objects.select_for_update(of=("self",))
+    related = LOCK_RELATED.get(model._meta.model_name)
+    return queryset.select_related(*related) if related else queryset
+
+
+def _read_locked(model, role, named_access):
+    """The read of a locked row with what its transitions read and, for a member of a team, whether each scope of
+    its role reaches it (roles.policy.with_scopes_of_row): compiled once per model and kind of actor."""
+    key = (model, role, named_access)
+    found = _LOCKED_READS.get(key)
+    if found is None:
+        if role is None:
+            found = Compiled(lambda pk: _locked_rows(model).filter(pk=pk))
+        else:
+            found = Compiled(
+                lambda pk, organisation, group: policy.with_scopes_of_row(
+                    _locked_rows(model), role, named_access, pk, organisation_id=organisation, group_id=group
+                ).filter(pk=pk),
+                arguments=3,
+            )
+        found = _LOCKED_READS.setdefault(key, found)
+    return found
+
+
 def lock(model, obj_or_pk, *, actor):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
@@ -53,23 +96,25 @@ def lock(model, obj_or_pk, *, actor):
     each scope of its role — so that the policy decides the following checks on this row without asking again
     (roles.policy.with_scopes)."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
-    queryset = model.objects.select_for_update(of=("self",))
-    related = LOCK_RELATED.get(model._meta.model_name)
-    if related:
-        queryset = queryset.select_related(*related)
     try:
         pk = model._meta.pk.to_python(pk)
-    except ValidationError:
+    except (ValidationError, TypeError):
         raise not_found(model) from None
+    if not isinstance(pk, int) or not 0 < pk < 2**63:  # no such row (and no statement for an id out of range)
+        raise not_found(model)
     if connection.features.has_select_for_update:
         # Wait for the row first: the statement below then reads the scopes (grants) in a snapshot taken after the
         # concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer would
         # still count (PostgreSQL re-reads the locked row, not the subqueries).
-        model.objects.filter(pk=pk).select_for_update(of=("self",)).exists()
-    try:
-        obj = policy.with_scopes(queryset, actor, pk).get(pk=pk)
-    except model.DoesNotExist:
-        raise not_found(model) from None
+        _row_lock(model)(pk)
+    if actor is None or actor.is_system or actor.organisation is None:
+        found = _read_locked(model, None, False)(pk)
+    else:
+        organisation = actor.organisation
+        found = _read_locked(model, actor.role, bool(actor.named_access))(pk, organisation.pk, organisation.group_id)
+    if not found:
+        raise not_found(model)
+    obj = found[0]
     policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):
         raise not_found(model)

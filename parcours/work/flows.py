@@ -41,6 +41,7 @@ from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, Work
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
+from roles.statements import Compiled
 from workflows.journal import record_event
 from workflows.models import JournalEvent
 from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
@@ -743,9 +744,15 @@ class PlacementFlow(flow.Flow):
 FLOWS = (IntakeFlow, PlacementFlow)
 
 
-def open_tasks_of_pathway(pathway_id):
-    return (
+# Read at every change of a pathway, a referral or a follow-up (parcours.work.listener): compiled once.
+_open_tasks_of_pathway = Compiled(
+    lambda pathway_id: (
         WorkTask.objects.filter(pathway_id=pathway_id, status__in=OPEN_TASK_STATUSES)
         .select_related("task", "pathway", "referral", "follow_up__placement")
         .order_by("task_id")
     )
+)
+
+
+def open_tasks_of_pathway(pathway_id) -> list:
+    return _open_tasks_of_pathway(pathway_id)

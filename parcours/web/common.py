@@ -82,22 +82,6 @@ class IdsFirstPaginator(Paginator):
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
-class IdsSubqueryPaginator(Paginator):
-    """`IdsFirstPaginator` in one statement: the page's ids are a subquery (`pk IN (SELECT id … ORDER BY … LIMIT n)`)
-    of the rows alone, and only those rows are joined to what the list shows. For the homes, whose statements are
-    counted: the employer's placements were all joined to their pathways, participants, lots and contracts before
-    sorting (1,197 rows for 10 shown)."""
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:  # as Paginator.page
-            top = self.count
-        ids = self.object_list.values("pk")[bottom:top]
-        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
-
-
 def paginate(request, queryset, per_page=None, *, ids_first=False):
     paginator_class = IdsFirstPaginator if ids_first else Paginator
     return paginator_class(queryset, per_page or PAGE_SIZE).get_page(request.GET.get("page"))

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_POST
 from parcours import selectors
 from parcours.selectors.tasks import work_summary
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
-from parcours.web.common import IdsSubqueryPaginator, actions_for, row_actions
+from parcours.web.common import actions_for, row_actions
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
 from workflows.diagrams import circuits
@@ -32,7 +33,7 @@ def _home_list(request, queryset, param, *, total=None):
     """One page of a home list: a count and a slice (two queries whatever the number of rows; one when the page
     already knows the `total`, e.g. from its counts by state), with the links to the neighbouring pages keeping the
     other lists' pages."""
-    paginator = IdsSubqueryPaginator(queryset, HOME_PAGE_SIZE)
+    paginator = Paginator(queryset, HOME_PAGE_SIZE)
     if total is not None:
         paginator.count = total  # Paginator.count is a cached property: the scoped COUNT is not run again
     page = paginator.get_page(request.GET.get(param))

@@ -262,7 +262,9 @@ def section_transitions(smoke, world):
             samples.append((time.perf_counter() - started) * 1000)
         if profiler is not None:
             report = io.StringIO()
-            pstats.Stats(profiler, stream=report).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "30")))
+            order = os.environ.get("BENCH_PROFILE_SORT", "tottime")  # e.g. cumulative
+            lines = int(os.environ.get("BENCH_PROFILE_LINES", "30"))
+            pstats.Stats(profiler, stream=report).sort_stats(order).print_stats(lines)
             say(report.getvalue())
         figure = summary(samples)
         figure["statements"] = queries.count

@@ -66,6 +66,24 @@ def _lot_paths(lot: str, **extra) -> ScopePaths:
 
 
 # --- Participants and eligibility ----------------------------------------------------------------------------
+def eligibility_valid(participant_id, day: datetime.date, *, grace_days: int = 0) -> bool:
+    """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
+    counting rules accept a late validation) and still valid that day. By id: the guards need not load the file."""
+    return EligibilityAssessment.objects.filter(
+        participant_id=participant_id,
+        decision=AssessmentDecision.ACCEPTED,
+        decided_at__date__lte=day + datetime.timedelta(days=grace_days),
+        valid_until__gte=day,
+    ).exists()
+
+
+class OfAParticipant:
+    """What the guards ask of any object of a participant's file (pathway, referral, placement)."""
+
+    def participant_eligible_on(self, day: datetime.date, *, grace_days: int = 0) -> bool:
+        return eligibility_valid(self.journal_participant_id, day, grace_days=grace_days)
+
+
 class Participant(models.Model):
     """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
 
@@ -179,13 +197,7 @@ class Participant(models.Model):
         return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
 
     def eligibility_valid_on(self, day: datetime.date, *, grace_days: int = 0) -> bool:
-        """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
-        counting rules accept a late validation) and still valid that day."""
-        return self.assessments.filter(
-            decision=AssessmentDecision.ACCEPTED,
-            decided_at__date__lte=day + datetime.timedelta(days=grace_days),
-            valid_until__gte=day,
-        ).exists()
+        return eligibility_valid(self.pk, day, grace_days=grace_days)
 
 
 class EligibilityCriterion(models.Model):
@@ -544,7 +556,7 @@ class JobOffer(models.Model):
 
 
 # --- Pathway and its steps -----------------------------------------------------------------------------------
-class Pathway(PathwayMachine):
+class Pathway(PathwayMachine, OfAParticipant):
     """One episode of a participant's insertion pathway (parcours)."""
 
     MACHINE = "pathway"
@@ -614,7 +626,7 @@ class Pathway(PathwayMachine):
         return self.assessments.filter(decision=AssessmentDecision.PENDING).order_by("-submitted_at").first()
 
 
-class Referral(ReferralMachine):
+class Referral(ReferralMachine, OfAParticipant):
     """A referral (positionnement) of a participant to a job offer."""
 
     MACHINE = "referral"
@@ -680,7 +692,7 @@ class Referral(ReferralMachine):
         return self.pathway.participant_id
 
 
-class Placement(PlacementMachine):
+class Placement(PlacementMachine, OfAParticipant):
     """A placement (mise en poste): participant × employer × lot × fulfilment mode × contract."""
 
     MACHINE = "placement"

@@ -26,8 +26,7 @@ def offer_open(referral, inputs):
 
 
 def eligibility_valid_today(obj, inputs):
-    participant = obj.participant if hasattr(obj, "participant") else obj.pathway.participant
-    if not participant.eligibility_valid_on(_today()):
+    if not obj.participant_eligible_on(_today()):
         raise DomainError(
             "eligibility_not_valid",
             _("L'éligibilité du ou de la participant·e n'est pas validée ou a expiré."),
@@ -40,7 +39,7 @@ def eligibility_valid_at_start(referral, inputs):
     start = inputs.get("start_date")
     # The lot's counting rules may accept an eligibility validated a few days after the start (charter).
     grace = referral.offer.lot.counting_rules.eligibility_grace_days
-    if isinstance(start, datetime.date) and not referral.participant.eligibility_valid_on(start, grace_days=grace):
+    if isinstance(start, datetime.date) and not referral.participant_eligible_on(start, grace_days=grace):
         late = (
             _(" (ou dans les %(grace)s jours qui suivent, selon les règles de comptage du lot)") % {"grace": grace}
             if grace
@@ -113,7 +112,7 @@ def new_start_date_valid(placement, inputs):
             % {"execution_starts_on": _fmt(lot.execution_starts_on), "execution_ends_on": _fmt(lot.execution_ends_on)},
             field="start_date",
         )
-    if not placement.pathway.participant.eligibility_valid_on(start):
+    if not placement.participant_eligible_on(start):
         raise DomainError(
             "eligibility_not_valid",
             _("L'éligibilité n'est pas valide au %(start)s, date de début du contrat.") % {"start": _fmt(start)},

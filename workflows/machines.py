@@ -43,9 +43,7 @@ def _pathway_reopen(self, **_):
 
 
 def _pathway_reopen_target(self):
-    return (
-        PathwayState.ELIGIBLE if self.participant.eligibility_valid_on(timezone.localdate()) else PathwayState.INTAKE
-    )
+    return PathwayState.ELIGIBLE if self.participant_eligible_on(timezone.localdate()) else PathwayState.INTAKE
 
 
 # --- Referral ------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ to have moved, and a deleted chain leaves its object without history. Reasons ma
 anonymisation of their participant, which is itself journaled.
 """
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from parcours.models import HoursLine, Participant, Pathway, Placement, Referral
 from workflows.journal import VerificationResult, verify
@@ -30,13 +31,16 @@ def check_case_states(result: VerificationResult, *, limit=20) -> VerificationRe
         result.problem(None, f"participant #{pk} : aucun historique (chaîne supprimée)")
     for object_type, model in STATEFUL.items():
         head = _chain(object_type).exclude(to_state="").order_by("-sequence").values("to_state")[:1]
+        # One probe of the chain per object: "" stands for no chain (a state is never empty), so that a single
+        # comparison catches both (an IS NULL test beside it made PostgreSQL run the subquery twice per row).
         mismatched = (
-            model.objects.annotate(journal_state=Subquery(head))
-            .filter(Q(journal_state__isnull=True) | ~Q(journal_state=F("state")))
+            model.objects.annotate(journal_state=Coalesce(Subquery(head), Value("")))
+            .filter(~Q(state=F("journal_state")))
+            .order_by()
             .values_list("pk", "state", "journal_state")[:limit]
         )
         for pk, state, journal_state in mismatched:
-            if journal_state is None:
+            if not journal_state:
                 result.problem(None, f"{object_type} #{pk} : aucun historique (chaîne supprimée)")
             else:
                 result.problem(

@@ -324,6 +324,22 @@ def test_a_rewritten_reason_is_detected(world):
     assert "motif modifié" in problems_text(verify_journal())
 
 
+def test_a_deleted_reason_is_detected(world):
+    event = chain("referral", make_referral(world, "refused").pk)[-1]
+    tamper("DELETE FROM workflows_journalreason WHERE event_id = %s", [event.pk])
+    result = verify_journal()
+    assert result.broken_event_id == event.pk and "motif supprimé" in problems_text(result)
+
+
+def test_a_reason_added_to_an_event_that_sealed_none_is_detected(world):
+    """The verifier looks reasons up only for the events that seal one; the others are found apart."""
+    event = chain("referral", make_referral(world, "approved").pk)[-1]
+    assert not event.reason_digest
+    tamper("INSERT INTO workflows_journalreason (event_id, text) VALUES (%s, 'Motif ajouté')", [event.pk])
+    result = verify_journal()
+    assert result.broken_event_id == event.pk and "motif ajouté après coup" in problems_text(result)
+
+
 def test_a_reason_erased_without_anonymisation_is_detected(world):
     referral = make_referral(world, "refused")
     event = chain("referral", referral.pk)[-1]

@@ -2,7 +2,9 @@
 the canonical JSON of `event_payload` (sorted keys, no spaces, UTF-8), for any values."""
 
 import datetime
+import hmac
 
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +69,11 @@ def test_copy_fields_are_unescaped_as_postgresql_writes_them():
     assert _copy_field("a\\tb\\nc\\rd\\\\e") == "a\tb\nc\rd\\e"
     assert _copy_field("\\b\\f\\v") == "\b\f\v"
     assert _copy_field("plain é") == "plain é"
+
+
+@given(key=st.binary(max_size=200), data=st.binary(max_size=2000))
+def test_the_verifiers_sealer_is_hmac_sha256_for_any_key_and_data(key, data):
+    """The sealer keeps the keyed SHA-256 states between rows: it must stay RFC 2104's HMAC, keys longer than a
+    block (hashed first) and empty keys included."""
+    with override_settings(JOURNAL_KEYS={"any": key}):
+        assert keys.sealer("any")(data) == hmac.digest(key, data, "sha256").hex() == keys.seal_bytes("any", data)

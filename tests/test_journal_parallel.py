@@ -43,3 +43,23 @@ def test_parallel_verification_finds_a_forged_event(world):
     one, three = verify_journal(workers=1), verify_journal(workers=3)
     assert one.broken_event_id == event.pk == three.broken_event_id
     assert summary(one) == summary(three)
+
+
+def test_parallel_verification_finds_reasons_deleted_or_added(world):
+    make_referral(world, "refused")
+    make_referral(world, "approved")
+    refused = JournalEvent.objects.filter(object_type="referral").exclude(reason_digest="").order_by("-pk").first()
+    silent = JournalEvent.objects.filter(object_type="referral", reason_digest="").order_by("-pk").first()
+    with connection.cursor() as cursor:
+        append_only.remove(connection)
+        try:
+            cursor.execute("DELETE FROM workflows_journalreason WHERE event_id = %s", [refused.pk])
+            cursor.execute(
+                "INSERT INTO workflows_journalreason (event_id, text) VALUES (%s, 'Motif ajouté')", [silent.pk]
+            )
+        finally:
+            append_only.install(connection)
+    one, two = verify_journal(workers=1), verify_journal(workers=2)
+    texts = " | ".join(text for _, text in two.problems)
+    assert "motif supprimé" in texts and "motif ajouté après coup" in texts
+    assert summary(one) == summary(two)

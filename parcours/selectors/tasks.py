@@ -38,10 +38,13 @@ def tasks_for(actor):
 
 
 def overdue_first(queryset, now=None):
+    """Overdue tasks first, then by due date, undated last; `overdue` (0: late) marks them for display. Ordering by
+    the due date alone gives exactly that order (a late task is due before any task that is not), and it is the
+    order of the index of open tasks, so a page of them is read from the index without sorting the team's tasks."""
     now = now or timezone.now()
     return queryset.annotate(
         overdue=Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("overdue", F("due_at").asc(nulls_last=True), "task_id")
+    ).order_by(F("due_at").asc(nulls_last=True), "task_id")
 
 
 def inbox(actor):

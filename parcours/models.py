@@ -13,6 +13,7 @@ from guardian.models import GroupObjectPermissionBase
 
 from parcours.dates import add_months
 from parcours.text import fold, identity_key
+from roles.choices import ChoiceLabels
 from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
@@ -84,7 +85,7 @@ class OfAParticipant:
         return eligibility_valid(self.journal_participant_id, day, grace_days=grace_days)
 
 
-class Participant(models.Model):
+class Participant(ChoiceLabels, models.Model):
     """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
 
     SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, ""), buyer=BUYER_OF_PARTICIPANT)
@@ -222,7 +223,7 @@ class EligibilityCriterion(models.Model):
         return self.label
 
 
-class EligibilityAssessment(models.Model):
+class EligibilityAssessment(ChoiceLabels, models.Model):
     SCOPE_PATHS = ScopePaths(
         participant=(PARTICIPANT_GRANTS, "participant"), buyer=f"participant__{BUYER_OF_PARTICIPANT}"
     )
@@ -258,7 +259,7 @@ class EligibilityAssessment(models.Model):
         return f"Éligibilité #{self.pk} ({self.get_decision_display()})"
 
 
-class AssessedCriterion(models.Model):
+class AssessedCriterion(ChoiceLabels, models.Model):
     assessment = models.ForeignKey(EligibilityAssessment, on_delete=models.CASCADE, related_name="assessed")
     criterion = models.ForeignKey(EligibilityCriterion, on_delete=models.PROTECT, related_name="+")
     proof_kind = models.CharField("justificatif", max_length=20, choices=ProofKind.choices, blank=True)
@@ -304,7 +305,7 @@ class Operation(models.Model):
         return self.name
 
 
-class PublicContract(models.Model):
+class PublicContract(ChoiceLabels, models.Model):
     SCOPE_PATHS = ScopePaths(facilitation="operation__facilitation_organisation", buyer="buyer")
 
     operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="contracts")
@@ -396,7 +397,7 @@ class CountingRuleSet(models.Model):
         return f"{self.name} v{self.version} (en vigueur depuis le {self.valid_from:%d/%m/%Y})"
 
 
-class CountingModeRule(models.Model):
+class CountingModeRule(ChoiceLabels, models.Model):
     """What counts for one fulfilment mode in a version of the rules."""
 
     rule_set = models.ForeignKey(CountingRuleSet, on_delete=models.CASCADE, related_name="mode_rules")
@@ -424,7 +425,7 @@ class CountingModeRule(models.Model):
         return f"{self.get_mode_display()} ({self.rule_set})"
 
 
-class ContractLot(models.Model):
+class ContractLot(ChoiceLabels, models.Model):
     """A lot carrying the insertion clause: target hours, fulfilment modes, execution window, awardee."""
 
     SCOPE_PATHS = _lot_paths("")
@@ -497,7 +498,7 @@ class LotHoursSummary(models.Model):
         return f"{self.lot_id}: {self.counted}"
 
 
-class PathwayFiguresSnapshot(models.Model):
+class PathwayFiguresSnapshot(ChoiceLabels, models.Model):
     """The dashboard's pathway figures (how many pathways reached each state, how long the stays lasted, exits) of
     one team's scope, kept for PATHWAY_FIGURES_MINUTES (parcours.selectors.kept_figures). Derived data, never a
     source: counting them reads every state change of the team's pathways in the journal (0.8 s for 50,000
@@ -521,7 +522,7 @@ class PathwayFiguresSnapshot(models.Model):
         return f"{self.organisation_id}/{self.role} at {self.computed_at:%Y-%m-%d %H:%M}"
 
 
-class JobOffer(models.Model):
+class JobOffer(ChoiceLabels, models.Model):
     """A job description (fiche de poste) attached to a lot."""
 
     SCOPE_PATHS = _lot_paths("lot")
@@ -556,7 +557,7 @@ class JobOffer(models.Model):
 
 
 # --- Pathway and its steps -----------------------------------------------------------------------------------
-class Pathway(PathwayMachine, OfAParticipant):
+class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     """One episode of a participant's insertion pathway (parcours)."""
 
     MACHINE = "pathway"
@@ -626,7 +627,7 @@ class Pathway(PathwayMachine, OfAParticipant):
         return self.assessments.filter(decision=AssessmentDecision.PENDING).order_by("-submitted_at").first()
 
 
-class Referral(ReferralMachine, OfAParticipant):
+class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):
     """A referral (positionnement) of a participant to a job offer."""
 
     MACHINE = "referral"
@@ -692,7 +693,7 @@ class Referral(ReferralMachine, OfAParticipant):
         return self.pathway.participant_id
 
 
-class Placement(PlacementMachine, OfAParticipant):
+class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
     """A placement (mise en poste): participant × employer × lot × fulfilment mode × contract."""
 
     MACHINE = "placement"
@@ -760,7 +761,7 @@ class Placement(PlacementMachine, OfAParticipant):
         return self.pathway.participant_id
 
 
-class HoursLine(HoursLineMachine):
+class HoursLine(ChoiceLabels, HoursLineMachine):
     """Monthly insertion hours of a placement (relevé d'heures); locked months are corrected by adjustments."""
 
     MACHINE = "hoursline"
@@ -826,7 +827,7 @@ class HoursLine(HoursLineMachine):
         return self.placement.pathway.participant_id
 
 
-class HoursStatement(models.Model):
+class HoursStatement(ChoiceLabels, models.Model):
     """The monthly hours statement of a lot (relevé mensuel): the awardee's declaration of a month for all its
     placements on the lot, the reminders it got, and the facilitator's closing of the month (its lines locked;
     corrections after that are adjustment lines). One row per lot and month, created by the first of these."""
@@ -871,7 +872,7 @@ class HoursStatement(models.Model):
         return self.closed_at is not None
 
 
-class FollowUp(models.Model):
+class FollowUp(ChoiceLabels, models.Model):
     """A follow-up contact: planned (+1, +3, +6 months after a hire) or recorded by an adviser."""
 
     SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, "pathway__participant"))
@@ -904,7 +905,7 @@ class FollowUp(models.Model):
         return f"{self.get_kind_display()} ({self.done_on or self.due_on})"
 
 
-class Exit(models.Model):
+class Exit(ChoiceLabels, models.Model):
     """The exit (sortie) recorded when a pathway ends, and the situation six months later (the outcome the
     Mission Locale and the ESF report); a reopened pathway keeps its former exits."""
 
@@ -968,7 +969,7 @@ def exit_category_of(situation) -> str:
 
 
 # --- Access log ----------------------------------------------------------------------------------------------
-class ParticipantAccess(models.Model):
+class ParticipantAccess(ChoiceLabels, models.Model):
     """Who read which participant file, when, in which capacity (kept ACCESS_LOG_RETENTION_DAYS).
 
     Seen by the data-protection officer of the reader's organisation and of the Mission Locale following the file,
@@ -1041,7 +1042,7 @@ class Delivery(models.TextChoices):
     NONE = "none", _("Jamais")
 
 
-class NotificationPreference(models.Model):
+class NotificationPreference(ChoiceLabels, models.Model):
     """How one person wants to hear of one kind of event (no row: immediately)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
@@ -1061,7 +1062,7 @@ class NotificationPreference(models.Model):
         return f"{self.user} — {self.get_kind_display()} : {self.get_delivery_display()}"
 
 
-class MailNotification(models.Model):
+class MailNotification(ChoiceLabels, models.Model):
     """One thing to tell one person by e-mail, written in the transaction of what caused it (a transactional
     outbox). It holds ids only: the message is composed when sent, through the policy of that moment. The timer
     worker claims rows with a conditional UPDATE, so a row is sent once however many workers run."""

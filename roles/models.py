@@ -3,10 +3,11 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from roles.choices import ChoiceLabels
 from roles.enums import ROLES_BY_ORGANISATION_KIND, AuthorityKind, OrganisationKind, Role
 
 
-class Organisation(models.Model):
+class Organisation(ChoiceLabels, models.Model):
     name = models.CharField("nom", max_length=200, unique=True)
     kind = models.CharField("type", max_length=30, choices=OrganisationKind.choices)
     siret = models.CharField("SIRET", max_length=14, blank=True)
@@ -67,7 +68,7 @@ class Organisation(models.Model):
         super().save(*args, **kwargs)
 
 
-class Membership(models.Model):
+class Membership(ChoiceLabels, models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField("rôle", max_length=20, choices=Role.choices)

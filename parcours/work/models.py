@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
+from roles.choices import ChoiceLabels
 from roles.enums import Role
 from roles.policy import ScopePaths
 from workflows.models import JournalEvent
@@ -30,7 +31,7 @@ class TaskKind(models.TextChoices):
     REFERRAL_EXPIRED = "referral_expired", _("Rebondir après un positionnement expiré")
 
 
-class WorkProcess(Process):
+class WorkProcess(ChoiceLabels, Process):
     """A viewflow process about one pathway (intake flow) or one referral (placement flow).
 
     The fsm states of the pathway and the referral stay the single source of truth; the process only says who
@@ -55,7 +56,7 @@ class WorkProcess(Process):
         verbose_name_plural = "processus"
 
 
-class WorkTask(models.Model):
+class WorkTask(ChoiceLabels, models.Model):
     """Who may take a human task of a flow: one organisation and one role (a projection of viewflow's Task).
 
     The queue of a user is a filter on (organisation, role) checked with a subquery on their memberships, never a

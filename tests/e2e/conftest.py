@@ -43,6 +43,18 @@ ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 FAILED = pytest.StashKey[bool]()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """The live server's threads and the test share the test database. On SQLite, Django's test database in memory
+    is shared through SQLite's shared cache, whose table locks fail at once instead of waiting: a page of one
+    browser context retrying its live connection while another context signed in made the session's save fail
+    ("database table is locked"), and the login answered 400 now and then. A database file waits for the lock
+    (the `timeout` option of parcours.settings), as the demo's file does."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("e2e") / "parcours-e2e.sqlite3")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static_files():
     call_command("collectstatic", interactive=False, verbosity=0)

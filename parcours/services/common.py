@@ -41,6 +41,7 @@ def not_found(model):
 
 # What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked.
 LOCK_RELATED = {
+    "pathway": ("participant",),
     "referral": ("pathway", "offer__lot__awardee", "offer__lot__counting_rules"),
     "placement": ("pathway", "lot"),
     "hoursline": ("placement__pathway", "placement__lot"),

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,19 +36,26 @@ def pathway_submit_eligibility(
     pathway = lock(Pathway, pathway, actor=actor)
     engine.ensure_can_fire(pathway, "submit_eligibility", actor=actor)
     participant = pathway.participant
-    partners = Organisation.objects.filter(partners=participant.youth_agency, kind=OrganisationKind.FACILITATION)
+    partners = Organisation.objects.filter(partners=participant.youth_agency_id, kind=OrganisationKind.FACILITATION)
     if facilitation_organisation is None:
         facilitation_organisation = partners.order_by("name").first()
         if facilitation_organisation is None:
             raise DomainError(
                 "no_facilitation_partner", _("Votre Mission Locale n'a aucune structure porteuse partenaire.")
             )
-    elif not partners.filter(pk=getattr(facilitation_organisation, "pk", facilitation_organisation)).exists():
-        raise DomainError(
-            "invalid_input",
-            _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
-            field="facilitation_organisation",
-        )
+    else:
+        try:
+            facilitation_organisation = partners.filter(
+                pk=getattr(facilitation_organisation, "pk", facilitation_organisation)
+            ).first()
+        except (ValueError, TypeError, ValidationError):
+            facilitation_organisation = None
+        if facilitation_organisation is None:
+            raise DomainError(
+                "invalid_input",
+                _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
+                field="facilitation_organisation",
+            )
     codes = sorted(set(criteria or []))
     found = {c.code: c for c in EligibilityCriterion.objects.filter(code__in=codes, is_active=True)}
     unknown = [c for c in codes if c not in found]
@@ -62,9 +70,6 @@ def pathway_submit_eligibility(
             _("Choisissez au moins un critère d'éligibilité ou motivez une dérogation."),
             field="criteria",
         )
-    facilitation_organisation = Organisation.objects.get(
-        pk=getattr(facilitation_organisation, "pk", facilitation_organisation)
-    )
     assessment = EligibilityAssessment.objects.create(
         participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
     )

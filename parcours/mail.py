@@ -29,13 +29,22 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from parcours.models import ContractLot, Delivery, HoursStatement, MailNotification, NotificationKind, Referral
-from parcours.selectors.notifications import deliveries_of, team_members
+from parcours.models import (
+    ContractLot,
+    Delivery,
+    HoursStatement,
+    MailNotification,
+    NotificationKind,
+    NotificationPreference,
+    Referral,
+)
+from parcours.selectors.notifications import team_members
 from parcours.selectors.statements import running_in
 from parcours.work.models import WorkTask
 from roles import policy
@@ -73,10 +82,7 @@ def kinds_for_role(role) -> list:
 
 
 # --- Writing the outbox (inside the transaction of the action) ----------------------------------------------------
-# Read by the transitions that call for e-mails (forward, hire, refuse): compiled once (workflows.compiled).
-_already_told = Compiled(
-    lambda kind, key: MailNotification.objects.filter(kind=kind, key=key).values_list("user_id"), arguments=2
-)
+# Read by the transitions that call for e-mails (forward, hire, refuse): compiled once (roles.statements).
 _referral_told = Compiled(
     lambda referral_id: (
         Referral.objects.select_related("offer__lot__contract__operation", "pathway__participant")
@@ -87,26 +93,26 @@ _referral_told = Compiled(
 
 
 def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) -> int:
-    members = list(members)
-    deliveries = deliveries_of([m.user_id for m in members], kind)
+    # Each member with their delivery for this kind and whether they were already told under this key, in the
+    # statement that reads the members (one row per person, kind and key: a second worker or a replayed timer adds
+    # nothing; the unique constraint settles a race).
+    chosen = NotificationPreference.objects.filter(user_id=OuterRef("user_id"), kind=kind).values("delivery")[:1]
+    told = MailNotification.objects.filter(user_id=OuterRef("user_id"), kind=kind, key=key)
+    members = members.annotate(delivery=Coalesce(Subquery(chosen), Value(Delivery.IMMEDIATE.value)), told=Exists(told))
     rows = [
         MailNotification(
             user_id=m.user_id,
             organisation_id=m.organisation_id,
             kind=kind,
-            delivery=deliveries[m.user_id],
+            delivery=m.delivery,
             key=key,
             event=event,
             referral_id=referral_id,
             month=month,
         )
         for m in members
-        if deliveries[m.user_id] != Delivery.NONE
+        if m.delivery != Delivery.NONE and not m.told
     ]
-    # One row per person, kind and key: a second worker or a replayed timer adds nothing (the unique constraint
-    # settles a race; the rows already there are not counted).
-    known = {user_id for (user_id,) in _already_told(str(kind), key)}
-    rows = [row for row in rows if row.user_id not in known]
     MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 

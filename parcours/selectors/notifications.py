@@ -106,14 +106,6 @@ def team_members(organisation_id, role, *, user_ids=None):
     return members.filter(user__is_active=True).select_related("user", "organisation")
 
 
-def deliveries_of(user_ids, kind) -> dict:
-    """{user id: delivery} for one kind (no row: immediately)."""
-    chosen = dict(
-        NotificationPreference.objects.filter(user_id__in=user_ids, kind=kind).values_list("user_id", "delivery")
-    )
-    return {user_id: chosen.get(user_id, Delivery.IMMEDIATE) for user_id in user_ids}
-
-
 def preferences_of(user) -> dict:
     """{kind: delivery} of one person, every kind included."""
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "delivery"))

@@ -307,6 +307,10 @@ PARCOURS = {
     "WORKER_HEARTBEAT_STALE_SECONDS": int(os.environ.get("PARCOURS_WORKER_HEARTBEAT_STALE_SECONDS", "120")),
     # Live pages: at most this many missed events are replayed to a reconnecting page (beyond: it reloads).
     "LIVE_REPLAY_LIMIT": 200,
+    # The hot statements of a transition (row lock, scope checks, journal chain, open tasks, audience) are prepared
+    # once per PostgreSQL session and planned once (roles.statements.prepared). Off (0) behind a pooler in transaction
+    # mode (PgBouncer `pool_mode = transaction`), which does not keep a session's prepared statements.
+    "PREPARED_STATEMENTS": os.environ.get("DB_PREPARED_STATEMENTS", "1") == "1",
 }
 
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).

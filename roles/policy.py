@@ -21,7 +21,7 @@ from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
 
 from roles.enums import Role
-from roles.statements import Compiled, Template, sentinel
+from roles.statements import Compiled, Template, prepared, sentinel
 
 A, F, E, AU, DPO = Role.ADVISER, Role.FACILITATOR, Role.EMPLOYER, Role.AUDITOR, Role.DPO
 
@@ -305,11 +305,14 @@ def allows(actor, action: str, obj=None) -> bool:
     known = getattr(obj, "_policy_scopes", None)
     if known is not None and known[0] == _who(actor) and scope in known[1]:
         return known[1][scope]
-    found = _scope_check(type(obj), scope, actor, obj.pk)
-    if found is None:
+    template = _scope_template(type(obj), scope, bool(actor.named_access))
+    if template is None:
         return False
+    organisation = actor.organisation
+    params = template.bind(pk=obj.pk, organisation=organisation.pk, group=organisation.group_id)
+    sql, params = prepared(f"SELECT EXISTS ({template.sql})", params, template.arguments)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {found[0]}", found[1])
+        cursor.execute(sql, params)
         return bool(cursor.fetchone()[0])
 
 
@@ -332,13 +335,6 @@ def _scope_template(model, scope: Scope, named_access: bool) -> Template | None:
         return None
     rows = model._default_manager.filter(pk=pk).filter(condition).values("pk")[:1]
     return Template.of(rows, pk=pk, organisation=organisation, group=group)
-
-
-def _scope_check(model, scope: Scope, actor, pk):
-    """(SQL, params) of `EXISTS (row pk of model reached by actor through scope)`, or None if it never is."""
-    return _scope_check_of(
-        model, scope, bool(actor.named_access), pk, actor.organisation.pk, actor.organisation.group_id
-    )
 
 
 def _scope_check_of(model, scope: Scope, named_access: bool, pk, organisation_id, group_id):
@@ -462,8 +458,9 @@ def audience(action: str, obj) -> set[tuple[int, Role]]:
     template = _audience_template(type(obj), action)
     if template is None:
         return set()
+    sql, params = prepared(template.sql, template.bind(pk=obj.pk), template.arguments)
     with connection.cursor() as cursor:
-        cursor.execute(template.sql, template.bind(pk=obj.pk))
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {(organisation, Role(role)) for organisation, role in rows if organisation is not None}
 

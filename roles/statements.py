@@ -9,14 +9,22 @@ in the parameters afterwards.
 `Template` keeps the SQL of a scalar check, run by hand (`policy.allows`). `Compiled` keeps a whole read — its SQL
 and the compiler that turns its rows into objects, `select_related` rows and `values_list` tuples — and runs it
 through the queryset's own iterable.
+
+On PostgreSQL both run as statements *prepared* once per connection (`prepared`): the database then plans them once
+(or a few times) instead of at every call. Planning was most of their cost — the audience of an event took 2.2 ms to
+plan for 0.4 ms of execution. The constants (permission ids, roles, states) are literals of the prepared text, so a
+generic plan still knows them; only the arguments (ids) are parameters.
 """
 
 import copy
+import hashlib
 import itertools
+import re
 import threading
 import weakref
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 _SENTINELS = itertools.count(1)
@@ -46,6 +54,85 @@ class Template:
 
     def bind(self, **values) -> list:
         return [values[self.slots[p]] if isinstance(p, int) and p in self.slots else p for p in self.params]
+
+    @property
+    def arguments(self) -> list:
+        """The positions of the parameters that `bind` replaces (the others are constants)."""
+        return [i for i, p in enumerate(self.params) if isinstance(p, int) and p in self.slots]
+
+
+# --- Prepared statements (PostgreSQL) -----------------------------------------------------------------------------
+_PLACEHOLDERS = re.compile(r"%[s%]")
+
+
+def prepared(sql, params, arguments, *, using=DEFAULT_DB_ALIAS):
+    """(sql, params) to run for this statement: `EXECUTE` of the same statement prepared on this connection, with only
+    the parameters at positions `arguments`; or (sql, params) unchanged where nothing is prepared (SQLite, or
+    `PARCOURS["PREPARED_STATEMENTS"]` off — behind a pooler in transaction mode, where a session's statements are
+    not kept). Prepared statements outlive a rollback; a statement PostgreSQL refuses to prepare runs unprepared."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.PARCOURS.get("PREPARED_STATEMENTS"):
+        return sql, params
+    arguments = sorted(arguments)
+    # Named by its text and its constants: those are part of the prepared statement (a permission id recreated by a
+    # flush makes another statement).
+    skip = set(arguments)
+    constants = [repr(p) for i, p in enumerate(params) if i not in skip]
+    name = "parcours_" + hashlib.blake2b(f"{arguments}:{constants}:{sql}".encode(), digest_size=10).hexdigest()
+    if name in _UNPREPARABLE:
+        return sql, params
+    connection.ensure_connection()
+    names = _prepared_names(connection)
+    if name not in names:
+        if not _prepare(connection, name, sql, params, arguments):
+            return sql, params
+        names.add(name)
+    if not arguments:
+        return f"EXECUTE {name}", []
+    return f"EXECUTE {name}({', '.join(['%s'] * len(arguments))})", [params[i] for i in arguments]
+
+
+_UNPREPARABLE = set()
+
+
+def _prepared_names(connection) -> set:
+    """The statements prepared on the connection's current session (a new session starts with none)."""
+    kept = connection.__dict__.get("_parcours_prepared")
+    if kept is None or kept[0] is not connection.connection:
+        kept = connection.__dict__["_parcours_prepared"] = (connection.connection, set())
+    return kept[1]
+
+
+def _prepare(connection, name, sql, params, arguments) -> bool:
+    numbers = {position: number for number, position in enumerate(arguments, start=1)}
+    constants, index = [], itertools.count()
+
+    def placeholder(match):
+        if match.group() == "%%":
+            return "%%"
+        position = next(index)
+        if position in numbers:
+            return f"${numbers[position]}"
+        constants.append(params[position])
+        return "%s"
+
+    text = _PLACEHOLDERS.sub(placeholder, sql)
+    text = connection.ops.compose_sql(text, constants)  # the constants as literals, "%%" back to "%"
+    # On the driver's own cursor: a one-time set-up per session, outside the statements counted and logged.
+    with connection.connection.cursor() as cursor:
+        in_transaction = connection.in_atomic_block
+        if in_transaction:  # a refused PREPARE must not abort the transaction of the action
+            cursor.execute("SAVEPOINT parcours_prepare")
+        try:
+            cursor.execute(f"PREPARE {name} AS {text}")
+        except connection.Database.Error:  # the driver's error: this cursor is not Django's
+            if in_transaction:
+                cursor.execute("ROLLBACK TO SAVEPOINT parcours_prepare")
+            _UNPREPARABLE.add(name)
+            return False
+        if in_transaction:
+            cursor.execute("RELEASE SAVEPOINT parcours_prepare")
+    return True
 
 
 _EVERY_COMPILED = weakref.WeakSet()
@@ -103,6 +190,7 @@ class Compiled:
         for value, found in zip(values, slots, strict=True):
             for i in found:
                 params[i] = value if isinstance(value, str) else int(value)
+        sql, params = prepared(sql, params, [i for found in slots for i in found], using=using)
         compiler = copy.copy(template)
         compiler.connection = connections[using]  # this thread's connection
         compiler.as_sql = lambda *args, **kwargs: (sql, params)

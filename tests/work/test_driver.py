@@ -46,10 +46,20 @@ def test_a_task_settled_meanwhile_is_left_alone(territories):
     assert WorkTask.objects.get(pk=review.pk).outcome == ""
 
 
+def _text(sql):
+    """A statement's SQL; for a prepared one (roles.statements.prepared, PostgreSQL), the text it was prepared with."""
+    if not sql.startswith("EXECUTE "):
+        return sql
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [sql.split()[1].split("(")[0]])
+        return cursor.fetchone()[0]
+
+
 def work_statements(call):
     with CaptureQueriesContext(connection) as captured:
         call()
-    return [q["sql"] for q in captured.captured_queries if any(table in q["sql"] for table in WORK_TABLES)]
+    statements = [_text(q["sql"]) for q in captured.captured_queries]
+    return [sql for sql in statements if any(table in sql for table in WORK_TABLES)]
 
 
 @pytest.mark.parametrize(

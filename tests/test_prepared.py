@@ -1,0 +1,90 @@
+"""Statements prepared once per PostgreSQL session (roles.statements.prepared): the same rows as unprepared, one
+PREPARE per session and statement, constants kept in the prepared text, a statement PostgreSQL refuses run unprepared
+without harming the transaction, nothing prepared when the setting is off or on SQLite."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from parcours.models import Referral
+from parcours.work.flows import open_tasks_of_pathway
+from roles import policy
+from roles.enums import Role
+from roles.statements import _UNPREPARABLE, prepared
+from tests.factories import make_referral
+
+pytestmark = pytest.mark.django_db
+
+PATHWAYS_OF = 'SELECT "id" FROM "parcours_pathway" WHERE "id" = %s AND "state" = %s'
+
+
+def _prepared_in_session():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'parcours\\_%%'")
+        return dict(cursor.fetchall())
+
+
+def _run(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@pytest.mark.postgres
+def test_a_statement_is_prepared_once_per_session_with_its_constants_as_literals(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    referral = make_referral(world, "sent")
+    params = [referral.pathway_id, referral.pathway.state]
+    sql, bound = prepared(PATHWAYS_OF, params, [0])
+    assert sql.startswith("EXECUTE parcours_") and bound == [referral.pathway_id]
+    assert _run(sql, bound) == _run(PATHWAYS_OF, params) == [(referral.pathway_id,)]
+    name = sql.split()[1].split("(")[0]
+    text = _prepared_in_session()[name]
+    assert '"id" = $1' in text and f"\"state\" = '{referral.pathway.state}'" in text  # the constant, a literal
+    with CaptureQueriesContext(connection) as queries:
+        again, _ = prepared(PATHWAYS_OF, params, [0])
+        _run(again, [referral.pathway_id])
+    assert again == sql and len(queries) == 1  # no second PREPARE
+    other, _ = prepared(PATHWAYS_OF, [referral.pathway_id, "closed"], [0])
+    assert other != sql  # another constant is another statement (a permission id recreated by a flush)
+    assert _run(other, [referral.pathway_id]) == []
+
+
+@pytest.mark.postgres
+def test_a_statement_postgresql_refuses_to_prepare_runs_unprepared_and_the_transaction_goes_on(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    untyped = "SELECT %s IS NULL"  # PostgreSQL cannot type $1 here
+    with transaction.atomic():
+        sql, params = prepared(untyped, [None], [0])
+        assert (sql, params) == (untyped, [None])
+        assert _run(sql, params) == [(True,)]
+        assert Referral.objects.count() == Referral.objects.count()  # the transaction is not aborted
+    assert len(_UNPREPARABLE) >= 1
+    assert prepared(untyped, [None], [0]) == (untyped, [None])  # not tried again
+
+
+@pytest.mark.postgres
+def test_the_hot_reads_run_prepared_and_answer_as_before(world, settings):
+    """The transition's reads (lock, scope checks, open tasks, audience) through their prepared statements."""
+    referral = make_referral(world, "under_review")
+    facilitator = world.actor(Role.FACILITATOR, "a")
+    answers = {}
+    for mode in (False, True, True):
+        settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": mode}
+        with CaptureQueriesContext(connection) as queries:
+            answers.setdefault(mode, []).append(
+                (
+                    policy.allows(facilitator, "referral.view", Referral(pk=referral.pk)),
+                    policy.audience("referral.view", referral),
+                    [(w.pk, w.kind) for w in open_tasks_of_pathway(referral.pathway_id)],
+                )
+            )
+        executed = [q["sql"] for q in queries]
+        assert all(sql.startswith("EXECUTE parcours_") == mode for sql in executed), executed
+    assert answers[False][0] == answers[True][0] == answers[True][1]
+    assert answers[False][0][0] is True and answers[False][0][1] and answers[False][0][2]
+
+
+def test_nothing_is_prepared_when_off_or_on_another_database(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": connection.vendor != "postgresql"}
+    assert prepared(PATHWAYS_OF, [1, "sent"], [0]) == (PATHWAYS_OF, [1, "sent"])

@@ -42,7 +42,12 @@ def not_found(model):
 # What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked.
 LOCK_RELATED = {
     "pathway": ("participant",),
-    "referral": ("pathway", "offer__lot__awardee", "offer__lot__counting_rules"),
+    "referral": (
+        "pathway__participant",
+        "offer__lot__awardee",
+        "offer__lot__counting_rules",
+        "offer__lot__contract__operation__facilitation_organisation",
+    ),
     "placement": ("pathway", "lot"),
     "hoursline": ("placement__pathway", "placement__lot"),
 }

@@ -28,7 +28,9 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     pathway = lock(Pathway, pathway, actor=actor)
     require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
     try:
-        offer = JobOffer.objects.select_related("lot__contract__operation").get(pk=getattr(offer, "pk", offer))
+        offer = JobOffer.objects.select_related("lot__contract__operation__facilitation_organisation").get(
+            pk=getattr(offer, "pk", offer)
+        )
     except (JobOffer.DoesNotExist, ValueError, TypeError):
         raise DomainError("not_found", _("Offre introuvable.")) from None
     if not policy.allows(actor, "offer.view", offer):

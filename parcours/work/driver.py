@@ -33,7 +33,7 @@ from viewflow.workflow.token import Token
 from parcours.models import Pathway
 from parcours.notifications import publish_on_commit
 from parcours.work import flows
-from parcours.work.flows import HumanTask, StateSwitch, WorkTimer, pathway_state
+from parcours.work.flows import HumanTask, StateSwitch, WorkTimer, pathway_state, remember_subject
 from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
@@ -220,7 +220,7 @@ def start(flow_class, *, pathway, referral=None):
         flow_class=flow_class, pathway_id=pathway.pk, referral_id=referral.pk if referral else None
     )
     subject = Subject(process=process, pathway=pathway, referral=referral)
-    _remember(process, pathway)
+    remember_subject(process, pathway, referral)
     plan = Plan()
     first = plan.add(
         subject, flow_class.start, None, Token("start"), status=STATUS.DONE, started=plan.now, finished=plan.now
@@ -230,9 +230,10 @@ def start(flow_class, *, pathway, referral=None):
     return process
 
 
-def settle(work_tasks, *, actor, event, outcome):
+def settle(work_tasks, *, actor, event, outcome, known=None):
     """Close these open human tasks (their waiting condition no longer holds) and plan what follows each.
-    Returns how many were still open once their processes were locked."""
+    Returns how many were still open once their processes were locked. `known`: the row the service changed, with
+    the related rows it loaded (the organisations and delays it carries are not read again)."""
     lock_processes({wt.task.process_id for wt in work_tasks})
     plan = Plan()
     closed, joining = [], []
@@ -247,7 +248,7 @@ def settle(work_tasks, *, actor, event, outcome):
         WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
         closed.append(wt)
         process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
-        _remember(process, wt.pathway)
+        remember_subject(process, *_known_subject(wt, known))
         subject = Subject(process=process, pathway=wt.pathway, referral=wt.referral)
         following = wt.task.flow_task._next
         if isinstance(following, Join):
@@ -357,7 +358,14 @@ def _done_by(actor, work_task):
     return None
 
 
-def _remember(process, pathway):
-    """Seed the process's settled values with what the pathway row already holds."""
-    values = process.__dict__.setdefault("_parcours_settled", {})
-    values.setdefault("pathway_facilitation", pathway.facilitation_organisation_id)
+def _known_subject(work_task, known):
+    """(pathway, referral) of a task's process, as rich as the row the service holds: the same rows (their state
+    was just saved), with their related rows loaded."""
+    pathway, referral = work_task.pathway, work_task.referral
+    model = known._meta.model_name if known is not None else None
+    if model == "pathway" and known.pk == work_task.pathway_id:
+        pathway = known
+    elif model == "referral" and known.pk == work_task.referral_id:
+        referral = known
+        pathway = flows._cached(known, "pathway") or pathway
+    return pathway, referral

@@ -172,6 +172,36 @@ def _lot_values(process):
     )
 
 
+def _cached(obj, *names):
+    """The related object at the end of `names` when every step is already loaded on `obj` (select_related, or the
+    object a service created it with), else None: no statement."""
+    for name in names:
+        if obj is None:
+            return None
+        obj = obj._state.fields_cache.get(name)
+    return obj
+
+
+def remember_subject(process, pathway, referral=None):
+    """Seed the process's settled values with what rows the service already holds carry (their related rows loaded
+    with them): the organisations and delays are then not read again."""
+    values = process.__dict__.setdefault("_parcours_settled", {})
+    values.setdefault("pathway_facilitation", pathway.facilitation_organisation_id)
+    participant = _cached(pathway, "participant")
+    if participant is not None:
+        values.setdefault("youth_agency", participant.youth_agency_id)
+    operation = _cached(referral, "offer", "lot", "contract", "operation")
+    if operation is not None and "lot" not in values:
+        facilitation = _cached(operation, "facilitation_organisation")
+        if operation.facilitation_organisation_id is None or facilitation is not None:
+            values["lot"] = (
+                operation.facilitation_organisation_id,
+                referral.offer.lot.awardee_id,
+                facilitation.referral_reminder_days if facilitation else None,
+                facilitation.referral_expiry_days if facilitation else None,
+            )
+
+
 def start_of_day(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 

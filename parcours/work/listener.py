@@ -24,7 +24,7 @@ def _pathway_id(obj):
     return getattr(obj, "pathway_id", None)
 
 
-def settle_pathway(pathway_id, *, actor, event):
+def settle_pathway(pathway_id, *, actor, event, known=None):
     """Settle the open tasks of a pathway that no longer wait for anything, through the driver's set-based statements
     (parcours/work/driver.py runs every human task of the flows: tests/work/test_driver.py)."""
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
@@ -34,7 +34,7 @@ def settle_pathway(pathway_id, *, actor, event):
         # a node removed from the flow is left to an administrator
         if isinstance(work_task.task.flow_task, HumanTask) and not work_task.task.flow_task.is_open(work_task)
     ]
-    return driver.settle(settled, actor=actor, event=event, outcome=outcome) if settled else 0
+    return driver.settle(settled, actor=actor, event=event, outcome=outcome, known=known) if settled else 0
 
 
 class WorkListener:
@@ -61,7 +61,7 @@ class WorkListener:
     def transition_fired(self, *, obj, spec, actor, event):
         if spec.machine not in SETTLING_OBJECTS:
             return
-        settle_pathway(_pathway_id(obj), actor=actor, event=event)
+        settle_pathway(_pathway_id(obj), actor=actor, event=event, known=obj)
         if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
             driver.start(IntakeFlow, pathway=obj)
 

@@ -67,7 +67,8 @@ _PLACEHOLDERS = re.compile(r"%[s%]")
 
 def prepared(sql, params, arguments, *, using=DEFAULT_DB_ALIAS):
     """(sql, params) to run for this statement: `EXECUTE` of the same statement prepared on this connection, with only
-    the parameters at positions `arguments`; or (sql, params) unchanged where nothing is prepared (SQLite, or
+    the parameters at positions `arguments`, from its second run in the session on; or (sql, params) unchanged where
+    nothing is prepared (its first run, SQLite, or
     `PARCOURS["PREPARED_STATEMENTS"]` off — behind a pooler in transaction mode, where a session's statements are
     not kept). Prepared statements outlive a rollback; a statement PostgreSQL refuses to prepare runs unprepared."""
     connection = connections[using]
@@ -82,24 +83,30 @@ def prepared(sql, params, arguments, *, using=DEFAULT_DB_ALIAS):
     if name in _UNPREPARABLE:
         return sql, params
     connection.ensure_connection()
-    names = _prepared_names(connection)
-    if name not in names:
+    runs = _prepared_names(connection)
+    seen = runs.get(name, 0)
+    if seen is not True:
+        if seen + 1 < PREPARE_AT_RUN:  # a session that runs it once (a request without kept connections) pays nothing
+            runs[name] = seen + 1
+            return sql, params
         if not _prepare(connection, name, sql, params, arguments):
             return sql, params
-        names.add(name)
+        runs[name] = True
     if not arguments:
         return f"EXECUTE {name}", []
     return f"EXECUTE {name}({', '.join(['%s'] * len(arguments))})", [params[i] for i in arguments]
 
 
 _UNPREPARABLE = set()
+PREPARE_AT_RUN = 2  # prepared at its second run in a session: once it is seen to repeat
 
 
-def _prepared_names(connection) -> set:
-    """The statements prepared on the connection's current session (a new session starts with none)."""
+def _prepared_names(connection) -> dict:
+    """{statement name: runs so far, or True once prepared} of the connection's current session (a new session starts
+    with none)."""
     kept = connection.__dict__.get("_parcours_prepared")
     if kept is None or kept[0] is not connection.connection:
-        kept = connection.__dict__["_parcours_prepared"] = (connection.connection, set())
+        kept = connection.__dict__["_parcours_prepared"] = (connection.connection, {})
     return kept[1]
 
 

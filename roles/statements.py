@@ -114,7 +114,7 @@ def _prepare(connection, name, sql, params, arguments) -> bool:
     numbers = {position: number for number, position in enumerate(arguments, start=1)}
     constants, index = [], itertools.count()
 
-    def placeholder(match):
+    def substitute(match):
         if match.group() == "%%":
             return "%%"
         position = next(index)
@@ -123,7 +123,7 @@ def _prepare(connection, name, sql, params, arguments) -> bool:
         constants.append(params[position])
         return "%s"
 
-    text = _PLACEHOLDERS.sub(placeholder, sql)
+    text = _PLACEHOLDERS.sub(substitute, sql)
     text = connection.ops.compose_sql(text, constants)  # the constants as literals, "%%" back to "%"
     # On the driver's own cursor: a one-time set-up per session, outside the statements counted and logged.
     with connection.connection.cursor() as cursor:

@@ -7,6 +7,7 @@ from parcours.selectors.core import (  # noqa: F401
     MACHINE_VIEW_ACTIONS,
     allows,
     count_by_state,
+    home_rows,
     hours_lines_for,
     lots_for,
     lots_with_realised_hours,

@@ -35,15 +35,15 @@ def _actor_or_none(request):
 
 
 def _home_list(request, queryset, param, *, total=None):
-    """One page of a home list: a count (capped at HOME_COUNT_CAP) and a slice (two queries whatever the number of
-    rows; one when the page already knows the `total`, e.g. from its counts by state), with the links to the
-    neighbouring pages keeping the other lists' pages."""
+    """One page of a home list: a count (capped at HOME_COUNT_CAP) and a slice joining only what the list shows
+    (two queries whatever the number of rows; one when the page already knows the `total`, e.g. from its counts by
+    state), with the links to the neighbouring pages keeping the other lists' pages."""
     capped = False
     if total is None:
         total = queryset.order_by()[: HOME_COUNT_CAP + 1].count()
         capped = total > HOME_COUNT_CAP
         total = min(total, HOME_COUNT_CAP)
-    paginator = Paginator(queryset, HOME_PAGE_SIZE)
+    paginator = Paginator(selectors.home_rows(queryset), HOME_PAGE_SIZE)
     paginator.count = total  # Paginator.count is a cached property: the scoped COUNT is not run again
     page = paginator.get_page(request.GET.get(param))
 

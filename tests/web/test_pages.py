@@ -61,6 +61,26 @@ def test_home_query_count_does_not_grow_with_rows(site, client, username):
     assert after == HOME_QUERIES[username]
 
 
+@pytest.mark.parametrize("username", ["conseillere", "facilitateur", "employeur", "auditeur"])
+def test_home_lists_join_only_what_they_show(site, client, username):
+    """A home list's page joins the rows its table shows (selectors.HOME_ROWS), not the list pages' whole chain:
+    no operation, buyer or referent adviser columns are read (they cost planning time for ten rows)."""
+    site.participant(hired=True)
+    login(client, username)
+    home_queries(client)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("home"))
+    assert response.status_code == 200
+    pages = [q["sql"] for q in ctx.captured_queries if re.search(r"LIMIT \d+$", q["sql"]) and "COUNT(" not in q["sql"]]
+    shown = r'FROM "parcours_(referral|placement|hoursline|joboffer|pathway)"'
+    listed = [sql for sql in pages if re.search(shown, sql)]
+    assert listed, pages
+    for sql in listed:
+        select = sql.split(" FROM ", 1)[0]
+        assert '"parcours_operation".' not in select and '"parcours_publiccontract"."buyer_id"' not in select, sql
+        assert '"auth_user".' not in select, sql  # the referent adviser is not shown on a home list
+
+
 def test_home_lists_are_paged_with_a_fixed_query_count(site, client):
     for _ in range(12):
         site.participant()

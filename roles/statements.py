@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.sql import UpdateQuery
 
 _SENTINELS = itertools.count(1)
 
@@ -46,6 +47,19 @@ class Template:
         """Compile `queryset`, built with `sentinels` (name → sentinel value) where the real values go. The
         `required` ones must appear among the parameters (others may go unused by this shape)."""
         sql, params = queryset.query.sql_with_params()
+        return cls._checked(sql, params, required, sentinels)
+
+    @classmethod
+    def of_update(cls, queryset, values, *, required=("pk",), **sentinels):
+        """Compile `queryset.update(**values)` the same way (its filters may reach other tables: the compiler turns
+        them into `pk IN (subquery)`, without running anything on PostgreSQL and SQLite)."""
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        sql, params = query.get_compiler(queryset.db).as_sql()
+        return cls._checked(sql, params, required, sentinels)
+
+    @classmethod
+    def _checked(cls, sql, params, required, sentinels):
         slots = {value: name for name, value in sentinels.items()}
         missing = [name for name in required if sentinels[name] not in params]
         if missing:  # the ORM folded a value into the SQL text: substitution would be wrong
@@ -59,6 +73,14 @@ class Template:
     def arguments(self) -> list:
         """The positions of the parameters that `bind` replaces (the others are constants)."""
         return [i for i, p in enumerate(self.params) if isinstance(p, int) and p in self.slots]
+
+    def execute(self, *, using=DEFAULT_DB_ALIAS, **values) -> int:
+        """Run a statement that returns no rows (an UPDATE) with these values, prepared where `prepared` does; the
+        number of rows it changed."""
+        sql, params = prepared(self.sql, self.bind(**values), self.arguments, using=using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
 
 # --- Prepared statements (PostgreSQL) -----------------------------------------------------------------------------

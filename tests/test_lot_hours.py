@@ -65,7 +65,8 @@ def test_hours_validated_through_the_services_are_counted_on_the_next_read(world
 
 def test_each_kind_of_event_stales_the_lots_it_can_move(world, clause):
     """Placement, hours line, statement and lot events stale their lot; an eligibility decision or a participant
-    event stales the lots of the participant's placements; a referral or a task event stales nothing."""
+    event stales the lots of the participant's placements (not its creation: no placement yet); a referral or a task
+    event stales nothing."""
     lot, (a, b, c) = clause
     other = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
     fac = world.a.facilitator
@@ -96,6 +97,7 @@ def test_each_kind_of_event_stales_the_lots_it_can_move(world, clause):
     assert stales(events["placement"], object_type="participant", action="merge", participant_id=participant) == {
         lot.pk
     }
+    assert stales(events["placement"], object_type="participant", action="create", participant_id=participant) == set()
     assert stales(events["referral"]) == set()
 
 

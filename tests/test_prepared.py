@@ -10,7 +10,7 @@ from parcours.models import Referral
 from parcours.work.flows import open_tasks_of_pathway
 from roles import policy
 from roles.enums import Role
-from roles.statements import _UNPREPARABLE, prepared
+from roles.statements import _UNPREPARABLE, Template, prepared, sentinel
 from tests.factories import make_referral
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +94,26 @@ def test_the_hot_reads_run_prepared_and_answer_as_before(world, settings):
 def test_nothing_is_prepared_when_off_or_on_another_database(world, settings):
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": connection.vendor != "postgresql"}
     assert prepared(PATHWAYS_OF, [1, "sent"], [0]) == (PATHWAYS_OF, [1, "sent"])
+
+
+def test_a_compiled_update_changes_the_rows_it_reaches_and_runs_prepared_from_its_second_run(world, settings):
+    """Template.of_update: the UPDATE compiled once with a sentinel (its filter through a relation made a subquery),
+    run with each value; on PostgreSQL an EXECUTE of the prepared statement from its second run in a session."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    first, second = make_referral(world, "sent"), make_referral(world, "sent")
+    marker = sentinel()
+    statement = Template.of_update(
+        Referral.objects.filter(pathway__participant_id=marker),
+        {"motivation": "revue"},
+        required=("value",),
+        value=marker,
+    )
+    participants = first.pathway.participant_id, second.pathway.participant_id
+    with CaptureQueriesContext(connection) as queries:
+        assert statement.execute(value=participants[0]) == 1
+        assert statement.execute(value=participants[1]) == 1
+        assert statement.execute(value=-1) == 0
+    assert Referral.objects.filter(motivation="revue").count() == 2
+    executed = [q["sql"] for q in queries]
+    assert executed[0].startswith("UPDATE")
+    assert all(sql.startswith("EXECUTE parcours_") == (connection.vendor == "postgresql") for sql in executed[1:])

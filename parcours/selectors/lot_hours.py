@@ -34,33 +34,47 @@ from parcours.selectors.reports import (
     report_lots,
     shows_health,
 )
+from roles.statements import Template, sentinel
 
 logger = logging.getLogger(__name__)
 
-# The events that can move a lot's count, by object type: how the lots they touch are found from the event.
+# The events that can move a lot's count, by object type: the path from a summary to the event's object.
 _LOTS_OF = {
-    "hoursline": lambda event: {"lot__placements__hours_lines": event.object_id},
-    "placement": lambda event: {"lot__placements": event.object_id},
-    "hoursstatement": lambda event: {"lot__statements": event.object_id},
-    "lot": lambda event: {"lot_id": event.object_id},
+    "hoursline": "lot__placements__hours_lines",
+    "placement": "lot__placements",
+    "hoursstatement": "lot__statements",
+    "lot": "lot_id",
 }
-# Eligibility decisions count through the placements of the participant's pathways.
+# Eligibility decisions and participant data count through the placements of the participant's pathways.
+_THROUGH_PARTICIPANT = "lot__placements__pathway__participant_id"
 _ELIGIBILITY_ACTIONS = {"validate_eligibility", "reject_eligibility"}
+_STALE = {}  # path → the UPDATE marking the fresh summaries it reaches stale, compiled once (roles.statements)
 
 
 def event_recorded(event):
     """Mark stale the summaries of the lots whose count `event` may move (called by workflows.journal)."""
     if event.object_type in _LOTS_OF:
-        lookup = _LOTS_OF[event.object_type](event)
+        path, value = _LOTS_OF[event.object_type], event.object_id
+    elif event.object_type == "participant" and event.action == "create":
+        return  # a participant just created has no placement yet
     elif (
         event.object_type in ("pathway", "participant")
         and event.participant_id
         and (event.object_type == "participant" or event.action in _ELIGIBILITY_ACTIONS)
     ):
-        lookup = {"lot__placements__pathway__participant_id": event.participant_id}
+        path, value = _THROUGH_PARTICIPANT, event.participant_id
     else:
         return
-    LotHoursSummary.objects.filter(fresh=True, **lookup).update(fresh=False)
+    _stale_statement(path).execute(value=value)
+
+
+def _stale_statement(path):
+    statement = _STALE.get(path)
+    if statement is None:
+        marker = sentinel()
+        summaries = LotHoursSummary.objects.filter(fresh=True, **{path: marker})
+        statement = _STALE[path] = Template.of_update(summaries, {"fresh": False}, required=("value",), value=marker)
+    return statement
 
 
 @dataclass(frozen=True)

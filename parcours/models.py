@@ -624,7 +624,11 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
         return self.participant_id
 
     def pending_assessment(self):
-        return self.assessments.filter(decision=AssessmentDecision.PENDING).order_by("-submitted_at").first()
+        """The latest assessment waiting for a decision, with `declares_criteria`: whether it lists any criterion
+        (the guard of validate_eligibility reads both in one statement)."""
+        criteria = AssessedCriterion.objects.filter(assessment=models.OuterRef("pk"))
+        pending = self.assessments.filter(decision=AssessmentDecision.PENDING)
+        return pending.annotate(declares_criteria=models.Exists(criteria)).order_by("-submitted_at").first()
 
 
 class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):

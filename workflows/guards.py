@@ -75,7 +75,7 @@ def start_in_execution_window(referral, inputs):
 
 def assessment_submitted(pathway, inputs):
     assessment = pathway.pending_assessment()
-    if assessment is None or not (assessment.criteria.exists() or assessment.derogation_reason):
+    if assessment is None or not (assessment.declares_criteria or assessment.derogation_reason):
         raise DomainError(
             "assessment_incomplete",
             _("Aucun critère d'éligibilité ni dérogation motivée n'a été déclaré pour ce parcours."),

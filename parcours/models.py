@@ -52,7 +52,6 @@ User = settings.AUTH_USER_MODEL
 PARTICIPANT_GRANTS = "parcours.ParticipantGroupObjectPermission"
 REFERRAL_GRANTS = "parcours.ReferralGroupObjectPermission"
 PLACEMENT_GRANTS = "parcours.PlacementGroupObjectPermission"
-BUYER_OF_PARTICIPANT = "pathways__referrals__offer__lot__contract__buyer"
 
 
 def _lot_paths(lot: str, **extra) -> ScopePaths:
@@ -88,7 +87,8 @@ class OfAParticipant:
 class Participant(ChoiceLabels, models.Model):
     """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
 
-    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, ""), buyer=BUYER_OF_PARTICIPANT)
+    # The buyer's auditors reach a participant through the "audit" grant its referral to one of their contracts gave.
+    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, ""), audited=(PARTICIPANT_GRANTS, ""))
 
     first_name = models.CharField("prénom", max_length=100)
     last_name = models.CharField("nom", max_length=100)
@@ -144,6 +144,8 @@ class Participant(ChoiceLabels, models.Model):
     class Meta:
         verbose_name = "participant·e"
         ordering = ["last_name", "first_name"]
+        # Given to a buyer's group when a referral reaches one of its contracts: the reach of its auditors.
+        permissions = [("audit_participant", "Auditer le parcours (contrats de l'acheteur)")]
         constraints = [
             models.UniqueConstraint(
                 fields=["youth_agency", "imilo_reference"],
@@ -225,7 +227,7 @@ class EligibilityCriterion(models.Model):
 
 class EligibilityAssessment(ChoiceLabels, models.Model):
     SCOPE_PATHS = ScopePaths(
-        participant=(PARTICIPANT_GRANTS, "participant"), buyer=f"participant__{BUYER_OF_PARTICIPANT}"
+        participant=(PARTICIPANT_GRANTS, "participant"), audited=(PARTICIPANT_GRANTS, "participant")
     )
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assessments")
@@ -562,7 +564,7 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
 
     MACHINE = "pathway"
     SCOPE_PATHS = ScopePaths(
-        participant=(PARTICIPANT_GRANTS, "participant"), buyer=f"participant__{BUYER_OF_PARTICIPANT}"
+        participant=(PARTICIPANT_GRANTS, "participant"), audited=(PARTICIPANT_GRANTS, "participant")
     )
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")

@@ -43,3 +43,9 @@ def share_participant(*, organisation, participant, manage: bool = False) -> Non
     grant(organisation=organisation, permission="parcours.view_participant", obj=participant)
     if manage:
         grant(organisation=organisation, permission="parcours.change_participant", obj=participant)
+
+
+def open_to_buyer(*, buyer, participant) -> None:
+    """Let a public buyer's auditors follow a participant referred to one of its contracts (for good: the history of
+    the contract keeps the referral)."""
+    grant(organisation=buyer, permission="parcours.audit_participant", obj=participant)

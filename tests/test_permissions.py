@@ -8,13 +8,25 @@ Refusals change nothing.
 """
 
 import datetime
+from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from parcours.dates import add_months
-from parcours.models import Exit, FollowUp, HoursLine, HoursStatement, JobOffer, Operation, Participant, Referral
+from parcours.models import (
+    Exit,
+    FollowUp,
+    HoursLine,
+    HoursStatement,
+    JobOffer,
+    Operation,
+    Participant,
+    ParticipantGroupObjectPermission,
+    Referral,
+)
 from parcours.services import (
     data_protection,
     followups,
@@ -362,10 +374,10 @@ def test_auditor_reads_participants_of_its_contracts_only(world):
     assert set(queryset.filter(pk__in=[referred.pk, not_referred.pk])) == {referred}
 
 
-def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(world):
-    """A buyer's pathways: EXISTS over the participant's pathways correlated on `participant_id`, without joining the
-    pathway and participant tables again inside it; the same rows as the generic EXISTS (a sibling pathway's
-    referral counts: the participant is the buyer's)."""
+def test_a_buyers_pathways_are_those_its_audit_grants_reach(world):
+    """A buyer's pathways: one EXISTS on the participant's "audit" grant (given by referral_create), not a walk through
+    every referral; the same rows as the definition through the referrals (a sibling pathway's referral counts: the
+    participant is the buyer's)."""
     from parcours.models import Pathway
 
     referred = make_pathway(world, "exited")  # referred and hired on the buyer's contract, then exited
@@ -379,7 +391,7 @@ def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(w
     auditor = world.a.auditor
     scoped = policy.scope_queryset(auditor, "participant.view", Pathway.objects.all())
     sql = str(scoped.query)
-    assert '"participant_id" = ("parcours_pathway"."participant_id")' in sql and "parcours_participant" not in sql
+    assert "parcours_participantgroupobjectpermission" in sql and "parcours_referral" not in sql
     generic = Pathway.objects.filter(
         policy.Exists(
             Pathway.objects.filter(
@@ -390,6 +402,48 @@ def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(w
     )
     assert set(scoped) == set(generic) and {referred, sibling} <= set(scoped)
     assert not set(policy.scope_queryset(world.b.auditor, "participant.view", Pathway.objects.all())) & {referred}
+
+
+def test_the_audit_grants_of_referrals_made_before_them_are_given_by_the_migration(world):
+    """Migration 0018 grants every buyer its reach from the referrals already made, once (it may run again)."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from parcours.models import Pathway
+
+    referred = make_pathway(world, "referred")
+    make_pathway(world, "eligible")
+    auditor = world.a.auditor
+    audit = Permission.objects.get(codename="audit_participant")
+    grants = ParticipantGroupObjectPermission.objects.filter(permission=audit)
+    assert grants.count() == 1
+    grants.delete()  # as before the migration
+    policy.forget_permission_ids()
+    assert not policy.scope_queryset(auditor, "participant.view", Pathway.objects.all()).exists()
+    migration = importlib.import_module("parcours.migrations.0018_participant_audit_grant")
+    editor = SimpleNamespace(connection=connection)  # all the migration reads of its schema editor
+    migration.grant_buyers_their_reach(apps, editor)
+    migration.grant_buyers_their_reach(apps, editor)
+    assert list(grants.values_list("group_id", "content_object_id")) == [
+        (auditor.organisation.group_id, referred.participant_id)
+    ]
+    assert list(policy.scope_queryset(auditor, "participant.view", Pathway.objects.all())) == [referred]
+
+
+def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(world):
+    """A lot's operations reached from a buyer: EXISTS over the contracts correlated on `operation_id`, without
+    joining the operation table again inside it; the same rows as the generic EXISTS."""
+    auditor = world.a.auditor
+    scoped = policy.scope_queryset(auditor, "operation.view", Operation.objects.all())
+    sql = str(scoped.query)
+    assert '"operation_id" = ("parcours_operation"."id")' in sql
+    generic = Operation.objects.filter(
+        policy.Exists(Operation.objects.filter(pk=policy.OuterRef("pk"), contracts__buyer=auditor.organisation))
+    )
+    assert set(scoped) == set(generic) and set(scoped)
+    assert not set(policy.scope_queryset(world.b.auditor, "operation.view", Operation.objects.all())) & set(scoped)
     # Many-to-many hops and hops behind two foreign keys keep the generic EXISTS.
     partners = "lot__contract__operation__facilitation_organisation__partners"
     assert policy._correlated_at_many(JobOffer, partners) is None

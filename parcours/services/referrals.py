@@ -28,7 +28,9 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     pathway = lock(Pathway, pathway, actor=actor)
     require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
     try:
-        offer = JobOffer.objects.select_related("lot__contract__operation__facilitation_organisation").get(
+        offer = JobOffer.objects.select_related(
+            "lot__contract__operation__facilitation_organisation", "lot__contract__buyer"
+        ).get(
             pk=getattr(offer, "pk", offer)
         )
     except (JobOffer.DoesNotExist, ValueError, TypeError):
@@ -60,6 +62,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         )
     facilitation = offer.lot.contract.operation.facilitation_organisation
     grants.share_participant(organisation=facilitation, participant=participant)
+    grants.open_to_buyer(buyer=offer.lot.contract.buyer, participant=participant)
     event = record_event(
         actor=actor,
         object_type="referral",

@@ -284,7 +284,13 @@ class Command(BaseCommand):
         }
         self.permissions = {
             code: Permission.objects.get(codename=code).pk
-            for code in ("view_participant", "change_participant", "view_referral", "view_placement")
+            for code in (
+                "view_participant",
+                "change_participant",
+                "audit_participant",
+                "view_referral",
+                "view_placement",
+            )
         }
         self.criteria = list(EligibilityCriterion.objects.filter(is_active=True).values_list("pk", "code"))
 
@@ -380,6 +386,7 @@ class Command(BaseCommand):
                 ]
                 self.lots_of_fac[fac.pk].append((lot, offers))
         self.groups = {o.pk: o.group_id for o in Organisation.objects.all()}
+        self.audited = set()  # (participant, buyer group) granted already
         self.heavy = self.mls[0]  # follows at least 10,000 young people
         self.heavy_share = min(n, max(10_000, n // len(self.mls)))
         # the journal chains of the register objects (created through the services) continue from their heads
@@ -677,6 +684,12 @@ class Command(BaseCommand):
             to="sent",
             inputs={"offer": offer.pk, "pathway": pathway_id},
         )
+        buyer_group = self.groups[lot.contract.buyer_id]
+        if (pid, buyer_group) not in self.audited:  # the buyer's auditors follow the participant (referral_create)
+            self.audited.add((pid, buyer_group))
+            rows["parcours_participantgroupobjectpermission"].append(
+                (ids.take("pgrant"), pid, buyer_group, self.permissions["audit_participant"])
+            )
         process = self.process(rows, "PlacementFlow", pathway_id, rid, created)
         move("refer", "referred", a_actor, when=created, inputs={"referral": rid})
         target = final if final in REFERRAL_PATH else CLOSING[final][1]

@@ -69,7 +69,10 @@ def safe_next(request, default):
 class IdsFirstPaginator(Paginator):
     """Chooses a page's ids on the rows alone, then joins only those rows to what the list shows. Sorting after the
     joins joins every row of the scope first: the adviser queue joined its 2,836 open tasks to their tasks, pathways,
-    participants, referrals and offers to show 25 (28 ms at 100,000 pathways). One more statement, a fixed one."""
+    participants, referrals and offers to show 25 (28 ms at 100,000 pathways). Lists scoped by a grant (an employer's
+    candidates and placements) need it too: PostgreSQL walked the most recent rows of the whole table, joining each
+    to eight tables before its grant check, to find the employer's 25 (21 ms at 100,000 pathways, 6 ms ids first).
+    One more statement, a fixed one."""
 
     def page(self, number):
         number = self.validate_number(number)

@@ -48,7 +48,7 @@ class HoursForm(BootstrapFormMixin, forms.Form):
 def candidates(request, *, actor):
     visible = selectors.CANDIDATE_STATES_FOR_EMPLOYER
     states = states_from_request(request, "referral", selectors.CANDIDATES_WAITING_FOR_EMPLOYER, visible)
-    page = paginate(request, selectors.candidates_for(actor=actor, states=states))
+    page = paginate(request, selectors.candidates_for(actor=actor, states=states), ids_first=True)
     row_actions(page.object_list, actor, "referral.view")
     return render(
         request,
@@ -59,7 +59,7 @@ def candidates(request, *, actor):
 
 @role_required(Role.EMPLOYER)
 def placements(request, *, actor):
-    page = paginate(request, selectors.employer_placements(actor))
+    page = paginate(request, selectors.employer_placements(actor), ids_first=True)
     row_actions(page.object_list, actor, "placement.view")
     return render(
         request,

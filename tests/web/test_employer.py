@@ -18,8 +18,8 @@ from workflows.models import JournalEvent
 
 # session, user, memberships, then the page's own queries (fixed whatever the number of rows)
 QUERIES = {
-    "employer:candidates": 5,  # count + page
-    "employer:placements": 6,  # count + page + hours lines
+    "employer:candidates": 5 + 1,  # count + the page's ids + its rows
+    "employer:placements": 6 + 1,  # count + the page's ids + its rows + hours lines
     "employer:offers": 5,  # count + page
 }
 

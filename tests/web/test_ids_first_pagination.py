@@ -1,5 +1,6 @@
-"""The task lists choose a page's ids on the rows alone, then join those rows (parcours.web.common.IdsFirstPaginator):
-every page must hold the same rows, in the same order, as Django's own paginator."""
+"""The task lists and the employer's lists choose a page's ids on the rows alone, then join those rows
+(parcours.web.common.IdsFirstPaginator): every page must hold the same rows, in the same order, as Django's own
+paginator."""
 
 import pytest
 from django.core.paginator import Paginator

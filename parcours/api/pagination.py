@@ -35,6 +35,19 @@ class IdCursorPagination(CursorPagination):
             )
         return cursor
 
+    def paginate_queryset(self, queryset, request, view=None):
+        """The page's rows chosen on the rows alone (their key and position), then read with what the list shows.
+        Sorting the joined rows made PostgreSQL join the most recent referrals of the whole table to eight tables
+        before the employer's grant kept one in fifty (34 ms for a page at 100,000 pathways, growing with the table).
+        One more statement, a fixed one."""
+        ordering = (self.ordering,) if isinstance(self.ordering, str) else tuple(self.ordering)
+        positions = {"pk", *(field.lstrip("-") for field in ordering)}
+        page = super().paginate_queryset(queryset.select_related(None).only(*positions), request, view)
+        if not page:
+            return page
+        rows = queryset.in_bulk([row.pk for row in page])
+        return [rows[row.pk] for row in page if row.pk in rows]
+
 
 class SequenceCursorPagination(IdCursorPagination):
     """Journal events of one object, oldest first."""

@@ -66,22 +66,46 @@ def _lot_paths(lot: str, **extra) -> ScopePaths:
 
 
 # --- Participants and eligibility ----------------------------------------------------------------------------
-def eligibility_valid(participant_id, day: datetime.date, *, grace_days: int = 0) -> bool:
-    """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
-    counting rules accept a late validation) and still valid that day. By id: the guards need not load the file."""
+def _valid_assessments(day: datetime.date, grace_days: int = 0):
     return EligibilityAssessment.objects.filter(
-        participant_id=participant_id,
         decision=AssessmentDecision.ACCEPTED,
         decided_at__date__lte=day + datetime.timedelta(days=grace_days),
         valid_until__gte=day,
-    ).exists()
+    )
+
+
+def eligibility_valid(participant_id, day: datetime.date, *, grace_days: int = 0) -> bool:
+    """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
+    counting rules accept a late validation) and still valid that day. By id: the guards need not load the file."""
+    return _valid_assessments(day, grace_days).filter(participant_id=participant_id).exists()
 
 
 class OfAParticipant:
-    """What the guards ask of any object of a participant's file (pathway, referral, placement)."""
+    """What the guards ask of any object of a participant's file (pathway, referral, placement).
+
+    A guard that reads the database names what it reads (`guards.reads`); for a page of rows the engine asks the
+    model to read it for all of them at once (`read_for_guards`, one statement), and the rows answer from memory."""
+
+    def _guard_reads(self) -> dict:
+        return self.__dict__.setdefault("_read_for_guards", {})
 
     def participant_eligible_on(self, day: datetime.date, *, grace_days: int = 0) -> bool:
+        known = self.__dict__.get("_read_for_guards", {}).get(("eligible_on", day, grace_days))
+        if known is not None:
+            return known
         return eligibility_valid(self.journal_participant_id, day, grace_days=grace_days)
+
+    @classmethod
+    def read_for_guards(cls, name: str, rows: list) -> None:
+        if name != "eligible_today":
+            raise ValueError(f"{cls.__name__}: nothing to read for guards named {name!r}")
+        today = timezone.localdate()
+        participants = {row.journal_participant_id for row in rows}
+        eligible = set(
+            _valid_assessments(today).filter(participant_id__in=participants).values_list("participant_id", flat=True)
+        )
+        for row in rows:
+            row._guard_reads()[("eligible_on", today, 0)] = row.journal_participant_id in eligible
 
 
 class Participant(ChoiceLabels, models.Model):
@@ -628,9 +652,26 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     def pending_assessment(self):
         """The latest assessment waiting for a decision, with `declares_criteria`: whether it lists any criterion
         (the guard of validate_eligibility reads both in one statement)."""
-        criteria = AssessedCriterion.objects.filter(assessment=models.OuterRef("pk"))
-        pending = self.assessments.filter(decision=AssessmentDecision.PENDING)
-        return pending.annotate(declares_criteria=models.Exists(criteria)).order_by("-submitted_at").first()
+        reads = self.__dict__.get("_read_for_guards", {})
+        if "pending_assessment" in reads:
+            return reads["pending_assessment"]
+        return _pending_assessments(self.assessments.all()).first()
+
+    @classmethod
+    def read_for_guards(cls, name: str, rows: list) -> None:
+        if name != "pending_assessment":
+            return super().read_for_guards(name, rows)
+        latest = {}
+        for assessment in _pending_assessments(EligibilityAssessment.objects.filter(pathway__in=rows)):
+            latest.setdefault(assessment.pathway_id, assessment)  # the most recent first
+        for row in rows:
+            row._guard_reads()["pending_assessment"] = latest.get(row.pk)
+
+
+def _pending_assessments(assessments):
+    criteria = AssessedCriterion.objects.filter(assessment=models.OuterRef("pk"))
+    pending = assessments.filter(decision=AssessmentDecision.PENDING)
+    return pending.annotate(declares_criteria=models.Exists(criteria)).order_by("-submitted_at", "-pk")
 
 
 class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):

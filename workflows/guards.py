@@ -25,6 +25,18 @@ def offer_open(referral, inputs):
         raise DomainError("offer_closed", _("L'offre « %(title)s » est clôturée.") % {"title": referral.offer.title})
 
 
+def reads(name):
+    """Marks a guard that reads the database: for a page of rows the engine has the model read `name` for all of them
+    at once (`Model.read_for_guards(name, rows)`) before asking the guard row by row."""
+
+    def mark(guard):
+        guard.reads = name
+        return guard
+
+    return mark
+
+
+@reads("eligible_today")
 def eligibility_valid_today(obj, inputs):
     if not obj.participant_eligible_on(_today()):
         raise DomainError(
@@ -73,6 +85,7 @@ def start_in_execution_window(referral, inputs):
         )
 
 
+@reads("pending_assessment")
 def assessment_submitted(pathway, inputs):
     assessment = pathway.pending_assessment()
     if assessment is None or not (assessment.declares_criteria or assessment.derogation_reason):

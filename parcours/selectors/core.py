@@ -100,7 +100,8 @@ def lots_with_realised_hours(actor):
 
 
 def count_by_state(queryset):
-    return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
+    # COUNT(*), not COUNT(id): an index holding the scope's key and the state answers alone (index-only scan)
+    return dict(queryset.order_by().values_list("state").annotate(n=Count("*")))
 
 
 def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE, log=True):

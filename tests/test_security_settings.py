@@ -101,3 +101,21 @@ def test_api_rates_and_login_limits_come_from_the_environment(tmp_path):
     assert result.stdout.strip() == "{'user': '5000/hour', 'token_obtain': '5/minute'} 8 900.0", result.stderr
     refused = run_manage(tmp_path, "check", env={"DEBUG": "1", "API_RATE_USER": "lots"})
     assert refused.returncode != 0 and "API_RATE_USER: expected a rate such as 1000/hour" in refused.stderr
+
+
+@pytest.mark.parametrize(("flag", "expected"), [({}, "-c jit=off"), ({"DB_JIT": "1"}, "None")])
+def test_postgresql_connections_turn_the_jit_off_unless_told_otherwise(tmp_path, flag, expected):
+    code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))"
+    env = {"DEBUG": "1", "DATABASE_URL": "postgres://parcours@127.0.0.1:1/parcours", **flag}
+    result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.strip() == expected, result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_application_sessions_run_without_the_jit():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

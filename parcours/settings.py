@@ -243,8 +243,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 VIEWFLOW = {"AUTOREGISTER": False}
 
 
-
-
 # --- Journal keys (workflows/keys.py): HMAC keys sealing the audit journal, kept outside the database ----------
 def _read_journal_keys(var_dir: Path, autogenerate: bool):
     """`PARCOURS_JOURNAL_KEYS` ("id:secret" entries separated by commas or new lines, the first one sealing new
@@ -321,7 +319,6 @@ PARCOURS = {
 
 # Largest request body accepted; the API's JSON parser refuses bigger bodies with 413 (parcours.api.parsers).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-
 
 
 def env_rate(name: str, default: str) -> str:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth.models import Permission
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import BooleanField, CharField, Exists, OuterRef, Q, Value
+from django.db.models import BooleanField, CharField, Exists, Func, OuterRef, Q, Value
+from django.db.models import F as FieldRef  # F is the facilitator in the policy table
 from django.db.models.expressions import RawSQL
 
 from roles.enums import Role
@@ -235,23 +237,38 @@ def forget_permission_ids(**kwargs):
     Compiled.forget_all()  # reads compiled with scope checks hold the ids too
 
 
-def _grant_q(grant, organisation, codename_prefix) -> Q:
+class _AmongGrants(Func):
+    """`column = ANY(ARRAY(SELECT …))`: PostgreSQL reads the subquery once, before the rows, and cannot turn it into
+    a join walked in another order."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, array = self.source_expressions
+        column_sql, column_params = compiler.compile(column)
+        array_sql, array_params = compiler.compile(array)
+        return f"{column_sql} = ANY({array_sql})", (*column_params, *array_params)
+
+
+def _grant_q(grant, organisation, codename_prefix, *, grants_first=False) -> Q:
     label, path = grant
     grant_model = apps.get_model(label)
     granted = _granted_model(grant_model)
-    return Q(
-        Exists(
-            grant_model.objects.filter(
-                content_object=OuterRef(path or "pk"),
-                group_id=organisation.group_id,
-                permission_id=_grant_permission_id(granted, codename_prefix),
-            )
-        )
+    grants = grant_model.objects.filter(
+        group_id=organisation.group_id, permission_id=_grant_permission_id(granted, codename_prefix)
     )
+    if grants_first and connection.vendor == "postgresql":
+        return Q(_AmongGrants(FieldRef(path or "pk"), ArraySubquery(grants.values("content_object_id"))))
+    return Q(Exists(grants.filter(content_object=OuterRef(path or "pk"))))
 
 
-def scope_q(model, scope: Scope, actor) -> Q:
-    """A filter keeping the rows of `model` that `actor` reaches through `scope`. Never an IN list."""
+def scope_q(model, scope: Scope, actor, *, grants_first=False) -> Q:
+    """A filter keeping the rows of `model` that `actor` reaches through `scope`. Never an IN list.
+
+    `grants_first` (a list of an employer's candidates, placements or hours): on PostgreSQL the employer's grants are
+    read first and the rows they reach sorted after. An employer holds a few thousand grants in a table of millions;
+    as an `EXISTS`, PostgreSQL walked the whole table's most recent rows in the list's order and checked each one's
+    grant, 4,711 referrals walked for a home's 10 at 1,000,000 pathways (100 ms against 13)."""
     paths: ScopePaths = model.SCOPE_PATHS
     org = actor.organisation
     nothing = Q(pk__in=[])
@@ -268,7 +285,7 @@ def scope_q(model, scope: Scope, actor) -> Q:
     if scope is Scope.AWARDED_LOT and paths.awardee is not None:
         return _organisation_q(model, paths.awardee, org)
     if scope is Scope.FORWARDED_TO_EMPLOYER and paths.forwarded is not None:
-        return _grant_q(paths.forwarded, org, "view")
+        return _grant_q(paths.forwarded, org, "view", grants_first=grants_first)
     if scope is Scope.BUYER_CONTRACT_NAMED and not actor.named_access:
         return nothing
     if scope in (Scope.BUYER_CONTRACT, Scope.BUYER_CONTRACT_NAMED) and paths.audited is not None:
@@ -412,14 +429,14 @@ def remember_scopes(obj, actor):
     return obj
 
 
-def scope_queryset(actor, action: str, queryset):
-    """Restrict `queryset` to the rows on which `actor` may take `action`."""
+def scope_queryset(actor, action: str, queryset, *, grants_first=False):
+    """Restrict `queryset` to the rows on which `actor` may take `action` (`grants_first`: see `scope_q`)."""
     if actor is None or actor.is_system:
         return queryset.none()
     scope = roles_for(action).get(actor.role)
     if scope is None or actor.organisation is None:
         return queryset.none()
-    return queryset.filter(scope_q(queryset.model, scope, actor))
+    return queryset.filter(scope_q(queryset.model, scope, actor, grants_first=grants_first))
 
 
 # --- The other way round: who may take an action on one object (audiences of notifications) ------------------

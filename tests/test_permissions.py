@@ -455,6 +455,41 @@ def test_a_scope_through_a_to_many_relation_starts_its_exists_at_that_relation(w
     )
 
 
+@pytest.mark.postgres
+def test_an_employers_lists_read_its_grants_first_and_keep_the_same_rows(world):
+    """An employer's candidates, placements and hours lines (the selectors' `grants_first`): on PostgreSQL the grants
+    are read once into an array before the rows (`= ANY(ARRAY(…))`, which the planner cannot turn into a walk of the
+    whole table in the list's order); the same rows, in the same order, as the EXISTS on each row's grant."""
+    from parcours import selectors
+
+    for state in ("forwarded", "accepted", "hired", "refused", "sent"):
+        make(world, "referral", state)
+        make(world, "referral", state, side="b")
+    for state in ("planned", "active", "ended"):
+        make(world, "placement", state)
+        make(world, "placement", state, side="b")
+    for state in ("declared", "validated"):
+        make(world, "hoursline", state)
+        make(world, "hoursline", state, side="b")
+    for side in ("a", "b"):
+        employer = world.side(side).employer_actor
+        for listed, action in (
+            (selectors.referrals_for(employer), "referral.view"),
+            (selectors.placements_for(employer), "placement.view"),
+            (selectors.hours_lines_for(employer), "hoursline.view"),
+        ):
+            assert "= ANY(ARRAY(SELECT" in str(listed.query), action
+            model = listed.model
+            each_row = policy.scope_queryset(employer, action, model.objects.all()).order_by(*listed.query.order_by)
+            assert "= ANY(" not in str(each_row.query) and "EXISTS" in str(each_row.query)
+            assert [row.pk for row in listed] == list(each_row.values_list("pk", flat=True)), action
+            assert listed.exists(), action
+        other = world.side("b" if side == "a" else "a").employer_actor
+        assert not set(selectors.referrals_for(employer)) & set(selectors.referrals_for(other))
+    # Who else lists referrals keeps the EXISTS: a facilitator's scope is its organisation, not grants.
+    assert "= ANY(" not in str(selectors.referrals_for(world.a.facilitator).query)
+
+
 def test_out_of_scope_objects_are_not_found_even_when_the_id_exists(world):
     referral = make(world, "referral", "under_review")
     with pytest.raises(DomainError) as refused:

@@ -40,17 +40,17 @@ def referrals_for(actor):
     qs = Referral.objects.select_related(
         "pathway__participant", "offer__lot__contract__operation", "offer__lot__awardee"
     )
-    return scope_queryset(actor, "referral.view", qs).order_by("-updated_at", "-pk")
+    return scope_queryset(actor, "referral.view", qs, grants_first=True).order_by("-updated_at", "-pk")
 
 
 def placements_for(actor):
     qs = Placement.objects.select_related("pathway__participant", "employer", "lot__contract")
-    return scope_queryset(actor, "placement.view", qs).order_by("-start_date", "-pk")
+    return scope_queryset(actor, "placement.view", qs, grants_first=True).order_by("-start_date", "-pk")
 
 
 def hours_lines_for(actor):
     qs = HoursLine.objects.select_related("placement__pathway__participant", "placement__lot")
-    return scope_queryset(actor, "hoursline.view", qs).order_by("-month", "-pk")
+    return scope_queryset(actor, "hoursline.view", qs, grants_first=True).order_by("-month", "-pk")
 
 
 def offers_for(actor):

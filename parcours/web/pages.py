@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from parcours import selectors
 from parcours.selectors.tasks import work_summary
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
-from parcours.web.common import actions_for, row_actions
+from parcours.web.common import IdsFirstPaginator, actions_for, row_actions
 from roles.enums import Role
 from roles.middleware import SESSION_KEY
 from workflows.diagrams import circuits
@@ -34,7 +34,7 @@ def _actor_or_none(request):
     return getattr(request, "actor", None)
 
 
-def _home_list(request, queryset, param, *, total=None):
+def _home_list(request, queryset, param, *, total=None, ids_first=False):
     """One page of a home list: a count (capped at HOME_COUNT_CAP) and a slice joining only what the list shows
     (two queries whatever the number of rows; one when the page already knows the `total`, e.g. from its counts by
     state), with the links to the neighbouring pages keeping the other lists' pages."""
@@ -43,7 +43,7 @@ def _home_list(request, queryset, param, *, total=None):
         total = queryset.order_by()[: HOME_COUNT_CAP + 1].count()
         capped = total > HOME_COUNT_CAP
         total = min(total, HOME_COUNT_CAP)
-    paginator = Paginator(selectors.home_rows(queryset), HOME_PAGE_SIZE)
+    paginator = (IdsFirstPaginator if ids_first else Paginator)(selectors.home_rows(queryset), HOME_PAGE_SIZE)
     paginator.count = total  # Paginator.count is a cached property: the scoped COUNT is not run again
     page = paginator.get_page(request.GET.get(param))
 
@@ -102,9 +102,11 @@ def home(request):
     elif actor.role == Role.EMPLOYER:
         waiting = selectors.candidates_for(actor=actor, states=selectors.CANDIDATES_WAITING_FOR_EMPLOYER)
         context.update(
-            referrals=_home_list(request, waiting, "candidatures"),
-            placements=_home_list(request, selectors.placements_for(actor), "salaries"),
-            hours_lines=_home_list(request, selectors.hours_lines_for(actor), "heures"),
+            # Scoped grants first (selectors.referrals_for): the page's ids are sorted from the employer's rows
+            # alone, then only those rows are joined to what the list shows.
+            referrals=_home_list(request, waiting, "candidatures", ids_first=True),
+            placements=_home_list(request, selectors.placements_for(actor), "salaries", ids_first=True),
+            hours_lines=_home_list(request, selectors.hours_lines_for(actor), "heures", ids_first=True),
             offers=_home_list(request, selectors.offers_for(actor), "offres"),
         )
     elif actor.role == Role.DPO:

@@ -26,7 +26,7 @@ HOME_QUERIES = {
     "conseillere": 9,
     "conseiller.b": 9,
     "facilitateur": 15,
-    "employeur": 12,
+    "employeur": 14,  # its lists choose their ids first: one statement more for each list with rows
     "employeur.b": 9,
     "auditeur": 9,
 }

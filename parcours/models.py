@@ -1175,5 +1175,26 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} ({self.beat_at:%Y-%m-%d %H:%M:%S})"
 
 
+class PathwayTally(models.Model):
+    """Pathways by state for each holder of a participant grant (group, permission): how many pathways an adviser's
+    Mission Locale, a facilitator's organisation or a buyer's auditors read in each state, without counting them.
+
+    Kept on PostgreSQL by triggers (migration 0020): each change of a pathway's state or participant, and each grant
+    given or taken back, adds rows of +1/-1, so that concurrent transitions never wait for one another on a shared
+    counter; reads sum a holder's rows (`parcours.selectors.tally`), the worker folds them every few minutes."""
+
+    group_id = models.IntegerField()
+    permission_id = models.IntegerField()
+    state = models.CharField(max_length=50)
+    n = models.IntegerField()
+
+    class Meta:
+        verbose_name = "décompte des parcours"
+        indexes = [models.Index(fields=["group_id", "permission_id", "state"], name="pathway_tally_holder_idx")]
+
+    def __str__(self):
+        return f"{self.group_id}/{self.permission_id} {self.state}: {self.n:+d}"
+
+
 # The work layer's tables (viewflow processes and task routing) belong to this app too.
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask  # noqa: E402,F401

@@ -12,6 +12,7 @@
   homes and the register read them ready;
 - every minute: a recount of the dashboards' pathway figures about to age out (parcours.selectors.kept_figures),
   for the teams that read their dashboard lately;
+- every 5 minutes: the pathways' tally folded, one row per team and state (parcours.selectors.tally);
 - every sweep: a heartbeat row (readiness reports a worker that stopped beating).
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from parcours import mail
 from parcours.models import WorkerHeartbeat
-from parcours.selectors import kept_figures, lot_hours
+from parcours.selectors import kept_figures, lot_hours, tally
 from parcours.services.data_protection import apply_retention
 from parcours.services.statements import remind_missing_statements
 from parcours.work.timers import fire_due
@@ -73,6 +74,7 @@ def jobs():
         Job("mail_purge", lambda: mail.purge_sent(), datetime.timedelta(days=1)),
         Job("lot_hours", lot_hours.refresh_stale, datetime.timedelta(seconds=0)),
         Job("pathway_figures", kept_figures.refresh_old, datetime.timedelta(minutes=1)),
+        Job("pathway_tally", tally.fold, datetime.timedelta(minutes=5)),
     ]
 
 

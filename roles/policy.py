@@ -298,6 +298,25 @@ def scope_q(model, scope: Scope, actor, *, grants_first=False) -> Q:
     return nothing
 
 
+def grant_holder(actor, action: str, model):
+    """When `actor` reaches the rows of `model` for `action` through one grant (FOLLOWED_PARTICIPANT,
+    SHARED_PARTICIPANT, a buyer's audit): (grant model label, path from `model` to the granted object, the group id
+    holding the grant, the permission id) — what scope_q filters on. None for any other scope."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return None
+    paths: ScopePaths = model.SCOPE_PATHS
+    grant = {
+        Scope.FOLLOWED_PARTICIPANT: (paths.participant, "change"),
+        Scope.SHARED_PARTICIPANT: (paths.participant, "view"),
+        Scope.BUYER_CONTRACT: (paths.audited, "audit"),
+    }.get(roles_for(action).get(actor.role))
+    if grant is None or grant[0] is None:
+        return None
+    (label, path), prefix = grant
+    granted = _granted_model(apps.get_model(label))
+    return label, path, actor.organisation.group_id, _grant_permission_id(granted, prefix)
+
+
 def roles_for(action: str) -> dict[Role, Scope]:
     return POLICY.get(action, {})
 

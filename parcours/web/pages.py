@@ -79,7 +79,7 @@ def home(request):
         context["work"] = work_summary(actor)
     if actor.role == Role.ADVISER:
         pathways = selectors.pathways_for(actor)
-        counts = selectors.count_by_state(pathways)
+        counts = selectors.pathway_counts_for(actor)
         context.update(
             pathway_counts=_labelled_counts("pathway", counts),
             pathways=_home_list(request, pathways, "parcours", total=sum(counts.values())),
@@ -113,7 +113,7 @@ def home(request):
         context.update(accesses=selectors.access_log_for(actor)[:20])
     elif actor.role == Role.AUDITOR:
         pathways = selectors.pathways_for(actor)
-        counts = selectors.count_by_state(pathways)
+        counts = selectors.pathway_counts_for(actor)
         context.update(
             pathway_counts=_labelled_counts("pathway", counts),
             lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),

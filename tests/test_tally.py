@@ -113,3 +113,23 @@ def test_without_the_triggers_the_pathways_are_counted(world, monkeypatch):
     monkeypatch.undo()
     employer = world.a.employer_actor
     assert tally.pathway_counts_for(employer) == count_by_state(pathways_for(employer)) == {}
+
+
+@pytest.mark.postgres
+def test_the_command_finds_a_tally_gone_wrong_and_rebuilds_it(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    _build(world)
+    out = StringIO()
+    call_command("recount_pathway_tally", stdout=out)
+    assert "conforme" in out.getvalue() and tally.differences() == []
+    row = PathwayTally.objects.order_by("pk").first()
+    PathwayTally.objects.create(group_id=row.group_id, permission_id=row.permission_id, state=row.state, n=2)
+    with pytest.raises(CommandError, match="1 écart"):
+        call_command("recount_pathway_tally", stdout=(out := StringIO()))
+    assert f"groupe {row.group_id}, permission {row.permission_id}, {row.state}" in out.getvalue()
+    call_command("recount_pathway_tally", "--rebuild", stdout=StringIO())
+    assert tally.differences() == []
+    _assert_tally_equals_the_count(world)

@@ -62,3 +62,28 @@ def rebuild() -> None:
     if kept():
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(REBUILD)
+
+
+DIFFERENCES = """
+WITH kept AS (
+    SELECT group_id, permission_id, state, sum(n) AS n FROM parcours_pathwaytally
+    GROUP BY group_id, permission_id, state HAVING sum(n) <> 0
+), counted AS (
+    SELECT g.group_id, g.permission_id, p.state, count(*) AS n
+    FROM parcours_participantgroupobjectpermission g JOIN parcours_pathway p ON p.participant_id = g.content_object_id
+    GROUP BY g.group_id, g.permission_id, p.state
+)
+SELECT group_id, permission_id, state, coalesce(kept.n, 0), coalesce(counted.n, 0)
+FROM kept FULL JOIN counted USING (group_id, permission_id, state)
+WHERE kept.n IS DISTINCT FROM counted.n
+ORDER BY group_id, permission_id, state
+"""
+
+
+def differences() -> list[tuple]:
+    """(group id, permission id, state, kept, counted) wherever the tally and a count of the pathways disagree."""
+    if not kept():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(DIFFERENCES)  # one statement: both sides from the same snapshot
+        return cursor.fetchall()

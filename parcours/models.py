@@ -754,7 +754,7 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
     referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="placement")
     pathway = models.ForeignKey(Pathway, on_delete=models.PROTECT, related_name="placements")
     employer = models.ForeignKey("roles.Organisation", on_delete=models.PROTECT, related_name="placements")
-    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="placements")
+    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="placements", db_index=False)
     fulfilment_mode = models.CharField("modalité", max_length=30, choices=FulfilmentMode.choices)
     contract_type = models.CharField("type de contrat", max_length=30, choices=ContractType.choices)
     start_date = models.DateField("date de début prévue")
@@ -792,7 +792,13 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
         ]
         # Lists show the latest contracts first: an employer's page of 10 walks this index and checks its grants as
         # it goes, instead of joining every placement it may see before sorting (100,000 pathways: 28.7 → 1.9 ms).
-        indexes = [models.Index(fields=["-start_date", "-id"], name="placement_recent_idx")]
+        indexes = [
+            models.Index(fields=["-start_date", "-id"], name="placement_recent_idx"),
+            # A lot's placements by id from the index alone (it replaces the lot's own index): a facilitator's hours
+            # to validate are those of its lots' placements, 27,000 at 1,000,000 pathways, read from the table
+            # row by row before (48 -> 14 ms).
+            models.Index(fields=["lot", "id"], name="placement_lot_id_idx"),
+        ]
 
     @property
     def starts_later(self) -> bool:

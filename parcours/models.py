@@ -22,6 +22,7 @@ from workflows.states import (
     REFERRAL_FORWARDED_STATES,
     REFERRAL_OPEN_STATES,
     REFERRAL_REASONED_STATES,
+    REFERRAL_REVIEW_STATES,
     HoursLineState,
     PathwayState,
     PlacementState,
@@ -729,6 +730,13 @@ class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):
             # a facilitator's referrals are those of its lots' offers: counted by state from this index alone
             # (70 -> 11 ms at 1,000,000 pathways); it serves the offer's foreign key too
             models.Index(fields=["offer", "state"], name="referral_offer_state_idx"),
+            # a facilitator's referrals to review, latest first: the walk meets only those waiting, not the whole
+            # history (15,213 referrals walked for 640 waiting at 1,000,000 pathways: 86 -> 51 ms for the page)
+            models.Index(
+                fields=["-updated_at", "-id"],
+                name="referral_review_recent_idx",
+                condition=Q(state__in=REFERRAL_REVIEW_STATES),
+            ),
         ]
 
     def __str__(self):

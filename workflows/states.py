@@ -51,6 +51,8 @@ REFERRAL_OPEN_STATES = [
     ReferralState.FORWARDED,
     ReferralState.ACCEPTED,
 ]
+# Before the employer: the facilitator's to review (its referrals page and home).
+REFERRAL_REVIEW_STATES = [ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED]
 REFERRAL_FORWARDED_STATES = [
     ReferralState.FORWARDED,
     ReferralState.ACCEPTED,

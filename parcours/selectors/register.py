@@ -9,9 +9,9 @@ from parcours.selectors.lot_hours import with_counted_hours
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import scope_queryset
-from workflows.states import HoursLineState, PathwayState, ReferralState
+from workflows.states import REFERRAL_REVIEW_STATES, HoursLineState, PathwayState
 
-REFERRALS_WAITING_FOR_FACILITATOR = [ReferralState.SENT, ReferralState.UNDER_REVIEW, ReferralState.APPROVED]
+REFERRALS_WAITING_FOR_FACILITATOR = REFERRAL_REVIEW_STATES
 HOURS_WAITING_FOR_FACILITATOR = [HoursLineState.DECLARED]
 
 

@@ -176,7 +176,7 @@ class OfferForm(BootstrapFormMixin, forms.Form):
 @role_required(Role.FACILITATOR)
 def referrals(request, *, actor):
     states = states_from_request(request, "referral", selectors.REFERRALS_WAITING_FOR_FACILITATOR)
-    page = paginate(request, selectors.referrals_to_review(actor=actor, states=states))
+    page = paginate(request, selectors.referrals_to_review(actor=actor, states=states), ids_first=True)
     return render(
         request,
         "facilitator/referrals.html",

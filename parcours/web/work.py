@@ -51,20 +51,24 @@ def _task_list(request, tab):
         "archive": selectors.archive,
     }
     tasks = querysets[tab](actor)
-    page = paginate(request, tasks, PAGE_SIZE, ids_first=True)
+    inbox_counts = selectors.counts_by_kind(selectors.inbox(actor))
+    queue_counts = selectors.counts_by_kind(selectors.queue(actor))
+    # The tab's counts by kind are its list's; their sum is the pager's total (no second GROUP BY, no COUNT).
+    kind_counts = {"inbox": inbox_counts, "queue": queue_counts}.get(tab)
+    if kind_counts is None:
+        kind_counts = selectors.counts_by_kind(tasks)
+    page = paginate(request, tasks, PAGE_SIZE, ids_first=True, count=sum(kind_counts.values()))
     rows = list(page.object_list)
     for work_task in rows:
         work_task.late_days = days_late(work_task) if tab != "archive" else 0
         work_task.outcome_label = outcome_label(work_task.outcome) if tab == "archive" else ""
-    inbox_counts = selectors.counts_by_kind(selectors.inbox(actor))
-    queue_counts = selectors.counts_by_kind(selectors.queue(actor))
     context = {
         "tab": tab,
         "tabs": [(key, label) for key, label in TABS if key != "team" or supervisor],
         "page": page,
         "rows": rows,
         "supervisor": supervisor,
-        "kind_counts": _labelled_counts(selectors.counts_by_kind(tasks) if tab != "inbox" else inbox_counts),
+        "kind_counts": _labelled_counts(kind_counts),
         "totals": {"inbox": sum(inbox_counts.values()), "queue": sum(queue_counts.values())},
         "colleagues": selectors.colleagues_of(actor) if supervisor and tab in ("queue", "team") else [],
     }

@@ -99,3 +99,35 @@ def test_overdue_tasks_come_first(territories):
     assert flags == sorted(flags, reverse=True) and flags[0] and not flags[-1]
     overdue = [row.due_at for row in rows if row.due_at and row.due_at < now]
     assert overdue == sorted(overdue)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_the_pager_counts_from_the_counts_by_kind_and_no_statement_runs_twice(territories, client, path):
+    """The tab's counts by kind are its list's: their sum is the pager's total, with no COUNT of its own, and the
+    queue's counts are not asked twice (the tab's and the menu's)."""
+    import math
+
+    from django.contrib.auth.models import Permission
+
+    from parcours.selectors import tasks as selectors
+    from parcours.web.work import PAGE_SIZE
+
+    territories.referral()
+    facilitator = territories.a.facilitator
+    facilitator.user.user_permissions.add(Permission.objects.get(codename="supervise_worktask"))
+    client.force_login(facilitator.user)
+    client.get(path)
+    grow(territories, facilitator.user, 3 * PAGE_SIZE + 30)
+    listed = {
+        "/travail/": selectors.inbox,
+        "/travail/a-prendre/": selectors.queue,
+        "/travail/terminees/": selectors.archive,
+        "/travail/equipe/": selectors.team,
+    }[path](facilitator)
+    total = listed.count()
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path)
+    statements = [query["sql"] for query in ctx.captured_queries]
+    assert len(statements) == len(set(statements)), [sql for sql in statements if statements.count(sql) > 1]
+    assert not any(sql.startswith('SELECT COUNT(*) AS "__count" FROM "workflows_worktask"') for sql in statements)
+    assert total > PAGE_SIZE and f"Page 1 sur {math.ceil(total / PAGE_SIZE)}" in response.content.decode()

@@ -298,19 +298,26 @@ def scope_q(model, scope: Scope, actor, *, grants_first=False) -> Q:
     return nothing
 
 
-def grant_holder(actor, action: str, model):
-    """When `actor` reaches the rows of `model` for `action` through one grant (FOLLOWED_PARTICIPANT,
-    SHARED_PARTICIPANT, a buyer's audit): (grant model label, path from `model` to the granted object, the group id
-    holding the grant, the permission id) — what scope_q filters on. None for any other scope."""
-    if actor is None or actor.is_system or actor.organisation is None:
-        return None
-    paths: ScopePaths = model.SCOPE_PATHS
+def _grant_of(paths: ScopePaths, scope):
+    """((grant model label, path to the granted object), permission prefix) of a scope held through a grant; None
+    for the other scopes, or when `paths` has no such grant."""
     grant = {
         Scope.FOLLOWED_PARTICIPANT: (paths.participant, "change"),
         Scope.SHARED_PARTICIPANT: (paths.participant, "view"),
+        Scope.FORWARDED_TO_EMPLOYER: (paths.forwarded, "view"),
         Scope.BUYER_CONTRACT: (paths.audited, "audit"),
-    }.get(roles_for(action).get(actor.role))
-    if grant is None or grant[0] is None:
+    }.get(scope)
+    return None if grant is None or grant[0] is None else grant
+
+
+def grant_holder(actor, action: str, model):
+    """When `actor` reaches the rows of `model` for `action` through one grant (`_grant_of`): (grant model label,
+    path from `model` to the granted object, the group id holding the grant, the permission id) — what scope_q
+    filters on. None for any other scope."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return None
+    grant = _grant_of(model.SCOPE_PATHS, roles_for(action).get(actor.role))
+    if grant is None:
         return None
     (label, path), prefix = grant
     granted = _granted_model(apps.get_model(label))
@@ -474,13 +481,8 @@ def _scope_organisations(model, pk, scope: Scope):
         # `filter(… isnull=False)`, not `exclude(… isnull=True)`: through a to-many relation the latter repeats the
         # whole chain in a NOT EXISTS, and this statement runs after every transition (planning was most of it).
         return rows.filter(**{f"{path}__isnull": False}), path
-    grant = {
-        Scope.FOLLOWED_PARTICIPANT: (paths.participant, "change"),
-        Scope.SHARED_PARTICIPANT: (paths.participant, "view"),
-        Scope.FORWARDED_TO_EMPLOYER: (paths.forwarded, "view"),
-        Scope.BUYER_CONTRACT: (paths.audited, "audit"),
-    }.get(scope)
-    if grant is None or grant[0] is None:
+    grant = _grant_of(paths, scope)
+    if grant is None:
         return None
     (label, granted_path), prefix = grant
     grant_model = apps.get_model(label)

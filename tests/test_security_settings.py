@@ -103,12 +103,26 @@ def test_api_rates_and_login_limits_come_from_the_environment(tmp_path):
     assert refused.returncode != 0 and "API_RATE_USER: expected a rate such as 1000/hour" in refused.stderr
 
 
-@pytest.mark.parametrize(("flag", "expected"), [({}, "-c jit=off"), ({"DB_JIT": "1"}, "None")])
-def test_postgresql_connections_turn_the_jit_off_unless_told_otherwise(tmp_path, flag, expected):
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ({}, "-c jit=off -c max_parallel_workers_per_gather=0"),
+        ({"DB_JIT": "1"}, "-c max_parallel_workers_per_gather=0"),
+        ({"DB_PARALLEL_WORKERS": "2"}, "-c jit=off -c max_parallel_workers_per_gather=2"),
+        ({"DB_JIT": "1", "DB_PARALLEL_WORKERS": "server"}, "None"),
+    ],
+)
+def test_postgresql_connections_turn_the_jit_and_parallel_plans_off_unless_told_otherwise(tmp_path, flag, expected):
     code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))"
     env = {"DEBUG": "1", "DATABASE_URL": "postgres://parcours@127.0.0.1:1/parcours", **flag}
     result = run_manage(tmp_path, "shell", "--no-imports", "-c", code, env=env)
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_a_parallel_worker_count_that_is_not_a_number_is_refused(tmp_path):
+    env = {"DEBUG": "1", "DATABASE_URL": "postgres://parcours@127.0.0.1:1/parcours", "DB_PARALLEL_WORKERS": "many"}
+    refused = run_manage(tmp_path, "check", env=env)
+    assert refused.returncode != 0 and "DB_PARALLEL_WORKERS: expected a whole number >= 0" in refused.stderr
 
 
 @pytest.mark.postgres
@@ -119,3 +133,5 @@ def test_the_application_sessions_run_without_the_jit():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)

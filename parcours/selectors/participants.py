@@ -1,6 +1,7 @@
 """Selectors for the adviser and auditor pages: participant list and search, offer search, pathway search,
 the eligibility catalogue and the human-readable timeline. Every queryset is scoped by roles.policy."""
 
+from django.apps import apps
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
@@ -10,7 +11,7 @@ from parcours.selectors.journal import participant_events, present_events, pseud
 from parcours.text import search_words
 from roles.enums import OrganisationKind
 from roles.models import Organisation
-from roles.policy import allows, scope_queryset
+from roles.policy import allows, grant_holder, scope_queryset
 from workflows.engine import state_label
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
@@ -23,6 +24,7 @@ __all__ = [
     "offer_search",
     "participant_for_update",
     "participant_search",
+    "participant_total",
     "pathway_follow_ups",
     "pathway_for",
     "participant_timeline_export",
@@ -51,6 +53,22 @@ def participant_search(actor, *, query="", state="", programme=""):
     if programme:
         qs = qs.filter(programme=programme)
     return qs.order_by("last_name", "first_name", "pk")
+
+
+def participant_total(actor, *, query="", state="", programme=""):
+    """How many rows `participant_search` gives, when the grants alone say it (else None: the page counts).
+
+    With no filter, an adviser's or an auditor's participants are those its organisation's group holds one grant
+    on, and a grant row exists once per participant (guardian's unique (group, permission, object); deleting the
+    participant deletes it): counting the grants reads one index range. Counting the scoped participants walked the
+    grants and probed each participant (a Mission Locale's 15,000 at 1,000,000 pathways: 17-23 ms)."""
+    if query or state or programme:
+        return None
+    holder = grant_holder(actor, "participant.view", Participant)
+    if holder is None or holder[1] != "":
+        return None
+    label, _path, group_id, permission_id = holder
+    return apps.get_model(label).objects.filter(group_id=group_id, permission_id=permission_id).count()
 
 
 def label_current_states(rows):

@@ -50,10 +50,9 @@ class ParticipantFilterForm(forms.Form):
 def participant_list(request, *, actor):
     form = ParticipantFilterForm(request.GET)
     filters = filters_of(form)
-    rows = selectors.participant_search(
-        actor, query=filters["q"], state=filters["state"], programme=filters["programme"]
-    )
-    page = paginate(request, rows)
+    search = {"query": filters["q"], "state": filters["state"], "programme": filters["programme"]}
+    rows = selectors.participant_search(actor, **search)
+    page = paginate(request, rows, count=selectors.participant_total(actor, **search))
     page.object_list = selectors.label_current_states(page.object_list)
     context = {"form": form, "page": page}
     template = "adviser/_participant_rows.html" if request.headers.get("HX-Request") else "adviser/participants.html"

@@ -113,6 +113,23 @@ def test_participant_list_htmx_partial_and_pagination(site, client):
     assert body.count('data-state="intake"') == 2 and "<html" in body
 
 
+def test_participant_list_total_is_read_from_the_grants_and_equals_the_scoped_count(site):
+    from parcours.selectors import participant_search, participant_total
+
+    for _ in range(3):
+        site.participant()  # referred to the buyer's contract: its auditors hold an audit grant too
+    intake(site)
+    intake(site, adviser=site.adviser_b)
+    for actor in (site.adviser, site.adviser_b, site.facilitator, site.auditor):
+        total = participant_total(actor)
+        assert total is not None and total == participant_search(actor).count() > 0, actor
+    assert participant_total(site.adviser) == 4 and participant_total(site.auditor) == 3
+    # Roles whose scope is not one grant, and any filter, leave the count to the page.
+    assert participant_total(site.employer) is None
+    for filters in ({"query": "x"}, {"state": "intake"}, {"programme": "cej"}):
+        assert participant_total(site.adviser, **filters) is None
+
+
 def test_participant_search_ignores_accents_case_and_hyphens(site, client):
     ines = intake(site, first_name="Inès", last_name="Benali-Moreau", imilo_reference="ML-Ä7")
     other = intake(site, first_name="Agnès", last_name="Moreau")

@@ -560,6 +560,9 @@ def _pages():
         ("adviser", "adviser home", "/"),
         ("adviser", "adviser participants", "/conseil/jeunes/"),
         ("adviser", "adviser search", "/conseil/jeunes/?q=Benali"),
+        # A name late in the alphabet and a state: the lists' worst cases when walked in name order.
+        ("adviser", "adviser search (late name)", "/conseil/jeunes/?q=Rousseau"),
+        ("adviser", "adviser participants by state", "/conseil/jeunes/?state=exited"),
         ("adviser", "participant file", f"/participants/{participant.pk}/"),
         ("adviser", "adviser inbox", "/travail/"),
         ("adviser", "adviser queue", "/travail/a-prendre/"),
@@ -574,6 +577,7 @@ def _pages():
         ("employer", "employer candidates", "/employeur/candidatures/"),
         ("employer", "API referrals", "/api/v1/referrals/"),
         ("auditor", "auditor home", "/"),
+        ("auditor", "auditor pathways", "/audit/parcours/"),
         ("auditor", "auditor search", "/audit/parcours/?q=P-000001"),
     ]
 
@@ -857,8 +861,11 @@ def write_markdown(path):
             "",
             "## Pages and API lists by data-set size (p50 / p95 ms, SQL statements)",
             "",
-            *([f"Measured {r['sections']['pages_measured']} (a later run of `--only pages`).", ""]
-              if r["sections"].get("pages_measured") else []),
+            *(
+                [f"Measured {r['sections']['pages_measured']} (a later run of `--only pages`).", ""]
+                if r["sections"].get("pages_measured")
+                else []
+            ),
             "| Page | " + " | ".join(f"{int(size):,} pathways" for size in sizes) + " |",
             "|---|" + "---|" * len(sizes),
         ]

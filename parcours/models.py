@@ -113,7 +113,9 @@ class Participant(ChoiceLabels, models.Model):
     """A young person followed by a Mission Locale. Minimal identity; never the NIR."""
 
     # The buyer's auditors reach a participant through the "audit" grant its referral to one of their contracts gave.
-    SCOPE_PATHS = ScopePaths(participant=(PARTICIPANT_GRANTS, ""), audited=(PARTICIPANT_GRANTS, ""))
+    SCOPE_PATHS = ScopePaths(
+        participant=(PARTICIPANT_GRANTS, ""), audited=(PARTICIPANT_GRANTS, ""), follower="youth_agency"
+    )
 
     first_name = models.CharField("prénom", max_length=100)
     last_name = models.CharField("nom", max_length=100)
@@ -186,7 +188,16 @@ class Participant(ChoiceLabels, models.Model):
             ),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="participant_sex_valid"),
         ]
-        indexes = [models.Index(fields=["last_name", "first_name"], name="participant_name_idx")]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"], name="participant_name_idx"),
+            # An adviser's list and search: the agency's participants in name order, searched on the index alone
+            # (PostgreSQL; the included column is ignored elsewhere).
+            models.Index(
+                fields=["youth_agency", "last_name", "first_name", "id"],
+                include=["search_text"],
+                name="participant_agency_name_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.first_name} {self.last_name}"
@@ -641,7 +652,11 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
                 name="pathway_one_open_per_participant",
             ),
         ]
-        indexes = [models.Index(fields=["state"], name="pathway_state_idx")]
+        indexes = [
+            models.Index(fields=["state"], name="pathway_state_idx"),
+            # A participant's current pathway and its state (the lists' subqueries) read on the index alone.
+            models.Index(fields=["participant", "-started_on", "-id"], include=["state"], name="pathway_current_idx"),
+        ]
 
     def __str__(self):
         return f"Parcours #{self.pk} ({self.get_state_display()})"

@@ -139,6 +139,11 @@ class ScopePaths:
     audited: tuple[str, str] | None = None
     forwarded: tuple[str, str] | None = None
     organisation: str | None = None  # the organisation owning the row
+    # The Mission Locale following the participant: the followed-participant grant is only ever given to it (at
+    # intake, roles.grants.share_participant), so that scope filters on it too. Redundant for the answer, decisive
+    # for the plan: PostgreSQL walks that agency's rows on its name index instead of the whole table's (an adviser's
+    # search for "Rousseau" at 1,000,000 pathways walked 645,000 names before the R's: 1.2 s, 5 ms on the agency's).
+    follower: str | None = None
     access_log: tuple[str, str] | None = None  # (path to the reader's organisation, path to the file's agency)
 
 
@@ -275,7 +280,8 @@ def scope_q(model, scope: Scope, actor, *, grants_first=False) -> Q:
     if scope is Scope.OWN_ORGANISATION and paths.organisation is not None:
         return _organisation_q(model, paths.organisation, org)
     if scope is Scope.FOLLOWED_PARTICIPANT and paths.participant is not None:
-        return _grant_q(paths.participant, org, "change")
+        followed = _grant_q(paths.participant, org, "change")
+        return followed & _organisation_q(model, paths.follower, org) if paths.follower else followed
     if scope is Scope.SHARED_PARTICIPANT and paths.participant is not None:
         return _grant_q(paths.participant, org, "view")
     if scope is Scope.LOT_FACILITATION and paths.facilitation is not None:

@@ -45,7 +45,9 @@ def pathway_list(request, *, actor):
     if selectors.pseudonymised(actor):
         form.fields["q"].label = "Pseudonyme (P-000123)"
     filters = filters_of(form)
-    page = paginate(request, selectors.pathway_search(actor, query=filters["q"], state=filters["state"]))
+    search = {"query": filters["q"], "state": filters["state"]}
+    rows = selectors.pathway_search(actor, **search)
+    page = paginate(request, rows, ids_first=True, count=selectors.pathway_total(actor, **search))
     return render(request, "auditor/pathways.html", {"form": form, "page": page})
 
 

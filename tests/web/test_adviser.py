@@ -12,8 +12,9 @@ from parcours.models import EligibilityAssessment, FollowUp, Participant, Partic
 from parcours.services import participants, pathways
 from workflows.models import JournalEvent
 
-# session, user, memberships, then count + page (the current pathway state comes from subqueries)
-PARTICIPANT_LIST_QUERIES = 5
+# session, user, memberships, then count (of the grants, unfiltered) + the page's ids + its rows (the current
+# pathway state comes from subqueries)
+PARTICIPANT_LIST_QUERIES = 6
 OFFER_LIST_QUERIES = 5
 
 
@@ -128,6 +129,28 @@ def test_participant_list_total_is_read_from_the_grants_and_equals_the_scoped_co
     assert participant_total(site.employer) is None
     for filters in ({"query": "x"}, {"state": "intake"}, {"programme": "cej"}):
         assert participant_total(site.adviser, **filters) is None
+
+
+def test_the_followed_scope_is_the_agency_s_grant_and_never_wider(site):
+    """An adviser reaches the participants its Mission Locale holds the followed grant on; the scope also filters on
+    the participant's agency (for the plan). The services give that grant to the agency alone, so the filter drops
+    nothing; a grant given by hand to another Mission Locale does not widen its reach."""
+    from parcours.models import ParticipantGroupObjectPermission
+    from parcours.selectors import participant_search
+    from roles import grants
+    from roles.policy import allows
+
+    mine = site.participant()
+    theirs = intake(site, adviser=site.adviser_b)
+    followed = ParticipantGroupObjectPermission.objects.filter(permission__codename="change_participant")
+    assert {(g.group_id, g.content_object.youth_agency.group_id) for g in followed} == {
+        (site.ml.group_id, site.ml.group_id),
+        (site.ml_b.group_id, site.ml_b.group_id),
+    }
+    assert list(participant_search(site.adviser_b)) == [theirs]
+    grants.grant(organisation=site.ml_b, permission="parcours.change_participant", obj=mine)
+    assert list(participant_search(site.adviser_b)) == [theirs]
+    assert not allows(site.adviser_b, "participant.view", mine) and allows(site.adviser, "participant.view", mine)
 
 
 def test_participant_search_ignores_accents_case_and_hyphens(site, client):
@@ -397,7 +420,7 @@ def test_offer_list_query_count_is_pinned(site, client):
     assert body.count(">Positionner</button>") == 6
     # The motivation is a real text box with a visible label (it was squeezed to 42 px next to the button).
     assert body.count('<label class="form-label small mb-0" for="motivation-') == 6
-    assert body.count('rows="3"></textarea>') == 6 and "visually-hidden\" for=\"motivation" not in body
+    assert body.count('rows="3"></textarea>') == 6 and 'visually-hidden" for="motivation' not in body
     plain, _ = count_queries(client, reverse("adviser:offers"))
     assert plain == OFFER_LIST_QUERIES
 

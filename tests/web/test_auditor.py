@@ -12,8 +12,8 @@ from parcours.models import ParticipantAccess
 from parcours.services import pathways
 from parcours.web.auditor import csv_safe
 
-# session, user, memberships, then count + page
-PATHWAY_LIST_QUERIES = 5
+# session, user, memberships, then the count (by state: the tally on PostgreSQL) + the page's ids + its rows
+PATHWAY_LIST_QUERIES = 6
 
 
 def login(client, username):
@@ -45,6 +45,23 @@ def test_pathway_list_query_count_is_pinned(site, client):
     after, response = count_queries(client, url)
     assert before == after == PATHWAY_LIST_QUERIES
     assert response.content.decode().count("Exporter (CSV)") == 6
+
+
+@pytest.mark.parametrize("state", ["", "referred", "placed", "withdrawn", "intake"])
+def test_pathway_list_total_is_the_count_of_the_search(site, state):
+    """The total shown without a name searched comes from the pathway figures (the tally on PostgreSQL): the same
+    number as counting the list, in the auditor's scope only."""
+    from parcours.selectors import pathway_search, pathway_total
+
+    for _ in range(3):
+        site.participant()
+    site.participant(hired=True)
+    intake_only = site.participant()
+    pathways.pathway_withdraw(actor=site.adviser, pathway=intake_only.pathways.get(), reason="Déménagement")
+    total = pathway_total(site.auditor, state=state)
+    assert total == pathway_search(site.auditor, state=state).count()
+    assert total == {"": 5, "referred": 3, "placed": 1, "withdrawn": 1, "intake": 0}[state]
+    assert pathway_total(site.auditor, query="P-000001", state=state) is None
 
 
 def test_pathway_list_scope_search_and_filter(site, client):

@@ -656,6 +656,8 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
             models.Index(fields=["state"], name="pathway_state_idx"),
             # A participant's current pathway and its state (the lists' subqueries) read on the index alone.
             models.Index(fields=["participant", "-started_on", "-id"], include=["state"], name="pathway_current_idx"),
+            # A facilitator's pathways in one state (eligibility to validate): one index range.
+            models.Index(fields=["facilitation_organisation", "state"], name="pathway_facilitation_state_idx"),
         ]
 
     def __str__(self):

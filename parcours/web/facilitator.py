@@ -187,7 +187,7 @@ def referrals(request, *, actor):
 # --- Eligibility --------------------------------------------------------------------------------------------------
 @role_required(Role.FACILITATOR)
 def eligibility(request, *, actor):
-    page = paginate(request, selectors.eligibility_to_validate(actor))
+    page = paginate(request, selectors.eligibility_to_validate(actor), ids_first=True)
     return render(request, "facilitator/eligibility.html", {"page": page})
 
 

@@ -31,7 +31,7 @@ from roles.models import Membership, Organisation
 # session, user, memberships, then the page's own queries (fixed whatever the number of rows)
 QUERIES = {
     "facilitator:referrals": 6,  # count + the page's ids + its rows
-    "facilitator:eligibility": 5,  # count + page
+    "facilitator:eligibility": 6,  # count + the page's ids + its rows
     "facilitator:hours": 5,  # count + page
     "facilitator:register": 8,  # operations + contracts + lots, then their counted hours (summaries: lot_hours)
 }

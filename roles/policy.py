@@ -318,8 +318,9 @@ def _grant_of(paths: ScopePaths, scope):
 
 def grant_holder(actor, action: str, model):
     """When `actor` reaches the rows of `model` for `action` through one grant (`_grant_of`): (grant model label,
-    path from `model` to the granted object, the group id holding the grant, the permission id) — what scope_q
-    filters on. None for any other scope."""
+    path from `model` to the granted object, the group id holding the grant, the permission id) — the grant scope_q
+    filters on (the followed scope also filters on the agency, `ScopePaths.follower`, which holds the same rows).
+    None for any other scope."""
     if actor is None or actor.is_system or actor.organisation is None:
         return None
     grant = _grant_of(model.SCOPE_PATHS, roles_for(action).get(actor.role))

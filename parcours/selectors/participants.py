@@ -60,10 +60,10 @@ def participant_search(actor, *, query="", state="", programme=""):
 def participant_total(actor, *, query="", state="", programme=""):
     """How many rows `participant_search` gives, when the grants alone say it (else None: the page counts).
 
-    With no filter, an adviser's or an auditor's participants are those its organisation's group holds one grant
-    on, and a grant row exists once per participant (guardian's unique (group, permission, object); deleting the
-    participant deletes it): counting the grants reads one index range. Counting the scoped participants walked the
-    grants and probed each participant (a Mission Locale's 15,000 at 1,000,000 pathways: 17-23 ms)."""
+    With no filter, an adviser's, a facilitator's or an auditor's participants are those its organisation's group
+    holds one grant on, and a grant row exists once per participant (guardian's unique (group, permission, object);
+    deleting the participant deletes it): counting the grants reads one index range. Counting the scoped participants
+    walked the grants and probed each participant (a Mission Locale's 15,000 at 1,000,000 pathways: 17-23 ms)."""
     if query or state or programme:
         return None
     holder = grant_holder(actor, "participant.view", Participant)

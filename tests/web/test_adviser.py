@@ -8,8 +8,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from parcours.models import EligibilityAssessment, FollowUp, Participant, ParticipantAccess, Referral
+from parcours.models import (
+    EligibilityAssessment,
+    FollowUp,
+    Participant,
+    ParticipantAccess,
+    ParticipantGroupObjectPermission,
+    Referral,
+)
+from parcours.selectors import participant_search, participant_total
 from parcours.services import participants, pathways
+from roles import grants
+from roles.policy import allows
 from workflows.models import JournalEvent
 
 # session, user, memberships, then count (of the grants, unfiltered) + the page's ids + its rows (the current
@@ -115,8 +125,6 @@ def test_participant_list_htmx_partial_and_pagination(site, client):
 
 
 def test_participant_list_total_is_read_from_the_grants_and_equals_the_scoped_count(site):
-    from parcours.selectors import participant_search, participant_total
-
     for _ in range(3):
         site.participant()  # referred to the buyer's contract: its auditors hold an audit grant too
     intake(site)
@@ -135,11 +143,6 @@ def test_the_followed_scope_is_the_agency_s_grant_and_never_wider(site):
     """An adviser reaches the participants its Mission Locale holds the followed grant on; the scope also filters on
     the participant's agency (for the plan). The services give that grant to the agency alone, so the filter drops
     nothing; a grant given by hand to another Mission Locale does not widen its reach."""
-    from parcours.models import ParticipantGroupObjectPermission
-    from parcours.selectors import participant_search
-    from roles import grants
-    from roles.policy import allows
-
     mine = site.participant()
     theirs = intake(site, adviser=site.adviser_b)
     followed = ParticipantGroupObjectPermission.objects.filter(permission__codename="change_participant")

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from parcours.models import ParticipantAccess
+from parcours.selectors import pathway_search, pathway_total
 from parcours.services import pathways
 from parcours.web.auditor import csv_safe
 
@@ -51,8 +52,6 @@ def test_pathway_list_query_count_is_pinned(site, client):
 def test_pathway_list_total_is_the_count_of_the_search(site, state):
     """The total shown without a name searched comes from the pathway figures (the tally on PostgreSQL): the same
     number as counting the list, in the auditor's scope only."""
-    from parcours.selectors import pathway_search, pathway_total
-
     for _ in range(3):
         site.participant()
     site.participant(hired=True)

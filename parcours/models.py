@@ -151,6 +151,12 @@ class Participant(ChoiceLabels, models.Model):
     search_text = models.CharField("recherche", max_length=250, editable=False, default="")
     identity_key = models.CharField("identité normalisée", max_length=250, editable=False, default="")
     homonym_confirmed = models.BooleanField("homonyme confirmé", default=False, editable=False)
+    # The state of the current pathway (the latest started), "" before the first: kept by database triggers on the
+    # pathway table (migration 0025, parcours.current_state), never written by Django (see save). The adviser's
+    # list filters on it: reading it per participant through the pathways probed 15,000 rows per page.
+    current_state = models.CharField(
+        "état du parcours en cours", max_length=50, editable=False, default="", db_default=""
+    )
 
     # Fields whose changes are journaled (by name only, never by value).
     JOURNALED_FIELDS = [
@@ -197,6 +203,12 @@ class Participant(ChoiceLabels, models.Model):
                 include=["search_text"],
                 name="participant_agency_name_idx",
             ),
+            # The same list filtered by the current pathway's state: one range per agency and state, in name order.
+            models.Index(
+                fields=["youth_agency", "current_state", "last_name", "first_name", "id"],
+                include=["search_text"],
+                name="participant_agency_state_idx",
+            ),
         ]
 
     def __str__(self):
@@ -208,7 +220,16 @@ class Participant(ChoiceLabels, models.Model):
             "" if self.anonymised_at else identity_key(self.first_name, self.last_name, self.birth_date)[:250]
         )
         if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text", "identity_key"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text", "identity_key"} - {"current_state"}
+        elif not self._state.adding:
+            # The triggers own current_state: writing this instance's copy back could undo a transition that ran
+            # since it was read.
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "current_state" and f.attname not in deferred
+            ]
         super().save(*args, **kwargs)
 
     @property

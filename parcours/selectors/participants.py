@@ -41,10 +41,10 @@ def _latest_pathway():
 
 def participant_search(actor, *, query="", state="", programme=""):
     """The participants the actor may read, with their current pathway (id and state), searchable by name or
-    i-milo reference and filterable by current pathway state and programme."""
+    i-milo reference and filterable by current pathway state (kept on the participant by triggers:
+    parcours.selectors.current_state) and programme."""
     qs = Participant.objects.select_related("youth_agency", "referent_adviser").annotate(
         current_pathway_id=Subquery(_latest_pathway().values("pk")[:1]),
-        current_state=Subquery(_latest_pathway().values("state")[:1]),
     )
     qs = scope_queryset(actor, "participant.view", qs)
     # Accent- and case-insensitive: each folded word is looked for in the folded names and i-milo reference.

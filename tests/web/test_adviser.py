@@ -23,7 +23,7 @@ from roles.policy import allows
 from workflows.models import JournalEvent
 
 # session, user, memberships, then count (of the grants, unfiltered) + the page's ids + its rows (the current
-# pathway state comes from subqueries)
+# pathway id comes from a subquery, its state from the participant row)
 PARTICIPANT_LIST_QUERIES = 6
 OFFER_LIST_QUERIES = 5
 

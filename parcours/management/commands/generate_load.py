@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from parcours.dates import add_months
 from parcours.models import EligibilityCriterion, Participant
-from parcours.selectors import tally
+from parcours.selectors import current_state, tally
 from parcours.services import register
 from parcours.text import fold, identity_key
 from roles.actor import Actor
@@ -266,7 +266,9 @@ class Command(BaseCommand):
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), %s, false)",
                     [max(self.ids.next.get(key, 1), 1)],
                 )
-        tally.rebuild()  # COPY ran with the triggers off (session_replication_role = replica)
+        # COPY ran with the triggers off (session_replication_role = replica)
+        tally.rebuild()
+        current_state.rebuild()
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         self.stderr.write("")

@@ -120,9 +120,8 @@ def test_the_command_finds_a_current_state_gone_wrong_and_rebuilds_it(world):
     Participant.objects.filter(pk=made[2].participant_id).update(current_state="placed")
     with pytest.raises(CommandError, match="3 écart"):
         call_command("recount_pathway_tally", stdout=(out := StringIO()))
-    assert f"participant·e {made[1].participant_id} : état en cours « exited », dernier parcours « eligibility_pending »" in (
-        out.getvalue()
-    )
+    said = f"participant·e {made[1].participant_id} : état en cours « exited »"
+    assert f"{said}, dernier parcours « eligibility_pending »" in out.getvalue()
     call_command("recount_pathway_tally", "--rebuild", stdout=StringIO())
     assert [kept(p.participant) for p in made] == list(STATES[:3])
     assert current_state.differences() == []

@@ -31,9 +31,12 @@ class Command(BaseCommand):
             self.stdout.write(f"{where} : {kept} tenus, {counted} comptés")
         states = current_state.differences()
         for participant_id, kept, latest in states[:50]:
-            self.stdout.write(f"participant·e {participant_id} : état en cours « {kept} », dernier parcours « {latest} »")
+            self.stdout.write(
+                f"participant·e {participant_id} : état en cours « {kept} », dernier parcours « {latest} »"
+            )
         if found or states:
             raise CommandError(f"{len(found) + len(states)} écart(s) : lancer recount_pathway_tally --rebuild.")
         if not tally.kept():
             self.stdout.write("Pas de décompte tenu sur cette base (SQLite) : les parcours sont comptés.")
-        self.stdout.write(f"Décompte et états en cours conformes aux parcours ({time.perf_counter() - started:.1f} s).")
+        elapsed = time.perf_counter() - started
+        self.stdout.write(f"Décompte et états en cours conformes aux parcours ({elapsed:.1f} s).")

@@ -5,6 +5,7 @@ import json
 import sys
 
 REQUIRED_PAGES = {
+    "anchor: the sign-in page, anonymous",
     "adviser home",
     "adviser inbox",
     "facilitator home",

@@ -48,6 +48,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
 
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
@@ -618,7 +619,8 @@ def section_pages(size, smoke):
         client.force_login(user)
         clients[role] = client
     reps = 2 if smoke else 12
-    out = {}
+    out = {PAGE_ANCHOR: _page_anchor(reps)}
+    say(f"  {PAGE_ANCHOR}: p50 {out[PAGE_ANCHOR]['median_ms']} ms, p95 {out[PAGE_ANCHOR]['p95_ms']} ms")
     for role, label, url in _pages():
         client = clients[role]
         client.get(url)  # warm the caches of this page
@@ -642,6 +644,24 @@ def section_pages(size, smoke):
     out[label] = figure
     say(f"  {label}: p50 {figure['median_ms']} ms, p95 {figure['p95_ms']} ms, {figure['statements']} statements")
     return out
+
+
+PAGE_ANCHOR = "anchor: the sign-in page, anonymous"
+
+
+def _page_anchor(reps):
+    """The pages' anchor, timed in the same run: a request through the whole middleware stack rendering a template
+    with a form, no query and no data. A slower or busier machine moves it with the pages: compare the pages' ratios
+    to it between runs rather than their times."""
+    client, url = Client(), reverse("login")
+    with Statements() as queries:
+        _read(client.get(url))
+    samples = []
+    for _ in range(reps * 2):
+        started = time.perf_counter()
+        _read(client.get(url))
+        samples.append((time.perf_counter() - started) * 1000)
+    return {**summary(samples), "statements": queries.count}
 
 
 def _pathway_figures_recount(user, reps):
@@ -876,10 +896,17 @@ def write_markdown(path):
         for label in pages[sizes[0]]:
             cells = []
             for size in sizes:
-                f = pages[size].get(label)
-                cells.append(f"{f['median_ms']} / {f['p95_ms']} ({f['statements']})" if f else "—")
+                f, anchor = pages[size].get(label), pages[size].get(PAGE_ANCHOR)
+                cell = f"{f['median_ms']} / {f['p95_ms']} ({f['statements']})" if f else "—"
+                if f and anchor and label != PAGE_ANCHOR:
+                    cell += f" · {f['median_ms'] / anchor['median_ms']:.1f}×"
+                cells.append(cell)
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += [
+            "",
+            f"The first row is the pages' anchor ({PAGE_ANCHOR}: the middleware and a template, no query), timed in "
+            "the same run; the figure after · is a page's p50 over the anchor's. On a slower or busier machine every "
+            "time moves, the ratios much less: compare ratios between runs.",
             "",
             "The dashboards read their team's pathway figures (funnel, stays, exits) kept for "
             "`PARCOURS_PATHWAY_FIGURES_MINUTES`; counting them, as the worker does before they age out, is the "

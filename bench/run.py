@@ -904,9 +904,9 @@ def write_markdown(path):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += [
             "",
-            f"The first row is the pages' anchor ({PAGE_ANCHOR}: the middleware and a template, no query), timed in "
-            "the same run; the figure after · is a page's p50 over the anchor's. On a slower or busier machine every "
-            "time moves, the ratios much less: compare ratios between runs.",
+            "The first row is the pages' anchor, timed in the same run: the sign-in page requested anonymously (the "
+            "middleware and a template, no query). The figure after · is a page's p50 over the anchor's: how many "
+            "requests that need no data the page costs on the machine of that run.",
             "",
             "The dashboards read their team's pathway figures (funnel, stays, exits) kept for "
             "`PARCOURS_PATHWAY_FIGURES_MINUTES`; counting them, as the worker does before they age out, is the "

@@ -37,6 +37,11 @@ ORGANISATION_HELP = "Organisation (identifiant) concernée."
 
 
 class ParticipantFilters(serializers.Serializer):
+    state = serializers.MultipleChoiceField(
+        choices=PathwayState.choices,
+        required=False,
+        help_text="État du parcours en cours (répétable : ?state=a&state=b).",
+    )
     organisation = _id("Mission Locale qui suit le ou la jeune.")
     created_after = _date("Inscrit·e le ou après (AAAA-MM-JJ).")
     created_before = _date("Inscrit·e le ou avant (AAAA-MM-JJ).")
@@ -105,6 +110,7 @@ def _apply(qs, data, mapping):
 
 FILTERS = {
     "participants": {
+        "state": lambda v: Q(current_state__in=sorted(v)),
         "organisation": lambda v: Q(youth_agency_id=v),
         "created_after": lambda v: Q(created_at__date__gte=v),
         "created_before": lambda v: Q(created_at__date__lte=v),

@@ -252,6 +252,14 @@ class ParticipantSerializer(ParticipantRefMixin):
     referent_adviser = serializers.CharField(source="referent_adviser.username")
     birth_year = serializers.IntegerField(source="birth_date.year", read_only=True)
     age_band = serializers.CharField(read_only=True)
+    current_state = serializers.CharField(
+        read_only=True, help_text="État du parcours en cours (le dernier commencé) ; vide sans parcours."
+    )
+    current_state_label = serializers.SerializerMethodField()
+
+    def get_current_state_label(self, obj) -> str:
+        return engine.state_label("pathway", obj.current_state) if obj.current_state else ""
+
     IDENTITY_FIELDS = (
         "first_name",
         "last_name",
@@ -286,6 +294,8 @@ class ParticipantSerializer(ParticipantRefMixin):
             "sex",
             "youth_agency",
             "referent_adviser",
+            "current_state",
+            "current_state_label",
             "notice_given_on",
             "created_at",
             "updated_at",

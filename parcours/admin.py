@@ -8,7 +8,7 @@ Opening a participant's file here is logged like any other read (ParticipantAcce
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import Q, Sum
 
 from parcours.access_log import log_participant_access
 from parcours.models import (
@@ -205,14 +205,9 @@ class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
     def participant_id_of(self, obj):
         return obj.pk
 
-    def get_queryset(self, request):
-        latest = Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-id").values("state")
-        return super().get_queryset(request).annotate(latest_pathway_state=Subquery(latest[:1]))
-
-    @admin.display(description="état du parcours", ordering="latest_pathway_state")
+    @admin.display(description="état du parcours", ordering="current_state")
     def pathway_state(self, obj):
-        state = obj.latest_pathway_state
-        return PathwayState(state).label if state else "—"
+        return PathwayState(obj.current_state).label if obj.current_state else "—"
 
 
 # --- Pathways and their steps (read-only: states are protected fsm fields, writes go through services) --------

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate, pre_migrate
 from django.urls import register_converter
 
 from parcours.converters import IdConverter
@@ -15,7 +16,7 @@ class ParcoursConfig(AppConfig):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
         from parcours import checks  # noqa: F401  (registers the system checks)
-        from parcours.selectors import lot_hours
+        from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from workflows import journal, work
 
@@ -24,6 +25,9 @@ class ParcoursConfig(AppConfig):
         # The hours counted per lot are kept as a summary: the journal tells it which lots changed.
         journal.subscribe(lot_hours.event_recorded)
         connection_created.connect(register_sqlite_functions, dispatch_uid="parcours.sqlite_functions")
+        # SQLite's triggers keeping Participant.current_state are set aside while migrations rebuild tables.
+        pre_migrate.connect(current_state.drop_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")
+        post_migrate.connect(current_state.install_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")
 
 
 def register_sqlite_functions(sender, connection, **kwargs):

@@ -152,7 +152,7 @@ class Participant(ChoiceLabels, models.Model):
     identity_key = models.CharField("identité normalisée", max_length=250, editable=False, default="")
     homonym_confirmed = models.BooleanField("homonyme confirmé", default=False, editable=False)
     # The state of the current pathway (the latest started), "" before the first: kept by database triggers on the
-    # pathway table (migration 0025, parcours.current_state), never written by Django (see save). The adviser's
+    # pathway table (parcours.selectors.current_state), never updated by Django (see save). The adviser's
     # list filters on it: reading it per participant through the pathways probed 15,000 rows per page.
     current_state = models.CharField(
         "état du parcours en cours", max_length=50, editable=False, default="", db_default=""

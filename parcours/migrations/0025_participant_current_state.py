@@ -1,8 +1,9 @@
 """The participant's current pathway state, kept by triggers on the pathway table (parcours.selectors.current_state).
 
 A pathway inserted, deleted, or changing state, start date or participant sets its participant's current_state to the
-state of its latest started pathway ("" when it has none). PostgreSQL runs one function per row; SQLite has a trigger
-per operation. The backfill sets every participant from its pathways, before the index is built."""
+state of its latest started pathway ("" when it has none). PostgreSQL runs one function per row, installed here;
+SQLite has a trigger per operation, installed after each `migrate` (see SQLITE below). The backfill sets every
+participant from its pathways, before the index is built."""
 
 from django.conf import settings
 from django.db import migrations, models
@@ -26,6 +27,9 @@ BEGIN
     ELSE
         ids := ARRAY[OLD.participant_id, NEW.participant_id];
     END IF;
+    -- Locked first, in id order: the UPDATE below then reads the pathways committed meanwhile by another
+    -- transaction writing a pathway of the same participant (it waited on this lock), not its own older snapshot.
+    PERFORM 1 FROM parcours_participant WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
     UPDATE parcours_participant SET current_state = {LATEST}
     WHERE id = ANY(ids) AND current_state IS DISTINCT FROM {LATEST};
     RETURN NULL;
@@ -60,27 +64,9 @@ POSTGRESQL_DROP = [
     "DROP TRIGGER IF EXISTS parcours_current_state_insert_delete ON parcours_pathway",
     "DROP FUNCTION IF EXISTS parcours_current_state()",
 ]
-SQLITE = [
-    f"""
-CREATE TRIGGER parcours_current_state_insert AFTER INSERT ON parcours_pathway
-BEGIN
-    UPDATE parcours_participant SET current_state = {LATEST} WHERE id = NEW.participant_id;
-END
-""",
-    f"""
-CREATE TRIGGER parcours_current_state_update AFTER UPDATE OF state, started_on, participant_id ON parcours_pathway
-BEGIN
-    UPDATE parcours_participant SET current_state = {LATEST} WHERE id IN (OLD.participant_id, NEW.participant_id);
-END
-""",
-    f"""
-CREATE TRIGGER parcours_current_state_delete AFTER DELETE ON parcours_pathway
-BEGIN
-    UPDATE parcours_participant SET current_state = {LATEST} WHERE id = OLD.participant_id;
-END
-""",
-    f"UPDATE parcours_participant SET current_state = {LATEST}",
-]
+# SQLite's triggers are installed after each `migrate` (parcours.selectors.current_state.install_sqlite_triggers):
+# installed here, they would make a later migration rebuilding the participant table fail.
+SQLITE = [f"UPDATE parcours_participant SET current_state = {LATEST}"]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS parcours_current_state_insert",
     "DROP TRIGGER IF EXISTS parcours_current_state_update",

@@ -1,18 +1,44 @@
 """The participant's current pathway state (Participant.current_state), kept by database triggers.
 
 The current pathway is the latest started (started_on, then id, as the lists' `_latest_pathway`). A pathway inserted,
-deleted, or changing state, start date or participant sets its participant's copy again, in the same statement
-(migration 0025 installs the triggers on PostgreSQL and on SQLite). Django never writes the column
-(Participant.save leaves it out). Data loaded with the triggers off (generate_load's COPY, a restore with
-session_replication_role = replica) needs `rebuild`; `differences` lists what disagrees."""
+deleted, or changing state, start date or participant sets its participant's copy again, in the same statement.
+Django never writes the column on update (Participant.save leaves it out; an insert writes "", a participant having
+no pathway yet). Data loaded with the triggers off (generate_load's COPY, a restore with session_replication_role =
+replica) needs `rebuild`; `differences` lists what disagrees.
 
-from django.db import connection, transaction
+PostgreSQL: a function and two triggers, installed by migration 0025. SQLite: three triggers installed after every
+`migrate` and dropped before it (`install_sqlite_triggers`, `drop_sqlite_triggers`, connected in parcours.apps):
+SQLite rebuilds a table to alter it, and a trigger naming the participant table made any later migration that
+rebuilds it fail (and one rebuilding the pathway table dropped them)."""
+
+from django.db import connection, connections, transaction
 
 # The latest pathway's state, correlated to the participant row being read or updated.
 LATEST = """coalesce((
     SELECT w.state FROM parcours_pathway w WHERE w.participant_id = parcours_participant.id
     ORDER BY w.started_on DESC, w.id DESC LIMIT 1
 ), '')"""
+
+SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS parcours_current_state_insert AFTER INSERT ON parcours_pathway
+BEGIN
+    UPDATE parcours_participant SET current_state = {LATEST} WHERE id = NEW.participant_id;
+END""",
+    f"""CREATE TRIGGER IF NOT EXISTS parcours_current_state_update
+AFTER UPDATE OF state, started_on, participant_id ON parcours_pathway
+BEGIN
+    UPDATE parcours_participant SET current_state = {LATEST} WHERE id IN (OLD.participant_id, NEW.participant_id);
+END""",
+    f"""CREATE TRIGGER IF NOT EXISTS parcours_current_state_delete AFTER DELETE ON parcours_pathway
+BEGIN
+    UPDATE parcours_participant SET current_state = {LATEST} WHERE id = OLD.participant_id;
+END""",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS parcours_current_state_insert",
+    "DROP TRIGGER IF EXISTS parcours_current_state_update",
+    "DROP TRIGGER IF EXISTS parcours_current_state_delete",
+]
 
 REBUILD = {
     # One pass over the pathways sorted by participant: 1,000,000 pathways in seconds, where the correlated form
@@ -38,10 +64,11 @@ ORDER BY id
 """
 
 
-def rebuild() -> None:
+def rebuild(using="default") -> None:
     """Set every participant's current state from its pathways."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(REBUILD.get(connection.vendor, REBUILD["sqlite"]))
+    db = connections[using]
+    with transaction.atomic(using=using), db.cursor() as cursor:
+        cursor.execute(REBUILD.get(db.vendor, REBUILD["sqlite"]))
         cursor.execute(RESET_ORPHANS)
 
 
@@ -50,3 +77,26 @@ def differences() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(DIFFERENCES)
         return cursor.fetchall()
+
+
+def drop_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
+    """Before `migrate` (pre_migrate): no trigger names a table a migration may rebuild."""
+    db = connections[using]
+    if db.vendor == "sqlite":
+        with db.cursor() as cursor:
+            for statement in SQLITE_DROP:
+                cursor.execute(statement)
+
+
+def install_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
+    """After `migrate` (post_migrate), once the column exists: the triggers, then the states written meanwhile."""
+    db = connections[using]
+    if db.vendor != "sqlite":
+        return
+    with db.cursor() as cursor:
+        columns = {c.name for c in db.introspection.get_table_description(cursor, "parcours_participant")}
+        if "current_state" not in columns:  # migrated back before 0025
+            return
+        for statement in SQLITE_TRIGGERS:
+            cursor.execute(statement)
+    rebuild(using)

@@ -196,7 +196,7 @@ class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
         "created_at",
     ]
     list_display_links = ["last_name", "first_name"]
-    list_filter = ["youth_agency", "pathways__state", "programme", "qualification_level", "is_qpv_resident"]
+    list_filter = ["youth_agency", "current_state", "programme", "qualification_level", "is_qpv_resident"]
     search_fields = ["last_name", "first_name", "imilo_reference", "commune", "postcode"]
     list_select_related = ["youth_agency", "referent_adviser"]
     date_hierarchy = "created_at"

@@ -155,7 +155,13 @@ class Participant(ChoiceLabels, models.Model):
     # pathway table (parcours.selectors.current_state), never updated by Django (see save). The adviser's
     # list filters on it: reading it per participant through the pathways probed 15,000 rows per page.
     current_state = models.CharField(
-        "état du parcours en cours", max_length=50, editable=False, default="", db_default=""
+        "état du parcours en cours",
+        max_length=50,
+        choices=PathwayState.choices,
+        blank=True,
+        editable=False,
+        default="",
+        db_default="",
     )
 
     # Fields whose changes are journaled (by name only, never by value).

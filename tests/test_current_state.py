@@ -147,3 +147,19 @@ def test_the_advisers_list_filters_on_it(world):
     # Another Mission Locale's participant in the same state is not in the list.
     theirs = make_pathway(world, "eligible", side="b")
     assert not participant_search(adviser, state="eligible").filter(pk=theirs.participant_id).exists()
+
+
+def test_the_admin_lists_and_filters_participants_by_it(world, client):
+    from django.contrib.auth import get_user_model
+
+    made = {state: make_pathway(world, state) for state in ("referred", "placed")}
+    client.force_login(get_user_model().objects.create_superuser("admin.etat", "admin@example.org", "x" * 16))
+    response = client.get("/admin/parcours/participant/", {"current_state__exact": "placed"})
+    assert response.status_code == 200
+    shown = {row.pk for row in response.context["cl"].result_list}
+    assert made["placed"].participant_id in shown and made["referred"].participant_id not in shown
+    assert {row.current_state for row in response.context["cl"].result_list} == {"placed"}
+    body = response.content.decode()
+    assert "En poste" in body
+    # The side filter offers the current state's choices (it filtered on any pathway's state before).
+    assert "current_state__exact=exited" in body and "pathways__state" not in body

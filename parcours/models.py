@@ -227,7 +227,9 @@ class Participant(ChoiceLabels, models.Model):
         )
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_text", "identity_key"} - {"current_state"}
-        elif not self._state.adding:
+        elif self._state.adding or self.pk is None or kwargs.get("force_insert"):
+            self.current_state = ""  # a new row has no pathway yet (a copy of a loaded participant neither)
+        else:
             # The triggers own current_state: writing this instance's copy back could undo a transition that ran
             # since it was read.
             deferred = self.get_deferred_fields()

@@ -110,6 +110,15 @@ def test_saving_a_participant_read_before_a_transition_does_not_undo_it(world):
     assert kept(stale) == "ineligible"
 
 
+def test_a_participant_copied_from_a_loaded_one_is_inserted(world):
+    pathway = make_pathway(world, "eligible")
+    copy = Participant.objects.get(pk=pathway.participant_id)
+    copy.pk, copy.last_name = None, "Copie"
+    copy.save()
+    assert copy.pk != pathway.participant_id and kept(copy) == ""
+    assert kept(pathway.participant) == "eligible"
+
+
 def test_the_command_finds_a_current_state_gone_wrong_and_rebuilds_it(world):
     made = [make_pathway(world, state) for state in STATES[:3]]
     call_command("recount_pathway_tally", stdout=(out := StringIO()))

@@ -29,7 +29,7 @@ from parcours.models import (
     WorkerHeartbeat,
 )
 from roles.actor import Actor
-from workflows.states import HoursLineState, PathwayState
+from workflows.states import HoursLineState
 from workflows.vocabulary import AccessChannel
 
 
@@ -207,7 +207,7 @@ class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
 
     @admin.display(description="état du parcours", ordering="current_state")
     def pathway_state(self, obj):
-        return PathwayState(obj.current_state).label if obj.current_state else "—"
+        return obj.get_current_state_display() or "—"
 
 
 # --- Pathways and their steps (read-only: states are protected fsm fields, writes go through services) --------

@@ -7,6 +7,7 @@ import datetime
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from parcours.models import Participant, Pathway
@@ -159,8 +160,6 @@ def test_the_advisers_list_filters_on_it(world):
 
 
 def test_the_admin_lists_and_filters_participants_by_it(world, client):
-    from django.contrib.auth import get_user_model
-
     made = {state: make_pathway(world, state) for state in ("referred", "placed")}
     client.force_login(get_user_model().objects.create_superuser("admin.etat", "admin@example.org", "x" * 16))
     response = client.get("/admin/parcours/participant/", {"current_state__exact": "placed"})

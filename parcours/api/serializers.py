@@ -255,10 +255,7 @@ class ParticipantSerializer(ParticipantRefMixin):
     current_state = serializers.CharField(
         read_only=True, help_text="État du parcours en cours (le dernier commencé) ; vide sans parcours."
     )
-    current_state_label = serializers.SerializerMethodField()
-
-    def get_current_state_label(self, obj) -> str:
-        return engine.state_label("pathway", obj.current_state) if obj.current_state else ""
+    current_state_label = serializers.CharField(source="get_current_state_display", read_only=True)
 
     IDENTITY_FIELDS = (
         "first_name",

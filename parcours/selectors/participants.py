@@ -13,7 +13,6 @@ from parcours.text import search_words
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import allows, grant_holder, scope_queryset
-from workflows.engine import state_label
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
 
@@ -21,7 +20,6 @@ __all__ = [
     "exit_for",
     "active_criteria",
     "facilitation_partners",
-    "label_current_states",
     "offer_search",
     "participant_for_update",
     "participant_search",
@@ -71,14 +69,6 @@ def participant_total(actor, *, query="", state="", programme=""):
         return None
     label, _path, group_id, permission_id = holder
     return apps.get_model(label).objects.filter(group_id=group_id, permission_id=permission_id).count()
-
-
-def label_current_states(rows):
-    """Evaluate a page of participants and give each its current pathway state's French label."""
-    rows = list(rows)
-    for row in rows:
-        row.current_state_label = state_label("pathway", row.current_state) if row.current_state else ""
-    return rows
 
 
 def participant_for_update(*, actor, participant_id):

@@ -53,7 +53,6 @@ def participant_list(request, *, actor):
     search = {"query": filters["q"], "state": filters["state"], "programme": filters["programme"]}
     rows = selectors.participant_search(actor, **search)
     page = paginate(request, rows, ids_first=True, count=selectors.participant_total(actor, **search))
-    page.object_list = selectors.label_current_states(page.object_list)
     context = {"form": form, "page": page}
     template = "adviser/_participant_rows.html" if request.headers.get("HX-Request") else "adviser/participants.html"
     response = render(request, template, context)

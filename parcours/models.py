@@ -686,7 +686,12 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
             # A participant's current pathway and its state (the lists' subqueries) read on the index alone.
             models.Index(fields=["participant", "-started_on", "-id"], include=["state"], name="pathway_current_idx"),
             # A facilitator's pathways in one state (eligibility to validate): one index range.
-            models.Index(fields=["facilitation_organisation", "state"], name="pathway_facilitation_state_idx"),
+            # A facilitation organisation's pathways in a state, the longest waiting first (eligibility to validate).
+            models.Index(
+                fields=["facilitation_organisation", "state", "updated_at", "id"],
+                include=["participant"],
+                name="pathway_facilitation_wait_idx",
+            ),
         ]
 
     def __str__(self):
@@ -875,13 +880,18 @@ class HoursLine(ChoiceLabels, HoursLineMachine):
     """Monthly insertion hours of a placement (relevé d'heures); locked months are corrected by adjustments."""
 
     MACHINE = "hoursline"
+    # Scoped through its own `lot` (the placement's, copied when the line is written: a placement never changes lot).
+    # Through the placement, a facilitator's lines waiting for validation were found by hashing the organisation's
+    # 27,000 placements against the 102,000 declared lines of every organisation (25 ms at 1,000,000 pathways); on
+    # the line, they are one range of `hoursline_lot_declared_idx` per lot (2.5 ms).
     SCOPE_PATHS = _lot_paths(
-        "placement__lot",
+        "lot",
         participant=(PARTICIPANT_GRANTS, "placement__pathway__participant"),
         forwarded=(PLACEMENT_GRANTS, "placement"),
     )
 
     placement = models.ForeignKey(Placement, on_delete=models.PROTECT, related_name="hours_lines")
+    lot = models.ForeignKey(ContractLot, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     month = models.DateField("mois")
     hours = models.DecimalField("heures", max_digits=6, decimal_places=2)
     is_adjustment = models.BooleanField("ligne de régularisation", default=False)
@@ -900,6 +910,12 @@ class HoursLine(ChoiceLabels, HoursLineMachine):
             models.Index(fields=["-month", "-id"], name="hoursline_recent_idx"),
             # The lines waiting for a facilitator's decision: a few among millions (home, hours page counts).
             models.Index(fields=["placement"], name="hoursline_declared_idx", condition=Q(state="declared")),
+            # A facilitator's lines in a state (the hours page's counts): index-only, per lot of the organisation.
+            models.Index(fields=["lot", "state"], name="hoursline_lot_state_idx"),
+            # A facilitator's lines waiting for validation, latest months first: one range per lot of the organisation.
+            models.Index(
+                fields=["lot", "-month", "-id"], name="hoursline_lot_declared_idx", condition=Q(state="declared")
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=HoursLineState.values), name="hoursline_state_valid"),

@@ -150,7 +150,12 @@ def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
     """Write a checked line: the row, its journal event, the work layer, the notification on commit."""
     with atomic_unique("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées.")):
         line = HoursLine.objects.create(
-            placement=placement, month=month, hours=hours, is_adjustment=is_adjustment, declared_by=actor.user
+            placement=placement,
+            lot_id=placement.lot_id,  # the line's scope (HoursLine.SCOPE_PATHS): a placement never changes lot
+            month=month,
+            hours=hours,
+            is_adjustment=is_adjustment,
+            declared_by=actor.user,
         )
     event = record_event(
         actor=actor,

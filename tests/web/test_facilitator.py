@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from parcours.models import (
     AssessedCriterion,
@@ -32,7 +33,7 @@ from roles.models import Membership, Organisation
 QUERIES = {
     "facilitator:referrals": 6,  # count + the page's ids + its rows
     "facilitator:eligibility": 6,  # count + the page's ids + its rows
-    "facilitator:hours": 5,  # count + page
+    "facilitator:hours": 6,  # count + the page's ids + its rows
     "facilitator:register": 8,  # operations + contracts + lots, then their counted hours (summaries: lot_hours)
 }
 
@@ -428,6 +429,19 @@ def test_eligibility_list(site, client):
     body = login(client, "facilitateur").get(reverse("facilitator:eligibility")).content.decode()
     assert pending.participant.last_name.upper() in body and validated.last_name.upper() not in body
     assert reverse("facilitator:validate_eligibility", args=[pending.pk]) in body
+
+
+def test_eligibility_list_puts_the_longest_waiting_first(site, client):
+    """A queue: the pathway pending the longest comes first, whatever the names (the page's « Depuis » column)."""
+    first, second, third = (pending_participant(site) for _ in range(3))
+    now = timezone.now()
+    for pathway, days in ((first, 1), (second, 9), (third, 4)):  # `update`: the model's auto_now left untouched
+        Pathway.objects.filter(pk=pathway.pk).update(updated_at=now - datetime.timedelta(days=days))
+    body = login(client, "facilitateur").get(reverse("facilitator:eligibility")).content.decode()
+    links = [reverse("facilitator:validate_eligibility", args=[p.pk]) for p in (second, third, first)]
+    assert all(link in body for link in links)
+    assert [body.index(link) for link in links] == sorted(body.index(link) for link in links)
+    assert "attendent depuis le plus longtemps" in html.unescape(body)
 
 
 def test_validation_page_shows_criteria_including_health_and_logs_the_read(site, client):

@@ -190,7 +190,7 @@ COLUMNS = {
     "parcours_placement": "id, state, fulfilment_mode, contract_type, start_date, planned_end_date, weekly_hours, "
     "started_on, ended_on, end_kind, end_reason, created_at, employer_id, lot_id, pathway_id, referral_id",
     "parcours_hoursline": "id, state, month, hours, is_adjustment, declared_at, validated_at, rejection_reason, "
-    "locked_at, declared_by_id, placement_id",
+    "locked_at, declared_by_id, placement_id, lot_id",
     "parcours_followup": "id, kind, due_on, done_on, note, created_at, recorded_by_id, pathway_id, placement_id",
     "parcours_exit": "id, exited_on, category, situation, detail, outcome_situation, outcome_category, "
     "outcome_detail, created_at, recorded_by_id, pathway_id",
@@ -942,7 +942,7 @@ class Command(BaseCommand):
                     to="locked",
                 )
             rows["parcours_hoursline"].append(
-                (hid, line_state, month, "140.00", False, declared, validated, "", locked, e_actor[0], plid)
+                (hid, line_state, month, "140.00", False, declared, validated, "", locked, e_actor[0], plid, lot.pk)
             )
             month = add_months(month, 1)
         for months in (1, 3, 6):

@@ -78,6 +78,7 @@ class HoursLineFilters(serializers.Serializer):
     month_before = _date("Mois le ou avant (AAAA-MM-JJ).")
     organisation = _id("Employeur ou structure porteuse.")
     placement = _id("Mise en poste.")
+    lot = _id("Lot (celui de la mise en poste).")
 
 
 class JobOfferFilters(serializers.Serializer):
@@ -152,9 +153,10 @@ FILTERS = {
         "month_after": lambda v: Q(month__gte=v),
         "month_before": lambda v: Q(month__lte=v),
         "organisation": lambda v: _org_q(
-            v, "placement__employer_id", "placement__lot__contract__operation__facilitation_organisation_id"
+            v, "placement__employer_id", "lot__contract__operation__facilitation_organisation_id"
         ),
         "placement": lambda v: Q(placement_id=v),
+        "lot": lambda v: Q(lot_id=v),
     },
     "job-offers": {
         "is_open": lambda v: Q(is_open=v),

@@ -469,6 +469,7 @@ class HoursLineSerializer(IdentityMaskMixin, StatefulSerializer):
     IDENTITY_FIELDS = ("rejection_reason",)
 
     placement = serializers.IntegerField(source="placement_id")
+    lot = serializers.IntegerField(source="lot_id", help_text="Le lot de la mise en poste.")
     participant = ParticipantShortNameSerializer(source="placement.pathway.participant")
 
     class Meta:
@@ -478,6 +479,7 @@ class HoursLineSerializer(IdentityMaskMixin, StatefulSerializer):
             "state",
             "state_label",
             "placement",
+            "lot",
             "participant",
             "month",
             "hours",

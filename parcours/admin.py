@@ -313,7 +313,7 @@ class HoursLineAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
         "validated_at",
         "locked_at",
     ]
-    list_filter = ["state", "is_adjustment", "placement__lot", "placement__employer"]
+    list_filter = ["state", "is_adjustment", "lot", "placement__employer"]
     search_fields = ["=id", "=placement__id", "placement__pathway__participant__last_name"]
     list_select_related = ["placement", "placement__pathway__participant"]
     date_hierarchy = "month"

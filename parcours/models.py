@@ -830,6 +830,9 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
         verbose_name_plural = "mises en poste"
         ordering = ["-start_date", "-id"]
         constraints = [
+            # The key an hours line's (placement, lot) refers to on PostgreSQL (migration 0028): a line's lot, its
+            # scope (HoursLine.SCOPE_PATHS), is its placement's.
+            models.UniqueConstraint(fields=["id", "lot"], name="placement_id_lot_key"),
             models.CheckConstraint(condition=Q(state__in=PlacementState.values), name="placement_state_valid"),
             models.CheckConstraint(
                 condition=Q(state__in=[PlacementState.ACTIVE, PlacementState.ENDED], started_on__isnull=False)

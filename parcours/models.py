@@ -685,8 +685,8 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
             models.Index(fields=["state"], name="pathway_state_idx"),
             # A participant's current pathway and its state (the lists' subqueries) read on the index alone.
             models.Index(fields=["participant", "-started_on", "-id"], include=["state"], name="pathway_current_idx"),
-            # A facilitator's pathways in one state (eligibility to validate): one index range.
-            # A facilitation organisation's pathways in a state, the longest waiting first (eligibility to validate).
+            # A facilitation organisation's pathways in a state, the longest waiting first (eligibility to validate):
+            # one index range, read with the grants alone.
             models.Index(
                 fields=["facilitation_organisation", "state", "updated_at", "id"],
                 include=["participant"],

@@ -911,7 +911,7 @@ class HoursLine(ChoiceLabels, HoursLineMachine):
         # lists and homes show the latest months first: read in index order, stop at the page size
         indexes = [
             models.Index(fields=["-month", "-id"], name="hoursline_recent_idx"),
-            # The lines waiting for a facilitator's decision: a few among millions (home, hours page counts).
+            # The declared lines of a placement (an employer's statements, the placement's month states).
             models.Index(fields=["placement"], name="hoursline_declared_idx", condition=Q(state="declared")),
             # A facilitator's lines in a state (the hours page's counts): index-only, per lot of the organisation.
             models.Index(fields=["lot", "state"], name="hoursline_lot_state_idx"),

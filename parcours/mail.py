@@ -92,26 +92,54 @@ _referral_told = Compiled(
 )
 
 
-def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) -> int:
-    # Each member with their delivery for this kind and whether they were already told under this key, in the
-    # statement that reads the members (one row per person, kind and key: a second worker or a replayed timer adds
-    # nothing; the unique constraint settles a race).
-    chosen = NotificationPreference.objects.filter(user_id=OuterRef("user_id"), kind=kind).values("delivery")[:1]
-    told = MailNotification.objects.filter(user_id=OuterRef("user_id"), kind=kind, key=key)
-    members = members.annotate(delivery=Coalesce(Subquery(chosen), Value(Delivery.IMMEDIATE.value)), told=Exists(told))
+def _members_to_tell(kind, organisation_id, key, user_ids=None) -> list:
+    """(user id, organisation id, delivery) of the active members of `organisation_id`'s team for `kind` (only
+    `user_ids` among them when given) who receive this kind and were not told under `key` yet: one statement,
+    compiled once per kind and number of people named (roles.statements), each member with their delivery and
+    whether they were told read in it."""
+    named = None if user_ids is None else sorted({pk for pk in user_ids if pk is not None})
+    if named == []:
+        return []
+    shape = (kind, None if named is None else len(named))
+    read = _MEMBERS_TO_TELL.get(shape)
+    if read is None:
+
+        def build(organisation, told_key, *users):
+            chosen = NotificationPreference.objects.filter(user_id=OuterRef("user_id"), kind=kind).values("delivery")
+            told = MailNotification.objects.filter(user_id=OuterRef("user_id"), kind=kind, key=told_key)
+            members = team_members(
+                organisation, ROLE_OF_KIND[kind], user_ids=list(users) if named is not None else None
+            )
+            return (
+                members.annotate(delivery=Coalesce(Subquery(chosen[:1]), Value(Delivery.IMMEDIATE.value)))
+                .exclude(delivery=Delivery.NONE)
+                .exclude(Exists(told))
+                .order_by("pk")
+                .values_list("user_id", "organisation_id", "delivery")
+            )
+
+        read = _MEMBERS_TO_TELL.setdefault(shape, Compiled(build, arguments=2 + len(named or ())))
+    return read(int(organisation_id), str(key), *(int(pk) for pk in named or ()))
+
+
+_MEMBERS_TO_TELL = {}
+
+
+def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_id=None, month=None) -> int:
+    # One row per person, kind and key: a second worker or a replayed timer adds nothing; the unique constraint
+    # settles a race.
     rows = [
         MailNotification(
-            user_id=m.user_id,
-            organisation_id=m.organisation_id,
+            user_id=user_id,
+            organisation_id=member_organisation_id,
             kind=kind,
-            delivery=m.delivery,
+            delivery=delivery,
             key=key,
             event=event,
             referral_id=referral_id,
             month=month,
         )
-        for m in members
-        if m.delivery != Delivery.NONE and not m.told
+        for user_id, member_organisation_id, delivery in _members_to_tell(kind, organisation_id, key, user_ids)
     ]
     MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -119,14 +147,14 @@ def _enqueue(kind, members, *, key, event=None, referral_id=None, month=None) ->
 
 def _waiting_members(referral, event):
     """Who must hear that a referral waits: the facilitators of its lot (the owner of the waiting task when it is a
-    facilitator's task assigned to someone)."""
+    facilitator's task assigned to someone), as (organisation id, user ids or None for the whole team)."""
     facilitation_id = referral.offer.lot.contract.operation.facilitation_organisation_id
     host = (event.inputs or {}).get("task")
     work_task = WorkTask.objects.filter(task_id=host).select_related("task").first() if host else None
     owner = None
     if work_task is not None and work_task.role == Role.FACILITATOR and work_task.task.owner_id:
         owner = [work_task.task.owner_id]
-    return team_members(facilitation_id, Role.FACILITATOR, user_ids=owner)
+    return facilitation_id, owner
 
 
 def _referral_kind(event):
@@ -146,28 +174,34 @@ def calls_for_mail(event) -> bool:
     return (event.object_type == "hoursstatement" and event.action == "remind") or _referral_kind(event)[0] is not None
 
 
-def enqueue_for_event(event) -> int:
-    """The outbox rows a journal event calls for (none for most events)."""
+def enqueue_for_event(event, subject=None) -> int:
+    """The outbox rows a journal event calls for (none for most events). `subject`: the event's referral as the
+    service holds it, locked with the rows its transitions read (parcours.services.common.LOCK_RELATED), not read
+    again."""
     if event.object_type == "hoursstatement" and event.action == "remind":
         return _enqueue_statement_reminder(event)
     kind, referral_id = _referral_kind(event)
     if kind is None:
         return 0
-    found = _referral_told(int(referral_id))
-    if not found:
-        return 0
-    referral = found[0]
+    referral = subject if isinstance(subject, Referral) and subject.pk == int(referral_id) else None
+    if referral is None:
+        found = _referral_told(int(referral_id))
+        if not found:
+            return 0
+        referral = found[0]
     if kind == NotificationKind.CANDIDATE_FORWARDED:
-        members = team_members(referral.offer.lot.awardee_id, Role.EMPLOYER)
+        organisation_id, user_ids = referral.offer.lot.awardee_id, None
         key = f"referral:{referral.pk}:forward"
     elif kind == NotificationKind.CANDIDATE_DECIDED:
-        advisers = {referral.pathway.participant.referent_adviser_id, referral.sent_by_id}
-        members = team_members(referral.pathway.participant.youth_agency_id, Role.ADVISER, user_ids=advisers)
+        organisation_id = referral.pathway.participant.youth_agency_id
+        user_ids = [referral.pathway.participant.referent_adviser_id, referral.sent_by_id]
         key = f"referral:{referral.pk}:{event.action}"
     else:
-        members = _waiting_members(referral, event)
+        organisation_id, user_ids = _waiting_members(referral, event)
         key = f"timer:{event.object_id}"
-    return _enqueue(kind, members, key=key, event=event, referral_id=referral.pk)
+    if organisation_id is None:
+        return 0
+    return _enqueue(kind, organisation_id, key=key, user_ids=user_ids, event=event, referral_id=referral.pk)
 
 
 def _enqueue_statement_reminder(event) -> int:
@@ -182,8 +216,7 @@ def _enqueue_statement_reminder(event) -> int:
     key = f"statement:{lot.awardee_id}:{month:%Y-%m}"
     if event.actor_user_id is not None:  # by hand, not the system's job
         key += f":{event.pk}"
-    members = team_members(lot.awardee_id, Role.EMPLOYER)
-    return _enqueue(NotificationKind.STATEMENT_MISSING, members, key=key, event=event, month=month)
+    return _enqueue(NotificationKind.STATEMENT_MISSING, lot.awardee_id, key=key, event=event, month=month)
 
 
 def missing_lots(employer_id, month) -> list:

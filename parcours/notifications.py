@@ -143,15 +143,16 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-def publish_on_commit(event) -> None:
+def publish_on_commit(event, *, subject=None) -> None:
     """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
-    calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker."""
+    calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker.
+    `subject`: the event's object as the service holds it (locked, with its related rows), for the e-mails to read."""
     if _muted.get():
         return
     if mail.calls_for_mail(event):
         try:
             with transaction.atomic():
-                mail.enqueue_for_event(event)
+                mail.enqueue_for_event(event, subject)
         except Exception:  # an e-mail must never stop the action it tells of
             logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

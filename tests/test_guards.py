@@ -5,6 +5,8 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from parcours.models import ContractLot
@@ -120,6 +122,17 @@ def test_validating_eligibility_needs_declared_criteria_or_a_derogation(world):
         lambda: call_service("pathway.validate_eligibility", world.a.facilitator, pathway),
         pathway,
     )
+
+
+def test_validating_eligibility_reads_the_pending_assessment_once(world):
+    """The service reads the assessment it decides, and its guard checks that same reading; once decided, the pathway
+    no longer answers it as pending."""
+    pathway = make_pathway(world, "eligibility_pending")
+    with CaptureQueriesContext(connection) as captured:
+        validated = call_service("pathway.validate_eligibility", world.a.facilitator, pathway)
+    reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "parcours_eligibilityassessment"')]
+    assert len(reads) == 1, reads
+    assert validated.state == PathwayState.ELIGIBLE and validated.pending_assessment() is None
 
 
 # --- Offers --------------------------------------------------------------------------------------------------

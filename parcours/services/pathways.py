@@ -152,7 +152,10 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
                 % {"unseen": ", ".join(unseen)},
                 field="proofs",
             )
+    # The guard (assessment_submitted) reads the assessment just read, not again; once decided it is not pending.
+    pathway._guard_reads()["pending_assessment"] = assessment
     event = engine.fire(pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until})
+    pathway._guard_reads().pop("pending_assessment")
     if assessment is not None:
         assessment.decision = AssessmentDecision.ACCEPTED
         assessment.valid_until = valid_until

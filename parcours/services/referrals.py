@@ -30,9 +30,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     try:
         offer = JobOffer.objects.select_related(
             "lot__contract__operation__facilitation_organisation", "lot__contract__buyer"
-        ).get(
-            pk=getattr(offer, "pk", offer)
-        )
+        ).get(pk=getattr(offer, "pk", offer))
     except (JobOffer.DoesNotExist, ValueError, TypeError):
         raise DomainError("not_found", _("Offre introuvable.")) from None
     if not policy.allows(actor, "offer.view", offer):
@@ -95,7 +93,7 @@ def _transition(actor, referral, name, inputs=None, *, after=None):
     event = engine.fire(referral, name, actor=actor, inputs=inputs)
     if after is not None:
         after(referral)
-    publish_on_commit(event)
+    publish_on_commit(event, subject=referral)
     return referral
 
 
@@ -241,7 +239,7 @@ def referral_hire(
     pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
         engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
-    publish_on_commit(event)
+    publish_on_commit(event, subject=referral)
     _close_offer_when_filled(actor, referral.offer_id)
     return placement
 

@@ -10,14 +10,16 @@ import time_machine
 from django.core import mail as outbox
 from django.core.mail import EmailMessage
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from parcours import mail, notifications, worker
 from parcours.dates import add_months
 from parcours.mail_console import EmailBackend
-from parcours.models import Delivery, MailNotification, NotificationKind
+from parcours.models import Delivery, MailNotification, NotificationKind, Referral
 from parcours.services import referrals, statements
+from parcours.services.common import LOCK_RELATED
 from parcours.services.preferences import set_notification_preferences
 from roles.actor import Actor
 from roles.enums import Role
@@ -154,6 +156,30 @@ def test_nobody_gets_a_message_about_what_they_can_no_longer_see(site):
     Membership.objects.filter(user=site.employer.user, organisation=site.emp).update(is_active=False)
     assert mail.deliver_immediate() == 0 and outbox.outbox == []
     assert MailNotification.objects.get(referral=referral).outcome == mail.SKIPPED
+
+
+def test_the_outbox_reads_who_to_tell_in_one_statement_from_the_referral_the_service_holds(site):
+    member(site, "rh.jamais", site.emp, Role.EMPLOYER, Delivery.NONE)
+    referral = forward(site, site.participant())
+    event = JournalEvent.objects.get(object_type="referral", object_id=referral.pk, action="forward")
+    MailNotification.objects.all().delete()
+    # The referral as a transition holds it: locked with its lot and participant (the service passes it along).
+    held = Referral.objects.select_related(*LOCK_RELATED["referral"]).get(pk=referral.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert mail.enqueue_for_event(event, held) == 1  # the employer; not the member who wants none
+    assert len(captured) == 2, [q["sql"] for q in captured]  # who to tell (with their choice), the outbox row
+    # Told already: nobody again, one statement.
+    with CaptureQueriesContext(connection) as captured:
+        assert mail.enqueue_for_event(event, held) == 0
+    assert len(captured) == 1
+    # Another referral held is not taken for the event's: the event's own is read.
+    MailNotification.objects.all().delete()
+    other = forward(site, site.participant())
+    MailNotification.objects.all().delete()
+    with CaptureQueriesContext(connection) as captured:
+        assert mail.enqueue_for_event(event, other) == 1
+    assert len(captured) == 3
+    assert MailNotification.objects.get().referral_id == referral.pk
 
 
 def test_muted_seed_queues_nothing(site):

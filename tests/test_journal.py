@@ -10,9 +10,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from parcours.audit import verify_journal
+from parcours.models import Referral
 from parcours.services import participants
+from parcours.services.common import lock
 from tests.factories import (
     call_service,
     last_month,
@@ -24,7 +27,7 @@ from tests.factories import (
     reload,
     years_ago,
 )
-from workflows import append_only, keys
+from workflows import append_only, engine, keys
 from workflows.journal import (
     checkpoint_document,
     compute_hash,
@@ -153,6 +156,25 @@ def test_each_event_links_to_the_previous_one_of_its_object_and_is_keyed(world):
     # The digest is an HMAC with the journal key: the same payload under another key gives another digest.
     with override_settings(JOURNAL_KEYS={events[0].key_id: b"another secret of at least thirty-two chars"}):
         assert compute_hash(events[0]) != events[0].hash
+
+
+def test_a_transition_appends_its_event_after_the_tail_read_with_the_locked_row(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements as the ORM writes them
+    referral = make_referral(world, "sent")
+    with CaptureQueriesContext(connection) as captured:
+        call_service("referral.start_review", world.a.facilitator, referral)
+    tail_reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "workflows_journalevent"."sequence"')]
+    assert tail_reads == []  # the locked read carried it
+    # Two transitions of the same row in one transaction: the second reads the tail the first left.
+    with transaction.atomic():
+        locked = lock(Referral, referral.pk, actor=world.a.facilitator)
+        engine.fire(locked, "approve", actor=world.a.facilitator)
+        engine.fire(locked, "forward", actor=world.a.facilitator)
+    events = chain("referral", referral.pk)
+    assert [e.action for e in events] == ["create", "start_review", "approve", "forward"]
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    assert all(event.previous_hash == previous.hash for previous, event in zip(events, events[1:], strict=False))
+    assert verify_journal().ok
 
 
 # --- Refused by the database ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from roles import policy
 from workflows import work
 from workflows.errors import DomainError
 from workflows.inputs import check as check_inputs
-from workflows.journal import record_event
+from workflows.journal import chain_tail_of, record_event
 from workflows.transitions import MACHINES, STATE_ENUMS
 
 
@@ -99,6 +99,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
         to_state=obj.state,
         reason=inputs.get("reason", ""),
         inputs={**inputs, **(journal_extra or {})},
+        tail=chain_tail_of(obj),  # read with the locked row (parcours.services.common.lock), when it was
     )
     work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
     return event

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from roles.statements import Compiled
@@ -177,6 +177,25 @@ _chain_tail = Compiled(
 )
 
 
+def with_chain_tail(queryset, object_type: str):
+    """`queryset` with the last link of each row's chain (`object_type`, the row's pk) read in the same statement:
+    a transition's locked read (parcours.services.common.lock) carries it to `record_event`, one statement less."""
+    last = JournalEvent.objects.filter(object_type=object_type, object_id=OuterRef("pk")).order_by("-sequence")
+    return queryset.annotate(
+        journal_tail_sequence=Subquery(last.values("sequence")[:1]),
+        journal_tail_hash=Subquery(last.values("hash")[:1]),
+    )
+
+
+def chain_tail_of(obj):
+    """(sequence, hash) of the last link of `obj`'s chain as read with it (`with_chain_tail`; (0, "") for none), or
+    None when it was not. Taken once: a second event of the same chain reads its tail again."""
+    if "journal_tail_sequence" not in obj.__dict__:
+        return None
+    sequence, last_hash = obj.__dict__.pop("journal_tail_sequence"), obj.__dict__.pop("journal_tail_hash", None)
+    return (sequence or 0, last_hash or "")
+
+
 def record_event(
     *,
     actor,
@@ -188,14 +207,18 @@ def record_event(
     to_state="",
     reason="",
     inputs=None,
+    tail=None,
 ) -> JournalEvent:
     """Append one event to the chain of (object_type, object_id).
 
     Callers hold the row lock of the object (services use select_for_update), which serialises the
-    events of one object; the unique (object, sequence) constraint makes a lost race fail loudly.
+    events of one object; the unique (object, sequence) constraint makes a lost race fail loudly. `tail`: the chain's
+    last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
+    is read here.
     """
-    last = next(iter(_chain_tail(object_type, object_id)), None)
-    sequence, previous_hash = (last[0] + 1, last[1]) if last else (1, "")
+    if tail is None:
+        tail = next(iter(_chain_tail(object_type, object_id)), None) or (0, "")
+    sequence, previous_hash = tail[0] + 1, tail[1]
     key_id = keys.current_key_id()
     reason = reason or ""
     event = JournalEvent(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from roles import policy
 from roles.statements import Compiled
 from workflows.errors import DomainError
+from workflows.journal import with_chain_tail
 
 NOT_FOUND_MESSAGES = {
     "participant": gettext_lazy("Participant·e introuvable."),
@@ -74,7 +75,11 @@ _LOCKED_READS = {}
 def _locked_rows(model):
     queryset = model.objects.select_for_update(of=("self",))
     related = LOCK_RELATED.get(model._meta.model_name)
-    return queryset.select_related(*related) if related else queryset
+    if related:
+        queryset = queryset.select_related(*related)
+    machine = getattr(model, "MACHINE", None)
+    # A state machine's row comes with its journal chain's last link, for the transition's event (engine.fire).
+    return with_chain_tail(queryset, machine) if machine else queryset
 
 
 def _read_locked(model, role, named_access):

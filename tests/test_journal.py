@@ -177,6 +177,23 @@ def test_a_transition_appends_its_event_after_the_tail_read_with_the_locked_row(
     assert verify_journal().ok
 
 
+def test_the_chain_of_an_object_created_in_the_transaction_starts_without_reading_a_tail(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    data = {"first_name": "Lou", "last_name": "Neuve", "birth_date": years_ago(20), "qualification_level": "level_3"}
+    data.update(postcode="69001", commune="Lyon")
+    with CaptureQueriesContext(connection) as captured:
+        participant = participants.participant_create(actor=world.a.adviser, data=data)
+    tail_reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "workflows_journalevent"."sequence"')]
+    assert tail_reads == []
+    pathway = participant.pathways.get()
+    for object_type, object_id in (("participant", participant.pk), ("pathway", pathway.pk)):
+        [created] = chain(object_type, object_id)
+        assert (created.action, created.sequence, created.previous_hash) == ("create", 1, "")
+    call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=["QPV_RESIDENT"])
+    assert [e.sequence for e in chain("pathway", pathway.pk)] == [1, 2]
+    assert verify_journal().ok
+
+
 # --- Refused by the database ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "sql",

@@ -177,6 +177,11 @@ _chain_tail = Compiled(
 )
 
 
+# The tail of a chain that starts with the event: the object was created in this transaction (a fresh id). Were
+# its id ever reused (a sequence reset), the unique (object, sequence) key would refuse the event.
+NEW_CHAIN = (0, "")
+
+
 def with_chain_tail(queryset, object_type: str):
     """`queryset` with the last link of each row's chain (`object_type`, the row's pk) read in the same statement:
     a transition's locked read (parcours.services.common.lock) carries it to `record_event`, one statement less."""
@@ -193,7 +198,7 @@ def chain_tail_of(obj):
     if "journal_tail_sequence" not in obj.__dict__:
         return None
     sequence, last_hash = obj.__dict__.pop("journal_tail_sequence"), obj.__dict__.pop("journal_tail_hash", None)
-    return (sequence or 0, last_hash or "")
+    return (sequence, last_hash) if sequence is not None else NEW_CHAIN
 
 
 def record_event(
@@ -214,10 +219,10 @@ def record_event(
     Callers hold the row lock of the object (services use select_for_update), which serialises the
     events of one object; the unique (object, sequence) constraint makes a lost race fail loudly. `tail`: the chain's
     last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
-    is read here.
+    is read here; `NEW_CHAIN` for an object created in this transaction.
     """
     if tail is None:
-        tail = next(iter(_chain_tail(object_type, object_id)), None) or (0, "")
+        tail = next(iter(_chain_tail(object_type, object_id)), None) or NEW_CHAIN
     sequence, previous_hash = tail[0] + 1, tail[1]
     key_id = keys.current_key_id()
     reason = reason or ""

@@ -24,7 +24,7 @@ from parcours.selectors.statements import month_capacity
 from parcours.services.common import atomic_unique, lock, require, require_number
 from workflows import engine, work
 from workflows.errors import DomainError
-from workflows.journal import record_event
+from workflows.journal import NEW_CHAIN, record_event
 from workflows.states import HoursLineState, PlacementState
 
 DECLARABLE_STATES = (PlacementState.ACTIVE, PlacementState.ENDED)
@@ -165,6 +165,7 @@ def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
         action="create",
         to_state=line.state,
         inputs={"placement": placement.pk, "month": month, "hours": hours, "is_adjustment": is_adjustment},
+        tail=NEW_CHAIN,
     )
     work.object_created(obj=line, actor=actor, event=event)
     publish_on_commit(event)

@@ -13,7 +13,7 @@ from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from workflows import text, work
 from workflows.errors import DomainError
-from workflows.journal import record_event
+from workflows.journal import NEW_CHAIN, record_event
 from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
@@ -171,6 +171,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         participant_id=participant.pk,
         action="create",
         inputs={"fields": sorted(clean)},
+        tail=NEW_CHAIN,
     )
     event = record_event(
         actor=actor,
@@ -179,6 +180,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         participant_id=participant.pk,
         action="create",
         to_state=pathway.state,
+        tail=NEW_CHAIN,
     )
     work.object_created(obj=pathway, actor=actor, event=event)
     publish_on_commit(event)

@@ -10,7 +10,7 @@ from roles import grants, policy
 from roles.actor import Actor
 from workflows import engine, work
 from workflows.errors import DomainError
-from workflows.journal import record_event
+from workflows.journal import NEW_CHAIN, record_event
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState, ReferralState
 from workflows.vocabulary import ContractType, FollowUpKind, FulfilmentMode
 
@@ -69,6 +69,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         action="create",
         to_state=referral.state,
         inputs={"offer": offer.pk, "pathway": pathway.pk},
+        tail=NEW_CHAIN,
     )
     work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:
@@ -225,6 +226,7 @@ def referral_hire(
         action="create",
         to_state=placement.state,
         inputs={"referral": referral.pk, **inputs},
+        tail=NEW_CHAIN,
     )
     work.object_created(obj=placement, actor=actor, event=placement_event)
     FollowUp.objects.bulk_create(

@@ -39,7 +39,7 @@ from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
 from workflows.errors import WORK_BUSY
-from workflows.journal import record_event
+from workflows.journal import NEW_CHAIN, record_event
 
 PREVIOUS = Task.previous.through
 
@@ -185,6 +185,7 @@ class Plan:
                 from_state="new",
                 to_state=str(STATUS.ASSIGNED).lower(),
                 inputs={"kind": node.kind.value, "to": task.owner_id, "rule": "referent"},
+                tail=NEW_CHAIN,  # the task was inserted above
             )
             publish_on_commit(event)
         if self.ends:

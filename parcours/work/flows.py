@@ -14,6 +14,7 @@ Two flows:
 """
 
 import datetime
+import functools
 import random
 import time
 from contextlib import contextmanager
@@ -438,12 +439,19 @@ class Gate(flow.If):
 
 
 # --- Conditions of the human tasks (on fresh rows selected by the listener) -----------------------------------
+# Each says which fsm states it reads (`reads`: machine → the states in which it may hold), so that a transition
+# that moves between two states every condition treats alike is known to settle nothing (`may_settle`).
+def _reading(condition, **reads):
+    condition.reads = {machine: frozenset(states) for machine, states in reads.items()}
+    return condition
+
+
 def _pathway_in(*states):
-    return lambda wt: wt.pathway.state in states
+    return _reading(lambda wt: wt.pathway.state in states, pathway=states)
 
 
 def _referral_in(*states):
-    return lambda wt: wt.referral.state in states
+    return _reading(lambda wt: wt.referral.state in states, referral=states)
 
 
 def _follow_up_pending(wt):
@@ -461,6 +469,16 @@ def _rebound_pending(wt):
     if wt.pathway.state not in PATHWAY_OPEN_STATES:
         return False
     return not Referral.objects.filter(pathway_id=wt.pathway_id, pk__gt=wt.referral_id).exists()
+
+
+# Besides these states, a follow-up's task reads the follow-up (recorded: object_changed) and a rebound the referrals
+# created since (object_created): those changes settle through the listener whatever the states.
+_reading(
+    _follow_up_pending,
+    pathway=PATHWAY_OPEN_STATES,
+    placement=[state for state in PlacementState if state != PlacementState.CANCELLED],
+)
+_reading(_rebound_pending, pathway=PATHWAY_OPEN_STATES)
 
 
 # --- Due moments -------------------------------------------------------------------------------------------------
@@ -786,3 +804,21 @@ _open_tasks_of_pathway = Compiled(
 
 def open_tasks_of_pathway(pathway_id) -> list:
     return _open_tasks_of_pathway(pathway_id)
+
+
+@functools.cache
+def may_settle(machine: str, from_state: str, to_state: str) -> bool:
+    """Whether a transition of `machine` from `from_state` to `to_state` can end what a human task waits for: some
+    task's condition reads that machine's states and holds in one of the two, not the other (a condition that does
+    not say what it reads counts as reading everything). When it cannot, the listener reads no task."""
+    for flow_class in FLOWS:
+        for node in flow_class.instance.nodes():
+            if not isinstance(node, HumanTask):
+                continue
+            reads = getattr(node._open_while, "reads", None)
+            if reads is None:
+                return True
+            states = reads.get(machine)
+            if states is not None and (from_state in states) != (to_state in states):
+                return True
+    return False

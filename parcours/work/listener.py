@@ -6,12 +6,13 @@ It runs inside the service's transaction, after the fsm transition and its journ
 - a placement is created by a hire → the placement process plans the follow-up timers;
 - any change of a pathway, a referral or a follow-up → the open tasks of that pathway whose waiting condition no
   longer holds are settled (done by the actor if they hold the task's role in its organisation), and the flow
-  moves on, its gateways reading the new fsm state.
+  moves on, its gateways reading the new fsm state; a transition no condition tells apart (flows.may_settle)
+  reads no task.
 The listener never changes an fsm state; services do.
 """
 
 from parcours.work import driver
-from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, open_tasks_of_pathway
+from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, may_settle, open_tasks_of_pathway
 from workflows.states import PathwayState
 
 SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
@@ -61,7 +62,10 @@ class WorkListener:
     def transition_fired(self, *, obj, spec, actor, event):
         if spec.machine not in SETTLING_OBJECTS:
             return
-        settle_pathway(_pathway_id(obj), actor=actor, event=event, known=obj)
+        # A move between two states that every task's condition treats alike (a referral under review, then
+        # approved) ends no task: no task is read.
+        if may_settle(spec.machine, event.from_state, event.to_state):
+            settle_pathway(_pathway_id(obj), actor=actor, event=event, known=obj)
         if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
             driver.start(IntakeFlow, pathway=obj)
 

@@ -12,7 +12,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from parcours.services import referrals
-from parcours.work import driver
+from parcours.work import driver, flows
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow
 from parcours.work.models import TaskKind, WorkTask
 from parcours.work.timers import fire_due
@@ -72,8 +72,9 @@ def work_statements(call):
         # handle, their links; then the handle: find it, lock, close it, insert the split, the three follow-up
         # timers, their links; the pathway's move re-reads its open tasks (none closes)
         ("hire", 14),
-        # nothing closes: the facilitator's review waits on
-        ("start_review", 1),
+        # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
+        # alike (flows.may_settle): no task is read
+        ("start_review", 0),
     ],
 )
 def test_the_work_layer_statements_of_a_transition_are_pinned(territories, step, expected):
@@ -99,6 +100,38 @@ def test_the_work_layer_statements_of_a_transition_are_pinned(territories, step,
             )
         )
     assert len(statements) == expected, "\n".join(s[:160] for s in statements)
+
+
+@pytest.mark.parametrize(
+    ("machine", "from_state", "to_state", "expected"),
+    [
+        ("referral", "sent", "under_review", False),  # the review waits in both
+        ("referral", "under_review", "approved", False),
+        ("referral", "approved", "forwarded", True),  # the review ends, the employer's answer opens
+        ("referral", "forwarded", "accepted", True),
+        ("referral", "sent", "cancelled", True),
+        ("pathway", "eligible", "referred", False),  # open both: a rebound waits on
+        ("pathway", "referred", "placed", True),  # the exit to record opens
+        ("pathway", "placed", "in_follow_up", False),
+        ("pathway", "in_follow_up", "exited", True),
+        ("placement", "planned", "active", False),
+        ("placement", "active", "ended", False),  # the follow-ups go on after the contract
+        ("placement", "planned", "cancelled", True),  # the follow-ups of a cancelled contract end
+        ("hoursline", "declared", "validated", False),  # no task reads an hours line
+    ],
+)
+def test_a_transition_that_no_condition_tells_apart_settles_nothing(machine, from_state, to_state, expected):
+    assert flows.may_settle(machine, from_state, to_state) is expected
+
+
+def test_a_condition_that_does_not_say_what_it_reads_counts_as_reading_everything(monkeypatch):
+    flows.may_settle.cache_clear()
+    review = human_tasks(PlacementFlow)["review"]
+    monkeypatch.setattr(review, "_open_while", lambda wt: wt.referral.state != "forwarded")
+    try:
+        assert flows.may_settle("referral", "sent", "under_review") is True
+    finally:
+        flows.may_settle.cache_clear()
 
 
 def test_a_referent_assignment_is_journaled_by_the_driver(territories):

@@ -5,6 +5,8 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from parcours.dates import add_months
@@ -47,9 +49,7 @@ def test_the_situation_at_six_months(world):
     moment = timezone.make_aware(datetime.datetime.combine(due, datetime.time(10)))
     with time_machine.travel(moment, tick=False):
         with pytest.raises(DomainError):
-            pathways.exit_record_outcome(
-                actor=world.b.adviser, exit=row, observed_on=due, situation=ExitSituation.CDI
-            )
+            pathways.exit_record_outcome(actor=world.b.adviser, exit=row, observed_on=due, situation=ExitSituation.CDI)
         pathways.exit_record_outcome(
             actor=adviser, exit=row, observed_on=due, situation=ExitSituation.CDI, detail="CDI chez le même employeur"
         )
@@ -67,3 +67,18 @@ def test_the_sex_field_is_optional_and_checked(world):
     with pytest.raises(DomainError) as refused:
         participants.participant_update(actor=world.a.adviser, participant=participant, changes={"sex": "X"})
     assert refused.value.field == "sex"
+
+
+@pytest.mark.postgres
+def test_the_situation_at_six_months_is_journaled_under_the_pathway_s_lock(world):
+    """The outcome's event goes to the pathway's chain: the pathway row is locked first, as for its transitions (a
+    reopening at the same moment waits, and appends after it)."""
+    pathway, row = exited(world, ExitSituation.CDD_SHORT, "")
+    due = add_months(row.exited_on, 6)
+    with time_machine.travel(timezone.make_aware(datetime.datetime.combine(due, datetime.time(10))), tick=False):
+        with CaptureQueriesContext(connection) as captured:
+            pathways.exit_record_outcome(actor=world.a.adviser, exit=row, observed_on=due, situation=ExitSituation.CDI)
+    statements = [q["sql"] for q in captured]
+    locked = next(i for i, sql in enumerate(statements) if 'FROM "parcours_pathway"' in sql and "FOR UPDATE" in sql)
+    appended = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "workflows_journalevent"'))
+    assert locked < appended

@@ -23,7 +23,7 @@ from roles.grants import share_participant
 from roles.models import Organisation
 from workflows import engine
 from workflows.errors import DomainError
-from workflows.journal import record_event
+from workflows.journal import chain_tail_of, record_event
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
 from workflows.vocabulary import AssessmentDecision, ExitSituation, ProofKind
 
@@ -236,6 +236,8 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     exit.outcome_detail = (detail or "").strip()
     exit.outcome_recorded_by = actor.user
     exit.save()
+    # The event goes to the pathway's chain: its row lock orders it with the pathway's transitions (a reopening).
+    Pathway.objects.select_for_update(of=("self",)).filter(pk=exit.pathway_id).values_list("pk").get()
     event = record_event(
         actor=actor,
         object_type="pathway",
@@ -260,6 +262,7 @@ def _close(actor, pathway, name, reason):
     for referral in pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"):
         referral_cancel(actor=actor, referral=referral, reason=f"Parcours clos : {reason}", _closing_pathway=True)
     pathway.refresh_from_db()
+    chain_tail_of(pathway)  # forgotten: the closing event reads its chain's tail after what the cancellations wrote
     event = engine.fire(pathway, name, actor=actor, inputs={"reason": reason})
     publish_on_commit(event)
     return pathway

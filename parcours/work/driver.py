@@ -93,7 +93,8 @@ class Plan:
     now: object = field(default_factory=timezone.now)
     tasks: list = field(default_factory=list)
     links: list = field(default_factory=list)  # (previous task, next task): pks known once inserted
-    work: list = field(default_factory=list)  # (task, WorkTask fields)
+    work: list = field(default_factory=list)  # (task, WorkTask fields, subject)
+    opened: list = field(default_factory=list)  # the WorkTask rows written, with their task and subject rows
     assigned: list = field(default_factory=list)  # (task, node, subject): referent assignments to journal
     ends: set = field(default_factory=set)
 
@@ -160,6 +161,7 @@ class Plan:
                     owner_id=referent,
                     **fields,
                 ),
+                subject,
             )
         )
         if referent:
@@ -174,7 +176,10 @@ class Plan:
         if self.links:
             PREVIOUS.objects.bulk_create([PREVIOUS(from_task_id=b.pk, to_task_id=a.pk) for a, b in self.links])
         if self.work:
-            WorkTask.objects.bulk_create([WorkTask(task_id=task.pk, **fields) for task, fields in self.work])
+            self.opened = [WorkTask(task_id=task.pk, **fields) for task, fields, _ in self.work]
+            WorkTask.objects.bulk_create(self.opened)
+            for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
+                work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
         for task, node, subject in self.assigned:
             event = record_event(
                 actor=Actor.system(),
@@ -266,6 +271,11 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
     # yet counting as open (as when viewflow closed them one by one).
     for index, (subject, join, previous) in enumerate(joining):
         _arrive(subject, join, previous, [later for _, _, later in joining[index + 1 :]])
+    # A task that opens with its condition already false (the rebound of a referral that expires after a newer one
+    # was made) is settled by the same change: a later transition may read no task (flows.may_settle).
+    stale = [wt for wt in plan.opened if not wt.task.flow_task.is_open(wt)]
+    if stale:
+        settle(stale, actor=actor, event=event, outcome=outcome, known=known)
     return len(closed)
 
 

@@ -9,14 +9,15 @@ from viewflow.workflow.status import STATUS
 
 from parcours.dates import add_months
 from parcours.models import Pathway, Referral
-from parcours.services import referrals
-from parcours.work.models import TaskKind, WorkProcess, WorkTask
+from parcours.services import referrals, register
+from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from parcours.work.timers import fire_due
 from roles.enums import Role
 from tests.work.conftest import open_task
 from workflows.journal import verify_chains
 from workflows.models import JournalEvent
 from workflows.states import PathwayState, ReferralState
+from workflows.vocabulary import ContractType
 
 DAY = datetime.timedelta(days=1)
 
@@ -199,3 +200,41 @@ def test_a_cancelled_contract_drops_its_follow_up_task(territories):
     with at(timezone.now() + 200 * DAY):
         assert fire_due() == 2  # the +3 and +6 timers fire and skip: nothing planned any more
     assert not WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, task__status__in=["NEW", "ASSIGNED"]).exists()
+
+
+def _second_offer(t):
+    return register.offer_create(
+        actor=t.facilitator,
+        lot=t.lot,
+        title="Coffreur·se",
+        trade="Coffrage",
+        contract_type=ContractType.CDD,
+        weekly_hours=35,
+        location="Saint-Denis",
+        positions=2,
+    )
+
+
+def test_an_expiry_after_a_newer_referral_leaves_no_rebound_to_do(territories):
+    """The rebound task asks the adviser to refer again: a referral made after the expired one already answers it,
+    whether it is still open or already declined. The task is settled by the expiry itself."""
+    a = territories.a
+    first = territories.referral()
+    pathway = first.pathway
+    still_open = referrals.referral_create(actor=a.adviser, pathway=pathway, offer=_second_offer(a))
+    referrals.referral_expire(referral=first)  # the timer's service
+    assert not WorkTask.objects.filter(kind=TaskKind.REFERRAL_EXPIRED, status__in=OPEN_TASK_STATUSES).exists()
+    rebound = WorkTask.objects.get(kind=TaskKind.REFERRAL_EXPIRED, referral=first)
+    assert rebound.outcome == "referral.expire" and rebound.done_by is None  # the system's expiry, not a person
+    assert open_task(TaskKind.REVIEW_REFERRAL, referral=still_open)
+    assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.REFERRED
+
+    # The newer one declined before the older expires: the pathway returns to eligible, no rebound either.
+    pathway = territories.eligible()
+    older = territories.referral(pathway=pathway)
+    newer = referrals.referral_create(actor=a.adviser, pathway=pathway, offer=_second_offer(a))
+    referrals.referral_decline(actor=a.facilitator, referral=newer, reason="Profil éloigné du poste.")
+    referrals.referral_expire(referral=older)
+    assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.ELIGIBLE
+    assert not WorkTask.objects.filter(kind=TaskKind.REFERRAL_EXPIRED, status__in=OPEN_TASK_STATUSES).exists()
+    assert verify_chains().ok

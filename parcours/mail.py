@@ -94,9 +94,9 @@ _referral_told = Compiled(
 
 def _members_to_tell(kind, organisation_id, key, user_ids=None) -> list:
     """(user id, organisation id, delivery) of the active members of `organisation_id`'s team for `kind` (only
-    `user_ids` among them when given) who receive this kind and were not told under `key` yet: one statement,
-    compiled once per kind and number of people named (roles.statements), each member with their delivery and
-    whether they were told read in it."""
+    `user_ids` among them when given) who receive this kind and were not told under `key` yet. One statement reads
+    the members with their delivery and whether they were told, compiled once per kind and number of people named
+    (roles.statements)."""
     named = None if user_ids is None else sorted({pk for pk in user_ids if pk is not None})
     if named == []:
         return []

@@ -70,9 +70,10 @@ def test_the_sex_field_is_optional_and_checked(world):
 
 
 @pytest.mark.postgres
-def test_the_situation_at_six_months_is_journaled_under_the_pathway_s_lock(world):
+def test_the_situation_at_six_months_is_journaled_under_the_pathway_s_lock(world, settings):
     """The outcome's event goes to the pathway's chain: the pathway row is locked first, as for its transitions (a
     reopening at the same moment waits, and appends after it)."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     pathway, row = exited(world, ExitSituation.CDD_SHORT, "")
     due = add_months(row.exited_on, 6)
     with time_machine.travel(timezone.make_aware(datetime.datetime.combine(due, datetime.time(10))), tick=False):

@@ -69,6 +69,13 @@ def _row_lock(model):
     return found
 
 
+def hold_row(model, pk) -> None:
+    """Wait for and hold the row lock of `model` #`pk` until the transaction ends, reading nothing else (the
+    statement `lock` starts with): for a service that appends to the journal chain of a row it does not change."""
+    if connection.features.has_select_for_update:
+        _row_lock(model)(pk)
+
+
 _LOCKED_READS = {}
 
 

@@ -15,7 +15,7 @@ from parcours.models import (
 )
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import criteria_without_proof
-from parcours.services.common import lock, require, require_choice, require_date
+from parcours.services.common import hold_row, lock, require, require_choice, require_date
 from parcours.services.participants import eligibility_validity_months
 from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
@@ -237,7 +237,7 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     exit.outcome_recorded_by = actor.user
     exit.save()
     # The event goes to the pathway's chain: its row lock orders it with the pathway's transitions (a reopening).
-    Pathway.objects.select_for_update(of=("self",)).filter(pk=exit.pathway_id).values_list("pk").get()
+    hold_row(Pathway, exit.pathway_id)
     event = record_event(
         actor=actor,
         object_type="pathway",

@@ -105,17 +105,22 @@ def build_territory(name) -> Territory:
         fulfilment_modes=[FulfilmentMode.DIRECT_HIRE],
         awardee=t.employer_org,
     )
-    t.offer = register.offer_create(
-        actor=fac,
+    t.offer = make_offer(t, title="Maçon·ne", trade="Maçonnerie", positions=5)
+    return t
+
+
+def make_offer(t, *, title, trade, positions) -> object:
+    """An offer of the territory's lot, published by its facilitator."""
+    return register.offer_create(
+        actor=t.facilitator,
         lot=t.lot,
-        title="Maçon·ne",
-        trade="Maçonnerie",
+        title=title,
+        trade=trade,
         contract_type=ContractType.CDD,
         weekly_hours=35,
         location="Saint-Denis",
-        positions=5,
+        positions=positions,
     )
-    return t
 
 
 @dataclass

@@ -9,15 +9,14 @@ from viewflow.workflow.status import STATUS
 
 from parcours.dates import add_months
 from parcours.models import Pathway, Referral
-from parcours.services import referrals, register
+from parcours.services import referrals
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, WorkTask
 from parcours.work.timers import fire_due
 from roles.enums import Role
-from tests.work.conftest import open_task
+from tests.work.conftest import make_offer, open_task
 from workflows.journal import verify_chains
 from workflows.models import JournalEvent
 from workflows.states import PathwayState, ReferralState
-from workflows.vocabulary import ContractType
 
 DAY = datetime.timedelta(days=1)
 
@@ -203,16 +202,7 @@ def test_a_cancelled_contract_drops_its_follow_up_task(territories):
 
 
 def _second_offer(t):
-    return register.offer_create(
-        actor=t.facilitator,
-        lot=t.lot,
-        title="Coffreur·se",
-        trade="Coffrage",
-        contract_type=ContractType.CDD,
-        weekly_hours=35,
-        location="Saint-Denis",
-        positions=2,
-    )
+    return make_offer(t, title="Coffreur·se", trade="Coffrage", positions=2)
 
 
 def test_an_expiry_after_a_newer_referral_leaves_no_rebound_to_do(territories):

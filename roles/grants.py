@@ -26,11 +26,19 @@ def _grant_row(permission: str, obj):
 
 
 def grant(*, organisation, permission: str, obj) -> None:
-    grant_model, found = _grant_row(permission, obj)
-    grant_model.objects.bulk_create(
-        [grant_model(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk)],
-        ignore_conflicts=True,  # granted already (the unique (group, permission, object) constraint)
-    )
+    _give([(organisation, permission, obj)])
+
+
+def _give(grants) -> None:
+    """[(organisation, permission, obj)]: one statement per grant table."""
+    rows = {}
+    for organisation, permission, obj in grants:
+        grant_model, found = _grant_row(permission, obj)
+        rows.setdefault(grant_model, []).append(
+            grant_model(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk)
+        )
+    for grant_model, objs in rows.items():
+        grant_model.objects.bulk_create(objs, ignore_conflicts=True)  # granted already: the unique constraint
 
 
 def revoke(*, organisation, permission: str, obj) -> None:
@@ -40,12 +48,18 @@ def revoke(*, organisation, permission: str, obj) -> None:
 
 def share_participant(*, organisation, participant, manage: bool = False) -> None:
     """Let an organisation read (and, for the following Mission Locale, manage) a participant file."""
-    grant(organisation=organisation, permission="parcours.view_participant", obj=participant)
-    if manage:
-        grant(organisation=organisation, permission="parcours.change_participant", obj=participant)
+    _give(
+        [(organisation, "parcours.view_participant", participant)]
+        + ([(organisation, "parcours.change_participant", participant)] if manage else [])
+    )
 
 
-def open_to_buyer(*, buyer, participant) -> None:
-    """Let a public buyer's auditors follow a participant referred to one of its contracts (for good: the history of
-    the contract keeps the referral)."""
-    grant(organisation=buyer, permission="parcours.audit_participant", obj=participant)
+def open_to_referral(*, facilitation, buyer, participant) -> None:
+    """A referral shares the participant file with the lot's facilitators (to read) and opens it to the public
+    buyer's auditors (for good: the history of the contract keeps the referral), in one statement."""
+    _give(
+        [
+            (facilitation, "parcours.view_participant", participant),
+            (buyer, "parcours.audit_participant", participant),
+        ]
+    )

@@ -177,6 +177,27 @@ def test_a_transition_appends_its_event_after_the_tail_read_with_the_locked_row(
     assert verify_journal().ok
 
 
+def test_the_pathway_a_hire_or_a_placement_end_moves_comes_with_its_tail(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "accepted")
+    employer = world.a.employer_actor
+
+    def tail_reads(captured):
+        return [q for q in captured if q["sql"].startswith('SELECT "workflows_journalevent"."sequence"')]
+
+    with CaptureQueriesContext(connection) as captured:
+        placement = call_service("referral.hire", employer, referral)
+    assert tail_reads(captured) == []  # the referral's and the pathway's came with their locked rows
+    call_service("placement.start", employer, placement)
+    with CaptureQueriesContext(connection) as captured:
+        call_service("placement.end", employer, placement)
+    assert tail_reads(captured) == []
+    events = chain("pathway", referral.pathway_id)
+    assert [e.action for e in events][-2:] == ["place", "start_follow_up"]
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert verify_journal().ok
+
+
 def test_the_chain_of_an_object_created_in_the_transaction_starts_without_reading_a_tail(world, settings):
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
     data = {"first_name": "Lou", "last_name": "Neuve", "birth_date": years_ago(20), "qualification_level": "level_3"}

@@ -498,3 +498,27 @@ def test_out_of_scope_objects_are_not_found_even_when_the_id_exists(world):
     with pytest.raises(DomainError) as refused:
         call_service("referral.approve", world.a.facilitator, referral.pk + 10_000)
     assert refused.value.code == "not_found"
+
+
+def test_a_referral_gives_its_two_participant_grants_in_one_statement(world):
+    """The lot's facilitators may read the file, the buyer's auditors follow it: one INSERT for both rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    pathway = make_pathway(world, "eligible")
+    table = ParticipantGroupObjectPermission._meta.db_table
+    with CaptureQueriesContext(connection) as captured:
+        referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=world.a.offer)
+    # (INSERT … ON CONFLICT DO NOTHING on PostgreSQL, INSERT OR IGNORE on SQLite)
+    inserts = [q["sql"] for q in captured if q["sql"].startswith("INSERT") and f'INTO "{table}"' in q["sql"]]
+    assert len(inserts) == 1
+    given = set(
+        ParticipantGroupObjectPermission.objects.filter(content_object_id=pathway.participant_id).values_list(
+            "group_id", "permission__codename"
+        )
+    )
+    assert {
+        (world.a.facilitator.organisation.group_id, "view_participant"),
+        (world.a.auditor.organisation.group_id, "audit_participant"),
+    } <= given
+    assert policy.allows(world.a.auditor, "participant.view", pathway.participant)

@@ -108,6 +108,16 @@ def _read_locked(model, role, named_access):
     return found
 
 
+def lock_consequence(model, pk):
+    """The row of `model` #`pk` locked and read as `lock` reads it (with what its transitions read and its chain's last
+    link, in one compiled statement), without an actor's check: for the transitions the services draw from one
+    already checked (a hire places the pathway, a placement's end moves it on)."""
+    found = _read_locked(model, None, False)(pk)
+    if not found:
+        raise not_found(model)
+    return found[0]
+
+
 def lock(model, obj_or_pk, *, actor):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 
 from parcours.models import Pathway, Placement
 from parcours.notifications import publish_on_commit
-from parcours.services.common import lock, require_choice, require_date
+from parcours.services.common import lock, lock_consequence, require_choice, require_date
 
 # The hours lines' services live in parcours.services.hours; these names stay importable from here.
 from parcours.services.hours import (  # noqa: F401
@@ -20,7 +20,7 @@ from workflows.vocabulary import PlacementEndKind
 
 def _after_placement_closed(actor, placement):
     """With no other planned or active placement, the pathway goes to follow-up (or back to eligible)."""
-    pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=placement.pathway_id)
+    pathway = lock_consequence(Pathway, placement.pathway_id)
     if pathway.state != PathwayState.PLACED:
         return
     others = pathway.placements.exclude(pk=placement.pk)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from parcours.dates import add_months
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
-from parcours.services.common import atomic_unique, lock, require, require_choice, require_date
+from parcours.services.common import atomic_unique, lock, lock_consequence, require, require_choice, require_date
 from roles import grants, policy
 from roles.actor import Actor
 from workflows import engine, work
@@ -58,9 +58,11 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         referral = Referral.objects.create(
             pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip()
         )
-    facilitation = offer.lot.contract.operation.facilitation_organisation
-    grants.share_participant(organisation=facilitation, participant=participant)
-    grants.open_to_buyer(buyer=offer.lot.contract.buyer, participant=participant)
+    grants.open_to_referral(
+        facilitation=offer.lot.contract.operation.facilitation_organisation,
+        buyer=offer.lot.contract.buyer,
+        participant=participant,
+    )
     event = record_event(
         actor=actor,
         object_type="referral",
@@ -80,7 +82,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
 
 def _after_closing(actor, referral):
     """When the last open referral of a referred pathway closes, the pathway returns to eligible."""
-    pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
+    pathway = lock_consequence(Pathway, referral.pathway_id)
     if (
         pathway.state == PathwayState.REFERRED
         and not pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists()
@@ -238,7 +240,7 @@ def referral_hire(
         )
         for months in FollowUp.PLANNED_OFFSETS_MONTHS
     )
-    pathway = Pathway.objects.select_for_update(of=("self",)).get(pk=referral.pathway_id)
+    pathway = lock_consequence(Pathway, referral.pathway_id)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
         engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
     publish_on_commit(event, subject=referral)

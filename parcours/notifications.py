@@ -91,8 +91,9 @@ def _send(event):
 
 def _deliver(layer, groups, payload):
     """Send `payload` to every group at once. A shared layer (Redis) is driven from this process's publisher loop,
-    whose connections stay open between sends, and the caller does not wait for it; the in-memory layer (one process:
-    development, tests) keeps the caller's loop, where its consumers' queues live."""
+    whose connections stay open between sends (the caller waits for it only while the layer answers: `_Publisher`);
+    the in-memory layer (one process: development, tests) keeps the caller's loop, where its consumers' queues
+    live."""
 
     async def send_all():
         results = await asyncio.gather(*(layer.group_send(group, payload) for group in groups), return_exceptions=True)
@@ -110,6 +111,7 @@ def _deliver(layer, groups, payload):
 
 
 PUBLISH_TIMEOUT = 5.0  # seconds one send may take before it is given up (logged)
+PUBLISH_WAIT = 0.2  # seconds an action waits for its send (when none is pending before it) before it goes on
 # Sends handed over and not done yet, beyond which new ones are dropped and logged: a layer down for long must not
 # fill the memory of the process (each send waits PUBLISH_TIMEOUT at most).
 MAX_PENDING = 10_000
@@ -122,10 +124,13 @@ class _Publisher:
     `async_to_sync` outside a server loop (the timer worker, management commands, a synchronous server) starts a
     loop per call, and the Redis layer opens new connections for each loop: ~10 ms per group. Restarted after a fork.
 
-    The committed action does not wait for its notification: `submit` hands the send over and returns (the Redis
-    round trip was ~1 ms of every transition, a fifth of the smallest). Sends leave one after the other in the order
-    they were handed over, so a page sees a process's events in the order they were committed; each is bounded by
-    PUBLISH_TIMEOUT, and a process flushes what it handed over when it exits (`flush`, registered with atexit).
+    A committed action waits for its notification only while the layer answers: `submit` hands the send over and
+    waits for it PUBLISH_WAIT at most, and not at all behind a send still pending — a stalled Redis held every write
+    PUBLISH_TIMEOUT (5 s); now the first write waits 0.2 s and the next ones none, until the layer answers again.
+    Sends leave one after the other in the order they were handed over, so a page sees a process's events in the
+    order they were committed; each is bounded by PUBLISH_TIMEOUT, and a process flushes what it handed over when
+    it exits (`flush`, registered with atexit). (Not waiting at all was tried: the send's Python then ran beside the
+    process's next transition, which gained nothing.)
     """
 
     def __init__(self):
@@ -145,22 +150,28 @@ class _Publisher:
         return self._loop
 
     def submit(self, make_coroutine, *, label=None) -> bool:
-        """Hand `make_coroutine()` over to the publisher's loop; False when dropped (too many sends pending)."""
+        """Hand `make_coroutine()` over to the publisher's loop; False when dropped (too many sends pending). With
+        nothing pending before it, wait for it up to PUBLISH_WAIT (a layer that answers: the send is done when the
+        action returns, and no send runs beside the process's next work); behind a pending one, return at once."""
         with self._lock:
             loop = self._running_loop()
             if self._pending >= MAX_PENDING:
                 logger.error("notification of event %s dropped: %s sends pending", label, self._pending)
                 return False
+            idle = self._pending == 0
             self._pending += 1
-        loop.call_soon_threadsafe(self._start, make_coroutine, label)
+        sent = threading.Event()
+        loop.call_soon_threadsafe(self._start, make_coroutine, label, sent)
+        if idle:
+            sent.wait(PUBLISH_WAIT)
         return True
 
-    def _start(self, make_coroutine, label):
+    def _start(self, make_coroutine, label, sent):
         # Each send is a task of its own that waits for the one before: nothing stays pending once all are done (a
         # long-lived reader of a queue would be a pending task at every exit).
-        self._last = asyncio.ensure_future(self._send_after(self._last, make_coroutine, label))
+        self._last = asyncio.ensure_future(self._send_after(self._last, make_coroutine, label, sent))
 
-    async def _send_after(self, previous, make_coroutine, label):
+    async def _send_after(self, previous, make_coroutine, label, sent):
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait({previous})
@@ -171,6 +182,7 @@ class _Publisher:
             with self._lock:
                 self._pending -= 1
                 self._done.notify_all()
+            sent.set()
 
     def flush(self, timeout=EXIT_FLUSH_TIMEOUT) -> bool:
         """Wait until every send handed over is done (at most `timeout` seconds); whether they all are."""

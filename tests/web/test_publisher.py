@@ -1,9 +1,11 @@
-"""The publisher of a shared channel layer (Redis): the committed action hands its notification over and goes on;
-the sends leave in order, each bounded in time, a bounded number pending, and a leaving process flushes them."""
+"""The publisher of a shared channel layer (Redis): the committed action waits for its notification only while the
+layer answers; the sends leave in order, each bounded in time, a bounded number pending, and a leaving process
+flushes them."""
 
 import asyncio
 import logging
 import threading
+import time
 
 import pytest
 
@@ -39,14 +41,27 @@ def _deliver(layer, event_id, groups=("organisation-1-adviser",)):
     notifications._deliver(layer, list(groups), {"event_id": event_id})
 
 
-def test_the_action_does_not_wait_for_its_notification(publisher):
+def test_a_send_the_layer_answers_is_done_when_the_action_returns(publisher):
     layer = SlowLayer()
-    layer.hold.add(1)
     _deliver(layer, 1, groups=("organisation-1-adviser", "organisation-2-facilitator"))
-    assert layer.sent == []  # handed over: the caller is back before the send ended
+    assert sorted(layer.sent) == [(1, "organisation-1-adviser"), (1, "organisation-2-facilitator")]
+
+
+def test_a_stalled_layer_holds_the_first_action_a_moment_and_the_next_ones_not_at_all(publisher, monkeypatch):
+    layer = SlowLayer()
+    layer.hold.update({1, 2})
+    monkeypatch.setattr(notifications, "PUBLISH_WAIT", 0.1)
+    started = time.monotonic()
+    _deliver(layer, 1)
+    assert 0.1 <= time.monotonic() - started < 5  # waited PUBLISH_WAIT, not the send (held for 10 s)
+    assert layer.sent == []
+    monkeypatch.setattr(notifications, "PUBLISH_WAIT", 30)  # a second action waiting for its send would stall here
+    started = time.monotonic()
+    _deliver(layer, 2)
+    assert time.monotonic() - started < 10 and layer.sent == []
     layer.gate.set()
     assert publisher.flush(timeout=10)
-    assert sorted(layer.sent) == [(1, "organisation-1-adviser"), (1, "organisation-2-facilitator")]
+    assert [event_id for event_id, _ in layer.sent] == [1, 2]
 
 
 def test_sends_leave_in_the_order_they_were_handed_over(publisher):

@@ -68,3 +68,24 @@ def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, site)
     with django_capture_on_commit_callbacks() as callbacks:
         publish_on_commit(Event())
     assert len(callbacks) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_redis_delays_the_first_write_a_moment_and_the_next_ones_nothing(site):
+    """Redis stops answering (CLIENT PAUSE of its writes, PUBLISH among them, 2 s): the first action waits for its
+    notification PUBLISH_WAIT (0.2 s), the next ones not at all (each waited up to 5 s); all are sent once Redis is
+    back, and the process flushes them."""
+    import time
+
+    import redis
+
+    from parcours import notifications
+
+    first, second = (site.participant().pathways.get().referrals.get() for _ in range(2))
+    assert notifications._publisher.flush(timeout=10)  # nothing of the set-up left pending
+    redis.Redis.from_url(os.environ["REDIS_URL"]).client_pause(2000, all=False)
+    started = time.monotonic()
+    for referral in (first, second):
+        referrals.referral_start_review(actor=site.facilitator, referral=referral)
+    assert notifications.PUBLISH_WAIT <= time.monotonic() - started < 1.5  # the send was held: the first one waited
+    assert notifications._publisher.flush(timeout=10)

@@ -96,6 +96,7 @@ class Plan:
     work: list = field(default_factory=list)  # (task, WorkTask fields, subject)
     opened: list = field(default_factory=list)  # the WorkTask rows written, with their task and subject rows
     assigned: list = field(default_factory=list)  # (task, node, subject): referent assignments to journal
+    handles: list = field(default_factory=list)  # (task, node, subject): the handles opened (a hire's contract step)
     ends: set = field(default_factory=set)
 
     def add(self, subject, node, previous, token, **fields):
@@ -124,7 +125,7 @@ class Plan:
             self.add(subject, node, previous, token, status=STATUS.DONE, started=self.now, finished=self.now)
             self.ends.add(subject.process.pk)
         elif isinstance(node, Handle):
-            self.add(subject, node, previous, token, status=STATUS.NEW)
+            self.handles.append((self.add(subject, node, previous, token, status=STATUS.NEW), node, subject))
         else:  # pragma: no cover - supports() holds for every human task of the flows (tests/work/test_driver.py)
             raise ValueError(f"the work-layer driver does not run {node.name}")
 
@@ -180,6 +181,12 @@ class Plan:
             WorkTask.objects.bulk_create(self.opened)
             for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
                 work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
+        for task, node, subject in self.handles:
+            if subject.referral is not None:
+                # The process is locked and the handle open in this transaction: the service that goes on with the
+                # same referral row (a hire creating its placement) finds them here (`_opened_handle`), not by a query.
+                opened = subject.referral.__dict__.setdefault("_parcours_opened_handles", {})
+                opened[node] = (task.pk, task.process_id, task.token)
         for task, node, subject in self.assigned:
             event = record_event(
                 actor=Actor.system(),
@@ -254,8 +261,9 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
         WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
         closed.append(wt)
         process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
-        remember_subject(process, *_known_subject(wt, known))
-        subject = Subject(process=process, pathway=wt.pathway, referral=wt.referral)
+        pathway, referral = _known_subject(wt, known)
+        remember_subject(process, pathway, referral)
+        subject = Subject(process=process, pathway=pathway, referral=referral)
         following = wt.task.flow_task._next
         if isinstance(following, Join):
             joining.append((subject, following, wt.task))
@@ -316,19 +324,21 @@ def contract_recorded(placement, handle_node):
     """The hire created the placement: its process's contract handle is done, the follow-up timers are armed.
     Returns False when the referral has no process waiting for its contract (a referral from before the work
     layer)."""
-    row = (
-        Task.objects.filter(
-            process_id__in=WorkProcess.objects.filter(referral_id=placement.referral_id).values("pk"),
-            flow_task=handle_node,
-            status=STATUS.NEW,
-        )
-        .values_list("pk", "process_id", "token")
-        .first()
-    )
+    row = _opened_handle(placement, handle_node)
     if row is None:
-        return False
+        row = (
+            Task.objects.filter(
+                process_id__in=WorkProcess.objects.filter(referral_id=placement.referral_id).values("pk"),
+                flow_task=handle_node,
+                status=STATUS.NEW,
+            )
+            .values_list("pk", "process_id", "token")
+            .first()
+        )
+        if row is None:
+            return False
+        lock_processes([row[1]])
     handle_pk, process_pk, token = row
-    lock_processes([process_pk])
     plan = Plan()
     if not Task.objects.filter(pk=handle_pk, status=STATUS.NEW).update(
         status=STATUS.DONE, started=plan.now, finished=plan.now
@@ -358,6 +368,15 @@ def contract_recorded(placement, handle_node):
         plan.add(subject, timer, split, next(tokens), status=STATUS.SCHEDULED, scheduled=_moment(timer, activation))
     plan.write()
     return True
+
+
+def _opened_handle(placement, handle_node):
+    """(task id, process id, token) of `handle_node`'s task when the transition that opened it ran on the referral
+    row the placement was created with (its process locked since, in this transaction); taken once. Else None."""
+    referral = placement._state.fields_cache.get("referral")
+    if referral is None or referral.pk != placement.referral_id:
+        return None
+    return referral.__dict__.get("_parcours_opened_handles", {}).pop(handle_node, None)
 
 
 def _done_by(actor, work_task):

@@ -69,9 +69,10 @@ def work_statements(call):
         # employer's task + its two timers, their links, the WorkTask
         ("forward", 8),
         # open tasks, lock, close the confirmation, its WorkTask, cancel its timers, insert the switch + the contract
-        # handle, their links; then the handle: find it, lock, close it, insert the split, the three follow-up
-        # timers, their links; the pathway's move re-reads its open tasks (none closes)
-        ("hire", 14),
+        # handle, their links; then the handle (known from the settle, its process locked by it): close it, insert
+        # the split, the three follow-up timers, their links; the pathway's move re-reads its open tasks (none
+        # closes)
+        ("hire", 12),
         # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
         # alike (flows.may_settle): no task is read
         ("start_review", 0),

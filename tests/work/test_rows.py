@@ -232,3 +232,15 @@ def test_the_work_rows_of_each_scenario_are_the_pinned_ones(territories, name):
         golden[name] = rows
         GOLDEN.write_text(json.dumps(golden, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
     assert rows == golden[name]
+
+
+def test_a_contract_step_not_handed_over_by_the_settle_is_found_and_gives_the_same_rows(territories, monkeypatch):
+    """A hire's settle hands the contract step it opened to the placement's creation (`driver._opened_handle`, on the
+    referral row both hold); without it the step is found by a query, its process locked again: the same rows."""
+    from parcours.work import driver
+
+    taken = []
+    monkeypatch.setattr(driver, "_opened_handle", lambda placement, node: taken.append(node))
+    rows = dump(lifecycle(territories))
+    assert taken  # the hire asked
+    assert rows == json.loads(GOLDEN.read_text())["lifecycle"]

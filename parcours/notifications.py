@@ -107,7 +107,10 @@ def _deliver(layer, groups, payload):
         except Exception:
             logger.exception("notification of event %s failed", payload.get("event_id"))
     else:
-        _publisher.submit(send_all, label=payload.get("event_id"))
+        try:
+            _publisher.submit(send_all, label=payload.get("event_id"))
+        except Exception:  # after the commit: the action stands, whatever befalls its notification
+            logger.exception("notification of event %s failed", payload.get("event_id"))
 
 
 PUBLISH_TIMEOUT = 5.0  # seconds one send may take before it is given up (logged)
@@ -127,13 +130,17 @@ class _Publisher:
     A committed action waits for its notification only while the layer answers: `submit` hands the send over and
     waits for it PUBLISH_WAIT at most, and not at all behind a send still pending — a stalled Redis held every write
     PUBLISH_TIMEOUT (5 s); now the first write waits 0.2 s and the next ones none, until the layer answers again.
-    Sends leave one after the other in the order they were handed over, so a page sees a process's events in the
-    order they were committed; each is bounded by PUBLISH_TIMEOUT, and a process flushes what it handed over when
-    it exits (`flush`, registered with atexit). (Not waiting at all was tried: the send's Python then ran beside the
-    process's next transition, which gained nothing.)
+    Sends leave one after the other in the order they were handed over (by the after-commit hooks: a page sees one
+    thread's events in the order they were committed); each is bounded by PUBLISH_TIMEOUT, and a process flushes
+    what it handed over when it exits (`flush`, registered with atexit). (Not waiting at all was tried: the send's
+    Python then ran beside the process's next transition, which gained nothing.)
     """
 
     def __init__(self):
+        self._reset()
+
+    def _reset(self):
+        # Also in a forked child: the parent's lock may have been held by its loop thread, which the child lacks.
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
         self._loop = None
@@ -161,7 +168,13 @@ class _Publisher:
             idle = self._pending == 0
             self._pending += 1
         sent = threading.Event()
-        loop.call_soon_threadsafe(self._start, make_coroutine, label, sent)
+        try:
+            loop.call_soon_threadsafe(self._start, make_coroutine, label, sent)
+        except BaseException:
+            with self._lock:
+                self._pending -= 1
+                self._done.notify_all()
+            raise
         if idle:
             sent.wait(PUBLISH_WAIT)
         return True
@@ -194,6 +207,7 @@ class _Publisher:
 
 _publisher = _Publisher()
 atexit.register(_publisher.flush)
+os.register_at_fork(after_in_child=_publisher._reset)
 
 
 def publish_on_commit(event, *, subject=None) -> None:

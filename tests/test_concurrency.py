@@ -247,3 +247,38 @@ def test_concurrent_variants_of_one_identity_are_stopped_by_the_database(world, 
     monkeypatch.undo()
     participants.participant_create(actor=world.a.adviser, data={**INTAKE, "birth_date": born}, allow_duplicate=True)
     assert Participant.objects.filter(youth_agency=world.a.youth_agency, homonym_confirmed=True).count() == 1
+
+
+def test_a_hire_appends_to_its_pathway_s_chain_after_an_event_committed_while_it_waited(world):
+    """A follow-up (or any event of the pathway's chain) is appended under the pathway's lock while a hire waits for
+    that row: the hire places the pathway after it, on the chain's new last link (read after the wait, not with it:
+    the tail read in the waiting statement was the old one and the hire failed on the unique rank)."""
+    a = world.a
+    referral = make(world, "referral", "accepted")
+    pathway_id = referral.pathway_id
+
+    def append_meanwhile():
+        from django.db import transaction
+
+        from parcours.models import Pathway
+        from parcours.services.common import hold_row
+        from roles.actor import Actor
+
+        with transaction.atomic():
+            hold_row(Pathway, pathway_id)
+            journal.record_event(actor=Actor.system(), object_type="pathway", object_id=pathway_id, action="note")
+            time.sleep(1.5)  # the hire reaches the pathway meanwhile (~0.8 s in), and waits
+
+    def hire():
+        time.sleep(0.2)
+        return call_service("referral.hire", a.employer_actor, referral)
+
+    results = race(append_meanwhile, hire)
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    actions = list(
+        JournalEvent.objects.filter(object_type="pathway", object_id=pathway_id)
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == ["note", "place"]
+    assert verify_chains().ok

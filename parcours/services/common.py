@@ -111,7 +111,10 @@ def _read_locked(model, role, named_access):
 def lock_consequence(model, pk):
     """The row of `model` #`pk` locked and read as `lock` reads it (with what its transitions read and its chain's last
     link, in one compiled statement), without an actor's check: for the transitions the services draw from one
-    already checked (a hire places the pathway, a placement's end moves it on)."""
+    already checked (a hire places the pathway, a placement's end moves it on). Waits for the row first, as `lock`
+    does: read in the same statement as the wait, the chain's tail would be the one before a concurrent writer's
+    event (PostgreSQL re-reads the locked row, not the subqueries), and the transition would repeat its rank."""
+    hold_row(model, pk)
     found = _read_locked(model, None, False)(pk)
     if not found:
         raise not_found(model)

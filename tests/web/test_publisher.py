@@ -121,3 +121,17 @@ def test_a_failed_send_to_one_group_is_logged_and_the_others_go(publisher, caplo
 
 def test_a_process_that_sent_nothing_flushes_at_once(publisher):
     assert publisher.flush(timeout=0)
+
+
+def test_a_publisher_that_cannot_take_the_send_logs_it_and_the_action_goes_on(publisher, caplog):
+    layer = SlowLayer()
+    _deliver(layer, 1)  # the loop runs
+    loop = publisher._loop
+    loop.call_soon_threadsafe(loop.stop)
+    while loop.is_running():
+        time.sleep(0.01)
+    loop.close()  # gone: handing a send over raises
+    with caplog.at_level(logging.ERROR, logger="parcours.notifications"):
+        _deliver(layer, 2)  # no exception reaches the committed action
+    assert "notification of event 2 failed" in caplog.text
+    assert publisher._pending == 0 and publisher.flush(timeout=0)  # the count is given back

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from roles import policy
+from roles.actor import Actor
 from roles.statements import Compiled
 from workflows.errors import DomainError
 from workflows.journal import with_chain_tail
@@ -109,16 +110,10 @@ def _read_locked(model, role, named_access):
 
 
 def lock_consequence(model, pk):
-    """The row of `model` #`pk` locked and read as `lock` reads it (with what its transitions read and its chain's last
-    link, in one compiled statement), without an actor's check: for the transitions the services draw from one
-    already checked (a hire places the pathway, a placement's end moves it on). Waits for the row first, as `lock`
-    does: read in the same statement as the wait, the chain's tail would be the one before a concurrent writer's
-    event (PostgreSQL re-reads the locked row, not the subqueries), and the transition would repeat its rank."""
-    hold_row(model, pk)
-    found = _read_locked(model, None, False)(pk)
-    if not found:
-        raise not_found(model)
-    return found[0]
+    """`lock` for the transitions the services draw from one already checked (a hire places the pathway, a
+    placement's end moves it on): the same row wait and compiled read (what its transitions read, its chain's last
+    link), without an actor's scope check."""
+    return lock(model, pk, actor=Actor.system())
 
 
 def lock(model, obj_or_pk, *, actor):

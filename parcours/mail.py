@@ -51,6 +51,7 @@ from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
+from roles.rows import insert_rows
 from roles.statements import Compiled
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
         )
         for user_id, member_organisation_id, delivery in _members_to_tell(kind, organisation_id, key, user_ids)
     ]
-    MailNotification.objects.bulk_create(rows, ignore_conflicts=True)
+    insert_rows(rows, ignore_conflicts=True)
     return len(rows)
 
 

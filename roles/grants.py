@@ -9,6 +9,7 @@ shortcuts read the group, the content type and the permission, then look for the
 from guardian.utils import get_group_obj_perms_model
 
 from roles.policy import permission_id
+from roles.rows import insert_rows
 
 
 def _grant_row(permission: str, obj):
@@ -37,8 +38,8 @@ def _give(grants) -> None:
         rows.setdefault(grant_model, []).append(
             grant_model(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk)
         )
-    for grant_model, objs in rows.items():
-        grant_model.objects.bulk_create(objs, ignore_conflicts=True)  # granted already: the unique constraint
+    for objs in rows.values():
+        insert_rows(objs, ignore_conflicts=True)  # granted already: the unique constraint
 
 
 def revoke(*, organisation, permission: str, obj) -> None:

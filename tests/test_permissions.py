@@ -500,11 +500,12 @@ def test_out_of_scope_objects_are_not_found_even_when_the_id_exists(world):
     assert refused.value.code == "not_found"
 
 
-def test_a_referral_gives_its_two_participant_grants_in_one_statement(world):
+def test_a_referral_gives_its_two_participant_grants_in_one_statement(world, settings):
     """The lot's facilitators may read the file, the buyer's auditors follow it: one INSERT for both rows."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     pathway = make_pathway(world, "eligible")
     table = ParticipantGroupObjectPermission._meta.db_table
     with CaptureQueriesContext(connection) as captured:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
 
 from roles import policy
+from roles.rows import save_row
 from workflows import work
 from workflows.errors import DomainError
 from workflows.inputs import check as check_inputs
@@ -88,7 +89,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
         raise DomainError(
             "invalid_transition", _("Action « %(label)s » impossible dans l'état actuel.") % {"label": spec.label}
         ) from exc
-    obj.save()
+    save_row(obj)
     event = record_event(
         actor=actor,
         object_type=spec.machine,

@@ -25,6 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from roles.rows import insert_row
 from roles.statements import Compiled
 from workflows import append_only, keys
 from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
@@ -244,9 +245,9 @@ def record_event(
         key_id=key_id,
     )
     event.hash = compute_hash(event)
-    event.save(force_insert=True)
+    insert_row(event)
     if reason:
-        event.reason_record = JournalReason.objects.create(event=event, text=reason)
+        event.reason_record = insert_row(JournalReason(event=event, text=reason))
     for listener in _recorded_listeners:
         listener(event)
     return event

@@ -38,6 +38,7 @@ from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
+from roles.rows import insert_rows
 from workflows.errors import WORK_BUSY
 from workflows.journal import NEW_CHAIN, record_event
 
@@ -173,12 +174,12 @@ class Plan:
     def write(self):
         """Insert the planned rows, journal the referent assignments, finish the processes that ended."""
         if self.tasks:
-            Task.objects.bulk_create(self.tasks)
+            insert_rows(self.tasks)
         if self.links:
-            PREVIOUS.objects.bulk_create([PREVIOUS(from_task_id=b.pk, to_task_id=a.pk) for a, b in self.links])
+            insert_rows([PREVIOUS(from_task_id=b.pk, to_task_id=a.pk) for a, b in self.links])
         if self.work:
             self.opened = [WorkTask(task_id=task.pk, **fields) for task, fields, _ in self.work]
-            WorkTask.objects.bulk_create(self.opened)
+            insert_rows(self.opened)
             for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
                 work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
         for task, node, subject in self.handles:

@@ -1,0 +1,186 @@
+"""Row writes without the ORM's per-call statement building (roles.rows): the same rows as `save()` and
+`bulk_create()`, one statement, prepared on PostgreSQL from its second run, and the ORM itself wherever it would do
+more than the statement (its own `save()`, save signals, inherited tables, deferred fields)."""
+
+import datetime
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.db.models import signals
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from parcours.models import Participant, ParticipantGroupObjectPermission, Referral
+from parcours.work.models import WorkProcess
+from roles.policy import permission_id
+from roles.rows import insert_row, insert_rows, save_row
+from tests.factories import make_referral
+from workflows.models import JournalEvent, JournalReason
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(obj):
+    """Every column of `obj`'s row as the database holds it."""
+    model = type(obj)
+    return model._base_manager.filter(pk=obj.pk).values(*(f.attname for f in model._meta.concrete_fields)).get()
+
+
+def _event(**changes):
+    fields = {
+        "actor_role": "system",
+        "object_type": "test",
+        "object_id": 1,
+        "action": "created",
+        "inputs": {"kind": "test", "hours": "7.50", "list": [1, 2]},
+        "sequence": 1,
+        "previous_hash": "",
+        "key_id": "k",
+        "hash": "h1",
+    }
+    return JournalEvent(**{**fields, **changes})
+
+
+def test_save_row_writes_the_row_save_would_write_in_one_statement(world):
+    referral = make_referral(world, "sent")
+    twin = Referral.objects.get(pk=referral.pk)
+    referral.motivation = "Première"
+    referral.created_at = timezone.now().replace(microsecond=0) - datetime.timedelta(days=3)
+    before = _columns(referral)["updated_at"]
+    with CaptureQueriesContext(connection) as queries:
+        save_row(referral)
+    assert len(queries) == 1 and queries[0]["sql"].startswith(("UPDATE", "EXECUTE"))
+    saved = _columns(referral)
+    assert saved["motivation"] == "Première" and saved["created_at"] == referral.created_at
+    assert saved["updated_at"] > before and saved["updated_at"] == referral.updated_at  # auto_now, as save()
+    twin.motivation, twin.created_at = referral.motivation, referral.created_at
+    twin.save()
+    again = _columns(twin)
+    assert {k: v for k, v in again.items() if k != "updated_at"} == {
+        k: v for k, v in saved.items() if k != "updated_at"
+    }
+
+
+def test_save_row_of_a_row_gone_raises_and_writes_nothing(world):
+    referral = make_referral(world, "sent")
+    ghost = Referral.objects.get(pk=referral.pk)
+    ghost.pk = ghost.id = referral.pk + 10_000
+    with pytest.raises(DatabaseError, match="gone"):
+        with transaction.atomic():
+            save_row(ghost)
+    assert not Referral.objects.filter(pk=ghost.pk).exists()
+
+
+def test_save_row_leaves_to_the_orm_a_model_with_its_own_save_or_listened_to(world):
+    participant = Participant.objects.get(pk=make_referral(world, "sent").pathway.participant_id)
+    participant.last_name = "Nouveau"
+    save_row(participant)  # Participant.save folds the search text: the ORM's save ran
+    assert Participant.objects.get(pk=participant.pk).search_text.startswith("nouveau ")
+
+    heard = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    referral = make_referral(world, "sent")
+    signals.post_save.connect(listener, sender=Referral)
+    try:
+        save_row(referral)
+    finally:
+        signals.post_save.disconnect(listener, sender=Referral)
+    assert heard == [referral.pk]
+
+
+def test_save_row_of_a_row_read_in_part_saves_only_what_was_read(world):
+    referral = make_referral(world, "sent")
+    Referral.objects.filter(pk=referral.pk).update(motivation="En base")
+    partial = Referral.objects.only("id", "state", "created_at").get(pk=referral.pk)
+    partial.created_at = datetime.datetime(2026, 1, 5, 8, 0, tzinfo=datetime.UTC)
+    save_row(partial)  # save() of deferred fields writes the loaded ones only: the ORM's save
+    saved = _columns(referral)
+    assert saved["motivation"] == "En base" and saved["created_at"] == partial.created_at
+
+
+def test_insert_rows_writes_what_bulk_create_writes_with_their_ids_in_order():
+    mine = [_event(object_id=n, hash=f"mine-{n}") for n in (1, 2, 3)]
+    theirs = [_event(object_type="other", object_id=n, hash=f"theirs-{n}") for n in (1, 2, 3)]
+    for event in mine + theirs:
+        event.occurred_at = datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.UTC)
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows(mine)
+    assert len(queries) == 1
+    JournalEvent.objects.bulk_create(theirs)
+    assert [e.hash for e in JournalEvent.objects.filter(pk__in=[e.pk for e in mine]).order_by("pk")] == [
+        "mine-1",
+        "mine-2",
+        "mine-3",
+    ]
+    for ours, orm in zip(mine, theirs, strict=True):
+        assert not ours._state.adding and ours._state.db == "default"
+        a, b = _columns(ours), _columns(orm)
+        assert {k: v for k, v in a.items() if k not in ("id", "hash", "object_type")} == {
+            k: v for k, v in b.items() if k not in ("id", "hash", "object_type")
+        }
+        assert a["inputs"] == {"kind": "test", "hours": "7.50", "list": [1, 2]}
+
+
+def test_insert_row_sets_the_id_and_a_related_row_follows():
+    event = insert_row(_event(hash="with-reason"))
+    reason = insert_row(JournalReason(event=event, text="Parce que"))
+    assert event.pk and JournalReason.objects.get(event_id=event.pk).text == "Parce que" and reason.pk == event.pk
+
+
+def test_insert_rows_ignoring_conflicts_inserts_the_new_rows_only(world):
+    referral = make_referral(world, "sent")
+    participant_id = referral.pathway.participant_id
+    view = permission_id("parcours", "participant", "view_participant")
+    change = permission_id("parcours", "participant", "change_participant")
+    group = world.b.facilitator.organisation.group_id
+
+    def rows():
+        return [
+            ParticipantGroupObjectPermission(permission_id=view, group_id=group, content_object_id=participant_id),
+            ParticipantGroupObjectPermission(permission_id=change, group_id=group, content_object_id=participant_id),
+        ]
+
+    insert_rows(rows()[:1], ignore_conflicts=True)
+    insert_rows(rows(), ignore_conflicts=True)  # the first one given already: no error, the second one added
+    given = ParticipantGroupObjectPermission.objects.filter(group_id=group, content_object_id=participant_id)
+    assert sorted(given.values_list("permission_id", flat=True)) == sorted([view, change])
+
+
+def test_insert_rows_of_a_duplicate_fails_as_bulk_create_does_and_writes_nothing():
+    insert_row(_event(hash="unique-one"))
+    with pytest.raises(Exception) as failed:
+        with transaction.atomic():
+            insert_rows([_event(object_id=7, hash="fresh"), _event(object_id=8, hash="unique-one")])
+    assert "unique" in str(failed.value).lower()
+    assert not JournalEvent.objects.filter(hash="fresh").exists()
+
+
+def test_insert_rows_leaves_an_inherited_model_to_the_orm(world):
+    process = WorkProcess(pathway_id=make_referral(world, "sent").pathway_id)
+    with pytest.raises(ValueError, match="multi-table inherited"):  # bulk_create's own refusal: the ORM's path
+        insert_rows([process])
+
+
+@pytest.mark.postgres
+def test_the_row_writes_are_prepared_from_their_second_run_on_postgresql(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    referral = make_referral(world, "sent")
+    with CaptureQueriesContext(connection) as queries:
+        for n in range(3):
+            insert_row(_event(object_id=n, hash=f"prepared-{n}"))
+            save_row(referral)
+    executed = [q["sql"] for q in queries]
+    assert executed[0].startswith(("INSERT", "EXECUTE")) and executed[1].startswith(("UPDATE", "EXECUTE"))
+    assert len(executed) == 6 and all(sql.startswith("EXECUTE parcours_") for sql in executed[2:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement FROM pg_prepared_statements WHERE name = ANY(%s)",
+            [[sql.split()[1].split("(")[0] for sql in executed[2:4]]],
+        )
+        texts = sorted(text.split(" AS ", 1)[1] for _, text in cursor.fetchall())  # "PREPARE name AS …"
+    assert texts[0].startswith('INSERT INTO "workflows_journalevent"') and '"hash") VALUES ($1, ' in texts[0]
+    assert texts[1].startswith('UPDATE "parcours_referral" SET "state" = $1, ')
+    assert JournalEvent.objects.filter(hash__startswith="prepared-").count() == 3

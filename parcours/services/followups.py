@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from parcours.models import FollowUp, Pathway
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, require, require_choice, require_date
+from roles.rows import insert_row, save_row
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import record_event
@@ -43,10 +44,10 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
                 "not_found", _("Suivi prévu introuvable ou déjà réalisé."), field="planned_follow_up"
             ) from None
         follow_up.kind, follow_up.done_on, follow_up.note, follow_up.recorded_by = kind, done_on, note, actor.user
-        follow_up.save()
+        save_row(follow_up)
     else:
-        follow_up = FollowUp.objects.create(
-            pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user
+        follow_up = insert_row(
+            FollowUp(pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user)
         )
     event = record_event(
         actor=actor,

@@ -22,6 +22,7 @@ from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
 from parcours.selectors.statements import month_capacity
 from parcours.services.common import atomic_unique, lock, require, require_number
+from roles.rows import insert_row
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -149,7 +150,7 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
 def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
     """Write a checked line: the row, its journal event, the work layer, the notification on commit."""
     with atomic_unique("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées.")):
-        line = HoursLine.objects.create(
+        line = HoursLine(
             placement=placement,
             lot_id=placement.lot_id,  # the line's scope (HoursLine.SCOPE_PATHS): a placement never changes lot
             month=month,
@@ -157,6 +158,7 @@ def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
             is_adjustment=is_adjustment,
             declared_by=actor.user,
         )
+        insert_row(line)
     event = record_event(
         actor=actor,
         object_type="hoursline",

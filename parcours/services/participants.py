@@ -11,6 +11,7 @@ from parcours.services.common import lock, require, require_choice, require_date
 from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
+from roles.rows import insert_row
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -161,8 +162,8 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
     _full_clean(participant)
     _save_unique(participant)
     share_participant(organisation=actor.organisation, participant=participant, manage=True)
-    pathway = Pathway.objects.create(
-        participant=participant, referent_adviser=actor.user, started_on=timezone.localdate()
+    pathway = insert_row(
+        Pathway(participant=participant, referent_adviser=actor.user, started_on=timezone.localdate())
     )
     record_event(
         actor=actor,

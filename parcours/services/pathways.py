@@ -21,6 +21,7 @@ from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from roles.models import Organisation
+from roles.rows import insert_row, insert_rows, save_row
 from workflows import engine
 from workflows.errors import DomainError
 from workflows.journal import chain_tail_of, record_event
@@ -70,12 +71,12 @@ def pathway_submit_eligibility(
             _("Choisissez au moins un critère d'éligibilité ou motivez une dérogation."),
             field="criteria",
         )
-    assessment = EligibilityAssessment.objects.create(
-        participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
+    assessment = insert_row(
+        EligibilityAssessment(
+            participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
+        )
     )
-    AssessedCriterion.objects.bulk_create(
-        [AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()]
-    )
+    insert_rows([AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()])
     pathway.facilitation_organisation = facilitation_organisation
     share_participant(organisation=facilitation_organisation, participant=participant)
     # The journal names the assessment, never the criteria: which criteria were declared may be health data
@@ -161,7 +162,7 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
         assessment.valid_until = valid_until
         assessment.decided_by = actor.user
         assessment.decided_at = timezone.now()
-        assessment.save()
+        save_row(assessment)
     publish_on_commit(event)
     return pathway
 
@@ -189,7 +190,7 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
     category = exit_category_of(situation) if situation else None
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
     event = engine.fire(pathway, "exit", actor=actor, inputs=inputs, journal_extra={"category": category})
-    Exit.objects.create(
+    exit_row = Exit(
         pathway=pathway,
         exited_on=exited_on,
         situation=situation,
@@ -197,6 +198,7 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
         detail=detail,
         recorded_by=actor.user,
     )
+    insert_row(exit_row)
     publish_on_commit(event)
     return pathway
 

@@ -8,6 +8,7 @@ from parcours.notifications import publish_on_commit
 from parcours.services.common import atomic_unique, lock, lock_consequence, require, require_choice, require_date
 from roles import grants, policy
 from roles.actor import Actor
+from roles.rows import insert_row, insert_rows
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -55,8 +56,8 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
         raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
     with atomic_unique("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours.")):
-        referral = Referral.objects.create(
-            pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip()
+        referral = insert_row(
+            Referral(pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip())
         )
     grants.open_to_referral(
         facilitation=offer.lot.contract.operation.facilitation_organisation,
@@ -207,7 +208,7 @@ def referral_hire(
     if planned_end_date is not None:
         inputs["planned_end_date"] = planned_end_date
     event = engine.fire(referral, "hire", actor=actor, inputs=inputs)
-    placement = Placement.objects.create(
+    placement = Placement(
         referral=referral,
         pathway=referral.pathway,
         employer=lot.awardee,
@@ -218,6 +219,7 @@ def referral_hire(
         planned_end_date=planned_end_date,
         weekly_hours=weekly_hours,
     )
+    insert_row(placement)
     grants.grant(organisation=lot.awardee, permission="parcours.view_placement", obj=placement)
     participant_id = referral.pathway.participant_id
     placement_event = record_event(
@@ -231,7 +233,7 @@ def referral_hire(
         tail=NEW_CHAIN,
     )
     work.object_created(obj=placement, actor=actor, event=placement_event)
-    FollowUp.objects.bulk_create(
+    insert_rows(
         FollowUp(
             pathway_id=referral.pathway_id,
             placement=placement,

@@ -184,3 +184,24 @@ def test_the_row_writes_are_prepared_from_their_second_run_on_postgresql(world, 
     assert texts[0].startswith('INSERT INTO "workflows_journalevent"') and '"hash") VALUES ($1, ' in texts[0]
     assert texts[1].startswith('UPDATE "parcours_referral" SET "state" = $1, ')
     assert JournalEvent.objects.filter(hash__startswith="prepared-").count() == 3
+
+
+def test_a_transition_writes_its_rows_without_the_orm_building_them(world):
+    """engine.fire, record_event and the work layer go through roles.rows: no Model.save_base() nor bulk_create()
+    runs in a referral's transition."""
+    from unittest import mock
+
+    from django.db.models import Model, QuerySet
+
+    from tests.factories import call_service
+
+    referral = make_referral(world, "sent")
+    refused = AssertionError("the ORM built a write")
+    with (
+        mock.patch.object(Model, "save_base", side_effect=refused),
+        mock.patch.object(QuerySet, "bulk_create", side_effect=refused),
+    ):
+        call_service("referral.start_review", world.a.facilitator, referral)
+        call_service("referral.approve", world.a.facilitator, referral)
+    assert Referral.objects.get(pk=referral.pk).state == "approved"
+    assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="approve").exists()

@@ -9,34 +9,63 @@ prepared on PostgreSQL (`roles.statements.prepared`). Where the ORM would do mor
 work to the ORM unchanged.
 """
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.models import signals
 from django.db.models.constants import OnConflict
 
 from roles.statements import prepared
 
 _SHAPES = {}  # (kind, model, vendor, rows, ignore_conflicts) → (fields, sql)
+_PLAIN = {}  # model → whether its table and fields make its ORM write the statement alone
+MAX_ROWS = 8  # more rows in one insert: the ORM's bulk_create (one statement kept per count of rows, and prepared)
+_WRITE_STEPS = ("save", "save_base", "_save_table", "_do_update", "_do_insert")
 
 
 def _plain(model) -> bool:
-    """Whether the ORM's write of `model` is only its statement: no inherited table, no field with its own SQL
-    placeholder, no column returned by the database but the auto id."""
-    meta = model._meta
-    return (
-        not meta.parents
-        and not any(hasattr(field, "get_placeholder") for field in meta.local_concrete_fields)
-        and list(meta.db_returning_fields) in ([meta.pk], [])
-    )
+    """Whether the ORM's statement for `model` is the one built here: one table (no inherited one), one id column, no
+    order kept with respect to another row, no field with its own SQL placeholder, no column filled by the database
+    but the auto id."""
+    found = _PLAIN.get(model)
+    if found is None:
+        meta = model._meta
+        found = _PLAIN[model] = (
+            not meta.parents
+            and not meta.is_composite_pk
+            and meta.order_with_respect_to is None
+            and not any(hasattr(field, "get_placeholder") for field in meta.local_concrete_fields)
+            and list(meta.db_returning_fields) in ([meta.pk], [])
+        )
+    return found
 
 
 def _saved_by_orm(model) -> bool:
-    """Whether `save()` does more than the statement: the model's own `save()`, or save signals someone listens to."""
+    """Whether `save()` does more than the statement: its own steps (an override of `save()` or below), what
+    `_plain` says, or save signals someone listens to. (`bulk_create`, which `insert_rows` stands for, runs none of
+    those: a model's own `save()` does not matter there — guardian's grant rows check their content type in theirs.)"""
     return (
-        model.save is not models.Model.save
+        any(getattr(model, step) is not getattr(models.Model, step) for step in _WRITE_STEPS)
+        or not _plain(model)
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
-        or not _plain(model)
     )
+
+
+def _values(obj, fields, add, connection):
+    """The fields' values as the ORM sends them, or None when one is an expression (the ORM compiles those)."""
+    values = []
+    for field in fields:
+        value = field.pre_save(obj, add)
+        if hasattr(value, "resolve_expression"):
+            return None
+        values.append(field.get_db_prep_save(value, connection))
+    return values
+
+
+def _run(connection, using, sql, params, fetch):
+    # As the ORM's writes: an error marks the enclosing atomic block for rollback (no commit of a partial write).
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
 
 
 def _shape(kind, model, connection, rows=1, ignore_conflicts=False):
@@ -79,16 +108,18 @@ def save_row(obj) -> None:
     if obj._state.adding or obj.pk is None or _saved_by_orm(model) or obj.get_deferred_fields():
         obj.save()
         return
+    obj._prepare_related_fields_for_save(operation_name="save")  # an unsaved related row refused, as by save()
     using = obj._state.db or DEFAULT_DB_ALIAS
     connection = connections[using]
     fields, sql = _shape("update", model, connection)
-    params = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
+    params = _values(obj, fields, False, connection)
+    if params is None:
+        obj.save()
+        return
     params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
     sql, params = prepared(sql, params, range(len(params)), using=using)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"{model._meta.label} #{obj.pk}: the row to save is gone.")
+    if _run(connection, using, sql, params, fetch=False) != 1:
+        raise DatabaseError(f"{model._meta.label} #{obj.pk}: the row to save is gone.")
 
 
 def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list:
@@ -103,7 +134,8 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list
     meta = model._meta
     returning = meta.auto_field is not None and not ignore_conflicts
     if (
-        not _plain(model)
+        len(objs) > MAX_ROWS
+        or not _plain(model)
         or any(type(obj) is not model or obj.pk is not None and meta.auto_field is not None for obj in objs)
         or returning
         and not (
@@ -117,16 +149,18 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
-        params.extend(field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields)
+        values = _values(obj, fields, True, connection)
+        if values is None:
+            return model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        params.extend(values)
     sql, params = prepared(sql, params, range(len(params)), using=using)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()] if returning else []
-    for index, obj in enumerate(objs):
-        if returning:
-            setattr(obj, meta.auto_field.attname, ids[index])
-        obj._state.adding = False
-        obj._state.db = using
+    rows = _run(connection, using, sql, params, fetch=returning)
+    if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
+        for index, obj in enumerate(objs):
+            if returning:
+                setattr(obj, meta.auto_field.attname, rows[index][0])
+            obj._state.adding = False
+            obj._state.db = using
     return objs
 
 

@@ -5,7 +5,7 @@ more than the statement (its own `save()`, save signals, inherited tables, defer
 import datetime
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -72,7 +72,14 @@ def test_save_row_of_a_row_gone_raises_and_writes_nothing(world):
 
 
 def test_save_row_leaves_to_the_orm_a_model_with_its_own_save_or_listened_to(world):
-    participant = Participant.objects.get(pk=make_referral(world, "sent").pathway.participant_id)
+    from unittest import mock
+
+    referral = make_referral(world, "sent")
+    with mock.patch.object(Referral, "save", autospec=True, side_effect=models.Model.save) as own_save:
+        save_row(referral)  # a model with its own save(): that save() runs
+    own_save.assert_called_once()
+
+    participant = Participant.objects.get(pk=referral.pathway.participant_id)
     participant.last_name = "Nouveau"
     save_row(participant)  # Participant.save folds the search text: the ORM's save ran
     assert Participant.objects.get(pk=participant.pk).search_text.startswith("nouveau ")
@@ -82,7 +89,6 @@ def test_save_row_leaves_to_the_orm_a_model_with_its_own_save_or_listened_to(wor
     def listener(sender, instance, **kwargs):
         heard.append(instance.pk)
 
-    referral = make_referral(world, "sent")
     signals.post_save.connect(listener, sender=Referral)
     try:
         save_row(referral)
@@ -93,12 +99,44 @@ def test_save_row_leaves_to_the_orm_a_model_with_its_own_save_or_listened_to(wor
 
 def test_save_row_of_a_row_read_in_part_saves_only_what_was_read(world):
     referral = make_referral(world, "sent")
-    Referral.objects.filter(pk=referral.pk).update(motivation="En base")
     partial = Referral.objects.only("id", "state", "created_at").get(pk=referral.pk)
+    Referral.objects.filter(pk=referral.pk).update(motivation="En base")  # written since the partial read
     partial.created_at = datetime.datetime(2026, 1, 5, 8, 0, tzinfo=datetime.UTC)
-    save_row(partial)  # save() of deferred fields writes the loaded ones only: the ORM's save
+    with CaptureQueriesContext(connection) as queries:
+        save_row(partial)  # save() of deferred fields writes the loaded ones only: the ORM's save
+    assert len(queries) == 1  # no deferred field read (and written back)
     saved = _columns(referral)
     assert saved["motivation"] == "En base" and saved["created_at"] == partial.created_at
+
+
+def test_save_row_refuses_an_unsaved_related_row_as_save_does(world):
+    from django.contrib.auth import get_user_model
+
+    referral = make_referral(world, "sent")
+    referral.sent_by = get_user_model()(username="pas-enregistre")
+    with pytest.raises(ValueError, match="unsaved related object"):
+        save_row(referral)
+
+
+def test_a_failed_row_write_marks_the_transaction_for_rollback():
+    insert_row(_event(hash="taken"))
+    with transaction.atomic():
+        with pytest.raises(Exception, match="(?i)unique"):
+            insert_row(_event(object_id=99, hash="taken"))
+        assert transaction.get_connection().needs_rollback  # as after a failed save(): nothing half-written commits
+        transaction.set_rollback(False)
+        transaction.set_rollback(True)
+
+
+def test_an_expression_as_a_value_goes_to_the_orm(world):
+    from django.db.models import F, Value
+    from django.db.models.functions import Concat
+
+    referral = make_referral(world, "sent")
+    Referral.objects.filter(pk=referral.pk).update(motivation="Motivé")
+    referral.motivation = Concat(F("motivation"), Value(" !"))
+    save_row(referral)
+    assert _columns(referral)["motivation"] == "Motivé !"
 
 
 def test_insert_rows_writes_what_bulk_create_writes_with_their_ids_in_order():
@@ -205,3 +243,38 @@ def test_a_transition_writes_its_rows_without_the_orm_building_them(world):
         call_service("referral.approve", world.a.facilitator, referral)
     assert Referral.objects.get(pk=referral.pk).state == "approved"
     assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="approve").exists()
+
+
+@pytest.mark.postgres
+def test_prepared_inserts_of_several_rows_set_each_row_its_id_and_ignored_conflicts_none(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    for run in range(3):  # prepared from the second run
+        rows = [_event(object_type=f"run-{run}", object_id=n, hash=f"several-{run}-{n}") for n in (1, 2, 3)]
+        with CaptureQueriesContext(connection) as queries:
+            insert_rows(rows)
+        assert run == 0 or queries[-1]["sql"].startswith("EXECUTE parcours_")  # (run 0: maybe run before)
+        assert [JournalEvent.objects.get(pk=row.pk).hash for row in rows] == [row.hash for row in rows]
+    referral = make_referral(world, "sent")
+    view = permission_id("parcours", "participant", "view_participant")
+    group = world.b.facilitator.organisation.group_id
+    for run in range(3):
+        grant = ParticipantGroupObjectPermission(
+            permission_id=view, group_id=group, content_object_id=referral.pathway.participant_id
+        )
+        with CaptureQueriesContext(connection) as queries:
+            insert_rows([grant], ignore_conflicts=True)
+        assert run == 0 or queries[-1]["sql"].startswith("EXECUTE parcours_")
+        assert grant.pk is None and grant._state.adding  # as bulk_create: no id nor state for a row maybe not inserted
+    assert ParticipantGroupObjectPermission.objects.filter(group_id=group, permission_id=view).count() == 1
+
+
+def test_more_rows_than_kept_shapes_go_through_bulk_create(monkeypatch):
+    from unittest import mock
+
+    rows = [_event(object_type="many", object_id=n, hash=f"many-{n}") for n in range(12)]
+    from django.db.models import QuerySet
+
+    with mock.patch.object(QuerySet, "bulk_create", autospec=True) as bulk:
+        bulk.side_effect = lambda queryset, objs, **kwargs: objs
+        insert_rows(rows)
+    bulk.assert_called_once()

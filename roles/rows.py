@@ -23,8 +23,8 @@ _WRITE_STEPS = ("save", "save_base", "_save_table", "_do_update", "_do_insert")
 
 def _plain(model) -> bool:
     """Whether the ORM's statement for `model` is the one built here: one table (no inherited one), one id column, no
-    order kept with respect to another row, no field with its own SQL placeholder, no column filled by the database
-    but the auto id."""
+    order kept with respect to another row, no field that wraps its value in SQL of its own (Django's
+    `Field.get_placeholder`, as geometry fields do), no column filled by the database but the auto id."""
     found = _PLAIN.get(model)
     if found is None:
         meta = model._meta

@@ -252,24 +252,35 @@ def section_transitions(smoke, world):
         call_service(action, actor, objs[0])
         with Statements() as queries:
             call_service(action, actor, objs[1])
-        if label in SHOW_SQL:
-            say(f"  {label}, statements of a warm call:")
-            for q in queries.sql:
-                say(f"    {q['time'] * 1000:6.2f} ms  {q['sql'][:300]}")
         samples = []
         profiler = cProfile.Profile() if label in PROFILE else None
+        timed = [] if label in SHOW_SQL else None  # each timed call's statements, when shown
         for obj in objs[2:]:
             started = time.perf_counter()
             if profiler is not None:
                 profiler.runcall(call_service, action, actor, obj)
+            elif timed is not None:
+                with Statements() as each:
+                    call_service(action, actor, obj)
+                timed.append(each.sql)
             else:
                 call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
+        if timed is not None:
+            # Median over the timed calls, statement by statement: the warm call's own times are first executions,
+            # still planned one by one (PostgreSQL keeps a prepared statement's generic plan from its sixth run).
+            say(f"  {label}, statements (median time over {len(timed)} calls; the text of a warm call's):")
+            for position, q in enumerate(queries.sql):
+                times = [call[position]["time"] for call in timed if len(call) > position]
+                say(f"    {statistics.median(times) * 1000:6.2f} ms  {q['sql'][:300]}")
         if profiler is not None:
             report = io.StringIO()
             order = os.environ.get("BENCH_PROFILE_SORT", "tottime")  # e.g. cumulative
             lines = int(os.environ.get("BENCH_PROFILE_LINES", "30"))
-            pstats.Stats(profiler, stream=report).sort_stats(order).print_stats(lines)
+            stats = pstats.Stats(profiler, stream=report).sort_stats(order)
+            stats.print_stats(lines)
+            if os.environ.get("BENCH_PROFILE_CALLERS"):
+                stats.print_callers(os.environ["BENCH_PROFILE_CALLERS"])
             say(report.getvalue())
         figure = summary(samples)
         figure["statements"] = queries.count

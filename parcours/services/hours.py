@@ -194,7 +194,7 @@ def hours_declare(*, actor, placement, month, hours, is_adjustment: bool = False
 
 # --- The line's transitions ----------------------------------------------------------------------------------
 def hours_transition(actor, line, name, inputs=None):
-    line = lock(HoursLine, line, actor=actor)
+    line = lock(HoursLine, line, actor=actor, transition=name)
     engine.ensure_can_fire(line, name, actor=actor)
     event = engine.fire(line, name, actor=actor, inputs=inputs)
     publish_on_commit(event)

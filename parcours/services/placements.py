@@ -35,7 +35,7 @@ def _after_placement_closed(actor, placement):
 
 
 def _transition(actor, placement, name, inputs=None, *, after=None):
-    placement = lock(Placement, placement, actor=actor)
+    placement = lock(Placement, placement, actor=actor, transition=name)
     engine.ensure_can_fire(placement, name, actor=actor)
     event = engine.fire(placement, name, actor=actor, inputs=inputs)
     if after is not None:

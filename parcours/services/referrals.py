@@ -92,7 +92,7 @@ def _after_closing(actor, referral):
 
 
 def _transition(actor, referral, name, inputs=None, *, after=None):
-    referral = lock(Referral, referral, actor=actor)
+    referral = lock(Referral, referral, actor=actor, transition=name)
     engine.ensure_can_fire(referral, name, actor=actor)
     event = engine.fire(referral, name, actor=actor, inputs=inputs)
     if after is not None:

@@ -19,9 +19,11 @@ the contract handle (the hire) up to the three follow-up timers. The timer firin
 assignments still run on viewflow's activations. tests/work/test_rows.py pins the rows of every scenario.
 """
 
+import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -39,6 +41,7 @@ from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
 from roles.rows import insert_rows
+from roles.statements import prepared
 from workflows.errors import WORK_BUSY
 from workflows.journal import NEW_CHAIN, record_event
 
@@ -252,14 +255,8 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
     plan = Plan()
     closed, joining = [], []
     for wt in work_tasks:
-        by = _done_by(actor, wt)
-        changes = {"status": STATUS.DONE, "finished": plan.now, "started": Coalesce(F("started"), Value(plan.now))}
-        if by is not None:
-            changes["owner_id"] = by.pk
-            changes["assigned"] = Case(When(owner_id=by.pk, then=F("assigned")), default=Value(plan.now))
-        if not Task.objects.filter(pk=wt.pk, status__in=OPEN_TASK_STATUSES).update(**changes):
+        if not _close(wt, by=_done_by(actor, wt), now=plan.now, outcome=outcome[:50], event=event):
             continue  # settled meanwhile (filed, or by a timer) once the lock was ours
-        WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome[:50], done_by=by, closing_event=event)
         closed.append(wt)
         process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
         pathway, referral = _known_subject(wt, known)
@@ -270,11 +267,6 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
             joining.append((subject, following, wt.task))
         else:
             plan.advance(subject, following, wt.task, wt.task.token)
-    boundaries = {b for wt in closed for b in wt.task.flow_task._boundary_events}
-    if boundaries:
-        Task.objects.filter(
-            previous__in=[wt.pk for wt in closed], flow_task__in=boundaries, status__in=(STATUS.NEW, STATUS.SCHEDULED)
-        ).update(status=STATUS.CANCELED, finished=plan.now)
     plan.write()
     # A join reads what its branches left open: one arrival at a time, the tasks of this batch that have not arrived
     # yet counting as open (as when viewflow closed them one by one).
@@ -286,6 +278,80 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
     if stale:
         settle(stale, actor=actor, event=event, outcome=outcome, known=known)
     return len(closed)
+
+
+def _close(wt, *, by, now, outcome, event) -> bool:
+    """Close the open human task `wt` (a compare-and-set on its status), record on its WorkTask row who did it and
+    what closed it, and cancel its armed boundary timers; False when it was no longer open. On PostgreSQL one
+    statement (data-modifying WITH queries: the later ones act only if the task was still open), prepared; elsewhere
+    the ORM's three."""
+    boundaries = tuple(wt.task.flow_task._boundary_events)
+    by_pk = by.pk if by is not None else None
+    event_pk = event.pk if event is not None else None
+    if connection.vendor != "postgresql":
+        changes = {"status": STATUS.DONE, "finished": now, "started": Coalesce(F("started"), Value(now))}
+        if by_pk is not None:
+            changes["owner_id"] = by_pk
+            changes["assigned"] = Case(When(owner_id=by_pk, then=F("assigned")), default=Value(now))
+        if not Task.objects.filter(pk=wt.pk, status__in=OPEN_TASK_STATUSES).update(**changes):
+            return False
+        WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome, done_by_id=by_pk, closing_event_id=event_pk)
+        if boundaries:
+            Task.objects.filter(previous=wt.pk, flow_task__in=boundaries, status__in=ARMED).update(
+                status=STATUS.CANCELED, finished=now
+            )
+        return True
+    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk]
+    if boundaries:
+        values.append(now)
+    sql, params = prepared(_close_statement(by_pk is not None, boundaries), values, range(len(values)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0] > 0
+
+
+ARMED = (STATUS.NEW, STATUS.SCHEDULED)  # a boundary timer not fired yet
+
+
+@functools.cache
+def _close_statement(with_owner, boundaries):
+    """The SQL of `_close` on PostgreSQL for a task closed by someone (or not) with these boundary timers: its
+    arguments are `_close`'s values; the statuses and the timers' nodes are literals (never a user's input)."""
+    task, work, links = Task._meta.db_table, WorkTask._meta.db_table, PREVIOUS._meta.db_table
+    flow_task = Task._meta.get_field("flow_task")
+    owner = ', "owner_id" = %s, "assigned" = CASE WHEN "owner_id" = %s THEN "assigned" ELSE %s END'
+    text = (
+        f'WITH "done" AS (UPDATE "{task}" SET "status" = {{done}}, "finished" = %s, '
+        f'"started" = COALESCE("started", %s){owner if with_owner else ""} '
+        f'WHERE "id" = %s AND "status" IN ({{open}}) RETURNING "id"), '
+        f'"work" AS (UPDATE "{work}" SET "outcome" = %s, "done_by_id" = %s, "closing_event_id" = %s '
+        f'WHERE "task_id" IN (SELECT "id" FROM "done"))'
+    )
+    if boundaries:
+        text += (
+            f', "timers" AS (UPDATE "{task}" SET "status" = {{canceled}}, "finished" = %s WHERE "id" IN ('
+            f'SELECT "b"."id" FROM "{task}" "b" INNER JOIN "{links}" "l" ON "b"."id" = "l"."from_task_id" '
+            f'WHERE "l"."to_task_id" IN (SELECT "id" FROM "done") AND "b"."flow_task" IN ({{nodes}}) '
+            f'AND "b"."status" IN ({{armed}})))'
+        )
+    text += ' SELECT COUNT(*) FROM "done"'
+    literals = {
+        "done": _literal(STATUS.DONE),
+        "open": ", ".join(_literal(status) for status in OPEN_TASK_STATUSES),
+        "canceled": _literal(STATUS.CANCELED),
+        "nodes": ", ".join(_literal(flow_task.get_prep_value(node)) for node in boundaries),
+        "armed": ", ".join(_literal(status) for status in ARMED),
+    }
+    return text.format(**literals)
+
+
+def _literal(value) -> str:
+    """A constant string of the statement, as an SQL literal (node names and statuses: letters, digits, dots,
+    slashes and underscores only)."""
+    text = str(value)
+    if not all(c.isalnum() or c in "._/" for c in text):
+        raise ValueError(f"unexpected constant in a work-layer statement: {text!r}")
+    return f"'{text}'"
 
 
 def _arrive(subject, join, previous, not_arrived=()):

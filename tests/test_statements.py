@@ -365,3 +365,14 @@ def test_an_offer_closes_itself_when_its_positions_are_filled(world):
         referrals.referral_create(actor=world.a.adviser, pathway=make_pathway(world, "eligible"), offer=offer)
     assert closed.value.code == "offer_closed"
     assert reload(second).state == PlacementState.PLANNED
+
+
+def test_a_cancelled_contract_leaves_its_position_open(world):
+    offer = make_offer(world.a, positions=2)
+    make_placement(world, "cancelled", offer=offer)
+    make_placement(world, "planned", offer=offer)
+    assert JobOffer.objects.get(pk=offer.pk).is_open  # one position filled: the cancelled contract does not count
+    make_placement(world, "planned", offer=offer)
+    assert not JobOffer.objects.get(pk=offer.pk).is_open
+    event = JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").get()
+    assert event.inputs == {"automatic": True, "positions": 2, "filled": 2}

@@ -1,4 +1,5 @@
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -9,6 +10,7 @@ from parcours.services.common import atomic_unique, lock, lock_consequence, requ
 from roles import grants, policy
 from roles.actor import Actor
 from roles.rows import insert_row, insert_rows
+from roles.statements import Compiled
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -250,13 +252,28 @@ def referral_hire(
     return placement
 
 
+# Compiled once (roles.statements): they run at every hire.
+_locked_offer = Compiled(lambda pk: JobOffer.objects.select_for_update(of=("self",)).filter(pk=pk).order_by())
+_filled_positions = Compiled(
+    lambda pk: (
+        Placement.objects.filter(referral__offer_id=pk)
+        .exclude(state=PlacementState.CANCELLED)
+        .values("referral__offer_id")
+        .annotate(filled=Count("pk"))
+        .values_list("filled")
+        .order_by()
+    )
+)
+
+
 def _close_offer_when_filled(actor, offer_id):
     """An offer closes itself once its positions are filled (contracts not cancelled); the journal says it was
     automatic. Other open referrals on it stay as they are: the facilitator decides (the lot page shows them)."""
-    offer = JobOffer.objects.select_for_update(of=("self",)).get(pk=offer_id)
+    # Two statements, in this order: the count must see the placements of a hire that held the offer before us.
+    offer = _locked_offer(offer_id)[0]
     if not offer.is_open:
         return
-    filled = Placement.objects.filter(referral__offer=offer).exclude(state=PlacementState.CANCELLED).count()
+    filled = next(iter(_filled_positions(offer_id)), (0,))[0]  # grouped by offer: no row for none
     if filled < offer.positions:
         return
     offer.is_open, offer.closed_at = False, timezone.now()

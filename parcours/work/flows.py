@@ -86,13 +86,21 @@ class ProcessRowLock:
             yield
 
 
+_lock_one_process = Compiled(
+    lambda pk: WorkProcess.objects.filter(pk=pk).select_for_update(skip_locked=True).values_list("pk").order_by()
+)
+
+
 def lock_processes(pks, attempts=6, first_wait=0.01) -> bool:
     """Lock these process rows; False when one stays held by another transaction (a timer firing, a task page)
     after a few short waits."""
     wanted = set(pks)
     for attempt in range(attempts):
-        rows = WorkProcess.objects.filter(pk__in=wanted).order_by("pk").select_for_update(skip_locked=True)
-        wanted -= set(rows.values_list("pk", flat=True))
+        if len(wanted) == 1:  # a transition's usual case: its compiled, prepared statement
+            wanted -= {pk for (pk,) in _lock_one_process(next(iter(wanted)))}
+        else:
+            rows = WorkProcess.objects.filter(pk__in=wanted).order_by("pk").select_for_update(skip_locked=True)
+            wanted -= set(rows.values_list("pk", flat=True))
         if not wanted:
             return True
         if attempt < attempts - 1:

@@ -177,7 +177,7 @@ def calls_for_mail(event) -> bool:
 
 def enqueue_for_event(event, subject=None) -> int:
     """The outbox rows a journal event calls for (none for most events). `subject`: the event's referral as the
-    service holds it, locked with the rows its transitions read (parcours.services.common.LOCK_RELATED), not read
+    service holds it, locked with the rows its transition reads (parcours.services.common.lock_related), not read
     again."""
     if event.object_type == "hoursstatement" and event.action == "remind":
         return _enqueue_statement_reminder(event)

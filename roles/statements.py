@@ -2,9 +2,10 @@
 
 Compiling a queryset with EXISTS subqueries and joins costs more Python time than the database takes to answer it
 (a policy check: ~1–3 ms of compilation for a 0.1 ms query). The hot paths — the row lock of a transition, the
-scope checks, the audience of a notification — keep their ORM definition (one source of truth, no hand-written
-SQL) but compile it once per shape, with sentinel values where the real ones go, and substitute the real values
-in the parameters afterwards.
+scope checks, the audience of a notification — keep their ORM definition (one source of truth; the one statement
+the ORM cannot express, the work layer's task closing on PostgreSQL, is written in parcours/work/driver.py from the
+models' tables and columns) but compile it once per shape, with sentinel values where the real ones go, and
+substitute the real values in the parameters afterwards.
 
 `Template` keeps the SQL of a scalar check, run by hand (`policy.allows`). `Compiled` keeps a whole read — its SQL
 and the compiler that turns its rows into objects, `select_related` rows and `values_list` tuples — and runs it

@@ -42,7 +42,8 @@ def not_found(model):
     return DomainError("not_found", str(NOT_FOUND_MESSAGES.get(model._meta.model_name) or _("Objet introuvable.")))
 
 
-# What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked.
+# What the transitions of a model read besides the row (journal, guards): fetched with the row, not locked. The
+# default of each model; a transition that reads less has its own set below.
 LOCK_RELATED = {
     "pathway": ("participant",),
     "referral": (

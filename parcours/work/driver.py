@@ -8,7 +8,7 @@ page, the timer worker, the task pages); this module writes the same rows viewfl
 
 1. lock the processes concerned (one `SELECT … FOR UPDATE SKIP LOCKED`, retried briefly, no savepoint);
 2. close each settled task with a compare-and-set `UPDATE … WHERE status IN (open)`, then its WorkTask row, and
-   cancel its armed boundary timers (one `UPDATE`);
+   cancel its armed boundary timers — on PostgreSQL the three in one prepared statement (`_close`);
 3. walk the graph in memory: gateways read the fsm states loaded with the open tasks (the rows the service holds
    locked), until a human task (with its boundary timers), a handle or an end;
 4. insert every new task in one statement, their links in one, their WorkTask rows in one; finish the processes
@@ -36,7 +36,7 @@ from parcours.models import Pathway
 from parcours.notifications import publish_on_commit
 from parcours.work import flows
 from parcours.work.flows import HumanTask, StateSwitch, WorkTimer, pathway_state, remember_subject
-from parcours.work.models import OPEN_TASK_STATUSES, WorkProcess, WorkTask
+from parcours.work.models import ARMED_TIMER_STATUSES, OPEN_TASK_STATUSES, WorkProcess, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
@@ -282,9 +282,12 @@ def settle(work_tasks, *, actor, event, outcome, known=None):
 
 def _close(wt, *, by, now, outcome, event) -> bool:
     """Close the open human task `wt` (a compare-and-set on its status), record on its WorkTask row who did it and
-    what closed it, and cancel its armed boundary timers; False when it was no longer open. On PostgreSQL one
-    statement (data-modifying WITH queries: the later ones act only if the task was still open), prepared; elsewhere
-    the ORM's three."""
+    what closed it, and cancel its armed boundary timers; False when it was no longer open.
+
+    On PostgreSQL one prepared statement (`_close_statement`: data-modifying WITH queries, the later ones acting only
+    if the task was still open), where the ORM sends three, each built at every call — the ORM cannot express it, and
+    it runs for every task a transition settles. The ORM's three run elsewhere (SQLite cannot update in a WITH). The
+    rows written are the same: tests/work/test_rows.py pins them on both databases."""
     boundaries = tuple(wt.task.flow_task._boundary_events)
     by_pk = by.pk if by is not None else None
     event_pk = event.pk if event is not None else None
@@ -297,7 +300,7 @@ def _close(wt, *, by, now, outcome, event) -> bool:
             return False
         WorkTask.objects.filter(pk=wt.pk).update(outcome=outcome, done_by_id=by_pk, closing_event_id=event_pk)
         if boundaries:
-            Task.objects.filter(previous=wt.pk, flow_task__in=boundaries, status__in=ARMED).update(
+            Task.objects.filter(previous=wt.pk, flow_task__in=boundaries, status__in=ARMED_TIMER_STATUSES).update(
                 status=STATUS.CANCELED, finished=now
             )
         return True
@@ -310,29 +313,37 @@ def _close(wt, *, by, now, outcome, event) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-ARMED = (STATUS.NEW, STATUS.SCHEDULED)  # a boundary timer not fired yet
-
-
 @functools.cache
 def _close_statement(with_owner, boundaries):
     """The SQL of `_close` on PostgreSQL for a task closed by someone (or not) with these boundary timers: its
-    arguments are `_close`'s values; the statuses and the timers' nodes are literals (never a user's input)."""
-    task, work, links = Task._meta.db_table, WorkTask._meta.db_table, PREVIOUS._meta.db_table
-    flow_task = Task._meta.get_field("flow_task")
-    owner = ', "owner_id" = %s, "assigned" = CASE WHEN "owner_id" = %s THEN "assigned" ELSE %s END'
+    arguments are `_close`'s values, in order; the statuses and the timers' nodes are literals (never a user's input);
+    tables and columns are read from the models.
+
+    The WorkTask row's status follows its task's through the trigger of parcours/work/projection.py, which runs at the
+    end of the statement, after "work" wrote the other columns of the same row."""
+    task, work, links = Task._meta, WorkTask._meta, PREVIOUS._meta
+    t = {name: task.get_field(name).column for name in ("id", "status", "finished", "started", "owner", "assigned")}
+    w = {name: work.get_field(name).column for name in ("task", "outcome", "done_by", "closing_event")}
+    previous, following = links.get_field("from_task").column, links.get_field("to_task").column
+    flow_task = task.get_field("flow_task")
+    owner, assigned = t["owner"], t["assigned"]
+    owner = f', "{owner}" = %s, "{assigned}" = CASE WHEN "{owner}" = %s THEN "{assigned}" ELSE %s END'
     text = (
-        f'WITH "done" AS (UPDATE "{task}" SET "status" = {{done}}, "finished" = %s, '
-        f'"started" = COALESCE("started", %s){owner if with_owner else ""} '
-        f'WHERE "id" = %s AND "status" IN ({{open}}) RETURNING "id"), '
-        f'"work" AS (UPDATE "{work}" SET "outcome" = %s, "done_by_id" = %s, "closing_event_id" = %s '
-        f'WHERE "task_id" IN (SELECT "id" FROM "done"))'
+        f'WITH "done" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{done}}, "{t["finished"]}" = %s, '
+        f'"{t["started"]}" = COALESCE("{t["started"]}", %s){owner if with_owner else ""} '
+        f'WHERE "{t["id"]}" = %s AND "{t["status"]}" IN ({{open}}) RETURNING "{t["id"]}"), '
+        f'"work" AS (UPDATE "{work.db_table}" SET "{w["outcome"]}" = %s, "{w["done_by"]}" = %s, '
+        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" IN (SELECT "{t["id"]}" FROM "done"))'
     )
     if boundaries:
+        # The status is checked again on the row updated: a timer fired meanwhile stays as it is.
         text += (
-            f', "timers" AS (UPDATE "{task}" SET "status" = {{canceled}}, "finished" = %s WHERE "id" IN ('
-            f'SELECT "b"."id" FROM "{task}" "b" INNER JOIN "{links}" "l" ON "b"."id" = "l"."from_task_id" '
-            f'WHERE "l"."to_task_id" IN (SELECT "id" FROM "done") AND "b"."flow_task" IN ({{nodes}}) '
-            f'AND "b"."status" IN ({{armed}})))'
+            f', "timers" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{canceled}}, "{t["finished"]}" = %s '
+            f'WHERE "{t["status"]}" IN ({{armed}}) AND "{t["id"]}" IN ('
+            f'SELECT "b"."{t["id"]}" FROM "{task.db_table}" "b" '
+            f'INNER JOIN "{links.db_table}" "l" ON "b"."{t["id"]}" = "l"."{previous}" '
+            f'WHERE "l"."{following}" IN (SELECT "{t["id"]}" FROM "done") AND "b"."{flow_task.column}" IN ({{nodes}}) '
+            f'AND "b"."{t["status"]}" IN ({{armed}})))'
         )
     text += ' SELECT COUNT(*) FROM "done"'
     literals = {
@@ -340,7 +351,7 @@ def _close_statement(with_owner, boundaries):
         "open": ", ".join(_literal(status) for status in OPEN_TASK_STATUSES),
         "canceled": _literal(STATUS.CANCELED),
         "nodes": ", ".join(_literal(flow_task.get_prep_value(node)) for node in boundaries),
-        "armed": ", ".join(_literal(status) for status in ARMED),
+        "armed": ", ".join(_literal(status) for status in ARMED_TIMER_STATUSES),
     }
     return text.format(**literals)
 

@@ -16,6 +16,7 @@ from workflows.models import JournalEvent
 
 OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED)
 OPEN_TASKS_Q = models.Q(status__in=[str(status) for status in OPEN_TASK_STATUSES])
+ARMED_TIMER_STATUSES = (STATUS.NEW, STATUS.SCHEDULED)  # a boundary timer not fired yet
 
 
 class TaskKind(models.TextChoices):

@@ -14,9 +14,10 @@ from viewflow.workflow.status import STATUS
 from parcours.services import referrals
 from parcours.work import driver, flows
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow
-from parcours.work.models import TaskKind, WorkTask
+from parcours.work.models import ARMED_TIMER_STATUSES, TaskKind, WorkTask
 from parcours.work.timers import fire_due
 from roles.models import Membership
+from tests.factories import UserFactory
 from tests.work.conftest import open_task
 from workflows.models import JournalEvent
 from workflows.vocabulary import ContractType
@@ -39,7 +40,7 @@ def test_a_task_settled_meanwhile_is_left_alone(territories):
     referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     Task.objects.filter(pk=review.pk).update(status=STATUS.CANCELED)
-    timers = Task.objects.filter(previous=review.pk, status__in=driver.ARMED)
+    timers = Task.objects.filter(previous=review.pk, status__in=ARMED_TIMER_STATUSES)
     armed = set(timers.values_list("pk", flat=True))
     assert armed, "the review has its timers armed"
     tasks = Task.objects.count()
@@ -53,7 +54,9 @@ def test_a_task_settled_meanwhile_is_left_alone(territories):
 def test_a_settled_task_records_who_closed_it_and_cancels_its_timers(territories):
     referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
-    timers = list(Task.objects.filter(previous=review.pk, status__in=driver.ARMED).values_list("pk", flat=True))
+    timers = list(
+        Task.objects.filter(previous=review.pk, status__in=ARMED_TIMER_STATUSES).values_list("pk", flat=True)
+    )
     assert timers
     facilitator = territories.a.facilitator
     closed = driver.settle([review], actor=facilitator, event=None, outcome="referral.test")
@@ -61,7 +64,9 @@ def test_a_settled_task_records_who_closed_it_and_cancels_its_timers(territories
     task = Task.objects.get(pk=review.pk)
     assert (task.status, task.owner_id) == (STATUS.DONE, facilitator.user.pk)
     assert task.finished is not None and task.started is not None and task.assigned is not None
-    assert WorkTask.objects.filter(pk=review.pk, outcome="referral.test", done_by=facilitator.user).exists()
+    assert WorkTask.objects.filter(
+        pk=review.pk, outcome="referral.test", done_by=facilitator.user, status=STATUS.DONE
+    ).exists()
     assert set(Task.objects.filter(pk__in=timers).values_list("status", flat=True)) == {STATUS.CANCELED}
 
 
@@ -88,13 +93,13 @@ CLOSE = 1 if connection.vendor == "postgresql" else 3
 @pytest.mark.parametrize(
     ("step", "expected"),
     [
-        # open tasks, process lock, close the task, its WorkTask, cancel its two timers, insert the switch + the
-        # employer's task + its two timers, their links, the WorkTask
+        # open tasks, process lock, close the task with its WorkTask and its two timers (CLOSE), insert the switch +
+        # the employer's task + its two timers, their links, the WorkTask
         ("forward", 5 + CLOSE),
-        # open tasks, lock, close the confirmation, its WorkTask, cancel its timers, insert the switch + the contract
-        # handle, their links; then the handle (known from the settle, its process locked by it): close it, insert
-        # the split, the three follow-up timers, their links; the pathway's move re-reads its open tasks (none
-        # closes)
+        # open tasks, lock, close the confirmation with its WorkTask and timers (CLOSE), insert the switch + the
+        # contract handle, their links; then the handle (known from the settle, its process locked by it): close
+        # it, insert the split, the three follow-up timers, their links; the pathway's move re-reads its open tasks
+        # (none closes)
         ("hire", 9 + CLOSE),
         # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
         # alike (flows.may_settle): no task is read
@@ -177,3 +182,20 @@ def test_no_active_referent_leaves_the_task_in_the_team_queue(territories):
     rebound = open_task(TaskKind.REFERRAL_EXPIRED, pathway=referral.pathway)
     assert (rebound.owner_id, rebound.status, rebound.task.owner_id) == (None, STATUS.NEW, None)
     assert not JournalEvent.objects.filter(object_type="task", object_id=rebound.pk).exists()
+
+
+@pytest.mark.parametrize("owned_by_closer", [True, False])
+def test_a_task_keeps_its_assignment_moment_only_when_its_closer_owned_it(territories, owned_by_closer):
+    referral = territories.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    facilitator = territories.a.facilitator
+    owner = facilitator.user if owned_by_closer else UserFactory()
+    earlier = timezone.now() - datetime.timedelta(days=2)
+    Task.objects.filter(pk=review.pk).update(owner=owner, assigned=earlier, status=STATUS.ASSIGNED)
+    assert driver.settle([review], actor=facilitator, event=None, outcome="referral.test") == 1
+    task = Task.objects.get(pk=review.pk)
+    assert task.owner_id == facilitator.user.pk  # who did it
+    if owned_by_closer:
+        assert task.assigned == earlier
+    else:
+        assert task.assigned > earlier  # taken over when closed

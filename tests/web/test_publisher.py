@@ -135,3 +135,90 @@ def test_a_publisher_that_cannot_take_the_send_logs_it_and_the_action_goes_on(pu
         _deliver(layer, 2)  # no exception reaches the committed action
     assert "notification of event 2 failed" in caplog.text
     assert publisher._pending == 0 and publisher.flush(timeout=0)  # the count is given back
+
+
+# --- The Redis pub/sub layer is sent to from the calling thread while nothing is pending (parcours.notifications) --
+class Direct:
+    """Stands for `_DirectPublish`: records what it published; fails for the event ids in `fail`."""
+
+    def __init__(self):
+        self.sent = []
+        self.fail = set()
+
+    def publish(self, groups, payload):
+        if payload["event_id"] in self.fail:
+            raise TimeoutError("Timeout reading from socket")
+        self.sent.extend((payload["event_id"], group) for group in groups)
+
+
+@pytest.fixture
+def direct(monkeypatch):
+    sender = Direct()
+    monkeypatch.setattr(notifications, "_direct_publish", lambda layer: sender)
+    return sender
+
+
+def test_a_direct_send_does_not_go_through_the_publisher_loop(publisher, direct):
+    layer = SlowLayer()
+    _deliver(layer, 1, groups=("organisation-1-adviser", "organisation-2-facilitator"))
+    assert direct.sent == [(1, "organisation-1-adviser"), (1, "organisation-2-facilitator")]
+    assert layer.sent == [] and publisher._loop is None  # the loop was never started
+
+
+def test_a_direct_send_that_fails_is_handed_to_the_publisher_and_the_action_does_not_wait_again(
+    publisher, direct, monkeypatch, caplog
+):
+    layer = SlowLayer()
+    layer.hold.add(1)
+    direct.fail.add(1)
+    monkeypatch.setattr(notifications, "PUBLISH_WAIT", 30)  # waiting for the held send would stall here
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="parcours.notifications"):
+        _deliver(layer, 1)
+    assert time.monotonic() - started < 10
+    assert "notification of event 1 handed to the publisher" in caplog.text
+    layer.gate.set()
+    assert publisher.flush(timeout=10)
+    assert layer.sent == [(1, "organisation-1-adviser")]  # sent once the layer answered
+
+
+def test_behind_a_pending_send_the_next_ones_queue_in_order(publisher, direct):
+    layer = SlowLayer()
+    layer.hold.add(1)
+    direct.fail.add(1)  # 1 goes to the publisher, where it is held
+    _deliver(layer, 1)
+    _deliver(layer, 2)  # pending before it: not sent directly, which would overtake 1
+    _deliver(layer, 3)
+    assert direct.sent == []
+    layer.gate.set()
+    assert publisher.flush(timeout=10)
+    assert [event_id for event_id, _ in layer.sent] == [1, 2, 3]
+    _deliver(layer, 4)  # nothing pending any more: direct again
+    assert direct.sent == [(4, "organisation-1-adviser")]
+
+
+def test_only_a_single_host_redis_pub_sub_layer_is_sent_to_directly():
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    single = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"], prefix="p")
+    sender = notifications._direct_publish(single)
+    assert sender is not None and notifications._direct_publish(single) is sender  # one client per layer
+    assert sender.channel("organisation-1-adviser") == "p__group__organisation-1-adviser"
+    sharded = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0"])
+    configured = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "ssl_cert_reqs": None}])
+    assert notifications._direct_publish(sharded) is None and notifications._direct_publish(configured) is None
+    assert notifications._direct_publish(SlowLayer()) is None
+
+
+def test_a_redis_that_refuses_is_handed_to_the_publisher(publisher, caplog):
+    """No Redis on the port: the direct send fails at once and the loop takes it over (and logs its own failure)."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    layer = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"])
+    with caplog.at_level(logging.WARNING, logger="parcours.notifications"):
+        started = time.monotonic()
+        _deliver(layer, 5)
+        assert time.monotonic() - started < notifications.PUBLISH_TIMEOUT
+        assert publisher.flush(timeout=10)
+    assert "notification of event 5 handed to the publisher" in caplog.text
+    assert "notification to organisation-1-adviser failed" in caplog.text

@@ -61,6 +61,24 @@ def test_committed_event_reaches_a_subscriber_of_another_layer_instance(site):
     assert len(received) == 1  # nothing else happened to the Mission Locale's objects meanwhile
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_send_goes_straight_to_redis_from_the_acting_thread(site, monkeypatch):
+    """One pipelined PUBLISH per event from the thread that committed (parcours.notifications._DirectPublish), on
+    the channel and in the encoding the layer's subscribers read: the publisher loop is not started."""
+    from parcours import notifications
+
+    fresh = notifications._Publisher()
+    monkeypatch.setattr(notifications, "_publisher", fresh)
+    referral = site.participant().pathways.get().referrals.get()
+
+    def review():
+        referrals.referral_start_review(actor=site.facilitator, referral=referral)
+
+    message, _ = async_to_sync(_receive_from_other_worker)(site.ml.pk, review)
+    assert message["object_id"] == referral.pk
+    assert fresh._loop is None
+
+
 def test_publish_is_deferred_to_commit(django_capture_on_commit_callbacks, site):
     class Event:
         pk, object_type, object_id, action, from_state, to_state = 1, "referral", 1, "approve", "a", "b"

@@ -13,7 +13,6 @@ import contextvars
 import logging
 import os
 import threading
-import weakref
 
 import redis
 from asgiref.sync import async_to_sync
@@ -112,20 +111,25 @@ def _deliver(layer, groups, payload):
         except Exception:
             logger.exception("notification of event %s failed", payload.get("event_id"))
         return
-    wait = True
     direct = _direct_publish(layer)
-    if direct is not None and _publisher.idle():
+    if direct is not None and _publisher.reserve_direct():
         try:
             direct.publish(groups, payload)
             return
         except Exception as error:
-            # Unanswered within PUBLISH_WAIT, or refused: the publisher loop takes it over and sends it once the
-            # layer answers, behind which the next ones queue (their order kept). A PUBLISH that timed out may have
-            # reached Redis all the same: delivery is at least once, and pages drop an event id they have seen.
+            # Unanswered in time, or refused: the publisher loop takes it over and sends it once the layer answers,
+            # behind which the next ones queue (their order kept). A PUBLISH that timed out may have reached Redis
+            # all the same: delivery is at least once, and pages drop an event id they have seen.
             logger.warning("notification of event %s handed to the publisher: %r", payload.get("event_id"), error)
-            wait = False  # the action has waited its PUBLISH_WAIT already
+            try:
+                _publisher.submit(send_all, label=payload.get("event_id"), wait=False)
+            except Exception:
+                logger.exception("notification of event %s failed", payload.get("event_id"))
+            return
+        finally:
+            _publisher.release_direct()  # after the hand-over: the sends behind it see it pending
     try:
-        _publisher.submit(send_all, label=payload.get("event_id"), wait=wait)
+        _publisher.submit(send_all, label=payload.get("event_id"))
     except Exception:  # after the commit: the action stands, whatever befalls its notification
         logger.exception("notification of event %s failed", payload.get("event_id"))
 
@@ -135,18 +139,23 @@ class _DirectPublish:
     the channel the layer's subscribers listen on, with the layer's own serializer (and so its encryption keys).
 
     Through the publisher loop the same send cost ~0.5 ms of the action's time (a thread hand-over each way, an
-    asyncio task per group) against ~0.05 ms here. The socket gives up after PUBLISH_WAIT, as the loop's caller
-    does. redis-py's connection pool is thread-safe and opens new connections in a forked child."""
+    asyncio task per group) against ~0.05 ms here. Each socket operation gives up after PUBLISH_WAIT: a send on the
+    open connection waits that long at most, the first one of a process (connect, then PUBLISH) twice that. No
+    `CLIENT SETINFO` on connecting, which would be two more round trips. redis-py's connection pool is thread-safe
+    and opens new connections in a forked child."""
 
-    def __init__(self, layer, address, prefix):
-        self._serialize = layer.serialize
+    def __init__(self, serializer, address, prefix):
+        self._serialize = serializer.serialize  # not the layer's method: the layer keeps this object (no cycle)
         self._prefix = prefix
         self._client = redis.Redis.from_url(
-            address, socket_timeout=PUBLISH_WAIT, socket_connect_timeout=PUBLISH_WAIT, retry_on_timeout=False
+            address,
+            socket_timeout=PUBLISH_WAIT,
+            socket_connect_timeout=PUBLISH_WAIT,
+            driver_info=None,
         )
 
     def channel(self, group: str) -> str:
-        # channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name (pinned in tests/web/test_redis_…)
+        # channels_redis.pubsub.RedisPubSubLoopLayer._get_group_channel_name (pinned in tests/web/test_publisher.py)
         return f"{self._prefix}__group__{group}"
 
     def publish(self, groups, payload) -> None:
@@ -157,7 +166,7 @@ class _DirectPublish:
         pipe.execute()
 
 
-_direct_publishers = weakref.WeakKeyDictionary()
+_DIRECT = "_parcours_direct_publish"  # where a layer keeps its direct sender (None: it has none)
 
 
 def _direct_publish(layer) -> _DirectPublish | None:
@@ -165,17 +174,21 @@ def _direct_publish(layer) -> _DirectPublish | None:
     sharded or otherwise configured layer keeps the publisher loop, which hashes groups to shards)."""
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
-    # Read from the instance's own dict: the layer answers a missing attribute through an event loop.
-    known = _direct_publishers.get(layer, False)
-    if known is not False:
-        return known
-    config = dict(vars(layer).get("_kwargs", {}))
-    hosts = decode_hosts(config.pop("hosts", None))
-    prefix = config.pop("prefix", "asgi")
-    single = len(hosts) == 1 and set(hosts[0]) == {"address"} and not config and not vars(layer).get("_args")
-    publisher = _DirectPublish(layer, hosts[0]["address"], prefix) if single else None
-    _direct_publishers[layer] = publisher
-    return publisher
+    # The instance's own dict: the layer answers a missing attribute through an event loop.
+    state = vars(layer)
+    if _DIRECT in state:
+        return state[_DIRECT]
+    sender = None
+    try:
+        config = dict(state.get("_kwargs", {}))
+        hosts = decode_hosts(config.pop("hosts", None))
+        prefix = config.pop("prefix", "asgi")
+        if len(hosts) == 1 and set(hosts[0]) == {"address"} and not config and not state.get("_args"):
+            sender = _DirectPublish(state["_serializer"], hosts[0]["address"], prefix)
+    except Exception:  # a configuration the direct path cannot take: the publisher loop reports on its own
+        logger.exception("notifications: the channel layer is sent to through the publisher loop only")
+    state[_DIRECT] = sender
+    return sender
 
 
 PUBLISH_TIMEOUT = 5.0  # seconds one send may take before it is given up (logged)
@@ -211,6 +224,7 @@ class _Publisher:
         self._loop = None
         self._pid = None
         self._pending = 0
+        self._direct = 0  # direct sends in flight (parcours.notifications._deliver)
         self._last = None  # the last send started on the loop: the next one waits for it (read on the loop only)
 
     def _running_loop(self):
@@ -221,10 +235,18 @@ class _Publisher:
             self._loop, self._pid, self._pending, self._last = loop, os.getpid(), 0, None
         return self._loop
 
-    def idle(self) -> bool:
-        """Whether no send handed over is still pending (in this process)."""
+    def reserve_direct(self) -> bool:
+        """Whether the caller may send directly (nothing pending in this process); if so, the sends of other threads
+        go through the loop until `release_direct`, and do not wait for it: a stalled layer holds one action."""
+        with self._lock:  # (a forked child starts from nothing: `_reset`)
+            if self._pending or self._direct:
+                return False
+            self._direct += 1
+            return True
+
+    def release_direct(self) -> None:
         with self._lock:
-            return self._pending == 0 or self._pid != os.getpid()
+            self._direct = max(self._direct - 1, 0)
 
     def submit(self, make_coroutine, *, label=None, wait=True) -> bool:
         """Hand `make_coroutine()` over to the publisher's loop; False when dropped (too many sends pending). With
@@ -236,7 +258,7 @@ class _Publisher:
             if self._pending >= MAX_PENDING:
                 logger.error("notification of event %s dropped: %s sends pending", label, self._pending)
                 return False
-            idle = self._pending == 0
+            idle = self._pending == 0 and self._direct == 0
             self._pending += 1
         sent = threading.Event()
         try:

@@ -197,20 +197,78 @@ def test_behind_a_pending_send_the_next_ones_queue_in_order(publisher, direct):
     assert direct.sent == [(4, "organisation-1-adviser")]
 
 
+def test_a_direct_send_in_flight_sends_the_other_threads_through_the_loop_without_waiting(
+    publisher, direct, monkeypatch
+):
+    """Thread A's direct send is held (a stalled Redis): thread B's goes through the loop and returns at once."""
+    gate = threading.Event()
+    publishing = threading.Event()
+    publish = direct.publish
+
+    def held(groups, payload):
+        publishing.set()
+        gate.wait(10)
+        publish(groups, payload)
+
+    monkeypatch.setattr(direct, "publish", held)
+    layer = SlowLayer()
+    layer.hold.add(2)
+    first = threading.Thread(target=_deliver, args=(layer, 1))
+    first.start()
+    assert publishing.wait(10)
+    monkeypatch.setattr(notifications, "PUBLISH_WAIT", 30)  # waiting for its held send would stall here
+    started = time.monotonic()
+    _deliver(layer, 2)
+    assert time.monotonic() - started < 10
+    gate.set()
+    layer.gate.set()
+    first.join(10)
+    assert publisher.flush(timeout=10)
+    assert direct.sent == [(1, "organisation-1-adviser")] and layer.sent == [(2, "organisation-1-adviser")]
+
+
 def test_only_a_single_host_redis_pub_sub_layer_is_sent_to_directly():
-    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 
     single = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"], prefix="p")
     sender = notifications._direct_publish(single)
     assert sender is not None and notifications._direct_publish(single) is sender  # one client per layer
-    assert sender.channel("organisation-1-adviser") == "p__group__organisation-1-adviser"
+    group = "organisation-1-adviser"
+    assert sender.channel(group) == RedisPubSubLoopLayer(prefix="p")._get_group_channel_name(group)
+    default = notifications._direct_publish(RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"]))
+    assert default.channel(group) == RedisPubSubLoopLayer()._get_group_channel_name(group)
     sharded = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0"])
     configured = RedisPubSubChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "ssl_cert_reqs": None}])
     assert notifications._direct_publish(sharded) is None and notifications._direct_publish(configured) is None
     assert notifications._direct_publish(SlowLayer()) is None
 
 
-def test_a_redis_that_refuses_is_handed_to_the_publisher(publisher, caplog):
+@pytest.mark.parametrize("hosts", ["redis://127.0.0.1:1/0", ["http://127.0.0.1:1/0"]], ids=["a string", "a scheme"])
+def test_a_layer_the_direct_path_cannot_take_goes_through_the_loop_and_raises_nothing(hosts, caplog):
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    layer = RedisPubSubChannelLayer(hosts=hosts)
+    with caplog.at_level(logging.ERROR, logger="parcours.notifications"):
+        assert notifications._direct_publish(layer) is None
+        assert notifications._direct_publish(layer) is None  # said once
+    assert caplog.text.count("sent to through the publisher loop only") == 1
+
+
+def test_a_layer_no_longer_used_is_not_kept_by_its_direct_sender():
+    import gc
+    import weakref
+
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    layer = RedisPubSubChannelLayer(hosts=["redis://127.0.0.1:1/0"])
+    assert notifications._direct_publish(layer) is not None
+    gone = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert gone() is None
+
+
+def test_a_redis_that_refuses_is_handed_to_the_publisher_without_a_second_wait(publisher, caplog):
     """No Redis on the port: the direct send fails at once and the loop takes it over (and logs its own failure)."""
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
@@ -218,7 +276,7 @@ def test_a_redis_that_refuses_is_handed_to_the_publisher(publisher, caplog):
     with caplog.at_level(logging.WARNING, logger="parcours.notifications"):
         started = time.monotonic()
         _deliver(layer, 5)
-        assert time.monotonic() - started < notifications.PUBLISH_TIMEOUT
+        assert time.monotonic() - started < notifications.PUBLISH_WAIT
         assert publisher.flush(timeout=10)
     assert "notification of event 5 handed to the publisher" in caplog.text
     assert "notification to organisation-1-adviser failed" in caplog.text

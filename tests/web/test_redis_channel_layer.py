@@ -107,3 +107,32 @@ def test_a_stalled_redis_delays_the_first_write_a_moment_and_the_next_ones_nothi
         referrals.referral_start_review(actor=site.facilitator, referral=referral)
     assert notifications.PUBLISH_WAIT <= time.monotonic() - started < 1.5  # the send was held: the first one waited
     assert notifications._publisher.flush(timeout=10)
+
+
+def test_a_direct_send_reaches_the_subscribers_of_an_encrypted_layer(monkeypatch):
+    """The direct send encodes with the layer's own serializer: with encryption keys, a subscriber decrypts it."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from django.conf import settings
+
+    from parcours import notifications
+
+    fresh = notifications._Publisher()
+    monkeypatch.setattr(notifications, "_publisher", fresh)
+    config = dict(settings.CHANNEL_LAYERS["default"]["CONFIG"], symmetric_encryption_keys=["k" * 32])
+    sender, receiver = RedisPubSubChannelLayer(**config), RedisPubSubChannelLayer(**config)
+    group = team_group(9, Role.ADVISER)
+
+    async def run():
+        channel = await receiver.new_channel()
+        await receiver.group_add(group, channel)
+        try:
+            await sync_to_async(notifications._deliver)(sender, [group], {"type": "journal.event", "event_id": 9})
+            return await asyncio.wait_for(receiver.receive(channel), timeout=5)
+        finally:
+            await receiver.flush()
+
+    assert async_to_sync(run)()["event_id"] == 9
+    assert notifications._direct_publish(sender) is not None and fresh._loop is None

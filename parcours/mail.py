@@ -29,7 +29,9 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -51,8 +53,7 @@ from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
-from roles.rows import insert_rows
-from roles.statements import Compiled
+from roles.statements import Compiled, prepared
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +94,14 @@ _referral_told = Compiled(
 )
 
 
-def _members_to_tell(kind, organisation_id, key, user_ids=None) -> list:
-    """(user id, organisation id, delivery) of the active members of `organisation_id`'s team for `kind` (only
-    `user_ids` among them when given) who receive this kind and were not told under `key` yet. One statement reads
-    the members with their delivery and whether they were told, compiled once per kind and number of people named
-    (roles.statements)."""
+def _members_to_tell(kind, organisation_id, key, user_ids=None):
+    """(read, its arguments) of (user id, organisation id, delivery) of the active members of `organisation_id`'s
+    team for `kind` (only `user_ids` among them when given) who receive this kind and were not told under `key` yet;
+    None when no one is named. One read of the members with their delivery and whether they were told, compiled once
+    per kind and number of people named (roles.statements)."""
     named = None if user_ids is None else sorted({pk for pk in user_ids if pk is not None})
     if named == []:
-        return []
+        return None
     shape = (kind, None if named is None else len(named))
     read = _MEMBERS_TO_TELL.get(shape)
     if read is None:
@@ -120,30 +121,61 @@ def _members_to_tell(kind, organisation_id, key, user_ids=None) -> list:
             )
 
         read = _MEMBERS_TO_TELL.setdefault(shape, Compiled(build, arguments=2 + len(named or ())))
-    return read(int(organisation_id), str(key), *(int(pk) for pk in named or ()))
+    return read, (int(organisation_id), str(key), *(int(pk) for pk in named or ()))
 
 
 _MEMBERS_TO_TELL = {}
+_FROM_MEMBERS = ("user", "organisation", "delivery")  # the outbox columns the members' read gives, by its names
 
 
 def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_id=None, month=None) -> int:
-    # One row per person, kind and key: a second worker or a replayed timer adds nothing; the unique constraint
-    # settles a race.
-    rows = [
-        MailNotification(
-            user_id=user_id,
-            organisation_id=member_organisation_id,
-            kind=kind,
-            delivery=delivery,
-            key=key,
-            event=event,
-            referral_id=referral_id,
-            month=month,
-        )
-        for user_id, member_organisation_id, delivery in _members_to_tell(kind, organisation_id, key, user_ids)
-    ]
-    insert_rows(rows, ignore_conflicts=True)
-    return len(rows)
+    """One outbox row per member to tell, in one statement: INSERT … SELECT from the members' read, the other
+    columns given or their defaults. One row per person, kind and key: a second worker or a replayed timer adds
+    nothing (the rows told are not read; the unique constraint settles a race, its conflict ignored)."""
+    found = _members_to_tell(kind, organisation_id, key, user_ids)
+    if found is None:
+        return 0
+    read, arguments = found
+    connection = connections[DEFAULT_DB_ALIAS]
+    members_sql, members_params, members_arguments = read.statement(*arguments)
+    given = {"kind": kind, "key": key, "event": event, "referral": referral_id, "month": month}
+    meta = MailNotification._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    columns, values, params, varying = [], [], [], []
+    quote = connection.ops.quote_name
+    for field in fields:
+        columns.append(quote(field.column))
+        if field.name in _FROM_MEMBERS:
+            values.append(f"{_MEMBERS}.{quote(field.attname)}")  # the read's column aliases
+            continue
+        value = given[field.name] if field.name in given else field.get_default()
+        if field.is_relation and value is not None and not isinstance(value, int):
+            value = value.pk
+        # Typed on PostgreSQL: a prepared statement's parameter in a SELECT list would be taken for text.
+        cast = field.cast_db_type(connection) if connection.vendor == "postgresql" else None
+        values.append(f"CAST(%s AS {cast})" if cast else "%s")
+        # The kind and the fixed defaults are constants of the prepared text; the rest are its arguments.
+        if field.name in given and field.name != "kind" or field.has_default() and callable(field.default):
+            varying.append(len(params))
+        params.append(field.get_db_prep_save(value, connection))
+    conflict = OnConflict.IGNORE
+    sql = (
+        f"{connection.ops.insert_statement(on_conflict=conflict)} {quote(meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM ({members_sql}) {_MEMBERS}"
+    )
+    suffix = connection.ops.on_conflict_suffix_sql(fields, conflict, None, None)
+    if suffix:
+        sql += f" {suffix}"
+    offset = len(params)
+    sql, params = prepared(
+        sql, params + members_params, varying + [offset + i for i in members_arguments], using=DEFAULT_DB_ALIAS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+_MEMBERS = '"members"'
 
 
 def _waiting_members(referral, event):

@@ -206,7 +206,7 @@ class Compiled:
             raise ValueError(f"{self.build!r}: its SQL depends on more than its arguments.")
         return queryset, compiler, sql, list(params), slots, next(_COMPILATIONS)
 
-    def __call__(self, *values, using=DEFAULT_DB_ALIAS) -> list:
+    def _bound(self, values, using):
         if len(values) != self.arguments:
             raise TypeError(f"expected {self.arguments} argument(s), got {len(values)}")
         kinds = tuple(str if isinstance(value, str) else int for value in values)
@@ -221,7 +221,18 @@ class Compiled:
         for value, found in zip(values, slots, strict=True):
             for i in found:
                 params[i] = value if isinstance(value, str) else int(value)
-        sql, params = prepared(sql, params, [i for found in slots for i in found], using=using)
+        return compiled, sql, params, [i for found in slots for i in found]
+
+    def statement(self, *values, using=DEFAULT_DB_ALIAS) -> tuple:
+        """(sql, params, positions of the arguments among them) of the read with these values, not run: for a
+        statement that embeds it (the outbox's INSERT … SELECT, parcours.mail)."""
+        _, sql, params, arguments = self._bound(values, using)
+        return sql, params, arguments
+
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS) -> list:
+        compiled, sql, params, arguments = self._bound(values, using)
+        queryset, template, _, _, _, compilation = compiled
+        sql, params = prepared(sql, params, arguments, using=using)
         connection = connections[using]  # this thread's
         compiler = copy.copy(template)
         compiler.connection = connection

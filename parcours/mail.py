@@ -29,7 +29,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
@@ -151,9 +151,8 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
         value = given[field.name] if field.name in given else field.get_default()
         if field.is_relation and value is not None and not isinstance(value, int):
             value = value.pk
-        # Typed on PostgreSQL: a prepared statement's parameter in a SELECT list would be taken for text.
-        cast = field.cast_db_type(connection) if connection.vendor == "postgresql" else None
-        values.append(f"CAST(%s AS {cast})" if cast else "%s")
+        # Untyped: PostgreSQL types the parameters of an INSERT's SELECT list by their columns (prepared as well).
+        values.append("%s")
         # The kind and the fixed defaults are constants of the prepared text; the rest are its arguments.
         if field.name in given and field.name != "kind" or field.has_default() and callable(field.default):
             varying.append(len(params))
@@ -170,7 +169,7 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
     sql, params = prepared(
         sql, params + members_params, varying + [offset + i for i in members_arguments], using=DEFAULT_DB_ALIAS
     )
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 

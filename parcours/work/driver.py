@@ -304,9 +304,9 @@ def _close(wt, *, by, now, outcome, event) -> bool:
                 status=STATUS.CANCELED, finished=now
             )
         return True
-    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk]
+    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk, wt.pk]
     if boundaries:
-        values.append(now)
+        values += [now, wt.pk]
     sql, params = prepared(_close_statement(by_pk is not None, boundaries), values, range(len(values)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -320,7 +320,12 @@ def _close_statement(with_owner, boundaries):
     tables and columns are read from the models.
 
     The WorkTask row's status follows its task's through the trigger of parcours/work/projection.py, which runs at the
-    end of the statement, after "work" wrote the other columns of the same row."""
+    end of the statement, after "work" wrote the other columns of the same row.
+
+    The later queries name the task by its id (`= %s`, and `EXISTS` on "done" for the compare-and-set), not by a
+    semi-join on "done": a prepared statement keeps its generic plan, and one made while the tables looked empty
+    turned that semi-join into nested scans of the whole task tables (seconds per call once they had grown, inside
+    the demo seed's long transaction); an equality on an indexed column stays cheap whatever the plan."""
     task, work, links = Task._meta, WorkTask._meta, PREVIOUS._meta
     t = {name: task.get_field(name).column for name in ("id", "status", "finished", "started", "owner", "assigned")}
     w = {name: work.get_field(name).column for name in ("task", "outcome", "done_by", "closing_event")}
@@ -333,7 +338,7 @@ def _close_statement(with_owner, boundaries):
         f'"{t["started"]}" = COALESCE("{t["started"]}", %s){owner if with_owner else ""} '
         f'WHERE "{t["id"]}" = %s AND "{t["status"]}" IN ({{open}}) RETURNING "{t["id"]}"), '
         f'"work" AS (UPDATE "{work.db_table}" SET "{w["outcome"]}" = %s, "{w["done_by"]}" = %s, '
-        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" IN (SELECT "{t["id"]}" FROM "done"))'
+        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" = %s AND EXISTS (SELECT 1 FROM "done"))'
     )
     if boundaries:
         # The status is checked again on the row updated: a timer fired meanwhile stays as it is.
@@ -342,8 +347,8 @@ def _close_statement(with_owner, boundaries):
             f'WHERE "{t["status"]}" IN ({{armed}}) AND "{t["id"]}" IN ('
             f'SELECT "b"."{t["id"]}" FROM "{task.db_table}" "b" '
             f'INNER JOIN "{links.db_table}" "l" ON "b"."{t["id"]}" = "l"."{previous}" '
-            f'WHERE "l"."{following}" IN (SELECT "{t["id"]}" FROM "done") AND "b"."{flow_task.column}" IN ({{nodes}}) '
-            f'AND "b"."{t["status"]}" IN ({{armed}})))'
+            f'WHERE "l"."{following}" = %s AND "b"."{flow_task.column}" IN ({{nodes}}) '
+            f'AND "b"."{t["status"]}" IN ({{armed}})) AND EXISTS (SELECT 1 FROM "done"))'
         )
     text += ' SELECT COUNT(*) FROM "done"'
     literals = {

@@ -9,6 +9,8 @@ prepared on PostgreSQL (`roles.statements.prepared`). Where the ORM would do mor
 work to the ORM unchanged.
 """
 
+from dataclasses import dataclass
+
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.models import signals
 from django.db.models.constants import OnConflict
@@ -102,12 +104,16 @@ def _insert_sql(model, connection, rows, ignore_conflicts):
     return fields, sql
 
 
-def save_row(obj) -> None:
-    """`obj.save()` for a row read from the database: every column written again, `auto_now` fields set."""
+def save_row(obj, *, send_with_next=False):
+    """`obj.save()` for a row read from the database: every column written again, `auto_now` fields set.
+
+    `send_with_next=True`: the UPDATE is not sent but returned (`Pending`), for the caller to hand to the insert it
+    makes next (`insert_rows(..., along=)`): both then go in one round trip on PostgreSQL. None when the ORM saved the
+    row at once (see `_saved_by_orm`)."""
     model = type(obj)
     if obj._state.adding or obj.pk is None or _saved_by_orm(model) or obj.get_deferred_fields():
         obj.save()
-        return
+        return None
     obj._prepare_related_fields_for_save(operation_name="save")  # an unsaved related row refused, as by save()
     using = obj._state.db or DEFAULT_DB_ALIAS
     connection = connections[using]
@@ -115,18 +121,49 @@ def save_row(obj) -> None:
     params = _values(obj, fields, False, connection)
     if params is None:
         obj.save()
-        return
+        return None
     params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
-    sql, params = prepared(sql, params, range(len(params)), using=using)
-    if _run(connection, using, sql, params, fetch=False) != 1:
-        raise DatabaseError(f"{model._meta.label} #{obj.pk}: the row to save is gone.")
+    pending = Pending(model=model, pk=obj.pk, using=using, sql=sql, params=params)
+    if send_with_next:
+        return pending
+    pending.run()
+    return None
 
 
-def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list:
+@dataclass(frozen=True)
+class Pending:
+    """A row's UPDATE built but not sent (`save_row(..., send_with_next=True)`). `insert_rows(..., along=)` sends it
+    in front of its INSERT, as a data-modifying `WITH` of the same statement on PostgreSQL (one round trip instead of
+    two, the row's update checked all the same); elsewhere, just before it. The caller must hand it on: nothing sends
+    it otherwise."""
+
+    model: type
+    pk: object
+    using: str
+    sql: str
+    params: list
+
+    def run(self):
+        connection = connections[self.using]
+        sql, params = prepared(self.sql, self.params, range(len(self.params)), using=self.using)
+        self.check(_run(connection, self.using, sql, params, fetch=False))
+
+    def check(self, updated):
+        if updated != 1:
+            raise DatabaseError(f"{self.model._meta.label} #{self.pk}: the row to save is gone.")
+
+
+def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None) -> list:
     """`bulk_create(objs)` of new rows of one model in one statement (their ids set, unless conflicts are ignored:
     as `bulk_create`, a row not inserted gets none). No save signals: for `save(force_insert=True)` or
-    `objects.create()`, only where `save()` is the statement alone (see `_saved_by_orm`)."""
+    `objects.create()`, only where `save()` is the statement alone (see `_saved_by_orm`). `along`: a `Pending` update
+    sent with it (in the same statement where it can, else first)."""
     objs = list(objs)
+    if along is not None and not (
+        objs and along.using == using and _joins_insert(connections[using], objs, ignore_conflicts)
+    ):
+        along.run()
+        along = None
     if not objs:
         return objs
     model = type(objs[0])
@@ -144,17 +181,23 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list
             else connection.features.can_return_columns_from_insert
         )
     ):
-        return model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return _orm_insert(model, objs, using, ignore_conflicts, along)
     fields, sql = _shape("insert", model, connection, len(objs), ignore_conflicts)
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         values = _values(obj, fields, True, connection)
         if values is None:
-            return model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+            return _orm_insert(model, objs, using, ignore_conflicts, along)
         params.extend(values)
+    if along is not None:
+        # The update's rows counted in each returned row: checked as when it runs alone (an error rolls both back).
+        sql = f'WITH "saved" AS ({along.sql} RETURNING 1) {sql}, (SELECT COUNT(*) FROM "saved")'
+        params = along.params + params
     sql, params = prepared(sql, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=returning)
+    if along is not None:
+        along.check(rows[0][1])
     if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
         for index, obj in enumerate(objs):
             if returning:
@@ -164,9 +207,24 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False) -> list
     return objs
 
 
-def insert_row(obj, *, using=DEFAULT_DB_ALIAS):
-    """`obj.save(force_insert=True)` of a new row: the statement alone where that is all `save()` does."""
+def _joins_insert(connection, objs, ignore_conflicts) -> bool:
+    """Whether a pending update can go inside the INSERT of `objs`: PostgreSQL (a data-modifying `WITH`), rows whose
+    ids come back (the update's count comes back beside them)."""
+    return connection.vendor == "postgresql" and type(objs[0])._meta.auto_field is not None and not ignore_conflicts
+
+
+def _orm_insert(model, objs, using, ignore_conflicts, along):
+    if along is not None:
+        along.run()
+    return model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+
+
+def insert_row(obj, *, using=DEFAULT_DB_ALIAS, along=None):
+    """`obj.save(force_insert=True)` of a new row: the statement alone where that is all `save()` does. `along`: as
+    for `insert_rows`."""
     if _saved_by_orm(type(obj)):
+        if along is not None:
+            along.run()
         obj.save(force_insert=True, using=using)
         return obj
-    return insert_rows([obj], using=using)[0]
+    return insert_rows([obj], using=using, along=along)[0]

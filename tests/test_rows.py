@@ -277,3 +277,75 @@ def test_more_rows_than_kept_shapes_go_through_bulk_create(monkeypatch):
         bulk.side_effect = lambda queryset, objs, **kwargs: objs
         insert_rows(rows)
     bulk.assert_called_once()
+
+
+def test_an_update_sent_with_the_next_insert_writes_both_in_one_statement_on_postgresql(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statement's text
+    referral = make_referral(world, "sent")
+    referral.motivation = "Avec l'événement"
+    with CaptureQueriesContext(connection) as queries:
+        pending = save_row(referral, send_with_next=True)
+    assert len(queries) == 0 and pending is not None  # built, not sent
+    event = _event(object_id=referral.pk, hash="along-1")
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(event, along=pending)
+    assert _columns(referral)["motivation"] == "Avec l'événement"
+    assert JournalEvent.objects.get(pk=event.pk).hash == "along-1"
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1 and queries[0]["sql"].startswith('WITH "saved" AS (UPDATE "parcours_referral" ')
+    else:  # the update first, then the insert
+        assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "INSERT"]
+
+
+def test_an_update_sent_with_an_insert_of_a_row_gone_raises_and_writes_neither(world):
+    referral = make_referral(world, "sent")
+    ghost = Referral.objects.get(pk=referral.pk)
+    ghost.pk = ghost.id = referral.pk + 10_000
+    with pytest.raises(DatabaseError, match="gone"):
+        with transaction.atomic():
+            insert_row(_event(hash="along-gone"), along=save_row(ghost, send_with_next=True))
+    assert not JournalEvent.objects.filter(hash="along-gone").exists()
+
+
+def test_an_update_sent_with_an_insert_the_orm_makes_goes_first(world):
+    referral = make_referral(world, "sent")
+    referral.motivation = "Avant"
+    pending = save_row(referral, send_with_next=True)
+    events = [_event(object_type="many", object_id=n, hash=f"along-many-{n}") for n in range(12)]  # > MAX_ROWS
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows(events, along=pending)
+    assert queries[0]["sql"].startswith(("UPDATE", "EXECUTE")) and "INSERT" in queries[-1]["sql"]
+    assert _columns(referral)["motivation"] == "Avant"
+    assert JournalEvent.objects.filter(hash__startswith="along-many-").count() == 12
+
+
+def test_an_update_sent_with_an_insert_ignoring_conflicts_goes_first(world):
+    referral = make_referral(world, "sent")
+    referral.motivation = "Avant le droit"
+    view = permission_id("parcours", "participant", "view_participant")
+    grant = ParticipantGroupObjectPermission(
+        permission_id=view,
+        group_id=world.b.facilitator.organisation.group_id,
+        content_object_id=referral.pathway.participant_id,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows([grant], ignore_conflicts=True, along=save_row(referral, send_with_next=True))
+    assert len(queries) == 2 and "WITH" not in queries[1]["sql"]
+    assert _columns(referral)["motivation"] == "Avant le droit"
+
+
+def test_a_transition_sends_its_row_with_its_journal_event(world, settings):
+    from tests.factories import call_service
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    with CaptureQueriesContext(connection) as queries:
+        call_service("referral.start_review", world.a.facilitator, referral)
+    writes = [q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "INSERT", "WITH"))]
+    if connection.vendor == "postgresql":
+        assert (
+            writes[0].startswith('WITH "saved" AS (UPDATE "parcours_referral"')
+            and 'INSERT INTO "workflows_journalevent"' in writes[0]
+        )
+    assert Referral.objects.get(pk=referral.pk).state == "under_review"
+    assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="start_review").exists()

@@ -214,15 +214,20 @@ def record_event(
     reason="",
     inputs=None,
     tail=None,
+    along=None,
 ) -> JournalEvent:
     """Append one event to the chain of (object_type, object_id).
 
     Callers hold the row lock of the object (services use select_for_update), which serialises the
     events of one object; the unique (object, sequence) constraint makes a lost race fail loudly. `tail`: the chain's
     last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
-    is read here; `NEW_CHAIN` for an object created in this transaction.
+    is read here; `NEW_CHAIN` for an object created in this transaction. `along`: the object's pending update
+    (`roles.rows.Pending`), sent with the event's row.
     """
     if tail is None:
+        if along is not None:  # what is read here is read after the object's update, as without it
+            along.run()
+            along = None
         tail = next(iter(_chain_tail(object_type, object_id)), None) or NEW_CHAIN
     sequence, previous_hash = tail[0] + 1, tail[1]
     key_id = keys.current_key_id()
@@ -245,7 +250,7 @@ def record_event(
         key_id=key_id,
     )
     event.hash = compute_hash(event)
-    insert_row(event)
+    insert_row(event, along=along)
     if reason:
         event.reason_record = insert_row(JournalReason(event=event, text=reason))
     for listener in _recorded_listeners:

@@ -26,8 +26,9 @@ import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models.sql import UpdateQuery
+from django.db.models.sql.constants import MULTI
 
 _SENTINELS = itertools.count(1)
 
@@ -229,7 +230,12 @@ class Compiled:
         _, sql, params, arguments = self._bound(values, using)
         return sql, params, arguments
 
-    def __call__(self, *values, using=DEFAULT_DB_ALIAS) -> list:
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None) -> list:
+        """The rows. `after`: another statement (`Compiled.statement()`) to run first, its rows not read — in the same
+        round trip where the driver sends a text of several statements as one simple query (PostgreSQL with
+        client-side binding, Django's default), else on its own just before. Each statement of a simple query takes
+        its own snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it
+        waited for committed."""
         compiled, sql, params, arguments = self._bound(values, using)
         queryset, template, _, _, _, compilation = compiled
         sql, params = prepared(sql, params, arguments, using=using)
@@ -237,6 +243,13 @@ class Compiled:
         compiler = copy.copy(template)
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        if after is not None:
+            first_sql, first_params = prepared(*after, using=using)
+            if _one_round_trip(connection):
+                compiler.execute_sql = _after_first(compiler, f"{first_sql}; {sql}", first_params + params)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(first_sql, first_params)
         # The columns' converters (dates, decimals, JSON…) are the same at every run: worked out once per connection
         # and kept on it (they hold its operations), not asked of every column's field at every run (~0.15 ms of a
         # transition's locked read of ~120 columns).
@@ -250,3 +263,54 @@ class Compiled:
         run = queryset._chain()
         run.query.get_compiler = lambda *args, **kwargs: compiler
         return list(run)
+
+
+ON_ITS_OWN = "parcours_on_its_own"  # the savepoint of `run_on_its_own` (released at once: one name is enough)
+
+
+def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
+    """Run a write that must not abort the transaction around it when it fails (an e-mail never stops the action it
+    tells of): inside a savepoint, rolled back to on error, the error raised for the caller to log. On PostgreSQL with
+    client-side binding the SAVEPOINT, the statement and the RELEASE go in one round trip; elsewhere (or outside a
+    transaction) through Django's `atomic()`. The number of rows the statement wrote."""
+    connection = connections[using]
+    if not (connection.in_atomic_block and _one_round_trip(connection)):
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(f"SAVEPOINT {ON_ITS_OWN}; {sql}; RELEASE SAVEPOINT {ON_ITS_OWN}", params)
+        except Exception:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {ON_ITS_OWN}; RELEASE SAVEPOINT {ON_ITS_OWN}")
+            raise
+        cursor.nextset()  # the statement's result, after the SAVEPOINT's
+        return cursor.rowcount
+
+
+def _one_round_trip(connection) -> bool:
+    """Whether `connection` sends several statements with their parameters as one message: psycopg's client-side
+    binding cursor (a simple query), not the server-side binding one (one statement per message)."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+    )
+
+
+def _after_first(compiler, sql, params):
+    """The compiler's `execute_sql` for a text of two statements: the rows of the second, as Django's own returns
+    them (all fetched: the reads run this way are one row or a few)."""
+
+    def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):
+        if result_type != MULTI:
+            raise ValueError(result_type)
+        with compiler.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if not cursor.nextset():  # pragma: no cover - the driver returned one result for two statements
+                raise DatabaseError("the read after the first statement returned nothing")
+            rows = cursor.fetchall()
+        if compiler.has_extra_select:
+            rows = [row[: compiler.col_count] for row in rows]
+        return [rows]
+
+    return execute_sql

@@ -108,3 +108,44 @@ def test_reads_are_compiled_again_once_permissions_are_created_again(world):
     forget_permission_ids()  # post_migrate: the permission ids held in compiled scope checks may have changed
     assert [_seen(w) for w in read(pathway.pk)] == [_seen(w) for w in _open_tasks_queryset(pathway.pk)]
     assert len(built) == 4
+
+
+def _row_lock_of_pathway():
+    from parcours.models import Pathway
+
+    return Compiled(lambda pk: Pathway.objects.filter(pk=pk).select_for_update(of=("self",)).values_list("pk")[:1])
+
+
+def _states():
+    from parcours.models import Pathway
+
+    return Compiled(lambda pk: Pathway.objects.filter(pk=pk).values_list("pk", "state"))
+
+
+def test_a_read_after_another_statement_returns_the_read_s_rows_in_one_round_trip_on_postgresql(world, settings):
+    from django.db import transaction
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    pathway = make_pathway(world, "eligibility_pending")
+    lock, read = _row_lock_of_pathway(), _states()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        rows = read(pathway.pk, after=lock.statement(pathway.pk))
+        nothing = read(pathway.pk + 10_000, after=lock.statement(pathway.pk + 10_000))
+    assert rows == [(pathway.pk, "eligibility_pending")] and nothing == []
+    if connection.vendor == "postgresql":  # both statements in one text: the lock's rows are not read
+        assert len(queries) == 2 and all("FOR UPDATE" in q["sql"] and "; " in q["sql"] for q in queries)
+    else:  # SQLite: no row lock, the statement runs first on its own
+        assert len(queries) == 4
+
+
+@pytest.mark.postgres
+def test_with_server_side_binding_the_statement_before_the_read_goes_on_its_own(world, monkeypatch, settings):
+    from django.db import transaction
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    pathway = make_pathway(world, "eligibility_pending")
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        rows = _states()(pathway.pk, after=_row_lock_of_pathway().statement(pathway.pk))
+    assert rows == [(pathway.pk, "eligibility_pending")]
+    assert [("FOR UPDATE" in q["sql"], "; " in q["sql"]) for q in queries] == [(True, False), (False, False)]

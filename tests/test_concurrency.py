@@ -11,6 +11,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -282,3 +283,36 @@ def test_a_hire_appends_to_its_pathway_s_chain_after_an_event_committed_while_it
     )
     assert actions[-2:] == ["note", "place"]
     assert verify_chains().ok
+
+
+def test_a_read_sent_with_the_row_lock_it_waits_for_sees_what_the_holder_committed(world):
+    """`lock` sends the row lock and the read in one round trip (roles.statements.Compiled, `after=`): each statement
+    of that text takes its own snapshot, so the read, run once the lock is granted, sees the rows the holder of the
+    lock wrote before committing — here a journal event of the same chain, whose last link the read brings."""
+    from django.db import transaction
+
+    from parcours.models import Pathway
+    from parcours.services.common import hold_row, lock
+    from roles.actor import Actor
+
+    pathway = make(world, "pathway", "eligibility_pending")
+    tail = JournalEvent.objects.filter(object_type="pathway", object_id=pathway.pk).order_by("-sequence").first()
+    read = {}
+
+    def hold_and_append():
+        with transaction.atomic():
+            hold_row(Pathway, pathway.pk)
+            journal.record_event(actor=Actor.system(), object_type="pathway", object_id=pathway.pk, action="note")
+            time.sleep(1.0)  # the reader reaches the row meanwhile, and waits
+
+    def lock_and_read():
+        time.sleep(0.3)
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            locked = lock(Pathway, pathway.pk, actor=Actor.system())
+            read["tail"] = (locked.journal_tail_sequence, [q["sql"] for q in queries])
+
+    results = race(hold_and_append, lock_and_read)
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    sequence, statements = read["tail"]
+    assert len(statements) == 1 and "FOR UPDATE" in statements[0] and "; " in statements[0]
+    assert sequence == tail.sequence + 1  # the event committed while the read waited

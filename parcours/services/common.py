@@ -146,9 +146,10 @@ def lock_consequence(model, pk):
 def lock(model, obj_or_pk, *, actor, transition=None):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
-    Two statements: the row lock, then the row, what its transitions read (`transition`'s own set, if it has one:
-    LOCK_RELATED_OF), and whether the actor reaches it through each scope of its role — so that the policy decides
-    the following checks on this row without asking again (roles.policy.with_scopes)."""
+    Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
+    (`transition`'s own set, if it has one: LOCK_RELATED_OF), and whether the actor reaches it through each scope of
+    its role — so that the policy decides the following checks on this row without asking again
+    (roles.policy.with_scopes)."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     try:
         pk = model._meta.pk.to_python(pk)
@@ -156,18 +157,18 @@ def lock(model, obj_or_pk, *, actor, transition=None):
         raise not_found(model) from None
     if not isinstance(pk, int) or not 0 < pk < 2**63:  # no such row (and no statement for an id out of range)
         raise not_found(model)
-    if connection.features.has_select_for_update:
-        # Wait for the row first: the statement below then reads the scopes (grants) in a snapshot taken after the
-        # concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer would
-        # still count (PostgreSQL re-reads the locked row, not the subqueries).
-        _row_lock(model)(pk)
+    # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
+    # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer
+    # would still count (PostgreSQL re-reads the locked row, not the subqueries). Two statements, sent in one round
+    # trip where the driver can (roles.statements.Compiled).
+    wait = _row_lock(model).statement(pk) if connection.features.has_select_for_update else None
     related = lock_related(model, transition)
     if actor is None or actor.is_system or actor.organisation is None:
-        found = _read_locked(model, related, None, False)(pk)
+        found = _read_locked(model, related, None, False)(pk, after=wait)
     else:
         organisation = actor.organisation
         read = _read_locked(model, related, actor.role, bool(actor.named_access))
-        found = read(pk, organisation.pk, organisation.group_id)
+        found = read(pk, organisation.pk, organisation.group_id, after=wait)
     if not found:
         raise not_found(model)
     obj = found[0]

@@ -53,7 +53,7 @@ from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
-from roles.statements import Compiled, prepared
+from roles.statements import Compiled, prepared, run_on_its_own
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +169,7 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
     sql, params = prepared(
         sql, params + members_params, varying + [offset + i for i in members_arguments], using=DEFAULT_DB_ALIAS
     )
-    with transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return run_on_its_own(sql, params, using=DEFAULT_DB_ALIAS)  # a failure undoes this statement alone (raised)
 
 
 _MEMBERS = '"members"'
@@ -201,15 +199,54 @@ def _referral_kind(event):
 
 
 def calls_for_mail(event) -> bool:
-    """Whether this event may write outbox rows, from its type and action alone: the publisher opens no savepoint
-    for the others (most events; two statements each)."""
+    """Whether this event may write outbox rows, from its type and action alone: the publisher sends nothing for the
+    others (most events)."""
     return (event.object_type == "hoursstatement" and event.action == "remind") or _referral_kind(event)[0] is not None
 
 
 def enqueue_for_event(event, subject=None) -> int:
     """The outbox rows a journal event calls for (none for most events). `subject`: the event's referral as the
     service holds it, locked with the rows its transition reads (parcours.services.common.lock_related), not read
-    again."""
+    again.
+
+    It never aborts the transaction of the action it tells of: a failure undoes only what it wrote, and is raised for
+    the caller to log. Its one statement does that on its own (its savepoint in the same round trip,
+    roles.statements.run_on_its_own); when the rows it needs must be read first, everything goes in a savepoint."""
+    if _reads_first(event, subject):
+        with transaction.atomic():
+            return _enqueue_for_event(event, subject)
+    return _enqueue_for_event(event, subject)
+
+
+def _reads_first(event, subject) -> bool:
+    """Whether `_enqueue_for_event` reads before its statement: not when the subject holds every row it uses."""
+    if event.object_type == "hoursstatement" and event.action == "remind":
+        return True  # the lot
+    kind, referral_id = _referral_kind(event)
+    if kind is None:
+        return False  # nothing to write
+    if kind == NotificationKind.REFERRAL_WAITING:
+        return True  # the waiting task
+    if not isinstance(subject, Referral) or subject.pk != int(referral_id):
+        return True
+    path = "offer__lot" if kind == NotificationKind.CANDIDATE_FORWARDED else "pathway__participant"
+    return not _loaded(subject, path)
+
+
+def _loaded(obj, path) -> bool:
+    """Whether the related rows along `path` (a__b) were read with `obj` (select_related): using them reads nothing."""
+    for name in path.split("__"):
+        field = type(obj)._meta.get_field(name)
+        if not field.is_cached(obj):
+            return False
+        obj = field.get_cached_value(obj)
+        if obj is None:
+            return True
+    return True
+
+
+def _enqueue_for_event(event, subject) -> int:
+    """`enqueue_for_event`, its reads and its statement."""
     if event.object_type == "hoursstatement" and event.action == "remind":
         return _enqueue_statement_reminder(event)
     kind, referral_id = _referral_kind(event)

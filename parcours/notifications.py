@@ -311,8 +311,7 @@ def publish_on_commit(event, *, subject=None) -> None:
         return
     if mail.calls_for_mail(event):
         try:
-            with transaction.atomic():
-                mail.enqueue_for_event(event, subject)
+            mail.enqueue_for_event(event, subject)  # a failure undoes its own writes only (savepoint)
         except Exception:  # an e-mail must never stop the action it tells of
             logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

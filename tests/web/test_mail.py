@@ -167,10 +167,16 @@ def test_the_outbox_reads_who_to_tell_in_one_statement_from_the_referral_the_ser
     held = Referral.objects.select_related(*LOCK_RELATED["referral"]).get(pk=referral.pk)
     with CaptureQueriesContext(connection) as captured:
         assert mail.enqueue_for_event(event, held) == 1  # the employer; not the member who wants none
-    # One INSERT … SELECT: who to tell (with their choice) and their outbox rows.
-    assert len(captured) == 1, [q["sql"] for q in captured]
-    # Prepared on PostgreSQL from its second run (the forward above ran it once): its parameters typed for that.
-    assert captured[0]["sql"].startswith("EXECUTE" if connection.vendor == "postgresql" else "INSERT")
+    # One INSERT … SELECT: who to tell (with their choice) and their outbox rows; on PostgreSQL with its savepoint in
+    # the same round trip (a failure undoes it alone), and prepared from its second run (the forward above ran it
+    # once): its parameters typed for that. SQLite: Django's savepoint around it.
+    if connection.vendor == "postgresql":
+        assert len(captured) == 1, [q["sql"] for q in captured]
+        sent = captured[0]["sql"].split("; ")
+        assert sent[0] == "SAVEPOINT parcours_on_its_own" and sent[2] == "RELEASE SAVEPOINT parcours_on_its_own"
+        assert sent[1].startswith("EXECUTE")
+    else:
+        assert [q["sql"].split()[0] for q in captured] == ["SAVEPOINT", "INSERT", "RELEASE"]
     row = MailNotification.objects.get()
     assert (row.user_id, row.organisation_id, row.kind, row.delivery) == (
         site.employer.user.pk,
@@ -189,14 +195,20 @@ def test_the_outbox_reads_who_to_tell_in_one_statement_from_the_referral_the_ser
     # Told already: nobody again, one statement.
     with CaptureQueriesContext(connection) as captured:
         assert mail.enqueue_for_event(event, held) == 0
-    assert len(captured) == 1
+    assert len(captured) == (1 if connection.vendor == "postgresql" else 3)
     # Another referral held is not taken for the event's: the event's own is read.
     MailNotification.objects.all().delete()
     other = forward(site, site.participant())
     MailNotification.objects.all().delete()
     with CaptureQueriesContext(connection) as captured:
         assert mail.enqueue_for_event(event, other) == 1
-    assert len(captured) == 2  # the event's referral, then its outbox rows
+    # In a savepoint: the event's referral, then its outbox rows (with their own savepoint: one round trip on PG).
+    sent = [q["sql"] for q in captured]
+    assert sent[0].startswith("SAVEPOINT") and sent[-1].startswith("RELEASE")
+    if connection.vendor == "postgresql":
+        assert len(sent) == 4 and sent[2].startswith("SAVEPOINT parcours_on_its_own; ")
+    else:
+        assert len(sent) == 6
     assert MailNotification.objects.get().referral_id == referral.pk
 
 
@@ -276,3 +288,38 @@ def test_demo_console_prints_messages_as_people_read_them():
     printed = stream.getvalue()
     assert "Objet : [Parcours] Nouvelle candidature — Maçon·ne" in printed and "Courriel à : a@b.fr" in printed
     assert "Une candidature…" in printed and "=?utf-8?" not in printed
+
+
+@pytest.mark.postgres
+def test_an_outbox_write_that_fails_does_not_stop_the_action_it_tells_of(site, monkeypatch, caplog):
+    """The forward commits, told to the pages, without its e-mail: the outbox statement failed (a key too long for its
+    column) inside its own savepoint, sent in the same round trip; the failure is logged."""
+    from django.db import transaction
+
+    original = mail._enqueue
+    monkeypatch.setattr(
+        mail, "_enqueue", lambda kind, organisation, *, key, **kw: original(kind, organisation, key="k" * 100, **kw)
+    )
+    participant = site.participant()
+    with transaction.atomic():  # as a request: the action and what it tells, then one commit
+        referral = forward(site, participant)
+    assert Referral.objects.get(pk=referral.pk).state == "forwarded"
+    assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="forward").exists()
+    assert not MailNotification.objects.exists()
+    assert "e-mail notifications of event" in caplog.text and "value too long" in caplog.text
+
+
+def test_run_on_its_own_undoes_its_statement_alone_and_the_transaction_goes_on(db):
+    from django.db import DatabaseError, transaction
+
+    from roles.statements import run_on_its_own
+
+    table = MailNotification._meta.db_table
+    with transaction.atomic():
+        kept = JournalEvent.objects.create(object_type="t", object_id=1, action="a", sequence=1, key_id="k", hash="h")
+        with pytest.raises(DatabaseError):
+            run_on_its_own(f"INSERT INTO {table} (id) VALUES (%s)", [None])  # NOT NULL columns left out
+        assert not transaction.get_connection().needs_rollback
+        assert run_on_its_own(f"UPDATE {table} SET attempts = attempts + 1 WHERE id = %s", [0]) == 0
+        JournalEvent.objects.create(object_type="t", object_id=2, action="b", sequence=1, key_id="k", hash="h2")
+    assert JournalEvent.objects.filter(pk=kept.pk).exists() and JournalEvent.objects.filter(hash="h2").exists()

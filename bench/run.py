@@ -52,6 +52,7 @@ from django.urls import reverse  # noqa: E402
 
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
+SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH", "300"))  # characters of each shown statement
 PROFILE = set()  # transition labels profiled (--profile): the functions where their time goes, printed
 
 
@@ -90,6 +91,12 @@ class Statements:
 
     @property
     def count(self):
+        """SQL statements, those sent together in one text (`a; b`: the row lock and its read, the outbox's savepoint)
+        each counted: the database's work, comparable with runs that sent them one by one."""
+        return sum(q["sql"].count("; ") + 1 for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT"))
+
+    @property
+    def round_trips(self):
         return len([q for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT")])
 
 
@@ -272,7 +279,7 @@ def section_transitions(smoke, world):
             say(f"  {label}, statements (median time over {len(timed)} calls; the text of a warm call's):")
             for position, q in enumerate(queries.sql):
                 times = [call[position]["time"] for call in timed if len(call) > position]
-                say(f"    {statistics.median(times) * 1000:6.2f} ms  {q['sql'][:300]}")
+                say(f"    {statistics.median(times) * 1000:6.2f} ms  {q['sql'][:SQL_WIDTH]}")
         if profiler is not None:
             report = io.StringIO()
             order = os.environ.get("BENCH_PROFILE_SORT", "tottime")  # e.g. cumulative
@@ -284,9 +291,13 @@ def section_transitions(smoke, world):
             say(report.getvalue())
         figure = summary(samples)
         figure["statements"] = queries.count
+        figure["round_trips"] = queries.round_trips
         figure["x_floor"] = round(figure["median_ms"] / floor, 1)
         out[label] = figure
-        say(f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements")
+        say(
+            f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements "
+            f"in {figure['round_trips']} round trips"
+        )
     RESULTS["sections"]["transitions"] = out
 
 
@@ -357,13 +368,12 @@ def section_concurrency(smoke, world):
 
 
 # --- lifecycle vs SpiffWorkflow ------------------------------------------------------------------------------------
-def parcours_lifecycle(world, index, statements=None):
+def parcours_lifecycle(world, index, statements=None, trips=None):
     """Intake → eligibility → referral → review → hire → contract → follow-up → end → exit, through the services.
-    With a `statements` dict, each step's SQL statements are counted into it (label → count)."""
+    With `statements` and `trips` dicts, each step's SQL statements and round trips are counted into them (label →
+    count)."""
     import datetime
 
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from parcours.services import followups, participants, pathways, placements, referrals
@@ -378,9 +388,10 @@ def parcours_lifecycle(world, index, statements=None):
         steps += 1
         if statements is None:
             return call()
-        with CaptureQueriesContext(connection) as captured:
+        with Statements() as captured:
             result = call()
-        statements[label] = len(captured.captured_queries)
+        statements[label] = captured.count
+        trips[label] = captured.round_trips
         return result
 
     participant = step(
@@ -513,10 +524,11 @@ def section_lifecycle(smoke, world):
         "ms_per_step": round(elapsed / steps * 1000, 3),
         "steps_per_lifecycle": steps // count,
     }
-    statements = {}
-    parcours_lifecycle(world, count, statements)  # one more, its statements counted step by step
+    statements, trips = {}, {}
+    parcours_lifecycle(world, count, statements, trips)  # one more, its statements counted step by step
     parcours["statements_per_step"] = statements
     parcours["statements_per_lifecycle"] = sum(statements.values())
+    parcours["round_trips_per_lifecycle"] = sum(trips.values())
     spiff = spiff_lifecycles(count * 3)
     out = {
         "parcours": parcours,
@@ -854,11 +866,14 @@ def write_markdown(path):
         f"Anchor: the raw-SQL floor (lock the row, read the last journal hash, update the state, insert the journal "
         f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms).",
         "",
-        "| Transition | median | p95 | × floor | SQL statements |",
+        "| Transition | median | p95 | × floor | SQL statements (round trips) |",
         "|---|---|---|---|---|",
     ]
     for label, f in r["sections"].get("transitions", {}).items():
-        lines.append(f"| {label} | {f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}× | {f['statements']} |")
+        trips = f" ({f['round_trips']})" if "round_trips" in f else ""
+        lines.append(
+            f"| {label} | {f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}× | {f['statements']}{trips} |"
+        )
     c = r["sections"].get("concurrency")
     if c:
         lines += [
@@ -898,7 +913,9 @@ def write_markdown(path):
         if counted:
             lines += [
                 "",
-                f"SQL statements per step ({p['statements_per_lifecycle']} per lifecycle): "
+                f"SQL statements per step ({p['statements_per_lifecycle']} per lifecycle"
+                + (f", in {p['round_trips_per_lifecycle']} round trips" if "round_trips_per_lifecycle" in p else "")
+                + "): "
                 + ", ".join(f"{label} {n}" for label, n in counted.items())
                 + ".",
             ]

@@ -6,7 +6,7 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase
@@ -16,6 +16,7 @@ from parcours.text import fold, identity_key
 from roles.choices import ChoiceLabels
 from roles.enums import Role
 from roles.policy import ScopePaths
+from roles.statements import Compiled
 from workflows.machines import HoursLineMachine, PathwayMachine, PlacementMachine, ReferralMachine
 from workflows.states import (
     PATHWAY_OPEN_STATES,
@@ -68,17 +69,31 @@ def _lot_paths(lot: str, **extra) -> ScopePaths:
 
 # --- Participants and eligibility ----------------------------------------------------------------------------
 def _valid_assessments(day: datetime.date, grace_days: int = 0):
+    return _valid_between(day + datetime.timedelta(days=grace_days), day)
+
+
+def _valid_between(decided_by: datetime.date, day: datetime.date):
+    """Accepted assessments decided on `decided_by` or before and still valid on `day`."""
     return EligibilityAssessment.objects.filter(
-        decision=AssessmentDecision.ACCEPTED,
-        decided_at__date__lte=day + datetime.timedelta(days=grace_days),
-        valid_until__gte=day,
+        decision=AssessmentDecision.ACCEPTED, decided_at__date__lte=decided_by, valid_until__gte=day
     )
+
+
+# Compiled once (roles.statements): a hire and an approval ask it (an approval in its locked read, see OfAParticipant).
+_eligible = Compiled(
+    lambda participant_id, decided_by, day: (
+        _valid_between(decided_by, day).filter(participant_id=participant_id).order_by().values_list("pk")[:1]
+    ),
+    arguments=3,
+)
 
 
 def eligibility_valid(participant_id, day: datetime.date, *, grace_days: int = 0) -> bool:
     """Eligibility counts only if validated on or before `day` (or within `grace_days` after it, when the lot's
     counting rules accept a late validation) and still valid that day. By id: the guards need not load the file."""
-    return _valid_assessments(day, grace_days).filter(participant_id=participant_id).exists()
+    if participant_id is None:
+        return False
+    return bool(_eligible(participant_id, day + datetime.timedelta(days=grace_days), day))
 
 
 class OfAParticipant:
@@ -95,6 +110,24 @@ class OfAParticipant:
         if known is not None:
             return known
         return eligibility_valid(self.journal_participant_id, day, grace_days=grace_days)
+
+    # From a row to its participant's id, for a read that starts at the row (`guard_annotations`).
+    PARTICIPANT_PATH = "pathway__participant_id"
+
+    @classmethod
+    def guard_annotations(cls, name: str, day: datetime.date) -> dict:
+        """What the locked read of one row adds for a guard of its transition that reads `name` on `day`
+        (parcours.services.common.lock): asked in the read, not in a statement of its own. `remember_guard_read`
+        then keeps the answer for the guard."""
+        if name != "eligible_today":
+            raise ValueError(f"{cls.__name__}: nothing to read for guards named {name!r}")
+        valid = _valid_assessments(day).filter(participant_id=OuterRef(cls.PARTICIPANT_PATH))
+        return {"guard_eligible_today": Exists(valid)}
+
+    def remember_guard_read(self, name: str, day: datetime.date) -> None:
+        if name != "eligible_today":
+            raise ValueError(f"{type(self).__name__}: nothing to read for guards named {name!r}")
+        self._guard_reads()[("eligible_on", day, 0)] = bool(self.__dict__.pop("guard_eligible_today"))
 
     @classmethod
     def read_for_guards(cls, name: str, rows: list) -> None:
@@ -631,6 +664,7 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     SCOPE_PATHS = ScopePaths(
         participant=(PARTICIPANT_GRANTS, "participant"), audited=(PARTICIPANT_GRANTS, "participant")
     )
+    PARTICIPANT_PATH = "participant_id"
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")
     referent_adviser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

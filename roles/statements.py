@@ -18,6 +18,7 @@ generic plan still knows them; only the arguments (ids) are parameters.
 """
 
 import copy
+import datetime
 import hashlib
 import itertools
 import re
@@ -33,9 +34,31 @@ from django.db.models.sql.constants import MULTI
 _SENTINELS = itertools.count(1)
 
 
+_DATE_SENTINELS = itertools.count(1)
+
+
+def _date_sentinel() -> datetime.date:
+    """A date no real argument takes (in the first centuries AD), distinct per call."""
+    return datetime.date.fromordinal(next(_DATE_SENTINELS) % 300_000 + 1)
+
+
+def _is_date(value) -> bool:
+    return isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+
+
+def _kind(value):
+    """The kind of a compiled read's argument: an id or a rank (int), a text, or a day."""
+    if isinstance(value, str):
+        return str
+    return datetime.date if _is_date(value) else int
+
+
 def sentinel() -> int:
     """A value no real parameter takes (ids are positive), distinct per call."""
     return -(10**15) - next(_SENTINELS)
+
+
+_SENTINEL_OF = {int: sentinel, str: lambda: str(sentinel()), datetime.date: _date_sentinel}
 
 
 @dataclass(frozen=True)
@@ -172,7 +195,7 @@ _COMPILATIONS = itertools.count()  # a compilation's number: its converters' key
 
 class Compiled:
     """`Compiled(lambda pathway_id: Model.objects.filter(...))(42)`: the rows of the queryset built with 42, as a
-    list, compiled once per database alias and kind of arguments (integers: ids, ranks; or strings).
+    list, compiled once per database alias and kind of arguments (integers: ids, ranks; strings; or dates).
 
     Only for querysets whose parameters are their arguments and constants: a value computed while building
     (`timezone.now()`, a cached id a test flush may change) would be frozen in the SQL. The queryset is built twice
@@ -193,14 +216,18 @@ class Compiled:
             compiled._compiled.clear()
 
     def _sentinels(self, kinds):
-        return [sentinel() if kind is int else str(sentinel()) for kind in kinds]
+        return [_SENTINEL_OF[kind]() for kind in kinds]
 
     def _compile(self, alias, kinds):
         markers = self._sentinels(kinds)
         queryset = self.build(*markers)
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()  # also sets what the iterable reads: select, klass_info, col_count
-        slots = [[i for i, value in enumerate(params) if value == marker] for marker in markers]
+        # A date may be in the parameters as the driver takes it or as text (SQLite's dates).
+        slots = [
+            [i for i, value in enumerate(params) if value == marker or _is_date(marker) and value == str(marker)]
+            for marker in markers
+        ]
         other_sql, other_params = self.build(*self._sentinels(kinds)).query.get_compiler(using=alias).as_sql()
         moved = [i for i, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b]
         if other_sql != sql or sorted(moved) != sorted(i for found in slots for i in found):
@@ -210,7 +237,7 @@ class Compiled:
     def _bound(self, values, using):
         if len(values) != self.arguments:
             raise TypeError(f"expected {self.arguments} argument(s), got {len(values)}")
-        kinds = tuple(str if isinstance(value, str) else int for value in values)
+        kinds = tuple(_kind(value) for value in values)
         compiled = self._compiled.get((using, kinds))
         if compiled is None:
             with self._lock:
@@ -219,9 +246,14 @@ class Compiled:
                 )
         queryset, template, sql, params, slots, compilation = compiled
         params = list(params)
-        for value, found in zip(values, slots, strict=True):
+        for value, kind, found in zip(values, kinds, slots, strict=True):
             for i in found:
-                params[i] = value if isinstance(value, str) else int(value)
+                if kind is int:
+                    params[i] = int(value)
+                elif kind is datetime.date and isinstance(params[i], str):
+                    params[i] = str(value)  # as the compiled marker: text (SQLite)
+                else:
+                    params[i] = value
         return compiled, sql, params, [i for found in slots for i in found]
 
     def statement(self, *values, using=DEFAULT_DB_ALIAS) -> tuple:

@@ -149,3 +149,31 @@ def test_with_server_side_binding_the_statement_before_the_read_goes_on_its_own(
         rows = _states()(pathway.pk, after=_row_lock_of_pathway().statement(pathway.pk))
     assert rows == [(pathway.pk, "eligibility_pending")]
     assert [("FOR UPDATE" in q["sql"], "; " in q["sql"]) for q in queries] == [(True, False), (False, False)]
+
+
+def test_a_date_argument_is_substituted_as_the_database_takes_it(world):
+    import datetime
+
+    from parcours.models import Pathway
+
+    pathways = [make_pathway(world, "eligibility_pending") for _ in range(2)]
+    Pathway.objects.filter(pk=pathways[1].pk).update(started_on=timezone.localdate() - datetime.timedelta(days=5))
+    since = Compiled(
+        lambda day: Pathway.objects.filter(started_on__gte=day).order_by("pk").values_list("pk", flat=True)
+    )
+    for days in (0, 4, 5, 6):
+        day = timezone.localdate() - datetime.timedelta(days=days)
+        assert since(day) == list(
+            Pathway.objects.filter(started_on__gte=day).order_by("pk").values_list("pk", flat=True)
+        )
+    assert len(since(timezone.localdate() - datetime.timedelta(days=5))) == len(since(datetime.date(2000, 1, 1)))
+
+
+def test_a_date_computed_from_the_argument_is_refused_not_frozen(db):
+    import datetime
+
+    from parcours.models import Pathway
+
+    shifted = Compiled(lambda day: Pathway.objects.filter(started_on__gte=day + datetime.timedelta(days=1)))
+    with pytest.raises(ValueError, match="depends on more than its arguments"):
+        shifted(timezone.localdate())

@@ -82,6 +82,28 @@ def test_expired_eligibility_blocks_approval_and_new_referrals(world):
     call_service("referral.approve", world.a.facilitator, referral)
 
 
+def test_approval_reads_eligibility_with_the_locked_row_on_its_last_valid_day(world, settings):
+    """The approval's guard is answered by the locked read (no statement of its own), on the guards' today: the last
+    day of validity still counts, the next one no longer does."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text
+    pathway = short_eligibility(world, 3)
+    first = make_referral(world, "under_review", pathway=pathway)
+    second = make_referral(world, "under_review", pathway=pathway, offer=make_offer(world.a))
+    with later(3), CaptureQueriesContext(connection) as captured:
+        call_service("referral.approve", world.a.facilitator, first)
+    assert reload(first).state == "approved"
+    assessed = [q["sql"] for q in captured if '"parcours_eligibilityassessment"' in q["sql"]]
+    locked_read = 'SELECT "parcours_referral"."id", "parcours_referral"."state"'
+    assert len(assessed) == 1 and locked_read in assessed[0], assessed  # inside the locked read
+    with later(4):
+        assert_refused(
+            "eligibility_not_valid",
+            lambda: call_service("referral.approve", world.a.facilitator, second),
+            second,
+            pathway,
+        )
+
+
 def test_expired_eligibility_reopens_to_intake(world):
     pathway = short_eligibility(world, 10)
     call_service("pathway.withdraw", world.a.adviser, pathway)

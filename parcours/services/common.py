@@ -4,6 +4,7 @@ import decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -12,6 +13,7 @@ from roles.actor import Actor
 from roles.statements import Compiled
 from workflows.errors import DomainError
 from workflows.journal import with_chain_tail
+from workflows.transitions import MACHINES
 
 NOT_FOUND_MESSAGES = {
     "participant": gettext_lazy("Participant·e introuvable."),
@@ -116,24 +118,42 @@ def _locked_rows(model, related):
     return with_chain_tail(queryset, machine) if machine else queryset
 
 
-def _read_locked(model, related, role, named_access):
-    """The read of a locked row with the related rows its transition reads and, for a member of a team, whether each
-    scope of its role reaches it (roles.policy.with_scopes_of_row): compiled once per model, related rows and kind of
-    actor."""
-    key = (model, related, role, named_access)
+def _read_locked(model, related, role, named_access, guard_reads=()):
+    """The read of a locked row with the related rows its transition reads, what its guards read (`guard_reads`: on
+    the day given as the last argument) and, for a member of a team, whether each scope of its role reaches it
+    (roles.policy.with_scopes_of_row): compiled once per model, related rows, guard reads and kind of actor."""
+    key = (model, related, role, named_access, guard_reads)
     found = _LOCKED_READS.get(key)
     if found is None:
+
+        def rows(day=None):
+            queryset = _locked_rows(model, related)
+            for name in guard_reads:
+                queryset = queryset.annotate(**model.guard_annotations(name, day))
+            return queryset
+
+        dated = 1 if guard_reads else 0
         if role is None:
-            found = Compiled(lambda pk: _locked_rows(model, related).filter(pk=pk))
+            found = Compiled(lambda pk, *day: rows(*day).filter(pk=pk), arguments=1 + dated)
         else:
             found = Compiled(
-                lambda pk, organisation, group: policy.with_scopes_of_row(
-                    _locked_rows(model, related), role, named_access, pk, organisation_id=organisation, group_id=group
+                lambda pk, organisation, group, *day: policy.with_scopes_of_row(
+                    rows(*day), role, named_access, pk, organisation_id=organisation, group_id=group
                 ).filter(pk=pk),
-                arguments=3,
+                arguments=3 + dated,
             )
         found = _LOCKED_READS.setdefault(key, found)
     return found
+
+
+def guard_reads(model, transition) -> tuple:
+    """What the guards of `transition` on `model` read (workflows.guards.reads), when the model can read it with the
+    locked row (`guard_annotations`): asked in that read."""
+    machine = getattr(model, "MACHINE", None)
+    if transition is None or machine is None or not hasattr(model, "guard_annotations"):
+        return ()
+    spec = MACHINES[machine].get(transition)
+    return tuple(sorted({guard.reads for guard in spec.guards if getattr(guard, "reads", None)})) if spec else ()
 
 
 def lock_consequence(model, pk):
@@ -163,15 +183,19 @@ def lock(model, obj_or_pk, *, actor, transition=None):
     # trip where the driver can (roles.statements.Compiled).
     wait = _row_lock(model).statement(pk) if connection.features.has_select_for_update else None
     related = lock_related(model, transition)
+    reads = guard_reads(model, transition)
+    day = (timezone.localdate(),) if reads else ()  # the guards' today (workflows.guards)
     if actor is None or actor.is_system or actor.organisation is None:
-        found = _read_locked(model, related, None, False)(pk, after=wait)
+        found = _read_locked(model, related, None, False, reads)(pk, *day, after=wait)
     else:
         organisation = actor.organisation
-        read = _read_locked(model, related, actor.role, bool(actor.named_access))
-        found = read(pk, organisation.pk, organisation.group_id, after=wait)
+        read = _read_locked(model, related, actor.role, bool(actor.named_access), reads)
+        found = read(pk, organisation.pk, organisation.group_id, *day, after=wait)
     if not found:
         raise not_found(model)
     obj = found[0]
+    for name in reads:
+        obj.remember_guard_read(name, *day)
     policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):
         raise not_found(model)

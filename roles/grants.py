@@ -26,11 +26,13 @@ def _grant_row(permission: str, obj):
     return grant_model, found
 
 
-def grant(*, organisation, permission: str, obj) -> None:
-    _give([(organisation, permission, obj)])
+def grant(*, organisation, permission: str, obj, send_with_next=False):
+    """Give `organisation`'s group `permission` on `obj`. `send_with_next=True`: the statement is returned to go with
+    the next insert (`roles.rows.insert_rows(..., along=)`, one round trip on PostgreSQL), or None when it was sent."""
+    return _give([(organisation, permission, obj)], send_with_next=send_with_next)
 
 
-def _give(grants) -> None:
+def _give(grants, *, send_with_next=False):
     """[(organisation, permission, obj)]: one statement per grant table."""
     rows = {}
     for organisation, permission, obj in grants:
@@ -38,8 +40,10 @@ def _give(grants) -> None:
         rows.setdefault(grant_model, []).append(
             grant_model(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk)
         )
-    for objs in rows.values():
-        insert_rows(objs, ignore_conflicts=True)  # granted already: the unique constraint
+    waiting = []
+    for objs in rows.values():  # granted already: the unique constraint (its conflict ignored)
+        waiting.append(insert_rows(objs, ignore_conflicts=True, send_with_next=send_with_next))
+    return tuple(waiting) if send_with_next else None
 
 
 def revoke(*, organisation, permission: str, obj) -> None:

@@ -70,17 +70,16 @@ def _run(connection, using, sql, params, fetch):
         return cursor.fetchall() if fetch else cursor.rowcount
 
 
-def _shape(kind, model, connection, rows=1, ignore_conflicts=False):
-    key = (kind, model, connection.vendor, rows, ignore_conflicts)
+def _shape(kind, model, connection, rows=1, ignore_conflicts=False, returning=True):
+    key = (kind, model, connection.vendor, rows, ignore_conflicts, returning)
     found = _SHAPES.get(key)
     if found is None:
-        found = _SHAPES.setdefault(
-            key, (_update_sql if kind == "update" else _insert_sql)(model, connection, rows, ignore_conflicts)
-        )
+        build = _update_sql if kind == "update" else _insert_sql
+        found = _SHAPES.setdefault(key, build(model, connection, rows, ignore_conflicts, returning))
     return found
 
 
-def _update_sql(model, connection, rows, ignore_conflicts):
+def _update_sql(model, connection, rows, ignore_conflicts, returning):
     meta, quote = model._meta, connection.ops.quote_name
     fields = [f for f in meta.local_concrete_fields if not f.primary_key and not f.generated]
     table = quote(meta.db_table)
@@ -88,7 +87,7 @@ def _update_sql(model, connection, rows, ignore_conflicts):
     return fields, f"UPDATE {table} SET {assignments} WHERE {table}.{quote(meta.pk.column)} = %s"
 
 
-def _insert_sql(model, connection, rows, ignore_conflicts):
+def _insert_sql(model, connection, rows, ignore_conflicts, returning):
     meta, quote, ops = model._meta, connection.ops.quote_name, connection.ops
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     table = quote(meta.db_table)
@@ -99,7 +98,7 @@ def _insert_sql(model, connection, rows, ignore_conflicts):
     suffix = ops.on_conflict_suffix_sql(fields, conflict, None, None) if conflict else ""
     if suffix:
         sql += f" {suffix}"
-    elif meta.auto_field is not None and not ignore_conflicts:
+    elif returning and meta.auto_field is not None and not ignore_conflicts:
         sql += f" RETURNING {table}.{quote(meta.auto_field.column)}"
     return fields, sql
 
@@ -123,7 +122,7 @@ def save_row(obj, *, send_with_next=False):
         obj.save()
         return None
     params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
-    pending = Pending(model=model, pk=obj.pk, using=using, sql=sql, params=params)
+    pending = Pending(label=f"{model._meta.label} #{obj.pk}", using=using, sql=sql, params=params, expect=1)
     if send_with_next:
         return pending
     pending.run()
@@ -132,44 +131,66 @@ def save_row(obj, *, send_with_next=False):
 
 @dataclass(frozen=True)
 class Pending:
-    """A row's UPDATE built but not sent (`save_row(..., send_with_next=True)`). `insert_rows(..., along=)` sends it
-    in front of its INSERT, as a data-modifying `WITH` of the same statement on PostgreSQL (one round trip instead of
-    two, the row's update checked all the same); elsewhere, just before it. The caller must hand it on: nothing sends
-    it otherwise."""
+    """A write built but not sent: a row's UPDATE (`save_row(..., send_with_next=True)`: its one row checked) or new
+    rows whose ids nobody reads (`insert_rows(..., send_with_next=True)`). `insert_rows(..., along=)` sends it in front
+    of its INSERT, as a data-modifying `WITH` of the same statement on PostgreSQL (one round trip instead of two);
+    elsewhere, just before it. The caller must hand it on: nothing sends it otherwise."""
 
-    model: type
-    pk: object
+    label: str
     using: str
     sql: str
     params: list
+    expect: int | None = None  # the rows it must write (an update: its one row), checked
 
     def run(self):
         connection = connections[self.using]
         sql, params = prepared(self.sql, self.params, range(len(self.params)), using=self.using)
         self.check(_run(connection, self.using, sql, params, fetch=False))
 
-    def check(self, updated):
-        if updated != 1:
-            raise DatabaseError(f"{self.model._meta.label} #{self.pk}: the row to save is gone.")
+    def check(self, written):
+        if self.expect is not None and written != self.expect:
+            raise DatabaseError(f"{self.label}: the row to save is gone.")
 
 
-def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None) -> list:
+def send(along) -> None:
+    """Send pending writes now (one, None, or a list), each on its own."""
+    for pending in _pendings(along):
+        pending.run()
+
+
+def _pendings(along) -> list:
+    """The pending writes of `along`: one, None, or a list of them (and of what `send_with_next` returned)."""
+    if along is None:
+        return []
+    if isinstance(along, Pending):
+        return [along]
+    return [p for item in along for p in _pendings(item)]
+
+
+def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None, send_with_next=False):
     """`bulk_create(objs)` of new rows of one model in one statement (their ids set, unless conflicts are ignored:
     as `bulk_create`, a row not inserted gets none). No save signals: for `save(force_insert=True)` or
-    `objects.create()`, only where `save()` is the statement alone (see `_saved_by_orm`). `along`: a `Pending` update
-    sent with it (in the same statement where it can, else first)."""
+    `objects.create()`, only where `save()` is the statement alone (see `_saved_by_orm`).
+
+    `along`: `Pending` writes (one or a list) sent with it, in the same statement on PostgreSQL, else first.
+    `send_with_next=True`: the INSERT is not sent but returned as a `Pending` (with those of `along` it was to carry:
+    a tuple) for the next insert to carry, the rows' ids not asked for (none set on the objects); None when it could
+    not wait (sent at once: the ORM's insert, or not on PostgreSQL)."""
     objs = list(objs)
-    if along is not None and not (
-        objs and along.using == using and _joins_insert(connections[using], objs, ignore_conflicts)
-    ):
-        along.run()
-        along = None
-    if not objs:
-        return objs
-    model = type(objs[0])
+    along = _pendings(along)
     connection = connections[using]
+    if send_with_next and connection.vendor != "postgresql":  # nothing to gain in waiting
+        insert_rows(objs, using=using, ignore_conflicts=ignore_conflicts, along=along)
+        return None
+    if not objs or connection.vendor != "postgresql" or any(p.using != using for p in along):
+        for pending in along:
+            pending.run()
+        along = []
+    if not objs:
+        return None if send_with_next else objs
+    model = type(objs[0])
     meta = model._meta
-    returning = meta.auto_field is not None and not ignore_conflicts
+    returning = meta.auto_field is not None and not ignore_conflicts and not send_with_next
     if (
         len(objs) > MAX_ROWS
         or not _plain(model)
@@ -181,23 +202,32 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
             else connection.features.can_return_columns_from_insert
         )
     ):
-        return _orm_insert(model, objs, using, ignore_conflicts, along)
-    fields, sql = _shape("insert", model, connection, len(objs), ignore_conflicts)
+        return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next)
+    fields, sql = _shape("insert", model, connection, len(objs), ignore_conflicts, returning)
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         values = _values(obj, fields, True, connection)
         if values is None:
-            return _orm_insert(model, objs, using, ignore_conflicts, along)
+            return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next)
         params.extend(values)
-    if along is not None:
-        # The update's rows counted in each returned row: checked as when it runs alone (an error rolls both back).
-        sql = f'WITH "saved" AS ({along.sql} RETURNING 1) {sql}, (SELECT COUNT(*) FROM "saved")'
-        params = along.params + params
+    if send_with_next:  # with those it was to carry: the next statement sends them all (a WITH is not nested)
+        pending = Pending(label=meta.label, using=using, sql=sql, params=params)
+        return (*along, pending) if along else pending
+    checked = [p for p in along if p.expect is not None]
+    if checked and not returning:  # their counts come back beside returned ids only
+        for pending in checked:
+            pending.run()
+        along = [p for p in along if p.expect is None]
+        checked = []
+    if along:
+        sql, params = _with(along, sql, params)
+        # A checked write's rows counted in each returned row: checked as when it runs alone (an error rolls all back).
+        sql += "".join(f', (SELECT COUNT(*) FROM "along_{i}")' for i, p in enumerate(along) if p.expect is not None)
     sql, params = prepared(sql, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=returning)
-    if along is not None:
-        along.check(rows[0][1])
+    for column, pending in enumerate(checked, start=1):
+        pending.check(rows[0][column])
     if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
         for index, obj in enumerate(objs):
             if returning:
@@ -207,24 +237,26 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     return objs
 
 
-def _joins_insert(connection, objs, ignore_conflicts) -> bool:
-    """Whether a pending update can go inside the INSERT of `objs`: PostgreSQL (a data-modifying `WITH`), rows whose
-    ids come back (the update's count comes back beside them)."""
-    return connection.vendor == "postgresql" and type(objs[0])._meta.auto_field is not None and not ignore_conflicts
+def _with(along, sql, params):
+    """`sql` with the pending writes in front, as data-modifying `WITH`s (PostgreSQL runs each once, whether or not
+    the statement reads it; they write other rows, so their order does not matter)."""
+    ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
+    return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
 
 
-def _orm_insert(model, objs, using, ignore_conflicts, along):
-    if along is not None:
-        along.run()
-    return model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+def _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next=False):
+    for pending in along:
+        pending.run()
+    created = model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+    return None if send_with_next else created
 
 
 def insert_row(obj, *, using=DEFAULT_DB_ALIAS, along=None):
     """`obj.save(force_insert=True)` of a new row: the statement alone where that is all `save()` does. `along`: as
     for `insert_rows`."""
     if _saved_by_orm(type(obj)):
-        if along is not None:
-            along.run()
+        for pending in _pendings(along):
+            pending.run()
         obj.save(force_insert=True, using=using)
         return obj
     return insert_rows([obj], using=using, along=along)[0]

@@ -292,7 +292,7 @@ def test_an_update_sent_with_the_next_insert_writes_both_in_one_statement_on_pos
     assert _columns(referral)["motivation"] == "Avec l'événement"
     assert JournalEvent.objects.get(pk=event.pk).hash == "along-1"
     if connection.vendor == "postgresql":
-        assert len(queries) == 1 and queries[0]["sql"].startswith('WITH "saved" AS (UPDATE "parcours_referral" ')
+        assert len(queries) == 1 and queries[0]["sql"].startswith('WITH "along_0" AS (UPDATE "parcours_referral" ')
     else:  # the update first, then the insert
         assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "INSERT"]
 
@@ -344,8 +344,71 @@ def test_a_transition_sends_its_row_with_its_journal_event(world, settings):
     writes = [q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "INSERT", "WITH"))]
     if connection.vendor == "postgresql":
         assert (
-            writes[0].startswith('WITH "saved" AS (UPDATE "parcours_referral"')
+            writes[0].startswith('WITH "along_0" AS (UPDATE "parcours_referral"')
             and 'INSERT INTO "workflows_journalevent"' in writes[0]
         )
     assert Referral.objects.get(pk=referral.pk).state == "under_review"
     assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="start_review").exists()
+
+
+def _grant_row(world, referral, organisation="b"):
+    return ParticipantGroupObjectPermission(
+        permission_id=permission_id("parcours", "participant", "view_participant"),
+        group_id=getattr(world, organisation).facilitator.organisation.group_id,
+        content_object_id=referral.pathway.participant_id,
+    )
+
+
+def test_new_rows_whose_ids_nobody_reads_go_with_the_next_insert(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    referral.motivation = "Trois en un"
+    grant = _grant_row(world, referral)
+    with CaptureQueriesContext(connection) as queries:
+        saved = save_row(referral, send_with_next=True)
+        waiting = insert_rows([grant], ignore_conflicts=True, send_with_next=True, along=saved)
+        event = insert_row(_event(object_id=referral.pk, hash="along-three"), along=waiting)
+    assert _columns(referral)["motivation"] == "Trois en un"
+    assert ParticipantGroupObjectPermission.objects.filter(
+        group_id=grant.group_id, content_object_id=grant.content_object_id
+    ).exists()
+    assert JournalEvent.objects.get(pk=event.pk).hash == "along-three"
+    if connection.vendor == "postgresql":  # one statement: the update and the grant as WITHs of the event's INSERT
+        assert isinstance(waiting, tuple) and len(waiting) == 2 and grant.pk is None
+        assert len(queries) == 1, [q["sql"] for q in queries]
+        sql = queries[0]["sql"]
+        assert sql.startswith('WITH "along_0" AS (UPDATE "parcours_referral"') and sql.count("WITH") == 1
+        assert '"along_1" AS (INSERT INTO "parcours_participantgroupobjectpermission"' in sql
+    else:  # nothing waits on SQLite: each statement on its own, in order
+        assert waiting is None and saved is not None
+        assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "INSERT", "INSERT"]
+
+
+def test_an_update_carried_by_an_insert_that_returns_nothing_is_sent_first_and_checked(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    ghost = Referral.objects.get(pk=referral.pk)
+    ghost.pk = ghost.id = referral.pk + 10_000
+    with pytest.raises(DatabaseError, match="gone"), transaction.atomic():
+        insert_rows([_grant_row(world, referral)], ignore_conflicts=True, along=save_row(ghost, send_with_next=True))
+    assert not ParticipantGroupObjectPermission.objects.filter(
+        group_id=world.b.facilitator.organisation.group_id
+    ).exists()
+
+
+def test_a_forward_opens_its_task_with_its_links_and_queue_row_in_one_round_trip(world, settings):
+    from parcours.work.models import WorkTask
+    from tests.factories import call_service
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "approved")
+    with CaptureQueriesContext(connection) as queries:
+        call_service("referral.forward", world.a.facilitator, referral)
+    queued = [q["sql"] for q in queries if 'INSERT INTO "workflows_worktask"' in q["sql"]]
+    assert len(queued) == 1
+    if connection.vendor == "postgresql":  # the links go with the queue row (the close's own links apart)
+        assert queued[0].startswith('WITH "along_0" AS (INSERT INTO "viewflow_task_previous"')
+    else:
+        assert queued[0].startswith('INSERT INTO "workflows_worktask"')
+    opened = WorkTask.objects.get(referral=referral, status__in=("NEW", "ASSIGNED"))
+    assert opened.task.previous.exists()  # linked to the task it follows

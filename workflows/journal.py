@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from roles.rows import insert_row
+from roles.rows import insert_row, send
 from roles.statements import Compiled
 from workflows import append_only, keys
 from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
@@ -221,13 +221,12 @@ def record_event(
     Callers hold the row lock of the object (services use select_for_update), which serialises the
     events of one object; the unique (object, sequence) constraint makes a lost race fail loudly. `tail`: the chain's
     last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
-    is read here; `NEW_CHAIN` for an object created in this transaction. `along`: the object's pending update
-    (`roles.rows.Pending`), sent with the event's row.
+    is read here; `NEW_CHAIN` for an object created in this transaction. `along`: pending writes (`roles.rows.Pending`:
+    the object's update, a grant), sent with the event's row.
     """
     if tail is None:
-        if along is not None:  # what is read here is read after the object's update, as without it
-            along.run()
-            along = None
+        send(along)  # what is read here is read after the writes handed over, as without them
+        along = None
         tail = next(iter(_chain_tail(object_type, object_id)), None) or NEW_CHAIN
     sequence, previous_hash = tail[0] + 1, tail[1]
     key_id = keys.current_key_id()

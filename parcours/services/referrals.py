@@ -222,7 +222,10 @@ def referral_hire(
         weekly_hours=weekly_hours,
     )
     insert_row(placement)
-    grants.grant(organisation=lot.awardee, permission="parcours.view_placement", obj=placement)
+    # The employer's grant goes with the placement's first event (one round trip on PostgreSQL).
+    granted = grants.grant(
+        organisation=lot.awardee, permission="parcours.view_placement", obj=placement, send_with_next=True
+    )
     participant_id = referral.pathway.participant_id
     placement_event = record_event(
         actor=actor,
@@ -233,6 +236,7 @@ def referral_hire(
         to_state=placement.state,
         inputs={"referral": referral.pk, **inputs},
         tail=NEW_CHAIN,
+        along=granted,
     )
     work.object_created(obj=placement, actor=actor, event=placement_event)
     insert_rows(

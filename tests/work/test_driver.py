@@ -88,14 +88,16 @@ def work_statements(call):
 
 # Closing a task, its WorkTask row and its timers: one statement on PostgreSQL (driver._close), three elsewhere.
 CLOSE = 1 if connection.vendor == "postgresql" else 3
+# The links of the tasks opened and their WorkTask rows: one statement on PostgreSQL (Plan.write), two elsewhere.
+LINKS_AND_WORK = 1 if connection.vendor == "postgresql" else 2
 
 
 @pytest.mark.parametrize(
     ("step", "expected"),
     [
         # open tasks, process lock, close the task with its WorkTask and its two timers (CLOSE), insert the switch +
-        # the employer's task + its two timers, their links, the WorkTask
-        ("forward", 5 + CLOSE),
+        # the employer's task + its two timers, their links and the WorkTask (LINKS_AND_WORK)
+        ("forward", 3 + CLOSE + LINKS_AND_WORK),
         # open tasks, lock, close the confirmation with its WorkTask and timers (CLOSE), insert the switch + the
         # contract handle, their links; then the handle (known from the settle, its process locked by it): close
         # it, insert the split, the three follow-up timers, their links; the pathway's move re-reads its open tasks

@@ -92,7 +92,7 @@ class Statements:
     @property
     def count(self):
         """SQL statements, those sent together in one text (`a; b`: the row lock and its read, the outbox's savepoint)
-        each counted: the database's work, comparable with runs that sent them one by one."""
+        each counted; a write carried by another as its `WITH` (roles.rows) is part of that one statement."""
         return sum(q["sql"].count("; ") + 1 for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT"))
 
     @property

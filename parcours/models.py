@@ -113,6 +113,7 @@ class OfAParticipant:
 
     # From a row to its participant's id, for a read that starts at the row (`guard_annotations`).
     PARTICIPANT_PATH = "pathway__participant_id"
+    GUARD_ANNOTATED = frozenset({"eligible_today"})  # the guard reads `guard_annotations` answers
 
     @classmethod
     def guard_annotations(cls, name: str, day: datetime.date) -> dict:

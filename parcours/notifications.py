@@ -312,6 +312,9 @@ def publish_on_commit(event, *, subject=None) -> None:
     if mail.calls_for_mail(event):
         try:
             mail.enqueue_for_event(event, subject)  # a failure undoes its own writes only (savepoint)
-        except Exception:  # an e-mail must never stop the action it tells of
+        except Exception:  # an e-mail must never stop the action it tells of…
+            if transaction.get_connection().in_atomic_block and transaction.get_rollback():
+                # …unless the action itself was lost with it (roles.statements.run_on_its_own): then it fails, loudly
+                raise
             logger.exception("e-mail notifications of event %s failed", event.pk)
     transaction.on_commit(lambda: _send(event))

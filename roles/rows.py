@@ -145,7 +145,9 @@ class Pending:
     def run(self):
         connection = connections[self.using]
         sql, params = prepared(self.sql, self.params, range(len(self.params)), using=self.using)
-        self.check(_run(connection, self.using, sql, params, fetch=False))
+        written = _run(connection, self.using, sql, params, fetch=False)
+        with transaction.mark_for_rollback_on_error(self.using):
+            self.check(written)
 
     def check(self, written):
         if self.expect is not None and written != self.expect:
@@ -159,12 +161,16 @@ def send(along) -> None:
 
 
 def _pendings(along) -> list:
-    """The pending writes of `along`: one, None, or a list of them (and of what `send_with_next` returned)."""
+    """The pending writes of `along` (one, None, a list of them and of what `send_with_next` returned), each once."""
     if along is None:
         return []
     if isinstance(along, Pending):
         return [along]
-    return [p for item in along for p in _pendings(item)]
+    found = {}
+    for item in along:
+        for pending in _pendings(item):
+            found.setdefault(id(pending), pending)
+    return list(found.values())
 
 
 def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None, send_with_next=False):
@@ -226,8 +232,11 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
         sql += "".join(f', (SELECT COUNT(*) FROM "along_{i}")' for i, p in enumerate(along) if p.expect is not None)
     sql, params = prepared(sql, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=returning)
-    for column, pending in enumerate(checked, start=1):
-        pending.check(rows[0][column])
+    # A failed check after the statement wrote the rest: the transaction is marked for rollback, as on a failed write
+    # (no commit of an event without its row, even by a caller that catches the error).
+    with transaction.mark_for_rollback_on_error(using):
+        for column, pending in enumerate(checked, start=1):
+            pending.check(rows[0][column])
     if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
         for index, obj in enumerate(objs):
             if returning:
@@ -238,8 +247,12 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
 
 
 def _with(along, sql, params):
-    """`sql` with the pending writes in front, as data-modifying `WITH`s (PostgreSQL runs each once, whether or not
-    the statement reads it; they write other rows, so their order does not matter)."""
+    """`sql` with the pending writes in front, as data-modifying `WITH`s: PostgreSQL runs each once, whether or not
+    the statement reads it, all in one snapshot, so none sees the rows of another. Writes whose triggers read each
+    other's tables must not go together: AFTER triggers run at the end of the statement and see all of its rows (a
+    pathway's state and a participant grant, both counted by the tally's triggers, would be counted twice). What is
+    carried today — a row's update with its journal event, a placement's grant, task links with queue rows — touches
+    no such table."""
     ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
     return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
 

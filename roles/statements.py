@@ -304,17 +304,26 @@ def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
     """Run a write that must not abort the transaction around it when it fails (an e-mail never stops the action it
     tells of): inside a savepoint, rolled back to on error, the error raised for the caller to log. On PostgreSQL with
     client-side binding the SAVEPOINT, the statement and the RELEASE go in one round trip; elsewhere (or outside a
-    transaction) through Django's `atomic()`. The number of rows the statement wrote."""
+    transaction) through Django's `atomic()`. The number of rows the statement wrote.
+
+    The text is composed before anything is sent (a parameter the driver refuses fails here, the transaction
+    untouched). Should the savepoint itself be missing (a text the server could not parse runs nothing of it), the
+    transaction is lost: it is marked for rollback, for the caller to let the error through
+    (`transaction.get_rollback()`), and never committed as if the action had been written."""
     connection = connections[using]
     if not (connection.in_atomic_block and _one_round_trip(connection)):
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
     with connection.cursor() as cursor:
+        text = cursor.cursor.mogrify(f"SAVEPOINT {ON_ITS_OWN}; {sql}; RELEASE SAVEPOINT {ON_ITS_OWN}", params)
         try:
-            cursor.execute(f"SAVEPOINT {ON_ITS_OWN}; {sql}; RELEASE SAVEPOINT {ON_ITS_OWN}", params)
+            cursor.execute(text)  # no parameters: nothing of it is read as a placeholder again
         except Exception:
-            cursor.execute(f"ROLLBACK TO SAVEPOINT {ON_ITS_OWN}; RELEASE SAVEPOINT {ON_ITS_OWN}")
+            try:
+                cursor.execute(f"ROLLBACK TO SAVEPOINT {ON_ITS_OWN}; RELEASE SAVEPOINT {ON_ITS_OWN}")
+            except Exception:
+                transaction.set_rollback(True, using=using)
             raise
         cursor.nextset()  # the statement's result, after the SAVEPOINT's
         return cursor.rowcount

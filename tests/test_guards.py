@@ -324,3 +324,13 @@ def test_reopen_refused_while_another_pathway_is_open(world):
         lambda: pathways.pathway_reopen(actor=world.a.adviser, pathway=pathway, reason="Retour"),
         pathway,
     )
+
+
+def test_only_the_reads_a_model_can_annotate_go_in_its_locked_read():
+    from parcours.models import Pathway, Referral
+    from parcours.services.common import guard_reads
+
+    assert guard_reads(Referral, "approve") == ("eligible_today",)
+    assert guard_reads(Referral, "forward") == ()
+    assert guard_reads(Pathway, "validate_eligibility") == ()  # its guard reads the pending assessment, not here
+    assert guard_reads(Referral, None) == ()

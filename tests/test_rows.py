@@ -301,9 +301,12 @@ def test_an_update_sent_with_an_insert_of_a_row_gone_raises_and_writes_neither(w
     referral = make_referral(world, "sent")
     ghost = Referral.objects.get(pk=referral.pk)
     ghost.pk = ghost.id = referral.pk + 10_000
-    with pytest.raises(DatabaseError, match="gone"):
-        with transaction.atomic():
+    with transaction.atomic():
+        with pytest.raises(DatabaseError, match="gone"):
             insert_row(_event(hash="along-gone"), along=save_row(ghost, send_with_next=True))
+        # On PostgreSQL the event's row was written in the same statement: the block can only roll back, even for a
+        # caller that caught the error.
+        assert transaction.get_connection().needs_rollback
     assert not JournalEvent.objects.filter(hash="along-gone").exists()
 
 
@@ -319,7 +322,8 @@ def test_an_update_sent_with_an_insert_the_orm_makes_goes_first(world):
     assert JournalEvent.objects.filter(hash__startswith="along-many-").count() == 12
 
 
-def test_an_update_sent_with_an_insert_ignoring_conflicts_goes_first(world):
+def test_an_update_sent_with_an_insert_ignoring_conflicts_goes_first(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text
     referral = make_referral(world, "sent")
     referral.motivation = "Avant le droit"
     view = permission_id("parcours", "participant", "view_participant")
@@ -389,11 +393,13 @@ def test_an_update_carried_by_an_insert_that_returns_nothing_is_sent_first_and_c
     referral = make_referral(world, "sent")
     ghost = Referral.objects.get(pk=referral.pk)
     ghost.pk = ghost.id = referral.pk + 10_000
-    with pytest.raises(DatabaseError, match="gone"), transaction.atomic():
-        insert_rows([_grant_row(world, referral)], ignore_conflicts=True, along=save_row(ghost, send_with_next=True))
-    assert not ParticipantGroupObjectPermission.objects.filter(
-        group_id=world.b.facilitator.organisation.group_id
-    ).exists()
+    grant = _grant_row(world, referral)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with pytest.raises(DatabaseError, match="gone"):
+            insert_rows([grant], ignore_conflicts=True, along=save_row(ghost, send_with_next=True))
+        assert transaction.get_connection().needs_rollback
+    # The update alone first (its count cannot come back beside an insert that returns nothing), refused there.
+    assert [q["sql"].split()[0] for q in queries] == ["UPDATE"]
 
 
 def test_a_forward_opens_its_task_with_its_links_and_queue_row_in_one_round_trip(world, settings):
@@ -412,3 +418,15 @@ def test_a_forward_opens_its_task_with_its_links_and_queue_row_in_one_round_trip
         assert queued[0].startswith('INSERT INTO "workflows_worktask"')
     opened = WorkTask.objects.get(referral=referral, status__in=("NEW", "ASSIGNED"))
     assert opened.task.previous.exists()  # linked to the task it follows
+
+
+def test_a_write_handed_on_twice_is_sent_once(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    referral.motivation = "Une fois"
+    saved = save_row(referral, send_with_next=True)
+    waiting = insert_rows([_grant_row(world, referral)], ignore_conflicts=True, send_with_next=True, along=saved)
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(_event(object_id=referral.pk, hash="once"), along=[saved, waiting])  # no "row gone": sent once
+    assert _columns(referral)["motivation"] == "Une fois"
+    assert sum(q["sql"].count('UPDATE "parcours_referral"') for q in queries) == 1

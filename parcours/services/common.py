@@ -153,7 +153,10 @@ def guard_reads(model, transition) -> tuple:
     if transition is None or machine is None or not hasattr(model, "guard_annotations"):
         return ()
     spec = MACHINES[machine].get(transition)
-    return tuple(sorted({guard.reads for guard in spec.guards if getattr(guard, "reads", None)})) if spec else ()
+    if spec is None:
+        return ()
+    named = {getattr(guard, "reads", None) for guard in spec.guards}
+    return tuple(sorted(named & model.GUARD_ANNOTATED))
 
 
 def lock_consequence(model, pk):

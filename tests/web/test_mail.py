@@ -323,3 +323,41 @@ def test_run_on_its_own_undoes_its_statement_alone_and_the_transaction_goes_on(d
         assert run_on_its_own(f"UPDATE {table} SET attempts = attempts + 1 WHERE id = %s", [0]) == 0
         JournalEvent.objects.create(object_type="t", object_id=2, action="b", sequence=1, key_id="k", hash="h2")
     assert JournalEvent.objects.filter(pk=kept.pk).exists() and JournalEvent.objects.filter(hash="h2").exists()
+
+
+@pytest.mark.postgres
+def test_run_on_its_own_refuses_a_bad_parameter_before_sending_anything(db):
+    from django.db import transaction
+
+    from roles.statements import run_on_its_own
+
+    table = MailNotification._meta.db_table
+    with transaction.atomic():
+        with pytest.raises(Exception):  # noqa: B017 - the driver's own error: one parameter for two placeholders
+            run_on_its_own(f"UPDATE {table} SET attempts = %s WHERE id = %s", [1])
+        assert not transaction.get_rollback()
+        assert run_on_its_own(f"UPDATE {table} SET attempts = attempts WHERE id = %s", [0]) == 0  # still usable
+
+
+@pytest.mark.postgres
+def test_a_text_the_server_cannot_parse_loses_the_transaction_loudly(site, caplog):
+    """Nothing of it ran, not even its savepoint: the transaction is aborted and cannot be saved by the savepoint.
+    It is marked for rollback, and the publisher lets the error through instead of committing nothing as if the
+    action had been written."""
+    from django.db import DatabaseError, transaction
+
+    from roles.statements import run_on_its_own
+
+    with transaction.atomic():
+        with pytest.raises(DatabaseError):
+            run_on_its_own("INSERT INTO nowhere (", [])
+        assert transaction.get_rollback()
+    participant = site.participant()
+    referral = participant.pathways.get().referrals.get()
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
+    referrals.referral_approve(actor=site.facilitator, referral=referral)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mail, "_enqueue", lambda *args, **kwargs: run_on_its_own("INSERT INTO nowhere (", []))
+        with pytest.raises(DatabaseError), transaction.atomic():
+            referrals.referral_forward(actor=site.facilitator, referral=referral)
+    assert Referral.objects.get(pk=referral.pk).state == "approved"

@@ -915,7 +915,7 @@ def write_markdown(path):
                 "",
                 f"SQL statements per step ({p['statements_per_lifecycle']} per lifecycle"
                 + (f", in {p['round_trips_per_lifecycle']} round trips" if "round_trips_per_lifecycle" in p else "")
-                + "): "
+                + "; BEGIN and COMMIT not counted): "
                 + ", ".join(f"{label} {n}" for label, n in counted.items())
                 + ".",
             ]

@@ -23,7 +23,7 @@ import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -428,9 +428,7 @@ def contract_recorded(placement, handle_node):
         lock_processes([row[1]])
     handle_pk, process_pk, token = row
     plan = Plan()
-    if not Task.objects.filter(pk=handle_pk, status=STATUS.NEW).update(
-        status=STATUS.DONE, started=plan.now, finished=plan.now
-    ):
+    if not _finish_handle(handle_pk, plan.now):
         return False
     process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
     process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
@@ -439,15 +437,19 @@ def contract_recorded(placement, handle_node):
         raise ValueError(f"{handle_node.name}: the driver arms a split of timers only")  # pragma: no cover
     subject = Subject(process=process, pathway=None)
     # The split's own id goes into its branches' tokens (viewflow's Token.split_token_source): inserted first.
-    split = Task.objects.create(
-        process_id=process_pk,
-        flow_task=split_node,
-        flow_task_type=split_node.task_type,
-        token=token,
-        status=STATUS.DONE,
-        finished=plan.now,
-        created=plan.now,
-        data={},
+    [split] = insert_rows(  # the statement of the plan's tasks (viewflow's save() only sets the type, given here)
+        [
+            Task(
+                process_id=process_pk,
+                flow_task=split_node,
+                flow_task_type=split_node.task_type,
+                token=token,
+                status=STATUS.DONE,
+                finished=plan.now,
+                created=plan.now,
+                data={},
+            )
+        ]
     )
     plan.links.append((Task(pk=handle_pk), split))
     tokens = Token.split_token_source(token, split.pk)
@@ -456,6 +458,22 @@ def contract_recorded(placement, handle_node):
         plan.add(subject, timer, split, next(tokens), status=STATUS.SCHEDULED, scheduled=_moment(timer, activation))
     plan.write()
     return True
+
+
+def _finish_handle(pk, now) -> bool:
+    """A NEW handle task marked done (started and finished `now`), in one statement built once from the model and
+    prepared on PostgreSQL (a hire runs it): whether it was still NEW."""
+    meta, quote = Task._meta, connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in ("id", "status", "started", "finished")}
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['started']} = %s, "
+        f"{column['finished']} = %s WHERE {column['id']} = %s AND {column['status']} = %s"
+    )
+    moment = meta.get_field("started").get_db_prep_value(now, connection)  # as the ORM sends a moment
+    sql, params = prepared(sql, [STATUS.DONE.value, moment, moment, int(pk), STATUS.NEW.value], [1, 2, 3])
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 def _opened_handle(placement, handle_node):

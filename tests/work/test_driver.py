@@ -201,3 +201,17 @@ def test_a_task_keeps_its_assignment_moment_only_when_its_closer_owned_it(territ
         assert task.assigned == earlier
     else:
         assert task.assigned > earlier  # taken over when closed
+
+
+def test_a_handle_is_finished_once_with_its_moments(territories):
+    """The contract step a hire closes (driver._finish_handle): done, started and finished at that moment, once."""
+    referral = territories.forwarded()
+    some = Task.objects.filter(process__in=WorkTask.objects.filter(referral=referral).values("task__process")).first()
+    now = timezone.now()
+    handle = Task.objects.create(
+        process_id=some.process_id, flow_task=some.flow_task, status=STATUS.NEW, token=some.token, data={}
+    )
+    assert driver._finish_handle(handle.pk, now) is True
+    done = Task.objects.get(pk=handle.pk)
+    assert (done.status, done.started, done.finished) == (STATUS.DONE, now, now)
+    assert driver._finish_handle(handle.pk, now) is False  # no longer NEW: nothing written

@@ -460,17 +460,22 @@ def contract_recorded(placement, handle_node):
     return True
 
 
-def _finish_handle(pk, now) -> bool:
-    """A NEW handle task marked done (started and finished `now`), in one statement built once from the model and
-    prepared on PostgreSQL (a hire runs it): whether it was still NEW."""
+@functools.cache
+def _finish_handle_sql(vendor) -> str:
     meta, quote = Task._meta, connection.ops.quote_name
     column = {name: quote(meta.get_field(name).column) for name in ("id", "status", "started", "finished")}
-    sql = (
+    return (
         f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['started']} = %s, "
         f"{column['finished']} = %s WHERE {column['id']} = %s AND {column['status']} = %s"
     )
-    moment = meta.get_field("started").get_db_prep_value(now, connection)  # as the ORM sends a moment
-    sql, params = prepared(sql, [STATUS.DONE.value, moment, moment, int(pk), STATUS.NEW.value], [1, 2, 3])
+
+
+def _finish_handle(pk, now) -> bool:
+    """A NEW handle task marked done (started and finished `now`), in one statement built once from the model and
+    prepared on PostgreSQL (a hire runs it): whether it was still NEW."""
+    moment = Task._meta.get_field("started").get_db_prep_value(now, connection)  # as the ORM sends a moment
+    params = [STATUS.DONE.value, moment, moment, int(pk), STATUS.NEW.value]
+    sql, params = prepared(_finish_handle_sql(connection.vendor), params, [1, 2, 3])
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1

@@ -316,9 +316,10 @@ def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
             cursor.execute(sql, params)
             return cursor.rowcount
     with connection.cursor() as cursor:
-        text = cursor.cursor.mogrify(f"SAVEPOINT {ON_ITS_OWN}; {sql}; RELEASE SAVEPOINT {ON_ITS_OWN}", params)
+        with connection.wrap_database_errors:  # the driver's refusal as Django's error, as from execute()
+            text = cursor.cursor.mogrify(f"SAVEPOINT {ON_ITS_OWN}; {sql}; RELEASE SAVEPOINT {ON_ITS_OWN}", params)
         try:
-            cursor.execute(text)  # no parameters: nothing of it is read as a placeholder again
+            cursor.execute(text)  # the values are in the text: sent without parameters, no placeholder read again
         except Exception:
             try:
                 cursor.execute(f"ROLLBACK TO SAVEPOINT {ON_ITS_OWN}; RELEASE SAVEPOINT {ON_ITS_OWN}")

@@ -327,13 +327,13 @@ def test_run_on_its_own_undoes_its_statement_alone_and_the_transaction_goes_on(d
 
 @pytest.mark.postgres
 def test_run_on_its_own_refuses_a_bad_parameter_before_sending_anything(db):
-    from django.db import transaction
+    from django.db import ProgrammingError, transaction
 
     from roles.statements import run_on_its_own
 
     table = MailNotification._meta.db_table
     with transaction.atomic():
-        with pytest.raises(Exception):  # noqa: B017 - the driver's own error: one parameter for two placeholders
+        with pytest.raises(ProgrammingError, match="placeholders"):  # one parameter for two placeholders
             run_on_its_own(f"UPDATE {table} SET attempts = %s WHERE id = %s", [1])
         assert not transaction.get_rollback()
         assert run_on_its_own(f"UPDATE {table} SET attempts = attempts WHERE id = %s", [0]) == 0  # still usable

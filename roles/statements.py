@@ -262,12 +262,13 @@ class Compiled:
         _, sql, params, arguments = self._bound(values, using)
         return sql, params, arguments
 
-    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None) -> list:
-        """The rows. `after`: another statement (`Compiled.statement()`) to run first, its rows not read — in the same
-        round trip where the driver sends a text of several statements as one simple query (PostgreSQL with
-        client-side binding, Django's default), else on its own just before. Each statement of a simple query takes
-        its own snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it
-        waited for committed."""
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None, after_rows=None) -> list:
+        """The rows. `after`: another statement (`Compiled.statement()`) to run first — in the same round trip where
+        the driver sends a text of several statements as one simple query (PostgreSQL with client-side binding,
+        Django's default), else on its own just before. Its rows are appended to the list `after_rows` when one is
+        given (the rows a `SKIP LOCKED` lock took), else not read. Each statement of a simple query takes its own
+        snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it waited
+        for committed."""
         compiled, sql, params, arguments = self._bound(values, using)
         queryset, template, _, _, _, compilation = compiled
         sql, params = prepared(sql, params, arguments, using=using)
@@ -278,10 +279,12 @@ class Compiled:
         if after is not None:
             first_sql, first_params = prepared(*after, using=using)
             if _one_round_trip(connection):
-                compiler.execute_sql = _after_first(compiler, f"{first_sql}; {sql}", first_params + params)
+                compiler.execute_sql = _after_first(compiler, f"{first_sql}; {sql}", first_params + params, after_rows)
             else:
                 with connection.cursor() as cursor:
                     cursor.execute(first_sql, first_params)
+                    if after_rows is not None:
+                        after_rows.extend(cursor.fetchall())
         # The columns' converters (dates, decimals, JSON…) are the same at every run: worked out once per connection
         # and kept on it (they hold its operations), not asked of every column's field at every run (~0.15 ms of a
         # transition's locked read of ~120 columns).
@@ -339,15 +342,17 @@ def _one_round_trip(connection) -> bool:
     )
 
 
-def _after_first(compiler, sql, params):
+def _after_first(compiler, sql, params, first_rows=None):
     """The compiler's `execute_sql` for a text of two statements: the rows of the second, as Django's own returns
-    them (all fetched: the reads run this way are one row or a few)."""
+    them (all fetched: the reads run this way are one row or a few); the first's appended to `first_rows` if given."""
 
     def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):
         if result_type != MULTI:
             raise ValueError(result_type)
         with compiler.connection.cursor() as cursor:
             cursor.execute(sql, params)
+            if first_rows is not None:
+                first_rows.extend(cursor.fetchall())
             if not cursor.nextset():  # pragma: no cover - the driver returned one result for two statements
                 raise DatabaseError("the read after the first statement returned nothing")
             rows = cursor.fetchall()

@@ -138,6 +138,26 @@ def test_a_read_after_another_statement_returns_the_read_s_rows_in_one_round_tri
         assert len(queries) == 4
 
 
+def test_the_rows_of_the_statement_before_the_read_are_handed_back_when_asked(world, monkeypatch):
+    """`after_rows`: the first statement's rows (the processes a SKIP LOCKED lock took), whichever way it was sent."""
+    from django.db import transaction
+
+    pathway = make_pathway(world, "eligibility_pending")
+    lock, read = _row_lock_of_pathway(), _states()
+    ways = [False]
+    if connection.vendor == "postgresql":
+        ways.append(True)  # server-side binding: the two statements one by one
+    for apart in ways:
+        if apart:
+            monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+        taken, none_taken = [], []
+        with transaction.atomic():
+            rows = read(pathway.pk, after=lock.statement(pathway.pk), after_rows=taken)
+            nothing = read(pathway.pk, after=lock.statement(pathway.pk + 10_000), after_rows=none_taken)
+        assert rows == nothing == [(pathway.pk, "eligibility_pending")]
+        assert (taken, none_taken) == ([(pathway.pk,)], [])
+
+
 @pytest.mark.postgres
 def test_with_server_side_binding_the_statement_before_the_read_goes_on_its_own(world, monkeypatch, settings):
     from django.db import transaction

@@ -19,7 +19,7 @@ import random
 import time
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from viewflow import this
 from viewflow.workflow import flow
@@ -810,8 +810,32 @@ _open_tasks_of_pathway = Compiled(
 )
 
 
-def open_tasks_of_pathway(pathway_id) -> list:
-    return _open_tasks_of_pathway(pathway_id)
+# The processes of those tasks, locked as `lock_processes` does (SKIP LOCKED): sent with the read, before it.
+_lock_processes_of_pathway = Compiled(
+    lambda pathway_id: (
+        WorkProcess.objects.filter(
+            pk__in=WorkTask.objects.filter(pathway_id=pathway_id, status__in=OPEN_TASK_STATUSES).values(
+                "task__process_id"
+            )
+        )
+        .select_for_update(skip_locked=True)
+        .values_list("pk")
+        .order_by()
+    )
+)
+
+
+def open_tasks_of_pathway(pathway_id, *, locked=None) -> list:
+    """The open tasks of a pathway. `locked`: a set to which the processes locked for them are added — the lock goes
+    first, in the same round trip on PostgreSQL (roles.statements.Compiled `after`), and the read, in its own
+    snapshot, sees what a transaction that held one of them committed. A process another transaction holds is
+    skipped (not waited for): the caller locks what it still needs with `lock_processes`, which waits a little."""
+    if locked is None or not connection.features.has_select_for_update:
+        return _open_tasks_of_pathway(pathway_id)
+    rows = []
+    tasks = _open_tasks_of_pathway(pathway_id, after=_lock_processes_of_pathway.statement(pathway_id), after_rows=rows)
+    locked.update(pk for (pk,) in rows)
+    return tasks
 
 
 @functools.cache

@@ -29,13 +29,16 @@ def settle_pathway(pathway_id, *, actor, event, known=None):
     """Settle the open tasks of a pathway that no longer wait for anything, through the driver's set-based statements
     (parcours/work/driver.py runs every human task of the flows: tests/work/test_driver.py)."""
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
+    locked = set()  # the processes of the open tasks, locked with their read (one round trip on PostgreSQL)
     settled = [
         work_task
-        for work_task in open_tasks_of_pathway(pathway_id)
+        for work_task in open_tasks_of_pathway(pathway_id, locked=locked)
         # a node removed from the flow is left to an administrator
         if isinstance(work_task.task.flow_task, HumanTask) and not work_task.task.flow_task.is_open(work_task)
     ]
-    return driver.settle(settled, actor=actor, event=event, outcome=outcome, known=known) if settled else 0
+    if not settled:
+        return 0
+    return driver.settle(settled, actor=actor, event=event, outcome=outcome, known=known, locked=locked)
 
 
 class WorkListener:

@@ -3,6 +3,7 @@ meeting a process row held elsewhere is refused as busy."""
 
 import datetime
 import threading
+import time
 
 import pytest
 import time_machine
@@ -10,9 +11,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from parcours.models import Referral
+from parcours.services import referrals
 from parcours.services.referrals import referral_accept
-from parcours.work.models import WorkProcess
+from parcours.work.models import TaskKind, WorkProcess
 from parcours.work.timers import fire_due
+from tests.work.conftest import make_offer, open_task
 from workflows.errors import WORK_BUSY, DomainError
 from workflows.models import JournalEvent
 from workflows.states import ReferralState
@@ -89,3 +92,66 @@ def test_a_busy_process_refuses_the_transition_and_nothing_is_written(committed_
     # Once the other transaction is over, the same answer goes through.
     referral_accept(actor=t.employer, referral=Referral.objects.get(pk=referral.pk))
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.ACCEPTED
+
+
+def _hold(process_id, locked, release, errors, for_seconds=None):
+    """Another connection holding a process row, until `release` is set or for `for_seconds`."""
+    try:
+        with transaction.atomic():
+            assert WorkProcess.objects.select_for_update().filter(pk=process_id).exists()
+            locked.set()
+            if for_seconds is None:
+                release.wait(timeout=30)
+            else:
+                time.sleep(for_seconds)
+    except Exception as exc:  # pragma: no cover - surfaced by the callers' assertions
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_a_process_held_elsewhere_that_the_transition_settles_nothing_in_does_not_stop_it(
+    committed_db, transactional_db, territories
+):
+    """The open tasks of a pathway are read with their processes' lock, which skips a row held elsewhere: a second
+    referral's process, held by another connection, does not make the employer's answer to the first one busy."""
+    t = territories.a
+    first = territories.forwarded()
+    other_offer = make_offer(t, title="Coffreur·se", trade="Maçonnerie", positions=2)
+    second = referrals.referral_create(actor=t.adviser, pathway=first.pathway, offer=other_offer)
+    held = WorkProcess.objects.get(referral_id=second.pk).pk
+    locked, release, errors = threading.Event(), threading.Event(), []
+    thread = threading.Thread(target=_hold, args=(held, locked, release, errors))
+    thread.start()
+    try:
+        assert locked.wait(timeout=10)
+        started = time.monotonic()
+        referral_accept(actor=t.employer, referral=first)
+        assert time.monotonic() - started < 0.3  # no wait for the row it does not need
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert not errors
+    assert Referral.objects.get(pk=first.pk).state == ReferralState.ACCEPTED
+    assert open_task(TaskKind.CONFIRM_HIRE, referral=first).task.process_id != held
+
+
+@pytest.mark.postgres
+def test_a_process_released_while_the_transition_retries_lets_it_through(committed_db, transactional_db, territories):
+    """The read's lock skips the held process; the settle then waits for it a little (lock_processes) and goes on
+    once the other transaction is over."""
+    t = territories.a
+    referral = territories.forwarded()
+    process_id = WorkProcess.objects.get(referral_id=referral.pk).pk
+    locked, errors = threading.Event(), []
+    thread = threading.Thread(target=_hold, args=(process_id, locked, None, errors, 0.05))
+    thread.start()
+    try:
+        assert locked.wait(timeout=10)
+        referral_accept(actor=t.employer, referral=referral)
+    finally:
+        thread.join(timeout=30)
+    assert not errors
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.ACCEPTED
+    assert open_task(TaskKind.CONFIRM_HIRE, referral=referral).task.process_id == process_id

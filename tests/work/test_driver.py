@@ -70,6 +70,43 @@ def test_a_settled_task_records_who_closed_it_and_cancels_its_timers(territories
     assert set(Task.objects.filter(pk__in=timers).values_list("status", flat=True)) == {STATUS.CANCELED}
 
 
+@pytest.mark.postgres
+def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territories):
+    """The prepared close keeps one generic plan per connection: it must find a task's timers through its links and
+    the primary key, never by reading the armed timers of every process (what a join on the status index did once
+    the statistics said few were armed)."""
+    referral = territories.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    boundaries = tuple(review.task.flow_task._boundary_events)
+    now = timezone.now()
+    values = [now, now, 1, 1, now, review.pk, "test", None, None, review.pk, now, review.pk]
+    # Statistics that say few timers are armed: thousands of done tasks, analysed.
+    done = [
+        Task(
+            process_id=review.task.process_id,
+            flow_task=PlacementFlow.review,
+            flow_task_type="HUMAN",
+            status=STATUS.DONE,
+        )
+        for _ in range(5000)
+    ]
+    Task.objects.bulk_create(done)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE viewflow_task, viewflow_task_previous")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        parts = driver._close_statement(True, boundaries).split("%s")
+        numbered = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], start=1)) + parts[-1]
+        cursor.execute(f"PREPARE close_plan AS {numbered}")
+        try:
+            cursor.execute("EXPLAIN EXECUTE close_plan(" + ", ".join(["%s"] * len(values)) + ")", values)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE close_plan")
+    timers = plan[plan.index("CTE timers") :]
+    assert "Index Cond: (id = ANY" in timers, plan
+    assert "status" not in timers.split("Filter")[0], plan  # no scan driven by the status
+
+
 def _text(sql):
     """A statement's SQL; for a prepared one (roles.statements.prepared, PostgreSQL), the text it was prepared with."""
     if not sql.startswith("EXECUTE "):
@@ -90,19 +127,25 @@ def work_statements(call):
 CLOSE = 1 if connection.vendor == "postgresql" else 3
 # The links of the tasks opened and their WorkTask rows: one statement on PostgreSQL (Plan.write), two elsewhere.
 LINKS_AND_WORK = 1 if connection.vendor == "postgresql" else 2
+# The open tasks of the pathway and the lock of their processes: one text on PostgreSQL, sent in one round trip
+# (flows.open_tasks_of_pathway); elsewhere the read, then the lock of the processes of the tasks settled.
+READ_AND_LOCK = 1 if connection.vendor == "postgresql" else 2
+# Once nothing closes: the read alone where nothing is locked with it.
+READ_ONLY = 1
 
 
 @pytest.mark.parametrize(
     ("step", "expected"),
     [
-        # open tasks, process lock, close the task with its WorkTask and its two timers (CLOSE), insert the switch +
-        # the employer's task + its two timers, their links and the WorkTask (LINKS_AND_WORK)
-        ("forward", 3 + CLOSE + LINKS_AND_WORK),
-        # open tasks, lock, close the confirmation with its WorkTask and timers (CLOSE), insert the switch + the
-        # contract handle, their links; then the handle (known from the settle, its process locked by it): close
-        # it, insert the split, the three follow-up timers, their links; the pathway's move re-reads its open tasks
-        # (none closes)
-        ("hire", 9 + CLOSE),
+        # open tasks with their processes' lock (READ_AND_LOCK), close the task with its WorkTask and its two timers
+        # (CLOSE), insert the switch + the employer's task + its two timers, their links and the WorkTask
+        # (LINKS_AND_WORK)
+        ("forward", READ_AND_LOCK + 1 + CLOSE + LINKS_AND_WORK),
+        # open tasks and lock (READ_AND_LOCK), close the confirmation with its WorkTask and timers (CLOSE), insert the
+        # switch + the contract handle, their links; then the handle (known from the settle, its process locked by
+        # it): close it, insert the split, the three follow-up timers, their links; the pathway's move re-reads its
+        # open tasks, with their processes' lock on PostgreSQL (none closes: READ_ONLY)
+        ("hire", READ_AND_LOCK + 6 + CLOSE + READ_ONLY),
         # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
         # alike (flows.may_settle): no task is read
         ("start_review", 0),

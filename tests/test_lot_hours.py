@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from parcours import worker
 from parcours.models import ContractLot, HoursLine, LotHoursSummary
 from parcours.selectors import lot_hours, reports
+from roles.rows import send
 from tests import test_reports
 from tests.factories import make_lot
 from tests.test_reports import D, at, declare_and_validate
@@ -81,7 +82,7 @@ def test_each_kind_of_event_stales_the_lots_it_can_move(world, clause):
             shown(fac, target)
         for name, value in changes.items():
             setattr(event, name, value)
-        lot_hours.event_recorded(event)
+        send(lot_hours.event_recorded(event))  # the write the journal sends with the event's row
         return {target.pk for target in (lot, other) if not summary(target).fresh}
 
     assert stales(events["placement"], object_id=a.pk) == {lot.pk}
@@ -99,6 +100,33 @@ def test_each_kind_of_event_stales_the_lots_it_can_move(world, clause):
     }
     assert stales(events["placement"], object_type="participant", action="create", participant_id=participant) == set()
     assert stales(events["referral"]) == set()
+
+
+def test_a_validated_hours_line_stales_its_lot_in_the_statement_of_its_journal_event(world, clause, settings):
+    """The lot's mark goes with the event's row: in its INSERT statement on PostgreSQL (a data-modifying WITH), just
+    before it elsewhere; either way the line's lot is stale once the line is validated, and another lot is not."""
+    from parcours.services import hours
+    from tests.factories import make
+    from workflows.states import HoursLineState
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    line = make(world, "hoursline", "declared")
+    lot = line.placement.lot
+    other = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    fac = world.a.facilitator
+    for target in (lot, other):
+        shown(fac, target)
+    with CaptureQueriesContext(connection) as queries:
+        hours.hoursline_validate(actor=fac, hours_line=line)
+    assert HoursLine.objects.get(pk=line.pk).state == HoursLineState.VALIDATED
+    assert not summary(lot).fresh and summary(other).fresh
+    texts = [q["sql"] for q in queries]
+    alone = [t for t in texts if t.startswith('UPDATE "parcours_lothourssummary"')]
+    carried = [t for t in texts if t.startswith("WITH") and '"parcours_lothourssummary"' in t]
+    if connection.vendor == "postgresql":
+        assert not alone and len(carried) == 1 and 'INSERT INTO "workflows_journalevent"' in carried[0], texts
+    else:
+        assert len(alone) == 1 and not carried, texts
 
 
 def test_a_recount_racing_a_writer_is_not_kept(world, clause):

@@ -64,12 +64,14 @@ def ensure_can_fire(obj, name, *, actor):
     return spec
 
 
-def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
+def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, along=None):
     """Run transition `name` on `obj` for `actor` and journal it. Returns the JournalEvent.
 
     `internal=True` is for consequences fired by a service inside an action already authorised
     (e.g. the pathway becoming "placed" when the employer confirms a hire); it skips the role check,
     never the state check. `journal_extra` adds codes and ids to the journal event (not to the fsm method).
+    `along`: the service's own pending writes (roles.rows.Pending) that go with the transition, sent with its row's
+    update and its event (one statement on PostgreSQL), only once every check has passed.
     """
     inputs = dict(inputs or {})
     spec = spec_for(obj, name)
@@ -102,7 +104,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None):
         reason=inputs.get("reason", ""),
         inputs={**inputs, **(journal_extra or {})},
         tail=chain_tail_of(obj),  # read with the locked row (parcours.services.common.lock), when it was
-        along=saved,
+        along=[saved, along],
     )
     work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
     return event

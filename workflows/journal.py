@@ -156,8 +156,10 @@ def compute_hash(event: JournalEvent) -> str:
     )
 
 
-# Called with each event recorded, in the writer's transaction: derived data kept beside the case data (the hours
-# counted per lot) learn here what changed. Registered by the application (parcours.apps); none may write events.
+# Called with each event about to be recorded (built, its id not yet known), in the writer's transaction: derived data
+# kept beside the case data (the hours counted per lot) learn here what changed. A listener returns the writes this
+# needs as pending writes (roles.rows.Pending, or None), sent with the event's row: in its statement on PostgreSQL.
+# Registered by the application (parcours.apps); none may write events.
 _recorded_listeners = []
 
 
@@ -222,7 +224,7 @@ def record_event(
     events of one object; the unique (object, sequence) constraint makes a lost race fail loudly. `tail`: the chain's
     last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
     is read here; `NEW_CHAIN` for an object created in this transaction. `along`: pending writes (`roles.rows.Pending`:
-    the object's update, a grant), sent with the event's row.
+    the object's update, a grant), sent with the event's row, as those of the listeners (`subscribe`).
     """
     if tail is None:
         send(along)  # what is read here is read after the writes handed over, as without them
@@ -249,11 +251,9 @@ def record_event(
         key_id=key_id,
     )
     event.hash = compute_hash(event)
-    insert_row(event, along=along)
+    insert_row(event, along=[along, *(listener(event) for listener in _recorded_listeners)])
     if reason:
         event.reason_record = insert_row(JournalReason(event=event, text=reason))
-    for listener in _recorded_listeners:
-        listener(event)
     return event
 
 

@@ -6,7 +6,8 @@ at national scale. The result is kept in LotHoursSummary and only recounted when
 
 - writers: every journal event that can change a lot's count (hours lines, placements, monthly statements, the lot
   itself, a participant's eligibility) marks the lot's row stale in the writer's own transaction (`event_recorded`,
-  one UPDATE statement touching only fresh rows, so concurrent writers of an already stale lot take no lock);
+  one UPDATE touching only fresh rows, so concurrent writers of an already stale lot take no lock; on PostgreSQL
+  inside the event's INSERT statement);
 - readers: rows fresh and counted are used as they are; the others are claimed (fresh, no count, a token of the
   reader), recounted, and written only if still fresh with the reader's token. A writer committing meanwhile has
   made the row stale again (or waits for the claim to commit, then does): the recount it may have missed is never
@@ -21,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
 from parcours.models import ContractLot, LotHoursSummary
@@ -34,6 +35,7 @@ from parcours.selectors.reports import (
     report_lots,
     shows_health,
 )
+from roles.rows import Pending
 from roles.statements import Template, sentinel
 
 logger = logging.getLogger(__name__)
@@ -52,11 +54,12 @@ _STALE = {}  # path → the UPDATE marking the fresh summaries it reaches stale,
 
 
 def event_recorded(event):
-    """Mark stale the summaries of the lots whose count `event` may move (called by workflows.journal)."""
+    """The write marking stale the summaries of the lots whose count `event` may move, for workflows.journal to send
+    with the event's row (a `Pending`: in the event's INSERT on PostgreSQL), or None."""
     if event.object_type in _LOTS_OF:
         path, value = _LOTS_OF[event.object_type], event.object_id
     elif event.object_type == "participant" and event.action == "create":
-        return  # a participant just created has no placement yet
+        return None  # a participant just created has no placement yet
     elif (
         event.object_type in ("pathway", "participant")
         and event.participant_id
@@ -64,8 +67,11 @@ def event_recorded(event):
     ):
         path, value = _THROUGH_PARTICIPANT, event.participant_id
     else:
-        return
-    _stale_statement(path).execute(value=value)
+        return None
+    statement = _stale_statement(path)
+    return Pending(
+        label="lot hours summary", using=DEFAULT_DB_ALIAS, sql=statement.sql, params=statement.bind(value=value)
+    )
 
 
 def _stale_statement(path):

@@ -76,7 +76,10 @@ def pathway_submit_eligibility(
             participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
         )
     )
-    insert_rows([AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()])
+    # Their ids are not read: the rows go with the transition's statement (engine.fire `along`).
+    declared = insert_rows(
+        [AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()], send_with_next=True
+    )
     pathway.facilitation_organisation = facilitation_organisation
     share_participant(organisation=facilitation_organisation, participant=participant)
     # The journal names the assessment, never the criteria: which criteria were declared may be health data
@@ -91,6 +94,7 @@ def pathway_submit_eligibility(
             "facilitation_organisation": facilitation_organisation.pk,
             "derogation": bool(derogation_reason),
         },
+        along=declared,
     )
     publish_on_commit(event)
     return pathway
@@ -153,16 +157,20 @@ def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: di
                 % {"unseen": ", ".join(unseen)},
                 field="proofs",
             )
-    # The guard (assessment_submitted) reads the assessment just read, not again; once decided it is not pending.
+    # The guard (assessment_submitted) reads the assessment just read, not again (it reads neither its decision nor
+    # its validity). The decision is written with the transition's statement, once every check has passed.
     pathway._guard_reads()["pending_assessment"] = assessment
-    event = engine.fire(pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until})
-    pathway._guard_reads().pop("pending_assessment")
+    decided = None
     if assessment is not None:
         assessment.decision = AssessmentDecision.ACCEPTED
         assessment.valid_until = valid_until
         assessment.decided_by = actor.user
         assessment.decided_at = timezone.now()
-        save_row(assessment)
+        decided = save_row(assessment, send_with_next=True)
+    event = engine.fire(
+        pathway, "validate_eligibility", actor=actor, inputs={"valid_until": valid_until}, along=decided
+    )
+    pathway._guard_reads().pop("pending_assessment")
     publish_on_commit(event)
     return pathway
 

@@ -11,7 +11,7 @@ work to the ORM unchanged.
 
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, models, transaction
 from django.db.models import signals
 from django.db.models.constants import OnConflict
 
@@ -98,7 +98,7 @@ def _insert_sql(model, connection, rows, ignore_conflicts, returning):
     suffix = ops.on_conflict_suffix_sql(fields, conflict, None, None) if conflict else ""
     if suffix:
         sql += f" {suffix}"
-    elif returning and meta.auto_field is not None and not ignore_conflicts:
+    if returning and meta.auto_field is not None:  # with a conflict ignored: the id of a row inserted, none else
         sql += f" RETURNING {table}.{quote(meta.auto_field.column)}"
     return fields, sql
 
@@ -263,6 +263,45 @@ def _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next=Fals
         pending.run()
     created = model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
     return None if send_with_next else created
+
+
+def unique_violation(exc) -> bool:
+    """Whether an IntegrityError is a unique key's (PostgreSQL's SQLSTATE 23505, SQLite's message), not another
+    constraint's: a foreign key or a check broken is a defect, not a race to report as a duplicate."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    return "UNIQUE constraint failed" in str(exc)
+
+
+def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS) -> bool:
+    """Insert a new row unless a row with the same unique values exists (a race lost on a unique constraint): True
+    once inserted (its id set), False and nothing written otherwise; the transaction goes on either way. On
+    PostgreSQL one statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`, where a savepoint cost two round trips
+    more (SAVEPOINT, RELEASE); elsewhere, or where the ORM saves the row (`_saved_by_orm`), inside a savepoint, the
+    unique violation caught. Any other constraint broken raises, as from `insert_row`."""
+    model, connection = type(obj), connections[using]
+    meta = model._meta
+    if connection.vendor == "postgresql" and meta.auto_field is not None and not _saved_by_orm(model):
+        fields, sql = _shape("insert", model, connection, 1, True, True)
+        obj._prepare_related_fields_for_save(operation_name="save")
+        values = _values(obj, fields, True, connection)
+        if values is not None:
+            sql, params = prepared(sql, values, range(len(values)), using=using)
+            rows = _run(connection, using, sql, params, fetch=True)
+            if not rows:
+                return False
+            setattr(obj, meta.auto_field.attname, rows[0][0])
+            obj._state.adding, obj._state.db = False, using
+            return True
+    try:
+        with transaction.atomic(using=using):
+            insert_row(obj, using=using)
+    except IntegrityError as exc:
+        if not unique_violation(exc):
+            raise
+        return False
+    return True
 
 
 def insert_row(obj, *, using=DEFAULT_DB_ALIAS, along=None):

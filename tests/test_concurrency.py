@@ -316,3 +316,33 @@ def test_a_read_sent_with_the_row_lock_it_waits_for_sees_what_the_holder_committ
     sequence, statements = read["tail"]
     assert len(statements) == 1 and "FOR UPDATE" in statements[0] and "; " in statements[0]
     assert sequence == tail.sequence + 1  # the event committed while the read waited
+
+
+def test_the_last_position_closes_the_offer_when_two_hires_fill_it_at_once(world):
+    """Two hires of an offer's last two positions: the second waits for the offer's row, then counts the placements
+    in a snapshot taken once the lock is its own (the lock and the count leave in one round trip, as two statements):
+    it sees the first hire's placement, and closes the offer."""
+    from django.db import transaction
+
+    from parcours.models import JobOffer
+
+    a = world.a
+    first, second = make(world, "referral", "accepted"), make(world, "referral", "accepted")
+    assert first.offer_id == second.offer_id
+    JobOffer.objects.filter(pk=first.offer_id).update(positions=2)
+    assert not Placement.objects.filter(referral__offer_id=first.offer_id).exists()
+
+    def hire_and_hold():
+        with transaction.atomic():
+            call_service("referral.hire", a.employer_actor, first)  # ends holding the offer's row: 1 filled of 2
+            time.sleep(1.5)  # the second hire reaches the offer meanwhile, and waits
+
+    def hire_later():
+        time.sleep(0.3)
+        return call_service("referral.hire", a.employer_actor, second)
+
+    results = race(hire_and_hold, hire_later)
+    assert [outcome for outcome, _ in results] == ["ok", "ok"], results
+    offer = JobOffer.objects.get(pk=first.offer_id)
+    assert not offer.is_open and offer.closed_at is not None
+    assert JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").count() == 1

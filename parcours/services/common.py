@@ -1,9 +1,8 @@
-import contextlib
 import datetime
 import decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -241,27 +240,3 @@ def require_choice(value, choices, field, label):
             field=field,
         )
     return value
-
-
-def _unique_violation(exc) -> bool:
-    """Whether an IntegrityError is a unique key's (PostgreSQL's SQLSTATE 23505, SQLite's message), not another
-    constraint's: a foreign key or a check broken is a defect, not a race to report as a duplicate."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate == "23505"
-    return "UNIQUE constraint failed" in str(exc)
-
-
-@contextlib.contextmanager
-def atomic_unique(code, message):
-    """Turn a unique-constraint race into a clean DomainError, the block's writes rolled back (a savepoint: the
-    caller's transaction goes on). Any other integrity error goes on as it is. An `atomic` block, not a bare
-    savepoint: a failed `save()` marks the transaction for rollback, and rolling back to a bare savepoint then
-    raised TransactionManagementError (a 500) instead of the DomainError."""
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        if not _unique_violation(exc):
-            raise
-        raise DomainError(code, message) from exc

@@ -8,7 +8,7 @@ from parcours.services.common import lock, require, require_choice, require_date
 from roles.rows import insert_row, save_row
 from workflows import text, work
 from workflows.errors import DomainError
-from workflows.journal import record_event
+from workflows.journal import chain_tail_of, record_event
 from workflows.states import PATHWAY_OPEN_STATES
 from workflows.vocabulary import FollowUpKind
 
@@ -44,8 +44,9 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
                 "not_found", _("Suivi prévu introuvable ou déjà réalisé."), field="planned_follow_up"
             ) from None
         follow_up.kind, follow_up.done_on, follow_up.note, follow_up.recorded_by = kind, done_on, note, actor.user
-        save_row(follow_up)
+        completed = save_row(follow_up, send_with_next=True)  # sent with the event's row
     else:
+        completed = None
         follow_up = insert_row(
             FollowUp(pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user)
         )
@@ -58,6 +59,8 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
         from_state=pathway.state,
         to_state=pathway.state,
         inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
+        tail=chain_tail_of(pathway),  # read with the locked pathway
+        along=completed,
     )
     work.object_changed(obj=follow_up, actor=actor, event=event)
     publish_on_commit(event)

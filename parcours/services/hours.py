@@ -21,8 +21,8 @@ from parcours.dates import month_label
 from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
 from parcours.selectors.statements import month_capacity
-from parcours.services.common import atomic_unique, lock, require, require_number
-from roles.rows import insert_row
+from parcours.services.common import lock, require, require_number
+from roles.rows import insert_row_unless_duplicate
 from workflows import engine, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -149,16 +149,16 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
 
 def create_line(*, actor, placement, month, hours, is_adjustment) -> HoursLine:
     """Write a checked line: the row, its journal event, the work layer, the notification on commit."""
-    with atomic_unique("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées.")):
-        line = HoursLine(
-            placement=placement,
-            lot_id=placement.lot_id,  # the line's scope (HoursLine.SCOPE_PATHS): a placement never changes lot
-            month=month,
-            hours=hours,
-            is_adjustment=is_adjustment,
-            declared_by=actor.user,
-        )
-        insert_row(line)
+    line = HoursLine(
+        placement=placement,
+        lot_id=placement.lot_id,  # the line's scope (HoursLine.SCOPE_PATHS): a placement never changes lot
+        month=month,
+        hours=hours,
+        is_adjustment=is_adjustment,
+        declared_by=actor.user,
+    )
+    if not insert_row_unless_duplicate(line):  # a race lost to another declaration of the same month
+        raise DomainError("duplicate_hours_line", _("Les heures de ce mois ont déjà été déclarées."))
     event = record_event(
         actor=actor,
         object_type="hoursline",

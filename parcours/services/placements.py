@@ -1,4 +1,5 @@
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from parcours.models import Pathway, Placement
@@ -23,11 +24,16 @@ def _after_placement_closed(actor, placement):
     pathway = lock_consequence(Pathway, placement.pathway_id)
     if pathway.state != PathwayState.PLACED:
         return
-    others = pathway.placements.exclude(pk=placement.pk)
-    if others.filter(state__in=[PlacementState.PLANNED, PlacementState.ACTIVE]).exists():
+    # Both questions in one statement: another contract still planned or running, and one that ended (this one too).
+    placements = pathway.placements.aggregate(
+        others_open=Count(
+            "pk", filter=Q(state__in=[PlacementState.PLANNED, PlacementState.ACTIVE]) & ~Q(pk=placement.pk)
+        ),
+        ended=Count("pk", filter=Q(state=PlacementState.ENDED)),
+    )
+    if placements["others_open"]:
         return
-    worked = pathway.placements.filter(state=PlacementState.ENDED).exists()
-    name = "start_follow_up" if worked else "return_to_eligible"
+    name = "start_follow_up" if placements["ended"] else "return_to_eligible"
     engine.fire(pathway, name, actor=actor, internal=True, journal_extra={"placement": placement.pk})
     if name == "return_to_eligible" and pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
         # Other referrals are still open: the pathway is referred again, so that a later hire places it.

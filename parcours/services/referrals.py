@@ -6,10 +6,10 @@ from django.utils.translation import gettext as _
 from parcours.dates import add_months
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
-from parcours.services.common import atomic_unique, lock, lock_consequence, require, require_choice, require_date
+from parcours.services.common import lock, lock_consequence, require, require_choice, require_date
 from roles import grants, policy
 from roles.actor import Actor
-from roles.rows import insert_row, insert_rows
+from roles.rows import insert_row, insert_row_unless_duplicate, insert_rows
 from roles.statements import Compiled
 from workflows import engine, work
 from workflows.errors import DomainError
@@ -57,10 +57,9 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
     if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
         raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
-    with atomic_unique("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours.")):
-        referral = insert_row(
-            Referral(pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip())
-        )
+    referral = Referral(pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip())
+    if not insert_row_unless_duplicate(referral):  # a race lost to another referral of the same pathway to the offer
+        raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
     grants.open_to_referral(
         facilitation=offer.lot.contract.operation.facilitation_organisation,
         buyer=offer.lot.contract.buyer,
@@ -257,7 +256,11 @@ def referral_hire(
 
 
 # Compiled once (roles.statements): they run at every hire.
-_locked_offer = Compiled(lambda pk: JobOffer.objects.select_for_update(of=("self",)).filter(pk=pk).order_by())
+_locked_offer = Compiled(
+    lambda pk: (
+        JobOffer.objects.select_for_update(of=("self",)).filter(pk=pk).values_list("is_open", "positions").order_by()
+    )
+)
 _filled_positions = Compiled(
     lambda pk: (
         Placement.objects.filter(referral__offer_id=pk)
@@ -273,21 +276,24 @@ _filled_positions = Compiled(
 def _close_offer_when_filled(actor, offer_id):
     """An offer closes itself once its positions are filled (contracts not cancelled); the journal says it was
     automatic. Other open referrals on it stay as they are: the facilitator decides (the lot page shows them)."""
-    # Two statements, in this order: the count must see the placements of a hire that held the offer before us.
-    offer = _locked_offer(offer_id)[0]
-    if not offer.is_open:
+    # Two statements, in this order: the count must see the placements of a hire that held the offer before us. Sent
+    # as one text on PostgreSQL (roles.statements.Compiled `after`): the count takes its snapshot once the lock is
+    # ours.
+    offer = []
+    counted = _filled_positions(offer_id, after=_locked_offer.statement(offer_id), after_rows=offer)
+    is_open, positions = offer[0]
+    if not is_open:
         return
-    filled = next(iter(_filled_positions(offer_id)), (0,))[0]  # grouped by offer: no row for none
-    if filled < offer.positions:
+    filled = next(iter(counted), (0,))[0]  # grouped by offer: no row for none
+    if filled < positions:
         return
-    offer.is_open, offer.closed_at = False, timezone.now()
-    offer.save(update_fields=["is_open", "closed_at"])
+    JobOffer.objects.filter(pk=offer_id).update(is_open=False, closed_at=timezone.now())
     event = record_event(
         actor=actor,
         object_type="offer",
-        object_id=offer.pk,
+        object_id=offer_id,
         action="close",
-        inputs={"automatic": True, "positions": offer.positions, "filled": filled},
+        inputs={"automatic": True, "positions": positions, "filled": filled},
     )
     publish_on_commit(event)
 

@@ -252,8 +252,8 @@ def _with(along, sql, params):
     other's tables must not go together: AFTER triggers run at the end of the statement and see all of its rows (a
     pathway's state and a participant grant, both counted by the tally's triggers, would be counted twice). What is
     carried today — a row's update with its journal event, with the lots' stale marks (parcours.selectors.lot_hours)
-    and the service's own rows (a decided assessment, declared criteria), a placement's grant, task links with queue
-    rows — touches no such table."""
+    and the service's own rows (a decided assessment, declared criteria, a planned follow-up completed), a placement's
+    grant, task links with queue rows — touches no such table."""
     ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
     return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
 

@@ -278,7 +278,7 @@ class Compiled:
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
         if after is not None:
             first_sql, first_params = prepared(*after, using=using)
-            if _one_round_trip(connection):
+            if one_round_trip(connection):
                 compiler.execute_sql = _after_first(compiler, f"{first_sql}; {sql}", first_params + params, after_rows)
             else:
                 with connection.cursor() as cursor:
@@ -314,7 +314,7 @@ def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
     transaction is lost: it is marked for rollback, for the caller to let the error through
     (`transaction.get_rollback()`), and never committed as if the action had been written."""
     connection = connections[using]
-    if not (connection.in_atomic_block and _one_round_trip(connection)):
+    if not (connection.in_atomic_block and one_round_trip(connection)):
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
@@ -333,7 +333,7 @@ def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
         return cursor.rowcount
 
 
-def _one_round_trip(connection) -> bool:
+def one_round_trip(connection) -> bool:
     """Whether `connection` sends several statements with their parameters as one message: psycopg's client-side
     binding cursor (a simple query), not the server-side binding one (one statement per message)."""
     return (

@@ -42,7 +42,7 @@ from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkProcess, Work
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
-from roles.statements import Compiled
+from roles.statements import Compiled, one_round_trip
 from workflows.journal import record_event
 from workflows.models import JournalEvent
 from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
@@ -810,7 +810,18 @@ _open_tasks_of_pathway = Compiled(
 )
 
 
-# The processes of those tasks, locked as `lock_processes` does (SKIP LOCKED): sent with the read, before it.
+# The processes of those tasks, locked as `lock_processes` does (SKIP LOCKED): sent with the read, before it. After a
+# change of a referral (or of its placement), only that referral's processes: the change holds that row, not the
+# pathway, and locking its siblings' processes until commit would make a transition on another referral of the same
+# pathway wait (both busy, had each taken the other's). A change the pathway's lock orders takes them all.
+_lock_processes_of_referral = Compiled(
+    lambda referral_id: (
+        WorkProcess.objects.filter(referral_id=referral_id)
+        .select_for_update(skip_locked=True)
+        .values_list("pk")
+        .order_by()
+    )
+)
 _lock_processes_of_pathway = Compiled(
     lambda pathway_id: (
         WorkProcess.objects.filter(
@@ -825,15 +836,20 @@ _lock_processes_of_pathway = Compiled(
 )
 
 
-def open_tasks_of_pathway(pathway_id, *, locked=None) -> list:
-    """The open tasks of a pathway. `locked`: a set to which the processes locked for them are added — the lock goes
-    first, in the same round trip on PostgreSQL (roles.statements.Compiled `after`), and the read, in its own
-    snapshot, sees what a transaction that held one of them committed. A process another transaction holds is
-    skipped (not waited for): the caller locks what it still needs with `lock_processes`, which waits a little."""
-    if locked is None or not connection.features.has_select_for_update:
-        return _open_tasks_of_pathway(pathway_id)
+def open_tasks_of_pathway(pathway_id, *, locked=None, referral_id=None) -> list:
+    """The open tasks of a pathway. `locked`: a set to which the processes locked for them are added (those of
+    `referral_id` only, when given) — the lock goes first, in the same round trip on PostgreSQL
+    (roles.statements.Compiled `after`), and the read, in its own snapshot, sees what a transaction that held one of
+    them committed. A process another transaction holds is skipped (not waited for): the caller locks what it still
+    needs with `lock_processes`, which waits a little."""
+    if locked is None or not (connection.features.has_select_for_update and one_round_trip(connection)):
+        return _open_tasks_of_pathway(pathway_id)  # the processes locked afterwards, those of the tasks settled only
+    if referral_id is not None:
+        lock = _lock_processes_of_referral.statement(referral_id)
+    else:
+        lock = _lock_processes_of_pathway.statement(pathway_id)
     rows = []
-    tasks = _open_tasks_of_pathway(pathway_id, after=_lock_processes_of_pathway.statement(pathway_id), after_rows=rows)
+    tasks = _open_tasks_of_pathway(pathway_id, after=lock, after_rows=rows)
     locked.update(pk for (pk,) in rows)
     return tasks
 

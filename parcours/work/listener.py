@@ -25,6 +25,14 @@ def _pathway_id(obj):
     return getattr(obj, "pathway_id", None)
 
 
+def _referral_id(known):
+    """The referral a change of `known` concerns (a referral, or its placement); None for a pathway's change."""
+    model = known._meta.model_name if known is not None else None
+    if model == "referral":
+        return known.pk
+    return getattr(known, "referral_id", None) if model == "placement" else None
+
+
 def settle_pathway(pathway_id, *, actor, event, known=None):
     """Settle the open tasks of a pathway that no longer wait for anything, through the driver's set-based statements
     (parcours/work/driver.py runs every human task of the flows: tests/work/test_driver.py)."""
@@ -32,7 +40,7 @@ def settle_pathway(pathway_id, *, actor, event, known=None):
     locked = set()  # the processes of the open tasks, locked with their read (one round trip on PostgreSQL)
     settled = [
         work_task
-        for work_task in open_tasks_of_pathway(pathway_id, locked=locked)
+        for work_task in open_tasks_of_pathway(pathway_id, locked=locked, referral_id=_referral_id(known))
         # a node removed from the flow is left to an administrator
         if isinstance(work_task.task.flow_task, HumanTask) and not work_task.task.flow_task.is_open(work_task)
     ]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from parcours.models import Referral
 from parcours.services import referrals
 from parcours.services.referrals import referral_accept
+from parcours.work import flows
 from parcours.work.models import TaskKind, WorkProcess
 from parcours.work.timers import fire_due
 from tests.work.conftest import make_offer, open_task
@@ -138,20 +139,72 @@ def test_a_process_held_elsewhere_that_the_transition_settles_nothing_in_does_no
 
 
 @pytest.mark.postgres
-def test_a_process_released_while_the_transition_retries_lets_it_through(committed_db, transactional_db, territories):
-    """The read's lock skips the held process; the settle then waits for it a little (lock_processes) and goes on
-    once the other transaction is over."""
+def test_a_process_released_while_the_transition_retries_lets_it_through(
+    committed_db, transactional_db, territories, monkeypatch
+):
+    """The read's lock skips the held process; the settle then locks it with the retries (lock_processes), which
+    get it once the other transaction is over."""
     t = territories.a
     referral = territories.forwarded()
     process_id = WorkProcess.objects.get(referral_id=referral.pk).pk
-    locked, errors = threading.Event(), []
-    thread = threading.Thread(target=_hold, args=(process_id, locked, None, errors, 0.05))
+    locked, release, errors, asked = threading.Event(), threading.Event(), [], []
+    original = flows.lock_processes
+
+    def lock_processes(pks, **kwargs):
+        asked.append(set(pks))
+        release.set()  # the holder commits while the retries wait
+        return original(pks, **kwargs)
+
+    monkeypatch.setattr(flows, "lock_processes", lock_processes)
+    thread = threading.Thread(target=_hold, args=(process_id, locked, release, errors))
     thread.start()
     try:
         assert locked.wait(timeout=10)
         referral_accept(actor=t.employer, referral=referral)
     finally:
+        release.set()
         thread.join(timeout=30)
     assert not errors
+    assert asked == [{process_id}]  # skipped by the read's lock, then locked with the retries
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.ACCEPTED
     assert open_task(TaskKind.CONFIRM_HIRE, referral=referral).task.process_id == process_id
+
+
+@pytest.mark.postgres
+def test_a_transition_on_one_referral_does_not_hold_the_processes_of_another(
+    committed_db, transactional_db, territories
+):
+    """A forward of one referral, not yet committed, locks its own process, not that of another referral of the same
+    pathway: the employer's answer to that other referral goes through at once."""
+    t = territories.a
+    answered = territories.forwarded()
+    other_offer = make_offer(t, title="Coffreur·se", trade="Maçonnerie", positions=2)
+    forwarded_meanwhile = referrals.referral_create(actor=t.adviser, pathway=answered.pathway, offer=other_offer)
+    referrals.referral_start_review(actor=t.facilitator, referral=forwarded_meanwhile)
+    referrals.referral_approve(actor=t.facilitator, referral=forwarded_meanwhile)
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def forward_and_hold():
+        try:
+            with transaction.atomic():
+                referrals.referral_forward(actor=t.facilitator, referral=forwarded_meanwhile)
+                started.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=forward_and_hold)
+    thread.start()
+    try:
+        assert started.wait(timeout=10)
+        began = time.monotonic()
+        referral_accept(actor=t.employer, referral=answered)
+        assert time.monotonic() - began < 0.3  # no retry on a process the forward took
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert not errors
+    assert Referral.objects.get(pk=answered.pk).state == ReferralState.ACCEPTED
+    assert Referral.objects.get(pk=forwarded_meanwhile.pk).state == ReferralState.FORWARDED

@@ -272,7 +272,7 @@ def test_with_server_side_binding_the_open_tasks_are_read_without_their_processe
     with transaction.atomic():
         locked = set()
         assert [w.pk for w in flows.open_tasks_of_pathway(referral.pathway_id, locked=locked)] == [review.pk]
-        assert locked == {review.task.process_id}
+        assert review.task.process_id in locked  # with the pathway's other processes
     monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         locked = set()

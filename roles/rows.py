@@ -282,7 +282,9 @@ def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS) -> bool:
     unique violation caught. Any other constraint broken raises, as from `insert_row`."""
     model, connection = type(obj), connections[using]
     meta = model._meta
-    if connection.vendor == "postgresql" and meta.auto_field is not None and not _saved_by_orm(model):
+    # A row whose id the caller gave goes the ORM's way (as in `insert_rows`), its id kept.
+    fast = connection.vendor == "postgresql" and meta.auto_field is not None and obj.pk is None
+    if fast and not _saved_by_orm(model):
         fields, sql = _shape("insert", model, connection, 1, True, True)
         obj._prepare_related_fields_for_save(operation_name="save")
         values = _values(obj, fields, True, connection)

@@ -61,3 +61,12 @@ def test_another_integrity_error_is_not_called_a_duplicate(world):
     with pytest.raises(IntegrityError, match="hoursline_positive_unless_adjustment"), transaction.atomic():
         insert_row_unless_duplicate(_line_like(line, month=line.month.replace(year=line.month.year - 1), hours=0))
     assert HoursLine.objects.filter(placement=line.placement).count() == 1
+
+
+def test_a_row_whose_id_is_given_keeps_it(world):
+    line = make_hours_line(world)
+    given = _line_like(line, month=line.month.replace(year=line.month.year - 2))
+    given.pk = line.pk + 1000
+    with transaction.atomic():
+        assert insert_row_unless_duplicate(given) is True
+    assert HoursLine.objects.get(pk=line.pk + 1000).month == given.month

@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from viewflow import this
 from viewflow.workflow import flow
@@ -45,7 +46,7 @@ from roles.models import Membership
 from roles.statements import Compiled, one_round_trip
 from workflows.journal import record_event
 from workflows.models import JournalEvent
-from workflows.states import PATHWAY_OPEN_STATES, PathwayState, PlacementState, ReferralState
+from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES, PathwayState, PlacementState, ReferralState
 from workflows.transitions import REFERRAL
 
 # Due moments of tasks without a timer (a task past its due moment is "en retard" and listed first).
@@ -823,11 +824,13 @@ _lock_processes_of_referral = Compiled(
     )
 )
 _lock_processes_of_pathway = Compiled(
-    # Every process of the pathway, finished ones too (a few rows): found on its own index (0.02 ms), where those of
-    # the open tasks only joined the queue rows to viewflow's tasks (0.15 ms).
+    # The pathway's processes (finished ones too: a few rows, on their own index, 0.02 ms where joining the queue rows
+    # to viewflow's tasks took 0.15 ms) but those of referrals still open: their tasks read their referral's state
+    # only, which a pathway's change leaves as it is, and a transition of that referral must not wait on them.
     lambda pathway_id: (
         WorkProcess.objects.filter(pathway_id=pathway_id)
-        .select_for_update(skip_locked=True)
+        .filter(Q(referral__isnull=True) | ~Q(referral__state__in=REFERRAL_OPEN_STATES))
+        .select_for_update(skip_locked=True, of=("self",))
         .values_list("pk")
         .order_by()
     )

@@ -208,3 +208,55 @@ def test_a_transition_on_one_referral_does_not_hold_the_processes_of_another(
     assert not errors
     assert Referral.objects.get(pk=answered.pk).state == ReferralState.ACCEPTED
     assert Referral.objects.get(pk=forwarded_meanwhile.pk).state == ReferralState.FORWARDED
+
+
+@pytest.mark.postgres
+def test_a_change_of_the_pathway_does_not_hold_the_processes_of_its_open_referrals(
+    committed_db, transactional_db, territories, monkeypatch
+):
+    """A follow-up recorded on the pathway (its change locks the pathway's processes with the read), not yet
+    committed, leaves alone the process of a referral still open: the employer's answer to it locks that process with
+    its read, without the retries (which would end "busy" while the follow-up's transaction lasts). The answer then
+    waits for that transaction at its commit all the same: its queue rows' foreign key check on the pathway row,
+    which the follow-up holds FOR UPDATE."""
+    from parcours.services import followups
+    from workflows.vocabulary import FollowUpKind
+
+    t = territories.a
+    referral = territories.forwarded()
+    started, release, errors, retried = threading.Event(), threading.Event(), [], []
+    original = flows.lock_processes
+
+    def lock_processes(pks, **kwargs):
+        retried.append(set(pks))
+        return original(pks, **kwargs)
+
+    monkeypatch.setattr(flows, "lock_processes", lock_processes)
+
+    def follow_up_and_hold():
+        try:
+            with transaction.atomic():
+                followups.followup_record(
+                    actor=t.adviser, pathway=referral.pathway_id, kind=FollowUpKind.PHONE, done_on=timezone.localdate()
+                )
+                started.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=follow_up_and_hold)
+    thread.start()
+    timer = threading.Timer(1.0, release.set)
+    try:
+        assert started.wait(timeout=10)
+        timer.start()
+        referral_accept(actor=t.employer, referral=referral)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+        timer.cancel()
+    assert not errors
+    assert retried == []  # its process was its own from the read on
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.ACCEPTED

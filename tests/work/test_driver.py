@@ -271,11 +271,13 @@ def test_with_server_side_binding_the_open_tasks_are_read_without_their_processe
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     with transaction.atomic():
         locked = set()
-        assert [w.pk for w in flows.open_tasks_of_pathway(referral.pathway_id, locked=locked)] == [review.pk]
-        assert review.task.process_id in locked  # with the pathway's other processes
+        found = flows.open_tasks_of_pathway(referral.pathway_id, locked=locked, referral_id=referral.pk)
+        assert [w.pk for w in found] == [review.pk]
+        assert locked == {review.task.process_id}  # the referral's own process
     monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         locked = set()
-        assert [w.pk for w in flows.open_tasks_of_pathway(referral.pathway_id, locked=locked)] == [review.pk]
+        found = flows.open_tasks_of_pathway(referral.pathway_id, locked=locked, referral_id=referral.pk)
+        assert [w.pk for w in found] == [review.pk]
         assert locked == set()
     assert len(queries) == 1 and "FOR UPDATE" not in queries[0]["sql"]

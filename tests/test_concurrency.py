@@ -314,7 +314,7 @@ def test_a_read_sent_with_the_row_lock_it_waits_for_sees_what_the_holder_committ
     results = race(hold_and_append, lock_and_read)
     assert [outcome for outcome, _ in results] == ["ok", "ok"], results
     sequence, statements = read["tail"]
-    assert len(statements) == 1 and "FOR UPDATE" in statements[0] and "; " in statements[0]
+    assert len(statements) == 1 and "FOR NO KEY UPDATE" in statements[0] and "; " in statements[0]
     assert sequence == tail.sequence + 1  # the event committed while the read waited
 
 

@@ -80,6 +80,8 @@ def test_the_situation_at_six_months_is_journaled_under_the_pathway_s_lock(world
         with CaptureQueriesContext(connection) as captured:
             pathways.exit_record_outcome(actor=world.a.adviser, exit=row, observed_on=due, situation=ExitSituation.CDI)
     statements = [q["sql"] for q in captured]
-    locked = next(i for i, sql in enumerate(statements) if 'FROM "parcours_pathway"' in sql and "FOR UPDATE" in sql)
+    locked = next(
+        i for i, sql in enumerate(statements) if 'FROM "parcours_pathway"' in sql and "FOR NO KEY UPDATE" in sql
+    )
     appended = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "workflows_journalevent"'))
     assert locked < appended

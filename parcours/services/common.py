@@ -93,7 +93,15 @@ def _row_lock(model):
     if found is None:
         found = _ROW_LOCKS.setdefault(
             model,
-            Compiled(lambda pk: model.objects.filter(pk=pk).select_for_update(of=("self",)).values_list("pk")[:1]),
+            # FOR NO KEY UPDATE: what an UPDATE of the row takes. It orders the services among themselves as FOR
+            # UPDATE did, and lets through the foreign-key checks of rows other transactions insert that name this
+            # row (FOR KEY SHARE, at their COMMIT): a follow-up holding its pathway no longer holds up the commit of
+            # a referral's transition whose queue rows name that pathway. No service deletes a row it locked.
+            Compiled(
+                lambda pk: (
+                    model.objects.filter(pk=pk).select_for_update(of=("self",), no_key=True).values_list("pk")[:1]
+                )
+            ),
         )
     return found
 
@@ -109,7 +117,7 @@ _LOCKED_READS = {}
 
 
 def _locked_rows(model, related):
-    queryset = model.objects.select_for_update(of=("self",))
+    queryset = model.objects.select_for_update(of=("self",), no_key=True)  # as `_row_lock`: no stronger lock
     if related:
         queryset = queryset.select_related(*related)
     machine = getattr(model, "MACHINE", None)

@@ -216,9 +216,9 @@ def test_a_change_of_the_pathway_does_not_hold_the_processes_of_its_open_referra
 ):
     """A follow-up recorded on the pathway (its change locks the pathway's processes with the read), not yet
     committed, leaves alone the process of a referral still open: the employer's answer to it locks that process with
-    its read, without the retries (which would end "busy" while the follow-up's transaction lasts). The answer then
-    waits for that transaction at its commit all the same: its queue rows' foreign key check on the pathway row,
-    which the follow-up holds FOR UPDATE."""
+    its read, without the retries (which would end "busy" while the follow-up's transaction lasts), and commits at
+    once: its queue rows' foreign key check on the pathway (FOR KEY SHARE) passes the follow-up's row lock (FOR NO
+    KEY UPDATE; FOR UPDATE held it up until the follow-up committed)."""
     from parcours.services import followups
     from workflows.vocabulary import FollowUpKind
 
@@ -248,11 +248,13 @@ def test_a_change_of_the_pathway_does_not_hold_the_processes_of_its_open_referra
 
     thread = threading.Thread(target=follow_up_and_hold)
     thread.start()
-    timer = threading.Timer(1.0, release.set)
+    timer = threading.Timer(3.0, release.set)  # the follow-up's transaction ends then, whatever happens here
     try:
         assert started.wait(timeout=10)
         timer.start()
+        began = time.monotonic()
         referral_accept(actor=t.employer, referral=referral)
+        assert time.monotonic() - began < 1.0, "the answer waited for the follow-up's transaction"
     finally:
         release.set()
         thread.join(timeout=30)

@@ -111,6 +111,19 @@ def _hold(process_id, locked, release, errors, for_seconds=None):
         connection.close()
 
 
+def _act_and_hold(action, started, release, errors):
+    """Another connection running `action` in a transaction it keeps open until `release` is set."""
+    try:
+        with transaction.atomic():
+            action()
+            started.set()
+            release.wait(timeout=30)
+    except Exception as exc:  # pragma: no cover - surfaced by the callers' assertions
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
 @pytest.mark.postgres
 def test_a_process_held_elsewhere_that_the_transition_settles_nothing_in_does_not_stop_it(
     committed_db, transactional_db, territories
@@ -184,18 +197,10 @@ def test_a_transition_on_one_referral_does_not_hold_the_processes_of_another(
     referrals.referral_approve(actor=t.facilitator, referral=forwarded_meanwhile)
     started, release, errors = threading.Event(), threading.Event(), []
 
-    def forward_and_hold():
-        try:
-            with transaction.atomic():
-                referrals.referral_forward(actor=t.facilitator, referral=forwarded_meanwhile)
-                started.set()
-                release.wait(timeout=30)
-        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def forward():
+        referrals.referral_forward(actor=t.facilitator, referral=forwarded_meanwhile)
 
-    thread = threading.Thread(target=forward_and_hold)
+    thread = threading.Thread(target=_act_and_hold, args=(forward, started, release, errors))
     thread.start()
     try:
         assert started.wait(timeout=10)
@@ -233,20 +238,12 @@ def test_a_change_of_the_pathway_does_not_hold_the_processes_of_its_open_referra
 
     monkeypatch.setattr(flows, "lock_processes", lock_processes)
 
-    def follow_up_and_hold():
-        try:
-            with transaction.atomic():
-                followups.followup_record(
-                    actor=t.adviser, pathway=referral.pathway_id, kind=FollowUpKind.PHONE, done_on=timezone.localdate()
-                )
-                started.set()
-                release.wait(timeout=30)
-        except Exception as exc:  # pragma: no cover - surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def follow_up():
+        followups.followup_record(
+            actor=t.adviser, pathway=referral.pathway_id, kind=FollowUpKind.PHONE, done_on=timezone.localdate()
+        )
 
-    thread = threading.Thread(target=follow_up_and_hold)
+    thread = threading.Thread(target=_act_and_hold, args=(follow_up, started, release, errors))
     thread.start()
     timer = threading.Timer(3.0, release.set)  # the follow-up's transaction ends then, whatever happens here
     try:

@@ -246,6 +246,109 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     return objs
 
 
+def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS):
+    """New rows of one model (`objs`, their ids set as by `insert_rows`) and new rows of other models that point at
+    them (`children`: (row, {attname: a row of `objs`, or a row saved before})), in one statement on PostgreSQL: the
+    parents' INSERT … RETURNING as a `WITH`, each child model's INSERT as a data-modifying `WITH` whose pointing
+    columns read the new ids by position (`COALESCE((SELECT id … WHERE i = %s), %s)`: a parent's position, or an id
+    known before). The parents' ids come back in the order of their rows: one statement's sequence values rise row
+    by row. The children's pointing attnames are set; their own auto ids are not read (none set). Elsewhere — SQLite,
+    or rows `insert_rows` would leave to the ORM — the parents first, then each child model in turn."""
+    objs, connection = list(objs), connections[using]
+    groups = {}  # child model → [(row, refs)], in order of first appearance
+    for child, refs in children:
+        groups.setdefault(type(child), []).append((child, refs))
+    written = _with_children(objs, groups, connection, using) if connection.vendor == "postgresql" else False
+    if not written:
+        insert_rows(objs, using=using)
+        for rows in groups.values():
+            for child, refs in rows:
+                for attname, parent in refs.items():
+                    setattr(child, attname, parent.pk)
+            insert_rows([child for child, _ in rows], using=using)
+    return objs
+
+
+def _with_children(objs, groups, connection, using) -> bool:
+    """`insert_rows_with_children` in one statement; False (nothing sent) where one of the models or values needs
+    the ORM."""
+    model = type(objs[0]) if objs else None
+    if model is None or model._meta.auto_field is None or not _insertable(objs):
+        return False
+    if not all(_insertable([child for child, _ in rows]) for rows in groups.values()):
+        return False
+    fields, parent_sql = _shape("insert", model, connection, len(objs))
+    params = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+        values = _values(obj, fields, True, connection)
+        if values is None:
+            return False
+        params.extend(values)
+    position = {id(obj): index for index, obj in enumerate(objs, start=1)}
+    quote = connection.ops.quote_name
+    column = quote(model._meta.auto_field.column)
+    ctes = [
+        f'"new" AS ({parent_sql})',
+        f'"n" AS (SELECT {column}, row_number() OVER (ORDER BY {column}) AS "i" FROM "new")',
+    ]
+    for number, (child_model, rows) in enumerate(groups.items()):
+        pointing = tuple(sorted({attname for _, refs in rows for attname in refs}))
+        child_fields, sql = _child_insert(child_model, connection, len(rows), pointing, column)
+        for child, refs in rows:
+            child._prepare_related_fields_for_save(operation_name="bulk_create")
+            values = _values(child, child_fields, True, connection)
+            if values is None:
+                return False
+            for field, value in zip(child_fields, values, strict=True):
+                if field.attname in pointing:
+                    parent = refs.get(field.attname)
+                    new = parent is not None and id(parent) in position
+                    known = None if new else (value if parent is None else parent.pk)
+                    params += [position[id(parent)] if new else None, known]
+                else:
+                    params.append(value)
+        ctes.append(f'"child_{number}" AS ({sql})')
+    text = f'WITH {", ".join(ctes)} SELECT {column} FROM "n" ORDER BY "i"'
+    sql, params = prepared(text, params, range(len(params)), using=using)
+    rows = _run(connection, using, sql, params, fetch=True)
+    for obj, (pk,) in zip(objs, rows, strict=True):
+        setattr(obj, model._meta.auto_field.attname, pk)
+        obj._state.adding, obj._state.db = False, using
+    for rows in groups.values():
+        for child, refs in rows:
+            for attname, parent in refs.items():
+                setattr(child, attname, parent.pk)
+            child._state.adding, child._state.db = False, using
+    return True
+
+
+def _insertable(objs) -> bool:
+    """Whether `insert_rows` writes these new rows with its own statement: one plain model, no id given where the
+    database gives it, at most `MAX_ROWS`."""
+    if not objs or len(objs) > MAX_ROWS:
+        return False
+    model = type(objs[0])
+    meta = model._meta
+    return _plain(model) and all(type(obj) is model and (obj.pk is None or meta.auto_field is None) for obj in objs)
+
+
+def _child_insert(model, connection, rows, pointing, column):
+    """(fields, INSERT of `rows` rows of `model` without RETURNING, whose `pointing` columns read a new id by
+    position or take one given), kept per shape."""
+    key = ("child", model, connection.vendor, rows, pointing, column)
+    found = _SHAPES.get(key)
+    if found is None:
+        fields = _shape("insert", model, connection, rows, returning=False)[0]
+        quote = connection.ops.quote_name
+        slot = f'COALESCE((SELECT {column} FROM "n" WHERE "i" = %s), %s)'
+        row = "(" + ", ".join(slot if f.attname in pointing else "%s" for f in fields) + ")"
+        columns = ", ".join(quote(f.column) for f in fields)
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"
+        found = _SHAPES.setdefault(key, (fields, sql))
+    return found
+
+
 def _with(along, sql, params):
     """`sql` with the pending writes in front, as data-modifying `WITH`s: PostgreSQL runs each once, whether or not
     the statement reads it, all in one snapshot, so none sees the rows of another. Writes whose triggers read each

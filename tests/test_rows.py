@@ -402,7 +402,7 @@ def test_an_update_carried_by_an_insert_that_returns_nothing_is_sent_first_and_c
     assert [q["sql"].split()[0] for q in queries] == ["UPDATE"]
 
 
-def test_a_forward_opens_its_task_with_its_links_and_queue_row_in_one_round_trip(world, settings):
+def test_a_forward_opens_its_tasks_with_their_links_and_queue_row_in_one_statement(world, settings):
     from parcours.work.models import WorkTask
     from tests.factories import call_service
 
@@ -412,12 +412,95 @@ def test_a_forward_opens_its_task_with_its_links_and_queue_row_in_one_round_trip
         call_service("referral.forward", world.a.facilitator, referral)
     queued = [q["sql"] for q in queries if 'INSERT INTO "workflows_worktask"' in q["sql"]]
     assert len(queued) == 1
-    if connection.vendor == "postgresql":  # the links go with the queue row (the close's own links apart)
-        assert queued[0].startswith('WITH "along_0" AS (INSERT INTO "viewflow_task_previous"')
+    if connection.vendor == "postgresql":  # the new tasks, their links and the queue row (the close's links apart)
+        assert queued[0].startswith('WITH "new" AS (INSERT INTO "viewflow_task"')
+        assert 'INSERT INTO "viewflow_task_previous"' in queued[0]
     else:
         assert queued[0].startswith('INSERT INTO "workflows_worktask"')
     opened = WorkTask.objects.get(referral=referral, status__in=("NEW", "ASSIGNED"))
     assert opened.task.previous.exists()  # linked to the task it follows
+
+
+def _tasks_and_children(process, before):
+    """Three new tasks of `process`; links: the 2nd and 3rd follow the 1st, the 1st follows `before` (saved
+    earlier); a queue row for the 2nd."""
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.token import Token
+
+    from parcours.work.flows import PlacementFlow
+    from parcours.work.models import WorkTask
+
+    previous = Task.previous.through
+    node = PlacementFlow.start
+    tasks = [
+        Task(
+            process=process,
+            flow_task=node,
+            flow_task_type=node.task_type,
+            status="DONE",
+            token=Token("start"),
+            data={},
+        )
+        for _ in range(3)
+    ]
+    links = [
+        (previous(), {"from_task_id": tasks[0], "to_task_id": before}),
+        (previous(), {"from_task_id": tasks[1], "to_task_id": tasks[0]}),
+        (previous(), {"from_task_id": tasks[2], "to_task_id": tasks[0]}),
+    ]
+    queued = WorkTask(
+        kind="review",
+        role="facilitator",
+        organisation_id=process.pathway.facilitation_organisation_id,
+        pathway_id=process.pathway_id,
+        referral_id=process.referral_id,
+    )
+    return tasks, [*links, (queued, {"task_id": tasks[1]})]
+
+
+def test_new_rows_and_the_rows_that_point_at_them_are_written_in_one_statement(world, settings):
+    from viewflow.workflow.models import Task
+
+    from parcours.work.models import WorkTask
+    from roles.rows import insert_rows_with_children
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    process = WorkProcess.objects.get(referral=referral)  # started with the referral
+    before = Task.objects.filter(process=process).earliest("pk")
+    tasks, children = _tasks_and_children(process, before)
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows_with_children(tasks, children)
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 3)
+    # Each task has its id, in the order of the rows; the links and the queue row name the right tasks.
+    assert [t.pk for t in tasks] == sorted(t.pk for t in tasks) and before.pk < tasks[0].pk
+    saved = {
+        t.pk: set(t.previous.values_list("pk", flat=True)) for t in Task.objects.filter(pk__in=[t.pk for t in tasks])
+    }
+    assert saved == {tasks[0].pk: {before.pk}, tasks[1].pk: {tasks[0].pk}, tasks[2].pk: {tasks[0].pk}}
+    queued = WorkTask.objects.get(task_id=tasks[1].pk)
+    assert queued.task_id == tasks[1].pk == children[-1][0].task_id and queued.kind == "review"
+    assert [link.from_task_id for link, _ in children[:3]] == [t.pk for t in tasks]
+
+
+def test_rows_pointing_at_new_rows_that_fail_write_nothing(world, settings):
+    from django.db import IntegrityError
+    from viewflow.workflow.models import Task
+
+    from parcours.work.models import WorkTask
+    from roles.rows import insert_rows_with_children
+
+    referral = make_referral(world, "sent")
+    process = WorkProcess.objects.get(referral=referral)  # started with the referral
+    before = Task.objects.filter(process=process).earliest("pk")
+    existing = Task.objects.filter(process=process).count(), WorkTask.objects.filter(task__process=process).count()
+    tasks, children = _tasks_and_children(process, before)
+    children[-1][0].kind = None  # NOT NULL broken by the queue row: the tasks and links go with it
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows_with_children(tasks, children)
+    assert (Task.objects.filter(process=process).count(), WorkTask.objects.filter(task__process=process).count()) == (
+        existing
+    )
 
 
 def test_a_write_handed_on_twice_is_sent_once(world, settings):

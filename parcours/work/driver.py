@@ -24,7 +24,7 @@ import functools
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -41,7 +41,7 @@ from parcours.work.models import ARMED_TIMER_STATUSES, OPEN_TASK_STATUSES, WorkP
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
-from roles.rows import insert_rows
+from roles.rows import Pending, insert_rows, insert_rows_with_children
 from roles.statements import prepared
 from workflows.errors import WORK_BUSY
 from workflows.journal import NEW_CHAIN, record_event
@@ -177,20 +177,17 @@ class Plan:
 
     def write(self):
         """Insert the planned rows, journal the referent assignments, finish the processes that ended."""
+        # The tasks, their links and their queue rows: one statement on PostgreSQL (the links and queue rows read
+        # the new tasks' ids in it).
+        links = [(PREVIOUS(), {"from_task_id": task, "to_task_id": previous}) for previous, task in self.links]
+        self.opened = [WorkTask(**fields) for _, fields, _ in self.work]
+        queued = [
+            (work_task, {"task_id": task}) for work_task, (task, _, _) in zip(self.opened, self.work, strict=True)
+        ]
         if self.tasks:
-            insert_rows(self.tasks)
-        carried = None
-        if self.links:
-            links = [PREVIOUS(from_task_id=b.pk, to_task_id=a.pk) for a, b in self.links]
-            if self.work:  # their ids are not read: sent with the queue rows, in one round trip on PostgreSQL
-                carried = insert_rows(links, send_with_next=True)
-            else:
-                insert_rows(links)
-        if self.work:
-            self.opened = [WorkTask(task_id=task.pk, **fields) for task, fields, _ in self.work]
-            insert_rows(self.opened, along=carried)
-            for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
-                work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
+            insert_rows_with_children(self.tasks, links + queued)
+        for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
+            work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
         for task, node, subject in self.handles:
             if subject.referral is not None:
                 # The process is locked and the handle open in this transaction: the service that goes on with the
@@ -418,8 +415,14 @@ def contract_recorded(placement, handle_node):
     """The hire created the placement: its process's contract handle is done, the follow-up timers are armed.
     Returns False when the referral has no process waiting for its contract (a referral from before the work
     layer)."""
+    plan = Plan()
     row = _opened_handle(placement, handle_node)
-    if row is None:
+    if row is not None:
+        # Opened by this transaction, its process locked since: still NEW. Its close goes with the split's insert
+        # (checked there: one row).
+        handle_pk, process_pk, token = row
+        finished = _finish_handle_write(handle_pk, plan.now)
+    else:
         row = (
             Task.objects.filter(
                 process_id__in=WorkProcess.objects.filter(referral_id=placement.referral_id).values("pk"),
@@ -431,11 +434,11 @@ def contract_recorded(placement, handle_node):
         )
         if row is None:
             return False
-        lock_processes([row[1]])
-    handle_pk, process_pk, token = row
-    plan = Plan()
-    if not _finish_handle(handle_pk, plan.now):
-        return False
+        handle_pk, process_pk, token = row
+        lock_processes([process_pk])
+        if not _finish_handle(handle_pk, plan.now):  # done meanwhile, before the lock was ours
+            return False
+        finished = None
     process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
     process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
     split_node = handle_node._next
@@ -455,7 +458,8 @@ def contract_recorded(placement, handle_node):
                 created=plan.now,
                 data={},
             )
-        ]
+        ],
+        along=finished,
     )
     plan.links.append((Task(pk=handle_pk), split))
     tokens = Token.split_token_source(token, split.pk)
@@ -476,12 +480,21 @@ def _finish_handle_sql(vendor) -> str:
     )
 
 
+def _finish_handle_params(pk, now) -> list:
+    moment = Task._meta.get_field("started").get_db_prep_value(now, connection)  # as the ORM sends a moment
+    return [STATUS.DONE.value, moment, moment, int(pk), STATUS.NEW.value]
+
+
+def _finish_handle_write(pk, now) -> Pending:
+    """`_finish_handle` not sent: for the next insert to carry, its one row checked."""
+    sql, params = _finish_handle_sql(connection.vendor), _finish_handle_params(pk, now)
+    return Pending(label=f"handle task #{pk}", using=DEFAULT_DB_ALIAS, sql=sql, params=params, expect=1)
+
+
 def _finish_handle(pk, now) -> bool:
     """A NEW handle task marked done (started and finished `now`), in one statement built once from the model and
     prepared on PostgreSQL (a hire runs it): whether it was still NEW."""
-    moment = Task._meta.get_field("started").get_db_prep_value(now, connection)  # as the ORM sends a moment
-    params = [STATUS.DONE.value, moment, moment, int(pk), STATUS.NEW.value]
-    sql, params = prepared(_finish_handle_sql(connection.vendor), params, [1, 2, 3])
+    sql, params = prepared(_finish_handle_sql(connection.vendor), _finish_handle_params(pk, now), [1, 2, 3])
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1

@@ -126,8 +126,12 @@ def work_statements(call):
 
 # Closing a task, its WorkTask row and its timers: one statement on PostgreSQL (driver._close), three elsewhere.
 CLOSE = 1 if connection.vendor == "postgresql" else 3
-# The links of the tasks opened and their WorkTask rows: one statement on PostgreSQL (Plan.write), two elsewhere.
-LINKS_AND_WORK = 1 if connection.vendor == "postgresql" else 2
+# The tasks opened, their links and their WorkTask rows: one statement on PostgreSQL (Plan.write), three elsewhere.
+PLAN_WRITE = 1 if connection.vendor == "postgresql" else 3
+# Tasks opened with their links, no WorkTask row (a handle, timers): one statement on PostgreSQL, two elsewhere.
+TASKS_AND_LINKS = 1 if connection.vendor == "postgresql" else 2
+# A hire's contract step closed and the split inserted: one statement on PostgreSQL, two elsewhere.
+CLOSE_WITH_SPLIT = 1 if connection.vendor == "postgresql" else 2
 # The open tasks of the pathway and the lock of their processes: one text on PostgreSQL, sent in one round trip
 # (flows.open_tasks_of_pathway); elsewhere the read, then the lock of the processes of the tasks settled.
 READ_AND_LOCK = 1 if connection.vendor == "postgresql" else 2
@@ -140,13 +144,14 @@ READ_ONLY = 1
     [
         # open tasks with their processes' lock (READ_AND_LOCK), close the task with its WorkTask and its two timers
         # (CLOSE), insert the switch + the employer's task + its two timers, their links and the WorkTask
-        # (LINKS_AND_WORK)
-        ("forward", READ_AND_LOCK + 1 + CLOSE + LINKS_AND_WORK),
+        # (PLAN_WRITE)
+        ("forward", READ_AND_LOCK + CLOSE + PLAN_WRITE),
         # open tasks and lock (READ_AND_LOCK), close the confirmation with its WorkTask and timers (CLOSE), insert the
-        # switch + the contract handle, their links; then the handle (known from the settle, its process locked by
-        # it): close it, insert the split, the three follow-up timers, their links; the pathway's move re-reads its
-        # open tasks, with their processes' lock on PostgreSQL (none closes: READ_ONLY)
-        ("hire", READ_AND_LOCK + 6 + CLOSE + READ_ONLY),
+        # switch + the contract handle with their links (TASKS_AND_LINKS); then the handle (known from the settle,
+        # its process locked by it): close it with the split's insert (CLOSE_WITH_SPLIT), then the three follow-up
+        # timers with their links (TASKS_AND_LINKS); the pathway's move re-reads its open tasks, with their
+        # processes' lock on PostgreSQL (none closes: READ_ONLY)
+        ("hire", READ_AND_LOCK + CLOSE + TASKS_AND_LINKS + CLOSE_WITH_SPLIT + TASKS_AND_LINKS + READ_ONLY),
         # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
         # alike (flows.may_settle): no task is read
         ("start_review", 0),
@@ -259,6 +264,32 @@ def test_a_handle_is_finished_once_with_its_moments(territories):
     done = Task.objects.get(pk=handle.pk)
     assert (done.status, done.started, done.finished) == (STATUS.DONE, now, now)
     assert driver._finish_handle(handle.pk, now) is False  # no longer NEW: nothing written
+
+
+def test_a_handle_closed_with_the_next_insert_is_checked_there(territories):
+    """A hire's contract step, opened in its transaction, is closed by the split's insert (driver.contract_recorded):
+    closed once; a step no longer NEW fails the insert, and nothing of it is written."""
+    from django.db import DatabaseError, transaction
+
+    from roles.rows import insert_rows
+
+    referral = territories.forwarded()
+    some = Task.objects.filter(process__in=WorkTask.objects.filter(referral=referral).values("task__process")).first()
+    now = timezone.now()
+
+    def task(status):
+        return Task(process_id=some.process_id, flow_task=some.flow_task, status=status, token=some.token, data={})
+
+    handle = Task.objects.create(
+        process_id=some.process_id, flow_task=some.flow_task, status=STATUS.NEW, token=some.token, data={}
+    )
+    [carrier] = insert_rows([task(STATUS.DONE)], along=driver._finish_handle_write(handle.pk, now))
+    done = Task.objects.get(pk=handle.pk)
+    assert (done.status, done.started, done.finished) == (STATUS.DONE, now, now) and carrier.pk
+    before = Task.objects.count()
+    with pytest.raises(DatabaseError, match="gone"), transaction.atomic():
+        insert_rows([task(STATUS.DONE)], along=driver._finish_handle_write(handle.pk, now))
+    assert Task.objects.count() == before
 
 
 @pytest.mark.postgres

@@ -261,11 +261,15 @@ def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS):
     written = _with_children(objs, groups, connection, using) if connection.vendor == "postgresql" else False
     if not written:
         insert_rows(objs, using=using)
-        for rows in groups.values():
+        for child_model, rows in groups.items():
             for child, refs in rows:
                 for attname, parent in refs.items():
                     setattr(child, attname, parent.pk)
-            insert_rows([child for child, _ in rows], using=using)
+            if child_model._meta.parents:  # its own table only: the parent row is among `objs`
+                for child, _ in rows:
+                    child.save_base(raw=True, force_insert=True, using=using)
+            else:
+                insert_rows([child for child, _ in rows], using=using)
     return objs
 
 
@@ -275,7 +279,7 @@ def _with_children(objs, groups, connection, using) -> bool:
     model = type(objs[0]) if objs else None
     if model is None or model._meta.auto_field is None or not _insertable(objs):
         return False
-    if not all(_insertable([child for child, _ in rows]) for rows in groups.values()):
+    if not all(_insertable([child for child, _ in rows], child_of=model) for rows in groups.values()):
         return False
     fields, parent_sql = _shape("insert", model, connection, len(objs))
     params = []
@@ -323,13 +327,19 @@ def _with_children(objs, groups, connection, using) -> bool:
     return True
 
 
-def _insertable(objs) -> bool:
+def _insertable(objs, child_of=None) -> bool:
     """Whether `insert_rows` writes these new rows with its own statement: one plain model, no id given where the
-    database gives it, at most `MAX_ROWS`."""
+    database gives it, at most `MAX_ROWS`. As children of `child_of` rows, also the own table of a model inherited
+    from it (multi-table inheritance: its id is the parent row's, read as the other pointing columns)."""
     if not objs or len(objs) > MAX_ROWS:
         return False
     model = type(objs[0])
     meta = model._meta
+    if child_of is not None and list(meta.parents) == [child_of] and not child_of._meta.parents:
+        plain = meta.order_with_respect_to is None and not any(
+            hasattr(field, "get_placeholder") for field in meta.local_concrete_fields
+        )
+        return plain and all(type(obj) is model and obj.pk is None for obj in objs)
     return _plain(model) and all(type(obj) is model and (obj.pk is None or meta.auto_field is None) for obj in objs)
 
 
@@ -355,8 +365,9 @@ def _with(along, sql, params):
     other's tables must not go together: AFTER triggers run at the end of the statement and see all of its rows (a
     pathway's state and a participant grant, both counted by the tally's triggers, would be counted twice). What is
     carried today — a row's update with its journal event, with the lots' stale marks (parcours.selectors.lot_hours)
-    and the service's own rows (a decided assessment, declared criteria, a planned follow-up completed), a placement's
-    grant, task links with queue rows — touches no such table."""
+    and the service's own rows (a decided assessment, declared criteria, a planned follow-up completed, a hire's
+    planned follow-ups), a placement's grant, a hire's contract step closed with its split's insert — touches no
+    such table."""
     ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
     return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
 

@@ -513,3 +513,24 @@ def test_a_write_handed_on_twice_is_sent_once(world, settings):
         insert_row(_event(object_id=referral.pk, hash="once"), along=[saved, waiting])  # no "row gone": sent once
     assert _columns(referral)["motivation"] == "Une fois"
     assert sum(q["sql"].count('UPDATE "parcours_referral"') for q in queries) == 1
+
+
+def test_an_inherited_model_new_row_goes_with_its_parent_row(world, settings):
+    """A WorkProcess is viewflow's process row and its own: one statement on PostgreSQL (a process start), the
+    parent's row then the child's own elsewhere; the child reads as one the ORM created."""
+    from viewflow.workflow.models import Process
+
+    from parcours.work.flows import PlacementFlow
+    from roles.rows import insert_rows_with_children
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "sent")
+    WorkProcess.objects.filter(referral=referral).update(referral=None)  # one process per referral
+    process = WorkProcess(flow_class=PlacementFlow, pathway_id=referral.pathway_id, referral_id=referral.pk)
+    row = Process(**{f.attname: getattr(process, f.attname) for f in Process._meta.concrete_fields})
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows_with_children([row], [(process, {"process_ptr_id": row})])
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    saved = WorkProcess.objects.get(pk=row.pk)
+    assert process.pk == row.pk and (saved.flow_class, saved.referral_id) == (PlacementFlow, referral.pk)
+    assert saved.status == "NEW" and saved.created is not None

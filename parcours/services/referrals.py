@@ -9,7 +9,7 @@ from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, lock_consequence, require, require_choice, require_date
 from roles import grants, policy
 from roles.actor import Actor
-from roles.rows import insert_row, insert_row_unless_duplicate, insert_rows
+from roles.rows import insert_row, insert_row_unless_duplicate, insert_rows, send
 from roles.statements import Compiled
 from workflows import engine, work
 from workflows.errors import DomainError
@@ -238,18 +238,26 @@ def referral_hire(
         along=granted,
     )
     work.object_created(obj=placement, actor=actor, event=placement_event)
-    insert_rows(
-        FollowUp(
-            pathway_id=referral.pathway_id,
-            placement=placement,
-            kind=FollowUpKind.CHECK,
-            due_on=add_months(start_date, months),
-        )
-        for months in FollowUp.PLANNED_OFFSETS_MONTHS
+    # The planned follow-ups' ids are not read: they go with the pathway's move (one round trip on PostgreSQL).
+    planned = insert_rows(
+        (
+            FollowUp(
+                pathway_id=referral.pathway_id,
+                placement=placement,
+                kind=FollowUpKind.CHECK,
+                due_on=add_months(start_date, months),
+            )
+            for months in FollowUp.PLANNED_OFFSETS_MONTHS
+        ),
+        send_with_next=True,
     )
     pathway = lock_consequence(Pathway, referral.pathway_id)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
-        engine.fire(pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk})
+        engine.fire(
+            pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk}, along=planned
+        )
+    else:
+        send(planned)
     publish_on_commit(event, subject=referral)
     _close_offer_when_filled(actor, referral.offer_id)
     return placement

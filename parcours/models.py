@@ -255,15 +255,13 @@ class Participant(ChoiceLabels, models.Model):
         return f"{self.first_name} {self.last_name}"
 
     def save(self, *args, **kwargs):
-        self.search_text = fold(f"{self.last_name} {self.first_name} {self.imilo_reference}")[:250]
-        self.identity_key = (
-            "" if self.anonymised_at else identity_key(self.first_name, self.last_name, self.birth_date)[:250]
+        new = kwargs.get("update_fields") is None and (
+            self._state.adding or self.pk is None or kwargs.get("force_insert")
         )
+        self.set_derived_columns(new=bool(new))
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_text", "identity_key"} - {"current_state"}
-        elif self._state.adding or self.pk is None or kwargs.get("force_insert"):
-            self.current_state = ""  # a new row has no pathway yet (a copy of a loaded participant neither)
-        else:
+        elif not new:
             # The triggers own current_state: writing this instance's copy back could undo a transition that ran
             # since it was read.
             deferred = self.get_deferred_fields()
@@ -273,6 +271,16 @@ class Participant(ChoiceLabels, models.Model):
                 if not f.primary_key and f.name != "current_state" and f.attname not in deferred
             ]
         super().save(*args, **kwargs)
+
+    def set_derived_columns(self, *, new: bool) -> None:
+        """What every save writes besides the fields: the search text and the identity key; and for a new row an
+        empty current state (a new row has no pathway yet, a copy of a loaded participant neither)."""
+        self.search_text = fold(f"{self.last_name} {self.first_name} {self.imilo_reference}")[:250]
+        self.identity_key = (
+            "" if self.anonymised_at else identity_key(self.first_name, self.last_name, self.birth_date)[:250]
+        )
+        if new:
+            self.current_state = ""
 
     @property
     def journal_participant_id(self):

@@ -51,20 +51,24 @@ def revoke(*, organisation, permission: str, obj) -> None:
     grant_model.objects.filter(permission_id=found, group_id=organisation.group_id, content_object_id=obj.pk).delete()
 
 
-def share_participant(*, organisation, participant, manage: bool = False) -> None:
-    """Let an organisation read (and, for the following Mission Locale, manage) a participant file."""
-    _give(
+def share_participant(*, organisation, participant, manage: bool = False, send_with_next=False):
+    """Let an organisation read (and, for the following Mission Locale, manage) a participant file.
+    `send_with_next`: as for `grant`."""
+    return _give(
         [(organisation, "parcours.view_participant", participant)]
-        + ([(organisation, "parcours.change_participant", participant)] if manage else [])
+        + ([(organisation, "parcours.change_participant", participant)] if manage else []),
+        send_with_next=send_with_next,
     )
 
 
-def open_to_referral(*, facilitation, buyer, participant) -> None:
+def open_to_referral(*, facilitation, buyer, participant, send_with_next=False):
     """A referral shares the participant file with the lot's facilitators (to read) and opens it to the public
-    buyer's auditors (for good: the history of the contract keeps the referral), in one statement."""
-    _give(
+    buyer's auditors (for good: the history of the contract keeps the referral), in one statement.
+    `send_with_next`: as for `grant`."""
+    return _give(
         [
             (facilitation, "parcours.view_participant", participant),
             (buyer, "parcours.audit_participant", participant),
-        ]
+        ],
+        send_with_next=send_with_next,
     )

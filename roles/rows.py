@@ -26,7 +26,8 @@ _WRITE_STEPS = ("save", "save_base", "_save_table", "_do_update", "_do_insert")
 def _plain(model) -> bool:
     """Whether the ORM's statement for `model` is the one built here: one table (no inherited one), one id column, no
     order kept with respect to another row, no field that wraps its value in SQL of its own (Django's
-    `Field.get_placeholder`, as geometry fields do), no column filled by the database but the auto id."""
+    `Field.get_placeholder`, as geometry fields do), no column filled by the database but the auto id and those with
+    a database default."""
     found = _PLAIN.get(model)
     if found is None:
         meta = model._meta
@@ -35,7 +36,9 @@ def _plain(model) -> bool:
             and not meta.is_composite_pk
             and meta.order_with_respect_to is None
             and not any(hasattr(field, "get_placeholder") for field in meta.local_concrete_fields)
-            and list(meta.db_returning_fields) in ([meta.pk], [])
+            # The columns the ORM reads back: the id, or one with a database default, whose value the row sends
+            # unless it is the default expression itself (then `_values` hands the row to the ORM).
+            and all(field is meta.pk or field.has_db_default() for field in meta.db_returning_fields)
         )
     return found
 
@@ -388,17 +391,24 @@ def unique_violation(exc) -> bool:
     return "UNIQUE constraint failed" in str(exc)
 
 
-def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS) -> bool:
+def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS, own_save_done=False) -> bool:
     """Insert a new row unless a row with the same unique values exists (a race lost on a unique constraint): True
     once inserted (its id set), False and nothing written otherwise; the transaction goes on either way. On
     PostgreSQL one statement, `INSERT … ON CONFLICT DO NOTHING RETURNING id`, where a savepoint cost two round trips
     more (SAVEPOINT, RELEASE); elsewhere, or where the ORM saves the row (`_saved_by_orm`), inside a savepoint, the
-    unique violation caught. Any other constraint broken raises, as from `insert_row`."""
+    unique violation caught. Any other constraint broken raises, as from `insert_row`. `own_save_done=True`: the
+    caller did what the model's own `save()` adds to the row (a participant's derived columns), the statement is
+    then all that is left."""
     model, connection = type(obj), connections[using]
     meta = model._meta
     # A row whose id the caller gave goes the ORM's way (as in `insert_rows`), its id kept.
     fast = connection.vendor == "postgresql" and meta.auto_field is not None and obj.pk is None
-    if fast and not _saved_by_orm(model):
+    statement_enough = (
+        _plain(model) and not signals.pre_save.has_listeners(model) and not signals.post_save.has_listeners(model)
+        if own_save_done
+        else not _saved_by_orm(model)
+    )
+    if fast and statement_enough:
         fields, sql = _shape("insert", model, connection, 1, True, True)
         obj._prepare_related_fields_for_save(operation_name="save")
         values = _values(obj, fields, True, connection)

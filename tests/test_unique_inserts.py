@@ -3,6 +3,8 @@ DomainError, nothing written and the service's transaction usable; any other int
 or foreign key is a defect, not a duplicate). On PostgreSQL one statement, `INSERT … ON CONFLICT DO NOTHING
 RETURNING`, where the savepoint it replaces cost two round trips more; on SQLite the savepoint. On both databases."""
 
+import datetime
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -70,3 +72,54 @@ def test_a_row_whose_id_is_given_keeps_it(world):
     with transaction.atomic():
         assert insert_row_unless_duplicate(given) is True
     assert HoursLine.objects.get(pk=line.pk + 1000).month == given.month
+
+
+@pytest.mark.parametrize("clash", ["identity", "imilo_reference"])
+def test_an_intake_that_loses_its_race_is_refused_by_the_key_it_broke(world, clash, settings):
+    """A participant's insert (parcours.services.participants._insert_unique), its derived columns computed as its
+    save() would: a race lost on the identity key or on the i-milo reference is refused with that key's message,
+    nothing written, the transaction usable; on PostgreSQL one statement, no savepoint."""
+    from parcours.models import Participant
+    from parcours.services import participants
+    from workflows.errors import DomainError
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statement's text, not EXECUTE
+    agency = world.a.youth_agency
+    first = Participant.objects.create(
+        first_name="Inès",
+        last_name="Benali",
+        birth_date=datetime.date(2005, 3, 1),
+        postcode="93200",
+        commune="Saint-Denis",
+        youth_agency=agency,
+        referent_adviser=world.a.adviser.user,
+        imilo_reference="ML-1",
+    )
+    other = {"identity": ("INES", "BEN-ALI", "ML-2"), "imilo_reference": ("Lou", "Martin", "ML-1")}[clash]
+    racer = Participant(
+        first_name=other[0],
+        last_name=other[1],
+        birth_date=first.birth_date,
+        postcode="93200",
+        commune="Saint-Denis",
+        youth_agency=agency,
+        referent_adviser=world.a.adviser.user,
+        imilo_reference=other[2],
+    )
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries, pytest.raises(DomainError) as refused:
+            participants._insert_unique(racer)
+        assert Participant.objects.filter(youth_agency=agency).count() == 1  # the transaction goes on
+    assert (
+        refused.value.code
+        == {"identity": "duplicate_participant", "imilo_reference": "duplicate_imilo_reference"}[clash]
+    )
+    if connection.vendor == "postgresql":
+        assert "SAVEPOINT" not in queries[0]["sql"] and "ON CONFLICT DO NOTHING" in queries[0]["sql"]
+    fresh = Participant(
+        first_name="Léa", last_name="Roux", birth_date=first.birth_date, postcode="93200", commune="Saint-Denis"
+    )
+    fresh.youth_agency, fresh.referent_adviser = agency, world.a.adviser.user
+    participants._insert_unique(fresh)
+    saved = Participant.objects.get(pk=fresh.pk)
+    assert saved.identity_key and saved.search_text and saved.current_state == ""

@@ -11,7 +11,7 @@ from parcours.services.common import lock, require, require_choice, require_date
 from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
-from roles.rows import insert_row
+from roles.rows import insert_row, insert_row_unless_duplicate
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -119,6 +119,25 @@ def find_duplicates(*, actor, first_name, last_name, birth_date, exclude=None, y
     return qs.exclude(pk=exclude.pk) if exclude is not None else qs
 
 
+def _insert_unique(participant):
+    """Insert a new participant; a race lost on a unique constraint becomes the same clean refusal as in
+    `_save_unique` (on PostgreSQL one statement, `INSERT … ON CONFLICT DO NOTHING`, not a savepoint's three)."""
+    participant.set_derived_columns(new=True)
+    if insert_row_unless_duplicate(participant, own_save_done=True):
+        return
+    same_reference = (
+        participant.imilo_reference
+        and Participant.objects.filter(
+            youth_agency_id=participant.youth_agency_id, imilo_reference=participant.imilo_reference
+        ).exists()
+    )
+    if same_reference:
+        raise DomainError(
+            "duplicate_imilo_reference", _("Cet identifiant i-milo est déjà utilisé."), field="imilo_reference"
+        )
+    raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
+
+
 def _save_unique(participant):
     """Save; a race lost on a unique constraint (identity key or i-milo reference) becomes a clean refusal."""
     try:
@@ -160,8 +179,12 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         youth_agency=actor.organisation, referent_adviser=actor.user, homonym_confirmed=duplicate, **clean
     )
     _full_clean(participant)
-    _save_unique(participant)
-    share_participant(organisation=actor.organisation, participant=participant, manage=True)
+    _insert_unique(participant)
+    # The Mission Locale's grants go with the participant's first event (one round trip on PostgreSQL; not with the
+    # pathway's insert: the tally's triggers count both, see roles.rows._with).
+    granted = share_participant(
+        organisation=actor.organisation, participant=participant, manage=True, send_with_next=True
+    )
     pathway = insert_row(
         Pathway(participant=participant, referent_adviser=actor.user, started_on=timezone.localdate())
     )
@@ -173,6 +196,7 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
         action="create",
         inputs={"fields": sorted(clean)},
         tail=NEW_CHAIN,
+        along=granted,
     )
     event = record_event(
         actor=actor,

@@ -55,15 +55,16 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         )
     if len(motivation or "") > 2000:
         raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
-    if pathway.referrals.filter(offer=offer, state__in=REFERRAL_OPEN_STATES).exists():
-        raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
     referral = Referral(pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip())
-    if not insert_row_unless_duplicate(referral):  # a race lost to another referral of the same pathway to the offer
+    # Another referral of the pathway to the offer still open (made before, or by a race just lost) breaks the unique
+    # index on open referrals: nothing written, refused (the first write of the transition: nothing before it).
+    if not insert_row_unless_duplicate(referral):
         raise DomainError("duplicate_referral", _("Un positionnement sur cette offre est déjà en cours."))
-    grants.open_to_referral(
+    granted = grants.open_to_referral(
         facilitation=offer.lot.contract.operation.facilitation_organisation,
         buyer=offer.lot.contract.buyer,
         participant=participant,
+        send_with_next=True,
     )
     event = record_event(
         actor=actor,
@@ -74,6 +75,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         to_state=referral.state,
         inputs={"offer": offer.pk, "pathway": pathway.pk},
         tail=NEW_CHAIN,
+        along=granted,
     )
     work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:

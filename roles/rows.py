@@ -249,20 +249,25 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     return objs
 
 
-def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS):
+def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS, along=None):
     """New rows of one model (`objs`, their ids set as by `insert_rows`) and new rows of other models that point at
     them (`children`: (row, {attname: a row of `objs`, or a row saved before})), in one statement on PostgreSQL: the
     parents' INSERT … RETURNING as a `WITH`, each child model's INSERT as a data-modifying `WITH` whose pointing
     columns read the new ids by position (`COALESCE((SELECT id … WHERE i = %s), %s)`: a parent's position, or an id
     known before). The parents' ids come back in the order of their rows: one statement's sequence values rise row
     by row. The children's pointing attnames are set; their own auto ids are not read (none set). Elsewhere — SQLite,
-    or rows `insert_rows` would leave to the ORM — the parents first, then each child model in turn."""
+    or rows `insert_rows` would leave to the ORM — the parents first, then each child model in turn. `along`: pending
+    writes (as for `insert_rows`, unchecked ones only) in front, in the same statement; elsewhere first."""
     objs, connection = list(objs), connections[using]
+    along = _pendings(along)
+    if any(p.expect is not None or p.using != using for p in along):
+        raise ValueError("insert_rows_with_children carries unchecked writes of its own database only")
     groups = {}  # child model → [(row, refs)], in order of first appearance
     for child, refs in children:
         groups.setdefault(type(child), []).append((child, refs))
-    written = _with_children(objs, groups, connection, using) if connection.vendor == "postgresql" else False
+    written = _with_children(objs, groups, connection, using, along) if connection.vendor == "postgresql" else False
     if not written:
+        send(along)
         insert_rows(objs, using=using)
         for child_model, rows in groups.items():
             for child, refs in rows:
@@ -276,7 +281,7 @@ def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS):
     return objs
 
 
-def _with_children(objs, groups, connection, using) -> bool:
+def _with_children(objs, groups, connection, using, along) -> bool:
     """`insert_rows_with_children` in one statement; False (nothing sent) where one of the models or values needs
     the ORM."""
     model = type(objs[0]) if objs else None
@@ -317,6 +322,8 @@ def _with_children(objs, groups, connection, using) -> bool:
                     params.append(value)
         ctes.append(f'"child_{number}" AS ({sql})')
     text = f'WITH {", ".join(ctes)} SELECT {column} FROM "n" ORDER BY "i"'
+    if along:
+        text, params = _with(along, text.removeprefix("WITH "), params, joined=True)
     sql, params = prepared(text, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=True)
     for obj, (pk,) in zip(objs, rows, strict=True):
@@ -362,16 +369,19 @@ def _child_insert(model, connection, rows, pointing, column):
     return found
 
 
-def _with(along, sql, params):
+def _with(along, sql, params, *, joined=False):
     """`sql` with the pending writes in front, as data-modifying `WITH`s: PostgreSQL runs each once, whether or not
     the statement reads it, all in one snapshot, so none sees the rows of another. Writes whose triggers read each
     other's tables must not go together: AFTER triggers run at the end of the statement and see all of its rows (a
     pathway's state and a participant grant, both counted by the tally's triggers, would be counted twice). What is
     carried today — a row's update with its journal event, with the lots' stale marks (parcours.selectors.lot_hours)
     and the service's own rows (a decided assessment, declared criteria, a planned follow-up completed, a hire's
-    planned follow-ups), a placement's grant, a hire's contract step closed with its split's insert — touches no
-    such table."""
+    planned follow-ups, an exit), grants of a placement, a referral or a participant (never with a pathway's insert
+    or state change), a hire's contract step closed with its split's insert, processes finished with the insert of
+    their end — touches no such table."""
     ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
+    if joined:  # `sql` goes on with WITH queries of its own
+        return f"WITH {ctes}, {sql}", [value for p in along for value in p.params] + params
     return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
 
 

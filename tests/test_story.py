@@ -361,3 +361,21 @@ def test_a_reopened_pathway_runs_again(world):
     assert reload(other).state == PathwayState.ELIGIBLE
     decisions = sorted(other.assessments.values_list("decision", flat=True))
     assert decisions == [AssessmentDecision.ACCEPTED, AssessmentDecision.REJECTED]
+
+
+def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world):
+    """The employer's grant goes with the forward's event: a lot not yet awarded is refused before anything is
+    written — the referral still approved, no event, no grant, no task moved."""
+    from viewflow.workflow.models import Task
+
+    referral = make_referral(world, "approved")
+    lot = referral.offer.lot
+    lot.awardee = None
+    lot.save(update_fields=["awardee"])
+    events, tasks = JournalEvent.objects.count(), list(Task.objects.order_by("pk").values_list("pk", "status"))
+    with pytest.raises(DomainError) as refused:
+        referrals.referral_forward(actor=world.a.facilitator, referral=referral)
+    assert refused.value.code == "no_awardee"
+    assert Referral.objects.get(pk=referral.pk).state == ReferralState.APPROVED
+    assert JournalEvent.objects.count() == events
+    assert list(Task.objects.order_by("pk").values_list("pk", "status")) == tasks

@@ -196,8 +196,8 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
         require_choice(situation, ExitSituation, "situation", _("Situation à la sortie"))
     inputs = {"exited_on": exited_on, "situation": situation}
     category = exit_category_of(situation) if situation else None
-    # The free-text detail stays on the Exit row, out of the journal (events never hold personal values).
-    event = engine.fire(pathway, "exit", actor=actor, inputs=inputs, journal_extra={"category": category})
+    # The free-text detail stays on the Exit row, out of the journal (events never hold personal values). The row
+    # goes with the transition's event (one statement on PostgreSQL), once every check of the transition has passed.
     exit_row = Exit(
         pathway=pathway,
         exited_on=exited_on,
@@ -206,7 +206,14 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
         detail=detail,
         recorded_by=actor.user,
     )
-    insert_row(exit_row)
+    event = engine.fire(
+        pathway,
+        "exit",
+        actor=actor,
+        inputs=inputs,
+        journal_extra={"category": category},
+        along=insert_rows([exit_row], send_with_next=True),
+    )
     publish_on_commit(event)
     return pathway
 

@@ -94,10 +94,13 @@ def _after_closing(actor, referral):
         engine.fire(pathway, "return_to_eligible", actor=actor, internal=True, journal_extra={"referral": referral.pk})
 
 
-def _transition(actor, referral, name, inputs=None, *, after=None):
+def _transition(actor, referral, name, inputs=None, *, after=None, carried=None):
+    """`carried(referral)`: the service's own pending writes, checked before anything is written and sent with the
+    transition's event; `after(referral)`: what follows the transition."""
     referral = lock(Referral, referral, actor=actor, transition=name)
     engine.ensure_can_fire(referral, name, actor=actor)
-    event = engine.fire(referral, name, actor=actor, inputs=inputs)
+    along = carried(referral) if carried is not None else None
+    event = engine.fire(referral, name, actor=actor, inputs=inputs, along=along)
     if after is not None:
         after(referral)
     publish_on_commit(event, subject=referral)
@@ -125,9 +128,9 @@ def referral_forward(*, actor, referral):
         awardee = r.offer.lot.awardee
         if awardee is None:
             raise DomainError("no_awardee", _("Le lot n'a pas encore d'attributaire : impossible de transmettre."))
-        grants.grant(organisation=awardee, permission="parcours.view_referral", obj=r)
+        return grants.grant(organisation=awardee, permission="parcours.view_referral", obj=r, send_with_next=True)
 
-    return _transition(actor, referral, "forward", after=grant_employer)
+    return _transition(actor, referral, "forward", carried=grant_employer)
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from viewflow.workflow.models import Process, Task
@@ -184,8 +184,11 @@ class Plan:
         queued = [
             (work_task, {"task_id": task}) for work_task, (task, _, _) in zip(self.opened, self.work, strict=True)
         ]
+        # The processes that reached an end with nothing left open are finished in that statement too: those with
+        # a task of this plan still open are not (the statement's own rows are not seen by its NOT EXISTS).
+        ends = sorted(self.ends - {task.process_id for task in self.tasks if task.finished is None})
         if self.tasks:
-            insert_rows_with_children(self.tasks, links + queued)
+            insert_rows_with_children(self.tasks, links + queued, along=_finish_processes(ends, self.now))
         for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
             work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
         for task, node, subject in self.handles:
@@ -207,11 +210,30 @@ class Plan:
                 tail=NEW_CHAIN,  # the task was inserted above
             )
             publish_on_commit(event)
-        if self.ends:
-            unfinished = Task.objects.filter(process_id=OuterRef("pk"), finished__isnull=True)
-            Process.objects.filter(pk__in=self.ends).exclude(Exists(unfinished)).update(
-                status=PROCESS.DONE, finished=self.now
-            )
+
+
+@functools.cache
+def _finish_processes_sql(vendor, count) -> str:
+    process, task, quote = Process._meta, Task._meta, connection.ops.quote_name
+    table, pk = quote(process.db_table), quote(process.pk.column)
+    status, finished = quote(process.get_field("status").column), quote(process.get_field("finished").column)
+    tasks, of_process = quote(task.db_table), quote(task.get_field("process").column)
+    task_finished = quote(task.get_field("finished").column)
+    return (
+        f"UPDATE {table} SET {status} = %s, {finished} = %s WHERE {pk} IN ({', '.join(['%s'] * count)}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {tasks} WHERE {tasks}.{of_process} = {table}.{pk} "
+        f"AND {tasks}.{task_finished} IS NULL)"
+    )
+
+
+def _finish_processes(pks, now) -> Pending | None:
+    """The processes `pks` done (finished `now`) unless a task of theirs is still open: viewflow's end of a process,
+    as a write for the plan's insert to carry; None for none."""
+    if not pks:
+        return None
+    moment = Process._meta.get_field("finished").get_db_prep_value(now, connection)
+    sql = _finish_processes_sql(connection.vendor, len(pks))
+    return Pending(label="processes", using=DEFAULT_DB_ALIAS, sql=sql, params=[PROCESS.DONE.value, moment, *pks])
 
 
 def _moment(timer, activation):

@@ -312,3 +312,36 @@ def test_with_server_side_binding_the_open_tasks_are_read_without_their_processe
         assert [w.pk for w in found] == [review.pk]
         assert locked == set()
     assert len(queries) == 1 and "FOR UPDATE" not in queries[0]["sql"]
+
+
+@pytest.mark.parametrize("left_open", [False, True])
+def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_stays_open(territories, left_open):
+    """Plan.write finishes a process that reached an end with nothing left open, in the statement that inserts the
+    plan's rows on PostgreSQL (no statement of its own); a task of the plan still open (another branch) keeps it
+    running, as one open before does."""
+    from viewflow.workflow.models import Process
+    from viewflow.workflow.status import PROCESS
+    from viewflow.workflow.token import Token
+
+    from parcours.work.models import WorkProcess
+
+    referral = territories.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    Task.objects.filter(pk=review.pk).update(status=STATUS.DONE, finished=timezone.now())
+    Task.objects.filter(process_id=review.task.process_id, finished__isnull=True).update(
+        status=STATUS.CANCELED, finished=timezone.now()
+    )  # its timers: nothing of the process open before the plan
+    process = WorkProcess.objects.get(pk=review.task.process_id)
+    subject = driver.Subject(process=process, pathway=referral.pathway, referral=referral)
+    plan = driver.Plan()
+    plan.add(subject, PlacementFlow.closed, review.task, Token("start"), status=STATUS.DONE, finished=plan.now)
+    plan.ends.add(process.pk)
+    if left_open:
+        plan.add(subject, PlacementFlow.finished, review.task, Token("start"), status=STATUS.NEW)
+    with CaptureQueriesContext(connection) as queries:
+        plan.write()
+    assert Process.objects.get(pk=process.pk).status == (PROCESS.NEW if left_open else PROCESS.DONE)
+    finishing = [q["sql"] for q in queries if 'UPDATE "viewflow_process"' in q["sql"]]
+    assert len(finishing) == (0 if left_open else 1)  # not asked for a process the plan leaves open
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1

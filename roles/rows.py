@@ -48,11 +48,16 @@ def _saved_by_orm(model) -> bool:
     `_plain` says, or save signals someone listens to. (`bulk_create`, which `insert_rows` stands for, runs none of
     those: a model's own `save()` does not matter there — guardian's grant rows check their content type in theirs.)"""
     return (
-        any(getattr(model, step) is not getattr(models.Model, step) for step in _WRITE_STEPS)
+        _own_write_steps(model, _WRITE_STEPS)
         or not _plain(model)
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
     )
+
+
+def _own_write_steps(model, steps) -> bool:
+    """Whether `model` overrides one of these steps of the ORM's write."""
+    return any(getattr(model, step) is not getattr(models.Model, step) for step in steps)
 
 
 def _values(obj, fields, add, connection):
@@ -144,13 +149,31 @@ class Pending:
     sql: str
     params: list
     expect: int | None = None  # the rows it must write (an update: its one row), checked
+    # `sql` as named WITH queries (`"x" AS (…), "y" AS (…)`, PostgreSQL), the rows of `counted` checked: a write of
+    # several statements (parcours.work.driver's close of a task), carried as they are.
+    counted: str | None = None
 
     def run(self):
         connection = connections[self.using]
-        sql, params = prepared(self.sql, self.params, range(len(self.params)), using=self.using)
-        written = _run(connection, self.using, sql, params, fetch=False)
+        if self.counted is not None:
+            sql, params = prepared(self.statement, self.params, range(len(self.params)), using=self.using)
+            written = _run(connection, self.using, sql, params, fetch=True)[0][0]
+        else:
+            sql, params = prepared(self.sql, self.params, range(len(self.params)), using=self.using)
+            written = _run(connection, self.using, sql, params, fetch=False)
         with transaction.mark_for_rollback_on_error(self.using):
             self.check(written)
+
+    @property
+    def statement(self) -> str:
+        """Named WITH queries as a statement of their own, answering the rows counted."""
+        return f'WITH {self.sql} SELECT COUNT(*) FROM "{self.counted}"'
+
+    def cte(self, index) -> tuple:
+        """(its WITH queries in a statement that carries it as `along_{index}`, the name whose rows are counted)."""
+        if self.counted is not None:
+            return self.sql, self.counted
+        return f'"along_{index}" AS ({self.sql} RETURNING 1)', f"along_{index}"
 
     def check(self, written):
         if self.expect is not None and written != self.expect:
@@ -184,14 +207,14 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     `along`: `Pending` writes (one or a list) sent with it, in the same statement on PostgreSQL, else first.
     `send_with_next=True`: the INSERT is not sent but returned as a `Pending` (with those of `along` it was to carry:
     a tuple) for the next insert to carry, the rows' ids not asked for (none set on the objects); None when it could
-    not wait (sent at once: the ORM's insert, or not on PostgreSQL)."""
+    not wait (sent at once: the ORM's insert). It waits on SQLite too, sent just before its carrier's statement."""
     objs = list(objs)
     along = _pendings(along)
     connection = connections[using]
-    if send_with_next and connection.vendor != "postgresql":  # nothing to gain in waiting
-        insert_rows(objs, using=using, ignore_conflicts=ignore_conflicts, along=along)
-        return None
-    if not objs or connection.vendor != "postgresql" or any(p.using != using for p in along):
+    # A write that waits, waits on every database (sent by the statement that carries it, or just before it): the
+    # checks between stay ahead of it everywhere.
+    carried_here = connection.vendor == "postgresql" or send_with_next
+    if not objs or not carried_here or any(p.using != using for p in along):
         for pending in along:
             pending.run()
         along = []
@@ -232,7 +255,9 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     if along:
         sql, params = _with(along, sql, params)
         # A checked write's rows counted in each returned row: checked as when it runs alone (an error rolls all back).
-        sql += "".join(f', (SELECT COUNT(*) FROM "along_{i}")' for i, p in enumerate(along) if p.expect is not None)
+        sql += "".join(
+            f', (SELECT COUNT(*) FROM "{p.cte(i)[1]}")' for i, p in enumerate(along) if p.expect is not None
+        )
     sql, params = prepared(sql, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=returning)
     # A failed check after the statement wrote the rest: the transaction is marked for rollback, as on a failed write
@@ -257,11 +282,11 @@ def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS, along=N
     known before). The parents' ids come back in the order of their rows: one statement's sequence values rise row
     by row. The children's pointing attnames are set; their own auto ids are not read (none set). Elsewhere — SQLite,
     or rows `insert_rows` would leave to the ORM — the parents first, then each child model in turn. `along`: pending
-    writes (as for `insert_rows`, unchecked ones only) in front, in the same statement; elsewhere first."""
+    writes (as for `insert_rows`) in front, in the same statement, their counts checked; elsewhere first."""
     objs, connection = list(objs), connections[using]
     along = _pendings(along)
-    if any(p.expect is not None or p.using != using for p in along):
-        raise ValueError("insert_rows_with_children carries unchecked writes of its own database only")
+    if any(p.using != using for p in along):
+        raise ValueError("insert_rows_with_children carries writes of its own database only")
     groups = {}  # child model → [(row, refs)], in order of first appearance
     for child, refs in children:
         groups.setdefault(type(child), []).append((child, refs))
@@ -321,13 +346,19 @@ def _with_children(objs, groups, connection, using, along) -> bool:
                 else:
                     params.append(value)
         ctes.append(f'"child_{number}" AS ({sql})')
-    text = f'WITH {", ".join(ctes)} SELECT {column} FROM "n" ORDER BY "i"'
+    # A checked write's rows are counted beside each new id: checked as when it runs alone.
+    checked = [(i, p) for i, p in enumerate(along) if p.expect is not None]
+    counts = "".join(f', (SELECT COUNT(*) FROM "{p.cte(i)[1]}")' for i, p in checked)
+    text = f'WITH {", ".join(ctes)} SELECT {column}{counts} FROM "n" ORDER BY "i"'
     if along:
         text, params = _with(along, text.removeprefix("WITH "), params, joined=True)
     sql, params = prepared(text, params, range(len(params)), using=using)
     rows = _run(connection, using, sql, params, fetch=True)
-    for obj, (pk,) in zip(objs, rows, strict=True):
-        setattr(obj, model._meta.auto_field.attname, pk)
+    with transaction.mark_for_rollback_on_error(using):
+        for column_number, (_, pending) in enumerate(checked, start=1):
+            pending.check(rows[0][column_number])
+    for obj, row in zip(objs, rows, strict=True):
+        setattr(obj, model._meta.auto_field.attname, row[0])
         obj._state.adding, obj._state.db = False, using
     for rows in groups.values():
         for child, refs in rows:
@@ -346,8 +377,12 @@ def _insertable(objs, child_of=None) -> bool:
     model = type(objs[0])
     meta = model._meta
     if child_of is not None and list(meta.parents) == [child_of] and not child_of._meta.parents:
-        plain = meta.order_with_respect_to is None and not any(
-            hasattr(field, "get_placeholder") for field in meta.local_concrete_fields
+        plain = (
+            meta.order_with_respect_to is None
+            and not any(hasattr(field, "get_placeholder") for field in meta.local_concrete_fields)
+            and not _own_write_steps(model, _WRITE_STEPS)
+            and not signals.pre_save.has_listeners(model)
+            and not signals.post_save.has_listeners(model)
         )
         return plain and all(type(obj) is model and obj.pk is None for obj in objs)
     return _plain(model) and all(type(obj) is model and (obj.pk is None or meta.auto_field is None) for obj in objs)
@@ -379,7 +414,7 @@ def _with(along, sql, params, *, joined=False):
     planned follow-ups, an exit), grants of a placement, a referral or a participant (never with a pathway's insert
     or state change), a hire's contract step closed with its split's insert, processes finished with the insert of
     their end — touches no such table."""
-    ctes = ", ".join(f'"along_{i}" AS ({p.sql} RETURNING 1)' for i, p in enumerate(along))
+    ctes = ", ".join(p.cte(i)[0] for i, p in enumerate(along))
     if joined:  # `sql` goes on with WITH queries of its own
         return f"WITH {ctes}, {sql}", [value for p in along for value in p.params] + params
     return f"WITH {ctes} {sql}", [value for p in along for value in p.params] + params
@@ -414,7 +449,10 @@ def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS, own_save_done=Fa
     # A row whose id the caller gave goes the ORM's way (as in `insert_rows`), its id kept.
     fast = connection.vendor == "postgresql" and meta.auto_field is not None and obj.pk is None
     statement_enough = (
-        _plain(model) and not signals.pre_save.has_listeners(model) and not signals.post_save.has_listeners(model)
+        _plain(model)
+        and not _own_write_steps(model, _WRITE_STEPS[1:])  # its save() done by the caller, nothing below it
+        and not signals.pre_save.has_listeners(model)
+        and not signals.post_save.has_listeners(model)
         if own_save_done
         else not _saved_by_orm(model)
     )

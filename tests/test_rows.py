@@ -383,8 +383,8 @@ def test_new_rows_whose_ids_nobody_reads_go_with_the_next_insert(world, settings
         sql = queries[0]["sql"]
         assert sql.startswith('WITH "along_0" AS (UPDATE "parcours_referral"') and sql.count("WITH") == 1
         assert '"along_1" AS (INSERT INTO "parcours_participantgroupobjectpermission"' in sql
-    else:  # nothing waits on SQLite: each statement on its own, in order
-        assert waiting is None and saved is not None
+    else:  # on SQLite they wait too, then go one by one, in order, just before the carrier's statement
+        assert isinstance(waiting, tuple) and len(waiting) == 2 and grant.pk is None
         assert [q["sql"].split()[0] for q in queries] == ["UPDATE", "INSERT", "INSERT"]
 
 
@@ -412,8 +412,9 @@ def test_a_forward_opens_its_tasks_with_their_links_and_queue_row_in_one_stateme
         call_service("referral.forward", world.a.facilitator, referral)
     queued = [q["sql"] for q in queries if 'INSERT INTO "workflows_worktask"' in q["sql"]]
     assert len(queued) == 1
-    if connection.vendor == "postgresql":  # the new tasks, their links and the queue row (the close's links apart)
-        assert queued[0].startswith('WITH "new" AS (INSERT INTO "viewflow_task"')
+    if connection.vendor == "postgresql":  # the review's close, the new tasks, their links and the queue row
+        assert queued[0].startswith('WITH "close_0_done" AS (UPDATE "viewflow_task"')
+        assert '"new" AS (INSERT INTO "viewflow_task"' in queued[0]
         assert 'INSERT INTO "viewflow_task_previous"' in queued[0]
     else:
         assert queued[0].startswith('INSERT INTO "workflows_worktask"')
@@ -432,16 +433,9 @@ def _tasks_and_children(process, before):
 
     previous = Task.previous.through
     node = PlacementFlow.start
-    tasks = [
-        Task(
-            process=process,
-            flow_task=node,
-            flow_task_type=node.task_type,
-            status="DONE",
-            token=Token("start"),
-            data={},
-        )
-        for _ in range(3)
+    tasks = [  # told apart by their token: each id must land on its own row
+        Task(process=process, flow_task=node, flow_task_type=node.task_type, status="DONE", token=Token(t), data={})
+        for t in ("start", "start/1_1", "start/1_2")
     ]
     links = [
         (previous(), {"from_task_id": tasks[0], "to_task_id": before}),
@@ -473,7 +467,8 @@ def test_new_rows_and_the_rows_that_point_at_them_are_written_in_one_statement(w
         insert_rows_with_children(tasks, children)
     assert len(queries) == (1 if connection.vendor == "postgresql" else 3)
     # Each task has its id, in the order of the rows; the links and the queue row name the right tasks.
-    assert [t.pk for t in tasks] == sorted(t.pk for t in tasks) and before.pk < tasks[0].pk
+    tokens = dict(Task.objects.filter(pk__in=[t.pk for t in tasks]).values_list("pk", "token"))
+    assert [str(tokens[t.pk]) for t in tasks] == ["start", "start/1_1", "start/1_2"] and before.pk < tasks[0].pk
     saved = {
         t.pk: set(t.previous.values_list("pk", flat=True)) for t in Task.objects.filter(pk__in=[t.pk for t in tasks])
     }
@@ -496,8 +491,10 @@ def test_rows_pointing_at_new_rows_that_fail_write_nothing(world, settings):
     existing = Task.objects.filter(process=process).count(), WorkTask.objects.filter(task__process=process).count()
     tasks, children = _tasks_and_children(process, before)
     children[-1][0].kind = None  # NOT NULL broken by the queue row: the tasks and links go with it
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with CaptureQueriesContext(connection) as queries, pytest.raises(IntegrityError), transaction.atomic():
         insert_rows_with_children(tasks, children)
+    if connection.vendor == "postgresql":  # one statement: nothing of it written (not only rolled back)
+        assert len([q for q in queries if "INSERT" in q["sql"]]) == 1
     assert (Task.objects.filter(process=process).count(), WorkTask.objects.filter(task__process=process).count()) == (
         existing
     )

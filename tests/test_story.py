@@ -366,6 +366,8 @@ def test_a_reopened_pathway_runs_again(world):
 def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world):
     """The employer's grant goes with the forward's event: a lot not yet awarded is refused before anything is
     written — the referral still approved, no event, no grant, no task moved."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from viewflow.workflow.models import Task
 
     referral = make_referral(world, "approved")
@@ -373,9 +375,11 @@ def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world)
     lot.awardee = None
     lot.save(update_fields=["awardee"])
     events, tasks = JournalEvent.objects.count(), list(Task.objects.order_by("pk").values_list("pk", "status"))
-    with pytest.raises(DomainError) as refused:
+    with CaptureQueriesContext(connection) as queries, pytest.raises(DomainError) as refused:
         referrals.referral_forward(actor=world.a.facilitator, referral=referral)
     assert refused.value.code == "no_awardee"
+    # Refused before anything was sent to be written (not written, then rolled back).
+    assert not [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "WITH", "DELETE")]
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.APPROVED
     assert JournalEvent.objects.count() == events
     assert list(Task.objects.order_by("pk").values_list("pk", "status")) == tasks

@@ -71,7 +71,8 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
     (e.g. the pathway becoming "placed" when the employer confirms a hire); it skips the role check,
     never the state check. `journal_extra` adds codes and ids to the journal event (not to the fsm method).
     `along`: the service's own pending writes (roles.rows.Pending) that go with the transition, sent with its row's
-    update and its event (one statement on PostgreSQL), only once every check has passed.
+    update and its event (one statement on PostgreSQL), only once every check has passed; or a callable that returns
+    them, called then (its own refusals come after the transition's).
     """
     inputs = dict(inputs or {})
     spec = spec_for(obj, name)
@@ -84,6 +85,8 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
     inputs = check_inputs(spec.inputs, inputs, machine_only=True)
     for guard in spec.guards:
         guard(obj, inputs)
+    if callable(along):
+        along = along()
     from_state = obj.state
     try:
         getattr(obj, name)(**inputs)

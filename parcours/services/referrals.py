@@ -95,11 +95,12 @@ def _after_closing(actor, referral):
 
 
 def _transition(actor, referral, name, inputs=None, *, after=None, carried=None):
-    """`carried(referral)`: the service's own pending writes, checked before anything is written and sent with the
-    transition's event; `after(referral)`: what follows the transition."""
+    """`carried(referral)`: the service's own pending writes, asked once the transition's checks have passed (its
+    refusals after theirs), before anything is written, and sent with the transition's event; `after(referral)`: what
+    follows the transition."""
     referral = lock(Referral, referral, actor=actor, transition=name)
     engine.ensure_can_fire(referral, name, actor=actor)
-    along = carried(referral) if carried is not None else None
+    along = (lambda: carried(referral)) if carried is not None else None
     event = engine.fire(referral, name, actor=actor, inputs=inputs, along=along)
     if after is not None:
         after(referral)

@@ -41,7 +41,7 @@ from parcours.work.models import ARMED_TIMER_STATUSES, OPEN_TASK_STATUSES, WorkP
 from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
-from roles.rows import Pending, insert_rows, insert_rows_with_children
+from roles.rows import Pending, insert_rows, insert_rows_with_children, send
 from roles.statements import prepared
 from workflows.errors import WORK_BUSY
 from workflows.journal import NEW_CHAIN, record_event
@@ -103,6 +103,7 @@ class Plan:
     assigned: list = field(default_factory=list)  # (task, node, subject): referent assignments to journal
     handles: list = field(default_factory=list)  # (task, node, subject): the handles opened (a hire's contract step)
     ends: set = field(default_factory=set)
+    closing: list = field(default_factory=list)  # the closes of settled tasks, carried by the rows' statement
 
     def add(self, subject, node, previous, token, **fields):
         task = Task(
@@ -185,10 +186,17 @@ class Plan:
             (work_task, {"task_id": task}) for work_task, (task, _, _) in zip(self.opened, self.work, strict=True)
         ]
         # The processes that reached an end with nothing left open are finished in that statement too: those with
-        # a task of this plan still open are not (the statement's own rows are not seen by its NOT EXISTS).
+        # a task of this plan still open are not (the statement's own rows are not seen by its NOT EXISTS). The
+        # settled tasks' closes go with it, but before it where a process ends: the NOT EXISTS would see them open.
         ends = sorted(self.ends - {task.process_id for task in self.tasks if task.finished is None})
+        if ends:
+            send(self.closing)
+            self.closing = []
+        along = [*self.closing, _finish_processes(ends, self.now)]
         if self.tasks:
-            insert_rows_with_children(self.tasks, links + queued, along=_finish_processes(ends, self.now))
+            insert_rows_with_children(self.tasks, links + queued, along=along)
+        else:
+            send(along)
         for work_task, (task, _, subject) in zip(self.opened, self.work, strict=True):
             work_task.task, work_task.pathway, work_task.referral = task, subject.pathway, subject.referral
         for task, node, subject in self.handles:
@@ -287,7 +295,14 @@ def settle(work_tasks, *, actor, event, outcome, known=None, locked=frozenset())
     plan = Plan()
     closed, joining = [], []
     for wt in work_tasks:
-        if not _close(wt, by=_done_by(actor, wt), now=plan.now, outcome=outcome[:50], event=event):
+        by = _done_by(actor, wt)
+        if connection.vendor == "postgresql" and wt.task.process_id in locked:
+            # Read open under its process's lock: closed by the statement that writes the plan's rows.
+            number = len(plan.closing)
+            plan.closing.append(
+                _close_write(wt, by=by, now=plan.now, outcome=outcome[:50], event=event, number=number)
+            )
+        elif not _close(wt, by=by, now=plan.now, outcome=outcome[:50], event=event):
             continue  # settled meanwhile (filed, or by a timer) once the lock was ours
         closed.append(wt)
         process = WorkProcess(pk=wt.task.process_id, pathway_id=wt.pathway_id, referral_id=wt.referral_id)
@@ -336,17 +351,44 @@ def _close(wt, *, by, now, outcome, event) -> bool:
                 status=STATUS.CANCELED, finished=now
             )
         return True
-    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk, wt.pk]
-    if boundaries:
-        values += [now, wt.pk]
+    values = _close_values(wt, by_pk, now, outcome, event_pk, boundaries)
     sql, params = prepared(_close_statement(by_pk is not None, boundaries), values, range(len(values)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0] > 0
 
 
+def _close_values(wt, by_pk, now, outcome, event_pk, boundaries) -> list:
+    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk, wt.pk]
+    return values + [now, wt.pk] if boundaries else values
+
+
+def _close_write(wt, *, by, now, outcome, event, number) -> Pending:
+    """`_close` not sent (PostgreSQL): its queries named `close_{number}_…`, for the plan's statement to carry, the
+    task's one row checked there. Only for a task read open once its process was locked by this transaction
+    (`settle(..., locked=)`): nothing else may close it meanwhile, the check is a guard, not a race lost."""
+    boundaries = tuple(wt.task.flow_task._boundary_events)
+    by_pk = by.pk if by is not None else None
+    values = _close_values(wt, by_pk, now, outcome, event.pk if event is not None else None, boundaries)
+    prefix = f"close_{number}_"
+    return Pending(
+        label=f"task #{wt.pk}",
+        using=DEFAULT_DB_ALIAS,
+        sql=_close_queries(by_pk is not None, boundaries, prefix),
+        params=values,
+        expect=1,
+        counted=f"{prefix}done",
+    )
+
+
 @functools.cache
 def _close_statement(with_owner, boundaries):
+    """The SQL of `_close` on PostgreSQL (see `_close_queries`): the closed task's row counted."""
+    return f'WITH {_close_queries(with_owner, boundaries, "")} SELECT COUNT(*) FROM "done"'
+
+
+@functools.cache
+def _close_queries(with_owner, boundaries, prefix):
     """The SQL of `_close` on PostgreSQL for a task closed by someone (or not) with these boundary timers: its
     arguments are `_close`'s values, in order; the statuses and the timers' nodes are literals (never a user's input);
     tables and columns are read from the models.
@@ -365,12 +407,13 @@ def _close_statement(with_owner, boundaries):
     flow_task = task.get_field("flow_task")
     owner, assigned = t["owner"], t["assigned"]
     owner = f', "{owner}" = %s, "{assigned}" = CASE WHEN "{owner}" = %s THEN "{assigned}" ELSE %s END'
+    done, closed_work, timers = f"{prefix}done", f"{prefix}work", f"{prefix}timers"
     text = (
-        f'WITH "done" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{done}}, "{t["finished"]}" = %s, '
+        f'"{done}" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{done}}, "{t["finished"]}" = %s, '
         f'"{t["started"]}" = COALESCE("{t["started"]}", %s){owner if with_owner else ""} '
         f'WHERE "{t["id"]}" = %s AND "{t["status"]}" IN ({{open}}) RETURNING "{t["id"]}"), '
-        f'"work" AS (UPDATE "{work.db_table}" SET "{w["outcome"]}" = %s, "{w["done_by"]}" = %s, '
-        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" = %s AND EXISTS (SELECT 1 FROM "done"))'
+        f'"{closed_work}" AS (UPDATE "{work.db_table}" SET "{w["outcome"]}" = %s, "{w["done_by"]}" = %s, '
+        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" = %s AND EXISTS (SELECT 1 FROM "{done}"))'
     )
     if boundaries:
         # The timers are found through the task's links, by their ids. The status is compared as an expression
@@ -379,12 +422,11 @@ def _close_statement(with_owner, boundaries):
         # with them), in the generic plan a prepared statement keeps. It is checked on the row updated: a timer
         # fired meanwhile stays as it is.
         text += (
-            f', "timers" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{canceled}}, "{t["finished"]}" = %s '
+            f', "{timers}" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{canceled}}, "{t["finished"]}" = %s '
             f'WHERE "{t["id"]}" = ANY(ARRAY(SELECT "l"."{previous}" FROM "{links.db_table}" "l" '
             f'WHERE "l"."{following}" = %s)) AND "{flow_task.column}" IN ({{nodes}}) '
-            f'AND ("{t["status"]}" || \'\') IN ({{armed}}) AND EXISTS (SELECT 1 FROM "done"))'
+            f'AND ("{t["status"]}" || \'\') IN ({{armed}}) AND EXISTS (SELECT 1 FROM "{done}"))'
         )
-    text += ' SELECT COUNT(*) FROM "done"'
     literals = {
         "done": _literal(STATUS.DONE),
         "open": ", ".join(_literal(status) for status in OPEN_TASK_STATUSES),

@@ -130,6 +130,8 @@ CLOSE = 1 if connection.vendor == "postgresql" else 3
 PLAN_WRITE = 1 if connection.vendor == "postgresql" else 3
 # Tasks opened with their links, no WorkTask row (a handle, timers): one statement on PostgreSQL, two elsewhere.
 TASKS_AND_LINKS = 1 if connection.vendor == "postgresql" else 2
+# A task read open once its process was locked is closed by the statement of the plan's rows on PostgreSQL.
+CLOSED_WITH = 1 if connection.vendor == "postgresql" else 0
 # A hire's contract step closed and the split inserted: one statement on PostgreSQL, two elsewhere.
 CLOSE_WITH_SPLIT = 1 if connection.vendor == "postgresql" else 2
 # The open tasks of the pathway and the lock of their processes: one text on PostgreSQL, sent in one round trip
@@ -144,14 +146,18 @@ READ_ONLY = 1
     [
         # open tasks with their processes' lock (READ_AND_LOCK), close the task with its WorkTask and its two timers
         # (CLOSE), insert the switch + the employer's task + its two timers, their links and the WorkTask
-        # (PLAN_WRITE)
-        ("forward", READ_AND_LOCK + CLOSE + PLAN_WRITE),
+        # (PLAN_WRITE); on PostgreSQL the close goes with them (its process locked with the read): CLOSED_WITH
+        ("forward", READ_AND_LOCK + CLOSE + PLAN_WRITE - CLOSED_WITH),
         # open tasks and lock (READ_AND_LOCK), close the confirmation with its WorkTask and timers (CLOSE), insert the
         # switch + the contract handle with their links (TASKS_AND_LINKS); then the handle (known from the settle,
         # its process locked by it): close it with the split's insert (CLOSE_WITH_SPLIT), then the three follow-up
         # timers with their links (TASKS_AND_LINKS); the pathway's move re-reads its open tasks, with their
-        # processes' lock on PostgreSQL (none closes: READ_ONLY)
-        ("hire", READ_AND_LOCK + CLOSE + TASKS_AND_LINKS + CLOSE_WITH_SPLIT + TASKS_AND_LINKS + READ_ONLY),
+        # processes' lock on PostgreSQL (none closes: READ_ONLY); on PostgreSQL the confirmation's close goes with
+        # the handle's insert (CLOSED_WITH)
+        (
+            "hire",
+            READ_AND_LOCK + CLOSE + TASKS_AND_LINKS - CLOSED_WITH + CLOSE_WITH_SPLIT + TASKS_AND_LINKS + READ_ONLY,
+        ),
         # nothing closes: the facilitator's review waits on, and its condition tells `sent` and `under_review`
         # alike (flows.may_settle): no task is read
         ("start_review", 0),
@@ -345,3 +351,22 @@ def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_s
     assert len(finishing) == (0 if left_open else 1)  # not asked for a process the plan leaves open
     if connection.vendor == "postgresql":
         assert len(queries) == 1
+
+
+@pytest.mark.postgres
+def test_a_task_closed_by_the_plan_s_statement_is_checked_there(territories):
+    """A task read open once its process was locked (`settle(..., locked=)`) is closed by the statement that writes
+    the plan's rows, its one row checked there: found closed all the same (only a write that skipped the process's
+    lock could do it), the statement fails and nothing of the plan stays."""
+    from django.db import DatabaseError, transaction
+
+    referral = territories.referral()
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    tasks = Task.objects.count()
+    Task.objects.filter(pk=review.pk).update(status=STATUS.DONE)
+    with pytest.raises(DatabaseError, match="gone"), transaction.atomic():
+        driver.settle(
+            [review], actor=territories.a.facilitator, event=None, outcome="test", locked={review.task.process_id}
+        )
+    assert Task.objects.count() == tasks
+    assert driver.settle([review], actor=territories.a.facilitator, event=None, outcome="test") == 0  # the usual way

@@ -71,17 +71,20 @@ def pathway_submit_eligibility(
             _("Choisissez au moins un critère d'éligibilité ou motivez une dérogation."),
             field="criteria",
         )
+    # The facilitators' grant goes with the assessment's insert (not with the pathway's change: the tally's triggers
+    # count both, see roles.rows._with).
+    granted = share_participant(organisation=facilitation_organisation, participant=participant, send_with_next=True)
     assessment = insert_row(
         EligibilityAssessment(
             participant=participant, pathway=pathway, derogation_reason=derogation_reason, submitted_by=actor.user
-        )
+        ),
+        along=granted,
     )
     # Their ids are not read: the rows go with the transition's statement (engine.fire `along`).
     declared = insert_rows(
         [AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()], send_with_next=True
     )
     pathway.facilitation_organisation = facilitation_organisation
-    share_participant(organisation=facilitation_organisation, participant=participant)
     # The journal names the assessment, never the criteria: which criteria were declared may be health data
     # (RQTH, AAH), readable on the assessment through the policy; the journal only says how many.
     event = engine.fire(

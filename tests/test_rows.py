@@ -485,6 +485,7 @@ def test_rows_pointing_at_new_rows_that_fail_write_nothing(world, settings):
     from parcours.work.models import WorkTask
     from roles.rows import insert_rows_with_children
 
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     referral = make_referral(world, "sent")
     process = WorkProcess.objects.get(referral=referral)  # started with the referral
     before = Task.objects.filter(process=process).earliest("pk")

@@ -363,21 +363,28 @@ def test_a_reopened_pathway_runs_again(world):
     assert decisions == [AssessmentDecision.ACCEPTED, AssessmentDecision.REJECTED]
 
 
-def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world):
+@pytest.mark.parametrize("offer_open", [True, False])
+def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world, settings, offer_open):
     """The employer's grant goes with the forward's event: a lot not yet awarded is refused before anything is
     written — the referral still approved, no event, no grant, no task moved."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from viewflow.workflow.models import Task
 
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     referral = make_referral(world, "approved")
     lot = referral.offer.lot
     lot.awardee = None
     lot.save(update_fields=["awardee"])
+    if not offer_open:
+        from parcours.services import register
+
+        register.offer_close(actor=world.a.facilitator, offer=referral.offer)
     events, tasks = JournalEvent.objects.count(), list(Task.objects.order_by("pk").values_list("pk", "status"))
     with CaptureQueriesContext(connection) as queries, pytest.raises(DomainError) as refused:
         referrals.referral_forward(actor=world.a.facilitator, referral=referral)
-    assert refused.value.code == "no_awardee"
+    # The transition's own guards first (a closed offer), then what the service adds (the employer to grant).
+    assert refused.value.code == ("no_awardee" if offer_open else "offer_closed")
     # Refused before anything was sent to be written (not written, then rolled back).
     assert not [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "WITH", "DELETE")]
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.APPROVED

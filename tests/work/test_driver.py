@@ -321,7 +321,9 @@ def test_with_server_side_binding_the_open_tasks_are_read_without_their_processe
 
 
 @pytest.mark.parametrize("left_open", [False, True])
-def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_stays_open(territories, left_open):
+def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_stays_open(
+    territories, left_open, settings
+):
     """Plan.write finishes a process that reached an end with nothing left open, in the statement that inserts the
     plan's rows on PostgreSQL (no statement of its own); a task of the plan still open (another branch) keeps it
     running, as one open before does."""
@@ -331,6 +333,7 @@ def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_s
 
     from parcours.work.models import WorkProcess
 
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     Task.objects.filter(pk=review.pk).update(status=STATUS.DONE, finished=timezone.now())
@@ -354,12 +357,13 @@ def test_a_process_at_an_end_is_finished_by_the_plan_s_statement_unless_a_task_s
 
 
 @pytest.mark.postgres
-def test_a_task_closed_by_the_plan_s_statement_is_checked_there(territories):
+def test_a_task_closed_by_the_plan_s_statement_is_checked_there(territories, settings):
     """A task read open once its process was locked (`settle(..., locked=)`) is closed by the statement that writes
     the plan's rows, its one row checked there: found closed all the same (only a write that skipped the process's
     lock could do it), the statement fails and nothing of the plan stays."""
     from django.db import DatabaseError, transaction
 
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     Task.objects.filter(pk=review.pk).update(status=STATUS.DONE)

@@ -390,3 +390,19 @@ def test_a_forward_to_a_lot_without_awardee_is_refused_and_writes_nothing(world,
     assert Referral.objects.get(pk=referral.pk).state == ReferralState.APPROVED
     assert JournalEvent.objects.count() == events
     assert list(Task.objects.order_by("pk").values_list("pk", "status")) == tasks
+
+
+@pytest.mark.parametrize("missing", ["situation", "exited_on"])
+def test_an_exit_with_a_missing_input_is_refused_and_writes_nothing(world, missing):
+    """The exit's row goes with the transition's event, on SQLite as on PostgreSQL: a missing input is the
+    transition's refusal (`missing_input`), not a NOT NULL of the row sent first."""
+    from tests.factories import make_pathway
+
+    pathway = make_pathway(world, "in_follow_up")
+    values = {"exited_on": today(), "situation": ExitSituation.CDI, missing: None}
+    events = JournalEvent.objects.count()
+    with pytest.raises(DomainError) as refused:
+        pathways.pathway_exit(actor=world.a.adviser, pathway=pathway, **values)
+    assert refused.value.code == "missing_input" and refused.value.field == missing
+    assert reload(pathway).state == PathwayState.IN_FOLLOW_UP
+    assert not Exit.objects.filter(pathway=pathway).exists() and JournalEvent.objects.count() == events

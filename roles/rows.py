@@ -180,6 +180,33 @@ class Pending:
             raise DatabaseError(f"{self.label}: the row to save is gone.")
 
 
+class Lead:
+    """New rows' INSERT (with the writes it carries) built but not sent (`insert_rows(..., lead=True)`), for the next
+    read to send in front of itself, in the same round trip on PostgreSQL (`roles.statements.Compiled`, `leads=`);
+    elsewhere just before it. `send()` sends it on its own if nothing did: its holder calls it once it has handed it
+    to the reads that could carry it, and never commits before."""
+
+    def __init__(self, *, using, sql, params, finish):
+        self.using, self.sql, self.params, self._finish = using, sql, params, finish
+        self.sent = False
+
+    def statement(self) -> tuple:
+        """(sql, params, positions of its arguments) as `Compiled.statement()` gives them: every value an argument."""
+        return self.sql, self.params, range(len(self.params))
+
+    def received(self, rows):
+        """Its rows came back (sent by a read's round trip): the ids set, the carried writes' counts checked."""
+        self.sent = True
+        with transaction.mark_for_rollback_on_error(self.using):
+            self._finish(rows)
+
+    def send(self):
+        if self.sent:
+            return
+        sql, params = prepared(*self.statement(), using=self.using)
+        self.received(_run(connections[self.using], self.using, sql, params, fetch=True))
+
+
 def send(along) -> None:
     """Send pending writes now (one, None, or a list), each on its own."""
     for pending in _pendings(along):
@@ -199,7 +226,7 @@ def _pendings(along) -> list:
     return list(found.values())
 
 
-def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None, send_with_next=False):
+def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=None, send_with_next=False, lead=False):
     """`bulk_create(objs)` of new rows of one model in one statement (their ids set, unless conflicts are ignored:
     as `bulk_create`, a row not inserted gets none). No save signals: for `save(force_insert=True)` or
     `objects.create()`, only where `save()` is the statement alone (see `_saved_by_orm`).
@@ -207,7 +234,9 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     `along`: `Pending` writes (one or a list) sent with it, in the same statement on PostgreSQL, else first.
     `send_with_next=True`: the INSERT is not sent but returned as a `Pending` (with those of `along` it was to carry:
     a tuple) for the next insert to carry, the rows' ids not asked for (none set on the objects); None when it could
-    not wait (sent at once: the ORM's insert). It waits on SQLite too, sent just before its carrier's statement."""
+    not wait (sent at once: the ORM's insert). It waits on SQLite too, sent just before its carrier's statement.
+    `lead=True`: the INSERT, with what it carries, is not sent but returned as a `Lead` for the next read to send in
+    front of itself (the rows' ids are set when it comes back); None when it could not wait (sent at once)."""
     objs = list(objs)
     along = _pendings(along)
     connection = connections[using]
@@ -219,7 +248,7 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
             pending.run()
         along = []
     if not objs:
-        return None if send_with_next else objs
+        return None if send_with_next or lead else objs
     model = type(objs[0])
     meta = model._meta
     returning = meta.auto_field is not None and not ignore_conflicts and not send_with_next
@@ -234,14 +263,14 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
             else connection.features.can_return_columns_from_insert
         )
     ):
-        return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next)
+        return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next or lead)
     fields, sql = _shape("insert", model, connection, len(objs), ignore_conflicts, returning)
     params = []
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")
         values = _values(obj, fields, True, connection)
         if values is None:
-            return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next)
+            return _orm_insert(model, objs, using, ignore_conflicts, along, send_with_next or lead)
         params.extend(values)
     if send_with_next:  # with those it was to carry: the next statement sends them all (a WITH is not nested)
         pending = Pending(label=meta.label, using=using, sql=sql, params=params)
@@ -258,20 +287,25 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
         sql += "".join(
             f', (SELECT COUNT(*) FROM "{p.cte(i)[1]}")' for i, p in enumerate(along) if p.expect is not None
         )
+
+    def finish(rows):
+        # A failed check after the statement wrote the rest: the transaction is marked for rollback, as on a failed
+        # write (no commit of an event without its row, even by a caller that catches the error).
+        with transaction.mark_for_rollback_on_error(using):
+            for column, pending in enumerate(checked, start=1):
+                pending.check(rows[0][column])
+        if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
+            for index, obj in enumerate(objs):
+                if returning:
+                    setattr(obj, meta.auto_field.attname, rows[index][0])
+                obj._state.adding = False
+                obj._state.db = using
+
+    if lead and returning:
+        return Lead(using=using, sql=sql, params=params, finish=finish)
     sql, params = prepared(sql, params, range(len(params)), using=using)
-    rows = _run(connection, using, sql, params, fetch=returning)
-    # A failed check after the statement wrote the rest: the transaction is marked for rollback, as on a failed write
-    # (no commit of an event without its row, even by a caller that catches the error).
-    with transaction.mark_for_rollback_on_error(using):
-        for column, pending in enumerate(checked, start=1):
-            pending.check(rows[0][column])
-    if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
-        for index, obj in enumerate(objs):
-            if returning:
-                setattr(obj, meta.auto_field.attname, rows[index][0])
-            obj._state.adding = False
-            obj._state.db = using
-    return objs
+    finish(_run(connection, using, sql, params, fetch=returning))
+    return None if lead else objs
 
 
 def insert_rows_with_children(objs, children, *, using=DEFAULT_DB_ALIAS, along=None):
@@ -478,12 +512,13 @@ def insert_row_unless_duplicate(obj, *, using=DEFAULT_DB_ALIAS, own_save_done=Fa
     return True
 
 
-def insert_row(obj, *, using=DEFAULT_DB_ALIAS, along=None):
-    """`obj.save(force_insert=True)` of a new row: the statement alone where that is all `save()` does. `along`: as
-    for `insert_rows`."""
+def insert_row(obj, *, using=DEFAULT_DB_ALIAS, along=None, lead=False):
+    """`obj.save(force_insert=True)` of a new row: the statement alone where that is all `save()` does. `along` and
+    `lead`: as for `insert_rows` (with `lead=True`, a `Lead`, or None when the row was written at once)."""
     if _saved_by_orm(type(obj)):
         for pending in _pendings(along):
             pending.run()
         obj.save(force_insert=True, using=using)
-        return obj
-    return insert_rows([obj], using=using, along=along)[0]
+        return None if lead else obj
+    written = insert_rows([obj], using=using, along=along, lead=lead)
+    return written if lead else written[0]

@@ -262,13 +262,17 @@ class Compiled:
         _, sql, params, arguments = self._bound(values, using)
         return sql, params, arguments
 
-    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None, after_rows=None) -> list:
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None, after_rows=None, leads=()) -> list:
         """The rows. `after`: another statement (`Compiled.statement()`) to run first — in the same round trip where
         the driver sends a text of several statements as one simple query (PostgreSQL with client-side binding,
         Django's default), else on its own just before. Its rows are appended to the list `after_rows` when one is
         given (the rows a `SKIP LOCKED` lock took), else not read. Each statement of a simple query takes its own
         snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it waited
-        for committed."""
+        for committed — and each sees what the statements before it in the transaction wrote.
+
+        `leads`: writes not sent yet (`roles.rows.Lead`: a transition's journal event, with its row's update) to send
+        in front of both, in the same round trip where `after` would be; each gets its rows back (`received`). One
+        already sent is left out."""
         compiled, sql, params, arguments = self._bound(values, using)
         queryset, template, _, _, _, compilation = compiled
         sql, params = prepared(sql, params, arguments, using=using)
@@ -276,15 +280,19 @@ class Compiled:
         compiler = copy.copy(template)
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        firsts = [(prepared(*lead.statement(), using=using), lead.received) for lead in leads if not lead.sent]
         if after is not None:
-            first_sql, first_params = prepared(*after, using=using)
-            if one_round_trip(connection):
-                compiler.execute_sql = _after_first(compiler, f"{first_sql}; {sql}", first_params + params, after_rows)
-            else:
-                with connection.cursor() as cursor:
+            firsts.append((prepared(*after, using=using), None if after_rows is None else after_rows.extend))
+        if firsts and one_round_trip(connection):
+            text = "; ".join([first_sql for (first_sql, _), _ in firsts] + [sql])
+            sent = [value for (_, first_params), _ in firsts for value in first_params] + params
+            compiler.execute_sql = _after_first(compiler, text, sent, [take for _, take in firsts])
+        elif firsts:
+            with connection.cursor() as cursor:
+                for (first_sql, first_params), take in firsts:
                     cursor.execute(first_sql, first_params)
-                    if after_rows is not None:
-                        after_rows.extend(cursor.fetchall())
+                    if take is not None:
+                        take(cursor.fetchall())
         # The columns' converters (dates, decimals, JSON…) are the same at every run: worked out once per connection
         # and kept on it (they hold its operations), not asked of every column's field at every run (~0.15 ms of a
         # transition's locked read of ~120 columns).
@@ -342,19 +350,21 @@ def one_round_trip(connection) -> bool:
     )
 
 
-def _after_first(compiler, sql, params, first_rows=None):
-    """The compiler's `execute_sql` for a text of two statements: the rows of the second, as Django's own returns
-    them (all fetched: the reads run this way are one row or a few); the first's appended to `first_rows` if given."""
+def _after_first(compiler, sql, params, takes):
+    """The compiler's `execute_sql` for a text of several statements: the rows of the last, as Django's own returns
+    them (all fetched: the reads run this way are one row or a few); those of each statement before it handed to its
+    `takes` callable (None: not read)."""
 
     def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):
         if result_type != MULTI:
             raise ValueError(result_type)
         with compiler.connection.cursor() as cursor:
             cursor.execute(sql, params)
-            if first_rows is not None:
-                first_rows.extend(cursor.fetchall())
-            if not cursor.nextset():  # pragma: no cover - the driver returned one result for two statements
-                raise DatabaseError("the read after the first statement returned nothing")
+            for take in takes:
+                if take is not None:
+                    take(cursor.fetchall())
+                if not cursor.nextset():  # pragma: no cover - the driver returned fewer results than statements
+                    raise DatabaseError("the read after the first statements returned nothing")
             rows = cursor.fetchall()
         if compiler.has_extra_select:
             rows = [row[: compiler.col_count] for row in rows]

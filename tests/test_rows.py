@@ -13,7 +13,8 @@ from django.utils import timezone
 from parcours.models import Participant, ParticipantGroupObjectPermission, Referral
 from parcours.work.models import WorkProcess
 from roles.policy import permission_id
-from roles.rows import insert_row, insert_rows, save_row
+from roles.rows import Lead, insert_row, insert_rows, save_row
+from roles.statements import Compiled
 from tests.factories import make_referral
 from workflows.models import JournalEvent, JournalReason
 
@@ -532,3 +533,79 @@ def test_an_inherited_model_new_row_goes_with_its_parent_row(world, settings):
     saved = WorkProcess.objects.get(pk=row.pk)
     assert process.pk == row.pk and (saved.flow_class, saved.referral_id) == (PlacementFlow, referral.pk)
     assert saved.status == "NEW" and saved.created is not None
+
+
+# --- A write led by the next read (roles.rows.Lead) ----------------------------------------------------------------
+_BY_HASH = Compiled(lambda digest: JournalEvent.objects.filter(hash=digest).order_by("pk"))
+
+
+def test_a_write_led_by_the_next_read_goes_in_its_round_trip_and_the_read_sees_it(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text
+    referral = make_referral(world, "sent")
+    referral.motivation = "Menée par la lecture"
+    event = _event(object_id=referral.pk, hash="lead-1")
+    with CaptureQueriesContext(connection) as queries:
+        lead = insert_row(event, along=save_row(referral, send_with_next=True), lead=True)
+    assert len(queries) == 0 and isinstance(lead, Lead) and event.pk is None  # built, not sent
+    with CaptureQueriesContext(connection) as queries:
+        rows = _BY_HASH("lead-1", leads=[lead])
+    assert [row.pk for row in rows] == [event.pk] and event.pk is not None and lead.sent
+    assert _columns(referral)["motivation"] == "Menée par la lecture"
+    texts = [q["sql"] for q in queries]
+    if connection.vendor == "postgresql":  # the update, the insert and the read: one text, one round trip
+        assert len(texts) == 1 and texts[0].startswith('WITH "along_0" AS (UPDATE "parcours_referral"')
+        assert 'INSERT INTO "workflows_journalevent"' in texts[0] and '; SELECT "workflows_journalevent"' in texts[0]
+    else:  # the update at once (no WITH here), the insert just before the read
+        assert [t.split()[0] for t in texts] == ["INSERT", "SELECT"]
+    with CaptureQueriesContext(connection) as queries:
+        lead.send()  # already sent: nothing more
+        assert [row.pk for row in _BY_HASH("lead-1", leads=[lead])] == [event.pk]
+    assert len(queries) == 1 and JournalEvent.objects.filter(hash="lead-1").count() == 1
+
+
+def test_a_lead_no_read_carried_is_sent_on_its_own(world):
+    event = _event(hash="lead-alone")
+    lead = insert_row(event, lead=True)
+    assert not JournalEvent.objects.filter(hash="lead-alone").exists()
+    with CaptureQueriesContext(connection) as queries:
+        lead.send()
+    assert len(queries) == 1 and JournalEvent.objects.get(hash="lead-alone").pk == event.pk
+
+
+def test_a_lead_whose_carried_update_lost_its_row_fails_the_read_and_writes_nothing(world):
+    referral = make_referral(world, "sent")
+    ghost = Referral.objects.get(pk=referral.pk)
+    ghost.pk = ghost.id = referral.pk + 10_000
+    with transaction.atomic():
+        with pytest.raises(DatabaseError, match="gone"):  # by the read on PostgreSQL; here, the update sent at once
+            lead = insert_row(_event(hash="lead-gone"), along=save_row(ghost, send_with_next=True), lead=True)
+            _BY_HASH("lead-gone", leads=[lead])
+        if connection.vendor == "postgresql":  # the event's row went with the update: the block can only roll back
+            assert transaction.get_connection().needs_rollback
+        transaction.set_rollback(True)
+    assert not JournalEvent.objects.filter(hash="lead-gone").exists()
+
+
+def test_a_lead_of_a_model_the_orm_saves_is_written_at_once(world, monkeypatch):
+    monkeypatch.setattr(JournalEvent, "save", lambda self, *a, **k: models.Model.save(self, *a, **k))
+    event = _event(hash="lead-orm")
+    assert insert_row(event, lead=True) is None and JournalEvent.objects.get(hash="lead-orm").pk == event.pk
+
+
+def test_a_transition_whose_tasks_are_read_sends_its_event_with_that_read(world, settings):
+    from tests.factories import call_service
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    referral = make_referral(world, "forwarded")
+    with CaptureQueriesContext(connection) as queries:
+        call_service("referral.accept", world.a.employer_actor, referral)
+    assert JournalEvent.objects.filter(object_type="referral", object_id=referral.pk, action="accept").count() == 1
+    texts = [q["sql"] for q in queries]
+    inserts = [t for t in texts if 'INSERT INTO "workflows_journalevent"' in t]
+    assert len(inserts) == 1
+    if connection.vendor == "postgresql":  # the event, the processes' lock and the open tasks: one round trip
+        assert '"workflows_worktask"' in inserts[0] and "SKIP LOCKED" in inserts[0]
+        assert inserts[0].index('INSERT INTO "workflows_journalevent"') < inserts[0].index("SKIP LOCKED")
+    else:  # just before the read of the open tasks
+        after = texts[texts.index(inserts[0]) + 1]
+        assert after.startswith("SELECT") and '"workflows_worktask"' in after

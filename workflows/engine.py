@@ -13,7 +13,7 @@ from roles.rows import save_row
 from workflows import work
 from workflows.errors import DomainError
 from workflows.inputs import check as check_inputs
-from workflows.journal import chain_tail_of, record_event
+from workflows.journal import chain_tail_of, record_event, send_unsent
 from workflows.transitions import MACHINES, STATE_ENUMS
 
 
@@ -108,8 +108,10 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
         inputs={**inputs, **(journal_extra or {})},
         tail=chain_tail_of(obj),  # read with the locked row (parcours.services.common.lock), when it was
         along=[saved, along],
+        lead=True,  # the work layer's read of the tasks sends them, in its round trip
     )
     work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
+    send_unsent(event)  # no read carried them: sent now, before the service goes on
     return event
 
 

@@ -217,6 +217,7 @@ def record_event(
     inputs=None,
     tail=None,
     along=None,
+    lead=False,
 ) -> JournalEvent:
     """Append one event to the chain of (object_type, object_id).
 
@@ -225,6 +226,10 @@ def record_event(
     last (sequence, hash), when the caller read it under that lock in this transaction (`chain_tail_of`); else it
     is read here; `NEW_CHAIN` for an object created in this transaction. `along`: pending writes (`roles.rows.Pending`:
     the object's update, a grant), sent with the event's row, as those of the listeners (`subscribe`).
+
+    `lead=True`: the event's row (with what it carries) is not sent yet when there is no reason to write beside it:
+    the next read of the work layer sends it in front of itself (`unsent`), in its round trip; the caller sends it
+    with `send_unsent` before anything else is written, and in any case before it returns. Its id is set then.
     """
     if tail is None:
         send(along)  # what is read here is read after the writes handed over, as without them
@@ -251,10 +256,27 @@ def record_event(
         key_id=key_id,
     )
     event.hash = compute_hash(event)
-    insert_row(event, along=[along, *(listener(event) for listener in _recorded_listeners)])
+    carried = [along, *(listener(event) for listener in _recorded_listeners)]
+    if lead and not reason:
+        event._unsent = insert_row(event, along=carried, lead=True)
+        return event
+    insert_row(event, along=carried)
     if reason:
         event.reason_record = insert_row(JournalReason(event=event, text=reason))
     return event
+
+
+def unsent(event) -> tuple:
+    """The write of `event` not sent yet (`record_event(..., lead=True)`), for a read to carry (`Compiled`'s
+    `leads`): one `roles.rows.Lead`, or none."""
+    lead = None if event is None else event.__dict__.get("_unsent")
+    return (lead,) if lead is not None and not lead.sent else ()
+
+
+def send_unsent(event) -> None:
+    """Send the write of `event` if no read carried it."""
+    for lead in unsent(event):
+        lead.send()
 
 
 def erase_reasons(*, participant_id: int) -> int:

@@ -837,20 +837,21 @@ _lock_processes_of_pathway = Compiled(
 )
 
 
-def open_tasks_of_pathway(pathway_id, *, locked=None, referral_id=None) -> list:
+def open_tasks_of_pathway(pathway_id, *, locked=None, referral_id=None, leads=()) -> list:
     """The open tasks of a pathway. `locked`: a set to which the processes locked for them are added (those of
     `referral_id` only, when given) — the lock goes first, in the same round trip on PostgreSQL
     (roles.statements.Compiled `after`), and the read, in its own snapshot, sees what a transaction that held one of
     them committed. A process another transaction holds is skipped (not waited for): the caller locks what it still
-    needs with `lock_processes`, which waits a little."""
+    needs with `lock_processes`, which waits a little. `leads`: writes not sent yet, sent first (`Compiled`)."""
     if locked is None or not (connection.features.has_select_for_update and one_round_trip(connection)):
-        return _open_tasks_of_pathway(pathway_id)  # the processes locked afterwards, those of the tasks settled only
+        # the processes locked afterwards, those of the tasks settled only
+        return _open_tasks_of_pathway(pathway_id, leads=leads)
     if referral_id is not None:
         lock = _lock_processes_of_referral.statement(referral_id)
     else:
         lock = _lock_processes_of_pathway.statement(pathway_id)
     rows = []
-    tasks = _open_tasks_of_pathway(pathway_id, after=lock, after_rows=rows)
+    tasks = _open_tasks_of_pathway(pathway_id, after=lock, after_rows=rows, leads=leads)
     locked.update(pk for (pk,) in rows)
     return tasks
 

@@ -13,6 +13,7 @@ The listener never changes an fsm state; services do.
 
 from parcours.work import driver
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, may_settle, open_tasks_of_pathway
+from workflows.journal import send_unsent, unsent
 from workflows.states import PathwayState
 
 SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
@@ -38,9 +39,12 @@ def settle_pathway(pathway_id, *, actor, event, known=None):
     (parcours/work/driver.py runs every human task of the flows: tests/work/test_driver.py)."""
     outcome = f"{event.object_type}.{event.action}" if event is not None else ""
     locked = set()  # the processes of the open tasks, locked with their read (one round trip on PostgreSQL)
+    # The event's own write, when not sent yet (workflows.journal.record_event's `lead`), goes first, in that round
+    # trip: the read sees the new state.
+    tasks = open_tasks_of_pathway(pathway_id, locked=locked, referral_id=_referral_id(known), leads=unsent(event))
     settled = [
         work_task
-        for work_task in open_tasks_of_pathway(pathway_id, locked=locked, referral_id=_referral_id(known))
+        for work_task in tasks
         # a node removed from the flow is left to an administrator
         if isinstance(work_task.task.flow_task, HumanTask) and not work_task.task.flow_task.is_open(work_task)
     ]
@@ -77,6 +81,7 @@ class WorkListener:
         # approved) ends no task: no task is read.
         if may_settle(spec.machine, event.from_state, event.to_state):
             settle_pathway(_pathway_id(obj), actor=actor, event=event, known=obj)
+        send_unsent(event)  # before anything else is written
         if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
             driver.start(IntakeFlow, pathway=obj)
 

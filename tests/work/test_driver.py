@@ -2,6 +2,7 @@
 meanwhile, and the statements a transition spends on the work layer (pinned: the bookkeeping must not creep back)."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -109,12 +110,17 @@ def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territ
 
 
 def _text(sql):
-    """A statement's SQL; for a prepared one (roles.statements.prepared, PostgreSQL), the text it was prepared with."""
-    if not sql.startswith("EXECUTE "):
+    """A statement's SQL; for a prepared one (roles.statements.prepared, PostgreSQL), the text it was prepared with —
+    each one's, in a text of several sent in one round trip (`EXECUTE a(…); EXECUTE b(…)`)."""
+    names = re.findall(r"(?:^|; )EXECUTE (parcours_[0-9a-f]+)", sql)
+    if not names:
         return sql
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [sql.split()[1].split("(")[0]])
-        return cursor.fetchone()[0]
+        texts = []
+        for name in names:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
+            texts.append(cursor.fetchone()[0])
+    return "; ".join(texts)
 
 
 def work_statements(call):

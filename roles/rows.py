@@ -186,9 +186,15 @@ class Lead:
     elsewhere just before it. `send()` sends it on its own if nothing did: its holder calls it once it has handed it
     to the reads that could carry it, and never commits before."""
 
-    def __init__(self, *, using, sql, params, finish):
+    def __init__(self, *, using, sql, params, finish, before=()):
         self.using, self.sql, self.params, self._finish = using, sql, params, finish
+        self._before = list(before)  # the writes it carries, where they go just before it (SQLite)
         self.sent = False
+
+    @property
+    def one_statement(self) -> bool:
+        """Whether it is one statement, which a read's round trip can carry (else `send()` it)."""
+        return not self._before
 
     def statement(self) -> tuple:
         """(sql, params, positions of its arguments) as `Compiled.statement()` gives them: every value an argument."""
@@ -203,8 +209,26 @@ class Lead:
     def send(self):
         if self.sent:
             return
+        send(self._before)
+        self._before = []
         sql, params = prepared(*self.statement(), using=self.using)
         self.received(_run(connections[self.using], self.using, sql, params, fetch=True))
+
+
+_UNSENT = "_parcours_unsent"  # where a new row keeps the `Lead` that writes it, until sent
+
+
+def unsent(obj) -> tuple:
+    """The write of `obj` not sent yet (`insert_rows(..., lead=True)`), for a read to carry (`Compiled`'s `leads`):
+    one `Lead`, or none."""
+    waiting = None if obj is None else obj.__dict__.get(_UNSENT)
+    return (waiting,) if waiting is not None and not waiting.sent else ()
+
+
+def send_unsent(obj) -> None:
+    """Send the write of `obj` if no read carried it."""
+    for waiting in unsent(obj):
+        waiting.send()
 
 
 def send(along) -> None:
@@ -242,7 +266,7 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     connection = connections[using]
     # A write that waits, waits on every database (sent by the statement that carries it, or just before it): the
     # checks between stay ahead of it everywhere.
-    carried_here = connection.vendor == "postgresql" or send_with_next
+    carried_here = connection.vendor == "postgresql" or send_with_next or lead
     if not objs or not carried_here or any(p.using != using for p in along):
         for pending in along:
             pending.run()
@@ -275,6 +299,9 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
     if send_with_next:  # with those it was to carry: the next statement sends them all (a WITH is not nested)
         pending = Pending(label=meta.label, using=using, sql=sql, params=params)
         return (*along, pending) if along else pending
+    before = []  # what it carries, sent just before it where no WITH can carry it (a lead on SQLite)
+    if along and connection.vendor != "postgresql":
+        before, along = along, []
     checked = [p for p in along if p.expect is not None]
     if checked and not returning:  # their counts come back beside returned ids only
         for pending in checked:
@@ -302,7 +329,11 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
                 obj._state.db = using
 
     if lead and returning:
-        return Lead(using=using, sql=sql, params=params, finish=finish)
+        waiting = Lead(using=using, sql=sql, params=params, finish=finish, before=before)
+        for obj in objs:
+            obj.__dict__[_UNSENT] = waiting
+        return waiting
+    send(before)
     sql, params = prepared(sql, params, range(len(params)), using=using)
     finish(_run(connection, using, sql, params, fetch=returning))
     return None if lead else objs

@@ -280,7 +280,12 @@ class Compiled:
         compiler = copy.copy(template)
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
-        firsts = [(prepared(*lead.statement(), using=using), lead.received) for lead in leads if not lead.sent]
+        leads = [lead for lead in leads if not lead.sent]
+        if not one_round_trip(connection) or not all(lead.one_statement for lead in leads):
+            for lead in leads:  # each on its own, just before
+                lead.send()
+            leads = []
+        firsts = [(prepared(*lead.statement(), using=using), lead.received) for lead in leads]
         if after is not None:
             firsts.append((prepared(*after, using=using), None if after_rows is None else after_rows.extend))
         if firsts and one_round_trip(connection):

@@ -13,7 +13,7 @@ from roles.rows import save_row
 from workflows import work
 from workflows.errors import DomainError
 from workflows.inputs import check as check_inputs
-from workflows.journal import chain_tail_of, record_event, send_unsent
+from workflows.journal import chain_tail_of, record_event
 from workflows.transitions import MACHINES, STATE_ENUMS
 
 
@@ -110,8 +110,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
         along=[saved, along],
         lead=True,  # the work layer's read of the tasks sends them, in its round trip
     )
-    work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
-    send_unsent(event)  # no read carried them: sent now, before the service goes on
+    work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)  # sends them, if no read of its did
     return event
 
 

@@ -228,8 +228,9 @@ def record_event(
     the object's update, a grant), sent with the event's row, as those of the listeners (`subscribe`).
 
     `lead=True`: the event's row (with what it carries) is not sent yet when there is no reason to write beside it:
-    the next read of the work layer sends it in front of itself (`unsent`), in its round trip; the caller sends it
-    with `send_unsent` before anything else is written, and in any case before it returns. Its id is set then.
+    the next read of the work layer sends it in front of itself (`roles.rows.unsent`), in its round trip; the caller
+    sends it (`roles.rows.send_unsent`, which `workflows.work` calls once its listeners are done) before anything else
+    is written, and in any case before it returns. Its id is set then.
     """
     if tail is None:
         send(along)  # what is read here is read after the writes handed over, as without them
@@ -258,25 +259,12 @@ def record_event(
     event.hash = compute_hash(event)
     carried = [along, *(listener(event) for listener in _recorded_listeners)]
     if lead and not reason:
-        event._unsent = insert_row(event, along=carried, lead=True)
+        insert_row(event, along=carried, lead=True)
         return event
     insert_row(event, along=carried)
     if reason:
         event.reason_record = insert_row(JournalReason(event=event, text=reason))
     return event
-
-
-def unsent(event) -> tuple:
-    """The write of `event` not sent yet (`record_event(..., lead=True)`), for a read to carry (`Compiled`'s
-    `leads`): one `roles.rows.Lead`, or none."""
-    lead = None if event is None else event.__dict__.get("_unsent")
-    return (lead,) if lead is not None and not lead.sent else ()
-
-
-def send_unsent(event) -> None:
-    """Send the write of `event` if no read carried it."""
-    for lead in unsent(event):
-        lead.send()
 
 
 def erase_reasons(*, participant_id: int) -> int:

@@ -5,6 +5,8 @@ transaction; the work layer reacts (opens, completes or cancels tasks). The fsm 
 source of truth: the work layer never changes a state by itself, it only calls services.
 """
 
+from roles.rows import send_unsent
+
 _listeners = []
 
 
@@ -15,14 +17,20 @@ def subscribe(listener):
     return listener
 
 
+# `event`'s own write may wait for the listeners' first read to carry it (workflows.journal.record_event's `lead`):
+# each function below sends it, if no read did, before it returns.
+
+
 def object_created(*, obj, actor, event):
     for listener in _listeners:
         listener.object_created(obj=obj, actor=actor, event=event)
+    send_unsent(event)
 
 
 def transition_fired(*, obj, spec, actor, event):
     for listener in _listeners:
         listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
+    send_unsent(event)
 
 
 def object_changed(*, obj, actor, event):
@@ -31,3 +39,4 @@ def object_changed(*, obj, actor, event):
         handler = getattr(listener, "object_changed", None)
         if handler is not None:
             handler(obj=obj, actor=actor, event=event)
+    send_unsent(event)

@@ -61,6 +61,7 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
         inputs={"follow_up": follow_up.pk, "kind": kind, "done_on": done_on},
         tail=chain_tail_of(pathway),  # read with the locked pathway
         along=completed,
+        lead=True,  # sent by the work layer's read of the pathway's open tasks
     )
     work.object_changed(obj=follow_up, actor=actor, event=event)
     publish_on_commit(event)

@@ -76,6 +76,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         inputs={"offer": offer.pk, "pathway": pathway.pk},
         tail=NEW_CHAIN,
         along=granted,
+        lead=True,  # sent by the work layer's read of the pathway's open tasks
     )
     work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:

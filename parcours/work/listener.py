@@ -13,7 +13,7 @@ The listener never changes an fsm state; services do.
 
 from parcours.work import driver
 from parcours.work.flows import HumanTask, IntakeFlow, PlacementFlow, may_settle, open_tasks_of_pathway
-from workflows.journal import send_unsent, unsent
+from roles.rows import send_unsent, unsent
 from workflows.states import PathwayState
 
 SETTLING_OBJECTS = {"pathway", "referral", "placement", "followup"}
@@ -58,15 +58,15 @@ class WorkListener:
 
     def object_created(self, *, obj, actor, event):
         model = obj._meta.model_name
+        if model in ("referral", "followup"):
+            settle_pathway(obj.pathway_id, actor=actor, event=event)  # its read sends the event's write, if unsent
+        send_unsent(event)  # before anything else is written
         if model == "pathway":
             driver.start(IntakeFlow, pathway=obj)
         elif model == "referral":
-            settle_pathway(obj.pathway_id, actor=actor, event=event)
             driver.start(PlacementFlow, pathway=obj.pathway, referral=obj)
         elif model == "placement":
             self._contract_recorded(obj)
-        elif model == "followup":
-            settle_pathway(obj.pathway_id, actor=actor, event=event)
 
     def object_changed(self, *, obj, actor, event):
         if obj._meta.model_name in SETTLING_OBJECTS:

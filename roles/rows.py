@@ -191,11 +191,6 @@ class Lead:
         self._before = list(before)  # the writes it carries, where they go just before it (SQLite)
         self.sent = False
 
-    @property
-    def one_statement(self) -> bool:
-        """Whether it is one statement, which a read's round trip can carry (else `send()` it)."""
-        return not self._before
-
     def statement(self) -> tuple:
         """(sql, params, positions of its arguments) as `Compiled.statement()` gives them: every value an argument."""
         return self.sql, self.params, range(len(self.params))
@@ -323,6 +318,7 @@ def insert_rows(objs, *, using=DEFAULT_DB_ALIAS, ignore_conflicts=False, along=N
                 pending.check(rows[0][column])
         if not ignore_conflicts:  # as bulk_create: a row maybe not inserted keeps its state (and gets no id)
             for index, obj in enumerate(objs):
+                obj.__dict__.pop(_UNSENT, None)  # written: nothing waits (and no cycle back to the lead)
                 if returning:
                     setattr(obj, meta.auto_field.attname, rows[index][0])
                 obj._state.adding = False

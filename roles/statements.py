@@ -17,6 +17,7 @@ plan for 0.4 ms of execution. The constants (permission ids, roles, states) are 
 generic plan still knows them; only the arguments (ids) are parameters.
 """
 
+import contextlib
 import copy
 import datetime
 import hashlib
@@ -281,7 +282,7 @@ class Compiled:
         compiler.connection = connection
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
         leads = [lead for lead in leads if not lead.sent]
-        if not one_round_trip(connection) or not all(lead.one_statement for lead in leads):
+        if not one_round_trip(connection) or any(lead.using != using for lead in leads):
             for lead in leads:  # each on its own, just before
                 lead.send()
             leads = []
@@ -291,7 +292,7 @@ class Compiled:
         if firsts and one_round_trip(connection):
             text = "; ".join([first_sql for (first_sql, _), _ in firsts] + [sql])
             sent = [value for (_, first_params), _ in firsts for value in first_params] + params
-            compiler.execute_sql = _after_first(compiler, text, sent, [take for _, take in firsts])
+            compiler.execute_sql = _after_first(compiler, text, sent, [take for _, take in firsts], writes=bool(leads))
         elif firsts:
             with connection.cursor() as cursor:
                 for (first_sql, first_params), take in firsts:
@@ -355,15 +356,18 @@ def one_round_trip(connection) -> bool:
     )
 
 
-def _after_first(compiler, sql, params, takes):
+def _after_first(compiler, sql, params, takes, *, writes=False):
     """The compiler's `execute_sql` for a text of several statements: the rows of the last, as Django's own returns
     them (all fetched: the reads run this way are one row or a few); those of each statement before it handed to its
-    `takes` callable (None: not read)."""
+    `takes` callable (None: not read). `writes`: the text carries writes, whose failure marks the enclosing atomic
+    block for rollback, as when they are sent alone (roles.rows: no commit of a transition without its event)."""
 
     def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):
         if result_type != MULTI:
             raise ValueError(result_type)
-        with compiler.connection.cursor() as cursor:
+        alias = compiler.connection.alias
+        marking = transaction.mark_for_rollback_on_error(alias) if writes else contextlib.nullcontext()
+        with marking, compiler.connection.cursor() as cursor:
             cursor.execute(sql, params)
             for take in takes:
                 if take is not None:

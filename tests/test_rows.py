@@ -609,3 +609,39 @@ def test_a_transition_whose_tasks_are_read_sends_its_event_with_that_read(world,
     else:  # just before the read of the open tasks
         after = texts[texts.index(inserts[0]) + 1]
         assert after.startswith("SELECT") and '"workflows_worktask"' in after
+
+
+@pytest.mark.postgres
+def test_a_lead_and_the_read_that_carries_it_are_prepared_and_still_leave_together(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    for number in range(3):  # prepared from the second run on (roles.statements.PREPARE_AT_RUN)
+        event = _event(object_type="prepared", object_id=number, hash=f"lead-prepared-{number}")
+        lead = insert_row(event, lead=True)
+        with CaptureQueriesContext(connection) as queries:
+            rows = _BY_HASH(f"lead-prepared-{number}", leads=[lead])
+        assert [row.pk for row in rows] == [event.pk] and event.pk is not None
+    assert len(queries) == 1 and queries[0]["sql"].count("EXECUTE parcours_") == 2, queries[0]["sql"]
+
+
+@pytest.mark.parametrize("step", ["referral_create", "followup_record"])
+def test_a_referral_s_creation_and_a_follow_up_send_their_event_with_the_read_of_the_open_tasks(world, settings, step):
+    from parcours.services import referrals
+    from tests.factories import make_pathway, record_follow_up
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
+    if step == "referral_create":
+        pathway = make_pathway(world, "eligible")
+        call = lambda: referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=world.a.offer)  # noqa: E731
+        action = "create"
+    else:
+        pathway = make_referral(world, "hired").pathway
+        call = lambda: record_follow_up(world, pathway)  # noqa: E731
+        action = "record_follow_up"
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    texts = [q["sql"] for q in queries if 'INSERT INTO "workflows_journalevent"' in q["sql"]]
+    event = JournalEvent.objects.filter(action=action).latest("pk")
+    assert event.participant_id == pathway.participant_id
+    if connection.vendor == "postgresql":  # the event first, then the processes' lock and the open tasks
+        carrying = [t for t in texts if '"workflows_worktask"' in t]
+        assert len(carrying) == 1 and carrying[0].index("workflows_journalevent") < carrying[0].index("SKIP LOCKED")

@@ -1,8 +1,9 @@
 """The seam between the engine and the work layer (viewflow: who must act next, inboxes, timers).
 
 The engine and the services call these functions after every journaled change, inside the same
-transaction; the work layer reacts (opens, completes or cancels tasks). The fsm state stays the single
-source of truth: the work layer never changes a state by itself, it only calls services.
+transaction (the change's own write may still wait for the work layer's first read: see below); the work layer
+reacts (opens, completes or cancels tasks). The fsm state stays the single source of truth: the work layer never
+changes a state by itself, it only calls services.
 """
 
 from roles.rows import send_unsent
@@ -17,20 +18,22 @@ def subscribe(listener):
     return listener
 
 
-# `event`'s own write may wait for the listeners' first read to carry it (workflows.journal.record_event's `lead`):
-# each function below sends it, if no read did, before it returns.
+# `event`'s own write (and, for a transition, its row's update) may wait for a listener's first read to carry it
+# (workflows.journal.record_event's `lead`): a listener sends it (`roles.rows.send_unsent`) before anything else it
+# writes, and each function below sends it after each listener, if none did — the next listener, and the caller,
+# find it written.
 
 
 def object_created(*, obj, actor, event):
     for listener in _listeners:
         listener.object_created(obj=obj, actor=actor, event=event)
-    send_unsent(event)
+        send_unsent(event)
 
 
 def transition_fired(*, obj, spec, actor, event):
     for listener in _listeners:
         listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
-    send_unsent(event)
+        send_unsent(event)
 
 
 def object_changed(*, obj, actor, event):
@@ -39,4 +42,4 @@ def object_changed(*, obj, actor, event):
         handler = getattr(listener, "object_changed", None)
         if handler is not None:
             handler(obj=obj, actor=actor, event=event)
-    send_unsent(event)
+        send_unsent(event)

@@ -1,6 +1,8 @@
 """The work-layer listener: reacts to what the services report through workflows.work.
 
-It runs inside the service's transaction, after the fsm transition and its journal event:
+It runs inside the service's transaction, after the fsm transition and its journal event — whose row (with the
+transition's update) may not be sent yet: its first read, that of the open tasks, sends it in the same round trip
+(`roles.rows.Lead`), and it sends it (`send_unsent`) before writing anything else:
 - a pathway is registered → an intake process starts (and again when a pathway is reopened to intake);
 - a referral is created → a placement process starts;
 - a placement is created by a hire → the placement process plans the follow-up timers;

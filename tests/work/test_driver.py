@@ -112,14 +112,16 @@ def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territ
 def _text(sql):
     """A statement's SQL; for a prepared one (roles.statements.prepared, PostgreSQL), the text it was prepared with —
     each one's, in a text of several sent in one round trip (`EXECUTE a(…); EXECUTE b(…)`)."""
-    names = re.findall(r"(?:^|; )EXECUTE (parcours_[0-9a-f]+)", sql)
-    if not names:
+    if "EXECUTE parcours_" not in sql:
         return sql
+    texts = []
     with connection.cursor() as cursor:
-        texts = []
-        for name in names:
-            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
-            texts.append(cursor.fetchone()[0])
+        for piece in sql.split("; "):
+            name = re.match(r"EXECUTE (parcours_[0-9a-f]+)", piece)
+            if name:
+                cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name[1]])
+                piece = cursor.fetchone()[0]
+            texts.append(piece)
     return "; ".join(texts)
 
 
@@ -141,7 +143,8 @@ CLOSED_WITH = 1 if connection.vendor == "postgresql" else 0
 # A hire's contract step closed and the split inserted: one statement on PostgreSQL, two elsewhere.
 CLOSE_WITH_SPLIT = 1 if connection.vendor == "postgresql" else 2
 # The open tasks of the pathway and the lock of their processes: one text on PostgreSQL, sent in one round trip
-# (flows.open_tasks_of_pathway); elsewhere the read, then the lock of the processes of the tasks settled.
+# (flows.open_tasks_of_pathway) behind the transition's event (its write, not counted here: no work table);
+# elsewhere the read, then the lock of the processes of the tasks settled.
 READ_AND_LOCK = 1 if connection.vendor == "postgresql" else 2
 # Once nothing closes: the read alone where nothing is locked with it.
 READ_ONLY = 1

@@ -9,6 +9,9 @@ class RolesConfig(AppConfig):
 
     def ready(self):
         from roles import policy  # models are loaded only now
+        from roles.statements import keep_conversions_of_long_statements
+
+        keep_conversions_of_long_statements()
 
         # Permissions are (re)created after migrations and test flushes: their cached ids must be read again.
         post_migrate.connect(policy.forget_permission_ids, dispatch_uid="roles.forget_permission_ids")

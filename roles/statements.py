@@ -347,6 +347,28 @@ def run_on_its_own(sql, params, *, using=DEFAULT_DB_ALIAS) -> int:
         return cursor.rowcount
 
 
+# psycopg turns a query's placeholders into its client-side template once per text and keeps it (an LRU of 128
+# texts), but only for texts of at most 50 parameters (psycopg._queries.MAX_CACHED_STATEMENT_PARAMS). The work
+# layer's plan statement and a transition's event with what it carries take 50 to ~200, and are the same text at
+# every run (prepared: `EXECUTE name(%s, …)`): each run paid ~85 µs to split it again, three times in a hire. Kept
+# up to KEPT_PARAMETERS; a text with more (an ORM bulk insert of many rows) is still converted each time.
+KEPT_PARAMETERS = 400
+
+
+def keep_conversions_of_long_statements() -> bool:
+    """Raise psycopg's limit on the parameters of a query whose conversion it keeps (RolesConfig.ready); False where
+    this psycopg has no such limit (nothing changed)."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return False
+    limit = getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", None)
+    if not isinstance(limit, int):
+        return False
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(limit, KEPT_PARAMETERS)
+    return True
+
+
 def one_round_trip(connection) -> bool:
     """Whether `connection` sends several statements with their parameters as one message: psycopg's client-side
     binding cursor (a simple query), not the server-side binding one (one statement per message)."""

@@ -117,3 +117,18 @@ def test_a_compiled_update_changes_the_rows_it_reaches_and_runs_prepared_from_it
     executed = [q["sql"] for q in queries]
     assert executed[0].startswith("UPDATE")
     assert all(sql.startswith("EXECUTE parcours_") == (connection.vendor == "postgresql") for sql in executed[1:])
+
+
+@pytest.mark.postgres
+def test_the_conversion_of_a_statement_of_many_parameters_is_kept_between_runs(world):
+    # A prepared plan statement of a hire takes ~80 parameters: psycopg splits its text once (roles.statements
+    # .keep_conversions_of_long_statements, from RolesConfig.ready), not at every run.
+    from psycopg import _queries
+
+    sql = "SELECT " + ", ".join(["%s::int"] * 120)
+    assert _queries.MAX_CACHED_STATEMENT_PARAMS >= 120
+    _run(sql, list(range(120)))
+    before = _queries._query2pg_client.cache_info()
+    assert _run(sql, list(range(1, 121))) == [tuple(range(1, 121))]
+    after = _queries._query2pg_client.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses

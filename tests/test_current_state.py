@@ -4,6 +4,7 @@ directly; Django never writes it back; the command finds a copy gone wrong and r
 filters on it."""
 
 import datetime
+import importlib
 from io import StringIO
 
 import pytest
@@ -90,6 +91,43 @@ def test_a_pathway_moved_to_another_participant_sets_both(world):
     Pathway.objects.filter(pk=extra.pk).update(participant=bare)
     assert (kept(first.participant), kept(bare)) == ("eligible", "withdrawn")
     assert current_state.differences() == []
+
+
+def test_a_pathway_moved_to_a_participant_of_a_lower_id_sets_both(world):
+    # The trigger locks and sets the lower id first (migration 0029): the other way round from the test above.
+    bare = _bare_participant(make_pathway(world, "intake").participant)
+    first = make_pathway(world, "eligible")
+    assert bare.pk < first.participant_id
+    extra = _another_pathway(
+        first.participant, state="withdrawn", closed_on=first.started_on, started_on=first.started_on + DAY
+    )
+    Pathway.objects.filter(pk=extra.pk).update(participant=bare)
+    assert (kept(first.participant), kept(bare)) == ("eligible", "withdrawn")
+    assert current_state.differences() == []
+
+
+@pytest.mark.postgres
+def test_the_trigger_names_each_participant_by_its_id_and_0029_reverses(world):
+    """0029 rewrote 0025's function with scalar ids, which PostgreSQL plans once per session (`id = ANY(ids)` was
+    planned again at every pathway written); reversed, 0025's comes back and still keeps the copy."""
+    from django.db import connection
+
+    migration = importlib.import_module("parcours.migrations.0029_current_state_trigger_plans_once")
+
+    def source():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'parcours_current_state'")
+            return cursor.fetchone()[0]
+
+    assert "first_id" in source() and "ANY(" not in source()
+    with connection.schema_editor() as editor:
+        migration.backward(None, editor)
+    assert "ANY(ids)" in source()
+    pathway = make_pathway(world, "eligible")
+    assert kept(pathway.participant) == "eligible"
+    with connection.schema_editor() as editor:
+        migration.forward(None, editor)
+    assert "first_id" in source()
 
 
 def test_saving_a_participant_read_before_a_transition_does_not_undo_it(world):

@@ -31,9 +31,14 @@ def main(path):
     transitions = results["sections"].get("transitions", {})
     if len(transitions) < 10 or not all(t.get("statements") and t.get("x_floor") for t in transitions.values()):
         problems.append("transition figures missing")
+    # Where a call's time goes: its CPU here and in PostgreSQL (the server's is None only on another host).
+    if not all(t.get("cpu_ms", {}).get("client") for t in [floor.get("latency", {}), *transitions.values()]):
+        problems.append("CPU per call missing")
     concurrency = results["sections"].get("concurrency", {})
     for key in ("distinct_1", "distinct_4", "distinct_8", "overlapping_8"):
-        if not concurrency.get(key, {}).get("transitions_per_s"):
+        if not concurrency.get(key, {}).get("transitions_per_s") or "cpu_ms_per_attempt" not in concurrency.get(
+            key, {}
+        ):
             problems.append(f"concurrency {key} missing")
     lifecycle = results["sections"].get("lifecycle", {})
     if not lifecycle.get("parcours", {}).get("lifecycles_per_s") or not lifecycle.get("x_spiff"):

@@ -25,6 +25,7 @@ import asyncio
 import cProfile
 import io
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -53,7 +54,14 @@ from django.urls import reverse  # noqa: E402
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
 SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH", "300"))  # characters of each shown statement
+# Transitions of each kind a parallel worker runs before its timed window: past a statement's preparation (its second
+# run on the connection) and PostgreSQL's custom plans (its first five).
+WARM_UP_STEPS = 6
 PROFILE = set()  # transition labels profiled (--profile): the functions where their time goes, printed
+# Transition labels whose statements are printed as PostgreSQL counted them (--server-statements): planning and
+# execution time per call, triggers' statements included. Needs the server's pg_stat_statements (loaded with
+# shared_preload_libraries; the extension is created here).
+SERVER_STATEMENTS = set()
 
 
 def say(text):
@@ -149,38 +157,115 @@ def _raw_cursor():
 
 
 def floor_latency(reps):
+    """(samples in ms, CPU per call: `cpu_per_call`)."""
     conn, cursor = _raw_cursor()
+    pid = conn.info.backend_pid
     samples = []
+    cpu = time.process_time(), backend_cpu_seconds(pid)
     for step in range(reps):
         started = time.perf_counter()
         floor_transition(cursor, 1 + step % 1000, step)
         samples.append((time.perf_counter() - started) * 1000)
+    cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds(pid)), reps)
     conn.close()
-    return samples
+    return samples, cpu
 
 
 def _floor_worker(args):
     worker, seconds, rows, overlap = args
     conn, cursor = _raw_cursor()
     rng = random.Random(worker)
-    done, step, deadline = 0, 0, time.monotonic() + seconds
+
+    def object_id(step):
+        return rng.randint(1, 50) if overlap else 1 + (worker * 100_000 + step) % rows
+
+    step = 0
+    for step in range(WARM_UP_STEPS):
+        floor_transition(cursor, object_id(step), step)
+    done, step = 0, step + 1
+    began = warmed_up()
+    deadline = began + seconds
     while time.monotonic() < deadline:
-        object_id = rng.randint(1, 50) if overlap else 1 + (worker * 100_000 + step) % rows
-        floor_transition(cursor, object_id, step)
+        floor_transition(cursor, object_id(step), step)
         done += 1
         step += 1
+    ended = time.monotonic()
     conn.close()
-    return done
+    return done, began, ended
+
+
+# The workers of one parallel run meet here once warmed up (connection open, statements prepared and planned, the
+# forked copy of the parent's memory touched), so that the timed window holds steady-state work only, as a server
+# keeping its connections (DB_CONN_MAX_AGE) runs. Set before the fork, inherited by the workers.
+_WARMED_UP = None
+
+
+def warmed_up() -> float:
+    """Wait for the other workers of the run to be warmed up too; the start of the timed window."""
+    _WARMED_UP.wait()
+    return time.monotonic()
+
+
+def backend_cpu_seconds(pid=None) -> float:
+    """CPU time of a PostgreSQL backend so far, this process's by default (the scheduler's count, in ns); NaN when
+    the server runs on another host."""
+    if pid is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+def cpu_per_call(before, after, calls) -> dict:
+    """{client, server}: ms of CPU per call between two (process_time, backend CPU) readings (server None: the
+    server runs on another host)."""
+    server = 1000 * (after[1] - before[1]) / calls
+    return {
+        "client": round(1000 * (after[0] - before[0]) / calls, 3),
+        "server": None if math.isnan(server) else round(server, 3),
+    }
+
+
+def _cpu_text(figure) -> str:
+    cpu = figure.get("cpu_ms")
+    return f", CPU per call {cpu['client']} ms in Python and {cpu['server']} ms in PostgreSQL" if cpu else ""
+
+
+def say_server_statements(label, calls):
+    """The statements PostgreSQL ran for `calls` calls of `label` (pg_stat_statements, reset before them): per
+    call, planning and execution time, busiest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT calls, plans, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') "
+            "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_plan_time + total_exec_time DESC"
+        )
+        rows = cursor.fetchall()
+    total = sum(plan + run for _, _, plan, run, _ in rows) / calls
+    say(f"  {label}, server time per call {total:.3f} ms (pg_stat_statements; plan + run, per statement):")
+    for count, plans, plan, run, text in rows:
+        times = f"plan {plan / calls:6.3f} ({plans} plans) run {run / calls:6.3f} ms"
+        say(f"    {count / calls:4.1f}× {times}  {text[:SQL_WIDTH]}")
 
 
 def run_parallel(function, processes, seconds, **kwargs):
+    """(results, elapsed): each worker returns (counts…, start, end) of its timed window (`warmed_up`); the elapsed
+    time runs from the first start to the last end (time.monotonic is one clock for every process)."""
+    global _WARMED_UP
     connections.close_all()
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
-        started = time.monotonic()
-        results = pool.map(function, [(i, seconds, *kwargs.values()) for i in range(processes)])
-        elapsed = time.monotonic() - started
-    return results, elapsed
+    _WARMED_UP = context.Barrier(processes)
+    try:
+        with context.Pool(processes) as pool:
+            results = pool.map(function, [(i, seconds, *kwargs.values()) for i in range(processes)])
+    finally:
+        _WARMED_UP = None
+    elapsed = max(r[-1] for r in results) - min(r[-2] for r in results)
+    return [r[:-2] for r in results], elapsed
 
 
 def section_floor(smoke):
@@ -188,14 +273,15 @@ def section_floor(smoke):
     rows = 20_000 if smoke else 200_000
     with connection.cursor() as cursor:
         cursor.execute(FLOOR_SETUP, {"rows": rows})
-    latency = summary(floor_latency(50 if smoke else 1000))
+    samples, cpu = floor_latency(50 if smoke else 1000)
+    latency = {**summary(samples), "cpu_ms": cpu}
     throughput = {}
     seconds = 1 if smoke else 10
     for clients in (1, 4, 8):
         done, elapsed = run_parallel(_floor_worker, clients, seconds, rows=rows, overlap=False)
-        throughput[clients] = round(sum(done) / elapsed, 1)
+        throughput[clients] = round(sum(d for (d,) in done) / elapsed, 1)
     RESULTS["anchors"]["floor"] = {"latency": latency, "throughput_per_s": throughput}
-    say(f"  floor {latency['median_ms']} ms; {throughput} transitions/s")
+    say(f"  floor {latency['median_ms']} ms{_cpu_text(latency)}; {throughput} transitions/s")
 
 
 # --- transitions through the services --------------------------------------------------------------------------
@@ -262,6 +348,10 @@ def section_transitions(smoke, world):
         samples = []
         profiler = cProfile.Profile() if label in PROFILE else None
         timed = [] if label in SHOW_SQL else None  # each timed call's statements, when shown
+        if label in SERVER_STATEMENTS:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_stat_statements_reset()")
+        cpu = time.process_time(), backend_cpu_seconds()
         for obj in objs[2:]:
             started = time.perf_counter()
             if profiler is not None:
@@ -273,6 +363,9 @@ def section_transitions(smoke, world):
             else:
                 call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
+        cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds()), len(samples))
+        if label in SERVER_STATEMENTS:
+            say_server_statements(label, len(samples))
         if timed is not None:
             # Median over the timed calls, statement by statement: the warm call's own times are first executions,
             # still planned one by one (PostgreSQL keeps a prepared statement's generic plan from its sixth run).
@@ -293,18 +386,23 @@ def section_transitions(smoke, world):
         figure["statements"] = queries.count
         figure["round_trips"] = queries.round_trips
         figure["x_floor"] = round(figure["median_ms"] / floor, 1)
+        # Where a call's time went, on average: CPU in this process (Python, the driver), CPU in its PostgreSQL
+        # backend; the rest is waiting (round trips, the commit's flush). Meaningless when profiled.
+        figure["cpu_ms"] = cpu
         out[label] = figure
         say(
             f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements "
-            f"in {figure['round_trips']} round trips"
+            f"in {figure['round_trips']} round trips; CPU per call {figure['cpu_ms']['client']} ms here, "
+            f"{figure['cpu_ms']['server']} ms in PostgreSQL"
         )
     RESULTS["sections"]["transitions"] = out
 
 
 # --- concurrency -----------------------------------------------------------------------------------------------
 def _service_worker(args):
-    """One client process: start_review → approve → forward on its share of the referrals, as long as it can."""
-    worker, seconds, pks, clients, overlap, facilitator_pk = args
+    """One client process: start_review → approve → forward on its share of the referrals, as long as it can (after
+    the same on referrals of its own, untimed: `warmed_up`)."""
+    worker, seconds, pks, warm, clients, overlap, facilitator_pk = args
     from parcours.services import referrals
     from roles.actor import Actor
     from roles.models import Membership
@@ -316,9 +414,14 @@ def _service_worker(args):
     if overlap:
         mine = list(mine)
         rng.shuffle(mine)
-    done = refused = 0
-    deadline = time.monotonic() + seconds
     steps = [referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward]
+    for step in steps:
+        for pk in warm[worker::clients]:
+            step(actor=actor, referral=pk)
+    done = refused = 0
+    began = warmed_up()
+    cpu = time.process_time(), backend_cpu_seconds()
+    deadline = began + seconds
     for step in steps:
         for pk in mine:
             if time.monotonic() > deadline:
@@ -328,8 +431,10 @@ def _service_worker(args):
                 done += 1
             except DomainError:
                 refused += 1
+    ended = time.monotonic()
+    cpu = time.process_time() - cpu[0], backend_cpu_seconds() - cpu[1]
     connections.close_all()
-    return done, refused
+    return done, refused, *cpu, began, ended
 
 
 def section_concurrency(smoke, world):
@@ -338,7 +443,7 @@ def section_concurrency(smoke, world):
     from tests.factories import make_referral
 
     say("· concurrency")
-    per = 8 if smoke else 400
+    per = 8 if smoke else int(os.environ.get("BENCH_CONCURRENCY_PER", 400))
     seconds = 1 if smoke else 12
     facilitator = Membership.objects.get(user=world.a.facilitator.user)
     out = {}
@@ -346,11 +451,13 @@ def section_concurrency(smoke, world):
         for clients in (1, 4, 8):
             with transaction.atomic():
                 pks = [make_referral(world, "sent").pk for _ in range(per)]
+                warm = [make_referral(world, "sent").pk for _ in range(clients * WARM_UP_STEPS)]
             results, elapsed = run_parallel(
                 _service_worker,
                 clients,
                 seconds,
                 pks=pks,
+                warm=warm,
                 clients=clients,
                 overlap=overlap,
                 facilitator=facilitator.pk,
@@ -359,7 +466,12 @@ def section_concurrency(smoke, world):
             refused = sum(r[1] for r in results)
             key = f"{'overlapping' if overlap else 'distinct'}_{clients}"
             out[key] = {"transitions_per_s": round(done / elapsed, 1), "refused": refused}
-            say(f"  {key}: {out[key]}")
+            attempts = max(done + refused, 1)
+            # Where the cores went: each attempt's CPU in the client process and in its PostgreSQL backend.
+            out[key]["cpu_ms_per_attempt"] = cpu_per_call(
+                (0, 0), (sum(r[2] for r in results), sum(r[3] for r in results)), attempts
+            )
+            say(f"  {key}: {out[key]} in {elapsed:.2f} s")
             Referral.objects.filter(pk__in=pks).count()
     floor = RESULTS["anchors"]["floor"]["throughput_per_s"]
     out["x_floor_8_distinct"] = round(out["distinct_8"]["transitions_per_s"] / floor[8], 3)
@@ -864,28 +976,41 @@ def write_markdown(path):
         "## One transition, one client",
         "",
         f"Anchor: the raw-SQL floor (lock the row, read the last journal hash, update the state, insert the journal "
-        f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms).",
+        f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms)"
+        f"{_cpu_text(floor['latency'])}.",
         "",
-        "| Transition | median | p95 | × floor | SQL statements (round trips) |",
-        "|---|---|---|---|---|",
+        "CPU per call: the mean CPU time of the calling process (Python, the driver) and of its PostgreSQL backend, "
+        "over the timed calls; the rest of the median is waiting (round trips, the commit's flush).",
+        "",
+        "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL |",
+        "|---|---|---|---|---|---|",
     ]
     for label, f in r["sections"].get("transitions", {}).items():
         trips = f" ({f['round_trips']})" if "round_trips" in f else ""
-        lines.append(
-            f"| {label} | {f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}× | {f['statements']}{trips} |"
-        )
+        cpu = f"{f['cpu_ms']['client']} / {f['cpu_ms']['server']} ms" if "cpu_ms" in f else ""
+        times = f"{f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}×"
+        lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} |")
     c = r["sections"].get("concurrency")
     if c:
         lines += [
             "",
             "## Throughput with concurrent clients (processes)",
             "",
-            "| Clients | floor (distinct rows) | Parcours, distinct referrals | Parcours, overlapping (refused) |",
-            "|---|---|---|---|",
+            "Each process runs a few transitions of each kind before the timed window, which opens when all are "
+            "warmed up (connection open, statements prepared and planned), as in a server keeping its connections. "
+            "Transitions: start_review, approve, forward in turn. CPU per attempt: the processes' and their "
+            "backends', refused attempts included.",
+            "",
+            "| Clients | floor (distinct rows) | Parcours, distinct referrals | CPU per attempt: Python / PostgreSQL "
+            "| Parcours, overlapping (refused) |",
+            "|---|---|---|---|---|",
         ]
         for n in (1, 4, 8):
+            distinct = c[f"distinct_{n}"]
+            cpu = distinct.get("cpu_ms_per_attempt")
+            cpu = f"{cpu['client']} / {cpu['server']} ms" if cpu else ""
             lines.append(
-                f"| {n} | {floor['throughput_per_s'][n]}/s | {c[f'distinct_{n}']['transitions_per_s']}/s | "
+                f"| {n} | {floor['throughput_per_s'][n]}/s | {distinct['transitions_per_s']}/s | {cpu} | "
                 f"{c[f'overlapping_{n}']['transitions_per_s']}/s ({c[f'overlapping_{n}']['refused']}) |"
             )
         lines += [
@@ -992,10 +1117,19 @@ def main():
     parser.add_argument("--only", default="", help="Comma-separated sections to run (default: all).")
     parser.add_argument("--show-sql", default="", help="Print the statements of these transitions (labels).")
     parser.add_argument("--profile", default="", help="Profile these transitions (labels): where the time goes.")
+    parser.add_argument(
+        "--server-statements",
+        default="",
+        help="Print the statements of these transitions as pg_stat_statements counts them (server time).",
+    )
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     SHOW_SQL.update(filter(None, args.show_sql.split(",")))
     PROFILE.update(filter(None, args.profile.split(",")))
+    SERVER_STATEMENTS.update(filter(None, args.server_statements.split(",")))
+    if SERVER_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
     def wanted(section):
         return not only or section in only

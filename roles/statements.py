@@ -20,6 +20,7 @@ generic plan still knows them; only the arguments (ids) are parameters.
 import contextlib
 import copy
 import datetime
+import functools
 import hashlib
 import itertools
 import re
@@ -122,12 +123,10 @@ def prepared(sql, params, arguments, *, using=DEFAULT_DB_ALIAS):
     connection = connections[using]
     if connection.vendor != "postgresql" or not settings.PARCOURS.get("PREPARED_STATEMENTS"):
         return sql, params
-    arguments = sorted(arguments)
-    # Named by its text and its constants: those are part of the prepared statement (a permission id recreated by a
-    # flush makes another statement).
+    arguments = tuple(sorted(arguments))
     skip = set(arguments)
-    constants = [repr(p) for i, p in enumerate(params) if i not in skip]
-    name = "parcours_" + hashlib.blake2b(f"{arguments}:{constants}:{sql}".encode(), digest_size=10).hexdigest()
+    constants = tuple(repr(p) for i, p in enumerate(params) if i not in skip)
+    name = _name(sql, arguments, constants)
     if name in _UNPREPARABLE:
         return sql, params
     connection.ensure_connection()
@@ -140,11 +139,30 @@ def prepared(sql, params, arguments, *, using=DEFAULT_DB_ALIAS):
         if not _prepare(connection, name, sql, params, arguments):
             return sql, params
         runs[name] = True
-    if not arguments:
-        return f"EXECUTE {name}", []
-    return f"EXECUTE {name}({', '.join(['%s'] * len(arguments))})", [params[i] for i in arguments]
+    return _execute_text(name, len(arguments)), [params[i] for i in arguments]
 
 
+def _name(sql, arguments, constants) -> str:
+    """The statement's name: its text and its constants are part of the prepared statement (a permission id
+    recreated by a flush makes another statement). Kept per text: hashing a hire's ~20 statements, some of 3 kB,
+    cost ~0.2 ms of each."""
+    key = (sql, arguments, constants)
+    name = _NAMES.get(key)
+    if name is None:
+        if len(_NAMES) >= MAX_NAMES:  # bounded whatever the constants: forget them all, they are named again
+            _NAMES.clear()
+        digest = hashlib.blake2b(f"{list(arguments)}:{list(constants)}:{sql}".encode(), digest_size=10).hexdigest()
+        name = _NAMES[key] = "parcours_" + digest
+    return name
+
+
+@functools.lru_cache(maxsize=4096)
+def _execute_text(name, count) -> str:
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
+_NAMES = {}
+MAX_NAMES = 4096
 _UNPREPARABLE = set()
 PREPARE_AT_RUN = 2  # prepared at its second run in a session: once it is seen to repeat
 

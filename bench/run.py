@@ -22,6 +22,7 @@ Usage: python bench/run.py [--smoke] [--sizes 10000,100000,1000000] [--out bench
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -54,8 +55,9 @@ from django.urls import reverse  # noqa: E402
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
 SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH", "300"))  # characters of each shown statement
-# Transitions of each kind a parallel worker runs before its timed window: past a statement's preparation (its second
-# run on the connection) and PostgreSQL's custom plans (its first five).
+# Transitions of each kind a parallel worker runs before its timed window: past our statements' preparation (their
+# second run on the connection) and PostgreSQL's custom plans (their first five). The floor's raw connection prepares
+# its statements at their fifth run (psycopg's prepare_threshold): also behind it.
 WARM_UP_STEPS = 6
 PROFILE = set()  # transition labels profiled (--profile): the functions where their time goes, printed
 # Transition labels whose statements are printed as PostgreSQL counted them (--server-statements): planning and
@@ -180,8 +182,9 @@ def _floor_worker(args):
         return rng.randint(1, 50) if overlap else 1 + (worker * 100_000 + step) % rows
 
     step = 0
-    for step in range(WARM_UP_STEPS):
-        floor_transition(cursor, object_id(step), step)
+    with warming_up():
+        for step in range(WARM_UP_STEPS):
+            floor_transition(cursor, object_id(step), step)
     done, step = 0, step + 1
     began = warmed_up()
     deadline = began + seconds
@@ -200,20 +203,39 @@ def _floor_worker(args):
 _WARMED_UP = None
 
 
+WARM_UP_TIMEOUT = 300  # seconds a worker waits for the others: a stuck run fails instead of hanging `make test`
+
+
+@contextlib.contextmanager
+def warming_up():
+    """Around a worker's warm-up: if it fails, the barrier breaks and the other workers fail too (instead of
+    waiting for it forever)."""
+    try:
+        yield
+    except BaseException:
+        _WARMED_UP.abort()
+        raise
+
+
 def warmed_up() -> float:
     """Wait for the other workers of the run to be warmed up too; the start of the timed window."""
-    _WARMED_UP.wait()
+    _WARMED_UP.wait(WARM_UP_TIMEOUT)
     return time.monotonic()
 
 
-def backend_cpu_seconds(pid=None) -> float:
-    """CPU time of a PostgreSQL backend so far, this process's by default (the scheduler's count, in ns); NaN when
-    the server runs on another host."""
-    if pid is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def backend_cpu_seconds(pid) -> float:
+    """CPU time of PostgreSQL backend `pid` so far (the scheduler's count, in ns); NaN when the server is not a
+    process of this host (another host, a container: its pid may be another process's here)."""
     try:
+        with open(f"/proc/{pid}/comm") as comm:
+            if comm.read().strip() != "postgres":
+                return math.nan
         with open(f"/proc/{pid}/schedstat") as stat:
             return int(stat.read().split()[0]) / 1e9
     except (OSError, ValueError, IndexError):
@@ -232,7 +254,11 @@ def cpu_per_call(before, after, calls) -> dict:
 
 def _cpu_text(figure) -> str:
     cpu = figure.get("cpu_ms")
-    return f", CPU per call {cpu['client']} ms in Python and {cpu['server']} ms in PostgreSQL" if cpu else ""
+    return f", CPU per call {cpu['client']} ms in Python and {_ms(cpu['server'])} in PostgreSQL" if cpu else ""
+
+
+def _ms(value) -> str:
+    return "?" if value is None else f"{value} ms"  # None: the server's CPU is not readable from here
 
 
 def say_server_statements(label, calls):
@@ -242,7 +268,7 @@ def say_server_statements(label, calls):
         cursor.execute(
             "SELECT calls, plans, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') "
             "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_plan_time + total_exec_time DESC"
+            "AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_plan_time + total_exec_time DESC"
         )
         rows = cursor.fetchall()
     total = sum(plan + run for _, _, plan, run, _ in rows) / calls
@@ -261,7 +287,8 @@ def run_parallel(function, processes, seconds, **kwargs):
     _WARMED_UP = context.Barrier(processes)
     try:
         with context.Pool(processes) as pool:
-            results = pool.map(function, [(i, seconds, *kwargs.values()) for i in range(processes)])
+            # One task per process, each in its own (chunksize 1): all of them meet at the barrier.
+            results = pool.map(function, [(i, seconds, *kwargs.values()) for i in range(processes)], chunksize=1)
     finally:
         _WARMED_UP = None
     elapsed = max(r[-1] for r in results) - min(r[-2] for r in results)
@@ -348,10 +375,11 @@ def section_transitions(smoke, world):
         samples = []
         profiler = cProfile.Profile() if label in PROFILE else None
         timed = [] if label in SHOW_SQL else None  # each timed call's statements, when shown
+        pid = backend_pid()
         if label in SERVER_STATEMENTS:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_stat_statements_reset()")
-        cpu = time.process_time(), backend_cpu_seconds()
+        cpu = time.process_time(), backend_cpu_seconds(pid)
         for obj in objs[2:]:
             started = time.perf_counter()
             if profiler is not None:
@@ -363,7 +391,7 @@ def section_transitions(smoke, world):
             else:
                 call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
-        cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds()), len(samples))
+        cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds(pid)), len(samples))
         if label in SERVER_STATEMENTS:
             say_server_statements(label, len(samples))
         if timed is not None:
@@ -393,7 +421,7 @@ def section_transitions(smoke, world):
         say(
             f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements "
             f"in {figure['round_trips']} round trips; CPU per call {figure['cpu_ms']['client']} ms here, "
-            f"{figure['cpu_ms']['server']} ms in PostgreSQL"
+            f"{_ms(figure['cpu_ms']['server'])} in PostgreSQL"
         )
     RESULTS["sections"]["transitions"] = out
 
@@ -408,19 +436,22 @@ def _service_worker(args):
     from roles.models import Membership
     from workflows.errors import DomainError
 
-    actor = Actor.from_membership(Membership.objects.select_related("user", "organisation").get(pk=facilitator_pk))
     mine = pks if overlap else pks[worker::clients]
     rng = random.Random(worker)
     if overlap:
         mine = list(mine)
         rng.shuffle(mine)
     steps = [referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward]
-    for step in steps:
-        for pk in warm[worker::clients]:
-            step(actor=actor, referral=pk)
+    with warming_up():
+        members = Membership.objects.select_related("user", "organisation")
+        actor = Actor.from_membership(members.get(pk=facilitator_pk))
+        for step in steps:
+            for pk in warm[worker::clients]:
+                step(actor=actor, referral=pk)
+        pid = backend_pid()
     done = refused = 0
     began = warmed_up()
-    cpu = time.process_time(), backend_cpu_seconds()
+    cpu = time.process_time(), backend_cpu_seconds(pid)
     deadline = began + seconds
     for step in steps:
         for pk in mine:
@@ -432,7 +463,7 @@ def _service_worker(args):
             except DomainError:
                 refused += 1
     ended = time.monotonic()
-    cpu = time.process_time() - cpu[0], backend_cpu_seconds() - cpu[1]
+    cpu = time.process_time() - cpu[0], backend_cpu_seconds(pid) - cpu[1]
     connections.close_all()
     return done, refused, *cpu, began, ended
 
@@ -987,7 +1018,7 @@ def write_markdown(path):
     ]
     for label, f in r["sections"].get("transitions", {}).items():
         trips = f" ({f['round_trips']})" if "round_trips" in f else ""
-        cpu = f"{f['cpu_ms']['client']} / {f['cpu_ms']['server']} ms" if "cpu_ms" in f else ""
+        cpu = f"{f['cpu_ms']['client']} ms / {_ms(f['cpu_ms']['server'])}" if "cpu_ms" in f else ""
         times = f"{f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}×"
         lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} |")
     c = r["sections"].get("concurrency")
@@ -1008,7 +1039,7 @@ def write_markdown(path):
         for n in (1, 4, 8):
             distinct = c[f"distinct_{n}"]
             cpu = distinct.get("cpu_ms_per_attempt")
-            cpu = f"{cpu['client']} / {cpu['server']} ms" if cpu else ""
+            cpu = f"{cpu['client']} ms / {_ms(cpu['server'])}" if cpu else ""
             lines.append(
                 f"| {n} | {floor['throughput_per_s'][n]}/s | {distinct['transitions_per_s']}/s | {cpu} | "
                 f"{c[f'overlapping_{n}']['transitions_per_s']}/s ({c[f'overlapping_{n}']['refused']}) |"
@@ -1130,6 +1161,9 @@ def main():
     if SERVER_STATEMENTS:
         with connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            # The statements of triggers and functions too, and the planning of each (superuser settings).
+            cursor.execute("SET pg_stat_statements.track = 'all'")
+            cursor.execute("SET pg_stat_statements.track_planning = on")
 
     def wanted(section):
         return not only or section in only

@@ -3,6 +3,7 @@
 # Usage: scripts/with-postgres.sh <command...>   (DATABASE_URL is exported for the command)
 # Installs Debian's postgresql if no PostgreSQL binaries are found. Non-durable settings for speed, unless
 # PG_DURABLE=1 (the benchmarks: fsync, synchronous commit and full-page writes as in production).
+# PG_OPTIONS: more server settings, e.g. "-c shared_preload_libraries=pg_stat_statements" (bench --server-statements).
 set -euo pipefail
 
 find_bin() {
@@ -40,7 +41,7 @@ trap cleanup EXIT
 SPEED="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 [ "${PG_DURABLE:-0}" = "1" ] && SPEED="-c shared_buffers=${PG_SHARED_BUFFERS:-512MB} -c max_wal_size=4GB"
 "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-  -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 $SPEED" \
+  -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 $SPEED ${PG_OPTIONS:-}" \
   start >/dev/null
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$PORT" >&2
 

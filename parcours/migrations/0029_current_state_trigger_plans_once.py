@@ -5,18 +5,36 @@ hand, and planned the trigger's lock and UPDATE again at every pathway written: 
 pathway transition (pg_stat_statements: 40 plans in 40 calls). A scalar id is planned once per session. The same
 rule as before: the participants are locked in id order, each before it is read and set."""
 
-import importlib
-
 from django.db import migrations
-
-# The function as migration 0025 wrote it, put back when this one is reversed.
-BEFORE = importlib.import_module("parcours.migrations.0025_participant_current_state").POSTGRESQL[0]
 
 # The same expression as parcours.selectors.current_state.LATEST (a migration keeps its own copy).
 LATEST = """coalesce((
         SELECT w.state FROM parcours_pathway w WHERE w.participant_id = parcours_participant.id
         ORDER BY w.started_on DESC, w.id DESC LIMIT 1
     ), '')"""
+
+# The function as migration 0025 wrote it, put back when this one is reversed.
+BEFORE = f"""
+CREATE OR REPLACE FUNCTION parcours_current_state() RETURNS trigger AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        ids := ARRAY[NEW.participant_id];
+    ELSIF TG_OP = 'DELETE' THEN
+        ids := ARRAY[OLD.participant_id];
+    ELSE
+        ids := ARRAY[OLD.participant_id, NEW.participant_id];
+    END IF;
+    -- Locked first, in id order: the UPDATE below then reads the pathways committed meanwhile by another
+    -- transaction writing a pathway of the same participant (it waited on this lock), not its own older snapshot.
+    PERFORM 1 FROM parcours_participant WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    UPDATE parcours_participant SET current_state = {LATEST}
+    WHERE id = ANY(ids) AND current_state IS DISTINCT FROM {LATEST};
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
 
 FUNCTION = f"""
 CREATE OR REPLACE FUNCTION parcours_current_state() RETURNS trigger AS $$

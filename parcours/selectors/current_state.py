@@ -6,10 +6,11 @@ Django never writes the column on update (Participant.save leaves it out; an ins
 no pathway yet). Data loaded with the triggers off (generate_load's COPY, a restore with session_replication_role =
 replica) needs `rebuild`; `differences` lists what disagrees.
 
-PostgreSQL: a function and two triggers, installed by migration 0025 (the function as 0029 rewrote it). SQLite: three triggers installed after every
-`migrate` and dropped before it (`install_sqlite_triggers`, `drop_sqlite_triggers`, connected in parcours.apps):
-SQLite rebuilds a table to alter it, and a trigger naming the participant table made any later migration that
-rebuilds it fail (and one rebuilding the pathway table dropped them)."""
+PostgreSQL: a function and two triggers, installed by migration 0025 (the function as 0029 rewrote it). SQLite:
+three triggers installed after every `migrate` and dropped before it (`install_sqlite_triggers`,
+`drop_sqlite_triggers`, connected in parcours.apps): SQLite rebuilds a table to alter it, and a trigger naming the
+participant table made any later migration that rebuilds it fail (and one rebuilding the pathway table dropped
+them)."""
 
 from django.db import connection, connections, transaction
 

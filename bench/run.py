@@ -1160,6 +1160,12 @@ def main():
     SERVER_STATEMENTS.update(filter(None, args.server_statements.split(",")))
     if SERVER_STATEMENTS:
         with connection.cursor() as cursor:
+            cursor.execute("SHOW shared_preload_libraries")
+            if "pg_stat_statements" not in cursor.fetchone()[0]:
+                raise SystemExit(
+                    "--server-statements needs pg_stat_statements loaded by the server: start it with "
+                    '-c shared_preload_libraries=pg_stat_statements (scripts/with-postgres.sh: PG_OPTIONS="-c …").'
+                )
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             # The statements of triggers and functions too, and the planning of each (superuser settings).
             cursor.execute("SET pg_stat_statements.track = 'all'")

@@ -52,6 +52,8 @@ from django.db import connection, connections, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from roles import commit  # noqa: E402
+
 RESULTS = {"machine": {}, "anchors": {}, "sections": {}}
 SHOW_SQL = set()  # transition labels whose statements are printed (--show-sql)
 SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH", "300"))  # characters of each shown statement
@@ -102,12 +104,22 @@ class Statements:
     @property
     def count(self):
         """SQL statements, those sent together in one text (`a; b`: the row lock and its read, the outbox's savepoint)
-        each counted; a write carried by another as its `WITH` (roles.rows) is part of that one statement."""
-        return sum(q["sql"].count("; ") + 1 for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT"))
+        each counted; a write carried by another as its `WITH` (roles.rows) is part of that one statement. BEGIN and
+        COMMIT are not counted, nor the savepoint around the reads a COMMIT carries (roles.commit)."""
+        return sum(len(_counted(q["sql"])) for q in self.sql)
 
     @property
     def round_trips(self):
-        return len([q for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT")])
+        """Round trips but BEGIN's and COMMIT's, that of a COMMIT carrying reads included (roles.commit)."""
+        return len([q for q in self.sql if q["sql"] not in ("BEGIN", "COMMIT") and not q["sql"].endswith("; COMMIT")])
+
+
+_NOT_COUNTED = ("BEGIN", "COMMIT", f"SAVEPOINT {commit.SAVEPOINT}", f"RELEASE SAVEPOINT {commit.SAVEPOINT}")
+
+
+def _counted(text) -> list:
+    """The statements of a text sent in one round trip that the figures count."""
+    return [statement for statement in text.split("; ") if statement not in _NOT_COUNTED]
 
 
 def summary(samples_ms):

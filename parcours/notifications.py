@@ -26,6 +26,7 @@ from parcours.models import Participant, Referral
 from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
+from roles.commit import can_carry, carry
 
 logger = logging.getLogger(__name__)
 
@@ -65,26 +66,45 @@ def event_payload(event) -> dict:
     }
 
 
-def audience_of(event) -> set:
-    """The (organisation id, role) teams that may view the event's object (derived-view rule)."""
+def _viewed_as(event) -> tuple | None:
+    """(action, object) whose audience may view the event: its object's view action (derived-view rule)."""
     if event.object_type in EVENT_OBJECTS:
         model, action = EVENT_OBJECTS[event.object_type]
-        return policy.audience(action, model(pk=event.object_id))
+        return action, model(pk=event.object_id)
     if event.object_type == "timer":
         if event.action in PATHWAY_TIMERS and event.participant_id is not None:
-            return policy.audience("participant.view", Participant(pk=event.participant_id))
+            return "participant.view", Participant(pk=event.participant_id)
         referral_id = (event.inputs or {}).get("referral")
         if referral_id:
-            return policy.audience("referral.view", Referral(pk=referral_id))
-    return set()
+            return "referral.view", Referral(pk=referral_id)
+    return None
 
 
-def _send(event):
+def audience_of(event) -> set:
+    """The (organisation id, role) teams that may view the event's object (derived-view rule)."""
+    viewed = _viewed_as(event)
+    return set() if viewed is None else policy.audience(*viewed)
+
+
+def _carry_audience(event):
+    """The event's audience read left for the commit of its transaction to send (roles.commit), or None: then it is
+    read after the commit. Read only where there is a layer to send to."""
+    if not can_carry() or get_channel_layer() is None:
+        return None
+    viewed = _viewed_as(event)
+    if viewed is None:
+        return None
+    statement = policy.audience_statement(*viewed)
+    return None if statement is None else carry(*statement)
+
+
+def _send(event, carried=None):
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        groups = sorted({team_group(organisation_id, role) for organisation_id, role in audience_of(event)})
+        teams = audience_of(event) if carried is None or carried.rows is None else policy.teams_of(carried.rows)
+        groups = sorted({team_group(organisation_id, role) for organisation_id, role in teams})
     except Exception:  # a notification must never break a committed action
         logger.exception("audience of event %s failed", event.pk)
         return
@@ -317,4 +337,9 @@ def publish_on_commit(event, *, subject=None) -> None:
                 # …unless the action itself was lost with it (roles.statements.run_on_its_own): then it fails, loudly
                 raise
             logger.exception("e-mail notifications of event %s failed", event.pk)
-    transaction.on_commit(lambda: _send(event))
+    try:
+        carried = _carry_audience(event)
+    except Exception:  # read after the commit instead (a notification never stops the action it tells of)
+        logger.exception("audience of event %s not carried by the commit", event.pk)
+        carried = None
+    transaction.on_commit(lambda: _send(event, carried))

@@ -146,13 +146,17 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_flag("DB_JIT", False):
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's PostgreSQL backend, whose COMMIT carries the reads a transaction left for it in the same round trip
+    # (the audience of a transition's notification): roles/commit.py.
+    DATABASES["default"]["ENGINE"] = "roles.postgresql"
+_on_postgresql = DATABASES["default"]["ENGINE"] == "roles.postgresql"
+if _on_postgresql and not env_flag("DB_JIT", False):
     # PostgreSQL compiles a statement with its JIT once the planner's estimate passes jit_above_cost. The scoped
     # lists' estimates are huge (an EXISTS per kind of object, walked until the page is full) while they run in a
     # few ms: the journal's page spent 128 ms compiling for 4 ms of work at 1,000,000 pathways. Off per connection
     # (DB_JIT=1 leaves the server's setting; behind PgBouncer, which refuses this startup option, set it on the role).
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-_on_postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if _on_postgresql and os.environ.get("DB_PARALLEL_WORKERS", "").strip() != "server":
     # Parallel plans off by default: the scoped lists answer in ~10 ms serially, and starting the Gather's workers
     # cost 20 ms more (adviser's participants at 1,000,000 pathways: p50 68 -> 42 ms; the hourly recount of the

@@ -507,13 +507,26 @@ def audience(action: str, obj) -> set[tuple[int, Role]]:
     Scopes that depend on the person (named access of an auditor) are left out: a notification about an object
     goes to a whole team, whose members then read it through the same policy.
     """
-    template = _audience_template(type(obj), action)
-    if template is None:
+    statement = audience_statement(action, obj)
+    if statement is None:
         return set()
-    sql, params = prepared(template.sql, template.bind(pk=obj.pk), template.arguments)
+    sql, params = prepared(*statement)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        return teams_of(cursor.fetchall())
+
+
+def audience_statement(action: str, obj) -> tuple | None:
+    """The statement of `audience`, not run: (sql, params, positions of the arguments); None when no team may take
+    `action` on such an object. For a caller that sends it along with another (roles.commit)."""
+    template = _audience_template(type(obj), action)
+    if template is None:
+        return None
+    return template.sql, template.bind(pk=obj.pk), template.arguments
+
+
+def teams_of(rows) -> set[tuple[int, Role]]:
+    """The (organisation id, role) pairs of the audience statement's rows."""
     return {(organisation, Role(role)) for organisation, role in rows if organisation is not None}
 
 

@@ -1,0 +1,127 @@
+"""Reads carried by a transaction's COMMIT (roles.commit): sent with it in one round trip, seeing what the transaction
+wrote; dropped with a rollback; never costing the transaction when they fail. A transition's notification audience
+goes this way on PostgreSQL."""
+
+import logging
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from parcours import notifications
+from roles import commit
+from tests.factories import World, call_service, make
+from workflows.models import JournalEvent
+
+
+def test_only_a_postgresql_transaction_carries_reads(db):
+    # The test's own transaction is open: on PostgreSQL a read would go with its commit; SQLite has no such commit.
+    assert commit.can_carry() is (connection.vendor == "postgresql")
+
+
+def committed(test):
+    """A PostgreSQL test whose transactions really commit."""
+    return pytest.mark.postgres(pytest.mark.django_db(transaction=True)(test))
+
+
+@pytest.fixture
+def probe(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE carried_probe (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE carried_probe")
+
+
+def probe_rows():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n FROM carried_probe ORDER BY n")
+        return [n for (n,) in cursor.fetchall()]
+
+
+def write(*values):
+    with connection.cursor() as cursor:
+        for n in values:
+            cursor.execute("INSERT INTO carried_probe VALUES (%s)", [n])
+
+
+def idle() -> bool:
+    from psycopg.pq import TransactionStatus
+
+    return connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+
+@committed
+def test_the_commit_sends_the_reads_in_one_round_trip_and_they_see_the_transaction(probe):
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        write(1, 2, 3)
+        above = commit.carry("SELECT count(*) FROM carried_probe WHERE n > %s", [1], [0])
+        both = commit.carry("SELECT %s::int, %s::text", [7, "sept"], [0, 1])
+        assert above.rows is None and both.rows is None  # not yet sent
+    assert above.rows == [(2,)] and both.rows == [(7, "sept")]
+    texts = [query["sql"] for query in captured.captured_queries]
+    assert texts[-1].startswith(f"SAVEPOINT {commit.SAVEPOINT}; ") and texts[-1].endswith("; COMMIT")
+    assert texts.count("COMMIT") == 0  # no COMMIT of its own
+    assert idle() and probe_rows() == [1, 2, 3]  # committed
+    assert commit.CARRIED not in connection.__dict__
+
+
+@committed
+def test_outside_a_transaction_nothing_is_carried(probe):
+    assert commit.carry("SELECT 1", [], []) is None
+
+
+@committed
+def test_a_rollback_drops_the_reads(probe):
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        write(1)
+        read = commit.carry("SELECT count(*) FROM carried_probe WHERE n > %s", [0], [0])
+        1 / 0  # noqa: B018
+    assert read.rows is None and commit.CARRIED not in connection.__dict__
+    assert probe_rows() == []
+    with transaction.atomic():  # the next transaction commits alone
+        write(2)
+    assert read.rows is None and probe_rows() == [2]
+
+
+@committed
+def test_a_failing_read_never_costs_the_transaction(probe, caplog):
+    with caplog.at_level(logging.WARNING, logger="roles.commit"), transaction.atomic():
+        write(1)
+        failing = commit.carry("SELECT 1 / %s", [0], [0])
+        after = commit.carry("SELECT %s::int", [5], [0])
+    assert failing.rows is None and after.rows is None  # the text stopped at the error: read after the commit
+    assert idle() and probe_rows() == [1]  # the transaction committed all the same
+    assert "reads carried by a commit failed" in caplog.text and "division by zero" in caplog.text
+
+
+@committed
+def test_a_failing_commit_fails_as_a_commit(probe):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        write(1, 1)  # the unique check is deferred to the COMMIT
+        read = commit.carry("SELECT %s::int", [5], [0])
+    assert read.rows is None
+    assert idle() and probe_rows() == []  # rolled back, and the connection usable
+
+
+@committed
+def test_a_transitions_audience_rides_with_its_commit(monkeypatch):
+    world = World.build()
+    referral = make(world, "referral", "sent")
+    sent = []
+    monkeypatch.setattr(notifications, "get_channel_layer", lambda: object())
+    monkeypatch.setattr(notifications, "_deliver", lambda layer, groups, payload: sent.append((groups, payload)))
+    with CaptureQueriesContext(connection) as captured:
+        call_service("referral.start_review", world.a.facilitator, referral)
+    texts = [query["sql"] for query in captured.captured_queries]
+    last = max(i for i, text in enumerate(texts) if text.endswith("COMMIT"))
+    assert texts[last].startswith(f"SAVEPOINT {commit.SAVEPOINT}; ") and last == len(texts) - 1  # no read after it
+    event = JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).latest("id")
+    ((groups, payload),) = sent
+    assert payload["event_id"] == event.pk and payload["action"] == "start_review"
+    # The teams read with the commit are those a read of the committed rows finds: the facilitation's facilitators
+    # and the referring organisation's advisers, none of the other territory.
+    expected = sorted({notifications.team_group(org, role) for org, role in notifications.audience_of(event)})
+    assert groups == expected
+    assert notifications.team_group(world.a.facilitation.pk, "facilitator") in groups
+    assert not any(group.startswith(f"organisation-{world.b.youth_agency.pk}-") for group in groups)

@@ -104,3 +104,49 @@ def test_lock_related_falls_back_to_the_model_default():
     assert common.lock_related(Referral, "forward") == common.LOCK_RELATED["referral"]
     assert common.lock_related(Referral, "start_review") == common.LOCK_RELATED_OF["referral.start_review"]
     assert common.lock_related(Pathway, "start_review") == common.LOCK_RELATED["pathway"]
+
+
+# --- A placement's end (or cancellation) moves its pathway on: the pathway's lock carries the placement's write ---
+def _journal(obj):
+    from workflows.models import JournalEvent
+
+    return list(
+        JournalEvent.objects.filter(participant_id=obj.pathway.participant_id)
+        .order_by("id")
+        .values_list("object_type", "action")
+    )
+
+
+@pytest.mark.postgres
+def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    actor = _actor(world, _spec("placement.end"))
+    call_service("placement.end", actor, make(world, "placement", "active"))  # warm: caches, compiled reads
+    placement = make(world, "placement", "active")
+    with CaptureQueriesContext(connection) as captured:
+        call_service("placement.end", actor, placement)
+    statements = [q["sql"] for q in captured]
+    written = [i for i, sql in enumerate(statements) if 'UPDATE "parcours_placement" SET "state"' in sql]
+    assert len(written) == 1, statements
+    # the placement's update and event, then the pathway's lock and read: one text, one round trip
+    carried = statements[written[0]].split("; ")
+    assert len(carried) == 3 and 'FOR NO KEY UPDATE OF "parcours_pathway"' in carried[1], carried
+    placement = reload(placement)
+    assert placement.state == "ended" and placement.pathway.state == "in_follow_up"
+    assert _journal(placement)[-2:] == [("placement", "end"), ("pathway", "start_follow_up")]
+
+
+@pytest.mark.parametrize("action", ["placement.end", "placement.cancel"])
+def test_a_placement_closed_moves_its_pathway_in_order(world, action):
+    """On both databases: the placement's event first, then its pathway's (its chain), every write sent."""
+    source = "active" if action == "placement.end" else "planned"
+    placement = make(world, "placement", source)
+    call_service(action, _actor(world, _spec(action)), placement)
+    placement = reload(placement)
+    assert placement.state == _spec(action).target
+    moved = "start_follow_up" if action == "placement.end" else "return_to_eligible"
+    expected_pathway = "in_follow_up" if action == "placement.end" else "eligible"
+    assert placement.pathway.state == expected_pathway
+    assert _journal(placement)[-2:] == [("placement", action.split(".")[1]), ("pathway", moved)]
+    if action == "placement.cancel":
+        assert not placement.follow_ups.filter(done_on__isnull=True).exists()

@@ -64,7 +64,7 @@ def ensure_can_fire(obj, name, *, actor):
     return spec
 
 
-def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, along=None):
+def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, along=None, keep_lead=False):
     """Run transition `name` on `obj` for `actor` and journal it. Returns the JournalEvent.
 
     `internal=True` is for consequences fired by a service inside an action already authorised
@@ -73,6 +73,9 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
     `along`: the service's own pending writes (roles.rows.Pending) that go with the transition, sent with its row's
     update and its event (one statement on PostgreSQL), only once every check has passed; or a callable that returns
     them, called then (its own refusals come after the transition's).
+    `keep_lead=True`: the transition's write, unless the work layer's read carried it, is left for the caller's next
+    read to carry (`roles.rows.unsent(event)`: a consequence's `lock_consequence(..., leads=)`); the caller sends it
+    (`roles.rows.send_unsent`) before anything else it writes, and in any case before the commit.
     """
     inputs = dict(inputs or {})
     spec = spec_for(obj, name)
@@ -110,7 +113,8 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
         along=[saved, along],
         lead=True,  # the work layer's read of the tasks sends them, in its round trip
     )
-    work.transition_fired(obj=obj, spec=spec, actor=actor, event=event)  # sends them, if no read of its did
+    # sends them, if no read of its did (unless kept for the caller's read)
+    work.transition_fired(obj=obj, spec=spec, actor=actor, event=event, keep_lead=keep_lead)
     return event
 
 

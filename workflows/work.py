@@ -30,10 +30,12 @@ def object_created(*, obj, actor, event):
         send_unsent(event)
 
 
-def transition_fired(*, obj, spec, actor, event):
+def transition_fired(*, obj, spec, actor, event, keep_lead=False):
+    """`keep_lead`: the caller's next read carries the event's write, if no listener's did (workflows.engine.fire)."""
     for listener in _listeners:
-        listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event)
-        send_unsent(event)
+        listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event, keep_lead=keep_lead)
+        if not keep_lead:
+            send_unsent(event)
 
 
 def object_changed(*, obj, actor, event):

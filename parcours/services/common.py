@@ -166,14 +166,15 @@ def guard_reads(model, transition) -> tuple:
     return tuple(sorted(named & model.GUARD_ANNOTATED))
 
 
-def lock_consequence(model, pk):
+def lock_consequence(model, pk, *, leads=()):
     """`lock` for the transitions the services draw from one already checked (a hire places the pathway, a
     placement's end moves it on): the same row wait and compiled read (what its transitions read, its chain's last
-    link), without an actor's scope check."""
-    return lock(model, pk, actor=Actor.system())
+    link), without an actor's scope check. `leads`: writes not sent yet (the transition's, `roles.rows.unsent`) to
+    send in front of it, in its round trip."""
+    return lock(model, pk, actor=Actor.system(), leads=leads)
 
 
-def lock(model, obj_or_pk, *, actor, transition=None):
+def lock(model, obj_or_pk, *, actor, transition=None, leads=()):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
     Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
@@ -196,11 +197,11 @@ def lock(model, obj_or_pk, *, actor, transition=None):
     reads = guard_reads(model, transition)
     day = (timezone.localdate(),) if reads else ()  # the guards' today (workflows.guards)
     if actor is None or actor.is_system or actor.organisation is None:
-        found = _read_locked(model, related, None, False, reads)(pk, *day, after=wait)
+        found = _read_locked(model, related, None, False, reads)(pk, *day, after=wait, leads=leads)
     else:
         organisation = actor.organisation
         read = _read_locked(model, related, actor.role, bool(actor.named_access), reads)
-        found = read(pk, organisation.pk, organisation.group_id, *day, after=wait)
+        found = read(pk, organisation.pk, organisation.group_id, *day, after=wait, leads=leads)
     if not found:
         raise not_found(model)
     obj = found[0]

@@ -14,14 +14,16 @@ from parcours.services.hours import (  # noqa: F401
     hoursline_reject,
     hoursline_validate,
 )
+from roles.rows import send_unsent, unsent
 from workflows import engine
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState
 from workflows.vocabulary import PlacementEndKind
 
 
-def _after_placement_closed(actor, placement):
-    """With no other planned or active placement, the pathway goes to follow-up (or back to eligible)."""
-    pathway = lock_consequence(Pathway, placement.pathway_id)
+def _after_placement_closed(actor, placement, event=None):
+    """With no other planned or active placement, the pathway goes to follow-up (or back to eligible). The pathway's
+    lock carries the placement's transition `event`, if still unsent (one round trip)."""
+    pathway = lock_consequence(Pathway, placement.pathway_id, leads=unsent(event))
     if pathway.state != PathwayState.PLACED:
         return
     # Both questions in one statement: another contract still planned or running, and one that ended (this one too).
@@ -41,11 +43,14 @@ def _after_placement_closed(actor, placement):
 
 
 def _transition(actor, placement, name, inputs=None, *, after=None):
+    """`after(placement, event)`: what follows the transition; its first read may carry the transition's write (else
+    it sends it before writing anything: `roles.rows.send_unsent`)."""
     placement = lock(Placement, placement, actor=actor, transition=name)
     engine.ensure_can_fire(placement, name, actor=actor)
-    event = engine.fire(placement, name, actor=actor, inputs=inputs)
+    event = engine.fire(placement, name, actor=actor, inputs=inputs, keep_lead=after is not None)
     if after is not None:
-        after(placement)
+        after(placement, event)
+        send_unsent(event)  # never committed unsent
     publish_on_commit(event)
     return placement
 
@@ -62,7 +67,7 @@ def placement_end(*, actor, placement, end_date, end_kind, reason: str = ""):
     if end_kind is not None:
         require_choice(end_kind, PlacementEndKind, "end_kind", _("Type de fin"))
     inputs = {"end_date": end_date, "end_kind": end_kind, "reason": reason}
-    return _transition(actor, placement, "end", inputs, after=lambda p: _after_placement_closed(actor, p))
+    return _transition(actor, placement, "end", inputs, after=lambda p, e: _after_placement_closed(actor, p, e))
 
 
 @transaction.atomic
@@ -85,7 +90,8 @@ def placement_change_start_date(*, actor, placement, start_date, reason: str = "
 def placement_cancel(*, actor, placement, reason: str):
     """A contract that never started: its planned follow-ups are dropped (they were only reminders)."""
 
-    def drop_planned_follow_ups_and_close(p):
+    def drop_planned_follow_ups_and_close(p, event):
+        send_unsent(event)  # before this write
         p.follow_ups.filter(done_on__isnull=True).delete()
         _after_placement_closed(actor, p)
 

@@ -76,15 +76,17 @@ class WorkListener:
             if pathway_id is not None:
                 settle_pathway(pathway_id, actor=actor, event=event)
 
-    def transition_fired(self, *, obj, spec, actor, event):
+    def transition_fired(self, *, obj, spec, actor, event, keep_lead=False):
         if spec.machine not in SETTLING_OBJECTS:
             return
         # A move between two states that every task's condition treats alike (a referral under review, then
         # approved) ends no task: no task is read.
         if may_settle(spec.machine, event.from_state, event.to_state):
             settle_pathway(_pathway_id(obj), actor=actor, event=event, known=obj)
-        send_unsent(event)  # before anything else is written
-        if spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE:
+        reopened = spec.machine == "pathway" and spec.name == "reopen" and obj.state == PathwayState.INTAKE
+        if reopened or not keep_lead:  # before anything else is written; else the caller's next read carries it
+            send_unsent(event)
+        if reopened:
             driver.start(IntakeFlow, pathway=obj)
 
     def _contract_recorded(self, placement):

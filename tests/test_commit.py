@@ -125,3 +125,74 @@ def test_a_transitions_audience_rides_with_its_commit(monkeypatch):
     assert groups == expected
     assert notifications.team_group(world.a.facilitation.pk, "facilitator") in groups
     assert not any(group.startswith(f"organisation-{world.b.youth_agency.pk}-") for group in groups)
+
+
+# --- The BEGIN carried by a transaction's first statement (roles.postgresql.BeginningCursor) ----------------------
+@pytest.fixture
+def sent_alone(monkeypatch):
+    """The commands psycopg sends on their own (its BEGIN, COMMIT, ROLLBACK), as they go."""
+    sent = []
+    driver = connection.connection
+    own = driver._exec_command
+
+    def spy(command, *args, **kwargs):
+        sent.append(bytes(command))
+        return own(command, *args, **kwargs)
+
+    monkeypatch.setattr(driver, "_exec_command", spy)
+    return sent
+
+
+@committed
+def test_a_transaction_s_first_statement_carries_its_begin(probe, sent_alone):
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT %s::int", [42])
+            assert cursor.fetchall() == [(42,)]  # its own result, not the BEGIN's
+        assert not idle()  # the transaction is open
+        write(1)
+        with connection.cursor() as cursor:  # a text of several statements: each result in turn
+            cursor.execute("SELECT 1; SELECT 2")
+            assert cursor.fetchall() == [(1,)] and cursor.nextset() and cursor.fetchall() == [(2,)]
+    assert not any(command.startswith(b"BEGIN") for command in sent_alone)
+    assert idle() and probe_rows() == [1]
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        write(2)
+        1 / 0  # noqa: B018
+    assert probe_rows() == [1]  # the carried BEGIN opened a real transaction: rolled back
+
+
+@committed
+def test_a_failing_first_statement_fails_its_transaction_only(probe):
+    from django.db import DataError
+
+    with pytest.raises(DataError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / %s", [0])
+    assert idle() and probe_rows() == []  # rolled back, the connection usable
+    with transaction.atomic():
+        write(3)
+    assert probe_rows() == [3]
+
+
+@committed
+def test_the_carried_begin_keeps_the_isolation_level(probe):
+    from psycopg import IsolationLevel
+
+    driver = connection.connection
+    before = driver.isolation_level
+    driver.isolation_level = IsolationLevel.SERIALIZABLE
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SHOW transaction_isolation")
+            assert cursor.fetchall() == [("serializable",)]
+    finally:
+        driver.isolation_level = before
+
+
+@committed
+def test_other_ways_in_still_open_their_transaction(probe, sent_alone):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany("INSERT INTO carried_probe VALUES (%s)", [[4], [5]])
+    assert any(command.startswith(b"BEGIN") for command in sent_alone)  # psycopg's own, as before
+    assert probe_rows() == [4, 5]

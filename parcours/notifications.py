@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import decode_hosts
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from parcours import mail
 from parcours.models import Participant, Referral
@@ -339,6 +339,11 @@ def publish_on_commit(event, *, subject=None) -> None:
             logger.exception("e-mail notifications of event %s failed", event.pk)
     try:
         carried = _carry_audience(event)
+    except DatabaseError:
+        # PostgreSQL has lost the transaction with it: the action fails, loudly (never committed as a silent
+        # ROLLBACK); for its caller, like any failed write of the action.
+        transaction.set_rollback(True)
+        raise
     except Exception:  # read after the commit instead (a notification never stops the action it tells of)
         logger.exception("audience of event %s not carried by the commit", event.pk)
         carried = None

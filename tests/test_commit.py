@@ -5,7 +5,7 @@ goes this way on PostgreSQL."""
 import logging
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from parcours import notifications
@@ -45,6 +45,11 @@ def write(*values):
             cursor.execute("INSERT INTO carried_probe VALUES (%s)", [n])
 
 
+def left() -> dict:
+    """The connection wrapper's own attributes (`connection` is a proxy to it), where the reads are left."""
+    return connections[DEFAULT_DB_ALIAS].__dict__
+
+
 def idle() -> bool:
     from psycopg.pq import TransactionStatus
 
@@ -63,7 +68,7 @@ def test_the_commit_sends_the_reads_in_one_round_trip_and_they_see_the_transacti
     assert texts[-1].startswith(f"SAVEPOINT {commit.SAVEPOINT}; ") and texts[-1].endswith("; COMMIT")
     assert texts.count("COMMIT") == 0  # no COMMIT of its own
     assert idle() and probe_rows() == [1, 2, 3]  # committed
-    assert commit.CARRIED not in connection.__dict__
+    assert commit.CARRIED not in left()
 
 
 @committed
@@ -77,7 +82,7 @@ def test_a_rollback_drops_the_reads(probe):
         write(1)
         read = commit.carry("SELECT count(*) FROM carried_probe WHERE n > %s", [0], [0])
         1 / 0  # noqa: B018
-    assert read.rows is None and commit.CARRIED not in connection.__dict__
+    assert read.rows is None and commit.CARRIED not in left()
     assert probe_rows() == []
     with transaction.atomic():  # the next transaction commits alone
         write(2)
@@ -102,6 +107,62 @@ def test_a_failing_commit_fails_as_a_commit(probe):
         read = commit.carry("SELECT %s::int", [5], [0])
     assert read.rows is None
     assert idle() and probe_rows() == []  # rolled back, and the connection usable
+
+
+@committed
+def test_reads_left_in_a_savepoint_rolled_back_are_dropped(probe):
+    with transaction.atomic():
+        kept = commit.carry("SELECT %s::int", [1], [0])
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            dropped = commit.carry("SELECT %s::int", [2], [0])
+            1 / 0  # noqa: B018
+        with transaction.atomic():  # a savepoint released: its reads stay
+            released = commit.carry("SELECT %s::int", [3], [0])
+        assert [read.params for read in left()[commit.CARRIED]] == [kept.params, released.params]
+    assert kept.rows == [(1,)] and released.rows == [(3,)] and dropped.rows is None
+
+
+@committed
+def test_a_transaction_an_error_was_swallowed_in_is_never_committed_silently(probe):
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="failed before its commit"), transaction.atomic():
+        write(1)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / %s", [0])
+        except DatabaseError:
+            pass  # swallowed: PostgreSQL has aborted the transaction, Django does not know
+        read = commit.carry("SELECT %s::int", [5], [0])
+    assert read.rows is None and idle() and probe_rows() == []
+
+
+@committed
+def test_a_prepared_read_is_carried_as_its_execute(probe, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": True}
+    texts = []
+    for n in (1, 2):  # prepared at its second run in the session (roles.statements.PREPARE_AT_RUN)
+        with CaptureQueriesContext(connection) as captured, transaction.atomic():
+            write(n)
+            read = commit.carry("SELECT count(*) FROM carried_probe WHERE n >= %s AND %s", [1, True], [0])
+        texts.append(captured.captured_queries[-1]["sql"])
+        assert read.rows == [(n,)]
+    assert "EXECUTE" not in texts[0] and "; EXECUTE parcours_" in texts[1]
+
+
+@committed
+def test_above_read_committed_nothing_is_carried(probe):
+    """Its snapshot would miss a grant revoked since the transaction began: read after the commit instead."""
+    from psycopg import IsolationLevel
+
+    driver = connection.connection
+    before = driver.isolation_level
+    driver.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        with transaction.atomic():
+            assert commit.carry("SELECT 1", [], []) is None
+    finally:
+        driver.isolation_level = before
 
 
 @committed
@@ -196,3 +257,48 @@ def test_other_ways_in_still_open_their_transaction(probe, sent_alone):
         cursor.executemany("INSERT INTO carried_probe VALUES (%s)", [[4], [5]])
     assert any(command.startswith(b"BEGIN") for command in sent_alone)  # psycopg's own, as before
     assert probe_rows() == [4, 5]
+
+
+@committed
+def test_without_carried_rows_the_audience_is_read_after_the_commit(monkeypatch):
+    world = World.build()
+    referral = make(world, "referral", "sent")
+    call_service("referral.start_review", world.a.facilitator, referral)
+    event = JournalEvent.objects.filter(object_type="referral", object_id=referral.pk).latest("id")
+    sent = []
+    monkeypatch.setattr(notifications, "get_channel_layer", lambda: object())
+    monkeypatch.setattr(notifications, "_deliver", lambda layer, groups, payload: sent.append(groups))
+    expected = sorted({notifications.team_group(org, role) for org, role in notifications.audience_of(event)})
+    not_taken = commit.Carried("SELECT 1", [], frozenset())  # its commit did not run it (rows None)
+    with CaptureQueriesContext(connection) as read_after:
+        notifications._send(event, not_taken)
+    taken = commit.Carried("SELECT 1", [], frozenset())
+    taken.rows = [(world.b.facilitation.pk, "facilitator")]  # what the commit read: used as it is
+    with CaptureQueriesContext(connection) as not_read:
+        notifications._send(event, taken)
+    assert sent == [expected, [notifications.team_group(world.b.facilitation.pk, "facilitator")]]
+    assert len(read_after) == 1 and len(not_read) == 0
+
+
+@committed
+def test_an_audience_the_database_refuses_fails_the_action_loudly(monkeypatch):
+    """A database error while leaving the read has lost PostgreSQL's transaction: the action fails, nothing of it is
+    committed, no notification is sent (never a COMMIT answered by a silent ROLLBACK)."""
+    from django.db import DataError
+
+    world = World.build()
+    referral = make(world, "referral", "sent")
+    events = JournalEvent.objects.count()
+    sent = []
+    monkeypatch.setattr(notifications, "get_channel_layer", lambda: object())
+    monkeypatch.setattr(notifications, "_deliver", lambda layer, groups, payload: sent.append(groups))
+
+    def refused(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / %s", [0])
+
+    monkeypatch.setattr(notifications, "carry", refused)
+    with pytest.raises(DataError):
+        call_service("referral.start_review", world.a.facilitator, referral)
+    referral.refresh_from_db()
+    assert referral.state == "sent" and JournalEvent.objects.count() == events and sent == []

@@ -229,8 +229,9 @@ def record_event(
 
     `lead=True`: the event's row (with what it carries) is not sent yet when there is no reason to write beside it:
     the next read of the work layer sends it in front of itself (`roles.rows.unsent`), in its round trip; the caller
-    sends it (`roles.rows.send_unsent`, which `workflows.work` calls once its listeners are done) before anything else
-    is written, and in any case before it returns. Its id is set then.
+    sends it (`roles.rows.send_unsent`, which `workflows.work` calls once its listeners are done, unless the
+    transition's caller keeps it for its own next read: `engine.fire(..., keep_lead=True)`) before anything else is
+    written, and in any case before it returns. Its id is set then.
     """
     if tail is None:
         send(along)  # what is read here is read after the writes handed over, as without them

@@ -21,7 +21,8 @@ def subscribe(listener):
 # `event`'s own write (and, for a transition, its row's update) may wait for a listener's first read to carry it
 # (workflows.journal.record_event's `lead`): a listener sends it (`roles.rows.send_unsent`) before anything else it
 # writes, and each function below sends it after each listener, if none did — the next listener, and the caller,
-# find it written.
+# find it written; but a transition's caller that keeps it for its own next read (`engine.fire(..., keep_lead=True)`:
+# a placement's end locks its pathway next) sends it itself.
 
 
 def object_created(*, obj, actor, event):
@@ -31,10 +32,12 @@ def object_created(*, obj, actor, event):
 
 
 def transition_fired(*, obj, spec, actor, event, keep_lead=False):
-    """`keep_lead`: the caller's next read carries the event's write, if no listener's did (workflows.engine.fire)."""
-    for listener in _listeners:
-        listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event, keep_lead=keep_lead)
-        if not keep_lead:
+    """`keep_lead`: the caller's next read carries the event's write, if no listener's did (workflows.engine.fire);
+    every listener but the last still finds it sent, as always."""
+    for number, listener in enumerate(_listeners, start=1):
+        keep = keep_lead and number == len(_listeners)
+        listener.transition_fired(obj=obj, spec=spec, actor=actor, event=event, keep_lead=keep)
+        if not keep:
             send_unsent(event)
 
 

@@ -58,6 +58,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         commit.forget(self)
         return super()._rollback()
 
+    def savepoint_rollback(self, sid):
+        super().savepoint_rollback(sid)
+        commit.forget(self, sid)  # as Django drops the on-commit callbacks left since
+
     def _close(self):
         commit.forget(self)
         return super()._close()

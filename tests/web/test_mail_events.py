@@ -34,8 +34,8 @@ def test_only_the_events_that_tell_of_an_email_open_the_outbox(object_type, acti
 
 
 def test_an_event_without_email_costs_no_statement(db):
-    # Once its audience's statement is compiled (a permission id read, once per process): carried by the commit
-    # on PostgreSQL (roles.commit), read after it elsewhere; never a statement now.
+    # Once its audience's statement is compiled (a permission id read, once per process): no statement of the
+    # outbox, and the audience is read with the commit on PostgreSQL (roles.commit), after it elsewhere.
     notifications.publish_on_commit(event("referral", "start_review"))
     with CaptureQueriesContext(connection) as captured:
         notifications.publish_on_commit(event("referral", "start_review"))

@@ -1025,6 +1025,10 @@ def write_markdown(path):
         "CPU per call: the mean CPU time of the calling process (Python, the driver) and of its PostgreSQL backend, "
         "over the timed calls; the rest of the median is waiting (round trips, the commit's flush).",
         "",
+        "Round trips: BEGIN and COMMIT not counted. Parcours's BEGIN goes with the transaction's first statement "
+        "(roles/postgresql/base.py) and its COMMIT carries the notification's audience read (roles/commit.py); the "
+        "floor sends each on its own.",
+        "",
         "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL |",
         "|---|---|---|---|---|---|",
     ]

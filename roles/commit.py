@@ -6,7 +6,9 @@ the transaction runs (`carry`) and its commit sends it in front of the COMMIT, i
 `SAVEPOINT; the reads; RELEASE SAVEPOINT; COMMIT` (roles.postgresql, the PostgreSQL backend with this commit).
 
 The reads see what the transaction wrote (a hire's new grant), as a read after the commit did; under READ COMMITTED
-only, where the transaction's last statement sees every commit before it (a grant revoked meanwhile). A read that
+only, where the transaction's last statement sees every commit before it (a grant revoked meanwhile): the
+connection's isolation level, or the server's default when Django sets none (READ COMMITTED unless a role or the
+database raised it: then set OPTIONS["isolation_level"]). A read that
 fails (a statement timeout) never costs the transaction: the text stops at the error, inside the savepoint, which
 is rolled back before the COMMIT is sent again. Its `rows` stay None, and so do those of a read whose transaction
 (or savepoint) was rolled back or whose connection does not carry: the caller then reads after the commit.
@@ -72,10 +74,9 @@ def forget(connection, savepoint=None) -> list:
 def commit_with(connection, reads) -> None:
     """COMMIT the transaction of `connection` (Django's wrapper), the `reads` sent in front of it in one round trip;
     each read's rows set. Through the wrapper's cursor: logged and counted as any statement. The COMMIT's own failure
-    is raised as a commit's; a read's is logged, and the transaction committed without the reads."""
-    if _in_failed_transaction(connection):
-        # An error some caller swallowed: a COMMIT now would be answered by a silent ROLLBACK.
-        raise DatabaseError("the transaction failed before its commit: it was rolled back")
+    is raised as a commit's; a read's is logged, and the transaction committed without the reads — one that runs: a
+    text PostgreSQL cannot parse runs nothing, the SAVEPOINT neither, and the transaction is lost, loudly (the
+    reads are the ORM's compiled statements, never such a text)."""
     statements = [f"SAVEPOINT {SAVEPOINT}", *(read.sql for read in reads), f"RELEASE SAVEPOINT {SAVEPOINT}", "COMMIT"]
     text = "; ".join(statements)
     params = [value for read in reads for value in read.params]
@@ -83,7 +84,7 @@ def commit_with(connection, reads) -> None:
         try:
             cursor.execute(text, params)
         except DatabaseError as error:
-            if not _in_failed_transaction(connection):
+            if not failed(connection):
                 raise  # the COMMIT failed: the transaction is over, as when the COMMIT is sent alone
             logger.warning("reads carried by a commit failed, committing without them: %r", error)
             cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}; COMMIT")
@@ -100,7 +101,9 @@ def commit_with(connection, reads) -> None:
                 read.rows = None
 
 
-def _in_failed_transaction(connection) -> bool:
+def failed(connection) -> bool:
+    """Whether the transaction of `connection` (Django's wrapper, connected) failed: PostgreSQL ignores all but its
+    rollback."""
     from psycopg.pq import TransactionStatus  # here: an install for SQLite alone has no psycopg
 
     return connection.connection.info.transaction_status == TransactionStatus.INERROR

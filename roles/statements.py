@@ -192,20 +192,19 @@ def _prepare(connection, name, sql, params, arguments) -> bool:
     text = _PLACEHOLDERS.sub(substitute, sql)
     text = connection.ops.compose_sql(text, constants)  # the constants as literals, "%%" back to "%"
     # On the driver's own cursor: a one-time set-up per session, outside the statements counted and logged.
-    # In a transaction, a refused PREPARE must not abort the action's: inside a savepoint, sent with it in one text
-    # (the text stops at the error, and the savepoint is rolled back to).
-    in_transaction = connection.in_atomic_block
-    statement = f"PREPARE {name} AS {text}"
-    if in_transaction:
-        statement = f"SAVEPOINT parcours_prepare; {statement}; RELEASE SAVEPOINT parcours_prepare"
     with connection.connection.cursor() as cursor:
+        in_transaction = connection.in_atomic_block
+        if in_transaction:  # a refused PREPARE must not abort the transaction of the action
+            cursor.execute("SAVEPOINT parcours_prepare")
         try:
-            cursor.execute(statement)  # no parameters: the text is sent as it is
+            cursor.execute(f"PREPARE {name} AS {text}")
         except connection.Database.Error:  # the driver's error: this cursor is not Django's
             if in_transaction:
-                cursor.execute("ROLLBACK TO SAVEPOINT parcours_prepare; RELEASE SAVEPOINT parcours_prepare")
+                cursor.execute("ROLLBACK TO SAVEPOINT parcours_prepare")
             _UNPREPARABLE.add(name)
             return False
+        if in_transaction:
+            cursor.execute("RELEASE SAVEPOINT parcours_prepare")
     return True
 
 

@@ -216,11 +216,31 @@ def test_a_transaction_s_first_statement_carries_its_begin(probe, sent_alone):
             cursor.execute("SELECT 1; SELECT 2")
             assert cursor.fetchall() == [(1,)] and cursor.nextset() and cursor.fetchall() == [(2,)]
     assert not any(command.startswith(b"BEGIN") for command in sent_alone)
+    assert sent_alone == [b"COMMIT"]  # what psycopg sent on its own: the COMMIT only (the spy works)
     assert idle() and probe_rows() == [1]
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         write(2)
         1 / 0  # noqa: B018
     assert probe_rows() == [1]  # the carried BEGIN opened a real transaction: rolled back
+
+
+@committed
+def test_a_swallowed_error_in_the_opening_statement_is_never_committed_silently(probe):
+    """No read carried: the commit refuses a failed transaction all the same; psycopg's autocommit flag, flipped
+    around the statement that opened it, is back."""
+    from django.db import DatabaseError
+
+    with pytest.raises(DatabaseError, match="failed before its commit"), transaction.atomic():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / %s", [0])  # the statement that opens the transaction
+        except DatabaseError:
+            pass  # swallowed: Django does not know
+        assert connection.connection.autocommit is False and not idle()
+    assert idle() and probe_rows() == []
+    with transaction.atomic():  # the connection goes on
+        write(6)
+    assert probe_rows() == [6]
 
 
 @committed

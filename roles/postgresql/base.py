@@ -4,6 +4,7 @@ and its COMMIT carries the reads the transaction left for it (roles.commit).
 Settings name it (`ENGINE = "roles.postgresql"`) wherever the database URL says PostgreSQL. Everything else is
 Django's own backend: operations, introspection, schema editor, vendor "postgresql"."""
 
+from django.db import DatabaseError
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
@@ -28,8 +29,9 @@ class BeginningCursor(base.Cursor):
             return super().execute(query, params, prepare=prepare, binary=binary)
         begin = connection._get_tx_start_command().decode()
         # psycopg sends its BEGIN where it is not in autocommit and no transaction is open: for this one statement,
-        # the text opens it itself. Restored at once, whatever happens (an error leaves the transaction open and
-        # failed, rolled back as any).
+        # the text opens it itself. Restored at once, whatever happens: an error while running leaves the transaction
+        # open and failed, rolled back as any; one before (a parameter refused, a text PostgreSQL cannot parse) leaves
+        # none open, and the rollback has nothing to do. A connection is used by one thread at a time (Django's).
         connection._autocommit = True
         try:
             super().execute(f"{begin}; {query}", params, prepare=prepare, binary=binary)
@@ -50,6 +52,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self):
         reads = commit.forget(self)
+        if self.connection is not None and commit.failed(self):
+            # An error some caller swallowed: PostgreSQL would answer the COMMIT with a silent ROLLBACK, and the
+            # action be reported done. Refused here, the commit fails as one (Atomic rolls back and raises).
+            raise DatabaseError("the transaction failed before its commit: it was rolled back")
         if reads and self.connection is not None:
             return commit.commit_with(self, reads)
         return super()._commit()

@@ -2,6 +2,7 @@
 wrote; dropped with a rollback; never costing the transaction when they fail. A transition's notification audience
 goes this way on PostgreSQL."""
 
+import contextlib
 import logging
 
 import pytest
@@ -150,19 +151,25 @@ def test_a_prepared_read_is_carried_as_its_execute(probe, settings):
     assert "EXECUTE" not in texts[0] and "; EXECUTE parcours_" in texts[1]
 
 
-@committed
-def test_above_read_committed_nothing_is_carried(probe):
-    """Its snapshot would miss a grant revoked since the transaction began: read after the commit instead."""
+@contextlib.contextmanager
+def isolation(name):
+    """The connection's transactions at isolation level `name` (psycopg's IsolationLevel), for the block."""
     from psycopg import IsolationLevel
 
     driver = connection.connection
     before = driver.isolation_level
-    driver.isolation_level = IsolationLevel.REPEATABLE_READ
+    driver.isolation_level = IsolationLevel[name]
     try:
-        with transaction.atomic():
-            assert commit.carry("SELECT 1", [], []) is None
+        yield
     finally:
         driver.isolation_level = before
+
+
+@committed
+def test_above_read_committed_nothing_is_carried(probe):
+    """Its snapshot would miss a grant revoked since the transaction began: read after the commit instead."""
+    with isolation("REPEATABLE_READ"), transaction.atomic():
+        assert commit.carry("SELECT 1", [], []) is None
 
 
 @committed
@@ -257,18 +264,12 @@ def test_a_failing_first_statement_fails_its_transaction_only(probe):
 
 
 @committed
-def test_the_carried_begin_keeps_the_isolation_level(probe):
-    from psycopg import IsolationLevel
-
-    driver = connection.connection
-    before = driver.isolation_level
-    driver.isolation_level = IsolationLevel.SERIALIZABLE
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SHOW transaction_isolation")
-            assert cursor.fetchall() == [("serializable",)]
-    finally:
-        driver.isolation_level = before
+def test_the_carried_begin_keeps_the_isolation_level(probe, sent_alone):
+    with isolation("SERIALIZABLE"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW transaction_isolation")
+        assert cursor.fetchall() == [("serializable",)]
+    # the BEGIN that set it was the carried one, not psycopg's own
+    assert not any(command.startswith(b"BEGIN") for command in sent_alone)
 
 
 @committed

@@ -6,7 +6,8 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase
@@ -106,29 +107,49 @@ class OfAParticipant:
         return self.__dict__.setdefault("_read_for_guards", {})
 
     def participant_eligible_on(self, day: datetime.date, *, grace_days: int = 0) -> bool:
-        known = self.__dict__.get("_read_for_guards", {}).get(("eligible_on", day, grace_days))
+        reads = self.__dict__.get("_read_for_guards", {})
+        known = reads.get(("eligible_on", day, grace_days))
         if known is not None:
             return known
+        if ("first_decided", day) in reads:  # read with the locked row (`eligible_at_start`)
+            first = reads[("first_decided", day)]
+            return first is not None and first <= day + datetime.timedelta(days=grace_days)
         return eligibility_valid(self.journal_participant_id, day, grace_days=grace_days)
 
     # From a row to its participant's id, for a read that starts at the row (`guard_annotations`).
     PARTICIPANT_PATH = "pathway__participant_id"
-    GUARD_ANNOTATED = frozenset({"eligible_today"})  # the guard reads `guard_annotations` answers
+    # The guard reads `guard_annotations` answers: eligible today (an approval); eligible on a day the inputs give,
+    # with the lot's grace (a hire's start: workflows.guards.eligibility_valid_at_start).
+    GUARD_ANNOTATED = frozenset({"eligible_today", "eligible_at_start"})
 
     @classmethod
     def guard_annotations(cls, name: str, day: datetime.date) -> dict:
         """What the locked read of one row adds for a guard of its transition that reads `name` on `day`
         (parcours.services.common.lock): asked in the read, not in a statement of its own. `remember_guard_read`
         then keeps the answer for the guard."""
-        if name != "eligible_today":
-            raise ValueError(f"{cls.__name__}: nothing to read for guards named {name!r}")
-        valid = _valid_assessments(day).filter(participant_id=OuterRef(cls.PARTICIPANT_PATH))
-        return {"guard_eligible_today": Exists(valid)}
+        if name == "eligible_today":
+            valid = _valid_assessments(day).filter(participant_id=OuterRef(cls.PARTICIPANT_PATH))
+            return {"guard_eligible_today": Exists(valid)}
+        if name == "eligible_at_start":
+            # The first day an accepted assessment still valid on `day` was decided: eligible on `day` with a grace
+            # of N days if that is at most `day` + N (the grace is the lot's, known once the row is read).
+            valid = EligibilityAssessment.objects.filter(
+                participant_id=OuterRef(cls.PARTICIPANT_PATH),
+                decision=AssessmentDecision.ACCEPTED,
+                decided_at__isnull=False,
+                valid_until__gte=day,
+            )
+            first = valid.annotate(decided_on=TruncDate("decided_at")).order_by("decided_on").values("decided_on")[:1]
+            return {"guard_first_decided": Subquery(first, output_field=models.DateField())}
+        raise ValueError(f"{cls.__name__}: nothing to read for guards named {name!r}")
 
     def remember_guard_read(self, name: str, day: datetime.date) -> None:
-        if name != "eligible_today":
+        if name == "eligible_today":
+            self._guard_reads()[("eligible_on", day, 0)] = bool(self.__dict__.pop("guard_eligible_today"))
+        elif name == "eligible_at_start":
+            self._guard_reads()[("first_decided", day)] = self.__dict__.pop("guard_first_decided")
+        else:
             raise ValueError(f"{type(self).__name__}: nothing to read for guards named {name!r}")
-        self._guard_reads()[("eligible_on", day, 0)] = bool(self.__dict__.pop("guard_eligible_today"))
 
     @classmethod
     def read_for_guards(cls, name: str, rows: list) -> None:

@@ -126,6 +126,52 @@ def test_eligibility_must_be_valid_at_contract_start(world):
     call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 10 * DAY)
 
 
+def test_hire_reads_eligibility_at_start_with_the_locked_row(world, settings):
+    """The hire's guard is answered by the locked read, on the start date its inputs give (no statement of its own);
+    the last day of validity still counts, the next one no longer does."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text
+    pathway = short_eligibility(world, 10)
+    first = make_referral(world, "accepted", pathway=pathway)
+    second = make_referral(world, "accepted", pathway=pathway, offer=make_offer(world.a))
+    with CaptureQueriesContext(connection) as captured:
+        call_service("referral.hire", world.a.employer_actor, first, start_date=today() + 10 * DAY)
+    assert reload(first).state == "hired"
+    assessed = [q["sql"] for q in captured if '"parcours_eligibilityassessment"' in q["sql"]]
+    locked_read = 'SELECT "parcours_referral"."id", "parcours_referral"."state"'
+    assert len(assessed) == 1 and locked_read in assessed[0], assessed  # inside the locked read
+    assert_refused(
+        "eligibility_not_valid",
+        lambda: call_service("referral.hire", world.a.employer_actor, second, start_date=today() + 11 * DAY),
+        second,
+        field="start_date",
+    )
+
+
+@pytest.mark.parametrize("with_the_row", [True, False])
+def test_a_late_eligibility_counts_within_the_lot_s_grace(world, monkeypatch, with_the_row):
+    """A lot whose counting rules accept an eligibility validated up to 5 days after the contract's start: validated
+    today, a start 5 days ago counts, 6 days ago does not — read with the locked row or by the guard on its own."""
+    from parcours.models import ContractLot, CountingRuleSet
+    from parcours.services import common
+
+    if not with_the_row:
+        monkeypatch.setattr(common, "guard_reads", lambda model, transition: ())
+    lenient = CountingRuleSet.objects.create(name="Charte souple", valid_from=today(), eligibility_grace_days=5)
+    lot = make_lot(world.a)
+    ContractLot.objects.filter(pk=lot.pk).update(counting_rules=lenient)
+    pathway = short_eligibility(world, 30)  # validated today
+    late = make_referral(world, "accepted", pathway=pathway, offer=make_offer(world.a, lot=lot))
+    in_time = make_referral(world, "accepted", pathway=pathway, offer=make_offer(world.a, lot=lot))
+    assert_refused(
+        "eligibility_not_valid",
+        lambda: call_service("referral.hire", world.a.employer_actor, late, start_date=today() - 6 * DAY),
+        late,
+        field="start_date",
+    )
+    call_service("referral.hire", world.a.employer_actor, in_time, start_date=today() - 5 * DAY)
+    assert reload(in_time).state == "hired"
+
+
 def test_eligibility_validated_after_the_contract_start_does_not_count(world):
     referral = make_referral(world, "accepted")
     assert_refused(
@@ -330,7 +376,8 @@ def test_only_the_reads_a_model_can_annotate_go_in_its_locked_read():
     from parcours.models import Pathway, Referral
     from parcours.services.common import guard_reads
 
-    assert guard_reads(Referral, "approve") == ("eligible_today",)
+    assert guard_reads(Referral, "approve") == (("eligible_today", None),)
+    assert guard_reads(Referral, "hire") == (("eligible_at_start", "start_date"),)  # on the start date given
     assert guard_reads(Referral, "forward") == ()
     assert guard_reads(Pathway, "validate_eligibility") == ()  # its guard reads the pending assessment, not here
     assert guard_reads(Referral, None) == ()

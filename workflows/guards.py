@@ -36,6 +36,18 @@ def reads(name):
     return mark
 
 
+def reads_on_input(name, field):
+    """Marks a guard that reads the database on a date the transition's inputs give (`field`): asked with the locked
+    row when the transition is fired (`Model.guard_annotations(name, inputs[field])`), never for a page of rows (a
+    guard given no inputs stays silent)."""
+
+    def mark(guard):
+        guard.reads_on_input = (name, field)
+        return guard
+
+    return mark
+
+
 @reads("eligible_today")
 def eligibility_valid_today(obj, inputs):
     if not obj.participant_eligible_on(_today()):
@@ -45,6 +57,7 @@ def eligibility_valid_today(obj, inputs):
         )
 
 
+@reads_on_input("eligible_at_start", "start_date")
 def eligibility_valid_at_start(referral, inputs):
     if inputs is None:
         return

@@ -70,6 +70,7 @@ LOCK_RELATED_OF = {
     "referral.refuse": ("pathway__participant", "offer__lot__awardee"),
     "referral.cancel": ("pathway", "offer__lot__awardee"),
     "referral.accept": ("pathway", "offer__lot__contract__operation__facilitation_organisation"),
+    "referral.hire": ("pathway__participant", "offer__lot__awardee", "offer__lot__counting_rules"),
     "placement.start": ("pathway",),
 }
 
@@ -154,16 +155,35 @@ def _read_locked(model, related, role, named_access, guard_reads=()):
 
 
 def guard_reads(model, transition) -> tuple:
-    """What the guards of `transition` on `model` read (workflows.guards.reads), when the model can read it with the
-    locked row (`guard_annotations`): asked in that read."""
+    """What the guards of `transition` on `model` read, when the model can read it with the locked row
+    (`guard_annotations`): asked in that read. (name, None) for a read on today (workflows.guards.reads), (name,
+    field) for one on the date the inputs give in `field` (workflows.guards.reads_on_input)."""
     machine = getattr(model, "MACHINE", None)
     if transition is None or machine is None or not hasattr(model, "guard_annotations"):
         return ()
     spec = MACHINES[machine].get(transition)
     if spec is None:
         return ()
-    named = {getattr(guard, "reads", None) for guard in spec.guards}
-    return tuple(sorted(named & model.GUARD_ANNOTATED))
+    named = {(getattr(guard, "reads", None), None) for guard in spec.guards}
+    named |= {guard.reads_on_input for guard in spec.guards if hasattr(guard, "reads_on_input")}
+    known = (read for read in named if read[0] in model.GUARD_ANNOTATED)
+    return tuple(sorted(known, key=lambda read: (read[0], read[1] or "")))
+
+
+def _guard_day(reads, inputs):
+    """The guard reads of a locked read and the day they are asked on: one day per read (a compiled read takes one
+    date). Today for those on today; the input's date for those on an input, when it is a date (a guard given none
+    reads nothing, and the service refuses the input). Reads on another day than the first are left to their guards,
+    each in a statement of its own."""
+    asked, day = [], None
+    for name, field in reads:
+        on = timezone.localdate() if field is None else (inputs or {}).get(field)
+        if not isinstance(on, datetime.date) or isinstance(on, datetime.datetime):
+            continue
+        if day is None or on == day:
+            asked.append(name)
+            day = on
+    return tuple(asked), ((day,) if asked else ())
 
 
 def lock_consequence(model, pk, *, leads=()):
@@ -174,13 +194,13 @@ def lock_consequence(model, pk, *, leads=()):
     return lock(model, pk, actor=Actor.system(), leads=leads)
 
 
-def lock(model, obj_or_pk, *, actor, transition=None, leads=()):
+def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, leads=()):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
     Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
-    (`transition`'s own set, if it has one: LOCK_RELATED_OF), and whether the actor reaches it through each scope of
-    its role — so that the policy decides the following checks on this row without asking again
-    (roles.policy.with_scopes)."""
+    (`transition`'s own set, if it has one: LOCK_RELATED_OF), what the guards of `transition` read (on today, or on
+    a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
+    decides the following checks on this row without asking again (roles.policy.with_scopes)."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     try:
         pk = model._meta.pk.to_python(pk)
@@ -194,8 +214,7 @@ def lock(model, obj_or_pk, *, actor, transition=None, leads=()):
     # trip where the driver can (roles.statements.Compiled).
     wait = _row_lock(model).statement(pk) if connection.features.has_select_for_update else None
     related = lock_related(model, transition)
-    reads = guard_reads(model, transition)
-    day = (timezone.localdate(),) if reads else ()  # the guards' today (workflows.guards)
+    reads, day = _guard_day(guard_reads(model, transition), inputs)
     if actor is None or actor.is_system or actor.organisation is None:
         found = _read_locked(model, related, None, False, reads)(pk, *day, after=wait, leads=leads)
     else:

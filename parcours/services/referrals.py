@@ -185,7 +185,8 @@ def referral_hire(
     planned_end_date=None,
 ) -> Placement:
     """The employer confirms the hire: a planned placement, follow-ups at +1/+3/+6 months, pathway placed."""
-    referral = lock(Referral, referral, actor=actor)
+    # Its guards' eligibility on the start date is read with the row (parcours.services.common.guard_reads).
+    referral = lock(Referral, referral, actor=actor, transition="hire", inputs={"start_date": start_date})
     engine.ensure_can_fire(referral, "hire", actor=actor)
     if contract_type is not None:
         require_choice(contract_type, ContractType, "contract_type", _("Type de contrat"))

@@ -150,3 +150,44 @@ def test_a_placement_closed_moves_its_pathway_in_order(world, action):
     assert _journal(placement)[-2:] == [("placement", action.split(".")[1]), ("pathway", moved)]
     if action == "placement.cancel":
         assert not placement.follow_ups.filter(done_on__isnull=True).exists()
+
+
+# --- A referral's creation: its pathway's lock reads the eligibility, its offer is read with the actor's scopes ---
+def _creation_statements(world, pathway, offer):
+    from parcours.services import referrals
+
+    with CaptureQueriesContext(connection) as captured:
+        referral = referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=offer)
+    return [sql for q in captured for sql in q["sql"].split("; ")], referral
+
+
+def test_a_referral_s_creation_reads_eligibility_with_the_pathway_and_its_offer_in_one_statement(world, settings):
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    _creation_statements(world, make(world, "pathway", "eligible"), world.a.offer)  # warm: compiled reads
+    pathway = make(world, "pathway", "eligible")
+    sent, referral = _creation_statements(world, pathway, world.a.offer)
+    assert reload(referral).state == "sent" and reload(pathway).state == "referred"
+    assessed = [sql for sql in sent if '"parcours_eligibilityassessment"' in sql]
+    assert len(assessed) == 1 and assessed[0].startswith('SELECT "parcours_pathway"."id", '), assessed
+    offers = [sql for sql in sent if sql.startswith("SELECT") and 'FROM "parcours_joboffer"' in sql.split(" WHERE ")[0]]
+    assert len(offers) == 1 and '"parcours_contractlot"' in offers[0], offers  # with its lot, and its scopes
+
+
+@pytest.mark.parametrize("offer", ["other side's", "absent", "not an id", -1, 2**70, None])
+def test_a_referral_to_an_offer_the_adviser_cannot_see_is_refused_as_not_found(world, offer):
+    from parcours.models import JobOffer
+    from parcours.services import referrals
+    from tests.factories import db_counts
+    from workflows.errors import DomainError
+
+    offer = {
+        "other side's": world.b.offer.pk,  # another facilitation's lot: not a partner of the adviser's agency
+        "absent": JobOffer.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000,
+        "not an id": "abc",
+    }.get(offer, offer)
+    pathway = make(world, "pathway", "eligible")
+    counts = db_counts()
+    with pytest.raises(DomainError) as refused:
+        referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=offer)
+    assert (refused.value.code, refused.value.message) == ("not_found", "Offre introuvable.")
+    assert db_counts() == counts and reload(pathway).state == "eligible"

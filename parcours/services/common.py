@@ -117,25 +117,28 @@ def hold_row(model, pk) -> None:
 _LOCKED_READS = {}
 
 
-def _locked_rows(model, related):
-    queryset = model.objects.select_for_update(of=("self",), no_key=True)  # as `_row_lock`: no stronger lock
+def _locked_rows(model, related, locked=True):
+    queryset = model.objects.all()
+    if locked:
+        queryset = queryset.select_for_update(of=("self",), no_key=True)  # as `_row_lock`: no stronger lock
     if related:
         queryset = queryset.select_related(*related)
     machine = getattr(model, "MACHINE", None)
     # A state machine's row comes with its journal chain's last link, for the transition's event (engine.fire).
-    return with_chain_tail(queryset, machine) if machine else queryset
+    return with_chain_tail(queryset, machine) if machine and locked else queryset
 
 
-def _read_locked(model, related, role, named_access, guard_reads=()):
+def _read_locked(model, related, role, named_access, guard_reads=(), locked=True):
     """The read of a locked row with the related rows its transition reads, what its guards read (`guard_reads`: on
     the day given as the last argument) and, for a member of a team, whether each scope of its role reaches it
-    (roles.policy.with_scopes_of_row): compiled once per model, related rows, guard reads and kind of actor."""
-    key = (model, related, role, named_access, guard_reads)
+    (roles.policy.with_scopes_of_row): compiled once per model, related rows, guard reads and kind of actor.
+    `locked=False`: the same read of a row the service does not change (`read_row`)."""
+    key = (model, related, role, named_access, guard_reads, locked)
     found = _LOCKED_READS.get(key)
     if found is None:
 
         def rows(day=None):
-            queryset = _locked_rows(model, related)
+            queryset = _locked_rows(model, related, locked)
             for name in guard_reads:
                 queryset = queryset.annotate(**model.guard_annotations(name, day))
             return queryset
@@ -194,13 +197,27 @@ def lock_consequence(model, pk, *, leads=()):
     return lock(model, pk, actor=Actor.system(), leads=leads)
 
 
-def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, leads=()):
-    """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
+def read_row(model, obj_or_pk, *, actor, related=(), action=None):
+    """Read a row the service uses but does not change (the offer a referral is made to), with `related`, and check
+    the actor may see it (`action`: its model's view action by default); outside the actor's scope: 'not found'. One
+    statement: the row, with whether the actor reaches it through each scope of its role (as `lock` reads them)."""
+    pk = _row_pk(model, obj_or_pk)
+    if actor is None or actor.is_system or actor.organisation is None:
+        found = _read_locked(model, tuple(related), None, False, locked=False)(pk)
+    else:
+        organisation = actor.organisation
+        read = _read_locked(model, tuple(related), actor.role, bool(actor.named_access), locked=False)
+        found = read(pk, organisation.pk, organisation.group_id)
+    if not found:
+        raise not_found(model)
+    obj = policy.remember_scopes(found[0], actor)
+    if not actor.is_system and not policy.allows(actor, action or VIEW_ACTIONS[model._meta.model_name], obj):
+        raise not_found(model)
+    return obj
 
-    Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
-    (`transition`'s own set, if it has one: LOCK_RELATED_OF), what the guards of `transition` read (on today, or on
-    a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
-    decides the following checks on this row without asking again (roles.policy.with_scopes)."""
+
+def _row_pk(model, obj_or_pk) -> int:
+    """The id of `obj_or_pk` (a row or an id), or 'not found' for a value that names no row."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     try:
         pk = model._meta.pk.to_python(pk)
@@ -208,23 +225,36 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, leads=()):
         raise not_found(model) from None
     if not isinstance(pk, int) or not 0 < pk < 2**63:  # no such row (and no statement for an id out of range)
         raise not_found(model)
+    return pk
+
+
+def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), leads=()):
+    """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
+
+    Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
+    (`transition`'s own set, if it has one: LOCK_RELATED_OF), what the guards of `transition` read (on today, or on
+    a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
+    decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: guard reads
+    on today (names of `Model.GUARD_ANNOTATED`) a service's own rule asks, besides its transition's."""
+    pk = _row_pk(model, obj_or_pk)
     # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
     # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer
     # would still count (PostgreSQL re-reads the locked row, not the subqueries). Two statements, sent in one round
     # trip where the driver can (roles.statements.Compiled).
     wait = _row_lock(model).statement(pk) if connection.features.has_select_for_update else None
     related = lock_related(model, transition)
-    reads, day = _guard_day(guard_reads(model, transition), inputs)
+    wanted = guard_reads(model, transition) + tuple((name, None) for name in reads)
+    asked, day = _guard_day(tuple(dict.fromkeys(wanted)), inputs)
     if actor is None or actor.is_system or actor.organisation is None:
-        found = _read_locked(model, related, None, False, reads)(pk, *day, after=wait, leads=leads)
+        found = _read_locked(model, related, None, False, asked)(pk, *day, after=wait, leads=leads)
     else:
         organisation = actor.organisation
-        read = _read_locked(model, related, actor.role, bool(actor.named_access), reads)
+        read = _read_locked(model, related, actor.role, bool(actor.named_access), asked)
         found = read(pk, organisation.pk, organisation.group_id, *day, after=wait, leads=leads)
     if not found:
         raise not_found(model)
     obj = found[0]
-    for name in reads:
+    for name in asked:
         obj.remember_guard_read(name, *day)
     policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):

@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 from parcours.dates import add_months
 from parcours.models import FollowUp, JobOffer, Pathway, Placement, Referral
 from parcours.notifications import publish_on_commit
-from parcours.services.common import lock, lock_consequence, require, require_choice, require_date
-from roles import grants, policy
+from parcours.services.common import lock, lock_consequence, read_row, require, require_choice, require_date
+from roles import grants
 from roles.actor import Actor
 from roles.rows import insert_row, insert_row_unless_duplicate, insert_rows, send
 from roles.statements import Compiled
@@ -16,6 +16,9 @@ from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState, ReferralState
 from workflows.vocabulary import ContractType, FollowUpKind, FulfilmentMode
+
+# What a referral's creation reads of its offer: the organisations its grants go to.
+OFFER_RELATED = ("lot__contract__operation__facilitation_organisation", "lot__contract__buyer")
 
 REFERABLE_PATHWAY_STATES = [
     PathwayState.ELIGIBLE,
@@ -28,16 +31,10 @@ REFERABLE_PATHWAY_STATES = [
 @transaction.atomic
 def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     """The adviser refers a participant to a job offer (positionnement)."""
-    pathway = lock(Pathway, pathway, actor=actor)
+    # The participant's eligibility today is read with the locked row (its guard read, as an approval's).
+    pathway = lock(Pathway, pathway, actor=actor, reads=("eligible_today",))
     require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
-    try:
-        offer = JobOffer.objects.select_related(
-            "lot__contract__operation__facilitation_organisation", "lot__contract__buyer"
-        ).get(pk=getattr(offer, "pk", offer))
-    except (JobOffer.DoesNotExist, ValueError, TypeError):
-        raise DomainError("not_found", _("Offre introuvable.")) from None
-    if not policy.allows(actor, "offer.view", offer):
-        raise DomainError("not_found", _("Offre introuvable."))
+    offer = read_row(JobOffer, offer, actor=actor, related=OFFER_RELATED)
     if pathway.state not in REFERABLE_PATHWAY_STATES:
         raise DomainError(
             "invalid_transition",
@@ -47,7 +44,7 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     participant = pathway.participant
     if not offer.is_open:
         raise DomainError("offer_closed", _("L'offre « %(title)s » est clôturée.") % {"title": offer.title})
-    if not participant.eligibility_valid_on(timezone.localdate()):
+    if not pathway.participant_eligible_on(timezone.localdate()):
         raise DomainError("eligibility_not_valid", _("L'éligibilité n'est pas validée ou a expiré."))
     if offer.is_qpv_mandatory and not participant.is_qpv_resident:
         raise DomainError(

@@ -80,7 +80,8 @@ def _valid_between(decided_by: datetime.date, day: datetime.date):
     )
 
 
-# Compiled once (roles.statements): a hire and an approval ask it (an approval in its locked read, see OfAParticipant).
+# Compiled once (roles.statements): what a guard or a service asks when nothing was read with a locked row (an
+# approval, a hire and a referral's creation read it there: OfAParticipant.guard_annotations).
 _eligible = Compiled(
     lambda participant_id, decided_by, day: (
         _valid_between(decided_by, day).filter(participant_id=participant_id).order_by().values_list("pk")[:1]
@@ -118,8 +119,8 @@ class OfAParticipant:
 
     # From a row to its participant's id, for a read that starts at the row (`guard_annotations`).
     PARTICIPANT_PATH = "pathway__participant_id"
-    # The guard reads `guard_annotations` answers: eligible today (an approval); eligible on a day the inputs give,
-    # with the lot's grace (a hire's start: workflows.guards.eligibility_valid_at_start).
+    # The guard reads `guard_annotations` answers: eligible today (an approval, a referral's creation); eligible on a
+    # day the inputs give, with the lot's grace (a hire's start: workflows.guards.eligibility_valid_at_start).
     GUARD_ANNOTATED = frozenset({"eligible_today", "eligible_at_start"})
 
     @classmethod

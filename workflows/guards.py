@@ -38,8 +38,9 @@ def reads(name):
 
 def reads_on_input(name, field):
     """Marks a guard that reads the database on a date the transition's inputs give (`field`): asked with the locked
-    row when the transition is fired (`Model.guard_annotations(name, inputs[field])`), never for a page of rows (a
-    guard given no inputs stays silent)."""
+    row (`Model.guard_annotations(name, inputs[field])`) when the service passes its inputs to the lock
+    (parcours.services.common.lock, as a hire does), else by the guard itself; never for a page of rows (a guard
+    given no inputs stays silent)."""
 
     def mark(guard):
         guard.reads_on_input = (name, field)

@@ -131,8 +131,8 @@ def _locked_rows(model, related, locked=True):
 def _read_locked(model, related, role, named_access, guard_reads=(), locked=True):
     """The read of a locked row with the related rows its transition reads, what its guards read (`guard_reads`: on
     the day given as the last argument) and, for a member of a team, whether each scope of its role reaches it
-    (roles.policy.with_scopes_of_row): compiled once per model, related rows, guard reads and kind of actor.
-    `locked=False`: the same read of a row the service does not change (`read_row`)."""
+    (roles.policy.with_scopes_of_row): compiled once per model, related rows, guard reads, kind of actor and lock.
+    `locked=False`: the same read of a row the service does not change, not locked (`read_row`)."""
     key = (model, related, role, named_access, guard_reads, locked)
     found = _LOCKED_READS.get(key)
     if found is None:

@@ -12,9 +12,10 @@ never (preferences page, parcours.services.preferences):
   same event the in-app notifications push, so there is one reminder, told through each person's channels.
 
 The path: `enqueue_for_event` runs inside the transaction of the action (called by the notification publisher),
-writing one outbox row per person (MailNotification, ids only, unique per person, kind and key); the timer worker
-(parcours.worker) delivers them: `deliver_immediate` on every sweep, `deliver_digests` once the digest hour has
-passed. Rows are claimed with a conditional UPDATE before sending, so two workers never send the same row.
+writing one outbox row per person (MailNotification, ids only, unique per person, kind and key; on PostgreSQL, in
+the round trip of the action's COMMIT: roles.commit.carry_write); the timer worker (parcours.worker) delivers them:
+`deliver_immediate` on every sweep, `deliver_digests` once the digest hour has passed. Rows are claimed with a
+conditional UPDATE before sending, so two workers never send the same row.
 
 A message is composed when sent, for its recipient, through the policy of that moment: a person who can no longer
 see the referral gets nothing (the row is marked skipped). Messages carry no social data: the young person's name
@@ -51,6 +52,7 @@ from parcours.selectors.statements import running_in
 from parcours.work.models import WorkTask
 from roles import policy
 from roles.actor import Actor
+from roles.commit import carry_write
 from roles.enums import Role
 from roles.models import Membership
 from roles.statements import Compiled, prepared, run_on_its_own
@@ -128,7 +130,7 @@ _MEMBERS_TO_TELL = {}
 _FROM_MEMBERS = ("user", "organisation", "delivery")  # the outbox columns the members' read gives, by its names
 
 
-def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_id=None, month=None) -> int:
+def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_id=None, month=None) -> int | None:
     """One outbox row per member to tell, in one statement: INSERT … SELECT from the members' read, the other
     columns given or their defaults. One row per person, kind and key: a second worker or a replayed timer adds
     nothing (the rows told are not read; the unique constraint settles a race, its conflict ignored)."""
@@ -166,9 +168,12 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
     if suffix:
         sql += f" {suffix}"
     offset = len(params)
-    sql, params = prepared(
-        sql, params + members_params, varying + [offset + i for i in members_arguments], using=DEFAULT_DB_ALIAS
-    )
+    params, arguments = params + members_params, varying + [offset + i for i in members_arguments]
+    # Where the service's block is the transaction: written by its COMMIT, in that round trip, in a savepoint of its
+    # own there (roles.commit.carry_write: a failure is logged and the action committed). Not counted then.
+    if carry_write(sql, params, arguments, using=DEFAULT_DB_ALIAS) is not None:
+        return None
+    sql, params = prepared(sql, params, arguments, using=DEFAULT_DB_ALIAS)
     return run_on_its_own(sql, params, using=DEFAULT_DB_ALIAS)  # a failure undoes this statement alone (raised)
 
 
@@ -204,14 +209,16 @@ def calls_for_mail(event) -> bool:
     return (event.object_type == "hoursstatement" and event.action == "remind") or _referral_kind(event)[0] is not None
 
 
-def enqueue_for_event(event, subject=None) -> int:
-    """The outbox rows a journal event calls for (none for most events). `subject`: the event's referral as the
-    service holds it, locked with the rows its transition reads (parcours.services.common.lock_related), not read
-    again.
+def enqueue_for_event(event, subject=None) -> int | None:
+    """The outbox rows a journal event calls for (none for most events): how many were written, or None when they
+    are left for the transaction's COMMIT to write (roles.commit.carry_write: not counted). `subject`: the event's
+    referral as the service holds it, locked with the rows its transition reads
+    (parcours.services.common.lock_related), not read again.
 
     It never aborts the transaction of the action it tells of: a failure undoes only what it wrote, and is raised for
-    the caller to log. Its one statement does that on its own (its savepoint in the same round trip,
-    roles.statements.run_on_its_own); when the rows it needs must be read first, everything goes in a savepoint."""
+    the caller to log (logged by the commit, when it carries the statement). Its one statement does that on its own
+    (its savepoint in the same round trip, roles.statements.run_on_its_own); when the rows it needs must be read
+    first, everything goes in a savepoint."""
     if _reads_first(event, subject):
         with transaction.atomic():
             return _enqueue_for_event(event, subject)
@@ -245,7 +252,7 @@ def _loaded(obj, path) -> bool:
     return True
 
 
-def _enqueue_for_event(event, subject) -> int:
+def _enqueue_for_event(event, subject) -> int | None:
     """`enqueue_for_event`, its reads and its statement."""
     if event.object_type == "hoursstatement" and event.action == "remind":
         return _enqueue_statement_reminder(event)
@@ -273,7 +280,7 @@ def _enqueue_for_event(event, subject) -> int:
     return _enqueue(kind, organisation_id, key=key, user_ids=user_ids, event=event, referral_id=referral.pk)
 
 
-def _enqueue_statement_reminder(event) -> int:
+def _enqueue_statement_reminder(event) -> int | None:
     """A statement reminded: every member of the lot's awardee, according to their preferences. The worker's reminders
     of one month make one message per employer (its lots missing that month are listed in it); a facilitator's
     reminder by hand is a message of its own."""

@@ -1,4 +1,4 @@
-"""Reads carried by a transaction's COMMIT (PostgreSQL).
+"""Reads, and writes that must never fail their transaction, carried by its COMMIT (PostgreSQL).
 
 A transition reads, after its writes, who may view what it did: the audience of its notification. Read after the
 commit it was a round trip of its own, ~0.25 ms of a 2–3 ms transition. Here a read is left on the connection while
@@ -12,6 +12,14 @@ database raised it: then set OPTIONS["isolation_level"]). A read that
 fails (a statement timeout) never costs the transaction: the text stops at the error, inside the savepoint, which
 is rolled back before the COMMIT is sent again. Its `rows` stay None, and so do those of a read whose transaction
 (or savepoint) was rolled back or whose connection does not carry: the caller then reads after the commit.
+
+A write whose failure must undo only itself (an e-mail written to the outbox: it never stops the action it tells of)
+goes the same way (`carry_write`), in front of the reads: `SAVEPOINT; the writes; the reads; RELEASE SAVEPOINT;
+COMMIT`, where it was `SAVEPOINT; the write; RELEASE SAVEPOINT` in a round trip of its own. Only where the block in
+progress is the transaction itself (no savepoint open): a block nested in another leaves the commit to its caller,
+which may read those rows before it, or never commit (a test's transaction). When the text fails, the writes are
+sent again on their own in the savepoint, then the COMMIT; failing again, they are rolled back alone, logged, and
+the transaction committed without them.
 """
 
 import logging
@@ -27,24 +35,44 @@ SAVEPOINT = "parcours_carried"
 
 
 class Carried:
-    """One read carried by the commit: the statement to send, the savepoints open when it was left (rolled back to
-    one of them, it is dropped, as Django drops the on-commit callbacks), and its rows once the commit ran it."""
+    """One read (or write) carried by the commit: the statement to send, the savepoints open when it was left (rolled
+    back to one of them, it is dropped, as Django drops the on-commit callbacks), and a read's rows once the commit
+    ran it."""
 
-    __slots__ = ("sql", "params", "savepoints", "rows")
+    __slots__ = ("sql", "params", "savepoints", "rows", "write")
 
-    def __init__(self, sql, params, savepoints):
-        self.sql, self.params, self.savepoints, self.rows = sql, params, savepoints, None
+    def __init__(self, sql, params, savepoints, *, write=False):
+        self.sql, self.params, self.savepoints, self.rows, self.write = sql, params, savepoints, None, write
 
 
 def can_carry(using=DEFAULT_DB_ALIAS) -> bool:
     """Whether a read left now would be sent by the commit (see `carry`)."""
     connection = connections[using]
-    return (
-        getattr(connection, "carries_reads", False)
-        and connection.in_atomic_block
-        and one_round_trip(connection)
-        and _read_committed(connection)
-    )
+    return _carries(connection) and _read_committed(connection)
+
+
+def _will_commit(connection) -> bool:
+    """Whether the transaction in progress ends in a COMMIT: not a test case's, rolled back at the test's end (Django
+    marks its blocks, for its own check of durable blocks)."""
+    return not any(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def _carries(connection) -> bool:
+    return getattr(connection, "carries_reads", False) and connection.in_atomic_block and one_round_trip(connection)
+
+
+def carry_write(sql, params, arguments, *, using=DEFAULT_DB_ALIAS) -> Carried | None:
+    """Leave a write whose failure must undo only itself (no rows returned) for the commit of the transaction in
+    progress to send, in its own savepoint; None where it cannot go there: outside a transaction, inside a block
+    nested in another (a savepoint open: the caller may read the rows before its commit, or never commit), in a test
+    case's transaction (never committed), on a backend whose commit does not carry, without client-side binding.
+    Prepared now, as `carry`'s reads."""
+    connection = connections[using]
+    if not _carries(connection) or connection.savepoint_ids or not _will_commit(connection):
+        return None
+    write = Carried(*prepared(sql, params, arguments, using=using), frozenset(), write=True)
+    connection.__dict__.setdefault(CARRIED, []).append(write)
+    return write
 
 
 def carry(sql, params, arguments, *, using=DEFAULT_DB_ALIAS) -> Carried | None:
@@ -71,27 +99,29 @@ def forget(connection, savepoint=None) -> list:
     return [read for read in reads if savepoint in read.savepoints]
 
 
-def commit_with(connection, reads) -> None:
-    """COMMIT the transaction of `connection` (Django's wrapper), the `reads` sent in front of it in one round trip;
-    each read's rows set. Through the wrapper's cursor: logged and counted as any statement. The COMMIT's own failure
-    is raised as a commit's; a read's is logged, and the transaction committed without the reads — one that runs: a
-    text PostgreSQL cannot parse runs nothing, the SAVEPOINT neither, and the transaction is lost, loudly (the
-    reads are the ORM's compiled statements, never such a text)."""
-    statements = [f"SAVEPOINT {SAVEPOINT}", *(read.sql for read in reads), f"RELEASE SAVEPOINT {SAVEPOINT}", "COMMIT"]
-    text = "; ".join(statements)
-    params = [value for read in reads for value in read.params]
+def commit_with(connection, carried) -> None:
+    """COMMIT the transaction of `connection` (Django's wrapper), what it `carried` sent in front of it in one round
+    trip: the writes, then the reads, each read's rows set. Through the wrapper's cursor: logged and counted as any
+    statement. The COMMIT's own failure is raised as a commit's; a read's or a write's is logged, the writes sent
+    again on their own, and the transaction committed without what failed — one that runs: a text PostgreSQL cannot
+    parse runs nothing, the SAVEPOINT neither, and the transaction is lost, loudly (what is carried is the ORM's
+    compiled statements, never such a text)."""
+    writes = [item for item in carried if item.write]
+    reads = [item for item in carried if not item.write]
     with connection.cursor() as cursor:
         try:
-            cursor.execute(text, params)
+            _send_in_savepoint(cursor, writes + reads)
         except DatabaseError as error:
             if not failed(connection):
                 raise  # the COMMIT failed: the transaction is over, as when the COMMIT is sent alone
-            logger.warning("reads carried by a commit failed, committing without them: %r", error)
-            cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}; COMMIT")
+            logger.warning("what a commit carried failed, committing without it (reads after it): %r", error)
+            _commit_without(cursor, connection, writes)
             return
         # Committed: from here on nothing may fail the commit. Rows not taken are read after it by their callers.
         try:
             cursor.nextset()  # past the SAVEPOINT
+            for _ in writes:  # no rows
+                cursor.nextset()
             for read in reads:
                 read.rows = cursor.fetchall()
                 cursor.nextset()
@@ -99,6 +129,33 @@ def commit_with(connection, reads) -> None:
             logger.exception("reads carried by a commit could not be taken")
             for read in reads:
                 read.rows = None
+
+
+def _send_in_savepoint(cursor, carried) -> None:
+    statements = [
+        f"SAVEPOINT {SAVEPOINT}",
+        *(item.sql for item in carried),
+        f"RELEASE SAVEPOINT {SAVEPOINT}",
+        "COMMIT",
+    ]
+    cursor.execute("; ".join(statements), [value for item in carried for value in item.params])
+
+
+def _commit_without(cursor, connection, writes) -> None:
+    """After a carried text failed inside its savepoint: the writes alone, then the COMMIT; failing again (the write
+    was what failed), the COMMIT without them. The reads are read after the commit by their callers."""
+    rolled_back = f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+    if not writes:
+        cursor.execute(f"{rolled_back}; COMMIT")
+        return
+    cursor.execute(rolled_back)
+    try:
+        _send_in_savepoint(cursor, writes)
+    except DatabaseError as error:
+        if not failed(connection):
+            raise
+        logger.error("writes carried by a commit failed, committing without them: %r", error)
+        cursor.execute(f"{rolled_back}; COMMIT")
 
 
 def failed(connection) -> bool:
@@ -114,4 +171,3 @@ def _read_committed(connection) -> bool:
 
     driver = connection.connection
     return driver is not None and driver.isolation_level in (None, IsolationLevel.READ_COMMITTED)
-

@@ -98,7 +98,7 @@ def test_a_failing_read_never_costs_the_transaction(probe, caplog):
         after = commit.carry("SELECT %s::int", [5], [0])
     assert failing.rows is None and after.rows is None  # the text stopped at the error: read after the commit
     assert idle() and probe_rows() == [1]  # the transaction committed all the same
-    assert "reads carried by a commit failed" in caplog.text and "division by zero" in caplog.text
+    assert "what a commit carried failed" in caplog.text and "division by zero" in caplog.text
 
 
 @committed
@@ -323,3 +323,86 @@ def test_an_audience_the_database_refuses_fails_the_action_loudly(monkeypatch):
         call_service("referral.start_review", world.a.facilitator, referral)
     referral.refresh_from_db()
     assert referral.state == "sent" and JournalEvent.objects.count() == events and sent == []
+
+
+# --- Writes carried by the COMMIT (roles.commit.carry_write): an e-mail in the outbox -------------------------------
+@committed
+def test_a_write_rides_with_the_commit_in_front_of_the_reads(probe):
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        write(1)
+        written = commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [5], [0])
+        counted = commit.carry("SELECT count(*) FROM carried_probe", [], [])
+        assert probe_rows() == [1]  # not yet sent
+    assert written.rows is None and counted.rows == [(2,)]  # the read sees the write
+    texts = [query["sql"] for query in captured.captured_queries]
+    assert texts[-1].startswith(f"SAVEPOINT {commit.SAVEPOINT}; INSERT INTO carried_probe") and texts[-1].endswith(
+        "; COMMIT"
+    )
+    assert idle() and probe_rows() == [1, 5] and commit.CARRIED not in left()
+
+
+@committed
+def test_a_failing_write_is_rolled_back_alone_and_the_transaction_committed(probe, caplog):
+    with caplog.at_level(logging.WARNING, logger="roles.commit"), transaction.atomic():
+        write(1)
+        commit.carry_write("INSERT INTO carried_probe VALUES (1 / %s)", [0], [0])
+        kept = commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [9], [0])
+        read = commit.carry("SELECT %s::int", [5], [0])
+    # The writes go again on their own, fail again, and are rolled back together: the action is committed.
+    assert idle() and probe_rows() == [1] and read.rows is None and kept.rows is None
+    assert "writes carried by a commit failed" in caplog.text and "division by zero" in caplog.text
+
+
+@committed
+def test_a_failing_read_keeps_the_writes(probe, caplog):
+    with caplog.at_level(logging.WARNING, logger="roles.commit"), transaction.atomic():
+        write(1)
+        commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [7], [0])
+        failing = commit.carry("SELECT 1 / %s", [0], [0])
+    assert idle() and probe_rows() == [1, 7] and failing.rows is None
+    assert "what a commit carried failed" in caplog.text and "writes carried" not in caplog.text
+
+
+@committed
+def test_a_rollback_drops_the_writes(probe):
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        write(1)
+        commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [2], [0])
+        1 / 0  # noqa: B018
+    assert commit.CARRIED not in left() and probe_rows() == []
+    with transaction.atomic():
+        write(3)
+    assert probe_rows() == [3]
+
+
+@committed
+def test_no_write_is_carried_outside_the_transaction_s_own_block(probe):
+    assert commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [1], [0]) is None  # no transaction
+    with transaction.atomic(), transaction.atomic():  # nested: its caller may read the rows before its commit
+        assert commit.carry_write("INSERT INTO carried_probe VALUES (%s)", [1], [0]) is None
+    assert probe_rows() == []
+
+
+@pytest.mark.postgres
+def test_a_test_case_s_transaction_carries_no_write(db):
+    """Rolled back at the test's end, it never commits: a write left for its COMMIT would never be written."""
+    assert commit.carry_write("SELECT 1", [], []) is None
+
+
+@committed
+def test_a_forward_s_e_mail_is_written_by_its_commit(settings):
+    from parcours.models import MailNotification
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text
+    world = World.build()
+    referral = make(world, "referral", "approved")
+    with CaptureQueriesContext(connection) as captured:
+        call_service("referral.forward", world.a.facilitator, referral)
+    texts = [query["sql"] for query in captured.captured_queries]
+    assert not any("parcours_on_its_own" in text for text in texts)  # no round trip of its own
+    last = texts[-1]
+    assert last.startswith(f'SAVEPOINT {commit.SAVEPOINT}; INSERT INTO "parcours_mailnotification"') and last.endswith(
+        "; COMMIT"
+    )
+    told = MailNotification.objects.get(referral=referral)
+    assert (told.user_id, told.kind) == (world.a.employer_actor.user.pk, "candidate_forwarded")

@@ -6,8 +6,8 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase
@@ -765,6 +765,45 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     @property
     def journal_participant_id(self):
         return self.participant_id
+
+    # What a service's own rule asks with the locked row (parcours.services.common.lock, `reads=`): how many of its
+    # placements are still planned or running, and how many ended — a placement's end or cancellation, its row
+    # written before the read, decides where the pathway goes next.
+    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"placements"}
+
+    @classmethod
+    def guard_annotations(cls, name: str, day: datetime.date) -> dict:
+        if name != "placements":
+            return super().guard_annotations(name, day)
+
+        def counted(states):
+            rows = Placement.objects.filter(pathway_id=OuterRef("pk"), state__in=states).order_by()
+            return Coalesce(Subquery(rows.values("pathway_id").annotate(n=Count("pk")).values("n")), 0)
+
+        return {
+            "guard_placements_open": counted([PlacementState.PLANNED, PlacementState.ACTIVE]),
+            "guard_placements_ended": counted([PlacementState.ENDED]),
+        }
+
+    def remember_guard_read(self, name: str, day: datetime.date) -> None:
+        if name != "placements":
+            return super().remember_guard_read(name, day)
+        self._guard_reads()["placements"] = (
+            self.__dict__.pop("guard_placements_open"),
+            self.__dict__.pop("guard_placements_ended"),
+        )
+
+    def placements_left(self) -> tuple:
+        """(planned or running, ended) placements of the pathway: read with its lock when the service asked it there,
+        else now."""
+        known = self.__dict__.get("_read_for_guards", {}).get("placements")
+        if known is not None:
+            return known
+        counts = self.placements.aggregate(
+            open=Count("pk", filter=Q(state__in=[PlacementState.PLANNED, PlacementState.ACTIVE])),
+            ended=Count("pk", filter=Q(state=PlacementState.ENDED)),
+        )
+        return counts["open"], counts["ended"]
 
     def pending_assessment(self):
         """The latest assessment waiting for a decision, with `declares_criteria`: whether it lists any criterion

@@ -131,9 +131,29 @@ def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
     # the placement's update and event, then the pathway's lock and read: one text, one round trip
     carried = statements[written[0]].split("; ")
     assert len(carried) == 3 and 'FOR NO KEY UPDATE OF "parcours_pathway"' in carried[1], carried
+    # its placements counted in the pathway's locked read, not in a statement of their own
+    assert '"parcours_placement"' in carried[2] and "COUNT(" in carried[2], carried[2]
+    assert not any(sql.startswith("SELECT COUNT(") for sql in statements), statements
     placement = reload(placement)
     assert placement.state == "ended" and placement.pathway.state == "in_follow_up"
     assert _journal(placement)[-2:] == [("placement", "end"), ("pathway", "start_follow_up")]
+
+
+@pytest.mark.parametrize("action", ["placement.end", "placement.cancel"])
+def test_a_pathway_with_another_contract_open_stays_placed_until_it_ends(world, action):
+    """The pathway's placements, counted with its lock once the closed one is written: another still open keeps it
+    placed; when that one ends too, the pathway goes to follow-up (a contract ended)."""
+    from tests.factories import make_offer, make_placement
+
+    first = make_placement(world, "active" if action == "placement.end" else "planned")
+    pathway = first.pathway
+    second = make_placement(world, "active", pathway=pathway, offer=make_offer(world.a))
+    assert reload(pathway).state == "placed"
+    call_service(action, _actor(world, _spec(action)), first)
+    assert reload(first).state == _spec(action).target and reload(pathway).state == "placed"
+    call_service("placement.end", _actor(world, _spec("placement.end")), second)
+    assert reload(pathway).state == "in_follow_up"
+    assert _journal(second)[-1] == ("pathway", "start_follow_up")
 
 
 @pytest.mark.parametrize("action", ["placement.end", "placement.cancel"])
@@ -169,7 +189,8 @@ def test_a_referral_s_creation_reads_eligibility_with_the_pathway_and_its_offer_
     assert reload(referral).state == "sent" and reload(pathway).state == "referred"
     assessed = [sql for sql in sent if '"parcours_eligibilityassessment"' in sql]
     assert len(assessed) == 1 and assessed[0].startswith('SELECT "parcours_pathway"."id", '), assessed
-    offers = [sql for sql in sent if sql.startswith("SELECT") and 'FROM "parcours_joboffer"' in sql.split(" WHERE ")[0]]
+    read_from = [sql.split(" WHERE ")[0] for sql in sent if sql.startswith("SELECT")]
+    offers = [sql for sql in read_from if 'FROM "parcours_joboffer"' in sql]
     assert len(offers) == 1 and '"parcours_contractlot"' in offers[0], offers  # with its lot, and its scopes
 
 

@@ -189,12 +189,12 @@ def _guard_day(reads, inputs):
     return tuple(asked), ((day,) if asked else ())
 
 
-def lock_consequence(model, pk, *, leads=()):
+def lock_consequence(model, pk, *, leads=(), reads=()):
     """`lock` for the transitions the services draw from one already checked (a hire places the pathway, a
     placement's end moves it on): the same row wait and compiled read (what its transitions read, its chain's last
     link), without an actor's scope check. `leads`: writes not sent yet (the transition's, `roles.rows.unsent`) to
-    send in front of it, in its round trip."""
-    return lock(model, pk, actor=Actor.system(), leads=leads)
+    send in front of it, in its round trip; `reads`: as `lock`'s."""
+    return lock(model, pk, actor=Actor.system(), leads=leads, reads=reads)
 
 
 def read_row(model, obj_or_pk, *, actor, related=(), action=None):
@@ -234,8 +234,9 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), lea
     Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
     (`transition`'s own set, if it has one: LOCK_RELATED_OF), what the guards of `transition` read (on today, or on
     a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
-    decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: guard reads
-    on today (names of `Model.GUARD_ANNOTATED`) a service's own rule asks, besides its transition's."""
+    decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: what a
+    service's own rules ask of the row besides its transition's guards (names of `Model.GUARD_ANNOTATED`, on
+    today), read with it."""
     pk = _row_pk(model, obj_or_pk)
     # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
     # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer

@@ -1,5 +1,4 @@
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from parcours.models import Pathway, Placement
@@ -16,26 +15,23 @@ from parcours.services.hours import (  # noqa: F401
 )
 from roles.rows import send_unsent, unsent
 from workflows import engine
-from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState
+from workflows.states import REFERRAL_OPEN_STATES, PathwayState
 from workflows.vocabulary import PlacementEndKind
 
 
 def _after_placement_closed(actor, placement, event=None):
     """With no other planned or active placement, the pathway goes to follow-up (or back to eligible). The pathway's
-    lock carries the placement's transition `event`, if still unsent (one round trip)."""
-    pathway = lock_consequence(Pathway, placement.pathway_id, leads=unsent(event))
+    lock carries the placement's transition `event`, if still unsent, and reads its placements: one round trip."""
+    # The placement's own row is written before the read (its transition's write goes in front of it, or went
+    # before): closed, it is not counted among the open ones.
+    pathway = lock_consequence(Pathway, placement.pathway_id, leads=unsent(event), reads=("placements",))
     if pathway.state != PathwayState.PLACED:
         return
-    # Both questions in one statement: another contract still planned or running, and one that ended (this one too).
-    placements = pathway.placements.aggregate(
-        others_open=Count(
-            "pk", filter=Q(state__in=[PlacementState.PLANNED, PlacementState.ACTIVE]) & ~Q(pk=placement.pk)
-        ),
-        ended=Count("pk", filter=Q(state=PlacementState.ENDED)),
-    )
-    if placements["others_open"]:
+    # Both questions with the lock: another contract still planned or running, and one that ended (this one too).
+    others_open, ended = pathway.placements_left()
+    if others_open:
         return
-    name = "start_follow_up" if placements["ended"] else "return_to_eligible"
+    name = "start_follow_up" if ended else "return_to_eligible"
     engine.fire(pathway, name, actor=actor, internal=True, journal_extra={"placement": placement.pk})
     if name == "return_to_eligible" and pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
         # Other referrals are still open: the pathway is referred again, so that a later hire places it.

@@ -1,6 +1,7 @@
-"""Django's PostgreSQL backend with up to two round trips less per transaction: the statement that opens it carries
-the BEGIN, and its COMMIT carries the reads the transaction left for it (roles.commit). Its commit also refuses a
-transaction in which an error was swallowed, which PostgreSQL would answer with a silent ROLLBACK.
+"""Django's PostgreSQL backend with up to three round trips less per transaction: the statement that opens it carries
+the BEGIN, and its COMMIT carries the reads and the writes the transaction left for it (roles.commit: a notification's
+audience, an e-mail's outbox rows). Its commit also refuses a transaction in which an error was swallowed, which
+PostgreSQL would answer with a silent ROLLBACK.
 
 Settings name it (`ENGINE = "roles.postgresql"`) wherever the database URL says PostgreSQL. Everything else is
 Django's own backend: operations, introspection, schema editor, vendor "postgresql"."""

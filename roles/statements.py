@@ -281,13 +281,17 @@ class Compiled:
         _, sql, params, arguments = self._bound(values, using)
         return sql, params, arguments
 
-    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None, after_rows=None, leads=()) -> list:
+    def __call__(self, *values, using=DEFAULT_DB_ALIAS, after=None, after_rows=None, also=(), leads=()) -> list:
         """The rows. `after`: another statement (`Compiled.statement()`) to run first — in the same round trip where
         the driver sends a text of several statements as one simple query (PostgreSQL with client-side binding,
         Django's default), else on its own just before. Its rows are appended to the list `after_rows` when one is
         given (the rows a `SKIP LOCKED` lock took), else not read. Each statement of a simple query takes its own
         snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it waited
         for committed — and each sees what the statements before it in the transaction wrote.
+
+        `also`: other statements, as (`Compiled.statement()`, list or None) pairs, to run after `after` and before the
+        read, in the same round trip: their rows appended to their lists (a hire's lock and count of its offer, with
+        its pathway's lock).
 
         `leads`: writes not sent yet (`roles.rows.Lead`: a transition's journal event, with its row's update) to send
         in front of both, in the same round trip where `after` would be; each gets its rows back (`received`). One
@@ -307,6 +311,8 @@ class Compiled:
         firsts = [(prepared(*lead.statement(), using=using), lead.received) for lead in leads]
         if after is not None:
             firsts.append((prepared(*after, using=using), None if after_rows is None else after_rows.extend))
+        for statement, rows in also:
+            firsts.append((prepared(*statement, using=using), None if rows is None else rows.extend))
         if firsts and one_round_trip(connection):
             text = "; ".join([first_sql for (first_sql, _), _ in firsts] + [sql])
             sent = [value for (_, first_params), _ in firsts for value in first_params] + params

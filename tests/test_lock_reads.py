@@ -139,6 +139,26 @@ def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
     assert _journal(placement)[-2:] == [("placement", "end"), ("pathway", "start_follow_up")]
 
 
+@pytest.mark.postgres
+def test_a_hire_s_offer_is_locked_and_counted_with_its_pathway_s_lock(world, settings):
+    """One text: the pathway's wait, the offer's lock, the count of its filled positions, the pathway's read."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    actor = _actor(world, _spec("referral.hire"))
+    call_service("referral.hire", actor, make(world, "referral", "accepted"))  # warm: caches, compiled reads
+    referral = make(world, "referral", "accepted")
+    with CaptureQueriesContext(connection) as captured:
+        call_service("referral.hire", actor, referral)
+    statements = [q["sql"] for q in captured]
+    offer_locks = [sql for sql in statements if 'FOR UPDATE OF "parcours_joboffer"' in sql]
+    assert len(offer_locks) == 1, statements
+    sent = offer_locks[0].split("; ")
+    assert 'FOR NO KEY UPDATE OF "parcours_pathway"' in sent[0] and 'FROM "parcours_joboffer"' in sent[1], sent
+    assert sent[2].startswith('SELECT COUNT("parcours_placement"."id")') and sent[3].startswith(
+        'SELECT "parcours_pathway"."id", '
+    ), sent
+    assert reload(referral).state == "hired" and reload(referral).pathway.state == "placed"
+
+
 @pytest.mark.parametrize("action", ["placement.end", "placement.cancel"])
 def test_a_pathway_with_another_contract_open_stays_placed_until_it_ends(world, action):
     """The pathway's placements, counted with its lock once the closed one is written: another still open keeps it

@@ -189,12 +189,12 @@ def _guard_day(reads, inputs):
     return tuple(asked), ((day,) if asked else ())
 
 
-def lock_consequence(model, pk, *, leads=(), reads=()):
+def lock_consequence(model, pk, *, leads=(), reads=(), also=()):
     """`lock` for the transitions the services draw from one already checked (a hire places the pathway, a
     placement's end moves it on): the same row wait and compiled read (what its transitions read, its chain's last
     link), without an actor's scope check. `leads`: writes not sent yet (the transition's, `roles.rows.unsent`) to
-    send in front of it, in its round trip; `reads`: as `lock`'s."""
-    return lock(model, pk, actor=Actor.system(), leads=leads, reads=reads)
+    send in front of it, in its round trip; `reads`, `also`: as `lock`'s."""
+    return lock(model, pk, actor=Actor.system(), leads=leads, reads=reads, also=also)
 
 
 def read_row(model, obj_or_pk, *, actor, related=(), action=None):
@@ -228,7 +228,7 @@ def _row_pk(model, obj_or_pk) -> int:
     return pk
 
 
-def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), leads=()):
+def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), also=(), leads=()):
     """Lock the row and check the actor may see it; objects outside the actor's scope are 'not found'.
 
     Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
@@ -236,7 +236,8 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), lea
     a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
     decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: what a
     service's own rules ask of the row besides its transition's guards (names of `Model.GUARD_ANNOTATED`, on
-    today), read with it."""
+    today), read with it. `also`: other statements sent between the row's wait and its read, in that round trip
+    (`roles.statements.Compiled`: (statement, list for its rows) pairs)."""
     pk = _row_pk(model, obj_or_pk)
     # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
     # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer
@@ -247,11 +248,11 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), lea
     wanted = guard_reads(model, transition) + tuple((name, None) for name in reads)
     asked, day = _guard_day(tuple(dict.fromkeys(wanted)), inputs)
     if actor is None or actor.is_system or actor.organisation is None:
-        found = _read_locked(model, related, None, False, asked)(pk, *day, after=wait, leads=leads)
+        found = _read_locked(model, related, None, False, asked)(pk, *day, after=wait, also=also, leads=leads)
     else:
         organisation = actor.organisation
         read = _read_locked(model, related, actor.role, bool(actor.named_access), asked)
-        found = read(pk, organisation.pk, organisation.group_id, *day, after=wait, leads=leads)
+        found = read(pk, organisation.pk, organisation.group_id, *day, after=wait, also=also, leads=leads)
     if not found:
         raise not_found(model)
     obj = found[0]

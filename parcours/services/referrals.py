@@ -256,7 +256,10 @@ def referral_hire(
         ),
         send_with_next=True,
     )
-    pathway = lock_consequence(Pathway, referral.pathway_id)
+    # The offer's lock and count go with the pathway's (one round trip): after the pathway's wait, as before, and
+    # after the placement's insert, which the count sees.
+    offer = _offer_reads(referral.offer_id)
+    pathway = lock_consequence(Pathway, referral.pathway_id, also=offer)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
         engine.fire(
             pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk}, along=planned
@@ -264,7 +267,7 @@ def referral_hire(
     else:
         send(planned)
     publish_on_commit(event, subject=referral)
-    _close_offer_when_filled(actor, referral.offer_id)
+    _close_offer_when_filled(actor, referral.offer_id, read=[rows for _, rows in offer])
     return placement
 
 
@@ -286,14 +289,19 @@ _filled_positions = Compiled(
 )
 
 
-def _close_offer_when_filled(actor, offer_id):
+def _offer_reads(offer_id):
+    """The offer's lock and the count of its filled positions, as statements for another read's round trip
+    (`common.lock(..., also=)`), each with the list its rows go to. In this order: the count must see the placements
+    of a hire that held the offer before us; each statement of a text takes its snapshot once the one before is done,
+    the lock ours."""
+    return [(_locked_offer.statement(offer_id), []), (_filled_positions.statement(offer_id), [])]
+
+
+def _close_offer_when_filled(actor, offer_id, read):
     """An offer closes itself once its positions are filled (contracts not cancelled); the journal says it was
-    automatic. Other open referrals on it stay as they are: the facilitator decides (the lot page shows them)."""
-    # Two statements, in this order: the count must see the placements of a hire that held the offer before us. Sent
-    # as one text on PostgreSQL (roles.statements.Compiled `after`): the count takes its snapshot once the lock is
-    # ours.
-    offer = []
-    counted = _filled_positions(offer_id, after=_locked_offer.statement(offer_id), after_rows=offer)
+    automatic. Other open referrals on it stay as they are: the facilitator decides (the lot page shows them).
+    `read`: the rows of `_offer_reads`, taken by the pathway's lock."""
+    offer, counted = read
     is_open, positions = offer[0]
     if not is_open:
         return

@@ -103,9 +103,10 @@ class Statements:
 
     @property
     def count(self):
-        """SQL statements, those sent together in one text (`a; b`: the row lock and its read, the outbox's savepoint)
-        each counted; a write carried by another as its `WITH` (roles.rows) is part of that one statement. BEGIN and
-        COMMIT are not counted, nor the savepoint around the reads a COMMIT carries (roles.commit)."""
+        """SQL statements, those sent together in one text (`a; b`: the row lock and its read, the outbox's savepoint
+        when it has a round trip of its own) each counted; a write carried by another as its `WITH` (roles.rows) is
+        part of that one statement. BEGIN and COMMIT are not counted, nor the savepoint around what a COMMIT carries
+        (roles.commit: the outbox's rows, the audience read)."""
         return sum(len(_counted(q["sql"])) for q in self.sql)
 
     @property

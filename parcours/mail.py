@@ -171,7 +171,7 @@ def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_
     params, arguments = params + members_params, varying + [offset + i for i in members_arguments]
     # Where the service's block is the transaction: written by its COMMIT, in that round trip, in a savepoint of its
     # own there (roles.commit.carry_write: a failure is logged and the action committed). Not counted then.
-    if carry_write(sql, params, arguments, using=DEFAULT_DB_ALIAS) is not None:
+    if carry_write(sql, params, arguments, using=DEFAULT_DB_ALIAS, label=f"e-mails {kind} {key}") is not None:
         return None
     sql, params = prepared(sql, params, arguments, using=DEFAULT_DB_ALIAS)
     return run_on_its_own(sql, params, using=DEFAULT_DB_ALIAS)  # a failure undoes this statement alone (raised)

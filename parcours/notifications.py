@@ -325,7 +325,8 @@ os.register_at_fork(after_in_child=_publisher._reset)
 
 def publish_on_commit(event, *, subject=None) -> None:
     """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
-    calls for are written to the outbox now, in the transaction (parcours.mail), and sent by the timer worker.
+    calls for are written to the outbox in the transaction (parcours.mail: now, or by its COMMIT), and sent by the
+    timer worker.
     `subject`: the event's object as the service holds it (locked, with its related rows), for the e-mails to read."""
     if _muted.get():
         return

@@ -30,7 +30,7 @@ from roles.statements import one_round_trip, prepared
 
 logger = logging.getLogger(__name__)
 
-CARRIED = "_parcours_carried"  # on a connection wrapper: the reads its next COMMIT carries, in order
+CARRIED = "_parcours_carried"  # on a connection wrapper: the reads and writes its next COMMIT carries, in order
 SAVEPOINT = "parcours_carried"
 
 
@@ -39,10 +39,11 @@ class Carried:
     back to one of them, it is dropped, as Django drops the on-commit callbacks), and a read's rows once the commit
     ran it."""
 
-    __slots__ = ("sql", "params", "savepoints", "rows", "write")
+    __slots__ = ("sql", "params", "savepoints", "rows", "write", "label")
 
-    def __init__(self, sql, params, savepoints, *, write=False):
-        self.sql, self.params, self.savepoints, self.rows, self.write = sql, params, savepoints, None, write
+    def __init__(self, sql, params, savepoints, *, write=False, label=""):
+        self.sql, self.params, self.savepoints, self.rows = sql, params, savepoints, None
+        self.write, self.label = write, label
 
 
 def can_carry(using=DEFAULT_DB_ALIAS) -> bool:
@@ -58,19 +59,31 @@ def _will_commit(connection) -> bool:
 
 
 def _carries(connection) -> bool:
-    return getattr(connection, "carries_reads", False) and connection.in_atomic_block and one_round_trip(connection)
+    # A connection closed inside the block (`closed_in_transaction`) is never committed: nothing left for it.
+    return (
+        getattr(connection, "carries_reads", False)
+        and connection.in_atomic_block
+        and not connection.closed_in_transaction
+        and one_round_trip(connection)
+    )
 
 
-def carry_write(sql, params, arguments, *, using=DEFAULT_DB_ALIAS) -> Carried | None:
+def carry_write(sql, params, arguments, *, using=DEFAULT_DB_ALIAS, label="") -> Carried | None:
     """Leave a write whose failure must undo only itself (no rows returned) for the commit of the transaction in
     progress to send, in its own savepoint; None where it cannot go there: outside a transaction, inside a block
     nested in another (a savepoint open: the caller may read the rows before its commit, or never commit), in a test
     case's transaction (never committed), on a backend whose commit does not carry, without client-side binding.
-    Prepared now, as `carry`'s reads."""
+    Prepared now, as `carry`'s reads, and composed now with its values (a parameter the driver refuses is refused
+    here, raised to the caller, the transaction untouched: never at the commit, which would then lose the action).
+    `label`: what it writes, for the log of a write that failed."""
     connection = connections[using]
     if not _carries(connection) or connection.savepoint_ids or not _will_commit(connection):
         return None
-    write = Carried(*prepared(sql, params, arguments, using=using), frozenset(), write=True)
+    sql, params = prepared(sql, params, arguments, using=using)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        text = cursor.cursor.mogrify(sql, params)
+    # Sent in a text with other statements' parameters: its own values' "%" must not read as placeholders.
+    write = Carried(text.replace("%", "%%"), [], frozenset(), write=True, label=label)
     connection.__dict__.setdefault(CARRIED, []).append(write)
     return write
 
@@ -90,8 +103,8 @@ def carry(sql, params, arguments, *, using=DEFAULT_DB_ALIAS) -> Carried | None:
 
 
 def forget(connection, savepoint=None) -> list:
-    """The reads left on `connection`, taken off it: all of them (a commit takes them; a rollback or a close drops
-    them), or those left since `savepoint`, rolled back to."""
+    """The reads and writes left on `connection`, taken off it: all of them (a commit takes them; a rollback or a
+    close drops them), or those left since `savepoint`, rolled back to."""
     if savepoint is None:
         return connection.__dict__.pop(CARRIED, None) or []
     reads = connection.__dict__.get(CARRIED) or []
@@ -154,7 +167,8 @@ def _commit_without(cursor, connection, writes) -> None:
     except DatabaseError as error:
         if not failed(connection):
             raise
-        logger.error("writes carried by a commit failed, committing without them: %r", error)
+        labels = ", ".join(write.label or "?" for write in writes)
+        logger.error("writes carried by a commit failed, committing without them (%s): %r", labels, error)
         cursor.execute(f"{rolled_back}; COMMIT")
 
 

@@ -406,3 +406,31 @@ def test_a_forward_s_e_mail_is_written_by_its_commit(settings):
     )
     told = MailNotification.objects.get(referral=referral)
     assert (told.user_id, told.kind) == (world.a.employer_actor.user.pk, "candidate_forwarded")
+
+
+@committed
+def test_a_write_the_driver_refuses_is_refused_when_left_not_at_the_commit(probe):
+    from django.db import ProgrammingError
+
+    with transaction.atomic():
+        write(1)
+        with pytest.raises(ProgrammingError, match="placeholders"):  # one parameter for two placeholders
+            commit.carry_write("INSERT INTO carried_probe VALUES (%s + %s)", [1], [0])
+        assert commit.CARRIED not in left()  # nothing left: the COMMIT goes alone
+    assert idle() and probe_rows() == [1]
+
+
+@committed
+def test_a_write_s_values_are_not_read_as_placeholders_beside_the_reads(probe):
+    with transaction.atomic():
+        write(1)
+        commit.carry_write("INSERT INTO carried_probe SELECT length(%s)", ["50 %s% d'écart"], [0])
+        read = commit.carry("SELECT %s::int", [5], [0])
+    assert read.rows == [(5,)] and probe_rows() == [1, 14]
+
+
+@committed
+def test_a_connection_closed_inside_its_block_carries_nothing():
+    with transaction.atomic():
+        connection.close()  # as a worker that drops a broken connection: this block will never commit
+        assert commit.carry_write("SELECT 1", [], []) is None and commit.carry("SELECT 1", [], []) is None

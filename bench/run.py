@@ -1027,8 +1027,8 @@ def write_markdown(path):
         "over the timed calls; the rest of the median is waiting (round trips, the commit's flush).",
         "",
         "Round trips: BEGIN and COMMIT not counted. Parcours's BEGIN goes with the transaction's first statement "
-        "(roles/postgresql/base.py) and its COMMIT carries the notification's audience read (roles/commit.py); the "
-        "floor sends each on its own.",
+        "(roles/postgresql/base.py) and its COMMIT carries the e-mails' outbox rows and the notification's audience "
+        "read (roles/commit.py); the floor sends each on its own.",
         "",
         "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL |",
         "|---|---|---|---|---|---|",

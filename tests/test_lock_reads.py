@@ -232,3 +232,39 @@ def test_a_referral_to_an_offer_the_adviser_cannot_see_is_refused_as_not_found(w
         referrals.referral_create(actor=world.a.adviser, pathway=pathway, offer=offer)
     assert (refused.value.code, refused.value.message) == ("not_found", "Offre introuvable.")
     assert db_counts() == counts and reload(pathway).state == "eligible"
+
+
+# --- A submission reads the criteria it declares in its pathway's lock's round trip -------------------------------
+@pytest.mark.postgres
+def test_a_submission_reads_its_criteria_with_its_pathway_s_lock(world, settings):
+    from parcours.models import AssessedCriterion
+
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    criteria = ["QPV_RESIDENT", "DISABLED_WORKER"]
+    call_service("pathway.submit_eligibility", world.a.adviser, make(world, "pathway", "intake"), criteria=criteria)
+    pathway = make(world, "pathway", "intake")
+    with CaptureQueriesContext(connection) as captured:
+        call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=criteria)
+    statements = [q["sql"] for q in captured]
+    read = [sql for sql in statements if 'FROM "parcours_eligibilitycriterion"' in sql]
+    assert len(read) == 1, statements
+    sent = read[0].split("; ")  # the pathway's wait, the criteria, the pathway's read
+    assert 'FOR NO KEY UPDATE OF "parcours_pathway"' in sent[0] and "parcours_eligibilitycriterion" in sent[1], sent
+    assert sent[2].startswith('SELECT "parcours_pathway"."id", '), sent
+    declared = AssessedCriterion.objects.filter(assessment__pathway=pathway).values_list("criterion__code", flat=True)
+    assert sorted(declared) == sorted(criteria) and reload(pathway).state == "eligibility_pending"
+
+
+def test_a_criterion_no_longer_active_is_refused_as_unknown(world):
+    from parcours.models import EligibilityCriterion
+    from tests.factories import db_counts
+    from workflows.errors import DomainError
+
+    EligibilityCriterion.objects.filter(code="QPV_RESIDENT").update(is_active=False)
+    pathway = make(world, "pathway", "intake")
+    counts = db_counts()
+    with pytest.raises(DomainError) as refused:
+        call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=["RSA", "QPV_RESIDENT"])
+    assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
+    assert refused.value.message == "Critère inconnu : QPV_RESIDENT."
+    assert db_counts() == counts and reload(pathway).state == "intake"

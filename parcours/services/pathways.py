@@ -34,7 +34,11 @@ def pathway_submit_eligibility(
     *, actor, pathway, criteria=(), derogation_reason: str = "", facilitation_organisation=None
 ):
     """The adviser declares the eligibility facts and sends the file to a facilitation organisation."""
-    pathway = lock(Pathway, pathway, actor=actor)
+    # The criteria declared are read in the round trip of the pathway's lock (they depend on the inputs alone).
+    codes = sorted(set(criteria or []))
+    declared_criteria = []
+    also = [(_active_criteria(codes), declared_criteria)] if codes else []
+    pathway = lock(Pathway, pathway, actor=actor, also=also)
     engine.ensure_can_fire(pathway, "submit_eligibility", actor=actor)
     participant = pathway.participant
     partners = Organisation.objects.filter(partners=participant.youth_agency_id, kind=OrganisationKind.FACILITATION)
@@ -57,8 +61,7 @@ def pathway_submit_eligibility(
                 _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
                 field="facilitation_organisation",
             )
-    codes = sorted(set(criteria or []))
-    found = {c.code: c for c in EligibilityCriterion.objects.filter(code__in=codes, is_active=True)}
+    found = {code: pk for pk, code in declared_criteria}  # code → id of the active criteria among those declared
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise DomainError(
@@ -82,7 +85,7 @@ def pathway_submit_eligibility(
     )
     # Their ids are not read: the rows go with the transition's statement (engine.fire `along`).
     declared = insert_rows(
-        [AssessedCriterion(assessment=assessment, criterion=c) for c in found.values()], send_with_next=True
+        [AssessedCriterion(assessment=assessment, criterion_id=pk) for pk in found.values()], send_with_next=True
     )
     pathway.facilitation_organisation = facilitation_organisation
     # The journal names the assessment, never the criteria: which criteria were declared may be health data
@@ -101,6 +104,14 @@ def pathway_submit_eligibility(
     )
     publish_on_commit(event)
     return pathway
+
+
+def _active_criteria(codes):
+    """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
+    (`common.lock(..., also=)`): the codes are its arguments (one prepared text per number of codes)."""
+    read = EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list("pk", "code")  # by position
+    sql, params = read.query.sql_with_params()
+    return sql, list(params), [i for i, value in enumerate(params) if value in codes]
 
 
 PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)

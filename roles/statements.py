@@ -289,9 +289,9 @@ class Compiled:
         snapshot (READ COMMITTED): one that waits for a row lock still reads, in the next, what the writer it waited
         for committed — and each sees what the statements before it in the transaction wrote.
 
-        `also`: other statements, as (`Compiled.statement()`, list or None) pairs, to run after `after` and before the
-        read, in the same round trip: their rows appended to their lists (a hire's lock and count of its offer, with
-        its pathway's lock).
+        `also`: other statements, as ((sql, params, positions of the arguments among them), list or None) pairs — a
+        `Compiled.statement()` or any such statement — to run after `after` and before the read, in the same round
+        trip: their rows appended to their lists (a hire's lock and count of its offer, with its pathway's lock).
 
         `leads`: writes not sent yet (`roles.rows.Lead`: a transition's journal event, with its row's update) to send
         in front of both, in the same round trip where `after` would be; each gets its rows back (`received`). One

@@ -268,3 +268,17 @@ def test_a_criterion_no_longer_active_is_refused_as_unknown(world):
     assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
     assert refused.value.message == "Critère inconnu : QPV_RESIDENT."
     assert db_counts() == counts and reload(pathway).state == "intake"
+
+
+@pytest.mark.parametrize("criteria", [[1, 2], "RSA", {"RSA": True}, 7, [None], [["RSA"]]])
+def test_criteria_that_are_not_a_list_of_codes_are_refused_before_anything(world, criteria):
+    from tests.factories import db_counts
+    from workflows.errors import DomainError
+
+    pathway = make(world, "pathway", "intake")
+    counts = db_counts()
+    with pytest.raises(DomainError) as refused:
+        call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=criteria)
+    assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
+    assert refused.value.message == "Critères : une liste de codes est attendue."
+    assert db_counts() == counts and reload(pathway).state == "intake"

@@ -237,7 +237,7 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), als
     decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: what a
     service's own rules ask of the row besides its transition's guards (names of `Model.GUARD_ANNOTATED`, on
     today), read with it. `also`: other statements sent between the row's wait and its read, in that round trip
-    (`roles.statements.Compiled`: (statement, list for its rows) pairs)."""
+    (`roles.statements.Compiled`: ((sql, params, argument positions), list for its rows) pairs)."""
     pk = _row_pk(model, obj_or_pk)
     # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
     # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer

@@ -35,7 +35,7 @@ def pathway_submit_eligibility(
 ):
     """The adviser declares the eligibility facts and sends the file to a facilitation organisation."""
     # The criteria declared are read in the round trip of the pathway's lock (they depend on the inputs alone).
-    codes = sorted(set(criteria or []))
+    codes = _declared_codes(criteria)
     declared_criteria = []
     also = [(_active_criteria(codes), declared_criteria)] if codes else []
     pathway = lock(Pathway, pathway, actor=actor, also=also)
@@ -106,12 +106,26 @@ def pathway_submit_eligibility(
     return pathway
 
 
+def _declared_codes(criteria) -> list:
+    """The criteria's codes, sorted, each once; refused unless a list of texts (the forms and the API give one)."""
+    refused = DomainError("invalid_input", _("Critères : une liste de codes est attendue."), field="criteria")
+    if isinstance(criteria, (str, bytes, dict)):
+        raise refused
+    try:
+        codes = list(criteria or ())
+    except TypeError:
+        raise refused from None
+    if not all(isinstance(code, str) for code in codes):
+        raise refused
+    return sorted(set(codes))
+
+
 def _active_criteria(codes):
     """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
     (`common.lock(..., also=)`): the codes are its arguments (one prepared text per number of codes)."""
     read = EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list("pk", "code")  # by position
     sql, params = read.query.sql_with_params()
-    return sql, list(params), [i for i, value in enumerate(params) if value in codes]
+    return sql, list(params), range(len(params))  # its parameters are the codes (`is_active` is no parameter)
 
 
 PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)

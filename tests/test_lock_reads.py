@@ -120,12 +120,8 @@ def _journal(obj):
 @pytest.mark.postgres
 def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
-    actor = _actor(world, _spec("placement.end"))
-    call_service("placement.end", actor, make(world, "placement", "active"))  # warm: caches, compiled reads
-    placement = make(world, "placement", "active")
-    with CaptureQueriesContext(connection) as captured:
-        call_service("placement.end", actor, placement)
-    statements = [q["sql"] for q in captured]
+    spec = _spec("placement.end")
+    statements, placement = _fire(world, spec, _actor(world, spec), "active")
     written = [i for i, sql in enumerate(statements) if 'UPDATE "parcours_placement" SET "state"' in sql]
     assert len(written) == 1, statements
     # the placement's update and event, then the pathway's lock and read: one text, one round trip
@@ -134,7 +130,6 @@ def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
     # its placements counted in the pathway's locked read, not in a statement of their own
     assert '"parcours_placement"' in carried[2] and "COUNT(" in carried[2], carried[2]
     assert not any(sql.startswith("SELECT COUNT(") for sql in statements), statements
-    placement = reload(placement)
     assert placement.state == "ended" and placement.pathway.state == "in_follow_up"
     assert _journal(placement)[-2:] == [("placement", "end"), ("pathway", "start_follow_up")]
 
@@ -143,12 +138,8 @@ def test_the_pathway_lock_carries_the_placement_s_end(world, settings):
 def test_a_hire_s_offer_is_locked_and_counted_with_its_pathway_s_lock(world, settings):
     """One text: the pathway's wait, the offer's lock, the count of its filled positions, the pathway's read."""
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
-    actor = _actor(world, _spec("referral.hire"))
-    call_service("referral.hire", actor, make(world, "referral", "accepted"))  # warm: caches, compiled reads
-    referral = make(world, "referral", "accepted")
-    with CaptureQueriesContext(connection) as captured:
-        call_service("referral.hire", actor, referral)
-    statements = [q["sql"] for q in captured]
+    spec = _spec("referral.hire")
+    statements, referral = _fire(world, spec, _actor(world, spec), "accepted")
     offer_locks = [sql for sql in statements if 'FOR UPDATE OF "parcours_joboffer"' in sql]
     assert len(offer_locks) == 1, statements
     sent = offer_locks[0].split("; ")
@@ -156,7 +147,7 @@ def test_a_hire_s_offer_is_locked_and_counted_with_its_pathway_s_lock(world, set
     assert sent[2].startswith('SELECT COUNT("parcours_placement"."id")') and sent[3].startswith(
         'SELECT "parcours_pathway"."id", '
     ), sent
-    assert reload(referral).state == "hired" and reload(referral).pathway.state == "placed"
+    assert referral.state == "hired" and referral.pathway.state == "placed"
 
 
 @pytest.mark.parametrize("action", ["placement.end", "placement.cancel"])

@@ -34,6 +34,9 @@ def main(path):
     # Where a call's time goes: its CPU here and in PostgreSQL (the server's is None only on another host).
     if not all(t.get("cpu_ms", {}).get("client") for t in [floor.get("latency", {}), *transitions.values()]):
         problems.append("CPU per call missing")
+    # The WAL each call writes: every call writes at least its commit record.
+    if not all(t.get("wal_bytes", 0) > 0 for t in [floor.get("latency", {}), *transitions.values()]):
+        problems.append("WAL per call missing")
     concurrency = results["sections"].get("concurrency", {})
     for key in ("distinct_1", "distinct_4", "distinct_8", "overlapping_8"):
         if not concurrency.get(key, {}).get("transitions_per_s") or "cpu_ms_per_attempt" not in concurrency.get(

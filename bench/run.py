@@ -176,14 +176,16 @@ def floor_latency(reps):
     conn, cursor = _raw_cursor()
     pid = conn.info.backend_pid
     samples = []
+    wal = wal_position(cursor)
     cpu = time.process_time(), backend_cpu_seconds(pid)
     for step in range(reps):
         started = time.perf_counter()
         floor_transition(cursor, 1 + step % 1000, step)
         samples.append((time.perf_counter() - started) * 1000)
     cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds(pid)), reps)
+    wal = round((wal_position(cursor) - wal) / reps)
     conn.close()
-    return samples, cpu
+    return samples, cpu, wal
 
 
 def _floor_worker(args):
@@ -255,6 +257,13 @@ def backend_cpu_seconds(pid) -> float:
         return math.nan
 
 
+def wal_position(cursor) -> int:
+    """Bytes of WAL the cluster has written so far: two readings around timed calls give the WAL each call wrote
+    (what a replica receives and a backup archives; the cluster's, so the machine must be otherwise idle)."""
+    cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")
+    return cursor.fetchone()[0]
+
+
 def cpu_per_call(before, after, calls) -> dict:
     """{client, server}: ms of CPU per call between two (process_time, backend CPU) readings (server None: the
     server runs on another host)."""
@@ -268,6 +277,10 @@ def cpu_per_call(before, after, calls) -> dict:
 def _cpu_text(figure) -> str:
     cpu = figure.get("cpu_ms")
     return f", CPU per call {cpu['client']} ms in Python and {_ms(cpu['server'])} in PostgreSQL" if cpu else ""
+
+
+def _wal_text(figure) -> str:
+    return f", WAL {figure['wal_bytes']:,} bytes per call" if figure.get("wal_bytes") is not None else ""
 
 
 def _ms(value) -> str:
@@ -313,15 +326,15 @@ def section_floor(smoke):
     rows = 20_000 if smoke else 200_000
     with connection.cursor() as cursor:
         cursor.execute(FLOOR_SETUP, {"rows": rows})
-    samples, cpu = floor_latency(50 if smoke else 1000)
-    latency = {**summary(samples), "cpu_ms": cpu}
+    samples, cpu, wal = floor_latency(50 if smoke else 1000)
+    latency = {**summary(samples), "cpu_ms": cpu, "wal_bytes": wal}
     throughput = {}
     seconds = 1 if smoke else 10
     for clients in (1, 4, 8):
         done, elapsed = run_parallel(_floor_worker, clients, seconds, rows=rows, overlap=False)
         throughput[clients] = round(sum(d for (d,) in done) / elapsed, 1)
     RESULTS["anchors"]["floor"] = {"latency": latency, "throughput_per_s": throughput}
-    say(f"  floor {latency['median_ms']} ms{_cpu_text(latency)}; {throughput} transitions/s")
+    say(f"  floor {latency['median_ms']} ms{_cpu_text(latency)}, WAL {wal} bytes per call; {throughput} transitions/s")
 
 
 # --- transitions through the services --------------------------------------------------------------------------
@@ -392,6 +405,8 @@ def section_transitions(smoke, world):
         if label in SERVER_STATEMENTS:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_stat_statements_reset()")
+        with connection.cursor() as cursor:
+            wal = wal_position(cursor)
         cpu = time.process_time(), backend_cpu_seconds(pid)
         for obj in objs[2:]:
             started = time.perf_counter()
@@ -405,6 +420,8 @@ def section_transitions(smoke, world):
                 call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
         cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds(pid)), len(samples))
+        with connection.cursor() as cursor:
+            wal = round((wal_position(cursor) - wal) / len(samples))
         if label in SERVER_STATEMENTS:
             say_server_statements(label, len(samples))
         if timed is not None:
@@ -430,11 +447,12 @@ def section_transitions(smoke, world):
         # Where a call's time went, on average: CPU in this process (Python, the driver), CPU in its PostgreSQL
         # backend; the rest is waiting (round trips, the commit's flush). Meaningless when profiled.
         figure["cpu_ms"] = cpu
+        figure["wal_bytes"] = wal
         out[label] = figure
         say(
             f"  {label}: {figure['median_ms']} ms ({figure['x_floor']}× floor), {figure['statements']} statements "
             f"in {figure['round_trips']} round trips; CPU per call {figure['cpu_ms']['client']} ms here, "
-            f"{_ms(figure['cpu_ms']['server'])} in PostgreSQL"
+            f"{_ms(figure['cpu_ms']['server'])} in PostgreSQL; WAL {wal} bytes"
         )
     RESULTS["sections"]["transitions"] = out
 
@@ -1021,7 +1039,7 @@ def write_markdown(path):
         "",
         f"Anchor: the raw-SQL floor (lock the row, read the last journal hash, update the state, insert the journal "
         f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms)"
-        f"{_cpu_text(floor['latency'])}.",
+        f"{_cpu_text(floor['latency'])}{_wal_text(floor['latency'])}.",
         "",
         "CPU per call: the mean CPU time of the calling process (Python, the driver) and of its PostgreSQL backend, "
         "over the timed calls; the rest of the median is waiting (round trips, the commit's flush).",
@@ -1030,14 +1048,19 @@ def write_markdown(path):
         "(roles/postgresql/base.py) and its COMMIT carries the e-mails' outbox rows and the notification's audience "
         "read (roles/commit.py); the floor sends each on its own.",
         "",
-        "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL |",
-        "|---|---|---|---|---|---|",
+        "WAL per call: the bytes of write-ahead log the cluster wrote over the timed calls, per call (what the commit "
+        "flushes, a replica receives and a backup archives): the rows, their indexes' entries and the commit record.",
+        "",
+        "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL "
+        "| WAL per call |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, f in r["sections"].get("transitions", {}).items():
         trips = f" ({f['round_trips']})" if "round_trips" in f else ""
         cpu = f"{f['cpu_ms']['client']} ms / {_ms(f['cpu_ms']['server'])}" if "cpu_ms" in f else ""
         times = f"{f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}×"
-        lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} |")
+        wal = f"{f['wal_bytes']:,} bytes" if f.get("wal_bytes") is not None else ""
+        lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} | {wal} |")
     c = r["sections"].get("concurrency")
     if c:
         lines += [

@@ -359,7 +359,9 @@ def _close(wt, *, by, now, outcome, event) -> bool:
 
 
 def _close_values(wt, by_pk, now, outcome, event_pk, boundaries) -> list:
-    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk, wt.pk]
+    owner = (by_pk,) if by_pk is not None else ()
+    values = [now, now, *((by_pk, by_pk, now) if by_pk is not None else ()), wt.pk, outcome, by_pk, event_pk, *owner]
+    values.append(wt.pk)
     return values + [now, wt.pk] if boundaries else values
 
 
@@ -393,8 +395,9 @@ def _close_queries(with_owner, boundaries, prefix):
     arguments are `_close`'s values, in order; the statuses and the timers' nodes are literals (never a user's input);
     tables and columns are read from the models.
 
-    The WorkTask row's status follows its task's through the trigger of parcours/work/projection.py, which runs at the
-    end of the statement, after "work" wrote the other columns of the same row.
+    The WorkTask row's status and owner follow its task's through the trigger of parcours/work/projection.py, which
+    runs at the end of the statement: "work" writes them with the other columns of the same row, so the trigger finds
+    the row in step and writes no second version of it (with its index entries).
 
     The later queries name the task by its id (`= %s`, and `EXISTS` on "done" for the compare-and-set), not by a
     semi-join on "done": a prepared statement keeps its generic plan, and one made while the tables looked empty
@@ -402,18 +405,21 @@ def _close_queries(with_owner, boundaries, prefix):
     the demo seed's long transaction); an equality on an indexed column stays cheap whatever the plan."""
     task, work, links = Task._meta, WorkTask._meta, PREVIOUS._meta
     t = {name: task.get_field(name).column for name in ("id", "status", "finished", "started", "owner", "assigned")}
-    w = {name: work.get_field(name).column for name in ("task", "outcome", "done_by", "closing_event")}
+    w_fields = ("task", "outcome", "done_by", "closing_event", "status", "owner")
+    w = {name: work.get_field(name).column for name in w_fields}
     previous, following = links.get_field("from_task").column, links.get_field("to_task").column
     flow_task = task.get_field("flow_task")
     owner, assigned = t["owner"], t["assigned"]
     owner = f', "{owner}" = %s, "{assigned}" = CASE WHEN "{owner}" = %s THEN "{assigned}" ELSE %s END'
+    work_owner = f', "{w["owner"]}" = %s'
     done, closed_work, timers = f"{prefix}done", f"{prefix}work", f"{prefix}timers"
     text = (
         f'"{done}" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{done}}, "{t["finished"]}" = %s, '
         f'"{t["started"]}" = COALESCE("{t["started"]}", %s){owner if with_owner else ""} '
         f'WHERE "{t["id"]}" = %s AND "{t["status"]}" IN ({{open}}) RETURNING "{t["id"]}"), '
         f'"{closed_work}" AS (UPDATE "{work.db_table}" SET "{w["outcome"]}" = %s, "{w["done_by"]}" = %s, '
-        f'"{w["closing_event"]}" = %s WHERE "{w["task"]}" = %s AND EXISTS (SELECT 1 FROM "{done}"))'
+        f'"{w["closing_event"]}" = %s, "{w["status"]}" = {{done}}{work_owner if with_owner else ""} '
+        f'WHERE "{w["task"]}" = %s AND EXISTS (SELECT 1 FROM "{done}"))'
     )
     if boundaries:
         # The timers are found through the task's links, by their ids. The status is compared as an expression

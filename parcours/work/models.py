@@ -105,6 +105,7 @@ class WorkTask(ChoiceLabels, models.Model):
         null=True,
         blank=True,
         editable=False,
+        db_index=False,  # read on open tasks only, through worktask_owned_open_idx
         verbose_name="attribuée à",
     )
     due_at = models.DateTimeField("échéance", null=True, blank=True)
@@ -115,6 +116,7 @@ class WorkTask(ChoiceLabels, models.Model):
         related_name="+",
         null=True,
         blank=True,
+        db_index=False,  # worktask_archive_idx starts with it
         verbose_name="réalisée par",
     )
     closing_event = models.ForeignKey(

@@ -9,14 +9,17 @@ TASK_TABLE = "viewflow_task"
 WORK_TASK_TABLE = "workflows_worktask"
 TRIGGER = "viewflow_task_to_worktask"
 
-_COPY = f"UPDATE {WORK_TASK_TABLE} SET status = NEW.status, owner_id = NEW.owner_id WHERE task_id = NEW.id;"
+_COPY = f"UPDATE {WORK_TASK_TABLE} SET status = NEW.status, owner_id = NEW.owner_id WHERE task_id = NEW.id"
+# A statement that wrote the work task's copy itself (a task's close: parcours/work/driver.py) leaves it in step:
+# then no second version of the row is written, nor its index entries.
+_COPY_UNLESS_IN_STEP = f"{_COPY} AND (status IS DISTINCT FROM NEW.status OR owner_id IS DISTINCT FROM NEW.owner_id)"
 
 _POSTGRESQL = [
     f"""
 CREATE OR REPLACE FUNCTION parcours_worktask_follows_task() RETURNS trigger AS $$
 BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status OR NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
-        {_COPY}
+        {_COPY_UNLESS_IN_STEP};
     END IF;
     RETURN NULL;
 END;
@@ -25,9 +28,9 @@ $$ LANGUAGE plpgsql;
     f"CREATE TRIGGER {TRIGGER} AFTER UPDATE OF status, owner_id ON {TASK_TABLE} "
     "FOR EACH ROW EXECUTE FUNCTION parcours_worktask_follows_task()",
 ]
-_SQLITE = [
+SQLITE = [
     f"CREATE TRIGGER {TRIGGER} AFTER UPDATE OF status, owner_id ON {TASK_TABLE} FOR EACH ROW "
-    f"WHEN NEW.status IS NOT OLD.status OR NEW.owner_id IS NOT OLD.owner_id BEGIN {_COPY} END",
+    f"WHEN NEW.status IS NOT OLD.status OR NEW.owner_id IS NOT OLD.owner_id BEGIN {_COPY}; END",
 ]
 BACKFILL = (
     f"UPDATE {WORK_TASK_TABLE} SET status = (SELECT t.status FROM {TASK_TABLE} t WHERE t.id = task_id), "
@@ -37,7 +40,7 @@ BACKFILL = (
 
 def install(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    for statement in {"postgresql": _POSTGRESQL, "sqlite": _SQLITE}.get(vendor, []):
+    for statement in {"postgresql": _POSTGRESQL, "sqlite": SQLITE}.get(vendor, []):
         schema_editor.execute(statement)
     schema_editor.execute(BACKFILL)
 

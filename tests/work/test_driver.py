@@ -80,7 +80,7 @@ def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territ
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     boundaries = tuple(review.task.flow_task._boundary_events)
     now = timezone.now()
-    values = [now, now, 1, 1, now, review.pk, "test", None, None, review.pk, now, review.pk]
+    values = driver._close_values(review, 1, now, "test", None, boundaries)
     # Statistics that say few timers are armed: thousands of done tasks, analysed.
     done = [
         Task(

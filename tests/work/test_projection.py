@@ -1,6 +1,8 @@
 """The work task's copy of viewflow's status and owner (parcours/work/projection.py) follows every change, whatever
 code path makes it: services, viewflow activations, or a direct write to viewflow's table."""
 
+import pytest
+from django.db import connection
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -72,3 +74,38 @@ def test_a_cancelled_referral_closes_its_tasks_in_the_copy(territories):
     assert copy(task)[0] not in (STATUS.NEW, STATUS.ASSIGNED)
     assert task not in selectors.team(a.facilitator)
     assert drift() == []
+
+
+def _work_task_versions_written():
+    """Row versions this transaction has written to the work tasks' table so far (PostgreSQL's own count)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_tuples_updated('workflows_worktask'::regclass)")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_a_close_writes_its_work_task_once_the_trigger_finding_it_in_step(territories):
+    """A task's close writes the copy with the rest of its work task's row (parcours/work/driver.py): the trigger
+    finds the row in step and writes no second version of it, with its index entries."""
+    a = territories.a
+    referral = territories.referral()
+    for step in ("start_review", "approve"):
+        getattr(referrals, f"referral_{step}")(actor=a.facilitator, referral=referral)
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    before = _work_task_versions_written()
+    referrals.referral_forward(actor=a.facilitator, referral=referral)
+    assert _work_task_versions_written() - before == 1  # the closed review task's row, once
+    assert copy(task) == (STATUS.DONE, a.facilitator.user.pk)
+    assert WorkTask.objects.get(pk=task.pk).done_by_id == a.facilitator.user.pk
+    assert drift() == []
+
+
+@pytest.mark.postgres
+def test_the_trigger_still_copies_a_change_the_row_does_not_carry(territories):
+    """Claiming (viewflow's activation) writes only viewflow's row: the trigger writes the copy."""
+    a = territories.a
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    before = _work_task_versions_written()
+    services.task_claim(actor=a.facilitator, task=task)
+    assert _work_task_versions_written() - before == 1
+    assert copy(task) == (STATUS.ASSIGNED, a.facilitator.user.pk)

@@ -1,0 +1,136 @@
+"""The work tables keep the indexes something reads: each index is written again at every task row written.
+
+A referral's acceptance inserts four viewflow tasks and their links, closes one task and disarms two timers; a task's
+status is indexed, so none of these updates is HOT and each row version went into all twelve indexes of
+`viewflow_task`. Nothing in Parcours reads tasks by status alone, creation date, external id or content type:
+inboxes and queues read `workflows_worktask`'s partial indexes, a process's tasks are read by `process_id`, and the
+timer sweep (viewflow.workflow.timers.fire_due_timers: scheduled TIMER tasks due now, oldest first) gets a partial
+index of its own. A task's owner is kept for the user foreign key's checks, on assigned tasks only.
+
+A task's close writes its work task's status and owner copies with its other columns (parcours/work/driver.py); the
+trigger keeping them in step (parcours/work/projection.py) then leaves the row as it is instead of writing it again.
+
+viewflow's model state still declares the dropped indexes (its models are not ours to change): a future viewflow
+migration altering one of these fields would have to be preceded by a migration putting the index back.
+"""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+from parcours.work import projection
+
+# (table, index, column, PostgreSQL only): the indexes viewflow's migrations made, dropped here, put back on reverse.
+DROPPED = (
+    ("viewflow_task", "viewflow_task_status_ffb4516b", "status", False),
+    ("viewflow_task", "viewflow_task_status_ffb4516b_like", "status varchar_pattern_ops", True),
+    ("viewflow_task", "viewflow_task_created_7518aa4b", "created", False),
+    ("viewflow_task", "viewflow_task_scheduled_bbd49899", "scheduled", False),
+    ("viewflow_task", "viewflow_task_external_task_id_2f93bc2f", "external_task_id", False),
+    ("viewflow_task", "viewflow_task_external_task_id_2f93bc2f_like", "external_task_id varchar_pattern_ops", True),
+    (
+        "viewflow_task",
+        "viewflow_task_owner_permission_content_type_id_5fc72a99",
+        "owner_permission_content_type_id",
+        False,
+    ),
+    ("viewflow_task", "viewflow_task_artifact_content_type_id_50385e8d", "artifact_content_type_id", False),
+    ("viewflow_task", "viewflow_task_seed_content_type_id_bed3f17b", "seed_content_type_id", False),
+    ("viewflow_task", "viewflow_task_owner_id_01b087bd", "owner_id", False),
+    # The unique (from_task_id, to_task_id) index starts with it.
+    ("viewflow_task_previous", "viewflow_task_previous_from_task_id_da5536f6", "from_task_id", False),
+)
+ADDED = (
+    "CREATE INDEX viewflow_task_due_timer_idx ON viewflow_task (scheduled) "
+    "WHERE flow_task_type = 'TIMER' AND status = 'SCHEDULED'",
+    "CREATE INDEX viewflow_task_owned_idx ON viewflow_task (owner_id) WHERE owner_id IS NOT NULL",
+)
+
+# The trigger's function (a migration keeps its own copy): before, and as this migration writes it.
+COPY = "UPDATE workflows_worktask SET status = NEW.status, owner_id = NEW.owner_id WHERE task_id = NEW.id"
+FUNCTION = """
+CREATE OR REPLACE FUNCTION parcours_worktask_follows_task() RETURNS trigger AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status OR NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
+        {copy};
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+IN_STEP = " AND (status IS DISTINCT FROM NEW.status OR owner_id IS DISTINCT FROM NEW.owner_id)"
+
+
+def sqlite_trigger_off(apps, schema_editor):
+    """SQLite rebuilds the work task table to alter it: the trigger on viewflow's table naming it is dropped first
+    (else the rebuild fails on it), and installed again once the table is back."""
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {projection.TRIGGER}")
+
+
+def sqlite_trigger_on(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in projection.SQLITE:
+            schema_editor.execute(statement)
+
+
+def forward(apps, schema_editor):
+    for _table, index, _column, _postgresql_only in DROPPED:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
+    for statement in ADDED:
+        schema_editor.execute(statement)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(FUNCTION.format(copy=COPY + IN_STEP))
+
+
+def backward(apps, schema_editor):
+    postgresql = schema_editor.connection.vendor == "postgresql"
+    if postgresql:
+        schema_editor.execute(FUNCTION.format(copy=COPY))
+    for statement in ADDED:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
+    for table, index, column, postgresql_only in DROPPED:
+        if postgresql or not postgresql_only:
+            schema_editor.execute(f"CREATE INDEX {index} ON {table} ({column})")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("parcours", "0029_current_state_trigger_plans_once"),
+        ("viewflow", "0015_task_scheduled"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.RunPython(sqlite_trigger_off, sqlite_trigger_on),
+        migrations.AlterField(
+            model_name="worktask",
+            name="done_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.RESTRICT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="réalisée par",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="worktask",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="attribuée à",
+            ),
+        ),
+        migrations.RunPython(sqlite_trigger_on, sqlite_trigger_off),
+        migrations.RunPython(forward, backward),
+    ]

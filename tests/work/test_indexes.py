@@ -1,0 +1,73 @@
+"""The work tables keep the indexes something reads (migration 0030): each index is written at every task row written.
+What reads a task by something else than its id, its process or its owner (the timer sweep) has an index of its own."""
+
+import importlib
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from parcours.work.flows import PlacementFlow
+from parcours.work.models import TaskKind
+from tests.work.conftest import open_task
+
+migration = importlib.import_module("parcours.migrations.0030_work_tables_fewer_indexes")
+
+KEPT = {"viewflow_task_process_id_619bc849", "viewflow_task_due_timer_idx", "viewflow_task_owned_idx"}
+
+
+def _indexes(table):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {name for name, c in constraints.items() if c["index"] and not c["primary_key"]}
+
+
+def test_the_task_table_keeps_three_indexes_besides_its_key(db):
+    assert _indexes("viewflow_task") == KEPT
+    assert "viewflow_task_previous_from_task_id_da5536f6" not in _indexes("viewflow_task_previous")
+    # the unique (from, to) pair answers a lookup by its first column
+    with connection.cursor() as cursor:
+        links = connection.introspection.get_constraints(cursor, "viewflow_task_previous").values()
+    assert any(c["unique"] and c["columns"] == ["from_task_id", "to_task_id"] for c in links)
+    work = _indexes("workflows_worktask")
+    assert "worktask_archive_idx" in work and "workflows_worktask_done_by_id_06b29fb1" not in work
+    assert "workflows_worktask_owner_id_db769cf0" not in work and "worktask_owned_open_idx" in work
+
+
+def test_the_migration_puts_the_indexes_back_when_reversed(transactional_db):
+    with connection.schema_editor() as editor:
+        migration.backward(None, editor)
+    restored = _indexes("viewflow_task")
+    try:
+        assert {index for table, index, _, pg in migration.DROPPED if table == "viewflow_task"} - restored == (
+            set() if connection.vendor == "postgresql" else {i for t, i, _, pg in migration.DROPPED if pg}
+        )
+        assert "viewflow_task_due_timer_idx" not in restored
+    finally:
+        with connection.schema_editor() as editor:
+            migration.forward(None, editor)
+    assert _indexes("viewflow_task") == KEPT
+
+
+@pytest.mark.postgres
+def test_the_timer_sweep_reads_the_due_timers_index(territories):
+    """viewflow's sweep (fire_due_timers): scheduled timers due now, oldest first, read through their partial index
+    among thousands of finished tasks, not by a scan of the table."""
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    finished = [
+        Task(
+            process_id=review.task.process_id,
+            flow_task=PlacementFlow.review,
+            flow_task_type="HUMAN",
+            status=STATUS.DONE,
+        )
+        for _ in range(5000)
+    ]
+    Task.objects.bulk_create(finished)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE viewflow_task")
+    due = Task.objects.filter(flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=timezone.now())
+    plan = due.order_by("scheduled").explain()
+    assert "viewflow_task_due_timer_idx" in plan, plan

@@ -402,11 +402,10 @@ def section_transitions(smoke, world):
         profiler = cProfile.Profile() if label in PROFILE else None
         timed = [] if label in SHOW_SQL else None  # each timed call's statements, when shown
         pid = backend_pid()
-        if label in SERVER_STATEMENTS:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_stat_statements_reset()")
         with connection.cursor() as cursor:
-            wal = wal_position(cursor)
+            wal = wal_position(cursor)  # read outside pg_stat_statements's count, if asked for
+            if label in SERVER_STATEMENTS:
+                cursor.execute("SELECT pg_stat_statements_reset()")
         cpu = time.process_time(), backend_cpu_seconds(pid)
         for obj in objs[2:]:
             started = time.perf_counter()
@@ -420,10 +419,10 @@ def section_transitions(smoke, world):
                 call_service(action, actor, obj)
             samples.append((time.perf_counter() - started) * 1000)
         cpu = cpu_per_call(cpu, (time.process_time(), backend_cpu_seconds(pid)), len(samples))
-        with connection.cursor() as cursor:
-            wal = round((wal_position(cursor) - wal) / len(samples))
         if label in SERVER_STATEMENTS:
             say_server_statements(label, len(samples))
+        with connection.cursor() as cursor:
+            wal = round((wal_position(cursor) - wal) / len(samples))
         if timed is not None:
             # Median over the timed calls, statement by statement: the warm call's own times are first executions,
             # still planned one by one (PostgreSQL keeps a prepared statement's generic plan from its sixth run).

@@ -9,6 +9,8 @@ Opening a participant's file here is logged like any other read (ParticipantAcce
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Q, Sum
+from viewflow.workflow import admin as viewflow_admin  # noqa: F401  its registrations first: one is replaced below
+from viewflow.workflow.models import Task
 
 from parcours.access_log import log_participant_access
 from parcours.models import (
@@ -349,3 +351,20 @@ class MailNotificationAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "started_at", "beat_at", "sweeps"]
+
+
+# --- Work layer: viewflow's tasks -------------------------------------------------------------------------------
+# viewflow's own admin of its tasks could change some of their columns, outside every service, and listed them by
+# creation date with a status filter: the task table keeps no index on either (migration 0030, docs/work-layer.md),
+# so each list sorted the whole table. Here: read-only, newest first by id, found by id or by process.
+admin.site.unregister(Task)
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "flow_task", "status", "process", "owner", "created", "finished"]
+    list_select_related = ["owner", "process"]
+    ordering = ["-pk"]
+    search_fields = ["=id", "=process__id"]
+    search_help_text = "Identifiant de la tâche ou de son processus (nombre exact)."
+    show_full_result_count = False

@@ -1,14 +1,19 @@
 """The work tables keep the indexes something reads: each index is written again at every task row written.
 
-A referral's acceptance inserts four viewflow tasks and their links, closes one task and disarms two timers; a task's
-status is indexed, so none of these updates is HOT and each row version went into all twelve indexes of
-`viewflow_task`. Nothing in Parcours reads tasks by status alone, creation date, external id or content type:
-inboxes and queues read `workflows_worktask`'s partial indexes, a process's tasks are read by `process_id`, and the
-timer sweep (viewflow.workflow.timers.fire_due_timers: scheduled TIMER tasks due now, oldest first) gets a partial
-index of its own. A task's owner is kept for the user foreign key's checks, on assigned tasks only.
+A referral's acceptance inserts four viewflow tasks and their links, closes one task and disarms two timers; each of
+these row versions went into the twelve indexes viewflow's migrations give `viewflow_task` (a task's status is
+indexed, so no update of a task is HOT). Nothing in Parcours reads tasks by status alone, creation date, external id
+or content type: inboxes and queues read `workflows_worktask`'s partial indexes, a process's tasks are read by
+`process_id`, and the timer sweep (viewflow.workflow.timers.fire_due_timers: scheduled TIMER tasks due now, oldest
+first) gets a partial index of its own. The owner is indexed where there is one (the user foreign key's checks).
+The updates stay non-HOT (a partial index's condition names the status): each row version now goes into 3 or 4
+indexes instead of 12.
 
 A task's close writes its work task's status and owner copies with its other columns (parcours/work/driver.py); the
 trigger keeping them in step (parcours/work/projection.py) then leaves the row as it is instead of writing it again.
+
+The new indexes are built first (reads of the tasks go on meanwhile, their writes wait), the old ones dropped last:
+their drop locks the tables until the commit, which follows at once.
 
 viewflow's model state still declares the dropped indexes (its models are not ours to change): a future viewflow
 migration altering one of these fields would have to be preceded by a migration putting the index back.
@@ -74,12 +79,38 @@ def sqlite_trigger_on(apps, schema_editor):
             schema_editor.execute(statement)
 
 
-def forward(apps, schema_editor):
-    for _table, index, _column, _postgresql_only in DROPPED:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
+def _added_name(statement) -> str:
+    return statement.split()[2]
+
+
+def add_indexes(apps, schema_editor):
     for statement in ADDED:
         schema_editor.execute(statement)
-    if schema_editor.connection.vendor == "postgresql":
+
+
+def drop_added_indexes(apps, schema_editor):
+    for statement in ADDED:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {_added_name(statement)}")
+
+
+def _single_column_indexes(connection, table, column) -> list:
+    """The plain indexes of `table` on `column` alone, whatever their names (and, on PostgreSQL, operator classes)."""
+    kept = {_added_name(statement) for statement in ADDED}
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return [
+        name
+        for name, c in constraints.items()
+        if c["index"] and not c["unique"] and not c["primary_key"] and c["columns"] == [column] and name not in kept
+    ]
+
+
+def forward(apps, schema_editor):
+    connection = schema_editor.connection
+    for table, column in dict.fromkeys((table, column.split()[0]) for table, _, column, _ in DROPPED):
+        for index in _single_column_indexes(connection, table, column):
+            schema_editor.execute(f"DROP INDEX {connection.ops.quote_name(index)}")
+    if connection.vendor == "postgresql":
         schema_editor.execute(FUNCTION.format(copy=COPY + IN_STEP))
 
 
@@ -87,8 +118,6 @@ def backward(apps, schema_editor):
     postgresql = schema_editor.connection.vendor == "postgresql"
     if postgresql:
         schema_editor.execute(FUNCTION.format(copy=COPY))
-    for statement in ADDED:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
     for table, index, column, postgresql_only in DROPPED:
         if postgresql or not postgresql_only:
             schema_editor.execute(f"CREATE INDEX {index} ON {table} ({column})")
@@ -102,6 +131,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(add_indexes, drop_added_indexes),
         migrations.RunPython(sqlite_trigger_off, sqlite_trigger_on),
         migrations.AlterField(
             model_name="worktask",

@@ -425,8 +425,9 @@ def _close_queries(with_owner, boundaries, prefix):
         # The timers are found through the task's links, by their ids. The status is compared as an expression
         # (`|| ''`), which no index answers: with statistics that said few timers were armed, the planner started
         # from viewflow's status index and read every armed timer of every process (0.26 ms at 800 armed, growing
-        # with them), in the generic plan a prepared statement keeps. It is checked on the row updated: a timer
-        # fired meanwhile stays as it is.
+        # with them), in the generic plan a prepared statement keeps. That index is gone (migration 0030) but the
+        # due timers' partial one names the status too. It is checked on the row updated: a timer fired meanwhile
+        # stays as it is.
         text += (
             f', "{timers}" AS (UPDATE "{task.db_table}" SET "{t["status"]}" = {{canceled}}, "{t["finished"]}" = %s '
             f'WHERE "{t["id"]}" = ANY(ARRAY(SELECT "l"."{previous}" FROM "{links.db_table}" "l" '

@@ -74,8 +74,8 @@ def test_a_settled_task_records_who_closed_it_and_cancels_its_timers(territories
 @pytest.mark.postgres
 def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territories):
     """The prepared close keeps one generic plan per connection: it must find a task's timers through its links and
-    the primary key, never by reading the armed timers of every process (what a join on the status index did once
-    the statistics said few were armed)."""
+    the primary key, never by reading the armed timers of every process (what a join on viewflow's status index,
+    dropped by migration 0030, did once the statistics said few were armed)."""
     referral = territories.referral()
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
     boundaries = tuple(review.task.flow_task._boundary_events)

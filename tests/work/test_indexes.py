@@ -4,13 +4,15 @@ What reads a task by something else than its id, its process or its owner (the t
 import importlib
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils import timezone
+from django.test.utils import CaptureQueriesContext
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from parcours.work.flows import PlacementFlow
 from parcours.work.models import TaskKind
+from parcours.work.timers import fire_due
 from tests.work.conftest import open_task
 
 migration = importlib.import_module("parcours.migrations.0030_work_tables_fewer_indexes")
@@ -39,6 +41,7 @@ def test_the_task_table_keeps_three_indexes_besides_its_key(db):
 def test_the_migration_puts_the_indexes_back_when_reversed(transactional_db):
     with connection.schema_editor() as editor:
         migration.backward(None, editor)
+        migration.drop_added_indexes(None, editor)
     restored = _indexes("viewflow_task")
     try:
         assert {index for table, index, _, pg in migration.DROPPED if table == "viewflow_task"} - restored == (
@@ -47,14 +50,23 @@ def test_the_migration_puts_the_indexes_back_when_reversed(transactional_db):
         assert "viewflow_task_due_timer_idx" not in restored
     finally:
         with connection.schema_editor() as editor:
+            migration.add_indexes(None, editor)
             migration.forward(None, editor)
+    assert _indexes("viewflow_task") == KEPT
+
+
+def test_the_migration_drops_an_index_on_a_dropped_column_whatever_its_name(transactional_db):
+    """A database whose index on the status was named otherwise (made by hand, or by another version) loses it too."""
+    with connection.schema_editor() as editor:
+        editor.execute("CREATE INDEX task_status_by_hand ON viewflow_task (status)")
+        migration.forward(None, editor)
     assert _indexes("viewflow_task") == KEPT
 
 
 @pytest.mark.postgres
 def test_the_timer_sweep_reads_the_due_timers_index(territories):
-    """viewflow's sweep (fire_due_timers): scheduled timers due now, oldest first, read through their partial index
-    among thousands of finished tasks, not by a scan of the table."""
+    """viewflow's sweep (fire_due_timers, the statement it sends): scheduled timers due now, oldest first, read
+    through their partial index among thousands of finished tasks, not by a scan of the table."""
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
     finished = [
         Task(
@@ -68,6 +80,28 @@ def test_the_timer_sweep_reads_the_due_timers_index(territories):
     Task.objects.bulk_create(finished)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE viewflow_task")
-    due = Task.objects.filter(flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=timezone.now())
-    plan = due.order_by("scheduled").explain()
+    with CaptureQueriesContext(connection) as sweep:
+        fire_due()  # nothing is due: its one statement reads no row
+    [statement] = [q["sql"] for q in sweep.captured_queries if "viewflow_task" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "viewflow_task_due_timer_idx" in plan, plan
+
+
+def test_the_task_admin_lists_by_id_and_changes_nothing(territories, client):
+    """viewflow's own admin of its tasks sorted the whole table by creation date and could change tasks outside every
+    service: Parcours's lists them newest first by id, read-only."""
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    client.force_login(get_user_model().objects.create_superuser("admin.taches", "admin@example.org", "x" * 16))
+    with CaptureQueriesContext(connection) as listing:
+        response = client.get("/admin/viewflow/task/")
+    assert response.status_code == 200
+    assert review.pk in {task.pk for task in response.context["cl"].result_list}
+    [rows] = [q["sql"] for q in listing.captured_queries if q["sql"].startswith('SELECT "viewflow_task"."id"')]
+    assert 'ORDER BY "viewflow_task"."id" DESC' in rows and '"created" DESC' not in rows
+    found = client.get("/admin/viewflow/task/", {"q": str(review.task.process_id)})
+    assert review.pk in {task.pk for task in found.context["cl"].result_list}
+    page = client.get(f"/admin/viewflow/task/{review.pk}/change/")
+    assert page.status_code == 200 and b'name="_save"' not in page.content  # shown, not editable
+    assert client.post(f"/admin/viewflow/task/{review.pk}/change/", {"data": "{}"}).status_code == 403

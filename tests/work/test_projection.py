@@ -101,6 +101,21 @@ def test_a_close_writes_its_work_task_once_the_trigger_finding_it_in_step(territ
 
 
 @pytest.mark.postgres
+def test_a_close_by_no_one_writes_its_work_task_once_too(territories):
+    """The adviser cancels a referral under review: the facilitators' review task is closed, credited to no one (the
+    adviser does not hold its role); its owner stays as it was, in both rows."""
+    a = territories.a
+    referral = territories.referral()
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=referral)
+    before = _work_task_versions_written()
+    referrals.referral_cancel(actor=a.adviser, referral=referral, reason="Le jeune a trouvé un autre emploi.")
+    assert _work_task_versions_written() - before == 1
+    assert copy(task) == (STATUS.DONE, None)
+    assert WorkTask.objects.get(pk=task.pk).done_by_id is None
+    assert drift() == []
+
+
+@pytest.mark.postgres
 def test_the_trigger_still_copies_a_change_the_row_does_not_carry(territories):
     """Claiming (viewflow's activation) writes only viewflow's row: the trigger writes the copy."""
     a = territories.a

@@ -189,7 +189,11 @@ class Participant(ChoiceLabels, models.Model):
     sex = models.CharField("sexe", max_length=1, choices=Sex.choices, blank=True, default="", db_default="")
     imilo_reference = models.CharField("identifiant i-milo", max_length=30, blank=True)
     youth_agency = models.ForeignKey(
-        "roles.Organisation", on_delete=models.PROTECT, related_name="participants", verbose_name="Mission Locale"
+        "roles.Organisation",
+        on_delete=models.PROTECT,
+        related_name="participants",
+        db_index=False,  # participant_agency_name_idx starts with it
+        verbose_name="Mission Locale",
     )
     referent_adviser = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="followed_participants", verbose_name="conseiller·ère référent·e"
@@ -697,7 +701,8 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     )
     PARTICIPANT_PATH = "participant_id"
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways")
+    # pathway_current_idx starts with it: a pathway's write (its state moves at each transition) fills one index less.
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="pathways", db_index=False)
     referent_adviser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     facilitation_organisation = models.ForeignKey(
         "roles.Organisation",
@@ -1218,7 +1223,11 @@ class ParticipantAccess(ChoiceLabels, models.Model):
     )
     role = models.CharField("rôle", max_length=20, blank=True)
     participant = models.ForeignKey(
-        Participant, on_delete=models.PROTECT, related_name="accesses", verbose_name="participant·e"
+        Participant,
+        on_delete=models.PROTECT,
+        related_name="accesses",
+        db_index=False,  # access_participant_idx starts with it: each read of a file writes one index less
+        verbose_name="participant·e",
     )
     channel = models.CharField("canal", max_length=10, choices=AccessChannel.choices)
     purpose = models.CharField("objet", max_length=50, default="view")

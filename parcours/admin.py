@@ -8,9 +8,10 @@ Opening a participant's file here is logged like any other read (ParticipantAcce
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, Sum
 from viewflow.workflow import admin as viewflow_admin  # noqa: F401  its registrations first: one is replaced below
-from viewflow.workflow.models import Task
+from viewflow.workflow.models import Process, Task
 
 from parcours.access_log import log_participant_access
 from parcours.models import (
@@ -353,18 +354,63 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "started_at", "beat_at", "sweeps"]
 
 
-# --- Work layer: viewflow's tasks -------------------------------------------------------------------------------
-# viewflow's own admin of its tasks could change some of their columns, outside every service, and listed them by
-# creation date with a status filter: the task table keeps no index on either (migration 0030, docs/work-layer.md),
-# so each list sorted the whole table. Here: read-only, newest first by id, found by id or by process.
+# --- Work layer: viewflow's processes and tasks ------------------------------------------------------------------
+# viewflow's own admins could change or delete them (a process's deletion cascading to its tasks), outside every
+# service, and listed them by creation date with a status filter: those tables keep no index on either (migration
+# 0030, docs/work-layer.md), so each list sorted the whole table. Here: read-only, newest first by id, found by id,
+# sorted by id only.
+admin.site.unregister(Process)
 admin.site.unregister(Task)
+
+BIGINT_MAX = 2**63 - 1
+
+
+class _NewestFirst(ChangeList):
+    """Newest first by id, whatever the address asks: a sort on another column sorts the whole table."""
+
+    def get_ordering(self, request, queryset):
+        return ["-pk"]
+
+    def get_ordering_field_columns(self):
+        return {}
+
+
+class FoundByNumberMixin:
+    """A list read by id: newest first, and a search for an exact id among `number_lookups` (an index answers each;
+    any other text finds nothing: the ORM's `=id` search compares the ids as text, which no index answers)."""
+
+    number_lookups = ()
+    sortable_by = ()
+
+    def get_changelist(self, request, **kwargs):
+        return _NewestFirst
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if not term.isdigit() or int(term) > BIGINT_MAX:
+            return queryset.none(), False
+        found = Q()
+        for lookup in self.number_lookups:
+            found |= Q(**{lookup: int(term)})
+        return queryset.filter(found), False
+
+
+@admin.register(Process)
+class ProcessAdmin(FoundByNumberMixin, ReadOnlyAdmin):
+    list_display = ["pk", "flow_class", "status", "created", "finished"]
+    search_fields = ["id"]  # the search box; get_search_results reads the number
+    number_lookups = ["pk"]
+    search_help_text = "Identifiant du processus (nombre exact)."
+    show_full_result_count = False
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdmin):
+class TaskAdmin(FoundByNumberMixin, ReadOnlyAdmin):
     list_display = ["pk", "flow_task", "status", "process", "owner", "created", "finished"]
     list_select_related = ["owner", "process"]
-    ordering = ["-pk"]
-    search_fields = ["=id", "=process__id"]
+    search_fields = ["id"]  # the search box; get_search_results reads the number
+    number_lookups = ["pk", "process_id"]
     search_help_text = "Identifiant de la tâche ou de son processus (nombre exact)."
     show_full_result_count = False

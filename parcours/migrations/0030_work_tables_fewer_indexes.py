@@ -6,14 +6,16 @@ indexed, so no update of a task is HOT). Nothing in Parcours reads tasks by stat
 or content type: inboxes and queues read `workflows_worktask`'s partial indexes, a process's tasks are read by
 `process_id`, and the timer sweep (viewflow.workflow.timers.fire_due_timers: scheduled TIMER tasks due now, oldest
 first) gets a partial index of its own. The owner is indexed where there is one (the user foreign key's checks).
-The updates stay non-HOT (a partial index's condition names the status): each row version now goes into 3 or 4
-indexes instead of 12.
+The updates stay non-HOT (a partial index's condition names the status): each row version now goes into 2 or 3
+indexes instead of 12 (the key and `process_id`, and the owner's or the due timers' when it has one).
 
 A task's close writes its work task's status and owner copies with its other columns (parcours/work/driver.py); the
 trigger keeping them in step (parcours/work/projection.py) then leaves the row as it is instead of writing it again.
 
 The new indexes are built first (reads of the tasks go on meanwhile, their writes wait), the old ones dropped last:
-their drop locks the tables until the commit, which follows at once.
+their drop locks the tables until the commit, which follows at once. Only indexes are dropped: no foreign key is
+dropped and added again, no table is copied. Run it with the writers stopped (docs/deploy.md): the build's lock,
+then the drop's, taken by one transaction, could otherwise meet a transaction holding the other.
 
 viewflow's model state still declares the dropped indexes (its models are not ours to change): a future viewflow
 migration altering one of these fields would have to be preceded by a migration putting the index back.
@@ -23,7 +25,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from parcours.work import projection
 
 # (table, index, column, PostgreSQL only): the indexes viewflow's migrations made, dropped here, put back on reverse.
 DROPPED = (
@@ -66,19 +67,6 @@ $$ LANGUAGE plpgsql;
 IN_STEP = " AND (status IS DISTINCT FROM NEW.status OR owner_id IS DISTINCT FROM NEW.owner_id)"
 
 
-def sqlite_trigger_off(apps, schema_editor):
-    """SQLite rebuilds the work task table to alter it: the trigger on viewflow's table naming it is dropped first
-    (else the rebuild fails on it), and installed again once the table is back."""
-    if schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {projection.TRIGGER}")
-
-
-def sqlite_trigger_on(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        for statement in projection.SQLITE:
-            schema_editor.execute(statement)
-
-
 def _added_name(statement) -> str:
     return statement.split()[2]
 
@@ -103,6 +91,27 @@ def _single_column_indexes(connection, table, column) -> list:
         for name, c in constraints.items()
         if c["index"] and not c["unique"] and not c["primary_key"] and c["columns"] == [column] and name not in kept
     ]
+
+
+# The work task's foreign keys whose own index goes (the model state says db_index=False): only the index, by the
+# name Django gave it (its constraint, checked by PostgreSQL, stays as it is).
+WORK_TASK_KEYS = ("done_by_id", "owner_id")
+
+
+def _foreign_key_index(schema_editor, table, column) -> str:
+    return schema_editor._create_index_name(table, [column], suffix="")
+
+
+def drop_work_task_key_indexes(apps, schema_editor):
+    for column in WORK_TASK_KEYS:
+        index = _foreign_key_index(schema_editor, "workflows_worktask", column)
+        schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(index)}")
+
+
+def create_work_task_key_indexes(apps, schema_editor):
+    for column in WORK_TASK_KEYS:
+        index = _foreign_key_index(schema_editor, "workflows_worktask", column)
+        schema_editor.execute(f"CREATE INDEX {schema_editor.quote_name(index)} ON workflows_worktask ({column})")
 
 
 def forward(apps, schema_editor):
@@ -132,35 +141,40 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(add_indexes, drop_added_indexes),
-        migrations.RunPython(sqlite_trigger_off, sqlite_trigger_on),
-        migrations.AlterField(
-            model_name="worktask",
-            name="done_by",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.RESTRICT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="réalisée par",
-            ),
+        # The model state only: Django's AlterField would drop and add again the foreign key's constraint (checking
+        # every row, the user table locked meanwhile) and, on SQLite, copy the whole table.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="worktask",
+                    name="done_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="réalisée par",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="worktask",
+                    name="owner",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="attribuée à",
+                    ),
+                ),
+            ],
+            database_operations=[migrations.RunPython(drop_work_task_key_indexes, create_work_task_key_indexes)],
         ),
-        migrations.AlterField(
-            model_name="worktask",
-            name="owner",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                editable=False,
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="attribuée à",
-            ),
-        ),
-        migrations.RunPython(sqlite_trigger_on, sqlite_trigger_off),
         migrations.RunPython(forward, backward),
     ]

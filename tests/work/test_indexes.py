@@ -100,8 +100,31 @@ def test_the_task_admin_lists_by_id_and_changes_nothing(territories, client):
     assert review.pk in {task.pk for task in response.context["cl"].result_list}
     [rows] = [q["sql"] for q in listing.captured_queries if q["sql"].startswith('SELECT "viewflow_task"."id"')]
     assert 'ORDER BY "viewflow_task"."id" DESC' in rows and '"created" DESC' not in rows
-    found = client.get("/admin/viewflow/task/", {"q": str(review.task.process_id)})
+    with CaptureQueriesContext(connection) as search:
+        found = client.get("/admin/viewflow/task/", {"q": str(review.task.process_id)})
     assert review.pk in {task.pk for task in found.context["cl"].result_list}
+    [rows] = [q["sql"] for q in search.captured_queries if q["sql"].startswith('SELECT "viewflow_task"."id"')]
+    assert "UPPER" not in rows and f'"viewflow_task"."process_id" = {review.task.process_id}' in rows  # an index's
+    for nothing in ("abc", "1e3", str(2**63), "-1"):
+        assert list(client.get("/admin/viewflow/task/", {"q": nothing}).context["cl"].result_list) == []
+    # the columns are not sortable: a sort asked for by the address is not applied
+    with CaptureQueriesContext(connection) as by_status:
+        assert client.get("/admin/viewflow/task/", {"o": "3"}).status_code == 200
+    [rows] = [q["sql"] for q in by_status.captured_queries if q["sql"].startswith('SELECT "viewflow_task"."id"')]
+    assert rows.split("ORDER BY")[1].strip().startswith('"viewflow_task"."id" DESC')
     page = client.get(f"/admin/viewflow/task/{review.pk}/change/")
     assert page.status_code == 200 and b'name="_save"' not in page.content  # shown, not editable
     assert client.post(f"/admin/viewflow/task/{review.pk}/change/", {"data": "{}"}).status_code == 403
+
+
+def test_the_process_admin_lists_by_id_and_changes_nothing(territories, client):
+    review = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    client.force_login(get_user_model().objects.create_superuser("admin.processus", "admin@example.org", "x" * 16))
+    with CaptureQueriesContext(connection) as listing:
+        response = client.get("/admin/viewflow/process/", {"q": str(review.task.process_id)})
+    assert [process.pk for process in response.context["cl"].result_list] == [review.task.process_id]
+    [rows] = [q["sql"] for q in listing.captured_queries if q["sql"].startswith('SELECT "viewflow_process"."id"')]
+    assert 'ORDER BY "viewflow_process"."id" DESC' in rows and '"created" DESC' not in rows
+    page = f"/admin/viewflow/process/{review.task.process_id}/"
+    assert client.post(page + "change/", {"status": "DONE"}).status_code == 403
+    assert client.post(page + "delete/", {"post": "yes"}).status_code == 403

@@ -1,0 +1,40 @@
+"""The database holds every index and constraint the models declare, by name: a migration altering a field must not
+drop one of them on the way (Django's AlterField of a foreign key's index dropped every index on that column alone,
+the partial unique `pathway_one_open_per_participant` with it: migrations 0031 and 0032)."""
+
+from django.apps import apps
+from django.db import connection
+
+APPS = ("parcours", "roles", "workflows")
+
+
+def _declared():
+    for label in APPS:
+        for model in apps.get_app_config(label).get_models():
+            if model._meta.managed and not model._meta.proxy:
+                for item in [*model._meta.indexes, *model._meta.constraints]:
+                    yield model._meta.db_table, item.name
+
+
+def test_every_declared_index_and_constraint_is_in_the_database(db):
+    declared = list(_declared())
+    assert ("parcours_pathway", "pathway_one_open_per_participant") in declared
+    missing = []
+    with connection.cursor() as cursor:
+        for table in {table for table, _ in declared}:
+            present = connection.introspection.get_constraints(cursor, table)
+            missing += [(t, name) for t, name in declared if t == table and name not in present]
+    assert missing == []
+
+
+def test_the_foreign_keys_answered_by_a_composite_index_have_none_of_their_own(db):
+    with connection.cursor() as cursor:
+        for table, column in (
+            ("parcours_participant", "youth_agency_id"),
+            ("parcours_pathway", "participant_id"),
+            ("parcours_participantaccess", "participant_id"),
+            ("workflows_worktask", "done_by_id"),
+        ):
+            indexes = connection.introspection.get_constraints(cursor, table).values()
+            alone = [c for c in indexes if c["index"] and not c["unique"] and c["columns"] == [column]]
+            assert alone == [], (table, column)

@@ -12,10 +12,14 @@ import itertools
 from dataclasses import dataclass, field
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from parcours.models import Pathway, Referral
 from parcours.services import participants, pathways, referrals, register
+from parcours.work.flows import PlacementFlow
 from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
 from roles.actor import Actor
 from roles.enums import Role
@@ -192,3 +196,15 @@ def open_task(kind, **filters) -> WorkTask:
 def committed_db(transactional_db):
     """Committed rows, visible to other connections; tests/conftest.py lifts the journal's append-only triggers for
     the flush that ends the test and reloads the reference data."""
+
+
+def finished_tasks_analysed(process_id, count=5000):
+    """Thousands of done human tasks in one process, then the task tables analysed: statistics that say few timers
+    are armed and few tasks are open, as a table grown old has (the plans' tests read them)."""
+    done = (
+        Task(process_id=process_id, flow_task=PlacementFlow.review, flow_task_type="HUMAN", status=STATUS.DONE)
+        for _ in range(count)
+    )
+    Task.objects.bulk_create(done)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE viewflow_task, viewflow_task_previous")

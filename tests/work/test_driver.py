@@ -19,7 +19,7 @@ from parcours.work.models import ARMED_TIMER_STATUSES, TaskKind, WorkTask
 from parcours.work.timers import fire_due
 from roles.models import Membership
 from tests.factories import UserFactory
-from tests.work.conftest import open_task
+from tests.work.conftest import finished_tasks_analysed, open_task
 from workflows.models import JournalEvent
 from workflows.vocabulary import ContractType
 
@@ -82,18 +82,8 @@ def test_the_generic_plan_of_a_close_reaches_the_timers_through_their_ids(territ
     now = timezone.now()
     values = driver._close_values(review, 1, now, "test", None, boundaries)
     # Statistics that say few timers are armed: thousands of done tasks, analysed.
-    done = [
-        Task(
-            process_id=review.task.process_id,
-            flow_task=PlacementFlow.review,
-            flow_task_type="HUMAN",
-            status=STATUS.DONE,
-        )
-        for _ in range(5000)
-    ]
-    Task.objects.bulk_create(done)
+    finished_tasks_analysed(review.task.process_id)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE viewflow_task, viewflow_task_previous")
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         parts = driver._close_statement(True, boundaries).split("%s")
         numbered = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], start=1)) + parts[-1]

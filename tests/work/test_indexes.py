@@ -7,13 +7,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from parcours.work.flows import PlacementFlow
 from parcours.work.models import TaskKind
 from parcours.work.timers import fire_due
-from tests.work.conftest import open_task
+from tests.work.conftest import finished_tasks_analysed, open_task
 
 migration = importlib.import_module("parcours.migrations.0030_work_tables_fewer_indexes")
 
@@ -68,18 +65,7 @@ def test_the_timer_sweep_reads_the_due_timers_index(territories):
     """viewflow's sweep (fire_due_timers, the statement it sends): scheduled timers due now, oldest first, read
     through their partial index among thousands of finished tasks, not by a scan of the table."""
     review = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
-    finished = [
-        Task(
-            process_id=review.task.process_id,
-            flow_task=PlacementFlow.review,
-            flow_task_type="HUMAN",
-            status=STATUS.DONE,
-        )
-        for _ in range(5000)
-    ]
-    Task.objects.bulk_create(finished)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE viewflow_task")
+    finished_tasks_analysed(review.task.process_id)
     with CaptureQueriesContext(connection) as sweep:
         fire_due()  # nothing is due: its one statement reads no row
     [statement] = [q["sql"] for q in sweep.captured_queries if "viewflow_task" in q["sql"]]

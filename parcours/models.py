@@ -818,6 +818,22 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
             return reads["pending_assessment"]
         return _pending_assessments(self.assessments.all()).first()
 
+    # Guard reads of other tables a locked read brings back in its round trip (parcours.services.common.lock): their
+    # statement runs after the row's wait, before the row's read, and its rows are kept for the guard.
+    GUARD_READ_BESIDE = frozenset({"pending_assessment"})
+
+    @classmethod
+    def guard_read_beside(cls, name: str, pk: int) -> tuple:
+        """(statement, keep) of the guard read `name` for the row `pk`: `keep(row, raw rows)` stores its answer."""
+        if name != "pending_assessment":
+            raise ValueError(f"{cls.__name__}: nothing to read beside the lock for guards named {name!r}")
+
+        def keep(pathway, rows):
+            found = _PENDING_ASSESSMENT.objects(rows, pk)
+            pathway._guard_reads()["pending_assessment"] = found[0] if found else None
+
+        return _PENDING_ASSESSMENT.statement(pk), keep
+
     @classmethod
     def read_for_guards(cls, name: str, rows: list) -> None:
         if name != "pending_assessment":
@@ -833,6 +849,11 @@ def _pending_assessments(assessments):
     criteria = AssessedCriterion.objects.filter(assessment=models.OuterRef("pk"))
     pending = assessments.filter(decision=AssessmentDecision.PENDING)
     return pending.annotate(declares_criteria=models.Exists(criteria)).order_by("-submitted_at", "-pk")
+
+
+_PENDING_ASSESSMENT = Compiled(
+    lambda pk: _pending_assessments(EligibilityAssessment.objects.filter(pathway_id=pk))[:1], arguments=1
+)
 
 
 class Referral(ChoiceLabels, ReferralMachine, OfAParticipant):

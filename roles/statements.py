@@ -323,19 +323,42 @@ class Compiled:
                     cursor.execute(first_sql, first_params)
                     if take is not None:
                         take(cursor.fetchall())
-        # The columns' converters (dates, decimals, JSON…) are the same at every run: worked out once per connection
-        # and kept on it (they hold its operations), not asked of every column's field at every run (~0.15 ms of a
-        # transition's locked read of ~120 columns).
-        kept = connection.__dict__.setdefault("_parcours_converters", {})
-        converters = kept.get(compilation)
-        if converters is None:
-            converters = kept[compilation] = compiler.get_converters(
-                [column[0] for column in compiler.select[0 : compiler.col_count]]
-            )
-        compiler.get_converters = lambda expressions: converters
-        run = queryset._chain()
-        run.query.get_compiler = lambda *args, **kwargs: compiler
-        return list(run)
+        return _iterate(queryset, compiler, compilation, connection)
+
+    def objects(self, rows, *values, using=DEFAULT_DB_ALIAS) -> list:
+        """The rows of `statement(*values)` as the read itself returns them (objects, `values_list` tuples), from the
+        raw rows another read's round trip brought back (`also=`): converted by the same compiler, nothing sent."""
+        compiled, sql, params, _ = self._bound(values, using)
+        queryset, template, _, _, _, compilation = compiled
+        compiler = copy.copy(template)
+        compiler.connection = connections[using]
+        compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        trimmed = [row[: compiler.col_count] for row in rows] if compiler.has_extra_select else list(rows)
+
+        def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):
+            if result_type != MULTI:
+                raise ValueError(result_type)
+            return [trimmed]
+
+        compiler.execute_sql = execute_sql
+        return _iterate(queryset, compiler, compilation, compiler.connection)
+
+
+def _iterate(queryset, compiler, compilation, connection) -> list:
+    """The rows of `compiler` (whose `execute_sql` is set) through the queryset's own iterable."""
+    # The columns' converters (dates, decimals, JSON…) are the same at every run: worked out once per connection
+    # and kept on it (they hold its operations), not asked of every column's field at every run (~0.15 ms of a
+    # transition's locked read of ~120 columns).
+    kept = connection.__dict__.setdefault("_parcours_converters", {})
+    converters = kept.get(compilation)
+    if converters is None:
+        converters = kept[compilation] = compiler.get_converters(
+            [column[0] for column in compiler.select[0 : compiler.col_count]]
+        )
+    compiler.get_converters = lambda expressions: converters
+    run = queryset._chain()
+    run.query.get_compiler = lambda *args, **kwargs: compiler
+    return list(run)
 
 
 ON_ITS_OWN = "parcours_on_its_own"  # the savepoint of `run_on_its_own` (released at once: one name is enough)

@@ -197,3 +197,31 @@ def test_a_date_computed_from_the_argument_is_refused_not_frozen(db):
     shifted = Compiled(lambda day: Pathway.objects.filter(started_on__gte=day + datetime.timedelta(days=1)))
     with pytest.raises(ValueError, match="depends on more than its arguments"):
         shifted(timezone.localdate())
+
+
+def test_rows_brought_back_by_another_read_become_what_the_read_returns(world):
+    """`objects(rows)`: the raw rows of `statement()` sent in another read's round trip (`also=`), converted by the
+    read's own compiler — dates, times, an annotation and related rows as the read itself returns them, on SQLite
+    (where dates come back as text) as on PostgreSQL. Nothing is sent."""
+    from django.db.models import Exists, OuterRef
+
+    from parcours.models import AssessedCriterion, EligibilityAssessment
+
+    pathway = make_pathway(world, "eligibility_pending")
+    read = Compiled(
+        lambda pk: EligibilityAssessment.objects.filter(pathway_id=pk)
+        .select_related("pathway")
+        .annotate(declares=Exists(AssessedCriterion.objects.filter(assessment=OuterRef("pk"))))
+        .order_by("-pk")
+    )
+    sql, params, _ = read.statement(pathway.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    with CaptureQueriesContext(connection) as queries:
+        found = read.objects(rows, pathway.pk)
+    assert queries.captured_queries == [] and found == read(pathway.pk) and len(found) == 1
+    assessment = found[0]
+    assert isinstance(assessment.submitted_at, timezone.datetime) and assessment.submitted_at.tzinfo is not None
+    assert assessment.declares is True and assessment.pathway.started_on == pathway.started_on
+    assert read.objects([], pathway.pk) == []

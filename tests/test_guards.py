@@ -192,15 +192,33 @@ def test_validating_eligibility_needs_declared_criteria_or_a_derogation(world):
     )
 
 
-def test_validating_eligibility_reads_the_pending_assessment_once(world):
+def test_validating_eligibility_reads_the_pending_assessment_once(world, settings):
     """The service reads the assessment it decides, and its guard checks that same reading; once decided, the pathway
-    no longer answers it as pending."""
+    no longer answers it as pending. The read goes after the pathway's lock, in its round trip on PostgreSQL."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
     pathway = make_pathway(world, "eligibility_pending")
     with CaptureQueriesContext(connection) as captured:
         validated = call_service("pathway.validate_eligibility", world.a.facilitator, pathway)
-    reads = [q["sql"] for q in captured if q["sql"].startswith('SELECT "parcours_eligibilityassessment"')]
-    assert len(reads) == 1, reads
+    texts = [q["sql"] for q in captured]
+    sent = [(number, sql) for number, text in enumerate(texts) for sql in text.split("; ")]
+    reads = [i for i, (_, sql) in enumerate(sent) if sql.startswith('SELECT "parcours_eligibilityassessment"')]
+    assert len(reads) == 1, texts
+    locked = next(i for i, (_, sql) in enumerate(sent) if sql.startswith('SELECT "parcours_pathway"."id", "parcours'))
+    assert reads[0] == locked - 1, texts  # just before the pathway's read
+    if connection.vendor == "postgresql":  # after the row's wait, in the round trip of the lock
+        assert sent[reads[0]][0] == sent[locked][0] and "FOR NO KEY UPDATE" in sent[locked - 2][1], texts
     assert validated.state == PathwayState.ELIGIBLE and validated.pending_assessment() is None
+
+
+def test_validating_eligibility_is_refused_without_a_pending_assessment(world):
+    """The guard's read in the lock's round trip answers "none" as the guard's own read did."""
+    pathway = make_pathway(world, "eligibility_pending")
+    pathway.assessments.all().delete()
+    assert_refused(
+        "assessment_incomplete",
+        lambda: call_service("pathway.validate_eligibility", world.a.facilitator, pathway),
+        pathway,
+    )
 
 
 # --- Offers --------------------------------------------------------------------------------------------------

@@ -348,6 +348,64 @@ def test_submit_to_a_facilitation_organisation_that_is_not_a_partner(world):
     assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
 
 
+@pytest.mark.parametrize("given", ["abc", "", -5, 0, 2**70, 1.5, [1], {"pk": 1}])
+def test_submit_to_a_value_that_names_no_organisation(world, given):
+    pathway = make_pathway(world, "intake")
+    error = refused(
+        lambda: pathways.pathway_submit_eligibility(
+            actor=world.a.adviser, pathway=pathway, criteria=["RSA"], facilitation_organisation=given
+        ),
+        pathway,
+    )
+    assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
+
+
+def test_submit_to_an_organisation_that_is_no_facilitation_one(world):
+    """The Mission Locale itself, or an employer, is no facilitation organisation, whatever its partners."""
+    pathway = make_pathway(world, "intake")
+    world.a.employer.partners.add(world.a.youth_agency)
+    for organisation in (world.a.youth_agency, world.a.employer, world.a.employer.pk):
+        error = refused(
+            lambda organisation=organisation: pathways.pathway_submit_eligibility(
+                actor=world.a.adviser, pathway=pathway, criteria=["RSA"], facilitation_organisation=organisation
+            ),
+            pathway,
+        )
+        assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
+
+
+def test_submit_goes_to_the_partner_named_or_the_first_by_name(world):
+    from tests.factories import OrganisationFactory
+
+    second = OrganisationFactory(facilitation=True, name="AAA Plateforme")
+    second.partners.add(world.a.youth_agency)
+    named = make_pathway(world, "intake")
+    pathways.pathway_submit_eligibility(
+        actor=world.a.adviser, pathway=named, criteria=["RSA"], facilitation_organisation=str(world.a.facilitation.pk)
+    )
+    assert reload(named).facilitation_organisation == world.a.facilitation
+    first = make_pathway(world, "intake")
+    pathways.pathway_submit_eligibility(actor=world.a.adviser, pathway=first, criteria=["RSA"])
+    assert reload(first).facilitation_organisation == second  # "AAA …" comes before "PLIE …"
+
+
+def test_submit_without_a_partner_facilitation_organisation(world):
+    pathway = make_pathway(world, "intake")
+    world.a.youth_agency.partners.clear()
+    error = refused(
+        lambda: pathways.pathway_submit_eligibility(actor=world.a.adviser, pathway=pathway, criteria=["RSA"]),
+        pathway,
+    )
+    assert error.code == "no_facilitation_partner"
+    error = refused(
+        lambda: pathways.pathway_submit_eligibility(
+            actor=world.a.adviser, pathway=pathway, criteria=["RSA"], facilitation_organisation=world.a.facilitation
+        ),
+        pathway,
+    )
+    assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
+
+
 @pytest.mark.parametrize(
     ("first_name", "last_name"),
     [("sofiane", "DIALLO"), ("Sofïane", "Diallo"), ("Diallo", "Sofiane"), ("Sofiane", "Di-allo")],

@@ -225,9 +225,9 @@ def test_a_referral_to_an_offer_the_adviser_cannot_see_is_refused_as_not_found(w
     assert db_counts() == counts and reload(pathway).state == "eligible"
 
 
-# --- A submission reads the criteria it declares in its pathway's lock's round trip -------------------------------
+# --- A submission reads the criteria it declares and its organisation in its pathway's lock's round trip ---------
 @pytest.mark.postgres
-def test_a_submission_reads_its_criteria_with_its_pathway_s_lock(world, settings):
+def test_a_submission_reads_its_criteria_and_organisation_with_its_pathway_s_lock(world, settings):
     from parcours.models import AssessedCriterion
 
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
@@ -239,9 +239,12 @@ def test_a_submission_reads_its_criteria_with_its_pathway_s_lock(world, settings
     statements = [q["sql"] for q in captured]
     read = [sql for sql in statements if 'FROM "parcours_eligibilitycriterion"' in sql]
     assert len(read) == 1, statements
-    sent = read[0].split("; ")  # the pathway's wait, the criteria, the pathway's read
+    partner = [sql for sql in statements if 'SELECT "roles_organisation"."id"' in sql]
+    assert partner == read, statements  # the facilitation organisation, in the same round trip
+    sent = read[0].split("; ")  # the pathway's wait, the criteria, the organisation, the pathway's read
     assert 'FOR NO KEY UPDATE OF "parcours_pathway"' in sent[0] and "parcours_eligibilitycriterion" in sent[1], sent
-    assert sent[2].startswith('SELECT "parcours_pathway"."id", '), sent
+    assert sent[2].startswith('SELECT "roles_organisation"."id", '), sent
+    assert sent[3].startswith('SELECT "parcours_pathway"."id", '), sent
     declared = AssessedCriterion.objects.filter(assessment__pathway=pathway).values_list("criterion__code", flat=True)
     assert sorted(declared) == sorted(criteria) and reload(pathway).state == "eligibility_pending"
 

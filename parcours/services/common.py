@@ -173,6 +173,18 @@ def guard_reads(model, transition) -> tuple:
     return tuple(sorted(known, key=lambda read: (read[0], read[1] or "")))
 
 
+def guard_reads_beside(model, transition) -> tuple:
+    """What the guards of `transition` read in other tables that the model reads in the round trip of the row's lock
+    (`Model.GUARD_READ_BESIDE`, `Model.guard_read_beside`): their names."""
+    machine, beside = getattr(model, "MACHINE", None), getattr(model, "GUARD_READ_BESIDE", frozenset())
+    if transition is None or machine is None or not beside:
+        return ()
+    spec = MACHINES[machine].get(transition)
+    if spec is None:
+        return ()
+    return tuple(sorted({getattr(guard, "reads", None) for guard in spec.guards} & beside))
+
+
 def _guard_day(reads, inputs):
     """The guard reads of a locked read and the day they are asked on: one day per read (a compiled read takes one
     date). Today for those on today; the input's date for those on an input, when it is a date (a guard given none
@@ -201,7 +213,7 @@ def read_row(model, obj_or_pk, *, actor, related=(), action=None):
     """Read a row the service uses but does not change (the offer a referral is made to), with `related`, and check
     the actor may see it (`action`: its model's view action by default); outside the actor's scope: 'not found'. One
     statement: the row, with whether the actor reaches it through each scope of its role (as `lock` reads them)."""
-    pk = _row_pk(model, obj_or_pk)
+    pk = row_pk(model, obj_or_pk)
     if actor is None or actor.is_system or actor.organisation is None:
         found = _read_locked(model, tuple(related), None, False, locked=False)(pk)
     else:
@@ -216,7 +228,7 @@ def read_row(model, obj_or_pk, *, actor, related=(), action=None):
     return obj
 
 
-def _row_pk(model, obj_or_pk) -> int:
+def row_pk(model, obj_or_pk) -> int:
     """The id of `obj_or_pk` (a row or an id), or 'not found' for a value that names no row."""
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     try:
@@ -233,12 +245,13 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), als
 
     Two statements (one round trip on PostgreSQL): the row lock, then the row, what its transitions read
     (`transition`'s own set, if it has one: LOCK_RELATED_OF), what the guards of `transition` read (on today, or on
-    a date of its `inputs`), and whether the actor reaches it through each scope of its role — so that the policy
-    decides the following checks on this row without asking again (roles.policy.with_scopes). `reads`: what a
-    service's own rules ask of the row besides its transition's guards (names of `Model.GUARD_ANNOTATED`, on
-    today), read with it. `also`: other statements sent between the row's wait and its read, in that round trip
-    (`roles.statements.Compiled`: ((sql, params, argument positions), list for its rows) pairs)."""
-    pk = _row_pk(model, obj_or_pk)
+    a date of its `inputs`; those of other tables, `guard_reads_beside`, as statements of the same round trip), and
+    whether the actor reaches it through each scope of its role — so that the policy decides the following checks on
+    this row without asking again (roles.policy.with_scopes). `reads`: what a service's own rules ask of the row
+    besides its transition's guards (names of `Model.GUARD_ANNOTATED`, on today), read with it. `also`: other
+    statements sent between the row's wait and its read, in that round trip (`roles.statements.Compiled`: ((sql,
+    params, argument positions), list for its rows) pairs)."""
+    pk = row_pk(model, obj_or_pk)
     # Wait for the row first: the read then takes its scopes (grants) and its chain's last link in a snapshot taken
     # after the concurrent writer committed. Read in the same statement as the wait, a grant revoked by that writer
     # would still count (PostgreSQL re-reads the locked row, not the subqueries). Two statements, sent in one round
@@ -247,6 +260,11 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), als
     related = lock_related(model, transition)
     wanted = guard_reads(model, transition) + tuple((name, None) for name in reads)
     asked, day = _guard_day(tuple(dict.fromkeys(wanted)), inputs)
+    beside = []  # (keep, its rows) of each guard read of another table, sent in this round trip
+    for name in guard_reads_beside(model, transition):
+        statement, keep = model.guard_read_beside(name, pk)
+        beside.append((keep, []))
+        also = (*also, (statement, beside[-1][1]))
     if actor is None or actor.is_system or actor.organisation is None:
         found = _read_locked(model, related, None, False, asked)(pk, *day, after=wait, also=also, leads=leads)
     else:
@@ -258,6 +276,8 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), als
     obj = found[0]
     for name in asked:
         obj.remember_guard_read(name, *day)
+    for keep, rows in beside:
+        keep(obj, rows)
     policy.remember_scopes(obj, actor)
     if not actor.is_system and not policy.allows(actor, VIEW_ACTIONS[model._meta.model_name], obj):
         raise not_found(model)

@@ -15,13 +15,14 @@ from parcours.models import (
 )
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import criteria_without_proof
-from parcours.services.common import hold_row, lock, require, require_choice, require_date
+from parcours.services.common import hold_row, lock, require, require_choice, require_date, row_pk
 from parcours.services.participants import eligibility_validity_months
 from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from roles.models import Organisation
 from roles.rows import insert_row, insert_rows, save_row
+from roles.statements import Compiled
 from workflows import engine
 from workflows.errors import DomainError
 from workflows.journal import chain_tail_of, record_event
@@ -34,33 +35,33 @@ def pathway_submit_eligibility(
     *, actor, pathway, criteria=(), derogation_reason: str = "", facilitation_organisation=None
 ):
     """The adviser declares the eligibility facts and sends the file to a facilitation organisation."""
-    # The criteria declared are read in the round trip of the pathway's lock (they depend on the inputs alone).
+    # The criteria declared and the facilitation organisation are read in the round trip of the pathway's lock,
+    # after its wait (the organisation: the one given if a partner of the participant's Mission Locale, else the
+    # first partner by name).
     codes = _declared_codes(criteria)
-    declared_criteria = []
+    declared_criteria, partner_rows = [], []
     also = [(_active_criteria(codes), declared_criteria)] if codes else []
+    pathway_pk = row_pk(Pathway, pathway)
+    given = None if facilitation_organisation is None else _organisation_pk(facilitation_organisation)
+    partner = _FIRST_PARTNER if facilitation_organisation is None else _GIVEN_PARTNER
+    partner_arguments = (pathway_pk,) if facilitation_organisation is None else (pathway_pk, given)
+    if given != 0:  # 0: a value that names no organisation, refused below
+        also.append((partner.statement(*partner_arguments), partner_rows))
     pathway = lock(Pathway, pathway, actor=actor, also=also)
     engine.ensure_can_fire(pathway, "submit_eligibility", actor=actor)
     participant = pathway.participant
-    partners = Organisation.objects.filter(partners=participant.youth_agency_id, kind=OrganisationKind.FACILITATION)
+    found_partner = partner.objects(partner_rows, *partner_arguments) if partner_rows else []
+    facilitation_organisation = found_partner[0] if found_partner else None
     if facilitation_organisation is None:
-        facilitation_organisation = partners.order_by("name").first()
-        if facilitation_organisation is None:
+        if given is None:
             raise DomainError(
                 "no_facilitation_partner", _("Votre Mission Locale n'a aucune structure porteuse partenaire.")
             )
-    else:
-        try:
-            facilitation_organisation = partners.filter(
-                pk=getattr(facilitation_organisation, "pk", facilitation_organisation)
-            ).first()
-        except (ValueError, TypeError, ValidationError):
-            facilitation_organisation = None
-        if facilitation_organisation is None:
-            raise DomainError(
-                "invalid_input",
-                _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
-                field="facilitation_organisation",
-            )
+        raise DomainError(
+            "invalid_input",
+            _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
+            field="facilitation_organisation",
+        )
     found = {code: pk for pk, code in declared_criteria}  # code → id of the active criteria among those declared
     unknown = [c for c in codes if c not in found]
     if unknown:
@@ -120,6 +121,25 @@ def _declared_codes(criteria) -> list:
     return sorted(set(codes))
 
 
+def _partners_of(pathway_pk):
+    """The facilitation organisations partner of the Mission Locale of the pathway's participant."""
+    agency = Pathway.objects.filter(pk=pathway_pk).values("participant__youth_agency_id")
+    return Organisation.objects.filter(partners__in=agency, kind=OrganisationKind.FACILITATION)
+
+
+_FIRST_PARTNER = Compiled(lambda pathway_pk: _partners_of(pathway_pk).order_by("name", "pk")[:1], arguments=1)
+_GIVEN_PARTNER = Compiled(lambda pathway_pk, pk: _partners_of(pathway_pk).filter(pk=pk)[:1], arguments=2)
+
+
+def _organisation_pk(organisation) -> int:
+    """The id of an organisation given as a row or an id; 0 for a value that names none."""
+    try:
+        pk = Organisation._meta.pk.to_python(getattr(organisation, "pk", organisation))
+    except (ValidationError, TypeError, ValueError):
+        return 0
+    return pk if isinstance(pk, int) and 0 < pk < 2**63 else 0
+
+
 def _active_criteria(codes):
     """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
     (`common.lock(..., also=)`): the codes are its arguments (one prepared text per number of codes)."""
@@ -134,7 +154,8 @@ PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situati
 @transaction.atomic
 def pathway_validate_eligibility(*, actor, pathway, valid_until=None, proofs: dict | None = None):
     """The facilitator validates eligibility; `proofs` maps criterion code → (proof kind, seen on)."""
-    pathway = lock(Pathway, pathway, actor=actor)
+    # Its guard's read (the pending assessment) comes back in the round trip of the lock.
+    pathway = lock(Pathway, pathway, actor=actor, transition="validate_eligibility")
     engine.ensure_can_fire(pathway, "validate_eligibility", actor=actor)
     today = timezone.localdate()
     if valid_until is None:

@@ -328,11 +328,10 @@ class Compiled:
     def objects(self, rows, *values, using=DEFAULT_DB_ALIAS) -> list:
         """The rows of `statement(*values)` as the read itself returns them (objects, `values_list` tuples), from the
         raw rows another read's round trip brought back (`also=`): converted by the same compiler, nothing sent."""
-        compiled, sql, params, _ = self._bound(values, using)
+        compiled = self._bound(values, using)[0]
         queryset, template, _, _, _, compilation = compiled
         compiler = copy.copy(template)
         compiler.connection = connections[using]
-        compiler.as_sql = lambda *args, **kwargs: (sql, params)
         trimmed = [row[: compiler.col_count] for row in rows] if compiler.has_extra_select else list(rows)
 
         def execute_sql(result_type=MULTI, chunked_fetch=False, chunk_size=None):

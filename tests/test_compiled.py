@@ -202,7 +202,7 @@ def test_a_date_computed_from_the_argument_is_refused_not_frozen(db):
 def test_rows_brought_back_by_another_read_become_what_the_read_returns(world):
     """`objects(rows)`: the raw rows of `statement()` sent in another read's round trip (`also=`), converted by the
     read's own compiler — dates, times, an annotation and related rows as the read itself returns them, on SQLite
-    (where dates come back as text) as on PostgreSQL. Nothing is sent."""
+    (where times come back naive and booleans as 0 or 1) as on PostgreSQL. Nothing is sent."""
     from django.db.models import Exists, OuterRef
 
     from parcours.models import AssessedCriterion, EligibilityAssessment
@@ -222,6 +222,21 @@ def test_rows_brought_back_by_another_read_become_what_the_read_returns(world):
         found = read.objects(rows, pathway.pk)
     assert queries.captured_queries == [] and found == read(pathway.pk) and len(found) == 1
     assessment = found[0]
-    assert isinstance(assessment.submitted_at, timezone.datetime) and assessment.submitted_at.tzinfo is not None
+    assert timezone.is_aware(assessment.submitted_at)
     assert assessment.declares is True and assessment.pathway.started_on == pathway.started_on
     assert read.objects([], pathway.pk) == []
+
+
+def test_rows_brought_back_lose_the_columns_only_the_order_needed(world):
+    """A distinct read ordered on a column it does not return selects that column too (Django's extra select):
+    `objects(rows)` returns what the read returns, without it."""
+    from parcours.models import Pathway
+
+    pathway = make_pathway(world, "eligibility_pending")
+    read = Compiled(lambda pk: Pathway.objects.filter(pk=pk).distinct().values_list("pk").order_by("state"))
+    sql, params, _ = read.statement(pathway.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    assert len(rows[0]) == 2  # the order's column came back too
+    assert read.objects(rows, pathway.pk) == read(pathway.pk) == [(pathway.pk,)]

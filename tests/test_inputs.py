@@ -348,7 +348,7 @@ def test_submit_to_a_facilitation_organisation_that_is_not_a_partner(world):
     assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
 
 
-@pytest.mark.parametrize("given", ["abc", "", -5, 0, 2**70, 1.5, [1], {"pk": 1}])
+@pytest.mark.parametrize("given", ["abc", "", -5, 0, 2**70, float("inf"), float("nan"), [1], {"pk": 1}])
 def test_submit_to_a_value_that_names_no_organisation(world, given):
     pathway = make_pathway(world, "intake")
     error = refused(
@@ -358,6 +358,16 @@ def test_submit_to_a_value_that_names_no_organisation(world, given):
         pathway,
     )
     assert (error.code, error.field) == ("invalid_input", "facilitation_organisation")
+
+
+@pytest.mark.parametrize("given", [float("inf"), "abc", 2**70])
+def test_submit_of_a_value_that_names_no_pathway_is_not_found(world, given):
+    counts = db_counts()
+    with pytest.raises(DomainError) as error:
+        pathways.pathway_submit_eligibility(
+            actor=world.a.adviser, pathway=given, criteria=["RSA"], facilitation_organisation=float("inf")
+        )
+    assert error.value.code == "not_found" and db_counts() == counts
 
 
 def test_submit_to_an_organisation_that_is_no_facilitation_one(world):

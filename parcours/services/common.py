@@ -233,7 +233,7 @@ def row_pk(model, obj_or_pk) -> int:
     pk = getattr(obj_or_pk, "pk", obj_or_pk)
     try:
         pk = model._meta.pk.to_python(pk)
-    except (ValidationError, TypeError):
+    except (ValidationError, TypeError, OverflowError):
         raise not_found(model) from None
     if not isinstance(pk, int) or not 0 < pk < 2**63:  # no such row (and no statement for an id out of range)
         raise not_found(model)

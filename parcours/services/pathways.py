@@ -47,7 +47,7 @@ def pathway_submit_eligibility(
     partner_arguments = (pathway_pk,) if facilitation_organisation is None else (pathway_pk, given)
     if given != 0:  # 0: a value that names no organisation, refused below
         also.append((partner.statement(*partner_arguments), partner_rows))
-    pathway = lock(Pathway, pathway, actor=actor, also=also)
+    pathway = lock(Pathway, pathway_pk, actor=actor, also=also)
     engine.ensure_can_fire(pathway, "submit_eligibility", actor=actor)
     participant = pathway.participant
     found_partner = partner.objects(partner_rows, *partner_arguments) if partner_rows else []
@@ -135,7 +135,7 @@ def _organisation_pk(organisation) -> int:
     """The id of an organisation given as a row or an id; 0 for a value that names none."""
     try:
         pk = Organisation._meta.pk.to_python(getattr(organisation, "pk", organisation))
-    except (ValidationError, TypeError, ValueError):
+    except (ValidationError, TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return 0
     return pk if isinstance(pk, int) and 0 < pk < 2**63 else 0
 

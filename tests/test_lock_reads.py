@@ -276,3 +276,27 @@ def test_criteria_that_are_not_a_list_of_codes_are_refused_before_anything(world
     assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
     assert refused.value.message == "Critères : une liste de codes est attendue."
     assert db_counts() == counts and reload(pathway).state == "intake"
+
+
+@pytest.mark.parametrize("count", [1, 2, 40])
+def test_the_criteria_read_is_compiled_once_per_number_of_codes(world, count):
+    """Up to a bound: a list longer than any in use names unknown criteria, is read all the same, and leaves no
+    compiled read behind."""
+    from parcours.services import pathways
+    from tests.factories import db_counts
+    from workflows.errors import DomainError
+
+    codes = ["RSA", "QPV_RESIDENT"][:count] if count <= 2 else ["RSA", *(f"NOPE_{n:02}" for n in range(count - 1))]
+    pathways._ACTIVE_CRITERIA.pop(len(codes), None)
+    for _ in range(2):
+        pathway = make(world, "pathway", "intake")
+        if count <= 2:
+            call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=codes)
+            assert reload(pathway).state == "eligibility_pending"
+            continue
+        counts = db_counts()
+        with pytest.raises(DomainError) as refused:
+            call_service("pathway.submit_eligibility", world.a.adviser, pathway, criteria=codes)
+        assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
+        assert refused.value.message.startswith("Critère inconnu : NOPE_00, NOPE_01") and db_counts() == counts
+    assert (len(codes) in pathways._ACTIVE_CRITERIA) == (count <= pathways._COMPILED_CODES)

@@ -12,6 +12,7 @@ from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from roles.rows import insert_row, insert_row_unless_duplicate
+from roles.statements import Compiled
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import NEW_CHAIN, record_event
@@ -115,8 +116,23 @@ def find_duplicates(*, actor, first_name, last_name, birth_date, exclude=None, y
     key = identity_key(first_name, last_name, birth_date)
     if not key:
         return Participant.objects.none()
-    qs = Participant.objects.filter(youth_agency=youth_agency or actor.organisation, identity_key=key)
+    agency = youth_agency or actor.organisation
+    qs = _same_identity(getattr(agency, "pk", agency), key)
     return qs.exclude(pk=exclude.pk) if exclude is not None else qs
+
+
+def _same_identity(agency_id, key):
+    return Participant.objects.filter(youth_agency_id=agency_id, identity_key=key)
+
+
+# Compiled once (roles.statements): an intake asks it each time.
+_a_duplicate = Compiled(lambda agency_id, key: _same_identity(agency_id, key).values_list("pk")[:1], arguments=2)
+
+
+def has_duplicate(*, actor, first_name, last_name, birth_date) -> bool:
+    """Whether `find_duplicates` finds anyone (for a new participant of the actor's Mission Locale)."""
+    key = identity_key(first_name, last_name, birth_date)
+    return bool(key) and bool(_a_duplicate(actor.organisation.pk, key))
 
 
 def _insert_unique(participant):
@@ -161,9 +177,9 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
     _validate(clean)
     # The check gives the adviser the "possible duplicate" step; the database's unique identity key (partial:
     # confirmed homonyms aside) settles concurrent intakes of the same person.
-    duplicate = find_duplicates(
+    duplicate = has_duplicate(
         actor=actor, first_name=clean["first_name"], last_name=clean["last_name"], birth_date=clean["birth_date"]
-    ).exists()
+    )
     if duplicate and not allow_duplicate:
         raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
     if (

@@ -142,10 +142,22 @@ def _organisation_pk(organisation) -> int:
 
 def _active_criteria(codes):
     """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
-    (`common.lock(..., also=)`): the codes are its arguments (one prepared text per number of codes)."""
-    read = EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list("pk", "code")  # by position
-    sql, params = read.query.sql_with_params()
-    return sql, list(params), range(len(params))  # its parameters are the codes (`is_active` is no parameter)
+    (`common.lock(..., also=)`): the codes are its arguments, one compiled read per number of codes (up to
+    `_COMPILED_CODES`; a longer list, which names unknown criteria, is compiled at each call)."""
+    read = _ACTIVE_CRITERIA.get(len(codes))
+    if read is None:
+        read = Compiled(_active_among, arguments=len(codes))
+        if len(codes) <= _COMPILED_CODES:
+            read = _ACTIVE_CRITERIA.setdefault(len(codes), read)
+    return read.statement(*codes)
+
+
+def _active_among(*codes):
+    return EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list("pk", "code")
+
+
+_ACTIVE_CRITERIA = {}  # number of codes → its compiled read
+_COMPILED_CODES = 32  # more than any list of criteria in use (a dozen)
 
 
 PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)

@@ -42,7 +42,7 @@ from roles.actor import Actor
 from roles.enums import Role
 from roles.models import Membership
 from roles.rows import Pending, insert_rows, insert_rows_with_children, send
-from roles.statements import prepared
+from roles.statements import Compiled, prepared
 from workflows.errors import WORK_BUSY
 from workflows.journal import NEW_CHAIN, record_event
 
@@ -257,10 +257,18 @@ def _referent(node, subject):
         return None
     referent_id = subject.pathway.referent_adviser_id
     organisation_id = node._organisation(subject.process)
-    active = Membership.objects.filter(
-        user_id=referent_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True
-    ).exists()
-    return referent_id if active else None
+    if referent_id is None or organisation_id is None:
+        return None
+    return referent_id if _active_adviser(referent_id, organisation_id) else None
+
+
+# Compiled once (roles.statements): it runs at each intake and each referral.
+_active_adviser = Compiled(
+    lambda user_id, organisation_id: Membership.objects.filter(
+        user_id=user_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True
+    ).values_list("pk")[:1],
+    arguments=2,
+)
 
 
 # --- The three entry points ---------------------------------------------------------------------------------------

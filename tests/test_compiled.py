@@ -240,3 +240,52 @@ def test_rows_brought_back_lose_the_columns_only_the_order_needed(world):
         rows = cursor.fetchall()
     assert len(rows[0]) == 2  # the order's column came back too
     assert read.objects(rows, pathway.pk) == read(pathway.pk) == [(pathway.pk,)]
+
+
+# The transitions `make bench` times (bench/run.py, TRANSITIONS): machine, source state, service call.
+TIMED = [
+    ("pathway", "intake", "pathway.submit_eligibility"),
+    ("pathway", "eligibility_pending", "pathway.validate_eligibility"),
+    ("referral", "sent", "referral.start_review"),
+    ("referral", "under_review", "referral.approve"),
+    ("referral", "approved", "referral.forward"),
+    ("referral", "forwarded", "referral.accept"),
+    ("referral", "accepted", "referral.hire"),
+    ("placement", "planned", "placement.start"),
+    ("placement", "active", "placement.end"),
+    ("hoursline", "declared", "hoursline.validate"),
+    ("pathway", "in_follow_up", "pathway.exit"),
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("machine", "source", "action"), TIMED, ids=[action for *_, action in TIMED])
+def test_a_warm_transition_builds_no_statement_with_the_orm(world, machine, source, action, monkeypatch):
+    """On PostgreSQL every statement of a timed transition is compiled once per process (roles.statements, roles.rows,
+    the work layer's driver): compiling a query with the ORM at each call cost more Python time than the database
+    took to answer it (validate_eligibility's guard read: about a quarter of its time). A compiler's own `as_sql` is
+    never called on a warm call (a compiled read replaces it on its copy)."""
+    from django.db.models.sql import compiler as compilers
+
+    from roles.enums import Role
+    from tests.factories import call_service, make
+    from workflows.transitions import MACHINES
+
+    roles = MACHINES[machine][action.split(".")[1]].roles
+    actor = world.actor(next(r for r in (Role.FACILITATOR, Role.EMPLOYER, Role.ADVISER) if r in roles), "a")
+    call_service(action, actor, make(world, machine, source))  # cold: caches, compiled reads
+    obj = make(world, machine, source)
+    built = []
+    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
+        cls = getattr(compilers, name)
+        original = cls.__dict__.get("as_sql")
+        if original is None:
+            continue
+
+        def counting(self, *args, __original=original, __name=name, **kwargs):
+            built.append((__name, self.query.model and self.query.model._meta.label))
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "as_sql", counting)
+    call_service(action, actor, obj)
+    assert built == []

@@ -795,7 +795,7 @@ def _slowest_plan(queries):
 
 def _load_words(machine) -> str:
     """Whether other work shared the machine: a 1-minute load average above the CPU count at the start. (The load at
-    the end counts this run's own last minute: its 8 concurrent clients, its 1,000 WebSocket clients.)"""
+    the end counts this run's own last minute: its last sections' concurrent clients or processes.)"""
     start = (machine.get("load_average_at_start") or [0])[0]
     if start > machine["cpus"]:
         return (
@@ -803,8 +803,8 @@ def _load_words(machine) -> str:
             "inflated."
         )
     return (
-        "below the CPU count at the start: the machine was otherwise idle (the load at the end counts this run's own "
-        "concurrent clients)."
+        "below the CPU count at the start; the load at the end includes this run's own work (its concurrent clients), "
+        "so other work during the run is not ruled out: compare ratios, not times."
     )
 
 

@@ -289,3 +289,37 @@ def test_a_warm_transition_builds_no_statement_with_the_orm(world, machine, sour
         monkeypatch.setattr(cls, "as_sql", counting)
     call_service(action, actor, obj)
     assert built == []
+
+
+@pytest.mark.postgres
+def test_a_warm_intake_builds_no_statement_with_the_orm(world, monkeypatch):
+    """An intake: its duplicate check and its adviser task's referent check (roles.statements) as the transitions'."""
+    from django.db.models.sql import compiler as compilers
+
+    from parcours.services import participants
+    from tests.factories import years_ago
+
+    def intake(last_name):
+        data = {
+            "first_name": "Sofiane",
+            "last_name": last_name,
+            "birth_date": years_ago(20),
+            "postcode": "93200",
+            "commune": "Saint-Denis",
+            "qualification_level": "infra_3",
+        }
+        return participants.participant_create(actor=world.a.adviser, data=data)
+
+    intake("Cold")  # caches, compiled reads
+    built = []
+    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
+        cls = getattr(compilers, name)
+        original = cls.__dict__["as_sql"]
+
+        def counting(self, *args, __original=original, __name=name, **kwargs):
+            built.append((__name, self.query.model and self.query.model._meta.label))
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "as_sql", counting)
+    participant = intake("Warm")
+    assert built == [] and participant.pathways.get().work_tasks.filter(owner=world.a.adviser.user).exists()

@@ -230,7 +230,8 @@ def test_twenty_concurrent_identical_intakes_make_one_participant(world):
 def test_concurrent_variants_of_one_identity_are_stopped_by_the_database(world, monkeypatch):
     """With the service's own check taken away, spelling variants of the same person racing each other still
     make one file: the partial unique index on (Mission Locale, identity key) is what refuses them."""
-    monkeypatch.setattr(participants, "has_duplicate", lambda **kwargs: False)
+    asked = []
+    monkeypatch.setattr(participants, "has_duplicate", lambda **kwargs: asked.append(kwargs) or False)
     names = [("Inès", "Benali"), ("INES", "BENALI"), ("Benali", "Inès"), ("inès", "Ben-Ali")] * 5
     born = years_ago(20)
 
@@ -244,6 +245,7 @@ def test_concurrent_variants_of_one_identity_are_stopped_by_the_database(world, 
     assert sorted(kind for kind, _ in results) == ["ok"] + ["refused"] * 19
     assert {error.code for kind, error in results if kind == "refused"} == {"duplicate_participant"}
     assert Participant.objects.filter(youth_agency=world.a.youth_agency).count() == 1
+    assert len(asked) == len(names)  # the service's check was the one taken away
     # The adviser's confirmation ("another person", after the check is back) is the one way past the key.
     monkeypatch.undo()
     participants.participant_create(actor=world.a.adviser, data={**INTAKE, "birth_date": born}, allow_duplicate=True)

@@ -278,7 +278,7 @@ def test_criteria_that_are_not_a_list_of_codes_are_refused_before_anything(world
     assert db_counts() == counts and reload(pathway).state == "intake"
 
 
-@pytest.mark.parametrize("count", [1, 2, 40])
+@pytest.mark.parametrize("count", [1, 2, 40, 60])
 def test_the_criteria_read_is_compiled_once_per_number_of_codes(world, count):
     """Up to a bound: a list longer than any in use names unknown criteria, is read all the same, and leaves no
     compiled read behind."""

@@ -126,7 +126,9 @@ def _same_identity(agency_id, key):
 
 
 # Compiled once (roles.statements): an intake asks it each time.
-_a_duplicate = Compiled(lambda agency_id, key: _same_identity(agency_id, key).values_list("pk")[:1], arguments=2)
+_a_duplicate = Compiled(
+    lambda agency_id, key: _same_identity(agency_id, key).order_by().values_list("pk")[:1], arguments=2
+)
 
 
 def has_duplicate(*, actor, first_name, last_name, birth_date) -> bool:

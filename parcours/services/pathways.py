@@ -143,7 +143,7 @@ def _organisation_pk(organisation) -> int:
 def _active_criteria(codes):
     """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
     (`common.lock(..., also=)`): the codes are its arguments, one compiled read per number of codes (up to
-    `_COMPILED_CODES`; a longer list, which names unknown criteria, is compiled at each call)."""
+    `_COMPILED_CODES`; a longer list, from a direct call only, is compiled at each call)."""
     read = _ACTIVE_CRITERIA.get(len(codes))
     if read is None:
         read = Compiled(_active_among, arguments=len(codes))
@@ -157,7 +157,7 @@ def _active_among(*codes):
 
 
 _ACTIVE_CRITERIA = {}  # number of codes → its compiled read
-_COMPILED_CODES = 32  # more than any list of criteria in use (a dozen)
+_COMPILED_CODES = 50  # the most codes the forms and the API take (workflows.transitions: `max_items`)
 
 
 PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)

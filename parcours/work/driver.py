@@ -262,11 +262,13 @@ def _referent(node, subject):
     return referent_id if _active_adviser(referent_id, organisation_id) else None
 
 
-# Compiled once (roles.statements): it runs at each intake and each referral.
+# Compiled once (roles.statements): it runs whenever an adviser's task opens (an intake's, a follow-up's).
 _active_adviser = Compiled(
     lambda user_id, organisation_id: Membership.objects.filter(
         user_id=user_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True
-    ).values_list("pk")[:1],
+    )
+    .order_by()
+    .values_list("pk")[:1],
     arguments=2,
 )
 

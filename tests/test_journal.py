@@ -638,3 +638,35 @@ def test_repeated_inputs_verify_and_a_swap_between_them_is_detected(world):
     )
     result = verify()
     assert result.broken_event_id == events[3].pk and "modifié ou forgé" in problems_text(result)
+
+
+def test_an_intake_writes_both_first_events_in_one_statement(world, settings):
+    """The participant's and the pathway's first events go in one INSERT with the Mission Locale's grants (one round
+    trip on PostgreSQL): each opens its chain (sequence 1, no previous hash), each hash is its own, the chains
+    verify."""
+    settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}  # the statements' text, not EXECUTE
+    data = {
+        "first_name": "Awa",
+        "last_name": "Traoré",
+        "birth_date": years_ago(19),
+        "postcode": "69001",
+        "commune": "Lyon",
+        "qualification_level": "infra_3",
+    }
+    with CaptureQueriesContext(connection) as captured:
+        participant = participants.participant_create(actor=world.a.adviser, data=data)
+    pathway = participant.pathways.get()
+    events = list(
+        JournalEvent.objects.filter(participant_id=participant.pk, action="create").order_by("pk")
+    )
+    assert [(e.object_type, e.object_id, e.sequence, e.previous_hash) for e in events] == [
+        ("participant", participant.pk, 1, ""),
+        ("pathway", pathway.pk, 1, ""),
+    ]
+    assert all(e.hash == compute_hash(e) for e in events) and events[0].hash != events[1].hash
+    inserts = [q["sql"] for q in captured if 'INSERT INTO "workflows_journalevent"' in q["sql"]]
+    both = [sql for sql in inserts if sql.count("'create'") == 2 or sql.count("), (") >= 1]
+    assert len(both) == 1, inserts
+    if connection.vendor == "postgresql":
+        assert "participantgroupobjectpermission" in both[0]  # the grants, in the same statement
+    assert verify().ok

@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from roles.rows import insert_row, send
+from roles.rows import insert_row, insert_rows, send
 from roles.statements import Compiled
 from workflows import append_only, keys
 from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
@@ -237,9 +237,54 @@ def record_event(
         send(along)  # what is read here is read after the writes handed over, as without them
         along = None
         tail = next(iter(_chain_tail(object_type, object_id)), None) or NEW_CHAIN
+    reason = reason or ""
+    event = _sealed_event(
+        actor=actor,
+        object_type=object_type,
+        object_id=object_id,
+        action=action,
+        participant_id=participant_id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        inputs=inputs,
+        tail=tail,
+    )
+    carried = [along, *(listener(event) for listener in _recorded_listeners)]
+    if lead and not reason:
+        insert_row(event, along=carried, lead=True)
+        return event
+    insert_row(event, along=carried)
+    if reason:
+        event.reason_record = insert_row(JournalReason(event=event, text=reason))
+    return event
+
+
+def record_new_chains(entries, *, actor, along=None) -> list:
+    """The first events of objects created in this transaction (each a dict of `record_event`'s keywords but `actor`,
+    `tail`, `reason` and `lead`), in one statement with `along` (one round trip on PostgreSQL, where `record_event`
+    takes one per event): an intake's participant and pathway."""
+    events = [_sealed_event(actor=actor, tail=NEW_CHAIN, reason="", **entry) for entry in entries]
+    carried = [along, *(listener(event) for event in events for listener in _recorded_listeners)]
+    return insert_rows(events, along=carried)
+
+
+def _sealed_event(
+    *,
+    actor,
+    object_type: str,
+    object_id: int,
+    action: str,
+    tail,
+    reason: str,
+    participant_id=None,
+    from_state="",
+    to_state="",
+    inputs=None,
+) -> JournalEvent:
+    """A new event after `tail` (its chain's last (sequence, hash)), its hash computed, not written."""
     sequence, previous_hash = tail[0] + 1, tail[1]
     key_id = keys.current_key_id()
-    reason = reason or ""
     event = JournalEvent(
         occurred_at=timezone.now(),
         actor_user=actor.user,
@@ -258,13 +303,6 @@ def record_event(
         key_id=key_id,
     )
     event.hash = compute_hash(event)
-    carried = [along, *(listener(event) for listener in _recorded_listeners)]
-    if lead and not reason:
-        insert_row(event, along=carried, lead=True)
-        return event
-    insert_row(event, along=carried)
-    if reason:
-        event.reason_record = insert_row(JournalReason(event=event, text=reason))
     return event
 
 

@@ -15,7 +15,7 @@ from roles.rows import insert_row, insert_row_unless_duplicate
 from roles.statements import Compiled
 from workflows import text, work
 from workflows.errors import DomainError
-from workflows.journal import NEW_CHAIN, record_event
+from workflows.journal import record_event, record_new_chains
 from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
@@ -206,25 +206,27 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
     pathway = insert_row(
         Pathway(participant=participant, referent_adviser=actor.user, started_on=timezone.localdate())
     )
-    record_event(
+    # Both chains' first events in one statement, with the grants.
+    event = record_new_chains(
+        [
+            {
+                "object_type": "participant",
+                "object_id": participant.pk,
+                "participant_id": participant.pk,
+                "action": "create",
+                "inputs": {"fields": sorted(clean)},
+            },
+            {
+                "object_type": "pathway",
+                "object_id": pathway.pk,
+                "participant_id": participant.pk,
+                "action": "create",
+                "to_state": pathway.state,
+            },
+        ],
         actor=actor,
-        object_type="participant",
-        object_id=participant.pk,
-        participant_id=participant.pk,
-        action="create",
-        inputs={"fields": sorted(clean)},
-        tail=NEW_CHAIN,
         along=granted,
-    )
-    event = record_event(
-        actor=actor,
-        object_type="pathway",
-        object_id=pathway.pk,
-        participant_id=participant.pk,
-        action="create",
-        to_state=pathway.state,
-        tail=NEW_CHAIN,
-    )
+    )[1]  # the pathway's
     work.object_created(obj=pathway, actor=actor, event=event)
     publish_on_commit(event)
     return participant

@@ -242,6 +242,24 @@ def test_rows_brought_back_lose_the_columns_only_the_order_needed(world):
     assert read.objects(rows, pathway.pk) == read(pathway.pk) == [(pathway.pk,)]
 
 
+def _count_orm_compilations(monkeypatch) -> list:
+    """From now on, each statement a Django compiler builds (its class's own `as_sql`), appended to the list
+    returned: (compiler, model)."""
+    from django.db.models.sql import compiler as compilers
+
+    built = []
+    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
+        cls = getattr(compilers, name)
+        original = cls.__dict__["as_sql"]  # each defines its own (Django 5.2)
+
+        def counting(self, *args, __original=original, __name=name, **kwargs):
+            built.append((__name, self.query.model and self.query.model._meta.label))
+            return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "as_sql", counting)
+    return built
+
+
 # The transitions `make bench` times (bench/run.py, TRANSITIONS): machine, source state, service call.
 TIMED = [
     ("pathway", "intake", "pathway.submit_eligibility"),
@@ -265,8 +283,6 @@ def test_a_warm_transition_builds_no_statement_with_the_orm(world, machine, sour
     the work layer's driver): compiling a query with the ORM at each call cost more Python time than the database
     took to answer it (validate_eligibility's guard read: about a quarter of its time). A compiler's own `as_sql` is
     never called on a warm call (a compiled read replaces it on its copy)."""
-    from django.db.models.sql import compiler as compilers
-
     from roles.enums import Role
     from tests.factories import call_service, make
     from workflows.transitions import MACHINES
@@ -275,18 +291,7 @@ def test_a_warm_transition_builds_no_statement_with_the_orm(world, machine, sour
     actor = world.actor(next(r for r in (Role.FACILITATOR, Role.EMPLOYER, Role.ADVISER) if r in roles), "a")
     call_service(action, actor, make(world, machine, source))  # cold: caches, compiled reads
     obj = make(world, machine, source)
-    built = []
-    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
-        cls = getattr(compilers, name)
-        original = cls.__dict__.get("as_sql")
-        if original is None:
-            continue
-
-        def counting(self, *args, __original=original, __name=name, **kwargs):
-            built.append((__name, self.query.model and self.query.model._meta.label))
-            return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, "as_sql", counting)
+    built = _count_orm_compilations(monkeypatch)
     call_service(action, actor, obj)
     assert built == []
 
@@ -294,8 +299,6 @@ def test_a_warm_transition_builds_no_statement_with_the_orm(world, machine, sour
 @pytest.mark.postgres
 def test_a_warm_intake_builds_no_statement_with_the_orm(world, monkeypatch):
     """An intake: its duplicate check and its adviser task's referent check (roles.statements) as the transitions'."""
-    from django.db.models.sql import compiler as compilers
-
     from parcours.services import participants
     from tests.factories import years_ago
 
@@ -311,15 +314,6 @@ def test_a_warm_intake_builds_no_statement_with_the_orm(world, monkeypatch):
         return participants.participant_create(actor=world.a.adviser, data=data)
 
     intake("Cold")  # caches, compiled reads
-    built = []
-    for name in ("SQLCompiler", "SQLInsertCompiler", "SQLUpdateCompiler", "SQLDeleteCompiler", "SQLAggregateCompiler"):
-        cls = getattr(compilers, name)
-        original = cls.__dict__["as_sql"]
-
-        def counting(self, *args, __original=original, __name=name, **kwargs):
-            built.append((__name, self.query.model and self.query.model._meta.label))
-            return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, "as_sql", counting)
+    built = _count_orm_compilations(monkeypatch)
     participant = intake("Warm")
     assert built == [] and participant.pathways.get().work_tasks.filter(owner=world.a.adviser.user).exists()

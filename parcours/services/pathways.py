@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +26,7 @@ from workflows import engine
 from workflows.errors import DomainError
 from workflows.journal import chain_tail_of, record_event
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
+from workflows.transitions import MACHINES
 from workflows.vocabulary import AssessmentDecision, ExitSituation, ProofKind
 
 
@@ -134,10 +134,9 @@ _GIVEN_PARTNER = Compiled(lambda pathway_pk, pk: _partners_of(pathway_pk).filter
 def _organisation_pk(organisation) -> int:
     """The id of an organisation given as a row or an id; 0 for a value that names none."""
     try:
-        pk = Organisation._meta.pk.to_python(getattr(organisation, "pk", organisation))
-    except (ValidationError, TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
+        return row_pk(Organisation, organisation)
+    except DomainError:
         return 0
-    return pk if isinstance(pk, int) and 0 < pk < 2**63 else 0
 
 
 def _active_criteria(codes):
@@ -157,7 +156,8 @@ def _active_among(*codes):
 
 
 _ACTIVE_CRITERIA = {}  # number of codes → its compiled read
-_COMPILED_CODES = 50  # the most codes the forms and the API take (workflows.transitions: `max_items`)
+# The most codes the forms and the API take: the declared input's `max_items` (workflows.transitions).
+_COMPILED_CODES = next(i for i in MACHINES["pathway"]["submit_eligibility"].inputs if i.name == "criteria").max_items
 
 
 PROOF_MAX_AGE_MONTHS = 24  # a proof seen longer ago says nothing of the situation today (1900: a slip)

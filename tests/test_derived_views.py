@@ -6,16 +6,25 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from parcours import selectors
 from parcours.models import Participant, Referral
 from parcours.notifications import audience_of
-from parcours.selectors.journal import present_events, visible_events, visible_inputs
+from parcours.selectors.journal import participant_timeline_events, present_events, visible_events, visible_inputs
 from roles import policy
 from roles.actor import Actor
 from roles.enums import Role
-from tests.factories import call_service, make_lot, make_offer, make_pathway, make_referral
+from tests.factories import (
+    OrganisationFactory,
+    call_service,
+    make_lot,
+    make_offer,
+    make_pathway,
+    make_referral,
+    member,
+)
 from workflows.journal import record_event
 from workflows.models import JournalEvent
 
@@ -68,6 +77,73 @@ def test_the_adviser_sees_every_event_of_the_file_and_the_employer_only_its_cand
     assert adviser_events.count() == JournalEvent.objects.filter(participant_id=participant.pk).count()
     employer = world.a.employer_actor
     assert not visible_events(employer, JournalEvent.objects.filter(participant_id=participant.pk)).exists()
+
+
+def _timeline_rows(events):
+    return [
+        (e.pk, e.object_type, e.object_id, e.timer_referral_id, e.actor_user_id, e.actor_organisation_id)
+        for e in events
+    ]
+
+
+def test_the_compiled_timeline_is_the_querysets_timeline_for_every_viewer(world, two_buyers):
+    """The page's and the exports' read (compiled once per role) keeps the rows of `participant_events` for each
+    viewer: two buyers (one compiled read, their ids its arguments), named access or not, the other territory."""
+    participant, first, second = two_buyers
+    viewers = {
+        "adviser": world.a.adviser,
+        "facilitator": world.a.facilitator,
+        "employer": world.a.employer_actor,
+        "auditor a": world.a.auditor,
+        "auditor a, named": named(world.a.auditor),
+        "auditor b": world.b.auditor,
+        "adviser b": world.b.adviser,
+        "facilitator b": world.b.facilitator,
+    }
+    seen, counted = {}, {}
+    for label, viewer in viewers.items():
+        expected = _timeline_rows(selectors.participant_events(viewer, participant.pk))
+        found = participant_timeline_events(viewer, participant.pk)
+        assert _timeline_rows(found) == expected, label
+        assert all(e.actor_user is None or e.actor_user.pk == e.actor_user_id for e in found)
+        seen[label] = {(object_type, pk) for _, object_type, pk, *_ in expected}
+        counted[label] = len(found)
+    # The viewers differ: the comparison above holds each one to its own scope.
+    assert ("referral", first.pk) in seen["auditor a"] and ("referral", second.pk) not in seen["auditor a"]
+    assert ("referral", second.pk) in seen["auditor b"] and ("referral", first.pk) not in seen["auditor b"]
+    assert seen["employer"] == set() and seen["adviser b"] == set()
+    assert counted["adviser"] == JournalEvent.objects.filter(participant_id=participant.pk).count()
+    assert participant_timeline_events(Actor.system(), participant.pk) == []
+    assert participant_timeline_events(world.a.adviser, 10**9) == []
+
+
+def test_the_compiled_timeline_binds_the_viewers_organisation_and_group_apart(world, two_buyers):
+    """A buyer whose group's id is not its own id: its contracts' referrals are found through the organisation, the
+    file through its group's grant — each argument in its place."""
+    participant, first, second = two_buyers
+    Group.objects.create(name="another group")  # the next organisation's group id is not its own id
+    buyer = OrganisationFactory(buyer=True)
+    assert buyer.group_id != buyer.pk
+    auditor = member(buyer, Role.AUDITOR)
+    offer = make_offer(world.a, lot=make_lot(world.a, buyer=buyer))
+    third = make_referral(world, "forwarded", pathway=participant.pathways.get(), offer=offer)
+    expected = _timeline_rows(selectors.participant_events(auditor, participant.pk))
+    assert _timeline_rows(participant_timeline_events(auditor, participant.pk)) == expected
+    seen = {(object_type, pk) for _, object_type, pk, *_ in expected}
+    assert ("referral", third.pk) in seen and ("referral", first.pk) not in seen
+    assert ("pathway", participant.pathways.get().pk) in seen  # the file, through the group's grant
+
+
+def test_a_warm_timeline_read_builds_no_statement_with_the_orm(world, two_buyers, monkeypatch):
+    from tests.test_compiled import _count_orm_compilations
+
+    participant, _, _ = two_buyers
+    expected = _timeline_rows(participant_timeline_events(world.a.auditor, participant.pk))
+    built = _count_orm_compilations(monkeypatch)
+    assert _timeline_rows(participant_timeline_events(world.a.auditor, participant.pk)) == expected
+    assert built == []
+    selectors.participant_events(world.a.auditor, participant.pk).count()  # the queryset itself: compiled
+    assert built
 
 
 def test_timeline_page_csv_xlsx_and_api_history_apply_the_rule(world, two_buyers):

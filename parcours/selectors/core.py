@@ -16,7 +16,7 @@ from parcours.models import (
     Placement,
     Referral,
 )
-from parcours.selectors.journal import participant_events, present_events
+from parcours.selectors.journal import participant_timeline_events, present_events
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
@@ -136,7 +136,7 @@ def participant_assessments(*, actor, participant):
 
 def participant_timeline(*, actor, participant):
     """The events of a participant's file the actor may see, labelled, with their inputs filtered."""
-    return present_events(actor, participant_events(actor, participant.pk))
+    return present_events(actor, participant_timeline_events(actor, participant.pk))
 
 
 MACHINE_MODELS = {"pathway": Pathway, "referral": Referral, "placement": Placement, "hoursline": HoursLine}

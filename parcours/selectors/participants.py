@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from parcours.access_log import log_participant_access
 from parcours.models import EligibilityCriterion, Exit, FollowUp, JobOffer, Participant, Pathway
-from parcours.selectors.journal import participant_events, present_events, pseudonymised
+from parcours.selectors.journal import participant_timeline_events, present_events, pseudonymised
 from parcours.selectors.tally import pathway_counts_for
 from parcours.text import search_words
 from roles.enums import OrganisationKind
@@ -156,7 +156,7 @@ def participant_timeline_export(*, actor, participant_id):
     if participant is None or actor is None or not allows(actor, "participant.view", participant):
         raise DomainError("not_found", _("Participant·e introuvable."))
     log_participant_access(actor=actor, participant_id=participant.pk, channel=AccessChannel.EXPORT, purpose="export")
-    return participant, present_events(actor, participant_events(actor, participant.pk))
+    return participant, present_events(actor, participant_timeline_events(actor, participant.pk))
 
 
 def exit_for(*, actor, pk, action="exit.record_outcome"):

@@ -17,7 +17,8 @@ from parcours.models import (
     Referral,
 )
 from parcours.selectors.journal import participant_timeline_events, present_events
-from roles.policy import allows, scope_queryset
+from roles.policy import allows, remember_scopes, scope_queryset, with_scopes_of_row
+from roles.statements import Compiled
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
 from workflows.vocabulary import AccessChannel
@@ -107,14 +108,39 @@ def count_by_state(queryset):
 def participant_file(*, actor, participant_id, channel=AccessChannel.PAGE, log=True):
     """The participant file if the actor may read it (else 'not found'); the read is logged (`log=False`: a check
     before a write, whose answer then reads the file again, logged; a refused write discloses nothing)."""
-    participant = (
-        Participant.objects.select_related("youth_agency", "referent_adviser").filter(pk=participant_id).first()
-    )
-    if participant is None or actor is None or not allows(actor, "participant.view", participant):
+    if actor is None or actor.is_system or actor.organisation is None:
+        participant = None
+    else:
+        # With whether the actor reaches it through each scope of its role, kept on the row (as a transition's
+        # locked row keeps them): the page's other checks on it (health data, update, access log, …) ask no query.
+        organisation = actor.organisation
+        read = _file_read(actor.role, bool(actor.named_access))
+        found = read(int(participant_id), organisation.pk, organisation.group_id)
+        participant = remember_scopes(found[0], actor) if found else None
+    if participant is None or not allows(actor, "participant.view", participant):
         raise DomainError("not_found", _("Participant·e introuvable."))
     if log:
         log_participant_access(actor=actor, participant_id=participant.pk, channel=channel)
     return participant
+
+
+_FILE_READS = {}  # (role, named access) → Compiled
+
+
+def _file_read(role, named_access) -> Compiled:
+    """A participant's row with its agency and referent, and its scope checks for a member of an organisation in
+    `role`: compiled once per role (the organisation's ids are arguments)."""
+    found = _FILE_READS.get((role, named_access))
+    if found is None:
+
+        def build(pk, organisation_id, group_id):
+            rows = Participant.objects.select_related("youth_agency", "referent_adviser")
+            return with_scopes_of_row(
+                rows, role, named_access, pk, organisation_id=organisation_id, group_id=group_id
+            ).filter(pk=pk)
+
+        found = _FILE_READS.setdefault((role, named_access), Compiled(build, arguments=3))
+    return found
 
 
 def participant_assessments(*, actor, participant):

@@ -35,9 +35,11 @@ def _date(value):
 
 
 # --- The access log ---------------------------------------------------------------------------------------------
-def participant_access_log(*, actor, participant_id):
-    """Who consulted one file, newest first — for the Mission Locale following it ('not found' otherwise)."""
-    participant = Participant.objects.filter(pk=participant_id).first()
+def participant_access_log(*, actor, participant_id=None, participant=None):
+    """Who consulted one file, newest first — for the Mission Locale following it ('not found' otherwise).
+    `participant`: the file's row already read in this request (its scopes kept: no query to check them again)."""
+    if participant is None:
+        participant = Participant.objects.filter(pk=participant_id).first()
     if participant is None or not allows(actor, "participant.view_access_log", participant):
         raise DomainError("not_found", _("Participant·e introuvable."))
     return ParticipantAccess.objects.filter(participant=participant).select_related("user", "organisation")

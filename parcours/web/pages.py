@@ -206,7 +206,7 @@ def _data_protection(actor, participant):
     if not selectors.allows(actor, "participant.view_access_log", participant):
         return None
     return {
-        "accesses": selectors.participant_access_log(actor=actor, participant_id=participant.pk)[:10],
+        "accesses": selectors.participant_access_log(actor=actor, participant=participant)[:10],
         "can_export": selectors.allows(actor, "participant.export_subject_data", participant),
         "can_record_notice": selectors.allows(actor, "participant.record_notice", participant),
     }

@@ -182,6 +182,30 @@ def test_participant_file_scope_and_access_log(site, client, username, status):
         assert logged.get().channel == "page"
 
 
+# session, user, memberships; the file with its scope checks (one statement: every other check on the row is
+# answered from it), its access-log row; pathways, exits, state dates and the pathways' own checks; eligibility and
+# criteria; referrals (and their actions), placements, follow-ups; the journal (one statement compiled once per
+# role) and who may see health data among its participants. The adviser also reads the file's access log.
+FILE_QUERIES = {"conseillere": 19, "facilitateur": 18, "auditeur": 12}
+
+
+@pytest.mark.parametrize("username", sorted(FILE_QUERIES))
+def test_participant_file_query_count_is_pinned_and_does_not_grow_with_the_file(site, client, username):
+    from parcours.services import followups
+
+    small = site.participant()  # referred
+    big = site.participant(hired=True)  # hired, working, hours validated, a follow-up: twice the events
+    followups.followup_record(actor=site.adviser, pathway=big.pathways.get(), kind="phone", done_on=site.today)
+    login(client, username).get(reverse("home"))  # the first request stores the current organisation
+    counted = []
+    for participant in (small, big):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("participant_detail", args=[participant.pk]))
+        assert response.status_code == 200
+        counted.append(len(ctx.captured_queries))
+    assert counted == [FILE_QUERIES[username]] * 2
+
+
 def test_participant_file_shows_timeline(site, client):
     participant = site.participant(hired=True)
     body = login(client, "conseillere").get(reverse("participant_detail", args=[participant.pk])).content.decode()

@@ -22,6 +22,7 @@ from django.db.models import BooleanField, CharField, Exists, Func, OuterRef, Q,
 from django.db.models import F as FieldRef  # F is the facilitator in the policy table
 from django.db.models.expressions import RawSQL
 
+from roles.actor import Actor
 from roles.enums import Role
 from roles.statements import Compiled, Template, prepared, sentinel
 
@@ -470,6 +471,36 @@ def scope_queryset(actor, action: str, queryset, *, grants_first=False):
     if scope is None or actor.organisation is None:
         return queryset.none()
     return queryset.filter(scope_q(queryset.model, scope, actor, grants_first=grants_first))
+
+
+# --- Scoped reads compiled once per role ---------------------------------------------------------------------------
+_MEMBER_READS = {}  # (build, role, named access, number of values) → Compiled
+_SOME_USER = object()  # a member's user, while its read is compiled: the scopes read its organisation and role only
+
+
+def member_rows(build, actor, *values) -> list:
+    """`list(build(actor, *values))`, where `build` restricts a queryset to `actor`'s scopes, through a read compiled
+    once per (build, role, named access): the actor's organisation and group ids are its arguments with `values` (ids,
+    texts or days). Building a scope's `EXISTS` filters and compiling them cost more than running the read (a
+    participant's journal: ~9 ms a call, against ~1 ms compiled and prepared). `build` is a module-level function
+    (its identity is the key) whose queryset depends on nothing else (no clock, no other row)."""
+    if actor is None or actor.is_system or actor.organisation is None:
+        return list(build(actor, *values))
+    role, named_access = actor.role, bool(actor.named_access)
+    key = (build, role, named_access, len(values))
+    read = _MEMBER_READS.get(key)
+    if read is None:
+        organisation_model = apps.get_model("roles", "Organisation")
+
+        def as_member(*arguments):
+            *given, organisation_id, group_id = arguments
+            organisation = organisation_model(pk=organisation_id, group_id=group_id)
+            member = Actor(user=_SOME_USER, organisation=organisation, role=role, named_access=named_access)
+            return build(member, *given)
+
+        read = _MEMBER_READS.setdefault(key, Compiled(as_member, arguments=len(values) + 2))
+    organisation = actor.organisation
+    return read(*values, organisation.pk, organisation.group_id)
 
 
 # --- The other way round: who may take an action on one object (audiences of notifications) ------------------

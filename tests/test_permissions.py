@@ -51,6 +51,7 @@ from tests.factories import (
     make_offer,
     make_pathway,
     make_placement,
+    make_referral,
     reload,
     today,
     years_ago,
@@ -361,6 +362,36 @@ def test_facilitation_organisation_sees_a_participant_only_once_the_file_is_shar
     # Health data: the facilitator the file is shared with, never the adviser.
     assert policy.allows(facilitator, "participant.view_health_data", submitted)
     assert not policy.allows(world.a.adviser, "participant.view_health_data", submitted)
+
+
+def test_a_files_compiled_lists_keep_the_querysets_rows_for_every_viewer(world):
+    """The participant file's referrals and placements (`policy.member_rows`: compiled once per role, the viewer's
+    organisation and group its arguments) are the scoped querysets' rows, in their order, for every viewer."""
+    from parcours import selectors
+
+    pathway = make_pathway(world, "eligible")
+    # A referral still with the facilitator (not shown to the employer) beside a hire on the side's offer.
+    other = make_referral(world, "sent", pathway=pathway, offer=make_offer(world.a))
+    placement = make_placement(world, "active", pathway=pathway)
+    viewers = [
+        world.side(side).__getattribute__(role)
+        for side in SIDES
+        for role in ("adviser", "facilitator", "employer_actor", "auditor")
+    ]
+    viewers.append(Actor(world.a.auditor.user, world.a.auditor.organisation, Role.AUDITOR, named_access=True))
+    participant_id = pathway.participant_id
+    seen = []
+    for viewer in viewers:
+        referrals = selectors.referrals_for(viewer).filter(pathway__participant_id=participant_id)
+        placements = selectors.placements_for(viewer).filter(pathway__participant_id=participant_id)
+        found = selectors.participant_referrals(viewer, participant_id)
+        assert [(r.pk, r.state, r.offer.lot.pk) for r in found] == [(r.pk, r.state, r.offer.lot.pk) for r in referrals]
+        assert [p.pk for p in selectors.participant_placements(viewer, participant_id)] == [p.pk for p in placements]
+        seen.append({r.pk for r in found})
+    assert seen[0] == {placement.referral_id, other.pk}  # the adviser: both
+    assert seen[2] == {placement.referral_id}  # the employer: its hire only
+    assert seen[4] == set()  # the other territory's adviser: none
+    assert selectors.participant_referrals(Actor.system(), participant_id) == []
 
 
 def test_auditor_reads_participants_of_its_contracts_only(world):

@@ -14,6 +14,8 @@ from parcours.selectors.core import (  # noqa: F401
     offers_for,
     participant_assessments,
     participant_file,
+    participant_placements,
+    participant_referrals,
     participant_timeline,
     participants_for,
     pathways_for,

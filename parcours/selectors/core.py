@@ -17,7 +17,7 @@ from parcours.models import (
     Referral,
 )
 from parcours.selectors.journal import participant_timeline_events, present_events
-from roles.policy import allows, remember_scopes, scope_queryset, with_scopes_of_row
+from roles.policy import allows, member_rows, remember_scopes, scope_queryset, with_scopes_of_row
 from roles.statements import Compiled
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
@@ -47,6 +47,24 @@ def referrals_for(actor):
 def placements_for(actor):
     qs = Placement.objects.select_related("pathway__participant", "employer", "lot__contract")
     return scope_queryset(actor, "placement.view", qs, grants_first=True).order_by("-start_date", "-pk")
+
+
+def _referrals_of_participant(actor, participant_id):
+    return referrals_for(actor).filter(pathway__participant_id=participant_id)
+
+
+def _placements_of_participant(actor, participant_id):
+    return placements_for(actor).filter(pathway__participant_id=participant_id)
+
+
+def participant_referrals(actor, participant_id) -> list:
+    """The referrals of one participant the actor may see, newest first (the file), compiled once per role."""
+    return member_rows(_referrals_of_participant, actor, int(participant_id))
+
+
+def participant_placements(actor, participant_id) -> list:
+    """The placements of one participant the actor may see, latest start first (the file), compiled once per role."""
+    return member_rows(_placements_of_participant, actor, int(participant_id))
 
 
 def hours_lines_for(actor):

@@ -173,10 +173,10 @@ def participant_detail(request, pk):
             actor, "followup.record", pathway
         )
     assessments, shows_health = selectors.participant_assessments(actor=actor, participant=participant)
-    referrals = list(selectors.referrals_for(actor).filter(pathway__participant=participant))
+    referrals = selectors.participant_referrals(actor, participant.pk)
     for referral in referrals:
         referral.actions = actions_for(referral, actor)
-    placements = selectors.placements_for(actor).filter(pathway__participant=participant)
+    placements = selectors.participant_placements(actor, participant.pk)
     follow_ups = list(selectors.pathway_follow_ups(participant=participant))
     recordable = {p.pk for p in pathways if p.can_record_follow_up}
     for follow_up in follow_ups:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, CharField, Exists, Func, OuterRef, Q, Value
 from django.db.models import F as FieldRef  # F is the facilitator in the policy table
@@ -475,6 +476,7 @@ def scope_queryset(actor, action: str, queryset, *, grants_first=False):
 
 # --- Scoped reads compiled once per role ---------------------------------------------------------------------------
 _MEMBER_READS = {}  # (build, role, named access, number of values) → Compiled
+_NO_ROWS = object()  # a key whose role reaches no row: its read has no statement
 _SOME_USER = object()  # a member's user, while its read is compiled: the scopes read its organisation and role only
 
 
@@ -489,6 +491,10 @@ def member_rows(build, actor, *values) -> list:
     role, named_access = actor.role, bool(actor.named_access)
     key = (build, role, named_access, len(values))
     read = _MEMBER_READS.get(key)
+    if read is None and "<" in build.__qualname__:  # a lambda or a closure: a new key at each call, kept forever
+        raise TypeError(f"member_rows needs a module-level function, not {build.__qualname__}")
+    if read is _NO_ROWS:
+        return []
     if read is None:
         organisation_model = apps.get_model("roles", "Organisation")
 
@@ -500,7 +506,11 @@ def member_rows(build, actor, *values) -> list:
 
         read = _MEMBER_READS.setdefault(key, Compiled(as_member, arguments=len(values) + 2))
     organisation = actor.organisation
-    return read(*values, organisation.pk, organisation.group_id)
+    try:
+        return read(*values, organisation.pk, organisation.group_id)
+    except EmptyResultSet:  # the role reaches no row through `build` (a DPO's journal): the ORM answers none
+        _MEMBER_READS[key] = _NO_ROWS
+        return []
 
 
 # --- The other way round: who may take an action on one object (audiences of notifications) ------------------

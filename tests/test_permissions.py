@@ -394,6 +394,81 @@ def test_a_files_compiled_lists_keep_the_querysets_rows_for_every_viewer(world):
     assert selectors.participant_referrals(Actor.system(), participant_id) == []
 
 
+def test_a_role_that_reaches_no_row_gets_none_from_a_compiled_read(world):
+    """A data-protection officer or an administrator sees no journal, referral or placement of a file: the compiled
+    reads answer none, as the querysets do (compiling a filter that keeps nothing raises in Django)."""
+    from parcours import selectors
+    from parcours.selectors.journal import participant_timeline_events
+
+    placement = make_placement(world, "active")
+    participant_id = placement.pathway.participant_id
+    admin = world.a.admin
+    for viewer in (world.a.dpo, admin, Actor(admin.user, admin.organisation, Role.ADMIN, named_access=True)):
+        assert not selectors.participant_events(viewer, participant_id).exists()
+        for _ in range(2):  # compiled, then known to read nothing
+            assert participant_timeline_events(viewer, participant_id) == []
+            assert selectors.participant_referrals(viewer, participant_id) == []
+            assert selectors.participant_placements(viewer, participant_id) == []
+    assert selectors.participant_placements(world.a.adviser, participant_id) != []
+
+
+def test_a_compiled_read_is_built_by_a_module_level_function(world):
+    with pytest.raises(TypeError, match="module-level function"):
+        policy.member_rows(lambda actor, pk: Participant.objects.filter(pk=pk), world.a.adviser, 1)
+
+
+PARTICIPANT_ACTIONS = [action for action in policy.POLICY if action.startswith("participant.")]
+
+
+def test_the_file_read_binds_the_organisation_and_its_group_apart(world):
+    """A Mission Locale whose group's id is not its own id: its adviser opens the file it follows (the grant is the
+    group's, the agency the organisation's), and the scopes kept on the row answer as fresh checks do."""
+    from django.contrib.auth.models import Group
+
+    from parcours import selectors
+    from parcours.services import participants
+    from tests.factories import OrganisationFactory, member
+
+    Group.objects.create(name="another group")
+    agency = OrganisationFactory(mission_locale=True)
+    assert agency.group_id != agency.pk
+    adviser = member(agency, Role.ADVISER)
+    created = participants.participant_create(
+        actor=adviser,
+        data={
+            "first_name": "Lou",
+            "last_name": "Apart",
+            "birth_date": years_ago(19),
+            "postcode": "59000",
+            "commune": "Lille",
+            "qualification_level": "level_3",
+        },
+    )
+    read = selectors.participant_file(actor=adviser, participant_id=created.pk, log=False)
+    fresh = Participant.objects.get(pk=created.pk)
+    for action in PARTICIPANT_ACTIONS:
+        assert policy.allows(adviser, action, read) == policy.allows(adviser, action, fresh), action
+    assert policy.allows(adviser, "participant.update", read)
+    with pytest.raises(DomainError):
+        selectors.participant_file(actor=world.a.adviser, participant_id=created.pk, log=False)
+
+
+def test_the_file_read_keeps_the_scopes_of_its_viewers_named_access(world):
+    """An auditor reads a referred file without the identity, the same auditor with named access with it: the read
+    compiled for each keeps its own answer (`participant.view_identity`)."""
+    from parcours import selectors
+
+    participant_id = make_pathway(world, "referred").participant_id
+    plain = world.a.auditor
+    named_auditor = Actor(plain.user, plain.organisation, Role.AUDITOR, named_access=True)
+    for viewer, identity in ((plain, False), (named_auditor, True), (plain, False)):
+        read = selectors.participant_file(actor=viewer, participant_id=participant_id, log=False)
+        assert policy.allows(viewer, "participant.view_identity", read) is identity
+        fresh = Participant.objects.get(pk=participant_id)
+        for action in PARTICIPANT_ACTIONS:
+            assert policy.allows(viewer, action, read) == policy.allows(viewer, action, fresh), action
+
+
 def test_auditor_reads_participants_of_its_contracts_only(world):
     referred = make_pathway(world, "referred").participant
     not_referred = make_pathway(world, "eligible").participant

@@ -765,6 +765,10 @@ def _pages():
         ("adviser", "adviser inbox", "/travail/"),
         ("adviser", "adviser queue", "/travail/a-prendre/"),
         ("adviser", "notifications", "/notifications/"),
+        # A facilitator and an employer see more kinds of objects, most of them through grants: their first page
+        # walks the journal's latest events checking each one's scope.
+        ("facilitator", "facilitator notifications", "/notifications/"),
+        ("employer", "employer notifications", "/notifications/"),
         ("adviser", "API participants", "/api/v1/participants/"),
         ("facilitator", "facilitator home", "/"),
         ("facilitator", "facilitator referrals", "/facilitation/positionnements/"),

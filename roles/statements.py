@@ -221,8 +221,10 @@ class Compiled:
     with different sentinels: the SQL text must be the same (no argument folded into it) and only the arguments'
     parameters may move. An argument a shape does not use (a role whose scopes need no organisation) goes nowhere."""
 
-    def __init__(self, build, *, arguments=1):
-        self.build, self.arguments = build, arguments
+    def __init__(self, build, *, arguments=1, prepare=True):
+        # prepare=False: the text is sent with its values and planned for them at each run (a read whose best plan
+        # depends on them: see `roles.policy.member_rows`); still built and compiled once.
+        self.build, self.arguments, self.prepare = build, arguments, prepare
         self._compiled = {}  # (alias, kinds) → (queryset, compiler, sql, params, slots)
         self._lock = threading.Lock()
         _EVERY_COMPILED.add(self)
@@ -298,7 +300,8 @@ class Compiled:
         already sent is left out."""
         compiled, sql, params, arguments = self._bound(values, using)
         queryset, template, _, _, _, compilation = compiled
-        sql, params = prepared(sql, params, arguments, using=using)
+        if self.prepare:
+            sql, params = prepared(sql, params, arguments, using=using)
         connection = connections[using]  # this thread's
         compiler = copy.copy(template)
         compiler.connection = connection

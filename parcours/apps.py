@@ -15,7 +15,7 @@ class ParcoursConfig(AppConfig):
     def ready(self):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
-        from parcours import checks  # noqa: F401  (registers the system checks)
+        from parcours import checks, notifications  # noqa: F401  (checks: registers the system checks)
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from workflows import journal, work
@@ -24,6 +24,8 @@ class ParcoursConfig(AppConfig):
         work.subscribe(listener)
         # The hours counted per lot are kept as a summary: the journal tells it which lots changed.
         journal.subscribe(lot_hours.event_recorded)
+        # Each event's audience is written down beside it, for the notifications page (parcours.notifications).
+        journal.subscribe_written(notifications.event_written)
         connection_created.connect(register_sqlite_functions, dispatch_uid="parcours.sqlite_functions")
         # SQLite's triggers keeping Participant.current_state are set aside while migrations rebuild tables.
         pre_migrate.connect(current_state.drop_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")

@@ -4,6 +4,10 @@ Each journal event is pushed to the channel-layer groups of the teams that may v
 inverse (`roles.policy.audience`), the same rule as every derived view — one group per organisation and role
 ("organisation-<id>-<role>"); realtime consumers subscribe to their team's group. Payloads carry ids, codes,
 states and French labels, never personal data. A failed delivery is logged and never undoes the committed action.
+
+The same teams are written down in the event's transaction (`EventAudience`, one row per team): the notifications
+page reads a team's latest events from them (parcours.selectors.notifications). On PostgreSQL the write is the
+audience read itself, `INSERT … SELECT … RETURNING`, carried by the COMMIT (roles.commit): no round trip of its own.
 """
 
 import asyncio
@@ -12,6 +16,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import re
 import threading
 
 import redis
@@ -19,14 +24,18 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import decode_hosts
-from django.db import DatabaseError, transaction
+from django.db import connection, transaction
+from django.db.models import Max, Min
 
 from parcours import mail
-from parcours.models import Participant, Referral
+from parcours.models import EventAudience, Participant, Referral
 from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
-from roles.commit import can_carry, carry
+from roles.commit import Carried, carry
+from roles.rows import send_unsent
+from roles.statements import prepared
+from workflows.models import JournalEvent
 
 logger = logging.getLogger(__name__)
 
@@ -86,24 +95,88 @@ def audience_of(event) -> set:
     return set() if viewed is None else policy.audience(*viewed)
 
 
-def _carry_audience(event):
-    """The event's audience read left for the commit of its transaction to send (roles.commit), or None: then it is
-    read after the commit. Read only where there is a layer to send to."""
-    if not can_carry() or get_channel_layer() is None:
+def _audience_insert(event, viewed) -> tuple | None:
+    """The INSERT … SELECT writing the event's audience (`policy.audience_statement` of what it is viewed as), each
+    team once, and returning the teams: (sql, params, positions of the arguments); None when no team may view it."""
+    statement = policy.audience_statement(*viewed)
+    if statement is None:
         return None
+    sql, params, arguments = statement
+    table = connection.ops.quote_name(EventAudience._meta.db_table)
+    occurred_at = EventAudience._meta.get_field("occurred_at").get_db_prep_value(event.occurred_at, connection)
+    insert = (
+        f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
+        f'SELECT DISTINCT "t"."team_organisation", "t"."team_role", %s, %s FROM ({sql}) "t" '
+        'WHERE "t"."team_organisation" IS NOT NULL ON CONFLICT DO NOTHING RETURNING "organisation_id", "role"'
+    )
+    return insert, [occurred_at, event.pk, *params], [0, 1, *(position + 2 for position in arguments)]
+
+
+def _record_audience(event) -> Carried | None:
+    """Write the event's audience in its transaction. Its `rows` are the teams written, or None while the COMMIT
+    that carries it has not run, or when it failed there (then read and written after the commit:
+    `_unless_written`). None: no team may view such an event. Carried by the COMMIT where it can be (roles.commit),
+    else sent now."""
     viewed = _viewed_as(event)
     if viewed is None:
         return None
-    statement = policy.audience_statement(*viewed)
-    return None if statement is None else carry(*statement)
+    send_unsent(event)  # its id, if its row waited for a read to carry it
+    statement = _audience_insert(event, viewed)
+    if statement is None:
+        return None
+    carried = carry(*statement)
+    if carried is not None:
+        return carried
+    sql, params = prepared(*statement)
+    written = Carried(sql, params, frozenset())
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written.rows = cursor.fetchall()
+    return written
 
 
-def _send(event, carried=None):
+_RECORDED = "_parcours_audience"  # on an event: its audience's write (`Carried`), for its publication to read
+
+
+def event_written(event) -> None:
+    """Write down the audience of every journal event once its row is written (workflows.journal calls it): carried
+    by the COMMIT where it can be, the teams then those of the end of the transaction, as its publication's; else
+    written now. Part of the action, as its other writes: failing, it fails the action."""
+    with transaction.mark_for_rollback_on_error():
+        recorded = _record_audience(event)
+    if recorded is None:
+        return
+    event.__dict__[_RECORDED] = recorded
+    if recorded.rows is None:  # carried: if what the commit carried failed, written after it
+        transaction.on_commit(lambda: _unless_written(event, recorded))
+
+
+def _unless_written(event, recorded) -> None:
+    if recorded.rows is not None:
+        return
+    try:
+        _record_after_commit(event)
+    except Exception:  # a notification must never break a committed action
+        logger.exception("audience of event %s not written", event.pk)
+
+
+def _record_after_commit(event) -> set:
+    """The event's audience read and written after its commit (what the commit carried failed): its teams."""
+    teams = audience_of(event)
+    EventAudience.objects.bulk_create(
+        [EventAudience(organisation_id=o, role=r.value, occurred_at=event.occurred_at, event=event) for o, r in teams],
+        ignore_conflicts=True,
+    )
+    return teams
+
+
+def _send(event, rows=None):
+    """Deliver the event to its teams: the rows its audience's write returned, or read now (None)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        teams = audience_of(event) if carried is None or carried.rows is None else policy.teams_of(carried.rows)
+        teams = audience_of(event) if rows is None else policy.teams_of(rows)
         groups = sorted({team_group(organisation_id, role) for organisation_id, role in teams})
     except Exception:  # a notification must never break a committed action
         logger.exception("audience of event %s failed", event.pk)
@@ -324,13 +397,12 @@ os.register_at_fork(after_in_child=_publisher._reset)
 
 
 def publish_on_commit(event, *, subject=None) -> None:
-    """Deliver `event` to the teams that may view its object, once the transaction has committed; the e-mails it
-    calls for are written to the outbox in the transaction (parcours.mail: now, or by its COMMIT), and sent by the
-    timer worker.
+    """Deliver `event` to the teams that may view its object, once the transaction has committed (the teams its
+    audience's write returned: `event_written`); the e-mails it calls for are written to the outbox in the
+    transaction (parcours.mail: now, or by its COMMIT), and sent by the timer worker.
     `subject`: the event's object as the service holds it (locked, with its related rows), for the e-mails to read."""
-    if _muted.get():
-        return
-    if mail.calls_for_mail(event):
+    muted = _muted.get()
+    if not muted and mail.calls_for_mail(event):
         try:
             mail.enqueue_for_event(event, subject)  # a failure undoes its own writes only (savepoint)
         except Exception:  # an e-mail must never stop the action it tells of…
@@ -338,14 +410,88 @@ def publish_on_commit(event, *, subject=None) -> None:
                 # …unless the action itself was lost with it (roles.statements.run_on_its_own): then it fails, loudly
                 raise
             logger.exception("e-mail notifications of event %s failed", event.pk)
-    try:
-        carried = _carry_audience(event)
-    except DatabaseError:
-        # PostgreSQL has lost the transaction with it: the action fails, loudly (never committed as a silent
-        # ROLLBACK); for its caller, like any failed write of the action.
-        transaction.set_rollback(True)
-        raise
-    except Exception:  # read after the commit instead (a notification never stops the action it tells of)
-        logger.exception("audience of event %s not carried by the commit", event.pk)
-        carried = None
-    transaction.on_commit(lambda: _send(event, carried))
+    recorded = event.__dict__.get(_RECORDED)
+    if not muted:
+        transaction.on_commit(lambda: _send(event, None if recorded is None else recorded.rows))
+
+
+# --- The audience of events recorded without it (the journal before it was kept, a generated load) --------------
+def _viewed_kinds() -> list:
+    """(journal filter (sql, params), the view action, the model, the column of the event holding the viewed row's
+    id) for every kind of event a team may view: `_viewed_as`, set-based."""
+    kinds = [
+        (('"e"."object_type" = %s', [object_type]), action, model, '"e"."object_id"')
+        for object_type, (model, action) in EVENT_OBJECTS.items()
+    ]
+    pathway_timers = ", ".join(["%s"] * len(PATHWAY_TIMERS))
+    kinds.append(
+        (
+            (f'"e"."object_type" = %s AND "e"."action" IN ({pathway_timers})', ["timer", *PATHWAY_TIMERS]),
+            "participant.view",
+            Participant,
+            '"e"."participant_id"',
+        )
+    )
+    kinds.append(
+        (
+            (f'"e"."object_type" = %s AND "e"."action" NOT IN ({pathway_timers})', ["timer", *PATHWAY_TIMERS]),
+            "referral.view",
+            Referral,
+            """CAST(("e"."inputs" ->> 'referral') AS bigint)""",
+        )
+    )
+    return kinds
+
+
+def _with_column(sql, params, arguments, column) -> tuple:
+    """`sql` with the parameters at positions `arguments` replaced by the SQL expression `column`."""
+    replaced, kept, pieces, position, start = set(arguments), [], [], 0, 0
+    for match in re.finditer(r"%[s%]", sql):
+        if match.group() == "%%":
+            continue
+        pieces.append(sql[start : match.start()])
+        pieces.append(column if position in replaced else "%s")
+        if position not in replaced:
+            kept.append(params[position])
+        position, start = position + 1, match.end()
+    pieces.append(sql[start:])
+    return "".join(pieces), kept
+
+
+def record_missing_audiences(*, chunk=1_000_000) -> int:
+    """Write the audience of the journal's events that have none, as the policy sees them now: after a migration
+    created the table, or `generate_load` wrote its journal. The number of rows written. On PostgreSQL one statement
+    per kind of event and range of `chunk` event ids (the audience read joined to each event, `LATERAL`); elsewhere
+    event by event. Run again, it adds only the teams an event lacks."""
+    if connection.vendor != "postgresql":
+        written = 0
+        for event in JournalEvent.objects.filter(audience__isnull=True).order_by("pk").iterator(chunk_size=2000):
+            viewed = _viewed_as(event)
+            statement = None if viewed is None else _audience_insert(event, viewed)
+            if statement is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute(*statement[:2])
+                    written += len(cursor.fetchall())
+        return written
+    bounds = JournalEvent.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return 0
+    table = connection.ops.quote_name(EventAudience._meta.db_table)
+    journal = connection.ops.quote_name(JournalEvent._meta.db_table)
+    written = 0
+    for (where, where_params), action, model, column in _viewed_kinds():
+        template = policy._audience_template(model, action)
+        if template is None:
+            continue
+        teams, params = _with_column(template.sql, template.params, template.arguments, column)
+        sql = (
+            f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
+            f'SELECT "t"."team_organisation", "t"."team_role", "e"."occurred_at", "e"."id" FROM {journal} "e" '
+            f'CROSS JOIN LATERAL ({teams}) "t" WHERE {where} AND "e"."id" BETWEEN %s AND %s '
+            'AND "t"."team_organisation" IS NOT NULL ON CONFLICT DO NOTHING'
+        )
+        for low in range(bounds["low"], bounds["high"] + 1, chunk):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *where_params, low, low + chunk - 1])
+                written += cursor.rowcount
+    return written

@@ -585,7 +585,12 @@ def _audience_template(model, action: str) -> Template | None:
         if found is not None:
             rows, path = found
             role_value = Value(role.value, output_field=CharField())
-            branches.append(rows.annotate(team_role=role_value).values_list(path, "team_role").order_by())
+            # Named columns: a statement around it (parcours.notifications' INSERT … SELECT) reads them by name.
+            branches.append(
+                rows.annotate(team_organisation=FieldRef(path), team_role=role_value)
+                .values_list("team_organisation", "team_role")
+                .order_by()
+            )
     if not branches:
         return None
     query = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]

@@ -190,6 +190,7 @@ class Lead:
         self.using, self.sql, self.params, self._finish = using, sql, params, finish
         self._before = list(before)  # the writes it carries, where they go just before it (SQLite)
         self.sent = False
+        self.then = []  # called once its rows are written and their ids set (workflows.journal's written listeners)
 
     def statement(self) -> tuple:
         """(sql, params, positions of its arguments) as `Compiled.statement()` gives them: every value an argument."""
@@ -200,6 +201,8 @@ class Lead:
         self.sent = True
         with transaction.mark_for_rollback_on_error(self.using):
             self._finish(rows)
+            for written in self.then:
+                written()
 
     def send(self):
         if self.sent:

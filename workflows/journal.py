@@ -169,6 +169,22 @@ def subscribe(listener):
     return listener
 
 
+# Called with each event once its row is written (its id set), in the writer's transaction: what must point at the
+# event (the teams it is shown to, parcours.notifications). Registered by the application; none may write events.
+_written_listeners = []
+
+
+def subscribe_written(listener):
+    if listener not in _written_listeners:
+        _written_listeners.append(listener)
+    return listener
+
+
+def _written(event) -> None:
+    for listener in _written_listeners:
+        listener(event)
+
+
 # The last link of a chain, read before each event is appended: compiled once (workflows.compiled).
 _chain_tail = Compiled(
     lambda object_type, object_id: (
@@ -252,9 +268,14 @@ def record_event(
     )
     carried = [along, *(listener(event) for listener in _recorded_listeners)]
     if lead and not reason:
-        insert_row(event, along=carried, lead=True)
+        waiting = insert_row(event, along=carried, lead=True)
+        if waiting is None:  # written at once
+            _written(event)
+        else:
+            waiting.then.append(lambda: _written(event))
         return event
     insert_row(event, along=carried)
+    _written(event)
     if reason:
         event.reason_record = insert_row(JournalReason(event=event, text=reason))
     return event
@@ -266,7 +287,10 @@ def record_new_chains(entries, *, actor, along=None) -> list:
     takes one per event): an intake's participant and pathway."""
     events = [_sealed_event(actor=actor, tail=NEW_CHAIN, reason="", **entry) for entry in entries]
     carried = [along, *(listener(event) for event in events for listener in _recorded_listeners)]
-    return insert_rows(events, along=carried)
+    written = insert_rows(events, along=carried)
+    for event in events:
+        _written(event)
+    return written
 
 
 def _sealed_event(

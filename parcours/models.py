@@ -1373,7 +1373,7 @@ class MailNotification(ChoiceLabels, models.Model):
         return f"{self.get_kind_display()} → {self.user} ({self.outcome or 'en attente'})"
 
 
-class EventAudience(models.Model):
+class EventAudience(ChoiceLabels, models.Model):
     """One team (organisation × role) that could view a journal event's object when the event was recorded: the
     event's audience, written in the event's transaction (parcours.notifications), read back by the notifications
     page from one index range per team (parcours.selectors.notifications), each candidate checked again with the

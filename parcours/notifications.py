@@ -32,7 +32,7 @@ from parcours.models import EventAudience, Participant, Referral
 from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_label, event_state_label
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
-from roles.commit import Carried, carry
+from roles.commit import Carried, carry, will_commit
 from roles.rows import send_unsent
 from roles.statements import prepared
 from workflows.models import JournalEvent
@@ -124,7 +124,10 @@ def _record_audience(event) -> Carried | None:
     statement = _audience_insert(event, viewed)
     if statement is None:
         return None
-    carried = carry(*statement)
+    # Carried only by a COMMIT that ends this action alone: in a block nested in another (several actions in one
+    # transaction, as the demo seed's) each event gets the teams of its own moment, and a transaction that never
+    # commits (a test's) gets its rows all the same.
+    carried = carry(*statement) if not connection.savepoint_ids and will_commit(connection) else None
     if carried is not None:
         return carried
     sql, params = prepared(*statement)
@@ -459,13 +462,13 @@ def _with_column(sql, params, arguments, column) -> tuple:
 
 
 def record_missing_audiences(*, chunk=1_000_000) -> int:
-    """Write the audience of the journal's events that have none, as the policy sees them now: after a migration
-    created the table, or `generate_load` wrote its journal. The number of rows written. On PostgreSQL one statement
-    per kind of event and range of `chunk` event ids (the audience read joined to each event, `LATERAL`); elsewhere
-    event by event. Run again, it adds only the teams an event lacks."""
+    """Write the audience of the journal's events as the policy sees them now, the teams an event already has kept:
+    after a migration created the table, or `generate_load` wrote its journal. The number of rows written. On
+    PostgreSQL one statement per kind of event and range of `chunk` event ids (the audience read joined to each
+    event, `LATERAL`); elsewhere event by event. Run again, it adds only the teams an object gained since."""
     if connection.vendor != "postgresql":
         written = 0
-        for event in JournalEvent.objects.filter(audience__isnull=True).order_by("pk").iterator(chunk_size=2000):
+        for event in JournalEvent.objects.order_by("pk").iterator(chunk_size=2000):
             viewed = _viewed_as(event)
             statement = None if viewed is None else _audience_insert(event, viewed)
             if statement is not None:

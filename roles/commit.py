@@ -52,7 +52,7 @@ def can_carry(using=DEFAULT_DB_ALIAS) -> bool:
     return _carries(connection) and _read_committed(connection)
 
 
-def _will_commit(connection) -> bool:
+def will_commit(connection) -> bool:
     """Whether the transaction in progress ends in a COMMIT: not a test case's, rolled back at the test's end (Django
     marks its blocks, for its own check of durable blocks)."""
     return not any(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
@@ -77,7 +77,7 @@ def carry_write(sql, params, arguments, *, using=DEFAULT_DB_ALIAS, label="") -> 
     here, raised to the caller, the transaction untouched: never at the commit, which would then lose the action).
     `label`: what it writes, for the log of a write that failed."""
     connection = connections[using]
-    if not _carries(connection) or connection.savepoint_ids or not _will_commit(connection):
+    if not _carries(connection) or connection.savepoint_ids or not will_commit(connection):
         return None
     sql, params = prepared(sql, params, arguments, using=using)
     with connection.cursor() as cursor, connection.wrap_database_errors:

@@ -292,11 +292,11 @@ def test_without_carried_rows_the_audience_is_read_after_the_commit(monkeypatch)
     expected = sorted({notifications.team_group(org, role) for org, role in notifications.audience_of(event)})
     not_taken = commit.Carried("SELECT 1", [], frozenset())  # its commit did not run it (rows None)
     with CaptureQueriesContext(connection) as read_after:
-        notifications._send(event, not_taken)
+        notifications._send(event, not_taken.rows)
     taken = commit.Carried("SELECT 1", [], frozenset())
     taken.rows = [(world.b.facilitation.pk, "facilitator")]  # what the commit read: used as it is
     with CaptureQueriesContext(connection) as not_read:
-        notifications._send(event, taken)
+        notifications._send(event, taken.rows)
     assert sent == [expected, [notifications.team_group(world.b.facilitation.pk, "facilitator")]]
     assert len(read_after) == 1 and len(not_read) == 0
 

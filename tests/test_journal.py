@@ -81,10 +81,11 @@ def run_verify_journal(*files):
 
 
 def delete_events(where, params=()):
-    """Delete events as the database owner would, with what points at them (task closings, reasons)."""
+    """Delete events as the database owner would, with what points at them (task closings, reasons, audiences)."""
     ids = f"(SELECT id FROM workflows_journalevent WHERE {where})"
     tamper(f"UPDATE workflows_worktask SET closing_event_id = NULL WHERE closing_event_id IN {ids}", params)
     tamper(f"DELETE FROM workflows_journalreason WHERE event_id IN {ids}", params)
+    tamper(f"DELETE FROM parcours_eventaudience WHERE event_id IN {ids}", params)
     tamper(f"DELETE FROM workflows_journalevent WHERE {where}", params)
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from parcours.dates import add_months
 from parcours.models import EligibilityCriterion, Participant
+from parcours.notifications import record_missing_audiences
 from parcours.selectors import current_state, tally
 from parcours.services import register
 from parcours.text import fold, identity_key
@@ -269,6 +270,9 @@ class Command(BaseCommand):
         # COPY ran with the triggers off (session_replication_role = replica)
         tally.rebuild()
         current_state.rebuild()
+        # The teams each event is shown to (the notifications page), set-based from the policy, as a migration does.
+        self.stderr.write("\nDestinataires des événements…", ending="")
+        record_missing_audiences()
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         self.stderr.write("")

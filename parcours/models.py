@@ -1381,11 +1381,20 @@ class EventAudience(ChoiceLabels, models.Model):
     pathways: the planner hashed every object of the team's scope before it walked the latest events."""
 
     pk = models.CompositePrimaryKey("organisation", "role", "occurred_at", "event")
-    organisation = models.ForeignKey("roles.Organisation", on_delete=models.CASCADE, db_index=False)
+    # No foreign key constraints in the database: each row's check locked its organisation's row (FOR KEY SHARE)
+    # at every commit — one row for every transition of a team — and doubled a transition's WAL. The rows are
+    # written from the event and the policy's own reads in one statement; journal events are never deleted.
+    organisation = models.ForeignKey(
+        "roles.Organisation", on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     role = models.CharField("rôle", max_length=20, choices=Role.choices)
     occurred_at = models.DateTimeField("date")  # the event's, kept here for the team's index to be in time order
     event = models.ForeignKey(
-        "workflows.JournalEvent", on_delete=models.CASCADE, related_name="audience", db_index=False
+        "workflows.JournalEvent",
+        on_delete=models.CASCADE,
+        related_name="audience",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

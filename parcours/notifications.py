@@ -33,7 +33,6 @@ from parcours.selectors.journal import EVENT_OBJECTS, PATHWAY_TIMERS, action_lab
 from parcours.selectors.journal import OBJECT_LABELS as EVENT_OBJECT_LABELS
 from roles import policy
 from roles.commit import Carried, carry, will_commit
-from roles.rows import send_unsent
 from roles.statements import prepared
 from workflows.models import JournalEvent
 
@@ -97,7 +96,8 @@ def audience_of(event) -> set:
 
 def _audience_insert(event, viewed) -> tuple | None:
     """The INSERT … SELECT writing the event's audience (`policy.audience_statement` of what it is viewed as), each
-    team once, and returning the teams: (sql, params, positions of the arguments); None when no team may view it."""
+    team once, and returning the teams: (sql, params, positions of the arguments); None when no team may view it.
+    No `ON CONFLICT`: the event is new, and a speculative insert costs WAL records of its own."""
     statement = policy.audience_statement(*viewed)
     if statement is None:
         return None
@@ -107,7 +107,7 @@ def _audience_insert(event, viewed) -> tuple | None:
     insert = (
         f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
         f'SELECT DISTINCT "t"."team_organisation", "t"."team_role", %s, %s FROM ({sql}) "t" '
-        'WHERE "t"."team_organisation" IS NOT NULL ON CONFLICT DO NOTHING RETURNING "organisation_id", "role"'
+        'WHERE "t"."team_organisation" IS NOT NULL RETURNING "organisation_id", "role"'
     )
     return insert, [occurred_at, event.pk, *params], [0, 1, *(position + 2 for position in arguments)]
 
@@ -120,7 +120,6 @@ def _record_audience(event) -> Carried | None:
     viewed = _viewed_as(event)
     if viewed is None:
         return None
-    send_unsent(event)  # its id, if its row waited for a read to carry it
     statement = _audience_insert(event, viewed)
     if statement is None:
         return None

@@ -27,8 +27,8 @@ class Migration(migrations.Migration):
                 ('pk', models.CompositePrimaryKey('organisation', 'role', 'occurred_at', 'event', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('role', models.CharField(choices=[('adviser', 'Conseiller·ère'), ('facilitator', 'Facilitateur·rice'), ('employer', 'Employeur'), ('auditor', 'Auditeur·rice'), ('dpo', 'Délégué·e à la protection des données'), ('admin', 'Administrateur·rice')], max_length=20, verbose_name='rôle')),
                 ('occurred_at', models.DateTimeField(verbose_name='date')),
-                ('event', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='audience', to='workflows.journalevent')),
-                ('organisation', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='roles.organisation')),
+                ('event', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='audience', to='workflows.journalevent')),
+                ('organisation', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, to='roles.organisation')),
             ],
             options={
                 'verbose_name': "destinataire d'un événement",

@@ -104,9 +104,12 @@ def _audience_insert(event, viewed) -> tuple | None:
     sql, params, arguments = statement
     table = connection.ops.quote_name(EventAudience._meta.db_table)
     occurred_at = EventAudience._meta.get_field("occurred_at").get_db_prep_value(event.occurred_at, connection)
+    # Typed on PostgreSQL: a DISTINCT over parameters of unknown type cannot be prepared (planned at each run, ~1 ms).
+    typed = connection.vendor == "postgresql"
+    moment, event_id = ("CAST(%s AS timestamptz)", "CAST(%s AS bigint)") if typed else ("%s", "%s")
     insert = (
         f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
-        f'SELECT DISTINCT "t"."team_organisation", "t"."team_role", %s, %s FROM ({sql}) "t" '
+        f'SELECT DISTINCT "t"."team_organisation", "t"."team_role", {moment}, {event_id} FROM ({sql}) "t" '
         'WHERE "t"."team_organisation" IS NOT NULL RETURNING "organisation_id", "role"'
     )
     return insert, [occurred_at, event.pk, *params], [0, 1, *(position + 2 for position in arguments)]

@@ -5,9 +5,10 @@ view its object (the policy's inverse); payloads carry ids, codes, states and la
 an event reaches the browser, the author's user id is replaced by `mine` (whether this viewer did it).
 
 Catching up: the page says when it was rendered (`since_time`, epoch seconds) and, after a lost connection, the last
-event id it saw (`since`). The browser sends them in a `resume` message; the server replays, oldest first, what the
-journal holds after that point *within this viewer's scope* (parcours.selectors.journal.visible_events — the same
-rule as every derived view). A few ids before `since` are replayed too (a transaction that took an id earlier may
+event id it saw (`since`). The browser sends them in a `resume` message; the server replays, oldest first, what was
+told to the viewer's team after that point (its events' audience) and the viewer may still see
+(parcours.selectors.notifications.events_told_since: parcours.selectors.journal.visible_events — the same rule as
+every derived view). A few ids before `since` are replayed too (a transaction that took an id earlier may
 commit later); the page ignores ids it has seen. More than LIVE_REPLAY_LIMIT missed events: a `resync` message
 tells the page to reload its live parts instead.
 """
@@ -20,10 +21,9 @@ from collections import OrderedDict
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db.models import Q
 
 from parcours.notifications import event_payload, team_group
-from parcours.selectors.journal import visible_events
+from parcours.selectors.notifications import events_told_since
 from roles.actor import Actor
 from roles.middleware import SESSION_KEY, memberships_of
 
@@ -77,14 +77,12 @@ def _as_int(value):
 
 @database_sync_to_async
 def missed_events(actor, *, since=None, since_time=None):
-    """([payloads], complete) of the events `actor` may see after `since` (an event id) or `since_time`."""
-    if since is not None:
-        after = Q(pk__gt=max(since - REPLAY_OVERLAP, 0))
-    else:
-        after = Q(occurred_at__gte=since_time)
+    """([payloads], complete) of the events told to `actor`'s team that it may still see, after `since` (an event
+    id) or from `since_time` on."""
+    after_id = None if since is None else max(since - REPLAY_OVERLAP, 0)
     limit = settings.PARCOURS["LIVE_REPLAY_LIMIT"]
-    events = list(visible_events(actor).filter(after).order_by("pk")[: limit + 1])
-    return [event_payload(e) for e in events[:limit]], len(events) <= limit
+    events, complete = events_told_since(actor, after_id=after_id, since_time=since_time, limit=limit)
+    return [event_payload(e) for e in events], complete
 
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):

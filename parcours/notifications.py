@@ -94,10 +94,11 @@ def audience_of(event) -> set:
     return set() if viewed is None else policy.audience(*viewed)
 
 
-def _audience_insert(event, viewed) -> tuple | None:
+def _audience_insert(event, viewed, *, again=False) -> tuple | None:
     """The INSERT … SELECT writing the event's audience (`policy.audience_statement` of what it is viewed as), each
     team once, and returning the teams: (sql, params, positions of the arguments); None when no team may view it.
-    No `ON CONFLICT`: the event is new, and a speculative insert costs WAL records of its own."""
+    No `ON CONFLICT` for a new event (a speculative insert costs WAL records of its own); `again`: the event may
+    have rows already, kept."""
     statement = policy.audience_statement(*viewed)
     if statement is None:
         return None
@@ -110,7 +111,8 @@ def _audience_insert(event, viewed) -> tuple | None:
     insert = (
         f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
         f'SELECT DISTINCT "t"."team_organisation", "t"."team_role", {moment}, {event_id} FROM ({sql}) "t" '
-        'WHERE "t"."team_organisation" IS NOT NULL RETURNING "organisation_id", "role"'
+        'WHERE "t"."team_organisation" IS NOT NULL '
+        f'{"ON CONFLICT DO NOTHING " if again else ""}RETURNING "organisation_id", "role"'
     )
     return insert, [occurred_at, event.pk, *params], [0, 1, *(position + 2 for position in arguments)]
 
@@ -472,7 +474,7 @@ def record_missing_audiences(*, chunk=1_000_000) -> int:
         written = 0
         for event in JournalEvent.objects.order_by("pk").iterator(chunk_size=2000):
             viewed = _viewed_as(event)
-            statement = None if viewed is None else _audience_insert(event, viewed)
+            statement = None if viewed is None else _audience_insert(event, viewed, again=True)
             if statement is not None:
                 with connection.cursor() as cursor:
                     cursor.execute(*statement[:2])

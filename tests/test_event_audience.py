@@ -21,7 +21,7 @@ from parcours import notifications
 from parcours.models import EventAudience, ParticipantGroupObjectPermission, ReferralGroupObjectPermission
 from parcours.notifications import audience_of, record_missing_audiences
 from parcours.selectors.journal import visible_events
-from parcours.selectors.notifications import CANDIDATES, PAGE_SIZE, notifications_for
+from parcours.selectors.notifications import CANDIDATES, PAGE_SIZE, events_told_since, notifications_for
 from parcours.services import participants, pathways, placements, referrals
 from parcours.work.timers import fire_due
 from roles import commit, policy, statements
@@ -388,6 +388,41 @@ def test_pages_walk_every_notification_once_newest_first_past_candidates_out_of_
             assert pages < 100
         assert walked == expected, limit
     assert len(shown_ids(viewer)) == PAGE_SIZE
+
+
+# --- Replayed to a page that lost its websocket (parcours.consumers) ----------------------------------------------
+def test_the_replay_is_what_was_told_to_the_team_and_is_still_in_sight_oldest_first(world):
+    """After an event id or from a moment on: the team's audience, own events included (the page marks them), the
+    events of a file out of sight now left out, oldest first, past more candidates than a batch; `complete` false
+    when more are left than the limit."""
+    a = world.a
+    viewer = member(a.youth_agency, Role.ADVISER)
+    shown_file = make_pathway(world, "intake").participant
+    hidden_file = make_pathway(world, "intake").participant
+    start = timezone.now()
+    since = JournalEvent.objects.aggregate(last=Max("pk"))["last"]
+    phones = iter(range(10**7, 10**8))
+    other_territory = make_pathway(world, "intake", side="b").participant  # never told to this team
+    for participant in [hidden_file] * (CANDIDATES + 5) + [other_territory, shown_file] * 15:
+        adviser = world.b.adviser if participant == other_territory else a.adviser
+        phone = f"06{next(phones):08d}"
+        participants.participant_update(actor=adviser, participant=participant, changes={"phone": phone})
+    ParticipantGroupObjectPermission.objects.filter(
+        group_id=a.youth_agency.group_id, content_object_id=hidden_file.pk
+    ).delete()
+    adviser_team = team(a.youth_agency, Role.ADVISER)
+    told = [e for e in JournalEvent.objects.filter(pk__gt=since).order_by("pk") if adviser_team in recorded(e)]
+    assert not any(e.participant_id == other_territory.pk for e in told)
+    files = ("participant", "pathway")
+    expected = [e.pk for e in told if e.participant_id != hidden_file.pk or e.object_type not in files]
+    assert len(expected) >= 15 and len(told) - len(expected) > CANDIDATES  # a first batch all out of sight
+
+    for after in ({"after_id": since}, {"since_time": start}):
+        events, complete = events_told_since(viewer, limit=500, **after)
+        assert [e.pk for e in events] == expected and complete, after
+        events, complete = events_told_since(viewer, limit=7, **after)
+        assert [e.pk for e in events] == expected[:7] and not complete, after
+    assert events_told_since(viewer, after_id=expected[-1], limit=10) == ([], True)
 
 
 # --- On PostgreSQL: carried by the COMMIT --------------------------------------------------------------------------

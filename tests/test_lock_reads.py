@@ -239,7 +239,8 @@ def test_a_submission_reads_its_criteria_and_organisation_with_its_pathway_s_loc
     statements = [q["sql"] for q in captured]
     read = [sql for sql in statements if 'FROM "parcours_eligibilitycriterion"' in sql]
     assert len(read) == 1, statements
-    partner = [sql for sql in statements if 'SELECT "roles_organisation"."id"' in sql]
+    audiences = 'INSERT INTO "parcours_eventaudience"'  # the events' teams: organisations read too
+    partner = [sql for sql in statements if 'SELECT "roles_organisation"."id"' in sql and audiences not in sql]
     assert partner == read, statements  # the facilitation organisation, in the same round trip
     sent = read[0].split("; ")  # the pathway's wait, the criteria, the organisation, the pathway's read
     assert 'FOR NO KEY UPDATE OF "parcours_pathway"' in sent[0] and "parcours_eligibilitycriterion" in sent[1], sent

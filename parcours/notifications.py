@@ -7,7 +7,9 @@ states and French labels, never personal data. A failed delivery is logged and n
 
 The same teams are written down in the event's transaction (`EventAudience`, one row per team): the notifications
 page reads a team's latest events from them (parcours.selectors.notifications). On PostgreSQL the write is the
-audience read itself, `INSERT … SELECT … RETURNING`, carried by the COMMIT (roles.commit): no round trip of its own.
+audience read itself, `INSERT … SELECT … RETURNING`, carried by the COMMIT of a transaction's top level
+(roles.commit): no round trip of its own there; in a nested block (the timer worker's, inside viewflow's lock) it
+is sent at once, and the websocket reads the audience again after the commit.
 """
 
 import asyncio
@@ -148,14 +150,17 @@ _RECORDED = "_parcours_audience"  # on an event: its audience's write (`Carried`
 def event_written(event) -> None:
     """Write down the audience of every journal event once its row is written (workflows.journal calls it): carried
     by the COMMIT where it can be, the teams then those of the end of the transaction, as its publication's; else
-    written now. Part of the action, as its other writes: failing, it fails the action."""
+    written now. Written now, failing, it fails the action, as its other writes; carried, a failure leaves the
+    action committed and the rows are written just after the commit (none, should the process stop in between)."""
     with transaction.mark_for_rollback_on_error():
         recorded = _record_audience(event)
-    if recorded is None:
+    if recorded is None or recorded.rows is not None:
+        # Written now (a nested block): its rows are the teams of the event's moment, which the rest of the
+        # transaction may still narrow (a refusal revokes the employer's grant after its event); the websocket reads
+        # the audience after the commit instead.
         return
-    event.__dict__[_RECORDED] = recorded
-    if recorded.rows is None:  # carried: if what the commit carried failed, written after it
-        transaction.on_commit(lambda: _unless_written(event, recorded))
+    event.__dict__[_RECORDED] = recorded  # carried: its rows, read by the COMMIT, are the websocket's teams
+    transaction.on_commit(lambda: _unless_written(event, recorded))  # if what the commit carried failed
 
 
 def _unless_written(event, recorded) -> None:
@@ -472,7 +477,8 @@ def record_missing_audiences(*, chunk=1_000_000) -> int:
     event, `LATERAL`); elsewhere event by event. Run again, it adds only the teams an object gained since."""
     if connection.vendor != "postgresql":
         written = 0
-        for event in JournalEvent.objects.order_by("pk").iterator(chunk_size=2000):
+        read = ("pk", "occurred_at", "object_type", "object_id", "participant_id", "action", "inputs")
+        for event in JournalEvent.objects.only(*read).order_by("pk").iterator(chunk_size=2000):
             viewed = _viewed_as(event)
             statement = None if viewed is None else _audience_insert(event, viewed, again=True)
             if statement is not None:

@@ -500,3 +500,63 @@ def test_the_audience_write_is_prepared(world, settings, object_type):
             sql, _params = statements.prepared(*statement)
         transaction.set_rollback(True)
     assert sql.startswith("EXECUTE parcours_"), sql
+
+
+def test_an_event_written_in_a_nested_block_is_pushed_to_the_teams_left_at_its_commit(world, monkeypatch):
+    """The timer worker fires inside viewflow's lock (a nested block): the expiry's audience is written at once,
+    while the employer still holds its grant, which the expiry then revokes. The websocket reads the audience again
+    after the commit: the employer is not told (its page would not show it either)."""
+    referral = make_referral(world, "forwarded")
+    sent = []
+    monkeypatch.setattr(notifications, "get_channel_layer", lambda: object())
+    monkeypatch.setattr(notifications, "_deliver", lambda layer, groups, payload: sent.append((payload, groups)))
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=120)):
+        fire_due()
+    referral.refresh_from_db()
+    assert referral.state == "expired", referral.state
+    [expiry] = events_of("referral", referral.pk, action="expire")
+    employers = team(world.a.employer, Role.EMPLOYER)
+    assert employers in recorded(expiry) and employers not in teams_now(expiry)  # written at its moment
+    groups = [groups for payload, groups in sent if payload["event_id"] == expiry.pk]
+    assert groups and notifications.team_group(*employers) not in groups[0]
+    assert set(groups[0]) == {notifications.team_group(o, r) for o, r in teams_now(expiry)}
+
+
+def test_a_page_reads_a_bounded_number_of_candidates_and_goes_on_from_the_last_one(world, monkeypatch):
+    """A team's audience may hold many events now out of its sight (what an employer lost with its refusals): a
+    page reads MAX_BATCHES batches at most, in a bounded number of statements; short of a full page it links to the
+    next one from its last candidate, and the walk still shows every event once. The replay says it is incomplete."""
+    from parcours.selectors import notifications as selector
+
+    monkeypatch.setattr(selector, "MAX_BATCHES", 1)
+    a = world.a
+    viewer = member(a.youth_agency, Role.ADVISER)
+    shown_file = make_pathway(world, "intake").participant
+    hidden_file = make_pathway(world, "intake").participant
+    since = JournalEvent.objects.aggregate(last=Max("pk"))["last"]
+    phones = iter(range(10**7, 10**8))
+    for participant in [shown_file] * 10 + [hidden_file] * (CANDIDATES + 5):
+        phone = f"06{next(phones):08d}"
+        participants.participant_update(actor=a.adviser, participant=participant, changes={"phone": phone})
+    ParticipantGroupObjectPermission.objects.filter(
+        group_id=a.youth_agency.group_id, content_object_id=hidden_file.pk
+    ).delete()
+    first = notifications_for(viewer)
+    assert list(first) == [] and first.older is not None  # one batch, all out of sight: a link on, no event
+    with CaptureQueriesContext(connection) as queries:
+        notifications_for(viewer)
+    assert len(queries) <= 3, [q["sql"][:80] for q in queries]  # the candidates, their check: no walk
+    walked, page = [], first
+    while page.older is not None:
+        page = notifications_for(viewer, before=page.older)
+        walked.extend(event.pk for event in page)
+    adviser_team = team(a.youth_agency, Role.ADVISER)
+
+    def in_sight(event):
+        return event.participant_id != hidden_file.pk or event.object_type not in ("participant", "pathway")
+
+    journal = JournalEvent.objects.exclude(actor_user=viewer.user).order_by("-occurred_at", "-pk")
+    expected = [e.pk for e in journal if adviser_team in recorded(e) and in_sight(e)]
+    assert walked == expected and len(walked) > 10
+    events, complete = events_told_since(viewer, after_id=since, limit=50)
+    assert not complete and all(e.participant_id != hidden_file.pk for e in events if e.object_type == "participant")

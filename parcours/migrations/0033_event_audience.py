@@ -1,15 +1,8 @@
 """Each journal event's audience (the teams that may view its object), for the notifications page; the events
-already in the journal get theirs as the policy sees them now (parcours.notifications.record_missing_audiences, set-
-based on PostgreSQL)."""
+already in the journal get theirs in 0034."""
 
 import django.db.models.deletion
 from django.db import migrations, models
-
-
-def record_audiences(apps, schema_editor):
-    from parcours.notifications import record_missing_audiences
-
-    record_missing_audiences()
 
 
 class Migration(migrations.Migration):
@@ -35,5 +28,4 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'destinataires des événements',
             },
         ),
-        migrations.RunPython(record_audiences, migrations.RunPython.noop),
     ]

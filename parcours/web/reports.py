@@ -109,7 +109,7 @@ def consolidation(request, fmt, *, actor):
         raise Http404("Format inconnu.")
     current = timezone.localdate().year
     text = request.GET.get("annee", "")
-    year = int(text) if text.isdigit() and 2000 <= int(text) <= current else current - 1
+    year = int(text) if text.isascii() and text.isdigit() and 2000 <= int(text) <= current else current - 1
     data = selectors.consolidation(actor=actor, year=year)
     name = f"consolidation-{year}"
     if fmt == "xlsx":

@@ -213,7 +213,8 @@ def facilitator_month_action(request, pk, *, actor):
     action = request.POST.get("action")
     try:
         if action in ("validate", "reject"):
-            lines = [int(value) for value in request.POST.getlist("lines") if value.isdigit()]
+            chosen = request.POST.getlist("lines")
+            lines = [int(value) for value in chosen if value.isascii() and value.isdigit() and len(value) < 19]
             reason = request.POST.get("reason", "").strip()
             decided = services.hours_lines_decide(
                 actor=actor, lot=lot, month=month, lines=lines, decision=action, reason=reason

@@ -178,3 +178,14 @@ def test_a_replayed_event_is_shown_as_a_live_one_with_its_own_mine(site):
         review = received[-1]
         assert review["object_id"] == referral.pk and review["replayed"] is True and review["type"] == "event"
         assert review["mine"] is mine and all("actor_user_id" not in m for m in received)
+
+
+@pytest.mark.parametrize("before", ["²", "١٢", "99999999999999999999", "-3", "abc", ""])
+def test_a_malformed_page_anchor_shows_the_first_page(site, client, before):
+    """`?avant=` that is not an event id (a superscript digit passed `str.isdigit` and failed `int`: a 500)."""
+    referral = site.participant().pathways.get().referrals.get()
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
+    client.login(username="conseillere", password="demo")
+    response = client.get(reverse("notifications"), {"avant": before})
+    assert response.status_code == 200 and "Prendre en examen" in response.content.decode()
+    assert response.context["paged"] is False

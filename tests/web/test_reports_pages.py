@@ -73,6 +73,10 @@ def test_the_consolidation_downloads(client, site):
     response = client.get(reverse("reports:consolidation", args=["xlsx"]))
     assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames[0] == "Synthèse"
     assert client.get(reverse("reports:consolidation", args=["pdf"])).status_code == 404
+    # A year that is not one: last year's (a superscript digit passed `str.isdigit` and failed `int`: a 500).
+    for junk in ("²", "٢٠٢٥", "abc"):
+        response = client.get(reverse("reports:consolidation", args=["csv"]), {"annee": junk})
+        assert response.status_code == 200 and f"Synthèse;Année;{year - 1}" in response.content.decode("utf-8-sig")
     login(client, "auditeur")
     assert client.get(reverse("reports:consolidation", args=["csv"])).status_code == 403
 

@@ -148,7 +148,12 @@ def test_the_facilitator_validates_in_bulk_and_closes_the_month(client, site):
     response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "close"})
     assert response.status_code == 400
     assert "attendent encore une décision" in text(response)
-    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": lines})
+    # Ids that are not ids (a superscript digit passed `str.isdigit` and failed `int`; past a bigint) are left out.
+    junk = ["²", "99999999999999999999", "abc"]
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": junk})
+    assert response.status_code in (302, 400)
+    assert set(HoursLine.objects.filter(pk__in=lines).values_list("state", flat=True)) != {HoursLineState.LOCKED}
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": lines + junk})
     assert response.status_code == 302
     response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "close"})
     assert response.status_code == 302

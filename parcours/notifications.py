@@ -478,7 +478,7 @@ def record_missing_audiences(*, chunk=1_000_000) -> int:
     if connection.vendor != "postgresql":
         written = 0
         read = ("pk", "occurred_at", "object_type", "object_id", "participant_id", "action", "inputs")
-        for event in JournalEvent.objects.only(*read).order_by("pk").iterator(chunk_size=2000):
+        for event in JournalEvent.objects.select_related(None).only(*read).order_by("pk").iterator(chunk_size=2000):
             viewed = _viewed_as(event)
             statement = None if viewed is None else _audience_insert(event, viewed, again=True)
             if statement is not None:
@@ -500,7 +500,8 @@ def record_missing_audiences(*, chunk=1_000_000) -> int:
         sql = (
             f'INSERT INTO {table} ("organisation_id", "role", "occurred_at", "event_id") '
             f'SELECT "t"."team_organisation", "t"."team_role", "e"."occurred_at", "e"."id" FROM {journal} "e" '
-            f'CROSS JOIN LATERAL ({teams}) "t" WHERE {where} AND "e"."id" BETWEEN %s AND %s '
+            f'CROSS JOIN LATERAL (SELECT DISTINCT "u"."team_organisation", "u"."team_role" FROM ({teams}) "u") "t" '
+            f'WHERE {where} AND "e"."id" BETWEEN %s AND %s '
             'AND "t"."team_organisation" IS NOT NULL ON CONFLICT DO NOTHING'
         )
         for low in range(bounds["low"], bounds["high"] + 1, chunk):

@@ -189,3 +189,29 @@ def test_a_malformed_page_anchor_shows_the_first_page(site, client, before):
     response = client.get(reverse("notifications"), {"avant": before})
     assert response.status_code == 200 and "Prendre en examen" in response.content.decode()
     assert response.context["paged"] is False
+
+
+@pytest.mark.parametrize("username", ["conseillere", "facilitateur", "employeur"])
+def test_the_page_s_statements_do_not_grow_with_its_rows(site, client, username):
+    """Pinned: the session's, the candidates and their check, what the rows show (names, health data, the referrals
+    of placements): the same for one referral's events as for a page of several kinds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements():
+        client.get(reverse("notifications"))  # warm: the compiled check, the session
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("notifications"))
+        return len(queries), len(response.context["events"])
+
+    site.participant(hired=True)
+    client.login(username=username, password="demo")
+    few, rows_few = statements()
+    for _ in range(4):
+        site.participant(hired=True)
+    many, rows_many = statements()
+    assert rows_many > rows_few >= 1
+    assert few == many == PINNED[username], (few, many)
+
+
+PINNED = {"conseillere": 7, "facilitateur": 9, "employeur": 7}

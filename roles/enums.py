@@ -41,3 +41,8 @@ ROLES_BY_ORGANISATION_KIND = {
     OrganisationKind.AUTHORITY: {Role.AUDITOR, Role.DPO},
     OrganisationKind.PLATFORM: {Role.ADMIN, Role.AUDITOR, Role.DPO},
 }
+
+
+def kinds_with(role) -> list[str]:
+    """The kinds of organisation in which `role` has members (ROLES_BY_ORGANISATION_KIND), sorted."""
+    return sorted(kind.value for kind, roles in ROLES_BY_ORGANISATION_KIND.items() if role in roles)

@@ -9,9 +9,11 @@ services inside a longer transaction: a test case's (never committed) and one of
 
 import datetime
 import decimal
+import importlib
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.db import connection, transaction
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
@@ -25,7 +27,8 @@ from parcours.selectors.notifications import CANDIDATES, PAGE_SIZE, events_told_
 from parcours.services import participants, pathways, placements, referrals
 from parcours.work.timers import fire_due
 from roles import commit, policy, statements
-from roles.enums import Role
+from roles.enums import Role, kinds_with
+from roles.models import Organisation
 from tests.factories import (
     CRITERION,
     World,
@@ -162,6 +165,12 @@ def test_every_event_of_a_story_is_written_with_the_teams_the_policy_gives_it(wo
     assert employers not in by_step["approve", "referral"] and employers in by_step["forward", "referral"]
     other_side = {world.b.youth_agency.pk, world.b.facilitation.pk, world.b.employer.pk}
     assert not any(organisation in other_side for _, _, teams in story for organisation, _ in teams)
+    # Teams that can have members only: the Mission Locale holds the file's grant too, but has no facilitator.
+    shared = by_step["submit", "pathway"] | by_step["intake", "participant"]
+    assert team(a.youth_agency, Role.FACILITATOR) not in shared
+    kinds = dict(Organisation.objects.values_list("pk", "kind"))
+    memberless = [(name, event.object_type, org, role) for name, event, teams in story for org, role in teams]
+    assert [m for m in memberless if kinds[m[2]] not in kinds_with(m[3])] == []
 
 
 @pytest.mark.django_db(transaction=False)  # the test case's transaction: never committed
@@ -244,6 +253,25 @@ def test_recording_the_audiences_again_adds_only_the_teams_objects_gained(world)
     assert record_missing_audiences() > 0
     assert recorded(review) == kept | {employers} == teams_now(review)
     assert record_missing_audiences() == 0
+
+
+def test_the_rows_of_teams_that_cannot_have_members_are_deleted_by_the_migration(world):
+    """Migration 0035 deletes what the audience gave before it left out teams whose organisation's kind has no such
+    role (a Mission Locale's facilitators), and nothing else."""
+    migration = importlib.import_module("parcours.migrations.0035_event_audience_members_only")
+    pathway = make_pathway(world, "eligible")
+    event = events_of("pathway", pathway.pk)[-1]
+    kept = recorded(event)
+    assert team(world.a.facilitation, Role.FACILITATOR) in kept
+    memberless = [(world.a.youth_agency, Role.FACILITATOR), (world.a.employer, Role.AUDITOR)]
+    for organisation, role in memberless:
+        EventAudience.objects.create(organisation=organisation, role=role, occurred_at=event.occurred_at, event=event)
+    assert recorded(event) == kept | {team(organisation, role) for organisation, role in memberless}
+    total = EventAudience.objects.count()
+    with connection.schema_editor() as editor:
+        migration.forget_memberless_teams(django_apps, editor)
+    assert recorded(event) == kept
+    assert EventAudience.objects.count() == total - len(memberless)
 
 
 # --- Read back by the notifications page ---------------------------------------------------------------------------

@@ -53,6 +53,8 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "participant.view_identity":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT,
                                       AU: Scope.BUYER_CONTRACT_NAMED},
     "participant.update":            {A: Scope.FOLLOWED_PARTICIPANT},
+    # eligibility criteria and the derogation's reason: who declares them and who validates them, never a buyer
+    "participant.view_criteria":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     "participant.view_health_data":  {F: Scope.SHARED_PARTICIPANT},
     "participant.export_subject_data": {A: Scope.FOLLOWED_PARTICIPANT},
     "participant.view_access_log":   {A: Scope.FOLLOWED_PARTICIPANT},

@@ -187,6 +187,8 @@ class Resource:
     filters: type
     journal_type: str  # JournalEvent.object_type
     related: tuple = ()  # extra select_related for the serializer
+    # The participant whose file one object shows (name, contact): its read is logged (parcours.access_log).
+    participant_path: str = ""
 
     @property
     def machine(self):
@@ -199,6 +201,15 @@ class Resource:
     def queryset(self, actor):
         qs = self.selector(actor)
         return qs.select_related(*self.related) if self.related else qs
+
+    def participant_id(self, obj):
+        """The id of the participant `obj` shows, read through its loaded relations (None: it shows none)."""
+        if not self.participant_path:
+            return None
+        value = obj
+        for name in self.participant_path.split("."):
+            value = getattr(value, name)
+        return value
 
     def filter(self, qs, data):
         return _apply(qs, data, FILTERS[self.path])
@@ -228,6 +239,7 @@ PATHWAYS = Resource(
     serializer=s.PathwaySerializer,
     filters=PathwayFilters,
     journal_type="pathway",
+    participant_path="participant_id",
 )
 REFERRALS = Resource(
     path="referrals",
@@ -238,6 +250,7 @@ REFERRALS = Resource(
     filters=ReferralFilters,
     journal_type="referral",
     related=("placement",),
+    participant_path="pathway.participant_id",
 )
 PLACEMENTS = Resource(
     path="placements",
@@ -247,6 +260,7 @@ PLACEMENTS = Resource(
     serializer=s.PlacementSerializer,
     filters=PlacementFilters,
     journal_type="placement",
+    participant_path="pathway.participant_id",
 )
 HOURS_LINES = Resource(
     path="hours-lines",
@@ -256,6 +270,7 @@ HOURS_LINES = Resource(
     serializer=s.HoursLineSerializer,
     filters=HoursLineFilters,
     journal_type="hoursline",
+    participant_path="placement.pathway.participant_id",
 )
 JOB_OFFERS = Resource(
     path="job-offers",

@@ -311,11 +311,17 @@ class AssessmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     pathway = serializers.IntegerField(source="pathway_id")
     decision = serializers.CharField()
-    derogation_reason = serializers.CharField()
+    derogation_reason = serializers.CharField(
+        source="shown_derogation_reason", help_text="Vide pour qui ne voit pas les critères (auditeur·rice)."
+    )
     valid_until = serializers.DateField(allow_null=True)
     submitted_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
-    criteria = AssessedCriterionSerializer(source="visible_criteria", many=True)
+    criteria = AssessedCriterionSerializer(
+        source="visible_criteria",
+        many=True,
+        help_text="Au conseiller et à la structure porteuse seulement ; ceux relevant de la santé à la structure.",
+    )
 
 
 class PathwayRefSerializer(serializers.ModelSerializer):
@@ -345,10 +351,11 @@ class ParticipantDetailSerializer(ParticipantSerializer):
         return self.context["assessments"][1]
 
 
-class PathwaySerializer(StatefulSerializer):
+class PathwaySerializer(IdentityMaskMixin, StatefulSerializer):
     participant = ParticipantNameSerializer()
     youth_agency = NamedRefSerializer(source="participant.youth_agency")
     referent_adviser = serializers.CharField(source="referent_adviser.username")
+    IDENTITY_FIELDS = ("referent_adviser",)  # as on the participant: a pseudonymised file names no adviser
     facilitation_organisation = serializers.IntegerField(source="facilitation_organisation_id", allow_null=True)
 
     class Meta:
@@ -563,9 +570,10 @@ class OrganisationSerializer(serializers.Serializer):
         return membership.organisation_id == self.context["actor"].organisation_id
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(IdentityMaskMixin, serializers.ModelSerializer):
     placement = serializers.IntegerField(source="placement_id", allow_null=True)
     recorded_by = serializers.CharField(source="recorded_by.username", allow_null=True, default=None)
+    IDENTITY_FIELDS = ("note", "recorded_by")  # free text about the person, and the adviser's name
 
     class Meta:
         model = FollowUp
@@ -623,7 +631,7 @@ class JournalEventSerializer(serializers.ModelSerializer):
             "type": "object",
             "additionalProperties": True,
             "description": "Identifiants et codes ; les critères d'éligibilité relevant de la santé ne sont donnés "
-            "qu'aux rôles qui peuvent les voir (les autres reçoivent `criteria_count`).",
+            "qu'aux rôles qui peuvent les voir, comme leur nombre (`criteria_count`).",
         }
     )
     def get_inputs(self, event):

@@ -19,7 +19,7 @@ from rest_framework.serializers import MultipleChoiceField
 from rest_framework.views import APIView
 
 from parcours import selectors
-from parcours.access_log import log_access
+from parcours.access_log import log_access, log_participant_access
 from parcours.api import resources as r
 from parcours.api import serializers as s
 from parcours.api.auth import TokenAuthentication, check_credentials, resolve_actor
@@ -27,7 +27,6 @@ from parcours.api.errors import ApiProblem
 from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
-from parcours.models import FollowUp
 from parcours.services import data_protection, followups, participants, placements, referrals, register, statements
 from parcours.services.registry import run_transition
 from roles import policy
@@ -149,9 +148,18 @@ class ResourceListView(ApiView):
         return self.get_paginated_response(data)
 
 
+def log_file_read(actor, resource, obj):
+    """One access-log row for the participant whose file `obj` shows (a pathway, a referral with its contact…)."""
+    participant_id = resource.participant_id(obj)
+    if participant_id is not None:
+        log_participant_access(actor=actor, participant_id=participant_id, channel=AccessChannel.API)
+
+
 class ResourceDetailView(ApiView):
     def get(self, request, *args, **kwargs):
-        return Response(self.represent(self.get_object()))
+        obj = self.get_object()
+        log_file_read(self.actor, self.resource, obj)
+        return Response(self.represent(obj))
 
 
 class ResourceHistoryView(ApiView):
@@ -168,7 +176,9 @@ class ResourceHistoryView(ApiView):
         return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
 
     def get(self, request, *args, **kwargs):
-        return self.respond(self.events(self.get_object().pk))
+        obj = self.get_object()
+        log_file_read(self.actor, self.resource, obj)
+        return self.respond(self.events(obj.pk))
 
 
 class TransitionView(ApiView):
@@ -438,8 +448,12 @@ class PathwayFollowUpsView(ApiView):
 
     def get(self, request, *args, **kwargs):
         pathway = self.get_object()
-        page = self.paginate_queryset(FollowUp.objects.filter(pathway=pathway).select_related("recorded_by"))
-        return self.get_paginated_response(s.FollowUpSerializer(page, many=True).data)
+        log_file_read(self.actor, self.resource, pathway)
+        page = self.paginate_queryset(selectors.follow_ups_of_pathway(pathway=pathway))
+        # Notes and who wrote them are free text about the person: not for a pseudonymised reader.
+        return self.get_paginated_response(
+            s.FollowUpSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
 
     def post(self, request, *args, **kwargs):
         pathway = self.get_object()

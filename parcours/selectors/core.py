@@ -162,19 +162,24 @@ def _file_read(role, named_access) -> Compiled:
 
 
 def participant_assessments(*, actor, participant):
-    """Eligibility assessments; health-data criteria (RQTH, AAH) only for the facilitator."""
-    show_health = allows(actor, "participant.view_health_data", participant)
+    """Eligibility assessments: their decisions to every viewer of the file; their criteria and derogation reason
+    (`visible_criteria`, `shown_derogation_reason`) to the adviser and the facilitator only, never to a buyer's
+    auditor; health-data criteria (RQTH, AAH) only to the facilitator."""
+    show_criteria = allows(actor, "participant.view_criteria", participant)
+    show_health = show_criteria and allows(actor, "participant.view_health_data", participant)
     assessments = list(participant.assessments.select_related("submitted_by", "decided_by").order_by("-submitted_at"))
-    assessed = AssessedCriterion.objects.filter(assessment__participant=participant).select_related(
-        "criterion", "proof_seen_by"
-    )
-    if not show_health:
-        assessed = assessed.filter(criterion__is_health_data=False)
     by_assessment = {}
-    for row in assessed:
-        by_assessment.setdefault(row.assessment_id, []).append(row)
+    if show_criteria:
+        assessed = AssessedCriterion.objects.filter(assessment__participant=participant).select_related(
+            "criterion", "proof_seen_by"
+        )
+        if not show_health:
+            assessed = assessed.filter(criterion__is_health_data=False)
+        for row in assessed:
+            by_assessment.setdefault(row.assessment_id, []).append(row)
     for assessment in assessments:
         assessment.visible_criteria = by_assessment.get(assessment.pk, [])
+        assessment.shown_derogation_reason = assessment.derogation_reason if show_criteria else ""
     return assessments, show_health
 
 

@@ -210,13 +210,13 @@ def pseudonymised(actor) -> bool:
 
 
 def visible_inputs(inputs: dict, *, health_visible: bool) -> dict:
-    """The per-field sensitivity rule of event inputs."""
+    """The per-field sensitivity rule of event inputs. Without the health data, neither the criteria nor their
+    number: beside an assessment showing the others, the count would tell that a health criterion was declared."""
     shown = dict(inputs) if isinstance(inputs, dict) else {}
     if not health_visible:
         for name in HEALTH_INPUTS:
-            if name in shown:
-                values = shown.pop(name)
-                shown[f"{name}_count"] = len(values) if isinstance(values, list) else 1
+            shown.pop(name, None)
+            shown.pop(f"{name}_count", None)
     return shown
 
 

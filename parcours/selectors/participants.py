@@ -25,6 +25,7 @@ __all__ = [
     "participant_search",
     "participant_total",
     "pathway_follow_ups",
+    "follow_ups_of_pathway",
     "pathway_for",
     "participant_timeline_export",
     "pathway_search",
@@ -143,6 +144,11 @@ def pathway_follow_ups(*, participant):
         .select_related("recorded_by", "pathway")
         .order_by("done_on", "due_on", "pk")
     )
+
+
+def follow_ups_of_pathway(*, pathway):
+    """A pathway's follow-ups, for whoever may read the pathway (its notes: `IdentityMaskMixin` in the API)."""
+    return FollowUp.objects.filter(pathway=pathway).select_related("recorded_by")
 
 
 def planned_follow_ups(*, pathway):

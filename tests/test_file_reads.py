@@ -1,0 +1,134 @@
+"""What each role reads of a young person's file through the API and the referral page, beyond the file itself:
+eligibility criteria and derogation reasons (adviser and facilitator only, never a buyer's auditor), follow-up notes
+and free text (not to a pseudonymised reader), the adviser's name; and the access log of each of those reads."""
+
+import pytest
+from django.test import Client
+
+from parcours.models import ParticipantAccess
+from tests.factories import (
+    CRITERION,
+    call_service,
+    make_hours_line,
+    make_pathway,
+    make_placement,
+    make_referral,
+    record_follow_up,
+)
+
+pytestmark = pytest.mark.django_db
+
+HEALTH = "DISABLED_WORKER"  # RQTH: health data
+
+
+def client_for(actor):
+    client = Client()
+    client.force_login(actor.user)
+    return client
+
+
+def get_json(actor, url):
+    response = client_for(actor).get(url)
+    assert response.status_code == 200, (actor.role, url, response.content[:300])
+    return response.json()
+
+
+@pytest.fixture
+def referred(world):
+    """A file with a health criterion beside another and a derogation reason, validated, referred to side a's lot
+    (which gives its buyer's auditor the file, pseudonymised), with a follow-up note."""
+    pathway = make_pathway(world, "intake")
+    call_service(
+        "pathway.submit_eligibility",
+        world.a.adviser,
+        pathway,
+        criteria=[CRITERION, HEALTH],
+        derogation_reason="Situation familiale particulière",
+    )
+    call_service("pathway.validate_eligibility", world.a.facilitator, pathway)
+    referral = make_referral(world, "forwarded", pathway=pathway)
+    record_follow_up(world, pathway, note="Se sent fragile depuis son déménagement")
+    return pathway, referral
+
+
+def test_criteria_and_derogation_reach_the_adviser_and_facilitator_never_the_buyer(world, referred):
+    pathway, _ = referred
+    url = f"/api/v1/participants/{pathway.participant_id}/"
+    seen = {}
+    for actor in (world.a.adviser, world.a.facilitator, world.a.auditor):
+        [assessment] = get_json(actor, url)["assessments"]
+        seen[actor.role] = ({c["code"] for c in assessment["criteria"]}, assessment["derogation_reason"])
+        assert assessment["decision"]  # the decision reaches every reader of the file
+    assert seen["adviser"] == ({CRITERION}, "Situation familiale particulière")
+    assert seen["facilitator"] == ({CRITERION, HEALTH}, "Situation familiale particulière")
+    assert seen["auditor"] == (set(), "")
+
+
+def test_no_reader_without_health_data_learns_how_many_criteria_were_declared(world, referred):
+    pathway, _ = referred
+    for actor, count in [(world.a.adviser, None), (world.a.auditor, None), (world.a.facilitator, 2)]:
+        for url in (
+            f"/api/v1/participants/{pathway.participant_id}/history/",
+            f"/api/v1/pathways/{pathway.pk}/history/",
+        ):
+            events = get_json(actor, url)["results"]
+            [submitted] = [e for e in events if e["action"] == "submit_eligibility"]
+            assert submitted["inputs"].get("criteria_count") == count, (actor.role, url)
+
+
+def test_follow_up_notes_and_the_adviser_s_name_are_withheld_from_a_pseudonymised_auditor(world, referred):
+    pathway, _ = referred
+    url = f"/api/v1/pathways/{pathway.pk}/follow-ups/"
+    [mine] = get_json(world.a.adviser, url)["results"]
+    assert mine["note"] == "Se sent fragile depuis son déménagement" and mine["recorded_by"]
+    [theirs] = get_json(world.a.auditor, url)["results"]
+    assert theirs["note"] is None and theirs["recorded_by"] is None and theirs["done_on"] == mine["done_on"]
+    [listed] = [p for p in get_json(world.a.auditor, "/api/v1/pathways/")["results"] if p["id"] == pathway.pk]
+    assert listed["referent_adviser"] is None and listed["participant"]["last_name"] is None
+    [listed] = [p for p in get_json(world.a.adviser, "/api/v1/pathways/")["results"] if p["id"] == pathway.pk]
+    assert listed["referent_adviser"] == world.a.adviser.user.username
+
+
+def test_the_referral_page_keeps_free_text_from_a_pseudonymised_auditor(world):
+    placement = make_placement(world, "active")
+    line = make_hours_line(world, "rejected", placement=placement)
+    referral = placement.referral
+    pages = {}
+    for actor in (world.a.facilitator, world.a.auditor):
+        response = client_for(actor).get(f"/positionnements/{referral.pk}/")
+        assert response.status_code == 200
+        pages[actor.role] = response.content.decode()
+    line.refresh_from_db()
+    assert line.rejection_reason and referral.motivation
+    assert referral.motivation in pages["facilitator"] and line.rejection_reason in pages["facilitator"]
+    assert referral.motivation not in pages["auditor"] and line.rejection_reason not in pages["auditor"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "pathways/{pathway}/",
+        "pathways/{pathway}/history/",
+        "pathways/{pathway}/follow-ups/",
+        "referrals/{referral}/",
+        "referrals/{referral}/history/",
+        "placements/{placement}/",
+        "hours-lines/{line}/",
+    ],
+)
+def test_each_read_of_an_object_showing_a_file_is_logged(world, path):
+    line = make_hours_line(world, "declared")
+    placement = line.placement
+    ids = {"pathway": placement.pathway_id, "referral": placement.referral_id, "placement": placement.pk}
+    url = "/api/v1/" + path.format(line=line.pk, **ids)
+    participant_id = placement.pathway.participant_id
+    actor = world.a.facilitator
+    before = ParticipantAccess.objects.filter(participant_id=participant_id, user=actor.user).count()
+    get_json(actor, url)
+    rows = ParticipantAccess.objects.filter(participant_id=participant_id, user=actor.user)
+    assert rows.count() == before + 1
+    assert rows.order_by("-pk").first().channel == "api"
+    # Out of scope: not found, and nothing logged.
+    other = world.b.facilitator
+    assert client_for(other).get(url).status_code == 404
+    assert not ParticipantAccess.objects.filter(participant_id=participant_id, user=other.user).exists()

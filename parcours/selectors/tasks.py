@@ -10,8 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
+from parcours.models import Referral
 from parcours.work.models import OPEN_TASK_STATUSES, WorkTask
+from roles import policy
 from roles.models import Membership
+from roles.policy import Scope
 from workflows.errors import DomainError
 
 
@@ -30,11 +33,27 @@ def _rows():
     )
 
 
+def _referral_in_sight_q(actor):
+    """For a role whose sight of a referral can be taken back (an employer's, by a refusal, an expiry or a
+    withdrawal: `Scope.FORWARDED_TO_EMPLOYER`), the tasks about a referral it may still view, checked row by row
+    (`EXISTS` on its grant); every other role's tasks are about referrals of its own organisation's reach."""
+    if policy.roles_for("referral.view").get(actor.role) is not Scope.FORWARDED_TO_EMPLOYER:
+        return Q()
+    referral = policy.scope_queryset(actor, "referral.view", Referral.objects.filter(pk=OuterRef("referral_id")))
+    return Q(referral__isnull=True) | Q(Exists(referral))
+
+
 def tasks_for(actor):
-    """Every task offered to the actor's current organisation and role (open or not)."""
+    """Every task offered to the actor's current organisation and role (open or not), but those about a referral
+    the actor no longer sees (with its candidate's name)."""
     if actor is None or actor.is_system or actor.organisation is None:
         return WorkTask.objects.none()
-    return _rows().filter(organisation_id=actor.organisation_id, role=actor.role).filter(member_of_task_q(actor.user))
+    return (
+        _rows()
+        .filter(organisation_id=actor.organisation_id, role=actor.role)
+        .filter(member_of_task_q(actor.user))
+        .filter(_referral_in_sight_q(actor))
+    )
 
 
 def overdue_first(queryset, now=None):
@@ -93,6 +112,7 @@ def archive(actor):
     return (
         _rows()
         .filter(done_by=actor.user, organisation_id=actor.organisation_id)
+        .filter(_referral_in_sight_q(actor))
         .order_by(F("task__finished").desc(nulls_last=True), "-task_id")
     )
 

@@ -117,3 +117,24 @@ def test_unknown_task_is_not_found(territories, client):
     client.force_login(territories.a.adviser.user)
     assert client.get("/travail/taches/999999/").status_code == 404
     assert client.post("/travail/taches/999999/prendre/").status_code == 404
+
+
+def test_an_employer_loses_the_tasks_of_a_candidate_it_no_longer_sees(territories, tasks, client):
+    """A refusal takes the referral (and its candidate's name) out of the employer's sight: its task too, open or
+    done, in the lists, the task page and the archive; the facilitator's tasks are not checked row by row."""
+    task = tasks["employer"]
+    employer = territories.a.employer
+    services.task_claim(actor=employer, task=task.pk)
+    client.force_login(employer.user)
+    assert client.get(f"/travail/taches/{task.pk}/").status_code == 200
+    referrals.referral_refuse(actor=employer, referral=task.referral_id, reason="Profil ne correspondant pas")
+    assert Referral.objects.get(pk=task.referral_id).state == ReferralState.REFUSED
+    assert not selectors.tasks_for(employer).filter(pk=task.pk).exists()
+    assert client.get(f"/travail/taches/{task.pk}/").status_code == 404
+    for listing in ("/travail/", "/travail/a-prendre/", "/travail/terminees/"):
+        assert f"/travail/taches/{task.pk}/" not in client.get(listing).content.decode()
+    # Still offered to the others' sight as before: the facilitator's review task of another referral.
+    assert selectors.tasks_for(territories.a.facilitator).filter(pk=tasks["facilitator"].pk).exists()
+    # One EXISTS (the membership) for the facilitator; the employer's tasks check their referral's grant too.
+    assert str(selectors.tasks_for(territories.a.facilitator).query).count("EXISTS") == 1
+    assert str(selectors.tasks_for(employer).query).count("EXISTS") > 1

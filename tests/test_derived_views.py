@@ -292,3 +292,20 @@ def test_other_buyer_files_stay_out_of_reach(world, two_buyers):
     assert client.get(f"/positionnements/{second.pk}/").status_code == 404
     assert Participant.objects.filter(pk=participant.pk).exists()
     assert Referral.objects.filter(pk=second.pk).exists()
+
+
+def test_a_pathway_s_events_name_only_the_referrals_the_viewer_may_view(world, two_buyers):
+    """The pathway's moves to "referred" and back name their referral: each buyer sees the ids of its own
+    contract's referral only; the adviser who made both sees both."""
+    participant, first, second = two_buyers
+    named = {}
+    for actor in (world.a.auditor, world.b.auditor, world.a.adviser):
+        events = selectors.present_events(actor, selectors.participant_events(actor, participant.pk))
+        moves = [e for e in events if e.object_type == "pathway" and e.action in ("refer", "return_to_eligible")]
+        assert len(moves) == 4, actor.role  # the pathway's moves stay visible to every reader of the file
+        named[actor] = {e.shown_inputs.get("referral") for e in moves} - {None}
+    assert named[world.a.auditor] == {first.pk}
+    assert named[world.b.auditor] == {second.pk}
+    assert named[world.a.adviser] == {first.pk, second.pk}
+    body = client_for(world.b.auditor).get(f"/api/v1/participants/{participant.pk}/history/").content.decode()
+    assert f'"referral": {first.pk}' not in body.replace('":', '": ').replace(":  ", ": ")

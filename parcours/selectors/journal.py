@@ -261,16 +261,38 @@ def _french_date(value) -> str:
         return str(value or "")
 
 
+REFERRAL_INPUT = "referral"  # the referral a pathway's event, or a referral's timer, is about
+
+
+def _referrals_in_sight(actor, events) -> set:
+    """The referrals named by the events' inputs that the viewer may view (one query, none if none is named)."""
+    named = set()
+    for event in events:
+        value = event.inputs.get(REFERRAL_INPUT) if isinstance(event.inputs, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            named.add(value)
+    if not named or not policy.may(actor, "referral.view"):
+        return set()
+    queryset = Referral.objects.filter(pk__in=named)  # one page of events, bounded
+    return set(policy.scope_queryset(actor, "referral.view", queryset).values_list("pk", flat=True))
+
+
 def present_events(actor, events) -> list:
     """Evaluate events already filtered by `visible_events` and give each what the viewer may read of it:
     `shown_inputs`, `shown_reason` ("" when none or withheld), `reason_withheld`, and French labels. Costs at most
-    one query for the whole list (who may see health data among the events' participants)."""
+    two queries for the whole list (who may see health data among the events' participants; which of the referrals
+    the events name the viewer may view)."""
     events = list(events)
     participant_ids = {e.participant_id for e in events if e.participant_id is not None}
     health = _participants_where(actor, "participant.view_health_data", participant_ids)
+    referrals = _referrals_in_sight(actor, events)
     hide_reasons = pseudonymised(actor)
     for event in events:
         event.shown_inputs = visible_inputs(event.inputs, health_visible=event.participant_id in health)
+        if event.shown_inputs.get(REFERRAL_INPUT) is not None and event.shown_inputs[REFERRAL_INPUT] not in referrals:
+            # A pathway's move to "referred" and back names its referral: not a referral the viewer may not view
+            # (another buyer's contract, another employer's offer).
+            del event.shown_inputs[REFERRAL_INPUT]
         withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason

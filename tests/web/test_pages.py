@@ -185,8 +185,9 @@ def test_participant_file_scope_and_access_log(site, client, username, status):
 # session, user, memberships; the file with its scope checks (one statement: every other check on the row is
 # answered from it), its access-log row; pathways, exits, state dates and the pathways' own checks; eligibility and
 # criteria; referrals (and their actions), placements, follow-ups; the journal (one statement compiled once per
-# role) and who may see health data among its participants. The adviser also reads the file's access log.
-FILE_QUERIES = {"conseillere": 19, "facilitateur": 18, "auditeur": 12}
+# role), who may see health data among its participants and which of the referrals its events name the viewer may
+# view. The adviser also reads the file's access log.
+FILE_QUERIES = {"conseillere": 20, "facilitateur": 19, "auditeur": 13}
 
 
 @pytest.mark.parametrize("username", sorted(FILE_QUERIES))

@@ -132,3 +132,32 @@ def test_each_read_of_an_object_showing_a_file_is_logged(world, path):
     other = world.b.facilitator
     assert client_for(other).get(url).status_code == 404
     assert not ParticipantAccess.objects.filter(participant_id=participant_id, user=other.user).exists()
+
+
+@pytest.mark.parametrize("page", ["referral", "follow-up form", "notice"])
+def test_each_page_naming_the_young_person_logs_a_read_of_their_file(world, page):
+    placement = make_placement(world, "active")
+    referral = placement.referral
+    participant_id = placement.pathway.participant_id
+    actor = world.a.adviser
+    url = {
+        "referral": f"/positionnements/{referral.pk}/",
+        "follow-up form": f"/conseil/parcours/{placement.pathway_id}/suivi/",
+        "notice": f"/donnees-personnelles/participants/{participant_id}/notice/",
+    }[page]
+    rows = ParticipantAccess.objects.filter(participant_id=participant_id, user=actor.user)
+    before = rows.count()
+    assert client_for(actor).get(url).status_code == 200
+    assert rows.count() == before + 1 and rows.order_by("-pk").first().channel == "page"
+    # Another Mission Locale: not found, nothing logged.
+    other = world.b.adviser
+    assert client_for(other).get(url).status_code == 404
+    assert not ParticipantAccess.objects.filter(participant_id=participant_id, user=other.user).exists()
+
+
+def test_an_employer_reading_its_candidate_s_referral_is_logged(world):
+    referral = make_referral(world, "forwarded")
+    actor = world.a.employer_actor
+    rows = ParticipantAccess.objects.filter(participant_id=referral.pathway.participant_id, user=actor.user)
+    assert client_for(actor).get(f"/positionnements/{referral.pk}/").status_code == 200
+    assert rows.count() == 1

@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
+from parcours.access_log import log_participant_access
 from parcours.services import followups, participants, pathways, referrals
 from parcours.web.common import (
     actor_required,
@@ -341,6 +342,7 @@ def followup_record(request, pk, *, actor):
     else:
         form = FollowUpForm(planned=planned, initial={"planned_follow_up": request.GET.get("planned")})
         status = 200
+        log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the form names the person
     return render(
         request, "adviser/followup_form.html", {"form": form, "pathway": pathway, "back": back}, status=status
     )

@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from parcours.access_log import log_participant_access
 from parcours.documents import subject_access
 from parcours.models import Participant
 from parcours.selectors import data_protection as dp
@@ -92,6 +93,8 @@ def notice(request, pk, *, actor):
     participant = _participant_or_404(actor, pk, "participant.record_notice")
     form = NoticeForm(request.POST or None)
     status = 200
+    if request.method != "POST":
+        log_participant_access(actor=actor, participant_id=participant.pk)  # the printable notice names the person
     if request.method == "POST":
         if form.is_valid():
             try:

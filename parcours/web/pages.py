@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
+from parcours.access_log import log_participant_access
 from parcours.selectors.tasks import work_summary
 from parcours.services.referrals import REFERABLE_PATHWAY_STATES
 from parcours.web.common import IdsFirstPaginator, actions_for, row_actions
@@ -249,6 +250,8 @@ def referral_detail(request, pk):
     referral = selectors.referrals_for(actor).filter(pk=pk).first() if actor else None
     if referral is None:
         raise Http404("Positionnement introuvable.")
+    # The candidate's name and contact: a read of their file (the access log).
+    log_participant_access(actor=actor, participant_id=referral.pathway.participant_id)
     placement = selectors.placements_for(actor).filter(referral=referral).first()
     hours_lines = []
     if placement is not None:

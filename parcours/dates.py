@@ -1,6 +1,11 @@
 """Calendar arithmetic of the case data (pure functions, below everything of the case app)."""
 
 import datetime
+import re
+
+from django.utils import timezone
+
+MONTH_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}")  # AAAA-MM, ASCII digits (strptime takes "2026-3" and "0001-01")
 
 
 def add_months(day: datetime.date, months: int) -> datetime.date:
@@ -60,3 +65,19 @@ def months_between(first: datetime.date, last: datetime.date) -> list:
         months.append(month)
         month = add_months(month, 1)
     return months
+
+
+def month_from_text(text, *, earliest: datetime.date, latest: datetime.date) -> datetime.date | None:
+    """`AAAA-MM` as the first day of that month, if it falls between `earliest` and `latest`; else None."""
+    if not isinstance(text, str) or not MONTH_TEXT.fullmatch(text):
+        return None
+    try:
+        month = datetime.date(int(text[:4]), int(text[5:]), 1)
+    except ValueError:
+        return None
+    return month if earliest <= month <= latest else None
+
+
+def latest_month(years_ahead: int = 10) -> datetime.date:
+    """The last month an address may name (a statement's, a report's): December, `years_ahead` years from now."""
+    return datetime.date(timezone.localdate().year + years_ahead, 12, 1)

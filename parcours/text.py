@@ -26,6 +26,15 @@ def fold(text) -> str:
     return _SEPARATORS.sub(" ", text).strip()
 
 
+def pseudonym_number(word) -> int | None:
+    """The file number a search word names (`P-000123`, `123`): ASCII digits only (`str.isdigit` takes "²", which
+    `int` refuses) and a possible id (a 20-digit number overflowed the database's integer)."""
+    number = str(word).upper().removeprefix("P-").lstrip("0")
+    if not (number.isascii() and number.isdigit()) or len(number) > 19 or int(number) > 2**63 - 1:
+        return None
+    return int(number)
+
+
 def search_words(query) -> list[str]:
     """The folded words of a search box (each must be found)."""
     return fold(query).split()

@@ -282,3 +282,20 @@ def test_old_access_log_rows_are_purged(world):
     report = apply_retention(wet=True)
     assert report.access_rows_purged == 1
     assert ParticipantAccess.objects.count() == 1
+
+
+@pytest.mark.parametrize("query", ["²", "P-²", "٣", "99999999999999999999", "P-9223372036854775808", "0"])
+def test_a_number_that_is_no_file_number_finds_nothing_and_never_fails(world, query):
+    """`str.isdigit` took "²" (which `int` refuses) and a 20-digit number overflowed the database: both were a 500
+    on the auditor's and the DPO's searches."""
+    make_referral(world, "forwarded")
+    for actor, url in (
+        (world.a.auditor, "/audit/parcours/"),
+        (world.a.dpo, "/donnees-personnelles/consultations/"),
+        (world.a.dpo, "/donnees-personnelles/consultations/export.csv"),
+    ):
+        response = client_for(actor).get(url, {"q": query})
+        assert response.status_code == 200, (actor.role, url)
+    listed = client_for(world.a.auditor).get("/audit/parcours/", {"q": query}).context["page"]
+    assert not list(listed)  # a pseudonymised search reads file numbers only: none here
+    assert list(client_for(world.a.auditor).get("/audit/parcours/").context["page"])  # while the list has files

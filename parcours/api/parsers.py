@@ -32,8 +32,13 @@ class LimitedJSONParser(JSONParser):
             raw = stream.read()
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(raw.decode(encoding), parse_constant=_reject_constant)
+            data = json.loads(raw.decode(encoding), parse_constant=_reject_constant)
+            # `"\ud800"` is valid JSON but no character: echoed in an error, or stored, it could not be encoded.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             raise ParseError("Le corps de la requête est un JSON trop profondément imbriqué.") from None
+        except UnicodeEncodeError:
+            raise ParseError("Le corps de la requête contient un caractère invalide (substitut isolé).") from None
         except (ValueError, UnicodeDecodeError, LookupError):
             raise ParseError("Le corps de la requête n'est pas un JSON valide.") from None
+        return data

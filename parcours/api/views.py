@@ -4,7 +4,6 @@ No business rule lives here: scope, permissions, states and guards are the servi
 A role that may never take an action gets 403; an object outside the caller's scope is 404.
 """
 
-import datetime
 
 from django.db import transaction
 from django.utils import translation
@@ -27,6 +26,7 @@ from parcours.api.errors import ApiProblem
 from parcours.api.inputs import input_serializer
 from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
+from parcours.dates import latest_month, month_from_text
 from parcours.services import data_protection, followups, participants, placements, referrals, register, statements
 from parcours.services.registry import run_transition
 from roles import policy
@@ -34,6 +34,7 @@ from roles.middleware import memberships_of
 from roles.tokens import expires_at, issue_token, revoke_tokens
 from workflows.engine import available_for_rows, ensure_can_fire
 from workflows.errors import DomainError
+from workflows.inputs import EARLIEST_DATE
 from workflows.vocabulary import AccessChannel, StatementSource
 
 
@@ -278,6 +279,8 @@ class TokenRevokeView(FrenchMixin, APIView):
     """Revoke the token that authenticates this request (rotation: revoke, then ask for a new one)."""
 
     authentication_classes = [TokenAuthentication]
+    # Never throttled: a token that ran out of requests (leaked, or a runaway script) must still be revocable.
+    throttle_classes = []
 
     @extend_schema(
         summary="Révoquer mon jeton d'API",
@@ -551,12 +554,15 @@ class JobOfferCloseView(ApiView):
 
 # --- Monthly statements of a lot -----------------------------------------------------------------------------
 def _statement_month(text):
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
+    month = month_from_text(text, earliest=EARLIEST_DATE, latest=latest_month())
+    if month is None:
         raise ApiProblem(
-            status.HTTP_400_BAD_REQUEST, "invalid_input", "Mois : format AAAA-MM attendu (ex. 2026-03).", field="month"
-        ) from None
+            status.HTTP_400_BAD_REQUEST,
+            "invalid_input",
+            _("Mois : format AAAA-MM attendu (ex. 2026-03), à partir de 2000."),
+            field="month",
+        )
+    return month
 
 
 @extend_schema_view(

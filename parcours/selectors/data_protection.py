@@ -18,7 +18,7 @@ from parcours.models import (
     Referral,
 )
 from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label
-from parcours.text import Folded, fold
+from parcours.text import Folded, fold, pseudonym_number
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
@@ -53,10 +53,10 @@ def access_log_for(actor, *, query="", channel="", since=None, until=None):
     if query:
         queryset = queryset.annotate(reader_name=Folded("user__last_name"))
     for word in (query or "").split():
-        number = word.upper().removeprefix("P-").lstrip("0")
+        number = pseudonym_number(word)
         condition = Q(user__username__icontains=word) | Q(reader_name__contains=fold(word))
-        if number.isdigit():
-            condition |= Q(participant_id=int(number))
+        if number is not None:
+            condition |= Q(participant_id=number)
         queryset = queryset.filter(condition)
     if channel:
         queryset = queryset.filter(channel=channel)

@@ -9,7 +9,7 @@ from parcours.access_log import log_participant_access
 from parcours.models import EligibilityCriterion, Exit, FollowUp, JobOffer, Participant, Pathway
 from parcours.selectors.journal import participant_timeline_events, present_events, pseudonymised
 from parcours.selectors.tally import pathway_counts_for
-from parcours.text import search_words
+from parcours.text import pseudonym_number, search_words
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import allows, grant_holder, scope_queryset
@@ -92,8 +92,8 @@ def pathway_search(actor, *, query="", state=""):
     qs = scope_queryset(actor, "participant.view", qs)
     if pseudonymised(actor):
         for word in (query or "").split():
-            number = word.upper().removeprefix("P-").lstrip("0")
-            qs = qs.filter(participant_id=int(number)) if number.isdigit() else qs.none()
+            number = pseudonym_number(word)
+            qs = qs.filter(participant_id=number) if number is not None else qs.none()
         query = ""
     for word in search_words(query):
         qs = qs.filter(participant__search_text__contains=word)

@@ -44,6 +44,7 @@ from roles import policy
 from roles.actor import Actor
 from workflows import engine
 from workflows.errors import DomainError, RowsRefused
+from workflows.inputs import check_plausible_date
 from workflows.journal import record_event
 from workflows.states import HoursLineState
 from workflows.vocabulary import StatementSource
@@ -89,6 +90,11 @@ def _journal_statement(actor, statement, action, **inputs):
 
 
 @transaction.atomic
+def _month(month) -> datetime.date:
+    """The first day of `month`, within the dates a case can hold (2000 on): year 1 or 9999 is a probe."""
+    return check_plausible_date(first_of_month(month), field="month", label=_("Mois"))
+
+
 def statement_submit(
     *, actor, lot, month, rows, source=StatementSource.PAGE, today: datetime.date | None = None
 ) -> HoursStatement:
@@ -96,7 +102,7 @@ def statement_submit(
     placement). Refused as a whole (RowsRefused, every bad row named) when any row is bad."""
     lot = lock(ContractLot, lot, actor=actor)
     require(actor, "statement.submit", lot, _("Seul l'attributaire du lot déclare ses relevés d'heures."))
-    month = first_of_month(month)
+    month = _month(month)
     today = today or timezone.localdate()
     if month > today:
         raise DomainError("date_in_future", _("On ne déclare pas les heures d'un mois à venir."), field="month")
@@ -202,7 +208,7 @@ def hours_lines_decide(*, actor, lot, month, lines, decision, reason: str = ""):
     if decision == "reject" and not (reason or "").strip():
         raise DomainError("missing_input", _("Motif du rejet : obligatoire."), field="reason")
     lot = lock(ContractLot, lot, actor=actor)
-    month = first_of_month(month)
+    month = _month(month)
     wanted = [getattr(line, "pk", line) for line in lines]
     if not wanted:
         raise DomainError("missing_input", _("Cochez au moins une ligne."), field="lines")
@@ -255,7 +261,7 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
     Refused while lines of the month wait for a decision, or before the month is over."""
     lot = lock(ContractLot, lot, actor=actor)
     require(actor, "statement.close", lot, _("Seule la structure porteuse du lot clôture ses mois."))
-    month = first_of_month(month)
+    month = _month(month)
     today = today or timezone.localdate()
     if month >= today.replace(day=1):
         raise DomainError(
@@ -324,7 +330,7 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
     lot = lock(ContractLot, lot, actor=actor)
     if not actor.is_system:
         require(actor, "statement.remind", lot, _("Seule la structure porteuse du lot relance ses employeurs."))
-    month = first_of_month(month)
+    month = _month(month)
     today = today or timezone.localdate()
     if month >= today.replace(day=1):
         raise DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
@@ -493,7 +499,7 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
         reference = str(cell(raw, "placement")).strip()
         if reference.endswith(".0"):  # a number typed in a spreadsheet cell
             reference = reference[:-2]
-        if not reference.isdigit() or not 0 < int(reference) < 2**31:
+        if not (reference.isascii() and reference.isdigit()) or not 0 < int(reference) < 2**31:
             errors.append(
                 {
                     "row": line,

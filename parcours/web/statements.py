@@ -17,12 +17,13 @@ from django.views.decorators.http import require_POST
 
 from parcours.access_log import log_access
 from parcours.counting import hours_label
-from parcours.dates import add_months, month_label
+from parcours.dates import add_months, latest_month, month_from_text, month_label
 from parcours.selectors import statements as selectors
 from parcours.services import statements as services
 from parcours.web.common import role_required
 from roles.enums import Role
 from workflows.errors import DomainError, RowsRefused
+from workflows.inputs import EARLIEST_DATE
 from workflows.vocabulary import AccessChannel
 
 
@@ -30,10 +31,8 @@ from workflows.vocabulary import AccessChannel
 def month_of(request) -> datetime.date:
     """`?mois=AAAA-MM`; absent or unreadable: the month that ended (hours are declared for it)."""
     text = request.GET.get("mois") or request.POST.get("mois") or ""
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        return selectors.default_month()
+    month = month_from_text(text, earliest=EARLIEST_DATE, latest=latest_month())
+    return month or selectors.default_month()
 
 
 def month_nav(month) -> dict:

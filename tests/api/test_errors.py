@@ -58,8 +58,14 @@ VALID_INTAKE = {
         ('"texte"', "invalid_input"),
         ("null", "invalid_input"),
         ("42", "invalid_input"),
+        # Valid JSON, but no character: a lone surrogate, as a value or a key (echoed by the error: a 500 before).
+        ('{"first_name": "L\\ud800a"}', "malformed_json"),
+        ('{"\\udfff": 1}', "malformed_json"),
     ],
-    ids=["truncated", "single-quotes", "deep", "nan", "not-utf8", "list", "string", "null", "number"],
+    ids=[
+        "truncated", "single-quotes", "deep", "nan", "not-utf8", "list", "string", "null", "number",
+        "surrogate-value", "surrogate-key",
+    ],
 )
 def test_malformed_json_is_400_and_writes_nothing(adviser, story, body, code):
     before = snapshot()
@@ -212,6 +218,9 @@ def test_throttling_is_per_token(story, monkeypatch):
     assert_problem(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
     assert facilitator.get("/api/v1/lots/").status_code == 200
+    # A token out of requests (leaked, or a runaway script) can still be revoked, and then is refused.
+    assert adviser.post("/api/v1/auth/token/revoke/").status_code == 204
+    assert adviser.get("/api/v1/lots/").status_code == 401
 
 
 def test_a_transition_on_a_stale_view_is_409(story):

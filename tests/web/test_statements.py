@@ -3,9 +3,11 @@ timesheet; the facilitator validates in bulk and closes the month. Bad rows: 400
 input, nothing written. Scope (other employer → 404, other role → 403), query counts independent of the rows, and
 the statement API (RFC 9457 problem with every bad row)."""
 
+import datetime
 import html
 from decimal import Decimal
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,6 +16,8 @@ from rest_framework.test import APIClient
 
 from parcours.dates import previous_month
 from parcours.models import HoursLine, HoursStatement
+from parcours.services import statements as services
+from workflows.errors import DomainError
 from workflows.states import HoursLineState
 
 
@@ -87,6 +91,12 @@ def test_an_uploaded_timesheet_with_bad_lines_names_them(client, site):
     response = client.post(statement_url(site), {"action": "upload", "file": upload})
     assert response.status_code == 400
     assert "Ligne 3 (Y) : Salarié·e inconnu·e sur ce lot" in text(response)
+    assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
+    # A reference of non-ASCII digits ("²" passed `str.isdigit`, then `int` failed: a 500) is a bad line too.
+    for reference in ("²", "٣"):
+        odd = f"Référence;Nom;Heures\n{placement.pk};X;70\n{reference};Z;1\n".encode()
+        response = client.post(statement_url(site), {"action": "upload", "file": _file("releve.csv", odd)})
+        assert response.status_code == 400 and "Ligne 3 (Z)" in text(response)
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
     response = client.post(
         statement_url(site), {"action": "upload", "file": _file("releve.csv", content.split(b"999999")[0])}
@@ -206,3 +216,42 @@ def test_the_statement_api_reads_and_declares_all_or_nothing(site):
     assert _api(site.employer_b.user).get(url).status_code == 404
     assert _api(site.adviser.user).get(url).status_code == 403
     assert api.get(f"/api/v1/lots/{site.lot.pk}/statements/mars/").status_code == 400
+
+
+def test_months_outside_the_case_dates_are_refused_or_ignored_and_write_nothing(client, site):
+    """Year 1 or 9999 (a probe): the API says 400, the pages fall back to last month, the services refuse to write;
+    `0001-1` is not AAAA-MM. Before: a 500 on the month navigation and a statement of month 0001 written."""
+    hired(site)
+    api = _api(site.employer.user)
+    for month in ("0001-01", "9999-12", "1999-12", "0001-1", "2026-3", "٢٠٢٦-٠٣"):
+        response = api.get(f"/api/v1/lots/{site.lot.pk}/statements/{month}/")
+        assert response.status_code == 400, month
+        response = api.post(f"/api/v1/lots/{site.lot.pk}/statements/{month}/", {"rows": []}, format="json")
+        assert response.status_code == 400, month
+    default = f'name="mois" value="{previous_month(site.today):%Y-%m}"'
+    login(client, "employeur")
+    for month in ("0001-01", "9999-12"):
+        response = client.get(f"{statement_url(site)}?mois={month}")
+        assert response.status_code == 200 and default in text(response)
+        assert client.post(f"{statement_url(site)}?mois={month}", {"action": "save"}).status_code in (200, 302, 400)
+    login(client, "facilitateur")
+    for month in ("0001-01", "9999-12"):
+        page = reverse("facilitator:month", args=[site.lot.pk])
+        assert client.get(f"{page}?mois={month}").status_code == 200
+        action = reverse("facilitator:month_action", args=[site.lot.pk])
+        for verb in ("remind", "validate", "close"):
+            assert client.post(action, {"mois": month, "action": verb}).status_code in (302, 400)
+    assert not HoursStatement.objects.filter(month__year__lt=2000).exists()
+    assert not HoursStatement.objects.filter(month__year__gt=2100).exists()
+
+
+def test_the_services_refuse_a_month_before_2000(site):
+    year_one = datetime.date(1, 1, 1)
+    for call in (
+        lambda: services.statement_submit(actor=site.employer, lot=site.lot.pk, month=year_one, rows=[]),
+        lambda: services.statement_close_month(actor=site.facilitator, lot=site.lot.pk, month=year_one),
+        lambda: services.statement_remind(actor=site.facilitator, lot=site.lot.pk, month=year_one),
+    ):
+        with pytest.raises(DomainError) as error:
+            call()
+        assert error.value.code == "invalid_input" and error.value.field == "month"

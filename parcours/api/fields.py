@@ -64,6 +64,8 @@ class StrictDecimalField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float | str):
             self.fail("invalid")
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")  # "٣" or "１": `Decimal` would read them as 3 and 1
         return super().to_internal_value(data)
 
 

@@ -23,7 +23,14 @@ from parcours.web.common import (
     run_service,
     safe_next,
 )
-from parcours.web.forms import REQUIRED_MESSAGE, BootstrapFormMixin, DateInput, FollowUpForm, transition_form_class
+from parcours.web.forms import (
+    REQUIRED_MESSAGE,
+    BootstrapFormMixin,
+    DateInput,
+    FollowUpForm,
+    IntegerField,
+    transition_form_class,
+)
 from roles import policy
 from roles.enums import Role
 from workflows.errors import DomainError
@@ -229,11 +236,11 @@ class OfferFilterForm(forms.Form):
     status = forms.ChoiceField(
         label="Statut", required=False, choices=[("open", "Ouvertes seulement"), ("all", "Toutes")]
     )
-    pathway = forms.IntegerField(required=False, widget=forms.HiddenInput())
+    pathway = IntegerField(required=False, widget=forms.HiddenInput())
 
 
 class ReferralForm(BootstrapFormMixin, forms.Form):
-    pathway = forms.IntegerField(widget=forms.HiddenInput())
+    pathway = IntegerField(widget=forms.HiddenInput())
     motivation = forms.CharField(
         label="Motivation (facultatif)",
         required=False,

@@ -21,7 +21,7 @@ from parcours.web.common import (
     state_choices,
     states_from_request,
 )
-from parcours.web.forms import BootstrapFormMixin, DateInput, FrenchDecimalField, transition_form_class
+from parcours.web.forms import BootstrapFormMixin, DateInput, FrenchDecimalField, IntegerField, transition_form_class
 from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.transitions import PATHWAY
@@ -69,7 +69,7 @@ class _LotFields(forms.Form):
     contract = forms.ModelChoiceField(
         label=gettext_lazy("Marché"), queryset=None, empty_label=gettext_lazy("— choisir —")
     )
-    number = forms.IntegerField(label=gettext_lazy("Numéro du lot"), min_value=1, max_value=999)
+    number = IntegerField(label=gettext_lazy("Numéro du lot"), min_value=1, max_value=999)
     title = forms.CharField(label=gettext_lazy("Intitulé"), max_length=200)
     trade = forms.CharField(label=gettext_lazy("Corps de métier"), max_length=100)
     amount_excl_tax = FrenchDecimalField(
@@ -163,9 +163,9 @@ class OfferForm(BootstrapFormMixin, forms.Form):
     trade = forms.CharField(label="Métier", max_length=100)
     rome_code = forms.CharField(label="Code ROME", max_length=5, required=False)
     contract_type = forms.ChoiceField(label="Type de contrat", choices=ContractType.choices)
-    weekly_hours = forms.IntegerField(label="Heures par semaine", min_value=1, max_value=48)
+    weekly_hours = IntegerField(label="Heures par semaine", min_value=1, max_value=48)
     location = forms.CharField(label="Lieu", max_length=100)
-    positions = forms.IntegerField(label="Nombre de postes", min_value=1, max_value=999, initial=1)
+    positions = IntegerField(label="Nombre de postes", min_value=1, max_value=999, initial=1)
     is_qpv_mandatory = forms.BooleanField(label="Réservé aux résidents QPV", required=False)
     market_context = forms.CharField(
         label="Contexte du marché", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})

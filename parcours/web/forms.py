@@ -21,13 +21,27 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+def _ascii_number(field, value):
+    """Digits of another script ("٣", "１") are refused: `int` and `Decimal` read them, a typist never means them."""
+    if isinstance(value, str) and not value.isascii():
+        raise forms.ValidationError(field.error_messages["invalid"], code="invalid")
+    return value
+
+
 class FrenchDecimalField(forms.DecimalField):
-    """Accepts "12,5" as well as "12.5"."""
+    """Accepts "12,5" as well as "12.5"; ASCII digits only."""
 
     def to_python(self, value):
         if isinstance(value, str):
             value = value.replace(",", ".").replace(" ", "").replace("\u202f", "").strip()
-        return super().to_python(value)
+        return super().to_python(_ascii_number(self, value))
+
+
+class IntegerField(forms.IntegerField):
+    """Django's integer field, ASCII digits only."""
+
+    def to_python(self, value):
+        return super().to_python(_ascii_number(self, value))
 
 
 class BootstrapFormMixin:
@@ -95,7 +109,7 @@ def _field(declared):
     if declared.type == DATE:
         return forms.DateField(widget=DateInput(), **common)
     if declared.type == INTEGER:
-        return forms.IntegerField(min_value=declared.min_value, max_value=declared.max_value, **common)
+        return IntegerField(min_value=declared.min_value, max_value=declared.max_value, **common)
     if declared.type == CHOICE:
         return (OfferedChoiceField if declared.options else forms.ChoiceField)(**common)
     if declared.type == ID_CHOICE:

@@ -8,6 +8,7 @@ import html
 from decimal import Decimal
 
 import pytest
+from django import forms as django_forms
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -255,3 +256,29 @@ def test_the_services_refuse_a_month_before_2000(site):
         with pytest.raises(DomainError) as error:
             call()
         assert error.value.code == "invalid_input" and error.value.field == "month"
+
+
+@pytest.mark.parametrize("hours", ["٣", "１", "3²"])
+def test_digits_of_another_script_are_refused_everywhere_hours_are_typed(client, site, hours):
+    """`Decimal("٣")` is 3: the page, the API and a form field read such digits as numbers, silently. Refused, and
+    nothing written."""
+    (placement,) = hired(site, 1)
+    login(client, "employeur")
+    response = client.post(statement_url(site), {f"hours-{placement.pk}": hours})
+    assert response.status_code == 400
+    api = _api(site.employer.user)
+    month = previous_month(site.today)
+    url = f"/api/v1/lots/{site.lot.pk}/statements/{month:%Y-%m}/"
+    response = api.post(url, {"rows": [{"placement": placement.pk, "hours": hours}]}, format="json")
+    assert response.status_code == 400
+    line = {"placement": placement.pk, "month": f"{month:%Y-%m-01}", "hours": hours}
+    response = api.post("/api/v1/hours-lines/", line, format="json")
+    assert response.status_code == 400
+    assert not HoursLine.objects.filter(placement=placement).exists()
+    from parcours.web.forms import FrenchDecimalField, IntegerField
+
+    for field in (FrenchDecimalField(max_digits=6, decimal_places=2), IntegerField()):
+        with pytest.raises(django_forms.ValidationError):
+            field.clean(hours)
+    assert FrenchDecimalField(max_digits=6, decimal_places=2).clean("3,5") == Decimal("3.5")
+    assert IntegerField().clean("3") == 3

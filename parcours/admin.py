@@ -13,7 +13,7 @@ from django.db.models import Q, Sum
 from viewflow.workflow import admin as viewflow_admin  # noqa: F401  its registrations first: one is replaced below
 from viewflow.workflow.models import Process, Task
 
-from parcours.access_log import log_participant_access
+from parcours.access_log import log_access, log_participant_access
 from parcours.models import (
     ContractLot,
     EligibilityCriterion,
@@ -207,6 +207,17 @@ class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
 
     def participant_id_of(self, obj):
         return obj.pk
+
+    def changelist_view(self, request, extra_context=None):
+        """The list shows names, agencies and states: a read of each file on the page (purpose "list"), as an API
+        list logs it."""
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and changelist is not None:
+            actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
+            shown = [participant.pk for participant in changelist.result_list]  # the page's rows, kept for the page
+            log_access(actor=actor, participant_ids=shown, channel=AccessChannel.ADMIN, purpose="list")
+        return response
 
     @admin.display(description="état du parcours", ordering="current_state")
     def pathway_state(self, obj):

@@ -161,3 +161,19 @@ def test_an_employer_reading_its_candidate_s_referral_is_logged(world):
     rows = ParticipantAccess.objects.filter(participant_id=referral.pathway.participant_id, user=actor.user)
     assert client_for(actor).get(f"/positionnements/{referral.pk}/").status_code == 200
     assert rows.count() == 1
+
+
+def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):
+    from django.contrib.auth import get_user_model
+
+    shown, hidden = make_pathway(world, "placed"), make_pathway(world, "referred")
+    admin = get_user_model().objects.create_superuser("admin.liste", "admin@example.org", "x" * 16)
+    client = Client()
+    client.force_login(admin)
+    response = client.get("/admin/parcours/participant/", {"current_state__exact": "placed"})
+    assert response.status_code == 200
+    listed = {row.pk for row in response.context["cl"].result_list}
+    rows = ParticipantAccess.objects.filter(user=admin)
+    assert set(rows.values_list("participant_id", flat=True)) == listed and shown.participant_id in listed
+    assert set(rows.values_list("channel", "purpose")) == {("admin", "list")}
+    assert not rows.filter(participant_id=hidden.participant_id).exists()

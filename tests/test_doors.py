@@ -200,3 +200,43 @@ def test_two_processes_share_the_counters_through_redis(settings, user, client):
         for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
             RedisCache(url, {})._cache.get_client().delete(key)
         _reset_cache_handlers()
+
+
+@pytest.mark.redis
+def test_concurrent_requests_each_count_against_the_limit(settings, monkeypatch):
+    """16 threads, 25 requests each, against a limit of 100: exactly 100 pass. DRF's throttle read its list of
+    timestamps and wrote it back, and concurrent requests overwrote each other's count (1,300 concurrent requests
+    all passed a limit of 1,000)."""
+    import os
+    import threading
+
+    from django.core.cache.backends.redis import RedisCache
+
+    url = os.environ["REDIS_URL"]
+    prefix = f"throttle-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
+    }
+    _reset_cache_handlers()
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "100/minute"})
+    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="198.51.100.7")
+    allowed, start = [], threading.Barrier(16)
+
+    def client():
+        start.wait()
+        for _ in range(25):
+            allowed.append(TokenObtainRateThrottle().allow_request(request, None))
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(allowed) == 400 and allowed.count(True) == 100
+        throttle = TokenObtainRateThrottle()
+        assert not throttle.allow_request(request, None) and 0 < throttle.wait() <= 60
+    finally:
+        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
+            RedisCache(url, {})._cache.get_client().delete(key)
+        _reset_cache_handlers()

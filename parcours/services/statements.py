@@ -89,12 +89,12 @@ def _journal_statement(actor, statement, action, **inputs):
     return event
 
 
-@transaction.atomic
 def _month(month) -> datetime.date:
     """The first day of `month`, within the dates a case can hold (2000 on): year 1 or 9999 is a probe."""
     return check_plausible_date(first_of_month(month), field="month", label=_("Mois"))
 
 
+@transaction.atomic
 def statement_submit(
     *, actor, lot, month, rows, source=StatementSource.PAGE, today: datetime.date | None = None
 ) -> HoursStatement:

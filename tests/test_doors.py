@@ -240,3 +240,28 @@ def test_concurrent_requests_each_count_against_the_limit(settings, monkeypatch)
         for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
             RedisCache(url, {})._cache.get_client().delete(key)
         _reset_cache_handlers()
+
+
+def test_without_redis_a_throttle_window_slides_and_reopens(database_cache, monkeypatch):
+    """The database cache keeps DRF's list of request times (its increment would reset the entry's expiry at each
+    request, and a steady caller would stay refused for ever): two per minute, the third refused for the rest of
+    the minute, allowed again once the first has aged out."""
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "2/minute"})
+    clock = [1_000_000.0]
+    monkeypatch.setattr(TokenObtainRateThrottle, "timer", lambda self: clock[0])
+    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="198.51.100.8")
+
+    def attempt():
+        throttle = TokenObtainRateThrottle()
+        return throttle.allow_request(request, None), throttle
+
+    assert attempt()[0]
+    clock[0] += 50
+    assert attempt()[0]
+    clock[0] += 5
+    allowed, throttle = attempt()
+    assert not allowed and 0 < throttle.wait() <= 60
+    clock[0] += 6  # the first request is 61 s old
+    assert attempt()[0]
+    clock[0] += 1
+    assert not attempt()[0]

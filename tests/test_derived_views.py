@@ -22,6 +22,7 @@ from tests.factories import (
     make_lot,
     make_offer,
     make_pathway,
+    make_placement,
     make_referral,
     member,
 )
@@ -309,3 +310,17 @@ def test_a_pathway_s_events_name_only_the_referrals_the_viewer_may_view(world, t
     assert named[world.a.adviser] == {first.pk, second.pk}
     body = client_for(world.b.auditor).get(f"/api/v1/participants/{participant.pk}/history/").content.decode()
     assert f'"referral": {first.pk}' not in body.replace('":', '": ').replace(":  ", ": ")
+
+
+def test_a_pathway_s_events_name_only_the_placements_the_viewer_may_view(world):
+    """A hire moves the pathway to "placed", naming the placement: not to the buyer of another contract, who still
+    reads the pathway's file through its own referral."""
+    other_offer = make_offer(world.a, lot=make_lot(world.a, buyer=world.b.buyer))
+    pathway = make_pathway(world, "eligible")
+    make_referral(world, "refused", pathway=pathway, offer=other_offer)  # gives buyer b the file
+    placement = make_placement(world, "planned", pathway=pathway)  # on side a's contract
+    for actor, sees in [(world.a.auditor, True), (world.b.auditor, False), (world.a.adviser, True)]:
+        events = selectors.present_events(actor, selectors.participant_events(actor, pathway.participant_id))
+        [placed] = [e for e in events if e.object_type == "pathway" and e.action == "place"]
+        assert (placed.shown_inputs.get("placement") == placement.pk) is sees, actor.role
+        assert "placement" in placed.inputs

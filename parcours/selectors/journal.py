@@ -15,7 +15,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import BigIntegerField, Exists, F, Max, OuterRef, Q, Window
+from django.db.models import BigIntegerField, CharField, Exists, F, Max, OuterRef, Q, Value, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lead
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
@@ -261,38 +261,49 @@ def _french_date(value) -> str:
         return str(value or "")
 
 
-REFERRAL_INPUT = "referral"  # the referral a pathway's event, or a referral's timer, is about
+# Ids of other objects an event's inputs name (a pathway's "refer" its referral, its "place" its placement): shown
+# only to who may view that object (another buyer's contract, another employer's hire stay unnamed).
+NAMED_INPUTS = {"referral": (Referral, "referral.view"), "placement": (Placement, "placement.view")}
 
 
-def _referrals_in_sight(actor, events) -> set:
-    """The referrals named by the events' inputs that the viewer may view (one query, none if none is named)."""
-    named = set()
+def _named_in_sight(actor, events) -> dict:
+    """{input name: ids the viewer may view} for the objects the events' inputs name (one query per kind named)."""
+    named = {name: set() for name in NAMED_INPUTS}
     for event in events:
-        value = event.inputs.get(REFERRAL_INPUT) if isinstance(event.inputs, dict) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            named.add(value)
-    if not named or not policy.may(actor, "referral.view"):
-        return set()
-    queryset = Referral.objects.filter(pk__in=named)  # one page of events, bounded
-    return set(policy.scope_queryset(actor, "referral.view", queryset).values_list("pk", flat=True))
+        inputs = event.inputs if isinstance(event.inputs, dict) else {}
+        for name, ids in named.items():
+            value = inputs.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                ids.add(value)
+    reads = []
+    for name, ids in named.items():
+        model, action = NAMED_INPUTS[name]
+        if ids and policy.may(actor, action):
+            queryset = model.objects.filter(pk__in=ids)  # one page of events, bounded
+            scoped = policy.scope_queryset(actor, action, queryset).order_by()
+            reads.append(scoped.annotate(named=Value(name, output_field=CharField())).values_list("named", "pk"))
+    in_sight = {name: set() for name in NAMED_INPUTS}
+    if reads:  # one statement, whatever the kinds named
+        for name, pk in reads[0].union(*reads[1:], all=True) if len(reads) > 1 else reads[0]:
+            in_sight[name].add(pk)
+    return in_sight
 
 
 def present_events(actor, events) -> list:
     """Evaluate events already filtered by `visible_events` and give each what the viewer may read of it:
     `shown_inputs`, `shown_reason` ("" when none or withheld), `reason_withheld`, and French labels. Costs at most
-    two queries for the whole list (who may see health data among the events' participants; which of the referrals
-    the events name the viewer may view)."""
+    three queries for the whole list (who may see health data among the events' participants; which of the
+    referrals and placements the events name the viewer may view)."""
     events = list(events)
     participant_ids = {e.participant_id for e in events if e.participant_id is not None}
     health = _participants_where(actor, "participant.view_health_data", participant_ids)
-    referrals = _referrals_in_sight(actor, events)
+    in_sight = _named_in_sight(actor, events)
     hide_reasons = pseudonymised(actor)
     for event in events:
         event.shown_inputs = visible_inputs(event.inputs, health_visible=event.participant_id in health)
-        if event.shown_inputs.get(REFERRAL_INPUT) is not None and event.shown_inputs[REFERRAL_INPUT] not in referrals:
-            # A pathway's move to "referred" and back names its referral: not a referral the viewer may not view
-            # (another buyer's contract, another employer's offer).
-            del event.shown_inputs[REFERRAL_INPUT]
+        for name, ids in in_sight.items():
+            if name in event.shown_inputs and event.shown_inputs[name] not in ids:
+                del event.shown_inputs[name]
         withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason

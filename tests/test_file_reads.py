@@ -177,3 +177,15 @@ def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):
     assert set(rows.values_list("participant_id", flat=True)) == listed and shown.participant_id in listed
     assert set(rows.values_list("channel", "purpose")) == {("admin", "list")}
     assert not rows.filter(participant_id=hidden.participant_id).exists()
+
+
+@pytest.mark.parametrize("path", ["pathways", "referrals", "placements", "hours-lines"])
+def test_each_row_of_an_api_list_naming_a_young_person_is_logged(world, path):
+    line = make_hours_line(world, "declared")
+    participant_id = line.placement.pathway.participant_id
+    actor = world.a.facilitator
+    body = get_json(actor, f"/api/v1/{path}/")
+    assert body["results"]
+    rows = ParticipantAccess.objects.filter(user=actor.user, purpose="list", channel="api")
+    assert participant_id in set(rows.values_list("participant_id", flat=True))
+    assert rows.count() == len(body["results"])

@@ -142,6 +142,8 @@ class ResourceListView(ApiView):
 
     def get(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filtered_queryset())
+        if self.resource.participant_path:  # rows naming young people (a referral's contact…): each file read, listed
+            log_list_access(self.actor, [self.resource.participant_id(obj) for obj in page])
         context = self.get_serializer_context()
         if self.resource.machine:
             context["transitions"] = available_for_rows(page, self.actor, view_action=self.resource.view_action)

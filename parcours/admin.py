@@ -400,7 +400,7 @@ class FoundByNumberMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
-        if not term.isdigit() or int(term) > BIGINT_MAX:
+        if not (term.isascii() and term.isdigit()) or int(term) > BIGINT_MAX:  # "²" passes isdigit, not int
             return queryset.none(), False
         found = Q()
         for lookup in self.number_lookups:

@@ -75,6 +75,8 @@ def _user(user):
     if user is None or user == "":
         raise DomainError("missing_input", _("Choisissez une personne."), field="user")
     pk = getattr(user, "pk", user)
+    if isinstance(pk, str) and not (pk.isascii() and pk.isdigit() and len(pk) <= 18):
+        pk = None  # "١" would be read as user 1
     try:
         return get_user_model().objects.get(pk=pk)
     except (get_user_model().DoesNotExist, ValueError, TypeError):
@@ -209,7 +211,9 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
     if actor is None or actor.is_system or not is_supervisor(actor):
         raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
     user = _user(user)
-    ids = sorted({int(getattr(t, "pk", t)) for t in tasks if str(getattr(t, "pk", t)).isdigit()})
+    given = [str(getattr(t, "pk", t)) for t in tasks]
+    # ASCII digits of a possible id: "²" passes `isdigit` and fails `int`; past a bigint, the database refuses it.
+    ids = sorted({int(t) for t in given if t.isascii() and t.isdigit() and len(t) <= 18})
     if not ids:
         raise DomainError("missing_input", _("Choisissez au moins une tâche."), field="tasks")
     if len(ids) > MAX_BULK:

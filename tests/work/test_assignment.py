@@ -150,3 +150,27 @@ def test_pages_claim_unassign_and_bulk(territories, client):
     response = client.post("/travail/repartir/", {"tasks": [t.pk for t in tasks], "user": a.facilitator2.user.pk})
     assert response.status_code == 302
     assert all(owner(t) == a.facilitator2.user.pk for t in tasks)
+
+
+def test_ids_and_people_of_another_script_are_not_read_as_numbers(territories, client):
+    """`"²".isdigit()` is true and `int("²")` fails (a 500 before); `get(pk="١")` reads user 1."""
+    a = territories.a
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    boss = make_actor(a.facilitation, "facilitator")
+    supervise(boss)
+    with pytest.raises(DomainError) as error:
+        services.task_bulk_assign(actor=boss, tasks=["²", "٣", "99999999999999999999"], user=a.facilitator.user)
+    assert error.value.code == "missing_input"
+    with pytest.raises(DomainError) as error:
+        services.task_bulk_assign(actor=boss, tasks=[task.pk], user="١")
+    assert error.value.code == "invalid_input" and owner(task) is None
+    assert services.task_bulk_assign(actor=boss, tasks=[str(task.pk)], user=str(a.facilitator.user.pk)) == 1
+
+
+@pytest.mark.parametrize("term", ["²", "٣", "99999999999999999999", "12"])
+def test_the_admin_finds_processes_and_tasks_by_number_only(territories, client, term):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("admin.num", "admin@example.org", "x" * 16))
+    for url in ("/admin/viewflow/process/", "/admin/viewflow/task/"):
+        assert client.get(url, {"q": term}).status_code == 200, (url, term)

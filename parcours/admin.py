@@ -68,6 +68,17 @@ class LogsParticipantAccessMixin:
     def participant_id_of(self, obj):
         return obj.journal_participant_id
 
+    def changelist_view(self, request, extra_context=None):
+        """A list shows names (with agencies, states, offers…): a read of each file on the page (purpose "list"), as
+        an API list logs it. The rows' relations are the list's `list_select_related`: no query per row."""
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and changelist is not None:
+            actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
+            shown = [self.participant_id_of(row) for row in changelist.result_list]  # the page's rows, kept
+            log_access(actor=actor, participant_ids=shown, channel=AccessChannel.ADMIN, purpose="list")
+        return response
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and response.status_code == 200:
@@ -207,17 +218,6 @@ class ParticipantAdmin(LogsParticipantAccessMixin, ReadOnlyAdmin):
 
     def participant_id_of(self, obj):
         return obj.pk
-
-    def changelist_view(self, request, extra_context=None):
-        """The list shows names, agencies and states: a read of each file on the page (purpose "list"), as an API
-        list logs it."""
-        response = super().changelist_view(request, extra_context)
-        changelist = (getattr(response, "context_data", None) or {}).get("cl")
-        if request.method == "GET" and changelist is not None:
-            actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
-            shown = [participant.pk for participant in changelist.result_list]  # the page's rows, kept for the page
-            log_access(actor=actor, participant_ids=shown, channel=AccessChannel.ADMIN, purpose="list")
-        return response
 
     @admin.display(description="état du parcours", ordering="current_state")
     def pathway_state(self, obj):

@@ -64,6 +64,14 @@ def test_criteria_and_derogation_reach_the_adviser_and_facilitator_never_the_buy
     assert seen["auditor"] == (set(), "")
 
 
+def test_a_buyer_s_auditor_does_not_learn_whether_a_derogation_was_claimed(world, referred):
+    pathway, _ = referred
+    url = f"/api/v1/participants/{pathway.participant_id}/history/"
+    for actor, shown in [(world.a.adviser, True), (world.a.facilitator, True), (world.a.auditor, False)]:
+        [submitted] = [e for e in get_json(actor, url)["results"] if e["action"] == "submit_eligibility"]
+        assert ("derogation" in submitted["inputs"]) is shown, actor.role
+
+
 def test_no_reader_without_health_data_learns_how_many_criteria_were_declared(world, referred):
     pathway, _ = referred
     for actor, count in [(world.a.adviser, None), (world.a.auditor, None), (world.a.facilitator, 2)]:
@@ -161,6 +169,31 @@ def test_an_employer_reading_its_candidate_s_referral_is_logged(world):
     rows = ParticipantAccess.objects.filter(participant_id=referral.pathway.participant_id, user=actor.user)
     assert client_for(actor).get(f"/positionnements/{referral.pk}/").status_code == 200
     assert rows.count() == 1
+
+
+@pytest.mark.parametrize("model", ["pathway", "referral", "placement", "hoursline"])
+def test_the_administration_s_lists_naming_young_people_log_each_row_without_a_query_per_row(world, model):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    admin = get_user_model().objects.create_superuser("admin.listes", "admin@example.org", "x" * 16)
+    client = Client()
+    client.force_login(admin)
+    url = f"/admin/parcours/{model}/"
+    make_hours_line(world, "declared")
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(url)
+    listed = list(response.context["cl"].result_list)
+    assert response.status_code == 200 and listed
+    rows = ParticipantAccess.objects.filter(user=admin, channel="admin", purpose="list")
+    assert rows.count() == len(listed)
+    for _ in range(2):
+        make_hours_line(world, "declared")
+    with CaptureQueriesContext(connection) as more:
+        response = client.get(url)
+    assert len(response.context["cl"].result_list) > len(listed)
+    assert len(more) == len(few)
 
 
 def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):

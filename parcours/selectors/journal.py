@@ -59,8 +59,9 @@ EVENT_OBJECTS = {
 # and expiries about the referral they wait on (its id is in the event's inputs).
 PATHWAY_TIMERS = ("follow_up_due",)
 
-# Inputs that reveal health data: shown to who may see it, else replaced by a count.
+# Inputs that reveal health data: shown to who may see it (their number too).
 HEALTH_INPUTS = ("criteria",)
+CRITERIA_INPUT = "derogation"  # an eligibility submission's derogation flag: to who sees the criteria
 
 OBJECT_LABELS = {
     "participant": gettext_lazy("Dossier"),
@@ -299,8 +300,12 @@ def present_events(actor, events) -> list:
     health = _participants_where(actor, "participant.view_health_data", participant_ids)
     in_sight = _named_in_sight(actor, events)
     hide_reasons = pseudonymised(actor)
+    # Whether a derogation was claimed belongs with the criteria: not for a role that never sees them (an auditor).
+    hide_criteria = not policy.may(actor, "participant.view_criteria")
     for event in events:
         event.shown_inputs = visible_inputs(event.inputs, health_visible=event.participant_id in health)
+        if hide_criteria:
+            event.shown_inputs.pop(CRITERIA_INPUT, None)
         for name, ids in in_sight.items():
             if name in event.shown_inputs and event.shown_inputs[name] not in ids:
                 del event.shown_inputs[name]

@@ -222,3 +222,29 @@ def test_each_row_of_an_api_list_naming_a_young_person_is_logged(world, path):
     rows = ParticipantAccess.objects.filter(user=actor.user, purpose="list", channel="api")
     assert participant_id in set(rows.values_list("participant_id", flat=True))
     assert rows.count() == len(body["results"])
+
+
+def test_the_action_pages_naming_the_young_person_log_a_read_of_their_file(world):
+    """The eligibility submission, a transition's form, the hours declaration and a task's page each name the
+    person: each render leaves one row (a form sent back with errors too)."""
+    from parcours.work.models import WorkTask
+
+    intake = make_pathway(world, "intake")
+    placement = make_placement(world, "active")
+    task = WorkTask.objects.filter(pathway=intake).first()
+    pages = [
+        (world.a.adviser, intake.participant_id, f"/conseil/parcours/{intake.pk}/eligibilite/"),
+        (world.a.adviser, intake.participant_id, f"/actions/pathway/{intake.pk}/withdraw/"),
+        (world.a.employer_actor, placement.pathway.participant_id, f"/employeur/salaries/{placement.pk}/heures/"),
+        (world.a.adviser, intake.participant_id, f"/travail/taches/{task.pk}/"),
+    ]
+    for actor, participant_id, url in pages:
+        rows = ParticipantAccess.objects.filter(participant_id=participant_id, user=actor.user, channel="page")
+        before = rows.count()
+        assert client_for(actor).get(url).status_code == 200, url
+        assert rows.count() == before + 1, url
+    # A form sent back with its errors names the person again.
+    rows = ParticipantAccess.objects.filter(participant_id=intake.participant_id, user=world.a.adviser.user)
+    before = rows.count()
+    response = client_for(world.a.adviser).post(f"/actions/pathway/{intake.pk}/withdraw/", {})
+    assert response.status_code == 400 and rows.count() == before + 1

@@ -219,6 +219,7 @@ def submit_eligibility(request, pk, *, actor):
         status = 400
     else:
         form = form_class(obj=pathway, actor=actor)
+    log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the page names the person
     return render(
         request, "adviser/submit_eligibility.html", {"form": form, "pathway": pathway, "back": back}, status=status
     )
@@ -349,7 +350,7 @@ def followup_record(request, pk, *, actor):
     else:
         form = FollowUpForm(planned=planned, initial={"planned_follow_up": request.GET.get("planned")})
         status = 200
-        log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the form names the person
+    log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the form names the person
     return render(
         request, "adviser/followup_form.html", {"form": form, "pathway": pathway, "back": back}, status=status
     )
@@ -394,6 +395,7 @@ def exit_outcome(request, pk, *, actor):
             }
         form = ExitOutcomeForm(initial=initial)
         status = 200
+    log_participant_access(actor=actor, participant_id=exit.pathway.participant_id)  # the page names the person
     return render(request, "adviser/exit_outcome.html", {"form": form, "exit": exit, "back": back}, status=status)
 
 

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from parcours import selectors
+from parcours.access_log import log_participant_access
 from parcours.services.registry import run_transition
 from parcours.web.forms import transition_form_class
 from roles import policy
@@ -232,6 +233,7 @@ def transition(request, machine, pk, name, *, actor):
     else:
         form = form_class(obj=obj, actor=actor)
         status = 200
+    log_participant_access(actor=actor, participant_id=participant.pk)  # the form names the person
     return render(
         request,
         "transition_form.html",

@@ -93,8 +93,6 @@ def notice(request, pk, *, actor):
     participant = _participant_or_404(actor, pk, "participant.record_notice")
     form = NoticeForm(request.POST or None)
     status = 200
-    if request.method != "POST":
-        log_participant_access(actor=actor, participant_id=participant.pk)  # the printable notice names the person
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -107,6 +105,7 @@ def notice(request, pk, *, actor):
                 messages.success(request, gettext("La remise de la notice d'information est enregistrée."))
                 return redirect("participant_detail", pk=pk)
         status = 400
+    log_participant_access(actor=actor, participant_id=participant.pk)  # the printable notice names the person
     return render(
         request,
         "data_protection/notice.html",

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
+from parcours.access_log import log_participant_access
 from parcours.dates import previous_month
 from parcours.services import placements as placement_services
 from parcours.web import statements
@@ -94,6 +95,7 @@ def declare_hours(request, pk, *, actor):
     else:
         # Hours are declared for the month that ended.
         form = HoursForm(initial={"month": previous_month(timezone.localdate())})
+    log_participant_access(actor=actor, participant_id=placement.pathway.participant_id)  # it names the employee
     return render(
         request,
         "employer/declare_hours.html",

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from viewflow.workflow.status import STATUS
 
+from parcours.access_log import log_participant_access
 from parcours.selectors import tasks as selectors
 from parcours.services import tasks as services
 from parcours.web.common import paginate, safe_next
@@ -163,6 +164,7 @@ def task_detail(request, pk):
         "can_open_referral": work_task.referral_id is not None
         and policy.allows(actor, "referral.view", work_task.referral),
     }
+    log_participant_access(actor=actor, participant_id=work_task.pathway.participant_id)  # the task names the person
     return render(request, "work/task.html", context, status=status)
 
 

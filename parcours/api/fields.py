@@ -50,12 +50,21 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictDateField(serializers.DateField):
-    """An ISO date string "YYYY-MM-DD"."""
+    """An ISO date string "YYYY-MM-DD", in ASCII digits ("٢٠٢٦-٠٣-٠١" is read as a date by `fromisoformat`)."""
 
     def to_internal_value(self, value):
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.isascii():
             self.fail("invalid", format="AAAA-MM-JJ")
         return super().to_internal_value(value)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictDecimalField(serializers.DecimalField):

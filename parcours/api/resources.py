@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from parcours import selectors
 from parcours.api import serializers as s
+from parcours.api.fields import QueryIntegerField, StrictDateField
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.common import NOT_FOUND_MESSAGES
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
@@ -20,11 +21,11 @@ MAX_ID = s.MAX_ID
 
 # --- Filters (query parameters) ------------------------------------------------------------------------------
 def _id(help_text):
-    return serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=help_text)
+    return QueryIntegerField(required=False, min_value=1, max_value=MAX_ID, help_text=help_text)
 
 
 def _date(help_text):
-    return serializers.DateField(required=False, help_text=help_text)
+    return StrictDateField(required=False, help_text=help_text)
 
 
 def _states(enum):

@@ -21,7 +21,14 @@ from parcours.web.common import (
     state_choices,
     states_from_request,
 )
-from parcours.web.forms import BootstrapFormMixin, DateInput, FrenchDecimalField, IntegerField, transition_form_class
+from parcours.web.forms import (
+    BootstrapFormMixin,
+    DateInput,
+    FrenchDecimalField,
+    IntegerField,
+    ModelChoiceField,
+    transition_form_class,
+)
 from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.transitions import PATHWAY
@@ -44,12 +51,12 @@ class OperationForm(BootstrapFormMixin, forms.Form):
 
 
 class _ContractFields(forms.Form):
-    operation = forms.ModelChoiceField(
+    operation = ModelChoiceField(
         label=gettext_lazy("Opération"), queryset=None, empty_label=gettext_lazy("— choisir —")
     )
     reference = forms.CharField(label=gettext_lazy("Référence du marché"), max_length=50)
     title = forms.CharField(label=gettext_lazy("Objet"), max_length=200)
-    buyer = forms.ModelChoiceField(
+    buyer = ModelChoiceField(
         label=gettext_lazy("Acheteur public"), queryset=None, empty_label=gettext_lazy("— choisir —")
     )
     legal_lever = forms.ChoiceField(label=gettext_lazy("Levier juridique"), choices=LegalLever.choices)
@@ -66,7 +73,7 @@ class ContractForm(BootstrapFormMixin, _ContractFields):
 
 
 class _LotFields(forms.Form):
-    contract = forms.ModelChoiceField(
+    contract = ModelChoiceField(
         label=gettext_lazy("Marché"), queryset=None, empty_label=gettext_lazy("— choisir —")
     )
     number = IntegerField(label=gettext_lazy("Numéro du lot"), min_value=1, max_value=999)
@@ -112,7 +119,7 @@ class _LotFields(forms.Form):
         choices=FulfilmentMode.choices,
         widget=forms.CheckboxSelectMultiple,
     )
-    awardee = forms.ModelChoiceField(
+    awardee = ModelChoiceField(
         label=gettext_lazy("Attributaire (entreprise)"),
         queryset=None,
         required=False,

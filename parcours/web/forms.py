@@ -44,6 +44,15 @@ class IntegerField(forms.IntegerField):
         return super().to_python(_ascii_number(self, value))
 
 
+class ModelChoiceField(forms.ModelChoiceField):
+    """Django's model choice, its key in ASCII digits only (`get(pk="١")` finds row 1)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 class BootstrapFormMixin:
     """Bootstrap classes and aria-invalid on every widget (all the app's forms use it)."""
 
@@ -202,7 +211,7 @@ def transition_form_class(spec) -> type[TransitionForm]:
 
 # --- Forms shared by the pages and the task pages ------------------------------------------------------------
 class _FollowUpFields(forms.Form):
-    planned_follow_up = forms.ModelChoiceField(
+    planned_follow_up = ModelChoiceField(
         label=gettext_lazy("Suivi prévu réalisé"),
         queryset=None,
         required=False,

@@ -282,3 +282,15 @@ def test_digits_of_another_script_are_refused_everywhere_hours_are_typed(client,
             field.clean(hours)
     assert FrenchDecimalField(max_digits=6, decimal_places=2).clean("3,5") == Decimal("3.5")
     assert IntegerField().clean("3") == 3
+
+
+def test_a_choice_of_row_typed_in_another_script_is_not_read_as_its_id(site):
+    from parcours.web.forms import ModelChoiceField
+    from roles.models import Organisation
+
+    field = ModelChoiceField(queryset=Organisation.objects.all())
+    organisation = site.emp
+    assert field.clean(str(organisation.pk)) == organisation
+    arabic = "".join(chr(0x660 + int(digit)) for digit in str(organisation.pk))
+    with pytest.raises(django_forms.ValidationError):
+        field.clean(arabic)

@@ -15,7 +15,7 @@ from parcours.models import HoursLine, HoursStatement, JobOffer
 from parcours.services import placements, referrals, statements
 from parcours.services.statements import StatementRow
 from roles.actor import Actor
-from tests.factories import World, make_lot, make_offer, make_pathway, make_placement, make_referral, reload
+from tests.factories import make_lot, make_offer, make_pathway, make_placement, make_referral, reload
 from workflows.errors import DomainError, RowsRefused
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PlacementState
@@ -377,27 +377,3 @@ def test_a_cancelled_contract_leaves_its_position_open(world):
     event = JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").get()
     assert event.inputs == {"automatic": True, "positions": 2, "filled": 2}
 
-
-@pytest.mark.django_db(transaction=True)
-def test_a_statement_is_all_or_nothing_in_a_transaction_of_its_own(monkeypatch):
-    """Called outside any enclosing transaction, as a request calls it: the lines it wrote go if a later step fails,
-    and its row locks hold (PostgreSQL refuses `FOR UPDATE` outside a transaction). Its `@transaction.atomic` was
-    lost once, and every test ran inside the test case's own transaction."""
-    world = World.build()
-    with at(D(2026, 1, 5)):
-        lot = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
-        offer = make_offer(world.a, lot=lot, positions=20)
-    placement = hire_on(world, offer, D(2026, 3, 2))
-    rows = [StatementRow(placement=placement.pk, hours="70", row=1)]
-
-    def fails(*args, **kwargs):
-        raise RuntimeError("after the lines were written")
-
-    with at(D(2026, 4, 3)):
-        with monkeypatch.context() as patched:
-            patched.setattr(statements, "_journal_statement", fails)
-            with pytest.raises(RuntimeError):
-                submit(world, lot, D(2026, 3, 1), rows, D(2026, 4, 3))
-        assert not lines_of(lot).exists()
-        submit(world, lot, D(2026, 3, 1), rows, D(2026, 4, 3))
-    assert lines_of(lot).get().hours == Decimal("70")

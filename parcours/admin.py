@@ -31,6 +31,7 @@ from parcours.models import (
     Referral,
     WorkerHeartbeat,
 )
+from parcours.text import plain_id
 from roles.actor import Actor
 from workflows.states import HoursLineState
 from workflows.vocabulary import AccessChannel
@@ -373,9 +374,6 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 admin.site.unregister(Process)
 admin.site.unregister(Task)
 
-BIGINT_MAX = 2**63 - 1
-
-
 class _NewestFirst(ChangeList):
     """Newest first by id, whatever the address asks: a sort on another column sorts the whole table."""
 
@@ -400,11 +398,12 @@ class FoundByNumberMixin:
         term = search_term.strip()
         if not term:
             return queryset, False
-        if not (term.isascii() and term.isdigit()) or int(term) > BIGINT_MAX:  # "²" passes isdigit, not int
+        number = plain_id(term)
+        if number is None:
             return queryset.none(), False
         found = Q()
         for lookup in self.number_lookups:
-            found |= Q(**{lookup: int(term)})
+            found |= Q(**{lookup: number})
         return queryset.filter(found), False
 
 

@@ -12,6 +12,7 @@ import unicodedata
 
 from django.db.models import CharField, Func
 
+ID_MAX = 2**63 - 1  # a BigAutoField's (parcours.converters.MAX_ID, the layer beside this one)
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
 # Letters that NFKD does not decompose into a base letter and an accent.
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l", "ı": "i"})
@@ -26,13 +27,20 @@ def fold(text) -> str:
     return _SEPARATORS.sub(" ", text).strip()
 
 
+def plain_id(text) -> int | None:
+    """`text` as a database id (1 to 2^63 − 1) when it is written in ASCII digits, else None. `str.isdigit` takes
+    "²" (which `int` refuses: a 500) and "١" (which `int` reads as 1); past a bigint the database refuses it."""
+    text = str(text)
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= ID_MAX else None
+
+
 def pseudonym_number(word) -> int | None:
     """The file number a search word names (`P-000123`, `123`): ASCII digits only (`str.isdigit` takes "²", which
     `int` refuses) and a possible id (a 20-digit number overflowed the database's integer)."""
-    number = str(word).upper().removeprefix("P-").lstrip("0")
-    if not (number.isascii() and number.isdigit()) or len(number) > 19 or int(number) > 2**63 - 1:
-        return None
-    return int(number)
+    return plain_id(str(word).upper().removeprefix("P-").lstrip("0"))
 
 
 def search_words(query) -> list[str]:

@@ -57,3 +57,11 @@ def test_of_name_elides_before_a_vowel_in_french_only(name, french):
         assert of_name(name) == french
     with translation.override("en"):
         assert of_name(name) == name
+
+
+def test_plain_id_reads_ascii_digits_of_a_possible_id_only():
+    from parcours.text import plain_id
+
+    assert plain_id("42") == 42 and plain_id(42) == 42 and plain_id("9223372036854775807") == 2**63 - 1
+    for junk in ("²", "١", "٣٢", "１", "", "0", "-3", "4.0", " 4", "9223372036854775808", "99999999999999999999"):
+        assert plain_id(junk) is None, junk

@@ -21,6 +21,7 @@ from viewflow.workflow.status import STATUS
 
 from parcours.notifications import publish_on_commit
 from parcours.selectors.tasks import is_supervisor
+from parcours.text import plain_id
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from roles.models import Membership
 from workflows.errors import WORK_BUSY, DomainError
@@ -75,8 +76,8 @@ def _user(user):
     if user is None or user == "":
         raise DomainError("missing_input", _("Choisissez une personne."), field="user")
     pk = getattr(user, "pk", user)
-    if isinstance(pk, str) and not (pk.isascii() and pk.isdigit() and len(pk) <= 18):
-        pk = None  # "١" would be read as user 1
+    if isinstance(pk, str):
+        pk = plain_id(pk)  # "١" would be read as user 1
     try:
         return get_user_model().objects.get(pk=pk)
     except (get_user_model().DoesNotExist, ValueError, TypeError):
@@ -211,9 +212,7 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
     if actor is None or actor.is_system or not is_supervisor(actor):
         raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
     user = _user(user)
-    given = [str(getattr(t, "pk", t)) for t in tasks]
-    # ASCII digits of a possible id: "²" passes `isdigit` and fails `int`; past a bigint, the database refuses it.
-    ids = sorted({int(t) for t in given if t.isascii() and t.isdigit() and len(t) <= 18})
+    ids = sorted({pk for pk in (plain_id(getattr(t, "pk", t)) for t in tasks) if pk is not None})
     if not ids:
         raise DomainError("missing_input", _("Choisissez au moins une tâche."), field="tasks")
     if len(ids) > MAX_BULK:

@@ -20,6 +20,7 @@ from parcours.counting import hours_label
 from parcours.dates import add_months, latest_month, month_from_text, month_label
 from parcours.selectors import statements as selectors
 from parcours.services import statements as services
+from parcours.text import plain_id
 from parcours.web.common import role_required
 from roles.enums import Role
 from workflows.errors import DomainError, RowsRefused
@@ -213,7 +214,7 @@ def facilitator_month_action(request, pk, *, actor):
     try:
         if action in ("validate", "reject"):
             chosen = request.POST.getlist("lines")
-            lines = [int(value) for value in chosen if value.isascii() and value.isdigit() and len(value) < 19]
+            lines = [pk for pk in map(plain_id, chosen) if pk is not None]
             reason = request.POST.get("reason", "").strip()
             decided = services.hours_lines_decide(
                 actor=actor, lot=lot, month=month, lines=lines, decision=action, reason=reason

@@ -2,6 +2,7 @@
 drop one of them on the way (Django's AlterField of a foreign key's index dropped every index on that column alone,
 the partial unique `pathway_one_open_per_participant` with it: migrations 0031 and 0032)."""
 
+import pytest
 from django.apps import apps
 from django.db import connection
 
@@ -38,3 +39,15 @@ def test_the_foreign_keys_answered_by_a_composite_index_have_none_of_their_own(d
             indexes = connection.introspection.get_constraints(cursor, table).values()
             alone = [c for c in indexes if c["index"] and not c["unique"] and c["columns"] == [column]]
             assert alone == [], (table, column)
+
+
+@pytest.mark.postgres
+def test_postgresql_estimates_a_participants_events_as_a_share_of_the_journal(db):
+    # From its sample PostgreSQL guessed 20 times too few participants and read a file's timeline by hashing every
+    # participant the viewer sees (workflows migration 0007).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attoptions FROM pg_attribute WHERE attrelid = 'workflows_journalevent'::regclass "
+            "AND attname = 'participant_id'"
+        )
+        assert cursor.fetchone()[0] == ["n_distinct=-0.05"]

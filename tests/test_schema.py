@@ -51,3 +51,19 @@ def test_postgresql_estimates_a_participants_events_as_a_share_of_the_journal(db
             "AND attname = 'participant_id'"
         )
         assert cursor.fetchone()[0] == ["n_distinct=-0.05"]
+
+
+@pytest.mark.postgres
+def test_postgresql_counts_the_grants_of_every_organisation(db):
+    # The default statistics counted the 100 largest organisations' grants; a small Mission Locale then got a large
+    # one's plan, walking every recent referral (parcours migration 0036).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attrelid::regclass::text, attstattarget FROM pg_attribute WHERE attname = 'group_id' "
+            "AND attrelid::regclass::text LIKE 'parcours_%%groupobjectpermission' ORDER BY 1"
+        )
+        assert cursor.fetchall() == [
+            ("parcours_participantgroupobjectpermission", 10_000),
+            ("parcours_placementgroupobjectpermission", 10_000),
+            ("parcours_referralgroupobjectpermission", 10_000),
+        ]

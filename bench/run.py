@@ -715,12 +715,23 @@ def section_lifecycle(smoke, world):
 
 # --- pages at each size --------------------------------------------------------------------------------------------
 def _users():
-    """The heavy adviser, a facilitator, an employer and an auditor of the generated data set."""
+    """The heavy adviser, a light one (the smallest Mission Locale's: generate_load makes the last one small), a
+    facilitator, an employer and an auditor of the generated data set."""
     from django.contrib.auth import get_user_model
 
+    from roles.enums import OrganisationKind, Role
+    from roles.models import Membership
+
     User = get_user_model()
+    light = (
+        Membership.objects.filter(role=Role.ADVISER, organisation__kind=OrganisationKind.MISSION_LOCALE)
+        .order_by("-organisation__name", "user__username")
+        .values_list("user_id", flat=True)
+        .first()
+    )
     return {
         "adviser": User.objects.get(username="conseil.1.1"),
+        "light adviser": User.objects.get(pk=light),
         "facilitator": User.objects.get(username="facil.1.1"),
         "employer": User.objects.get(username="employeur.1"),
         "auditor": User.objects.get(username="auditeur.1"),
@@ -755,6 +766,10 @@ def _pages():
         ("facilitator", "facilitator dashboard", "/tableau-de-bord/"),
         ("auditor", "auditor dashboard", "/tableau-de-bord/"),
         ("adviser", "adviser home", "/"),
+        # The smallest Mission Locale's adviser: its few rows in tables of millions (a plan made for a large team
+        # walks the whole table's most recent rows to find them).
+        ("light adviser", "adviser home, smallest Mission Locale", "/"),
+        ("light adviser", "API pathways, smallest Mission Locale", "/api/v1/pathways/"),
         ("adviser", "adviser participants", "/conseil/jeunes/"),
         ("adviser", "adviser search", "/conseil/jeunes/?q=Benali"),
         # A name late in the alphabet and a state: the lists' worst cases when walked in name order.

@@ -5,7 +5,8 @@ at a million pathways): organisations and users, a clause register, participants
 eligibility, referrals, placements, monthly hours, follow-ups, exits, the object grants of the policy, the work
 layer's viewflow processes and tasks (the open ones matching the states), and the journal with valid keyed chains
 (`verify_journal` passes on the result). One Mission Locale follows at least 10,000 young people: its advisers
-are the heavy users of the benchmarks. The data set goes on top of an empty database (reference data apart).
+are the heavy users of the benchmarks; the last one follows a hundredth of the others' share, its advisers the
+light ones. The data set goes on top of an empty database (reference data apart).
 """
 
 import datetime
@@ -56,6 +57,7 @@ STATES = [
     ("withdrawn", 4),
     ("lost_contact", 3),
 ]
+SMALL_MISSION_LOCALE_WEIGHT = 0.01  # the last Mission Locale's share of the young people, against 1 for the others
 OPEN_REFERRAL = [("sent", 30), ("under_review", 20), ("approved", 10), ("forwarded", 25), ("accepted", 15)]
 CLOSED_REFERRAL = [("declined", 30), ("refused", 30), ("cancelled", 25), ("expired", 15)]
 REFERRAL_PATH = ["sent", "under_review", "approved", "forwarded", "accepted", "hired"]
@@ -410,6 +412,9 @@ class Command(BaseCommand):
         self.audited = set()  # (participant, buyer group) granted already
         self.heavy = self.mls[0]  # follows at least 10,000 young people
         self.heavy_share = min(n, max(10_000, n // len(self.mls)))
+        # Mission Locales differ in size: the last one gets a hundredth of the others' share (about 50 young people
+        # at 1,000,000 pathways), so that the benchmarks time a small team's lists in tables of millions too.
+        self.ml_weights = [1.0] * (len(self.mls) - 1) + [SMALL_MISSION_LOCALE_WEIGHT]
         # the journal chains of the register objects (created through the services) continue from their heads
         for object_type, object_id, sequence, digest in JournalEvent.objects.order_by("pk").values_list(
             "object_type", "object_id", "sequence", "hash"
@@ -426,7 +431,7 @@ class Command(BaseCommand):
     def story(self, rows):
         rng, ids, journal = self.rng, self.ids, self.journal
         self.participants_made += 1
-        ml = self.heavy if self.participants_made <= self.heavy_share else rng.choice(self.mls)
+        ml = self.heavy if self.participants_made <= self.heavy_share else rng.choices(self.mls, self.ml_weights)[0]
         adviser = rng.choice(self.advisers[ml.pk])
         fac = self.ml_fac[ml.pk]
         facilitator = rng.choice(self.facilitators[fac.pk])

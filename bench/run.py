@@ -716,22 +716,26 @@ def section_lifecycle(smoke, world):
 # --- pages at each size --------------------------------------------------------------------------------------------
 def _users():
     """The heavy adviser, a light one (the smallest Mission Locale's: generate_load makes the last one small), a
-    facilitator, an employer and an auditor of the generated data set."""
+    facilitator and a light one (the last facilitation organisation, the small Mission Locale's partner), an employer
+    and an auditor of the generated data set."""
     from django.contrib.auth import get_user_model
 
     from roles.enums import OrganisationKind, Role
     from roles.models import Membership
 
     User = get_user_model()
-    light = (
-        Membership.objects.filter(role=Role.ADVISER, organisation__kind=OrganisationKind.MISSION_LOCALE)
-        .order_by("-organisation__name", "user__username")
-        .values_list("user_id", flat=True)
-        .first()
-    )
+    def last_team_member(role, kind):
+        return User.objects.get(
+            pk=Membership.objects.filter(role=role, organisation__kind=kind)
+            .order_by("-organisation__name", "user__username")
+            .values_list("user_id", flat=True)
+            .first()
+        )
+
     return {
         "adviser": User.objects.get(username="conseil.1.1"),
-        "light adviser": User.objects.get(pk=light),
+        "light adviser": last_team_member(Role.ADVISER, OrganisationKind.MISSION_LOCALE),
+        "light facilitator": last_team_member(Role.FACILITATOR, OrganisationKind.FACILITATION),
         "facilitator": User.objects.get(username="facil.1.1"),
         "employer": User.objects.get(username="employeur.1"),
         "auditor": User.objects.get(username="auditeur.1"),
@@ -786,6 +790,10 @@ def _pages():
         ("employer", "employer notifications", "/notifications/"),
         ("adviser", "API participants", "/api/v1/participants/"),
         ("facilitator", "facilitator home", "/"),
+        # The smallest facilitation organisation's facilitator (one lot, the smallest Mission Locale's referrals).
+        ("light facilitator", "facilitator home, smallest organisation", "/"),
+        ("light facilitator", "facilitator referrals, smallest organisation", "/facilitation/positionnements/"),
+        ("light facilitator", "API hours lines, smallest organisation", "/api/v1/hours-lines/"),
         ("facilitator", "facilitator referrals", "/facilitation/positionnements/"),
         ("facilitator", "facilitator register", "/facilitation/registre/"),
         ("facilitator", "facilitator eligibility", "/facilitation/eligibilite/"),

@@ -6,7 +6,8 @@ eligibility, referrals, placements, monthly hours, follow-ups, exits, the object
 layer's viewflow processes and tasks (the open ones matching the states), and the journal with valid keyed chains
 (`verify_journal` passes on the result). One Mission Locale follows at least 10,000 young people: its advisers
 are the heavy users of the benchmarks; the last one follows a hundredth of the others' share, its advisers the
-light ones. The data set goes on top of an empty database (reference data apart).
+light ones, and its partner is the last facilitation organisation, a small one with one lot. The data set goes on
+top of an empty database (reference data apart).
 """
 
 import datetime
@@ -328,7 +329,10 @@ class Command(BaseCommand):
             return Actor.from_membership(membership)
 
         with transaction.atomic():
-            self.facs = [org(OrganisationKind.FACILITATION, f"PLIE {i + 1:03d}") for i in range(counts["fac"])]
+            # One more facilitation organisation, the last: a small one, partner of the small Mission Locale only,
+            # with one lot (the benchmarks time its lists in tables of millions).
+            self.facs = [org(OrganisationKind.FACILITATION, f"PLIE {i + 1:03d}") for i in range(counts["fac"] + 1)]
+            regular = self.facs[:-1]
             self.mls = [
                 org(OrganisationKind.MISSION_LOCALE, f"Mission Locale {i + 1:03d}") for i in range(counts["ml"])
             ]
@@ -338,7 +342,7 @@ class Command(BaseCommand):
             self.buyers = [org(OrganisationKind.AUTHORITY, f"Acheteur {i + 1:03d}") for i in range(counts["buyer"])]
             self.ml_fac = {}
             for i, ml in enumerate(self.mls):
-                fac = self.facs[i % len(self.facs)]
+                fac = self.facs[-1] if ml is self.mls[-1] else regular[i % len(regular)]
                 fac.partners.add(ml)
                 self.ml_fac[ml.pk] = fac
             self.advisers = {
@@ -360,7 +364,8 @@ class Command(BaseCommand):
             self.lots_of_fac = {f.pk: [] for f in self.facs}
             lots_count = max(4, n // 500)
             for index in range(lots_count):
-                fac = self.facs[index % len(self.facs)]
+                # every organisation's first lot, then the regular ones in turn
+                fac = self.facs[index] if index < len(self.facs) else regular[index % len(regular)]
                 facilitator = self.facilitators[fac.pk][0]
                 if index < len(self.facs) or index % 20 == 0:
                     operation = register.operation_create(

@@ -259,6 +259,12 @@ class _AmongGrants(Func):
         return f"{column_sql} = ANY({array_sql})", (*column_params, *array_params)
 
 
+def among(column: str, subquery) -> Q:
+    """`column = ANY(ARRAY(subquery))` on PostgreSQL (`_AmongGrants`): the subquery's rows are read once, first, and
+    the rows of `column` looked up by them."""
+    return Q(_AmongGrants(FieldRef(column), ArraySubquery(subquery)))
+
+
 def _grant_q(grant, organisation, codename_prefix, *, grants_first=False) -> Q:
     label, path = grant
     grant_model = apps.get_model(label)
@@ -267,7 +273,7 @@ def _grant_q(grant, organisation, codename_prefix, *, grants_first=False) -> Q:
         group_id=organisation.group_id, permission_id=_grant_permission_id(granted, codename_prefix)
     )
     if grants_first and connection.vendor == "postgresql":
-        return Q(_AmongGrants(FieldRef(path or "pk"), ArraySubquery(grants.values("content_object_id"))))
+        return among(path or "pk", grants.values("content_object_id"))
     return Q(Exists(grants.filter(content_object=OuterRef(path or "pk"))))
 
 

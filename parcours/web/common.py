@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -73,7 +74,14 @@ class IdsFirstPaginator(Paginator):
     participants, referrals and offers to show 25 (28 ms at 100,000 pathways). Lists scoped by a grant (an employer's
     candidates and placements) need it too: PostgreSQL walked the most recent rows of the whole table, joining each
     to eight tables before its grant check, to find the employer's 25 (21 ms at 100,000 pathways, 6 ms ids first).
-    One more statement, a fixed one."""
+    One more statement, a fixed one.
+
+    A list of at most FEW_ROWS rows (its count is known first) takes its ids from all of them, read unordered, then
+    sorted by id on PostgreSQL. In the list's order the planner walks an index of the whole table, made for a large
+    team, checking each row's scope: a small facilitation organisation's two referrals to review were found after
+    8,920 others at 100,000 pathways (5 ms, then 1 ms)."""
+
+    FEW_ROWS = 500  # below the homes' count cap (pages.HOME_COUNT_CAP): a count this small is exact
 
     def page(self, number):
         number = self.validate_number(number)
@@ -81,7 +89,10 @@ class IdsFirstPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:  # as Paginator.page
             top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        chosen = self.object_list
+        if self.count <= self.FEW_ROWS and connection.vendor == "postgresql":
+            chosen = chosen.filter(policy.among("pk", chosen.order_by().values("pk")[: self.FEW_ROWS]))
+        ids = list(chosen.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in self.object_list.filter(pk__in=ids)} if ids else {}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 

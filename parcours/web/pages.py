@@ -95,8 +95,8 @@ def home(request):
         context.update(
             referral_counts=_labelled_counts("referral", counts),
             # The same scope as the counts by state: their sum is the list's total (no second COUNT).
-            referrals=_home_list(request, waiting, "positionnements", total=waiting_total),
-            hours_lines=_home_list(request, declared, "heures"),
+            referrals=_home_list(request, waiting, "positionnements", total=waiting_total, ids_first=True),
+            hours_lines=_home_list(request, declared, "heures", ids_first=True),
             lots=_counted(actor, _home_list(request, selectors.lots_for(actor), "lots")),
             pathways=_home_list(request, selectors.pathways_for(actor), "parcours"),
         )

@@ -4,6 +4,8 @@ paginator."""
 
 import pytest
 from django.core.paginator import Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from parcours.web.common import IdsFirstPaginator
 from roles.models import Organisation
@@ -30,3 +32,28 @@ def test_every_page_holds_what_django_paginator_holds(db, per_page, orphans):
 def test_an_empty_list_has_one_empty_page(db):
     page = IdsFirstPaginator(Organisation.objects.none().order_by("pk"), 10).get_page(1)
     assert list(page.object_list) == [] and page.number == 1
+
+
+@pytest.mark.parametrize("few_rows", [0, 5, 500])
+def test_the_pages_are_the_same_whichever_way_the_ids_are_chosen(db, monkeypatch, few_rows):
+    # At most FEW_ROWS rows: on PostgreSQL the ids are read unordered, then sorted by id (one statement either way).
+    monkeypatch.setattr(IdsFirstPaginator, "FEW_ROWS", few_rows)
+    for n in range(11):
+        OrganisationFactory(name=f"Structure {n % 3}-{n}")
+    rows = Organisation.objects.order_by("name", "-pk")
+    plain, ids_first = Paginator(rows, 4), IdsFirstPaginator(rows, 4)
+    for number in plain.page_range:
+        assert [o.pk for o in ids_first.page(number).object_list] == [o.pk for o in plain.page(number).object_list]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("few_rows", "unordered_first"), [(5, False), (11, True)])
+def test_a_short_list_takes_its_ids_from_all_its_rows(db, monkeypatch, few_rows, unordered_first):
+    monkeypatch.setattr(IdsFirstPaginator, "FEW_ROWS", few_rows)
+    for n in range(11):
+        OrganisationFactory(name=f"Structure {n}")
+    with CaptureQueriesContext(connection) as ctx:
+        page = IdsFirstPaginator(Organisation.objects.order_by("-name", "pk"), 4).page(2)
+        assert len(page.object_list) == 4
+    ids_statement = ctx.captured_queries[-2]["sql"]
+    assert ("= ANY(ARRAY(" in ids_statement) is unordered_first, ids_statement

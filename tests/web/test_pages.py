@@ -25,7 +25,7 @@ from workflows.transitions import all_specs
 HOME_QUERIES = {
     "conseillere": 9,
     "conseiller.b": 9,
-    "facilitateur": 15,
+    "facilitateur": 16,  # its referrals to review choose their ids first
     "employeur": 14,  # its lists choose their ids first: one statement more for each list with rows
     "employeur.b": 9,
     "auditeur": 9,

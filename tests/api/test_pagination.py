@@ -2,7 +2,10 @@
 page by page, forwards and back, must give every row once, in the list's order, with what the list shows."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from parcours.api import pagination
 from roles.enums import Role
 from tests.api.conftest import advance, client_for
 
@@ -18,8 +21,10 @@ def walk(client, url, direction="next"):
     return pages
 
 
+@pytest.mark.parametrize("few_rows", [0, 500])  # 0: never among all rows (parcours.api.pagination._among_few)
 @pytest.mark.parametrize("resource", ["pathways", "referrals", "participants"])
-def test_walking_the_pages_gives_every_row_once_in_order(api_world, resource):
+def test_walking_the_pages_gives_every_row_once_in_order(api_world, resource, few_rows, monkeypatch):
+    monkeypatch.setattr(pagination, "FEW_ROWS", few_rows)
     for index in range(4):
         advance(api_world.a, "referred", first_name=f"Jeune{index}")
     advance(api_world.b, "referred", first_name="Ailleurs")
@@ -53,3 +58,19 @@ def test_history_pages_run_oldest_first(story):
     whole = adviser.get(f"/api/v1/pathways/{pathway.pk}/history/?page_size=200").json()["results"]
     pages = walk(adviser, f"/api/v1/pathways/{pathway.pk}/history/?page_size=1")
     assert len(whole) >= 3 and [event for page in pages for event in page] == whole
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("few_rows", "among_all"), [(1, False), (500, True)])
+def test_a_short_list_is_paged_among_all_its_rows(api_world, monkeypatch, few_rows, among_all):
+    """Up to FEW_ROWS rows, the page's keys are chosen among the list's rows read unordered: the planner's walk of the
+    whole table in the list's order is for a large team."""
+    monkeypatch.setattr(pagination, "FEW_ROWS", few_rows)
+    for index in range(3):
+        advance(api_world.a, "referred", first_name=f"Jeune{index}")
+    client = client_for(api_world.a.users[Role.ADVISER])
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get("/api/v1/pathways/?page_size=2")
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+    keys = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "parcours_pathway"."id"')]
+    assert keys and any("= ANY(ARRAY(" in sql for sql in keys) is among_all, keys

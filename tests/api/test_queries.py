@@ -53,6 +53,8 @@ def test_list_queries_do_not_grow_with_the_number_of_rows(story, role):
         # the organisations are one unpaginated list)
         naming = ("/api/v1/pathways/", "/api/v1/referrals/", "/api/v1/placements/", "/api/v1/hours-lines/")
         expected = {"/api/v1/participants/": 7, "/api/v1/organisations/": 3, **dict.fromkeys(naming, 5)}.get(url, 4)
+        if connection.vendor == "postgresql" and url != "/api/v1/organisations/":
+            expected += 1  # the rows counted up to 501 first (parcours.api.pagination._among_few)
         assert queries_after == expected, f"{url}: {queries_after} queries"
 
 

@@ -3,9 +3,11 @@ its module (participants, register, employer) and re-exports here."""
 
 from parcours.selectors.core import *  # noqa: F401,F403
 from parcours.selectors.core import (  # noqa: F401
+    FEW_ROWS,
     MACHINE_MODELS,
     MACHINE_VIEW_ACTIONS,
     allows,
+    among_its_rows,
     count_by_state,
     home_rows,
     hours_lines_for,

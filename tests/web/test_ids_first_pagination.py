@@ -57,3 +57,10 @@ def test_a_short_list_takes_its_ids_from_all_its_rows(db, monkeypatch, few_rows,
         assert len(page.object_list) == 4
     ids_statement = ctx.captured_queries[-2]["sql"]
     assert ("= ANY(ARRAY(" in ids_statement) is unordered_first, ids_statement
+
+
+def test_a_short_list_is_shorter_than_the_homes_count_cap():
+    # A home's count stops at HOME_COUNT_CAP: only a count below it is exact, and a short list must be all there.
+    from parcours.web.pages import HOME_COUNT_CAP
+
+    assert IdsFirstPaginator.FEW_ROWS < HOME_COUNT_CAP

@@ -715,13 +715,14 @@ def section_lifecycle(smoke, world):
 
 # --- pages at each size --------------------------------------------------------------------------------------------
 def _users():
-    """The heavy adviser, a light one (the smallest Mission Locale's: generate_load makes the last one small), a
-    facilitator and a light one (the last facilitation organisation, the small Mission Locale's partner), an employer
-    and an auditor of the generated data set."""
+    """The heavy adviser, a typical one (a Mission Locale of the regular size, in the middle of the list), a light one
+    (the smallest Mission Locale's: generate_load makes the last one small), a facilitator and a light one (the last
+    facilitation organisation, the small Mission Locale's partner), an employer and an auditor of the generated data
+    set."""
     from django.contrib.auth import get_user_model
 
     from roles.enums import OrganisationKind, Role
-    from roles.models import Membership
+    from roles.models import Membership, Organisation
 
     User = get_user_model()
     def last_team_member(role, kind):
@@ -732,8 +733,21 @@ def _users():
             .first()
         )
 
+    def middle_team_member(role, kind):
+        """A member of the team in the middle of the name order: neither the first (the heavy one) nor the last (the
+        small one) when there are more than two; the first otherwise (at 10,000 pathways: the heavy one)."""
+        names = list(Organisation.objects.filter(kind=kind).order_by("name").values_list("name", flat=True))
+        middle = names[len(names) // 2] if len(names) > 2 else names[0]
+        return User.objects.get(
+            pk=Membership.objects.filter(role=role, organisation__name=middle)
+            .order_by("user__username")
+            .values_list("user_id", flat=True)
+            .first()
+        )
+
     return {
         "adviser": User.objects.get(username="conseil.1.1"),
+        "typical adviser": middle_team_member(Role.ADVISER, OrganisationKind.MISSION_LOCALE),
         "light adviser": last_team_member(Role.ADVISER, OrganisationKind.MISSION_LOCALE),
         "light facilitator": last_team_member(Role.FACILITATOR, OrganisationKind.FACILITATION),
         "facilitator": User.objects.get(username="facil.1.1"),
@@ -770,6 +784,12 @@ def _pages():
         ("facilitator", "facilitator dashboard", "/tableau-de-bord/"),
         ("auditor", "auditor dashboard", "/tableau-de-bord/"),
         ("adviser", "adviser home", "/"),
+        # A Mission Locale of the regular size (about 5,000 young people, half a percent of the rows at 1,000,000
+        # pathways): too many rows to read them all for one page cheaply, too few for a walk in the whole table's
+        # order to meet them soon.
+        ("typical adviser", "adviser home, typical Mission Locale", "/"),
+        ("typical adviser", "API referrals, typical Mission Locale", "/api/v1/referrals/"),
+        ("typical adviser", "API placements, typical Mission Locale", "/api/v1/placements/"),
         # The smallest Mission Locale's adviser: its few rows in tables of millions (a plan made for a large team
         # walks the whole table's most recent rows to find them).
         ("light adviser", "adviser home, smallest Mission Locale", "/"),

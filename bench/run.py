@@ -725,6 +725,7 @@ def _users():
     from roles.models import Membership, Organisation
 
     User = get_user_model()
+
     def last_team_member(role, kind):
         return User.objects.get(
             pk=Membership.objects.filter(role=role, organisation__kind=kind)

@@ -84,15 +84,14 @@ def test_a_transition_with_its_own_set_costs_no_statement_more(action, source, r
 
 
 def test_an_own_set_too_small_costs_a_statement(world, settings, monkeypatch):
-    """The check above can fail: start_review's referral without its pathway reads it on its own (the journal event's
-    participant)."""
+    """The check above can fail: approve's referral without its offer reads it on its own (the offer must be open)."""
     settings.PARCOURS = {**settings.PARCOURS, "PREPARED_STATEMENTS": False}
-    spec = MACHINES["referral"]["start_review"]
+    spec = MACHINES["referral"]["approve"]
     actor = _actor(world, spec)
-    default, _ = _fire(world, spec, actor, "sent")
-    monkeypatch.setitem(common.LOCK_RELATED_OF, "referral.start_review", ())
+    default, _ = _fire(world, spec, actor, "under_review")
+    monkeypatch.setitem(common.LOCK_RELATED_OF, "referral.approve", ())
     common._LOCKED_READS.clear()
-    too_small, obj = _fire(world, spec, actor, "sent")
+    too_small, obj = _fire(world, spec, actor, "under_review")
     assert obj.state == spec.target
     assert len(too_small) == len(default) + 1
 

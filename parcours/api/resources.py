@@ -251,7 +251,7 @@ REFERRALS = Resource(
     filters=ReferralFilters,
     journal_type="referral",
     related=("placement",),
-    participant_path="pathway.participant_id",
+    participant_path="participant_id",
 )
 PLACEMENTS = Resource(
     path="placements",
@@ -261,7 +261,7 @@ PLACEMENTS = Resource(
     serializer=s.PlacementSerializer,
     filters=PlacementFilters,
     journal_type="placement",
-    participant_path="pathway.participant_id",
+    participant_path="participant_id",
 )
 HOURS_LINES = Resource(
     path="hours-lines",
@@ -271,7 +271,7 @@ HOURS_LINES = Resource(
     serializer=s.HoursLineSerializer,
     filters=HoursLineFilters,
     journal_type="hoursline",
-    participant_path="placement.pathway.participant_id",
+    participant_path="placement.participant_id",
 )
 JOB_OFFERS = Resource(
     path="job-offers",

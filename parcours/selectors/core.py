@@ -51,11 +51,11 @@ def placements_for(actor):
 
 
 def _referrals_of_participant(actor, participant_id):
-    return referrals_for(actor).filter(pathway__participant_id=participant_id)
+    return referrals_for(actor).filter(participant_id=participant_id)
 
 
 def _placements_of_participant(actor, participant_id):
-    return placements_for(actor).filter(pathway__participant_id=participant_id)
+    return placements_for(actor).filter(participant_id=participant_id)
 
 
 def participant_referrals(actor, participant_id) -> list:

@@ -64,14 +64,14 @@ LOCK_RELATED = {
 # left out is read on its own when first used, one statement more — which tests/test_lock_reads.py checks for each
 # entry, from each source state.
 LOCK_RELATED_OF = {
-    "referral.start_review": ("pathway",),
-    "referral.approve": ("pathway", "offer"),
-    "referral.decline": ("pathway",),
+    "referral.start_review": (),
+    "referral.approve": ("offer",),
+    "referral.decline": (),
     "referral.refuse": ("pathway__participant", "offer__lot__awardee"),
-    "referral.cancel": ("pathway", "offer__lot__awardee"),
-    "referral.accept": ("pathway", "offer__lot__contract__operation__facilitation_organisation"),
+    "referral.cancel": ("offer__lot__awardee",),
+    "referral.accept": ("offer__lot__contract__operation__facilitation_organisation",),
     "referral.hire": ("pathway__participant", "offer__lot__awardee", "offer__lot__counting_rules"),
-    "placement.start": ("pathway",),
+    "placement.start": (),
 }
 
 

@@ -52,7 +52,13 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         )
     if len(motivation or "") > 2000:
         raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
-    referral = Referral(pathway=pathway, offer=offer, sent_by=actor.user, motivation=(motivation or "").strip())
+    referral = Referral(
+        pathway=pathway,
+        participant_id=pathway.participant_id,
+        offer=offer,
+        sent_by=actor.user,
+        motivation=(motivation or "").strip(),
+    )
     # Another referral of the pathway to the offer still open (made before, or by a race just lost) breaks the unique
     # index on open referrals: nothing written, refused (the first write of the transition: nothing before it).
     if not insert_row_unless_duplicate(referral):
@@ -217,6 +223,7 @@ def referral_hire(
     placement = Placement(
         referral=referral,
         pathway=referral.pathway,
+        participant_id=referral.participant_id,
         employer=lot.awardee,
         lot=lot,
         fulfilment_mode=fulfilment_mode,
@@ -230,7 +237,7 @@ def referral_hire(
     granted = grants.grant(
         organisation=lot.awardee, permission="parcours.view_placement", obj=placement, send_with_next=True
     )
-    participant_id = referral.pathway.participant_id
+    participant_id = referral.participant_id
     placement_event = record_event(
         actor=actor,
         object_type="placement",

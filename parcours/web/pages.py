@@ -236,8 +236,8 @@ def _pseudonymised_file(request, actor, participant):
                     .order_by("-started_on"),
                 )
             ),
-            "referrals": selectors.referrals_for(actor).filter(pathway__participant=participant),
-            "placements": selectors.placements_for(actor).filter(pathway__participant=participant),
+            "referrals": selectors.referrals_for(actor).filter(participant_id=participant.pk),
+            "placements": selectors.placements_for(actor).filter(participant_id=participant.pk),
             "timeline": selectors.participant_timeline(actor=actor, participant=participant),
         },
     )

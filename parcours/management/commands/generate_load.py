@@ -190,9 +190,10 @@ COLUMNS = {
     "decided_by_id, submitted_by_id, participant_id, pathway_id",
     "parcours_assessedcriterion": "id, proof_kind, proof_seen_on, proof_seen_by_id, assessment_id, criterion_id",
     "parcours_referral": "id, state, motivation, decision_reason, forwarded_at, decided_at, created_at, updated_at, "
-    "offer_id, pathway_id, sent_by_id",
+    "offer_id, pathway_id, sent_by_id, participant_id",
     "parcours_placement": "id, state, fulfilment_mode, contract_type, start_date, planned_end_date, weekly_hours, "
-    "started_on, ended_on, end_kind, end_reason, created_at, employer_id, lot_id, pathway_id, referral_id",
+    "started_on, ended_on, end_kind, end_reason, created_at, employer_id, lot_id, pathway_id, referral_id, "
+    "participant_id",
     "parcours_hoursline": "id, state, month, hours, is_adjustment, declared_at, validated_at, rejection_reason, "
     "locked_at, declared_by_id, placement_id, lot_id",
     "parcours_followup": "id, kind, due_on, done_on, note, created_at, recorded_by_id, pathway_id, placement_id",
@@ -871,6 +872,7 @@ class Command(BaseCommand):
                 offer.pk,
                 pathway_id,
                 a_actor[0],
+                pid,
             )
         )
         if state != "hired":
@@ -1039,6 +1041,7 @@ class Command(BaseCommand):
                 lot.pk,
                 pathway_id,
                 rid,
+                pid,
             )
         )
         return ended or self.today

@@ -13,6 +13,7 @@ REQUIRED_PAGES = {
     "auditor home",
     "participant file",
     "API referrals",
+    "API referrals, typical Mission Locale",
     "facilitator dashboard",
     "facilitator pathway figures, recounted (worker)",
 }

@@ -15,7 +15,7 @@ class ParcoursConfig(AppConfig):
     def ready(self):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
-        from parcours import checks, notifications  # noqa: F401  (checks: registers the system checks)
+        from parcours import checks, notifications, participant_copy  # noqa: F401  (checks: registers the system checks)
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from workflows import journal, work
@@ -30,6 +30,10 @@ class ParcoursConfig(AppConfig):
         # SQLite's triggers keeping Participant.current_state are set aside while migrations rebuild tables.
         pre_migrate.connect(current_state.drop_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")
         post_migrate.connect(current_state.install_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")
+        # Likewise those holding a referral's and a placement's copy of their pathway's participant.
+        copy_uid = "parcours.participant_copy"
+        pre_migrate.connect(participant_copy.drop_sqlite_triggers, sender=self, dispatch_uid=copy_uid)
+        post_migrate.connect(participant_copy.install_sqlite_triggers, sender=self, dispatch_uid=copy_uid)
 
 
 def register_sqlite_functions(sender, connection, **kwargs):

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.db import connection
 from django.db.models.signals import post_migrate, pre_migrate
 
+from parcours import participant_copy
 from parcours.models import Participant, Pathway
 from parcours.selectors import current_state
 from parcours.services import pathways
@@ -73,8 +74,11 @@ def test_the_triggers_left_in_place_would_break_the_alteration_on_sqlite(world):
         assert _postgresql_triggers() == 2  # altered in place, the triggers stay
         return
     current_state.install_sqlite_triggers(using="default")
+    # The referrals' and placements' triggers name the pathway table: set aside too, as `migrate` does (parcours.apps).
+    participant_copy.drop_sqlite_triggers(using="default")
     with pytest.raises(Exception, match="parcours_participant"):
         _alter_the_tables()
     current_state.drop_sqlite_triggers(using="default")
     _alter_the_tables()
     current_state.install_sqlite_triggers(using="default")
+    participant_copy.install_sqlite_triggers(using="default")

@@ -1,14 +1,15 @@
 """A referral and a placement carry their pathway's participant (migration 0037): the Mission Locale's scope goes
 through it (Referral.SCOPE_PATHS, Placement.SCOPE_PATHS), and a participant's file reads its referrals and placements
-by it. The services write it with the row, the migration copies it from the pathways, and on PostgreSQL a foreign key
-(pathway, participant) refuses any other. Runs on SQLite and on PostgreSQL."""
+by it. The services write it with the row, the migration copies it from the pathways, and the database refuses any
+other: a foreign key (pathway, participant) on PostgreSQL, triggers on SQLite (parcours.participant_copy). Runs on
+SQLite and on PostgreSQL."""
 
 import importlib
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from parcours import selectors
+from parcours import participant_copy, selectors
 from parcours.models import Placement, Referral
 from roles import policy
 from roles.enums import Role
@@ -19,14 +20,22 @@ pytestmark = pytest.mark.django_db
 MIGRATION = importlib.import_module("parcours.migrations.0037_participant_copied")
 
 
+def _refused(model):
+    """The refusal of a copy that is not the pathway's: PostgreSQL's key, SQLite's trigger."""
+    return MIGRATION.KEYS[model._meta.db_table] if connection.vendor == "postgresql" else participant_copy.REFUSED
+
+
 def _give_another_participant(model, row, participant_id):
-    """What no service writes. PostgreSQL's key refuses it: dropped first, inside the test's transaction (rolled back
-    with it)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    """What no service writes. The database refuses it: its key or triggers dropped first, inside the test's
+    transaction (rolled back with it)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred checks of the rows just written, first
             for table, key in MIGRATION.KEYS.items():
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {key}")
+        else:
+            for statement in participant_copy.SQLITE_DROP:
+                cursor.execute(statement)
     model.objects.filter(pk=row.pk).update(participant_id=participant_id)
 
 
@@ -57,14 +66,19 @@ def test_the_mission_locales_scope_reads_the_copy(world):
     assert not policy.allows(a, "referral.view", Referral.objects.get(pk=mine.pk))
 
 
-def test_a_participants_file_lists_its_own_referrals_and_placements(world):
-    placement = make_placement(world, side="a")
-    other = make_placement(world, side="b")
+def test_a_participants_file_lists_the_referrals_and_placements_carrying_its_participant(world):
+    first, second = make_placement(world, side="a"), make_placement(world, side="a")
     adviser = world.actor(Role.ADVISER, "a")
-    participant_id = placement.pathway.participant_id
-    assert [r.pk for r in selectors.participant_referrals(adviser, participant_id)] == [placement.referral_id]
-    assert [p.pk for p in selectors.participant_placements(adviser, participant_id)] == [placement.pk]
-    assert selectors.participant_placements(adviser, other.pathway.participant_id) == []
+    one, two = first.participant_id, second.participant_id
+    assert [r.pk for r in selectors.participant_referrals(adviser, one)] == [first.referral_id]
+    assert [p.pk for p in selectors.participant_placements(adviser, one)] == [first.pk]
+    # Read by the copy: given the second young person, the first's referral and placement move to the second's file.
+    _give_another_participant(Referral, first.referral, two)
+    _give_another_participant(Placement, first, two)
+    assert selectors.participant_referrals(adviser, one) == []
+    assert selectors.participant_placements(adviser, one) == []
+    assert {r.pk for r in selectors.participant_referrals(adviser, two)} == {first.referral_id, second.referral_id}
+    assert {p.pk for p in selectors.participant_placements(adviser, two)} == {first.pk, second.pk}
 
 
 def test_the_migration_copies_every_pathways_participant(world):
@@ -80,18 +94,19 @@ def test_the_migration_copies_every_pathways_participant(world):
         assert len(rows) == 2 and all(row.participant_id == row.pathway.participant_id for row in rows)
 
 
-@pytest.mark.postgres
-def test_postgresql_refuses_a_copy_that_is_not_the_pathways(world):
+def test_the_database_refuses_a_copy_that_is_not_the_pathways(world):
     placement = make_placement(world, side="a")
     other = make_referral(world, side="b")
     for model, row in ((Referral, placement.referral), (Placement, placement)):
-        key = MIGRATION.KEYS[model._meta.db_table]
-        with pytest.raises(IntegrityError, match=key), transaction.atomic():
+        with pytest.raises(IntegrityError, match=_refused(model)), transaction.atomic():
             model.objects.filter(pk=row.pk).update(participant_id=other.participant_id)
+        # Nor moved to another pathway without its participant.
+        with pytest.raises(IntegrityError, match=_refused(model)), transaction.atomic():
+            model.objects.filter(pk=row.pk).update(pathway_id=other.pathway_id)
     placement.refresh_from_db()
     assert placement.participant_id == placement.pathway.participant_id
     # A new referral too: its pathway's participant or nothing.
-    with pytest.raises(IntegrityError, match=MIGRATION.KEYS["parcours_referral"]), transaction.atomic():
+    with pytest.raises(IntegrityError, match=_refused(Referral)), transaction.atomic():
         Referral.objects.create(
             pathway=placement.pathway,
             participant_id=other.participant_id,

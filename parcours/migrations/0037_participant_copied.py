@@ -2,8 +2,8 @@
 of a Mission Locale's referrals no longer goes through the pathways (two index probes per young person, 20 ms for a
 Mission Locale of 5,000 young people at 1,000,000 pathways). Copied from the pathways here; on PostgreSQL a foreign key
 (pathway, participant) to the pathway's (id, participant) holds each copy to its pathway's, as the hours lines' lot is
-held to their placement's (0028). SQLite (the demo) has no such key: the services writing referrals and placements
-are their only writers."""
+held to their placement's (0028). On SQLite (the demo) triggers hold it, installed after `migrate`
+(parcours.participant_copy)."""
 
 from django.db import migrations, models
 

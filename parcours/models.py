@@ -1036,7 +1036,7 @@ class HoursLine(ChoiceLabels, HoursLineMachine):
     # the line, they are one range of `hoursline_lot_declared_idx` per lot (2.5 ms).
     SCOPE_PATHS = _lot_paths(
         "lot",
-        participant=(PARTICIPANT_GRANTS, "placement__pathway__participant"),
+        participant=(PARTICIPANT_GRANTS, "placement__participant_id"),
         forwarded=(PLACEMENT_GRANTS, "placement"),
     )
 
@@ -1100,7 +1100,7 @@ class HoursLine(ChoiceLabels, HoursLineMachine):
 
     @property
     def journal_participant_id(self):
-        return self.placement.pathway.participant_id
+        return self.placement.participant_id
 
 
 class HoursStatement(ChoiceLabels, models.Model):

@@ -72,6 +72,7 @@ LOCK_RELATED_OF = {
     "referral.accept": ("offer__lot__contract__operation__facilitation_organisation",),
     "referral.hire": ("pathway__participant", "offer__lot__awardee", "offer__lot__counting_rules"),
     "placement.start": (),
+    "hoursline.validate": ("placement", "placement__lot"),
 }
 
 

@@ -3,7 +3,7 @@ pathway's: the Mission Locale's scope reads it. PostgreSQL holds it with a forei
 pathway's (id, participant); SQLite (the demo) with triggers, set aside while migrations rebuild tables and put back
 after (as `parcours.selectors.current_state`'s)."""
 
-from django.db import connections
+from parcours import sqlite_triggers
 
 TABLES = ("parcours_referral", "parcours_placement")
 # The message of SQLite's refusal (an IntegrityError, as PostgreSQL's key gives).
@@ -27,22 +27,10 @@ SQLITE_DROP = [
 
 
 def drop_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
-    """Before `migrate` (pre_migrate): no trigger names a table a migration may rebuild."""
-    db = connections[using]
-    if db.vendor == "sqlite":
-        with db.cursor() as cursor:
-            for statement in SQLITE_DROP:
-                cursor.execute(statement)
+    """Before `migrate` (pre_migrate)."""
+    sqlite_triggers.drop(using, SQLITE_DROP)
 
 
 def install_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
     """After `migrate` (post_migrate), once the copies exist."""
-    db = connections[using]
-    if db.vendor != "sqlite":
-        return
-    with db.cursor() as cursor:
-        columns = {c.name for c in db.introspection.get_table_description(cursor, "parcours_referral")}
-        if "participant_id" not in columns:  # migrated back before 0037
-            return
-        for statement in SQLITE_TRIGGERS:
-            cursor.execute(statement)
+    sqlite_triggers.install(using, SQLITE_TRIGGERS, table="parcours_referral", column="participant_id")

@@ -14,6 +14,8 @@ them)."""
 
 from django.db import connection, connections, transaction
 
+from parcours import sqlite_triggers
+
 # The latest pathway's state, correlated to the participant row being read or updated.
 LATEST = """coalesce((
     SELECT w.state FROM parcours_pathway w WHERE w.participant_id = parcours_participant.id
@@ -81,23 +83,11 @@ def differences() -> list[tuple]:
 
 
 def drop_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
-    """Before `migrate` (pre_migrate): no trigger names a table a migration may rebuild."""
-    db = connections[using]
-    if db.vendor == "sqlite":
-        with db.cursor() as cursor:
-            for statement in SQLITE_DROP:
-                cursor.execute(statement)
+    """Before `migrate` (pre_migrate)."""
+    sqlite_triggers.drop(using, SQLITE_DROP)
 
 
 def install_sqlite_triggers(sender=None, using="default", **kwargs) -> None:
     """After `migrate` (post_migrate), once the column exists: the triggers, then the states written meanwhile."""
-    db = connections[using]
-    if db.vendor != "sqlite":
-        return
-    with db.cursor() as cursor:
-        columns = {c.name for c in db.introspection.get_table_description(cursor, "parcours_participant")}
-        if "current_state" not in columns:  # migrated back before 0025
-            return
-        for statement in SQLITE_TRIGGERS:
-            cursor.execute(statement)
-    rebuild(using)
+    if sqlite_triggers.install(using, SQLITE_TRIGGERS, table="parcours_participant", column="current_state"):
+        rebuild(using)

@@ -1119,6 +1119,11 @@ def write_markdown(path):
         f"row, commit): **{floor['latency']['median_ms']} ms** (p95 {floor['latency']['p95_ms']} ms)"
         f"{_cpu_text(floor['latency'])}{_wal_text(floor['latency'])}.",
         "",
+        "Each kind is timed on rows made for it, after a warm call (the process's caches filled, its statements "
+        "prepared) and an ANALYZE of the database (`steady_statistics`: the statistics autovacuum keeps in a running "
+        "one; the bench's tables grow from empty during the run, and a statement's generic plan chosen on a few rows "
+        "would stay until autovacuum happened to pass).",
+        "",
         "CPU per call: the mean CPU time of the calling process (Python, the driver) and of its PostgreSQL backend, "
         "over the timed calls; the rest of the median is waiting (round trips, the commit's flush).",
         "",
@@ -1252,7 +1257,7 @@ def write_markdown(path):
             f"{w['clients']} clients of one team on {w.get('server', 'daphne')}, {w['events']} events: "
             f"{w['delivered']}/{w['expected']} "
             f"delivered, delay p50 {w.get('delay_p50_ms')} ms, p95 {w.get('delay_p95_ms')} ms."
-            + (f" Measured {w['when']} (a later run of `--only websocket`)." if w.get("when") else ""),
+            + (f" Measured {w['when']}." if w.get("when") else ""),
         ]
     Path(path).write_text("\n".join(lines) + "\n")
 

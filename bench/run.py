@@ -1134,16 +1134,22 @@ def write_markdown(path):
         "WAL per call: the bytes of write-ahead log the cluster wrote over the timed calls, per call (what the commit "
         "flushes, a replica receives and a backup archives): the rows, their indexes' entries and the commit record.",
         "",
+        "× its database CPU: the median over the CPU its PostgreSQL backend spent per call — what a transition costs "
+        "for the database work it does (the floor's own is in the first row).",
+        "",
         "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL "
-        "| WAL per call |",
-        "|---|---|---|---|---|---|---|",
+        "| WAL per call | × its database CPU |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, f in r["sections"].get("transitions", {}).items():
+    anchor = {**floor["latency"], "x_floor": 1.0, "statements": 4, "round_trips": 4}
+    for label, f in [("anchor: the raw-SQL floor", anchor), *r["sections"].get("transitions", {}).items()]:
         trips = f" ({f['round_trips']})" if "round_trips" in f else ""
         cpu = f"{f['cpu_ms']['client']} ms / {_ms(f['cpu_ms']['server'])}" if "cpu_ms" in f else ""
         times = f"{f['median_ms']} ms | {f['p95_ms']} ms | {f['x_floor']}×"
         wal = f"{f['wal_bytes']:,} bytes" if f.get("wal_bytes") is not None else ""
-        lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} | {wal} |")
+        server = f.get("cpu_ms", {}).get("server")
+        own = f"{f['median_ms'] / server:.1f}×" if server else ""
+        lines.append(f"| {label} | {times} | {f['statements']}{trips} | {cpu} | {wal} | {own} |")
     c = r["sections"].get("concurrency")
     if c:
         lines += [

@@ -1347,6 +1347,7 @@ def main():
     RESULTS["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False) + "\n")
     write_markdown(args.md)
+    print("\n" + Path(args.md).read_text(), flush=True)  # the tables, each figure beside its anchor
     say(f"Written: {args.out}, {args.md}")
 
 

@@ -326,9 +326,8 @@ def steady_statistics():
 
     The bench's tables grow from empty during the run, and a prepared statement keeps the generic plan PostgreSQL
     chose for it at its sixth run until the statistics of one of its tables change. Planned while the grants held a
-    few rows, a notification's audience read scanned them all in each later transition: 1.5 ms of `placement.end`'s
-    2.4 ms in PostgreSQL, more with each kind timed, until autovacuum (a minute apart) happened to analyze the
-    table. The figures are then the code's, not that timing's."""
+    few rows, a notification's audience read scanned them all in each later transition, until autovacuum (a minute
+    apart) happened to analyze the table: the figures were that timing's, not the code's."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -694,7 +693,8 @@ def spiff_lifecycles(count):
             steps += 1
         return steps
 
-    lifecycle(0)  # untimed, as Parcours's first (`section_lifecycle`)
+    lifecycle(0)  # untimed, then analyzed, as Parcours's first (`section_lifecycle`)
+    steady_statistics()
     started = time.perf_counter()
     steps = sum(lifecycle(workflow_id) for workflow_id in range(1, count + 1))
     elapsed = time.perf_counter() - started
@@ -1134,13 +1134,14 @@ def write_markdown(path):
         "WAL per call: the bytes of write-ahead log the cluster wrote over the timed calls, per call (what the commit "
         "flushes, a replica receives and a backup archives): the rows, their indexes' entries and the commit record.",
         "",
-        "× its database CPU: the median over the CPU its PostgreSQL backend spent per call — what a transition costs "
-        "for the database work it does (the floor's own is in the first row).",
+        "Median ÷ its PostgreSQL CPU: the median over the CPU its PostgreSQL backend spent per call — what a "
+        "transition costs for the database work it does (the floor's own is in the first row).",
         "",
         "| Transition | median | p95 | × floor | SQL statements (round trips) | CPU per call: Python / PostgreSQL "
-        "| WAL per call | × its database CPU |",
+        "| WAL per call | median ÷ its PostgreSQL CPU |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    # The floor's four statements, each in its own round trip (`floor_transition`).
     anchor = {**floor["latency"], "x_floor": 1.0, "statements": 4, "round_trips": 4}
     for label, f in [("anchor: the raw-SQL floor", anchor), *r["sections"].get("transitions", {}).items()]:
         trips = f" ({f['round_trips']})" if "round_trips" in f else ""
@@ -1158,19 +1159,20 @@ def write_markdown(path):
             "",
             "Each process runs a few transitions of each kind before the timed window, which opens when all are "
             "warmed up (connection open, statements prepared and planned), as in a server keeping its connections. "
-            "Transitions: start_review, approve, forward in turn. CPU per attempt: the processes' and their "
-            "backends', refused attempts included.",
+            "Transitions: start_review, approve, forward in turn, on referrals made for the run, then analyzed "
+            "(`steady_statistics`). CPU per attempt: the processes' and their backends', refused attempts included.",
             "",
             "| Clients | floor (distinct rows) | Parcours, distinct referrals | CPU per attempt: Python / PostgreSQL "
             "| Parcours, overlapping (refused) |",
             "|---|---|---|---|---|",
         ]
+        by_clients = floor["throughput_per_s"]  # keyed by int in a run, by str in a results.json read back
         for n in (1, 4, 8):
             distinct = c[f"distinct_{n}"]
             cpu = distinct.get("cpu_ms_per_attempt")
             cpu = f"{cpu['client']} ms / {_ms(cpu['server'])}" if cpu else ""
             lines.append(
-                f"| {n} | {floor['throughput_per_s'][n]}/s | {distinct['transitions_per_s']}/s | {cpu} | "
+                f"| {n} | {by_clients.get(n, by_clients.get(str(n)))}/s | {distinct['transitions_per_s']}/s | {cpu} | "
                 f"{c[f'overlapping_{n}']['transitions_per_s']}/s ({c[f'overlapping_{n}']['refused']}) |"
             )
         lines += [
@@ -1184,6 +1186,9 @@ def write_markdown(path):
         lines += [
             "",
             "## A whole pathway",
+            "",
+            "Each engine runs one lifecycle untimed (caches filled, statements prepared), the database is analyzed "
+            "(`steady_statistics`), then the timed ones.",
             "",
             "| | lifecycles/s | ms per step | steps |",
             "|---|---|---|---|",
@@ -1212,7 +1217,7 @@ def write_markdown(path):
             "## Pages and API lists by data-set size (p50 / p95 ms, SQL statements)",
             "",
             *(
-                [f"Measured {r['sections']['pages_measured']} (a later run of `--only pages`).", ""]
+                [f"Measured {r['sections']['pages_measured']} (a run of `--only pages`).", ""]
                 if r["sections"].get("pages_measured")
                 else []
             ),

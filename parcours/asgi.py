@@ -21,3 +21,8 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Last: what startup built lives as long as the process (parcours.heap).
+from parcours.heap import freeze_startup_objects  # noqa: E402
+
+freeze_startup_objects()

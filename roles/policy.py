@@ -129,8 +129,9 @@ class ScopePaths:
     """How to reach, from a model's rows, what the scopes are about (ORM lookup paths; "" means the row itself).
 
     `participant`, `forwarded` and `audited` are (grant model label, path to the granted object): django-guardian
-    grants given to organisation groups. The other paths lead to an organisation; a path crossing a to-many relation
-    is checked with an EXISTS subquery on the model itself, so rows are never duplicated.
+    grants given to organisation groups; their path is foreign keys only (one granted object per row). The other
+    paths lead to an organisation; a path crossing a to-many relation is checked with an EXISTS subquery on the model
+    itself, so rows are never duplicated.
     """
 
     participant: tuple[str, str] | None = None
@@ -552,12 +553,13 @@ def _scope_organisations(model, pk, scope: Scope, role: Role):
     (label, granted_path), prefix = grant
     grant_model = apps.get_model(label)
     granted = _granted_model(grant_model)
-    # The granted object is the row's own or one reached through foreign keys: one row at most, read once (a scalar
-    # subquery, an InitPlan). As `IN (…)` a generic plan made while the tables were small probed the row once per
-    # grant: quadratic in the grants until the next ANALYZE (a bulk load in one transaction, a restore).
-    objects = (
-        {"content_object_id": pk} if not granted_path else {"content_object_id": Subquery(rows.values(granted_path))}
-    )
+    if not granted_path:
+        objects = {"content_object_id": pk}
+    else:
+        # Reached through foreign keys (`ScopePaths`): one row at most, read once (a scalar subquery, an InitPlan). As
+        # `IN (…)` a generic plan made while the tables were small probed the row once per grant: quadratic in the
+        # grants until the next ANALYZE (a bulk load in one transaction, a restore).
+        objects = {"content_object_id": Subquery(rows.values(granted_path))}
     grants = grant_model.objects.filter(permission_id=_grant_permission_id(granted, prefix), **objects)
     # The organisations whose group holds a grant: a semi-join on the unique group id, not a join through auth_group.
     # Only those of a kind that has this role: a participant's file is shared with its Mission Locale too, which has

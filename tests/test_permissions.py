@@ -333,6 +333,22 @@ def test_every_policy_action_is_covered():
     assert set(policy.POLICY) - transitions - reads == set(ACTIONS)
 
 
+def test_every_granted_object_is_reached_through_foreign_keys_only():
+    """A grant audience reads a row's granted object as a scalar subquery (policy._scope_organisations): one granted
+    object per row, which a to-many hop would break (more than one row returned by a subquery)."""
+    from django.apps import apps
+
+    granted = [
+        (model, kind, paths[1])
+        for model in apps.get_models()
+        if hasattr(model, "SCOPE_PATHS")
+        for kind in ("participant", "forwarded", "audited")
+        if (paths := getattr(model.SCOPE_PATHS, kind))
+    ]
+    assert len(granted) > 10
+    assert [(m.__name__, k, p) for m, k, p in granted if p and policy._crosses_many(m, p)] == []
+
+
 def test_employer_sees_a_referral_only_once_forwarded_and_not_after_refusing(world):
     employer = world.a.employer_actor
     visible = Referral.objects.all()

@@ -8,11 +8,11 @@ skips), they are not walked again; what the requests leave behind still is.
 
 import gc
 
+from django.urls import get_resolver
+
 
 def freeze_startup_objects() -> int:
     """Freeze what is alive once the process is ready to serve: the number of objects frozen."""
-    from django.urls import get_resolver
-
     get_resolver().url_patterns  # noqa: B018 - the URLconf's modules, else imported by the first request
     gc.collect()  # the startup's garbage freed, not kept forever
     gc.freeze()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
@@ -336,8 +337,6 @@ def test_every_policy_action_is_covered():
 def test_every_granted_object_is_reached_through_foreign_keys_only():
     """A grant audience reads a row's granted object as a scalar subquery (policy._scope_organisations): one granted
     object per row, which a to-many hop would break (more than one row returned by a subquery)."""
-    from django.apps import apps
-
     granted = [
         (model, kind, paths[1])
         for model in apps.get_models()

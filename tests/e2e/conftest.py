@@ -139,6 +139,7 @@ def shot():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def save(page, name):
+        page.wait_for_load_state("load")  # its stylesheets applied, not only its DOM parsed
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
     return save

@@ -44,6 +44,7 @@ TIMELINE_ACTIONS = [
 def _menu(page, label):
     navigation = page.get_by_role("navigation", name="Navigation principale")
     toggler = navigation.get_by_role("button", name="Menu")
+    page.wait_for_load_state("load")  # the stylesheets decide whether the toggler shows: not before they apply
     if toggler.is_visible():  # phone width: the menu is folded behind its button
         toggler.click()
     menu = navigation.get_by_role("list").first
@@ -89,6 +90,9 @@ def at_width(login, shot, width):
         return page
 
     def save(page, name):
+        # A step's expectation holds once the DOM is parsed; the stylesheets may still be loading (document
+        # 'interactive', Bootstrap not yet among document.styleSheets): measured then, every table sticks out.
+        page.wait_for_load_state("load")
         if width < 576:
             # Nothing may stick out sideways: wide tables become cards or scroll inside their own region.
             scroll_width = page.evaluate("document.documentElement.scrollWidth")

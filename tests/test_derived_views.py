@@ -229,6 +229,55 @@ def test_reasons_are_withheld_from_a_pseudonymised_auditor(world, two_buyers):
     assert cancelled["reason"] == "" and cancelled["reason_withheld"] is True
 
 
+def test_the_professionals_who_acted_are_not_named_to_a_pseudonymised_auditor(world, two_buyers):
+    """A pseudonymised file names no adviser (the API's referent_adviser is null): nor does its history, on any
+    channel. The organisation and the role that acted stay; an auditor with named access and the adviser see names."""
+    participant, first, _ = two_buyers
+    for actor, name in ((world.a.adviser, ("Ysolde", "Quenardel")), (world.a.facilitator, ("Aurèle", "Vantadour"))):
+        actor.user.first_name, actor.user.last_name = name
+        actor.user.save(update_fields=["first_name", "last_name"])
+    secrets = ("Ysolde", "Quenardel", "Aurèle", "Vantadour")  # usernames: the API's are null (below)
+    cancel = JournalEvent.objects.get(object_type="referral", object_id=first.pk, action="cancel")
+    assert cancel.actor_user_id == world.a.adviser.user.pk
+    auditor = world.a.auditor
+
+    [shown] = present_events(auditor, JournalEvent.objects.filter(pk=cancel.pk))
+    assert shown.actor_name == "" and shown.role_label == "Conseiller·ère" and shown.actor_organisation
+    [shown] = present_events(named(auditor), JournalEvent.objects.filter(pk=cancel.pk))
+    assert shown.actor_name == "Ysolde Quenardel"
+    [shown] = present_events(world.a.adviser, JournalEvent.objects.filter(pk=cancel.pk))
+    assert shown.actor_name == "Ysolde Quenardel"
+
+    client = client_for(auditor)
+    page = client.get(f"/participants/{participant.pk}/").content.decode()
+    assert "nom non communiqué" in page and f"Conseiller·ère ({world.a.youth_agency})" in page
+    exported = client.get(f"/audit/parcours/{participant.pk}/export.csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(exported), delimiter=";"))
+    cancelled = next(row for row in rows if row[4:6] == [f"Positionnement #{first.pk}", "Annuler le positionnement"])
+    assert cancelled[1:4] == ["nom non communiqué", str(world.a.youth_agency), "Conseiller·ère"]
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(client.get(f"/audit/parcours/{participant.pk}/export.xlsx").content))
+    cells = [str(cell) for row in workbook["Historique"].iter_rows(values_only=True) for cell in row]
+    history = client.get(f"/api/v1/participants/{participant.pk}/history/").json()["results"]
+    assert history and all(e["actor"]["username"] is None for e in history)
+    assert {e["actor"]["role"] for e in history} >= {"adviser"}
+    notifications = client.get("/notifications/").content.decode()
+    assert "nom non communiqué" in notifications
+    for secret in secrets:
+        for body in (page, exported, notifications, str(history), " ".join(cells)):
+            assert secret not in body, secret
+
+    # With named access, and for the adviser, the same channels name who acted.
+    membership = auditor.user.memberships.get()
+    membership.named_access = True
+    membership.save()
+    assert "Ysolde Quenardel" in client.get(f"/participants/{participant.pk}/").content.decode()
+    history = client.get(f"/api/v1/referrals/{first.pk}/history/").json()["results"]
+    assert world.a.adviser.user.username in {e["actor"]["username"] for e in history}
+    assert "Ysolde Quenardel" in client_for(world.a.adviser).get(f"/participants/{participant.pk}/").content.decode()
+
+
 # --- Buyers audit clauses, not people ----------------------------------------------------------------------------
 def test_a_buyers_auditor_reads_a_pseudonymised_file(world, two_buyers):
     participant, first, _ = two_buyers

@@ -581,7 +581,11 @@ class FollowUpSerializer(IdentityMaskMixin, serializers.ModelSerializer):
 
 
 class EventActorSerializer(serializers.Serializer):
-    username = serializers.CharField(allow_null=True)
+    username = serializers.CharField(
+        allow_null=True,
+        help_text="Identifiant de la personne qui a agi ; null pour le système, et pour un dossier pseudonymisé (le "
+        "nom des professionnel·les n'est pas communiqué : leur organisation et leur rôle le sont).",
+    )
     role = serializers.CharField()
     organisation = serializers.IntegerField(allow_null=True)
 
@@ -621,7 +625,7 @@ class JournalEventSerializer(serializers.ModelSerializer):
     def get_actor(self, event):
         user = event.actor_user
         return {
-            "username": user.get_username() if user is not None else None,
+            "username": user.get_username() if user is not None and event.actor_name else None,
             "role": event.actor_role,
             "organisation": event.actor_organisation_id,
         }

@@ -292,14 +292,15 @@ def _named_in_sight(actor, events) -> dict:
 
 def present_events(actor, events) -> list:
     """Evaluate events already filtered by `visible_events` and give each what the viewer may read of it:
-    `shown_inputs`, `shown_reason` ("" when none or withheld), `reason_withheld`, and French labels. Costs at most
+    `shown_inputs`, `shown_reason` ("" when none or withheld), `reason_withheld`, `actor_name` ("" for the system,
+    or withheld), and French labels. Costs at most
     three queries for the whole list (who may see health data among the events' participants; which of the
     referrals and placements the events name the viewer may view)."""
     events = list(events)
     participant_ids = {e.participant_id for e in events if e.participant_id is not None}
     health = _participants_where(actor, "participant.view_health_data", participant_ids)
     in_sight = _named_in_sight(actor, events)
-    hide_reasons = pseudonymised(actor)
+    identity_hidden = pseudonymised(actor)
     # Whether a derogation was claimed belongs with the criteria: not for a role that never sees them (an auditor).
     hide_criteria = not policy.may(actor, "participant.view_criteria")
     for event in events:
@@ -309,7 +310,7 @@ def present_events(actor, events) -> list:
         for name, ids in in_sight.items():
             if name in event.shown_inputs and event.shown_inputs[name] not in ids:
                 del event.shown_inputs[name]
-        withheld = hide_reasons and event.participant_id is not None and bool(event.reason_digest)
+        withheld = identity_hidden and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason
         event.object_label = str(OBJECT_LABELS.get(event.object_type, event.object_type))
@@ -317,9 +318,18 @@ def present_events(actor, events) -> list:
         event.from_label = event_state_label(event.object_type, event.from_state)
         event.to_label = event_state_label(event.object_type, event.to_state)
         event.role_label = str(ROLE_LABELS.get(event.actor_role, event.actor_role))
+        event.actor_name = "" if identity_hidden else _person_name(event.actor_user)
         event.detail = event_detail(event, event.shown_inputs)
-    _attach_results(events, with_detail=not hide_reasons)
+    _attach_results(events, with_detail=not identity_hidden)
     return events
+
+
+def _person_name(user) -> str:
+    """Who acted, by name; "" for the system. A pseudonymised reader gets "" too: a buyer audits clauses, not people,
+    and the professionals who acted are named no more than the young person (their organisation and role stay)."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
 
 
 def _label(enum, value) -> str:

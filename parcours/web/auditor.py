@@ -68,7 +68,7 @@ def _reason(event):
 def _row(event):
     actor = gettext("système")
     if event.actor_user_id:
-        actor = event.actor_user.get_full_name() or event.actor_user.username
+        actor = event.actor_name or gettext("nom non communiqué")
     return [
         timezone.localtime(event.occurred_at),
         actor,

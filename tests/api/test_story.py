@@ -188,7 +188,7 @@ def test_whole_pathway_story_through_the_api(api_world):
         ("exit", "exited"),
     ]
     assert history[-1]["actor"] == {
-        "username": "conseillere",
+        "username": None,  # a pseudonymised reader: the organisation and role that acted, not the professional
         "role": "adviser",
         "organisation": a.orgs["mission_locale"].pk,
     }

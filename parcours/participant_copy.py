@@ -3,7 +3,7 @@ pathway's: the Mission Locale's scope reads it. PostgreSQL holds it with a forei
 pathway's (id, participant); SQLite (the demo) with triggers, set aside while migrations rebuild tables and put back
 after (as `parcours.selectors.current_state`'s)."""
 
-from parcours import sqlite_triggers
+from roles import sqlite_triggers
 
 TABLES = ("parcours_referral", "parcours_placement")
 # The message of SQLite's refusal (an IntegrityError, as PostgreSQL's key gives).

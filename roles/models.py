@@ -67,6 +67,21 @@ class Organisation(ChoiceLabels, models.Model):
             self.group = Group.objects.create(name=f"organisation:{self.name}"[:150])
         super().save(*args, **kwargs)
 
+    def clean(self):
+        # The database refuses the same (roles.membership_kinds); this says it in the admin's form.
+        if self.pk is None:
+            return
+        allowed = ROLES_BY_ORGANISATION_KIND.get(self.kind, set())
+        foreign = set(self.memberships.exclude(role__in=allowed).values_list("role", flat=True))
+        if foreign:
+            labels = ", ".join(sorted(str(Role(role).label) for role in foreign))
+            raise ValidationError(
+                {
+                    "kind": f"Des membres ont un rôle qui n'existe pas dans ce type d'organisation ({labels}) : "
+                    "changez d'abord leur rôle."
+                }
+            )
+
 
 class Membership(ChoiceLabels, models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

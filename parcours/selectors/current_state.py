@@ -14,7 +14,7 @@ them)."""
 
 from django.db import connection, connections, transaction
 
-from parcours import sqlite_triggers
+from roles import sqlite_triggers
 
 # The latest pathway's state, correlated to the participant row being read or updated.
 LATEST = """coalesce((

@@ -1,6 +1,6 @@
 """SQLite's triggers are set aside while `migrate` runs and put back after it (the receivers are connected in
-parcours.apps). SQLite rebuilds a table to alter it: a trigger naming that table made the migration fail, or went away
-with the old table."""
+parcours.apps and roles.apps). SQLite rebuilds a table to alter it: a trigger naming that table made the migration
+fail, or went away with the old table."""
 
 from django.db import connections
 

@@ -22,7 +22,9 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Last: what startup built lives as long as the process (parcours.heap).
-from parcours.heap import freeze_startup_objects  # noqa: E402
+# Last: what startup built lives as long as the process, and so do the caches the first requests fill
+# (parcours.heap).
+from parcours.heap import WarmUpFreezer, freeze_startup_objects  # noqa: E402
 
 freeze_startup_objects()
+warm_up = WarmUpFreezer().connect()

@@ -36,12 +36,13 @@ def _freeze() -> int:
 
 
 class WarmUpFreezer:
-    """A `request_finished` receiver freezing what is alive after the given numbers of requests; it disconnects
-    itself after the last. Requests finish on several threads: the count is taken under a lock."""
+    """A receiver of `signal` (a request finished) freezing what is alive after the given numbers of requests; it
+    disconnects itself after the last. Requests finish on several threads: the count is taken under a lock."""
 
-    def __init__(self, at=WARM_UP_REQUESTS):
+    def __init__(self, at=WARM_UP_REQUESTS, signal=request_finished):
         self.at = set(at)
         self.last = max(at)
+        self.signal = signal
         self.counted = itertools.count(1)
         self.lock = threading.Lock()
 
@@ -51,8 +52,8 @@ class WarmUpFreezer:
         if served in self.at:
             _freeze()
         if served == self.last:
-            request_finished.disconnect(self)
+            self.signal.disconnect(self)
 
     def connect(self) -> "WarmUpFreezer":
-        request_finished.connect(self, weak=False)
+        self.signal.connect(self, weak=False)
         return self

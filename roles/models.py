@@ -114,6 +114,10 @@ class Membership(ChoiceLabels, models.Model):
         return f"{self.user} — {self.get_role_display()} — {self.organisation}"
 
     def clean(self):
-        allowed = ROLES_BY_ORGANISATION_KIND.get(self.organisation.kind, set())
+        try:
+            organisation = self.organisation  # an inline's is its unsaved organisation
+        except Organisation.DoesNotExist:
+            return  # none chosen: the form reports the missing field itself
+        allowed = ROLES_BY_ORGANISATION_KIND.get(organisation.kind, set())
         if self.role not in allowed:
             raise ValidationError({"role": "Ce rôle n'existe pas dans ce type d'organisation."})

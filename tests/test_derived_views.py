@@ -8,6 +8,7 @@ import io
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from openpyxl import load_workbook
 
 from parcours import selectors
 from parcours.models import Participant, Referral
@@ -161,8 +162,6 @@ def test_timeline_page_csv_xlsx_and_api_history_apply_the_rule(world, two_buyers
     objects = {row[4] for row in rows[1:]}
     assert f"Positionnement #{first.pk}" in objects and f"Positionnement #{second.pk}" not in objects
 
-    from openpyxl import load_workbook
-
     workbook = load_workbook(io.BytesIO(client.get(f"/audit/parcours/{participant.pk}/export.xlsx").content))
     cells = {row[4] for row in workbook["Historique"].iter_rows(min_row=2, values_only=True)}
     assert cells == objects
@@ -255,8 +254,6 @@ def test_the_professionals_who_acted_are_not_named_to_a_pseudonymised_auditor(wo
     rows = list(csv.reader(io.StringIO(exported), delimiter=";"))
     cancelled = next(row for row in rows if row[4:6] == [f"Positionnement #{first.pk}", "Annuler le positionnement"])
     assert cancelled[1:4] == ["nom non communiqué", str(world.a.youth_agency), "Conseiller·ère"]
-    from openpyxl import load_workbook
-
     workbook = load_workbook(io.BytesIO(client.get(f"/audit/parcours/{participant.pk}/export.xlsx").content))
     cells = [str(cell) for row in workbook["Historique"].iter_rows(values_only=True) for cell in row]
     history = client.get(f"/api/v1/participants/{participant.pk}/history/").json()["results"]

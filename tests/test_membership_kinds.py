@@ -113,6 +113,35 @@ def test_the_admin_says_why_a_kind_cannot_change(admin_client):
     assert admin_client.post(url, data).status_code == 302
 
 
+def test_the_admin_answers_a_membership_without_organisation_with_the_form(admin_client):
+    user = UserFactory()
+    response = admin_client.post("/admin/roles/membership/add/", {"user": user.pk, "role": Role.ADVISER})
+    assert response.status_code == 200  # it was a 500: clean() read the missing organisation
+    assert "Ce champ est obligatoire." in response.content.decode()
+    assert not Membership.objects.exists()
+
+
+def test_the_admin_refuses_a_new_organisation_whose_members_do_not_fit_it(admin_client):
+    response = admin_client.post(
+        "/admin/roles/organisation/add/",
+        {
+            "name": "Entreprise X",
+            "kind": OrganisationKind.EMPLOYER,
+            "referral_reminder_days": 7,
+            "referral_expiry_days": 30,
+            "hours_statement_reminder_day": 10,
+            "memberships-TOTAL_FORMS": 1,
+            "memberships-INITIAL_FORMS": 0,
+            "memberships-0-user": UserFactory().pk,
+            "memberships-0-role": Role.ADVISER,
+            "memberships-0-is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "Ce rôle n&#x27;existe pas dans ce type d&#x27;organisation." in response.content.decode()
+    assert not Organisation.objects.filter(name="Entreprise X").exists() and not Membership.objects.exists()
+
+
 @pytest.mark.postgres
 def test_the_migration_names_the_memberships_to_mend_first():
     organisation = OrganisationFactory(employer=True)

@@ -17,7 +17,7 @@ from parcours.models import (
     Placement,
     Referral,
 )
-from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label
+from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label, person_name
 from parcours.text import Folded, fold, pseudonym_number
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
@@ -25,9 +25,7 @@ from workflows.models import JournalEvent
 
 
 def _person(user):
-    if user is None:
-        return "système"
-    return user.get_full_name() or user.username
+    return person_name(user) or "système"
 
 
 def _date(value):

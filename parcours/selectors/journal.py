@@ -318,15 +318,15 @@ def present_events(actor, events) -> list:
         event.from_label = event_state_label(event.object_type, event.from_state)
         event.to_label = event_state_label(event.object_type, event.to_state)
         event.role_label = str(ROLE_LABELS.get(event.actor_role, event.actor_role))
-        event.actor_name = "" if identity_hidden else _person_name(event.actor_user)
+        # Nor who acted, for a pseudonymised reader: a buyer audits clauses, not people (organisation and role stay).
+        event.actor_name = "" if identity_hidden else person_name(event.actor_user)
         event.detail = event_detail(event, event.shown_inputs)
     _attach_results(events, with_detail=not identity_hidden)
     return events
 
 
-def _person_name(user) -> str:
-    """Who acted, by name; "" for the system. A pseudonymised reader gets "" too: a buyer audits clauses, not people,
-    and the professionals who acted are named no more than the young person (their organisation and role stay)."""
+def person_name(user) -> str:
+    """A user's name as the pages write it (full name, else username); "" for none (the system)."""
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from parcours.models import FollowUp, Participant
-from parcours.services import followups, participants, pathways, register
+from parcours.services import followups, participants, pathways, referrals, register
 from roles.enums import Role
-from tests.factories import db_counts, make_lot, reload, today, years_ago
+from tests.factories import db_counts, make_lot, make_offer, reload, today, years_ago
 from workflows import text
 from workflows.errors import DomainError
-from workflows.vocabulary import FollowUpKind, ProofKind, QualificationLevel
+from workflows.vocabulary import ContractType, ExitSituation, FollowUpKind, ProofKind, QualificationLevel
 
 ARABIC_INDIC_POSTCODE = "٩٣٢٠٠"
 ZERO_WIDTH = "\u200b\u200b"
@@ -272,3 +272,91 @@ def test_a_lot_with_no_target_hours_or_an_absurd_execution_window_is_refused(wor
 @pytest.mark.django_db
 def test_a_sensible_lot_is_still_accepted(world):
     assert make_lot(world.a).target_hours > 0
+
+
+# --- Text with nothing visible; offers, referrals, exits, derogations, reasons --------------------------------------
+@pytest.mark.parametrize(
+    "value", ["\u200b", "\u200b\u200d\u2060", "\ufeff", "\u00ad", " \u3164 ", "\u2800", "\u0301", "\u200b\n\u200b"]
+)
+def test_a_text_with_nothing_visible_is_refused(value):
+    """Spaces alone are stripped (a required input is then missing); "\\u200b" looked empty and was stored."""
+    with pytest.raises(DomainError) as error:
+        text.clean_text(value, field="reason", label="Motif", multiline=True)
+    assert error.value.field == "reason" and "visible" in error.value.message
+
+
+@pytest.mark.parametrize("value", ["Réponse\u200bnégative", "👍", "€", "5", "a\u0301"])
+def test_a_text_with_something_visible_passes(value):
+    assert text.clean_text(value, field="reason", label="Motif")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", RTL_OVERRIDE),
+        ("title", "Coffreur\x07"),
+        ("trade", ZERO_WIDTH),
+        ("location", "Lyon\u2066"),
+        ("market_context", "Chantier\x00"),
+        ("rome_code", "!!!!!"),
+        ("rome_code", "F١٧٠٣"),
+        ("rome_code", "17031"),
+    ],
+)
+def test_a_job_offer_with_hostile_text_is_refused(world, field, value):
+    """Offer texts did not go through the text rules: an RLO in a title employers and advisers read was stored."""
+    data = {"title": "Coffreur·se", "trade": "Maçonnerie", "location": "Lyon", "rome_code": "F1703", field: value}
+    side = world.a
+    refused(
+        lambda: register.offer_create(
+            actor=side.facilitator, lot=side.lot, contract_type=ContractType.CDD, weekly_hours=35, **data
+        ),
+        field,
+    )
+
+
+@pytest.mark.django_db
+def test_a_referral_motivation_with_a_control_character_is_refused(world, made):
+    pathway = made("pathway", "eligible")
+    offer = make_offer(world.a)
+    for motivation in ("a\x07b", RTL_OVERRIDE, ZERO_WIDTH):
+        refused(
+            lambda m=motivation: referrals.referral_create(
+                actor=world.actor(Role.ADVISER), pathway=pathway, offer=offer, motivation=m
+            ),
+            "motivation",
+        )
+
+
+@pytest.mark.django_db
+def test_an_exit_detail_or_a_derogation_reason_with_hostile_text_is_refused(world, made):
+    """Inputs a service takes itself (not passed to the state machine) skipped the inputs' check."""
+    adviser = world.actor(Role.ADVISER)
+    placed = made("pathway", "placed")
+    for detail in (RTL_OVERRIDE, "CDI\x07", ZERO_WIDTH):
+        refused(
+            lambda d=detail: pathways.pathway_exit(
+                actor=adviser, pathway=placed, exited_on=today(), situation=ExitSituation.values[0], detail=d
+            ),
+            "detail",
+        )
+    intake_pathway = made("pathway", "intake")
+    for reason in (RTL_OVERRIDE, "ASE\x07", ZERO_WIDTH):
+        refused(
+            lambda r=reason: pathways.pathway_submit_eligibility(
+                actor=adviser, pathway=intake_pathway, criteria=[], derogation_reason=r
+            ),
+            "derogation_reason",
+        )
+    assert reload(placed).state == "placed" and reload(intake_pathway).state == "intake"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reason", [ZERO_WIDTH, "\ufeff", "\u2060 \u200b"])
+def test_a_required_reason_with_nothing_visible_is_refused(world, made, reason):
+    pathway = made("pathway", "placed")
+    refused(
+        lambda: pathways.pathway_withdraw(actor=world.actor(Role.ADVISER), pathway=pathway, reason=reason), "reason"
+    )
+    assert reload(pathway).state == "placed"

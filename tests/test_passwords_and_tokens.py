@@ -100,6 +100,7 @@ def test_tokens_expire_and_a_new_one_is_issued(adviser):
     response = _api(token.key).get("/api/v1/organisations/")
     assert response.status_code == 401
     assert "Jeton expiré" in response.json()["detail"]
+    assert response.json()["code"] == "token_expired"  # a client renews on the code, not on the French detail
     renewed = _obtain().json()["token"]
     assert renewed != token.key and _api(renewed).get("/api/v1/organisations/").status_code == 200
 

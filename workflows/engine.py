@@ -64,6 +64,14 @@ def ensure_can_fire(obj, name, *, actor):
     return spec
 
 
+def check_service_inputs(obj, name, **values) -> dict:
+    """The inputs of transition `name` that its service takes itself (declared `machine=False`: an exit's detail, a
+    derogation reason), checked against their declaration as `fire` checks the machine's (type, limits, text rules:
+    workflows.inputs.check), before the service writes anything. Returns them normalised (stripped text)."""
+    spec = spec_for(obj, name)
+    return check_inputs([declared for declared in spec.inputs if declared.name in values], values)
+
+
 def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, along=None, keep_lead=False):
     """Run transition `name` on `obj` for `actor` and journal it. Returns the JournalEvent.
 

@@ -14,6 +14,9 @@ from workflows.errors import DomainError
 # (a file name, an amount) without being seen. French text never needs them.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 MULTILINE_WHITESPACE = frozenset("\n\r\t")
+# Letters and symbols that show nothing (Hangul fillers, the blank Braille pattern): a text made only of them, or of
+# format characters (zero-width space, joiners, BOM) and spaces, looks empty but is not.
+BLANK_GRAPHICS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 POSTCODE_RE = re.compile(r"[0-9]{5}", re.ASCII)
 PHONE_RE = re.compile(r"\+?[0-9 .\-()]{6,20}", re.ASCII)
 
@@ -24,7 +27,7 @@ def _refuse(field, label, message, code="invalid_input"):
 
 def clean_text(value: str, *, field: str, label: str, multiline: bool = False) -> str:
     """NFC-normalised and stripped; control characters (except line breaks and tabs when `multiline`), direction
-    controls and unassigned code points refused."""
+    controls, unassigned code points and a text with nothing visible (zero-width spaces…) refused."""
     value = unicodedata.normalize("NFC", value).strip()
     for char in value:
         if char in BIDI_CONTROLS:
@@ -34,7 +37,15 @@ def clean_text(value: str, *, field: str, label: str, multiline: bool = False) -
             raise _refuse(field, label, _("caractère de contrôle interdit."))
         if category in ("Cs", "Co", "Cn"):
             raise _refuse(field, label, _("caractère non valide."))
+    if value and not any(is_visible(char) for char in value):
+        raise _refuse(field, label, _("texte invisible : au moins un caractère visible attendu."))
     return value
+
+
+def is_visible(char: str) -> bool:
+    """A letter, digit, punctuation mark or symbol that shows something (not a space, a format character such as a
+    zero-width space, a combining mark on its own or a blank filler)."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_GRAPHICS
 
 
 def clean_name(value: str, *, field: str, label: str) -> str:

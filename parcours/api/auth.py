@@ -26,6 +26,16 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
     keyword = "Token"
 
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed as exc:
+            # DRF's own refusals of a malformed header ("Token a b") carry its generic code: a client tells an
+            # invalid token from an expired one (token_expired) by the problem's code.
+            if exc.get_codes() == exceptions.AuthenticationFailed.default_code:
+                raise exceptions.AuthenticationFailed(str(exc.detail), code="invalid_token") from None
+            raise
+
     def authenticate_credentials(self, key):
         if not TOKEN_KEY_RE.fullmatch(key or ""):
             raise exceptions.AuthenticationFailed("Jeton invalide.", code="invalid_token")

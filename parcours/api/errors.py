@@ -222,6 +222,8 @@ def problem_exception_handler(exc, context):
             )
         for exc_class, code, detail in DRF_EXCEPTIONS:
             if isinstance(exc, exc_class):
+                if isinstance(exc, exceptions.AuthenticationFailed) and isinstance(exc.get_codes(), str):
+                    code = exc.get_codes()  # the authentication's reason: invalid_token, token_expired
                 headers = {}
                 if getattr(exc, "auth_header", None):
                     headers["WWW-Authenticate"] = exc.auth_header

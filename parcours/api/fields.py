@@ -12,8 +12,16 @@ MAX_UNKNOWN_FIELDS_REPORTED = 20
 
 
 # --- Strict input fields ---------------------------------------------------------------------------------------
+# DRF messages its French translation lacks (it answered "Not a valid string."): each field below sets them.
+# tests/api/test_errors.py walks every input serializer's fields for a message left in English.
+NOT_A_STRING = "Texte attendu (une chaîne JSON)."
+NOT_A_BOOLEAN = "Booléen attendu (true ou false)."
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string, nothing else (DRF would turn 12 into "12")."""
+
+    default_error_messages = {"invalid": NOT_A_STRING}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -43,6 +51,8 @@ class StrictEmailField(serializers.EmailField):
 
 
 class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": NOT_A_BOOLEAN}
+
     def to_internal_value(self, data):
         if not isinstance(data, bool):
             self.fail("invalid")
@@ -56,6 +66,21 @@ class StrictDateField(serializers.DateField):
         if not isinstance(value, str) or not value.isascii():
             self.fail("invalid", format="AAAA-MM-JJ")
         return super().to_internal_value(value)
+
+
+class QueryBooleanField(serializers.BooleanField):
+    """A yes/no in a query string (true/false, 1/0…)."""
+
+    default_error_messages = {"invalid": NOT_A_BOOLEAN}
+
+
+class StrictListField(serializers.ListField):
+    """A JSON list (DRF's own refuses a string or an object), with its length limits in French."""
+
+    default_error_messages = {
+        "min_length": "Au moins {min_length} élément(s) attendu(s).",
+        "max_length": "{max_length} éléments au plus.",
+    }
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -11,6 +11,7 @@ from parcours.api.fields import (
     StrictCharField,
     StrictDateField,
     StrictIntegerField,
+    StrictListField,
     StrictSerializer,
 )
 from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT
@@ -47,16 +48,14 @@ def _field(declared):
             return serializers.ChoiceField(choices=declared.choices.choices, help_text=help_text, **optional)
         return StrictCharField(max_length=50, help_text=help_text, **optional)
     if declared.type == CHOICES:
-        return serializers.ListField(
+        return StrictListField(
             child=StrictCharField(max_length=50),
             max_length=declared.max_items,
             help_text=help_text,
             **({} if declared.required else {"required": False, "default": list}),
         )
     if declared.type == PROOFS:
-        return serializers.ListField(
-            child=ProofInputSerializer(), max_length=50, help_text=help_text, **optional
-        )
+        return StrictListField(child=ProofInputSerializer(), max_length=50, help_text=help_text, **optional)
     raise ValueError(declared.type)
 
 

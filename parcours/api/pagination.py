@@ -1,5 +1,6 @@
 """Cursor pagination on an integer column (stable under inserts; positions checked before any query)."""
 
+import datetime
 import re
 
 from django.db import connection
@@ -22,13 +23,39 @@ class IdCursorPagination(CursorPagination):
     cursor_query_description = "Curseur de pagination (reprenez l'adresse `next` ou `previous` de la réponse)."
     page_size_query_description = "Nombre de résultats par page (200 au plus)."
 
+    def valid_position(self, position: str) -> bool:
+        """A position this pagination writes in its cursors (an id): checked before it reaches a query."""
+        return bool(POSITION_RE.fullmatch(position))
+
+    def get_page_size(self, request):
+        """`?page_size=`: 1 to `max_page_size` in ASCII digits, else a 400 problem as for the other query parameters
+        (DRF fell back to the default for "abc", "0" or "" and read "١٢" as 12)."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not (value.isascii() and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= self.max_page_size):
+            raise ApiProblem(
+                status.HTTP_400_BAD_REQUEST,
+                "invalid_input",
+                f"Nombre de résultats par page : un entier de 1 à {self.max_page_size} est attendu.",
+                field=self.page_size_query_param,
+            )
+        return int(value)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
     def decode_cursor(self, request):
         try:
             cursor = super().decode_cursor(request)
         except NotFound:
             cursor = False
         if cursor is False or (
-            cursor is not None and cursor.position is not None and not POSITION_RE.fullmatch(cursor.position)
+            cursor is not None and cursor.position is not None and not self.valid_position(cursor.position)
         ):
             raise ApiProblem(
                 status.HTTP_400_BAD_REQUEST,
@@ -68,3 +95,21 @@ class SequenceCursorPagination(IdCursorPagination):
 
     ordering = "sequence"
     few_rows_first = False
+
+
+class EventCursorPagination(IdCursorPagination):
+    """A participant's journal events, across their objects: oldest first by date, then by id (an object's
+    `sequence` only orders its own events). The cursor's position is the date; events of the same instant are told
+    apart by the cursor's offset, in id order."""
+
+    ordering = ("occurred_at", "id")
+    few_rows_first = False
+
+    def valid_position(self, position: str) -> bool:
+        if not position.isascii() or len(position) > 40:
+            return False
+        try:
+            moment = datetime.datetime.fromisoformat(position)
+        except ValueError:
+            return False
+        return moment.tzinfo is not None  # as written by the pagination (an aware datetime)

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from parcours import selectors
 from parcours.api import serializers as s
-from parcours.api.fields import QueryIntegerField, StrictDateField
+from parcours.api.fields import QueryBooleanField, QueryIntegerField, StrictDateField
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.services.common import NOT_FOUND_MESSAGES
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
@@ -83,7 +83,7 @@ class HoursLineFilters(serializers.Serializer):
 
 
 class JobOfferFilters(serializers.Serializer):
-    is_open = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="Offres ouvertes.")
+    is_open = QueryBooleanField(required=False, allow_null=True, default=None, help_text="Offres ouvertes.")
     created_after = _date("Publiée le ou après (AAAA-MM-JJ).")
     created_before = _date("Publiée le ou avant (AAAA-MM-JJ).")
     organisation = _id("Structure porteuse ou employeur attributaire du lot.")

@@ -13,6 +13,7 @@ from parcours.api.fields import (  # noqa: F401  (MAX_ID is part of this module'
     StrictDecimalField,
     StrictEmailField,
     StrictIntegerField,
+    StrictListField,
     StrictSerializer,
 )
 from parcours.models import (
@@ -104,7 +105,13 @@ class StatementRowSerializer(StrictSerializer):
 class StatementSubmitSerializer(StrictSerializer):
     """A lot's month, all rows at once: refused as a whole (every bad row named in `errors`) when one is bad."""
 
-    rows = serializers.ListField(child=StatementRowSerializer(), max_length=2000, allow_empty=True)
+    rows = StrictListField(child=StatementRowSerializer(), max_length=2000, allow_empty=True)
+    no_hours = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Aucune heure ce mois-ci : un relevé sans ligne n'est accepté que déclaré ainsi (et jamais avec des "
+        "heures).",
+    )
 
 
 class StatementLineSerializer(serializers.Serializer):

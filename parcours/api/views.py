@@ -6,12 +6,15 @@ A role that may never take an action gets 403; an object outside the caller's sc
 
 
 from django.db import transaction
+from django.http import Http404
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.serializers import MultipleChoiceField
@@ -24,7 +27,7 @@ from parcours.api import serializers as s
 from parcours.api.auth import TokenAuthentication, check_credentials, resolve_actor
 from parcours.api.errors import ApiProblem
 from parcours.api.inputs import input_serializer
-from parcours.api.pagination import IdCursorPagination, SequenceCursorPagination
+from parcours.api.pagination import EventCursorPagination, IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
 from parcours.dates import latest_month, month_from_text
 from parcours.services import data_protection, followups, participants, placements, referrals, register, statements
@@ -38,8 +41,19 @@ from workflows.inputs import EARLIEST_DATE
 from workflows.vocabulary import AccessChannel, StatementSource
 
 
+class JsonNegotiation(DefaultContentNegotiation):
+    """`?format=xml` is a format we do not serve, as `Accept: application/xml` is: 406 (DRF answered 404)."""
+
+    def filter_renderers(self, renderers, format):
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            raise NotAcceptable(available_renderers=renderers) from None
+
+
 class FrenchMixin:
     # API messages (ours and DRF's) are in French whatever the Accept-Language.
+    content_negotiation_class = JsonNegotiation
 
     def dispatch(self, request, *args, **kwargs):
         with translation.override("fr"):
@@ -174,14 +188,18 @@ class ResourceHistoryView(ApiView):
     def events(self, object_id):
         return selectors.object_events(self.actor, self.resource.journal_type, object_id)
 
-    def respond(self, events):
-        page = selectors.present_events(self.actor, self.paginate_queryset(events))
+    def respond(self, events, *, participant_id=None):
+        """A page of `events`; the read of the file of `participant_id` (the young person they are about) is logged
+        once the page is chosen: a bad cursor or page size is a 400 that writes nothing."""
+        rows = self.paginate_queryset(events)
+        if participant_id is not None:
+            log_participant_access(actor=self.actor, participant_id=participant_id, channel=AccessChannel.API)
+        page = selectors.present_events(self.actor, rows)
         return self.get_paginated_response(s.JournalEventSerializer(page, many=True).data)
 
     def get(self, request, *args, **kwargs):
         obj = self.get_object()
-        log_file_read(self.actor, self.resource, obj)
-        return self.respond(self.events(obj.pk))
+        return self.respond(self.events(obj.pk), participant_id=self.resource.participant_id(obj))
 
 
 class TransitionView(ApiView):
@@ -407,9 +425,12 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
 
 @extend_schema_view(get=history_schema(r.PARTICIPANTS))
 class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
+    # Events of several objects: in the order they happened (an object's `sequence` numbers its own events only).
+    pagination_class = EventCursorPagination
+
     def get(self, request, *args, **kwargs):
-        participant = self.participant_file()
-        return self.respond(selectors.participant_events(self.actor, participant.pk))
+        participant = self.participant_file(log=False)
+        return self.respond(selectors.participant_events(self.actor, participant.pk), participant_id=participant.pk)
 
 
 @extend_schema_view(
@@ -453,8 +474,8 @@ class PathwayFollowUpsView(ApiView):
 
     def get(self, request, *args, **kwargs):
         pathway = self.get_object()
-        log_file_read(self.actor, self.resource, pathway)
         page = self.paginate_queryset(selectors.follow_ups_of_pathway(pathway=pathway))
+        log_file_read(self.actor, self.resource, pathway)  # once the page is chosen: a bad cursor writes nothing
         # Notes and who wrote them are free text about the person: not for a pseudonymised reader.
         return self.get_paginated_response(
             s.FollowUpSerializer(page, many=True, context=self.get_serializer_context()).data

@@ -22,7 +22,7 @@ from roles.grants import share_participant
 from roles.models import Organisation
 from roles.rows import insert_row, insert_rows, save_row
 from roles.statements import Compiled
-from workflows import engine
+from workflows import engine, text
 from workflows.errors import DomainError
 from workflows.journal import chain_tail_of, record_event
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
@@ -68,7 +68,9 @@ def pathway_submit_eligibility(
         raise DomainError(
             "invalid_input", _("Critère inconnu : %(unknown)s.") % {"unknown": ", ".join(unknown)}, field="criteria"
         )
-    derogation_reason = (derogation_reason or "").strip()
+    derogation_reason = engine.check_service_inputs(
+        pathway, "submit_eligibility", derogation_reason=derogation_reason or ""
+    )["derogation_reason"]
     if not found and not derogation_reason:
         raise DomainError(
             "missing_input",
@@ -255,6 +257,7 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
         require_date(exited_on, "exited_on", _("Date de sortie"))
     if situation is not None:
         require_choice(situation, ExitSituation, "situation", _("Situation à la sortie"))
+    detail = engine.check_service_inputs(pathway, "exit", detail=detail or "")["detail"]
     inputs = {"exited_on": exited_on, "situation": situation}
     category = exit_category_of(situation) if situation else None
     # The free-text detail stays on the Exit row, out of the journal (events never hold personal values). The row
@@ -293,7 +296,8 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     )
     require_date(observed_on, "observed_on", _("Date de constat"))
     require_choice(situation, ExitSituation, "situation", _("Situation à 6 mois"))
-    if len(detail or "") > 200:
+    detail = text.clean_text(detail or "", field="detail", label=_("Précision"))
+    if len(detail) > 200:
         raise DomainError("invalid_input", _("Précision : 200 caractères au plus."), field="detail")
     if observed_on > today:
         raise DomainError(
@@ -311,7 +315,7 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     exit.outcome_observed_on = observed_on
     exit.outcome_situation = situation
     exit.outcome_category = exit_category_of(situation)
-    exit.outcome_detail = (detail or "").strip()
+    exit.outcome_detail = detail
     exit.outcome_recorded_by = actor.user
     exit.save()
     # The event goes to the pathway's chain: its row lock orders it with the pathway's transitions (a reopening).

@@ -11,8 +11,9 @@ from roles import grants
 from roles.actor import Actor
 from roles.rows import insert_row, insert_row_unless_duplicate, insert_rows, send
 from roles.statements import Compiled
-from workflows import engine, work
+from workflows import engine, text, work
 from workflows.errors import DomainError
+from workflows.inputs import check_plausible_date
 from workflows.journal import NEW_CHAIN, record_event
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState, PlacementState, ReferralState
 from workflows.vocabulary import ContractType, FollowUpKind, FulfilmentMode
@@ -50,14 +51,15 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
         raise DomainError(
             "qpv_required", _("Cette offre est réservée aux résidents des quartiers prioritaires (QPV).")
         )
-    if len(motivation or "") > 2000:
+    motivation = text.clean_text(motivation or "", field="motivation", label=_("Motivation"), multiline=True)
+    if len(motivation) > 2000:
         raise DomainError("invalid_input", _("Motivation : 2000 caractères au plus."), field="motivation")
     referral = Referral(
         pathway=pathway,
         participant_id=pathway.participant_id,
         offer=offer,
         sent_by=actor.user,
-        motivation=(motivation or "").strip(),
+        motivation=motivation,
     )
     # Another referral of the pathway to the offer still open (made before, or by a race just lost) breaks the unique
     # index on open referrals: nothing written, refused (the first write of the transition: nothing before it).
@@ -193,10 +195,13 @@ def referral_hire(
     engine.ensure_can_fire(referral, "hire", actor=actor)
     if contract_type is not None:
         require_choice(contract_type, ContractType, "contract_type", _("Type de contrat"))
+    # Each date in its bounds before they are compared: 31/12/9999 is a slip on its own field, not an end too early.
     if start_date is not None:
         require_date(start_date, "start_date", _("Date de début"))
+        check_plausible_date(start_date, field="start_date", label=_("Date de début"))
     if planned_end_date is not None:
         require_date(planned_end_date, "planned_end_date", _("Date de fin prévue"))
+        check_plausible_date(planned_end_date, field="planned_end_date", label=_("Date de fin prévue"))
         if start_date and planned_end_date < start_date:
             raise DomainError(
                 "invalid_input", _("La fin prévue précède le début du contrat."), field="planned_end_date"

@@ -2,6 +2,7 @@
 
 import decimal
 import json
+import re
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from roles.enums import OrganisationKind
 from workflows.errors import DomainError
 from workflows.inputs import check_plausible_date
 from workflows.journal import record_event
+from workflows.text import clean_text
 from workflows.vocabulary import FulfilmentMode, SizingMethod
 
 DEFAULT_COUNTING_RULES = Path(__file__).resolve().parent.parent / "data" / "counting_rules.json"
@@ -122,6 +124,12 @@ def platform_counting_rules() -> CountingRuleSet:
     return rule_set
 
 
+def contract_reference(value) -> str:
+    """A contract's reference as stored: clean text, stripped, inner runs of spaces made one. Within an operation
+    references are compared without regard to case (« qa-3 » is « QA-3 »)."""
+    return " ".join(clean_text(str(value), field="reference", label=_("Référence du marché")).split())
+
+
 @transaction.atomic
 def contract_create(
     *, actor, operation, reference, title, buyer, legal_lever, notified_on=None, penalty_per_missing_hour=None
@@ -132,6 +140,14 @@ def contract_create(
     require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if buyer.kind != OrganisationKind.AUTHORITY:
         raise DomainError("invalid_input", _("L'acheteur doit être un acheteur public."), field="buyer")
+    reference = contract_reference(reference)
+    # The operation's row is locked above: two creations in one operation check one after the other.
+    if operation.contracts.filter(reference__iexact=reference).exists():
+        raise DomainError(
+            "invalid_input",
+            _("La référence %(reference)s existe déjà dans cette opération.") % {"reference": reference},
+            field="reference",
+        )
     contract = _save(
         PublicContract(
             operation=operation,
@@ -169,10 +185,19 @@ def lot_create(
     fixed_hours=None,
     counting_rules=None,
 ) -> ContractLot:
-    contract = PublicContract.objects.select_related("operation").get(pk=getattr(contract, "pk", contract))
+    # The contract's row locked: two creations of lots in one contract check their numbers one after the other.
+    contract = (
+        PublicContract.objects.select_related("operation")
+        .select_for_update(of=("self",))
+        .get(pk=getattr(contract, "pk", contract))
+    )
     if contract.operation.facilitation_organisation_id != actor.organisation_id:
         raise DomainError("not_found", _("Marché introuvable."))
     require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
+    if contract.lots.filter(number=number).exists():
+        raise DomainError(
+            "invalid_input", _("Ce marché a déjà un lot n° %(number)s.") % {"number": number}, field="number"
+        )
     unknown = [m for m in fulfilment_modes if m not in FulfilmentMode.values]
     if not fulfilment_modes or unknown:
         raise DomainError(
@@ -238,6 +263,19 @@ def lot_create(
     return lot
 
 
+ROME_CODE_RE = re.compile(r"[A-Z][0-9]{4}", re.ASCII)
+
+
+def clean_rome_code(value) -> str:
+    """A job's code in France Travail's ROME: one letter and four digits (F1703), upper-cased; empty if not given."""
+    value = clean_text(value, field="rome_code", label=_("Code ROME")).upper()
+    if value and not (value.isascii() and ROME_CODE_RE.fullmatch(value)):
+        raise DomainError(
+            "invalid_input", _("Code ROME : une lettre et 4 chiffres attendus (ex. F1703)."), field="rome_code"
+        )
+    return value
+
+
 @transaction.atomic
 def offer_create(
     *,
@@ -255,6 +293,14 @@ def offer_create(
 ) -> JobOffer:
     lot = lock(ContractLot, lot, actor=actor)
     require(actor, "offer.create", lot, _("Seule la structure porteuse du lot publie ses offres."))
+    # Employers, advisers and exports show these texts: the text rules of every input (workflows.text).
+    title = clean_text(title, field="title", label=_("Intitulé du poste"))
+    trade = clean_text(trade, field="trade", label=_("Métier"))
+    location = clean_text(location, field="location", label=_("Lieu"))
+    market_context = clean_text(
+        market_context or "", field="market_context", label=_("Contexte du marché"), multiline=True
+    )
+    rome_code = clean_rome_code(rome_code or "")
     offer = _save(
         JobOffer(
             lot=lot,

@@ -165,17 +165,21 @@ def test_authentication_problems_are_401(anonymous, story):
     response = anonymous.get("/api/v1/pathways/")
     assert_problem(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == "Token"
+    # Each refusal keeps its reason's code (all were "authentication_failed"): the expired token's is tested with
+    # the expiry (tests/test_passwords_and_tokens.py).
     anonymous.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "authentication_failed")
+    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "invalid_token")
     anonymous.credentials(HTTP_AUTHORIZATION="Token pas-un-jeton")
-    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "authentication_failed")
+    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "invalid_token")
     anonymous.credentials(HTTP_AUTHORIZATION="Token a b")
-    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "authentication_failed")
+    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "invalid_token")
+    anonymous.credentials(HTTP_AUTHORIZATION="Token")
+    assert_problem(anonymous.get("/api/v1/pathways/"), 401, "invalid_token")
     user = story.a.users[Role.ADVISER]
     token_for(user)
     user.is_active = False
     user.save()
-    assert_problem(client_for(user).get("/api/v1/pathways/"), 401, "authentication_failed")
+    assert_problem(client_for(user).get("/api/v1/pathways/"), 401, "invalid_token")
 
 
 def test_token_endpoint(anonymous, story):

@@ -1,11 +1,17 @@
 """Cursor pages choose their rows on the keys alone, then read those rows (parcours.api.pagination): walking a list
 page by page, forwards and back, must give every row once, in the list's order, with what the list shows."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from parcours.api import pagination
+from parcours.selectors import journal
+from parcours.services import pathways, referrals
 from roles.enums import Role
 from tests.api.conftest import advance, client_for
 
@@ -74,3 +80,37 @@ def test_a_short_list_is_paged_among_all_its_rows(api_world, monkeypatch, few_ro
     assert response.status_code == 200 and len(response.json()["results"]) == 2
     keys = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "parcours_pathway"."id"')]
     assert keys and any("= ANY(ARRAY(" in sql for sql in keys) is among_all, keys
+
+
+def test_a_participant_history_runs_in_the_order_things_happened(api_world):
+    """A participant's history gathers the events of several objects, each numbered by its own `sequence`: paged by
+    `sequence`, every object's first event came before any second one (a referral in May before the eligibility
+    decided in April). Oldest first by date, then by id; events of the same instant, and an event recorded later
+    but dated earlier, keep their place across pages, forwards and back."""
+    side = api_world.a
+    now = timezone.now()
+    with time_machine.travel(now - datetime.timedelta(hours=1), tick=False):  # one instant: ties on the date
+        objects = advance(side, "referred", first_name="Chronologie")
+    referrals.referral_start_review(actor=side.actor(Role.FACILITATOR), referral=objects["referral"])
+    with time_machine.travel(now - datetime.timedelta(hours=2), tick=False):  # recorded last, dated first
+        pathways.pathway_mark_lost_contact(
+            actor=side.actor(Role.ADVISER), pathway=objects["pathway"], reason="Injoignable."
+        )
+    client = client_for(side.users[Role.ADVISER])
+    url = f"/api/v1/participants/{objects['participant'].pk}/history/"
+    whole = client.get(f"{url}?page_size=200").json()
+    assert whole["next"] is None
+    expected = list(
+        journal.participant_events(side.actor(Role.ADVISER), objects["participant"].pk).values_list("pk", flat=True)
+    )
+    assert [event["id"] for event in whole["results"]] == expected and len(expected) >= 6
+    dates = [event["occurred_at"] for event in whole["results"]]
+    assert dates == sorted(dates) and len(set(dates)) < len(dates)
+    for size in (1, 2, 3):
+        pages = walk(client, f"{url}?page_size={size}")
+        assert [event for page in pages for event in page] == whole["results"]
+        last = client.get(f"{url}?page_size={size}").json()
+        while last["next"]:
+            last = client.get(last["next"]).json()
+        back = walk(client, last["previous"], "previous") if last["previous"] else []
+        assert [e["id"] for page in reversed(back) for e in page] + [e["id"] for e in last["results"]] == expected

@@ -31,9 +31,13 @@ from parcours.models import (
     Referral,
     WorkerHeartbeat,
 )
+from parcours.selectors import journal as timeline
 from parcours.text import plain_id
 from roles.actor import Actor
+from workflows import admin as workflows_admin  # its registrations first: the journal's is replaced below
+from workflows.models import JournalEvent
 from workflows.states import HoursLineState
+from workflows.transitions import MACHINES
 from workflows.vocabulary import AccessChannel
 
 
@@ -374,6 +378,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 admin.site.unregister(Process)
 admin.site.unregister(Task)
 
+
 class _NewestFirst(ChangeList):
     """Newest first by id, whatever the address asks: a sort on another column sorts the whole table."""
 
@@ -424,3 +429,115 @@ class TaskAdmin(FoundByNumberMixin, ReadOnlyAdmin):
     number_lookups = ["pk", "process_id"]
     search_help_text = "Identifiant de la tâche ou de son processus (nombre exact)."
     show_full_result_count = False
+
+
+# --- The journal, in the words of the timeline ---------------------------------------------------------------------
+# workflows' admin shows the stored codes (the engine knows no case model, nor its words); here each code is shown
+# with the label the timeline gives it (parcours.selectors.journal). Only the display: the stored codes are sealed.
+admin.site.unregister(JournalEvent)
+
+
+def _journal_field(name):
+    return JournalEvent._meta.get_field(name).verbose_name
+
+
+class _LabelledCodeFilter(admin.SimpleListFilter):
+    """A filter on a code column listing the known codes by their labels (no DISTINCT over the whole journal)."""
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+
+
+class ObjectTypeFilter(_LabelledCodeFilter):
+    title = _journal_field("object_type")
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        return sorted(((code, str(label)) for code, label in timeline.OBJECT_LABELS.items()), key=lambda row: row[1])
+
+
+class ActionFilter(_LabelledCodeFilter):
+    title = _journal_field("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        labels = {}  # one action code may mean different things on different objects ("cancel", "expire")
+        for table in MACHINES.values():
+            for code, spec in table.items():
+                labels.setdefault(code, set()).add(str(spec.label))
+        for code, label in timeline.ACTION_LABELS.items():
+            labels.setdefault(code, set()).add(str(label))
+        rows = ((code, " / ".join(sorted(names))) for code, names in labels.items())
+        return sorted(rows, key=lambda row: row[1])
+
+
+class ActorRoleFilter(_LabelledCodeFilter):
+    title = _journal_field("actor_role")
+    parameter_name = "actor_role"
+
+    def lookups(self, request, model_admin):
+        return [(code, str(label)) for code, label in timeline.ROLE_LABELS.items()]
+
+
+@admin.register(JournalEvent)
+class JournalEventAdmin(workflows_admin.JournalEventAdmin):
+    list_display = [
+        "occurred_at",
+        "object_label",
+        "object_id",
+        "sequence",
+        "action_label",
+        "from_label",
+        "to_label",
+        "actor_user",
+        "actor_organisation",
+        "role_label",
+        "participant_id",
+    ]
+    list_display_links = ["occurred_at", "object_label"]
+    list_filter = [ObjectTypeFilter, ActionFilter, ActorRoleFilter, "actor_organisation"]
+    fields = [
+        "occurred_at",
+        "actor_user",
+        "actor_organisation",
+        "role_label",
+        "object_label",
+        "object_id",
+        "participant_id",
+        "action_label",
+        "from_label",
+        "to_label",
+        "reason_text",
+        "reason_digest",
+        "inputs",
+        "sequence",
+        "previous_hash",
+        "key_id",
+        "hash",
+    ]
+    readonly_fields = ["role_label", "object_label", "action_label", "from_label", "to_label", "reason_text"]
+
+    @admin.display(description=_journal_field("object_type"), ordering="object_type")
+    def object_label(self, event):
+        return str(timeline.OBJECT_LABELS.get(event.object_type, event.object_type))
+
+    @admin.display(description=_journal_field("action"), ordering="action")
+    def action_label(self, event):
+        return timeline.action_label(event.object_type, event.action)
+
+    @admin.display(description=_journal_field("from_state"), ordering="from_state")
+    def from_label(self, event):
+        return timeline.event_state_label(event.object_type, event.from_state)
+
+    @admin.display(description=_journal_field("to_state"), ordering="to_state")
+    def to_label(self, event):
+        return timeline.event_state_label(event.object_type, event.to_state)
+
+    @admin.display(description=_journal_field("actor_role"), ordering="actor_role")
+    def role_label(self, event):
+        return str(timeline.ROLE_LABELS.get(event.actor_role, event.actor_role))
+
+    @admin.display(description="motif")
+    def reason_text(self, event):
+        return "(effacé avec les données du ou de la participant·e)" if event.reason_erased else event.reason

@@ -378,6 +378,7 @@ class EligibilityAssessment(ChoiceLabels, models.Model):
 
     class Meta:
         verbose_name = "évaluation d'éligibilité"
+        verbose_name_plural = "évaluations d'éligibilité"
         ordering = ["-submitted_at"]
         constraints = [
             models.CheckConstraint(
@@ -403,6 +404,7 @@ class AssessedCriterion(ChoiceLabels, models.Model):
 
     class Meta:
         verbose_name = "critère retenu"
+        verbose_name_plural = "critères retenus"
         constraints = [
             models.UniqueConstraint(fields=["assessment", "criterion"], name="assessed_criterion_unique"),
             models.CheckConstraint(
@@ -434,7 +436,13 @@ class Operation(models.Model):
     class Meta:
         verbose_name = "opération"
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="operation_dates")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")),
+                name="operation_dates",
+                violation_error_message="La fin de l'opération ne peut pas précéder son début.",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -443,7 +451,9 @@ class Operation(models.Model):
 class PublicContract(ChoiceLabels, models.Model):
     SCOPE_PATHS = ScopePaths(facilitation="operation__facilitation_organisation", buyer="buyer")
 
-    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="contracts")
+    operation = models.ForeignKey(
+        Operation, on_delete=models.PROTECT, related_name="contracts", verbose_name="opération"
+    )
     reference = models.CharField("référence", max_length=50)
     title = models.CharField("objet", max_length=200)
     buyer = models.ForeignKey(
@@ -461,10 +471,16 @@ class PublicContract(ChoiceLabels, models.Model):
         verbose_name_plural = "marchés publics"
         ordering = ["reference"]
         constraints = [
-            models.UniqueConstraint(fields=["operation", "reference"], name="contract_unique_reference"),
+            # The service also refuses a reference that differs only by case (register.contract_create).
+            models.UniqueConstraint(
+                fields=["operation", "reference"],
+                name="contract_unique_reference",
+                violation_error_message="Cette référence existe déjà dans cette opération.",
+            ),
             models.CheckConstraint(
                 condition=Q(penalty_per_missing_hour__isnull=True) | Q(penalty_per_missing_hour__gte=0),
                 name="contract_penalty_positive",
+                violation_error_message="La pénalité par heure manquante ne peut pas être négative.",
             ),
         ]
 
@@ -565,7 +581,7 @@ class ContractLot(ChoiceLabels, models.Model):
 
     SCOPE_PATHS = _lot_paths("")
 
-    contract = models.ForeignKey(PublicContract, on_delete=models.PROTECT, related_name="lots")
+    contract = models.ForeignKey(PublicContract, on_delete=models.PROTECT, related_name="lots", verbose_name="marché")
     number = models.PositiveSmallIntegerField("numéro")
     title = models.CharField("intitulé", max_length=200)
     trade = models.CharField("corps de métier", max_length=100)
@@ -594,11 +610,21 @@ class ContractLot(ChoiceLabels, models.Model):
         verbose_name = "lot"
         ordering = ["contract__reference", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["contract", "number"], name="lot_unique_number"),
-            models.CheckConstraint(
-                condition=Q(execution_ends_on__gte=models.F("execution_starts_on")), name="lot_execution_window"
+            models.UniqueConstraint(
+                fields=["contract", "number"],
+                name="lot_unique_number",
+                violation_error_message="Ce marché a déjà un lot portant ce numéro.",
             ),
-            models.CheckConstraint(condition=Q(target_hours__gte=0), name="lot_target_hours_positive"),
+            models.CheckConstraint(
+                condition=Q(execution_ends_on__gte=models.F("execution_starts_on")),
+                name="lot_execution_window",
+                violation_error_message="La fin d'exécution ne peut pas précéder son début.",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_hours__gte=0),
+                name="lot_target_hours_positive",
+                violation_error_message="Les heures d'insertion prévues ne peuvent pas être négatives.",
+            ),
         ]
 
     def __str__(self):
@@ -628,6 +654,7 @@ class LotHoursSummary(models.Model):
 
     class Meta:
         verbose_name = "heures comptées d'un lot"
+        verbose_name_plural = "heures comptées des lots"
 
     def __str__(self):
         return f"{self.lot_id}: {self.counted}"
@@ -651,6 +678,7 @@ class PathwayFiguresSnapshot(ChoiceLabels, models.Model):
 
     class Meta:
         verbose_name = "chiffres des parcours d'une équipe"
+        verbose_name_plural = "chiffres des parcours des équipes"
         constraints = [models.UniqueConstraint(fields=["organisation", "role"], name="pathway_figures_one_per_team")]
 
     def __str__(self):
@@ -683,8 +711,13 @@ class JobOffer(ChoiceLabels, models.Model):
             models.CheckConstraint(
                 condition=Q(is_open=True, closed_at__isnull=True) | Q(is_open=False, closed_at__isnull=False),
                 name="offer_closed_coherence",
+                violation_error_message="Une offre clôturée a une date de clôture, une offre ouverte n'en a pas.",
             ),
-            models.CheckConstraint(condition=Q(positions__gte=1), name="offer_positions_positive"),
+            models.CheckConstraint(
+                condition=Q(positions__gte=1),
+                name="offer_positions_positive",
+                violation_error_message="Une offre compte au moins un poste.",
+            ),
         ]
 
     def __str__(self):
@@ -1425,13 +1458,14 @@ class EventAudience(ChoiceLabels, models.Model):
 class WorkerHeartbeat(models.Model):
     """The timer worker's sign of life, one row per worker process (readiness: parcours/web/health.py)."""
 
-    name = models.CharField(max_length=200, unique=True)
-    started_at = models.DateTimeField()
-    beat_at = models.DateTimeField(db_index=True)
-    sweeps = models.PositiveIntegerField(default=0)
+    name = models.CharField("nom", max_length=200, unique=True)
+    started_at = models.DateTimeField("démarré le")
+    beat_at = models.DateTimeField("dernier battement", db_index=True)
+    sweeps = models.PositiveIntegerField("passages", default=0)
 
     class Meta:
-        verbose_name = "battement du worker"
+        verbose_name = "battement d'un worker"
+        verbose_name_plural = "battements des workers"
 
     def __str__(self):
         return f"{self.name} ({self.beat_at:%Y-%m-%d %H:%M:%S})"
@@ -1452,6 +1486,7 @@ class PathwayTally(models.Model):
 
     class Meta:
         verbose_name = "décompte des parcours"
+        verbose_name_plural = "décomptes des parcours"
         indexes = [models.Index(fields=["group_id", "permission_id", "state"], name="pathway_tally_holder_idx")]
 
     def __str__(self):

@@ -1,10 +1,18 @@
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
 from roles.models import Membership, Organisation
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    def get_unique_error_message(self, unique_check):
+        # Django names the fields by their code ("user"); the only unique check here is (user, organisation).
+        return "Un même utilisateur figure deux fois parmi les membres : une seule appartenance par organisation."
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 0
     autocomplete_fields = ["user"]
 

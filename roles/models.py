@@ -43,19 +43,24 @@ class Organisation(ChoiceLabels, models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"
+                condition=models.Q(kind__in=OrganisationKind.values),
+                name="organisation_kind_valid",
+                violation_error_message="Type d'organisation inconnu.",
             ),
             models.CheckConstraint(
                 condition=models.Q(referral_reminder_days__lt=models.F("referral_expiry_days")),
                 name="organisation_reminder_before_expiry",
+                violation_error_message="La relance des positionnements doit venir avant leur expiration.",
             ),
             models.CheckConstraint(
                 condition=models.Q(hours_statement_reminder_day__gte=1, hours_statement_reminder_day__lte=28),
                 name="organisation_statement_reminder_day_range",
+                violation_error_message="Le jour de relance des relevés d'heures est compris entre 1 et 28.",
             ),
             models.CheckConstraint(
                 condition=models.Q(authority_kind="") | models.Q(kind=OrganisationKind.AUTHORITY),
                 name="organisation_authority_kind_buyers_only",
+                violation_error_message="Seul un acheteur public a un type d'acheteur.",
             ),
         ]
 
@@ -84,8 +89,12 @@ class Organisation(ChoiceLabels, models.Model):
 
 
 class Membership(ChoiceLabels, models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name="utilisateur"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships", verbose_name="organisation"
+    )
     role = models.CharField("rôle", max_length=20, choices=Role.choices)
     is_active = models.BooleanField("active", default=True)
     named_access = models.BooleanField(
@@ -96,17 +105,26 @@ class Membership(ChoiceLabels, models.Model):
             "le prévoit. Chaque consultation reste journalisée."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
 
     class Meta:
         verbose_name = "appartenance"
         ordering = ["organisation__name"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "organisation"], name="membership_unique_user_organisation"),
-            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+            models.UniqueConstraint(
+                fields=["user", "organisation"],
+                name="membership_unique_user_organisation",
+                violation_error_message="Cet utilisateur est déjà membre de cette organisation.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values),
+                name="membership_role_valid",
+                violation_error_message="Rôle inconnu.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(named_access=False) | models.Q(role=Role.AUDITOR),
                 name="membership_named_access_auditor_only",
+                violation_error_message="L'accès nominatif est réservé aux auditeur·rices.",
             ),
         ]
 

@@ -348,3 +348,76 @@ def test_the_last_position_closes_the_offer_when_two_hires_fill_it_at_once(world
     offer = JobOffer.objects.get(pk=first.offer_id)
     assert not offer.is_open and offer.closed_at is not None
     assert JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").count() == 1
+
+
+# --- The clause register: one reference per operation, one number per contract, whatever the timing ---------------
+def slow_register_journal(monkeypatch):
+    """The register's journal writes take 0.2 s more: the first creation holds its lock while the second arrives."""
+    from parcours.services import register
+
+    def slow_record_event(**kwargs):
+        time.sleep(0.2)
+        return journal.record_event(**kwargs)
+
+    monkeypatch.setattr(register, "record_event", slow_record_event)
+    return register
+
+
+def refusal(results) -> str:
+    return next(outcome.message for kind, outcome in results if kind == "refused")
+
+
+def test_one_reference_per_operation_whatever_its_case_when_two_are_typed_at_once(world, monkeypatch):
+    """Both creations lock the operation first: the second waits, then finds the first's « QA-3 » under « qa-3 »."""
+    from parcours.models import PublicContract
+
+    register = slow_register_journal(monkeypatch)
+    a = world.a
+    operation = a.lot.contract.operation
+
+    def create(reference):
+        return lambda: register.contract_create(
+            actor=a.facilitator,
+            operation=operation,
+            reference=reference,
+            title="Voirie",
+            buyer=a.buyer,
+            legal_lever="L2112-2",
+        )
+
+    results = race(create("QA-3"), create(" qa-3 "))
+    winner = one_winner(results, "invalid_input")
+    assert refusal(results) == f"La référence {['qa-3', 'QA-3'][winner]} existe déjà dans cette opération."
+    assert PublicContract.objects.filter(operation=operation, reference__iexact="qa-3").count() == 1
+
+
+def test_one_lot_number_per_contract_when_two_lots_are_created_at_once(world, monkeypatch):
+    """Both creations lock the contract first: the second waits, then is refused in words (not an IntegrityError)."""
+    import datetime
+    from decimal import Decimal
+
+    from parcours.models import ContractLot
+
+    register = slow_register_journal(monkeypatch)
+    a = world.a
+    start = a.lot.execution_starts_on
+
+    def create():
+        return register.lot_create(
+            actor=a.facilitator,
+            contract=a.lot.contract,
+            number=2,
+            title="Second œuvre",
+            trade="Plâtrerie",
+            amount_excl_tax=Decimal("100000"),
+            sizing_method="fixed",
+            fixed_hours=Decimal("100"),
+            execution_starts_on=start,
+            execution_ends_on=start + datetime.timedelta(100),
+            fulfilment_modes=["direct_hire"],
+        )
+
+    results = race(create, create)
+    one_winner(results, "invalid_input")
+    assert refusal(results) == "Ce marché a déjà un lot n° 2."
+    assert ContractLot.objects.filter(contract=a.lot.contract, number=2).count() == 1

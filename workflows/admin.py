@@ -23,6 +23,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# parcours.admin replaces this registration by a subclass that shows each code with its label (the engine knows
+# neither the case models nor their words).
 @admin.register(JournalEvent)
 class JournalEventAdmin(ReadOnlyAdmin):
     list_display = [

@@ -70,7 +70,12 @@ class JournalEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.object_type}#{self.object_id} {self.action} ({self.from_state} → {self.to_state})"
+        # Shown by the admin (titles, breadcrumbs): no code there, the admin shows the fields with their labels.
+        return f"événement n° {self.pk}"
+
+    def __repr__(self):
+        states = f"{self.from_state} → {self.to_state}"
+        return f"<JournalEvent {self.pk}: {self.object_type}#{self.object_id} {self.action} ({states})>"
 
     def _reason_record(self):
         if not self.reason_digest:

@@ -1058,6 +1058,34 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
     def journal_participant_id(self):
         return self.participant_id
 
+    # An end date is read with the locked row: the latest month after it whose hours are declared, validated or
+    # closed (workflows.guards.end_date_valid): a contract cannot end before months it has hours for.
+    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"hours_after"}
+
+    @classmethod
+    def guard_annotations(cls, name: str, day: datetime.date) -> dict:
+        if name != "hours_after":
+            return super().guard_annotations(name, day)
+        latest = cls._hours_after(OuterRef("pk"), day).values("month")[:1]
+        return {"guard_hours_after": Subquery(latest, output_field=models.DateField())}
+
+    def remember_guard_read(self, name: str, day: datetime.date) -> None:
+        if name != "hours_after":
+            return super().remember_guard_read(name, day)
+        self._guard_reads()[("hours_after", day)] = self.__dict__.pop("guard_hours_after")
+
+    @staticmethod
+    def _hours_after(placement, day):
+        lines = HoursLine.objects.filter(placement_id=placement, month__gt=day).exclude(state=HoursLineState.REJECTED)
+        return lines.order_by("-month")
+
+    def last_month_with_hours_after(self, day: datetime.date):
+        """The latest month after `day` with hours not rejected (None: none), read with the lock or here."""
+        reads = self.__dict__.get("_read_for_guards", {})
+        if ("hours_after", day) in reads:
+            return reads[("hours_after", day)]
+        return self._hours_after(self.pk, day).values_list("month", flat=True).first()
+
 
 class HoursLine(ChoiceLabels, HoursLineMachine):
     """Monthly insertion hours of a placement (relevé d'heures); locked months are corrected by adjustments."""

@@ -12,8 +12,10 @@ from django.utils import timezone
 from parcours.models import ContractLot
 from parcours.services import pathways, placements, referrals, register
 from tests.factories import (
+    backdate_placement,
     call_service,
     db_counts,
+    last_month,
     make,
     make_lot,
     make_offer,
@@ -322,6 +324,23 @@ def test_weekly_hours_must_be_between_1_and_48_as_declared(world):
     call_service("referral.hire", world.a.employer_actor, referral, weekly_hours=48)
 
 
+def test_a_hire_date_out_of_bounds_is_refused_on_its_own_field(world):
+    referral = make_referral(world, "accepted")
+    refusal = assert_refused(
+        "invalid_input",
+        lambda: call_service(
+            "referral.hire",
+            world.a.employer_actor,
+            referral,
+            start_date=datetime.date(9999, 12, 31),
+            planned_end_date=today() + 30 * DAY,
+        ),
+        referral,
+        field="start_date",
+    )
+    assert "hors des limites" in refusal.message
+
+
 def test_placement_cannot_start_before_its_start_date(world):
     placement = make_placement(world, "planned", start_date=today() + 5 * DAY)
     assert_refused(
@@ -357,6 +376,44 @@ def test_placement_end_date_checks(world):
     )
     call_service("placement.end", employer, placement, end_kind=PlacementEndKind.EARLY, reason="Démission")
     assert reload(placement).end_reason == "Démission"
+
+
+def test_a_contract_cannot_end_before_a_month_it_has_hours_for(world):
+    two_months_ago = (last_month() - DAY).replace(day=1)
+    placement = backdate_placement(make_placement(world, "active"), two_months_ago)
+    employer = world.a.employer_actor
+    line = placements.hours_declare(actor=employer, placement=placement, month=last_month(), hours=70)
+    refusal = assert_refused(
+        "hours_after_end",
+        lambda: call_service("placement.end", employer, placement, end_date=last_month() - DAY),
+        placement,
+        placement.pathway,
+        field="end_date",
+    )
+    assert last_month().strftime("%m/%Y") in refusal.message
+    # Read with the locked row: no statement of its own.
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(DomainError):
+            call_service("placement.end", employer, placement, end_date=last_month() - DAY)
+    assert not [q for q in queries if q["sql"].startswith('SELECT "parcours_hoursline"')]
+    # Rejected hours do not hold the end back; an end inside the month of the hours is a partial month.
+    call_service("hoursline.reject", world.a.facilitator, line, reason="Pas travaillé")
+    call_service("placement.end", employer, placement, end_date=last_month() + 14 * DAY)
+    assert reload(placement).state == "ended"
+
+
+def test_a_start_date_cannot_be_moved_after_the_planned_end(world):
+    placement = make_placement(world, "planned", start_date=today() + 5 * DAY, planned_end_date=today() + 30 * DAY)
+    employer = world.a.employer_actor
+    refusal = assert_refused(
+        "end_before_start",
+        lambda: call_service("placement.change_start_date", employer, placement, start_date=today() + 31 * DAY),
+        placement,
+        field="start_date",
+    )
+    assert (today() + 30 * DAY).strftime("%d/%m/%Y") in refusal.message
+    call_service("placement.change_start_date", employer, placement, start_date=today() + 30 * DAY)
+    assert reload(placement).start_date == today() + 30 * DAY
 
 
 def test_exit_date_checks(world):

@@ -231,6 +231,15 @@ def test_an_uploaded_csv_with_bad_rows_writes_nothing_and_names_every_line(world
             )
     assert [(e["row"], e["field"]) for e in refused.value.errors] == [(3, "placement"), (4, "is_adjustment")]
     assert not lines_of(lot).exists()
+    # Unreadable lines and lines the checks refuse are named together, in the file's order.
+    content = (f"Référence;Nom;Heures\nabc;X;10\n{placement.pk};DUPONT Léa;xyz\n999999;Z;5\n").encode()
+    with at(D(2026, 4, 3)):
+        with pytest.raises(RowsRefused) as refused:
+            statements.statement_upload(
+                actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.csv", content=content
+            )
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [(2, "placement"), (3, "hours"), (4, "placement")]
+    assert "3 lignes à corriger" in refused.value.message and not lines_of(lot).exists()
 
 
 def test_an_uploaded_xlsx_declares_the_month(world, lot_2026):
@@ -310,6 +319,69 @@ def test_bulk_decisions_are_all_or_nothing_and_the_close_waits_for_them(world, l
         assert early.value.code == "month_not_over"
 
 
+def test_an_empty_statement_is_refused_unless_no_hours_is_said_on_purpose(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    march, april = D(2026, 3, 1), D(2026, 4, 3)
+    with at(april):
+        for rows in (
+            [],
+            [StatementRow(placement=placement.pk, hours="")],
+            [StatementRow(placement=placement.pk, hours="0")],
+        ):
+            with pytest.raises(DomainError) as empty:
+                submit(world, lot, march, rows, april)
+            assert empty.value.code == "statement_empty" and "Aucune heure ce mois-ci" in empty.value.message
+        assert not HoursStatement.objects.filter(lot=lot, month=march).exists()
+        # Hours and « no hours » together contradict each other: refused, nothing written.
+        with pytest.raises(DomainError) as both:
+            statements.statement_submit(
+                actor=world.a.employer_actor,
+                lot=lot,
+                month=march,
+                rows=[StatementRow(placement=placement.pk, hours="7")],
+                no_hours=True,
+                today=april,
+            )
+        assert both.value.field == "no_hours" and not lines_of(lot).exists()
+        statement = statements.statement_submit(
+            actor=world.a.employer_actor, lot=lot, month=march, rows=[], no_hours=True, today=april
+        )
+        # Not for a month outside the lot's execution.
+        with pytest.raises(DomainError) as outside:
+            statements.statement_submit(
+                actor=world.a.employer_actor, lot=lot, month=D(2025, 12, 1), rows=[], no_hours=True, today=april
+            )
+        assert outside.value.code == "outside_execution_window" and outside.value.field == "month"
+    assert statement.submitted_at is not None and not lines_of(lot).exists()
+    assert HoursStatement.objects.filter(lot=lot).count() == 1
+    event = JournalEvent.objects.filter(object_type="hoursstatement", action="submit").latest("pk")
+    assert event.inputs["lines"] == 0
+
+
+def test_a_month_nobody_declared_is_neither_closed_at_0_h_nor_reminded_once_closed(world, lot_2026):
+    lot, offer = lot_2026
+    hire_on(world, offer, D(2026, 3, 2))
+    fac, march = world.a.facilitator, D(2026, 3, 1)
+    with at(D(2026, 4, 15)):
+        with pytest.raises(DomainError) as missing:
+            statements.statement_close_month(actor=fac, lot=lot, month=march)
+        assert missing.value.code == "statement_missing" and "relancez-le" in missing.value.message
+        assert not HoursStatement.objects.filter(lot=lot, month=march, closed_at__isnull=False).exists()
+        statements.statement_remind(actor=fac, lot=lot, month=march)
+        # Declared « no hours », the month closes.
+        statements.statement_submit(
+            actor=world.a.employer_actor, lot=lot, month=march, rows=[], no_hours=True, today=D(2026, 4, 15)
+        )
+        statements.statement_close_month(actor=fac, lot=lot, month=march)
+        # A month with no contract running closes without a statement; closed, it is not reminded any more.
+        february = D(2026, 2, 1)
+        statements.statement_close_month(actor=fac, lot=lot, month=february)
+        with pytest.raises(DomainError) as closed:
+            statements.statement_remind(actor=fac, lot=lot, month=february)
+        assert closed.value.code == "month_closed"
+
+
 # --- Reminders ----------------------------------------------------------------------------------------------------
 def test_missing_statements_are_reminded_once_after_the_reminder_day(world, lot_2026):
     lot, offer = lot_2026
@@ -376,4 +448,3 @@ def test_a_cancelled_contract_leaves_its_position_open(world):
     assert not JobOffer.objects.get(pk=offer.pk).is_open
     event = JournalEvent.objects.filter(object_type="offer", object_id=offer.pk, action="close").get()
     assert event.inputs == {"automatic": True, "positions": 2, "filled": 2}
-

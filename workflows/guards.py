@@ -139,6 +139,13 @@ def new_start_date_valid(placement, inputs):
             % {"execution_starts_on": _fmt(lot.execution_starts_on), "execution_ends_on": _fmt(lot.execution_ends_on)},
             field="start_date",
         )
+    if placement.planned_end_date and start > placement.planned_end_date:
+        raise DomainError(
+            "end_before_start",
+            _("La nouvelle date de début suit la fin prévue du contrat (%(planned_end)s).")
+            % {"planned_end": _fmt(placement.planned_end_date)},
+            field="start_date",
+        )
     if not placement.participant_eligible_on(start):
         raise DomainError(
             "eligibility_not_valid",
@@ -147,6 +154,7 @@ def new_start_date_valid(placement, inputs):
         )
 
 
+@reads_on_input("hours_after", "end_date")
 def end_date_valid(placement, inputs):
     if inputs is None:
         return
@@ -157,6 +165,18 @@ def end_date_valid(placement, inputs):
         if placement.started_on and end < placement.started_on:
             raise DomainError(
                 "end_before_start", _("La date de fin est antérieure au début du contrat."), field="end_date"
+            )
+        # Hours of a later month would count for a contract over: its lines are rejected (or corrected) first.
+        later = placement.last_month_with_hours_after(end)
+        if later is not None:
+            raise DomainError(
+                "hours_after_end",
+                _(
+                    "Des heures sont déclarées pour %(month)s, après cette date de fin : la structure porteuse "
+                    "doit d'abord les rejeter, ou choisissez une date de fin dans ce mois."
+                )
+                % {"month": later.strftime("%m/%Y")},
+                field="end_date",
             )
     if inputs.get("end_kind") == "early" and not (inputs.get("reason") or "").strip():
         raise DomainError("missing_input", _("Le motif est obligatoire pour une fin anticipée."), field="reason")

@@ -612,12 +612,16 @@ class LotStatementView(ApiView):
         return lot
 
     def _represent(self, lot, month):
+        rows = selectors.statement_rows(actor=self.actor, lot=lot, month=month)
+        # Each row names an employee: one access-log row each, as the statement page and the API's lists.
+        ids = [row.placement.pathway.participant_id for row in rows]
+        log_access(actor=self.actor, participant_ids=ids, channel=AccessChannel.API, purpose="list")
         return s.StatementSerializer(
             {
                 "lot": lot,
                 "month": month,
                 "statement": selectors.statement_of(actor=self.actor, lot=lot, month=month),
-                "rows": selectors.statement_rows(actor=self.actor, lot=lot, month=month),
+                "rows": rows,
             }
         ).data
 
@@ -632,7 +636,10 @@ class LotStatementView(ApiView):
         lot = self._lot()
         inputs = self.parse(s.StatementSubmitSerializer)
         rows = [statements.StatementRow(row=index, **row) for index, row in enumerate(inputs.validated_data["rows"])]
-        statements.statement_submit(actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API)
+        no_hours = inputs.validated_data["no_hours"]
+        statements.statement_submit(
+            actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API, no_hours=no_hours
+        )
         return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
 
 

@@ -41,7 +41,7 @@ def _after_placement_closed(actor, placement, event=None):
 def _transition(actor, placement, name, inputs=None, *, after=None):
     """`after(placement, event)`: what follows the transition; its first read may carry the transition's write (else
     it sends it before writing anything: `roles.rows.send_unsent`)."""
-    placement = lock(Placement, placement, actor=actor, transition=name)
+    placement = lock(Placement, placement, actor=actor, transition=name, inputs=inputs)
     engine.ensure_can_fire(placement, name, actor=actor)
     event = engine.fire(placement, name, actor=actor, inputs=inputs, keep_lead=after is not None)
     if after is not None:

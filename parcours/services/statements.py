@@ -96,16 +96,37 @@ def _month(month) -> datetime.date:
 
 @transaction.atomic
 def statement_submit(
-    *, actor, lot, month, rows, source=StatementSource.PAGE, today: datetime.date | None = None
+    *,
+    actor,
+    lot,
+    month,
+    rows,
+    source=StatementSource.PAGE,
+    no_hours: bool = False,
+    today: datetime.date | None = None,
+    unreadable=(),
 ) -> HoursStatement:
     """Declare a lot's month: one line per row with hours (a row with no or zero hours declares nothing for that
-    placement). Refused as a whole (RowsRefused, every bad row named) when any row is bad."""
+    placement). Refused as a whole (RowsRefused, every bad row named) when any row is bad. A statement declaring no
+    hours at all is refused unless said on purpose (`no_hours`): an empty click must not pass for a declared month
+    (it would stop the reminders and let the month be closed at 0 h)."""
     lot = lock(ContractLot, lot, actor=actor)
     require(actor, "statement.submit", lot, _("Seul l'attributaire du lot déclare ses relevés d'heures."))
     month = _month(month)
     today = today or timezone.localdate()
     if month > today:
         raise DomainError("date_in_future", _("On ne déclare pas les heures d'un mois à venir."), field="month")
+    if not lot.month_in_execution_window(month):
+        raise DomainError(
+            "outside_execution_window",
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à déclarer.")
+            % {
+                "month": month_label(month).capitalize(),
+                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
+                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
+            },
+            field="month",
+        )
     rows = [row if isinstance(row, StatementRow) else StatementRow(**row) for row in rows]
     wanted = {getattr(row.placement, "pk", row.placement) for row in rows}
     candidates = policy.with_scopes(
@@ -122,7 +143,7 @@ def statement_submit(
             placements[placement.pk] = placement
     states = month_states(list(placements), month)
     closed = is_month_closed(lot.pk, month)
-    errors, accepted, seen = [], [], set()
+    errors, accepted, seen = list(unreadable), [], set()  # `unreadable`: an uploaded file's lines not read
     for row in rows:
         pk = getattr(row.placement, "pk", row.placement)
         placement = placements.get(pk)
@@ -161,6 +182,7 @@ def statement_submit(
         state.has_regular = state.has_regular or not row.is_adjustment
         accepted.append((placement, hours, row.is_adjustment))
     if errors:
+        errors.sort(key=lambda e: (0, e["row"], "") if isinstance(e["row"], int) else (1, 0, str(e["row"])))
         count = len(errors)
         raise RowsRefused(
             "statement_invalid",
@@ -172,6 +194,24 @@ def statement_submit(
             % {"count": count},
             errors=errors,
         )
+    if no_hours and accepted:
+        raise DomainError(
+            "invalid_input",
+            _(
+                "« Aucune heure ce mois-ci » est coché alors que des heures sont saisies : décochez-le ou videz "
+                "les heures."
+            ),
+            field="no_hours",
+        )
+    if not accepted and not no_hours:
+        if closed:
+            message = _("Aucune régularisation saisie : rien n'a été enregistré.")
+        else:
+            message = _(
+                "Aucune heure saisie : rien n'a été enregistré. Si personne n'a travaillé sur ce lot en %(month)s, "
+                "déclarez-le avec « Aucune heure ce mois-ci »."
+            ) % {"month": month_label(month)}
+        raise DomainError("statement_empty", message, field="rows")
     for placement, hours, is_adjustment in accepted:
         create_line(actor=actor, placement=placement, month=month, hours=hours, is_adjustment=is_adjustment)
     statement = _statement(lot, month)
@@ -309,6 +349,17 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         policy.remember_scopes(line, actor)
         publish_on_commit(engine.fire(line, "lock", actor=actor))
         locked += 1
+    if not lines and _running_without_statement(lot, month):
+        raise DomainError(
+            "statement_missing",
+            _(
+                "Le relevé de %(month)s n'a pas été déclaré par l'attributaire alors que des contrats couraient ce "
+                "mois-là : relancez-le. Le mois se clôture une fois le relevé déclaré (« Aucune heure ce mois-ci » "
+                "s'il n'y en a pas eu)."
+            )
+            % {"month": month_label(month)},
+            field="month",
+        )
     statement = _statement(lot, month)
     again = statement.closed_at is not None
     if not again:
@@ -320,6 +371,12 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         )
     _journal_statement(actor, statement, "close", locked=locked, again=again)
     return statement
+
+
+def _running_without_statement(lot, month) -> bool:
+    """Contracts ran on the lot during `month` and its statement was never submitted."""
+    submitted = HoursStatement.objects.filter(lot=lot, month=month, submitted_at__isnull=False)
+    return declarable_placements(Placement.objects.filter(lot=lot), month).exists() and not submitted.exists()
 
 
 # --- Reminders ---------------------------------------------------------------------------------------------------
@@ -341,7 +398,13 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
         raise DomainError(
             "statement_submitted", _("Le relevé de %(month)s a déjà été déclaré.") % {"month": month_label(month)}
         )
-    if once and (statement.reminded_at is not None or statement.closed_at is not None):
+    if statement.closed_at is not None:
+        raise DomainError(
+            "month_closed",
+            _("%(month)s est clôturé : il n'y a plus de relevé à relancer.")
+            % {"month": month_label(month).capitalize()},
+        )
+    if once and statement.reminded_at is not None:
         raise DomainError(
             "already_reminded",
             _("Le relevé de %(month)s a déjà fait l'objet d'une relance.") % {"month": month_label(month)},
@@ -440,9 +503,10 @@ def _cell_number(value):
     return text
 
 
-def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
-    """The rows of an uploaded timesheet. Refused as a whole (RowsRefused) when a row cannot be read: every such
-    row named with its line number."""
+def parse_timesheet(*, name: str, content: bytes) -> tuple[list[StatementRow], list[dict]]:
+    """The rows of an uploaded timesheet that can be read, and the errors of those that cannot (each named with its
+    line number): the statement refuses them together with the readable rows' own errors, every bad line at once.
+    A file that cannot be read at all is refused here (DomainError on `file`)."""
     limits = settings.PARCOURS
     if len(content) > limits["STATEMENT_UPLOAD_MAX_BYTES"]:
         raise DomainError(
@@ -529,24 +593,21 @@ def parse_timesheet(*, name: str, content: bytes) -> list[StatementRow]:
                 label=label,
             )
         )
-    if errors:
-        count = len(errors)
-        raise RowsRefused(
-            "timesheet_invalid",
-            ngettext(
-                "Fichier non enregistré : %(count)s ligne illisible. Rien n'a été enregistré.",
-                "Fichier non enregistré : %(count)s lignes illisibles. Rien n'a été enregistré.",
-                count,
-            )
-            % {"count": count},
-            errors=errors,
-        )
-    if not rows:
+    if not rows and not errors:
         raise DomainError("invalid_file", _("Le fichier ne contient aucune ligne d'heures."), field="file")
-    return rows
+    return rows, errors
 
 
 def statement_upload(*, actor, lot, month, name: str, content: bytes, today=None) -> HoursStatement:
-    """Declare a lot's month from an uploaded timesheet (CSV or XLSX): all or nothing, like the page."""
-    rows = parse_timesheet(name=name, content=content)
-    return statement_submit(actor=actor, lot=lot, month=month, rows=rows, source=StatementSource.UPLOAD, today=today)
+    """Declare a lot's month from an uploaded timesheet (CSV or XLSX): all or nothing, like the page; the lines that
+    cannot be read are named with those the checks refuse."""
+    rows, unreadable = parse_timesheet(name=name, content=content)
+    return statement_submit(
+        actor=actor,
+        lot=lot,
+        month=month,
+        rows=rows,
+        source=StatementSource.UPLOAD,
+        today=today,
+        unreadable=unreadable,
+    )

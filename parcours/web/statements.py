@@ -89,6 +89,10 @@ def _month_context(actor, lot, month):
         "rows": rows,
         "statement": statement,
         "closed": closed,
+        # Nothing declared while contracts ran: the close waits for the statement (the service refuses it).
+        "statement_missing": bool(rows)
+        and not (statement is not None and statement.submitted_at)
+        and not any(row.lines for row in rows),
         "total_label": hours_label(sum((row.total for row in rows), 0)),
         **month_nav(month),
     }
@@ -123,9 +127,11 @@ def employer_statement(request, pk, *, actor):
             else:
                 rows = []
                 for row in _month_context(actor, lot, month)["rows"]:
-                    if not row.input_kind:
-                        continue
                     typed[row.placement.pk] = value = request.POST.get(f"hours-{row.placement.pk}", "").strip()
+                    if not row.input_kind and not value:
+                        continue  # declared already: no input on the page
+                    # A value for a row declared meanwhile (a second tab, a colleague) goes to the service, which
+                    # refuses it as a duplicate: never recorded as done while the typed hours were dropped.
                     rows.append(
                         services.StatementRow(
                             placement=row.placement.pk,
@@ -135,7 +141,10 @@ def employer_statement(request, pk, *, actor):
                             label=row.name,
                         )
                     )
-                statement = services.statement_submit(actor=actor, lot=lot, month=month, rows=rows)
+                no_hours = request.POST.get("no_hours") == "1"
+                statement = services.statement_submit(
+                    actor=actor, lot=lot, month=month, rows=rows, no_hours=no_hours
+                )
         except RowsRefused as refused:
             messages.error(request, refused.message)
             errors = refused.errors
@@ -152,6 +161,10 @@ def employer_statement(request, pk, *, actor):
             return redirect(back)
         status = 400
     context = _month_context(actor, lot, month)
+    # The page names each employee with their hours (a page sent back with its errors too): one access-log row per
+    # employee, written in one INSERT, as the timesheet template and the API lists do.
+    ids = [row.placement.pathway.participant_id for row in context["rows"]]
+    log_access(actor=actor, participant_ids=ids, purpose="list")
     # Errors of the page name their row by placement (shown next to the input); those of a file, by line number.
     by_placement = {} if from_file else {error["row"]: error for error in errors}
     for row in context["rows"]:
@@ -202,7 +215,14 @@ def facilitator_month(request, pk, *, actor):
     context = _month_context(actor, lot, month)
     context["errors"] = []
     context["may_close"] = selectors.may_close(actor, lot)
+    _log_names(actor, context)
     return render(request, "facilitator/month.html", context)
+
+
+def _log_names(actor, context):
+    """The month's page names each employee with their hours: one access-log row each, in one INSERT."""
+    ids = [row.placement.pathway.participant_id for row in context["rows"]]
+    log_access(actor=actor, participant_ids=ids, purpose="list")
 
 
 @require_POST
@@ -236,6 +256,7 @@ def facilitator_month_action(request, pk, *, actor):
     except RowsRefused as refused:
         context = _month_context(actor, lot, month)
         context.update({"errors": refused.errors, "may_close": selectors.may_close(actor, lot)})
+        _log_names(actor, context)
         messages.error(request, refused.message)
         return render(request, "facilitator/month.html", context, status=400)
     except DomainError as error:
@@ -243,6 +264,7 @@ def facilitator_month_action(request, pk, *, actor):
             raise Http404(error.message) from None
         context = _month_context(actor, lot, month)
         context.update({"errors": [], "may_close": selectors.may_close(actor, lot)})
+        _log_names(actor, context)
         messages.error(request, error.message)
         return render(request, "facilitator/month.html", context, status=error.status)
     messages.success(request, done)

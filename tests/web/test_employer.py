@@ -357,6 +357,12 @@ def test_future_start_is_explained_and_can_be_corrected(site, client):
     response = client.post(url, {"start_date": too_late.isoformat()})
     assert response.status_code == 400 and "période d'exécution du lot" in text(response)
     assert Placement.objects.get(pk=placement.pk).start_date == later
+    # After the planned end: a field error, not a 500 (the database's check would refuse the row).
+    Placement.objects.filter(pk=placement.pk).update(planned_end_date=later + datetime.timedelta(days=5))
+    after_end = later + datetime.timedelta(days=6)
+    response = client.post(url, {"start_date": after_end.isoformat(), "reason": "Décalé"})
+    assert response.status_code == 400 and "suit la fin prévue du contrat" in text(response)
+    assert Placement.objects.get(pk=placement.pk).start_date == later
     # Corrected to today: journaled with the former date, and the contract can start.
     response = client.post(
         url, {"start_date": site.today.isoformat(), "reason": "Date saisie par erreur", "next": page}

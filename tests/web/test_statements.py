@@ -16,10 +16,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from parcours.dates import previous_month
-from parcours.models import HoursLine, HoursStatement
+from parcours.models import HoursLine, HoursStatement, ParticipantAccess
 from parcours.services import statements as services
 from workflows.errors import DomainError
 from workflows.states import HoursLineState
+from workflows.vocabulary import AccessChannel
 
 
 def login(client, username):
@@ -84,6 +85,39 @@ def test_a_bad_row_refuses_the_whole_page_and_is_named_next_to_its_input(client,
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
 
 
+def test_a_form_posted_after_its_rows_were_declared_says_so_and_changes_nothing(client, site):
+    """A second tab (or a colleague) declared the month first: the typed hours are refused by name, not dropped
+    under a success message."""
+    (first,) = hired(site, 1)
+    login(client, "employeur")
+    assert client.post(statement_url(site), {f"hours-{first.pk}": "80"}).status_code == 302
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "85"})
+    assert response.status_code == 400
+    body = text(response)
+    assert "Rien n'a été enregistré" in body and "Les heures de ce mois ont déjà été déclarées." in body
+    assert list(HoursLine.objects.filter(placement=first).values_list("hours", flat=True)) == [Decimal("80")]
+    assert HoursStatement.objects.get(lot=site.lot, month=previous_month(site.today)).submissions == 1
+
+
+def test_an_empty_page_is_not_a_declared_month_unless_no_hours_is_ticked(client, site):
+    (first,) = hired(site, 1)
+    month = previous_month(site.today)
+    login(client, "facilitateur")
+    page = reverse("facilitator:month", args=[site.lot.pk])
+    body = text(client.get(f"{page}?mois={month:%Y-%m}"))
+    assert "Clôture possible une fois le relevé déclaré." in body and 'value="close"' not in body
+    login(client, "employeur")
+    assert 'name="no_hours"' in text(client.get(statement_url(site)))
+    response = client.post(statement_url(site), {f"hours-{first.pk}": ""})
+    assert response.status_code == 400 and "Aucune heure saisie : rien n'a été enregistré." in text(response)
+    assert not HoursStatement.objects.filter(lot=site.lot, month=month).exists()
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "", "no_hours": "1"})
+    assert response.status_code == 302
+    assert HoursStatement.objects.get(lot=site.lot, month=month).submitted_at is not None
+    login(client, "facilitateur")
+    assert 'value="close"' in text(client.get(f"{page}?mois={month:%Y-%m}"))
+
+
 def test_an_uploaded_timesheet_with_bad_lines_names_them(client, site):
     (placement,) = hired(site, 1)
     login(client, "employeur")
@@ -116,6 +150,32 @@ def test_the_timesheet_template_lists_the_employees_of_the_month(client, site):
     assert rows[1].startswith(f"{placement.pk};NOM")
 
 
+def test_the_statement_page_logs_a_read_of_each_employee_it_names(client, site):
+    """The page lists every employee by name with their hours, and wrote no access-log row (the employee's hours
+    page and the timesheet template did): one row per employee, purpose `list`, as an API list."""
+    placements = hired(site, 2)
+    login(client, "employeur")
+    ParticipantAccess.objects.all().delete()
+    assert client.get(statement_url(site)).status_code == 200
+    logged = ParticipantAccess.objects.filter(channel=AccessChannel.PAGE)
+    assert sorted(logged.values_list("participant_id", flat=True)) == sorted(
+        placement.pathway.participant_id for placement in placements
+    )
+    assert {(row.purpose, row.role, row.user.username) for row in logged} == {("list", "employer", "employeur")}
+    # A page sent back with its errors names them too.
+    first, second = placements
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": "900"})
+    assert response.status_code == 400 and logged.all().count() == 4
+    # So does the facilitator's month of the lot.
+    login(client, "facilitateur")
+    month = previous_month(site.today)
+    assert client.get(f"{reverse('facilitator:month', args=[site.lot.pk])}?mois={month:%Y-%m}").status_code == 200
+    read = logged.filter(role="facilitator", purpose="list")
+    assert sorted(read.values_list("participant_id", flat=True)) == sorted(
+        placement.pathway.participant_id for placement in placements
+    )
+
+
 def test_scope_and_roles(client, site):
     hired(site, 1)
     login(client, "employeur.b")
@@ -144,8 +204,9 @@ def test_query_counts_do_not_grow_with_the_rows(client, site):
     assert [_queries(client, url) for url in pages] == few
     login(client, "facilitateur")
     assert [_queries(client, url) for url in fac_pages] == fac_few
-    # Pinned: session, user, memberships, then the page's own queries.
-    assert (few, fac_few) == ([11, 5], [11, 5])
+    # Pinned: session, user, memberships, then the page's own queries; the employer's statement page adds its
+    # access-log rows in one INSERT whatever the number of employees.
+    assert (few, fac_few) == ([12, 5], [12, 5])
 
 
 def test_the_facilitator_validates_in_bulk_and_closes_the_month(client, site):
@@ -193,8 +254,13 @@ def test_the_statement_api_reads_and_declares_all_or_nothing(site):
     month = previous_month(site.today)
     url = f"/api/v1/lots/{site.lot.pk}/statements/{month:%Y-%m}/"
     api = _api(site.employer.user)
+    logged = ParticipantAccess.objects.filter(user=site.employer.user, channel=AccessChannel.API)
     body = api.get(url).json()
     assert {row["placement"] for row in body["rows"]} == {first.pk, second.pk}
+    # Each row names an employee: its read is logged.
+    named = {first.pathway.participant_id, second.pathway.participant_id}
+    assert set(logged.values_list("participant_id", flat=True)) == named
+    assert set(logged.values_list("purpose", flat=True)) == {"list"}
     bad = api.post(
         url,
         {"rows": [{"placement": first.pk, "hours": "70"}, {"placement": second.pk, "hours": "300"}]},
@@ -236,7 +302,7 @@ def test_months_outside_the_case_dates_are_refused_or_ignored_and_write_nothing(
         response = client.get(f"{statement_url(site)}?mois={month}")
         assert response.status_code == 200 and default in text(response)
         # Posted with such a month, an action acts on the month its page showed: last month.
-        response = client.post(f"{statement_url(site)}?mois={month}", {"action": "save"})
+        response = client.post(f"{statement_url(site)}?mois={month}", {"action": "save", "no_hours": "1"})
         assert response.status_code == 302 and response["Location"].endswith(f"?mois={last:%Y-%m}")
     login(client, "facilitateur")
     for month in ("0001-01", "9999-12"):

@@ -162,13 +162,15 @@ def visible_events(actor, queryset=None):
 
 def with_state_entry_dates(object_type, objects) -> list:
     """Give each object `state_entered_at`: when it entered its current state, read from its journal (the latest
-    event that led to that state; a state left and entered again counts from the last entry). One query."""
+    event that led to that state from another one; a state left and entered again counts from the last entry, an
+    event that keeps the state — a follow-up recorded in « En poste » — is not an entry). One query."""
     objects = list(objects)
     if not objects:
         return objects
     entries = (
         JournalEvent.objects.filter(object_type=object_type, object_id__in=[o.pk for o in objects])
         .exclude(to_state="")
+        .exclude(from_state=F("to_state"))
         .values("object_id", "to_state")
         .annotate(at=Max("occurred_at"))
     )

@@ -12,7 +12,6 @@ transition answers.
 
 from contextlib import contextmanager
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -72,26 +71,28 @@ def _locked(actor, task):
         raise WORK_BUSY from None
 
 
-def _user(user):
+def _colleague(user, work_task):
+    """The person a task is given to: an active member holding the task's role in the task's organisation.
+
+    Anyone else — unknown, in another organisation, with another role, inactive — is refused with one message
+    that names nobody: a refusal must not tell whether an id is a user, nor whose name it carries."""
     if user is None or user == "":
         raise DomainError("missing_input", _("Choisissez une personne."), field="user")
-    pk = getattr(user, "pk", user)
-    if isinstance(pk, str):
-        pk = plain_id(pk)  # "١" would be read as user 1
-    try:
-        return get_user_model().objects.get(pk=pk)
-    except (get_user_model().DoesNotExist, ValueError, TypeError):
-        raise DomainError("invalid_input", _("Personne inconnue."), field="user") from None
-
-
-def _require_colleague(user, work_task):
-    if not _member(user.pk, work_task):
-        raise DomainError(
-            "invalid_input",
-            _("%(person)s n'a pas ce rôle dans l'organisation de la tâche.")
-            % {"person": user.get_full_name() or user.username},
-            field="user",
+    pk = plain_id(getattr(user, "pk", user))  # "١" would be read as user 1; past a bigint the database refuses it
+    membership = (
+        Membership.objects.filter(
+            user_id=pk, organisation_id=work_task.organisation_id, role=work_task.role, is_active=True
         )
+        .select_related("user")
+        .first()
+        if pk is not None
+        else None
+    )
+    if membership is None:
+        raise DomainError(
+            "invalid_input", _("Choisissez une personne de l'équipe à qui la tâche est proposée."), field="user"
+        )
+    return membership.user
 
 
 def _require_open(task):
@@ -155,8 +156,7 @@ def task_assign(*, actor, task, user) -> WorkTask:
                 _("Cette tâche est déjà prise par %(holder)s : réattribuez-la plutôt.")
                 % {"holder": _holder(activation.task)},
             )
-        user = _user(user)
-        _require_colleague(user, work_task)
+        user = _colleague(user, work_task)
         _assign(activation, user)
         _journal(actor, work_task, "assign", "new", to=user.pk)
         return work_task
@@ -195,8 +195,7 @@ def task_reassign(*, actor, task, user) -> WorkTask:
             raise DomainError(
                 "forbidden", _("Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer.")
             )
-        user = _user(user)
-        _require_colleague(user, work_task)
+        user = _colleague(user, work_task)
         previous = activation.task.owner_id
         if previous == user.pk:
             raise DomainError("invalid_input", _("La tâche est déjà attribuée à cette personne."), field="user")
@@ -211,7 +210,6 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
     """A supervisor distributes open tasks of their organisation to one colleague; all or nothing."""
     if actor is None or actor.is_system or not is_supervisor(actor):
         raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
-    user = _user(user)
     ids = sorted({pk for pk in (plain_id(getattr(t, "pk", t)) for t in tasks) if pk is not None})
     if not ids:
         raise DomainError("missing_input", _("Choisissez au moins une tâche."), field="tasks")
@@ -223,16 +221,16 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
     for pk in ids:  # one process lock at a time, in id order (no lock-order inversion between two supervisors)
         with _locked(actor, pk) as (activation, work_task):
             _require_open(activation.task)
-            _require_colleague(user, work_task)
+            assignee = _colleague(user, work_task)
             if activation.task.status == STATUS.NEW:
-                _assign(activation, user)
-                _journal(actor, work_task, "assign", "new", to=user.pk, bulk=True)
+                _assign(activation, assignee)
+                _journal(actor, work_task, "assign", "new", to=assignee.pk, bulk=True)
                 changed += 1
-            elif activation.task.owner_id != user.pk:
+            elif activation.task.owner_id != assignee.pk:
                 previous = activation.task.owner_id
                 activation.task.assigned = timezone.now()
-                activation.reassign(user=user)
-                _journal(actor, work_task, "reassign", "assigned", to=user.pk, bulk=True, **{"from": previous})
+                activation.reassign(user=assignee)
+                _journal(actor, work_task, "reassign", "assigned", to=assignee.pk, bulk=True, **{"from": previous})
                 changed += 1
     return changed
 

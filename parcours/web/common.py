@@ -3,6 +3,8 @@ buttons of the transitions one may fire, the one path from a service's refusal t
 transition page. Views parse input and call services; no business rule lives here."""
 
 import functools
+from typing import NamedTuple
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -128,14 +130,50 @@ def state_choices(machine, selected, offered=None):
 
 
 # --- Transition buttons -----------------------------------------------------------------------------------------
-def _buttons(specs):
-    """(spec, needs a form) pairs: a transition with inputs opens its form, the others are one click."""
-    return [(spec, bool(spec.inputs)) for spec in specs]
+# Transitions whose web form is a page of its own, which asks what the generic form cannot (validating eligibility:
+# the proof seen per criterion, and a confirmation when a declared criterion has none). Every web route to such a
+# transition goes to its page: the buttons, the task page's action and the generic transition page (which
+# redirects there, writing nothing). The REST API is not a web route: it passes its inputs explicitly.
+DEDICATED_PAGES = {
+    ("pathway", "validate_eligibility"): "facilitator:validate_eligibility",
+}
+
+
+def has_dedicated_page(machine, name) -> bool:
+    return (machine, name) in DEDICATED_PAGES
+
+
+def transition_url(machine, pk, name, *, next_url="") -> str:
+    """Where the web fires a transition on one object: its own page if it has one, else the generic page;
+    `next_url`: where to come back to afterwards."""
+    route = DEDICATED_PAGES.get((machine, name))
+    url = reverse(route, args=[pk]) if route else reverse("transition", args=[machine, pk, name])
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+class Button(NamedTuple):
+    """A transition the actor may fire now on one object: a link to its form (`needs_form`: inputs to give, or a
+    page of its own), else a one-click POST, both to `url`."""
+
+    spec: object
+    needs_form: bool
+    url: str
+
+
+def _buttons(specs, pk):
+    return [
+        Button(
+            spec,
+            bool(spec.inputs) or has_dedicated_page(spec.machine, spec.name),
+            transition_url(spec.machine, pk, spec.name),
+        )
+        for spec in specs
+    ]
 
 
 def actions_for(obj, actor):
     """Buttons for the transitions the actor may fire now on one object."""
-    return _buttons(available_transitions(obj, actor))
+    return _buttons(available_transitions(obj, actor), obj.pk)
 
 
 def row_actions(rows, actor, view_action):
@@ -143,7 +181,7 @@ def row_actions(rows, actor, view_action):
     rows = list(rows)
     by_pk = available_for_rows(rows, actor, view_action=view_action)
     for row in rows:
-        row.actions = _buttons(by_pk.get(row.pk, []))
+        row.actions = _buttons(by_pk.get(row.pk, []), row.pk)
     return rows
 
 
@@ -208,10 +246,16 @@ def _subject(machine, obj):
     return placement.pathway.participant, placement.referral.offer
 
 
+CLOSING_PATHWAY = ("exit", "withdraw", "mark_lost_contact")
+
+
 @actor_required
 def transition(request, machine, pk, name, *, actor):
-    """GET: the transition's form. POST: run it through its service; stale clicks get the fresh state."""
+    """GET: the transition's form. POST: run it through its service; stale clicks get the fresh state. A transition
+    with a page of its own is not fired here: GET and POST go to its page (which checks scope and role itself)."""
     spec = _spec(machine, name)
+    if has_dedicated_page(machine, name):
+        return redirect(transition_url(machine, pk, name, next_url=safe_next(request, "")))
     obj = selectors.stateful_object_for(actor=actor, machine=machine, pk=pk)
     if obj is None:
         raise Http404(_("Objet introuvable."))

@@ -18,6 +18,7 @@ from parcours.web.common import (
     role_required,
     row_actions,
     run_service,
+    safe_next,
     state_choices,
     states_from_request,
 )
@@ -203,7 +204,7 @@ def validate_eligibility(request, pk, *, actor):
     pathway = selectors.pathway_for_validation(actor=actor, pk=pk)
     if pathway is None:
         raise Http404("Parcours introuvable.")
-    back = reverse("facilitator:eligibility")
+    back = safe_next(request, reverse("facilitator:eligibility"))  # e.g. the participant's file, the task
     if pathway.state != "eligibility_pending":
         messages.info(
             request,
@@ -226,7 +227,9 @@ def validate_eligibility(request, pk, *, actor):
             # A criterion without a proof seen is worth a second look: validated only once confirmed.
             refused_anyway = settings.PARCOURS["ELIGIBILITY_PROOF_REQUIRED"]  # then the service says no
             if unseen and not refused_anyway and not request.POST.get("confirm_unseen"):
-                return _validation_page(request, pathway, participant, assessment, criteria, form, unseen, status=400)
+                return _validation_page(
+                    request, pathway, participant, assessment, criteria, form, unseen, back=back, status=400
+                )
             done = run_service(
                 request,
                 form,
@@ -239,10 +242,10 @@ def validate_eligibility(request, pk, *, actor):
         status = 400
     else:
         form = form_class(obj=pathway, actor=actor)
-    return _validation_page(request, pathway, participant, assessment, criteria, form, [], status=status)
+    return _validation_page(request, pathway, participant, assessment, criteria, form, [], back=back, status=status)
 
 
-def _validation_page(request, pathway, participant, assessment, criteria, form, unseen, *, status):
+def _validation_page(request, pathway, participant, assessment, criteria, form, unseen, *, back, status):
     rows = [(row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria]
     return render(
         request,
@@ -255,6 +258,7 @@ def _validation_page(request, pathway, participant, assessment, criteria, form, 
             "rows": rows,
             "unseen": unseen,
             "all_unseen": bool(unseen) and len(unseen) == len(criteria),
+            "back": back,
         },
         status=status,
     )

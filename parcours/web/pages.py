@@ -165,8 +165,8 @@ def participant_detail(request, pk):
             row.can_record_outcome = selectors.allows(actor, "exit.record_outcome", row)
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
-        pathway.can_submit_eligibility = any(spec.name == "submit_eligibility" for spec, _ in actions)
-        pathway.actions = [(spec, needs_form) for spec, needs_form in actions if spec.name != "submit_eligibility"]
+        pathway.can_submit_eligibility = any(button.spec.name == "submit_eligibility" for button in actions)
+        pathway.actions = [button for button in actions if button.spec.name != "submit_eligibility"]
         pathway.can_refer = pathway.state in REFERABLE_PATHWAY_STATES and selectors.allows(
             actor, "referral.create", pathway
         )

@@ -8,6 +8,7 @@ import datetime
 from dataclasses import dataclass
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
 
 from parcours import selectors
@@ -15,6 +16,7 @@ from parcours.services.followups import followup_record
 from parcours.services.referrals import referral_create
 from parcours.services.registry import run_transition
 from parcours.services.tasks import task_file
+from parcours.web.common import has_dedicated_page, transition_url
 from parcours.web.forms import BootstrapFormMixin, FollowUpForm, transition_form_class
 from parcours.work.models import TaskKind
 from workflows.engine import available_transitions
@@ -63,10 +65,19 @@ class TaskAction:
         machine = self.transition.split(".")[0]
         return work_task.referral if machine == "referral" else work_task.pathway
 
+    def page_url(self, work_task) -> str:
+        """The transition's own page, when it has one (parcours.web.common.DEDICATED_PAGES), with the way back to
+        the task: the task page links there rather than firing it with a form of its own."""
+        spec = self.spec
+        if spec is None or not has_dedicated_page(spec.machine, spec.name):
+            return ""
+        back = reverse("work:task", args=[work_task.pk])
+        return transition_url(spec.machine, self.subject(work_task).pk, spec.name, next_url=back)
+
     def make_form(self, data=None, *, work_task, actor):
         prefix = self.name
         if self.spec is not None:
-            if not self.spec.inputs:
+            if not self.spec.inputs or self.page_url(work_task):
                 return None
             return transition_form_class(self.spec)(data, obj=self.subject(work_task), actor=actor, prefix=prefix)
         if self.name == "record_follow_up":

@@ -1,4 +1,4 @@
-"""Pages of the work layer: my tasks, my organisation's queue, my archive, one task, the flow diagrams.
+"""Pages of the work layer: my tasks, my organisation's queue, my late tasks, my archive, one task, the flow diagrams.
 
 Views parse, call a selector or a service, render. Tasks outside the user's organisation and role are 404.
 """
@@ -27,6 +27,7 @@ PAGE_SIZE = 50
 TABS = [
     ("inbox", "Mes tâches"),
     ("queue", "À prendre"),
+    ("late", "En retard"),
     ("team", "Équipe"),
     ("archive", "Terminées"),
 ]
@@ -48,6 +49,7 @@ def _task_list(request, tab):
     querysets = {
         "inbox": selectors.inbox,
         "queue": selectors.queue,
+        "late": selectors.late,
         "team": selectors.team,
         "archive": selectors.archive,
     }
@@ -96,6 +98,11 @@ def queue(request):
 
 
 @login_required
+def late(request):
+    return _task_list(request, "late")
+
+
+@login_required
 def team(request):
     return _task_list(request, "team")
 
@@ -129,6 +136,8 @@ def task_detail(request, pk):
         if chosen is None:
             messages.error(request, "Cette action n'est pas (ou plus) possible sur cette tâche.")
             return redirect("work:task", pk=work_task.pk)
+        if chosen.page_url(work_task):  # taken on its own page (e.g. the proofs seen, confirmed): nothing written
+            return redirect(chosen.page_url(work_task))
         form = chosen.make_form(request.POST, work_task=work_task, actor=actor)
         forms[chosen.name] = form
         if form is None or form.is_valid():
@@ -153,7 +162,7 @@ def task_detail(request, pk):
     context = {
         "work_task": work_task,
         "task": work_task.task,
-        "actions": [(action, forms[action.name]) for action in actions],
+        "actions": [(action, forms[action.name], action.page_url(work_task)) for action in actions],
         "may_act": _may_act(actor, work_task),
         "late_days": days_late(work_task) if work_task.is_open else 0,
         "outcome": outcome_label(work_task.outcome) if not work_task.is_open else "",
@@ -258,6 +267,7 @@ urlpatterns = [
     path("", inbox, name="inbox"),
     path("a-prendre/", queue, name="queue"),
     path("compteurs/", counts, name="counts"),
+    path("en-retard/", late, name="late"),
     path("equipe/", team, name="team"),
     path("terminees/", archive, name="archive"),
     path("repartir/", bulk_assign, name="bulk_assign"),

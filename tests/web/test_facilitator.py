@@ -237,6 +237,49 @@ def test_contract_create_refuses_non_buyer_and_foreign_operation(site, client):
     assert PublicContract.objects.filter(reference__in=["M-1", "M-2"]).count() == 1
 
 
+@pytest.mark.parametrize("typed", ["M-1", "m-1", "  M-1 ", "m-1\t"])
+def test_contract_create_refuses_a_reference_of_the_operation_whatever_its_case(site, client, typed):
+    """The reference on its field in French (it was Django's « Un objet Marché public avec ces champs Operation et
+    Référence existe déjà. »), compared without regard to case or surrounding spaces."""
+    login(client, "facilitateur")
+    op = Operation.objects.get(name="École")
+    data = {
+        "operation": op.pk,
+        "reference": typed,
+        "title": "Voirie",
+        "buyer": site.buyer.pk,
+        "legal_lever": "L2112-2",
+    }
+    response = client.post(reverse("facilitator:contract_create"), data)
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    expected = f"La référence {typed.strip()} existe déjà dans cette opération."
+    assert expected in body and "Un objet" not in body and "Operation" not in body
+    assert response.context["form"].errors["reference"] == [expected]
+    assert PublicContract.objects.filter(operation=op).count() == 1
+
+
+def test_contract_create_stores_the_reference_normalised(site, client):
+    login(client, "facilitateur")
+    op = Operation.objects.get(name="École")
+    data = {"operation": op.pk, "reference": " QA  3 ", "title": "Voirie", "buyer": site.buyer.pk}
+    assert client.post(reverse("facilitator:contract_create"), data | {"legal_lever": "L2112-2"}).status_code == 302
+    assert PublicContract.objects.filter(operation=op, reference="QA 3").exists()
+    # The same reference in another operation is another contract.
+    other = register.operation_create(
+        actor=site.facilitator, name="Gymnase", commune="Lille", starts_on=site.today, ends_on=site.today
+    )
+    contract = register.contract_create(
+        actor=site.facilitator,
+        operation=other,
+        reference="qa 3",
+        title="Sols",
+        buyer=site.buyer,
+        legal_lever="L2112-2",
+    )
+    assert contract.reference == "qa 3"
+
+
 def _lot_data(site, **kw):
     data = {
         "contract": PublicContract.objects.get(reference="M-1").pk,
@@ -278,9 +321,13 @@ def test_lot_create_bad_input(site, client):
     assert "Ce champ est obligatoire pour cette méthode de calcul." in body
     assert "Sélectionnez un choix valide" in body
     assert 'value="Second œuvre"' in body
-    # Same lot number as an existing lot: the model's error, in French, nothing written.
+    # Same lot number as an existing lot: the service's refusal on the number, in French, nothing written (it was
+    # Django's « Un objet Lot avec ces champs Contract et Numéro existe déjà. »).
     response = client.post(reverse("facilitator:lot_create"), _lot_data(site, number="1"))
-    assert response.status_code == 400 and "alert-danger" in response.content.decode()
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Ce marché a déjà un lot n° 1." in body
+    assert response.context["form"].errors["number"] == ["Ce marché a déjà un lot n° 1."]
+    assert "Un objet" not in body and "Contract" not in body
     assert not ContractLot.objects.filter(title="Second œuvre").exists()
 
 
@@ -627,3 +674,52 @@ def test_referral_page_with_placement_and_hours(site, client):
     )
     assert "Mise en poste" in body and 'aria-label="Actions possibles"' not in body
     assert "Déclarer les heures" not in body
+
+
+def test_every_web_route_to_validate_eligibility_goes_through_the_unseen_proofs_confirmation(site, client):
+    """The participant page's button and the task page's action led to forms that validated at once, without the
+    dedicated page's « Valider quand même, sans justificatif vu » confirmation. Every web route now goes to the
+    dedicated page (parcours.web.common.DEDICATED_PAGES), with the way back; the generic transition page redirects
+    there, writing nothing."""
+    from urllib.parse import urlencode
+
+    from parcours.work.models import TaskKind, WorkTask
+
+    pathway = pending_participant(site)
+    login(client, "facilitateur")
+    page = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    generic = reverse("transition", args=["pathway", pathway.pk, "validate_eligibility"])
+    file_url = reverse("participant_detail", args=[pathway.participant_id])
+
+    # The participant page's button.
+    body = client.get(file_url).content.decode()
+    assert f'href="{page}?next={file_url}"' in body and generic not in body
+    # The generic transition page, GET or POST: to the dedicated page, the way back kept (if it is ours).
+    assert client.get(generic, {"next": file_url})["Location"] == f"{page}?{urlencode({'next': file_url})}"
+    for data, expected in (
+        ({"valid_until": "", "next": file_url}, f"{page}?{urlencode({'next': file_url})}"),
+        ({"confirm_unseen": "1"}, page),
+        ({"next": "https://evil.example/"}, page),
+    ):
+        response = client.post(generic, data)
+        assert response.status_code == 302 and response["Location"] == expected
+    # The task page: its action is a link to the dedicated page; posting the action writes nothing either.
+    work_task = WorkTask.objects.get(pathway=pathway, kind=TaskKind.REVIEW_ELIGIBILITY)
+    task_url = reverse("work:task", args=[work_task.pk])
+    from_task = f"{page}?{urlencode({'next': task_url})}"
+    assert f'href="{from_task}"' in client.get(task_url).content.decode()
+    response = client.post(task_url, {"action": "validate_eligibility", "validate_eligibility-valid_until": ""})
+    assert response.status_code == 302 and response["Location"] == from_task
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+
+    # The dedicated page asks for the confirmation, keeps the way back, and returns there once validated.
+    response = client.get(from_task)
+    assert f'name="next" value="{task_url}"' in response.content.decode()
+    response = client.post(page, {"next": task_url})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Valider quand même, sans justificatif vu pour ces critères" in body
+    assert f'name="next" value="{task_url}"' in body and f'href="{task_url}"' in body  # « Retour »
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    response = client.post(page, {"next": task_url, "confirm_unseen": "1"})
+    assert response.status_code == 302 and response["Location"] == task_url
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligible"

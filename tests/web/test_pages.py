@@ -368,3 +368,26 @@ def test_a_home_list_counts_its_rows_up_to_a_cap_and_says_so(site, client, monke
     monkeypatch.setattr(pages, "HOME_COUNT_CAP", 20)
     _, response = home_queries(client)
     assert not response.context["referrals"]["capped"] and "20 lignes" in response.content.decode()
+
+
+def test_state_line_counts_from_the_entry_into_the_state_not_from_an_event_that_kept_it(site, client):
+    """A follow-up recorded in « En poste » is journaled En poste → En poste: it is not when the state was entered
+    (the file said « En poste depuis le » the follow-up's day instead of the hire's)."""
+    import time_machine
+
+    from parcours.services import followups
+
+    participant = site.participant(hired=True)
+    pathway = participant.pathways.get()
+    hired_on = timezone.localdate()
+    later = timezone.now() + datetime.timedelta(days=20)
+    with time_machine.travel(later, tick=False):
+        followups.followup_record(actor=site.adviser, pathway=pathway, kind="phone", done_on=timezone.localdate())
+        login(client, "conseillere")
+        for _ in range(2):  # the first request stores the current organisation in the session
+            with CaptureQueriesContext(connection) as ctx:
+                body = client.get(reverse("participant_detail", args=[participant.pk])).content.decode()
+    state = pathway.__class__.objects.get(pk=pathway.pk).get_state_display()
+    assert f"{state}</span> depuis le {hired_on:%d/%m/%Y}" in body
+    assert f"depuis le {later:%d/%m/%Y}" not in body
+    assert len(ctx.captured_queries) == FILE_QUERIES["conseillere"]

@@ -174,3 +174,72 @@ def test_the_admin_finds_processes_and_tasks_by_number_only(territories, client,
     client.force_login(get_user_model().objects.create_superuser("admin.num", "admin@example.org", "x" * 16))
     for url in ("/admin/viewflow/process/", "/admin/viewflow/task/"):
         assert client.get(url, {"q": term}).status_code == 200, (url, term)
+
+
+GENERIC_REFUSAL = "Choisissez une personne de l'équipe à qui la tâche est proposée."
+
+
+def test_a_refused_assignment_names_nobody_and_cannot_tell_a_user_from_an_unknown_id(territories, client):
+    """An employer is a member of its team: it may give an unclaimed task of the team to a colleague. Anyone else
+    (an adviser or the DPO of another organisation, the admin, an id that is nobody) is refused with one message
+    naming nobody: before, « Claire Dumont n'a pas ce rôle dans l'organisation de la tâche. » against « Personne
+    inconnue. » told who every id was."""
+    from django.contrib.auth import get_user_model
+
+    a, b = territories.a, territories.b
+    task = open_task(TaskKind.ANSWER_REFERRAL, referral=territories.forwarded())
+    admin = get_user_model().objects.create_superuser("admin.x", "admin@example.org", "x" * 16, first_name="Ada")
+    strangers = [b.employer.user, a.adviser.user, a.facilitator.user, a.auditor.user, admin]
+    names = [user.get_full_name() or user.username for user in strangers]
+    inactive = make_actor(a.employer_org, "employer")
+    inactive.user.memberships.update(is_active=False)
+    for user in [*strangers, inactive.user, 99999999, "abc", "١", "99999999999999999999"]:
+        for call in (services.task_assign, services.task_bulk_assign):
+            kwargs = {"task": task} if call is services.task_assign else {"tasks": [task.pk]}
+            actor = a.employer
+            if call is services.task_bulk_assign:
+                actor = make_actor(a.employer_org, "employer")
+                supervise(actor)
+            with pytest.raises(DomainError) as error:
+                call(actor=actor, user=user, **kwargs)
+            assert (error.value.code, error.value.field, error.value.message) == (
+                "invalid_input",
+                "user",
+                GENERIC_REFUSAL,
+            )
+    services.task_claim(actor=a.employer, task=task)
+    for user in [*strangers, 99999999]:
+        with pytest.raises(DomainError) as error:
+            services.task_reassign(actor=a.employer, task=task, user=user)
+        assert error.value.message == GENERIC_REFUSAL
+    services.task_unassign(actor=a.employer, task=task)
+
+    # The page says the same, naming nobody; nothing was written.
+    client.force_login(a.employer.user)
+    for user in [*strangers, 99999999]:
+        response = client.post(
+            f"/travail/taches/{task.pk}/attribuer/", {"user": user if isinstance(user, int) else user.pk}, follow=True
+        )
+        body = response.content.decode()
+        assert GENERIC_REFUSAL.replace("'", "&#x27;") in body
+        assert not [name for name in names if name in body]
+    assert owner(task) is None and [row[1] for row in chain(task)] == ["claim", "unassign"]
+    # A colleague receives it.
+    services.task_assign(actor=a.employer, task=task, user=a.employer2.user.pk)
+    assert owner(task) == a.employer2.user.pk
+
+
+def test_outside_the_task_s_team_an_assignment_is_not_found_before_the_person_is_read(territories, client):
+    """Authorisation before validation: someone who is not in the task's team gets « Tâche introuvable. » (404)
+    whoever they name, so they cannot probe the users either."""
+    a, b = territories.a, territories.b
+    task = open_task(TaskKind.ANSWER_REFERRAL, referral=territories.forwarded())
+    for actor in (b.employer, a.facilitator, a.adviser):
+        for user in (a.employer2.user.pk, a.adviser.user.pk, 99999999, "abc"):
+            for call in (services.task_assign, services.task_reassign):
+                with pytest.raises(DomainError) as error:
+                    call(actor=actor, task=task, user=user)
+                assert error.value.code == "not_found"
+        client.force_login(actor.user)
+        assert client.post(f"/travail/taches/{task.pk}/attribuer/", {"user": a.adviser.user.pk}).status_code == 404
+    assert owner(task) is None and chain(task) == []

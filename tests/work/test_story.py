@@ -1,6 +1,7 @@
 """The whole story through the tasks: each step taken from the task page by the role the task is offered to."""
 
 import datetime
+from urllib.parse import urlencode
 
 import time_machine
 from django.utils import timezone
@@ -73,10 +74,15 @@ def test_whole_story_through_tasks(territories, client):
     assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.ELIGIBILITY_PENDING
     assert done(submit).done_by == a.adviser.user and done(submit).outcome == "pathway.submit_eligibility"
 
-    # 2. The facilitation organisation validates eligibility.
+    # 2. The facilitation organisation validates eligibility, on its own page (the proofs seen), then back to the task.
     review_eligibility = open_task(TaskKind.REVIEW_ELIGIBILITY, pathway=pathway)
     assert (review_eligibility.organisation, review_eligibility.role) == (a.facilitation, Role.FACILITATOR)
-    act(client, a.facilitator, review_eligibility, "validate_eligibility", valid_until="")
+    task_url = f"/travail/taches/{review_eligibility.pk}/"
+    page = f"/facilitation/eligibilite/{pathway.pk}/?{urlencode({'next': task_url})}"
+    response = act(client, a.facilitator, review_eligibility, "validate_eligibility", valid_until="")
+    assert response.url == page and Pathway.objects.get(pk=pathway.pk).state == PathwayState.ELIGIBILITY_PENDING
+    response = client.post(page, {"valid_until": "", "next": task_url})
+    assert response.status_code == 302 and response.url == task_url
     assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.ELIGIBLE
     assert done(review_eligibility).done_by == a.facilitator.user
     intake = WorkProcess.objects.get(pathway=pathway, flow_class=IntakeFlow)

@@ -2,7 +2,9 @@
 data-protection officer's access log, and retention (announce, anonymise, purge) — with the journal still
 verifying afterwards."""
 
+import csv
 import datetime
+import html
 import io
 import json
 
@@ -152,6 +154,74 @@ def test_the_data_protection_officer_reads_the_access_log_of_the_organisation(wo
     home = dpo.get("/")
     assert home.status_code == 200 and participant.pseudonym in home.content.decode()
     assert client_for(world.a.adviser).get("/donnees-personnelles/consultations/").status_code == 403
+
+
+ACCESS_LOG = "/donnees-personnelles/consultations/"
+
+
+def test_the_access_log_is_searched_by_the_reader_name_the_table_shows(world):
+    """Searching "Hélène Perret", "Hélène" or "helene" found nothing (only the last name was searched, in one
+    piece): each word is looked for in the name as the table writes it, first and last, accents and case
+    ignored."""
+    participant = make_referral(world, "approved").pathway.participant
+    reader = world.a.facilitator.user
+    reader.first_name, reader.last_name = "Hélène", "Perret"
+    reader.save(update_fields=["first_name", "last_name"])
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    client_for(world.a.adviser).get(f"/participants/{participant.pk}/")
+    dpo = client_for(world.a.dpo)
+    theirs = ParticipantAccess.objects.filter(user=reader).count()
+    assert theirs and ParticipantAccess.objects.exclude(user=reader).exists()
+    assert "Hélène Perret" in dpo.get(ACCESS_LOG).content.decode()  # as the table writes it
+    for query in ("Hélène Perret", "Hélène", "helene", "PERRET", "perret hélène", "Hél"):
+        assert dpo.get(ACCESS_LOG, {"q": query}).context["page"].paginator.count == theirs, query
+    for query in ("Hélène Martin", "Pascale"):
+        assert dpo.get(ACCESS_LOG, {"q": query}).context["page"].paginator.count == 0, query
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "message"),
+    [
+        ({"since": "abc", "until": "xyz"}, "since", "Date invalide."),
+        ({"since": "2026-01-01", "until": "xyz"}, "until", "Date invalide."),
+        ({"since": "2026-12-31", "until": "2026-01-01"}, "since", "La date de début suit la date de fin."),
+        ({"q": "x" * 101}, "q", "Recherche : 100 caractères au plus."),
+        ({"q": "'"}, "q", "Saisissez au moins une lettre ou un chiffre."),
+    ],
+)
+def test_access_log_filters_that_cannot_be_applied_are_errors_never_everything(world, filters, field, message):
+    """Unreadable dates were ignored (every row listed and exported), dates in the wrong order gave 0 rows with no
+    word: the page says why on the field, keeps the input and lists nothing; the export answers 400 with the
+    reason rather than exporting every row."""
+    participant = make_referral(world, "approved").pathway.participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    dpo = client_for(world.a.dpo)
+    assert dpo.get(ACCESS_LOG).context["page"].paginator.count
+    response = dpo.get(ACCESS_LOG, filters)
+    assert response.status_code == 200 and response.context["page"].paginator.count == 0
+    body = html.unescape(response.content.decode())
+    assert f'id="id_{field}_error">{message}</div>' in body and 'aria-invalid="true"' in body
+    for value in filters.values():
+        assert f'value="{value}"' in body
+    assert "consultations/export.csv" not in body  # no link to an export that would be refused
+    exported = dpo.get(f"{ACCESS_LOG}export.csv", filters)
+    assert exported.status_code == 400 and exported["Content-Type"].startswith("text/plain")
+    assert message in exported.content.decode() and participant.pseudonym not in exported.content.decode()
+    # Valid dates in order still filter.
+    today_text = timezone.localdate().isoformat()
+    assert dpo.get(ACCESS_LOG, {"since": today_text, "until": today_text}).context["page"].paginator.count
+    assert dpo.get(f"{ACCESS_LOG}export.csv", {"since": today_text}).status_code == 200
+
+
+def test_the_access_log_export_writes_paris_time_with_its_zone(world):
+    participant = make_referral(world, "approved").pathway.participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    exported = client_for(world.a.dpo).get(f"{ACCESS_LOG}export.csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(exported), delimiter=";"))
+    assert rows[0][0] == "Date (heure de Paris)" and len(rows) > 1
+    access = ParticipantAccess.objects.order_by("-accessed_at", "-pk").first()
+    local = timezone.localtime(access.accessed_at)
+    assert rows[1][0] == f"{local:%d/%m/%Y %H:%M:%S} {local:%Z}" and rows[1][0].endswith((" CET", " CEST"))
 
 
 # --- Information notice ---------------------------------------------------------------------------------------

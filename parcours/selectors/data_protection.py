@@ -1,7 +1,8 @@
 """Reads for data protection: the subject-access document of one participant, and the access log as seen by the
 Mission Locale following a file and by an organisation's data-protection officer (policy-scoped)."""
 
-from django.db.models import F, Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,14 +46,19 @@ def participant_access_log(*, actor, participant_id=None, participant=None):
 
 def access_log_for(actor, *, query="", channel="", since=None, until=None):
     """The access-log rows a data-protection officer may read: reads by members of their organisation, and reads
-    of the files their Mission Locale follows; filterable by reader, file, channel and dates."""
+    of the files their Mission Locale follows; filterable by reader, file, channel and dates. Each word of `query`
+    is looked for in the reader's login, in their name as the table writes it ("first last", accents, case and
+    hyphens ignored) or as a file's pseudonym."""
     queryset = ParticipantAccess.objects.select_related("user", "organisation", "participant")
     queryset = scope_queryset(actor, "accesslog.view", queryset)
     if query:
-        queryset = queryset.annotate(reader_name=Folded("user__last_name"))
+        full_name = Concat("user__first_name", Value(" "), "user__last_name", output_field=CharField())
+        queryset = queryset.annotate(reader_name=Folded(full_name))
     for word in (query or "").split():
         number = pseudonym_number(word)
-        condition = Q(user__username__icontains=word) | Q(reader_name__contains=fold(word))
+        condition = Q(user__username__icontains=word)
+        if folded := fold(word):  # punctuation alone folds to nothing, which every name contains
+            condition |= Q(reader_name__contains=folded)
         if number is not None:
             condition |= Q(participant_id=number)
         queryset = queryset.filter(condition)

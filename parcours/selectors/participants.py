@@ -38,6 +38,17 @@ def _latest_pathway():
     return Pathway.objects.filter(participant=OuterRef("pk")).order_by("-started_on", "-pk")
 
 
+def _matching_words(qs, field, query):
+    """Rows whose folded `field` holds every folded word of `query`. A query with no word folding can read (letters
+    of another script: folded names hold none) matches no row, never every row."""
+    words = search_words(query)
+    if (query or "").strip() and not words:
+        return qs.none()
+    for word in words:
+        qs = qs.filter(**{f"{field}__contains": word})
+    return qs
+
+
 def participant_search(actor, *, query="", state="", programme=""):
     """The participants the actor may read, with their current pathway (id and state), searchable by name or
     i-milo reference and filterable by current pathway state (kept on the participant by triggers:
@@ -47,8 +58,7 @@ def participant_search(actor, *, query="", state="", programme=""):
     )
     qs = scope_queryset(actor, "participant.view", qs)
     # Accent- and case-insensitive: each folded word is looked for in the folded names and i-milo reference.
-    for word in search_words(query):
-        qs = qs.filter(search_text__contains=word)
+    qs = _matching_words(qs, "search_text", query)
     if state:
         qs = qs.filter(current_state=state)
     if programme:
@@ -95,8 +105,7 @@ def pathway_search(actor, *, query="", state=""):
             number = pseudonym_number(word)
             qs = qs.filter(participant_id=number) if number is not None else qs.none()
         query = ""
-    for word in search_words(query):
-        qs = qs.filter(participant__search_text__contains=word)
+    qs = _matching_words(qs, "participant__search_text", query)
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("participant__last_name", "participant__first_name", "-started_on", "pk")

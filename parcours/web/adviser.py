@@ -18,6 +18,7 @@ from parcours.web.common import (
     actor_required,
     apply_domain_error,
     filters_of,
+    no_rows,
     paginate,
     role_required,
     run_service,
@@ -29,6 +30,7 @@ from parcours.web.forms import (
     DateInput,
     FollowUpForm,
     IntegerField,
+    SearchField,
     transition_form_class,
 )
 from roles import policy
@@ -43,7 +45,7 @@ app_name = "adviser"
 
 # --- Participant list ----------------------------------------------------------------------------------------
 class ParticipantFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Nom, prénom ou identifiant i-milo"), required=False, max_length=100)
+    q = SearchField(label=gettext_lazy("Nom, prénom ou identifiant i-milo"))
     state = forms.ChoiceField(
         label=gettext_lazy("État du parcours"),
         required=False,
@@ -58,9 +60,12 @@ class ParticipantFilterForm(forms.Form):
 def participant_list(request, *, actor):
     form = ParticipantFilterForm(request.GET)
     filters = filters_of(form)
-    search = {"query": filters["q"], "state": filters["state"], "programme": filters["programme"]}
-    rows = selectors.participant_search(actor, **search)
-    page = paginate(request, rows, ids_first=True, count=selectors.participant_total(actor, **search))
+    if filters is None:
+        page = no_rows()
+    else:
+        search = {"query": filters["q"], "state": filters["state"], "programme": filters["programme"]}
+        rows = selectors.participant_search(actor, **search)
+        page = paginate(request, rows, ids_first=True, count=selectors.participant_total(actor, **search))
     context = {"form": form, "page": page}
     template = "adviser/_participant_rows.html" if request.headers.get("HX-Request") else "adviser/participants.html"
     response = render(request, template, context)
@@ -227,8 +232,8 @@ def submit_eligibility(request, pk, *, actor):
 
 # --- Offers and referrals -----------------------------------------------------------------------------------
 class OfferFilterForm(forms.Form):
-    trade = forms.CharField(label="Métier", required=False, max_length=100)
-    place = forms.CharField(label="Lieu", required=False, max_length=100)
+    trade = SearchField(label="Métier")
+    place = SearchField(label="Lieu")
     qpv = forms.ChoiceField(
         label="Réservée aux résidents QPV",
         required=False,
@@ -265,23 +270,19 @@ def _referable_pathway(actor, pathway_id):
 def offer_list(request, *, actor):
     form = OfferFilterForm(request.GET)
     filters = filters_of(form)
-    pathway = _referable_pathway(actor, filters["pathway"])
-    offers = selectors.offer_search(
-        actor,
-        trade=filters["trade"],
-        place=filters["place"],
-        qpv=filters["qpv"],
-        open_only=filters["status"] != "all",
-    )
-    return render(
-        request,
-        "adviser/offers.html",
-        {
-            "form": form,
-            "page": paginate(request, offers),
-            "pathway": pathway,
-        },
-    )
+    pathway = _referable_pathway(actor, form.cleaned_data.get("pathway"))
+    if filters is None:
+        page = no_rows()
+    else:
+        offers = selectors.offer_search(
+            actor,
+            trade=filters["trade"],
+            place=filters["place"],
+            qpv=filters["qpv"],
+            open_only=filters["status"] != "all",
+        )
+        page = paginate(request, offers)
+    return render(request, "adviser/offers.html", {"form": form, "page": page, "pathway": pathway})
 
 
 @role_required(Role.ADVISER)

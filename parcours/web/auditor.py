@@ -11,7 +11,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
 from parcours.documents import xlsx
-from parcours.web.common import filters_of, paginate, role_required
+from parcours.web.common import filters_of, no_rows, paginate, role_required
+from parcours.web.forms import SearchField
 from roles.enums import Role
 from workflows.errors import DomainError
 from workflows.states import PathwayState
@@ -33,7 +34,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class PathwayFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Nom ou prénom"), required=False, max_length=100)
+    q = SearchField(label=gettext_lazy("Nom ou prénom"))
     state = forms.ChoiceField(
         label=gettext_lazy("État du parcours"), required=False, choices=[("", "Tous")] + list(PathwayState.choices)
     )
@@ -45,9 +46,12 @@ def pathway_list(request, *, actor):
     if selectors.pseudonymised(actor):
         form.fields["q"].label = "Pseudonyme (P-000123)"
     filters = filters_of(form)
-    search = {"query": filters["q"], "state": filters["state"]}
-    rows = selectors.pathway_search(actor, **search)
-    page = paginate(request, rows, ids_first=True, count=selectors.pathway_total(actor, **search))
+    if filters is None:
+        page = no_rows()
+    else:
+        search = {"query": filters["q"], "state": filters["state"]}
+        rows = selectors.pathway_search(actor, **search)
+        page = paginate(request, rows, ids_first=True, count=selectors.pathway_total(actor, **search))
     return render(request, "auditor/pathways.html", {"form": form, "page": page})
 
 

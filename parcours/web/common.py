@@ -106,9 +106,21 @@ def paginate(request, queryset, per_page=None, *, ids_first=False, count=None):
 
 
 def filters_of(form):
-    """Cleaned filter values; an invalid filter is ignored rather than failing the list."""
-    form.is_valid()
+    """Cleaned filter values, or None when a filter cannot be applied as typed (a search too long or of punctuation
+    alone, an unreadable date, dates in the wrong order): its error shows on its field with the input kept, and the
+    list shows no rows (`no_rows`) rather than every row as if nothing had been asked. A choice the list no longer
+    offers (an old link's state) and a hidden field are ignored: the page could not show their error."""
+    if not form.is_valid():
+        for name, errors in form.errors.as_data().items():
+            field = form.fields.get(name)
+            if field is None or (not field.widget.is_hidden and any(e.code != "invalid_choice" for e in errors)):
+                return None
     return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
+
+
+def no_rows():
+    """The page of a list whose filters cannot be applied (`filters_of` gave None): empty, read without a query."""
+    return Paginator([], PAGE_SIZE).get_page(1)
 
 
 def states_from_request(request, machine, default, offered=None):

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -20,8 +20,8 @@ from parcours.documents import subject_access
 from parcours.models import Participant
 from parcours.selectors import data_protection as dp
 from parcours.services.data_protection import participant_record_notice, participant_subject_access
-from parcours.web.common import actor_required, apply_domain_error, paginate
-from parcours.web.forms import BootstrapFormMixin, DateInput
+from parcours.web.common import actor_required, apply_domain_error, filters_of, no_rows, paginate
+from parcours.web.forms import BootstrapFormMixin, DateInput, SearchField
 from roles import policy
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
@@ -124,29 +124,42 @@ def _settings():
 
 
 # --- The data-protection officer's access log ---------------------------------------------------------------------
+DATE_ERRORS = {"invalid": gettext_lazy("Date invalide.")}
+
+
 class AccessLogFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Utilisateur ou dossier (P-000123)"), required=False, max_length=100)
+    q = SearchField(label=gettext_lazy("Utilisateur ou dossier (P-000123)"))
     channel = forms.ChoiceField(
         label=gettext_lazy("Canal"), required=False, choices=[("", "Tous")] + list(AccessChannel.choices)
     )
-    since = forms.DateField(label=gettext_lazy("Du"), required=False, widget=DateInput())
-    until = forms.DateField(label=gettext_lazy("Au"), required=False, widget=DateInput())
+    since = forms.DateField(label=gettext_lazy("Du"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)
+    until = forms.DateField(label=gettext_lazy("Au"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("since", gettext("La date de début suit la date de fin."))
+        return data
 
 
 def _access_rows(request, actor):
+    """The filter form and the rows it selects; rows is None when a filter cannot be applied (its error is on the
+    form)."""
     if not policy.may(actor, "accesslog.view"):
         raise PermissionDenied(
             gettext("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
         )
     form = AccessLogFilterForm(request.GET)
-    form.is_valid()
-    data = form.cleaned_data
+    filters = filters_of(form)
+    if filters is None:
+        return form, None
     rows = dp.access_log_for(
         actor,
-        query=data.get("q") or "",
-        channel=data.get("channel") or "",
-        since=data.get("since"),
-        until=data.get("until"),
+        query=filters["q"],
+        channel=filters["channel"],
+        since=filters["since"] or None,
+        until=filters["until"] or None,
     )
     return form, rows
 
@@ -154,8 +167,10 @@ def _access_rows(request, actor):
 @actor_required
 def access_log(request, *, actor):
     form, rows = _access_rows(request, actor)
-    page = paginate(request, rows, PAGE_SIZE)
-    return render(request, "data_protection/access_log.html", {"form": form, "page": page})
+    page = no_rows() if rows is None else paginate(request, rows, PAGE_SIZE)
+    return render(
+        request, "data_protection/access_log.html", {"form": form, "page": page, "may_export": rows is not None}
+    )
 
 
 def csv_safe(value):
@@ -165,7 +180,18 @@ def csv_safe(value):
 
 @actor_required
 def access_log_export(request, *, actor):
-    _, rows = _access_rows(request, actor)
+    form, rows = _access_rows(request, actor)
+    if rows is None:  # exporting every row instead would answer another question than the one asked
+        errors = " ".join(
+            f"{form.fields[name].label} : {message}"
+            for name, messages_of_field in form.errors.items()
+            if name in form.fields
+            for message in messages_of_field
+        )
+        return HttpResponseBadRequest(
+            gettext("Export impossible : corrigez les filtres. %(errors)s") % {"errors": errors},
+            content_type="text/plain; charset=utf-8",
+        )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="consultations.csv"'
     response.write("\ufeff")
@@ -186,7 +212,8 @@ def access_log_export(request, *, actor):
             [
                 csv_safe(cell)
                 for cell in (
-                    timezone.localtime(row.accessed_at).strftime("%d/%m/%Y %H:%M:%S"),
+                    # CET or CEST: the zone travels with the time, as in the auditor's export
+                    timezone.localtime(row.accessed_at).strftime("%d/%m/%Y %H:%M:%S %Z"),
                     row.user.get_full_name() or row.user.username,
                     row.organisation or "",
                     dp.ROLE_LABELS.get(row.role, row.role),

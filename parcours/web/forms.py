@@ -14,6 +14,25 @@ from workflows.vocabulary import FollowUpKind
 REQUIRED_MESSAGE = {"required": gettext_lazy("Ce champ est obligatoire.")}
 
 
+class SearchField(forms.CharField):
+    """A list's search box: optional, 100 characters at most, and at least one letter or digit when filled (a box of
+    punctuation alone searched no word, and the list showed everyone). Its errors make the list show no rows
+    (parcours.web.common.filters_of)."""
+
+    default_error_messages = {
+        "max_length": gettext_lazy("Recherche : 100 caractères au plus."),
+        "no_word": gettext_lazy("Saisissez au moins une lettre ou un chiffre."),
+    }
+
+    def __init__(self, *, max_length=100, required=False, **kwargs):
+        super().__init__(max_length=max_length, required=required, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not any(char.isalnum() for char in value):
+            raise forms.ValidationError(self.error_messages["no_word"], code="no_word")
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 

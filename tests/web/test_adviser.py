@@ -2,6 +2,7 @@
 referral, follow-ups, the participant file's actions; scope, refusals and pinned query counts."""
 
 import datetime
+import html
 
 import pytest
 from django.db import connection
@@ -109,6 +110,43 @@ def test_participant_list_is_scoped_searchable_and_filtered(site, client):
     assert fresh.last_name.upper() in body and mine.last_name.upper() not in body
     # Unknown filter values are ignored, not a 500.
     assert client.get(url, {"state": "nope", "page": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("x" * 101, "Recherche : 100 caractères au plus."),
+        ("'", "Saisissez au moins une lettre ou un chiffre."),
+        (" -- ' ", "Saisissez au moins une lettre ou un chiffre."),
+    ],
+)
+def test_a_search_that_cannot_be_run_says_why_and_lists_no_one(site, client, query, message):
+    """A search too long, or of punctuation alone, was ignored: the list showed everyone, the box still showing the
+    query. It is an error on the search field, the input kept, and no row is listed."""
+    mine = site.participant()
+    login(client, "conseillere")
+    url = reverse("adviser:participants")
+    response = client.get(url, {"q": query})
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert message in body and 'id="id_q_error"' in body and 'aria-invalid="true"' in body
+    assert f'value="{query}"' in body  # the input as typed
+    assert mine.last_name.upper() not in body and response.context["page"].paginator.count == 0
+    # The live search swaps the rows only: they say why they are empty.
+    partial = client.get(url, {"q": query}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and message in partial and mine.last_name.upper() not in partial
+    # The offers' search boxes answer the same.
+    body = client.get(reverse("adviser:offers"), {"trade": query}).content.decode()
+    assert message in body and "Maçon·ne" not in body
+
+
+def test_a_search_in_letters_folding_cannot_read_finds_no_one(site):
+    """Letters or digits of another script ("٣", "Ж") pass the search box, but folded names hold none: the search
+    found every file (no word left to look for). It finds none."""
+    site.participant()
+    assert participant_search(site.adviser).exists()
+    for query in ("٣", "Жанна"):
+        assert not participant_search(site.adviser, query=query).exists(), query
 
 
 def test_participant_list_htmx_partial_and_pagination(site, client):

@@ -1,12 +1,15 @@
 """Auditor pages: pathway search in the buyer's scope, the participant file, the CSV export of a timeline."""
 
 import csv
+import datetime
+import html
 import io
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from parcours.models import ParticipantAccess
 from parcours.selectors import pathway_search, pathway_total
@@ -95,6 +98,20 @@ def test_pathway_list_scope_search_and_filter(site, client):
     assert client.get(url, {"state": "bogus", "page": "99"}).status_code == 200
 
 
+@pytest.mark.parametrize("query", ["P" * 101, "'", "--"])
+def test_a_search_that_cannot_be_run_says_why_and_lists_nothing(site, client, query):
+    """A search too long (ignored: every pathway listed) or of punctuation alone is an error on the search field,
+    the input kept, and no pathway is listed."""
+    referred = site.participant()
+    login(client, "auditeur")
+    response = client.get(reverse("auditor:pathways"), {"q": query})
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    message = "Recherche : 100 caractères au plus." if len(query) > 100 else "Saisissez au moins une lettre"
+    assert message in body and 'id="id_q_error"' in body and f'value="{query}"' in body
+    assert referred.pseudonym not in body and response.context["page"].paginator.count == 0
+
+
 def test_pathway_list_pagination(site, client):
     for _ in range(26):
         site.participant()
@@ -176,6 +193,24 @@ def test_export_timeline_csv(site, client):
     access = ParticipantAccess.objects.get(channel="export")
     assert access.participant_id == participant.pk and access.purpose == "export"
     assert access.user == site.auditor.user
+
+
+def test_export_timeline_xlsx_writes_paris_time_with_its_zone(site, client):
+    """The XLSX history wrote naive times: Paris time, but without its zone, unlike the CSV. Its date cells stay
+    dates, in Paris time, and print their zone (CET or CEST) after the time, as the CSV writes them."""
+    participant = site.participant(hired=True)
+    login(client, "auditeur")
+    csv_dates = [row[0] for row in rows(client.get(reverse("auditor:pathway_export", args=[participant.pk])))[1:]]
+    response = client.get(reverse("auditor:pathway_export_xlsx", args=[participant.pk]))
+    sheet = load_workbook(io.BytesIO(response.content))["Historique"]
+    assert sheet["A1"].value == "Date (heure de Paris)"
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert cells and len(cells) == len(csv_dates)
+    for cell, written in zip(cells, csv_dates, strict=True):
+        assert isinstance(cell.value, datetime.datetime)
+        zone = written.rsplit(" ", 1)[1]
+        assert zone in ("CET", "CEST") and cell.number_format == f'dd/mm/yyyy hh:mm:ss "{zone}"'
+        assert f"{cell.value:%d/%m/%Y %H:%M:%S} {zone}" == written  # the same Paris time as the CSV
 
 
 def test_export_is_csv_injection_safe(site, client):

@@ -8,6 +8,7 @@ from parcours.selectors.core import (  # noqa: F401
     MACHINE_VIEW_ACTIONS,
     allows,
     among_its_rows,
+    contracts_running,
     count_by_state,
     home_rows,
     hours_lines_for,

@@ -21,7 +21,7 @@ from parcours.selectors.journal import participant_timeline_events, present_even
 from roles.policy import allows, among, member_rows, remember_scopes, scope_queryset, with_scopes_of_row
 from roles.statements import Compiled
 from workflows.errors import DomainError
-from workflows.states import HoursLineState
+from workflows.states import HoursLineState, PlacementState
 from workflows.vocabulary import AccessChannel
 
 
@@ -66,6 +66,13 @@ def participant_referrals(actor, participant_id) -> list:
 def participant_placements(actor, participant_id) -> list:
     """The placements of one participant the actor may see, latest start first (the file), compiled once per role."""
     return member_rows(_placements_of_participant, actor, int(participant_id))
+
+
+def contracts_running(actor, pathway) -> list:
+    """The pathway's contracts planned or running, as the actor may see them (a pathway's exit does not end them)."""
+    open_states = (PlacementState.PLANNED, PlacementState.ACTIVE)
+    placements = placements_for(actor).filter(pathway=pathway, state__in=open_states)
+    return list(placements.select_related("employer", "lot").order_by("pk"))
 
 
 def hours_lines_for(actor):

@@ -9,14 +9,17 @@ visible later (a file shared afterwards) brings its new events, not its old ones
 
 import datetime
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, Case, CharField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
 from parcours.models import (
+    ContractLot,
     Delivery,
     EventAudience,
     HoursLine,
+    JobOffer,
     NotificationKind,
     NotificationPreference,
     Participant,
@@ -129,8 +132,35 @@ def _older(candidates, occurred_at, event_id):
 
 
 def _visible_among(actor, *ids):
-    """Those of the events `ids` that `actor` may view, newest first."""
-    return visible_events(actor, JournalEvent.objects.filter(pk__in=ids)).order_by("-occurred_at", "-pk")
+    """Those of the events `ids` that `actor` may view, newest first; an offer's or a lot's with its name and lot (the
+    rows say which), read in the same statement."""
+    events = visible_events(actor, JournalEvent.objects.filter(pk__in=ids)).order_by("-occurred_at", "-pk")
+    return events.annotate(register_title=_REGISTER_TITLE, register_lot=_REGISTER_LOT)
+
+
+def _of_object(model, *fields):
+    return Subquery(model.objects.filter(pk=OuterRef("object_id")).values(*fields)[:1])
+
+
+_REGISTER_TITLE = Case(
+    When(object_type="offer", then=_of_object(JobOffer, "title")),
+    When(
+        object_type="lot",
+        then=Subquery(
+            ContractLot.objects.filter(pk=OuterRef("object_id"))
+            .annotate(name=Concat(Value("Lot "), Cast("number", CharField()), Value(" — "), "title"))
+            .values("name")[:1]
+        ),
+    ),
+    default=Value(""),
+    output_field=CharField(),
+)
+_REGISTER_LOT = Case(
+    When(object_type="offer", then=_of_object(JobOffer, "lot_id")),
+    When(object_type="lot", then=F("object_id")),
+    default=None,
+    output_field=BigIntegerField(),
+)
 
 
 # Objects whose page an employer reads with the young person's name (what hiring needs).
@@ -165,10 +195,35 @@ def attach_subjects(actor, events) -> list:
             viewable = set(names) | set(pseudonyms) if actor.role != Role.EMPLOYER else set()
     placement_referrals = _referral_of("placement", events)
     hours_referrals = _referral_of("hoursline", events)
+    register = _register_subjects(actor, events)
     for event in events:
         event.subject_name = names.get(event.participant_id) or pseudonyms.get(event.participant_id, "")
         event.url = _object_url(event, viewable, placement_referrals, hours_referrals)
+        if (event.object_type, event.object_id) in register:
+            event.subject_name, event.url = register[(event.object_type, event.object_id)]
     return events
+
+
+# Where each role reads an offer of the events it is told about (its offers' list, or the lot's page).
+OFFER_PAGES = {Role.ADVISER: "adviser:offers", Role.EMPLOYER: "employer:offers"}
+
+
+def _register_subjects(actor, events) -> dict:
+    """{(object type, id): (name, url)} of the offers and lots the events are about (already in the viewer's sight),
+    from what the events' read brought (`_visible_among`): an offer by its title, a lot as the register names it."""
+    found = {}
+    facilitator = actor.role == Role.FACILITATOR
+    page = OFFER_PAGES.get(actor.role)
+    for event in events:
+        title = getattr(event, "register_title", None)
+        if event.object_type not in ("offer", "lot") or not title:
+            continue
+        if facilitator and event.register_lot:
+            url = reverse("facilitator:lot_detail", args=[event.register_lot])
+        else:
+            url = reverse(page) if page and event.object_type == "offer" else ""
+        found[(event.object_type, event.object_id)] = (title, url)
+    return found
 
 
 def _referral_of(object_type, events) -> dict:
@@ -215,5 +270,3 @@ def preferences_of(user) -> dict:
     """{kind: delivery} of one person, every kind included."""
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "delivery"))
     return {kind: chosen.get(kind, Delivery.IMMEDIATE) for kind in NotificationKind.values}
-
-

@@ -233,8 +233,10 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
 
 
 @transaction.atomic
-def participant_update(*, actor, participant, changes: dict) -> Participant:
-    """Change participant data; the journal records which fields changed, never their values."""
+def participant_update(*, actor, participant, changes: dict, allow_duplicate: bool = False) -> Participant:
+    """Change participant data; the journal records which fields changed, never their values. An identity changed
+    into another file's (same names, same birth date) is refused as a possible duplicate, unless the adviser
+    confirms two people (`allow_duplicate`: the file is then a confirmed homonym, as at intake)."""
     participant = lock(Participant, participant, actor=actor)
     require(actor, "participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
     clean = _normalise(changes)
@@ -267,7 +269,10 @@ def participant_update(*, actor, participant, changes: dict) -> Participant:
             youth_agency=participant.youth_agency,
         ).exists()
     ):
-        raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
+        if not allow_duplicate:
+            raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
+        participant.homonym_confirmed = True
+        changed.append("homonym_confirmed")
     _full_clean(participant)
     _save_unique(participant)
     event = record_event(

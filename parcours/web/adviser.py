@@ -167,26 +167,43 @@ def participant_update(request, pk, *, actor):
     if participant is None:
         raise Http404("Participant·e introuvable.")
     back = reverse("participant_detail", args=[participant.pk])
+    duplicates = None
     if request.method == "POST":
-        form = ParticipantForm(request.POST)
+        form = IntakeForm(request.POST)
         if form.is_valid():
             done = run_service(
                 request,
                 form,
-                lambda: participants.participant_update(actor=actor, participant=participant, changes=form.to_data()),
+                lambda: participants.participant_update(
+                    actor=actor,
+                    participant=participant,
+                    changes=form.to_data(),
+                    allow_duplicate=form.cleaned_data["allow_duplicate"],
+                ),
                 success=gettext("Dossier mis à jour."),
                 back=back,
             )
             if done is not None:
                 return done
+            if str(participants.DUPLICATE_MESSAGE) in form.non_field_errors():
+                duplicates = participants.find_duplicates(
+                    actor=actor,
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    birth_date=form.cleaned_data["birth_date"],
+                    exclude=participant,
+                    youth_agency=participant.youth_agency,
+                ).select_related("referent_adviser")
         status = 400
     else:
-        form = ParticipantForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
+        form = IntakeForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
         status = 200
+    if duplicates is None:
+        form.fields["allow_duplicate"].widget = forms.HiddenInput()
     return render(
         request,
         "adviser/participant_form.html",
-        {"form": form, "participant": participant, "creating": False, "back": back},
+        {"form": form, "participant": participant, "duplicates": duplicates, "creating": False, "back": back},
         status=status,
     )
 

@@ -299,10 +299,13 @@ def transition(request, machine, pk, name, *, actor):
         form = form_class(obj=obj, actor=actor)
         status = 200
     log_participant_access(actor=actor, participant_id=participant.pk)  # the form names the person
+    # Closing a pathway does not end its contracts: the form says which still run (the employer ends them).
+    running = selectors.contracts_running(actor, obj) if machine == "pathway" and name in CLOSING_PATHWAY else []
     return render(
         request,
         "transition_form.html",
         {
+            "contracts_running": running,
             "form": form,
             "spec": spec,
             "obj": obj,

@@ -18,6 +18,22 @@
     }
   });
 
+  // A form sent twice by a double click (or an impatient second click) would create a second follow-up, a second
+  // operation…: a POST form already on its way ignores further submits for a few seconds (a download answered
+  // in place, or an error, leaves the page: it can be sent again then). Coming back through the history resets it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || (form.method || "").toLowerCase() !== "post" || event.defaultPrevented) return;
+    if (form.getAttribute("data-sending") === "1") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sending", "1");
+    window.setTimeout(function () { form.removeAttribute("data-sending"); }, 5000);
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) { form.removeAttribute("data-sending"); });
+  });
 
   // --- Live pages -------------------------------------------------------------------------------------------
   // The server pushes the journal events the viewer's team may see (ids, states and labels only; `mine` says

@@ -288,6 +288,24 @@ def test_intake_duplicate_imilo_reference_is_field_error(site, client):
 
 
 # --- edit -----------------------------------------------------------------------------------------------------
+def test_an_edit_into_a_homonym_shows_the_match_then_allows_two_people(site, client):
+    existing = intake(site, first_name="Inès", last_name="Martin", birth_date=datetime.date(2005, 6, 15))
+    other = intake(site, first_name="Ines", last_name="Martan", birth_date=datetime.date(2005, 6, 15))
+    login(client, "conseillere")
+    url = reverse("adviser:participant_update", args=[other.pk])
+    assert 'type="hidden" name="allow_duplicate"' in client.get(url).content.decode()  # nothing to confirm yet
+    data = intake_post(first_name="Inès", last_name="Martin", imilo_reference="")
+    data["birth_date"] = "2005-06-15"
+    response = client.post(url, data)
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and "Doublon possible" in body
+    assert reverse("participant_detail", args=[existing.pk]) in body and "Il s'agit bien d'une autre personne" in body
+    assert Participant.objects.get(pk=other.pk).last_name == "Martan"
+    assert client.post(url, {**data, "allow_duplicate": "on"}).status_code == 302
+    other.refresh_from_db()
+    assert (other.last_name, other.homonym_confirmed) == ("Martin", True)
+
+
 def test_participant_update(site, client):
     participant = intake(site)
     login(client, "conseillere")
@@ -363,6 +381,11 @@ def test_exit_through_generic_transition(site, client):
     pathway = participant.pathways.get()
     login(client, "conseillere")
     url = reverse("transition", args=["pathway", pathway.pk, "exit"])
+    # The form says which contract still runs: the exit does not end it.
+    placement = pathway.placements.get()
+    body = html.unescape(client.get(url).content.decode())
+    assert "Contrats prévus ou en cours :" in body and f"{placement.employer} — {placement.lot}" in body
+    assert "Cette action n'y met pas fin" in body
     response = client.post(url, {"exited_on": "", "situation": "cdi"})
     assert response.status_code == 400
     response = client.post(url, {"exited_on": site.today.isoformat(), "situation": "cdi"})

@@ -1,12 +1,14 @@
 """Notifications: the page lists others' actions on objects in scope; the websocket pushes them live."""
 
+import html
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from parcours.consumers import NotificationsConsumer
-from parcours.services import referrals
+from parcours.services import referrals, register
 
 
 def test_page_lists_partner_actions_in_scope_only(site, client):
@@ -29,6 +31,23 @@ def test_page_lists_partner_actions_in_scope_only(site, client):
     client.login(username="employeur", password="demo")
     body = client.get(reverse("notifications")).content.decode()
     assert f"/positionnements/{referral.pk}/" not in body and participant.last_name.upper() not in body
+
+
+def test_offers_and_lots_are_named_and_linked(site, client):
+    offer = register.offer_create(
+        actor=site.facilitator,
+        lot=site.lot,
+        title="Coffreur·se bancheur·se",
+        trade="Gros œuvre",
+        contract_type="cdd",
+        weekly_hours=35,
+        location="Vénissieux",
+    )
+    register.offer_close(actor=site.facilitator, offer=offer)
+    client.login(username="conseillere", password="demo")
+    body = html.unescape(client.get(reverse("notifications")).content.decode())
+    row = f'<a href="{reverse("adviser:offers")}">Offre</a> — Coffreur·se bancheur·se'
+    assert body.count(row) == 2  # its creation and its closing
 
 
 def test_page_query_count_is_fixed(site, client, django_assert_max_num_queries):

@@ -19,7 +19,7 @@ from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.status import STATUS
 
 from parcours.notifications import publish_on_commit
-from parcours.selectors.tasks import is_supervisor
+from parcours.selectors.tasks import is_supervisor, tasks_for
 from parcours.text import plain_id
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from roles.models import Membership
@@ -34,20 +34,12 @@ def _not_found():
     return DomainError("not_found", NOT_FOUND)
 
 
-def _member(user_id, work_task) -> bool:
-    return Membership.objects.filter(
-        user_id=user_id, organisation_id=work_task.organisation_id, role=work_task.role, is_active=True
-    ).exists()
-
-
 def _in_scope(actor, work_task) -> bool:
-    return (
-        actor is not None
-        and not actor.is_system
-        and actor.organisation_id == work_task.organisation_id
-        and actor.role == work_task.role
-        and _member(actor.user.pk, work_task)
-    )
+    """The task is among those the actor's pages list (its team's, the actor an active member, and for an employer
+    about a referral it may still view): one query, the selector's own filter."""
+    if actor is None or actor.is_system:
+        return False
+    return tasks_for(actor).filter(pk=work_task.pk).exists()
 
 
 @contextmanager

@@ -243,3 +243,22 @@ def test_outside_the_task_s_team_an_assignment_is_not_found_before_the_person_is
         client.force_login(actor.user)
         assert client.post(f"/travail/taches/{task.pk}/attribuer/", {"user": a.adviser.user.pk}).status_code == 404
     assert owner(task) is None and chain(task) == []
+
+
+def test_a_task_about_a_referral_the_employer_no_longer_sees_is_not_found(territories):
+    """An employer's refusal takes the candidate out of its sight: the task about it is no longer among its team's
+    (the pages' selector), so claiming or assigning it is « not found », as for any task out of scope — not a
+    refusal that would say the task exists and is closed."""
+    a = territories.a
+    referral = territories.forwarded()
+    task = open_task(TaskKind.ANSWER_REFERRAL, referral=referral)
+    referrals.referral_refuse(actor=a.employer, referral=referral, reason="Profil ne correspondant pas")
+    colleague = make_actor(a.employer_org, "employer")
+    for call, kwargs in (
+        (services.task_claim, {}),
+        (services.task_assign, {"user": colleague.user}),
+        (services.task_unassign, {}),
+    ):
+        with pytest.raises(DomainError) as refused:
+            call(actor=a.employer, task=task, **kwargs)
+        assert refused.value.code == "not_found", call.__name__

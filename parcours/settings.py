@@ -421,6 +421,9 @@ SPECTACULAR_SETTINGS = {
         "HoursLineStateEnum": "workflows.states.HoursLineState",
         "ContractTypeEnum": "workflows.vocabulary.ContractType",
         "FulfilmentModeEnum": "workflows.vocabulary.FulfilmentMode",
+        # An exit's situation and family, at the exit and six months later: one enum each.
+        "ExitSituationEnum": "workflows.vocabulary.ExitSituation",
+        "ExitCategoryEnum": "workflows.vocabulary.ExitCategory",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -18,6 +18,7 @@ from parcours.api.fields import (  # noqa: F401  (MAX_ID is part of this module'
 )
 from parcours.models import (
     ContractLot,
+    Exit,
     FollowUp,
     HoursLine,
     JobOffer,
@@ -31,6 +32,7 @@ from workflows import engine
 from workflows.models import JournalEvent
 from workflows.vocabulary import (
     ContractType,
+    ExitSituation,
     FollowUpKind,
     FulfilmentMode,
     Programme,
@@ -137,6 +139,35 @@ class StatementSerializer(serializers.Serializer):
     source = serializers.CharField(source="statement.source", allow_blank=True, default="")
     closed_at = serializers.DateTimeField(source="statement.closed_at", allow_null=True, default=None)
     rows = StatementPlacementSerializer(many=True)
+
+
+class NoticeGivenSerializer(StrictSerializer):
+    given_on = StrictDateField(help_text="Jour où la notice d'information a été remise (ou envoyée) au ou à la jeune.")
+
+
+class ExitOutcomeRecordSerializer(StrictSerializer):
+    """The situation six months after the pathway's latest exit (a second call corrects it, journaled as such)."""
+
+    observed_on = StrictDateField(help_text="Jour du constat : six mois après la sortie au plus tôt.")
+    situation = _choice(ExitSituation)
+    detail = _text(200, required=False, allow_blank=True, default="")
+
+
+class ExitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Exit
+        fields = [
+            "id",
+            "pathway",
+            "exited_on",
+            "situation",
+            "category",
+            "detail",
+            "outcome_observed_on",
+            "outcome_situation",
+            "outcome_category",
+            "outcome_detail",
+        ]
 
 
 class FollowUpRecordSerializer(StrictSerializer):

@@ -39,6 +39,7 @@ urlpatterns = [
     path("participants/", views.ParticipantListView.as_view(), name="participants-list"),
     path("participants/<id:pk>/", views.ParticipantDetailView.as_view(), name="participants-detail"),
     path("participants/<id:pk>/history/", views.ParticipantHistoryView.as_view(), name="participants-history"),
+    path("participants/<id:pk>/notice/", views.ParticipantNoticeView.as_view(), name="participants-notice"),
     path(
         "participants/<id:pk>/subject-access/",
         views.ParticipantSubjectAccessView.as_view(),
@@ -46,6 +47,7 @@ urlpatterns = [
     ),
     *_stateful(r.PATHWAYS),
     path("pathways/<id:pk>/follow-ups/", views.PathwayFollowUpsView.as_view(), name="pathways-follow-ups"),
+    path("pathways/<id:pk>/exit-outcome/", views.PathwayExitOutcomeView.as_view(), name="pathways-exit-outcome"),
     *_stateful(r.REFERRALS, views.ReferralListView),
     *_stateful(r.PLACEMENTS),
     *_stateful(r.HOURS_LINES, views.HoursLineListView),
@@ -55,6 +57,11 @@ urlpatterns = [
     path("lots/", views.list_view(r.LOTS).as_view(), name="lots-list"),
     path("lots/<id:pk>/", views.detail_view(r.LOTS).as_view(), name="lots-detail"),
     path("lots/<id:pk>/statements/<str:month>/", views.LotStatementView.as_view(), name="lots-statement"),
+    path(
+        "lots/<id:pk>/statements/<str:month>/remind/",
+        views.LotStatementRemindView.as_view(),
+        name="lots-statement-remind",
+    ),
     # Anything else under /api/v1/ is a 404 problem (never an HTML page, a slash redirect or a CSRF page).
     # No "$": matched by search, so an address with an encoded line break (%0A, which "." does not match) is caught.
     re_path(r"^.*", api_not_found, name="not-found"),

@@ -4,7 +4,6 @@ No business rule lives here: scope, permissions, states and guards are the servi
 A role that may never take an action gets 403; an object outside the caller's scope is 404.
 """
 
-
 from django.db import transaction
 from django.http import Http404
 from django.utils import translation
@@ -30,7 +29,16 @@ from parcours.api.inputs import input_serializer
 from parcours.api.pagination import EventCursorPagination, IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
 from parcours.dates import latest_month, month_from_text
-from parcours.services import data_protection, followups, participants, placements, referrals, register, statements
+from parcours.services import (
+    data_protection,
+    followups,
+    participants,
+    pathways,
+    placements,
+    referrals,
+    register,
+    statements,
+)
 from parcours.services.registry import run_transition
 from roles import policy
 from roles.middleware import memberships_of
@@ -423,6 +431,27 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
         return Response(self.represent_file(self.participant_file()))
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Enregistrer la remise de la notice d'information",
+        tags=_tag(r.PARTICIPANTS),
+        request=s.NoticeGivenSerializer,
+        responses=s.ParticipantDetailSerializer,
+    )
+)
+class ParticipantNoticeView(ParticipantFileMixin, ApiView):
+    def post(self, request, *args, **kwargs):
+        message = _("Vous ne pouvez pas modifier ce dossier.")
+        self.require_role("participant.record_notice", message)
+        participant = self.participant_file(log=False)  # a refusal writes nothing, not even an access row
+        self.require("participant.record_notice", participant, message)
+        inputs = self.parse(s.NoticeGivenSerializer)
+        data_protection.participant_record_notice(
+            actor=self.actor, participant=participant.pk, given_on=inputs.validated_data["given_on"]
+        )
+        return Response(self.represent_file(self.participant_file()))
+
+
 @extend_schema_view(get=history_schema(r.PARTICIPANTS))
 class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
     # Events of several objects: in the order they happened (an object's `sequence` numbers its own events only).
@@ -487,6 +516,31 @@ class PathwayFollowUpsView(ApiView):
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
         return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Situation à 6 mois de la dernière sortie du parcours (une seconde fois : la corrige)",
+        tags=_tag(r.PATHWAYS),
+        request=s.ExitOutcomeRecordSerializer,
+        responses=s.ExitSerializer,
+    )
+)
+class PathwayExitOutcomeView(ApiView):
+    resource = r.PATHWAYS
+
+    def post(self, request, *args, **kwargs):
+        message = _("Seule la Mission Locale qui suit le ou la jeune renseigne sa situation.")
+        self.require_role("exit.record_outcome", message)  # a role that never may: 403 before anything is read
+        pathway = self.get_object()
+        exit = selectors.latest_exit_of(pathway)
+        if exit is None:
+            raise DomainError("invalid_transition", _("Ce parcours n'a pas de sortie enregistrée."))
+        self.require("exit.record_outcome", exit, message)
+        inputs = self.parse(s.ExitOutcomeRecordSerializer)
+        exit = pathways.exit_record_outcome(actor=self.actor, exit=exit, **inputs.validated_data)
+        log_file_read(self.actor, self.resource, pathway)  # the answer holds the exit's free-text detail
+        return Response(s.ExitSerializer(exit).data)
 
 
 # --- Creations on collections --------------------------------------------------------------------------------
@@ -588,20 +642,7 @@ def _statement_month(text):
     return month
 
 
-@extend_schema_view(
-    get=extend_schema(
-        summary="Relevé mensuel d'un lot (une ligne par mise en poste en cours ce mois-là)",
-        tags=_tag(r.LOTS),
-        responses=s.StatementSerializer,
-    ),
-    post=extend_schema(
-        summary="Déclarer le mois pour tous les salarié·es du lot (tout ou rien)",
-        tags=_tag(r.LOTS),
-        request=s.StatementSubmitSerializer,
-        responses={201: s.StatementSerializer},
-    ),
-)
-class LotStatementView(ApiView):
+class LotStatementMixin:
     resource = r.LOTS
 
     def _lot(self):
@@ -625,6 +666,21 @@ class LotStatementView(ApiView):
             }
         ).data
 
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Relevé mensuel d'un lot (une ligne par mise en poste en cours ce mois-là)",
+        tags=_tag(r.LOTS),
+        responses=s.StatementSerializer,
+    ),
+    post=extend_schema(
+        summary="Déclarer le mois pour tous les salarié·es du lot (tout ou rien)",
+        tags=_tag(r.LOTS),
+        request=s.StatementSubmitSerializer,
+        responses={201: s.StatementSerializer},
+    ),
+)
+class LotStatementView(LotStatementMixin, ApiView):
     def get(self, request, *args, **kwargs):
         self.require_role("statement.view")
         month = _statement_month(kwargs["month"])
@@ -641,6 +697,23 @@ class LotStatementView(ApiView):
             actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API, no_hours=no_hours
         )
         return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Relancer l'attributaire dont le relevé du mois manque (structure porteuse du lot)",
+        tags=_tag(r.LOTS),
+        request=None,
+        responses=s.StatementSerializer,
+    )
+)
+class LotStatementRemindView(LotStatementMixin, ApiView):
+    def post(self, request, *args, **kwargs):
+        self.require_role("statement.remind", _("Seule la structure porteuse du lot relance ses employeurs."))
+        month = _statement_month(kwargs["month"])
+        lot = self._lot()
+        statements.statement_remind(actor=self.actor, lot=lot.pk, month=month)
+        return Response(self._represent(lot, month))
 
 
 # --- The generic views, per resource -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from workflows.vocabulary import AccessChannel
 
 __all__ = [
     "exit_for",
+    "latest_exit_of",
     "active_criteria",
     "facilitation_partners",
     "offer_search",
@@ -177,3 +178,13 @@ def participant_timeline_export(*, actor, participant_id):
 def exit_for(*, actor, pk, action="exit.record_outcome"):
     """One exit whose pathway the actor may act on (None: the page answers 404)."""
     return scope_queryset(actor, action, Exit.objects.filter(pk=pk).select_related("pathway__participant")).first()
+
+
+def latest_exit_of(pathway):
+    """The pathway's latest exit (a reopened pathway may have exited twice), or None; its scope is the pathway's."""
+    return (
+        Exit.objects.filter(pathway=pathway)
+        .select_related("pathway__participant")
+        .order_by("-exited_on", "-pk")
+        .first()
+    )

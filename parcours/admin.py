@@ -9,13 +9,17 @@ Opening a participant's file here is logged like any other read (ParticipantAcce
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Q, Sum
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
 from viewflow.workflow import admin as viewflow_admin  # noqa: F401  its registrations first: one is replaced below
 from viewflow.workflow.models import Process, Task
 
 from parcours.access_log import log_access, log_participant_access
 from parcours.models import (
     ContractLot,
+    CountingModeRule,
+    CountingRuleSet,
     EligibilityCriterion,
     Exit,
     FollowUp,
@@ -113,6 +117,67 @@ class EligibilityCriterionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Assessments keep their criteria (PROTECT): a criterion that is no longer used is deactivated.
         return False
+
+
+# A version of the counting rules used by a lot is never changed: every figure names the version that produced it.
+# It is read-only here once a lot uses it; « Publier une nouvelle version » copies it (its mode rules too) as the
+# next version, valid from today, to edit before a lot chooses it.
+def _in_use(rule_set) -> bool:
+    return rule_set is not None and rule_set.pk is not None and rule_set.lots.exists()
+
+
+class CountingModeRuleInline(admin.TabularInline):
+    model = CountingModeRule
+    extra = 0
+    fields = ["mode", "counts", "factor", "cap_hours_per_placement"]
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not _in_use(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _in_use(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _in_use(obj)
+
+
+@admin.register(CountingRuleSet)
+class CountingRuleSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "version", "valid_from", "facilitation_organisation", "lots_using"]
+    list_filter = ["facilitation_organisation"]
+    search_fields = ["name"]
+    inlines = [CountingModeRuleInline]
+    actions = ["publish_new_version"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("facilitation_organisation").annotate(using=Count("lots"))
+
+    @admin.display(description="lots qui l'appliquent", ordering="using")
+    def lots_using(self, obj):
+        return obj.using
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _in_use(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _in_use(obj)
+
+    @admin.action(description="Publier une nouvelle version (copie modifiable, en vigueur à partir d'aujourd'hui)")
+    def publish_new_version(self, request, queryset):
+        published = []
+        with transaction.atomic():
+            for rule_set in queryset.select_for_update():
+                latest = CountingRuleSet.objects.filter(name=rule_set.name).aggregate(v=Max("version"))["v"]
+                rules = list(rule_set.mode_rules.all())
+                rule_set.pk, rule_set.version, rule_set.valid_from = None, latest + 1, timezone.localdate()
+                rule_set.save()
+                for rule in rules:
+                    rule.pk, rule.rule_set = None, rule_set
+                    rule.save()
+                published.append(str(rule_set))
+        self.message_user(
+            request, "Publiée(s) : " + ", ".join(published) + ". Modifiez-la avant qu'un lot la choisisse."
+        )
 
 
 # --- Clause register -----------------------------------------------------------------------------------------

@@ -249,15 +249,17 @@ def submit_eligibility(request, pk, *, actor):
 
 # --- Offers and referrals -----------------------------------------------------------------------------------
 class OfferFilterForm(forms.Form):
-    trade = SearchField(label="Métier")
-    place = SearchField(label="Lieu")
+    trade = SearchField(label=gettext_lazy("Métier"))
+    place = SearchField(label=gettext_lazy("Lieu"))
     qpv = forms.ChoiceField(
-        label="Réservée aux résidents QPV",
+        label=gettext_lazy("Réservée aux résidents QPV"),
         required=False,
         choices=[("", "Indifférent"), ("yes", "Oui"), ("no", "Non")],
     )
     status = forms.ChoiceField(
-        label="Statut", required=False, choices=[("open", "Ouvertes seulement"), ("all", "Toutes")]
+        label=gettext_lazy("Statut"),
+        required=False,
+        choices=[("open", gettext_lazy("Ouvertes seulement")), ("all", gettext_lazy("Toutes"))],
     )
     pathway = IntegerField(required=False, widget=forms.HiddenInput())
 
@@ -265,7 +267,7 @@ class OfferFilterForm(forms.Form):
 class ReferralForm(BootstrapFormMixin, forms.Form):
     pathway = IntegerField(widget=forms.HiddenInput())
     motivation = forms.CharField(
-        label="Motivation (facultatif)",
+        label=gettext_lazy("Motivation (facultatif)"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),

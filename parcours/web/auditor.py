@@ -44,7 +44,7 @@ class PathwayFilterForm(forms.Form):
 def pathway_list(request, *, actor):
     form = PathwayFilterForm(request.GET)
     if selectors.pseudonymised(actor):
-        form.fields["q"].label = "Pseudonyme (P-000123)"
+        form.fields["q"].label = gettext_lazy("Pseudonyme (P-000123)")
     filters = filters_of(form)
     if filters is None:
         page = no_rows()

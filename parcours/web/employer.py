@@ -38,7 +38,7 @@ class MonthField(forms.DateField):
 
 
 class HoursForm(BootstrapFormMixin, forms.Form):
-    month = MonthField(label="Mois (AAAA-MM)")
+    month = MonthField(label=gettext_lazy("Mois (AAAA-MM)"))
     hours = FrenchDecimalField(label=gettext_lazy("Heures d'insertion réalisées"), max_digits=6, decimal_places=2)
     is_adjustment = forms.BooleanField(
         label=gettext_lazy("Ligne de régularisation d'un mois clôturé (peut être négative)"), required=False

@@ -74,9 +74,7 @@ class ContractForm(BootstrapFormMixin, _ContractFields):
 
 
 class _LotFields(forms.Form):
-    contract = ModelChoiceField(
-        label=gettext_lazy("Marché"), queryset=None, empty_label=gettext_lazy("— choisir —")
-    )
+    contract = ModelChoiceField(label=gettext_lazy("Marché"), queryset=None, empty_label=gettext_lazy("— choisir —"))
     number = IntegerField(label=gettext_lazy("Numéro du lot"), min_value=1, max_value=999)
     title = forms.CharField(label=gettext_lazy("Intitulé"), max_length=200)
     trade = forms.CharField(label=gettext_lazy("Corps de métier"), max_length=100)
@@ -167,16 +165,19 @@ class LotForm(BootstrapFormMixin, _LotFields):
 
 
 class OfferForm(BootstrapFormMixin, forms.Form):
-    title = forms.CharField(label="Intitulé du poste", max_length=200)
-    trade = forms.CharField(label="Métier", max_length=100)
-    rome_code = forms.CharField(label="Code ROME", max_length=5, required=False)
-    contract_type = forms.ChoiceField(label="Type de contrat", choices=ContractType.choices)
-    weekly_hours = IntegerField(label="Heures par semaine", min_value=1, max_value=48)
-    location = forms.CharField(label="Lieu", max_length=100)
-    positions = IntegerField(label="Nombre de postes", min_value=1, max_value=999, initial=1)
-    is_qpv_mandatory = forms.BooleanField(label="Réservé aux résidents QPV", required=False)
+    title = forms.CharField(label=gettext_lazy("Intitulé du poste"), max_length=200)
+    trade = forms.CharField(label=gettext_lazy("Métier"), max_length=100)
+    rome_code = forms.CharField(label=gettext_lazy("Code ROME"), max_length=5, required=False)
+    contract_type = forms.ChoiceField(label=gettext_lazy("Type de contrat"), choices=ContractType.choices)
+    weekly_hours = IntegerField(label=gettext_lazy("Heures par semaine"), min_value=1, max_value=48)
+    location = forms.CharField(label=gettext_lazy("Lieu"), max_length=100)
+    positions = IntegerField(label=gettext_lazy("Nombre de postes"), min_value=1, max_value=999, initial=1)
+    is_qpv_mandatory = forms.BooleanField(label=gettext_lazy("Réservé aux résidents QPV"), required=False)
     market_context = forms.CharField(
-        label="Contexte du marché", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Contexte du marché"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 

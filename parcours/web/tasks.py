@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from parcours import selectors
 from parcours.services.followups import followup_record
@@ -24,9 +25,12 @@ from workflows.transitions import MACHINES
 
 
 class ReferAgainForm(BootstrapFormMixin, forms.Form):
-    offer = forms.TypedChoiceField(label="Nouvelle offre", coerce=int)
+    offer = forms.TypedChoiceField(label=gettext_lazy("Nouvelle offre"), coerce=int)
     motivation = forms.CharField(
-        label="Motivation (facultatif)", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+        label=gettext_lazy("Motivation (facultatif)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
     )
 
     def __init__(self, *args, actor=None, **kwargs):
@@ -37,7 +41,10 @@ class ReferAgainForm(BootstrapFormMixin, forms.Form):
 
 class FileForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(
-        label="Note (facultatif)", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+        label=gettext_lazy("Note (facultatif)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
     )
 
 

@@ -483,6 +483,31 @@ def test_journal_checkpoint_command(world, tmp_path):
     assert code == 0, output
 
 
+def test_a_checkpoint_whose_file_cannot_be_written_is_not_sealed_and_force_rewrites_the_last(world, tmp_path):
+    """Before: --output naming a file crashed after the row was saved (a checkpoint sealed in the database only,
+    « nothing new » ever after), and --force with nothing new crashed on the unique last event."""
+    make_referral(world, "sent")
+    not_a_directory = tmp_path / "afile"
+    not_a_directory.write_text("")
+    before = JournalCheckpoint.objects.count()
+    with pytest.raises(CommandError, match="Répertoire des points de contrôle inutilisable"):
+        call_command("journal_checkpoint", f"--output={not_a_directory}", stdout=StringIO(), stderr=StringIO())
+    assert JournalCheckpoint.objects.count() == before
+    directory = tmp_path / "checkpoints"
+    call_command("journal_checkpoint", f"--output={directory}", stdout=StringIO(), stderr=StringIO())
+    (written,) = directory.glob("*.json")
+    written.unlink()  # lost
+    out, err = StringIO(), StringIO()
+    call_command("journal_checkpoint", f"--output={directory}", stdout=out, stderr=err)
+    assert "Aucun nouvel événement" in out.getvalue() and not list(directory.glob("*.json"))
+    call_command("journal_checkpoint", f"--output={directory}", "--force", stdout=out, stderr=err)
+    assert "réécrit" in err.getvalue() and JournalCheckpoint.objects.count() == before + 1
+    (again,) = directory.glob("*.json")
+    assert read_checkpoint_file(again) == checkpoint_document(JournalCheckpoint.objects.latest("last_event_id"))
+    code, output = run_verify_journal(again)
+    assert code == 0, output
+
+
 def test_verify_journal_refuses_an_unreadable_checkpoint_file(world, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("not json")

@@ -14,6 +14,7 @@ import datetime
 import decimal
 import hashlib
 import json
+import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -645,13 +646,20 @@ def take_checkpoint(*, write_file=True, directory=None, force=False) -> JournalC
     Continues the digest of the last checkpoint (whose signature is checked first) so that a checkpoint costs the
     events written since, not the whole journal. The signed document is also written to `directory`.
     """
+    if write_file:
+        checkpoint_directory(directory)  # unwritable: refused before anything is sealed
     head = _settled_head()
     last = JournalCheckpoint.objects.order_by("-last_event_id").first()
     if last is not None and not signature_valid(checkpoint_document(last)):
         raise ValueError(f"Le dernier point de contrôle (#{last.pk}) n'a pas une signature valide.")
     start_id, digest, count = (last.last_event_id, last.digest, last.event_count) if last else (0, GENESIS, 0)
-    if head <= start_id and not force:
-        return None
+    if head <= start_id and last is not None:
+        if not force:
+            return None
+        # Nothing new to seal: `force` writes the last checkpoint's file again (one lost, or kept elsewhere too).
+        if write_file:
+            write_checkpoint_file(last, directory)
+        return last
     rows = JournalEvent.objects.filter(pk__gt=start_id, pk__lte=head).order_by("pk").values_list("pk", "hash")
     for event_id, event_hash in rows.iterator(chunk_size=10000):
         digest = advance(digest, event_id, event_hash)
@@ -661,24 +669,44 @@ def take_checkpoint(*, write_file=True, directory=None, force=False) -> JournalC
     payload = checkpoint_payload(
         created_at=created_at, last_event_id=head, event_count=count, digest=digest, key_id=key_id
     )
-    checkpoint = JournalCheckpoint.objects.create(
-        created_at=created_at,
-        last_event_id=head,
-        event_count=count,
-        digest=digest,
-        key_id=key_id,
-        signature=keys.seal(key_id, payload),
-    )
-    if write_file:
-        write_checkpoint_file(checkpoint, directory)
+    # The row and its file together: a file that cannot be written leaves no checkpoint sealed in the database only.
+    with transaction.atomic():
+        checkpoint = JournalCheckpoint.objects.create(
+            created_at=created_at,
+            last_event_id=head,
+            event_count=count,
+            digest=digest,
+            key_id=key_id,
+            signature=keys.seal(key_id, payload),
+        )
+        if write_file:
+            write_checkpoint_file(checkpoint, directory)
     return checkpoint
 
 
-def write_checkpoint_file(checkpoint, directory=None) -> Path:
+def checkpoint_directory(directory=None) -> Path:
+    """The directory checkpoint files go to, created if missing; ValueError (in words) when it cannot hold them."""
     directory = Path(directory or settings.JOURNAL_CHECKPOINT_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"Répertoire des points de contrôle inutilisable ({directory}) : {exc.strerror or exc}."
+        ) from exc
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"Répertoire des points de contrôle inutilisable ({directory}) : pas un répertoire accessible en écriture."
+        )
+    return directory
+
+
+def write_checkpoint_file(checkpoint, directory=None) -> Path:
+    directory = checkpoint_directory(directory)
     path = directory / f"journal-checkpoint-{checkpoint.last_event_id:012d}.json"
-    path.write_text(json.dumps(checkpoint_document(checkpoint), indent=2, ensure_ascii=False) + "\n")
+    try:
+        path.write_text(json.dumps(checkpoint_document(checkpoint), indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise ValueError(f"Fichier de point de contrôle non écrit ({path}) : {exc.strerror or exc}.") from exc
     return path
 
 

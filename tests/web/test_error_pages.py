@@ -1,9 +1,13 @@
 """Error pages are Parcours' own (French, the site's layout), not those of an installed app: with DEBUG=0 the
 templates named 400/403/404/500 are looked up in every app, and viewflow ships some for its own site."""
 
+import html
+
 from django.template.loader import render_to_string
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
+
+from parcours.models import Participant
 
 
 def test_missing_page_is_parcours_404_for_anonymous_and_members(site, client):
@@ -22,6 +26,20 @@ def test_refusal_page_gives_the_reason(site, client):
     assert response.status_code == 403
     body = response.content.decode()
     assert "Accès refusé" in body and "viewflow" not in body
+
+
+def test_a_form_refused_by_the_csrf_check_gets_the_sites_page_and_writes_nothing(site):
+    """Not Django's technical page (« …lorsque la variable DEBUG vaut True »): the site's, in the reader's layout."""
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username="conseillere", password="demo")
+    before = Participant.objects.count()
+    response = client.post(reverse("adviser:participant_create"), {"first_name": "Inès"})
+    assert response.status_code == 403
+    body = html.unescape(response.content.decode())
+    assert "Formulaire expiré" in body and "Rien n’a été enregistré." in body
+    assert 'lang="fr"' in body and reverse("home") in body and "Se déconnecter" in body  # the reader's own layout
+    assert "vérification CSRF" not in body and "variable DEBUG" not in body  # Django's own page
+    assert Participant.objects.count() == before
 
 
 @override_settings(DEBUG=False)

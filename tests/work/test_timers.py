@@ -1,9 +1,11 @@
 """Timers (viewflow 2.4 database Timer): reminders, expiry, follow-ups — at the right moment, once, journaled."""
 
 import datetime
+from io import StringIO
 
+import pytest
 import time_machine
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
@@ -151,6 +153,13 @@ def test_run_timers_command_once(territories):
     with at(timezone.now() + 8 * DAY):
         call_command("run_timers")
     assert timer_events(action="remind").count() == 1
+
+
+@pytest.mark.parametrize("interval", ["0", "-5", "nan", "inf", "100000"])
+def test_run_timers_refuses_an_interval_that_would_spin_or_stall(interval):
+    """Before: --interval 0 or -5 looped without a pause (« une passe toutes les -5 s »), burning a core."""
+    with pytest.raises(CommandError, match="--interval"):
+        call_command("run_timers", "--loop", "--interval", interval, stdout=StringIO())
 
 
 def test_a_failing_firing_is_rolled_back_and_retried(territories, monkeypatch):

@@ -1,6 +1,7 @@
+import math
 import signal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from parcours.worker import DEFAULT_INTERVAL_SECONDS, run_forever, sweep
 
@@ -38,6 +39,11 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args, loop, interval, **options):
+        # 0 or less looped without a pause (a core burnt); past a day, the jobs of the day would wait for it.
+        if not (math.isfinite(interval) and 0.1 <= interval <= 86400):
+            raise CommandError(
+                f"--interval : un nombre de secondes entre 0,1 et 86 400 est attendu (reçu : {interval:g})."
+            )
         if not loop:
             report = sweep([])
             self.stdout.write(f"{report['timers']} minuteur(s) déclenché(s).")

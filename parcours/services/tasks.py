@@ -202,7 +202,12 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
     """A supervisor distributes open tasks of their organisation to one colleague; all or nothing."""
     if actor is None or actor.is_system or not is_supervisor(actor):
         raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
-    ids = sorted({pk for pk in (plain_id(getattr(t, "pk", t)) for t in tasks) if pk is not None})
+    read = [plain_id(getattr(t, "pk", t)) for t in tasks]
+    if None in read:  # all or nothing: a task that is not one refuses the set, never drops out of it unsaid
+        raise DomainError(
+            "invalid_input", _("Tâche inconnue dans la sélection : rien n'a été attribué."), field="tasks"
+        )
+    ids = sorted(set(read))
     if not ids:
         raise DomainError("missing_input", _("Choisissez au moins une tâche."), field="tasks")
     if len(ids) > MAX_BULK:

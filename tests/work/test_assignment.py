@@ -160,7 +160,11 @@ def test_ids_and_people_of_another_script_are_not_read_as_numbers(territories, c
     supervise(boss)
     with pytest.raises(DomainError) as error:
         services.task_bulk_assign(actor=boss, tasks=["²", "٣", "99999999999999999999"], user=a.facilitator.user)
-    assert error.value.code == "missing_input"
+    assert error.value.code == "invalid_input"
+    # All or nothing: one that is not a task refuses the set (before, it dropped out and the rest was assigned).
+    with pytest.raises(DomainError) as error:
+        services.task_bulk_assign(actor=boss, tasks=[task.pk, "zzz"], user=a.facilitator.user)
+    assert error.value.code == "invalid_input" and owner(task) is None
     with pytest.raises(DomainError) as error:
         services.task_bulk_assign(actor=boss, tasks=[task.pk], user="١")
     assert error.value.code == "invalid_input" and owner(task) is None

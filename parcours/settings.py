@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "roles.middleware.CurrentOrganisationMiddleware",
+    # A page's 405 (an action's address opened directly) gets the site's page instead of an empty one.
+    "parcours.web.not_allowed.MethodNotAllowedPageMiddleware",
     # Last: turns a login refused by the lockout into the lockout page (or a 429 problem on the API).
     "axes.middleware.AxesMiddleware",
 ]

@@ -42,6 +42,18 @@ def test_a_form_refused_by_the_csrf_check_gets_the_sites_page_and_writes_nothing
     assert Participant.objects.count() == before
 
 
+def test_an_action_address_opened_directly_gets_a_page_not_a_blank_one(site, client):
+    """GET on a POST-only view answered 405 with an empty body (a blank page)."""
+    client.login(username="facilitateur", password="demo")
+    response = client.get(reverse("work:claim", args=[1]))
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    body = html.unescape(response.content.decode())
+    assert "Action impossible depuis cette adresse" in body and "Se déconnecter" in body
+    # The API keeps its problem details.
+    api = client.get("/api/v1/auth/token/")
+    assert api.status_code == 405 and api["Content-Type"] == "application/problem+json"
+
+
 @override_settings(DEBUG=False)
 def test_server_error_page_renders_without_any_context():
     body = render_to_string("500.html")

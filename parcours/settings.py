@@ -105,6 +105,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "parcours.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the middlewares that read the host: a 400 for a bad Host header carries them too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files from STATIC_ROOT (after `collectstatic`), compressed and cached for ever when hashed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,8 +116,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "roles.middleware.CurrentOrganisationMiddleware",
     # A page's 405 (an action's address opened directly) gets the site's page instead of an empty one.
     "parcours.web.not_allowed.MethodNotAllowedPageMiddleware",

@@ -54,6 +54,13 @@ def test_an_action_address_opened_directly_gets_a_page_not_a_blank_one(site, cli
     assert api.status_code == 405 and api["Content-Type"] == "application/problem+json"
 
 
+@override_settings(ALLOWED_HOSTS=["testserver"])
+def test_a_bad_host_header_is_refused_with_the_security_headers(site, client):
+    response = client.get("/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["X-Frame-Options"] == "DENY" and "default-src" in response["Content-Security-Policy"]
+
+
 @override_settings(DEBUG=False)
 def test_server_error_page_renders_without_any_context():
     body = render_to_string("500.html")

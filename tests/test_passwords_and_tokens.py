@@ -125,7 +125,7 @@ def test_operators_revoke_tokens_from_the_command_line(adviser, capsys):
     assert list(Token.objects.values_list("user__username", flat=True)) == ["autre"]
     call_command("revoke_api_tokens", "--all")
     assert not Token.objects.exists()
-    assert "1 token(s) revoked." in capsys.readouterr().out
+    assert "1 jeton(s) révoqué(s)." in capsys.readouterr().out
 
 
 def test_the_demo_password_is_set_by_the_seed_and_still_works(client, db):

@@ -20,8 +20,8 @@ class Command(BaseCommand):
             try:
                 target = get_user_model().objects.get(username=user)
             except get_user_model().DoesNotExist:
-                raise CommandError(f"Unknown user: {user}") from None
+                raise CommandError(f"Utilisateur inconnu : {user}") from None
             count = revoke_tokens(target)
         else:
             count = revoke_tokens()
-        self.stdout.write(f"{count} token(s) revoked.")
+        self.stdout.write(f"{count} jeton(s) révoqué(s).")

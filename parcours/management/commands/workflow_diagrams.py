@@ -36,8 +36,8 @@ class Command(BaseCommand):
                 if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
             ]
             if stale:
-                raise CommandError(f"Diagrams out of date: {', '.join(stale)}. Run `make diagrams`.")
-            self.stdout.write("Diagrams up to date.")
+                raise CommandError(f"Diagrammes pas à jour : {', '.join(stale)}. Lancez `make diagrams`.")
+            self.stdout.write("Diagrammes à jour.")
             return
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
@@ -50,4 +50,5 @@ class Command(BaseCommand):
                 subprocess.run(
                     [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(svg_dir / f"{machine}.svg")], check=True
                 )
-        self.stdout.write(f"Wrote {len(files)} files to {out}" + ("" if dot else " (install graphviz for SVG)"))
+        hint = "" if dot else " (installez graphviz pour les SVG)"
+        self.stdout.write(f"{len(files)} fichiers écrits dans {out}{hint}")

@@ -3,7 +3,8 @@
 import datetime
 import re
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.dates import MONTHS
 
 MONTH_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}")  # AAAA-MM, ASCII digits (strptime takes "2026-3" and "0001-01")
 
@@ -20,25 +21,13 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     raise AssertionError("unreachable")
 
 
-MONTHS_FR = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-
-
-def month_label(month: datetime.date) -> str:
-    """2026-03-01 → "mars 2026"."""
-    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+def month_label(month: datetime.date, *, language: str | None = None) -> str:
+    """2026-03-01 → "mars 2026" in French, "March 2026" in English: Django's month names (its own catalogue, the
+    French ones lower case) in the active language, or in `language` (a document that stays French passes "fr")."""
+    if language is not None:
+        with translation.override(language):
+            return month_label(month)
+    return f"{MONTHS[month.month]} {month.year}"
 
 
 def last_day_of_month(day: datetime.date) -> datetime.date:

@@ -89,7 +89,7 @@ def clause_report_xlsx(lot, figures) -> bytes:
             (
                 "Par mois",
                 ["Mois", "Heures comptées"],
-                [(month_label(month), value) for month, value in sorted(lot.by_month.items())],
+                [(month_label(month, language="fr"), value) for month, value in sorted(lot.by_month.items())],
             ),
             ("Par modalité", ["Modalité", "Heures comptées"], [(_mode(m), v) for m, v in lot.by_mode.items()]),
             (
@@ -144,7 +144,7 @@ def clause_report_pdf(lot, figures, out):
         pdf.para("Heures comptées par mois", s["h2"]),
         pdf.table(
             ["Mois", "Heures comptées"],
-            [(month_label(m), hours_label(v)) for m, v in sorted(lot.by_month.items())] or [("—", "—")],
+            [(month_label(m, language="fr"), hours_label(v)) for m, v in sorted(lot.by_month.items())] or [("—", "—")],
             [85 * mm, 85 * mm],
         ),
         pdf.para("Heures comptées par modalité", s["h2"]),

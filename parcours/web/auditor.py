@@ -36,7 +36,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 class PathwayFilterForm(forms.Form):
     q = SearchField(label=gettext_lazy("Nom ou prénom"))
     state = forms.ChoiceField(
-        label=gettext_lazy("État du parcours"), required=False, choices=[("", "Tous")] + list(PathwayState.choices)
+        label=gettext_lazy("État du parcours"),
+        required=False,
+        choices=[("", gettext_lazy("Tous"))] + list(PathwayState.choices),
     )
 
 

@@ -130,7 +130,7 @@ DATE_ERRORS = {"invalid": gettext_lazy("Date invalide.")}
 class AccessLogFilterForm(forms.Form):
     q = SearchField(label=gettext_lazy("Utilisateur ou dossier (P-000123)"))
     channel = forms.ChoiceField(
-        label=gettext_lazy("Canal"), required=False, choices=[("", "Tous")] + list(AccessChannel.choices)
+        label=gettext_lazy("Canal"), required=False, choices=[("", gettext_lazy("Tous"))] + list(AccessChannel.choices)
     )
     since = forms.DateField(label=gettext_lazy("Du"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)
     until = forms.DateField(label=gettext_lazy("Au"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)

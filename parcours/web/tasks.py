@@ -129,11 +129,11 @@ ACTIONS = {
         TaskAction("hire", "referral.hire"),
         TaskAction("refuse", "referral.refuse", danger=True),
     ],
-    TaskKind.FOLLOW_UP: [TaskAction("record_follow_up", text="Enregistrer le suivi")],
+    TaskKind.FOLLOW_UP: [TaskAction("record_follow_up", text=gettext_lazy("Enregistrer le suivi"))],
     TaskKind.RECORD_EXIT: [TaskAction("exit", "pathway.exit")],
     TaskKind.REFERRAL_EXPIRED: [
-        TaskAction("refer_again", text="Positionner sur une autre offre"),
-        TaskAction("file", text="Classer sans nouveau positionnement", danger=True),
+        TaskAction("refer_again", text=gettext_lazy("Positionner sur une autre offre")),
+        TaskAction("file", text=gettext_lazy("Classer sans nouveau positionnement"), danger=True),
     ],
 }
 
@@ -155,9 +155,9 @@ def available_actions(actor, work_task):
 
 
 OUTCOME_LABELS = {
-    "task.file": "Classée",
-    "referral.create": "Nouveau positionnement",
-    "pathway.record_follow_up": "Suivi enregistré",
+    "task.file": gettext_lazy("Classée"),
+    "referral.create": gettext_lazy("Nouveau positionnement"),
+    "pathway.record_follow_up": gettext_lazy("Suivi enregistré"),
 }
 
 

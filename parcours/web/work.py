@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 from viewflow.workflow.status import STATUS
 
@@ -25,11 +26,11 @@ from workflows.errors import DomainError
 
 PAGE_SIZE = 50
 TABS = [
-    ("inbox", "Mes tâches"),
-    ("queue", "À prendre"),
-    ("late", "En retard"),
-    ("team", "Équipe"),
-    ("archive", "Terminées"),
+    ("inbox", gettext_lazy("Mes tâches")),
+    ("queue", gettext_lazy("À prendre")),
+    ("late", pgettext_lazy("tâche", "En retard")),
+    ("team", gettext_lazy("Équipe")),
+    ("archive", gettext_lazy("Terminées")),
 ]
 
 
@@ -134,7 +135,7 @@ def task_detail(request, pk):
     if request.method == "POST":
         chosen = next((a for a in actions if a.name == request.POST.get("action")), None)
         if chosen is None:
-            messages.error(request, "Cette action n'est pas (ou plus) possible sur cette tâche.")
+            messages.error(request, gettext("Cette action n'est pas (ou plus) possible sur cette tâche."))
             return redirect("work:task", pk=work_task.pk)
         if chosen.page_url(work_task):  # taken on its own page (e.g. the proofs seen, confirmed): nothing written
             return redirect(chosen.page_url(work_task))
@@ -153,7 +154,11 @@ def task_detail(request, pk):
                     messages.error(request, error.message)
             else:
                 young = work_task.pathway.participant
-                done = f"Action « {chosen.label} » enregistrée pour {young.first_name} {young.last_name}."
+                done = gettext("Action « %(action)s » enregistrée pour %(first_name)s %(last_name)s.") % {
+                    "action": chosen.label,
+                    "first_name": young.first_name,
+                    "last_name": young.last_name,
+                }
                 messages.success(request, done)
                 still_open = WorkTask.objects.filter(pk=work_task.pk, status__in=OPEN_TASK_STATUSES).exists()
                 return redirect("work:task", pk=work_task.pk) if still_open else redirect("work:inbox")
@@ -205,7 +210,10 @@ def _assignment(request, pk, call, success):
 @require_POST
 def task_claim(request, pk):
     return _assignment(
-        request, pk, lambda actor: services.task_claim(actor=actor, task=pk), "Tâche prise : elle est dans vos tâches."
+        request,
+        pk,
+        lambda actor: services.task_claim(actor=actor, task=pk),
+        gettext("Tâche prise : elle est dans vos tâches."),
     )
 
 
@@ -216,7 +224,7 @@ def task_assign(request, pk):
         request,
         pk,
         lambda actor: services.task_assign(actor=actor, task=pk, user=request.POST.get("user")),
-        "Tâche attribuée.",
+        gettext("Tâche attribuée."),
     )
 
 
@@ -224,7 +232,7 @@ def task_assign(request, pk):
 @require_POST
 def task_unassign(request, pk):
     return _assignment(
-        request, pk, lambda actor: services.task_unassign(actor=actor, task=pk), "Tâche remise dans la file."
+        request, pk, lambda actor: services.task_unassign(actor=actor, task=pk), gettext("Tâche remise dans la file.")
     )
 
 
@@ -235,7 +243,7 @@ def task_reassign(request, pk):
         request,
         pk,
         lambda actor: services.task_reassign(actor=actor, task=pk, user=request.POST.get("user")),
-        "Tâche réattribuée.",
+        gettext("Tâche réattribuée."),
     )
 
 
@@ -249,7 +257,7 @@ def bulk_assign(request):
         _refuse(error)
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{n} tâche(s) attribuée(s).")
+        messages.success(request, gettext("%(n)s tâche(s) attribuée(s).") % {"n": n})
     return _back(request, reverse("work:queue"))
 
 

@@ -738,16 +738,19 @@ class PlacementFlow(flow.Flow):
         Gate(_follow_up_still_pending(1), yes="à faire", no="fait / clos")
         .Then(this.follow_up_1)
         .Else(this.follow_ups_done)
+        .Annotation(title="Suivi à +1 mois encore à faire ?")
     )
     check_3 = (
         Gate(_follow_up_still_pending(3), yes="à faire", no="fait / clos")
         .Then(this.follow_up_3)
         .Else(this.follow_ups_done)
+        .Annotation(title="Suivi à +3 mois encore à faire ?")
     )
     check_6 = (
         Gate(_follow_up_still_pending(6), yes="à faire", no="fait / clos")
         .Then(this.follow_up_6)
         .Else(this.follow_ups_done)
+        .Annotation(title="Suivi à +6 mois encore à faire ?")
     )
     follow_up_1 = HumanTask(
         TaskKind.FOLLOW_UP,

@@ -166,8 +166,14 @@ def task_unassign(*, actor, task) -> WorkTask:
         if activation.task.status != STATUS.ASSIGNED:
             raise DomainError("invalid_transition", _("Cette tâche n'est attribuée à personne."))
         if not _may_release(actor, activation.task):
+            # Held by someone else: a state of the task (often a click on a page older than a reassignment), said on
+            # the page like a claim that came second — not a refusal of the member's role.
             raise DomainError(
-                "forbidden", _("Seule la personne qui a la tâche, ou un·e responsable, peut la remettre dans la file.")
+                "invalid_transition",
+                _(
+                    "Cette tâche est entre les mains d'une autre personne (elle a pu être réattribuée entre-temps) : "
+                    "seule la personne qui l'a, ou un·e responsable, peut la remettre dans la file."
+                ),
             )
         previous = activation.task.owner_id
         activation.task.assigned = None
@@ -185,7 +191,11 @@ def task_reassign(*, actor, task, user) -> WorkTask:
             raise DomainError("invalid_transition", _("Cette tâche n'est attribuée à personne : attribuez-la."))
         if not _may_release(actor, activation.task):
             raise DomainError(
-                "forbidden", _("Seule la personne qui a la tâche, ou un·e responsable, peut la réattribuer.")
+                "invalid_transition",
+                _(
+                    "Cette tâche est entre les mains d'une autre personne (elle a pu être réattribuée entre-temps) : "
+                    "seule la personne qui l'a, ou un·e responsable, peut la réattribuer."
+                ),
             )
         user = _colleague(user, work_task)
         previous = activation.task.owner_id

@@ -49,9 +49,12 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "participant.create":            {A: Scope.OWN_ORGANISATION},
     "participant.view":              {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT,
                                       AU: Scope.BUYER_CONTRACT},
-    # name, contact, address, notes: buyers' auditors see a pseudonym unless they hold named access
+    # name, birth date, notes: buyers' auditors see a pseudonym unless they hold named access
     "participant.view_identity":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT,
                                       AU: Scope.BUYER_CONTRACT_NAMED},
+    # contact details, address and sex: who accompanies the young person; never an auditor, named access or not
+    # (data minimisation: an auditor identifies the person for controls, it never contacts them)
+    "participant.view_contact":      {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     "participant.update":            {A: Scope.FOLLOWED_PARTICIPANT},
     # eligibility criteria and the derogation's reason: who declares them and who validates them, never a buyer
     "participant.view_criteria":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},

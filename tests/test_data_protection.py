@@ -14,12 +14,24 @@ from django.test import Client
 from django.utils import timezone
 
 from parcours.audit import verify_journal
-from parcours.models import FollowUp, Participant, ParticipantAccess, Referral
+from parcours.models import (
+    AssessedCriterion,
+    EligibilityAssessment,
+    Exit,
+    FollowUp,
+    HoursLine,
+    Participant,
+    ParticipantAccess,
+    Pathway,
+    Placement,
+    Referral,
+    exit_category_of,
+)
 from parcours.services.data_protection import apply_retention, participant_record_notice
-from tests.factories import db_counts, make_pathway, make_referral, record_follow_up, reload, today
+from tests.factories import db_counts, make_hours_line, make_pathway, make_referral, record_follow_up, reload, today
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
-from workflows.vocabulary import AccessChannel
+from workflows.vocabulary import AccessChannel, ExitSituation, Sex
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +104,127 @@ def test_subject_access_pdf_renders_every_section(world):
     ]:
         assert heading in text, heading
     assert participant.last_name in text
+
+
+@pytest.fixture
+def full_file(world):
+    """A file holding a row of every model the subject-access document walks: eligibility with its criteria, a
+    pathway, a referral, a placement with declared hours, a follow-up, an exit with its six-month situation, the sex
+    and an announced anonymisation."""
+    line = make_hours_line(world, "declared")
+    pathway = line.placement.pathway
+    participant = pathway.participant
+    record_follow_up(world, pathway, note="Bonne intégration")
+    Exit.objects.create(
+        pathway=pathway,
+        exited_on=today(),
+        situation=ExitSituation.QUALIFYING_TRAINING,
+        category=exit_category_of(ExitSituation.QUALIFYING_TRAINING),
+        detail="",
+        recorded_by=world.a.adviser.user,
+        outcome_observed_on=today(),
+        outcome_situation=ExitSituation.CDI,
+        outcome_category=exit_category_of(ExitSituation.CDI),
+        outcome_detail="Cuisinier en CDI",
+        outcome_recorded_by=world.a.adviser.user,
+    )
+    Participant.objects.filter(pk=participant.pk).update(sex=Sex.FEMALE, retention_notice_at=timezone.now())
+    return reload(participant)
+
+
+def test_subject_access_exports_every_field_the_file_holds(world, full_file):
+    """Each concrete field of the models holding the person's data is exported, or listed as technical with its
+    reason: a field added later fails here until it is exported or listed."""
+    from parcours.selectors.data_protection import (
+        SUBJECT_ACCESS_FIELDS,
+        SUBJECT_ACCESS_TECHNICAL_FIELDS,
+        subject_access_data,
+    )
+
+    data = subject_access_data(full_file)
+    sections = {
+        Participant: [data["identite"]],
+        EligibilityAssessment: data["eligibilite"],
+        AssessedCriterion: [c for a in data["eligibilite"] for c in a["criteres"]],
+        Pathway: data["parcours"],
+        Referral: data["positionnements"],
+        Placement: data["mises_en_poste"],
+        HoursLine: data["heures"],
+        FollowUp: data["suivis"],
+        Exit: data["sorties"],
+    }
+    assert set(SUBJECT_ACCESS_FIELDS) == set(sections)
+    for model, rows in sections.items():
+        fields = {field.name for field in model._meta.concrete_fields}
+        technical = set(SUBJECT_ACCESS_TECHNICAL_FIELDS.get(model, {}))
+        exported = set(SUBJECT_ACCESS_FIELDS[model])
+        assert not technical & exported, model
+        assert fields - technical == exported, f"{model.__name__}: export or list {fields - technical - exported}"
+        assert technical <= fields, f"{model.__name__}: no such field {technical - fields}"
+        keys = {key for key, _ in SUBJECT_ACCESS_FIELDS[model].values()}
+        assert rows, model
+        for row in rows:
+            assert keys <= set(row), (model, keys - set(row))
+    identity = data["identite"]
+    assert identity["sexe"] == "Femme"
+    assert identity["anonymisation_annoncee_le"] == timezone.localdate().isoformat()
+    [exit] = data["sorties"]
+    assert exit["situation"] == "Formation qualifiante" and exit["categorie"] == "Sortie positive"
+    assert exit["precision"] == "" and exit["situation_a_6_mois_constatee_le"] == today().isoformat()
+    assert exit["situation_a_6_mois"] == "Emploi — CDI" and exit["precision_a_6_mois"] == "Cuisinier en CDI"
+    assert exit["situation_a_6_mois_enregistree_par"]
+
+
+def test_subject_access_names_objects_as_the_auditors_export_does(world, full_file):
+    from parcours.selectors.data_protection import subject_access_data
+    from parcours.selectors.journal import OBJECT_LABELS
+
+    data = subject_access_data(full_file)
+    labels = {str(label) for label in OBJECT_LABELS.values()}
+    objects = {e["objet"].rpartition(" #")[0] for e in data["historique"]}
+    assert objects and objects <= labels, objects - labels
+    assert {"Dossier", "Parcours", "Relevé d'heures"} <= objects
+
+
+def test_subject_access_pdf_prints_every_exported_value(world, full_file):
+    from pypdf import PdfReader
+
+    response = client_for(world.a.adviser).get(f"/donnees-personnelles/participants/{full_file.pk}/droit-d-acces.pdf")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    flat = " ".join(text.split())
+    for value in ("Femme", "Formation qualifiante", "Emploi — CDI", "Cuisinier en CDI", "Anonymisation annoncée le"):
+        assert value in flat, value
+    assert "Dossier #" in flat and "pathway #" not in flat and "hoursline #" not in flat
+    # A state change is drawn with characters the font has (it was "Accueil ? Éligibilité à valider").
+    assert "Accueil -> " in flat
+    assert "?" not in flat
+
+
+def test_pdf_text_never_turns_what_the_app_writes_into_question_marks():
+    """The embedded font lacks arrows, check marks, thin spaces…: each becomes a character it has, never "?"."""
+    from django.apps import apps
+
+    from parcours.documents import pdf
+    from parcours.documents.subject_access import LABELS
+    from parcours.selectors.journal import ACTION_LABELS, OBJECT_LABELS
+
+    for text, expected in (
+        ("Accueil → Éligibilité à valider", "Accueil -> Éligibilité à valider"),
+        ("≥ 26 ans · 1 000 h…", "≥ 26 ans · 1 000 h…"),
+        ("✓ validé ✗", "√ validé ×"),
+        ("12\u202f%\u2009— CET", "12\u00a0% — CET"),
+        ("Jean\u2011Pierre", "Jean-Pierre"),
+        ("１２ h", "12 h"),
+        ("Nguyễn Ǭ", "Nguyên O"),
+    ):
+        assert pdf.clean(text) == expected, text
+    written = [*LABELS.values(), *OBJECT_LABELS.values(), *ACTION_LABELS.values()]
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            for _, label in getattr(field, "flatchoices", None) or ():
+                written.append(label)
+    for text in map(str, written):
+        assert "?" not in pdf.clean(text) or "?" in text, text
 
 
 @pytest.mark.parametrize("who", ["b.adviser", "a.facilitator", "a.employer_actor", "a.auditor", "a.dpo"])

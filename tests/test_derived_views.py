@@ -29,6 +29,7 @@ from tests.factories import (
 )
 from workflows.journal import record_event
 from workflows.models import JournalEvent
+from workflows.vocabulary import Sex
 
 pytestmark = pytest.mark.django_db
 
@@ -320,6 +321,51 @@ def test_named_access_is_an_explicit_permission_of_auditors(world, two_buyers):
     page = client_for(auditor).get(f"/participants/{participant.pk}/")
     assert page.templates[0].name == "participant_detail.html"
     assert participant.last_name.upper() in page.content.decode()
+
+
+def test_named_access_identifies_but_never_gives_contact_details_nor_sex(world, two_buyers):
+    """Data minimisation: an auditor with named access sees the name and birth date (to identify the person for a
+    control), never the e-mail, the phone, the address nor the sex — on no channel. The adviser still does."""
+    participant, first, _ = two_buyers
+    Participant.objects.filter(pk=participant.pk).update(
+        email="lina.contact@example.org", phone="06 98 76 54 32", sex=Sex.FEMALE, commune="Vénissieux-Secret"
+    )
+    auditor = world.a.auditor
+    assert not policy.allows(named(auditor), "participant.view_contact", participant)
+    assert policy.allows(world.a.adviser, "participant.view_contact", participant)
+    membership = auditor.user.memberships.get()
+    membership.named_access = True
+    membership.save()
+    client = client_for(auditor)
+    secrets = ("lina.contact@example.org", "06 98 76 54 32", "Vénissieux-Secret")
+
+    page = client.get(f"/participants/{participant.pk}/").content.decode()
+    assert participant.last_name.upper() in page and participant.birth_date.strftime("%d/%m/%Y") in page
+    assert ">Sexe<" not in page and "Femme" not in page
+    referral_page = client.get(f"/positionnements/{first.pk}/").content.decode()
+    api_detail = client.get(f"/api/v1/participants/{participant.pk}/").json()
+    assert api_detail["last_name"] == participant.last_name and api_detail["birth_date"]
+    for name in ("email", "phone", "sex", "postcode", "commune"):
+        assert api_detail[name] is None, name
+    api_list = client.get("/api/v1/participants/").json()["results"]
+    listed = next(row for row in api_list if row["id"] == participant.pk)
+    assert listed["email"] is None and listed["phone"] is None and listed["sex"] is None
+    referrals = client.get("/api/v1/referrals/").json()["results"]
+    assert referrals and all(r["participant"]["email"] is None for r in referrals)
+    assert all(r["participant"]["phone"] is None for r in referrals)
+    referral = client.get(f"/api/v1/referrals/{first.pk}/").json()
+    assert referral["participant"]["last_name"] == participant.last_name
+    bodies = [page, referral_page, str(api_detail), str(api_list), str(referrals), str(referral)]
+    bodies.append(client.get(f"/audit/parcours/{participant.pk}/export.csv").content.decode("utf-8-sig"))
+    bodies.append(client.get(f"/api/v1/participants/{participant.pk}/history/").content.decode())
+    bodies.append(client.get("/notifications/").content.decode())
+    for body in bodies:
+        for secret in secrets:
+            assert secret not in body, secret
+
+    adviser = client_for(world.a.adviser)
+    assert "lina.contact@example.org" in adviser.get(f"/participants/{participant.pk}/").content.decode()
+    assert adviser.get(f"/api/v1/participants/{participant.pk}/").json()["sex"] == Sex.FEMALE
 
 
 def test_named_access_is_refused_outside_auditors(world):

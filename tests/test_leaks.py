@@ -54,6 +54,7 @@ HISTORIES = {  # API resource → (model, journal type)
     "placements": (Placement, "placement"),
     "hours-lines": (HoursLine, "hoursline"),
 }
+NAMED = ":nominatif"  # the same demo auditor, its membership given named access for the test
 LABEL_TO_TYPE = {label: object_type for object_type, label in OBJECT_LABELS.items()}
 CHECKED = defaultdict(set)  # event kind → channels where it was checked
 
@@ -91,11 +92,12 @@ def demo(django_db_setup, django_db_blocker):
                     cursor.execute("ANALYZE")  # planner statistics of a real database, not of the tests before
             health = set(EligibilityCriterion.objects.filter(is_health_data=True).values_list("code", "label"))
             kinds = set(JournalEvent.objects.values_list("object_type", "action"))
+            contacts = set(Participant.objects.values_list("email", "phone"))
         except BaseException:
             outer.__exit__(*sys.exc_info())
             raise
     try:
-        yield {"health": health, "kinds": kinds}
+        yield {"health": health, "kinds": kinds, "contacts": contacts}
     finally:
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
@@ -139,6 +141,12 @@ def check_events(actor, events, channel, demo):
 
 
 def check_body(actor, body, channel, demo, names=()):
+    if actor.role == Role.AUDITOR:
+        # No auditor, named access or not, receives a young person's e-mail, phone or sex (data minimisation).
+        for email, phone in demo["contacts"]:
+            assert not email or email not in body, f"{channel}: e-mail shown to {actor}"
+            assert not phone or phone not in body, f"{channel}: phone shown to {actor}"
+        assert ">Sexe<" not in body and not re.search(r'"sex": ?"[FM]"', body), f"{channel}: sex shown to {actor}"
     if actor.role != Role.FACILITATOR:
         for code, label in demo["health"]:
             # As a word: a random token of the page (CSRF, nonce) may contain the letters of a short code ("AAH").
@@ -178,9 +186,13 @@ def events_of_rows(rows, object_column):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("username", DEMO_ROLES)
+@pytest.mark.parametrize("username", [*DEMO_ROLES, f"auditeur{NAMED}"])
 def test_no_channel_shows_an_event_of_an_object_out_of_reach(demo, username):
+    username, named, _ = username.partition(NAMED)
+    if named:
+        Membership.objects.filter(user__username=username).update(named_access=True)
     actor = actor_of(username)
+    assert actor.named_access == bool(named)
     client = client_for(username)
     names = list(Participant.objects.values_list("first_name", "last_name"))
     participants = list(Participant.objects.values_list("pk", flat=True))
@@ -219,6 +231,21 @@ def test_no_channel_shows_an_event_of_an_object_out_of_reach(demo, username):
             ids = [e["id"] for e in response.json()["results"]]
             check_events(actor, JournalEvent.objects.filter(pk__in=ids), f"api:{resource}", demo)
             check_body(actor, response.content.decode(), f"api:{resource}", demo, names)
+
+    # What the API and the pages give of the files themselves (contact details: check_body, for auditors).
+    if actor.role == Role.AUDITOR:
+        for url in ["/api/v1/participants/", "/api/v1/referrals/", "/api/v1/placements/"]:
+            response = client.get(url, {"page_size": 200})
+            assert response.status_code == 200, url
+            check_body(actor, response.content.decode(), f"api:{url}", demo, names)
+        for pk in participants:
+            response = client.get(f"/api/v1/participants/{pk}/")
+            if response.status_code == 200:
+                check_body(actor, response.content.decode(), "api:participant", demo, names)
+        for referral in policy.scope_queryset(actor, "referral.view", Referral.objects.all()):
+            response = client.get(f"/positionnements/{referral.pk}/")
+            assert response.status_code == 200, referral
+            check_body(actor, response.content.decode(), "referral page", demo, names)
 
     # The notifications page, every page of it.
     url, seen = "/notifications/", 0

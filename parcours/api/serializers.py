@@ -246,29 +246,37 @@ class NamedRefSerializer(serializers.Serializer):
 
 class IdentityMaskMixin:
     """Identity fields become null for a caller who reads files without identity (a buyer's auditor without named
-    access: `identity_hidden` in the context, decided by parcours.selectors.journal.pseudonymised)."""
+    access: `identity_hidden` in the context, decided by parcours.selectors.journal.pseudonymised); contact fields
+    (contact details, address, sex) for every buyer's auditor, named access or not (`contact_hidden`, decided by
+    parcours.selectors.journal.contact_hidden: data minimisation, an auditor never contacts the person)."""
 
     IDENTITY_FIELDS: tuple = ()
+    CONTACT_FIELDS: tuple = ()
 
     def get_fields(self):
         fields = super().get_fields()
-        for name in self.IDENTITY_FIELDS:
+        for name in (*self.IDENTITY_FIELDS, *self.CONTACT_FIELDS):
             if name in fields:
                 fields[name].allow_null = True
         return fields
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        hidden = ()
         if self.context.get("identity_hidden"):
-            for name in self.IDENTITY_FIELDS:
-                if name in data:
-                    data[name] = None
+            hidden += self.IDENTITY_FIELDS
+        if self.context.get("contact_hidden") or self.context.get("identity_hidden"):
+            hidden += self.CONTACT_FIELDS
+        for name in hidden:
+            if name in data:
+                data[name] = None
         return data
 
 
 class ParticipantRefMixin(IdentityMaskMixin, serializers.ModelSerializer):
     pseudonym = serializers.CharField(read_only=True, help_text="Pseudonyme stable (P-000123).")
-    IDENTITY_FIELDS = ("first_name", "last_name", "email", "phone")
+    IDENTITY_FIELDS = ("first_name", "last_name")
+    CONTACT_FIELDS = ("email", "phone", "postcode", "commune", "sex")
 
 
 class ParticipantNameSerializer(ParticipantRefMixin):
@@ -299,13 +307,8 @@ class ParticipantSerializer(ParticipantRefMixin):
         "first_name",
         "last_name",
         "birth_date",
-        "email",
-        "phone",
-        "postcode",
-        "commune",
         "imilo_reference",
         "referent_adviser",
-        "sex",
     )
 
     class Meta:

@@ -105,6 +105,7 @@ class ApiView(FrenchMixin, GenericAPIView):
             **super().get_serializer_context(),
             "actor": self.actor,
             "identity_hidden": self.actor is not None and selectors.pseudonymised(self.actor),
+            "contact_hidden": self.actor is not None and selectors.contact_hidden(self.actor),
         }
 
     def require_role(self, action, message=None):

@@ -39,12 +39,56 @@ def _register():
     _registered = True
 
 
+# Characters the app (or a user) writes that the font lacks, and what stands for them. Vera has no arrow, no check
+# mark, no thin or figure space and no non-breaking hyphen; it has ≥ ≤ … · – — « » € œ ’ √ × (tests/test_pdf.py).
+SUBSTITUTES = {
+    "\u2192": "->",  # → (a state change: « Accueil -> Éligibilité à valider »)
+    "\u2190": "<-",  # ←
+    "\u2194": "<->",  # ↔
+    "\u21d2": "=>",  # ⇒
+    "\u21d0": "<=",  # ⇐
+    "\u2713": "√",  # ✓
+    "\u2714": "√",  # ✔
+    "\u2717": "×",  # ✗
+    "\u2718": "×",  # ✘
+    "\u2010": "-",  # hyphen
+    "\u2011": "-",  # non-breaking hyphen
+    "\u2012": "–",  # figure dash
+    "\u202f": "\u00a0",  # narrow no-break space (French typography before ; : ! ?)
+    "\u2007": "\u00a0",  # figure space (no-break)
+    "\u25b8": "‣",  # ▸
+    "\u25ba": "‣",  # ►
+    "\u25b6": "‣",  # ▶
+    "\u25e6": "•",  # ◦
+}
+
+
+def _substitute(char) -> str:
+    """What stands for a character the font lacks: a listed substitute; a space for any other space; the
+    compatibility form (full-width digits, ligatures); the letter without its accents; "?" when nothing fits."""
+    if char in SUBSTITUTES:
+        return SUBSTITUTES[char]
+    if unicodedata.category(char) == "Zs":
+        return " "
+    decomposed = unicodedata.normalize("NFD", char)
+    while len(decomposed) > 1:  # the accents the font has are kept (ễ → ê), the last ones go first
+        decomposed = decomposed[:-1]
+        composed = unicodedata.normalize("NFC", decomposed)
+        if all(ord(c) in _glyphs for c in composed):
+            return composed
+    for form in ("NFKC", "NFKD"):
+        kept = "".join(c for c in unicodedata.normalize(form, char) if ord(c) in _glyphs)
+        if kept:
+            return kept
+    return "?"
+
+
 def clean(value) -> str:
-    """Text the font can draw: narrow no-break spaces become no-break spaces, letters the font lacks lose their
-    accents (a name is never dropped), control characters go."""
+    """Text the font can draw: the characters it lacks replaced (`SUBSTITUTES`, other spaces, compatibility forms,
+    letters without their accents: a name is never dropped), control characters go."""
     _register()
     text = "" if value is None else str(value)
-    text = unicodedata.normalize("NFC", text).replace("\u202f", "\u00a0")
+    text = unicodedata.normalize("NFC", text)
     out = []
     for char in text:
         if ord(char) in _glyphs or char in "\n\t":
@@ -52,8 +96,7 @@ def clean(value) -> str:
             continue
         if unicodedata.category(char).startswith("C"):
             continue
-        base = "".join(c for c in unicodedata.normalize("NFD", char) if ord(c) in _glyphs)
-        out.append(base or "?")
+        out.append(_substitute(char))
     return "".join(out)
 
 

@@ -1,14 +1,18 @@
 """The subject-access document (droit d'accès) of one participant, as a readable PDF: the same sections as the
-JSON export (parcours.selectors.data_protection.subject_access_data)."""
+JSON export (parcours.selectors.data_protection.subject_access_data), every exported value printed."""
 
 from reportlab.lib.units import mm
 
 from parcours.documents import pdf
 
-IDENTITY_LABELS = {
+# The label of each exported key (a key without one is printed as is: nothing is left out).
+LABELS = {
+    # identity
+    "pseudonyme": "Pseudonyme",
     "prenom": "Prénom",
     "nom": "Nom",
     "date_de_naissance": "Date de naissance",
+    "sexe": "Sexe",
     "courriel": "Courriel",
     "telephone": "Téléphone",
     "code_postal": "Code postal",
@@ -21,6 +25,65 @@ IDENTITY_LABELS = {
     "conseiller_referent": "Conseiller·ère référent·e",
     "inscrit_le": "Inscrit·e le",
     "notice_d_information_remise_le": "Notice d'information remise le",
+    "anonymisation_annoncee_le": "Anonymisation annoncée le",
+    "anonymise_le": "Anonymisé le",
+    # eligibility
+    "parcours": "Parcours n°",
+    "soumise_le": "Soumise le",
+    "soumise_par": "Soumise par",
+    "decision": "Décision",
+    "decidee_le": "Décidée le",
+    "decidee_par": "Décidée par",
+    "valide_jusqu_au": "Valide jusqu'au",
+    "derogation": "Dérogation",
+    "criteres": "Critères",
+    # pathways
+    "numero": "N°",
+    "etat": "État",
+    "structure_porteuse": "Structure porteuse",
+    "debut": "Début",
+    "sortie": "Sortie",
+    "cloture": "Clôture",
+    # referrals
+    "offre": "Offre",
+    "lot": "Lot",
+    "operation": "Opération",
+    "employeur": "Employeur",
+    "envoye_par": "Envoyé par",
+    "motivation": "Motivation",
+    "cree_le": "Créé le",
+    "transmis_a_l_employeur_le": "Transmis à l'employeur le",
+    "decide_le": "Décidé le",
+    "motif_de_decision": "Motif de la décision",
+    # placements
+    "positionnement": "Positionnement n°",
+    "type_de_contrat": "Type de contrat",
+    "modalite": "Modalité",
+    "heures_par_semaine": "Heures par semaine",
+    "debut_prevu": "Début prévu",
+    "fin_prevue": "Fin prévue",
+    "commence_le": "Commencé le",
+    "termine_le": "Terminé le",
+    "type_de_fin": "Fin",
+    "motif_de_fin": "Motif de fin",
+    # follow-ups
+    "mise_en_poste": "Mise en poste n°",
+    "type": "Type",
+    "prevu_le": "Prévu le",
+    "realise_le": "Réalisé le",
+    "par": "Par",
+    "note": "Note",
+    # exits
+    "date": "Date de sortie",
+    "situation": "Situation à la sortie",
+    "categorie": "Catégorie",
+    "precision": "Précision",
+    "enregistree_par": "Enregistrée par",
+    "situation_a_6_mois_constatee_le": "Situation à 6 mois constatée le",
+    "situation_a_6_mois": "Situation à 6 mois",
+    "categorie_a_6_mois": "Catégorie à 6 mois",
+    "precision_a_6_mois": "Précision (6 mois)",
+    "situation_a_6_mois_enregistree_par": "Situation à 6 mois enregistrée par",
 }
 
 
@@ -44,12 +107,37 @@ def _french_date(text):
     return text
 
 
+def _facts(record):
+    return pdf.facts([(LABELS.get(key, key), _value(value)) for key, value in record.items()])
+
+
+def _records(story, s, title, records, empty="Aucune donnée."):
+    """One block of labelled facts per record: every exported key printed."""
+    story.append(pdf.para(title, s["h2"]))
+    if not records:
+        story.append(pdf.para(empty, s["body"]))
+    for record in records:
+        story.append(_facts(record))
+        story.append(pdf.spacer(2))
+
+
 def _section(story, s, title, header, rows, widths, empty="Aucune donnée."):
     story.append(pdf.para(title, s["h2"]))
     if rows:
         story.append(pdf.table(header, [[_value(c) for c in row] for row in rows], [w * mm for w in widths]))
     else:
         story.append(pdf.para(empty, s["body"]))
+
+
+def _criterion(c):
+    seen = [f"vu le {_value(c['justificatif_vu_le'])}" if c["justificatif_vu_le"] else ""]
+    seen.append(f"par {c['justificatif_vu_par']}" if c["justificatif_vu_par"] else "")
+    proof = " ".join(x for x in [c["justificatif"], *seen] if x)
+    return f"{c['critere']} (justificatif : {proof})" if proof else c["critere"]
+
+
+def _by_whom(record):
+    return f"{record['par']} ({record['organisation']})" if record["organisation"] else record["par"]
 
 
 def render(data: dict) -> bytes:
@@ -71,96 +159,41 @@ def render(data: dict) -> bytes:
             s["body"],
         ),
         pdf.para("Identité et situation", s["h2"]),
-        pdf.facts([(IDENTITY_LABELS.get(k, k), _value(v)) for k, v in identity.items()]),
+        _facts(identity),
     ]
-    story.append(pdf.para("Éligibilité aux clauses sociales", s["h2"]))
-    if not data["eligibilite"]:
-        story.append(pdf.para("Aucune évaluation.", s["body"]))
-    for assessment in data["eligibilite"]:
-        criteria = ", ".join(
-            f"{c['critere']}"
-            + (f" (justificatif vu le {_value(c['justificatif_vu_le'])})" if c["justificatif_vu_le"] else "")
-            for c in assessment["criteres"]
-        )
-        story.append(
-            pdf.facts(
-                [
-                    ("Soumise le", _value(assessment["soumise_le"])),
-                    ("Décision", f"{assessment['decision']} ({_value(assessment['decidee_le'])})"),
-                    ("Valide jusqu'au", _value(assessment["valide_jusqu_au"])),
-                    ("Critères", criteria or "—"),
-                    ("Dérogation", _value(assessment["derogation"])),
-                ]
-            )
-        )
-        story.append(pdf.spacer(2))
-    _section(
+    _records(
         story,
         s,
-        "Parcours",
-        ["N°", "État", "Début", "Sortie", "Clôture"],
-        [[p["numero"], p["etat"], p["debut"], p["sortie"], p["cloture"]] for p in data["parcours"]],
-        [15, 50, 35, 35, 39],
+        "Éligibilité aux clauses sociales",
+        [{**a, "criteres": ", ".join(_criterion(c) for c in a["criteres"])} for a in data["eligibilite"]],
+        empty="Aucune évaluation.",
     )
-    _section(
-        story,
-        s,
-        "Positionnements sur des offres",
-        ["Offre", "Employeur", "État", "Le", "Motivation / motif"],
-        [
-            [
-                r["offre"],
-                r["employeur"],
-                r["etat"],
-                r["cree_le"],
-                " — ".join(x for x in (r["motivation"], r["motif_de_decision"]) if x),
-            ]
-            for r in data["positionnements"]
-        ],
-        [38, 34, 28, 20, 54],
-    )
-    _section(
-        story,
-        s,
-        "Mises en poste",
-        ["Employeur", "Contrat", "Heures/sem.", "Début", "Fin", "État"],
-        [
-            [
-                p["employeur"],
-                p["type_de_contrat"],
-                p["heures_par_semaine"],
-                p["commence_le"] or p["debut_prevu"],
-                p["termine_le"] or p["fin_prevue"],
-                p["etat"],
-            ]
-            for p in data["mises_en_poste"]
-        ],
-        [40, 32, 20, 25, 25, 32],
-    )
+    _records(story, s, "Parcours", data["parcours"])
+    _records(story, s, "Positionnements sur des offres", data["positionnements"])
+    _records(story, s, "Mises en poste", data["mises_en_poste"])
     _section(
         story,
         s,
         "Heures de travail déclarées",
-        ["Mois", "Heures", "Régularisation", "État"],
-        [[h["mois"], h["heures"], h["regularisation"], h["etat"]] for h in data["heures"]],
-        [35, 35, 40, 64],
+        ["N° (poste)", "Mois", "Heures", "Régul.", "État", "Déclarées", "Validées le", "Clôturées le", "Motif"],
+        [
+            [
+                f"{h['numero']} ({h['mise_en_poste']})",
+                h["mois"],
+                h["heures"],
+                h["regularisation"],
+                h["etat"],
+                " par ".join(x for x in (_value(h["declarees_le"]), h["declarees_par"]) if x),
+                h["validees_le"],
+                h["cloturees_le"],
+                h["motif_de_rejet"],
+            ]
+            for h in data["heures"]
+        ],
+        [17, 15, 14, 14, 22, 30, 19, 19, 24],
     )
-    _section(
-        story,
-        s,
-        "Suivis",
-        ["Type", "Prévu le", "Réalisé le", "Par", "Note"],
-        [[f["type"], f["prevu_le"], f["realise_le"], f["par"], f["note"]] for f in data["suivis"]],
-        [30, 22, 22, 35, 65],
-    )
-    _section(
-        story,
-        s,
-        "Sorties",
-        ["Date", "Catégorie", "Précision"],
-        [[e["date"], e["categorie"], e["precision"]] for e in data["sorties"]],
-        [25, 45, 104],
-    )
+    _records(story, s, "Suivis", data["suivis"])
+    _records(story, s, "Sorties et situation six mois après", data["sorties"])
     _section(
         story,
         s,
@@ -169,7 +202,7 @@ def render(data: dict) -> bytes:
         [
             [
                 e["date"],
-                f"{e['par']} ({e['organisation']})" if e["organisation"] else e["par"],
+                f"{_by_whom(e)}, {e['role']}" if e["role"] else _by_whom(e),
                 e["objet"],
                 e["action"],
                 " → ".join(x for x in (e["etat_avant"], e["etat_apres"]) if x),
@@ -183,9 +216,9 @@ def render(data: dict) -> bytes:
         story,
         s,
         "Qui a consulté ce dossier",
-        ["Date", "Par", "Organisation", "Rôle", "Canal"],
-        [[a["date"], a["par"], a["organisation"], a["role"], a["canal"]] for a in data["consultations"]],
-        [26, 35, 53, 35, 25],
+        ["Date", "Par", "Organisation", "Rôle", "Canal", "Pour"],
+        [[a["date"], a["par"], a["organisation"], a["role"], a["canal"], a["objet"]] for a in data["consultations"]],
+        [24, 32, 40, 30, 22, 26],
         empty="Aucune consultation enregistrée.",
     )
     return pdf.render(

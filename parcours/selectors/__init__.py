@@ -32,6 +32,7 @@ from parcours.selectors.data_protection import (  # noqa: F401,E402
     subject_access_data,
 )
 from parcours.selectors.journal import (  # noqa: F401,E402
+    contact_hidden,
     object_events,
     participant_events,
     present_events,

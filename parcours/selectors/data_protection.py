@@ -18,7 +18,7 @@ from parcours.models import (
     Placement,
     Referral,
 )
-from parcours.selectors.journal import ROLE_LABELS, action_label, event_state_label, person_name
+from parcours.selectors.journal import OBJECT_LABELS, ROLE_LABELS, action_label, event_state_label, person_name
 from parcours.text import Folded, fold, pseudonym_number
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
@@ -72,17 +72,212 @@ def access_log_for(actor, *, query="", channel="", since=None, until=None):
 
 
 # --- The subject-access document --------------------------------------------------------------------------------
+def _day(moment):
+    return _date(timezone.localdate(moment)) if moment is not None else None
+
+
+def _moment(moment):
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment is not None else None
+
+
+def _by(user):
+    return _person(user) if user is not None else ""
+
+
+def _shown(obj, field):
+    """The label of a choice, "" when none was recorded."""
+    return getattr(obj, f"get_{field}_display")() if getattr(obj, field) else ""
+
+
+def _name(organisation):
+    return organisation.name if organisation is not None else ""
+
+
+# Each model's fields holding the person's data → (key in the document, value). Every concrete field of these
+# models is either here or in SUBJECT_ACCESS_TECHNICAL_FIELDS (tests/test_data_protection.py checks both ways, so a
+# field added later fails the test until it is exported or listed as technical).
+SUBJECT_ACCESS_FIELDS = {
+    Participant: {
+        "id": ("pseudonyme", lambda p: p.pseudonym),
+        "first_name": ("prenom", lambda p: p.first_name),
+        "last_name": ("nom", lambda p: p.last_name),
+        "birth_date": ("date_de_naissance", lambda p: _date(p.birth_date)),
+        "sex": ("sexe", lambda p: _shown(p, "sex")),
+        "email": ("courriel", lambda p: p.email),
+        "phone": ("telephone", lambda p: p.phone),
+        "postcode": ("code_postal", lambda p: p.postcode),
+        "commune": ("commune", lambda p: p.commune),
+        "is_qpv_resident": ("reside_en_qpv", lambda p: p.is_qpv_resident),
+        "qualification_level": ("niveau_de_qualification", lambda p: _shown(p, "qualification_level")),
+        "programme": ("dispositif", lambda p: _shown(p, "programme")),
+        "imilo_reference": ("identifiant_imilo", lambda p: p.imilo_reference),
+        "youth_agency": ("mission_locale", lambda p: p.youth_agency.name),
+        "referent_adviser": ("conseiller_referent", lambda p: _by(p.referent_adviser)),
+        "created_at": ("inscrit_le", lambda p: _day(p.created_at)),
+        "notice_given_on": ("notice_d_information_remise_le", lambda p: _date(p.notice_given_on)),
+        "retention_notice_at": ("anonymisation_annoncee_le", lambda p: _day(p.retention_notice_at)),
+        "anonymised_at": ("anonymise_le", lambda p: _day(p.anonymised_at)),
+    },
+    EligibilityAssessment: {
+        "pathway": ("parcours", lambda a: a.pathway_id),
+        "submitted_at": ("soumise_le", lambda a: _day(a.submitted_at)),
+        "submitted_by": ("soumise_par", lambda a: _by(a.submitted_by)),
+        "decision": ("decision", lambda a: _shown(a, "decision")),
+        "decided_at": ("decidee_le", lambda a: _day(a.decided_at)),
+        "decided_by": ("decidee_par", lambda a: _by(a.decided_by)),
+        "valid_until": ("valide_jusqu_au", lambda a: _date(a.valid_until)),
+        "derogation_reason": ("derogation", lambda a: a.derogation_reason),
+    },
+    AssessedCriterion: {
+        "criterion": ("critere", lambda c: c.criterion.label),
+        "proof_kind": ("justificatif", lambda c: _shown(c, "proof_kind")),
+        "proof_seen_on": ("justificatif_vu_le", lambda c: _date(c.proof_seen_on)),
+        "proof_seen_by": ("justificatif_vu_par", lambda c: _by(c.proof_seen_by)),
+    },
+    Pathway: {
+        "id": ("numero", lambda p: p.pk),
+        "state": ("etat", lambda p: p.get_state_display()),
+        "referent_adviser": ("conseiller_referent", lambda p: _by(p.referent_adviser)),
+        "facilitation_organisation": ("structure_porteuse", lambda p: _name(p.facilitation_organisation)),
+        "started_on": ("debut", lambda p: _date(p.started_on)),
+        "exited_on": ("sortie", lambda p: _date(p.exited_on)),
+        "closed_on": ("cloture", lambda p: _date(p.closed_on)),
+    },
+    Referral: {
+        "id": ("numero", lambda r: r.pk),
+        "pathway": ("parcours", lambda r: r.pathway_id),
+        "offer": ("offre", lambda r: r.offer.title),
+        "state": ("etat", lambda r: r.get_state_display()),
+        "sent_by": ("envoye_par", lambda r: _by(r.sent_by)),
+        "motivation": ("motivation", lambda r: r.motivation),
+        "created_at": ("cree_le", lambda r: _day(r.created_at)),
+        "forwarded_at": ("transmis_a_l_employeur_le", lambda r: _day(r.forwarded_at)),
+        "decided_at": ("decide_le", lambda r: _day(r.decided_at)),
+        "decision_reason": ("motif_de_decision", lambda r: r.decision_reason),
+    },
+    Placement: {
+        "id": ("numero", lambda p: p.pk),
+        "pathway": ("parcours", lambda p: p.pathway_id),
+        "referral": ("positionnement", lambda p: p.referral_id),
+        "employer": ("employeur", lambda p: p.employer.name),
+        "lot": ("lot", lambda p: str(p.lot)),
+        "contract_type": ("type_de_contrat", lambda p: _shown(p, "contract_type")),
+        "fulfilment_mode": ("modalite", lambda p: _shown(p, "fulfilment_mode")),
+        "weekly_hours": ("heures_par_semaine", lambda p: p.weekly_hours),
+        "start_date": ("debut_prevu", lambda p: _date(p.start_date)),
+        "planned_end_date": ("fin_prevue", lambda p: _date(p.planned_end_date)),
+        "started_on": ("commence_le", lambda p: _date(p.started_on)),
+        "ended_on": ("termine_le", lambda p: _date(p.ended_on)),
+        "state": ("etat", lambda p: p.get_state_display()),
+        "end_kind": ("type_de_fin", lambda p: _shown(p, "end_kind")),
+        "end_reason": ("motif_de_fin", lambda p: p.end_reason),
+    },
+    HoursLine: {
+        "id": ("numero", lambda h: h.pk),
+        "placement": ("mise_en_poste", lambda h: h.placement_id),
+        "month": ("mois", lambda h: h.month.strftime("%Y-%m")),
+        "hours": ("heures", lambda h: str(h.hours)),
+        "is_adjustment": ("regularisation", lambda h: h.is_adjustment),
+        "state": ("etat", lambda h: h.get_state_display()),
+        "declared_by": ("declarees_par", lambda h: _by(h.declared_by)),
+        "declared_at": ("declarees_le", lambda h: _day(h.declared_at)),
+        "validated_at": ("validees_le", lambda h: _day(h.validated_at)),
+        "rejection_reason": ("motif_de_rejet", lambda h: h.rejection_reason),
+        "locked_at": ("cloturees_le", lambda h: _day(h.locked_at)),
+    },
+    FollowUp: {
+        "pathway": ("parcours", lambda f: f.pathway_id),
+        "placement": ("mise_en_poste", lambda f: f.placement_id),
+        "kind": ("type", lambda f: _shown(f, "kind")),
+        "due_on": ("prevu_le", lambda f: _date(f.due_on)),
+        "done_on": ("realise_le", lambda f: _date(f.done_on)),
+        "recorded_by": ("par", lambda f: _by(f.recorded_by)),
+        "note": ("note", lambda f: f.note),
+    },
+    Exit: {
+        "pathway": ("parcours", lambda e: e.pathway_id),
+        "exited_on": ("date", lambda e: _date(e.exited_on)),
+        "situation": ("situation", lambda e: _shown(e, "situation")),
+        "category": ("categorie", lambda e: _shown(e, "category")),
+        "detail": ("precision", lambda e: e.detail),
+        "recorded_by": ("enregistree_par", lambda e: _by(e.recorded_by)),
+        "outcome_observed_on": ("situation_a_6_mois_constatee_le", lambda e: _date(e.outcome_observed_on)),
+        "outcome_situation": ("situation_a_6_mois", lambda e: _shown(e, "outcome_situation")),
+        "outcome_category": ("categorie_a_6_mois", lambda e: _shown(e, "outcome_category")),
+        "outcome_detail": ("precision_a_6_mois", lambda e: e.outcome_detail),
+        "outcome_recorded_by": ("situation_a_6_mois_enregistree_par", lambda e: _by(e.outcome_recorded_by)),
+    },
+}
+# Fields that are not data about the person (bookkeeping, keys, copies of exported values), and why.
+SUBJECT_ACCESS_TECHNICAL_FIELDS = {
+    Participant: {
+        "updated_at": "the row's bookkeeping; each change is in the history (journal), exported",
+        "search_text": "search index computed from the names, exported",
+        "identity_key": "duplicate-detection key computed from the names and birth date, exported",
+        "homonym_confirmed": "the adviser's confirmation that a homonym is another person: about the other file",
+        "current_state": "copy of the current pathway's state, exported with the pathways",
+    },
+    EligibilityAssessment: {
+        "id": "internal key",
+        "participant": "the person the document is about",
+    },
+    AssessedCriterion: {
+        "id": "internal key",
+        "assessment": "the assessment the criterion is listed under",
+    },
+    Pathway: {
+        "participant": "the person the document is about",
+        "updated_at": "the row's bookkeeping; each change is in the history (journal), exported",
+    },
+    Referral: {
+        "participant_id": "copy of the pathway's participant (the person the document is about)",
+        "updated_at": "the row's bookkeeping; each change is in the history (journal), exported",
+    },
+    Placement: {
+        "participant_id": "copy of the pathway's participant (the person the document is about)",
+        "created_at": "the row's bookkeeping; its creation is in the history (journal), exported",
+    },
+    HoursLine: {
+        "lot": "copy of the placement's lot, exported with the placement",
+    },
+    FollowUp: {
+        "id": "internal key",
+        "created_at": "the row's bookkeeping; its recording is in the history (journal), exported",
+    },
+    Exit: {
+        "id": "internal key",
+        "created_at": "the row's bookkeeping; its recording is in the history (journal), exported",
+    },
+}
+
+
+def _exported(obj) -> dict:
+    return {key: value(obj) for key, value in SUBJECT_ACCESS_FIELDS[type(obj)].values()}
+
+
+def _object_label(event) -> str:
+    return f"{OBJECT_LABELS.get(event.object_type, event.object_type)} #{event.object_id}"
+
+
 def subject_access_data(participant: Participant) -> dict:
     """Everything Parcours holds on one participant, in French section names (RGPD art. 15). Built after the
     export was authorised and journaled (parcours.services.data_protection.participant_subject_access)."""
-    pathways = list(Pathway.objects.filter(participant=participant).order_by("started_on", "pk"))
+    pathways = list(
+        Pathway.objects.filter(participant=participant)
+        .select_related("referent_adviser", "facilitation_organisation")
+        .order_by("started_on", "pk")
+    )
     assessments = list(
         EligibilityAssessment.objects.filter(participant=participant)
         .select_related("submitted_by", "decided_by")
         .order_by("submitted_at", "pk")
     )
     criteria = {}
-    for row in AssessedCriterion.objects.filter(assessment__participant=participant).select_related("criterion"):
+    for row in (
+        AssessedCriterion.objects.filter(assessment__participant=participant)
+        .select_related("criterion", "proof_seen_by")
+        .order_by("pk")
+    ):
         criteria.setdefault(row.assessment_id, []).append(row)
     referrals = list(
         Referral.objects.filter(pathway__participant=participant)
@@ -94,13 +289,21 @@ def subject_access_data(participant: Participant) -> dict:
         .select_related("employer", "lot__contract")
         .order_by("start_date", "pk")
     )
-    hours = list(HoursLine.objects.filter(placement__pathway__participant=participant).order_by("month", "pk"))
+    hours = list(
+        HoursLine.objects.filter(placement__pathway__participant=participant)
+        .select_related("declared_by")
+        .order_by("month", "pk")
+    )
     follow_ups = list(
         FollowUp.objects.filter(pathway__participant=participant)
         .select_related("recorded_by")
         .order_by(F("done_on").asc(nulls_last=True), F("due_on").asc(nulls_last=True), "pk")
     )
-    exits = list(Exit.objects.filter(pathway__participant=participant).order_by("exited_on", "pk"))
+    exits = list(
+        Exit.objects.filter(pathway__participant=participant)
+        .select_related("recorded_by", "outcome_recorded_by")
+        .order_by("exited_on", "pk")
+    )
     events = list(
         JournalEvent.objects.filter(participant_id=participant.pk)
         .select_related("actor_user", "actor_organisation")
@@ -117,113 +320,37 @@ def subject_access_data(participant: Participant) -> dict:
             "produit_le": timezone.localtime().isoformat(timespec="seconds"),
             "responsable_de_traitement": participant.youth_agency.name,
         },
-        "identite": {
-            "prenom": participant.first_name,
-            "nom": participant.last_name,
-            "date_de_naissance": _date(participant.birth_date),
-            "courriel": participant.email,
-            "telephone": participant.phone,
-            "code_postal": participant.postcode,
-            "commune": participant.commune,
-            "reside_en_qpv": participant.is_qpv_resident,
-            "niveau_de_qualification": participant.get_qualification_level_display(),
-            "dispositif": participant.get_programme_display(),
-            "identifiant_imilo": participant.imilo_reference,
-            "mission_locale": participant.youth_agency.name,
-            "conseiller_referent": _person(participant.referent_adviser),
-            "inscrit_le": _date(timezone.localdate(participant.created_at)),
-            "notice_d_information_remise_le": _date(participant.notice_given_on),
-        },
+        "identite": _exported(participant),
         "eligibilite": [
             {
-                "soumise_le": _date(timezone.localdate(a.submitted_at)),
-                "decision": a.get_decision_display(),
-                "decidee_le": _date(timezone.localdate(a.decided_at)) if a.decided_at else None,
-                "valide_jusqu_au": _date(a.valid_until),
-                "derogation": a.derogation_reason,
+                **_exported(a),
                 "criteres": [
-                    {
-                        "critere": c.criterion.label,
-                        "donnee_de_sante": c.criterion.is_health_data,
-                        "justificatif": c.get_proof_kind_display() if c.proof_kind else "",
-                        "justificatif_vu_le": _date(c.proof_seen_on),
-                    }
-                    for c in criteria.get(a.pk, [])
+                    {**_exported(c), "donnee_de_sante": c.criterion.is_health_data} for c in criteria.get(a.pk, [])
                 ],
             }
             for a in assessments
         ],
-        "parcours": [
-            {
-                "numero": p.pk,
-                "etat": p.get_state_display(),
-                "debut": _date(p.started_on),
-                "sortie": _date(p.exited_on),
-                "cloture": _date(p.closed_on),
-            }
-            for p in pathways
-        ],
+        "parcours": [_exported(p) for p in pathways],
         "positionnements": [
             {
-                "numero": r.pk,
-                "offre": r.offer.title,
+                **_exported(r),
                 "lot": str(r.offer.lot),
                 "operation": r.offer.lot.contract.operation.name,
                 "employeur": r.offer.lot.awardee.name if r.offer.lot.awardee else "",
-                "etat": r.get_state_display(),
-                "motivation": r.motivation,
-                "motif_de_decision": r.decision_reason,
-                "cree_le": _date(timezone.localdate(r.created_at)),
             }
             for r in referrals
         ],
-        "mises_en_poste": [
-            {
-                "numero": p.pk,
-                "employeur": p.employer.name,
-                "lot": str(p.lot),
-                "type_de_contrat": p.get_contract_type_display(),
-                "modalite": p.get_fulfilment_mode_display(),
-                "heures_par_semaine": p.weekly_hours,
-                "debut_prevu": _date(p.start_date),
-                "fin_prevue": _date(p.planned_end_date),
-                "commence_le": _date(p.started_on),
-                "termine_le": _date(p.ended_on),
-                "etat": p.get_state_display(),
-                "motif_de_fin": p.end_reason,
-            }
-            for p in placements
-        ],
-        "heures": [
-            {
-                "mise_en_poste": h.placement_id,
-                "mois": h.month.strftime("%Y-%m"),
-                "heures": str(h.hours),
-                "regularisation": h.is_adjustment,
-                "etat": h.get_state_display(),
-            }
-            for h in hours
-        ],
-        "suivis": [
-            {
-                "type": f.get_kind_display(),
-                "prevu_le": _date(f.due_on),
-                "realise_le": _date(f.done_on),
-                "par": _person(f.recorded_by) if f.recorded_by else "",
-                "note": f.note,
-            }
-            for f in follow_ups
-        ],
-        "sorties": [
-            {"date": _date(e.exited_on), "categorie": e.get_category_display(), "precision": e.detail} for e in exits
-        ],
+        "mises_en_poste": [_exported(p) for p in placements],
+        "heures": [_exported(h) for h in hours],
+        "suivis": [_exported(f) for f in follow_ups],
+        "sorties": [_exported(e) for e in exits],
         "historique": [
             {
-                "date": timezone.localtime(e.occurred_at).isoformat(timespec="seconds"),
+                "date": _moment(e.occurred_at),
                 "par": _person(e.actor_user),
                 "organisation": e.actor_organisation.name if e.actor_organisation else "",
                 "role": str(ROLE_LABELS.get(e.actor_role, e.actor_role)),
-                "objet": f"{e.object_type} #{e.object_id}",
+                "objet": _object_label(e),
                 "action": action_label(e.object_type, e.action),
                 "etat_avant": event_state_label(e.object_type, e.from_state),
                 "etat_apres": event_state_label(e.object_type, e.to_state),
@@ -233,7 +360,7 @@ def subject_access_data(participant: Participant) -> dict:
         ],
         "consultations": [
             {
-                "date": timezone.localtime(a.accessed_at).isoformat(timespec="seconds"),
+                "date": _moment(a.accessed_at),
                 "par": _person(a.user),
                 "organisation": a.organisation.name if a.organisation else "",
                 "role": str(ROLE_LABELS.get(a.role, a.role)),

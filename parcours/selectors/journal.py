@@ -212,6 +212,12 @@ def pseudonymised(actor) -> bool:
     return policy.may(actor, "participant.view") and not policy.may(actor, "participant.view_identity")
 
 
+def contact_hidden(actor) -> bool:
+    """A viewer who reads files without the contact details, the address and the sex: every buyer's auditor, with
+    named access or not (it identifies the person for controls, it never contacts them)."""
+    return policy.may(actor, "participant.view") and not policy.may(actor, "participant.view_contact")
+
+
 def visible_inputs(inputs: dict, *, health_visible: bool) -> dict:
     """The per-field sensitivity rule of event inputs. Without the health data, neither the criteria nor their
     number: beside an assessment showing the others, the count would tell that a health criterion was declared."""

@@ -166,7 +166,8 @@ class CountingRuleSetAdmin(admin.ModelAdmin):
     def publish_new_version(self, request, queryset):
         published = []
         with transaction.atomic():
-            for rule_set in queryset.select_for_update():
+            ids = list(queryset.values_list("pk", flat=True))  # the list's rows are counted (GROUP BY): not locked
+            for rule_set in CountingRuleSet.objects.filter(pk__in=ids).order_by("pk").select_for_update():
                 latest = CountingRuleSet.objects.filter(name=rule_set.name).aggregate(v=Max("version"))["v"]
                 rules = list(rule_set.mode_rules.all())
                 rule_set.pk, rule_set.version, rule_set.valid_from = None, latest + 1, timezone.localdate()

@@ -140,6 +140,10 @@ def contract_create(
     require(actor, "register.create", message=_("Seul·e un·e facilitateur·rice tient le registre des clauses."))
     if buyer.kind != OrganisationKind.AUTHORITY:
         raise DomainError("invalid_input", _("L'acheteur doit être un acheteur public."), field="buyer")
+    if notified_on is not None:
+        # A contract may be registered before its notification (the clause is sized upstream), with the day planned:
+        # a date ahead is allowed, one out of any case's bounds (9999, 1900) is a slip.
+        check_plausible_date(notified_on, field="notified_on", label=_("Date de notification"))
     reference = contract_reference(reference)
     # The operation's row is locked above: two creations in one operation check one after the other.
     if operation.contracts.filter(reference__iexact=reference).exists():

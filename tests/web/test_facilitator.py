@@ -217,6 +217,12 @@ def test_contract_create(site, client):
         "buyer": site.buyer.pk,
         "legal_lever": "L2112-2",
     }
+    # A notification date out of any case's bounds is a slip: refused on its field, nothing written.
+    response = client.post(reverse("facilitator:contract_create"), {**data, "notified_on": "9999-12-31"})
+    assert response.status_code == 400
+    (refused,) = response.context["form"].errors["notified_on"]
+    assert refused.startswith("Date de notification : date hors des limites")
+    assert not PublicContract.objects.filter(reference="M-2").exists()
     assert client.post(reverse("facilitator:contract_create"), data).status_code == 302
     assert PublicContract.objects.get(reference="M-2").buyer == site.buyer
 

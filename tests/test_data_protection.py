@@ -289,6 +289,36 @@ def test_the_data_protection_officer_reads_the_access_log_of_the_organisation(wo
     assert client_for(world.a.adviser).get("/donnees-personnelles/consultations/").status_code == 403
 
 
+def test_the_data_protection_officer_reads_the_access_log_through_the_api_too(world):
+    """The page's rows, filters and refusals, as JSON (it was the one DPO page without an API)."""
+    from rest_framework.test import APIClient
+
+    participant = make_referral(world, "approved").pathway.participant
+    other = make_pathway(world, "intake", side="b").participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    client_for(world.b.adviser).get(f"/participants/{other.pk}/")
+
+    def api(actor):
+        client = APIClient()
+        client.force_authenticate(actor.user)
+        return client
+
+    dpo = api(world.a.dpo)
+    response = dpo.get("/api/v1/access-log/")
+    assert response.status_code == 200, response.content
+    rows = response.json()["results"]
+    assert rows and {row["participant"] for row in rows} == {participant.pseudonym}
+    assert participant.last_name not in response.content.decode()
+    row = next(r for r in rows if r["user"] == world.a.facilitator.user.username)
+    assert row["user_name"] == world.a.facilitator.user.get_full_name() and row["channel"] == "page"
+    assert dpo.get("/api/v1/access-log/", {"q": participant.pseudonym}).json()["results"] == rows
+    assert dpo.get("/api/v1/access-log/", {"channel": "api"}).json()["results"] == []
+    for bad in ({"since": "abc"}, {"since": "2026-12-31", "until": "2026-01-01"}, {"channel": "pigeon"}):
+        refused = dpo.get("/api/v1/access-log/", bad)
+        assert refused.status_code == 400 and refused["Content-Type"] == "application/problem+json", bad
+    assert api(world.a.adviser).get("/api/v1/access-log/").status_code == 403
+
+
 ACCESS_LOG = "/donnees-personnelles/consultations/"
 
 

@@ -23,6 +23,7 @@ from parcours.models import (
     HoursLine,
     JobOffer,
     Participant,
+    ParticipantAccess,
     Pathway,
     Placement,
     Referral,
@@ -31,6 +32,7 @@ from roles import policy
 from workflows import engine
 from workflows.models import JournalEvent
 from workflows.vocabulary import (
+    AccessChannel,
     ContractType,
     ExitSituation,
     FollowUpKind,
@@ -168,6 +170,46 @@ class ExitSerializer(serializers.ModelSerializer):
             "outcome_category",
             "outcome_detail",
         ]
+
+
+class AccessLogFilterSerializer(StrictSerializer):
+    """The DPO's filters, as on the page: reader (login or name) or file pseudonym, channel, dates (inclusive)."""
+
+    q = _text(100, required=False, allow_blank=True, help_text="Utilisateur (identifiant ou nom) ou pseudonyme.")
+    channel = _choice(AccessChannel, required=False)
+    since = StrictDateField(required=False, help_text="Depuis le (inclus).")
+    until = StrictDateField(required=False, help_text="Jusqu'au (inclus).")
+
+    def validate(self, data):
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise serializers.ValidationError({"since": "La date de début suit la date de fin."})
+        return data
+
+
+class AccessLogEntrySerializer(serializers.ModelSerializer):
+    """One read of a file: who (login, name, organisation, role), which file (its pseudonym), how and why."""
+
+    user = serializers.CharField(source="user.username")
+    user_name = serializers.SerializerMethodField()
+    organisation = serializers.CharField(source="organisation.name", allow_null=True, default=None)
+    participant = serializers.CharField(source="participant.pseudonym")
+
+    class Meta:
+        model = ParticipantAccess
+        fields = [
+            "id",
+            "accessed_at",
+            "user",
+            "user_name",
+            "organisation",
+            "role",
+            "participant",
+            "channel",
+            "purpose",
+        ]
+
+    def get_user_name(self, access) -> str:
+        return access.user.get_full_name()
 
 
 class FollowUpRecordSerializer(StrictSerializer):

@@ -34,6 +34,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("access-log/", views.AccessLogListView.as_view(), name="access-log"),
     path("organisations/", views.OrganisationListView.as_view(), name="organisations-list"),
     path("organisations/<id:pk>/", views.OrganisationDetailView.as_view(), name="organisations-detail"),
     path("participants/", views.ParticipantListView.as_view(), name="participants-list"),

@@ -544,6 +544,30 @@ class PathwayExitOutcomeView(ApiView):
         return Response(s.ExitSerializer(exit).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Consultations des dossiers (délégué·e à la protection des données)",
+        description="Les lectures faites par les membres de l'organisation et celles des dossiers qu'elle suit, les "
+        "plus récentes d'abord ; mêmes filtres que la page.",
+        tags=["Protection des données"],
+        parameters=[s.AccessLogFilterSerializer],
+        responses=s.AccessLogEntrySerializer(many=True),
+    )
+)
+class AccessLogListView(ApiView):
+    def get(self, request, *args, **kwargs):
+        self.require_role("accesslog.view", _("Réservé au ou à la délégué·e à la protection des données."))
+        filters = s.AccessLogFilterSerializer(data=query_data(request.query_params, s.AccessLogFilterSerializer))
+        filters.is_valid(raise_exception=True)
+        rows = selectors.access_log_for(
+            self.actor,
+            query=filters.validated_data.get("q", ""),
+            **{name: filters.validated_data.get(name) for name in ("channel", "since", "until")},
+        )
+        page = self.paginate_queryset(rows.order_by())
+        return self.get_paginated_response(s.AccessLogEntrySerializer(page, many=True).data)
+
+
 # --- Creations on collections --------------------------------------------------------------------------------
 class CreateMixin:
     create_action = ""

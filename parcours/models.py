@@ -533,10 +533,20 @@ class CountingRuleSet(models.Model):
         verbose_name_plural = "règles de comptage"
         ordering = ["name", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="counting_rules_unique_version"),
-            models.CheckConstraint(condition=Q(long_contract_bonus_hours__gte=0), name="counting_rules_bonus"),
+            models.UniqueConstraint(
+                fields=["name", "version"],
+                name="counting_rules_unique_version",
+                violation_error_message="Cette charte a déjà une version portant ce numéro.",
+            ),
             models.CheckConstraint(
-                condition=Q(long_contract_factor__gte=1, long_contract_factor__lte=3), name="counting_rules_factor"
+                condition=Q(long_contract_bonus_hours__gte=0),
+                name="counting_rules_bonus",
+                violation_error_message="La bonification d'un contrat long ne peut pas être négative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(long_contract_factor__gte=1, long_contract_factor__lte=3),
+                name="counting_rules_factor",
+                violation_error_message="Le coefficient d'un contrat long est compris entre 1 et 3.",
             ),
         ]
 
@@ -551,7 +561,9 @@ class CountingRuleSet(models.Model):
 class CountingModeRule(ChoiceLabels, models.Model):
     """What counts for one fulfilment mode in a version of the rules."""
 
-    rule_set = models.ForeignKey(CountingRuleSet, on_delete=models.CASCADE, related_name="mode_rules")
+    rule_set = models.ForeignKey(
+        CountingRuleSet, on_delete=models.CASCADE, related_name="mode_rules", verbose_name="version des règles"
+    )
     mode = models.CharField("modalité", max_length=30, choices=FulfilmentMode.choices)
     counts = models.BooleanField("heures comptées", default=True)
     factor = models.DecimalField("coefficient", max_digits=4, decimal_places=2, default=1)
@@ -564,11 +576,20 @@ class CountingModeRule(ChoiceLabels, models.Model):
         verbose_name_plural = "règles par modalité"
         ordering = ["rule_set", "mode"]
         constraints = [
-            models.UniqueConstraint(fields=["rule_set", "mode"], name="counting_mode_rule_unique"),
-            models.CheckConstraint(condition=Q(factor__gte=0, factor__lte=3), name="counting_mode_rule_factor"),
+            models.UniqueConstraint(
+                fields=["rule_set", "mode"],
+                name="counting_mode_rule_unique",
+                violation_error_message="Cette version a déjà une règle pour cette modalité.",
+            ),
+            models.CheckConstraint(
+                condition=Q(factor__gte=0, factor__lte=3),
+                name="counting_mode_rule_factor",
+                violation_error_message="Le coefficient d'une modalité est compris entre 0 et 3.",
+            ),
             models.CheckConstraint(
                 condition=Q(cap_hours_per_placement__isnull=True) | Q(cap_hours_per_placement__gte=0),
                 name="counting_mode_rule_cap",
+                violation_error_message="Le plafond d'heures par mise en poste ne peut pas être négatif.",
             ),
         ]
 

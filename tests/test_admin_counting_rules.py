@@ -74,6 +74,12 @@ def test_a_version_in_use_is_read_only_and_a_new_one_is_published_from_it(admin_
     assert sorted(new.mode_rules.values_list("mode", "counts", "factor")) == sorted(
         in_use.mode_rules.values_list("mode", "counts", "factor")
     )
+    # A value its rules refuse is said in words on the form, nothing written.
+    change = reverse("admin:parcours_countingruleset_change", args=[new.pk])
+    response = admin_client.post(change, change_data(new, long_contract_factor="5"))
+    assert response.status_code == 200
+    assert "Le coefficient d'un contrat long est compris entre 1 et 3." in page(response)
+    assert "counting_rules_factor" not in page(response)
     # The new version is edited before a lot chooses it; the old one is untouched.
     response = admin_client.post(
         reverse("admin:parcours_countingruleset_change", args=[new.pk]),

@@ -29,6 +29,9 @@ FORM_WRITTEN = [
     parcours_models.PublicContract,
     parcours_models.ContractLot,
     parcours_models.JobOffer,
+    # The counting rules, edited in the admin while no lot applies them.
+    parcours_models.CountingRuleSet,
+    parcours_models.CountingModeRule,
 ]
 
 

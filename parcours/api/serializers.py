@@ -176,7 +176,7 @@ class AccessLogFilterSerializer(StrictSerializer):
     """The DPO's filters, as on the page: reader (login or name) or file pseudonym, channel, dates (inclusive)."""
 
     q = _text(100, required=False, allow_blank=True, help_text="Utilisateur (identifiant ou nom) ou pseudonyme.")
-    channel = _choice(AccessChannel, required=False)
+    channel = _choice(AccessChannel, required=False, allow_blank=True)  # empty: every channel, as on the page
     since = StrictDateField(required=False, help_text="Depuis le (inclus).")
     until = StrictDateField(required=False, help_text="Jusqu'au (inclus).")
 

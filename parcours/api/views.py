@@ -728,7 +728,7 @@ class LotStatementView(LotStatementMixin, ApiView):
     post=extend_schema(
         summary="Relancer l'attributaire dont le relevé du mois manque (structure porteuse du lot)",
         tags=_tag(r.LOTS),
-        request=None,
+        request=s.EmptyInputSerializer,
         responses=s.StatementSerializer,
     )
 )
@@ -737,6 +737,7 @@ class LotStatementRemindView(LotStatementMixin, ApiView):
         self.require_role("statement.remind", _("Seule la structure porteuse du lot relance ses employeurs."))
         month = _statement_month(kwargs["month"])
         lot = self._lot()
+        self.parse(s.EmptyInputSerializer)  # as an offer's closing: a body that says something else is refused
         statements.statement_remind(actor=self.actor, lot=lot.pk, month=month)
         return Response(self._represent(lot, month))
 

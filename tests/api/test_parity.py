@@ -75,4 +75,5 @@ def test_a_facilitator_reminds_an_employer_whose_statement_is_missing(story):
     assert_problem(facilitator.post(current, format="json"), 400, "month_not_over")
     assert_problem(facilitator.post(f"/api/v1/lots/{a.lot.pk}/statements/mars/remind/", format="json"), 400)
     assert_problem(facilitator.get(url), 405)
+    assert_problem(facilitator.post(url, {"month": "2026-01"}, format="json"), 400, "unknown_field")
     assert HoursStatement.objects.get(lot=a.lot, month=month).reminders == 1

@@ -21,6 +21,12 @@ DECLARABLE_STATES = (PlacementState.ACTIVE, PlacementState.ENDED)
 COUNTED_STATES = (HoursLineState.VALIDATED, HoursLineState.LOCKED)
 
 
+def waits_for_its_statement(*, contracts_ran: bool, submitted: bool, has_lines: bool) -> bool:
+    """A lot's month whose contracts ran and of which nothing was declared: it is not closed until its statement
+    is (« Aucune heure ce mois-ci » if there were none). The close's rule and its page's button ask this."""
+    return contracts_ran and not submitted and not has_lines
+
+
 def declarable_placements(queryset, month: datetime.date):
     """Placements (of a scoped queryset) whose contract runs during `month`."""
     return queryset.filter(running_in(month))
@@ -152,6 +158,7 @@ __all__ = [
     "statement_lot_summaries",
     "StatementRow",
     "declarable_placements",
+    "waits_for_its_statement",
     "statement_lots",
     "statement_lot",
     "statement_of",

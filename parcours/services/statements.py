@@ -30,7 +30,7 @@ from parcours.counting import hours_label
 from parcours.dates import month_label, previous_month
 from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
-from parcours.selectors.statements import declarable_placements
+from parcours.selectors.statements import declarable_placements, waits_for_its_statement
 from parcours.services.common import lock, require
 from parcours.services.hours import (
     MonthState,
@@ -349,7 +349,12 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         policy.remember_scopes(line, actor)
         publish_on_commit(engine.fire(line, "lock", actor=actor))
         locked += 1
-    if not lines and _running_without_statement(lot, month):
+    # Asked only when no line was declared (the rule's two reads are then needed).
+    if not lines and waits_for_its_statement(
+        contracts_ran=declarable_placements(Placement.objects.filter(lot=lot), month).exists(),
+        submitted=HoursStatement.objects.filter(lot=lot, month=month, submitted_at__isnull=False).exists(),
+        has_lines=False,
+    ):
         raise DomainError(
             "statement_missing",
             _(
@@ -371,12 +376,6 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         )
     _journal_statement(actor, statement, "close", locked=locked, again=again)
     return statement
-
-
-def _running_without_statement(lot, month) -> bool:
-    """Contracts ran on the lot during `month` and its statement was never submitted."""
-    submitted = HoursStatement.objects.filter(lot=lot, month=month, submitted_at__isnull=False)
-    return declarable_placements(Placement.objects.filter(lot=lot), month).exists() and not submitted.exists()
 
 
 # --- Reminders ---------------------------------------------------------------------------------------------------

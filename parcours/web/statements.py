@@ -89,10 +89,12 @@ def _month_context(actor, lot, month):
         "rows": rows,
         "statement": statement,
         "closed": closed,
-        # Nothing declared while contracts ran: the close waits for the statement (the service refuses it).
-        "statement_missing": bool(rows)
-        and not (statement is not None and statement.submitted_at)
-        and not any(row.lines for row in rows),
+        # The close's own rule (the service refuses it): the page shows why instead of the button.
+        "statement_missing": selectors.waits_for_its_statement(
+            contracts_ran=bool(rows),
+            submitted=statement is not None and statement.submitted_at is not None,
+            has_lines=any(row.lines for row in rows),
+        ),
         "total_label": hours_label(sum((row.total for row in rows), 0)),
         **month_nav(month),
     }
@@ -142,9 +144,7 @@ def employer_statement(request, pk, *, actor):
                         )
                     )
                 no_hours = request.POST.get("no_hours") == "1"
-                statement = services.statement_submit(
-                    actor=actor, lot=lot, month=month, rows=rows, no_hours=no_hours
-                )
+                statement = services.statement_submit(actor=actor, lot=lot, month=month, rows=rows, no_hours=no_hours)
         except RowsRefused as refused:
             messages.error(request, refused.message)
             errors = refused.errors

@@ -106,6 +106,12 @@ class MonthFigure:
         return [REASONS[r] for r in self.reasons]
 
 
+def plain(value: Decimal) -> Decimal:
+    """17.50 → 17.5, 40.00 → 40 (not 4E+1, as `normalize` gives): a quantity without its trailing zeros."""
+    value = Decimal(value)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 def hours_label(value) -> str:
     """170.5 → "170,5 h", 22175 → "22 175 h" (French decimal comma, grouped thousands, no-break space)."""
     text = format(Decimal(value).quantize(CENT), "f")
@@ -123,7 +129,7 @@ class MonthCapacity:
     tolerance for overtime, never above the configured maximum."""
 
     days: int
-    weekly_hours: int
+    weekly_hours: Decimal
     tolerance_percent: int
     maximum: Decimal
 
@@ -131,8 +137,8 @@ class MonthCapacity:
     def explanation(self) -> str:
         plural = "s" if self.days > 1 else ""
         return (
-            f"{self.weekly_hours}\u00a0h/semaine × {self.days} jour{plural} ouvré{plural} du contrat dans le mois, "
-            f"tolérance {self.tolerance_percent}\u00a0%"
+            f"{hours_label(self.weekly_hours)}/semaine × {self.days} jour{plural} ouvré{plural} du contrat dans le "
+            f"mois, tolérance {self.tolerance_percent}\u00a0%"
         )
 
 

@@ -716,7 +716,7 @@ class JobOffer(ChoiceLabels, models.Model):
     trade = models.CharField("métier", max_length=100)
     rome_code = models.CharField("code ROME", max_length=5, blank=True)
     contract_type = models.CharField("type de contrat", max_length=30, choices=ContractType.choices)
-    weekly_hours = models.PositiveSmallIntegerField("heures par semaine")
+    weekly_hours = models.DecimalField("heures par semaine", max_digits=4, decimal_places=2)
     location = models.CharField("lieu", max_length=100)
     is_qpv_mandatory = models.BooleanField("réservé aux résidents QPV", default=False)
     positions = models.PositiveSmallIntegerField("nombre de postes", default=1)
@@ -738,6 +738,11 @@ class JobOffer(ChoiceLabels, models.Model):
                 condition=Q(positions__gte=1),
                 name="offer_positions_positive",
                 violation_error_message="Une offre compte au moins un poste.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekly_hours__gte=1, weekly_hours__lte=48),
+                name="offer_weekly_hours_range",
+                violation_error_message="La durée hebdomadaire est comprise entre 1 et 48 heures.",
             ),
         ]
 
@@ -1017,7 +1022,7 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
     contract_type = models.CharField("type de contrat", max_length=30, choices=ContractType.choices)
     start_date = models.DateField("date de début prévue")
     planned_end_date = models.DateField("date de fin prévue", null=True, blank=True)
-    weekly_hours = models.PositiveSmallIntegerField("heures par semaine")
+    weekly_hours = models.DecimalField("heures par semaine", max_digits=4, decimal_places=2)
     started_on = models.DateField("commencé le", null=True, blank=True)
     ended_on = models.DateField("terminé le", null=True, blank=True)
     end_kind = models.CharField("type de fin", max_length=10, choices=PlacementEndKind.choices, blank=True)
@@ -1044,7 +1049,9 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
                 name="placement_ended_coherence",
             ),
             models.CheckConstraint(
-                condition=Q(weekly_hours__gte=1, weekly_hours__lte=48), name="placement_weekly_hours_range"
+                condition=Q(weekly_hours__gte=1, weekly_hours__lte=48),
+                name="placement_weekly_hours_range",
+                violation_error_message="La durée hebdomadaire est comprise entre 1 et 48 heures.",
             ),
             models.CheckConstraint(
                 condition=Q(planned_end_date__isnull=True) | Q(planned_end_date__gte=models.F("start_date")),

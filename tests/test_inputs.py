@@ -2,11 +2,12 @@
 is written or changed anywhere."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 
-from parcours.models import Participant
-from parcours.services import followups, participants, pathways, placements, referrals
+from parcours.models import Participant, Placement
+from parcours.services import followups, participants, pathways, placements, referrals, register
 from tests.factories import (
     backdate_placement,
     call_service,
@@ -22,6 +23,8 @@ from tests.factories import (
 )
 from workflows import engine
 from workflows.errors import DomainError
+from workflows.journal import verify
+from workflows.models import JournalEvent
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
@@ -112,6 +115,12 @@ HIRE_CASES = [
     ("weekly hours as text", {"weekly_hours": "35"}, "invalid_input", "weekly_hours"),
     ("weekly hours as float", {"weekly_hours": 35.5}, "invalid_input", "weekly_hours"),
     ("weekly hours as bool", {"weekly_hours": True}, "invalid_input", "weekly_hours"),
+    ("weekly hours with 3 decimals", {"weekly_hours": Decimal("17.555")}, "invalid_input", "weekly_hours"),
+    ("weekly hours above 48", {"weekly_hours": Decimal("48.25")}, "invalid_input", "weekly_hours"),
+    ("weekly hours under 1", {"weekly_hours": Decimal("0.75")}, "invalid_input", "weekly_hours"),
+    ("weekly hours not a number", {"weekly_hours": Decimal("NaN")}, "invalid_input", "weekly_hours"),
+    ("weekly hours infinite", {"weekly_hours": Decimal("Infinity")}, "invalid_input", "weekly_hours"),
+    ("weekly hours of 100 digits", {"weekly_hours": Decimal("1E+100")}, "invalid_input", "weekly_hours"),
     ("missing weekly hours", {"weekly_hours": None}, "missing_input", "weekly_hours"),
     ("start date as text", {"start_date": "2025-09-01"}, "invalid_input", "start_date"),
     ("start date as datetime", {"start_date": datetime.datetime(2025, 9, 1, 8)}, "invalid_input", "start_date"),
@@ -477,3 +486,55 @@ def test_validate_eligibility_refuses_unseen_proofs_when_the_platform_requires_t
     proofs = {code: ("attestation", today()) for code in codes}
     pathways.pathway_validate_eligibility(actor=world.a.facilitator, pathway=pathway, proofs=proofs)
     assert reload(pathway).state == "eligible"
+
+
+# --- Weekly hours: a decimal (part-time contracts of 17,5 h), declared once for offers and hires ----------------
+@pytest.mark.parametrize(
+    "weekly_hours",
+    [
+        pytest.param(Decimal("17.555"), id="3 decimals"),
+        pytest.param(Decimal("48.01"), id="above 48"),
+        pytest.param(0, id="zero"),
+        pytest.param(17.5, id="float"),
+        pytest.param("17.5", id="text"),
+        pytest.param(None, id="missing"),
+    ],
+)
+def test_offer_create_refuses_weekly_hours_a_hire_would_refuse(world, weekly_hours):
+    side = world.a
+    error = refused(
+        lambda: register.offer_create(
+            actor=side.facilitator,
+            lot=side.lot,
+            title="Coffreur",
+            trade="Coffrage",
+            contract_type="cdd",
+            weekly_hours=weekly_hours,
+            location="Lyon",
+        )
+    )
+    assert (error.code, error.field) == ("invalid_input", "weekly_hours")
+    assert "Durée hebdomadaire (heures)" in error.message
+
+
+def test_a_part_time_offer_and_hire_keep_their_decimal_hours_and_the_journal_seals_them(world):
+    side = world.a
+    offer = register.offer_create(
+        actor=side.facilitator,
+        lot=side.lot,
+        title="Agent d'entretien",
+        trade="Propreté",
+        contract_type="cdd",
+        weekly_hours=Decimal("24.5"),
+        location="Lyon",
+    )
+    assert reload(offer).weekly_hours == Decimal("24.50")
+    referral = make(world, "referral", "accepted")
+    call_service("referral.hire", world.a.employer_actor, referral, weekly_hours=Decimal("17.5"))
+    placement = Placement.objects.get(referral=referral)
+    assert placement.weekly_hours == Decimal("17.50")
+    hire = JournalEvent.objects.get(object_type="referral", object_id=referral.pk, action="hire")
+    assert hire.inputs["weekly_hours"] == "17.50"  # decimals are journaled as text, as every amount
+    assert verify().ok
+    call_service("referral.hire", world.a.employer_actor, make(world, "referral", "accepted"), weekly_hours=35)
+    assert JournalEvent.objects.filter(action="hire").latest("id").inputs["weekly_hours"] == "35.00"

@@ -66,6 +66,20 @@ def test_a_full_month_allows_weekly_hours_times_working_days_plus_tolerance(worl
     assert lines_of(lot).get().hours == Decimal("169.40")
 
 
+def test_a_part_time_contract_of_17_5_hours_allows_its_share_of_the_month(world, lot_2026):
+    lot, offer = lot_2026
+    # Hired Monday 2 March 2026 for 17,5 h a week: 22 working days × 3,5 h = 77 h, +10 % = 84,7 h.
+    placement = hire_on(world, offer, D(2026, 3, 2), weekly_hours=Decimal("17.5"))
+    april = D(2026, 4, 3)
+    with at(april):
+        with pytest.raises(RowsRefused) as refused:
+            submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="84,71", row=1)], april)
+        message = refused.value.errors[0]["message"]
+        assert "84,7\u00a0h" in message and "17,5\u00a0h/semaine × 22 jours ouvrés" in message
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="84,7", row=1)], april)
+    assert lines_of(lot).get().hours == Decimal("84.70")
+
+
 def test_a_month_straddling_the_contract_start_counts_only_the_days_of_the_contract(world, lot_2026):
     lot, offer = lot_2026
     # Hired Wednesday 18 March 2026: 10 working days (18–20, 23–27, 30–31) × 7 h = 70 h, +10 % = 77 h.

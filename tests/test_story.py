@@ -152,7 +152,7 @@ def test_whole_story(world):
     assert event.inputs == {
         "contract_type": "cdd",
         "start_date": start.isoformat(),
-        "weekly_hours": 35,
+        "weekly_hours": "35.00",
         "fulfilment_mode": "direct_hire",
         "planned_end_date": (start + datetime.timedelta(days=180)).isoformat(),
     }

@@ -7,6 +7,7 @@ catalogue, a Mission Locale's partners, the modes of a lot) are named by `option
 """
 
 import datetime
+import decimal
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -19,12 +20,12 @@ from workflows.errors import DomainError
 TEXT = "text"  # one line
 LONGTEXT = "longtext"  # a paragraph (reasons)
 DATE = "date"
-INTEGER = "integer"
+DECIMAL = "decimal"  # a quantity with at most `decimal_places` decimals (hours: 17,5 h a week)
 CHOICE = "choice"  # one code among `choices` (an enum) or `options`
 ID_CHOICE = "id_choice"  # one id among `options`
 CHOICES = "choices"  # several codes among `options`
 PROOFS = "proofs"  # per declared criterion: the proof seen and the day (criterion code → (kind, date))
-TYPES = {TEXT, LONGTEXT, DATE, INTEGER, CHOICE, ID_CHOICE, CHOICES, PROOFS}
+TYPES = {TEXT, LONGTEXT, DATE, DECIMAL, CHOICE, ID_CHOICE, CHOICES, PROOFS}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Input:
     max_length: int | None = None
     min_value: int | None = None
     max_value: int | None = None
+    decimal_places: int = 2  # DECIMAL: how many decimals a value may have
     max_items: int | None = None
     choices: object = None  # a TextChoices enum (workflows.vocabulary)
     options: str = ""  # a named source of choices for one object and actor (parcours.selectors.inputs)
@@ -105,15 +107,16 @@ def check_value(declared: Input, value):
         if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
             raise _invalid(declared, _("date invalide."))
         check_plausible_date(value, field=declared.name, label=declared.label)
-    elif declared.type in (INTEGER, ID_CHOICE):
+    elif declared.type == ID_CHOICE:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _invalid(declared, _("nombre entier attendu."))
-        low = declared.min_value if declared.type == INTEGER else 1
-        if (low is not None and value < low) or (declared.max_value is not None and value > declared.max_value):
+        if value < 1 or (declared.max_value is not None and value > declared.max_value):
             raise _invalid(
                 declared,
-                _("doit être entre %(low)s et %(max_value)s.") % {"low": low, "max_value": declared.max_value},
+                _("doit être entre %(low)s et %(max_value)s.") % {"low": 1, "max_value": declared.max_value},
             )
+    elif declared.type == DECIMAL:
+        value = _decimal(declared, value)
     elif declared.type == CHOICE:
         if declared.choices is not None and value not in declared.choices.values:
             raise _invalid(declared, _("valeur inconnue « %(value)s ».") % {"value": value})
@@ -129,6 +132,33 @@ def check_value(declared: Input, value):
         if not isinstance(value, dict):
             raise _invalid(declared, _("justificatifs attendus par critère."))
     return value
+
+
+def _decimal(declared, value) -> decimal.Decimal:
+    # A float is refused: 17.1 is not exactly 17.1 in binary, and the journal seals what was given.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | decimal.Decimal)
+        or not decimal.Decimal(value).is_finite()
+    ):
+        raise _invalid(declared, _("nombre attendu."))
+    value = decimal.Decimal(value)
+    if (declared.min_value is not None and value < declared.min_value) or (
+        declared.max_value is not None and value > declared.max_value
+    ):
+        raise _invalid(
+            declared,
+            _("doit être entre %(low)s et %(max_value)s.")
+            % {"low": declared.min_value, "max_value": declared.max_value},
+        )
+    step = decimal.Decimal(1).scaleb(-declared.decimal_places)
+    try:
+        exact = value == value.quantize(step, rounding=decimal.ROUND_DOWN)
+    except decimal.InvalidOperation:  # more digits than the context holds: no bounds were declared
+        exact = False
+    if not exact:
+        raise _invalid(declared, _("%(places)s décimales au plus.") % {"places": declared.decimal_places})
+    return value.quantize(step)
 
 
 def check(inputs, values: dict, *, machine_only=False) -> dict:

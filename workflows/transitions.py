@@ -5,13 +5,14 @@ engine checks (engine.py), the buttons and API actions, the diagrams and the tes
 fire a transition, and on which objects, is the row `<machine>.<transition>` of roles.policy.POLICY.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
 from roles.policy import roles_for
 from workflows import guards
-from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT, Input, reason
+from workflows.inputs import CHOICE, CHOICES, DATE, DECIMAL, ID_CHOICE, LONGTEXT, PROOFS, TEXT, Input, reason
 from workflows.states import HoursLineState as H
 from workflows.states import PathwayState as P
 from workflows.states import PlacementState as PL
@@ -19,6 +20,9 @@ from workflows.states import ReferralState as R
 from workflows.vocabulary import ContractType, ExitSituation, FulfilmentMode, PlacementEndKind
 
 REASON = reason()
+# An offer's and a contract's weekly hours: part-time contracts run 17,5 h or 24,5 h a week (offer_create checks an
+# offer's with the same declaration).
+WEEKLY_HOURS = Input("weekly_hours", _("Durée hebdomadaire (heures)"), DECIMAL, min_value=1, max_value=48)
 
 
 @dataclass(frozen=True)
@@ -243,14 +247,7 @@ REFERRAL = _table(
         inputs=(
             Input("contract_type", _("Type de contrat"), CHOICE, choices=ContractType, initial="offer_contract_type"),
             Input("start_date", _("Date de début"), DATE, initial="hire_start_date"),
-            Input(
-                "weekly_hours",
-                _("Durée hebdomadaire (heures)"),
-                INTEGER,
-                min_value=1,
-                max_value=48,
-                initial="offer_weekly_hours",
-            ),
+            dataclasses.replace(WEEKLY_HOURS, initial="offer_weekly_hours"),
             Input(
                 "fulfilment_mode",
                 _("Modalité"),

@@ -10,11 +10,12 @@ from parcours.api.fields import (
     MAX_ID,
     StrictCharField,
     StrictDateField,
+    StrictDecimalField,
     StrictIntegerField,
     StrictListField,
     StrictSerializer,
 )
-from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT
+from workflows.inputs import CHOICE, CHOICES, DATE, DECIMAL, ID_CHOICE, LONGTEXT, PROOFS, TEXT
 from workflows.vocabulary import ProofKind
 
 
@@ -24,7 +25,7 @@ class ProofInputSerializer(StrictSerializer):
     seen_on = StrictDateField()
 
 
-def _field(declared):
+def input_field(declared):
     help_text = declared.help_text or declared.label
     optional = {} if declared.required else {"required": False}
     if declared.type in (TEXT, LONGTEXT):
@@ -35,9 +36,14 @@ def _field(declared):
         if not declared.required:
             optional["allow_null"] = True
         return StrictDateField(help_text=help_text, **optional)
-    if declared.type == INTEGER:
-        return StrictIntegerField(
-            min_value=declared.min_value, max_value=declared.max_value, help_text=help_text, **optional
+    if declared.type == DECIMAL:
+        return StrictDecimalField(
+            max_digits=None,
+            decimal_places=declared.decimal_places,
+            min_value=declared.min_value,
+            max_value=declared.max_value,
+            help_text=help_text,
+            **optional,
         )
     if declared.type == ID_CHOICE:
         return StrictIntegerField(max_value=MAX_ID, allow_null=not declared.required, help_text=help_text, **optional)
@@ -77,7 +83,7 @@ class TransitionInputSerializer(StrictSerializer):
 @functools.cache
 def input_serializer(spec) -> type[TransitionInputSerializer]:
     """The input serializer of a declared transition (`{}` when it takes nothing)."""
-    fields = {i.name: _field(i) for i in spec.inputs}
+    fields = {i.name: input_field(i) for i in spec.inputs}
     name = "".join(part.title() for part in f"{spec.machine}_{spec.name}".split("_")) + "InputSerializer"
     doc = f"Données de « {spec.label} »." if spec.inputs else "Aucune donnée : envoyez `{}` ou rien."
     return type(name, (TransitionInputSerializer,), {"spec": spec, "__doc__": doc, "__module__": __name__, **fields})

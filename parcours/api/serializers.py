@@ -16,6 +16,7 @@ from parcours.api.fields import (  # noqa: F401  (MAX_ID is part of this module'
     StrictListField,
     StrictSerializer,
 )
+from parcours.api.inputs import input_field
 from parcours.models import (
     ContractLot,
     Exit,
@@ -31,6 +32,7 @@ from parcours.models import (
 from roles import policy
 from workflows import engine
 from workflows.models import JournalEvent
+from workflows.transitions import WEEKLY_HOURS
 from workflows.vocabulary import (
     AccessChannel,
     ContractType,
@@ -128,7 +130,7 @@ class StatementLineSerializer(serializers.Serializer):
 class StatementPlacementSerializer(serializers.Serializer):
     placement = serializers.IntegerField(source="placement.pk")
     participant_name = serializers.CharField(source="name")
-    weekly_hours = serializers.IntegerField(source="placement.weekly_hours")
+    weekly_hours = serializers.DecimalField(source="placement.weekly_hours", max_digits=4, decimal_places=2)
     maximum_hours = serializers.DecimalField(source="capacity.maximum", max_digits=6, decimal_places=2)
     total_hours = serializers.DecimalField(source="total", max_digits=7, decimal_places=2)
     lines = StatementLineSerializer(many=True)
@@ -224,7 +226,7 @@ class OfferCreateSerializer(StrictSerializer):
     title = _text(200)
     trade = _text(100)
     contract_type = _choice(ContractType)
-    weekly_hours = StrictIntegerField(min_value=1, max_value=48)
+    weekly_hours = input_field(WEEKLY_HOURS)  # as the hire's: "17.5" or 17.5
     location = _text(100)
     positions = StrictIntegerField(required=False, default=1, min_value=1, max_value=1000)
     is_qpv_mandatory = StrictBooleanField(required=False, default=False)

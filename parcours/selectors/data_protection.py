@@ -163,7 +163,7 @@ SUBJECT_ACCESS_FIELDS = {
         "lot": ("lot", lambda p: str(p.lot)),
         "contract_type": ("type_de_contrat", lambda p: _shown(p, "contract_type")),
         "fulfilment_mode": ("modalite", lambda p: _shown(p, "fulfilment_mode")),
-        "weekly_hours": ("heures_par_semaine", lambda p: p.weekly_hours),
+        "weekly_hours": ("heures_par_semaine", lambda p: str(p.weekly_hours)),
         "start_date": ("debut_prevu", lambda p: _date(p.start_date)),
         "planned_end_date": ("fin_prevue", lambda p: _date(p.planned_end_date)),
         "started_on": ("commence_le", lambda p: _date(p.started_on)),

@@ -8,6 +8,7 @@ what they receive: a choice offered here is a convenience, not a permission.
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from parcours.counting import plain
 from parcours.models import AssessedCriterion, EligibilityCriterion
 from roles.enums import OrganisationKind
 from roles.models import Organisation
@@ -60,7 +61,7 @@ OPTIONS = {
 INITIALS = {
     "today": lambda obj, actor: timezone.localdate(),
     "offer_contract_type": lambda obj, actor: obj.offer.contract_type,
-    "offer_weekly_hours": lambda obj, actor: obj.offer.weekly_hours,
+    "offer_weekly_hours": lambda obj, actor: plain(obj.offer.weekly_hours),  # 35, not 35.00, in the form
     "placement_start_date": lambda obj, actor: obj.start_date,
     # Today, or the lot's first day of execution when it is still ahead.
     "hire_start_date": lambda obj, actor: max(timezone.localdate(), obj.offer.lot.execution_starts_on),

@@ -206,10 +206,8 @@ def referral_hire(
             raise DomainError(
                 "invalid_input", _("La fin prévue précède le début du contrat."), field="planned_end_date"
             )
-    if weekly_hours is not None and (isinstance(weekly_hours, bool) or not isinstance(weekly_hours, int)):
-        raise DomainError(
-            "invalid_input", _("Durée hebdomadaire : nombre entier d'heures attendu."), field="weekly_hours"
-        )
+    if weekly_hours is not None:  # the placement keeps the value the journal seals (17.50, not 17.5)
+        weekly_hours = engine.check_service_inputs(referral, "hire", weekly_hours=weekly_hours)["weekly_hours"]
     require_choice(fulfilment_mode, FulfilmentMode, "fulfilment_mode", _("Modalité"))
     lot = referral.offer.lot
     if lot.fulfilment_modes and fulfilment_mode not in lot.fulfilment_modes:

@@ -16,9 +16,10 @@ from parcours.selectors.register import counting_rule_sets_for
 from parcours.services.common import lock, require
 from roles.enums import OrganisationKind
 from workflows.errors import DomainError
-from workflows.inputs import check_plausible_date
+from workflows.inputs import check_plausible_date, check_value
 from workflows.journal import record_event
 from workflows.text import clean_text
+from workflows.transitions import WEEKLY_HOURS
 from workflows.vocabulary import FulfilmentMode, SizingMethod
 
 DEFAULT_COUNTING_RULES = Path(__file__).resolve().parent.parent / "data" / "counting_rules.json"
@@ -305,6 +306,7 @@ def offer_create(
         market_context or "", field="market_context", label=_("Contexte du marché"), multiline=True
     )
     rome_code = clean_rome_code(rome_code or "")
+    weekly_hours = check_value(WEEKLY_HOURS, weekly_hours)  # as a hire's (workflows.transitions)
     offer = _save(
         JobOffer(
             lot=lot,

@@ -1,8 +1,10 @@
 """Template helpers that apply a read rule the view already decided (never a rule of their own)."""
 
 from django import template
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.html import format_html
+
+from parcours.counting import plain
 
 register = template.Library()
 
@@ -31,3 +33,10 @@ def of_name(value):
     if translation.get_language() not in (None, "fr") and not str(translation.get_language()).startswith("fr"):
         return name
     return f"d’{name}" if name[:1] in _ELIDING else f"de {name}"
+
+
+@register.filter
+def quantity(value):
+    """17.50 → "17,5", 35.00 → "35" (in English "17.5"): a decimal without its trailing zeros, in the page's
+    language (weekly hours; `floatformat` would print "17,50")."""
+    return "" if value in (None, "") else formats.number_format(plain(value))

@@ -28,11 +28,12 @@ from parcours.web.forms import (
     FrenchDecimalField,
     IntegerField,
     ModelChoiceField,
+    input_field,
     transition_form_class,
 )
 from roles.enums import Role
 from workflows.errors import DomainError
-from workflows.transitions import PATHWAY
+from workflows.transitions import PATHWAY, WEEKLY_HOURS
 from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, SizingMethod
 
 
@@ -169,7 +170,7 @@ class OfferForm(BootstrapFormMixin, forms.Form):
     trade = forms.CharField(label=gettext_lazy("Métier"), max_length=100)
     rome_code = forms.CharField(label=gettext_lazy("Code ROME"), max_length=5, required=False)
     contract_type = forms.ChoiceField(label=gettext_lazy("Type de contrat"), choices=ContractType.choices)
-    weekly_hours = IntegerField(label=gettext_lazy("Heures par semaine"), min_value=1, max_value=48)
+    weekly_hours = input_field(WEEKLY_HOURS)  # as the hire's (a decimal: 17,5 h)
     location = forms.CharField(label=gettext_lazy("Lieu"), max_length=100)
     positions = IntegerField(label=gettext_lazy("Nombre de postes"), min_value=1, max_value=999, initial=1)
     is_qpv_mandatory = forms.BooleanField(label=gettext_lazy("Réservé aux résidents QPV"), required=False)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from parcours.selectors.inputs import PROOF_CHOICES, input_initial, input_options
-from workflows.inputs import CHOICE, CHOICES, DATE, ID_CHOICE, INTEGER, LONGTEXT, PROOFS, TEXT
+from workflows.inputs import CHOICE, CHOICES, DATE, DECIMAL, ID_CHOICE, LONGTEXT, PROOFS, TEXT
 from workflows.vocabulary import FollowUpKind
 
 REQUIRED_MESSAGE = {"required": gettext_lazy("Ce champ est obligatoire.")}
@@ -128,7 +128,7 @@ class OfferedMultipleChoiceField(_OfferedChoice, forms.MultipleChoiceField):
     pass
 
 
-def _field(declared):
+def input_field(declared):
     common = {"label": declared.label, "required": declared.required, "help_text": declared.help_text}
     if declared.type == TEXT:
         return forms.CharField(max_length=declared.max_length, **common)
@@ -136,8 +136,13 @@ def _field(declared):
         return forms.CharField(max_length=declared.max_length, widget=forms.Textarea(attrs={"rows": 3}), **common)
     if declared.type == DATE:
         return forms.DateField(widget=DateInput(), **common)
-    if declared.type == INTEGER:
-        return IntegerField(min_value=declared.min_value, max_value=declared.max_value, **common)
+    if declared.type == DECIMAL:
+        return FrenchDecimalField(
+            min_value=declared.min_value,
+            max_value=declared.max_value,
+            decimal_places=declared.decimal_places,
+            **common,
+        )
     if declared.type == CHOICE:
         return (OfferedChoiceField if declared.options else forms.ChoiceField)(**common)
     if declared.type == ID_CHOICE:
@@ -223,7 +228,7 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
 @functools.cache
 def transition_form_class(spec) -> type[TransitionForm]:
     """The form class of a declared transition (one per declaration, built once)."""
-    fields = {i.name: f for i in spec.inputs if (f := _field(i)) is not None}
+    fields = {i.name: f for i in spec.inputs if (f := input_field(i)) is not None}
     name = "".join(part.title() for part in f"{spec.machine}_{spec.name}".split("_")) + "Form"
     return type(name, (TransitionForm,), {"spec": spec, **fields, "__module__": __name__})
 

@@ -234,3 +234,35 @@ def test_a_non_string_and_a_too_long_list_are_refused_in_french(story):
     rows = [{"placement": story.a.placement.pk, "hours": "1"}] * 2001
     response = employer.post(f"/api/v1/lots/{story.a.lot.pk}/statements/2026-01/", {"rows": rows}, format="json")
     assert assert_problem(response, 400, "invalid_input")["errors"][0]["detail"] == "2000 éléments au plus."
+
+
+# --- Weekly hours: decimals (17,5 h part-time), declared once for an offer and a hire ------------------------------
+@pytest.mark.parametrize("value", [17.555, "17.555", 48.5, 0, "dix", True, None])
+def test_weekly_hours_out_of_range_or_with_three_decimals_are_refused(story, value):
+    facilitator = client_for(story.a.users[Role.FACILITATOR])
+    offers = JobOffer.objects.count()
+    response = facilitator.post(
+        "/api/v1/job-offers/", {**OFFER, "lot": story.a.lot.pk, "weekly_hours": value}, format="json"
+    )
+    refused_with(response, "weekly_hours")
+    assert JobOffer.objects.count() == offers
+
+
+def test_a_part_time_offer_and_hire_take_decimal_hours_and_give_them_back_as_text(story):
+    facilitator = client_for(story.a.users[Role.FACILITATOR])
+    for value in (24.5, "24.5"):
+        response = facilitator.post(
+            "/api/v1/job-offers/", {**OFFER, "lot": story.a.lot.pk, "weekly_hours": value}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["weekly_hours"] == "24.50"
+    referral = advance(story.a, "forwarded")["referral"]
+    employer = client_for(story.a.users[Role.EMPLOYER])
+    assert employer.post(f"/api/v1/referrals/{referral.pk}/transitions/accept/").status_code == 200
+    hire = f"/api/v1/referrals/{referral.pk}/transitions/hire/"
+    body = {"contract_type": "cdd", "start_date": datetime.date.today().isoformat(), "weekly_hours": 17.555}
+    refused_with(employer.post(hire, body, format="json"), "weekly_hours")
+    response = employer.post(hire, {**body, "weekly_hours": 17.5}, format="json")
+    assert response.status_code == 200, response.content
+    placement = employer.get(f"/api/v1/placements/{response.json()['placement']}/").json()
+    assert placement["weekly_hours"] == "17.50"

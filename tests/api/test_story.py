@@ -202,7 +202,7 @@ def test_whole_pathway_story_through_the_api(api_world):
         "accept",
         "hire",
     ]
-    assert referral_history[-1]["inputs"]["weekly_hours"] == 35
+    assert referral_history[-1]["inputs"]["weekly_hours"] == "35.00"  # a decimal, as text (every amount)
     reopen = auditeur.post(f"/api/v1/pathways/{pathway_id}/transitions/reopen/", {"reason": "Erreur"})
     assert reopen.status_code == 403 and reopen.json()["code"] == "forbidden"
 

@@ -325,6 +325,26 @@ def test_adviser_motivation_is_not_shown_to_the_employer(site, client):
     assert "hébergement d'urgence" in text(login(client, "facilitateur").get(url))
 
 
+def test_a_part_time_hire_typed_with_a_comma_is_kept_and_shown_in_french(site, client):
+    _, referral = forwarded(site)
+    referrals.referral_accept(actor=site.employer, referral=referral)
+    login(client, "employeur")
+    hire = reverse("transition", args=["referral", referral.pk, "hire"])
+    data = {"contract_type": "cdd", "start_date": site.today.isoformat(), "fulfilment_mode": "direct_hire"}
+    for typed, message in [
+        ("17,555", "pas plus de 2 chiffres après la virgule"),
+        ("48,5", "égale à 48"),
+        ("dix", "nombre"),
+    ]:
+        response = client.post(hire, {**data, "weekly_hours": typed})
+        assert response.status_code == 400 and message in text(response), typed
+        assert not Placement.objects.filter(referral=referral).exists()
+    page = reverse("referral_detail", args=[referral.pk])
+    assert client.post(hire, {**data, "weekly_hours": "17,5", "next": page}).status_code == 302
+    assert Placement.objects.get(referral=referral).weekly_hours == Decimal("17.50")
+    assert "17,5 h/sem." in text(client.get(page))
+
+
 def test_hire_form_is_prefilled_from_the_offer_and_titled_with_the_candidate(site, client):
     p, referral = forwarded(site)
     referrals.referral_accept(actor=site.employer, referral=referral)
@@ -333,7 +353,7 @@ def test_hire_form_is_prefilled_from_the_offer_and_titled_with_the_candidate(sit
     assert f"Confirmer l&#x27;embauche — {p.first_name} {p.last_name.upper()}</h1>" in body
     assert "Positionnement #" not in body and f"« {referral.offer.title} »" in html.unescape(body)
     start = max(site.today, site.lot.execution_starts_on).isoformat()
-    assert f'value="{start}"' in body and f'value="{referral.offer.weekly_hours}"' in body
+    assert f'value="{start}"' in body and 'value="35"' in body  # the offer's 35.00 h, as typed
     assert f'value="{referral.offer.contract_type}" selected' in body
 
 

@@ -357,10 +357,13 @@ def test_offer_create_and_close(site, client):
         "location": "Lille",
         "positions": "2",
     }
-    response = client.post(reverse("facilitator:offer_create", args=[site.lot.pk]), data)
+    response = client.post(reverse("facilitator:offer_create", args=[site.lot.pk]), {**data, "weekly_hours": "24,5"})
     assert response.status_code == 302
     offer = JobOffer.objects.get(title="Coffreur·se")
-    assert offer.lot == site.lot and offer.positions == 2 and offer.is_open
+    assert offer.lot == site.lot and offer.positions == 2 and offer.is_open and offer.weekly_hours == Decimal("24.5")
+    assert "24,5 h/sem." in html.unescape(
+        client.get(reverse("facilitator:lot_detail", args=[site.lot.pk])).content.decode()
+    )
     response = client.post(reverse("facilitator:offer_close", args=[offer.pk]), follow=True)
     assert "Offre « Coffreur·se » clôturée." in response.content.decode()
     offer.refresh_from_db()

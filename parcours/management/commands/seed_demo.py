@@ -268,7 +268,7 @@ STORIES = [
     ("placed", "A", 250, {"offer": "manoeuvre", "adjust": 1}),
     ("placed", "A", 230, {"offer": "peintre"}),
     ("placed", "A", 180, {"offer": "plaquiste", "rqth": True}),
-    ("placed", "B", 140, {"offer": "vrd", "qpv": True, "weekly_hours": 28}),
+    ("placed", "B", 140, {"offer": "vrd", "qpv": True, "weekly_hours": Decimal("24.5")}),  # part-time
     ("placed", "A", 210, {"offer": "menuisier", "reject": 2}),
     ("placed", "B", 120, {"offer": "aide_macon", "leave_declared": True}),
     ("placed", "A", 95, {"offer": "plaquiste", "leave_declared": True}),

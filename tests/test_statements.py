@@ -274,6 +274,45 @@ def test_an_uploaded_xlsx_declares_the_month(world, lot_2026):
     assert sorted(lines_of(lot).values_list("hours", flat=True)) == [Decimal("70.25"), Decimal("140.50")]
 
 
+def test_an_uploaded_xlsx_formula_nobody_computed_is_named_not_dropped(world, lot_2026):
+    lot, offer = lot_2026
+    first, second = hire_on(world, offer, D(2026, 3, 2)), hire_on(world, offer, D(2026, 3, 2))
+    # A workbook written by a script: its formula has no value until a spreadsheet program computes it. Read as an
+    # empty cell, the line was skipped and « Relevé enregistré » shown with the other employee's hours only.
+    content = xlsx([["Référence", "Nom", "Heures"], [first.pk, "A", "=5*7"], [second.pk, "B", 35]])
+    with at(D(2026, 4, 3)):
+        with pytest.raises(RowsRefused) as refused:
+            statements.statement_upload(
+                actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.xlsx", content=content
+            )
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [(2, "hours")]
+    assert "Formule sans valeur calculée" in refused.value.errors[0]["message"]
+    assert not lines_of(lot).exists() and not HoursStatement.objects.filter(lot=lot).exists()
+
+
+def test_a_csv_whose_first_line_is_blank_takes_its_separator_from_the_header(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    content = f'\nRéférence,Nom,Heures\n{placement.pk},A,"70,5"\n'.encode()
+    with at(D(2026, 4, 3)):
+        statements.statement_upload(
+            actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.csv", content=content
+        )
+    assert lines_of(lot).get().hours == Decimal("70.50")
+
+
+@pytest.mark.parametrize("hours", ["1_0", "٣", "1_000"])
+def test_hours_with_a_digit_separator_or_foreign_digits_are_refused(world, lot_2026, hours):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    with at(D(2026, 4, 3)):
+        with pytest.raises(RowsRefused) as refused:
+            submit(
+                world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours=hours, row=1)], D(2026, 4, 3)
+            )
+    assert "nombre invalide" in refused.value.errors[0]["message"] and not lines_of(lot).exists()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -281,6 +320,10 @@ def test_an_uploaded_xlsx_declares_the_month(world, lot_2026):
         ("heures.xlsx", b"not a zip", "Fichier illisible"),
         ("heures.csv", b"", "Le fichier est vide."),
         ("heures.csv", b"Nom;Total\nA;3\n", "Colonnes « Référence » et « Heures » introuvables"),
+        # Neither UTF-8 nor Windows-1252 (0x81 has no character in either): it was a 500.
+        ("heures.csv", "Référence;Heures\n10;7\n".encode("cp1252") + b"\x81\n", "UTF-8 ou Windows-1252"),
+        # A cell over the CSV reader's limit (131,072 characters), under the size limit: it was a 500.
+        ("heures.csv", b'R\xc3\xa9f\xc3\xa9rence;Heures\n10;"' + b"x" * 200_000 + b'"\n', "Fichier illisible"),
     ],
 )
 def test_an_unreadable_file_is_refused_with_a_precise_message(world, lot_2026, name, content, message):

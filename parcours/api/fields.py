@@ -84,11 +84,11 @@ class StrictListField(serializers.ListField):
 
 
 class QueryIntegerField(serializers.IntegerField):
-    """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12)."""
+    """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12 and "1_2" as 12)."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and not data.isascii():
-            self.fail("invalid")
+        if isinstance(data, str) and (not data.isascii() or "_" in data):
+            self.fail("invalid")  # "1_0" is 10 for `int`
         return super().to_internal_value(data)
 
 
@@ -98,8 +98,8 @@ class StrictDecimalField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float | str):
             self.fail("invalid")
-        if isinstance(data, str) and not data.isascii():
-            self.fail("invalid")  # "٣" or "１": `Decimal` would read them as 3 and 1
+        if isinstance(data, str) and (not data.isascii() or "_" in data):
+            self.fail("invalid")  # "٣", "１" or "1_0": `Decimal` would read them as 3, 1 and 10
         return super().to_internal_value(data)
 
 

@@ -298,8 +298,8 @@ def require_date(value, field, label):
 
 def require_number(value, field, label, *, minimum=None, maximum=None):
     try:
-        if isinstance(value, str) and not value.isascii():
-            raise ValueError(value)  # "٣" or "１": `Decimal` reads any script's digits, never typed on purpose
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
+            raise ValueError(value)  # "٣", "１" or "1_0": `Decimal` reads them (as 3, 1, 10), never typed on purpose
         number = decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError, TypeError):
         raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field) from None

@@ -15,6 +15,7 @@ import csv
 import datetime
 import decimal
 import io
+import itertools
 import unicodedata
 from dataclasses import dataclass
 
@@ -466,30 +467,69 @@ def _header_key(text) -> str:
     return "".join(ch for ch in normalised if ch.isalnum() or ch == "°")
 
 
+# A formula cell that no spreadsheet program computed (a file written by a script): its value is unknown, and read as
+# empty it would drop the hours typed under a success message.
+UNCOMPUTED = object()
+
+
+def _unreadable(message=None):
+    return DomainError(
+        "invalid_file",
+        message or _("Fichier illisible : enregistrez-le au format Excel (.xlsx) ou CSV."),
+        field="file",
+    )
+
+
+def _read_xlsx(content: bytes) -> list:
+    try:
+        values = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        rows = []
+        for computed, written in zip(
+            values.worksheets[0].iter_rows(values_only=True),
+            formulas.worksheets[0].iter_rows(values_only=True),
+            strict=False,
+        ):
+            rows.append(
+                [
+                    UNCOMPUTED
+                    if value is None and isinstance(formula, str) and formula.startswith("=")
+                    else "" if value is None else value
+                    for value, formula in itertools.zip_longest(computed, written)
+                ]
+            )
+        values.close()
+        formulas.close()
+    except Exception:  # openpyxl raises many kinds of errors on a damaged or foreign file
+        raise _unreadable() from None
+    return rows
+
+
+def _read_csv(content: bytes) -> list:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # five bytes have no character in Windows-1252 (0x81, 0x8d…): neither encoding
+        raise _unreadable(_("Fichier illisible : enregistrez-le en CSV (UTF-8 ou Windows-1252) ou au format Excel."))
+    # The separator is the one of the header: the first line with something on it.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    try:
+        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error:  # a cell over the reader's limit (131,072 characters) or a NUL byte
+        raise _unreadable() from None
+
+
 def _read_rows(name: str, content: bytes) -> list:
     """The cells of the first sheet (XLSX) or of the CSV (UTF-8 or Windows-1252, `;` or `,`), as text."""
     lower = (name or "").lower()
     if lower.endswith(".xlsx"):
-        try:
-            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds of errors on a damaged or foreign file
-            raise DomainError(
-                "invalid_file", _("Fichier illisible : enregistrez-le au format Excel (.xlsx) ou CSV."), field="file"
-            ) from None
-        sheet = workbook.worksheets[0]
-        rows = [["" if cell is None else cell for cell in row] for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
-        return rows
+        return _read_xlsx(content)
     if lower.endswith(".csv") or lower.endswith(".txt"):
-        for encoding in ("utf-8-sig", "cp1252"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        first = text.splitlines()[0] if text else ""
-        delimiter = ";" if first.count(";") >= first.count(",") else ","
-        return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        return _read_csv(content)
     raise DomainError("invalid_file", _("Format non pris en charge : déposez un fichier .csv ou .xlsx."), field="file")
 
 
@@ -558,7 +598,21 @@ def parse_timesheet(*, name: str, content: bytes) -> tuple[list[StatementRow], l
         line = header_at + offset + 2  # as the spreadsheet numbers its lines
         if not any(str(c).strip() for c in raw):
             continue
-        label = str(cell(raw, "label") or "").strip()[:120]
+        label = "" if cell(raw, "label") is UNCOMPUTED else str(cell(raw, "label") or "").strip()[:120]
+        uncomputed = next((c for c in ("placement", "hours", "is_adjustment") if cell(raw, c) is UNCOMPUTED), None)
+        if uncomputed:
+            errors.append(
+                {
+                    "row": line,
+                    "label": label,
+                    "field": uncomputed,
+                    "message": _(
+                        "Formule sans valeur calculée : ouvrez le fichier dans votre tableur et enregistrez-le, ou "
+                        "saisissez le nombre."
+                    ),
+                }
+            )
+            continue
         reference = str(cell(raw, "placement")).strip()
         if reference.endswith(".0"):  # a number typed in a spreadsheet cell
             reference = reference[:-2]

@@ -41,8 +41,9 @@ class DateInput(forms.DateInput):
 
 
 def _ascii_number(field, value):
-    """Digits of another script ("٣", "１") are refused: `int` and `Decimal` read them, a typist never means them."""
-    if isinstance(value, str) and not value.isascii():
+    """Digits of another script ("٣", "１") and Python's digit separator ("1_0") are refused: `int` and `Decimal` read
+    them (1_0 as 10), a typist never means them."""
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
         raise forms.ValidationError(field.error_messages["invalid"], code="invalid")
     return value
 
@@ -67,7 +68,7 @@ class ModelChoiceField(forms.ModelChoiceField):
     """Django's model choice, its key in ASCII digits only (`get(pk="١")` finds row 1)."""
 
     def to_python(self, value):
-        if isinstance(value, str) and not value.isascii():
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
             raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return super().to_python(value)
 

@@ -237,7 +237,7 @@ def test_a_non_string_and_a_too_long_list_are_refused_in_french(story):
 
 
 # --- Weekly hours: decimals (17,5 h part-time), declared once for an offer and a hire ------------------------------
-@pytest.mark.parametrize("value", [17.555, "17.555", 48.5, 0, "dix", True, None])
+@pytest.mark.parametrize("value", [17.555, "17.555", 48.5, 0, "dix", True, None, "1_7"])
 def test_weekly_hours_out_of_range_or_with_three_decimals_are_refused(story, value):
     facilitator = client_for(story.a.users[Role.FACILITATOR])
     offers = JobOffer.objects.count()

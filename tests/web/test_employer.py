@@ -335,6 +335,7 @@ def test_a_part_time_hire_typed_with_a_comma_is_kept_and_shown_in_french(site, c
         ("17,555", "pas plus de 2 chiffres après la virgule"),
         ("48,5", "égale à 48"),
         ("dix", "nombre"),
+        ("1_7", "nombre"),
     ]:
         response = client.post(hire, {**data, "weekly_hours": typed})
         assert response.status_code == 400 and message in text(response), typed

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from parcours import counting
 from parcours.documents import clause_report
 from parcours.models import HoursLine, Placement
-from parcours.selectors import reports
+from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
 from parcours.services import statements
 from parcours.services.statements import StatementRow
@@ -245,6 +245,39 @@ def test_the_yearly_consolidation_matches_the_lot_figures(world, clause):
     assert dict(reports.consolidation(actor=world.b.facilitator, year=2026).summary)["Lots"] == len(
         reports.clause_figures(actor=world.b.facilitator).lots
     )
+
+
+def test_a_person_with_contracts_on_two_lots_is_counted_once_in_a_report_over_both(world, clause):
+    lot, (woman, _, _) = clause
+    fac = world.a.facilitator
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+        offer = make_offer(world.a, lot=second)
+    with at(D(2026, 5, 4)):
+        make_placement(world, "active", offer=offer, pathway=woman.pathway, start_date=D(2026, 5, 4))
+    both = reports.report_lots(fac).filter(pk__in=[lot.pk, second.pk])
+    figures = reports.clause_figures(actor=fac, lots=both)
+    assert [f.participants_by_public["women"] for f in figures.lots] == [1, 1]  # one in each lot…
+    assert figures.participants_by_public()["women"] == 1  # …one person in both (was 2: counts added up)
+    assert figures.participants_by_public()["qpv"] == 1
+    # The dashboard reads the kept summaries: the same, once they are counted and once read back.
+    assert lot_hours.summary_figures(actor=fac, lots=both).participants_by_public()["women"] == 1
+    assert lot_hours.summary_figures(actor=fac, lots=both).participants_by_public()["women"] == 1
+    # A report over several lots (an operation, a contract) counts people as well.
+    group = reports.GroupFigures(kind="operation", subject=None, lots=figures.lots)
+    assert group.participants_by_public["women"] == 1
+
+
+def test_the_consolidation_counts_only_the_contracts_begun(world, clause):
+    lot, started = clause
+    fac = world.a.facilitator
+    with at(D(2026, 5, 4)):
+        planned = make_placement(world, "planned", offer=started[0].referral.offer, start_date=D(2026, 6, 1))
+    assert planned.started_on is None
+    data = reports.consolidation(actor=fac, year=2026)
+    # a, b and c began in 2026; the hire planned for June has not begun: neither « commencé » nor « en contrat ».
+    assert sum(n for _, n in data.contract_types) == 3
+    assert dict(data.summary)["Participant·es en contrat dans l'année"] == 3
 
 
 def test_the_pathway_funnel_durations_and_exits_come_from_the_journal(world, clause):

@@ -98,7 +98,8 @@ def _breakdown(figures) -> dict:
         "by_month": {month.isoformat(): str(value) for month, value in figures.by_month.items()},
         "by_mode": {str(mode): str(value) for mode, value in figures.by_mode.items()},
         "by_public": {key: str(value) for key, value in figures.by_public.items()},
-        "participants_by_public": dict(figures.participants_by_public),
+        # Ids, not counts: a dashboard over several lots counts a person once (selectors.reports.count_people).
+        "people_by_public": {key: sorted(ids) for key, ids in figures.people_by_public.items()},
     }
 
 
@@ -215,9 +216,9 @@ def summary_figures(*, actor, lots=None, today=None) -> Figures:
         for key, value in parts.get("by_public", {}).items():
             if key not in hidden:
                 figures.by_public[key] = Decimal(value)
-        for key, value in parts.get("participants_by_public", {}).items():
+        for key, ids in parts.get("people_by_public", {}).items():
             if key not in hidden:
-                figures.participants_by_public[key] = value
+                figures.people_by_public[key] = set(ids)
         by_lot.append(figures)
     ordered = sorted(by_lot, key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
     publics = [(key, label) for key, label, _, health in PUBLICS if show_health or not health]

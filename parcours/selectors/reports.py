@@ -59,6 +59,7 @@ class ParticipantRow:
     counted: Decimal
     exit_label: str = ""
     reasons: list = field(default_factory=list)
+    started: bool = True  # False: hired, the contract not begun (its start_date is the planned one)
 
 
 @dataclass
@@ -71,9 +72,15 @@ class LotFigures:
     by_month: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
     by_mode: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
     by_public: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
-    participants_by_public: dict = field(default_factory=lambda: defaultdict(int))
+    # The participants of each public, by id: a person is counted once in a report over several lots, whatever the
+    # number of their contracts (a count per lot added up counted twice who worked on two lots).
+    people_by_public: dict = field(default_factory=lambda: defaultdict(set))
     participants: list = field(default_factory=list)
     elapsed_share: float = 0.0
+
+    @property
+    def participants_by_public(self) -> dict:
+        return count_people(self.people_by_public)
 
     @property
     def realised_share(self) -> float:
@@ -145,11 +152,16 @@ class Figures:
         return merged
 
     def participants_by_public(self) -> dict:
-        merged = defaultdict(int)
-        for lot in self.lots:
-            for key, value in lot.participants_by_public.items():
-                merged[key] += value
-        return dict(merged)
+        return count_people(*(lot.people_by_public for lot in self.lots))
+
+
+def count_people(*people_by_public) -> dict:
+    """{public: how many distinct participants} of one or several lots' `people_by_public`."""
+    merged = defaultdict(set)
+    for people in people_by_public:
+        for key, ids in people.items():
+            merged[key] |= ids
+    return {key: len(ids) for key, ids in merged.items()}
 
 
 def report_lots(actor):
@@ -220,7 +232,6 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
         figures.rules_obj = counting.Rules.of(lot.counting_rules, lot.counting_rules.mode_rules.all())
         figures.rules = figures.rules_obj.label
         by_lot[lot.pk] = figures
-    seen = defaultdict(set)
     for placement in placements:
         figures = by_lot[placement.lot_id]
         participant = placement.pathway.participant
@@ -252,9 +263,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
         ]
         for key in member_of:
             figures.by_public[key] += counted
-            if participant.pk not in seen[(placement.lot_id, key)]:
-                seen[(placement.lot_id, key)].add(participant.pk)
-                figures.participants_by_public[key] += 1
+            figures.people_by_public[key].add(participant.pk)
         if not detail:
             continue
         figures.participants.append(
@@ -269,6 +278,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
                 counted=counted,
                 exit_label=exits.get(placement.pathway_id, ""),
                 reasons=sorted({label for f in month_figures for label in f.reason_labels}),
+                started=placement.started_on is not None,
             )
         )
     ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
@@ -318,13 +328,14 @@ def consolidation(*, actor, year: int, today=None) -> Consolidation:
         current[5] += f.target
         current[6] += hours_of[lot.pk]
     everyone = [p for f in figures.lots for p in f.participants]
-    ran = [p for p in everyone if p.start_date <= to_day and (p.end_date or to_day) >= from_day]
+    # Contracts begun only: a hire planned for later is neither « en contrat » nor « commencé » in the year.
+    ran = [p for p in everyone if p.started and p.start_date <= to_day and (p.end_date or to_day) >= from_day]
     by_public = defaultdict(set)
     for p in ran:
         for label in p.publics:
             by_public[label].add(p.pseudonym)
     started = defaultdict(int)
-    for p in (p for p in everyone if from_day <= p.start_date <= to_day):
+    for p in (p for p in everyone if p.started and from_day <= p.start_date <= to_day):
         started[p.contract_type] += 1
     exits = defaultdict(int)
     for category in (
@@ -527,7 +538,7 @@ class GroupFigures:
 
     @property
     def participants_by_public(self):
-        return self._merge("participants_by_public")
+        return count_people(*(f.people_by_public for f in self.lots))
 
     @property
     def participants(self):

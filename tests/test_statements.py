@@ -15,7 +15,7 @@ from parcours.models import HoursLine, HoursStatement, JobOffer
 from parcours.services import placements, referrals, statements
 from parcours.services.statements import StatementRow
 from roles.actor import Actor
-from tests.factories import make_lot, make_offer, make_pathway, make_placement, make_referral, reload
+from tests.factories import db_counts, make_lot, make_offer, make_pathway, make_placement, make_referral, reload
 from workflows.errors import DomainError, RowsRefused
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PlacementState
@@ -437,6 +437,50 @@ def test_a_month_nobody_declared_is_neither_closed_at_0_h_nor_reminded_once_clos
         with pytest.raises(DomainError) as closed:
             statements.statement_remind(actor=fac, lot=lot, month=february)
         assert closed.value.code == "month_closed"
+
+
+def test_a_month_the_employer_cannot_declare_is_neither_reminded_nor_closed(world, lot_2026):
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    fac, employer = world.a.facilitator, world.a.employer_actor
+    with at(D(2026, 4, 15)):
+        before = db_counts()
+        # Before the lot's execution: the employer could not declare it, a reminder would ask the impossible.
+        for call in (statements.statement_remind, statements.statement_close_month):
+            with pytest.raises(DomainError) as outside:
+                call(actor=fac, lot=lot, month=D(2025, 12, 1))
+            assert outside.value.code == "outside_execution_window" and "01/01/2026" in outside.value.message
+        # February: no contract of the lot ran, there is no statement to ask for.
+        with pytest.raises(DomainError) as nothing:
+            statements.statement_remind(actor=fac, lot=lot, month=D(2026, 2, 1))
+        assert nothing.value.code == "no_contract_ran" and "février 2026" in nothing.value.message
+        assert db_counts() == before
+        # Closed, March takes adjustments only: « no hours » is refused, as an adjustment of 0 h (said as such).
+        submit(world, lot, D(2026, 3, 1), [StatementRow(placement=placement.pk, hours="7")], D(2026, 4, 15))
+        statements.hours_lines_decide(
+            actor=fac,
+            lot=lot,
+            month=D(2026, 3, 1),
+            lines=list(lines_of(lot).values_list("pk", flat=True)),
+            decision="validate",
+        )
+        statements.statement_close_month(actor=fac, lot=lot, month=D(2026, 3, 1))
+        before = db_counts()
+        with pytest.raises(DomainError) as closed:
+            statements.statement_submit(
+                actor=employer, lot=lot, month=D(2026, 3, 1), rows=[], no_hours=True, today=D(2026, 4, 15)
+            )
+        assert closed.value.code == "month_closed" and closed.value.field == "no_hours"
+        with pytest.raises(RowsRefused) as zero:
+            submit(
+                world,
+                lot,
+                D(2026, 3, 1),
+                [StatementRow(placement=placement.pk, hours="0", is_adjustment=True)],
+                D(2026, 4, 15),
+            )
+        assert "non nul" in zero.value.errors[0]["message"]
+        assert db_counts() == before
 
 
 # --- Reminders ----------------------------------------------------------------------------------------------------

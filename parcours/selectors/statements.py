@@ -9,12 +9,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from parcours import counting
-from parcours.dates import last_day_of_month, previous_month
+from parcours.dates import last_day_of_month, month_label, previous_month
 from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.selectors.core import lots_for, placements_for
 from roles.policy import allows, scope_queryset
+from workflows.errors import DomainError
 from workflows.states import HoursLineState, PlacementState
 
 DECLARABLE_STATES = (PlacementState.ACTIVE, PlacementState.ENDED)
@@ -25,6 +27,45 @@ def waits_for_its_statement(*, contracts_ran: bool, submitted: bool, has_lines: 
     """A lot's month whose contracts ran and of which nothing was declared: it is not closed until its statement
     is (« Aucune heure ce mois-ci » if there were none). The close's rule and its page's button ask this."""
     return contracts_ran and not submitted and not has_lines
+
+
+def reminder_refusal(*, lot, month, today, contracts_ran: bool, submitted: bool, closed: bool) -> DomainError | None:
+    """Why the awardee may not be reminded of its statement of `month` (None: it may). A reminder asks for what the
+    employer can declare: a month over, in the lot's execution, when its contracts ran, not declared nor closed. The
+    reminder's service raises it; the month page shows its button only when there is none."""
+    if month >= today.replace(day=1):
+        return DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
+    if not lot.month_in_execution_window(month):
+        return DomainError(
+            "outside_execution_window",
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à relancer.")
+            % {
+                "month": month_label(month).capitalize(),
+                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
+                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
+            },
+            field="month",
+        )
+    if lot.awardee_id is None:
+        return DomainError("no_awardee", _("Le lot n'a pas d'attributaire à relancer."))
+    if submitted:
+        return DomainError(
+            "statement_submitted", _("Le relevé de %(month)s a déjà été déclaré.") % {"month": month_label(month)}
+        )
+    if closed:
+        return DomainError(
+            "month_closed",
+            _("%(month)s est clôturé : il n'y a plus de relevé à relancer.")
+            % {"month": month_label(month).capitalize()},
+        )
+    if not contracts_ran:
+        return DomainError(
+            "no_contract_ran",
+            _("Aucun contrat du lot ne courait en %(month)s : il n'y a pas de relevé à relancer.")
+            % {"month": month_label(month)},
+            field="month",
+        )
+    return None
 
 
 def declarable_placements(queryset, month: datetime.date):
@@ -159,6 +200,7 @@ __all__ = [
     "StatementRow",
     "declarable_placements",
     "waits_for_its_statement",
+    "reminder_refusal",
     "statement_lots",
     "statement_lot",
     "statement_of",

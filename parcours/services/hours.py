@@ -73,7 +73,13 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
     today = today or timezone.localdate()
     maximum = settings.PARCOURS["MAX_MONTHLY_HOURS"]
     hours = require_number(hours, "hours", _("Heures"), minimum=-maximum if is_adjustment else 0, maximum=maximum)
-    if hours == 0 or (not is_adjustment and hours <= 0):
+    if hours == 0 and is_adjustment:  # an adjustment adds or removes hours (negative: removes)
+        raise DomainError(
+            "invalid_input",
+            _("Régularisation : un nombre d'heures non nul est attendu (négatif pour en retirer)."),
+            field="hours",
+        )
+    if hours <= 0 and not is_adjustment:
         raise DomainError("invalid_input", _("Heures : un nombre positif est attendu."), field="hours")
     if hours != hours.quantize(CENT):
         raise DomainError("invalid_input", _("Heures : deux décimales au plus."), field="hours")

@@ -31,7 +31,7 @@ from parcours.counting import hours_label
 from parcours.dates import month_label, previous_month
 from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
-from parcours.selectors.statements import declarable_placements, waits_for_its_statement
+from parcours.selectors.statements import declarable_placements, reminder_refusal, waits_for_its_statement
 from parcours.services.common import lock, require
 from parcours.services.hours import (
     MonthState,
@@ -204,6 +204,16 @@ def statement_submit(
             ),
             field="no_hours",
         )
+    if no_hours and closed:
+        raise DomainError(
+            "month_closed",
+            _(
+                "%(month)s est clôturé : il n'y a plus de relevé à déclarer, seulement des régularisations d'heures "
+                "déjà déclarées."
+            )
+            % {"month": month_label(month).capitalize()},
+            field="no_hours",
+        )
     if not accepted and not no_hours:
         if closed:
             message = _("Aucune régularisation saisie : rien n'a été enregistré.")
@@ -311,6 +321,17 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
             % {"month": month_label(month).capitalize()},
             field="month",
         )
+    if not lot.month_in_execution_window(month):
+        raise DomainError(
+            "outside_execution_window",
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à clôturer.")
+            % {
+                "month": month_label(month).capitalize(),
+                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
+                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
+            },
+            field="month",
+        )
     lines = list(
         policy.with_scopes(
             HoursLine.objects.filter(placement__lot=lot, month=month)
@@ -326,7 +347,7 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         raise RowsRefused(
             "lines_pending",
             ngettext(
-                "%(count)s relevé de %(month)s attend encore une décision : validez-les ou rejetez-les avant de "
+                "%(count)s relevé de %(month)s attend encore une décision : validez-le ou rejetez-le avant de "
                 "clôturer le mois.",
                 "%(count)s relevés de %(month)s attendent encore une décision : validez-les ou rejetez-les avant de "
                 "clôturer le mois.",
@@ -388,22 +409,17 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
     if not actor.is_system:
         require(actor, "statement.remind", lot, _("Seule la structure porteuse du lot relance ses employeurs."))
     month = _month(month)
-    today = today or timezone.localdate()
-    if month >= today.replace(day=1):
-        raise DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
-    if lot.awardee_id is None:
-        raise DomainError("no_awardee", _("Le lot n'a pas d'attributaire à relancer."))
     statement = _statement(lot, month)
-    if statement.submitted_at is not None:
-        raise DomainError(
-            "statement_submitted", _("Le relevé de %(month)s a déjà été déclaré.") % {"month": month_label(month)}
-        )
-    if statement.closed_at is not None:
-        raise DomainError(
-            "month_closed",
-            _("%(month)s est clôturé : il n'y a plus de relevé à relancer.")
-            % {"month": month_label(month).capitalize()},
-        )
+    refusal = reminder_refusal(
+        lot=lot,
+        month=month,
+        today=today or timezone.localdate(),
+        contracts_ran=declarable_placements(Placement.objects.filter(lot=lot), month).exists(),
+        submitted=statement.submitted_at is not None,
+        closed=statement.closed_at is not None,
+    )
+    if refusal is not None:
+        raise refusal
     if once and statement.reminded_at is not None:
         raise DomainError(
             "already_reminded",
@@ -494,7 +510,9 @@ def _read_xlsx(content: bytes) -> list:
                 [
                     UNCOMPUTED
                     if value is None and isinstance(formula, str) and formula.startswith("=")
-                    else "" if value is None else value
+                    else ""
+                    if value is None
+                    else value
                     for value, formula in itertools.zip_longest(computed, written)
                 ]
             )

@@ -29,11 +29,29 @@ from workflows.vocabulary import AccessChannel
 
 
 # --- The month in the address -----------------------------------------------------------------------------------
+def _month_text(request) -> str:
+    posted = request.POST.get("mois") if request.method == "POST" else None
+    return posted or request.GET.get("mois") or ""
+
+
 def month_of(request) -> datetime.date:
-    """`?mois=AAAA-MM`; absent or unreadable: the month that ended (hours are declared for it)."""
-    text = request.GET.get("mois") or request.POST.get("mois") or ""
+    """`?mois=AAAA-MM` (an action: the month its form posts, the page's); absent or unreadable: the month that
+    ended (hours are declared for it). An action refuses a month it cannot read (`require_readable_month`)."""
+    text = _month_text(request)
     month = month_from_text(text, earliest=EARLIEST_DATE, latest=latest_month())
     return month or selectors.default_month()
+
+
+def require_readable_month(request):
+    """An action names its month: one it cannot read is refused, never replaced by the default month (a close or a
+    reminder would act on another month than the one meant)."""
+    text = _month_text(request)
+    if text and month_from_text(text, earliest=EARLIEST_DATE, latest=latest_month()) is None:
+        raise DomainError(
+            "invalid_input",
+            gettext("Mois illisible « %(text)s » : AAAA-MM attendu.") % {"text": text[:20]},
+            field="month",
+        )
 
 
 def month_nav(month) -> dict:
@@ -95,6 +113,17 @@ def _month_context(actor, lot, month):
             submitted=statement is not None and statement.submitted_at is not None,
             has_lines=any(row.lines for row in rows),
         ),
+        # The reminder's own rule (its service raises the refusal): the button only when it would be sent.
+        "may_remind": selectors.reminder_refusal(
+            lot=lot,
+            month=month,
+            today=timezone.localdate(),
+            contracts_ran=bool(rows),
+            submitted=statement is not None and statement.submitted_at is not None,
+            closed=closed,
+        )
+        is None,
+        "in_window": lot.month_in_execution_window(month),
         "total_label": hours_label(sum((row.total for row in rows), 0)),
         **month_nav(month),
     }
@@ -118,6 +147,7 @@ def employer_statement(request, pk, *, actor):
     if request.method == "POST":
         from_file = request.POST.get("action") == "upload"
         try:
+            require_readable_month(request)
             if from_file:
                 upload_form = UploadForm(request.POST, request.FILES)
                 if not upload_form.is_valid():
@@ -232,6 +262,7 @@ def facilitator_month_action(request, pk, *, actor):
     month = month_of(request)
     action = request.POST.get("action")
     try:
+        require_readable_month(request)
         if action in ("validate", "reject"):
             chosen = request.POST.getlist("lines")
             lines = [pk for pk in map(plain_id, chosen) if pk is not None]

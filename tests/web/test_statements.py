@@ -236,6 +236,38 @@ def test_the_facilitator_validates_in_bulk_and_closes_the_month(client, site):
     assert "Régularisation (h)" in body and "Enregistrer les régularisations" in body
 
 
+def test_the_month_page_offers_a_reminder_only_for_a_month_the_employer_can_declare(client, site):
+    hired(site)
+    login(client, "facilitateur")
+    page = reverse("facilitator:month", args=[site.lot.pk])
+    last = previous_month(site.today)
+    assert "Relancer l'employeur" in text(client.get(f"{page}?mois={last:%Y-%m}"))
+    before = previous_month(site.lot.execution_starts_on)  # the month before the lot's execution
+    body = text(client.get(f"{page}?mois={before:%Y-%m}"))
+    assert "Relancer l'employeur" not in body and 'value="close"' not in body
+    assert "Mois hors de la période d'exécution du lot." in body
+    current = text(client.get(f"{page}?mois={site.today:%Y-%m}"))  # not over: nothing to remind yet
+    assert "Relancer l'employeur" not in current
+    action = reverse("facilitator:month_action", args=[site.lot.pk])
+    response = client.post(action, {"mois": f"{before:%Y-%m}", "action": "remind"})
+    assert response.status_code == 400 and "rien à relancer" in text(response)
+    assert not HoursStatement.objects.filter(lot=site.lot, reminders__gt=0).exists()
+
+
+def test_an_action_on_a_month_it_cannot_read_is_refused_not_done_on_the_default_month(client, site):
+    (placement,) = hired(site)
+    login(client, "facilitateur")
+    action = reverse("facilitator:month_action", args=[site.lot.pk])
+    for month in ("garbage", "2026-13", "0001-01"):
+        response = client.post(action, {"mois": month, "action": "remind"})
+        assert response.status_code == 400 and "Mois illisible" in text(response), month
+    assert not HoursStatement.objects.filter(lot=site.lot).exists()
+    login(client, "employeur")
+    response = client.post(f"{statement_url(site)[:-1]}/?mois=garbage", {f"hours-{placement.pk}": "7"})
+    assert response.status_code == 400 and "Mois illisible" in text(response)
+    assert not HoursLine.objects.filter(placement=placement).exists()
+
+
 def _file(name, content):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -301,8 +333,10 @@ def test_months_outside_the_case_dates_are_refused_or_ignored_and_write_nothing(
     for month in ("0001-01", "9999-12"):
         response = client.get(f"{statement_url(site)}?mois={month}")
         assert response.status_code == 200 and default in text(response)
-        # Posted with such a month, an action acts on the month its page showed: last month.
-        response = client.post(f"{statement_url(site)}?mois={month}", {"action": "save", "no_hours": "1"})
+        # The page's form posts the month it showed (last month): the action acts on it.
+        response = client.post(
+            f"{statement_url(site)}?mois={month}", {"action": "save", "no_hours": "1", "mois": f"{last:%Y-%m}"}
+        )
         assert response.status_code == 302 and response["Location"].endswith(f"?mois={last:%Y-%m}")
     login(client, "facilitateur")
     for month in ("0001-01", "9999-12"):
@@ -310,11 +344,9 @@ def test_months_outside_the_case_dates_are_refused_or_ignored_and_write_nothing(
         assert client.get(f"{page}?mois={month}").status_code == 200
         action = reverse("facilitator:month_action", args=[site.lot.pk])
         for verb in ("remind", "validate", "close"):
+            # An action posting a month it cannot read is refused: never done on another month than the one meant.
             response = client.post(action, {"mois": month, "action": verb})
-            if response.status_code == 302:
-                assert response["Location"].endswith(f"?mois={last:%Y-%m}"), verb
-            else:  # refused for last month's own reasons (nothing to validate yet…), shown on its page
-                assert response.status_code == 400 and f"{last:%Y-%m}" in text(response), verb
+            assert response.status_code == 400 and "Mois illisible" in text(response), verb
     assert not HoursStatement.objects.filter(month__year__lt=2000).exists()
     assert not HoursStatement.objects.filter(month__year__gt=2100).exists()
 

@@ -73,6 +73,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The language chosen (i18n/setlang): as the session's cookie, though it only holds "fr" or "en".
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)  # a working day
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -119,6 +123,8 @@ MIDDLEWARE = [
     "roles.middleware.CurrentOrganisationMiddleware",
     # A page's 405 (an action's address opened directly) gets the site's page instead of an empty one.
     "parcours.web.not_allowed.MethodNotAllowedPageMiddleware",
+    # Redis down (lockouts, throttles): a 503 saying so, not a 500.
+    "parcours.unavailable.ServiceUnavailableMiddleware",
     # Last: turns a login refused by the lockout into the lockout page (or a 429 problem on the API).
     "axes.middleware.AxesMiddleware",
 ]
@@ -143,12 +149,17 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'parcours.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.config(
+            default=f"sqlite:///{VAR_DIR / 'parcours.sqlite3'}",
+            conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        )
+    }
+except ValueError as exc:  # an unknown scheme (UnknownSchemeError), a bad port: a typo, said without a traceback
+    raise ImproperlyConfigured(
+        f"DATABASE_URL illisible ({exc}) : postgres://utilisateur:motdepasse@hôte:5432/base attendu."
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's PostgreSQL backend, whose COMMIT carries the reads a transaction left for it in the same round trip
     # (the audience of a transition's notification): roles/commit.py.

@@ -27,7 +27,7 @@ from tests.factories import (
     reload,
     years_ago,
 )
-from workflows import append_only, engine, keys
+from workflows import append_only, engine, journal, keys
 from workflows.journal import (
     checkpoint_document,
     compute_hash,
@@ -446,6 +446,35 @@ def test_key_rotation_keeps_older_events_verifiable(world, settings):
     assert "clé de scellement inconnue" in problems_text(verify_journal())
 
 
+def test_a_checkpoint_sealed_with_a_dropped_key_is_unverifiable_not_forged(world, settings, tmp_path):
+    old_id = keys.current_key_id()
+    make_referral(world, "approved")
+    take_checkpoint(directory=tmp_path)
+    settings.JOURNAL_KEYS = {"2027": b"k" * 48}
+    settings.JOURNAL_KEY_ID = "2027"
+    text = problems_text(verify_journal([read_checkpoint_file(f) for f in tmp_path.glob("*.json")]))
+    assert "point de contrôle en base du" in text and f"clé de scellement inconnue « {old_id} »" in text
+    assert "signature invalide" not in text  # it read as a forgery
+
+
+def test_the_command_counts_every_problem_beyond_those_it_lists(world, monkeypatch):
+    make_referral(world, "forwarded")
+    events = JournalEvent.objects.count()
+    monkeypatch.setattr(journal, "MAX_PROBLEMS", 2)
+    monkeypatch.setattr("parcours.management.commands.verify_journal.MAX_PROBLEMS", 2)
+    tamper("UPDATE workflows_journalevent SET to_state = 'x'")
+    code, said = run_verify_journal()
+    assert code == 1 and said.count("✗") == 2
+    found = re.search(r"Journal altéré : (\d+) problème\(s\) \(les 2 premiers listés\)", said)
+    assert found and int(found.group(1)) >= events  # every event, and the states that no longer agree
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "100000"])
+def test_the_command_refuses_a_number_of_processes_out_of_bounds(db, workers):
+    with pytest.raises(CommandError, match="entre 1 et 64"):
+        call_command("verify_journal", f"--workers={workers}")
+
+
 # --- Checkpoints --------------------------------------------------------------------------------------------------
 def test_checkpoints_continue_each_other_and_are_written_to_a_file(world, tmp_path):
     make_referral(world, "sent")
@@ -470,6 +499,15 @@ def test_a_forged_checkpoint_file_is_refused(world, tmp_path):
     document["event_count"] += 1
     file.write_text(json.dumps(document))
     assert "signature invalide" in problems_text(verify_journal([read_checkpoint_file(file)]))
+
+
+def test_a_json_file_that_is_no_checkpoint_is_said_so_not_reported_forged(world, tmp_path):
+    other = tmp_path / "export.json"
+    other.write_text('{"x": 1}')
+    with pytest.raises(ValueError, match="n'est pas un point de contrôle du journal.*champs manquants"):
+        read_checkpoint_file(other)
+    code, said = run_verify_journal(other)
+    assert code == 1 and "n'est pas un point de contrôle" in said and "signature invalide" not in said
 
 
 def test_journal_checkpoint_command(world, tmp_path):

@@ -72,17 +72,18 @@ def test_check_deploy_is_clean_under_the_documented_production_environment(tmp_p
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']"),
+        ({}, "True 31536000 True True True ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']"),
         (
             {"SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SECURE_COOKIES": "0"},
-            "False 0 False False ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']",
+            "False 0 False False False ('HTTP_X_FORWARDED_PROTO', 'https') ['https://parcours.example.org']",
         ),
     ],
 )
 def test_https_settings_come_from_the_environment(tmp_path, env, expected):
     code = (
         "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
-        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER, s.CSRF_TRUSTED_ORIGINS)"
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.LANGUAGE_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER, "
+        "s.CSRF_TRUSTED_ORIGINS)"
     )
     production = documented_production_env()
     production.pop("REDIS_URL")
@@ -144,3 +145,45 @@ def test_the_application_sessions_run_without_the_jit():
         assert cursor.fetchone() == ("off",)
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone() == ("0",)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_journal_ownership_warning_names_the_applications_role_not_the_release_steps(monkeypatch):
+    """The release step runs as the owner role by design: its deployment check warned that « the application's
+    database user owns the journal » on every release (a false alarm that teaches operators to ignore the check)."""
+    from django.db import connection
+
+    from parcours.checks import journal_protected_in_the_database
+
+    def ids():
+        return [problem.id for problem in journal_protected_in_the_database(None)]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (owner,) = cursor.fetchone()
+    monkeypatch.delenv("PARCOURS_APP_DB_ROLE", raising=False)
+    monkeypatch.delenv("PARCOURS_RELEASE_STEP", raising=False)
+    assert "parcours.W001" in ids()  # the tests' user owns the tables: as an application running as the owner
+    monkeypatch.setenv("PARCOURS_RELEASE_STEP", "1")
+    assert "parcours.W001" not in ids()  # the release step, its application role not named
+    monkeypatch.setenv("PARCOURS_APP_DB_ROLE", "parcours_app")
+    assert "parcours.W001" not in ids()  # named, and it owns nothing
+    monkeypatch.setenv("PARCOURS_APP_DB_ROLE", owner)
+    assert "parcours.W001" in ids()  # named, and it is the owner
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_grant_app_role_refuses_to_grant_what_its_connection_cannot():
+    """Run with the application's own role it answered « Droits accordés » while PostgreSQL granted nothing."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (connected,) = cursor.fetchone()
+    with pytest.raises(CommandError, match="ne possède pas les tables|propriétaire"):
+        call_command("grant_app_role", connected)
+    with pytest.raises(CommandError, match="Rôle PostgreSQL inconnu"):
+        call_command("grant_app_role", "personne_de_ce_nom")

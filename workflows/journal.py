@@ -33,6 +33,9 @@ from workflows.models import JournalCheckpoint, JournalEvent, JournalReason
 
 GENESIS = "0" * 64
 CHECKPOINT_FORMAT = "parcours-journal-checkpoint/1"
+CHECKPOINT_FIELDS = frozenset(
+    {"format", "created_at", "last_event_id", "event_count", "digest", "key_id", "signature"}
+)
 MAX_PROBLEMS = 50
 
 
@@ -344,7 +347,8 @@ class VerificationResult:
     events: int = 0
     chains: int = 0
     checkpoints: int = 0
-    problems: list = field(default_factory=list)  # (event id or None, French description)
+    problems: list = field(default_factory=list)  # (event id or None, French description): the first MAX_PROBLEMS
+    problem_count: int = 0  # all of them
     erased_reason_participants: set = field(default_factory=set)  # participants whose reasons were erased
 
     @property
@@ -356,6 +360,7 @@ class VerificationResult:
         return next((event_id for event_id, _ in self.problems if event_id is not None), None)
 
     def problem(self, event_id, text):
+        self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append((event_id, text))
 
@@ -363,8 +368,8 @@ class VerificationResult:
         self.events += other.events
         self.chains += other.chains
         self.checkpoints += other.checkpoints
-        for problem in other.problems:
-            self.problem(*problem)
+        self.problems.extend(other.problems[: max(MAX_PROBLEMS - len(self.problems), 0)])
+        self.problem_count += other.problem_count
         self.erased_reason_participants |= other.erased_reason_participants
         return self
 
@@ -717,6 +722,14 @@ def read_checkpoint_file(path) -> dict:
         raise ValueError(f"Fichier de point de contrôle illisible : {exc}") from exc
     if not isinstance(document, dict):
         raise ValueError("Fichier de point de contrôle illisible : objet JSON attendu.")
+    missing = sorted(CHECKPOINT_FIELDS - document.keys())
+    if missing or document.get("format") != CHECKPOINT_FORMAT:
+        # Another JSON file given by mistake: said so, not reported as a forged checkpoint.
+        raise ValueError(
+            f"{path} n'est pas un point de contrôle du journal ({CHECKPOINT_FORMAT}"
+            + (f" ; champs manquants : {', '.join(missing)}" if missing else "")
+            + ")."
+        )
     return document
 
 
@@ -727,6 +740,13 @@ def verify_checkpoints(result: VerificationResult, documents=(), chunk_size=1000
     pending = []
     for origin, document in seals:
         result.checkpoints += 1
+        key_id = str(document.get("key_id"))
+        if key_id not in getattr(settings, "JOURNAL_KEYS", {}):
+            # A key dropped from PARCOURS_JOURNAL_KEYS: unverifiable, not forged (docs/audit.md, rotation).
+            result.problem(
+                None, f"{origin} du {document.get('created_at', '?')} : clé de scellement inconnue « {key_id} »"
+            )
+            continue
         if not signature_valid(document):
             result.problem(None, f"{origin} du {document.get('created_at', '?')} : signature invalide")
             continue

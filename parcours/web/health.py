@@ -1,8 +1,8 @@
 """Health endpoints for the load balancer and the monitoring (no login; they tell states, never data).
 
 - `/health/live/`: the process answers (liveness: restart it when this fails);
-- `/health/ready/`: what this web process needs to serve — the database and, when configured, Redis (the load
-  balancer sends no traffic to a process that is not ready);
+- `/health/ready/`: what this web process needs to serve — the database with every migration of this code applied
+  and, when configured, Redis (the load balancer sends no traffic to a process that is not ready);
 - `/health/`: the whole installation — the same checks plus the timer worker's heartbeat (a worker that stopped
   beating means no reminders, expiries, e-mails nor journal checkpoints): 503 when any is failing.
 """
@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -35,6 +36,23 @@ def check_database():
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return "ok", {"vendor": connection.vendor}
+
+
+_migrated = False  # once this code's migrations are all applied, they stay so for the process's life
+
+
+def check_migrations():
+    """The migrations of this code not applied to the database (a release step skipped or failed): pages would
+    fail on missing tables or columns. Read once the database is found migrated; asked again until then."""
+    global _migrated
+    if _migrated:
+        return "ok", {}
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return "error", {"pending": len(pending), "error": "migrations non appliquées (manage.py migrate)"}
+    _migrated = True
+    return "ok", {}
 
 
 async def _channel_layer_round_trip(layer, *, attempts=3, wait=1.0):
@@ -84,14 +102,19 @@ def live(request):
 
 @never_cache
 def ready(request):
-    checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
-    return _answer(checks, ["database", "redis"])
+    checks = {
+        "database": _timed(check_database),
+        "migrations": _timed(check_migrations),
+        "redis": _timed(check_redis),
+    }
+    return _answer(checks, list(checks))
 
 
 @never_cache
 def health(request):
     checks = {
         "database": _timed(check_database),
+        "migrations": _timed(check_migrations),
         "redis": _timed(check_redis),
         "timer_worker": _timed(check_worker),
     }

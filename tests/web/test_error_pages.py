@@ -3,6 +3,7 @@ templates named 400/403/404/500 are looked up in every app, and viewflow ships s
 
 import html
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -65,3 +66,29 @@ def test_a_bad_host_header_is_refused_with_the_security_headers(site, client):
 def test_server_error_page_renders_without_any_context():
     body = render_to_string("500.html")
     assert "Erreur du serveur" in body and "/static/vendor/bootstrap/" in body
+
+
+# Redis (the lockouts' and throttles' cache) down: a port nothing listens on.
+REDIS_DOWN = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2},
+    }
+}
+
+
+def test_redis_down_answers_503_saying_so_not_500(site, caplog, monkeypatch):
+    client = Client(raise_request_exception=False)
+    monkeypatch.setattr(AxesProxyHandler, "implementation", None)  # it holds the cache it was made with
+    with override_settings(CACHES=REDIS_DOWN):  # Django's test signals reset the cache handler
+        response = client.post("/connexion/", {"username": "conseillere", "password": "demo"})
+        assert response.status_code == 503 and response["Retry-After"] == "30"
+        assert "Service momentanément indisponible" in html.unescape(response.content.decode())
+        api = client.post(
+            "/api/v1/auth/token/", {"username": "conseillere", "password": "demo"}, content_type="application/json"
+        )
+        assert api.status_code == 503 and api["Content-Type"] == "application/problem+json"
+        assert api.json()["code"] == "service_unavailable"
+    AxesProxyHandler.implementation = None  # made again with the tests' cache
+    assert "a shared service is unavailable" in caplog.text

@@ -4,10 +4,12 @@ import datetime
 import json
 import logging
 
+from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from parcours.logs import JsonFormatter, RequestIdFilter
 from parcours.models import WorkerHeartbeat
+from parcours.web import health
 
 
 def test_live_and_ready_answer_without_login(db, client):
@@ -33,7 +35,24 @@ def test_health_reports_the_timer_worker_heartbeat(db, client, settings):
     response = client.get("/health/")
     assert response.status_code == 503 and response.json()["checks"]["timer_worker"]["status"] == "stale"
     # States and timings only: nothing about the installation's data.
-    assert set(response.json()["checks"]) == {"database", "redis", "timer_worker"}
+    assert set(response.json()["checks"]) == {"database", "migrations", "redis", "timer_worker"}
+
+
+def test_ready_is_503_while_this_codes_migrations_are_not_applied(db, client, monkeypatch):
+    monkeypatch.setattr(health, "_migrated", False)
+    latest = MigrationRecorder.Migration.objects.filter(app="parcours").order_by("-name").first()
+    latest.delete()  # as a release step that did not run its migrate (rolled back with the test)
+    response = client.get("/health/ready/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["migrations"] == {
+        "status": "error",
+        "ms": response.json()["checks"]["migrations"]["ms"],
+        "pending": 1,
+        "error": "migrations non appliquées (manage.py migrate)",
+    }
+    MigrationRecorder.Migration.objects.create(app="parcours", name=latest.name)
+    assert client.get("/health/ready/").status_code == 200
+    assert health._migrated  # read once: the next probes do not load the migration graph again
 
 
 def test_request_id_is_kept_from_the_proxy_or_made(db, client, caplog):

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -888,6 +887,7 @@ class Months:
 
     def run(self):
         """Run the queue in chronological order, up to an hour before now (what is later has not happened yet)."""
+        import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
         queue = sorted((step for step in self.queue if step[0] <= self.demo.limit), key=lambda step: step[:2])
         if not queue:
             return
@@ -908,6 +908,7 @@ class Command(BaseCommand):
     help = "Crée des données de démonstration réalistes (idempotent : ne fait rien si la démo existe déjà)."
 
     def handle(self, *args, **options):
+        import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
         User = get_user_model()
         if User.objects.filter(username=MARKER_USERNAME).exists():
             self.stdout.write(
@@ -1034,6 +1035,7 @@ class Command(BaseCommand):
             demo.actors[username] = Actor.from_membership(membership)
 
     def create_register(self, demo):
+        import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
         facilitator = demo.actors["facilitateur"]
         buyer = demo.organisations["buyer"]
         with time_machine.travel(demo.moment(_workday(demo.day(-330))), tick=True) as traveller:

@@ -39,16 +39,21 @@ class Command(BaseCommand):
                 raise CommandError(f"Diagrammes pas à jour : {', '.join(stale)}. Lancez `make diagrams`.")
             self.stdout.write("Diagrammes à jour.")
             return
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (out / name).write_text(text, encoding="utf-8")
         dot = shutil.which("dot")
         svg_dir = Path(settings.BASE_DIR) / "static" / "workflows"
-        svg_dir.mkdir(parents=True, exist_ok=True)
-        for machine in MACHINES:
-            if dot:
-                subprocess.run(
-                    [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(svg_dir / f"{machine}.svg")], check=True
-                )
+        try:  # a developer's command: on a server, the source tree is not the service user's to write
+            out.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                (out / name).write_text(text, encoding="utf-8")
+            svg_dir.mkdir(parents=True, exist_ok=True)
+            for machine in MACHINES:
+                if dot:
+                    subprocess.run(
+                        [dot, "-Tsvg", str(out / f"{machine}.dot"), "-o", str(svg_dir / f"{machine}.svg")], check=True
+                    )
+        except OSError as exc:
+            raise CommandError(
+                f"Diagrammes non écrits ({exc.strerror} : {exc.filename}). `--check` compare sans rien écrire."
+            ) from exc
         hint = "" if dot else " (installez graphviz pour les SVG)"
         self.stdout.write(f"{len(files)} fichiers écrits dans {out}{hint}")

@@ -15,8 +15,8 @@ class ParcoursConfig(AppConfig):
     def ready(self):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
-        # checks: registers the system checks; lockout: remembers the addresses of failed logins (unlock_login).
-        from parcours import checks, lockout, notifications, participant_copy  # noqa: F401
+        # checks: registers the system checks; login_failures: remembers the addresses of failed logins.
+        from parcours import checks, login_failures, notifications, participant_copy  # noqa: F401
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from workflows import journal, work

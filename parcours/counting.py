@@ -19,6 +19,8 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils import formats
+
 from parcours.dates import add_months, last_day_of_month, working_days
 from workflows.vocabulary import ContractType
 
@@ -110,6 +112,13 @@ def plain(value: Decimal) -> Decimal:
     """17.50 → 17.5, 40.00 → 40 (not 4E+1, as `normalize` gives): a quantity without its trailing zeros."""
     value = Decimal(value)
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def hours_text(value) -> str:
+    """4476.20 → "4 476,2 h" (in English "4,476.2 h"): hours as the pages show them, in the page's language."""
+    if value in (None, ""):
+        return ""
+    return f"{formats.number_format(plain(value), force_grouping=True)}\u00a0h"
 
 
 def hours_label(value) -> str:

@@ -81,11 +81,31 @@ def summary(report) -> list:
     ]
 
 
+def summary_cells(report) -> list:
+    """The same section for a spreadsheet: (label, value, unit), each figure a number a buyer can add up (the
+    hours, the rates as percentages, the penalty in euros), its unit beside it."""
+    penalty = report.proposed_penalty
+    return [(label, value, "") for label, value in _subject(report)[2]] + [
+        ("Objectif d'heures d'insertion", report.target, "h"),
+        ("Heures validées", report.declared, "h"),
+        ("Heures comptées pour la clause", report.counted, "h"),
+        ("Taux de réalisation", round(Decimal(report.realised_share * 100), 1), "%"),
+        ("Part du délai d'exécution écoulée", round(Decimal(report.elapsed_share * 100), 1), "%"),
+        ("Heures manquantes", report.shortfall, "h"),
+        (
+            "Pénalité proposée (heures manquantes × taux du marché)",
+            penalty if penalty is not None else "non prévue au marché",
+            "€" if penalty is not None else "",
+        ),
+        ("Règles de comptage", report.rules, ""),
+    ]
+
+
 def clause_report_xlsx(lot, figures) -> bytes:
     publics = dict(figures.publics)
     return xlsx.workbook(
         [
-            ("Synthèse", ["Rubrique", "Valeur"], summary(lot)),
+            ("Synthèse", ["Rubrique", "Valeur", "Unité"], summary_cells(lot)),
             (
                 "Par mois",
                 ["Mois", "Heures comptées"],

@@ -4,7 +4,7 @@ from django import template
 from django.utils import formats, translation
 from django.utils.html import format_html
 
-from parcours.counting import plain
+from parcours.counting import hours_text, plain
 
 register = template.Library()
 
@@ -40,3 +40,9 @@ def quantity(value):
     """17.50 → "17,5", 35.00 → "35" (in English "17.5"): a decimal without its trailing zeros, in the page's
     language (weekly hours; `floatformat` would print "17,50")."""
     return "" if value in (None, "") else formats.number_format(plain(value))
+
+
+@register.filter
+def hours(value):
+    """4476.20 → "4 476,2 h": hours as every page and report shows them (parcours.counting.hours_text)."""
+    return hours_text(value)

@@ -10,7 +10,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
 from parcours.access_log import log_participant_access
-from parcours.dates import previous_month
+from parcours.counting import hours_text
+from parcours.dates import month_label, previous_month
 from parcours.services import placements as placement_services
 from parcours.web import statements
 from parcours.web.common import paginate, role_required, row_actions, run_service, state_choices, states_from_request
@@ -84,8 +85,8 @@ def declare_hours(request, pk, *, actor):
                 form,
                 lambda: placement_services.hours_declare(actor=actor, placement=placement, **form.cleaned_data),
                 success=lambda line: (
-                    gettext("Heures déclarées : %(hours)s h pour %(month)s.")
-                    % {"hours": line.hours, "month": f"{line.month:%m/%Y}"}
+                    gettext("Heures déclarées : %(hours)s pour %(month)s.")
+                    % {"hours": hours_text(line.hours), "month": month_label(line.month)}
                 ),
                 back=back,
             )

@@ -125,6 +125,10 @@ def _month_context(actor, lot, month):
         is None,
         "in_window": lot.month_in_execution_window(month),
         "total_label": hours_label(sum((row.total for row in rows), 0)),
+        # The part validated (what the dashboard and the reports count): the total holds the lines awaiting a decision.
+        "validated_label": hours_label(
+            sum((line.hours for row in rows for line in row.lines if line.state in selectors.COUNTED_STATES), 0)
+        ),
         **month_nav(month),
     }
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from parcours.dates import month_label
 from parcours.models import HoursLine, Placement
 from parcours.services import placements, referrals
 from tests.factories import backdate_placement, last_month
@@ -222,10 +223,12 @@ def test_declare_hours(site, client):
     body = text(client.get(url))
     month = last_month().strftime("%Y-%m")
     assert 'type="month"' in body and "Déclarer les heures" in body and f'value="{month}"' in body
-    response = client.post(url, {"month": month, "hours": "70,5"})
-    assert response.status_code == 302
+    response = client.post(url, {"month": month, "hours": "70,5"}, follow=True)
+    # As every page says hours and months (it said « 70.50 h pour 11/2026 »).
+    assert f"Heures déclarées : 70,5\u00a0h pour {month_label(last_month())}." in text(response)
     line = HoursLine.objects.get(placement=placement)
     assert (line.month, line.hours, line.state) == (last_month(), Decimal("70.5"), "declared")
+    assert "70,5\u00a0h — Déclaré" in text(client.get(url))
     # The facilitator sees it on the referral page with its actions; the employer does not get them.
     assert "Valider les heures" not in text(client.get(reverse("referral_detail", args=[referral.pk])))
     client.logout()

@@ -177,7 +177,7 @@ def test_register_shows_target_and_realised_hours(site, client):
     body = login(client, "facilitateur").get(reverse("facilitator:register")).content.decode()
     assert "École" in body and "M-1" in body and "Gros œuvre" in body
     # French number typography: thousands grouped, a no-break space before the unit.
-    assert "1\xa0000&nbsp;h" in body and "70&nbsp;h" in body
+    assert "1\xa0000&nbsp;h" in body and "70\xa0h" in body
     assert 'role="progressbar"' in body and 'aria-valuenow="7"' in body
 
 

@@ -3,7 +3,7 @@ LOGIN_COOLOFF_MINUTES). django-axes' own axes_reset* commands do not reach the c
 
 from django.core.management.base import BaseCommand
 
-from parcours.lockout import unlock
+from parcours.login_failures import unlock
 
 
 class Command(BaseCommand):

@@ -617,7 +617,13 @@ class LotSerializer(serializers.ModelSerializer):
     contract = ContractRefSerializer()
     operation = NamedRefSerializer(source="contract.operation")
     awardee = NamedRefSerializer(allow_null=True)
-    realised_hours = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    realised_hours = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Heures validées du lot (null pour un·e conseiller·e : les heures ne la ou le concernent pas).",
+    )
     fulfilment_modes = serializers.ListField(child=serializers.ChoiceField(choices=FulfilmentMode.choices))
 
     class Meta:

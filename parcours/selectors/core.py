@@ -18,7 +18,7 @@ from parcours.models import (
     Referral,
 )
 from parcours.selectors.journal import participant_timeline_events, present_events
-from roles.policy import allows, among, member_rows, remember_scopes, scope_queryset, with_scopes_of_row
+from roles.policy import allows, among, may, member_rows, remember_scopes, scope_queryset, with_scopes_of_row
 from roles.statements import Compiled
 from workflows.errors import DomainError
 from workflows.states import HoursLineState, PlacementState
@@ -138,6 +138,11 @@ def lots_with_realised_hours(actor):
         .values("total")
     )
     realised = Coalesce(Subquery(lines), Value(0), output_field=DecimalField(max_digits=9, decimal_places=2))
+    # Those who follow a lot's hours: its facilitators and buyer (report.view), its awardee (statement.view). An
+    # adviser reads a lot to refer young people to its offers, not its hours: on a lot with one employee they were
+    # another Mission Locale's young person's hours.
+    if not (may(actor, "report.view") or may(actor, "statement.view")):
+        realised = Value(None, output_field=DecimalField(max_digits=9, decimal_places=2))
     return lots_for(actor).annotate(realised_hours=realised)
 
 

@@ -266,3 +266,11 @@ def test_a_part_time_offer_and_hire_take_decimal_hours_and_give_them_back_as_tex
     assert response.status_code == 200, response.content
     placement = employer.get(f"/api/v1/placements/{response.json()['placement']}/").json()
     assert placement["weekly_hours"] == "17.50"
+
+
+def test_a_lots_hours_are_for_those_who_follow_them_not_for_advisers(story):
+    advance(story.a, "active")  # one line declared on the lot
+    for role, shown in [(Role.FACILITATOR, True), (Role.EMPLOYER, True), (Role.ADVISER, False)]:
+        lots = client_for(story.a.users[role]).get("/api/v1/lots/").json()["results"]
+        (lot,) = [row for row in lots if row["id"] == story.a.lot.pk]
+        assert (lot["realised_hours"] is not None) is shown, role

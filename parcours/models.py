@@ -774,6 +774,8 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     started_on = models.DateField("début")
     exited_on = models.DateField("date de sortie", null=True, blank=True)
     closed_on = models.DateField("date de clôture", null=True, blank=True)
+    # The latest reopening: what happened before it (a contract's start) happened while the pathway was exited.
+    reopened_on = models.DateField("rouvert le", null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

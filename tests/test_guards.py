@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from parcours.models import ContractLot
+from parcours.models import ContractLot, Placement
 from parcours.services import pathways, placements, referrals, register
 from tests.factories import (
     backdate_placement,
@@ -112,6 +112,36 @@ def test_expired_eligibility_reopens_to_intake(world):
     with later(20):
         call_service("pathway.reopen", world.a.adviser, pathway)
     assert reload(pathway).state == PathwayState.INTAKE
+
+
+def test_a_reopened_pathways_contract_begins_after_the_reopening(world):
+    """Exited, then reopened 20 days later: a contract starting in between ran while the young person had left the
+    pathway (its exit counted), and its hours counted for the clause all the same."""
+    pathway = make_pathway(world, "eligible")
+    call_service("pathway.withdraw", world.a.adviser, pathway)
+    with later(20):
+        call_service("pathway.reopen", world.a.adviser, pathway)
+        assert reload(pathway).reopened_on == timezone.localdate()
+        referral = make_referral(world, "accepted", pathway=pathway)
+        error = assert_refused(
+            "start_before_reopening",
+            lambda: call_service("referral.hire", world.a.employer_actor, referral, start_date=today() - 5 * DAY),
+            referral,
+            pathway,
+            field="start_date",
+        )
+        assert f"rouvert le {timezone.localdate():%d/%m/%Y}" in error.message
+        call_service("referral.hire", world.a.employer_actor, referral, start_date=today() + 5 * DAY)
+        placement = Placement.objects.get(referral=referral)
+        # Its planned start corrected to before the reopening: refused the same way.
+        assert_refused(
+            "start_before_reopening",
+            lambda: call_service(
+                "placement.change_start_date", world.a.employer_actor, placement, start_date=today() - DAY
+            ),
+            placement,
+            field="start_date",
+        )
 
 
 def test_eligibility_must_be_valid_at_contract_start(world):

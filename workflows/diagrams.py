@@ -34,10 +34,12 @@ GUARD_RULES = {
         "du lot)"
     ),
     guards.start_in_execution_window: _("la date de début tombe dans la période d'exécution du lot"),
+    guards.start_after_reopening: _("un parcours rouvert : la date de début n'est pas avant sa réouverture"),
     guards.assessment_submitted: _("des critères d'éligibilité ou une dérogation motivée ont été déclarés"),
     guards.placement_start_reached: _("la date de début du contrat est atteinte"),
     guards.new_start_date_valid: _(
-        "la nouvelle date change vraiment, tombe dans la période d'exécution du lot et l'éligibilité y est valide"
+        "la nouvelle date change vraiment, tombe dans la période d'exécution du lot, n'est pas avant la "
+        "réouverture du parcours et l'éligibilité y est valide"
     ),
     guards.end_date_valid: _(
         "la date de fin n'est ni dans le futur ni avant le début ; une fin anticipée est motivée"

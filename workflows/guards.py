@@ -82,6 +82,27 @@ def eligibility_valid_at_start(referral, inputs):
         )
 
 
+def _after_reopening(pathway, start):
+    """A reopened pathway's contract begins after the reopening: before it, the young person had left the pathway
+    (its exit is counted), and the hours of those months would count for the clause all the same."""
+    reopened_on = pathway.reopened_on
+    if isinstance(start, datetime.date) and reopened_on is not None and start < reopened_on:
+        raise DomainError(
+            "start_before_reopening",
+            _(
+                "Le parcours a été rouvert le %(reopened_on)s : le contrat ne peut pas commencer avant (la personne "
+                "était alors sortie du parcours)."
+            )
+            % {"reopened_on": _fmt(reopened_on)},
+            field="start_date",
+        )
+
+
+def start_after_reopening(referral, inputs):
+    if inputs is not None:
+        _after_reopening(referral.pathway, inputs.get("start_date"))
+
+
 def start_in_execution_window(referral, inputs):
     if inputs is None:
         return
@@ -146,6 +167,7 @@ def new_start_date_valid(placement, inputs):
             % {"planned_end": _fmt(placement.planned_end_date)},
             field="start_date",
         )
+    _after_reopening(placement.pathway, start)
     if not placement.participant_eligible_on(start):
         raise DomainError(
             "eligibility_not_valid",

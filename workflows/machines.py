@@ -40,6 +40,7 @@ def _pathway_close(self, **_):
 def _pathway_reopen(self, **_):
     self.exited_on = None
     self.closed_on = None
+    self.reopened_on = timezone.localdate()
 
 
 def _pathway_reopen_target(self):

@@ -263,6 +263,7 @@ REFERRAL = _table(
             guards.offer_open,
             guards.eligibility_valid_at_start,
             guards.start_in_execution_window,
+            guards.start_after_reopening,
         ),
     ),
     _S(

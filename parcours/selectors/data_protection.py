@@ -142,6 +142,7 @@ SUBJECT_ACCESS_FIELDS = {
         "started_on": ("debut", lambda p: _date(p.started_on)),
         "exited_on": ("sortie", lambda p: _date(p.exited_on)),
         "closed_on": ("cloture", lambda p: _date(p.closed_on)),
+        "reopened_on": ("rouvert_le", lambda p: _date(p.reopened_on)),
     },
     Referral: {
         "id": ("numero", lambda r: r.pk),

@@ -268,6 +268,21 @@ def test_a_person_with_contracts_on_two_lots_is_counted_once_in_a_report_over_bo
     assert group.participants_by_public["women"] == 1
 
 
+def test_the_committee_pack_gives_each_contract_its_own_hours(world, clause):
+    """Two contracts of one person beginning the same day (two part-time jobs): the pack matched hours to contracts
+    by (pseudonym, start date), and gave both the hours of one."""
+    lot, (woman, _, _) = clause
+    with at(D(2026, 2, 2)):
+        second = make_placement(
+            world, "active", offer=make_offer(world.a, lot=lot), pathway=woman.pathway, start_date=D(2026, 2, 2)
+        )
+    declare_and_validate(world, lot, D(2026, 5, 1), [(second, "10")])
+    pack = reports.committee_pack(actor=world.a.facilitator, operation_pk=lot.contract.operation_id)
+    name = woman.pathway.participant.last_name.upper()
+    hours = [row[-1] for row in pack.placements if row[4] == D(2026, 2, 2) and name in row[0]]
+    assert sorted(hours) == [Decimal("10"), Decimal("150")]
+
+
 def test_the_consolidation_counts_only_the_contracts_begun(world, clause):
     lot, started = clause
     fac = world.a.facilitator

@@ -60,6 +60,7 @@ class ParticipantRow:
     exit_label: str = ""
     reasons: list = field(default_factory=list)
     started: bool = True  # False: hired, the contract not begun (its start_date is the planned one)
+    placement_id: int | None = None  # the contract (a person may have two starting the same day)
 
 
 @dataclass
@@ -279,6 +280,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
                 exit_label=exits.get(placement.pathway_id, ""),
                 reasons=sorted({label for f in month_figures for label in f.reason_labels}),
                 started=placement.started_on is not None,
+                placement_id=placement.pk,
             )
         )
     ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
@@ -608,7 +610,7 @@ def committee_pack(*, actor, operation_pk):
         counts[label] += 1
         participant = referral.pathway.participant
         candidates.append((f"{participant.last_name.upper()} {participant.first_name}", label, referral.updated_at))
-    counted = {(p.pseudonym, p.start_date): p.counted for f in report.lots for p in f.participants}
+    counted = {p.placement_id: p.counted for f in report.lots for p in f.participants}
     placements = [
         (
             f"{p.pathway.participant.last_name.upper()} {p.pathway.participant.first_name}",
@@ -617,7 +619,7 @@ def committee_pack(*, actor, operation_pk):
             p.get_contract_type_display(),
             p.started_on or p.start_date,
             p.get_state_display(),
-            counted.get((p.pathway.participant.pseudonym, p.started_on or p.start_date), ZERO),
+            counted.get(p.pk, ZERO),
         )
         for p in placements_for(actor)
         .filter(lot__contract__operation_id=operation_pk)

@@ -25,6 +25,7 @@ from parcours.services.common import lock, require, require_number
 from roles.rows import insert_row_unless_duplicate
 from workflows import engine, work
 from workflows.errors import DomainError
+from workflows.inputs import check_plausible_date
 from workflows.journal import NEW_CHAIN, record_event
 from workflows.states import HoursLineState, PlacementState
 
@@ -33,9 +34,11 @@ CENT = decimal.Decimal("0.01")
 
 
 def first_of_month(value, field="month") -> datetime.date:
+    """The first day of the month `value` falls in, within the dates a case can hold (2000 on: year 1 or 9999 is a
+    probe, and « Janvier 1 précède le début du contrat » no answer)."""
     if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
         raise DomainError("invalid_input", _("Mois : date invalide."), field=field)
-    return value.replace(day=1)
+    return check_plausible_date(value.replace(day=1), field=field, label=_("Mois"))
 
 
 @dataclass

@@ -45,7 +45,6 @@ from roles import policy
 from roles.actor import Actor
 from workflows import engine
 from workflows.errors import DomainError, RowsRefused
-from workflows.inputs import check_plausible_date
 from workflows.journal import record_event
 from workflows.states import HoursLineState
 from workflows.vocabulary import StatementSource
@@ -92,7 +91,7 @@ def _journal_statement(actor, statement, action, **inputs):
 
 def _month(month) -> datetime.date:
     """The first day of `month`, within the dates a case can hold (2000 on): year 1 or 9999 is a probe."""
-    return check_plausible_date(first_of_month(month), field="month", label=_("Mois"))
+    return first_of_month(month)
 
 
 @transaction.atomic

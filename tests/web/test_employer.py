@@ -249,6 +249,8 @@ def test_declare_hours_bad_input(site, client):
     response = client.post(url, {"month": next_month, "hours": "10"})
     assert response.status_code == 400
     assert "On ne déclare pas les heures d'un mois à venir." in text(response) or "en dehors" in text(response)
+    response = client.post(url, {"month": "0001-01", "hours": "10"})  # it said « Janvier 1 précède le début… »
+    assert response.status_code == 400 and "Mois : date hors des limites" in text(response)
     month = last_month().strftime("%Y-%m")
     response = client.post(url, {"month": month, "hours": "-3"})
     assert response.status_code == 400 and "Heures" in text(response)

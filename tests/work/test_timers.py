@@ -1,6 +1,7 @@
 """Timers (viewflow 2.4 database Timer): reminders, expiry, follow-ups — at the right moment, once, journaled."""
 
 import datetime
+import logging
 from io import StringIO
 
 import pytest
@@ -237,3 +238,19 @@ def test_an_expiry_after_a_newer_referral_leaves_no_rebound_to_do(territories):
     assert Pathway.objects.get(pk=pathway.pk).state == PathwayState.ELIGIBLE
     assert not WorkTask.objects.filter(kind=TaskKind.REFERRAL_EXPIRED, status__in=OPEN_TASK_STATUSES).exists()
     assert verify_chains().ok
+
+
+def test_the_looping_worker_writes_its_lines_into_the_json_logs(settings, caplog):
+    """Production logs are one JSON object per line: the worker wrote « Minuteurs : une passe… » as bare text."""
+    from parcours.management.commands.run_timers import Command
+
+    command = Command(stdout=StringIO())
+    command.looping = True
+    settings.LOG_FORMAT = "json"
+    with caplog.at_level(logging.INFO, logger="parcours.worker"):
+        command.say("Point de contrôle du journal : 12 événements.")
+    assert [r.getMessage() for r in caplog.records] == ["Point de contrôle du journal : 12 événements."]
+    assert command.stdout.getvalue() == ""
+    settings.LOG_FORMAT = "text"  # a developer's terminal: the text as it is
+    command.say("1 minuteur(s) déclenché(s).")
+    assert command.stdout.getvalue() == "1 minuteur(s) déclenché(s).\n"

@@ -122,7 +122,9 @@ def hours_text(value) -> str:
 
 
 def hours_label(value) -> str:
-    """170.5 → "170,5 h", 22175 → "22 175 h" (French decimal comma, grouped thousands, no-break space)."""
+    """170.5 → "170,5 h", 22175 → "22 175 h" (French decimal comma, grouped thousands, no-break space): the
+    documents' (clause reports, PDFs), which are French whatever the reader's language; pages and messages say
+    hours with `hours_text`."""
     text = format(Decimal(value).quantize(CENT), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

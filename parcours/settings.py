@@ -149,14 +149,15 @@ TEMPLATES = [
     },
 ]
 
+_conn_max_age = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 try:
     DATABASES = {
         "default": dj_database_url.config(
             default=f"sqlite:///{VAR_DIR / 'parcours.sqlite3'}",
-            conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+            conn_max_age=_conn_max_age,
         )
     }
-except ValueError as exc:  # an unknown scheme (UnknownSchemeError), a bad port: a typo, said without a traceback
+except ValueError as exc:  # an unknown scheme (UnknownSchemeError), a bad port: said in words
     raise ImproperlyConfigured(
         f"DATABASE_URL illisible ({exc}) : postgres://utilisateur:motdepasse@hôte:5432/base attendu."
     ) from None

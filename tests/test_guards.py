@@ -144,6 +144,24 @@ def test_a_reopened_pathways_contract_begins_after_the_reopening(world):
         )
 
 
+def test_a_contract_hired_before_the_pathway_was_left_begins_after_its_reopening(world):
+    """Hired (planned for in 5 days), then the young person is lost, found again 20 days later: starting the contract
+    at its planned day, before the reopening, backdated it over the months they had left."""
+    placement = make_placement(world, "planned", start_date=today() + 5 * DAY)
+    call_service("pathway.mark_lost_contact", world.a.adviser, placement.pathway)
+    with later(20):
+        call_service("pathway.reopen", world.a.adviser, placement.pathway)
+        assert_refused(
+            "start_before_reopening",
+            lambda: call_service("placement.start", world.a.employer_actor, placement),
+            placement,
+        )
+        # Its start corrected to the reopening day, it begins.
+        call_service("placement.change_start_date", world.a.employer_actor, placement, start_date=today())
+        call_service("placement.start", world.a.employer_actor, placement)
+    assert reload(placement).started_on == today() + 20 * DAY
+
+
 def test_eligibility_must_be_valid_at_contract_start(world):
     pathway = short_eligibility(world, 10)
     referral = make_referral(world, "accepted", pathway=pathway)

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from parcours import counting
 from parcours.documents import clause_report
-from parcours.models import HoursLine, Placement
+from parcours.models import HoursLine, LotHoursSummary, Placement
 from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
 from parcours.services import statements
@@ -263,6 +263,10 @@ def test_a_person_with_contracts_on_two_lots_is_counted_once_in_a_report_over_bo
     # The dashboard reads the kept summaries: the same, once they are counted and once read back.
     assert lot_hours.summary_figures(actor=fac, lots=both).participants_by_public()["women"] == 1
     assert lot_hours.summary_figures(actor=fac, lots=both).participants_by_public()["women"] == 1
+    # A summary kept by a worker of the previous release (counts per lot, no ids) is counted again, not read as 0.
+    LotHoursSummary.objects.filter(lot=lot).update(breakdown={"participants_by_public": {"women": 1}})
+    assert lot_hours.summary_figures(actor=fac, lots=both).participants_by_public()["women"] == 1
+    assert "people_by_public" in LotHoursSummary.objects.get(lot=lot).breakdown
     # A report over several lots (an operation, a contract) counts people as well.
     group = reports.GroupFigures(kind="operation", subject=None, lots=figures.lots)
     assert group.participants_by_public["women"] == 1

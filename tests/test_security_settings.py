@@ -187,3 +187,15 @@ def test_grant_app_role_refuses_to_grant_what_its_connection_cannot():
         call_command("grant_app_role", connected)
     with pytest.raises(CommandError, match="Rôle PostgreSQL inconnu"):
         call_command("grant_app_role", "personne_de_ce_nom")
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"DATABASE_URL": "postgress://parcours@localhost/parcours"}, "DATABASE_URL illisible"),
+        ({"DB_CONN_MAX_AGE": "abc"}, "DB_CONN_MAX_AGE: expected a whole number"),
+    ],
+)
+def test_a_database_setting_typed_wrong_is_named_in_words(tmp_path, env, said):
+    result = run_manage(tmp_path, "check", env={"DEBUG": "1", **env})
+    assert result.returncode != 0 and said in result.stderr, result.stderr

@@ -288,6 +288,14 @@ def test_an_uploaded_xlsx_formula_nobody_computed_is_named_not_dropped(world, lo
     assert [(e["row"], e["field"]) for e in refused.value.errors] == [(2, "hours")]
     assert "Formule sans valeur calculée" in refused.value.errors[0]["message"]
     assert not lines_of(lot).exists() and not HoursStatement.objects.filter(lot=lot).exists()
+    # A row of formulas alone reads as nothing (a template's `=SI(B5="";"";…)` computed to "" is stored as no
+    # value): empty, skipped, as a blank line.
+    content = xlsx([["Référence", "Nom", "Heures"], ["=D9", "=E9", "=F9"], [second.pk, "B", 35]])
+    with at(D(2026, 4, 3)):
+        statements.statement_upload(
+            actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1), name="mars.xlsx", content=content
+        )
+    assert [(line.placement_id, line.hours) for line in lines_of(lot)] == [(second.pk, Decimal("35.00"))]
 
 
 def test_a_csv_whose_first_line_is_blank_takes_its_separator_from_the_header(world, lot_2026):

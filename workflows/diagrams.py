@@ -37,6 +37,7 @@ GUARD_RULES = {
     guards.start_after_reopening: _("un parcours rouvert : la date de début n'est pas avant sa réouverture"),
     guards.assessment_submitted: _("des critères d'éligibilité ou une dérogation motivée ont été déclarés"),
     guards.placement_start_reached: _("la date de début du contrat est atteinte"),
+    guards.placement_start_after_reopening: _("un parcours rouvert : la date de début n'est pas avant sa réouverture"),
     guards.new_start_date_valid: _(
         "la nouvelle date change vraiment, tombe dans la période d'exécution du lot, n'est pas avant la "
         "réouverture du parcours et l'éligibilité y est valide"

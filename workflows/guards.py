@@ -138,6 +138,12 @@ def placement_start_reached(placement, inputs):
         )
 
 
+def placement_start_after_reopening(placement, inputs):
+    """A contract hired before its pathway was left and reopened begins after the reopening, as a new hire does."""
+    if inputs is not None:
+        _after_reopening(placement.pathway, placement.start_date)
+
+
 def new_start_date_valid(placement, inputs):
     """A corrected start date: a real change, inside the lot's execution window, with eligibility valid then."""
     if inputs is None:

@@ -285,7 +285,13 @@ REFERRAL = _table(
 
 PLACEMENT = _table(
     "placement",
-    _S("start", _("Démarrer le contrat"), [PL.PLANNED], PL.ACTIVE, guards=(guards.placement_start_reached,)),
+    _S(
+        "start",
+        _("Démarrer le contrat"),
+        [PL.PLANNED],
+        PL.ACTIVE,
+        guards=(guards.placement_start_reached, guards.placement_start_after_reopening),
+    ),
     _S(
         "end",
         _("Déclarer la fin du contrat"),

@@ -166,7 +166,8 @@ def counted_hours(lot_ids) -> dict:
             lot_id__in=lot_ids, fresh=True, counted__isnull=False
         ).values_list("lot_id", "counted", "declared", "rules_label", "breakdown")
     }
-    missing = lot_ids - found.keys()
+    # A summary kept by a worker of the previous release (a rolling restart) counts people per lot, not by id.
+    missing = lot_ids - {pk for pk, counted in found.items() if "people_by_public" in counted.breakdown}
     if missing:
         found.update(recount(missing))
     return found

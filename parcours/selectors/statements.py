@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -102,6 +102,7 @@ class StatementRow:
     placement: Placement
     lines: list = field(default_factory=list)
     capacity: object = None
+    runs: bool = True  # its contract ran that month (else: here for lines of a month after it ended)
 
     @property
     def name(self) -> str:
@@ -156,13 +157,16 @@ def statement_rows(*, actor, lot, month) -> list[StatementRow]:
         placements_for(actor)
         .filter(lot=lot)
         .filter(running_in(month) | Q(has_lines))
+        # Whether its contract ran that month (a row may be here for its lines only): the reminder's and the
+        # close's « contracts ran », as their services ask it (declarable_placements).
+        .annotate(runs=ExpressionWrapper(running_in(month), output_field=BooleanField()))
         .select_related("referral__offer", "lot", "pathway__participant")
         .prefetch_related(Prefetch("hours_lines", queryset=lines, to_attr="month_lines"))
         .order_by("pathway__participant__last_name", "pathway__participant__first_name", "pk")
     )
     today = timezone.localdate()
     return [
-        StatementRow(placement=p, lines=list(p.month_lines), capacity=month_capacity(p, month, today))
+        StatementRow(placement=p, lines=list(p.month_lines), capacity=month_capacity(p, month, today), runs=p.runs)
         for p in placements
     ]
 

@@ -71,7 +71,7 @@ LOCK_RELATED_OF = {
     "referral.cancel": ("offer__lot__awardee",),
     "referral.accept": ("offer__lot__contract__operation__facilitation_organisation",),
     "referral.hire": ("pathway__participant", "offer__lot__awardee", "offer__lot__counting_rules"),
-    "placement.start": (),
+    "placement.start": ("pathway",),  # its reopening day (guards.placement_start_after_reopening)
     "hoursline.validate": ("placement", "placement__lot"),
 }
 

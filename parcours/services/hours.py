@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from parcours.counting import hours_label
+from parcours.counting import hours_text
 from parcours.dates import month_label
 from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
@@ -135,20 +135,20 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
         raise DomainError(
             "hours_total_negative",
             _("Avec cette régularisation, le total de %(month)s deviendrait négatif (%(total)s).")
-            % {"month": month_label(month), "total": hours_label(total)},
+            % {"month": month_label(month), "total": hours_text(total)},
             field="hours",
         )
     capacity = month_capacity(placement, month, today)
     if total > capacity.maximum:
-        already = _(" (dont %(total)s déjà déclarées)") % {"total": hours_label(state.total)} if state.total else ""
+        already = _(" (dont %(total)s déjà déclarées)") % {"total": hours_text(state.total)} if state.total else ""
         raise DomainError(
             "hours_above_contract",
             _("%(total)s pour %(month)s%(already)s dépassent le maximum de %(maximum)s (%(explanation)s).")
             % {
-                "total": hours_label(total),
+                "total": hours_text(total),
                 "month": month_label(month),
                 "already": already,
-                "maximum": hours_label(capacity.maximum),
+                "maximum": hours_text(capacity.maximum),
                 "explanation": capacity.explanation,
             },
             field="hours",

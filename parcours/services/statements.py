@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from parcours.counting import hours_label
+from parcours.counting import hours_text
 from parcours.dates import month_label, previous_month
 from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
@@ -358,7 +358,7 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
                     "row": line.pk,
                     "label": _name(line.placement),
                     "field": None,
-                    "message": _("%(hours)s déclarées, à valider ou à rejeter.") % {"hours": hours_label(line.hours)},
+                    "message": _("%(hours)s déclarées, à valider ou à rejeter.") % {"hours": hours_text(line.hours)},
                 }
                 for line in pending
             ],
@@ -500,9 +500,12 @@ def _read_xlsx(content: bytes) -> list:
         values = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
         rows = []
+        # Enough rows for the header, blank lines and one row over the limit (refused then, in parse_timesheet): a
+        # small compressed sheet of a million rows is not read whole, twice.
+        limit = settings.PARCOURS["STATEMENT_UPLOAD_MAX_ROWS"] + 100
         for computed, written in zip(
-            values.worksheets[0].iter_rows(values_only=True),
-            formulas.worksheets[0].iter_rows(values_only=True),
+            values.worksheets[0].iter_rows(values_only=True, max_row=limit),
+            formulas.worksheets[0].iter_rows(values_only=True, max_row=limit),
             strict=False,
         ):
             rows.append(
@@ -574,7 +577,9 @@ def parse_timesheet(*, name: str, content: bytes) -> tuple[list[StatementRow], l
     if not content:
         raise DomainError("invalid_file", _("Le fichier est vide."), field="file")
     table = _read_rows(name, content)
-    header_at = next((i for i, row in enumerate(table) if any(str(c).strip() for c in row)), None)
+    header_at = next(
+        (i for i, row in enumerate(table) if any(c is not UNCOMPUTED and str(c).strip() for c in row)), None
+    )
     if header_at is None:
         raise DomainError("invalid_file", _("Le fichier est vide."), field="file")
     columns = {}
@@ -613,7 +618,9 @@ def parse_timesheet(*, name: str, content: bytes) -> tuple[list[StatementRow], l
     rows, errors = [], []
     for offset, raw in enumerate(body):
         line = header_at + offset + 2  # as the spreadsheet numbers its lines
-        if not any(str(c).strip() for c in raw):
+        # A formula left without value reads as nothing: a template's `=SI(B5="";"";…)` computed to "" is stored
+        # so. A row with nothing else is empty; one with a reference or hours besides is named below.
+        if not any(c is not UNCOMPUTED and str(c).strip() for c in raw):
             continue
         label = "" if cell(raw, "label") is UNCOMPUTED else str(cell(raw, "label") or "").strip()[:120]
         uncomputed = next((c for c in ("placement", "hours", "is_adjustment") if cell(raw, c) is UNCOMPUTED), None)

@@ -3,10 +3,10 @@
 
 from decimal import Decimal
 
-from parcours.counting import hours_label
+from parcours.counting import hours_text
 
 
-def bars(items, *, targets=None, fmt=hours_label) -> dict:
+def bars(items, *, targets=None, fmt=hours_text) -> dict:
     """Horizontal bars from (label, value) pairs; `targets` ({label: value}) draws a target mark on each row."""
     items = [(str(label), Decimal(value or 0)) for label, value in items]
     targets = {str(k): Decimal(v or 0) for k, v in (targets or {}).items()}

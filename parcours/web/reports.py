@@ -11,7 +11,7 @@ from django.urls import path
 from django.utils import timezone
 
 from parcours.access_log import log_access
-from parcours.counting import hours_label
+from parcours.counting import hours_text
 from parcours.dates import month_label
 from parcours.documents import clause_report as exports
 from parcours.selectors import kept_figures, lot_hours
@@ -48,7 +48,7 @@ def dashboard(request, *, actor):
         "employers": bars(sorted(figures.by_employer().items())),
         "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics]),
     }
-    publics = [(label, counts.get(key, 0), hours_label(by_public.get(key, 0))) for key, label in figures.publics]
+    publics = [(label, counts.get(key, 0), hours_text(by_public.get(key, 0))) for key, label in figures.publics]
     pathways = kept_figures.pathway_figures(actor=actor)
     charts["funnel"] = bars(pathways.funnel, fmt=lambda n: f"{n:.0f}")
     for lot in lots:
@@ -63,9 +63,9 @@ def dashboard(request, *, actor):
             "charts": charts,
             "publics": publics,
             "pathways": pathways,
-            "target_label": hours_label(figures.total("target")),
-            "counted_label": hours_label(figures.total("counted")),
-            "declared_label": hours_label(figures.total("declared")),
+            "target_label": hours_text(figures.total("target")),
+            "counted_label": hours_text(figures.total("counted")),
+            "declared_label": hours_text(figures.total("declared")),
             "at_risk": figures.at_risk,
             "today": timezone.localdate(),
             "figures_minutes": int(kept_figures.max_age().total_seconds() // 60),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from parcours.access_log import log_access
-from parcours.counting import hours_label
+from parcours.counting import hours_text
 from parcours.dates import add_months, latest_month, month_from_text, month_label
 from parcours.selectors import statements as selectors
 from parcours.services import statements as services
@@ -100,8 +100,8 @@ def _month_context(actor, lot, month):
     for row in rows:
         # Before the close: one regular line per month; after it: adjustment lines only.
         row.input_kind = "adjustment" if closed else ("" if row.declared else "regular")
-        row.total_label = hours_label(row.total)
-        row.maximum_label = hours_label(row.capacity.maximum)
+        row.total_label = hours_text(row.total)
+        row.maximum_label = hours_text(row.capacity.maximum)
     return {
         "lot": lot,
         "rows": rows,
@@ -109,7 +109,7 @@ def _month_context(actor, lot, month):
         "closed": closed,
         # The close's own rule (the service refuses it): the page shows why instead of the button.
         "statement_missing": selectors.waits_for_its_statement(
-            contracts_ran=bool(rows),
+            contracts_ran=any(row.runs for row in rows),
             submitted=statement is not None and statement.submitted_at is not None,
             has_lines=any(row.lines for row in rows),
         ),
@@ -118,15 +118,15 @@ def _month_context(actor, lot, month):
             lot=lot,
             month=month,
             today=timezone.localdate(),
-            contracts_ran=bool(rows),
+            contracts_ran=any(row.runs for row in rows),
             submitted=statement is not None and statement.submitted_at is not None,
             closed=closed,
         )
         is None,
         "in_window": lot.month_in_execution_window(month),
-        "total_label": hours_label(sum((row.total for row in rows), 0)),
+        "total_label": hours_text(sum((row.total for row in rows), 0)),
         # The part validated (what the dashboard and the reports count): the total holds the lines awaiting a decision.
-        "validated_label": hours_label(
+        "validated_label": hours_text(
             sum((line.hours for row in rows for line in row.lines if line.state in selectors.COUNTED_STATES), 0)
         ),
         **month_nav(month),

@@ -1050,7 +1050,8 @@ def section_websocket(smoke, world):
                     break
                 except OSError:
                     await asyncio.sleep(0.1)
-            headers = {"Cookie": f"sessionid={session.session_key}", "Origin": "http://localhost"}
+            # As a page of the site the socket reaches (its Origin is that address: parcours.websocket_origin).
+            headers = {"Cookie": f"sessionid={session.session_key}", "Origin": f"http://127.0.0.1:{port}"}
             sockets = []
             for _ in range(clients_count):
                 sockets.append(

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
 from django.db.backends.signals import connection_created
-from django.db.models.signals import post_migrate, pre_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_migrate
 from django.urls import register_converter
 
 from parcours.converters import IdConverter
@@ -19,6 +21,7 @@ class ParcoursConfig(AppConfig):
         from parcours import checks, login_failures, notifications, participant_copy  # noqa: F401
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
+        from roles.models import Membership
         from workflows import journal, work
 
         # The work layer (viewflow flows, tasks, timers) listens to what the services report.
@@ -27,6 +30,12 @@ class ParcoursConfig(AppConfig):
         journal.subscribe(lot_hours.event_recorded)
         # Each event's audience is written down beside it, for the notifications page (parcours.notifications).
         journal.subscribe_written(notifications.event_written)
+        # A live page's socket ends with its session, or with its user's access (parcours.notifications.end_live).
+        user_logged_out.connect(notifications.session_signed_out, dispatch_uid="parcours.live_end.logout")
+        post_save.connect(notifications.user_saved, sender=get_user_model(), dispatch_uid="parcours.live_end.user")
+        for signal in (post_save, post_delete):
+            uid = "parcours.live_end.member"
+            signal.connect(notifications.membership_changed, sender=Membership, dispatch_uid=uid)
         connection_created.connect(register_sqlite_functions, dispatch_uid="parcours.sqlite_functions")
         # SQLite's triggers keeping Participant.current_state are set aside while migrations rebuild tables.
         pre_migrate.connect(current_state.drop_sqlite_triggers, sender=self, dispatch_uid="parcours.current_state")

@@ -12,12 +12,16 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from parcours.consumers import NotificationsConsumer  # noqa: E402
+from parcours.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # Its host one of ALLOWED_HOSTS, and its Origin this very address (the port too).
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("ws/notifications/", NotificationsConsumer.as_asgi())]))
+            SameOriginValidator(
+                AuthMiddlewareStack(URLRouter([path("ws/notifications/", NotificationsConsumer.as_asgi())]))
+            )
         ),
     }
 )

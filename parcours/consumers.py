@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from parcours.notifications import event_payload, team_group
+from parcours.notifications import event_payload, session_group, team_group, user_group
 from parcours.selectors.notifications import events_told_since
 from roles.actor import Actor
 from roles.middleware import SESSION_KEY, memberships_of
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # Ids taken by transactions that commit out of order are close to each other: replay a few before `since`.
 REPLAY_OVERLAP = 20
+# A page sends `resume` messages of a few dozen bytes; anything larger is not one.
+MAX_FRAME = 4096
 
 
 def as_shown(event, mine: bool) -> dict:
@@ -76,6 +78,15 @@ def _as_int(value):
 
 
 @database_sync_to_async
+def still_signed_in(user, session) -> bool:
+    """The session the socket opened with is still there (not signed out) and the user still active."""
+    key = getattr(session, "session_key", None)
+    if key is None or not session.exists(key):
+        return False
+    return type(user).objects.filter(pk=user.pk, is_active=True).exists()
+
+
+@database_sync_to_async
 def missed_events(actor, *, since=None, since_time=None):
     """([payloads], complete) of the events told to `actor`'s team that it may still see, after `since` (an event
     id) or from `since_time` on."""
@@ -88,6 +99,7 @@ def missed_events(actor, *, since=None, since_time=None):
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     group = None
     actor = None
+    joined = ()
 
     async def connect(self):
         user = self.scope.get("user")
@@ -99,12 +111,31 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.group = team_group(self.actor.organisation_id, self.actor.role)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Its team's events; and the end of its session or of the user's access (notifications.end_live).
+        key = getattr(self.scope.get("session"), "session_key", None)
+        self.joined = [self.group, user_group(user.pk)] + ([session_group(key)] if key else [])
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def live_end(self, message):
+        """The session signed out, or the user lost an access: the page's live feed ends (it reloads to sign in)."""
+        await self.close(code=4401)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # Anything but a short JSON text is not a page's message: ignored, as an unknown one is (channels' own
+        # decoding raised on it — a traceback in the logs for any frame a client chose to send).
+        if text_data is None or len(text_data) > MAX_FRAME:
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            return
+        await self.receive_json(content, **kwargs)
 
     def _mine(self, event) -> bool:
         return event.get("actor_user_id") == self.actor.user.pk
@@ -123,6 +154,11 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
                 since_time = datetime.datetime.fromtimestamp(since_time, datetime.UTC)
             except (OverflowError, OSError, ValueError):
                 return
+        # A replay reads the journal: asked only of a session still signed in and a member still in the team.
+        user, session = self.scope.get("user"), self.scope.get("session")
+        if not await still_signed_in(user, session) or await current_actor(user, session) != self.actor:
+            await self.close(code=4401)
+            return
         payloads, complete = await missed_events(self.actor, since=since, since_time=since_time)
         for payload in payloads:
             await self.send_json({**as_shown(payload, self._mine(payload)), "replayed": True})

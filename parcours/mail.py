@@ -416,6 +416,17 @@ def _claim(queryset, now) -> list:
     )
 
 
+def follow_preference(user, kind, delivery) -> int:
+    """A person's new choice for a kind applies to what still waits in the outbox for them (not claimed by a
+    sending worker): `never` drops it, the other choices move it to that way of sending. How many rows changed."""
+    waiting = MailNotification.objects.filter(
+        user=user, kind=kind, sent_at__isnull=True, outcome="", claimed_at__isnull=True
+    ).exclude(delivery=delivery)
+    if delivery == Delivery.NONE:
+        return waiting.update(sent_at=timezone.now(), outcome=SKIPPED)
+    return waiting.update(delivery=delivery)
+
+
 def _finish(rows, outcome, now):
     MailNotification.objects.filter(pk__in=[r.pk for r in rows]).update(sent_at=now, outcome=outcome)
 

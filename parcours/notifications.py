@@ -57,6 +57,51 @@ def team_group(organisation_id: int, role) -> str:
     return f"organisation-{organisation_id}-{getattr(role, 'value', role)}"
 
 
+def user_group(user_id: int) -> str:
+    """Every live page of one user: closed when the user or a membership is deactivated (`end_live`)."""
+    return f"user-{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The live pages of one signed-in session: closed when it signs out."""
+    return f"session-{session_key}"
+
+
+def end_live(*, user_id=None, session_key=None) -> None:
+    """Close the live pages of a session that signed out, or of a user who lost an access (a page's socket outlived
+    its session: it kept receiving its former team's events and could ask for a replay). Best effort: a replay asks
+    for the session and the membership again (parcours.consumers)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    groups = ([user_group(user_id)] if user_id is not None else []) + (
+        [session_group(session_key)] if session_key else []
+    )
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "live.end"})
+        except Exception:  # the channel layer down: the sign-out or the change goes on
+            logger.warning("live pages of %s not told to close", group, exc_info=True)
+
+
+def session_signed_out(sender, request=None, **kwargs):
+    """user_logged_out: the session's live pages close (before the session is flushed: its key is still there)."""
+    session = getattr(request, "session", None)
+    end_live(session_key=getattr(session, "session_key", None))
+
+
+def user_saved(sender, instance, created=False, **kwargs):
+    """A user deactivated: every live page of theirs closes."""
+    if not created and not instance.is_active:
+        end_live(user_id=instance.pk)
+
+
+def membership_changed(sender, instance, created=False, **kwargs):
+    """A membership deactivated, changed or removed: the user's live pages close (their team may be another now)."""
+    if not created:
+        end_live(user_id=instance.user_id)
+
+
 def event_payload(event) -> dict:
     return {
         "type": "journal.event",

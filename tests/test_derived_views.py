@@ -416,3 +416,9 @@ def test_a_pathway_s_events_name_only_the_placements_the_viewer_may_view(world):
         [placed] = [e for e in events if e.object_type == "pathway" and e.action == "place"]
         assert (placed.shown_inputs.get("placement") == placement.pk) is sees, actor.role
         assert "placement" in placed.inputs
+        # Nor the employer who hired, which the event's acting organisation named (its role stays).
+        assert (placed.actor_organisation_shown == placement.employer) is sees, actor.role
+        assert placed.role_label
+    history = client_for(world.b.auditor).get(f"/api/v1/participants/{pathway.participant_id}/history/").json()
+    [placed] = [e for e in history["results"] if e["object_type"] == "pathway" and e["action"] == "place"]
+    assert placed["actor"]["organisation"] is None and placed["actor"]["role"] == "employer"

@@ -718,7 +718,7 @@ class JournalEventSerializer(serializers.ModelSerializer):
         return {
             "username": user.get_username() if user is not None and event.actor_name else None,
             "role": event.actor_role,
-            "organisation": event.actor_organisation_id,
+            "organisation": None if getattr(event, "organisation_withheld", False) else event.actor_organisation_id,
         }
 
     @extend_schema_field(

@@ -315,9 +315,15 @@ def present_events(actor, events) -> list:
         event.shown_inputs = visible_inputs(event.inputs, health_visible=event.participant_id in health)
         if hide_criteria:
             event.shown_inputs.pop(CRITERIA_INPUT, None)
+        withheld_object = False
         for name, ids in in_sight.items():
             if name in event.shown_inputs and event.shown_inputs[name] not in ids:
                 del event.shown_inputs[name]
+                withheld_object = True
+        # Who acted names what was withheld (the employer of a hire on another buyer's contract): withheld with it,
+        # its role left.
+        event.organisation_withheld = withheld_object
+        event.actor_organisation_shown = None if withheld_object else event.actor_organisation
         withheld = identity_hidden and event.participant_id is not None and bool(event.reason_digest)
         event.reason_withheld = withheld
         event.shown_reason = "" if withheld else event.reason

@@ -32,10 +32,15 @@ def _after_placement_closed(actor, placement, event=None):
     if others_open:
         return
     name = "start_follow_up" if ended else "return_to_eligible"
-    engine.fire(pathway, name, actor=actor, internal=True, journal_extra={"placement": placement.pk})
+    # A consequence is told live as its cause is (its audience may differ: a pathway's teams, not a placement's).
+    publish_on_commit(
+        engine.fire(pathway, name, actor=actor, internal=True, journal_extra={"placement": placement.pk})
+    )
     if name == "return_to_eligible" and pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists():
         # Other referrals are still open: the pathway is referred again, so that a later hire places it.
-        engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"placement": placement.pk})
+        publish_on_commit(
+            engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"placement": placement.pk})
+        )
 
 
 def _transition(actor, placement, name, inputs=None, *, after=None):

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from parcours.mail import follow_preference
 from parcours.models import Delivery, NotificationKind, NotificationPreference
 from workflows.errors import DomainError
 
@@ -21,4 +22,5 @@ def set_notification_preferences(*, actor, choices: dict) -> dict:
             )
     for kind, delivery in choices.items():
         NotificationPreference.objects.update_or_create(user=actor.user, kind=kind, defaults={"delivery": delivery})
+        follow_preference(actor.user, kind, delivery)  # what waits in the outbox goes the new way, or not at all
     return choices

@@ -85,7 +85,10 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     )
     work.object_created(obj=referral, actor=actor, event=event)
     if pathway.state == PathwayState.ELIGIBLE:
-        engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
+        # A consequence is told live as its cause is (its audience may differ: a pathway's teams).
+        publish_on_commit(
+            engine.fire(pathway, "refer", actor=actor, internal=True, journal_extra={"referral": referral.pk})
+        )
     publish_on_commit(event)
     return referral
 
@@ -97,7 +100,11 @@ def _after_closing(actor, referral):
         pathway.state == PathwayState.REFERRED
         and not pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).exists()
     ):
-        engine.fire(pathway, "return_to_eligible", actor=actor, internal=True, journal_extra={"referral": referral.pk})
+        publish_on_commit(
+            engine.fire(
+                pathway, "return_to_eligible", actor=actor, internal=True, journal_extra={"referral": referral.pk}
+            )
+        )
 
 
 def _transition(actor, referral, name, inputs=None, *, after=None, carried=None):
@@ -271,11 +278,14 @@ def referral_hire(
     offer = _offer_reads(referral.offer_id)
     pathway = lock_consequence(Pathway, referral.pathway_id, also=offer)
     if pathway.state in (PathwayState.REFERRED, PathwayState.IN_FOLLOW_UP):
-        engine.fire(
-            pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk}, along=planned
+        publish_on_commit(
+            engine.fire(
+                pathway, "place", actor=actor, internal=True, journal_extra={"placement": placement.pk}, along=planned
+            )
         )
     else:
         send(planned)
+    publish_on_commit(placement_event)  # the new contract, to the teams that may view it (the employer's…)
     publish_on_commit(event, subject=referral)
     _close_offer_when_filled(actor, referral.offer_id, read=[rows for _, rows in offer])
     return placement

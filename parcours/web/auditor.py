@@ -78,7 +78,7 @@ def _row(event):
     return [
         timezone.localtime(event.occurred_at),
         actor,
-        str(event.actor_organisation or ""),
+        str(event.actor_organisation_shown or ""),
         event.role_label,
         f"{event.object_label} #{event.object_id}",
         event.action_label,

@@ -34,6 +34,10 @@ def notification_preferences(request, *, actor):
     kinds = kinds_for_role(actor.role)
     form_class = preferences_form_class(kinds)
     status = 200
+    if request.method == "POST" and not kinds:
+        # A role told of nothing by e-mail (the page says so): nothing to record, and not said recorded.
+        messages.info(request, gettext("Votre rôle ne reçoit aucun courriel : il n'y a rien à enregistrer."))
+        return redirect("notification_preferences")
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():

@@ -217,9 +217,11 @@
         receive(JSON.parse(event.data));
       } catch (error) { /* a malformed message is ignored */ }
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       live.state = "closed";
       body.dataset.liveState = "closed";
+      // Signed out (in another tab) or no longer a member: the feed ends; the next page asks to sign in.
+      if (event && (event.code === 4401 || event.code === 4403)) live.stopped = true;
       if (live.stopped) return;
       retry += 1;
       setTimeout(connect, Math.min(30000, 500 * Math.pow(2, Math.min(retry, 6))));

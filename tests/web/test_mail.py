@@ -80,6 +80,24 @@ def test_forward_tells_each_employer_member_by_their_preference(site):
     assert "Nouvelle candidature (1)" in digest.body and link in digest.body
 
 
+def test_a_changed_preference_applies_to_what_still_waits_in_the_outbox(site):
+    """A digest member who chose « jamais » after a candidate was forwarded still got the next morning's digest."""
+    actor = member(site, "rh.resume", site.emp, Role.EMPLOYER, Delivery.DIGEST)
+    forward(site, site.participant())
+    mail.deliver_immediate()
+    outbox.outbox.clear()
+    set_notification_preferences(actor=actor, choices={NotificationKind.CANDIDATE_FORWARDED: Delivery.NONE})
+    assert mail.deliver_digests(now=after_digest_hour()) == 0 and not outbox.outbox
+    row = MailNotification.objects.get(user=actor.user)
+    assert row.outcome == "skipped" and row.sent_at is not None
+    # Back to « tout de suite »: the next one goes at once, not in a digest.
+    set_notification_preferences(actor=actor, choices={NotificationKind.CANDIDATE_FORWARDED: Delivery.DIGEST})
+    forward(site, site.participant())
+    set_notification_preferences(actor=actor, choices={NotificationKind.CANDIDATE_FORWARDED: Delivery.IMMEDIATE})
+    assert mail.deliver_immediate() == 2  # the employer's own, and this member's moved from the digest
+    assert sorted(m.to[0] for m in outbox.outbox) == sorted([site.employer.user.email, "rh.resume@example.org"])
+
+
 def test_digest_groups_several_events_in_one_message(site):
     member(site, "rh.resume", site.emp, Role.EMPLOYER, Delivery.DIGEST)
     forwarded = [forward(site, site.participant()) for _ in range(3)]

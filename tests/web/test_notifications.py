@@ -179,7 +179,7 @@ def test_a_replayed_event_is_shown_as_a_live_one_with_its_own_mine(site):
     async def resume(user):
         communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
         communicator.scope["user"] = user
-        communicator.scope["session"] = {}
+        communicator.scope["session"] = await signed_in_session()
         connected, _ = await communicator.connect(timeout=10)
         assert connected
         await communicator.send_json_to({"type": "resume", "since_time": time.time() - 3600})
@@ -197,6 +197,124 @@ def test_a_replayed_event_is_shown_as_a_live_one_with_its_own_mine(site):
         review = received[-1]
         assert review["object_id"] == referral.pk and review["replayed"] is True and review["type"] == "event"
         assert review["mine"] is mine and all("actor_user_id" not in m for m in received)
+
+
+async def signed_in_session():
+    """A session as the websocket's middleware finds it for a signed-in page (its row in the database)."""
+    from channels.db import database_sync_to_async
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    await database_sync_to_async(session.create)()
+    return session
+
+
+async def _socket(user, session=None):
+    communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
+    communicator.scope["user"] = user
+    communicator.scope["session"] = session if session is not None else await signed_in_session()
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_page_ends_with_its_session_and_with_its_users_access(site):
+    """A socket outlived its page's sign-out and its user's deactivation: it kept its former team's events and
+    could ask for a day of them again."""
+    from channels.db import database_sync_to_async
+    from django.contrib.auth.signals import user_logged_out
+    from django.test import RequestFactory
+
+    from roles.models import Membership
+
+    async def run():
+        session = await signed_in_session()
+        signed_out = await _socket(site.adviser.user, session)
+        colleague = await _socket(site.adviser.user)  # the same user's other browser: not signed out
+
+        def sign_out():
+            request = RequestFactory().post("/deconnexion/")
+            request.session = session
+            user_logged_out.send(sender=type(site.adviser.user), request=request, user=site.adviser.user)
+
+        await database_sync_to_async(sign_out)()
+        assert (await signed_out.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+        assert await colleague.receive_nothing(timeout=0.2)
+
+        def deactivate():
+            membership = Membership.objects.get(user=site.adviser.user, organisation=site.adviser.organisation)
+            membership.is_active = False
+            membership.save()
+
+        await database_sync_to_async(deactivate)()
+        assert (await colleague.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+    async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_is_refused_to_a_session_signed_out_meanwhile(site):
+    from channels.db import database_sync_to_async
+
+    async def run():
+        session = await signed_in_session()
+        socket = await _socket(site.adviser.user, session)
+        await database_sync_to_async(session.delete)()  # signed out where the close could not be told
+        await socket.send_json_to({"type": "resume", "since": 1})
+        return await socket.receive_output(timeout=5)
+
+    assert async_to_sync(run)() == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("frame", ["hello", "[" * 100_000, "x" * 10_000, None])
+def test_a_frame_that_is_no_page_message_is_ignored_without_a_traceback(site, frame, caplog):
+    async def run():
+        socket = await _socket(site.adviser.user)
+        if frame is None:
+            await socket.send_to(bytes_data=b"\x00\x01")
+        else:
+            await socket.send_to(text_data=frame)
+        quiet = await socket.receive_nothing(timeout=0.3)
+        await socket.send_json_to({"type": "resume", "since": 1})  # still serving its page
+        answered = await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+        return quiet, answered
+
+    quiet, _ = async_to_sync(run)()
+    assert quiet and "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hire_tells_its_consequences_live_too(site):
+    """The pathway moving to « placé » and the new contract were on the notifications page and in a replay, never
+    pushed: a team in their audience only (the adviser for the pathway) learned nothing live."""
+    from channels.db import database_sync_to_async
+
+    participant = site.participant()
+    referral = participant.pathways.get().referrals.get()
+    for step in (referrals.referral_start_review, referrals.referral_approve, referrals.referral_forward):
+        step(actor=site.facilitator, referral=referral)
+    referrals.referral_accept(actor=site.employer, referral=referral)
+
+    async def run():
+        socket = await _socket(site.adviser.user)
+
+        def hire():
+            referrals.referral_hire(
+                actor=site.employer, referral=referral, contract_type="cdd", start_date=site.today, weekly_hours=35
+            )
+
+        await database_sync_to_async(hire)()
+        received = []
+        while not await socket.receive_nothing(timeout=0.5):
+            received.append(await socket.receive_json_from(timeout=5))
+        await socket.disconnect()
+        return received
+
+    told = {(m["object_type"], m["action"]) for m in async_to_sync(run)()}
+    assert {("referral", "hire"), ("pathway", "place")} <= told
 
 
 @pytest.mark.parametrize("before", ["²", "١٢", "99999999999999999999", "-3", "abc", ""])
@@ -234,3 +352,19 @@ def test_the_page_s_statements_do_not_grow_with_its_rows(site, client, username)
 
 
 PINNED = {"conseillere": 8, "facilitateur": 10, "employeur": 7}  # + the referrals named by a page's events
+
+
+def test_a_page_says_when_it_was_rendered_to_the_microsecond(site, client):
+    """In whole seconds, an event of the page's own second was replayed on connect and counted as new."""
+    import re
+
+    client.login(username="conseillere", password="demo")
+    body = client.get(reverse("notifications")).content.decode()
+    assert re.search(r'data-live-at="\d+\.\d{6}"', body)
+
+
+def test_a_role_told_of_nothing_by_e_mail_is_not_told_its_choices_were_recorded(site, client):
+    client.login(username="auditeur", password="demo")
+    response = client.post(reverse("notification_preferences"), {}, follow=True)
+    body = html.unescape(response.content.decode())
+    assert "rien à enregistrer" in body and "sont enregistrées" not in body

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from parcours.notifications import event_payload, session_group, team_group, user_group
 from parcours.selectors.notifications import events_told_since
@@ -83,7 +84,8 @@ def still_signed_in(user, session) -> bool:
     key = getattr(session, "session_key", None)
     if key is None or not session.exists(key):
         return False
-    return type(user).objects.filter(pk=user.pk, is_active=True).exists()
+    # get_user_model: the scope's user is channels' lazy object, not the model.
+    return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
 
 
 @database_sync_to_async

@@ -178,7 +178,7 @@ def test_a_replayed_event_is_shown_as_a_live_one_with_its_own_mine(site):
 
     async def resume(user):
         communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
-        communicator.scope["user"] = user
+        communicator.scope["user"] = as_channels_gives_it(user)
         communicator.scope["session"] = await signed_in_session()
         connected, _ = await communicator.connect(timeout=10)
         assert connected
@@ -209,9 +209,17 @@ async def signed_in_session():
     return session
 
 
+def as_channels_gives_it(user):
+    """The scope's user as channels' AuthMiddleware sets it: a lazy object, not the model (`type(user).objects`
+    failed on it)."""
+    from django.utils.functional import SimpleLazyObject
+
+    return SimpleLazyObject(lambda: user)
+
+
 async def _socket(user, session=None):
     communicator = WebsocketCommunicator(NotificationsConsumer.as_asgi(), "/ws/notifications/")
-    communicator.scope["user"] = user
+    communicator.scope["user"] = as_channels_gives_it(user)
     communicator.scope["session"] = session if session is not None else await signed_in_session()
     connected, _ = await communicator.connect(timeout=10)
     assert connected

@@ -29,6 +29,21 @@ def waits_for_its_statement(*, contracts_ran: bool, submitted: bool, has_lines: 
     return contracts_ran and not submitted and not has_lines
 
 
+def outside_execution(lot, month, message: str) -> DomainError:
+    """A month outside the lot's execution, refused with `message` (what there is nothing to do: declare, remind,
+    close), given the month and the execution's dates."""
+    return DomainError(
+        "outside_execution_window",
+        message
+        % {
+            "month": month_label(month).capitalize(),
+            "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
+            "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
+        },
+        field="month",
+    )
+
+
 def reminder_refusal(*, lot, month, today, contracts_ran: bool, submitted: bool, closed: bool) -> DomainError | None:
     """Why the awardee may not be reminded of its statement of `month` (None: it may). A reminder asks for what the
     employer can declare: a month over, in the lot's execution, when its contracts ran, not declared nor closed. The
@@ -36,15 +51,10 @@ def reminder_refusal(*, lot, month, today, contracts_ran: bool, submitted: bool,
     if month >= today.replace(day=1):
         return DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
     if not lot.month_in_execution_window(month):
-        return DomainError(
-            "outside_execution_window",
-            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à relancer.")
-            % {
-                "month": month_label(month).capitalize(),
-                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
-                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
-            },
-            field="month",
+        return outside_execution(
+            lot,
+            month,
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à relancer."),
         )
     if lot.awardee_id is None:
         return DomainError("no_awardee", _("Le lot n'a pas d'attributaire à relancer."))
@@ -205,6 +215,7 @@ __all__ = [
     "declarable_placements",
     "waits_for_its_statement",
     "reminder_refusal",
+    "outside_execution",
     "statement_lots",
     "statement_lot",
     "statement_of",

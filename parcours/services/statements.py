@@ -31,7 +31,12 @@ from parcours.counting import hours_text
 from parcours.dates import month_label, previous_month
 from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
-from parcours.selectors.statements import declarable_placements, reminder_refusal, waits_for_its_statement
+from parcours.selectors.statements import (
+    declarable_placements,
+    outside_execution,
+    reminder_refusal,
+    waits_for_its_statement,
+)
 from parcours.services.common import lock, require
 from parcours.services.hours import (
     MonthState,
@@ -117,15 +122,10 @@ def statement_submit(
     if month > today:
         raise DomainError("date_in_future", _("On ne déclare pas les heures d'un mois à venir."), field="month")
     if not lot.month_in_execution_window(month):
-        raise DomainError(
-            "outside_execution_window",
-            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à déclarer.")
-            % {
-                "month": month_label(month).capitalize(),
-                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
-                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
-            },
-            field="month",
+        raise outside_execution(
+            lot,
+            month,
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à déclarer."),
         )
     rows = [row if isinstance(row, StatementRow) else StatementRow(**row) for row in rows]
     wanted = {getattr(row.placement, "pk", row.placement) for row in rows}
@@ -321,15 +321,10 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
             field="month",
         )
     if not lot.month_in_execution_window(month):
-        raise DomainError(
-            "outside_execution_window",
-            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à clôturer.")
-            % {
-                "month": month_label(month).capitalize(),
-                "starts": format(lot.execution_starts_on, "%d/%m/%Y"),
-                "ends": format(lot.execution_ends_on, "%d/%m/%Y"),
-            },
-            field="month",
+        raise outside_execution(
+            lot,
+            month,
+            _("%(month)s est hors de la période d'exécution du lot (%(starts)s – %(ends)s) : rien à clôturer."),
         )
     lines = list(
         policy.with_scopes(

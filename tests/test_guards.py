@@ -504,3 +504,27 @@ def test_only_the_reads_a_model_can_annotate_go_in_its_locked_read():
     assert guard_reads(Referral, "forward") == ()
     assert guard_reads(Pathway, "validate_eligibility") == ()  # its guard reads the pending assessment, not here
     assert guard_reads(Referral, None) == ()
+
+
+def test_the_pathways_reopened_before_the_migration_take_their_day_from_the_journal(world):
+    """parcours 0042 gives `reopened_on` to the pathways reopened before it, from their latest reopening's event
+    (its local day: a reopening at 23:30 UTC in winter is the next day in Paris)."""
+    import importlib
+
+    from django.apps import apps
+
+    from parcours.models import Pathway
+    from workflows.models import JournalEvent
+
+    migration = importlib.import_module("parcours.migrations.0042_pathway_reopened_on")
+    pathway = make_pathway(world, "eligible")
+    call_service("pathway.withdraw", world.a.adviser, pathway)
+    late_evening = datetime.datetime(2027, 1, 14, 23, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(late_evening, tick=False):
+        call_service("pathway.reopen", world.a.adviser, pathway)
+    never = make_pathway(world, "eligible")
+    Pathway.objects.filter(pk__in=[pathway.pk, never.pk]).update(reopened_on=None)  # as before the migration
+    assert JournalEvent.objects.filter(object_type="pathway", object_id=pathway.pk, action="reopen").exists()
+    migration.from_the_journal(apps, None)
+    assert reload(pathway).reopened_on == datetime.date(2027, 1, 15)
+    assert reload(never).reopened_on is None

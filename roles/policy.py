@@ -56,6 +56,9 @@ POLICY: dict[str, dict[Role, Scope]] = {
     # (data minimisation: an auditor identifies the person for controls, it never contacts them)
     "participant.view_contact":      {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     "participant.update":            {A: Scope.FOLLOWED_PARTICIPANT},
+    # the file's own events (its intake and edits, the notice, the right of access, retention): who follows the young
+    # person; a buyer's auditor controls the clause (the pathway, referrals, placements, hours), not the file's upkeep
+    "participant.view_file_events":  {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     # eligibility criteria and the derogation's reason: who declares them and who validates them, never a buyer
     "participant.view_criteria":     {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     "participant.view_health_data":  {F: Scope.SHARED_PARTICIPANT},

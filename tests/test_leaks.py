@@ -115,7 +115,7 @@ def subject_of(event):
     """What decides who may view an event: its object, or for a timer its referral or participant."""
     if event.object_type == "timer":
         if event.action in PATHWAY_TIMERS:
-            return ("participant", event.participant_id)
+            return ("pathway timer", event.participant_id)
         return ("referral", (event.inputs or {}).get("referral"))
     return (event.object_type, event.object_id)
 
@@ -126,8 +126,10 @@ def may_view(actor, event) -> bool:
     key = (actor.user.pk, actor.organisation.pk, actor.named_access, object_type, object_id)
     if key not in _VIEWS:
         viewable = False
-        if object_type in EVENT_OBJECTS:
-            model, action = EVENT_OBJECTS[object_type]
+        # A follow-up timer is about the young person's pathway: who may view the file (not its own events).
+        kinds = {**EVENT_OBJECTS, "pathway timer": (Participant, "participant.view")}
+        if object_type in kinds:
+            model, action = kinds[object_type]
             obj = model._default_manager.filter(pk=object_id).first()
             viewable = obj is not None and policy.allows(actor, action, obj)
         _VIEWS[key] = viewable

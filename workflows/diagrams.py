@@ -46,6 +46,7 @@ GUARD_RULES = {
         "la date de fin n'est ni dans le futur ni avant le début ; une fin anticipée est motivée"
     ),
     guards.exit_date_valid: _("la date de sortie n'est ni dans le futur ni avant le début du parcours"),
+    guards.participant_not_anonymised: _("le dossier n'a pas été anonymisé (durée de conservation écoulée)"),
     guards.month_in_execution_window: _("le mois déclaré est dans la période d'exécution du lot"),
 }
 # A transition leaving this many states or more is drawn through one junction point: one label instead of one per

@@ -13,6 +13,7 @@ class DomainError(Exception):
         "not_found": 404,
         "invalid_transition": 409,
         "concurrent_change": 409,
+        "participant_anonymised": 409,
     }
 
     def __init__(self, code: str, message: str, *, field: str | None = None):

@@ -49,6 +49,28 @@ def reads_on_input(name, field):
     return mark
 
 
+def file_closed(participant):
+    """The refusal every write on an anonymised file meets (retention erased its personal data for good: filled in
+    again, it would hold an identity no retention pass looks at any more), else None. Asked by the services and by
+    the pages that offer those writes."""
+    if participant.anonymised_at is None:
+        return None
+    return DomainError(
+        "participant_anonymised",
+        _(
+            "Ce dossier a été anonymisé (durée de conservation écoulée) : il ne peut plus être modifié ni rouvert. "
+            "Si la personne revient, ouvrez-lui un nouveau dossier."
+        ),
+    )
+
+
+@reads("participant")
+def participant_not_anonymised(pathway, inputs):
+    refusal = file_closed(pathway.participant)  # read with the locked row, or for the whole page
+    if refusal is not None:
+        raise refusal
+
+
 @reads("eligible_today")
 def eligibility_valid_today(obj, inputs):
     if not obj.participant_eligible_on(_today()):

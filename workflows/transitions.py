@@ -222,6 +222,7 @@ PATHWAY = _table(
         [P.ELIGIBLE, P.INTAKE],
         inputs=(REASON,),
         description=_("Rouvre vers « éligible » si l'éligibilité est encore valide, sinon vers « accueil »."),
+        guards=(guards.participant_not_anonymised,),
     ),
 )
 

@@ -347,6 +347,13 @@ class ParticipantSerializer(ParticipantRefMixin):
     )
     current_state_label = serializers.CharField(source="get_current_state_display", read_only=True)
 
+    anonymised_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Anonymisé le (durée de conservation écoulée) : nom, contact et i-milo effacés, date de naissance "
+        "réduite à l'année (`birth_date` nul, `birth_year` gardé) ; le dossier ne se modifie plus.",
+    )
+
     IDENTITY_FIELDS = (
         "first_name",
         "last_name",
@@ -354,6 +361,14 @@ class ParticipantSerializer(ParticipantRefMixin):
         "imilo_reference",
         "referent_adviser",
     )
+    # Another system's identifier of the person: for the Mission Locale's work, not for a buyer's controls.
+    CONTACT_FIELDS = (*ParticipantRefMixin.CONTACT_FIELDS, "imilo_reference")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.anonymised_at is not None and "birth_date" in data:
+            data["birth_date"] = None  # the anonymisation kept its year alone (birth_year)
+        return data
 
     class Meta:
         model = Participant
@@ -379,6 +394,7 @@ class ParticipantSerializer(ParticipantRefMixin):
             "current_state",
             "current_state_label",
             "notice_given_on",
+            "anonymised_at",
             "created_at",
             "updated_at",
         ]

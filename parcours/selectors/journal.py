@@ -43,7 +43,7 @@ from workflows.vocabulary import ExitCategory, ExitSituation
 
 # object_type in the journal → (model, the action whose scope decides who sees it)
 EVENT_OBJECTS = {
-    "participant": (Participant, "participant.view"),
+    "participant": (Participant, "participant.view_file_events"),
     "pathway": (Pathway, "participant.view"),
     "referral": (Referral, "referral.view"),
     "placement": (Placement, "placement.view"),

@@ -84,8 +84,8 @@ def participant_total(actor, *, query="", state="", programme=""):
 
 
 def participant_for_update(*, actor, participant_id):
-    """The participant if the actor may change it, else None (pages answer 404). Not logged: the edit page
-    shows the same data as the file, whose read is logged when it is opened."""
+    """The participant if the actor may change it, else None (pages answer 404). Not logged here: the edit page
+    logs its read when it shows the form (a refused or re-shown post writes no access row of its own)."""
     qs = scope_queryset(actor, "participant.update", Participant.objects.select_related("youth_agency"))
     return qs.filter(pk=participant_id).first()
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from roles import policy
 from roles.actor import Actor
 from roles.statements import Compiled
+from workflows import guards
 from workflows.errors import DomainError
 from workflows.journal import with_chain_tail
 from workflows.transitions import MACHINES
@@ -54,6 +55,7 @@ LOCK_RELATED = {
         "offer__lot__contract__operation__facilitation_organisation",
     ),
     "placement": ("pathway", "lot"),
+    "exit": ("pathway__participant",),
     "hoursline": ("placement__pathway", "placement__lot"),
 }
 
@@ -288,6 +290,13 @@ def lock(model, obj_or_pk, *, actor, transition=None, inputs=None, reads=(), als
 def require(actor, action, obj=None, message=None):
     if not policy.allows(actor, action, obj):
         raise DomainError("forbidden", message or _("Vous n'avez pas le droit de faire cette action."))
+
+
+def refuse_closed_file(participant):
+    """An anonymised file takes no more writes (workflows.guards.file_closed, also asked by the pages)."""
+    refusal = guards.file_closed(participant)
+    if refusal is not None:
+        raise refusal
 
 
 def require_date(value, field, label):

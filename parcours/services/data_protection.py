@@ -30,7 +30,7 @@ from parcours.models import (
     Referral,
 )
 from parcours.notifications import publish_on_commit
-from parcours.services.common import lock, require, require_date
+from parcours.services.common import lock, refuse_closed_file, require, require_date
 from roles.actor import Actor
 from workflows.errors import DomainError
 from workflows.journal import erase_reasons, record_event
@@ -47,6 +47,7 @@ def participant_record_notice(*, actor, participant, given_on) -> Participant:
     """The adviser records the day the information notice was handed to (or sent to) the young person."""
     participant = lock(Participant, participant, actor=actor)
     require(actor, "participant.record_notice", participant, _("Vous ne pouvez pas modifier ce dossier."))
+    refuse_closed_file(participant)
     require_date(given_on, "given_on", _("Remise le"))
     today = timezone.localdate()
     if given_on > today:
@@ -212,7 +213,7 @@ def participant_anonymise(*, participant, now=None) -> Participant:
     participant.save()
     pathways = Pathway.objects.filter(participant=participant)
     FollowUp.objects.filter(pathway__in=pathways).update(note="")
-    Exit.objects.filter(pathway__in=pathways).update(detail="")
+    Exit.objects.filter(pathway__in=pathways).update(detail="", outcome_detail="")
     EligibilityAssessment.objects.filter(participant=participant).exclude(derogation_reason="").update(
         derogation_reason=ERASED
     )

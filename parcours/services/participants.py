@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
-from parcours.services.common import lock, require, require_choice, require_date
+from parcours.services.common import lock, refuse_closed_file, require, require_choice, require_date
 from parcours.text import identity_key
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
@@ -239,6 +239,7 @@ def participant_update(*, actor, participant, changes: dict, allow_duplicate: bo
     confirms two people (`allow_duplicate`: the file is then a confirmed homonym, as at intake)."""
     participant = lock(Participant, participant, actor=actor)
     require(actor, "participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
+    refuse_closed_file(participant)
     clean = _normalise(changes)
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
     # Only what changes is judged (a birth date kept as it is never refuses an edit of the phone number).

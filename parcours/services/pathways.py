@@ -14,7 +14,15 @@ from parcours.models import (
 )
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import criteria_without_proof
-from parcours.services.common import hold_row, lock, require, require_choice, require_date, row_pk
+from parcours.services.common import (
+    hold_row,
+    lock,
+    refuse_closed_file,
+    require,
+    require_choice,
+    require_date,
+    row_pk,
+)
 from parcours.services.participants import eligibility_validity_months
 from parcours.services.referrals import referral_cancel
 from roles.enums import OrganisationKind
@@ -294,6 +302,7 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
         exit,
         _("Seule la Mission Locale qui suit le ou la jeune renseigne sa situation."),
     )
+    refuse_closed_file(exit.pathway.participant)
     require_date(observed_on, "observed_on", _("Date de constat"))
     require_choice(situation, ExitSituation, "situation", _("Situation à 6 mois"))
     detail = text.clean_text(detail or "", field="detail", label=_("Précision"))

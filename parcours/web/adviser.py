@@ -36,6 +36,7 @@ from parcours.web.forms import (
 from roles import policy
 from roles.enums import Role
 from workflows.errors import DomainError
+from workflows.guards import file_closed
 from workflows.states import PathwayState
 from workflows.transitions import PATHWAY
 from workflows.vocabulary import ExitSituation, Programme, QualificationLevel, Sex
@@ -167,6 +168,10 @@ def participant_update(request, pk, *, actor):
     if participant is None:
         raise Http404("Participant·e introuvable.")
     back = reverse("participant_detail", args=[participant.pk])
+    closed = file_closed(participant)
+    if closed is not None:  # nothing to edit: said on the file, which shows what is left of it
+        messages.error(request, closed.message)
+        return redirect(back)
     duplicates = None
     if request.method == "POST":
         form = IntakeForm(request.POST)
@@ -197,6 +202,7 @@ def participant_update(request, pk, *, actor):
         status = 400
     else:
         form = IntakeForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
+        log_participant_access(actor=actor, participant_id=participant.pk)  # the form shows the identity and contact
         status = 200
     if duplicates is None:
         form.fields["allow_duplicate"].widget = forms.HiddenInput()

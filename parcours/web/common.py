@@ -105,15 +105,20 @@ def paginate(request, queryset, per_page=None, *, ids_first=False, count=None):
     return paginator.get_page(request.GET.get("page"))
 
 
-def filters_of(form):
+def filters_of(form, *, strict=False):
     """Cleaned filter values, or None when a filter cannot be applied as typed (a search too long or of punctuation
     alone, an unreadable date, dates in the wrong order): its error shows on its field with the input kept, and the
     list shows no rows (`no_rows`) rather than every row as if nothing had been asked. A choice the list no longer
-    offers (an old link's state) and a hidden field are ignored: the page could not show their error."""
+    offers (an old link's state) and a hidden field are ignored: the page could not show their error. `strict`: for
+    a download, which shows no form, any filter it cannot apply is an error (else it would hold every row)."""
     if not form.is_valid():
         for name, errors in form.errors.as_data().items():
             field = form.fields.get(name)
-            if field is None or (not field.widget.is_hidden and any(e.code != "invalid_choice" for e in errors)):
+            if (
+                strict
+                or field is None
+                or (not field.widget.is_hidden and any(e.code != "invalid_choice" for e in errors))
+            ):
                 return None
     return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
 

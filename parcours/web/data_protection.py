@@ -70,6 +70,7 @@ def participant_accesses(request, pk, *, actor):
     except DomainError:
         raise Http404("Participant·e introuvable.") from None
     participant = Participant.objects.get(pk=pk)
+    log_participant_access(actor=actor, participant_id=participant.pk)  # the page names the person (and lists it)
     page = paginate(request, rows, PAGE_SIZE)
     return render(request, "data_protection/participant_accesses.html", {"participant": participant, "page": page})
 
@@ -143,7 +144,7 @@ class AccessLogFilterForm(forms.Form):
         return data
 
 
-def _access_rows(request, actor):
+def _access_rows(request, actor, *, strict=False):
     """The filter form and the rows it selects; rows is None when a filter cannot be applied (its error is on the
     form)."""
     if not policy.may(actor, "accesslog.view"):
@@ -151,7 +152,7 @@ def _access_rows(request, actor):
             gettext("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
         )
     form = AccessLogFilterForm(request.GET)
-    filters = filters_of(form)
+    filters = filters_of(form, strict=strict)
     if filters is None:
         return form, None
     rows = dp.access_log_for(
@@ -180,7 +181,7 @@ def csv_safe(value):
 
 @actor_required
 def access_log_export(request, *, actor):
-    form, rows = _access_rows(request, actor)
+    form, rows = _access_rows(request, actor, strict=True)
     if rows is None:  # exporting every row instead would answer another question than the one asked
         errors = " ".join(
             f"{form.fields[name].label} : {message}"

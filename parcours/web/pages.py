@@ -17,6 +17,7 @@ from roles.middleware import SESSION_KEY
 from workflows.diagrams import circuits
 from workflows.engine import state_label
 from workflows.errors import DomainError
+from workflows.guards import file_closed
 from workflows.states import PATHWAY_OPEN_STATES
 
 # Each list of a home is one page of HOME_PAGE_SIZE rows (its own `?<list>=n` parameter), after the work summary;
@@ -159,10 +160,11 @@ def participant_detail(request, pk):
             .order_by("-started_on", "-pk"),
         )
     )
+    writable = file_closed(participant) is None  # an anonymised file is read only
     for pathway in pathways:
         pathway.exit_rows = sorted(pathway.exits.all(), key=lambda row: (row.exited_on, row.pk), reverse=True)
         for row in pathway.exit_rows:
-            row.can_record_outcome = selectors.allows(actor, "exit.record_outcome", row)
+            row.can_record_outcome = writable and selectors.allows(actor, "exit.record_outcome", row)
         actions = actions_for(pathway, actor)
         # Eligibility submission has its own page (criteria catalogue), not the generic transition form.
         pathway.can_submit_eligibility = any(button.spec.name == "submit_eligibility" for button in actions)
@@ -194,22 +196,22 @@ def participant_detail(request, pk):
             "placements": placements,
             "planned_follow_ups": [f for f in follow_ups if f.done_on is None],
             "done_follow_ups": [f for f in follow_ups if f.done_on is not None],
-            "can_update": selectors.allows(actor, "participant.update", participant),
-            "data_protection": _data_protection(actor, participant),
+            "can_update": writable and selectors.allows(actor, "participant.update", participant),
+            "data_protection": _data_protection(actor, participant, writable),
             "can_export": actor.role == Role.AUDITOR,
             "timeline": selectors.participant_timeline(actor=actor, participant=participant),
         },
     )
 
 
-def _data_protection(actor, participant):
+def _data_protection(actor, participant, writable):
     """The data-protection block of the file, for the Mission Locale following it (None for others)."""
     if not selectors.allows(actor, "participant.view_access_log", participant):
         return None
     return {
         "accesses": selectors.participant_access_log(actor=actor, participant=participant)[:10],
         "can_export": selectors.allows(actor, "participant.export_subject_data", participant),
-        "can_record_notice": selectors.allows(actor, "participant.record_notice", participant),
+        "can_record_notice": writable and selectors.allows(actor, "participant.record_notice", participant),
     }
 
 

@@ -66,7 +66,10 @@ def check_credentials(request, *, username: str, password: str):
 def resolve_actor(request) -> Actor:
     """The Actor (user × organisation × role) for this request, or a 400/403 problem."""
     user = request.user
-    memberships = list(memberships_of(user))
+    # Signed in by the session, the middleware read them already (roles.middleware); by a token, it read none.
+    memberships = getattr(request._request, "memberships", None)
+    if not memberships or memberships[0].user_id != user.pk:
+        memberships = list(memberships_of(user))
     wanted = request.headers.get(ORGANISATION_HEADER)
     if wanted is not None:
         wanted = wanted.strip()

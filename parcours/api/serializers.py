@@ -261,6 +261,10 @@ class AvailableTransitionSerializer(serializers.Serializer):
     inputs = TransitionInputOutSerializer(many=True)
 
     def to_representation(self, spec):
+        return self.represent(spec)
+
+    @staticmethod
+    def represent(spec) -> dict:
         return {
             "name": spec.name,
             "label": spec.label,
@@ -268,10 +272,22 @@ class AvailableTransitionSerializer(serializers.Serializer):
         }
 
 
+class DisplayField(serializers.CharField):
+    """A choice's label, from the model's `get_<field>_display` called directly: DRF asks `inspect.signature` of a
+    callable source at every row (a page of 50 referrals: 1 ms of its 7)."""
+
+    def __init__(self, method: str, **kwargs):
+        self.method = method
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        return getattr(instance, self.method)()
+
+
 class StatefulSerializer(serializers.ModelSerializer):
     """Adds `available_transitions`: what the caller may fire now (bulk-computed for lists, see views)."""
 
-    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    state_label = DisplayField("get_state_display")
     available_transitions = serializers.SerializerMethodField()
 
     @extend_schema_field(AvailableTransitionSerializer(many=True))
@@ -280,7 +296,8 @@ class StatefulSerializer(serializers.ModelSerializer):
         specs = (
             by_pk.get(obj.pk, []) if by_pk is not None else engine.available_transitions(obj, self.context["actor"])
         )
-        return AvailableTransitionSerializer(specs, many=True).data
+        # Not a list serializer per row (its fields built for each): the same dicts, written directly.
+        return [AvailableTransitionSerializer.represent(spec) for spec in specs]
 
 
 class NamedRefSerializer(serializers.Serializer):
@@ -345,7 +362,7 @@ class ParticipantSerializer(ParticipantRefMixin):
     current_state = serializers.CharField(
         read_only=True, help_text="État du parcours en cours (le dernier commencé) ; vide sans parcours."
     )
-    current_state_label = serializers.CharField(source="get_current_state_display", read_only=True)
+    current_state_label = DisplayField("get_current_state_display")
 
     anonymised_at = serializers.DateTimeField(
         read_only=True,

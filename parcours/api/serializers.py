@@ -182,6 +182,12 @@ class AccessLogFilterSerializer(StrictSerializer):
     since = StrictDateField(required=False, help_text="Depuis le (inclus).")
     until = StrictDateField(required=False, help_text="Jusqu'au (inclus).")
 
+    def validate_q(self, value):
+        # As the page's search box (parcours.web.forms.SearchField): punctuation alone searches no word.
+        if value and not any(char.isalnum() for char in value):
+            raise serializers.ValidationError("Saisissez au moins une lettre ou un chiffre.", code="no_word")
+        return value
+
     def validate(self, data):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise serializers.ValidationError({"since": "La date de début suit la date de fin."})

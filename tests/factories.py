@@ -262,7 +262,8 @@ def make_lot(side: Side, *, starts_on=None, ends_on=None, fulfilment_modes=None,
 
 def make_offer(side: Side, lot=None, **kwargs):
     data = {
-        "title": "Maçon·ne coffreur·se",
+        # Each its own: the same offer open twice on a lot is refused (register.offer_create).
+        "title": f"Maçon·ne coffreur·se {next(_names)}",
         "trade": "Maçonnerie",
         "contract_type": ContractType.CDD,
         "weekly_hours": 35,

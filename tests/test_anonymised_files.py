@@ -194,3 +194,113 @@ def test_the_access_log_export_refuses_a_channel_it_does_not_know(world):
     # The page, which shows its form, still lists (an old link's channel is ignored there).
     assert dpo.get("/donnees-personnelles/consultations/", {"channel": "zzz"}).status_code == 200
     assert dpo.get("/donnees-personnelles/consultations/export.csv", {"channel": "api"}).status_code == 200
+
+
+def _two_retention_passes(now):
+    from parcours.services.data_protection import apply_retention
+
+    announced = apply_retention(wet=True, now=now)
+    return announced, apply_retention(wet=True, now=now + datetime.timedelta(days=31))
+
+
+@pytest.mark.parametrize("what", ["running contract", "open referral", "hours to decide"])
+def test_retention_keeps_a_file_where_something_still_waits(world, what):
+    """A pathway left (withdrawn, exited) can leave a contract running, a referral open, hours undecided: their end,
+    decision and reasons are still to be written — on a file retention must not have emptied."""
+    from django.utils import timezone
+
+    from tests.factories import make_hours_line, make_offer, make_placement
+
+    if what == "running contract":
+        pathway = reload(make_placement(world, "active").pathway)
+        call_service("pathway.withdraw", world.a.adviser, pathway, reason="Déménagement")
+    elif what == "open referral":
+        pathway = make_pathway(world, "in_follow_up")
+        make_referral(world, "sent", pathway=pathway, offer=make_offer(world.a))
+        pathways.pathway_exit(
+            actor=world.a.adviser, pathway=reload(pathway), exited_on=today(), situation=ExitSituation.CDI
+        )
+    else:
+        line = make_hours_line(world, "declared")
+        pathway = reload(line.placement.pathway)
+        call_service("placement.end", world.a.employer_actor, reload(line.placement), end_date=today())
+        call_service("pathway.withdraw", world.a.adviser, reload(pathway), reason="Déménagement")
+    later = timezone.now() + datetime.timedelta(days=800)
+    announced, anonymised = _two_retention_passes(later)
+    assert pathway.participant_id not in announced.notified and pathway.participant_id not in anonymised.anonymised
+    assert reload(pathway.participant).anonymised_at is None
+    # Announced before (an older release), it is kept and its notice withdrawn.
+    Participant.objects.filter(pk=pathway.participant_id).update(retention_notice_at=later)
+    kept, _ = _two_retention_passes(later + datetime.timedelta(days=1))
+    assert pathway.participant_id in kept.cancelled and reload(pathway.participant).retention_notice_at is None
+
+
+def test_anonymisation_erases_nothing_where_something_waits_again(world):
+    """Asked directly (a pass that read the file before a reopening), it re-checks under the pathways' locks."""
+    pathway = make_pathway(world, "eligible")
+    assert participant_anonymise(participant=pathway.participant).anonymised_at is None
+    assert reload(pathway.participant).first_name != "Anonyme"
+
+
+def test_a_named_auditor_never_finds_a_file_by_its_imilo_identifier(world):
+    participant = make_referral(world, "approved").pathway.participant
+    row = Participant.objects.get(pk=participant.pk)
+    row.imilo_reference = "69B2600014"
+    row.save()
+    membership = world.a.auditor.user.memberships.get()
+    membership.named_access = True
+    membership.save()
+    client = client_for(world.a.auditor)
+
+    def found(query):
+        page = client.get("/audit/parcours/", {"q": query}).context["page"]
+        return participant.pk in {pathway.participant_id for pathway in page}
+
+    assert found(participant.last_name) and found(f"{participant.first_name} {participant.last_name}")
+    assert not found("69B2600014") and not found("69b26")
+    assert participant.pk in {  # the adviser still looks files up by it
+        p.pk for p in client_for(world.a.adviser).get("/conseil/jeunes/", {"q": "69B2600014"}).context["page"]
+    }
+
+
+def test_no_form_is_shown_for_a_write_every_submission_of_which_would_be_refused(world, anonymised):
+    client = client_for(world.a.adviser)
+    file_url = f"/participants/{anonymised.participant_id}/"
+    outcome = Exit.objects.get(pathway=anonymised)
+    for url in (f"/conseil/sorties/{outcome.pk}/situation-a-6-mois/", f"/actions/pathway/{anonymised.pk}/reopen/"):
+        response = client.get(url, follow=True)
+        assert response.redirect_chain and response.redirect_chain[-1][0] == file_url, url
+        assert REFUSAL in response.content.decode(), url
+    # A transition whose state moved on: said, no form (a stale link).
+    referral = make_referral(world, "approved")
+    response = client_for(world.a.facilitator).get(f"/actions/referral/{referral.pk}/start_review/", follow=True)
+    assert response.redirect_chain and response.redirect_chain[-1][0] == f"/positionnements/{referral.pk}/"
+    assert "Action « Prendre en examen » impossible" in response.content.decode()
+
+
+def test_an_anonymised_file_shows_its_birth_year_in_lists_and_in_its_copy(world, anonymised):
+    participant = reload(anonymised.participant)
+    client = client_for(world.a.adviser)
+    rows = client.get("/conseil/jeunes/", {"q": participant.last_name}).content.decode()
+    assert f"01/01/{participant.birth_date.year}" not in rows and str(participant.birth_date.year) in rows
+    copy = client.get(f"/donnees-personnelles/participants/{participant.pk}/droit-d-acces.json").json()
+    assert copy["identite"]["date_de_naissance"] == str(participant.birth_date.year)
+
+
+def test_the_possible_duplicates_a_form_lists_are_logged_reads(world):
+    existing = make_pathway(world, "intake").participant
+    client = client_for(world.a.adviser)
+    form = {
+        "first_name": existing.first_name,
+        "last_name": existing.last_name,
+        "birth_date": existing.birth_date.isoformat(),
+        "postcode": "69100",
+        "commune": "Villeurbanne",
+        "qualification_level": existing.qualification_level,
+        "programme": existing.programme,
+    }
+    reads = ParticipantAccess.objects.filter(participant=existing, user=world.a.adviser.user)
+    assert not reads.exists()
+    response = client.post("/conseil/jeunes/inscrire/", form)
+    assert response.status_code == 400 and existing.last_name.upper() in response.content.decode()
+    assert reads.count() == 1

@@ -424,6 +424,24 @@ def test_an_empty_statement_is_refused_unless_no_hours_is_said_on_purpose(world,
     assert event.inputs["lines"] == 0
 
 
+def test_no_hours_is_refused_on_a_month_whose_hours_were_declared(world, lot_2026):
+    """A second tab, a colleague: « Aucune heure ce mois-ci » posted after the month's hours were declared (QA: the
+    statement counted one more submission under « Relevé enregistré »)."""
+    lot, offer = lot_2026
+    placement = hire_on(world, offer, D(2026, 3, 2))
+    march, april = D(2026, 3, 1), D(2026, 4, 3)
+    with at(april):
+        submit(world, lot, march, [StatementRow(placement=placement.pk, hours="20")], april)
+        before = HoursStatement.objects.get(lot=lot, month=march).submissions
+        with pytest.raises(DomainError) as refused:
+            statements.statement_submit(
+                actor=world.a.employer_actor, lot=lot, month=march, rows=[], no_hours=True, today=april
+            )
+    assert refused.value.code == "already_declared" and refused.value.field == "no_hours"
+    assert refused.value.message.startswith("Les heures de ce mois ont déjà été déclarées")
+    assert HoursStatement.objects.get(lot=lot, month=march).submissions == before and lines_of(lot).count() == 1
+
+
 def test_a_month_nobody_declared_is_neither_closed_at_0_h_nor_reminded_once_closed(world, lot_2026):
     lot, offer = lot_2026
     hire_on(world, offer, D(2026, 3, 2))

@@ -64,6 +64,19 @@ def ensure_can_fire(obj, name, *, actor):
     return spec
 
 
+def refusal(obj, name, *, actor):
+    """Why transition `name` cannot be offered on `obj` now (its state, the actor's role and scope, a guard that needs
+    no input), as the DomainError its service would raise; None when it can. For a form asked for (GET): shown
+    instead of a form whose every submission would be refused."""
+    try:
+        spec = ensure_can_fire(obj, name, actor=actor)
+        for guard in spec.guards:
+            guard(obj, None)
+    except DomainError as error:
+        return error
+    return None
+
+
 def check_service_inputs(obj, name, **values) -> dict:
     """The inputs of transition `name` that its service takes itself (declared `machine=False`: an exit's detail, a
     derogation reason), checked against their declaration as `fire` checks the machine's (type, limits, text rules:

@@ -101,7 +101,11 @@ SUBJECT_ACCESS_FIELDS = {
         "id": ("pseudonyme", lambda p: p.pseudonym),
         "first_name": ("prenom", lambda p: p.first_name),
         "last_name": ("nom", lambda p: p.last_name),
-        "birth_date": ("date_de_naissance", lambda p: _date(p.birth_date)),
+        # An anonymised file kept the year alone (its 1 January is no birth date).
+        "birth_date": (
+            "date_de_naissance",
+            lambda p: str(p.birth_date.year) if p.anonymised_at else _date(p.birth_date),
+        ),
         "sex": ("sexe", lambda p: _shown(p, "sex")),
         "email": ("courriel", lambda p: p.email),
         "phone": ("telephone", lambda p: p.phone),

@@ -2,14 +2,15 @@
 the eligibility catalogue and the human-readable timeline. Every queryset is scoped by roles.policy."""
 
 from django.apps import apps
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Left, Length
 from django.utils.translation import gettext as _
 
 from parcours.access_log import log_participant_access
 from parcours.models import EligibilityCriterion, Exit, FollowUp, JobOffer, Participant, Pathway
-from parcours.selectors.journal import participant_timeline_events, present_events, pseudonymised
+from parcours.selectors.journal import contact_hidden, participant_timeline_events, present_events, pseudonymised
 from parcours.selectors.tally import pathway_counts_for
-from parcours.text import pseudonym_number, search_words
+from parcours.text import fold, pseudonym_number, search_words
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import allows, grant_holder, scope_queryset
@@ -107,6 +108,16 @@ def pathway_search(actor, *, query="", state=""):
             qs = qs.filter(participant_id=number) if number is not None else qs.none()
         query = ""
     qs = _matching_words(qs, "participant__search_text", query)
+    if query and contact_hidden(actor):
+        # Names only: the folded i-milo identifier ends the search text, and it is not the auditor's to look up
+        # (nor to learn by searching). The indexed match above finds the rows, this one keeps the names' matches.
+        names = Left(
+            "participant__search_text",
+            Length("participant__search_text") - Length("participant__imilo_reference"),
+        )
+        qs = qs.alias(names_text=names)
+        for word in search_words(query):
+            qs = qs.filter(names_text__contains=word)
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("participant__last_name", "participant__first_name", "-started_on", "pk")
@@ -126,17 +137,37 @@ def offer_search(actor, *, trade="", place="", qpv="", open_only=True):
     """Job offers in the actor's scope (advisers: lots of partner facilitation organisations)."""
     qs = JobOffer.objects.select_related("lot__contract__operation__facilitation_organisation", "lot__awardee")
     qs = scope_queryset(actor, "offer.view", qs)
-    if trade:
-        qs = qs.filter(Q(trade__icontains=trade) | Q(title__icontains=trade) | Q(rome_code__iexact=trade))
-    if place:
-        qs = qs.filter(Q(location__icontains=place) | Q(lot__contract__operation__commune__icontains=place))
     if qpv == "yes":
         qs = qs.filter(is_qpv_mandatory=True)
     elif qpv == "no":
         qs = qs.filter(is_qpv_mandatory=False)
     if open_only:
         qs = qs.filter(is_open=True)
+    searched = [(words, fields) for words, fields in ((trade, TRADE_TEXT), (place, PLACE_TEXT)) if words]
+    if searched:
+        qs = qs.filter(pk__in=_offers_matching(qs, searched))
     return qs.order_by("-is_open", "title", "pk")
+
+
+TRADE_TEXT = ("trade", "title", "rome_code")
+PLACE_TEXT = ("location", "lot__contract__operation__commune")
+
+
+def _offers_matching(qs, searched) -> list:
+    """The offers of `qs` whose texts hold every word searched, accents and case ignored (« venissieux » finds
+    Vénissieux, « maconnerie » Maçonnerie): folded here, the offers of a scope being few (a Mission Locale's
+    partners' lots), read in one statement of their texts."""
+    wanted = [(search_words(words), fields) for words, fields in searched]
+    if any(not words for words, _ in wanted):  # punctuation alone, a script folding cannot read: nothing
+        return []
+    columns = list(dict.fromkeys(field for _, fields in wanted for field in fields))
+    found = []
+    for pk, *values in qs.order_by().values_list("pk", *columns):
+        text = dict(zip(columns, values, strict=True))
+        folded = [(words, fold(" ".join(text[field] or "" for field in fields))) for words, fields in wanted]
+        if all(word in haystack for words, haystack in folded for word in words):
+            found.append(pk)
+    return found
 
 
 def active_criteria():

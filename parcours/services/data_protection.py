@@ -35,7 +35,12 @@ from roles.actor import Actor
 from workflows.errors import DomainError
 from workflows.journal import erase_reasons, record_event
 from workflows.models import JournalEvent
-from workflows.states import PATHWAY_OPEN_STATES
+from workflows.states import (
+    PATHWAY_OPEN_STATES,
+    REFERRAL_OPEN_STATES,
+    HoursLineState,
+    PlacementState,
+)
 from workflows.vocabulary import AccessChannel
 
 ERASED = "[effacé]"
@@ -116,12 +121,28 @@ def _last_human_activity():
     )
 
 
+def _still_open(participant):
+    """Whether anything of the file still waits for someone: an open pathway, an open referral, a contract planned or
+    running, hours not decided yet. A pathway left (exit, withdrawal) can leave a contract running: its end, its
+    hours and their reasons are still to be written, on a file retention must not have emptied. `participant`: an
+    id or an OuterRef."""
+    return (
+        Exists(Pathway.objects.filter(participant=participant, state__in=PATHWAY_OPEN_STATES))
+        | Exists(Referral.objects.filter(participant_id=participant, state__in=REFERRAL_OPEN_STATES))
+        | Exists(
+            Placement.objects.filter(
+                participant_id=participant, state__in=[PlacementState.PLANNED, PlacementState.ACTIVE]
+            )
+        )
+        | Exists(HoursLine.objects.filter(placement__participant_id=participant, state=HoursLineState.DECLARED))
+    )
+
+
 def _candidates(inactive_since):
-    open_pathway = Pathway.objects.filter(participant=OuterRef("pk"), state__in=PATHWAY_OPEN_STATES)
     return (
         Participant.objects.filter(anonymised_at__isnull=True)
         .annotate(last_activity=_last_human_activity())
-        .filter(~Exists(open_pathway))
+        .filter(~_still_open(OuterRef("pk")))
         .filter(Q(last_activity__lt=inactive_since) | Q(last_activity__isnull=True, created_at__lt=inactive_since))
     )
 
@@ -147,19 +168,22 @@ def apply_retention(*, wet: bool = False, now=None) -> RetentionReport:
     notice_days = datetime.timedelta(days=options["RETENTION_NOTICE_DAYS"])
     report = RetentionReport(wet=wet, inactive_since=inactive_since)
     candidates = _candidates(inactive_since)
-    # Announced files on which someone acted since the notice are kept (and their notice withdrawn).
+    # Announced files on which someone acted since the notice, or where something waits again, are kept (and their
+    # notice withdrawn).
     announced = Participant.objects.filter(anonymised_at__isnull=True, retention_notice_at__isnull=False).annotate(
-        last_activity=_last_human_activity()
+        last_activity=_last_human_activity(), still_open=_still_open(OuterRef("pk"))
     )
     for participant in announced.iterator():
-        if participant.last_activity is not None and participant.last_activity > participant.retention_notice_at:
+        acted = participant.last_activity is not None and participant.last_activity > participant.retention_notice_at
+        if acted or participant.still_open:
             report.cancelled.append(participant.pk)
             if wet:
                 _withdraw_notice(participant.pk)
         elif participant.retention_notice_at <= now - notice_days:
+            if wet and participant_anonymise(participant=participant.pk, now=now).anonymised_at is None:
+                report.cancelled.append(participant.pk)  # reopened meanwhile: the next pass withdraws the notice
+                continue
             report.anonymised.append(participant.pk)
-            if wet:
-                participant_anonymise(participant=participant.pk, now=now)
     for participant in candidates.filter(retention_notice_at__isnull=True).iterator():
         report.notified.append(participant.pk)
         if wet:
@@ -201,6 +225,11 @@ def participant_anonymise(*, participant, now=None) -> Participant:
     participant = Participant.objects.select_for_update().get(pk=getattr(participant, "pk", participant))
     if participant.anonymised_at is not None:
         return participant
+    # Its pathways' locks, as each transition of theirs takes: a reopening under way is waited for (and then seen
+    # below), one that comes later reads the file anonymised (guards.participant_not_anonymised).
+    list(Pathway.objects.filter(participant=participant).select_for_update(of=("self",), no_key=True).values("pk"))
+    if Participant.objects.filter(pk=participant.pk).filter(_still_open(participant.pk)).exists():
+        return participant  # reopened, or something still waits: nothing erased (the next pass announces it again)
     participant.first_name = "Anonyme"
     participant.last_name = participant.pseudonym
     participant.birth_date = participant.birth_date.replace(month=1, day=1)

@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from parcours.models import ContractLot, CountingModeRule, CountingRuleSet, JobOffer, Operation, PublicContract
 from parcours.notifications import publish_on_commit
 from parcours.selectors.register import counting_rule_sets_for
-from parcours.services.common import lock, require
+from parcours.services.common import hold_row, lock, require
 from roles.enums import OrganisationKind
+from roles.models import Organisation
 from workflows.errors import DomainError
 from workflows.inputs import check_plausible_date, check_value
 from workflows.journal import record_event
@@ -98,6 +99,22 @@ def operation_create(*, actor, name, commune, starts_on, ends_on, is_anru=False)
     if actor.organisation.kind != OrganisationKind.FACILITATION:
         raise DomainError("forbidden", _("Seule une structure porteuse tient le registre des clauses."))
     _check_window(starts_on, ends_on, label="")
+    # A form posted twice (a double click, a second tab) would open the operation twice: the organisation's row
+    # orders its creations, and an operation of the same name and commune is refused by name.
+    hold_row(Organisation, actor.organisation.pk)
+    same = (str(name or "").strip().casefold(), str(commune or "").strip().casefold())
+    if any(
+        (n.strip().casefold(), c.strip().casefold()) == same
+        for n, c in Operation.objects.filter(facilitation_organisation=actor.organisation).values_list(
+            "name", "commune"
+        )
+    ):
+        raise DomainError(
+            "duplicate_operation",
+            _("L'opération « %(name)s » (%(commune)s) existe déjà dans votre registre.")
+            % {"name": name, "commune": commune},
+            field="name",
+        )
     operation = _save(
         Operation(
             name=name,
@@ -307,6 +324,24 @@ def offer_create(
     )
     rome_code = clean_rome_code(rome_code or "")
     weekly_hours = check_value(WEEKLY_HOURS, weekly_hours)  # as a hire's (workflows.transitions)
+    # The same offer open twice on the lot (a form posted twice: the lot's lock ordered them) is a slip: more people
+    # for one job are its positions.
+    same = (title.casefold(), trade.casefold(), location.casefold())
+    if any(
+        (t.casefold(), tr.casefold(), loc.casefold()) == same
+        for t, tr, loc in JobOffer.objects.filter(
+            lot=lot, is_open=True, contract_type=contract_type, weekly_hours=weekly_hours
+        ).values_list("title", "trade", "location")
+    ):
+        raise DomainError(
+            "duplicate_offer",
+            _(
+                "L'offre « %(title)s » (%(location)s) est déjà ouverte sur ce lot : pour plus de personnes, "
+                "augmentez son nombre de postes."
+            )
+            % {"title": title, "location": location},
+            field="title",
+        )
     offer = _save(
         JobOffer(
             lot=lot,

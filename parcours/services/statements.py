@@ -213,6 +213,20 @@ def statement_submit(
             % {"month": month_label(month).capitalize()},
             field="no_hours",
         )
+    if (
+        no_hours
+        and HoursLine.objects.filter(lot=lot, month=month, is_adjustment=False)
+        .exclude(state=HoursLineState.REJECTED)
+        .exists()
+    ):  # a second tab, a colleague: the month has hours, « none » would contradict them
+        raise DomainError(
+            "already_declared",
+            _(
+                "Les heures de ce mois ont déjà été déclarées : « Aucune heure ce mois-ci » ne s'applique plus "
+                "(corrigez les lignes déclarées si besoin)."
+            ),
+            field="no_hours",
+        )
     if not accepted and not no_hours:
         if closed:
             message = _("Aucune régularisation saisie : rien n'a été enregistré.")

@@ -12,7 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext, gettext_lazy
 
 from parcours import selectors
-from parcours.access_log import log_participant_access
+from parcours.access_log import log_access, log_participant_access
 from parcours.services import followups, participants, pathways, referrals
 from parcours.web.common import (
     actor_required,
@@ -122,6 +122,13 @@ class IntakeForm(ParticipantForm):
     allow_duplicate = forms.BooleanField(label=gettext_lazy("Il s'agit bien d'une autre personne"), required=False)
 
 
+def _listed(actor, duplicates) -> list:
+    """The possible duplicates a form lists (names, birth date, commune, i-milo): each one's read is logged."""
+    rows = list(duplicates.select_related("referent_adviser"))
+    log_access(actor=actor, participant_ids=[row.pk for row in rows])
+    return rows
+
+
 @actor_required
 def participant_create(request, *, actor):
     if not policy.allows(actor, "participant.create"):
@@ -136,12 +143,15 @@ def participant_create(request, *, actor):
                 )
             except DomainError as error:
                 if error.code == "duplicate_participant":
-                    duplicates = participants.find_duplicates(
-                        actor=actor,
-                        first_name=form.cleaned_data["first_name"],
-                        last_name=form.cleaned_data["last_name"],
-                        birth_date=form.cleaned_data["birth_date"],
-                    ).select_related("referent_adviser")
+                    duplicates = _listed(
+                        actor,
+                        participants.find_duplicates(
+                            actor=actor,
+                            first_name=form.cleaned_data["first_name"],
+                            last_name=form.cleaned_data["last_name"],
+                            birth_date=form.cleaned_data["birth_date"],
+                        ),
+                    )
                 if error.code == "forbidden":
                     raise PermissionDenied(error.message) from None
                 apply_domain_error(form, error)
@@ -191,14 +201,17 @@ def participant_update(request, pk, *, actor):
             if done is not None:
                 return done
             if str(participants.DUPLICATE_MESSAGE) in form.non_field_errors():
-                duplicates = participants.find_duplicates(
-                    actor=actor,
-                    first_name=form.cleaned_data["first_name"],
-                    last_name=form.cleaned_data["last_name"],
-                    birth_date=form.cleaned_data["birth_date"],
-                    exclude=participant,
-                    youth_agency=participant.youth_agency,
-                ).select_related("referent_adviser")
+                duplicates = _listed(
+                    actor,
+                    participants.find_duplicates(
+                        actor=actor,
+                        first_name=form.cleaned_data["first_name"],
+                        last_name=form.cleaned_data["last_name"],
+                        birth_date=form.cleaned_data["birth_date"],
+                        exclude=participant,
+                        youth_agency=participant.youth_agency,
+                    ),
+                )
         status = 400
     else:
         form = IntakeForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
@@ -397,6 +410,10 @@ def exit_outcome(request, pk, *, actor):
     if exit is None:
         raise Http404("Sortie introuvable.")
     back = reverse("participant_detail", args=[exit.pathway.participant_id])
+    closed = file_closed(exit.pathway.participant)
+    if closed is not None:  # as the edit page: nothing to record, said on the file
+        messages.error(request, closed.message)
+        return redirect(back)
     if request.method == "POST":
         form = ExitOutcomeForm(request.POST)
         if form.is_valid():

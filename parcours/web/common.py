@@ -21,6 +21,7 @@ from parcours.access_log import log_participant_access
 from parcours.services.registry import run_transition
 from parcours.web.forms import transition_form_class
 from roles import policy
+from workflows import engine
 from workflows.engine import available_for_rows, available_transitions
 from workflows.errors import DomainError
 from workflows.transitions import MACHINES, STATE_ENUMS
@@ -274,6 +275,14 @@ def transition(request, machine, pk, name, *, actor):
     if has_dedicated_page(machine, name):
         return redirect(transition_url(machine, pk, name, next_url=safe_next(request, "")))
     obj = selectors.stateful_object_for(actor=actor, machine=machine, pk=pk)
+    if obj is None and request.method == "POST":
+        # A form opened before someone else took the object out of reach (a referral cancelled, refused): still a
+        # 404 (the same answer as for an object never in reach), which says that nothing was written and why.
+        reason = _(
+            "« %(label)s » n'a pas été enregistré : cet objet n'est pas ou plus accessible pour vous (si quelqu'un "
+            "a agi avant vous, il a pu être annulé, refusé ou retiré)."
+        ) % {"label": spec.label}
+        return render(request, "404.html", {"reason": reason}, status=404)
     if obj is None:
         raise Http404(_("Objet introuvable."))
     form_class = transition_form_class(spec)
@@ -301,6 +310,10 @@ def transition(request, machine, pk, name, *, actor):
                 return done
         status = 400
     else:
+        refused = engine.refusal(obj, name, actor=actor)
+        if refused is not None:  # a state that moved on, an anonymised file: said where the action was offered
+            messages.error(request, refused.message)
+            return redirect(back)
         form = form_class(obj=obj, actor=actor)
         status = 200
     log_participant_access(actor=actor, participant_id=participant.pk)  # the form names the person

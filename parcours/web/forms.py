@@ -168,12 +168,17 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
                 self._add_proof_fields(declared)
                 continue
             field = self.fields[declared.name]
+            initial = input_initial(declared, obj=obj, actor=actor)
             if declared.type in (CHOICE, ID_CHOICE, CHOICES):
                 choices = input_options(declared, obj=obj, actor=actor)
-                if declared.type != CHOICES and not declared.required and declared.default is None:
-                    choices = [("", "—"), *choices]
+                if declared.type != CHOICES and declared.default is None:
+                    if not declared.required:
+                        choices = [("", "—"), *choices]
+                    elif initial is None and len(choices) > 1:
+                        # Nothing chosen for the user: a hasty click must not record the first option (an exit
+                        # « Emploi — CDI »); left empty, the field says it is required.
+                        choices = [("", gettext("— choisir —")), *choices]
                 field.choices = choices
-            initial = input_initial(declared, obj=obj, actor=actor)
             if initial is not None:
                 field.initial = initial
         self.style_fields()

@@ -106,6 +106,7 @@ def _month_context(actor, lot, month):
         "lot": lot,
         "rows": rows,
         "statement": statement,
+        "selected": None,  # the lines ticked: every declared one until a refused action says which were
         "closed": closed,
         # The close's own rule (the service refuses it): the page shows why instead of the button.
         "statement_missing": selectors.waits_for_its_statement(
@@ -288,17 +289,20 @@ def facilitator_month_action(request, pk, *, actor):
             done = gettext("Relance envoyée à l'employeur.")
         else:
             raise DomainError("invalid_input", gettext("Action inconnue."))
-    except RowsRefused as refused:
-        context = _month_context(actor, lot, month)
-        context.update({"errors": refused.errors, "may_close": selectors.may_close(actor, lot)})
-        _log_names(actor, context)
-        messages.error(request, refused.message)
-        return render(request, "facilitator/month.html", context, status=400)
-    except DomainError as error:
+    except (RowsRefused, DomainError) as error:
         if error.code == "not_found":
             raise Http404(error.message) from None
         context = _month_context(actor, lot, month)
-        context.update({"errors": [], "may_close": selectors.may_close(actor, lot)})
+        context.update(
+            {
+                "errors": getattr(error, "errors", []),
+                "may_close": selectors.may_close(actor, lot),
+                # What was ticked and typed, kept: every line ticked again would have the next click reject hours
+                # the facilitator had left out.
+                "selected": {pk for pk in map(plain_id, request.POST.getlist("lines")) if pk is not None},
+                "reason": request.POST.get("reason", ""),
+            }
+        )
         _log_names(actor, context)
         messages.error(request, error.message)
         return render(request, "facilitator/month.html", context, status=error.status)

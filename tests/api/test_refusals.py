@@ -60,7 +60,8 @@ def test_a_job_offer_keeps_a_valid_rome_code_upper_cased(story):
     assert response.status_code == 201, response.content
     offer = JobOffer.objects.get(pk=response.json()["id"])
     assert (offer.rome_code, offer.market_context) == ("F1703", "Ligne 1\nLigne 2")
-    empty = facilitator.post("/api/v1/job-offers/", {**OFFER, "lot": story.a.lot.pk, "rome_code": ""}, format="json")
+    another = {**OFFER, "lot": story.a.lot.pk, "rome_code": "", "title": "Une autre offre"}
+    empty = facilitator.post("/api/v1/job-offers/", another, format="json")
     assert empty.status_code == 201 and JobOffer.objects.get(pk=empty.json()["id"]).rome_code == ""
 
 
@@ -250,10 +251,9 @@ def test_weekly_hours_out_of_range_or_with_three_decimals_are_refused(story, val
 
 def test_a_part_time_offer_and_hire_take_decimal_hours_and_give_them_back_as_text(story):
     facilitator = client_for(story.a.users[Role.FACILITATOR])
-    for value in (24.5, "24.5"):
-        response = facilitator.post(
-            "/api/v1/job-offers/", {**OFFER, "lot": story.a.lot.pk, "weekly_hours": value}, format="json"
-        )
+    for n, value in enumerate((24.5, "24.5")):
+        body = {**OFFER, "lot": story.a.lot.pk, "weekly_hours": value, "title": f"Offre à temps partiel {n}"}
+        response = facilitator.post("/api/v1/job-offers/", body, format="json")
         assert response.status_code == 201, response.content
         assert response.json()["weekly_hours"] == "24.50"
     referral = advance(story.a, "forwarded")["referral"]

@@ -497,6 +497,16 @@ def test_offer_search_filters(site, client):
     assert "Maçon·ne" in body and "Coffreur·se" not in body
     body = client.get(url, {"place": "roubaix"}).content.decode()
     assert "Maçon·ne" not in body and "Coffreur·se" in body
+    # Accents and case are not the typist's problem (QA: « venissieux » found nothing, « Vénissieux » eight).
+    for typed in ("MACON", "maçon"):
+        assert "Maçon·ne" in client.get(url, {"trade": typed}).content.decode()
+    from parcours.models import JobOffer
+
+    JobOffer.objects.filter(pk=site.offer.pk).update(location="Vénissieux")
+    for typed in ("venissieux", "VÉNISSIEUX", "venis"):
+        body = client.get(url, {"place": typed}).content.decode()
+        assert "Maçon·ne" in body and "Coffreur·se" not in body, typed
+    assert "Aucune offre" in client.get(url, {"place": "!!"}).content.decode()
     body = client.get(url, {"qpv": "yes"}).content.decode()
     assert "Maçon·ne" not in body and "Aucune offre" in body
     from parcours.services import register

@@ -240,6 +240,35 @@ def test_the_facilitator_validates_in_bulk_and_closes_the_month(client, site):
     assert "Régularisation (h)" in body and "Enregistrer les régularisations" in body
 
 
+def test_a_refused_bulk_action_keeps_what_was_ticked_and_typed(client, site):
+    """QA: a rejection refused for its missing reason came back with every line ticked; typing the reason and
+    clicking again would have rejected the hours the facilitator had left out."""
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": "35"})
+    kept, left = (HoursLine.objects.get(placement=p) for p in (first, second))
+    login(client, "facilitateur")
+    month = previous_month(site.today)
+    action = reverse("facilitator:month_action", args=[site.lot.pk])
+    page = reverse("facilitator:month", args=[site.lot.pk])
+    body = text(client.get(f"{page}?mois={month:%Y-%m}"))
+    assert f'id="line-{kept.pk}" checked' in body and f'id="line-{left.pk}" checked' in body  # all, at first
+    response = client.post(action, {"mois": f"{month:%Y-%m}", "action": "reject", "lines": [kept.pk], "reason": ""})
+    body = text(response)
+    assert response.status_code == 400 and "Motif du rejet" in body
+    assert f'id="line-{kept.pk}" checked' in body and f'id="line-{left.pk}" checked' not in body
+    response = client.post(
+        action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": [], "reason": "Heures en double"}
+    )
+    assert response.status_code == 400 and 'value="Heures en double"' in text(response)
+    assert set(HoursLine.objects.filter(pk__in=[kept.pk, left.pk]).values_list("state", flat=True)) == {"declared"}
+    # Once closed, the month offers no decision any more (they would only be refused).
+    client.post(action, {"mois": f"{month:%Y-%m}", "action": "validate", "lines": [kept.pk, left.pk]})
+    assert client.post(action, {"mois": f"{month:%Y-%m}", "action": "close"}).status_code == 302
+    body = text(client.get(f"{page}?mois={month:%Y-%m}"))
+    assert 'value="validate"' not in body and 'value="reject"' not in body and 'value="close"' not in body
+
+
 def test_the_month_page_offers_a_reminder_only_for_a_month_the_employer_can_declare(client, site):
     hired(site)
     login(client, "facilitateur")

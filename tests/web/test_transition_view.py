@@ -1,6 +1,7 @@
 """The generic transition page: form, service call, stale clicks, bad input, scope."""
 
 import datetime
+import html
 
 import pytest
 from django.urls import reverse
@@ -103,3 +104,35 @@ def test_next_must_stay_on_site(site, client, referral):
     client.login(username="facilitateur", password="demo")
     response = client.post(url("referral", referral.pk, "start_review"), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("referral_detail", args=[referral.pk])
+
+
+def test_a_form_whose_every_submission_would_be_refused_is_not_shown(site, client, referral):
+    """A stale link (the state moved on): the refusal is said where the action was offered, no form to fill."""
+    referrals.referral_start_review(actor=site.facilitator, referral=referral)
+    client.login(username="facilitateur", password="demo")
+    response = client.get(url("referral", referral.pk, "start_review"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("referral_detail", args=[referral.pk])
+    assert "Action « Prendre en examen » impossible" in response.content.decode()
+
+
+def test_a_post_on_an_object_out_of_reach_says_nothing_was_written(site, client, referral):
+    """QA: the employer's refusal form posted after the adviser cancelled the referral answered a bare « Objet
+    introuvable »: still a 404 (as for an object never in reach), which says what happened to the form."""
+    client.login(username="conseiller.b", password="demo")
+    response = client.post(url("referral", referral.pk, "cancel"), {"reason": "Déménagement"})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 404 and "« Annuler le positionnement » n'a pas été enregistré" in body
+    referral.refresh_from_db()
+    assert referral.state == "sent"
+
+
+def test_a_required_choice_is_never_chosen_for_the_user(site, client):
+    """QA: the exit form preselected « Emploi — CDI »: a hasty click recorded it."""
+    pathway = site.participant(hired=True).pathways.get()
+    client.login(username="conseillere", password="demo")
+    body = client.get(url("pathway", pathway.pk, "exit")).content.decode()
+    assert '<option value="" selected>— choisir —</option>' in body
+    response = client.post(url("pathway", pathway.pk, "exit"), {"exited_on": site.today.isoformat()})
+    assert response.status_code == 400 and "Ce champ est obligatoire" in response.content.decode()
+    pathway.refresh_from_db()
+    assert pathway.state != "exited"

@@ -1,6 +1,7 @@
 """Timers (viewflow 2.4 database Timer): reminders, expiry, follow-ups — at the right moment, once, journaled."""
 
 import datetime
+import itertools
 import logging
 from io import StringIO
 
@@ -211,8 +212,12 @@ def test_a_cancelled_contract_drops_its_follow_up_task(territories):
     assert not WorkTask.objects.filter(kind=TaskKind.FOLLOW_UP, task__status__in=["NEW", "ASSIGNED"]).exists()
 
 
+_OFFERS = itertools.count(1)
+
+
 def _second_offer(t):
-    return make_offer(t, title="Coffreur·se", trade="Coffrage", positions=2)
+    # Each its own: the same offer open twice on a lot is refused (register.offer_create).
+    return make_offer(t, title=f"Coffreur·se {next(_OFFERS)}", trade="Coffrage", positions=2)
 
 
 def test_an_expiry_after_a_newer_referral_leaves_no_rebound_to_do(territories):

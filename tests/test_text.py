@@ -50,7 +50,18 @@ def test_identity_key_tells_people_apart():
 
 @pytest.mark.parametrize(
     ("name", "french"),
-    [("Enzo", "d’Enzo"), ("Élodie", "d’Élodie"), ("Inès", "d’Inès"), ("Noémie", "de Noémie"), ("Hugo", "de Hugo")],
+    [
+        ("Enzo", "d’Enzo"),
+        ("Élodie", "d’Élodie"),
+        ("Inès", "d’Inès"),
+        ("Noémie", "de Noémie"),
+        ("Hugo", "de Hugo"),
+        # Y before a vowel is [j] (QA: « Éligibilité d’Yanis »); before a consonant, a vowel.
+        ("Yanis", "de Yanis"),
+        ("Yasmine", "de Yasmine"),
+        ("Yves", "d’Yves"),
+        ("Y", "de Y"),
+    ],
 )
 def test_of_name_elides_before_a_vowel_in_french_only(name, french):
     with translation.override("fr"):

@@ -22,7 +22,15 @@ def participant_name(context, participant, order="last_first"):
     return format_html("{} {}", participant.last_name.upper(), participant.first_name)
 
 
-_ELIDING = set("AEIOUYÀÂÄÆÉÈÊËÎÏÔÖŒÙÛÜaeiouyàâäæéèêëîïôöœùûü")
+_ELIDING = set("AEIOUÀÂÄÆÉÈÊËÎÏÔÖŒÙÛÜaeiouàâäæéèêëîïôöœùûü")
+
+
+def _elides(name: str) -> bool:
+    """Before a vowel sound: a vowel, or a Y sounded as one (« d’Yves », « de Yanis »: before a vowel, Y is [j])."""
+    first, second = name[:1], name[1:2]
+    if first in "Yy":
+        return bool(second) and second not in _ELIDING
+    return first in _ELIDING
 
 
 @register.filter
@@ -32,7 +40,7 @@ def of_name(value):
     name = str(value or "")
     if translation.get_language() not in (None, "fr") and not str(translation.get_language()).startswith("fr"):
         return name
-    return f"d’{name}" if name[:1] in _ELIDING else f"de {name}"
+    return f"d’{name}" if _elides(name) else f"de {name}"
 
 
 @register.filter

@@ -361,8 +361,8 @@ def test_the_access_log_is_searched_by_the_reader_name_the_table_shows(world):
 @pytest.mark.parametrize(
     ("filters", "field", "message"),
     [
-        ({"since": "abc", "until": "xyz"}, "since", "Date invalide."),
-        ({"since": "2026-01-01", "until": "xyz"}, "until", "Date invalide."),
+        ({"since": "abc", "until": "xyz"}, "since", "Date invalide (format attendu : jj/mm/aaaa)."),
+        ({"since": "2026-01-01", "until": "xyz"}, "until", "Date invalide (format attendu : jj/mm/aaaa)."),
         ({"since": "2026-12-31", "until": "2026-01-01"}, "since", "La date de début suit la date de fin."),
         ({"q": "x" * 101}, "q", "Recherche : 100 caractères au plus."),
         ({"q": "'"}, "q", "Saisissez au moins une lettre ou un chiffre."),

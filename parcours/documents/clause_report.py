@@ -197,7 +197,7 @@ def clause_report_pdf(lot, figures, out):
                 for p in lot.participants
             ]
             or [("—", "", "", "", "", "")],
-            [22 * mm, 40 * mm, 36 * mm, 30 * mm, 20 * mm, 22 * mm],
+            [25 * mm, 37 * mm, 36 * mm, 30 * mm, 20 * mm, 22 * mm],  # « Pseudonyme » on one line
         ),
         pdf.spacer(8),
         pdf.para("Pour la structure porteuse de la clause", s["h2"]),

@@ -27,6 +27,7 @@ from parcours.web.common import (
 from parcours.web.forms import (
     REQUIRED_MESSAGE,
     BootstrapFormMixin,
+    DateField,
     DateInput,
     FollowUpForm,
     IntegerField,
@@ -78,10 +79,10 @@ def participant_list(request, *, actor):
 class ParticipantForm(BootstrapFormMixin, forms.Form):
     first_name = forms.CharField(label=gettext_lazy("Prénom"), max_length=100, error_messages=REQUIRED_MESSAGE)
     last_name = forms.CharField(label=gettext_lazy("Nom"), max_length=100, error_messages=REQUIRED_MESSAGE)
-    birth_date = forms.DateField(
+    birth_date = DateField(
         label=gettext_lazy("Date de naissance"),
         widget=DateInput(),
-        error_messages={**REQUIRED_MESSAGE, "invalid": gettext_lazy("Date invalide (format attendu : jj/mm/aaaa).")},
+        error_messages=REQUIRED_MESSAGE,
     )
     postcode = forms.RegexField(
         label=gettext_lazy("Code postal"),
@@ -396,7 +397,7 @@ def followup_record(request, pk, *, actor):
 
 
 class ExitOutcomeForm(BootstrapFormMixin, forms.Form):
-    observed_on = forms.DateField(label=gettext_lazy("Situation constatée le"), widget=DateInput())
+    observed_on = DateField(label=gettext_lazy("Situation constatée le"), widget=DateInput())
     situation = forms.ChoiceField(label=gettext_lazy("Situation à 6 mois"), choices=ExitSituation.choices)
     detail = forms.CharField(
         label=gettext_lazy("Précision (contrat, employeur, formation…)"), max_length=200, required=False

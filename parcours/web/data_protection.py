@@ -21,7 +21,7 @@ from parcours.models import Participant
 from parcours.selectors import data_protection as dp
 from parcours.services.data_protection import participant_record_notice, participant_subject_access
 from parcours.web.common import actor_required, apply_domain_error, filters_of, no_rows, paginate
-from parcours.web.forms import BootstrapFormMixin, DateInput, SearchField
+from parcours.web.forms import BootstrapFormMixin, DateField, DateInput, SearchField
 from roles import policy
 from workflows.errors import DomainError
 from workflows.vocabulary import AccessChannel
@@ -77,14 +77,11 @@ def participant_accesses(request, pk, *, actor):
 
 # --- Information notice -------------------------------------------------------------------------------------------
 class NoticeForm(BootstrapFormMixin, forms.Form):
-    given_on = forms.DateField(
+    given_on = DateField(
         label=gettext_lazy("Notice remise (ou envoyée) le"),
         widget=DateInput(),
         initial=timezone.localdate,
-        error_messages={
-            "required": gettext_lazy("Ce champ est obligatoire."),
-            "invalid": gettext_lazy("Date invalide."),
-        },
+        error_messages={"required": gettext_lazy("Ce champ est obligatoire.")},
     )
 
 
@@ -125,7 +122,6 @@ def _settings():
 
 
 # --- The data-protection officer's access log ---------------------------------------------------------------------
-DATE_ERRORS = {"invalid": gettext_lazy("Date invalide.")}
 
 
 class AccessLogFilterForm(forms.Form):
@@ -133,8 +129,8 @@ class AccessLogFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=gettext_lazy("Canal"), required=False, choices=[("", gettext_lazy("Tous"))] + list(AccessChannel.choices)
     )
-    since = forms.DateField(label=gettext_lazy("Du"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)
-    until = forms.DateField(label=gettext_lazy("Au"), required=False, widget=DateInput(), error_messages=DATE_ERRORS)
+    since = DateField(label=gettext_lazy("Du"), required=False, widget=DateInput())
+    until = DateField(label=gettext_lazy("Au"), required=False, widget=DateInput())
 
     def clean(self):
         data = super().clean()

@@ -30,6 +30,7 @@ class MonthInput(forms.DateInput):
 class MonthField(forms.DateField):
     """A month, typed as YYYY-MM (month input) or as a full date; cleaned to its first day."""
 
+    default_error_messages = {"invalid": gettext_lazy("Mois invalide (format attendu : aaaa-mm).")}
     widget = MonthInput
     input_formats = ["%Y-%m", "%Y-%m-%d", "%m/%Y", "%d/%m/%Y"]
 

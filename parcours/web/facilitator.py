@@ -24,6 +24,7 @@ from parcours.web.common import (
 )
 from parcours.web.forms import (
     BootstrapFormMixin,
+    DateField,
     DateInput,
     FrenchDecimalField,
     IntegerField,
@@ -41,8 +42,8 @@ from workflows.vocabulary import ContractType, FulfilmentMode, LegalLever, Sizin
 class OperationForm(BootstrapFormMixin, forms.Form):
     name = forms.CharField(label=gettext_lazy("Nom de l'opération"), max_length=200)
     commune = forms.CharField(label=gettext_lazy("Commune"), max_length=100)
-    starts_on = forms.DateField(label=gettext_lazy("Début"), widget=DateInput())
-    ends_on = forms.DateField(label=gettext_lazy("Fin"), widget=DateInput())
+    starts_on = DateField(label=gettext_lazy("Début"), widget=DateInput())
+    ends_on = DateField(label=gettext_lazy("Fin"), widget=DateInput())
     is_anru = forms.BooleanField(label=gettext_lazy("Opération ANRU / QPV"), required=False)
 
     def clean(self):
@@ -62,7 +63,7 @@ class _ContractFields(forms.Form):
         label=gettext_lazy("Acheteur public"), queryset=None, empty_label=gettext_lazy("— choisir —")
     )
     legal_lever = forms.ChoiceField(label=gettext_lazy("Levier juridique"), choices=LegalLever.choices)
-    notified_on = forms.DateField(label=gettext_lazy("Notifié le"), required=False, widget=DateInput())
+    notified_on = DateField(label=gettext_lazy("Notifié le"), required=False, widget=DateInput())
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,8 +113,8 @@ class _LotFields(forms.Form):
     fixed_hours = FrenchDecimalField(
         label=gettext_lazy("Heures forfaitaires"), required=False, min_value=0, max_digits=9, decimal_places=2
     )
-    execution_starts_on = forms.DateField(label=gettext_lazy("Début d'exécution"), widget=DateInput())
-    execution_ends_on = forms.DateField(label=gettext_lazy("Fin d'exécution"), widget=DateInput())
+    execution_starts_on = DateField(label=gettext_lazy("Début d'exécution"), widget=DateInput())
+    execution_ends_on = DateField(label=gettext_lazy("Fin d'exécution"), widget=DateInput())
     fulfilment_modes = forms.MultipleChoiceField(
         label=gettext_lazy("Modalités de mise en œuvre autorisées"),
         choices=FulfilmentMode.choices,

@@ -40,6 +40,15 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+DATE_INVALID = gettext_lazy("Date invalide (format attendu : jj/mm/aaaa).")
+
+
+class DateField(forms.DateField):
+    """Every date of the pages: one message for a date that is none (three forms said it three ways)."""
+
+    default_error_messages = {"invalid": DATE_INVALID}
+
+
 def _ascii_number(field, value):
     """Digits of another script ("٣", "１") and Python's digit separator ("1_0") are refused: `int` and `Decimal` read
     them (1_0 as 10), a typist never means them."""
@@ -136,7 +145,7 @@ def input_field(declared):
     if declared.type == LONGTEXT:
         return forms.CharField(max_length=declared.max_length, widget=forms.Textarea(attrs={"rows": 3}), **common)
     if declared.type == DATE:
-        return forms.DateField(widget=DateInput(), **common)
+        return DateField(widget=DateInput(), **common)
     if declared.type == DECIMAL:
         return FrenchDecimalField(
             min_value=declared.min_value,
@@ -192,7 +201,7 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
                 choices=[("", gettext("— non vu —")), *PROOF_CHOICES],
                 required=False,
             )
-            self.fields[seen] = forms.DateField(
+            self.fields[seen] = DateField(
                 label=gettext("Vu le — %(criterion)s") % {"criterion": label}, required=False, widget=DateInput()
             )
             self.proof_rows.append((code, label, kind, seen))
@@ -253,11 +262,11 @@ class _FollowUpFields(forms.Form):
         choices=[("", "—")] + list(FollowUpKind.choices),
         error_messages=REQUIRED_MESSAGE,
     )
-    done_on = forms.DateField(
+    done_on = DateField(
         label=gettext_lazy("Date"),
         widget=DateInput(),
         initial=timezone.localdate,
-        error_messages={**REQUIRED_MESSAGE, "invalid": gettext_lazy("Date invalide.")},
+        error_messages=REQUIRED_MESSAGE,
     )
     note = forms.CharField(
         label=gettext_lazy("Note factuelle (facultatif)"),

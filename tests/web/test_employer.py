@@ -243,7 +243,8 @@ def test_declare_hours_bad_input(site, client):
     url = reverse("employer:declare_hours", args=[placement.pk])
     response = client.post(url, {"month": "pas un mois", "hours": "abc"})
     body = text(response)
-    assert response.status_code == 400 and "Saisissez une date valide." in body and "Saisissez un nombre." in body
+    assert response.status_code == 400 and "Mois invalide (format attendu : aaaa-mm)." in body
+    assert "Saisissez un nombre." in body
     assert 'value="abc"' in body
     next_month = (site.today.replace(day=28) + datetime.timedelta(days=5)).strftime("%Y-%m")
     response = client.post(url, {"month": next_month, "hours": "10"})

@@ -123,9 +123,11 @@ class IntakeForm(ParticipantForm):
     allow_duplicate = forms.BooleanField(label=gettext_lazy("Il s'agit bien d'une autre personne"), required=False)
 
 
-def _listed(actor, duplicates) -> list:
-    """The possible duplicates a form lists (names, birth date, commune, i-milo): each one's read is logged."""
-    rows = list(duplicates.select_related("referent_adviser"))
+def _possible_duplicates(actor, form, **scope) -> list:
+    """The files the typed identity may duplicate, as the form lists them (names, birth date, commune, i-milo): each
+    one's read is logged. `scope`: find_duplicates's (the file edited left out, its Mission Locale)."""
+    identity = {name: form.cleaned_data[name] for name in ("first_name", "last_name", "birth_date")}
+    rows = list(participants.find_duplicates(actor=actor, **identity, **scope).select_related("referent_adviser"))
     log_access(actor=actor, participant_ids=[row.pk for row in rows])
     return rows
 
@@ -144,15 +146,7 @@ def participant_create(request, *, actor):
                 )
             except DomainError as error:
                 if error.code == "duplicate_participant":
-                    duplicates = _listed(
-                        actor,
-                        participants.find_duplicates(
-                            actor=actor,
-                            first_name=form.cleaned_data["first_name"],
-                            last_name=form.cleaned_data["last_name"],
-                            birth_date=form.cleaned_data["birth_date"],
-                        ),
-                    )
+                    duplicates = _possible_duplicates(actor, form)
                 if error.code == "forbidden":
                     raise PermissionDenied(error.message) from None
                 apply_domain_error(form, error)
@@ -202,16 +196,8 @@ def participant_update(request, pk, *, actor):
             if done is not None:
                 return done
             if str(participants.DUPLICATE_MESSAGE) in form.non_field_errors():
-                duplicates = _listed(
-                    actor,
-                    participants.find_duplicates(
-                        actor=actor,
-                        first_name=form.cleaned_data["first_name"],
-                        last_name=form.cleaned_data["last_name"],
-                        birth_date=form.cleaned_data["birth_date"],
-                        exclude=participant,
-                        youth_agency=participant.youth_agency,
-                    ),
+                duplicates = _possible_duplicates(
+                    actor, form, exclude=participant, youth_agency=participant.youth_agency
                 )
         status = 400
     else:

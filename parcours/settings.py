@@ -440,6 +440,8 @@ SPECTACULAR_SETTINGS = {
         "ExitSituationEnum": "workflows.vocabulary.ExitSituation",
         "ExitCategoryEnum": "workflows.vocabulary.ExitCategory",
     },
+    # `<id:pk>` (parcours.converters.IdConverter): an integer from 1 to 2^63 - 1, not a string.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 1}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "parcours.api.schema.add_problem_responses",

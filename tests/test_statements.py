@@ -528,11 +528,20 @@ def test_missing_statements_are_reminded_once_after_the_reminder_day(world, lot_
         assert reload(statement).reminders == 1
         event = JournalEvent.objects.filter(object_type="hoursstatement", action="remind").latest("pk")
         assert event.object_id == statement.pk and event.actor_role == "system"
-        # The facilitator may still remind by hand.
+        # The facilitator may still remind by hand, once a day at most.
+        with pytest.raises(DomainError) as refused:
+            statements.statement_remind(actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1))
+        assert refused.value.code == "already_reminded" and "aujourd'hui" in refused.value.message
+        assert reload(statement).reminders == 1
+    with at(D(2026, 4, 11)):
         statements.statement_remind(actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1))
         assert reload(statement).reminders == 2
         with pytest.raises(DomainError):
             statements.statement_remind(actor=world.a.employer_actor, lot=lot, month=D(2026, 3, 1))
+        with pytest.raises(DomainError) as refused:  # twice the same day: refused, nothing written
+            statements.statement_remind(actor=world.a.facilitator, lot=lot, month=D(2026, 3, 1))
+        assert refused.value.code == "already_reminded"
+        assert reload(statement).reminders == 2
 
 
 def test_a_declared_statement_is_not_reminded(world, lot_2026):

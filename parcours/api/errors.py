@@ -118,9 +118,21 @@ def _flatten(detail, path=""):
         yield path, detail
 
 
+def _message(field, message) -> str:
+    # DRF writes this one in English whatever the language (rest_framework.serializers.Serializer.errors): a body
+    # of JSON `null`.
+    if not field and getattr(message, "code", None) == "null" and str(message) == "No data provided":
+        return gettext("Le corps de la requête doit être un objet JSON, pas null.")
+    return str(message)
+
+
 def validation_errors(detail) -> list[dict]:
     return [
-        {"field": field or None, "code": getattr(message, "code", None) or "invalid", "detail": str(message)}
+        {
+            "field": field or None,
+            "code": getattr(message, "code", None) or "invalid",
+            "detail": _message(field, message),
+        }
         for field, message in _flatten(detail)
     ]
 

@@ -1,8 +1,11 @@
 """Strict JSON input fields: a wrong JSON type is a 400 with a French message, never a silent conversion, and
 unknown fields are refused (code "unknown_field")."""
 
+import datetime
+import re
 from collections.abc import Mapping
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -59,13 +62,27 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class StrictDateField(serializers.DateField):
-    """An ISO date string "YYYY-MM-DD", in ASCII digits ("٢٠٢٦-٠٣-٠١" is read as a date by `fromisoformat`)."""
+    """An ISO date string "YYYY-MM-DD", in ASCII digits ("٢٠٢٦-٠٣-٠١" is read as a date by `fromisoformat`). A day
+    the calendar lacks (2026-02-31) is said to be one, not a wrong format; the format in the docs' words."""
+
+    default_error_messages = {"impossible": "Cette date n'existe pas : {value}."}
 
     def to_internal_value(self, value):
         if not isinstance(value, str) or not value.isascii():
             self.fail("invalid", format="AAAA-MM-JJ")
-        return super().to_internal_value(value)
+        if ISO_DATE.fullmatch(value):
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                self.fail("impossible", value=value)
+        try:
+            return super().to_internal_value(value)
+        except ValidationError:
+            self.fail("invalid", format="AAAA-MM-JJ")
 
 
 class QueryBooleanField(serializers.BooleanField):
@@ -101,6 +118,22 @@ class StrictDecimalField(serializers.DecimalField):
         if isinstance(data, str) and (not data.isascii() or "_" in data):
             self.fail("invalid")  # "٣", "１" or "1_0": `Decimal` would read them as 3, 1 and 10
         return super().to_internal_value(data)
+
+
+class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
+    """In the OpenAPI schema, a `StrictDecimalField` takes a JSON number or a string, as it does (DRF's mapping says a
+    string only)."""
+
+    target_class = StrictDecimalField
+
+    def map_serializer_field(self, auto_schema, direction):
+        text = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        number = {"type": "number"}  # no `multipleOf`: 0.01 is no float's exact step
+        for bound, key in ((self.target.min_value, "minimum"), (self.target.max_value, "maximum")):
+            if bound is not None:
+                number[key] = float(bound)
+        described = {key: text.pop(key) for key in ("description", "title", "readOnly") if key in text}
+        return {"oneOf": [number, text], **described}
 
 
 class StrictSerializer(serializers.Serializer):

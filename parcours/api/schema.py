@@ -39,6 +39,12 @@ DESCRIPTIONS = {
     415: "Le corps de la requête doit être du JSON.",
     429: "Trop de requêtes pour ce jeton.",
 }
+MONTH_SCHEMA = {
+    "type": "string",
+    "pattern": "^[0-9]{4}-[0-9]{2}$",
+    "description": "Mois (AAAA-MM).",
+    "example": "2026-03",
+}
 READ_STATUSES = (400, 401, 403, 404, 429)
 WRITE_STATUSES = (400, 401, 403, 404, 409, 413, 415, 429)
 UNAUTHENTICATED_PATHS = ("/api/v1/auth/token/",)
@@ -70,6 +76,9 @@ def add_problem_responses(result, generator, request, public):
                 operation["responses"].setdefault(
                     str(status_code), {"$ref": f"#/components/responses/Problem{status_code}"}
                 )
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] == "month":  # `<str:month>`: a month, AAAA-MM
+                    parameter["schema"] = dict(MONTH_SCHEMA)
             if url not in UNAUTHENTICATED_PATHS:
                 operation.setdefault("parameters", []).append(dict(ORGANISATION_PARAMETER))
     return result

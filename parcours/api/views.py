@@ -6,6 +6,7 @@ A role that may never take an action gets 403; an object outside the caller's sc
 
 from django.db import transaction
 from django.http import Http404
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -69,13 +70,39 @@ class FrenchMixin:
 
 
 def query_data(query_params, serializer_class) -> dict:
-    fields = serializer_class().fields
+    """A list's filters as `serializer_class` reads them. A filter that takes one value given twice is a 400: the
+    last value silently won (`?is_open=true&is_open=false`)."""
     data = {}
-    for name, field in fields.items():
-        if name in query_params:
-            many = isinstance(field, MultipleChoiceField)
-            data[name] = query_params.getlist(name) if many else query_params.get(name)
+    for name, field in serializer_class().fields.items():
+        if name not in query_params:
+            continue
+        values = query_params.getlist(name)
+        if isinstance(field, MultipleChoiceField):
+            data[name] = values
+        elif len(values) > 1:
+            raise ApiProblem(
+                status.HTTP_400_BAD_REQUEST,
+                "invalid_input",
+                _("Le paramètre « %(name)s » ne prend qu'une valeur.") % {"name": name},
+                field=name,
+            )
+        else:
+            data[name] = values[0]
     return data
+
+
+def refuse_unknown_parameters(query_params, known) -> None:
+    """400 for a query parameter the list does not read: a misspelt filter (`?status=` for `?state=`, `?q=` where
+    no search is offered) answered the whole list as if it were filtered. Checked before any row is read."""
+    unknown = sorted(name for name in query_params if name not in known)
+    if unknown:
+        raise ApiProblem(
+            status.HTTP_400_BAD_REQUEST,
+            "invalid_input",
+            _("Paramètre inconnu : « %(names)s ». Paramètres acceptés : %(known)s.")
+            % {"names": "», «".join(unknown), "known": ", ".join(sorted(known))},
+            field=unknown[0],
+        )
 
 
 class ApiMetadata(SimpleMetadata):
@@ -121,6 +148,20 @@ class ApiView(FrenchMixin, GenericAPIView):
             message = message or _("Votre rôle ne permet pas de faire cette action.")
             raise ApiProblem(status.HTTP_403_FORBIDDEN, "forbidden", message)
 
+    # The serializer of a list's filters (its query parameters besides the pagination's), None for none.
+    query_filters = None
+
+    def paginate_queryset(self, queryset):
+        """A page of a list, once its query parameters are known ones (the filters, the pagination's, `format`)."""
+        paginator = self.paginator
+        known = {"format"}
+        if paginator is not None:
+            known |= {paginator.cursor_query_param, paginator.page_size_query_param}
+        if self.query_filters is not None:
+            known |= set(self.query_filters().fields)
+        refuse_unknown_parameters(self.request.query_params, known)
+        return super().paginate_queryset(queryset)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.resource.model.objects.none()
@@ -148,15 +189,21 @@ class ApiView(FrenchMixin, GenericAPIView):
 
     def represent_fresh(self, pk):
         """The object after a write, read again through the selector (or directly if the write took it out of
-        the caller's scope, e.g. an employer refusing a candidate loses sight of the referral)."""
+        the caller's scope, e.g. an employer refusing a candidate loses sight of the referral). The answer names
+        the young person it concerns (a referral's contact…) as a read does: its file read is logged."""
         obj = self.resource.queryset(self.actor).filter(pk=pk).first()
         if obj is None:
             obj = self.resource.model.objects.get(pk=pk)
+        log_file_read(self.actor, self.resource, obj)
         return self.represent(obj)
 
 
 # --- Generic resource views ----------------------------------------------------------------------------------
 class ResourceListView(ApiView):
+    @property
+    def query_filters(self):
+        return self.resource.filters
+
     def filtered_queryset(self):
         queryset = self.get_queryset()  # 403 first for a role that may not read this resource
         filters = self.resource.filters(data=query_data(self.request.query_params, self.resource.filters))
@@ -402,7 +449,11 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         participant = selectors.participant_file(
             actor=self.actor, participant_id=participant.pk, channel=AccessChannel.API
         )
-        return Response(self.represent_file(participant), status=status.HTTP_201_CREATED)
+        return Response(
+            self.represent_file(participant),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:participants-detail", kwargs={"pk": participant.pk})},
+        )
 
 
 @extend_schema_view(
@@ -496,7 +547,7 @@ class ParticipantSubjectAccessView(ApiView):
         summary="Enregistrer un suivi (ou réaliser un suivi prévu)",
         tags=_tag(r.PATHWAYS),
         request=s.FollowUpRecordSerializer,
-        responses={201: s.FollowUpSerializer},
+        responses={201: s.FollowUpSerializer, 200: s.FollowUpSerializer},
     ),
 )
 class PathwayFollowUpsView(ApiView):
@@ -516,7 +567,12 @@ class PathwayFollowUpsView(ApiView):
         self.require("followup.record", pathway, _("Vous ne pouvez pas enregistrer de suivi pour ce parcours."))
         inputs = self.parse(s.FollowUpRecordSerializer)
         follow_up = followups.followup_record(actor=self.actor, pathway=pathway.pk, **inputs.to_service_kwargs())
-        return Response(s.FollowUpSerializer(follow_up).data, status=status.HTTP_201_CREATED)
+        log_file_read(self.actor, self.resource, pathway)  # the answer holds the follow-up's notes, as the list
+        # A planned follow-up completed is that row, changed (200); a follow-up recorded is a new row (201).
+        completed = inputs.validated_data.get("planned_follow_up") is not None
+        return Response(
+            s.FollowUpSerializer(follow_up).data, status=status.HTTP_200_OK if completed else status.HTTP_201_CREATED
+        )
 
 
 @extend_schema_view(
@@ -555,6 +611,8 @@ class PathwayExitOutcomeView(ApiView):
     )
 )
 class AccessLogListView(ApiView):
+    query_filters = s.AccessLogFilterSerializer
+
     def get(self, request, *args, **kwargs):
         self.require_role("accesslog.view", _("Réservé au ou à la délégué·e à la protection des données."))
         filters = s.AccessLogFilterSerializer(data=query_data(request.query_params, s.AccessLogFilterSerializer))
@@ -578,7 +636,11 @@ class CreateMixin:
         self.require_role(self.create_action, _("Votre rôle ne permet pas de faire cette action."))
         inputs = self.parse(self.create_serializer)
         created = self.create_service(actor=self.actor, **inputs.to_service_kwargs())
-        return Response(self.represent_fresh(created.pk), status=status.HTTP_201_CREATED)
+        return Response(
+            self.represent_fresh(created.pk),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse(f"api:{self.resource.path}-detail", kwargs={"pk": created.pk})},
+        )
 
 
 def _create_schema(resource, summary, serializer):

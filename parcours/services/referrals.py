@@ -37,11 +37,14 @@ def referral_create(*, actor, pathway, offer, motivation: str = "") -> Referral:
     require(actor, "referral.create", pathway, _("Vous ne pouvez pas positionner ce ou cette jeune."))
     offer = read_row(JobOffer, offer, actor=actor, related=OFFER_RELATED)
     if pathway.state not in REFERABLE_PATHWAY_STATES:
-        raise DomainError(
-            "invalid_transition",
-            _("Positionnement impossible : le parcours est « %(state)s ». L'éligibilité doit d'abord être validée.")
-            % {"state": pathway.get_state_display()},
-        )
+        # What would make it possible: the eligibility validated (before), the pathway reopened (after).
+        if pathway.state in (PathwayState.EXITED, PathwayState.WITHDRAWN, PathwayState.LOST_CONTACT):
+            message = _("Positionnement impossible : le parcours est « %(state)s ». Rouvrez-le d'abord.")
+        else:
+            message = _(
+                "Positionnement impossible : le parcours est « %(state)s ». L'éligibilité doit d'abord être validée."
+            )
+        raise DomainError("invalid_transition", message % {"state": pathway.get_state_display()})
     participant = pathway.participant
     if not offer.is_open:
         raise DomainError("offer_closed", _("L'offre « %(title)s » est clôturée.") % {"title": offer.title})

@@ -299,6 +299,21 @@ def test_the_consolidation_counts_only_the_contracts_begun(world, clause):
     assert dict(data.summary)["Participant·es en contrat dans l'année"] == 3
 
 
+def test_the_consolidation_counts_each_exit_of_a_family_on_the_same_day(world, clause):
+    """Two exits of one family on one day are two exits (a DISTINCT over the families, with the model's ordering on
+    the exit date, made them one)."""
+    from parcours.services import pathways
+
+    _, placed = clause
+    with at(D(2026, 9, 3)):
+        for placement, situation in zip(placed, ("cdi", "cdi", "cdd_short"), strict=True):
+            pathways.pathway_exit(
+                actor=world.a.adviser, pathway=placement.pathway_id, exited_on=D(2026, 9, 3), situation=situation
+            )
+    exits = dict(reports.consolidation(actor=world.a.facilitator, year=2026).exits)
+    assert exits == {"Emploi durable": 2, "Emploi de transition": 1, "Sortie positive": 0, "Autre sortie": 0}
+
+
 def test_the_pathway_funnel_durations_and_exits_come_from_the_journal(world, clause):
     fac = world.a.facilitator
     exited = make_pathway(world, "exited")

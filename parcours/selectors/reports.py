@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Prefetch, Sum
+from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
 from parcours import counting
@@ -340,12 +340,15 @@ def consolidation(*, actor, year: int, today=None) -> Consolidation:
     for p in (p for p in everyone if p.started and from_day <= p.start_date <= to_day):
         started[p.contract_type] += 1
     exits = defaultdict(int)
-    for category in (
+    # Each exit once (the join to the placements repeats it), counted per family: a DISTINCT over the families
+    # (and the model's ordering, `exited_on`) made two exits of one family on one day one.
+    for category, count in (
         Exit.objects.filter(pathway__placements__lot__in=[f.lot.pk for f in figures.lots], exited_on__year=year)
-        .distinct()
-        .values_list("category", flat=True)
+        .order_by()
+        .values_list("category")
+        .annotate(count=Count("pk", distinct=True))
     ):
-        exits[ExitCategory(category).label] += 1
+        exits[ExitCategory(category).label] += count
     contracts = {f.lot.contract_id for f in figures.lots}
     total = sum(hours_of.values(), ZERO)
     return Consolidation(

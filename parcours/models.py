@@ -6,12 +6,13 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase
 
+from parcours.counting import month_capacity
 from parcours.dates import add_months
 from parcours.text import fold, identity_key
 from roles.choices import ChoiceLabels
@@ -1096,7 +1097,8 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
         return self.participant_id
 
     # An end date is read with the locked row: the latest month after it whose hours are declared, validated or
-    # closed (workflows.guards.end_date_valid): a contract cannot end before months it has hours for.
+    # closed, and the hours of its own month (workflows.guards.end_date_valid): a contract cannot end before months
+    # it has hours for, nor before the days its last month's hours were worked.
     GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"hours_after"}
 
     @classmethod
@@ -1104,17 +1106,30 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
         if name != "hours_after":
             return super().guard_annotations(name, day)
         latest = cls._hours_after(OuterRef("pk"), day).values("month")[:1]
-        return {"guard_hours_after": Subquery(latest, output_field=models.DateField())}
+        in_month = cls._hours_of_month(OuterRef("pk"), day).values("placement_id").annotate(total=Sum("hours"))
+        return {
+            "guard_hours_after": Subquery(latest, output_field=models.DateField()),
+            "guard_hours_in_month": Subquery(in_month.values("total"), output_field=models.DecimalField()),
+        }
 
     def remember_guard_read(self, name: str, day: datetime.date) -> None:
         if name != "hours_after":
             return super().remember_guard_read(name, day)
-        self._guard_reads()[("hours_after", day)] = self.__dict__.pop("guard_hours_after")
+        reads = self._guard_reads()
+        reads[("hours_after", day)] = self.__dict__.pop("guard_hours_after")
+        reads[("hours_in_month", day)] = self.__dict__.pop("guard_hours_in_month")
 
     @staticmethod
     def _hours_after(placement, day):
         lines = HoursLine.objects.filter(placement_id=placement, month__gt=day).exclude(state=HoursLineState.REJECTED)
         return lines.order_by("-month")
+
+    @staticmethod
+    def _hours_of_month(placement, day):
+        # The month of `day` in SQL: the locked read is compiled once, `day` an argument (roles.statements.Compiled).
+        month = TruncMonth(Value(day, output_field=models.DateField()), output_field=models.DateField())
+        lines = HoursLine.objects.filter(placement_id=placement, month=month)
+        return lines.exclude(state=HoursLineState.REJECTED).order_by()
 
     def last_month_with_hours_after(self, day: datetime.date):
         """The latest month after `day` with hours not rejected (None: none), read with the lock or here."""
@@ -1122,6 +1137,29 @@ class Placement(ChoiceLabels, PlacementMachine, OfAParticipant):
         if ("hours_after", day) in reads:
             return reads[("hours_after", day)]
         return self._hours_after(self.pk, day).values_list("month", flat=True).first()
+
+    def hours_in_month_of(self, day: datetime.date):
+        """The hours not rejected of the month of `day` (regular line and adjustments; 0 for none), read with the
+        lock or here."""
+        reads = self.__dict__.get("_read_for_guards", {})
+        if ("hours_in_month", day) in reads:
+            total = reads[("hours_in_month", day)]
+        else:
+            total = self._hours_of_month(self.pk, day).aggregate(total=Sum("hours"))["total"]
+        return total or 0
+
+    def month_capacity(self, month: datetime.date, *, end: datetime.date | None = None, today=None):
+        """What the contract allows in `month` (parcours.counting.month_capacity with the settings), ending on
+        `end` (its end date, or one proposed for it)."""
+        return month_capacity(
+            weekly_hours=self.weekly_hours,
+            start=self.started_on or self.start_date,
+            end=end or self.ended_on,
+            month=month,
+            today=today or timezone.localdate(),
+            tolerance_percent=settings.PARCOURS["HOURS_TOLERANCE_PERCENT"],
+            max_hours=settings.PARCOURS["MAX_MONTHLY_HOURS"],
+        )
 
 
 class HoursLine(ChoiceLabels, HoursLineMachine):

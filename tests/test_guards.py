@@ -450,6 +450,36 @@ def test_a_contract_cannot_end_before_a_month_it_has_hours_for(world):
     assert reload(placement).state == "ended"
 
 
+def test_a_contract_cannot_end_before_the_days_its_last_months_hours_were_worked(world):
+    """154 h declared for October, the contract ended on 9 October: every report counted the 154 h of a contract
+    that allowed 53.9 h up to its end. The end is refused until the hours are corrected, or set later."""
+    two_months_ago = (last_month() - DAY).replace(day=1)
+    placement = backdate_placement(make_placement(world, "active"), two_months_ago)
+    employer = world.a.employer_actor
+    placements.hours_declare(actor=employer, placement=placement, month=last_month(), hours=120)
+    early = last_month() + 2 * DAY
+    refusal = assert_refused(
+        "hours_after_end",
+        lambda: call_service(
+            "placement.end", employer, placement, end_date=early, end_kind=PlacementEndKind.EARLY, reason="Démission"
+        ),
+        placement,
+        placement.pathway,
+        field="end_date",
+    )
+    assert "120 h sont déclarées pour " + last_month().strftime("%m/%Y") in refusal.message
+    assert early.strftime("%d/%m/%Y") in refusal.message
+    # Read with the locked row: no statement of its own.
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(DomainError):
+            call_service("placement.end", employer, placement, end_date=early)
+    assert not [q for q in queries if q["sql"].startswith('SELECT "parcours_hoursline"')]
+    # The month's last day allows its hours.
+    month_end = (last_month() + 40 * DAY).replace(day=1) - DAY
+    call_service("placement.end", employer, placement, end_date=month_end)
+    assert reload(placement).state == "ended"
+
+
 def test_a_start_date_cannot_be_moved_after_the_planned_end(world):
     placement = make_placement(world, "planned", start_date=today() + 5 * DAY, planned_end_date=today() + 30 * DAY)
     employer = world.a.employer_actor

@@ -43,7 +43,9 @@ GUARD_RULES = {
         "réouverture du parcours et l'éligibilité y est valide"
     ),
     guards.end_date_valid: _(
-        "la date de fin n'est ni dans le futur ni avant le début ; une fin anticipée est motivée"
+        "la date de fin n'est ni dans le futur ni avant le début, ni avant des heures déclarées (celles d'un mois "
+        "suivant, ou plus d'heures dans son mois que les jours jusqu'à elle n'en permettent) ; une fin anticipée "
+        "est motivée"
     ),
     guards.exit_date_valid: _("la date de sortie n'est ni dans le futur ni avant le début du parcours"),
     guards.participant_not_anonymised: _("le dossier n'a pas été anonymisé (durée de conservation écoulée)"),

@@ -5,8 +5,9 @@ A guard receives the object and the transition inputs; `inputs is None` means "c
 """
 
 import datetime
+from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from workflows.errors import DomainError
@@ -14,6 +15,11 @@ from workflows.errors import DomainError
 
 def _today():
     return timezone.localdate()
+
+
+def _number(value) -> str:
+    """154.50 → "154,5": a number of hours in the page's language, without trailing zeros."""
+    return formats.number_format(Decimal(format(Decimal(value).normalize(), "f")), use_l10n=True)
 
 
 def _fmt(day):
@@ -217,6 +223,27 @@ def end_date_valid(placement, inputs):
                 "end_before_start", _("La date de fin est antérieure au début du contrat."), field="end_date"
             )
         # Hours of a later month would count for a contract over: its lines are rejected (or corrected) first.
+        # Nor may the end leave its own month with more hours than the days up to it allow (154 h declared for
+        # October, a contract ended on 9 October: 53.9 h at most), which every report would still count.
+        declared = placement.hours_in_month_of(end)
+        if declared:
+            allowed = placement.month_capacity(end.replace(day=1), end=end, today=_today())
+            if declared > allowed.maximum:
+                raise DomainError(
+                    "hours_after_end",
+                    _(
+                        "%(declared)s h sont déclarées pour %(month)s, plus que le contrat ne permet jusqu'au "
+                        "%(end)s (%(maximum)s h au plus) : la structure porteuse doit d'abord les corriger "
+                        "(rejet ou régularisation), ou choisissez une date de fin plus tardive."
+                    )
+                    % {
+                        "declared": _number(declared),
+                        "month": end.strftime("%m/%Y"),
+                        "end": _fmt(end),
+                        "maximum": _number(allowed.maximum),
+                    },
+                    field="end_date",
+                )
         later = placement.last_month_with_hours_after(end)
         if later is not None:
             raise DomainError(

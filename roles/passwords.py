@@ -2,6 +2,8 @@
 user's password is saved, whatever the path (the password-change page, the admin, `manage.py changepassword`,
 `set_password` + `save`). A token issued before the change must not outlive it."""
 
+from django.utils.translation import gettext
+
 from roles.tokens import revoke_tokens
 
 
@@ -14,4 +16,5 @@ class RevokeApiTokensOnPasswordChange:
             revoke_tokens(user)
 
     def get_help_text(self):
-        return ""
+        # Shown with the password rules (an empty text was an empty bullet): what the change does besides.
+        return gettext("Changer de mot de passe révoque vos jetons d'API.")

@@ -1,8 +1,10 @@
 """Template helpers that apply a read rule the view already decided (never a rule of their own)."""
 
 from django import template
+from django.forms import BaseForm, BaseFormSet, CheckboxInput, Select
 from django.utils import formats, translation
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from parcours.counting import hours_text, plain
 
@@ -35,7 +37,7 @@ def _elides(name: str) -> bool:
 
 @register.filter
 def of_name(value):
-    """"de Noémie", "d’Enzo": French elision before a vowel (not before h, aspirated in many names). In other
+    """ "de Noémie", "d’Enzo": French elision before a vowel (not before h, aspirated in many names). In other
     languages the bare name (their sentence carries its own preposition)."""
     name = str(value or "")
     if translation.get_language() not in (None, "fr") and not str(translation.get_language()).startswith("fr"):
@@ -54,3 +56,83 @@ def quantity(value):
 def hours(value):
     """4476.20 → "4 476,2 h": hours as every page and report shows them (parcours.counting.hours_text)."""
     return hours_text(value)
+
+
+# --- Form rendering (accessibility: errors announced, fields tied to their texts) --------------------------------
+_GROUPED_WIDGETS = ("checkboxselectmultiple", "radioselect")
+
+
+def _has_errors(value, depth=0):
+    """A bound form (or formset) validated with errors, found in a context value: a form, or a list / tuple holding
+    some (the task page's actions are (action, form, page) tuples). Querysets and other iterables are never walked."""
+    if isinstance(value, BaseForm):  # validated by its view (never validated here: no side effect)
+        return value.is_bound and bool(value._errors)
+    if isinstance(value, BaseFormSet):
+        return value.is_bound and value._errors is not None and bool(value.total_error_count())
+    if depth < 2 and isinstance(value, list | tuple):
+        return any(_has_errors(item, depth + 1) for item in value)
+    return False
+
+
+@register.simple_tag(takes_context=True)
+def error_title_prefix(context):
+    """« Erreur : » before the page title when the page shows a form sent with errors, the rows refused by a bulk
+    action (`errors` of includes/row_errors.html) or an error message: the title is the first thing a screen reader
+    reads."""
+    values = context.flatten()
+    row_errors = values.get("errors")
+    refused = any(getattr(m, "level_tag", "") == "error" for m in values.get("messages") or ())
+    if (
+        refused
+        or (isinstance(row_errors, list | tuple) and row_errors)
+        or any(_has_errors(v) for v in values.values())
+    ):
+        return gettext("Erreur :") + " "
+    return ""
+
+
+@register.filter
+def error_count(form):
+    """How many errors a form shows (its summary's heading)."""
+    return sum(len(errors) for errors in form.errors.values())
+
+
+@register.filter
+def field_anchor(bound_field):
+    """The id an error summary links to: the field's input, or the first box of a group of checkboxes / radios."""
+    if bound_field.widget_type in _GROUPED_WIDGETS:
+        return f"{bound_field.auto_id}_0"
+    return bound_field.id_for_label
+
+
+@register.filter
+def has_required(form):
+    """Whether a form marks a field required (with `*`): its note says once what the star means."""
+    return any(field.field.required and field.widget_type != "checkbox" for field in form.visible_fields())
+
+
+@register.filter
+def bootstrap_widget(bound_field):
+    """A field's widget with its Bootstrap class (forms not styled by BootstrapFormMixin too: the login and password
+    forms), `is-invalid` when in error, and `aria-required` on a required select with no empty choice (Django leaves
+    `required` off it: HTML wants an empty first option for that). A form in error drops its autofocus: the focus
+    goes to its error summary."""
+    widget = bound_field.field.widget
+    classes = widget.attrs.get("class", "").split()
+    if not classes:
+        if isinstance(widget, CheckboxInput):
+            classes = ["form-check-input"]
+        elif isinstance(widget, Select):
+            classes = ["form-select"]
+        else:
+            classes = ["form-control"]
+    attrs = {}
+    if bound_field.errors and "is-invalid" not in classes:
+        classes.append("is-invalid")
+    attrs["class"] = " ".join(classes)
+    if bound_field.field.required and not widget.use_required_attribute(bound_field.initial):
+        if isinstance(widget, Select) and not widget.allow_multiple_selected:
+            attrs["aria-required"] = "true"
+    if bound_field.form.errors and widget.attrs.get("autofocus"):
+        attrs["autofocus"] = False
+    return bound_field.as_widget(attrs=attrs)

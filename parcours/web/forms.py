@@ -92,7 +92,11 @@ class BootstrapFormMixin:
     def style_fields(self):
         for name, field in self.fields.items():
             widget = field.widget
-            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
+            if isinstance(widget, forms.CheckboxSelectMultiple | forms.RadioSelect):
+                # A group: its class would land on the wrapper <div> (drawn as a 1em box); includes/form_fields.html
+                # renders it as a fieldset whose every input is a .form-check-input.
+                continue
+            if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select):
                 css = "form-select"
@@ -101,16 +105,19 @@ class BootstrapFormMixin:
             classes = widget.attrs.get("class", "").split()
             if css not in classes:
                 widget.attrs["class"] = " ".join([*classes, css])
-            # Never validate here (choices may still be set after __init__): full_clean marks the errors.
+            # Never validate here (choices may still be set after __init__): full_clean marks the errors. Django's
+            # BoundField ties each field to its help text and error (aria-describedby="<id>_helptext <id>_error",
+            # prefix included): none is set here, which would replace those.
             if self._errors is not None and name in self._errors:
                 widget.attrs["class"] += " is-invalid"
                 widget.attrs["aria-invalid"] = "true"
-                widget.attrs["aria-describedby"] = f"id_{name}_error"
 
     def full_clean(self):
         super().full_clean()
         for name in self.errors:
-            if name in self.fields:
+            if name in self.fields and not isinstance(
+                self.fields[name].widget, forms.CheckboxSelectMultiple | forms.RadioSelect
+            ):
                 attrs = self.fields[name].widget.attrs
                 if "is-invalid" not in attrs.get("class", ""):
                     attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()

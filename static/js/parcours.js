@@ -11,10 +11,52 @@
     }
   });
 
-  // Selects that submit their form when changed (the language switch), instead of an inline onchange.
-  document.addEventListener("change", function (event) {
-    if (event.target.matches && event.target.matches("select[data-autosubmit]") && event.target.form) {
-      event.target.form.submit();
+  // No select submits its form when changed: an arrow key on the language switch reloaded the page in another
+  // language (WCAG 3.2.2). Each has its own submit button.
+
+  // A form sent back with errors: its error summary (includes/form_fields.html) takes the focus, so that it is read
+  // first; its links lead to the fields. Nothing else on the page has the focus yet (autofocus is dropped then).
+  function focusErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary && (!document.activeElement || document.activeElement === document.body)) summary.focus();
+  }
+
+  // The live search of a list (data-search-status on the region htmx swaps, pointing to a polite status region):
+  // only a short status is announced (« 12 jeunes trouvés » or the search's error), never the whole table; an error
+  // marks the search box invalid and ties it to its message.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var region = event.detail && event.detail.target;
+    if (!region || !region.hasAttribute("data-search-status")) return;
+    var status = document.getElementById(region.getAttribute("data-search-status"));
+    var found = region.querySelector("[data-found]");
+    var error = region.querySelector("[data-search-error]");
+    var input = document.getElementById(region.getAttribute("data-search-input") || "");
+    if (input) {
+      var errorId = input.id + "_error";
+      var message = document.getElementById(errorId);
+      if (error) {
+        if (!message) {
+          message = document.createElement("div");
+          message.id = errorId;
+          message.className = "invalid-feedback d-block";
+          input.insertAdjacentElement("afterend", message);
+        }
+        message.textContent = error.getAttribute("data-search-error");
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", errorId);
+        input.classList.add("is-invalid");
+      } else {
+        if (message) message.remove();
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+        input.classList.remove("is-invalid");
+      }
+    }
+    if (status) {
+      var text = error ? error.getAttribute("data-search-error") : found ? found.getAttribute("data-found") : "";
+      // The same text twice in a row is announced again only if the region changes: clear it first.
+      status.textContent = "";
+      window.setTimeout(function () { status.textContent = text; }, 50);
     }
   });
 
@@ -95,6 +137,97 @@
     box.appendChild(alert);
   }
 
+  // --- What a refresh keeps: the focus and what the user ticked or typed ---------------------------------------
+  var FOCUSABLE = "a[href], button, input:not([type='hidden']), select, textarea, summary, [tabindex]:not([tabindex='-1'])";
+
+  function fieldKey(element) {
+    if (!element.name) return null;
+    var type = (element.type || "").toLowerCase();
+    return element.name + (type === "checkbox" || type === "radio" ? "\u0000" + element.value : "");
+  }
+
+  // How to find "the same" element in the fresh copy of a region: its id; else its field name (and value, for a
+  // box); else its link target, or its data-action; else its place among the region's focusable elements.
+  function keyOf(region, element) {
+    var focusables = Array.prototype.slice.call(region.querySelectorAll(FOCUSABLE));
+    return {
+      id: element.id || "",
+      field: fieldKey(element),
+      formAction: element.form ? element.form.getAttribute("action") || "" : "",
+      href: element.tagName === "A" ? element.getAttribute("href") : null,
+      action: element.closest("[data-action]") ? element.closest("[data-action]").getAttribute("data-action") : null,
+      text: (element.textContent || "").trim(),
+      index: focusables.indexOf(element),
+    };
+  }
+
+  function findByKey(region, key) {
+    if (key.id) return document.getElementById(key.id);
+    var candidates;
+    if (key.field) {
+      candidates = Array.prototype.filter.call(region.querySelectorAll("input, select, textarea, button"), function (e) {
+        return fieldKey(e) === key.field && (!e.form || (e.form.getAttribute("action") || "") === key.formAction);
+      });
+      if (candidates.length) return candidates[0];
+    }
+    if (key.href !== null) {
+      candidates = Array.prototype.filter.call(region.querySelectorAll("a[href]"), function (e) {
+        return e.getAttribute("href") === key.href;
+      });
+      if (candidates.length) return candidates[0];
+    }
+    if (key.action) {
+      var acting = region.querySelector('[data-action="' + CSS.escape(key.action) + '"]');
+      if (acting && !acting.matches(FOCUSABLE)) acting = acting.querySelector(FOCUSABLE);
+      if (acting) return acting;
+    }
+    var focusables = region.querySelectorAll(FOCUSABLE);
+    var same = focusables[key.index];
+    if (same && (same.textContent || "").trim() === key.text) return same;
+    return null;
+  }
+
+  function restoreFocus(region, key) {
+    var target = findByKey(region, key);
+    if (target && typeof target.focus === "function" && !target.disabled) {
+      target.focus();
+      if (document.activeElement === target) return;
+    }
+    // Not found (the button left with the action someone else took): the focus goes to the content, not to BODY.
+    var main = document.getElementById("contenu");
+    if (main) main.focus();
+  }
+
+  // The boxes ticked (or unticked), the choices made and the texts typed since the page came, by field.
+  function userState(region) {
+    var state = {};
+    region.querySelectorAll("input, select, textarea").forEach(function (element) {
+      var key = fieldKey(element);
+      if (!key) return;
+      var type = (element.type || "").toLowerCase();
+      if (type === "checkbox" || type === "radio") {
+        if (element.checked !== element.defaultChecked) state[key] = { checked: element.checked };
+      } else if (type === "hidden" || type === "submit" || type === "button" || type === "file") {
+        return;
+      } else if (element.tagName === "SELECT") {
+        var changed = Array.prototype.some.call(element.options, function (o) { return o.selected !== o.defaultSelected; });
+        if (changed) state[key] = { value: element.value };
+      } else if (element.value !== element.defaultValue) {
+        state[key] = { value: element.value };
+      }
+    });
+    return state;
+  }
+
+  function restoreState(region, state) {
+    region.querySelectorAll("input, select, textarea").forEach(function (element) {
+      var key = fieldKey(element);
+      if (!key || !(key in state)) return;
+      if ("checked" in state[key]) element.checked = state[key].checked;
+      else element.value = state[key].value;
+    });
+  }
+
   function refresh() {
     refreshTimer = null;
     var ids = Object.keys(scheduled);
@@ -120,8 +253,11 @@
           var replacement = fresh.getElementById(id);
           if (!current || !replacement) return;
           var before = actionKeys(current);
-          var focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement.id : "";
+          var focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement : null;
+          var focusKey = focused ? keyOf(current, focused) : null;
+          var typed = userState(current);
           current.replaceWith(document.adoptNode(replacement));
+          restoreState(replacement, typed);
           var after = actionKeys(replacement);
           if (byOthers.length) {
             Object.keys(before).forEach(function (key) {
@@ -132,7 +268,7 @@
               }
             });
           }
-          if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+          if (focusKey) restoreFocus(replacement, focusKey);
         });
         live.refreshes += 1;
         document.dispatchEvent(new CustomEvent("parcours:refreshed"));
@@ -228,7 +364,11 @@
     };
   }
 
+  // Fetches every live part again now (what a "resync" message does; the browser tests call it too).
+  live.resync = resyncAll;
+
   function start() {
+    focusErrorSummary();
     connect();
     loadCounts();
   }

@@ -8,6 +8,7 @@ outline or Bootstrap's focus ring)."""
 import re
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
 from parcours.models import Participant, Referral
@@ -21,10 +22,46 @@ FIRST, LAST = "Lison", "Marchetti"  # not among seed_demo's people
 CRITERION = "Jeune de moins de 26 ans sans qualification (niveau 3 au plus)"
 MAX_TABS = 250
 
-FOCUS_VISIBLE = """e => {
+# The focus shows when the focused element has an outline (2px or more) or a ring (a box-shadow spread of 2px or more)
+# whose colour reaches 3:1 against what is behind the element (WCAG 1.4.11): a transparent or zero-width indicator,
+# or Bootstrap's pale ring on the blue menu bar (about 1.1:1), does not count.
+FOCUS_VISIBLE = r"""e => {
+  const parse = text => {
+    const m = /rgba?\(([^)]+)\)/.exec(text || '');
+    if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const lum = c => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const contrast = (x, y) => {
+    const a = lum(x), b = lum(y);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  const mix = (c, bg, k) => c[k] * c.a + bg[k] * (1 - c.a);
+  const over = (c, bg) => ({r: mix(c, bg, 'r'), g: mix(c, bg, 'g'), b: mix(c, bg, 'b')});
+  let behind = {r: 255, g: 255, b: 255, a: 1};
+  for (let n = e.parentElement; n; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor);
+    if (c && c.a > 0.5) { behind = c; break; }
+  }
   const s = getComputedStyle(e);
-  const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
-  return outline || (s.boxShadow && s.boxShadow !== 'none');
+  if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) {
+    const c = parse(s.outlineColor);
+    if (c && c.a > 0 && contrast(over(c, behind), behind) >= 3) return true;
+  }
+  if (s.boxShadow && s.boxShadow !== 'none') {
+    for (const shadow of s.boxShadow.split(/,(?![^(]*\))/)) {
+      if (shadow.includes('inset')) continue;
+      const c = parse(shadow);
+      const lengths = shadow.replace(/rgba?\([^)]*\)/, '').trim().split(/\s+/).map(parseFloat);
+      const spread = lengths.length > 3 ? lengths[3] : 0;
+      if (c && c.a > 0 && spread >= 2 && contrast(over(c, behind), behind) >= 3) return true;
+    }
+  }
+  return false;
 }"""
 
 
@@ -133,3 +170,67 @@ def test_adviser_intake_and_eligibility_then_employer_answer_with_the_keyboard_o
     referral_pk = int(referral_url.strip("/").split("/")[-1])
     assert Referral.objects.get(pk=referral_pk).state == ReferralState.ACCEPTED
     assert JournalEvent.objects.filter(object_type="referral", object_id=referral_pk, action="accept").exists()
+
+
+def test_the_focus_check_refuses_an_invisible_or_faint_indicator(browser, demo):
+    """FOCUS_VISIBLE itself: it must fail on what the audit found (an indicator drawn in transparent, or Bootstrap's
+    pale ring on the blue bar), and pass a white outline there."""
+    context = browser.new_context(base_url=demo.url)
+    try:
+        page = context.new_page()
+        page.set_content(
+            '<div style="background:#0a58ca;padding:1rem">'
+            '<a id="transparent" href="#" style="outline:0;box-shadow:rgba(0,0,0,0) 0 0 0 0">a</a> '
+            '<a id="zero" href="#" style="outline:0 solid #fff">b</a> '
+            '<a id="faint" href="#" style="outline:0;box-shadow:0 0 0 .25rem rgba(13,110,253,.25)">c</a> '
+            '<a id="white" href="#" style="outline:3px solid #fff;outline-offset:2px">d</a> '
+            '<a id="ring" href="#" style="outline:0;box-shadow:0 0 0 3px #fff">e</a></div>'
+        )
+        for invisible in ("transparent", "zero", "faint"):
+            assert not page.locator(f"#{invisible}").evaluate(FOCUS_VISIBLE), invisible
+        for visible in ("white", "ring"):
+            assert page.locator(f"#{visible}").evaluate(FOCUS_VISIBLE), visible
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390], ids=["desktop", "burger-menu"])
+def test_the_main_menu_links_show_their_focus(browser, demo, width):
+    page = keyboard_login(browser, demo, "conseillere", width=width)
+    menu = page.get_by_role("navigation", name="Navigation principale")
+    if width < 992:  # the burger button opens the menu, with the keyboard
+        tab_to(page, menu.get_by_role("button", name="Menu"))
+        page.keyboard.press("Enter")
+        expect(menu.get_by_role("link", name="Jeunes", exact=True)).to_be_visible()
+    for name in ("Accueil", "Jeunes"):
+        link = menu.get_by_role("link", name=name, exact=True)
+        if link.count():
+            tab_to(page, link)
+    page.context.close()
+
+
+def test_a_live_refresh_keeps_the_focus_and_the_ticked_boxes(login):
+    """A live refresh replaces the content: the focus comes back to the same link (it has no id) and the boxes a
+    supervisor ticked for a bulk assignment stay ticked; never BODY."""
+    user = User.objects.get(username="facilitateur")
+    user.user_permissions.add(Permission.objects.get(codename="supervise_worktask"))
+    page = login("facilitateur")
+    page.goto("/travail/a-prendre/")
+    boxes = page.locator("input[type=checkbox][name=tasks]")
+    expect(boxes.first).to_be_visible()
+    ticked = boxes.last
+    value = ticked.get_attribute("value")
+    ticked.focus()
+    page.keyboard.press("Space")
+    expect(ticked).to_be_checked()
+    link = page.locator("main table a[href]:not([id])").first
+    href = link.get_attribute("href")
+    link.focus()
+    page.evaluate("document.getElementById('contenu').dataset.before = '1'")
+    before = page.evaluate("window.parcoursLive.refreshes")
+    page.evaluate("window.parcoursLive.resync()")
+    page.wait_for_function("n => window.parcoursLive.refreshes > n", arg=before)
+    assert page.evaluate("document.getElementById('contenu').dataset.before") is None  # the content was replaced
+    assert page.evaluate("document.activeElement.tagName") == "A"
+    assert page.evaluate("document.activeElement.getAttribute('href')") == href
+    expect(page.locator(f"input[type=checkbox][name=tasks][value='{value}']")).to_be_checked()

@@ -419,6 +419,17 @@ def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, cli
     summary = {r[0]: r[1] for r in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
     assert summary["Heures comptées pour la clause"] == 450
 
+    # The API: the validated hours (`realised_hours`) and the same counted figure, on the lot and in the list.
+    lot_body = client.get(f"/api/v1/lots/{lot.pk}/").json()
+    assert (lot_body["realised_hours"], lot_body["counted_hours"]) == ("600.00", "450.00")
+    assert lot_body["counted_pct"] == row.counted_pct and lot_body["counting_rules_label"] == rules
+    listed = {r["id"]: r for r in client.get("/api/v1/lots/?page_size=200").json()["results"]}
+    assert listed[lot.pk]["counted_hours"] == "450.00"
+    # An employer follows its lots' hours (validated) but not the clause's count; an adviser neither.
+    client.force_login(world.a.employer_actor.user)
+    employer_body = client.get(f"/api/v1/lots/{lot.pk}/").json()
+    assert (employer_body["realised_hours"], employer_body["counted_hours"]) == ("600.00", None)
+
 
 def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):
     """Streamed rows, memory bounded: the same rows whatever the chunk size, three queries per chunk."""

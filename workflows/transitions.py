@@ -92,7 +92,7 @@ PATHWAY = _table(
                 options="criteria",
                 max_items=50,
                 machine=False,
-                help_text=_("Codes des critères remplis (catalogue des publics éligibles)."),
+                help_text=_("Les critères que remplit le ou la jeune (catalogue des publics éligibles)."),
             ),
             Input(
                 "derogation_reason",

@@ -12,6 +12,7 @@ from parcours import selectors
 from parcours.api import serializers as s
 from parcours.api.fields import QueryBooleanField, QueryIntegerField, StrictDateField
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
+from parcours.selectors.lot_hours import with_counted_hours
 from parcours.services.common import NOT_FOUND_MESSAGES
 from workflows.states import HoursLineState, PathwayState, PlacementState, ReferralState
 from workflows.transitions import MACHINES
@@ -194,6 +195,9 @@ class Resource:
     read_with: tuple = ()
     # The participant whose file one object shows (name, contact): its read is logged (parcours.access_log).
     participant_path: str = ""
+    # (actor, rows) → the rows with what their serializer shows beyond their columns, read for the page at once (a
+    # lot's counted hours: the figure its pages show).
+    shown_with: Callable | None = None
 
     @property
     def machine(self):
@@ -297,6 +301,7 @@ LOTS = Resource(
     serializer=s.LotSerializer,
     filters=LotFilters,
     journal_type="lot",
+    shown_with=with_counted_hours,
 )
 
 STATEFUL = [PATHWAYS, REFERRALS, PLACEMENTS, HOURS_LINES]

@@ -661,7 +661,22 @@ class LotSerializer(serializers.ModelSerializer):
         decimal_places=2,
         read_only=True,
         allow_null=True,
-        help_text="Heures validées du lot (null pour un·e conseiller·e : les heures ne la ou le concernent pas).",
+        help_text="Heures validées du lot, avant les règles de comptage (null pour un·e conseiller·e : les heures "
+        "ne la ou le concernent pas).",
+    )
+    counted_hours = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Heures comptées par les règles de comptage du lot : le « réalisé » de ses pages, bilans et "
+        "tableau de bord (null hors des lots dont vous suivez les bilans).",
+    )
+    counted_pct = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Heures comptées, en pourcentage de l'objectif (arrondi)."
+    )
+    counting_rules_label = serializers.CharField(
+        read_only=True, help_text="La version des règles de comptage qui a compté ces heures (vide si null)."
     )
     fulfilment_modes = serializers.ListField(child=serializers.ChoiceField(choices=FulfilmentMode.choices))
 
@@ -678,6 +693,9 @@ class LotSerializer(serializers.ModelSerializer):
             "sizing_method",
             "target_hours",
             "realised_hours",
+            "counted_hours",
+            "counted_pct",
+            "counting_rules_label",
             "fulfilment_modes",
             "execution_starts_on",
             "execution_ends_on",

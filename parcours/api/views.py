@@ -183,6 +183,11 @@ class ApiView(FrenchMixin, GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer
 
+    def shown(self, rows) -> list:
+        """`rows` with what their serializer shows beyond their columns (`Resource.shown_with`), read at once."""
+        shown_with = self.resource.shown_with if self.resource is not None else None
+        return shown_with(self.actor, rows) if shown_with is not None else rows
+
     def represent(self, obj, serializer_class=None, **context):
         serializer_class = serializer_class or self.resource.serializer
         return serializer_class(obj, context={**self.get_serializer_context(), **context}).data
@@ -195,7 +200,7 @@ class ApiView(FrenchMixin, GenericAPIView):
         if obj is None:
             obj = self.resource.model.objects.get(pk=pk)
         log_file_read(self.actor, self.resource, obj)
-        return self.represent(obj)
+        return self.represent(self.shown([obj])[0])
 
 
 # --- Generic resource views ----------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ class ResourceListView(ApiView):
         return self.resource.filter(queryset, filters.validated_data)
 
     def get(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filtered_queryset())
+        page = self.shown(self.paginate_queryset(self.filtered_queryset()))
         if self.resource.participant_path:  # rows naming young people (a referral's contact…): each file read, listed
             log_list_access(self.actor, [self.resource.participant_id(obj) for obj in page])
         context = self.get_serializer_context()
@@ -232,7 +237,7 @@ class ResourceDetailView(ApiView):
     def get(self, request, *args, **kwargs):
         obj = self.get_object()
         log_file_read(self.actor, self.resource, obj)
-        return Response(self.represent(obj))
+        return Response(self.represent(self.shown([obj])[0]))
 
 
 class ResourceHistoryView(ApiView):

@@ -6,12 +6,10 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from parcours import counting
 from parcours.dates import last_day_of_month, month_label, previous_month
 from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.selectors.core import lots_for, placements_for
@@ -90,16 +88,8 @@ def running_in(month: datetime.date) -> Q:
 
 
 def month_capacity(placement, month: datetime.date, today: datetime.date | None = None):
-    """What the placement's contract allows in `month` (parcours.counting.month_capacity with the settings)."""
-    return counting.month_capacity(
-        weekly_hours=placement.weekly_hours,
-        start=placement.started_on or placement.start_date,
-        end=placement.ended_on,
-        month=month,
-        today=today or timezone.localdate(),
-        tolerance_percent=settings.PARCOURS["HOURS_TOLERANCE_PERCENT"],
-        max_hours=settings.PARCOURS["MAX_MONTHLY_HOURS"],
-    )
+    """What the placement's contract allows in `month` (`Placement.month_capacity`)."""
+    return placement.month_capacity(month, today=today)
 
 
 def default_month(today: datetime.date | None = None) -> datetime.date:
@@ -182,8 +172,9 @@ def statement_rows(*, actor, lot, month) -> list[StatementRow]:
 
 
 def statement_lot_summaries(actor, month):
-    """The actor's lots with an awardee, each with `month_statement` (the statement row of `month`, or None) and
-    `running` (placements running that month): two queries whatever the number of lots."""
+    """The actor's lots with an awardee, each with `month_statement` (the statement row of `month`, or None),
+    `has_running` (placements running that month, inside the lot's execution) and `outside_execution`: two queries
+    whatever the number of lots."""
     statements = HoursStatement.objects.filter(month=month)
     running = Placement.objects.filter(lot=OuterRef("pk")).filter(running_in(month))
     lots = list(
@@ -195,6 +186,9 @@ def statement_lot_summaries(actor, month):
     )
     for lot in lots:
         lot.month_statement = lot.month_statements[0] if lot.month_statements else None
+        # A month outside the lot's execution is neither declared nor closed (both refused): nothing waits for it.
+        lot.outside_execution = not lot.month_in_execution_window(month)
+        lot.has_running = lot.has_running and not lot.outside_execution
     return lots
 
 

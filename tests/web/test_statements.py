@@ -432,3 +432,21 @@ def test_a_choice_of_row_typed_in_another_script_is_not_read_as_its_id(site):
     arabic = "".join(chr(0x660 + int(digit)) for digit in str(organisation.pk))
     with pytest.raises(django_forms.ValidationError):
         field.clean(arabic)
+
+
+def test_a_month_outside_the_lots_execution_is_not_shown_as_waiting(client, site):
+    """Declaring and closing a month outside the lot's execution are refused: the lists said « À déclarer » and
+    « Manquant » for it all the same."""
+    hired(site)
+    month = previous_month(site.today)
+    type(site.lot).objects.filter(pk=site.lot.pk).update(execution_ends_on=month - datetime.timedelta(days=1))
+    login(client, "employeur")
+    body = text(client.get(reverse("employer:statements")))
+    assert "Hors de la période d'exécution du lot" in body and "À déclarer" not in body
+    client.logout()
+    login(client, "facilitateur")
+    body = text(client.get(reverse("facilitator:months")))
+    assert "Hors de la période d'exécution du lot" in body and "Manquant" not in body
+    # Inside it, the same month waits for its statement.
+    type(site.lot).objects.filter(pk=site.lot.pk).update(execution_ends_on=site.today + datetime.timedelta(days=90))
+    assert "Manquant" in text(client.get(reverse("facilitator:months")))

@@ -652,25 +652,23 @@ class ContractRefSerializer(serializers.Serializer):
     title = serializers.CharField()
 
 
+def _lot_hours(help_text):
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, read_only=True, allow_null=True, help_text=help_text
+    )
+
+
 class LotSerializer(serializers.ModelSerializer):
     contract = ContractRefSerializer()
     operation = NamedRefSerializer(source="contract.operation")
     awardee = NamedRefSerializer(allow_null=True)
-    realised_hours = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        read_only=True,
-        allow_null=True,
-        help_text="Heures validées du lot, avant les règles de comptage (null pour un·e conseiller·e : les heures "
-        "ne la ou le concernent pas).",
+    realised_hours = _lot_hours(
+        "Heures validées du lot, avant les règles de comptage (null pour un·e conseiller·e : les heures ne la ou le "
+        "concernent pas)."
     )
-    counted_hours = serializers.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        read_only=True,
-        allow_null=True,
-        help_text="Heures comptées par les règles de comptage du lot : le « réalisé » de ses pages, bilans et "
-        "tableau de bord (null hors des lots dont vous suivez les bilans).",
+    counted_hours = _lot_hours(
+        "Heures comptées par les règles de comptage du lot : le « réalisé » de ses pages, bilans et tableau de bord "
+        "(null hors des lots dont vous suivez les bilans)."
     )
     counted_pct = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="Heures comptées, en pourcentage de l'objectif (arrondi)."

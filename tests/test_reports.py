@@ -21,7 +21,7 @@ from parcours.documents import clause_report
 from parcours.models import HoursLine, LotHoursSummary, Placement
 from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
-from parcours.services import statements
+from parcours.services import pathways, statements
 from parcours.services.statements import StatementRow
 from tests.factories import make_lot, make_offer, make_pathway, make_placement
 from workflows.models import JournalEvent
@@ -302,8 +302,6 @@ def test_the_consolidation_counts_only_the_contracts_begun(world, clause):
 def test_the_consolidation_counts_each_exit_of_a_family_on_the_same_day(world, clause):
     """Two exits of one family on one day are two exits (a DISTINCT over the families, with the model's ordering on
     the exit date, made them one)."""
-    from parcours.services import pathways
-
     _, placed = clause
     with at(D(2026, 9, 3)):
         for placement, situation in zip(placed, ("cdi", "cdi", "cdd_short"), strict=True):

@@ -8,6 +8,7 @@ import datetime
 import pytest
 
 from parcours.models import FollowUp, ParticipantAccess, Pathway, Referral
+from parcours.services import pathways
 from roles.enums import Role
 from tests.api.conftest import advance, assert_problem, client_for
 
@@ -94,8 +95,6 @@ def test_a_one_value_filter_given_twice_is_a_400(story):
 def test_a_body_of_json_null_is_told_in_french(story):
     facilitator = client_for(story.a.users[Role.FACILITATOR])
     pathway = advance(story.a, "intake", first_name="Nour")["pathway"]
-    from parcours.services import pathways
-
     pathways.pathway_submit_eligibility(
         actor=story.a.actor(Role.ADVISER), pathway=pathway, criteria=["YOUTH_UNDER_26_LOW_QUALIFICATION"]
     )
@@ -124,8 +123,6 @@ def test_a_date_in_another_format_is_told_the_docs_format(story):
 def test_a_referral_on_a_pathway_left_says_to_reopen_it(story):
     adviser = client_for(story.a.users[Role.ADVISER])
     left = advance(story.a, "eligible", first_name="Sami")["pathway"]
-    from parcours.services import pathways
-
     pathways.pathway_withdraw(actor=story.a.actor(Role.ADVISER), pathway=left, reason="Déménagement")
     referrals = Referral.objects.count()
     response = adviser.post("/api/v1/referrals/", {"pathway": left.pk, "offer": story.a.offer2.pk}, format="json")

@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.template import Context, Template
 from django.utils import translation
 
 from parcours.templatetags.parcours_tags import of_name
@@ -76,3 +77,21 @@ def test_plain_id_reads_ascii_digits_of_a_possible_id_only():
     assert plain_id("42") == 42 and plain_id(42) == 42 and plain_id("9223372036854775807") == 2**63 - 1
     for junk in ("²", "١", "٣٢", "１", "", "0", "-3", "4.0", " 4", "9223372036854775808", "99999999999999999999"):
         assert plain_id(junk) is None, junk
+
+
+@pytest.mark.parametrize(
+    "value, printed",
+    [
+        (datetime.date(2026, 3, 9), "09/03/2026"),
+        (datetime.datetime(2026, 12, 6, 23, 30, tzinfo=datetime.UTC), "07/12/2026"),  # already the 7th in Paris
+        (datetime.datetime(2026, 7, 1, 21, 59, tzinfo=datetime.UTC), "01/07/2026"),  # summer time: 23:59 in Paris
+        (datetime.datetime(2026, 1, 1, 0, 5), "01/01/2026"),  # a naive moment is taken as it is
+        (None, ""),
+        ("", ""),
+        ("2026-01-01", ""),  # not a date: nothing, as the date filter
+    ],
+)
+def test_day_prints_what_the_date_filter_prints(value, printed):
+    """`|day` is `|date:"d/m/Y"` without its format machinery (the lists print one per row), in Paris time."""
+    rendered = Template('{% load parcours_tags %}{{ v|day }}|{{ v|date:"d/m/Y" }}').render(Context({"v": value}))
+    assert rendered == f"{printed}|{printed}"

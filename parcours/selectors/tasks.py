@@ -33,6 +33,33 @@ def _rows():
     )
 
 
+# What a list of tasks shows of each (work/list.html: kind, young person, object, due date, owner, end and outcome):
+# its rows read these columns only, not the process data, the owner's password hash nor the offer's description.
+LISTED_FIELDS = (
+    "kind",
+    "status",
+    "due_at",
+    "outcome",
+    "task__owner__username",
+    "task__owner__first_name",
+    "task__owner__last_name",
+    "task__finished",
+    "pathway__participant__first_name",
+    "pathway__participant__last_name",
+    "referral__offer__title",
+    "follow_up__due_on",
+)
+
+
+def listed(queryset):
+    """The rows of a task list (`LISTED_FIELDS`): a page of 50 reads a tenth of the columns of `_rows()`."""
+    return (
+        queryset.select_related(None)
+        .select_related("task__owner", "pathway__participant", "referral__offer", "follow_up")
+        .only(*LISTED_FIELDS)
+    )
+
+
 def _referral_in_sight_q(actor):
     """For a role whose sight of a referral can be taken back (an employer's, by a refusal, an expiry or a
     withdrawal: `Scope.FORWARDED_TO_EMPLOYER`), the tasks about a referral it may still view, checked row by row

@@ -52,6 +52,15 @@ def quantity(value):
     return "" if value in (None, "") else formats.number_format(plain(value))
 
 
+@register.filter(expects_localtime=True)
+def day(value):
+    """A date, or a moment's day in Paris, as « 07/12/2026 »: what `date:"d/m/Y"` prints, without going through the
+    format machinery of the `date` filter (~40 µs a value: a list of 50 rows spent 2 ms on its due dates alone)."""
+    if not value or not hasattr(value, "year"):
+        return ""
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
 @register.filter
 def hours(value):
     """4476.20 → "4 476,2 h": hours as every page and report shows them (parcours.counting.hours_text)."""

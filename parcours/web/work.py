@@ -61,7 +61,7 @@ def _task_list(request, tab):
     kind_counts = {"inbox": inbox_counts, "queue": queue_counts}.get(tab)
     if kind_counts is None:
         kind_counts = selectors.counts_by_kind(tasks)
-    page = paginate(request, tasks, PAGE_SIZE, ids_first=True, count=sum(kind_counts.values()))
+    page = paginate(request, selectors.listed(tasks), PAGE_SIZE, ids_first=True, count=sum(kind_counts.values()))
     rows = list(page.object_list)
     for work_task in rows:
         work_task.late_days = days_late(work_task) if tab != "archive" else 0

@@ -21,7 +21,7 @@ from parcours.documents import clause_report
 from parcours.models import HoursLine, LotHoursSummary, Placement
 from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
-from parcours.services import pathways, statements
+from parcours.services import pathways, placements, statements
 from parcours.services.statements import StatementRow
 from tests.factories import make_lot, make_offer, make_pathway, make_placement
 from workflows.models import JournalEvent
@@ -270,6 +270,26 @@ def test_a_person_with_contracts_on_two_lots_is_counted_once_in_a_report_over_bo
     # A report over several lots (an operation, a contract) counts people as well.
     group = reports.GroupFigures(kind="operation", subject=None, lots=figures.lots)
     assert group.participants_by_public["women"] == 1
+
+
+def test_a_hire_still_to_begin_is_no_participant_of_its_publics_until_it_starts(world, clause):
+    """As the yearly consolidation counts them: a person counts in a public once their contract began."""
+    lot, _ = clause
+    fac = world.a.facilitator
+    offer = lot.offers.first()
+    with at(D(2026, 5, 4)):
+        woman = make_pathway(world, "eligible", sex="F")
+        planned = make_placement(world, "planned", offer=offer, pathway=woman, start_date=D(2026, 5, 11))
+    lots = reports.report_lots(fac).filter(pk=lot.pk)
+    (f,) = reports.clause_figures(actor=fac, lots=lots).lots
+    assert f.participants_by_public["women"] == 1  # the woman of the fixture, who worked; not the hire to begin
+    assert lot_hours.summary_figures(actor=fac, lots=lots).participants_by_public()["women"] == 1
+    with at(D(2026, 5, 11)):
+        placements.placement_start(actor=world.a.employer_actor, placement=planned)
+    (f,) = reports.clause_figures(actor=fac, lots=lots).lots
+    assert f.participants_by_public["women"] == 2
+    # The start's journal event made the kept summary stale: the dashboard counts her too.
+    assert lot_hours.summary_figures(actor=fac, lots=lots).participants_by_public()["women"] == 2
 
 
 def test_the_committee_pack_gives_each_contract_its_own_hours(world, clause):

@@ -74,7 +74,8 @@ class LotFigures:
     by_mode: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
     by_public: dict = field(default_factory=lambda: defaultdict(lambda: ZERO))
     # The participants of each public, by id: a person is counted once in a report over several lots, whatever the
-    # number of their contracts (a count per lot added up counted twice who worked on two lots).
+    # number of their contracts (a count per lot added up counted twice who worked on two lots); a person whose only
+    # contract is still to begin is not one yet.
     people_by_public: dict = field(default_factory=lambda: defaultdict(set))
     participants: list = field(default_factory=list)
     elapsed_share: float = 0.0
@@ -264,7 +265,8 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
         ]
         for key in member_of:
             figures.by_public[key] += counted
-            figures.people_by_public[key].add(participant.pk)
+            if placement.started_on is not None:  # a person counts once they worked on the clause, as in the year's
+                figures.people_by_public[key].add(participant.pk)  # consolidation: not on a hire still to begin
         if not detail:
             continue
         figures.participants.append(

@@ -126,11 +126,22 @@ class _LotFields(forms.Form):
         required=False,
         empty_label=gettext_lazy("— pas encore attribué —"),
     )
+    counting_rules = ModelChoiceField(
+        label=gettext_lazy("Règles de comptage des heures"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("— celles de votre structure, version la plus récente —"),
+        help_text=gettext_lazy(
+            "La charte et la version qui compteront les heures du lot (bilans, tableau de bord). Une version "
+            "utilisée n'est jamais modifiée : une nouvelle version est publiée dans l'administration."
+        ),
+    )
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["contract"].queryset = selectors.contracts_for(actor)
         self.fields["awardee"].queryset = selectors.awardee_organisations()
+        self.fields["counting_rules"].queryset = selectors.counting_rule_sets_for(actor.organisation)
 
 
 class LotForm(BootstrapFormMixin, _LotFields):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from parcours.models import (
     AssessedCriterion,
     ContractLot,
+    CountingRuleSet,
     HoursLine,
     JobOffer,
     Operation,
@@ -314,6 +315,31 @@ def test_lot_create_sizes_the_clause(site, client):
     lot = ContractLot.objects.get(title="Second œuvre")
     assert lot.target_hours == Decimal("140")  # 200000 × 0.4 / 40 × 0.07
     assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == site.emp
+
+
+def test_lot_create_takes_the_counting_rules_chosen_among_those_offered(site, client):
+    """The form offers the organisation's charters and the platform's defaults, not another organisation's."""
+    _, foreign_lot, _ = other_facilitator(site)
+    mine = CountingRuleSet.objects.create(
+        name="Charte métropole", version=2, valid_from=site.today, facilitation_organisation=site.fac
+    )
+    foreign = CountingRuleSet.objects.create(
+        name="Charte de B",
+        version=1,
+        valid_from=site.today,
+        facilitation_organisation=foreign_lot.contract.operation.facilitation_organisation,
+    )
+    login(client, "facilitateur")
+    body = html.unescape(client.get(reverse("facilitator:lot_create")).content.decode())
+    assert "Charte métropole" in body and "Charte de B" not in body
+    response = client.post(reverse("facilitator:lot_create"), _lot_data(site, counting_rules=foreign.pk))
+    assert response.status_code == 400 and "counting_rules" in response.context["form"].errors
+    assert not ContractLot.objects.filter(title="Second œuvre").exists()
+    assert client.post(reverse("facilitator:lot_create"), _lot_data(site, counting_rules=mine.pk)).status_code == 302
+    assert ContractLot.objects.get(title="Second œuvre").counting_rules == mine
+    # Left empty: the organisation's newest version, as before.
+    client.post(reverse("facilitator:lot_create"), _lot_data(site, number="3", title="Peinture"))
+    assert ContractLot.objects.get(title="Peinture").counting_rules == mine
 
 
 def test_lot_create_bad_input(site, client):

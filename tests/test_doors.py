@@ -267,6 +267,40 @@ def test_concurrent_requests_each_count_against_the_limit(settings, monkeypatch)
         _reset_cache_handlers()
 
 
+@pytest.mark.redis
+def test_a_throttle_key_left_by_the_previous_release_is_no_500(settings, monkeypatch):
+    """The release before the counters kept DRF's list of request times under `throttle_<scope>_<ident>`, for up to
+    the window's hour: the counter's INCR on it failed and every request of that caller answered 500. The counters
+    have their own names; a value there that is not a counter is counted again from the request."""
+    import os
+
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    url = os.environ["REDIS_URL"]
+    prefix = f"upgrade-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
+    }
+    _reset_cache_handlers()
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "3/minute"})
+    request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="198.51.100.9")
+    try:
+        throttle = TokenObtainRateThrottle()
+        drf_key = throttle.get_cache_key(request, None)
+        caches["default"].set(drf_key, [1_000_000.0, 999_990.0], 3600)  # as DRF's throttle left it
+        assert throttle.allow_request(request, None)
+        client, counter = throttle._redis
+        assert int(client.get(counter)) == 1 and caches["default"].get(drf_key) == [1_000_000.0, 999_990.0]
+        client.set(counter, b"not a count")
+        assert [TokenObtainRateThrottle().allow_request(request, None) for _ in range(4)] == [True] * 3 + [False]
+        assert 0 < client.ttl(counter) <= 60
+    finally:
+        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
+            RedisCache(url, {})._cache.get_client().delete(key)
+        _reset_cache_handlers()
+
+
 def test_without_redis_a_throttle_window_slides_and_reopens(database_cache, monkeypatch):
     """The database cache keeps DRF's list of request times (its increment would reset the entry's expiry at each
     request, and a steady caller would stay refused for ever): two per minute, the third refused for the rest of

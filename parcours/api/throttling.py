@@ -8,6 +8,7 @@ import hashlib
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ResponseError
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -21,6 +22,11 @@ class CountingRateThrottle(SimpleRateThrottle):
     opens at the caller's first request; `Retry-After` is what is left of it (`TTL`). On another cache (the database
     table, without REDIS_URL) DRF's sliding list is kept: right windows, but a read then a write (documented)."""
 
+    # The counters' names are not DRF's keys (`throttle_<scope>_<ident>`): such a key, left by the release before the
+    # counters holding its list of request times (pickled, for up to the window's hour), made `INCR` fail, and every
+    # request of that caller answered 500 until it expired.
+    COUNTER_PREFIX = "count:"
+
     def allow_request(self, request, view):
         backend = caches["default"]
         if not isinstance(backend, RedisCache):
@@ -32,14 +38,22 @@ class CountingRateThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        key = backend.make_and_validate_key(self.key)
+        key = backend.make_and_validate_key(self.COUNTER_PREFIX + self.key)
         client = backend._cache.get_client(key, write=True)
+        try:
+            count = self._count(client, key)
+        except ResponseError:  # not a counter (written by something else): counted again from this request
+            client.delete(key)
+            count = self._count(client, key)
+        self._redis = (client, key)
+        return count <= self.num_requests
+
+    def _count(self, client, key) -> int:
         with client.pipeline() as pipe:  # MULTI … EXEC: the count and its expiry together
             pipe.incr(key)
             pipe.expire(key, self.duration, nx=True)
             count, _ = pipe.execute()
-        self._redis = (client, key)
-        return count <= self.num_requests
+        return count
 
     def wait(self):
         if getattr(self, "_redis", None) is None:

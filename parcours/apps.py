@@ -18,7 +18,7 @@ class ParcoursConfig(AppConfig):
         # Before any URL configuration is imported: `<id:pk>` in every URL carrying an id (parcours.converters).
         register_converter(IdConverter, "id")
         # checks: registers the system checks; login_failures: remembers the addresses of failed logins.
-        from parcours import checks, login_failures, notifications, participant_copy  # noqa: F401
+        from parcours import audience_fill, checks, login_failures, notifications, participant_copy  # noqa: F401
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from roles.models import Membership
@@ -44,6 +44,8 @@ class ParcoursConfig(AppConfig):
         copy_uid = "parcours.participant_copy"
         pre_migrate.connect(participant_copy.drop_sqlite_triggers, sender=self, dispatch_uid=copy_uid)
         post_migrate.connect(participant_copy.install_sqlite_triggers, sender=self, dispatch_uid=copy_uid)
+        # The audience of the journal's older events, left to do by migration 0034 (parcours.audience_fill).
+        post_migrate.connect(audience_fill.fill_pending, sender=self, dispatch_uid="parcours.audience_fill")
 
 
 def register_sqlite_functions(sender, connection, **kwargs):

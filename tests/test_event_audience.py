@@ -10,16 +10,19 @@ services inside a longer transaction: a test case's (never committed) and one of
 import datetime
 import decimal
 import importlib
+import io
 
 import pytest
 import time_machine
 from django.apps import apps as django_apps
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max
+from django.db.models.signals import post_migrate
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from parcours import notifications
+from parcours import audience_fill, notifications
 from parcours.models import EventAudience, ParticipantGroupObjectPermission, ReferralGroupObjectPermission
 from parcours.notifications import audience_of, record_missing_audiences
 from parcours.selectors.journal import visible_events
@@ -272,6 +275,83 @@ def test_the_rows_of_teams_that_cannot_have_members_are_deleted_by_the_migration
         migration.forget_memberless_teams(django_apps, editor)
     assert recorded(event) == kept
     assert EventAudience.objects.count() == total - len(memberless)
+
+
+def _marker_exists():
+    return audience_fill.PENDING_TABLE in connection.introspection.table_names()
+
+
+def _migration_0034():
+    return importlib.import_module("parcours.migrations.0034_event_audience_backfill")
+
+
+def test_migration_0034_leaves_the_fill_to_the_end_of_migrate_which_writes_it_once(world, monkeypatch):
+    """0034 ran the application's code, whose SQL read columns of later migrations (0037's participant of a
+    referral): an upgrade from before it stopped there, half migrated. It leaves a marker; at the end of `migrate`
+    (post_migrate), with every migration applied, the audiences are written and the marker dropped."""
+    make_referral(world, "forwarded")
+    make_placement(world, "active")
+    events = list(JournalEvent.objects.order_by("pk"))
+    expected = {event.pk: teams_now(event) for event in events}
+    EventAudience.objects.all().delete()  # as in a journal written before the audience table
+    with connection.schema_editor() as editor:
+        _migration_0034().leave_the_fill_to_the_end_of_migrate(django_apps, editor)
+    assert _marker_exists()
+    out = io.StringIO()
+    _migrate_signal(post_migrate, stdout=out)
+    assert {event.pk: recorded(event) for event in events} == expected
+    assert not _marker_exists()
+    assert f"{sum(len(teams) for teams in expected.values())} ligne(s) écrite(s)" in out.getvalue()
+    # The next `migrate` (and every flush of the tests) finds no marker: nothing is read again.
+    monkeypatch.setattr(notifications, "record_missing_audiences", lambda **kw: pytest.fail("filled again"))
+    _migrate_signal(post_migrate)
+
+
+def test_the_fill_waits_for_the_last_migration_and_goes_on_where_it_stopped(world, monkeypatch):
+    """`migrate` to an earlier migration leaves it to do (the code's columns may be missing); a fill stopped midway
+    keeps what it wrote and the marker, and the next `migrate` completes it."""
+    referral = make_referral(world, "forwarded")
+    events = list(JournalEvent.objects.order_by("pk"))
+    expected = {event.pk: teams_now(event) for event in events}
+    EventAudience.objects.exclude(event__object_type="referral").delete()
+    with connection.schema_editor() as editor:
+        _migration_0034().leave_the_fill_to_the_end_of_migrate(django_apps, editor)
+    try:
+        monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("a migration", False)])
+        _migrate_signal(post_migrate)
+        assert _marker_exists() and not EventAudience.objects.exclude(event__object_type="referral").exists()
+        monkeypatch.undo()
+        monkeypatch.setattr(notifications, "record_missing_audiences", _stopped_midway)
+        with pytest.raises(ConnectionError):
+            _migrate_signal(post_migrate)
+        assert _marker_exists()
+        monkeypatch.undo()
+        _migrate_signal(post_migrate)
+        assert {event.pk: recorded(event) for event in events} == expected
+        assert team(world.a.employer, Role.EMPLOYER) in recorded(events_of("referral", referral.pk)[0])
+        assert not _marker_exists()
+    finally:
+        with connection.schema_editor() as editor:
+            _migration_0034().forget_the_fill(django_apps, editor)  # its reverse: the marker dropped if left
+
+
+def _stopped_midway(**kwargs):
+    raise ConnectionError("the database went away during the fill")
+
+
+def _migrate_signal(signal, stdout=None):
+    """As `migrate` sends it to the case app after its plan."""
+    config = django_apps.get_app_config("parcours")
+    signal.send(
+        sender=config,
+        app_config=config,
+        verbosity=1,
+        interactive=False,
+        using="default",
+        plan=[],
+        apps=django_apps,
+        stdout=stdout,
+    )
 
 
 # --- Read back by the notifications page ---------------------------------------------------------------------------

@@ -1,16 +1,22 @@
-"""The audience of the events already in the journal, as the policy sees them now
-(parcours.notifications.record_missing_audiences: set-based on PostgreSQL, about 20 minutes for 21 million events
-on a 2-core machine). Not atomic: each range of events is committed as it is done, and a run stopped midway goes on
-where it stopped when it is run again (what an event has is kept). It runs the application's code of the version
-that added it: the policy's paths and the journal's columns it reads are those of that version."""
+"""The audience of the events already in the journal, as the policy sees them now, is written at the end of `migrate`
+(parcours.audience_fill, on `post_migrate`): this migration leaves the marker table saying it is to do.
+
+Until December 2026 it wrote them here, running the application's code (parcours.notifications.
+record_missing_audiences) against a database still missing the columns of later migrations that code reads (0037's
+participant of a referral): every upgrade from before 0034 stopped here, half migrated. An installation that applied
+the earlier version has its audiences already: it never runs this one."""
 
 from django.db import migrations
 
+PENDING_TABLE = '"parcours_audience_fill_pending"'  # parcours.audience_fill.PENDING_TABLE
 
-def record_audiences(apps, schema_editor):
-    from parcours.notifications import record_missing_audiences
 
-    record_missing_audiences()
+def leave_the_fill_to_the_end_of_migrate(apps, schema_editor):
+    schema_editor.execute(f'CREATE TABLE {PENDING_TABLE} ("id" integer PRIMARY KEY)')
+
+
+def forget_the_fill(apps, schema_editor):
+    schema_editor.execute(f"DROP TABLE IF EXISTS {PENDING_TABLE}")
 
 
 class Migration(migrations.Migration):
@@ -18,4 +24,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("parcours", "0033_event_audience")]
 
-    operations = [migrations.RunPython(record_audiences, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(leave_the_fill_to_the_end_of_migrate, forget_the_fill)]

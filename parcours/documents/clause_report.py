@@ -122,36 +122,49 @@ def clause_report_xlsx(lot, figures) -> bytes:
             ),
             (
                 "Participant·es",
+                _person_columns(
+                    figures,
+                    [
+                        "Pseudonyme",
+                        "Publics",
+                        "Contrat",
+                        "Modalité",
+                        "Début",
+                        "Fin",
+                        "Heures validées",
+                        "Heures comptées",
+                        "Sortie",
+                        "Remarques de comptage",
+                    ],
+                ),
                 [
-                    "Pseudonyme",
-                    "Publics",
-                    "Contrat",
-                    "Modalité",
-                    "Début",
-                    "Fin",
-                    "Heures validées",
-                    "Heures comptées",
-                    "Sortie",
-                    "Remarques de comptage",
-                ],
-                [
-                    (
-                        p.pseudonym,
-                        ", ".join(p.publics),
-                        p.contract_type,
-                        p.mode,
-                        p.start_date,
-                        p.end_date,
-                        p.declared,
-                        p.counted,
-                        p.exit_label,
-                        " ; ".join(p.reasons),
+                    _person_columns(
+                        figures,
+                        (
+                            p.pseudonym,
+                            ", ".join(p.publics),
+                            p.contract_type,
+                            p.mode,
+                            p.start_date,
+                            p.end_date,
+                            p.declared,
+                            p.counted,
+                            p.exit_label,
+                            " ; ".join(p.reasons),
+                        ),
                     )
                     for p in lot.participants
                 ],
             ),
         ]
     )
+
+
+def _person_columns(figures, row) -> tuple:
+    """A participant row without its second column, the person's publics, for a reader who may not see them
+    (`Figures.person_publics`: a buyer's auditor)."""
+    row = tuple(row)
+    return row if figures.person_publics else row[:1] + row[2:]
 
 
 def clause_report_pdf(lot, figures, out):
@@ -184,20 +197,28 @@ def clause_report_pdf(lot, figures, out):
         ),
         pdf.para("Participant·es (pseudonymes)", s["h2"]),
         pdf.table(
-            ["Pseudonyme", "Publics", "Contrat", "Début – fin", "Heures comptées", "Sortie"],
+            _person_columns(figures, ["Pseudonyme", "Publics", "Contrat", "Début – fin", "Heures comptées", "Sortie"]),
             [
-                (
-                    p.pseudonym,
-                    ", ".join(p.publics) or "—",
-                    f"{p.contract_type} ({p.mode})",
-                    f"{p.start_date:%d/%m/%Y} – {p.end_date:%d/%m/%Y}" if p.end_date else f"{p.start_date:%d/%m/%Y} –",
-                    hours_label(p.counted),
-                    p.exit_label or "—",
+                _person_columns(
+                    figures,
+                    (
+                        p.pseudonym,
+                        ", ".join(p.publics) or "—",
+                        f"{p.contract_type} ({p.mode})",
+                        f"{p.start_date:%d/%m/%Y} – {p.end_date:%d/%m/%Y}"
+                        if p.end_date
+                        else f"{p.start_date:%d/%m/%Y} –",
+                        hours_label(p.counted),
+                        p.exit_label or "—",
+                    ),
                 )
                 for p in lot.participants
             ]
-            or [("—", "", "", "", "", "")],
-            [25 * mm, 37 * mm, 36 * mm, 30 * mm, 20 * mm, 22 * mm],  # « Pseudonyme » on one line
+            or [_person_columns(figures, ("—", "", "", "", "", ""))],
+            # « Pseudonyme » on one line; without the publics, the contract and the exit take their width.
+            _person_columns(figures, [25 * mm, 37 * mm, 36 * mm, 30 * mm, 20 * mm, 22 * mm])
+            if figures.person_publics
+            else [25 * mm, 55 * mm, 30 * mm, 22 * mm, 38 * mm],
         ),
         pdf.spacer(8),
         pdf.para("Pour la structure porteuse de la clause", s["h2"]),

@@ -109,6 +109,9 @@ class Figures:
     lots: list
     show_health: bool
     publics: list
+    # Each participant row's publics (a bilan's « Publics » column): a woman, a criterion met — a person's sex and
+    # eligibility, which only facilitators see (a buyer's auditor gets the counts by public, never who is in one).
+    person_publics: bool = False
 
     def total(self, name) -> Decimal:
         return sum((getattr(lot, name) for lot in self.lots), ZERO)
@@ -194,6 +197,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
     )
     show_health = shows_health(actor) if health is None else health
     publics = [(key, label, codes) for key, label, codes, health in PUBLICS if show_health or not health]
+    person_publics = shows_health(actor)
     lot_ids = [lot.pk for lot in lot_list]
     placements = list(
         Placement.objects.filter(lot_id__in=lot_ids)
@@ -272,7 +276,7 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
         figures.participants.append(
             ParticipantRow(
                 pseudonym=participant.pseudonym,
-                publics=[label for key, label, _ in publics if key in member_of],
+                publics=[label for key, label, _ in publics if key in member_of] if person_publics else [],
                 contract_type=placement.get_contract_type_display(),
                 mode=placement.get_fulfilment_mode_display(),
                 start_date=start,
@@ -286,7 +290,12 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
             )
         )
     ordered = sorted(by_lot.values(), key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
-    return Figures(lots=ordered, show_health=show_health, publics=[(key, label) for key, label, _ in publics])
+    return Figures(
+        lots=ordered,
+        show_health=show_health,
+        publics=[(key, label) for key, label, _ in publics],
+        person_publics=person_publics,
+    )
 
 
 def mode_label(mode) -> str:

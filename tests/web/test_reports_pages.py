@@ -50,6 +50,25 @@ def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, si
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     rows = list(book["Participant·es"].iter_rows(min_row=2, values_only=True))
     assert rows and rows[0][0] == participant.pseudonym
+    # Never who is in which public (a woman, a criterion met): the counts by public only. The row's publics gave a
+    # pseudonymised person's sex and criteria — and through them, an empty list beside « éligible », a hidden one.
+    assert "Publics" not in next(book["Participant·es"].iter_rows(max_row=1, values_only=True))
+    assert not {"Jeunes de moins de 26 ans", "Femmes"} & {str(cell) for cell in rows[0]}
+    assert [r[0] for r in book["Par public"].iter_rows(min_row=2, values_only=True)][0] == "Jeunes de moins de 26 ans"
+    response = client.get(reverse("reports:lot_report_pdf", args=[site.lot.pk]))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    table = text[text.index("Participant·es (pseudonymes)") :]
+    assert participant.pseudonym in table and "Jeunes de moins" not in table and "Publics" not in table
+    # The facilitator's bilan names each person's publics.
+    login(client, "facilitateur")
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[site.lot.pk])).content)
+    )
+    header, row = list(book["Participant·es"].iter_rows(max_row=2, values_only=True))
+    assert header[1] == "Publics" and row[:2] == (participant.pseudonym, "Jeunes de moins de 26 ans")
+    response = client.get(reverse("reports:lot_report_pdf", args=[site.lot.pk]))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Jeunes de moins" in text[text.index("Participant·es (pseudonymes)") :]
 
 
 def test_the_pdf_report_reads_like_a_document(client, site):

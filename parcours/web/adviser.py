@@ -202,10 +202,11 @@ def participant_update(request, pk, *, actor):
         status = 400
     else:
         form = IntakeForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
-        log_participant_access(actor=actor, participant_id=participant.pk)  # the form shows the identity and contact
         status = 200
     if duplicates is None:
         form.fields["allow_duplicate"].widget = forms.HiddenInput()
+    # The form shows the identity and contact (sent back with its errors too: its title names the person).
+    log_participant_access(actor=actor, participant_id=participant.pk)
     return render(
         request,
         "adviser/participant_form.html",
@@ -307,6 +308,8 @@ def offer_list(request, *, actor):
             open_only=filters["status"] != "all",
         )
         page = paginate(request, offers)
+    if pathway is not None:  # « Positionnement de <name> »: the page names the young person to refer
+        log_participant_access(actor=actor, participant_id=pathway.participant_id)
     return render(request, "adviser/offers.html", {"form": form, "page": page, "pathway": pathway})
 
 
@@ -343,6 +346,7 @@ def referral_create(request, offer_pk, *, actor):
     else:
         form = ReferralForm(initial={"pathway": pathway.pk})
         status = 200
+    log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the form names the person referred
     return render(
         request,
         "adviser/referral_form.html",

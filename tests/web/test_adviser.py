@@ -647,3 +647,32 @@ def test_pages_do_not_log_list_reads_but_file_is_logged(site, client):
     assert not ParticipantAccess.objects.exists()
     client.get(reverse("participant_detail", args=[participant.pk]))
     assert ParticipantAccess.objects.filter(participant_id=participant.pk, channel="page").count() == 1
+
+
+def test_every_page_naming_the_young_person_logs_the_read_a_form_sent_back_included(site, client):
+    """The offers searched for a young person (« Positionnement de … »), the referral form and the file's edit form
+    name the person: each read is logged, the form sent back with its errors too (its title names them)."""
+    participant = site.participant()
+    pathway = participant.pathways.get()
+    login(client, "conseillere")
+
+    def reads():
+        return ParticipantAccess.objects.filter(participant_id=participant.pk, user__username="conseillere").count()
+
+    pages = [
+        ("get", reverse("adviser:offers") + f"?pathway={pathway.pk}", {}, 200),
+        ("get", reverse("adviser:referral_create", args=[site.offer.pk]) + f"?pathway={pathway.pk}", {}, 200),
+        ("post", reverse("adviser:referral_create", args=[site.offer.pk]), {"pathway": pathway.pk}, 400),
+        ("get", reverse("adviser:participant_update", args=[participant.pk]), {}, 200),
+        ("post", reverse("adviser:participant_update", args=[participant.pk]), {"birth_date": "31/02/2005"}, 400),
+    ]
+    for method, url, data, status in pages:
+        before = reads()
+        response = getattr(client, method)(url, data)
+        assert response.status_code == status, url
+        assert participant.first_name in response.content.decode(), url
+        assert reads() == before + 1, url
+    # The offers without a young person to refer name no one: nothing logged.
+    before = ParticipantAccess.objects.count()
+    assert client.get(reverse("adviser:offers")).status_code == 200
+    assert ParticipantAccess.objects.count() == before

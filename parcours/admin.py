@@ -72,7 +72,10 @@ class ReadOnlyTabularInline(ReadOnlyMixin, admin.TabularInline):
 
 
 class LogsParticipantAccessMixin:
-    """Log the opening of a page that shows a participant's file (who consulted what, channel "admin")."""
+    """Log the opening of a page that shows a participant's file (who consulted what, channel "admin"): an object's
+    page and its history (the history names the object, « Dossier de … »), and the list's rows (`logs_list`)."""
+
+    logs_list = True
 
     def participant_id_of(self, obj):
         return obj.journal_participant_id
@@ -82,22 +85,32 @@ class LogsParticipantAccessMixin:
         an API list logs it. The rows' relations are the list's `list_select_related`: no query per row."""
         response = super().changelist_view(request, extra_context)
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
-        if request.method == "GET" and changelist is not None:
+        if self.logs_list and request.method == "GET" and changelist is not None:
             actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
             shown = [self.participant_id_of(row) for row in changelist.result_list]  # the page's rows, kept
-            log_access(actor=actor, participant_ids=shown, channel=AccessChannel.ADMIN, purpose="list")
+            log_access(
+                actor=actor, participant_ids=[pk for pk in shown if pk], channel=AccessChannel.ADMIN, purpose="list"
+            )
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
-        if request.method == "GET" and response.status_code == 200:
-            obj = self.get_object(request, unquote(object_id))
-            if obj is not None:
-                actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
-                log_participant_access(
-                    actor=actor, participant_id=self.participant_id_of(obj), channel=AccessChannel.ADMIN
-                )
+        self._log_object_read(request, object_id, response)
         return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        self._log_object_read(request, object_id, response)
+        return response
+
+    def _log_object_read(self, request, object_id, response):
+        if request.method != "GET" or response.status_code != 200:
+            return
+        obj = self.get_object(request, unquote(object_id))
+        participant_id = self.participant_id_of(obj) if obj is not None else None
+        if participant_id:
+            actor = getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
+            log_participant_access(actor=actor, participant_id=participant_id, channel=AccessChannel.ADMIN)
 
 
 # --- Reference data ------------------------------------------------------------------------------------------
@@ -547,7 +560,14 @@ class ActorRoleFilter(_LabelledCodeFilter):
 
 
 @admin.register(JournalEvent)
-class JournalEventAdmin(workflows_admin.JournalEventAdmin):
+class JournalEventAdmin(LogsParticipantAccessMixin, workflows_admin.JournalEventAdmin):
+    # An event's page shows its free-text reason beside the participant it concerns: a read of that file. Its list
+    # shows codes and numbers, no one's data: not logged.
+    logs_list = False
+
+    def participant_id_of(self, obj):
+        return obj.participant_id
+
     list_display = [
         "occurred_at",
         "object_label",

@@ -212,6 +212,32 @@ def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):
     assert not rows.filter(participant_id=hidden.participant_id).exists()
 
 
+def test_the_administration_s_object_history_and_journal_event_pages_log_the_read(world):
+    """A file's history names it (« Dossier de … »), a journal event's page shows its free-text reason beside the
+    participant it concerns: each a read of that file. The journal's list (codes and numbers) is not."""
+    from django.contrib.auth import get_user_model
+
+    from workflows.models import JournalEvent
+
+    pathway = make_pathway(world, "eligible")
+    participant_id = pathway.participant_id
+    admin = get_user_model().objects.create_superuser("admin.histoire", "admin@example.org", "x" * 16)
+    client = Client()
+    client.force_login(admin)
+    rows = ParticipantAccess.objects.filter(user=admin, participant_id=participant_id, channel="admin")
+    assert client.get(f"/admin/parcours/participant/{participant_id}/history/").status_code == 200
+    assert rows.count() == 1
+    event = JournalEvent.objects.filter(participant_id=participant_id).latest("pk")
+    assert client.get(f"/admin/workflows/journalevent/{event.pk}/change/").status_code == 200
+    assert rows.count() == 2
+    assert client.get("/admin/workflows/journalevent/").status_code == 200
+    assert rows.count() == 2 and not ParticipantAccess.objects.filter(user=admin, purpose="list").exists()
+    # An event about no participant (an operation of the register) is no one's read.
+    operation_event = JournalEvent.objects.filter(participant_id__isnull=True).first()
+    assert client.get(f"/admin/workflows/journalevent/{operation_event.pk}/change/").status_code == 200
+    assert ParticipantAccess.objects.filter(user=admin).count() == 2
+
+
 @pytest.mark.parametrize("path", ["pathways", "referrals", "placements", "hours-lines"])
 def test_each_row_of_an_api_list_naming_a_young_person_is_logged(world, path):
     line = make_hours_line(world, "declared")

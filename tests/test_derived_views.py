@@ -296,6 +296,15 @@ def test_a_buyers_auditor_reads_a_pseudonymised_file(world, two_buyers):
     assert api["pseudonym"] == participant.pseudonym
     assert api["first_name"] is None and api["birth_date"] is None and api["phone"] is None
     assert api["birth_year"] == participant.birth_date.year
+    # As the page: nor the programme (CEJ, PACEA: also an eligibility criterion), nor the file's own events.
+    Participant.objects.filter(pk=participant.pk).update(programme="pacea", notice_given_on=participant.created_at)
+    api = client.get(f"/api/v1/participants/{participant.pk}/").json()
+    assert api["programme"] is None and api["notice_given_on"] is None and api["updated_at"] is None
+    assert api["qualification_level"] == participant.qualification_level and api["is_qpv_resident"] is not None
+    listed = next(r for r in client.get("/api/v1/participants/").json()["results"] if r["id"] == participant.pk)
+    assert listed["programme"] is None and listed["notice_given_on"] is None
+    adviser_view = client_for(world.a.adviser).get(f"/api/v1/participants/{participant.pk}/").json()
+    assert adviser_view["programme"] == "pacea" and adviser_view["notice_given_on"] and adviser_view["updated_at"]
     listed = client.get("/api/v1/referrals/").json()["results"]
     assert listed and all(r["participant"]["last_name"] is None for r in listed)
     assert all(r["decision_reason"] is None and r["motivation"] is None for r in listed)
@@ -345,8 +354,9 @@ def test_named_access_identifies_but_never_gives_contact_details_nor_sex(world, 
     referral_page = client.get(f"/positionnements/{first.pk}/").content.decode()
     api_detail = client.get(f"/api/v1/participants/{participant.pk}/").json()
     assert api_detail["last_name"] == participant.last_name and api_detail["birth_date"]
-    for name in ("email", "phone", "sex", "postcode", "commune"):
+    for name in ("email", "phone", "sex", "postcode", "commune", "notice_given_on", "updated_at"):
         assert api_detail[name] is None, name
+    assert api_detail["programme"] == participant.programme  # the named file page shows it (« Dispositif »)
     api_list = client.get("/api/v1/participants/").json()["results"]
     listed = next(row for row in api_list if row["id"] == participant.pk)
     assert listed["email"] is None and listed["phone"] is None and listed["sex"] is None

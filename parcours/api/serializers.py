@@ -317,12 +317,13 @@ class IdentityMaskMixin:
     (contact details, address, sex) for every buyer's auditor, named access or not (`contact_hidden`, decided by
     parcours.selectors.journal.contact_hidden: data minimisation, an auditor never contacts the person)."""
 
-    IDENTITY_FIELDS: tuple = ()
-    CONTACT_FIELDS: tuple = ()
+    IDENTITY_FIELDS: tuple = ()  # null for a pseudonymised reader
+    CONTACT_FIELDS: tuple = ()  # null for every buyer's auditor
+    FILE_EVENT_FIELDS: tuple = ()  # the file's own events (its notice, its last edit): null for every buyer's auditor
 
     def get_fields(self):
         fields = super().get_fields()
-        for name in (*self.IDENTITY_FIELDS, *self.CONTACT_FIELDS):
+        for name in (*self.IDENTITY_FIELDS, *self.CONTACT_FIELDS, *self.FILE_EVENT_FIELDS):
             if name in fields:
                 fields[name].allow_null = True
         return fields
@@ -333,7 +334,7 @@ class IdentityMaskMixin:
         if self.context.get("identity_hidden"):
             hidden += self.IDENTITY_FIELDS
         if self.context.get("contact_hidden") or self.context.get("identity_hidden"):
-            hidden += self.CONTACT_FIELDS
+            hidden += self.CONTACT_FIELDS + self.FILE_EVENT_FIELDS
         for name in hidden:
             if name in data:
                 data[name] = None
@@ -383,9 +384,14 @@ class ParticipantSerializer(ParticipantRefMixin):
         "birth_date",
         "imilo_reference",
         "referent_adviser",
+        # As the pseudonymised file page: the programme (CEJ, PACEA) is also an eligibility criterion, which a
+        # buyer's auditor does not see.
+        "programme",
     )
     # Another system's identifier of the person: for the Mission Locale's work, not for a buyer's controls.
     CONTACT_FIELDS = (*ParticipantRefMixin.CONTACT_FIELDS, "imilo_reference")
+    # docs/data-protection.md: an auditor gets none of the file's own events (its intake and edits, the notice).
+    FILE_EVENT_FIELDS = ("notice_given_on", "updated_at")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -277,3 +277,31 @@ def test_a_task_about_a_referral_the_employer_no_longer_sees_is_not_found(territ
         with pytest.raises(DomainError) as refused:
             call(actor=a.employer, task=task, **kwargs)
         assert refused.value.code == "not_found", call.__name__
+
+
+def test_a_supervisor_holds_the_permission_itself_or_through_a_group_and_is_active(territories):
+    """`is_supervisor` answers as `has_perm` would, in one query: the permission given to the user or to one of their
+    groups, an active user; a superuser is one."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from parcours.selectors import tasks as selectors
+
+    actor = territories.a.facilitator
+    assert not selectors.is_supervisor(actor) and not actor.user.has_perm("parcours.supervise_worktask")
+    group = Group.objects.create(name="Responsables d'équipe")
+    group.permissions.add(Permission.objects.get(codename="supervise_worktask"))
+    actor.user.groups.add(group)
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.is_supervisor(actor)
+    assert len(queries) == 1
+    actor.user.is_active = False
+    assert not selectors.is_supervisor(actor)
+    actor.user.is_active = True
+    actor.user.groups.clear()
+    supervise(actor)
+    assert selectors.is_supervisor(actor)
+    other = territories.a.facilitator2
+    other.user.is_superuser = True
+    assert selectors.is_supervisor(other)

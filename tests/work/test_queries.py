@@ -14,12 +14,12 @@ from parcours.work.flows import PlacementFlow
 from parcours.work.models import TaskKind, WorkProcess, WorkTask
 
 KINDS = [TaskKind.REVIEW_REFERRAL, TaskKind.REVIEW_ELIGIBILITY]
-PAGE_QUERIES = {  # for a supervisor (docs/work-layer.md)
-    "/travail/": 9,
-    "/travail/a-prendre/": 10,
-    "/travail/en-retard/": 10,
-    "/travail/terminees/": 10,
-    "/travail/equipe/": 11,
+PAGE_QUERIES = {  # for a supervisor (docs/work-layer.md); the supervisors' permission is one query (was two)
+    "/travail/": 8,
+    "/travail/a-prendre/": 9,
+    "/travail/en-retard/": 9,
+    "/travail/terminees/": 9,
+    "/travail/equipe/": 10,
 }
 PAGES = ["/travail/", "/travail/a-prendre/", "/travail/en-retard/", "/travail/terminees/", "/travail/equipe/"]
 

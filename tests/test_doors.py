@@ -182,6 +182,29 @@ def database_cache(settings, db):
     _reset_cache_handlers()
 
 
+@pytest.fixture
+def redis_cache(settings):
+    """The shared cache on the test Redis, under a prefix of this test process; its keys deleted after the test.
+    Yields a second cache connection to it, as another worker process has."""
+    import os
+
+    from django.core.cache.backends.redis import RedisCache
+
+    url = os.environ["REDIS_URL"]
+    prefix = f"doors-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
+    }
+    _reset_cache_handlers()
+    other_process = RedisCache(url, {"KEY_PREFIX": prefix})
+    try:
+        yield other_process
+    finally:
+        for key in other_process._cache.get_client().keys(f"{prefix}:*"):
+            RedisCache(url, {})._cache.get_client().delete(key)
+        _reset_cache_handlers()
+
+
 def test_the_database_cache_holds_lockouts_and_throttles(client, user, database_cache, monkeypatch):
     """Without REDIS_URL the counters are rows of the cache table (created next to the migrations): every worker
     process reads the same ones."""
@@ -200,49 +223,23 @@ def test_the_database_cache_holds_lockouts_and_throttles(client, user, database_
 
 
 @pytest.mark.redis
-def test_two_processes_share_the_counters_through_redis(settings, user, client):
+def test_two_processes_share_the_counters_through_redis(redis_cache, user, client):
     """Two cache connections (as two worker processes have) see one count: the lockout reached through one holds
     through the other."""
-    import os
-
-    from django.core.cache.backends.redis import RedisCache
-
-    url = os.environ["REDIS_URL"]
-    prefix = f"doors-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
-    }
-    _reset_cache_handlers()
-    try:
-        for _ in range(5):
-            _web_login(client, "mauvais")
-        other_process = RedisCache(url, {"KEY_PREFIX": prefix})
-        keys = other_process._cache.get_client().keys(f"{prefix}:*")
-        assert keys, "the lockout counters are in Redis"
-        _reset_cache_handlers()  # a fresh connection, as in another process
-        assert _web_login(client, PASSWORD).status_code == 429
-    finally:
-        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
-            RedisCache(url, {})._cache.get_client().delete(key)
-        _reset_cache_handlers()
+    for _ in range(5):
+        _web_login(client, "mauvais")
+    assert redis_cache._cache.get_client().keys(f"{redis_cache.key_prefix}:*"), "the lockout counters are in Redis"
+    _reset_cache_handlers()  # a fresh connection, as in another process
+    assert _web_login(client, PASSWORD).status_code == 429
 
 
 @pytest.mark.redis
-def test_concurrent_requests_each_count_against_the_limit(settings, monkeypatch):
+def test_concurrent_requests_each_count_against_the_limit(redis_cache, monkeypatch):
     """16 threads, 25 requests each, against a limit of 100: exactly 100 pass. DRF's throttle read its list of
     timestamps and wrote it back, and concurrent requests overwrote each other's count (1,300 concurrent requests
     all passed a limit of 1,000)."""
-    import os
     import threading
 
-    from django.core.cache.backends.redis import RedisCache
-
-    url = os.environ["REDIS_URL"]
-    prefix = f"throttle-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
-    }
-    _reset_cache_handlers()
     monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "100/minute"})
     request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="198.51.100.7")
     allowed, start = [], threading.Barrier(16)
@@ -252,53 +249,32 @@ def test_concurrent_requests_each_count_against_the_limit(settings, monkeypatch)
         for _ in range(25):
             allowed.append(TokenObtainRateThrottle().allow_request(request, None))
 
-    try:
-        threads = [threading.Thread(target=client) for _ in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(allowed) == 400 and allowed.count(True) == 100
-        throttle = TokenObtainRateThrottle()
-        assert not throttle.allow_request(request, None) and 0 < throttle.wait() <= 60
-    finally:
-        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
-            RedisCache(url, {})._cache.get_client().delete(key)
-        _reset_cache_handlers()
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(allowed) == 400 and allowed.count(True) == 100
+    throttle = TokenObtainRateThrottle()
+    assert not throttle.allow_request(request, None) and 0 < throttle.wait() <= 60
 
 
 @pytest.mark.redis
-def test_a_throttle_key_left_by_the_previous_release_is_no_500(settings, monkeypatch):
+def test_a_throttle_key_left_by_the_previous_release_is_no_500(redis_cache, monkeypatch):
     """The release before the counters kept DRF's list of request times under `throttle_<scope>_<ident>`, for up to
     the window's hour: the counter's INCR on it failed and every request of that caller answered 500. The counters
     have their own names; a value there that is not a counter is counted again from the request."""
-    import os
-
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    url = os.environ["REDIS_URL"]
-    prefix = f"upgrade-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
-    }
-    _reset_cache_handlers()
     monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "3/minute"})
     request = RequestFactory().post("/api/v1/auth/token/", REMOTE_ADDR="198.51.100.9")
-    try:
-        throttle = TokenObtainRateThrottle()
-        drf_key = throttle.get_cache_key(request, None)
-        caches["default"].set(drf_key, [1_000_000.0, 999_990.0], 3600)  # as DRF's throttle left it
-        assert throttle.allow_request(request, None)
-        client, counter = throttle._redis
-        assert int(client.get(counter)) == 1 and caches["default"].get(drf_key) == [1_000_000.0, 999_990.0]
-        client.set(counter, b"not a count")
-        assert [TokenObtainRateThrottle().allow_request(request, None) for _ in range(4)] == [True] * 3 + [False]
-        assert 0 < client.ttl(counter) <= 60
-    finally:
-        for key in RedisCache(url, {"KEY_PREFIX": prefix})._cache.get_client().keys(f"{prefix}:*"):
-            RedisCache(url, {})._cache.get_client().delete(key)
-        _reset_cache_handlers()
+    throttle = TokenObtainRateThrottle()
+    drf_key = throttle.get_cache_key(request, None)
+    caches["default"].set(drf_key, [1_000_000.0, 999_990.0], 3600)  # as DRF's throttle left it
+    assert throttle.allow_request(request, None)
+    client, counter = throttle._redis
+    assert int(client.get(counter)) == 1 and caches["default"].get(drf_key) == [1_000_000.0, 999_990.0]
+    client.set(counter, b"not a count")
+    assert [TokenObtainRateThrottle().allow_request(request, None) for _ in range(4)] == [True] * 3 + [False]
+    assert 0 < client.ttl(counter) <= 60
 
 
 def test_without_redis_a_throttle_window_slides_and_reopens(database_cache, monkeypatch):

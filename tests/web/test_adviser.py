@@ -479,7 +479,7 @@ def test_offer_list_query_count_is_pinned(site, client):
     before, _ = count_queries(client, url)
     _more_offers(site, 4)
     after, response = count_queries(client, url)
-    assert before == after == OFFER_LIST_QUERIES + 1  # + the pathway to refer
+    assert before == after == OFFER_LIST_QUERIES + 2  # + the pathway to refer, and its read logged
     body = response.content.decode()
     assert body.count(">Positionner</button>") == 6
     # The motivation is a real text box with a visible label (it was squeezed to 42 px next to the button).

@@ -11,6 +11,8 @@ events is committed as it is done and what an event has is kept."""
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from parcours import notifications
+
 PENDING_TABLE = "parcours_audience_fill_pending"  # created by migration 0034
 
 
@@ -22,10 +24,8 @@ def fill_pending(sender, *, using=DEFAULT_DB_ALIAS, verbosity=1, stdout=None, **
     executor = MigrationExecutor(connection)
     if executor.migration_plan(executor.loader.graph.leaf_nodes()):
         return  # `migrate` to an earlier migration: the columns the code reads may not be there yet
-    from parcours.notifications import record_missing_audiences
-
-    written = record_missing_audiences()
+    written = notifications.record_missing_audiences()
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {connection.ops.quote_name(PENDING_TABLE)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(PENDING_TABLE)}")  # two `migrate` at once
     if verbosity and stdout is not None:
         stdout.write(f"  Destinataires des événements déjà au journal : {written} ligne(s) écrite(s).\n")

@@ -198,6 +198,9 @@ class Resource:
     # (actor, rows) → the rows with what their serializer shows beyond their columns, read for the page at once (a
     # lot's counted hours: the figure its pages show).
     shown_with: Callable | None = None
+    # Filters on what a buyer's auditor is not shown (a file's intake date): refused to them, else they would read it
+    # back by narrowing the dates.
+    auditor_refused_filters: tuple = ()
 
     @property
     def machine(self):
@@ -241,6 +244,7 @@ PARTICIPANTS = Resource(
     serializer=s.ParticipantSerializer,
     filters=ParticipantFilters,
     journal_type="participant",
+    auditor_refused_filters=("created_after", "created_before"),
 )
 PATHWAYS = Resource(
     path="pathways",

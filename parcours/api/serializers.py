@@ -384,14 +384,13 @@ class ParticipantSerializer(ParticipantRefMixin):
         "birth_date",
         "imilo_reference",
         "referent_adviser",
-        # As the pseudonymised file page: the programme (CEJ, PACEA) is also an eligibility criterion, which a
-        # buyer's auditor does not see.
-        "programme",
     )
-    # Another system's identifier of the person: for the Mission Locale's work, not for a buyer's controls.
-    CONTACT_FIELDS = (*ParticipantRefMixin.CONTACT_FIELDS, "imilo_reference")
-    # docs/data-protection.md: an auditor gets none of the file's own events (its intake and edits, the notice).
-    FILE_EVENT_FIELDS = ("notice_given_on", "updated_at")
+    # Another system's identifier of the person: for the Mission Locale's work, not for a buyer's controls. The
+    # programme (CEJ, PACEA) is also an eligibility criterion, which a buyer's auditor never sees.
+    CONTACT_FIELDS = (*ParticipantRefMixin.CONTACT_FIELDS, "imilo_reference", "programme")
+    # docs/data-protection.md: an auditor gets none of the file's own events (its intake and edits, the notice, the
+    # anonymisation).
+    FILE_EVENT_FIELDS = ("notice_given_on", "created_at", "updated_at", "anonymised_at")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -42,8 +42,10 @@ class CountingRateThrottle(SimpleRateThrottle):
         client = backend._cache.get_client(key, write=True)
         try:
             count = self._count(client, key)
-        except ResponseError:  # not a counter (written by something else): counted again from this request
-            client.delete(key)
+        except ResponseError as error:
+            if "not an integer" not in str(error):  # a failover's read-only replica, no memory left: not ours to mend
+                raise
+            client.delete(key)  # not a counter (written by something else): counted again from this request
             count = self._count(client, key)
         self._redis = (client, key)
         return count <= self.num_requests

@@ -213,6 +213,15 @@ class ResourceListView(ApiView):
         queryset = self.get_queryset()  # 403 first for a role that may not read this resource
         filters = self.resource.filters(data=query_data(self.request.query_params, self.resource.filters))
         filters.is_valid(raise_exception=True)
+        refused = [name for name in self.resource.auditor_refused_filters if name in self.request.query_params]
+        if refused and selectors.contact_hidden(self.actor):
+            raise ApiProblem(
+                status.HTTP_400_BAD_REQUEST,
+                "invalid_input",
+                _("Filtre non proposé à votre rôle : « %(name)s » (la date d'inscription ne vous est pas transmise).")
+                % {"name": refused[0]},
+                field=refused[0],
+            )
         return self.resource.filter(queryset, filters.validated_data)
 
     def get(self, request, *args, **kwargs):

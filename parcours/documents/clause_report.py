@@ -1,6 +1,8 @@
-"""The clause report (bilan de la clause) of a lot, as a buyer receives it: XLSX and PDF. Target, hours counted by
-mode and by month, participants as pseudonyms with their publics, contracts and exits, shortfall and the penalty
-the contract's rule proposes, a signature block. Figures come from parcours.selectors.reports (no query here)."""
+"""The clause report (bilan de la clause) of a lot, an operation or a contract: XLSX and PDF. Target, hours counted
+by mode and by month, participants as pseudonyms, contracts and exits, shortfall and the penalty the contract's rule
+proposes, a signature block. The buyer reads its own through its auditors' accounts, without each person's publics
+nor the hours by public; the facilitator's copy, its working document, has both (health publics included): it is not
+the one to send. Figures come from parcours.selectors.reports (no query here)."""
 
 from decimal import Decimal
 
@@ -114,9 +116,12 @@ def clause_report_xlsx(lot, figures) -> bytes:
             ("Par modalité", ["Modalité", "Heures comptées"], [(_mode(m), v) for m, v in lot.by_mode.items()]),
             (
                 "Par public",
-                ["Public", "Participant·es", "Heures comptées"],
+                _public_columns(figures, ["Public", "Participant·es", "Heures comptées"]),
                 [
-                    (label, lot.participants_by_public.get(key, 0), lot.by_public.get(key, Decimal("0")))
+                    _public_columns(
+                        figures,
+                        (label, lot.participants_by_public.get(key, 0), lot.by_public.get(key, Decimal("0"))),
+                    )
                     for key, label in publics.items()
                 ],
             ),
@@ -160,6 +165,13 @@ def clause_report_xlsx(lot, figures) -> bytes:
     )
 
 
+def _public_columns(figures, row) -> tuple:
+    """A public's row without its hours for a reader who may not see who is in it: beside the participant rows'
+    hours, a public's hours would tell its members (`Figures.person_publics`)."""
+    row = tuple(row)
+    return row if figures.person_publics else row[:2]
+
+
 def _person_columns(figures, row) -> tuple:
     """A participant row without its second column, the person's publics, for a reader who may not see them
     (`Figures.person_publics`: a buyer's auditor)."""
@@ -188,12 +200,15 @@ def clause_report_pdf(lot, figures, out):
         ),
         pdf.para("Participant·es par public", s["h2"]),
         pdf.table(
-            ["Public", "Participant·es", "Heures comptées"],
+            _public_columns(figures, ["Public", "Participant·es", "Heures comptées"]),
             [
-                (label, str(lot.participants_by_public.get(key, 0)), hours_label(lot.by_public.get(key, 0)))
+                _public_columns(
+                    figures,
+                    (label, str(lot.participants_by_public.get(key, 0)), hours_label(lot.by_public.get(key, 0))),
+                )
                 for key, label in figures.publics
             ],
-            [90 * mm, 35 * mm, 45 * mm],
+            [90 * mm, 35 * mm, 45 * mm] if figures.person_publics else [120 * mm, 50 * mm],
         ),
         pdf.para("Participant·es (pseudonymes)", s["h2"]),
         pdf.table(

@@ -12,7 +12,7 @@ PENDING_TABLE = '"parcours_audience_fill_pending"'  # parcours.audience_fill.PEN
 
 
 def leave_the_fill_to_the_end_of_migrate(apps, schema_editor):
-    schema_editor.execute(f'CREATE TABLE {PENDING_TABLE} ("id" integer PRIMARY KEY)')
+    schema_editor.execute(f'CREATE TABLE IF NOT EXISTS {PENDING_TABLE} ("id" integer PRIMARY KEY)')
 
 
 def forget_the_fill(apps, schema_editor):
@@ -20,8 +20,6 @@ def forget_the_fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    atomic = False
-
     dependencies = [("parcours", "0033_event_audience")]
 
     operations = [migrations.RunPython(leave_the_fill_to_the_end_of_migrate, forget_the_fill)]

@@ -130,7 +130,7 @@ class _LotFields(forms.Form):
         label=gettext_lazy("Règles de comptage des heures"),
         queryset=None,
         required=False,
-        empty_label=gettext_lazy("— celles de votre structure, version la plus récente —"),
+        empty_label=gettext_lazy("— les plus récentes de votre structure (à défaut, celles de la plateforme) —"),
         help_text=gettext_lazy(
             "La charte et la version qui compteront les heures du lot (bilans, tableau de bord). Une version "
             "utilisée n'est jamais modifiée : une nouvelle version est publiée dans l'administration."

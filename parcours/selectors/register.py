@@ -2,6 +2,7 @@
 hours lines to validate."""
 
 from django.db.models import Count, F, Prefetch, Q
+from django.utils import timezone
 
 from parcours.models import AssessedCriterion, CountingRuleSet, Operation, PublicContract
 from parcours.selectors.core import hours_lines_for, lots_for, offers_for, pathways_for, referrals_for
@@ -50,11 +51,13 @@ def awardee_organisations():
     return Organisation.objects.filter(kind=OrganisationKind.EMPLOYER).order_by("name")
 
 
-def counting_rule_sets_for(organisation):
+def counting_rule_sets_for(organisation, today=None):
     """The counting rules a facilitation organisation may give its lots: its own charters, then the platform's
-    defaults; the organisation's newest version first (the default of a new lot)."""
+    defaults; the organisation's newest version first (the default of a new lot). A version is offered from the day
+    it is in force (`valid_from`): one published for a later date is neither offered nor the default before it."""
     return CountingRuleSet.objects.filter(
-        Q(facilitation_organisation=organisation) | Q(facilitation_organisation__isnull=True)
+        Q(facilitation_organisation=organisation) | Q(facilitation_organisation__isnull=True),
+        valid_from__lte=today or timezone.localdate(),
     ).order_by(F("facilitation_organisation").asc(nulls_last=True), "-valid_from", "-version", "-pk")
 
 

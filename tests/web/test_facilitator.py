@@ -337,7 +337,15 @@ def test_lot_create_takes_the_counting_rules_chosen_among_those_offered(site, cl
     assert not ContractLot.objects.filter(title="Second œuvre").exists()
     assert client.post(reverse("facilitator:lot_create"), _lot_data(site, counting_rules=mine.pk)).status_code == 302
     assert ContractLot.objects.get(title="Second œuvre").counting_rules == mine
-    # Left empty: the organisation's newest version, as before.
+    # Left empty: the organisation's newest version in force; one published for a later date is neither offered nor
+    # the default before that day.
+    CountingRuleSet.objects.create(
+        name="Charte métropole 2",
+        version=3,
+        valid_from=site.today + datetime.timedelta(30),
+        facilitation_organisation=site.fac,
+    )
+    assert "Charte métropole 2" not in html.unescape(client.get(reverse("facilitator:lot_create")).content.decode())
     client.post(reverse("facilitator:lot_create"), _lot_data(site, number="3", title="Peinture"))
     assert ContractLot.objects.get(title="Peinture").counting_rules == mine
 

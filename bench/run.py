@@ -419,7 +419,8 @@ def section_transitions(smoke, world):
             call_service(action, actor, objs[1])
         samples = []
         profiler = cProfile.Profile() if label in PROFILE else None
-        timed = [] if label in SHOW_SQL else None  # each timed call's statements, when shown
+        # Each timed call's statements, when shown; a profiled call's would be timed under the profiler: not kept.
+        timed = [] if label in SHOW_SQL and profiler is None else None
         pid = backend_pid()
         with connection.cursor() as cursor:
             wal = wal_position(cursor)  # read outside pg_stat_statements's count, if asked for
@@ -442,6 +443,10 @@ def section_transitions(smoke, world):
             say_server_statements(label, len(samples))
         with connection.cursor() as cursor:
             wal = round((wal_position(cursor) - wal) / len(samples))
+        if label in SHOW_SQL and timed is None:
+            say(f"  {label}, statements (a warm call's; profiled, so not timed):")
+            for q in queries.sql:
+                say(f"    {q['sql'][:SQL_WIDTH]}")
         if timed is not None:
             # Median over the timed calls, statement by statement: the warm call's own times are first executions,
             # still planned one by one (PostgreSQL keeps a prepared statement's generic plan from its sixth run).

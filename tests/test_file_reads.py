@@ -3,9 +3,13 @@ eligibility criteria and derogation reasons (adviser and facilitator only, never
 and free text (not to a pseudonymised reader), the adviser's name; and the access log of each of those reads."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from parcours.models import ParticipantAccess
+from parcours.work.models import WorkTask
 from tests.factories import (
     CRITERION,
     call_service,
@@ -15,6 +19,7 @@ from tests.factories import (
     make_referral,
     record_follow_up,
 )
+from workflows.models import JournalEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -173,9 +178,6 @@ def test_an_employer_reading_its_candidate_s_referral_is_logged(world):
 
 @pytest.mark.parametrize("model", ["pathway", "referral", "placement", "hoursline"])
 def test_the_administration_s_lists_naming_young_people_log_each_row_without_a_query_per_row(world, model):
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     admin = get_user_model().objects.create_superuser("admin.listes", "admin@example.org", "x" * 16)
     client = Client()
@@ -197,7 +199,6 @@ def test_the_administration_s_lists_naming_young_people_log_each_row_without_a_q
 
 
 def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):
-    from django.contrib.auth import get_user_model
 
     shown, hidden = make_pathway(world, "placed"), make_pathway(world, "referred")
     admin = get_user_model().objects.create_superuser("admin.liste", "admin@example.org", "x" * 16)
@@ -215,9 +216,6 @@ def test_the_administration_s_list_of_files_logs_a_read_of_each_row(world):
 def test_the_administration_s_object_history_and_journal_event_pages_log_the_read(world):
     """A file's history names it (« Dossier de … »), a journal event's page shows its free-text reason beside the
     participant it concerns: each a read of that file. The journal's list (codes and numbers) is not."""
-    from django.contrib.auth import get_user_model
-
-    from workflows.models import JournalEvent
 
     pathway = make_pathway(world, "eligible")
     participant_id = pathway.participant_id
@@ -253,7 +251,6 @@ def test_each_row_of_an_api_list_naming_a_young_person_is_logged(world, path):
 def test_the_action_pages_naming_the_young_person_log_a_read_of_their_file(world):
     """The eligibility submission, a transition's form, the hours declaration and a task's page each name the
     person: each render leaves one row (a form sent back with errors too)."""
-    from parcours.work.models import WorkTask
 
     intake = make_pathway(world, "intake")
     placement = make_placement(world, "active")

@@ -3,7 +3,8 @@
 import html
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from viewflow.workflow.status import STATUS
 
 from parcours.services import referrals
@@ -184,7 +185,6 @@ def test_ids_and_people_of_another_script_are_not_read_as_numbers(territories, c
 
 @pytest.mark.parametrize("term", ["²", "٣", "99999999999999999999", "12"])
 def test_the_admin_finds_processes_and_tasks_by_number_only(territories, client, term):
-    from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.create_superuser("admin.num", "admin@example.org", "x" * 16))
     for url in ("/admin/viewflow/process/", "/admin/viewflow/task/"):
@@ -199,7 +199,6 @@ def test_a_refused_assignment_names_nobody_and_cannot_tell_a_user_from_an_unknow
     (an adviser or the DPO of another organisation, the admin, an id that is nobody) is refused with one message
     naming nobody: before, « Claire Dumont n'a pas ce rôle dans l'organisation de la tâche. » against « Personne
     inconnue. » told who every id was."""
-    from django.contrib.auth import get_user_model
 
     a, b = territories.a, territories.b
     task = open_task(TaskKind.ANSWER_REFERRAL, referral=territories.forwarded())
@@ -282,7 +281,6 @@ def test_a_task_about_a_referral_the_employer_no_longer_sees_is_not_found(territ
 def test_a_supervisor_holds_the_permission_itself_or_through_a_group_and_is_active(territories):
     """`is_supervisor` answers as `has_perm` would, in one query: the permission given to the user or to one of their
     groups, an active user; a superuser is one."""
-    from django.contrib.auth.models import Group
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

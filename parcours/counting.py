@@ -10,7 +10,8 @@ The rules, from the facilitators' practice (domain reference §A.4–A.5):
 - only the months of the lot's execution window count, unless the charter says otherwise;
 - long contracts (CDI, apprenticeship, professionalisation, or a CDD / interim planned for at least
   `long_contract_min_months`) may be valorised: a coefficient on their hours, and/or a flat bonus credited in the
-  month the contract started.
+  month the contract started, once hours of the contract are validated (in that month or a later one: a contract
+  begun on the 29th may have none in its first month).
 
 Every figure carries the label of the rule version that produced it, and the reasons for what did not count.
 """
@@ -199,6 +200,8 @@ def count_placement(facts: PlacementFacts, rules: Rules, monthly: dict) -> list[
     long = is_long_contract(facts, rules)
     start_month = facts.start_date.replace(day=1)
     remaining = mode.cap
+    if long and rules.long_contract_bonus_hours and monthly and start_month not in monthly:
+        monthly = {start_month: ZERO, **monthly}  # the bonus's month, without hours of its own
     for month in sorted(monthly):
         declared = Decimal(monthly[month])
         reasons = []

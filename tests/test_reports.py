@@ -93,6 +93,17 @@ def test_late_eligibility_window_and_long_contracts():
     # A CDI is a long contract: the charter's flat bonus is credited in its first month.
     cdi = counting.count_placement(facts(contract=ContractType.CDI, end=None), RULES, {D(2026, 3, 1): Decimal("150")})
     assert cdi[0].counted == 220 and cdi[0].bonus == 70 and cdi[0].rules == "Charte test v1"
+    # Begun on the 30th, no hours validated in March: the bonus is still March's, once April's hours are.
+    late_start = facts(contract=ContractType.CDI, start=D(2026, 3, 30), end=None, decided=D(2026, 3, 1))
+    assert counting.count_placement(late_start, RULES, {}) == []
+    assert counted(counting.count_placement(late_start, RULES, {D(2026, 4, 1): Decimal("140")})) == [
+        (3, 70, ("long_contract_bonus",)),
+        (4, 140, ()),
+    ]
+    # A CDD of three months is not long: no month is added.
+    assert counted(counting.count_placement(facts(start=D(2026, 3, 30)), RULES, {D(2026, 4, 1): Decimal("140")})) == [
+        (4, 140, ())
+    ]
     # The same with a grace period of 5 days for a late eligibility.
     lenient = counting.Rules(id=2, label="v2", modes=RULES.modes, eligibility_grace_days=5)
     assert counting.count_placement(facts(decided=D(2026, 3, 3)), lenient, months)[0].counted == 150

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from parcours import worker
+from parcours import counting, worker
 from parcours.models import ContractLot, HoursLine, LotHoursSummary
 from parcours.selectors import lot_hours, reports
 from roles.rows import send
@@ -50,7 +50,7 @@ def test_a_read_counts_once_then_reads_the_summary(world, clause):
     lot = ContractLot.objects.get(pk=lot.pk)
     with CaptureQueriesContext(connection) as queries:
         (row,) = lot_hours.with_counted_hours(fac, [lot])
-    assert row.counted_hours == Decimal("450") and row.counted_pct == round(float(450 / lot.target_hours) * 100)
+    assert row.counted_hours == Decimal("450") and row.counted_pct == counting.percent(450, lot.target_hours)
     assert len(queries) == 2  # the lots the actor reaches, their summaries
 
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from parcours import counting
 from parcours.documents import clause_report
-from parcours.models import HoursLine, LotHoursSummary, Placement
+from parcours.models import ContractLot, HoursLine, LotHoursSummary, Placement
 from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
 from parcours.services import pathways, placements, statements
@@ -451,13 +451,39 @@ def test_the_same_lot_shows_the_same_counted_hours_everywhere(world, clause, cli
     # The API: the validated hours (`realised_hours`) and the same counted figure, on the lot and in the list.
     lot_body = client.get(f"/api/v1/lots/{lot.pk}/").json()
     assert (lot_body["realised_hours"], lot_body["counted_hours"]) == ("600.00", "450.00")
-    assert lot_body["counted_pct"] == row.counted_pct and lot_body["counting_rules_label"] == rules
+    assert Decimal(str(lot_body["counted_pct"])) == row.counted_pct and lot_body["counting_rules_label"] == rules
     listed = {r["id"]: r for r in client.get("/api/v1/lots/?page_size=200").json()["results"]}
     assert listed[lot.pk]["counted_hours"] == "450.00"
     # An employer follows its lots' hours (validated) but not the clause's count; an adviser neither.
     client.force_login(world.a.employer_actor.user)
     employer_body = client.get(f"/api/v1/lots/{lot.pk}/").json()
     assert (employer_body["realised_hours"], employer_body["counted_hours"]) == ("600.00", None)
+
+
+def test_the_realised_rate_is_one_figure_to_a_tenth_half_up_everywhere(world, clause, client):
+    """450 h counted of a 4,000 h target: 11.25 %, shown 11.3 % (a half rounded up; Python's `round` gave 11 on
+    the pages and 11.2 to a tenth) on the register, the lot page, the dashboard, the API and the bilans."""
+    lot, _ = clause
+    ContractLot.objects.filter(pk=lot.pk).update(target_hours=4000)  # the rate is read against the lot's target
+    client.force_login(world.a.facilitator.user)
+    assert "11,3 %" in client.get(reverse("facilitator:register")).content.decode()
+    assert 'aria-valuenow="11.3"' in client.get(reverse("facilitator:lot_detail", args=[lot.pk])).content.decode()
+    dashboard = client.get(reverse("reports:dashboard"))
+    (figures,) = [f for f in dashboard.context["lots"] if f.lot.pk == lot.pk]
+    assert figures.realised_pct == Decimal("11.3") and "11,3 %" in dashboard.content.decode()
+    assert client.get(f"/api/v1/lots/{lot.pk}/").json()["counted_pct"] == 11.3
+    book = openpyxl.load_workbook(io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[lot.pk])).content))
+    summary = {r[0]: r[1] for r in book["Synthèse"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Taux de réalisation"] == 11.3
+    pdf = PdfReader(io.BytesIO(client.get(reverse("reports:lot_report_pdf", args=[lot.pk])).content))
+    text = "".join(page.extract_text() for page in pdf.pages).replace("\xa0", " ")
+    assert "Taux de réalisation\n11,3 %" in text
+    assert [counting.percent(*case) for case in ((485, 1000), (135, 1000), (1000, 1000), (0, 0))] == [
+        Decimal("48.5"),
+        Decimal("13.5"),
+        100,
+        0,
+    ]
 
 
 def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):

@@ -675,8 +675,14 @@ class LotSerializer(serializers.ModelSerializer):
         "Heures comptées par les règles de comptage du lot : le « réalisé » de ses pages, bilans et tableau de bord "
         "(null hors des lots dont vous suivez les bilans)."
     )
-    counted_pct = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="Heures comptées, en pourcentage de l'objectif (arrondi)."
+    counted_pct = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=1,
+        coerce_to_string=False,
+        read_only=True,
+        allow_null=True,
+        help_text="Heures comptées, en pourcentage de l'objectif, au dixième (la moitié arrondie au-dessus) : le "
+        "taux de réalisation des pages et des bilans.",
     )
     counting_rules_label = serializers.CharField(
         read_only=True, help_text="La version des règles de comptage qui a compté ces heures (vide si null)."

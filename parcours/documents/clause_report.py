@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from reportlab.lib.units import mm
 
-from parcours.counting import hours_label
+from parcours.counting import hours_label, percent_label
 from parcours.dates import month_label
 from parcours.documents import pdf, xlsx
 from workflows.vocabulary import FulfilmentMode
@@ -75,8 +75,8 @@ def summary(report) -> list:
         ("Objectif d'heures d'insertion", hours_label(report.target)),
         ("Heures validées", hours_label(report.declared)),
         ("Heures comptées pour la clause", hours_label(report.counted)),
-        ("Taux de réalisation", f"{report.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
-        ("Part du délai d'exécution écoulée", f"{report.elapsed_share * 100:.1f}\u00a0%".replace(".", ",")),
+        ("Taux de réalisation", percent_label(report.realised_percent)),
+        ("Part du délai d'exécution écoulée", percent_label(report.elapsed_percent)),
         ("Heures manquantes", hours_label(report.shortfall)),
         ("Pénalité proposée (heures manquantes × taux du marché)", _euros(report.proposed_penalty)),
         ("Règles de comptage", report.rules),
@@ -91,8 +91,8 @@ def summary_cells(report) -> list:
         ("Objectif d'heures d'insertion", report.target, "h"),
         ("Heures validées", report.declared, "h"),
         ("Heures comptées pour la clause", report.counted, "h"),
-        ("Taux de réalisation", round(Decimal(report.realised_share * 100), 1), "%"),
-        ("Part du délai d'exécution écoulée", round(Decimal(report.elapsed_share * 100), 1), "%"),
+        ("Taux de réalisation", report.realised_percent, "%"),
+        ("Part du délai d'exécution écoulée", report.elapsed_percent, "%"),
         ("Heures manquantes", report.shortfall, "h"),
         (
             "Pénalité proposée (heures manquantes × taux du marché)",
@@ -291,7 +291,7 @@ def committee_pack_pdf(pack, *, today) -> bytes:
             [
                 ("Objectif d'heures (lots de l'opération)", hours_label(hours.target)),
                 ("Heures comptées à ce jour", hours_label(hours.counted)),
-                ("Taux de réalisation", f"{hours.realised_share * 100:.1f}\u00a0%".replace(".", ",")),
+                ("Taux de réalisation", percent_label(hours.realised_percent)),
                 ("Offres", str(len(pack.offers))),
                 ("Mises en poste", str(len(pack.placements))),
             ]

@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.utils import timezone
 
+from parcours.counting import percent
 from parcours.models import ContractLot, LotHoursSummary
 from parcours.selectors.reports import (
     PUBLICS,
@@ -183,8 +184,7 @@ def with_counted_hours(actor, lots) -> list:
     for lot in lots:
         found = counts.get(lot.pk) if lot.pk in reachable else None
         lot.counted_hours = found.counted if found else None
-        share = float(found.counted / lot.target_hours) if found and lot.target_hours else 0.0
-        lot.counted_pct = round(share * 100) if found else None
+        lot.counted_pct = percent(found.counted, lot.target_hours) if found else None
         lot.counting_rules_label = found.rules if found else ""
     return lots
 

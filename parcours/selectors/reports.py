@@ -89,6 +89,14 @@ class LotFigures:
         return float(self.counted / self.target) if self.target else 0.0
 
     @property
+    def realised_percent(self) -> Decimal:
+        return counting.percent(self.counted, self.target)
+
+    @property
+    def elapsed_percent(self) -> Decimal:
+        return counting.percent(self.elapsed_share, 1)
+
+    @property
     def shortfall(self) -> Decimal:
         return max(self.target - self.counted, ZERO)
 
@@ -569,10 +577,18 @@ class GroupFigures:
         return float(self.counted / self.target) if self.target else 0.0
 
     @property
+    def realised_percent(self) -> Decimal:
+        return counting.percent(self.counted, self.target)
+
+    @property
     def elapsed_share(self) -> float:
         """Weighted by the lots' targets."""
         total = self.target
         return float(sum(Decimal(f.elapsed_share) * f.target for f in self.lots) / total) if total else 0.0
+
+    @property
+    def elapsed_percent(self) -> Decimal:
+        return counting.percent(self.elapsed_share, 1)
 
     @property
     def shortfall(self):

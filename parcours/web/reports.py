@@ -52,8 +52,7 @@ def dashboard(request, *, actor):
     pathways = kept_figures.pathway_figures(actor=actor)
     charts["funnel"] = bars(pathways.funnel, fmt=lambda n: f"{n:.0f}")
     for lot in lots:
-        lot.realised_pct = round(lot.realised_share * 100)
-        lot.elapsed_pct = round(lot.elapsed_share * 100)
+        lot.realised_pct, lot.elapsed_pct = lot.realised_percent, lot.elapsed_percent
     return render(
         request,
         "reports/dashboard.html",

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from parcours import counting
 from parcours.documents import clause_report
-from parcours.models import ContractLot, HoursLine, LotHoursSummary, Placement
+from parcours.models import ContractLot, HoursLine, LotHoursSummary, Placement, PublicContract
 from parcours.selectors import lot_hours, reports
 from parcours.selectors.core import pathways_for
 from parcours.services import pathways, placements, statements
@@ -484,6 +484,25 @@ def test_the_realised_rate_is_one_figure_to_a_tenth_half_up_everywhere(world, cl
         100,
         0,
     ]
+
+
+def test_the_bilan_proposes_the_contracts_penalty_on_the_shortfall(world, clause, client):
+    """Shortfall × the contract's penalty per missing hour, in euros; « non prévue au marché » without one."""
+    lot, _ = clause
+    client.force_login(world.a.facilitator.user)
+    label = "Pénalité proposée (heures manquantes × taux du marché)"
+
+    def bilan():
+        response = client.get(reverse("reports:lot_report_xlsx", args=[lot.pk]))
+        rows = openpyxl.load_workbook(io.BytesIO(response.content))["Synthèse"].iter_rows(min_row=2, values_only=True)
+        return {r[0]: r[1:] for r in rows}
+
+    assert bilan()[label][0] == "non prévue au marché"
+    PublicContract.objects.filter(pk=lot.contract_id).update(penalty_per_missing_hour=Decimal("40"))
+    summary = bilan()
+    shortfall = lot.target_hours - 450
+    assert summary["Heures manquantes"][0] == shortfall
+    assert summary[label] == (shortfall * 40, "€")
 
 
 def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):

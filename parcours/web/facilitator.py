@@ -64,6 +64,17 @@ class _ContractFields(forms.Form):
     )
     legal_lever = forms.ChoiceField(label=gettext_lazy("Levier juridique"), choices=LegalLever.choices)
     notified_on = DateField(label=gettext_lazy("Notifié le"), required=False, widget=DateInput())
+    penalty_per_missing_hour = FrenchDecimalField(
+        label=gettext_lazy("Pénalité par heure d'insertion manquante (€)"),
+        help_text=gettext_lazy(
+            "Celle du CCAP, s'il en prévoit une : les bilans proposent heures manquantes × ce taux ; vide, ils "
+            "disent « non prévue au marché »."
+        ),
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=2,
+    )
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)

@@ -224,8 +224,18 @@ def test_contract_create(site, client):
     (refused,) = response.context["form"].errors["notified_on"]
     assert refused.startswith("Date de notification : date hors des limites")
     assert not PublicContract.objects.filter(reference="M-2").exists()
-    assert client.post(reverse("facilitator:contract_create"), data).status_code == 302
-    assert PublicContract.objects.get(reference="M-2").buyer == site.buyer
+    # The CCAP's penalty per missing hour, in French or English decimals; a negative one refused on its field.
+    response = client.post(reverse("facilitator:contract_create"), {**data, "penalty_per_missing_hour": "-5"})
+    assert response.status_code == 400 and response.context["form"].errors["penalty_per_missing_hour"]
+    assert not PublicContract.objects.filter(reference="M-2").exists()
+    assert "Pénalité par heure d&#x27;insertion manquante" in response.content.decode()
+    response = client.post(reverse("facilitator:contract_create"), {**data, "penalty_per_missing_hour": "12,50"})
+    assert response.status_code == 302
+    contract = PublicContract.objects.get(reference="M-2")
+    assert contract.buyer == site.buyer and contract.penalty_per_missing_hour == Decimal("12.50")
+    # Without one, the contract proposes no penalty (the bilans say « non prévue au marché »).
+    client.post(reverse("facilitator:contract_create"), {**data, "reference": "M-3"})
+    assert PublicContract.objects.get(reference="M-3").penalty_per_missing_hour is None
 
 
 def test_contract_create_refuses_non_buyer_and_foreign_operation(site, client):

@@ -888,6 +888,7 @@ class Months:
     def run(self):
         """Run the queue in chronological order, up to an hour before now (what is later has not happened yet)."""
         import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
+
         queue = sorted((step for step in self.queue if step[0] <= self.demo.limit), key=lambda step: step[:2])
         if not queue:
             return
@@ -909,6 +910,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
+
         User = get_user_model()
         if User.objects.filter(username=MARKER_USERNAME).exists():
             self.stdout.write(
@@ -1036,6 +1038,7 @@ class Command(BaseCommand):
 
     def create_register(self, demo):
         import time_machine  # a demo tool, not in the production lock: imported to seed, not for --help
+
         facilitator = demo.actors["facilitateur"]
         buyer = demo.organisations["buyer"]
         with time_machine.travel(demo.moment(_workday(demo.day(-330))), tick=True) as traveller:
@@ -1066,6 +1069,8 @@ class Command(BaseCommand):
                         buyer=buyer,
                         legal_lever=LegalLever.EXECUTION_CONDITION,
                         notified_on=demo.day(notified),
+                        # The CCAP's penalty: the bilans propose the shortfall × 40 € (the other buyer's has none).
+                        penalty_per_missing_hour=Decimal("40"),
                     )
                 )
             traveller.move_to(demo.moment(_workday(demo.day(-260))))
@@ -1150,8 +1155,7 @@ class Command(BaseCommand):
         statements = HoursStatement.objects.all()
         write(
             gettext(
-                "  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, "
-                "%(reminded)s relancé(s) en attente"
+                "  Relevés mensuels : %(submitted)s déclarés, %(closed)s clôturés, %(reminded)s relancé(s) en attente"
             )
             % {
                 "submitted": statements.filter(submitted_at__isnull=False).count(),

@@ -392,6 +392,21 @@ def test_access_log_filters_that_cannot_be_applied_are_errors_never_everything(w
     assert dpo.get(f"{ACCESS_LOG}export.csv", {"since": today_text}).status_code == 200
 
 
+def test_a_channel_the_list_does_not_offer_is_ignored_without_an_error_title_nor_a_refused_export(world):
+    """`?channel=zzz` (an edited link) listed every row under « Erreur : » in the title, and its export link
+    answered 400: the page lists as without it, says no error, and its export link leaves it out."""
+    participant = make_referral(world, "approved").pathway.participant
+    client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")
+    dpo = client_for(world.a.dpo)
+    every = dpo.get(ACCESS_LOG).context["page"].paginator.count
+    response = dpo.get(ACCESS_LOG, {"channel": "zzz", "since": "2020-01-01"})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 200 and response.context["page"].paginator.count == every
+    assert "<title>Erreur" not in body and 'aria-invalid="true"' not in body
+    assert 'consultations/export.csv?since=2020-01-01"' in body
+    assert dpo.get(f"{ACCESS_LOG}export.csv", {"since": "2020-01-01"}).status_code == 200
+
+
 def test_the_access_log_export_writes_paris_time_with_its_zone(world):
     participant = make_referral(world, "approved").pathway.participant
     client_for(world.a.facilitator).get(f"/participants/{participant.pk}/")

@@ -112,6 +112,7 @@ def filters_of(form, *, strict=False):
     list shows no rows (`no_rows`) rather than every row as if nothing had been asked. A choice the list no longer
     offers (an old link's state) and a hidden field are ignored: the page could not show their error. `strict`: for
     a download, which shows no form, any filter it cannot apply is an error (else it would hold every row)."""
+    form.ignored = []  # the filters ignored: not an error of the page (its title), not carried to a download
     if not form.is_valid():
         for name, errors in form.errors.as_data().items():
             field = form.fields.get(name)
@@ -121,7 +122,19 @@ def filters_of(form, *, strict=False):
                 or (not field.widget.is_hidden and any(e.code != "invalid_choice" for e in errors))
             ):
                 return None
+        form.ignored = list(form.errors)
+        for name in form.ignored:
+            del form.errors[name]
     return {name: form.cleaned_data.get(name, "") or "" for name in form.fields}
+
+
+def query_without_ignored(request, form) -> str:
+    """The page's query string without the filters `filters_of` ignored: a download's link asks what the page
+    shows (the download, strict, would refuse them)."""
+    query = request.GET.copy()
+    for name in getattr(form, "ignored", ()):
+        query.pop(name, None)
+    return query.urlencode()
 
 
 def no_rows():

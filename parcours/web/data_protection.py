@@ -20,7 +20,14 @@ from parcours.documents import subject_access
 from parcours.models import Participant
 from parcours.selectors import data_protection as dp
 from parcours.services.data_protection import participant_record_notice, participant_subject_access
-from parcours.web.common import actor_required, apply_domain_error, filters_of, no_rows, paginate
+from parcours.web.common import (
+    actor_required,
+    apply_domain_error,
+    filters_of,
+    no_rows,
+    paginate,
+    query_without_ignored,
+)
 from parcours.web.forms import BootstrapFormMixin, DateField, DateInput, SearchField
 from roles import policy
 from workflows.errors import DomainError
@@ -165,8 +172,9 @@ def _access_rows(request, actor, *, strict=False):
 def access_log(request, *, actor):
     form, rows = _access_rows(request, actor)
     page = no_rows() if rows is None else paginate(request, rows, PAGE_SIZE)
+    context = {"form": form, "page": page, "may_export": rows is not None}
     return render(
-        request, "data_protection/access_log.html", {"form": form, "page": page, "may_export": rows is not None}
+        request, "data_protection/access_log.html", {**context, "query": query_without_ignored(request, form)}
     )
 
 

@@ -42,10 +42,13 @@ def outside_execution(lot, month, message: str) -> DomainError:
     )
 
 
-def reminder_refusal(*, lot, month, today, contracts_ran: bool, submitted: bool, closed: bool) -> DomainError | None:
+def reminder_refusal(
+    *, lot, month, today, contracts_ran: bool, submitted: bool, closed: bool, reminded_at=None
+) -> DomainError | None:
     """Why the awardee may not be reminded of its statement of `month` (None: it may). A reminder asks for what the
-    employer can declare: a month over, in the lot's execution, when its contracts ran, not declared nor closed. The
-    reminder's service raises it; the month page shows its button only when there is none."""
+    employer can declare: a month over, in the lot's execution, when its contracts ran, not declared nor closed, and
+    not already reminded today (`reminded_at`: the last reminder). The reminder's service raises it; the month page
+    shows its button only when there is none."""
     if month >= today.replace(day=1):
         return DomainError("month_not_over", _("On ne relance que pour un mois terminé."), field="month")
     if not lot.month_in_execution_window(month):
@@ -72,6 +75,14 @@ def reminder_refusal(*, lot, month, today, contracts_ran: bool, submitted: bool,
             _("Aucun contrat du lot ne courait en %(month)s : il n'y a pas de relevé à relancer.")
             % {"month": month_label(month)},
             field="month",
+        )
+    reminded = reminded_at and timezone.localtime(reminded_at)
+    if reminded and reminded.date() == today:
+        # One reminder a day at most: a second click (or a script's retry) mailed the employer's team again.
+        return DomainError(
+            "already_reminded",
+            _("Le relevé de %(month)s a déjà été relancé aujourd'hui à %(time)s : une relance par jour au plus.")
+            % {"month": month_label(month), "time": reminded.strftime("%H:%M")},
         )
     return None
 

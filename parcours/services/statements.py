@@ -426,6 +426,7 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
         contracts_ran=declarable_placements(Placement.objects.filter(lot=lot), month).exists(),
         submitted=statement.submitted_at is not None,
         closed=statement.closed_at is not None,
+        reminded_at=statement.reminded_at,
     )
     if refusal is not None:
         raise refusal
@@ -433,14 +434,6 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
         raise DomainError(
             "already_reminded",
             _("Le relevé de %(month)s a déjà fait l'objet d'une relance.") % {"month": month_label(month)},
-        )
-    reminded = statement.reminded_at and timezone.localtime(statement.reminded_at)
-    if reminded and reminded.date() == today:
-        # One reminder a day at most: a second click (or a script's retry) mailed the employer's team again.
-        raise DomainError(
-            "already_reminded",
-            _("Le relevé de %(month)s a déjà été relancé aujourd'hui à %(time)s : une relance par jour au plus.")
-            % {"month": month_label(month), "time": reminded.strftime("%H:%M")},
         )
     statement.reminded_at = timezone.now()
     statement.reminders += 1

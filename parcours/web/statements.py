@@ -122,6 +122,7 @@ def _month_context(actor, lot, month):
             contracts_ran=any(row.runs for row in rows),
             submitted=statement is not None and statement.submitted_at is not None,
             closed=closed,
+            reminded_at=statement and statement.reminded_at,
         )
         is None,
         "in_window": lot.month_in_execution_window(month),

@@ -285,6 +285,13 @@ def test_the_month_page_offers_a_reminder_only_for_a_month_the_employer_can_decl
     response = client.post(action, {"mois": f"{before:%Y-%m}", "action": "remind"})
     assert response.status_code == 400 and "rien à relancer" in text(response)
     assert not HoursStatement.objects.filter(lot=site.lot, reminders__gt=0).exists()
+    # Reminded: the button is gone for the day (a second click was refused after it was offered).
+    assert client.post(action, {"mois": f"{last:%Y-%m}", "action": "remind"}).status_code == 302
+    body = text(client.get(f"{page}?mois={last:%Y-%m}"))
+    assert "Relancer l'employeur" not in body and "1 relance, la dernière le" in body
+    response = client.post(action, {"mois": f"{last:%Y-%m}", "action": "remind"})
+    assert response.status_code == 400 and "une relance par jour au plus" in text(response)
+    assert HoursStatement.objects.get(lot=site.lot, month=last).reminders == 1
 
 
 def test_an_action_on_a_month_it_cannot_read_is_refused_not_done_on_the_default_month(client, site):

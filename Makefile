@@ -45,6 +45,8 @@ seed: migrate
 
 run: seed
 	@echo "Parcours: http://$(HOST):$(PORT)/ (logins: conseillere, conseiller.b, facilitateur, employeur, employeur.b, auditeur, admin — password: demo)"
+	@echo "  also auditeur.b: the auditor of a second buyer (Lyon Métropole Habitat), its own contract only"
+	@echo "  and dpo: the data-protection officer of Mission Locale A, who consulted which file (access log)"
 	@# The timer worker (reminders, expiries, follow-ups) runs next to the server and stops with it.
 	$(DEV) $(PY) manage.py run_timers --loop --interval 30 & TIMERS=$$!; \
 	trap 'kill $$TIMERS 2>/dev/null; wait $$TIMERS 2>/dev/null' EXIT INT TERM; \

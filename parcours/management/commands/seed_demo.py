@@ -256,7 +256,8 @@ STORIES = [
     ("referred", "A", 38, {"offer": "plaquiste", "stage": "under_review", "sent": 5}),
     ("referred", "A", 50, {"offer": "menuisier", "stage": "approved", "sent": 6}),
     ("referred", "A", 55, {"offer": "peintre", "stage": "forwarded", "sent": 7}),
-    # Late on purpose (LATE_ON_PURPOSE): forwarded to the employer about twelve days ago, reminded, still unanswered.
+    # Late on purpose (LATE_ON_PURPOSE): referred 16 days before the seed day (or the next working day), forwarded to
+    # the employer after review and approval (about ten days before), reminded 7 days later, still unanswered.
     ("referred", "B", 75, {"offer": "aide_macon", "stage": "forwarded", "cancelled_first": "plaquiste", "sent": 16,
                            "late": True}),
     ("referred", "A", 65, {"offer": "vrd", "stage": "accepted", "qpv": True, "sent": 13}),

@@ -216,6 +216,18 @@ def test_invalid_transition_from_current_state_is_409(story):
     assert "Embauché" in body["detail"]
 
 
+def test_a_role_that_never_takes_an_action_is_refused_it_whatever_the_state(story):
+    """The referral is hired: start_review is out of its state. The facilitator (who reviews) is told the state
+    moved on (409); the buyer's auditor and the adviser, who never review, were told 409 here and 403 on a referral
+    still to review — now 403 on both, and nothing written."""
+    url = f"/api/v1/referrals/{story.a.referral.pk}/transitions/start_review/"
+    for role in (Role.AUDITOR, Role.ADVISER):
+        assert_problem(client_for(story.a.users[role]).post(url, {}), 403, "forbidden")
+    assert_problem(client_for(story.a.users[Role.FACILITATOR]).post(url, {}), 409, "invalid_transition")
+    story.a.referral.refresh_from_db()
+    assert story.a.referral.state == "hired"
+
+
 def test_the_organisation_header_picks_one_of_several_memberships(story):
     user = story.a.users[Role.FACILITATOR]
     Membership.objects.create(user=user, organisation=story.b.orgs["facilitation"], role=Role.FACILITATOR)

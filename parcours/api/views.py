@@ -797,7 +797,9 @@ class LotStatementView(LotStatementMixin, ApiView):
         statements.statement_submit(
             actor=self.actor, lot=lot.pk, month=month, rows=rows, source=StatementSource.API, no_hours=no_hours
         )
-        return Response(self._represent(lot, month), status=status.HTTP_201_CREATED)
+        return Response(
+            self._represent(lot, month), status=status.HTTP_201_CREATED, headers={"Location": request.path}
+        )
 
 
 @extend_schema_view(

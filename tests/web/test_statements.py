@@ -350,7 +350,7 @@ def test_the_statement_api_reads_and_declares_all_or_nothing(site):
     }
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
     good = api.post(url, {"rows": [{"placement": first.pk, "hours": "70"}]}, format="json")
-    assert good.status_code == 201
+    assert good.status_code == 201 and good["Location"] == url  # the month's statement, read there
     assert good.json()["source"] == "api"
     assert _api(site.employer_b.user).get(url).status_code == 404
     assert _api(site.adviser.user).get(url).status_code == 403

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from parcours.api.throttling import TokenObtainRateThrottle
 from workflows.errors import DomainError, RowsRefused
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,14 @@ def problem_exception_handler(exc, context):
             )
         if isinstance(exc, exceptions.Throttled):
             wait = max(1, math.ceil(exc.wait)) if exc.wait is not None else None
-            detail = gettext("Trop de requêtes pour ce jeton.")
+            view = context.get("view")
+            per_address = any(issubclass(t, TokenObtainRateThrottle) for t in getattr(view, "throttle_classes", ()))
+            # The token endpoint counts per client address (no token yet), the others per token or session.
+            detail = (
+                gettext("Trop de demandes de jeton depuis cette adresse.")
+                if per_address
+                else gettext("Trop de requêtes pour ce jeton.")
+            )
             if wait is not None:
                 detail += gettext(" Réessayez dans %(wait)s seconde(s).") % {"wait": wait}
             headers = {"Retry-After": str(wait)} if wait is not None else None

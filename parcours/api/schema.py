@@ -37,7 +37,17 @@ DESCRIPTIONS = {
     409: "Transition impossible depuis l'état actuel, ou modification concurrente.",
     413: "Corps de requête trop volumineux.",
     415: "Le corps de la requête doit être du JSON.",
-    429: "Trop de requêtes pour ce jeton.",
+    406: "Format de réponse non disponible : l'API répond en JSON (application/json, et "
+    "application/problem+json pour ses erreurs).",
+    429: "Trop de requêtes : par jeton (ou session), par adresse pour la demande de jeton. L'en-tête Retry-After "
+    "donne les secondes à attendre.",
+}
+RESPONSE_HEADERS = {
+    401: {"WWW-Authenticate": "Le schéma d'authentification attendu (Token)."},
+    429: {"Retry-After": "Secondes à attendre avant de réessayer."},
+}
+LOCATION_HEADER = {
+    "Location": {"description": "L'adresse de l'objet créé.", "schema": {"type": "string", "format": "uri-reference"}}
 }
 MONTH_SCHEMA = {
     "type": "string",
@@ -45,8 +55,10 @@ MONTH_SCHEMA = {
     "description": "Mois (AAAA-MM).",
     "example": "2026-03",
 }
-READ_STATUSES = (400, 401, 403, 404, 429)
-WRITE_STATUSES = (400, 401, 403, 404, 409, 413, 415, 429)
+READ_STATUSES = (400, 401, 403, 404, 406, 429)
+WRITE_STATUSES = (400, 401, 403, 404, 406, 409, 413, 415, 429)
+# A 201 without an address of its own: a follow-up recorded is read in its pathway's list.
+CREATED_WITHOUT_LOCATION = ("/api/v1/pathways/{id}/follow-ups/",)
 UNAUTHENTICATED_PATHS = ("/api/v1/auth/token/",)
 
 ORGANISATION_PARAMETER = {
@@ -67,6 +79,11 @@ def add_problem_responses(result, generator, request, public):
             "description": f"{TITLES[status_code]} — {description}",
             "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
+        if status_code in RESPONSE_HEADERS:
+            responses[f"Problem{status_code}"]["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in RESPONSE_HEADERS[status_code].items()
+            }
     for url, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
@@ -76,6 +93,9 @@ def add_problem_responses(result, generator, request, public):
                 operation["responses"].setdefault(
                     str(status_code), {"$ref": f"#/components/responses/Problem{status_code}"}
                 )
+            created = operation["responses"].get("201")
+            if created is not None and "$ref" not in created and url not in CREATED_WITHOUT_LOCATION:
+                created.setdefault("headers", {}).update(LOCATION_HEADER)
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path" and parameter["name"] == "month":  # `<str:month>`: a month, AAAA-MM
                     parameter["schema"] = dict(MONTH_SCHEMA)

@@ -10,7 +10,7 @@ from django.db.models import Count
 from rest_framework.test import APIClient
 
 from parcours.api.errors import problem_exception_handler
-from parcours.api.throttling import TokenRateThrottle
+from parcours.api.throttling import TokenObtainRateThrottle, TokenRateThrottle
 from parcours.models import FollowUp, HoursLine, Participant, ParticipantAccess, Pathway, Placement, Referral
 from parcours.services import pathways
 from roles.enums import Role
@@ -63,8 +63,17 @@ VALID_INTAKE = {
         ('{"\\udfff": 1}', "malformed_json"),
     ],
     ids=[
-        "truncated", "single-quotes", "deep", "nan", "not-utf8", "list", "string", "null", "number",
-        "surrogate-value", "surrogate-key",
+        "truncated",
+        "single-quotes",
+        "deep",
+        "nan",
+        "not-utf8",
+        "list",
+        "string",
+        "null",
+        "number",
+        "surrogate-value",
+        "surrogate-key",
     ],
 )
 def test_malformed_json_is_400_and_writes_nothing(adviser, story, body, code):
@@ -227,6 +236,18 @@ def test_throttling_is_per_token(story, monkeypatch):
     # A token out of requests (leaked, or a runaway script) can still be revoked, and then is refused.
     assert adviser.post("/api/v1/auth/token/revoke/").status_code == 204
     assert adviser.get("/api/v1/lots/").status_code == 401
+    assert "pour ce jeton" in response.json()["detail"]
+
+
+def test_the_token_endpoints_limit_says_it_counts_per_address(story, monkeypatch):
+    """It said « Trop de requêtes pour ce jeton » to a caller who has no token yet: it counts per client address."""
+    monkeypatch.setattr(TokenObtainRateThrottle, "THROTTLE_RATES", {"token_obtain": "2/minute"})
+    anonymous = APIClient()
+    for _ in range(2):
+        anonymous.post("/api/v1/auth/token/", {"username": "nobody", "password": "x"}, format="json")
+    response = anonymous.post("/api/v1/auth/token/", {"username": "nobody", "password": "x"}, format="json")
+    body = assert_problem(response, 429, "throttled")
+    assert body["detail"].startswith("Trop de demandes de jeton depuis cette adresse.") and response["Retry-After"]
 
 
 def test_a_transition_on_a_stale_view_is_409(story):

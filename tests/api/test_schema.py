@@ -53,6 +53,19 @@ def test_schema_is_valid_without_warnings(tmp_path):
         assert expected in text
 
 
+def test_the_schema_lists_the_406_and_the_headers_answers_carry(client):
+    """406 (an Accept the API cannot answer) on every operation, Retry-After on 429, WWW-Authenticate on 401, and
+    Location on a creation's 201 — but a follow-up's, which has no address of its own."""
+    schema = client.get("/api/v1/schema/?format=json").json()
+    responses = schema["components"]["responses"]
+    assert set(responses["Problem429"]["headers"]) == {"Retry-After"}
+    assert set(responses["Problem401"]["headers"]) == {"WWW-Authenticate"}
+    operations = [op for item in schema["paths"].values() for method, op in item.items() if method in ("get", "post")]
+    assert all("406" in op["responses"] for op in operations)
+    assert "Location" in schema["paths"]["/api/v1/participants/"]["post"]["responses"]["201"]["headers"]
+    assert "headers" not in schema["paths"]["/api/v1/pathways/{id}/follow-ups/"]["post"]["responses"]["201"]
+
+
 def test_schema_and_docs_are_served(client):
     assert client.get("/api/v1/schema/").status_code == 200
     assert client.get("/api/v1/docs/").status_code == 200

@@ -29,6 +29,7 @@ from parcours.models import (
     Placement,
     Referral,
 )
+from parcours.selectors.inputs import input_options
 from roles import policy
 from workflows import engine
 from workflows.models import JournalEvent
@@ -246,18 +247,34 @@ class EmptyInputSerializer(StrictSerializer):
 
 
 # --- Outputs ------------------------------------------------------------------------------------------------------
+class InputOptionSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text="La valeur à envoyer (un code, ou l'identifiant d'une organisation).")
+    label = serializers.CharField()
+
+
 class TransitionInputOutSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
     type = serializers.CharField(help_text="text, longtext, date, integer, choice, id_choice, choices ou proofs.")
     required = serializers.BooleanField()
     choices = serializers.ListField(child=serializers.CharField(), required=False, help_text="Valeurs admises.")
+    options = InputOptionSerializer(
+        many=True,
+        required=False,
+        help_text="Les valeurs proposées pour cet objet quand elles dépendent de lui ou du catalogue (critères "
+        "d'éligibilité, structures porteuses partenaires, critères à justifier, modalités du lot) : données à "
+        "l'adresse de l'objet et dans la réponse d'une transition, pas dans les listes.",
+    )
 
 
-def _input_out(declared):
+def _input_out(declared, obj=None, actor=None):
     out = {"name": declared.name, "label": declared.label, "type": declared.type, "required": declared.required}
     if declared.choices is not None:
         out["choices"] = list(declared.choices.values)
+    if declared.options and obj is not None:
+        out["options"] = [
+            {"value": value, "label": str(label)} for value, label in input_options(declared, obj=obj, actor=actor)
+        ]
     return out
 
 
@@ -270,11 +287,12 @@ class AvailableTransitionSerializer(serializers.Serializer):
         return self.represent(spec)
 
     @staticmethod
-    def represent(spec) -> dict:
+    def represent(spec, obj=None, actor=None) -> dict:
+        """With `obj`, the inputs' options for it (one object: its own address, a transition's answer)."""
         return {
             "name": spec.name,
             "label": spec.label,
-            "inputs": [_input_out(i) for i in spec.inputs],
+            "inputs": [_input_out(i, obj, actor) for i in spec.inputs],
         }
 
 
@@ -299,11 +317,13 @@ class StatefulSerializer(serializers.ModelSerializer):
     @extend_schema_field(AvailableTransitionSerializer(many=True))
     def get_available_transitions(self, obj):
         by_pk = self.context.get("transitions")
-        specs = (
-            by_pk.get(obj.pk, []) if by_pk is not None else engine.available_transitions(obj, self.context["actor"])
-        )
-        # Not a list serializer per row (its fields built for each): the same dicts, written directly.
-        return [AvailableTransitionSerializer.represent(spec) for spec in specs]
+        if by_pk is not None:  # a list's page: no options (a query per row for some of them)
+            # Not a list serializer per row (its fields built for each): the same dicts, written directly.
+            return [AvailableTransitionSerializer.represent(spec) for spec in by_pk.get(obj.pk, [])]
+        actor = self.context["actor"]
+        return [
+            AvailableTransitionSerializer.represent(s, obj, actor) for s in engine.available_transitions(obj, actor)
+        ]
 
 
 class NamedRefSerializer(serializers.Serializer):

@@ -60,6 +60,14 @@ def test_whole_pathway_story_through_the_api(api_world):
     pathway = ok(conseillere.get(f"/api/v1/pathways/{pathway_id}/"))
     assert pathway["state"] == "intake"
     assert "submit_eligibility" in names(pathway)
+    # What to send is read on the pathway's address: the criteria of the catalogue, the partner facilitations.
+    (submit,) = [t for t in pathway["available_transitions"] if t["name"] == "submit_eligibility"]
+    inputs = {i["name"]: i for i in submit["inputs"]}
+    offered = {o["value"]: o["label"] for o in inputs["criteria"]["options"]}
+    assert CRITERION in offered and "(donnée de santé)" in offered[HEALTH_CRITERION]
+    assert [o["value"] for o in inputs["facilitation_organisation"]["options"]] == [a.orgs["facilitation"].pk]
+    listed = ok(conseillere.get("/api/v1/pathways/", {"state": "intake"}))["results"]
+    assert all("options" not in i for p in listed for t in p["available_transitions"] for i in t["inputs"])
 
     # Eligibility: declared by the adviser, validated by the facilitator (who alone sees health criteria).
     pathway = ok(

@@ -303,6 +303,9 @@ def test_a_buyers_auditor_reads_a_pseudonymised_file(world, two_buyers):
     assert api["created_at"] is None and api["anonymised_at"] is None
     refused = client.get("/api/v1/participants/", {"created_after": "2020-01-01"})
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_input"
+    assert "Filtre non proposé à votre rôle" in refused.json()["detail"]
+    unknown = client.get("/api/v1/participants/", {"q": "x"}).json()["detail"]  # the accepted ones, as offered
+    assert "Paramètres acceptés" in unknown and "state" in unknown and "created_after" not in unknown
     assert api["qualification_level"] == participant.qualification_level and api["is_qpv_resident"] is not None
     listed = next(r for r in client.get("/api/v1/participants/").json()["results"] if r["id"] == participant.pk)
     assert listed["programme"] is None and listed["notice_given_on"] is None

@@ -86,9 +86,15 @@ class StrictDateField(serializers.DateField):
 
 
 class QueryBooleanField(serializers.BooleanField):
-    """A yes/no in a query string (true/false, 1/0…)."""
+    """A yes/no in a query string (true/false, 1/0…); empty is not one (`?is_open=` listed every offer, as if not
+    asked, where an empty `?state=` is refused)."""
 
     default_error_messages = {"invalid": NOT_A_BOOLEAN}
+
+    def to_internal_value(self, data):
+        if data == "":
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictListField(serializers.ListField):
@@ -104,8 +110,8 @@ class QueryIntegerField(serializers.IntegerField):
     """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12 and "1_2" as 12)."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and (not data.isascii() or "_" in data):
-            self.fail("invalid")  # "1_0" is 10 for `int`
+        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+            self.fail("invalid")  # "1_0" is 10 for `int`, "1.0" 1 for DRF: an id is written in digits
         return super().to_internal_value(data)
 
 

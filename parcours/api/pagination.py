@@ -30,10 +30,13 @@ class IdCursorPagination(CursorPagination):
     def get_page_size(self, request):
         """`?page_size=`: 1 to `max_page_size` in ASCII digits, else a 400 problem as for the other query parameters
         (DRF fell back to the default for "abc", "0" or "" and read "١٢" as 12)."""
-        value = request.query_params.get(self.page_size_query_param)
-        if value is None:
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
             return self.page_size
-        if not (value.isascii() and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= self.max_page_size):
+        value = values[-1]
+        if len(values) > 1 or not (
+            value.isascii() and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= self.max_page_size
+        ):  # given twice, the last one won
             raise ApiProblem(
                 status.HTTP_400_BAD_REQUEST,
                 "invalid_input",

@@ -91,16 +91,17 @@ def query_data(query_params, serializer_class) -> dict:
     return data
 
 
-def refuse_unknown_parameters(query_params, known) -> None:
+def refuse_unknown_parameters(query_params, known, *, not_offered=()) -> None:
     """400 for a query parameter the list does not read: a misspelt filter (`?status=` for `?state=`, `?q=` where
-    no search is offered) answered the whole list as if it were filtered. Checked before any row is read."""
+    no search is offered) answered the whole list as if it were filtered. Checked before any row is read. The
+    message lists the accepted ones but those `not_offered` to the caller (refused with their own message)."""
     unknown = sorted(name for name in query_params if name not in known)
     if unknown:
         raise ApiProblem(
             status.HTTP_400_BAD_REQUEST,
             "invalid_input",
             _("Paramètre inconnu : « %(names)s ». Paramètres acceptés : %(known)s.")
-            % {"names": "», «".join(unknown), "known": ", ".join(sorted(known))},
+            % {"names": "», «".join(unknown), "known": ", ".join(sorted(set(known) - set(not_offered)))},
             field=unknown[0],
         )
 
@@ -159,8 +160,14 @@ class ApiView(FrenchMixin, GenericAPIView):
             known |= {paginator.cursor_query_param, paginator.page_size_query_param}
         if self.query_filters is not None:
             known |= set(self.query_filters().fields)
-        refuse_unknown_parameters(self.request.query_params, known)
+        refuse_unknown_parameters(self.request.query_params, known, not_offered=self.filters_not_offered())
         return super().paginate_queryset(queryset)
+
+    def filters_not_offered(self):
+        """The filters of the list this caller may not use (a buyer's auditor: the intake dates)."""
+        resource = getattr(self, "resource", None)
+        refused = getattr(resource, "auditor_refused_filters", ())
+        return refused if refused and self.actor is not None and selectors.contact_hidden(self.actor) else ()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -213,8 +220,8 @@ class ResourceListView(ApiView):
         queryset = self.get_queryset()  # 403 first for a role that may not read this resource
         filters = self.resource.filters(data=query_data(self.request.query_params, self.resource.filters))
         filters.is_valid(raise_exception=True)
-        refused = [name for name in self.resource.auditor_refused_filters if name in self.request.query_params]
-        if refused and selectors.contact_hidden(self.actor):
+        refused = [name for name in self.filters_not_offered() if name in self.request.query_params]
+        if refused:
             raise ApiProblem(
                 status.HTTP_400_BAD_REQUEST,
                 "invalid_input",
@@ -401,6 +408,7 @@ class OrganisationListView(OrganisationViewMixin, ApiView):
     pagination_class = None
 
     def get(self, request, *args, **kwargs):
+        refuse_unknown_parameters(request.query_params, {"format"})  # no filter, no page: `?page_size=` was ignored
         return Response(s.OrganisationSerializer(self.memberships(), many=True, context={"actor": self.actor}).data)
 
 

@@ -222,6 +222,19 @@ def test_bad_query_parameters_are_400(adviser):
         assert body["errors"][0]["field"] == query.split("=")[0]
     for cursor in ("nimportequoi", "cD1hYmM=", "bz0tMQ=="):  # garbage, p=abc, o=-1
         assert_problem(adviser.get(f"/api/v1/pathways/?cursor={cursor}"), 400, "invalid_cursor")
+    # An id as a decimal (DRF read 1.0 as 1), an empty yes/no (every offer listed, as if not asked), the page size
+    # given twice (the last won), a parameter on the unpaged organisations (ignored there alone).
+    for url, field in (
+        ("/api/v1/pathways/?participant=1.0", "participant"),
+        ("/api/v1/referrals/?offer=1.0", "offer"),
+        ("/api/v1/job-offers/?is_open=", "is_open"),
+        ("/api/v1/pathways/?page_size=10&page_size=20", "page_size"),
+        ("/api/v1/organisations/?page_size=1", "page_size"),
+    ):
+        body = assert_problem(adviser.get(url), 400, "invalid_input")
+        assert body["errors"][0]["field"] == field, url
+    assert adviser.get("/api/v1/job-offers/?is_open=true").status_code == 200
+    assert adviser.get("/api/v1/organisations/").status_code == 200
 
 
 def test_throttling_is_per_token(story, monkeypatch):

@@ -119,6 +119,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages of a signed-in user and API answers: `Cache-Control: private, no-store` (parcours/private.py).
+    "parcours.private.PrivateResponsesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "roles.middleware.CurrentOrganisationMiddleware",
     # A page's 405 (an action's address opened directly) gets the site's page instead of an empty one.

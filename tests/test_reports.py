@@ -295,6 +295,16 @@ def test_a_hire_still_to_begin_is_no_participant_of_its_publics_until_it_starts(
     (f,) = reports.clause_figures(actor=fac, lots=lots).lots
     assert f.participants_by_public["women"] == 1  # the woman of the fixture, who worked; not the hire to begin
     assert lot_hours.summary_figures(actor=fac, lots=lots).participants_by_public()["women"] == 1
+    # The bilans list her, saying why she has no hours: the contract is still to begin.
+    (row,) = [p for p in f.participants if p.placement_id == planned.pk]
+    assert row.remarks[0] == reports.ParticipantRow.NOT_STARTED and row.counted == 0
+    full = reports.clause_figures(actor=fac, lots=lots)
+    book = openpyxl.load_workbook(io.BytesIO(clause_report.clause_report_xlsx(full.lots[0], full)))
+    rows = list(book["Participant·es"].iter_rows(min_row=2, values_only=True))
+    assert sum(reports.ParticipantRow.NOT_STARTED in (row[-1] or "") for row in rows) == 1
+    buffer = io.BytesIO()
+    clause_report.clause_report_pdf(full.lots[0], full, buffer)
+    assert "prévu le\n11/05/2026" in "".join(page.extract_text() for page in PdfReader(buffer).pages)  # wrapped
     with at(D(2026, 5, 11)):
         placements.placement_start(actor=world.a.employer_actor, placement=planned)
     (f,) = reports.clause_figures(actor=fac, lots=lots).lots

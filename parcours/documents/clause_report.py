@@ -155,7 +155,7 @@ def clause_report_xlsx(lot, figures) -> bytes:
                             p.declared,
                             p.counted,
                             p.exit_label,
-                            " ; ".join(p.reasons),
+                            " ; ".join(p.remarks),
                         ),
                     )
                     for p in lot.participants
@@ -222,7 +222,9 @@ def clause_report_pdf(lot, figures, out):
                         f"{p.contract_type} ({p.mode})",
                         f"{p.start_date:%d/%m/%Y} – {p.end_date:%d/%m/%Y}"
                         if p.end_date
-                        else f"{p.start_date:%d/%m/%Y} –",
+                        else f"{p.start_date:%d/%m/%Y} –"
+                        if p.started
+                        else f"prévu le {p.start_date:%d/%m/%Y}",
                         hours_label(p.counted),
                         p.exit_label or "—",
                     ),

@@ -62,6 +62,13 @@ class ParticipantRow:
     started: bool = True  # False: hired, the contract not begun (its start_date is the planned one)
     placement_id: int | None = None  # the contract (a person may have two starting the same day)
 
+    NOT_STARTED = "Contrat pas encore commencé (embauche confirmée, début prévu)"
+
+    @property
+    def remarks(self) -> list:
+        """The counting remarks, after saying a hire not begun is one (its 0 h is no shortfall of the person)."""
+        return ([] if self.started else [self.NOT_STARTED]) + list(self.reasons)
+
 
 @dataclass
 class LotFigures:

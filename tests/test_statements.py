@@ -19,6 +19,7 @@ from tests.factories import db_counts, make_lot, make_offer, make_pathway, make_
 from workflows.errors import DomainError, RowsRefused
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState, PlacementState
+from workflows.vocabulary import StatementSource
 
 D = datetime.date
 
@@ -440,6 +441,30 @@ def test_no_hours_is_refused_on_a_month_whose_hours_were_declared(world, lot_202
     assert refused.value.code == "already_declared" and refused.value.field == "no_hours"
     assert refused.value.message.startswith("Les heures de ce mois ont déjà été déclarées")
     assert HoursStatement.objects.get(lot=lot, month=march).submissions == before and lines_of(lot).count() == 1
+
+
+def test_a_statement_keeps_the_date_it_was_declared_when_hours_are_added_later(world, lot_2026):
+    """A correction sent weeks later rewrote « déclaré le » (and who, and how): the month looked declared late."""
+    lot, offer = lot_2026
+    placement, forgotten = hire_on(world, offer, D(2026, 3, 2)), hire_on(world, offer, D(2026, 3, 9))
+    march = D(2026, 3, 1)
+    with at(D(2026, 4, 3)):
+        submit(world, lot, march, [StatementRow(placement=placement.pk, hours="20")], D(2026, 4, 3))
+    first = HoursStatement.objects.get(lot=lot, month=march)
+    with at(D(2026, 4, 22)):
+        statements.statement_submit(
+            actor=world.a.employer_actor,
+            lot=lot,
+            month=march,
+            rows=[StatementRow(placement=forgotten.pk, hours="7")],
+            today=D(2026, 4, 22),
+            source=StatementSource.API,
+        )
+    later = HoursStatement.objects.get(lot=lot, month=march)
+    assert (later.submitted_at, later.source, later.submissions) == (first.submitted_at, first.source, 2)
+    assert timezone.localdate(later.submitted_at) == D(2026, 4, 3)
+    sent = JournalEvent.objects.filter(object_type="hoursstatement", object_id=later.pk, action="submit")
+    assert sent.count() == 2  # each sending journaled
 
 
 def test_a_month_nobody_declared_is_neither_closed_at_0_h_nor_reminded_once_closed(world, lot_2026):

@@ -239,10 +239,9 @@ def statement_submit(
     for placement, hours, is_adjustment in accepted:
         create_line(actor=actor, placement=placement, month=month, hours=hours, is_adjustment=is_adjustment)
     statement = _statement(lot, month)
-    statement.submitted_at = timezone.now()
-    statement.submitted_by = actor.user
-    statement.source = source
-    statement.submissions += 1
+    if statement.submitted_at is None:  # the month's declaration: its date says whether it came in time; what was
+        statement.submitted_at, statement.submitted_by, statement.source = timezone.now(), actor.user, source
+    statement.submissions += 1  # sent later (a correction, a forgotten employee) is counted, each one journaled
     statement.save()
     _journal_statement(
         actor,

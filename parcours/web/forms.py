@@ -58,7 +58,11 @@ def _ascii_number(field, value):
 
 
 class FrenchDecimalField(forms.DecimalField):
-    """Accepts "12,5" as well as "12.5"; ASCII digits only."""
+    """Accepts "12,5" as well as "12.5"; ASCII digits only. A text box with the decimal keypad, as the monthly
+    statement's: a browser's number box (`type="number"`) reads a comma by its own locale — « 12,50 » typed in an
+    English one reached the server as 1250 (the penalty per missing hour ×100, a correction of −3,5 h as −35 h)."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
     def to_python(self, value):
         if isinstance(value, str):

@@ -4,6 +4,7 @@ nothing written) and query counts that do not grow with the rows."""
 
 import datetime
 import html
+import re
 from decimal import Decimal
 
 import pytest
@@ -229,6 +230,9 @@ def test_contract_create(site, client):
     assert response.status_code == 400 and response.context["form"].errors["penalty_per_missing_hour"]
     assert not PublicContract.objects.filter(reference="M-2").exists()
     assert "Pénalité par heure d&#x27;insertion manquante" in response.content.decode()
+    # A text box with the decimal keypad: a number box read « 12,50 » by the browser's locale (1250 in English).
+    (penalty_input,) = re.findall(r'<input[^>]*name="penalty_per_missing_hour"[^>]*>', response.content.decode())
+    assert 'type="text"' in penalty_input and 'inputmode="decimal"' in penalty_input
     response = client.post(reverse("facilitator:contract_create"), {**data, "penalty_per_missing_hour": "12,50"})
     assert response.status_code == 302
     contract = PublicContract.objects.get(reference="M-2")

@@ -496,23 +496,34 @@ def test_the_realised_rate_is_one_figure_to_a_tenth_half_up_everywhere(world, cl
     ]
 
 
-def test_the_bilan_proposes_the_contracts_penalty_on_the_shortfall(world, clause, client):
-    """Shortfall × the contract's penalty per missing hour, in euros; « non prévue au marché » without one."""
+def test_the_bilan_proposes_the_contracts_penalty_on_the_shortfall_once_the_execution_is_over(world, clause, client):
+    """Shortfall × the contract's penalty per missing hour, in euros, once the lot's execution is over (it ends on
+    31/12/2026); before, the hours still to realise and when the penalty will be proposed (a lot at a tenth of its
+    time proposed its whole target's penalty); « non prévue au marché » without a rate."""
     lot, _ = clause
-    client.force_login(world.a.facilitator.user)
     label = "Pénalité proposée (heures manquantes × taux du marché)"
 
-    def bilan():
-        response = client.get(reverse("reports:lot_report_xlsx", args=[lot.pk]))
+    def bilan(day):
+        with at(day):
+            client.force_login(world.a.facilitator.user)  # a session of that day (one of today's expired)
+            response = client.get(reverse("reports:lot_report_xlsx", args=[lot.pk]))
         rows = openpyxl.load_workbook(io.BytesIO(response.content))["Synthèse"].iter_rows(min_row=2, values_only=True)
         return {r[0]: r[1:] for r in rows}
 
-    assert bilan()[label][0] == "non prévue au marché"
-    PublicContract.objects.filter(pk=lot.contract_id).update(penalty_per_missing_hour=Decimal("40"))
-    summary = bilan()
     shortfall = lot.target_hours - 450
-    assert summary["Heures manquantes"][0] == shortfall
-    assert summary[label] == (shortfall * 40, "€")
+    assert bilan(D(2027, 1, 4))[label][0] == "non prévue au marché"
+    PublicContract.objects.filter(pk=lot.contract_id).update(penalty_per_missing_hour=Decimal("40"))
+    running = bilan(D(2026, 12, 30))
+    assert running["Heures restant à réaliser"][0] == shortfall and "Heures manquantes" not in running
+    assert running[label] == ("à la fin de l'exécution du lot, le 31/12/2026", None)  # no unit
+    over = bilan(D(2027, 1, 4))
+    assert over["Heures manquantes"][0] == shortfall
+    assert over[label] == (shortfall * 40, "€")
+    with at(D(2027, 1, 4)):
+        client.force_login(world.a.facilitator.user)
+        pdf = PdfReader(io.BytesIO(client.get(reverse("reports:lot_report_pdf", args=[lot.pk])).content))
+    text = "".join(page.extract_text() for page in pdf.pages).replace("\xa0", " ").replace("\u202f", " ")
+    assert f"{int(shortfall * 40):,}".replace(",", " ") + ",00 €" in text
 
 
 def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):

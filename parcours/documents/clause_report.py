@@ -22,11 +22,24 @@ def _mode(mode) -> str:
 
 
 def _euros(value) -> str:
-    if value is None:
-        return "non prévue au marché"
     whole, cents = f"{value:.2f}".split(".")
     groups = f"{int(whole):,}".replace(",", "\u00a0")
     return f"{groups},{cents}\u00a0€"
+
+
+PENALTY = "Pénalité proposée (heures manquantes × taux du marché)"
+
+
+def _shortfall_label(report) -> str:
+    """Missing once the execution is over; before, still to realise (not yet a shortfall)."""
+    return "Heures manquantes" if report.ended else "Heures restant à réaliser"
+
+
+def _penalty_text(report) -> str:
+    penalty, note = report.proposed_penalty, report.penalty_note
+    if penalty is None:
+        return note
+    return f"{_euros(penalty)} ({note})" if note else _euros(penalty)
 
 
 def _subject(report) -> tuple:
@@ -77,8 +90,8 @@ def summary(report) -> list:
         ("Heures comptées pour la clause", hours_label(report.counted)),
         ("Taux de réalisation", percent_label(report.realised_percent)),
         ("Part du délai d'exécution écoulée", percent_label(report.elapsed_percent)),
-        ("Heures manquantes", hours_label(report.shortfall)),
-        ("Pénalité proposée (heures manquantes × taux du marché)", _euros(report.proposed_penalty)),
+        (_shortfall_label(report), hours_label(report.shortfall)),
+        (PENALTY, _penalty_text(report)),
         ("Règles de comptage", report.rules),
     ]
 
@@ -93,10 +106,10 @@ def summary_cells(report) -> list:
         ("Heures comptées pour la clause", report.counted, "h"),
         ("Taux de réalisation", report.realised_percent, "%"),
         ("Part du délai d'exécution écoulée", report.elapsed_percent, "%"),
-        ("Heures manquantes", report.shortfall, "h"),
+        (_shortfall_label(report), report.shortfall, "h"),
         (
-            "Pénalité proposée (heures manquantes × taux du marché)",
-            penalty if penalty is not None else "non prévue au marché",
+            f"{PENALTY} — {report.penalty_note}" if penalty is not None and report.penalty_note else PENALTY,
+            penalty if penalty is not None else report.penalty_note,
             "€" if penalty is not None else "",
         ),
         ("Règles de comptage", report.rules, ""),

@@ -33,6 +33,7 @@ from parcours.selectors.reports import (
     LotFigures,
     clause_figures,
     elapsed_share,
+    execution_over,
     report_lots,
     shows_health,
 )
@@ -208,6 +209,7 @@ def summary_figures(*, actor, lots=None, today=None) -> Figures:
             counted=found.counted,
             rules=found.rules,
             elapsed_share=elapsed_share(lot, today),
+            ended=execution_over(lot, today),
         )
         parts = found.breakdown
         for month, value in parts.get("by_month", {}).items():

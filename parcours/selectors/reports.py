@@ -86,6 +86,7 @@ class LotFigures:
     people_by_public: dict = field(default_factory=lambda: defaultdict(set))
     participants: list = field(default_factory=list)
     elapsed_share: float = 0.0
+    ended: bool = False  # the lot's execution is over (its last day passed): a shortfall is final, a penalty due
 
     @property
     def participants_by_public(self) -> dict:
@@ -109,8 +110,19 @@ class LotFigures:
 
     @property
     def proposed_penalty(self) -> Decimal | None:
+        """Shortfall × the contract's rate, once the execution is over: before, the hours may still come (a lot at
+        a tenth of its time proposed its whole target's penalty)."""
         rate = self.lot.contract.penalty_per_missing_hour
-        return None if rate is None else (self.shortfall * rate).quantize(Decimal("0.01"))
+        return None if rate is None or not self.ended else (self.shortfall * rate).quantize(Decimal("0.01"))
+
+    @property
+    def penalty_note(self) -> str:
+        """Why no penalty is proposed (empty when one is)."""
+        if self.lot.contract.penalty_per_missing_hour is None:
+            return "non prévue au marché"
+        if not self.ended:
+            return f"à la fin de l'exécution du lot, le {self.lot.execution_ends_on:%d/%m/%Y}"
+        return ""
 
     @property
     def at_risk(self) -> bool:
@@ -192,6 +204,10 @@ def report_lots(actor):
     ).order_by("contract__operation__name", "contract__reference", "number", "pk")
 
 
+def execution_over(lot, today) -> bool:
+    return today > lot.execution_ends_on
+
+
 def elapsed_share(lot, today) -> float:
     total = (lot.execution_ends_on - lot.execution_starts_on).days
     if total <= 0:
@@ -249,7 +265,9 @@ def clause_figures(*, actor, lots=None, today=None, detail=True, health=None) ->
         exits[pathway_id] = f"{ExitSituation(situation).label} ({family})" if situation else family.capitalize()
     by_lot = {}
     for lot in lot_list:
-        figures = LotFigures(lot=lot, target=lot.target_hours, elapsed_share=elapsed_share(lot, today))
+        figures = LotFigures(
+            lot=lot, target=lot.target_hours, elapsed_share=elapsed_share(lot, today), ended=execution_over(lot, today)
+        )
         figures.rules_obj = counting.Rules.of(lot.counting_rules, lot.counting_rules.mode_rules.all())
         figures.rules = figures.rules_obj.label
         by_lot[lot.pk] = figures
@@ -602,9 +620,22 @@ class GroupFigures:
         return self._sum("shortfall")
 
     @property
+    def ended(self) -> bool:
+        return all(f.ended for f in self.lots)
+
+    @property
     def proposed_penalty(self):
+        """The lots' penalties added up, those of lots whose execution is over."""
         penalties = [f.proposed_penalty for f in self.lots if f.proposed_penalty is not None]
         return sum(penalties, ZERO) if penalties else None
+
+    @property
+    def penalty_note(self) -> str:
+        """Why a penalty is not proposed, or is only in part (empty when every lot's is in it)."""
+        notes = {f.penalty_note for f in self.lots} - {""}
+        if not notes or notes == {"non prévue au marché"}:
+            return "".join(notes)
+        return "à la fin de l'exécution de chaque lot" + (" ; celle des lots finis" if self.proposed_penalty else "")
 
 
 def group_figures(*, actor, kind: str, pk: int):

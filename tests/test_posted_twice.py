@@ -30,7 +30,7 @@ def test_the_same_offer_is_not_opened_twice_on_a_lot(world):
         with pytest.raises(DomainError) as refused:
             make_offer(world.a, **again)
         assert refused.value.code == "duplicate_offer" and refused.value.field == "title"
-        assert "augmentez son nombre de postes" in refused.value.message
+        assert "clôturez l'offre ouverte pour la publier à nouveau" in refused.value.message
     assert db_counts() == before
     # Another job, or the same once the first is closed, is a new offer.
     make_offer(world.a, **{**data, "weekly_hours": 35})

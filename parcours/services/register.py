@@ -336,8 +336,9 @@ def offer_create(
         raise DomainError(
             "duplicate_offer",
             _(
-                "L'offre « %(title)s » (%(location)s) est déjà ouverte sur ce lot : pour plus de personnes, "
-                "augmentez son nombre de postes."
+                "L'offre « %(title)s » (%(location)s) est déjà ouverte sur ce lot. Pour d'autres postes du même "
+                "emploi, distinguez-les par l'intitulé ou le lieu (« %(title)s — 2e équipe »), ou clôturez l'offre "
+                "ouverte pour la publier à nouveau avec le nombre total de postes."
             )
             % {"title": title, "location": location},
             field="title",

@@ -240,11 +240,12 @@ def apply_domain_error(form, error):
         form.add_error(None, error.message)
 
 
-def run_service(request, form, call, *, success, back, stale_codes=STALE_CODES):
+def run_service(request, form, call, *, success, back, stale_codes=STALE_CODES, done=None):
     """Run a write for a valid form. Returns a redirect (done, or the object moved under the user: the message
     says so and the page shows the fresh state), or None when the form is shown again with the refusal on its
     field. Outside the actor's scope is a 404, never a hint that the object exists. A creation passes
-    `stale_codes=()`: its refusals are about the form, not about someone acting first."""
+    `stale_codes=()`: its refusals are about the form, not about someone acting first. `done(result)`: where to go
+    once it is done (a new object's page), else `back`."""
     try:
         result = call()
     except DomainError as error:
@@ -256,7 +257,7 @@ def run_service(request, form, call, *, success, back, stale_codes=STALE_CODES):
         apply_domain_error(form, error)
         return None
     messages.success(request, success(result) if callable(success) else success)
-    return redirect(back)
+    return redirect(done(result) if done else back)
 
 
 # --- The generic transition page ----------------------------------------------------------------------------------

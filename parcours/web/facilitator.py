@@ -323,6 +323,7 @@ def _create_page(
     template="facilitator/create.html",
     initial=None,
     to_kwargs=None,
+    done=None,
 ):
     status = 200
     extra = {} if form_class is OperationForm else {"actor": actor}
@@ -336,6 +337,7 @@ def _create_page(
                 lambda: service(actor=actor, **kwargs),
                 success=success,
                 back=reverse("facilitator:register"),
+                done=done,
             )
             if done is not None:
                 return done
@@ -381,7 +383,9 @@ def lot_create(request, *, actor):
         service=register.lot_create,
         title=gettext("Nouveau lot"),
         submit=gettext("Créer le lot"),
-        success=gettext("Lot créé."),
+        # Its page next: the lot's offers are published there.
+        success=lambda lot: gettext("Lot « %(lot)s » créé : publiez ses offres ci-dessous.") % {"lot": lot},
+        done=lambda lot: reverse("facilitator:lot_detail", args=[lot.pk]),
         initial={"contract": request.GET.get("contract")},
         to_kwargs=LotForm.to_service_kwargs,
         template="facilitator/lot_create.html",

@@ -327,6 +327,10 @@ def test_lot_create_sizes_the_clause(site, client):
     response = client.post(reverse("facilitator:lot_create"), _lot_data(site))
     assert response.status_code == 302
     lot = ContractLot.objects.get(title="Second œuvre")
+    # On to the new lot's page, where its offers are published (it went back to the register).
+    assert response["Location"] == reverse("facilitator:lot_detail", args=[lot.pk])
+    body = html.unescape(client.get(response["Location"]).content.decode())
+    assert f"Lot « {lot} » créé : publiez ses offres ci-dessous." in body and "Nouvelle offre" in body
     assert lot.target_hours == Decimal("140")  # 200000 × 0.4 / 40 × 0.07
     assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == site.emp
 

@@ -145,3 +145,11 @@ def bootstrap_widget(bound_field):
     if bound_field.form.errors and widget.attrs.get("autofocus"):
         attrs["autofocus"] = False
     return bound_field.as_widget(attrs=attrs)
+
+
+@register.filter
+def labelled(error, label):
+    """« Code postal : 5 chiffres attendus. » for the error summary: the field's label before its error, unless the
+    error already begins with it (the services' messages name their field: « Code postal : Code postal : … »)."""
+    error, label = str(error), str(label)
+    return error if error.startswith(f"{label} :") or error.startswith(f"{label}\u00a0:") else f"{label} : {error}"

@@ -248,6 +248,7 @@ def test_intake_bad_input_is_400_with_french_errors_and_kept_input(site, client)
     assert response.status_code == 400
     body = response.content.decode()
     assert "Ce champ est obligatoire." in body and "Code postal : 5 chiffres attendus." in body
+    assert "Code postal : Code postal" not in body  # the summary does not name the field twice
     assert 'value="Ville-Témoin"' in body and 'aria-invalid="true"' in body
     assert not Participant.objects.exists()
 

@@ -206,12 +206,15 @@ def employer_statement(request, pk, *, actor):
     for row in context["rows"]:
         row.error = by_placement.get(row.placement.pk)
         row.typed = typed.get(row.placement.pk, "")
+    # Every row declared (before the close, nothing to type): no form whose every sending would be refused.
+    all_declared = bool(context["rows"]) and not any(row.input_kind for row in context["rows"])
     context.update(
         {
             "errors": errors,
             "errors_from_file": from_file,
             "upload_form": upload_form,
-            "may_submit": selectors.may_submit(actor, lot),
+            "may_submit": selectors.may_submit(actor, lot) and not all_declared,
+            "all_declared": all_declared,
             "max_upload_kb": settings.PARCOURS["STATEMENT_UPLOAD_MAX_BYTES"] // 1024,
         }
     )

@@ -71,6 +71,10 @@ def test_declaring_the_month_in_one_page(client, site):
     assert lines == {first.pk: Decimal("70"), second.pk: Decimal("35.5")}
     statement = HoursStatement.objects.get(lot=site.lot, month=previous_month(site.today))
     assert statement.source == "page" and statement.submitted_at is not None
+    # Every row declared: no form left whose every sending would be refused, and the page says what comes next.
+    body = text(client.get(statement_url(site)))
+    assert "Toutes les heures du mois sont déclarées" in body
+    assert "Déclarer le mois" not in body and 'name="no_hours"' not in body and 'name="file"' not in body
 
 
 def test_a_bad_row_refuses_the_whole_page_and_is_named_next_to_its_input(client, site):

@@ -1419,6 +1419,8 @@ class ParticipantAccess(ChoiceLabels, models.Model):
         "view": _("Consultation"),
         "list": _("Liste"),
         "export": _("Export de l'historique"),
+        "committee_pack": _("Dossier de commission d'insertion (PDF)"),
+        "timesheet": _("Modèle de relevé d'heures"),
         "subject_access": _("Droit d'accès"),
     }
 

@@ -183,7 +183,9 @@ def committee_pack(request, pk, *, actor):
     pack = selectors.committee_pack(actor=actor, operation_pk=pk)
     if pack is None:
         raise Http404("Opération introuvable.")
-    log_access(actor=actor, participant_ids=pack.participant_ids, channel=AccessChannel.EXPORT, purpose="export")
+    log_access(
+        actor=actor, participant_ids=pack.participant_ids, channel=AccessChannel.EXPORT, purpose="committee_pack"
+    )
     response = HttpResponse(
         exports.committee_pack_pdf(pack, today=timezone.localdate()), content_type="application/pdf"
     )

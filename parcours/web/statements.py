@@ -228,7 +228,7 @@ def employer_statement_template(request, pk, *, actor):
     month = month_of(request)
     rows = selectors.statement_rows(actor=actor, lot=lot, month=month)
     ids = [row.placement.pathway.participant_id for row in rows]
-    log_access(actor=actor, participant_ids=ids, channel=AccessChannel.EXPORT, purpose="export")
+    log_access(actor=actor, participant_ids=ids, channel=AccessChannel.EXPORT, purpose="timesheet")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="releve-lot-{lot.pk}-{month:%Y-%m}.csv"'
     response.write("\ufeff")  # Excel opens UTF-8 with a BOM

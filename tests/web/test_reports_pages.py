@@ -171,7 +171,8 @@ def test_the_committee_pack_is_a_named_pdf_in_the_access_log(client, site):
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     assert "Commission d'insertion" in text and "Maçon·ne" in text.replace("\u00b7", "·")
     assert participant.last_name.upper() in text
-    assert ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+    (logged,) = ParticipantAccess.objects.filter(participant=participant, channel="export")
+    assert logged.purpose == "committee_pack" and logged.purpose_label == "Dossier de commission d'insertion (PDF)"
     login(client, "auditeur")
     assert client.get(url).status_code == 403
 
@@ -208,7 +209,7 @@ def test_every_long_export_streams_or_says_its_length(client, site):
             body = response.content
             assert int(response["Content-Length"]) == len(body), url
         named = participant.last_name.upper().encode() in body or participant.last_name.encode() in body
-        logged = ParticipantAccess.objects.filter(participant=participant, purpose="export").exists()
+        logged = ParticipantAccess.objects.filter(participant=participant, channel="export").exists()
         assert not named or logged, f"{url} carries names but is not in the access log"
     assert streamed == [reverse("reports:esf_export")]  # the one export that grows with every pathway followed
     assert logged  # the committee pack (last) carries names: logged

@@ -152,6 +152,10 @@ def test_the_timesheet_template_lists_the_employees_of_the_month(client, site):
     rows = response.content.decode("utf-8-sig").splitlines()
     assert rows[0] == "Référence;Nom;Heures;Régularisation"
     assert rows[1].startswith(f"{placement.pk};NOM")
+    # In the access log as what it is (it was « Export de l'historique »).
+    (logged,) = ParticipantAccess.objects.filter(channel=AccessChannel.EXPORT)
+    assert logged.participant_id == placement.pathway.participant_id and logged.purpose == "timesheet"
+    assert logged.purpose_label == "Modèle de relevé d'heures"
 
 
 def test_the_statement_page_logs_a_read_of_each_employee_it_names(client, site):

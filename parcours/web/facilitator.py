@@ -243,7 +243,7 @@ def validate_eligibility(request, pk, *, actor):
         raise Http404("Participant·e introuvable.") from None
     assessment, criteria = selectors.declared_criteria(pathway)
     form_class = transition_form_class(PATHWAY["validate_eligibility"])
-    status = 200
+    status, unseen = 200, []
     if request.method == "POST":
         form = form_class(request.POST, obj=pathway, actor=actor)
         if form.is_valid():
@@ -267,10 +267,14 @@ def validate_eligibility(request, pk, *, actor):
         status = 400
     else:
         form = form_class(obj=pathway, actor=actor)
-    return _validation_page(request, pathway, participant, assessment, criteria, form, [], back=back, status=status)
+    return _validation_page(
+        request, pathway, participant, assessment, criteria, form, unseen, back=back, status=status
+    )
 
 
 def _validation_page(request, pathway, participant, assessment, criteria, form, unseen, *, back, status):
+    """The page; sent back with an error, the confirmation of criteria without a proof seen stays ticked (it was
+    asked again after each refusal)."""
     rows = [(row, form[f"proof_kind_{row.criterion.code}"], form[f"seen_on_{row.criterion.code}"]) for row in criteria]
     return render(
         request,
@@ -283,6 +287,7 @@ def _validation_page(request, pathway, participant, assessment, criteria, form, 
             "rows": rows,
             "unseen": unseen,
             "all_unseen": bool(unseen) and len(unseen) == len(criteria),
+            "confirmed": request.method == "POST" and bool(request.POST.get("confirm_unseen")),
             "back": back,
         },
         status=status,

@@ -578,6 +578,13 @@ def test_validate_eligibility_with_proofs(site, client):
     assert response.status_code == 400 and "Certains critères n'ont pas de justificatif vu." in body
     assert "Sans justificatif : Travailleur·se handicapé·e (RQTH)." in body and 'name="confirm_unseen"' in body
     assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
+    assert 'id="confirm_unseen" checked' not in body
+    # Confirmed, but refused for another reason (a validity already over): the confirmation stays ticked.
+    past = (site.today - datetime.timedelta(days=1)).isoformat()
+    response = client.post(url, {**data, "valid_until": past, "confirm_unseen": "1"})
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400 and 'id="confirm_unseen" checked' in body
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
     response = client.post(url, {**data, "confirm_unseen": "1"})
     assert response.status_code == 302 and response["Location"] == reverse("facilitator:eligibility")
     pathway.refresh_from_db()

@@ -111,6 +111,20 @@ def team(actor):
     return overdue_first(tasks_for(actor).filter(status__in=OPEN_TASK_STATUSES))
 
 
+def next_on_the_same_case(actor, work_task):
+    """The open task the actor may take next on the same referral (or pathway): mine or unclaimed in my team (the
+    hire to confirm after a candidate retained): its id, or None."""
+    same = Q(referral_id=work_task.referral_id) if work_task.referral_id else Q(pathway_id=work_task.pathway_id)
+    return (
+        tasks_for(actor)
+        .filter(same & _for_me_q(actor))
+        .exclude(pk=work_task.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def _for_me_q(actor):
     """Open tasks I may act on: mine, or unclaimed in my team (the home's « À faire »)."""
     return Q(status=STATUS.ASSIGNED, owner=actor.user) | Q(status=STATUS.NEW)

@@ -161,7 +161,12 @@ def task_detail(request, pk):
                 }
                 messages.success(request, done)
                 still_open = WorkTask.objects.filter(pk=work_task.pk, status__in=OPEN_TASK_STATUSES).exists()
-                return redirect("work:task", pk=work_task.pk) if still_open else redirect("work:inbox")
+                if still_open:
+                    return redirect("work:task", pk=work_task.pk)
+                # The next step of the same case, when it is the actor's team's (confirm the hire of the candidate
+                # just retained): there, rather than an inbox where it is not (it waits in « À prendre »).
+                following = selectors.next_on_the_same_case(actor, work_task)
+                return redirect("work:task", pk=following) if following else redirect("work:inbox")
         else:
             status = 400
     context = {

@@ -101,8 +101,10 @@ def test_whole_story_through_tasks(territories, client):
     # 4. The employer the referral was forwarded to retains the candidate, then confirms the hire.
     answer = open_task(TaskKind.ANSWER_REFERRAL, referral=referral)
     assert (answer.organisation, answer.role) == (a.employer_org, Role.EMPLOYER)
-    act(client, a.employer, answer, "accept")
+    accepted = act(client, a.employer, answer, "accept")
     confirm = open_task(TaskKind.CONFIRM_HIRE, referral=referral)
+    # On to the next step of the same case, the team's to take (it went to an empty « Mes tâches »).
+    assert accepted.url == f"/travail/taches/{confirm.pk}/"
     start = timezone.localdate()
     act(
         client,

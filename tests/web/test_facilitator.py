@@ -331,6 +331,11 @@ def test_lot_create_sizes_the_clause(site, client):
     assert response["Location"] == reverse("facilitator:lot_detail", args=[lot.pk])
     body = html.unescape(client.get(response["Location"]).content.decode())
     assert f"Lot « {lot} » créé : publiez ses offres ci-dessous." in body and "Nouvelle offre" in body
+    # The contract's penalty per missing hour, as the bilans will propose it.
+    assert "Pénalité par heure manquante" in body and "non prévue au marché" in body
+    PublicContract.objects.filter(pk=lot.contract_id).update(penalty_per_missing_hour=Decimal("40"))
+    body = html.unescape(client.get(response["Location"]).content.decode())
+    assert "40,00\xa0€ " in body and "(proposée par les bilans à la fin de l'exécution)" in body
     assert lot.target_hours == Decimal("140")  # 200000 × 0.4 / 40 × 0.07
     assert lot.fulfilment_modes == ["direct_hire", "staff_provision_siae"] and lot.awardee == site.emp
 

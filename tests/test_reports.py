@@ -6,6 +6,7 @@ import datetime
 import io
 import statistics
 from decimal import Decimal
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
@@ -524,6 +525,36 @@ def test_the_bilan_proposes_the_contracts_penalty_on_the_shortfall_once_the_exec
         pdf = PdfReader(io.BytesIO(client.get(reverse("reports:lot_report_pdf", args=[lot.pk])).content))
     text = "".join(page.extract_text() for page in pdf.pages).replace("\xa0", " ").replace("\u202f", " ")
     assert f"{int(shortfall * 40):,}".replace(",", " ") + ",00 €" in text
+
+
+def test_a_contracts_or_operations_bilan_says_which_lots_penalties_it_adds_up():
+    """Lots with and without a rate, ended or not: the note says what the sum holds (it promised a penalty at the end
+    of every lot, those of a contract without a rate included)."""
+
+    def lot(rate, ended, counted=0):
+        contract = SimpleNamespace(penalty_per_missing_hour=None if rate is None else Decimal(rate))
+        subject = SimpleNamespace(contract=contract, execution_ends_on=D(2026, 6, 30))
+        return reports.LotFigures(lot=subject, target=Decimal(100), counted=Decimal(counted), ended=ended)
+
+    def group(*lots):
+        figures = reports.GroupFigures(kind="operation", subject=None, lots=list(lots))
+        return figures.proposed_penalty, figures.penalty_note
+
+    assert group(lot(None, True), lot(None, False)) == (None, "non prévue au marché")
+    assert group(lot("10", False), lot(None, True)) == (
+        None,
+        "à la fin de l'exécution des lots dont le marché en prévoit une",
+    )
+    assert group(lot("10", False), lot("10", False)) == (None, "à la fin de l'exécution des lots")
+    assert group(lot("10", True), lot("10", False)) == (
+        Decimal("1000.00"),
+        "celle des lots finis ; les autres à la fin de leur exécution",
+    )
+    assert group(lot("10", True, 40), lot(None, True)) == (
+        Decimal("600.00"),
+        "celle des lots dont le marché en prévoit une",
+    )
+    assert group(lot("10", True), lot("5", True, 100)) == (Decimal("1000.00"), "")
 
 
 def test_the_esf_export_reads_its_pathways_a_chunk_at_a_time(world, clause):

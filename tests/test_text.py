@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from parcours.templatetags.parcours_tags import of_name
+from parcours.templatetags.parcours_tags import labelled, of_name
 from parcours.text import fold, identity_key, search_words
 
 BORN = datetime.date(2005, 6, 15)
@@ -95,3 +95,17 @@ def test_day_prints_what_the_date_filter_prints(value, printed):
     """`|day` is `|date:"d/m/Y"` without its format machinery (the lists print one per row), in Paris time."""
     rendered = Template('{% load parcours_tags %}{{ v|day }}|{{ v|date:"d/m/Y" }}').render(Context({"v": value}))
     assert rendered == f"{printed}|{printed}"
+
+
+@pytest.mark.parametrize(
+    "error, label, shown",
+    [
+        ("5 chiffres attendus.", "Code postal", "Code postal : 5 chiffres attendus."),
+        ("Code postal : 5 chiffres attendus.", "Code postal", "Code postal : 5 chiffres attendus."),
+        ("Code postal\u00a0: 5 chiffres attendus.", "Code postal", "Code postal\u00a0: 5 chiffres attendus."),
+        ("Postcode: 5 digits expected.", "Postcode", "Postcode: 5 digits expected."),  # English, no space
+        ("Code postaux manquants.", "Code postal", "Code postal : Code postaux manquants."),  # not the label
+    ],
+)
+def test_the_error_summary_names_a_field_once(error, label, shown):
+    assert labelled(error, label) == shown

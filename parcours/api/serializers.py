@@ -255,7 +255,7 @@ class InputOptionSerializer(serializers.Serializer):
 class TransitionInputOutSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
-    type = serializers.CharField(help_text="text, longtext, date, integer, choice, id_choice, choices ou proofs.")
+    type = serializers.CharField(help_text="text, longtext, date, decimal, choice, id_choice, choices ou proofs.")
     required = serializers.BooleanField()
     choices = serializers.ListField(child=serializers.CharField(), required=False, help_text="Valeurs admises.")
     options = InputOptionSerializer(

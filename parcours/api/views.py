@@ -284,7 +284,8 @@ class TransitionView(ApiView):
 
     def post(self, request, *args, **kwargs):
         obj = self.get_object()
-        # State (409), then role and scope (403), then the inputs (400): the engine's order, before the body is read.
+        # Role (403), state (409), scope (403 or 404), then the inputs (400): the engine's order, before the body is
+        # read (workflows.engine.ensure_can_fire).
         ensure_can_fire(obj, self.spec.name, actor=self.actor)
         inputs = self.parse(input_serializer(self.spec))
         run_transition(

@@ -632,10 +632,16 @@ class GroupFigures:
     @property
     def penalty_note(self) -> str:
         """Why a penalty is not proposed, or is only in part (empty when every lot's is in it)."""
-        notes = {f.penalty_note for f in self.lots} - {""}
-        if not notes or notes == {"non prévue au marché"}:
-            return "".join(notes)
-        return "à la fin de l'exécution de chaque lot" + (" ; celle des lots finis" if self.proposed_penalty else "")
+        with_rate = [f for f in self.lots if f.lot.contract.penalty_per_missing_hour is not None]
+        if not with_rate:
+            return "non prévue au marché"
+        waiting = [f for f in with_rate if not f.ended]
+        partial = len(with_rate) < len(self.lots)  # lots of a contract without a rate propose none
+        if waiting and self.proposed_penalty is None:
+            return "à la fin de l'exécution des lots" + (" dont le marché en prévoit une" if partial else "")
+        if waiting:
+            return "celle des lots finis ; les autres à la fin de leur exécution"
+        return "celle des lots dont le marché en prévoit une" if partial else ""
 
 
 def group_figures(*, actor, kind: str, pk: int):

@@ -152,4 +152,5 @@ def labelled(error, label):
     """« Code postal : 5 chiffres attendus. » for the error summary: the field's label before its error, unless the
     error already begins with it (the services' messages name their field: « Code postal : Code postal : … »)."""
     error, label = str(error), str(label)
-    return error if error.startswith(f"{label} :") or error.startswith(f"{label}\u00a0:") else f"{label} : {error}"
+    named = error.startswith(label) and error[len(label) :].lstrip(" \u00a0\u202f").startswith(":")
+    return error if named else f"{label} : {error}"  # « Postcode: 5 digits expected. » in English

@@ -389,7 +389,7 @@ def lot_create(request, *, actor):
         title=gettext("Nouveau lot"),
         submit=gettext("Créer le lot"),
         # Its page next: the lot's offers are published there.
-        success=lambda lot: gettext("Lot « %(lot)s » créé : publiez ses offres ci-dessous.") % {"lot": lot},
+        success=lambda lot: gettext("« %(lot)s » créé : publiez ses offres ci-dessous.") % {"lot": lot},
         done=lambda lot: reverse("facilitator:lot_detail", args=[lot.pk]),
         initial={"contract": request.GET.get("contract")},
         to_kwargs=LotForm.to_service_kwargs,

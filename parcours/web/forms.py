@@ -66,7 +66,12 @@ class FrenchDecimalField(forms.DecimalField):
 
     def to_python(self, value):
         if isinstance(value, str):
-            value = value.replace(",", ".").replace(" ", "").replace("\u202f", "").strip()
+            # Spaces between thousands as the pages print them (« 1 234,5 »: no-break or narrow no-break).
+            value = value.replace(",", ".").replace(" ", "").replace("\u00a0", "").replace("\u202f", "").strip()
+            if "e" in value.lower():
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid"
+                )  # « 1e3 »: 1000 for Decimal
         return super().to_python(_ascii_number(self, value))
 
 

@@ -64,6 +64,7 @@ def month_nav(month) -> dict:
         "previous_param": f"{add_months(month, -1):%Y-%m}",
         "next_param": f"{following:%Y-%m}" if following <= current else "",
         "is_current": month == current,
+        "not_over": month >= current,  # the month under way (or one ahead, by an edited address): nothing missing
     }
 
 

@@ -330,7 +330,7 @@ def test_lot_create_sizes_the_clause(site, client):
     # On to the new lot's page, where its offers are published (it went back to the register).
     assert response["Location"] == reverse("facilitator:lot_detail", args=[lot.pk])
     body = html.unescape(client.get(response["Location"]).content.decode())
-    assert f"Lot « {lot} » créé : publiez ses offres ci-dessous." in body and "Nouvelle offre" in body
+    assert f"« {lot} » créé : publiez ses offres ci-dessous." in body and "Nouvelle offre" in body
     # The contract's penalty per missing hour, as the bilans will propose it.
     assert "Pénalité par heure manquante" in body and "non prévue au marché" in body
     PublicContract.objects.filter(pk=lot.contract_id).update(penalty_per_missing_hour=Decimal("40"))
@@ -584,6 +584,9 @@ def test_validate_eligibility_with_proofs(site, client):
     assert "Sans justificatif : Travailleur·se handicapé·e (RQTH)." in body and 'name="confirm_unseen"' in body
     assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
     assert 'id="confirm_unseen" checked' not in body
+    # Confirmed, but the form sent back (an unreadable date): the confirmation stays ticked.
+    response = client.post(url, {**data, "valid_until": "abc", "confirm_unseen": "1"})
+    assert response.status_code == 400 and 'id="confirm_unseen" checked' in response.content.decode()
     # Confirmed, but refused for another reason (a validity already over): the confirmation stays ticked.
     past = (site.today - datetime.timedelta(days=1)).isoformat()
     response = client.post(url, {**data, "valid_until": past, "confirm_unseen": "1"})

@@ -15,7 +15,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from parcours.dates import previous_month
+from parcours.dates import add_months, previous_month
 from parcours.models import HoursLine, HoursStatement, ParticipantAccess
 from parcours.services import statements as services
 from workflows.errors import DomainError
@@ -435,6 +435,12 @@ def test_digits_of_another_script_are_refused_everywhere_hours_are_typed(client,
             field.clean(hours)
     assert FrenchDecimalField(max_digits=6, decimal_places=2).clean("3,5") == Decimal("3.5")
     assert IntegerField().clean("3") == 3
+    # Thousands as the pages print them (no-break or narrow no-break space) are read; an exponent is not a typing.
+    amount = FrenchDecimalField(max_digits=12, decimal_places=2)
+    assert amount.clean("1\u00a0234,5") == amount.clean("1\u202f234,5") == amount.clean("1 234,5") == Decimal("1234.5")
+    for typed in ("1e3", "1E3"):
+        with pytest.raises(django_forms.ValidationError):
+            amount.clean(typed)
 
 
 def test_a_choice_of_row_typed_in_another_script_is_not_read_as_its_id(site):
@@ -468,3 +474,5 @@ def test_a_month_outside_the_lots_execution_is_not_shown_as_waiting(client, site
     # The month under way is not missing yet: it is declared once over.
     current = text(client.get(reverse("facilitator:months"), {"mois": f"{site.today:%Y-%m}"}))
     assert "Manquant" not in current and "Mois en cours : relevé attendu le mois prochain" in current
+    ahead = add_months(site.today.replace(day=1), 1)  # an edited address: not missing either
+    assert "Manquant" not in text(client.get(reverse("facilitator:months"), {"mois": f"{ahead:%Y-%m}"}))

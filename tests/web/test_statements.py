@@ -476,3 +476,17 @@ def test_a_month_outside_the_lots_execution_is_not_shown_as_waiting(client, site
     assert "Manquant" not in current and "Mois en cours : relevé attendu le mois prochain" in current
     ahead = add_months(site.today.replace(day=1), 1)  # an edited address: not missing either
     assert "Manquant" not in text(client.get(reverse("facilitator:months"), {"mois": f"{ahead:%Y-%m}"}))
+
+
+def test_month_pages_elide_before_a_vowel(client, site):
+    """« Mois de octobre 2026 », « Relevé d'heures de avril »: « d’octobre », « d’avril », and « de mars »."""
+    hired(site)
+    login(client, "facilitateur")
+    page = reverse("facilitator:month", args=[site.lot.pk])
+    october = text(client.get(page, {"mois": f"{site.today.year - 1}-10"}))
+    assert f"Mois d’octobre {site.today.year - 1}" in october and "de octobre" not in october
+    march = text(client.get(page, {"mois": f"{site.today.year - 1}-03"}))
+    assert f"Heures de mars {site.today.year - 1}" in march
+    login(client, "employeur")
+    april = text(client.get(statement_url(site), {"mois": f"{site.today.year - 1}-04"}))
+    assert f"Relevé d'heures d’avril {site.today.year - 1}" in april

@@ -201,6 +201,9 @@ class Participant(ChoiceLabels, models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by each edit of the file's data (participant_update): an edit sent from a form or an API read of an
+    # older version is refused, instead of silently undoing what someone else changed in between.
+    version = models.PositiveIntegerField("version des données", default=1, db_default=1, editable=False)
     # The information notice (RGPD art. 13) handed to the young person, recorded by the adviser.
     notice_given_on = models.DateField("notice d'information remise le", null=True, blank=True)
     # Retention: an inactive file is announced, then anonymised (parcours.services.retention).

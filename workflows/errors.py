@@ -14,7 +14,10 @@ class DomainError(Exception):
         "invalid_transition": 409,
         "concurrent_change": 409,
         "participant_anonymised": 409,
+        "edit_conflict": 412,
     }
+    # RFC 9457 extension members the API adds to the problem (e.g. the current version of an edited object).
+    extensions: dict = {}
 
     def __init__(self, code: str, message: str, *, field: str | None = None):
         super().__init__(message)

@@ -34,6 +34,7 @@ TITLES = {
     405: gettext_lazy("Méthode non autorisée"),
     406: gettext_lazy("Format de réponse non disponible"),
     409: gettext_lazy("Conflit avec l'état actuel"),
+    412: gettext_lazy("Version périmée"),
     413: gettext_lazy("Requête trop volumineuse"),
     415: gettext_lazy("Format de requête non pris en charge"),
     429: gettext_lazy("Trop de requêtes"),
@@ -165,7 +166,11 @@ def _domain_problem(exc: DomainError, request):
             }
             for e in exc.errors
         ]
-    return problem_response(status_code=exc.status, code=exc.code, detail=exc.message, request=request, errors=errors)
+    response = problem_response(
+        status_code=exc.status, code=exc.code, detail=exc.message, request=request, errors=errors
+    )
+    response.data.update(exc.extensions)
+    return response
 
 
 def _is_concurrency_error(exc: OperationalError) -> bool:

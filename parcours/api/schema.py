@@ -12,6 +12,12 @@ PROBLEM_SCHEMA = {
         "status": {"type": "integer"},
         "detail": {"type": "string", "description": "Explication en français."},
         "code": {"type": "string", "description": "Code stable (invalid_input, not_found, invalid_transition…)."},
+        "version": {"type": "integer", "description": "412 : la version actuelle du dossier."},
+        "changed_fields": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "412 : les champs modifiés depuis la version donnée.",
+        },
         "instance": {"type": "string"},
         "errors": {
             "type": "array",
@@ -35,6 +41,8 @@ DESCRIPTIONS = {
     403: "Action non autorisée pour votre rôle, ou organisation non autorisée.",
     404: "Introuvable, ou hors de votre périmètre.",
     409: "Transition impossible depuis l'état actuel, ou modification concurrente.",
+    412: "Version périmée : le dossier a été modifié depuis la version donnée dans If-Match (`version` donne "
+    "l'actuelle, `changed_fields` ce qui a changé depuis) ; rien n'a été enregistré.",
     413: "Corps de requête trop volumineux.",
     415: "Le corps de la requête doit être du JSON.",
     406: "Format de réponse non disponible : l'API répond en JSON (application/json, et "
@@ -49,6 +57,28 @@ RESPONSE_HEADERS = {
 LOCATION_HEADER = {
     "Location": {"description": "L'adresse de l'objet créé.", "schema": {"type": "string", "format": "uri-reference"}}
 }
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'Version des données du dossier (`"v3"`), à renvoyer dans If-Match pour le modifier '
+        "(absent pour un·e auditeur·rice).",
+        "schema": {"type": "string"},
+    }
+}
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": "L'ETag du dossier lu (`\"v3\"`) : la modification est refusée (412) si quelqu'un l'a modifié "
+    "depuis. Sans cet en-tête, la modification s'applique sur la version actuelle.",
+    "schema": {"type": "string"},
+}
+# The file's representations carry its data's version as an ETag; its edit takes If-Match (and may answer 412).
+VERSIONED = {
+    "/api/v1/participants/": {"post": "201"},
+    "/api/v1/participants/{id}/": {"get": "200", "patch": "200"},
+    "/api/v1/participants/{id}/notice/": {"post": "200"},
+}
+CONDITIONAL = {("/api/v1/participants/{id}/", "patch")}
 MONTH_SCHEMA = {
     "type": "string",
     "pattern": "^[0-9]{4}-[0-9]{2}$",
@@ -93,6 +123,12 @@ def add_problem_responses(result, generator, request, public):
                 operation["responses"].setdefault(
                     str(status_code), {"$ref": f"#/components/responses/Problem{status_code}"}
                 )
+            answered = VERSIONED.get(url, {}).get(method)
+            if answered is not None:
+                operation["responses"][answered].setdefault("headers", {}).update(ETAG_HEADER)
+            if (url, method) in CONDITIONAL:
+                operation.setdefault("parameters", []).append(dict(IF_MATCH_PARAMETER))
+                operation["responses"].setdefault("412", {"$ref": "#/components/responses/Problem412"})
             created = operation["responses"].get("201")
             if created is not None and "$ref" not in created and url not in CREATED_WITHOUT_LOCATION:
                 created.setdefault("headers", {}).update(LOCATION_HEADER)

@@ -410,7 +410,7 @@ class ParticipantSerializer(ParticipantRefMixin):
     CONTACT_FIELDS = (*ParticipantRefMixin.CONTACT_FIELDS, "imilo_reference", "programme")
     # docs/data-protection.md: an auditor gets none of the file's own events (its intake and edits, the notice, the
     # anonymisation).
-    FILE_EVENT_FIELDS = ("notice_given_on", "created_at", "updated_at", "anonymised_at")
+    FILE_EVENT_FIELDS = ("notice_given_on", "created_at", "updated_at", "anonymised_at", "version")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -483,9 +483,15 @@ class ParticipantDetailSerializer(ParticipantSerializer):
     pathways = serializers.SerializerMethodField()
     assessments = serializers.SerializerMethodField()
     health_data_visible = serializers.SerializerMethodField()
+    version = serializers.IntegerField(
+        read_only=True,
+        help_text="Version des données du dossier, augmentée à chaque modification (aussi dans l'en-tête ETag) : "
+        "une modification envoyée avec If-Match d'une version dépassée est refusée (412), au lieu d'effacer "
+        "celle de quelqu'un d'autre. Nul pour un·e auditeur·rice.",
+    )
 
     class Meta(ParticipantSerializer.Meta):
-        fields = ParticipantSerializer.Meta.fields + ["pathways", "assessments", "health_data_visible"]
+        fields = ParticipantSerializer.Meta.fields + ["version", "pathways", "assessments", "health_data_visible"]
 
     @extend_schema_field(PathwayRefSerializer(many=True))
     def get_pathways(self, obj):

@@ -4,10 +4,13 @@ No business rule lives here: scope, permissions, states and guards are the servi
 A role that may never take an action gets 403; an object outside the caller's scope is 404.
 """
 
+import re
+
 from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
@@ -447,6 +450,32 @@ class ParticipantFileMixin:
         assessments = selectors.participant_assessments(actor=self.actor, participant=participant)
         return self.represent(participant, s.ParticipantDetailSerializer, assessments=assessments)
 
+    def file_response(self, participant, **kwargs) -> Response:
+        """The file, with its data's version as a strong ETag (for If-Match) when the reader may see it."""
+        data = self.represent_file(participant)
+        response = Response(data, **kwargs)
+        if data.get("version") is not None:
+            response["ETag"] = version_etag(data["version"])
+        return response
+
+
+def version_etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def expected_version(request, current: int) -> int | None:
+    """The version an If-Match header asks for: None without one (or `*`: the file exists), else the listed version
+    equal to `current` if there is one (the service checks it again under the row lock), else one that is not (0,
+    never a version) — a weak tag never matches (RFC 9110 §13.1.1, strong comparison)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = parse_etags(header)
+    if tags == ["*"]:
+        return None
+    versions = {int(tag[2:-1]) for tag in tags if re.fullmatch(r'"v[0-9]{1,9}"', tag)}
+    return current if current in versions else 0
+
 
 @extend_schema_view(
     get=list_schema(r.PARTICIPANTS, "Participant·es (dossiers lisibles)"),
@@ -472,8 +501,8 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
         participant = selectors.participant_file(
             actor=self.actor, participant_id=participant.pk, channel=AccessChannel.API
         )
-        return Response(
-            self.represent_file(participant),
+        return self.file_response(
+            participant,
             status=status.HTTP_201_CREATED,
             headers={"Location": reverse("api:participants-detail", kwargs={"pk": participant.pk})},
         )
@@ -494,7 +523,7 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
 )
 class ParticipantDetailView(ParticipantFileMixin, ApiView):
     def get(self, request, *args, **kwargs):
-        return Response(self.represent_file(self.participant_file()))
+        return self.file_response(self.participant_file())
 
     def patch(self, request, *args, **kwargs):
         # Scope and permission first, unlogged: a refused edit writes nothing, not even an access row; the file
@@ -502,8 +531,13 @@ class ParticipantDetailView(ParticipantFileMixin, ApiView):
         participant = self.participant_file(log=False)
         self.require("participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
         inputs = self.parse(s.ParticipantUpdateSerializer)
-        participants.participant_update(actor=self.actor, participant=participant.pk, **inputs.to_service_kwargs())
-        return Response(self.represent_file(self.participant_file()))
+        participants.participant_update(
+            actor=self.actor,
+            participant=participant.pk,
+            expected_version=expected_version(request, participant.version),
+            **inputs.to_service_kwargs(),
+        )
+        return self.file_response(self.participant_file())
 
 
 @extend_schema_view(
@@ -524,7 +558,7 @@ class ParticipantNoticeView(ParticipantFileMixin, ApiView):
         data_protection.participant_record_notice(
             actor=self.actor, participant=participant.pk, given_on=inputs.validated_data["given_on"]
         )
-        return Response(self.represent_file(self.participant_file()))
+        return self.file_response(self.participant_file())
 
 
 @extend_schema_view(get=history_schema(r.PARTICIPANTS))

@@ -16,6 +16,7 @@ from roles.statements import Compiled
 from workflows import text, work
 from workflows.errors import DomainError
 from workflows.journal import record_event, record_new_chains
+from workflows.models import JournalEvent
 from workflows.vocabulary import Programme, QualificationLevel, Sex
 
 MIN_AGE, MAX_AGE = 16, 25
@@ -233,13 +234,20 @@ def participant_create(*, actor, data: dict, allow_duplicate: bool = False) -> P
 
 
 @transaction.atomic
-def participant_update(*, actor, participant, changes: dict, allow_duplicate: bool = False) -> Participant:
+def participant_update(
+    *, actor, participant, changes: dict, allow_duplicate: bool = False, expected_version: int | None = None
+) -> Participant:
     """Change participant data; the journal records which fields changed, never their values. An identity changed
     into another file's (same names, same birth date) is refused as a possible duplicate, unless the adviser
-    confirms two people (`allow_duplicate`: the file is then a confirmed homonym, as at intake)."""
+    confirms two people (`allow_duplicate`: the file is then a confirmed homonym, as at intake).
+
+    `expected_version`: the `version` of the data the edit was made from (the form's, an API client's If-Match);
+    if someone changed the file since, nothing is written and EditConflict says who changed what, and when."""
     participant = lock(Participant, participant, actor=actor)
     require(actor, "participant.update", participant, _("Vous ne pouvez pas modifier ce dossier."))
     refuse_closed_file(participant)
+    if expected_version is not None and expected_version != participant.version:
+        raise EditConflict(participant, since=expected_version)
     clean = _normalise(changes)
     changed = sorted(k for k, v in clean.items() if getattr(participant, k) != v)
     # Only what changes is judged (a birth date kept as it is never refuses an edit of the phone number).
@@ -274,6 +282,7 @@ def participant_update(*, actor, participant, changes: dict, allow_duplicate: bo
             raise DomainError("duplicate_participant", DUPLICATE_MESSAGE)
         participant.homonym_confirmed = True
         changed.append("homonym_confirmed")
+    participant.version += 1
     _full_clean(participant)
     _save_unique(participant)
     event = record_event(
@@ -286,6 +295,64 @@ def participant_update(*, actor, participant, changes: dict, allow_duplicate: bo
     )
     publish_on_commit(event)
     return participant
+
+
+class EditConflict(DomainError):
+    """An edit made from an older version of the file: `changes` are the edits made since (who, when, which fields,
+    oldest first, from the journal: one `update` event per version), `version` the file's current one."""
+
+    def __init__(self, participant, *, since: int):
+        self.version = participant.version
+        missed = self.version - since if since < self.version else 0  # a version from the future names nobody
+        events = (
+            JournalEvent.objects.filter(object_type="participant", object_id=participant.pk, action="update")
+            .select_related("actor_user")
+            .order_by("-sequence")[: min(missed, MAX_CONFLICT_EDITS)]
+            if missed
+            else []
+        )
+        self.changes = [
+            {
+                "by": event.actor_user.get_full_name() or event.actor_user.get_username(),
+                "at": event.occurred_at,
+                "fields": list(event.inputs.get("fields", [])),
+            }
+            for event in reversed(list(events))
+        ]
+        self.fields = sorted({name for change in self.changes for name in change["fields"]}, key=FIELD_ORDER.index)
+        self.current = {name: getattr(participant, name) for name in self.fields}  # for the form that shows them
+        super().__init__("edit_conflict", _conflict_message(self.changes, self.fields))
+
+    @property
+    def extensions(self) -> dict:
+        return {"version": self.version, "changed_fields": self.fields}
+
+
+MAX_CONFLICT_EDITS = 20  # named in the message: who last changed the file; more is a page of history, not a message
+FIELD_ORDER = [*Participant.JOURNALED_FIELDS, "homonym_confirmed"]
+
+
+def field_label(name: str) -> str:
+    return str(Participant._meta.get_field(name).verbose_name)
+
+
+def _conflict_message(changes, fields) -> str:
+    if not changes:  # an older version than the journal's edits (or a version never given): nothing to name
+        return _(
+            "Ce dossier a été modifié depuis que vous l'avez ouvert : rien n'a été enregistré. Vérifiez vos saisies "
+            "face aux données actuelles, puis enregistrez à nouveau."
+        )
+    last = changes[-1]
+    when = timezone.localtime(last["at"])
+    return _(
+        "Ce dossier a été modifié par %(by)s le %(day)s à %(time)s depuis que vous l'avez ouvert (%(fields)s) : "
+        "rien n'a été enregistré. Vérifiez vos saisies face aux données actuelles, puis enregistrez à nouveau."
+    ) % {
+        "by": last["by"],
+        "day": when.strftime("%d/%m/%Y"),
+        "time": when.strftime("%H:%M"),
+        "fields": ", ".join(field_label(name) for name in fields) or _("aucun champ"),
+    }
 
 
 def eligibility_validity_months():

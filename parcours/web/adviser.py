@@ -1,6 +1,8 @@
 """Adviser pages (Mission Locale): participant list, intake, edit, eligibility submission, offer search and
 referral, follow-ups. Views parse input, call a selector or a service, and render."""
 
+import datetime
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -123,6 +125,49 @@ class IntakeForm(ParticipantForm):
     allow_duplicate = forms.BooleanField(label=gettext_lazy("Il s'agit bien d'une autre personne"), required=False)
 
 
+class ParticipantEditForm(IntakeForm):
+    """The edit: the version of the data it was opened on goes back with it, so that an edit made meanwhile by
+    someone else is not silently undone (participants.EditConflict)."""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+    conflict = None  # the EditConflict the form came back with
+
+    def clean_version(self):
+        # A hidden field's error would show nowhere: an unreadable version is no version seen (0), a conflict.
+        value = self.cleaned_data["version"].strip()
+        if not value:
+            return None
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else 0
+
+    def refused(self, error) -> bool:
+        """Someone changed the file since it was opened: the form comes back with what this person typed, each
+        field changed meanwhile saying what is now recorded, and the current version (saving again is choosing)."""
+        if not isinstance(error, participants.EditConflict):
+            return False
+        self.conflict = error
+        self.data = self.data.copy()
+        self.data["version"] = str(error.version)
+        self.add_error(None, error.message)
+        for name in error.fields:
+            if name in self.fields:
+                self.add_error(
+                    name,
+                    gettext("Modifié entre-temps ; donnée enregistrée : « %(value)s ».")
+                    % {"value": self._shown(name, error.current[name])},
+                )
+        return True
+
+    def _shown(self, name, value) -> str:
+        field = self.fields[name]
+        if isinstance(field, forms.BooleanField):
+            return gettext("oui") if value else gettext("non")
+        if isinstance(field, forms.ChoiceField):
+            return str(dict(field.choices).get(value, value)) if value else gettext("(vide)")
+        if isinstance(value, datetime.date):
+            return value.strftime("%d/%m/%Y")
+        return str(value) if value not in (None, "") else gettext("(vide)")
+
+
 def _possible_duplicates(actor, form, **scope) -> list:
     """The files the typed identity may duplicate, as the form lists them (names, birth date, commune, i-milo): each
     one's read is logged. `scope`: find_duplicates's (the file edited left out, its Mission Locale)."""
@@ -179,7 +224,7 @@ def participant_update(request, pk, *, actor):
         return redirect(back)
     duplicates = None
     if request.method == "POST":
-        form = IntakeForm(request.POST)
+        form = ParticipantEditForm(request.POST)
         if form.is_valid():
             done = run_service(
                 request,
@@ -189,6 +234,7 @@ def participant_update(request, pk, *, actor):
                     participant=participant,
                     changes=form.to_data(),
                     allow_duplicate=form.cleaned_data["allow_duplicate"],
+                    expected_version=form.cleaned_data["version"],
                 ),
                 success=gettext("Dossier mis à jour."),
                 back=back,
@@ -199,9 +245,10 @@ def participant_update(request, pk, *, actor):
                 duplicates = _possible_duplicates(
                     actor, form, exclude=participant, youth_agency=participant.youth_agency
                 )
-        status = 400
+        status = 409 if form.conflict else 400
     else:
-        form = IntakeForm(initial={name: getattr(participant, name) for name in participants.EDITABLE})
+        initial = {name: getattr(participant, name) for name in participants.EDITABLE}
+        form = ParticipantEditForm(initial={**initial, "version": participant.version})
         status = 200
     if duplicates is None:
         form.fields["allow_duplicate"].widget = forms.HiddenInput()

@@ -230,7 +230,10 @@ def object_url(obj):
 
 # --- The one path from a service's refusal to the page ------------------------------------------------------------
 def apply_domain_error(form, error):
-    """Put a DomainError on its field (kept input) or as a form error."""
+    """Put a DomainError on its field (kept input) or as a form error; a form with a `refused(error)` method shows
+    the refusals it knows its own way (it returns True when it did)."""
+    if getattr(form, "refused", None) and form.refused(error):
+        return
     if error.field and error.field in form.fields:
         form.add_error(error.field, error.message)
         attrs = form.fields[error.field].widget.attrs

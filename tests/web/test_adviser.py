@@ -20,7 +20,9 @@ from parcours.models import (
 from parcours.selectors import participant_search, participant_total
 from parcours.services import participants, pathways
 from roles import grants
+from roles.actor import Actor
 from roles.policy import allows
+from tests.factories import MembershipFactory, UserFactory
 from workflows.models import JournalEvent
 
 # session, user, memberships, then count (of the grants, unfiltered) + the page's ids + its rows (the current
@@ -336,6 +338,79 @@ def test_participant_update_bad_input_and_scope(site, client):
         login(client, username)
         assert client.get(url).status_code == 404, username
         client.logout()
+
+
+def _edit_post(participant, **overrides):
+    data = intake_post(
+        first_name=participant.first_name,
+        last_name=participant.last_name,
+        birth_date=participant.birth_date.isoformat(),
+        commune=participant.commune,
+        postcode=participant.postcode,
+        phone="",
+        email="",
+        imilo_reference="",
+    )
+    data.update(overrides)
+    return data
+
+
+def test_an_edit_from_an_older_version_writes_nothing_and_names_what_changed(site, client):
+    """Two advisers of one Mission Locale open the same file: the second to save used to silently put back the
+    phone number the first had just changed (the whole form is sent). Now nothing is written, the form says who
+    changed what and shows the recorded value; saving again (on the current version) is choosing."""
+    participant = intake(site)
+    colleague = Actor.from_membership(
+        MembershipFactory(
+            user=UserFactory(first_name="Karim", last_name="Benali"), organisation=site.ml, role="adviser"
+        )
+    )
+    login(client, "conseillere")
+    url = reverse("adviser:participant_update", args=[participant.pk])
+    assert 'name="version" value="1"' in client.get(url).content.decode()
+    participants.participant_update(actor=colleague, participant=participant, changes={"phone": "0611223344"})
+
+    response = client.post(url, _edit_post(participant, commune="Tourcoing", version="1"))
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 409
+    assert "Ce dossier a été modifié par Karim Benali le " in body and "(téléphone) : rien n'a été enregistré" in body
+    assert "Modifié entre-temps ; donnée enregistrée : « 0611223344 »." in body
+    assert 'name="version" value="2"' in body and 'value="Tourcoing"' in body  # what this adviser typed is kept
+    participant.refresh_from_db()
+    assert (participant.commune, participant.phone, participant.version) == ("Lille", "0611223344", 2)
+    assert JournalEvent.objects.filter(object_type="participant", action="update").count() == 1
+
+    assert (
+        client.post(url, _edit_post(participant, commune="Tourcoing", phone="0611223344", version="2")).status_code
+        == 302
+    )
+    participant.refresh_from_db()
+    assert (participant.commune, participant.phone, participant.version) == ("Tourcoing", "0611223344", 3)
+
+
+def test_an_edit_names_every_change_since_and_an_unreadable_version_is_a_conflict(site, client):
+    participant = intake(site)
+    participants.participant_update(actor=site.adviser, participant=participant, changes={"commune": "Roubaix"})
+    participants.participant_update(
+        actor=site.adviser, participant=participant, changes={"is_qpv_resident": True, "programme": "cej"}
+    )
+    login(client, "conseillere")
+    url = reverse("adviser:participant_update", args=[participant.pk])
+    body = html.unescape(client.post(url, _edit_post(participant, version="1")).content.decode())
+    assert "(commune, réside en QPV, dispositif)" in body
+    assert "Modifié entre-temps ; donnée enregistrée : « oui »." in body
+    assert "Modifié entre-temps ; donnée enregistrée : « Contrat d'engagement jeune (CEJ) »." in body
+    for forged in ("abc", "-1", "99999999999", "4"):  # unreadable (0: before every edit), or never reached
+        response = client.post(url, _edit_post(participant, commune="Lens", version=forged))
+        assert response.status_code == 409, forged
+        assert "rien n'a été enregistré" in html.unescape(response.content.decode())
+    assert "Ce dossier a été modifié depuis que vous l'avez ouvert" in html.unescape(response.content.decode())
+    participant.refresh_from_db()
+    assert (participant.commune, participant.version) == ("Roubaix", 3)
+    # A form opened before versions existed sends none: the edit applies to the current data, as it used to.
+    assert client.post(url, _edit_post(participant, commune="Lens")).status_code == 302
+    participant.refresh_from_db()
+    assert (participant.commune, participant.version) == ("Lens", 4)
 
 
 # --- participant file -----------------------------------------------------------------------------------------

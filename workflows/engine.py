@@ -1,9 +1,13 @@
 """Firing declared transitions: the checks every service goes through, in one place.
 
-Order of checks: current state (409 invalid_transition), role and scope (403 forbidden), inputs
-(400 missing_input / unknown_input), guards (400, their own code); then the fsm method, the save and the
-journal event. Callers (services) hold a transaction and the row lock of `obj`.
+Order of checks: role (403 forbidden), current state (409 invalid_transition), scope (403), the page's view of
+the object (409 stale_form, when the action comes from a form: `seen_as`), inputs (400 missing_input /
+unknown_input), guards (400, their own code); then the fsm method, the save and the journal event. Callers
+(services) hold a transaction and the row lock of `obj`.
 """
+
+import contextlib
+import contextvars
 
 from django.utils.translation import gettext as _
 from django_fsm import TransitionNotAllowed
@@ -11,9 +15,10 @@ from django_fsm import TransitionNotAllowed
 from roles import policy
 from roles.rows import save_row
 from workflows import work
-from workflows.errors import DomainError
+from workflows.errors import DomainError, StaleForm
 from workflows.inputs import check as check_inputs
 from workflows.journal import chain_tail_of, record_event
+from workflows.models import JournalEvent
 from workflows.transitions import MACHINES, STATE_ENUMS
 
 
@@ -46,6 +51,53 @@ def _check_state(obj, spec):
             )
             % {"label": spec.label, "state": state_label(spec.machine, obj.state)},
         )
+
+
+# The object a form was opened on, and the last event of its journal chain then: (machine, pk, sequence).
+_SEEN = contextvars.ContextVar("seen", default=None)
+
+
+@contextlib.contextmanager
+def seen_as(machine: str, pk: int, sequence: int | None):
+    """Fire what runs inside as of a page that showed object `pk` when its chain's last event was `sequence` (None:
+    no such knowledge, nothing checked): a transition of that object refuses (StaleForm) if anything was recorded on
+    it since — the same state reached again (withdrawn, reopened, resubmitted), a date changed by someone else —
+    instead of acting on what its author never saw."""
+    token = _SEEN.set((machine, pk, sequence) if sequence is not None else None)
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+def chain_sequence(machine: str, pk: int) -> int:
+    """The sequence of the last event of the object's journal chain (0: none yet)."""
+    last = (
+        JournalEvent.objects.filter(object_type=machine, object_id=pk)
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def _check_seen(obj, spec):
+    seen = _SEEN.get()
+    if seen is None or seen[:2] != (spec.machine, obj.pk):
+        return
+    if "journal_tail_sequence" in obj.__dict__:  # read with the row lock (services.common.lock)
+        current = obj.__dict__["journal_tail_sequence"] or 0
+    else:
+        current = chain_sequence(spec.machine, obj.pk)
+    if current != seen[2]:
+        since = (
+            JournalEvent.objects.filter(object_type=spec.machine, object_id=obj.pk, sequence__gt=seen[2])
+            .order_by("sequence")
+            .values_list("action", "occurred_at")
+            if seen[2] < current
+            else []
+        )
+        raise StaleForm(machine=spec.machine, pk=obj.pk, current=current, events=list(since))
 
 
 def ensure_can_fire(obj, name, *, actor):
@@ -108,6 +160,7 @@ def fire(obj, name, *, actor, inputs=None, internal=False, journal_extra=None, a
             raise ValueError(f"{spec.action} is not an internal transition")
     else:
         ensure_can_fire(obj, name, actor=actor)
+        _check_seen(obj, spec)
     inputs = check_inputs(spec.inputs, inputs, machine_only=True)
     for guard in spec.guards:
         guard(obj, inputs)

@@ -15,6 +15,7 @@ class DomainError(Exception):
         "concurrent_change": 409,
         "participant_anonymised": 409,
         "edit_conflict": 412,
+        "stale_form": 409,
     }
     # RFC 9457 extension members the API adds to the problem (e.g. the current version of an edited object).
     extensions: dict = {}
@@ -46,6 +47,22 @@ WORK_BUSY = DomainError(
     "concurrent_change",
     gettext_lazy("Ce dossier est en cours de traitement (tâche ou minuteur) : réessayez dans un instant."),
 )
+
+
+class StaleForm(DomainError):
+    """An action sent from a page opened before the object's last journal event (workflows.engine.seen_as):
+    `events` are what was recorded since, (action, occurred_at) oldest first; `current` the chain's last sequence,
+    which a page sent again carries, so that confirming is acting on what it now shows."""
+
+    def __init__(self, *, machine: str, pk: int, current: int, events: list):
+        super().__init__(
+            "stale_form",
+            gettext_lazy(
+                "Ce dossier a changé depuis l'ouverture de cette page : rien n'a été enregistré. Vérifiez-le, puis "
+                "confirmez à nouveau."
+            ),
+        )
+        self.machine, self.pk, self.current, self.events = machine, pk, current, events
 
 
 class RowsRefused(DomainError):

@@ -2,6 +2,7 @@
 buttons of the transitions one may fire, the one path from a service's refusal to the page, and the generic
 transition page. Views parse input and call services; no business rule lives here."""
 
+import contextlib
 import functools
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -249,8 +250,10 @@ def run_service(request, form, call, *, success, back, stale_codes=STALE_CODES, 
     field. Outside the actor's scope is a 404, never a hint that the object exists. A creation passes
     `stale_codes=()`: its refusals are about the form, not about someone acting first. `done(result)`: where to go
     once it is done (a new object's page), else `back`."""
+    expectation = getattr(form, "expectation", None)  # a transition form: as of the object it showed
     try:
-        result = call()
+        with expectation() if expectation else contextlib.nullcontext():
+            result = call()
     except DomainError as error:
         if error.code == "not_found" and not (error.field and error.field in form.fields):
             raise Http404(error.message) from None

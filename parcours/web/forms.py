@@ -5,9 +5,12 @@ import functools
 
 from django import forms
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from parcours.selectors.inputs import PROOF_CHOICES, input_initial, input_options
+from parcours.selectors.journal import action_label
+from workflows import engine
+from workflows.errors import StaleForm
 from workflows.inputs import CHOICE, CHOICES, DATE, DECIMAL, ID_CHOICE, LONGTEXT, PROOFS, TEXT
 from workflows.vocabulary import FollowUpKind
 
@@ -181,13 +184,21 @@ def input_field(declared):
 
 
 class TransitionForm(BootstrapFormMixin, forms.Form):
-    """The inputs of one transition for one object: choices and initial values come from the object."""
+    """The inputs of one transition for one object: choices and initial values come from the object. The form also
+    carries what it was opened on (`seen`: the last event of the object's journal chain), so that the action is
+    refused if the object changed meanwhile (engine.seen_as) rather than taken on what its author never saw."""
 
     spec = None
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, data=None, *, obj=None, actor=None, prefix=None):
         self.obj, self.actor = obj, actor
         forms.Form.__init__(self, data, prefix=prefix)
+        if data is None and obj is not None:
+            # Several forms of one object on a page (a task's actions) read it once.
+            if "_chain_sequence" not in obj.__dict__:
+                obj.__dict__["_chain_sequence"] = engine.chain_sequence(self.spec.machine, obj.pk)
+            self.fields["seen"].initial = obj.__dict__["_chain_sequence"]
         for declared in self.spec.inputs:
             if declared.type == PROOFS:
                 self._add_proof_fields(declared)
@@ -236,6 +247,28 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
                 self.add_error(kind, gettext("Indiquez le justificatif vu."))
         return data
 
+    def clean_seen(self):
+        # A hidden field's error would show nowhere: an unreadable value is a page that saw nothing (-1: never
+        # current, the action is refused as stale and the page comes back current); none is a form from before.
+        value = self.cleaned_data["seen"].strip()
+        if not value:
+            return None
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+
+    def expectation(self):
+        """The context the service runs in: as of the object's state this form showed."""
+        return engine.seen_as(self.spec.machine, self.obj.pk, self.cleaned_data.get("seen"))
+
+    def refused(self, error) -> bool:
+        """The object changed since the page was opened: the page comes back with what was typed, what happened
+        since, and the current view (confirming again acts on it)."""
+        if not isinstance(error, StaleForm):
+            return False
+        self.data = self.data.copy()
+        self.data[self.add_prefix("seen")] = str(error.current)
+        self.add_error(None, stale_message(error))
+        return True
+
     def to_service_kwargs(self):
         """The service's keyword arguments: the declared inputs given (optional ones left out when empty)."""
         kwargs = {}
@@ -254,6 +287,31 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
                 continue
             kwargs[declared.name] = value
         return kwargs
+
+
+SHOWN_EVENTS = 5  # the latest ones; more is the history's page
+
+
+def stale_message(error) -> str:
+    """« Ce dossier a changé depuis l'ouverture de cette page (« Retirer » le 07/12/2026 à 14:03 ; …) : … »"""
+    shown = [
+        gettext("« %(action)s » le %(day)s à %(time)s")
+        % {
+            "action": action_label(error.machine, action),
+            "day": f"{timezone.localtime(at):%d/%m/%Y}",
+            "time": f"{timezone.localtime(at):%H:%M}",
+        }
+        for action, at in error.events[-SHOWN_EVENTS:]
+    ]
+    if not shown:
+        return error.message
+    more = len(error.events) - len(shown)
+    if more:
+        shown.insert(0, ngettext("%(n)s action plus ancienne", "%(n)s actions plus anciennes", more) % {"n": more})
+    return gettext(
+        "Ce dossier a changé depuis l'ouverture de cette page (%(events)s) : rien n'a été enregistré. Vérifiez-le, "
+        "puis confirmez à nouveau."
+    ) % {"events": " ; ".join(shown)}
 
 
 @functools.cache

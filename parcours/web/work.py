@@ -3,6 +3,8 @@
 Views parse, call a selector or a service, render. Tasks outside the user's organisation and role are 404.
 """
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -16,7 +18,7 @@ from viewflow.workflow.status import STATUS
 from parcours.access_log import log_participant_access
 from parcours.selectors import tasks as selectors
 from parcours.services import tasks as services
-from parcours.web.common import paginate, safe_next
+from parcours.web.common import apply_domain_error, paginate, safe_next
 from parcours.web.tasks import available_actions, days_late, outcome_label
 from parcours.work.diagrams import flow_rows, flow_svg
 from parcours.work.flows import FLOWS
@@ -142,14 +144,14 @@ def task_detail(request, pk):
         form = chosen.make_form(request.POST, work_task=work_task, actor=actor)
         forms[chosen.name] = form
         if form is None or form.is_valid():
+            expectation = getattr(form, "expectation", None)  # a transition form: as of what the page showed
             try:
-                chosen.run(actor, work_task, form)
+                with expectation() if expectation else contextlib.nullcontext():
+                    chosen.run(actor, work_task, form)
             except DomainError as error:
                 status = error.status if error.status != 404 else 400
-                if form is not None and error.field in form.fields:
-                    form.add_error(error.field, error.message)
-                elif form is not None:
-                    form.add_error(None, error.message)
+                if form is not None:
+                    apply_domain_error(form, error)
                 else:
                     messages.error(request, error.message)
             else:

@@ -4,11 +4,15 @@ Only the reference data (eligibility criteria) is edited here. Everything else i
 has its service in parcours.services (policy check, guards, journal event, grants), the states are protected fsm
 fields, and nothing journaled may be deleted — so no add, change or delete, hence no bulk delete either.
 Opening a participant's file here is logged like any other read (ParticipantAccess, channel "admin").
+The admins of organisations, memberships and users (roles', Django's) are extended at the end: a change that takes a
+person out of a team, or switches an account off, calls parcours.services.accounts.
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
@@ -36,8 +40,11 @@ from parcours.models import (
     WorkerHeartbeat,
 )
 from parcours.selectors import journal as timeline
+from parcours.services import accounts
 from parcours.text import plain_id
+from roles import admin as roles_admin  # its registrations first: the memberships' are replaced below
 from roles.actor import Actor
+from roles.models import Membership, Organisation
 from workflows import admin as workflows_admin  # its registrations first: the journal's is replaced below
 from workflows.models import JournalEvent
 from workflows.states import HoursLineState
@@ -627,3 +634,78 @@ class JournalEventAdmin(LogsParticipantAccessMixin, workflows_admin.JournalEvent
     @admin.display(description="motif")
     def reason_text(self, event):
         return "(effacé avec les données du ou de la participant·e)" if event.reason_erased else event.reason
+
+
+# --- Memberships and accounts: what a leaver keeps ---------------------------------------------------------------
+# A person whose membership moves to another organisation or role, is switched off or deleted, or whose account is
+# switched off, gives their open tasks of that team back to its queue, and an account switched off loses its sessions
+# and API token (parcours.services.accounts; docs/work-layer.md, docs/security.md). roles may not call the case
+# app's services: its admins are extended here, each save path calling the service after its own writes, in the
+# admin's transaction.
+def _admin_actor(request) -> Actor:
+    return getattr(request, "actor", None) or Actor(user=request.user, organisation=None, role=None)
+
+
+admin.site.unregister(Organisation)
+admin.site.unregister(Membership)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(roles_admin.OrganisationAdmin):
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Membership:
+            # The members before (a row changed or deleted: its user as the page showed it) and after the change.
+            before = [row.initial.get("user") for row in formset.initial_forms]
+            after = [row.instance.user_id for row in formset.forms]
+            accounts.access_changed(actor=_admin_actor(request), users=[*before, *after])
+
+
+@admin.register(Membership)
+class MembershipAdmin(roles_admin.MembershipAdmin):
+    def save_model(self, request, obj, form, change):
+        before = Membership.objects.filter(pk=obj.pk).values_list("user_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        accounts.access_changed(actor=_admin_actor(request), users=[before, obj.user_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        accounts.access_changed(actor=_admin_actor(request), users=[obj.user_id])
+
+    def delete_queryset(self, request, queryset):
+        users = list(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        accounts.access_changed(actor=_admin_actor(request), users=users)
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    actions = ["deactivate"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:  # « Actif » unticked: signed out, token revoked, tasks back in their queues
+            accounts.access_changed(actor=_admin_actor(request), users=[obj])
+
+    def delete_model(self, request, obj):
+        accounts.account_before_delete(actor=_admin_actor(request), users=[obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        accounts.account_before_delete(actor=_admin_actor(request), users=list(queryset.order_by("pk")))
+        super().delete_queryset(request, queryset)
+
+    @admin.action(description="Désactiver les comptes sélectionnés", permissions=["change"])
+    def deactivate(self, request, queryset):
+        actor = _admin_actor(request)
+        with transaction.atomic():
+            released = sum(accounts.account_deactivate(actor=actor, user=user) for user in queryset.order_by("pk"))
+        self.message_user(
+            request,
+            f"Comptes désactivés : {queryset.count()} (sessions fermées, jetons d'API révoqués ; "
+            f"{released} tâche(s) remise(s) dans la file de leur équipe).",
+        )

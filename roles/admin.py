@@ -1,7 +1,14 @@
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
+from rest_framework.authtoken import admin as authtoken_admin  # noqa: F401  its registration first: removed below
+from rest_framework.authtoken.models import TokenProxy
 
 from roles.models import Membership, Organisation
+
+# DRF's token admin listed every API token in full and let an administrator create one for anyone, then act as them.
+# A token is issued only to its owner (POST /api/v1/auth/token/), revoked by its owner or `revoke_api_tokens`.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
 
 
 class MembershipFormSet(BaseInlineFormSet):
@@ -19,6 +26,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    # parcours.admin adds what a change of its members does to their tasks (parcours.services.accounts).
     list_display = ["name", "kind", "territory", "siret"]
     list_filter = ["kind"]
     search_fields = ["name", "siret", "territory"]
@@ -30,6 +38,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    # parcours.admin adds what a change does to the leaver's tasks, sessions and token (parcours.services.accounts).
     list_display = ["user", "organisation", "role", "is_active", "named_access"]
     list_filter = ["role", "is_active", "named_access", "organisation__kind"]
     search_fields = ["user__username", "organisation__name"]

@@ -1,4 +1,5 @@
-"""Assignment services of the work layer: claim, assign to a colleague, unassign, reassign, bulk assign, file.
+"""Assignment services of the work layer: claim, assign to a colleague, unassign, reassign, bulk assign, file, and
+the release of a leaver's tasks.
 
 Each one opens a transaction, takes the flow lock of the task's process (viewflow's lock: SELECT ... FOR UPDATE on
 the process row) then the task row, checks, runs the viewflow activation transition, writes one journal event on
@@ -13,6 +14,7 @@ transition answers.
 from contextlib import contextmanager
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.exceptions import FlowLockFailed
@@ -21,7 +23,7 @@ from viewflow.workflow.status import STATUS
 from parcours.notifications import publish_on_commit
 from parcours.selectors.tasks import is_supervisor, tasks_for
 from parcours.text import plain_id
-from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
+from parcours.work.models import OPEN_TASK_STATUSES, OPEN_TASKS_Q, TaskKind, WorkTask
 from roles.models import Membership
 from workflows.errors import WORK_BUSY, DomainError
 from workflows.journal import record_event
@@ -265,3 +267,50 @@ def task_file(*, actor, task, reason: str = "") -> WorkTask:
         WorkTask.objects.filter(pk=work_task.pk).update(outcome="task.file", done_by=actor.user, closing_event=event)
         activation.activate_next()
         return work_task
+
+
+RELEASE_ON_LEAVE = "release_on_leave"
+
+
+@transaction.atomic
+def tasks_release_on_leave(*, actor, users, everything: bool = False) -> int:
+    """Put back in their team's queue the open tasks these users hold where they no longer hold the task's role: their
+    membership of the task's organisation moved to another organisation or role, switched off or deleted, or their
+    account switched off. `everything`: all the tasks they hold (an account about to be deleted: viewflow would delete
+    the tasks with their owner). Returns how many tasks went back.
+
+    Called by whoever changed the memberships or the account (the admin), as `actor` — the admin's actor, or the
+    system. Each release takes the task's process lock, checks the task is still held by the same person, unassigns
+    it and journals `release_on_leave` {from} on the task's chain, like an unassign: the team sees it in « À prendre »
+    and a referral's reminder goes to the whole team (parcours.mail: a task without holder). Nothing else is read or
+    written for the users whose tasks are all still theirs."""
+    user_ids = sorted({getattr(user, "pk", user) for user in users if user is not None})
+    if not user_ids:
+        return 0
+    held = WorkTask.objects.filter(OPEN_TASKS_Q, owner_id__in=user_ids)
+    if not everything:
+        backed = Membership.objects.filter(
+            user_id=OuterRef("owner_id"),
+            organisation_id=OuterRef("organisation_id"),
+            role=OuterRef("role"),
+            is_active=True,
+            user__is_active=True,
+        )
+        held = held.exclude(Exists(backed))
+    released = 0
+    for pk, owner_id in held.order_by("pk").values_list("pk", "owner_id"):  # one process lock at a time, in id order
+        work_task = WorkTask.objects.select_related("task").get(pk=pk)
+        try:
+            with work_task.task.activation() as activation:
+                task = activation.task
+                if task.status != STATUS.ASSIGNED or task.owner_id != owner_id:
+                    continue  # done, released or handed over meanwhile
+                work_task = WorkTask.objects.select_for_update(of=("self",)).select_related("pathway").get(pk=pk)
+                work_task.task = task
+                task.assigned = None
+                activation.unassign()
+                _journal(actor, work_task, RELEASE_ON_LEAVE, "assigned", **{"from": owner_id})
+                released += 1
+        except FlowLockFailed:
+            raise WORK_BUSY from None
+    return released

@@ -2,14 +2,16 @@
 writes nothing — for the register's operations and job offers, as for participants and referrals."""
 
 import datetime
+import html
 from decimal import Decimal
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
-from parcours.models import JobOffer, Operation
-from parcours.services import register
-from tests.factories import db_counts, make_offer, today
+from parcours.models import FollowUp, JobOffer, Operation
+from parcours.services import followups, register
+from tests.factories import db_counts, make_offer, make_pathway, today
 from workflows.errors import DomainError
 from workflows.vocabulary import ContractType
 
@@ -71,3 +73,45 @@ def test_the_same_operation_is_not_opened_twice(world):
     register.operation_create(actor=world.b.facilitator, **data)  # another organisation's register
     register.operation_create(actor=world.a.facilitator, **{**data, "commune": "Lyon"})
     assert Operation.objects.filter(name="Quartier des Minguettes").count() == 3
+
+
+def test_a_follow_up_sent_twice_is_recorded_once(world):
+    """Found from outside: the follow-up form sent again (browser back, a second tab, a retried API call) recorded
+    two identical contacts, which the journal keeps forever. The same type, day and note again is refused by name;
+    another note, day or type is another contact."""
+    pathway = make_pathway(world, "eligible")
+    data = {"kind": "interview", "done_on": today(), "note": "Point sur le CV"}
+    followups.followup_record(actor=world.a.adviser, pathway=pathway, **data)
+    before = db_counts()
+    with pytest.raises(DomainError) as refused:
+        followups.followup_record(actor=world.a.adviser, pathway=pathway, **{**data, "note": " Point sur le CV "})
+    assert refused.value.code == "duplicate_follow_up" and refused.value.field == "note"
+    assert "Ce suivi est déjà enregistré (Entretien du " in refused.value.message
+    assert db_counts() == before
+    followups.followup_record(actor=world.a.adviser, pathway=pathway, **{**data, "note": "Second appel"})
+    followups.followup_record(actor=world.a.adviser, pathway=pathway, **{**data, "kind": "phone"})
+    assert FollowUp.objects.filter(pathway=pathway).count() == 3
+
+
+def test_the_follow_up_page_posted_twice_records_once(world):
+    pathway = make_pathway(world, "eligible")
+    client = Client()
+    client.force_login(world.a.adviser.user)
+    url = f"/conseil/parcours/{pathway.pk}/suivi/"
+    form = {"kind": "interview", "done_on": today().isoformat(), "note": ""}
+    responses = [client.post(url, form) for _ in range(2)]
+    assert responses[0].status_code == 302 and responses[1].status_code == 400
+    assert "il a sans doute été envoyé deux fois" in html.unescape(responses[1].content.decode())
+    assert FollowUp.objects.filter(pathway=pathway).count() == 1
+
+
+def test_the_follow_up_api_sent_twice_records_once(world):
+    pathway = make_pathway(world, "eligible")
+    client = APIClient()
+    client.force_authenticate(world.a.adviser.user)
+    url = f"/api/v1/pathways/{pathway.pk}/follow-ups/"
+    body = {"kind": "phone", "done_on": today().isoformat()}
+    first, second = (client.post(url, body, format="json") for _ in range(2))
+    assert first.status_code == 201 and second.status_code == 409, second.content
+    assert second.json()["code"] == "duplicate_follow_up"
+    assert FollowUp.objects.filter(pathway=pathway).count() == 1

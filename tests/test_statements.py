@@ -137,9 +137,16 @@ def test_adjustments_after_the_close_stay_within_the_month(world, lot_2026):
         placements.hours_declare(
             actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=10, is_adjustment=True
         )
-        with pytest.raises(DomainError) as third:
+        # The same adjustment again while the first awaits its decision: sent twice, refused by name.
+        with pytest.raises(DomainError) as twice:
             placements.hours_declare(
                 actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=10, is_adjustment=True
+            )
+        assert twice.value.code == "duplicate_adjustment" and twice.value.field == "hours"
+        assert "Une régularisation de 10\u00a0h pour mars 2026 attend déjà la validation" in twice.value.message
+        with pytest.raises(DomainError) as third:
+            placements.hours_declare(
+                actor=world.a.employer_actor, placement=placement, month=D(2026, 3, 1), hours=11, is_adjustment=True
             )
         assert third.value.code == "hours_above_contract"
         assert "dont 160\u00a0h déjà déclarées" in third.value.message

@@ -14,6 +14,7 @@ class DomainError(Exception):
         "invalid_transition": 409,
         "concurrent_change": 409,
         "participant_anonymised": 409,
+        "offer_closed": 409,
         "edit_conflict": 412,
         "stale_form": 409,
     }
@@ -33,6 +34,10 @@ class DomainError(Exception):
 
     @property
     def status(self) -> int:
+        # A duplicate conflicts with what exists (another offer, referral, follow-up… already there): a client
+        # retrying after a timeout tells "already done" (409) from "bad input" (400).
+        if self.code.startswith("duplicate_"):
+            return 409
         return self.STATUS_BY_CODE.get(self.code, 400)
 
     def as_dict(self):

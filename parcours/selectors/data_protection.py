@@ -217,6 +217,7 @@ SUBJECT_ACCESS_FIELDS = {
 SUBJECT_ACCESS_TECHNICAL_FIELDS = {
     Participant: {
         "updated_at": "the row's bookkeeping; each change is in the history (journal), exported",
+        "version": "how many times the file was edited, against lost updates; each edit is in the history, exported",
         "search_text": "search index computed from the names, exported",
         "identity_key": "duplicate-detection key computed from the names and birth date, exported",
         "homonym_confirmed": "the adviser's confirmation that a homonym is another person: about the other file",

@@ -47,6 +47,18 @@ def followup_record(*, actor, pathway, kind, done_on, note: str = "", planned_fo
         completed = save_row(follow_up, send_with_next=True)  # sent with the event's row
     else:
         completed = None
+        if pathway.follow_ups.filter(kind=kind, done_on=done_on, note=note).exists():
+            # Sent twice (a double click, the browser's back button, a retried request): the pathway's lock orders
+            # them, the second finds the first.
+            raise DomainError(
+                "duplicate_follow_up",
+                _(
+                    "Ce suivi est déjà enregistré (%(kind)s du %(done_on)s, même note) : il a sans doute été envoyé "
+                    "deux fois. Pour un second contact du même type ce jour-là, précisez-le dans la note."
+                )
+                % {"kind": FollowUpKind(kind).label, "done_on": format(done_on, "%d/%m/%Y")},
+                field="note",
+            )
         follow_up = insert_row(
             FollowUp(pathway=pathway, kind=kind, done_on=done_on, note=(note or "").strip(), recorded_by=actor.user)
         )

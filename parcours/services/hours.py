@@ -7,6 +7,7 @@ maximum and within what the contract allows that month: weekly hours × the work
 month inside the contract, up to today, plus a tolerance (PARCOURS["HOURS_TOLERANCE_PERCENT"]) for overtime.
 """
 
+import dataclasses
 import datetime
 import decimal
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class MonthState:
     total: decimal.Decimal = decimal.Decimal("0")
     has_regular: bool = False
     regular_locked: bool = False
+    pending_adjustments: list = dataclasses.field(default_factory=list)  # their hours, still to validate
 
 
 def month_states(placement_ids, month) -> dict:
@@ -64,6 +66,8 @@ def month_states(placement_ids, month) -> dict:
         if not is_adjustment:
             current.has_regular = True
             current.regular_locked = state == HoursLineState.LOCKED
+        elif state == HoursLineState.DECLARED:
+            current.pending_adjustments.append(hours)
     return states
 
 
@@ -123,6 +127,19 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
                 "adjustment_without_locked_month",
                 _("Une régularisation ne porte que sur un mois clôturé."),
                 field="month",
+            )
+        if hours in state.pending_adjustments:
+            # Sent twice (a double click, the browser's back button, a retried request) would count twice once
+            # validated: the same amount again waits until the first is decided.
+            raise DomainError(
+                "duplicate_adjustment",
+                _(
+                    "Une régularisation de %(hours)s pour %(month)s attend déjà la validation de la structure "
+                    "porteuse : elle a sans doute été envoyée deux fois. Une seconde du même montant se déclare "
+                    "une fois la première validée ou rejetée."
+                )
+                % {"hours": hours_text(hours), "month": month_label(month)},
+                field="hours",
             )
     elif closed:
         raise DomainError(

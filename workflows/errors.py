@@ -17,6 +17,7 @@ class DomainError(Exception):
         "offer_closed": 409,
         "edit_conflict": 412,
         "stale_form": 409,
+        "stale_selection": 409,
     }
     # RFC 9457 extension members the API adds to the problem (e.g. the current version of an edited object).
     extensions: dict = {}

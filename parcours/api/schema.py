@@ -40,7 +40,8 @@ DESCRIPTIONS = {
     401: "Authentification absente ou jeton invalide.",
     403: "Action non autorisée pour votre rôle, ou organisation non autorisée.",
     404: "Introuvable, ou hors de votre périmètre.",
-    409: "Transition impossible depuis l'état actuel, ou modification concurrente.",
+    409: "Transition impossible depuis l'état actuel, modification concurrente, page périmée (stale_form), ou "
+    "doublon d'un objet existant (duplicate_…).",
     412: "Version périmée : le dossier a été modifié depuis la version donnée dans If-Match (`version` donne "
     "l'actuelle, `changed_fields` ce qui a changé depuis) ; rien n'a été enregistré.",
     413: "Corps de requête trop volumineux.",

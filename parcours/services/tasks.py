@@ -210,8 +210,10 @@ def task_reassign(*, actor, task, user) -> WorkTask:
 
 
 @transaction.atomic
-def task_bulk_assign(*, actor, tasks, user) -> int:
-    """A supervisor distributes open tasks of their organisation to one colleague; all or nothing."""
+def task_bulk_assign(*, actor, tasks, user, seen_holders: dict | None = None) -> int:
+    """A supervisor distributes open tasks of their organisation to one colleague; all or nothing. `seen_holders`:
+    {task id: holder's user id, or None} as the list showed them — a task claimed, released or handed over since
+    refuses the set, rather than being taken from whoever just took it without a word."""
     if actor is None or actor.is_system or not is_supervisor(actor):
         raise DomainError("forbidden", _("Seul·e un·e responsable d'équipe peut répartir des tâches en masse."))
     read = [plain_id(getattr(t, "pk", t)) for t in tasks]
@@ -231,6 +233,28 @@ def task_bulk_assign(*, actor, tasks, user) -> int:
         with _locked(actor, pk) as (activation, work_task):
             _require_open(activation.task)
             assignee = _colleague(user, work_task)
+            if seen_holders is not None and pk in seen_holders and activation.task.owner_id != seen_holders[pk]:
+                holder = activation.task.owner
+                raise DomainError(
+                    "stale_selection",
+                    (
+                        _(
+                            "La tâche n° %(pk)s (%(kind)s) a été prise par %(holder)s depuis l'affichage de la "
+                            "liste : rien n'a été attribué. Voyez la liste à jour, puis choisissez à nouveau."
+                        )
+                        if holder is not None
+                        else _(
+                            "La tâche n° %(pk)s (%(kind)s) a été remise dans la file depuis l'affichage de la liste : "
+                            "rien n'a été attribué. Voyez la liste à jour, puis choisissez à nouveau."
+                        )
+                    )
+                    % {
+                        "pk": pk,
+                        "kind": work_task.get_kind_display(),
+                        "holder": holder.get_full_name() or holder.get_username() if holder is not None else "",
+                    },
+                    field="tasks",
+                )
             if activation.task.status == STATUS.NEW:
                 _assign(activation, assignee)
                 _journal(actor, work_task, "assign", "new", to=assignee.pk, bulk=True)

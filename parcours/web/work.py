@@ -254,12 +254,29 @@ def task_reassign(request, pk):
     )
 
 
+def _seen_holders(data) -> dict:
+    """{task id: holder id or None} as the list showed them (its `held-<id>` fields); unreadable ones are left out."""
+    seen = {}
+    for key, value in data.items():
+        pk = key.removeprefix("held-")
+        if key.startswith("held-") and pk.isascii() and pk.isdigit() and len(pk) <= 18:
+            value = value.strip()
+            if value == "" or (value.isascii() and value.isdigit() and len(value) <= 18):
+                seen[int(pk)] = int(value) if value else None
+    return seen
+
+
 @login_required
 @require_POST
 def bulk_assign(request):
     actor = _actor(request)
     try:
-        n = services.task_bulk_assign(actor=actor, tasks=request.POST.getlist("tasks"), user=request.POST.get("user"))
+        n = services.task_bulk_assign(
+            actor=actor,
+            tasks=request.POST.getlist("tasks"),
+            user=request.POST.get("user"),
+            seen_holders=_seen_holders(request.POST),
+        )
     except DomainError as error:
         _refuse(error)
         messages.error(request, error.message)

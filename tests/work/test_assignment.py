@@ -303,3 +303,33 @@ def test_a_supervisor_holds_the_permission_itself_or_through_a_group_and_is_acti
     other = territories.a.facilitator2
     other.user.is_superuser = True
     assert selectors.is_supervisor(other)
+
+
+def test_bulk_assign_does_not_take_a_task_claimed_since_the_list_was_shown(territories, client):
+    """Found from outside: a supervisor's « Répartir » moved a task a colleague had just claimed, without a word. The
+    list sends each row's holder as it showed it; a task claimed (or released) since refuses the set."""
+    a = territories.a
+    tasks = [open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral()) for _ in range(2)]
+    supervise(a.facilitator)
+    client.force_login(a.facilitator.user)
+    page = client.get("/travail/a-prendre/").content.decode()
+    assert f'name="held-{tasks[0].pk}" value=""' in page
+    services.task_claim(actor=a.facilitator2, task=tasks[0])  # a colleague takes it meanwhile
+    data = {"tasks": [t.pk for t in tasks], "user": a.facilitator.user.pk, **{f"held-{t.pk}": "" for t in tasks}}
+    response = client.post("/travail/repartir/", data, follow=True)
+    body = html.unescape(response.content.decode())
+    assert f"La tâche n° {tasks[0].pk} (" in body and "depuis l'affichage de la liste : rien n'a été attribué" in body
+    assert (owner(tasks[0]), owner(tasks[1])) == (a.facilitator2.user.pk, None)
+    # The list as it is now: the colleague's hold is seen, and handing it over is a choice.
+    data[f"held-{tasks[0].pk}"] = str(a.facilitator2.user.pk)
+    assert client.post("/travail/repartir/", data).status_code == 302
+    assert (owner(tasks[0]), owner(tasks[1])) == (a.facilitator.user.pk, a.facilitator.user.pk)
+    # Released meanwhile: said too; unreadable held- fields are ignored (the set is judged as before).
+    services.task_unassign(actor=a.facilitator, task=tasks[0])
+    with pytest.raises(DomainError) as refused:
+        services.task_bulk_assign(
+            actor=a.facilitator, tasks=[tasks[0].pk], user=a.facilitator2.user, seen_holders={tasks[0].pk: 1}
+        )
+    assert refused.value.code == "stale_selection" and "remise dans la file" in refused.value.message
+    client.post("/travail/repartir/", {"tasks": [tasks[0].pk], "user": a.facilitator2.user.pk, "held-x": "y"})
+    assert owner(tasks[0]) == a.facilitator2.user.pk

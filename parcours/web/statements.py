@@ -170,12 +170,16 @@ def employer_statement(request, pk, *, actor):
                     if not row.input_kind and not value:
                         continue  # declared already: no input on the page
                     # A value for a row declared meanwhile (a second tab, a colleague) goes to the service, which
-                    # refuses it as a duplicate: never recorded as done while the typed hours were dropped.
+                    # refuses it as a duplicate: never recorded as done while the typed hours were dropped. The
+                    # row's kind is the one the page showed: hours typed as the month's, on a month closed since,
+                    # are refused (« déclarez une ligne de régularisation »), never turned into an adjustment unsaid.
+                    shown = request.POST.get(f"kind-{row.placement.pk}")
+                    kind = shown if shown in ("regular", "adjustment") else row.input_kind
                     rows.append(
                         services.StatementRow(
                             placement=row.placement.pk,
                             hours=value,
-                            is_adjustment=row.input_kind == "adjustment",
+                            is_adjustment=kind == "adjustment",
                             row=row.placement.pk,
                             label=row.name,
                         )

@@ -490,3 +490,29 @@ def test_month_pages_elide_before_a_vowel(client, site):
     login(client, "employeur")
     april = text(client.get(statement_url(site), {"mois": f"{site.today.year - 1}-04"}))
     assert f"Relevé d'heures d’avril {site.today.year - 1}" in april
+
+
+def test_hours_typed_as_the_month_on_a_month_closed_since_are_not_turned_into_an_adjustment(client, site):
+    """Found from outside: the employer's page showed a row to declare; the facilitator closed the month; the hours
+    sent were recorded as an adjustment under « Relevé enregistré », without a word. The row's kind is the one the
+    page showed: refused by name, nothing written; the page now offers the adjustment, which is then a choice."""
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    assert f'name="kind-{second.pk}" value="regular"' in text(client.get(statement_url(site)))
+    month = previous_month(site.today)
+    assert (
+        client.post(statement_url(site), {f"hours-{first.pk}": "70", f"kind-{first.pk}": "regular"}).status_code == 302
+    )
+    line = HoursLine.objects.get(placement=first)
+    services.hours_lines_decide(
+        actor=site.facilitator, lot=site.lot, month=month, lines=[line.pk], decision="validate"
+    )
+    services.statement_close_month(actor=site.facilitator, lot=site.lot, month=month)
+    response = client.post(statement_url(site), {f"hours-{second.pk}": "60", f"kind-{second.pk}": "regular"})
+    body = text(response)
+    assert response.status_code == 400 and "Ce mois est clôturé : déclarez une ligne de régularisation." in body
+    assert not HoursLine.objects.filter(placement=second).exists()
+    assert f'name="kind-{second.pk}" value="adjustment"' in body
+    response = client.post(statement_url(site), {f"hours-{second.pk}": "60", f"kind-{second.pk}": "adjustment"})
+    assert response.status_code == 302
+    assert HoursLine.objects.get(placement=second).is_adjustment

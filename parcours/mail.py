@@ -4,7 +4,9 @@ Four kinds (parcours.models.NotificationKind), each person choosing per kind: im
 never (preferences page, parcours.services.preferences):
 
 - an employer's members, when a candidate is forwarded to it;
-- the young person's referent adviser and the adviser who sent the referral, when the candidate is hired or refused;
+- the young person's referent adviser and the adviser who sent the referral, when the candidate is hired or refused
+  — or, when the referent is no longer someone to tell there (membership ended or moved, account deactivated, no
+  e-mail address), the Mission Locale's active advisers: a decision is never told to nobody, nor outside it;
 - the facilitators, when a referral waits beyond its reminder delay (the owner of the waiting task if it is
   assigned, else the team);
 - an employer's members, when its monthly statement of a lot is reminded (the statement's `remind` journal event:
@@ -96,24 +98,32 @@ _referral_told = Compiled(
 )
 
 
-def _members_to_tell(kind, organisation_id, key, user_ids=None):
+def _members_to_tell(kind, organisation_id, key, user_ids=None, referent_id=None):
     """(read, its arguments) of (user id, organisation id, delivery) of the active members of `organisation_id`'s
     team for `kind` (only `user_ids` among them when given) who receive this kind and were not told under `key` yet;
-    None when no one is named. One read of the members with their delivery and whether they were told, compiled once
-    per kind and number of people named (roles.statements)."""
+    None when no one is named. `referent_id` (among `user_ids`): when that person is not a member of the team to tell
+    (membership ended, account deactivated, no e-mail address), the whole team instead — decided in the same read.
+    One read of the members with their delivery and whether they were told, compiled once per kind, number of people
+    named and whether a referent is named (roles.statements)."""
     named = None if user_ids is None else sorted({pk for pk in user_ids if pk is not None})
-    if named == []:
+    if named == [] and referent_id is None:
         return None
-    shape = (kind, None if named is None else len(named))
+    fallback = referent_id is not None
+    shape = (kind, None if named is None else len(named), fallback)
     read = _MEMBERS_TO_TELL.get(shape)
     if read is None:
 
-        def build(organisation, told_key, *users):
+        def build(organisation, told_key, *people):
             chosen = NotificationPreference.objects.filter(user_id=OuterRef("user_id"), kind=kind).values("delivery")
             told = MailNotification.objects.filter(user_id=OuterRef("user_id"), kind=kind, key=told_key)
-            members = team_members(
-                organisation, ROLE_OF_KIND[kind], user_ids=list(users) if named is not None else None
-            )
+            role = ROLE_OF_KIND[kind]
+            referent, users = (people[0], people[1:]) if fallback else (None, people)
+            if fallback:
+                # The people named, or the whole team when the referent is no longer one of it.
+                gone = ~Exists(team_members(organisation, role, user_ids=[referent]))
+                members = team_members(organisation, role).filter(Q(user_id__in=list(users)) | gone)
+            else:
+                members = team_members(organisation, role, user_ids=list(users) if named is not None else None)
             return (
                 members.annotate(delivery=Coalesce(Subquery(chosen[:1]), Value(Delivery.IMMEDIATE.value)))
                 .exclude(delivery=Delivery.NONE)
@@ -122,19 +132,23 @@ def _members_to_tell(kind, organisation_id, key, user_ids=None):
                 .values_list("user_id", "organisation_id", "delivery")
             )
 
-        read = _MEMBERS_TO_TELL.setdefault(shape, Compiled(build, arguments=2 + len(named or ())))
-    return read, (int(organisation_id), str(key), *(int(pk) for pk in named or ()))
+        arguments = 2 + int(fallback) + len(named or ())
+        read = _MEMBERS_TO_TELL.setdefault(shape, Compiled(build, arguments=arguments))
+    referent = (int(referent_id),) if fallback else ()
+    return read, (int(organisation_id), str(key), *referent, *(int(pk) for pk in named or ()))
 
 
 _MEMBERS_TO_TELL = {}
 _FROM_MEMBERS = ("user", "organisation", "delivery")  # the outbox columns the members' read gives, by its names
 
 
-def _enqueue(kind, organisation_id, *, key, user_ids=None, event=None, referral_id=None, month=None) -> int | None:
+def _enqueue(
+    kind, organisation_id, *, key, user_ids=None, referent_id=None, event=None, referral_id=None, month=None
+) -> int | None:
     """One outbox row per member to tell, in one statement: INSERT … SELECT from the members' read, the other
     columns given or their defaults. One row per person, kind and key: a second worker or a replayed timer adds
     nothing (the rows told are not read; the unique constraint settles a race, its conflict ignored)."""
-    found = _members_to_tell(kind, organisation_id, key, user_ids)
+    found = _members_to_tell(kind, organisation_id, key, user_ids, referent_id)
     if found is None:
         return 0
     read, arguments = found
@@ -265,19 +279,29 @@ def _enqueue_for_event(event, subject) -> int | None:
         if not found:
             return 0
         referral = found[0]
+    referent_id = None
     if kind == NotificationKind.CANDIDATE_FORWARDED:
         organisation_id, user_ids = referral.offer.lot.awardee_id, None
         key = f"referral:{referral.pk}:forward"
     elif kind == NotificationKind.CANDIDATE_DECIDED:
-        organisation_id = referral.pathway.participant.youth_agency_id
-        user_ids = [referral.pathway.participant.referent_adviser_id, referral.sent_by_id]
+        participant = referral.pathway.participant
+        organisation_id, referent_id = participant.youth_agency_id, participant.referent_adviser_id
+        user_ids = [referent_id, referral.sent_by_id]  # the Mission Locale's advisers if the referent left
         key = f"referral:{referral.pk}:{event.action}"
     else:
         organisation_id, user_ids = _waiting_members(referral, event)
         key = f"timer:{event.object_id}"
     if organisation_id is None:
         return 0
-    return _enqueue(kind, organisation_id, key=key, user_ids=user_ids, event=event, referral_id=referral.pk)
+    return _enqueue(
+        kind,
+        organisation_id,
+        key=key,
+        user_ids=user_ids,
+        referent_id=referent_id,
+        event=event,
+        referral_id=referral.pk,
+    )
 
 
 def _enqueue_statement_reminder(event) -> int | None:

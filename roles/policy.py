@@ -65,6 +65,8 @@ POLICY: dict[str, dict[Role, Scope]] = {
     "participant.export_subject_data": {A: Scope.FOLLOWED_PARTICIPANT},
     "participant.view_access_log":   {A: Scope.FOLLOWED_PARTICIPANT},
     "participant.record_notice":     {A: Scope.FOLLOWED_PARTICIPANT},
+    # the file's referent adviser (one of the Mission Locale's active advisers), one file or a leaver's hand-over
+    "participant.change_referent":   {A: Scope.FOLLOWED_PARTICIPANT},
     "followup.record":               {A: Scope.FOLLOWED_PARTICIPANT, F: Scope.SHARED_PARTICIPANT},
     # pathway transitions
     "pathway.submit_eligibility":    {A: Scope.FOLLOWED_PARTICIPANT},

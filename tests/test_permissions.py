@@ -53,6 +53,7 @@ from tests.factories import (
     make_pathway,
     make_placement,
     make_referral,
+    member,
     reload,
     today,
     years_ago,
@@ -158,6 +159,17 @@ def _record_notice(world, actor):
     def run():
         data_protection.participant_record_notice(actor=actor, participant=participant, given_on=today())
         return reload(participant).notice_given_on == today()
+
+    return participant, "participant.view", run
+
+
+def _change_referent(world, actor):
+    participant = make_pathway(world, "eligible").participant
+    heir = member(world.a.youth_agency, Role.ADVISER).user  # another adviser of the file's Mission Locale
+
+    def run():
+        participants.participant_change_referent(actor=actor, participant=participant, adviser=heir)
+        return reload(participant).referent_adviser_id == heir.pk
 
     return participant, "participant.view", run
 
@@ -294,6 +306,7 @@ ACTIONS = {
     "participant.create": _participant_create,
     "participant.update": _participant_update,
     "participant.record_notice": _record_notice,
+    "participant.change_referent": _change_referent,
     "referral.create": _referral_create,
     "followup.record": _followup_record,
     "placement.declare_hours": _declare_hours,

@@ -150,6 +150,13 @@ class NoticeGivenSerializer(StrictSerializer):
     given_on = StrictDateField(help_text="Jour où la notice d'information a été remise (ou envoyée) au ou à la jeune.")
 
 
+class ReferentChangeSerializer(StrictSerializer):
+    adviser = StrictIntegerField(
+        help_text="Identifiant de l'utilisateur·rice qui devient référent·e : un·e conseiller·ère en poste dans la "
+        "Mission Locale du dossier."
+    )
+
+
 class ExitOutcomeRecordSerializer(StrictSerializer):
     """The situation six months after the pathway's latest exit (a second call corrects it, journaled as such)."""
 

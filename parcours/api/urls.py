@@ -41,6 +41,7 @@ urlpatterns = [
     path("participants/<id:pk>/", views.ParticipantDetailView.as_view(), name="participants-detail"),
     path("participants/<id:pk>/history/", views.ParticipantHistoryView.as_view(), name="participants-history"),
     path("participants/<id:pk>/notice/", views.ParticipantNoticeView.as_view(), name="participants-notice"),
+    path("participants/<id:pk>/referent/", views.ParticipantReferentView.as_view(), name="participants-referent"),
     path(
         "participants/<id:pk>/subject-access/",
         views.ParticipantSubjectAccessView.as_view(),

@@ -561,6 +561,31 @@ class ParticipantNoticeView(ParticipantFileMixin, ApiView):
         return self.file_response(self.participant_file())
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Changer de référent·e",
+        description="Le ou la nouvelle référent·e est un·e conseiller·ère en poste dans la Mission Locale du dossier "
+        "(sinon 400 `invalid_referent`, sur le champ `adviser`) ; refusé sur un dossier anonymisé (409). Réservé à la "
+        "Mission Locale qui suit le ou la jeune ; inscrit dans l'historique du dossier (`change_referent`). Rien "
+        "n'est écrit quand la personne est déjà référente. La réponse est le dossier.",
+        tags=_tag(r.PARTICIPANTS),
+        request=s.ReferentChangeSerializer,
+        responses=s.ParticipantDetailSerializer,
+    )
+)
+class ParticipantReferentView(ParticipantFileMixin, ApiView):
+    def post(self, request, *args, **kwargs):
+        message = str(participants.CHANGE_REFERENT_FORBIDDEN)
+        self.require_role("participant.change_referent", message)
+        participant = self.participant_file(log=False)  # a refusal writes nothing, not even an access row
+        self.require("participant.change_referent", participant, message)
+        inputs = self.parse(s.ReferentChangeSerializer)
+        participants.participant_change_referent(
+            actor=self.actor, participant=participant.pk, adviser=inputs.validated_data["adviser"]
+        )
+        return self.file_response(self.participant_file())
+
+
 @extend_schema_view(get=history_schema(r.PARTICIPANTS))
 class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
     # Events of several objects: in the order they happened (an object's `sequence` numbers its own events only).

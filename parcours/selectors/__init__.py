@@ -42,6 +42,7 @@ from parcours.selectors.journal import (  # noqa: F401,E402
 )
 from parcours.selectors.notifications import notifications_for  # noqa: F401,E402
 from parcours.selectors.participants import *  # noqa: F401,F403,E402
+from parcours.selectors.referents import *  # noqa: F401,F403,E402
 from parcours.selectors.tally import pathway_counts_for  # noqa: F401,E402
 
 # isort: split

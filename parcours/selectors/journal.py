@@ -84,6 +84,7 @@ ACTION_LABELS = {
     "record_follow_up": gettext_lazy("Suivi enregistré"),
     "close": gettext_lazy("Clôture"),
     "notice_given": gettext_lazy("Notice d'information remise"),
+    "change_referent": gettext_lazy("Changement de référent·e"),
     "subject_access_export": gettext_lazy("Export des données (droit d'accès)"),
     "retention_notice": gettext_lazy("Avis d'anonymisation prochaine"),
     "anonymise": gettext_lazy("Anonymisation"),
@@ -92,6 +93,8 @@ ACTION_LABELS = {
     "claim": gettext_lazy("Tâche prise"),
     "assign": gettext_lazy("Tâche attribuée"),
     "unassign": gettext_lazy("Tâche remise dans la file"),
+    # Its holder left the team: membership moved, switched off or deleted, or account switched off.
+    "release_on_leave": gettext_lazy("Tâche remise dans la file (départ de l'équipe)"),
     "reassign": gettext_lazy("Tâche réattribuée"),
     "file": gettext_lazy("Tâche classée"),
     "submit": gettext_lazy("Relevé déclaré"),
@@ -254,6 +257,8 @@ def event_detail(event, inputs: dict) -> str:
         return str(TIMER_NODE_DETAILS.get(inputs.get("node"), ""))
     if event.object_type == "pathway" and event.action == "exit" and inputs.get("category") in ExitCategory.values:
         return gettext("Sortie : %(category)s") % {"category": ExitCategory(inputs["category"]).label}
+    if event.object_type == "participant" and event.action == "change_referent" and inputs.get("bulk"):
+        return gettext("Transmission des dossiers d'un·e collègue")
     if event.object_type == "placement" and event.action == "change_start_date":
         return gettext("Début prévu : %(previous)s → %(start_date)s") % {
             "previous": _french_date(inputs.get("previous")),

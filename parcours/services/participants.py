@@ -7,8 +7,10 @@ from django.utils.translation import gettext_lazy
 
 from parcours.models import Participant, Pathway
 from parcours.notifications import publish_on_commit
-from parcours.services.common import lock, refuse_closed_file, require, require_choice, require_date
+from parcours.selectors.referents import is_referent_candidate, open_files_of
+from parcours.services.common import lock, refuse_closed_file, require, require_choice, require_date, row_pk
 from parcours.text import identity_key
+from roles import policy
 from roles.enums import OrganisationKind
 from roles.grants import share_participant
 from roles.rows import insert_row, insert_row_unless_duplicate
@@ -357,3 +359,106 @@ def _conflict_message(changes, fields) -> str:
 
 def eligibility_validity_months():
     return settings.PARCOURS["ELIGIBILITY_VALIDITY_MONTHS"]
+
+
+# --- The referent adviser -------------------------------------------------------------------------------------
+REFERENT_REFUSED = gettext_lazy("Choisissez un·e conseiller·ère en poste dans la Mission Locale du dossier.")
+CHANGE_REFERENT_FORBIDDEN = gettext_lazy("Vous ne pouvez pas changer le ou la référent·e de ce dossier.")
+
+
+def _user_id(value, field, message) -> int:
+    """A user's id from a user or an id; anything else is refused on `field` (never a hint of whose id it is)."""
+    value = getattr(value, "pk", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise DomainError("invalid_referent", str(message), field=field)
+    return value
+
+
+def _referent_id(adviser, organisation_id, field) -> int:
+    """The id of `adviser` if they are an active adviser of the Mission Locale `organisation_id`, else one refusal
+    whatever the reason (unknown id, another organisation or role, a membership ended, an account deactivated)."""
+    adviser_id = _user_id(adviser, field, REFERENT_REFUSED)
+    if not is_referent_candidate(organisation_id, adviser_id):
+        raise DomainError("invalid_referent", str(REFERENT_REFUSED), field=field)
+    return adviser_id
+
+
+def _lock_file(actor, participant) -> Participant:
+    """Lock the file and its pathways, the pathways first: the order a pathway's transition takes them (its state's
+    update moves the file's `current_state`, a trigger's write on the file row), so that the two never wait for each
+    other."""
+    pk = row_pk(Participant, participant)
+    list(
+        Pathway.objects.filter(participant_id=pk)
+        .select_for_update(of=("self",), no_key=True)
+        .order_by("pk")
+        .values("pk")
+    )
+    return lock(Participant, pk, actor=actor)
+
+
+def _set_referent(*, actor, participant, adviser_id, bulk=False) -> None:
+    """Write the new referent on the locked file and its pathway (a young person's tasks go to the pathway's referent,
+    parcours.work), journal it (ids only) and tell on commit."""
+    previous = participant.referent_adviser_id
+    participant.referent_adviser_id = adviser_id
+    participant.save(update_fields=["referent_adviser", "updated_at"])
+    Pathway.objects.filter(participant_id=participant.pk).update(referent_adviser_id=adviser_id)
+    inputs = {"from": previous, "to": adviser_id}
+    if bulk:
+        inputs["bulk"] = True
+    event = record_event(
+        actor=actor,
+        object_type="participant",
+        object_id=participant.pk,
+        participant_id=participant.pk,
+        action="change_referent",
+        inputs=inputs,
+    )
+    publish_on_commit(event)
+
+
+@transaction.atomic
+def participant_change_referent(*, actor, participant, adviser) -> Participant:
+    """Make `adviser` (a user or a user id) the referent of the file: an active adviser of the file's Mission Locale.
+    Refused on an anonymised file; nothing is written when they already are the referent."""
+    participant = _lock_file(actor, participant)
+    require(actor, "participant.change_referent", participant, str(CHANGE_REFERENT_FORBIDDEN))
+    refuse_closed_file(participant)
+    adviser_id = _referent_id(adviser, participant.youth_agency_id, "adviser")
+    if adviser_id == participant.referent_adviser_id:
+        return participant
+    _set_referent(actor=actor, participant=participant, adviser_id=adviser_id)
+    return participant
+
+
+@transaction.atomic
+def participant_hand_over(*, actor, from_adviser, to_adviser) -> int:
+    """Hand over every open (not anonymised) file of the actor's Mission Locale whose referent is `from_adviser` (a
+    member or a former member: someone who left) to `to_adviser`, an active adviser there; each file locked (in id
+    order) and journaled as a change of referent. How many files moved (0: none was theirs any more)."""
+    organisation = None if actor is None else actor.organisation
+    if not policy.may(actor, "participant.change_referent") or organisation is None:
+        raise DomainError("forbidden", str(CHANGE_REFERENT_FORBIDDEN))
+    if organisation.kind != OrganisationKind.MISSION_LOCALE:
+        raise DomainError("forbidden", str(CHANGE_REFERENT_FORBIDDEN))
+    from_id = _user_id(
+        from_adviser, "from_adviser", gettext_lazy("Choisissez la personne dont les dossiers sont à transmettre.")
+    )
+    to_id = _referent_id(to_adviser, actor.organisation_id, "to_adviser")
+    if from_id == to_id:
+        raise DomainError(
+            "invalid_referent",
+            _("Choisissez une autre personne que celle dont les dossiers sont à transmettre."),
+            field="to_adviser",
+        )
+    moved = 0
+    for pk in list(open_files_of(actor, from_id).order_by("pk").values_list("pk", flat=True)):
+        participant = _lock_file(actor, pk)
+        # Read again under its lock: changed or anonymised meanwhile, it is left as it now is.
+        if participant.referent_adviser_id != from_id or participant.anonymised_at is not None:
+            continue
+        require(actor, "participant.change_referent", participant, str(CHANGE_REFERENT_FORBIDDEN))
+        _set_referent(actor=actor, participant=participant, adviser_id=to_id, bulk=True)
+        moved += 1
+    return moved

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from parcours import selectors
 from parcours.access_log import log_access, log_participant_access
@@ -480,11 +480,200 @@ def exit_outcome(request, pk, *, actor):
     return render(request, "adviser/exit_outcome.html", {"form": form, "exit": exit, "back": back}, status=status)
 
 
+# --- The referent adviser -----------------------------------------------------------------------------------------
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class ReferentForm(BootstrapFormMixin, forms.Form):
+    """The file's new referent, among the Mission Locale's active advisers (the service checks it again)."""
+
+    adviser = forms.ChoiceField(
+        label=gettext_lazy("Nouveau ou nouvelle référent·e"),
+        error_messages={
+            **REQUIRED_MESSAGE,
+            "invalid_choice": gettext_lazy("Choisissez un·e conseiller·ère de la liste."),
+        },
+    )
+
+    def __init__(self, *args, candidates, current_id, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")]
+        for user in candidates:
+            label = _person(user)
+            if user.pk == current_id:
+                label = gettext("%(name)s (référent·e actuel·le)") % {"name": label}
+            choices.append((str(user.pk), label))
+        self.fields["adviser"].choices = choices
+
+
+@actor_required
+def participant_referent(request, pk, *, actor):
+    """« Changer de référent·e »: one of the file's Mission Locale's active advisers becomes its referent."""
+    participant = selectors.participant_for_referent_change(actor=actor, participant_id=pk)
+    if participant is None:
+        raise Http404("Participant·e introuvable.")
+    back = reverse("participant_detail", args=[participant.pk])
+    closed = file_closed(participant)
+    if closed is not None:  # as the edit page: nothing to change, said on the file
+        messages.error(request, closed.message)
+        return redirect(back)
+    candidates = list(selectors.referent_candidates(participant.youth_agency_id))
+    options = {"candidates": candidates, "current_id": participant.referent_adviser_id}
+    if request.method == "POST":
+        form = ReferentForm(request.POST, **options)
+        if form.is_valid():
+            adviser_id = int(form.cleaned_data["adviser"])
+            chosen = next(user for user in candidates if user.pk == adviser_id)
+            if adviser_id == participant.referent_adviser_id:
+                success = gettext("Aucun changement : %(name)s est déjà référent·e de ce dossier.")
+            else:
+                success = gettext("%(name)s est désormais référent·e de ce dossier.")
+            done = run_service(
+                request,
+                form,
+                lambda: participants.participant_change_referent(
+                    actor=actor, participant=participant, adviser=adviser_id
+                ),
+                success=success % {"name": _person(chosen)},
+                back=back,
+            )
+            if done is not None:
+                return done
+        status = 400
+    else:
+        form = ReferentForm(initial={"adviser": str(participant.referent_adviser_id)}, **options)
+        status = 200
+    log_participant_access(actor=actor, participant_id=participant.pk)  # the page names the person
+    return render(
+        request,
+        "adviser/referent_form.html",
+        {"form": form, "participant": participant, "back": back},
+        status=status,
+    )
+
+
+class HandOverForm(BootstrapFormMixin, forms.Form):
+    """A colleague's open files handed over to another adviser; the first valid post asks for a confirmation."""
+
+    from_adviser = forms.ChoiceField(
+        label=gettext_lazy("Dossiers de"),
+        error_messages={
+            **REQUIRED_MESSAGE,
+            "invalid_choice": gettext_lazy("Choisissez une personne de la liste."),
+        },
+    )
+    to_adviser = forms.ChoiceField(
+        label=gettext_lazy("Transmettre à"),
+        error_messages={
+            **REQUIRED_MESSAGE,
+            "invalid_choice": gettext_lazy("Choisissez un·e conseiller·ère de la liste."),
+        },
+    )
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, sources, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sources = {user.pk: user for user in sources}
+        self.candidates = {user.pk: user for user in candidates}
+        self.fields["from_adviser"].choices = [("", "—")] + [
+            (str(user.pk), self._source_label(user)) for user in sources
+        ]
+        self.fields["to_adviser"].choices = [("", "—")] + [(str(user.pk), _person(user)) for user in candidates]
+
+    @staticmethod
+    def _source_label(user) -> str:
+        files = ngettext("%(n)s dossier ouvert", "%(n)s dossiers ouverts", user.open_files) % {"n": user.open_files}
+        if not user.is_member:
+            return gettext("%(name)s — ne fait plus partie de l'équipe, %(files)s") % {
+                "name": _person(user),
+                "files": files,
+            }
+        return f"{_person(user)} — {files}"
+
+    def clean(self):
+        cleaned = super().clean()
+        source, target = cleaned.get("from_adviser"), cleaned.get("to_adviser")
+        if source and target and source == target:
+            self.add_error(
+                "to_adviser", gettext("Choisissez une autre personne que celle dont les dossiers sont à transmettre.")
+            )
+        return cleaned
+
+
+def _handed_over(moved, source, target) -> str:
+    names = {"n": moved, "source": _person(source), "target": _person(target)}
+    if not moved:  # taken over meanwhile, file by file or by a colleague's hand-over
+        return gettext("Aucun dossier ouvert de %(source)s n'était encore à transmettre.") % names
+    return (
+        ngettext(
+            "%(n)s dossier de %(source)s est transmis à %(target)s.",
+            "%(n)s dossiers de %(source)s sont transmis à %(target)s.",
+            moved,
+        )
+        % names
+    )
+
+
+@role_required(Role.ADVISER)
+def hand_over(request, *, actor):
+    """« Transmettre les dossiers d'un·e collègue »: every open file a member or former member of the Mission Locale
+    is the referent of goes to one adviser (someone left or changes post). Choose, confirm, done."""
+    if not policy.may(actor, "participant.change_referent"):
+        raise PermissionDenied(gettext("Cette page est réservée à un autre rôle."))
+    sources = list(selectors.hand_over_sources(actor))
+    candidates = list(selectors.referent_candidates(actor.organisation_id))
+    options = {"sources": sources, "candidates": candidates}
+    back = reverse("adviser:participants")
+    summary = None
+    status = 200
+    if request.method == "POST":
+        form = HandOverForm(request.POST, **options)
+        if form.is_valid():
+            source = form.sources[int(form.cleaned_data["from_adviser"])]
+            target = form.candidates[int(form.cleaned_data["to_adviser"])]
+            if form.cleaned_data["confirmed"]:
+                done = run_service(
+                    request,
+                    form,
+                    lambda: participants.participant_hand_over(
+                        actor=actor, from_adviser=source.pk, to_adviser=target.pk
+                    ),
+                    success=lambda moved: _handed_over(moved, source, target),
+                    back=back,
+                    stale_codes=(),
+                )
+                if done is not None:
+                    return done
+                status = 400
+            else:
+                # The choice, confirmed as it is: sent again with it, not to be changed on the way.
+                summary = {"source": _person(source), "target": _person(target), "files": source.open_files}
+                data = request.POST.copy()
+                data["confirmed"] = "on"
+                form = HandOverForm(data, **options)
+                form.is_valid()
+                for name in ("from_adviser", "to_adviser", "confirmed"):
+                    form.fields[name].widget = forms.HiddenInput()
+        else:
+            status = 400
+    else:
+        form = HandOverForm(**options)
+    return render(
+        request,
+        "adviser/hand_over.html",
+        {"form": form, "summary": summary, "back": back, "has_sources": bool(sources)},
+        status=status,
+    )
+
+
 urlpatterns = [
     path("sorties/<id:pk>/situation-a-6-mois/", exit_outcome, name="exit_outcome"),
     path("jeunes/", participant_list, name="participants"),
     path("jeunes/inscrire/", participant_create, name="participant_create"),
     path("jeunes/<id:pk>/modifier/", participant_update, name="participant_update"),
+    path("jeunes/<id:pk>/referent/", participant_referent, name="participant_referent"),
+    path("jeunes/transmettre/", hand_over, name="hand_over"),
     path("parcours/<id:pk>/eligibilite/", submit_eligibility, name="submit_eligibility"),
     path("parcours/<id:pk>/suivi/", followup_record, name="followup_record"),
     path("offres/", offer_list, name="offers"),

@@ -197,6 +197,7 @@ def participant_detail(request, pk):
             "planned_follow_ups": [f for f in follow_ups if f.done_on is None],
             "done_follow_ups": [f for f in follow_ups if f.done_on is not None],
             "can_update": writable and selectors.allows(actor, "participant.update", participant),
+            "can_change_referent": writable and selectors.allows(actor, "participant.change_referent", participant),
             "data_protection": _data_protection(actor, participant, writable),
             "can_export": actor.role == Role.AUDITOR,
             "timeline": selectors.participant_timeline(actor=actor, participant=participant),

@@ -653,29 +653,44 @@ admin.site.unregister(Membership)
 @admin.register(Organisation)
 class OrganisationAdmin(roles_admin.OrganisationAdmin):
     def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        journaled = accounts.membership_states(organisation=form.instance.pk) if form.instance.pk else {}
         super().save_formset(request, form, formset, change)
-        if formset.model is Membership:
-            # The members before (a row changed or deleted: its user as the page showed it) and after the change.
-            before = [row.initial.get("user") for row in formset.initial_forms]
-            after = [row.instance.user_id for row in formset.forms]
-            accounts.access_changed(actor=_admin_actor(request), users=[*before, *after])
+        # The members before (a row changed or deleted: its user as the page showed it) and after the change.
+        before = [row.initial.get("user") for row in formset.initial_forms]
+        after = [row.instance.user_id for row in formset.forms]
+        actor = _admin_actor(request)
+        accounts.record_membership_changes(
+            actor=actor, before=journaled, after=accounts.membership_states(organisation=form.instance.pk)
+        )
+        accounts.access_changed(actor=actor, users=[*before, *after])
 
 
 @admin.register(Membership)
 class MembershipAdmin(roles_admin.MembershipAdmin):
     def save_model(self, request, obj, form, change):
         before = Membership.objects.filter(pk=obj.pk).values_list("user_id", flat=True).first() if change else None
+        journaled = accounts.membership_states(pk=obj.pk) if change else {}
         super().save_model(request, obj, form, change)
-        accounts.access_changed(actor=_admin_actor(request), users=[before, obj.user_id])
+        actor = _admin_actor(request)
+        accounts.record_membership_changes(actor=actor, before=journaled, after=accounts.membership_states(pk=obj.pk))
+        accounts.access_changed(actor=actor, users=[before, obj.user_id])
 
     def delete_model(self, request, obj):
+        journaled = accounts.membership_states(pk=obj.pk)
         super().delete_model(request, obj)
-        accounts.access_changed(actor=_admin_actor(request), users=[obj.user_id])
+        actor = _admin_actor(request)
+        accounts.record_membership_changes(actor=actor, before=journaled, after={})
+        accounts.access_changed(actor=actor, users=[obj.user_id])
 
     def delete_queryset(self, request, queryset):
         users = list(queryset.values_list("user_id", flat=True))
+        journaled = accounts.membership_states(pk__in=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
-        accounts.access_changed(actor=_admin_actor(request), users=users)
+        actor = _admin_actor(request)
+        accounts.record_membership_changes(actor=actor, before=journaled, after={})
+        accounts.access_changed(actor=actor, users=users)
 
 
 User = get_user_model()
@@ -687,16 +702,36 @@ class UserAdmin(auth_admin.UserAdmin):
     actions = ["deactivate"]
 
     def save_model(self, request, obj, form, change):
+        # The account as it was (its permissions and groups are saved after it, by save_related): journaled there.
+        request._journaled_account = accounts.account_state(User.objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
         if change:  # « Actif » unticked: signed out, token revoked, tasks back in their queues
             accounts.access_changed(actor=_admin_actor(request), users=[obj])
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        accounts.record_account_change(
+            actor=_admin_actor(request),
+            user_id=obj.pk,
+            before=getattr(request, "_journaled_account", None),
+            after=accounts.account_state(obj),
+        )
+
     def delete_model(self, request, obj):
-        accounts.account_before_delete(actor=_admin_actor(request), users=[obj])
+        actor = _admin_actor(request)
+        accounts.account_before_delete(actor=actor, users=[obj])
+        accounts.record_account_change(actor=actor, user_id=obj.pk, before=accounts.account_state(obj), after=None)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        accounts.account_before_delete(actor=_admin_actor(request), users=list(queryset.order_by("pk")))
+        actor = _admin_actor(request)
+        users = list(queryset.order_by("pk"))
+        accounts.account_before_delete(actor=actor, users=users)
+        for user in users:
+            accounts.record_account_change(
+                actor=actor, user_id=user.pk, before=accounts.account_state(user), after=None
+            )
         super().delete_queryset(request, queryset)
 
     @admin.action(description="Désactiver les comptes sélectionnés", permissions=["change"])

@@ -1,10 +1,12 @@
 """Reads for data protection: the subject-access document of one participant, and the access log as seen by the
 Mission Locale following a file and by an organisation's data-protection officer (policy-scoped)."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from parcours.models import (
     AssessedCriterion,
@@ -20,7 +22,8 @@ from parcours.models import (
 )
 from parcours.selectors.journal import OBJECT_LABELS, ROLE_LABELS, action_label, event_state_label, person_name
 from parcours.text import Folded, fold, pseudonym_number
-from roles.policy import allows, scope_queryset
+from roles.models import Membership, Organisation
+from roles.policy import allows, may, scope_queryset
 from workflows.errors import DomainError
 from workflows.models import JournalEvent
 
@@ -69,6 +72,88 @@ def access_log_for(actor, *, query="", channel="", since=None, until=None):
     if until:
         queryset = queryset.filter(accessed_at__date__lte=until)
     return queryset.order_by("-accessed_at", "-pk")
+
+
+# --- The journal of memberships and accounts -----------------------------------------------------------------------
+RIGHTS_FIELDS = {
+    "organisation": gettext_lazy("organisation"),
+    "role": gettext_lazy("rôle"),
+    "is_active": gettext_lazy("actif·ve"),
+    "named_access": gettext_lazy("accès nominatif"),
+    "is_staff": gettext_lazy("accès à l'administration"),
+    "is_superuser": gettext_lazy("super-utilisateur·rice"),
+    "permissions": gettext_lazy("permissions"),
+    "groups": gettext_lazy("groupes"),
+}
+
+
+ALWAYS_SHOWN = ("organisation", "role", "is_active")
+
+
+def rights_log_for(actor):
+    """Who granted what to whom, and when, in the data-protection officer's organisation: the events of its
+    memberships (one in it now, or moved out of it: its previous organisation) and of its members' accounts, newest
+    first (parcours.services.accounts journals them). Nothing for anyone else."""
+    if not may(actor, "accesslog.view") or actor.organisation_id is None:
+        return JournalEvent.objects.none()
+    organisation = actor.organisation_id
+    members = Membership.objects.filter(organisation_id=organisation).values("user_id")
+    return (
+        JournalEvent.objects.filter(
+            Q(object_type="membership", inputs__organisation=organisation)
+            | Q(object_type="membership", inputs__previous__organisation=organisation)
+            | Q(object_type="account", object_id__in=members)
+        )
+        .select_related("actor_user")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def describe_rights_events(events) -> list:
+    """Each event of a page with `subject` (the person whose membership or account it is) and `detail` (what it
+    records, previous values first), the people and organisations it names read in two queries."""
+    events = list(events)
+    user_ids = {e.inputs.get("user") if e.object_type == "membership" else e.object_id for e in events}
+    organisation_ids = set()
+    for event in events:
+        for values in (event.inputs, event.inputs.get("previous") or {}):
+            if values.get("organisation") is not None:
+                organisation_ids.add(values["organisation"])
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=user_ids - {None})}
+    organisations = dict(Organisation.objects.filter(pk__in=organisation_ids).values_list("pk", "name"))
+
+    def shown(name, value):
+        if name == "organisation":
+            return organisations.get(value, f"#{value}")
+        if name == "role":
+            return str(ROLE_LABELS.get(value, value))
+        if isinstance(value, bool):
+            return _("oui") if value else _("non")
+        if isinstance(value, list):
+            return ", ".join(value) or _("aucune")
+        return str(value)
+
+    for event in events:
+        subject_id = event.inputs.get("user") if event.object_type == "membership" else event.object_id
+        subject = users.get(subject_id)
+        event.subject = (subject.get_full_name() or subject.get_username()) if subject else f"#{subject_id}"
+        event.label = action_label(event.object_type, event.action)
+        previous = event.inputs.get("previous") or {}
+        if previous:
+            parts = [
+                f"{RIGHTS_FIELDS[name]} : {shown(name, old)} → {shown(name, event.inputs.get(name))}"
+                for name, old in previous.items()
+                if name in RIGHTS_FIELDS
+            ]
+        else:
+            # Created or deleted: what it gave (a right not held is left unsaid, but whether it is active).
+            parts = [
+                f"{RIGHTS_FIELDS[name]} : {shown(name, event.inputs[name])}"
+                for name in RIGHTS_FIELDS
+                if name in event.inputs and (name in ALWAYS_SHOWN or event.inputs[name] not in (False, [], None))
+            ]
+        event.detail = " ; ".join(parts)
+    return events
 
 
 # --- The subject-access document --------------------------------------------------------------------------------

@@ -95,6 +95,12 @@ ACTION_LABELS = {
     "unassign": gettext_lazy("Tâche remise dans la file"),
     # Its holder left the team: membership moved, switched off or deleted, or account switched off.
     "release_on_leave": gettext_lazy("Tâche remise dans la file (départ de l'équipe)"),
+    "membership_created": gettext_lazy("Appartenance créée"),
+    "membership_changed": gettext_lazy("Appartenance modifiée"),
+    "membership_deleted": gettext_lazy("Appartenance supprimée"),
+    "account_created": gettext_lazy("Compte créé"),
+    "account_changed": gettext_lazy("Compte modifié"),
+    "account_deleted": gettext_lazy("Compte supprimé"),
     "reassign": gettext_lazy("Tâche réattribuée"),
     "file": gettext_lazy("Tâche classée"),
     "submit": gettext_lazy("Relevé déclaré"),

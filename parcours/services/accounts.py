@@ -3,13 +3,20 @@ membership moved to another organisation or role, switched off or deleted) or wh
 neither the open tasks of that team nor, when switched off, their sessions and API token.
 
 The admin's save paths call these after their own writes, in the same transaction (parcours.admin): a rule of the
-business, so a service, not a signal. `actor`: the admin's actor (the journal names who released the tasks)."""
+business, so a service, not a signal. `actor`: the admin's actor (the journal names who released the tasks).
+
+Who granted what to whom, and when, is journaled too: each membership created, changed or deleted (organisation,
+role, active, named access: ids and codes, never names), each account created, changed or deleted (active, staff,
+superuser, the permissions and groups it holds), on chains of their own ("membership", "account"), sealed like the
+rest; the data-protection officer reads those of their organisation (parcours.selectors.data_protection)."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from parcours.services.tasks import tasks_release_on_leave
 from roles.accounts import end_access
+from roles.models import Membership
+from workflows.journal import record_event
 
 
 @transaction.atomic
@@ -29,9 +36,86 @@ def account_deactivate(*, actor, user) -> int:
     """Switch an account off: signed out everywhere, API token revoked, its tasks back in their teams' queues."""
     user = get_user_model().objects.select_for_update().get(pk=getattr(user, "pk", user))
     if user.is_active:
+        before = account_state(user)
         user.is_active = False
         user.save(update_fields=["is_active"])
+        record_account_change(actor=actor, user_id=user.pk, before=before, after=account_state(user))
     return access_changed(actor=actor, users=[user])
+
+
+# --- The journal of memberships and accounts ----------------------------------------------------------------------
+MEMBERSHIP_FIELDS = ("organisation", "role", "is_active", "named_access")
+
+
+def membership_states(**filters) -> dict:
+    """{membership id: its journaled state} of the memberships `filters` select (read before and after a change)."""
+    rows = Membership.objects.filter(**filters).values(
+        "pk", "user_id", "organisation_id", "role", "is_active", "named_access"
+    )
+    return {
+        row["pk"]: {
+            "user": row["user_id"],
+            "organisation": row["organisation_id"],
+            "role": row["role"],
+            "is_active": row["is_active"],
+            "named_access": row["named_access"],
+        }
+        for row in rows
+    }
+
+
+def record_membership_changes(*, actor, before: dict, after: dict) -> int:
+    """Journal what changed between two `membership_states` readings: a membership created (absent before),
+    changed (its previous values named) or deleted (absent after). Returns how many events were written."""
+    written = 0
+    for pk in sorted(set(before) | set(after)):
+        old, new = before.get(pk), after.get(pk)
+        if old == new:
+            continue
+        if old is None:
+            action, state, previous = "membership_created", new, {}
+        elif new is None:
+            action, state, previous = "membership_deleted", old, {}
+        else:
+            action, state = "membership_changed", new
+            previous = {name: old[name] for name in MEMBERSHIP_FIELDS if old[name] != new[name]}
+        record_event(
+            actor=actor, object_type="membership", object_id=pk, action=action, inputs={**state, "previous": previous}
+        )
+        written += 1
+    return written
+
+
+def account_state(user) -> dict:
+    """What an account's journal records of it: whether it may sign in and reach the admin, and the permissions and
+    groups given to it directly (its memberships have their own chain). Never its name, e-mail or password."""
+    return {
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+        ),
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+    }
+
+
+def record_account_change(*, actor, user_id: int, before: dict | None, after: dict | None):
+    """Journal an account created (`before` None), changed (its previous values named) or deleted (`after` None);
+    nothing when nothing the journal records changed."""
+    if before == after:
+        return None
+    if before is None:
+        action, state, previous = "account_created", after, {}
+    elif after is None:
+        action, state, previous = "account_deleted", before, {}
+    else:
+        action, state = "account_changed", after
+        previous = {name: value for name, value in before.items() if after.get(name) != value}
+    return record_event(
+        actor=actor, object_type="account", object_id=user_id, action=action, inputs={**state, "previous": previous}
+    )
 
 
 @transaction.atomic

@@ -231,7 +231,20 @@ def access_log_export(request, *, actor):
     return response
 
 
+@actor_required
+def rights_log(request, *, actor):
+    """Who granted what to whom in the organisation, and when: its memberships' and members' accounts' journal."""
+    if not policy.may(actor, "accesslog.view"):
+        raise PermissionDenied(
+            gettext("Cette page est réservée au délégué ou à la déléguée à la protection des données.")
+        )
+    page = paginate(request, dp.rights_log_for(actor), PAGE_SIZE)
+    page.object_list = dp.describe_rights_events(page.object_list)
+    return render(request, "data_protection/rights_log.html", {"page": page})
+
+
 urlpatterns = [
+    path("comptes/", rights_log, name="rights_log"),
     path("consultations/", access_log, name="access_log"),
     path("consultations/export.csv", access_log_export, name="access_log_export"),
     path("participants/<id:pk>/consultations/", participant_accesses, name="participant_accesses"),

@@ -22,7 +22,10 @@ MENU = {
         ("employer:offers", _("Mes offres")),
     ],
     Role.AUDITOR: [("auditor:pathways", _("Parcours")), ("reports:dashboard", _("Tableau de bord"))],
-    Role.DPO: [("dataprotection:access_log", _("Consultations des dossiers"))],
+    Role.DPO: [
+        ("dataprotection:access_log", _("Consultations des dossiers")),
+        ("dataprotection:rights_log", _("Comptes et droits")),
+    ],
     Role.ADMIN: [],
 }
 COMMON = [("work:inbox", _("Mes tâches")), ("notifications", _("Notifications")), ("workflow_diagrams", _("Circuits"))]

@@ -51,6 +51,7 @@ from parcours.models import (
 )
 from parcours.selectors.notifications import team_members
 from parcours.selectors.statements import running_in
+from parcours.text import of_name
 from parcours.work.models import WorkTask
 from roles import policy
 from roles.actor import Actor
@@ -395,7 +396,9 @@ def _compose_statement(row, actor):
     lots = missing_lots(row.organisation_id, row.month)
     if not lots:
         return None  # declared meanwhile
-    lines = [_("Le relevé d'heures de %(month)s n'est pas encore déclaré :") % {"month": month}]
+    with translation.override("fr"):
+        of_the_month = of_name(month)
+    lines = [_("Le relevé d'heures %(of_month)s n'est pas encore déclaré :") % {"of_month": of_the_month}]
     for lot, placements in lots:
         link = _url(f"{reverse('employer:statement', args=[lot.pk])}?mois={row.month:%Y-%m}")
         lines.append(f"- {lot.contract.reference} — {lot} : {link}")

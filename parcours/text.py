@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from django.db.models import CharField, Func
+from django.utils import translation
 
 ID_MAX = 2**63 - 1  # a BigAutoField's (parcours.converters.MAX_ID, the layer beside this one)
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
@@ -77,3 +78,25 @@ class Folded(Func):
 def sqlite_fold(value):
     """`parcours_fold(text)` for SQLite (registered on each new connection)."""
     return None if value is None else fold(value)
+
+
+# --- French elision ------------------------------------------------------------------------------------------------
+_ELIDING = set("AEIOUÀÂÄÆÉÈÊËÎÏÔÖŒÙÛÜaeiouàâäæéèêëîïôöœùûü")
+
+
+def _elides(name: str) -> bool:
+    """Before a vowel sound: a vowel, or a Y sounded as one (« d’Yves », « de Yanis »: before a vowel, Y is [j])."""
+    first, second = name[:1], name[1:2]
+    if first in "Yy":
+        return bool(second) and second not in _ELIDING
+    return first in _ELIDING
+
+
+def of_name(value) -> str:
+    """ "de Noémie", "d’Enzo", "d’octobre 2026": French elision before a vowel (not before h, aspirated in many
+    names). In other languages the bare name (their sentence carries its own preposition)."""
+    name = str(value or "")
+    language = translation.get_language()
+    if language is not None and not str(language).startswith("fr"):
+        return name
+    return f"d’{name}" if _elides(name) else f"de {name}"

@@ -109,3 +109,23 @@ def test_day_prints_what_the_date_filter_prints(value, printed):
 )
 def test_the_error_summary_names_a_field_once(error, label, shown):
     assert labelled(error, label) == shown
+
+
+def test_the_services_messages_elide_a_month_as_the_titles_do():
+    """« Le relevé de octobre 2026 » in the services' messages (the page titles already elided): now « d’octobre »."""
+    import datetime
+    import types
+
+    from parcours.selectors.statements import reminder_refusal
+
+    lot = types.SimpleNamespace(awardee_id=1, month_in_execution_window=lambda month: True)
+    today = datetime.date(2026, 12, 7)
+
+    def refused(month):
+        return reminder_refusal(lot=lot, month=month, today=today, contracts_ran=True, submitted=True, closed=False)
+
+    with translation.override("fr"):
+        assert refused(datetime.date(2026, 10, 1)).message == "Le relevé d’octobre 2026 a déjà été déclaré."
+        assert refused(datetime.date(2026, 3, 1)).message == "Le relevé de mars 2026 a déjà été déclaré."
+    with translation.override("en"):
+        assert refused(datetime.date(2026, 10, 1)).message == "The statement for October 2026 was already declared."

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from parcours.dates import last_day_of_month, month_label, previous_month
 from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.selectors.core import lots_for, placements_for
+from parcours.text import of_name
 from roles.policy import allows, scope_queryset
 from workflows.errors import DomainError
 from workflows.states import HoursLineState, PlacementState
@@ -61,7 +62,8 @@ def reminder_refusal(
         return DomainError("no_awardee", _("Le lot n'a pas d'attributaire à relancer."))
     if submitted:
         return DomainError(
-            "statement_submitted", _("Le relevé de %(month)s a déjà été déclaré.") % {"month": month_label(month)}
+            "statement_submitted",
+            _("Le relevé %(of_month)s a déjà été déclaré.") % {"of_month": of_name(month_label(month))},
         )
     if closed:
         return DomainError(
@@ -81,8 +83,8 @@ def reminder_refusal(
         # One reminder a day at most: a second click (or a script's retry) mailed the employer's team again.
         return DomainError(
             "already_reminded",
-            _("Le relevé de %(month)s a déjà été relancé aujourd'hui à %(time)s : une relance par jour au plus.")
-            % {"month": month_label(month), "time": reminded.strftime("%H:%M")},
+            _("Le relevé %(of_month)s a déjà été relancé aujourd'hui à %(time)s : une relance par jour au plus.")
+            % {"of_month": of_name(month_label(month)), "time": reminded.strftime("%H:%M")},
         )
     return None
 

@@ -23,6 +23,7 @@ from parcours.models import HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
 from parcours.selectors.statements import month_capacity
 from parcours.services.common import lock, require, require_number
+from parcours.text import of_name
 from roles.rows import insert_row_unless_duplicate
 from workflows import engine, work
 from workflows.errors import DomainError
@@ -151,8 +152,8 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
     if total < 0:
         raise DomainError(
             "hours_total_negative",
-            _("Avec cette régularisation, le total de %(month)s deviendrait négatif (%(total)s).")
-            % {"month": month_label(month), "total": hours_text(total)},
+            _("Avec cette régularisation, le total %(of_month)s deviendrait négatif (%(total)s).")
+            % {"of_month": of_name(month_label(month)), "total": hours_text(total)},
             field="hours",
         )
     capacity = month_capacity(placement, month, today)

@@ -46,6 +46,7 @@ from parcours.services.hours import (
     is_month_closed,
     month_states,
 )
+from parcours.text import of_name
 from roles import policy
 from roles.actor import Actor
 from workflows import engine
@@ -354,13 +355,13 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         raise RowsRefused(
             "lines_pending",
             ngettext(
-                "%(count)s relevé de %(month)s attend encore une décision : validez-le ou rejetez-le avant de "
+                "%(count)s relevé %(of_month)s attend encore une décision : validez-le ou rejetez-le avant de "
                 "clôturer le mois.",
-                "%(count)s relevés de %(month)s attendent encore une décision : validez-les ou rejetez-les avant de "
+                "%(count)s relevés %(of_month)s attendent encore une décision : validez-les ou rejetez-les avant de "
                 "clôturer le mois.",
                 count,
             )
-            % {"count": count, "month": month_label(month)},
+            % {"count": count, "of_month": of_name(month_label(month))},
             errors=[
                 {
                     "row": line.pk,
@@ -387,11 +388,11 @@ def statement_close_month(*, actor, lot, month, today: datetime.date | None = No
         raise DomainError(
             "statement_missing",
             _(
-                "Le relevé de %(month)s n'a pas été déclaré par l'attributaire alors que des contrats couraient ce "
+                "Le relevé %(of_month)s n'a pas été déclaré par l'attributaire alors que des contrats couraient ce "
                 "mois-là : relancez-le. Le mois se clôture une fois le relevé déclaré (« Aucune heure ce mois-ci » "
                 "s'il n'y en a pas eu)."
             )
-            % {"month": month_label(month)},
+            % {"of_month": of_name(month_label(month))},
             field="month",
         )
     statement = _statement(lot, month)
@@ -432,7 +433,7 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
     if once and statement.reminded_at is not None:
         raise DomainError(
             "already_reminded",
-            _("Le relevé de %(month)s a déjà fait l'objet d'une relance.") % {"month": month_label(month)},
+            _("Le relevé %(of_month)s a déjà fait l'objet d'une relance.") % {"of_month": of_name(month_label(month))},
         )
     statement.reminded_at = timezone.now()
     statement.reminders += 1

@@ -2,10 +2,11 @@
 
 from django import template
 from django.forms import BaseForm, BaseFormSet, CheckboxInput, Select
-from django.utils import formats, translation
+from django.utils import formats
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
+from parcours import text
 from parcours.counting import hours_text, plain
 
 register = template.Library()
@@ -24,25 +25,10 @@ def participant_name(context, participant, order="last_first"):
     return format_html("{} {}", participant.last_name.upper(), participant.first_name)
 
 
-_ELIDING = set("AEIOUÀÂÄÆÉÈÊËÎÏÔÖŒÙÛÜaeiouàâäæéèêëîïôöœùûü")
-
-
-def _elides(name: str) -> bool:
-    """Before a vowel sound: a vowel, or a Y sounded as one (« d’Yves », « de Yanis »: before a vowel, Y is [j])."""
-    first, second = name[:1], name[1:2]
-    if first in "Yy":
-        return bool(second) and second not in _ELIDING
-    return first in _ELIDING
-
-
 @register.filter
 def of_name(value):
-    """ "de Noémie", "d’Enzo": French elision before a vowel (not before h, aspirated in many names). In other
-    languages the bare name (their sentence carries its own preposition)."""
-    name = str(value or "")
-    if translation.get_language() not in (None, "fr") and not str(translation.get_language()).startswith("fr"):
-        return name
-    return f"d’{name}" if _elides(name) else f"de {name}"
+    """ "de Noémie", "d’Enzo": French elision before a vowel (parcours.text.of_name)."""
+    return text.of_name(value)
 
 
 @register.filter

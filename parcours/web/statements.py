@@ -20,7 +20,7 @@ from parcours.counting import hours_text
 from parcours.dates import add_months, latest_month, month_from_text, month_label
 from parcours.selectors import statements as selectors
 from parcours.services import statements as services
-from parcours.text import plain_id
+from parcours.text import of_name, plain_id
 from parcours.web.common import role_required
 from roles.enums import Role
 from workflows.errors import DomainError, RowsRefused
@@ -196,8 +196,8 @@ def employer_statement(request, pk, *, actor):
         else:
             messages.success(
                 request,
-                gettext("Relevé de %(month)s enregistré (%(source)s) : la structure porteuse du lot va le valider.")
-                % {"month": month_label(month), "source": statement.get_source_display().lower()},
+                gettext("Relevé %(of_month)s enregistré (%(source)s) : la structure porteuse du lot va le valider.")
+                % {"of_month": of_name(month_label(month)), "source": statement.get_source_display().lower()},
             )
             return redirect(back)
         status = 400

@@ -8,10 +8,12 @@ The admins of organisations, memberships and users (roles', Django's) are extend
 person out of a team, or switches an account off, calls parcours.services.accounts.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
@@ -697,9 +699,33 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class _UniqueEmail:
+    """Two accounts with one address would both receive the other's password reset: an address is one person's."""
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data.get("email") or "").strip()
+        if email and User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Cette adresse de courriel est déjà celle d'un autre compte.")
+        return email
+
+
+class UserChangeForm(_UniqueEmail, auth_forms.UserChangeForm):
+    pass
+
+
+class UserCreationForm(_UniqueEmail, auth_forms.AdminUserCreationForm):
+    class Meta(auth_forms.AdminUserCreationForm.Meta):
+        fields = ("username", "email")
+
+
 @admin.register(User)
 class UserAdmin(auth_admin.UserAdmin):
     actions = ["deactivate"]
+    form = UserChangeForm
+    add_form = UserCreationForm
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "usable_password", "password1", "password2")}),
+    )
 
     def save_model(self, request, obj, form, change):
         # The account as it was (its permissions and groups are saved after it, by save_related): journaled there.

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from rest_framework.authtoken import admin as authtoken_admin  # noqa: F401  its registration first: removed below
@@ -24,9 +25,19 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class OrganisationForm(forms.ModelForm):
+    # A SIRET is often written in groups (« 418 965 321 00027 »): read without its spaces, then checked (14 digits).
+    # No Meta: the admin's own factory gives it the model and the fields it shows.
+    siret = forms.CharField(label="SIRET", max_length=30, required=False)
+
+    def clean_siret(self):
+        return "".join(self.cleaned_data["siret"].split())
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     # parcours.admin adds what a change of its members does to their tasks (parcours.services.accounts).
+    form = OrganisationForm
     list_display = ["name", "kind", "territory", "siret"]
     list_filter = ["kind"]
     search_fields = ["name", "siret", "territory"]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from roles.choices import ChoiceLabels
@@ -10,7 +11,12 @@ from roles.enums import ROLES_BY_ORGANISATION_KIND, AuthorityKind, OrganisationK
 class Organisation(ChoiceLabels, models.Model):
     name = models.CharField("nom", max_length=200, unique=True)
     kind = models.CharField("type", max_length=30, choices=OrganisationKind.choices)
-    siret = models.CharField("SIRET", max_length=14, blank=True)
+    siret = models.CharField(
+        "SIRET",
+        max_length=14,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]{14}$", "Le SIRET compte 14 chiffres, sans espace.")],
+    )
     territory = models.CharField("territoire", max_length=200, blank=True)
     # Object grants (django-guardian) are given to this group, never to individual users, so that a user
     # acting for another organisation never inherits them.

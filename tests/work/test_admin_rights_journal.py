@@ -127,3 +127,40 @@ def test_the_rights_log_costs_the_same_whatever_its_rows(admin_client, territori
         assert client.get(URL).status_code == 200
     # session, user, memberships, then the count, the page's events (with their actors), its people, its organisations
     assert len(queries) == 7, [q["sql"] for q in queries]
+
+
+def test_the_admin_refuses_a_siret_that_is_not_14_digits(admin_client, territories):
+    organisation = territories.a.employer_org
+    url = f"/admin/roles/organisation/{organisation.pk}/change/"
+    data = posted(admin_client.get(url).context)
+    for bad in ("abc", "1234", "4189653210002X", "418 965 321 0002"):
+        response = admin_client.post(url, data | {"siret": bad})
+        assert response.status_code == 200, bad
+        assert "Le SIRET compte 14 chiffres, sans espace." in html.unescape(response.content.decode()), bad
+    assert admin_client.post(url, data | {"siret": "418 965 321\u00a000027"}).status_code == 302
+    organisation.refresh_from_db()
+    assert organisation.siret == "41896532100027"
+
+
+def test_an_address_belongs_to_one_account(admin_client, territories):
+    """Two accounts with one address would both receive the other's password reset."""
+    a = territories.a
+    a.adviser.user.email = "claire@example.org"
+    a.adviser.user.save(update_fields=["email"])
+    url = f"/admin/auth/user/{a.adviser2.user.pk}/change/"
+    data = posted(admin_client.get(url).context)
+    response = admin_client.post(url, data | {"email": "Claire@Example.org"})
+    assert response.status_code == 200
+    assert "Cette adresse de courriel est déjà celle d'un autre compte." in html.unescape(response.content.decode())
+    assert admin_client.post(url, data | {"email": "karim@example.org"}).status_code == 302
+    response = admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "nouvelle", "email": "claire@example.org", "usable_password": "false"},
+    )
+    assert response.status_code == 200 and "déjà celle d'un autre compte" in html.unescape(response.content.decode())
+    response = admin_client.post(
+        "/admin/auth/user/add/",
+        {"username": "nouvelle", "email": "nouvelle@example.org", "usable_password": "false"},
+    )
+    assert response.status_code == 302
+    assert events("account")[-1][0] == "account_created"

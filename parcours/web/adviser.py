@@ -212,16 +212,25 @@ def participant_create(request, *, actor):
     )
 
 
-@actor_required
-def participant_update(request, pk, *, actor):
-    participant = selectors.participant_for_update(actor=actor, participant_id=pk)
+def _file_to_edit(request, participant):
+    """(the file's address, None), or with a redirect there when the file takes no more changes (anonymised): said
+    on the file, which shows what is left of it. Outside the actor's reach (None): 404."""
     if participant is None:
         raise Http404("Participant·e introuvable.")
     back = reverse("participant_detail", args=[participant.pk])
     closed = file_closed(participant)
-    if closed is not None:  # nothing to edit: said on the file, which shows what is left of it
+    if closed is not None:
         messages.error(request, closed.message)
-        return redirect(back)
+        return back, redirect(back)
+    return back, None
+
+
+@actor_required
+def participant_update(request, pk, *, actor):
+    participant = selectors.participant_for_update(actor=actor, participant_id=pk)
+    back, closed = _file_to_edit(request, participant)
+    if closed is not None:
+        return closed
     duplicates = None
     if request.method == "POST":
         form = ParticipantEditForm(request.POST)
@@ -511,13 +520,9 @@ class ReferentForm(BootstrapFormMixin, forms.Form):
 def participant_referent(request, pk, *, actor):
     """« Changer de référent·e »: one of the file's Mission Locale's active advisers becomes its referent."""
     participant = selectors.participant_for_referent_change(actor=actor, participant_id=pk)
-    if participant is None:
-        raise Http404("Participant·e introuvable.")
-    back = reverse("participant_detail", args=[participant.pk])
-    closed = file_closed(participant)
-    if closed is not None:  # as the edit page: nothing to change, said on the file
-        messages.error(request, closed.message)
-        return redirect(back)
+    back, closed = _file_to_edit(request, participant)
+    if closed is not None:
+        return closed
     candidates = list(selectors.referent_candidates(participant.youth_agency_id))
     options = {"candidates": candidates, "current_id": participant.referent_adviser_id}
     if request.method == "POST":

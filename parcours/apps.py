@@ -22,6 +22,7 @@ class ParcoursConfig(AppConfig):
         from parcours.selectors import current_state, lot_hours
         from parcours.work.listener import listener
         from roles.models import Membership
+        from roles.passwords import password_set
         from workflows import journal, work
 
         # The work layer (viewflow flows, tasks, timers) listens to what the services report.
@@ -33,6 +34,7 @@ class ParcoursConfig(AppConfig):
         # A live page's socket ends with its session, or with its user's access (parcours.notifications.end_live).
         user_logged_out.connect(notifications.session_signed_out, dispatch_uid="parcours.live_end.logout")
         post_save.connect(notifications.user_saved, sender=get_user_model(), dispatch_uid="parcours.live_end.user")
+        password_set.connect(notifications.password_set, dispatch_uid="parcours.live_end.password")
         for signal in (post_save, post_delete):
             uid = "parcours.live_end.member"
             signal.connect(notifications.membership_changed, sender=Membership, dispatch_uid=uid)

@@ -21,7 +21,8 @@ from collections import OrderedDict
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
 
 from parcours.notifications import event_payload, session_group, team_group, user_group
 from parcours.selectors.notifications import events_told_since
@@ -80,12 +81,21 @@ def _as_int(value):
 
 @database_sync_to_async
 def still_signed_in(user, session) -> bool:
-    """The session the socket opened with is still there (not signed out) and the user still active."""
+    """The session the socket opened with is still there (not signed out), the user still active, and the password
+    the same as when the session signed in (Django's session hash, read again: a password changed or reset elsewhere
+    signs this session out at its next request; a socket makes none)."""
     key = getattr(session, "session_key", None)
     if key is None or not session.exists(key):
         return False
     # get_user_model: the scope's user is channels' lazy object, not the model.
-    return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
+    current = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    if current is None:
+        return False
+    stored = type(session)(session_key=key).load().get(HASH_SESSION_KEY)
+    if stored is None:  # a session without a hash (none signs in so): nothing to compare
+        return True
+    hashes = [current.get_session_auth_hash(), *current.get_session_auth_fallback_hash()]
+    return any(constant_time_compare(stored, known) for known in hashes)
 
 
 @database_sync_to_async
@@ -113,7 +123,7 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.group = team_group(self.actor.organisation_id, self.actor.role)
-        # Its team's events; and the end of its session or of the user's access (notifications.end_live).
+        # Its team's events; and the end of its session or of the user's access or password (notifications.end_live).
         key = getattr(self.scope.get("session"), "session_key", None)
         self.joined = [self.group, user_group(user.pk)] + ([session_group(key)] if key else [])
         for group in self.joined:

@@ -48,5 +48,7 @@ def lockout_message() -> str:
     minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
     return (
         f"Trop de tentatives de connexion échouées pour cet identifiant : réessayez dans {minutes} minutes. "
-        "Si vous avez oublié votre mot de passe, demandez à l'administrateur de votre organisation."
+        "Mot de passe oublié ? Choisissez-en un nouveau avec le lien « Mot de passe oublié ? » de la page de "
+        "connexion (vous pourrez vous connecter avec lui passé ce délai), ou adressez-vous à l'administrateur de la "
+        "plateforme."
     )

@@ -96,6 +96,15 @@ def user_saved(sender, instance, created=False, **kwargs):
         end_live(user_id=instance.pk)
 
 
+def password_set(sender, user, **kwargs):
+    """A new password (changed, reset, or set by an operator): every live page of the user closes once it is committed.
+    Their other sessions are signed out by Django's session hash at their next request; a socket makes none, so it is
+    told here (the one of the session that changed it closes too, its session key having been cycled: the page
+    reloads, still signed in). The consumer checks the hash again before any replay."""
+    user_id = user.pk
+    transaction.on_commit(lambda: end_live(user_id=user_id))
+
+
 def membership_changed(sender, instance, created=False, **kwargs):
     """A membership deactivated, changed or removed: the user's live pages close (their team may be another now)."""
     if not created:

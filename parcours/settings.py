@@ -246,6 +246,14 @@ AXES_LOCKOUT_CALLABLE = "parcours.lockout.lockout_response"
 AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
 AXES_VERBOSE = False
 
+# --- Password reset (« Mot de passe oublié ? », parcours/web/passwords.py) ------------------------------------------
+# A reset link works once, for PASSWORD_RESET_MINUTES; at most PASSWORD_RESET_LIMIT requests per hour are answered with
+# an e-mail, per e-mail address and per client address (counted in the shared cache, like the lockouts). The
+# password-change page signs its session out after LOGIN_FAILURE_LIMIT wrong current passwords.
+PASSWORD_RESET_TIMEOUT = 60 * env_int("PASSWORD_RESET_MINUTES", 60, minimum=1)
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5, minimum=1)
+PASSWORD_RESET_WINDOW = datetime.timedelta(hours=1)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -12,6 +12,7 @@ from parcours.web import (
     health,
     notifications,
     pages,
+    passwords,
     preferences,
     reports,
 )
@@ -20,8 +21,17 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("connexion/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
-    path("mot-de-passe/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("mot-de-passe/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path("mot-de-passe/ok/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    # « Mot de passe oublié ? »: Django's reset views, French addresses (parcours/web/passwords.py).
+    path("mot-de-passe/oublie/", passwords.PasswordResetView.as_view(), name="password_reset"),
+    path("mot-de-passe/oublie/envoye/", passwords.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "mot-de-passe/nouveau/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("mot-de-passe/nouveau/fait/", passwords.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("organisation/", pages.switch_organisation, name="switch_organisation"),
     path("participants/<id:pk>/", pages.participant_detail, name="participant_detail"),
     path("positionnements/<id:pk>/", pages.referral_detail, name="referral_detail"),

@@ -130,6 +130,8 @@ def task_claim(*, actor, task) -> WorkTask:
     with _locked(actor, task) as (activation, work_task):
         _require_open(activation.task)
         if activation.task.status != STATUS.NEW:
+            if activation.task.owner_id == actor.user.pk:  # a second click (a replay, another tab): said as such
+                raise DomainError("invalid_transition", _("Vous avez déjà pris cette tâche."))
             raise DomainError(
                 "invalid_transition",
                 _("Cette tâche est déjà prise par %(holder)s.") % {"holder": _holder(activation.task)},

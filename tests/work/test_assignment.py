@@ -333,3 +333,16 @@ def test_bulk_assign_does_not_take_a_task_claimed_since_the_list_was_shown(terri
     assert refused.value.code == "stale_selection" and "remise dans la file" in refused.value.message
     client.post("/travail/repartir/", {"tasks": [tasks[0].pk], "user": a.facilitator2.user.pk, "held-x": "y"})
     assert owner(tasks[0]) == a.facilitator2.user.pk
+
+
+def test_a_second_claim_of_ones_own_task_says_so(territories):
+    """Found from outside: a replayed claim told its author « Cette tâche est déjà prise par » their own name."""
+    a = territories.a
+    task = open_task(TaskKind.REVIEW_REFERRAL, referral=territories.referral())
+    services.task_claim(actor=a.facilitator, task=task)
+    with pytest.raises(DomainError) as mine:
+        services.task_claim(actor=a.facilitator, task=task)
+    assert mine.value.message == "Vous avez déjà pris cette tâche."
+    with pytest.raises(DomainError) as theirs:
+        services.task_claim(actor=a.facilitator2, task=task)
+    assert theirs.value.message.startswith("Cette tâche est déjà prise par ")

@@ -46,6 +46,7 @@ urlpatterns = [
     path("donnees-personnelles/", include(data_protection)),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/preferences/", preferences.notification_preferences, name="notification_preferences"),
+    path("compte/securite/", preferences.account_security, name="account_security"),
     path("health/", health.health, name="health"),
     path("health/live/", health.live, name="health_live"),
     path("health/ready/", health.ready, name="health_ready"),

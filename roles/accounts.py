@@ -18,25 +18,32 @@ def _session_model():
     return store.get_model_class() if hasattr(store, "get_model_class") else None
 
 
-def end_sessions(user) -> int:
-    """Delete the web sessions signed in as `user` (every unexpired session is read: a session names its user only in
-    its signed data); returns how many were deleted. The cached copies of a "cached_db" store go with them."""
+def sessions_of(user, *, keep: str | None = None) -> list[str]:
+    """The keys of the unexpired web sessions signed in as `user` (every one is read: a session names its user only in
+    its signed data), but the one `keep` names (the page asking)."""
     model = _session_model()
     if model is None:  # pragma: no cover - the settings keep sessions in the database
         raise RuntimeError(f"{settings.SESSION_ENGINE}: sessions that cannot be listed cannot be ended")
-    store = import_module(settings.SESSION_ENGINE).SessionStore
     user_key = str(user.pk)
-    keys = [
+    sessions = model.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "")
+    return [
         session.session_key
-        for session in model.objects.filter(expire_date__gt=timezone.now()).iterator(chunk_size=500)
+        for session in sessions.iterator(chunk_size=500)
         if str(session.get_decoded().get(SESSION_KEY)) == user_key
     ]
+
+
+def end_sessions(user, *, keep: str | None = None) -> list[str]:
+    """Delete the web sessions signed in as `user`, but `keep`; returns their keys. The cached copies of a
+    "cached_db" store go with them; those already expired are the `clearsessions` command's."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = sessions_of(user, keep=keep)
     for key in keys:
         store(session_key=key).delete()
-    # Those already expired are the `clearsessions` command's: no use to anyone, whoever they were.
-    return len(keys)
+    return keys
 
 
 def end_access(user) -> tuple[int, int]:
     """Sessions and API token of `user` deleted: (sessions, tokens)."""
-    return end_sessions(user), revoke_tokens(user)
+    return len(end_sessions(user)), revoke_tokens(user)
+

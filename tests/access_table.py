@@ -257,6 +257,7 @@ TABLE = {'': {'GET': '302 200 200 200 200 200 200', 'POST': '302 200 200 200 200
  'conseil/sorties/<id:pk>/situation-a-6-mois/': {'GET': '302 200 403 403 403 403 403',
                                                  'POST': '302 400 403 403 403 403 403'},
  'deconnexion/': {'GET': '405 405 405 405 405 405 405', 'POST': '302 302 302 302 302 302 302'},
+ 'compte/securite/': {'GET': '302 200 200 200 200 200 200', 'POST': '302 400 400 400 400 400 400'},
  'donnees-personnelles/comptes/': {'GET': '302 403 403 403 403 200 403', 'POST': '302 403 403 403 403 200 403'},
  'donnees-personnelles/consultations/': {'GET': '302 403 403 403 403 200 403', 'POST': '302 403 403 403 403 200 403'},
  'donnees-personnelles/consultations/export.csv': {'GET': '302 403 403 403 403 200 403',

@@ -10,12 +10,16 @@ role, active, named access: ids and codes, never names), each account created, c
 superuser, the permissions and groups it holds), on chains of their own ("membership", "account"), sealed like the
 rest; the data-protection officer reads those of their organisation (parcours.selectors.data_protection)."""
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from parcours.notifications import end_live
 from parcours.services.tasks import tasks_release_on_leave
-from roles.accounts import end_access
+from roles.accounts import end_access, end_sessions
 from roles.models import Membership
+from roles.tokens import revoke_tokens
 from workflows.journal import record_event
 
 
@@ -127,3 +131,18 @@ def account_before_delete(*, actor, users) -> int:
     for user in users:
         end_access(user)
     return released
+
+
+# --- A person's own account: « Sécurité du compte » ----------------------------------------------------------------
+def account_sign_out_elsewhere(*, user, keep: str) -> int:
+    """Sign `user` out of every other session (a computer left signed in, a lost phone), the asking one (`keep`)
+    kept, and close those sessions' live pages. Returns how many sessions ended."""
+    ended = end_sessions(user, keep=keep)
+    for key in ended:  # their open pages' sockets close too, once this is committed
+        transaction.on_commit(functools.partial(end_live, session_key=key))
+    return len(ended)
+
+
+def account_revoke_token(*, user) -> int:
+    """Revoke the user's own API token (a script's key that leaked): the next request with it is refused (401)."""
+    return revoke_tokens(user)

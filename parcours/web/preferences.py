@@ -1,15 +1,21 @@
-"""The notification preferences page: per kind of event, immediately, in a daily digest, or never."""
+"""The person's own pages: notification preferences (per kind of event, immediately, in a daily digest, or never)
+and the account's security (other sessions signed out, the API token revoked)."""
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from rest_framework.authtoken.models import Token
 
 from parcours.mail import kinds_for_role
 from parcours.models import Delivery
 from parcours.selectors.notifications import preferences_of
+from parcours.services import accounts
 from parcours.services.preferences import set_notification_preferences
 from parcours.web.common import actor_required, apply_domain_error
+from roles.accounts import sessions_of
+from roles.tokens import expires_at, is_expired
 from workflows.errors import DomainError
 
 
@@ -58,3 +64,44 @@ def notification_preferences(request, *, actor):
         {"form": form, "has_email": bool(actor.user.email), "email": actor.user.email},
         status=status,
     )
+
+
+@login_required
+def account_security(request):
+    """« Sécurité du compte »: how many sessions are signed in and whether an API token is live; sign the others out
+    (a computer left signed in), revoke the token (a script's key that leaked)."""
+    user = request.user
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "sign_out_elsewhere":
+            ended = accounts.account_sign_out_elsewhere(user=user, keep=request.session.session_key)
+            messages.success(
+                request,
+                ngettext("%(n)s autre session déconnectée.", "%(n)s autres sessions déconnectées.", ended)
+                % {"n": ended}
+                if ended
+                else gettext("Aucune autre session n'était ouverte."),
+            )
+        elif action == "revoke_token":
+            revoked = accounts.account_revoke_token(user=user)
+            messages.success(
+                request,
+                gettext("Votre jeton d'API est révoqué : les scripts qui l'utilisaient sont refusés (401).")
+                if revoked
+                else gettext("Vous n'aviez pas de jeton d'API."),
+            )
+        else:
+            messages.error(request, gettext("Action inconnue."))
+            return render(request, "account_security.html", _security_context(request), status=400)
+        return redirect("account_security")
+    return render(request, "account_security.html", _security_context(request))
+
+
+def _security_context(request) -> dict:
+    token = Token.objects.filter(user=request.user).first()
+    return {
+        "other_sessions": len(sessions_of(request.user, keep=request.session.session_key)),
+        "token": token,
+        "token_expires_at": expires_at(token) if token is not None else None,
+        "token_expired": token is not None and is_expired(token),
+    }

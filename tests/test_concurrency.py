@@ -220,8 +220,8 @@ def test_twenty_concurrent_identical_intakes_make_one_participant(world):
 
     responses = [response for _, response in race(*[post] * 20)]
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [201] + [400] * 19, statuses
-    assert {r.json()["code"] for r in responses if r.status_code == 400} == {"duplicate_participant"}
+    assert statuses == [201] + [409] * 19, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"duplicate_participant"}
     assert Participant.objects.filter(youth_agency=world.a.youth_agency).count() == 1
     assert JournalEvent.objects.filter(object_type="participant", action="create").count() == 1
     assert verify_chains().ok

@@ -465,8 +465,9 @@ def version_etag(version: int) -> str:
 
 def expected_version(request, current: int) -> int | None:
     """The version an If-Match header asks for: None without one (or `*`: the file exists), else the listed version
-    equal to `current` if there is one (the service checks it again under the row lock), else one that is not (0,
-    never a version) — a weak tag never matches (RFC 9110 §13.1.1, strong comparison)."""
+    equal to `current` if there is one (the service checks it again under the row lock), else the latest one listed
+    (the refusal names what changed since it), else 0 (never a version: a weak tag never matches, RFC 9110 §13.1.1,
+    strong comparison; nor does an unreadable one)."""
     header = request.headers.get("If-Match")
     if header is None:
         return None
@@ -474,7 +475,9 @@ def expected_version(request, current: int) -> int | None:
     if tags == ["*"]:
         return None
     versions = {int(tag[2:-1]) for tag in tags if re.fullmatch(r'"v[0-9]{1,9}"', tag)}
-    return current if current in versions else 0
+    if current in versions:
+        return current
+    return max(versions, default=0)
 
 
 @extend_schema_view(

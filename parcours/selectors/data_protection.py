@@ -2,8 +2,9 @@
 Mission Locale following a file and by an organisation's data-protection officer (policy-scoped)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField, F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import BigIntegerField, CharField, F, Q, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -97,12 +98,19 @@ def rights_log_for(actor):
     if not may(actor, "accesslog.view") or actor.organisation_id is None:
         return JournalEvent.objects.none()
     organisation = actor.organisation_id
+    of_it = Q(object_type="membership", inputs__organisation=organisation) | Q(
+        object_type="membership", inputs__previous__organisation=organisation
+    )
+    # Its members now, and those its memberships' journal names (a membership deleted since keeps its history here).
     members = Membership.objects.filter(organisation_id=organisation).values("user_id")
+    former = (
+        JournalEvent.objects.filter(of_it)
+        .annotate(member=Cast(KeyTextTransform("user", "inputs"), BigIntegerField()))
+        .values("member")
+    )
     return (
         JournalEvent.objects.filter(
-            Q(object_type="membership", inputs__organisation=organisation)
-            | Q(object_type="membership", inputs__previous__organisation=organisation)
-            | Q(object_type="account", object_id__in=members)
+            of_it | Q(object_type="account", object_id__in=members) | Q(object_type="account", object_id__in=former)
         )
         .select_related("actor_user")
         .order_by("-occurred_at", "-pk")

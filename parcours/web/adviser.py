@@ -145,17 +145,34 @@ class ParticipantEditForm(IntakeForm):
         if not isinstance(error, participants.EditConflict):
             return False
         self.conflict = error
+        typed = self.data
         self.data = self.data.copy()
         self.data["version"] = str(error.version)
         self.add_error(None, error.message)
         for name in error.fields:
-            if name in self.fields:
-                self.add_error(
-                    name,
-                    gettext("Modifié entre-temps ; donnée enregistrée : « %(value)s ».")
-                    % {"value": self._shown(name, error.current[name])},
-                )
+            if name not in self.fields:
+                continue
+            # The field shows what is recorded now: saving again keeps the other's change unless retyped.
+            mine = self._shown(name, self._typed(name, typed))
+            current = error.current[name]
+            if isinstance(self.fields[name], forms.BooleanField):
+                self.data.pop(name, None)
+                if current:
+                    self.data[name] = "on"
+            else:
+                self.data[name] = current.isoformat() if isinstance(current, datetime.date) else str(current or "")
+            self.add_error(
+                name,
+                gettext("Modifié entre-temps : la donnée enregistrée est reprise ici. Votre saisie : « %(value)s ».")
+                % {"value": mine},
+            )
         return True
+
+    def _typed(self, name, data):
+        field = self.fields[name]
+        if isinstance(field, forms.BooleanField):
+            return bool(data.get(name))
+        return self.cleaned_data.get(name, data.get(name, ""))
 
     def _shown(self, name, value) -> str:
         field = self.fields[name]

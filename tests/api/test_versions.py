@@ -49,14 +49,21 @@ def test_an_edit_from_an_older_read_is_412_and_writes_nothing(story):
     participant.refresh_from_db()
     assert (participant.phone, participant.version) == ("0611223344", 2)
     assert (JournalEvent.objects.count(), ParticipantAccess.objects.count()) == (events, reads)
+    # Read at v2, edited since at v3: the refusal names what changed since v2 only.
+    participants.participant_update(
+        actor=story.a.actor(Role.ADVISER), participant=participant, changes={"email": "ines.nouvelle@example.org"}
+    )
+    response = adviser.patch(_url(story), {"phone": "0700000000"}, format="json", HTTP_IF_MATCH='"v2"')
+    body = assert_problem(response, 412, "edit_conflict")
+    assert body["version"] == 3 and body["changed_fields"] == ["email"]
     # A weak tag never matches (strong comparison), nor does an unreadable one.
-    for header in ('W/"v2"', '"2"', "v2", '"v-2"', '"v99999999999"', "garbage"):
+    for header in ('W/"v3"', '"3"', "v3", '"v-3"', '"v99999999999"', "garbage"):
         response = adviser.patch(_url(story), {"phone": "0700000000"}, format="json", HTTP_IF_MATCH=header)
         assert_problem(response, 412, "edit_conflict")
     assert Participant.objects.get(pk=participant.pk).phone == "0611223344"
     # Read again: the current tag goes through.
-    response = adviser.patch(_url(story), {"phone": "0700000000"}, format="json", HTTP_IF_MATCH='"v2"')
-    assert response.status_code == 200 and response["ETag"] == '"v3"'
+    response = adviser.patch(_url(story), {"phone": "0700000000"}, format="json", HTTP_IF_MATCH='"v3"')
+    assert response.status_code == 200 and response["ETag"] == '"v4"'
 
 
 def test_bad_input_and_refusals_come_before_the_version(story):

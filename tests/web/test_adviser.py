@@ -374,8 +374,11 @@ def test_an_edit_from_an_older_version_writes_nothing_and_names_what_changed(sit
     body = html.unescape(response.content.decode())
     assert response.status_code == 409
     assert "Ce dossier a été modifié par Karim Benali le " in body and "(téléphone) : rien n'a été enregistré" in body
-    assert "Modifié entre-temps ; donnée enregistrée : « 0611223344 »." in body
-    assert 'name="version" value="2"' in body and 'value="Tourcoing"' in body  # what this adviser typed is kept
+    # The phone field now shows what is recorded (saving again keeps the colleague's change); what was typed there
+    # is named beside it; the other fields keep what this adviser typed.
+    assert "Modifié entre-temps : la donnée enregistrée est reprise ici. Votre saisie : « (vide) »." in body
+    assert 'value="0611223344"' in body
+    assert 'name="version" value="2"' in body and 'value="Tourcoing"' in body
     participant.refresh_from_db()
     assert (participant.commune, participant.phone, participant.version) == ("Lille", "0611223344", 2)
     assert JournalEvent.objects.filter(object_type="participant", action="update").count() == 1
@@ -398,8 +401,8 @@ def test_an_edit_names_every_change_since_and_an_unreadable_version_is_a_conflic
     url = reverse("adviser:participant_update", args=[participant.pk])
     body = html.unescape(client.post(url, _edit_post(participant, version="1")).content.decode())
     assert "(commune, réside en QPV, dispositif)" in body
-    assert "Modifié entre-temps ; donnée enregistrée : « oui »." in body
-    assert "Modifié entre-temps ; donnée enregistrée : « Contrat d'engagement jeune (CEJ) »." in body
+    # The page was opened on « Lille »: the field now shows the recorded « Roubaix », the typed value beside it.
+    assert 'name="commune" value="Roubaix"' in body and "Votre saisie : « Lille »." in body
     for forged in ("abc", "-1", "99999999999", "4"):  # unreadable (0: before every edit), or never reached
         response = client.post(url, _edit_post(participant, commune="Lens", version=forged))
         assert response.status_code == 409, forged

@@ -164,3 +164,23 @@ def test_an_address_belongs_to_one_account(admin_client, territories):
     )
     assert response.status_code == 302
     assert events("account")[-1][0] == "account_created"
+
+
+def test_a_deleted_membership_keeps_its_history_on_the_dpos_page(admin_client, territories):
+    """Found from outside: once a member's membership was deleted, their account's earlier events left the DPO's
+    page (it read the current members only)."""
+    a = territories.a
+    dpo = make_actor(a.youth_agency, Role.DPO)
+    user = a.adviser2.user
+    url = f"/admin/auth/user/{user.pk}/change/"
+    data = posted(admin_client.get(url).context)
+    data.pop("is_active")
+    assert admin_client.post(url, data).status_code == 302  # account switched off
+    member = membership(a.adviser2)
+    assert admin_client.post(f"/admin/roles/membership/{member.pk}/delete/", {"post": "yes"}).status_code == 302
+    body = html.unescape(page(dpo.user).content.decode())
+    assert "Compte modifié" in body and "actif·ve : oui → non" in body and "Appartenance supprimée" in body
+    # Another Mission Locale's DPO sees none of it.
+    other = make_actor(territories.b.youth_agency, Role.DPO)
+    body = html.unescape(page(other.user).content.decode())
+    assert "Compte modifié" not in body and "Appartenance supprimée" not in body

@@ -108,7 +108,16 @@ def test_day_prints_what_the_date_filter_prints(value, printed):
     ],
 )
 def test_the_error_summary_names_a_field_once(error, label, shown):
-    assert labelled(error, label) == shown
+    with translation.override("fr"):
+        assert labelled(error, label) == shown
+
+
+def test_the_error_summary_spaces_its_colon_in_french_only():
+    """Found from outside: the English summary read « Email : … » (French typography)."""
+    with translation.override("en"):
+        assert labelled("Enter a valid email address.", "Email") == "Email: Enter a valid email address."
+    with translation.override("fr"):
+        assert labelled("Adresse invalide.", "Courriel") == "Courriel : Adresse invalide."
 
 
 def test_the_services_messages_elide_a_month_as_the_titles_do():

@@ -2,7 +2,7 @@
 
 from django import template
 from django.forms import BaseForm, BaseFormSet, CheckboxInput, Select
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
@@ -139,4 +139,7 @@ def labelled(error, label):
     error already begins with it (the services' messages name their field: « Code postal : Code postal : … »)."""
     error, label = str(error), str(label)
     named = error.startswith(label) and error[len(label) :].lstrip(" \u00a0\u202f").startswith(":")
-    return error if named else f"{label} : {error}"  # « Postcode: 5 digits expected. » in English
+    if named:
+        return error
+    language = str(translation.get_language() or "fr")
+    return f"{label} : {error}" if language.startswith("fr") else f"{label}: {error}"  # French spaces its colon

@@ -318,7 +318,7 @@ def submit_eligibility(request, pk, *, actor):
             )
             if done is not None:
                 return done
-        status = 400
+        status = form.refusal_status()
     else:
         form = form_class(obj=pathway, actor=actor)
     log_participant_access(actor=actor, participant_id=pathway.participant_id)  # the page names the person

@@ -328,7 +328,7 @@ def transition(request, machine, pk, name, *, actor):
             )
             if done is not None:
                 return done
-        status = 400
+        status = form.refusal_status()
     else:
         refused = engine.refusal(obj, name, actor=actor)
         if refused is not None:  # a state that moved on, an anonymised file: said where the action was offered

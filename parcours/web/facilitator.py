@@ -264,7 +264,7 @@ def validate_eligibility(request, pk, *, actor):
             )
             if done is not None:
                 return done
-        status = 400
+        status = form.refusal_status()
     else:
         form = form_class(obj=pathway, actor=actor)
     return _validation_page(

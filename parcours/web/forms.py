@@ -190,6 +190,7 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
 
     spec = None
     seen = forms.CharField(widget=forms.HiddenInput, required=False)
+    stale = None  # the StaleForm the form came back with (its page answers 409)
 
     def __init__(self, data=None, *, obj=None, actor=None, prefix=None):
         self.obj, self.actor = obj, actor
@@ -255,6 +256,10 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
             return None
         return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
 
+    def refusal_status(self) -> int:
+        """The page's status once the form came back refused: 409 when the object moved on, else 400."""
+        return 409 if self.stale is not None else 400
+
     def expectation(self):
         """The context the service runs in: as of the object's state this form showed."""
         return engine.seen_as(self.spec.machine, self.obj.pk, self.cleaned_data.get("seen"))
@@ -264,6 +269,7 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
         since, and the current view (confirming again acts on it)."""
         if not isinstance(error, StaleForm):
             return False
+        self.stale = error
         self.data = self.data.copy()
         self.data[self.add_prefix("seen")] = str(error.current)
         self.add_error(None, stale_message(error))

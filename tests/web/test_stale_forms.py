@@ -48,7 +48,7 @@ def test_a_start_date_corrected_meanwhile_is_not_overwritten_unseen(site, client
     mine = (site.today + datetime.timedelta(days=12)).isoformat()
     response = client.post(url, {"start_date": mine, "reason": "Décalé", "seen": seen})
     body = text(response)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "Ce dossier a changé depuis l'ouverture de cette page (« Corriger la date de début » le " in body
     assert "rien n'a été enregistré. Vérifiez-le, puis confirmez à nouveau." in body
     assert f'value="{mine}"' in body  # what was typed is kept
@@ -75,7 +75,7 @@ def test_an_eligibility_decision_is_taken_on_the_request_shown(site, client):
     data = {"valid_until": (site.today + datetime.timedelta(days=365)).isoformat(), "confirm_unseen": "1"}
     response = client.post(url, {**data, "seen": seen})
     body = text(response)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "(« Abandon » le " in body and "« Rouvrir" in body
     assert "Dérogation exceptionnelle motivée" in body  # the page now shows the request it would decide on
     assert Pathway.objects.get(pk=pathway.pk).state == "eligibility_pending"
@@ -116,7 +116,7 @@ def test_unreadable_or_missing_seen(site, client):
     one = (site.today + datetime.timedelta(days=5)).isoformat()
     for forged in ("abc", "-3", "9999999999", "999"):
         response = client.post(url, {"start_date": one, "seen": forged})
-        assert response.status_code == 400, forged
+        assert response.status_code == 409, forged
         assert "rien n'a été enregistré" in text(response)
     assert Placement.objects.get(pk=placement.pk).start_date == later
     # A form from before this check sends none: it acts on the current object, as it did.

@@ -17,6 +17,7 @@ import datetime
 import json
 import logging
 from collections import OrderedDict
+from importlib import import_module
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -91,7 +92,8 @@ def still_signed_in(user, session) -> bool:
     current = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
     if current is None:
         return False
-    stored = type(session)(session_key=key).load().get(HASH_SESSION_KEY)
+    # Read afresh from the configured store (the scope's session is channels' lazy wrapper, read at connect).
+    stored = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key).load().get(HASH_SESSION_KEY)
     if stored is None:  # a session without a hash (none signs in so): nothing to compare
         return True
     hashes = [current.get_session_auth_hash(), *current.get_session_auth_fallback_hash()]

@@ -212,3 +212,29 @@ def test_the_live_search_announces_a_short_status_and_ties_its_error(login):
     expect(search).not_to_have_attribute("aria-invalid", "true")
     expect(status).to_have_text(re.compile(r"^\d+ jeunes? trouvés?$"))
     assert not _wcag_violations(page)
+
+
+def test_the_hours_pages_read_as_cards_on_a_phone(login):
+    """Found from outside: at 390 px the employer's statement and the facilitator's month put the hour inputs in a
+    sideways scroll. Their tables now become one card per row, each value labelled, as the homes' do."""
+    line = (
+        HoursLine.objects.filter(placement__lot__awardee__memberships__user__username="employeur")
+        .order_by("-month", "pk")
+        .first()
+    )
+    pages = {
+        "employeur": f"/employeur/releves/lot-{line.placement.lot_id}/?mois={line.month:%Y-%m}",
+        "facilitateur": f"/facilitation/mois/lot-{line.placement.lot_id}/?mois={line.month:%Y-%m}",
+    }
+    for username, url in pages.items():
+        page = login(username)
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(url)
+        page.wait_for_load_state("load")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide at 390 px"
+        sideways = page.evaluate(
+            "[...document.querySelectorAll('.table-responsive')].filter(r => r.scrollWidth > r.clientWidth + 1).length"
+        )
+        assert sideways == 0, f"{url}: a table scrolls sideways at 390 px"
+        assert page.locator("td[data-label]").count() > 0

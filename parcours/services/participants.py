@@ -334,8 +334,26 @@ MAX_CONFLICT_EDITS = 20  # named in the message: who last changed the file; more
 FIELD_ORDER = [*Participant.JOURNALED_FIELDS, "homonym_confirmed"]
 
 
+FIELD_LABELS = {
+    "first_name": gettext_lazy("Prénom"),
+    "last_name": gettext_lazy("Nom"),
+    "birth_date": gettext_lazy("Date de naissance"),
+    "email": gettext_lazy("Courriel"),
+    "phone": gettext_lazy("Téléphone"),
+    "postcode": gettext_lazy("Code postal"),
+    "commune": gettext_lazy("Commune"),
+    "is_qpv_resident": gettext_lazy("Réside en QPV"),
+    "qualification_level": gettext_lazy("Niveau de qualification"),
+    "programme": gettext_lazy("Dispositif"),
+    "imilo_reference": gettext_lazy("Identifiant i-milo"),
+    "sex": gettext_lazy("Sexe"),
+    "homonym_confirmed": gettext_lazy("Homonyme confirmé"),
+}
+
+
 def field_label(name: str) -> str:
-    return str(Participant._meta.get_field(name).verbose_name)
+    """A file's field as its pages name it, in the reader's language (the message of an edit conflict)."""
+    return str(FIELD_LABELS.get(name, name))
 
 
 def _conflict_message(changes, fields) -> str:

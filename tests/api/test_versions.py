@@ -44,7 +44,7 @@ def test_an_edit_from_an_older_read_is_412_and_writes_nothing(story):
     response = adviser.patch(_url(story), {"phone": "0700000000"}, format="json", HTTP_IF_MATCH=etag)
     body = assert_problem(response, 412, "edit_conflict")
     assert body["version"] == 2 and body["changed_fields"] == ["phone", "commune"]
-    assert "rien n'a été enregistré" in body["detail"] and "(téléphone, commune)" in body["detail"]
+    assert "rien n'a été enregistré" in body["detail"] and "(Téléphone, Commune)" in body["detail"]
     assert body["title"] == "Version périmée"
     participant.refresh_from_db()
     assert (participant.phone, participant.version) == ("0611223344", 2)
@@ -88,3 +88,13 @@ def test_an_auditor_reads_no_version(story):
     response = auditor.get(_url(story))
     assert response.status_code == 200, response.content
     assert response.json()["version"] is None and "ETag" not in response
+
+
+def test_the_conflict_names_its_fields_in_the_readers_language(story):
+    adviser = client_for(story.a.users[Role.ADVISER], HTTP_ACCEPT_LANGUAGE="en")
+    participants.participant_update(
+        actor=story.a.actor(Role.ADVISER), participant=story.a.participant, changes={"phone": "0611223344"}
+    )
+    response = adviser.patch(_url(story), {"commune": "Bron"}, format="json", HTTP_IF_MATCH='"v1"')
+    body = assert_problem(response, 412, "edit_conflict")
+    assert body["changed_fields"] == ["phone"]

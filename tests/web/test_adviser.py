@@ -373,7 +373,7 @@ def test_an_edit_from_an_older_version_writes_nothing_and_names_what_changed(sit
     response = client.post(url, _edit_post(participant, commune="Tourcoing", version="1"))
     body = html.unescape(response.content.decode())
     assert response.status_code == 409
-    assert "Ce dossier a été modifié par Karim Benali le " in body and "(téléphone) : rien n'a été enregistré" in body
+    assert "Ce dossier a été modifié par Karim Benali le " in body and "(Téléphone) : rien n'a été enregistré" in body
     # The phone field now shows what is recorded (saving again keeps the colleague's change); what was typed there
     # is named beside it; the other fields keep what this adviser typed.
     assert "Modifié entre-temps : la donnée enregistrée est reprise ici. Votre saisie : « (vide) »." in body
@@ -400,7 +400,7 @@ def test_an_edit_names_every_change_since_and_an_unreadable_version_is_a_conflic
     login(client, "conseillere")
     url = reverse("adviser:participant_update", args=[participant.pk])
     body = html.unescape(client.post(url, _edit_post(participant, version="1")).content.decode())
-    assert "(commune, réside en QPV, dispositif)" in body
+    assert "(Commune, Réside en QPV, Dispositif)" in body
     # The page was opened on « Lille »: the field now shows the recorded « Roubaix », the typed value beside it.
     assert 'name="commune" value="Roubaix"' in body and "Votre saisie : « Lille »." in body
     for forged in ("abc", "-1", "99999999999", "4"):  # unreadable (0: before every edit), or never reached

@@ -81,6 +81,11 @@ def chain_sequence(machine: str, pk: int) -> int:
     return last or 0
 
 
+# Events of a chain that record something beside its case, which no transition's page shows or decides on: a page
+# opened before one of these is not stale (a facilitator's eligibility page and the adviser's follow-up meanwhile).
+NOT_SHOWN_BY_FORMS = frozenset({"record_follow_up", "record_exit_outcome"})
+
+
 def _check_seen(obj, spec):
     seen = _SEEN.get()
     if seen is None or seen[:2] != (spec.machine, obj.pk):
@@ -91,13 +96,17 @@ def _check_seen(obj, spec):
         current = chain_sequence(spec.machine, obj.pk)
     if current != seen[2]:
         since = (
-            JournalEvent.objects.filter(object_type=spec.machine, object_id=obj.pk, sequence__gt=seen[2])
-            .order_by("sequence")
-            .values_list("action", "occurred_at")
+            list(
+                JournalEvent.objects.filter(object_type=spec.machine, object_id=obj.pk, sequence__gt=seen[2])
+                .order_by("sequence")
+                .values_list("action", "occurred_at")
+            )
             if seen[2] < current
-            else []
+            else None
         )
-        raise StaleForm(machine=spec.machine, pk=obj.pk, current=current, events=list(since))
+        if since and all(action in NOT_SHOWN_BY_FORMS for action, _at in since):
+            return  # only notes beside the case (a follow-up recorded): nothing a transition's page showed moved
+        raise StaleForm(machine=spec.machine, pk=obj.pk, current=current, events=since or [])
 
 
 def ensure_can_fire(obj, name, *, actor):

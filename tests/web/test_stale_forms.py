@@ -10,7 +10,7 @@ import re
 from django.urls import reverse
 
 from parcours.models import Pathway, Placement
-from parcours.services import pathways, placements, referrals
+from parcours.services import followups, pathways, placements, referrals
 from parcours.work.models import WorkTask
 from tests.web.test_employer import forwarded
 from tests.web.test_facilitator import pending_participant
@@ -122,3 +122,17 @@ def test_unreadable_or_missing_seen(site, client):
     # A form from before this check sends none: it acts on the current object, as it did.
     assert client.post(url, {"start_date": one}).status_code == 302
     assert Placement.objects.get(pk=placement.pk).start_date.isoformat() == one
+
+
+def test_a_follow_up_recorded_meanwhile_does_not_make_the_page_stale(site, client):
+    """Found from outside: a follow-up recorded on the pathway made the facilitator's eligibility page stale (and
+    named « Suivi enregistré » to a role that does not see follow-ups). A note beside the case moves nothing the page
+    showed; a transition still does."""
+    pathway = pending_participant(site)
+    url = reverse("facilitator:validate_eligibility", args=[pathway.pk])
+    client.login(username="facilitateur", password="demo")
+    seen = seen_of(client.get(url).content.decode())
+    followups.followup_record(actor=site.adviser, pathway=pathway, kind="phone", done_on=site.today)
+    data = {"valid_until": (site.today + datetime.timedelta(days=365)).isoformat(), "confirm_unseen": "1"}
+    assert client.post(url, {**data, "seen": seen}).status_code == 302
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligible"

@@ -1,11 +1,13 @@
 """Folding for search and the normalised identity key (parcours.text)."""
 
 import datetime
+import types
 
 import pytest
 from django.template import Context, Template
 from django.utils import translation
 
+from parcours.selectors.statements import reminder_refusal
 from parcours.templatetags.parcours_tags import labelled, of_name
 from parcours.text import fold, identity_key, search_words
 
@@ -122,11 +124,6 @@ def test_the_error_summary_spaces_its_colon_in_french_only():
 
 def test_the_services_messages_elide_a_month_as_the_titles_do():
     """« Le relevé de octobre 2026 » in the services' messages (the page titles already elided): now « d’octobre »."""
-    import datetime
-    import types
-
-    from parcours.selectors.statements import reminder_refusal
-
     lot = types.SimpleNamespace(awardee_id=1, month_in_execution_window=lambda month: True)
     today = datetime.date(2026, 12, 7)
 

@@ -24,6 +24,7 @@ from parcours.selectors.core import (  # noqa: F401
     pathways_for,
     placements_for,
     referrals_for,
+    referrals_to_cancel,
     stateful_object_for,
 )
 from parcours.selectors.data_protection import (  # noqa: F401,E402

@@ -21,7 +21,7 @@ from parcours.selectors.journal import participant_timeline_events, present_even
 from roles.policy import allows, among, may, member_rows, remember_scopes, scope_queryset, with_scopes_of_row
 from roles.statements import Compiled
 from workflows.errors import DomainError
-from workflows.states import HoursLineState, PlacementState
+from workflows.states import REFERRAL_OPEN_STATES, HoursLineState, PlacementState
 from workflows.vocabulary import AccessChannel
 
 
@@ -73,6 +73,12 @@ def contracts_running(actor, pathway) -> list:
     open_states = (PlacementState.PLANNED, PlacementState.ACTIVE)
     placements = placements_for(actor).filter(pathway=pathway, state__in=open_states)
     return list(placements.select_related("employer", "lot").order_by("pk"))
+
+
+def referrals_to_cancel(actor, pathway) -> list:
+    """The pathway's referrals still open, as the actor may see them: closing the pathway cancels them."""
+    referrals = referrals_for(actor).filter(pathway=pathway, state__in=REFERRAL_OPEN_STATES)
+    return list(referrals.order_by("pk"))
 
 
 def hours_lines_for(actor):

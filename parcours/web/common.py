@@ -338,12 +338,15 @@ def transition(request, machine, pk, name, *, actor):
         status = 200
     log_participant_access(actor=actor, participant_id=participant.pk)  # the form names the person
     # Closing a pathway does not end its contracts: the form says which still run (the employer ends them).
-    running = selectors.contracts_running(actor, obj) if machine == "pathway" and name in CLOSING_PATHWAY else []
+    closing = machine == "pathway" and name in CLOSING_PATHWAY
+    running = selectors.contracts_running(actor, obj) if closing else []
+    cancelled = selectors.referrals_to_cancel(actor, obj) if closing else []  # said before, done by the service
     return render(
         request,
         "transition_form.html",
         {
             "contracts_running": running,
+            "referrals_cancelled": cancelled,
             "form": form,
             "spec": spec,
             "obj": obj,

@@ -455,6 +455,25 @@ def test_participant_file_shows_referral_cancel_button(site, client):
     assert reverse("transition", args=["referral", referral.pk, "cancel"]) in body
 
 
+def test_a_closing_page_names_the_referrals_it_will_cancel(site, client):
+    """Closing a pathway cancels its open referrals: its page says which, before the click (it said the contracts
+    that keep running, not the referrals it ends)."""
+    participant = site.participant()
+    pathway = participant.pathways.get()
+    referral = pathway.referrals.get()
+    login(client, "conseillere")
+    body = html.unescape(client.get(reverse("transition", args=["pathway", pathway.pk, "withdraw"])).content.decode())
+    assert "Positionnements en cours, annulés par cette action :" in body and referral.offer.title in body
+    assert (
+        client.post(
+            reverse("transition", args=["pathway", pathway.pk, "withdraw"]), {"reason": "Déménagement"}
+        ).status_code
+        == 302
+    )
+    referral.refresh_from_db()
+    assert referral.state == "cancelled"
+
+
 def test_exit_through_generic_transition(site, client):
     participant = site.participant(hired=True)
     pathway = participant.pathways.get()

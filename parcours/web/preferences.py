@@ -6,16 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext, gettext_lazy, ngettext
-from rest_framework.authtoken.models import Token
 
 from parcours.mail import kinds_for_role
 from parcours.models import Delivery
+from parcours.selectors.accounts import account_security_of
 from parcours.selectors.notifications import preferences_of
 from parcours.services import accounts
 from parcours.services.preferences import set_notification_preferences
 from parcours.web.common import actor_required, apply_domain_error
-from roles.accounts import sessions_of
-from roles.tokens import expires_at, is_expired
 from workflows.errors import DomainError
 
 
@@ -98,10 +96,4 @@ def account_security(request):
 
 
 def _security_context(request) -> dict:
-    token = Token.objects.filter(user=request.user).first()
-    return {
-        "other_sessions": len(sessions_of(request.user, keep=request.session.session_key)),
-        "token": token,
-        "token_expires_at": expires_at(token) if token is not None else None,
-        "token_expired": token is not None and is_expired(token),
-    }
+    return account_security_of(request.user, session_key=request.session.session_key)

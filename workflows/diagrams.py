@@ -73,6 +73,8 @@ def rule(spec) -> str:
         parts.append(str(_("Possible si %(conditions)s")) % {"conditions": " ; ".join(conditions)})
     if any(i.name == "reason" and i.required for i in spec.inputs):
         parts.append(str(_("Motif obligatoire")))
+    if spec.cancels_referrals:
+        parts.append(str(_("Annule les positionnements en cours")))
     return ". ".join(parts) + ("." if parts else "")
 
 

@@ -53,21 +53,36 @@ def _check_state(obj, spec):
         )
 
 
-# The object a form was opened on, and the last event of its journal chain then: (machine, pk, sequence).
+# The object a form was opened on, the last event of its journal chain then, and the newest row it listed beside the
+# object (a closing pathway's referrals): (machine, pk, sequence, listed).
 _SEEN = contextvars.ContextVar("seen", default=None)
 
 
 @contextlib.contextmanager
-def seen_as(machine: str, pk: int, sequence: int | None):
+def seen_as(machine: str, pk: int, sequence: int | None, *, listed: int | None = None):
     """Fire what runs inside as of a page that showed object `pk` when its chain's last event was `sequence` (None:
     no such knowledge, nothing checked): a transition of that object refuses (StaleForm) if anything was recorded on
     it since — the same state reached again (withdrawn, reopened, resubmitted), a date changed by someone else —
-    instead of acting on what its author never saw."""
-    token = _SEEN.set((machine, pk, sequence) if sequence is not None else None)
+    instead of acting on what its author never saw. `listed`: the highest id of the rows the page listed as what the
+    action also ends (services compare it with seen_listed: a row added since was never shown)."""
+    token = _SEEN.set((machine, pk, sequence, listed) if sequence is not None else None)
     try:
         yield
     finally:
         _SEEN.reset(token)
+
+
+def seen_listed(machine: str, pk: int) -> int | None:
+    """The highest id the page acting on object `pk` listed beside it (seen_as), None when no page said (an API call,
+    a task, a form from before): the service then acts on what is there."""
+    seen = _SEEN.get()
+    return seen[3] if seen is not None and seen[:2] == (machine, pk) else None
+
+
+def check_seen(obj, name):
+    """Refuse (StaleForm) now what `fire` would refuse for the page's knowledge of `obj`: for a service that writes
+    consequences of the transition before firing it, so that the refusal names the object's own changes first."""
+    _check_seen(obj, spec_for(obj, name))
 
 
 def chain_sequence(machine: str, pk: int) -> int:

@@ -37,6 +37,8 @@ class TransitionSpec:
     guards: tuple = ()
     internal: bool = False  # a consequence fired by a service inside another action, never offered to users
     system: bool = False  # fired by the system (timers), never by a user
+    # Closing a pathway cancels its open referrals (parcours.services.pathways): its page lists them first.
+    cancels_referrals: bool = False
     description: str = field(default="", compare=False)
     state_labels: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -200,6 +202,7 @@ PATHWAY = _table(
             ),
         ),
         guards=(guards.exit_date_valid,),
+        cancels_referrals=True,
     ),
     _S(
         "withdraw",
@@ -207,6 +210,7 @@ PATHWAY = _table(
         [P.INTAKE, P.ELIGIBILITY_PENDING, P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP],
         P.WITHDRAWN,
         inputs=(REASON,),
+        cancels_referrals=True,
     ),
     _S(
         "mark_lost_contact",
@@ -214,6 +218,7 @@ PATHWAY = _table(
         [P.ELIGIBLE, P.REFERRED, P.PLACED, P.IN_FOLLOW_UP],
         P.LOST_CONTACT,
         inputs=(REASON,),
+        cancels_referrals=True,
     ),
     _S(
         "reopen",

@@ -2,7 +2,7 @@
 with the joins a page needs, so a list costs a fixed number of queries whatever its length."""
 
 from django.db import connection
-from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -79,6 +79,12 @@ def referrals_to_cancel(actor, pathway) -> list:
     """The pathway's referrals still open, as the actor may see them: closing the pathway cancels them."""
     referrals = referrals_for(actor).filter(pathway=pathway, state__in=REFERRAL_OPEN_STATES)
     return list(referrals.order_by("pk"))
+
+
+def newest_referral_id(pathway) -> int:
+    """The highest id of the pathway's referrals (0: none), whoever may see them: a page closing the pathway carries
+    it, and a referral added after it was drawn is refused as unseen (services.pathways) rather than cancelled."""
+    return Referral.objects.filter(pathway_id=pathway.pk).aggregate(newest=Max("pk"))["newest"] or 0
 
 
 def hours_lines_for(actor):

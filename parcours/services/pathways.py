@@ -31,7 +31,7 @@ from roles.models import Organisation
 from roles.rows import insert_row, insert_rows, save_row
 from roles.statements import Compiled
 from workflows import engine, text
-from workflows.errors import DomainError
+from workflows.errors import DomainError, StaleForm
 from workflows.journal import chain_tail_of, record_event
 from workflows.states import PATHWAY_OPEN_STATES, REFERRAL_OPEN_STATES
 from workflows.transitions import MACHINES
@@ -278,6 +278,9 @@ def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
         detail=detail,
         recorded_by=actor.user,
     )
+    if _cancel_open_referrals(actor, pathway, "exit", _reason()):
+        pathway.refresh_from_db()
+        chain_tail_of(pathway)  # forgotten: the exit's event reads its chain's tail after the cancellations
     event = engine.fire(
         pathway,
         "exit",
@@ -347,13 +350,37 @@ def exit_record_outcome(*, actor, exit, observed_on, situation, detail: str = ""
     return exit
 
 
+def _reason(reason=""):
+    # Written on the cancelled referrals (their history, in French as every stored text).
+    return f"Parcours clos : {reason}" if reason else "Parcours clos : sortie enregistrée"
+
+
+def _cancel_open_referrals(actor, pathway, name, reason) -> int:
+    """Cancel the open referrals of a pathway its transition `name` closes (an employer must not hire from a closed
+    pathway); returns how many. Under the pathway's lock, so no referral is added meanwhile; one added since the
+    page acting was drawn (a colleague's) is refused as unseen rather than cancelled unsaid."""
+    engine.ensure_can_fire(pathway, name, actor=actor)
+    engine.check_seen(pathway, name)  # the pathway's own changes are named first
+    referrals = list(pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"))
+    listed = engine.seen_listed("pathway", pathway.pk)
+    unseen = [r for r in referrals if listed is not None and r.pk > listed]
+    if unseen:
+        raise StaleForm(
+            machine="pathway",
+            pk=pathway.pk,
+            current=engine.chain_sequence("pathway", pathway.pk),
+            events=[("refer", r.created_at) for r in unseen],
+        )
+    for referral in referrals:
+        referral_cancel(actor=actor, referral=referral, reason=reason, _closing_pathway=True)
+    return len(referrals)
+
+
 def _close(actor, pathway, name, reason):
     pathway = lock(Pathway, pathway, actor=actor)
-    engine.ensure_can_fire(pathway, name, actor=actor)
-    for referral in pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"):
-        referral_cancel(actor=actor, referral=referral, reason=f"Parcours clos : {reason}", _closing_pathway=True)
-    pathway.refresh_from_db()
-    chain_tail_of(pathway)  # forgotten: the closing event reads its chain's tail after what the cancellations wrote
+    if _cancel_open_referrals(actor, pathway, name, _reason(reason)):
+        pathway.refresh_from_db()
+        chain_tail_of(pathway)  # forgotten: the closing event reads its chain's tail after the cancellations
     event = engine.fire(pathway, name, actor=actor, inputs={"reason": reason})
     publish_on_commit(event)
     return pathway

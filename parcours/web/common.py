@@ -284,9 +284,6 @@ def _subject(machine, obj):
     return placement.pathway.participant, placement.referral.offer
 
 
-CLOSING_PATHWAY = ("exit", "withdraw", "mark_lost_contact")
-
-
 @actor_required
 def transition(request, machine, pk, name, *, actor):
     """GET: the transition's form. POST: run it through its service; stale clicks get the fresh state. A transition
@@ -338,7 +335,7 @@ def transition(request, machine, pk, name, *, actor):
         status = 200
     log_participant_access(actor=actor, participant_id=participant.pk)  # the form names the person
     # Closing a pathway does not end its contracts: the form says which still run (the employer ends them).
-    closing = machine == "pathway" and name in CLOSING_PATHWAY
+    closing = spec.cancels_referrals
     running = selectors.contracts_running(actor, obj) if closing else []
     cancelled = selectors.referrals_to_cancel(actor, obj) if closing else []  # said before, done by the service
     return render(

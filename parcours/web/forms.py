@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from parcours.selectors.core import newest_referral_id
 from parcours.selectors.inputs import PROOF_CHOICES, input_initial, input_options
 from parcours.selectors.journal import action_label
 from workflows import engine
@@ -190,6 +191,8 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
 
     spec = None
     seen = forms.CharField(widget=forms.HiddenInput, required=False)
+    # A transition that also ends rows listed on its page (a closing pathway's referrals): the newest id listed.
+    listed = forms.CharField(widget=forms.HiddenInput, required=False)
     stale = None  # the StaleForm the form came back with (its page answers 409)
 
     def __init__(self, data=None, *, obj=None, actor=None, prefix=None):
@@ -200,6 +203,8 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
             if "_chain_sequence" not in obj.__dict__:
                 obj.__dict__["_chain_sequence"] = engine.chain_sequence(self.spec.machine, obj.pk)
             self.fields["seen"].initial = obj.__dict__["_chain_sequence"]
+            if self.spec.cancels_referrals:
+                self.fields["listed"].initial = newest_referral_id(obj)
         for declared in self.spec.inputs:
             if declared.type == PROOFS:
                 self._add_proof_fields(declared)
@@ -251,10 +256,10 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
     def clean_seen(self):
         # A hidden field's error would show nowhere: an unreadable value is a page that saw nothing (-1: never
         # current, the action is refused as stale and the page comes back current); none is a form from before.
-        value = self.cleaned_data["seen"].strip()
-        if not value:
-            return None
-        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+        return _hidden_number(self.cleaned_data["seen"])
+
+    def clean_listed(self):
+        return _hidden_number(self.cleaned_data["listed"]) if self.spec.cancels_referrals else None
 
     def refusal_status(self) -> int:
         """The page's status once the form came back refused: 409 when the object moved on, else 400."""
@@ -262,7 +267,9 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
 
     def expectation(self):
         """The context the service runs in: as of the object's state this form showed."""
-        return engine.seen_as(self.spec.machine, self.obj.pk, self.cleaned_data.get("seen"))
+        return engine.seen_as(
+            self.spec.machine, self.obj.pk, self.cleaned_data.get("seen"), listed=self.cleaned_data.get("listed")
+        )
 
     def refused(self, error) -> bool:
         """The object changed since the page was opened: the page comes back with what was typed, what happened
@@ -272,6 +279,8 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
         self.stale = error
         self.data = self.data.copy()
         self.data[self.add_prefix("seen")] = str(error.current)
+        if self.spec.cancels_referrals:  # the page comes back listing the referrals open now
+            self.data[self.add_prefix("listed")] = str(newest_referral_id(self.obj))
         self.add_error(None, stale_message(error))
         return True
 
@@ -293,6 +302,13 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
                 continue
             kwargs[declared.name] = value
         return kwargs
+
+
+def _hidden_number(value) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else -1
 
 
 SHOWN_EVENTS = 5  # the latest ones; more is the history's page

@@ -10,7 +10,7 @@ import re
 from django.urls import reverse
 
 from parcours.models import Pathway, Placement
-from parcours.services import followups, pathways, placements, referrals
+from parcours.services import followups, pathways, placements, referrals, register
 from parcours.work.models import WorkTask
 from tests.web.test_employer import forwarded
 from tests.web.test_facilitator import pending_participant
@@ -136,3 +136,108 @@ def test_a_follow_up_recorded_meanwhile_does_not_make_the_page_stale(site, clien
     data = {"valid_until": (site.today + datetime.timedelta(days=365)).isoformat(), "confirm_unseen": "1"}
     assert client.post(url, {**data, "seen": seen}).status_code == 302
     assert Pathway.objects.get(pk=pathway.pk).state == "eligible"
+
+
+def listed_of(body):
+    return re.search(r'name="listed" value="(\d+)"', body).group(1)
+
+
+def second_offer(site, title="Coffreur·se"):
+    return register.offer_create(
+        actor=site.facilitator,
+        lot=site.lot,
+        title=title,
+        trade="Coffreur",
+        contract_type="cdd",
+        weekly_hours=35,
+        location="Lille",
+        positions=2,
+    )
+
+
+def test_a_closing_page_does_not_cancel_a_referral_made_since_unseen(site, client):
+    """The withdrawal page lists the open referrals it cancels; a colleague's referral made after it was drawn is
+    not on it: sent as it was, nothing is written and the page comes back listing it; sent again, both go."""
+    participant = site.participant()
+    pathway = participant.pathways.get()
+    first = pathway.referrals.get()
+    url = reverse("transition", args=["pathway", pathway.pk, "withdraw"])
+    client.login(username="conseillere", password="demo")
+    body = text(client.get(url))
+    assert int(listed_of(body)) == first.pk
+    added = referrals.referral_create(actor=site.adviser, pathway=pathway, offer=second_offer(site))
+    response = client.post(url, {"reason": "Déménagement", "seen": seen_of(body), "listed": listed_of(body)})
+    again = text(response)
+    assert response.status_code == 409
+    assert "Ce dossier a changé depuis l'ouverture de cette page (« Positionner » le " in again
+    assert "Coffreur·se" in again.split("annulés par cette action")[1].split("</ul>")[0]
+    assert Pathway.objects.get(pk=pathway.pk).state == "referred"
+    assert {r.state for r in pathway.referrals.all()} == {"sent"}
+    assert int(listed_of(again)) == added.pk
+    response = client.post(url, {"reason": "Déménagement", "seen": seen_of(again), "listed": listed_of(again)})
+    assert response.status_code == 302
+    assert Pathway.objects.get(pk=pathway.pk).state == "withdrawn"
+    assert {r.state for r in pathway.referrals.all()} == {"cancelled"}
+
+
+def test_a_closing_page_refused_for_its_own_changes_names_them_first(site, client):
+    participant = site.participant()
+    pathway = participant.pathways.get()
+    url = reverse("transition", args=["pathway", pathway.pk, "mark_lost_contact"])
+    client.login(username="conseillere", password="demo")
+    body = text(client.get(url))
+    referrals.referral_create(actor=site.adviser, pathway=pathway, offer=second_offer(site))
+    pathways.pathway_withdraw(actor=site.adviser, pathway=pathway, reason="Parti")
+    pathways.pathway_reopen(actor=site.adviser, pathway=pathway, reason="Revenu")
+    response = client.post(url, {"reason": "Injoignable", "seen": seen_of(body), "listed": listed_of(body)})
+    again = text(response)
+    assert response.status_code == 409
+    assert "(« Abandon » le " in again and "« Rouvrir le parcours » le " in again
+    assert Pathway.objects.get(pk=pathway.pk).state == "eligible"
+
+
+def test_an_unreadable_listed_value_refuses_and_comes_back_current(site, client):
+    participant = site.participant()
+    pathway = participant.pathways.get()
+    url = reverse("transition", args=["pathway", pathway.pk, "withdraw"])
+    client.login(username="conseillere", password="demo")
+    body = text(client.get(url))
+    response = client.post(url, {"reason": "Parti", "seen": seen_of(body), "listed": "abc"})
+    assert response.status_code == 409
+    assert Pathway.objects.get(pk=pathway.pk).state == "referred"
+    # Without the field (a page from before), the action is taken on what is there.
+    response = client.post(url, {"reason": "Parti", "seen": seen_of(body)})
+    assert response.status_code == 302
+
+
+def test_an_exit_cancels_the_pathways_open_referrals(site, client):
+    """An exit closes the pathway as a withdrawal does: a second referral still open is cancelled (it stayed open on
+    an exited pathway, and the exit page said it would go)."""
+    participant = site.participant(hired=True)
+    pathway = participant.pathways.get()
+    added = referrals.referral_create(actor=site.adviser, pathway=pathway, offer=second_offer(site))
+    url = reverse("transition", args=["pathway", pathway.pk, "exit"])
+    client.login(username="conseillere", password="demo")
+    body = text(client.get(url))
+    assert "Coffreur·se" in body.split("annulés par cette action")[1].split("</ul>")[0]
+    data = {
+        "exited_on": site.today.isoformat(),
+        "situation": "cdi",
+        "seen": seen_of(body),
+        "listed": listed_of(body),
+    }
+    assert client.post(url, data).status_code == 302
+    added.refresh_from_db()
+    assert added.state == "cancelled"
+    assert Pathway.objects.get(pk=pathway.pk).state == "exited"
+    event = JournalEvent.objects.get(object_type="referral", object_id=added.pk, action="cancel")
+    assert event.actor_user_id == site.adviser.user.pk
+
+
+def test_an_exit_through_the_service_cancels_open_referrals_too(site):
+    participant = site.participant(hired=True)
+    pathway = participant.pathways.get()
+    added = referrals.referral_create(actor=site.adviser, pathway=pathway, offer=second_offer(site))
+    pathways.pathway_exit(actor=site.adviser, pathway=pathway, exited_on=site.today, situation="cdi")
+    added.refresh_from_db()
+    assert added.state == "cancelled" and added.pathway.state == "exited"

@@ -7,6 +7,7 @@ import datetime
 import html
 import io
 import json
+import zoneinfo
 
 import pytest
 from django.core.management import call_command
@@ -445,6 +446,23 @@ def test_record_notice_service_refuses_bad_dates_and_other_roles(world):
     with pytest.raises(DomainError) as refused:
         participant_record_notice(actor=world.b.adviser, participant=participant, given_on=today())
     assert refused.value.code == "not_found"
+
+
+def test_the_notices_window_counts_from_the_registration_day_in_paris(world):
+    """A file opened at 00:20 in Paris is registered on that Paris day (the UTC date is the day before): the 31 days
+    count from it, not from the UTC date (32 days were accepted between midnight and 01:00 or 02:00)."""
+    participant = make_pathway(world, "intake").participant
+    paris = datetime.datetime(2026, 12, 8, 0, 20, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    Participant.objects.filter(pk=participant.pk).update(created_at=paris)
+    with pytest.raises(DomainError) as refused:
+        participant_record_notice(actor=world.a.adviser, participant=participant, given_on=datetime.date(2026, 11, 6))
+    assert refused.value.field == "given_on"
+    assert (
+        "au plus tôt 31 jours avant l'inscription (le 08/12/2026) : pas avant le 07/11/2026" in refused.value.message
+    )
+    assert reload(participant).notice_given_on is None
+    participant_record_notice(actor=world.a.adviser, participant=participant, given_on=datetime.date(2026, 11, 7))
+    assert reload(participant).notice_given_on == datetime.date(2026, 11, 7)
 
 
 # --- Retention --------------------------------------------------------------------------------------------------

@@ -72,17 +72,14 @@ class StrictDateField(serializers.DateField):
     default_error_messages = {"impossible": "Cette date n'existe pas : {value}."}
 
     def to_internal_value(self, value):
-        if not isinstance(value, str) or not value.isascii():
+        # Only this format: DRF's parser (Python's fromisoformat) also reads "2005-2-1", "20051201" and an ISO week
+        # day "2026-W49-1" — a slip read as some date, an end recorded on the wrong day.
+        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
             self.fail("invalid", format="AAAA-MM-JJ")
-        if ISO_DATE.fullmatch(value):
-            try:
-                datetime.date.fromisoformat(value)
-            except ValueError:
-                self.fail("impossible", value=value)
         try:
-            return super().to_internal_value(value)
-        except ValidationError:
-            self.fail("invalid", format="AAAA-MM-JJ")
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            self.fail("impossible", value=value)
 
 
 class QueryBooleanField(serializers.BooleanField):

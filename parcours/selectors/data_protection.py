@@ -2,7 +2,7 @@
 Mission Locale following a file and by an organisation's data-protection officer (policy-scoped)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import BigIntegerField, CharField, F, Q, Value
+from django.db.models import BigIntegerField, CharField, Exists, F, OuterRef, Q, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -101,20 +101,17 @@ def rights_log_for(actor):
     of_it = Q(object_type="membership", inputs__organisation=organisation) | Q(
         object_type="membership", inputs__previous__organisation=organisation
     )
-    # Its members now, and those its memberships' journal names (a membership deleted since keeps its history here).
+    # The accounts of its members now, and of those its memberships' journal names (a membership deleted or moved
+    # since keeps its history here) up to their last event in it: what happens to a leaver's account afterwards is
+    # their new organisation's business.
     members = Membership.objects.filter(organisation_id=organisation).values("user_id")
-    former = (
+    while_member = (
         JournalEvent.objects.filter(of_it)
         .annotate(member=Cast(KeyTextTransform("user", "inputs"), BigIntegerField()))
-        .values("member")
+        .filter(member=OuterRef("object_id"), occurred_at__gte=OuterRef("occurred_at"))
     )
-    return (
-        JournalEvent.objects.filter(
-            of_it | Q(object_type="account", object_id__in=members) | Q(object_type="account", object_id__in=former)
-        )
-        .select_related("actor_user")
-        .order_by("-occurred_at", "-pk")
-    )
+    accounts = Q(object_type="account") & (Q(object_id__in=members) | Exists(while_member))
+    return JournalEvent.objects.filter(of_it | accounts).select_related("actor_user").order_by("-occurred_at", "-pk")
 
 
 def describe_rights_events(events) -> list:

@@ -47,6 +47,10 @@ ERASED = "[effacé]"
 
 
 # --- Information notice ------------------------------------------------------------------------------------------
+# A notice handed at a first meeting, the file opened in the weeks after it.
+NOTICE_BEFORE_REGISTRATION_DAYS = 31
+
+
 @transaction.atomic
 def participant_record_notice(*, actor, participant, given_on) -> Participant:
     """The adviser records the day the information notice was handed to (or sent to) the young person."""
@@ -57,9 +61,22 @@ def participant_record_notice(*, actor, participant, given_on) -> Participant:
     today = timezone.localdate()
     if given_on > today:
         raise DomainError("date_in_future", _("La date de remise ne peut pas être dans le futur."), field="given_on")
-    if given_on < participant.created_at.date() - datetime.timedelta(days=31):
+    # The day of registration in Paris, as the file shows it (the UTC date is the day before until 01:00 or 02:00).
+    registered_on = timezone.localtime(participant.created_at).date()
+    earliest = registered_on - datetime.timedelta(days=NOTICE_BEFORE_REGISTRATION_DAYS)
+    if given_on < earliest:
         raise DomainError(
-            "invalid_input", _("La notice ne peut pas avoir été remise avant l'inscription."), field="given_on"
+            "invalid_input",
+            _(
+                "La notice se remet au plus tôt %(days)s jours avant l'inscription (le %(registered_on)s) : "
+                "pas avant le %(earliest)s."
+            )
+            % {
+                "days": NOTICE_BEFORE_REGISTRATION_DAYS,
+                "registered_on": format(registered_on, "%d/%m/%Y"),
+                "earliest": format(earliest, "%d/%m/%Y"),
+            },
+            field="given_on",
         )
     participant.notice_given_on = given_on
     participant.save(update_fields=["notice_given_on", "updated_at"])

@@ -126,6 +126,12 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("password_reset_complete")
     reset_url_token = "choisir"
 
+    def get_user(self, uidb64):
+        """Django's, but an account switched off since the link was sent: the link is invalid (Django's token does not
+        depend on it, and the password chosen would be live the day the account is switched back on)."""
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
     def form_valid(self, form):
         response = super().form_valid(form)
         logger.info("password reset by e-mail link", extra={"user": form.user.pk})

@@ -5,10 +5,11 @@ import csv
 import io
 from decimal import Decimal
 
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from parcours.access_log import log_access
 from parcours.counting import hours_text
@@ -107,8 +108,17 @@ def consolidation(request, fmt, *, actor):
     if fmt not in ("csv", "xlsx"):
         raise Http404("Format inconnu.")
     current = timezone.localdate().year
-    text = request.GET.get("annee", "")
-    year = int(text) if text.isascii() and text.isdigit() and 2000 <= int(text) <= current else current - 1
+    text = request.GET.get("annee")
+    if text is None:
+        year = current - 1
+    elif text.isascii() and text.isdigit() and 2000 <= int(text) <= current:
+        year = int(text)
+    else:  # another year's file under the name asked for, or last year's silently, would answer another question
+        return HttpResponseBadRequest(
+            gettext("Export impossible : l'année « %(text)s » n'est pas une année de 2000 à %(current)s.")
+            % {"text": text[:20], "current": current},
+            content_type="text/plain; charset=utf-8",
+        )
     data = selectors.consolidation(actor=actor, year=year)
     name = f"consolidation-{year}"
     if fmt == "xlsx":

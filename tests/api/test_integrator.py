@@ -113,11 +113,18 @@ def test_a_day_the_calendar_lacks_is_said_to_be_one(story, day):
     assert body["errors"][0]["detail"] == f"Cette date n'existe pas : {day}."
 
 
-def test_a_date_in_another_format_is_told_the_docs_format(story):
+@pytest.mark.parametrize(
+    "day", ["07/12/2026", "2026-2-1", "20260201", "2026-W05-1", "2026-02-01T00:00", " 2026-02-01"]
+)
+def test_a_date_in_another_format_is_told_the_docs_format(story, day):
+    """Python's fromisoformat reads "2026-2-1", "20260201" and the ISO week day "2026-W05-1": a slip recorded as
+    some day (a contract ended on the wrong date), where the docs promise AAAA-MM-JJ."""
     adviser = client_for(story.a.users[Role.ADVISER])
     url = f"/api/v1/pathways/{story.a.pathway.pk}/follow-ups/"
-    body = assert_problem(adviser.post(url, {"kind": "phone", "done_on": "07/12/2026"}, format="json"), 400)
+    before = story.a.pathway.follow_ups.count()
+    body = assert_problem(adviser.post(url, {"kind": "phone", "done_on": day}, format="json"), 400)
     assert "AAAA-MM-JJ" in body["errors"][0]["detail"]
+    assert story.a.pathway.follow_ups.count() == before
 
 
 def test_a_referral_on_a_pathway_left_says_to_reopen_it(story):

@@ -182,6 +182,23 @@ def test_a_link_dies_when_the_password_changes_meanwhile(client, adviser):
     assert "Lien invalide" in client.get(link, follow=True).content.decode()
 
 
+def test_a_link_dies_when_the_account_is_switched_off_meanwhile(client, adviser):
+    """Django's token does not depend on the account being on: the password chosen through a link sent before the
+    account was switched off would be the one live the day it is switched back on."""
+    from parcours.services.accounts import account_deactivate
+    from roles.actor import Actor
+
+    _ask(client)
+    link = _link(mail.outbox[0])
+    account_deactivate(actor=Actor.system(), user=adviser)
+    page = client.get(link, follow=True)
+    assert "Lien invalide" in page.content.decode()
+    form_url = page.redirect_chain[-1][0] if page.redirect_chain else link
+    client.post(form_url, {"new_password1": NEW, "new_password2": NEW})
+    adviser.refresh_from_db()
+    assert adviser.check_password(GOOD) and not adviser.check_password(NEW)
+
+
 def test_requests_are_limited_per_e_mail_address(client, adviser):
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7"):
         response = _ask(client, REMOTE_ADDR=address)

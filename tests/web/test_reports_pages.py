@@ -99,10 +99,12 @@ def test_the_consolidation_downloads(client, site):
     response = client.get(reverse("reports:consolidation", args=["xlsx"]))
     assert openpyxl.load_workbook(io.BytesIO(response.content)).sheetnames[0] == "Synthèse"
     assert client.get(reverse("reports:consolidation", args=["pdf"])).status_code == 404
-    # A year that is not one: last year's (a superscript digit passed `str.isdigit` and failed `int`: a 500).
-    for junk in ("²", "٢٠٢٥", "abc"):
+    # A year that is not one is said, not answered with last year's file (a superscript digit passed `str.isdigit`
+    # and failed `int`: a 500; then every bad value downloaded last year's, 0 h for a year to come, unsaid).
+    for junk in ("²", "٢٠٢٥", "abc", "", "1999", str(site.today.year + 1), "20260"):
         response = client.get(reverse("reports:consolidation", args=["csv"]), {"annee": junk})
-        assert response.status_code == 200 and f"Synthèse;Année;{year - 1}" in response.content.decode("utf-8-sig")
+        assert response.status_code == 400 and "Content-Disposition" not in response
+        assert "Export impossible : l'année « " in response.content.decode()
     login(client, "auditeur")
     assert client.get(reverse("reports:consolidation", args=["csv"])).status_code == 403
 

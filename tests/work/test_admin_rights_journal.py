@@ -184,3 +184,26 @@ def test_a_deleted_membership_keeps_its_history_on_the_dpos_page(admin_client, t
     other = make_actor(territories.b.youth_agency, Role.DPO)
     body = html.unescape(page(other.user).content.decode())
     assert "Compte modifié" not in body and "Appartenance supprimée" not in body
+
+
+def test_a_leavers_account_changes_after_they_left_are_their_new_organisations(admin_client, territories):
+    """Found from outside: A's officer kept reading the account changes of someone who had moved to B (switched off
+    there, made staff…) — B's business, not A's. A keeps the move and what happened before it."""
+    a, b = territories.a, territories.b
+    dpo = make_actor(a.youth_agency, Role.DPO)
+    other = make_actor(b.youth_agency, Role.DPO)
+    user = a.adviser2.user
+    url = f"/admin/auth/user/{user.pk}/change/"
+    data = posted(admin_client.get(url).context)
+    data["is_staff"] = "on"
+    assert admin_client.post(url, data).status_code == 302  # while in A: A's history
+    change_membership(admin_client, membership(a.adviser2), organisation=b.youth_agency.pk)
+    data = posted(admin_client.get(url).context)
+    data.pop("is_active")
+    assert admin_client.post(url, data).status_code == 302  # switched off once in B
+    mine = html.unescape(page(dpo.user).content.decode())
+    assert "accès à l'administration : non → oui" in mine
+    assert f"organisation : {a.youth_agency.name} → {b.youth_agency.name}" in mine
+    assert "actif·ve : oui → non" not in mine
+    theirs = html.unescape(page(other.user).content.decode())
+    assert "actif·ve : oui → non" in theirs

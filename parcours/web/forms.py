@@ -2,6 +2,7 @@
 the declared inputs (workflows.transitions) — the same form on a page, in a list row and on a task."""
 
 import functools
+import re
 
 from django import forms
 from django.utils import timezone
@@ -47,10 +48,29 @@ class DateInput(forms.DateInput):
 DATE_INVALID = gettext_lazy("Date invalide (format attendu : jj/mm/aaaa).")
 
 
-class DateField(forms.DateField):
-    """Every date of the pages: one message for a date that is none (three forms said it three ways)."""
+# A date written as one (jj/mm/aaaa, or aaaa-mm-jj as a browser's date box sends it) whose day the calendar lacks.
+DATE_SHAPED = re.compile(r"\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{2}-[0-9]{2})\s*")
 
-    default_error_messages = {"invalid": DATE_INVALID}
+
+class DateField(forms.DateField):
+    """Every date of the pages: one message for a date that is none (three forms said it three ways), another for a
+    day the calendar lacks (31/02/2005 is well written: saying the format was wrong sent people looking for a typo),
+    as the API says it."""
+
+    default_error_messages = {
+        "invalid": DATE_INVALID,
+        "impossible": gettext_lazy("Cette date n'existe pas : %(value)s."),
+    }
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            if isinstance(value, str) and DATE_SHAPED.fullmatch(value):
+                raise forms.ValidationError(
+                    self.error_messages["impossible"], code="impossible", params={"value": value.strip()}
+                ) from None
+            raise
 
 
 def _ascii_number(field, value):

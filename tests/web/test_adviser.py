@@ -255,6 +255,19 @@ def test_intake_bad_input_is_400_with_french_errors_and_kept_input(site, client)
     assert not Participant.objects.exists()
 
 
+def test_a_day_the_calendar_lacks_is_said_to_be_one(site, client):
+    """31/02/2005 is well written: « format attendu » sent people looking for a typo; the API said it already."""
+    login(client, "conseillere")
+    for typed in ("31/02/2005", "2005-02-30"):
+        response = client.post(reverse("adviser:participant_create"), intake_post(birth_date=typed))
+        body = html.unescape(response.content.decode())
+        assert response.status_code == 400
+        assert f"Cette date n'existe pas : {typed}." in body and "format attendu" not in body
+    response = client.post(reverse("adviser:participant_create"), intake_post(birth_date="le 3 mars"))
+    assert "Date invalide (format attendu : jj/mm/aaaa)." in html.unescape(response.content.decode())
+    assert not Participant.objects.exists()
+
+
 def test_intake_service_error_is_a_field_error(site, client):
     login(client, "conseillere")
     response = client.post(reverse("adviser:participant_create"), intake_post(birth_date="1980-01-01"))

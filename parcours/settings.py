@@ -455,6 +455,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "parcours.api.schema.add_problem_responses",
+        "parcours.api.schema.require_response_fields",
     ],
 }
 

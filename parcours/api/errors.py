@@ -38,6 +38,7 @@ TITLES = {
     413: gettext_lazy("Requête trop volumineuse"),
     415: gettext_lazy("Format de requête non pris en charge"),
     429: gettext_lazy("Trop de requêtes"),
+    503: gettext_lazy("Service indisponible"),
 }
 
 # DRF exception → (code, French detail); None keeps the exception's own (translated) message.
@@ -193,8 +194,11 @@ def problem_exception_handler(exc, context):
                 status_code=exc.status_code, code=exc.problem_code, detail=exc.detail, request=request, errors=errors
             )
         if isinstance(exc, exceptions.Throttled):
-            wait = max(1, math.ceil(exc.wait)) if exc.wait is not None else None
             view = context.get("view")
+            wait = exc.wait
+            if wait is None:  # never a 429 without Retry-After: at worst, the longest window of the view's limits
+                wait = max((t.duration for t in view.get_throttles() if getattr(t, "duration", None)), default=60)
+            wait = max(1, math.ceil(wait))
             per_address = any(issubclass(t, TokenObtainRateThrottle) for t in getattr(view, "throttle_classes", ()))
             # The token endpoint counts per client address (no token yet), the others per token or session.
             detail = (
@@ -202,10 +206,10 @@ def problem_exception_handler(exc, context):
                 if per_address
                 else gettext("Trop de requêtes pour ce jeton.")
             )
-            if wait is not None:
-                detail += gettext(" Réessayez dans %(wait)s seconde(s).") % {"wait": wait}
-            headers = {"Retry-After": str(wait)} if wait is not None else None
-            return problem_response(status_code=429, code="throttled", detail=detail, request=request, headers=headers)
+            detail += gettext(" Réessayez dans %(wait)s seconde(s).") % {"wait": wait}
+            return problem_response(
+                status_code=429, code="throttled", detail=detail, request=request, headers={"Retry-After": str(wait)}
+            )
         if isinstance(exc, Http404):
             return problem_response(
                 status_code=404, code="not_found", detail=gettext("Ressource introuvable."), request=request

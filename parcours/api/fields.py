@@ -2,10 +2,13 @@
 unknown fields are refused (code "unknown_field")."""
 
 import datetime
+import decimal
 import re
+import zoneinfo
 from collections.abc import Mapping
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -82,6 +85,46 @@ class StrictDateField(serializers.DateField):
             self.fail("impossible", value=value)
 
 
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+SINCE_FORMAT = "AAAA-MM-JJTHH:MM:SS avec son décalage (Z ou +01:00), ou AAAA-MM-JJ (minuit, heure de Paris)"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$",
+        "example": "2026-03-01T08:30:00+01:00",
+    }
+)
+class QuerySinceField(serializers.Field):
+    """An instant in a query string: an ISO date-time with its offset (without one, whose 10 o'clock?), or a date,
+    midnight in Paris (the day as the pages show it). An aware datetime in UTC."""
+
+    default_error_messages = {
+        "invalid": "Format attendu : {format}.",
+        "impossible": "Cette date ou cette heure n'existe pas : {value}.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not (ISO_DATE.fullmatch(data) or ISO_DATETIME.fullmatch(data)):
+            self.fail("invalid", format=SINCE_FORMAT)
+        try:
+            if len(data) == 10:
+                value = datetime.datetime.combine(datetime.date.fromisoformat(data), datetime.time(), PARIS)
+            else:
+                value = datetime.datetime.fromisoformat(data)
+            return value.astimezone(datetime.UTC)  # 0001-01-01T00:00+01:00 is before the first instant there is
+        except (ValueError, OverflowError):
+            self.fail("impossible", value=data)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
 class QueryBooleanField(serializers.BooleanField):
     """A yes/no in a query string (true/false, 1/0…); empty is not one (`?is_open=` listed every offer, as if not
     asked, where an empty `?state=` is refused)."""
@@ -103,24 +146,49 @@ class StrictListField(serializers.ListField):
     }
 
 
+QUERY_INTEGER = re.compile(r"-?[0-9]+")
+
+
 class QueryIntegerField(serializers.IntegerField):
-    """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12 and "1_2" as 12)."""
+    """An integer in a query string: ASCII digits only (DRF's reads "١٢" as 12 and "1_2" as 12). A negative one is
+    an integer out of bounds, said as 0 is ("≥ 1"), not "not an integer"."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and not (data.isascii() and data.isdigit()):
+        if isinstance(data, str) and not QUERY_INTEGER.fullmatch(data):
             self.fail("invalid")  # "1_0" is 10 for `int`, "1.0" 1 for DRF: an id is written in digits
         return super().to_internal_value(data)
 
 
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 class StrictDecimalField(serializers.DecimalField):
-    """A decimal as a JSON number or a string ("35.5")."""
+    """A decimal as a JSON number or a string ("35.5"). A string has the schema's shape, digits and a point: `Decimal`
+    also reads "1e2" (100 hours), "+5", " 5", "5." and ".5"; the digits' bounds are DRF's checks (its messages)."""
+
+    default_error_messages = {"shape": "Nombre attendu, écrit en chiffres avec un point décimal (ex. 17.5)."}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float | str):
             self.fail("invalid")
-        if isinstance(data, str) and (not data.isascii() or "_" in data):
-            self.fail("invalid")  # "٣", "１" or "1_0": `Decimal` would read them as 3, 1 and 10
-        return super().to_internal_value(data)
+        if isinstance(data, str) and not DECIMAL_TEXT.fullmatch(data):
+            self.fail("shape")  # also "٣", "１" or "1_0", which `Decimal` reads as 3, 1 and 10
+        try:
+            return super().to_internal_value(data)
+        except decimal.InvalidOperation:
+            # Too many digits to round (-2e307 where the digits are unbounded): DRF let it out as a 500.
+            negative = str(data).startswith("-")
+            if negative and self.min_value is not None:
+                self.fail("min_value", min_value=self.min_value)
+            if not negative and self.max_value is not None:
+                self.fail("max_value", max_value=self.max_value)
+            self.fail("invalid")
+
+    def text_pattern(self) -> str:
+        """The string's shape, with its bounds, as the schema says it."""
+        whole = r"\d+" if self.max_whole_digits is None else rf"\d{{1,{self.max_whole_digits}}}"
+        decimals = r"\d+" if self.decimal_places is None else rf"\d{{1,{self.decimal_places}}}"
+        return rf"^-?{whole}(?:\.{decimals})?$"
 
 
 class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
@@ -135,6 +203,8 @@ class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
         for bound, key in ((self.target.min_value, "minimum"), (self.target.max_value, "maximum")):
             if bound is not None:
                 number[key] = float(bound)
+        if "pattern" in text or self.target.max_whole_digits is None:
+            text["pattern"] = self.target.text_pattern()  # spectacular's admits "5.", ".5", "" and "-"
         described = {key: text.pop(key) for key in ("description", "title", "readOnly") if key in text}
         return {"oneOf": [number, text], **described}
 

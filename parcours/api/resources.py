@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from parcours import selectors
 from parcours.api import serializers as s
-from parcours.api.fields import QueryBooleanField, QueryIntegerField, StrictDateField
+from parcours.api.fields import QueryBooleanField, QueryIntegerField, QuerySinceField, StrictDateField
 from parcours.models import ContractLot, HoursLine, JobOffer, Participant, Pathway, Placement, Referral
 from parcours.selectors.lot_hours import with_counted_hours
 from parcours.services.common import NOT_FOUND_MESSAGES
@@ -38,6 +38,16 @@ def _states(enum):
 ORGANISATION_HELP = "Organisation (identifiant) concernée."
 
 
+def _since():
+    # Only on the lists whose `updated_at` every change of the row moves, transitions included (saved whole:
+    # roles.rows.save_row). Not on participants: their `current_state` is written by a trigger that leaves it.
+    return QuerySinceField(
+        required=False,
+        help_text="Modifié à cet instant ou depuis (`updated_at`), pour une synchronisation incrémentale : "
+        "AAAA-MM-JJTHH:MM:SS avec son décalage (Z ou +01:00), ou AAAA-MM-JJ (minuit, heure de Paris).",
+    )
+
+
 class ParticipantFilters(serializers.Serializer):
     state = serializers.MultipleChoiceField(
         choices=PathwayState.choices,
@@ -55,6 +65,7 @@ class PathwayFilters(serializers.Serializer):
     started_before = _date("Commencé le ou avant (AAAA-MM-JJ).")
     organisation = _id("Mission Locale ou structure porteuse du parcours.")
     participant = _id("Participant·e.")
+    updated_since = _since()
 
 
 class ReferralFilters(serializers.Serializer):
@@ -64,6 +75,7 @@ class ReferralFilters(serializers.Serializer):
     organisation = _id("Mission Locale, structure porteuse ou employeur attributaire.")
     pathway = _id("Parcours.")
     offer = _id("Offre.")
+    updated_since = _since()
 
 
 class PlacementFilters(serializers.Serializer):
@@ -124,6 +136,7 @@ FILTERS = {
         "started_before": lambda v: Q(started_on__lte=v),
         "organisation": lambda v: _org_q(v, "participant__youth_agency_id", "facilitation_organisation_id"),
         "participant": lambda v: Q(participant_id=v),
+        "updated_since": lambda v: Q(updated_at__gte=v),
     },
     "referrals": {
         "state": lambda v: Q(state__in=sorted(v)),
@@ -137,6 +150,7 @@ FILTERS = {
         ),
         "pathway": lambda v: Q(pathway_id=v),
         "offer": lambda v: Q(offer_id=v),
+        "updated_since": lambda v: Q(updated_at__gte=v),
     },
     "placements": {
         "state": lambda v: Q(state__in=sorted(v)),

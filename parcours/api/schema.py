@@ -1,5 +1,8 @@
 """OpenAPI post-processing: the problem-details responses and the X-Organisation header on every operation."""
 
+from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
+from rest_framework.fields import empty
+
 from parcours.api.auth import ORGANISATION_HEADER
 from parcours.api.errors import PROBLEM_CONTENT_TYPE, TITLES
 
@@ -27,6 +30,10 @@ PROBLEM_SCHEMA = {
                     "field": {"type": "string", "nullable": True},
                     "code": {"type": "string"},
                     "detail": {"type": "string"},
+                    "row": {
+                        "type": "integer",
+                        "description": "Un relevé mensuel refusé : l'index de la ligne refusée dans `rows`.",
+                    },
                 },
                 "required": ["field", "code", "detail"],
             },
@@ -40,8 +47,9 @@ DESCRIPTIONS = {
     401: "Authentification absente ou jeton invalide.",
     403: "Action non autorisée pour votre rôle, ou organisation non autorisée.",
     404: "Introuvable, ou hors de votre périmètre.",
-    409: "Transition impossible depuis l'état actuel, modification concurrente, page périmée (stale_form), ou "
-    "doublon d'un objet existant (duplicate_…).",
+    405: "Méthode non disponible à cette adresse (l'en-tête Allow donne les méthodes acceptées).",
+    409: "Transition impossible depuis l'état actuel, modification concurrente, dossier anonymisé, ou doublon d'un "
+    "objet existant (duplicate_…).",
     412: "Version périmée : le dossier a été modifié depuis la version donnée dans If-Match (`version` donne "
     "l'actuelle, `changed_fields` ce qui a changé depuis) ; rien n'a été enregistré.",
     413: "Corps de requête trop volumineux.",
@@ -50,10 +58,13 @@ DESCRIPTIONS = {
     "application/problem+json pour ses erreurs).",
     429: "Trop de requêtes : par jeton (ou session), par adresse pour la demande de jeton. L'en-tête Retry-After "
     "donne les secondes à attendre.",
+    503: "Un service partagé est momentanément indisponible : réessayez après les secondes de Retry-After.",
 }
 RESPONSE_HEADERS = {
     401: {"WWW-Authenticate": "Le schéma d'authentification attendu (Token)."},
+    405: {"Allow": "Les méthodes acceptées à cette adresse."},
     429: {"Retry-After": "Secondes à attendre avant de réessayer."},
+    503: {"Retry-After": "Secondes à attendre avant de réessayer."},
 }
 LOCATION_HEADER = {
     "Location": {"description": "L'adresse de l'objet créé.", "schema": {"type": "string", "format": "uri-reference"}}
@@ -80,14 +91,24 @@ VERSIONED = {
     "/api/v1/participants/{id}/notice/": {"post": "200"},
 }
 CONDITIONAL = {("/api/v1/participants/{id}/", "patch")}
+# A read that answers 304 to an If-None-Match of the current ETag.
+CACHEABLE = {("/api/v1/participants/{id}/", "get")}
+IF_NONE_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "L'ETag du dossier déjà lu (`\"v3\"`) : s'il est toujours actuel, la réponse est 304, sans corps.",
+    "schema": {"type": "string"},
+}
+NOT_MODIFIED = {"description": "Le dossier n'a pas changé depuis la version donnée dans If-None-Match (pas de corps)."}
 MONTH_SCHEMA = {
     "type": "string",
     "pattern": "^[0-9]{4}-[0-9]{2}$",
     "description": "Mois (AAAA-MM).",
     "example": "2026-03",
 }
-READ_STATUSES = (400, 401, 403, 404, 406, 429)
-WRITE_STATUSES = (400, 401, 403, 404, 406, 409, 413, 415, 429)
+READ_STATUSES = (400, 401, 403, 404, 405, 406, 429, 503)
+WRITE_STATUSES = (400, 401, 403, 404, 405, 406, 409, 413, 415, 429, 503)
 # A 201 without an address of its own: a follow-up recorded is read in its pathway's list.
 CREATED_WITHOUT_LOCATION = ("/api/v1/pathways/{id}/follow-ups/",)
 UNAUTHENTICATED_PATHS = ("/api/v1/auth/token/",)
@@ -127,6 +148,9 @@ def add_problem_responses(result, generator, request, public):
             answered = VERSIONED.get(url, {}).get(method)
             if answered is not None:
                 operation["responses"][answered].setdefault("headers", {}).update(ETAG_HEADER)
+            if (url, method) in CACHEABLE:
+                operation.setdefault("parameters", []).append(dict(IF_NONE_MATCH_PARAMETER))
+                operation["responses"]["304"] = {**NOT_MODIFIED, "headers": dict(ETAG_HEADER)}
             if (url, method) in CONDITIONAL:
                 operation.setdefault("parameters", []).append(dict(IF_MATCH_PARAMETER))
                 operation["responses"].setdefault("412", {"$ref": "#/components/responses/Problem412"})
@@ -138,4 +162,37 @@ def add_problem_responses(result, generator, request, public):
                     parameter["schema"] = dict(MONTH_SCHEMA)
             if url not in UNAUTHENTICATED_PATHS:
                 operation.setdefault("parameters", []).append(dict(ORGANISATION_PARAMETER))
+    return result
+
+
+def _may_be_left_out(serializer, field) -> bool:
+    """A field an output serializer may leave out: declared optional, with no default and not nullable (DRF skips it
+    when its source is missing: a transition input's `choices`); a model field is always there, null or blank."""
+    return (
+        field.field_name in getattr(serializer, "_declared_fields", {})
+        and not field.read_only
+        and not field.required
+        and field.default is empty
+        and not field.allow_null
+    )
+
+
+def require_response_fields(result, generator, request, public):
+    """Response components list as `required` every field their serializer always sends (`state`, `email`…): DRF
+    marks required what a request must send, and a client generator read the others as optional. Request components
+    (`…Request`: COMPONENT_SPLIT_REQUEST) keep their own rules; nullable fields stay nullable."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for (name, kind), component in generator.registry._components.items():
+        if kind != ResolvedComponent.SCHEMA or name.endswith("Request") or name not in schemas:
+            continue
+        if not is_serializer(component.object):
+            continue
+        serializer = force_instance(component.object)
+        properties = schemas[name].get("properties", {})
+        fields = serializer.fields
+        required = [
+            prop for prop in properties if prop not in fields or not _may_be_left_out(serializer, fields[prop])
+        ]
+        if required:
+            schemas[name]["required"] = required
     return result

@@ -151,9 +151,12 @@ class NoticeGivenSerializer(StrictSerializer):
 
 
 class ReferentChangeSerializer(StrictSerializer):
-    adviser = StrictIntegerField(
-        help_text="Identifiant de l'utilisateur·rice qui devient référent·e : un·e conseiller·ère en poste dans la "
-        "Mission Locale du dossier."
+    # A username, as the API names advisers everywhere (`referent_adviser`, a history's `actor.username`): it never
+    # discloses user ids.
+    adviser = _text(
+        150,
+        help_text="Identifiant de connexion (username) de la personne qui devient référente : un·e conseiller·ère en "
+        "poste dans la Mission Locale du dossier.",
     )
 
 

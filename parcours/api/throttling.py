@@ -59,7 +59,13 @@ class CountingRateThrottle(SimpleRateThrottle):
 
     def wait(self):
         if getattr(self, "_redis", None) is None:
-            return super().wait()
+            wait = super().wait()
+            if wait is None and self.history:
+                # DRF says None when more requests are recorded than the rate allows (the rate lowered since): the
+                # window frees a place once the request `num_requests` from the newest leaves it.
+                oldest_kept = self.history[min(self.num_requests, len(self.history)) - 1]
+                wait = self.duration - (self.now - oldest_kept)
+            return self.duration if wait is None else max(wait, 1)
         client, key = self._redis
         return max(client.ttl(key), 1)
 

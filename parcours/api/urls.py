@@ -1,10 +1,10 @@
 """/api/v1/: resources, their transitions (one URL per declared transition) and history; schema and docs."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from parcours.api import resources as r
 from parcours.api import views
+from parcours.api.docs import RedocView, SchemaView, SwaggerView
 from parcours.api.errors import api_not_found
 
 
@@ -28,10 +28,10 @@ def _stateful(resource, list_view=None):
 
 app_name = "api"
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     # Swagger UI with its init script at ?script (no inline script: CSP), ReDoc; both from the sidecar's files.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
     path("auth/token/", views.TokenObtainView.as_view(), name="token"),
     path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("access-log/", views.AccessLogListView.as_view(), name="access-log"),

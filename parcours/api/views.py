@@ -6,6 +6,7 @@ A role that may never take an action gets 403; an object outside the caller's sc
 
 import re
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
@@ -28,7 +29,7 @@ from parcours.access_log import log_access, log_participant_access
 from parcours.api import resources as r
 from parcours.api import serializers as s
 from parcours.api.auth import TokenAuthentication, check_credentials, resolve_actor
-from parcours.api.errors import ApiProblem
+from parcours.api.errors import PROBLEM_CONTENT_TYPE, ApiProblem
 from parcours.api.inputs import input_serializer
 from parcours.api.pagination import EventCursorPagination, IdCursorPagination, SequenceCursorPagination
 from parcours.api.throttling import TokenObtainRateThrottle
@@ -54,13 +55,24 @@ from workflows.vocabulary import AccessChannel, StatementSource
 
 
 class JsonNegotiation(DefaultContentNegotiation):
-    """`?format=xml` is a format we do not serve, as `Accept: application/xml` is: 406 (DRF answered 404)."""
+    """`?format=xml` is a format we do not serve, as `Accept: application/xml` is: 406 (DRF answered 404).
+    `Accept: application/problem+json` is read as JSON: a client that takes our problems takes our JSON (it got 406,
+    even where the answer was a 404 problem)."""
 
     def filter_renderers(self, renderers, format):
         try:
             return super().filter_renderers(renderers, format)
         except Http404:
             raise NotAcceptable(available_renderers=renderers) from None
+
+    def get_accept_list(self, request):
+        accepts = []
+        for token in super().get_accept_list(request):
+            media_type, sep, params = token.partition(";")
+            if media_type.strip().lower() == PROBLEM_CONTENT_TYPE:
+                token = "application/json" + sep + params
+            accepts.append(token)
+        return accepts
 
 
 class FrenchMixin:
@@ -463,6 +475,14 @@ def version_etag(version: int) -> str:
     return f'"v{version}"'
 
 
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 §13.1.2): `W/"v3"` matches `"v3"`; `*` matches any."""
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return tags == ["*"] or etag in {tag.removeprefix("W/") for tag in tags}
+
+
 def expected_version(request, current: int) -> int | None:
     """The version an If-Match header asks for: None without one (or `*`: the file exists), else the listed version
     equal to `current` if there is one (the service checks it again under the row lock), else the latest one listed
@@ -526,7 +546,12 @@ class ParticipantListView(ParticipantFileMixin, ResourceListView):
 )
 class ParticipantDetailView(ParticipantFileMixin, ApiView):
     def get(self, request, *args, **kwargs):
-        return self.file_response(self.participant_file())
+        response = self.file_response(self.participant_file())
+        etag = response.get("ETag")
+        if etag is not None and etag_matches(request.headers.get("If-None-Match"), etag):
+            # The client's copy is current (a sync asking again): 304, no body. The read is logged all the same.
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return response
 
     def patch(self, request, *args, **kwargs):
         # Scope and permission first, unlogged: a refused edit writes nothing, not even an access row; the file
@@ -567,10 +592,12 @@ class ParticipantNoticeView(ParticipantFileMixin, ApiView):
 @extend_schema_view(
     post=extend_schema(
         summary="Changer de référent·e",
-        description="Le ou la nouvelle référent·e est un·e conseiller·ère en poste dans la Mission Locale du dossier "
-        "(sinon 400 `invalid_referent`, sur le champ `adviser`) ; refusé sur un dossier anonymisé (409). Réservé à la "
-        "Mission Locale qui suit le ou la jeune ; inscrit dans l'historique du dossier (`change_referent`). Rien "
-        "n'est écrit quand la personne est déjà référente. La réponse est le dossier.",
+        description='Le ou la nouvelle référent·e, nommé·e par son identifiant de connexion (`{"adviser": '
+        '"conseillere"}`), est un·e conseiller·ère en poste dans la Mission Locale du dossier (sinon 400 '
+        "`invalid_referent`, sur le champ `adviser`, la même réponse pour un identifiant inconnu) ; refusé sur un "
+        "dossier anonymisé (409). Réservé à la Mission Locale qui suit le ou la jeune ; inscrit dans l'historique du "
+        "dossier (`change_referent`). Rien n'est écrit quand la personne est déjà référente. La réponse est le "
+        "dossier.",
         tags=_tag(r.PARTICIPANTS),
         request=s.ReferentChangeSerializer,
         responses=s.ParticipantDetailSerializer,
@@ -583,9 +610,12 @@ class ParticipantReferentView(ParticipantFileMixin, ApiView):
         participant = self.participant_file(log=False)  # a refusal writes nothing, not even an access row
         self.require("participant.change_referent", participant, message)
         inputs = self.parse(s.ReferentChangeSerializer)
-        participants.participant_change_referent(
-            actor=self.actor, participant=participant.pk, adviser=inputs.validated_data["adviser"]
+        # A lookup only: an unknown username goes as None, refused by the service with the very answer of an adviser
+        # of another Mission Locale or an inactive one (no way to tell which usernames exist).
+        adviser = (
+            get_user_model().objects.filter(username=inputs.validated_data["adviser"]).values_list("pk", flat=True)
         )
+        participants.participant_change_referent(actor=self.actor, participant=participant.pk, adviser=adviser.first())
         return self.file_response(self.participant_file())
 
 
@@ -599,13 +629,51 @@ class ParticipantHistoryView(ParticipantFileMixin, ResourceHistoryView):
         return self.respond(selectors.participant_events(self.actor, participant.pk), participant_id=participant.pk)
 
 
+def _section(kind, description):
+    items = {"type": "object", "additionalProperties": True}
+    schema = items if kind == "object" else {"type": "array", "items": items}
+    return {**schema, "description": description}
+
+
+# The export's sections (parcours.selectors.data_protection.subject_access_data), their rows' columns as recorded.
+SUBJECT_ACCESS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "document": _section("object", "L'export lui-même : sa date, son objet."),
+        "identite": _section("object", "Le dossier : identité, contact, situation."),
+        "eligibilite": _section("array", "Les demandes d'éligibilité, avec leurs critères et justificatifs."),
+        "parcours": _section("array", "Les parcours."),
+        "positionnements": _section("array", "Les positionnements sur des offres."),
+        "mises_en_poste": _section("array", "Les mises en poste."),
+        "heures": _section("array", "Les relevés d'heures."),
+        "suivis": _section("array", "Les suivis."),
+        "sorties": _section("array", "Les sorties et leur situation à six mois."),
+        "historique": _section("array", "Le journal des actions sur le dossier."),
+        "consultations": _section("array", "Les consultations du dossier."),
+    },
+    "required": [
+        "document",
+        "identite",
+        "eligibilite",
+        "parcours",
+        "positionnements",
+        "mises_en_poste",
+        "heures",
+        "suivis",
+        "sorties",
+        "historique",
+        "consultations",
+    ],
+}
+
+
 @extend_schema_view(
     get=extend_schema(
         summary="Droit d'accès : toutes les données du ou de la jeune (journalisé)",
         description="Réservé à la Mission Locale qui suit le ou la jeune. Chaque export est inscrit dans le journal "
         "et dans la liste des consultations du dossier.",
         tags=_tag(r.PARTICIPANTS),
-        responses={200: {"type": "object", "additionalProperties": True}},
+        responses={200: SUBJECT_ACCESS_SCHEMA},
     )
 )
 class ParticipantSubjectAccessView(ApiView):

@@ -125,7 +125,7 @@ class LogsParticipantAccessMixin:
 # --- Reference data ------------------------------------------------------------------------------------------
 @admin.register(EligibilityCriterion)
 class EligibilityCriterionAdmin(admin.ModelAdmin):
-    list_display = ["code", "label", "is_health_data", "is_active", "position"]
+    list_display = ["code", "label", "max_age", "is_health_data", "is_active", "position"]
     list_display_links = ["code", "label"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active", "is_health_data"]

@@ -350,6 +350,14 @@ class EligibilityCriterion(models.Model):
     is_health_data = models.BooleanField(
         "donnée de santé", default=False, help_text="Visible uniquement par le facilitateur (RQTH, AAH)."
     )
+    # A criterion defined by an age (« Jeune de moins de 26 ans ») says so here: it applies only to someone at most
+    # this old on the day it is declared and on the day eligibility is validated (workflows.guards.criteria_apply).
+    max_age = models.PositiveSmallIntegerField(
+        "âge maximum",
+        null=True,
+        blank=True,
+        help_text="Âge au plus (inclus) le jour de la déclaration et de la validation ; vide : sans condition d'âge.",
+    )
     is_active = models.BooleanField("actif", default=True)
     position = models.PositiveSmallIntegerField("ordre", default=0)
 
@@ -842,23 +850,31 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     # What a service's own rule asks with the locked row (parcours.services.common.lock, `reads=`): how many of its
     # placements are still planned or running, and how many ended — a placement's end or cancellation, its row
     # written before the read, decides where the pathway goes next.
-    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"placements"}
+    # An exit's date: the latest start after it of a contract of the pathway (workflows.guards.exit_date_valid).
+    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"placements", "contract_started_after"}
 
     @classmethod
     def guard_annotations(cls, name: str, day: datetime.date) -> dict:
+        if name == "contract_started_after":
+            return {"guard_contract_started_after": Subquery(_contract_started_after(OuterRef("pk"), day)[:1])}
         if name != "placements":
             return super().guard_annotations(name, day)
 
-        def counted(states):
+        def counted(states, *, this_period=False):
             rows = Placement.objects.filter(pathway_id=OuterRef("pk"), state__in=states).order_by()
+            if this_period:
+                rows = rows.filter(ended_on__gte=Coalesce(OuterRef("reopened_on"), Value(datetime.date.min)))
             return Coalesce(Subquery(rows.values("pathway_id").annotate(n=Count("pk")).values("n")), 0)
 
         return {
             "guard_placements_open": counted([PlacementState.PLANNED, PlacementState.ACTIVE]),
-            "guard_placements_ended": counted([PlacementState.ENDED]),
+            "guard_placements_ended": counted([PlacementState.ENDED], this_period=True),
         }
 
     def remember_guard_read(self, name: str, day: datetime.date) -> None:
+        if name == "contract_started_after":
+            self._guard_reads()[("contract_started_after", day)] = self.__dict__.pop("guard_contract_started_after")
+            return None
         if name != "placements":
             return super().remember_guard_read(name, day)
         self._guard_reads()["placements"] = (
@@ -868,15 +884,25 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
 
     def placements_left(self) -> tuple:
         """(planned or running, ended) placements of the pathway: read with its lock when the service asked it there,
-        else now."""
+        else now. Ended: in its current period — a contract ended before its latest reopening belongs to a period
+        already closed (a contract cancelled after a reopening took the pathway back to eligible, not to follow-up)."""
         known = self.__dict__.get("_read_for_guards", {}).get("placements")
         if known is not None:
             return known
+        this_period = Q(ended_on__gte=self.reopened_on) if self.reopened_on is not None else Q()
         counts = self.placements.aggregate(
             open=Count("pk", filter=Q(state__in=[PlacementState.PLANNED, PlacementState.ACTIVE])),
-            ended=Count("pk", filter=Q(state=PlacementState.ENDED)),
+            ended=Count("pk", filter=Q(state=PlacementState.ENDED) & this_period),
         )
         return counts["open"], counts["ended"]
+
+    def contract_started_after(self, day: datetime.date) -> datetime.date | None:
+        """The latest start after `day` of a contract of the pathway that has started (a planned one has not), or
+        None: read with the locked row when the service asked it there (`lock(..., inputs=)`), else now."""
+        reads = self.__dict__.get("_read_for_guards", {})
+        if ("contract_started_after", day) in reads:
+            return reads[("contract_started_after", day)]
+        return _contract_started_after(self.pk, day).first()
 
     def pending_assessment(self):
         """The latest assessment waiting for a decision, with `declares_criteria`: whether it lists any criterion
@@ -885,6 +911,22 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
         if "pending_assessment" in reads:
             return reads["pending_assessment"]
         return _pending_assessments(self.assessments.all()).first()
+
+    def criteria_age_bound(self) -> tuple | None:
+        """(label, age) of the strictest age-bound criterion under decision, or None: those a submission declares
+        (its service keeps them here, `keep_declared_criteria`), else those of the pending assessment."""
+        reads = self._guard_reads()
+        if "declared_age_bound" in reads:
+            return reads["declared_age_bound"]
+        assessment = self.pending_assessment()
+        if assessment is None or assessment.age_bound is None:
+            return None
+        return assessment.age_bound_label, assessment.age_bound
+
+    def keep_declared_criteria(self, criteria) -> None:
+        """The criteria a submission declares, as (label, max_age) pairs, for the guard (criteria_apply)."""
+        bound = min(((age, label) for label, age in criteria if age is not None), default=None)
+        self._guard_reads()["declared_age_bound"] = None if bound is None else (bound[1], bound[0])
 
     # Guard reads of other tables a locked read brings back in its round trip (parcours.services.common.lock): their
     # statement runs after the row's wait, before the row's read, and its rows are kept for the guard.
@@ -920,10 +962,23 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
             row._guard_reads()["pending_assessment"] = latest.get(row.pk)
 
 
+def _contract_started_after(pathway, day):
+    # `started_on` is set by the contract's start only (a planned or cancelled one has none).
+    started = Placement.objects.filter(pathway_id=pathway, started_on__gt=day)
+    return started.order_by("-started_on").values_list("started_on", flat=True)
+
+
 def _pending_assessments(assessments):
     criteria = AssessedCriterion.objects.filter(assessment=models.OuterRef("pk"))
+    # Its strictest age-bound criterion (the lowest `max_age`) and that criterion's label, for the guard
+    # criteria_apply: read in the same statement, not one of their own.
+    bound = criteria.filter(criterion__max_age__isnull=False).order_by("criterion__max_age", "criterion__position")
     pending = assessments.filter(decision=AssessmentDecision.PENDING)
-    return pending.annotate(declares_criteria=models.Exists(criteria)).order_by("-submitted_at", "-pk")
+    return pending.annotate(
+        declares_criteria=models.Exists(criteria),
+        age_bound=Subquery(bound.values("criterion__max_age")[:1]),
+        age_bound_label=Subquery(bound.values("criterion__label")[:1]),
+    ).order_by("-submitted_at", "-pk")
 
 
 _PENDING_ASSESSMENT = Compiled(
@@ -1319,6 +1374,15 @@ class FollowUp(ChoiceLabels, models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} ({self.done_on or self.due_on})"
 
+    @classmethod
+    def planned_rank(cls, months) -> int:
+        """The rank, by id, of the +`months` follow-up among its placement's: referral_hire writes one per offset, in
+        the order of PLANNED_OFFSETS_MONTHS, and no other row names a placement. The rank, not the date, says which
+        one it is: a corrected start date moves them (placement_change_start_date), and rows re-dated before that
+        fix kept their former day. Only a cancelled contract's unrecorded ones are deleted; the recorded ones left
+        then may shift, all done, which is all the work layer asks of them."""
+        return cls.PLANNED_OFFSETS_MONTHS.index(months)
+
 
 class Exit(ChoiceLabels, models.Model):
     """The exit (sortie) recorded when a pathway ends, and the situation six months later (the outcome the
@@ -1564,7 +1628,9 @@ class EventAudience(ChoiceLabels, models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """The timer worker's sign of life, one row per worker process (readiness: parcours/web/health.py)."""
+    """The timer worker's sign of life, one row per worker process (readiness: parcours/web/health.py); and the last
+    run of each periodic job due hourly or less often, one row named `job:<name>` (parcours.worker.Job.kept), which a
+    one-shot sweep from cron reads to know whether the job is due."""
 
     name = models.CharField("nom", max_length=200, unique=True)
     started_at = models.DateTimeField("démarré le")

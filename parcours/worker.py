@@ -4,7 +4,8 @@
 - every JOURNAL_CHECKPOINT_MINUTES: a checkpoint of the journal, also written to JOURNAL_CHECKPOINT_DIR;
 - once a day: retention (announce inactive files, anonymise announced ones, purge old access-log rows);
 - every hour: reminders of the monthly hours statements still missing after the facilitation organisation's
-  reminder day (each statement is reminded once: a second worker finds it reminded); the reminder is one journal
+  reminder day, and those of the months before it the worker missed (parcours.services.statements.missing_statements;
+  each statement is reminded once: a second worker finds it reminded); the reminder is one journal
   event, pushed in the application and e-mailed to the employer according to each person's preferences;
 - every sweep: the e-mail outbox (parcours.mail: immediate messages, then the daily digests once their hour has
   passed); once a day: old sent rows purged;
@@ -17,6 +18,12 @@
 
 Several workers may run at once (replicas): each job is safe to run twice (timers fire under their process lock,
 a checkpoint of an already sealed head is refused by its unique constraint, retention re-checks under row locks).
+
+A job due every hour or less often (checkpoint, retention, statement reminders, mail purge) keeps its last run in
+the database, a `WorkerHeartbeat` row named `job:<name>` (`Job.kept`): a one-shot sweep from cron (`run_timers`
+without --loop) starts with no memory, and would otherwise seal a checkpoint and read every participant for
+retention at each tick; a restarted worker and its replicas go by the same row. The jobs due more often are cheap
+and idempotent: a one-shot sweep runs them each time.
 """
 
 import datetime
@@ -54,6 +61,9 @@ def retention():
     return apply_retention(wet=True)
 
 
+KEPT_FROM = datetime.timedelta(hours=1)  # a job due this rarely or less keeps its last run in the database
+
+
 @dataclass
 class Job:
     name: str
@@ -63,6 +73,14 @@ class Job:
 
     def due(self, now) -> bool:
         return self.last is None or now - self.last >= self.every
+
+    @property
+    def kept(self) -> bool:
+        return self.every >= KEPT_FROM
+
+    @property
+    def row_name(self) -> str:
+        return f"job:{self.name}"
 
 
 def jobs():
@@ -86,6 +104,7 @@ def sweep(periodic, *, now=None) -> dict:
         report["mail"] = mail.deliver_immediate()
     except Exception:  # the mail server may be away: the rows stay in the outbox for the next sweep
         logger.exception("e-mail delivery failed")
+    _recall_last_runs([job for job in periodic if job.kept and job.due(now)])
     for job in periodic:
         if not job.due(now):
             continue
@@ -94,7 +113,21 @@ def sweep(periodic, *, now=None) -> dict:
         except Exception:  # the worker must survive a broken job; it is retried on its next turn
             logger.exception("periodic job %s failed", job.name)
         job.last = now
+        if job.kept:
+            heartbeat(job.row_name, now, now=now)
     return report
+
+
+def _recall_last_runs(jobs):
+    """The kept jobs that look due from this process's memory (none on a one-shot's start) take their last run from
+    the database, where another sweep may have run them since: one read, only when one of them looks due."""
+    if not jobs:
+        return
+    kept = dict(WorkerHeartbeat.objects.filter(name__in=[job.row_name for job in jobs]).values_list("name", "beat_at"))
+    for job in jobs:
+        last = kept.get(job.row_name)
+        if last is not None and (job.last is None or last > job.last):
+            job.last = last
 
 
 def worker_name() -> str:

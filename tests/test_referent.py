@@ -54,8 +54,11 @@ def test_an_adviser_makes_a_colleague_the_referent_of_a_file(world):
     pathway = make_pathway(world, "eligible")
     participant = pathway.participant
     assert participant.referent_adviser_id == adviser.user.pk
+    before = Pathway.objects.get(pk=pathway.pk).updated_at
 
     participants.participant_change_referent(actor=adviser, participant=participant, adviser=other.user)
+    # The pathway changed: its updated_at says so (what an API client's `updated_since` reads).
+    assert Pathway.objects.get(pk=pathway.pk).updated_at > before
 
     participant = reload(participant)
     assert participant.referent_adviser_id == other.user.pk

@@ -588,6 +588,36 @@ def test_a_declared_statement_is_not_reminded(world, lot_2026):
         assert refused.value.code == "statement_submitted"
 
 
+def test_a_month_the_worker_missed_is_reminded_later_once(world, lot_2026):
+    """QA: with the worker down from the 10th to the end of April, March was never reminded (only the previous
+    month was looked at)."""
+    lot, offer = lot_2026
+    hire_on(world, offer, D(2026, 3, 2))
+    ours = lambda pairs: [month for found, month in pairs if found.pk == lot.pk]  # noqa: E731
+    with at(D(2026, 5, 3)):  # before May's reminder day: April is not due yet, March still is
+        assert ours(statements.missing_statements()) == [D(2026, 3, 1)]
+        assert statements.remind_missing_statements() >= 1
+        assert HoursStatement.objects.get(lot=lot, month=D(2026, 3, 1)).reminders == 1
+        assert ours(statements.missing_statements()) == []
+    with at(D(2026, 5, 10)):
+        assert ours(statements.missing_statements()) == [D(2026, 4, 1)]  # March is not reminded twice
+        statements.remind_missing_statements()
+        statements.remind_missing_statements()
+    reminded = HoursStatement.objects.filter(lot=lot).order_by("month").values_list("month", "reminders")
+    assert list(reminded) == [(D(2026, 3, 1), 1), (D(2026, 4, 1), 1)]
+    assert JournalEvent.objects.filter(object_type="hoursstatement", action="remind").count() == 2
+
+
+def test_missed_reminders_look_back_three_months_within_the_lot_execution(world, lot_2026):
+    lot, offer = lot_2026
+    hire_on(world, offer, D(2026, 3, 2))
+    ours = lambda pairs: [month for found, month in pairs if found.pk == lot.pk]  # noqa: E731
+    with at(D(2026, 8, 20)):  # March and April are past the look-back: the facilitator reminds them by hand
+        assert ours(statements.missing_statements()) == [D(2026, 5, 1), D(2026, 6, 1), D(2026, 7, 1)]
+    with at(D(2027, 2, 15)):  # January 2027 is after the lot's execution (it ended on 31/12/2026)
+        assert ours(statements.missing_statements()) == [D(2026, 11, 1), D(2026, 12, 1)]
+
+
 # --- Offers close themselves ---------------------------------------------------------------------------------------
 def test_an_offer_closes_itself_when_its_positions_are_filled(world):
     offer = make_offer(world.a, positions=2)

@@ -36,6 +36,10 @@ GUARD_RULES = {
     guards.start_in_execution_window: _("la date de début tombe dans la période d'exécution du lot"),
     guards.start_after_reopening: _("un parcours rouvert : la date de début n'est pas avant sa réouverture"),
     guards.assessment_submitted: _("des critères d'éligibilité ou une dérogation motivée ont été déclarés"),
+    guards.criteria_apply: _(
+        "les critères définis par un âge (« moins de 26 ans ») sont remplis ce jour (une éligibilité validée reste "
+        "acquise pendant sa durée de validité)"
+    ),
     guards.placement_start_reached: _("la date de début du contrat est atteinte"),
     guards.placement_start_after_reopening: _("un parcours rouvert : la date de début n'est pas avant sa réouverture"),
     guards.new_start_date_valid: _(
@@ -47,7 +51,10 @@ GUARD_RULES = {
         "suivant, ou plus d'heures dans son mois que les jours jusqu'à elle n'en permettent) ; une fin anticipée "
         "est motivée"
     ),
-    guards.exit_date_valid: _("la date de sortie n'est ni dans le futur ni avant le début du parcours"),
+    guards.exit_date_valid: _(
+        "la date de sortie n'est ni dans le futur, ni avant le début du parcours ou sa dernière réouverture, ni avant "
+        "le début d'un de ses contrats commencés (un contrat en cours n'empêche pas la sortie)"
+    ),
     guards.participant_not_anonymised: _("le dossier n'a pas été anonymisé (durée de conservation écoulée)"),
     guards.month_in_execution_window: _("le mois déclaré est dans la période d'exécution du lot"),
 }

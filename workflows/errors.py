@@ -18,6 +18,10 @@ class DomainError(Exception):
         "edit_conflict": 412,
         "stale_form": 409,
         "stale_selection": 409,
+        # The month moved on (declared, reminded of, closed): the same request would pass on another month.
+        "already_declared": 409,
+        "statement_submitted": 409,
+        "month_locked": 409,
     }
     # RFC 9457 extension members the API adds to the problem (e.g. the current version of an edited object).
     extensions: dict = {}

@@ -158,6 +158,28 @@ def assessment_submitted(pathway, inputs):
         )
 
 
+def criteria_apply(pathway, inputs):
+    """An age-bound criterion (its `max_age`: « Jeune de moins de 26 ans ») applies only to someone at most that old on
+    the day it is declared and on the day eligibility is validated: eligibility is assessed at entry into the scheme,
+    so once validated it holds for its validity period, even after the person turns 26 (referral, hire)."""
+    if inputs is None:
+        return  # the refusal names the criterion: on submission, not by hiding the button
+    bound = pathway.criteria_age_bound()
+    if bound is None:
+        return
+    label, max_age = bound
+    day = _today()
+    participant = pathway.participant
+    age = participant.age_on(day)
+    if age > max_age:
+        raise DomainError(
+            "criterion_age_not_met",
+            _("Le critère « %(criterion)s » ne s'applique pas : %(participant)s a %(age)s ans le %(day)s.")
+            % {"criterion": label, "participant": participant, "age": age, "day": _fmt(day)},
+            field="criteria",
+        )
+
+
 def placement_start_reached(placement, inputs):
     if placement.start_date > _today():
         raise DomainError(
@@ -259,19 +281,44 @@ def end_date_valid(placement, inputs):
         raise DomainError("missing_input", _("Le motif est obligatoire pour une fin anticipée."), field="reason")
 
 
+@reads_on_input("contract_started_after", "exited_on")
 def exit_date_valid(pathway, inputs):
+    """The exit closes the pathway's current period: it is not dated before the pathway's start, its latest reopening
+    (what came before belongs to a period already closed), nor the start of one of its contracts (the file, the ESF
+    export and the six-month outcome follow that date). A contract still running does not stop it: the exit does not
+    end it; one planned but not started does not count."""
     if inputs is None:
         return
     day = inputs.get("exited_on")
-    if isinstance(day, datetime.date):
-        if day > _today():
-            raise DomainError(
-                "date_in_future", _("La date de sortie ne peut pas être dans le futur."), field="exited_on"
+    if not isinstance(day, datetime.date):
+        return
+    if day > _today():
+        raise DomainError("date_in_future", _("La date de sortie ne peut pas être dans le futur."), field="exited_on")
+    if day < pathway.started_on:
+        raise DomainError(
+            "exit_before_start",
+            _("La date de sortie ne peut pas précéder le début du parcours, le %(started_on)s.")
+            % {"started_on": _fmt(pathway.started_on)},
+            field="exited_on",
+        )
+    if pathway.reopened_on is not None and day < pathway.reopened_on:
+        raise DomainError(
+            "exit_before_reopening",
+            _(
+                "Le parcours a été rouvert le %(reopened_on)s : la date de sortie ne peut pas précéder cette "
+                "réouverture."
             )
-        if day < pathway.started_on:
-            raise DomainError(
-                "exit_before_start", _("La date de sortie est antérieure au début du parcours."), field="exited_on"
-            )
+            % {"reopened_on": _fmt(pathway.reopened_on)},
+            field="exited_on",
+        )
+    started = pathway.contract_started_after(day)  # read with the locked row
+    if started is not None:
+        raise DomainError(
+            "exit_before_contract",
+            _("Un contrat du parcours a commencé le %(started)s : la date de sortie ne peut pas précéder ce début.")
+            % {"started": _fmt(started)},
+            field="exited_on",
+        )
 
 
 def month_in_execution_window(hours_line, inputs):

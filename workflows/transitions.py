@@ -115,6 +115,7 @@ PATHWAY = _table(
                 help_text=_("Structure porteuse partenaire (par défaut : la première)."),
             ),
         ),
+        guards=(guards.criteria_apply,),
         description=_("Le conseiller déclare les critères et transmet à la structure porteuse."),
     ),
     _S(
@@ -140,7 +141,7 @@ PATHWAY = _table(
                 help_text=_("Par critère déclaré : le justificatif vu et la date."),
             ),
         ),
-        guards=(guards.assessment_submitted,),
+        guards=(guards.assessment_submitted, guards.criteria_apply),
     ),
     _S("reject_eligibility", _("Refuser l'éligibilité"), [P.ELIGIBILITY_PENDING], P.INELIGIBLE, inputs=(REASON,)),
     _S(

@@ -8,8 +8,11 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "eligibility_criteria.j
 
 def load(apps, schema_editor):
     Criterion = apps.get_model("parcours", "EligibilityCriterion")
+    # The catalogue's columns as of the model given (the historical one here lacks those added later, max_age).
+    known = {field.name for field in Criterion._meta.get_fields()}
     for position, row in enumerate(json.loads(DATA.read_text(encoding="utf-8")), start=1):
-        Criterion.objects.update_or_create(code=row["code"], defaults={**row, "position": position})
+        defaults = {name: value for name, value in row.items() if name in known}
+        Criterion.objects.update_or_create(code=row["code"], defaults={**defaults, "position": position})
 
 
 class Migration(migrations.Migration):

@@ -421,7 +421,10 @@ def _set_referent(*, actor, participant, adviser_id, bulk=False) -> None:
     previous = participant.referent_adviser_id
     participant.referent_adviser_id = adviser_id
     participant.save(update_fields=["referent_adviser", "updated_at"])
-    Pathway.objects.filter(participant_id=participant.pk).update(referent_adviser_id=adviser_id)
+    # A bulk update skips auto_now: the pathways' updated_at is what an API client's `updated_since` sync reads.
+    Pathway.objects.filter(participant_id=participant.pk).update(
+        referent_adviser_id=adviser_id, updated_at=timezone.now()
+    )
     inputs = {"from": previous, "to": adviser_id}
     if bulk:
         inputs["bulk"] = True

@@ -10,6 +10,7 @@ from parcours.models import (
     EligibilityCriterion,
     Exit,
     Pathway,
+    Referral,
     exit_category_of,
 )
 from parcours.notifications import publish_on_commit
@@ -70,7 +71,9 @@ def pathway_submit_eligibility(
             _("Cette structure porteuse n'est pas partenaire de votre Mission Locale."),
             field="facilitation_organisation",
         )
-    found = {code: pk for pk, code in declared_criteria}  # code → id of the active criteria among those declared
+    found = {code: pk for pk, code, *_ in declared_criteria}  # code → id of the active criteria among those declared
+    # Their labels and age bounds, for the guard (criteria_apply): read with them.
+    pathway.keep_declared_criteria([(label, max_age) for _pk, _code, label, max_age in declared_criteria])
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise DomainError(
@@ -150,9 +153,9 @@ def _organisation_pk(organisation) -> int:
 
 
 def _active_criteria(codes):
-    """The read of the active criteria among `codes` (their id and code), as a statement for another read's round trip
-    (`common.lock(..., also=)`): the codes are its arguments, one compiled read per number of codes (up to
-    `_COMPILED_CODES`; a longer list, from a direct call only, is compiled at each call)."""
+    """The read of the active criteria among `codes` (their id, code, label and age bound), as a statement for
+    another read's round trip (`common.lock(..., also=)`): the codes are its arguments, one compiled read per number
+    of codes (up to `_COMPILED_CODES`; a longer list, from a direct call only, is compiled at each call)."""
     read = _ACTIVE_CRITERIA.get(len(codes))
     if read is None:
         read = Compiled(_active_among, arguments=len(codes))
@@ -162,7 +165,9 @@ def _active_criteria(codes):
 
 
 def _active_among(*codes):
-    return EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list("pk", "code")
+    return EligibilityCriterion.objects.filter(code__in=codes, is_active=True).values_list(
+        "pk", "code", "label", "max_age"
+    )
 
 
 _ACTIVE_CRITERIA = {}  # number of codes → its compiled read
@@ -260,7 +265,8 @@ def pathway_reject_eligibility(*, actor, pathway, reason: str):
 @transaction.atomic
 def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
     """The adviser records the exit: the Mission Locale's situation, its family of exits derived from it."""
-    pathway = lock(Pathway, pathway, actor=actor)
+    # Its guard's read (the latest contract start after the date given) comes with the locked row.
+    pathway = lock(Pathway, pathway, actor=actor, transition="exit", inputs={"exited_on": exited_on})
     if exited_on is not None:
         require_date(exited_on, "exited_on", _("Date de sortie"))
     if situation is not None:
@@ -355,13 +361,19 @@ def _reason(reason=""):
     return f"Parcours clos : {reason}" if reason else "Parcours clos : sortie enregistrée"
 
 
+# Compiled once (roles.statements): every exit, withdrawal and loss of contact reads them.
+_OPEN_REFERRALS = Compiled(
+    lambda pathway_pk: Referral.objects.filter(pathway_id=pathway_pk, state__in=REFERRAL_OPEN_STATES).order_by("pk")
+)
+
+
 def _cancel_open_referrals(actor, pathway, name, reason) -> int:
     """Cancel the open referrals of a pathway its transition `name` closes (an employer must not hire from a closed
     pathway); returns how many. Under the pathway's lock, so no referral is added meanwhile; one added since the
     page acting was drawn (a colleague's) is refused as unseen rather than cancelled unsaid."""
     engine.ensure_can_fire(pathway, name, actor=actor)
     engine.check_seen(pathway, name)  # the pathway's own changes are named first
-    referrals = list(pathway.referrals.filter(state__in=REFERRAL_OPEN_STATES).order_by("pk"))
+    referrals = _OPEN_REFERRALS(pathway.pk)
     listed = engine.seen_listed("pathway", pathway.pk)
     unseen = [r for r in referrals if listed is not None and r.pk > listed]
     if unseen:

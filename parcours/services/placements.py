@@ -1,7 +1,9 @@
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Case, F, Subquery, Value, When
 from django.utils.translation import gettext as _
 
-from parcours.models import Pathway, Placement
+from parcours.dates import add_months
+from parcours.models import FollowUp, Pathway, Placement
 from parcours.notifications import publish_on_commit
 from parcours.services.common import lock, lock_consequence, require_choice, require_date
 
@@ -13,7 +15,8 @@ from parcours.services.hours import (  # noqa: F401
     hoursline_reject,
     hoursline_validate,
 )
-from roles.rows import send_unsent, unsent
+from roles.rows import Pending, send_unsent, unsent
+from roles.statements import Template
 from workflows import engine
 from workflows.states import REFERRAL_OPEN_STATES, PathwayState
 from workflows.vocabulary import PlacementEndKind
@@ -80,11 +83,35 @@ def placement_change_start_date(*, actor, placement, start_date, reason: str = "
     engine.ensure_can_fire(placement, "change_start_date", actor=actor)
     previous = placement.start_date
     inputs = {"start_date": start_date, "reason": reason}
+    # Its planned follow-ups move with it (the work layer moves their timers: parcours.work.listener).
     event = engine.fire(
-        placement, "change_start_date", actor=actor, inputs=inputs, journal_extra={"previous": previous}
+        placement,
+        "change_start_date",
+        actor=actor,
+        inputs=inputs,
+        journal_extra={"previous": previous},
+        along=lambda: _planned_follow_ups_moved(placement, start_date),
     )
     publish_on_commit(event)
     return placement
+
+
+def _planned_follow_ups_moved(placement, start_date) -> Pending:
+    """The placement's planned follow-ups not recorded yet, each at its offset from `start_date`: one UPDATE, for the
+    transition's statement to carry. Each is named by its rank (FollowUp.planned_rank), not by its former day; a
+    recorded one keeps the day it was planned for."""
+    ranked = FollowUp.objects.filter(placement_id=placement.pk).order_by("pk").values("pk")
+    due_on = Case(
+        *(
+            When(pk=Subquery(ranked[rank : rank + 1]), then=Value(add_months(start_date, months)))
+            for months in FollowUp.PLANNED_OFFSETS_MONTHS
+            for rank in [FollowUp.planned_rank(months)]
+        ),
+        default=F("due_on"),
+    )
+    planned = FollowUp.objects.filter(placement_id=placement.pk, done_on__isnull=True)
+    update = Template.of_update(planned, {"due_on": due_on}, required=())
+    return Pending(label="planned follow-ups", using=DEFAULT_DB_ALIAS, sql=update.sql, params=list(update.params))
 
 
 @transaction.atomic

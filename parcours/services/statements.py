@@ -6,9 +6,11 @@
 - `hours_lines_decide`: the facilitator validates or rejects a set of lines of a lot's month, all or nothing.
 - `statement_close_month`: the facilitator closes a lot's month: its validated lines are locked; corrections after
   that are adjustment lines.
-- `statement_remind` and `remind_missing_statements` (the worker, once a day): the awardee whose statement of the
+- `statement_remind` and `remind_missing_statements` (the worker, every hour): the awardee whose statement of the
   previous month is still missing on the facilitation organisation's reminder day is reminded, through the
-  notifications (journal event, pushed to the teams that may see the statement).
+  notifications (journal event, pushed to the teams that may see the statement); a month of the last
+  REMINDER_LOOK_BACK_MONTHS that was never declared nor reminded (the worker stopped past its reminder day) is
+  reminded too, once.
 """
 
 import csv
@@ -28,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from parcours.counting import hours_text
-from parcours.dates import month_label, previous_month
+from parcours.dates import add_months, last_day_of_month, month_label, previous_month
 from parcours.models import ContractLot, HoursLine, HoursStatement, Placement
 from parcours.notifications import publish_on_commit
 from parcours.selectors.statements import (
@@ -442,25 +444,38 @@ def statement_remind(*, actor, lot, month, today: datetime.date | None = None, o
     return statement
 
 
+# How far back the system reminds a statement never declared nor reminded: the previous month and the two before it.
+# A month the worker missed (stopped past its reminder day) is caught up; older ones are the facilitator's to remind
+# from the month page, not a burst of mail about a quarter long gone.
+REMINDER_LOOK_BACK_MONTHS = 3
+
+
 def missing_statements(*, today: datetime.date | None = None):
-    """(lot, month) pairs whose statement of the previous month is missing on or after the facilitation
-    organisation's reminder day, and was not reminded yet: lots with an awardee and a placement running that month."""
+    """(lot, month) pairs, oldest month first, whose statement is missing and was never reminded (by the system or
+    by hand: `reminded_at`), for each of the last REMINDER_LOOK_BACK_MONTHS months over: the previous month from
+    the facilitation organisation's reminder day on, the older ones whatever the day (theirs has passed); lots with
+    an awardee, in their execution that month, with a placement running then."""
     today = today or timezone.localdate()
-    month = previous_month(today)
-    running = declarable_placements(Placement.objects.filter(lot=OuterRef("pk")), month)
-    done = HoursStatement.objects.filter(lot=OuterRef("pk"), month=month).exclude(
-        submitted_at__isnull=True, reminded_at__isnull=True, closed_at__isnull=True
-    )
-    lots = (
-        ContractLot.objects.filter(
-            awardee__isnull=False,
-            contract__operation__facilitation_organisation__hours_statement_reminder_day__lte=today.day,
+    newest = previous_month(today)
+    pairs = []
+    for back in range(REMINDER_LOOK_BACK_MONTHS - 1, -1, -1):
+        month = add_months(newest, -back)
+        running = declarable_placements(Placement.objects.filter(lot=OuterRef("pk")), month)
+        done = HoursStatement.objects.filter(lot=OuterRef("pk"), month=month).exclude(
+            submitted_at__isnull=True, reminded_at__isnull=True, closed_at__isnull=True
         )
-        .filter(Exists(running))
-        .exclude(Exists(done))
-        .order_by("pk")
-    )
-    return [(lot, month) for lot in lots]
+        lots = ContractLot.objects.filter(
+            awardee__isnull=False,
+            execution_starts_on__lte=last_day_of_month(month),  # Lot.month_in_execution_window
+            execution_ends_on__gte=month,
+        )
+        if month == newest:
+            lots = lots.filter(
+                contract__operation__facilitation_organisation__hours_statement_reminder_day__lte=today.day
+            )
+        lots = lots.filter(Exists(running)).exclude(Exists(done)).order_by("pk")
+        pairs.extend((lot, month) for lot in lots)
+    return pairs
 
 
 def remind_missing_statements(*, today: datetime.date | None = None) -> int:

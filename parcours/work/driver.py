@@ -264,11 +264,11 @@ def _referent(node, subject):
 
 # Compiled once (roles.statements): it runs whenever an adviser's task opens (an intake's, a follow-up's).
 _active_adviser = Compiled(
-    lambda user_id, organisation_id: Membership.objects.filter(
-        user_id=user_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True
-    )
-    .order_by()
-    .values_list("pk")[:1],
+    lambda user_id, organisation_id: (
+        Membership.objects.filter(user_id=user_id, organisation_id=organisation_id, role=Role.ADVISER, is_active=True)
+        .order_by()
+        .values_list("pk")[:1]
+    ),
     arguments=2,
 )
 
@@ -524,11 +524,9 @@ def contract_recorded(placement, handle_node):
         if not _finish_handle(handle_pk, plan.now):  # done meanwhile, before the lock was ours
             return False
         finished = None
-    process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
-    process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
-    split_node = handle_node._next
-    if not isinstance(split_node, Split) or not all(isinstance(t, WorkTimer) for t, *_ in split_node._branches):
-        raise ValueError(f"{handle_node.name}: the driver arms a split of timers only")  # pragma: no cover
+    activation = _contract_activation(placement, process_pk)
+    process = activation.process
+    split_node = _follow_up_split(handle_node)
     subject = Subject(process=process, pathway=None)
     # The split's own id goes into its branches' tokens (viewflow's Token.split_token_source): inserted first.
     [split] = insert_rows(  # the statement of the plan's tasks (viewflow's save() only sets the type, given here)
@@ -548,11 +546,38 @@ def contract_recorded(placement, handle_node):
     )
     plan.links.append((Task(pk=handle_pk), split))
     tokens = Token.split_token_source(token, split.pk)
-    activation = SimpleNamespace(process=process, task=None)
     for timer, _cond, _data in split_node._branches:
         plan.add(subject, timer, split, next(tokens), status=STATUS.SCHEDULED, scheduled=_moment(timer, activation))
     plan.write()
     return True
+
+
+def follow_up_timers_moved(placement, handle_node) -> int:
+    """The contract's start date was corrected: its follow-up timers still armed go to their new moments, by the rule
+    that armed them (`_moment`, from the placement's start), in one UPDATE. A timer firing meanwhile holds its row:
+    this waits, then finds it fired (its status compared) and leaves it. A sweep that read it due before this commits
+    reads it again under its process lock and waits for the new moment (flows.WorkTimerActivation.start). Returns
+    how many timers moved."""
+    activation = _contract_activation(placement)
+    moments = {timer: _moment(timer, activation) for timer, *_ in _follow_up_split(handle_node)._branches}
+    processes = WorkProcess.objects.filter(referral_id=placement.referral_id).values("pk")
+    return Task.objects.filter(process_id__in=processes, flow_task__in=list(moments), status=STATUS.SCHEDULED).update(
+        scheduled=Case(*(When(flow_task=timer, then=Value(moment)) for timer, moment in moments.items()))
+    )
+
+
+def _contract_activation(placement, process_pk=None):
+    """What a follow-up timer's moment reads (flows._follow_up_moment): the process, its contract start known."""
+    process = WorkProcess(pk=process_pk, pathway_id=placement.pathway_id, referral_id=placement.referral_id)
+    process.__dict__.setdefault("_parcours_settled", {})["contract_start"] = placement.start_date
+    return SimpleNamespace(process=process, task=None)
+
+
+def _follow_up_split(handle_node):
+    split_node = handle_node._next
+    if not isinstance(split_node, Split) or not all(isinstance(t, WorkTimer) for t, *_ in split_node._branches):
+        raise ValueError(f"{handle_node.name}: the driver arms a split of timers only")  # pragma: no cover
+    return split_node
 
 
 @functools.cache

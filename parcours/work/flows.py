@@ -227,11 +227,12 @@ def follow_up_due_on(process, months):
 
 
 def planned_follow_up(process, months):
-    """The FollowUp row planned by referral_hire at +`months` months after the contract start."""
-    due_on = follow_up_due_on(process, months)
-    if due_on is None:
-        return None
-    return FollowUp.objects.filter(placement__referral_id=process.referral_id, due_on=due_on).order_by("pk").first()
+    """The FollowUp row planned by referral_hire at +`months` months after the contract start: found by its rank
+    among the placement's (FollowUp.planned_rank), not by a day recomputed from the start, which a row written
+    before its contract's start was corrected may not hold."""
+    rank = FollowUp.planned_rank(months)
+    rows = FollowUp.objects.filter(placement__referral_id=process.referral_id).order_by("pk")[rank : rank + 1]
+    return next(iter(rows), None)
 
 
 # --- Nodes -----------------------------------------------------------------------------------------------------
@@ -361,7 +362,18 @@ class _FiringMixin:
             self.activate_next()
 
 
+def _still_due(activation):
+    """A sweep reads the due timers, then fires each under its process lock, the row read again: one moved later in
+    between (a contract's start corrected: driver.follow_up_timers_moved) waits for its new moment."""
+    scheduled = activation.task.scheduled
+    return scheduled is None or scheduled <= timezone.now()
+
+
 class WorkTimerActivation(_FiringMixin, TimerActivation):
+    @Activation.status.transition(source=STATUS.SCHEDULED, target=STATUS.STARTED, conditions=[_still_due])
+    def start(self):
+        super().start.original()
+
     @Activation.status.transition(source=STATUS.STARTED)
     def execute(self):
         self._fire()

@@ -6,6 +6,7 @@ transition's update) may not be sent yet: its first read, that of the open tasks
 - a pathway is registered → an intake process starts (and again when a pathway is reopened to intake);
 - a referral is created → a placement process starts;
 - a placement is created by a hire → the placement process plans the follow-up timers;
+- a placement's start date is corrected → its follow-up timers still armed move to the new planned days;
 - any change of a pathway, a referral or a follow-up → the open tasks of that pathway whose waiting condition no
   longer holds are settled (done by the actor if they hold the task's role in its organisation), and the flow
   moves on, its gateways reading the new fsm state; a transition no condition tells apart (flows.may_settle)
@@ -88,6 +89,9 @@ class WorkListener:
             send_unsent(event)
         if reopened:
             driver.start(IntakeFlow, pathway=obj)
+        elif spec.machine == "placement" and spec.name == "change_start_date":
+            send_unsent(event)  # before this write, even when kept for the caller
+            driver.follow_up_timers_moved(obj, PlacementFlow.contract)
 
     def _contract_recorded(self, placement):
         driver.contract_recorded(placement, PlacementFlow.contract)

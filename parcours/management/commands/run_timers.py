@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from parcours.worker import DEFAULT_INTERVAL_SECONDS, run_forever, sweep
+from parcours.worker import DEFAULT_INTERVAL_SECONDS, jobs, run_forever, sweep
 
 logger = logging.getLogger("parcours.worker")
 
@@ -13,8 +13,9 @@ logger = logging.getLogger("parcours.worker")
 class Command(BaseCommand):
     help = (
         "The background worker: fire the due work-layer timers (reminders, referral expiries, follow-ups) and run "
-        "the periodic jobs (journal checkpoint, retention). Once by default; with --loop, every --interval seconds "
-        "until stopped (the worker process)."
+        "the periodic jobs that are due (journal checkpoint, retention, statement reminders, e-mails, recounts). "
+        "Once by default (from cron: the hourly and daily jobs keep their last run in the database); with --loop, "
+        "every --interval seconds until stopped (the worker process)."
     )
 
     def add_arguments(self, parser):
@@ -29,17 +30,15 @@ class Command(BaseCommand):
         else:
             self.stdout.write(text)
 
-    def report(self, report):
+    def report(self, report, *, timers_always=False):
         fired = report.get("timers", 0)
-        if fired:
+        if fired or timers_always:
             self.say(f"{fired} minuteur(s) déclenché(s).")
         reminded = report.get("statement_reminders")
         if reminded:
             self.say(f"{reminded} relevé(s) d'heures manquant(s) relancé(s).")
         if report.get("mail") or report.get("digests"):
-            self.say(
-                f"Courriels : {report.get('mail') or 0} notification(s), {report.get('digests') or 0} résumé(s)."
-            )
+            self.say(f"Courriels : {report.get('mail') or 0} notification(s), {report.get('digests') or 0} résumé(s).")
         checkpoint = report.get("checkpoint")
         if checkpoint is not None:
             self.say(f"Point de contrôle du journal : {checkpoint.event_count} événements.")
@@ -58,8 +57,8 @@ class Command(BaseCommand):
                 f"--interval : un nombre de secondes entre 0,1 et 86 400 est attendu (reçu : {interval:g})."
             )
         if not loop:
-            report = sweep([])
-            self.stdout.write(f"{report['timers']} minuteur(s) déclenché(s).")
+            # The same jobs and rule as the loop (parcours.worker.Job.due): a fresh memory, the kept last runs read.
+            self.report(sweep(jobs()), timers_always=True)
             return
         stopping = []
 

@@ -871,12 +871,13 @@ class JobOfferCloseView(ApiView):
 
 # --- Monthly statements of a lot -----------------------------------------------------------------------------
 def _statement_month(text):
-    month = month_from_text(text, earliest=EARLIEST_DATE, latest=latest_month())
+    latest = latest_month()
+    month = month_from_text(text, earliest=EARLIEST_DATE, latest=latest)
     if month is None:
         raise ApiProblem(
             status.HTTP_400_BAD_REQUEST,
             "invalid_input",
-            _("Mois : format AAAA-MM attendu (ex. 2026-03), à partir de 2000."),
+            _("Mois : format AAAA-MM attendu (ex. 2026-03), de 2000-01 à %(latest)s.") % {"latest": f"{latest:%Y-%m}"},
             field="month",
         )
     return month

@@ -314,6 +314,10 @@ def require_number(value, field, label, *, minimum=None, maximum=None):
         raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field) from None
     if not number.is_finite():
         raise DomainError("invalid_input", _("%(label)s : nombre invalide.") % {"label": label}, field=field)
+    if minimum is None and maximum is not None and number > maximum:
+        raise DomainError(
+            "invalid_input", _("%(label)s : %(maximum)s au plus.") % {"label": label, "maximum": maximum}, field=field
+        )
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise DomainError(
             "invalid_input",

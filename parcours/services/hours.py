@@ -80,7 +80,8 @@ def check_line(*, placement, month, hours, is_adjustment, state: MonthState, mon
     """Refuse a declaration with a precise French message on its field; returns the hours as a Decimal."""
     today = today or timezone.localdate()
     maximum = settings.PARCOURS["MAX_MONTHLY_HOURS"]
-    hours = require_number(hours, "hours", _("Heures"), minimum=-maximum if is_adjustment else 0, maximum=maximum)
+    # Not an adjustment: any number below zero or zero is told one way (« un nombre positif »), not by a range.
+    hours = require_number(hours, "hours", _("Heures"), minimum=-maximum if is_adjustment else None, maximum=maximum)
     if hours == 0 and is_adjustment:  # an adjustment adds or removes hours (negative: removes)
         raise DomainError(
             "invalid_input",

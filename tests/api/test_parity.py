@@ -74,6 +74,10 @@ def test_a_facilitator_reminds_an_employer_whose_statement_is_missing(story):
     current = f"/api/v1/lots/{a.lot.pk}/statements/{today():%Y-%m}/remind/"
     assert_problem(facilitator.post(current, format="json"), 400, "month_not_over")
     assert_problem(facilitator.post(f"/api/v1/lots/{a.lot.pk}/statements/mars/remind/", format="json"), 400)
+    # A month past the last one an address may name says which that is (it said « à partir de 2000 » only).
+    far = today().year + 11
+    problem = assert_problem(facilitator.post(f"/api/v1/lots/{a.lot.pk}/statements/{far}-01/remind/"), 400)
+    assert problem["detail"].endswith(f"de 2000-01 à {far - 1}-12.")
     assert_problem(facilitator.get(url), 405)
     assert_problem(facilitator.post(url, {"month": "2026-01"}, format="json"), 400, "unknown_field")
     assert HoursStatement.objects.get(lot=a.lot, month=month).reminders == 1

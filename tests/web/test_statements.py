@@ -84,8 +84,21 @@ def test_a_bad_row_refuses_the_whole_page_and_is_named_next_to_its_input(client,
     assert response.status_code == 400
     body = text(response)
     assert "Relevé non enregistré : 1 ligne à corriger. Rien n'a été enregistré." in body
-    assert f'id="hours-{second.pk}-error"' in body and "Heures : doit être entre 0 et 220." in body
+    assert f'id="hours-{second.pk}-error"' in body and "Heures : 220 au plus." in body
     assert 'value="70"' in body  # the good row keeps its input
+    assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
+
+
+@pytest.mark.parametrize(("typed", "said"), [("-1", "Heures : un nombre positif est attendu."), ("0,5", None)])
+def test_hours_below_zero_are_told_as_zero_is(client, site, typed, said):
+    """-1 said « doit être entre 0 et 220 » where 0 said « un nombre positif est attendu »: 0 is in that range."""
+    first, second = hired(site, 2)
+    login(client, "employeur")
+    response = client.post(statement_url(site), {f"hours-{first.pk}": "70", f"hours-{second.pk}": typed})
+    if said is None:
+        assert response.status_code == 302
+        return
+    assert response.status_code == 400 and said in text(response) and "entre 0 et" not in text(response)
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()
 
 
@@ -353,7 +366,7 @@ def test_the_statement_api_reads_and_declares_all_or_nothing(site):
     assert error == {
         "field": "rows.1.hours",
         "code": "statement_invalid",
-        "detail": "Heures : doit être entre 0 et 220.",
+        "detail": "Heures : 220 au plus.",
         "row": 1,
     }
     assert not HoursLine.objects.filter(placement__lot=site.lot).exists()

@@ -52,14 +52,18 @@ def test_the_hourly_and_daily_jobs_run_once_per_period_from_cron(db, monkeypatch
     monkeypatch.setattr(worker, "checkpoint", lambda: runs.append("checkpoint"))
     start = timezone.make_aware(datetime.datetime(2026, 4, 10, 9))
     with at(start):
-        assert "0 minuteur(s) déclenché(s)." in run_once()
+        out = run_once()
+    assert "0 minuteur(s) déclenché(s)." in out
     assert runs == ["checkpoint", "retention"]
+    # The operator reads what ran (a retention pass that found nothing printed nothing).
+    assert "Tâches périodiques exécutées : " in out and "checkpoint" in out and "retention" in out
     kept = set(WorkerHeartbeat.objects.filter(name__startswith="job:").values_list("name", flat=True))
     assert kept == {"job:checkpoint", "job:retention", "job:statement_reminders", "job:mail_purge"}
     with at(start + 5 * MINUTE):  # the next cron ticks
         run_once()
-        run_once()
+        out = run_once()
     assert runs == ["checkpoint", "retention"]
+    assert "retention" not in out.split("Tâches périodiques exécutées : ")[1]
     with at(start + 60 * MINUTE):  # JOURNAL_CHECKPOINT_MINUTES
         run_once()
         run_once()
@@ -78,3 +82,19 @@ def test_a_job_the_looping_worker_ran_is_not_run_again_by_a_one_shot(db, monkeyp
     with at(start + 10 * MINUTE):
         run_once()  # then a one-shot, or a restarted worker
     assert retention_runs == [1]
+
+
+def test_a_reminder_written_by_a_one_shot_leaves_in_the_same_run(world):
+    """The outbox was emptied before the jobs ran: a reminder's e-mail waited for the next cron tick."""
+    from django.core import mail
+
+    with at(timezone.make_aware(datetime.datetime(2026, 1, 5, 10))):
+        lot = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+        offer = make_offer(world.a, lot=lot, positions=5)
+    with at(timezone.make_aware(datetime.datetime(2026, 3, 2, 10))):
+        make_placement(world, "active", offer=offer, start_date=D(2026, 3, 2))
+    mail.outbox.clear()
+    with at(timezone.make_aware(datetime.datetime(2026, 4, 10, 9))):
+        run_once()
+    assert HoursStatement.objects.get(lot=lot, month=D(2026, 3, 1)).reminders == 1
+    assert "[Parcours] Heures du mois à déclarer — mars 2026" in [m.subject for m in mail.outbox]

@@ -22,6 +22,8 @@ class DomainError(Exception):
         "already_declared": 409,
         "statement_submitted": 409,
         "month_locked": 409,
+        "month_closed": 409,
+        "statement_conflict": 409,
     }
     # RFC 9457 extension members the API adds to the problem (e.g. the current version of an edited object).
     extensions: dict = {}

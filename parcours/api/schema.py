@@ -48,8 +48,9 @@ DESCRIPTIONS = {
     403: "Action non autorisée pour votre rôle, ou organisation non autorisée.",
     404: "Introuvable, ou hors de votre périmètre.",
     405: "Méthode non disponible à cette adresse (l'en-tête Allow donne les méthodes acceptées).",
-    409: "Transition impossible depuis l'état actuel, modification concurrente, dossier anonymisé, ou doublon d'un "
-    "objet existant (duplicate_…).",
+    409: "Transition impossible depuis l'état actuel, modification concurrente, dossier anonymisé, doublon d'un "
+    "objet existant (duplicate_…), ou mois déjà déclaré ou clôturé (already_declared, statement_conflict, "
+    "month_locked, month_closed, statement_submitted).",
     412: "Version périmée : le dossier a été modifié depuis la version donnée dans If-Match (`version` donne "
     "l'actuelle, `changed_fields` ce qui a changé depuis) ; rien n'a été enregistré.",
     413: "Corps de requête trop volumineux.",

@@ -147,6 +147,7 @@ def statement_submit(
     states = month_states(list(placements), month)
     closed = is_month_closed(lot.pk, month)
     errors, accepted, seen = list(unreadable), [], set()  # `unreadable`: an uploaded file's lines not read
+    conflicts = 0
     for row in rows:
         pk = getattr(row.placement, "pk", row.placement)
         placement = placements.get(pk)
@@ -179,6 +180,7 @@ def statement_submit(
             )
         except DomainError as error:
             errors.append(_error(row, error.message, error.field, label))
+            conflicts += error.status == 409  # the month moved on for this row (declared, closed meanwhile)
             continue
         # The following rows of the same placement (its adjustment) see this one in the month's total.
         state.total += hours
@@ -188,7 +190,9 @@ def statement_submit(
         errors.sort(key=lambda e: (0, e["row"], "") if isinstance(e["row"], int) else (1, 0, str(e["row"])))
         count = len(errors)
         raise RowsRefused(
-            "statement_invalid",
+            # Every row refused because the month moved on (a second tab, a colleague): 409, as a retried request
+            # of anything else already done; any row badly typed: 400.
+            "statement_conflict" if conflicts == count else "statement_invalid",
             ngettext(
                 "Relevé non enregistré : %(count)s ligne à corriger. Rien n'a été enregistré.",
                 "Relevé non enregistré : %(count)s lignes à corriger. Rien n'a été enregistré.",

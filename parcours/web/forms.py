@@ -279,7 +279,15 @@ class TransitionForm(BootstrapFormMixin, forms.Form):
         return _hidden_number(self.cleaned_data["seen"])
 
     def clean_listed(self):
-        return _hidden_number(self.cleaned_data["listed"]) if self.spec.cancels_referrals else None
+        if not self.spec.cancels_referrals:
+            return None
+        listed = _hidden_number(self.cleaned_data["listed"])
+        if listed is None and (self.data.get(self.add_prefix("seen")) or "").strip():
+            # A page that says what it saw but not which referrals it listed (drawn by the release before, or sent
+            # by a client that drops the field) has listed none: it comes back listing them, instead of cancelling
+            # unsaid a referral added since.
+            return -1
+        return listed
 
     def refusal_status(self) -> int:
         """The page's status once the form came back refused: 409 when the object moved on, else 400."""

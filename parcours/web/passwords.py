@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpResponseRedirect
@@ -38,6 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from parcours.doors import client_address
+from workflows.engine import chain_sequence
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +100,21 @@ class ResetForm(PasswordResetForm):
         return (user for user in candidates if (getattr(user, field) or "").casefold() == wanted)
 
 
+class AccountTokenGenerator(PasswordResetTokenGenerator):
+    """Django's reset token, which also dies with any change of the account recorded since it was made (its last
+    `account` event: switched off, switched back on, rights changed): a link sent before an account was switched off
+    — a compromised mailbox, a leaver — does not come back to life when the account is switched on again."""
+
+    def _make_hash_value(self, user, timestamp):
+        return f"{super()._make_hash_value(user, timestamp)}|{chain_sequence('account', user.pk)}"
+
+
+account_token_generator = AccountTokenGenerator()
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ResetForm
+    token_generator = account_token_generator
     template_name = "registration/password_reset_form.html"
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
@@ -123,6 +138,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
+    token_generator = account_token_generator
     success_url = reverse_lazy("password_reset_complete")
     reset_url_token = "choisir"
 

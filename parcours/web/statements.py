@@ -188,11 +188,12 @@ def employer_statement(request, pk, *, actor):
                 statement = services.statement_submit(actor=actor, lot=lot, month=month, rows=rows, no_hours=no_hours)
         except RowsRefused as refused:
             messages.error(request, refused.message)
-            errors = refused.errors
+            errors, status = refused.errors, refused.status
         except DomainError as error:
             if error.code == "not_found":
                 raise Http404(error.message) from None
             messages.error(request, error.message)
+            status = error.status  # 409: the month moved on (declared, closed) since the page was drawn
         else:
             messages.success(
                 request,
@@ -200,7 +201,6 @@ def employer_statement(request, pk, *, actor):
                 % {"of_month": of_name(month_label(month)), "source": statement.get_source_display().lower()},
             )
             return redirect(back)
-        status = 400
     context = _month_context(actor, lot, month)
     # The page names each employee with their hours (a page sent back with its errors too): one access-log row per
     # employee, written in one INSERT, as the timesheet template and the API lists do.

@@ -185,7 +185,7 @@ def test_a_link_dies_when_the_password_changes_meanwhile(client, adviser):
 def test_a_link_dies_when_the_account_is_switched_off_meanwhile(client, adviser):
     """Django's token does not depend on the account being on: the password chosen through a link sent before the
     account was switched off would be the one live the day it is switched back on."""
-    from parcours.services.accounts import account_deactivate
+    from parcours.services.accounts import account_deactivate, account_state, record_account_change
     from roles.actor import Actor
 
     _ask(client)
@@ -197,6 +197,16 @@ def test_a_link_dies_when_the_account_is_switched_off_meanwhile(client, adviser)
     client.post(form_url, {"new_password1": NEW, "new_password2": NEW})
     adviser.refresh_from_db()
     assert adviser.check_password(GOOD) and not adviser.check_password(NEW)
+    # Switched back on (in the admin, journaled as it is there), the link sent before stays dead.
+    before = account_state(adviser)
+    adviser.is_active = True
+    adviser.save(update_fields=["is_active"])
+    record_account_change(actor=Actor.system(), user_id=adviser.pk, before=before, after=account_state(adviser))
+    assert "Lien invalide" in Client().get(link, follow=True).content.decode()
+    # A link asked for now works.
+    mail.outbox.clear()
+    _ask(Client())
+    assert "Lien invalide" not in Client().get(_link(mail.outbox[0]), follow=True).content.decode()
 
 
 def test_requests_are_limited_per_e_mail_address(client, adviser):

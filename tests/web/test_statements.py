@@ -109,7 +109,7 @@ def test_a_form_posted_after_its_rows_were_declared_says_so_and_changes_nothing(
     login(client, "employeur")
     assert client.post(statement_url(site), {f"hours-{first.pk}": "80"}).status_code == 302
     response = client.post(statement_url(site), {f"hours-{first.pk}": "85"})
-    assert response.status_code == 400
+    assert response.status_code == 409  # the month moved on: not bad input
     body = text(response)
     assert "Rien n'a été enregistré" in body and "Les heures de ce mois ont déjà été déclarées." in body
     assert list(HoursLine.objects.filter(placement=first).values_list("hours", flat=True)) == [Decimal("80")]
@@ -523,9 +523,26 @@ def test_hours_typed_as_the_month_on_a_month_closed_since_are_not_turned_into_an
     services.statement_close_month(actor=site.facilitator, lot=site.lot, month=month)
     response = client.post(statement_url(site), {f"hours-{second.pk}": "60", f"kind-{second.pk}": "regular"})
     body = text(response)
-    assert response.status_code == 400 and "Ce mois est clôturé : déclarez une ligne de régularisation." in body
+    assert response.status_code == 409 and "Ce mois est clôturé : déclarez une ligne de régularisation." in body
     assert not HoursLine.objects.filter(placement=second).exists()
     assert f'name="kind-{second.pk}" value="adjustment"' in body
     response = client.post(statement_url(site), {f"hours-{second.pk}": "60", f"kind-{second.pk}": "adjustment"})
     assert response.status_code == 302
     assert HoursLine.objects.get(placement=second).is_adjustment
+
+
+def test_the_api_tells_a_month_that_moved_on_from_bad_input(site):
+    """Every row refused because the month was declared (a retry, a colleague) is a 409 `statement_conflict`; a row
+    badly typed among them keeps the whole refusal a 400 `statement_invalid` (found from outside: both were 400)."""
+    first, second = hired(site, 2)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=site.employer.user).key}")
+    url = f"/api/v1/lots/{site.lot.pk}/statements/{previous_month(site.today):%Y-%m}/"
+    rows = [{"placement": first.pk, "hours": "70"}, {"placement": second.pk, "hours": "60"}]
+    assert api.post(url, {"rows": rows}, format="json").status_code == 201
+    again = api.post(url, {"rows": rows}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "statement_conflict"
+    assert [e["row"] for e in again.json()["errors"]] == [0, 1]
+    mixed = api.post(url, {"rows": [rows[0], {"placement": second.pk, "hours": "900"}]}, format="json")
+    assert mixed.status_code == 400 and mixed.json()["code"] == "statement_invalid"
+    assert HoursLine.objects.filter(placement__lot=site.lot).count() == 2

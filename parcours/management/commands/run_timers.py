@@ -58,7 +58,10 @@ class Command(BaseCommand):
             )
         if not loop:
             # The same jobs and rule as the loop (parcours.worker.Job.due): a fresh memory, the kept last runs read.
-            self.report(sweep(jobs()), timers_always=True)
+            report = sweep(jobs())
+            self.report(report, timers_always=True)
+            # From cron, an operator reads what ran (the others were not due: their last run is kept).
+            self.say(f"Tâches périodiques exécutées : {', '.join(report['ran']) or 'aucune (pas encore dues)'}.")
             return
         stopping = []
 

@@ -600,3 +600,25 @@ def test_the_funnel_and_stays_aggregated_by_the_database_equal_a_count_of_the_ev
     for label, (n, p50, p90) in got.items():
         assert n == expected[label][0]
         assert (p50, p90) == pytest.approx(expected[label][1:], abs=0.11), label
+
+
+def test_operations_and_lots_named_alike_stay_apart_on_the_charts(world, clause):
+    """Found from outside: two operations of one name (a programme on two communes) were one row of the dashboard,
+    and two lots « Lot 1 — Gros œuvre » of two contracts took each other's target on the lots chart."""
+    lot, _ = clause
+    with at(D(2026, 1, 5)):
+        second = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
+    type(second.contract.operation).objects.filter(pk=second.contract.operation_id).update(
+        name=lot.contract.operation.name, commune="Saint-Fons"
+    )
+    figures = reports.clause_figures(actor=world.a.facilitator)
+    operations = figures.by_operation()
+    name = lot.contract.operation.name
+    assert operations[f"{name} (Saint-Denis)"] == (lot.target_hours, Decimal("450"))
+    assert operations[f"{name} (Saint-Fons)"] == (second.target_hours, 0)
+    labels = figures.lot_labels()
+    assert labels[lot.pk] == f"{lot} ({lot.contract.reference})"
+    assert labels[second.pk] == f"{second} ({second.contract.reference})"
+    # Alone, a name is shown as it is.
+    assert reports.unique_labels([(1, "Lot 1 — Gros œuvre", "2025-001")]) == {1: "Lot 1 — Gros œuvre"}
+    assert reports.unique_labels([(1, "A", ""), (2, "A", "")]) == {1: "A (n° 1)", 2: "A (n° 2)"}

@@ -308,7 +308,7 @@ def committee_pack_pdf(pack, *, today) -> bytes:
                 ("Heures comptées à ce jour", hours_label(hours.counted)),
                 ("Taux de réalisation", percent_label(hours.realised_percent)),
                 ("Offres", str(len(pack.offers))),
-                ("Mises en poste", str(len(pack.placements))),
+                ("Mises en poste", str(pack.hires)),
             ]
         ),
     ]

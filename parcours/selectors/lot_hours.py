@@ -225,7 +225,9 @@ def summary_figures(*, actor, lots=None, today=None) -> Figures:
         by_lot.append(figures)
     ordered = sorted(by_lot, key=lambda f: (not f.at_risk, f.realised_share - f.elapsed_share))
     publics = [(key, label) for key, label, _, health in PUBLICS if show_health or not health]
-    return Figures(lots=ordered, show_health=show_health, publics=publics)
+    # The hours of a public only beside who may see who is in it: an auditor's bilan gives each pseudonymised row its
+    # hours, and a public's hours beside them tell its members (one of two women, 100,25 h: P-000012).
+    return Figures(lots=ordered, show_health=show_health, publics=publics, person_publics=show_health)
 
 
 def refresh_stale(*, limit=200) -> int:

@@ -10,7 +10,7 @@ from parcours.selectors.lot_hours import with_counted_hours
 from roles.enums import OrganisationKind
 from roles.models import Organisation
 from roles.policy import scope_queryset
-from workflows.states import REFERRAL_REVIEW_STATES, HoursLineState, PathwayState
+from workflows.states import REFERRAL_REVIEW_STATES, HoursLineState, PathwayState, PlacementState
 
 REFERRALS_WAITING_FOR_FACILITATOR = REFERRAL_REVIEW_STATES
 HOURS_WAITING_FOR_FACILITATOR = [HoursLineState.DECLARED]
@@ -74,7 +74,12 @@ def lot_offers(*, actor, lot):
         offers_for(actor)
         .filter(lot=lot)
         .annotate(
-            referral_count=Count("referrals"), hired_count=Count("referrals", filter=Q(referrals__state="hired"))
+            referral_count=Count("referrals"),
+            # A hire whose contract was cancelled before it started is no hire (the bilans do not list it).
+            hired_count=Count(
+                "referrals",
+                filter=Q(referrals__state="hired") & ~Q(referrals__placement__state=PlacementState.CANCELLED),
+            ),
         )
     )
 

@@ -158,33 +158,62 @@ class Figures:
     def rules(self) -> list:
         return sorted({lot.rules for lot in self.lots})
 
+    # Grouped by id, shown by name: two operations named alike (a programme on two communes), two lots « Lot 1 —
+    # Gros œuvre » of two contracts, two employers of one name were one row of the charts, their hours and targets
+    # mixed. A name shared is told apart by what the bilans show beside it, then by its number.
     def by_employer(self) -> dict:
-        merged = defaultdict(lambda: ZERO)
+        merged, shown = defaultdict(lambda: ZERO), {}
         for lot in self.lots:
-            merged[str(lot.lot.awardee or "Sans attributaire")] += lot.counted
-        return dict(merged)
+            merged[lot.lot.awardee_id] += lot.counted
+            shown[lot.lot.awardee_id] = (lot.lot.awardee_id, str(lot.lot.awardee or "Sans attributaire"), "")
+        names = unique_labels(shown.values())
+        return {names[pk]: counted for pk, counted in merged.items()}
 
     def by_operation(self) -> dict:
-        merged = {}
+        merged, shown = {}, {}
         for lot in self.lots:
-            name = lot.lot.contract.operation.name
-            target, counted = merged.get(name, (ZERO, ZERO))
-            merged[name] = (target + lot.target, counted + lot.counted)
-        return merged
+            operation = lot.lot.contract.operation
+            target, counted = merged.get(operation.pk, (ZERO, ZERO))
+            merged[operation.pk] = (target + lot.target, counted + lot.counted)
+            shown[operation.pk] = (operation.pk, operation.name, operation.commune)
+        names = unique_labels(shown.values())
+        return {names[pk]: figures for pk, figures in merged.items()}
 
     def by_contract(self) -> dict:
         """{contract label: (target, counted)}: the planned and realised hours of each contract (its lots in the
         viewer's reach), contracts in the order of their references."""
-        merged = {}
+        merged, shown = {}, {}
         for lot in sorted(self.lots, key=lambda f: (f.lot.contract.reference, f.lot.contract_id)):
             contract = lot.lot.contract
-            name = f"{contract.reference} — {contract.title}"
-            target, counted = merged.get(name, (ZERO, ZERO))
-            merged[name] = (target + lot.target, counted + lot.counted)
-        return merged
+            target, counted = merged.get(contract.pk, (ZERO, ZERO))
+            merged[contract.pk] = (target + lot.target, counted + lot.counted)
+            shown[contract.pk] = (contract.pk, f"{contract.reference} — {contract.title}", str(contract.buyer or ""))
+        names = unique_labels(shown.values())
+        return {names[pk]: figures for pk, figures in merged.items()}
+
+    def lot_labels(self) -> dict:
+        """{lot id: its label on the charts}: « Lot 1 — Gros œuvre », with its contract's reference if another lot in
+        reach has the same label."""
+        return unique_labels((f.lot.pk, str(f.lot), f.lot.contract.reference) for f in self.lots)
 
     def participants_by_public(self) -> dict:
         return count_people(*(lot.people_by_public for lot in self.lots))
+
+
+def unique_labels(rows) -> dict:
+    """{key: label} of (key, label, qualifier) rows: a label several keys share gets its qualifier (« (Saint-Fons) »),
+    then its key (« n° 12 ») if still shared."""
+    rows = list(rows)
+    counts = defaultdict(int)
+    for _key, label, _qualifier in rows:
+        counts[label] += 1
+    labels = {
+        key: f"{label} ({qualifier})" if counts[label] > 1 and qualifier else label for key, label, qualifier in rows
+    }
+    again = defaultdict(int)
+    for label in labels.values():
+        again[label] += 1
+    return {key: f"{label} (n° {key})" if again[label] > 1 else label for key, label in labels.items()}
 
 
 def count_people(*people_by_public) -> dict:
@@ -661,6 +690,7 @@ class CommitteePack:
     operation: object
     offers: list  # (offer, {state label: count}, candidates [(name, state label, updated)])
     placements: list  # (name, offer title, employer, contract, start, state, counted hours)
+    hires: int  # the placements but those cancelled before they started (listed, « Non commencée »)
     hours: GroupFigures
     participant_ids: list
 
@@ -685,6 +715,12 @@ def committee_pack(*, actor, operation_pk):
         participant = referral.pathway.participant
         candidates.append((f"{participant.last_name.upper()} {participant.first_name}", label, referral.updated_at))
     counted = {p.placement_id: p.counted for f in report.lots for p in f.participants}
+    rows = list(
+        placements_for(actor)
+        .filter(lot__contract__operation_id=operation_pk)
+        .select_related("referral__offer")
+        .order_by("start_date", "pk")
+    )
     placements = [
         (
             f"{p.pathway.participant.last_name.upper()} {p.pathway.participant.first_name}",
@@ -695,16 +731,14 @@ def committee_pack(*, actor, operation_pk):
             p.get_state_display(),
             counted.get(p.pk, ZERO),
         )
-        for p in placements_for(actor)
-        .filter(lot__contract__operation_id=operation_pk)
-        .select_related("referral__offer")
-        .order_by("start_date", "pk")
+        for p in rows
     ]
     ids = sorted({r.pathway.participant_id for r in referrals})
     return CommitteePack(
         operation=report.subject,
         offers=[(offer, dict(counts), candidates) for offer, counts, candidates in offers.values()],
         placements=placements,
+        hires=sum(p.state != PlacementState.CANCELLED for p in rows),
         hours=report,
         participant_ids=ids,
     )

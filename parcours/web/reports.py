@@ -33,9 +33,12 @@ def dashboard(request, *, actor):
     by_public = figures.merged("by_public")
     counts = figures.participants_by_public()
     operations = figures.by_operation()
+    lot_labels = figures.lot_labels()
     contracts = figures.by_contract()
     charts = {
-        "lots": bars([(str(f.lot), f.counted) for f in lots], targets={str(f.lot): f.target for f in lots}),
+        "lots": bars(
+            [(lot_labels[f.lot.pk], f.counted) for f in lots], targets={lot_labels[f.lot.pk]: f.target for f in lots}
+        ),
         "operations": bars(
             [(name, counted) for name, (_, counted) in operations.items()],
             targets={name: target for name, (target, _) in operations.items()},
@@ -47,9 +50,14 @@ def dashboard(request, *, actor):
         "months": bars([(month_label(month), value) for month, value in by_month[-12:]]),
         "modes": bars([(selectors.mode_label(mode), value) for mode, value in figures.merged("by_mode").items()]),
         "employers": bars(sorted(figures.by_employer().items())),
-        "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics]),
+        "publics": bars([(label, by_public.get(key, 0)) for key, label in figures.publics])
+        if figures.person_publics
+        else None,
     }
-    publics = [(label, counts.get(key, 0), hours_text(by_public.get(key, 0))) for key, label in figures.publics]
+    publics = [
+        (label, counts.get(key, 0), hours_text(by_public.get(key, 0)) if figures.person_publics else None)
+        for key, label in figures.publics
+    ]
     pathways = kept_figures.pathway_figures(actor=actor)
     charts["funnel"] = bars(pathways.funnel, fmt=lambda n: f"{n:.0f}")
     for lot in lots:

@@ -45,6 +45,11 @@ def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, si
     assert str(site.lot) in body
     assert participant.last_name not in body
     assert "RQTH" not in body
+    # The dashboard's publics are counts only for a buyer (found from outside: « Femmes 1 — 100,25 h » beside the
+    # bilan's P-000012 at 100,25 h told who she was); the facilitator's have their hours.
+    publics = body[body.index('id="publics"') :].split("</table>")[0]
+    assert "Heures comptées" not in publics and " h<" not in publics
+    assert "Heures comptées par public" not in body
     response = client.get(reverse("reports:lot_report_xlsx", args=[site.lot.pk]))
     assert response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(response.content))
@@ -63,6 +68,8 @@ def test_the_buyer_sees_its_contracts_without_names_or_health_publics(client, si
     assert participant.pseudonym in table and "Jeunes de moins" not in table and "Publics" not in table
     # The facilitator's bilan names each person's publics.
     login(client, "facilitateur")
+    body = html.unescape(client.get(reverse("reports:dashboard")).content.decode())
+    assert "Heures comptées" in body[body.index('id="publics"') :].split("</table>")[0]
     book = openpyxl.load_workbook(
         io.BytesIO(client.get(reverse("reports:lot_report_xlsx", args=[site.lot.pk])).content)
     )
@@ -220,3 +227,23 @@ def test_every_long_export_streams_or_says_its_length(client, site):
     for name in ("auditor:pathway_export", "auditor:pathway_export_xlsx"):
         response = client.get(reverse(name, args=[participant.pk]))
         assert response.status_code == 200 and int(response["Content-Length"]) == len(response.content), name
+
+
+def test_a_contract_cancelled_before_it_started_is_no_hire(site):
+    """Found from outside: the lot's offers said « 4 embauches » and the committee pack « Mises en poste 24 » with a
+    contract « Non commencée » among them, which the bilans do not list."""
+    from parcours import selectors
+    from parcours.selectors import reports
+    from parcours.services import placements, referrals
+    from tests.web.test_reopened_period import hired_again
+
+    pathway = site.participant().pathways.get()
+    referrals.referral_cancel(actor=site.adviser, referral=pathway.referrals.get(), reason="Autre offre")
+    planned = hired_again(site, pathway)  # referred again on the same offer, hired, then cancelled
+    [offer] = selectors.lot_offers(actor=site.facilitator, lot=site.lot)
+    assert offer.hired_count == 1
+    placements.placement_cancel(actor=site.employer, placement=planned, reason="Pas venu")
+    [offer] = selectors.lot_offers(actor=site.facilitator, lot=site.lot)
+    assert (offer.referral_count, offer.hired_count) == (2, 0)
+    pack = reports.committee_pack(actor=site.facilitator, operation_pk=site.lot.contract.operation_id)
+    assert len(pack.placements) == 1 and pack.hires == 0

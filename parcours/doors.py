@@ -9,6 +9,7 @@ import math
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 
 
 def _address(value: str) -> str | None:
@@ -44,11 +45,35 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-def lockout_message() -> str:
-    minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+def lockout_minutes() -> int:
+    """How long a locked-out username × address waits (LOGIN_COOLOFF_MINUTES), in whole minutes."""
+    return max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+
+
+def lockout_message(*, signed_out: bool = False) -> str:
+    """Why the sign-in is refused, and for how long; `signed_out`: the lockout was reached by wrong current passwords
+    on the password-change page, which also ended the session (one message says both)."""
+    minutes = lockout_minutes()
+    if signed_out:
+        reason = ngettext(
+            "Trop d'essais de l'ancien mot de passe : vous avez été déconnecté·e, et la connexion avec cet "
+            "identifiant est bloquée pendant %(minutes)s minute.",
+            "Trop d'essais de l'ancien mot de passe : vous avez été déconnecté·e, et la connexion avec cet "
+            "identifiant est bloquée pendant %(minutes)s minutes.",
+            minutes,
+        )
+    else:
+        reason = ngettext(
+            "Trop de tentatives de connexion échouées pour cet identifiant : réessayez dans %(minutes)s minute.",
+            "Trop de tentatives de connexion échouées pour cet identifiant : réessayez dans %(minutes)s minutes.",
+            minutes,
+        )
     return (
-        f"Trop de tentatives de connexion échouées pour cet identifiant : réessayez dans {minutes} minutes. "
-        "Mot de passe oublié ? Choisissez-en un nouveau avec le lien « Mot de passe oublié ? » de la page de "
-        "connexion (vous pourrez vous connecter avec lui passé ce délai), ou adressez-vous à l'administrateur de la "
-        "plateforme."
+        reason % {"minutes": minutes}
+        + " "
+        + gettext(
+            "Mot de passe oublié ? Choisissez-en un nouveau avec le lien « Mot de passe oublié ? » de la page de "
+            "connexion (vous pourrez vous connecter avec lui passé ce délai), ou adressez-vous à l'administrateur de "
+            "la plateforme."
+        )
     )

@@ -1,5 +1,7 @@
-"""The answer to a locked-out login (django-axes' AXES_LOCKOUT_CALLABLE): the login page with the reason in French
-(web and admin), or a problem-details 429 (API), with Retry-After."""
+"""The answer to a locked-out login (django-axes' AXES_LOCKOUT_CALLABLE): the lockout page with the reason in the
+page's language (web and admin), or a problem-details 429 (API), with Retry-After. The password-change page that
+reaches the lockout with wrong current passwords (parcours.web.passwords) has signed its session out: the page says
+both in one message."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -7,6 +9,9 @@ from django.shortcuts import render
 
 from parcours.api.errors import PROBLEM_CONTENT_TYPE, problem
 from parcours.doors import lockout_message
+
+# Set on the request by the password-change page when its wrong current passwords signed the session out.
+SIGNED_OUT = "parcours_signed_out"
 
 
 def lockout_response(request, original_response=None, credentials=None):
@@ -19,6 +24,9 @@ def lockout_response(request, original_response=None, credentials=None):
             body, status=429, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
         )
     else:
-        response = render(request, "registration/locked_out.html", {"message": lockout_message()}, status=429)
+        message = lockout_message(signed_out=getattr(request, SIGNED_OUT, False))
+        # error_page: « Erreur : » before the title, however the page is reached (sign-in or password change).
+        context = {"message": message, "error_page": True}
+        response = render(request, "registration/locked_out.html", context, status=429)
     response["Retry-After"] = retry_after
     return response

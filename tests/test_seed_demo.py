@@ -10,6 +10,8 @@ import time_machine
 from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from parcours.dates import previous_month
 from parcours.management.commands.seed_demo import (
@@ -35,12 +37,17 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_twice_duplicates_nothing_and_leaves_nothing_overdue():
     call_command("seed_demo", verbosity=0)
-    first = db_counts()
-    assert first["parcours.Participant"] > 0 and first["workflows.JournalEvent"] > 0
     assert Pathway.objects.exists() and Referral.objects.exists()
 
-    # The worker's first sweep (make run) fires nothing: the seed ran its timers inside its travelling clock.
+    # The worker's first sweep (make run) fires nothing the seed should have: it ran its timers inside its travelling
+    # clock up to an hour before its start (Demo.limit). A timer due since — a follow-up due today, scheduled at
+    # midnight in Paris, when the seed runs just after it (found at 00:18) — is the worker's to fire.
+    seeded_up_to = timezone.now() - datetime.timedelta(hours=1, minutes=5)
+    assert not Task.objects.filter(flow_task_type="TIMER", status=STATUS.SCHEDULED, scheduled__lte=seeded_up_to)
+    fire_due()
     assert fire_due() == 0
+    first = db_counts()  # what a second seed must leave as it is
+    assert first["parcours.Participant"] > 0 and first["workflows.JournalEvent"] > 0
     # Exactly the item meant to be late is late; every working role finds something waiting.
     late = overdue_tasks()
     assert len(late) == len(LATE_ON_PURPOSE) == 1 and all(is_late_on_purpose(task) for task in late)

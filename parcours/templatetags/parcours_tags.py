@@ -72,13 +72,14 @@ def _has_errors(value, depth=0):
 @register.simple_tag(takes_context=True)
 def error_title_prefix(context):
     """« Erreur : » before the page title when the page shows a form sent with errors, the rows refused by a bulk
-    action (`errors` of includes/row_errors.html) or an error message: the title is the first thing a screen reader
-    reads."""
+    action (`errors` of includes/row_errors.html), an error message, or a page that is an error answer in itself
+    (`error_page`, set by its view: the lockout page): the title is the first thing a screen reader reads."""
     values = context.flatten()
     row_errors = values.get("errors")
     refused = any(getattr(m, "level_tag", "") == "error" for m in values.get("messages") or ())
     if (
         refused
+        or values.get("error_page") is True
         or (isinstance(row_errors, list | tuple) and row_errors)
         or any(_has_errors(v) for v in values.values())
     ):

@@ -351,7 +351,7 @@ class ReferralForm(BootstrapFormMixin, forms.Form):
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"max_length": "Motivation : 2000 caractères au plus."},
+        error_messages={"max_length": gettext_lazy("Motivation : 2000 caractères au plus.")},
     )
 
 
@@ -409,7 +409,8 @@ def referral_create(request, offer_pk, *, actor):
                 request,
                 form,
                 lambda: referrals.referral_create(actor=actor, pathway=pathway, offer=offer, motivation=motivation),
-                success=f"Positionnement sur « {offer.title} » envoyé à la structure porteuse.",
+                success=gettext("Positionnement sur « %(offer)s » envoyé à la structure porteuse.")
+                % {"offer": offer.title},
                 back=back,
                 stale_codes=(),
             )

@@ -453,7 +453,7 @@ def offer_close(request, pk, *, actor):
             raise Http404(error.message) from None
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Offre « {offer.title} » clôturée.")
+        messages.success(request, gettext("Offre « %(title)s » clôturée.") % {"title": offer.title})
     return redirect("facilitator:lot_detail", pk=offer.lot_id)
 
 

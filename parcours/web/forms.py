@@ -38,11 +38,25 @@ class SearchField(forms.CharField):
             raise forms.ValidationError(self.error_messages["no_word"], code="no_word")
 
 
+# What a date box sends for a day it could not read (31/02/2005 typed: the browser's `validity.badInput`) — it sends
+# an empty value, so parcours.js adds `<name>__bad` to the form: the page says the date does not exist instead of
+# « Ce champ est obligatoire » (or, on an optional date, nothing at all, the date dropped).
+BAD_DATE = object()
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 
     def __init__(self, **kwargs):
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+    def value_from_datadict(self, data, files, name):
+        if data.get(f"{name}__bad"):
+            return BAD_DATE
+        return super().value_from_datadict(data, files, name)
+
+    def format_value(self, value):
+        return None if value is BAD_DATE else super().format_value(value)
 
 
 DATE_INVALID = gettext_lazy("Date invalide (format attendu : jj/mm/aaaa).")
@@ -60,15 +74,21 @@ class DateField(forms.DateField):
     default_error_messages = {
         "invalid": DATE_INVALID,
         "impossible": gettext_lazy("Cette date n'existe pas : %(value)s."),
+        "unreadable": gettext_lazy("Cette date n'existe pas : vérifiez le jour et le mois."),
     }
 
     def to_python(self, value):
+        if value is BAD_DATE:
+            raise forms.ValidationError(self.error_messages["unreadable"], code="impossible")
         try:
             return super().to_python(value)
         except forms.ValidationError:
             if isinstance(value, str) and DATE_SHAPED.fullmatch(value):
+                typed = value.strip()
+                if "-" in typed:  # as the page shows dates: 2005-02-31 (a date box's) said 31/02/2005
+                    typed = "/".join(reversed(typed.split("-")))
                 raise forms.ValidationError(
-                    self.error_messages["impossible"], code="impossible", params={"value": value.strip()}
+                    self.error_messages["impossible"], code="impossible", params={"value": typed}
                 ) from None
             raise
 

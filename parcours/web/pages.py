@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from parcours import selectors
@@ -134,10 +135,13 @@ def switch_organisation(request):
     wanted = request.POST.get("membership")
     membership = next((m for m in request.memberships if str(m.pk) == wanted), None)
     if membership is None:
-        messages.error(request, "Organisation inconnue.")
+        messages.error(request, gettext("Organisation inconnue."))
     else:
         request.session[SESSION_KEY] = membership.pk
-        messages.success(request, f"Vous agissez maintenant pour {membership.organisation}.")
+        messages.success(
+            request,
+            gettext("Vous agissez maintenant pour %(organisation)s.") % {"organisation": membership.organisation},
+        )
     return redirect("home")
 
 

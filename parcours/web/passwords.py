@@ -16,7 +16,7 @@ the same page and no e-mail. The new password goes through the validators; savin
 
 Change: a signed-in session that types a wrong current password LOGIN_FAILURE_LIMIT times is signed out, and each
 wrong one counts as a failed sign-in of that username from that address (django-axes): an unattended session is no
-way to guess the password."""
+way to guess the password. When that also locks the username out, the lockout page (parcours.lockout) says both."""
 
 import hashlib
 import logging
@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from parcours import lockout
 from parcours.doors import client_address
 from workflows.engine import chain_sequence
 
@@ -181,6 +182,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             "password change: too many wrong current passwords, signed out", extra={"user": request.user.pk}
         )
         logout(request)
+        if getattr(request, "axes_locked_out", False):
+            # The lockout page answers (django-axes' middleware): it says the session was signed out too, in its one
+            # message (a message of its own here would contradict it: « reconnectez-vous » while locked out).
+            setattr(request, lockout.SIGNED_OUT, True)
+            return redirect("login")
         messages.error(
             request,
             _(

@@ -310,6 +310,8 @@ def facilitator_month_action(request, pk, *, actor):
                 # the facilitator had left out.
                 "selected": {pk for pk in map(plain_id, request.POST.getlist("lines")) if pk is not None},
                 "reason": request.POST.get("reason", ""),
+                # Said at the field too (its input named, described and focused), not only at the top of the page.
+                "reason_error": error.message if error.field == "reason" else "",
             }
         )
         _log_names(actor, context)

@@ -60,6 +60,24 @@
     }
   });
 
+  // A date box that could not read what was typed (31/02/2005: `validity.badInput`) sends an empty value: the form
+  // says so in `<name>__bad`, so that the page answers « cette date n'existe pas » rather than « obligatoire », or
+  // nothing on an optional date (parcours.web.forms.DateInput). Registered first: before the double-submit guard.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.querySelectorAll) return;
+    form.querySelectorAll("input[data-bad-date]").forEach(function (marker) { marker.remove(); });
+    form.querySelectorAll("input[type=date]").forEach(function (input) {
+      if (!input.name || !input.validity || !input.validity.badInput) return;
+      var marker = document.createElement("input");
+      marker.type = "hidden";
+      marker.name = input.name + "__bad";
+      marker.value = "1";
+      marker.setAttribute("data-bad-date", "");
+      form.appendChild(marker);
+    });
+  }, true);
+
   // A form sent twice by a double click (or an impatient second click) would create a second follow-up, a second
   // operation…: a POST form already on its way ignores further submits for a few seconds (a download answered
   // in place, or an error, leaves the page: it can be sent again then). Coming back through the history resets it.
@@ -132,7 +150,8 @@
     close.type = "button";
     close.className = "btn-close";
     close.setAttribute("data-bs-dismiss", "alert");
-    close.setAttribute("aria-label", "Fermer");
+    // Its name in the page's language (rendered by base.html).
+    close.setAttribute("aria-label", box.getAttribute("data-close-label") || "Fermer");
     alert.appendChild(close);
     box.appendChild(alert);
   }
@@ -286,7 +305,9 @@
         if (!counts) return;
         // Mine, then (after "+") those my team may take.
         badge.textContent = counts.inbox + (counts.queue ? " + " + counts.queue : "");
-        badge.title = counts.inbox + " tâche(s) à moi, " + counts.queue + " à prendre";
+        // The wording in the page's language, with its {inbox} and {queue} (rendered by base.html).
+        var label = badge.getAttribute("data-label") || "{inbox} tâche(s) à moi, {queue} à prendre";
+        badge.title = label.replace("{inbox}", counts.inbox).replace("{queue}", counts.queue);
         badge.setAttribute("aria-label", badge.title);
         badge.classList.toggle("d-none", !counts.inbox && !counts.queue);
       })

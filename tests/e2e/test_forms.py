@@ -23,3 +23,23 @@ def test_a_double_click_sends_a_form_once(login):
     adviser.goto(reverse("adviser:participant_create"))
     adviser.wait_for_load_state("load")
     assert adviser.evaluate(TWO_SUBMITS) == [False, True]
+
+
+def test_a_date_the_calendar_lacks_typed_in_a_date_box_is_said_to_be_one(login):
+    """A date box that cannot read what was typed sends an empty value: the page said « Ce champ est obligatoire »
+    to someone who had typed a date (found from outside, with the keyboard). The page's script names the box."""
+    adviser = login("conseillere")
+    adviser.goto(reverse("adviser:participant_create"))
+    adviser.wait_for_load_state("load")
+    box = adviser.locator("#id_birth_date")
+    box.click()
+    # Headless Chromium's date box reads month/day/year (en-US): 02/31/2005 is a day the calendar lacks.
+    box.press_sequentially("02312005")
+    assert adviser.evaluate("() => document.querySelector('#id_birth_date').validity.badInput")
+    adviser.locator("main form[method=post] button[type=submit]").first.click()
+    adviser.wait_for_load_state("load")
+    body = adviser.content()
+    assert "Cette date n&#x27;existe pas : vérifiez le jour et le mois." in body or (
+        "Cette date n'existe pas : vérifiez le jour et le mois." in body
+    )
+    assert "Date de naissance : Ce champ est obligatoire." not in body

@@ -10,7 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from parcours.models import Participant
+from parcours.models import HoursLine, Participant
 from parcours.services import participants
 from parcours.work.models import OPEN_TASK_STATUSES, TaskKind, WorkTask
 from tests.factories import last_month
@@ -272,6 +272,26 @@ def test_a_refused_month_action_says_error_in_the_title(site, client):
     )
     body = response.content.decode()
     assert response.status_code >= 400 and title(body).startswith("Erreur : ")
+
+
+def test_a_rejection_without_its_reason_is_said_at_the_reason_field(site, client):
+    """Found from outside: « Motif du rejet : obligatoire. » was said at the top of the page only, the field neither
+    marked nor described nor focused."""
+    site.participant(hired=True)
+    month = last_month()
+    login(client, "facilitateur")
+    line = HoursLine.objects.get(placement__lot=site.lot, month=month)
+    HoursLine.objects.filter(pk=line.pk).update(state="declared", validated_at=None)
+    response = client.post(
+        reverse("facilitator:month_action", args=[site.lot.pk]),
+        {"mois": f"{month:%Y-%m}", "action": "reject", "lines": [line.pk], "reason": " "},
+    )
+    body = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    field = re.search(r'<input [^>]*id="reason"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="reason-error"' in field and "autofocus" in field
+    assert '<div class="invalid-feedback d-block" id="reason-error">Motif du rejet : obligatoire.</div>' in body
+    assert HoursLine.objects.get(pk=line.pk).state == "declared"
 
 
 def test_a_required_select_without_an_empty_choice_is_marked_required_for_assistive_technologies():

@@ -258,11 +258,17 @@ def test_intake_bad_input_is_400_with_french_errors_and_kept_input(site, client)
 def test_a_day_the_calendar_lacks_is_said_to_be_one(site, client):
     """31/02/2005 is well written: « format attendu » sent people looking for a typo; the API said it already."""
     login(client, "conseillere")
-    for typed in ("31/02/2005", "2005-02-30"):
+    for typed, said in (("31/02/2005", "31/02/2005"), ("2005-02-30", "30/02/2005")):
         response = client.post(reverse("adviser:participant_create"), intake_post(birth_date=typed))
         body = html.unescape(response.content.decode())
         assert response.status_code == 400
-        assert f"Cette date n'existe pas : {typed}." in body and "format attendu" not in body
+        assert f"Cette date n'existe pas : {said}." in body and "format attendu" not in body
+    # A date box that could not read it sends nothing and says so (parcours.js): not « obligatoire ».
+    response = client.post(
+        reverse("adviser:participant_create"), {**intake_post(birth_date=""), "birth_date__bad": "1"}
+    )
+    body = html.unescape(response.content.decode())
+    assert "Cette date n'existe pas : vérifiez le jour et le mois." in body and "Ce champ est obligatoire" not in body
     response = client.post(reverse("adviser:participant_create"), intake_post(birth_date="le 3 mars"))
     assert "Date invalide (format attendu : jj/mm/aaaa)." in html.unescape(response.content.decode())
     assert not Participant.objects.exists()

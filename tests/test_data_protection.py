@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from parcours.api.views import SUBJECT_ACCESS_SCHEMA
 from parcours.audit import verify_journal
 from parcours.models import (
     AssessedCriterion,
@@ -38,19 +39,8 @@ from workflows.vocabulary import AccessChannel, ExitSituation, Sex
 
 pytestmark = pytest.mark.django_db
 
-SECTIONS = {
-    "document",
-    "identite",
-    "eligibilite",
-    "parcours",
-    "positionnements",
-    "mises_en_poste",
-    "heures",
-    "suivis",
-    "sorties",
-    "historique",
-    "consultations",
-}
+# The export's sections are the ones the API's schema documents (its 200 body: parcours.api.views).
+SECTIONS = set(SUBJECT_ACCESS_SCHEMA["required"])
 
 
 def client_for(actor):

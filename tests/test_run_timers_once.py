@@ -28,12 +28,18 @@ def run_once() -> str:
     return out.getvalue()
 
 
-def test_a_one_shot_run_sends_the_due_statement_reminder_once(world):
+def lot_with_a_contract_from_march(world):
+    """A lot of 2026 with a contract running from 2 March: its March statement is missing in April."""
     with at(timezone.make_aware(datetime.datetime(2026, 1, 5, 10))):
         lot = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
         offer = make_offer(world.a, lot=lot, positions=5)
     with at(timezone.make_aware(datetime.datetime(2026, 3, 2, 10))):
         make_placement(world, "active", offer=offer, start_date=D(2026, 3, 2))
+    return lot
+
+
+def test_a_one_shot_run_sends_the_due_statement_reminder_once(world):
+    lot = lot_with_a_contract_from_march(world)
     tick = timezone.make_aware(datetime.datetime(2026, 4, 10, 9))
     with at(tick):
         out = run_once()
@@ -88,11 +94,7 @@ def test_a_reminder_written_by_a_one_shot_leaves_in_the_same_run(world):
     """The outbox was emptied before the jobs ran: a reminder's e-mail waited for the next cron tick."""
     from django.core import mail
 
-    with at(timezone.make_aware(datetime.datetime(2026, 1, 5, 10))):
-        lot = make_lot(world.a, starts_on=D(2026, 1, 1), ends_on=D(2026, 12, 31))
-        offer = make_offer(world.a, lot=lot, positions=5)
-    with at(timezone.make_aware(datetime.datetime(2026, 3, 2, 10))):
-        make_placement(world, "active", offer=offer, start_date=D(2026, 3, 2))
+    lot = lot_with_a_contract_from_march(world)
     mail.outbox.clear()
     with at(timezone.make_aware(datetime.datetime(2026, 4, 10, 9))):
         run_once()

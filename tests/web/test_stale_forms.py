@@ -180,12 +180,16 @@ def test_a_closing_page_does_not_cancel_a_referral_made_since_unseen(site, clien
     assert {r.state for r in pathway.referrals.all()} == {"cancelled"}
 
 
-def test_a_closing_page_refused_for_its_own_changes_names_them_first(site, client):
-    participant = site.participant()
-    pathway = participant.pathways.get()
-    url = reverse("transition", args=["pathway", pathway.pk, "mark_lost_contact"])
+def closing_page(site, client, name):
+    """A referred pathway's closing page as the adviser opened it: (pathway, its address, the page)."""
+    pathway = site.participant().pathways.get()
+    url = reverse("transition", args=["pathway", pathway.pk, name])
     client.login(username="conseillere", password="demo")
-    body = text(client.get(url))
+    return pathway, url, text(client.get(url))
+
+
+def test_a_closing_page_refused_for_its_own_changes_names_them_first(site, client):
+    pathway, url, body = closing_page(site, client, "mark_lost_contact")
     referrals.referral_create(actor=site.adviser, pathway=pathway, offer=second_offer(site))
     pathways.pathway_withdraw(actor=site.adviser, pathway=pathway, reason="Parti")
     pathways.pathway_reopen(actor=site.adviser, pathway=pathway, reason="Revenu")
@@ -197,11 +201,7 @@ def test_a_closing_page_refused_for_its_own_changes_names_them_first(site, clien
 
 
 def test_an_unreadable_listed_value_refuses_and_comes_back_current(site, client):
-    participant = site.participant()
-    pathway = participant.pathways.get()
-    url = reverse("transition", args=["pathway", pathway.pk, "withdraw"])
-    client.login(username="conseillere", password="demo")
-    body = text(client.get(url))
+    pathway, url, body = closing_page(site, client, "withdraw")
     response = client.post(url, {"reason": "Parti", "seen": seen_of(body), "listed": "abc"})
     assert response.status_code == 409
     assert Pathway.objects.get(pk=pathway.pk).state == "referred"

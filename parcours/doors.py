@@ -11,6 +11,10 @@ from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.utils.translation import gettext, ngettext
 
+# Set on the request by the password-change page (parcours.web.passwords) when its wrong current passwords signed the
+# session out: the lockout page (parcours.lockout) then says both. Here, below both of them.
+SIGNED_OUT = "parcours_signed_out"
+
 
 def _address(value: str) -> str | None:
     value = value.strip()

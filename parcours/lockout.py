@@ -8,10 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from parcours.api.errors import PROBLEM_CONTENT_TYPE, problem
-from parcours.doors import lockout_message
-
-# Set on the request by the password-change page when its wrong current passwords signed the session out.
-SIGNED_OUT = "parcours_signed_out"
+from parcours.doors import SIGNED_OUT, lockout_message
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -38,8 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from parcours import lockout
-from parcours.doors import client_address
+from parcours.doors import SIGNED_OUT, client_address
 from workflows.engine import chain_sequence
 
 logger = logging.getLogger(__name__)
@@ -185,7 +184,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         if getattr(request, "axes_locked_out", False):
             # The lockout page answers (django-axes' middleware): it says the session was signed out too, in its one
             # message (a message of its own here would contradict it: « reconnectez-vous » while locked out).
-            setattr(request, lockout.SIGNED_OUT, True)
+            setattr(request, SIGNED_OUT, True)
             return redirect("login")
         messages.error(
             request,

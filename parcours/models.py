@@ -851,12 +851,15 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
     # placements are still planned or running, and how many ended — a placement's end or cancellation, its row
     # written before the read, decides where the pathway goes next.
     # An exit's date: the latest start after it of a contract of the pathway (workflows.guards.exit_date_valid).
-    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"placements", "contract_started_after"}
+    GUARD_ANNOTATED = OfAParticipant.GUARD_ANNOTATED | {"placements", "contract_started_after", "open_referrals"}
 
     @classmethod
     def guard_annotations(cls, name: str, day: datetime.date) -> dict:
         if name == "contract_started_after":
             return {"guard_contract_started_after": Subquery(_contract_started_after(OuterRef("pk"), day)[:1])}
+        if name == "open_referrals":  # a closing transition cancels them: read with the lock, most pathways have none
+            rows = Referral.objects.filter(pathway_id=OuterRef("pk"), state__in=REFERRAL_OPEN_STATES)
+            return {"guard_open_referrals": Exists(rows)}
         if name != "placements":
             return super().guard_annotations(name, day)
 
@@ -875,12 +878,19 @@ class Pathway(ChoiceLabels, PathwayMachine, OfAParticipant):
         if name == "contract_started_after":
             self._guard_reads()[("contract_started_after", day)] = self.__dict__.pop("guard_contract_started_after")
             return None
+        if name == "open_referrals":
+            self._guard_reads()["open_referrals"] = bool(self.__dict__.pop("guard_open_referrals"))
+            return None
         if name != "placements":
             return super().remember_guard_read(name, day)
         self._guard_reads()["placements"] = (
             self.__dict__.pop("guard_placements_open"),
             self.__dict__.pop("guard_placements_ended"),
         )
+
+    def may_have_open_referrals(self) -> bool:
+        """False only when the locked read said none is open (`lock(..., reads=("open_referrals",))`)."""
+        return self.__dict__.get("_read_for_guards", {}).get("open_referrals", True)
 
     def placements_left(self) -> tuple:
         """(planned or running, ended) placements of the pathway: read with its lock when the service asked it there,

@@ -300,3 +300,26 @@ def test_the_criteria_read_is_compiled_once_per_number_of_codes(world, count):
         assert (refused.value.code, refused.value.field) == ("invalid_input", "criteria")
         assert refused.value.message.startswith("Critère inconnu : NOPE_00, NOPE_01") and db_counts() == counts
     assert (len(codes) in pathways._ACTIVE_CRITERIA) == (count <= pathways._COMPILED_CODES)
+
+
+@pytest.mark.parametrize("with_referral", [False, True])
+def test_a_closing_reads_whether_referrals_are_open_with_the_pathway_s_lock(world, with_referral):
+    """A withdrawal cancels the pathway's open referrals; whether there are any comes with the locked row, so the
+    closing of a pathway with none (most) sends no read of them."""
+    from parcours.services import pathways
+    from tests.factories import make_referral
+
+    pathway = make(world, "pathway", "eligible")
+    if with_referral:
+        make_referral(world, "sent", pathway=pathway)
+    pathway = reload(pathway)
+    with CaptureQueriesContext(connection) as queries:
+        pathways.pathway_withdraw(actor=world.a.adviser, pathway=pathway.pk, reason="Déménagement")
+    referral_reads = [  # the list of the pathway's open ones (each cancellation then locks its own row by id)
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith('SELECT "parcours_referral".') and '"parcours_referral"."pathway_id" =' in q["sql"]
+    ]
+    assert len(referral_reads) == (1 if with_referral else 0), referral_reads
+    assert reload(pathway).state == "withdrawn"
+    assert not reload(pathway).referrals.filter(state="sent").exists()

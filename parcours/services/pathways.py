@@ -266,7 +266,9 @@ def pathway_reject_eligibility(*, actor, pathway, reason: str):
 def pathway_exit(*, actor, pathway, exited_on, situation, detail: str = ""):
     """The adviser records the exit: the Mission Locale's situation, its family of exits derived from it."""
     # Its guard's read (the latest contract start after the date given) comes with the locked row.
-    pathway = lock(Pathway, pathway, actor=actor, transition="exit", inputs={"exited_on": exited_on})
+    pathway = lock(
+        Pathway, pathway, actor=actor, transition="exit", inputs={"exited_on": exited_on}, reads=("open_referrals",)
+    )
     if exited_on is not None:
         require_date(exited_on, "exited_on", _("Date de sortie"))
     if situation is not None:
@@ -373,7 +375,8 @@ def _cancel_open_referrals(actor, pathway, name, reason) -> int:
     page acting was drawn (a colleague's) is refused as unseen rather than cancelled unsaid."""
     engine.ensure_can_fire(pathway, name, actor=actor)
     engine.check_seen(pathway, name)  # the pathway's own changes are named first
-    referrals = _OPEN_REFERRALS(pathway.pk)
+    # Read with the pathway's lock whether any is open (one round trip saved for most closings, which have none).
+    referrals = _OPEN_REFERRALS(pathway.pk) if pathway.may_have_open_referrals() else []
     listed = engine.seen_listed("pathway", pathway.pk)
     unseen = [r for r in referrals if listed is not None and r.pk > listed]
     if unseen:
@@ -389,7 +392,7 @@ def _cancel_open_referrals(actor, pathway, name, reason) -> int:
 
 
 def _close(actor, pathway, name, reason):
-    pathway = lock(Pathway, pathway, actor=actor)
+    pathway = lock(Pathway, pathway, actor=actor, reads=("open_referrals",))
     if _cancel_open_referrals(actor, pathway, name, _reason(reason)):
         pathway.refresh_from_db()
         chain_tail_of(pathway)  # forgotten: the closing event reads its chain's tail after the cancellations

@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from parcours.services import common
+from parcours.services import common, pathways
 from roles.enums import Role
-from tests.factories import MODELS, call_service, make, reload
+from tests.factories import MODELS, call_service, make, make_referral, reload
 from workflows.transitions import MACHINES
 
 pytestmark = pytest.mark.django_db
@@ -306,9 +306,6 @@ def test_the_criteria_read_is_compiled_once_per_number_of_codes(world, count):
 def test_a_closing_reads_whether_referrals_are_open_with_the_pathway_s_lock(world, with_referral):
     """A withdrawal cancels the pathway's open referrals; whether there are any comes with the locked row, so the
     closing of a pathway with none (most) sends no read of them."""
-    from parcours.services import pathways
-    from tests.factories import make_referral
-
     pathway = make(world, "pathway", "eligible")
     if with_referral:
         make_referral(world, "sent", pathway=pathway)

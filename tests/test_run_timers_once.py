@@ -6,6 +6,7 @@ import datetime
 from io import StringIO
 
 import time_machine
+from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -92,8 +93,6 @@ def test_a_job_the_looping_worker_ran_is_not_run_again_by_a_one_shot(db, monkeyp
 
 def test_a_reminder_written_by_a_one_shot_leaves_in_the_same_run(world):
     """The outbox was emptied before the jobs ran: a reminder's e-mail waited for the next cron tick."""
-    from django.core import mail
-
     lot = lot_with_a_contract_from_march(world)
     mail.outbox.clear()
     with at(timezone.make_aware(datetime.datetime(2026, 4, 10, 9))):

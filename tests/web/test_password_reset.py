@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
+from parcours.services.accounts import account_deactivate, account_state, record_account_change
+from roles.actor import Actor
 from tests import test_doors as doors
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
@@ -185,9 +187,6 @@ def test_a_link_dies_when_the_password_changes_meanwhile(client, adviser):
 def test_a_link_dies_when_the_account_is_switched_off_meanwhile(client, adviser):
     """Django's token does not depend on the account being on: the password chosen through a link sent before the
     account was switched off would be the one live the day it is switched back on."""
-    from parcours.services.accounts import account_deactivate, account_state, record_account_change
-    from roles.actor import Actor
-
     _ask(client)
     link = _link(mail.outbox[0])
     account_deactivate(actor=Actor.system(), user=adviser)

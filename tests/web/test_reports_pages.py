@@ -14,8 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
+from parcours import selectors
 from parcours.models import ParticipantAccess
-from parcours.services import register
+from parcours.selectors import reports
+from parcours.services import placements, referrals, register
+from tests.web.test_reopened_period import hired_again
 
 
 def login(client, username):
@@ -232,11 +235,6 @@ def test_every_long_export_streams_or_says_its_length(client, site):
 def test_a_contract_cancelled_before_it_started_is_no_hire(site):
     """Found from outside: the lot's offers said « 4 embauches » and the committee pack « Mises en poste 24 » with a
     contract « Non commencée » among them, which the bilans do not list."""
-    from parcours import selectors
-    from parcours.selectors import reports
-    from parcours.services import placements, referrals
-    from tests.web.test_reopened_period import hired_again
-
     pathway = site.participant().pathways.get()
     referrals.referral_cancel(actor=site.adviser, referral=pathway.referrals.get(), reason="Autre offre")
     planned = hired_again(site, pathway)  # referred again on the same offer, hired, then cancelled

@@ -6,7 +6,6 @@ A role that may never take an action gets 403; an object outside the caller's sc
 
 import re
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
@@ -610,12 +609,10 @@ class ParticipantReferentView(ParticipantFileMixin, ApiView):
         participant = self.participant_file(log=False)  # a refusal writes nothing, not even an access row
         self.require("participant.change_referent", participant, message)
         inputs = self.parse(s.ReferentChangeSerializer)
-        # A lookup only: an unknown username goes as None, refused by the service with the very answer of an adviser
-        # of another Mission Locale or an inactive one (no way to tell which usernames exist).
-        adviser = (
-            get_user_model().objects.filter(username=inputs.validated_data["adviser"]).values_list("pk", flat=True)
-        )
-        participants.participant_change_referent(actor=self.actor, participant=participant.pk, adviser=adviser.first())
+        # Looked up among the file's Mission Locale's active advisers only: anyone else goes as None, refused by the
+        # service with one answer (no way to tell which usernames exist, nor where).
+        adviser = selectors.referent_named(participant.youth_agency_id, inputs.validated_data["adviser"])
+        participants.participant_change_referent(actor=self.actor, participant=participant.pk, adviser=adviser)
         return self.file_response(self.participant_file())
 
 

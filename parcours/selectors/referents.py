@@ -19,6 +19,7 @@ __all__ = [
     "open_files_of",
     "participant_for_referent_change",
     "referent_candidates",
+    "referent_named",
 ]
 
 
@@ -34,6 +35,12 @@ def referent_candidates(organisation_id):
     """The users who may be the referent of a file of this Mission Locale: its active advisers, by name (one query)."""
     members = _active_advisers(organisation_id).filter(user_id=OuterRef("pk"))
     return User.objects.filter(Exists(members)).order_by("last_name", "first_name", "username", "pk")
+
+
+def referent_named(organisation_id, username: str) -> int | None:
+    """The id of the active adviser of the Mission Locale with this username, None for anyone else (unknown, another
+    organisation's, inactive): the API names people by username, the service decides, every refusal alike."""
+    return referent_candidates(organisation_id).filter(username=username).values_list("pk", flat=True).first()
 
 
 def is_referent_candidate(organisation_id, user_id) -> bool:
